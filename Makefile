@@ -1,0 +1,50 @@
+# MDLC: model development life cycle on AWS Step Functions + SageMaker, in Rust.
+# Every target installs what it needs into ignored folders (.tools/, node_modules/).
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV := .tools/venv
+FUNCTIONS := initialize train create-model register-model find-model monitor-performance is-retraining-needed
+export MDLC_REPO_ROOT := $(CURDIR)
+
+.PHONY: demo test tools nextest lint conformance build bench deploy clean
+
+## make demo: the whole life cycle on this machine (no AWS account, no Docker)
+demo:
+	$(CARGO) build --release -p mdlc-cli -p mdlc-trainer
+	./target/release/mdlc demo
+
+## make test: every test suite (unit, wire tests against moto and MLflow, conformance) and the linters
+test: tools
+	MDLC_REQUIRE_SERVERS=1 scripts/with-servers.sh $(CARGO) nextest run --workspace --profile ci
+	$(MAKE) --no-print-directory lint
+
+tools:
+	scripts/tools.sh test
+
+nextest:
+	MDLC_REQUIRE_SERVERS=1 scripts/with-servers.sh $(CARGO) nextest run --workspace --profile ci
+
+## make conformance: the ASL engine against the executions recorded on AWS (../shared/conformance)
+conformance:
+	$(CARGO) nextest run -p mdlc-asl --profile ci --test aws_conformance
+
+## make lint: rustfmt, clippy, cfn-lint, checkov, asl-validator
+lint: tools
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/lint-infra.sh
+
+## make build: one arm64 bootstrap zip per Lambda function (cargo-lambda + zig from PyPI)
+build:
+	scripts/build-lambdas.sh $(FUNCTIONS)
+
+## make bench: measures and writes BENCHMARKS.md
+bench: tools
+	scripts/bench.sh
+
+## make deploy: sam deploy (guided the first time)
+deploy: build
+	scripts/deploy.sh
+
+clean:
+	rm -rf target .tools/run .mdlc dist

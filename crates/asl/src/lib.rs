@@ -1,0 +1,1 @@
+//! mdlc-asl (to be written)

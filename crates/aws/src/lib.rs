@@ -1,0 +1,1 @@
+//! mdlc-aws (to be written)

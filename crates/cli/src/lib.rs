@@ -1,0 +1,1 @@
+//! mdlc-cli (to be written)

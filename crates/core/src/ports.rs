@@ -1,0 +1,129 @@
+//! Ports: the narrow traits through which handlers reach storage and services.
+//!
+//! Each handler takes only the ports it uses, so each function's IAM policy lists exactly the
+//! actions behind them. Every port has an in-memory adapter ([`crate::memory`]), an AWS adapter
+//! (`mdlc-aws`) and a local-cloud adapter (`mdlc-local`).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::PortError;
+use crate::registry::{EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus};
+use crate::s3uri::S3Uri;
+
+/// Metadata of a stored object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectInfo {
+    pub uri: S3Uri,
+    pub size: u64,
+}
+
+/// Object storage (S3, or the local filesystem store).
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// The object's bytes; `PortError::NotFound` when it does not exist.
+    async fn get(&self, uri: &S3Uri) -> Result<Vec<u8>, PortError>;
+    /// Writes (replaces) the object.
+    async fn put(&self, uri: &S3Uri, body: Vec<u8>) -> Result<(), PortError>;
+    /// Every object whose key starts with `prefix.key`, in key order.
+    async fn list(&self, prefix: &S3Uri) -> Result<Vec<ObjectInfo>, PortError>;
+    /// Whether the object exists.
+    async fn exists(&self, uri: &S3Uri) -> Result<bool, PortError>;
+}
+
+/// Reading the model registry.
+#[async_trait]
+pub trait RegistryRead: Send + Sync {
+    /// The highest version of `model` whose status is one of `statuses` (consistent read).
+    async fn latest_version(
+        &self,
+        model: &str,
+        statuses: &[VersionStatus],
+    ) -> Result<Option<ModelVersion>, PortError>;
+    /// One version, or `None`.
+    async fn get_version(&self, model: &str, version: u64)
+    -> Result<Option<ModelVersion>, PortError>;
+    /// Every version of `model`, ascending.
+    async fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError>;
+    /// Evaluations of `model`, oldest first, optionally only those at or after `since` (RFC 3339).
+    async fn list_evaluations(
+        &self,
+        model: &str,
+        since: Option<&str>,
+    ) -> Result<Vec<EvaluationRecord>, PortError>;
+}
+
+/// Writing the model registry.
+#[async_trait]
+pub trait RegistryWrite: Send + Sync {
+    /// Registers a new version in one transaction (counter bump, version put, execution marker),
+    /// exactly once per `execution_arn`: a repeated call returns the version already written with
+    /// `created: false`. Concurrent calls get distinct, gap-free, increasing versions.
+    async fn register(&self, new: NewVersion) -> Result<Registration, PortError>;
+    /// Records (or replaces) an evaluation item.
+    async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError>;
+    /// Changes a version's status; `NotFound` when the version does not exist.
+    async fn set_status(
+        &self,
+        model: &str,
+        version: u64,
+        status: VersionStatus,
+    ) -> Result<(), PortError>;
+}
+
+/// A SageMaker training job as create-model needs it (from DescribeTrainingJob).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingJobInfo {
+    pub name: String,
+    /// `InProgress`, `Completed`, `Failed`, `Stopping`, `Stopped`.
+    pub status: String,
+    pub failure_reason: Option<String>,
+    /// `ModelArtifacts.S3ModelArtifacts`.
+    pub model_artifacts: Option<String>,
+    pub image: Option<String>,
+    pub hyperparameters: BTreeMap<String, String>,
+    /// `FinalMetricDataList`, metric name → value.
+    pub final_metrics: BTreeMap<String, f64>,
+}
+
+/// A CreateModel request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateModelRequest {
+    pub model_name: String,
+    pub image: String,
+    pub model_data_url: String,
+    pub execution_role_arn: String,
+    pub environment: BTreeMap<String, String>,
+}
+
+/// The SageMaker calls the handlers make (the heavy jobs are started by the state machine).
+#[async_trait]
+pub trait SageMakerApi: Send + Sync {
+    /// `PortError::NotFound` when no such job exists.
+    async fn describe_training_job(&self, name: &str) -> Result<TrainingJobInfo, PortError>;
+    /// Creates the model and returns its ARN. `PortError::Conflict` when a model of that name
+    /// already exists (callers treat that as success after checking it matches).
+    async fn create_model(&self, request: &CreateModelRequest) -> Result<String, PortError>;
+    /// The existing model's data URL and ARN, or `None`.
+    async fn describe_model(&self, name: &str) -> Result<Option<(String, String)>, PortError>;
+}
+
+/// Wall-clock time, injectable for tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

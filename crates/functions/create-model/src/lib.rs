@@ -1,0 +1,1 @@
+//! create-model (to be written)

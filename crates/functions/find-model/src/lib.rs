@@ -1,0 +1,1 @@
+//! find-model (to be written)

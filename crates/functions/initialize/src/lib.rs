@@ -1,0 +1,1 @@
+//! initialize (to be written)

@@ -1,0 +1,1 @@
+//! is-retraining-needed (to be written)

@@ -1,0 +1,1 @@
+//! monitor-performance (to be written)

@@ -1,0 +1,1 @@
+//! register-model (to be written)

@@ -1,0 +1,1 @@
+//! mdlc-jsonata (to be written)

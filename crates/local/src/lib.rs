@@ -1,0 +1,1 @@
+//! mdlc-local (to be written)

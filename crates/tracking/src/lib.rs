@@ -1,0 +1,1 @@
+//! mdlc-tracking (to be written)

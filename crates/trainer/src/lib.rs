@@ -1,0 +1,1 @@
+//! mdlc-trainer (to be written)

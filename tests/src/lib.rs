@@ -1,0 +1,1 @@
+//! mdlc-tests (to be written)
