@@ -1,0 +1,1 @@
+//! mdlc-emulator (to be written)
