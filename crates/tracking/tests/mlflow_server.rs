@@ -1,0 +1,265 @@
+//! Against a real `mlflow server` on loopback (started by `scripts/with-servers.sh`, which
+//! `make test` uses): the parent/child layout, params, metrics with steps, the model version and
+//! its tags; idempotency on retries; the server-down path; SigV4 headers on the wire.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use mdlc_tracking::client::{TrackingTarget, filter_quote};
+use mdlc_tracking::experiment::{TAG_PARENT, TAG_REGISTRY_VERSION};
+use mdlc_tracking::sigv4::Credentials;
+use mdlc_tracking::{
+    EvaluationLog, MetricPoint, MlflowClient, TrackingError, TrainingRecord, TuningRecord,
+    log_evaluation, log_tuning, parse_xgboost_log, register_model_version,
+};
+
+fn server() -> Option<String> {
+    match std::env::var("MDLC_TEST_MLFLOW_URI") {
+        Ok(uri) if !uri.is_empty() => Some(uri),
+        _ if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") => {
+            panic!("MDLC_TEST_MLFLOW_URI is not set: run through scripts/with-servers.sh")
+        }
+        _ => {
+            eprintln!(
+                "skipped: MDLC_TEST_MLFLOW_URI not set (run through scripts/with-servers.sh)"
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+fn job(name: &str, eta: &str, rmse: f64, status: &str) -> TrainingRecord {
+    let log = format!(
+        "[0]#011train-rmse:{:.3}#011validation-rmse:{:.3}\n[1]#011train-rmse:{:.3}#011validation-rmse:{:.3}\n",
+        rmse + 1.0,
+        rmse + 0.5,
+        rmse + 0.5,
+        rmse
+    );
+    TrainingRecord {
+        name: name.into(),
+        status: status.into(),
+        failure_reason: (status == "Failed").then(|| "AlgorithmError: bad eta".to_string()),
+        hyperparameters: BTreeMap::from([
+            ("eta".to_string(), eta.to_string()),
+            ("num_round".to_string(), "2".to_string()),
+        ]),
+        final_metrics: BTreeMap::from([("validation:rmse".to_string(), rmse)]),
+        metric_history: parse_xgboost_log(&log),
+        start_time_ms: Some(1_700_000_000_000),
+        end_time_ms: Some(1_700_000_060_000),
+        model_artifacts: Some(format!("s3://bucket/out/{name}/output/model.tar.gz")),
+    }
+}
+
+#[tokio::test]
+async fn tuning_job_becomes_a_parent_run_with_one_child_per_training_job() {
+    let Some(uri) = server() else { return };
+    let client = MlflowClient::from_uri(&uri).unwrap();
+    let model = unique("churn");
+    let record = TuningRecord {
+        model_name: model.clone(),
+        tuning_job_name: "churn-20240101-ab12".into(),
+        config: BTreeMap::from([
+            ("strategy".to_string(), "Bayesian".to_string()),
+            (
+                "objective".to_string(),
+                "validation:rmse Minimize".to_string(),
+            ),
+        ]),
+        best_training_job: Some("churn-20240101-ab12-002-aaaa".into()),
+        training_jobs: vec![
+            job("churn-20240101-ab12-001-aaaa", "0.1", 0.9, "Completed"),
+            job("churn-20240101-ab12-002-aaaa", "0.3", 0.7, "Completed"),
+            job("churn-20240101-ab12-003-aaaa", "9", 5.0, "Failed"),
+        ],
+        execution_arn: Some("arn:aws:states:us-east-1:1:execution:training:e1".into()),
+    };
+
+    // WHEN the tuning job is logged twice (a retried Lambda)
+    let runs = log_tuning(&client, &record).await.unwrap();
+    let again = log_tuning(&client, &record).await.unwrap();
+
+    // THEN the same runs come back: nothing is duplicated
+    assert_eq!(runs, again);
+    assert_eq!(runs.child_runs.len(), 3);
+    let all = client
+        .search_runs(std::slice::from_ref(&runs.experiment_id), "")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4, "one parent and three children");
+
+    // AND the parent carries the tuning configuration and is finished
+    let parent = client.get_run(&runs.parent_run_id).await.unwrap();
+    assert_eq!(parent.info.run_name, "churn-20240101-ab12");
+    assert_eq!(parent.param("strategy"), Some("Bayesian"));
+    assert_eq!(parent.info.status, "FINISHED");
+
+    // AND each child points at the parent, with hyperparameters, final metrics and status
+    for (job_name, run_id) in &runs.child_runs {
+        let child = client.get_run(run_id).await.unwrap();
+        assert_eq!(child.tag(TAG_PARENT), Some(runs.parent_run_id.as_str()));
+        assert_eq!(child.info.run_name, *job_name);
+        assert!(child.param("eta").is_some());
+        let expected_status = if job_name.ends_with("003-aaaa") {
+            "FAILED"
+        } else {
+            "FINISHED"
+        };
+        assert_eq!(child.info.status, expected_status, "{job_name}");
+    }
+    let best = runs.best_run_id.clone().unwrap();
+    let best_run = client.get_run(&best).await.unwrap();
+    assert_eq!(best_run.metric("validation-rmse"), Some(0.7));
+
+    // AND per-iteration metrics keep their steps
+    let history = client
+        .metric_history(&best, "validation-rmse")
+        .await
+        .unwrap();
+    let mut steps: Vec<(i64, f64)> = history.iter().map(|m| (m.step, m.value)).collect();
+    steps.sort_by_key(|s| s.0);
+    assert_eq!(steps, vec![(0, 1.2), (1, 0.7)]);
+
+    // WHEN the best run is registered as registry version 3 (twice)
+    let v1 = register_model_version(&client, &model, &best, "s3://bucket/model.tar.gz", 3)
+        .await
+        .unwrap();
+    let v2 = register_model_version(&client, &model, &best, "s3://bucket/model.tar.gz", 3)
+        .await
+        .unwrap();
+    // THEN one model version points at the best child run, tagged with the registry version
+    assert_eq!(v1, v2);
+    let versions = client
+        .search_model_versions(&format!("name={}", filter_quote(&model)))
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].run_id, best);
+    assert!(
+        versions[0]
+            .tags
+            .iter()
+            .any(|t| t.key == TAG_REGISTRY_VERSION && t.value == "3")
+    );
+}
+
+#[tokio::test]
+async fn evaluation_is_logged_once_per_execution_with_metrics_drift_and_decision() {
+    let Some(uri) = server() else { return };
+    let client = MlflowClient::from_uri(&uri).unwrap();
+    let eval = EvaluationLog {
+        model_name: unique("eval"),
+        version: 2,
+        data_date: "2024-02-01".into(),
+        execution_arn: "arn:aws:states:us-east-1:1:execution:evaluation:e9".into(),
+        metrics: BTreeMap::from([("rmse".to_string(), 1.5), ("r2".to_string(), 0.4)]),
+        drift: BTreeMap::from([("f1".to_string(), 0.31)]),
+        retrain: true,
+        reason: "rmse 1.5 above threshold 1.2".into(),
+    };
+    let id = log_evaluation(&client, &eval).await.unwrap();
+    assert_eq!(log_evaluation(&client, &eval).await.unwrap(), id);
+    let run = client.get_run(&id).await.unwrap();
+    assert_eq!(run.metric("rmse"), Some(1.5));
+    assert_eq!(run.metric("psi/f1"), Some(0.31));
+    assert_eq!(run.param("retrain"), Some("true"));
+    assert_eq!(run.info.status, "FINISHED");
+}
+
+#[tokio::test]
+async fn a_tracking_server_that_is_down_gives_a_typed_error_quickly() {
+    // GIVEN a port nobody listens on
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = MlflowClient::from_uri(&format!("http://127.0.0.1:{port}")).unwrap();
+    let record = TuningRecord {
+        model_name: "m".into(),
+        tuning_job_name: "t".into(),
+        training_jobs: vec![job("t-001", "0.1", 1.0, "Completed")],
+        ..Default::default()
+    };
+    let err = log_tuning(&client, &record).await.unwrap_err();
+    assert_eq!(err.name(), "TrackingUnavailable", "{err}");
+}
+
+#[tokio::test]
+async fn sagemaker_managed_server_requests_are_sigv4_signed_with_the_server_arn() {
+    // GIVEN a loopback endpoint standing in for <region>.experiments.sagemaker.aws
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let captured = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = vec![0u8; 16384];
+        let n = sock.read(&mut buf).unwrap();
+        let body = r#"{"experiment":{"experiment_id":"42"}}"#;
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        sock.write_all(resp.as_bytes()).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    });
+    let arn = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team";
+    let mut target = TrackingTarget::parse(arn).unwrap();
+    if let TrackingTarget::SageMaker { base, .. } = &mut target {
+        *base = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    }
+    let creds = Credentials {
+        access_key_id: "AKIDEXAMPLE".into(),
+        secret_access_key: "secret".into(),
+        session_token: Some("tok".into()),
+    };
+    let client = MlflowClient::new(target, Some(creds), Duration::from_secs(5)).unwrap();
+
+    // WHEN a call is made
+    let id = client.get_or_create_experiment("m").await.unwrap();
+    let request = captured.join().unwrap();
+
+    // THEN it carries the routing header and a SigV4 authorization for sagemaker-mlflow
+    assert_eq!(id, "42");
+    assert!(
+        request.contains(&format!("x-mlflow-sm-tracking-server-arn: {arn}")),
+        "{request}"
+    );
+    assert!(
+        request.contains("authorization: aws4-hmac-sha256 credential=akidexample/"),
+        "{request}"
+    );
+    assert!(
+        request.contains("/us-east-1/sagemaker-mlflow/aws4_request"),
+        "{request}"
+    );
+    assert!(request.contains("x-amz-security-token: tok"), "{request}");
+    assert!(
+        request.contains("x-amz-content-sha256: e3b0c442"),
+        "{request}"
+    );
+}
+
+#[test]
+fn metric_points_keep_xgboost_names() {
+    let pts = parse_xgboost_log("[7]#011validation-auc:0.91");
+    assert_eq!(
+        pts,
+        vec![MetricPoint {
+            key: "validation-auc".into(),
+            step: 7,
+            value: 0.91
+        }]
+    );
+    let _ = TrackingError::MissingCredentials;
+}
