@@ -1,1 +1,101 @@
-//! mdlc-asl (to be written)
+//! mdlc-asl: an Amazon States Language engine.
+//!
+//! Parse → validate (every problem, each with its JSON pointer) → typed model → evaluate. The
+//! engine knows nothing of AWS: Task states go through a [`TaskInvoker`], time through a
+//! [`Clock`] (virtual by default), a distributed Map's S3 items through an [`ItemStore`].
+//!
+//! ```
+//! use mdlc_asl::{StateMachine, ExecutionOptions, ExecutionStatus};
+//! let sm = StateMachine::from_json_str(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Result":1,"End":true}}}"#).unwrap();
+//! let exec = futures::executor::block_on(sm.execute(serde_json::json!({}), ExecutionOptions::default()));
+//! assert_eq!(exec.status, ExecutionStatus::Succeeded);
+//! assert_eq!(exec.output, Some(serde_json::json!(1)));
+//! ```
+
+mod api;
+mod choice;
+mod distributed;
+mod error;
+mod exec;
+mod intrinsic;
+pub mod mock;
+mod model;
+mod path;
+mod template;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use api::{
+    BoxFuture, Clock, Execution, ExecutionObserver, ExecutionOptions, ExecutionStatus,
+    HistoryEvent, ItemStore, ItemStoreError, NoInvoker, RealClock, StoredObject, TaskFailure,
+    TaskInvoker, TaskRequest, VirtualClock,
+};
+pub use error::{ValidationError, ValidationErrors};
+
+/// A parsed, validated state machine. Cheap to clone; share it across threads.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    definition: Arc<Value>,
+    model: Arc<model::Model>,
+}
+
+impl StateMachine {
+    /// Parses and validates a JSON definition.
+    pub fn from_json_str(src: &str) -> Result<StateMachine, ValidationErrors> {
+        let v: Value = serde_json::from_str(src).map_err(|e| {
+            ValidationErrors(vec![ValidationError {
+                pointer: String::new(),
+                message: format!("the definition is not valid JSON: {e}"),
+            }])
+        })?;
+        Self::from_value(&v)
+    }
+
+    /// Validates a definition given as a JSON value.
+    pub fn from_value(def: &Value) -> Result<StateMachine, ValidationErrors> {
+        let model = model::validate(def).map_err(ValidationErrors)?;
+        Ok(StateMachine {
+            definition: Arc::new(def.clone()),
+            model: Arc::new(model),
+        })
+    }
+
+    /// The raw definition (for graphs).
+    pub fn definition(&self) -> &Value {
+        &self.definition
+    }
+
+    /// Runs one execution to its end.
+    pub async fn execute(&self, input: Value, options: ExecutionOptions) -> Execution {
+        let timeout = self.model.timeout_seconds;
+        let run = exec::Run::new(&options, input, timeout);
+        run.run(&self.model).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<StateMachine>();
+        assert_send_sync::<ExecutionOptions>();
+    }
+
+    #[test]
+    fn execute_future_is_send() {
+        fn is_send<T: Send>(_: &T) {}
+        let sm = StateMachine::from_json_str(
+            r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#,
+        );
+        if let Ok(sm) = sm {
+            let fut = sm.execute(Value::Null, ExecutionOptions::default());
+            is_send(&fut);
+        }
+    }
+}

@@ -1,1 +1,53 @@
-//! mdlc-aws (to be written)
+//! AWS adapters of the MDLC ports (`mdlc_core::ports`) over `aws-sdk-*`.
+//!
+//! - [`DynamoDbRegistry`] implements `RegistryRead` + `RegistryWrite` on one table (ARCHITECTURE.md
+//!   "Model registry"; item layout in `dynamodb/items.rs`).
+//! - [`S3ObjectStore`] implements `ObjectStore`.
+//! - [`SageMakerClient`] implements `SageMakerApi`.
+//! - [`AwsConfig`] / [`AwsAdapters`]: typed configuration and the constructor that builds every
+//!   client once, without network calls (Lambda cold start): `AwsAdapters::from_env().await`.
+//!   Variables: `MDLC_TABLE_NAME` (required), `AWS_REGION`/`AWS_DEFAULT_REGION`,
+//!   `AWS_ENDPOINT_URL` (optional; moto or LocalStack), `MDLC_S3_FORCE_PATH_STYLE` (optional).
+//!
+//! Every SDK error goes through one mapping (`error.rs`): throttling, 5xx, timeouts and dispatch
+//! failures → `PortError::Unavailable`; not found → `NotFound`; failed conditions / in use /
+//! already exists → `Conflict`; any other 4xx → `Rejected`; malformed items → `Corrupt` naming
+//! the attribute.
+//!
+//! # IAM actions per adapter method (for least-privilege policies)
+//!
+//! Resources: the registry table `arn:aws:dynamodb:<region>:<account>:table/<table>` (no index is
+//! used); the artifact bucket `arn:aws:s3:::<bucket>` (ListBucket) and its objects
+//! `arn:aws:s3:::<bucket>/*`; SageMaker `arn:aws:sagemaker:<region>:<account>:training-job/*`
+//! and `…:model/*`.
+//!
+//! | adapter method | IAM actions |
+//! | --- | --- |
+//! | `DynamoDbRegistry::register` | `dynamodb:GetItem`, `dynamodb:PutItem` (its TransactWriteItems holds three conditional Puts; IAM authorises a transaction per contained action, there is no action of its own) |
+//! | `DynamoDbRegistry::put_evaluation` | `dynamodb:PutItem` |
+//! | `DynamoDbRegistry::set_status` | `dynamodb:UpdateItem` |
+//! | `DynamoDbRegistry::latest_version` | `dynamodb:Query` |
+//! | `DynamoDbRegistry::get_version` | `dynamodb:GetItem` |
+//! | `DynamoDbRegistry::list_versions` | `dynamodb:Query` |
+//! | `DynamoDbRegistry::list_evaluations` | `dynamodb:Query` |
+//! | `S3ObjectStore::get` | `s3:GetObject` (plus `s3:ListBucket` on the bucket, so a missing key answers 404 → `NotFound` instead of 403 → `Rejected`) |
+//! | `S3ObjectStore::put` | `s3:PutObject` (plus `kms:GenerateDataKey` when the bucket uses a KMS key) |
+//! | `S3ObjectStore::list` | `s3:ListBucket` (on the bucket ARN; condition `s3:prefix` may narrow it) |
+//! | `S3ObjectStore::exists` | `s3:GetObject` (HeadObject) plus `s3:ListBucket` (for 404 instead of 403) |
+//! | `SageMakerClient::describe_training_job` | `sagemaker:DescribeTrainingJob` |
+//! | `SageMakerClient::create_model` | `sagemaker:CreateModel` and `iam:PassRole` on the SageMaker execution role (condition `iam:PassedToService: sagemaker.amazonaws.com`) |
+//! | `SageMakerClient::describe_model` | `sagemaker:DescribeModel` |
+//!
+//! `s3:GetObject` on KMS-encrypted objects also needs `kms:Decrypt`. Constructing the adapters
+//! needs no permission.
+
+pub mod config;
+pub mod dynamodb;
+mod error;
+pub mod s3;
+pub mod sagemaker;
+
+pub use config::{AwsAdapters, AwsConfig, AwsConfigError};
+pub use dynamodb::DynamoDbRegistry;
+pub use s3::S3ObjectStore;
+pub use sagemaker::SageMakerClient;

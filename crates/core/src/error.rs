@@ -39,3 +39,271 @@ impl PortError {
         }
     }
 }
+
+/// The stable, PascalCase error names of the handlers: the only names the state machines'
+/// `Retry` / `Catch` may match (listed in `statemachine/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorName {
+    /// The event is malformed; the message lists every bad field with its JSON pointer.
+    InvalidInput,
+    /// No (servable) version of the model, or the pinned version does not exist.
+    ModelNotFound,
+    /// The training job finished without model artifacts, or they are not in the store.
+    ModelArtifactsMissing,
+    /// The training job did not complete.
+    TrainingFailed,
+    /// A registry write conflicted in a way a retry cannot fix.
+    RegistryConflict,
+    /// Predictions and ground truth differ in row count, or a line does not parse.
+    PredictionsMismatch,
+    /// The loop guard refused another retrain in the current window.
+    RetrainLimitReached,
+    /// A dependency throttled, failed with 5xx or could not be reached: retryable.
+    DependencyUnavailable,
+    /// A dependency rejected a request as invalid (not retryable).
+    DependencyRejected,
+    /// Data read from a dependency could not be decoded.
+    CorruptData,
+    /// The function's environment is missing or malformed.
+    ConfigurationError,
+}
+
+impl ErrorName {
+    /// Every name, in the order of the vocabulary table.
+    pub const ALL: [ErrorName; 11] = [
+        ErrorName::InvalidInput,
+        ErrorName::ModelNotFound,
+        ErrorName::ModelArtifactsMissing,
+        ErrorName::TrainingFailed,
+        ErrorName::RegistryConflict,
+        ErrorName::PredictionsMismatch,
+        ErrorName::RetrainLimitReached,
+        ErrorName::DependencyUnavailable,
+        ErrorName::DependencyRejected,
+        ErrorName::CorruptData,
+        ErrorName::ConfigurationError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::InvalidInput => "InvalidInput",
+            ErrorName::ModelNotFound => "ModelNotFound",
+            ErrorName::ModelArtifactsMissing => "ModelArtifactsMissing",
+            ErrorName::TrainingFailed => "TrainingFailed",
+            ErrorName::RegistryConflict => "RegistryConflict",
+            ErrorName::PredictionsMismatch => "PredictionsMismatch",
+            ErrorName::RetrainLimitReached => "RetrainLimitReached",
+            ErrorName::DependencyUnavailable => "DependencyUnavailable",
+            ErrorName::DependencyRejected => "DependencyRejected",
+            ErrorName::CorruptData => "CorruptData",
+            ErrorName::ConfigurationError => "ConfigurationError",
+        }
+    }
+
+    /// Whether the state machines retry this error.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorName::DependencyUnavailable)
+    }
+
+    pub fn parse(name: &str) -> Option<ErrorName> {
+        ErrorName::ALL.into_iter().find(|n| n.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem with an input: where (a JSON pointer into the event) and what.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Problem {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pointer = if self.pointer.is_empty() {
+            "(root)"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{pointer}: {}", self.message)
+    }
+}
+
+fn join_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A handler's failure. Each variant maps to one [`ErrorName`] (the Lambda `errorType`).
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum FnError {
+    #[error("invalid input: {}", join_problems(.problems))]
+    InvalidInput { problems: Vec<Problem> },
+    #[error("model {model:?}: {detail}")]
+    ModelNotFound { model: String, detail: String },
+    #[error("model artifacts missing for training job {job:?}: {detail}")]
+    ModelArtifactsMissing { job: String, detail: String },
+    #[error("training job {job:?} did not complete: {reason}")]
+    TrainingFailed { job: String, reason: String },
+    #[error("registry conflict: {message}")]
+    RegistryConflict { message: String },
+    #[error("{file}{}: {message}", .line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    PredictionsMismatch {
+        file: String,
+        line: Option<u64>,
+        message: String,
+    },
+    #[error(
+        "model {model:?}: {retrains} retrain(s) already started in the last {window_seconds} s (maximum {max})"
+    )]
+    RetrainLimitReached {
+        model: String,
+        retrains: u32,
+        max: u32,
+        window_seconds: u64,
+    },
+    #[error("dependency unavailable: {message}")]
+    DependencyUnavailable { message: String },
+    #[error("rejected by dependency: {message}")]
+    DependencyRejected { message: String },
+    #[error("corrupt data: {message}")]
+    CorruptData { message: String },
+    #[error("configuration: {message}")]
+    ConfigurationError { message: String },
+}
+
+impl FnError {
+    /// The stable name (Lambda `errorType`).
+    pub fn name(&self) -> ErrorName {
+        match self {
+            FnError::InvalidInput { .. } => ErrorName::InvalidInput,
+            FnError::ModelNotFound { .. } => ErrorName::ModelNotFound,
+            FnError::ModelArtifactsMissing { .. } => ErrorName::ModelArtifactsMissing,
+            FnError::TrainingFailed { .. } => ErrorName::TrainingFailed,
+            FnError::RegistryConflict { .. } => ErrorName::RegistryConflict,
+            FnError::PredictionsMismatch { .. } => ErrorName::PredictionsMismatch,
+            FnError::RetrainLimitReached { .. } => ErrorName::RetrainLimitReached,
+            FnError::DependencyUnavailable { .. } => ErrorName::DependencyUnavailable,
+            FnError::DependencyRejected { .. } => ErrorName::DependencyRejected,
+            FnError::CorruptData { .. } => ErrorName::CorruptData,
+            FnError::ConfigurationError { .. } => ErrorName::ConfigurationError,
+        }
+    }
+
+    /// One invalid-input problem.
+    pub fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        FnError::InvalidInput {
+            problems: vec![Problem::new(pointer, message)],
+        }
+    }
+
+    /// The generic mapping of a port error. `NotFound` becomes `DependencyRejected` here:
+    /// handlers that give "not found" a domain meaning map it themselves first.
+    pub fn from_port(context: &str, error: PortError) -> Self {
+        match error {
+            PortError::NotFound { what } => FnError::DependencyRejected {
+                message: format!("{context}: not found: {what}"),
+            },
+            PortError::Conflict { message } => FnError::RegistryConflict {
+                message: format!("{context}: {message}"),
+            },
+            PortError::Unavailable { message } => FnError::DependencyUnavailable {
+                message: format!("{context}: {message}"),
+            },
+            PortError::Rejected { message } => FnError::DependencyRejected {
+                message: format!("{context}: {message}"),
+            },
+            PortError::Corrupt { message } => FnError::CorruptData {
+                message: format!("{context}: {message}"),
+            },
+        }
+    }
+}
+
+/// The failure a handler reports to Lambda / the local runtime: the Lambda "Diagnostic" pair.
+/// Serializes like a Lambda error response: `{"errorType": .., "errorMessage": ..}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HandlerFailure {
+    #[serde(rename = "errorType")]
+    pub error_type: String,
+    #[serde(rename = "errorMessage")]
+    pub message: String,
+}
+
+impl std::fmt::Display for HandlerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.message)
+    }
+}
+
+impl std::error::Error for HandlerFailure {}
+
+impl From<FnError> for HandlerFailure {
+    fn from(error: FnError) -> Self {
+        HandlerFailure {
+            error_type: error.name().as_str().to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_every_name_when_parsed_back_then_round_trips() {
+        for name in ErrorName::ALL {
+            assert_eq!(ErrorName::parse(name.as_str()), Some(name));
+        }
+        assert_eq!(ErrorName::parse("Nope"), None);
+    }
+
+    #[test]
+    fn given_invalid_input_when_converted_then_lists_every_problem() {
+        let e = FnError::InvalidInput {
+            problems: vec![
+                Problem::new("/modelName", "is required"),
+                Problem::new("/tuning/maxJobs", "must be at least 1"),
+            ],
+        };
+        let f = HandlerFailure::from(e);
+        assert_eq!(f.error_type, "InvalidInput");
+        assert!(f.message.contains("/modelName: is required"), "{}", f.message);
+        assert!(f.message.contains("/tuning/maxJobs: must be at least 1"), "{}", f.message);
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["errorType"], "InvalidInput");
+    }
+
+    #[test]
+    fn given_port_errors_when_mapped_then_names_are_stable() {
+        let u = FnError::from_port("s3 get", PortError::unavailable("throttled"));
+        assert_eq!(u.name(), ErrorName::DependencyUnavailable);
+        assert!(u.name().is_retryable());
+        let c = FnError::from_port("register", PortError::Conflict { message: "x".into() });
+        assert_eq!(c.name(), ErrorName::RegistryConflict);
+        let p = FnError::PredictionsMismatch {
+            file: "s3://b/k.out".into(),
+            line: Some(3),
+            message: "not a number".into(),
+        };
+        assert_eq!(p.to_string(), "s3://b/k.out line 3: not a number");
+    }
+}

@@ -1,15 +1,26 @@
 //! Domain of the model-development life cycle (MDLC) pipeline.
 //!
-//! Everything here is pure: Lambda input/output types, registry records, metrics math, the
-//! retrain policy, job-name rules, error enums with stable names, and the *ports* (traits) that
-//! handlers use to reach the outside world. Adapters live in `mdlc-aws` (AWS SDK) and
-//! `mdlc-local` (the local cloud); in-memory adapters for tests live in [`memory`].
+//! Everything here is pure: Lambda input/output types ([`io`]), the execution input schema
+//! ([`input`]), registry records, metrics math ([`metrics`]), the retrain policy ([`policy`]),
+//! job-name rules ([`names`]), error enums with stable names ([`error`]), and the *ports*
+//! (traits) that handlers use to reach the outside world. Adapters live in `mdlc-aws` (AWS SDK)
+//! and `mdlc-local` (the local cloud); in-memory adapters for tests live in [`memory`]; the
+//! behaviour every registry adapter must have is in [`contract`].
 
+pub mod contract;
+pub mod deps;
 pub mod error;
+pub mod images;
+pub mod input;
+pub mod io;
 pub mod memory;
+pub mod metrics;
+pub mod names;
+pub mod policy;
 pub mod ports;
 pub mod registry;
 pub mod s3uri;
 
-pub use error::PortError;
+pub use deps::{ConfigError, Dependencies, FunctionConfig};
+pub use error::{ErrorName, FnError, HandlerFailure, PortError, Problem};
 pub use s3uri::S3Uri;

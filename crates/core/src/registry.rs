@@ -113,3 +113,9 @@ pub fn execution_marker_key(execution_arn: &str) -> String {
 
 /// Sort key of the version counter.
 pub const COUNTER_SORT_KEY: &str = "COUNTER";
+
+/// The registry's timestamp format: RFC 3339 UTC with milliseconds and `Z`
+/// (`2024-06-01T12:00:00.000Z`), so text order is time order.
+pub fn format_timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,1 +1,121 @@
-//! mdlc-jsonata (to be written)
+//! mdlc-jsonata: a JSONata 2.x evaluator (parser, evaluator, standard library) with the AWS Step
+//! Functions extras (`$partition`, `$range`, `$hash`, `$random`, `$uuid`, `$parse`; no `$eval`).
+//!
+//! Parse once with [`Expression::parse`], evaluate many times with [`Expression::evaluate`].
+//! Evaluation state (variable frames, sequences) lives only for the duration of one call, so a
+//! reused expression does not grow in memory.
+
+mod ast;
+mod datetime;
+mod error;
+mod eval;
+mod format;
+mod functions;
+mod parser;
+mod signature;
+mod value;
+
+use std::collections::BTreeMap;
+
+pub use error::JsonataError;
+
+use value::{Array, Value};
+
+/// Context for the AWS Step Functions functions and for `$now`/`$millis`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AwsContext {
+    pub now_millis: i64,
+    pub random_seed: Option<u64>,
+}
+
+/// Variable bindings and options for an evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    bindings: BTreeMap<String, serde_json::Value>,
+    aws: Option<AwsContext>,
+}
+
+impl Environment {
+    /// The standard library only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Enables `$partition $range $hash $random $uuid $parse` (and uses `ctx` for `$now`).
+    pub fn with_aws_functions(mut self, ctx: AwsContext) -> Self {
+        self.aws = Some(ctx);
+        self
+    }
+    /// Binds `$name` (give the name without `$`).
+    pub fn bind(&mut self, name: &str, value: serde_json::Value) {
+        self.bindings.insert(name.to_string(), value);
+    }
+}
+
+/// A parsed JSONata expression: parse once, evaluate many times. `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Expression {
+    root: ast::Node,
+    labels: Vec<String>,
+}
+
+fn system_now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Expression {
+    /// Parses `src`; syntax errors carry JSONata's `S0xxx` codes.
+    pub fn parse(src: &str) -> Result<Expression, JsonataError> {
+        let (root, labels) = parser::parse(src)?;
+        Ok(Expression { root, labels })
+    }
+
+    /// Evaluates against `input` (`None` is JSONata's `undefined`). `Ok(None)` means the
+    /// result is `undefined`.
+    pub fn evaluate(
+        &self,
+        input: Option<&serde_json::Value>,
+        env: &Environment,
+    ) -> Result<Option<serde_json::Value>, JsonataError> {
+        let (now, seed, aws) = match env.aws {
+            Some(c) => (c.now_millis, c.random_seed, true),
+            None => (system_now_millis(), None, false),
+        };
+        let ctx = eval::Ctx::new(&self.labels, now, aws, seed);
+        let root_frame = ctx.new_frame(0);
+        for (k, v) in &env.bindings {
+            ctx.bind(root_frame, k, value::from_json(v));
+        }
+        let mut input_value = match input {
+            Some(v) => value::from_json(v),
+            None => Value::Undefined,
+        };
+        ctx.bind(root_frame, "$", input_value.clone());
+        if let Value::Array(a) = &input_value {
+            let wrapped = Array {
+                items: vec![Value::Array(a.clone())],
+                sequence: true,
+                outer_wrapper: true,
+                ..Array::default()
+            };
+            input_value = Value::arr(wrapped);
+        }
+        let result = ctx.eval(&self.root, &input_value, root_frame)?;
+        Ok(value::to_json(&result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn given_expression_type_then_it_is_send_and_sync() {
+        assert_send_sync::<Expression>();
+        assert_send_sync::<Environment>();
+    }
+}

@@ -1,1 +1,23 @@
-//! mdlc-local (to be written)
+//! The local cloud: everything needed to run the project's state machines on one machine, with
+//! no AWS account and no Docker.
+//!
+//! - [`store::FsObjectStore`]: `s3://` URIs over `.mdlc/s3/<bucket>/<key>`;
+//! - [`registry::FsRegistry`]: the embedded model registry with the DynamoDB table's semantics;
+//! - [`substitute`]: `${Name}` placeholders → local values;
+//! - [`invoker::LocalInvoker`]: routes Task resources to the project's handlers (in process),
+//!   commands, a Lambda endpoint, the SageMaker emulator and nested executions;
+//! - [`cloud::LocalCloud`]: all of it composed under one state directory.
+
+pub mod cloud;
+pub mod functions;
+pub mod http;
+pub mod invoker;
+pub mod registry;
+pub mod report;
+pub mod store;
+pub mod substitute;
+
+pub use cloud::{LocalCloud, LocalCloudConfig, LocalError};
+pub use invoker::{LocalInvoker, LocalInvokerBuilder, RunSettings};
+pub use registry::FsRegistry;
+pub use store::FsObjectStore;

@@ -1,0 +1,332 @@
+//! The public runtime types: options, results, history, and the ports (task invoker, clock,
+//! item store, observer) through which an execution reaches the outside world.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A boxed, sendable future (what [`Clock::sleep`] returns).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Terminal status of an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl ExecutionStatus {
+    /// The name Step Functions uses: `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of one execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub status: ExecutionStatus,
+    /// The output, when the execution succeeded.
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// Recorded events (empty unless [`ExecutionOptions::record_history`]).
+    pub history: Vec<HistoryEvent>,
+}
+
+/// One event, as Step Functions' GetExecutionHistory reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    pub id: u64,
+    pub previous_event_id: u64,
+    /// RFC 3339.
+    pub timestamp: String,
+    /// `ExecutionStarted`, `TaskStateEntered`, `TaskSucceeded`, ...
+    pub event_type: String,
+    /// e.g. `{"name": "Train", "input": ...}`.
+    pub details: Value,
+}
+
+/// Sees each history event as it happens (progress display).
+pub trait ExecutionObserver: Send + Sync {
+    fn on_event(&self, event: &HistoryEvent);
+}
+
+/// What a Task state asks its invoker to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRequest {
+    /// The `Resource` ARN.
+    pub resource: String,
+    /// The effective parameters (after `Parameters`/`Arguments`).
+    pub parameters: Value,
+    /// The context object (`$$`).
+    pub context: Value,
+    pub state_name: String,
+    pub state_machine_name: String,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+}
+
+/// A named task failure, matched by `Retry`/`Catch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{error}: {cause}")]
+pub struct TaskFailure {
+    /// e.g. `States.TaskFailed`, `Lambda.ServiceException`, `InvalidInput`.
+    pub error: String,
+    pub cause: String,
+}
+
+impl TaskFailure {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        TaskFailure {
+            error: error.into(),
+            cause: cause.into(),
+        }
+    }
+}
+
+/// Runs Task states.
+#[async_trait]
+pub trait TaskInvoker: Send + Sync {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure>;
+}
+
+/// The default invoker: every Task fails with `States.TaskFailed`, naming its resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoInvoker;
+
+#[async_trait]
+impl TaskInvoker for NoInvoker {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        Err(TaskFailure::new(
+            "States.TaskFailed",
+            format!(
+                "no task invoker is configured: cannot run resource '{}' of state '{}'",
+                request.resource, request.state_name
+            ),
+        ))
+    }
+}
+
+/// Time, injectable: Wait states and retry back-off sleep on it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    fn sleep(&self, d: Duration) -> BoxFuture<'_, ()>;
+    /// True when time only advances through [`Clock::sleep`] (a task then takes no time, so
+    /// TimeoutSeconds/HeartbeatSeconds never fire on their own).
+    fn is_virtual(&self) -> bool {
+        false
+    }
+}
+
+/// Virtual time: starts at the real time of its creation; `sleep` returns at once and moves the
+/// clock forward.
+#[derive(Debug)]
+pub struct VirtualClock {
+    start: DateTime<Utc>,
+    offset_nanos: AtomicI64,
+}
+
+impl VirtualClock {
+    pub fn new() -> Self {
+        Self::starting_at(Utc::now())
+    }
+
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        VirtualClock {
+            start,
+            offset_nanos: AtomicI64::new(0),
+        }
+    }
+}
+
+impl Default for VirtualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::nanoseconds(self.offset_nanos.load(Ordering::Relaxed))
+    }
+
+    fn sleep(&self, d: Duration) -> BoxFuture<'_, ()> {
+        let nanos = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let _ = self
+            .offset_nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(nanos))
+            });
+        Box::pin(std::future::ready(()))
+    }
+
+    fn is_virtual(&self) -> bool {
+        true
+    }
+}
+
+/// Wall-clock time; `sleep` really sleeps (needs a Tokio runtime with the time driver).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep(&self, d: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+/// An object of an [`ItemStore`] listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredObject {
+    /// The key within the bucket.
+    pub key: String,
+    pub size: u64,
+    /// RFC 3339, when known.
+    pub last_modified: Option<String>,
+    pub etag: Option<String>,
+}
+
+/// A failure of the item store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ItemStoreError {
+    #[error("object not found: {0}")]
+    NotFound(String),
+    #[error("object store error: {0}")]
+    Other(String),
+}
+
+/// The object store behind a distributed Map's ItemReader and ResultWriter (`s3://` URIs).
+#[async_trait]
+pub trait ItemStore: Send + Sync {
+    /// The bytes of `s3://bucket/key`.
+    async fn get(&self, uri: &str) -> Result<Vec<u8>, ItemStoreError>;
+    /// Writes (replaces) `s3://bucket/key`.
+    async fn put(&self, uri: &str, body: Vec<u8>) -> Result<(), ItemStoreError>;
+    /// Every object whose key starts with the prefix of `s3://bucket/prefix`, in key order.
+    async fn list(&self, prefix_uri: &str) -> Result<Vec<StoredObject>, ItemStoreError>;
+}
+
+/// How to run one execution.
+#[derive(Clone)]
+pub struct ExecutionOptions {
+    pub invoker: Arc<dyn TaskInvoker>,
+    pub clock: Arc<dyn Clock>,
+    pub state_machine_name: String,
+    pub execution_name: String,
+    pub record_history: bool,
+    pub observer: Option<Arc<dyn ExecutionObserver>>,
+    /// The store for a distributed Map's ItemReader/ResultWriter; `None` makes those fail with a
+    /// clear error.
+    pub item_store: Option<Arc<dyn ItemStore>>,
+    /// Region and account used in the ARNs of the context object.
+    pub region: String,
+    pub account: String,
+    /// Stops a runaway execution after this many state transitions (`States.Runtime`).
+    pub max_transitions: Option<u64>,
+}
+
+impl Default for ExecutionOptions {
+    fn default() -> Self {
+        ExecutionOptions {
+            invoker: Arc::new(NoInvoker),
+            clock: Arc::new(VirtualClock::new()),
+            state_machine_name: "StateMachine".to_string(),
+            execution_name: uuid::Uuid::new_v4().to_string(),
+            record_history: false,
+            observer: None,
+            item_store: None,
+            region: "us-east-1".to_string(),
+            account: "123456789012".to_string(),
+            max_transitions: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ExecutionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutionOptions")
+            .field("state_machine_name", &self.state_machine_name)
+            .field("execution_name", &self.execution_name)
+            .field("record_history", &self.record_history)
+            .field("has_observer", &self.observer.is_some())
+            .field("has_item_store", &self.item_store.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExecutionOptions {
+    /// `arn:aws:states:<region>:<account>:stateMachine:<name>`.
+    pub fn state_machine_arn(&self) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            self.region, self.account, self.state_machine_name
+        )
+    }
+
+    /// `arn:aws:states:<region>:<account>:execution:<machine>:<execution>`.
+    pub fn execution_arn(&self) -> String {
+        format!(
+            "arn:aws:states:{}:{}:execution:{}:{}",
+            self.region, self.account, self.state_machine_name, self.execution_name
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_clock_advances_only_when_sleeping() {
+        let clock = VirtualClock::new();
+        let t0 = clock.now();
+        futures::executor::block_on(clock.sleep(Duration::from_secs(90)));
+        assert_eq!((clock.now() - t0).num_seconds(), 90);
+    }
+
+    #[test]
+    fn status_serializes_like_step_functions() {
+        assert_eq!(
+            serde_json::to_string(&ExecutionStatus::TimedOut).ok().as_deref(),
+            Some("\"TIMED_OUT\"")
+        );
+    }
+
+    #[test]
+    fn arns_are_derived_from_names() {
+        let o = ExecutionOptions {
+            execution_name: "e1".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            o.execution_arn(),
+            "arn:aws:states:us-east-1:123456789012:execution:StateMachine:e1"
+        );
+    }
+}

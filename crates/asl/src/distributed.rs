@@ -1,0 +1,358 @@
+//! Distributed Map: ItemReader (S3 objects as items), ItemBatcher, ResultWriter, over the
+//! [`crate::ItemStore`] of the execution options.
+
+use serde_json::{Map, Value, json};
+
+use crate::exec::{Env, Failure, Run, StateRun};
+use crate::model::{ItemBatcher, ItemReader, Ql, ResultWriter};
+use crate::template::Template;
+
+fn eval_params(
+    sr: &StateRun<'_>,
+    t: Option<&Template>,
+    ql: Ql,
+    field: &str,
+    input: &Value,
+    env: &Env<'_>,
+    jenv: Option<&mdlc_jsonata::Environment>,
+) -> Result<Value, Failure> {
+    match (t, ql, jenv) {
+        (None, _, _) => Ok(Value::Object(Map::new())),
+        (Some(t), Ql::Jsonata, Some(e)) => Run::template_ja(sr, t, field, e),
+        (Some(t), _, _) => Run::template_jp(sr, t, input, env),
+    }
+}
+
+fn s3_failure(e: crate::ItemStoreError) -> Failure {
+    match e {
+        crate::ItemStoreError::NotFound(m) => Failure::new("S3.NoSuchKey", m),
+        crate::ItemStoreError::Other(m) => Failure::new("States.ItemReaderFailed", m),
+    }
+}
+
+pub(crate) async fn read_items(
+    run: &Run<'_>,
+    sr: &StateRun<'_>,
+    r: &ItemReader,
+    input: &Value,
+    env: &Env<'_>,
+    jenv: Option<&mdlc_jsonata::Environment>,
+) -> Result<Vec<Value>, Failure> {
+    let field = if sr.st.ql == Ql::Jsonata { "ItemReader/Arguments" } else { "ItemReader/Parameters" };
+    let params = eval_params(sr, r.parameters.as_ref(), sr.st.ql, field, input, env, jenv)?;
+    let Some(store) = run.options().item_store.clone() else {
+        return Err(Failure::new(
+            "States.ItemReaderFailed",
+            format!(
+                "state '{}' reads its items from S3 ({}), but no item store is configured for this execution",
+                sr.st.name, r.resource
+            ),
+        ));
+    };
+    let bucket = params.get("Bucket").and_then(Value::as_str).unwrap_or("");
+    if bucket.is_empty() {
+        return Err(Run::fail_runtime(sr, "ItemReader parameters need a 'Bucket'"));
+    }
+    let max = run.uint(sr, r.max_items.as_ref(), "MaxItems", input, env, jenv)?;
+    let mut items: Vec<Value> = if r.resource.starts_with("arn:aws:states:::s3:listObjectsV2") {
+        let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("");
+        let objs = store
+            .list(&format!("s3://{bucket}/{prefix}"))
+            .await
+            .map_err(s3_failure)?;
+        objs.into_iter()
+            .map(|o| {
+                json!({
+                    "Etag": o.etag.unwrap_or_default(),
+                    "Key": o.key,
+                    "LastModified": o.last_modified.unwrap_or_default(),
+                    "Size": o.size,
+                    "StorageClass": "STANDARD",
+                })
+            })
+            .collect()
+    } else {
+        let key = params.get("Key").and_then(Value::as_str).unwrap_or("");
+        let uri = format!("s3://{bucket}/{key}");
+        let bytes = store.get(&uri).await.map_err(s3_failure)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Failure::new("States.ItemReaderFailed", format!("{uri} is not UTF-8 text")))?;
+        parse_items(r, &text).map_err(|m| Failure::new("States.ItemReaderFailed", format!("{uri}: {m}")))?
+    };
+    if let Some(m) = max
+        && m > 0
+    {
+        items.truncate(usize::try_from(m).unwrap_or(usize::MAX));
+    }
+    Ok(items)
+}
+
+/// Parses an object's text into items according to the ReaderConfig.
+pub(crate) fn parse_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, String> {
+    match r.input_type.as_str() {
+        "JSON" => {
+            let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+            let v = match &r.items_pointer {
+                Some(p) => v.pointer(p).cloned().ok_or_else(|| format!("ItemsPointer '{p}' matches nothing"))?,
+                None => v,
+            };
+            match v {
+                Value::Array(a) => Ok(a),
+                _ => Err("the JSON document must be an array of items".to_string()),
+            }
+        }
+        "JSONL" => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1)))
+            .collect(),
+        "MANIFEST" => {
+            let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid manifest: {e}"))?;
+            let bucket = v.get("sourceBucket").and_then(Value::as_str).unwrap_or("").to_string();
+            Ok(v.get("files")
+                .and_then(Value::as_array)
+                .map(|fs| {
+                    fs.iter()
+                        .map(|f| json!({"Bucket": bucket, "Key": f.get("key").cloned().unwrap_or(Value::Null)}))
+                        .collect()
+                })
+                .unwrap_or_default())
+        }
+        _ => {
+            let rows = parse_csv(text, r.csv_delimiter)?;
+            let mut rows = rows.into_iter();
+            let headers: Vec<String> = if r.csv_header_location == "GIVEN" {
+                r.csv_headers.clone().unwrap_or_default()
+            } else {
+                rows.next().unwrap_or_default()
+            };
+            Ok(rows
+                .filter(|row| !(row.len() == 1 && row.first().is_some_and(|c| c.is_empty())))
+                .map(|row| {
+                    let mut m = Map::new();
+                    for (i, h) in headers.iter().enumerate() {
+                        m.insert(h.clone(), Value::String(row.get(i).cloned().unwrap_or_default()));
+                    }
+                    Value::Object(m)
+                })
+                .collect())
+        }
+    }
+}
+
+/// RFC 4180 CSV: quoted fields with doubled quotes, CRLF or LF line ends.
+pub(crate) fn parse_csv(text: &str, delim: char) -> Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+        } else if c == '"' && field.is_empty() {
+            quoted = true;
+        } else if c == delim {
+            row.push(std::mem::take(&mut field));
+        } else if c == '\n' || c == '\r' {
+            if c == '\r' && chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            row.push(std::mem::take(&mut field));
+            rows.push(std::mem::take(&mut row));
+            any = false;
+        } else {
+            field.push(c);
+        }
+    }
+    if quoted {
+        return Err("unterminated quoted field".to_string());
+    }
+    if any {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+pub(crate) fn batch(
+    run: &Run<'_>,
+    sr: &StateRun<'_>,
+    b: &ItemBatcher,
+    items: Vec<Value>,
+    input: &Value,
+    env: &Env<'_>,
+    jenv: Option<&mdlc_jsonata::Environment>,
+) -> Result<Vec<Value>, Failure> {
+    let max_items = run
+        .uint(sr, b.max_items.as_ref(), "MaxItemsPerBatch", input, env, jenv)?
+        .filter(|n| *n > 0)
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let max_bytes = run
+        .uint(sr, b.max_bytes.as_ref(), "MaxInputBytesPerBatch", input, env, jenv)?
+        .filter(|n| *n > 0)
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let batch_input = match &b.batch_input {
+        Some(t) => Some(eval_params(sr, Some(t), sr.st.ql, "ItemBatcher/BatchInput", input, env, jenv)?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    let mut cur: Vec<Value> = Vec::new();
+    let mut cur_bytes = 0usize;
+    let finish = |cur: Vec<Value>, out: &mut Vec<Value>| {
+        let mut m = Map::new();
+        if let Some(bi) = &batch_input {
+            m.insert("BatchInput".into(), bi.clone());
+        }
+        m.insert("Items".into(), Value::Array(cur));
+        out.push(Value::Object(m));
+    };
+    for item in items {
+        let size = serde_json::to_string(&item).map(|s| s.len()).unwrap_or(0);
+        let full_items = max_items.is_some_and(|m| cur.len() >= m);
+        let full_bytes = max_bytes.is_some_and(|m| !cur.is_empty() && cur_bytes + size > m);
+        if full_items || full_bytes {
+            finish(std::mem::take(&mut cur), &mut out);
+            cur_bytes = 0;
+        }
+        cur_bytes += size;
+        cur.push(item);
+    }
+    if !cur.is_empty() {
+        finish(cur, &mut out);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn write_results(
+    run: &Run<'_>,
+    sr: &StateRun<'_>,
+    w: &ResultWriter,
+    results: Value,
+    input: &Value,
+    env: &Env<'_>,
+    jenv: Option<&mdlc_jsonata::Environment>,
+) -> Result<Value, Failure> {
+    let field = if sr.st.ql == Ql::Jsonata { "ResultWriter/Arguments" } else { "ResultWriter/Parameters" };
+    let params = eval_params(sr, w.parameters.as_ref(), sr.st.ql, field, input, env, jenv)?;
+    let Some(store) = run.options().item_store.clone() else {
+        return Err(Failure::new(
+            "States.ResultWriterFailed",
+            format!(
+                "state '{}' writes its results to S3, but no item store is configured for this execution",
+                sr.st.name
+            ),
+        ));
+    };
+    let bucket = params.get("Bucket").and_then(Value::as_str).unwrap_or("").to_string();
+    let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("").to_string();
+    if bucket.is_empty() {
+        return Err(Run::fail_runtime(sr, "ResultWriter parameters need a 'Bucket'"));
+    }
+    let map_run_id = uuid::Uuid::new_v4().to_string();
+    let items = match results {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    let map_run_arn = format!(
+        "{}/{}:{}",
+        run.execution_arn().replacen(":execution:", ":mapRun:", 1),
+        sr.st.name,
+        map_run_id
+    );
+    if w.output_type.is_some() || w.transformation.is_some() {
+        // WriterConfig: write the (transformed) results themselves
+        let body = match w.output_type.as_deref() {
+            Some("JSONL") => items
+                .iter()
+                .map(|v| serde_json::to_string(v).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => serde_json::to_string(&items).unwrap_or_default(),
+        };
+        let key = join_key(&prefix, &format!("{map_run_id}/results.json"));
+        store
+            .put(&format!("s3://{bucket}/{key}"), body.into_bytes())
+            .await
+            .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
+        return Ok(json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}));
+    }
+    let succeeded: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            json!({
+                "ExecutionArn": format!("{map_run_arn}:{i}"),
+                "Name": format!("{map_run_id}-{i}"),
+                "Output": serde_json::to_string(out).unwrap_or_default(),
+                "Status": "SUCCEEDED",
+                "StateMachineArn": run.options().state_machine_arn(),
+            })
+        })
+        .collect();
+    let results_key = join_key(&prefix, &format!("{map_run_id}/SUCCEEDED_0.json"));
+    let manifest_key = join_key(&prefix, &format!("{map_run_id}/manifest.json"));
+    let manifest = json!({
+        "DestinationBucket": bucket,
+        "MapRunArn": map_run_arn,
+        "ResultFiles": {
+            "FAILED": [],
+            "PENDING": [],
+            "SUCCEEDED": [{"Key": results_key, "Size": 0}],
+        }
+    });
+    store
+        .put(
+            &format!("s3://{bucket}/{results_key}"),
+            serde_json::to_vec(&succeeded).unwrap_or_default(),
+        )
+        .await
+        .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
+    store
+        .put(
+            &format!("s3://{bucket}/{manifest_key}"),
+            serde_json::to_vec(&manifest).unwrap_or_default(),
+        )
+        .await
+        .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
+    Ok(json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}))
+}
+
+fn join_key(prefix: &str, rest: &str) -> String {
+    if prefix.is_empty() {
+        rest.to_string()
+    } else if prefix.ends_with('/') {
+        format!("{prefix}{rest}")
+    } else {
+        format!("{prefix}/{rest}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_with_quotes_and_crlf() {
+        let rows = parse_csv("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\n", ',').unwrap_or_default();
+        assert_eq!(
+            rows,
+            vec![
+                vec!["a".to_string(), "b".to_string()],
+                vec!["x,1".to_string(), "say \"hi\"".to_string()]
+            ]
+        );
+    }
+}

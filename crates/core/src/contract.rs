@@ -1,0 +1,441 @@
+//! Behaviour every model-registry adapter must have. Each function panics with a clear message
+//! on a violation; adapters call them from their own `#[tokio::test]`s:
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn registry_contract() {
+//!     mdlc_core::contract::run_all(std::sync::Arc::new(my_registry().await)).await;
+//! }
+//! ```
+//!
+//! Every function works on model names of its own (a unique suffix per call), so they can share
+//! one table or database file and can run against a store that already holds data.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::PortError;
+use crate::ports::{RegistryRead, RegistryWrite};
+use crate::registry::{EvaluationRecord, NewVersion, VersionStatus};
+
+/// How many concurrent registrations [`concurrent_registrations_are_gap_free`] makes.
+pub const CONCURRENT_REGISTRATIONS: u64 = 50;
+
+/// A model name unique to this process and call.
+pub fn unique_model_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos:09}-{n}", std::process::id())
+}
+
+/// A complete [`NewVersion`] with every optional field set, for `model` and `execution`.
+pub fn sample_version(model: &str, execution: &str) -> NewVersion {
+    let mut hyperparameters = BTreeMap::new();
+    hyperparameters.insert("eta".to_string(), "0.2".to_string());
+    hyperparameters.insert("max_depth".to_string(), "5".to_string());
+    NewVersion {
+        model_name: model.to_string(),
+        sagemaker_model_name: format!("{model}-sm"),
+        training_job_name: format!("{model}-train"),
+        tuning_job_name: Some("tune-abc".to_string()),
+        model_data_url: format!("s3://mdlc-artifacts/models/{model}/output/model.tar.gz"),
+        image: "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1".to_string(),
+        hyperparameters,
+        objective_metric: Some("validation:rmse".to_string()),
+        objective_value: Some(0.125),
+        data_date: "2024-06-01".to_string(),
+        created_at: "2024-06-01T12:00:00.000Z".to_string(),
+        execution_arn: format!(
+            "arn:aws:states:us-east-1:000000000000:execution:training:{execution}"
+        ),
+        parent_version: Some(7),
+        reason: "initial".to_string(),
+    }
+}
+
+fn evaluation(model: &str, version: u64, at: &str, execution: &str) -> EvaluationRecord {
+    let mut metrics = BTreeMap::new();
+    metrics.insert("rmse".to_string(), 0.5);
+    metrics.insert("r2".to_string(), 0.75);
+    EvaluationRecord {
+        model_name: model.to_string(),
+        version,
+        evaluated_at: at.to_string(),
+        execution_arn: format!(
+            "arn:aws:states:us-east-1:000000000000:execution:evaluation:{execution}"
+        ),
+        data_date: "2024-06-02".to_string(),
+        metrics,
+        retrain: None,
+        reason: None,
+    }
+}
+
+/// Registering the same execution twice returns the first version (`created: false`), writes
+/// nothing new, and keeps every field of the record.
+pub async fn registers_idempotently_per_execution<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("idem");
+    let new = sample_version(&model, "exec-1");
+    let first = registry
+        .register(new.clone())
+        .await
+        .unwrap_or_else(|e| panic!("first registration of {model} failed: {e}"));
+    assert!(first.created, "first registration must report created: true");
+    assert_eq!(first.version.version, 1, "first version of a new model must be 1");
+    assert_eq!(
+        first.version.status,
+        VersionStatus::Registered,
+        "a new version starts Registered"
+    );
+    assert_eq!(first.version.record, new, "the registered record must keep every field");
+
+    let mut retried = new.clone();
+    retried.created_at = "2024-06-01T12:05:00.000Z".to_string();
+    let second = registry
+        .register(retried)
+        .await
+        .unwrap_or_else(|e| panic!("re-registration of the same execution failed: {e}"));
+    assert!(
+        !second.created,
+        "re-registering the same execution must report created: false"
+    );
+    assert_eq!(
+        second.version, first.version,
+        "re-registering must return the version written first, unchanged"
+    );
+    let versions = registry
+        .list_versions(&model)
+        .await
+        .unwrap_or_else(|e| panic!("list_versions failed: {e}"));
+    assert_eq!(
+        versions.len(),
+        1,
+        "re-registration must not write a second version"
+    );
+
+    let other = registry
+        .register(sample_version(&model, "exec-2"))
+        .await
+        .unwrap_or_else(|e| panic!("registration of a second execution failed: {e}"));
+    assert!(other.created);
+    assert_eq!(other.version.version, 2, "the next execution must get version 2");
+}
+
+/// [`CONCURRENT_REGISTRATIONS`] concurrent registrations of one model (plus a concurrent retry of
+/// each) give versions 1..=N, each execution exactly one, none lost or doubled.
+pub async fn concurrent_registrations_are_gap_free<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("conc");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..CONCURRENT_REGISTRATIONS {
+        for _attempt in 0..2 {
+            let registry = registry.clone();
+            let new = sample_version(&model, &format!("exec-{i}"));
+            tasks.spawn(async move { (i, registry.register(new).await) });
+        }
+    }
+    let mut by_execution: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    let mut created = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (i, result) = joined.unwrap_or_else(|e| panic!("registration task panicked: {e}"));
+        let registration = match result {
+            Ok(r) => r,
+            Err(e) => panic!(
+                "concurrent registration of execution {i} failed (the adapter must retry lost races itself): {e}"
+            ),
+        };
+        if registration.created {
+            created += 1;
+        }
+        by_execution
+            .entry(i)
+            .or_default()
+            .insert(registration.version.version);
+    }
+    assert_eq!(
+        created, CONCURRENT_REGISTRATIONS,
+        "exactly one of the two registrations of each execution must report created: true"
+    );
+    for (i, versions) in &by_execution {
+        assert_eq!(
+            versions.len(),
+            1,
+            "execution {i} was given different versions {versions:?}"
+        );
+    }
+    let given: BTreeSet<u64> = by_execution.values().flatten().copied().collect();
+    let expected: BTreeSet<u64> = (1..=CONCURRENT_REGISTRATIONS).collect();
+    assert_eq!(
+        given, expected,
+        "versions must be 1..={CONCURRENT_REGISTRATIONS}, none lost or doubled"
+    );
+    let stored = registry
+        .list_versions(&model)
+        .await
+        .unwrap_or_else(|e| panic!("list_versions failed: {e}"));
+    let stored_numbers: Vec<u64> = stored.iter().map(|v| v.version).collect();
+    assert_eq!(
+        stored_numbers,
+        (1..=CONCURRENT_REGISTRATIONS).collect::<Vec<_>>(),
+        "list_versions must return every version once, ascending"
+    );
+    for v in &stored {
+        let i = v
+            .record
+            .execution_arn
+            .rsplit("exec-")
+            .next()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("stored version {} has a foreign execution ARN", v.version));
+        assert_eq!(
+            by_execution.get(&i).and_then(|s| s.first()),
+            Some(&v.version),
+            "stored version {} does not belong to execution {i}",
+            v.version
+        );
+    }
+}
+
+/// The latest version is the highest one whose status is among those asked for.
+pub async fn latest_version_respects_statuses<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("latest");
+    let none = registry
+        .latest_version(&model, &VersionStatus::SERVABLE)
+        .await
+        .unwrap_or_else(|e| panic!("latest_version of an unknown model failed: {e}"));
+    assert!(none.is_none(), "an unknown model has no latest version");
+    for i in 1..=3 {
+        registry
+            .register(sample_version(&model, &format!("e{i}")))
+            .await
+            .unwrap_or_else(|e| panic!("registration {i} failed: {e}"));
+    }
+    let latest = registry
+        .latest_version(&model, &VersionStatus::SERVABLE)
+        .await
+        .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
+    assert_eq!(latest.map(|v| v.version), Some(3), "latest of 1..=3 is 3");
+
+    registry
+        .set_status(&model, 3, VersionStatus::Rejected)
+        .await
+        .unwrap_or_else(|e| panic!("set_status failed: {e}"));
+    registry
+        .set_status(&model, 1, VersionStatus::Approved)
+        .await
+        .unwrap_or_else(|e| panic!("set_status failed: {e}"));
+    let latest = registry
+        .latest_version(&model, &VersionStatus::SERVABLE)
+        .await
+        .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
+    assert_eq!(
+        latest.map(|v| v.version),
+        Some(2),
+        "a Rejected version must be skipped by a query for Registered/Approved"
+    );
+    let approved = registry
+        .latest_version(&model, &[VersionStatus::Approved])
+        .await
+        .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
+    assert_eq!(approved.map(|v| v.version), Some(1), "only version 1 is Approved");
+    let retired = registry
+        .latest_version(&model, &[VersionStatus::Retired])
+        .await
+        .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
+    assert!(retired.is_none(), "no version is Retired");
+
+    // Another model's versions never leak in.
+    let other = unique_model_name("latest-other");
+    let none = registry
+        .latest_version(&other, &VersionStatus::SERVABLE)
+        .await
+        .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
+    assert!(none.is_none(), "versions of {model} leaked into {other}");
+}
+
+/// get_version returns a version with every field; list_versions is ascending.
+pub async fn gets_and_lists_versions<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("get");
+    let empty = registry
+        .list_versions(&model)
+        .await
+        .unwrap_or_else(|e| panic!("list_versions of an unknown model failed: {e}"));
+    assert!(empty.is_empty(), "an unknown model has no versions");
+    let mut minimal = sample_version(&model, "a");
+    minimal.tuning_job_name = None;
+    minimal.objective_metric = None;
+    minimal.objective_value = None;
+    minimal.parent_version = None;
+    minimal.hyperparameters.clear();
+    registry
+        .register(minimal.clone())
+        .await
+        .unwrap_or_else(|e| panic!("registration failed: {e}"));
+    let full = sample_version(&model, "b");
+    registry
+        .register(full.clone())
+        .await
+        .unwrap_or_else(|e| panic!("registration failed: {e}"));
+
+    let v1 = registry
+        .get_version(&model, 1)
+        .await
+        .unwrap_or_else(|e| panic!("get_version failed: {e}"))
+        .unwrap_or_else(|| panic!("version 1 of {model} not found"));
+    assert_eq!(v1.record, minimal, "optional fields left empty must stay empty");
+    let v2 = registry
+        .get_version(&model, 2)
+        .await
+        .unwrap_or_else(|e| panic!("get_version failed: {e}"))
+        .unwrap_or_else(|| panic!("version 2 of {model} not found"));
+    assert_eq!(v2.record, full, "every field of the version must round-trip");
+    let missing = registry
+        .get_version(&model, 3)
+        .await
+        .unwrap_or_else(|e| panic!("get_version failed: {e}"));
+    assert!(missing.is_none(), "version 3 does not exist");
+    let listed: Vec<u64> = registry
+        .list_versions(&model)
+        .await
+        .unwrap_or_else(|e| panic!("list_versions failed: {e}"))
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(listed, vec![1, 2], "list_versions must be ascending");
+}
+
+/// Evaluations: put (replacing the same timestamp + execution), list oldest first, `since`.
+pub async fn records_and_lists_evaluations<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("eval");
+    let none = registry
+        .list_evaluations(&model, None)
+        .await
+        .unwrap_or_else(|e| panic!("list_evaluations of an unknown model failed: {e}"));
+    assert!(none.is_empty());
+    let later = evaluation(&model, 1, "2024-06-03T00:00:00.000Z", "e2");
+    let earlier = evaluation(&model, 1, "2024-06-02T00:00:00.000Z", "e1");
+    for e in [later.clone(), earlier.clone()] {
+        registry
+            .put_evaluation(e)
+            .await
+            .unwrap_or_else(|e| panic!("put_evaluation failed: {e}"));
+    }
+    let all = registry
+        .list_evaluations(&model, None)
+        .await
+        .unwrap_or_else(|e| panic!("list_evaluations failed: {e}"));
+    assert_eq!(all, vec![earlier.clone(), later.clone()], "oldest first, every field kept");
+
+    let mut decided = earlier.clone();
+    decided.retrain = Some(true);
+    decided.reason = Some("rmse 0.9 above threshold 0.5".to_string());
+    registry
+        .put_evaluation(decided.clone())
+        .await
+        .unwrap_or_else(|e| panic!("put_evaluation (replace) failed: {e}"));
+    let all = registry
+        .list_evaluations(&model, None)
+        .await
+        .unwrap_or_else(|e| panic!("list_evaluations failed: {e}"));
+    assert_eq!(
+        all,
+        vec![decided, later.clone()],
+        "a put with the same timestamp and execution must replace the item"
+    );
+    let since = registry
+        .list_evaluations(&model, Some("2024-06-02T12:00:00.000Z"))
+        .await
+        .unwrap_or_else(|e| panic!("list_evaluations since failed: {e}"));
+    assert_eq!(since, vec![later.clone()], "since must drop older evaluations");
+    let inclusive = registry
+        .list_evaluations(&model, Some("2024-06-03T00:00:00.000Z"))
+        .await
+        .unwrap_or_else(|e| panic!("list_evaluations since failed: {e}"));
+    assert_eq!(inclusive, vec![later], "since is inclusive");
+
+    let versions = registry
+        .list_versions(&model)
+        .await
+        .unwrap_or_else(|e| panic!("list_versions failed: {e}"));
+    assert!(versions.is_empty(), "evaluation items must not appear as versions");
+}
+
+/// set_status changes only the status; an unknown version is `NotFound` and creates nothing.
+pub async fn set_status_changes_only_the_status<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("status");
+    let reg = registry
+        .register(sample_version(&model, "s1"))
+        .await
+        .unwrap_or_else(|e| panic!("registration failed: {e}"));
+    registry
+        .set_status(&model, 1, VersionStatus::Approved)
+        .await
+        .unwrap_or_else(|e| panic!("set_status failed: {e}"));
+    let v = registry
+        .get_version(&model, 1)
+        .await
+        .unwrap_or_else(|e| panic!("get_version failed: {e}"))
+        .unwrap_or_else(|| panic!("version 1 vanished after set_status"));
+    assert_eq!(v.status, VersionStatus::Approved);
+    assert_eq!(v.record, reg.version.record, "set_status must not change the record");
+
+    match registry.set_status(&model, 9, VersionStatus::Retired).await {
+        Err(PortError::NotFound { .. }) => {}
+        other => panic!("set_status of a missing version must be NotFound, got {other:?}"),
+    }
+    let versions = registry
+        .list_versions(&model)
+        .await
+        .unwrap_or_else(|e| panic!("list_versions failed: {e}"));
+    assert_eq!(
+        versions.len(),
+        1,
+        "set_status of a missing version must not create it"
+    );
+    let unknown = unique_model_name("status-none");
+    match registry.set_status(&unknown, 1, VersionStatus::Retired).await {
+        Err(PortError::NotFound { .. }) => {}
+        other => panic!("set_status on an unknown model must be NotFound, got {other:?}"),
+    }
+    // The counter continues after status changes.
+    let next = registry
+        .register(sample_version(&model, "s2"))
+        .await
+        .unwrap_or_else(|e| panic!("registration failed: {e}"));
+    assert_eq!(next.version.version, 2);
+}
+
+/// Every behaviour above, in sequence.
+pub async fn run_all<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    registers_idempotently_per_execution(registry.clone()).await;
+    gets_and_lists_versions(registry.clone()).await;
+    latest_version_respects_statuses(registry.clone()).await;
+    records_and_lists_evaluations(registry.clone()).await;
+    set_status_changes_only_the_status(registry.clone()).await;
+    concurrent_registrations_are_gap_free(registry).await;
+}

@@ -1,0 +1,168 @@
+//! What every handler's uniform entry point (`invoke`) receives: the ports and the configuration.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::ports::{Clock, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi};
+
+/// Environment variable: the registry table name.
+pub const ENV_TABLE_NAME: &str = "MDLC_TABLE_NAME";
+/// Environment variable: the artifact bucket (datasets, model outputs, transform outputs).
+pub const ENV_ARTIFACT_BUCKET: &str = "MDLC_ARTIFACT_BUCKET";
+/// Environment variable: the role SageMaker jobs and models run as.
+pub const ENV_SAGEMAKER_ROLE_ARN: &str = "MDLC_SAGEMAKER_ROLE_ARN";
+/// Environment variable: the training state machine (only where used).
+pub const ENV_TRAINING_STATE_MACHINE_ARN: &str = "MDLC_TRAINING_STATE_MACHINE_ARN";
+/// Default region when neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// A missing or malformed environment variable.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {name} is not set")]
+    Missing { name: &'static str },
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// The functions' configuration (from the environment on Lambda and in the local runtime).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionConfig {
+    /// `MDLC_TABLE_NAME`.
+    pub table_name: String,
+    /// `MDLC_ARTIFACT_BUCKET`.
+    pub artifact_bucket: String,
+    /// `MDLC_SAGEMAKER_ROLE_ARN`.
+    pub sagemaker_role_arn: String,
+    /// `MDLC_TRAINING_STATE_MACHINE_ARN` (optional).
+    pub training_state_machine_arn: Option<String>,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: String,
+}
+
+impl FunctionConfig {
+    /// A configuration with the given table, bucket and role, in `us-east-1`.
+    pub fn new(
+        table_name: impl Into<String>,
+        artifact_bucket: impl Into<String>,
+        sagemaker_role_arn: impl Into<String>,
+    ) -> Self {
+        FunctionConfig {
+            table_name: table_name.into(),
+            artifact_bucket: artifact_bucket.into(),
+            sagemaker_role_arn: sagemaker_role_arn.into(),
+            training_state_machine_arn: None,
+            region: DEFAULT_REGION.to_string(),
+        }
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (for tests and the local runtime).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing { name });
+        let table_name = required(ENV_TABLE_NAME)?;
+        let artifact_bucket = required(ENV_ARTIFACT_BUCKET)?;
+        if format!("s3://{artifact_bucket}/")
+            .parse::<crate::S3Uri>()
+            .is_err()
+        {
+            return Err(ConfigError::Invalid {
+                name: ENV_ARTIFACT_BUCKET,
+                reason: format!("{artifact_bucket:?} is not a valid S3 bucket name"),
+            });
+        }
+        let sagemaker_role_arn = required(ENV_SAGEMAKER_ROLE_ARN)?;
+        if !sagemaker_role_arn.starts_with("arn:") {
+            return Err(ConfigError::Invalid {
+                name: ENV_SAGEMAKER_ROLE_ARN,
+                reason: format!("{sagemaker_role_arn:?} is not an ARN"),
+            });
+        }
+        let training_state_machine_arn = get(ENV_TRAINING_STATE_MACHINE_ARN);
+        let region = get("AWS_REGION")
+            .or_else(|| get("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        Ok(FunctionConfig {
+            table_name,
+            artifact_bucket,
+            sagemaker_role_arn,
+            training_state_machine_arn,
+            region,
+        })
+    }
+}
+
+/// Everything a handler may use. Each handler borrows only the ports it needs from it.
+#[derive(Clone)]
+pub struct Dependencies {
+    pub store: Arc<dyn ObjectStore>,
+    pub registry_read: Arc<dyn RegistryRead>,
+    pub registry_write: Arc<dyn RegistryWrite>,
+    pub sagemaker: Arc<dyn SageMakerApi>,
+    pub clock: Arc<dyn Clock>,
+    pub config: FunctionConfig,
+}
+
+impl std::fmt::Debug for Dependencies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dependencies")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn given_all_variables_when_read_then_config_is_complete() {
+        let c = FunctionConfig::from_lookup(lookup(&[
+            (ENV_TABLE_NAME, "registry"),
+            (ENV_ARTIFACT_BUCKET, "artifacts-1"),
+            (ENV_SAGEMAKER_ROLE_ARN, "arn:aws:iam::123456789012:role/sm"),
+            ("AWS_REGION", "eu-west-1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.table_name, "registry");
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(c.training_state_machine_arn, None);
+    }
+
+    #[test]
+    fn given_missing_variable_when_read_then_error_names_it() {
+        let e = FunctionConfig::from_lookup(lookup(&[(ENV_TABLE_NAME, "t")])).unwrap_err();
+        assert_eq!(e, ConfigError::Missing { name: ENV_ARTIFACT_BUCKET });
+        assert!(e.to_string().contains("MDLC_ARTIFACT_BUCKET"));
+    }
+
+    #[test]
+    fn given_bad_bucket_when_read_then_invalid_names_it() {
+        let e = FunctionConfig::from_lookup(lookup(&[
+            (ENV_TABLE_NAME, "t"),
+            (ENV_ARTIFACT_BUCKET, "Bad_Bucket"),
+            (ENV_SAGEMAKER_ROLE_ARN, "arn:aws:iam::1:role/x"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { name: ENV_ARTIFACT_BUCKET, .. }));
+    }
+}

@@ -1,0 +1,78 @@
+//! The SageMaker built-in XGBoost image URIs (the default algorithm image).
+
+/// The built-in XGBoost container version used by default.
+pub const XGBOOST_VERSION: &str = "1.7-1";
+
+/// (region, account of the SageMaker framework registry) for the built-in XGBoost image.
+const XGBOOST_ACCOUNTS: [(&str, &str); 30] = [
+    ("af-south-1", "510948584623"),
+    ("ap-east-1", "651117190479"),
+    ("ap-northeast-1", "354813040037"),
+    ("ap-northeast-2", "366743142698"),
+    ("ap-northeast-3", "867004704886"),
+    ("ap-south-1", "720646828776"),
+    ("ap-south-2", "628508329040"),
+    ("ap-southeast-1", "121021644041"),
+    ("ap-southeast-2", "783357654285"),
+    ("ap-southeast-3", "951798379941"),
+    ("ap-southeast-4", "106583098589"),
+    ("ca-central-1", "341280168497"),
+    ("cn-north-1", "450853457545"),
+    ("cn-northwest-1", "451049120500"),
+    ("eu-central-1", "492215442770"),
+    ("eu-central-2", "680994064768"),
+    ("eu-north-1", "662702820516"),
+    ("eu-west-1", "141502667606"),
+    ("eu-west-2", "764974769150"),
+    ("eu-west-3", "659782779980"),
+    ("eu-south-1", "978288397137"),
+    ("eu-south-2", "104374241257"),
+    ("il-central-1", "898809789911"),
+    ("me-south-1", "801668240914"),
+    ("me-central-1", "272398656194"),
+    ("sa-east-1", "737474898029"),
+    ("us-east-1", "683313688378"),
+    ("us-east-2", "257758044811"),
+    ("us-west-1", "746614075791"),
+    ("us-west-2", "246618743249"),
+];
+
+/// The built-in XGBoost image URI for `region`, or `None` for a region without one.
+pub fn xgboost_image(region: &str) -> Option<String> {
+    let (_, account) = XGBOOST_ACCOUNTS.iter().find(|(r, _)| *r == region)?;
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Some(format!(
+        "{account}.dkr.ecr.{region}.{domain}/sagemaker-xgboost:{XGBOOST_VERSION}"
+    ))
+}
+
+/// Whether `image` is a SageMaker built-in XGBoost image (any account, region or version).
+/// Built-in algorithms publish their own metrics, so requests carry no `MetricDefinitions`.
+pub fn is_builtin_xgboost(image: &str) -> bool {
+    image.contains(".dkr.ecr.") && image.contains("/sagemaker-xgboost:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_known_region_then_image_uri_uses_its_registry() {
+        assert_eq!(
+            xgboost_image("us-east-1").as_deref(),
+            Some("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1")
+        );
+        assert!(xgboost_image("cn-north-1").unwrap().contains("amazonaws.com.cn"));
+        assert_eq!(xgboost_image("xx-nowhere-1"), None);
+    }
+
+    #[test]
+    fn recognises_builtin_images() {
+        assert!(is_builtin_xgboost(&xgboost_image("eu-west-1").unwrap()));
+        assert!(!is_builtin_xgboost("123.dkr.ecr.us-east-1.amazonaws.com/my-algo:1"));
+    }
+}

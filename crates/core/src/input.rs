@@ -1,0 +1,1333 @@
+//! The execution input of both flows: schema, defaults and validation.
+//!
+//! [`validate`] reads the raw JSON and collects EVERY problem (with its JSON pointer) into one
+//! list; on success it returns the resolved [`ExecutionInput`] with every default filled. The
+//! resolved input serializes back to the same schema, so it can start another execution (the
+//! retrain branch does exactly that).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::Problem;
+use crate::images;
+use crate::metrics::{Direction, MetricName};
+use crate::names::{self, MAX_MODEL_NAME};
+use crate::s3uri::S3Uri;
+
+/// Which state machine an execution belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Flow {
+    Training,
+    Evaluation,
+}
+
+/// The kind of supervised problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProblemType {
+    Regression,
+    Binary,
+}
+
+impl ProblemType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemType::Regression => "regression",
+            ProblemType::Binary => "binary",
+        }
+    }
+}
+
+/// Where a training channel's data is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum DataSource {
+    /// Every object under this S3 prefix.
+    S3Uri(S3Uri),
+    /// A directory on an EFS or FSx for Lustre file system.
+    FileSystem(FileSystemSource),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileSystemType {
+    #[serde(rename = "EFS")]
+    Efs,
+    #[serde(rename = "FSxLustre")]
+    FsxLustre,
+}
+
+impl FileSystemType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileSystemType::Efs => "EFS",
+            FileSystemType::FsxLustre => "FSxLustre",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSystemSource {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: FileSystemType,
+    pub directory_path: String,
+    pub read_only: bool,
+}
+
+/// Labelled data for an evaluation: features (the batch transform's input) and ground truth.
+/// For each object `<features><rel>`, the ground truth is `<groundTruth><rel>` (a CSV whose first
+/// column is the label) and the predictions are `<transform output><rel>.out`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvaluationData {
+    pub features: S3Uri,
+    pub ground_truth: S3Uri,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Data {
+    pub train: DataSource,
+    pub validation: DataSource,
+    pub evaluation: EvaluationData,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricDefinition {
+    pub name: String,
+    pub regex: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Algorithm {
+    pub image: String,
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub volume_size_gb: u32,
+    pub max_runtime_seconds: u64,
+    pub metric_definitions: Vec<MetricDefinition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Strategy {
+    Bayesian,
+    Random,
+    Grid,
+    Hyperband,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RangeType {
+    Continuous,
+    Integer,
+    Categorical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScalingType {
+    Auto,
+    Linear,
+    Logarithmic,
+    ReverseLogarithmic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectiveType {
+    Minimize,
+    Maximize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EarlyStopping {
+    Off,
+    Auto,
+}
+
+impl EarlyStopping {
+    /// The SageMaker `TrainingJobEarlyStoppingType` value.
+    pub fn sagemaker(self) -> &'static str {
+        match self {
+            EarlyStopping::Off => "Off",
+            EarlyStopping::Auto => "Auto",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParameterRange {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: RangeType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    pub scaling_type: ScalingType,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Objective {
+    pub metric: String,
+    #[serde(rename = "type")]
+    pub kind: ObjectiveType,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tuning {
+    /// Off → one training job with the static hyperparameters.
+    pub enabled: bool,
+    pub strategy: Strategy,
+    pub objective: Objective,
+    pub ranges: Vec<ParameterRange>,
+    pub static_hyper_parameters: BTreeMap<String, String>,
+    pub max_jobs: u32,
+    pub max_parallel_jobs: u32,
+    pub early_stopping: EarlyStopping,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Monitoring {
+    pub metric: MetricName,
+    /// Retrain when the metric is worse than this (by `direction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    pub direction: Direction,
+    /// Retrain when the metric is worse than the version's baseline by more than this fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_degradation: Option<f64>,
+    pub cooldown_seconds: u64,
+    pub max_retrains_per_window: u32,
+    pub window_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BatchStrategy {
+    MultiRecord,
+    SingleRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Transform {
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub max_payload_mb: u32,
+    pub batch_strategy: BatchStrategy,
+    pub max_concurrent_transforms: u32,
+}
+
+/// The resolved execution input (every default filled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionInput {
+    pub model_name: String,
+    pub data_date: String,
+    pub problem_type: ProblemType,
+    pub data: Data,
+    pub algorithm: Algorithm,
+    pub tuning: Tuning,
+    pub monitoring: Monitoring,
+    pub transform: Transform,
+    /// Evaluation: the version to evaluate (default: the latest Registered/Approved one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<u64>,
+    /// Training: why this model is trained ("initial" by default; the retrain reason otherwise).
+    pub reason: String,
+    /// Training: the version this one replaces (set by the retrain branch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_version: Option<u64>,
+}
+
+/// What validation needs from outside the input.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub artifact_bucket: &'a str,
+    pub region: &'a str,
+    /// "today" for the default data date.
+    pub today: NaiveDate,
+}
+
+// ---------------------------------------------------------------------------------------------
+// defaults
+
+pub const DEFAULT_INSTANCE_TYPE: &str = "ml.m5.xlarge";
+pub const DEFAULT_TRANSFORM_INSTANCE_TYPE: &str = "ml.m5.large";
+pub const DEFAULT_CONTENT_TYPE: &str = "text/csv";
+pub const DEFAULT_REASON: &str = "initial";
+
+fn default_objective(problem: ProblemType) -> Objective {
+    match problem {
+        ProblemType::Regression => Objective {
+            metric: "validation:rmse".into(),
+            kind: ObjectiveType::Minimize,
+        },
+        ProblemType::Binary => Objective {
+            metric: "validation:auc".into(),
+            kind: ObjectiveType::Maximize,
+        },
+    }
+}
+
+/// The direction of a training objective metric from its name, when known.
+fn objective_type_of(metric: &str) -> Option<ObjectiveType> {
+    let base = metric.rsplit(':').next().unwrap_or(metric);
+    MetricName::parse(base)
+        .map(|m| m.direction())
+        .or(match base {
+            "error" | "merror" | "mlogloss" | "mse" | "rmsle" | "mape" => {
+                Some(Direction::LowerIsBetter)
+            }
+            "aucpr" | "map" | "ndcg" => Some(Direction::HigherIsBetter),
+            _ => None,
+        })
+        .map(|d| match d {
+            Direction::LowerIsBetter => ObjectiveType::Minimize,
+            Direction::HigherIsBetter => ObjectiveType::Maximize,
+        })
+}
+
+fn xgboost_static_defaults(problem: ProblemType, objective: &Objective) -> BTreeMap<String, String> {
+    let eval_metric = objective
+        .metric
+        .split_once(':')
+        .map(|(_, m)| m)
+        .unwrap_or(&objective.metric);
+    let mut hp = BTreeMap::new();
+    hp.insert(
+        "objective".to_string(),
+        match problem {
+            ProblemType::Regression => "reg:squarederror",
+            ProblemType::Binary => "binary:logistic",
+        }
+        .to_string(),
+    );
+    hp.insert("eval_metric".to_string(), eval_metric.to_string());
+    hp.insert("num_round".to_string(), "100".to_string());
+    hp
+}
+
+fn xgboost_default_ranges() -> Vec<ParameterRange> {
+    let continuous = |name: &str, min: f64, max: f64| ParameterRange {
+        name: name.to_string(),
+        kind: RangeType::Continuous,
+        min_value: Some(min),
+        max_value: Some(max),
+        values: vec![],
+        scaling_type: ScalingType::Auto,
+    };
+    vec![
+        continuous("eta", 0.05, 0.5),
+        ParameterRange {
+            name: "max_depth".into(),
+            kind: RangeType::Integer,
+            min_value: Some(3.0),
+            max_value: Some(8.0),
+            values: vec![],
+            scaling_type: ScalingType::Auto,
+        },
+        continuous("min_child_weight", 1.0, 10.0),
+        continuous("subsample", 0.5, 1.0),
+    ]
+}
+
+fn default_monitoring_metric(problem: ProblemType) -> MetricName {
+    match problem {
+        ProblemType::Regression => MetricName::Rmse,
+        ProblemType::Binary => MetricName::Auc,
+    }
+}
+
+/// Default dataset prefix: `s3://<bucket>/datasets/<model>/<date>/<part>/`.
+pub fn default_dataset(bucket: &str, model: &str, date: &str, part: &str) -> S3Uri {
+    S3Uri::new(bucket, format!("datasets/{model}/{date}/{part}/"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// validation
+
+/// Escapes a key for use in a JSON pointer.
+pub fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Collects problems while reading raw JSON.
+#[derive(Debug, Default)]
+pub struct Checker {
+    pub problems: Vec<Problem>,
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Checker {
+    pub fn problem(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem::new(pointer, message));
+    }
+
+    /// `value` as an object whose keys are all in `allowed` (each unknown key is a problem).
+    pub fn object<'a>(
+        &mut self,
+        value: &'a Value,
+        pointer: &str,
+        allowed: &[&str],
+    ) -> Option<&'a Map<String, Value>> {
+        let Value::Object(map) = value else {
+            self.problem(pointer, format!("must be an object, got {}", type_name(value)));
+            return None;
+        };
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.problem(
+                    format!("{pointer}/{}", pointer_token(key)),
+                    format!("unknown field (allowed: {})", allowed.join(", ")),
+                );
+            }
+        }
+        Some(map)
+    }
+
+    /// The field, `None` when absent or null.
+    pub fn field<'a>(map: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a Value> {
+        map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
+    }
+
+    pub fn string(&mut self, value: Option<&Value>, pointer: &str) -> Option<String> {
+        match value {
+            None => None,
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                self.problem(pointer, "must not be empty");
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                self.problem(pointer, format!("must be a string, got {}", type_name(v)));
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, value: Option<&Value>, pointer: &str) -> Option<bool> {
+        match value {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(v) => {
+                self.problem(pointer, format!("must be true or false, got {}", type_name(v)));
+                None
+            }
+        }
+    }
+
+    /// An integer in `min..=max`.
+    pub fn integer(&mut self, value: Option<&Value>, pointer: &str, min: u64, max: u64) -> Option<u64> {
+        let v = value?;
+        match v.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                let shown = match v {
+                    Value::String(s) => format!("{s:?}"),
+                    other => other.to_string(),
+                };
+                self.problem(
+                    pointer,
+                    format!("must be an integer from {min} to {max}, got {shown}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A finite number.
+    pub fn number(&mut self, value: Option<&Value>, pointer: &str) -> Option<f64> {
+        let v = value?;
+        match v.as_f64() {
+            Some(n) if n.is_finite() => Some(n),
+            _ => {
+                self.problem(pointer, format!("must be a finite number, got {}", type_name(v)));
+                None
+            }
+        }
+    }
+
+    /// One of the named values.
+    pub fn choice<T: Copy>(
+        &mut self,
+        value: Option<&Value>,
+        pointer: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let s = self.string(value, pointer)?;
+        match options.iter().find(|(name, _)| *name == s) {
+            Some((_, t)) => Some(*t),
+            None => {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                self.problem(pointer, format!("must be one of {}, got {s:?}", names.join(", ")));
+                None
+            }
+        }
+    }
+
+    /// An `s3://bucket/key` URI; with `prefix`, the key must end with `/`.
+    pub fn s3uri(&mut self, value: Option<&Value>, pointer: &str, prefix: bool) -> Option<S3Uri> {
+        let s = self.string(value, pointer)?;
+        match s.parse::<S3Uri>() {
+            Ok(u) if prefix && !(u.key.is_empty() || u.key.ends_with('/')) => {
+                self.problem(pointer, format!("must be an S3 prefix ending with '/', got {s:?}"));
+                None
+            }
+            Ok(u) => Some(u),
+            Err(e) => {
+                self.problem(pointer, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+const ROOT_FIELDS: [&str; 11] = [
+    "modelName",
+    "dataDate",
+    "problemType",
+    "data",
+    "algorithm",
+    "tuning",
+    "monitoring",
+    "transform",
+    "modelVersion",
+    "reason",
+    "parentVersion",
+];
+
+/// Validates a raw execution input; every problem is reported, each with its JSON pointer.
+pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Problem>> {
+    let mut c = Checker::default();
+    let root = c.object(raw, "", &ROOT_FIELDS);
+    let f = |k: &str| Checker::field(root, k);
+
+    let model_name = match c.string(f("modelName"), "/modelName") {
+        Some(name) if names::is_valid_name(&name, MAX_MODEL_NAME) => Some(name),
+        Some(name) => {
+            c.problem(
+                "/modelName",
+                format!(
+                    "must be 1-{MAX_MODEL_NAME} letters, digits and hyphens, starting and ending with a letter or digit, got {name:?}"
+                ),
+            );
+            None
+        }
+        None => {
+            if root.is_some() && f("modelName").is_none() {
+                c.problem("/modelName", "is required");
+            }
+            None
+        }
+    };
+
+    let data_date = match c.string(f("dataDate"), "/dataDate") {
+        Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+            Ok(d) if s.len() == 10 => Some(d.format("%Y-%m-%d").to_string()),
+            _ => {
+                c.problem("/dataDate", format!("must be a date YYYY-MM-DD, got {s:?}"));
+                None
+            }
+        },
+        None => Some(ctx.today.format("%Y-%m-%d").to_string()),
+    };
+
+    let problem_type = c
+        .choice(
+            f("problemType"),
+            "/problemType",
+            &[("regression", ProblemType::Regression), ("binary", ProblemType::Binary)],
+        )
+        .or(if f("problemType").is_none() {
+            Some(ProblemType::Regression)
+        } else {
+            None
+        });
+    let problem = problem_type.unwrap_or(ProblemType::Regression);
+
+    let data = read_data(
+        &mut c,
+        f("data"),
+        ctx,
+        model_name.as_deref().unwrap_or("model"),
+        data_date.as_deref().unwrap_or("date"),
+    );
+    let algorithm = read_algorithm(&mut c, f("algorithm"), ctx);
+    let builtin = algorithm
+        .as_ref()
+        .is_some_and(|a| images::is_builtin_xgboost(&a.image));
+    let tuning = read_tuning(&mut c, f("tuning"), problem, builtin, algorithm.as_ref());
+    let monitoring = read_monitoring(&mut c, f("monitoring"), problem);
+    let transform = read_transform(&mut c, f("transform"));
+    let model_version = c.integer(f("modelVersion"), "/modelVersion", 1, 9_999_999_999);
+    let parent_version = c.integer(f("parentVersion"), "/parentVersion", 1, 9_999_999_999);
+    let reason = match c.string(f("reason"), "/reason") {
+        Some(r) if r.chars().count() > 256 => {
+            c.problem("/reason", "must be at most 256 characters");
+            None
+        }
+        Some(r) => Some(r),
+        None => Some(DEFAULT_REASON.to_string()),
+    };
+
+    match (
+        model_name,
+        data_date,
+        problem_type,
+        data,
+        algorithm,
+        tuning,
+        monitoring,
+        transform,
+        reason,
+    ) {
+        (
+            Some(model_name),
+            Some(data_date),
+            Some(problem_type),
+            Some(data),
+            Some(algorithm),
+            Some(tuning),
+            Some(monitoring),
+            Some(transform),
+            Some(reason),
+        ) if c.problems.is_empty() => Ok(ExecutionInput {
+            model_name,
+            data_date,
+            problem_type,
+            data,
+            algorithm,
+            tuning,
+            monitoring,
+            transform,
+            model_version,
+            reason,
+            parent_version,
+        }),
+        _ => {
+            if c.problems.is_empty() {
+                c.problem("", "invalid execution input");
+            }
+            Err(c.problems)
+        }
+    }
+}
+
+fn read_source(c: &mut Checker, value: Option<&Value>, pointer: &str) -> Option<Option<DataSource>> {
+    let Some(v) = value else {
+        return Some(None);
+    };
+    if v.is_string() {
+        return c.s3uri(Some(v), pointer, false).map(|u| Some(DataSource::S3Uri(u)));
+    }
+    let obj = c.object(v, pointer, &["s3Uri", "fileSystem"])?;
+    let s3 = Checker::field(Some(obj), "s3Uri");
+    let fs = Checker::field(Some(obj), "fileSystem");
+    match (s3, fs) {
+        (Some(_), Some(_)) => {
+            c.problem(pointer, "give either s3Uri or fileSystem, not both");
+            None
+        }
+        (None, None) => {
+            c.problem(pointer, "must have s3Uri or fileSystem");
+            None
+        }
+        (Some(s3), None) => c
+            .s3uri(Some(s3), &format!("{pointer}/s3Uri"), false)
+            .map(|u| Some(DataSource::S3Uri(u))),
+        (None, Some(fs)) => {
+            let p = format!("{pointer}/fileSystem");
+            let o = c.object(fs, &p, &["id", "type", "directoryPath", "readOnly"])?;
+            let field = |k| Checker::field(Some(o), k);
+            let id = c.string(field("id"), &format!("{p}/id"));
+            if field("id").is_none() {
+                c.problem(format!("{p}/id"), "is required");
+            }
+            let kind = c.choice(
+                field("type"),
+                &format!("{p}/type"),
+                &[("EFS", FileSystemType::Efs), ("FSxLustre", FileSystemType::FsxLustre)],
+            );
+            if field("type").is_none() {
+                c.problem(format!("{p}/type"), "is required (EFS or FSxLustre)");
+            }
+            let dir = c.string(field("directoryPath"), &format!("{p}/directoryPath"));
+            match &dir {
+                Some(d) if !d.starts_with('/') => {
+                    c.problem(format!("{p}/directoryPath"), "must be an absolute path")
+                }
+                None if field("directoryPath").is_none() => {
+                    c.problem(format!("{p}/directoryPath"), "is required")
+                }
+                _ => {}
+            }
+            let read_only = c.boolean(field("readOnly"), &format!("{p}/readOnly"));
+            Some(Some(DataSource::FileSystem(FileSystemSource {
+                id: id?,
+                kind: kind?,
+                directory_path: dir.filter(|d| d.starts_with('/'))?,
+                read_only: read_only.unwrap_or(true),
+            })))
+        }
+    }
+}
+
+fn read_data(
+    c: &mut Checker,
+    value: Option<&Value>,
+    ctx: &Context<'_>,
+    model: &str,
+    date: &str,
+) -> Option<Data> {
+    let obj = match value {
+        Some(v) => Some(c.object(v, "/data", &["train", "validation", "evaluation", "contentType"])?),
+        None => None,
+    };
+    let f = |k| Checker::field(obj, k);
+    let train = read_source(c, f("train"), "/data/train");
+    let validation = read_source(c, f("validation"), "/data/validation");
+    let evaluation = match f("evaluation") {
+        None => Some(EvaluationData {
+            features: default_dataset(ctx.artifact_bucket, model, date, "evaluation/features"),
+            ground_truth: default_dataset(ctx.artifact_bucket, model, date, "evaluation/labels"),
+        }),
+        Some(v) => {
+            let o = c.object(v, "/data/evaluation", &["features", "groundTruth"]);
+            let features = c.s3uri(
+                Checker::field(o, "features"),
+                "/data/evaluation/features",
+                true,
+            );
+            let ground_truth = c.s3uri(
+                Checker::field(o, "groundTruth"),
+                "/data/evaluation/groundTruth",
+                true,
+            );
+            for key in ["features", "groundTruth"] {
+                if o.is_some() && Checker::field(o, key).is_none() {
+                    c.problem(format!("/data/evaluation/{key}"), "is required");
+                }
+            }
+            match (features, ground_truth) {
+                (Some(features), Some(ground_truth)) => Some(EvaluationData {
+                    features,
+                    ground_truth,
+                }),
+                _ => None,
+            }
+        }
+    };
+    let content_type = match c.string(f("contentType"), "/data/contentType") {
+        Some(ct) if ct == "text/csv" || ct == "text/csv; label_size=1" => Some(ct),
+        Some(ct) => {
+            c.problem(
+                "/data/contentType",
+                format!("only text/csv is supported, got {ct:?}"),
+            );
+            None
+        }
+        None => Some(DEFAULT_CONTENT_TYPE.to_string()),
+    };
+    Some(Data {
+        train: train?.unwrap_or_else(|| {
+            DataSource::S3Uri(default_dataset(ctx.artifact_bucket, model, date, "train"))
+        }),
+        validation: validation?.unwrap_or_else(|| {
+            DataSource::S3Uri(default_dataset(ctx.artifact_bucket, model, date, "validation"))
+        }),
+        evaluation: evaluation?,
+        content_type: content_type?,
+    })
+}
+
+fn read_algorithm(c: &mut Checker, value: Option<&Value>, ctx: &Context<'_>) -> Option<Algorithm> {
+    let obj = match value {
+        Some(v) => Some(c.object(
+            v,
+            "/algorithm",
+            &[
+                "image",
+                "instanceType",
+                "instanceCount",
+                "volumeSizeGb",
+                "maxRuntimeSeconds",
+                "metricDefinitions",
+            ],
+        )?),
+        None => None,
+    };
+    let f = |k| Checker::field(obj, k);
+    let image = match c.string(f("image"), "/algorithm/image") {
+        Some(i) => Some(i),
+        None if f("image").is_some() => None,
+        None => match images::xgboost_image(ctx.region) {
+            Some(i) => Some(i),
+            None => {
+                c.problem(
+                    "/algorithm/image",
+                    format!("is required: there is no built-in XGBoost image in region {}", ctx.region),
+                );
+                None
+            }
+        },
+    };
+    let instance_type = read_instance_type(c, f("instanceType"), "/algorithm/instanceType")
+        .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_string());
+    let instance_count = c.integer(f("instanceCount"), "/algorithm/instanceCount", 1, 100);
+    let volume = c.integer(f("volumeSizeGb"), "/algorithm/volumeSizeGb", 1, 16384);
+    let runtime = c.integer(f("maxRuntimeSeconds"), "/algorithm/maxRuntimeSeconds", 1, 2_419_200);
+    let mut metric_definitions = Vec::new();
+    let mut ok = true;
+    if let Some(v) = f("metricDefinitions") {
+        match v.as_array() {
+            Some(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let p = format!("/algorithm/metricDefinitions/{i}");
+                    let o = c.object(item, &p, &["name", "regex"]);
+                    let name = c.string(Checker::field(o, "name"), &format!("{p}/name"));
+                    let regex = c.string(Checker::field(o, "regex"), &format!("{p}/regex"));
+                    match (name, regex) {
+                        (Some(name), Some(regex)) => {
+                            metric_definitions.push(MetricDefinition { name, regex })
+                        }
+                        _ => {
+                            if o.is_some() {
+                                c.problem(p, "needs a name and a regex");
+                            }
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            None => {
+                c.problem("/algorithm/metricDefinitions", "must be an array of {name, regex}");
+                ok = false;
+            }
+        }
+    }
+    if (f("instanceCount").is_some() && instance_count.is_none())
+        || (f("volumeSizeGb").is_some() && volume.is_none())
+        || (f("maxRuntimeSeconds").is_some() && runtime.is_none())
+        || !ok
+    {
+        return None;
+    }
+    Some(Algorithm {
+        image: image?,
+        instance_type,
+        instance_count: instance_count.unwrap_or(1) as u32,
+        volume_size_gb: volume.unwrap_or(30) as u32,
+        max_runtime_seconds: runtime.unwrap_or(3600),
+        metric_definitions,
+    })
+}
+
+fn read_instance_type(c: &mut Checker, value: Option<&Value>, pointer: &str) -> Option<String> {
+    let s = c.string(value, pointer)?;
+    if s.starts_with("ml.") && s.len() > 3 {
+        Some(s)
+    } else {
+        c.problem(pointer, format!("must be a SageMaker instance type like ml.m5.xlarge, got {s:?}"));
+        None
+    }
+}
+
+fn hyperparameter_value(c: &mut Checker, v: &Value, pointer: &str) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        other => {
+            c.problem(
+                pointer,
+                format!("must be a string, number or boolean, got {}", type_name(other)),
+            );
+            None
+        }
+    }
+}
+
+fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
+    let o = c.object(v, p, &["name", "type", "minValue", "maxValue", "values", "scalingType"])?;
+    let f = |k| Checker::field(Some(o), k);
+    let name = c.string(f("name"), &format!("{p}/name"));
+    if f("name").is_none() {
+        c.problem(format!("{p}/name"), "is required");
+    }
+    let kind = c.choice(
+        f("type"),
+        &format!("{p}/type"),
+        &[
+            ("Continuous", RangeType::Continuous),
+            ("Integer", RangeType::Integer),
+            ("Categorical", RangeType::Categorical),
+        ],
+    );
+    if f("type").is_none() {
+        c.problem(format!("{p}/type"), "is required (Continuous, Integer or Categorical)");
+    }
+    let scaling = match f("scalingType") {
+        None => Some(ScalingType::Auto),
+        v => c.choice(
+            v,
+            &format!("{p}/scalingType"),
+            &[
+                ("Auto", ScalingType::Auto),
+                ("Linear", ScalingType::Linear),
+                ("Logarithmic", ScalingType::Logarithmic),
+                ("ReverseLogarithmic", ScalingType::ReverseLogarithmic),
+            ],
+        ),
+    };
+    let kind = kind?;
+    let scaling = scaling?;
+    let mut ok = true;
+    let (mut min, mut max, mut values) = (None, None, Vec::new());
+    match kind {
+        RangeType::Continuous | RangeType::Integer => {
+            for key in ["values"] {
+                if f(key).is_some() {
+                    c.problem(format!("{p}/{key}"), "only Categorical ranges take values");
+                    ok = false;
+                }
+            }
+            min = c.number(f("minValue"), &format!("{p}/minValue"));
+            max = c.number(f("maxValue"), &format!("{p}/maxValue"));
+            for (key, val) in [("minValue", min), ("maxValue", max)] {
+                if f(key).is_none() {
+                    c.problem(format!("{p}/{key}"), "is required");
+                }
+                if kind == RangeType::Integer && val.is_some_and(|x| x.fract() != 0.0) {
+                    c.problem(format!("{p}/{key}"), "must be an integer for an Integer range");
+                    ok = false;
+                }
+            }
+            if let (Some(lo), Some(hi)) = (min, max) {
+                if lo >= hi {
+                    c.problem(format!("{p}/maxValue"), "must be greater than minValue");
+                    ok = false;
+                }
+                match scaling {
+                    ScalingType::Logarithmic if lo <= 0.0 => {
+                        c.problem(
+                            format!("{p}/minValue"),
+                            "must be greater than 0 for Logarithmic scaling",
+                        );
+                        ok = false;
+                    }
+                    ScalingType::ReverseLogarithmic if kind == RangeType::Integer => {
+                        c.problem(
+                            format!("{p}/scalingType"),
+                            "ReverseLogarithmic applies only to Continuous ranges",
+                        );
+                        ok = false;
+                    }
+                    ScalingType::ReverseLogarithmic if !(lo >= 0.0 && hi < 1.0) => {
+                        c.problem(
+                            format!("{p}/minValue"),
+                            "ReverseLogarithmic scaling needs 0 <= minValue < maxValue < 1",
+                        );
+                        ok = false;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        RangeType::Categorical => {
+            for key in ["minValue", "maxValue"] {
+                if f(key).is_some() {
+                    c.problem(format!("{p}/{key}"), "Categorical ranges take values, not bounds");
+                    ok = false;
+                }
+            }
+            if scaling != ScalingType::Auto {
+                c.problem(format!("{p}/scalingType"), "Categorical ranges take no scaling type");
+                ok = false;
+            }
+            match f("values").and_then(Value::as_array) {
+                Some(items) if !items.is_empty() && items.len() <= 30 => {
+                    for (i, item) in items.iter().enumerate() {
+                        match hyperparameter_value(c, item, &format!("{p}/values/{i}")) {
+                            Some(s) => values.push(s),
+                            None => ok = false,
+                        }
+                    }
+                }
+                _ => {
+                    c.problem(format!("{p}/values"), "must be an array of 1 to 30 values");
+                    ok = false;
+                }
+            }
+        }
+    }
+    if !ok || (kind != RangeType::Categorical && (min.is_none() || max.is_none())) {
+        return None;
+    }
+    Some(ParameterRange {
+        name: name?,
+        kind,
+        min_value: min,
+        max_value: max,
+        values,
+        scaling_type: scaling,
+    })
+}
+
+fn read_tuning(
+    c: &mut Checker,
+    value: Option<&Value>,
+    problem: ProblemType,
+    builtin: bool,
+    algorithm: Option<&Algorithm>,
+) -> Option<Tuning> {
+    let obj = match value {
+        Some(v) => Some(c.object(
+            v,
+            "/tuning",
+            &[
+                "enabled",
+                "strategy",
+                "objective",
+                "ranges",
+                "staticHyperParameters",
+                "maxJobs",
+                "maxParallelJobs",
+                "earlyStopping",
+            ],
+        )?),
+        None => None,
+    };
+    let f = |k| Checker::field(obj, k);
+    let before = c.problems.len();
+    let enabled = c.boolean(f("enabled"), "/tuning/enabled").unwrap_or(true);
+    let strategy = match f("strategy") {
+        None => Some(Strategy::Bayesian),
+        v => c.choice(
+            v,
+            "/tuning/strategy",
+            &[
+                ("Bayesian", Strategy::Bayesian),
+                ("Random", Strategy::Random),
+                ("Grid", Strategy::Grid),
+                ("Hyperband", Strategy::Hyperband),
+            ],
+        ),
+    };
+    let objective = match f("objective") {
+        None => Some(default_objective(problem)),
+        Some(v) => {
+            let o = c.object(v, "/tuning/objective", &["metric", "type"]);
+            let metric = c.string(Checker::field(o, "metric"), "/tuning/objective/metric");
+            if o.is_some() && Checker::field(o, "metric").is_none() {
+                c.problem("/tuning/objective/metric", "is required");
+            }
+            let kind = match Checker::field(o, "type") {
+                None => match metric.as_deref().map(objective_type_of) {
+                    Some(Some(k)) => Some(k),
+                    Some(None) => {
+                        c.problem(
+                            "/tuning/objective/type",
+                            "is required for this metric (Minimize or Maximize)",
+                        );
+                        None
+                    }
+                    None => None,
+                },
+                v => c.choice(
+                    v,
+                    "/tuning/objective/type",
+                    &[("Minimize", ObjectiveType::Minimize), ("Maximize", ObjectiveType::Maximize)],
+                ),
+            };
+            match (metric, kind) {
+                (Some(metric), Some(kind)) => Some(Objective { metric, kind }),
+                _ => None,
+            }
+        }
+    };
+    let ranges = match f("ranges") {
+        None if builtin => Some(xgboost_default_ranges()),
+        None => {
+            if enabled {
+                c.problem(
+                    "/tuning/ranges",
+                    "is required when tuning is enabled with a custom algorithm image",
+                );
+            }
+            Some(vec![])
+        }
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            let mut ok = true;
+            for (i, item) in items.iter().enumerate() {
+                match read_range(c, item, &format!("/tuning/ranges/{i}")) {
+                    Some(r) => {
+                        if out.iter().any(|o: &ParameterRange| o.name == r.name) {
+                            c.problem(
+                                format!("/tuning/ranges/{i}/name"),
+                                format!("duplicate range {:?}", r.name),
+                            );
+                            ok = false;
+                        }
+                        out.push(r)
+                    }
+                    None => ok = false,
+                }
+            }
+            if enabled && items.is_empty() {
+                c.problem("/tuning/ranges", "must not be empty when tuning is enabled");
+                ok = false;
+            }
+            ok.then_some(out)
+        }
+        Some(v) => {
+            c.problem("/tuning/ranges", format!("must be an array, got {}", type_name(v)));
+            None
+        }
+    };
+    let mut statics = match (builtin, objective.as_ref()) {
+        (true, Some(o)) => xgboost_static_defaults(problem, o),
+        _ => BTreeMap::new(),
+    };
+    if let Some(v) = f("staticHyperParameters") {
+        match v.as_object() {
+            Some(map) => {
+                for (k, val) in map {
+                    let p = format!("/tuning/staticHyperParameters/{}", pointer_token(k));
+                    if k.is_empty() || k.len() > 256 {
+                        c.problem(&p, "hyperparameter names must be 1-256 characters");
+                    }
+                    if let Some(s) = hyperparameter_value(c, val, &p) {
+                        if s.len() > 2500 {
+                            c.problem(&p, "values must be at most 2500 characters");
+                        }
+                        statics.insert(k.clone(), s);
+                    }
+                }
+            }
+            None => c.problem(
+                "/tuning/staticHyperParameters",
+                format!("must be an object of name → value, got {}", type_name(v)),
+            ),
+        }
+    }
+    if enabled && let Some(ranges) = &ranges {
+        for (i, r) in ranges.iter().enumerate() {
+            if f("staticHyperParameters")
+                .and_then(Value::as_object)
+                .is_some_and(|m| m.contains_key(&r.name))
+            {
+                c.problem(
+                    format!("/tuning/ranges/{i}/name"),
+                    format!("{:?} is both tuned and static", r.name),
+                );
+            } else {
+                statics.remove(&r.name);
+            }
+        }
+    }
+    let max_jobs = c.integer(f("maxJobs"), "/tuning/maxJobs", 1, 750).unwrap_or(8);
+    let max_parallel = c
+        .integer(f("maxParallelJobs"), "/tuning/maxParallelJobs", 1, 100)
+        .unwrap_or(2.min(max_jobs));
+    if max_parallel > max_jobs {
+        c.problem("/tuning/maxParallelJobs", format!("must not exceed maxJobs ({max_jobs})"));
+    }
+    let early_stopping = match f("earlyStopping") {
+        None => Some(EarlyStopping::Off),
+        v => c.choice(
+            v,
+            "/tuning/earlyStopping",
+            &[("Off", EarlyStopping::Off), ("Auto", EarlyStopping::Auto)],
+        ),
+    };
+    if enabled {
+        if strategy == Some(Strategy::Hyperband) && early_stopping == Some(EarlyStopping::Auto) {
+            c.problem(
+                "/tuning/earlyStopping",
+                "must be Off with the Hyperband strategy (it stops jobs itself)",
+            );
+        }
+        if strategy == Some(Strategy::Grid)
+            && let Some(ranges) = &ranges
+        {
+            for (i, r) in ranges.iter().enumerate() {
+                if r.kind == RangeType::Continuous {
+                    c.problem(
+                        format!("/tuning/ranges/{i}/type"),
+                        "the Grid strategy takes only Categorical and Integer ranges",
+                    );
+                }
+            }
+        }
+        if let (Some(alg), Some(o)) = (algorithm, objective.as_ref())
+            && !builtin
+            && !alg.metric_definitions.iter().any(|d| d.name == o.metric)
+        {
+            c.problem(
+                "/tuning/objective/metric",
+                format!(
+                    "{:?} is not among /algorithm/metricDefinitions (a custom image must define its objective metric)",
+                    o.metric
+                ),
+            );
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Tuning {
+        enabled,
+        strategy: strategy?,
+        objective: objective?,
+        ranges: ranges?,
+        static_hyper_parameters: statics,
+        max_jobs: max_jobs as u32,
+        max_parallel_jobs: max_parallel as u32,
+        early_stopping: early_stopping?,
+    })
+}
+
+fn read_monitoring(c: &mut Checker, value: Option<&Value>, problem: ProblemType) -> Option<Monitoring> {
+    let obj = match value {
+        Some(v) => Some(c.object(
+            v,
+            "/monitoring",
+            &[
+                "metric",
+                "threshold",
+                "direction",
+                "maxDegradation",
+                "cooldownSeconds",
+                "maxRetrainsPerWindow",
+                "windowSeconds",
+            ],
+        )?),
+        None => None,
+    };
+    let f = |k| Checker::field(obj, k);
+    let before = c.problems.len();
+    let allowed = MetricName::for_problem(problem);
+    let metric = match f("metric") {
+        None => Some(default_monitoring_metric(problem)),
+        v => {
+            let options: Vec<(&str, MetricName)> =
+                allowed.iter().map(|m| (m.as_str(), *m)).collect();
+            c.choice(v, "/monitoring/metric", &options)
+        }
+    };
+    let threshold = c.number(f("threshold"), "/monitoring/threshold");
+    let direction = match f("direction") {
+        None => metric.map(MetricName::direction),
+        v => c.choice(
+            v,
+            "/monitoring/direction",
+            &[
+                ("LowerIsBetter", Direction::LowerIsBetter),
+                ("HigherIsBetter", Direction::HigherIsBetter),
+            ],
+        ),
+    };
+    let max_degradation = match f("maxDegradation") {
+        None => Some(0.1),
+        v => match c.number(v, "/monitoring/maxDegradation") {
+            Some(d) if d >= 0.0 => Some(d),
+            Some(_) => {
+                c.problem("/monitoring/maxDegradation", "must be at least 0 (a fraction, 0.1 = 10%)");
+                None
+            }
+            None => None,
+        },
+    };
+    let cooldown = c
+        .integer(f("cooldownSeconds"), "/monitoring/cooldownSeconds", 0, 31_536_000)
+        .unwrap_or(86_400);
+    let max_retrains = c
+        .integer(f("maxRetrainsPerWindow"), "/monitoring/maxRetrainsPerWindow", 0, 1000)
+        .unwrap_or(2);
+    let window = c
+        .integer(f("windowSeconds"), "/monitoring/windowSeconds", 1, 31_536_000)
+        .unwrap_or(604_800);
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Monitoring {
+        metric: metric?,
+        threshold,
+        direction: direction?,
+        max_degradation,
+        cooldown_seconds: cooldown,
+        max_retrains_per_window: max_retrains as u32,
+        window_seconds: window,
+    })
+}
+
+fn read_transform(c: &mut Checker, value: Option<&Value>) -> Option<Transform> {
+    let obj = match value {
+        Some(v) => Some(c.object(
+            v,
+            "/transform",
+            &[
+                "instanceType",
+                "instanceCount",
+                "maxPayloadMb",
+                "batchStrategy",
+                "maxConcurrentTransforms",
+            ],
+        )?),
+        None => None,
+    };
+    let f = |k| Checker::field(obj, k);
+    let before = c.problems.len();
+    let instance_type = read_instance_type(c, f("instanceType"), "/transform/instanceType")
+        .unwrap_or_else(|| DEFAULT_TRANSFORM_INSTANCE_TYPE.to_string());
+    let instance_count = c.integer(f("instanceCount"), "/transform/instanceCount", 1, 100).unwrap_or(1);
+    let payload = c.integer(f("maxPayloadMb"), "/transform/maxPayloadMb", 1, 100).unwrap_or(6);
+    let strategy = match f("batchStrategy") {
+        None => Some(BatchStrategy::MultiRecord),
+        v => c.choice(
+            v,
+            "/transform/batchStrategy",
+            &[
+                ("MultiRecord", BatchStrategy::MultiRecord),
+                ("SingleRecord", BatchStrategy::SingleRecord),
+            ],
+        ),
+    };
+    let concurrent = c
+        .integer(f("maxConcurrentTransforms"), "/transform/maxConcurrentTransforms", 1, 64)
+        .unwrap_or(1);
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Transform {
+        instance_type,
+        instance_count: instance_count as u32,
+        max_payload_mb: payload as u32,
+        batch_strategy: strategy?,
+        max_concurrent_transforms: concurrent as u32,
+    })
+}

@@ -1,0 +1,374 @@
+//! Model metrics: regression (rmse, mae, r2) and binary classification (auc, accuracy, f1,
+//! logloss), and the parsing of batch-transform output (`<input>.out`) and ground truth.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FnError;
+use crate::input::ProblemType;
+
+/// Whether smaller or larger values of a metric are better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    LowerIsBetter,
+    HigherIsBetter,
+}
+
+impl Direction {
+    /// Whether `value` is worse than `reference`.
+    pub fn is_worse(self, value: f64, reference: f64) -> bool {
+        match self {
+            Direction::LowerIsBetter => value > reference,
+            Direction::HigherIsBetter => value < reference,
+        }
+    }
+
+    /// How much worse `value` is than `baseline`, as a fraction of |baseline| (≤ 0 when not worse).
+    /// `None` when the baseline is 0 (no relative scale).
+    pub fn degradation(self, value: f64, baseline: f64) -> Option<f64> {
+        if baseline == 0.0 {
+            return None;
+        }
+        let worse_by = match self {
+            Direction::LowerIsBetter => value - baseline,
+            Direction::HigherIsBetter => baseline - value,
+        };
+        Some(worse_by / baseline.abs())
+    }
+}
+
+/// The metrics monitor-performance computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricName {
+    Rmse,
+    Mae,
+    R2,
+    Auc,
+    Accuracy,
+    F1,
+    Logloss,
+}
+
+impl MetricName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricName::Rmse => "rmse",
+            MetricName::Mae => "mae",
+            MetricName::R2 => "r2",
+            MetricName::Auc => "auc",
+            MetricName::Accuracy => "accuracy",
+            MetricName::F1 => "f1",
+            MetricName::Logloss => "logloss",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MetricName> {
+        [
+            MetricName::Rmse,
+            MetricName::Mae,
+            MetricName::R2,
+            MetricName::Auc,
+            MetricName::Accuracy,
+            MetricName::F1,
+            MetricName::Logloss,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+
+    pub fn direction(self) -> Direction {
+        match self {
+            MetricName::Rmse | MetricName::Mae | MetricName::Logloss => Direction::LowerIsBetter,
+            _ => Direction::HigherIsBetter,
+        }
+    }
+
+    /// The metrics computed for a problem type.
+    pub fn for_problem(problem: ProblemType) -> &'static [MetricName] {
+        match problem {
+            ProblemType::Regression => &[MetricName::Rmse, MetricName::Mae, MetricName::R2],
+            ProblemType::Binary => &[
+                MetricName::Auc,
+                MetricName::Accuracy,
+                MetricName::F1,
+                MetricName::Logloss,
+            ],
+        }
+    }
+
+    /// The evaluation metric matching a training objective such as `validation:rmse`
+    /// (`validation:error` has no direct counterpart and gives `None`).
+    pub fn from_objective(objective: &str) -> Option<MetricName> {
+        MetricName::parse(objective.rsplit(':').next().unwrap_or(objective))
+    }
+}
+
+impl std::fmt::Display for MetricName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses batch-transform output: one number per line (trailing blank lines ignored).
+pub fn parse_predictions(file: &str, text: &str) -> Result<Vec<f64>, FnError> {
+    parse_column(file, text, false)
+}
+
+/// Parses ground truth: CSV whose first column is the label (other columns are ignored).
+pub fn parse_ground_truth(file: &str, text: &str) -> Result<Vec<f64>, FnError> {
+    parse_column(file, text, true)
+}
+
+fn parse_column(file: &str, text: &str, first_of_csv: bool) -> Result<Vec<f64>, FnError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let used = lines
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    let mut out = Vec::with_capacity(used);
+    for (i, line) in lines.iter().take(used).enumerate() {
+        let field = if first_of_csv {
+            line.split(',').next().unwrap_or("")
+        } else {
+            line
+        };
+        let field = field.trim();
+        let value = field
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| FnError::PredictionsMismatch {
+                file: file.to_string(),
+                line: Some(i as u64 + 1),
+                message: if field.is_empty() {
+                    "empty line".to_string()
+                } else if !first_of_csv && field.contains(',') {
+                    format!("expected one prediction per line, got {field:?}")
+                } else {
+                    format!("{field:?} is not a finite number")
+                },
+            })?;
+        out.push(value);
+    }
+    Ok(out)
+}
+
+/// Checks binary labels are 0/1 and scores are probabilities, naming the offending line.
+pub fn check_binary(
+    labels: &[f64],
+    labels_file: &str,
+    scores: &[f64],
+    scores_file: &str,
+) -> Result<(), FnError> {
+    if let Some(i) = labels.iter().position(|y| *y != 0.0 && *y != 1.0) {
+        return Err(FnError::PredictionsMismatch {
+            file: labels_file.to_string(),
+            line: Some(i as u64 + 1),
+            message: format!("binary labels must be 0 or 1, got {}", labels[i]),
+        });
+    }
+    if let Some(i) = scores.iter().position(|p| !(0.0..=1.0).contains(p)) {
+        return Err(FnError::PredictionsMismatch {
+            file: scores_file.to_string(),
+            line: Some(i as u64 + 1),
+            message: format!("binary predictions must be probabilities in [0, 1], got {}", scores[i]),
+        });
+    }
+    Ok(())
+}
+
+pub fn rmse(y: &[f64], p: &[f64]) -> f64 {
+    let n = y.len().min(p.len()).max(1) as f64;
+    (y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n).sqrt()
+}
+
+pub fn mae(y: &[f64], p: &[f64]) -> f64 {
+    let n = y.len().min(p.len()).max(1) as f64;
+    y.iter().zip(p).map(|(a, b)| (a - b).abs()).sum::<f64>() / n
+}
+
+/// Coefficient of determination; 1 for a perfect fit, 0 for an imperfect fit of constant truth.
+pub fn r2(y: &[f64], p: &[f64]) -> f64 {
+    let n = y.len().min(p.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let mean = y.iter().take(n).sum::<f64>() / n as f64;
+    let ss_tot: f64 = y.iter().take(n).map(|a| (a - mean).powi(2)).sum();
+    let ss_res: f64 = y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum();
+    if ss_tot == 0.0 {
+        if ss_res == 0.0 { 1.0 } else { 0.0 }
+    } else {
+        1.0 - ss_res / ss_tot
+    }
+}
+
+/// Area under the ROC curve (rank statistic, ties get half credit); `None` with one class only.
+pub fn auc(y: &[f64], p: &[f64]) -> Option<f64> {
+    let mut pairs: Vec<(f64, bool)> = p.iter().zip(y).map(|(s, l)| (*s, *l >= 0.5)).collect();
+    let positives = pairs.iter().filter(|(_, l)| *l).count();
+    let negatives = pairs.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Sum of the (average, 1-based) ranks of the positives.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i;
+        while j + 1 < pairs.len() && pairs[j + 1].0 == pairs[i].0 {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += avg_rank * pairs[i..=j].iter().filter(|(_, l)| *l).count() as f64;
+        i = j + 1;
+    }
+    let pos = positives as f64;
+    Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * negatives as f64))
+}
+
+/// Share of correct decisions at threshold 0.5.
+pub fn accuracy(y: &[f64], p: &[f64]) -> f64 {
+    let n = y.len().min(p.len()).max(1) as f64;
+    y.iter()
+        .zip(p)
+        .filter(|(l, s)| (**l >= 0.5) == (**s >= 0.5))
+        .count() as f64
+        / n
+}
+
+/// F1 of the positive class at threshold 0.5 (0 when there is no true positive).
+pub fn f1(y: &[f64], p: &[f64]) -> f64 {
+    let (mut tp, mut fp, mut fneg) = (0.0, 0.0, 0.0);
+    for (l, s) in y.iter().zip(p) {
+        match (*l >= 0.5, *s >= 0.5) {
+            (true, true) => tp += 1.0,
+            (false, true) => fp += 1.0,
+            (true, false) => fneg += 1.0,
+            (false, false) => {}
+        }
+    }
+    if tp == 0.0 {
+        0.0
+    } else {
+        2.0 * tp / (2.0 * tp + fp + fneg)
+    }
+}
+
+/// Mean binary cross-entropy, probabilities clipped to [1e-15, 1 - 1e-15].
+pub fn logloss(y: &[f64], p: &[f64]) -> f64 {
+    const EPS: f64 = 1e-15;
+    let n = y.len().min(p.len()).max(1) as f64;
+    -y.iter()
+        .zip(p)
+        .map(|(l, s)| {
+            let s = s.clamp(EPS, 1.0 - EPS);
+            l * s.ln() + (1.0 - l) * (1.0 - s).ln()
+        })
+        .sum::<f64>()
+        / n
+}
+
+/// Every metric of the problem type (AUC is left out when the truth has a single class).
+pub fn compute(problem: ProblemType, y: &[f64], p: &[f64]) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    match problem {
+        ProblemType::Regression => {
+            m.insert("rmse".to_string(), rmse(y, p));
+            m.insert("mae".to_string(), mae(y, p));
+            m.insert("r2".to_string(), r2(y, p));
+        }
+        ProblemType::Binary => {
+            if let Some(a) = auc(y, p) {
+                m.insert("auc".to_string(), a);
+            }
+            m.insert("accuracy".to_string(), accuracy(y, p));
+            m.insert("f1".to_string(), f1(y, p));
+            m.insert("logloss".to_string(), logloss(y, p));
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-9, "{a} != {b}");
+    }
+
+    #[test]
+    fn regression_metrics_match_hand_computed_values() {
+        let y = [3.0, -0.5, 2.0, 7.0];
+        let p = [2.5, 0.0, 2.0, 8.0];
+        close(rmse(&y, &p), (1.5f64 / 4.0).sqrt());
+        close(mae(&y, &p), 0.5);
+        // sklearn.metrics.r2_score gives 0.9486081370449679 for this classic example.
+        close(r2(&y, &p), 0.948_608_137_044_967_9);
+        close(r2(&[1.0, 1.0], &[1.0, 1.0]), 1.0);
+        close(r2(&[1.0, 1.0], &[1.0, 2.0]), 0.0);
+    }
+
+    #[test]
+    fn binary_metrics_match_hand_computed_values() {
+        let y = [0.0, 0.0, 1.0, 1.0];
+        let p = [0.1, 0.4, 0.35, 0.8];
+        close(auc(&y, &p).unwrap(), 0.75);
+        close(accuracy(&y, &p), 0.75);
+        // tp=1 fp=0 fn=1 → 2/3
+        close(f1(&y, &p), 2.0 / 3.0);
+        let expected = -((0.9f64).ln() + (0.6f64).ln() + (0.35f64).ln() + (0.8f64).ln()) / 4.0;
+        close(logloss(&y, &p), expected);
+        assert_eq!(auc(&[1.0, 1.0], &[0.2, 0.3]), None);
+        // ties get half credit
+        close(auc(&[0.0, 1.0], &[0.5, 0.5]).unwrap(), 0.5);
+    }
+
+    #[test]
+    fn given_bad_line_when_parsing_then_error_names_file_and_line() {
+        let e = parse_predictions("s3://b/out/a.csv.out", "0.1\n0.2\nabc\n").unwrap_err();
+        assert_eq!(
+            e,
+            FnError::PredictionsMismatch {
+                file: "s3://b/out/a.csv.out".into(),
+                line: Some(3),
+                message: "\"abc\" is not a finite number".into()
+            }
+        );
+        let e = parse_predictions("f", "0.1\n\n0.2\n").unwrap_err();
+        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(2), .. }));
+        let e = parse_predictions("f", "0.1,0.9\n").unwrap_err();
+        assert!(e.to_string().contains("one prediction per line"), "{e}");
+    }
+
+    #[test]
+    fn ground_truth_takes_the_first_csv_column_and_ignores_trailing_blank_lines() {
+        assert_eq!(parse_ground_truth("g", "1,5,6\n0,1,2\n\n").unwrap(), vec![1.0, 0.0]);
+        assert_eq!(parse_predictions("p", "0.25\r\n0.5\r\n").unwrap(), vec![0.25, 0.5]);
+        let e = parse_ground_truth("g", "label,x\n1,2\n").unwrap_err();
+        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(1), .. }));
+    }
+
+    #[test]
+    fn binary_checks_name_the_offending_line() {
+        let e = check_binary(&[0.0, 2.0], "g", &[0.1, 0.2], "p").unwrap_err();
+        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(2), ref file, .. } if file == "g"));
+        let e = check_binary(&[0.0, 1.0], "g", &[0.1, 1.2], "p").unwrap_err();
+        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(2), ref file, .. } if file == "p"));
+    }
+
+    #[test]
+    fn directions_and_degradation() {
+        assert!(Direction::LowerIsBetter.is_worse(2.0, 1.0));
+        assert!(Direction::HigherIsBetter.is_worse(0.6, 0.7));
+        close(Direction::LowerIsBetter.degradation(1.2, 1.0).unwrap(), 0.2);
+        close(Direction::HigherIsBetter.degradation(0.72, 0.8).unwrap(), 0.1);
+        assert_eq!(Direction::LowerIsBetter.degradation(1.0, 0.0), None);
+        assert_eq!(MetricName::from_objective("validation:rmse"), Some(MetricName::Rmse));
+        assert_eq!(MetricName::from_objective("validation:error"), None);
+    }
+}

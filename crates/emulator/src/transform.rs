@@ -1,0 +1,382 @@
+//! Batch transform jobs by the SageMaker inference contract: the model's program runs with
+//! `serve` on a loopback port; records are sent to `/invocations` after `/ping` answers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mdlc_core::S3Uri;
+use serde_json::{Map, Value, json};
+use tokio::sync::{Semaphore, watch};
+
+use crate::error::{ApiError, Problems};
+use crate::fields::{self, check_name};
+use crate::training::{Exit, run_process};
+use crate::{Inner, JobCell, JobKind, StopKind, files, http, now_ms, resolve_program, spawn_job};
+
+#[derive(Debug, Clone)]
+struct TransformSpec {
+    name: String,
+    model_name: String,
+    program: PathBuf,
+    program_args: Vec<String>,
+    model_data: Option<S3Uri>,
+    model_env: BTreeMap<String, String>,
+    environment: BTreeMap<String, String>,
+    max_concurrent: usize,
+    max_payload_mb: u64,
+    multi_record: bool,
+    input: S3Uri,
+    content_type: Option<String>,
+    split_lines: bool,
+    output: S3Uri,
+    accept: Option<String>,
+    assemble_lines: bool,
+}
+
+fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
+    let mut p = Problems::new();
+    let name = fields::req_str(req, "", "TransformJobName", &mut p).unwrap_or_default();
+    if !name.is_empty() {
+        check_name(&name, "TransformJobName", 63, &mut p);
+    }
+    let model_name = fields::req_str(req, "", "ModelName", &mut p).unwrap_or_default();
+    let max_concurrent = fields::opt_u64(req, "", "MaxConcurrentTransforms", 0, 1000, &mut p).unwrap_or(1).max(1) as usize;
+    let max_payload_mb = fields::opt_u64(req, "", "MaxPayloadInMB", 0, 100, &mut p).unwrap_or(6);
+    let batch = fields::enum_str(req, "", "BatchStrategy", &["MultiRecord", "SingleRecord"], "SingleRecord", &mut p);
+    let environment = fields::str_map(req, "", "Environment", &mut p);
+    let ti = fields::req_obj(req, "", "TransformInput", &mut p).cloned().unwrap_or(Value::Null);
+    let (mut input, mut content_type, mut split_lines) = (None, None, false);
+    if !ti.is_null() {
+        let at = "TransformInput";
+        content_type = fields::opt_str(&ti, at, "ContentType", &mut p);
+        let split = fields::enum_str(&ti, at, "SplitType", &["None", "Line", "RecordIO", "TFRecord"], "None", &mut p);
+        if split == "RecordIO" || split == "TFRecord" {
+            p.push("TransformInput.SplitType", format!("{split} is not supported by the local emulator (use Line or None)"));
+        }
+        split_lines = split == "Line";
+        let comp = fields::enum_str(&ti, at, "CompressionType", &["None", "Gzip"], "None", &mut p);
+        if comp == "Gzip" {
+            p.push("TransformInput.CompressionType", "Gzip is not supported by the local emulator");
+        }
+        if let Some(ds) = fields::req_obj(&ti, at, "DataSource", &mut p)
+            && let Some(s3) = fields::req_obj(ds, "TransformInput.DataSource", "S3DataSource", &mut p)
+        {
+            let sp = "TransformInput.DataSource.S3DataSource";
+            let ty = fields::enum_str(s3, sp, "S3DataType", &["S3Prefix", "ManifestFile", "AugmentedManifestFile"], "S3Prefix", &mut p);
+            if ty != "S3Prefix" {
+                p.push(&format!("{sp}.S3DataType"), format!("{ty} is not supported by the local emulator (use S3Prefix)"));
+            }
+            if let Some(u) = fields::req_str(s3, sp, "S3Uri", &mut p) {
+                match u.parse::<S3Uri>() {
+                    Ok(u) => input = Some(u),
+                    Err(e) => p.push(&format!("{sp}.S3Uri"), e.to_string()),
+                }
+            }
+        }
+    }
+    let to = fields::req_obj(req, "", "TransformOutput", &mut p).cloned().unwrap_or(Value::Null);
+    let (mut output, mut accept, mut assemble_lines) = (None, None, false);
+    if !to.is_null() {
+        let at = "TransformOutput";
+        if let Some(u) = fields::req_str(&to, at, "S3OutputPath", &mut p) {
+            match u.parse::<S3Uri>() {
+                Ok(u) => output = Some(u),
+                Err(e) => p.push("TransformOutput.S3OutputPath", e.to_string()),
+            }
+        }
+        accept = fields::opt_str(&to, at, "Accept", &mut p);
+        assemble_lines = fields::enum_str(&to, at, "AssembleWith", &["None", "Line"], "None", &mut p) == "Line";
+    }
+    if let Some(tr) = fields::req_obj(req, "", "TransformResources", &mut p) {
+        fields::req_str(tr, "TransformResources", "InstanceType", &mut p);
+        fields::req_u64(tr, "TransformResources", "InstanceCount", 1, 100, &mut p);
+    }
+    if let Some(dp) = fields::opt_obj(req, "", "DataProcessing", &mut p) {
+        for (k, default) in [("InputFilter", "$"), ("OutputFilter", "$"), ("JoinSource", "None")] {
+            if let Some(v) = fields::opt_str(dp, "DataProcessing", k, &mut p)
+                && v != default
+            {
+                p.push(&format!("DataProcessing.{k}"), format!("{v:?} is not supported by the local emulator (only {default:?})"));
+            }
+        }
+    }
+    let mut model_data = None;
+    let mut model_env = BTreeMap::new();
+    let (mut program, mut program_args) = (PathBuf::new(), Vec::new());
+    if !model_name.is_empty() {
+        match inner.model(&model_name) {
+            None => p.push("ModelName", format!("Could not find model \"{}\".", inner.arn("model", &model_name))),
+            Some(m) => {
+                let image = m.pointer("/PrimaryContainer/Image").and_then(Value::as_str).unwrap_or("");
+                match resolve_program(inner, image, "ModelName") {
+                    Ok((prog, args)) => {
+                        program = prog;
+                        program_args = args;
+                    }
+                    Err(e) => p.push("ModelName", format!("has image {image:?}: {e}")),
+                }
+                model_data = m
+                    .pointer("/PrimaryContainer/ModelDataUrl")
+                    .and_then(Value::as_str)
+                    .and_then(|u| u.parse().ok());
+                if let Some(Value::Object(env)) = m.pointer("/PrimaryContainer/Environment") {
+                    model_env = env.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect();
+                }
+            }
+        }
+    }
+    p.finish()?;
+    let (Some(input), Some(output)) = (input, output) else {
+        return Err(ApiError::validation("TransformInput and TransformOutput are required"));
+    };
+    Ok(TransformSpec {
+        name,
+        model_name,
+        program,
+        program_args,
+        model_data,
+        model_env,
+        environment,
+        max_concurrent,
+        max_payload_mb,
+        multi_record: batch == "MultiRecord",
+        input,
+        content_type,
+        split_lines,
+        output,
+        accept,
+        assemble_lines,
+    })
+}
+
+/// CreateTransformJob.
+pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
+    let spec = parse(inner, req)?;
+    let now = now_ms();
+    let arn = inner.job_arn(JobKind::Transform, &spec.name);
+    let mut d = Map::new();
+    d.insert("TransformJobName".into(), json!(spec.name));
+    d.insert("TransformJobArn".into(), json!(arn));
+    d.insert("TransformJobStatus".into(), json!("InProgress"));
+    d.insert("ModelName".into(), json!(spec.model_name));
+    d.insert("MaxConcurrentTransforms".into(), json!(spec.max_concurrent));
+    d.insert("MaxPayloadInMB".into(), json!(spec.max_payload_mb));
+    d.insert("BatchStrategy".into(), json!(if spec.multi_record { "MultiRecord" } else { "SingleRecord" }));
+    for k in ["Environment", "TransformInput", "TransformOutput", "TransformResources", "DataProcessing", "Tags"] {
+        if let Some(v) = fields::get(req, k) {
+            d.insert(k.into(), v.clone());
+        }
+    }
+    d.insert("CreationTime".into(), json!(now));
+    let cell = inner.register(JobKind::Transform, &spec.name, Value::Object(d))?;
+    spawn_job(cell.clone(), run(inner.clone(), cell.clone(), spec));
+    Ok((JobKind::Transform, cell, json!({ "TransformJobArn": arn })))
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free loopback port: {e}"))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Splits an object into request payloads.
+fn batches(body: &[u8], split_lines: bool, multi: bool, max_bytes: usize) -> Result<Vec<Vec<u8>>, String> {
+    if !split_lines {
+        if body.len() > max_bytes {
+            return Err(format!("the object ({} bytes) is larger than MaxPayloadInMB ({max_bytes} bytes); use SplitType Line", body.len()));
+        }
+        return Ok(vec![body.to_vec()]);
+    }
+    let records: Vec<&[u8]> = body
+        .split(|b| *b == b'\n')
+        .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
+        .filter(|r| !r.is_empty())
+        .collect();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    for r in records {
+        if r.len() + 1 > max_bytes {
+            return Err(format!("a record of {} bytes is larger than MaxPayloadInMB ({max_bytes} bytes)", r.len()));
+        }
+        if !multi {
+            let mut v = r.to_vec();
+            v.push(b'\n');
+            out.push(v);
+            continue;
+        }
+        if !current.is_empty() && current.len() + r.len() + 1 > max_bytes {
+            out.push(std::mem::take(&mut current));
+        }
+        current.extend_from_slice(r);
+        current.push(b'\n');
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    Ok(out)
+}
+
+async fn wait_ping(port: u16, server: &tokio::task::JoinHandle<(Exit, Vec<crate::training::MetricPoint>)>) -> Result<(), String> {
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if server.is_finished() {
+            return Err("the model server exited before answering GET /ping".into());
+        }
+        if let Ok(r) = http::request(port, "GET", "/ping", &[], &[], Duration::from_secs(2)).await
+            && r.status == 200
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > until {
+            return Err("the model server did not answer GET /ping with 200 within 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn transform_all(inner: &Inner, cell: &Arc<JobCell>, spec: &TransformSpec, port: u16) -> Result<usize, String> {
+    let objects = inner
+        .config
+        .store
+        .list(&spec.input)
+        .await
+        .map_err(|e| format!("could not list {}: {e}", spec.input))?;
+    let objects: Vec<_> = objects.into_iter().filter_map(|o| files::relative_path(&spec.input.key, &o.uri.key).map(|r| (o.uri, r))).collect();
+    if objects.is_empty() {
+        return Err(format!("No S3 objects found under S3 URL \"{}\"", spec.input));
+    }
+    let max_bytes = (spec.max_payload_mb.max(1) as usize) * 1024 * 1024;
+    let sem = Arc::new(Semaphore::new(spec.max_concurrent));
+    let content_type = spec.content_type.clone().unwrap_or_else(|| "text/csv".into());
+    let accept = spec.accept.clone().unwrap_or_else(|| content_type.clone());
+    let mut n_records = 0;
+    for (uri, rel) in &objects {
+        let body = inner.config.store.get(uri).await.map_err(|e| format!("could not read {uri}: {e}"))?;
+        let parts = batches(&body, spec.split_lines, spec.multi_record, max_bytes)?;
+        n_records += parts.len();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            let sem = sem.clone();
+            let (ct, ac) = (content_type.clone(), accept.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
+                let r = http::request(port, "POST", "/invocations", &[("Content-Type", &ct), ("Accept", &ac)], &part, Duration::from_secs(600)).await?;
+                if r.status != 200 {
+                    let text = String::from_utf8_lossy(&r.body).chars().take(500).collect::<String>();
+                    return Err(format!("the model server answered POST /invocations with HTTP {}: {text}", r.status));
+                }
+                Ok::<(usize, Vec<u8>), String>((i, r.body))
+            });
+        }
+        let mut results: Vec<(usize, Vec<u8>)> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let r = joined.map_err(|e| format!("request task failed: {e}"))?;
+            match r {
+                Ok(v) => results.push(v),
+                Err(e) => {
+                    set.abort_all();
+                    return Err(e);
+                }
+            }
+        }
+        results.sort_by_key(|r| r.0);
+        let mut out: Vec<u8> = Vec::new();
+        for (_, body) in results {
+            if spec.assemble_lines {
+                let trimmed = body.strip_suffix(b"\n").unwrap_or(&body);
+                out.extend_from_slice(trimmed);
+                out.push(b'\n');
+            } else {
+                out.extend_from_slice(&body);
+            }
+        }
+        let target = spec.output.join(&format!("{}.out", rel.display()));
+        inner.config.store.put(&target, out).await.map_err(|e| format!("could not write {target}: {e}"))?;
+        cell.log(&format!("transformed {uri} -> {target}"));
+    }
+    Ok(n_records)
+}
+
+async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TransformSpec) {
+    tracing::info!(target: "mdlc_emulator", job = %spec.name, model = %spec.model_name, "transform job started");
+    cell.update(|m| {
+        m.insert("TransformStartTime".into(), json!(now_ms()));
+    });
+    let result: Result<usize, String> = async {
+        if let Some(rule) = inner.config.faults.failing_rule(&spec.name) {
+            return Err(format!("injected failure (MDLC_FAULTS rule fail:{rule})"));
+        }
+        let model_dir = cell.dir.join("model");
+        if let Some(uri) = &spec.model_data {
+            let bytes = inner.config.store.get(uri).await.map_err(|e| format!("could not download the model data {uri}: {e}"))?;
+            let dir = model_dir.clone();
+            tokio::task::spawn_blocking(move || files::unpack(&bytes, &dir))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("could not extract the model data {uri}: {e}"))?;
+        } else {
+            std::fs::create_dir_all(&model_dir).map_err(|e| e.to_string())?;
+        }
+        let port = free_port()?;
+        let mut env = spec.model_env.clone();
+        env.extend(spec.environment.clone());
+        env.insert("SAGEMAKER_BIND_TO_PORT".into(), port.to_string());
+        env.insert("SAGEMAKER_BATCH".into(), "true".into());
+        env.insert("SAGEMAKER_MAX_PAYLOAD_IN_MB".into(), spec.max_payload_mb.to_string());
+        env.insert("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS".into(), spec.max_concurrent.to_string());
+        env.insert("MDLC_OPT_ML".into(), cell.dir.display().to_string());
+        env.insert("SM_MODEL_DIR".into(), model_dir.display().to_string());
+        let mut args = spec.program_args.clone();
+        args.push("serve".into());
+        let (stop_tx, stop_rx) = watch::channel(None);
+        let (c2, prog, dir) = (cell.clone(), spec.program.clone(), cell.dir.clone());
+        let server = tokio::spawn(async move { run_process(&c2, &prog, &args, &env, &dir, None, &[], |_, _, _| {}, stop_rx).await });
+        let mut job_stop = cell.stop_receiver();
+        let work = async {
+            wait_ping(port, &server).await?;
+            transform_all(&inner, &cell, &spec, port).await
+        };
+        let outcome = tokio::select! {
+            r = work => r,
+            _ = job_stop.wait_for(Option::is_some) => Err("stopped".to_string()),
+        };
+        stop_tx.send_replace(Some(StopKind::User));
+        let _ = server.await;
+        outcome
+    }
+    .await;
+    let stopped = cell.stop_requested().is_some();
+    let (status, reason) = match (&result, stopped) {
+        (_, true) => ("Stopped", None),
+        (Ok(_), false) => ("Completed", None),
+        (Err(e), false) => ("Failed", Some(format!("ClientError: {e}"))),
+    };
+    if let Some(r) = &reason {
+        cell.log(r);
+    }
+    cell.update(|m| {
+        m.insert("TransformJobStatus".into(), json!(status));
+        m.insert("TransformEndTime".into(), json!(now_ms()));
+        if let Some(r) = &reason {
+            m.insert("FailureReason".into(), json!(r));
+        }
+    });
+    tracing::info!(target: "mdlc_emulator", job = %spec.name, status, records = result.as_ref().copied().unwrap_or(0), "transform job finished");
+    cell.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches;
+
+    #[test]
+    fn given_lines_when_batched_then_strategies_and_payload_limits_apply() {
+        let body = b"1,2\n3,4\r\n\n5,6\n";
+        assert_eq!(batches(body, true, false, 100).unwrap(), vec![b"1,2\n".to_vec(), b"3,4\n".to_vec(), b"5,6\n".to_vec()]);
+        assert_eq!(batches(body, true, true, 100).unwrap(), vec![b"1,2\n3,4\n5,6\n".to_vec()]);
+        assert_eq!(batches(body, true, true, 8).unwrap(), vec![b"1,2\n3,4\n".to_vec(), b"5,6\n".to_vec()]);
+        assert!(batches(body, true, true, 3).is_err());
+        assert_eq!(batches(body, false, true, 100).unwrap().len(), 1);
+    }
+}

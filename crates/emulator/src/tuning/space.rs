@@ -1,0 +1,359 @@
+//! Hyperparameter ranges, AWS scaling rules and the normalised search space `[0, 1]^d`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::Problems;
+use crate::fields;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    Linear,
+    Logarithmic,
+    ReverseLogarithmic,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamKind {
+    Continuous { min: f64, max: f64, scaling: Scaling },
+    Integer { min: i64, max: i64, scaling: Scaling },
+    Categorical { values: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+}
+
+/// The tuned hyperparameters; a point is one coordinate in `[0, 1]` per parameter.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchSpace {
+    pub params: Vec<Param>,
+}
+
+/// `x` in `[min, max]` → `[0, 1]` under the scaling.
+pub fn to_unit(x: f64, min: f64, max: f64, scaling: Scaling) -> f64 {
+    if max <= min {
+        return 0.5;
+    }
+    let u = match scaling {
+        Scaling::Linear => (x - min) / (max - min),
+        Scaling::Logarithmic => (x.ln() - min.ln()) / (max.ln() - min.ln()),
+        Scaling::ReverseLogarithmic => ((1.0 - min).ln() - (1.0 - x).ln()) / ((1.0 - min).ln() - (1.0 - max).ln()),
+    };
+    if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.0 }
+}
+
+/// `u` in `[0, 1]` → `[min, max]` under the scaling.
+pub fn from_unit(u: f64, min: f64, max: f64, scaling: Scaling) -> f64 {
+    let u = u.clamp(0.0, 1.0);
+    if max <= min {
+        return min;
+    }
+    let x = match scaling {
+        Scaling::Linear => min + u * (max - min),
+        Scaling::Logarithmic => (min.ln() + u * (max.ln() - min.ln())).exp(),
+        Scaling::ReverseLogarithmic => 1.0 - ((1.0 - min).ln() - u * ((1.0 - min).ln() - (1.0 - max).ln())).exp(),
+    };
+    x.clamp(min, max)
+}
+
+impl Param {
+    fn category_index(u: f64, k: usize) -> usize {
+        ((u.clamp(0.0, 1.0) * k as f64) as usize).min(k.saturating_sub(1))
+    }
+
+    /// The hyperparameter value (a string, as SageMaker passes it) at coordinate `u`.
+    pub fn value(&self, u: f64) -> String {
+        match &self.kind {
+            ParamKind::Continuous { min, max, scaling } => format_float(from_unit(u, *min, *max, *scaling)),
+            ParamKind::Integer { min, max, scaling } => {
+                integer_at(u, *min, *max, *scaling).to_string()
+            }
+            ParamKind::Categorical { values } => values
+                .get(Self::category_index(u, values.len()))
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Surrogate-model features of coordinate `u` (snapped to the value actually used; one-hot
+    /// for categoricals).
+    fn features(&self, u: f64, out: &mut Vec<f64>) {
+        match &self.kind {
+            ParamKind::Continuous { .. } => out.push(u.clamp(0.0, 1.0)),
+            ParamKind::Integer { min, max, scaling } => {
+                let v = integer_at(u, *min, *max, *scaling) as f64;
+                out.push(to_unit(v, *min as f64, *max as f64, *scaling));
+            }
+            ParamKind::Categorical { values } => {
+                let i = Self::category_index(u, values.len());
+                out.extend((0..values.len()).map(|j| if j == i { 1.0 } else { 0.0 }));
+            }
+        }
+    }
+}
+
+fn integer_at(u: f64, min: i64, max: i64, scaling: Scaling) -> i64 {
+    let x = from_unit(u, min as f64, max as f64, scaling).round() as i64;
+    x.clamp(min, max)
+}
+
+/// Shortest round-tripping decimal form of a float.
+pub fn format_float(x: f64) -> String {
+    let s = format!("{x}");
+    if s.contains('e') || s.contains('.') || s.contains("inf") || s.contains("NaN") { s } else { format!("{s}.0") }
+}
+
+impl SearchSpace {
+    pub fn dims(&self) -> usize {
+        self.params.len()
+    }
+
+    /// The tuned hyperparameters at point `u`.
+    pub fn values(&self, u: &[f64]) -> BTreeMap<String, String> {
+        self.params
+            .iter()
+            .zip(u.iter().copied().chain(std::iter::repeat(0.5)))
+            .map(|(p, x)| (p.name.clone(), p.value(x)))
+            .collect()
+    }
+
+    /// Surrogate-model features of point `u`.
+    pub fn features(&self, u: &[f64]) -> Vec<f64> {
+        let mut out = Vec::new();
+        for (p, x) in self.params.iter().zip(u.iter().copied().chain(std::iter::repeat(0.5))) {
+            p.features(x, &mut out);
+        }
+        out
+    }
+
+    /// Every combination of categorical values and integers (Grid strategy), as points.
+    pub fn grid(&self, limit: usize) -> Result<Vec<Vec<f64>>, String> {
+        let mut axes: Vec<Vec<f64>> = Vec::new();
+        let mut total: usize = 1;
+        for p in &self.params {
+            let axis: Vec<f64> = match &p.kind {
+                ParamKind::Categorical { values } => {
+                    let k = values.len() as f64;
+                    (0..values.len()).map(|i| (i as f64 + 0.5) / k).collect()
+                }
+                ParamKind::Integer { min, max, scaling } => {
+                    let n = (*max - *min + 1) as usize;
+                    if n > limit {
+                        return Err(format!("the integer range of {} has {n} values, more than the grid limit {limit}", p.name));
+                    }
+                    (*min..=*max).map(|v| to_unit(v as f64, *min as f64, *max as f64, *scaling)).collect()
+                }
+                ParamKind::Continuous { .. } => {
+                    return Err(format!("Grid search does not support the continuous parameter {}", p.name));
+                }
+            };
+            total = total.saturating_mul(axis.len().max(1));
+            if total > limit {
+                return Err(format!("the grid has more than {limit} combinations"));
+            }
+            axes.push(axis);
+        }
+        let mut points: Vec<Vec<f64>> = vec![Vec::new()];
+        for axis in &axes {
+            let mut next = Vec::with_capacity(points.len() * axis.len());
+            for prefix in &points {
+                for x in axis {
+                    let mut p = prefix.clone();
+                    p.push(*x);
+                    next.push(p);
+                }
+            }
+            points = next;
+        }
+        Ok(points)
+    }
+
+    /// Parses `ParameterRanges` with AWS's rules (log scaling needs `MinValue > 0`; reverse
+    /// logarithmic only for continuous ranges within `[0, 1)`; `Auto` picks logarithmic when a
+    /// positive range spans at least two orders of magnitude, else linear).
+    pub fn parse(ranges: &Value, at: &str, grid: bool, p: &mut Problems) -> SearchSpace {
+        let mut params: Vec<Param> = Vec::new();
+        let scalings = ["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"];
+        for (list, kind) in [("ContinuousParameterRanges", 0), ("IntegerParameterRanges", 1), ("CategoricalParameterRanges", 2)] {
+            let lp = fields::join(at, list);
+            let items = fields::opt_array(ranges, at, list, p);
+            if grid && kind == 0 && !items.is_empty() {
+                p.push(&lp, "is not supported by the Grid strategy (use integer or categorical ranges)");
+            }
+            for (i, r) in items.iter().enumerate() {
+                let rp = format!("{lp}[{i}]");
+                let Some(name) = fields::req_str(r, &rp, "Name", p) else { continue };
+                if params.iter().any(|q| q.name == name) {
+                    p.push(&format!("{rp}.Name"), format!("{name:?} is given more than one range"));
+                }
+                let param_kind = if kind == 2 {
+                    let values: Vec<String> = fields::opt_array(r, &rp, "Values", p)
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect();
+                    if values.is_empty() {
+                        p.push(&format!("{rp}.Values"), "must list at least one string value");
+                        continue;
+                    }
+                    if values.len() > 30 {
+                        p.push(&format!("{rp}.Values"), "must have at most 30 values");
+                    }
+                    ParamKind::Categorical { values }
+                } else {
+                    let scaling_s = fields::enum_str(r, &rp, "ScalingType", &scalings, "Auto", p);
+                    let min_s = fields::req_str(r, &rp, "MinValue", p);
+                    let max_s = fields::req_str(r, &rp, "MaxValue", p);
+                    let (Some(min_s), Some(max_s)) = (min_s, max_s) else { continue };
+                    let (min, max) = if kind == 1 {
+                        match (min_s.trim().parse::<i64>(), max_s.trim().parse::<i64>()) {
+                            (Ok(a), Ok(b)) => (a as f64, b as f64),
+                            _ => {
+                                p.push(&rp, format!("MinValue {min_s:?} and MaxValue {max_s:?} must be integers"));
+                                continue;
+                            }
+                        }
+                    } else {
+                        match (min_s.trim().parse::<f64>(), max_s.trim().parse::<f64>()) {
+                            (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => (a, b),
+                            _ => {
+                                p.push(&rp, format!("MinValue {min_s:?} and MaxValue {max_s:?} must be numbers"));
+                                continue;
+                            }
+                        }
+                    };
+                    if min > max {
+                        p.push(&rp, format!("MinValue {min_s} must not be greater than MaxValue {max_s}"));
+                        continue;
+                    }
+                    let scaling = match scaling_s.as_str() {
+                        "Linear" => Scaling::Linear,
+                        "Logarithmic" => {
+                            if min <= 0.0 {
+                                p.push(&format!("{rp}.ScalingType"), "Logarithmic requires MinValue greater than 0");
+                                continue;
+                            }
+                            Scaling::Logarithmic
+                        }
+                        "ReverseLogarithmic" => {
+                            if kind == 1 {
+                                p.push(&format!("{rp}.ScalingType"), "ReverseLogarithmic is supported only for continuous ranges");
+                                continue;
+                            }
+                            if !(min >= 0.0 && max < 1.0) {
+                                p.push(&format!("{rp}.ScalingType"), "ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1");
+                                continue;
+                            }
+                            Scaling::ReverseLogarithmic
+                        }
+                        _ if min > 0.0 && max / min >= 100.0 => Scaling::Logarithmic,
+                        _ => Scaling::Linear,
+                    };
+                    if kind == 1 {
+                        ParamKind::Integer { min: min as i64, max: max as i64, scaling }
+                    } else {
+                        ParamKind::Continuous { min, max, scaling }
+                    }
+                };
+                params.push(Param { name, kind: param_kind });
+            }
+        }
+        if params.len() > 30 {
+            p.push(at, "may tune at most 30 hyperparameters");
+        }
+        SearchSpace { params }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scaling_round_trips_and_spreads_like_aws() {
+        for s in [Scaling::Linear, Scaling::Logarithmic] {
+            for x in [0.001, 0.01, 0.5, 1.0] {
+                let u = to_unit(x, 0.001, 1.0, s);
+                assert!((from_unit(u, 0.001, 1.0, s) - x).abs() < 1e-9, "{s:?} {x}");
+            }
+        }
+        // Log: the middle of the unit interval is the geometric mean.
+        assert!((from_unit(0.5, 0.01, 1.0, Scaling::Logarithmic) - 0.1).abs() < 1e-12);
+        // Reverse log: resolution is concentrated near 1.
+        let mid = from_unit(0.5, 0.0, 0.999, Scaling::ReverseLogarithmic);
+        assert!(mid > 0.9 && mid < 0.99, "{mid}");
+        assert!((to_unit(mid, 0.0, 0.999, Scaling::ReverseLogarithmic) - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn given_invalid_scalings_when_parsed_then_each_is_reported_with_its_field() {
+        let ranges = json!({
+            "ContinuousParameterRanges": [
+                {"Name": "eta", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"},
+                {"Name": "sub", "MinValue": "0.5", "MaxValue": "1.5", "ScalingType": "ReverseLogarithmic"},
+                {"Name": "ok", "MinValue": "0.1", "MaxValue": "0.9", "ScalingType": "ReverseLogarithmic"}
+            ],
+            "IntegerParameterRanges": [
+                {"Name": "depth", "MinValue": "2", "MaxValue": "8", "ScalingType": "ReverseLogarithmic"},
+                {"Name": "rounds", "MinValue": "x", "MaxValue": "8"}
+            ]
+        });
+        let mut p = Problems::new();
+        let space = SearchSpace::parse(&ranges, "ParameterRanges", false, &mut p);
+        assert_eq!(space.params.len(), 1);
+        let e = p.finish().unwrap_err().to_string();
+        assert!(e.contains("ContinuousParameterRanges[0].ScalingType' Logarithmic requires MinValue greater than 0"), "{e}");
+        assert!(e.contains("ContinuousParameterRanges[1].ScalingType"), "{e}");
+        assert!(e.contains("IntegerParameterRanges[0].ScalingType"), "{e}");
+        assert!(e.contains("IntegerParameterRanges[1]' MinValue"), "{e}");
+    }
+
+    #[test]
+    fn auto_scaling_picks_log_for_wide_positive_ranges() {
+        let ranges = json!({"ContinuousParameterRanges": [
+            {"Name": "a", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Auto"},
+            {"Name": "b", "MinValue": "0", "MaxValue": "10"}]});
+        let mut p = Problems::new();
+        let s = SearchSpace::parse(&ranges, "R", false, &mut p);
+        assert!(p.is_empty());
+        assert!(matches!(s.params[0].kind, ParamKind::Continuous { scaling: Scaling::Logarithmic, .. }));
+        assert!(matches!(s.params[1].kind, ParamKind::Continuous { scaling: Scaling::Linear, .. }));
+    }
+
+    #[test]
+    fn given_categorical_and_integer_ranges_when_gridded_then_every_combination_appears_once() {
+        let ranges = json!({
+            "IntegerParameterRanges": [{"Name": "depth", "MinValue": "2", "MaxValue": "4"}],
+            "CategoricalParameterRanges": [{"Name": "obj", "Values": ["a", "b"]}]
+        });
+        let mut p = Problems::new();
+        let s = SearchSpace::parse(&ranges, "R", true, &mut p);
+        assert!(p.is_empty());
+        let grid = s.grid(1000).unwrap();
+        let mut combos: Vec<String> = grid.iter().map(|u| format!("{:?}", s.values(u))).collect();
+        combos.sort();
+        combos.dedup();
+        assert_eq!(combos.len(), 6);
+        for d in ["2", "3", "4"] {
+            for o in ["a", "b"] {
+                assert!(combos.iter().any(|c| c.contains(&format!("\"depth\": \"{d}\"")) && c.contains(&format!("\"obj\": \"{o}\""))), "{d}{o}: {combos:?}");
+            }
+        }
+        let cont = json!({"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1"}]});
+        let mut p = Problems::new();
+        SearchSpace::parse(&cont, "R", true, &mut p);
+        assert!(p.finish().unwrap_err().to_string().contains("not supported by the Grid strategy"));
+    }
+
+    #[test]
+    fn integer_values_stay_in_range_and_cover_the_ends() {
+        let param = Param { name: "n".into(), kind: ParamKind::Integer { min: 1, max: 100, scaling: Scaling::Logarithmic } };
+        assert_eq!(param.value(0.0), "1");
+        assert_eq!(param.value(1.0), "100");
+        assert_eq!(param.value(0.5), "10");
+    }
+}

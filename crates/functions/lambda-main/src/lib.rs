@@ -1,0 +1,102 @@
+//! What every Lambda bin does before and around its handler: tracing (JSON when
+//! `AWS_LAMBDA_LOG_FORMAT=json`), [`FunctionConfig::from_env`], the AWS adapters built once
+//! (no network call at init), and `lambda_runtime::run(service_fn(..))` over the function's
+//! uniform `invoke` entry point. A handler failure becomes a Lambda error whose `errorType` is
+//! the stable name the state machines match on.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use mdlc_core::ports::SystemClock;
+use mdlc_core::{Dependencies, FunctionConfig, HandlerFailure};
+use serde_json::Value;
+
+/// The Lambda error of a handler failure.
+pub fn to_diagnostic(failure: HandlerFailure) -> Diagnostic {
+    Diagnostic {
+        error_type: failure.error_type,
+        error_message: failure.message,
+    }
+}
+
+/// Installs the tracing subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `json`,
+/// plain text otherwise; level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string())
+        .to_lowercase();
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false);
+    // A second initialisation (tests) is not an error worth failing for.
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Builds the dependencies from the environment: [`FunctionConfig::from_env`] and
+/// `mdlc_aws::AwsAdapters::from_env`.
+pub async fn dependencies_from_env() -> Result<Dependencies, lambda_runtime::Error> {
+    let config = FunctionConfig::from_env()?;
+    let aws = mdlc_aws::AwsAdapters::from_env().await?;
+    Ok(Dependencies {
+        store: aws.store.clone(),
+        registry_read: aws.registry.clone(),
+        registry_write: aws.registry.clone(),
+        sagemaker: aws.sagemaker.clone(),
+        clock: Arc::new(SystemClock),
+        config,
+    })
+}
+
+/// Runs the Lambda loop for one function: `invoke` is the function's uniform entry point.
+pub async fn run<F, Fut>(name: &'static str, invoke: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Value, &'static Dependencies) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, HandlerFailure>> + Send,
+{
+    init_tracing();
+    let deps: &'static Dependencies = Box::leak(Box::new(dependencies_from_env().await?));
+    tracing::info!(function = name, "initialized");
+    let invoke = &invoke;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let request_id = event.context.request_id.clone();
+        let result = invoke(event.payload, deps).await;
+        if let Err(failure) = &result {
+            tracing::warn!(
+                function = name,
+                request_id = %request_id,
+                error_type = %failure.error_type,
+                error = %failure.message,
+                "handler failed"
+            );
+        }
+        result.map_err(to_diagnostic)
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_keeps_its_stable_name() {
+        let d = to_diagnostic(HandlerFailure {
+            error_type: "ModelNotFound".into(),
+            message: "no version".into(),
+        });
+        assert_eq!(d.error_type, "ModelNotFound");
+        assert_eq!(d.error_message, "no version");
+    }
+}

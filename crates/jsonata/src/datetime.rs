@@ -1,0 +1,303 @@
+//! `$fromMillis`/`$now` picture formatting and `$toMillis` ISO 8601 parsing.
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+
+use crate::error::{Error, err};
+use crate::value::Value;
+
+const DEFAULT_PICTURE: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]";
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+fn parse_tz(tz: &str) -> Option<i32> {
+    // "+hhmm" / "-hhmm" / "+hh:mm"
+    let (sign, rest) = match tz.chars().next()? {
+        '+' => (1, &tz[1..]),
+        '-' => (-1, &tz[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.len() < 2 {
+        return None;
+    }
+    let h: i32 = digits.get(0..2)?.parse().ok()?;
+    let m: i32 = digits.get(2..4).and_then(|x| x.parse().ok()).unwrap_or(0);
+    Some(sign * (h * 60 + m))
+}
+
+fn pad_num(n: i64, width: usize) -> String {
+    if n < 0 {
+        format!("-{:0width$}", -n, width = width)
+    } else {
+        format!("{:0width$}", n, width = width)
+    }
+}
+
+fn name_case(name: &str, modifier: &str) -> String {
+    let (pres, width) = match modifier.split_once(',') {
+        Some((p, w)) => (p, Some(w)),
+        None => (modifier, None),
+    };
+    let mut s = match pres {
+        "N" => name.to_uppercase(),
+        "n" => name.to_lowercase(),
+        _ => name.to_string(),
+    };
+    if let Some(w) = width {
+        let max = w
+            .split('-')
+            .nth(1)
+            .or(Some(w))
+            .and_then(|m| m.parse::<usize>().ok());
+        if let Some(max) = max {
+            s = s.chars().take(max).collect();
+        }
+    }
+    s
+}
+
+fn format_component(spec: &str, dt: &DateTime<FixedOffset>, offset_min: i32) -> Result<String, Error> {
+    let spec: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut chars = spec.chars();
+    let comp = chars
+        .next()
+        .ok_or_else(|| err("D3132", "Unknown component specifier in date/time picture string"))?;
+    let modifier: String = chars.collect();
+    let digits_width = |m: &str, default: usize| -> usize {
+        let p = m.split(',').next().unwrap_or("");
+        let n = p.chars().filter(|c| c.is_ascii_digit()).count();
+        if n == 0 { default } else { n }
+    };
+    let is_name = |m: &str| matches!(m.split(',').next().unwrap_or(""), "N" | "n" | "Nn");
+    Ok(match comp {
+        'Y' => {
+            let y = dt.year() as i64;
+            let p = modifier.split(',').next().unwrap_or("");
+            let w = digits_width(&modifier, 1);
+            if p.chars().filter(|c| c.is_ascii_digit()).count() == 2 {
+                pad_num(y % 100, 2)
+            } else {
+                pad_num(y, w)
+            }
+        }
+        'M' => {
+            if is_name(&modifier) {
+                name_case(MONTHS[dt.month0() as usize], &modifier)
+            } else {
+                pad_num(dt.month() as i64, digits_width(&modifier, 1))
+            }
+        }
+        'D' => pad_num(dt.day() as i64, digits_width(&modifier, 1)),
+        'd' => pad_num(dt.ordinal() as i64, digits_width(&modifier, 1)),
+        'F' => {
+            let m = if modifier.is_empty() { "n" } else { &modifier };
+            if is_name(m) {
+                name_case(DAYS[dt.weekday().num_days_from_monday() as usize], m)
+            } else {
+                pad_num(dt.weekday().number_from_monday() as i64, digits_width(m, 1))
+            }
+        }
+        'H' => pad_num(dt.hour() as i64, digits_width(&modifier, 1)),
+        'h' => {
+            let h = dt.hour() % 12;
+            pad_num(if h == 0 { 12 } else { h } as i64, digits_width(&modifier, 1))
+        }
+        'm' => pad_num(dt.minute() as i64, digits_width(&modifier, 2)),
+        's' => pad_num(dt.second() as i64, digits_width(&modifier, 2)),
+        'f' => {
+            let w = digits_width(&modifier, 1);
+            let ms = dt.timestamp_subsec_millis() as i64;
+            let s = format!("{ms:03}");
+            if w <= 3 {
+                s[..w].to_string()
+            } else {
+                format!("{s:0<w$}")
+            }
+        }
+        'P' => {
+            let s = if dt.hour() < 12 { "am" } else { "pm" };
+            let m = if modifier.is_empty() { "n" } else { &modifier };
+            name_case(s, m)
+        }
+        'Z' | 'z' => {
+            let t = modifier.ends_with('t');
+            let m = modifier.trim_end_matches('t');
+            if t && offset_min == 0 {
+                "Z".to_string()
+            } else {
+                let sign = if offset_min < 0 { '-' } else { '+' };
+                let a = offset_min.abs();
+                let (h, mi) = (a / 60, a % 60);
+                let body = if m.contains(':') {
+                    let hw = m.split(':').next().map(|x| x.len()).unwrap_or(2);
+                    format!("{}:{:02}", pad_num(h as i64, hw), mi)
+                } else if m.len() <= 2 && !m.is_empty() {
+                    if mi == 0 {
+                        pad_num(h as i64, m.len())
+                    } else {
+                        format!("{}:{:02}", pad_num(h as i64, m.len()), mi)
+                    }
+                } else {
+                    format!("{:02}{:02}", h, mi)
+                };
+                if comp == 'z' {
+                    format!("GMT{sign}{body}")
+                } else {
+                    format!("{sign}{body}")
+                }
+            }
+        }
+        'E' => "ISO".to_string(),
+        'C' => "ISO".to_string(),
+        'W' | 'w' | 'X' | 'x' => {
+            let w = dt.iso_week().week() as i64;
+            pad_num(w, digits_width(&modifier, 1))
+        }
+        other => {
+            return Err(err(
+                "D3132",
+                format!("Unknown component specifier {other} in date/time picture string"),
+            ));
+        }
+    })
+}
+
+/// Formats milliseconds since the epoch with an XPath picture string.
+pub(crate) fn from_millis(ms: f64, picture: &Value, tz: &Value) -> Result<String, Error> {
+    let offset_min = match tz {
+        Value::String(s) => parse_tz(s).unwrap_or(0),
+        _ => 0,
+    };
+    let offset = FixedOffset::east_opt(offset_min * 60)
+        .ok_or_else(|| err("D3134", "The timezone is out of range"))?;
+    let utc = Utc
+        .timestamp_millis_opt(ms.floor() as i64)
+        .single()
+        .ok_or_else(|| err("D3110", "The timestamp is out of range"))?;
+    let dt = utc.with_timezone(&offset);
+    let pic = match picture {
+        Value::String(s) => s.to_string(),
+        _ => DEFAULT_PICTURE.to_string(),
+    };
+    let chars: Vec<char> = pic.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '[' {
+            if chars.get(i + 1) == Some(&'[') {
+                out.push('[');
+                i += 2;
+                continue;
+            }
+            let end = chars[i..].iter().position(|&x| x == ']').map(|p| p + i);
+            let end = end.ok_or_else(|| {
+                err("D3135", "No matching closing bracket ']' in date/time picture string")
+            })?;
+            let spec: String = chars[i + 1..end].iter().collect();
+            out.push_str(&format_component(&spec, &dt, offset_min)?);
+            i = end + 1;
+        } else if c == ']' && chars.get(i + 1) == Some(&']') {
+            out.push(']');
+            i += 2;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Parses an ISO 8601 timestamp (the forms JSONata accepts without a picture).
+pub(crate) fn to_millis<'a>(s: &str, picture: &Value<'a>) -> Result<Value<'a>, Error> {
+    if !picture.is_undefined() {
+        return Err(err(
+            "D3136",
+            "Parsing a timestamp with a picture string is not supported by this implementation",
+        ));
+    }
+    let bad = || {
+        err(
+            "D3110",
+            format!("The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {s:?}"),
+        )
+    };
+    let (date_part, time_part) = match s.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let dp: Vec<&str> = date_part.split('-').collect();
+    let year: i32 = dp.first().and_then(|y| (y.len() == 4).then(|| y.parse().ok())?).ok_or_else(bad)?;
+    let month: u32 = match dp.get(1) {
+        Some(m) => m.parse().map_err(|_| bad())?,
+        None => 1,
+    };
+    let day: u32 = match dp.get(2) {
+        Some(d) => d.parse().map_err(|_| bad())?,
+        None => 1,
+    };
+    if dp.len() > 3 {
+        return Err(bad());
+    }
+    let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(bad)?;
+    let mut offset_secs = 0;
+    let naive = match time_part {
+        None => date.and_hms_opt(0, 0, 0).ok_or_else(bad)?,
+        Some(t) => {
+            let (clock, tz) = if let Some(c) = t.strip_suffix('Z') {
+                (c, None)
+            } else if let Some(i) = t.rfind(['+', '-']) {
+                (&t[..i], Some(&t[i..]))
+            } else {
+                (t, None)
+            };
+            if let Some(tz) = tz {
+                offset_secs = parse_tz(tz).ok_or_else(bad)? * 60;
+            }
+            let (hms, frac) = match clock.split_once('.') {
+                Some((a, b)) => (a, Some(b)),
+                None => (clock, None),
+            };
+            let parts: Vec<&str> = hms.split(':').collect();
+            if parts.len() != 3 {
+                return Err(bad());
+            }
+            let h: u32 = parts[0].parse().map_err(|_| bad())?;
+            let m: u32 = parts[1].parse().map_err(|_| bad())?;
+            let sec: u32 = parts[2].parse().map_err(|_| bad())?;
+            let ms: u32 = match frac {
+                Some(f) if !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()) => {
+                    let f3: String = format!("{f:0<3}").chars().take(3).collect();
+                    f3.parse().map_err(|_| bad())?
+                }
+                Some(_) => return Err(bad()),
+                None => 0,
+            };
+            date.and_hms_milli_opt(h, m, sec, ms).ok_or_else(bad)?
+        }
+    };
+    let millis = NaiveDateTime::and_utc(&naive).timestamp_millis() - (offset_secs as i64) * 1000;
+    Ok(Value::Number(millis as f64))
+}

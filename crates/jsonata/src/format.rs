@@ -1,0 +1,195 @@
+//! `$formatNumber`: the XPath/XSLT decimal picture string (without exponents).
+
+use crate::error::{Error, err};
+use crate::functions::round_half_even;
+use crate::value::Value;
+
+struct Props {
+    decimal: char,
+    group: char,
+    percent: char,
+    per_mille: char,
+    zero: char,
+    digit: char,
+    pattern_sep: char,
+    minus: String,
+}
+
+fn props(options: &Value) -> Props {
+    let mut p = Props {
+        decimal: '.',
+        group: ',',
+        percent: '%',
+        per_mille: '\u{2030}',
+        zero: '0',
+        digit: '#',
+        pattern_sep: ';',
+        minus: "-".into(),
+    };
+    if let Value::Object(m) = options {
+        let ch = |k: &str| -> Option<char> {
+            match m.get(k) {
+                Some(Value::String(s)) => s.chars().next(),
+                _ => None,
+            }
+        };
+        if let Some(c) = ch("decimal-separator") {
+            p.decimal = c;
+        }
+        if let Some(c) = ch("grouping-separator") {
+            p.group = c;
+        }
+        if let Some(c) = ch("percent") {
+            p.percent = c;
+        }
+        if let Some(c) = ch("per-mille") {
+            p.per_mille = c;
+        }
+        if let Some(c) = ch("zero-digit") {
+            p.zero = c;
+        }
+        if let Some(c) = ch("digit") {
+            p.digit = c;
+        }
+        if let Some(c) = ch("pattern-separator") {
+            p.pattern_sep = c;
+        }
+        if let Some(Value::String(s)) = m.get("minus-sign") {
+            p.minus = s.to_string();
+        }
+    }
+    p
+}
+
+pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Result<String, Error> {
+    let p = props(options);
+    let subs: Vec<&str> = picture.split(p.pattern_sep).collect();
+    if subs.len() > 2 {
+        return Err(err(
+            "D3080",
+            "The picture string must only contain a maximum of two sub-pictures",
+        ));
+    }
+    let is_digit = |c: char| c == p.digit || (c as u32 >= p.zero as u32 && (c as u32) < p.zero as u32 + 10);
+    let is_active = |c: char| is_digit(c) || c == p.decimal || c == p.group;
+    let pic = if value < 0.0 && subs.len() == 2 {
+        subs[1]
+    } else {
+        subs[0]
+    };
+    let chars: Vec<char> = pic.chars().collect();
+    let first = chars.iter().position(|&c| is_active(c));
+    let last = chars.iter().rposition(|&c| is_active(c));
+    let (prefix, body, suffix): (String, Vec<char>, String) = match (first, last) {
+        (Some(f), Some(l)) => (
+            chars[..f].iter().collect(),
+            chars[f..=l].to_vec(),
+            chars[l + 1..].iter().collect(),
+        ),
+        _ => {
+            return Err(err(
+                "D3085",
+                "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
+            ));
+        }
+    };
+    let mut v = value.abs();
+    if prefix.contains(p.percent) || suffix.contains(p.percent) {
+        v *= 100.0;
+    } else if prefix.contains(p.per_mille) || suffix.contains(p.per_mille) {
+        v *= 1000.0;
+    }
+    let dec_pos = body.iter().position(|&c| c == p.decimal);
+    let (int_pic, frac_pic): (Vec<char>, Vec<char>) = match dec_pos {
+        Some(d) => (body[..d].to_vec(), body[d + 1..].to_vec()),
+        None => (body.clone(), vec![]),
+    };
+    let zero_count = |cs: &[char]| cs.iter().filter(|&&c| is_digit(c) && c != p.digit).count();
+    let min_int = zero_count(&int_pic);
+    let min_frac = zero_count(&frac_pic);
+    let max_frac = frac_pic.iter().filter(|&&c| is_digit(c)).count();
+    // grouping positions in the integer part (from the right)
+    let mut groups = Vec::new();
+    let mut count = 0;
+    for &c in int_pic.iter().rev() {
+        if c == p.group {
+            groups.push(count);
+        } else if is_digit(c) {
+            count += 1;
+        }
+    }
+    let regular = !groups.is_empty() && groups.iter().enumerate().all(|(i, g)| *g == groups[0] * (i + 1));
+    let frac_groups: Vec<usize> = {
+        let mut v = Vec::new();
+        let mut n = 0;
+        for &c in frac_pic.iter() {
+            if c == p.group {
+                v.push(n);
+            } else if is_digit(c) {
+                n += 1;
+            }
+        }
+        v
+    };
+    let rounded = round_half_even(v, Some(max_frac as f64));
+    let fixed = format!("{:.*}", max_frac, rounded);
+    let (ip, fp) = match fixed.split_once('.') {
+        Some((a, b)) => (a.to_string(), b.to_string()),
+        None => (fixed.clone(), String::new()),
+    };
+    let mut ip = ip.trim_start_matches('0').to_string();
+    while ip.len() < min_int {
+        ip.insert(0, '0');
+    }
+    if ip.is_empty() && min_frac == 0 && fp.trim_end_matches('0').is_empty() {
+        ip = "0".into();
+    }
+    let mut fp = fp;
+    while fp.len() > min_frac && fp.ends_with('0') {
+        fp.pop();
+    }
+    let zero_base = p.zero as u32;
+    let map_digit = |d: char| -> char {
+        d.to_digit(10)
+            .and_then(|x| char::from_u32(zero_base + x))
+            .unwrap_or(d)
+    };
+    // integer with grouping
+    let int_digits: Vec<char> = ip.chars().map(map_digit).collect();
+    let mut int_out = String::new();
+    let n = int_digits.len();
+    for (i, d) in int_digits.iter().enumerate() {
+        let from_right = n - i;
+        int_out.push(*d);
+        let pos = from_right - 1;
+        if pos > 0 {
+            let sep = if regular {
+                pos % groups[0] == 0
+            } else {
+                groups.contains(&pos)
+            };
+            if sep {
+                int_out.push(p.group);
+            }
+        }
+    }
+    let mut frac_out = String::new();
+    for (i, d) in fp.chars().enumerate() {
+        if frac_groups.contains(&i) && i > 0 {
+            frac_out.push(p.group);
+        }
+        frac_out.push(map_digit(d));
+    }
+    let mut out = String::new();
+    if value < 0.0 && subs.len() == 1 && rounded != 0.0 {
+        out.push_str(&p.minus);
+    }
+    out.push_str(&prefix);
+    out.push_str(&int_out);
+    if !frac_out.is_empty() || (dec_pos.is_some() && min_frac > 0) {
+        out.push(p.decimal);
+        out.push_str(&frac_out);
+    }
+    out.push_str(&suffix);
+    Ok(out)
+}

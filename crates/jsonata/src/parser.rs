@@ -1,0 +1,1264 @@
+//! Tokenizer, Pratt parser and post-processing (path flattening, predicates, ancestry).
+
+use crate::ast::{Group, Lit, Node, SortTerm, Stage, T};
+use crate::error::{Error, err_at};
+use crate::signature::Signature;
+
+/// Maximum nesting of sub-expressions accepted by the parser.
+const MAX_DEPTH: usize = 250;
+
+const OPERATOR_CHARS: &str = ".[]{}(),@#;:?+-*/%|=<>^&!~";
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Name(String),
+    Variable(String),
+    Op(String),
+    Str(String),
+    Num(f64),
+    Value(Lit),
+    Regex(String, String),
+    End,
+}
+
+struct Lexer {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{0B}')
+}
+
+impl Lexer {
+    fn at(&self, i: usize) -> Option<char> {
+        self.chars.get(i).copied()
+    }
+
+    fn scan_regex(&mut self) -> Result<Tok, Error> {
+        let start = self.pos;
+        let mut depth: i32 = 0;
+        while self.pos < self.chars.len() {
+            let c = self.chars[self.pos];
+            if c == '/' && depth == 0 {
+                let mut backslashes = 0;
+                while self.pos > backslashes
+                    && self.at(self.pos - backslashes - 1) == Some('\\')
+                {
+                    backslashes += 1;
+                }
+                if backslashes % 2 == 0 {
+                    let pattern: String = self.chars[start..self.pos].iter().collect();
+                    if pattern.is_empty() {
+                        return Err(err_at(
+                            "S0301",
+                            "Empty regular expressions are not allowed",
+                            self.pos,
+                        ));
+                    }
+                    self.pos += 1;
+                    let fstart = self.pos;
+                    while matches!(self.at(self.pos), Some('i') | Some('m')) {
+                        self.pos += 1;
+                    }
+                    let flags: String = self.chars[fstart..self.pos].iter().collect();
+                    return Ok(Tok::Regex(pattern, flags));
+                }
+            }
+            let prev_escaped = self.pos > 0 && self.at(self.pos - 1) == Some('\\');
+            if matches!(c, '(' | '[' | '{') && !prev_escaped {
+                depth += 1;
+            }
+            if matches!(c, ')' | ']' | '}') && !prev_escaped {
+                depth -= 1;
+            }
+            self.pos += 1;
+        }
+        Err(err_at(
+            "S0302",
+            "No terminating / in regular expression",
+            self.pos,
+        ))
+    }
+
+    /// Returns the next token and its position. `infix` is true when an operator may follow
+    /// (then `/` is division, otherwise it starts a regex).
+    fn next(&mut self, infix: bool) -> Result<(Tok, usize), Error> {
+        loop {
+            while self.pos < self.chars.len() && is_ws(self.chars[self.pos]) {
+                self.pos += 1;
+            }
+            if self.at(self.pos) == Some('/') && self.at(self.pos + 1) == Some('*') {
+                let start = self.pos;
+                self.pos += 2;
+                loop {
+                    if self.pos + 1 >= self.chars.len() {
+                        return Err(err_at("S0106", "Comment has no closing tag", start));
+                    }
+                    if self.chars[self.pos] == '*' && self.chars[self.pos + 1] == '/' {
+                        self.pos += 2;
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                continue;
+            }
+            break;
+        }
+        let start = self.pos;
+        let c = match self.at(self.pos) {
+            None => return Ok((Tok::End, self.pos)),
+            Some(c) => c,
+        };
+        if !infix && c == '/' {
+            self.pos += 1;
+            return Ok((self.scan_regex()?, start));
+        }
+        let c2 = self.at(self.pos + 1);
+        let two = match (c, c2) {
+            ('.', Some('.')) => Some(".."),
+            (':', Some('=')) => Some(":="),
+            ('!', Some('=')) => Some("!="),
+            ('>', Some('=')) => Some(">="),
+            ('<', Some('=')) => Some("<="),
+            ('*', Some('*')) => Some("**"),
+            ('~', Some('>')) => Some("~>"),
+            ('?', Some(':')) => Some("?:"),
+            ('?', Some('?')) => Some("??"),
+            _ => None,
+        };
+        if let Some(op) = two {
+            self.pos += 2;
+            return Ok((Tok::Op(op.into()), start));
+        }
+        if OPERATOR_CHARS.contains(c) {
+            self.pos += 1;
+            return Ok((Tok::Op(c.to_string()), start));
+        }
+        if c == '"' || c == '\'' {
+            let quote = c;
+            self.pos += 1;
+            let mut s = String::new();
+            let mut pending_high: Option<u32> = None;
+            while self.pos < self.chars.len() {
+                let ch = self.chars[self.pos];
+                if ch == '\\' {
+                    self.pos += 1;
+                    let e = self.at(self.pos);
+                    let simple = match e {
+                        Some('"') => Some('"'),
+                        Some('\\') => Some('\\'),
+                        Some('/') => Some('/'),
+                        Some('b') => Some('\u{8}'),
+                        Some('f') => Some('\u{c}'),
+                        Some('n') => Some('\n'),
+                        Some('r') => Some('\r'),
+                        Some('t') => Some('\t'),
+                        _ => None,
+                    };
+                    if let Some(x) = simple {
+                        if pending_high.take().is_some() {
+                            s.push('\u{FFFD}');
+                        }
+                        s.push(x);
+                    } else if e == Some('u') {
+                        let hex: String = self
+                            .chars
+                            .get(self.pos + 1..(self.pos + 5).min(self.chars.len()))
+                            .unwrap_or(&[])
+                            .iter()
+                            .collect();
+                        let cp = if hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit())
+                        {
+                            u32::from_str_radix(&hex, 16).ok()
+                        } else {
+                            None
+                        };
+                        let cp = match cp {
+                            Some(cp) => cp,
+                            None => {
+                                return Err(err_at(
+                                    "S0104",
+                                    "The escape sequence \\u must be followed by 4 hex digits",
+                                    self.pos,
+                                ));
+                            }
+                        };
+                        if (0xD800..0xDC00).contains(&cp) {
+                            if pending_high.replace(cp).is_some() {
+                                s.push('\u{FFFD}');
+                            }
+                        } else if (0xDC00..0xE000).contains(&cp) {
+                            match pending_high.take() {
+                                Some(h) => {
+                                    let full = 0x10000 + ((h - 0xD800) << 10) + (cp - 0xDC00);
+                                    s.push(char::from_u32(full).unwrap_or('\u{FFFD}'));
+                                }
+                                None => s.push('\u{FFFD}'),
+                            }
+                        } else {
+                            if pending_high.take().is_some() {
+                                s.push('\u{FFFD}');
+                            }
+                            s.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
+                        }
+                        self.pos += 4;
+                    } else {
+                        return Err(err_at(
+                            "S0103",
+                            format!(
+                                "Unsupported escape sequence: \\{}",
+                                e.map(String::from).unwrap_or_default()
+                            ),
+                            self.pos,
+                        ));
+                    }
+                } else if ch == quote {
+                    if pending_high.take().is_some() {
+                        s.push('\u{FFFD}');
+                    }
+                    self.pos += 1;
+                    return Ok((Tok::Str(s), start));
+                } else {
+                    if pending_high.take().is_some() {
+                        s.push('\u{FFFD}');
+                    }
+                    s.push(ch);
+                }
+                self.pos += 1;
+            }
+            return Err(err_at(
+                "S0101",
+                "String literal must be terminated by a matching quote",
+                self.pos,
+            ));
+        }
+        if c.is_ascii_digit() {
+            // -?(0|[1-9][0-9]*)(\.[0-9]+)?([Ee][-+]?[0-9]+)?
+            let mut i = self.pos;
+            if c == '0' {
+                i += 1;
+            } else {
+                while self.at(i).is_some_and(|d| d.is_ascii_digit()) {
+                    i += 1;
+                }
+            }
+            if self.at(i) == Some('.') && self.at(i + 1).is_some_and(|d| d.is_ascii_digit()) {
+                i += 1;
+                while self.at(i).is_some_and(|d| d.is_ascii_digit()) {
+                    i += 1;
+                }
+            }
+            if matches!(self.at(i), Some('e') | Some('E')) {
+                let mut j = i + 1;
+                if matches!(self.at(j), Some('+') | Some('-')) {
+                    j += 1;
+                }
+                if self.at(j).is_some_and(|d| d.is_ascii_digit()) {
+                    while self.at(j).is_some_and(|d| d.is_ascii_digit()) {
+                        j += 1;
+                    }
+                    i = j;
+                }
+            }
+            let text: String = self.chars[self.pos..i].iter().collect();
+            let n: f64 = text.parse().unwrap_or(f64::NAN);
+            if n.is_finite() {
+                self.pos = i;
+                return Ok((Tok::Num(n), start));
+            }
+            return Err(err_at(
+                "S0102",
+                format!("Number out of range: {text}"),
+                self.pos,
+            ));
+        }
+        if c == '`' {
+            self.pos += 1;
+            let rest = &self.chars[self.pos..];
+            if let Some(end) = rest.iter().position(|&x| x == '`') {
+                let name: String = rest[..end].iter().collect();
+                self.pos += end + 1;
+                return Ok((Tok::Name(name), start));
+            }
+            self.pos = self.chars.len();
+            return Err(err_at(
+                "S0105",
+                "Quoted property name must be terminated with a backquote (`)",
+                self.pos,
+            ));
+        }
+        let mut i = self.pos;
+        while let Some(ch) = self.at(i) {
+            if is_ws(ch) || OPERATOR_CHARS.contains(ch) {
+                break;
+            }
+            i += 1;
+        }
+        if c == '$' {
+            let name: String = self.chars[self.pos + 1..i].iter().collect();
+            self.pos = i;
+            return Ok((Tok::Variable(name), start));
+        }
+        let name: String = self.chars[self.pos..i].iter().collect();
+        self.pos = i;
+        Ok((
+            match name.as_str() {
+                "or" | "in" | "and" => Tok::Op(name),
+                "true" => Tok::Value(Lit::Bool(true)),
+                "false" => Tok::Value(Lit::Bool(false)),
+                "null" => Tok::Value(Lit::Null),
+                _ => Tok::Name(name),
+            },
+            start,
+        ))
+    }
+}
+
+fn lbp(tok: &Tok) -> u32 {
+    match tok {
+        Tok::Op(op) => match op.as_str() {
+            "." => 75,
+            "[" | "(" | "@" | "#" => 80,
+            "{" => 70,
+            "?" => 20,
+            "+" | "-" | "&" => 50,
+            "*" | "/" | "%" => 60,
+            "=" | "<" | ">" | "!=" | "<=" | ">=" | "^" | "~>" | "?:" | "??" | "in" => 40,
+            "and" => 30,
+            "or" => 25,
+            ":=" => 10,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+const KNOWN_OPS: &[&str] = &[
+    ".", "[", "]", "{", "}", "(", ")", ",", "@", "#", ";", ":", "?", "+", "-", "*", "/", "%", "|",
+    "=", "<", ">", "^", "**", "..", ":=", "!=", "<=", ">=", "~>", "?:", "??", "and", "or", "in",
+    "&",
+];
+
+struct Parser {
+    lexer: Lexer,
+    tok: Tok,
+    pos: usize,
+    src_len: usize,
+    depth: usize,
+    slots: Vec<(String, i32)>,
+}
+
+fn node(t: T, val: Lit, position: usize) -> Node {
+    Node {
+        t,
+        val,
+        position,
+        ..Node::default()
+    }
+}
+
+fn bx(n: Node) -> Option<Box<Node>> {
+    Some(Box::new(n))
+}
+
+impl Parser {
+    fn advance(&mut self, expect: Option<&str>, infix: bool) -> Result<(), Error> {
+        if let Some(id) = expect {
+            let matches = matches!(&self.tok, Tok::Op(op) if op == id);
+            if !matches {
+                return Err(if self.tok == Tok::End {
+                    err_at(
+                        "S0203",
+                        format!("Expected {id} before end of expression"),
+                        self.pos,
+                    )
+                } else {
+                    err_at("S0202", format!("Expected {id}, got {:?}", self.tok), self.pos)
+                });
+            }
+        }
+        let (tok, pos) = self.lexer.next(infix)?;
+        if let Tok::Op(op) = &tok {
+            if !KNOWN_OPS.contains(&op.as_str()) {
+                return Err(err_at("S0204", format!("Unknown operator: {op}"), pos));
+            }
+        }
+        self.pos = if tok == Tok::End { self.src_len } else { pos };
+        self.tok = tok;
+        Ok(())
+    }
+
+    fn is_op(&self, id: &str) -> bool {
+        matches!(&self.tok, Tok::Op(op) if op == id)
+    }
+
+    fn expression(&mut self, rbp: u32) -> Result<Node, Error> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(err_at(
+                "S0201",
+                "Syntax error: expression is nested too deeply",
+                self.pos,
+            ));
+        }
+        let t = self.tok.clone();
+        let tpos = self.pos;
+        self.advance(None, true)?;
+        let mut left = self.nud(t, tpos)?;
+        let mut iterations = 0;
+        while rbp < lbp(&self.tok) {
+            iterations += 1;
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(err_at(
+                    "S0201",
+                    "Syntax error: expression is nested too deeply",
+                    self.pos,
+                ));
+            }
+            let t = self.tok.clone();
+            let tpos = self.pos;
+            self.advance(None, false)?;
+            left = self.led(t, tpos, left)?;
+        }
+        self.depth -= 1 + iterations;
+        Ok(left)
+    }
+
+    fn nud(&mut self, t: Tok, pos: usize) -> Result<Node, Error> {
+        match t {
+            Tok::End => Err(err_at("S0207", "Unexpected end of expression", pos)),
+            Tok::Name(n) => Ok(node(T::Name, Lit::Str(n), pos)),
+            Tok::Variable(n) => Ok(node(T::Variable, Lit::Str(n), pos)),
+            Tok::Str(s) => Ok(node(T::Str, Lit::Str(s), pos)),
+            Tok::Num(n) => Ok(node(T::Num, Lit::Num(n), pos)),
+            Tok::Value(v) => Ok(node(T::Value, v, pos)),
+            Tok::Regex(p, f) => {
+                let mut b = regex::RegexBuilder::new(&p);
+                b.case_insensitive(f.contains('i'));
+                b.multi_line(f.contains('m'));
+                let re = b.build().map_err(|e| {
+                    err_at("S0303", format!("Invalid regular expression: {e}"), pos)
+                })?;
+                let mut n = node(T::Regex, Lit::Str(p), pos);
+                n.regex = Some(re);
+                Ok(n)
+            }
+            Tok::Op(op) => match op.as_str() {
+                "-" => {
+                    let mut n = node(T::Unary, Lit::Str(op), pos);
+                    n.lhs = bx(self.expression(70)?);
+                    Ok(n)
+                }
+                "*" => Ok(node(T::Wildcard, Lit::Str(op), pos)),
+                "**" => Ok(node(T::Descendant, Lit::Str(op), pos)),
+                "%" => Ok(node(T::Parent, Lit::Str(op), pos)),
+                "and" | "or" | "in" => Ok(node(T::Operator, Lit::Str(op), pos)),
+                "(" => {
+                    let mut exprs = Vec::new();
+                    while !self.is_op(")") {
+                        exprs.push(self.expression(0)?);
+                        if !self.is_op(";") {
+                            break;
+                        }
+                        self.advance(Some(";"), false)?;
+                    }
+                    self.advance(Some(")"), true)?;
+                    let mut n = node(T::Block, Lit::Str(op), pos);
+                    n.expressions = exprs;
+                    Ok(n)
+                }
+                "[" => {
+                    let mut items = Vec::new();
+                    if !self.is_op("]") {
+                        loop {
+                            let mut item = self.expression(0)?;
+                            if self.is_op("..") {
+                                let rpos = self.pos;
+                                self.advance(Some(".."), false)?;
+                                let mut range = node(T::Binary, Lit::Str("..".into()), rpos);
+                                range.lhs = bx(item);
+                                range.rhs = bx(self.expression(0)?);
+                                item = range;
+                            }
+                            items.push(item);
+                            if !self.is_op(",") {
+                                break;
+                            }
+                            self.advance(Some(","), false)?;
+                        }
+                    }
+                    self.advance(Some("]"), true)?;
+                    let mut n = node(T::Unary, Lit::Str(op), pos);
+                    n.expressions = items;
+                    Ok(n)
+                }
+                "{" => {
+                    let pairs = self.object_pairs()?;
+                    let mut n = node(T::Unary, Lit::Str(op), pos);
+                    n.pairs = pairs;
+                    Ok(n)
+                }
+                "|" => {
+                    let mut n = node(T::Transform, Lit::Str(op), pos);
+                    n.pattern = bx(self.expression(0)?);
+                    self.advance(Some("|"), false)?;
+                    n.update = bx(self.expression(0)?);
+                    if self.is_op(",") {
+                        self.advance(Some(","), false)?;
+                        n.delete = bx(self.expression(0)?);
+                    }
+                    self.advance(Some("|"), true)?;
+                    Ok(n)
+                }
+                _ => Err(err_at(
+                    "S0211",
+                    format!("The symbol {op} cannot be used as a unary operator"),
+                    pos,
+                )),
+            },
+        }
+    }
+
+    fn object_pairs(&mut self) -> Result<Vec<(Node, Node)>, Error> {
+        let mut pairs = Vec::new();
+        if !self.is_op("}") {
+            loop {
+                let k = self.expression(0)?;
+                self.advance(Some(":"), false)?;
+                let v = self.expression(0)?;
+                pairs.push((k, v));
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(Some(","), false)?;
+            }
+        }
+        self.advance(Some("}"), true)?;
+        Ok(pairs)
+    }
+
+    fn led(&mut self, t: Tok, pos: usize, left: Node) -> Result<Node, Error> {
+        let op = match t {
+            Tok::Op(op) => op,
+            _ => return Err(err_at("S0201", "Syntax error", pos)),
+        };
+        let bp = lbp(&Tok::Op(op.clone()));
+        match op.as_str() {
+            "??" => {
+                let mut n = node(T::Condition, Lit::Str(op), pos);
+                let mut call = node(T::Function, Lit::Str("(".into()), pos);
+                call.procedure = bx(node(T::Variable, Lit::Str("exists".into()), pos));
+                call.arguments = vec![left.clone()];
+                n.condition = bx(call);
+                n.then = bx(left);
+                n.els = bx(self.expression(0)?);
+                Ok(n)
+            }
+            "?:" => {
+                let mut n = node(T::Condition, Lit::Str(op), pos);
+                n.condition = bx(left.clone());
+                n.then = bx(left);
+                n.els = bx(self.expression(0)?);
+                Ok(n)
+            }
+            "(" => {
+                let mut n = node(T::Function, Lit::Str(op), pos);
+                let mut args = Vec::new();
+                let mut partial = false;
+                if !self.is_op(")") {
+                    loop {
+                        if self.is_op("?") {
+                            partial = true;
+                            args.push(node(T::Operator, Lit::Str("?".into()), self.pos));
+                            self.advance(Some("?"), false)?;
+                        } else {
+                            args.push(self.expression(0)?);
+                        }
+                        if !self.is_op(",") {
+                            break;
+                        }
+                        self.advance(Some(","), false)?;
+                    }
+                }
+                self.advance(Some(")"), true)?;
+                if partial {
+                    n.t = T::Partial;
+                }
+                if left.t == T::Name && (left.s() == "function" || left.s() == "\u{3bb}") {
+                    for (i, a) in args.iter().enumerate() {
+                        if a.t != T::Variable {
+                            return Err(err_at(
+                                "S0208",
+                                format!(
+                                    "Parameter {} of function definition must be a variable name (start with $)",
+                                    i + 1
+                                ),
+                                a.position,
+                            ));
+                        }
+                    }
+                    n.t = T::Lambda;
+                    if self.is_op("<") {
+                        let sig_pos = self.pos;
+                        let mut depth = 1;
+                        let mut sig = String::from("<");
+                        while depth > 0 && !self.is_op("{") && self.tok != Tok::End {
+                            self.advance(None, false)?;
+                            match &self.tok {
+                                Tok::Op(o) if o == ">" => depth -= 1,
+                                Tok::Op(o) if o == "<" => depth += 1,
+                                _ => {}
+                            }
+                            sig.push_str(&tok_text(&self.tok));
+                        }
+                        self.advance(Some(">"), false)?;
+                        n.signature = Some(Signature::parse(&sig).map_err(|mut e| {
+                            e.position = Some(sig_pos);
+                            e
+                        })?);
+                    }
+                    self.advance(Some("{"), false)?;
+                    n.body = bx(self.expression(0)?);
+                    self.advance(Some("}"), true)?;
+                }
+                n.arguments = args;
+                n.procedure = bx(left);
+                Ok(n)
+            }
+            "[" => {
+                if self.is_op("]") {
+                    let mut left = left;
+                    {
+                        let mut step = &mut left;
+                        while step.t == T::Binary && step.s() == "[" {
+                            match step.lhs {
+                                Some(ref mut l) => step = l,
+                                None => break,
+                            }
+                        }
+                        step.keep_array = true;
+                    }
+                    self.advance(Some("]"), true)?;
+                    Ok(left)
+                } else {
+                    let mut n = node(T::Binary, Lit::Str(op), pos);
+                    n.lhs = bx(left);
+                    n.rhs = bx(self.expression(0)?);
+                    self.advance(Some("]"), true)?;
+                    Ok(n)
+                }
+            }
+            "^" => {
+                self.advance(Some("("), false)?;
+                let mut terms = Vec::new();
+                loop {
+                    let mut descending = false;
+                    if self.is_op("<") {
+                        self.advance(Some("<"), false)?;
+                    } else if self.is_op(">") {
+                        descending = true;
+                        self.advance(Some(">"), false)?;
+                    }
+                    let expression = self.expression(0)?;
+                    terms.push(SortTerm {
+                        descending,
+                        expression,
+                    });
+                    if !self.is_op(",") {
+                        break;
+                    }
+                    self.advance(Some(","), false)?;
+                }
+                self.advance(Some(")"), true)?;
+                let mut n = node(T::Binary, Lit::Str(op), pos);
+                n.lhs = bx(left);
+                n.terms = terms;
+                Ok(n)
+            }
+            "{" => {
+                let pairs = self.object_pairs()?;
+                let mut n = node(T::Binary, Lit::Str(op), pos);
+                n.lhs = bx(left);
+                n.pairs = pairs;
+                Ok(n)
+            }
+            ":=" => {
+                if left.t != T::Variable {
+                    return Err(err_at(
+                        "S0212",
+                        "The left side of := must be a variable name (start with $)",
+                        left.position,
+                    ));
+                }
+                let mut n = node(T::Binary, Lit::Str(op), pos);
+                n.lhs = bx(left);
+                n.rhs = bx(self.expression(bp - 1)?);
+                Ok(n)
+            }
+            "@" | "#" => {
+                let rhs = self.expression(bp)?;
+                if rhs.t != T::Variable {
+                    return Err(err_at(
+                        "S0214",
+                        format!("The right side of {op} must be a variable name (start with $)"),
+                        rhs.position,
+                    ));
+                }
+                let mut n = node(T::Binary, Lit::Str(op), pos);
+                n.lhs = bx(left);
+                n.rhs = bx(rhs);
+                Ok(n)
+            }
+            "?" => {
+                let mut n = node(T::Condition, Lit::Str(op), pos);
+                n.condition = bx(left);
+                n.then = bx(self.expression(0)?);
+                if self.is_op(":") {
+                    self.advance(Some(":"), false)?;
+                    n.els = bx(self.expression(0)?);
+                }
+                Ok(n)
+            }
+            _ => {
+                let mut n = node(T::Binary, Lit::Str(op), pos);
+                n.lhs = bx(left);
+                n.rhs = bx(self.expression(bp)?);
+                Ok(n)
+            }
+        }
+    }
+
+    // ---------- post-processing ----------
+
+    fn new_slot(&mut self) -> usize {
+        let id = self.slots.len();
+        self.slots.push((format!("!{id}"), 1));
+        id
+    }
+
+    fn seek_parent(&mut self, node: &mut Node, slot: usize) -> Result<(), Error> {
+        match node.t {
+            T::Name | T::Wildcard => {
+                self.slots[slot].1 -= 1;
+                if self.slots[slot].1 == 0 {
+                    if let Some(prev) = node.ancestor {
+                        let label = self.slots[prev].0.clone();
+                        self.slots[slot].0 = label;
+                    }
+                    node.ancestor = Some(slot);
+                    node.tuple = true;
+                }
+            }
+            T::Parent => self.slots[slot].1 += 1,
+            T::Block => {
+                if let Some(last) = node.expressions.last_mut() {
+                    node.tuple = true;
+                    self.seek_parent(last, slot)?;
+                }
+            }
+            T::Path => {
+                node.tuple = true;
+                let mut index = node.steps.len() as isize - 1;
+                if let Some(step) = node.steps.get_mut(index as usize) {
+                    self.seek_parent(step, slot)?;
+                }
+                index -= 1;
+                while self.slots[slot].1 > 0 && index >= 0 {
+                    if let Some(step) = node.steps.get_mut(index as usize) {
+                        self.seek_parent(step, slot)?;
+                    }
+                    index -= 1;
+                }
+            }
+            _ => {
+                return Err(err_at(
+                    "S0217",
+                    "The object representing the 'parent' cannot be derived from this expression",
+                    node.position,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn push_ancestry(result: &mut Node, value: &Node) {
+        if value.seeking_parent.is_some() || value.t == T::Parent {
+            let mut slots = value.seeking_parent.clone().unwrap_or_default();
+            if value.t == T::Parent {
+                if let Some(s) = value.slot {
+                    slots.push(s);
+                }
+            }
+            match &mut result.seeking_parent {
+                None => result.seeking_parent = Some(slots),
+                Some(v) => v.extend(slots),
+            }
+        }
+    }
+
+    fn resolve_ancestry(&mut self, path: &mut Node) -> Result<(), Error> {
+        let last = match path.steps.last() {
+            Some(l) => l,
+            None => return Ok(()),
+        };
+        let mut slots = last.seeking_parent.clone().unwrap_or_default();
+        if last.t == T::Parent {
+            if let Some(s) = last.slot {
+                slots.push(s);
+            }
+        }
+        for slot in slots {
+            let mut index = path.steps.len() as isize - 2;
+            while self.slots[slot].1 > 0 {
+                if index < 0 {
+                    path.seeking_parent.get_or_insert_with(Vec::new).push(slot);
+                    break;
+                }
+                let mut si = index as usize;
+                index -= 1;
+                while index >= 0
+                    && path.steps[si].focus.is_some()
+                    && path.steps[index as usize].focus.is_some()
+                {
+                    si = index as usize;
+                    index -= 1;
+                }
+                let mut step = std::mem::take(&mut path.steps[si]);
+                let r = self.seek_parent(&mut step, slot);
+                path.steps[si] = step;
+                r?;
+            }
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, expr: Node) -> Result<Node, Error> {
+        let keep_array = expr.keep_array;
+        let mut result = match expr.t {
+            T::Binary => self.process_binary(expr)?,
+            T::Unary => {
+                let mut r = node(T::Unary, expr.val.clone(), expr.position);
+                match expr.s() {
+                    "[" => {
+                        for item in expr.expressions {
+                            let v = self.process(item)?;
+                            Self::push_ancestry(&mut r, &v);
+                            r.expressions.push(v);
+                        }
+                    }
+                    "{" => {
+                        for (k, v) in expr.pairs {
+                            let k = self.process(k)?;
+                            Self::push_ancestry(&mut r, &k);
+                            let v = self.process(v)?;
+                            Self::push_ancestry(&mut r, &v);
+                            r.pairs.push((k, v));
+                        }
+                    }
+                    _ => {
+                        let inner = match expr.lhs {
+                            Some(l) => self.process(*l)?,
+                            None => return Err(err_at("S0207", "Unexpected end", expr.position)),
+                        };
+                        if inner.t == T::Num {
+                            let mut n = inner;
+                            if let Lit::Num(v) = n.val {
+                                n.val = Lit::Num(-v);
+                            }
+                            r = n;
+                        } else {
+                            Self::push_ancestry(&mut r, &inner);
+                            r.lhs = bx(inner);
+                        }
+                    }
+                }
+                r
+            }
+            T::Function | T::Partial => {
+                let mut r = node(expr.t, expr.val.clone(), expr.position);
+                for a in expr.arguments {
+                    let a = self.process(a)?;
+                    Self::push_ancestry(&mut r, &a);
+                    r.arguments.push(a);
+                }
+                if let Some(p) = expr.procedure {
+                    r.procedure = bx(self.process(*p)?);
+                }
+                r
+            }
+            T::Lambda => {
+                let mut r = node(T::Lambda, expr.val.clone(), expr.position);
+                r.arguments = expr.arguments;
+                r.signature = expr.signature;
+                if let Some(b) = expr.body {
+                    r.body = bx(self.process(*b)?);
+                }
+                r
+            }
+            T::Condition => {
+                let mut r = node(T::Condition, expr.val.clone(), expr.position);
+                if let Some(c) = expr.condition {
+                    let c = self.process(*c)?;
+                    Self::push_ancestry(&mut r, &c);
+                    r.condition = bx(c);
+                }
+                if let Some(c) = expr.then {
+                    let c = self.process(*c)?;
+                    Self::push_ancestry(&mut r, &c);
+                    r.then = bx(c);
+                }
+                if let Some(c) = expr.els {
+                    let c = self.process(*c)?;
+                    Self::push_ancestry(&mut r, &c);
+                    r.els = bx(c);
+                }
+                r
+            }
+            T::Transform => {
+                let mut r = node(T::Transform, expr.val.clone(), expr.position);
+                if let Some(p) = expr.pattern {
+                    r.pattern = bx(self.process(*p)?);
+                }
+                if let Some(p) = expr.update {
+                    r.update = bx(self.process(*p)?);
+                }
+                if let Some(p) = expr.delete {
+                    r.delete = bx(self.process(*p)?);
+                }
+                r
+            }
+            T::Block => {
+                let mut r = node(T::Block, expr.val.clone(), expr.position);
+                for e in expr.expressions {
+                    let p = self.process(e)?;
+                    Self::push_ancestry(&mut r, &p);
+                    if p.consarray
+                        || (p.t == T::Path && p.steps.first().is_some_and(|s| s.consarray))
+                    {
+                        r.consarray = true;
+                    }
+                    r.expressions.push(p);
+                }
+                r
+            }
+            T::Name => {
+                let pos = expr.position;
+                let ka = expr.keep_array;
+                let mut r = node(T::Path, Lit::None, pos);
+                r.steps.push(expr);
+                if ka {
+                    r.keep_singleton_array = true;
+                }
+                r
+            }
+            T::Parent => {
+                let slot = self.new_slot();
+                let mut r = node(T::Parent, Lit::None, expr.position);
+                r.slot = Some(slot);
+                r
+            }
+            T::Str | T::Num | T::Value | T::Wildcard | T::Descendant | T::Variable | T::Regex => {
+                expr
+            }
+            T::Operator => {
+                if matches!(expr.s(), "and" | "or" | "in") {
+                    let mut e = expr;
+                    e.t = T::Name;
+                    self.process(e)?
+                } else if expr.s() == "?" {
+                    expr
+                } else {
+                    return Err(err_at(
+                        "S0201",
+                        format!("Syntax error: {}", expr.s()),
+                        expr.position,
+                    ));
+                }
+            }
+            _ => {
+                return Err(err_at(
+                    "S0206",
+                    "Unknown expression type",
+                    expr.position,
+                ));
+            }
+        };
+        if keep_array {
+            result.keep_array = true;
+        }
+        Ok(result)
+    }
+
+    fn process_binary(&mut self, expr: Node) -> Result<Node, Error> {
+        let pos = expr.position;
+        let op = expr.s().to_string();
+        let lhs = expr.lhs.map(|b| *b).unwrap_or_default();
+        match op.as_str() {
+            "." => {
+                let lstep = self.process(lhs)?;
+                let mut result = if lstep.t == T::Path {
+                    lstep
+                } else {
+                    let is_parent = lstep.t == T::Parent;
+                    let slot = lstep.slot;
+                    let mut r = node(T::Path, Lit::None, pos);
+                    r.steps.push(lstep);
+                    if is_parent {
+                        r.seeking_parent = slot.map(|s| vec![s]);
+                    }
+                    r
+                };
+                let rest = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+                if rest.t == T::Path {
+                    result.steps.extend(rest.steps);
+                } else {
+                    let mut rest = rest;
+                    if rest.predicate.is_some() {
+                        rest.stages = rest.predicate.take();
+                    }
+                    result.steps.push(rest);
+                }
+                for step in result.steps.iter_mut() {
+                    if step.t == T::Num || step.t == T::Value {
+                        return Err(err_at(
+                            "S0213",
+                            "The literal value cannot be used as a step within a path expression",
+                            step.position,
+                        ));
+                    }
+                    if step.t == T::Str {
+                        step.t = T::Name;
+                    }
+                }
+                if result.steps.iter().any(|s| s.keep_array) {
+                    result.keep_singleton_array = true;
+                }
+                if let Some(first) = result.steps.first_mut() {
+                    if first.t == T::Unary && first.s() == "[" {
+                        first.consarray = true;
+                    }
+                }
+                if let Some(last) = result.steps.last_mut() {
+                    if last.t == T::Unary && last.s() == "[" {
+                        last.consarray = true;
+                    }
+                }
+                self.resolve_ancestry(&mut result)?;
+                Ok(result)
+            }
+            "[" => {
+                let mut result = self.process(lhs)?;
+                let is_path = result.t == T::Path;
+                let predicate = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+                let seeking = predicate.seeking_parent.clone();
+                {
+                    let step: &mut Node = if is_path {
+                        match result.steps.last_mut() {
+                            Some(s) => s,
+                            None => return Err(err_at("S0201", "Syntax error", pos)),
+                        }
+                    } else {
+                        &mut result
+                    };
+                    if step.group.is_some() {
+                        return Err(err_at(
+                            "S0209",
+                            "A predicate cannot follow a grouping expression in a step",
+                            pos,
+                        ));
+                    }
+                    if let Some(slots) = seeking {
+                        let mut step_taken = std::mem::take(step);
+                        let mut res = Ok(());
+                        for slot in slots {
+                            if self.slots[slot].1 == 1 {
+                                if let Err(e) = self.seek_parent(&mut step_taken, slot) {
+                                    res = Err(e);
+                                    break;
+                                }
+                            } else {
+                                self.slots[slot].1 -= 1;
+                            }
+                        }
+                        *step = step_taken;
+                        res?;
+                        Self::push_ancestry(step, &predicate);
+                    }
+                    let list = if is_path {
+                        step.stages.get_or_insert_with(Vec::new)
+                    } else {
+                        step.predicate.get_or_insert_with(Vec::new)
+                    };
+                    list.push(Stage::Filter(Box::new(predicate)));
+                }
+                Ok(result)
+            }
+            "{" => {
+                let mut result = self.process(lhs)?;
+                if result.group.is_some() {
+                    return Err(err_at(
+                        "S0210",
+                        "Each step can only have one grouping expression",
+                        pos,
+                    ));
+                }
+                let mut pairs = Vec::new();
+                for (k, v) in expr.pairs {
+                    pairs.push((self.process(k)?, self.process(v)?));
+                }
+                result.group = Some(Box::new(Group {
+                    pairs,
+                    position: pos,
+                }));
+                Ok(result)
+            }
+            "^" => {
+                let mut result = self.process(lhs)?;
+                if result.t != T::Path {
+                    let mut r = node(T::Path, Lit::None, pos);
+                    r.steps.push(result);
+                    result = r;
+                }
+                let mut sort = node(T::Sort, Lit::None, pos);
+                for term in expr.terms {
+                    let e = self.process(term.expression)?;
+                    Self::push_ancestry(&mut sort, &e);
+                    sort.terms.push(SortTerm {
+                        descending: term.descending,
+                        expression: e,
+                    });
+                }
+                result.steps.push(sort);
+                self.resolve_ancestry(&mut result)?;
+                Ok(result)
+            }
+            ":=" => {
+                let mut r = node(T::Bind, Lit::Str(op), pos);
+                r.lhs = bx(self.process(lhs)?);
+                let rhs = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+                Self::push_ancestry(&mut r, &rhs);
+                r.rhs = bx(rhs);
+                Ok(r)
+            }
+            "@" => {
+                let mut result = self.process(lhs)?;
+                let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
+                let step: &mut Node = if result.t == T::Path {
+                    match result.steps.last_mut() {
+                        Some(s) => s,
+                        None => return Err(err_at("S0201", "Syntax error", pos)),
+                    }
+                } else {
+                    &mut result
+                };
+                if step.stages.is_some() || step.predicate.is_some() {
+                    return Err(err_at(
+                        "S0215",
+                        "A context variable binding must precede any predicates on a step",
+                        pos,
+                    ));
+                }
+                if step.t == T::Sort {
+                    return Err(err_at(
+                        "S0216",
+                        "A context variable binding must precede the 'order-by' clause on a step",
+                        pos,
+                    ));
+                }
+                if expr.keep_array {
+                    step.keep_array = true;
+                }
+                step.focus = Some(name);
+                step.tuple = true;
+                Ok(result)
+            }
+            "#" => {
+                let mut result = self.process(lhs)?;
+                let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
+                if result.t != T::Path {
+                    let mut step = result;
+                    if step.predicate.is_some() {
+                        step.stages = step.predicate.take();
+                    }
+                    let mut r = node(T::Path, Lit::None, pos);
+                    r.steps.push(step);
+                    result = r;
+                }
+                if let Some(step) = result.steps.last_mut() {
+                    match &mut step.stages {
+                        None => step.index = Some(name),
+                        Some(st) => st.push(Stage::Index(name)),
+                    }
+                    step.tuple = true;
+                }
+                Ok(result)
+            }
+            "~>" => {
+                let mut r = node(T::Apply, Lit::Str(op), pos);
+                let l = self.process(lhs)?;
+                let rr = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+                r.keep_array = l.keep_array || rr.keep_array;
+                r.lhs = bx(l);
+                r.rhs = bx(rr);
+                Ok(r)
+            }
+            _ => {
+                let mut r = node(T::Binary, Lit::Str(op), pos);
+                let l = self.process(lhs)?;
+                let rr = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+                Self::push_ancestry(&mut r, &l);
+                Self::push_ancestry(&mut r, &rr);
+                r.lhs = bx(l);
+                r.rhs = bx(rr);
+                Ok(r)
+            }
+        }
+    }
+}
+
+fn tok_text(t: &Tok) -> String {
+    match t {
+        Tok::Name(s) | Tok::Op(s) | Tok::Str(s) => s.clone(),
+        Tok::Variable(s) => format!("${s}"),
+        Tok::Num(n) => crate::value::js_number_to_string(*n),
+        Tok::Value(Lit::Bool(b)) => b.to_string(),
+        Tok::Value(_) => "null".into(),
+        Tok::Regex(p, f) => format!("/{p}/{f}"),
+        Tok::End => String::new(),
+    }
+}
+
+/// Parses `src` into a processed tree and the table of parent-slot labels.
+pub(crate) fn parse(src: &str) -> Result<(Node, Vec<String>), Error> {
+    let chars: Vec<char> = src.chars().collect();
+    let len = chars.len();
+    let mut p = Parser {
+        lexer: Lexer { chars, pos: 0 },
+        tok: Tok::End,
+        pos: 0,
+        src_len: len,
+        depth: 0,
+        slots: Vec::new(),
+    };
+    p.advance(None, false)?;
+    let expr = p.expression(0)?;
+    if p.tok != Tok::End {
+        return Err(err_at(
+            "S0201",
+            format!("Syntax error: {}", tok_text(&p.tok)),
+            p.pos,
+        ));
+    }
+    let expr = p.process(expr)?;
+    if expr.t == T::Parent || expr.seeking_parent.is_some() {
+        return Err(err_at(
+            "S0217",
+            "The object representing the 'parent' cannot be derived from this expression",
+            expr.position,
+        ));
+    }
+    let labels = p.slots.into_iter().map(|(l, _)| l).collect();
+    Ok((expr, labels))
+}

@@ -1,0 +1,332 @@
+//! The evaluator's value model: JSON values plus JSONata's sequences (arrays with flags),
+//! `undefined` and functions.
+
+use std::rc::Rc;
+
+use indexmap::IndexMap;
+
+use crate::ast::Node;
+use crate::functions::Native;
+
+pub(crate) type Map<'a> = IndexMap<String, Value<'a>>;
+
+/// An array with JSONata's hidden flags.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Array<'a> {
+    pub items: Vec<Value<'a>>,
+    pub sequence: bool,
+    pub cons: bool,
+    pub keep_singleton: bool,
+    pub outer_wrapper: bool,
+    pub tuple_stream: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Value<'a> {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(Rc<str>),
+    Array(Rc<Array<'a>>),
+    Object(Rc<Map<'a>>),
+    Func(Rc<Func<'a>>),
+}
+
+/// Function values.
+#[derive(Debug)]
+pub(crate) enum Func<'a> {
+    Lambda {
+        node: &'a Node,
+        params: Vec<String>,
+        body: &'a Node,
+        input: Value<'a>,
+        env: usize,
+        signature: bool,
+        thunk: bool,
+    },
+    Native(Native),
+    /// A native function partially applied: `None` marks a `?` placeholder.
+    PartialNative {
+        native: Native,
+        args: Vec<Option<Value<'a>>>,
+    },
+    Transform {
+        node: &'a Node,
+        env: usize,
+    },
+    Chain {
+        f: Value<'a>,
+        g: Value<'a>,
+    },
+    Regex(Rc<regex::Regex>),
+}
+
+impl<'a> Value<'a> {
+    pub fn str(s: &str) -> Self {
+        Value::String(Rc::from(s))
+    }
+    pub fn string(s: String) -> Self {
+        Value::String(Rc::from(s))
+    }
+    pub fn is_undefined(&self) -> bool {
+        matches!(self, Value::Undefined)
+    }
+    pub fn is_array(&self) -> bool {
+        matches!(self, Value::Array(_))
+    }
+    pub fn is_function(&self) -> bool {
+        matches!(self, Value::Func(_))
+    }
+    pub fn as_array(&self) -> Option<&Array<'a>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    pub fn is_sequence(&self) -> bool {
+        matches!(self, Value::Array(a) if a.sequence)
+    }
+    pub fn seq(items: Vec<Value<'a>>) -> Self {
+        Value::Array(Rc::new(Array {
+            items,
+            sequence: true,
+            ..Array::default()
+        }))
+    }
+    pub fn plain(items: Vec<Value<'a>>) -> Self {
+        Value::Array(Rc::new(Array {
+            items,
+            ..Array::default()
+        }))
+    }
+    pub fn arr(a: Array<'a>) -> Self {
+        Value::Array(Rc::new(a))
+    }
+    pub fn obj(m: Map<'a>) -> Self {
+        Value::Object(Rc::new(m))
+    }
+    /// Items when an array, else a one-element slice view (cloned).
+    pub fn to_items(&self) -> Vec<Value<'a>> {
+        match self {
+            Value::Array(a) => a.items.clone(),
+            Value::Undefined => vec![],
+            v => vec![v.clone()],
+        }
+    }
+    pub fn num(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+    pub fn type_symbol(&self) -> char {
+        match self {
+            Value::Undefined => 'm',
+            Value::Null => 'l',
+            Value::Bool(_) => 'b',
+            Value::Number(_) => 'n',
+            Value::String(_) => 's',
+            Value::Array(_) => 'a',
+            Value::Object(_) => 'o',
+            Value::Func(_) => 'f',
+        }
+    }
+}
+
+impl<'a> Array<'a> {
+    pub fn seq() -> Self {
+        Array {
+            sequence: true,
+            ..Array::default()
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    pub fn push(&mut self, v: Value<'a>) {
+        if !v.is_undefined() {
+            self.items.push(v);
+        }
+    }
+}
+
+/// JSONata's deep equality (functions are never equal except by identity).
+pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Undefined, Value::Undefined) => true,
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Array(x), Value::Array(y)) => {
+            x.items.len() == y.items.len()
+                && x.items.iter().zip(y.items.iter()).all(|(p, q)| deep_equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x
+                    .iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+        }
+        (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+/// Strict equality as JavaScript's `===` (used by `in`).
+pub(crate) fn strict_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Array(x), Value::Array(y)) => Rc::ptr_eq(x, y),
+        (Value::Object(x), Value::Object(y)) => Rc::ptr_eq(x, y),
+        (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+/// Converts an input document, failing never: numbers become f64.
+pub(crate) fn from_json<'a>(v: &serde_json::Value) -> Value<'a> {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => Value::str(s),
+        serde_json::Value::Array(a) => Value::plain(a.iter().map(from_json).collect()),
+        serde_json::Value::Object(o) => Value::obj(
+            o.iter()
+                .map(|(k, v)| (k.clone(), from_json(v)))
+                .collect::<Map>(),
+        ),
+    }
+}
+
+pub(crate) fn number_to_json(n: f64) -> serde_json::Value {
+    if !n.is_finite() {
+        return serde_json::Value::Null;
+    }
+    if n.fract() == 0.0 && n.abs() < 9.0e18 {
+        // integral: keep it an integer in JSON
+        return serde_json::Value::from(n as i64);
+    }
+    serde_json::Number::from_f64(n)
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Converts a result to JSON the way `JSON.stringify` would (functions dropped in objects,
+/// `null` in arrays; `undefined` dropped from objects).
+pub(crate) fn to_json(v: &Value) -> Option<serde_json::Value> {
+    Some(match v {
+        Value::Undefined | Value::Func(_) => return None,
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => number_to_json(*n),
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::Array(a) => serde_json::Value::Array(
+            a.items
+                .iter()
+                .map(|x| to_json(x).unwrap_or(serde_json::Value::Null))
+                .collect(),
+        ),
+        Value::Object(o) => {
+            let mut m = serde_json::Map::new();
+            for (k, x) in o.iter() {
+                if let Some(j) = to_json(x) {
+                    m.insert(k.clone(), j);
+                }
+            }
+            serde_json::Value::Object(m)
+        }
+    })
+}
+
+/// JavaScript's `Number.prototype.toString()` for finite numbers.
+pub(crate) fn js_number_to_string(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if n == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:e}", n);
+    let (mant, exp) = match sci.split_once('e') {
+        Some(p) => p,
+        None => return sci,
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let neg = mant.starts_with('-');
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let k = digits.len() as i32;
+    let sign = if neg { "-" } else { "" };
+    // JS: n = exp + 1 is the decimal point position
+    let point = exp + 1;
+    let body = if k <= point && point <= 21 {
+        format!("{}{}", digits, "0".repeat((point - k) as usize))
+    } else if 0 < point && point <= 21 {
+        let (a, b) = digits.split_at(point as usize);
+        format!("{a}.{b}")
+    } else if -6 < point && point <= 0 {
+        format!("0.{}{}", "0".repeat((-point) as usize), digits)
+    } else {
+        let e = point - 1;
+        let es = if e >= 0 {
+            format!("+{e}")
+        } else {
+            format!("{e}")
+        };
+        if k == 1 {
+            format!("{digits}e{es}")
+        } else {
+            let (a, b) = digits.split_at(1);
+            format!("{a}.{b}e{es}")
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// `Number(n.toPrecision(15))` as JSONata applies before stringifying non-integers.
+pub(crate) fn to_precision_15(n: f64) -> f64 {
+    if !n.is_finite() || n.fract() == 0.0 {
+        return n;
+    }
+    format!("{:.14e}", n).parse::<f64>().unwrap_or(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_numbers_when_formatted_then_match_javascript() {
+        let cases = [
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (1.5e-7, "1.5e-7"),
+            (1e-6, "0.000001"),
+            (123456.789, "123456.789"),
+            (-0.0, "0"),
+            (2.5e-5, "0.000025"),
+        ];
+        for (n, s) in cases {
+            assert_eq!(js_number_to_string(n), s, "{n}");
+        }
+    }
+
+    #[test]
+    fn given_non_integer_when_precision_15_then_rounds() {
+        assert_eq!(to_precision_15(0.1 + 0.2), 0.3);
+    }
+}

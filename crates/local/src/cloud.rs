@@ -1,0 +1,428 @@
+//! `LocalCloud`: the composition of the local runtime — object store, registry, SageMaker
+//! emulator, the project's handlers and state machines — under one state directory.
+//!
+//! ```text
+//! <state dir>/            (default .mdlc)
+//!   s3/<bucket>/<key>     the object store
+//!   registry/             the embedded registry database
+//!   sagemaker/            job directories of the emulator (laid out like /opt/ml)
+//!   executions/<machine>/<execution>.json   every finished execution with its history
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mdlc_asl::{
+    Execution, ItemStore, ItemStoreError, StateMachine, StoredObject, TaskFailure, TaskInvoker,
+};
+use mdlc_core::ports::{ObjectStore, SystemClock};
+use mdlc_core::{Dependencies, FunctionConfig, PortError, S3Uri};
+use mdlc_emulator::{EmulatorConfig, FaultConfig, ImageMap, SageMakerEmulator};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::invoker::{
+    FunctionFaults, HandlerFn, LocalInvoker, LocalInvokerBuilder, RunSettings, SageMakerBackend,
+};
+use crate::substitute::{
+    self, LOCAL_ACCOUNT, LOCAL_REGION, SubstitutionError, local_substitutions, sagemaker_role_arn,
+    state_machine_arn,
+};
+use crate::{FsObjectStore, FsRegistry};
+
+/// The default artifact bucket of the local cloud.
+pub const DEFAULT_BUCKET: &str = "mdlc-artifacts";
+/// The registry "table" name the local handlers are configured with.
+pub const LOCAL_TABLE: &str = "mdlc-local-registry";
+/// The project's state machines: name → file in the state machine directory.
+pub const PROJECT_STATE_MACHINES: [(&str, &str); 2] = [
+    ("training", "training.asl.json"),
+    ("evaluation", "evaluation.asl.json"),
+];
+
+/// Errors of setting up or using the local cloud.
+#[derive(Debug, Error)]
+pub enum LocalError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path} is not valid JSON: {message}")]
+    Json { path: String, message: String },
+    #[error("{path}: {source}")]
+    Substitution {
+        path: String,
+        #[source]
+        source: SubstitutionError,
+    },
+    #[error("{path} is not a valid state machine:\n{message}")]
+    Invalid { path: String, message: String },
+    #[error("emulator configuration: {0}")]
+    Emulator(#[from] mdlc_emulator::ConfigError),
+    #[error("{0}")]
+    Faults(#[from] crate::invoker::FunctionFaultError),
+    #[error("invalid --lambda-endpoint: {0}")]
+    Endpoint(#[from] crate::http::HttpError),
+    #[error("the project's state machine directory was not found (looked for {looked}); pass it explicitly")]
+    NoStateMachines { looked: String },
+    #[error("cannot write {path}: {message}")]
+    Write { path: String, message: String },
+    #[error("invalid artifact bucket {0:?}: 3-63 characters of lowercase letters, digits, '-' and '.'")]
+    Bucket(String),
+}
+
+/// How to build a [`LocalCloud`].
+#[derive(Clone)]
+pub struct LocalCloudConfig {
+    /// Root of all local state (default `.mdlc`).
+    pub state_dir: PathBuf,
+    pub artifact_bucket: String,
+    /// Extra or overriding `${Name}` values.
+    pub substitutions: BTreeMap<String, String>,
+    /// Where `training.asl.json` and `evaluation.asl.json` are; `None`: found automatically
+    /// (see [`find_state_machine_dir`]); a missing directory is fine for user definitions.
+    pub state_machine_dir: Option<PathBuf>,
+    /// `--function NAME=COMMAND`.
+    pub commands: Vec<(String, String)>,
+    /// `--lambda-endpoint URL`.
+    pub lambda_endpoint: Option<String>,
+    /// Image map file (JSON); `None`: `<state dir>/images.json` when it exists, else the defaults.
+    pub image_map: Option<PathBuf>,
+    /// SageMaker faults; `None`: from `MDLC_FAULTS`.
+    pub faults: Option<FaultConfig>,
+    /// Function faults; `None`: from `MDLC_FUNCTION_FAULTS`.
+    pub function_faults: Option<FunctionFaults>,
+    /// `FileSystemDataSource` roots for the emulator.
+    pub file_systems: BTreeMap<String, PathBuf>,
+    /// Clock, observer, history recording of executions.
+    pub settings: RunSettings,
+    /// In-process handlers by function name (the project's seven by default, see
+    /// [`crate::functions::project_handlers`]).
+    pub handlers: BTreeMap<String, HandlerFn>,
+}
+
+impl LocalCloudConfig {
+    /// Defaults under `state_dir`, with the project's handlers.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        LocalCloudConfig {
+            state_dir: state_dir.into(),
+            artifact_bucket: DEFAULT_BUCKET.to_string(),
+            substitutions: BTreeMap::new(),
+            state_machine_dir: None,
+            commands: Vec::new(),
+            lambda_endpoint: None,
+            image_map: None,
+            faults: None,
+            function_faults: None,
+            file_systems: BTreeMap::new(),
+            settings: RunSettings::default(),
+            handlers: crate::functions::project_handlers(),
+        }
+    }
+}
+
+/// Finds the project's `statemachine/` directory: `MDLC_STATE_MACHINE_DIR`, then
+/// `$MDLC_REPO_ROOT/statemachine`, then `statemachine/` in the current directory or an ancestor,
+/// then the source tree this crate was built from.
+pub fn find_state_machine_dir() -> Result<PathBuf, LocalError> {
+    let mut candidates = Vec::new();
+    if let Some(d) = std::env::var_os("MDLC_STATE_MACHINE_DIR") {
+        candidates.push(PathBuf::from(d));
+    }
+    if let Some(r) = std::env::var_os("MDLC_REPO_ROOT") {
+        candidates.push(PathBuf::from(r).join("statemachine"));
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        candidates.extend(cwd.ancestors().map(|a| a.join("statemachine")));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../statemachine"));
+    candidates
+        .iter()
+        .find(|c| c.join(PROJECT_STATE_MACHINES[0].1).is_file())
+        .cloned()
+        .ok_or_else(|| LocalError::NoStateMachines {
+            looked: candidates
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// The local cloud.
+pub struct LocalCloud {
+    state_dir: PathBuf,
+    bucket: String,
+    store: Arc<FsObjectStore>,
+    registry: Arc<FsRegistry>,
+    emulator: SageMakerEmulator,
+    invoker: Arc<LocalInvoker>,
+    machines: BTreeMap<String, Arc<StateMachine>>,
+    substitutions: BTreeMap<String, String>,
+}
+
+impl LocalCloud {
+    /// Sets up the local cloud. The project's state machines are loaded when their directory is
+    /// found (an error only when `state_machine_dir` was given explicitly and is unusable).
+    pub fn new(config: LocalCloudConfig) -> Result<Self, LocalError> {
+        if format!("s3://{}/", config.artifact_bucket)
+            .parse::<S3Uri>()
+            .is_err()
+        {
+            return Err(LocalError::Bucket(config.artifact_bucket));
+        }
+        let state_dir = config.state_dir.clone();
+        let store = Arc::new(FsObjectStore::new(state_dir.join("s3")));
+        let registry = Arc::new(FsRegistry::new(state_dir.join("registry")));
+
+        let images = match &config.image_map {
+            Some(p) => ImageMap::load(p)?,
+            None => {
+                let default = state_dir.join("images.json");
+                if default.is_file() {
+                    ImageMap::load(&default)?
+                } else {
+                    ImageMap::builtin()
+                }
+            }
+        };
+        let faults = match config.faults.clone() {
+            Some(f) => f,
+            None => FaultConfig::from_env()?,
+        };
+        let emulator = SageMakerEmulator::new(EmulatorConfig {
+            work_dir: state_dir.join("sagemaker"),
+            store: store.clone() as Arc<dyn ObjectStore>,
+            images,
+            faults,
+            region: LOCAL_REGION.to_string(),
+            account: LOCAL_ACCOUNT.to_string(),
+            file_systems: config.file_systems.clone(),
+        });
+
+        let mut substitutions = local_substitutions(&config.artifact_bucket);
+        substitutions.extend(config.substitutions.clone());
+
+        let machine_dir = match &config.state_machine_dir {
+            Some(d) => Some(d.clone()),
+            None => find_state_machine_dir().ok(),
+        };
+        let mut machines = BTreeMap::new();
+        if let Some(dir) = &machine_dir {
+            for (name, file) in PROJECT_STATE_MACHINES {
+                let path = dir.join(file);
+                if path.is_file() || config.state_machine_dir.is_some() {
+                    machines.insert(
+                        name.to_string(),
+                        Arc::new(load_definition(&path, &substitutions)?),
+                    );
+                }
+            }
+        }
+
+        let mut function_config = FunctionConfig::new(
+            LOCAL_TABLE,
+            config.artifact_bucket.clone(),
+            sagemaker_role_arn(),
+        );
+        function_config.training_state_machine_arn = Some(state_machine_arn("training"));
+        function_config.region = LOCAL_REGION.to_string();
+        let deps = Dependencies {
+            store: store.clone(),
+            registry_read: registry.clone(),
+            registry_write: registry.clone(),
+            sagemaker: Arc::new(emulator.clone()),
+            clock: Arc::new(SystemClock),
+            config: function_config,
+        };
+
+        let function_faults = match config.function_faults.clone() {
+            Some(f) => f,
+            None => FunctionFaults::from_env()?,
+        };
+        let mut settings = config.settings.clone();
+        if settings.item_store.is_none() {
+            settings.item_store = Some(Arc::new(StoreItems(store.clone())));
+        }
+        let mut builder = LocalInvokerBuilder::new(deps)
+            .sagemaker(Arc::new(EmulatorBackend(emulator.clone())))
+            .settings(settings)
+            .function_faults(function_faults)
+            .command_env("MDLC_STATE_DIR", state_dir.display().to_string())
+            .command_env("MDLC_ARTIFACT_BUCKET", config.artifact_bucket.clone());
+        for (name, handler) in &config.handlers {
+            builder = builder.handler(name.clone(), handler.clone());
+        }
+        for (name, command) in &config.commands {
+            builder = builder.command(name.clone(), command.clone());
+        }
+        if let Some(url) = &config.lambda_endpoint {
+            builder = builder.lambda_endpoint(url)?;
+        }
+        for (name, machine) in &machines {
+            builder = builder.state_machine(name.clone(), machine.clone());
+        }
+        let invoker = builder.build();
+
+        Ok(LocalCloud {
+            state_dir,
+            bucket: config.artifact_bucket,
+            store,
+            registry,
+            emulator,
+            invoker,
+            machines,
+            substitutions,
+        })
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn store(&self) -> &Arc<FsObjectStore> {
+        &self.store
+    }
+
+    pub fn registry(&self) -> &Arc<FsRegistry> {
+        &self.registry
+    }
+
+    pub fn emulator(&self) -> &SageMakerEmulator {
+        &self.emulator
+    }
+
+    pub fn invoker(&self) -> &Arc<LocalInvoker> {
+        &self.invoker
+    }
+
+    /// The substitution values in force.
+    pub fn substitutions(&self) -> &BTreeMap<String, String> {
+        &self.substitutions
+    }
+
+    /// A project state machine (`training`, `evaluation`).
+    pub fn state_machine(&self, name: &str) -> Option<&Arc<StateMachine>> {
+        self.machines.get(name)
+    }
+
+    /// Loads a user definition with this cloud's substitutions.
+    pub fn load(&self, path: &Path) -> Result<StateMachine, LocalError> {
+        load_definition(path, &self.substitutions)
+    }
+
+    /// Runs `machine` as `<machine_name>:<execution_name>`, through `invoker` when given (a mock
+    /// wrapper around [`LocalCloud::invoker`]), records it under `executions/` and returns it.
+    pub async fn execute(
+        &self,
+        machine_name: &str,
+        machine: &StateMachine,
+        execution_name: &str,
+        input: Value,
+        invoker: Option<Arc<dyn TaskInvoker>>,
+    ) -> Result<Execution, LocalError> {
+        let before = self.invoker.journal().records().len();
+        let execution = self
+            .invoker
+            .run(machine_name, machine, execution_name, input, None, invoker)
+            .await;
+        // Persist this execution and the nested ones it started.
+        for record in self.invoker.journal().records().into_iter().skip(before) {
+            let dir = self
+                .state_dir
+                .join("executions")
+                .join(&record.state_machine_name);
+            let path = dir.join(format!("{}.json", record.name));
+            let bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::write(&path, bytes))
+                .map_err(|e| LocalError::Write {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(execution)
+    }
+}
+
+/// Reads, substitutes, parses and validates a definition file.
+pub fn load_definition(
+    path: &Path,
+    substitutions: &BTreeMap<String, String>,
+) -> Result<StateMachine, LocalError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| LocalError::Read {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let raw: Value = serde_json::from_str(&text).map_err(|e| LocalError::Json {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let def = substitute::substitute(&raw, substitutions).map_err(|source| {
+        LocalError::Substitution {
+            path: shown.clone(),
+            source,
+        }
+    })?;
+    StateMachine::from_value(&def).map_err(|e| LocalError::Invalid {
+        path: shown,
+        message: e.to_string(),
+    })
+}
+
+/// The emulator behind the `sagemaker:*` integrations.
+struct EmulatorBackend(SageMakerEmulator);
+
+#[async_trait]
+impl SageMakerBackend for EmulatorBackend {
+    async fn call(&self, action: &str, sync: bool, request: Value) -> Result<Value, TaskFailure> {
+        self.0
+            .call(action, sync, request)
+            .await
+            .map_err(|f| TaskFailure::new(f.error, f.cause))
+    }
+}
+
+/// The object store as a distributed Map's item store.
+struct StoreItems(Arc<FsObjectStore>);
+
+fn item_error(e: PortError) -> ItemStoreError {
+    match e {
+        PortError::NotFound { what } => ItemStoreError::NotFound(what),
+        other => ItemStoreError::Other(other.to_string()),
+    }
+}
+
+fn parse_uri(uri: &str) -> Result<S3Uri, ItemStoreError> {
+    uri.parse::<S3Uri>()
+        .map_err(|e| ItemStoreError::Other(e.to_string()))
+}
+
+#[async_trait]
+impl ItemStore for StoreItems {
+    async fn get(&self, uri: &str) -> Result<Vec<u8>, ItemStoreError> {
+        self.0.get(&parse_uri(uri)?).await.map_err(item_error)
+    }
+
+    async fn put(&self, uri: &str, body: Vec<u8>) -> Result<(), ItemStoreError> {
+        self.0.put(&parse_uri(uri)?, body).await.map_err(item_error)
+    }
+
+    async fn list(&self, prefix_uri: &str) -> Result<Vec<StoredObject>, ItemStoreError> {
+        let objects = self.0.list(&parse_uri(prefix_uri)?).await.map_err(item_error)?;
+        Ok(objects
+            .into_iter()
+            .map(|o| StoredObject {
+                key: o.uri.key,
+                size: o.size,
+                last_modified: None,
+                etag: None,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,916 @@
+//! `LocalInvoker`: routes the Task states of a local execution.
+//!
+//! | resource | runs |
+//! | --- | --- |
+//! | `arn:aws:states:::lambda:invoke[.waitForTaskToken]` (`FunctionName`, `Payload`) | the function, result wrapped like `lambda:invoke` (`Payload`, `StatusCode`, ...) |
+//! | `arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]` | the function, result as it is |
+//! | `arn:aws:states:::sagemaker:<action>[.sync]` | the SageMaker backend (the emulator) |
+//! | `arn:aws:states:::states:startExecution[.sync[:2]]` | a nested local execution |
+//! | anything else | `States.Runtime`, naming the resource |
+//!
+//! A function runs, in this order of precedence: as a `--function NAME=COMMAND` child process; on
+//! the `--lambda-endpoint` (the Lambda Invoke API of `cargo lambda watch`); in process, when it is
+//! one of the project's handlers; otherwise the task fails with `Lambda.ResourceNotFoundException`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mdlc_asl::{
+    Clock as AslClock, Execution, ExecutionObserver, ExecutionOptions, ExecutionStatus, ItemStore,
+    StateMachine, TaskFailure, TaskInvoker, TaskRequest,
+};
+use mdlc_core::{Dependencies, HandlerFailure};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::http::{self, BaseUrl};
+use crate::substitute::{LOCAL_ACCOUNT, LOCAL_REGION};
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// An in-process function: the uniform `invoke(event, &Dependencies)` entry point.
+pub type HandlerFn =
+    Arc<dyn Fn(Value, Arc<Dependencies>) -> BoxFuture<Result<Value, HandlerFailure>> + Send + Sync>;
+
+/// Wraps an async function into a [`HandlerFn`].
+pub fn handler_fn<F, Fut>(f: F) -> HandlerFn
+where
+    F: Fn(Value, Arc<Dependencies>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, HandlerFailure>> + Send + 'static,
+{
+    Arc::new(move |event, deps| Box::pin(f(event, deps)))
+}
+
+/// The Step Functions SageMaker service integrations (`arn:aws:states:::sagemaker:*`).
+#[async_trait]
+pub trait SageMakerBackend: Send + Sync {
+    /// Runs `action` (`createTrainingJob`, ...); with `sync`, waits for the job's end and returns
+    /// its Describe* response.
+    async fn call(&self, action: &str, sync: bool, request: Value) -> Result<Value, TaskFailure>;
+}
+
+/// One finished (or failed-to-start) execution, for reports and `.mdlc/executions/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub state_machine_name: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub arn: String,
+    /// The execution that started this one (`startExecution`), if any.
+    pub parent_arn: Option<String>,
+    pub input: Value,
+    /// RFC 3339.
+    pub started_at: String,
+    pub stopped_at: String,
+    pub execution: Execution,
+}
+
+/// The executions run through one invoker, in the order they finished.
+#[derive(Debug, Default)]
+pub struct Journal {
+    records: Mutex<Vec<ExecutionRecord>>,
+}
+
+impl Journal {
+    pub fn push(&self, record: ExecutionRecord) {
+        if let Ok(mut records) = self.records.lock() {
+            records.push(record);
+        }
+    }
+
+    /// A copy of every record so far.
+    pub fn records(&self) -> Vec<ExecutionRecord> {
+        self.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// How executions started by the invoker run.
+#[derive(Clone)]
+pub struct RunSettings {
+    pub clock: Arc<dyn AslClock>,
+    pub record_history: bool,
+    pub observer: Option<Arc<dyn ExecutionObserver>>,
+    pub item_store: Option<Arc<dyn ItemStore>>,
+    pub max_transitions: Option<u64>,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            clock: Arc::new(mdlc_asl::VirtualClock::new()),
+            record_history: true,
+            observer: None,
+            item_store: None,
+            max_transitions: None,
+        }
+    }
+}
+
+/// Builds a [`LocalInvoker`].
+pub struct LocalInvokerBuilder {
+    deps: Arc<Dependencies>,
+    handlers: BTreeMap<String, HandlerFn>,
+    commands: BTreeMap<String, String>,
+    command_env: BTreeMap<String, String>,
+    lambda_endpoint: Option<BaseUrl>,
+    sagemaker: Option<Arc<dyn SageMakerBackend>>,
+    state_machines: BTreeMap<String, Arc<StateMachine>>,
+    settings: RunSettings,
+    journal: Arc<Journal>,
+    faults: FunctionFaults,
+}
+
+impl LocalInvokerBuilder {
+    /// An invoker whose in-process handlers get `deps`.
+    pub fn new(deps: Dependencies) -> Self {
+        LocalInvokerBuilder {
+            deps: Arc::new(deps),
+            handlers: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            command_env: BTreeMap::new(),
+            lambda_endpoint: None,
+            sagemaker: None,
+            state_machines: BTreeMap::new(),
+            settings: RunSettings::default(),
+            journal: Arc::new(Journal::default()),
+            faults: FunctionFaults::default(),
+        }
+    }
+
+    /// Injected function errors (see [`FunctionFaults`]).
+    pub fn function_faults(mut self, faults: FunctionFaults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Runs function `name` in process.
+    pub fn handler(mut self, name: impl Into<String>, handler: HandlerFn) -> Self {
+        self.handlers.insert(name.into(), handler);
+        self
+    }
+
+    /// Runs function `name` as `sh -c COMMAND` (event on stdin, result on stdout).
+    pub fn command(mut self, name: impl Into<String>, command: impl Into<String>) -> Self {
+        self.commands.insert(name.into(), command.into());
+        self
+    }
+
+    /// Extra environment for `command` functions.
+    pub fn command_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.command_env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sends every function without a command to this Lambda Invoke API.
+    pub fn lambda_endpoint(mut self, url: &str) -> Result<Self, http::HttpError> {
+        self.lambda_endpoint = Some(BaseUrl::parse(url)?);
+        Ok(self)
+    }
+
+    pub fn sagemaker(mut self, backend: Arc<dyn SageMakerBackend>) -> Self {
+        self.sagemaker = Some(backend);
+        self
+    }
+
+    /// Makes `startExecution` of `arn:...:stateMachine:<name>` run `machine`.
+    pub fn state_machine(mut self, name: impl Into<String>, machine: Arc<StateMachine>) -> Self {
+        self.state_machines.insert(name.into(), machine);
+        self
+    }
+
+    pub fn settings(mut self, settings: RunSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn build(self) -> Arc<LocalInvoker> {
+        Arc::new_cyclic(|me| LocalInvoker {
+            me: me.clone(),
+            deps: self.deps,
+            handlers: self.handlers,
+            commands: self.commands,
+            command_env: self.command_env,
+            lambda_endpoint: self.lambda_endpoint,
+            sagemaker: self.sagemaker,
+            state_machines: self.state_machines,
+            settings: self.settings,
+            journal: self.journal,
+            execution_names: Mutex::new(HashSet::new()),
+            faults: Mutex::new(self.faults),
+        })
+    }
+}
+
+/// The local cloud's [`TaskInvoker`]; see the module documentation.
+pub struct LocalInvoker {
+    me: Weak<LocalInvoker>,
+    deps: Arc<Dependencies>,
+    handlers: BTreeMap<String, HandlerFn>,
+    commands: BTreeMap<String, String>,
+    command_env: BTreeMap<String, String>,
+    lambda_endpoint: Option<BaseUrl>,
+    sagemaker: Option<Arc<dyn SageMakerBackend>>,
+    state_machines: BTreeMap<String, Arc<StateMachine>>,
+    settings: RunSettings,
+    journal: Arc<Journal>,
+    execution_names: Mutex<HashSet<(String, String)>>,
+    faults: Mutex<FunctionFaults>,
+}
+
+/// Injected function errors, e.g. from
+/// `MDLC_FUNCTION_FAULTS="register-model:DependencyUnavailable:2,find-model:ModelNotFound"`:
+/// the first N invocations (every invocation without N) of the function fail with that error
+/// type, as if the handler had returned it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionFaults {
+    rules: Vec<FunctionFault>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct FunctionFault {
+    function: String,
+    error_type: String,
+    remaining: Option<u32>,
+}
+
+/// A malformed function fault rule.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid function fault {rule:?} in MDLC_FUNCTION_FAULTS: expected FUNCTION:ErrorType[:N]")]
+pub struct FunctionFaultError {
+    pub rule: String,
+}
+
+impl FunctionFaults {
+    /// The variable the rules are read from.
+    pub const ENV: &'static str = "MDLC_FUNCTION_FAULTS";
+
+    /// Rules from `MDLC_FUNCTION_FAULTS` (none when unset).
+    pub fn from_env() -> Result<Self, FunctionFaultError> {
+        Self::parse(&std::env::var(Self::ENV).unwrap_or_default())
+    }
+
+    /// Comma-separated `FUNCTION:ErrorType[:N]` rules.
+    pub fn parse(text: &str) -> Result<Self, FunctionFaultError> {
+        let mut rules = Vec::new();
+        for raw in text.split([',', ';']).map(str::trim).filter(|r| !r.is_empty()) {
+            let bad = || FunctionFaultError {
+                rule: raw.to_string(),
+            };
+            let parts: Vec<&str> = raw.split(':').collect();
+            let (function, error_type, remaining) = match parts.as_slice() {
+                [f, e] => (*f, *e, None),
+                [f, e, n] => (*f, *e, Some(n.parse::<u32>().map_err(|_| bad())?)),
+                _ => return Err(bad()),
+            };
+            if function_name(function) != Some(function) || error_type.is_empty() {
+                return Err(bad());
+            }
+            rules.push(FunctionFault {
+                function: function.to_string(),
+                error_type: error_type.to_string(),
+                remaining,
+            });
+        }
+        Ok(FunctionFaults { rules })
+    }
+
+    /// The injected error for this invocation of `function`, if any (counts it).
+    fn take(&mut self, function: &str) -> Option<String> {
+        for rule in &mut self.rules {
+            if rule.function != function {
+                continue;
+            }
+            match &mut rule.remaining {
+                None => return Some(rule.error_type.clone()),
+                Some(0) => continue,
+                Some(n) => {
+                    *n -= 1;
+                    return Some(rule.error_type.clone());
+                }
+            }
+        }
+        None
+    }
+}
+
+const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+const SAGEMAKER_PREFIX: &str = "arn:aws:states:::sagemaker:";
+const START_EXECUTION: &str = "arn:aws:states:::states:startExecution";
+
+/// The default time a `--function` command or endpoint call may take without a `TimeoutSeconds`.
+const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
+
+impl LocalInvoker {
+    /// The executions finished so far.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+
+    /// The names of the state machines `startExecution` can start.
+    pub fn state_machine_names(&self) -> impl Iterator<Item = &str> {
+        self.state_machines.keys().map(String::as_str)
+    }
+
+    /// The dependencies the in-process handlers get.
+    pub fn dependencies(&self) -> &Arc<Dependencies> {
+        &self.deps
+    }
+
+    /// Runs `machine` as execution `execution_name` with this invoker (or `invoker` when given, e.g.
+    /// a mock wrapper around it) and records it in the journal.
+    pub async fn run(
+        &self,
+        machine_name: &str,
+        machine: &StateMachine,
+        execution_name: &str,
+        input: Value,
+        parent_arn: Option<String>,
+        invoker: Option<Arc<dyn TaskInvoker>>,
+    ) -> Execution {
+        let invoker: Arc<dyn TaskInvoker> = match invoker {
+            Some(i) => i,
+            None => match self.me.upgrade() {
+                Some(me) => me,
+                None => {
+                    return Execution {
+                        status: ExecutionStatus::Failed,
+                        output: None,
+                        error: Some("States.Runtime".into()),
+                        cause: Some("the local invoker was dropped".into()),
+                        history: Vec::new(),
+                    };
+                }
+            },
+        };
+        let options = ExecutionOptions {
+            invoker,
+            clock: self.settings.clock.clone(),
+            state_machine_name: machine_name.to_string(),
+            execution_name: execution_name.to_string(),
+            record_history: self.settings.record_history,
+            observer: self.settings.observer.clone(),
+            item_store: self.settings.item_store.clone(),
+            region: LOCAL_REGION.to_string(),
+            account: LOCAL_ACCOUNT.to_string(),
+            max_transitions: self.settings.max_transitions,
+        };
+        let state_machine_arn = options.state_machine_arn();
+        let arn = options.execution_arn();
+        let started_at = self.settings.clock.now();
+        tracing::info!(target: "mdlc::execution", state_machine = machine_name, execution = execution_name, "execution started");
+        let execution = machine.execute(input.clone(), options).await;
+        let stopped_at = self.settings.clock.now();
+        tracing::info!(target: "mdlc::execution", state_machine = machine_name, execution = execution_name, status = %execution.status, "execution finished");
+        self.journal.push(ExecutionRecord {
+            state_machine_name: machine_name.to_string(),
+            state_machine_arn,
+            name: execution_name.to_string(),
+            arn,
+            parent_arn,
+            input,
+            started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            stopped_at: stopped_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            execution: execution.clone(),
+        });
+        execution
+    }
+
+    /// Reserves an execution name like Step Functions (unique per state machine).
+    fn reserve_name(&self, machine: &str, name: &str) -> Result<(), TaskFailure> {
+        let mut names = self
+            .execution_names
+            .lock()
+            .map_err(|_| TaskFailure::new("States.Runtime", "execution name table poisoned"))?;
+        if !names.insert((machine.to_string(), name.to_string())) {
+            return Err(TaskFailure::new(
+                "StepFunctions.ExecutionAlreadyExistsException",
+                format!("Execution Already Exists: '{name}' of state machine '{machine}'"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn invoke_function(
+        &self,
+        name: &str,
+        event: Value,
+        timeout: Duration,
+    ) -> Result<Value, TaskFailure> {
+        tracing::info!(target: "mdlc::lambda", function = name, "invoking function");
+        let injected = self.faults.lock().ok().and_then(|mut f| f.take(name));
+        if let Some(error_type) = injected {
+            tracing::info!(target: "mdlc::lambda", function = name, error_type, "injected function fault");
+            return Err(handler_failure(HandlerFailure {
+                error_type,
+                message: format!("fault injected by {} for function {name}", FunctionFaults::ENV),
+            }));
+        }
+        if let Some(command) = self.commands.get(name) {
+            return self.run_command(name, command, event, timeout).await;
+        }
+        if let Some(base) = &self.lambda_endpoint {
+            return invoke_endpoint(base, name, &event, timeout).await;
+        }
+        if let Some(handler) = self.handlers.get(name) {
+            return handler(event, self.deps.clone())
+                .await
+                .map_err(handler_failure);
+        }
+        let known: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+        Err(TaskFailure::new(
+            "Lambda.ResourceNotFoundException",
+            format!(
+                "Function not found: {name}. The local cloud runs the project's functions ({}); run others with --function {name}=COMMAND or --lambda-endpoint URL",
+                known.join(", ")
+            ),
+        ))
+    }
+
+    async fn run_command(
+        &self,
+        name: &str,
+        command: &str,
+        event: Value,
+        timeout: Duration,
+    ) -> Result<Value, TaskFailure> {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(command)
+            .envs(&self.command_env)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| {
+            TaskFailure::new(
+                "Lambda.ServiceException",
+                format!("cannot start function {name} ({command}): {e}"),
+            )
+        })?;
+        let input = serde_json::to_vec(&event).unwrap_or_default();
+        if let Some(mut stdin) = child.stdin.take() {
+            // A program that does not read its stdin is fine: ignore a broken pipe.
+            let _ = stdin.write_all(&input).await;
+            drop(stdin);
+        }
+        let output = tokio::time::timeout(timeout, child.wait_with_output())
+            .await
+            .map_err(|_| {
+                TaskFailure::new(
+                    "Sandbox.Timedout",
+                    format!(
+                        "function {name} timed out after {} seconds",
+                        timeout.as_secs()
+                    ),
+                )
+            })?
+            .map_err(|e| {
+                TaskFailure::new(
+                    "Lambda.ServiceException",
+                    format!("function {name}: {e}"),
+                )
+            })?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            let diagnostic = serde_json::from_str::<Value>(stdout.trim())
+                .ok()
+                .filter(|v| v.get("errorType").is_some())
+                .or_else(|| {
+                    stderr
+                        .lines()
+                        .rev()
+                        .find_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+                        .filter(|v| v.get("errorType").is_some())
+                });
+            return Err(match diagnostic {
+                Some(d) => diagnostic_failure(&d),
+                None => TaskFailure::new(
+                    "Lambda.Unknown",
+                    json!({
+                        "errorType": "Lambda.Unknown",
+                        "errorMessage": format!(
+                            "function {name} exited with {} without an error object on stdout; stderr: {}",
+                            output.status,
+                            tail(&stderr, 2000)
+                        ),
+                    })
+                    .to_string(),
+                ),
+            });
+        }
+        let text = stdout.trim();
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(text).map_err(|e| {
+            TaskFailure::new(
+                "Lambda.Unknown",
+                format!(
+                    "function {name} printed output that is not JSON ({e}): {}",
+                    tail(text, 500)
+                ),
+            )
+        })
+    }
+
+    async fn invoke_sagemaker(&self, action_part: &str, params: Value) -> Result<Value, TaskFailure> {
+        let (action, suffix) = match action_part.split_once('.') {
+            Some((a, s)) => (a, Some(s)),
+            None => (action_part, None),
+        };
+        let sync = match suffix {
+            None => false,
+            Some("sync") => true,
+            Some(other) => {
+                return Err(unsupported(
+                    &format!("{SAGEMAKER_PREFIX}{action_part}"),
+                    &format!("the integration pattern .{other} is not supported for SageMaker (use the request-response or .sync pattern)"),
+                ));
+            }
+        };
+        let backend = self.sagemaker.as_ref().ok_or_else(|| {
+            unsupported(
+                &format!("{SAGEMAKER_PREFIX}{action_part}"),
+                "no SageMaker emulator is configured",
+            )
+        })?;
+        tracing::info!(target: "mdlc::sagemaker", action, sync, "SageMaker call");
+        backend.call(action, sync, params).await
+    }
+
+    async fn start_execution(
+        &self,
+        pattern: &str,
+        params: Value,
+        context: &Value,
+    ) -> Result<Value, TaskFailure> {
+        let arn = params
+            .get("StateMachineArn")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                TaskFailure::new(
+                    "StepFunctions.ValidationException",
+                    "startExecution needs the string parameter StateMachineArn",
+                )
+            })?
+            .to_string();
+        let machine_name = arn
+            .split(":stateMachine:")
+            .nth(1)
+            .map(|rest| rest.split(':').next().unwrap_or(rest))
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                TaskFailure::new(
+                    "StepFunctions.InvalidArnException",
+                    format!("Invalid Arn: '{arn}' is not a state machine ARN"),
+                )
+            })?
+            .to_string();
+        let machine = self.state_machines.get(&machine_name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = self.state_machines.keys().map(String::as_str).collect();
+            TaskFailure::new(
+                "StepFunctions.StateMachineDoesNotExistException",
+                format!(
+                    "State Machine Does Not Exist: '{arn}' (local state machines: {})",
+                    known.join(", ")
+                ),
+            )
+        })?;
+        let input = match params.get("Input") {
+            None | Some(Value::Null) => json!({}),
+            Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| {
+                TaskFailure::new(
+                    "StepFunctions.InvalidExecutionInputException",
+                    format!("Input is not valid JSON: {e}"),
+                )
+            })?,
+            Some(other) => other.clone(),
+        };
+        let name = match params.get("Name") {
+            None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
+            Some(Value::String(s)) if valid_execution_name(s) => s.clone(),
+            Some(other) => {
+                return Err(TaskFailure::new(
+                    "StepFunctions.InvalidNameException",
+                    format!(
+                        "Invalid Name: {other}: 1-80 characters of letters, digits, '-' and '_'"
+                    ),
+                ));
+            }
+        };
+        self.reserve_name(&machine_name, &name)?;
+        let parent = context
+            .pointer("/Execution/Id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let execution_arn = format!(
+            "arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:execution:{machine_name}:{name}"
+        );
+        let machine_arn =
+            format!("arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{machine_name}");
+        let start = self.settings.clock.now();
+        match pattern {
+            "" => {
+                let me = self.me.upgrade().ok_or_else(|| {
+                    TaskFailure::new("States.Runtime", "the local invoker was dropped")
+                })?;
+                tokio::spawn(async move {
+                    me.run(&machine_name, &machine, &name, input, parent, None)
+                        .await;
+                });
+                Ok(json!({"ExecutionArn": execution_arn, "StartDate": start.timestamp_millis()}))
+            }
+            ".sync" | ".sync:2" => {
+                let execution = Box::pin(self.run(
+                    &machine_name,
+                    &machine,
+                    &name,
+                    input.clone(),
+                    parent,
+                    None,
+                ))
+                .await;
+                let stop = self.settings.clock.now();
+                let as_json_v2 = pattern == ".sync:2";
+                let encode = |v: &Value| {
+                    if as_json_v2 {
+                        v.clone()
+                    } else {
+                        Value::String(v.to_string())
+                    }
+                };
+                let mut out = serde_json::Map::new();
+                out.insert("ExecutionArn".into(), json!(execution_arn));
+                out.insert("Input".into(), encode(&input));
+                out.insert("InputDetails".into(), json!({"Included": true}));
+                out.insert("Name".into(), json!(name));
+                if let Some(output) = &execution.output {
+                    out.insert("Output".into(), encode(output));
+                    out.insert("OutputDetails".into(), json!({"Included": true}));
+                }
+                out.insert("StartDate".into(), json!(start.timestamp_millis()));
+                out.insert("StateMachineArn".into(), json!(machine_arn));
+                out.insert("Status".into(), json!(execution.status.as_str()));
+                out.insert("StopDate".into(), json!(stop.timestamp_millis()));
+                if execution.status == ExecutionStatus::Succeeded {
+                    Ok(Value::Object(out))
+                } else {
+                    if let Some(e) = &execution.error {
+                        out.insert("Error".into(), json!(e));
+                    }
+                    if let Some(c) = &execution.cause {
+                        out.insert("Cause".into(), json!(c));
+                    }
+                    Err(TaskFailure::new(
+                        "States.TaskFailed",
+                        Value::Object(out).to_string(),
+                    ))
+                }
+            }
+            other => Err(unsupported(
+                &format!("{START_EXECUTION}{other}"),
+                "supported patterns: startExecution, startExecution.sync, startExecution.sync:2",
+            )),
+        }
+    }
+}
+
+fn valid_execution_name(name: &str) -> bool {
+    (1..=80).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+fn unsupported(resource: &str, why: &str) -> TaskFailure {
+    TaskFailure::new(
+        "States.Runtime",
+        format!("the local cloud cannot run resource '{resource}': {why}"),
+    )
+}
+
+/// A handler's failure as Step Functions reports a Lambda function error: the error is the
+/// `errorType`, the cause the JSON error object.
+fn handler_failure(failure: HandlerFailure) -> TaskFailure {
+    let cause = json!({"errorType": failure.error_type, "errorMessage": failure.message});
+    TaskFailure::new(failure.error_type, cause.to_string())
+}
+
+fn diagnostic_failure(d: &Value) -> TaskFailure {
+    let error = d
+        .get("errorType")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("Lambda.Unknown")
+        .to_string();
+    let message = d
+        .get("errorMessage")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    TaskFailure::new(
+        error.clone(),
+        json!({"errorType": error, "errorMessage": message}).to_string(),
+    )
+}
+
+/// The function name in a `FunctionName` parameter or Lambda ARN: `name`, `name:qualifier`,
+/// `123456789012:function:name`, `arn:aws:lambda:region:acct:function:name[:qualifier]`.
+pub fn function_name(function: &str) -> Option<&str> {
+    let name = match function.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => function.split(':').next().unwrap_or(function),
+    };
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(name)
+}
+
+async fn invoke_endpoint(
+    base: &BaseUrl,
+    name: &str,
+    event: &Value,
+    timeout: Duration,
+) -> Result<Value, TaskFailure> {
+    let body = serde_json::to_vec(event).unwrap_or_default();
+    let path = format!("/2015-03-31/functions/{name}/invocations");
+    let response = http::post_json(base, &path, &body, timeout)
+        .await
+        .map_err(|e| {
+            TaskFailure::new(
+                "Lambda.ServiceException",
+                format!("{e} (is `cargo lambda watch` running?)"),
+            )
+        })?;
+    let text = String::from_utf8_lossy(&response.body).to_string();
+    match response.status {
+        200..=299 => {
+            let parsed: Value = if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).map_err(|e| {
+                    TaskFailure::new(
+                        "Lambda.Unknown",
+                        format!(
+                            "function {name} returned a body that is not JSON ({e}): {}",
+                            tail(&text, 500)
+                        ),
+                    )
+                })?
+            };
+            if response.header("x-amz-function-error").is_some() {
+                Err(diagnostic_failure(&parsed))
+            } else {
+                Ok(parsed)
+            }
+        }
+        404 => Err(TaskFailure::new(
+            "Lambda.ResourceNotFoundException",
+            format!("Function not found: {name} at the Lambda endpoint: {}", tail(&text, 500)),
+        )),
+        429 => Err(TaskFailure::new(
+            "Lambda.TooManyRequestsException",
+            tail(&text, 500).to_string(),
+        )),
+        status if status >= 500 => Err(TaskFailure::new(
+            "Lambda.ServiceException",
+            format!("HTTP {status}: {}", tail(&text, 500)),
+        )),
+        status => Err(TaskFailure::new(
+            "Lambda.InvalidRequestContentException",
+            format!("HTTP {status}: {}", tail(&text, 500)),
+        )),
+    }
+}
+
+#[async_trait]
+impl TaskInvoker for LocalInvoker {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        let resource = request.resource.as_str();
+        let timeout = request
+            .timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_FUNCTION_TIMEOUT);
+        if resource == LAMBDA_INVOKE || resource == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+        {
+            let function = request
+                .parameters
+                .get("FunctionName")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    TaskFailure::new(
+                        "Lambda.InvalidParameterValueException",
+                        format!(
+                            "state '{}': lambda:invoke needs the string parameter FunctionName",
+                            request.state_name
+                        ),
+                    )
+                })?;
+            let name = function_name(function).ok_or_else(|| {
+                TaskFailure::new(
+                    "Lambda.InvalidParameterValueException",
+                    format!("state '{}': invalid FunctionName {function:?}", request.state_name),
+                )
+            })?;
+            let payload = request.parameters.get("Payload").cloned().unwrap_or(json!({}));
+            let result = self.invoke_function(name, payload, timeout).await?;
+            return Ok(json!({
+                "ExecutedVersion": "$LATEST",
+                "Payload": result,
+                "SdkHttpMetadata": {"HttpStatusCode": 200},
+                "SdkResponseMetadata": {"RequestId": uuid::Uuid::new_v4().to_string()},
+                "StatusCode": 200
+            }));
+        }
+        if resource.starts_with("arn:aws:lambda:") {
+            let name = resource
+                .split_once(":function:")
+                .and_then(|_| function_name(resource))
+                .ok_or_else(|| {
+                    unsupported(resource, "not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)")
+                })?;
+            return self
+                .invoke_function(name, request.parameters, timeout)
+                .await;
+        }
+        if let Some(action) = resource.strip_prefix(SAGEMAKER_PREFIX) {
+            return self.invoke_sagemaker(action, request.parameters).await;
+        }
+        if let Some(pattern) = resource.strip_prefix(START_EXECUTION) {
+            return self
+                .start_execution(pattern, request.parameters, &request.context)
+                .await;
+        }
+        Err(unsupported(
+            resource,
+            "supported: Lambda functions (arn:aws:lambda:...:function:NAME, arn:aws:states:::lambda:invoke), arn:aws:states:::sagemaker:*, arn:aws:states:::states:startExecution[.sync[:2]]",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_function_references_when_parsed_then_names() {
+        assert_eq!(function_name("train"), Some("train"));
+        assert_eq!(function_name("train:prod"), Some("train"));
+        assert_eq!(function_name("123456789012:function:train"), Some("train"));
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:000000000000:function:create-model:$LATEST"),
+            Some("create-model")
+        );
+        assert_eq!(function_name(""), None);
+        assert_eq!(function_name("a/b"), None);
+    }
+
+    #[test]
+    fn given_fault_rules_when_taken_then_counted_per_function() {
+        let mut f = FunctionFaults::parse("a:DependencyUnavailable:2, b:ModelNotFound").unwrap();
+        assert_eq!(f.take("a").as_deref(), Some("DependencyUnavailable"));
+        assert_eq!(f.take("a").as_deref(), Some("DependencyUnavailable"));
+        assert_eq!(f.take("a"), None);
+        for _ in 0..3 {
+            assert_eq!(f.take("b").as_deref(), Some("ModelNotFound"));
+        }
+        assert_eq!(f.take("c"), None);
+        for bad in ["a", "a:", "a:B:x", "a:B:1:2", "a/b:C"] {
+            let e = FunctionFaults::parse(bad).unwrap_err();
+            assert!(e.to_string().contains("FUNCTION:ErrorType"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn given_a_handler_failure_then_task_failure_like_aws() {
+        let f = handler_failure(HandlerFailure {
+            error_type: "ModelNotFound".into(),
+            message: "no version".into(),
+        });
+        assert_eq!(f.error, "ModelNotFound");
+        let cause: Value = serde_json::from_str(&f.cause).unwrap();
+        assert_eq!(cause, json!({"errorType": "ModelNotFound", "errorMessage": "no version"}));
+    }
+}

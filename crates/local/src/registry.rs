@@ -1,0 +1,413 @@
+//! `FsRegistry`: the embedded model registry of the local cloud.
+//!
+//! The same semantics as the DynamoDB table (ARCHITECTURE.md, "Model registry"): per model a
+//! version counter, version items, per-execution idempotency markers and evaluation items.
+//! The database is one JSON file (`registry.json`) in the registry directory. Every write is one
+//! transaction: it takes an exclusive lock on `registry.lock` (an OS file lock, so concurrent
+//! *processes* are serialised too), reads the current state, applies the change and replaces the
+//! file atomically (temp file + fsync + rename). Readers read the last committed file without a
+//! lock — a rename is atomic, so they always see a whole transaction.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mdlc_core::PortError;
+use mdlc_core::ports::{RegistryRead, RegistryWrite};
+use mdlc_core::registry::{
+    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluation_sort_key,
+    execution_marker_key, version_sort_key,
+};
+use serde::{Deserialize, Serialize};
+
+const DB_FILE: &str = "registry.json";
+const LOCK_FILE: &str = "registry.lock";
+
+/// The whole database. Items are keyed like the DynamoDB table's sort keys, so iteration order is
+/// the table's order.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Database {
+    /// Format marker, so a future layout can be told apart.
+    format: u32,
+    models: BTreeMap<String, ModelItems>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ModelItems {
+    /// `COUNTER`: the last version assigned.
+    counter: u64,
+    /// `V#<10 digits>` → version.
+    versions: BTreeMap<String, ModelVersion>,
+    /// `X#<execution>` → the version that execution registered.
+    executions: BTreeMap<String, u64>,
+    /// `E#<timestamp>#<execution>` → evaluation.
+    evaluations: BTreeMap<String, EvaluationRecord>,
+}
+
+/// The embedded registry; cheap to clone (shares its in-process lock).
+#[derive(Debug, Clone)]
+pub struct FsRegistry {
+    dir: PathBuf,
+    /// Serialises this process's writers before they queue on the OS file lock.
+    local: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FsRegistry {
+    /// A registry stored in `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FsRegistry {
+            dir: dir.into(),
+            local: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The registry directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    async fn read(&self) -> Result<Database, PortError> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || load(&dir))
+            .await
+            .map_err(|e| PortError::unavailable(format!("registry read task: {e}")))?
+    }
+
+    /// Runs `change` as one transaction; nothing is written when it returns an error.
+    async fn transact<T, F>(&self, change: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Database) -> Result<(T, bool), PortError> + Send + 'static,
+    {
+        let _guard = self.local.lock().await;
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
+            let lock_path = dir.join(LOCK_FILE);
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|e| io_err("opening", &lock_path, e))?;
+            lock.lock().map_err(|e| io_err("locking", &lock_path, e))?;
+            let result = (|| {
+                let mut db = load(&dir)?;
+                let (value, dirty) = change(&mut db)?;
+                if dirty {
+                    store(&dir, &db)?;
+                }
+                Ok(value)
+            })();
+            let _ = lock.unlock();
+            result
+        })
+        .await
+        .map_err(|e| PortError::unavailable(format!("registry write task: {e}")))?
+    }
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> PortError {
+    PortError::unavailable(format!("{what} {}: {e}", path.display()))
+}
+
+fn load(dir: &Path) -> Result<Database, PortError> {
+    let path = dir.join(DB_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PortError::Corrupt {
+            message: format!("registry database {}: {e}", path.display()),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Database {
+            format: 1,
+            ..Database::default()
+        }),
+        Err(e) => Err(io_err("reading", &path, e)),
+    }
+}
+
+fn store(dir: &Path, db: &Database) -> Result<(), PortError> {
+    use std::io::Write;
+    let path = dir.join(DB_FILE);
+    let tmp = dir.join(format!("{DB_FILE}.{}.tmp", uuid::Uuid::new_v4()));
+    let bytes = serde_json::to_vec_pretty(db).map_err(|e| PortError::Corrupt {
+        message: format!("encoding the registry: {e}"),
+    })?;
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp).map_err(|e| io_err("creating", &tmp, e))?;
+        file.write_all(&bytes).map_err(|e| io_err("writing", &tmp, e))?;
+        file.sync_all().map_err(|e| io_err("syncing", &tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io_err("renaming into", &path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn validate_model_name(model: &str) -> Result<(), PortError> {
+    if model.is_empty() {
+        return Err(PortError::Rejected {
+            message: "model name must not be empty".into(),
+        });
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl RegistryRead for FsRegistry {
+    async fn latest_version(
+        &self,
+        model: &str,
+        statuses: &[VersionStatus],
+    ) -> Result<Option<ModelVersion>, PortError> {
+        let db = self.read().await?;
+        Ok(db.models.get(model).and_then(|items| {
+            items
+                .versions
+                .values()
+                .rev()
+                .find(|v| statuses.is_empty() || statuses.contains(&v.status))
+                .cloned()
+        }))
+    }
+
+    async fn get_version(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<Option<ModelVersion>, PortError> {
+        let db = self.read().await?;
+        Ok(db
+            .models
+            .get(model)
+            .and_then(|items| items.versions.get(&version_sort_key(version)))
+            .cloned())
+    }
+
+    async fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
+        let db = self.read().await?;
+        Ok(db
+            .models
+            .get(model)
+            .map(|items| items.versions.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn list_evaluations(
+        &self,
+        model: &str,
+        since: Option<&str>,
+    ) -> Result<Vec<EvaluationRecord>, PortError> {
+        let db = self.read().await?;
+        let Some(items) = db.models.get(model) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<EvaluationRecord> = items
+            .evaluations
+            .values()
+            .filter(|e| since.is_none_or(|s| e.evaluated_at.as_str() >= s))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            a.evaluated_at
+                .cmp(&b.evaluated_at)
+                .then_with(|| a.execution_arn.cmp(&b.execution_arn))
+        });
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl RegistryWrite for FsRegistry {
+    async fn register(&self, new: NewVersion) -> Result<Registration, PortError> {
+        validate_model_name(&new.model_name)?;
+        if new.execution_arn.is_empty() {
+            return Err(PortError::Rejected {
+                message: "executionArn must not be empty (it is the idempotency key)".into(),
+            });
+        }
+        self.transact(move |db| {
+            let items = db.models.entry(new.model_name.clone()).or_default();
+            let marker = execution_marker_key(&new.execution_arn);
+            if let Some(existing) = items.executions.get(&marker) {
+                let version = items
+                    .versions
+                    .get(&version_sort_key(*existing))
+                    .cloned()
+                    .ok_or_else(|| PortError::Corrupt {
+                        message: format!(
+                            "execution marker {marker} points at version {existing}, which does not exist"
+                        ),
+                    })?;
+                return Ok((
+                    Registration {
+                        version,
+                        created: false,
+                    },
+                    false,
+                ));
+            }
+            let number = items.counter + 1;
+            let key = version_sort_key(number);
+            if items.versions.contains_key(&key) {
+                return Err(PortError::Conflict {
+                    message: format!(
+                        "version {number} of {} exists although the counter says {}",
+                        new.model_name, items.counter
+                    ),
+                });
+            }
+            let version = ModelVersion {
+                version: number,
+                status: VersionStatus::Registered,
+                record: new,
+            };
+            items.counter = number;
+            items.versions.insert(key, version.clone());
+            items.executions.insert(marker, number);
+            Ok((
+                Registration {
+                    version,
+                    created: true,
+                },
+                true,
+            ))
+        })
+        .await
+    }
+
+    async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
+        validate_model_name(&record.model_name)?;
+        self.transact(move |db| {
+            let key = evaluation_sort_key(&record.evaluated_at, &record.execution_arn);
+            db.models
+                .entry(record.model_name.clone())
+                .or_default()
+                .evaluations
+                .insert(key, record);
+            Ok(((), true))
+        })
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        model: &str,
+        version: u64,
+        status: VersionStatus,
+    ) -> Result<(), PortError> {
+        let model = model.to_string();
+        self.transact(move |db| {
+            let found = db
+                .models
+                .get_mut(&model)
+                .and_then(|items| items.versions.get_mut(&version_sort_key(version)));
+            match found {
+                Some(v) => {
+                    v.status = status;
+                    Ok(((), true))
+                }
+                None => Err(PortError::not_found(format!(
+                    "version {version} of model {model}"
+                ))),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_version(model: &str, execution: &str) -> NewVersion {
+        NewVersion {
+            model_name: model.into(),
+            sagemaker_model_name: format!("{model}-sm"),
+            training_job_name: "job".into(),
+            tuning_job_name: None,
+            model_data_url: "s3://bkt/model.tar.gz".into(),
+            image: "img".into(),
+            hyperparameters: BTreeMap::new(),
+            objective_metric: Some("validation:rmse".into()),
+            objective_value: Some(1.0),
+            data_date: "2024-01-01".into(),
+            created_at: "2024-01-01T00:00:00Z".into(),
+            execution_arn: execution.into(),
+            parent_version: None,
+            reason: "initial".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_registration_when_repeated_then_same_version_and_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = FsRegistry::new(dir.path());
+        let a = reg.register(new_version("m", "exec-1")).await.unwrap();
+        let b = reg.register(new_version("m", "exec-1")).await.unwrap();
+        assert!(a.created && !b.created);
+        assert_eq!(a.version, b.version);
+        let c = reg.register(new_version("m", "exec-2")).await.unwrap();
+        assert_eq!(c.version.version, 2);
+        // a second handle on the same directory (another process) sees the same data
+        let other = FsRegistry::new(dir.path());
+        assert_eq!(other.list_versions("m").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn given_concurrent_handles_when_registering_then_versions_are_gap_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut handles = Vec::new();
+        for i in 0..20 {
+            // separate instances = separate in-process locks: only the file lock serialises them
+            let reg = FsRegistry::new(dir.path());
+            handles.push(tokio::spawn(async move {
+                reg.register(new_version("m", &format!("exec-{i}")))
+                    .await
+                    .unwrap()
+                    .version
+                    .version
+            }));
+        }
+        let mut got = Vec::new();
+        for h in handles {
+            got.push(h.await.unwrap());
+        }
+        got.sort_unstable();
+        assert_eq!(got, (1..=20).collect::<Vec<u64>>());
+    }
+
+    #[tokio::test]
+    async fn given_a_corrupt_database_when_read_then_corrupt_error_and_file_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), b"{not json").unwrap();
+        let reg = FsRegistry::new(dir.path());
+        let err = reg.list_versions("m").await.unwrap_err();
+        assert!(matches!(err, PortError::Corrupt { .. }), "{err:?}");
+        assert!(reg.register(new_version("m", "e")).await.is_err());
+        assert_eq!(std::fs::read(dir.path().join(DB_FILE)).unwrap(), b"{not json");
+    }
+
+    #[tokio::test]
+    async fn given_statuses_when_querying_latest_then_filtered() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = FsRegistry::new(dir.path());
+        for i in 0..3 {
+            reg.register(new_version("m", &format!("e{i}"))).await.unwrap();
+        }
+        reg.set_status("m", 3, VersionStatus::Rejected).await.unwrap();
+        let latest = reg
+            .latest_version("m", &VersionStatus::SERVABLE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.version, 2);
+        let err = reg
+            .set_status("m", 9, VersionStatus::Approved)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PortError::NotFound { .. }));
+        assert!(reg.latest_version("other", &[]).await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,678 @@
+//! `report.html`: a self-contained page (inline SVG and CSS, no scripts, nothing fetched) with each
+//! execution's state graph — the path taken highlighted, per-state durations — and the model's
+//! version and metric history.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use mdlc_core::registry::{EvaluationRecord, ModelVersion};
+use serde_json::Value;
+
+use crate::invoker::ExecutionRecord;
+
+/// What the report shows.
+pub struct ReportInput<'a> {
+    pub title: &'a str,
+    /// Executions in the order they should appear.
+    pub executions: &'a [ExecutionRecord],
+    /// State machine name → its (substituted) definition.
+    pub definitions: &'a BTreeMap<String, Value>,
+    pub versions: &'a [ModelVersion],
+    pub evaluations: &'a [EvaluationRecord],
+}
+
+/// Escapes text for HTML and SVG.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What happened to one state during an execution.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateStats {
+    pub visits: u32,
+    pub failures: u32,
+    /// Total time between entering and leaving, in milliseconds.
+    pub millis: i64,
+    /// Entered but never left (where a failed execution stopped).
+    pub unfinished: bool,
+}
+
+/// Per-state statistics and the ordered path of top-level states from an execution's history.
+pub fn analyse(record: &ExecutionRecord) -> (BTreeMap<String, StateStats>, Vec<String>) {
+    let mut stats: BTreeMap<String, StateStats> = BTreeMap::new();
+    let mut path = Vec::new();
+    let mut open: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut current: Option<String> = None;
+    for event in &record.execution.history {
+        let name = event.details.get("name").and_then(Value::as_str);
+        let at = DateTime::parse_from_rfc3339(&event.timestamp)
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
+        if event.event_type.ends_with("StateEntered") {
+            if let Some(name) = name {
+                let s = stats.entry(name.to_string()).or_default();
+                s.visits += 1;
+                s.unfinished = true;
+                if let Some(at) = at {
+                    open.insert(name.to_string(), at);
+                }
+                path.push(name.to_string());
+                current = Some(name.to_string());
+            }
+        } else if event.event_type.ends_with("StateExited") {
+            if let Some(name) = name {
+                let s = stats.entry(name.to_string()).or_default();
+                s.unfinished = false;
+                if let (Some(start), Some(end)) = (open.remove(name), at) {
+                    s.millis += (end - start).num_milliseconds().max(0);
+                }
+            }
+        } else if (event.event_type.ends_with("Failed") || event.event_type.ends_with("TimedOut"))
+            && !event.event_type.starts_with("Execution")
+        {
+            if let Some(cur) = &current {
+                stats.entry(cur.clone()).or_default().failures += 1;
+            }
+        }
+    }
+    (stats, path)
+}
+
+#[derive(Debug, Clone)]
+struct Edge {
+    from: String,
+    to: String,
+    catch: bool,
+    label: Option<String>,
+}
+
+fn edges_of(states: &serde_json::Map<String, Value>) -> Vec<Edge> {
+    let mut edges = Vec::new();
+    for (name, state) in states {
+        let mut push = |to: &Value, catch: bool, label: Option<String>| {
+            if let Some(to) = to.as_str() {
+                edges.push(Edge {
+                    from: name.clone(),
+                    to: to.to_string(),
+                    catch,
+                    label,
+                });
+            }
+        };
+        if let Some(next) = state.get("Next") {
+            push(next, false, None);
+        }
+        if let Some(choices) = state.get("Choices").and_then(Value::as_array) {
+            for c in choices {
+                if let Some(n) = c.get("Next") {
+                    push(n, false, None);
+                }
+            }
+        }
+        if let Some(d) = state.get("Default") {
+            push(d, false, Some("default".into()));
+        }
+        if let Some(catches) = state.get("Catch").and_then(Value::as_array) {
+            for c in catches {
+                let label = c
+                    .get("ErrorEquals")
+                    .and_then(Value::as_array)
+                    .map(|e| {
+                        e.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    });
+                if let Some(n) = c.get("Next") {
+                    push(n, true, label);
+                }
+            }
+        }
+    }
+    edges
+}
+
+const NODE_W: f64 = 190.0;
+const NODE_H: f64 = 46.0;
+const GAP_X: f64 = 26.0;
+const GAP_Y: f64 = 46.0;
+
+/// The state graph of `definition` as SVG, with `stats`/`path` of one execution highlighted.
+pub fn state_graph_svg(
+    definition: &Value,
+    stats: &BTreeMap<String, StateStats>,
+    path: &[String],
+) -> String {
+    let Some(states) = definition.get("States").and_then(Value::as_object) else {
+        return "<p>(definition has no States)</p>".to_string();
+    };
+    let start = definition.get("StartAt").and_then(Value::as_str).unwrap_or("");
+    let edges = edges_of(states);
+    // Levels by breadth-first distance from StartAt; unreachable states go last.
+    let mut level: HashMap<&str, usize> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let mut queue = VecDeque::new();
+    if states.contains_key(start) {
+        level.insert(start, 0);
+        queue.push_back(start);
+    }
+    while let Some(s) = queue.pop_front() {
+        order.push(s);
+        let l = level.get(s).copied().unwrap_or(0);
+        for e in edges.iter().filter(|e| e.from == s) {
+            if let Some((key, _)) = states.get_key_value(&e.to) {
+                if !level.contains_key(key.as_str()) {
+                    level.insert(key.as_str(), l + 1);
+                    queue.push_back(key.as_str());
+                }
+            }
+        }
+    }
+    let max_level = level.values().copied().max().unwrap_or(0);
+    for name in states.keys() {
+        if !level.contains_key(name.as_str()) {
+            level.insert(name.as_str(), max_level + 1);
+            order.push(name.as_str());
+        }
+    }
+    let mut rows: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for s in &order {
+        rows.entry(level[s]).or_default().push(s);
+    }
+    let widest = rows.values().map(Vec::len).max().unwrap_or(1) as f64;
+    let width = widest * (NODE_W + GAP_X) + GAP_X + 120.0;
+    let height = rows.len() as f64 * (NODE_H + GAP_Y) + GAP_Y;
+    let mut pos: HashMap<&str, (f64, f64)> = HashMap::new();
+    for (row_index, (_, row)) in rows.iter().enumerate() {
+        let row_w = row.len() as f64 * (NODE_W + GAP_X) - GAP_X;
+        let x0 = (width - row_w) / 2.0;
+        for (i, s) in row.iter().enumerate() {
+            let x = x0 + i as f64 * (NODE_W + GAP_X);
+            let y = GAP_Y / 2.0 + row_index as f64 * (NODE_H + GAP_Y);
+            pos.insert(s, (x, y));
+        }
+    }
+    let taken: HashSet<(String, String)> = path
+        .windows(2)
+        .filter(|w| states.contains_key(&w[0]) && states.contains_key(&w[1]))
+        .map(|w| (w[0].clone(), w[1].clone()))
+        .collect();
+
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img">"#
+    );
+    svg.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8a94a6"/></marker><marker id="arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f6feb"/></marker></defs>"##);
+    for e in &edges {
+        let (Some(&(x1, y1)), Some(&(x2, y2))) = (pos.get(e.from.as_str()), pos.get(e.to.as_str()))
+        else {
+            continue;
+        };
+        let is_taken = taken.contains(&(e.from.clone(), e.to.clone()));
+        let (sx, sy) = (x1 + NODE_W / 2.0, y1 + NODE_H);
+        let (tx, ty) = (x2 + NODE_W / 2.0, y2);
+        let d = if ty > sy {
+            format!(
+                "M{sx:.1},{sy:.1} C{sx:.1},{:.1} {tx:.1},{:.1} {tx:.1},{ty:.1}",
+                sy + GAP_Y / 2.0,
+                ty - GAP_Y / 2.0
+            )
+        } else {
+            // A back or sideways edge: around the right side.
+            let side = x1.max(x2) + NODE_W + 50.0;
+            format!(
+                "M{:.1},{:.1} C{side:.1},{:.1} {side:.1},{:.1} {:.1},{:.1}",
+                x1 + NODE_W,
+                y1 + NODE_H / 2.0,
+                y1 + NODE_H / 2.0,
+                y2 + NODE_H / 2.0,
+                x2 + NODE_W,
+                y2 + NODE_H / 2.0
+            )
+        };
+        let class = match (is_taken, e.catch) {
+            (true, _) => "edge taken",
+            (false, true) => "edge catch",
+            (false, false) => "edge",
+        };
+        let marker = if is_taken { "arrow-taken" } else { "arrow" };
+        let title = match &e.label {
+            Some(l) => format!("<title>{}</title>", escape(l)),
+            None => String::new(),
+        };
+        let _ = write!(
+            svg,
+            r#"<path class="{class}" d="{d}" marker-end="url(#{marker})">{title}</path>"#
+        );
+    }
+    for (name, state) in states {
+        let Some(&(x, y)) = pos.get(name.as_str()) else {
+            continue;
+        };
+        let kind = state.get("Type").and_then(Value::as_str).unwrap_or("?");
+        let st = stats.get(name);
+        let class = match st {
+            Some(s) if s.unfinished || (kind == "Fail" && s.visits > 0) => "node failed",
+            Some(s) if s.visits > 0 => "node visited",
+            _ => "node",
+        };
+        let detail = match st {
+            Some(s) if s.visits > 0 => {
+                let mut d = format!("{kind} · {}", format_millis(s.millis));
+                if s.visits > 1 {
+                    let _ = write!(d, " · ×{}", s.visits);
+                }
+                if s.failures > 0 {
+                    let _ = write!(d, " · {} failed", s.failures);
+                }
+                d
+            }
+            _ => kind.to_string(),
+        };
+        let label: String = if name.chars().count() > 26 {
+            name.chars().take(25).chain(std::iter::once('…')).collect()
+        } else {
+            name.clone()
+        };
+        let _ = write!(
+            svg,
+            r#"<g class="{class}"><title>{}</title><rect x="{x:.1}" y="{y:.1}" width="{NODE_W}" height="{NODE_H}" rx="8"/><text x="{:.1}" y="{:.1}" class="name">{}</text><text x="{:.1}" y="{:.1}" class="detail">{}</text></g>"#,
+            escape(name),
+            x + NODE_W / 2.0,
+            y + 19.0,
+            escape(&label),
+            x + NODE_W / 2.0,
+            y + 36.0,
+            escape(&detail)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// `1.234 s`, `56 ms`.
+pub fn format_millis(ms: i64) -> String {
+    if ms >= 1000 {
+        format!("{:.2} s", ms as f64 / 1000.0)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+fn duration_ms(record: &ExecutionRecord) -> i64 {
+    match (
+        DateTime::parse_from_rfc3339(&record.started_at),
+        DateTime::parse_from_rfc3339(&record.stopped_at),
+    ) {
+        (Ok(a), Ok(b)) => (b - a).num_milliseconds().max(0),
+        _ => 0,
+    }
+}
+
+const PALETTE: [&str; 6] = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989"];
+
+/// A line chart of one metric over the evaluations, points coloured by version.
+fn metric_chart(metric: &str, evaluations: &[EvaluationRecord]) -> String {
+    let points: Vec<(usize, u64, f64)> = evaluations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.metrics.get(metric).map(|v| (i, e.version, *v)))
+        .filter(|(_, _, v)| v.is_finite())
+        .collect();
+    if points.is_empty() {
+        return String::new();
+    }
+    let (w, h, pad) = (460.0_f64, 200.0_f64, 44.0_f64);
+    let lo = points.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
+    let span = if (hi - lo).abs() < 1e-12 { 1.0 } else { hi - lo };
+    let n = evaluations.len().max(2) as f64 - 1.0;
+    let px = |i: usize| pad + (w - 2.0 * pad) * (i as f64 / n);
+    let py = |v: f64| h - pad - (h - 2.0 * pad) * ((v - lo) / span);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}"><text x="{pad}" y="18" class="title">{}</text><line x1="{pad}" y1="{}" x2="{}" y2="{}" class="axis"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{}" class="axis"/><text x="4" y="{:.1}" class="tick">{}</text><text x="4" y="{:.1}" class="tick">{}</text>"#,
+        escape(metric),
+        h - pad,
+        w - pad,
+        h - pad,
+        h - pad,
+        py(hi) + 4.0,
+        format_value(hi),
+        py(lo) + 4.0,
+        format_value(lo)
+    );
+    let line: Vec<String> = points
+        .iter()
+        .map(|(i, _, v)| format!("{:.1},{:.1}", px(*i), py(*v)))
+        .collect();
+    let _ = write!(svg, r#"<polyline class="line" points="{}"/>"#, line.join(" "));
+    for (i, version, v) in &points {
+        let colour = PALETTE[(*version as usize) % PALETTE.len()];
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="5" fill="{colour}"><title>evaluation {} · version {version} · {}</title></circle><text x="{:.1}" y="{:.1}" class="tick">v{version}</text>"#,
+            px(*i),
+            py(*v),
+            i + 1,
+            format_value(*v),
+            px(*i) - 8.0,
+            h - pad + 16.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A metric value with 4 significant decimals.
+pub fn format_value(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+const STYLE: &str = r#"
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1f2328;background:#fff}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+h3{font-size:15px;margin:20px 0 6px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+.status-SUCCEEDED{color:#1a7f37;font-weight:600}.status-FAILED,.status-TIMED_OUT,.status-ABORTED{color:#d1242f;font-weight:600}
+.graph .node rect{fill:#f6f8fa;stroke:#8c959f;stroke-width:1}
+.graph .node.visited rect{fill:#dafbe1;stroke:#1a7f37;stroke-width:2}
+.graph .node.failed rect{fill:#ffebe9;stroke:#d1242f;stroke-width:2}
+.graph text{text-anchor:middle;font-size:12px}.graph text.name{font-weight:600}.graph text.detail{fill:#57606a;font-size:11px}
+.graph .edge{fill:none;stroke:#8a94a6;stroke-width:1.2}
+.graph .edge.catch{stroke-dasharray:4 3;stroke:#cf8d8d}
+.graph .edge.taken{stroke:#1f6feb;stroke-width:2.6}
+.chart .axis{stroke:#8c959f}.chart .line{fill:none;stroke:#8c959f;stroke-width:1.5}
+.chart text{font-size:11px}.chart .title{font-weight:600;font-size:13px}
+.scroll{overflow-x:auto}
+.muted{color:#57606a;font-size:12px}
+pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;font-size:12px}
+"#;
+
+/// The whole page.
+pub fn render_html(input: &ReportInput<'_>) -> String {
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body><h1>{}</h1>",
+        escape(input.title),
+        escape(input.title)
+    );
+    let _ = write!(
+        html,
+        "<p class=\"muted\">Generated {} by the mdlc local cloud.</p>",
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+
+    // Versions.
+    html.push_str("<h2>Model versions</h2>");
+    if input.versions.is_empty() {
+        html.push_str("<p>No version registered.</p>");
+    } else {
+        html.push_str("<table><tr><th>model</th><th>version</th><th>status</th><th>objective</th><th>data date</th><th>parent</th><th>reason</th><th>training job</th><th>created</th></tr>");
+        for v in input.versions {
+            let objective = match (&v.record.objective_metric, v.record.objective_value) {
+                (Some(m), Some(x)) => format!("{m} = {}", format_value(x)),
+                (None, Some(x)) => format_value(x),
+                _ => "—".into(),
+            };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&v.record.model_name),
+                v.version,
+                v.status.as_str(),
+                escape(&objective),
+                escape(&v.record.data_date),
+                v.record
+                    .parent_version
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "—".into()),
+                escape(&v.record.reason),
+                escape(&v.record.training_job_name),
+                escape(&v.record.created_at)
+            );
+        }
+        html.push_str("</table>");
+    }
+
+    // Evaluations and metric history.
+    html.push_str("<h2>Evaluations and metric history</h2>");
+    if input.evaluations.is_empty() {
+        html.push_str("<p>No evaluation recorded.</p>");
+    } else {
+        let metrics: Vec<String> = input
+            .evaluations
+            .iter()
+            .flat_map(|e| e.metrics.keys().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        html.push_str("<table><tr><th>#</th><th>version</th><th>data date</th>");
+        for m in &metrics {
+            let _ = write!(html, "<th>{}</th>", escape(m));
+        }
+        html.push_str("<th>retrain</th><th>reason</th></tr>");
+        for (i, e) in input.evaluations.iter().enumerate() {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td>",
+                i + 1,
+                e.version,
+                escape(&e.data_date)
+            );
+            for m in &metrics {
+                let cell = e.metrics.get(m).map(|v| format_value(*v)).unwrap_or_default();
+                let _ = write!(html, "<td>{cell}</td>");
+            }
+            let retrain = match e.retrain {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "—",
+            };
+            let _ = write!(
+                html,
+                "<td>{retrain}</td><td>{}</td></tr>",
+                escape(e.reason.as_deref().unwrap_or(""))
+            );
+        }
+        html.push_str("</table><div class=\"scroll\">");
+        for m in &metrics {
+            html.push_str(&metric_chart(m, input.evaluations));
+        }
+        html.push_str("</div>");
+    }
+
+    // Executions.
+    html.push_str("<h2>Executions</h2>");
+    html.push_str("<table><tr><th>#</th><th>state machine</th><th>execution</th><th>status</th><th>duration</th><th>started by</th></tr>");
+    for (i, r) in input.executions.iter().enumerate() {
+        let status = r.execution.status.as_str();
+        let _ = write!(
+            html,
+            "<tr><td><a href=\"#exec-{i}\">{}</a></td><td>{}</td><td>{}</td><td class=\"status-{status}\">{status}</td><td>{}</td><td>{}</td></tr>",
+            i + 1,
+            escape(&r.state_machine_name),
+            escape(&r.name),
+            format_millis(duration_ms(r)),
+            escape(
+                r.parent_arn
+                    .as_deref()
+                    .and_then(|p| p.rsplit(':').next())
+                    .unwrap_or("—")
+            )
+        );
+    }
+    html.push_str("</table>");
+    for (i, r) in input.executions.iter().enumerate() {
+        let status = r.execution.status.as_str();
+        let _ = write!(
+            html,
+            "<h3 id=\"exec-{i}\">{}. {} · {} · <span class=\"status-{status}\">{status}</span> · {}</h3>",
+            i + 1,
+            escape(&r.state_machine_name),
+            escape(&r.name),
+            format_millis(duration_ms(r))
+        );
+        if let (Some(e), Some(c)) = (&r.execution.error, &r.execution.cause) {
+            let _ = write!(html, "<pre>{}: {}</pre>", escape(e), escape(c));
+        }
+        let (stats, path) = analyse(r);
+        match input.definitions.get(&r.state_machine_name) {
+            Some(def) => {
+                let _ = write!(
+                    html,
+                    "<div class=\"scroll\">{}</div>",
+                    state_graph_svg(def, &stats, &path)
+                );
+            }
+            None => html.push_str("<p class=\"muted\">(definition not available)</p>"),
+        }
+        if !stats.is_empty() {
+            html.push_str("<table><tr><th>state</th><th>visits</th><th>time</th><th>failed attempts</th></tr>");
+            let mut seen = HashSet::new();
+            for name in &path {
+                if !seen.insert(name.clone()) {
+                    continue;
+                }
+                if let Some(s) = stats.get(name) {
+                    let _ = write!(
+                        html,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        escape(name),
+                        s.visits,
+                        format_millis(s.millis),
+                        s.failures
+                    );
+                }
+            }
+            html.push_str("</table>");
+        }
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mdlc_asl::{Execution, ExecutionStatus, HistoryEvent};
+    use serde_json::json;
+
+    fn event(id: u64, t: &str, kind: &str, name: Option<&str>) -> HistoryEvent {
+        HistoryEvent {
+            id,
+            previous_event_id: id.saturating_sub(1),
+            timestamp: format!("2026-01-01T00:00:{t}Z"),
+            event_type: kind.into(),
+            details: match name {
+                Some(n) => json!({"name": n}),
+                None => json!({}),
+            },
+        }
+    }
+
+    fn record() -> ExecutionRecord {
+        ExecutionRecord {
+            state_machine_name: "m".into(),
+            state_machine_arn: "arn:m".into(),
+            name: "e<1>".into(),
+            arn: "arn:e".into(),
+            parent_arn: None,
+            input: json!({}),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            stopped_at: "2026-01-01T00:00:05Z".into(),
+            execution: Execution {
+                status: ExecutionStatus::Failed,
+                output: None,
+                error: Some("Boom".into()),
+                cause: Some("x".into()),
+                history: vec![
+                    event(1, "00", "ExecutionStarted", None),
+                    event(2, "00", "TaskStateEntered", Some("A")),
+                    event(3, "01", "TaskFailed", None),
+                    event(4, "02", "TaskSucceeded", None),
+                    event(5, "02", "TaskStateExited", Some("A")),
+                    event(6, "02", "ChoiceStateEntered", Some("C")),
+                    event(7, "02", "ChoiceStateExited", Some("C")),
+                    event(8, "03", "FailStateEntered", Some("F")),
+                    event(9, "03", "ExecutionFailed", None),
+                ],
+            },
+        }
+    }
+
+    #[test]
+    fn given_a_history_when_analysed_then_durations_visits_failures_and_path() {
+        let (stats, path) = analyse(&record());
+        assert_eq!(path, vec!["A", "C", "F"]);
+        assert_eq!(stats["A"].millis, 2000);
+        assert_eq!(stats["A"].failures, 1);
+        assert!(!stats["A"].unfinished);
+        assert!(stats["F"].unfinished);
+    }
+
+    #[test]
+    fn given_a_definition_when_rendered_then_taken_edges_and_states_are_marked() {
+        let def = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Task", "Next": "C", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}]},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "A"}], "Default": "F"},
+            "F": {"Type": "Fail"},
+            "Orphan": {"Type": "Pass", "End": true}}});
+        let (stats, path) = analyse(&record());
+        let svg = state_graph_svg(&def, &stats, &path);
+        assert_eq!(svg.matches("class=\"edge taken\"").count(), 2, "{svg}");
+        assert_eq!(svg.matches("class=\"edge catch\"").count(), 1);
+        assert!(svg.contains("node visited"));
+        assert!(svg.contains("node failed"));
+        assert!(svg.contains(">Orphan<"));
+        assert!(svg.contains("Task · 2.00 s · 1 failed"), "{svg}");
+    }
+
+    #[test]
+    fn given_records_when_page_rendered_then_escaped_and_self_contained() {
+        let defs = BTreeMap::from([("m".to_string(), json!({"StartAt": "A", "States": {"A": {"Type": "Task", "End": true}}}))]);
+        let eval = EvaluationRecord {
+            model_name: "m".into(),
+            version: 1,
+            evaluated_at: "2026-01-01T00:00:00Z".into(),
+            execution_arn: "x".into(),
+            data_date: "2026-01-01".into(),
+            metrics: BTreeMap::from([("rmse".to_string(), 1.5)]),
+            retrain: Some(false),
+            reason: Some("rmse <= threshold".into()),
+        };
+        let records = [record()];
+        let html = render_html(&ReportInput {
+            title: "Demo <report>",
+            executions: &records,
+            definitions: &defs,
+            versions: &[],
+            evaluations: &[eval],
+        });
+        assert!(html.contains("Demo &lt;report&gt;"));
+        assert!(html.contains("e&lt;1&gt;"));
+        assert!(html.contains("rmse &lt;= threshold"));
+        assert!(html.contains("<svg"));
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("src=\"http"));
+    }
+}

@@ -1,0 +1,443 @@
+//! The SageMaker training-container contract (`train`).
+//!
+//! Paths come from the training toolkit's environment (`SM_MODEL_DIR`, `SM_CHANNEL_<NAME>`,
+//! `SM_INPUT_CONFIG_DIR`, `SM_OUTPUT_DATA_DIR`), else from a job directory laid out like
+//! `/opt/ml` named by `MDLC_OPT_ML`, else from `/opt/ml` itself. A failed job writes its
+//! reason to `output/failure` (as SageMaker reads it into `FailureReason`) and the program
+//! exits non-zero.
+
+use crate::dataset::{CsvError, Dataset, Layout, parse_csv};
+use crate::gbdt::{RoundRecord, TrainError, train};
+use crate::model::{Model, write_atomically};
+use crate::params::{HyperparameterErrors, TrainParams};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming a job directory laid out like `/opt/ml`.
+pub const ROOT_ENV: &str = "MDLC_OPT_ML";
+/// The default job directory.
+pub const DEFAULT_ROOT: &str = "/opt/ml";
+
+/// Resolved container paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerPaths {
+    pub root: PathBuf,
+    pub model_dir: PathBuf,
+    pub input_config_dir: PathBuf,
+    pub output_data_dir: PathBuf,
+    pub failure_file: PathBuf,
+    /// Explicit `SM_CHANNEL_<NAME>` directories (upper-case names as given).
+    pub channel_env: BTreeMap<String, PathBuf>,
+    /// `SM_HPS`: the hyperparameters as JSON, used when the file is absent.
+    pub hps_env: Option<String>,
+}
+
+impl ContainerPaths {
+    /// Resolves the paths from an environment lookup.
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> ContainerPaths {
+        let root = get(ROOT_ENV)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let path_or = |name: &str, default: PathBuf| {
+            get(name)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or(default)
+        };
+        let output_data_dir = path_or("SM_OUTPUT_DATA_DIR", root.join("output").join("data"));
+        let failure_file = match get("SM_OUTPUT_DATA_DIR").filter(|s| !s.is_empty()) {
+            Some(d) => Path::new(&d)
+                .parent()
+                .map(|p| p.join("failure"))
+                .unwrap_or_else(|| root.join("output").join("failure")),
+            None => root.join("output").join("failure"),
+        };
+        let mut channel_env = BTreeMap::new();
+        for name in ["TRAIN", "VALIDATION"] {
+            if let Some(v) = get(&format!("SM_CHANNEL_{name}")).filter(|s| !s.is_empty()) {
+                channel_env.insert(name.to_string(), PathBuf::from(v));
+            }
+        }
+        if let Some(list) = get("SM_CHANNELS") {
+            if let Ok(names) = serde_json::from_str::<Vec<String>>(&list) {
+                for n in names {
+                    let key = n.to_uppercase();
+                    if let Some(v) = get(&format!("SM_CHANNEL_{key}")).filter(|s| !s.is_empty()) {
+                        channel_env.insert(key, PathBuf::from(v));
+                    }
+                }
+            }
+        }
+        ContainerPaths {
+            model_dir: path_or("SM_MODEL_DIR", root.join("model")),
+            input_config_dir: path_or("SM_INPUT_CONFIG_DIR", root.join("input").join("config")),
+            output_data_dir,
+            failure_file,
+            channel_env,
+            hps_env: get("SM_HPS").filter(|s| !s.trim().is_empty()),
+            root,
+        }
+    }
+
+    /// Resolves from the process environment.
+    pub fn from_process_env() -> ContainerPaths {
+        ContainerPaths::from_env(&|k| std::env::var(k).ok())
+    }
+
+    /// A job directory laid out like `/opt/ml`, ignoring the environment.
+    pub fn under_root(root: &Path) -> ContainerPaths {
+        let root_s = root.display().to_string();
+        ContainerPaths::from_env(&|k| (k == ROOT_ENV).then(|| root_s.clone()))
+    }
+
+    pub fn channel_dir(&self, name: &str) -> PathBuf {
+        self.channel_env
+            .get(&name.to_uppercase())
+            .cloned()
+            .unwrap_or_else(|| self.root.join("input").join("data").join(name))
+    }
+}
+
+/// Why a training job failed. `Display` is the text written to `output/failure`.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("ClientError: {0}")]
+    Hyperparameters(#[from] HyperparameterErrors),
+    #[error("ClientError: {path}: {message}")]
+    Config { path: String, message: String },
+    #[error("ClientError: channel {channel}: {message}")]
+    Channel { channel: String, message: String },
+    #[error("ClientError: {0}")]
+    Csv(#[from] CsvError),
+    #[error("ClientError: {0}")]
+    Train(#[from] TrainError),
+    #[error("AlgorithmError: cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a successful job produced.
+#[derive(Debug, Clone)]
+pub struct JobSummary {
+    pub model_path: PathBuf,
+    pub model: Model,
+    pub history: Vec<RoundRecord>,
+    pub rounds_run: usize,
+    pub train_rows: usize,
+    pub validation_rows: usize,
+    pub train_seconds: f64,
+}
+
+/// Runs the training job. Per-round metrics and progress go to `log`.
+/// On failure the reason is written to the failure file before the error is returned.
+pub fn run_training_job(
+    paths: &ContainerPaths,
+    log: &mut dyn Write,
+) -> Result<JobSummary, JobError> {
+    let result = run_inner(paths, log);
+    if let Err(e) = &result {
+        let _ = log.flush();
+        if let Some(dir) = paths.failure_file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = write_atomically(&paths.failure_file, e.to_string().as_bytes());
+    }
+    result
+}
+
+fn read_json_object(path: &Path) -> Result<Option<Map<String, Value>>, JobError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(JobError::Config {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    parse_object(&text, &path.display().to_string()).map(Some)
+}
+
+fn parse_object(text: &str, name: &str) -> Result<Map<String, Value>, JobError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(JobError::Config {
+            path: name.to_string(),
+            message: "must be a JSON object".into(),
+        }),
+        Err(e) => Err(JobError::Config {
+            path: name.to_string(),
+            message: format!("not valid JSON: {e}"),
+        }),
+    }
+}
+
+/// Checks a channel's `ContentType` (absent means CSV).
+fn check_content_type(channel: &str, config: Option<&Value>) -> Result<(), JobError> {
+    let Some(cfg) = config else { return Ok(()) };
+    if let Some(mode) = cfg.get("TrainingInputMode").and_then(Value::as_str) {
+        if mode.eq_ignore_ascii_case("pipe") {
+            return Err(JobError::Channel {
+                channel: channel.into(),
+                message: "TrainingInputMode Pipe is not supported; use File".into(),
+            });
+        }
+    }
+    let Some(ct) = cfg.get("ContentType").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let mut parts = ct.split(';').map(str::trim);
+    let base = parts.next().unwrap_or("").to_ascii_lowercase();
+    if base != "text/csv" && base != "csv" {
+        return Err(JobError::Channel {
+            channel: channel.into(),
+            message: format!("content type {ct:?} is not supported; use text/csv"),
+        });
+    }
+    for p in parts {
+        if let Some(v) = p.strip_prefix("label_size=") {
+            if v.trim() != "1" {
+                return Err(JobError::Channel {
+                    channel: channel.into(),
+                    message: format!("{p:?}: only label_size=1 is supported"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            list_files(&p, out)?;
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Reads every file of a channel directory (sorted, recursively, hidden files skipped).
+pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset, JobError> {
+    let mut files = Vec::new();
+    if dir.is_file() {
+        files.push(dir.to_path_buf());
+    } else {
+        list_files(dir, &mut files).map_err(|e| JobError::Channel {
+            channel: channel.into(),
+            message: format!("cannot read {}: {e}", dir.display()),
+        })?;
+    }
+    let mut data: Option<Dataset> = None;
+    for f in &files {
+        let text = std::fs::read_to_string(f).map_err(|e| JobError::Channel {
+            channel: channel.into(),
+            message: format!("cannot read {}: {e}", f.display()),
+        })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let ds = parse_csv(&text, Layout::LabelFirst, &f.display().to_string(), threads)?;
+        match data.as_mut() {
+            None => data = Some(ds),
+            Some(acc) => acc.append(ds).map_err(|m| JobError::Channel {
+                channel: channel.into(),
+                message: format!("{}: {m}", f.display()),
+            })?,
+        }
+    }
+    match data {
+        Some(d) if d.n_rows() > 0 => Ok(d),
+        _ => Err(JobError::Channel {
+            channel: channel.into(),
+            message: format!("no data rows in {}", dir.display()),
+        }),
+    }
+}
+
+fn run_inner(paths: &ContainerPaths, log: &mut dyn Write) -> Result<JobSummary, JobError> {
+    let hp_path = paths.input_config_dir.join("hyperparameters.json");
+    let hps = match read_json_object(&hp_path)? {
+        Some(m) => m,
+        None => match &paths.hps_env {
+            Some(text) => parse_object(text, "SM_HPS")?,
+            None => Map::new(),
+        },
+    };
+    let params = TrainParams::from_json(&hps)?;
+    let data_config =
+        read_json_object(&paths.input_config_dir.join("inputdataconfig.json"))?.unwrap_or_default();
+    for (name, cfg) in &data_config {
+        check_content_type(name, Some(cfg))?;
+    }
+    let threads = params.nthread.max(1);
+    let train_dir = paths.channel_dir("train");
+    if !train_dir.exists() {
+        return Err(JobError::Channel {
+            channel: "train".into(),
+            message: format!(
+                "required channel is missing ({} does not exist)",
+                train_dir.display()
+            ),
+        });
+    }
+    let train_set = read_channel("train", &train_dir, threads)?;
+    let valid_dir = paths.channel_dir("validation");
+    let declared_validation = data_config.contains_key("validation");
+    let validation = if valid_dir.exists() || declared_validation {
+        Some(read_channel("validation", &valid_dir, threads)?)
+    } else {
+        None
+    };
+    let _ = writeln!(
+        log,
+        "[mdlc-trainer] objective {} | {} rounds | train rows {} x {} features | validation rows {}",
+        params.objective.name(),
+        params.num_round,
+        train_set.n_rows(),
+        train_set.n_features(),
+        validation.as_ref().map_or(0, Dataset::n_rows)
+    );
+    let started = std::time::Instant::now();
+    let quiet = params.verbosity == 0;
+    let outcome = train(&params, &train_set, validation.as_ref(), &mut |r| {
+        if !quiet || r.round + 1 == params.num_round {
+            let _ = writeln!(log, "{}", r.log_line());
+        }
+    })?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    if outcome.stopped_early {
+        let _ = writeln!(
+            log,
+            "Stopping. Best iteration:\n{}",
+            outcome
+                .model
+                .best_iteration
+                .and_then(|b| outcome.history.get(b))
+                .map(RoundRecord::log_line)
+                .unwrap_or_default()
+        );
+    }
+    let model_path = outcome
+        .model
+        .save(&paths.model_dir)
+        .map_err(|source| JobError::Write {
+            path: paths.model_dir.display().to_string(),
+            source,
+        })?;
+    let final_record = outcome
+        .model
+        .best_iteration
+        .and_then(|b| outcome.history.get(b))
+        .or(outcome.history.last());
+    let mut final_metrics = Map::new();
+    if let Some(r) = final_record {
+        for (set, list) in [("train", &r.train), ("validation", &r.validation)] {
+            for (m, v) in list {
+                final_metrics.insert(format!("{set}:{m}"), serde_json::json!(v));
+            }
+        }
+    }
+    let summary_doc = serde_json::json!({
+        "objective": params.objective.name(),
+        "rounds_run": outcome.rounds_run,
+        "trees": outcome.model.trees.len(),
+        "best_iteration": outcome.model.best_iteration,
+        "train_rows": train_set.n_rows(),
+        "validation_rows": validation.as_ref().map_or(0, Dataset::n_rows),
+        "train_seconds": train_seconds,
+        "final_metrics": final_metrics,
+    });
+    let metrics_path = paths.output_data_dir.join("metrics.json");
+    std::fs::create_dir_all(&paths.output_data_dir)
+        .and_then(|()| write_atomically(&metrics_path, summary_doc.to_string().as_bytes()))
+        .map_err(|source| JobError::Write {
+            path: metrics_path.display().to_string(),
+            source,
+        })?;
+    let _ = writeln!(
+        log,
+        "[mdlc-trainer] trained {} trees in {train_seconds:.3} s; model written to {}",
+        outcome.model.trees.len(),
+        model_path.display()
+    );
+    Ok(JobSummary {
+        model_path,
+        model: outcome.model,
+        history: outcome.history,
+        rounds_run: outcome.rounds_run,
+        train_rows: train_set.n_rows(),
+        validation_rows: validation.as_ref().map_or(0, Dataset::n_rows),
+        train_seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn given_sm_environment_when_resolving_then_env_overrides_root() {
+        let env: HashMap<&str, &str> = [
+            ("MDLC_OPT_ML", "/jobs/j1"),
+            ("SM_MODEL_DIR", "/m"),
+            ("SM_CHANNEL_TRAIN", "/data/train"),
+            ("SM_OUTPUT_DATA_DIR", "/out/data"),
+        ]
+        .into_iter()
+        .collect();
+        let p = ContainerPaths::from_env(&|k| env.get(k).map(|s| s.to_string()));
+        assert_eq!(p.model_dir, PathBuf::from("/m"));
+        assert_eq!(p.channel_dir("train"), PathBuf::from("/data/train"));
+        assert_eq!(
+            p.channel_dir("validation"),
+            PathBuf::from("/jobs/j1/input/data/validation")
+        );
+        assert_eq!(p.input_config_dir, PathBuf::from("/jobs/j1/input/config"));
+        assert_eq!(p.failure_file, PathBuf::from("/out/failure"));
+    }
+
+    #[test]
+    fn given_no_environment_when_resolving_then_opt_ml() {
+        let p = ContainerPaths::from_env(&|_| None);
+        assert_eq!(p.model_dir, PathBuf::from("/opt/ml/model"));
+        assert_eq!(p.failure_file, PathBuf::from("/opt/ml/output/failure"));
+        assert_eq!(
+            p.channel_dir("train"),
+            PathBuf::from("/opt/ml/input/data/train")
+        );
+    }
+
+    #[test]
+    fn given_content_types_when_checked_then_only_csv_accepted() {
+        let ok = serde_json::json!({"ContentType": "text/csv; label_size=1"});
+        assert!(check_content_type("train", Some(&ok)).is_ok());
+        assert!(check_content_type("train", None).is_ok());
+        let bad = serde_json::json!({"ContentType": "text/libsvm"});
+        let err = check_content_type("train", Some(&bad)).unwrap_err();
+        assert!(err.to_string().contains("text/libsvm"), "{err}");
+        let pipe = serde_json::json!({"TrainingInputMode": "Pipe"});
+        assert!(check_content_type("train", Some(&pipe)).is_err());
+    }
+}

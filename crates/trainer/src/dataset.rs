@@ -1,0 +1,453 @@
+//! In-memory data sets and the CSV reader (label first or features only, no header).
+//!
+//! Values are `f32` like XGBoost's. An empty field is a missing value (`NaN`) in a feature
+//! column; a label must be present and finite.
+
+use std::path::{Path, PathBuf};
+
+/// A dense, row-major matrix of features with one label per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    n_features: usize,
+    features: Vec<f32>,
+    labels: Vec<f32>,
+}
+
+/// Errors of the CSV reader. Every message names the file (or `<input>`) and the 1-based line.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{source_name} line {line}: {message}")]
+    Malformed {
+        source_name: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{source_name}: no data rows")]
+    Empty { source_name: String },
+    #[error("{source_name} line {line}: {found} feature columns, but earlier rows have {expected}")]
+    ColumnCount {
+        source_name: String,
+        line: usize,
+        expected: usize,
+        found: usize,
+    },
+}
+
+/// Whether the first column of each row is the label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    LabelFirst,
+    FeaturesOnly,
+}
+
+impl Dataset {
+    /// Builds a data set from row-major features; `features.len()` must be `labels.len() * n_features`.
+    pub fn from_parts(
+        n_features: usize,
+        features: Vec<f32>,
+        labels: Vec<f32>,
+    ) -> Result<Self, String> {
+        if labels.len().checked_mul(n_features) != Some(features.len()) {
+            return Err(format!(
+                "{} feature values do not fill {} rows of {} features",
+                features.len(),
+                labels.len(),
+                n_features
+            ));
+        }
+        Ok(Dataset {
+            n_features,
+            features,
+            labels,
+        })
+    }
+
+    /// For callers that build `labels.len() * n_features` values by construction.
+    pub(crate) fn from_rows_unchecked(
+        n_features: usize,
+        features: Vec<f32>,
+        labels: Vec<f32>,
+    ) -> Self {
+        debug_assert_eq!(features.len(), labels.len() * n_features);
+        Dataset {
+            n_features,
+            features,
+            labels,
+        }
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    pub fn labels(&self) -> &[f32] {
+        &self.labels
+    }
+
+    /// Row-major feature values (`n_rows * n_features`).
+    pub fn features(&self) -> &[f32] {
+        &self.features
+    }
+
+    /// The features of row `i`, or `None` past the end.
+    pub fn row(&self, i: usize) -> Option<&[f32]> {
+        let start = i.checked_mul(self.n_features)?;
+        self.features.get(start..start + self.n_features)
+    }
+
+    /// Appends another data set with the same number of features.
+    pub fn append(&mut self, other: Dataset) -> Result<(), String> {
+        if self.labels.is_empty() && self.features.is_empty() {
+            *self = other;
+            return Ok(());
+        }
+        if other.n_rows() == 0 {
+            return Ok(());
+        }
+        if other.n_features != self.n_features {
+            return Err(format!(
+                "{} feature columns, but earlier files have {}",
+                other.n_features, self.n_features
+            ));
+        }
+        self.features.extend(other.features);
+        self.labels.extend(other.labels);
+        Ok(())
+    }
+
+    /// Writes the rows as CSV, label first, no header.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::with_capacity(self.features.len() * 10);
+        for (i, label) in self.labels.iter().enumerate() {
+            push_value(&mut out, *label);
+            let start = i * self.n_features;
+            for v in &self.features[start..start + self.n_features] {
+                out.push(',');
+                push_value(&mut out, *v);
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn push_value(out: &mut String, v: f32) {
+    use std::fmt::Write;
+    if !v.is_nan() {
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Parses CSV text. `source_name` is used in error messages. With [`Layout::FeaturesOnly`]
+/// every label is 0. Blank lines are skipped. Parsing runs on up to `threads` threads.
+pub fn parse_csv(
+    text: &str,
+    layout: Layout,
+    source_name: &str,
+    threads: usize,
+) -> Result<Dataset, CsvError> {
+    let chunks = split_at_lines(text, threads.max(1));
+    let results: Vec<Result<Chunk, ChunkError>> = if chunks.len() <= 1 {
+        chunks
+            .iter()
+            .map(|&(offset, part)| parse_chunk(part, offset, layout))
+            .collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|&(offset, part)| scope.spawn(move || parse_chunk(part, offset, layout)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(ChunkError {
+                            offset: 0,
+                            kind: ChunkErrorKind::Message("CSV parser thread failed".into()),
+                        })
+                    })
+                })
+                .collect()
+        })
+    };
+    let line_of = |offset: usize| {
+        text.as_bytes()[..offset.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    };
+    let mut n_features: Option<(usize, usize)> = None;
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    for result in results {
+        let chunk = result.map_err(|e| match e.kind {
+            ChunkErrorKind::Message(message) => CsvError::Malformed {
+                source_name: source_name.to_string(),
+                line: line_of(e.offset),
+                message,
+            },
+            ChunkErrorKind::Columns { expected, found } => CsvError::ColumnCount {
+                source_name: source_name.to_string(),
+                line: line_of(e.offset),
+                expected,
+                found,
+            },
+        })?;
+        let Some((nf, first_offset)) = chunk.n_features else {
+            continue;
+        };
+        match n_features {
+            None => n_features = Some((nf, first_offset)),
+            Some((expected, _)) if expected != nf => {
+                return Err(CsvError::ColumnCount {
+                    source_name: source_name.to_string(),
+                    line: line_of(first_offset),
+                    expected,
+                    found: nf,
+                });
+            }
+            Some(_) => {}
+        }
+        if features.is_empty() {
+            features = chunk.features;
+            labels = chunk.labels;
+        } else {
+            features.extend(chunk.features);
+            labels.extend(chunk.labels);
+        }
+    }
+    match n_features {
+        None => Err(CsvError::Empty {
+            source_name: source_name.to_string(),
+        }),
+        Some((n_features, _)) => Ok(Dataset {
+            n_features,
+            features,
+            labels,
+        }),
+    }
+}
+
+/// Reads and parses one CSV file.
+pub fn read_csv_file(path: &Path, layout: Layout, threads: usize) -> Result<Dataset, CsvError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CsvError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_csv(&text, layout, &path.display().to_string(), threads)
+}
+
+struct Chunk {
+    /// Number of features and the byte offset of the first row.
+    n_features: Option<(usize, usize)>,
+    features: Vec<f32>,
+    labels: Vec<f32>,
+}
+
+struct ChunkError {
+    offset: usize,
+    kind: ChunkErrorKind,
+}
+
+enum ChunkErrorKind {
+    Message(String),
+    Columns { expected: usize, found: usize },
+}
+
+fn split_at_lines(text: &str, parts: usize) -> Vec<(usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    for k in 1..parts {
+        let mut cut = (text.len() * k / parts).max(start);
+        while cut < bytes.len() && bytes[cut] != b'\n' {
+            cut += 1;
+        }
+        if cut < bytes.len() {
+            cut += 1; // keep the newline with the earlier part
+        }
+        if cut > start {
+            out.push((start, &text[start..cut]));
+            start = cut;
+        }
+    }
+    if start < text.len() || out.is_empty() {
+        out.push((start, &text[start..]));
+    }
+    out
+}
+
+fn parse_chunk(part: &str, base: usize, layout: Layout) -> Result<Chunk, ChunkError> {
+    let mut n_features: Option<(usize, usize)> = None;
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    let mut offset = base;
+    for raw_line in part.split_inclusive('\n') {
+        let line_offset = offset;
+        offset += raw_line.len();
+        let line = raw_line.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let err = |message: String| ChunkError {
+            offset: line_offset,
+            kind: ChunkErrorKind::Message(message),
+        };
+        let mut fields = line.split(',');
+        let mut count = 0usize;
+        if layout == Layout::LabelFirst {
+            let field = fields.next().unwrap_or("").trim();
+            if field.is_empty() {
+                return Err(err("column 1 (the label) is empty".into()));
+            }
+            let label: f32 = field
+                .parse()
+                .map_err(|_| err(format!("column 1 (the label): {field:?} is not a number")))?;
+            if !label.is_finite() {
+                return Err(err(format!(
+                    "column 1 (the label): {field:?} is not a finite number"
+                )));
+            }
+            labels.push(label);
+        } else {
+            labels.push(0.0);
+        }
+        let first_col = if layout == Layout::LabelFirst { 2 } else { 1 };
+        for field in fields {
+            let field = field.trim();
+            let value = if field.is_empty() {
+                f32::NAN
+            } else {
+                field.parse::<f32>().map_err(|_| {
+                    err(format!(
+                        "column {}: {field:?} is not a number",
+                        first_col + count
+                    ))
+                })?
+            };
+            if value.is_infinite() {
+                return Err(err(format!(
+                    "column {}: {field:?} is not a finite number",
+                    first_col + count
+                )));
+            }
+            features.push(value);
+            count += 1;
+        }
+        match n_features {
+            None => {
+                if count == 0 {
+                    return Err(err("the row has no feature columns".into()));
+                }
+                n_features = Some((count, line_offset));
+            }
+            Some((expected, _)) if expected != count => {
+                return Err(ChunkError {
+                    offset: line_offset,
+                    kind: ChunkErrorKind::Columns {
+                        expected,
+                        found: count,
+                    },
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Chunk {
+        n_features,
+        features,
+        labels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_label_first_csv_when_parsed_then_rows_and_missing_values_are_kept() {
+        let ds = parse_csv("1,2,3\n0,,5\r\n\n", Layout::LabelFirst, "x.csv", 1).unwrap();
+        assert_eq!(ds.n_rows(), 2);
+        assert_eq!(ds.n_features(), 2);
+        assert_eq!(ds.labels(), &[1.0, 0.0]);
+        assert!(ds.row(1).unwrap()[0].is_nan());
+        assert_eq!(ds.row(1).unwrap()[1], 5.0);
+    }
+
+    #[test]
+    fn given_bad_number_when_parsed_then_error_names_file_line_and_column() {
+        let text = "1,2,3\n0,1,2\n1,abc,3\n";
+        for threads in [1, 2, 3] {
+            let err = parse_csv(text, Layout::LabelFirst, "train.csv", threads).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("train.csv line 3"), "{msg}");
+            assert!(msg.contains("column 2"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn given_ragged_rows_when_parsed_with_threads_then_column_count_error_has_line() {
+        let mut text = String::new();
+        for _ in 0..50 {
+            text.push_str("1,2,3\n");
+        }
+        text.push_str("1,2\n");
+        let err = parse_csv(&text, Layout::LabelFirst, "t.csv", 2).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CsvError::ColumnCount {
+                    line: 51,
+                    expected: 2,
+                    found: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn given_empty_text_when_parsed_then_empty_error() {
+        let err = parse_csv("\n\n", Layout::LabelFirst, "e.csv", 2).unwrap_err();
+        assert!(matches!(err, CsvError::Empty { .. }));
+    }
+
+    #[test]
+    fn given_missing_label_when_parsed_then_error() {
+        let err = parse_csv(",1,2\n", Layout::LabelFirst, "e.csv", 1).unwrap_err();
+        assert!(err.to_string().contains("label"), "{err}");
+    }
+
+    #[test]
+    fn given_multithreaded_parse_when_compared_with_single_then_identical() {
+        let mut text = String::new();
+        for i in 0..1000 {
+            text.push_str(&format!("{},{}.5,{}\n", i % 2, i, i * 3));
+        }
+        let a = parse_csv(&text, Layout::LabelFirst, "a", 1).unwrap();
+        let b = parse_csv(&text, Layout::LabelFirst, "a", 4).unwrap();
+        assert_eq!(a, b);
+        let again = parse_csv(&a.to_csv(), Layout::LabelFirst, "a", 2).unwrap();
+        assert_eq!(a, again);
+    }
+
+    #[test]
+    fn given_features_only_layout_when_parsed_then_all_columns_are_features() {
+        let ds = parse_csv("1,2\n3,4\n", Layout::FeaturesOnly, "p", 1).unwrap();
+        assert_eq!(ds.n_features(), 2);
+        assert_eq!(ds.row(1).unwrap(), &[3.0, 4.0]);
+    }
+}

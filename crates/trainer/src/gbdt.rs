@@ -1,0 +1,1142 @@
+//! Histogram-based gradient boosting with XGBoost's tree algorithm.
+//!
+//! * Features are cut into at most `max_bin` (≤ 255) quantile bins; missing values get their own
+//!   slot and a learned default direction.
+//! * Trees grow depth-wise. Each level builds histograms of gradient/hessian sums only for the
+//!   smaller child of every split node; the larger child's histogram is its parent's minus the
+//!   smaller's. Histogram building is split by feature over `nthread` threads, so results do not
+//!   depend on the thread count.
+//! * Split gain, leaf weights, `lambda`, `alpha`, `gamma` (post-pruning), `min_child_weight`,
+//!   `max_delta_step`, row subsampling and column sampling by tree / level / node follow XGBoost.
+
+use crate::dataset::Dataset;
+use crate::metrics::Metric;
+use crate::model::{Model, Tree, sigmoid};
+use crate::params::{Objective, TrainParams};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The bin code of a missing value.
+pub const MISSING_BIN: u8 = 255;
+const SLOTS: usize = 256;
+const RT_EPS: f64 = 1e-6;
+
+type FeatureHist = [[f64; 2]; SLOTS];
+
+/// Errors of [`train`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    #[error("the training data has no rows")]
+    EmptyTrain,
+    #[error("the {channel} data has {found} features, but the training data has {expected}")]
+    FeatureMismatch {
+        channel: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error(
+        "label {label} in row {row} of the {channel} data is outside [0, 1], required by binary:logistic"
+    )]
+    LabelOutOfRange {
+        channel: String,
+        row: usize,
+        label: f32,
+    },
+    #[error("early_stopping_rounds needs a validation channel")]
+    EarlyStoppingWithoutValidation,
+}
+
+/// Per-feature bin boundaries. A value `x` of feature `f` is in bin
+/// `#{c in cuts[f] : c <= x}`; a split at bin `b` sends `x < cuts[f][b]` left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinCuts {
+    cuts: Vec<Vec<f32>>,
+}
+
+impl BinCuts {
+    /// Quantile cuts from the data (exact quantiles of the non-missing values; midpoints
+    /// between distinct values when there are at most `max_bin` of them).
+    pub fn compute(ds: &Dataset, max_bin: usize, threads: usize) -> BinCuts {
+        let nf = ds.n_features();
+        let n_bins = max_bin.clamp(2, 255);
+        let feats: Vec<usize> = (0..nf).collect();
+        let per = split_evenly(&feats, threads);
+        let mut cuts: Vec<Vec<f32>> = vec![Vec::new(); nf];
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = per
+                .iter()
+                .map(|fs| {
+                    scope.spawn(move || {
+                        fs.iter()
+                            .map(|&f| (f, feature_cuts(ds, f, n_bins)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                if let Ok(list) = h.join() {
+                    for (f, c) in list {
+                        cuts[f] = c;
+                    }
+                }
+            }
+        });
+        BinCuts { cuts }
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.cuts.len()
+    }
+
+    /// Number of real (non-missing) bins of feature `f`.
+    pub fn n_bins(&self, f: usize) -> usize {
+        self.cuts.get(f).map_or(1, |c| c.len() + 1)
+    }
+
+    /// The boundary that a split after bin `bin` of feature `f` uses.
+    pub fn cut(&self, f: usize, bin: u8) -> f32 {
+        self.cuts
+            .get(f)
+            .and_then(|c| c.get(bin as usize))
+            .copied()
+            .unwrap_or(f32::INFINITY)
+    }
+
+    pub fn bin_of(&self, f: usize, x: f32) -> u8 {
+        if x.is_nan() {
+            return MISSING_BIN;
+        }
+        match self.cuts.get(f) {
+            Some(c) => c.partition_point(|&b| b <= x) as u8,
+            None => 0,
+        }
+    }
+
+    /// Row-major bin codes of a data set with the same features.
+    pub fn bin_matrix(&self, ds: &Dataset, threads: usize) -> Vec<u8> {
+        let nf = ds.n_features();
+        let mut out = vec![0u8; ds.features().len()];
+        if nf == 0 {
+            return out;
+        }
+        let rows_per = ds.n_rows().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            for (chunk_out, chunk_in) in out
+                .chunks_mut(rows_per * nf)
+                .zip(ds.features().chunks(rows_per * nf))
+            {
+                scope.spawn(move || {
+                    for (o_row, i_row) in chunk_out.chunks_mut(nf).zip(chunk_in.chunks(nf)) {
+                        for (f, (o, &x)) in o_row.iter_mut().zip(i_row).enumerate() {
+                            *o = self.bin_of(f, x);
+                        }
+                    }
+                });
+            }
+        });
+        out
+    }
+}
+
+fn feature_cuts(ds: &Dataset, f: usize, n_bins: usize) -> Vec<f32> {
+    let nf = ds.n_features();
+    let mut values: Vec<f32> = ds
+        .features()
+        .iter()
+        .skip(f)
+        .step_by(nf.max(1))
+        .copied()
+        .filter(|x| !x.is_nan())
+        .collect();
+    if values.is_empty() {
+        return Vec::new();
+    }
+    values.sort_unstable_by(f32::total_cmp);
+    let mut distinct = values.clone();
+    distinct.dedup();
+    if distinct.len() <= n_bins {
+        return distinct
+            .windows(2)
+            .map(|w| {
+                let mid = ((f64::from(w[0]) + f64::from(w[1])) / 2.0) as f32;
+                if mid > w[0] { mid } else { w[1] }
+            })
+            .collect();
+    }
+    let n = values.len();
+    let mut cuts: Vec<f32> = Vec::with_capacity(n_bins);
+    for j in 1..n_bins {
+        let v = values[(j * n / n_bins).min(n - 1)];
+        if v > values[0] && cuts.last().is_none_or(|&last| v > last) {
+            cuts.push(v);
+        }
+    }
+    cuts
+}
+
+fn split_evenly<T: Copy>(items: &[T], parts: usize) -> Vec<Vec<T>> {
+    let parts = parts.clamp(1, items.len().max(1));
+    let per = items.len().div_ceil(parts).max(1);
+    items.chunks(per).map(|c| c.to_vec()).collect()
+}
+
+/// Metrics of one round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundRecord {
+    pub round: usize,
+    pub train: Vec<(Metric, f64)>,
+    pub validation: Vec<(Metric, f64)>,
+}
+
+impl RoundRecord {
+    /// XGBoost's log line as SageMaker's CloudWatch shows it (`#011` is a tab):
+    /// `[3]#011train-rmse:0.12345#011validation-rmse:0.23456`.
+    pub fn log_line(&self) -> String {
+        let mut s = format!("[{}]", self.round);
+        for (name, list) in [("train", &self.train), ("validation", &self.validation)] {
+            for (m, v) in list {
+                s.push_str(&format!("#011{name}-{m}:{v:.5}"));
+            }
+        }
+        s
+    }
+}
+
+/// The result of [`train`].
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub model: Model,
+    pub history: Vec<RoundRecord>,
+    /// Rounds actually run (before truncation to the best round).
+    pub rounds_run: usize,
+    pub stopped_early: bool,
+}
+
+/// Trains a model. `on_round` sees each round's metrics as soon as they are known.
+pub fn train(
+    params: &TrainParams,
+    train: &Dataset,
+    validation: Option<&Dataset>,
+    on_round: &mut dyn FnMut(&RoundRecord),
+) -> Result<TrainOutcome, TrainError> {
+    let n = train.n_rows();
+    let nf = train.n_features();
+    if n == 0 || nf == 0 {
+        return Err(TrainError::EmptyTrain);
+    }
+    if let Some(v) = validation {
+        if v.n_features() != nf {
+            return Err(TrainError::FeatureMismatch {
+                channel: "validation".into(),
+                expected: nf,
+                found: v.n_features(),
+            });
+        }
+    }
+    if params.early_stopping_rounds.is_some() && validation.is_none_or(|v| v.n_rows() == 0) {
+        return Err(TrainError::EarlyStoppingWithoutValidation);
+    }
+    if params.objective == Objective::Logistic {
+        let sets = std::iter::once(("train", train)).chain(validation.map(|v| ("validation", v)));
+        for (channel, ds) in sets {
+            if let Some((row, &label)) = ds
+                .labels()
+                .iter()
+                .enumerate()
+                .find(|(_, y)| !(0.0..=1.0).contains(*y))
+            {
+                return Err(TrainError::LabelOutOfRange {
+                    channel: channel.into(),
+                    row: row + 1,
+                    label,
+                });
+            }
+        }
+    }
+    let threads = params.nthread.max(1);
+    let cuts = BinCuts::compute(train, params.max_bin, threads);
+    let bins = cuts.bin_matrix(train, threads);
+    let labels = train.labels();
+    let base_score = params.base_score.unwrap_or_else(|| {
+        let mean = labels.iter().map(|&y| f64::from(y)).sum::<f64>() / n as f64;
+        match params.objective {
+            Objective::SquaredError => mean,
+            Objective::Logistic => mean.clamp(1e-6, 1.0 - 1e-6),
+        }
+    });
+    let mut model = Model {
+        objective: params.objective,
+        base_score,
+        num_feature: nf,
+        trees: Vec::new(),
+        best_iteration: None,
+        best_score: None,
+    };
+    let base_margin = model.base_margin();
+    let mut margins = vec![base_margin; n];
+    let mut valid_margins = validation.map(|v| vec![base_margin; v.n_rows()]);
+    let metrics = params.metrics();
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let mut gh: Vec<[f32; 2]> = vec![[0.0, 0.0]; n];
+    let mut grower = Grower::new(params, &cuts, &bins, nf, n);
+    let mut history = Vec::with_capacity(params.num_round);
+    let mut best: Option<(usize, f64)> = None;
+    let mut stopped_early = false;
+    let mut rounds_run = 0;
+    let mut preds_f32 = vec![0.0f32; n];
+
+    for round in 0..params.num_round {
+        compute_gradients(params, labels, &margins, &mut gh);
+        let tree = grower.grow(&gh, &mut rng);
+        // Update the training margins from the leaves' row ranges (every row in the tree's
+        // row set); rows left out by subsampling are predicted through the bins.
+        if grower.all_rows_in_tree {
+            for leaf in grower.leaves() {
+                let value = f64::from(leaf.1);
+                for &r in leaf.0 {
+                    if let Some(m) = margins.get_mut(r as usize) {
+                        *m += value;
+                    }
+                }
+            }
+        } else {
+            for (r, m) in margins.iter_mut().enumerate() {
+                *m += f64::from(grower.predict_binned(&bins[r * nf..(r + 1) * nf]));
+            }
+        }
+        if let (Some(v), Some(vm)) = (validation, valid_margins.as_mut()) {
+            for (row, m) in v.features().chunks(nf).zip(vm.iter_mut()) {
+                *m += f64::from(tree.predict_row(row));
+            }
+        }
+        model.trees.push(tree);
+        rounds_run = round + 1;
+
+        for (p, &m) in preds_f32.iter_mut().zip(&margins) {
+            *p = model.transform(m) as f32;
+        }
+        let train_scores: Vec<(Metric, f64)> = metrics
+            .iter()
+            .map(|&m| (m, m.compute(labels, &preds_f32)))
+            .collect();
+        let mut valid_scores = Vec::new();
+        if let (Some(v), Some(vm)) = (validation, valid_margins.as_ref()) {
+            let vp: Vec<f32> = vm.iter().map(|&m| model.transform(m) as f32).collect();
+            valid_scores = metrics
+                .iter()
+                .map(|&m| (m, m.compute(v.labels(), &vp)))
+                .collect();
+        }
+        let record = RoundRecord {
+            round,
+            train: train_scores,
+            validation: valid_scores,
+        };
+        on_round(&record);
+        if let (Some(patience), Some(&(metric, score))) =
+            (params.early_stopping_rounds, record.validation.last())
+        {
+            let improved = match best {
+                None => true,
+                Some((_, b)) => {
+                    if metric.higher_is_better() {
+                        score > b
+                    } else {
+                        score < b
+                    }
+                }
+            };
+            if improved && !score.is_nan() {
+                best = Some((round, score));
+            }
+            history.push(record);
+            if let Some((best_round, _)) = best {
+                if round >= best_round + patience {
+                    stopped_early = true;
+                    break;
+                }
+            }
+        } else {
+            history.push(record);
+        }
+    }
+    if let Some((best_round, score)) = best {
+        model.trees.truncate(best_round + 1);
+        model.best_iteration = Some(best_round);
+        model.best_score = Some(score);
+    }
+    Ok(TrainOutcome {
+        model,
+        history,
+        rounds_run,
+        stopped_early,
+    })
+}
+
+fn compute_gradients(params: &TrainParams, labels: &[f32], margins: &[f64], gh: &mut [[f32; 2]]) {
+    match params.objective {
+        Objective::SquaredError => {
+            for ((out, &y), &m) in gh.iter_mut().zip(labels).zip(margins) {
+                *out = [(m - f64::from(y)) as f32, 1.0];
+            }
+        }
+        Objective::Logistic => {
+            let spw = params.scale_pos_weight;
+            for ((out, &y), &m) in gh.iter_mut().zip(labels).zip(margins) {
+                let p = sigmoid(m);
+                let y = f64::from(y);
+                let w = if y > 0.5 { spw } else { 1.0 };
+                let h = (p * (1.0 - p)).max(1e-16);
+                *out = [((p - y) * w) as f32, (h * w) as f32];
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    feature: usize,
+    bin: u8,
+    default_left: bool,
+    loss_chg: f64,
+    gl: f64,
+    hl: f64,
+}
+
+#[derive(Debug, Clone)]
+struct BuildNode {
+    start: usize,
+    end: usize,
+    g: f64,
+    h: f64,
+    parent: Option<usize>,
+    children: Option<(usize, usize)>,
+    split: Option<Split>,
+}
+
+struct Grower<'a> {
+    params: &'a TrainParams,
+    cuts: &'a BinCuts,
+    bins: &'a [u8],
+    nf: usize,
+    n: usize,
+    rows: Vec<u32>,
+    scratch: Vec<u32>,
+    nodes: Vec<BuildNode>,
+    /// Leaf value (eta × weight) per node of the current tree, for leaves.
+    leaf_values: Vec<f32>,
+    pool: Vec<Vec<FeatureHist>>,
+    all_rows_in_tree: bool,
+}
+
+impl<'a> Grower<'a> {
+    fn new(
+        params: &'a TrainParams,
+        cuts: &'a BinCuts,
+        bins: &'a [u8],
+        nf: usize,
+        n: usize,
+    ) -> Self {
+        Grower {
+            params,
+            cuts,
+            bins,
+            nf,
+            n,
+            rows: Vec::with_capacity(n),
+            scratch: Vec::with_capacity(n),
+            nodes: Vec::new(),
+            leaf_values: Vec::new(),
+            pool: Vec::new(),
+            all_rows_in_tree: true,
+        }
+    }
+
+    fn take_hist(&mut self) -> Vec<FeatureHist> {
+        match self.pool.pop() {
+            Some(mut h) => {
+                for f in h.iter_mut() {
+                    f.fill([0.0, 0.0]);
+                }
+                h
+            }
+            None => vec![[[0.0, 0.0]; SLOTS]; self.nf],
+        }
+    }
+
+    /// (rows, leaf value) of every leaf of the last grown tree.
+    fn leaves(&self) -> impl Iterator<Item = (&[u32], f32)> + '_ {
+        self.nodes.iter().enumerate().filter_map(|(i, node)| {
+            if node.children.is_none() {
+                Some((
+                    self.rows.get(node.start..node.end).unwrap_or(&[]),
+                    self.leaf_values.get(i).copied().unwrap_or(0.0),
+                ))
+            } else {
+                None
+            }
+        })
+    }
+
+    fn predict_binned(&self, row_bins: &[u8]) -> f32 {
+        let mut i = 0usize;
+        while let Some(node) = self.nodes.get(i) {
+            match (node.children, node.split) {
+                (Some((l, r)), Some(s)) => {
+                    let b = row_bins.get(s.feature).copied().unwrap_or(MISSING_BIN);
+                    let left = if b == MISSING_BIN {
+                        s.default_left
+                    } else {
+                        b <= s.bin
+                    };
+                    i = if left { l } else { r };
+                }
+                _ => return self.leaf_values.get(i).copied().unwrap_or(0.0),
+            }
+        }
+        0.0
+    }
+
+    fn sample_features(&self, from: &[usize], ratio: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
+        if ratio >= 1.0 || from.len() <= 1 {
+            return from.to_vec();
+        }
+        let k = ((ratio * from.len() as f64).round() as usize).clamp(1, from.len());
+        let mut pool = from.to_vec();
+        // Partial Fisher-Yates shuffle: the first k entries are the sample.
+        for i in 0..k {
+            let j = rng.random_range(i..pool.len());
+            pool.swap(i, j);
+        }
+        pool.truncate(k);
+        pool.sort_unstable();
+        pool
+    }
+
+    fn grow(&mut self, gh: &[[f32; 2]], rng: &mut ChaCha8Rng) -> Tree {
+        let p = self.params;
+        self.rows.clear();
+        if p.subsample < 1.0 {
+            for r in 0..self.n {
+                if rng.random::<f64>() < p.subsample {
+                    self.rows.push(r as u32);
+                }
+            }
+            if self.rows.is_empty() {
+                self.rows.push(rng.random_range(0..self.n) as u32);
+            }
+            self.all_rows_in_tree = false;
+        } else {
+            self.rows.extend(0..self.n as u32);
+            self.all_rows_in_tree = true;
+        }
+        let all_features: Vec<usize> = (0..self.nf).collect();
+        let tree_features = self.sample_features(&all_features, p.colsample_bytree, rng);
+        let (mut g, mut h) = (0.0f64, 0.0f64);
+        for &r in &self.rows {
+            if let Some(x) = gh.get(r as usize) {
+                g += f64::from(x[0]);
+                h += f64::from(x[1]);
+            }
+        }
+        self.nodes.clear();
+        self.nodes.push(BuildNode {
+            start: 0,
+            end: self.rows.len(),
+            g,
+            h,
+            parent: None,
+            children: None,
+            split: None,
+        });
+        let mut root_hist = self.take_hist();
+        build_histograms(
+            &mut [(&self.rows[..], &mut root_hist[..])],
+            self.bins,
+            self.nf,
+            gh,
+            p.nthread,
+        );
+        let mut level: Vec<(usize, Vec<FeatureHist>)> = vec![(0, root_hist)];
+        for depth in 0..p.max_depth {
+            let level_features = self.sample_features(&tree_features, p.colsample_bylevel, rng);
+            let mut to_split = Vec::new();
+            for (nid, hist) in level {
+                let node_features = self.sample_features(&level_features, p.colsample_bynode, rng);
+                let node = &self.nodes[nid];
+                match best_split(p, self.cuts, &hist, &node_features, node.g, node.h) {
+                    Some(s) if s.loss_chg > RT_EPS => {
+                        self.nodes[nid].split = Some(s);
+                        to_split.push((nid, hist));
+                    }
+                    _ => self.pool.push(hist),
+                }
+            }
+            if to_split.is_empty() {
+                break;
+            }
+            let need_hists = depth + 1 < p.max_depth;
+            let mut pending: Vec<(usize, usize, Vec<FeatureHist>, Vec<FeatureHist>)> = Vec::new();
+            for (nid, parent_hist) in to_split {
+                let (start, end, g, h, s) = {
+                    let node = &self.nodes[nid];
+                    (node.start, node.end, node.g, node.h, node.split)
+                };
+                let Some(s) = s else { continue };
+                let mid = start
+                    + partition(
+                        &mut self.rows[start..end],
+                        &mut self.scratch,
+                        self.bins,
+                        self.nf,
+                        s,
+                    );
+                let left = self.nodes.len();
+                let right = left + 1;
+                for (a, b, cg, ch) in [(start, mid, s.gl, s.hl), (mid, end, g - s.gl, h - s.hl)] {
+                    self.nodes.push(BuildNode {
+                        start: a,
+                        end: b,
+                        g: cg,
+                        h: ch,
+                        parent: Some(nid),
+                        children: None,
+                        split: None,
+                    });
+                }
+                self.nodes[nid].children = Some((left, right));
+                if need_hists {
+                    let (small, large) = if mid - start <= end - mid {
+                        (left, right)
+                    } else {
+                        (right, left)
+                    };
+                    let small_hist = self.take_hist();
+                    pending.push((small, large, small_hist, parent_hist));
+                } else {
+                    self.pool.push(parent_hist);
+                }
+            }
+            if !need_hists {
+                break;
+            }
+            {
+                let mut tasks: Vec<(&[u32], &mut [FeatureHist])> = pending
+                    .iter_mut()
+                    .map(|(small, _, hist, _)| {
+                        let node = &self.nodes[*small];
+                        (&self.rows[node.start..node.end], &mut hist[..])
+                    })
+                    .collect();
+                build_histograms(&mut tasks, self.bins, self.nf, gh, p.nthread);
+            }
+            let mut next = Vec::with_capacity(pending.len() * 2);
+            for (small, large, small_hist, mut parent_hist) in pending {
+                for (ph, sh) in parent_hist.iter_mut().zip(&small_hist) {
+                    for (a, b) in ph.iter_mut().zip(sh) {
+                        a[0] -= b[0];
+                        a[1] -= b[1];
+                    }
+                }
+                let (first, second) = if small < large {
+                    (small_hist, parent_hist)
+                } else {
+                    (parent_hist, small_hist)
+                };
+                next.push((small.min(large), first));
+                next.push((small.max(large), second));
+            }
+            level = next;
+        }
+        self.finish_tree()
+    }
+
+    /// Prunes by gamma, computes leaf values and renumbers the kept nodes breadth-first.
+    fn finish_tree(&mut self) -> Tree {
+        let p = self.params;
+        // Children have larger ids than parents: walking ids downwards prunes bottom-up.
+        for i in (0..self.nodes.len()).rev() {
+            let Some((l, r)) = self.nodes[i].children else {
+                continue;
+            };
+            let both_leaves = self.nodes[l].children.is_none() && self.nodes[r].children.is_none();
+            let loss = self.nodes[i].split.map_or(0.0, |s| s.loss_chg);
+            if both_leaves && loss < p.gamma {
+                self.nodes[i].children = None;
+            }
+        }
+        self.leaf_values.clear();
+        self.leaf_values.extend(
+            self.nodes
+                .iter()
+                .map(|node| (calc_weight(p, node.g, node.h) * p.eta) as f32),
+        );
+        let mut order = vec![0usize];
+        let mut new_id = vec![usize::MAX; self.nodes.len()];
+        new_id[0] = 0;
+        let mut k = 0;
+        while k < order.len() {
+            let i = order[k];
+            if let Some((l, r)) = self.nodes[i].children {
+                new_id[l] = order.len();
+                order.push(l);
+                new_id[r] = order.len();
+                order.push(r);
+            }
+            k += 1;
+        }
+        let m = order.len();
+        let mut t = Tree {
+            left_children: vec![-1; m],
+            right_children: vec![-1; m],
+            parents: vec![i32::MAX; m],
+            split_indices: vec![0; m],
+            split_conditions: vec![0.0; m],
+            default_left: vec![false; m],
+            base_weights: vec![0.0; m],
+            loss_changes: vec![0.0; m],
+            sum_hessian: vec![0.0; m],
+        };
+        for (j, &i) in order.iter().enumerate() {
+            let node = &self.nodes[i];
+            t.base_weights[j] = calc_weight(p, node.g, node.h) as f32;
+            t.sum_hessian[j] = node.h as f32;
+            if let Some(parent) = node.parent {
+                t.parents[j] = new_id[parent] as i32;
+            }
+            match (node.children, node.split) {
+                (Some((l, r)), Some(s)) => {
+                    t.left_children[j] = new_id[l] as i32;
+                    t.right_children[j] = new_id[r] as i32;
+                    t.split_indices[j] = s.feature as u32;
+                    t.split_conditions[j] = self.cuts.cut(s.feature, s.bin);
+                    t.default_left[j] = s.default_left;
+                    t.loss_changes[j] = s.loss_chg as f32;
+                }
+                _ => {
+                    t.split_conditions[j] = self.leaf_values[i];
+                }
+            }
+        }
+        t
+    }
+}
+
+fn threshold_l1(g: f64, alpha: f64) -> f64 {
+    if g > alpha {
+        g - alpha
+    } else if g < -alpha {
+        g + alpha
+    } else {
+        0.0
+    }
+}
+
+fn calc_weight(p: &TrainParams, g: f64, h: f64) -> f64 {
+    if h < p.min_child_weight || h <= 0.0 {
+        return 0.0;
+    }
+    let w = -threshold_l1(g, p.alpha) / (h + p.lambda);
+    if p.max_delta_step > 0.0 {
+        w.clamp(-p.max_delta_step, p.max_delta_step)
+    } else {
+        w
+    }
+}
+
+fn calc_gain(p: &TrainParams, g: f64, h: f64) -> f64 {
+    if h < p.min_child_weight || h <= 0.0 {
+        return 0.0;
+    }
+    if p.max_delta_step == 0.0 {
+        let t = threshold_l1(g, p.alpha);
+        t * t / (h + p.lambda)
+    } else {
+        let w = calc_weight(p, g, h);
+        -(2.0 * g * w + (h + p.lambda) * w * w) - 2.0 * p.alpha * w.abs()
+    }
+}
+
+fn best_split(
+    p: &TrainParams,
+    cuts: &BinCuts,
+    hist: &[FeatureHist],
+    features: &[usize],
+    g: f64,
+    h: f64,
+) -> Option<Split> {
+    let parent_gain = calc_gain(p, g, h);
+    let mut best: Option<Split> = None;
+    let mcw = p.min_child_weight;
+    for &f in features {
+        let Some(fh) = hist.get(f) else { continue };
+        let nb = cuts.n_bins(f);
+        if nb < 2 {
+            continue;
+        }
+        let [mg, mh] = fh[MISSING_BIN as usize];
+        let has_missing = mh > 0.0;
+        let (mut gl, mut hl) = (0.0f64, 0.0f64);
+        for b in 0..nb - 1 {
+            let [bg, bh] = fh[b];
+            gl += bg;
+            hl += bh;
+            // Missing values to the left (tried first, so it wins ties) then to the right.
+            let candidates: [(f64, f64, bool); 2] = [(gl + mg, hl + mh, true), (gl, hl, false)];
+            let tries = if has_missing { 2 } else { 1 };
+            for &(cgl, chl, default_left) in &candidates[..tries] {
+                let (cgr, chr) = (g - cgl, h - chl);
+                if chl < mcw || chr < mcw || chl <= 0.0 || chr <= 0.0 {
+                    continue;
+                }
+                let loss = calc_gain(p, cgl, chl) + calc_gain(p, cgr, chr) - parent_gain;
+                if best.is_none_or(|s| loss > s.loss_chg) {
+                    best = Some(Split {
+                        feature: f,
+                        bin: b as u8,
+                        default_left,
+                        loss_chg: loss,
+                        gl: cgl,
+                        hl: chl,
+                    });
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Stable in-place partition of `rows` by the split; returns the number of left rows.
+fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, bins: &[u8], nf: usize, s: Split) -> usize {
+    scratch.clear();
+    let mut l = 0;
+    for i in 0..rows.len() {
+        let r = rows[i];
+        let b = bins
+            .get(r as usize * nf + s.feature)
+            .copied()
+            .unwrap_or(MISSING_BIN);
+        let left = if b == MISSING_BIN {
+            s.default_left
+        } else {
+            b <= s.bin
+        };
+        if left {
+            rows[l] = r;
+            l += 1;
+        } else {
+            scratch.push(r);
+        }
+    }
+    rows[l..].copy_from_slice(scratch);
+    l
+}
+
+/// Builds one histogram per task (rows → per-feature gradient sums). Threads split the
+/// features, so every sum is computed in the same order whatever the thread count.
+fn build_histograms(
+    tasks: &mut [(&[u32], &mut [FeatureHist])],
+    bins: &[u8],
+    nf: usize,
+    gh: &[[f32; 2]],
+    threads: usize,
+) {
+    let total_rows: usize = tasks.iter().map(|t| t.0.len()).sum();
+    let threads = if total_rows < 8192 {
+        1
+    } else {
+        threads.clamp(1, nf.max(1))
+    };
+    if threads == 1 {
+        for (rows, hist) in tasks.iter_mut() {
+            accumulate(rows, hist, 0, bins, nf, gh);
+        }
+        return;
+    }
+    // Feature ranges per thread.
+    let per = nf.div_ceil(threads);
+    // Split every task's histogram into per-thread feature slices.
+    let mut per_thread: Vec<Vec<(&[u32], &mut [FeatureHist])>> = (0..threads)
+        .map(|_| Vec::with_capacity(tasks.len()))
+        .collect();
+    for (rows, hist) in tasks.iter_mut() {
+        let mut rest: &mut [FeatureHist] = hist;
+        for slot in per_thread.iter_mut() {
+            let take = per.min(rest.len());
+            let (head, tail) = rest.split_at_mut(take);
+            slot.push((*rows, head));
+            rest = tail;
+        }
+    }
+    std::thread::scope(|scope| {
+        let mut iter = per_thread.into_iter().enumerate();
+        let first = iter.next();
+        for (t, mut work) in iter {
+            scope.spawn(move || {
+                for (rows, hist) in work.iter_mut() {
+                    accumulate(rows, hist, t * per, bins, nf, gh);
+                }
+            });
+        }
+        if let Some((t, mut work)) = first {
+            for (rows, hist) in work.iter_mut() {
+                accumulate(rows, hist, t * per, bins, nf, gh);
+            }
+        }
+    });
+}
+
+#[inline]
+fn accumulate(
+    rows: &[u32],
+    hist: &mut [FeatureHist],
+    first_feature: usize,
+    bins: &[u8],
+    nf: usize,
+    gh: &[[f32; 2]],
+) {
+    let width = hist.len();
+    if width == 0 {
+        return;
+    }
+    for &r in rows {
+        let r = r as usize;
+        let Some(&[g, h]) = gh.get(r) else { continue };
+        let start = r * nf + first_feature;
+        let Some(row_bins) = bins.get(start..start + width) else {
+            continue;
+        };
+        let (g, h) = (f64::from(g), f64::from(h));
+        for (fh, &b) in hist.iter_mut().zip(row_bins) {
+            let slot = &mut fh[b as usize];
+            slot[0] += g;
+            slot[1] += h;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ds(rows: &[(&[f32], f32)]) -> Dataset {
+        let nf = rows[0].0.len();
+        let mut f = Vec::new();
+        let mut l = Vec::new();
+        for (x, y) in rows {
+            f.extend_from_slice(x);
+            l.push(*y);
+        }
+        Dataset::from_parts(nf, f, l).unwrap()
+    }
+
+    #[test]
+    fn given_distinct_values_when_cutting_then_midpoints_and_bins_agree_with_less_than() {
+        let d = ds(&[
+            (&[1.0], 0.0),
+            (&[2.0], 0.0),
+            (&[4.0], 0.0),
+            (&[f32::NAN], 0.0),
+        ]);
+        let c = BinCuts::compute(&d, 256, 1);
+        assert_eq!(c.cuts[0], vec![1.5, 3.0]);
+        assert_eq!(c.bin_of(0, 1.0), 0);
+        assert_eq!(c.bin_of(0, 1.5), 1);
+        assert_eq!(c.bin_of(0, 100.0), 2);
+        assert_eq!(c.bin_of(0, f32::NAN), MISSING_BIN);
+        for x in [0.0f32, 1.0, 1.49, 1.5, 2.9, 3.0, 7.0] {
+            for b in 0..2u8 {
+                assert_eq!(c.bin_of(0, x) <= b, x < c.cut(0, b), "x={x} b={b}");
+            }
+        }
+    }
+
+    #[test]
+    fn given_many_values_when_cutting_then_at_most_max_bin_bins() {
+        let rows: Vec<f32> = (0..10_000).map(|i| (i % 997) as f32 * 0.37).collect();
+        let d = Dataset::from_parts(1, rows, vec![0.0; 10_000]).unwrap();
+        let c = BinCuts::compute(&d, 16, 2);
+        assert!(c.n_bins(0) <= 16 && c.n_bins(0) >= 14, "{}", c.n_bins(0));
+        assert!(c.cuts[0].windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Four rows, one feature, labels 0,0,10,10; lambda 0, eta 1, min_child_weight 0:
+    /// the exact tree splits at x < 2.5 into leaves -5 and +5 around base score 5.
+    #[test]
+    fn given_tiny_dataset_when_training_one_round_then_exact_known_tree() {
+        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
+        let mut p = TrainParams::new(1);
+        p.lambda = 0.0;
+        p.eta = 1.0;
+        p.min_child_weight = 0.0;
+        p.max_depth = 3;
+        p.nthread = 1;
+        let out = train(&p, &d, None, &mut |_| {}).unwrap();
+        let t = &out.model.trees[0];
+        assert_eq!(out.model.base_score, 5.0);
+        assert_eq!(t.num_nodes(), 3, "{t:?}");
+        assert_eq!(t.split_indices[0], 0);
+        assert_eq!(t.split_conditions[0], 2.5);
+        assert_eq!(t.split_conditions[1], -5.0);
+        assert_eq!(t.split_conditions[2], 5.0);
+        // gain: G_L^2/H_L + G_R^2/H_R - G^2/H = 100/2 + 100/2 - 0 = 100
+        assert_eq!(t.loss_changes[0], 100.0);
+        let preds = out.model.predict(d.features(), 1);
+        assert_eq!(preds, vec![0.0, 0.0, 10.0, 10.0]);
+    }
+
+    #[test]
+    fn given_lambda_and_eta_when_training_then_leaf_is_shrunk_newton_step() {
+        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
+        let mut p = TrainParams::new(1);
+        p.lambda = 1.0;
+        p.eta = 0.5;
+        p.min_child_weight = 0.0;
+        let out = train(&p, &d, None, &mut |_| {}).unwrap();
+        let t = &out.model.trees[0];
+        // right leaf: G = -10 (two rows, residual -5 each), H = 2 → w = 10/3, × 0.5
+        assert!((t.split_conditions[2] - 5.0 / 3.0).abs() < 1e-6, "{t:?}");
+        // gain with lambda: 100/3 + 100/3 - 0
+        assert!((f64::from(t.loss_changes[0]) - 200.0 / 3.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn given_gamma_above_gain_when_training_then_split_is_pruned() {
+        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
+        let mut p = TrainParams::new(1);
+        p.lambda = 0.0;
+        p.min_child_weight = 0.0;
+        p.gamma = 150.0;
+        let out = train(&p, &d, None, &mut |_| {}).unwrap();
+        assert_eq!(out.model.trees[0].num_nodes(), 1);
+        p.gamma = 50.0;
+        let out = train(&p, &d, None, &mut |_| {}).unwrap();
+        assert_eq!(out.model.trees[0].num_nodes(), 3);
+    }
+
+    #[test]
+    fn given_min_child_weight_when_children_too_light_then_no_split() {
+        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
+        let mut p = TrainParams::new(1);
+        p.min_child_weight = 3.0;
+        let out = train(&p, &d, None, &mut |_| {}).unwrap();
+        assert_eq!(out.model.trees[0].num_nodes(), 1);
+    }
+
+    #[test]
+    fn given_missing_values_when_training_then_default_direction_learned() {
+        // Missing rows have label 10, like the large-x rows: they should default right.
+        let d = ds(&[
+            (&[1.0], 0.0),
+            (&[2.0], 0.0),
+            (&[3.0], 10.0),
+            (&[f32::NAN], 10.0),
+        ]);
+        let mut p = TrainParams::new(1);
+        p.lambda = 0.0;
+        p.eta = 1.0;
+        p.min_child_weight = 0.0;
+        let out = train(&p, &d, None, &mut |_| {}).unwrap();
+        let preds = out.model.predict(d.features(), 1);
+        assert_eq!(preds, vec![0.0, 0.0, 10.0, 10.0]);
+        assert!(!out.model.trees[0].default_left[0]);
+    }
+
+    fn synthetic(n: usize, seed: u64) -> Dataset {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut f = Vec::new();
+        let mut l = Vec::new();
+        for _ in 0..n {
+            let x: Vec<f32> = (0..5).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect();
+            let y = x[0] * 2.0 + (x[1] * 3.0).sin() + if x[2] > 0.0 { 1.0 } else { -1.0 };
+            f.extend_from_slice(&x);
+            l.push(y + rng.random::<f32>() * 0.1);
+        }
+        Dataset::from_parts(5, f, l).unwrap()
+    }
+
+    #[test]
+    fn given_threads_when_training_then_identical_models() {
+        let d = synthetic(20_000, 1);
+        let mut p = TrainParams::new(5);
+        p.subsample = 0.8;
+        p.colsample_bytree = 0.8;
+        p.nthread = 1;
+        let a = train(&p, &d, None, &mut |_| {}).unwrap().model;
+        p.nthread = 3;
+        let b = train(&p, &d, None, &mut |_| {}).unwrap().model;
+        assert_eq!(a, b);
+        p.seed = 99;
+        let c = train(&p, &d, None, &mut |_| {}).unwrap().model;
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn given_regression_data_when_training_then_validation_error_falls() {
+        let d = synthetic(5_000, 2);
+        let v = synthetic(1_000, 3);
+        let mut p = TrainParams::new(30);
+        p.nthread = 2;
+        let mut lines = Vec::new();
+        let out = train(&p, &d, Some(&v), &mut |r| lines.push(r.log_line())).unwrap();
+        let first = out.history[0].validation[0].1;
+        let last = out.history[29].validation[0].1;
+        assert!(last < first * 0.3, "{first} -> {last}");
+        assert!(lines[3].starts_with("[3]#011train-rmse:"), "{}", lines[3]);
+        assert!(lines[3].contains("#011validation-rmse:"));
+        // The model file's predictions are the margins training tracked.
+        let preds = out.model.predict(v.features(), 5);
+        let rmse = crate::metrics::rmse(v.labels(), &preds);
+        assert!((rmse - last).abs() < 1e-4, "{rmse} vs {last}");
+    }
+
+    #[test]
+    fn given_early_stopping_when_validation_stops_improving_then_truncated_to_best() {
+        let d = synthetic(500, 4);
+        let v = synthetic(200, 5);
+        let mut p = TrainParams::new(500);
+        p.eta = 0.9;
+        p.max_depth = 6;
+        p.min_child_weight = 0.0;
+        p.early_stopping_rounds = Some(3);
+        let out = train(&p, &d, Some(&v), &mut |_| {}).unwrap();
+        assert!(out.stopped_early);
+        let best = out.model.best_iteration.unwrap();
+        assert_eq!(out.model.trees.len(), best + 1);
+        assert_eq!(out.rounds_run, best + 4);
+    }
+
+    #[test]
+    fn given_logistic_labels_out_of_range_when_training_then_error_names_row() {
+        let d = ds(&[(&[1.0], 0.0), (&[2.0], 2.0)]);
+        let mut p = TrainParams::new(1);
+        p.objective = Objective::Logistic;
+        let err = train(&p, &d, None, &mut |_| {}).unwrap_err();
+        assert_eq!(
+            err,
+            TrainError::LabelOutOfRange {
+                channel: "train".into(),
+                row: 2,
+                label: 2.0
+            }
+        );
+    }
+
+    #[test]
+    fn given_binary_data_when_training_logistic_then_auc_is_high() {
+        let d = synthetic(4_000, 6);
+        let to_binary = |d: &Dataset| {
+            let labels = d.labels().iter().map(|&y| f32::from(y > 0.0)).collect();
+            Dataset::from_parts(5, d.features().to_vec(), labels).unwrap()
+        };
+        let (b, vb) = (to_binary(&d), to_binary(&synthetic(1_000, 7)));
+        let mut p = TrainParams::new(20);
+        p.objective = Objective::Logistic;
+        p.eval_metrics = vec![Metric::Logloss, Metric::Auc];
+        let out = train(&p, &b, Some(&vb), &mut |_| {}).unwrap();
+        let auc = out.history.last().unwrap().validation[1].1;
+        assert!(auc > 0.9, "{auc}");
+        let preds = out.model.predict(vb.features(), 5);
+        assert!(preds.iter().all(|&p| (0.0..=1.0).contains(&p)));
+    }
+}

@@ -1,0 +1,593 @@
+//! The processing-job program (`preprocess`) and feature drift.
+//!
+//! * [`split`]: a seeded train/validation split, stratified by label for binary problems.
+//! * [`profile`]: a data profile (per column: count, missing, mean, std, min, max, and decile
+//!   bins with their shares, which drift is measured against).
+//! * [`psi_against_profile`] / [`psi_between`]: the population stability index per feature
+//!   between a baseline and a new batch.
+//! * [`run_processing_job`]: SageMaker's processing contract: reads the raw labelled CSV under
+//!   `/opt/ml/processing/input` (or overrides), writes `train/train.csv`,
+//!   `validation/validation.csv` and `profile/profile.json` under `/opt/ml/processing/output`.
+
+use crate::container::{DEFAULT_ROOT, JobError, ROOT_ENV, read_channel};
+use crate::data::Problem;
+use crate::dataset::Dataset;
+use crate::model::write_atomically;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// PSI below this: no significant change.
+pub const PSI_MODERATE: f64 = 0.1;
+/// PSI at or above this: a significant shift.
+pub const PSI_SIGNIFICANT: f64 = 0.25;
+/// Floor for empty bins, so the logarithm stays finite.
+const PSI_FLOOR: f64 = 1e-4;
+
+/// Errors of the preprocessing functions.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("train ratio must be strictly between 0 and 1, got {0}")]
+    BadRatio(f64),
+    #[error("cannot split {rows} rows into two non-empty sets with ratio {ratio}")]
+    TooFewRows { rows: usize, ratio: f64 },
+    #[error("binary problems need labels 0 or 1; row {row} has {label}")]
+    NotBinary { row: usize, label: f32 },
+    #[error("the profile has {expected} features, the batch has {found}")]
+    FeatureMismatch { expected: usize, found: usize },
+    #[error("the batch has no rows")]
+    EmptyBatch,
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Splits rows into (train, validation); `train_ratio` of the rows (of each class when
+/// `stratify`) go to train. Rows keep their original order within each output.
+pub fn split(
+    ds: &Dataset,
+    train_ratio: f64,
+    seed: u64,
+    stratify: bool,
+) -> Result<(Dataset, Dataset), PreprocessError> {
+    if !(train_ratio > 0.0 && train_ratio < 1.0) {
+        return Err(PreprocessError::BadRatio(train_ratio));
+    }
+    let n = ds.n_rows();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+    for (i, &y) in ds.labels().iter().enumerate() {
+        let key = if stratify { y.to_bits() } else { 0 };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    groups.sort_by_key(|(k, _)| *k);
+    let mut in_train = vec![false; n];
+    for (_, idx) in groups.iter_mut() {
+        for i in (1..idx.len()).rev() {
+            let j = rng.random_range(0..=i);
+            idx.swap(i, j);
+        }
+        let k = (train_ratio * idx.len() as f64).round() as usize;
+        for &i in idx.iter().take(k) {
+            in_train[i] = true;
+        }
+    }
+    let train_n = in_train.iter().filter(|&&b| b).count();
+    if train_n == 0 || train_n == n {
+        return Err(PreprocessError::TooFewRows {
+            rows: n,
+            ratio: train_ratio,
+        });
+    }
+    let nf = ds.n_features();
+    let mut parts = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
+    for (i, &t) in in_train.iter().enumerate() {
+        let part = &mut parts[usize::from(!t)];
+        if let Some(row) = ds.row(i) {
+            part.0.extend_from_slice(row);
+            part.1.push(ds.labels()[i]);
+        }
+    }
+    let [(tf, tl), (vf, vl)] = parts;
+    Ok((
+        Dataset::from_rows_unchecked(nf, tf, tl),
+        Dataset::from_rows_unchecked(nf, vf, vl),
+    ))
+}
+
+/// Decile-style bins of a column: `edges` split values into `edges.len() + 1` bins
+/// (`x` is in bin `#{e in edges : e <= x}`); `shares` sum to 1 over non-missing values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnBins {
+    pub edges: Vec<f64>,
+    pub shares: Vec<f64>,
+    /// Share of missing values among all rows.
+    pub missing_share: f64,
+}
+
+/// Summary statistics of one column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub index: usize,
+    pub count: usize,
+    pub missing: usize,
+    pub mean: Option<f64>,
+    /// Sample standard deviation (n - 1); 0 with fewer than two values.
+    pub std: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub bins: ColumnBins,
+}
+
+/// A data profile: the label column first, then the features `f0`, `f1`, ...
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataProfile {
+    pub rows: usize,
+    pub problem: String,
+    pub label: ColumnProfile,
+    pub features: Vec<ColumnProfile>,
+}
+
+fn column_profile(name: String, index: usize, values: &[f32], n_bins: usize) -> ColumnProfile {
+    let mut present: Vec<f64> = values
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|&v| f64::from(v))
+        .collect();
+    let count = present.len();
+    let missing = values.len() - count;
+    let (mean, std, min, max) = if count == 0 {
+        (None, None, None, None)
+    } else {
+        let mean = present.iter().sum::<f64>() / count as f64;
+        let var = if count > 1 {
+            present.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (count - 1) as f64
+        } else {
+            0.0
+        };
+        let min = present.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (Some(mean), Some(var.sqrt()), Some(min), Some(max))
+    };
+    present.sort_unstable_by(f64::total_cmp);
+    let mut edges: Vec<f64> = Vec::new();
+    if count > 0 {
+        for j in 1..n_bins.max(2) {
+            let v = present[(j * count / n_bins.max(2)).min(count - 1)];
+            if v > present[0] && edges.last().is_none_or(|&last| v > last) {
+                edges.push(v);
+            }
+        }
+    }
+    let shares = shares_of(&edges, values.iter().map(|&v| f64::from(v)));
+    ColumnProfile {
+        name,
+        index,
+        count,
+        missing,
+        mean,
+        std,
+        min,
+        max,
+        bins: ColumnBins {
+            shares: shares.0,
+            missing_share: if values.is_empty() {
+                0.0
+            } else {
+                missing as f64 / values.len() as f64
+            },
+            edges,
+        },
+    }
+}
+
+/// Shares per bin among non-missing values, and the number of rows seen.
+fn shares_of(edges: &[f64], values: impl Iterator<Item = f64>) -> (Vec<f64>, usize) {
+    let mut counts = vec![0usize; edges.len() + 1];
+    let mut present = 0usize;
+    let mut total = 0usize;
+    for v in values {
+        total += 1;
+        if v.is_nan() {
+            continue;
+        }
+        present += 1;
+        let b = edges.partition_point(|&e| e <= v);
+        if let Some(c) = counts.get_mut(b) {
+            *c += 1;
+        }
+    }
+    let shares = counts
+        .iter()
+        .map(|&c| {
+            if present == 0 {
+                0.0
+            } else {
+                c as f64 / present as f64
+            }
+        })
+        .collect();
+    (shares, total)
+}
+
+/// Profiles a labelled data set with `n_bins` quantile bins per column (10 gives deciles).
+pub fn profile(ds: &Dataset, problem: Problem, n_bins: usize) -> DataProfile {
+    let nf = ds.n_features();
+    let mut column = vec![0f32; ds.n_rows()];
+    let features = (0..nf)
+        .map(|j| {
+            for (c, row) in column.iter_mut().zip(ds.features().chunks(nf.max(1))) {
+                *c = row.get(j).copied().unwrap_or(f32::NAN);
+            }
+            column_profile(format!("f{j}"), j, &column, n_bins)
+        })
+        .collect();
+    DataProfile {
+        rows: ds.n_rows(),
+        problem: problem.name().to_string(),
+        label: column_profile("label".into(), 0, ds.labels(), n_bins),
+        features,
+    }
+}
+
+/// Population stability index between expected and actual shares (same bins).
+/// Empty bins count as a small floor share.
+pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
+    expected
+        .iter()
+        .zip(actual)
+        .map(|(&e, &a)| {
+            let (e, a) = (e.max(PSI_FLOOR), a.max(PSI_FLOOR));
+            (a - e) * (a / e).ln()
+        })
+        .sum()
+}
+
+/// Drift of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub feature: String,
+    pub index: usize,
+    pub psi: f64,
+    /// `none` (< 0.1), `moderate` (< 0.25) or `significant`.
+    pub level: String,
+}
+
+fn level(psi: f64) -> &'static str {
+    if psi < PSI_MODERATE {
+        "none"
+    } else if psi < PSI_SIGNIFICANT {
+        "moderate"
+    } else {
+        "significant"
+    }
+}
+
+/// PSI per feature between a profile and a batch (its features; labels are ignored).
+/// Missing values form their own bin when either side has any.
+pub fn psi_against_profile(
+    profile: &DataProfile,
+    batch: &Dataset,
+) -> Result<Vec<FeatureDrift>, PreprocessError> {
+    if batch.n_features() != profile.features.len() {
+        return Err(PreprocessError::FeatureMismatch {
+            expected: profile.features.len(),
+            found: batch.n_features(),
+        });
+    }
+    if batch.n_rows() == 0 {
+        return Err(PreprocessError::EmptyBatch);
+    }
+    let nf = batch.n_features();
+    Ok(profile
+        .features
+        .iter()
+        .enumerate()
+        .map(|(j, col)| {
+            let values = batch
+                .features()
+                .chunks(nf)
+                .map(|row| row.get(j).map_or(f64::NAN, |&v| f64::from(v)));
+            let (shares, total) = shares_of(&col.bins.edges, values.clone());
+            let missing = values.filter(|v| v.is_nan()).count();
+            let actual_missing = if total == 0 {
+                0.0
+            } else {
+                missing as f64 / total as f64
+            };
+            let base_missing = col.bins.missing_share;
+            let (mut e, mut a): (Vec<f64>, Vec<f64>) = (
+                col.bins
+                    .shares
+                    .iter()
+                    .map(|s| s * (1.0 - base_missing))
+                    .collect(),
+                shares.iter().map(|s| s * (1.0 - actual_missing)).collect(),
+            );
+            if base_missing > 0.0 || actual_missing > 0.0 {
+                e.push(base_missing);
+                a.push(actual_missing);
+            }
+            let value = psi(&e, &a);
+            FeatureDrift {
+                feature: col.name.clone(),
+                index: j,
+                psi: value,
+                level: level(value).to_string(),
+            }
+        })
+        .collect())
+}
+
+/// PSI per feature between a baseline sample and a batch (deciles of the baseline).
+pub fn psi_between(
+    baseline: &Dataset,
+    batch: &Dataset,
+) -> Result<Vec<FeatureDrift>, PreprocessError> {
+    psi_against_profile(&profile(baseline, Problem::Regression, 10), batch)
+}
+
+/// Settings of the processing job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessingConfig {
+    pub input: PathBuf,
+    pub train_output: PathBuf,
+    pub validation_output: PathBuf,
+    pub profile_output: PathBuf,
+    pub failure_file: PathBuf,
+    pub train_ratio: f64,
+    pub seed: u64,
+    /// `None`: binary when every label is 0 or 1.
+    pub problem: Option<Problem>,
+    pub bins: usize,
+}
+
+impl ProcessingConfig {
+    /// Default paths under the processing root (`$MDLC_OPT_ML/processing` or
+    /// `/opt/ml/processing`).
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> ProcessingConfig {
+        let root = get(ROOT_ENV)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let processing = root.join("processing");
+        let out = processing.join("output");
+        ProcessingConfig {
+            input: processing.join("input"),
+            train_output: out.join("train"),
+            validation_output: out.join("validation"),
+            profile_output: out.join("profile"),
+            failure_file: root.join("output").join("failure"),
+            train_ratio: 0.8,
+            seed: 0,
+            problem: None,
+            bins: 10,
+        }
+    }
+}
+
+/// What the processing job wrote.
+#[derive(Debug, Clone)]
+pub struct ProcessingSummary {
+    pub problem: Problem,
+    pub train_rows: usize,
+    pub validation_rows: usize,
+    pub written: Vec<PathBuf>,
+}
+
+/// Runs the processing job; on failure the reason also goes to the failure file.
+pub fn run_processing_job(cfg: &ProcessingConfig) -> Result<ProcessingSummary, PreprocessError> {
+    let result = processing_inner(cfg);
+    if let Err(e) = &result {
+        if let Some(dir) = cfg.failure_file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = write_atomically(&cfg.failure_file, e.to_string().as_bytes());
+    }
+    result
+}
+
+fn processing_inner(cfg: &ProcessingConfig) -> Result<ProcessingSummary, PreprocessError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let data = read_channel("input", &cfg.input, threads)?;
+    let all_binary = data.labels().iter().all(|&y| y == 0.0 || y == 1.0);
+    let problem = cfg.problem.unwrap_or(if all_binary {
+        Problem::Binary
+    } else {
+        Problem::Regression
+    });
+    if problem == Problem::Binary {
+        if let Some((i, &y)) = data
+            .labels()
+            .iter()
+            .enumerate()
+            .find(|(_, y)| **y != 0.0 && **y != 1.0)
+        {
+            return Err(PreprocessError::NotBinary {
+                row: i + 1,
+                label: y,
+            });
+        }
+    }
+    let (train, validation) = split(&data, cfg.train_ratio, cfg.seed, problem == Problem::Binary)?;
+    let prof = profile(&data, problem, cfg.bins);
+    let outputs = [
+        (cfg.train_output.join("train.csv"), train.to_csv()),
+        (
+            cfg.validation_output.join("validation.csv"),
+            validation.to_csv(),
+        ),
+        (
+            cfg.profile_output.join("profile.json"),
+            serde_json::to_string_pretty(&prof).unwrap_or_default(),
+        ),
+    ];
+    let mut written = Vec::new();
+    for (path, text) in outputs {
+        write_file(&path, &text)?;
+        written.push(path);
+    }
+    Ok(ProcessingSummary {
+        problem,
+        train_rows: train.n_rows(),
+        validation_rows: validation.n_rows(),
+        written,
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), PreprocessError> {
+    let err = |source| PreprocessError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    write_atomically(path, text.as_bytes()).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{GenerateConfig, generate};
+
+    fn binary(n: usize) -> Dataset {
+        let f: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let l: Vec<f32> = (0..n).map(|i| if i % 4 == 0 { 1.0 } else { 0.0 }).collect();
+        Dataset::from_parts(1, f, l).unwrap()
+    }
+
+    #[test]
+    fn given_binary_labels_when_split_stratified_then_class_shares_kept() {
+        let d = binary(400); // 100 positives
+        let (t, v) = split(&d, 0.8, 3, true).unwrap();
+        assert_eq!(t.n_rows() + v.n_rows(), 400);
+        let pos = |ds: &Dataset| ds.labels().iter().filter(|&&y| y == 1.0).count();
+        assert_eq!(pos(&t), 80);
+        assert_eq!(pos(&v), 20);
+        assert_eq!(t.n_rows(), 320);
+        // Every row lands in exactly one side, in the original order.
+        let mut all: Vec<f32> = t.features().iter().chain(v.features()).copied().collect();
+        all.sort_by(f32::total_cmp);
+        assert_eq!(all, d.features());
+        assert!(t.features().windows(2).all(|w| w[0] < w[1]));
+        // Deterministic for a seed.
+        assert_eq!(split(&d, 0.8, 3, true).unwrap().0, t);
+        assert_ne!(split(&d, 0.8, 4, true).unwrap().0, t);
+    }
+
+    #[test]
+    fn given_bad_ratio_or_tiny_data_when_split_then_errors() {
+        let d = binary(10);
+        assert!(matches!(
+            split(&d, 1.0, 0, false),
+            Err(PreprocessError::BadRatio(_))
+        ));
+        let one = binary(1);
+        assert!(matches!(
+            split(&one, 0.5, 0, false),
+            Err(PreprocessError::TooFewRows { .. })
+        ));
+    }
+
+    #[test]
+    fn given_known_column_when_profiled_then_statistics_match() {
+        let d = Dataset::from_parts(
+            2,
+            vec![1.0, f32::NAN, 2.0, 5.0, 3.0, 7.0],
+            vec![0.0, 1.0, 1.0],
+        )
+        .unwrap();
+        let p = profile(&d, Problem::Binary, 10);
+        assert_eq!(p.rows, 3);
+        let f0 = &p.features[0];
+        assert_eq!((f0.count, f0.missing), (3, 0));
+        assert_eq!(f0.mean, Some(2.0));
+        assert_eq!(f0.std, Some(1.0));
+        assert_eq!((f0.min, f0.max), (Some(1.0), Some(3.0)));
+        let f1 = &p.features[1];
+        assert_eq!((f1.count, f1.missing), (2, 1));
+        assert_eq!(f1.mean, Some(6.0));
+        assert!((f1.bins.missing_share - 1.0 / 3.0).abs() < 1e-12);
+        assert!((f1.bins.shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(p.label.mean, Some(2.0 / 3.0));
+        let json = serde_json::to_string(&p).unwrap();
+        let back: DataProfile = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn given_known_shares_when_psi_then_matches_formula() {
+        let e = [0.5, 0.5];
+        let a = [0.25, 0.75];
+        let expected = (0.25 - 0.5) * (0.25f64 / 0.5).ln() + (0.75 - 0.5) * (0.75f64 / 0.5).ln();
+        assert!((psi(&e, &a) - expected).abs() < 1e-12);
+        assert_eq!(psi(&e, &e), 0.0);
+    }
+
+    #[test]
+    fn given_drifted_batch_when_psi_then_shifted_features_flagged_and_fresh_batch_not() {
+        let g = generate(&GenerateConfig::new(Problem::Regression, 8000, 4, 11)).unwrap();
+        let prof = profile(&g.train, Problem::Regression, 10);
+        let fresh = psi_against_profile(&prof, &g.holdout).unwrap();
+        assert!(fresh.iter().all(|d| d.psi < PSI_MODERATE), "{fresh:?}");
+        let drifted = psi_against_profile(&prof, &g.drifted).unwrap();
+        // The first half of the features are shifted.
+        assert!(
+            drifted[0].psi > PSI_SIGNIFICANT && drifted[1].psi > PSI_SIGNIFICANT,
+            "{drifted:?}"
+        );
+        assert_eq!(drifted[0].level, "significant");
+        assert!(drifted[3].psi < PSI_MODERATE, "{drifted:?}");
+        assert_eq!(drifted[2].feature, "f2");
+        let again = psi_between(&g.train, &g.drifted).unwrap();
+        assert_eq!(again, drifted);
+        let bad = Dataset::from_parts(1, vec![1.0], vec![0.0]).unwrap();
+        assert!(matches!(
+            psi_against_profile(&prof, &bad),
+            Err(PreprocessError::FeatureMismatch {
+                expected: 4,
+                found: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn given_processing_dirs_when_job_runs_then_outputs_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let root_s = root.display().to_string();
+        let cfg = ProcessingConfig::from_env(&|k| (k == ROOT_ENV).then(|| root_s.clone()));
+        std::fs::create_dir_all(&cfg.input).unwrap();
+        std::fs::write(cfg.input.join("raw.csv"), binary(100).to_csv()).unwrap();
+        let s = run_processing_job(&cfg).unwrap();
+        assert_eq!(s.problem, Problem::Binary);
+        assert_eq!((s.train_rows, s.validation_rows), (80, 20));
+        let prof: DataProfile = serde_json::from_str(
+            &std::fs::read_to_string(root.join("processing/output/profile/profile.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(prof.rows, 100);
+        assert!(root.join("processing/output/train/train.csv").is_file());
+        assert!(
+            root.join("processing/output/validation/validation.csv")
+                .is_file()
+        );
+        // A bad input fails through the failure file.
+        std::fs::write(cfg.input.join("raw.csv"), "1,2\nx,3\n").unwrap();
+        let err = run_processing_job(&cfg).unwrap_err();
+        let reason = std::fs::read_to_string(&cfg.failure_file).unwrap();
+        assert_eq!(reason, err.to_string());
+        assert!(reason.contains("line 2"), "{reason}");
+    }
+}
