@@ -628,9 +628,17 @@ impl<'a> Parser<'a> {
             match chars.next() {
                 None => return Err(self.err("unterminated string")),
                 Some('\\') => {
-                    let c = chars.next().ok_or_else(|| self.err("unterminated string"))?;
-                    out.push(c);
-                    self.i += 1 + c.len_utf8();
+                    // only the quote character is escaped; any other backslash is literal
+                    match chars.next() {
+                        Some(c) if c as u32 == q as u32 => {
+                            out.push(c);
+                            self.i += 2;
+                        }
+                        _ => {
+                            out.push('\\');
+                            self.i += 1;
+                        }
+                    }
                 }
                 Some(c) if c as u32 == q as u32 => {
                     self.i += 1;

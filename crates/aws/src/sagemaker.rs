@@ -1,7 +1,5 @@
 //! [`SageMakerApi`] over Amazon SageMaker.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::config::http::HttpResponse;

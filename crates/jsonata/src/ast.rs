@@ -54,6 +54,7 @@ pub(crate) struct SortTerm {
 }
 
 #[derive(Clone, Debug)]
+#[allow(dead_code)]
 pub(crate) struct Group {
     pub pairs: Vec<(Node, Node)>,
     pub position: usize,

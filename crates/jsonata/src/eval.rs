@@ -28,7 +28,6 @@ pub(crate) struct Ctx<'a> {
     pub now_millis: i64,
     pub aws: bool,
     pub rng: RefCell<ChaCha8Rng>,
-    pub seeded: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -47,7 +46,6 @@ impl<'a> Ctx<'a> {
             now_millis,
             aws,
             rng: RefCell::new(rng),
-            seeded: seed.is_some(),
         }
     }
 
@@ -214,7 +212,6 @@ impl<'a> Ctx<'a> {
                         input: input.clone(),
                         env,
                         signature: expr.signature.is_some(),
-                        thunk: false,
                     })),
                     None => Value::Undefined,
                 }
@@ -1047,7 +1044,6 @@ impl<'a> Ctx<'a> {
                         input: li.clone(),
                         env: frame,
                         signature: false,
-                        thunk: false,
                     })))
                 }
                 Func::Native(n) => {

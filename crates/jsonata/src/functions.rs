@@ -321,9 +321,6 @@ fn chars_of(s: &str) -> Vec<char> {
     s.chars().collect()
 }
 
-fn opt_num(v: Option<&Value>) -> Option<f64> {
-    v.and_then(|x| x.num())
-}
 
 fn arg<'a>(args: &[Value<'a>], i: usize) -> Value<'a> {
     args.get(i).cloned().unwrap_or(Value::Undefined)

@@ -43,7 +43,6 @@ pub(crate) enum Func<'a> {
         input: Value<'a>,
         env: usize,
         signature: bool,
-        thunk: bool,
     },
     Native(Native),
     /// A native function partially applied: `None` marks a `?` placeholder.
@@ -72,20 +71,8 @@ impl<'a> Value<'a> {
     pub fn is_undefined(&self) -> bool {
         matches!(self, Value::Undefined)
     }
-    pub fn is_array(&self) -> bool {
-        matches!(self, Value::Array(_))
-    }
     pub fn is_function(&self) -> bool {
         matches!(self, Value::Func(_))
-    }
-    pub fn as_array(&self) -> Option<&Array<'a>> {
-        match self {
-            Value::Array(a) => Some(a),
-            _ => None,
-        }
-    }
-    pub fn is_sequence(&self) -> bool {
-        matches!(self, Value::Array(a) if a.sequence)
     }
     pub fn seq(items: Vec<Value<'a>>) -> Self {
         Value::Array(Rc::new(Array {
@@ -140,12 +127,6 @@ impl<'a> Array<'a> {
             sequence: true,
             ..Array::default()
         }
-    }
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
     pub fn push(&mut self, v: Value<'a>) {
         if !v.is_undefined() {

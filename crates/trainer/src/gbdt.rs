@@ -138,6 +138,7 @@ impl BinCuts {
     }
 }
 
+#[inline(never)]
 fn feature_cuts(ds: &Dataset, f: usize, n_bins: usize) -> Vec<f32> {
     let nf = ds.n_features();
     let mut values: Vec<f32> = ds
@@ -373,6 +374,7 @@ pub fn train(
     })
 }
 
+#[inline(never)]
 fn compute_gradients(params: &TrainParams, labels: &[f32], margins: &[f64], gh: &mut [[f32; 2]]) {
     match params.objective {
         Objective::SquaredError => {
@@ -422,6 +424,8 @@ struct Grower<'a> {
     n: usize,
     rows: Vec<u32>,
     scratch: Vec<u32>,
+    /// Column-major copy of the bins: partitioning reads one feature of many rows.
+    columns: Vec<u8>,
     nodes: Vec<BuildNode>,
     /// Leaf value (eta × weight) per node of the current tree, for leaves.
     leaf_values: Vec<f32>,
@@ -444,7 +448,18 @@ impl<'a> Grower<'a> {
             nf,
             n,
             rows: Vec::with_capacity(n),
-            scratch: Vec::with_capacity(n),
+            scratch: vec![0; n],
+            columns: {
+                let mut c = vec![MISSING_BIN; n * nf];
+                for (r, row) in bins.chunks(nf.max(1)).enumerate() {
+                    for (f, &b) in row.iter().enumerate() {
+                        if let Some(slot) = c.get_mut(f * n + r) {
+                            *slot = b;
+                        }
+                    }
+                }
+                c
+            },
             nodes: Vec::new(),
             leaf_values: Vec::new(),
             pool: Vec::new(),
@@ -513,6 +528,7 @@ impl<'a> Grower<'a> {
         pool
     }
 
+    #[inline(never)]
     fn grow(&mut self, gh: &[[f32; 2]], rng: &mut ChaCha8Rng) -> Tree {
         let p = self.params;
         self.rows.clear();
@@ -577,20 +593,27 @@ impl<'a> Grower<'a> {
             }
             let need_hists = depth + 1 < p.max_depth;
             let mut pending: Vec<(usize, usize, Vec<FeatureHist>, Vec<FeatureHist>)> = Vec::new();
-            for (nid, parent_hist) in to_split {
+            let jobs: Vec<(usize, usize, Split)> = to_split
+                .iter()
+                .filter_map(|(nid, _)| {
+                    let node = &self.nodes[*nid];
+                    node.split.map(|s| (node.start, node.end, s))
+                })
+                .collect();
+            let mids = partition_level(
+                &mut self.rows,
+                &mut self.scratch,
+                &jobs,
+                &self.columns,
+                self.n,
+                p.nthread,
+            );
+            for ((nid, parent_hist), mid) in to_split.into_iter().zip(mids) {
                 let (start, end, g, h, s) = {
                     let node = &self.nodes[nid];
                     (node.start, node.end, node.g, node.h, node.split)
                 };
                 let Some(s) = s else { continue };
-                let mid = start
-                    + partition(
-                        &mut self.rows[start..end],
-                        &mut self.scratch,
-                        self.bins,
-                        self.nf,
-                        s,
-                    );
                 let left = self.nodes.len();
                 let right = left + 1;
                 for (a, b, cg, ch) in [(start, mid, s.gl, s.hl), (mid, end, g - s.gl, h - s.hl)] {
@@ -652,6 +675,7 @@ impl<'a> Grower<'a> {
     }
 
     /// Prunes by gamma, computes leaf values and renumbers the kept nodes breadth-first.
+    #[inline(never)]
     fn finish_tree(&mut self) -> Tree {
         let p = self.params;
         // Children have larger ids than parents: walking ids downwards prunes bottom-up.
@@ -757,6 +781,7 @@ fn calc_gain(p: &TrainParams, g: f64, h: f64) -> f64 {
     }
 }
 
+#[inline(never)]
 fn best_split(
     p: &TrainParams,
     cuts: &BinCuts,
@@ -806,30 +831,96 @@ fn best_split(
     best
 }
 
-/// Stable in-place partition of `rows` by the split; returns the number of left rows.
-fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, bins: &[u8], nf: usize, s: Split) -> usize {
-    scratch.clear();
-    let mut l = 0;
-    for i in 0..rows.len() {
+/// Stable in-place partition of `rows` by the split (branch-free); returns the number of
+/// left rows. `scratch` is at least as long as `rows`.
+#[inline(never)]
+fn partition(rows: &mut [u32], scratch: &mut [u32], column: &[u8], s: Split) -> usize {
+    let n = rows.len().min(scratch.len());
+    let (mut l, mut k) = (0usize, 0usize);
+    for i in 0..n {
         let r = rows[i];
-        let b = bins
-            .get(r as usize * nf + s.feature)
-            .copied()
-            .unwrap_or(MISSING_BIN);
-        let left = if b == MISSING_BIN {
-            s.default_left
-        } else {
-            b <= s.bin
-        };
-        if left {
-            rows[l] = r;
-            l += 1;
-        } else {
-            scratch.push(r);
-        }
+        let b = column.get(r as usize).copied().unwrap_or(MISSING_BIN);
+        let left = (b <= s.bin) | ((b == MISSING_BIN) & s.default_left);
+        rows[l] = r;
+        scratch[k] = r;
+        l += usize::from(left);
+        k += usize::from(!left);
     }
-    rows[l..].copy_from_slice(scratch);
+    rows[l..l + k].copy_from_slice(&scratch[..k]);
     l
+}
+
+/// Partitions every node of a level; `jobs` are (start, end, split) with disjoint ranges in
+/// ascending order. Nodes are spread over threads by row count. Returns each node's split
+/// point (absolute index into `rows`).
+fn partition_level(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    jobs: &[(usize, usize, Split)],
+    columns: &[u8],
+    n_rows: usize,
+    threads: usize,
+) -> Vec<usize> {
+    let mut slices: Vec<(usize, &mut [u32], &mut [u32], Split)> = Vec::with_capacity(jobs.len());
+    let mut rest_r: &mut [u32] = rows;
+    let mut rest_s: &mut [u32] = scratch;
+    let mut offset = 0usize;
+    for &(start, end, s) in jobs {
+        if start < offset || end < start || end - offset > rest_r.len().min(rest_s.len()) {
+            continue; // not reachable for ranges produced by the grower
+        }
+        let (_, tail_r) = std::mem::take(&mut rest_r).split_at_mut(start - offset);
+        let (mine_r, tail_r) = tail_r.split_at_mut(end - start);
+        let (_, tail_s) = std::mem::take(&mut rest_s).split_at_mut(start - offset);
+        let (mine_s, tail_s) = tail_s.split_at_mut(end - start);
+        rest_r = tail_r;
+        rest_s = tail_s;
+        offset = end;
+        slices.push((start, mine_r, mine_s, s));
+    }
+    let total: usize = slices.iter().map(|x| x.1.len()).sum();
+    let run = |group: &mut [(usize, &mut [u32], &mut [u32], Split)]| -> Vec<usize> {
+        group
+            .iter_mut()
+            .map(|(start, r, sc, s)| {
+                let column = columns
+                    .get(s.feature * n_rows..(s.feature + 1) * n_rows)
+                    .unwrap_or(&[]);
+                *start + partition(r, sc, column, *s)
+            })
+            .collect()
+    };
+    if threads <= 1 || total < 16_384 || slices.len() < 2 {
+        return run(&mut slices);
+    }
+    // Cut the node list into `threads` groups of about equal row counts.
+    let target = total.div_ceil(threads);
+    let mut groups: Vec<&mut [(usize, &mut [u32], &mut [u32], Split)]> = Vec::new();
+    let mut rest: &mut [(usize, &mut [u32], &mut [u32], Split)] = &mut slices;
+    while !rest.is_empty() {
+        let mut acc = 0;
+        let mut take = 0;
+        while take < rest.len() && (acc < target || take == 0) {
+            acc += rest[take].1.len();
+            take += 1;
+        }
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(take);
+        groups.push(head);
+        rest = tail;
+    }
+    std::thread::scope(|scope| {
+        let mut iter = groups.into_iter();
+        let first = iter.next();
+        let handles: Vec<_> = iter.map(|g| scope.spawn(move || run(g))).collect();
+        let mut mids = first.map(|g| run(g)).unwrap_or_default();
+        for h in handles {
+            match h.join() {
+                Ok(m) => mids.extend(m),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        mids
+    })
 }
 
 /// Builds one histogram per task (rows → per-feature gradient sums). Threads split the
@@ -886,7 +977,7 @@ fn build_histograms(
     });
 }
 
-#[inline]
+#[inline(never)]
 fn accumulate(
     rows: &[u32],
     hist: &mut [FeatureHist],

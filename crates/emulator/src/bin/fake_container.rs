@@ -1,1 +1,210 @@
-fn main() {}
+//! `mdlc-fake-container`: a tiny program that obeys the SageMaker container contract, used by
+//! the emulator's tests in place of a real algorithm image.
+//!
+//! * `train`: reads `input/config/hyperparameters.json` under `MDLC_OPT_ML`; hyperparameters
+//!   `mode` (`ok` | `fail` | `crash` | `sleep`), `x`, `y` (the objective is `(x-0.3)^2 + y`),
+//!   `epochs`, `epoch_ms`, `concurrency_log` (a file to append `start`/`end` lines to).
+//!   Logs `epoch=N loss=V` and XGBoost-style `[N]#011train-rmse:V#011validation-rmse:V` lines,
+//!   writes `model/model.json` (hyperparameters, channel files, `SM_*` environment).
+//! * `serve`: answers `GET /ping` and `POST /invocations` on `SAGEMAKER_BIND_TO_PORT`; each input
+//!   line `a,b,...` becomes `bias + a + b + ...` where `bias` is the model's `x`.
+//! * `copy IN OUT`: (processing) copies every file of IN to OUT with its text upper-cased.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn opt_ml() -> PathBuf {
+    std::env::var_os("MDLC_OPT_ML").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt/ml"))
+}
+
+fn fail(message: &str, code: i32) -> ! {
+    let _ = std::fs::write(opt_ml().join("output/failure"), message);
+    eprintln!("{message}");
+    std::process::exit(code)
+}
+
+fn list_files(dir: &Path, out: &mut Vec<String>, base: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            list_files(&p, out, base);
+        } else if let Ok(rel) = p.strip_prefix(base) {
+            out.push(rel.display().to_string());
+        }
+    }
+}
+
+fn append(path: &str, line: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+fn train() {
+    let root = opt_ml();
+    let config = std::env::var_os("SM_INPUT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("input/config"));
+    let text = std::fs::read_to_string(config.join("hyperparameters.json")).unwrap_or_else(|_| "{}".into());
+    let hps: BTreeMap<String, String> = match serde_json::from_str(&text) {
+        Ok(h) => h,
+        Err(e) => fail(&format!("hyperparameters.json is not a map of strings: {e}"), 2),
+    };
+    let num = |k: &str, d: f64| hps.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(d);
+    let me = std::env::var("TRAINING_JOB_NAME").unwrap_or_default();
+    let log = hps.get("concurrency_log").cloned();
+    if let Some(l) = &log {
+        append(l, &format!("start {me}"));
+    }
+    let mode = hps.get("mode").map(String::as_str).unwrap_or("ok");
+    match mode {
+        "fail" => fail("ClientError: bad hyperparameter: mode=fail", 1),
+        "crash" => std::process::exit(3),
+        "sleep" => std::thread::sleep(Duration::from_secs_f64(num("sleep_secs", 3600.0))),
+        _ => {}
+    }
+    let (x, y) = (num("x", 0.5), num("y", 0.0));
+    let base = (x - 0.3).powi(2) + y;
+    let epochs = num("epochs", 3.0) as usize;
+    let epoch_ms = num("epoch_ms", 0.0) as u64;
+    for e in 1..=epochs {
+        let loss = base + 1.0 / e as f64;
+        println!("epoch={e} loss={loss}");
+        println!("[{}]#011train-rmse:{}#011validation-rmse:{}", e - 1, loss * 0.9, loss);
+        let _ = std::io::stdout().flush();
+        if epoch_ms > 0 {
+            std::thread::sleep(Duration::from_millis(epoch_ms));
+        }
+    }
+    let mut channels = BTreeMap::new();
+    let data = root.join("input/data");
+    for name in serde_json::from_str::<Vec<String>>(&std::env::var("SM_CHANNELS").unwrap_or_else(|_| "[]".into())).unwrap_or_default() {
+        let var = format!("SM_CHANNEL_{}", name.to_uppercase());
+        let dir = std::env::var(&var).map(PathBuf::from).unwrap_or_else(|_| data.join(&name));
+        let mut files = Vec::new();
+        list_files(&dir, &mut files, &dir);
+        let contents: Vec<String> = files.iter().map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_default()).collect();
+        channels.insert(name, serde_json::json!({"files": files, "contents": contents, "env": var}));
+    }
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("SM_") || k == "MDLC_OPT_ML" || k == "TRAINING_JOB_NAME").collect();
+    let model = serde_json::json!({"hyperparameters": hps, "channels": channels, "env": env, "x": x});
+    let model_dir = std::env::var_os("SM_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("model"));
+    if let Err(e) = std::fs::write(model_dir.join("model.json"), model.to_string()) {
+        fail(&format!("could not write the model: {e}"), 1);
+    }
+    let _ = std::fs::write(root.join("output/data/summary.txt"), format!("loss={base}"));
+    if let Some(l) = &log {
+        append(l, &format!("end {me}"));
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) {
+    let reason = if status == 200 { "OK" } else { "Error" };
+    let head = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+fn handle(mut stream: TcpStream, bias: f64, fail_all: bool) {
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    if request_line.starts_with("GET /ping") {
+        respond(&mut stream, 200, b"ok");
+    } else if request_line.starts_with("POST /invocations") {
+        if fail_all {
+            respond(&mut stream, 500, b"model error");
+            return;
+        }
+        let mut out = String::new();
+        for line in String::from_utf8_lossy(&body).lines().filter(|l| !l.trim().is_empty()) {
+            let sum: f64 = line.split(',').filter_map(|v| v.trim().parse::<f64>().ok()).sum();
+            out.push_str(&format!("{}\n", sum + bias));
+        }
+        respond(&mut stream, 200, out.as_bytes());
+    } else {
+        respond(&mut stream, 404, b"not found");
+    }
+}
+
+fn serve() {
+    let port: u16 = std::env::var("SAGEMAKER_BIND_TO_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
+    let model_dir = std::env::var_os("SM_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| opt_ml().join("model"));
+    let model: serde_json::Value = std::fs::read_to_string(model_dir.join("model.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| {
+            eprintln!("no model.json in {}", model_dir.display());
+            std::process::exit(4)
+        });
+    let bias = model.get("x").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let fail_all = model.pointer("/hyperparameters/serve_fail").is_some();
+    let listener = match TcpListener::bind(("127.0.0.1", port)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot bind port {port}: {e}");
+            std::process::exit(5)
+        }
+    };
+    println!("serving on {port}");
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || handle(stream, bias, fail_all));
+    }
+}
+
+fn copy(input: &Path, output: &Path) {
+    let mut files = Vec::new();
+    list_files(input, &mut files, input);
+    for f in files {
+        let text = std::fs::read_to_string(input.join(&f)).unwrap_or_default();
+        let target = output.join(&f);
+        if let Some(parent) = target.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(e) = std::fs::write(&target, text.to_uppercase()) {
+            eprintln!("cannot write {}: {e}", target.display());
+            std::process::exit(1);
+        }
+        println!("copied {f}");
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["train"] => train(),
+        ["serve"] => serve(),
+        ["copy", input, output] => copy(Path::new(input), Path::new(output)),
+        ["fail"] => {
+            let _ = std::fs::write(opt_ml().join("output/message"), "processing failed on purpose");
+            std::process::exit(2)
+        }
+        other => {
+            eprintln!("usage: mdlc-fake-container train|serve|copy IN OUT|fail (got {other:?})");
+            std::process::exit(64)
+        }
+    }
+}

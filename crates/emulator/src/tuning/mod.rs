@@ -605,13 +605,8 @@ fn finish(cell: &JobCell, trials: &[Trial], spec: &TuningSpec, tuned: &[String],
             m.insert("TuningJobCompletionDetails".into(), json!({"NumberOfTrainingJobsObjectiveNotImproving": 0}));
         }
     });
-    tracing::info!(
-        target: "mdlc_emulator",
-        job = %spec.name,
-        status,
-        best = best.as_ref().and_then(|b| b.get("TrainingJobName")).and_then(Value::as_str).unwrap_or(""),
-        "tuning job finished"
-    );
+    let best_name = best.as_ref().and_then(|b| b.get("TrainingJobName")).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    tracing::info!(target: "mdlc_emulator", job = %spec.name, status, best = %best_name, "tuning job finished");
     cell.finish();
 }
 

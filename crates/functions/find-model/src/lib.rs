@@ -1,1 +1,131 @@
-//! find-model (to be written)
+//! find-model: the version to evaluate — the pinned `modelVersion` of the execution input, or the
+//! latest version in status Registered/Approved; `ModelNotFound` otherwise.
+
+use mdlc_core::io::{FindModelInput, parse_event, to_value};
+use mdlc_core::ports::RegistryRead;
+use mdlc_core::registry::{ModelVersion, VersionStatus};
+use mdlc_core::{Dependencies, FnError, HandlerFailure};
+use serde_json::Value;
+
+pub async fn handle(
+    input: FindModelInput,
+    registry: &dyn RegistryRead,
+) -> Result<ModelVersion, FnError> {
+    let model = &input.plan.input.model_name;
+    let found = match input.plan.input.model_version {
+        Some(pinned) => registry
+            .get_version(model, pinned)
+            .await
+            .map_err(|e| FnError::from_port("registry get_version", e))?
+            .ok_or_else(|| FnError::ModelNotFound {
+                model: model.clone(),
+                detail: format!("the pinned version {pinned} does not exist"),
+            })?,
+        None => registry
+            .latest_version(model, &VersionStatus::SERVABLE)
+            .await
+            .map_err(|e| FnError::from_port("registry latest_version", e))?
+            .ok_or_else(|| FnError::ModelNotFound {
+                model: model.clone(),
+                detail: "no version in status Registered or Approved".to_string(),
+            })?,
+    };
+    tracing::info!(model = %model, version = found.version, status = found.status.as_str(), "model found");
+    Ok(found)
+}
+
+/// The uniform JSON entry point (Lambda bin and local runtime).
+pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerFailure> {
+    let input: FindModelInput = parse_event(event, &["plan"], &[])?;
+    let out = handle(input, deps.registry_read.as_ref()).await?;
+    Ok(to_value(&out)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use mdlc_core::PortError;
+    use mdlc_core::contract::sample_version;
+    use mdlc_core::io::{InitializeInput, RunPlan};
+    use mdlc_core::memory::InMemoryWorld;
+    use mdlc_core::ports::RegistryWrite;
+    use serde_json::json;
+
+    use super::*;
+
+    fn plan(world: &InMemoryWorld, input: Value) -> RunPlan {
+        initialize::handle(
+            InitializeInput {
+                flow: mdlc_core::input::Flow::Evaluation,
+                execution_arn: "arn:aws:states:us-east-1:0:execution:evaluation:e1".into(),
+                input,
+            },
+            &world.config,
+            world.clock.as_ref(),
+        )
+        .unwrap()
+    }
+
+    async fn seed(world: &InMemoryWorld, n: u64) {
+        for i in 0..n {
+            world.registry.register(sample_version("churn", &format!("t{i}"))).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn given_versions_when_not_pinned_then_latest_servable_is_returned() {
+        let world = InMemoryWorld::new();
+        seed(&world, 3).await;
+        world.registry.set_status("churn", 3, VersionStatus::Rejected).await.unwrap();
+        let p = plan(&world, json!({"modelName": "churn"}));
+        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        assert_eq!(out["version"], 2);
+        assert_eq!(out["status"], "Registered");
+        assert_eq!(out["sagemakerModelName"], "churn-sm");
+    }
+
+    #[tokio::test]
+    async fn given_pinned_version_then_that_version_is_returned_or_model_not_found() {
+        let world = InMemoryWorld::new();
+        seed(&world, 2).await;
+        let p = plan(&world, json!({"modelName": "churn", "modelVersion": 1}));
+        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        assert_eq!(out["version"], 1);
+        let p = plan(&world, json!({"modelName": "churn", "modelVersion": 5}));
+        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "ModelNotFound");
+        assert!(f.message.contains("pinned version 5"), "{}", f.message);
+    }
+
+    #[tokio::test]
+    async fn given_no_servable_version_then_model_not_found() {
+        let world = InMemoryWorld::new();
+        let p = plan(&world, json!({"modelName": "churn"}));
+        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "ModelNotFound");
+    }
+
+    #[tokio::test]
+    async fn given_throttled_registry_then_dependency_unavailable() {
+        let world = InMemoryWorld::new();
+        world.registry.fail_next(PortError::unavailable("ProvisionedThroughputExceeded"));
+        let p = plan(&world, json!({"modelName": "churn"}));
+        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "DependencyUnavailable");
+    }
+
+    #[tokio::test]
+    async fn given_bad_events_then_invalid_input_names_the_field() {
+        let world = InMemoryWorld::new();
+        let f = invoke(json!({}), &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "InvalidInput");
+        assert!(f.message.contains("/plan: is required"), "{}", f.message);
+        let f = invoke(json!({"plan": {"flow": "evaluation"}, "x": 1}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert!(f.message.contains("/x: unknown field"), "{}", f.message);
+        let f = invoke(json!({"plan": {"flow": "evaluation"}}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert!(f.message.contains("/plan"), "{}", f.message);
+    }
+}

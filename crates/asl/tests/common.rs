@@ -1,0 +1,85 @@
+//! Shared helpers of the data-driven suites.
+#![allow(dead_code)]
+
+use serde_json::Value;
+
+/// JSON deep equality where numbers compare by value (`1` equals `1.0`) and key order is ignored.
+pub fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x
+                    .iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Runs one case (`definition`, `input`, `expect`) and returns a mismatch description.
+pub fn run_case(case: &Value) -> Result<(), String> {
+    let def = case.get("definition").ok_or("case has no 'definition'")?;
+    let input = case.get("input").cloned().unwrap_or(Value::Null);
+    let expect = case.get("expect").ok_or("case has no 'expect'")?;
+    let sm = match mdlc_asl::StateMachine::from_value(def) {
+        Ok(sm) => sm,
+        Err(e) => {
+            if expect.get("status").and_then(Value::as_str) == Some("INVALID") {
+                let want = expect.get("pointer").and_then(Value::as_str).unwrap_or("");
+                if e.iter().any(|x| x.pointer == want) {
+                    return Ok(());
+                }
+                return Err(format!("invalid as expected, but no problem at {want}: {e}"));
+            }
+            return Err(format!("definition rejected:\n{e}"));
+        }
+    };
+    if expect.get("status").and_then(Value::as_str) == Some("INVALID") {
+        return Err("definition accepted, but the case expects it to be invalid".to_string());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let exec = rt.block_on(sm.execute(input, mdlc_asl::ExecutionOptions::default()));
+    let status = exec.status.as_str();
+    let want_status = expect.get("status").and_then(Value::as_str).unwrap_or("");
+    if status != want_status {
+        return Err(format!(
+            "status {status} (error {:?}, cause {:?}, output {}), expected {want_status}",
+            exec.error,
+            exec.cause,
+            exec.output.map(|o| o.to_string()).unwrap_or_default()
+        ));
+    }
+    if status == "SUCCEEDED" {
+        let want = expect.get("output").cloned().unwrap_or(Value::Null);
+        let got = exec.output.unwrap_or(Value::Null);
+        if !json_equal(&got, &want) {
+            return Err(format!("output {got}\n  expected {want}"));
+        }
+    } else {
+        let want = expect.get("error").cloned().unwrap_or(Value::Null);
+        let got = exec.error.map(Value::String).unwrap_or(Value::Null);
+        if got != want {
+            return Err(format!(
+                "error {got} (cause {:?}), expected {want}",
+                exec.cause
+            ));
+        }
+        if let Some(c) = expect.get("cause_contains").and_then(Value::as_str) {
+            let cause = exec.cause.unwrap_or_default();
+            if !cause.contains(c) {
+                eprintln!("  note: cause {cause:?} does not contain {c:?}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! One module per subcommand.
+
+pub mod execute;
+pub mod validate;
+
+use std::path::Path;
+
+/// A problem reading the command's inputs (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{what} is not valid JSON: {message}")]
+    Json { what: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Reads a file as text.
+pub fn read_text(path: &Path) -> Result<String, InputError> {
+    std::fs::read_to_string(path).map_err(|source| InputError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Loads and validates a definition file; on failure returns every problem as text.
+pub fn load_definition(path: &Path) -> Result<mdlc_asl::StateMachine, String> {
+    let text = read_text(path).map_err(|e| e.to_string())?;
+    mdlc_asl::StateMachine::from_json_str(&text)
+        .map_err(|e| format!("{}: invalid state machine definition:\n{e}", path.display()))
+}

@@ -1,0 +1,28 @@
+//! `mdlc`: a thin dispatcher; each subcommand lives in `mdlc_cli::commands::<name>`.
+
+use clap::{Parser, Subcommand};
+use mdlc_cli::commands::{execute, validate};
+
+#[derive(Debug, Parser)]
+#[command(name = "mdlc", version, about = "Model development life cycle toolkit: run state machines locally")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a state machine locally and print its result as one JSON object.
+    Execute(execute::ExecuteArgs),
+    /// Check a state machine definition and list every problem.
+    Validate(validate::ValidateArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Execute(a) => execute::run(a),
+        Command::Validate(a) => validate::run(a),
+    };
+    std::process::exit(code);
+}

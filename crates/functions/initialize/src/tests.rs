@@ -1,0 +1,273 @@
+use mdlc_core::ErrorName;
+use mdlc_core::input::{
+    DataSource, EarlyStopping, FileSystemType, ObjectiveType, ProblemType, RangeType,
+    ScalingType, Strategy,
+};
+use mdlc_core::memory::InMemoryWorld;
+use mdlc_core::metrics::{Direction, MetricName};
+use mdlc_core::names::{MAX_JOB_NAME, MAX_TUNING_JOB_NAME, is_valid_name};
+use serde_json::json;
+
+use super::*;
+
+const ARN: &str = "arn:aws:states:us-east-1:000000000000:execution:training:run-1";
+
+fn event(flow: &str, input: Value) -> Value {
+    json!({"flow": flow, "executionArn": ARN, "input": input})
+}
+
+async fn run(input: Value) -> Result<RunPlan, HandlerFailure> {
+    run_flow("training", input).await
+}
+
+async fn run_flow(flow: &str, input: Value) -> Result<RunPlan, HandlerFailure> {
+    let world = InMemoryWorld::new();
+    let out = invoke(event(flow, input), &world.dependencies()).await?;
+    Ok(serde_json::from_value(out).expect("the output is a RunPlan"))
+}
+
+fn problems(result: Result<RunPlan, HandlerFailure>) -> String {
+    let failure = result.expect_err("expected InvalidInput");
+    assert_eq!(failure.error_type, ErrorName::InvalidInput.as_str(), "{failure}");
+    failure.message
+}
+
+#[tokio::test]
+async fn given_only_a_model_name_when_initialized_then_every_default_is_filled() {
+    let plan = run(json!({"modelName": "churn"})).await.unwrap();
+    let i = &plan.input;
+    assert_eq!(i.data_date, "2024-06-01", "today by the clock");
+    assert_eq!(i.problem_type, ProblemType::Regression);
+    assert_eq!(
+        i.data.train,
+        DataSource::S3Uri("s3://mdlc-artifacts/datasets/churn/2024-06-01/train/".parse().unwrap())
+    );
+    assert_eq!(
+        i.data.evaluation.ground_truth.to_string(),
+        "s3://mdlc-artifacts/datasets/churn/2024-06-01/evaluation/labels/"
+    );
+    assert_eq!(
+        i.algorithm.image,
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    );
+    assert!(i.tuning.enabled);
+    assert_eq!(i.tuning.strategy, Strategy::Bayesian);
+    assert_eq!(i.tuning.objective.metric, "validation:rmse");
+    assert_eq!(i.tuning.objective.kind, ObjectiveType::Minimize);
+    assert_eq!(i.tuning.max_jobs, 8);
+    assert_eq!(i.tuning.max_parallel_jobs, 2);
+    assert_eq!(i.tuning.early_stopping, EarlyStopping::Off);
+    assert_eq!(i.tuning.ranges.len(), 4);
+    assert_eq!(i.tuning.static_hyper_parameters["objective"], "reg:squarederror");
+    assert_eq!(i.tuning.static_hyper_parameters["eval_metric"], "rmse");
+    assert!(!i.tuning.static_hyper_parameters.contains_key("eta"), "tuned, not static");
+    assert_eq!(i.monitoring.metric, MetricName::Rmse);
+    assert_eq!(i.monitoring.direction, Direction::LowerIsBetter);
+    assert_eq!(i.reason, "initial");
+    assert_eq!(plan.flow, Flow::Training);
+    assert!(is_valid_name(&plan.names.training_job, MAX_JOB_NAME));
+    assert!(is_valid_name(&plan.names.tuning_job, MAX_TUNING_JOB_NAME));
+    assert_eq!(
+        plan.locations.output_path.to_string(),
+        format!("s3://mdlc-artifacts/models/churn/{}/", plan.names.run_id)
+    );
+}
+
+#[tokio::test]
+async fn given_binary_problem_then_defaults_follow_it() {
+    let plan = run(json!({"modelName": "fraud", "problemType": "binary"})).await.unwrap();
+    assert_eq!(plan.input.tuning.objective.metric, "validation:auc");
+    assert_eq!(plan.input.tuning.objective.kind, ObjectiveType::Maximize);
+    assert_eq!(plan.input.tuning.static_hyper_parameters["objective"], "binary:logistic");
+    assert_eq!(plan.input.monitoring.metric, MetricName::Auc);
+    assert_eq!(plan.input.monitoring.direction, Direction::HigherIsBetter);
+}
+
+#[tokio::test]
+async fn given_a_complete_input_then_it_is_kept_and_round_trips() {
+    let input = json!({
+        "modelName": "house-prices",
+        "dataDate": "2024-05-31",
+        "problemType": "regression",
+        "data": {
+            "train": {"fileSystem": {"id": "fs-0123", "type": "FSxLustre", "directoryPath": "/fsx/train"}},
+            "validation": "s3://my-data/validation/",
+            "evaluation": {"features": "s3://my-data/eval/x/", "groundTruth": "s3://my-data/eval/y/"},
+            "contentType": "text/csv"
+        },
+        "algorithm": {"instanceType": "ml.c5.2xlarge", "instanceCount": 2, "volumeSizeGb": 50, "maxRuntimeSeconds": 7200},
+        "tuning": {
+            "strategy": "Random",
+            "objective": {"metric": "validation:mae", "type": "Minimize"},
+            "ranges": [
+                {"name": "eta", "type": "Continuous", "minValue": 0.01, "maxValue": 0.3, "scalingType": "Logarithmic"},
+                {"name": "max_depth", "type": "Integer", "minValue": 2, "maxValue": 10},
+                {"name": "booster", "type": "Categorical", "values": ["gbtree", "dart"]}
+            ],
+            "staticHyperParameters": {"num_round": 50, "eval_metric": "mae"},
+            "maxJobs": 20, "maxParallelJobs": 4, "earlyStopping": "Auto"
+        },
+        "monitoring": {"metric": "mae", "threshold": 3.5, "direction": "LowerIsBetter", "maxDegradation": 0.2,
+                       "cooldownSeconds": 3600, "maxRetrainsPerWindow": 1, "windowSeconds": 86400},
+        "transform": {"instanceType": "ml.m5.xlarge", "instanceCount": 1, "maxPayloadMb": 10,
+                      "batchStrategy": "SingleRecord", "maxConcurrentTransforms": 2},
+        "reason": "manual",
+        "parentVersion": 4
+    });
+    let plan = run(input).await.unwrap();
+    let i = &plan.input;
+    match &i.data.train {
+        DataSource::FileSystem(fs) => {
+            assert_eq!(fs.kind, FileSystemType::FsxLustre);
+            assert!(fs.read_only, "read-only by default");
+        }
+        other => panic!("expected a file system channel, got {other:?}"),
+    }
+    assert_eq!(i.tuning.ranges[0].scaling_type, ScalingType::Logarithmic);
+    assert_eq!(i.tuning.ranges[2].kind, RangeType::Categorical);
+    assert_eq!(i.tuning.static_hyper_parameters["num_round"], "50");
+    assert_eq!(i.tuning.static_hyper_parameters["eval_metric"], "mae");
+    assert_eq!(i.parent_version, Some(4));
+    assert_eq!(i.monitoring.threshold, Some(3.5));
+    // The resolved input is itself a valid input that resolves to the same thing.
+    let again = run(serde_json::to_value(i).unwrap()).await.unwrap();
+    assert_eq!(&again.input, i);
+}
+
+#[tokio::test]
+async fn given_many_problems_then_every_one_is_reported_with_its_pointer() {
+    let message = problems(
+        run(json!({
+            "dataDate": "2024-13-01",
+            "problemType": "multiclass",
+            "data": {"train": "http://x/y", "evaluation": {"features": "s3://bkt/no-slash"}, "extra": 1},
+            "algorithm": {"instanceType": "m5.large", "instanceCount": 0},
+            "tuning": {
+                "strategy": "Grid",
+                "ranges": [
+                    {"name": "eta", "type": "Continuous", "minValue": 0.5, "maxValue": 0.1},
+                    {"name": "alpha", "type": "Continuous", "minValue": 0, "maxValue": 1, "scalingType": "Logarithmic"},
+                    {"name": "depth", "type": "Integer", "minValue": 1.5, "maxValue": 4}
+                ],
+                "maxJobs": 2, "maxParallelJobs": 3, "earlyStopping": "Sometimes"
+            },
+            "monitoring": {"metric": "auc", "cooldownSeconds": -1},
+            "bogus": true
+        }))
+        .await,
+    );
+    for expected in [
+        "/modelName: is required",
+        "/dataDate: must be a date YYYY-MM-DD",
+        "/problemType: must be one of regression, binary",
+        "/data/train: invalid S3 URI",
+        "/data/evaluation/features: must be an S3 prefix ending with '/'",
+        "/data/evaluation/groundTruth: is required",
+        "/data/extra: unknown field",
+        "/algorithm/instanceType: must be a SageMaker instance type",
+        "/algorithm/instanceCount: must be an integer from 1 to 100",
+        "/tuning/ranges/0/maxValue: must be greater than minValue",
+        "/tuning/ranges/1/minValue: must be greater than 0 for Logarithmic scaling",
+        "/tuning/ranges/2/minValue: must be an integer for an Integer range",
+        "/tuning/maxParallelJobs: must not exceed maxJobs (2)",
+        "/tuning/earlyStopping: must be one of Off, Auto",
+        "/monitoring/metric: must be one of rmse, mae, r2",
+        "/monitoring/cooldownSeconds: must be an integer from 0",
+        "/bogus: unknown field",
+    ] {
+        assert!(message.contains(expected), "missing {expected:?} in:\n{message}");
+    }
+}
+
+#[tokio::test]
+async fn given_bad_model_names_then_rejected() {
+    for name in [json!("-x"), json!("a_b"), json!("x".repeat(49)), json!(""), json!(7)] {
+        let message = problems(run(json!({"modelName": name})).await);
+        assert!(message.contains("/modelName"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn given_strategy_specific_rules_then_enforced() {
+    let message = problems(
+        run(json!({"modelName": "m", "tuning": {"strategy": "Hyperband", "earlyStopping": "Auto"}})).await,
+    );
+    assert!(message.contains("/tuning/earlyStopping: must be Off with the Hyperband"), "{message}");
+    let message = problems(run(json!({"modelName": "m", "tuning": {"strategy": "Grid"}})).await);
+    assert!(message.contains("/tuning/ranges/0/type: the Grid strategy"), "{message}");
+    let message = problems(
+        run(json!({"modelName": "m", "tuning": {
+            "ranges": [{"name": "eta", "type": "Continuous", "minValue": 0.1, "maxValue": 0.2}],
+            "staticHyperParameters": {"eta": 0.3}}}))
+        .await,
+    );
+    assert!(message.contains("\"eta\" is both tuned and static"), "{message}");
+    let message = problems(
+        run(json!({"modelName": "m", "tuning": {"ranges": [
+            {"name": "c", "type": "Categorical", "values": []},
+            {"name": "r", "type": "Continuous", "minValue": 0.1, "maxValue": 1.0, "scalingType": "ReverseLogarithmic"}
+        ]}}))
+        .await,
+    );
+    assert!(message.contains("/tuning/ranges/0/values"), "{message}");
+    assert!(message.contains("/tuning/ranges/1/minValue: ReverseLogarithmic"), "{message}");
+}
+
+#[tokio::test]
+async fn given_custom_image_then_ranges_and_metric_definitions_are_required() {
+    let message = problems(
+        run(json!({"modelName": "m", "algorithm": {"image": "123.dkr.ecr.us-east-1.amazonaws.com/mine:1"}}))
+            .await,
+    );
+    assert!(message.contains("/tuning/ranges: is required"), "{message}");
+    assert!(message.contains("/tuning/objective/metric"), "{message}");
+    // Tuning off with a custom image needs neither.
+    let plan = run(json!({"modelName": "m", "algorithm": {"image": "123.dkr.ecr.us-east-1.amazonaws.com/mine:1"},
+                          "tuning": {"enabled": false}}))
+    .await
+    .unwrap();
+    assert!(!plan.input.tuning.enabled);
+    assert!(plan.input.tuning.static_hyper_parameters.is_empty());
+}
+
+#[tokio::test]
+async fn given_flow_specific_fields_in_the_wrong_flow_then_rejected() {
+    let message = problems(run(json!({"modelName": "m", "modelVersion": 3})).await);
+    assert!(message.contains("/modelVersion: only the evaluation flow"), "{message}");
+    let message = problems(run_flow("evaluation", json!({"modelName": "m", "parentVersion": 3})).await);
+    assert!(message.contains("/parentVersion: only the training flow"), "{message}");
+    let plan = run_flow("evaluation", json!({"modelName": "m", "modelVersion": 3})).await.unwrap();
+    assert_eq!(plan.input.model_version, Some(3));
+}
+
+#[tokio::test]
+async fn given_bad_events_then_invalid_input_names_the_field() {
+    let world = InMemoryWorld::new();
+    let deps = world.dependencies();
+    let f = invoke(json!([1]), &deps).await.unwrap_err();
+    assert_eq!(f.error_type, "InvalidInput");
+    let f = invoke(json!({"flow": "training"}), &deps).await.unwrap_err();
+    assert!(f.message.contains("/executionArn: is required"), "{}", f.message);
+    assert!(f.message.contains("/input: is required"), "{}", f.message);
+    let f = invoke(json!({"flow": "nightly", "executionArn": ARN, "input": {}}), &deps).await.unwrap_err();
+    assert!(f.message.contains("/flow"), "{}", f.message);
+    let f = invoke(json!({"flow": "training", "executionArn": ARN, "input": "x"}), &deps).await.unwrap_err();
+    assert!(f.message.contains("(root): must be an object"), "{}", f.message);
+    let f = invoke(json!({"flow": "training", "executionArn": "", "input": {"modelName": "m"}}), &deps)
+        .await
+        .unwrap_err();
+    assert!(f.message.contains("/executionArn"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn given_two_executions_then_names_differ_and_a_retry_gets_the_same_names() {
+    let world = InMemoryWorld::new();
+    let deps = world.dependencies();
+    let a = invoke(event("training", json!({"modelName": "m"})), &deps).await.unwrap();
+    let again = invoke(event("training", json!({"modelName": "m"})), &deps).await.unwrap();
+    assert_eq!(a, again);
+    let other = json!({"flow": "training", "executionArn": format!("{ARN}-2"), "input": {"modelName": "m"}});
+    let b = invoke(other, &deps).await.unwrap();
+    assert_ne!(a["names"]["trainingJob"], b["names"]["trainingJob"]);
+    assert_ne!(a["locations"]["outputPath"], b["locations"]["outputPath"]);
+}
