@@ -136,7 +136,6 @@ pub(crate) struct TaskSpec {
     pub resource: String,
     pub timeout: Option<Dyn<u64>>,
     pub heartbeat: Option<Dyn<u64>>,
-    pub credentials: Option<Template>,
     pub wait_for_token: bool,
 }
 
@@ -1014,18 +1013,18 @@ fn compile_state(
                     "must be smaller than TimeoutSeconds",
                 );
             }
-            let credentials = obj.get("Credentials").map(|v| {
+            // Credentials are checked but have no meaning locally
+            if let Some(v) = obj.get("Credentials") {
                 if !v.is_object() {
                     c.push(&cx.p("Credentials"), "must be an object");
                 }
-                compile_payload(v, &cx.p("Credentials"), ql, c)
-            });
+                let _ = compile_payload(v, &cx.p("Credentials"), ql, c);
+            }
             let wait_for_token = resource.ends_with(".waitForTaskToken");
             Kind::Task(Box::new(TaskSpec {
                 resource,
                 timeout,
                 heartbeat,
-                credentials,
                 wait_for_token,
             }))
         }

@@ -175,17 +175,6 @@ impl Template {
             Template::Array(a) => a.iter().any(Template::uses_context),
         }
     }
-
-    /// Every variable path this template reads (for static checks).
-    pub fn variable_paths(&self, out: &mut Vec<JsonPath>) {
-        match self {
-            Template::Path(p) => out.push(p.clone()),
-            Template::Intrinsic(i) => i.paths(out),
-            Template::Object(f) => f.iter().for_each(|(_, t, _)| t.variable_paths(out)),
-            Template::Array(a) => a.iter().for_each(|t| t.variable_paths(out)),
-            _ => {}
-        }
-    }
 }
 
 /// An empty JSON object.

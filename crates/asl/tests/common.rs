@@ -48,7 +48,23 @@ pub fn run_case(case: &Value) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let exec = rt.block_on(sm.execute(input, mdlc_asl::ExecutionOptions::default()));
+    let mut opts = mdlc_asl::ExecutionOptions::default();
+    if let Some(o) = case.get("options") {
+        if let Some(n) = o.get("execution_name").and_then(Value::as_str) {
+            opts.execution_name = n.to_string();
+        }
+        if let Some(n) = o.get("state_machine_name").and_then(Value::as_str) {
+            opts.state_machine_name = n.to_string();
+        }
+    }
+    if let Some(mc) = case.get("mock_config") {
+        let cfg = mdlc_asl::mock::MockConfig::from_value(mc).map_err(|e| e.to_string())?;
+        let tc = case.get("test_case").and_then(Value::as_str).unwrap_or("");
+        let inv = mdlc_asl::mock::MockInvoker::new(cfg, &opts.state_machine_name, tc, None)
+            .map_err(|e| e.to_string())?;
+        opts.invoker = std::sync::Arc::new(inv);
+    }
+    let exec = rt.block_on(sm.execute(input, opts));
     let status = exec.status.as_str();
     let want_status = expect.get("status").and_then(Value::as_str).unwrap_or("");
     if status != want_status {

@@ -51,3 +51,6 @@ pub use config::{AwsAdapters, AwsConfig, AwsConfigError};
 pub use dynamodb::DynamoDbRegistry;
 pub use s3::S3ObjectStore;
 pub use sagemaker::SageMakerClient;
+
+#[cfg(test)]
+mod test_support;

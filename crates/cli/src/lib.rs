@@ -2,6 +2,8 @@
 //! subcommand lives in its own module under [`commands`].
 
 pub mod commands;
+pub mod local;
+pub mod s3;
 
 /// Exit codes shared by the subcommands.
 pub mod exit {

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use mdlc_cli::commands::{execute, validate};
+use mdlc_cli::s3;
 
 #[derive(Debug, Parser)]
 #[command(name = "mdlc", version, about = "Model development life cycle toolkit: run state machines locally")]
@@ -16,6 +17,8 @@ enum Command {
     Execute(execute::ExecuteArgs),
     /// Check a state machine definition and list every problem.
     Validate(validate::ValidateArgs),
+    /// Copy and list objects of the local cloud's object store (`<state dir>/s3`).
+    S3(s3::S3Args),
 }
 
 fn main() {
@@ -23,6 +26,7 @@ fn main() {
     let code = match &cli.command {
         Command::Execute(a) => execute::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::S3(a) => s3::run(a),
     };
     std::process::exit(code);
 }

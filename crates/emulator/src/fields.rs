@@ -160,6 +160,11 @@ pub fn str_map(v: &Value, prefix: &str, key: &str, p: &mut Problems) -> BTreeMap
     out
 }
 
+/// Whether `s` looks like an IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`).
+pub fn is_role_arn(s: &str) -> bool {
+    s.starts_with("arn:") && s.contains(":iam::") && s.contains(":role/")
+}
+
 /// SageMaker resource names: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,max-1}`.
 pub fn check_name(name: &str, field: &str, max: usize, p: &mut Problems) {
     let bytes = name.as_bytes();

@@ -20,7 +20,7 @@ pub(crate) async fn create(inner: &Arc<Inner>, req: &Value) -> Result<Value, Api
         check_name(&name, "ModelName", 63, &mut p);
     }
     let role = fields::req_str(req, "", "ExecutionRoleArn", &mut p).unwrap_or_default();
-    if !role.is_empty() && !(role.starts_with("arn:") && role.contains(":role/")) {
+    if !role.is_empty() && !crate::fields::is_role_arn(&role) {
         p.push("ExecutionRoleArn", format!("has value {role:?}, which is not an IAM role ARN"));
     }
     let container = match (fields::get(req, "PrimaryContainer"), fields::get(req, "Containers")) {

@@ -100,7 +100,7 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
         metric_defs.push(d);
     }
     let role = fields::req_str(req, "", "RoleArn", &mut p).unwrap_or_default();
-    if !role.is_empty() && !(role.starts_with("arn:") && role.contains(":role/")) {
+    if !role.is_empty() && !crate::fields::is_role_arn(&role) {
         p.push("RoleArn", format!("has value {role:?}, which is not an IAM role ARN"));
     }
     let hyperparameters = fields::str_map(req, "", "HyperParameters", &mut p);

@@ -144,6 +144,7 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, offset_min: i32) -> 
         'Z' | 'z' => {
             let t = modifier.ends_with('t');
             let m = modifier.trim_end_matches('t');
+            let m = if m.is_empty() { "01:01" } else { m };
             if t && offset_min == 0 {
                 "Z".to_string()
             } else {

@@ -7,12 +7,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::ast::{Lit, Node, Stage, T};
-use crate::error::{Error, err, err_at};
+use crate::error::{Error, err, err_at, stack_exhausted, stack_position};
 use crate::functions::{self, Native};
 use crate::value::{Array, Func, Map, Value, deep_equal, strict_equal};
 
 /// Maximum depth of nested evaluations (protects the native stack).
-pub(crate) const MAX_EVAL_DEPTH: usize = 400;
+pub(crate) const MAX_EVAL_DEPTH: usize = 2000;
 
 pub(crate) type R<'a> = Result<Value<'a>, Error>;
 
@@ -25,6 +25,7 @@ pub(crate) struct Ctx<'a> {
     frames: RefCell<Vec<FrameData<'a>>>,
     labels: &'a [String],
     depth: Cell<usize>,
+    stack_base: usize,
     pub now_millis: i64,
     pub aws: bool,
     pub rng: RefCell<ChaCha8Rng>,
@@ -43,6 +44,7 @@ impl<'a> Ctx<'a> {
             }]),
             labels,
             depth: Cell::new(0),
+            stack_base: stack_position(),
             now_millis,
             aws,
             rng: RefCell::new(rng),
@@ -106,7 +108,7 @@ impl<'a> Ctx<'a> {
 
     fn enter(&self) -> Result<(), Error> {
         let d = self.depth.get() + 1;
-        if d > MAX_EVAL_DEPTH {
+        if d > MAX_EVAL_DEPTH || stack_exhausted(self.stack_base) {
             return Err(err(
                 "D1011",
                 "Stack overflow. Check for non-terminating recursive function.  Consider rewriting as tail-recursive",

@@ -1,7 +1,7 @@
 //! Tokenizer, Pratt parser and post-processing (path flattening, predicates, ancestry).
 
 use crate::ast::{Group, Lit, Node, SortTerm, Stage, T};
-use crate::error::{Error, err_at};
+use crate::error::{Error, err_at, stack_exhausted, stack_position};
 use crate::signature::Signature;
 
 /// Maximum nesting of sub-expressions accepted by the parser.
@@ -346,6 +346,7 @@ struct Parser {
     pos: usize,
     src_len: usize,
     depth: usize,
+    stack_base: usize,
     slots: Vec<(String, i32)>,
 }
 
@@ -395,7 +396,7 @@ impl Parser {
 
     fn expression(&mut self, rbp: u32) -> Result<Node, Error> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_DEPTH || stack_exhausted(self.stack_base) {
             return Err(err_at(
                 "S0201",
                 "Syntax error: expression is nested too deeply",
@@ -428,7 +429,9 @@ impl Parser {
 
     fn nud(&mut self, t: Tok, pos: usize) -> Result<Node, Error> {
         match t {
-            Tok::End => Err(err_at("S0207", "Unexpected end of expression", pos)),
+            // like the reference parser, `(end)` is a terminal; a later `advance` or the
+            // post-processing stage reports it
+            Tok::End => Ok(node(T::End, Lit::None, pos)),
             Tok::Name(n) => Ok(node(T::Name, Lit::Str(n), pos)),
             Tok::Variable(n) => Ok(node(T::Variable, Lit::Str(n), pos)),
             Tok::Str(s) => Ok(node(T::Str, Lit::Str(s), pos)),
@@ -835,6 +838,13 @@ impl Parser {
     }
 
     fn process(&mut self, expr: Node) -> Result<Node, Error> {
+        if stack_exhausted(self.stack_base) {
+            return Err(err_at(
+                "S0201",
+                "Syntax error: expression is nested too deeply",
+                expr.position,
+            ));
+        }
         let keep_array = expr.keep_array;
         let mut result = match expr.t {
             T::Binary => self.process_binary(expr)?,
@@ -977,6 +987,13 @@ impl Parser {
                     ));
                 }
             }
+            T::End => {
+                return Err(err_at(
+                    "S0207",
+                    "Unexpected end of expression",
+                    expr.position,
+                ));
+            }
             _ => {
                 return Err(err_at(
                     "S0206",
@@ -994,227 +1011,256 @@ impl Parser {
     fn process_binary(&mut self, expr: Node) -> Result<Node, Error> {
         let pos = expr.position;
         let op = expr.s().to_string();
-        let lhs = expr.lhs.map(|b| *b).unwrap_or_default();
+        let mut expr = expr;
+        let lhs = expr.lhs.take().map(|b| *b).unwrap_or_default();
         match op.as_str() {
-            "." => {
-                let lstep = self.process(lhs)?;
-                let mut result = if lstep.t == T::Path {
-                    lstep
-                } else {
-                    let is_parent = lstep.t == T::Parent;
-                    let slot = lstep.slot;
-                    let mut r = node(T::Path, Lit::None, pos);
-                    r.steps.push(lstep);
-                    if is_parent {
-                        r.seeking_parent = slot.map(|s| vec![s]);
-                    }
-                    r
-                };
-                let rest = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
-                if rest.t == T::Path {
-                    result.steps.extend(rest.steps);
-                } else {
-                    let mut rest = rest;
-                    if rest.predicate.is_some() {
-                        rest.stages = rest.predicate.take();
-                    }
-                    result.steps.push(rest);
-                }
-                for step in result.steps.iter_mut() {
-                    if step.t == T::Num || step.t == T::Value {
-                        return Err(err_at(
-                            "S0213",
-                            "The literal value cannot be used as a step within a path expression",
-                            step.position,
-                        ));
-                    }
-                    if step.t == T::Str {
-                        step.t = T::Name;
-                    }
-                }
-                if result.steps.iter().any(|s| s.keep_array) {
-                    result.keep_singleton_array = true;
-                }
-                if let Some(first) = result.steps.first_mut() {
-                    if first.t == T::Unary && first.s() == "[" {
-                        first.consarray = true;
-                    }
-                }
-                if let Some(last) = result.steps.last_mut() {
-                    if last.t == T::Unary && last.s() == "[" {
-                        last.consarray = true;
-                    }
-                }
-                self.resolve_ancestry(&mut result)?;
-                Ok(result)
+            "." => self.pb_dot(expr, lhs, pos, op),
+            "[" => self.pb_filter(expr, lhs, pos, op),
+            "{" => self.pb_group(expr, lhs, pos, op),
+            "^" => self.pb_sort(expr, lhs, pos, op),
+            ":=" => self.pb_bind(expr, lhs, pos, op),
+            "@" => self.pb_focus(expr, lhs, pos, op),
+            "#" => self.pb_index(expr, lhs, pos, op),
+            "~>" => self.pb_apply(expr, lhs, pos, op),
+            _ => self.pb_other(expr, lhs, pos, op),
+        }
+    }
+
+    fn pb_dot(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let lstep = self.process(lhs)?;
+        let mut result = if lstep.t == T::Path {
+            lstep
+        } else {
+            let is_parent = lstep.t == T::Parent;
+            let slot = lstep.slot;
+            let mut r = node(T::Path, Lit::None, pos);
+            r.steps.push(lstep);
+            if is_parent {
+                r.seeking_parent = slot.map(|s| vec![s]);
             }
-            "[" => {
-                let mut result = self.process(lhs)?;
-                let is_path = result.t == T::Path;
-                let predicate = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
-                let seeking = predicate.seeking_parent.clone();
-                {
-                    let step: &mut Node = if is_path {
-                        match result.steps.last_mut() {
-                            Some(s) => s,
-                            None => return Err(err_at("S0201", "Syntax error", pos)),
-                        }
-                    } else {
-                        &mut result
-                    };
-                    if step.group.is_some() {
-                        return Err(err_at(
-                            "S0209",
-                            "A predicate cannot follow a grouping expression in a step",
-                            pos,
-                        ));
-                    }
-                    if let Some(slots) = seeking {
-                        let mut step_taken = std::mem::take(step);
-                        let mut res = Ok(());
-                        for slot in slots {
-                            if self.slots[slot].1 == 1 {
-                                if let Err(e) = self.seek_parent(&mut step_taken, slot) {
-                                    res = Err(e);
-                                    break;
-                                }
-                            } else {
-                                self.slots[slot].1 -= 1;
-                            }
-                        }
-                        *step = step_taken;
-                        res?;
-                        Self::push_ancestry(step, &predicate);
-                    }
-                    let list = if is_path {
-                        step.stages.get_or_insert_with(Vec::new)
-                    } else {
-                        step.predicate.get_or_insert_with(Vec::new)
-                    };
-                    list.push(Stage::Filter(Box::new(predicate)));
-                }
-                Ok(result)
+            r
+        };
+        let rest = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+        if rest.t == T::Path {
+            result.steps.extend(rest.steps);
+        } else {
+            let mut rest = rest;
+            if rest.predicate.is_some() {
+                rest.stages = rest.predicate.take();
             }
-            "{" => {
-                let mut result = self.process(lhs)?;
-                if result.group.is_some() {
-                    return Err(err_at(
-                        "S0210",
-                        "Each step can only have one grouping expression",
-                        pos,
-                    ));
-                }
-                let mut pairs = Vec::new();
-                for (k, v) in expr.pairs {
-                    pairs.push((self.process(k)?, self.process(v)?));
-                }
-                result.group = Some(Box::new(Group {
-                    pairs,
-                    position: pos,
-                }));
-                Ok(result)
+            result.steps.push(rest);
+        }
+        for step in result.steps.iter_mut() {
+            if step.t == T::Num || step.t == T::Value {
+                return Err(err_at(
+                    "S0213",
+                    "The literal value cannot be used as a step within a path expression",
+                    step.position,
+                ));
             }
-            "^" => {
-                let mut result = self.process(lhs)?;
-                if result.t != T::Path {
-                    let mut r = node(T::Path, Lit::None, pos);
-                    r.steps.push(result);
-                    result = r;
-                }
-                let mut sort = node(T::Sort, Lit::None, pos);
-                for term in expr.terms {
-                    let e = self.process(term.expression)?;
-                    Self::push_ancestry(&mut sort, &e);
-                    sort.terms.push(SortTerm {
-                        descending: term.descending,
-                        expression: e,
-                    });
-                }
-                result.steps.push(sort);
-                self.resolve_ancestry(&mut result)?;
-                Ok(result)
-            }
-            ":=" => {
-                let mut r = node(T::Bind, Lit::Str(op), pos);
-                r.lhs = bx(self.process(lhs)?);
-                let rhs = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
-                Self::push_ancestry(&mut r, &rhs);
-                r.rhs = bx(rhs);
-                Ok(r)
-            }
-            "@" => {
-                let mut result = self.process(lhs)?;
-                let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
-                let step: &mut Node = if result.t == T::Path {
-                    match result.steps.last_mut() {
-                        Some(s) => s,
-                        None => return Err(err_at("S0201", "Syntax error", pos)),
-                    }
-                } else {
-                    &mut result
-                };
-                if step.stages.is_some() || step.predicate.is_some() {
-                    return Err(err_at(
-                        "S0215",
-                        "A context variable binding must precede any predicates on a step",
-                        pos,
-                    ));
-                }
-                if step.t == T::Sort {
-                    return Err(err_at(
-                        "S0216",
-                        "A context variable binding must precede the 'order-by' clause on a step",
-                        pos,
-                    ));
-                }
-                if expr.keep_array {
-                    step.keep_array = true;
-                }
-                step.focus = Some(name);
-                step.tuple = true;
-                Ok(result)
-            }
-            "#" => {
-                let mut result = self.process(lhs)?;
-                let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
-                if result.t != T::Path {
-                    let mut step = result;
-                    if step.predicate.is_some() {
-                        step.stages = step.predicate.take();
-                    }
-                    let mut r = node(T::Path, Lit::None, pos);
-                    r.steps.push(step);
-                    result = r;
-                }
-                if let Some(step) = result.steps.last_mut() {
-                    match &mut step.stages {
-                        None => step.index = Some(name),
-                        Some(st) => st.push(Stage::Index(name)),
-                    }
-                    step.tuple = true;
-                }
-                Ok(result)
-            }
-            "~>" => {
-                let mut r = node(T::Apply, Lit::Str(op), pos);
-                let l = self.process(lhs)?;
-                let rr = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
-                r.keep_array = l.keep_array || rr.keep_array;
-                r.lhs = bx(l);
-                r.rhs = bx(rr);
-                Ok(r)
-            }
-            _ => {
-                let mut r = node(T::Binary, Lit::Str(op), pos);
-                let l = self.process(lhs)?;
-                let rr = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
-                Self::push_ancestry(&mut r, &l);
-                Self::push_ancestry(&mut r, &rr);
-                r.lhs = bx(l);
-                r.rhs = bx(rr);
-                Ok(r)
+            if step.t == T::Str {
+                step.t = T::Name;
             }
         }
+        if result.steps.iter().any(|s| s.keep_array) {
+            result.keep_singleton_array = true;
+        }
+        if let Some(first) = result.steps.first_mut() {
+            if first.t == T::Unary && first.s() == "[" {
+                first.consarray = true;
+            }
+        }
+        if let Some(last) = result.steps.last_mut() {
+            if last.t == T::Unary && last.s() == "[" {
+                last.consarray = true;
+            }
+        }
+        self.resolve_ancestry(&mut result)?;
+        Ok(result)
+    }
+
+    fn pb_filter(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut result = self.process(lhs)?;
+        let is_path = result.t == T::Path;
+        let predicate = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+        let seeking = predicate.seeking_parent.clone();
+        {
+            let step: &mut Node = if is_path {
+                match result.steps.last_mut() {
+                    Some(s) => s,
+                    None => return Err(err_at("S0201", "Syntax error", pos)),
+                }
+            } else {
+                &mut result
+            };
+            if step.group.is_some() {
+                return Err(err_at(
+                    "S0209",
+                    "A predicate cannot follow a grouping expression in a step",
+                    pos,
+                ));
+            }
+            if let Some(slots) = seeking {
+                let mut step_taken = std::mem::take(step);
+                let mut res = Ok(());
+                for slot in slots {
+                    if self.slots[slot].1 == 1 {
+                        if let Err(e) = self.seek_parent(&mut step_taken, slot) {
+                            res = Err(e);
+                            break;
+                        }
+                    } else {
+                        self.slots[slot].1 -= 1;
+                    }
+                }
+                *step = step_taken;
+                res?;
+                Self::push_ancestry(step, &predicate);
+            }
+            let list = if is_path {
+                step.stages.get_or_insert_with(Vec::new)
+            } else {
+                step.predicate.get_or_insert_with(Vec::new)
+            };
+            list.push(Stage::Filter(Box::new(predicate)));
+        }
+        Ok(result)
+    }
+
+    fn pb_group(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut result = self.process(lhs)?;
+        if result.group.is_some() {
+            return Err(err_at(
+                "S0210",
+                "Each step can only have one grouping expression",
+                pos,
+            ));
+        }
+        let mut pairs = Vec::new();
+        for (k, v) in expr.pairs {
+            pairs.push((self.process(k)?, self.process(v)?));
+        }
+        result.group = Some(Box::new(Group {
+            pairs,
+            position: pos,
+        }));
+        Ok(result)
+    }
+
+    fn pb_sort(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut result = self.process(lhs)?;
+        if result.t != T::Path {
+            let mut r = node(T::Path, Lit::None, pos);
+            r.steps.push(result);
+            result = r;
+        }
+        let mut sort = node(T::Sort, Lit::None, pos);
+        for term in expr.terms {
+            let e = self.process(term.expression)?;
+            Self::push_ancestry(&mut sort, &e);
+            sort.terms.push(SortTerm {
+                descending: term.descending,
+                expression: e,
+            });
+        }
+        result.steps.push(sort);
+        self.resolve_ancestry(&mut result)?;
+        Ok(result)
+    }
+
+    fn pb_bind(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut r = node(T::Bind, Lit::Str(op), pos);
+        r.lhs = bx(self.process(lhs)?);
+        let rhs = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+        Self::push_ancestry(&mut r, &rhs);
+        r.rhs = bx(rhs);
+        Ok(r)
+    }
+
+    fn pb_focus(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut result = self.process(lhs)?;
+        let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
+        let step: &mut Node = if result.t == T::Path {
+            match result.steps.last_mut() {
+                Some(s) => s,
+                None => return Err(err_at("S0201", "Syntax error", pos)),
+            }
+        } else {
+            &mut result
+        };
+        if step.stages.is_some() || step.predicate.is_some() {
+            return Err(err_at(
+                "S0215",
+                "A context variable binding must precede any predicates on a step",
+                pos,
+            ));
+        }
+        if step.t == T::Sort {
+            return Err(err_at(
+                "S0216",
+                "A context variable binding must precede the 'order-by' clause on a step",
+                pos,
+            ));
+        }
+        if expr.keep_array {
+            step.keep_array = true;
+        }
+        step.focus = Some(name);
+        step.tuple = true;
+        Ok(result)
+    }
+
+    fn pb_index(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut result = self.process(lhs)?;
+        let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
+        if result.t != T::Path {
+            let mut step = result;
+            if step.predicate.is_some() {
+                step.stages = step.predicate.take();
+            }
+            let mut r = node(T::Path, Lit::None, pos);
+            r.steps.push(step);
+            result = r;
+        }
+        if let Some(step) = result.steps.last_mut() {
+            match &mut step.stages {
+                None => step.index = Some(name),
+                Some(st) => st.push(Stage::Index(name)),
+            }
+            step.tuple = true;
+        }
+        Ok(result)
+    }
+
+    fn pb_apply(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut r = node(T::Apply, Lit::Str(op), pos);
+        let l = self.process(lhs)?;
+        let rr = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+        r.keep_array = l.keep_array || rr.keep_array;
+        r.lhs = bx(l);
+        r.rhs = bx(rr);
+        Ok(r)
+    }
+
+    fn pb_other(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
+        let _ = &op;
+        let mut r = node(T::Binary, Lit::Str(op), pos);
+        let l = self.process(lhs)?;
+        let rr = self.process(expr.rhs.map(|b| *b).unwrap_or_default())?;
+        Self::push_ancestry(&mut r, &l);
+        Self::push_ancestry(&mut r, &rr);
+        r.lhs = bx(l);
+        r.rhs = bx(rr);
+        Ok(r)
+
     }
 }
 
@@ -1240,6 +1286,7 @@ pub(crate) fn parse(src: &str) -> Result<(Node, Vec<String>), Error> {
         pos: 0,
         src_len: len,
         depth: 0,
+        stack_base: stack_position(),
         slots: Vec::new(),
     };
     p.advance(None, false)?;

@@ -63,11 +63,15 @@ pub enum LocalError {
     Faults(#[from] crate::invoker::FunctionFaultError),
     #[error("invalid --lambda-endpoint: {0}")]
     Endpoint(#[from] crate::http::HttpError),
-    #[error("the project's state machine directory was not found (looked for {looked}); pass it explicitly")]
+    #[error(
+        "the project's state machine directory was not found (looked for {looked}); pass it explicitly"
+    )]
     NoStateMachines { looked: String },
     #[error("cannot write {path}: {message}")]
     Write { path: String, message: String },
-    #[error("invalid artifact bucket {0:?}: 3-63 characters of lowercase letters, digits, '-' and '.'")]
+    #[error(
+        "invalid artifact bucket {0:?}: 3-63 characters of lowercase letters, digits, '-' and '.'"
+    )]
     Bucket(String),
 }
 
@@ -363,12 +367,11 @@ pub fn load_definition(
         path: shown.clone(),
         message: e.to_string(),
     })?;
-    let def = substitute::substitute(&raw, substitutions).map_err(|source| {
-        LocalError::Substitution {
+    let def =
+        substitute::substitute(&raw, substitutions).map_err(|source| LocalError::Substitution {
             path: shown.clone(),
             source,
-        }
-    })?;
+        })?;
     StateMachine::from_value(&def).map_err(|e| LocalError::Invalid {
         path: shown,
         message: e.to_string(),
@@ -414,7 +417,11 @@ impl ItemStore for StoreItems {
     }
 
     async fn list(&self, prefix_uri: &str) -> Result<Vec<StoredObject>, ItemStoreError> {
-        let objects = self.0.list(&parse_uri(prefix_uri)?).await.map_err(item_error)?;
+        let objects = self
+            .0
+            .list(&parse_uri(prefix_uri)?)
+            .await
+            .map_err(item_error)?;
         Ok(objects
             .into_iter()
             .map(|o| StoredObject {

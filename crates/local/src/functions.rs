@@ -3,10 +3,47 @@
 
 use std::collections::BTreeMap;
 
-use crate::invoker::HandlerFn;
+use crate::invoker::{HandlerFn, handler_fn};
 
 /// Function name → handler, for every project function.
 pub fn project_handlers() -> BTreeMap<String, HandlerFn> {
-    // Filled in as the function packages publish their `invoke` entry points.
-    BTreeMap::new()
+    let mut map: BTreeMap<String, HandlerFn> = BTreeMap::new();
+    map.insert(
+        "initialize".into(),
+        handler_fn(|event, deps| async move { initialize::invoke(event, &deps).await }),
+    );
+    map.insert(
+        "train".into(),
+        handler_fn(|event, deps| async move { train::invoke(event, &deps).await }),
+    );
+    map.insert(
+        "create-model".into(),
+        handler_fn(|event, deps| async move { create_model::invoke(event, &deps).await }),
+    );
+    map.insert(
+        "register-model".into(),
+        handler_fn(|event, deps| async move { register_model::invoke(event, &deps).await }),
+    );
+    map.insert(
+        "find-model".into(),
+        handler_fn(|event, deps| async move { find_model::invoke(event, &deps).await }),
+    );
+    map.insert(
+        "monitor-performance".into(),
+        handler_fn(|event, deps| async move { monitor_performance::invoke(event, &deps).await }),
+    );
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_project_function_has_a_handler() {
+        let handlers = project_handlers();
+        for (_, name) in crate::substitute::FUNCTIONS.iter().filter(|(_, n)| *n != "is-retraining-needed") {
+            assert!(handlers.contains_key(*name), "{name}");
+        }
+    }
 }

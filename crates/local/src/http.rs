@@ -154,7 +154,9 @@ fn parse_response(raw: &[u8]) -> Result<Response, String> {
         decode_chunked(rest)?
     } else if let Some((_, len)) = headers.iter().find(|(k, _)| k == "content-length") {
         let len: usize = len.parse().map_err(|_| "bad Content-Length")?;
-        rest.get(..len).ok_or("body shorter than Content-Length")?.to_vec()
+        rest.get(..len)
+            .ok_or("body shorter than Content-Length")?
+            .to_vec()
     } else {
         rest.to_vec()
     };
@@ -192,7 +194,10 @@ mod tests {
     #[test]
     fn given_urls_when_parsed_then_host_port_and_base() {
         let u = BaseUrl::parse("http://127.0.0.1:9000/").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.base_path.as_str()), ("127.0.0.1", 9000, ""));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.base_path.as_str()),
+            ("127.0.0.1", 9000, "")
+        );
         let u = BaseUrl::parse("http://localhost/lambda").unwrap();
         assert_eq!((u.port, u.base_path.as_str()), (80, "/lambda"));
         assert!(BaseUrl::parse("https://x").is_err());
@@ -202,8 +207,12 @@ mod tests {
 
     #[test]
     fn given_chunked_and_sized_responses_when_parsed_then_bodies_match() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\n{}").unwrap();
-        assert_eq!((r.status, r.body.as_slice(), r.header("x-a")), (200, &b"{}"[..], Some("b")));
+        let r =
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\n{}").unwrap();
+        assert_eq!(
+            (r.status, r.body.as_slice(), r.header("x-a")),
+            (200, &b"{}"[..], Some("b"))
+        );
         let r = parse_response(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
         )

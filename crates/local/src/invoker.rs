@@ -258,7 +258,11 @@ impl FunctionFaults {
     /// Comma-separated `FUNCTION:ErrorType[:N]` rules.
     pub fn parse(text: &str) -> Result<Self, FunctionFaultError> {
         let mut rules = Vec::new();
-        for raw in text.split([',', ';']).map(str::trim).filter(|r| !r.is_empty()) {
+        for raw in text
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             let bad = || FunctionFaultError {
                 rule: raw.to_string(),
             };
@@ -408,7 +412,10 @@ impl LocalInvoker {
             tracing::info!(target: "mdlc::lambda", function = name, error_type, "injected function fault");
             return Err(handler_failure(HandlerFailure {
                 error_type,
-                message: format!("fault injected by {} for function {name}", FunctionFaults::ENV),
+                message: format!(
+                    "fault injected by {} for function {name}",
+                    FunctionFaults::ENV
+                ),
             }));
         }
         if let Some(command) = self.commands.get(name) {
@@ -472,10 +479,7 @@ impl LocalInvoker {
                 )
             })?
             .map_err(|e| {
-                TaskFailure::new(
-                    "Lambda.ServiceException",
-                    format!("function {name}: {e}"),
-                )
+                TaskFailure::new("Lambda.ServiceException", format!("function {name}: {e}"))
             })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -521,7 +525,11 @@ impl LocalInvoker {
         })
     }
 
-    async fn invoke_sagemaker(&self, action_part: &str, params: Value) -> Result<Value, TaskFailure> {
+    async fn invoke_sagemaker(
+        &self,
+        action_part: &str,
+        params: Value,
+    ) -> Result<Value, TaskFailure> {
         let (action, suffix) = match action_part.split_once('.') {
             Some((a, s)) => (a, Some(s)),
             None => (action_part, None),
@@ -532,7 +540,9 @@ impl LocalInvoker {
             Some(other) => {
                 return Err(unsupported(
                     &format!("{SAGEMAKER_PREFIX}{action_part}"),
-                    &format!("the integration pattern .{other} is not supported for SageMaker (use the request-response or .sync pattern)"),
+                    &format!(
+                        "the integration pattern .{other} is not supported for SageMaker (use the request-response or .sync pattern)"
+                    ),
                 ));
             }
         };
@@ -574,16 +584,20 @@ impl LocalInvoker {
                 )
             })?
             .to_string();
-        let machine = self.state_machines.get(&machine_name).cloned().ok_or_else(|| {
-            let known: Vec<&str> = self.state_machines.keys().map(String::as_str).collect();
-            TaskFailure::new(
-                "StepFunctions.StateMachineDoesNotExistException",
-                format!(
-                    "State Machine Does Not Exist: '{arn}' (local state machines: {})",
-                    known.join(", ")
-                ),
-            )
-        })?;
+        let machine = self
+            .state_machines
+            .get(&machine_name)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.state_machines.keys().map(String::as_str).collect();
+                TaskFailure::new(
+                    "StepFunctions.StateMachineDoesNotExistException",
+                    format!(
+                        "State Machine Does Not Exist: '{arn}' (local state machines: {})",
+                        known.join(", ")
+                    ),
+                )
+            })?;
         let input = match params.get("Input") {
             None | Some(Value::Null) => json!({}),
             Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| {
@@ -629,15 +643,9 @@ impl LocalInvoker {
                 Ok(json!({"ExecutionArn": execution_arn, "StartDate": start.timestamp_millis()}))
             }
             ".sync" | ".sync:2" => {
-                let execution = Box::pin(self.run(
-                    &machine_name,
-                    &machine,
-                    &name,
-                    input.clone(),
-                    parent,
-                    None,
-                ))
-                .await;
+                let execution =
+                    Box::pin(self.run(&machine_name, &machine, &name, input.clone(), parent, None))
+                        .await;
                 let stop = self.settings.clock.now();
                 let as_json_v2 = pattern == ".sync:2";
                 let encode = |v: &Value| {
@@ -788,7 +796,10 @@ async fn invoke_endpoint(
         }
         404 => Err(TaskFailure::new(
             "Lambda.ResourceNotFoundException",
-            format!("Function not found: {name} at the Lambda endpoint: {}", tail(&text, 500)),
+            format!(
+                "Function not found: {name} at the Lambda endpoint: {}",
+                tail(&text, 500)
+            ),
         )),
         429 => Err(TaskFailure::new(
             "Lambda.TooManyRequestsException",
@@ -813,7 +824,8 @@ impl TaskInvoker for LocalInvoker {
             .timeout_seconds
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_FUNCTION_TIMEOUT);
-        if resource == LAMBDA_INVOKE || resource == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+        if resource == LAMBDA_INVOKE
+            || resource == "arn:aws:states:::lambda:invoke.waitForTaskToken"
         {
             let function = request
                 .parameters
@@ -831,10 +843,17 @@ impl TaskInvoker for LocalInvoker {
             let name = function_name(function).ok_or_else(|| {
                 TaskFailure::new(
                     "Lambda.InvalidParameterValueException",
-                    format!("state '{}': invalid FunctionName {function:?}", request.state_name),
+                    format!(
+                        "state '{}': invalid FunctionName {function:?}",
+                        request.state_name
+                    ),
                 )
             })?;
-            let payload = request.parameters.get("Payload").cloned().unwrap_or(json!({}));
+            let payload = request
+                .parameters
+                .get("Payload")
+                .cloned()
+                .unwrap_or(json!({}));
             let result = self.invoke_function(name, payload, timeout).await?;
             return Ok(json!({
                 "ExecutedVersion": "$LATEST",
@@ -849,7 +868,10 @@ impl TaskInvoker for LocalInvoker {
                 .split_once(":function:")
                 .and_then(|_| function_name(resource))
                 .ok_or_else(|| {
-                    unsupported(resource, "not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)")
+                    unsupported(
+                        resource,
+                        "not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)",
+                    )
                 })?;
             return self
                 .invoke_function(name, request.parameters, timeout)
@@ -911,6 +933,9 @@ mod tests {
         });
         assert_eq!(f.error, "ModelNotFound");
         let cause: Value = serde_json::from_str(&f.cause).unwrap();
-        assert_eq!(cause, json!({"errorType": "ModelNotFound", "errorMessage": "no version"}));
+        assert_eq!(
+            cause,
+            json!({"errorType": "ModelNotFound", "errorMessage": "no version"})
+        );
     }
 }

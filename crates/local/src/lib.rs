@@ -12,6 +12,7 @@ pub mod cloud;
 pub mod functions;
 pub mod http;
 pub mod invoker;
+pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod store;

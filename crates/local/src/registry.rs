@@ -135,7 +135,8 @@ fn store(dir: &Path, db: &Database) -> Result<(), PortError> {
     })?;
     let result = (|| {
         let mut file = std::fs::File::create(&tmp).map_err(|e| io_err("creating", &tmp, e))?;
-        file.write_all(&bytes).map_err(|e| io_err("writing", &tmp, e))?;
+        file.write_all(&bytes)
+            .map_err(|e| io_err("writing", &tmp, e))?;
         file.sync_all().map_err(|e| io_err("syncing", &tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| io_err("renaming into", &path, e))
     })();
@@ -386,7 +387,10 @@ mod tests {
         let err = reg.list_versions("m").await.unwrap_err();
         assert!(matches!(err, PortError::Corrupt { .. }), "{err:?}");
         assert!(reg.register(new_version("m", "e")).await.is_err());
-        assert_eq!(std::fs::read(dir.path().join(DB_FILE)).unwrap(), b"{not json");
+        assert_eq!(
+            std::fs::read(dir.path().join(DB_FILE)).unwrap(),
+            b"{not json"
+        );
     }
 
     #[tokio::test]
@@ -394,9 +398,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let reg = FsRegistry::new(dir.path());
         for i in 0..3 {
-            reg.register(new_version("m", &format!("e{i}"))).await.unwrap();
+            reg.register(new_version("m", &format!("e{i}")))
+                .await
+                .unwrap();
         }
-        reg.set_status("m", 3, VersionStatus::Rejected).await.unwrap();
+        reg.set_status("m", 3, VersionStatus::Rejected)
+            .await
+            .unwrap();
         let latest = reg
             .latest_version("m", &VersionStatus::SERVABLE)
             .await

@@ -126,15 +126,12 @@ fn edges_of(states: &serde_json::Map<String, Value>) -> Vec<Edge> {
         }
         if let Some(catches) = state.get("Catch").and_then(Value::as_array) {
             for c in catches {
-                let label = c
-                    .get("ErrorEquals")
-                    .and_then(Value::as_array)
-                    .map(|e| {
-                        e.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    });
+                let label = c.get("ErrorEquals").and_then(Value::as_array).map(|e| {
+                    e.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
                 if let Some(n) = c.get("Next") {
                     push(n, true, label);
                 }
@@ -158,7 +155,10 @@ pub fn state_graph_svg(
     let Some(states) = definition.get("States").and_then(Value::as_object) else {
         return "<p>(definition has no States)</p>".to_string();
     };
-    let start = definition.get("StartAt").and_then(Value::as_str).unwrap_or("");
+    let start = definition
+        .get("StartAt")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let edges = edges_of(states);
     // Levels by breadth-first distance from StartAt; unreachable states go last.
     let mut level: HashMap<&str, usize> = HashMap::new();
@@ -322,7 +322,9 @@ fn duration_ms(record: &ExecutionRecord) -> i64 {
     }
 }
 
-const PALETTE: [&str; 6] = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989"];
+const PALETTE: [&str; 6] = [
+    "#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989",
+];
 
 /// A line chart of one metric over the evaluations, points coloured by version.
 fn metric_chart(metric: &str, evaluations: &[EvaluationRecord]) -> String {
@@ -338,7 +340,11 @@ fn metric_chart(metric: &str, evaluations: &[EvaluationRecord]) -> String {
     let (w, h, pad) = (460.0_f64, 200.0_f64, 44.0_f64);
     let lo = points.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
     let hi = points.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
-    let span = if (hi - lo).abs() < 1e-12 { 1.0 } else { hi - lo };
+    let span = if (hi - lo).abs() < 1e-12 {
+        1.0
+    } else {
+        hi - lo
+    };
     let n = evaluations.len().max(2) as f64 - 1.0;
     let px = |i: usize| pad + (w - 2.0 * pad) * (i as f64 / n);
     let py = |v: f64| h - pad - (h - 2.0 * pad) * ((v - lo) / span);
@@ -358,7 +364,11 @@ fn metric_chart(metric: &str, evaluations: &[EvaluationRecord]) -> String {
         .iter()
         .map(|(i, _, v)| format!("{:.1},{:.1}", px(*i), py(*v)))
         .collect();
-    let _ = write!(svg, r#"<polyline class="line" points="{}"/>"#, line.join(" "));
+    let _ = write!(
+        svg,
+        r#"<polyline class="line" points="{}"/>"#,
+        line.join(" ")
+    );
     for (i, version, v) in &points {
         let colour = PALETTE[(*version as usize) % PALETTE.len()];
         let _ = write!(
@@ -480,7 +490,11 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
                 escape(&e.data_date)
             );
             for m in &metrics {
-                let cell = e.metrics.get(m).map(|v| format_value(*v)).unwrap_or_default();
+                let cell = e
+                    .metrics
+                    .get(m)
+                    .map(|v| format_value(*v))
+                    .unwrap_or_default();
                 let _ = write!(html, "<td>{cell}</td>");
             }
             let retrain = match e.retrain {
@@ -649,7 +663,10 @@ mod tests {
 
     #[test]
     fn given_records_when_page_rendered_then_escaped_and_self_contained() {
-        let defs = BTreeMap::from([("m".to_string(), json!({"StartAt": "A", "States": {"A": {"Type": "Task", "End": true}}}))]);
+        let defs = BTreeMap::from([(
+            "m".to_string(),
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "End": true}}}),
+        )]);
         let eval = EvaluationRecord {
             model_name: "m".into(),
             version: 1,

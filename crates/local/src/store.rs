@@ -166,12 +166,7 @@ impl ObjectStore for FsObjectStore {
     }
 }
 
-fn write_atomically(
-    tmp_dir: &Path,
-    path: &Path,
-    body: &[u8],
-    uri: &str,
-) -> Result<(), PortError> {
+fn write_atomically(tmp_dir: &Path, path: &Path, body: &[u8], uri: &str) -> Result<(), PortError> {
     use std::io::Write;
     let parent = path
         .parent()
@@ -182,7 +177,8 @@ fn write_atomically(
         )));
     }
     std::fs::create_dir_all(parent).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotADirectory || e.kind() == std::io::ErrorKind::AlreadyExists
+        if e.kind() == std::io::ErrorKind::NotADirectory
+            || e.kind() == std::io::ErrorKind::AlreadyExists
         {
             rejected(format!(
                 "cannot write {uri}: a parent prefix of it is an object in the local store"
@@ -195,7 +191,8 @@ fn write_atomically(
     let tmp = tmp_dir.join(format!("{}.part", uuid::Uuid::new_v4()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
-        file.write_all(body).map_err(|e| io_error("writing", &tmp, e))?;
+        file.write_all(body)
+            .map_err(|e| io_error("writing", &tmp, e))?;
         file.sync_all().map_err(|e| io_error("syncing", &tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| io_error("renaming into", path, e))
     })();
@@ -267,10 +264,22 @@ mod tests {
     async fn given_a_put_object_when_read_back_then_bytes_and_listing_match() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsObjectStore::new(dir.path());
-        store.put(&uri("s3://bkt/a/b/c.csv"), b"1,2\n".to_vec()).await.unwrap();
-        store.put(&uri("s3://bkt/a/d.csv"), b"xyz".to_vec()).await.unwrap();
-        store.put(&uri("s3://bkt/ab.csv"), b"q".to_vec()).await.unwrap();
-        assert_eq!(store.get(&uri("s3://bkt/a/b/c.csv")).await.unwrap(), b"1,2\n");
+        store
+            .put(&uri("s3://bkt/a/b/c.csv"), b"1,2\n".to_vec())
+            .await
+            .unwrap();
+        store
+            .put(&uri("s3://bkt/a/d.csv"), b"xyz".to_vec())
+            .await
+            .unwrap();
+        store
+            .put(&uri("s3://bkt/ab.csv"), b"q".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get(&uri("s3://bkt/a/b/c.csv")).await.unwrap(),
+            b"1,2\n"
+        );
         assert!(store.exists(&uri("s3://bkt/a/d.csv")).await.unwrap());
         assert!(!store.exists(&uri("s3://bkt/a/zz")).await.unwrap());
         assert!(!store.exists(&uri("s3://bkt/a")).await.unwrap());
@@ -284,8 +293,14 @@ mod tests {
             keys(store.list(&uri("s3://bkt/a")).await.unwrap()),
             vec!["a/b/c.csv", "a/d.csv", "ab.csv"]
         );
-        assert_eq!(keys(store.list(&uri("s3://bkt/a/b/c")).await.unwrap()), vec!["a/b/c.csv"]);
-        assert_eq!(store.list(&uri("s3://bkt/a/d.csv")).await.unwrap()[0].size, 3);
+        assert_eq!(
+            keys(store.list(&uri("s3://bkt/a/b/c")).await.unwrap()),
+            vec!["a/b/c.csv"]
+        );
+        assert_eq!(
+            store.list(&uri("s3://bkt/a/d.csv")).await.unwrap()[0].size,
+            3
+        );
         assert!(store.list(&uri("s3://nobucket/")).await.unwrap().is_empty());
         // the temporary directory never shows up as a bucket's content
         assert_eq!(keys(store.list(&uri("s3://bkt")).await.unwrap()).len(), 3);
@@ -306,7 +321,16 @@ mod tests {
     async fn given_traversal_keys_when_used_then_rejected_and_nothing_written() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsObjectStore::new(dir.path().join("s3"));
-        for key in ["../evil", "a/../../evil", "a//b", "./x", "a\\b", "/abs", "dir/", ""] {
+        for key in [
+            "../evil",
+            "a/../../evil",
+            "a//b",
+            "./x",
+            "a\\b",
+            "/abs",
+            "dir/",
+            "",
+        ] {
             let u = S3Uri::new("bkt", key);
             let err = store.put(&u, b"x".to_vec()).await.unwrap_err();
             assert!(matches!(err, PortError::Rejected { .. }), "{key}: {err:?}");
@@ -324,10 +348,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsObjectStore::new(dir.path());
         store.put(&uri("s3://bkt/a"), b"1".to_vec()).await.unwrap();
-        let err = store.put(&uri("s3://bkt/a/b"), b"2".to_vec()).await.unwrap_err();
+        let err = store
+            .put(&uri("s3://bkt/a/b"), b"2".to_vec())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("parent prefix"), "{err}");
-        store.put(&uri("s3://bkt/p/q"), b"1".to_vec()).await.unwrap();
-        let err = store.put(&uri("s3://bkt/p"), b"2".to_vec()).await.unwrap_err();
+        store
+            .put(&uri("s3://bkt/p/q"), b"1".to_vec())
+            .await
+            .unwrap();
+        let err = store
+            .put(&uri("s3://bkt/p"), b"2".to_vec())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("objects exist under"), "{err}");
     }
 
@@ -350,6 +383,9 @@ mod tests {
         for h in handles {
             h.await.unwrap();
         }
-        assert_eq!(std::fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(),
+            0
+        );
     }
 }

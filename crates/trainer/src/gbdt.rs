@@ -802,8 +802,8 @@ fn best_split(
         let [mg, mh] = fh[MISSING_BIN as usize];
         let has_missing = mh > 0.0;
         let (mut gl, mut hl) = (0.0f64, 0.0f64);
-        for b in 0..nb - 1 {
-            let [bg, bh] = fh[b];
+        for (b, slot) in fh.iter().enumerate().take(nb - 1) {
+            let [bg, bh] = *slot;
             gl += bg;
             hl += bh;
             // Missing values to the left (tried first, so it wins ties) then to the right.
@@ -850,6 +850,9 @@ fn partition(rows: &mut [u32], scratch: &mut [u32], column: &[u8], s: Split) -> 
     l
 }
 
+/// (start, rows, scratch, split) of one node to partition.
+type PartitionJob<'a> = (usize, &'a mut [u32], &'a mut [u32], Split);
+
 /// Partitions every node of a level; `jobs` are (start, end, split) with disjoint ranges in
 /// ascending order. Nodes are spread over threads by row count. Returns each node's split
 /// point (absolute index into `rows`).
@@ -861,7 +864,7 @@ fn partition_level(
     n_rows: usize,
     threads: usize,
 ) -> Vec<usize> {
-    let mut slices: Vec<(usize, &mut [u32], &mut [u32], Split)> = Vec::with_capacity(jobs.len());
+    let mut slices: Vec<PartitionJob<'_>> = Vec::with_capacity(jobs.len());
     let mut rest_r: &mut [u32] = rows;
     let mut rest_s: &mut [u32] = scratch;
     let mut offset = 0usize;
@@ -879,7 +882,7 @@ fn partition_level(
         slices.push((start, mine_r, mine_s, s));
     }
     let total: usize = slices.iter().map(|x| x.1.len()).sum();
-    let run = |group: &mut [(usize, &mut [u32], &mut [u32], Split)]| -> Vec<usize> {
+    let run = |group: &mut [PartitionJob<'_>]| -> Vec<usize> {
         group
             .iter_mut()
             .map(|(start, r, sc, s)| {
@@ -895,8 +898,8 @@ fn partition_level(
     }
     // Cut the node list into `threads` groups of about equal row counts.
     let target = total.div_ceil(threads);
-    let mut groups: Vec<&mut [(usize, &mut [u32], &mut [u32], Split)]> = Vec::new();
-    let mut rest: &mut [(usize, &mut [u32], &mut [u32], Split)] = &mut slices;
+    let mut groups: Vec<&mut [PartitionJob<'_>]> = Vec::new();
+    let mut rest: &mut [PartitionJob<'_>] = &mut slices;
     while !rest.is_empty() {
         let mut acc = 0;
         let mut take = 0;
@@ -912,7 +915,7 @@ fn partition_level(
         let mut iter = groups.into_iter();
         let first = iter.next();
         let handles: Vec<_> = iter.map(|g| scope.spawn(move || run(g))).collect();
-        let mut mids = first.map(|g| run(g)).unwrap_or_default();
+        let mut mids = first.map(run).unwrap_or_default();
         for h in handles {
             match h.join() {
                 Ok(m) => mids.extend(m),

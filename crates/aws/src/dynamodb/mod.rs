@@ -4,6 +4,8 @@
 //! Every read is strongly consistent.
 
 mod items;
+#[cfg(test)]
+mod mocked_tests;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -41,6 +41,9 @@ pub struct ExecuteArgs {
     /// Wait states and retry back-off take real time.
     #[arg(long)]
     pub real_time: bool,
+    /// Local-cloud options (`--local` and friends; see `crate::local`).
+    #[command(flatten)]
+    pub local: crate::local::LocalArgs,
 }
 
 fn input_value(args: &ExecuteArgs) -> Result<Value, InputError> {
@@ -112,6 +115,9 @@ pub fn result_json(exec: &mdlc_asl::Execution, with_history: bool) -> Value {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: &ExecuteArgs) -> i32 {
+    if args.local.local {
+        return crate::local::run_execute(args);
+    }
     let sm: StateMachine = match super::load_definition(&args.definition) {
         Ok(sm) => sm,
         Err(e) => {

@@ -198,7 +198,7 @@ fn main() {
         ["train"] => train(),
         ["serve"] => serve(),
         ["copy", input, output] => copy(Path::new(input), Path::new(output)),
-        ["fail"] => {
+        ["fail", ..] => {
             let _ = std::fs::write(opt_ml().join("output/message"), "processing failed on purpose");
             std::process::exit(2)
         }

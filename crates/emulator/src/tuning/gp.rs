@@ -25,6 +25,7 @@ fn matern52(a: &[f64], b: &[f64], l: f64) -> f64 {
 }
 
 /// Lower Cholesky factor, or `None` when the matrix is not positive definite.
+#[allow(clippy::needless_range_loop)]
 fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
     let mut l = vec![vec![0.0; n]; n];

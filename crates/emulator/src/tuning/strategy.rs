@@ -158,7 +158,7 @@ mod tests {
         let mut b = BayesianSearch::new(one_d(), 7, 20);
         let done: Vec<(Vec<f64>, f64)> = [0.1, 0.3, 0.5, 0.9, 0.95].iter().map(|x| (vec![*x], objective(&[*x]))).collect();
         let first = b.next(&done, &[]).unwrap();
-        let second = b.next(&done, &[first.clone()]).unwrap();
+        let second = b.next(&done, std::slice::from_ref(&first)).unwrap();
         assert!((first[0] - second[0]).abs() > 1e-3, "{first:?} {second:?}");
     }
 

@@ -1,1 +1,333 @@
-//! is-retraining-needed (to be written)
+//! is-retraining-needed: applies the retrain policy to this evaluation and returns the decision
+//! and its reason (plus, when retraining, the training flow's input and execution name).
+//! Everything the loop guard counts — the version's baseline, this evaluation's metrics, earlier
+//! retrain decisions — is read from the registry, never taken from the event. The decision is
+//! written back on the evaluation item. When the window's retrains are used up while the model is
+//! degraded, it fails with `RetrainLimitReached` (after recording the refusal).
+
+use mdlc_core::input::Flow;
+use mdlc_core::io::{IsRetrainingNeededInput, RetrainDecision, parse_event, to_value};
+use mdlc_core::policy::{self, Verdict};
+use mdlc_core::ports::{Clock, RegistryRead, RegistryWrite};
+use mdlc_core::registry::format_timestamp;
+use mdlc_core::{Dependencies, FnError, HandlerFailure};
+use serde_json::Value;
+
+/// Longest reason carried into the training input (its schema's limit).
+const MAX_REASON: usize = 256;
+
+pub async fn handle(
+    input: IsRetrainingNeededInput,
+    registry_read: &dyn RegistryRead,
+    registry_write: &dyn RegistryWrite,
+    clock: &dyn Clock,
+) -> Result<RetrainDecision, FnError> {
+    let plan = &input.plan;
+    if plan.flow != Flow::Evaluation {
+        return Err(FnError::invalid("/plan/flow", "retraining is decided by the evaluation flow"));
+    }
+    let model = &plan.input.model_name;
+    let version_number = input.model.version;
+    if input.model.record.model_name != *model {
+        return Err(FnError::invalid("/model/modelName", format!("must be {model:?}")));
+    }
+    if input.evaluation.model_name != *model || input.evaluation.version != version_number {
+        return Err(FnError::invalid(
+            "/evaluation",
+            format!("must be the evaluation of {model} version {version_number}"),
+        ));
+    }
+    let version = registry_read
+        .get_version(model, version_number)
+        .await
+        .map_err(|e| FnError::from_port("registry get_version", e))?
+        .ok_or_else(|| FnError::ModelNotFound {
+            model: model.clone(),
+            detail: format!("version {version_number} is not in the registry"),
+        })?;
+    let now = clock.now();
+    let since = format_timestamp(policy::history_start(&plan.input.monitoring, now));
+    let mut history = registry_read
+        .list_evaluations(model, Some(&since))
+        .await
+        .map_err(|e| FnError::from_port("registry list_evaluations", e))?;
+    if !history
+        .iter()
+        .any(|e| e.execution_arn == plan.execution_arn && e.evaluated_at == input.evaluation.evaluated_at)
+    {
+        // Older than the window: look it up in the whole history.
+        history = registry_read
+            .list_evaluations(model, None)
+            .await
+            .map_err(|e| FnError::from_port("registry list_evaluations", e))?;
+    }
+    let Some(mut current) = history
+        .iter()
+        .find(|e| e.execution_arn == plan.execution_arn && e.evaluated_at == input.evaluation.evaluated_at)
+        .cloned()
+    else {
+        return Err(FnError::invalid(
+            "/evaluation/evaluatedAt",
+            format!(
+                "no evaluation of {model} recorded at {} by this execution",
+                input.evaluation.evaluated_at
+            ),
+        ));
+    };
+    let verdict = policy::decide(
+        &plan.input.monitoring,
+        &current.metrics,
+        &version,
+        &history,
+        &plan.execution_arn,
+        now,
+    );
+    current.retrain = Some(verdict.retrain());
+    current.reason = Some(verdict.reason().to_string());
+    registry_write
+        .put_evaluation(current)
+        .await
+        .map_err(|e| FnError::from_port("registry put_evaluation", e))?;
+    tracing::info!(model = %model, version = version_number, retrain = verdict.retrain(), reason = %verdict.reason(), "retrain decision");
+    match verdict {
+        Verdict::LimitReached { retrains, .. } => Err(FnError::RetrainLimitReached {
+            model: model.clone(),
+            retrains,
+            max: plan.input.monitoring.max_retrains_per_window,
+            window_seconds: plan.input.monitoring.window_seconds,
+        }),
+        Verdict::Retrain { reason } => {
+            let mut training = plan.input.clone();
+            training.model_version = None;
+            training.parent_version = Some(version_number);
+            training.reason = reason.chars().take(MAX_REASON).collect();
+            Ok(RetrainDecision {
+                retrain: true,
+                reason,
+                training_input: Some(training),
+                execution_name: Some(plan.names.retrain_execution.clone()),
+            })
+        }
+        Verdict::Keep { reason } | Verdict::Cooldown { reason } => Ok(RetrainDecision {
+            retrain: false,
+            reason,
+            training_input: None,
+            execution_name: None,
+        }),
+    }
+}
+
+/// The uniform JSON entry point (Lambda bin and local runtime).
+pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerFailure> {
+    let input: IsRetrainingNeededInput = parse_event(event, &["plan", "model", "evaluation"], &[])?;
+    let out = handle(
+        input,
+        deps.registry_read.as_ref(),
+        deps.registry_write.as_ref(),
+        deps.clock.as_ref(),
+    )
+    .await?;
+    Ok(to_value(&out)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use mdlc_core::contract::sample_version;
+    use mdlc_core::io::{InitializeInput, MonitorPerformanceOutput, RunPlan};
+    use mdlc_core::memory::InMemoryWorld;
+    use mdlc_core::registry::{EvaluationRecord, ModelVersion};
+    use mdlc_core::PortError;
+    use serde_json::json;
+
+    use super::*;
+
+    fn plan(world: &InMemoryWorld, exec: &str) -> RunPlan {
+        initialize::handle(
+            InitializeInput {
+                flow: Flow::Evaluation,
+                execution_arn: format!("arn:aws:states:us-east-1:0:execution:evaluation:{exec}"),
+                input: json!({"modelName": "churn", "dataDate": "2024-06-01",
+                              "monitoring": {"threshold": 1.0, "cooldownSeconds": 3600,
+                                             "maxRetrainsPerWindow": 2, "windowSeconds": 86400}}),
+            },
+            &world.config,
+            world.clock.as_ref(),
+        )
+        .unwrap()
+    }
+
+    /// Registers version 1 (baseline rmse 0.9) and returns it.
+    async fn version(world: &InMemoryWorld) -> ModelVersion {
+        let mut v = sample_version("churn", "train-1");
+        v.objective_metric = Some("validation:rmse".into());
+        v.objective_value = Some(0.9);
+        v.parent_version = None;
+        world.registry.register(v).await.unwrap().version
+    }
+
+    /// Records what monitor-performance would have recorded and returns its output.
+    async fn evaluation(world: &InMemoryWorld, p: &RunPlan, rmse: f64) -> MonitorPerformanceOutput {
+        let at = format_timestamp(world.clock.now());
+        let metrics = BTreeMap::from([("rmse".to_string(), rmse)]);
+        world
+            .registry
+            .put_evaluation(EvaluationRecord {
+                model_name: "churn".into(),
+                version: 1,
+                evaluated_at: at.clone(),
+                execution_arn: p.execution_arn.clone(),
+                data_date: "2024-06-01".into(),
+                metrics: metrics.clone(),
+                retrain: None,
+                reason: None,
+            })
+            .await
+            .unwrap();
+        MonitorPerformanceOutput {
+            model_name: "churn".into(),
+            version: 1,
+            metrics,
+            rows: 10,
+            evaluated_at: at,
+            files: vec![],
+        }
+    }
+
+    async fn decide(world: &InMemoryWorld, exec: &str, rmse: f64) -> Result<Value, HandlerFailure> {
+        let p = plan(world, exec);
+        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let e = evaluation(world, &p, rmse).await;
+        invoke(json!({"plan": p, "model": model, "evaluation": e}), &world.dependencies()).await
+    }
+
+    #[tokio::test]
+    async fn given_good_metrics_then_no_retrain_and_decision_recorded() {
+        let world = InMemoryWorld::new();
+        version(&world).await;
+        let out = decide(&world, "e1", 0.92).await.unwrap();
+        assert_eq!(out["retrain"], false);
+        assert!(out["reason"].as_str().unwrap().contains("acceptable"), "{out}");
+        assert!(out.get("trainingInput").is_none());
+        let evals = world.registry.list_evaluations("churn", None).await.unwrap();
+        assert_eq!(evals[0].retrain, Some(false));
+    }
+
+    #[tokio::test]
+    async fn given_degraded_model_then_retrain_with_training_input_and_lineage() {
+        let world = InMemoryWorld::new();
+        version(&world).await;
+        let out = decide(&world, "e1", 1.4).await.unwrap();
+        assert_eq!(out["retrain"], true, "{out}");
+        let training = &out["trainingInput"];
+        assert_eq!(training["parentVersion"], 1);
+        assert_eq!(training["modelName"], "churn");
+        assert!(training.get("modelVersion").is_none());
+        assert!(training["reason"].as_str().unwrap().contains("threshold"), "{training}");
+        assert!(out["executionName"].as_str().unwrap().starts_with("churn-retrain-20240601-"));
+        // The training input is a valid training-flow input.
+        let p = initialize::handle(
+            InitializeInput {
+                flow: Flow::Training,
+                execution_arn: "arn:aws:states:us-east-1:0:execution:training:r1".into(),
+                input: training.clone(),
+            },
+            &world.config,
+            world.clock.as_ref(),
+        )
+        .unwrap();
+        assert_eq!(p.input.parent_version, Some(1));
+    }
+
+    #[tokio::test]
+    async fn given_a_retried_decision_then_it_is_the_same() {
+        let world = InMemoryWorld::new();
+        version(&world).await;
+        let p = plan(&world, "e1");
+        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let e = evaluation(&world, &p, 1.4).await;
+        let event = json!({"plan": p, "model": model, "evaluation": e});
+        let first = invoke(event.clone(), &world.dependencies()).await.unwrap();
+        let second = invoke(event, &world.dependencies()).await.unwrap();
+        assert_eq!(first, second);
+    }
+
+    #[tokio::test]
+    async fn given_recent_retrain_then_cooldown_and_then_the_loop_guard_stops_retrains() {
+        let world = InMemoryWorld::new();
+        version(&world).await;
+        assert_eq!(decide(&world, "e1", 1.4).await.unwrap()["retrain"], true);
+        world.clock.advance(chrono::Duration::minutes(30));
+        let out = decide(&world, "e2", 1.4).await.unwrap();
+        assert_eq!(out["retrain"], false);
+        assert!(out["reason"].as_str().unwrap().contains("cooldown"), "{out}");
+        world.clock.advance(chrono::Duration::hours(2));
+        assert_eq!(decide(&world, "e3", 1.4).await.unwrap()["retrain"], true);
+        world.clock.advance(chrono::Duration::hours(2));
+        let f = decide(&world, "e4", 1.4).await.unwrap_err();
+        assert_eq!(f.error_type, "RetrainLimitReached");
+        assert!(f.message.contains("2 retrain(s)"), "{}", f.message);
+        let evals = world.registry.list_evaluations("churn", None).await.unwrap();
+        assert_eq!(evals.last().unwrap().retrain, Some(false), "the refusal is recorded");
+        // A day later the window has moved on.
+        world.clock.advance(chrono::Duration::hours(24));
+        assert_eq!(decide(&world, "e5", 1.4).await.unwrap()["retrain"], true);
+    }
+
+    #[tokio::test]
+    async fn given_forged_metrics_in_the_event_then_the_registry_wins() {
+        let world = InMemoryWorld::new();
+        version(&world).await;
+        let p = plan(&world, "e1");
+        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let mut e = evaluation(&world, &p, 1.4).await;
+        e.metrics.insert("rmse".into(), 0.1);
+        let out = invoke(json!({"plan": p, "model": model, "evaluation": e}), &world.dependencies())
+            .await
+            .unwrap();
+        assert_eq!(out["retrain"], true, "the recorded rmse 1.4 decides");
+        // An evaluation that was never recorded is refused.
+        let mut e2 = e.clone();
+        e2.evaluated_at = "2020-01-01T00:00:00.000Z".into();
+        let f = invoke(json!({"plan": p, "model": model, "evaluation": e2}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert_eq!(f.error_type, "InvalidInput");
+        assert!(f.message.contains("/evaluation/evaluatedAt"), "{}", f.message);
+    }
+
+    #[tokio::test]
+    async fn given_unknown_version_or_failures_then_stable_errors() {
+        let world = InMemoryWorld::new();
+        let p = plan(&world, "e1");
+        let model = ModelVersion {
+            version: 1,
+            status: mdlc_core::registry::VersionStatus::Registered,
+            record: sample_version("churn", "t"),
+        };
+        let e = evaluation(&world, &p, 1.0).await;
+        let event = json!({"plan": p, "model": model, "evaluation": e});
+        let f = invoke(event.clone(), &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "ModelNotFound");
+        world.registry.fail_next(PortError::unavailable("5xx"));
+        let f = invoke(event, &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "DependencyUnavailable");
+    }
+
+    #[tokio::test]
+    async fn given_bad_events_then_invalid_input() {
+        let world = InMemoryWorld::new();
+        let f = invoke(json!({"plan": {}, "model": {}}), &world.dependencies()).await.unwrap_err();
+        assert!(f.message.contains("/evaluation: is required"), "{}", f.message);
+        version(&world).await;
+        let p = plan(&world, "e1");
+        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let mut e = evaluation(&world, &p, 1.0).await;
+        e.version = 9;
+        let f = invoke(json!({"plan": p, "model": model, "evaluation": e}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert!(f.message.contains("/evaluation: must be the evaluation"), "{}", f.message);
+    }
+}

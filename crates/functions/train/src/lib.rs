@@ -1,1 +1,318 @@
-//! train (to be written)
+//! train: builds the full SageMaker request of the training flow from the run plan — a
+//! CreateHyperParameterTuningJob request (ranges with scaling, static hyperparameters,
+//! objective, resource limits, early stopping) or, with tuning off, a CreateTrainingJob request
+//! — with channels from S3 prefixes or a file system, metric definitions, resources, stopping
+//! condition and output path. The state machine passes it to SageMaker unchanged.
+
+use mdlc_core::images;
+use mdlc_core::input::{
+    DataSource, ExecutionInput, Flow, ObjectiveType, ParameterRange, RangeType, ScalingType,
+    Strategy,
+};
+use mdlc_core::io::{RunPlan, TrainInput, TrainOutput, parse_event, to_value};
+use mdlc_core::{Dependencies, FnError, FunctionConfig, HandlerFailure};
+use serde_json::{Map, Value, json};
+
+fn channel(name: &str, source: &DataSource, content_type: &str) -> Value {
+    let data_source = match source {
+        DataSource::S3Uri(uri) => json!({
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri.to_string(),
+                "S3DataDistributionType": "FullyReplicated"
+            }
+        }),
+        DataSource::FileSystem(fs) => json!({
+            "FileSystemDataSource": {
+                "FileSystemId": fs.id,
+                "FileSystemAccessMode": if fs.read_only { "ro" } else { "rw" },
+                "FileSystemType": fs.kind.as_str(),
+                "DirectoryPath": fs.directory_path
+            }
+        }),
+    };
+    json!({
+        "ChannelName": name,
+        "ContentType": content_type,
+        "CompressionType": "None",
+        "InputMode": "File",
+        "DataSource": data_source
+    })
+}
+
+fn algorithm_specification(input: &ExecutionInput) -> Value {
+    let mut spec = Map::new();
+    spec.insert("TrainingImage".into(), json!(input.algorithm.image));
+    spec.insert("TrainingInputMode".into(), json!("File"));
+    // Built-in algorithms publish their own metrics and reject MetricDefinitions.
+    if !images::is_builtin_xgboost(&input.algorithm.image) && !input.algorithm.metric_definitions.is_empty() {
+        let defs: Vec<Value> = input
+            .algorithm
+            .metric_definitions
+            .iter()
+            .map(|d| json!({"Name": d.name, "Regex": d.regex}))
+            .collect();
+        spec.insert("MetricDefinitions".into(), Value::Array(defs));
+    }
+    Value::Object(spec)
+}
+
+/// The parts shared by CreateTrainingJob and a tuning job's TrainingJobDefinition.
+fn job_parts(plan: &RunPlan, config: &FunctionConfig) -> Map<String, Value> {
+    let input = &plan.input;
+    let ct = &input.data.content_type;
+    let mut m = Map::new();
+    m.insert("AlgorithmSpecification".into(), algorithm_specification(input));
+    m.insert("RoleArn".into(), json!(config.sagemaker_role_arn));
+    m.insert(
+        "InputDataConfig".into(),
+        json!([
+            channel("train", &input.data.train, ct),
+            channel("validation", &input.data.validation, ct)
+        ]),
+    );
+    m.insert(
+        "OutputDataConfig".into(),
+        json!({"S3OutputPath": plan.locations.output_path.to_string()}),
+    );
+    m.insert(
+        "ResourceConfig".into(),
+        json!({
+            "InstanceType": input.algorithm.instance_type,
+            "InstanceCount": input.algorithm.instance_count,
+            "VolumeSizeInGB": input.algorithm.volume_size_gb
+        }),
+    );
+    m.insert(
+        "StoppingCondition".into(),
+        json!({"MaxRuntimeInSeconds": input.algorithm.max_runtime_seconds}),
+    );
+    m
+}
+
+/// A number as SageMaker range bounds take it (strings; integers without a fraction).
+fn bound(x: f64) -> String {
+    format!("{x}")
+}
+
+fn scaling(s: ScalingType) -> &'static str {
+    match s {
+        ScalingType::Auto => "Auto",
+        ScalingType::Linear => "Linear",
+        ScalingType::Logarithmic => "Logarithmic",
+        ScalingType::ReverseLogarithmic => "ReverseLogarithmic",
+    }
+}
+
+fn parameter_ranges(ranges: &[ParameterRange]) -> Value {
+    let (mut continuous, mut integer, mut categorical) = (vec![], vec![], vec![]);
+    for r in ranges {
+        match r.kind {
+            RangeType::Continuous | RangeType::Integer => {
+                let v = json!({
+                    "Name": r.name,
+                    "MinValue": bound(r.min_value.unwrap_or_default()),
+                    "MaxValue": bound(r.max_value.unwrap_or_default()),
+                    "ScalingType": scaling(r.scaling_type)
+                });
+                if r.kind == RangeType::Continuous {
+                    continuous.push(v)
+                } else {
+                    integer.push(v)
+                }
+            }
+            RangeType::Categorical => categorical.push(json!({"Name": r.name, "Values": r.values})),
+        }
+    }
+    json!({
+        "ContinuousParameterRanges": continuous,
+        "IntegerParameterRanges": integer,
+        "CategoricalParameterRanges": categorical
+    })
+}
+
+fn strategy(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Bayesian => "Bayesian",
+        Strategy::Random => "Random",
+        Strategy::Grid => "Grid",
+        Strategy::Hyperband => "Hyperband",
+    }
+}
+
+/// Builds the request. Pure: the same plan always gives the same request.
+pub fn handle(input: TrainInput, config: &FunctionConfig) -> Result<TrainOutput, FnError> {
+    let plan = &input.plan;
+    if plan.flow != Flow::Training {
+        return Err(FnError::invalid("/plan/flow", "train runs in the training flow"));
+    }
+    let tuning = &plan.input.tuning;
+    let mut parts = job_parts(plan, config);
+    if !tuning.enabled {
+        parts.insert("TrainingJobName".into(), json!(plan.names.training_job));
+        parts.insert("HyperParameters".into(), json!(tuning.static_hyper_parameters));
+        return Ok(TrainOutput {
+            use_tuning: false,
+            request: Value::Object(parts),
+        });
+    }
+    parts.insert(
+        "StaticHyperParameters".into(),
+        json!(tuning.static_hyper_parameters),
+    );
+    let mut limits = Map::new();
+    // The Grid strategy runs every combination: SageMaker takes no job count for it.
+    if tuning.strategy != Strategy::Grid {
+        limits.insert("MaxNumberOfTrainingJobs".into(), json!(tuning.max_jobs));
+    }
+    limits.insert("MaxParallelTrainingJobs".into(), json!(tuning.max_parallel_jobs));
+    let objective_type = match tuning.objective.kind {
+        ObjectiveType::Minimize => "Minimize",
+        ObjectiveType::Maximize => "Maximize",
+    };
+    let request = json!({
+        "HyperParameterTuningJobName": plan.names.tuning_job,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": strategy(tuning.strategy),
+            "HyperParameterTuningJobObjective": {
+                "Type": objective_type,
+                "MetricName": tuning.objective.metric
+            },
+            "ResourceLimits": Value::Object(limits),
+            "ParameterRanges": parameter_ranges(&tuning.ranges),
+            "TrainingJobEarlyStoppingType": tuning.early_stopping.sagemaker()
+        },
+        "TrainingJobDefinition": Value::Object(parts)
+    });
+    tracing::info!(
+        job = %plan.names.tuning_job,
+        strategy = strategy(tuning.strategy),
+        max_jobs = tuning.max_jobs,
+        "tuning request built"
+    );
+    Ok(TrainOutput {
+        use_tuning: true,
+        request,
+    })
+}
+
+/// The uniform JSON entry point (Lambda bin and local runtime).
+pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerFailure> {
+    let input: TrainInput = parse_event(event, &["plan"], &[])?;
+    let out = handle(input, &deps.config)?;
+    Ok(to_value(&out)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use mdlc_core::io::InitializeInput;
+    use mdlc_core::memory::InMemoryWorld;
+
+    use super::*;
+
+    fn plan(world: &InMemoryWorld, flow: Flow, input: Value) -> RunPlan {
+        initialize::handle(
+            InitializeInput {
+                flow,
+                execution_arn: "arn:aws:states:us-east-1:0:execution:training:e1".into(),
+                input,
+            },
+            &world.config,
+            world.clock.as_ref(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn given_default_input_then_a_bayesian_tuning_request_is_built() {
+        let world = InMemoryWorld::new();
+        let p = plan(&world, Flow::Training, json!({"modelName": "churn"}));
+        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        assert_eq!(out["useTuning"], true);
+        let r = &out["request"];
+        assert_eq!(r["HyperParameterTuningJobName"], json!(p.names.tuning_job));
+        let cfg = &r["HyperParameterTuningJobConfig"];
+        assert_eq!(cfg["Strategy"], "Bayesian");
+        assert_eq!(cfg["HyperParameterTuningJobObjective"], json!({"Type": "Minimize", "MetricName": "validation:rmse"}));
+        assert_eq!(cfg["ResourceLimits"], json!({"MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2}));
+        assert_eq!(cfg["TrainingJobEarlyStoppingType"], "Off");
+        assert_eq!(
+            cfg["ParameterRanges"]["IntegerParameterRanges"][0],
+            json!({"Name": "max_depth", "MinValue": "3", "MaxValue": "8", "ScalingType": "Auto"})
+        );
+        assert_eq!(cfg["ParameterRanges"]["ContinuousParameterRanges"][0]["MinValue"], "0.05");
+        let def = &r["TrainingJobDefinition"];
+        assert_eq!(def["RoleArn"], json!(world.config.sagemaker_role_arn));
+        assert_eq!(def["StaticHyperParameters"]["objective"], "reg:squarederror");
+        assert!(def["AlgorithmSpecification"].get("MetricDefinitions").is_none(), "built-in image");
+        assert_eq!(def["InputDataConfig"][0]["ChannelName"], "train");
+        assert_eq!(
+            def["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"],
+            "s3://mdlc-artifacts/datasets/churn/2024-06-01/validation/"
+        );
+        assert_eq!(def["OutputDataConfig"]["S3OutputPath"], json!(p.locations.output_path.to_string()));
+        assert_eq!(def["ResourceConfig"]["InstanceType"], "ml.m5.xlarge");
+        assert_eq!(def["StoppingCondition"]["MaxRuntimeInSeconds"], 3600);
+    }
+
+    #[tokio::test]
+    async fn given_tuning_off_then_a_single_training_job_request_is_built() {
+        let world = InMemoryWorld::new();
+        let p = plan(
+            &world,
+            Flow::Training,
+            json!({"modelName": "churn", "tuning": {"enabled": false, "staticHyperParameters": {"eta": 0.1}},
+                   "data": {"train": {"fileSystem": {"id": "fs-1", "type": "EFS", "directoryPath": "/efs/train", "readOnly": false}}}}),
+        );
+        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        assert_eq!(out["useTuning"], false);
+        let r = &out["request"];
+        assert_eq!(r["TrainingJobName"], json!(p.names.training_job));
+        assert_eq!(r["HyperParameters"]["eta"], "0.1");
+        assert_eq!(r["HyperParameters"]["num_round"], "100");
+        assert_eq!(
+            r["InputDataConfig"][0]["DataSource"]["FileSystemDataSource"],
+            json!({"FileSystemId": "fs-1", "FileSystemAccessMode": "rw", "FileSystemType": "EFS", "DirectoryPath": "/efs/train"})
+        );
+        for key in ["AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig", "ResourceConfig", "StoppingCondition"] {
+            assert!(r.get(key).is_some(), "{key} missing");
+        }
+    }
+
+    #[tokio::test]
+    async fn given_custom_image_grid_and_categoricals_then_request_follows() {
+        let world = InMemoryWorld::new();
+        let p = plan(
+            &world,
+            Flow::Training,
+            json!({"modelName": "m",
+                   "algorithm": {"image": "1.dkr.ecr.us-east-1.amazonaws.com/mine:2",
+                                 "metricDefinitions": [{"name": "valid:loss", "regex": "loss=([0-9.]+)"}]},
+                   "tuning": {"strategy": "Grid", "objective": {"metric": "valid:loss", "type": "Minimize"},
+                              "ranges": [{"name": "depth", "type": "Categorical", "values": ["2", 4]},
+                                         {"name": "lr", "type": "Integer", "minValue": 1, "maxValue": 3, "scalingType": "Linear"}]}}),
+        );
+        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        let cfg = &out["request"]["HyperParameterTuningJobConfig"];
+        assert_eq!(cfg["Strategy"], "Grid");
+        assert!(cfg["ResourceLimits"].get("MaxNumberOfTrainingJobs").is_none());
+        assert_eq!(cfg["ParameterRanges"]["CategoricalParameterRanges"][0]["Values"], json!(["2", "4"]));
+        assert_eq!(
+            out["request"]["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"],
+            json!([{"Name": "valid:loss", "Regex": "loss=([0-9.]+)"}])
+        );
+    }
+
+    #[tokio::test]
+    async fn given_bad_events_then_invalid_input() {
+        let world = InMemoryWorld::new();
+        let f = invoke(json!({"plan": {"flow": "training"}}), &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "InvalidInput");
+        assert!(f.message.contains("/plan"), "{}", f.message);
+        let p = plan(&world, Flow::Evaluation, json!({"modelName": "churn"}));
+        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        assert!(f.message.contains("/plan/flow"), "{}", f.message);
+        let f = invoke(json!(null), &world.dependencies()).await.unwrap_err();
+        assert_eq!(f.error_type, "InvalidInput");
+    }
+}

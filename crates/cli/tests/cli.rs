@@ -1,0 +1,169 @@
+//! End-to-end tests of the `mdlc` binary: stdout is exactly one JSON object; exit codes 0/1/2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn mdlc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mdlc"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+    p.display().to_string()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.trim().lines().count(), 1, "stdout must be one line: {text}");
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {text}"))
+}
+
+const LOOP: &str = r#"{"StartAt":"Init","States":{
+  "Init":{"Type":"Pass","Parameters":{"i":0,"n.$":"$.n"},"Next":"Check"},
+  "Check":{"Type":"Choice","Choices":[{"Variable":"$.i","NumericLessThanPath":"$.n","Next":"Inc"}],"Default":"Done"},
+  "Inc":{"Type":"Pass","Parameters":{"i.$":"States.MathAdd($.i, 1)","n.$":"$.n"},"Next":"Check"},
+  "Done":{"Type":"Succeed","OutputPath":"$.i"}}}"#;
+
+#[test]
+fn given_a_loop_when_executed_then_prints_the_output_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(dir.path(), "loop.asl.json", LOOP);
+    let out = mdlc(&["execute", &def, "--input", r#"{"n": 1000}"#]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "SUCCEEDED");
+    assert_eq!(v["output"], 1000);
+    assert_eq!(v["error"], Value::Null);
+    assert_eq!(v["cause"], Value::Null);
+    assert!(v.get("history").is_none());
+}
+
+#[test]
+fn given_a_fail_state_when_executed_then_exits_1_with_error_and_cause() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(
+        dir.path(),
+        "fail.json",
+        r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Boom","Cause":"because"}}}"#,
+    );
+    let out = mdlc(&["execute", &def]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "FAILED");
+    assert_eq!(v["error"], "Boom");
+    assert_eq!(v["cause"], "because");
+    assert!(v.get("output").is_none());
+}
+
+#[test]
+fn given_an_invalid_definition_when_executed_or_validated_then_exits_2_listing_every_problem() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(
+        dir.path(),
+        "bad.json",
+        r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Nowhere"},"B":{"Type":"Task","Resource":"arn:x","End":true,"Retry":[{"ErrorEquals":["E"],"BackoffRate":0.5}]}}}"#,
+    );
+    for cmd in ["execute", "validate"] {
+        let out = mdlc(&[cmd, &def]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("/States/A/Next"), "{err}");
+        assert!(err.contains("/States/B/Retry/0/BackoffRate: must be >= 1.0"), "{err}");
+        assert!(err.contains("/States/B: state 'B' is not reachable"), "{err}");
+    }
+}
+
+#[test]
+fn given_a_valid_definition_when_validated_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(dir.path(), "loop.json", LOOP);
+    let out = mdlc(&["validate", &def]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn given_bad_usage_or_bad_input_then_exits_2() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(dir.path(), "loop.json", LOOP);
+    assert_eq!(mdlc(&["execute"]).status.code(), Some(2));
+    assert_eq!(mdlc(&["execute", &def, "--input", "{not json"]).status.code(), Some(2));
+    assert_eq!(
+        mdlc(&["execute", &def, "--input", "{}", "--input-file", &def]).status.code(),
+        Some(2)
+    );
+    assert_eq!(mdlc(&["execute", &def, "--mock-config", &def]).status.code(), Some(2));
+    assert_eq!(mdlc(&["validate", "/nonexistent/x.json"]).status.code(), Some(2));
+}
+
+#[test]
+fn given_a_task_without_invoker_then_the_error_names_the_resource() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(
+        dir.path(),
+        "task.json",
+        r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:train","End":true}}}"#,
+    );
+    let out = mdlc(&["execute", &def]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["error"], "States.TaskFailed");
+    let cause = v["cause"].as_str().unwrap_or("");
+    assert!(cause.contains("arn:aws:lambda:us-east-1:123456789012:function:train"), "{cause}");
+}
+
+#[test]
+fn given_a_mock_config_then_tasks_answer_from_the_test_case() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(
+        dir.path(),
+        "flow.asl.json",
+        r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+            "Retry":[{"ErrorEquals":["Lambda.ServiceException"],"MaxAttempts":2}],
+            "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"Failed"}],
+            "OutputPath":"$.Payload","End":true},
+            "Failed":{"Type":"Fail","ErrorPath":"$.error.Error","CausePath":"$.error.Cause"}}}"#,
+    );
+    let mocks = write(
+        dir.path(),
+        "mocks.json",
+        r#"{"StateMachines":{"Flow":{"TestCases":{"Happy":{"T":"Ok"},"Sad":{"T":"Broken"}}}},
+            "MockedResponses":{
+              "Ok":{"0":{"Throw":{"Error":"Lambda.ServiceException","Cause":"busy"}},"1":{"Return":{"Payload":{"v":1}}}},
+              "Broken":{"0-2":{"Throw":{"Error":"ModelNotFound","Cause":"no model"}}}}}"#,
+    );
+    let out = mdlc(&["execute", &def, "--mock-config", &mocks, "--test-case", "Happy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["output"], serde_json::json!({"v": 1}));
+    let out = mdlc(&["execute", &def, "--mock-config", &mocks, "--test-case", "Sad"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["error"], "ModelNotFound");
+    assert_eq!(v["cause"], "no model");
+    let out = mdlc(&["execute", &def, "--mock-config", &mocks, "--test-case", "Nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn given_history_flag_then_prints_events_in_order() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let def = write(dir.path(), "loop.json", LOOP);
+    let input = write(dir.path(), "input.json", r#"{"n": 2}"#);
+    let out = mdlc(&["execute", &def, "--input-file", &input, "--history"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = stdout_json(&out);
+    let h = v["history"].as_array().cloned().unwrap_or_default();
+    let types: Vec<&str> = h.iter().filter_map(|e| e["event_type"].as_str()).collect();
+    assert_eq!(types.first(), Some(&"ExecutionStarted"));
+    assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
+    assert_eq!(types.get(1), Some(&"PassStateEntered"));
+    assert!(types.contains(&"ChoiceStateExited"));
+    for (i, e) in h.iter().enumerate() {
+        assert_eq!(e["id"], i as u64 + 1);
+    }
+}

@@ -1,0 +1,118 @@
+//! The SageMaker inference HTTP contract over real HTTP: the library server and the
+//! `mdlc-trainer serve` program.
+
+use mdlc_trainer::data::{GenerateConfig, Problem, generate};
+use mdlc_trainer::gbdt::train;
+use mdlc_trainer::model::Model;
+use mdlc_trainer::params::{Objective, TrainParams};
+use mdlc_trainer::serve::Server;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, ctype: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(ct) = ctype {
+        req.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap();
+    let body = resp.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn binary_model() -> (Model, String) {
+    let data = generate(&GenerateConfig::new(Problem::Binary, 800, 3, 3)).unwrap();
+    let mut p = TrainParams::new(10);
+    p.objective = Objective::Logistic;
+    let model = train(&p, &data.train, None, &mut |_| {}).unwrap().model;
+    let rows: String = data
+        .holdout
+        .features()
+        .chunks(3)
+        .take(25)
+        .map(|r| format!("{},{},{}\n", r[0], r[1], r[2]))
+        .collect();
+    (model, rows)
+}
+
+#[test]
+fn given_library_server_when_invoked_over_http_then_contract_holds() {
+    let (model, rows) = binary_model();
+    let expected: Vec<f32> = rows
+        .lines()
+        .map(|l| {
+            let v: Vec<f32> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            model.predict_row(&v)
+        })
+        .collect();
+    let server = Server::start(model, "127.0.0.1:0", 2).unwrap();
+    let addr = server.local_addr();
+    assert_eq!(http(addr, "GET", "/ping", None, "").0, 200);
+    let (status, body) = http(addr, "POST", "/invocations", Some("text/csv"), &rows);
+    assert_eq!(status, 200, "{body}");
+    let got: Vec<f32> = body.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(got, expected);
+    assert!(got.iter().all(|p| (0.0..=1.0).contains(p)));
+    let (status, body) = http(addr, "POST", "/invocations", Some("text/csv"), "1,2\n");
+    assert_eq!(status, 400);
+    assert!(body.contains("expects 3"), "{body}");
+    let (status, _) = http(addr, "POST", "/invocations", Some("application/x-npy"), "x");
+    assert_eq!(status, 415);
+    let (status, body) = http(addr, "POST", "/invocations", Some("text/csv"), "1,2,zz\n");
+    assert_eq!(status, 400);
+    assert!(body.contains("line 1"), "{body}");
+    assert_eq!(http(addr, "GET", "/execution-parameters", None, "").0, 200);
+    assert_eq!(http(addr, "GET", "/missing", None, "").0, 404);
+    server.shutdown();
+}
+
+#[test]
+fn given_serve_program_when_started_then_ping_and_invocations_answer() {
+    let (model, rows) = binary_model();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mdlc-trainer"))
+        .args(["serve", "--model-dir"])
+        .arg(dir.path())
+        .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut up = false;
+    while Instant::now() < deadline {
+        if TcpStream::connect(addr).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let result = std::panic::catch_unwind(|| {
+        assert!(up, "server did not start");
+        assert_eq!(http(addr, "GET", "/ping", None, "").0, 200);
+        let (status, body) = http(addr, "POST", "/invocations", Some("text/csv"), &rows);
+        assert_eq!(status, 200);
+        assert_eq!(body.lines().count(), 25);
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
