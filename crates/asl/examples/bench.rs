@@ -29,15 +29,22 @@ fn run(name: &str, def: &str, input: serde_json::Value, transitions: u64, repeat
     let mut best = f64::MAX;
     for _ in 0..repeats {
         let start = Instant::now();
-        let exec = futures::executor::block_on(sm.execute(input.clone(), ExecutionOptions::default()));
+        let exec =
+            futures::executor::block_on(sm.execute(input.clone(), ExecutionOptions::default()));
         let secs = start.elapsed().as_secs_f64();
         if exec.status != ExecutionStatus::Succeeded {
-            eprintln!("{name}: execution failed: {:?} {:?}", exec.error, exec.cause);
+            eprintln!(
+                "{name}: execution failed: {:?} {:?}",
+                exec.error, exec.cause
+            );
             std::process::exit(1);
         }
         best = best.min(secs);
     }
-    println!("{name} {transitions} {best:.6} {:.0}", transitions as f64 / best);
+    println!(
+        "{name} {transitions} {best:.6} {:.0}",
+        transitions as f64 / best
+    );
 }
 
 fn main() {

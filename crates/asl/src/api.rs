@@ -313,7 +313,9 @@ mod tests {
     #[test]
     fn status_serializes_like_step_functions() {
         assert_eq!(
-            serde_json::to_string(&ExecutionStatus::TimedOut).ok().as_deref(),
+            serde_json::to_string(&ExecutionStatus::TimedOut)
+                .ok()
+                .as_deref(),
             Some("\"TIMED_OUT\"")
         );
     }

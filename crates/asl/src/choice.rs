@@ -196,9 +196,21 @@ mod tests {
 
     #[test]
     fn comparisons_are_type_strict() {
-        assert!(!compare(Op::NumericEquals, &Value::from("42"), &Value::from(42)));
-        assert!(compare(Op::NumericEquals, &Value::from(42.0), &Value::from(42)));
-        assert!(compare(Op::StringLessThan, &Value::from("a"), &Value::from("b")));
+        assert!(!compare(
+            Op::NumericEquals,
+            &Value::from("42"),
+            &Value::from(42)
+        ));
+        assert!(compare(
+            Op::NumericEquals,
+            &Value::from(42.0),
+            &Value::from(42)
+        ));
+        assert!(compare(
+            Op::StringLessThan,
+            &Value::from("a"),
+            &Value::from("b")
+        ));
         assert!(compare(
             Op::TimestampLessThan,
             &Value::from("2016-03-14T01:59:00Z"),

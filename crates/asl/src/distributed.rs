@@ -38,7 +38,11 @@ pub(crate) async fn read_items(
     env: &Env<'_>,
     jenv: Option<&mdlc_jsonata::Environment>,
 ) -> Result<Vec<Value>, Failure> {
-    let field = if sr.st.ql == Ql::Jsonata { "ItemReader/Arguments" } else { "ItemReader/Parameters" };
+    let field = if sr.st.ql == Ql::Jsonata {
+        "ItemReader/Arguments"
+    } else {
+        "ItemReader/Parameters"
+    };
     let params = eval_params(sr, r.parameters.as_ref(), sr.st.ql, field, input, env, jenv)?;
     let Some(store) = run.options().item_store.clone() else {
         return Err(Failure::new(
@@ -51,7 +55,10 @@ pub(crate) async fn read_items(
     };
     let bucket = params.get("Bucket").and_then(Value::as_str).unwrap_or("");
     if bucket.is_empty() {
-        return Err(Run::fail_runtime(sr, "ItemReader parameters need a 'Bucket'"));
+        return Err(Run::fail_runtime(
+            sr,
+            "ItemReader parameters need a 'Bucket'",
+        ));
     }
     let max = run.uint(sr, r.max_items.as_ref(), "MaxItems", input, env, jenv)?;
     let mut items: Vec<Value> = if r.resource.starts_with("arn:aws:states:::s3:listObjectsV2") {
@@ -75,9 +82,14 @@ pub(crate) async fn read_items(
         let key = params.get("Key").and_then(Value::as_str).unwrap_or("");
         let uri = format!("s3://{bucket}/{key}");
         let bytes = store.get(&uri).await.map_err(s3_failure)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Failure::new("States.ItemReaderFailed", format!("{uri} is not UTF-8 text")))?;
-        parse_items(r, &text).map_err(|m| Failure::new("States.ItemReaderFailed", format!("{uri}: {m}")))?
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Failure::new(
+                "States.ItemReaderFailed",
+                format!("{uri} is not UTF-8 text"),
+            )
+        })?;
+        parse_items(r, &text)
+            .map_err(|m| Failure::new("States.ItemReaderFailed", format!("{uri}: {m}")))?
     };
     if let Some(m) = max
         && m > 0
@@ -93,7 +105,10 @@ pub(crate) fn parse_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, Stri
         "JSON" => {
             let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
             let v = match &r.items_pointer {
-                Some(p) => v.pointer(p).cloned().ok_or_else(|| format!("ItemsPointer '{p}' matches nothing"))?,
+                Some(p) => v
+                    .pointer(p)
+                    .cloned()
+                    .ok_or_else(|| format!("ItemsPointer '{p}' matches nothing"))?,
                 None => v,
             };
             match v {
@@ -105,11 +120,18 @@ pub(crate) fn parse_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, Stri
             .lines()
             .filter(|l| !l.trim().is_empty())
             .enumerate()
-            .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1)))
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1))
+            })
             .collect(),
         "MANIFEST" => {
-            let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid manifest: {e}"))?;
-            let bucket = v.get("sourceBucket").and_then(Value::as_str).unwrap_or("").to_string();
+            let v: Value =
+                serde_json::from_str(text).map_err(|e| format!("invalid manifest: {e}"))?;
+            let bucket = v
+                .get("sourceBucket")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             Ok(v.get("files")
                 .and_then(Value::as_array)
                 .map(|fs| {
@@ -132,7 +154,10 @@ pub(crate) fn parse_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, Stri
                 .map(|row| {
                     let mut m = Map::new();
                     for (i, h) in headers.iter().enumerate() {
-                        m.insert(h.clone(), Value::String(row.get(i).cloned().unwrap_or_default()));
+                        m.insert(
+                            h.clone(),
+                            Value::String(row.get(i).cloned().unwrap_or_default()),
+                        );
                     }
                     Value::Object(m)
                 })
@@ -197,15 +222,37 @@ pub(crate) fn batch(
     jenv: Option<&mdlc_jsonata::Environment>,
 ) -> Result<Vec<Value>, Failure> {
     let max_items = run
-        .uint(sr, b.max_items.as_ref(), "MaxItemsPerBatch", input, env, jenv)?
+        .uint(
+            sr,
+            b.max_items.as_ref(),
+            "MaxItemsPerBatch",
+            input,
+            env,
+            jenv,
+        )?
         .filter(|n| *n > 0)
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let max_bytes = run
-        .uint(sr, b.max_bytes.as_ref(), "MaxInputBytesPerBatch", input, env, jenv)?
+        .uint(
+            sr,
+            b.max_bytes.as_ref(),
+            "MaxInputBytesPerBatch",
+            input,
+            env,
+            jenv,
+        )?
         .filter(|n| *n > 0)
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let batch_input = match &b.batch_input {
-        Some(t) => Some(eval_params(sr, Some(t), sr.st.ql, "ItemBatcher/BatchInput", input, env, jenv)?),
+        Some(t) => Some(eval_params(
+            sr,
+            Some(t),
+            sr.st.ql,
+            "ItemBatcher/BatchInput",
+            input,
+            env,
+            jenv,
+        )?),
         None => None,
     };
     let mut out = Vec::new();
@@ -245,7 +292,11 @@ pub(crate) async fn write_results(
     env: &Env<'_>,
     jenv: Option<&mdlc_jsonata::Environment>,
 ) -> Result<Value, Failure> {
-    let field = if sr.st.ql == Ql::Jsonata { "ResultWriter/Arguments" } else { "ResultWriter/Parameters" };
+    let field = if sr.st.ql == Ql::Jsonata {
+        "ResultWriter/Arguments"
+    } else {
+        "ResultWriter/Parameters"
+    };
     let params = eval_params(sr, w.parameters.as_ref(), sr.st.ql, field, input, env, jenv)?;
     let Some(store) = run.options().item_store.clone() else {
         return Err(Failure::new(
@@ -256,10 +307,21 @@ pub(crate) async fn write_results(
             ),
         ));
     };
-    let bucket = params.get("Bucket").and_then(Value::as_str).unwrap_or("").to_string();
-    let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("").to_string();
+    let bucket = params
+        .get("Bucket")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let prefix = params
+        .get("Prefix")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if bucket.is_empty() {
-        return Err(Run::fail_runtime(sr, "ResultWriter parameters need a 'Bucket'"));
+        return Err(Run::fail_runtime(
+            sr,
+            "ResultWriter parameters need a 'Bucket'",
+        ));
     }
     let map_run_id = uuid::Uuid::new_v4().to_string();
     let items = match results {
@@ -287,7 +349,9 @@ pub(crate) async fn write_results(
             .put(&format!("s3://{bucket}/{key}"), body.into_bytes())
             .await
             .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
-        return Ok(json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}));
+        return Ok(
+            json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}),
+        );
     }
     let succeeded: Vec<Value> = items
         .iter()
@@ -327,7 +391,9 @@ pub(crate) async fn write_results(
         )
         .await
         .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
-    Ok(json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}))
+    Ok(
+        json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}),
+    )
 }
 
 fn join_key(prefix: &str, rest: &str) -> String {

@@ -194,24 +194,34 @@ impl<'o> Run<'o> {
             .await;
         let (status, output, error, cause) = match result {
             Ok(out) => {
-                self.event(&mut prev, "ExecutionSucceeded", || json!({"output": out.clone()}));
+                self.event(
+                    &mut prev,
+                    "ExecutionSucceeded",
+                    || json!({"output": out.clone()}),
+                );
                 (ExecutionStatus::Succeeded, Some(out), None, None)
             }
             Err(f) => {
-                let timed_out = f.error.as_deref() == Some("States.Timeout") && f.cause.as_deref() == Some(TIMEOUT_CAUSE);
+                let timed_out = f.error.as_deref() == Some("States.Timeout")
+                    && f.cause.as_deref() == Some(TIMEOUT_CAUSE);
                 if timed_out {
-                    self.event(&mut prev, "ExecutionTimedOut", || json!({"error": f.error, "cause": f.cause}));
+                    self.event(
+                        &mut prev,
+                        "ExecutionTimedOut",
+                        || json!({"error": f.error, "cause": f.cause}),
+                    );
                     (ExecutionStatus::TimedOut, None, f.error, f.cause)
                 } else {
-                    self.event(&mut prev, "ExecutionFailed", || json!({"error": f.error, "cause": f.cause}));
+                    self.event(
+                        &mut prev,
+                        "ExecutionFailed",
+                        || json!({"error": f.error, "cause": f.cause}),
+                    );
                     (ExecutionStatus::Failed, None, f.error, f.cause)
                 }
             }
         };
-        let history = self
-            .events
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner());
+        let history = self.events.into_inner().unwrap_or_else(|e| e.into_inner());
         Execution {
             status,
             output,
@@ -247,27 +257,46 @@ impl<'o> Run<'o> {
                     return Err(Failure::new("States.Timeout", TIMEOUT_CAUSE));
                 }
                 let Some(st) = g.states.get(idx) else {
-                    return Err(Failure::new("States.Runtime", "internal error: bad state index"));
+                    return Err(Failure::new(
+                        "States.Runtime",
+                        "internal error: bad state index",
+                    ));
                 };
-                let kind = st.ty.name();
-                let entered_id = self.event(prev, &format!("{kind}StateEntered"), || {
-                    json!({"name": &*st.name, "input": input.clone()})
-                });
-                let flow = self.exec_state(st, input, scope, prev, entered_id).await?;
+                let entered_id = self.event(
+                    prev,
+                    entered_event(st.ty),
+                    || json!({"name": &*st.name, "input": input.clone()}),
+                );
+                let flow = match &st.kind {
+                    Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+                        self.exec_state(st, input, scope, prev, entered_id).await?
+                    }
+                    _ => {
+                        let (flow, plan) = self.exec_sync(st, input, scope, entered_id)?;
+                        if let Some(plan) = plan {
+                            self.apply_wait(plan).await?;
+                        }
+                        flow
+                    }
+                };
                 match flow {
                     Flow::Next(next, out) => {
                         if st.ty != StateType::Fail {
-                            self.event(prev, &format!("{kind}StateExited"), || {
-                                json!({"name": &*st.name, "output": out.clone()})
-                            });
+                            self.event(
+                                prev,
+                                exited_event(st.ty),
+                                || json!({"name": &*st.name, "output": out.clone()}),
+                            );
                         }
                         idx = next;
                         input = out;
                     }
                     Flow::End(out) => {
-                        self.event(prev, &format!("{kind}StateExited"), || {
-                            json!({"name": &*st.name, "output": out.clone()})
-                        });
+                        self.event(
+                            prev,
+                            exited_event(st.ty),
+                            || json!({"name": &*st.name, "output": out.clone()}),
+                        );
                         return Ok(out);
                     }
                 }
@@ -392,9 +421,10 @@ impl<'o> Run<'o> {
                         compact(input)
                     ),
                 ),
-                IntrinsicError::Failure(m) => {
-                    Failure::new("States.IntrinsicFailure", format!("{} {m}", Self::err_prefix(sr)))
-                }
+                IntrinsicError::Failure(m) => Failure::new(
+                    "States.IntrinsicFailure",
+                    format!("{} {m}", Self::err_prefix(sr)),
+                ),
             }),
             Template::Object(fields) => {
                 let mut m = Map::with_capacity(fields.len());
@@ -424,10 +454,11 @@ impl<'o> Run<'o> {
 
     fn jsonata_env(&self, states: &Value, scope: &Scope<'_>) -> mdlc_jsonata::Environment {
         let now = self.opts.clock.now().timestamp_millis();
-        let mut env = mdlc_jsonata::Environment::new().with_aws_functions(mdlc_jsonata::AwsContext {
-            now_millis: now,
-            random_seed: None,
-        });
+        let mut env =
+            mdlc_jsonata::Environment::new().with_aws_functions(mdlc_jsonata::AwsContext {
+                now_millis: now,
+                random_seed: None,
+            });
         let mut vars = Vec::new();
         scope.all(&mut vars);
         for (k, v) in vars {
@@ -490,7 +521,12 @@ impl<'o> Run<'o> {
         }
     }
 
-    fn states_var(input: &Value, ctx: Option<&Value>, result: Option<&Value>, error: Option<&Value>) -> Value {
+    fn states_var(
+        input: &Value,
+        ctx: Option<&Value>,
+        result: Option<&Value>,
+        error: Option<&Value>,
+    ) -> Value {
         let mut m = Map::new();
         m.insert("input".into(), input.clone());
         m.insert("context".into(), ctx.cloned().unwrap_or_else(empty_object));
@@ -555,14 +591,14 @@ impl<'o> Run<'o> {
         Ok(())
     }
 
-    async fn exec_state(
+    /// Pass, Choice, Wait (planning only), Succeed and Fail: no await needed.
+    fn exec_sync(
         &self,
         st: &State,
         raw: Value,
         scope: &mut Scope<'_>,
-        prev: &mut u64,
         entered_id: u64,
-    ) -> Result<Flow, Failure> {
+    ) -> Result<(Flow, Option<WaitPlan>), Failure> {
         let entered_time = if st.uses_context {
             ts(self.opts.clock.now())
         } else {
@@ -582,15 +618,21 @@ impl<'o> Run<'o> {
         match &st.kind {
             Kind::Fail { error, cause } => {
                 let ctx = st.uses_context.then(|| self.context(&sr, None));
-                let env = Env { ctx: ctx.as_ref(), scope };
-                let jenv = (st.ql == Ql::Jsonata)
-                    .then(|| self.jsonata_env(&Self::states_var(&raw, ctx.as_ref(), None, None), scope));
+                let env = Env {
+                    ctx: ctx.as_ref(),
+                    scope,
+                };
+                let jenv = (st.ql == Ql::Jsonata).then(|| {
+                    self.jsonata_env(&Self::states_var(&raw, ctx.as_ref(), None, None), scope)
+                });
                 let eval = |d: &Option<DynStr>, field: &str| -> Result<Option<String>, Failure> {
                     Ok(match d {
                         None => None,
                         Some(DynStr::Fixed(s)) => Some(s.clone()),
                         Some(DynStr::Path(p)) => {
-                            let v = p.read(&raw, &env).map_err(|e| Self::path_failure(&sr, p, e, &raw))?;
+                            let v = p
+                                .read(&raw, &env)
+                                .map_err(|e| Self::path_failure(&sr, p, e, &raw))?;
                             match v {
                                 Value::String(s) => Some(s),
                                 other => Some(compact(&other)),
@@ -627,8 +669,8 @@ impl<'o> Run<'o> {
                 Err(Failure { error, cause })
             }
             Kind::Succeed | Kind::Wait(_) | Kind::Choice { .. } | Kind::Pass { .. } => {
-                let (out, next) = self.exec_simple(&mut sr, raw, scope).await?;
-                Ok(match next {
+                let (out, next, plan) = self.exec_simple(&mut sr, raw, scope)?;
+                let flow = match next {
                     Some(n) => Flow::Next(n, out),
                     None => {
                         if st.ty == StateType::Succeed {
@@ -637,8 +679,41 @@ impl<'o> Run<'o> {
                             end_or(out)
                         }
                     }
-                })
+                };
+                Ok((flow, plan))
             }
+            _ => Err(Failure::new(
+                "States.Runtime",
+                "internal error: not a simple state",
+            )),
+        }
+    }
+
+    async fn exec_state(
+        &self,
+        st: &State,
+        raw: Value,
+        scope: &mut Scope<'_>,
+        prev: &mut u64,
+        entered_id: u64,
+    ) -> Result<Flow, Failure> {
+        let entered_time = if st.uses_context {
+            ts(self.opts.clock.now())
+        } else {
+            String::new()
+        };
+        let mut sr = StateRun {
+            st,
+            entered_id,
+            entered_time,
+            retry_count: 0,
+            map_item: None,
+        };
+        let end_or = |out: Value| match st.next {
+            Some(n) => Flow::Next(n, out),
+            None => Flow::End(out),
+        };
+        match &st.kind {
             Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
                 let mut attempts = vec![0u64; st.retry.len()];
                 loop {
@@ -656,35 +731,53 @@ impl<'o> Run<'o> {
                             {
                                 return Err(f);
                             }
-                            if let Some(ri) = st.retry.iter().position(|r| matches_error(&r.errors, f.name())) {
+                            if let Some(ri) = st
+                                .retry
+                                .iter()
+                                .position(|r| matches_error(&r.errors, f.name()))
+                            {
                                 let r = &st.retry[ri];
                                 let n = attempts[ri];
                                 if n < r.max_attempts {
                                     attempts[ri] += 1;
                                     sr.retry_count += 1;
-                                    let mut delay = r.interval * r.backoff.powi(i32::try_from(n).unwrap_or(i32::MAX));
+                                    let mut delay = r.interval
+                                        * r.backoff.powi(i32::try_from(n).unwrap_or(i32::MAX));
                                     if let Some(m) = r.max_delay {
                                         delay = delay.min(m);
                                     }
                                     if r.jitter {
                                         delay *= rand::random::<f64>();
                                     }
-                                    let delay = if delay.is_finite() { delay.clamp(0.0, 3.2e7) } else { 3.2e7 };
+                                    let delay = if delay.is_finite() {
+                                        delay.clamp(0.0, 3.2e7)
+                                    } else {
+                                        3.2e7
+                                    };
                                     self.opts.clock.sleep(Duration::from_secs_f64(delay)).await;
                                     self.timed_out_check()?;
                                     continue;
                                 }
                             }
-                            if let Some(c) = st.catch.iter().find(|c| matches_error(&c.errors, f.name())) {
+                            if let Some(c) =
+                                st.catch.iter().find(|c| matches_error(&c.errors, f.name()))
+                            {
                                 let err_out = f.output();
                                 let out = match st.ql {
                                     Ql::JsonPath => {
                                         let env = Env { ctx: None, scope };
                                         let assigns = match &c.assign {
-                                            Some(t) => Self::assigns_of(&sr, t, &err_out, &env, None)?,
+                                            Some(t) => {
+                                                Self::assigns_of(&sr, t, &err_out, &env, None)?
+                                            }
                                             None => Vec::new(),
                                         };
-                                        let out = Self::apply_result_path(&sr, &c.result_path, raw.clone(), err_out)?;
+                                        let out = Self::apply_result_path(
+                                            &sr,
+                                            &c.result_path,
+                                            raw.clone(),
+                                            err_out,
+                                        )?;
                                         for (k, v) in assigns {
                                             scope.vars.insert(k, v);
                                         }
@@ -692,10 +785,21 @@ impl<'o> Run<'o> {
                                     }
                                     Ql::Jsonata => {
                                         let ctx = self.context(&sr, None);
-                                        let sv = Self::states_var(&raw, Some(&ctx), None, Some(&err_out));
+                                        let sv = Self::states_var(
+                                            &raw,
+                                            Some(&ctx),
+                                            None,
+                                            Some(&err_out),
+                                        );
                                         let jenv = self.jsonata_env(&sv, scope);
                                         let assigns = match &c.assign {
-                                            Some(t) => Self::assigns_of(&sr, t, &raw, &Env { ctx: None, scope }, Some(&jenv))?,
+                                            Some(t) => Self::assigns_of(
+                                                &sr,
+                                                t,
+                                                &raw,
+                                                &Env { ctx: None, scope },
+                                                Some(&jenv),
+                                            )?,
                                             None => Vec::new(),
                                         };
                                         let out = match &c.output {
@@ -715,22 +819,34 @@ impl<'o> Run<'o> {
                     }
                 }
             }
+            _ => {
+                let (flow, plan) = self.exec_sync(st, raw, scope, entered_id)?;
+                if let Some(plan) = plan {
+                    self.apply_wait(plan).await?;
+                }
+                Ok(flow)
+            }
         }
     }
 
     /// Pass, Wait, Choice, Succeed. Returns the output and, for Choice, the next state.
-    async fn exec_simple(
+    #[allow(clippy::type_complexity)]
+    fn exec_simple(
         &self,
         sr: &mut StateRun<'_>,
         raw: Value,
         scope: &mut Scope<'_>,
-    ) -> Result<(Value, Option<usize>), Failure> {
+    ) -> Result<(Value, Option<usize>, Option<WaitPlan>), Failure> {
         let st = sr.st;
+        let mut plan = None;
         let ctx = st.uses_context.then(|| self.context(sr, None));
         let mut assigns = Vec::new();
         let (out, next) = match st.ql {
             Ql::JsonPath => {
-                let env = Env { ctx: ctx.as_ref(), scope };
+                let env = Env {
+                    ctx: ctx.as_ref(),
+                    scope,
+                };
                 let raw_keep = (st.ty == StateType::Pass
                     && !matches!(st.result_path, ResultPath::Replace))
                 .then(|| raw.clone());
@@ -779,14 +895,17 @@ impl<'o> Run<'o> {
                                     }
                                 }
                                 None => {
-                                    return Err(Failure::new("States.NoChoiceMatched", format!("{} No Matches!", Self::err_prefix(sr))));
+                                    return Err(Failure::new(
+                                        "States.NoChoiceMatched",
+                                        format!("{} No Matches!", Self::err_prefix(sr)),
+                                    ));
                                 }
                             },
                         }
                         (effective, None)
                     }
                     Kind::Wait(w) => {
-                        self.wait(sr, w, &effective, &env, None).await?;
+                        plan = self.wait_plan(sr, w, &effective, &env, None)?;
                         if let Some(a) = &st.assign {
                             assigns = Self::assigns_of(sr, a, &effective, &env, None)?;
                         }
@@ -807,7 +926,10 @@ impl<'o> Run<'o> {
             Ql::Jsonata => {
                 let sv = Self::states_var(&raw, ctx.as_ref(), None, None);
                 let jenv = self.jsonata_env(&sv, scope);
-                let penv = Env { ctx: ctx.as_ref(), scope };
+                let penv = Env {
+                    ctx: ctx.as_ref(),
+                    scope,
+                };
                 let mut next = None;
                 let mut output_t = st.output.as_ref();
                 match &st.kind {
@@ -816,20 +938,22 @@ impl<'o> Run<'o> {
                         for rule in rules {
                             let hit = match &rule.cond {
                                 Cond::Const(b) => *b,
-                                Cond::Jsonata(j) => match Self::eval_expr(sr, j, "Condition", &jenv)? {
-                                    Value::Bool(b) => b,
-                                    other => {
-                                        return Err(Self::query_error(
-                                            sr,
-                                            format!(
-                                                "The JSONata expression '{}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {}",
-                                                j.src,
-                                                type_name(&other),
-                                                compact(&other)
-                                            ),
-                                        ));
+                                Cond::Jsonata(j) => {
+                                    match Self::eval_expr(sr, j, "Condition", &jenv)? {
+                                        Value::Bool(b) => b,
+                                        other => {
+                                            return Err(Self::query_error(
+                                                sr,
+                                                format!(
+                                                    "The JSONata expression '{}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {}",
+                                                    j.src,
+                                                    type_name(&other),
+                                                    compact(&other)
+                                                ),
+                                            ));
+                                        }
                                     }
-                                },
+                                }
                                 _ => false,
                             };
                             if hit {
@@ -851,17 +975,21 @@ impl<'o> Run<'o> {
                                 Some(d) => {
                                     next = Some(*d);
                                     if let Some(a) = &st.assign {
-                                        assigns = Self::assigns_of(sr, a, &raw, &penv, Some(&jenv))?;
+                                        assigns =
+                                            Self::assigns_of(sr, a, &raw, &penv, Some(&jenv))?;
                                     }
                                 }
                                 None => {
-                                    return Err(Failure::new("States.NoChoiceMatched", format!("{} No Matches!", Self::err_prefix(sr))));
+                                    return Err(Failure::new(
+                                        "States.NoChoiceMatched",
+                                        format!("{} No Matches!", Self::err_prefix(sr)),
+                                    ));
                                 }
                             },
                         }
                     }
                     Kind::Wait(w) => {
-                        self.wait(sr, w, &raw, &penv, Some(&jenv)).await?;
+                        plan = self.wait_plan(sr, w, &raw, &penv, Some(&jenv))?;
                         if let Some(a) = &st.assign {
                             assigns = Self::assigns_of(sr, a, &raw, &penv, Some(&jenv))?;
                         }
@@ -882,31 +1010,48 @@ impl<'o> Run<'o> {
         for (k, v) in assigns {
             scope.vars.insert(k, v);
         }
-        Ok((out, next))
+        Ok((out, next, plan))
     }
 
-    async fn wait(
+    /// How long a Wait state sleeps (computed without sleeping).
+    fn wait_plan(
         &self,
         sr: &StateRun<'_>,
         w: &WaitSpec,
         input: &Value,
         env: &Env<'_>,
         jenv: Option<&mdlc_jsonata::Environment>,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<WaitPlan>, Failure> {
         let now = self.opts.clock.now();
         let until: DateTime<Utc> = match w {
             WaitSpec::Seconds(d) => {
                 let secs: i64 = match d {
                     Dyn::Fixed(s) => *s,
                     Dyn::Path(p) => {
-                        let v = p.read(input, env).map_err(|e| Self::path_failure(sr, p, e, input))?;
-                        match v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)) {
+                        let v = p
+                            .read(input, env)
+                            .map_err(|e| Self::path_failure(sr, p, e, input))?;
+                        match v
+                            .as_i64()
+                            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                        {
                             Some(s) if s < 0 => {
-                                return Err(Self::runtime(sr, format!("The SecondsPath parameter references a negative value: {p} == {s}")));
+                                return Err(Self::runtime(
+                                    sr,
+                                    format!(
+                                        "The SecondsPath parameter references a negative value: {p} == {s}"
+                                    ),
+                                ));
                             }
                             Some(s) => s,
                             None => {
-                                return Err(Self::runtime(sr, format!("The SecondsPath parameter does not reference a valid integer value: {p} == {}", compact(&v))));
+                                return Err(Self::runtime(
+                                    sr,
+                                    format!(
+                                        "The SecondsPath parameter does not reference a valid integer value: {p} == {}",
+                                        compact(&v)
+                                    ),
+                                ));
                             }
                         }
                     }
@@ -915,10 +1060,21 @@ impl<'o> Run<'o> {
                             Some(e) => Self::eval_expr(sr, j, "Seconds", e)?,
                             None => Value::Null,
                         };
-                        match v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)) {
+                        match v
+                            .as_i64()
+                            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                        {
                             Some(s) if (0..=99_999_999).contains(&s) => s,
                             _ => {
-                                return Err(Self::query_error(sr, format!("The JSONata expression '{}' specified for the field 'Seconds' returned an unexpected result type. Expected 'integer', but was '{}' for value: {}", j.src, type_name(&v), compact(&v))));
+                                return Err(Self::query_error(
+                                    sr,
+                                    format!(
+                                        "The JSONata expression '{}' specified for the field 'Seconds' returned an unexpected result type. Expected 'integer', but was '{}' for value: {}",
+                                        j.src,
+                                        type_name(&v),
+                                        compact(&v)
+                                    ),
+                                ));
                             }
                         }
                     }
@@ -929,11 +1085,19 @@ impl<'o> Run<'o> {
                 let s: String = match d {
                     Dyn::Fixed(s) => s.clone(),
                     Dyn::Path(p) => {
-                        let v = p.read(input, env).map_err(|e| Self::path_failure(sr, p, e, input))?;
+                        let v = p
+                            .read(input, env)
+                            .map_err(|e| Self::path_failure(sr, p, e, input))?;
                         match v {
                             Value::String(s) => s,
                             other => {
-                                return Err(Self::runtime(sr, format!("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}", compact(&other))));
+                                return Err(Self::runtime(
+                                    sr,
+                                    format!(
+                                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
+                                        compact(&other)
+                                    ),
+                                ));
                             }
                         }
                     }
@@ -945,7 +1109,15 @@ impl<'o> Run<'o> {
                         match v {
                             Value::String(s) => s,
                             other => {
-                                return Err(Self::query_error(sr, format!("The JSONata expression '{}' specified for the field 'Timestamp' returned an unexpected result type. Expected 'string', but was '{}' for value: {}", j.src, type_name(&other), compact(&other))));
+                                return Err(Self::query_error(
+                                    sr,
+                                    format!(
+                                        "The JSONata expression '{}' specified for the field 'Timestamp' returned an unexpected result type. Expected 'string', but was '{}' for value: {}",
+                                        j.src,
+                                        type_name(&other),
+                                        compact(&other)
+                                    ),
+                                ));
                             }
                         }
                     }
@@ -953,22 +1125,43 @@ impl<'o> Run<'o> {
                 match parse_timestamp(&s) {
                     Some(t) => t.with_timezone(&Utc),
                     None => {
-                        let what = if matches!(d, Dyn::Jsonata(_)) { "Timestamp" } else { "TimestampPath" };
-                        return Err(Self::runtime(sr, format!("The {what} parameter does not reference a valid ISO-8601 extended offset date-time format string: {s}")));
+                        let what = if matches!(d, Dyn::Jsonata(_)) {
+                            "Timestamp"
+                        } else {
+                            "TimestampPath"
+                        };
+                        return Err(Self::runtime(
+                            sr,
+                            format!(
+                                "The {what} parameter does not reference a valid ISO-8601 extended offset date-time format string: {s}"
+                            ),
+                        ));
                     }
                 }
             }
         };
-        if until > now {
-            if let Some(deadline) = self.deadline
-                && until > deadline
-            {
-                let d = (deadline - now).to_std().unwrap_or_default();
-                self.opts.clock.sleep(d + Duration::from_millis(1)).await;
-                return Err(Failure::new("States.Timeout", TIMEOUT_CAUSE));
-            }
-            let d = (until - now).to_std().unwrap_or_default();
-            self.opts.clock.sleep(d).await;
+        if until <= now {
+            return Ok(None);
+        }
+        if let Some(deadline) = self.deadline
+            && until > deadline
+        {
+            let d = (deadline - now).to_std().unwrap_or_default();
+            return Ok(Some(WaitPlan {
+                sleep: d + Duration::from_millis(1),
+                times_out: true,
+            }));
+        }
+        Ok(Some(WaitPlan {
+            sleep: (until - now).to_std().unwrap_or_default(),
+            times_out: false,
+        }))
+    }
+
+    async fn apply_wait(&self, plan: WaitPlan) -> Result<(), Failure> {
+        self.opts.clock.sleep(plan.sleep).await;
+        if plan.times_out {
+            return Err(Failure::new("States.Timeout", TIMEOUT_CAUSE));
         }
         Ok(())
     }
@@ -986,16 +1179,23 @@ impl<'o> Run<'o> {
         let ctx = st.uses_context.then(|| self.context(sr, None));
         match st.ql {
             Ql::JsonPath => {
-                let env = Env { ctx: ctx.as_ref(), scope };
+                let env = Env {
+                    ctx: ctx.as_ref(),
+                    scope,
+                };
                 let effective = Self::apply_io_path(sr, &st.input_path, raw.clone(), &env)?;
                 let result = match &st.kind {
-                    Kind::Map(m) => self.exec_map(&*sr, m, &effective, raw, scope, prev, None).await?,
+                    Kind::Map(m) => {
+                        self.exec_map(&*sr, m, &effective, raw, scope, prev, None)
+                            .await?
+                    }
                     _ => {
                         let params = match &st.parameters {
                             Some(p) => Self::eval_jp(sr, p, &effective, &env)?,
                             None => effective,
                         };
-                        self.exec_action(sr, params, scope, prev, &env, None).await?
+                        self.exec_action(sr, params, scope, prev, &env, None)
+                            .await?
                     }
                 };
                 let result = match &st.result_selector {
@@ -1013,15 +1213,22 @@ impl<'o> Run<'o> {
             Ql::Jsonata => {
                 let sv = Self::states_var(raw, ctx.as_ref(), None, None);
                 let jenv = self.jsonata_env(&sv, scope);
-                let penv = Env { ctx: ctx.as_ref(), scope };
+                let penv = Env {
+                    ctx: ctx.as_ref(),
+                    scope,
+                };
                 let result = match &st.kind {
-                    Kind::Map(m) => self.exec_map(&*sr, m, raw, raw, scope, prev, Some(&jenv)).await?,
+                    Kind::Map(m) => {
+                        self.exec_map(&*sr, m, raw, raw, scope, prev, Some(&jenv))
+                            .await?
+                    }
                     _ => {
                         let args = match &st.parameters {
                             Some(p) => Self::eval_ja(sr, p, "Arguments", &jenv)?,
                             None => raw.clone(),
                         };
-                        self.exec_action(sr, args, scope, prev, &penv, Some(&jenv)).await?
+                        self.exec_action(sr, args, scope, prev, &penv, Some(&jenv))
+                            .await?
                     }
                 };
                 let sv = Self::states_var(raw, ctx.as_ref(), Some(&result), None);
@@ -1052,15 +1259,33 @@ impl<'o> Run<'o> {
         let st = sr.st;
         match &st.kind {
             Kind::Task(t) => {
-                let timeout = self.dyn_u64(sr, t.timeout.as_ref(), "TimeoutSeconds", params_input(env, &params), env, jenv)?;
-                let heartbeat = self.dyn_u64(sr, t.heartbeat.as_ref(), "HeartbeatSeconds", params_input(env, &params), env, jenv)?;
+                let timeout = self.dyn_u64(
+                    sr,
+                    t.timeout.as_ref(),
+                    "TimeoutSeconds",
+                    params_input(env, &params),
+                    env,
+                    jenv,
+                )?;
+                let heartbeat = self.dyn_u64(
+                    sr,
+                    t.heartbeat.as_ref(),
+                    "HeartbeatSeconds",
+                    params_input(env, &params),
+                    env,
+                    jenv,
+                )?;
                 let token = t.wait_for_token.then(|| uuid::Uuid::new_v4().to_string());
                 let context = self.context(sr, token.as_deref());
                 let rtype = resource_type(&t.resource);
                 self.event(prev, "TaskScheduled", || {
                     json!({"resource": t.resource, "resourceType": rtype, "region": self.opts.region, "parameters": compact(&params), "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat})
                 });
-                self.event(prev, "TaskStarted", || json!({"resource": t.resource, "resourceType": rtype}));
+                self.event(
+                    prev,
+                    "TaskStarted",
+                    || json!({"resource": t.resource, "resourceType": rtype}),
+                );
                 let request = TaskRequest {
                     resource: t.resource.clone(),
                     parameters: params,
@@ -1083,7 +1308,10 @@ impl<'o> Run<'o> {
                         futures::pin_mut!(fut);
                         match futures::future::select(fut, sleep).await {
                             futures::future::Either::Left((r, _)) => r,
-                            futures::future::Either::Right(_) => Err(crate::api::TaskFailure::new(name, format!("the task did not finish within {secs} seconds"))),
+                            futures::future::Either::Right(_) => Err(crate::api::TaskFailure::new(
+                                name,
+                                format!("the task did not finish within {secs} seconds"),
+                            )),
                         }
                     }
                     _ => fut.await,
@@ -1094,7 +1322,13 @@ impl<'o> Run<'o> {
                         Ok(v)
                     }
                     Err(e) => {
-                        let ty = if e.error == "States.Timeout" || e.error == "States.HeartbeatTimeout" { "TaskTimedOut" } else { "TaskFailed" };
+                        let ty = if e.error == "States.Timeout"
+                            || e.error == "States.HeartbeatTimeout"
+                        {
+                            "TaskTimedOut"
+                        } else {
+                            "TaskFailed"
+                        };
                         self.event(prev, ty, || json!({"resource": t.resource, "resourceType": rtype, "error": e.error, "cause": e.cause}));
                         Err(Failure::new(&e.error, e.cause))
                     }
@@ -1118,7 +1352,11 @@ impl<'o> Run<'o> {
                         Ok(Value::Array(outs))
                     }
                     Err(f) => {
-                        self.event(prev, "ParallelStateFailed", || json!({"error": f.error, "cause": f.cause}));
+                        self.event(
+                            prev,
+                            "ParallelStateFailed",
+                            || json!({"error": f.error, "cause": f.cause}),
+                        );
                         Err(f)
                     }
                 }
@@ -1140,11 +1378,19 @@ impl<'o> Run<'o> {
             None => None,
             Some(Dyn::Fixed(n)) => Some(*n),
             Some(Dyn::Path(p)) => {
-                let v = p.read(input, env).map_err(|e| Self::path_failure(sr, p, e, input))?;
+                let v = p
+                    .read(input, env)
+                    .map_err(|e| Self::path_failure(sr, p, e, input))?;
                 match as_uint(&v) {
                     Some(n) => Some(n),
                     None => {
-                        return Err(Self::runtime(sr, format!("The {field}Path field refers to value \"{}\" which is not a valid integer: {p}", compact(&v))));
+                        return Err(Self::runtime(
+                            sr,
+                            format!(
+                                "The {field}Path field refers to value \"{}\" which is not a valid integer: {p}",
+                                compact(&v)
+                            ),
+                        ));
                     }
                 }
             }
@@ -1156,7 +1402,15 @@ impl<'o> Run<'o> {
                 match as_uint(&v) {
                     Some(n) => Some(n),
                     None => {
-                        return Err(Self::query_error(sr, format!("The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected 'integer', but was '{}' for value: {}", j.src, type_name(&v), compact(&v))));
+                        return Err(Self::query_error(
+                            sr,
+                            format!(
+                                "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected 'integer', but was '{}' for value: {}",
+                                j.src,
+                                type_name(&v),
+                                compact(&v)
+                            ),
+                        ));
                     }
                 }
             }
@@ -1178,12 +1432,24 @@ impl<'o> Run<'o> {
             None => None,
             Some(Dyn::Fixed(n)) => Some(*n),
             Some(Dyn::Path(p)) => {
-                let v = p.read(input, env).map_err(|e| Self::path_failure(sr, p, e, input))?;
-                let n = if integer { as_uint(&v).map(|n| n as f64) } else { v.as_f64().filter(|f| *f >= 0.0) };
+                let v = p
+                    .read(input, env)
+                    .map_err(|e| Self::path_failure(sr, p, e, input))?;
+                let n = if integer {
+                    as_uint(&v).map(|n| n as f64)
+                } else {
+                    v.as_f64().filter(|f| *f >= 0.0)
+                };
                 match n {
                     Some(n) => Some(n),
                     None => {
-                        return Err(Self::runtime(sr, format!("The {field}Path field refers to value \"{}\" which is not a valid {kind}: {p}", compact(&v))));
+                        return Err(Self::runtime(
+                            sr,
+                            format!(
+                                "The {field}Path field refers to value \"{}\" which is not a valid {kind}: {p}",
+                                compact(&v)
+                            ),
+                        ));
                     }
                 }
             }
@@ -1195,7 +1461,15 @@ impl<'o> Run<'o> {
                 match v.as_f64() {
                     Some(n) if n >= 0.0 => Some(n),
                     _ => {
-                        return Err(Self::query_error(sr, format!("The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{kind}', but was '{}' for value: {}", j.src, type_name(&v), compact(&v))));
+                        return Err(Self::query_error(
+                            sr,
+                            format!(
+                                "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{kind}', but was '{}' for value: {}",
+                                j.src,
+                                type_name(&v),
+                                compact(&v)
+                            ),
+                        ));
                     }
                 }
             }
@@ -1215,7 +1489,10 @@ impl<'o> Run<'o> {
     ) -> Result<Value, Failure> {
         let st = sr.st;
         let ctx = self.context(sr, None);
-        let env = Env { ctx: Some(&ctx), scope };
+        let env = Env {
+            ctx: Some(&ctx),
+            scope,
+        };
         // items
         let items: Vec<Value> = if let Some(reader) = &m.item_reader {
             crate::distributed::read_items(self, sr, reader, effective, &env, jenv).await?
@@ -1223,13 +1500,21 @@ impl<'o> Run<'o> {
             match st.ql {
                 Ql::JsonPath => {
                     let v: Cow<'_, Value> = match &m.items_path {
-                        Some(p) => p.lookup(effective, &env).map_err(|e| Self::path_failure(sr, p, e, effective))?,
+                        Some(p) => p
+                            .lookup(effective, &env)
+                            .map_err(|e| Self::path_failure(sr, p, e, effective))?,
                         None => Cow::Borrowed(effective),
                     };
                     match v.into_owned() {
                         Value::Array(a) => a,
                         other => {
-                            return Err(Self::runtime(sr, format!("Map state input must be an array but was: {}", compact(&other))));
+                            return Err(Self::runtime(
+                                sr,
+                                format!(
+                                    "Map state input must be an array but was: {}",
+                                    compact(&other)
+                                ),
+                            ));
                         }
                     }
                 }
@@ -1246,26 +1531,65 @@ impl<'o> Run<'o> {
                                     Template::Jsonata(j) => j.src.to_string(),
                                     _ => compact(&other),
                                 };
-                                return Err(Self::query_error(sr, format!("The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}", type_name(&other), compact(&other))));
+                                return Err(Self::query_error(
+                                    sr,
+                                    format!(
+                                        "The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
+                                        type_name(&other),
+                                        compact(&other)
+                                    ),
+                                ));
                             }
                         }
                     }
                     None => match raw {
                         Value::Array(a) => a.clone(),
                         other => {
-                            return Err(Self::query_error(sr, format!("Map state input must be an array but was: {}", compact(other))));
+                            return Err(Self::query_error(
+                                sr,
+                                format!(
+                                    "Map state input must be an array but was: {}",
+                                    compact(other)
+                                ),
+                            ));
                         }
                     },
                 },
             }
         };
-        let max_conc = self.dyn_u64(sr, m.max_concurrency.as_ref(), "MaxConcurrency", effective, &env, jenv)?;
-        let tol_count = self.dyn_f64(sr, m.tolerated_count.as_ref(), "ToleratedFailureCount", true, effective, &env, jenv)?;
-        let tol_pct = self.dyn_f64(sr, m.tolerated_percentage.as_ref(), "ToleratedFailurePercentage", false, effective, &env, jenv)?;
+        let max_conc = self.dyn_u64(
+            sr,
+            m.max_concurrency.as_ref(),
+            "MaxConcurrency",
+            effective,
+            &env,
+            jenv,
+        )?;
+        let tol_count = self.dyn_f64(
+            sr,
+            m.tolerated_count.as_ref(),
+            "ToleratedFailureCount",
+            true,
+            effective,
+            &env,
+            jenv,
+        )?;
+        let tol_pct = self.dyn_f64(
+            sr,
+            m.tolerated_percentage.as_ref(),
+            "ToleratedFailurePercentage",
+            false,
+            effective,
+            &env,
+            jenv,
+        )?;
         if let Some(p) = tol_pct
             && p > 100.0
         {
-            return Err(Self::runtime(sr, format!("ToleratedFailurePercentage must be between 0 and 100, got {p}")));
+            return Err(Self::runtime(
+                sr,
+                format!("ToleratedFailurePercentage must be between 0 and 100, got {p}"),
+            ));
         }
         // iteration inputs
         let mut inputs = Vec::with_capacity(items.len());
@@ -1283,7 +1607,10 @@ impl<'o> Run<'o> {
                     let ctx_i = self.context(&sri, None);
                     match st.ql {
                         Ql::JsonPath => {
-                            let env_i = Env { ctx: Some(&ctx_i), scope };
+                            let env_i = Env {
+                                ctx: Some(&ctx_i),
+                                scope,
+                            };
                             Self::eval_jp(&sri, t, effective, &env_i)?
                         }
                         Ql::Jsonata => {
@@ -1313,15 +1640,27 @@ impl<'o> Run<'o> {
             let g = &m.processor;
             async move {
                 let mut p = base;
-                self.event(&mut p, "MapIterationStarted", || json!({"name": state_name, "index": i}));
+                self.event(
+                    &mut p,
+                    "MapIterationStarted",
+                    || json!({"name": state_name, "index": i}),
+                );
                 let mut child = Scope::child(parent);
                 let r = self.run_graph(g, input, &mut child, &mut p).await;
                 match &r {
                     Ok(_) => {
-                        self.event(&mut p, "MapIterationSucceeded", || json!({"name": state_name, "index": i}));
+                        self.event(
+                            &mut p,
+                            "MapIterationSucceeded",
+                            || json!({"name": state_name, "index": i}),
+                        );
                     }
                     Err(_) => {
-                        self.event(&mut p, "MapIterationFailed", || json!({"name": state_name, "index": i}));
+                        self.event(
+                            &mut p,
+                            "MapIterationFailed",
+                            || json!({"name": state_name, "index": i}),
+                        );
                     }
                 }
                 r
@@ -1335,16 +1674,23 @@ impl<'o> Run<'o> {
             match r {
                 Ok(v) => results.push(v),
                 Err(f) => {
-                    if f.error.as_deref() == Some("States.Timeout") && f.cause.as_deref() == Some(TIMEOUT_CAUSE) {
+                    if f.error.as_deref() == Some("States.Timeout")
+                        && f.cause.as_deref() == Some(TIMEOUT_CAUSE)
+                    {
                         return Err(f);
                     }
                     if !tolerant {
-                        self.event(prev, "MapStateFailed", || json!({"error": f.error, "cause": f.cause}));
+                        self.event(
+                            prev,
+                            "MapStateFailed",
+                            || json!({"error": f.error, "cause": f.cause}),
+                        );
                         return Err(f);
                     }
                     failures += 1;
                     let over_count = tol_count.is_some_and(|c| failures as f64 > c);
-                    let over_pct = tol_pct.is_some_and(|p| total > 0 && (failures as f64 * 100.0 / total as f64) > p);
+                    let over_pct = tol_pct
+                        .is_some_and(|p| total > 0 && (failures as f64 * 100.0 / total as f64) > p);
                     let within = match (tol_count, tol_pct) {
                         (Some(_), Some(_)) => !(over_count && over_pct),
                         (Some(_), None) => !over_count,
@@ -1352,8 +1698,15 @@ impl<'o> Run<'o> {
                         (None, None) => false,
                     };
                     if !within {
-                        let f = Failure::new("States.ExceedToleratedFailureThreshold", "The specified tolerance threshold was exceeded");
-                        self.event(prev, "MapStateFailed", || json!({"error": f.error, "cause": f.cause}));
+                        let f = Failure::new(
+                            "States.ExceedToleratedFailureThreshold",
+                            "The specified tolerance threshold was exceeded",
+                        );
+                        self.event(
+                            prev,
+                            "MapStateFailed",
+                            || json!({"error": f.error, "cause": f.cause}),
+                        );
                         return Err(f);
                     }
                     results.push(f.output());
@@ -1364,7 +1717,9 @@ impl<'o> Run<'o> {
         self.event(prev, "MapStateSucceeded", || Value::Null);
         let out = Value::Array(results);
         match &m.result_writer {
-            Some(w) => crate::distributed::write_results(self, sr, w, out, effective, &env, jenv).await,
+            Some(w) => {
+                crate::distributed::write_results(self, sr, w, out, effective, &env, jenv).await
+            }
             None => Ok(out),
         }
     }
@@ -1381,19 +1736,68 @@ impl<'o> Run<'o> {
         Self::runtime(sr, msg)
     }
 
-    pub(crate) fn template_jp(sr: &StateRun<'_>, t: &Template, input: &Value, env: &Env<'_>) -> Result<Value, Failure> {
+    pub(crate) fn template_jp(
+        sr: &StateRun<'_>,
+        t: &Template,
+        input: &Value,
+        env: &Env<'_>,
+    ) -> Result<Value, Failure> {
         Self::eval_jp(sr, t, input, env)
     }
 
-    pub(crate) fn template_ja(sr: &StateRun<'_>, t: &Template, field: &str, env: &mdlc_jsonata::Environment) -> Result<Value, Failure> {
+    pub(crate) fn template_ja(
+        sr: &StateRun<'_>,
+        t: &Template,
+        field: &str,
+        env: &mdlc_jsonata::Environment,
+    ) -> Result<Value, Failure> {
         Self::eval_ja(sr, t, field, env)
     }
 
-    pub(crate) fn uint(&self, sr: &StateRun<'_>, d: Option<&Dyn<u64>>, field: &str, input: &Value, env: &Env<'_>, jenv: Option<&mdlc_jsonata::Environment>) -> Result<Option<u64>, Failure> {
+    pub(crate) fn uint(
+        &self,
+        sr: &StateRun<'_>,
+        d: Option<&Dyn<u64>>,
+        field: &str,
+        input: &Value,
+        env: &Env<'_>,
+        jenv: Option<&mdlc_jsonata::Environment>,
+    ) -> Result<Option<u64>, Failure> {
         self.dyn_u64(sr, d, field, input, env, jenv)
     }
 }
 
+/// A planned Wait: how long to sleep, and whether the execution times out meanwhile.
+pub(crate) struct WaitPlan {
+    sleep: Duration,
+    times_out: bool,
+}
+
+fn entered_event(t: StateType) -> &'static str {
+    match t {
+        StateType::Pass => "PassStateEntered",
+        StateType::Task => "TaskStateEntered",
+        StateType::Choice => "ChoiceStateEntered",
+        StateType::Wait => "WaitStateEntered",
+        StateType::Succeed => "SucceedStateEntered",
+        StateType::Fail => "FailStateEntered",
+        StateType::Parallel => "ParallelStateEntered",
+        StateType::Map => "MapStateEntered",
+    }
+}
+
+fn exited_event(t: StateType) -> &'static str {
+    match t {
+        StateType::Pass => "PassStateExited",
+        StateType::Task => "TaskStateExited",
+        StateType::Choice => "ChoiceStateExited",
+        StateType::Wait => "WaitStateExited",
+        StateType::Succeed => "SucceedStateExited",
+        StateType::Fail => "FailStateExited",
+        StateType::Parallel => "ParallelStateExited",
+        StateType::Map => "MapStateExited",
+    }
+}
 
 const TIMEOUT_CAUSE: &str = "The execution timed out (TimeoutSeconds elapsed).";
 
@@ -1437,10 +1841,15 @@ fn resource_type(resource: &str) -> String {
 pub(crate) fn matches_error(errors: &[String], name: &str) -> bool {
     errors.iter().any(|e| match e.as_str() {
         "States.ALL" => !matches!(name, "States.Runtime" | "States.DataLimitExceeded"),
-        "States.TaskFailed" => !matches!(
-            name,
-            "States.Timeout" | "States.Runtime" | "States.DataLimitExceeded" | "States.HeartbeatTimeout"
-        ) && !name.is_empty(),
+        "States.TaskFailed" => {
+            !matches!(
+                name,
+                "States.Timeout"
+                    | "States.Runtime"
+                    | "States.DataLimitExceeded"
+                    | "States.HeartbeatTimeout"
+            ) && !name.is_empty()
+        }
         other => other == name,
     })
 }
@@ -1472,6 +1881,9 @@ mod tests {
     #[test]
     fn resource_types() {
         assert_eq!(resource_type("arn:aws:states:::lambda:invoke"), "lambda");
-        assert_eq!(resource_type("arn:aws:lambda:us-east-1:1:function:f"), "lambda");
+        assert_eq!(
+            resource_type("arn:aws:lambda:us-east-1:1:function:f"),
+            "lambda"
+        );
     }
 }

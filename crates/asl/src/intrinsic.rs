@@ -81,7 +81,10 @@ impl Func {
 pub(crate) enum Arg {
     Literal(Value),
     /// A string literal as written (escapes still in place), for States.Format templates.
-    Str { value: String, raw: String },
+    Str {
+        value: String,
+        raw: String,
+    },
     Path(JsonPath),
     Call(Box<Intrinsic>),
 }
@@ -98,7 +101,10 @@ pub struct Intrinsic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum IntrinsicError {
     /// A path argument found nothing.
-    Path { path: String, undefined_variable: Option<String> },
+    Path {
+        path: String,
+        undefined_variable: Option<String>,
+    },
     /// A bad argument value (`States.IntrinsicFailure`).
     Failure(String),
 }
@@ -111,10 +117,7 @@ pub(crate) fn looks_like_intrinsic(s: &str) -> bool {
 impl Intrinsic {
     /// Parses and checks (known function, argument count, literal argument types).
     pub fn parse(src: &str) -> Result<Intrinsic, String> {
-        let mut p = P {
-            s: src,
-            i: 0,
-        };
+        let mut p = P { s: src, i: 0 };
         p.ws();
         let call = p.call()?;
         p.ws();
@@ -297,11 +300,13 @@ impl Intrinsic {
                     Some(other) => java_string(other, false),
                 };
                 let alg = str_arg(&v, 1).ok_or_else(|| self.fail("expected an algorithm"))?;
-                Ok(Value::String(hash(alg, data.as_bytes()).ok_or_else(|| {
-                    self.fail(format!(
-                        "unsupported algorithm '{alg}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
-                    ))
-                })?))
+                Ok(Value::String(hash(alg, data.as_bytes()).ok_or_else(
+                    || {
+                        self.fail(format!(
+                            "unsupported algorithm '{alg}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
+                        ))
+                    },
+                )?))
             }
             Func::JsonMerge => {
                 let deep = match v.get(2) {
@@ -333,7 +338,8 @@ impl Intrinsic {
                 }
                 let n = match v.get(2) {
                     Some(seed) => {
-                        let seed = as_int(seed).ok_or_else(|| self.fail("the seed must be an integer"))?;
+                        let seed =
+                            as_int(seed).ok_or_else(|| self.fail("the seed must be an integer"))?;
                         rand::rngs::StdRng::seed_from_u64(seed as u64).random_range(start..end)
                     }
                     None => rand::rng().random_range(start..end),
@@ -390,9 +396,11 @@ fn int_arg(v: &[Value], i: usize) -> Option<i64> {
 /// A number converted to an integer by truncation (as Step Functions' MathAdd does).
 fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 9.0e15).map(|f| f.trunc() as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9.0e15)
+                .map(|f| f.trunc() as i64)
+        }),
         _ => None,
     }
 }
@@ -409,8 +417,7 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
@@ -474,8 +481,8 @@ impl<'a> P<'a> {
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
             .unwrap_or(rest.len());
         let name = &rest[..end];
-        let func = Func::from_name(name)
-            .ok_or_else(|| format!("unknown intrinsic function '{name}'"))?;
+        let func =
+            Func::from_name(name).ok_or_else(|| format!("unknown intrinsic function '{name}'"))?;
         self.i += end;
         self.ws();
         if !self.rest().starts_with('(') {
@@ -707,7 +714,10 @@ mod tests {
     #[test]
     fn format_prints_values_like_java() {
         assert_eq!(
-            run("States.Format('a={} b={} \\{x\\}', $.a, $.b)", json!({"a": {"k": [1, "s"]}, "b": null})),
+            run(
+                "States.Format('a={} b={} \\{x\\}', $.a, $.b)",
+                json!({"a": {"k": [1, "s"]}, "b": null})
+            ),
             Ok(json!("a={k=[1, s]} b=null {x}"))
         );
     }
@@ -715,26 +725,59 @@ mod tests {
     #[test]
     fn math_add_truncates_and_checks_range() {
         assert_eq!(run("States.MathAdd(-3.5, 0)", json!({})), Ok(json!(-3)));
-        assert_eq!(run("States.MathAdd($.i, 1)", json!({"i": 41})), Ok(json!(42)));
+        assert_eq!(
+            run("States.MathAdd($.i, 1)", json!({"i": 41})),
+            Ok(json!(42))
+        );
         assert!(run("States.MathAdd(2147483647, 1)", json!({})).is_err());
     }
 
     #[test]
     fn arrays() {
-        assert_eq!(run("States.ArrayRange(0, 9, 3)", json!({})), Ok(json!([0, 3, 6, 9])));
-        assert_eq!(run("States.ArrayPartition(States.Array(1,2,3), 2)", json!({})), Ok(json!([[1, 2], [3]])));
-        assert_eq!(run("States.ArrayUnique(States.Array(1, 1.0, 'a', 'a'))", json!({})), Ok(json!([1, "a"])));
-        assert_eq!(run("States.ArrayGetItem(States.Array(1,2), 1)", json!({})), Ok(json!(2)));
+        assert_eq!(
+            run("States.ArrayRange(0, 9, 3)", json!({})),
+            Ok(json!([0, 3, 6, 9]))
+        );
+        assert_eq!(
+            run("States.ArrayPartition(States.Array(1,2,3), 2)", json!({})),
+            Ok(json!([[1, 2], [3]]))
+        );
+        assert_eq!(
+            run(
+                "States.ArrayUnique(States.Array(1, 1.0, 'a', 'a'))",
+                json!({})
+            ),
+            Ok(json!([1, "a"]))
+        );
+        assert_eq!(
+            run("States.ArrayGetItem(States.Array(1,2), 1)", json!({})),
+            Ok(json!(2))
+        );
         assert!(run("States.ArrayGetItem(States.Array(1,2), 2)", json!({})).is_err());
     }
 
     #[test]
     fn strings_and_hashes() {
-        assert_eq!(run("States.StringSplit(',a,,b', ',')", json!({})), Ok(json!(["a", "b"])));
-        assert_eq!(run("States.Base64Decode(States.Base64Encode('hé'))", json!({})), Ok(json!("hé")));
-        assert_eq!(run("States.Hash('input data', 'MD5')", json!({})), Ok(json!("812f45842bc6d66ee14572ce20db8e86")));
-        assert_eq!(run("States.StringToJson('{\\\"a\\\": 1}')", json!({})), Ok(json!({"a": 1})));
-        assert_eq!(run("States.JsonToString($.x)", json!({"x": {"a": [1]}})), Ok(json!("{\"a\":[1]}")));
+        assert_eq!(
+            run("States.StringSplit(',a,,b', ',')", json!({})),
+            Ok(json!(["a", "b"]))
+        );
+        assert_eq!(
+            run("States.Base64Decode(States.Base64Encode('hé'))", json!({})),
+            Ok(json!("hé"))
+        );
+        assert_eq!(
+            run("States.Hash('input data', 'MD5')", json!({})),
+            Ok(json!("812f45842bc6d66ee14572ce20db8e86"))
+        );
+        assert_eq!(
+            run("States.StringToJson('{\\\"a\\\": 1}')", json!({})),
+            Ok(json!({"a": 1}))
+        );
+        assert_eq!(
+            run("States.JsonToString($.x)", json!({"x": {"a": [1]}})),
+            Ok(json!("{\"a\":[1]}"))
+        );
     }
 
     #[test]
@@ -756,7 +799,10 @@ mod tests {
     fn missing_path_reports_the_path() {
         assert_eq!(
             run("States.Array($.nope)", json!({})),
-            Err(IntrinsicError::Path { path: "$.nope".into(), undefined_variable: None })
+            Err(IntrinsicError::Path {
+                path: "$.nope".into(),
+                undefined_variable: None
+            })
         );
     }
 }

@@ -90,9 +90,8 @@ mod tests {
     #[test]
     fn execute_future_is_send() {
         fn is_send<T: Send>(_: &T) {}
-        let sm = StateMachine::from_json_str(
-            r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#,
-        );
+        let sm =
+            StateMachine::from_json_str(r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#);
         if let Ok(sm) = sm {
             let fut = sm.execute(Value::Null, ExecutionOptions::default());
             is_send(&fut);

@@ -25,7 +25,9 @@ pub enum MockConfigError {
     Invalid { pointer: String, message: String },
     #[error("mock configuration has no state machine '{0}' (under /StateMachines)")]
     UnknownStateMachine(String),
-    #[error("mock configuration has no test case '{test_case}' for state machine '{state_machine}'")]
+    #[error(
+        "mock configuration has no test case '{test_case}' for state machine '{state_machine}'"
+    )]
     UnknownTestCase {
         state_machine: String,
         test_case: String,
@@ -57,7 +59,8 @@ fn invalid(pointer: String, message: impl Into<String>) -> MockConfigError {
 
 impl MockConfig {
     pub fn from_json_str(src: &str) -> Result<MockConfig, MockConfigError> {
-        let v: Value = serde_json::from_str(src).map_err(|e| MockConfigError::Json(e.to_string()))?;
+        let v: Value =
+            serde_json::from_str(src).map_err(|e| MockConfigError::Json(e.to_string()))?;
         Self::from_value(&v)
     }
 
@@ -79,14 +82,17 @@ impl MockConfig {
                 let mut cases = HashMap::new();
                 for (tc, states) in tcs {
                     let tp = format!("{p}/TestCases/{tc}");
-                    let states = states
-                        .as_object()
-                        .ok_or_else(|| invalid(tp.clone(), "must be an object of state name to response name"))?;
+                    let states = states.as_object().ok_or_else(|| {
+                        invalid(
+                            tp.clone(),
+                            "must be an object of state name to response name",
+                        )
+                    })?;
                     let mut m = HashMap::new();
                     for (state, resp) in states {
-                        let r = resp
-                            .as_str()
-                            .ok_or_else(|| invalid(format!("{tp}/{state}"), "must be a response name"))?;
+                        let r = resp.as_str().ok_or_else(|| {
+                            invalid(format!("{tp}/{state}"), "must be a response name")
+                        })?;
                         m.insert(state.clone(), r.to_string());
                     }
                     cases.insert(tc.clone(), m);
@@ -100,9 +106,12 @@ impl MockConfig {
                 .ok_or_else(|| invalid("/MockedResponses".into(), "must be an object"))?;
             for (name, by_index) in rs {
                 let p = format!("/MockedResponses/{name}");
-                let by_index = by_index
-                    .as_object()
-                    .ok_or_else(|| invalid(p.clone(), "must be an object of invocation index to response"))?;
+                let by_index = by_index.as_object().ok_or_else(|| {
+                    invalid(
+                        p.clone(),
+                        "must be an object of invocation index to response",
+                    )
+                })?;
                 let mut list = Vec::new();
                 for (idx, resp) in by_index {
                     let ip = format!("{p}/{idx}");
@@ -116,16 +125,18 @@ impl MockConfig {
                     if b < a {
                         return Err(invalid(ip, "the range end is before its start"));
                     }
-                    let o = resp
-                        .as_object()
-                        .ok_or_else(|| invalid(ip.clone(), "must be an object with Return or Throw"))?;
+                    let o = resp.as_object().ok_or_else(|| {
+                        invalid(ip.clone(), "must be an object with Return or Throw")
+                    })?;
                     let r = match (o.get("Return"), o.get("Throw")) {
                         (Some(v), None) => MockResponse::Return(v.clone()),
                         (None, Some(t)) => MockResponse::Throw {
                             error: t
                                 .get("Error")
                                 .and_then(Value::as_str)
-                                .ok_or_else(|| invalid(format!("{ip}/Throw/Error"), "must be a string"))?
+                                .ok_or_else(|| {
+                                    invalid(format!("{ip}/Throw/Error"), "must be a string")
+                                })?
                                 .to_string(),
                             cause: t
                                 .get("Cause")
@@ -148,7 +159,9 @@ impl MockConfig {
                     if !cfg.responses.contains_key(r) {
                         return Err(invalid(
                             format!("/StateMachines/{sm}/TestCases/{tc}/{state}"),
-                            format!("refers to mocked response '{r}', which is not defined under /MockedResponses"),
+                            format!(
+                                "refers to mocked response '{r}', which is not defined under /MockedResponses"
+                            ),
                         ));
                     }
                 }
@@ -176,10 +189,12 @@ impl MockInvoker {
             .state_machines
             .get(state_machine_name)
             .ok_or_else(|| MockConfigError::UnknownStateMachine(state_machine_name.to_string()))?;
-        let case = cases.get(test_case).ok_or_else(|| MockConfigError::UnknownTestCase {
-            state_machine: state_machine_name.to_string(),
-            test_case: test_case.to_string(),
-        })?;
+        let case = cases
+            .get(test_case)
+            .ok_or_else(|| MockConfigError::UnknownTestCase {
+                state_machine: state_machine_name.to_string(),
+                test_case: test_case.to_string(),
+            })?;
         let mut states = HashMap::new();
         for (state, r) in case {
             if let Some(list) = config.responses.get(r) {
@@ -226,7 +241,10 @@ impl TaskInvoker for MockInvoker {
             Some(MockResponse::Throw { error, cause }) => Err(TaskFailure { error, cause }),
             None => Err(TaskFailure::new(
                 "States.TaskFailed",
-                format!("mocked response for state '{}' is empty", request.state_name),
+                format!(
+                    "mocked response for state '{}' is empty",
+                    request.state_name
+                ),
             )),
         }
     }

@@ -323,8 +323,15 @@ const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 fn allowed_fields(ty: StateType) -> &'static [&'static str] {
     match ty {
         StateType::Pass => &[
-            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result",
-            "Assign", "Output",
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "Result",
+            "Assign",
+            "Output",
         ],
         StateType::Task => &[
             "Next",
@@ -346,7 +353,14 @@ fn allowed_fields(ty: StateType) -> &'static [&'static str] {
             "Output",
             "Assign",
         ],
-        StateType::Choice => &["Choices", "Default", "InputPath", "OutputPath", "Assign", "Output"],
+        StateType::Choice => &[
+            "Choices",
+            "Default",
+            "InputPath",
+            "OutputPath",
+            "Assign",
+            "Output",
+        ],
         StateType::Wait => &[
             "Next",
             "End",
@@ -429,8 +443,15 @@ fn validate_into(def: &Value, c: &mut Collector) -> Option<Model> {
         return None;
     };
     for k in obj.keys() {
-        if !["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"]
-            .contains(&k.as_str())
+        if ![
+            "StartAt",
+            "States",
+            "Comment",
+            "Version",
+            "TimeoutSeconds",
+            "QueryLanguage",
+        ]
+        .contains(&k.as_str())
         {
             c.push(&ptr("", k), format!("unknown field '{k}'"));
         }
@@ -477,7 +498,10 @@ fn query_language(obj: &Map<String, Value>, base: &str, inherited: Ql, c: &mut C
         }
         Some(Value::String(s)) if s == "JSONata" => Ql::Jsonata,
         Some(_) => {
-            c.push(&ptr(base, "QueryLanguage"), "must be \"JSONPath\" or \"JSONata\"");
+            c.push(
+                &ptr(base, "QueryLanguage"),
+                "must be \"JSONPath\" or \"JSONata\"",
+            );
             inherited
         }
     }
@@ -499,8 +523,14 @@ fn compile_graph(
 ) -> Option<Graph> {
     if !top {
         for k in obj.keys() {
-            if !["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"]
-                .contains(&k.as_str())
+            if ![
+                "StartAt",
+                "States",
+                "Comment",
+                "ProcessorConfig",
+                "QueryLanguage",
+            ]
+            .contains(&k.as_str())
             {
                 c.push(&ptr(base, k), format!("unknown field '{k}'"));
             }
@@ -609,7 +639,10 @@ fn compile_graph(
             || (s.next.is_none() && !matches!(s.ty, StateType::Choice))
     });
     if !has_terminal {
-        c.push(&states_ptr, "no state ends the execution (End, Succeed or Fail)");
+        c.push(
+            &states_ptr,
+            "no state ends the execution (End, Succeed or Fail)",
+        );
     }
     Some(Graph {
         states: compiled,
@@ -642,7 +675,10 @@ fn transition(
         Some(Value::String(s)) => match index.get(s.as_str()) {
             Some(i) => Some(*i),
             None => {
-                c.push(pointer, format!("refers to state '{s}', which does not exist"));
+                c.push(
+                    pointer,
+                    format!("refers to state '{s}', which does not exist"),
+                );
                 None
             }
         },
@@ -751,7 +787,10 @@ fn dyn_uint(
     let fixed = cx.get(field);
     let path = path_field_name.and_then(|p| cx.get(p).map(|v| (p, v)));
     if let (Some(_), Some((pn, _))) = (fixed, path) {
-        c.push(&cx.p(field), format!("'{field}' and '{pn}' cannot both be set"));
+        c.push(
+            &cx.p(field),
+            format!("'{field}' and '{pn}' cannot both be set"),
+        );
     }
     if let Some(v) = fixed {
         if let Value::String(s) = v
@@ -781,7 +820,10 @@ fn dyn_str(cx: &Ctx<'_>, field: &str, path_name: &str, c: &mut Collector) -> Opt
     let fixed = cx.get(field);
     let path = cx.get(path_name);
     if fixed.is_some() && path.is_some() {
-        c.push(&cx.p(field), format!("'{field}' and '{path_name}' cannot both be set"));
+        c.push(
+            &cx.p(field),
+            format!("'{field}' and '{path_name}' cannot both be set"),
+        );
     }
     if let Some(v) = fixed {
         return match v {
@@ -943,7 +985,10 @@ fn compile_state(
         }),
         Ql::Jsonata => obj.get("Arguments").map(|v| {
             if !(v.is_object() || v.as_str().and_then(jsonata_body).is_some()) {
-                c.push(&cx.p("Arguments"), "must be an object or a JSONata expression");
+                c.push(
+                    &cx.p("Arguments"),
+                    "must be an object or a JSONata expression",
+                );
             }
             Template::jsonata(v, &cx.p("Arguments"), c)
         }),
@@ -1002,9 +1047,22 @@ fn compile_state(
                     String::new()
                 }
             };
-            let timeout = dyn_uint(&cx, "TimeoutSeconds", Some("TimeoutSecondsPath"), 1, 99_999_999, c);
-            let heartbeat =
-                dyn_uint(&cx, "HeartbeatSeconds", Some("HeartbeatSecondsPath"), 1, 99_999_999, c);
+            let timeout = dyn_uint(
+                &cx,
+                "TimeoutSeconds",
+                Some("TimeoutSecondsPath"),
+                1,
+                99_999_999,
+                c,
+            );
+            let heartbeat = dyn_uint(
+                &cx,
+                "HeartbeatSeconds",
+                Some("HeartbeatSecondsPath"),
+                1,
+                99_999_999,
+                c,
+            );
             if let (Some(Dyn::Fixed(t)), Some(Dyn::Fixed(h))) = (&timeout, &heartbeat)
                 && h >= t
             {
@@ -1070,13 +1128,17 @@ fn compile_state(
                             Some(WaitSpec::Seconds(Dyn::Fixed(s)))
                         }
                         _ => {
-                            c.push(&cx.p("Seconds"), "must be an integer between 0 and 99999999");
+                            c.push(
+                                &cx.p("Seconds"),
+                                "must be an integer between 0 and 99999999",
+                            );
                             None
                         }
                     },
                 };
             } else if let Some(v) = obj.get("SecondsPath") {
-                spec = path_field(v, &cx.p("SecondsPath"), c).map(|p| WaitSpec::Seconds(Dyn::Path(p)));
+                spec =
+                    path_field(v, &cx.p("SecondsPath"), c).map(|p| WaitSpec::Seconds(Dyn::Path(p)));
             } else if let Some(v) = obj.get("Timestamp") {
                 spec = match v {
                     Value::String(s) if ql == Ql::Jsonata && jsonata_body(s).is_some() => {
@@ -1132,9 +1194,10 @@ fn compile_state(
         || result_selector.as_ref().is_some_and(Template::uses_context)
         || output.as_ref().is_some_and(Template::uses_context)
         || assign.as_ref().is_some_and(Template::uses_context)
-        || catch
-            .iter()
-            .any(|k| k.output.as_ref().is_some_and(Template::uses_context) || k.assign.as_ref().is_some_and(Template::uses_context))
+        || catch.iter().any(|k| {
+            k.output.as_ref().is_some_and(Template::uses_context)
+                || k.assign.as_ref().is_some_and(Template::uses_context)
+        })
         || matches!(&input_path, IoPath::Path(p) if matches!(p.root(), crate::path::Root::Context))
         || matches!(&output_path, IoPath::Path(p) if matches!(p.root(), crate::path::Root::Context))
         || kind_uses_context(&kind);
@@ -1237,7 +1300,10 @@ fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Ret
             Some(v) => match v.as_u64() {
                 Some(n) if (1..=99_999_999).contains(&n) => n as f64,
                 _ => {
-                    c.push(&ptr(&rp, "IntervalSeconds"), "must be an integer between 1 and 99999999");
+                    c.push(
+                        &ptr(&rp, "IntervalSeconds"),
+                        "must be an integer between 1 and 99999999",
+                    );
                     1.0
                 }
             },
@@ -1247,7 +1313,10 @@ fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Ret
             Some(v) => match v.as_u64() {
                 Some(n) if n <= 99_999_999 => n,
                 _ => {
-                    c.push(&ptr(&rp, "MaxAttempts"), "must be an integer between 0 and 99999999");
+                    c.push(
+                        &ptr(&rp, "MaxAttempts"),
+                        "must be an integer between 0 and 99999999",
+                    );
                     3
                 }
             },
@@ -1271,7 +1340,10 @@ fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Ret
             Some(v) => match v.as_u64() {
                 Some(n) if (1..=31_622_400).contains(&n) => Some(n as f64),
                 _ => {
-                    c.push(&ptr(&rp, "MaxDelaySeconds"), "must be an integer between 1 and 31622400");
+                    c.push(
+                        &ptr(&rp, "MaxDelaySeconds"),
+                        "must be an integer between 1 and 31622400",
+                    );
                     None
                 }
             },
@@ -1303,7 +1375,10 @@ fn check_error_list(errors: &[String], pointer: &str, last: bool, c: &mut Collec
             c.push(pointer, "'States.ALL' must appear alone in ErrorEquals");
         }
         if !last {
-            c.push(pointer, "a 'States.ALL' retrier or catcher must be the last one");
+            c.push(
+                pointer,
+                "a 'States.ALL' retrier or catcher must be the last one",
+            );
         }
     }
 }
@@ -1334,7 +1409,10 @@ fn compile_catch(
                 _ => false,
             };
             if !ok {
-                c.push(&ptr(&rp, k), format!("field '{k}' is not allowed in a catcher"));
+                c.push(
+                    &ptr(&rp, k),
+                    format!("field '{k}' is not allowed in a catcher"),
+                );
             }
         }
         let errors = string_list(o.get("ErrorEquals"), &ptr(&rp, "ErrorEquals"), c);
@@ -1401,7 +1479,10 @@ fn compile_choice_rule(
                 }
                 Some(Value::Bool(b)) => Some(Cond::Const(*b)),
                 Some(_) => {
-                    c.push(&ptr(pointer, "Condition"), "must be a JSONata expression '{% ... %}' or a boolean");
+                    c.push(
+                        &ptr(pointer, "Condition"),
+                        "must be a JSONata expression '{% ... %}' or a boolean",
+                    );
                     None
                 }
                 None => {
@@ -1447,7 +1528,10 @@ fn compile_cond(
     if top {
         allowed.extend(["Next", "Assign"]);
     } else if o.contains_key("Next") {
-        c.push(&ptr(pointer, "Next"), "'Next' is only allowed in a top-level choice rule");
+        c.push(
+            &ptr(pointer, "Next"),
+            "'Next' is only allowed in a top-level choice rule",
+        );
     }
     let mut ops = Vec::new();
     for k in o.keys() {
@@ -1460,7 +1544,10 @@ fn compile_cond(
             ops.push((k.as_str(), *op, true));
         } else if !allowed.contains(&k.as_str()) && !(top && k == "Next") {
             if !matches!(k.as_str(), "Output" | "Condition") {
-                c.push(&ptr(pointer, k), format!("unknown field '{k}' in a choice rule"));
+                c.push(
+                    &ptr(pointer, k),
+                    format!("unknown field '{k}' in a choice rule"),
+                );
             }
         }
     }
@@ -1478,7 +1565,10 @@ fn compile_cond(
     if let Some(v) = o.get("And").or_else(|| o.get("Or")) {
         let key = if o.contains_key("And") { "And" } else { "Or" };
         if o.contains_key("Variable") {
-            c.push(&ptr(pointer, "Variable"), format!("not allowed with '{key}'"));
+            c.push(
+                &ptr(pointer, "Variable"),
+                format!("not allowed with '{key}'"),
+            );
         }
         let Value::Array(a) = v else {
             c.push(&ptr(pointer, key), "must be a non-empty array of rules");
@@ -1547,9 +1637,7 @@ fn compile_cond(
             | Op::TimestampLessThan
             | Op::TimestampGreaterThan
             | Op::TimestampLessThanEquals
-            | Op::TimestampGreaterThanEquals => {
-                value.as_str().and_then(parse_timestamp).is_some()
-            }
+            | Op::TimestampGreaterThanEquals => value.as_str().and_then(parse_timestamp).is_some(),
         };
         if !ok {
             let want = match op {
@@ -1595,7 +1683,10 @@ fn compile_map(cx: &Ctx<'_>, vars: &mut Vars, c: &mut Collector) -> Option<MapSp
         Template::jsonata(v, &cx.p("Items"), c)
     });
     if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
-        c.push(&cx.p("Parameters"), "'Parameters' and 'ItemSelector' cannot both be set");
+        c.push(
+            &cx.p("Parameters"),
+            "'Parameters' and 'ItemSelector' cannot both be set",
+        );
     }
     let item_selector = obj
         .get("ItemSelector")
@@ -1609,7 +1700,10 @@ fn compile_map(cx: &Ctx<'_>, vars: &mut Vars, c: &mut Collector) -> Option<MapSp
             }
         });
     if obj.contains_key("ItemProcessor") && obj.contains_key("Iterator") {
-        c.push(&cx.p("Iterator"), "'Iterator' and 'ItemProcessor' cannot both be set");
+        c.push(
+            &cx.p("Iterator"),
+            "'Iterator' and 'ItemProcessor' cannot both be set",
+        );
     }
     let (proc_key, proc_v) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
         (Some(v), _) => ("ItemProcessor", v),
@@ -1634,7 +1728,9 @@ fn compile_map(cx: &Ctx<'_>, vars: &mut Vars, c: &mut Collector) -> Option<MapSp
                         ("Mode", Some("INLINE")) => {}
                         ("Mode", Some("DISTRIBUTED")) => distributed = true,
                         ("ExecutionType", Some("STANDARD" | "EXPRESS")) => {}
-                        ("Mode", _) => c.push(&ptr(&pcp, k), "must be \"INLINE\" or \"DISTRIBUTED\""),
+                        ("Mode", _) => {
+                            c.push(&ptr(&pcp, k), "must be \"INLINE\" or \"DISTRIBUTED\"")
+                        }
                         ("ExecutionType", _) => {
                             c.push(&ptr(&pcp, k), "must be \"STANDARD\" or \"EXPRESS\"")
                         }
@@ -1646,10 +1742,28 @@ fn compile_map(cx: &Ctx<'_>, vars: &mut Vars, c: &mut Collector) -> Option<MapSp
         }
     }
     let pql = query_language(po, &pp, ql, c);
-    let mut inner = if distributed { Vars::default() } else { vars.clone() };
+    let mut inner = if distributed {
+        Vars::default()
+    } else {
+        vars.clone()
+    };
     let processor = compile_graph(po, &pp, pql, false, &mut inner, c)?;
-    let max_concurrency = dyn_uint(cx, "MaxConcurrency", Some("MaxConcurrencyPath"), 0, u64::MAX, c);
-    let tolerated_count = dyn_num(cx, "ToleratedFailureCount", "ToleratedFailureCountPath", 0.0, f64::MAX, c);
+    let max_concurrency = dyn_uint(
+        cx,
+        "MaxConcurrency",
+        Some("MaxConcurrencyPath"),
+        0,
+        u64::MAX,
+        c,
+    );
+    let tolerated_count = dyn_num(
+        cx,
+        "ToleratedFailureCount",
+        "ToleratedFailureCountPath",
+        0.0,
+        f64::MAX,
+        c,
+    );
     let tolerated_percentage = dyn_num(
         cx,
         "ToleratedFailurePercentage",
@@ -1675,7 +1789,10 @@ fn compile_map(cx: &Ctx<'_>, vars: &mut Vars, c: &mut Collector) -> Option<MapSp
     if !distributed {
         for f in ["ItemReader", "ItemBatcher", "ResultWriter"] {
             if obj.contains_key(f) {
-                c.push(&cx.p(f), format!("'{f}' needs ProcessorConfig.Mode DISTRIBUTED"));
+                c.push(
+                    &cx.p(f),
+                    format!("'{f}' needs ProcessorConfig.Mode DISTRIBUTED"),
+                );
             }
         }
     }
@@ -1703,7 +1820,10 @@ fn dyn_num(
     c: &mut Collector,
 ) -> Option<Dyn<f64>> {
     if cx.get(field).is_some() && cx.get(path_name).is_some() {
-        c.push(&cx.p(field), format!("'{field}' and '{path_name}' cannot both be set"));
+        c.push(
+            &cx.p(field),
+            format!("'{field}' and '{path_name}' cannot both be set"),
+        );
     }
     if let Some(v) = cx.get(field) {
         if let Value::String(s) = v
@@ -1715,7 +1835,10 @@ fn dyn_num(
         return match v.as_f64() {
             Some(n) if n >= min && n <= max => Some(Dyn::Fixed(n)),
             _ => {
-                c.push(&cx.p(field), format!("must be a number between {min} and {max}"));
+                c.push(
+                    &cx.p(field),
+                    format!("must be a number between {min} and {max}"),
+                );
                 None
             }
         };
@@ -1725,7 +1848,14 @@ fn dyn_num(
         .map(Dyn::Path)
 }
 
-fn sub_uint(o: &Map<String, Value>, field: &str, path_name: &str, base: &str, ql: Ql, c: &mut Collector) -> Option<Dyn<u64>> {
+fn sub_uint(
+    o: &Map<String, Value>,
+    field: &str,
+    path_name: &str,
+    base: &str,
+    ql: Ql,
+    c: &mut Collector,
+) -> Option<Dyn<u64>> {
     let cx = Ctx {
         base: base.to_string(),
         obj: o,
@@ -1760,11 +1890,18 @@ fn compile_item_reader(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> O
             s.clone()
         }
         _ => {
-            c.push(&ptr(pointer, "Resource"), "is required and must be a string");
+            c.push(
+                &ptr(pointer, "Resource"),
+                "is required and must be a string",
+            );
             String::new()
         }
     };
-    let pkey = if ql == Ql::Jsonata { "Arguments" } else { "Parameters" };
+    let pkey = if ql == Ql::Jsonata {
+        "Arguments"
+    } else {
+        "Parameters"
+    };
     let parameters = o
         .get(pkey)
         .map(|v| compile_payload(v, &ptr(pointer, pkey), ql, c));
@@ -1782,11 +1919,15 @@ fn compile_item_reader(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> O
                     let kp = ptr(&rp, k);
                     match k.as_str() {
                         "InputType" => match v.as_str() {
-                            Some(t @ ("CSV" | "JSON" | "JSONL" | "MANIFEST")) => input_type = t.to_string(),
+                            Some(t @ ("CSV" | "JSON" | "JSONL" | "MANIFEST")) => {
+                                input_type = t.to_string()
+                            }
                             _ => c.push(&kp, "must be one of CSV, JSON, JSONL, MANIFEST"),
                         },
                         "CSVHeaderLocation" => match v.as_str() {
-                            Some(t @ ("FIRST_ROW" | "GIVEN")) => csv_header_location = t.to_string(),
+                            Some(t @ ("FIRST_ROW" | "GIVEN")) => {
+                                csv_header_location = t.to_string()
+                            }
                             _ => c.push(&kp, "must be FIRST_ROW or GIVEN"),
                         },
                         "CSVHeaders" => match v.as_array() {
@@ -1821,7 +1962,10 @@ fn compile_item_reader(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> O
         }
     }
     if csv_header_location == "GIVEN" && csv_headers.is_none() {
-        c.push(&ptr(pointer, "ReaderConfig"), "CSVHeaders is required when CSVHeaderLocation is GIVEN");
+        c.push(
+            &ptr(pointer, "ReaderConfig"),
+            "CSVHeaders is required when CSVHeaderLocation is GIVEN",
+        );
     }
     Some(ItemReader {
         resource,
@@ -1835,7 +1979,12 @@ fn compile_item_reader(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> O
     })
 }
 
-fn compile_item_batcher(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> Option<ItemBatcher> {
+fn compile_item_batcher(
+    v: &Value,
+    pointer: &str,
+    ql: Ql,
+    c: &mut Collector,
+) -> Option<ItemBatcher> {
     let Some(o) = v.as_object() else {
         c.push(pointer, "must be an object");
         return None;
@@ -1853,8 +2002,22 @@ fn compile_item_batcher(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> 
             c.push(&ptr(pointer, k), format!("unknown field '{k}'"));
         }
     }
-    let max_items = sub_uint(o, "MaxItemsPerBatch", "MaxItemsPerBatchPath", pointer, ql, c);
-    let max_bytes = sub_uint(o, "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", pointer, ql, c);
+    let max_items = sub_uint(
+        o,
+        "MaxItemsPerBatch",
+        "MaxItemsPerBatchPath",
+        pointer,
+        ql,
+        c,
+    );
+    let max_bytes = sub_uint(
+        o,
+        "MaxInputBytesPerBatch",
+        "MaxInputBytesPerBatchPath",
+        pointer,
+        ql,
+        c,
+    );
     if max_items.is_none() && max_bytes.is_none() {
         c.push(pointer, "needs MaxItemsPerBatch or MaxInputBytesPerBatch");
     }
@@ -1868,7 +2031,12 @@ fn compile_item_batcher(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> 
     })
 }
 
-fn compile_result_writer(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> Option<ResultWriter> {
+fn compile_result_writer(
+    v: &Value,
+    pointer: &str,
+    ql: Ql,
+    c: &mut Collector,
+) -> Option<ResultWriter> {
     let Some(o) = v.as_object() else {
         c.push(pointer, "must be an object");
         return None;
@@ -1888,7 +2056,9 @@ fn compile_result_writer(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) ->
                 Some(m) => {
                     for (wk, wv) in m {
                         match (wk.as_str(), wv.as_str()) {
-                            ("OutputType", Some(t @ ("JSON" | "JSONL"))) => output_type = Some(t.to_string()),
+                            ("OutputType", Some(t @ ("JSON" | "JSONL"))) => {
+                                output_type = Some(t.to_string())
+                            }
                             ("Transformation", Some(t @ ("NONE" | "COMPACT" | "FLATTEN"))) => {
                                 transformation = Some(t.to_string())
                             }
@@ -1901,7 +2071,11 @@ fn compile_result_writer(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) ->
             _ => c.push(&kp, format!("unknown field '{k}'")),
         }
     }
-    let pkey = if ql == Ql::Jsonata { "Arguments" } else { "Parameters" };
+    let pkey = if ql == Ql::Jsonata {
+        "Arguments"
+    } else {
+        "Parameters"
+    };
     let parameters = o
         .get(pkey)
         .map(|v| compile_payload(v, &ptr(pointer, pkey), ql, c));

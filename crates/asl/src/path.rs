@@ -395,7 +395,12 @@ fn deep<'a>(v: &'a Value, f: &mut dyn FnMut(&'a Value)) {
     }
 }
 
-fn slice_indexes(len: usize, start: Option<i64>, end: Option<i64>, step: Option<i64>) -> Vec<usize> {
+fn slice_indexes(
+    len: usize,
+    start: Option<i64>,
+    end: Option<i64>,
+    step: Option<i64>,
+) -> Vec<usize> {
     let len = len as i64;
     let step = step.unwrap_or(1);
     if step <= 0 {
@@ -464,7 +469,10 @@ fn filter_matches(f: &FilterExpr, cur: &Value, root: &Value) -> bool {
 fn compare(x: &Value, op: CmpOp, y: &Value) -> bool {
     use std::cmp::Ordering as O;
     let ord = match (x, y) {
-        (Value::Number(a), Value::Number(b)) => a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)),
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .zip(b.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
         (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
         _ => None,
     };
@@ -565,7 +573,9 @@ impl<'a> Parser<'a> {
                                 "keys" => PathFn::Keys,
                                 "first" => PathFn::First,
                                 "last" => PathFn::Last,
-                                other => return Err(self.err(&format!("unknown function '{other}()'"))),
+                                other => {
+                                    return Err(self.err(&format!("unknown function '{other}()'")));
+                                }
                             };
                             self.i += 1;
                             if !self.eat(b')') {
@@ -594,7 +604,10 @@ impl<'a> Parser<'a> {
     fn dot_name(&mut self, in_filter: bool) -> Result<&'a str, String> {
         let start = self.i;
         while let Some(b) = self.peek() {
-            let stop = b == b'.' || b == b'[' || b == b'(' || (in_filter && !is_ident_byte(b) && b != b'-');
+            let stop = b == b'.'
+                || b == b'['
+                || b == b'('
+                || (in_filter && !is_ident_byte(b) && b != b'-');
             if stop {
                 break;
             }
@@ -818,10 +831,9 @@ impl<'a> Parser<'a> {
             Some(b) if b == b'-' || b.is_ascii_digit() => {
                 let start = self.i;
                 self.i += 1;
-                while self
-                    .peek()
-                    .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
-                {
+                while self.peek().is_some_and(|b| {
+                    b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')
+                }) {
                     self.i += 1;
                 }
                 let v: Value = serde_json::from_str(&self.src[start..self.i])

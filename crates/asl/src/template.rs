@@ -32,7 +32,10 @@ pub(crate) fn compile_jsonata(s: &str, pointer: &str, c: &mut Collector) -> Opti
             uses_context: body.contains("$states.context") || body.contains("$states"),
         }),
         Err(e) => {
-            c.push(pointer, format!("invalid JSONata expression: {} {}", e.code, e.message));
+            c.push(
+                pointer,
+                format!("invalid JSONata expression: {} {}", e.code, e.message),
+            );
             None
         }
     }

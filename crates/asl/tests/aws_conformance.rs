@@ -39,7 +39,10 @@ fn aws_recorded_executions_match() {
     let mut total = 0;
     let mut failures = Vec::new();
     for f in &files {
-        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
         }
@@ -62,5 +65,9 @@ fn aws_recorded_executions_match() {
     }
     println!("{matched}/{total} matched");
     eprintln!("{matched}/{total} matched");
-    assert!(failures.is_empty(), "{} of {total} cases do not match", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases do not match",
+        failures.len()
+    );
 }

@@ -60,5 +60,9 @@ fn own_conformance_cases() {
         }
     }
     println!("{passed} passed, {} failed", failures.len());
-    assert!(failures.is_empty(), "failing cases:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing cases:\n{}",
+        failures.join("\n")
+    );
 }

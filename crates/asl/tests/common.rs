@@ -15,8 +15,7 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
@@ -36,7 +35,9 @@ pub fn run_case(case: &Value) -> Result<(), String> {
                 if e.iter().any(|x| x.pointer == want) {
                     return Ok(());
                 }
-                return Err(format!("invalid as expected, but no problem at {want}: {e}"));
+                return Err(format!(
+                    "invalid as expected, but no problem at {want}: {e}"
+                ));
             }
             return Err(format!("definition rejected:\n{e}"));
         }

@@ -154,8 +154,8 @@ pub fn run_execute(args: &ExecuteArgs) -> i32 {
         if let (Some(mc), Some(tc)) = (&args.mock_config, &args.test_case) {
             let text = std::fs::read_to_string(mc)
                 .map_err(|e| format!("cannot read {}: {e}", mc.display()))?;
-            let cfg = MockConfig::from_json_str(&text)
-                .map_err(|e| format!("{}: {e}", mc.display()))?;
+            let cfg =
+                MockConfig::from_json_str(&text).map_err(|e| format!("{}: {e}", mc.display()))?;
             if args.name.is_none() && cfg.state_machines.len() == 1 {
                 if let Some(only) = cfg.state_machines.keys().next() {
                     name = only.clone();
@@ -214,7 +214,13 @@ fn default_execution_name(machine: &str) -> String {
     let stamp = chrono_like_stamp();
     let mut base: String = machine
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
     if base.is_empty() {
@@ -267,7 +273,10 @@ mod tests {
         let n = default_execution_name("my machine!");
         assert!(n.starts_with("my-machine--"));
         assert!(n.len() <= 80);
-        assert_eq!(machine_name(Path::new("a/training.asl.json"), None), "training");
+        assert_eq!(
+            machine_name(Path::new("a/training.asl.json"), None),
+            "training"
+        );
         assert_eq!(machine_name(Path::new("x.json"), Some("y")), "y");
     }
 }

@@ -5,7 +5,11 @@ use mdlc_cli::commands::{execute, validate};
 use mdlc_cli::s3;
 
 #[derive(Debug, Parser)]
-#[command(name = "mdlc", version, about = "Model development life cycle toolkit: run state machines locally")]
+#[command(
+    name = "mdlc",
+    version,
+    about = "Model development life cycle toolkit: run state machines locally"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -78,11 +78,9 @@ pub fn run(args: &S3Args) -> i32 {
                 dst,
                 recursive,
             } => copy(&store, src, dst, *recursive).await,
-            S3Command::Ls { uri, recursive } => {
-                list(&store, uri.as_deref(), *recursive).await.map(|lines| {
-                    lines.into_iter().map(|l| format!("{l}\n")).collect()
-                })
-            }
+            S3Command::Ls { uri, recursive } => list(&store, uri.as_deref(), *recursive)
+                .await
+                .map(|lines| lines.into_iter().map(|l| format!("{l}\n")).collect()),
         }
     });
     match result {
@@ -137,7 +135,9 @@ pub async fn copy(
                 } else {
                     format!("{}/", prefix.key)
                 };
-                let listed = store.list(&S3Uri::new(prefix.bucket.clone(), base.clone())).await?;
+                let listed = store
+                    .list(&S3Uri::new(prefix.bucket.clone(), base.clone()))
+                    .await?;
                 for o in listed {
                     let rel = o.uri.key[base.len()..].to_string();
                     pairs.push((Endpoint::S3(o.uri.clone()), target.child(&rel)));
@@ -333,15 +333,23 @@ mod tests {
         std::fs::write(src.join("a.csv"), "1,2\n").unwrap();
         std::fs::write(src.join("sub/b.csv"), "3,4\n").unwrap();
 
-        let out = copy(&store, src.join("a.csv").to_str().unwrap(), "s3://bkt/in/", false)
-            .await
-            .unwrap();
+        let out = copy(
+            &store,
+            src.join("a.csv").to_str().unwrap(),
+            "s3://bkt/in/",
+            false,
+        )
+        .await
+        .unwrap();
         assert!(out.contains("to s3://bkt/in/a.csv"), "{out}");
         copy(&store, src.to_str().unwrap(), "s3://bkt/tree", true)
             .await
             .unwrap();
         assert_eq!(
-            list(&store, Some("s3://bkt/tree/"), true).await.unwrap().len(),
+            list(&store, Some("s3://bkt/tree/"), true)
+                .await
+                .unwrap()
+                .len(),
             2
         );
         let top = list(&store, Some("s3://bkt/tree/"), false).await.unwrap();
@@ -353,24 +361,41 @@ mod tests {
         copy(&store, "s3://bkt/tree/", back.to_str().unwrap(), true)
             .await
             .unwrap();
-        assert_eq!(std::fs::read_to_string(back.join("sub/b.csv")).unwrap(), "3,4\n");
+        assert_eq!(
+            std::fs::read_to_string(back.join("sub/b.csv")).unwrap(),
+            "3,4\n"
+        );
         copy(&store, "s3://bkt/in/a.csv", "s3://other/x.csv", false)
             .await
             .unwrap();
-        assert_eq!(store.get(&"s3://other/x.csv".parse().unwrap()).await.unwrap(), b"1,2\n");
+        assert_eq!(
+            store
+                .get(&"s3://other/x.csv".parse().unwrap())
+                .await
+                .unwrap(),
+            b"1,2\n"
+        );
     }
 
     #[tokio::test]
     async fn given_bad_arguments_when_copying_then_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsObjectStore::new(dir.path().join("s3"));
-        let e = copy(&store, "s3://bkt/missing", "/tmp/x", false).await.unwrap_err();
+        let e = copy(&store, "s3://bkt/missing", "/tmp/x", false)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("not found"), "{e}");
-        let e = copy(&store, "s3://bkt/", "/tmp/x", false).await.unwrap_err();
+        let e = copy(&store, "s3://bkt/", "/tmp/x", false)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("--recursive"), "{e}");
-        let e = copy(&store, "s3://BAD/x", "/tmp/x", false).await.unwrap_err();
+        let e = copy(&store, "s3://BAD/x", "/tmp/x", false)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("bucket name"), "{e}");
-        let e = copy(&store, "s3://bkt/nothing/", "/tmp/x", true).await.unwrap_err();
+        let e = copy(&store, "s3://bkt/nothing/", "/tmp/x", true)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("nothing to copy"), "{e}");
     }
 

@@ -20,7 +20,11 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 fn stdout_json(out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.trim().lines().count(), 1, "stdout must be one line: {text}");
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "stdout must be one line: {text}"
+    );
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {text}"))
 }
 
@@ -35,7 +39,12 @@ fn given_a_loop_when_executed_then_prints_the_output_and_exits_0() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let def = write(dir.path(), "loop.asl.json", LOOP);
     let out = mdlc(&["execute", &def, "--input", r#"{"n": 1000}"#]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     assert_eq!(v["status"], "SUCCEEDED");
     assert_eq!(v["output"], 1000);
@@ -74,8 +83,14 @@ fn given_an_invalid_definition_when_executed_or_validated_then_exits_2_listing_e
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("/States/A/Next"), "{err}");
-        assert!(err.contains("/States/B/Retry/0/BackoffRate: must be >= 1.0"), "{err}");
-        assert!(err.contains("/States/B: state 'B' is not reachable"), "{err}");
+        assert!(
+            err.contains("/States/B/Retry/0/BackoffRate: must be >= 1.0"),
+            "{err}"
+        );
+        assert!(
+            err.contains("/States/B: state 'B' is not reachable"),
+            "{err}"
+        );
     }
 }
 
@@ -84,7 +99,12 @@ fn given_a_valid_definition_when_validated_then_exits_0() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let def = write(dir.path(), "loop.json", LOOP);
     let out = mdlc(&["validate", &def]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -92,13 +112,28 @@ fn given_bad_usage_or_bad_input_then_exits_2() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let def = write(dir.path(), "loop.json", LOOP);
     assert_eq!(mdlc(&["execute"]).status.code(), Some(2));
-    assert_eq!(mdlc(&["execute", &def, "--input", "{not json"]).status.code(), Some(2));
     assert_eq!(
-        mdlc(&["execute", &def, "--input", "{}", "--input-file", &def]).status.code(),
+        mdlc(&["execute", &def, "--input", "{not json"])
+            .status
+            .code(),
         Some(2)
     );
-    assert_eq!(mdlc(&["execute", &def, "--mock-config", &def]).status.code(), Some(2));
-    assert_eq!(mdlc(&["validate", "/nonexistent/x.json"]).status.code(), Some(2));
+    assert_eq!(
+        mdlc(&["execute", &def, "--input", "{}", "--input-file", &def])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        mdlc(&["execute", &def, "--mock-config", &def])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        mdlc(&["validate", "/nonexistent/x.json"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -114,7 +149,10 @@ fn given_a_task_without_invoker_then_the_error_names_the_resource() {
     let v = stdout_json(&out);
     assert_eq!(v["error"], "States.TaskFailed");
     let cause = v["cause"].as_str().unwrap_or("");
-    assert!(cause.contains("arn:aws:lambda:us-east-1:123456789012:function:train"), "{cause}");
+    assert!(
+        cause.contains("arn:aws:lambda:us-east-1:123456789012:function:train"),
+        "{cause}"
+    );
 }
 
 #[test]
@@ -137,15 +175,41 @@ fn given_a_mock_config_then_tasks_answer_from_the_test_case() {
               "Ok":{"0":{"Throw":{"Error":"Lambda.ServiceException","Cause":"busy"}},"1":{"Return":{"Payload":{"v":1}}}},
               "Broken":{"0-2":{"Throw":{"Error":"ModelNotFound","Cause":"no model"}}}}}"#,
     );
-    let out = mdlc(&["execute", &def, "--mock-config", &mocks, "--test-case", "Happy"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = mdlc(&[
+        "execute",
+        &def,
+        "--mock-config",
+        &mocks,
+        "--test-case",
+        "Happy",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout_json(&out)["output"], serde_json::json!({"v": 1}));
-    let out = mdlc(&["execute", &def, "--mock-config", &mocks, "--test-case", "Sad"]);
+    let out = mdlc(&[
+        "execute",
+        &def,
+        "--mock-config",
+        &mocks,
+        "--test-case",
+        "Sad",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v = stdout_json(&out);
     assert_eq!(v["error"], "ModelNotFound");
     assert_eq!(v["cause"], "no model");
-    let out = mdlc(&["execute", &def, "--mock-config", &mocks, "--test-case", "Nope"]);
+    let out = mdlc(&[
+        "execute",
+        &def,
+        "--mock-config",
+        &mocks,
+        "--test-case",
+        "Nope",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 

@@ -88,14 +88,23 @@ where
         .register(new.clone())
         .await
         .unwrap_or_else(|e| panic!("first registration of {model} failed: {e}"));
-    assert!(first.created, "first registration must report created: true");
-    assert_eq!(first.version.version, 1, "first version of a new model must be 1");
+    assert!(
+        first.created,
+        "first registration must report created: true"
+    );
+    assert_eq!(
+        first.version.version, 1,
+        "first version of a new model must be 1"
+    );
     assert_eq!(
         first.version.status,
         VersionStatus::Registered,
         "a new version starts Registered"
     );
-    assert_eq!(first.version.record, new, "the registered record must keep every field");
+    assert_eq!(
+        first.version.record, new,
+        "the registered record must keep every field"
+    );
 
     let mut retried = new.clone();
     retried.created_at = "2024-06-01T12:05:00.000Z".to_string();
@@ -126,7 +135,10 @@ where
         .await
         .unwrap_or_else(|e| panic!("registration of a second execution failed: {e}"));
     assert!(other.created);
-    assert_eq!(other.version.version, 2, "the next execution must get version 2");
+    assert_eq!(
+        other.version.version, 2,
+        "the next execution must get version 2"
+    );
 }
 
 /// [`CONCURRENT_REGISTRATIONS`] concurrent registrations of one model (plus a concurrent retry of
@@ -250,7 +262,11 @@ where
         .latest_version(&model, &[VersionStatus::Approved])
         .await
         .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
-    assert_eq!(approved.map(|v| v.version), Some(1), "only version 1 is Approved");
+    assert_eq!(
+        approved.map(|v| v.version),
+        Some(1),
+        "only version 1 is Approved"
+    );
     let retired = registry
         .latest_version(&model, &[VersionStatus::Retired])
         .await
@@ -298,13 +314,19 @@ where
         .await
         .unwrap_or_else(|e| panic!("get_version failed: {e}"))
         .unwrap_or_else(|| panic!("version 1 of {model} not found"));
-    assert_eq!(v1.record, minimal, "optional fields left empty must stay empty");
+    assert_eq!(
+        v1.record, minimal,
+        "optional fields left empty must stay empty"
+    );
     let v2 = registry
         .get_version(&model, 2)
         .await
         .unwrap_or_else(|e| panic!("get_version failed: {e}"))
         .unwrap_or_else(|| panic!("version 2 of {model} not found"));
-    assert_eq!(v2.record, full, "every field of the version must round-trip");
+    assert_eq!(
+        v2.record, full,
+        "every field of the version must round-trip"
+    );
     let missing = registry
         .get_version(&model, 3)
         .await
@@ -343,7 +365,11 @@ where
         .list_evaluations(&model, None)
         .await
         .unwrap_or_else(|e| panic!("list_evaluations failed: {e}"));
-    assert_eq!(all, vec![earlier.clone(), later.clone()], "oldest first, every field kept");
+    assert_eq!(
+        all,
+        vec![earlier.clone(), later.clone()],
+        "oldest first, every field kept"
+    );
 
     let mut decided = earlier.clone();
     decided.retrain = Some(true);
@@ -365,7 +391,11 @@ where
         .list_evaluations(&model, Some("2024-06-02T12:00:00.000Z"))
         .await
         .unwrap_or_else(|e| panic!("list_evaluations since failed: {e}"));
-    assert_eq!(since, vec![later.clone()], "since must drop older evaluations");
+    assert_eq!(
+        since,
+        vec![later.clone()],
+        "since must drop older evaluations"
+    );
     let inclusive = registry
         .list_evaluations(&model, Some("2024-06-03T00:00:00.000Z"))
         .await
@@ -376,7 +406,10 @@ where
         .list_versions(&model)
         .await
         .unwrap_or_else(|e| panic!("list_versions failed: {e}"));
-    assert!(versions.is_empty(), "evaluation items must not appear as versions");
+    assert!(
+        versions.is_empty(),
+        "evaluation items must not appear as versions"
+    );
 }
 
 /// set_status changes only the status; an unknown version is `NotFound` and creates nothing.
@@ -399,7 +432,10 @@ where
         .unwrap_or_else(|e| panic!("get_version failed: {e}"))
         .unwrap_or_else(|| panic!("version 1 vanished after set_status"));
     assert_eq!(v.status, VersionStatus::Approved);
-    assert_eq!(v.record, reg.version.record, "set_status must not change the record");
+    assert_eq!(
+        v.record, reg.version.record,
+        "set_status must not change the record"
+    );
 
     match registry.set_status(&model, 9, VersionStatus::Retired).await {
         Err(PortError::NotFound { .. }) => {}
@@ -415,7 +451,10 @@ where
         "set_status of a missing version must not create it"
     );
     let unknown = unique_model_name("status-none");
-    match registry.set_status(&unknown, 1, VersionStatus::Retired).await {
+    match registry
+        .set_status(&unknown, 1, VersionStatus::Retired)
+        .await
+    {
         Err(PortError::NotFound { .. }) => {}
         other => panic!("set_status on an unknown model must be NotFound, got {other:?}"),
     }

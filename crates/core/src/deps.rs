@@ -151,7 +151,12 @@ mod tests {
     #[test]
     fn given_missing_variable_when_read_then_error_names_it() {
         let e = FunctionConfig::from_lookup(lookup(&[(ENV_TABLE_NAME, "t")])).unwrap_err();
-        assert_eq!(e, ConfigError::Missing { name: ENV_ARTIFACT_BUCKET });
+        assert_eq!(
+            e,
+            ConfigError::Missing {
+                name: ENV_ARTIFACT_BUCKET
+            }
+        );
         assert!(e.to_string().contains("MDLC_ARTIFACT_BUCKET"));
     }
 
@@ -163,6 +168,12 @@ mod tests {
             (ENV_SAGEMAKER_ROLE_ARN, "arn:aws:iam::1:role/x"),
         ]))
         .unwrap_err();
-        assert!(matches!(e, ConfigError::Invalid { name: ENV_ARTIFACT_BUCKET, .. }));
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: ENV_ARTIFACT_BUCKET,
+                ..
+            }
+        ));
     }
 }

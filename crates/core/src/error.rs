@@ -26,7 +26,10 @@ pub enum PortError {
 impl PortError {
     /// Whether a retry of the same call may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, PortError::Unavailable { .. } | PortError::Conflict { .. })
+        matches!(
+            self,
+            PortError::Unavailable { .. } | PortError::Conflict { .. }
+        )
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -286,8 +289,16 @@ mod tests {
         };
         let f = HandlerFailure::from(e);
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(f.message.contains("/modelName: is required"), "{}", f.message);
-        assert!(f.message.contains("/tuning/maxJobs: must be at least 1"), "{}", f.message);
+        assert!(
+            f.message.contains("/modelName: is required"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("/tuning/maxJobs: must be at least 1"),
+            "{}",
+            f.message
+        );
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["errorType"], "InvalidInput");
     }
@@ -297,7 +308,12 @@ mod tests {
         let u = FnError::from_port("s3 get", PortError::unavailable("throttled"));
         assert_eq!(u.name(), ErrorName::DependencyUnavailable);
         assert!(u.name().is_retryable());
-        let c = FnError::from_port("register", PortError::Conflict { message: "x".into() });
+        let c = FnError::from_port(
+            "register",
+            PortError::Conflict {
+                message: "x".into(),
+            },
+        );
         assert_eq!(c.name(), ErrorName::RegistryConflict);
         let p = FnError::PredictionsMismatch {
             file: "s3://b/k.out".into(),

@@ -66,13 +66,19 @@ mod tests {
             xgboost_image("us-east-1").as_deref(),
             Some("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1")
         );
-        assert!(xgboost_image("cn-north-1").unwrap().contains("amazonaws.com.cn"));
+        assert!(
+            xgboost_image("cn-north-1")
+                .unwrap()
+                .contains("amazonaws.com.cn")
+        );
         assert_eq!(xgboost_image("xx-nowhere-1"), None);
     }
 
     #[test]
     fn recognises_builtin_images() {
         assert!(is_builtin_xgboost(&xgboost_image("eu-west-1").unwrap()));
-        assert!(!is_builtin_xgboost("123.dkr.ecr.us-east-1.amazonaws.com/my-algo:1"));
+        assert!(!is_builtin_xgboost(
+            "123.dkr.ecr.us-east-1.amazonaws.com/my-algo:1"
+        ));
     }
 }

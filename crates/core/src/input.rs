@@ -300,7 +300,10 @@ fn objective_type_of(metric: &str) -> Option<ObjectiveType> {
         })
 }
 
-fn xgboost_static_defaults(problem: ProblemType, objective: &Objective) -> BTreeMap<String, String> {
+fn xgboost_static_defaults(
+    problem: ProblemType,
+    objective: &Objective,
+) -> BTreeMap<String, String> {
     let eval_metric = objective
         .metric
         .split_once(':')
@@ -394,7 +397,10 @@ impl Checker {
         allowed: &[&str],
     ) -> Option<&'a Map<String, Value>> {
         let Value::Object(map) = value else {
-            self.problem(pointer, format!("must be an object, got {}", type_name(value)));
+            self.problem(
+                pointer,
+                format!("must be an object, got {}", type_name(value)),
+            );
             return None;
         };
         for key in map.keys() {
@@ -433,14 +439,23 @@ impl Checker {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
             Some(v) => {
-                self.problem(pointer, format!("must be true or false, got {}", type_name(v)));
+                self.problem(
+                    pointer,
+                    format!("must be true or false, got {}", type_name(v)),
+                );
                 None
             }
         }
     }
 
     /// An integer in `min..=max`.
-    pub fn integer(&mut self, value: Option<&Value>, pointer: &str, min: u64, max: u64) -> Option<u64> {
+    pub fn integer(
+        &mut self,
+        value: Option<&Value>,
+        pointer: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
         let v = value?;
         match v.as_u64() {
             Some(n) if (min..=max).contains(&n) => Some(n),
@@ -464,7 +479,10 @@ impl Checker {
         match v.as_f64() {
             Some(n) if n.is_finite() => Some(n),
             _ => {
-                self.problem(pointer, format!("must be a finite number, got {}", type_name(v)));
+                self.problem(
+                    pointer,
+                    format!("must be a finite number, got {}", type_name(v)),
+                );
                 None
             }
         }
@@ -482,7 +500,10 @@ impl Checker {
             Some((_, t)) => Some(*t),
             None => {
                 let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-                self.problem(pointer, format!("must be one of {}, got {s:?}", names.join(", ")));
+                self.problem(
+                    pointer,
+                    format!("must be one of {}, got {s:?}", names.join(", ")),
+                );
                 None
             }
         }
@@ -493,7 +514,10 @@ impl Checker {
         let s = self.string(value, pointer)?;
         match s.parse::<S3Uri>() {
             Ok(u) if prefix && !(u.key.is_empty() || u.key.ends_with('/')) => {
-                self.problem(pointer, format!("must be an S3 prefix ending with '/', got {s:?}"));
+                self.problem(
+                    pointer,
+                    format!("must be an S3 prefix ending with '/', got {s:?}"),
+                );
                 None
             }
             Ok(u) => Some(u),
@@ -559,7 +583,10 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
         .choice(
             f("problemType"),
             "/problemType",
-            &[("regression", ProblemType::Regression), ("binary", ProblemType::Binary)],
+            &[
+                ("regression", ProblemType::Regression),
+                ("binary", ProblemType::Binary),
+            ],
         )
         .or(if f("problemType").is_none() {
             Some(ProblemType::Regression)
@@ -636,12 +663,18 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
     }
 }
 
-fn read_source(c: &mut Checker, value: Option<&Value>, pointer: &str) -> Option<Option<DataSource>> {
+fn read_source(
+    c: &mut Checker,
+    value: Option<&Value>,
+    pointer: &str,
+) -> Option<Option<DataSource>> {
     let Some(v) = value else {
         return Some(None);
     };
     if v.is_string() {
-        return c.s3uri(Some(v), pointer, false).map(|u| Some(DataSource::S3Uri(u)));
+        return c
+            .s3uri(Some(v), pointer, false)
+            .map(|u| Some(DataSource::S3Uri(u)));
     }
     let obj = c.object(v, pointer, &["s3Uri", "fileSystem"])?;
     let s3 = Checker::field(Some(obj), "s3Uri");
@@ -669,7 +702,10 @@ fn read_source(c: &mut Checker, value: Option<&Value>, pointer: &str) -> Option<
             let kind = c.choice(
                 field("type"),
                 &format!("{p}/type"),
-                &[("EFS", FileSystemType::Efs), ("FSxLustre", FileSystemType::FsxLustre)],
+                &[
+                    ("EFS", FileSystemType::Efs),
+                    ("FSxLustre", FileSystemType::FsxLustre),
+                ],
             );
             if field("type").is_none() {
                 c.problem(format!("{p}/type"), "is required (EFS or FSxLustre)");
@@ -703,7 +739,11 @@ fn read_data(
     date: &str,
 ) -> Option<Data> {
     let obj = match value {
-        Some(v) => Some(c.object(v, "/data", &["train", "validation", "evaluation", "contentType"])?),
+        Some(v) => Some(c.object(
+            v,
+            "/data",
+            &["train", "validation", "evaluation", "contentType"],
+        )?),
         None => None,
     };
     let f = |k| Checker::field(obj, k);
@@ -756,7 +796,12 @@ fn read_data(
             DataSource::S3Uri(default_dataset(ctx.artifact_bucket, model, date, "train"))
         }),
         validation: validation?.unwrap_or_else(|| {
-            DataSource::S3Uri(default_dataset(ctx.artifact_bucket, model, date, "validation"))
+            DataSource::S3Uri(default_dataset(
+                ctx.artifact_bucket,
+                model,
+                date,
+                "validation",
+            ))
         }),
         evaluation: evaluation?,
         content_type: content_type?,
@@ -788,7 +833,10 @@ fn read_algorithm(c: &mut Checker, value: Option<&Value>, ctx: &Context<'_>) -> 
             None => {
                 c.problem(
                     "/algorithm/image",
-                    format!("is required: there is no built-in XGBoost image in region {}", ctx.region),
+                    format!(
+                        "is required: there is no built-in XGBoost image in region {}",
+                        ctx.region
+                    ),
                 );
                 None
             }
@@ -798,7 +846,12 @@ fn read_algorithm(c: &mut Checker, value: Option<&Value>, ctx: &Context<'_>) -> 
         .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_string());
     let instance_count = c.integer(f("instanceCount"), "/algorithm/instanceCount", 1, 100);
     let volume = c.integer(f("volumeSizeGb"), "/algorithm/volumeSizeGb", 1, 16384);
-    let runtime = c.integer(f("maxRuntimeSeconds"), "/algorithm/maxRuntimeSeconds", 1, 2_419_200);
+    let runtime = c.integer(
+        f("maxRuntimeSeconds"),
+        "/algorithm/maxRuntimeSeconds",
+        1,
+        2_419_200,
+    );
     let mut metric_definitions = Vec::new();
     let mut ok = true;
     if let Some(v) = f("metricDefinitions") {
@@ -823,7 +876,10 @@ fn read_algorithm(c: &mut Checker, value: Option<&Value>, ctx: &Context<'_>) -> 
                 }
             }
             None => {
-                c.problem("/algorithm/metricDefinitions", "must be an array of {name, regex}");
+                c.problem(
+                    "/algorithm/metricDefinitions",
+                    "must be an array of {name, regex}",
+                );
                 ok = false;
             }
         }
@@ -850,7 +906,10 @@ fn read_instance_type(c: &mut Checker, value: Option<&Value>, pointer: &str) -> 
     if s.starts_with("ml.") && s.len() > 3 {
         Some(s)
     } else {
-        c.problem(pointer, format!("must be a SageMaker instance type like ml.m5.xlarge, got {s:?}"));
+        c.problem(
+            pointer,
+            format!("must be a SageMaker instance type like ml.m5.xlarge, got {s:?}"),
+        );
         None
     }
 }
@@ -863,7 +922,10 @@ fn hyperparameter_value(c: &mut Checker, v: &Value, pointer: &str) -> Option<Str
         other => {
             c.problem(
                 pointer,
-                format!("must be a string, number or boolean, got {}", type_name(other)),
+                format!(
+                    "must be a string, number or boolean, got {}",
+                    type_name(other)
+                ),
             );
             None
         }
@@ -871,7 +933,18 @@ fn hyperparameter_value(c: &mut Checker, v: &Value, pointer: &str) -> Option<Str
 }
 
 fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
-    let o = c.object(v, p, &["name", "type", "minValue", "maxValue", "values", "scalingType"])?;
+    let o = c.object(
+        v,
+        p,
+        &[
+            "name",
+            "type",
+            "minValue",
+            "maxValue",
+            "values",
+            "scalingType",
+        ],
+    )?;
     let f = |k| Checker::field(Some(o), k);
     let name = c.string(f("name"), &format!("{p}/name"));
     if f("name").is_none() {
@@ -887,7 +960,10 @@ fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
         ],
     );
     if f("type").is_none() {
-        c.problem(format!("{p}/type"), "is required (Continuous, Integer or Categorical)");
+        c.problem(
+            format!("{p}/type"),
+            "is required (Continuous, Integer or Categorical)",
+        );
     }
     let scaling = match f("scalingType") {
         None => Some(ScalingType::Auto),
@@ -921,7 +997,10 @@ fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
                     c.problem(format!("{p}/{key}"), "is required");
                 }
                 if kind == RangeType::Integer && val.is_some_and(|x| x.fract() != 0.0) {
-                    c.problem(format!("{p}/{key}"), "must be an integer for an Integer range");
+                    c.problem(
+                        format!("{p}/{key}"),
+                        "must be an integer for an Integer range",
+                    );
                     ok = false;
                 }
             }
@@ -959,12 +1038,18 @@ fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
         RangeType::Categorical => {
             for key in ["minValue", "maxValue"] {
                 if f(key).is_some() {
-                    c.problem(format!("{p}/{key}"), "Categorical ranges take values, not bounds");
+                    c.problem(
+                        format!("{p}/{key}"),
+                        "Categorical ranges take values, not bounds",
+                    );
                     ok = false;
                 }
             }
             if scaling != ScalingType::Auto {
-                c.problem(format!("{p}/scalingType"), "Categorical ranges take no scaling type");
+                c.problem(
+                    format!("{p}/scalingType"),
+                    "Categorical ranges take no scaling type",
+                );
                 ok = false;
             }
             match f("values").and_then(Value::as_array) {
@@ -1059,7 +1144,10 @@ fn read_tuning(
                 v => c.choice(
                     v,
                     "/tuning/objective/type",
-                    &[("Minimize", ObjectiveType::Minimize), ("Maximize", ObjectiveType::Maximize)],
+                    &[
+                        ("Minimize", ObjectiveType::Minimize),
+                        ("Maximize", ObjectiveType::Maximize),
+                    ],
                 ),
             };
             match (metric, kind) {
@@ -1104,7 +1192,10 @@ fn read_tuning(
             ok.then_some(out)
         }
         Some(v) => {
-            c.problem("/tuning/ranges", format!("must be an array, got {}", type_name(v)));
+            c.problem(
+                "/tuning/ranges",
+                format!("must be an array, got {}", type_name(v)),
+            );
             None
         }
     };
@@ -1149,12 +1240,17 @@ fn read_tuning(
             }
         }
     }
-    let max_jobs = c.integer(f("maxJobs"), "/tuning/maxJobs", 1, 750).unwrap_or(8);
+    let max_jobs = c
+        .integer(f("maxJobs"), "/tuning/maxJobs", 1, 750)
+        .unwrap_or(8);
     let max_parallel = c
         .integer(f("maxParallelJobs"), "/tuning/maxParallelJobs", 1, 100)
         .unwrap_or(2.min(max_jobs));
     if max_parallel > max_jobs {
-        c.problem("/tuning/maxParallelJobs", format!("must not exceed maxJobs ({max_jobs})"));
+        c.problem(
+            "/tuning/maxParallelJobs",
+            format!("must not exceed maxJobs ({max_jobs})"),
+        );
     }
     let early_stopping = match f("earlyStopping") {
         None => Some(EarlyStopping::Off),
@@ -1211,7 +1307,11 @@ fn read_tuning(
     })
 }
 
-fn read_monitoring(c: &mut Checker, value: Option<&Value>, problem: ProblemType) -> Option<Monitoring> {
+fn read_monitoring(
+    c: &mut Checker,
+    value: Option<&Value>,
+    problem: ProblemType,
+) -> Option<Monitoring> {
     let obj = match value {
         Some(v) => Some(c.object(
             v,
@@ -1256,20 +1356,38 @@ fn read_monitoring(c: &mut Checker, value: Option<&Value>, problem: ProblemType)
         v => match c.number(v, "/monitoring/maxDegradation") {
             Some(d) if d >= 0.0 => Some(d),
             Some(_) => {
-                c.problem("/monitoring/maxDegradation", "must be at least 0 (a fraction, 0.1 = 10%)");
+                c.problem(
+                    "/monitoring/maxDegradation",
+                    "must be at least 0 (a fraction, 0.1 = 10%)",
+                );
                 None
             }
             None => None,
         },
     };
     let cooldown = c
-        .integer(f("cooldownSeconds"), "/monitoring/cooldownSeconds", 0, 31_536_000)
+        .integer(
+            f("cooldownSeconds"),
+            "/monitoring/cooldownSeconds",
+            0,
+            31_536_000,
+        )
         .unwrap_or(86_400);
     let max_retrains = c
-        .integer(f("maxRetrainsPerWindow"), "/monitoring/maxRetrainsPerWindow", 0, 1000)
+        .integer(
+            f("maxRetrainsPerWindow"),
+            "/monitoring/maxRetrainsPerWindow",
+            0,
+            1000,
+        )
         .unwrap_or(2);
     let window = c
-        .integer(f("windowSeconds"), "/monitoring/windowSeconds", 1, 31_536_000)
+        .integer(
+            f("windowSeconds"),
+            "/monitoring/windowSeconds",
+            1,
+            31_536_000,
+        )
         .unwrap_or(604_800);
     if c.problems.len() > before {
         return None;
@@ -1304,8 +1422,12 @@ fn read_transform(c: &mut Checker, value: Option<&Value>) -> Option<Transform> {
     let before = c.problems.len();
     let instance_type = read_instance_type(c, f("instanceType"), "/transform/instanceType")
         .unwrap_or_else(|| DEFAULT_TRANSFORM_INSTANCE_TYPE.to_string());
-    let instance_count = c.integer(f("instanceCount"), "/transform/instanceCount", 1, 100).unwrap_or(1);
-    let payload = c.integer(f("maxPayloadMb"), "/transform/maxPayloadMb", 1, 100).unwrap_or(6);
+    let instance_count = c
+        .integer(f("instanceCount"), "/transform/instanceCount", 1, 100)
+        .unwrap_or(1);
+    let payload = c
+        .integer(f("maxPayloadMb"), "/transform/maxPayloadMb", 1, 100)
+        .unwrap_or(6);
     let strategy = match f("batchStrategy") {
         None => Some(BatchStrategy::MultiRecord),
         v => c.choice(
@@ -1318,7 +1440,12 @@ fn read_transform(c: &mut Checker, value: Option<&Value>) -> Option<Transform> {
         ),
     };
     let concurrent = c
-        .integer(f("maxConcurrentTransforms"), "/transform/maxConcurrentTransforms", 1, 64)
+        .integer(
+            f("maxConcurrentTransforms"),
+            "/transform/maxConcurrentTransforms",
+            1,
+            64,
+        )
         .unwrap_or(1);
     if c.problems.len() > before {
         return None;

@@ -13,12 +13,11 @@ use chrono::{DateTime, Duration, Utc};
 use crate::deps::{Dependencies, FunctionConfig};
 use crate::error::PortError;
 use crate::ports::{
-    Clock, CreateModelRequest, ObjectInfo, ObjectStore, RegistryRead, RegistryWrite,
-    SageMakerApi, TrainingJobInfo,
+    Clock, CreateModelRequest, ObjectInfo, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi,
+    TrainingJobInfo,
 };
 use crate::registry::{
-    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus,
-    evaluation_sort_key,
+    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluation_sort_key,
 };
 use crate::s3uri::S3Uri;
 
@@ -212,14 +211,17 @@ impl RegistryWrite for InMemoryRegistry {
         let mut models = lock(&self.models);
         let items = models.entry(new.model_name.clone()).or_default();
         if let Some(existing) = items.markers.get(&new.execution_arn) {
-            let version = items.versions.get(existing).cloned().ok_or_else(|| {
-                PortError::Corrupt {
-                    message: format!(
-                        "execution marker of {} points at missing version {existing}",
-                        new.execution_arn
-                    ),
-                }
-            })?;
+            let version =
+                items
+                    .versions
+                    .get(existing)
+                    .cloned()
+                    .ok_or_else(|| PortError::Corrupt {
+                        message: format!(
+                            "execution marker of {} points at missing version {existing}",
+                            new.execution_arn
+                        ),
+                    })?;
             return Ok(Registration {
                 version,
                 created: false,
@@ -343,7 +345,10 @@ impl FakeSageMaker {
 
     /// The ARN a model of this name gets.
     pub fn model_arn(name: &str) -> String {
-        format!("arn:aws:sagemaker:us-east-1:000000000000:model/{}", name.to_lowercase())
+        format!(
+            "arn:aws:sagemaker:us-east-1:000000000000:model/{}",
+            name.to_lowercase()
+        )
     }
 }
 
@@ -452,8 +457,16 @@ mod tests {
         let e = s.get(&"s3://bkt/none".parse().unwrap()).await.unwrap_err();
         assert!(matches!(e, PortError::NotFound { .. }));
         s.fail_next(PortError::unavailable("slow down"));
-        assert!(s.exists(&"s3://bkt/a/1.csv".parse().unwrap()).await.is_err());
-        assert!(s.exists(&"s3://bkt/a/1.csv".parse().unwrap()).await.unwrap());
+        assert!(
+            s.exists(&"s3://bkt/a/1.csv".parse().unwrap())
+                .await
+                .is_err()
+        );
+        assert!(
+            s.exists(&"s3://bkt/a/1.csv".parse().unwrap())
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -467,8 +480,14 @@ mod tests {
             environment: BTreeMap::new(),
         };
         sm.create_model(&req).await.unwrap();
-        assert!(matches!(sm.create_model(&req).await, Err(PortError::Conflict { .. })));
-        assert_eq!(sm.describe_model("m").await.unwrap().unwrap().0, "s3://b/m.tar.gz");
+        assert!(matches!(
+            sm.create_model(&req).await,
+            Err(PortError::Conflict { .. })
+        ));
+        assert_eq!(
+            sm.describe_model("m").await.unwrap().unwrap().0,
+            "s3://b/m.tar.gz"
+        );
         assert_eq!(sm.create_model_calls(), 2);
     }
 

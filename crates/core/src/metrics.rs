@@ -173,7 +173,10 @@ pub fn check_binary(
         return Err(FnError::PredictionsMismatch {
             file: scores_file.to_string(),
             line: Some(i as u64 + 1),
-            message: format!("binary predictions must be probabilities in [0, 1], got {}", scores[i]),
+            message: format!(
+                "binary predictions must be probabilities in [0, 1], got {}",
+                scores[i]
+            ),
         });
     }
     Ok(())
@@ -340,25 +343,41 @@ mod tests {
             }
         );
         let e = parse_predictions("f", "0.1\n\n0.2\n").unwrap_err();
-        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(2), .. }));
+        assert!(matches!(
+            e,
+            FnError::PredictionsMismatch { line: Some(2), .. }
+        ));
         let e = parse_predictions("f", "0.1,0.9\n").unwrap_err();
         assert!(e.to_string().contains("one prediction per line"), "{e}");
     }
 
     #[test]
     fn ground_truth_takes_the_first_csv_column_and_ignores_trailing_blank_lines() {
-        assert_eq!(parse_ground_truth("g", "1,5,6\n0,1,2\n\n").unwrap(), vec![1.0, 0.0]);
-        assert_eq!(parse_predictions("p", "0.25\r\n0.5\r\n").unwrap(), vec![0.25, 0.5]);
+        assert_eq!(
+            parse_ground_truth("g", "1,5,6\n0,1,2\n\n").unwrap(),
+            vec![1.0, 0.0]
+        );
+        assert_eq!(
+            parse_predictions("p", "0.25\r\n0.5\r\n").unwrap(),
+            vec![0.25, 0.5]
+        );
         let e = parse_ground_truth("g", "label,x\n1,2\n").unwrap_err();
-        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(1), .. }));
+        assert!(matches!(
+            e,
+            FnError::PredictionsMismatch { line: Some(1), .. }
+        ));
     }
 
     #[test]
     fn binary_checks_name_the_offending_line() {
         let e = check_binary(&[0.0, 2.0], "g", &[0.1, 0.2], "p").unwrap_err();
-        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(2), ref file, .. } if file == "g"));
+        assert!(
+            matches!(e, FnError::PredictionsMismatch { line: Some(2), ref file, .. } if file == "g")
+        );
         let e = check_binary(&[0.0, 1.0], "g", &[0.1, 1.2], "p").unwrap_err();
-        assert!(matches!(e, FnError::PredictionsMismatch { line: Some(2), ref file, .. } if file == "p"));
+        assert!(
+            matches!(e, FnError::PredictionsMismatch { line: Some(2), ref file, .. } if file == "p")
+        );
     }
 
     #[test]
@@ -366,9 +385,15 @@ mod tests {
         assert!(Direction::LowerIsBetter.is_worse(2.0, 1.0));
         assert!(Direction::HigherIsBetter.is_worse(0.6, 0.7));
         close(Direction::LowerIsBetter.degradation(1.2, 1.0).unwrap(), 0.2);
-        close(Direction::HigherIsBetter.degradation(0.72, 0.8).unwrap(), 0.1);
+        close(
+            Direction::HigherIsBetter.degradation(0.72, 0.8).unwrap(),
+            0.1,
+        );
         assert_eq!(Direction::LowerIsBetter.degradation(1.0, 0.0), None);
-        assert_eq!(MetricName::from_objective("validation:rmse"), Some(MetricName::Rmse));
+        assert_eq!(
+            MetricName::from_objective("validation:rmse"),
+            Some(MetricName::Rmse)
+        );
         assert_eq!(MetricName::from_objective("validation:error"), None);
     }
 }

@@ -18,10 +18,7 @@ pub enum Verdict {
     /// The model is degraded but a retrain started too recently.
     Cooldown { reason: String },
     /// The model is degraded but the window's retrains are used up.
-    LimitReached {
-        reason: String,
-        retrains: u32,
-    },
+    LimitReached { reason: String, retrains: u32 },
     /// Retrain.
     Retrain { reason: String },
 }
@@ -42,7 +39,9 @@ impl Verdict {
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// How far back [`decide`] needs the evaluation history.
@@ -71,7 +70,9 @@ pub fn decide(
     if let Some(threshold) = policy.threshold
         && policy.direction.is_worse(value, threshold)
     {
-        triggers.push(format!("{metric} {value:.6} is worse than the threshold {threshold}"));
+        triggers.push(format!(
+            "{metric} {value:.6} is worse than the threshold {threshold}"
+        ));
     }
     let baseline = version
         .record
@@ -119,7 +120,9 @@ pub fn decide(
         && policy.cooldown_seconds > 0
     {
         let since = now.signed_duration_since(*last);
-        if since < Duration::seconds(i64::try_from(policy.cooldown_seconds).unwrap_or(i64::MAX / 1000)) {
+        if since
+            < Duration::seconds(i64::try_from(policy.cooldown_seconds).unwrap_or(i64::MAX / 1000))
+        {
             return Verdict::Cooldown {
                 reason: format!(
                     "{trigger}, but the last retrain started {} s ago (cooldown {} s)",
@@ -231,7 +234,14 @@ mod tests {
     #[test]
     fn given_recent_retrain_then_cooldown() {
         let history = [retrained_at("2024-06-10T11:30:00.000Z", "other")];
-        let v = decide(&policy(), &metrics(2.0), &version(0.9), &history, "e", now());
+        let v = decide(
+            &policy(),
+            &metrics(2.0),
+            &version(0.9),
+            &history,
+            "e",
+            now(),
+        );
         assert!(matches!(v, Verdict::Cooldown { .. }), "{v:?}");
     }
 
@@ -241,8 +251,18 @@ mod tests {
             retrained_at("2024-06-10T01:00:00.000Z", "a"),
             retrained_at("2024-06-10T05:00:00.000Z", "b"),
         ];
-        let v = decide(&policy(), &metrics(2.0), &version(0.9), &history, "e", now());
-        assert!(matches!(v, Verdict::LimitReached { retrains: 2, .. }), "{v:?}");
+        let v = decide(
+            &policy(),
+            &metrics(2.0),
+            &version(0.9),
+            &history,
+            "e",
+            now(),
+        );
+        assert!(
+            matches!(v, Verdict::LimitReached { retrains: 2, .. }),
+            "{v:?}"
+        );
         // Retrains older than the window do not count.
         let old = [
             retrained_at("2024-06-01T01:00:00.000Z", "a"),
@@ -254,7 +274,17 @@ mod tests {
     #[test]
     fn given_own_earlier_decision_then_it_is_not_counted() {
         let history = [retrained_at("2024-06-10T11:59:00.000Z", "e")];
-        assert!(decide(&policy(), &metrics(2.0), &version(0.9), &history, "e", now()).retrain());
+        assert!(
+            decide(
+                &policy(),
+                &metrics(2.0),
+                &version(0.9),
+                &history,
+                "e",
+                now()
+            )
+            .retrain()
+        );
     }
 
     #[test]

@@ -44,8 +44,11 @@ pub trait RegistryRead: Send + Sync {
         statuses: &[VersionStatus],
     ) -> Result<Option<ModelVersion>, PortError>;
     /// One version, or `None`.
-    async fn get_version(&self, model: &str, version: u64)
-    -> Result<Option<ModelVersion>, PortError>;
+    async fn get_version(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<Option<ModelVersion>, PortError>;
     /// Every version of `model`, ascending.
     async fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError>;
     /// Evaluations of `model`, oldest first, optionally only those at or after `since` (RFC 3339).

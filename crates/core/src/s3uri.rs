@@ -101,7 +101,10 @@ mod tests {
     fn parses_and_joins() {
         let u: S3Uri = "s3://my-bucket/data/2024-01-01/".parse().unwrap();
         assert_eq!(u.bucket, "my-bucket");
-        assert_eq!(u.join("train.csv").to_string(), "s3://my-bucket/data/2024-01-01/train.csv");
+        assert_eq!(
+            u.join("train.csv").to_string(),
+            "s3://my-bucket/data/2024-01-01/train.csv"
+        );
         assert_eq!(u.join("x").file_name(), "x");
     }
 

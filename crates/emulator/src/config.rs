@@ -30,7 +30,10 @@ pub struct EmulatorConfig {
 impl EmulatorConfig {
     /// Defaults: the built-in image map, faults from `MDLC_FAULTS`, region `us-east-1`,
     /// account `123456789012`.
-    pub fn new(work_dir: impl Into<PathBuf>, store: Arc<dyn ObjectStore>) -> Result<Self, ConfigError> {
+    pub fn new(
+        work_dir: impl Into<PathBuf>,
+        store: Arc<dyn ObjectStore>,
+    ) -> Result<Self, ConfigError> {
         Ok(EmulatorConfig {
             work_dir: work_dir.into(),
             store,
@@ -192,7 +195,10 @@ pub fn find_builtin_trainer() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("MDLC_TRAINER_BIN") {
         candidates.push(PathBuf::from(p));
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         candidates.push(dir.join(&name));
         if let Some(parent) = dir.parent() {
             candidates.push(parent.join(&name));
@@ -251,7 +257,11 @@ impl FaultConfig {
     /// `throttle:<action>:<N>`.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let mut rules = Vec::new();
-        for raw in text.split([',', ';']).map(str::trim).filter(|r| !r.is_empty()) {
+        for raw in text
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             let bad = |message: &str| ConfigError::InvalidFault {
                 rule: raw.to_string(),
                 message: message.to_string(),
@@ -278,7 +288,11 @@ impl FaultConfig {
                         times,
                     });
                 }
-                _ => return Err(bad("expected fail:<job-name-glob> or throttle:<action>:<N>")),
+                _ => {
+                    return Err(bad(
+                        "expected fail:<job-name-glob> or throttle:<action>:<N>",
+                    ));
+                }
             }
         }
         Ok(FaultConfig { rules })
@@ -307,7 +321,10 @@ mod tests {
         ] {
             assert_eq!(m.resolve(uri), Some(&Program::BuiltinTrainer), "{uri}");
         }
-        assert_eq!(m.resolve("123.dkr.ecr.us-east-1.amazonaws.com/other:1"), None);
+        assert_eq!(
+            m.resolve("123.dkr.ecr.us-east-1.amazonaws.com/other:1"),
+            None
+        );
     }
 
     #[test]
@@ -335,8 +352,13 @@ mod tests {
         assert_eq!(
             f.rules,
             vec![
-                Fault::Fail { job_glob: "train-*".into() },
-                Fault::Throttle { action: "createTrainingJob".into(), times: 2 }
+                Fault::Fail {
+                    job_glob: "train-*".into()
+                },
+                Fault::Throttle {
+                    action: "createTrainingJob".into(),
+                    times: 2
+                }
             ]
         );
         assert_eq!(f.failing_rule("train-1"), Some("train-*"));

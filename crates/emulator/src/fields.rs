@@ -82,7 +82,10 @@ pub fn req_obj<'a>(v: &'a Value, prefix: &str, key: &str, p: &mut Problems) -> O
         }
         Some(o @ Value::Object(_)) => Some(o),
         Some(other) => {
-            p.push(&join(prefix, key), format!("must be an object, got {other}"));
+            p.push(
+                &join(prefix, key),
+                format!("must be an object, got {other}"),
+            );
             None
         }
     }
@@ -93,7 +96,10 @@ pub fn opt_obj<'a>(v: &'a Value, prefix: &str, key: &str, p: &mut Problems) -> O
         None => None,
         Some(o @ Value::Object(_)) => Some(o),
         Some(other) => {
-            p.push(&join(prefix, key), format!("must be an object, got {other}"));
+            p.push(
+                &join(prefix, key),
+                format!("must be an object, got {other}"),
+            );
             None
         }
     }
@@ -111,7 +117,14 @@ pub fn opt_array<'a>(v: &'a Value, prefix: &str, key: &str, p: &mut Problems) ->
 }
 
 /// An integer in `min..=max`; absent → `None`.
-pub fn opt_u64(v: &Value, prefix: &str, key: &str, min: u64, max: u64, p: &mut Problems) -> Option<u64> {
+pub fn opt_u64(
+    v: &Value,
+    prefix: &str,
+    key: &str,
+    min: u64,
+    max: u64,
+    p: &mut Problems,
+) -> Option<u64> {
     let value = get(v, key)?;
     match value.as_u64() {
         Some(n) if (min..=max).contains(&n) => Some(n),
@@ -123,13 +136,23 @@ pub fn opt_u64(v: &Value, prefix: &str, key: &str, min: u64, max: u64, p: &mut P
             None
         }
         None => {
-            p.push(&join(prefix, key), format!("must be an integer, got {value}"));
+            p.push(
+                &join(prefix, key),
+                format!("must be an integer, got {value}"),
+            );
             None
         }
     }
 }
 
-pub fn req_u64(v: &Value, prefix: &str, key: &str, min: u64, max: u64, p: &mut Problems) -> Option<u64> {
+pub fn req_u64(
+    v: &Value,
+    prefix: &str,
+    key: &str,
+    min: u64,
+    max: u64,
+    p: &mut Problems,
+) -> Option<u64> {
     if get(v, key).is_none() {
         p.push(&join(prefix, key), "is required");
         return None;
@@ -155,7 +178,10 @@ pub fn str_map(v: &Value, prefix: &str, key: &str, p: &mut Problems) -> BTreeMap
                 }
             }
         }
-        Some(other) => p.push(&join(prefix, key), format!("must be a map of strings, got {other}")),
+        Some(other) => p.push(
+            &join(prefix, key),
+            format!("must be a map of strings, got {other}"),
+        ),
     }
     out
 }
@@ -170,7 +196,9 @@ pub fn check_name(name: &str, field: &str, max: usize, p: &mut Problems) {
     let bytes = name.as_bytes();
     let ok = !bytes.is_empty()
         && bytes.len() <= max
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
         && bytes.first().is_some_and(|b| b.is_ascii_alphanumeric())
         && bytes.last().is_some_and(|b| b.is_ascii_alphanumeric());
     if !ok {
@@ -206,7 +234,13 @@ mod tests {
 
     #[test]
     fn names_follow_sagemaker_rules() {
-        for (name, ok) in [("a-b-1", true), ("-a", false), ("a-", false), ("a_b", false), ("", false)] {
+        for (name, ok) in [
+            ("a-b-1", true),
+            ("-a", false),
+            ("a-", false),
+            ("a_b", false),
+            ("", false),
+        ] {
             let mut p = Problems::new();
             check_name(name, "N", 63, &mut p);
             assert_eq!(p.is_empty(), ok, "{name}");

@@ -25,7 +25,11 @@ pub fn relative_path(prefix_key: &str, key: &str) -> Option<PathBuf> {
 }
 
 /// Downloads every object under `prefix` into `dest`; returns how many objects were written.
-pub async fn download_prefix(store: &dyn ObjectStore, prefix: &S3Uri, dest: &Path) -> Result<usize, String> {
+pub async fn download_prefix(
+    store: &dyn ObjectStore,
+    prefix: &S3Uri,
+    dest: &Path,
+) -> Result<usize, String> {
     let objects = store
         .list(prefix)
         .await
@@ -97,7 +101,11 @@ pub fn pack_dir(dir: &Path) -> std::io::Result<Vec<u8>> {
     builder.into_inner()?.finish()
 }
 
-fn append_tree<W: std::io::Write>(b: &mut tar::Builder<W>, dir: &Path, rel: &Path) -> std::io::Result<()> {
+fn append_tree<W: std::io::Write>(
+    b: &mut tar::Builder<W>,
+    dir: &Path,
+    rel: &Path,
+) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -141,8 +149,14 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_prefix_directory() {
-        assert_eq!(relative_path("data/train", "data/train.csv"), Some("train.csv".into()));
-        assert_eq!(relative_path("data/train/", "data/train/a/b.csv"), Some("a/b.csv".into()));
+        assert_eq!(
+            relative_path("data/train", "data/train.csv"),
+            Some("train.csv".into())
+        );
+        assert_eq!(
+            relative_path("data/train/", "data/train/a/b.csv"),
+            Some("a/b.csv".into())
+        );
         assert_eq!(relative_path("", "x.csv"), Some("x.csv".into()));
         assert_eq!(relative_path("data/", "data/../etc/passwd"), None);
         assert_eq!(relative_path("data/", "data/sub/"), None);

@@ -26,7 +26,8 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    p.get(pi..).is_some_and(|rest| rest.iter().all(|c| *c == '*'))
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
 }
 
 #[cfg(test)]
@@ -38,8 +39,10 @@ mod tests {
         assert!(glob_match("*", ""));
         assert!(glob_match("train-*", "train-2024-01-01"));
         assert!(!glob_match("train-*", "xtrain-1"));
-        assert!(glob_match("*.dkr.ecr.*.amazonaws.com/sagemaker-xgboost:*",
-            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"));
+        assert!(glob_match(
+            "*.dkr.ecr.*.amazonaws.com/sagemaker-xgboost:*",
+            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+        ));
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("a?c", "abbc"));
         assert!(glob_match("*-00?-*", "tune-003-deadbeef"));

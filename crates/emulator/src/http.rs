@@ -20,9 +20,11 @@ fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
         let line_end = find(data, b"\r\n").ok_or("truncated chunked body")?;
-        let size_text = std::str::from_utf8(data.get(..line_end).unwrap_or_default()).map_err(|e| e.to_string())?;
+        let size_text = std::str::from_utf8(data.get(..line_end).unwrap_or_default())
+            .map_err(|e| e.to_string())?;
         let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
         data = data.get(line_end + 2..).ok_or("truncated chunk")?;
         if size == 0 {
             return Ok(out);
@@ -42,13 +44,21 @@ pub(crate) async fn request(
     timeout: Duration,
 ) -> Result<Response, String> {
     let work = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         stream.write_all(body).await.map_err(|e| e.to_string())?;
         stream.flush().await.map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
@@ -66,7 +76,8 @@ pub(crate) async fn request(
                 && let Some(i) = find(&buf, b"\r\n\r\n")
             {
                 header_end = Some(i + 4);
-                let head = String::from_utf8_lossy(buf.get(..i).unwrap_or_default()).to_ascii_lowercase();
+                let head =
+                    String::from_utf8_lossy(buf.get(..i).unwrap_or_default()).to_ascii_lowercase();
                 for line in head.lines().skip(1) {
                     if let Some(v) = line.strip_prefix("content-length:") {
                         content_length = v.trim().parse().ok();
@@ -89,8 +100,13 @@ pub(crate) async fn request(
                 break;
             }
         }
-        let h = header_end.ok_or_else(|| "the server closed the connection without a response".to_string())?;
-        let status_line = String::from_utf8_lossy(buf.get(..h).unwrap_or_default()).lines().next().unwrap_or("").to_string();
+        let h = header_end
+            .ok_or_else(|| "the server closed the connection without a response".to_string())?;
+        let status_line = String::from_utf8_lossy(buf.get(..h).unwrap_or_default())
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
         let status: u16 = status_line
             .split_whitespace()
             .nth(1)
@@ -117,7 +133,10 @@ mod tests {
 
     #[test]
     fn chunked_bodies_are_decoded() {
-        assert_eq!(decode_chunked(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(), b"abcde");
+        assert_eq!(
+            decode_chunked(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
+            b"abcde"
+        );
         assert!(decode_chunked(b"zz\r\n").is_err());
     }
 }

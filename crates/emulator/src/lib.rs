@@ -263,7 +263,12 @@ impl Inner {
 
     /// Registers a new job (name unique per kind, in memory and on disk) with its first
     /// Describe* document, and creates its directory.
-    pub fn register(&self, kind: JobKind, name: &str, describe: Value) -> Result<Arc<JobCell>, ApiError> {
+    pub fn register(
+        &self,
+        kind: JobKind,
+        name: &str,
+        describe: Value,
+    ) -> Result<Arc<JobCell>, ApiError> {
         let dir = self.job_dir(kind, name);
         let mut state = lock(&self.state);
         let key = (kind, name.to_string());
@@ -276,8 +281,9 @@ impl Inner {
             )));
         }
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| ApiError::internal(format!("could not clear {}: {e}", dir.display())))?;
+            std::fs::remove_dir_all(&dir).map_err(|e| {
+                ApiError::internal(format!("could not clear {}: {e}", dir.display()))
+            })?;
         }
         std::fs::create_dir_all(&dir)
             .map_err(|e| ApiError::internal(format!("could not create {}: {e}", dir.display())))?;
@@ -298,7 +304,10 @@ impl Inner {
     }
 
     pub fn find(&self, kind: JobKind, name: &str) -> Option<Arc<JobCell>> {
-        lock(&self.state).jobs.get(&(kind, name.to_string())).cloned()
+        lock(&self.state)
+            .jobs
+            .get(&(kind, name.to_string()))
+            .cloned()
     }
 
     /// The Describe* document of a job, from memory or from a previous process's job directory.
@@ -310,7 +319,10 @@ impl Inner {
         let text = std::fs::read(&path).map_err(|_| self.not_found(kind, name))?;
         let mut doc: Value = serde_json::from_slice(&text)
             .map_err(|e| ApiError::internal(format!("corrupt {}: {e}", path.display())))?;
-        let status = doc.get(kind.status_field()).and_then(Value::as_str).unwrap_or("");
+        let status = doc
+            .get(kind.status_field())
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if matches!(status, "InProgress" | "Stopping") {
             if let Value::Object(m) = &mut doc {
                 m.insert(kind.status_field().into(), json!("Failed"));
@@ -339,8 +351,14 @@ impl Inner {
         if let Some(m) = lock(&self.state).models.get(name) {
             return Some(m.clone());
         }
-        let path = self.config.work_dir.join("models").join(format!("{name}.json"));
-        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok())
+        let path = self
+            .config
+            .work_dir
+            .join("models")
+            .join(format!("{name}.json"));
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
     }
 
     /// Stores a model; `false` when the name is taken.
@@ -352,7 +370,12 @@ impl Inner {
             return Ok(false);
         }
         std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(&path, serde_json::to_vec_pretty(&describe).unwrap_or_default()))
+            .and_then(|_| {
+                std::fs::write(
+                    &path,
+                    serde_json::to_vec_pretty(&describe).unwrap_or_default(),
+                )
+            })
             .map_err(|e| ApiError::internal(format!("could not write {}: {e}", path.display())))?;
         state.models.insert(name.to_string(), describe);
         Ok(true)
@@ -405,11 +428,28 @@ where
             let field = cell.kind.status_field();
             cell.update(|m| {
                 m.insert(field.into(), json!("Failed"));
-                m.insert("FailureReason".into(), json!(format!("InternalServerError: emulator task ended: {e}")));
+                m.insert(
+                    "FailureReason".into(),
+                    json!(format!("InternalServerError: emulator task ended: {e}")),
+                );
             });
             cell.finish();
         }
     });
+}
+
+/// Asks the job to stop when dropped before the job ended.
+struct StopOnDrop(Option<Arc<JobCell>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(cell) = self.0.take()
+            && !cell.is_done()
+        {
+            tracing::info!(target: "mdlc_emulator", job = %cell.name, "the .sync task was abandoned: stopping its job");
+            cell.request_stop(StopKind::User);
+        }
+    }
 }
 
 /// The local SageMaker. Cheap to clone; jobs keep running in the background.
@@ -440,7 +480,12 @@ impl SageMakerEmulator {
 
     /// One Step Functions SageMaker integration call. `action` is the part after
     /// `arn:aws:states:::sagemaker:` (a trailing `.sync` also sets `sync`).
-    pub async fn call(&self, action: &str, sync: bool, request: Value) -> Result<Value, EmulatorFailure> {
+    pub async fn call(
+        &self,
+        action: &str,
+        sync: bool,
+        request: Value,
+    ) -> Result<Value, EmulatorFailure> {
         let (action, sync) = match action.strip_suffix(".sync") {
             Some(a) => (a, true),
             None => (action, sync),
@@ -452,7 +497,12 @@ impl SageMakerEmulator {
         })
     }
 
-    async fn call_inner(&self, action: &str, sync: bool, request: Value) -> Result<Value, ApiError> {
+    async fn call_inner(
+        &self,
+        action: &str,
+        sync: bool,
+        request: Value,
+    ) -> Result<Value, ApiError> {
         let sync_kind = match action {
             "createTrainingJob" => Some(JobKind::Training),
             "createHyperParameterTuningJob" => Some(JobKind::Tuning),
@@ -480,19 +530,33 @@ impl SageMakerEmulator {
             "createModel" => return model::create(inner, &request).await,
             "describeModel" => return model::describe(inner, &request),
             "deleteModel" => return model::delete(inner, &request),
-            "describeTrainingJob" => return self.describe_by(JobKind::Training, "TrainingJobName", &request),
+            "describeTrainingJob" => {
+                return self.describe_by(JobKind::Training, "TrainingJobName", &request);
+            }
             "describeHyperParameterTuningJob" => {
                 return self.describe_by(JobKind::Tuning, "HyperParameterTuningJobName", &request);
             }
-            "describeTransformJob" => return self.describe_by(JobKind::Transform, "TransformJobName", &request),
-            "describeProcessingJob" => return self.describe_by(JobKind::Processing, "ProcessingJobName", &request),
-            "stopTrainingJob" => return self.stop_by(JobKind::Training, "TrainingJobName", &request),
+            "describeTransformJob" => {
+                return self.describe_by(JobKind::Transform, "TransformJobName", &request);
+            }
+            "describeProcessingJob" => {
+                return self.describe_by(JobKind::Processing, "ProcessingJobName", &request);
+            }
+            "stopTrainingJob" => {
+                return self.stop_by(JobKind::Training, "TrainingJobName", &request);
+            }
             "stopHyperParameterTuningJob" => {
                 return self.stop_by(JobKind::Tuning, "HyperParameterTuningJobName", &request);
             }
-            "stopTransformJob" => return self.stop_by(JobKind::Transform, "TransformJobName", &request),
-            "stopProcessingJob" => return self.stop_by(JobKind::Processing, "ProcessingJobName", &request),
-            "listTrainingJobsForHyperParameterTuningJob" => return tuning::list_training_jobs(inner, &request),
+            "stopTransformJob" => {
+                return self.stop_by(JobKind::Transform, "TransformJobName", &request);
+            }
+            "stopProcessingJob" => {
+                return self.stop_by(JobKind::Processing, "ProcessingJobName", &request);
+            }
+            "listTrainingJobsForHyperParameterTuningJob" => {
+                return tuning::list_training_jobs(inner, &request);
+            }
             other => {
                 return Err(ApiError::UnknownAction(format!(
                     "the local SageMaker emulator does not support the action {other:?}"
@@ -504,7 +568,11 @@ impl SageMakerEmulator {
         if !sync {
             return Ok(response);
         }
+        // Like Step Functions, a `.sync` task that is abandoned (timeout, aborted execution)
+        // stops its job.
+        let guard = StopOnDrop(Some(cell.clone()));
         cell.wait_done().await;
+        drop(guard);
         let describe = cell.describe();
         let status = cell.status();
         let ok = match kind {
@@ -544,7 +612,10 @@ impl SageMakerEmulator {
     /// Stop* of a job: a running job is asked to stop (it ends `Stopped`); stopping a finished
     /// job is a `ValidationException` like on AWS.
     pub fn stop(&self, kind: JobKind, name: &str) -> Result<(), ApiError> {
-        let cell = self.inner.find(kind, name).ok_or_else(|| self.inner.not_found(kind, name))?;
+        let cell = self
+            .inner
+            .find(kind, name)
+            .ok_or_else(|| self.inner.not_found(kind, name))?;
         if cell.is_done() {
             return Err(ApiError::validation(format!(
                 "The {} {name:?} has already ended with status {}",
@@ -577,7 +648,8 @@ impl SageMakerEmulator {
             return Ok(cell.logs());
         }
         let path = self.inner.job_dir(kind, name).join("algo-1.log");
-        let text = std::fs::read_to_string(&path).map_err(|_| self.inner.not_found(kind, name).to_failure())?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| self.inner.not_found(kind, name).to_failure())?;
         let ts = std::fs::metadata(&path)
             .and_then(|m| m.modified())
             .ok()
@@ -600,13 +672,17 @@ impl SageMakerEmulator {
 }
 
 fn opt_string(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn port_error(e: ApiError) -> PortError {
     match e {
         ApiError::ResourceNotFound(m) => PortError::NotFound { what: m },
-        ApiError::Throttling => PortError::unavailable("SageMaker throttled the call (Rate exceeded)"),
+        ApiError::Throttling => {
+            PortError::unavailable("SageMaker throttled the call (Rate exceeded)")
+        }
         ApiError::Internal(m) => PortError::unavailable(m),
         ApiError::ResourceInUse(m) => PortError::Conflict { message: m },
         other => PortError::Rejected {
@@ -618,8 +694,13 @@ fn port_error(e: ApiError) -> PortError {
 #[async_trait]
 impl SageMakerApi for SageMakerEmulator {
     async fn describe_training_job(&self, name: &str) -> Result<TrainingJobInfo, PortError> {
-        self.inner.check_throttle("describeTrainingJob").map_err(port_error)?;
-        let d = self.inner.describe(JobKind::Training, name).map_err(port_error)?;
+        self.inner
+            .check_throttle("describeTrainingJob")
+            .map_err(port_error)?;
+        let d = self
+            .inner
+            .describe(JobKind::Training, name)
+            .map_err(port_error)?;
         let hyperparameters = d
             .get("HyperParameters")
             .and_then(Value::as_object)
@@ -634,7 +715,12 @@ impl SageMakerApi for SageMakerEmulator {
             .and_then(Value::as_array)
             .map(|l| {
                 l.iter()
-                    .filter_map(|m| Some((m.get("MetricName")?.as_str()?.to_string(), m.get("Value")?.as_f64()?)))
+                    .filter_map(|m| {
+                        Some((
+                            m.get("MetricName")?.as_str()?.to_string(),
+                            m.get("Value")?.as_f64()?,
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -650,7 +736,9 @@ impl SageMakerApi for SageMakerEmulator {
     }
 
     async fn create_model(&self, request: &CreateModelRequest) -> Result<String, PortError> {
-        self.inner.check_throttle("createModel").map_err(port_error)?;
+        self.inner
+            .check_throttle("createModel")
+            .map_err(port_error)?;
         let body = json!({
             "ModelName": request.model_name,
             "ExecutionRoleArn": request.execution_role_arn,
@@ -662,13 +750,17 @@ impl SageMakerApi for SageMakerEmulator {
         });
         match model::create(&self.inner, &body).await {
             Ok(v) => Ok(opt_string(&v, "/ModelArn").unwrap_or_default()),
-            Err(ApiError::Validation(m)) if m.starts_with(model::ALREADY_EXISTS) => Err(PortError::Conflict { message: m }),
+            Err(ApiError::Validation(m)) if m.starts_with(model::ALREADY_EXISTS) => {
+                Err(PortError::Conflict { message: m })
+            }
             Err(e) => Err(port_error(e)),
         }
     }
 
     async fn describe_model(&self, name: &str) -> Result<Option<(String, String)>, PortError> {
-        self.inner.check_throttle("describeModel").map_err(port_error)?;
+        self.inner
+            .check_throttle("describeModel")
+            .map_err(port_error)?;
         Ok(self.inner.model(name).map(|m| {
             (
                 opt_string(&m, "/PrimaryContainer/ModelDataUrl").unwrap_or_default(),
@@ -679,11 +771,15 @@ impl SageMakerApi for SageMakerEmulator {
 }
 
 /// Resolves the program for an image, or a `ValidationException` naming `field`.
-pub(crate) fn resolve_program(inner: &Inner, image: &str, field: &str) -> Result<(PathBuf, Vec<String>), String> {
+pub(crate) fn resolve_program(
+    inner: &Inner,
+    image: &str,
+    field: &str,
+) -> Result<(PathBuf, Vec<String>), String> {
     match inner.config.images.resolve(image) {
-        Some(Program::BuiltinTrainer) => {
-            config::find_builtin_trainer().map(|p| (p, Vec::new())).map_err(|e| format!("'{field}' {image:?}: {e}"))
-        }
+        Some(Program::BuiltinTrainer) => config::find_builtin_trainer()
+            .map(|p| (p, Vec::new()))
+            .map_err(|e| format!("'{field}' {image:?}: {e}")),
         Some(Program::Command { program, args }) => Ok((program.clone(), args.clone())),
         None => Err(format!(
             "'{field}' {image:?} is not in the emulator's image map; add a pattern for it (image map entries: {})",

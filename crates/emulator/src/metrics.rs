@@ -15,8 +15,24 @@ pub struct MetricDef {
 
 /// The metric names the built-in XGBoost algorithm publishes, per channel `train`/`validation`.
 const XGBOOST_METRICS: &[&str] = &[
-    "rmse", "mae", "auc", "logloss", "error", "aucpr", "mape", "mse", "rmsle", "merror", "mlogloss",
-    "ndcg", "map", "poisson-nloglik", "gamma-nloglik", "cox-nloglik", "gamma-deviance", "tweedie-nloglik",
+    "rmse",
+    "mae",
+    "auc",
+    "logloss",
+    "error",
+    "aucpr",
+    "mape",
+    "mse",
+    "rmsle",
+    "merror",
+    "mlogloss",
+    "ndcg",
+    "map",
+    "poisson-nloglik",
+    "gamma-nloglik",
+    "cox-nloglik",
+    "gamma-deviance",
+    "tweedie-nloglik",
 ];
 
 /// The metric definitions of SageMaker's built-in XGBoost (`validation:rmse` from lines such as
@@ -55,7 +71,10 @@ pub fn parse_definitions(list: &[Value], prefix: &str, p: &mut Problems) -> Vec<
                     }
                     out.push(MetricDef { name, regex: r })
                 }
-                Ok(_) => p.push(&format!("{at}.Regex"), "must have a capture group for the value"),
+                Ok(_) => p.push(
+                    &format!("{at}.Regex"),
+                    "must have a capture group for the value",
+                ),
                 Err(e) => p.push(&format!("{at}.Regex"), format!("is not a valid regex: {e}")),
             }
         }
@@ -93,7 +112,11 @@ mod tests {
     fn given_bad_definitions_when_parsed_then_each_is_reported() {
         let mut p = Problems::new();
         let defs = parse_definitions(
-            &[json!({"Name": "loss", "Regex": "loss=([0-9.]+)"}), json!({"Name": "x", "Regex": "(["}), json!({"Name": "y", "Regex": "nogroup"})],
+            &[
+                json!({"Name": "loss", "Regex": "loss=([0-9.]+)"}),
+                json!({"Name": "x", "Regex": "(["}),
+                json!({"Name": "y", "Regex": "nogroup"}),
+            ],
             "AlgorithmSpecification.MetricDefinitions",
             &mut p,
         );
@@ -101,6 +124,9 @@ mod tests {
         let e = p.finish().unwrap_err().to_string();
         assert!(e.contains("MetricDefinitions[1].Regex"), "{e}");
         assert!(e.contains("MetricDefinitions[2].Regex"), "{e}");
-        assert_eq!(scan_line(&defs, "epoch 2 loss=0.25"), vec![("loss".to_string(), 0.25)]);
+        assert_eq!(
+            scan_line(&defs, "epoch 2 loss=0.25"),
+            vec![("loss".to_string(), 0.25)]
+        );
     }
 }

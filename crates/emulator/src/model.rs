@@ -21,11 +21,19 @@ pub(crate) async fn create(inner: &Arc<Inner>, req: &Value) -> Result<Value, Api
     }
     let role = fields::req_str(req, "", "ExecutionRoleArn", &mut p).unwrap_or_default();
     if !role.is_empty() && !crate::fields::is_role_arn(&role) {
-        p.push("ExecutionRoleArn", format!("has value {role:?}, which is not an IAM role ARN"));
+        p.push(
+            "ExecutionRoleArn",
+            format!("has value {role:?}, which is not an IAM role ARN"),
+        );
     }
-    let container = match (fields::get(req, "PrimaryContainer"), fields::get(req, "Containers")) {
+    let container = match (
+        fields::get(req, "PrimaryContainer"),
+        fields::get(req, "Containers"),
+    ) {
         (Some(c @ Value::Object(_)), _) => Some(("PrimaryContainer".to_string(), c.clone())),
-        (None, Some(Value::Array(list))) if list.len() == 1 => list.first().map(|c| ("Containers[0]".to_string(), c.clone())),
+        (None, Some(Value::Array(list))) if list.len() == 1 => list
+            .first()
+            .map(|c| ("Containers[0]".to_string(), c.clone())),
         (None, Some(Value::Array(_))) => {
             p.push("Containers", "inference pipelines (more than one container) are not supported by the local emulator");
             None
@@ -39,7 +47,10 @@ pub(crate) async fn create(inner: &Arc<Inner>, req: &Value) -> Result<Value, Api
     if let Some((at, c)) = &container {
         let image = fields::req_str(c, at, "Image", &mut p).unwrap_or_default();
         if !image.is_empty() && inner.config.images.resolve(&image).is_none() {
-            p.push(&format!("{at}.Image"), format!("{image:?} is not in the emulator's image map"));
+            p.push(
+                &format!("{at}.Image"),
+                format!("{image:?} is not in the emulator's image map"),
+            );
         }
         fields::str_map(c, at, "Environment", &mut p);
         if let Some(u) = fields::opt_str(c, at, "ModelDataUrl", &mut p) {
@@ -70,7 +81,12 @@ pub(crate) async fn create(inner: &Arc<Inner>, req: &Value) -> Result<Value, Api
     }
     d.insert("ExecutionRoleArn".into(), json!(role));
     d.insert("CreationTime".into(), json!(now_ms()));
-    d.insert("EnableNetworkIsolation".into(), fields::get(req, "EnableNetworkIsolation").cloned().unwrap_or(json!(false)));
+    d.insert(
+        "EnableNetworkIsolation".into(),
+        fields::get(req, "EnableNetworkIsolation")
+            .cloned()
+            .unwrap_or(json!(false)),
+    );
     if !inner.insert_model(&name, Value::Object(d))? {
         return Err(ApiError::validation(format!("{ALREADY_EXISTS} \"{arn}\".")));
     }
@@ -82,9 +98,12 @@ pub(crate) fn describe(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
     let mut p = Problems::new();
     let name = fields::req_str(req, "", "ModelName", &mut p).unwrap_or_default();
     p.finish()?;
-    inner
-        .model(&name)
-        .ok_or_else(|| ApiError::validation(format!("Could not find model \"{}\".", inner.arn("model", &name))))
+    inner.model(&name).ok_or_else(|| {
+        ApiError::validation(format!(
+            "Could not find model \"{}\".",
+            inner.arn("model", &name)
+        ))
+    })
 }
 
 pub(crate) fn delete(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
@@ -92,10 +111,17 @@ pub(crate) fn delete(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
     let name = fields::req_str(req, "", "ModelName", &mut p).unwrap_or_default();
     p.finish()?;
     if inner.model(&name).is_none() {
-        return Err(ApiError::validation(format!("Could not find model \"{}\".", inner.arn("model", &name))));
+        return Err(ApiError::validation(format!(
+            "Could not find model \"{}\".",
+            inner.arn("model", &name)
+        )));
     }
     inner.state_models().remove(&name);
-    let path = inner.config.work_dir.join("models").join(format!("{name}.json"));
+    let path = inner
+        .config
+        .work_dir
+        .join("models")
+        .join(format!("{name}.json"));
     let _ = std::fs::remove_file(path);
     Ok(json!({}))
 }

@@ -10,7 +10,9 @@ use serde_json::{Map, Value, json};
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
 use crate::training::{Exit, run_process};
-use crate::{Inner, JobCell, JobKind, StopKind, files, map_opt_ml, now_ms, resolve_program, spawn_job};
+use crate::{
+    Inner, JobCell, JobKind, StopKind, files, map_opt_ml, now_ms, resolve_program, spawn_job,
+};
 
 #[derive(Debug, Clone)]
 struct Mount {
@@ -31,11 +33,16 @@ struct ProcessingSpec {
 }
 
 fn local_path(path: &str, field: &str, p: &mut Problems) -> Option<PathBuf> {
-    let rel = path.strip_prefix("/opt/ml/processing/").filter(|r| !r.is_empty());
+    let rel = path
+        .strip_prefix("/opt/ml/processing/")
+        .filter(|r| !r.is_empty());
     match rel {
         Some(r) if !r.split('/').any(|c| c == "..") => Some(PathBuf::from("processing").join(r)),
         _ => {
-            p.push(field, format!("has value {path:?}, which must be a path under /opt/ml/processing/"));
+            p.push(
+                field,
+                format!("has value {path:?}, which must be a path under /opt/ml/processing/"),
+            );
             None
         }
     }
@@ -53,7 +60,10 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
     {
         let at = "ProcessingResources.ClusterConfig";
         if fields::req_u64(cc, at, "InstanceCount", 1, 100, &mut p).is_some_and(|n| n > 1) {
-            p.push(&format!("{at}.InstanceCount"), "above 1 is not supported by the local emulator");
+            p.push(
+                &format!("{at}.InstanceCount"),
+                "above 1 is not supported by the local emulator",
+            );
         }
         fields::req_str(cc, at, "InstanceType", &mut p);
         fields::req_u64(cc, at, "VolumeSizeInGB", 1, 16384, &mut p);
@@ -67,7 +77,10 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
                     program = prog;
                     args = a;
                 }
-                Err(e) => p.push("AppSpecification.ImageUri", e.trim_start_matches("'AppSpecification.ImageUri' ")),
+                Err(e) => p.push(
+                    "AppSpecification.ImageUri",
+                    e.trim_start_matches("'AppSpecification.ImageUri' "),
+                ),
             }
         }
         for list in ["ContainerEntrypoint", "ContainerArguments"] {
@@ -80,43 +93,74 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
         }
     }
     let mut inputs = Vec::new();
-    for (i, inp) in fields::opt_array(req, "", "ProcessingInputs", &mut p).iter().enumerate() {
+    for (i, inp) in fields::opt_array(req, "", "ProcessingInputs", &mut p)
+        .iter()
+        .enumerate()
+    {
         let at = format!("ProcessingInputs[{i}]");
         fields::req_str(inp, &at, "InputName", &mut p);
-        let Some(s3) = fields::req_obj(inp, &at, "S3Input", &mut p) else { continue };
+        let Some(s3) = fields::req_obj(inp, &at, "S3Input", &mut p) else {
+            continue;
+        };
         let sp = format!("{at}.S3Input");
-        let ty = fields::enum_str(s3, &sp, "S3DataType", &["S3Prefix", "ManifestFile"], "S3Prefix", &mut p);
+        let ty = fields::enum_str(
+            s3,
+            &sp,
+            "S3DataType",
+            &["S3Prefix", "ManifestFile"],
+            "S3Prefix",
+            &mut p,
+        );
         if ty != "S3Prefix" {
-            p.push(&format!("{sp}.S3DataType"), "only S3Prefix is supported by the local emulator");
+            p.push(
+                &format!("{sp}.S3DataType"),
+                "only S3Prefix is supported by the local emulator",
+            );
         }
-        let uri = fields::req_str(s3, &sp, "S3Uri", &mut p).and_then(|u| match u.parse::<S3Uri>() {
-            Ok(u) => Some(u),
-            Err(e) => {
-                p.push(&format!("{sp}.S3Uri"), e.to_string());
-                None
-            }
-        });
-        let local = fields::req_str(s3, &sp, "LocalPath", &mut p).and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), &mut p));
-        if let (Some(uri), Some(local)) = (uri, local) {
-            inputs.push(Mount { uri, local });
-        }
-    }
-    let mut outputs = Vec::new();
-    if let Some(cfg) = fields::opt_obj(req, "", "ProcessingOutputConfig", &mut p) {
-        for (i, out) in fields::opt_array(cfg, "ProcessingOutputConfig", "Outputs", &mut p).iter().enumerate() {
-            let at = format!("ProcessingOutputConfig.Outputs[{i}]");
-            fields::req_str(out, &at, "OutputName", &mut p);
-            let Some(s3) = fields::req_obj(out, &at, "S3Output", &mut p) else { continue };
-            let sp = format!("{at}.S3Output");
-            fields::enum_str(s3, &sp, "S3UploadMode", &["EndOfJob", "Continuous"], "EndOfJob", &mut p);
-            let uri = fields::req_str(s3, &sp, "S3Uri", &mut p).and_then(|u| match u.parse::<S3Uri>() {
+        let uri =
+            fields::req_str(s3, &sp, "S3Uri", &mut p).and_then(|u| match u.parse::<S3Uri>() {
                 Ok(u) => Some(u),
                 Err(e) => {
                     p.push(&format!("{sp}.S3Uri"), e.to_string());
                     None
                 }
             });
-            let local = fields::req_str(s3, &sp, "LocalPath", &mut p).and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), &mut p));
+        let local = fields::req_str(s3, &sp, "LocalPath", &mut p)
+            .and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), &mut p));
+        if let (Some(uri), Some(local)) = (uri, local) {
+            inputs.push(Mount { uri, local });
+        }
+    }
+    let mut outputs = Vec::new();
+    if let Some(cfg) = fields::opt_obj(req, "", "ProcessingOutputConfig", &mut p) {
+        for (i, out) in fields::opt_array(cfg, "ProcessingOutputConfig", "Outputs", &mut p)
+            .iter()
+            .enumerate()
+        {
+            let at = format!("ProcessingOutputConfig.Outputs[{i}]");
+            fields::req_str(out, &at, "OutputName", &mut p);
+            let Some(s3) = fields::req_obj(out, &at, "S3Output", &mut p) else {
+                continue;
+            };
+            let sp = format!("{at}.S3Output");
+            fields::enum_str(
+                s3,
+                &sp,
+                "S3UploadMode",
+                &["EndOfJob", "Continuous"],
+                "EndOfJob",
+                &mut p,
+            );
+            let uri =
+                fields::req_str(s3, &sp, "S3Uri", &mut p).and_then(|u| match u.parse::<S3Uri>() {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        p.push(&format!("{sp}.S3Uri"), e.to_string());
+                        None
+                    }
+                });
+            let local = fields::req_str(s3, &sp, "LocalPath", &mut p)
+                .and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), &mut p));
             if let (Some(uri), Some(local)) = (uri, local) {
                 outputs.push(Mount { uri, local });
             }
@@ -124,21 +168,50 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
     }
     let environment = fields::str_map(req, "", "Environment", &mut p);
     let max_runtime = fields::opt_obj(req, "", "StoppingCondition", &mut p)
-        .and_then(|sc| fields::opt_u64(sc, "StoppingCondition", "MaxRuntimeInSeconds", 1, 777_600, &mut p))
+        .and_then(|sc| {
+            fields::opt_u64(
+                sc,
+                "StoppingCondition",
+                "MaxRuntimeInSeconds",
+                1,
+                777_600,
+                &mut p,
+            )
+        })
         .unwrap_or(86_400);
     p.finish()?;
-    Ok(ProcessingSpec { name, program, args, environment, inputs, outputs, max_runtime })
+    Ok(ProcessingSpec {
+        name,
+        program,
+        args,
+        environment,
+        inputs,
+        outputs,
+        max_runtime,
+    })
 }
 
 /// CreateProcessingJob.
-pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
+pub(crate) fn create(
+    inner: &Arc<Inner>,
+    req: &Value,
+) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
     let spec = parse(inner, req)?;
     let arn = inner.job_arn(JobKind::Processing, &spec.name);
     let mut d = Map::new();
     d.insert("ProcessingJobName".into(), json!(spec.name));
     d.insert("ProcessingJobArn".into(), json!(arn));
     d.insert("ProcessingJobStatus".into(), json!("InProgress"));
-    for k in ["ProcessingInputs", "ProcessingOutputConfig", "ProcessingResources", "StoppingCondition", "AppSpecification", "Environment", "RoleArn", "Tags"] {
+    for k in [
+        "ProcessingInputs",
+        "ProcessingOutputConfig",
+        "ProcessingResources",
+        "StoppingCondition",
+        "AppSpecification",
+        "Environment",
+        "RoleArn",
+        "Tags",
+    ] {
         if let Some(v) = fields::get(req, k) {
             d.insert(k.into(), v.clone());
         }
@@ -146,14 +219,20 @@ pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<Jo
     d.insert("CreationTime".into(), json!(now_ms()));
     let cell = inner.register(JobKind::Processing, &spec.name, Value::Object(d))?;
     spawn_job(cell.clone(), run(inner.clone(), cell.clone(), spec));
-    Ok((JobKind::Processing, cell, json!({ "ProcessingJobArn": arn })))
+    Ok((
+        JobKind::Processing,
+        cell,
+        json!({ "ProcessingJobArn": arn }),
+    ))
 }
 
 async fn upload_tree(inner: &Inner, dir: &std::path::Path, base: &S3Uri) -> Result<usize, String> {
     let mut stack = vec![dir.to_path_buf()];
     let mut n = 0;
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let path = e.path();
             if path.is_dir() {
@@ -161,9 +240,16 @@ async fn upload_tree(inner: &Inner, dir: &std::path::Path, base: &S3Uri) -> Resu
                 continue;
             }
             let rel = path.strip_prefix(dir).map_err(|e| e.to_string())?;
-            let body = tokio::fs::read(&path).await.map_err(|e| format!("could not read {}: {e}", path.display()))?;
+            let body = tokio::fs::read(&path)
+                .await
+                .map_err(|e| format!("could not read {}: {e}", path.display()))?;
             let target = base.join(&rel.display().to_string());
-            inner.config.store.put(&target, body).await.map_err(|e| format!("could not upload {target}: {e}"))?;
+            inner
+                .config
+                .store
+                .put(&target, body)
+                .await
+                .map_err(|e| format!("could not upload {target}: {e}"))?;
             n += 1;
         }
     }
@@ -178,25 +264,50 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: ProcessingSpec) {
     let dir = cell.dir.clone();
     let result: Result<(), (String, Option<String>)> = async {
         if let Some(rule) = inner.config.faults.failing_rule(&spec.name) {
-            return Err(("Failed".into(), Some(format!("AlgorithmError: injected failure (MDLC_FAULTS rule fail:{rule})"))));
+            return Err((
+                "Failed".into(),
+                Some(format!(
+                    "AlgorithmError: injected failure (MDLC_FAULTS rule fail:{rule})"
+                )),
+            ));
         }
         for m in &spec.inputs {
-            let n = files::download_prefix(inner.config.store.as_ref(), &m.uri, &dir.join(&m.local))
-                .await
-                .map_err(|e| ("Failed".to_string(), Some(format!("ClientError: {e}"))))?;
+            let n =
+                files::download_prefix(inner.config.store.as_ref(), &m.uri, &dir.join(&m.local))
+                    .await
+                    .map_err(|e| ("Failed".to_string(), Some(format!("ClientError: {e}"))))?;
             if n == 0 {
-                return Err(("Failed".into(), Some(format!("ClientError: No S3 objects found under S3 URL \"{}\"", m.uri))));
+                return Err((
+                    "Failed".into(),
+                    Some(format!(
+                        "ClientError: No S3 objects found under S3 URL \"{}\"",
+                        m.uri
+                    )),
+                ));
             }
         }
         for m in &spec.outputs {
-            std::fs::create_dir_all(dir.join(&m.local)).map_err(|e| ("Failed".to_string(), Some(format!("ClientError: {e}"))))?;
+            std::fs::create_dir_all(dir.join(&m.local))
+                .map_err(|e| ("Failed".to_string(), Some(format!("ClientError: {e}"))))?;
         }
-        std::fs::create_dir_all(dir.join("output")).map_err(|e| ("Failed".to_string(), Some(format!("ClientError: {e}"))))?;
+        std::fs::create_dir_all(dir.join("output"))
+            .map_err(|e| ("Failed".to_string(), Some(format!("ClientError: {e}"))))?;
         let args: Vec<String> = spec.args.iter().map(|a| map_opt_ml(a, &dir)).collect();
         let mut env = spec.environment.clone();
         env.insert("MDLC_OPT_ML".into(), dir.display().to_string());
         env.insert("PROCESSING_JOB_NAME".into(), spec.name.clone());
-        let (exit, _) = run_process(&cell, &spec.program, &args, &env, &dir, Some(spec.max_runtime), &[], |_, _, _| {}, cell.stop_receiver()).await;
+        let (exit, _) = run_process(
+            &cell,
+            &spec.program,
+            &args,
+            &env,
+            &dir,
+            Some(spec.max_runtime),
+            &[],
+            |_, _, _| {},
+            cell.stop_receiver(),
+        )
+        .await;
         let message = ["output/message", "output/failure"]
             .iter()
             .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
@@ -205,12 +316,32 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: ProcessingSpec) {
         match exit {
             Exit::Exited { success: true, .. } => {}
             Exit::Exited { code, .. } => {
-                let what = message.unwrap_or_else(|| "the processing program failed; see the job log".into());
-                return Err(("Failed".into(), Some(format!("AlgorithmError: {what}, exit code: {}", code.map(|c| c.to_string()).unwrap_or_else(|| "signal".into())))));
+                let what = message
+                    .unwrap_or_else(|| "the processing program failed; see the job log".into());
+                return Err((
+                    "Failed".into(),
+                    Some(format!(
+                        "AlgorithmError: {what}, exit code: {}",
+                        code.map(|c| c.to_string())
+                            .unwrap_or_else(|| "signal".into())
+                    )),
+                ));
             }
-            Exit::TimedOut => return Err(("Stopped".into(), Some(format!("Processing job exceeded MaxRuntimeInSeconds ({} s)", spec.max_runtime)))),
-            Exit::Stopped(StopKind::User | StopKind::EarlyStopped | StopKind::MaxResource) => return Err(("Stopped".into(), None)),
-            Exit::SpawnFailed(m) => return Err(("Failed".into(), Some(format!("ClientError: {m}")))),
+            Exit::TimedOut => {
+                return Err((
+                    "Stopped".into(),
+                    Some(format!(
+                        "Processing job exceeded MaxRuntimeInSeconds ({} s)",
+                        spec.max_runtime
+                    )),
+                ));
+            }
+            Exit::Stopped(StopKind::User | StopKind::EarlyStopped | StopKind::MaxResource) => {
+                return Err(("Stopped".into(), None));
+            }
+            Exit::SpawnFailed(m) => {
+                return Err(("Failed".into(), Some(format!("ClientError: {m}"))));
+            }
         }
         for m in &spec.outputs {
             upload_tree(&inner, &dir.join(&m.local), &m.uri)

@@ -56,7 +56,10 @@ pub(crate) struct TrainingSpec {
 }
 
 fn channel_name_ok(n: &str) -> bool {
-    !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Validates a CreateTrainingJob request (every problem in one `ValidationException`).
@@ -66,19 +69,34 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
     if !name.is_empty() {
         check_name(&name, "TrainingJobName", 63, &mut p);
     }
-    let algo = fields::req_obj(req, "", "AlgorithmSpecification", &mut p).cloned().unwrap_or(Value::Null);
+    let algo = fields::req_obj(req, "", "AlgorithmSpecification", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
     let a = "AlgorithmSpecification";
     if fields::get(&algo, "AlgorithmName").is_some() {
-        p.push(&format!("{a}.AlgorithmName"), "is not supported by the local emulator; give TrainingImage");
+        p.push(
+            &format!("{a}.AlgorithmName"),
+            "is not supported by the local emulator; give TrainingImage",
+        );
     }
     let image = if algo.is_null() {
         String::new()
     } else {
         fields::req_str(&algo, a, "TrainingImage", &mut p).unwrap_or_default()
     };
-    let mode = fields::enum_str(&algo, a, "TrainingInputMode", &["File", "FastFile", "Pipe"], "File", &mut p);
+    let mode = fields::enum_str(
+        &algo,
+        a,
+        "TrainingInputMode",
+        &["File", "FastFile", "Pipe"],
+        "File",
+        &mut p,
+    );
     if mode == "Pipe" {
-        p.push(&format!("{a}.TrainingInputMode"), "Pipe is not supported by the local emulator (use File)");
+        p.push(
+            &format!("{a}.TrainingInputMode"),
+            "Pipe is not supported by the local emulator (use File)",
+        );
     }
     let mut metric_defs = Vec::new();
     let (mut program, mut program_args) = (PathBuf::new(), Vec::new());
@@ -91,7 +109,10 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
                 program = prog;
                 program_args = args;
             }
-            Err(m) => p.push("AlgorithmSpecification.TrainingImage", m.trim_start_matches("'AlgorithmSpecification.TrainingImage' ")),
+            Err(m) => p.push(
+                "AlgorithmSpecification.TrainingImage",
+                m.trim_start_matches("'AlgorithmSpecification.TrainingImage' "),
+            ),
         }
     }
     let defs_list = fields::opt_array(&algo, a, "MetricDefinitions", &mut p);
@@ -101,36 +122,63 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
     }
     let role = fields::req_str(req, "", "RoleArn", &mut p).unwrap_or_default();
     if !role.is_empty() && !crate::fields::is_role_arn(&role) {
-        p.push("RoleArn", format!("has value {role:?}, which is not an IAM role ARN"));
+        p.push(
+            "RoleArn",
+            format!("has value {role:?}, which is not an IAM role ARN"),
+        );
     }
     let hyperparameters = fields::str_map(req, "", "HyperParameters", &mut p);
     if hyperparameters.len() > 100 {
         p.push("HyperParameters", "must have at most 100 entries");
     }
     let environment = fields::str_map(req, "", "Environment", &mut p);
-    let out = fields::req_obj(req, "", "OutputDataConfig", &mut p).cloned().unwrap_or(Value::Null);
+    let out = fields::req_obj(req, "", "OutputDataConfig", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut output_path = S3Uri::new("invalid", "");
-    let out_path = if out.is_null() { None } else { fields::req_str(&out, "OutputDataConfig", "S3OutputPath", &mut p) };
+    let out_path = if out.is_null() {
+        None
+    } else {
+        fields::req_str(&out, "OutputDataConfig", "S3OutputPath", &mut p)
+    };
     if let Some(s) = out_path {
         match s.parse::<S3Uri>() {
             Ok(u) => output_path = u,
             Err(e) => p.push("OutputDataConfig.S3OutputPath", e.to_string()),
         }
     }
-    let rc = fields::req_obj(req, "", "ResourceConfig", &mut p).cloned().unwrap_or(Value::Null);
+    let rc = fields::req_obj(req, "", "ResourceConfig", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut instance_type = String::new();
     if !rc.is_null() {
-        instance_type = fields::req_str(&rc, "ResourceConfig", "InstanceType", &mut p).unwrap_or_default();
-        if fields::req_u64(&rc, "ResourceConfig", "InstanceCount", 1, 100, &mut p).is_some_and(|n| n > 1) {
-            p.push("ResourceConfig.InstanceCount", "above 1 (distributed training) is not supported by the local emulator");
+        instance_type =
+            fields::req_str(&rc, "ResourceConfig", "InstanceType", &mut p).unwrap_or_default();
+        if fields::req_u64(&rc, "ResourceConfig", "InstanceCount", 1, 100, &mut p)
+            .is_some_and(|n| n > 1)
+        {
+            p.push(
+                "ResourceConfig.InstanceCount",
+                "above 1 (distributed training) is not supported by the local emulator",
+            );
         }
         fields::req_u64(&rc, "ResourceConfig", "VolumeSizeInGB", 1, 16384, &mut p);
     }
-    let sc = fields::req_obj(req, "", "StoppingCondition", &mut p).cloned().unwrap_or(Value::Null);
+    let sc = fields::req_obj(req, "", "StoppingCondition", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
     let max_runtime = if sc.is_null() {
         0
     } else {
-        fields::opt_u64(&sc, "StoppingCondition", "MaxRuntimeInSeconds", 1, 2_419_200, &mut p).unwrap_or(86_400)
+        fields::opt_u64(
+            &sc,
+            "StoppingCondition",
+            "MaxRuntimeInSeconds",
+            1,
+            2_419_200,
+            &mut p,
+        )
+        .unwrap_or(86_400)
     };
     let channels = parse_channels(inner, req, &mode, &mut p);
     p.finish()?;
@@ -164,11 +212,16 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
             p.push(&format!("{at}.ChannelName"), format!("has value {name:?}, which must match [A-Za-z0-9\\.\\-_]+ (at most 64 characters)"));
         }
         if out.iter().any(|c| c.name == name) {
-            p.push(&format!("{at}.ChannelName"), format!("{name:?} is used by more than one channel"));
+            p.push(
+                &format!("{at}.ChannelName"),
+                format!("{name:?} is used by more than one channel"),
+            );
         }
         let content_type = fields::opt_str(ch, &at, "ContentType", p);
-        let compression = fields::enum_str(ch, &at, "CompressionType", &["None", "Gzip"], "None", p);
-        let input_mode = fields::opt_str(ch, &at, "InputMode", p).unwrap_or_else(|| mode.to_string());
+        let compression =
+            fields::enum_str(ch, &at, "CompressionType", &["None", "Gzip"], "None", p);
+        let input_mode =
+            fields::opt_str(ch, &at, "InputMode", p).unwrap_or_else(|| mode.to_string());
         let Some(ds) = fields::req_obj(ch, &at, "DataSource", p) else {
             continue;
         };
@@ -178,28 +231,47 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
         let (source, distribution) = match (s3, fs) {
             (Some(s3), None) => {
                 let sp = format!("{dsp}.S3DataSource");
-                let ty = fields::enum_str(s3, &sp, "S3DataType", &["S3Prefix", "ManifestFile", "AugmentedManifestFile"], "S3Prefix", p);
+                let ty = fields::enum_str(
+                    s3,
+                    &sp,
+                    "S3DataType",
+                    &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
+                    "S3Prefix",
+                    p,
+                );
                 if fields::get(s3, "S3DataType").is_none() {
                     p.push(&format!("{sp}.S3DataType"), "is required");
                 }
                 if ty != "S3Prefix" {
-                    p.push(&format!("{sp}.S3DataType"), format!("{ty} is not supported by the local emulator (use S3Prefix)"));
+                    p.push(
+                        &format!("{sp}.S3DataType"),
+                        format!("{ty} is not supported by the local emulator (use S3Prefix)"),
+                    );
                 }
-                let dist = fields::enum_str(s3, &sp, "S3DataDistributionType", &["FullyReplicated", "ShardedByS3Key"], "FullyReplicated", p);
-                let uri = fields::req_str(s3, &sp, "S3Uri", p).and_then(|u| match u.parse::<S3Uri>() {
-                    Ok(u) => Some(u),
-                    Err(e) => {
-                        p.push(&format!("{sp}.S3Uri"), e.to_string());
-                        None
-                    }
-                });
+                let dist = fields::enum_str(
+                    s3,
+                    &sp,
+                    "S3DataDistributionType",
+                    &["FullyReplicated", "ShardedByS3Key"],
+                    "FullyReplicated",
+                    p,
+                );
+                let uri =
+                    fields::req_str(s3, &sp, "S3Uri", p).and_then(|u| match u.parse::<S3Uri>() {
+                        Ok(u) => Some(u),
+                        Err(e) => {
+                            p.push(&format!("{sp}.S3Uri"), e.to_string());
+                            None
+                        }
+                    });
                 let Some(uri) = uri else { continue };
                 (ChannelSource::S3 { uri }, dist)
             }
             (None, Some(fs)) => {
                 let fp = format!("{dsp}.FileSystemDataSource");
                 let id = fields::req_str(fs, &fp, "FileSystemId", p).unwrap_or_default();
-                let access = fields::enum_str(fs, &fp, "FileSystemAccessMode", &["rw", "ro"], "ro", p);
+                let access =
+                    fields::enum_str(fs, &fp, "FileSystemAccessMode", &["rw", "ro"], "ro", p);
                 if fields::get(fs, "FileSystemAccessMode").is_none() {
                     p.push(&format!("{fp}.FileSystemAccessMode"), "is required");
                 }
@@ -208,7 +280,11 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
                 }
                 fields::enum_str(fs, &fp, "FileSystemType", &["EFS", "FSxLustre"], "EFS", p);
                 let dir = fields::req_str(fs, &fp, "DirectoryPath", p).unwrap_or_default();
-                let root = inner.config.file_systems.get(&id).or_else(|| inner.config.file_systems.get("*"));
+                let root = inner
+                    .config
+                    .file_systems
+                    .get(&id)
+                    .or_else(|| inner.config.file_systems.get("*"));
                 let Some(root) = root else {
                     if !id.is_empty() {
                         p.push(&format!("{fp}.FileSystemId"), format!("{id:?} has no local directory in the emulator configuration (file_systems)"));
@@ -216,7 +292,10 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
                     continue;
                 };
                 let rel = Path::new(dir.trim_start_matches('/'));
-                if rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                if rel
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
                     p.push(&format!("{fp}.DirectoryPath"), "must not contain '..'");
                     continue;
                 }
@@ -229,7 +308,10 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
                 )
             }
             _ => {
-                p.push(&dsp, "needs exactly one of S3DataSource or FileSystemDataSource");
+                p.push(
+                    &dsp,
+                    "needs exactly one of S3DataSource or FileSystemDataSource",
+                );
                 continue;
             }
         };
@@ -251,11 +333,19 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
 }
 
 /// The first Describe* document of a training job.
-fn initial_describe(inner: &Inner, req: &Value, spec: &TrainingSpec, tuning_arn: Option<&str>) -> Value {
+fn initial_describe(
+    inner: &Inner,
+    req: &Value,
+    spec: &TrainingSpec,
+    tuning_arn: Option<&str>,
+) -> Value {
     let now = now_ms();
     let mut d = Map::new();
     d.insert("TrainingJobName".into(), json!(spec.name));
-    d.insert("TrainingJobArn".into(), json!(inner.job_arn(JobKind::Training, &spec.name)));
+    d.insert(
+        "TrainingJobArn".into(),
+        json!(inner.job_arn(JobKind::Training, &spec.name)),
+    );
     if let Some(t) = tuning_arn {
         d.insert("TuningJobArn".into(), json!(t));
     }
@@ -277,8 +367,15 @@ fn initial_describe(inner: &Inner, req: &Value, spec: &TrainingSpec, tuning_arn:
             d.insert(key.into(), v.clone());
         }
     }
-    for key in ["EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining"] {
-        d.insert(key.into(), fields::get(req, key).cloned().unwrap_or(json!(false)));
+    for key in [
+        "EnableNetworkIsolation",
+        "EnableInterContainerTrafficEncryption",
+        "EnableManagedSpotTraining",
+    ] {
+        d.insert(
+            key.into(),
+            fields::get(req, key).cloned().unwrap_or(json!(false)),
+        );
     }
     d.insert("CreationTime".into(), json!(now));
     d.insert("LastModifiedTime".into(), json!(now));
@@ -310,12 +407,19 @@ pub(crate) fn prepare(
     tuning_arn: Option<&str>,
 ) -> Result<(Arc<JobCell>, TrainingSpec), ApiError> {
     let spec = parse(inner, req)?;
-    let cell = inner.register(JobKind::Training, &spec.name, initial_describe(inner, req, &spec, tuning_arn))?;
+    let cell = inner.register(
+        JobKind::Training,
+        &spec.name,
+        initial_describe(inner, req, &spec, tuning_arn),
+    )?;
     Ok((cell, spec))
 }
 
 /// CreateTrainingJob.
-pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
+pub(crate) fn create(
+    inner: &Arc<Inner>,
+    req: &Value,
+) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
     let (cell, spec) = prepare(inner, req, None)?;
     let arn = inner.job_arn(JobKind::Training, &spec.name);
     spawn_job(cell.clone(), run(inner.clone(), cell.clone(), spec, None));
@@ -385,7 +489,12 @@ pub(crate) async fn run_process(
         .process_group(0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return (Exit::SpawnFailed(format!("could not start {}: {e}", program.display())), Vec::new()),
+        Err(e) => {
+            return (
+                Exit::SpawnFailed(format!("could not start {}: {e}", program.display())),
+                Vec::new(),
+            );
+        }
     };
     let pid = child.id();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
@@ -473,8 +582,13 @@ pub(crate) async fn run_process(
     }
     let exit = match (forced, waited) {
         (Some(f), _) => f,
-        (None, Some(Ok(st))) => Exit::Exited { code: st.code(), success: st.success() },
-        (None, Some(Err(e))) => Exit::SpawnFailed(format!("could not wait for {}: {e}", program.display())),
+        (None, Some(Ok(st))) => Exit::Exited {
+            code: st.code(),
+            success: st.success(),
+        },
+        (None, Some(Err(e))) => {
+            Exit::SpawnFailed(format!("could not wait for {}: {e}", program.display()))
+        }
         (None, None) => Exit::SpawnFailed("the job process vanished".into()),
     };
     (exit, points)
@@ -482,20 +596,40 @@ pub(crate) async fn run_process(
 
 fn env_key(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 /// Writes `/opt/ml/input/config/*` and builds the training toolkit environment.
-fn write_config(dir: &Path, spec: &TrainingSpec, arn: &str) -> std::io::Result<BTreeMap<String, String>> {
+fn write_config(
+    dir: &Path,
+    spec: &TrainingSpec,
+    arn: &str,
+) -> std::io::Result<BTreeMap<String, String>> {
     let config = dir.join("input/config");
     std::fs::create_dir_all(&config)?;
     for sub in ["model", "output/data", "input/data", "output/intermediate"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
-    std::fs::write(config.join("hyperparameters.json"), serde_json::to_vec_pretty(&spec.hyperparameters)?)?;
-    let input: Map<String, Value> = spec.channels.iter().map(|c| (c.name.clone(), c.input_config.clone())).collect();
-    std::fs::write(config.join("inputdataconfig.json"), serde_json::to_vec_pretty(&input)?)?;
+    std::fs::write(
+        config.join("hyperparameters.json"),
+        serde_json::to_vec_pretty(&spec.hyperparameters)?,
+    )?;
+    let input: Map<String, Value> = spec
+        .channels
+        .iter()
+        .map(|c| (c.name.clone(), c.input_config.clone()))
+        .collect();
+    std::fs::write(
+        config.join("inputdataconfig.json"),
+        serde_json::to_vec_pretty(&input)?,
+    )?;
     let resource = json!({
         "current_host": "algo-1",
         "current_instance_type": spec.instance_type,
@@ -504,13 +638,23 @@ fn write_config(dir: &Path, spec: &TrainingSpec, arn: &str) -> std::io::Result<B
         "instance_groups": [{"instance_group_name": "homogeneousCluster", "instance_type": spec.instance_type, "hosts": ["algo-1"]}],
         "network_interface_name": "eth0",
     });
-    std::fs::write(config.join("resourceconfig.json"), serde_json::to_vec_pretty(&resource)?)?;
+    std::fs::write(
+        config.join("resourceconfig.json"),
+        serde_json::to_vec_pretty(&resource)?,
+    )?;
     let hps: Map<String, Value> = spec
         .hyperparameters
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::from_str::<Value>(v).unwrap_or_else(|_| json!(v))))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::from_str::<Value>(v).unwrap_or_else(|_| json!(v)),
+            )
+        })
         .collect();
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let d = |p: &str| dir.join(p).display().to_string();
     let mut env = BTreeMap::new();
     env.extend(spec.environment.clone());
@@ -520,16 +664,28 @@ fn write_config(dir: &Path, spec: &TrainingSpec, arn: &str) -> std::io::Result<B
     env.insert("SM_INPUT_CONFIG_DIR".into(), d("input/config"));
     env.insert("SM_OUTPUT_DIR".into(), d("output"));
     env.insert("SM_OUTPUT_DATA_DIR".into(), d("output/data"));
-    env.insert("SM_OUTPUT_INTERMEDIATE_DIR".into(), d("output/intermediate"));
-    env.insert("SM_CHANNELS".into(), json!(spec.channels.iter().map(|c| &c.name).collect::<Vec<_>>()).to_string());
+    env.insert(
+        "SM_OUTPUT_INTERMEDIATE_DIR".into(),
+        d("output/intermediate"),
+    );
+    env.insert(
+        "SM_CHANNELS".into(),
+        json!(spec.channels.iter().map(|c| &c.name).collect::<Vec<_>>()).to_string(),
+    );
     for c in &spec.channels {
-        env.insert(format!("SM_CHANNEL_{}", env_key(&c.name)), d(&format!("input/data/{}", c.name)));
+        env.insert(
+            format!("SM_CHANNEL_{}", env_key(&c.name)),
+            d(&format!("input/data/{}", c.name)),
+        );
     }
     env.insert("SM_HPS".into(), Value::Object(hps).to_string());
     for (k, v) in &spec.hyperparameters {
         env.insert(format!("SM_HP_{}", env_key(k)), v.clone());
     }
-    env.insert("SM_INPUT_DATA_CONFIG".into(), Value::Object(input).to_string());
+    env.insert(
+        "SM_INPUT_DATA_CONFIG".into(),
+        Value::Object(input).to_string(),
+    );
     env.insert("SM_RESOURCE_CONFIG".into(), resource.to_string());
     env.insert("SM_NUM_CPUS".into(), cpus.to_string());
     env.insert("SM_NUM_GPUS".into(), "0".into());
@@ -548,12 +704,19 @@ async fn fetch_channels(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
             ChannelSource::S3 { uri } => {
                 let n = files::download_prefix(inner.config.store.as_ref(), uri, &dest).await?;
                 if n == 0 {
-                    return Err(format!("ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source (channel {})", c.name));
+                    return Err(format!(
+                        "ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source (channel {})",
+                        c.name
+                    ));
                 }
             }
             ChannelSource::FileSystem { local, read_only } => {
                 if !local.is_dir() {
-                    return Err(format!("ClientError: the file system directory {} of channel {} does not exist", local.display(), c.name));
+                    return Err(format!(
+                        "ClientError: the file system directory {} of channel {} does not exist",
+                        local.display(),
+                        c.name
+                    ));
                 }
                 let (local, dest, ro) = (local.clone(), dest.clone(), *read_only);
                 let copied = tokio::task::spawn_blocking(move || {
@@ -565,7 +728,12 @@ async fn fetch_channels(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
                 })
                 .await
                 .map_err(|e| format!("InternalServerError: {e}"))?;
-                copied.map_err(|e| format!("ClientError: could not mount the file system directory of channel {}: {e}", c.name))?;
+                copied.map_err(|e| {
+                    format!(
+                        "ClientError: could not mount the file system directory of channel {}: {e}",
+                        c.name
+                    )
+                })?;
             }
         }
     }
@@ -588,11 +756,19 @@ fn read_failure(dir: &Path) -> Option<String> {
 }
 
 fn outcome(exit: &Exit, failure: Option<String>, max_runtime: u64) -> Outcome {
-    let failed = |reason: String| Outcome { status: "Failed", secondary: "Failed", reason: Some(reason), upload_model: false };
+    let failed = |reason: String| Outcome {
+        status: "Failed",
+        secondary: "Failed",
+        reason: Some(reason),
+        upload_model: false,
+    };
     match exit {
-        Exit::Exited { success: true, .. } if failure.is_none() => {
-            Outcome { status: "Completed", secondary: "Completed", reason: None, upload_model: true }
-        }
+        Exit::Exited { success: true, .. } if failure.is_none() => Outcome {
+            status: "Completed",
+            secondary: "Completed",
+            reason: None,
+            upload_model: true,
+        },
         Exit::Exited { code, .. } => {
             let mut reason = match failure {
                 Some(f) if f.starts_with("ClientError") || f.starts_with("AlgorithmError") => f,
@@ -609,11 +785,23 @@ fn outcome(exit: &Exit, failure: Option<String>, max_runtime: u64) -> Outcome {
         Exit::TimedOut => Outcome {
             status: "Stopped",
             secondary: "MaxRuntimeExceeded",
-            reason: Some(format!("Training job exceeded MaxRuntimeInSeconds ({max_runtime} s) and was stopped")),
+            reason: Some(format!(
+                "Training job exceeded MaxRuntimeInSeconds ({max_runtime} s) and was stopped"
+            )),
             upload_model: true,
         },
-        Exit::Stopped(StopKind::MaxResource) => Outcome { status: "Completed", secondary: "Completed", reason: None, upload_model: true },
-        Exit::Stopped(_) => Outcome { status: "Stopped", secondary: "Stopped", reason: None, upload_model: true },
+        Exit::Stopped(StopKind::MaxResource) => Outcome {
+            status: "Completed",
+            secondary: "Completed",
+            reason: None,
+            upload_model: true,
+        },
+        Exit::Stopped(_) => Outcome {
+            status: "Stopped",
+            secondary: "Stopped",
+            reason: None,
+            upload_model: true,
+        },
         Exit::SpawnFailed(m) => failed(format!("ClientError: {m}")),
     }
 }
@@ -639,19 +827,36 @@ pub(crate) async fn run(
             break 'run Outcome {
                 status: "Failed",
                 secondary: "Failed",
-                reason: Some(format!("AlgorithmError: injected failure (MDLC_FAULTS rule fail:{rule})")),
+                reason: Some(format!(
+                    "AlgorithmError: injected failure (MDLC_FAULTS rule fail:{rule})"
+                )),
                 upload_model: false,
             };
         }
         set_secondary(&cell, "Downloading", "Downloading input data");
         let env = match write_config(&dir, &spec, &arn) {
             Ok(env) => env,
-            Err(e) => break 'run outcome(&Exit::SpawnFailed(format!("could not prepare the job directory: {e}")), None, 0),
+            Err(e) => {
+                break 'run outcome(
+                    &Exit::SpawnFailed(format!("could not prepare the job directory: {e}")),
+                    None,
+                    0,
+                );
+            }
         };
         if let Err(reason) = fetch_channels(&inner, &dir, &spec).await {
-            break 'run Outcome { status: "Failed", secondary: "Failed", reason: Some(reason), upload_model: false };
+            break 'run Outcome {
+                status: "Failed",
+                secondary: "Failed",
+                reason: Some(reason),
+                upload_model: false,
+            };
         }
-        set_secondary(&cell, "Training", "Training image download completed. Training in progress.");
+        set_secondary(
+            &cell,
+            "Training",
+            "Training image download completed. Training in progress.",
+        );
         let mut args = spec.program_args.clone();
         args.push("train".into());
         let job = spec.name.clone();
@@ -665,7 +870,12 @@ pub(crate) async fn run(
             &spec.metric_defs,
             |metric, value, index| {
                 if let Some(obs) = &observer {
-                    let _ = obs.send(Observation { job: job.clone(), metric: metric.to_string(), value, index });
+                    let _ = obs.send(Observation {
+                        job: job.clone(),
+                        metric: metric.to_string(),
+                        value,
+                        index,
+                    });
                 }
             },
             cell.stop_receiver(),
@@ -676,26 +886,39 @@ pub(crate) async fn run(
     };
     let mut result = result;
     let mut artifacts: Option<String> = None;
-    if result.upload_model && (result.status == "Completed" || files::has_files(&dir.join("model"))) {
+    if result.upload_model && (result.status == "Completed" || files::has_files(&dir.join("model")))
+    {
         set_secondary(&cell, "Uploading", "Uploading generated training model");
         match upload_outputs(&inner, &dir, &spec).await {
             Ok(uri) => artifacts = Some(uri),
             Err(e) => {
-                result = Outcome { status: "Failed", secondary: "Failed", reason: Some(format!("ClientError: {e}")), upload_model: false };
+                result = Outcome {
+                    status: "Failed",
+                    secondary: "Failed",
+                    reason: Some(format!("ClientError: {e}")),
+                    upload_model: false,
+                };
             }
         }
     }
     let ended = now_ms();
     let mut finals: Vec<Value> = Vec::new();
     for p in &points {
-        if let Some(Value::Object(existing)) = finals.iter_mut().find(|f| f.get("MetricName").and_then(Value::as_str) == Some(p.name.as_str())) {
+        if let Some(Value::Object(existing)) = finals
+            .iter_mut()
+            .find(|f| f.get("MetricName").and_then(Value::as_str) == Some(p.name.as_str()))
+        {
             existing.insert("Value".into(), json!(p.value));
             existing.insert("Timestamp".into(), json!(p.timestamp));
         } else {
             finals.push(json!({"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp}));
         }
     }
-    set_secondary(&cell, result.secondary, result.reason.as_deref().unwrap_or(result.secondary));
+    set_secondary(
+        &cell,
+        result.secondary,
+        result.reason.as_deref().unwrap_or(result.secondary),
+    );
     let secs = ((ended - started).max(0) / 1000).max(1);
     cell.update(|m| {
         m.insert("TrainingJobStatus".into(), json!(result.status));
@@ -719,7 +942,11 @@ async fn upload_outputs(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
     let data_dir = dir.join("output/data");
     let (model, data) = tokio::task::spawn_blocking(move || {
         let model = files::pack_dir(&model_dir);
-        let data = if files::has_files(&data_dir) { Some(files::pack_dir(&data_dir)) } else { None };
+        let data = if files::has_files(&data_dir) {
+            Some(files::pack_dir(&data_dir))
+        } else {
+            None
+        };
         (model, data)
     })
     .await
@@ -736,7 +963,12 @@ async fn upload_outputs(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
     if let Some(data) = data {
         let data = data.map_err(|e| format!("could not pack output/data: {e}"))?;
         let uri = base.join("output.tar.gz");
-        inner.config.store.put(&uri, data).await.map_err(|e| format!("could not upload {uri}: {e}"))?;
+        inner
+            .config
+            .store
+            .put(&uri, data)
+            .await
+            .map_err(|e| format!("could not upload {uri}: {e}"))?;
     }
     Ok(model_uri.to_string())
 }

@@ -42,31 +42,73 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
         check_name(&name, "TransformJobName", 63, &mut p);
     }
     let model_name = fields::req_str(req, "", "ModelName", &mut p).unwrap_or_default();
-    let max_concurrent = fields::opt_u64(req, "", "MaxConcurrentTransforms", 0, 1000, &mut p).unwrap_or(1).max(1) as usize;
+    let max_concurrent = fields::opt_u64(req, "", "MaxConcurrentTransforms", 0, 1000, &mut p)
+        .unwrap_or(1)
+        .max(1) as usize;
     let max_payload_mb = fields::opt_u64(req, "", "MaxPayloadInMB", 0, 100, &mut p).unwrap_or(6);
-    let batch = fields::enum_str(req, "", "BatchStrategy", &["MultiRecord", "SingleRecord"], "SingleRecord", &mut p);
+    let batch = fields::enum_str(
+        req,
+        "",
+        "BatchStrategy",
+        &["MultiRecord", "SingleRecord"],
+        "SingleRecord",
+        &mut p,
+    );
     let environment = fields::str_map(req, "", "Environment", &mut p);
-    let ti = fields::req_obj(req, "", "TransformInput", &mut p).cloned().unwrap_or(Value::Null);
+    let ti = fields::req_obj(req, "", "TransformInput", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
     let (mut input, mut content_type, mut split_lines) = (None, None, false);
     if !ti.is_null() {
         let at = "TransformInput";
         content_type = fields::opt_str(&ti, at, "ContentType", &mut p);
-        let split = fields::enum_str(&ti, at, "SplitType", &["None", "Line", "RecordIO", "TFRecord"], "None", &mut p);
+        let split = fields::enum_str(
+            &ti,
+            at,
+            "SplitType",
+            &["None", "Line", "RecordIO", "TFRecord"],
+            "None",
+            &mut p,
+        );
         if split == "RecordIO" || split == "TFRecord" {
-            p.push("TransformInput.SplitType", format!("{split} is not supported by the local emulator (use Line or None)"));
+            p.push(
+                "TransformInput.SplitType",
+                format!("{split} is not supported by the local emulator (use Line or None)"),
+            );
         }
         split_lines = split == "Line";
-        let comp = fields::enum_str(&ti, at, "CompressionType", &["None", "Gzip"], "None", &mut p);
+        let comp = fields::enum_str(
+            &ti,
+            at,
+            "CompressionType",
+            &["None", "Gzip"],
+            "None",
+            &mut p,
+        );
         if comp == "Gzip" {
-            p.push("TransformInput.CompressionType", "Gzip is not supported by the local emulator");
+            p.push(
+                "TransformInput.CompressionType",
+                "Gzip is not supported by the local emulator",
+            );
         }
         if let Some(ds) = fields::req_obj(&ti, at, "DataSource", &mut p)
-            && let Some(s3) = fields::req_obj(ds, "TransformInput.DataSource", "S3DataSource", &mut p)
+            && let Some(s3) =
+                fields::req_obj(ds, "TransformInput.DataSource", "S3DataSource", &mut p)
         {
             let sp = "TransformInput.DataSource.S3DataSource";
-            let ty = fields::enum_str(s3, sp, "S3DataType", &["S3Prefix", "ManifestFile", "AugmentedManifestFile"], "S3Prefix", &mut p);
+            let ty = fields::enum_str(
+                s3,
+                sp,
+                "S3DataType",
+                &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
+                "S3Prefix",
+                &mut p,
+            );
             if ty != "S3Prefix" {
-                p.push(&format!("{sp}.S3DataType"), format!("{ty} is not supported by the local emulator (use S3Prefix)"));
+                p.push(
+                    &format!("{sp}.S3DataType"),
+                    format!("{ty} is not supported by the local emulator (use S3Prefix)"),
+                );
             }
             if let Some(u) = fields::req_str(s3, sp, "S3Uri", &mut p) {
                 match u.parse::<S3Uri>() {
@@ -76,7 +118,9 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
             }
         }
     }
-    let to = fields::req_obj(req, "", "TransformOutput", &mut p).cloned().unwrap_or(Value::Null);
+    let to = fields::req_obj(req, "", "TransformOutput", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
     let (mut output, mut accept, mut assemble_lines) = (None, None, false);
     if !to.is_null() {
         let at = "TransformOutput";
@@ -87,18 +131,26 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
             }
         }
         accept = fields::opt_str(&to, at, "Accept", &mut p);
-        assemble_lines = fields::enum_str(&to, at, "AssembleWith", &["None", "Line"], "None", &mut p) == "Line";
+        assemble_lines =
+            fields::enum_str(&to, at, "AssembleWith", &["None", "Line"], "None", &mut p) == "Line";
     }
     if let Some(tr) = fields::req_obj(req, "", "TransformResources", &mut p) {
         fields::req_str(tr, "TransformResources", "InstanceType", &mut p);
         fields::req_u64(tr, "TransformResources", "InstanceCount", 1, 100, &mut p);
     }
     if let Some(dp) = fields::opt_obj(req, "", "DataProcessing", &mut p) {
-        for (k, default) in [("InputFilter", "$"), ("OutputFilter", "$"), ("JoinSource", "None")] {
+        for (k, default) in [
+            ("InputFilter", "$"),
+            ("OutputFilter", "$"),
+            ("JoinSource", "None"),
+        ] {
             if let Some(v) = fields::opt_str(dp, "DataProcessing", k, &mut p)
                 && v != default
             {
-                p.push(&format!("DataProcessing.{k}"), format!("{v:?} is not supported by the local emulator (only {default:?})"));
+                p.push(
+                    &format!("DataProcessing.{k}"),
+                    format!("{v:?} is not supported by the local emulator (only {default:?})"),
+                );
             }
         }
     }
@@ -107,9 +159,18 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
     let (mut program, mut program_args) = (PathBuf::new(), Vec::new());
     if !model_name.is_empty() {
         match inner.model(&model_name) {
-            None => p.push("ModelName", format!("Could not find model \"{}\".", inner.arn("model", &model_name))),
+            None => p.push(
+                "ModelName",
+                format!(
+                    "Could not find model \"{}\".",
+                    inner.arn("model", &model_name)
+                ),
+            ),
             Some(m) => {
-                let image = m.pointer("/PrimaryContainer/Image").and_then(Value::as_str).unwrap_or("");
+                let image = m
+                    .pointer("/PrimaryContainer/Image")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 match resolve_program(inner, image, "ModelName") {
                     Ok((prog, args)) => {
                         program = prog;
@@ -122,14 +183,19 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
                     .and_then(Value::as_str)
                     .and_then(|u| u.parse().ok());
                 if let Some(Value::Object(env)) = m.pointer("/PrimaryContainer/Environment") {
-                    model_env = env.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect();
+                    model_env = env
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect();
                 }
             }
         }
     }
     p.finish()?;
     let (Some(input), Some(output)) = (input, output) else {
-        return Err(ApiError::validation("TransformInput and TransformOutput are required"));
+        return Err(ApiError::validation(
+            "TransformInput and TransformOutput are required",
+        ));
     };
     Ok(TransformSpec {
         name,
@@ -152,7 +218,10 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
 }
 
 /// CreateTransformJob.
-pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
+pub(crate) fn create(
+    inner: &Arc<Inner>,
+    req: &Value,
+) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
     let spec = parse(inner, req)?;
     let now = now_ms();
     let arn = inner.job_arn(JobKind::Transform, &spec.name);
@@ -163,8 +232,22 @@ pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<Jo
     d.insert("ModelName".into(), json!(spec.model_name));
     d.insert("MaxConcurrentTransforms".into(), json!(spec.max_concurrent));
     d.insert("MaxPayloadInMB".into(), json!(spec.max_payload_mb));
-    d.insert("BatchStrategy".into(), json!(if spec.multi_record { "MultiRecord" } else { "SingleRecord" }));
-    for k in ["Environment", "TransformInput", "TransformOutput", "TransformResources", "DataProcessing", "Tags"] {
+    d.insert(
+        "BatchStrategy".into(),
+        json!(if spec.multi_record {
+            "MultiRecord"
+        } else {
+            "SingleRecord"
+        }),
+    );
+    for k in [
+        "Environment",
+        "TransformInput",
+        "TransformOutput",
+        "TransformResources",
+        "DataProcessing",
+        "Tags",
+    ] {
         if let Some(v) = fields::get(req, k) {
             d.insert(k.into(), v.clone());
         }
@@ -176,15 +259,24 @@ pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<Jo
 }
 
 fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free loopback port: {e}"))?;
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(|e| format!("no free loopback port: {e}"))?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 /// Splits an object into request payloads.
-fn batches(body: &[u8], split_lines: bool, multi: bool, max_bytes: usize) -> Result<Vec<Vec<u8>>, String> {
+fn batches(
+    body: &[u8],
+    split_lines: bool,
+    multi: bool,
+    max_bytes: usize,
+) -> Result<Vec<Vec<u8>>, String> {
     if !split_lines {
         if body.len() > max_bytes {
-            return Err(format!("the object ({} bytes) is larger than MaxPayloadInMB ({max_bytes} bytes); use SplitType Line", body.len()));
+            return Err(format!(
+                "the object ({} bytes) is larger than MaxPayloadInMB ({max_bytes} bytes); use SplitType Line",
+                body.len()
+            ));
         }
         return Ok(vec![body.to_vec()]);
     }
@@ -197,7 +289,10 @@ fn batches(body: &[u8], split_lines: bool, multi: bool, max_bytes: usize) -> Res
     let mut current: Vec<u8> = Vec::new();
     for r in records {
         if r.len() + 1 > max_bytes {
-            return Err(format!("a record of {} bytes is larger than MaxPayloadInMB ({max_bytes} bytes)", r.len()));
+            return Err(format!(
+                "a record of {} bytes is larger than MaxPayloadInMB ({max_bytes} bytes)",
+                r.len()
+            ));
         }
         if !multi {
             let mut v = r.to_vec();
@@ -217,7 +312,10 @@ fn batches(body: &[u8], split_lines: bool, multi: bool, max_bytes: usize) -> Res
     Ok(out)
 }
 
-async fn wait_ping(port: u16, server: &tokio::task::JoinHandle<(Exit, Vec<crate::training::MetricPoint>)>) -> Result<(), String> {
+async fn wait_ping(
+    port: u16,
+    server: &tokio::task::JoinHandle<(Exit, Vec<crate::training::MetricPoint>)>,
+) -> Result<(), String> {
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         if server.is_finished() {
@@ -235,24 +333,43 @@ async fn wait_ping(port: u16, server: &tokio::task::JoinHandle<(Exit, Vec<crate:
     }
 }
 
-async fn transform_all(inner: &Inner, cell: &Arc<JobCell>, spec: &TransformSpec, port: u16) -> Result<usize, String> {
+async fn transform_all(
+    inner: &Inner,
+    cell: &Arc<JobCell>,
+    spec: &TransformSpec,
+    port: u16,
+) -> Result<usize, String> {
     let objects = inner
         .config
         .store
         .list(&spec.input)
         .await
         .map_err(|e| format!("could not list {}: {e}", spec.input))?;
-    let objects: Vec<_> = objects.into_iter().filter_map(|o| files::relative_path(&spec.input.key, &o.uri.key).map(|r| (o.uri, r))).collect();
+    let objects: Vec<_> = objects
+        .into_iter()
+        .filter_map(|o| files::relative_path(&spec.input.key, &o.uri.key).map(|r| (o.uri, r)))
+        .collect();
     if objects.is_empty() {
-        return Err(format!("No S3 objects found under S3 URL \"{}\"", spec.input));
+        return Err(format!(
+            "No S3 objects found under S3 URL \"{}\"",
+            spec.input
+        ));
     }
     let max_bytes = (spec.max_payload_mb.max(1) as usize) * 1024 * 1024;
     let sem = Arc::new(Semaphore::new(spec.max_concurrent));
-    let content_type = spec.content_type.clone().unwrap_or_else(|| "text/csv".into());
+    let content_type = spec
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "text/csv".into());
     let accept = spec.accept.clone().unwrap_or_else(|| content_type.clone());
     let mut n_records = 0;
     for (uri, rel) in &objects {
-        let body = inner.config.store.get(uri).await.map_err(|e| format!("could not read {uri}: {e}"))?;
+        let body = inner
+            .config
+            .store
+            .get(uri)
+            .await
+            .map_err(|e| format!("could not read {uri}: {e}"))?;
         let parts = batches(&body, spec.split_lines, spec.multi_record, max_bytes)?;
         n_records += parts.len();
         let mut set = tokio::task::JoinSet::new();
@@ -261,10 +378,24 @@ async fn transform_all(inner: &Inner, cell: &Arc<JobCell>, spec: &TransformSpec,
             let (ct, ac) = (content_type.clone(), accept.clone());
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-                let r = http::request(port, "POST", "/invocations", &[("Content-Type", &ct), ("Accept", &ac)], &part, Duration::from_secs(600)).await?;
+                let r = http::request(
+                    port,
+                    "POST",
+                    "/invocations",
+                    &[("Content-Type", &ct), ("Accept", &ac)],
+                    &part,
+                    Duration::from_secs(600),
+                )
+                .await?;
                 if r.status != 200 {
-                    let text = String::from_utf8_lossy(&r.body).chars().take(500).collect::<String>();
-                    return Err(format!("the model server answered POST /invocations with HTTP {}: {text}", r.status));
+                    let text = String::from_utf8_lossy(&r.body)
+                        .chars()
+                        .take(500)
+                        .collect::<String>();
+                    return Err(format!(
+                        "the model server answered POST /invocations with HTTP {}: {text}",
+                        r.status
+                    ));
                 }
                 Ok::<(usize, Vec<u8>), String>((i, r.body))
             });
@@ -292,7 +423,12 @@ async fn transform_all(inner: &Inner, cell: &Arc<JobCell>, spec: &TransformSpec,
             }
         }
         let target = spec.output.join(&format!("{}.out", rel.display()));
-        inner.config.store.put(&target, out).await.map_err(|e| format!("could not write {target}: {e}"))?;
+        inner
+            .config
+            .store
+            .put(&target, out)
+            .await
+            .map_err(|e| format!("could not write {target}: {e}"))?;
         cell.log(&format!("transformed {uri} -> {target}"));
     }
     Ok(n_records)
@@ -309,7 +445,12 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TransformSpec) {
         }
         let model_dir = cell.dir.join("model");
         if let Some(uri) = &spec.model_data {
-            let bytes = inner.config.store.get(uri).await.map_err(|e| format!("could not download the model data {uri}: {e}"))?;
+            let bytes = inner
+                .config
+                .store
+                .get(uri)
+                .await
+                .map_err(|e| format!("could not download the model data {uri}: {e}"))?;
             let dir = model_dir.clone();
             tokio::task::spawn_blocking(move || files::unpack(&bytes, &dir))
                 .await
@@ -323,15 +464,34 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TransformSpec) {
         env.extend(spec.environment.clone());
         env.insert("SAGEMAKER_BIND_TO_PORT".into(), port.to_string());
         env.insert("SAGEMAKER_BATCH".into(), "true".into());
-        env.insert("SAGEMAKER_MAX_PAYLOAD_IN_MB".into(), spec.max_payload_mb.to_string());
-        env.insert("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS".into(), spec.max_concurrent.to_string());
+        env.insert(
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB".into(),
+            spec.max_payload_mb.to_string(),
+        );
+        env.insert(
+            "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS".into(),
+            spec.max_concurrent.to_string(),
+        );
         env.insert("MDLC_OPT_ML".into(), cell.dir.display().to_string());
         env.insert("SM_MODEL_DIR".into(), model_dir.display().to_string());
         let mut args = spec.program_args.clone();
         args.push("serve".into());
         let (stop_tx, stop_rx) = watch::channel(None);
         let (c2, prog, dir) = (cell.clone(), spec.program.clone(), cell.dir.clone());
-        let server = tokio::spawn(async move { run_process(&c2, &prog, &args, &env, &dir, None, &[], |_, _, _| {}, stop_rx).await });
+        let server = tokio::spawn(async move {
+            run_process(
+                &c2,
+                &prog,
+                &args,
+                &env,
+                &dir,
+                None,
+                &[],
+                |_, _, _| {},
+                stop_rx,
+            )
+            .await
+        });
         let mut job_stop = cell.stop_receiver();
         let work = async {
             wait_ping(port, &server).await?;
@@ -373,9 +533,18 @@ mod tests {
     #[test]
     fn given_lines_when_batched_then_strategies_and_payload_limits_apply() {
         let body = b"1,2\n3,4\r\n\n5,6\n";
-        assert_eq!(batches(body, true, false, 100).unwrap(), vec![b"1,2\n".to_vec(), b"3,4\n".to_vec(), b"5,6\n".to_vec()]);
-        assert_eq!(batches(body, true, true, 100).unwrap(), vec![b"1,2\n3,4\n5,6\n".to_vec()]);
-        assert_eq!(batches(body, true, true, 8).unwrap(), vec![b"1,2\n3,4\n".to_vec(), b"5,6\n".to_vec()]);
+        assert_eq!(
+            batches(body, true, false, 100).unwrap(),
+            vec![b"1,2\n".to_vec(), b"3,4\n".to_vec(), b"5,6\n".to_vec()]
+        );
+        assert_eq!(
+            batches(body, true, true, 100).unwrap(),
+            vec![b"1,2\n3,4\n5,6\n".to_vec()]
+        );
+        assert_eq!(
+            batches(body, true, true, 8).unwrap(),
+            vec![b"1,2\n3,4\n".to_vec(), b"5,6\n".to_vec()]
+        );
         assert!(batches(body, true, true, 3).is_err());
         assert_eq!(batches(body, false, true, 100).unwrap().len(), 1);
     }

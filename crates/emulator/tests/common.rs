@@ -80,5 +80,8 @@ pub fn training_request(name: &str, hps: Value) -> Value {
 }
 
 pub fn status(d: &Value, field: &str) -> String {
-    d.get(field).and_then(Value::as_str).unwrap_or("").to_string()
+    d.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }

@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use mdlc_core::ports::SageMakerApi;
 use mdlc_core::PortError;
+use mdlc_core::ports::SageMakerApi;
 use mdlc_emulator::JobKind;
 use serde_json::{Value, json};
 
@@ -24,69 +24,162 @@ async fn given_s3_and_file_system_channels_when_training_sync_then_the_contract_
         "ChannelName": "validation",
         "DataSource": {"FileSystemDataSource": {"FileSystemId": "fs-123", "FileSystemAccessMode": "ro", "FileSystemType": "EFS", "DirectoryPath": "/shared/val"}}
     }));
-    let d = env.emu.call("createTrainingJob", true, req).await.expect("sync training");
+    let d = env
+        .emu
+        .call("createTrainingJob", true, req)
+        .await
+        .expect("sync training");
     assert_eq!(status(&d, "TrainingJobStatus"), "Completed", "{d:#}");
     assert_eq!(status(&d, "SecondaryStatus"), "Completed");
-    assert_eq!(status(&d, "TrainingJobArn"), "arn:aws:sagemaker:us-east-1:123456789012:training-job/job-contract");
-    let artifacts = d.pointer("/ModelArtifacts/S3ModelArtifacts").and_then(Value::as_str).unwrap();
-    assert_eq!(artifacts, "s3://bucket/out/job-contract/output/model.tar.gz");
+    assert_eq!(
+        status(&d, "TrainingJobArn"),
+        "arn:aws:sagemaker:us-east-1:123456789012:training-job/job-contract"
+    );
+    let artifacts = d
+        .pointer("/ModelArtifacts/S3ModelArtifacts")
+        .and_then(Value::as_str)
+        .unwrap();
+    assert_eq!(
+        artifacts,
+        "s3://bucket/out/job-contract/output/model.tar.gz"
+    );
     // Metrics: the last value of each definition.
     let finals = d["FinalMetricDataList"].as_array().unwrap();
     let loss = finals.iter().find(|m| m["MetricName"] == "loss").unwrap();
-    assert!((loss["Value"].as_f64().unwrap() - (0.04 + 1.0 / 3.0)).abs() < 1e-9, "{loss}");
+    assert!(
+        (loss["Value"].as_f64().unwrap() - (0.04 + 1.0 / 3.0)).abs() < 1e-9,
+        "{loss}"
+    );
     // The model archive holds what the program wrote, which shows what it was given.
     let tar = get(&env.store, artifacts).await;
     let unpacked = tempfile::tempdir().unwrap();
     mdlc_emulator::files::unpack(&tar, unpacked.path()).unwrap();
-    let model: Value = serde_json::from_str(&std::fs::read_to_string(unpacked.path().join("model.json")).unwrap()).unwrap();
+    let model: Value =
+        serde_json::from_str(&std::fs::read_to_string(unpacked.path().join("model.json")).unwrap())
+            .unwrap();
     assert_eq!(model["hyperparameters"], json!({"epochs": "3", "x": "0.5"}));
-    assert_eq!(model["channels"]["train"]["files"], json!(["a.csv", "sub/b.csv"]));
-    assert_eq!(model["channels"]["validation"]["contents"], json!(["9,9\n"]));
+    assert_eq!(
+        model["channels"]["train"]["files"],
+        json!(["a.csv", "sub/b.csv"])
+    );
+    assert_eq!(
+        model["channels"]["validation"]["contents"],
+        json!(["9,9\n"])
+    );
     let job_dir = env.emu.job_dir(JobKind::Training, "job-contract");
     let e = &model["env"];
-    assert_eq!(e["SM_MODEL_DIR"], json!(job_dir.join("model").display().to_string()));
-    assert_eq!(e["SM_CHANNEL_TRAIN"], json!(job_dir.join("input/data/train").display().to_string()));
+    assert_eq!(
+        e["SM_MODEL_DIR"],
+        json!(job_dir.join("model").display().to_string())
+    );
+    assert_eq!(
+        e["SM_CHANNEL_TRAIN"],
+        json!(job_dir.join("input/data/train").display().to_string())
+    );
     assert_eq!(e["SM_CHANNELS"], json!("[\"train\",\"validation\"]"));
     assert_eq!(e["SM_HP_X"], json!("0.5"));
-    assert_eq!(serde_json::from_str::<Value>(e["SM_HPS"].as_str().unwrap()).unwrap(), json!({"epochs": 3, "x": 0.5}));
+    assert_eq!(
+        serde_json::from_str::<Value>(e["SM_HPS"].as_str().unwrap()).unwrap(),
+        json!({"epochs": 3, "x": 0.5})
+    );
     assert_eq!(e["SM_CURRENT_HOST"], json!("algo-1"));
     assert_eq!(e["SM_HOSTS"], json!("[\"algo-1\"]"));
     assert_eq!(e["MDLC_OPT_ML"], json!(job_dir.display().to_string()));
     assert!(e["SM_NUM_CPUS"].as_str().unwrap().parse::<usize>().unwrap() >= 1);
     // The job directory is laid out like /opt/ml.
-    let hp: Value = serde_json::from_str(&std::fs::read_to_string(job_dir.join("input/config/hyperparameters.json")).unwrap()).unwrap();
+    let hp: Value = serde_json::from_str(
+        &std::fs::read_to_string(job_dir.join("input/config/hyperparameters.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(hp, json!({"epochs": "3", "x": "0.5"}));
-    let idc: Value = serde_json::from_str(&std::fs::read_to_string(job_dir.join("input/config/inputdataconfig.json")).unwrap()).unwrap();
+    let idc: Value = serde_json::from_str(
+        &std::fs::read_to_string(job_dir.join("input/config/inputdataconfig.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(idc["train"]["ContentType"], "text/csv");
     assert!(job_dir.join("input/config/resourceconfig.json").is_file());
     // Read-only file system channel: copied files are read-only.
     let val = job_dir.join("input/data/validation/v.csv");
     assert!(std::fs::metadata(&val).unwrap().permissions().readonly());
     // output/data was packed too.
-    assert!(!get(&env.store, "s3://bucket/out/job-contract/output/output.tar.gz").await.is_empty());
+    assert!(
+        !get(
+            &env.store,
+            "s3://bucket/out/job-contract/output/output.tar.gz"
+        )
+        .await
+        .is_empty()
+    );
     // The log is kept per job and readable by API.
-    let logs = env.emu.log_events(JobKind::Training, "job-contract").unwrap();
-    assert!(logs.iter().any(|l| l.message.starts_with("epoch=3 loss=")), "{logs:?}");
-    assert!(env.emu.log_path(JobKind::Training, "job-contract").is_file());
+    let logs = env
+        .emu
+        .log_events(JobKind::Training, "job-contract")
+        .unwrap();
+    assert!(
+        logs.iter().any(|l| l.message.starts_with("epoch=3 loss=")),
+        "{logs:?}"
+    );
+    assert!(
+        env.emu
+            .log_path(JobKind::Training, "job-contract")
+            .is_file()
+    );
     // Describe through the API and through the port.
-    let again = env.emu.call("describeTrainingJob", false, json!({"TrainingJobName": "job-contract"})).await.unwrap();
+    let again = env
+        .emu
+        .call(
+            "describeTrainingJob",
+            false,
+            json!({"TrainingJobName": "job-contract"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(again["TrainingJobStatus"], "Completed");
     let info = env.emu.describe_training_job("job-contract").await.unwrap();
     assert_eq!(info.model_artifacts.as_deref(), Some(artifacts));
-    assert_eq!(info.hyperparameters.get("x").map(String::as_str), Some("0.5"));
-    assert!(info.final_metrics.contains_key("validation:rmse") || info.final_metrics.contains_key("loss"));
-    assert!(matches!(env.emu.describe_training_job("nope").await, Err(PortError::NotFound { .. })));
+    assert_eq!(
+        info.hyperparameters.get("x").map(String::as_str),
+        Some("0.5")
+    );
+    assert!(
+        info.final_metrics.contains_key("validation:rmse")
+            || info.final_metrics.contains_key("loss")
+    );
+    assert!(matches!(
+        env.emu.describe_training_job("nope").await,
+        Err(PortError::NotFound { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn given_a_plain_create_when_called_then_the_arn_comes_back_and_the_job_runs_in_the_background() {
+async fn given_a_plain_create_when_called_then_the_arn_comes_back_and_the_job_runs_in_the_background()
+ {
     let env = setup();
     put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
-    let r = env.emu.call("createTrainingJob", false, training_request("bg-job", json!({"epochs": "2", "epoch_ms": "200"}))).await.unwrap();
-    assert_eq!(r, json!({"TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/bg-job"}));
+    let r = env
+        .emu
+        .call(
+            "createTrainingJob",
+            false,
+            training_request("bg-job", json!({"epochs": "2", "epoch_ms": "200"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        json!({"TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/bg-job"})
+    );
     let d = env.emu.wait(JobKind::Training, "bg-job").await.unwrap();
     assert_eq!(d["TrainingJobStatus"], "Completed");
-    let dup = env.emu.call("createTrainingJob", false, training_request("bg-job", json!({}))).await.unwrap_err();
+    let dup = env
+        .emu
+        .call(
+            "createTrainingJob",
+            false,
+            training_request("bg-job", json!({})),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(dup.error, "SageMaker.ResourceInUseException");
     assert!(dup.cause.contains("bg-job"), "{}", dup.cause);
 }
@@ -95,22 +188,61 @@ async fn given_a_plain_create_when_called_then_the_arn_comes_back_and_the_job_ru
 async fn given_a_failing_program_when_training_sync_then_the_task_fails_with_the_describe_output() {
     let env = setup();
     put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
-    let f = env.emu.call("createTrainingJob", true, training_request("fails", json!({"mode": "fail"}))).await.unwrap_err();
+    let f = env
+        .emu
+        .call(
+            "createTrainingJob",
+            true,
+            training_request("fails", json!({"mode": "fail"})),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(f.error, "States.TaskFailed");
     let cause: Value = serde_json::from_str(&f.cause).unwrap();
     assert_eq!(cause["TrainingJobStatus"], "Failed");
-    assert_eq!(cause["FailureReason"], "ClientError: bad hyperparameter: mode=fail, exit code: 1");
-    let crash = env.emu.call("createTrainingJob", true, training_request("crashes", json!({"mode": "crash"}))).await.unwrap_err();
+    assert_eq!(
+        cause["FailureReason"],
+        "ClientError: bad hyperparameter: mode=fail, exit code: 1"
+    );
+    let crash = env
+        .emu
+        .call(
+            "createTrainingJob",
+            true,
+            training_request("crashes", json!({"mode": "crash"})),
+        )
+        .await
+        .unwrap_err();
     let cause: Value = serde_json::from_str(&crash.cause).unwrap();
-    assert!(cause["FailureReason"].as_str().unwrap().ends_with("exit code: 3"), "{cause}");
+    assert!(
+        cause["FailureReason"]
+            .as_str()
+            .unwrap()
+            .ends_with("exit code: 3"),
+        "{cause}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_an_empty_channel_when_training_then_the_job_fails_like_aws() {
     let env = setup();
-    let f = env.emu.call("createTrainingJob", true, training_request("no-data", json!({}))).await.unwrap_err();
+    let f = env
+        .emu
+        .call(
+            "createTrainingJob",
+            true,
+            training_request("no-data", json!({})),
+        )
+        .await
+        .unwrap_err();
     let cause: Value = serde_json::from_str(&f.cause).unwrap();
-    assert!(cause["FailureReason"].as_str().unwrap().contains("No S3 objects found under S3 URL \"s3://bucket/data/train/\""), "{cause}");
+    assert!(
+        cause["FailureReason"]
+            .as_str()
+            .unwrap()
+            .contains("No S3 objects found under S3 URL \"s3://bucket/data/train/\""),
+        "{cause}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,24 +251,55 @@ async fn given_max_runtime_when_the_program_overruns_then_it_is_killed_and_the_j
     put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
     let mut req = training_request("too-slow", json!({"mode": "sleep", "sleep_secs": "120"}));
     req["StoppingCondition"]["MaxRuntimeInSeconds"] = json!(1);
-    let f = env.emu.call("createTrainingJob", true, req).await.unwrap_err();
+    let f = env
+        .emu
+        .call("createTrainingJob", true, req)
+        .await
+        .unwrap_err();
     assert_eq!(f.error, "States.TaskFailed");
     let cause: Value = serde_json::from_str(&f.cause).unwrap();
     assert_eq!(cause["TrainingJobStatus"], "Stopped");
     assert_eq!(cause["SecondaryStatus"], "MaxRuntimeExceeded");
-    assert!(cause["FailureReason"].as_str().unwrap().contains("MaxRuntimeInSeconds"));
+    assert!(
+        cause["FailureReason"]
+            .as_str()
+            .unwrap()
+            .contains("MaxRuntimeInSeconds")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_running_job_when_stopped_then_it_ends_stopped() {
     let env = setup();
     put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
-    env.emu.call("createTrainingJob", false, training_request("to-stop", json!({"mode": "sleep"}))).await.unwrap();
+    env.emu
+        .call(
+            "createTrainingJob",
+            false,
+            training_request("to-stop", json!({"mode": "sleep"})),
+        )
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    env.emu.call("stopTrainingJob", false, json!({"TrainingJobName": "to-stop"})).await.unwrap();
+    env.emu
+        .call(
+            "stopTrainingJob",
+            false,
+            json!({"TrainingJobName": "to-stop"}),
+        )
+        .await
+        .unwrap();
     let d = env.emu.wait(JobKind::Training, "to-stop").await.unwrap();
     assert_eq!(d["TrainingJobStatus"], "Stopped");
-    let again = env.emu.call("stopTrainingJob", false, json!({"TrainingJobName": "to-stop"})).await.unwrap_err();
+    let again = env
+        .emu
+        .call(
+            "stopTrainingJob",
+            false,
+            json!({"TrainingJobName": "to-stop"}),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(again.error, "SageMaker.AmazonSageMakerException");
 }
 
@@ -149,19 +312,61 @@ async fn given_invalid_requests_when_creating_then_every_bad_field_is_named() {
         .await
         .unwrap_err();
     assert_eq!(f.error, "SageMaker.AmazonSageMakerException");
-    for field in ["TrainingJobName", "AlgorithmSpecification", "RoleArn", "HyperParameters.n", "OutputDataConfig", "ResourceConfig", "StoppingCondition", "InputDataConfig[0].DataSource"] {
-        assert!(f.cause.contains(&format!("'{field}'")), "{field} missing in {}", f.cause);
+    for field in [
+        "TrainingJobName",
+        "AlgorithmSpecification",
+        "RoleArn",
+        "HyperParameters.n",
+        "OutputDataConfig",
+        "ResourceConfig",
+        "StoppingCondition",
+        "InputDataConfig[0].DataSource",
+    ] {
+        assert!(
+            f.cause.contains(&format!("'{field}'")),
+            "{field} missing in {}",
+            f.cause
+        );
     }
-    assert!(f.cause.contains("Error Code: ValidationException"), "{}", f.cause);
+    assert!(
+        f.cause.contains("Error Code: ValidationException"),
+        "{}",
+        f.cause
+    );
     let mut req = training_request("unknown-image", json!({}));
-    req["AlgorithmSpecification"]["TrainingImage"] = json!("1.dkr.ecr.us-east-1.amazonaws.com/nothing:1");
-    let f = env.emu.call("createTrainingJob", false, req).await.unwrap_err();
-    assert!(f.cause.contains("AlgorithmSpecification.TrainingImage"), "{}", f.cause);
-    let f = env.emu.call("describeTrainingJob", false, json!({"TrainingJobName": "missing"})).await.unwrap_err();
+    req["AlgorithmSpecification"]["TrainingImage"] =
+        json!("1.dkr.ecr.us-east-1.amazonaws.com/nothing:1");
+    let f = env
+        .emu
+        .call("createTrainingJob", false, req)
+        .await
+        .unwrap_err();
+    assert!(
+        f.cause.contains("AlgorithmSpecification.TrainingImage"),
+        "{}",
+        f.cause
+    );
+    let f = env
+        .emu
+        .call(
+            "describeTrainingJob",
+            false,
+            json!({"TrainingJobName": "missing"}),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(f.error, "SageMaker.ResourceNotFoundException");
-    let f = env.emu.call("createEndpoint", false, json!({})).await.unwrap_err();
+    let f = env
+        .emu
+        .call("createEndpoint", false, json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(f.error, "States.Runtime");
-    let f = env.emu.call("createModel", true, json!({})).await.unwrap_err();
+    let f = env
+        .emu
+        .call("createModel", true, json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(f.error, "States.Runtime");
 }
 
@@ -169,14 +374,50 @@ async fn given_invalid_requests_when_creating_then_every_bad_field_is_named() {
 async fn given_model_data_when_creating_models_then_aws_rules_apply() {
     let env = setup();
     let req = |name: &str, url: &str| json!({"ModelName": name, "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url}});
-    let f = env.emu.call("createModel", false, req("m1", "s3://bucket/missing/model.tar.gz")).await.unwrap_err();
+    let f = env
+        .emu
+        .call(
+            "createModel",
+            false,
+            req("m1", "s3://bucket/missing/model.tar.gz"),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(f.error, "SageMaker.AmazonSageMakerException");
-    assert!(f.cause.contains("Could not find model data at s3://bucket/missing/model.tar.gz"), "{}", f.cause);
+    assert!(
+        f.cause
+            .contains("Could not find model data at s3://bucket/missing/model.tar.gz"),
+        "{}",
+        f.cause
+    );
     put(&env.store, "s3://bucket/m/model.tar.gz", "x").await;
-    let ok = env.emu.call("createModel", false, req("m1", "s3://bucket/m/model.tar.gz")).await.unwrap();
-    assert_eq!(ok, json!({"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m1"}));
-    let dup = env.emu.call("createModel", false, req("m1", "s3://bucket/m/model.tar.gz")).await.unwrap_err();
-    assert!(dup.cause.contains("Cannot create already existing model"), "{}", dup.cause);
+    let ok = env
+        .emu
+        .call(
+            "createModel",
+            false,
+            req("m1", "s3://bucket/m/model.tar.gz"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ok,
+        json!({"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m1"})
+    );
+    let dup = env
+        .emu
+        .call(
+            "createModel",
+            false,
+            req("m1", "s3://bucket/m/model.tar.gz"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        dup.cause.contains("Cannot create already existing model"),
+        "{}",
+        dup.cause
+    );
     // Through the port used by the create-model handler.
     let port_req = mdlc_core::ports::CreateModelRequest {
         model_name: "m1".into(),
@@ -185,16 +426,28 @@ async fn given_model_data_when_creating_models_then_aws_rules_apply() {
         execution_role_arn: ROLE.into(),
         environment: Default::default(),
     };
-    assert!(matches!(env.emu.create_model(&port_req).await, Err(PortError::Conflict { .. })));
+    assert!(matches!(
+        env.emu.create_model(&port_req).await,
+        Err(PortError::Conflict { .. })
+    ));
     let mut other = port_req.clone();
     other.model_name = "m2".into();
-    assert_eq!(env.emu.create_model(&other).await.unwrap(), "arn:aws:sagemaker:us-east-1:123456789012:model/m2");
+    assert_eq!(
+        env.emu.create_model(&other).await.unwrap(),
+        "arn:aws:sagemaker:us-east-1:123456789012:model/m2"
+    );
     other.model_name = "m3".into();
     other.model_data_url = "s3://bucket/nope.tar.gz".into();
-    assert!(matches!(env.emu.create_model(&other).await, Err(PortError::Rejected { .. })));
+    assert!(matches!(
+        env.emu.create_model(&other).await,
+        Err(PortError::Rejected { .. })
+    ));
     assert_eq!(
         env.emu.describe_model("m2").await.unwrap(),
-        Some(("s3://bucket/m/model.tar.gz".to_string(), "arn:aws:sagemaker:us-east-1:123456789012:model/m2".to_string()))
+        Some((
+            "s3://bucket/m/model.tar.gz".to_string(),
+            "arn:aws:sagemaker:us-east-1:123456789012:model/m2".to_string()
+        ))
     );
     assert_eq!(env.emu.describe_model("m9").await.unwrap(), None);
 }
@@ -204,14 +457,66 @@ async fn given_fault_rules_when_calling_then_throttling_and_job_failures_are_inj
     let env = setup_with("throttle:createTrainingJob:2,fail:doomed-*", |_| {});
     put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
     for _ in 0..2 {
-        let f = env.emu.call("createTrainingJob", true, training_request("after-throttle", json!({}))).await.unwrap_err();
+        let f = env
+            .emu
+            .call(
+                "createTrainingJob",
+                true,
+                training_request("after-throttle", json!({})),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(f.error, "SageMaker.AmazonSageMakerException");
-        assert!(f.cause.contains("Error Code: ThrottlingException"), "{}", f.cause);
+        assert!(
+            f.cause.contains("Error Code: ThrottlingException"),
+            "{}",
+            f.cause
+        );
     }
-    let d = env.emu.call("createTrainingJob", true, training_request("after-throttle", json!({}))).await.unwrap();
+    let d = env
+        .emu
+        .call(
+            "createTrainingJob",
+            true,
+            training_request("after-throttle", json!({})),
+        )
+        .await
+        .unwrap();
     assert_eq!(d["TrainingJobStatus"], "Completed");
-    let f = env.emu.call("createTrainingJob", true, training_request("doomed-1", json!({}))).await.unwrap_err();
+    let f = env
+        .emu
+        .call(
+            "createTrainingJob",
+            true,
+            training_request("doomed-1", json!({})),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(f.error, "States.TaskFailed");
     let cause: Value = serde_json::from_str(&f.cause).unwrap();
-    assert!(cause["FailureReason"].as_str().unwrap().contains("injected failure"), "{cause}");
+    assert!(
+        cause["FailureReason"]
+            .as_str()
+            .unwrap()
+            .contains("injected failure"),
+        "{cause}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_an_abandoned_sync_task_when_dropped_then_its_job_is_stopped() {
+    let env = setup();
+    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    let call = env.emu.call(
+        "createTrainingJob",
+        true,
+        training_request("abandoned", json!({"mode": "sleep"})),
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(400), call)
+            .await
+            .is_err()
+    );
+    let d = env.emu.wait(JobKind::Training, "abandoned").await.unwrap();
+    assert_eq!(d["TrainingJobStatus"], "Stopped");
 }

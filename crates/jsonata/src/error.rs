@@ -27,9 +27,17 @@ pub(crate) fn err_at(code: &str, message: impl Into<String>, position: usize) ->
     }
 }
 
-/// Bytes of native stack that parsing or evaluating may use below its entry point. Callers run
-/// on threads with at least 2 MiB of stack (Rust's default for spawned threads and tokio).
-pub(crate) const STACK_BUDGET: usize = 768 * 1024;
+/// Bytes of native stack that parsing or evaluating may use below its entry point on the
+/// caller's thread. Callers run on threads with at least 2 MiB of stack (Rust's default for
+/// spawned threads and tokio). When this is not enough, the work is redone on a helper thread
+/// with [`BIG_STACK`] bytes of stack and a budget of [`BIG_STACK_BUDGET`].
+pub(crate) const STACK_BUDGET: usize = 512 * 1024;
+pub(crate) const BIG_STACK: usize = 256 * 1024 * 1024;
+pub(crate) const BIG_STACK_BUDGET: usize = 240 * 1024 * 1024;
+
+/// Message of the error raised when the stack budget is exhausted (used to detect it).
+pub(crate) const STACK_MESSAGE: &str = "Stack overflow. Check for non-terminating recursive function.  Consider rewriting as tail-recursive";
+pub(crate) const NESTING_MESSAGE: &str = "Syntax error: expression is nested too deeply";
 
 /// An approximation of the current stack position (the address of a local).
 #[inline(always)]
@@ -38,7 +46,30 @@ pub(crate) fn stack_position() -> usize {
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
-/// True when the stack has grown more than [`STACK_BUDGET`] below `base`.
-pub(crate) fn stack_exhausted(base: usize) -> bool {
-    base.saturating_sub(stack_position()) > STACK_BUDGET
+/// True when the stack has grown more than `budget` bytes below `base`.
+pub(crate) fn stack_exhausted(base: usize, budget: usize) -> bool {
+    base.saturating_sub(stack_position()) > budget
+}
+
+/// Runs `f` with the small budget; if it ran out of stack (`exhausted` tells), runs it again
+/// on a helper thread with a large stack and the large budget.
+pub(crate) fn with_stack<T: Send>(
+    f: impl Fn(usize) -> (Result<T, Error>, bool) + Sync,
+) -> Result<T, Error> {
+    let (r, exhausted) = f(STACK_BUDGET);
+    if !exhausted {
+        return r;
+    }
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("jsonata-deep".into())
+            .stack_size(BIG_STACK)
+            .spawn_scoped(scope, || f(BIG_STACK_BUDGET).0);
+        match handle {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(err("D1011", STACK_MESSAGE))),
+            Err(_) => r,
+        }
+    })
 }

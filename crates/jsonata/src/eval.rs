@@ -7,12 +7,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::ast::{Lit, Node, Stage, T};
-use crate::error::{Error, err, err_at, stack_exhausted, stack_position};
+use crate::error::{Error, STACK_MESSAGE, err, err_at, stack_exhausted, stack_position};
 use crate::functions::{self, Native};
 use crate::value::{Array, Func, Map, Value, deep_equal, strict_equal};
 
 /// Maximum depth of nested evaluations (protects the native stack).
-pub(crate) const MAX_EVAL_DEPTH: usize = 2000;
+pub(crate) const MAX_EVAL_DEPTH: usize = 20000;
 
 pub(crate) type R<'a> = Result<Value<'a>, Error>;
 
@@ -26,13 +26,21 @@ pub(crate) struct Ctx<'a> {
     labels: &'a [String],
     depth: Cell<usize>,
     stack_base: usize,
+    stack_budget: usize,
+    pub stack_hit: Cell<bool>,
     pub now_millis: i64,
     pub aws: bool,
     pub rng: RefCell<ChaCha8Rng>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(labels: &'a [String], now_millis: i64, aws: bool, seed: Option<u64>) -> Self {
+    pub fn new(
+        labels: &'a [String],
+        now_millis: i64,
+        aws: bool,
+        seed: Option<u64>,
+        stack_budget: usize,
+    ) -> Self {
         let rng = match seed {
             Some(s) => ChaCha8Rng::seed_from_u64(s),
             None => ChaCha8Rng::from_rng(&mut rand::rng()),
@@ -45,6 +53,8 @@ impl<'a> Ctx<'a> {
             labels,
             depth: Cell::new(0),
             stack_base: stack_position(),
+            stack_budget,
+            stack_hit: Cell::new(false),
             now_millis,
             aws,
             rng: RefCell::new(rng),
@@ -108,11 +118,12 @@ impl<'a> Ctx<'a> {
 
     fn enter(&self) -> Result<(), Error> {
         let d = self.depth.get() + 1;
-        if d > MAX_EVAL_DEPTH || stack_exhausted(self.stack_base) {
-            return Err(err(
-                "D1011",
-                "Stack overflow. Check for non-terminating recursive function.  Consider rewriting as tail-recursive",
-            ));
+        if stack_exhausted(self.stack_base, self.stack_budget) {
+            self.stack_hit.set(true);
+            return Err(err("D1011", STACK_MESSAGE));
+        }
+        if d > MAX_EVAL_DEPTH {
+            return Err(err("D1011", STACK_MESSAGE));
         }
         self.depth.set(d);
         Ok(())

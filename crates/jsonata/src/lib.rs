@@ -83,7 +83,19 @@ impl Expression {
             Some(c) => (c.now_millis, c.random_seed, true),
             None => (system_now_millis(), None, false),
         };
-        let ctx = eval::Ctx::new(&self.labels, now, aws, seed);
+        error::with_stack(|budget| {
+            let ctx = eval::Ctx::new(&self.labels, now, aws, seed, budget);
+            let r = self.evaluate_in(&ctx, input, env);
+            (r, ctx.stack_hit.get())
+        })
+    }
+
+    fn evaluate_in<'a>(
+        &'a self,
+        ctx: &eval::Ctx<'a>,
+        input: Option<&serde_json::Value>,
+        env: &Environment,
+    ) -> Result<Option<serde_json::Value>, JsonataError> {
         let root_frame = ctx.new_frame(0);
         for (k, v) in &env.bindings {
             ctx.bind(root_frame, k, value::from_json(v));

@@ -1,7 +1,7 @@
 //! Tokenizer, Pratt parser and post-processing (path flattening, predicates, ancestry).
 
 use crate::ast::{Group, Lit, Node, SortTerm, Stage, T};
-use crate::error::{Error, err_at, stack_exhausted, stack_position};
+use crate::error::{Error, NESTING_MESSAGE, err_at, stack_exhausted, stack_position};
 use crate::signature::Signature;
 
 /// Maximum nesting of sub-expressions accepted by the parser.
@@ -347,6 +347,8 @@ struct Parser {
     src_len: usize,
     depth: usize,
     stack_base: usize,
+    stack_budget: usize,
+    stack_hit: bool,
     slots: Vec<(String, i32)>,
 }
 
@@ -390,18 +392,21 @@ impl Parser {
         Ok(())
     }
 
+    fn out_of_stack(&mut self) -> bool {
+        if stack_exhausted(self.stack_base, self.stack_budget) {
+            self.stack_hit = true;
+        }
+        self.stack_hit
+    }
+
     fn is_op(&self, id: &str) -> bool {
         matches!(&self.tok, Tok::Op(op) if op == id)
     }
 
     fn expression(&mut self, rbp: u32) -> Result<Node, Error> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH || stack_exhausted(self.stack_base) {
-            return Err(err_at(
-                "S0201",
-                "Syntax error: expression is nested too deeply",
-                self.pos,
-            ));
+        if self.depth > MAX_DEPTH || self.out_of_stack() {
+            return Err(err_at("S0201", NESTING_MESSAGE, self.pos));
         }
         let t = self.tok.clone();
         let tpos = self.pos;
@@ -411,12 +416,8 @@ impl Parser {
         while rbp < lbp(&self.tok) {
             iterations += 1;
             self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return Err(err_at(
-                    "S0201",
-                    "Syntax error: expression is nested too deeply",
-                    self.pos,
-                ));
+            if self.depth > MAX_DEPTH || self.out_of_stack() {
+                return Err(err_at("S0201", NESTING_MESSAGE, self.pos));
             }
             let t = self.tok.clone();
             let tpos = self.pos;
@@ -449,72 +450,15 @@ impl Parser {
                 Ok(n)
             }
             Tok::Op(op) => match op.as_str() {
-                "-" => {
-                    let mut n = node(T::Unary, Lit::Str(op), pos);
-                    n.lhs = bx(self.expression(70)?);
-                    Ok(n)
-                }
+                "-" => self.nud_neg(op, pos),
                 "*" => Ok(node(T::Wildcard, Lit::Str(op), pos)),
                 "**" => Ok(node(T::Descendant, Lit::Str(op), pos)),
                 "%" => Ok(node(T::Parent, Lit::Str(op), pos)),
                 "and" | "or" | "in" => Ok(node(T::Operator, Lit::Str(op), pos)),
-                "(" => {
-                    let mut exprs = Vec::new();
-                    while !self.is_op(")") {
-                        exprs.push(self.expression(0)?);
-                        if !self.is_op(";") {
-                            break;
-                        }
-                        self.advance(Some(";"), false)?;
-                    }
-                    self.advance(Some(")"), true)?;
-                    let mut n = node(T::Block, Lit::Str(op), pos);
-                    n.expressions = exprs;
-                    Ok(n)
-                }
-                "[" => {
-                    let mut items = Vec::new();
-                    if !self.is_op("]") {
-                        loop {
-                            let mut item = self.expression(0)?;
-                            if self.is_op("..") {
-                                let rpos = self.pos;
-                                self.advance(Some(".."), false)?;
-                                let mut range = node(T::Binary, Lit::Str("..".into()), rpos);
-                                range.lhs = bx(item);
-                                range.rhs = bx(self.expression(0)?);
-                                item = range;
-                            }
-                            items.push(item);
-                            if !self.is_op(",") {
-                                break;
-                            }
-                            self.advance(Some(","), false)?;
-                        }
-                    }
-                    self.advance(Some("]"), true)?;
-                    let mut n = node(T::Unary, Lit::Str(op), pos);
-                    n.expressions = items;
-                    Ok(n)
-                }
-                "{" => {
-                    let pairs = self.object_pairs()?;
-                    let mut n = node(T::Unary, Lit::Str(op), pos);
-                    n.pairs = pairs;
-                    Ok(n)
-                }
-                "|" => {
-                    let mut n = node(T::Transform, Lit::Str(op), pos);
-                    n.pattern = bx(self.expression(0)?);
-                    self.advance(Some("|"), false)?;
-                    n.update = bx(self.expression(0)?);
-                    if self.is_op(",") {
-                        self.advance(Some(","), false)?;
-                        n.delete = bx(self.expression(0)?);
-                    }
-                    self.advance(Some("|"), true)?;
-                    Ok(n)
-                }
+                "(" => self.nud_block(op, pos),
+                "[" => self.nud_array(op, pos),
+                "{" => self.nud_object(op, pos),
+                "|" => self.nud_transform(op, pos),
                 _ => Err(err_at(
                     "S0211",
                     format!("The symbol {op} cannot be used as a unary operator"),
@@ -549,188 +493,285 @@ impl Parser {
         };
         let bp = lbp(&Tok::Op(op.clone()));
         match op.as_str() {
-            "??" => {
-                let mut n = node(T::Condition, Lit::Str(op), pos);
-                let mut call = node(T::Function, Lit::Str("(".into()), pos);
-                call.procedure = bx(node(T::Variable, Lit::Str("exists".into()), pos));
-                call.arguments = vec![left.clone()];
-                n.condition = bx(call);
-                n.then = bx(left);
-                n.els = bx(self.expression(0)?);
-                Ok(n)
+            "??" => self.led_coalesce(op, pos, left, bp),
+            "?:" => self.led_elvis(op, pos, left, bp),
+            "(" => self.led_call(op, pos, left, bp),
+            "[" => self.led_filter(op, pos, left, bp),
+            "^" => self.led_sort(op, pos, left, bp),
+            "{" => self.led_group(op, pos, left, bp),
+            ":=" => self.led_bind(op, pos, left, bp),
+            "@" | "#" => self.led_focus(op, pos, left, bp),
+            "?" => self.led_cond(op, pos, left, bp),
+            _ => self.led_binary(op, pos, left, bp),
+        }
+    }
+
+    fn nud_neg(&mut self, op: String, pos: usize) -> Result<Node, Error> {
+        let mut n = node(T::Unary, Lit::Str(op), pos);
+        n.lhs = bx(self.expression(70)?);
+        Ok(n)
+    }
+
+    fn nud_block(&mut self, op: String, pos: usize) -> Result<Node, Error> {
+        let mut exprs = Vec::new();
+        while !self.is_op(")") {
+            exprs.push(self.expression(0)?);
+            if !self.is_op(";") {
+                break;
             }
-            "?:" => {
-                let mut n = node(T::Condition, Lit::Str(op), pos);
-                n.condition = bx(left.clone());
-                n.then = bx(left);
-                n.els = bx(self.expression(0)?);
-                Ok(n)
-            }
-            "(" => {
-                let mut n = node(T::Function, Lit::Str(op), pos);
-                let mut args = Vec::new();
-                let mut partial = false;
-                if !self.is_op(")") {
-                    loop {
-                        if self.is_op("?") {
-                            partial = true;
-                            args.push(node(T::Operator, Lit::Str("?".into()), self.pos));
-                            self.advance(Some("?"), false)?;
-                        } else {
-                            args.push(self.expression(0)?);
-                        }
-                        if !self.is_op(",") {
-                            break;
-                        }
-                        self.advance(Some(","), false)?;
-                    }
+            self.advance(Some(";"), false)?;
+        }
+        self.advance(Some(")"), true)?;
+        let mut n = node(T::Block, Lit::Str(op), pos);
+        n.expressions = exprs;
+        Ok(n)
+    }
+
+    fn nud_array(&mut self, op: String, pos: usize) -> Result<Node, Error> {
+        let mut items = Vec::new();
+        if !self.is_op("]") {
+            loop {
+                let mut item = self.expression(0)?;
+                if self.is_op("..") {
+                    let rpos = self.pos;
+                    self.advance(Some(".."), false)?;
+                    let mut range = node(T::Binary, Lit::Str("..".into()), rpos);
+                    range.lhs = bx(item);
+                    range.rhs = bx(self.expression(0)?);
+                    item = range;
                 }
-                self.advance(Some(")"), true)?;
-                if partial {
-                    n.t = T::Partial;
+                items.push(item);
+                if !self.is_op(",") {
+                    break;
                 }
-                if left.t == T::Name && (left.s() == "function" || left.s() == "\u{3bb}") {
-                    for (i, a) in args.iter().enumerate() {
-                        if a.t != T::Variable {
-                            return Err(err_at(
-                                "S0208",
-                                format!(
-                                    "Parameter {} of function definition must be a variable name (start with $)",
-                                    i + 1
-                                ),
-                                a.position,
-                            ));
-                        }
-                    }
-                    n.t = T::Lambda;
-                    if self.is_op("<") {
-                        let sig_pos = self.pos;
-                        let mut depth = 1;
-                        let mut sig = String::from("<");
-                        while depth > 0 && !self.is_op("{") && self.tok != Tok::End {
-                            self.advance(None, false)?;
-                            match &self.tok {
-                                Tok::Op(o) if o == ">" => depth -= 1,
-                                Tok::Op(o) if o == "<" => depth += 1,
-                                _ => {}
-                            }
-                            sig.push_str(&tok_text(&self.tok));
-                        }
-                        self.advance(Some(">"), false)?;
-                        n.signature = Some(Signature::parse(&sig).map_err(|mut e| {
-                            e.position = Some(sig_pos);
-                            e
-                        })?);
-                    }
-                    self.advance(Some("{"), false)?;
-                    n.body = bx(self.expression(0)?);
-                    self.advance(Some("}"), true)?;
-                }
-                n.arguments = args;
-                n.procedure = bx(left);
-                Ok(n)
-            }
-            "[" => {
-                if self.is_op("]") {
-                    let mut left = left;
-                    {
-                        let mut step = &mut left;
-                        while step.t == T::Binary && step.s() == "[" {
-                            match step.lhs {
-                                Some(ref mut l) => step = l,
-                                None => break,
-                            }
-                        }
-                        step.keep_array = true;
-                    }
-                    self.advance(Some("]"), true)?;
-                    Ok(left)
-                } else {
-                    let mut n = node(T::Binary, Lit::Str(op), pos);
-                    n.lhs = bx(left);
-                    n.rhs = bx(self.expression(0)?);
-                    self.advance(Some("]"), true)?;
-                    Ok(n)
-                }
-            }
-            "^" => {
-                self.advance(Some("("), false)?;
-                let mut terms = Vec::new();
-                loop {
-                    let mut descending = false;
-                    if self.is_op("<") {
-                        self.advance(Some("<"), false)?;
-                    } else if self.is_op(">") {
-                        descending = true;
-                        self.advance(Some(">"), false)?;
-                    }
-                    let expression = self.expression(0)?;
-                    terms.push(SortTerm {
-                        descending,
-                        expression,
-                    });
-                    if !self.is_op(",") {
-                        break;
-                    }
-                    self.advance(Some(","), false)?;
-                }
-                self.advance(Some(")"), true)?;
-                let mut n = node(T::Binary, Lit::Str(op), pos);
-                n.lhs = bx(left);
-                n.terms = terms;
-                Ok(n)
-            }
-            "{" => {
-                let pairs = self.object_pairs()?;
-                let mut n = node(T::Binary, Lit::Str(op), pos);
-                n.lhs = bx(left);
-                n.pairs = pairs;
-                Ok(n)
-            }
-            ":=" => {
-                if left.t != T::Variable {
-                    return Err(err_at(
-                        "S0212",
-                        "The left side of := must be a variable name (start with $)",
-                        left.position,
-                    ));
-                }
-                let mut n = node(T::Binary, Lit::Str(op), pos);
-                n.lhs = bx(left);
-                n.rhs = bx(self.expression(bp - 1)?);
-                Ok(n)
-            }
-            "@" | "#" => {
-                let rhs = self.expression(bp)?;
-                if rhs.t != T::Variable {
-                    return Err(err_at(
-                        "S0214",
-                        format!("The right side of {op} must be a variable name (start with $)"),
-                        rhs.position,
-                    ));
-                }
-                let mut n = node(T::Binary, Lit::Str(op), pos);
-                n.lhs = bx(left);
-                n.rhs = bx(rhs);
-                Ok(n)
-            }
-            "?" => {
-                let mut n = node(T::Condition, Lit::Str(op), pos);
-                n.condition = bx(left);
-                n.then = bx(self.expression(0)?);
-                if self.is_op(":") {
-                    self.advance(Some(":"), false)?;
-                    n.els = bx(self.expression(0)?);
-                }
-                Ok(n)
-            }
-            _ => {
-                let mut n = node(T::Binary, Lit::Str(op), pos);
-                n.lhs = bx(left);
-                n.rhs = bx(self.expression(bp)?);
-                Ok(n)
+                self.advance(Some(","), false)?;
             }
         }
+        self.advance(Some("]"), true)?;
+        let mut n = node(T::Unary, Lit::Str(op), pos);
+        n.expressions = items;
+        Ok(n)
+    }
+
+    fn nud_object(&mut self, op: String, pos: usize) -> Result<Node, Error> {
+        let pairs = self.object_pairs()?;
+        let mut n = node(T::Unary, Lit::Str(op), pos);
+        n.pairs = pairs;
+        Ok(n)
+    }
+
+    fn nud_transform(&mut self, op: String, pos: usize) -> Result<Node, Error> {
+        let mut n = node(T::Transform, Lit::Str(op), pos);
+        n.pattern = bx(self.expression(0)?);
+        self.advance(Some("|"), false)?;
+        n.update = bx(self.expression(0)?);
+        if self.is_op(",") {
+            self.advance(Some(","), false)?;
+            n.delete = bx(self.expression(0)?);
+        }
+        self.advance(Some("|"), true)?;
+        Ok(n)
+    }
+
+    fn led_coalesce(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        let mut n = node(T::Condition, Lit::Str(op), pos);
+        let mut call = node(T::Function, Lit::Str("(".into()), pos);
+        call.procedure = bx(node(T::Variable, Lit::Str("exists".into()), pos));
+        call.arguments = vec![left.clone()];
+        n.condition = bx(call);
+        n.then = bx(left);
+        n.els = bx(self.expression(0)?);
+        Ok(n)
+    }
+
+    fn led_elvis(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        let mut n = node(T::Condition, Lit::Str(op), pos);
+        n.condition = bx(left.clone());
+        n.then = bx(left);
+        n.els = bx(self.expression(0)?);
+        Ok(n)
+    }
+
+    fn led_call(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        let mut n = node(T::Function, Lit::Str(op), pos);
+        let mut args = Vec::new();
+        let mut partial = false;
+        if !self.is_op(")") {
+            loop {
+                if self.is_op("?") {
+                    partial = true;
+                    args.push(node(T::Operator, Lit::Str("?".into()), self.pos));
+                    self.advance(Some("?"), false)?;
+                } else {
+                    args.push(self.expression(0)?);
+                }
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(Some(","), false)?;
+            }
+        }
+        self.advance(Some(")"), true)?;
+        if partial {
+            n.t = T::Partial;
+        }
+        if left.t == T::Name && (left.s() == "function" || left.s() == "\u{3bb}") {
+            for (i, a) in args.iter().enumerate() {
+                if a.t != T::Variable {
+                    return Err(err_at(
+                        "S0208",
+                        format!(
+                            "Parameter {} of function definition must be a variable name (start with $)",
+                            i + 1
+                        ),
+                        a.position,
+                    ));
+                }
+            }
+            n.t = T::Lambda;
+            if self.is_op("<") {
+                let sig_pos = self.pos;
+                let mut depth = 1;
+                let mut sig = String::from("<");
+                while depth > 0 && !self.is_op("{") && self.tok != Tok::End {
+                    self.advance(None, false)?;
+                    match &self.tok {
+                        Tok::Op(o) if o == ">" => depth -= 1,
+                        Tok::Op(o) if o == "<" => depth += 1,
+                        _ => {}
+                    }
+                    sig.push_str(&tok_text(&self.tok));
+                }
+                self.advance(Some(">"), false)?;
+                n.signature = Some(Signature::parse(&sig).map_err(|mut e| {
+                    e.position = Some(sig_pos);
+                    e
+                })?);
+            }
+            self.advance(Some("{"), false)?;
+            n.body = bx(self.expression(0)?);
+            self.advance(Some("}"), true)?;
+        }
+        n.arguments = args;
+        n.procedure = bx(left);
+        Ok(n)
+    }
+
+    fn led_filter(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        if self.is_op("]") {
+            let mut left = left;
+            {
+                let mut step = &mut left;
+                while step.t == T::Binary && step.s() == "[" {
+                    match step.lhs {
+                        Some(ref mut l) => step = l,
+                        None => break,
+                    }
+                }
+                step.keep_array = true;
+            }
+            self.advance(Some("]"), true)?;
+            Ok(left)
+        } else {
+            let mut n = node(T::Binary, Lit::Str(op), pos);
+            n.lhs = bx(left);
+            n.rhs = bx(self.expression(0)?);
+            self.advance(Some("]"), true)?;
+            Ok(n)
+        }
+    }
+
+    fn led_sort(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        self.advance(Some("("), false)?;
+        let mut terms = Vec::new();
+        loop {
+            let mut descending = false;
+            if self.is_op("<") {
+                self.advance(Some("<"), false)?;
+            } else if self.is_op(">") {
+                descending = true;
+                self.advance(Some(">"), false)?;
+            }
+            let expression = self.expression(0)?;
+            terms.push(SortTerm {
+                descending,
+                expression,
+            });
+            if !self.is_op(",") {
+                break;
+            }
+            self.advance(Some(","), false)?;
+        }
+        self.advance(Some(")"), true)?;
+        let mut n = node(T::Binary, Lit::Str(op), pos);
+        n.lhs = bx(left);
+        n.terms = terms;
+        Ok(n)
+    }
+
+    fn led_group(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        let pairs = self.object_pairs()?;
+        let mut n = node(T::Binary, Lit::Str(op), pos);
+        n.lhs = bx(left);
+        n.pairs = pairs;
+        Ok(n)
+    }
+
+    fn led_bind(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        if left.t != T::Variable {
+            return Err(err_at(
+                "S0212",
+                "The left side of := must be a variable name (start with $)",
+                left.position,
+            ));
+        }
+        let mut n = node(T::Binary, Lit::Str(op), pos);
+        n.lhs = bx(left);
+        n.rhs = bx(self.expression(bp - 1)?);
+        Ok(n)
+    }
+
+    fn led_focus(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        let rhs = self.expression(bp)?;
+        if rhs.t != T::Variable {
+            return Err(err_at(
+                "S0214",
+                format!("The right side of {op} must be a variable name (start with $)"),
+                rhs.position,
+            ));
+        }
+        let mut n = node(T::Binary, Lit::Str(op), pos);
+        n.lhs = bx(left);
+        n.rhs = bx(rhs);
+        Ok(n)
+    }
+
+    fn led_cond(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        let mut n = node(T::Condition, Lit::Str(op), pos);
+        n.condition = bx(left);
+        n.then = bx(self.expression(0)?);
+        if self.is_op(":") {
+            self.advance(Some(":"), false)?;
+            n.els = bx(self.expression(0)?);
+        }
+        Ok(n)
+    }
+
+    fn led_binary(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
+        let _ = bp;
+        let mut n = node(T::Binary, Lit::Str(op), pos);
+        n.lhs = bx(left);
+        n.rhs = bx(self.expression(bp)?);
+        Ok(n)
     }
 
     // ---------- post-processing ----------
@@ -838,12 +879,8 @@ impl Parser {
     }
 
     fn process(&mut self, expr: Node) -> Result<Node, Error> {
-        if stack_exhausted(self.stack_base) {
-            return Err(err_at(
-                "S0201",
-                "Syntax error: expression is nested too deeply",
-                expr.position,
-            ));
+        if self.out_of_stack() {
+            return Err(err_at("S0201", NESTING_MESSAGE, expr.position));
         }
         let keep_array = expr.keep_array;
         let mut result = match expr.t {
@@ -1278,6 +1315,18 @@ fn tok_text(t: &Tok) -> String {
 
 /// Parses `src` into a processed tree and the table of parent-slot labels.
 pub(crate) fn parse(src: &str) -> Result<(Node, Vec<String>), Error> {
+    crate::error::with_stack(|budget| {
+        let mut hit = false;
+        let r = parse_with_budget(src, budget, &mut hit);
+        (r, hit)
+    })
+}
+
+fn parse_with_budget(
+    src: &str,
+    budget: usize,
+    hit: &mut bool,
+) -> Result<(Node, Vec<String>), Error> {
     let chars: Vec<char> = src.chars().collect();
     let len = chars.len();
     let mut p = Parser {
@@ -1287,8 +1336,16 @@ pub(crate) fn parse(src: &str) -> Result<(Node, Vec<String>), Error> {
         src_len: len,
         depth: 0,
         stack_base: stack_position(),
+        stack_budget: budget,
+        stack_hit: false,
         slots: Vec::new(),
     };
+    let r = parse_tokens(&mut p);
+    *hit = p.stack_hit;
+    r
+}
+
+fn parse_tokens(p: &mut Parser) -> Result<(Node, Vec<String>), Error> {
     p.advance(None, false)?;
     let expr = p.expression(0)?;
     if p.tok != Tok::End {
@@ -1306,6 +1363,6 @@ pub(crate) fn parse(src: &str) -> Result<(Node, Vec<String>), Error> {
             expr.position,
         ));
     }
-    let labels = p.slots.into_iter().map(|(l, _)| l).collect();
+    let labels = p.slots.iter().map(|(l, _)| l.clone()).collect();
     Ok((expr, labels))
 }

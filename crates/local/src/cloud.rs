@@ -86,6 +86,9 @@ pub struct LocalCloudConfig {
     /// Where `training.asl.json` and `evaluation.asl.json` are; `None`: found automatically
     /// (see [`find_state_machine_dir`]); a missing directory is fine for user definitions.
     pub state_machine_dir: Option<PathBuf>,
+    /// Whether to load the project's `training`/`evaluation` state machines at all (for nested
+    /// `startExecution`); user definitions do not need them.
+    pub project_state_machines: bool,
     /// `--function NAME=COMMAND`.
     pub commands: Vec<(String, String)>,
     /// `--lambda-endpoint URL`.
@@ -113,6 +116,7 @@ impl LocalCloudConfig {
             artifact_bucket: DEFAULT_BUCKET.to_string(),
             substitutions: BTreeMap::new(),
             state_machine_dir: None,
+            project_state_machines: true,
             commands: Vec::new(),
             lambda_endpoint: None,
             image_map: None,
@@ -208,6 +212,7 @@ impl LocalCloud {
         substitutions.extend(config.substitutions.clone());
 
         let machine_dir = match &config.state_machine_dir {
+            _ if !config.project_state_machines => None,
             Some(d) => Some(d.clone()),
             None => find_state_machine_dir().ok(),
         };
@@ -215,11 +220,22 @@ impl LocalCloud {
         if let Some(dir) = &machine_dir {
             for (name, file) in PROJECT_STATE_MACHINES {
                 let path = dir.join(file);
-                if path.is_file() || config.state_machine_dir.is_some() {
+                if config.state_machine_dir.is_some() {
                     machines.insert(
                         name.to_string(),
                         Arc::new(load_definition(&path, &substitutions)?),
                     );
+                } else if path.is_file() {
+                    // Found automatically: a broken project file must not stop user definitions.
+                    match load_definition(&path, &substitutions) {
+                        Ok(m) => {
+                            machines.insert(name.to_string(), Arc::new(m));
+                        }
+                        Err(e) => tracing::warn!(
+                            target: "mdlc::local",
+                            "state machine {name} not available for startExecution: {e}"
+                        ),
+                    }
                 }
             }
         }

@@ -20,7 +20,11 @@ fn job(hps: serde_json::Value, problem: Problem) -> (tempfile::TempDir, PathBuf)
     for ch in ["train", "validation"] {
         let d = root.join("input/data").join(ch);
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::copy(staging.join(format!("{ch}.csv")), d.join(format!("{ch}.csv"))).unwrap();
+        std::fs::copy(
+            staging.join(format!("{ch}.csv")),
+            d.join(format!("{ch}.csv")),
+        )
+        .unwrap();
     }
     let config = root.join("input/config");
     std::fs::create_dir_all(&config).unwrap();
@@ -58,7 +62,11 @@ fn given_job_dir_when_train_then_model_metrics_and_xgboost_log_lines() {
         Problem::Regression,
     );
     let out = train(&root);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = String::from_utf8(out.stdout).unwrap();
     let line_re = |i: usize| format!("[{i}]#011train-rmse:");
     for i in 0..12 {
@@ -83,7 +91,9 @@ fn given_job_dir_when_train_then_model_metrics_and_xgboost_log_lines() {
         .unwrap()
         .parse()
         .unwrap();
-    let final_rmse = metrics["final_metrics"]["validation:rmse"].as_f64().unwrap();
+    let final_rmse = metrics["final_metrics"]["validation:rmse"]
+        .as_f64()
+        .unwrap();
     assert!((final_rmse - logged).abs() < 1e-5);
 }
 
@@ -105,12 +115,20 @@ fn given_sm_environment_when_train_then_paths_come_from_it() {
         )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // hyperparameters.json (num_round only, so the default objective and rmse) wins over SM_HPS.
     let log = String::from_utf8(out.stdout).unwrap();
     assert!(log.contains("train-rmse"), "{log}");
     assert!(model_dir.join("xgboost-model").is_file());
-    assert!(d.path().join("elsewhere/output/data/metrics.json").is_file());
+    assert!(
+        d.path()
+            .join("elsewhere/output/data/metrics.json")
+            .is_file()
+    );
 }
 
 #[test]
@@ -122,8 +140,15 @@ fn given_unknown_and_invalid_hyperparameters_when_train_then_failure_file_lists_
     let out = train(&root);
     assert!(!out.status.success());
     let reason = failure(&root);
-    assert!(reason.starts_with("ClientError: invalid hyperparameters"), "{reason}");
-    for needle in ["max_depth", "colour is not a known hyperparameter", "eta must be in"] {
+    assert!(
+        reason.starts_with("ClientError: invalid hyperparameters"),
+        "{reason}"
+    );
+    for needle in [
+        "max_depth",
+        "colour is not a known hyperparameter",
+        "eta must be in",
+    ] {
         assert!(reason.contains(needle), "{needle} not in {reason}");
     }
     assert!(!root.join("model/xgboost-model").exists());
@@ -133,7 +158,11 @@ fn given_unknown_and_invalid_hyperparameters_when_train_then_failure_file_lists_
 fn given_missing_num_round_when_train_then_failure_names_it() {
     let (_d, root) = job(serde_json::json!({"eta": "0.1"}), Problem::Regression);
     assert!(!train(&root).status.success());
-    assert!(failure(&root).contains("num_round is required"), "{}", failure(&root));
+    assert!(
+        failure(&root).contains("num_round is required"),
+        "{}",
+        failure(&root)
+    );
 }
 
 #[test]
@@ -200,7 +229,11 @@ fn given_trained_model_when_predict_then_one_line_per_row_matching_library() {
         .arg("--label-first")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<f32> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -226,14 +259,28 @@ fn given_seed_when_generate_twice_then_identical_files() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["a", "b"] {
         let st = Command::new(BIN)
-            .args(["generate", "--problem", "binary", "--rows", "300", "--features", "3"])
+            .args([
+                "generate",
+                "--problem",
+                "binary",
+                "--rows",
+                "300",
+                "--features",
+                "3",
+            ])
             .args(["--seed", "9", "--out"])
             .arg(dir.path().join(name))
             .output()
             .unwrap();
         assert!(st.status.success());
     }
-    for f in ["train.csv", "validation.csv", "holdout.csv", "drifted.csv", "manifest.json"] {
+    for f in [
+        "train.csv",
+        "validation.csv",
+        "holdout.csv",
+        "drifted.csv",
+        "manifest.json",
+    ] {
         let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
         let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
         assert_eq!(a, b, "{f}");
@@ -257,7 +304,11 @@ fn given_processing_root_when_preprocess_then_split_and_profile_written() {
         .env("MDLC_OPT_ML", &root)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let t = read_csv_file(
         &root.join("processing/output/train/train.csv"),
         Layout::LabelFirst,
@@ -271,10 +322,14 @@ fn given_processing_root_when_preprocess_then_split_and_profile_written() {
     )
     .unwrap();
     assert_eq!(t.n_rows() + v.n_rows(), 1000);
-    let rate = |d: &mdlc_trainer::dataset::Dataset| {
-        d.labels().iter().sum::<f32>() / d.n_rows() as f32
-    };
-    assert!((rate(&t) - rate(&v)).abs() < 0.01, "{} vs {}", rate(&t), rate(&v));
+    let rate =
+        |d: &mdlc_trainer::dataset::Dataset| d.labels().iter().sum::<f32>() / d.n_rows() as f32;
+    assert!(
+        (rate(&t) - rate(&v)).abs() < 0.01,
+        "{} vs {}",
+        rate(&t),
+        rate(&v)
+    );
     let profile: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("processing/output/profile/profile.json")).unwrap(),
     )

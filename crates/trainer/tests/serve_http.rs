@@ -11,7 +11,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// One HTTP/1.1 request with `Connection: close`; returns (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, ctype: Option<&str>, body: &str) -> (u16, String) {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ctype: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
@@ -27,7 +33,10 @@ fn http(addr: SocketAddr, method: &str, path: &str, ctype: Option<&str>, body: &
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap();
-    let body = resp.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 

@@ -42,6 +42,11 @@ fn version_output(version: u64) -> GetItemOutput {
         .build()
 }
 
+/// Error metadata as the SDK's deserializer fills it from a response.
+fn meta(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
 fn reason(code: &str) -> CancellationReason {
     CancellationReason::builder().code(code).build()
 }
@@ -50,6 +55,10 @@ fn cancelled(reasons: Vec<CancellationReason>) -> TransactWriteItemsError {
     TransactWriteItemsError::TransactionCanceledException(
         TransactionCanceledException::builder()
             .message("Transaction cancelled")
+            .meta(meta(
+                "TransactionCanceledException",
+                "Transaction cancelled",
+            ))
             .set_cancellation_reasons(Some(reasons))
             .build(),
     )
@@ -366,6 +375,7 @@ async fn given_sdk_errors_when_reading_then_each_maps_to_its_port_error() {
     for _ in 0..5 {
         got.push(reg.get_version("churn", 1).await.unwrap_err());
     }
+    eprintln!("{got:#?}");
 
     assert!(
         matches!(&got[0], PortError::Unavailable { message } if message.contains("GetItem on table registry")),

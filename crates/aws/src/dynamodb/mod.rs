@@ -456,18 +456,16 @@ impl RegistryWrite for DynamoDbRegistry {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) => match map_sdk_error("UpdateItem", &self.target(), &err) {
-                PortError::Conflict { .. }
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Err(PortError::not_found(format!(
-                        "version {version} of model {model:?}"
-                    )))
-                }
-                other => Err(other),
-            },
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(PortError::not_found(format!(
+                    "version {version} of model {model:?}"
+                )))
+            }
+            Err(err) => Err(map_sdk_error("UpdateItem", &self.target(), &err)),
         }
     }
 }

@@ -92,7 +92,10 @@ fn options(args: &ExecuteArgs) -> Result<ExecutionOptions, InputError> {
 /// The JSON object printed on stdout.
 pub fn result_json(exec: &mdlc_asl::Execution, with_history: bool) -> Value {
     let mut m = Map::new();
-    m.insert("status".into(), Value::String(exec.status.as_str().to_string()));
+    m.insert(
+        "status".into(),
+        Value::String(exec.status.as_str().to_string()),
+    );
     if exec.status == ExecutionStatus::Succeeded {
         m.insert("output".into(), exec.output.clone().unwrap_or(Value::Null));
     }

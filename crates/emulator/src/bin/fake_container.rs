@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn opt_ml() -> PathBuf {
-    std::env::var_os("MDLC_OPT_ML").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt/ml"))
+    std::env::var_os("MDLC_OPT_ML")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/ml"))
 }
 
 fn fail(message: &str, code: i32) -> ! {
@@ -27,7 +29,9 @@ fn fail(message: &str, code: i32) -> ! {
 }
 
 fn list_files(dir: &Path, out: &mut Vec<String>, base: &Path) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -41,18 +45,28 @@ fn list_files(dir: &Path, out: &mut Vec<String>, base: &Path) {
 }
 
 fn append(path: &str, line: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = writeln!(f, "{line}");
     }
 }
 
 fn train() {
     let root = opt_ml();
-    let config = std::env::var_os("SM_INPUT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("input/config"));
-    let text = std::fs::read_to_string(config.join("hyperparameters.json")).unwrap_or_else(|_| "{}".into());
+    let config = std::env::var_os("SM_INPUT_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("input/config"));
+    let text = std::fs::read_to_string(config.join("hyperparameters.json"))
+        .unwrap_or_else(|_| "{}".into());
     let hps: BTreeMap<String, String> = match serde_json::from_str(&text) {
         Ok(h) => h,
-        Err(e) => fail(&format!("hyperparameters.json is not a map of strings: {e}"), 2),
+        Err(e) => fail(
+            &format!("hyperparameters.json is not a map of strings: {e}"),
+            2,
+        ),
     };
     let num = |k: &str, d: f64| hps.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(d);
     let me = std::env::var("TRAINING_JOB_NAME").unwrap_or_default();
@@ -74,7 +88,12 @@ fn train() {
     for e in 1..=epochs {
         let loss = base + 1.0 / e as f64;
         println!("epoch={e} loss={loss}");
-        println!("[{}]#011train-rmse:{}#011validation-rmse:{}", e - 1, loss * 0.9, loss);
+        println!(
+            "[{}]#011train-rmse:{}#011validation-rmse:{}",
+            e - 1,
+            loss * 0.9,
+            loss
+        );
         let _ = std::io::stdout().flush();
         if epoch_ms > 0 {
             std::thread::sleep(Duration::from_millis(epoch_ms));
@@ -82,17 +101,34 @@ fn train() {
     }
     let mut channels = BTreeMap::new();
     let data = root.join("input/data");
-    for name in serde_json::from_str::<Vec<String>>(&std::env::var("SM_CHANNELS").unwrap_or_else(|_| "[]".into())).unwrap_or_default() {
+    for name in serde_json::from_str::<Vec<String>>(
+        &std::env::var("SM_CHANNELS").unwrap_or_else(|_| "[]".into()),
+    )
+    .unwrap_or_default()
+    {
         let var = format!("SM_CHANNEL_{}", name.to_uppercase());
-        let dir = std::env::var(&var).map(PathBuf::from).unwrap_or_else(|_| data.join(&name));
+        let dir = std::env::var(&var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| data.join(&name));
         let mut files = Vec::new();
         list_files(&dir, &mut files, &dir);
-        let contents: Vec<String> = files.iter().map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_default()).collect();
-        channels.insert(name, serde_json::json!({"files": files, "contents": contents, "env": var}));
+        let contents: Vec<String> = files
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_default())
+            .collect();
+        channels.insert(
+            name,
+            serde_json::json!({"files": files, "contents": contents, "env": var}),
+        );
     }
-    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("SM_") || k == "MDLC_OPT_ML" || k == "TRAINING_JOB_NAME").collect();
-    let model = serde_json::json!({"hyperparameters": hps, "channels": channels, "env": env, "x": x});
-    let model_dir = std::env::var_os("SM_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("model"));
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("SM_") || k == "MDLC_OPT_ML" || k == "TRAINING_JOB_NAME")
+        .collect();
+    let model =
+        serde_json::json!({"hyperparameters": hps, "channels": channels, "env": env, "x": x});
+    let model_dir = std::env::var_os("SM_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("model"));
     if let Err(e) = std::fs::write(model_dir.join("model.json"), model.to_string()) {
         fail(&format!("could not write the model: {e}"), 1);
     }
@@ -104,7 +140,10 @@ fn train() {
 
 fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) {
     let reason = if status == 200 { "OK" } else { "Error" };
-    let head = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(body);
 }
@@ -140,8 +179,14 @@ fn handle(mut stream: TcpStream, bias: f64, fail_all: bool) {
             return;
         }
         let mut out = String::new();
-        for line in String::from_utf8_lossy(&body).lines().filter(|l| !l.trim().is_empty()) {
-            let sum: f64 = line.split(',').filter_map(|v| v.trim().parse::<f64>().ok()).sum();
+        for line in String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            let sum: f64 = line
+                .split(',')
+                .filter_map(|v| v.trim().parse::<f64>().ok())
+                .sum();
             out.push_str(&format!("{}\n", sum + bias));
         }
         respond(&mut stream, 200, out.as_bytes());
@@ -151,8 +196,13 @@ fn handle(mut stream: TcpStream, bias: f64, fail_all: bool) {
 }
 
 fn serve() {
-    let port: u16 = std::env::var("SAGEMAKER_BIND_TO_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
-    let model_dir = std::env::var_os("SM_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| opt_ml().join("model"));
+    let port: u16 = std::env::var("SAGEMAKER_BIND_TO_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080);
+    let model_dir = std::env::var_os("SM_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| opt_ml().join("model"));
     let model: serde_json::Value = std::fs::read_to_string(model_dir.join("model.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -160,7 +210,10 @@ fn serve() {
             eprintln!("no model.json in {}", model_dir.display());
             std::process::exit(4)
         });
-    let bias = model.get("x").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let bias = model
+        .get("x")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0);
     let fail_all = model.pointer("/hyperparameters/serve_fail").is_some();
     let listener = match TcpListener::bind(("127.0.0.1", port)) {
         Ok(l) => l,
@@ -194,12 +247,20 @@ fn copy(input: &Path, output: &Path) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["train"] => train(),
         ["serve"] => serve(),
         ["copy", input, output] => copy(Path::new(input), Path::new(output)),
         ["fail", ..] => {
-            let _ = std::fs::write(opt_ml().join("output/message"), "processing failed on purpose");
+            let _ = std::fs::write(
+                opt_ml().join("output/message"),
+                "processing failed on purpose",
+            );
             std::process::exit(2)
         }
         other => {

@@ -85,7 +85,11 @@ impl Gp {
         let mut best: Option<(f64, Gp)> = None;
         for &l in LENGTHSCALES {
             let k: Vec<Vec<f64>> = (0..n)
-                .map(|i| (0..n).map(|j| matern52(&x[i], &x[j], l) + if i == j { NOISE } else { 0.0 }).collect())
+                .map(|i| {
+                    (0..n)
+                        .map(|j| matern52(&x[i], &x[j], l) + if i == j { NOISE } else { 0.0 })
+                        .collect()
+                })
                 .collect();
             let Some(chol) = cholesky(&k) else { continue };
             let alpha = backward(&chol, &forward(&chol, &ys));
@@ -95,7 +99,14 @@ impl Gp {
             if best.as_ref().is_none_or(|(b, _)| lml > *b) {
                 best = Some((
                     lml,
-                    Gp { x: x.to_vec(), chol, alpha, lengthscale: l, y_mean: mean, y_std: std },
+                    Gp {
+                        x: x.to_vec(),
+                        chol,
+                        alpha,
+                        lengthscale: l,
+                        y_mean: mean,
+                        y_std: std,
+                    },
                 ));
             }
         }
@@ -104,7 +115,11 @@ impl Gp {
 
     /// Posterior mean and standard deviation at `q`, in the units of `y`.
     pub fn predict(&self, q: &[f64]) -> (f64, f64) {
-        let k: Vec<f64> = self.x.iter().map(|xi| matern52(xi, q, self.lengthscale)).collect();
+        let k: Vec<f64> = self
+            .x
+            .iter()
+            .map(|xi| matern52(xi, q, self.lengthscale))
+            .collect();
         let mean: f64 = k.iter().zip(&self.alpha).map(|(a, b)| a * b).sum();
         let v = forward(&self.chol, &k);
         let var = (1.0 - v.iter().map(|a| a * a).sum::<f64>()).max(1e-12);
@@ -120,7 +135,10 @@ impl Gp {
 pub fn norm_cdf(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erf = 1.0 - poly * (-x * x).exp();
     let erf = if x >= 0.0 { erf } else { -erf };
     0.5 * (1.0 + erf)
@@ -145,8 +163,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn given_samples_of_a_smooth_function_when_fitted_then_it_interpolates_and_is_unsure_far_away() {
-        let xs: Vec<Vec<f64>> = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0].iter().map(|v| vec![*v]).collect();
+    fn given_samples_of_a_smooth_function_when_fitted_then_it_interpolates_and_is_unsure_far_away()
+    {
+        let xs: Vec<Vec<f64>> = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+            .iter()
+            .map(|v| vec![*v])
+            .collect();
         let ys: Vec<f64> = xs.iter().map(|x| (6.0 * x[0]).sin()).collect();
         let gp = Gp::fit(&xs, &ys).unwrap();
         let (m, s) = gp.predict(&[0.4]);
@@ -162,8 +184,12 @@ mod tests {
     fn normal_functions_and_ei_behave() {
         assert!((norm_cdf(0.0) - 0.5).abs() < 1e-7);
         assert!((norm_cdf(1.96) - 0.975).abs() < 1e-3);
-        assert!(expected_improvement(0.0, 1.0, 0.0, 0.0) > expected_improvement(0.5, 1.0, 0.0, 0.0));
-        assert!(expected_improvement(0.0, 2.0, 0.0, 0.0) > expected_improvement(0.0, 1.0, 0.0, 0.0));
+        assert!(
+            expected_improvement(0.0, 1.0, 0.0, 0.0) > expected_improvement(0.5, 1.0, 0.0, 0.0)
+        );
+        assert!(
+            expected_improvement(0.0, 2.0, 0.0, 0.0) > expected_improvement(0.0, 1.0, 0.0, 0.0)
+        );
         assert_eq!(expected_improvement(1.0, 0.0, 0.0, 0.0), 0.0);
     }
 }

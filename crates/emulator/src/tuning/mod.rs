@@ -71,7 +71,11 @@ fn training_request(spec: &TuningSpec, name: &str, hps: BTreeMap<String, String>
         for (k, v) in def {
             if !matches!(
                 k.as_str(),
-                "StaticHyperParameters" | "DefinitionName" | "TuningObjective" | "HyperParameterRanges" | "HyperParameterTuningResourceConfig"
+                "StaticHyperParameters"
+                    | "DefinitionName"
+                    | "TuningObjective"
+                    | "HyperParameterRanges"
+                    | "HyperParameterTuningResourceConfig"
             ) {
                 m.insert(k.clone(), v.clone());
             }
@@ -81,7 +85,10 @@ fn training_request(spec: &TuningSpec, name: &str, hps: BTreeMap<String, String>
     Value::Object(m)
 }
 
-fn hyperparameters(spec: &TuningSpec, tuned: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn hyperparameters(
+    spec: &TuningSpec,
+    tuned: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut hps = spec.static_hps.clone();
     hps.extend(tuned.clone());
     if spec.builtin {
@@ -97,14 +104,26 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
         check_name(&name, "HyperParameterTuningJobName", 32, &mut p);
     }
     if fields::get(req, "TrainingJobDefinitions").is_some() {
-        p.push("TrainingJobDefinitions", "is not supported by the local emulator; give one TrainingJobDefinition");
+        p.push(
+            "TrainingJobDefinitions",
+            "is not supported by the local emulator; give one TrainingJobDefinition",
+        );
     }
     if fields::get(req, "WarmStartConfig").is_some() {
         p.push("WarmStartConfig", "is not supported by the local emulator");
     }
     let c = "HyperParameterTuningJobConfig";
-    let cfg = fields::req_obj(req, "", c, &mut p).cloned().unwrap_or(Value::Null);
-    let strategy_s = fields::enum_str(&cfg, c, "Strategy", &["Bayesian", "Random", "Hyperband", "Grid"], "Bayesian", &mut p);
+    let cfg = fields::req_obj(req, "", c, &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let strategy_s = fields::enum_str(
+        &cfg,
+        c,
+        "Strategy",
+        &["Bayesian", "Random", "Hyperband", "Grid"],
+        "Bayesian",
+        &mut p,
+    );
     if !cfg.is_null() && fields::get(&cfg, "Strategy").is_none() {
         p.push(&fields::join(c, "Strategy"), "is required");
     }
@@ -119,7 +138,14 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     if !cfg.is_null()
         && let Some(obj) = fields::req_obj(&cfg, c, "HyperParameterTuningJobObjective", &mut p)
     {
-        let ty = fields::enum_str(obj, &op, "Type", &["Maximize", "Minimize"], "Minimize", &mut p);
+        let ty = fields::enum_str(
+            obj,
+            &op,
+            "Type",
+            &["Maximize", "Minimize"],
+            "Minimize",
+            &mut p,
+        );
         if fields::get(obj, "Type").is_none() {
             p.push(&fields::join(&op, "Type"), "is required");
         }
@@ -127,11 +153,22 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
         metric = fields::req_str(obj, &op, "MetricName", &mut p).unwrap_or_default();
     }
     let rp = fields::join(c, "ResourceLimits");
-    let limits = if cfg.is_null() { None } else { fields::req_obj(&cfg, c, "ResourceLimits", &mut p) };
+    let limits = if cfg.is_null() {
+        None
+    } else {
+        fields::req_obj(&cfg, c, "ResourceLimits", &mut p)
+    };
     let limits = limits.cloned().unwrap_or(Value::Null);
     let max_jobs = fields::opt_u64(&limits, &rp, "MaxNumberOfTrainingJobs", 1, 750, &mut p);
-    if max_jobs.is_none() && strategy != StrategyKind::Grid && !limits.is_null() && fields::get(&limits, "MaxNumberOfTrainingJobs").is_none() {
-        p.push(&fields::join(&rp, "MaxNumberOfTrainingJobs"), "is required (except for the Grid strategy)");
+    if max_jobs.is_none()
+        && strategy != StrategyKind::Grid
+        && !limits.is_null()
+        && fields::get(&limits, "MaxNumberOfTrainingJobs").is_none()
+    {
+        p.push(
+            &fields::join(&rp, "MaxNumberOfTrainingJobs"),
+            "is required (except for the Grid strategy)",
+        );
     }
     let max_parallel = if limits.is_null() {
         None
@@ -139,12 +176,29 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
         fields::req_u64(&limits, &rp, "MaxParallelTrainingJobs", 1, 100, &mut p)
     };
     let max_runtime = fields::opt_u64(&limits, &rp, "MaxRuntimeInSeconds", 120, 15_768_000, &mut p);
-    let early = fields::enum_str(&cfg, c, "TrainingJobEarlyStoppingType", &["Off", "Auto"], "Off", &mut p);
+    let early = fields::enum_str(
+        &cfg,
+        c,
+        "TrainingJobEarlyStoppingType",
+        &["Off", "Auto"],
+        "Off",
+        &mut p,
+    );
     if early == "Auto" && strategy == StrategyKind::Hyperband {
-        p.push(&fields::join(c, "TrainingJobEarlyStoppingType"), "must be Off with the Hyperband strategy (Hyperband stops jobs itself)");
+        p.push(
+            &fields::join(c, "TrainingJobEarlyStoppingType"),
+            "must be Off with the Hyperband strategy (Hyperband stops jobs itself)",
+        );
     }
-    let ranges = fields::opt_obj(&cfg, c, "ParameterRanges", &mut p).cloned().unwrap_or(json!({}));
-    let space = SearchSpace::parse(&ranges, &fields::join(c, "ParameterRanges"), strategy == StrategyKind::Grid, &mut p);
+    let ranges = fields::opt_obj(&cfg, c, "ParameterRanges", &mut p)
+        .cloned()
+        .unwrap_or(json!({}));
+    let space = SearchSpace::parse(
+        &ranges,
+        &fields::join(c, "ParameterRanges"),
+        strategy == StrategyKind::Grid,
+        &mut p,
+    );
     let seed = fields::opt_u64(&cfg, c, "RandomSeed", 0, u64::MAX, &mut p).unwrap_or_else(|| {
         let d = Sha256::digest(name.as_bytes());
         d.iter().take(8).fold(0u64, |a, b| (a << 8) | u64::from(*b))
@@ -152,29 +206,52 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     let target = fields::opt_obj(&cfg, c, "TuningJobCompletionCriteria", &mut p)
         .and_then(|t| fields::get(t, "TargetObjectiveMetricValue"))
         .and_then(Value::as_f64);
-    let def = fields::req_obj(req, "", "TrainingJobDefinition", &mut p).cloned().unwrap_or(Value::Null);
-    let static_hps = fields::str_map(&def, "TrainingJobDefinition", "StaticHyperParameters", &mut p);
+    let def = fields::req_obj(req, "", "TrainingJobDefinition", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let static_hps = fields::str_map(
+        &def,
+        "TrainingJobDefinition",
+        "StaticHyperParameters",
+        &mut p,
+    );
     for prm in &space.params {
         if static_hps.contains_key(&prm.name) {
-            p.push("TrainingJobDefinition.StaticHyperParameters", format!("{:?} is both static and tuned", prm.name));
+            p.push(
+                "TrainingJobDefinition.StaticHyperParameters",
+                format!("{:?} is both static and tuned", prm.name),
+            );
         }
     }
     let strat_cfg = fields::opt_obj(&cfg, c, "StrategyConfig", &mut p);
     let mut resource = None;
     if strategy == StrategyKind::Hyperband {
         let hp = fields::join(c, "StrategyConfig.HyperbandStrategyConfig");
-        let hb = strat_cfg.and_then(|s| fields::get(s, "HyperbandStrategyConfig")).cloned().unwrap_or(json!({}));
-        let min_r = fields::opt_u64(&hb, &hp, "MinResource", 1, 10_000, &mut p).unwrap_or(1) as usize;
-        let from_static = ["epochs", "num_epochs", "n_epochs", "max_epochs", "num_round"]
-            .iter()
-            .find_map(|k| static_hps.get(*k).and_then(|v| v.parse::<usize>().ok()));
+        let hb = strat_cfg
+            .and_then(|s| fields::get(s, "HyperbandStrategyConfig"))
+            .cloned()
+            .unwrap_or(json!({}));
+        let min_r =
+            fields::opt_u64(&hb, &hp, "MinResource", 1, 10_000, &mut p).unwrap_or(1) as usize;
+        let from_static = [
+            "epochs",
+            "num_epochs",
+            "n_epochs",
+            "max_epochs",
+            "num_round",
+        ]
+        .iter()
+        .find_map(|k| static_hps.get(*k).and_then(|v| v.parse::<usize>().ok()));
         match fields::opt_u64(&hb, &hp, "MaxResource", 1, 10_000, &mut p).map(|v| v as usize).or(from_static) {
             Some(max_r) if max_r >= min_r => resource = Some((min_r, max_r)),
             Some(_) => p.push(&fields::join(&hp, "MaxResource"), "must not be less than MinResource"),
             None => p.push(&fields::join(&hp, "MaxResource"), "is required unless a static hyperparameter (epochs, num_round, ...) gives the number of epochs"),
         }
     } else if strat_cfg.is_some() {
-        p.push(&fields::join(c, "StrategyConfig"), "is only valid with the Hyperband strategy");
+        p.push(
+            &fields::join(c, "StrategyConfig"),
+            "is only valid with the Hyperband strategy",
+        );
     }
     let grid = if strategy == StrategyKind::Grid && p.is_empty() {
         match space.grid(GRID_LIMIT) {
@@ -189,10 +266,17 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     };
     p.finish()?;
     // The training definition is validated as the first training job would be.
-    let image = def.pointer("/AlgorithmSpecification/TrainingImage").and_then(Value::as_str).unwrap_or("");
+    let image = def
+        .pointer("/AlgorithmSpecification/TrainingImage")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let builtin = crate::config::is_builtin_xgboost(&inner.config.images, image);
     let max_jobs = max_jobs.map(|v| v as usize).unwrap_or(grid.len()).max(1);
-    let max_jobs = if strategy == StrategyKind::Grid { max_jobs.min(grid.len().max(1)) } else { max_jobs };
+    let max_jobs = if strategy == StrategyKind::Grid {
+        max_jobs.min(grid.len().max(1))
+    } else {
+        max_jobs
+    };
     let spec = TuningSpec {
         arn: inner.job_arn(JobKind::Tuning, &name),
         name,
@@ -213,8 +297,13 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
         grid,
     };
     let sample_name = format!("{}-000-{}", spec.name, name_hash(&spec.name, 0));
-    let sample = training_request(&spec, &sample_name, hyperparameters(&spec, &spec.space.values(&vec![0.5; spec.space.dims()])));
-    let tspec = training::parse(inner, &sample).map_err(|e| ApiError::validation(format!("TrainingJobDefinition: {e}")))?;
+    let sample = training_request(
+        &spec,
+        &sample_name,
+        hyperparameters(&spec, &spec.space.values(&vec![0.5; spec.space.dims()])),
+    );
+    let tspec = training::parse(inner, &sample)
+        .map_err(|e| ApiError::validation(format!("TrainingJobDefinition: {e}")))?;
     let names: Vec<&str> = tspec.metric_defs.iter().map(|m| m.name.as_str()).collect();
     if !names.contains(&spec.metric.as_str()) {
         return Err(ApiError::validation(format!(
@@ -228,13 +317,20 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
 }
 
 /// CreateHyperParameterTuningJob.
-pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
+pub(crate) fn create(
+    inner: &Arc<Inner>,
+    req: &Value,
+) -> Result<(JobKind, Arc<JobCell>, Value), ApiError> {
     let spec = parse(inner, req)?;
     let now = now_ms();
     let mut d = Map::new();
     d.insert("HyperParameterTuningJobName".into(), json!(spec.name));
     d.insert("HyperParameterTuningJobArn".into(), json!(spec.arn));
-    for k in ["HyperParameterTuningJobConfig", "TrainingJobDefinition", "Tags"] {
+    for k in [
+        "HyperParameterTuningJobConfig",
+        "TrainingJobDefinition",
+        "Tags",
+    ] {
         if let Some(v) = fields::get(req, k) {
             d.insert(k.into(), v.clone());
         }
@@ -242,12 +338,22 @@ pub(crate) fn create(inner: &Arc<Inner>, req: &Value) -> Result<(JobKind, Arc<Jo
     d.insert("HyperParameterTuningJobStatus".into(), json!("InProgress"));
     d.insert("CreationTime".into(), json!(now));
     d.insert("LastModifiedTime".into(), json!(now));
-    d.insert("TrainingJobStatusCounters".into(), counters_json(&Counters::default()).0);
-    d.insert("ObjectiveStatusCounters".into(), counters_json(&Counters::default()).1);
+    d.insert(
+        "TrainingJobStatusCounters".into(),
+        counters_json(&Counters::default()).0,
+    );
+    d.insert(
+        "ObjectiveStatusCounters".into(),
+        counters_json(&Counters::default()).1,
+    );
     let cell = inner.register(JobKind::Tuning, &spec.name, Value::Object(d))?;
     let arn = spec.arn.clone();
     spawn_job(cell.clone(), run(inner.clone(), cell.clone(), spec));
-    Ok((JobKind::Tuning, cell, json!({ "HyperParameterTuningJobArn": arn })))
+    Ok((
+        JobKind::Tuning,
+        cell,
+        json!({ "HyperParameterTuningJobArn": arn }),
+    ))
 }
 
 #[derive(Debug, Default, Clone)]
@@ -288,10 +394,27 @@ fn objective_of(d: &Value, metric: &str) -> Option<f64> {
 }
 
 /// A `HyperParameterTrainingJobSummary` of a training job's Describe document.
-fn summary(d: &Value, tuning_name: &str, metric: &str, objective_type: &str, tuned: &[String]) -> Value {
-    let status = d.get("TrainingJobStatus").and_then(Value::as_str).unwrap_or("");
+fn summary(
+    d: &Value,
+    tuning_name: &str,
+    metric: &str,
+    objective_type: &str,
+    tuned: &[String],
+) -> Value {
+    let status = d
+        .get("TrainingJobStatus")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut s = Map::new();
-    for k in ["TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingStartTime", "TrainingEndTime", "TrainingJobStatus", "FailureReason"] {
+    for k in [
+        "TrainingJobName",
+        "TrainingJobArn",
+        "CreationTime",
+        "TrainingStartTime",
+        "TrainingEndTime",
+        "TrainingJobStatus",
+        "FailureReason",
+    ] {
         if let Some(v) = fields::get(d, k) {
             s.insert(k.into(), v.clone());
         }
@@ -310,7 +433,10 @@ fn summary(d: &Value, tuning_name: &str, metric: &str, objective_type: &str, tun
         _ => "Failed",
     };
     if let (Some(v), "Succeeded") = (objective, objective_status) {
-        s.insert("FinalHyperParameterTuningJobObjectiveMetric".into(), json!({"Type": objective_type, "MetricName": metric, "Value": v}));
+        s.insert(
+            "FinalHyperParameterTuningJobObjectiveMetric".into(),
+            json!({"Type": objective_type, "MetricName": metric, "Value": v}),
+        );
     }
     s.insert("ObjectiveStatus".into(), json!(objective_status));
     Value::Object(s)
@@ -326,7 +452,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 /// Hyperband's rungs: `min * η^i` below `max`.
@@ -362,7 +492,10 @@ impl Stopper {
                 vals.push(value);
                 if vals.len() >= ETA {
                     let keep = (vals.len() / ETA).max(1);
-                    let better = vals.iter().filter(|v| worse(value, **v, self.maximize)).count();
+                    let better = vals
+                        .iter()
+                        .filter(|v| worse(value, **v, self.maximize))
+                        .count();
                     if better >= keep {
                         return Some(StopKind::EarlyStopped);
                     }
@@ -395,8 +528,14 @@ impl Stopper {
 async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
     tracing::info!(target: "mdlc_emulator", job = %spec.name, strategy = ?spec.strategy, max_jobs = spec.max_jobs, max_parallel = spec.max_parallel, "tuning job started");
     let mut strategy: Box<dyn Strategy> = match spec.strategy {
-        StrategyKind::Random | StrategyKind::Hyperband => Box::new(RandomSearch::new(spec.space.dims(), spec.seed)),
-        StrategyKind::Bayesian => Box::new(BayesianSearch::new(spec.space.clone(), spec.seed, spec.max_jobs)),
+        StrategyKind::Random | StrategyKind::Hyperband => {
+            Box::new(RandomSearch::new(spec.space.dims(), spec.seed))
+        }
+        StrategyKind::Bayesian => Box::new(BayesianSearch::new(
+            spec.space.clone(),
+            spec.seed,
+            spec.max_jobs,
+        )),
         StrategyKind::Grid => Box::new(GridSearch::new(spec.grid.clone())),
     };
     let mut stopper = Stopper {
@@ -414,11 +553,16 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
     let mut user_stopped = false;
     let mut target_reached = false;
     let mut stop_rx = cell.stop_receiver();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(spec.max_runtime.unwrap_or(100 * 365 * 86_400));
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(spec.max_runtime.unwrap_or(100 * 365 * 86_400));
     let sign = |v: f64| if spec.maximize { -v } else { v };
     let tuned_names: Vec<String> = spec.space.params.iter().map(|p| p.name.clone()).collect();
     loop {
-        while !stopping && !exhausted && trials.len() < spec.max_jobs && set.len() < spec.max_parallel {
+        while !stopping
+            && !exhausted
+            && trials.len() < spec.max_jobs
+            && set.len() < spec.max_parallel
+        {
             let done: Vec<(Vec<f64>, f64)> = trials
                 .iter()
                 .filter(|t| t.finished)
@@ -427,7 +571,11 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
                     Some((t.u.clone(), sign(objective_of(&d, &spec.metric)?)))
                 })
                 .collect();
-            let pending: Vec<Vec<f64>> = trials.iter().filter(|t| !t.finished).map(|t| t.u.clone()).collect();
+            let pending: Vec<Vec<f64>> = trials
+                .iter()
+                .filter(|t| !t.finished)
+                .map(|t| t.u.clone())
+                .collect();
             let Some(u) = strategy.next(&done, &pending) else {
                 exhausted = true;
                 break;
@@ -440,7 +588,13 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
                 Ok((tcell, tspec)) => {
                     tracing::info!(target: "mdlc_emulator", tuning_job = %spec.name, job = %name, hyperparameters = ?tuned, "tuning launched a training job");
                     let i = trials.len();
-                    trials.push(Trial { name, u, cell: Some(tcell.clone()), curve: Vec::new(), finished: false });
+                    trials.push(Trial {
+                        name,
+                        u,
+                        cell: Some(tcell.clone()),
+                        curve: Vec::new(),
+                        finished: false,
+                    });
                     let fut = training::run(inner.clone(), tcell, tspec, Some(obs_tx.clone()));
                     set.spawn(async move {
                         fut.await;
@@ -449,7 +603,13 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
                 }
                 Err(e) => {
                     tracing::warn!(target: "mdlc_emulator", tuning_job = %spec.name, job = %name, "could not create a training job: {e}");
-                    trials.push(Trial { name, u, cell: None, curve: Vec::new(), finished: true });
+                    trials.push(Trial {
+                        name,
+                        u,
+                        cell: None,
+                        curve: Vec::new(),
+                        finished: true,
+                    });
                 }
             }
             update_counters(&cell, &trials, &spec, &tuned_names);
@@ -510,27 +670,54 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
             }
         }
     }
-    finish(&cell, &trials, &spec, &tuned_names, user_stopped, target_reached);
+    finish(
+        &cell,
+        &trials,
+        &spec,
+        &tuned_names,
+        user_stopped,
+        target_reached,
+    );
 }
 
 fn summaries(trials: &[Trial], spec: &TuningSpec, tuned: &[String]) -> Vec<Value> {
-    let ty = if spec.maximize { "Maximize" } else { "Minimize" };
+    let ty = if spec.maximize {
+        "Maximize"
+    } else {
+        "Minimize"
+    };
     trials
         .iter()
-        .filter_map(|t| t.cell.as_ref().map(|c| summary(&c.describe(), &spec.name, &spec.metric, ty, tuned)))
+        .filter_map(|t| {
+            t.cell
+                .as_ref()
+                .map(|c| summary(&c.describe(), &spec.name, &spec.metric, ty, tuned))
+        })
         .collect()
 }
 
 fn count(summaries: &[Value], trials_without_job: usize) -> Counters {
-    let mut c = Counters { non_retryable: trials_without_job as u64, failed: trials_without_job as u64, ..Counters::default() };
+    let mut c = Counters {
+        non_retryable: trials_without_job as u64,
+        failed: trials_without_job as u64,
+        ..Counters::default()
+    };
     for s in summaries {
-        match s.get("TrainingJobStatus").and_then(Value::as_str).unwrap_or("") {
+        match s
+            .get("TrainingJobStatus")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+        {
             "Completed" => c.completed += 1,
             "Failed" => c.non_retryable += 1,
             "Stopped" => c.stopped += 1,
             _ => c.in_progress += 1,
         }
-        match s.get("ObjectiveStatus").and_then(Value::as_str).unwrap_or("") {
+        match s
+            .get("ObjectiveStatus")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+        {
             "Succeeded" => c.succeeded += 1,
             "Pending" => c.pending += 1,
             _ => c.failed += 1,
@@ -551,7 +738,10 @@ fn update_counters(cell: &JobCell, trials: &[Trial], spec: &TuningSpec, tuned: &
 
 /// The best summary: Completed jobs first, then Stopped ones; ties go to the earlier job.
 fn best_of(summaries: &[Value], maximize: bool) -> Option<Value> {
-    let value = |s: &Value| s.pointer("/FinalHyperParameterTuningJobObjectiveMetric/Value").and_then(Value::as_f64);
+    let value = |s: &Value| {
+        s.pointer("/FinalHyperParameterTuningJobObjectiveMetric/Value")
+            .and_then(Value::as_f64)
+    };
     for status in ["Completed", "Stopped"] {
         let mut best: Option<(&Value, f64)> = None;
         for s in summaries {
@@ -571,7 +761,14 @@ fn best_of(summaries: &[Value], maximize: bool) -> Option<Value> {
     None
 }
 
-fn finish(cell: &JobCell, trials: &[Trial], spec: &TuningSpec, tuned: &[String], user_stopped: bool, target_reached: bool) {
+fn finish(
+    cell: &JobCell,
+    trials: &[Trial],
+    spec: &TuningSpec,
+    tuned: &[String],
+    user_stopped: bool,
+    target_reached: bool,
+) {
     let s = summaries(trials, spec, tuned);
     let c = count(&s, trials.iter().filter(|t| t.cell.is_none()).count());
     let best = best_of(&s, spec.maximize);
@@ -602,10 +799,18 @@ fn finish(cell: &JobCell, trials: &[Trial], spec: &TuningSpec, tuned: &[String],
             m.insert("FailureReason".into(), json!(r));
         }
         if target_reached {
-            m.insert("TuningJobCompletionDetails".into(), json!({"NumberOfTrainingJobsObjectiveNotImproving": 0}));
+            m.insert(
+                "TuningJobCompletionDetails".into(),
+                json!({"NumberOfTrainingJobsObjectiveNotImproving": 0}),
+            );
         }
     });
-    let best_name = best.as_ref().and_then(|b| b.get("TrainingJobName")).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let best_name = best
+        .as_ref()
+        .and_then(|b| b.get("TrainingJobName"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     tracing::info!(target: "mdlc_emulator", job = %spec.name, status, best = %best_name, "tuning job finished");
     cell.finish();
 }
@@ -616,7 +821,11 @@ pub(crate) fn list_training_jobs(inner: &Inner, req: &Value) -> Result<Value, Ap
     let name = fields::req_str(req, "", "HyperParameterTuningJobName", &mut p).unwrap_or_default();
     p.finish()?;
     let tuning = inner.describe(JobKind::Tuning, &name)?;
-    let arn = tuning.get("HyperParameterTuningJobArn").and_then(Value::as_str).unwrap_or("").to_string();
+    let arn = tuning
+        .get("HyperParameterTuningJobArn")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let metric = tuning
         .pointer("/HyperParameterTuningJobConfig/HyperParameterTuningJobObjective/MetricName")
         .and_then(Value::as_str)
@@ -628,9 +837,15 @@ pub(crate) fn list_training_jobs(inner: &Inner, req: &Value) -> Result<Value, Ap
         .unwrap_or("Minimize")
         .to_string();
     let mut tuned: Vec<String> = Vec::new();
-    if let Some(r) = tuning.pointer("/HyperParameterTuningJobConfig/ParameterRanges").and_then(Value::as_object) {
+    if let Some(r) = tuning
+        .pointer("/HyperParameterTuningJobConfig/ParameterRanges")
+        .and_then(Value::as_object)
+    {
         for list in r.values().filter_map(Value::as_array) {
-            tuned.extend(list.iter().filter_map(|x| x.get("Name").and_then(Value::as_str).map(str::to_string)));
+            tuned.extend(
+                list.iter()
+                    .filter_map(|x| x.get("Name").and_then(Value::as_str).map(str::to_string)),
+            );
         }
     }
     let dir = inner.config.work_dir.join("training-jobs");
@@ -659,15 +874,37 @@ mod tests {
     use super::*;
 
     fn trial(curve: &[f64]) -> Trial {
-        Trial { name: String::new(), u: vec![], cell: None, curve: curve.to_vec(), finished: false }
+        Trial {
+            name: String::new(),
+            u: vec![],
+            cell: None,
+            curve: curve.to_vec(),
+            finished: false,
+        }
     }
 
     #[test]
     fn given_three_earlier_jobs_when_a_job_is_worse_than_their_median_then_it_is_stopped() {
-        let mut s = Stopper { maximize: false, early_stopping: true, resource: None, rung_levels: vec![], rung_values: HashMap::new() };
-        let trials = vec![trial(&[1.0, 0.8, 0.6]), trial(&[1.0, 0.7, 0.5]), trial(&[0.9, 0.8, 0.7]), trial(&[2.0, 1.9])];
+        let mut s = Stopper {
+            maximize: false,
+            early_stopping: true,
+            resource: None,
+            rung_levels: vec![],
+            rung_values: HashMap::new(),
+        };
+        let trials = vec![
+            trial(&[1.0, 0.8, 0.6]),
+            trial(&[1.0, 0.7, 0.5]),
+            trial(&[0.9, 0.8, 0.7]),
+            trial(&[2.0, 1.9]),
+        ];
         assert_eq!(s.decide(&trials, 3, 2), Some(StopKind::EarlyStopped));
-        let good = vec![trial(&[1.0, 0.8]), trial(&[1.0, 0.7]), trial(&[0.9, 0.8]), trial(&[0.5, 0.4])];
+        let good = vec![
+            trial(&[1.0, 0.8]),
+            trial(&[1.0, 0.7]),
+            trial(&[0.9, 0.8]),
+            trial(&[0.5, 0.4]),
+        ];
         assert_eq!(s.decide(&good, 3, 2), None);
         // Too few earlier jobs: no decision.
         assert_eq!(s.decide(&trials[1..], 2, 2), None);
@@ -676,7 +913,13 @@ mod tests {
     #[test]
     fn given_hyperband_rungs_when_jobs_report_then_the_worst_stop_and_max_resource_completes() {
         assert_eq!(rungs(1, 27), vec![1, 3, 9]);
-        let mut s = Stopper { maximize: true, early_stopping: false, resource: Some((1, 9)), rung_levels: rungs(1, 9), rung_values: HashMap::new() };
+        let mut s = Stopper {
+            maximize: true,
+            early_stopping: false,
+            resource: Some((1, 9)),
+            rung_levels: rungs(1, 9),
+            rung_values: HashMap::new(),
+        };
         let trials = vec![trial(&[0.5]), trial(&[0.9]), trial(&[0.1]), trial(&[0.95])];
         assert_eq!(s.decide(&trials, 0, 1), None);
         assert_eq!(s.decide(&trials, 1, 1), None);

@@ -16,9 +16,19 @@ pub enum Scaling {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamKind {
-    Continuous { min: f64, max: f64, scaling: Scaling },
-    Integer { min: i64, max: i64, scaling: Scaling },
-    Categorical { values: Vec<String> },
+    Continuous {
+        min: f64,
+        max: f64,
+        scaling: Scaling,
+    },
+    Integer {
+        min: i64,
+        max: i64,
+        scaling: Scaling,
+    },
+    Categorical {
+        values: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,9 +51,15 @@ pub fn to_unit(x: f64, min: f64, max: f64, scaling: Scaling) -> f64 {
     let u = match scaling {
         Scaling::Linear => (x - min) / (max - min),
         Scaling::Logarithmic => (x.ln() - min.ln()) / (max.ln() - min.ln()),
-        Scaling::ReverseLogarithmic => ((1.0 - min).ln() - (1.0 - x).ln()) / ((1.0 - min).ln() - (1.0 - max).ln()),
+        Scaling::ReverseLogarithmic => {
+            ((1.0 - min).ln() - (1.0 - x).ln()) / ((1.0 - min).ln() - (1.0 - max).ln())
+        }
     };
-    if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.0 }
+    if u.is_finite() {
+        u.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
 }
 
 /// `u` in `[0, 1]` → `[min, max]` under the scaling.
@@ -55,7 +71,9 @@ pub fn from_unit(u: f64, min: f64, max: f64, scaling: Scaling) -> f64 {
     let x = match scaling {
         Scaling::Linear => min + u * (max - min),
         Scaling::Logarithmic => (min.ln() + u * (max.ln() - min.ln())).exp(),
-        Scaling::ReverseLogarithmic => 1.0 - ((1.0 - min).ln() - u * ((1.0 - min).ln() - (1.0 - max).ln())).exp(),
+        Scaling::ReverseLogarithmic => {
+            1.0 - ((1.0 - min).ln() - u * ((1.0 - min).ln() - (1.0 - max).ln())).exp()
+        }
     };
     x.clamp(min, max)
 }
@@ -68,7 +86,9 @@ impl Param {
     /// The hyperparameter value (a string, as SageMaker passes it) at coordinate `u`.
     pub fn value(&self, u: f64) -> String {
         match &self.kind {
-            ParamKind::Continuous { min, max, scaling } => format_float(from_unit(u, *min, *max, *scaling)),
+            ParamKind::Continuous { min, max, scaling } => {
+                format_float(from_unit(u, *min, *max, *scaling))
+            }
             ParamKind::Integer { min, max, scaling } => {
                 integer_at(u, *min, *max, *scaling).to_string()
             }
@@ -104,7 +124,11 @@ fn integer_at(u: f64, min: i64, max: i64, scaling: Scaling) -> i64 {
 /// Shortest round-tripping decimal form of a float.
 pub fn format_float(x: f64) -> String {
     let s = format!("{x}");
-    if s.contains('e') || s.contains('.') || s.contains("inf") || s.contains("NaN") { s } else { format!("{s}.0") }
+    if s.contains('e') || s.contains('.') || s.contains("inf") || s.contains("NaN") {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 impl SearchSpace {
@@ -124,7 +148,11 @@ impl SearchSpace {
     /// Surrogate-model features of point `u`.
     pub fn features(&self, u: &[f64]) -> Vec<f64> {
         let mut out = Vec::new();
-        for (p, x) in self.params.iter().zip(u.iter().copied().chain(std::iter::repeat(0.5))) {
+        for (p, x) in self
+            .params
+            .iter()
+            .zip(u.iter().copied().chain(std::iter::repeat(0.5)))
+        {
             p.features(x, &mut out);
         }
         out
@@ -143,12 +171,20 @@ impl SearchSpace {
                 ParamKind::Integer { min, max, scaling } => {
                     let n = (*max - *min + 1) as usize;
                     if n > limit {
-                        return Err(format!("the integer range of {} has {n} values, more than the grid limit {limit}", p.name));
+                        return Err(format!(
+                            "the integer range of {} has {n} values, more than the grid limit {limit}",
+                            p.name
+                        ));
                     }
-                    (*min..=*max).map(|v| to_unit(v as f64, *min as f64, *max as f64, *scaling)).collect()
+                    (*min..=*max)
+                        .map(|v| to_unit(v as f64, *min as f64, *max as f64, *scaling))
+                        .collect()
                 }
                 ParamKind::Continuous { .. } => {
-                    return Err(format!("Grid search does not support the continuous parameter {}", p.name));
+                    return Err(format!(
+                        "Grid search does not support the continuous parameter {}",
+                        p.name
+                    ));
                 }
             };
             total = total.saturating_mul(axis.len().max(1));
@@ -178,17 +214,29 @@ impl SearchSpace {
     pub fn parse(ranges: &Value, at: &str, grid: bool, p: &mut Problems) -> SearchSpace {
         let mut params: Vec<Param> = Vec::new();
         let scalings = ["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"];
-        for (list, kind) in [("ContinuousParameterRanges", 0), ("IntegerParameterRanges", 1), ("CategoricalParameterRanges", 2)] {
+        for (list, kind) in [
+            ("ContinuousParameterRanges", 0),
+            ("IntegerParameterRanges", 1),
+            ("CategoricalParameterRanges", 2),
+        ] {
             let lp = fields::join(at, list);
             let items = fields::opt_array(ranges, at, list, p);
             if grid && kind == 0 && !items.is_empty() {
-                p.push(&lp, "is not supported by the Grid strategy (use integer or categorical ranges)");
+                p.push(
+                    &lp,
+                    "is not supported by the Grid strategy (use integer or categorical ranges)",
+                );
             }
             for (i, r) in items.iter().enumerate() {
                 let rp = format!("{lp}[{i}]");
-                let Some(name) = fields::req_str(r, &rp, "Name", p) else { continue };
+                let Some(name) = fields::req_str(r, &rp, "Name", p) else {
+                    continue;
+                };
                 if params.iter().any(|q| q.name == name) {
-                    p.push(&format!("{rp}.Name"), format!("{name:?} is given more than one range"));
+                    p.push(
+                        &format!("{rp}.Name"),
+                        format!("{name:?} is given more than one range"),
+                    );
                 }
                 let param_kind = if kind == 2 {
                     let values: Vec<String> = fields::opt_array(r, &rp, "Values", p)
@@ -196,7 +244,10 @@ impl SearchSpace {
                         .filter_map(|v| v.as_str().map(str::to_string))
                         .collect();
                     if values.is_empty() {
-                        p.push(&format!("{rp}.Values"), "must list at least one string value");
+                        p.push(
+                            &format!("{rp}.Values"),
+                            "must list at least one string value",
+                        );
                         continue;
                     }
                     if values.len() > 30 {
@@ -207,12 +258,19 @@ impl SearchSpace {
                     let scaling_s = fields::enum_str(r, &rp, "ScalingType", &scalings, "Auto", p);
                     let min_s = fields::req_str(r, &rp, "MinValue", p);
                     let max_s = fields::req_str(r, &rp, "MaxValue", p);
-                    let (Some(min_s), Some(max_s)) = (min_s, max_s) else { continue };
+                    let (Some(min_s), Some(max_s)) = (min_s, max_s) else {
+                        continue;
+                    };
                     let (min, max) = if kind == 1 {
                         match (min_s.trim().parse::<i64>(), max_s.trim().parse::<i64>()) {
                             (Ok(a), Ok(b)) => (a as f64, b as f64),
                             _ => {
-                                p.push(&rp, format!("MinValue {min_s:?} and MaxValue {max_s:?} must be integers"));
+                                p.push(
+                                    &rp,
+                                    format!(
+                                        "MinValue {min_s:?} and MaxValue {max_s:?} must be integers"
+                                    ),
+                                );
                                 continue;
                             }
                         }
@@ -220,31 +278,48 @@ impl SearchSpace {
                         match (min_s.trim().parse::<f64>(), max_s.trim().parse::<f64>()) {
                             (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => (a, b),
                             _ => {
-                                p.push(&rp, format!("MinValue {min_s:?} and MaxValue {max_s:?} must be numbers"));
+                                p.push(
+                                    &rp,
+                                    format!(
+                                        "MinValue {min_s:?} and MaxValue {max_s:?} must be numbers"
+                                    ),
+                                );
                                 continue;
                             }
                         }
                     };
                     if min > max {
-                        p.push(&rp, format!("MinValue {min_s} must not be greater than MaxValue {max_s}"));
+                        p.push(
+                            &rp,
+                            format!("MinValue {min_s} must not be greater than MaxValue {max_s}"),
+                        );
                         continue;
                     }
                     let scaling = match scaling_s.as_str() {
                         "Linear" => Scaling::Linear,
                         "Logarithmic" => {
                             if min <= 0.0 {
-                                p.push(&format!("{rp}.ScalingType"), "Logarithmic requires MinValue greater than 0");
+                                p.push(
+                                    &format!("{rp}.ScalingType"),
+                                    "Logarithmic requires MinValue greater than 0",
+                                );
                                 continue;
                             }
                             Scaling::Logarithmic
                         }
                         "ReverseLogarithmic" => {
                             if kind == 1 {
-                                p.push(&format!("{rp}.ScalingType"), "ReverseLogarithmic is supported only for continuous ranges");
+                                p.push(
+                                    &format!("{rp}.ScalingType"),
+                                    "ReverseLogarithmic is supported only for continuous ranges",
+                                );
                                 continue;
                             }
                             if !(min >= 0.0 && max < 1.0) {
-                                p.push(&format!("{rp}.ScalingType"), "ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1");
+                                p.push(
+                                    &format!("{rp}.ScalingType"),
+                                    "ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1",
+                                );
                                 continue;
                             }
                             Scaling::ReverseLogarithmic
@@ -253,12 +328,19 @@ impl SearchSpace {
                         _ => Scaling::Linear,
                     };
                     if kind == 1 {
-                        ParamKind::Integer { min: min as i64, max: max as i64, scaling }
+                        ParamKind::Integer {
+                            min: min as i64,
+                            max: max as i64,
+                            scaling,
+                        }
                     } else {
                         ParamKind::Continuous { min, max, scaling }
                     }
                 };
-                params.push(Param { name, kind: param_kind });
+                params.push(Param {
+                    name,
+                    kind: param_kind,
+                });
             }
         }
         if params.len() > 30 {
@@ -307,7 +389,10 @@ mod tests {
         assert_eq!(space.params.len(), 1);
         let e = p.finish().unwrap_err().to_string();
         assert!(e.contains("ContinuousParameterRanges[0].ScalingType' Logarithmic requires MinValue greater than 0"), "{e}");
-        assert!(e.contains("ContinuousParameterRanges[1].ScalingType"), "{e}");
+        assert!(
+            e.contains("ContinuousParameterRanges[1].ScalingType"),
+            "{e}"
+        );
         assert!(e.contains("IntegerParameterRanges[0].ScalingType"), "{e}");
         assert!(e.contains("IntegerParameterRanges[1]' MinValue"), "{e}");
     }
@@ -320,8 +405,20 @@ mod tests {
         let mut p = Problems::new();
         let s = SearchSpace::parse(&ranges, "R", false, &mut p);
         assert!(p.is_empty());
-        assert!(matches!(s.params[0].kind, ParamKind::Continuous { scaling: Scaling::Logarithmic, .. }));
-        assert!(matches!(s.params[1].kind, ParamKind::Continuous { scaling: Scaling::Linear, .. }));
+        assert!(matches!(
+            s.params[0].kind,
+            ParamKind::Continuous {
+                scaling: Scaling::Logarithmic,
+                ..
+            }
+        ));
+        assert!(matches!(
+            s.params[1].kind,
+            ParamKind::Continuous {
+                scaling: Scaling::Linear,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -340,18 +437,36 @@ mod tests {
         assert_eq!(combos.len(), 6);
         for d in ["2", "3", "4"] {
             for o in ["a", "b"] {
-                assert!(combos.iter().any(|c| c.contains(&format!("\"depth\": \"{d}\"")) && c.contains(&format!("\"obj\": \"{o}\""))), "{d}{o}: {combos:?}");
+                assert!(
+                    combos
+                        .iter()
+                        .any(|c| c.contains(&format!("\"depth\": \"{d}\""))
+                            && c.contains(&format!("\"obj\": \"{o}\""))),
+                    "{d}{o}: {combos:?}"
+                );
             }
         }
         let cont = json!({"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1"}]});
         let mut p = Problems::new();
         SearchSpace::parse(&cont, "R", true, &mut p);
-        assert!(p.finish().unwrap_err().to_string().contains("not supported by the Grid strategy"));
+        assert!(
+            p.finish()
+                .unwrap_err()
+                .to_string()
+                .contains("not supported by the Grid strategy")
+        );
     }
 
     #[test]
     fn integer_values_stay_in_range_and_cover_the_ends() {
-        let param = Param { name: "n".into(), kind: ParamKind::Integer { min: 1, max: 100, scaling: Scaling::Logarithmic } };
+        let param = Param {
+            name: "n".into(),
+            kind: ParamKind::Integer {
+                min: 1,
+                max: 100,
+                scaling: Scaling::Logarithmic,
+            },
+        };
         assert_eq!(param.value(0.0), "1");
         assert_eq!(param.value(1.0), "100");
         assert_eq!(param.value(0.5), "10");

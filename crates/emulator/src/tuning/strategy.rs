@@ -20,7 +20,10 @@ pub struct RandomSearch {
 
 impl RandomSearch {
     pub fn new(dims: usize, seed: u64) -> Self {
-        RandomSearch { rng: ChaCha8Rng::seed_from_u64(seed), dims }
+        RandomSearch {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            dims,
+        }
     }
 }
 
@@ -37,7 +40,9 @@ pub struct GridSearch {
 
 impl GridSearch {
     pub fn new(points: Vec<Vec<f64>>) -> Self {
-        GridSearch { points: points.into_iter() }
+        GridSearch {
+            points: points.into_iter(),
+        }
     }
 }
 
@@ -60,11 +65,18 @@ pub struct BayesianSearch {
 impl BayesianSearch {
     pub fn new(space: SearchSpace, seed: u64, budget: usize) -> Self {
         let initial = (budget / 5).clamp(2, 5);
-        BayesianSearch { space, rng: ChaCha8Rng::seed_from_u64(seed), initial, candidates: 1500 }
+        BayesianSearch {
+            space,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            initial,
+            candidates: 1500,
+        }
     }
 
     fn random_point(&mut self) -> Vec<f64> {
-        (0..self.space.dims()).map(|_| self.rng.random::<f64>()).collect()
+        (0..self.space.dims())
+            .map(|_| self.rng.random::<f64>())
+            .collect()
     }
 }
 
@@ -91,7 +103,9 @@ impl Strategy for BayesianSearch {
             for _ in 0..40 {
                 let c: Vec<f64> = u
                     .iter()
-                    .map(|x| (x + 0.05 * (self.rng.random::<f64>() * 2.0 - 1.0) * 1.7).clamp(0.0, 1.0))
+                    .map(|x| {
+                        (x + 0.05 * (self.rng.random::<f64>() * 2.0 - 1.0) * 1.7).clamp(0.0, 1.0)
+                    })
                     .collect();
                 cands.push(c);
             }
@@ -112,7 +126,11 @@ impl Strategy for BayesianSearch {
 fn gp_scale(ys: &[f64]) -> f64 {
     let max = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let min = ys.iter().copied().fold(f64::INFINITY, f64::min);
-    if (max - min).is_finite() && max > min { max - min } else { 1.0 }
+    if (max - min).is_finite() && max > min {
+        max - min
+    } else {
+        1.0
+    }
 }
 
 #[cfg(test)]
@@ -122,7 +140,14 @@ mod tests {
 
     fn one_d() -> SearchSpace {
         SearchSpace {
-            params: vec![Param { name: "x".into(), kind: ParamKind::Continuous { min: 0.0, max: 1.0, scaling: Scaling::Linear } }],
+            params: vec![Param {
+                name: "x".into(),
+                kind: ParamKind::Continuous {
+                    min: 0.0,
+                    max: 1.0,
+                    scaling: Scaling::Linear,
+                },
+            }],
         }
     }
 
@@ -143,20 +168,32 @@ mod tests {
 
     #[test]
     fn given_a_smooth_1d_objective_when_searching_with_the_same_seeds_then_bayesian_beats_random() {
-        let grid_min = (0..=100_000).map(|i| objective(&[i as f64 / 100_000.0])).fold(f64::INFINITY, f64::min);
+        let grid_min = (0..=100_000)
+            .map(|i| objective(&[i as f64 / 100_000.0]))
+            .fold(f64::INFINITY, f64::min);
         let (mut regret_bayes, mut regret_random) = (0.0, 0.0);
         for seed in 0..12 {
             regret_bayes += best_after(&mut BayesianSearch::new(one_d(), seed, 12), 12) - grid_min;
             regret_random += best_after(&mut RandomSearch::new(1, seed), 12) - grid_min;
         }
-        assert!(regret_bayes < regret_random / 3.0, "bayes {regret_bayes} random {regret_random}");
-        assert!(regret_bayes / 12.0 < 1e-3, "mean regret {}", regret_bayes / 12.0);
+        assert!(
+            regret_bayes < regret_random / 3.0,
+            "bayes {regret_bayes} random {regret_random}"
+        );
+        assert!(
+            regret_bayes / 12.0 < 1e-3,
+            "mean regret {}",
+            regret_bayes / 12.0
+        );
     }
 
     #[test]
     fn given_pending_points_when_proposing_in_parallel_then_proposals_differ() {
         let mut b = BayesianSearch::new(one_d(), 7, 20);
-        let done: Vec<(Vec<f64>, f64)> = [0.1, 0.3, 0.5, 0.9, 0.95].iter().map(|x| (vec![*x], objective(&[*x]))).collect();
+        let done: Vec<(Vec<f64>, f64)> = [0.1, 0.3, 0.5, 0.9, 0.95]
+            .iter()
+            .map(|x| (vec![*x], objective(&[*x])))
+            .collect();
         let first = b.next(&done, &[]).unwrap();
         let second = b.next(&done, std::slice::from_ref(&first)).unwrap();
         assert!((first[0] - second[0]).abs() > 1e-3, "{first:?} {second:?}");

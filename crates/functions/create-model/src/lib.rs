@@ -24,7 +24,10 @@ pub async fn handle(
 ) -> Result<CreateModelOutput, FnError> {
     let plan = &input.plan;
     if plan.flow != Flow::Training {
-        return Err(FnError::invalid("/plan/flow", "models are created by the training flow"));
+        return Err(FnError::invalid(
+            "/plan/flow",
+            "models are created by the training flow",
+        ));
     }
     let job_name = input.training_job_name.trim();
     if job_name.is_empty() {
@@ -60,10 +63,12 @@ pub async fn handle(
             job: job_name.to_string(),
             detail: "the job reports no ModelArtifacts.S3ModelArtifacts".to_string(),
         })?;
-    let artifacts_uri: S3Uri = artifacts.parse().map_err(|e| FnError::ModelArtifactsMissing {
-        job: job_name.to_string(),
-        detail: format!("{e}"),
-    })?;
+    let artifacts_uri: S3Uri = artifacts
+        .parse()
+        .map_err(|e| FnError::ModelArtifactsMissing {
+            job: job_name.to_string(),
+            detail: format!("{e}"),
+        })?;
     let present = store
         .exists(&artifacts_uri)
         .await
@@ -91,7 +96,10 @@ pub async fn handle(
         .await
         .map_err(|e| FnError::from_port("sagemaker DescribeModel", e))?;
     let (model_arn, created) = match existing {
-        Some((url, arn)) => (check_same(&model_name, &url, &artifacts).map(|()| arn)?, false),
+        Some((url, arn)) => (
+            check_same(&model_name, &url, &artifacts).map(|()| arn)?,
+            false,
+        ),
         None => match sagemaker.create_model(&request).await {
             Ok(arn) => (arn, true),
             Err(PortError::Conflict { .. }) => {
@@ -148,7 +156,13 @@ fn check_same(model: &str, existing_url: &str, artifacts: &str) -> Result<(), Fn
 pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerFailure> {
     let input: CreateModelInput =
         parse_event(event, &["plan", "trainingJobName"], &["tuningJobName"])?;
-    let out = handle(input, deps.sagemaker.as_ref(), deps.store.as_ref(), &deps.config).await?;
+    let out = handle(
+        input,
+        deps.sagemaker.as_ref(),
+        deps.store.as_ref(),
+        &deps.config,
+    )
+    .await?;
     Ok(to_value(&out)?)
 }
 
@@ -180,10 +194,15 @@ mod tests {
             status: status.into(),
             failure_reason: (status == "Failed").then(|| "AlgorithmError: bad eta".to_string()),
             model_artifacts: artifacts.map(str::to_string),
-            image: Some("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1".into()),
+            image: Some(
+                "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1".into(),
+            ),
             hyperparameters: BTreeMap::from([
                 ("eta".to_string(), "0.2".to_string()),
-                ("_tuning_objective_metric".to_string(), "validation:rmse".to_string()),
+                (
+                    "_tuning_objective_metric".to_string(),
+                    "validation:rmse".to_string(),
+                ),
             ]),
             final_metrics: BTreeMap::from([("validation:rmse".to_string(), 0.31)]),
         }
@@ -198,7 +217,9 @@ mod tests {
     #[tokio::test]
     async fn given_completed_job_then_model_is_created_with_lineage() {
         let world = InMemoryWorld::new();
-        world.sagemaker.insert_training_job(job("job-1", "Completed", Some(ART)));
+        world
+            .sagemaker
+            .insert_training_job(job("job-1", "Completed", Some(ART)));
         world.store.insert(ART, "tarball");
         let p = plan(&world, Flow::Training);
         let out = invoke(event(&p), &world.dependencies()).await.unwrap();
@@ -217,7 +238,9 @@ mod tests {
     #[tokio::test]
     async fn given_a_retry_after_success_then_the_existing_model_is_reused() {
         let world = InMemoryWorld::new();
-        world.sagemaker.insert_training_job(job("job-1", "Completed", Some(ART)));
+        world
+            .sagemaker
+            .insert_training_job(job("job-1", "Completed", Some(ART)));
         world.store.insert(ART, "tarball");
         let p = plan(&world, Flow::Training);
         invoke(event(&p), &world.dependencies()).await.unwrap();
@@ -229,11 +252,17 @@ mod tests {
     #[tokio::test]
     async fn given_failed_job_then_training_failed_with_reason() {
         let world = InMemoryWorld::new();
-        world.sagemaker.insert_training_job(job("job-1", "Failed", None));
+        world
+            .sagemaker
+            .insert_training_job(job("job-1", "Failed", None));
         let p = plan(&world, Flow::Training);
         let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
         assert_eq!(f.error_type, "TrainingFailed");
-        assert!(f.message.contains("AlgorithmError: bad eta"), "{}", f.message);
+        assert!(
+            f.message.contains("AlgorithmError: bad eta"),
+            "{}",
+            f.message
+        );
     }
 
     #[tokio::test]
@@ -241,11 +270,19 @@ mod tests {
         let world = InMemoryWorld::new();
         let p = plan(&world, Flow::Training);
         let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
-        assert_eq!(f.error_type, "ModelArtifactsMissing", "unknown job: {}", f.message);
-        world.sagemaker.insert_training_job(job("job-1", "Completed", None));
+        assert_eq!(
+            f.error_type, "ModelArtifactsMissing",
+            "unknown job: {}",
+            f.message
+        );
+        world
+            .sagemaker
+            .insert_training_job(job("job-1", "Completed", None));
         let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
         assert_eq!(f.error_type, "ModelArtifactsMissing");
-        world.sagemaker.insert_training_job(job("job-1", "Completed", Some(ART)));
+        world
+            .sagemaker
+            .insert_training_job(job("job-1", "Completed", Some(ART)));
         let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
         assert_eq!(f.error_type, "ModelArtifactsMissing");
         assert!(f.message.contains("does not exist"), "{}", f.message);
@@ -255,7 +292,9 @@ mod tests {
     #[tokio::test]
     async fn given_existing_model_with_other_artifacts_then_rejected() {
         let world = InMemoryWorld::new();
-        world.sagemaker.insert_training_job(job("job-1", "Completed", Some(ART)));
+        world
+            .sagemaker
+            .insert_training_job(job("job-1", "Completed", Some(ART)));
         world.store.insert(ART, "tarball");
         let p = plan(&world, Flow::Training);
         world
@@ -276,7 +315,9 @@ mod tests {
     #[tokio::test]
     async fn given_throttling_then_dependency_unavailable() {
         let world = InMemoryWorld::new();
-        world.sagemaker.fail_next(PortError::unavailable("ThrottlingException"));
+        world
+            .sagemaker
+            .fail_next(PortError::unavailable("ThrottlingException"));
         let p = plan(&world, Flow::Training);
         let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
         assert_eq!(f.error_type, "DependencyUnavailable");
@@ -285,13 +326,33 @@ mod tests {
     #[tokio::test]
     async fn given_bad_events_then_invalid_input() {
         let world = InMemoryWorld::new();
-        let f = invoke(json!({"plan": {}}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": {}}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(f.message.contains("/trainingJobName: is required"), "{}", f.message);
+        assert!(
+            f.message.contains("/trainingJobName: is required"),
+            "{}",
+            f.message
+        );
         let p = plan(&world, Flow::Training);
-        let f = invoke(json!({"plan": p, "trainingJobName": " "}), &world.dependencies()).await.unwrap_err();
-        assert!(f.message.contains("/trainingJobName: must not be empty"), "{}", f.message);
-        let f = invoke(json!({"plan": p, "trainingJobName": 5}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(
+            json!({"plan": p, "trainingJobName": " "}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            f.message.contains("/trainingJobName: must not be empty"),
+            "{}",
+            f.message
+        );
+        let f = invoke(
+            json!({"plan": p, "trainingJobName": 5}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
         assert!(f.message.contains("/trainingJobName"), "{}", f.message);
     }
 }

@@ -67,7 +67,11 @@ mod tests {
 
     async fn seed(world: &InMemoryWorld, n: u64) {
         for i in 0..n {
-            world.registry.register(sample_version("churn", &format!("t{i}"))).await.unwrap();
+            world
+                .registry
+                .register(sample_version("churn", &format!("t{i}")))
+                .await
+                .unwrap();
         }
     }
 
@@ -75,9 +79,15 @@ mod tests {
     async fn given_versions_when_not_pinned_then_latest_servable_is_returned() {
         let world = InMemoryWorld::new();
         seed(&world, 3).await;
-        world.registry.set_status("churn", 3, VersionStatus::Rejected).await.unwrap();
+        world
+            .registry
+            .set_status("churn", 3, VersionStatus::Rejected)
+            .await
+            .unwrap();
         let p = plan(&world, json!({"modelName": "churn"}));
-        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
         assert_eq!(out["version"], 2);
         assert_eq!(out["status"], "Registered");
         assert_eq!(out["sagemakerModelName"], "churn-sm");
@@ -88,10 +98,14 @@ mod tests {
         let world = InMemoryWorld::new();
         seed(&world, 2).await;
         let p = plan(&world, json!({"modelName": "churn", "modelVersion": 1}));
-        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
         assert_eq!(out["version"], 1);
         let p = plan(&world, json!({"modelName": "churn", "modelVersion": 5}));
-        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "ModelNotFound");
         assert!(f.message.contains("pinned version 5"), "{}", f.message);
     }
@@ -100,16 +114,22 @@ mod tests {
     async fn given_no_servable_version_then_model_not_found() {
         let world = InMemoryWorld::new();
         let p = plan(&world, json!({"modelName": "churn"}));
-        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "ModelNotFound");
     }
 
     #[tokio::test]
     async fn given_throttled_registry_then_dependency_unavailable() {
         let world = InMemoryWorld::new();
-        world.registry.fail_next(PortError::unavailable("ProvisionedThroughputExceeded"));
+        world
+            .registry
+            .fail_next(PortError::unavailable("ProvisionedThroughputExceeded"));
         let p = plan(&world, json!({"modelName": "churn"}));
-        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "DependencyUnavailable");
     }
 
@@ -119,13 +139,19 @@ mod tests {
         let f = invoke(json!({}), &world.dependencies()).await.unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
         assert!(f.message.contains("/plan: is required"), "{}", f.message);
-        let f = invoke(json!({"plan": {"flow": "evaluation"}, "x": 1}), &world.dependencies())
-            .await
-            .unwrap_err();
+        let f = invoke(
+            json!({"plan": {"flow": "evaluation"}, "x": 1}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
         assert!(f.message.contains("/x: unknown field"), "{}", f.message);
-        let f = invoke(json!({"plan": {"flow": "evaluation"}}), &world.dependencies())
-            .await
-            .unwrap_err();
+        let f = invoke(
+            json!({"plan": {"flow": "evaluation"}}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
         assert!(f.message.contains("/plan"), "{}", f.message);
     }
 }

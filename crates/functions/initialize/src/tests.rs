@@ -1,7 +1,7 @@
 use mdlc_core::ErrorName;
 use mdlc_core::input::{
-    DataSource, EarlyStopping, FileSystemType, ObjectiveType, ProblemType, RangeType,
-    ScalingType, Strategy,
+    DataSource, EarlyStopping, FileSystemType, ObjectiveType, ProblemType, RangeType, ScalingType,
+    Strategy,
 };
 use mdlc_core::memory::InMemoryWorld;
 use mdlc_core::metrics::{Direction, MetricName};
@@ -28,7 +28,11 @@ async fn run_flow(flow: &str, input: Value) -> Result<RunPlan, HandlerFailure> {
 
 fn problems(result: Result<RunPlan, HandlerFailure>) -> String {
     let failure = result.expect_err("expected InvalidInput");
-    assert_eq!(failure.error_type, ErrorName::InvalidInput.as_str(), "{failure}");
+    assert_eq!(
+        failure.error_type,
+        ErrorName::InvalidInput.as_str(),
+        "{failure}"
+    );
     failure.message
 }
 
@@ -40,7 +44,11 @@ async fn given_only_a_model_name_when_initialized_then_every_default_is_filled()
     assert_eq!(i.problem_type, ProblemType::Regression);
     assert_eq!(
         i.data.train,
-        DataSource::S3Uri("s3://mdlc-artifacts/datasets/churn/2024-06-01/train/".parse().unwrap())
+        DataSource::S3Uri(
+            "s3://mdlc-artifacts/datasets/churn/2024-06-01/train/"
+                .parse()
+                .unwrap()
+        )
     );
     assert_eq!(
         i.data.evaluation.ground_truth.to_string(),
@@ -58,9 +66,15 @@ async fn given_only_a_model_name_when_initialized_then_every_default_is_filled()
     assert_eq!(i.tuning.max_parallel_jobs, 2);
     assert_eq!(i.tuning.early_stopping, EarlyStopping::Off);
     assert_eq!(i.tuning.ranges.len(), 4);
-    assert_eq!(i.tuning.static_hyper_parameters["objective"], "reg:squarederror");
+    assert_eq!(
+        i.tuning.static_hyper_parameters["objective"],
+        "reg:squarederror"
+    );
     assert_eq!(i.tuning.static_hyper_parameters["eval_metric"], "rmse");
-    assert!(!i.tuning.static_hyper_parameters.contains_key("eta"), "tuned, not static");
+    assert!(
+        !i.tuning.static_hyper_parameters.contains_key("eta"),
+        "tuned, not static"
+    );
     assert_eq!(i.monitoring.metric, MetricName::Rmse);
     assert_eq!(i.monitoring.direction, Direction::LowerIsBetter);
     assert_eq!(i.reason, "initial");
@@ -75,10 +89,15 @@ async fn given_only_a_model_name_when_initialized_then_every_default_is_filled()
 
 #[tokio::test]
 async fn given_binary_problem_then_defaults_follow_it() {
-    let plan = run(json!({"modelName": "fraud", "problemType": "binary"})).await.unwrap();
+    let plan = run(json!({"modelName": "fraud", "problemType": "binary"}))
+        .await
+        .unwrap();
     assert_eq!(plan.input.tuning.objective.metric, "validation:auc");
     assert_eq!(plan.input.tuning.objective.kind, ObjectiveType::Maximize);
-    assert_eq!(plan.input.tuning.static_hyper_parameters["objective"], "binary:logistic");
+    assert_eq!(
+        plan.input.tuning.static_hyper_parameters["objective"],
+        "binary:logistic"
+    );
     assert_eq!(plan.input.monitoring.metric, MetricName::Auc);
     assert_eq!(plan.input.monitoring.direction, Direction::HigherIsBetter);
 }
@@ -175,13 +194,22 @@ async fn given_many_problems_then_every_one_is_reported_with_its_pointer() {
         "/monitoring/cooldownSeconds: must be an integer from 0",
         "/bogus: unknown field",
     ] {
-        assert!(message.contains(expected), "missing {expected:?} in:\n{message}");
+        assert!(
+            message.contains(expected),
+            "missing {expected:?} in:\n{message}"
+        );
     }
 }
 
 #[tokio::test]
 async fn given_bad_model_names_then_rejected() {
-    for name in [json!("-x"), json!("a_b"), json!("x".repeat(49)), json!(""), json!(7)] {
+    for name in [
+        json!("-x"),
+        json!("a_b"),
+        json!("x".repeat(49)),
+        json!(""),
+        json!(7),
+    ] {
         let message = problems(run(json!({"modelName": name})).await);
         assert!(message.contains("/modelName"), "{message}");
     }
@@ -190,18 +218,30 @@ async fn given_bad_model_names_then_rejected() {
 #[tokio::test]
 async fn given_strategy_specific_rules_then_enforced() {
     let message = problems(
-        run(json!({"modelName": "m", "tuning": {"strategy": "Hyperband", "earlyStopping": "Auto"}})).await,
+        run(
+            json!({"modelName": "m", "tuning": {"strategy": "Hyperband", "earlyStopping": "Auto"}}),
+        )
+        .await,
     );
-    assert!(message.contains("/tuning/earlyStopping: must be Off with the Hyperband"), "{message}");
+    assert!(
+        message.contains("/tuning/earlyStopping: must be Off with the Hyperband"),
+        "{message}"
+    );
     let message = problems(run(json!({"modelName": "m", "tuning": {"strategy": "Grid"}})).await);
-    assert!(message.contains("/tuning/ranges/0/type: the Grid strategy"), "{message}");
+    assert!(
+        message.contains("/tuning/ranges/0/type: the Grid strategy"),
+        "{message}"
+    );
     let message = problems(
         run(json!({"modelName": "m", "tuning": {
             "ranges": [{"name": "eta", "type": "Continuous", "minValue": 0.1, "maxValue": 0.2}],
             "staticHyperParameters": {"eta": 0.3}}}))
         .await,
     );
-    assert!(message.contains("\"eta\" is both tuned and static"), "{message}");
+    assert!(
+        message.contains("\"eta\" is both tuned and static"),
+        "{message}"
+    );
     let message = problems(
         run(json!({"modelName": "m", "tuning": {"ranges": [
             {"name": "c", "type": "Categorical", "values": []},
@@ -210,7 +250,10 @@ async fn given_strategy_specific_rules_then_enforced() {
         .await,
     );
     assert!(message.contains("/tuning/ranges/0/values"), "{message}");
-    assert!(message.contains("/tuning/ranges/1/minValue: ReverseLogarithmic"), "{message}");
+    assert!(
+        message.contains("/tuning/ranges/1/minValue: ReverseLogarithmic"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -233,10 +276,19 @@ async fn given_custom_image_then_ranges_and_metric_definitions_are_required() {
 #[tokio::test]
 async fn given_flow_specific_fields_in_the_wrong_flow_then_rejected() {
     let message = problems(run(json!({"modelName": "m", "modelVersion": 3})).await);
-    assert!(message.contains("/modelVersion: only the evaluation flow"), "{message}");
-    let message = problems(run_flow("evaluation", json!({"modelName": "m", "parentVersion": 3})).await);
-    assert!(message.contains("/parentVersion: only the training flow"), "{message}");
-    let plan = run_flow("evaluation", json!({"modelName": "m", "modelVersion": 3})).await.unwrap();
+    assert!(
+        message.contains("/modelVersion: only the evaluation flow"),
+        "{message}"
+    );
+    let message =
+        problems(run_flow("evaluation", json!({"modelName": "m", "parentVersion": 3})).await);
+    assert!(
+        message.contains("/parentVersion: only the training flow"),
+        "{message}"
+    );
+    let plan = run_flow("evaluation", json!({"modelName": "m", "modelVersion": 3}))
+        .await
+        .unwrap();
     assert_eq!(plan.input.model_version, Some(3));
 }
 
@@ -246,16 +298,39 @@ async fn given_bad_events_then_invalid_input_names_the_field() {
     let deps = world.dependencies();
     let f = invoke(json!([1]), &deps).await.unwrap_err();
     assert_eq!(f.error_type, "InvalidInput");
-    let f = invoke(json!({"flow": "training"}), &deps).await.unwrap_err();
-    assert!(f.message.contains("/executionArn: is required"), "{}", f.message);
-    assert!(f.message.contains("/input: is required"), "{}", f.message);
-    let f = invoke(json!({"flow": "nightly", "executionArn": ARN, "input": {}}), &deps).await.unwrap_err();
-    assert!(f.message.contains("/flow"), "{}", f.message);
-    let f = invoke(json!({"flow": "training", "executionArn": ARN, "input": "x"}), &deps).await.unwrap_err();
-    assert!(f.message.contains("(root): must be an object"), "{}", f.message);
-    let f = invoke(json!({"flow": "training", "executionArn": "", "input": {"modelName": "m"}}), &deps)
+    let f = invoke(json!({"flow": "training"}), &deps)
         .await
         .unwrap_err();
+    assert!(
+        f.message.contains("/executionArn: is required"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("/input: is required"), "{}", f.message);
+    let f = invoke(
+        json!({"flow": "nightly", "executionArn": ARN, "input": {}}),
+        &deps,
+    )
+    .await
+    .unwrap_err();
+    assert!(f.message.contains("/flow"), "{}", f.message);
+    let f = invoke(
+        json!({"flow": "training", "executionArn": ARN, "input": "x"}),
+        &deps,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        f.message.contains("(root): must be an object"),
+        "{}",
+        f.message
+    );
+    let f = invoke(
+        json!({"flow": "training", "executionArn": "", "input": {"modelName": "m"}}),
+        &deps,
+    )
+    .await
+    .unwrap_err();
     assert!(f.message.contains("/executionArn"), "{}", f.message);
 }
 
@@ -263,8 +338,12 @@ async fn given_bad_events_then_invalid_input_names_the_field() {
 async fn given_two_executions_then_names_differ_and_a_retry_gets_the_same_names() {
     let world = InMemoryWorld::new();
     let deps = world.dependencies();
-    let a = invoke(event("training", json!({"modelName": "m"})), &deps).await.unwrap();
-    let again = invoke(event("training", json!({"modelName": "m"})), &deps).await.unwrap();
+    let a = invoke(event("training", json!({"modelName": "m"})), &deps)
+        .await
+        .unwrap();
+    let again = invoke(event("training", json!({"modelName": "m"})), &deps)
+        .await
+        .unwrap();
     assert_eq!(a, again);
     let other = json!({"flow": "training", "executionArn": format!("{ARN}-2"), "input": {"modelName": "m"}});
     let b = invoke(other, &deps).await.unwrap();

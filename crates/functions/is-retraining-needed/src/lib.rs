@@ -24,12 +24,18 @@ pub async fn handle(
 ) -> Result<RetrainDecision, FnError> {
     let plan = &input.plan;
     if plan.flow != Flow::Evaluation {
-        return Err(FnError::invalid("/plan/flow", "retraining is decided by the evaluation flow"));
+        return Err(FnError::invalid(
+            "/plan/flow",
+            "retraining is decided by the evaluation flow",
+        ));
     }
     let model = &plan.input.model_name;
     let version_number = input.model.version;
     if input.model.record.model_name != *model {
-        return Err(FnError::invalid("/model/modelName", format!("must be {model:?}")));
+        return Err(FnError::invalid(
+            "/model/modelName",
+            format!("must be {model:?}"),
+        ));
     }
     if input.evaluation.model_name != *model || input.evaluation.version != version_number {
         return Err(FnError::invalid(
@@ -51,10 +57,9 @@ pub async fn handle(
         .list_evaluations(model, Some(&since))
         .await
         .map_err(|e| FnError::from_port("registry list_evaluations", e))?;
-    if !history
-        .iter()
-        .any(|e| e.execution_arn == plan.execution_arn && e.evaluated_at == input.evaluation.evaluated_at)
-    {
+    if !history.iter().any(|e| {
+        e.execution_arn == plan.execution_arn && e.evaluated_at == input.evaluation.evaluated_at
+    }) {
         // Older than the window: look it up in the whole history.
         history = registry_read
             .list_evaluations(model, None)
@@ -63,7 +68,9 @@ pub async fn handle(
     }
     let Some(mut current) = history
         .iter()
-        .find(|e| e.execution_arn == plan.execution_arn && e.evaluated_at == input.evaluation.evaluated_at)
+        .find(|e| {
+            e.execution_arn == plan.execution_arn && e.evaluated_at == input.evaluation.evaluated_at
+        })
         .cloned()
     else {
         return Err(FnError::invalid(
@@ -134,11 +141,11 @@ pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerF
 mod tests {
     use std::collections::BTreeMap;
 
+    use mdlc_core::PortError;
     use mdlc_core::contract::sample_version;
     use mdlc_core::io::{InitializeInput, MonitorPerformanceOutput, RunPlan};
     use mdlc_core::memory::InMemoryWorld;
     use mdlc_core::registry::{EvaluationRecord, ModelVersion};
-    use mdlc_core::PortError;
     use serde_json::json;
 
     use super::*;
@@ -197,9 +204,18 @@ mod tests {
 
     async fn decide(world: &InMemoryWorld, exec: &str, rmse: f64) -> Result<Value, HandlerFailure> {
         let p = plan(world, exec);
-        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let model = world
+            .registry
+            .get_version("churn", 1)
+            .await
+            .unwrap()
+            .unwrap();
         let e = evaluation(world, &p, rmse).await;
-        invoke(json!({"plan": p, "model": model, "evaluation": e}), &world.dependencies()).await
+        invoke(
+            json!({"plan": p, "model": model, "evaluation": e}),
+            &world.dependencies(),
+        )
+        .await
     }
 
     #[tokio::test]
@@ -208,9 +224,16 @@ mod tests {
         version(&world).await;
         let out = decide(&world, "e1", 0.92).await.unwrap();
         assert_eq!(out["retrain"], false);
-        assert!(out["reason"].as_str().unwrap().contains("acceptable"), "{out}");
+        assert!(
+            out["reason"].as_str().unwrap().contains("acceptable"),
+            "{out}"
+        );
         assert!(out.get("trainingInput").is_none());
-        let evals = world.registry.list_evaluations("churn", None).await.unwrap();
+        let evals = world
+            .registry
+            .list_evaluations("churn", None)
+            .await
+            .unwrap();
         assert_eq!(evals[0].retrain, Some(false));
     }
 
@@ -224,8 +247,16 @@ mod tests {
         assert_eq!(training["parentVersion"], 1);
         assert_eq!(training["modelName"], "churn");
         assert!(training.get("modelVersion").is_none());
-        assert!(training["reason"].as_str().unwrap().contains("threshold"), "{training}");
-        assert!(out["executionName"].as_str().unwrap().starts_with("churn-retrain-20240601-"));
+        assert!(
+            training["reason"].as_str().unwrap().contains("threshold"),
+            "{training}"
+        );
+        assert!(
+            out["executionName"]
+                .as_str()
+                .unwrap()
+                .starts_with("churn-retrain-20240601-")
+        );
         // The training input is a valid training-flow input.
         let p = initialize::handle(
             InitializeInput {
@@ -245,7 +276,12 @@ mod tests {
         let world = InMemoryWorld::new();
         version(&world).await;
         let p = plan(&world, "e1");
-        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let model = world
+            .registry
+            .get_version("churn", 1)
+            .await
+            .unwrap()
+            .unwrap();
         let e = evaluation(&world, &p, 1.4).await;
         let event = json!({"plan": p, "model": model, "evaluation": e});
         let first = invoke(event.clone(), &world.dependencies()).await.unwrap();
@@ -261,15 +297,26 @@ mod tests {
         world.clock.advance(chrono::Duration::minutes(30));
         let out = decide(&world, "e2", 1.4).await.unwrap();
         assert_eq!(out["retrain"], false);
-        assert!(out["reason"].as_str().unwrap().contains("cooldown"), "{out}");
+        assert!(
+            out["reason"].as_str().unwrap().contains("cooldown"),
+            "{out}"
+        );
         world.clock.advance(chrono::Duration::hours(2));
         assert_eq!(decide(&world, "e3", 1.4).await.unwrap()["retrain"], true);
         world.clock.advance(chrono::Duration::hours(2));
         let f = decide(&world, "e4", 1.4).await.unwrap_err();
         assert_eq!(f.error_type, "RetrainLimitReached");
         assert!(f.message.contains("2 retrain(s)"), "{}", f.message);
-        let evals = world.registry.list_evaluations("churn", None).await.unwrap();
-        assert_eq!(evals.last().unwrap().retrain, Some(false), "the refusal is recorded");
+        let evals = world
+            .registry
+            .list_evaluations("churn", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            evals.last().unwrap().retrain,
+            Some(false),
+            "the refusal is recorded"
+        );
         // A day later the window has moved on.
         world.clock.advance(chrono::Duration::hours(24));
         assert_eq!(decide(&world, "e5", 1.4).await.unwrap()["retrain"], true);
@@ -280,21 +327,36 @@ mod tests {
         let world = InMemoryWorld::new();
         version(&world).await;
         let p = plan(&world, "e1");
-        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let model = world
+            .registry
+            .get_version("churn", 1)
+            .await
+            .unwrap()
+            .unwrap();
         let mut e = evaluation(&world, &p, 1.4).await;
         e.metrics.insert("rmse".into(), 0.1);
-        let out = invoke(json!({"plan": p, "model": model, "evaluation": e}), &world.dependencies())
-            .await
-            .unwrap();
+        let out = invoke(
+            json!({"plan": p, "model": model, "evaluation": e}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
         assert_eq!(out["retrain"], true, "the recorded rmse 1.4 decides");
         // An evaluation that was never recorded is refused.
         let mut e2 = e.clone();
         e2.evaluated_at = "2020-01-01T00:00:00.000Z".into();
-        let f = invoke(json!({"plan": p, "model": model, "evaluation": e2}), &world.dependencies())
-            .await
-            .unwrap_err();
+        let f = invoke(
+            json!({"plan": p, "model": model, "evaluation": e2}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(f.message.contains("/evaluation/evaluatedAt"), "{}", f.message);
+        assert!(
+            f.message.contains("/evaluation/evaluatedAt"),
+            "{}",
+            f.message
+        );
     }
 
     #[tokio::test]
@@ -308,7 +370,9 @@ mod tests {
         };
         let e = evaluation(&world, &p, 1.0).await;
         let event = json!({"plan": p, "model": model, "evaluation": e});
-        let f = invoke(event.clone(), &world.dependencies()).await.unwrap_err();
+        let f = invoke(event.clone(), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "ModelNotFound");
         world.registry.fail_next(PortError::unavailable("5xx"));
         let f = invoke(event, &world.dependencies()).await.unwrap_err();
@@ -318,16 +382,34 @@ mod tests {
     #[tokio::test]
     async fn given_bad_events_then_invalid_input() {
         let world = InMemoryWorld::new();
-        let f = invoke(json!({"plan": {}, "model": {}}), &world.dependencies()).await.unwrap_err();
-        assert!(f.message.contains("/evaluation: is required"), "{}", f.message);
-        version(&world).await;
-        let p = plan(&world, "e1");
-        let model = world.registry.get_version("churn", 1).await.unwrap().unwrap();
-        let mut e = evaluation(&world, &p, 1.0).await;
-        e.version = 9;
-        let f = invoke(json!({"plan": p, "model": model, "evaluation": e}), &world.dependencies())
+        let f = invoke(json!({"plan": {}, "model": {}}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(f.message.contains("/evaluation: must be the evaluation"), "{}", f.message);
+        assert!(
+            f.message.contains("/evaluation: is required"),
+            "{}",
+            f.message
+        );
+        version(&world).await;
+        let p = plan(&world, "e1");
+        let model = world
+            .registry
+            .get_version("churn", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut e = evaluation(&world, &p, 1.0).await;
+        e.version = 9;
+        let f = invoke(
+            json!({"plan": p, "model": model, "evaluation": e}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            f.message.contains("/evaluation: must be the evaluation"),
+            "{}",
+            f.message
+        );
     }
 }

@@ -29,8 +29,7 @@ pub fn init_tracing() {
         .to_lowercase();
     let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
-        .is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

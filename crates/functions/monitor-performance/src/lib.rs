@@ -77,7 +77,10 @@ pub async fn handle(
 ) -> Result<MonitorPerformanceOutput, FnError> {
     let plan = &input.plan;
     if plan.flow != Flow::Evaluation {
-        return Err(FnError::invalid("/plan/flow", "models are evaluated by the evaluation flow"));
+        return Err(FnError::invalid(
+            "/plan/flow",
+            "models are evaluated by the evaluation flow",
+        ));
     }
     if input.model.record.model_name != plan.input.model_name {
         return Err(FnError::invalid(
@@ -112,8 +115,14 @@ pub async fn handle(
         let truth_uri = eval.ground_truth.join(rel);
         let pred_file = pred_uri.to_string();
         let truth_file = truth_uri.to_string();
-        let p = metrics::parse_predictions(&pred_file, &read_text(store, &pred_uri, "predictions").await?)?;
-        let y = metrics::parse_ground_truth(&truth_file, &read_text(store, &truth_uri, "ground truth").await?)?;
+        let p = metrics::parse_predictions(
+            &pred_file,
+            &read_text(store, &pred_uri, "predictions").await?,
+        )?;
+        let y = metrics::parse_ground_truth(
+            &truth_file,
+            &read_text(store, &truth_uri, "ground truth").await?,
+        )?;
         if p.len() != y.len() {
             return Err(FnError::PredictionsMismatch {
                 file: pred_file,
@@ -166,7 +175,13 @@ pub async fn handle(
         .await
         .map_err(|e| FnError::from_port("registry put_evaluation", e))?;
     let rows = labels.len() as u64;
-    let line = emf_line(&plan.input.model_name, input.model.version, &computed, rows, now);
+    let line = emf_line(
+        &plan.input.model_name,
+        input.model.version,
+        &computed,
+        rows,
+        now,
+    );
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         // On Lambda, stdout lines that are EMF documents become CloudWatch metrics.
         println!("{line}");
@@ -229,42 +244,94 @@ mod tests {
         }
     }
 
-    fn seed(world: &InMemoryWorld, p: &RunPlan, file: &str, features: &str, truth: &str, preds: &str) {
-        world.store.insert(&format!("s3://data-1/x/{file}"), features);
-        world.store.insert(&format!("s3://data-1/y/{file}"), truth);
+    fn seed(
+        world: &InMemoryWorld,
+        p: &RunPlan,
+        file: &str,
+        features: &str,
+        truth: &str,
+        preds: &str,
+    ) {
         world
             .store
-            .insert(&p.locations.transform_output.join(&format!("{file}.out")).to_string(), preds);
+            .insert(&format!("s3://data-1/x/{file}"), features);
+        world.store.insert(&format!("s3://data-1/y/{file}"), truth);
+        world.store.insert(
+            &p.locations
+                .transform_output
+                .join(&format!("{file}.out"))
+                .to_string(),
+            preds,
+        );
     }
 
     #[tokio::test]
     async fn given_regression_predictions_then_metrics_are_recorded() {
         let world = InMemoryWorld::new();
         let p = plan(&world, "regression");
-        seed(&world, &p, "a.csv", "1,2\n3,4\n", "3,1,2\n-0.5,3,4\n", "2.5\n0.0\n");
-        seed(&world, &p, "sub/b.csv", "5,6\n7,8\n", "2\n7\n", "2.0\n8.0\n");
-        let out = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap();
+        seed(
+            &world,
+            &p,
+            "a.csv",
+            "1,2\n3,4\n",
+            "3,1,2\n-0.5,3,4\n",
+            "2.5\n0.0\n",
+        );
+        seed(
+            &world,
+            &p,
+            "sub/b.csv",
+            "5,6\n7,8\n",
+            "2\n7\n",
+            "2.0\n8.0\n",
+        );
+        let out = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap();
         assert_eq!(out["rows"], 4);
         let rmse = out["metrics"]["rmse"].as_f64().unwrap();
         assert!((rmse - (1.5f64 / 4.0).sqrt()).abs() < 1e-12);
         assert!((out["metrics"]["r2"].as_f64().unwrap() - 0.948_608_137_044_967_9).abs() < 1e-9);
-        let evals = world.registry.list_evaluations("churn", None).await.unwrap();
+        let evals = world
+            .registry
+            .list_evaluations("churn", None)
+            .await
+            .unwrap();
         assert_eq!(evals.len(), 1);
         assert_eq!(evals[0].retrain, None);
         assert_eq!(evals[0].version, 1);
         // A retry later on writes the same item again, not a second one.
         world.clock.advance(chrono::Duration::minutes(5));
-        let again = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap();
+        let again = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap();
         assert_eq!(again["evaluatedAt"], out["evaluatedAt"]);
-        assert_eq!(world.registry.list_evaluations("churn", None).await.unwrap().len(), 1);
+        assert_eq!(
+            world
+                .registry
+                .list_evaluations("churn", None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]
     async fn given_binary_predictions_then_classification_metrics() {
         let world = InMemoryWorld::new();
         let p = plan(&world, "binary");
-        seed(&world, &p, "a.csv", "x\nx\nx\nx\n", "0\n0\n1\n1\n", "0.1\n0.4\n0.35\n0.8\n");
-        let out = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap();
+        seed(
+            &world,
+            &p,
+            "a.csv",
+            "x\nx\nx\nx\n",
+            "0\n0\n1\n1\n",
+            "0.1\n0.4\n0.35\n0.8\n",
+        );
+        let out = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap();
         assert_eq!(out["metrics"]["auc"], 0.75);
         assert_eq!(out["metrics"]["accuracy"], 0.75);
         assert!(out["metrics"]["logloss"].as_f64().unwrap() > 0.0);
@@ -275,11 +342,24 @@ mod tests {
         let world = InMemoryWorld::new();
         let p = plan(&world, "regression");
         seed(&world, &p, "a.csv", "1\n2\n3\n", "1\n2\n3\n", "1\n2\n");
-        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "PredictionsMismatch");
         assert!(f.message.contains("a.csv.out line 3"), "{}", f.message);
-        assert!(f.message.contains("2 predictions for 3 ground-truth rows"), "{}", f.message);
-        assert!(world.registry.list_evaluations("churn", None).await.unwrap().is_empty());
+        assert!(
+            f.message.contains("2 predictions for 3 ground-truth rows"),
+            "{}",
+            f.message
+        );
+        assert!(
+            world
+                .registry
+                .list_evaluations("churn", None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -287,15 +367,25 @@ mod tests {
         let world = InMemoryWorld::new();
         let p = plan(&world, "regression");
         seed(&world, &p, "a.csv", "1\n2\n", "1\n2\n", "1\noops\n");
-        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "PredictionsMismatch");
         assert!(f.message.contains("a.csv.out line 2"), "{}", f.message);
         let world = InMemoryWorld::new();
         world.store.insert("s3://data-1/x/a.csv", "1\n");
-        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap_err();
-        assert!(f.message.contains("predictions file does not exist"), "{}", f.message);
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert!(
+            f.message.contains("predictions file does not exist"),
+            "{}",
+            f.message
+        );
         let world = InMemoryWorld::new();
-        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert!(f.message.contains("no feature files"), "{}", f.message);
     }
 
@@ -304,7 +394,9 @@ mod tests {
         let world = InMemoryWorld::new();
         let p = plan(&world, "binary");
         seed(&world, &p, "a.csv", "x\nx\n", "0\n3\n", "0.2\n0.9\n");
-        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "PredictionsMismatch");
         assert!(f.message.contains("y/a.csv line 2"), "{}", f.message);
     }
@@ -314,33 +406,46 @@ mod tests {
         let world = InMemoryWorld::new();
         let p = plan(&world, "regression");
         world.store.fail_next(PortError::unavailable("SlowDown"));
-        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "DependencyUnavailable");
     }
 
     #[tokio::test]
     async fn given_bad_events_then_invalid_input() {
         let world = InMemoryWorld::new();
-        let f = invoke(json!({"plan": {}}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": {}}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert!(f.message.contains("/model: is required"), "{}", f.message);
         let p = plan(&world, "regression");
         let mut m = serde_json::to_value(model()).unwrap();
         m["modelName"] = json!("other");
-        let f = invoke(json!({"plan": p, "model": m}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert!(f.message.contains("/model/modelName"), "{}", f.message);
         let mut m = serde_json::to_value(model()).unwrap();
         m["status"] = json!("Shiny");
-        let f = invoke(json!({"plan": p, "model": m}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert!(f.message.contains("/model/status"), "{}", f.message);
     }
 
     #[test]
     fn emf_line_declares_every_metric() {
         let m = BTreeMap::from([("rmse".to_string(), 0.5)]);
-        let at = DateTime::parse_from_rfc3339("2024-06-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2024-06-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let v: Value = serde_json::from_str(&emf_line("churn", 3, &m, 10, at)).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 1_717_200_000_000i64);
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "rmse");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "rmse"
+        );
         assert_eq!(v["rmse"], 0.5);
         assert_eq!(v["ModelVersion"], "3");
         assert_eq!(v["Rows"], 10);

@@ -15,7 +15,10 @@ pub async fn handle(
 ) -> Result<RegisterModelOutput, FnError> {
     let plan = &input.plan;
     if plan.flow != Flow::Training {
-        return Err(FnError::invalid("/plan/flow", "models are registered by the training flow"));
+        return Err(FnError::invalid(
+            "/plan/flow",
+            "models are registered by the training flow",
+        ));
     }
     let model = input.model;
     let new = NewVersion {
@@ -105,15 +108,33 @@ mod tests {
     #[tokio::test]
     async fn given_a_trained_model_then_version_1_is_written_with_full_lineage() {
         let world = InMemoryWorld::new();
-        let p = plan(&world, Flow::Training, "e1", json!({"modelName": "churn", "reason": "drift", "parentVersion": 2}));
-        let out = invoke(json!({"plan": p, "model": model(&p)}), &world.dependencies()).await.unwrap();
+        let p = plan(
+            &world,
+            Flow::Training,
+            "e1",
+            json!({"modelName": "churn", "reason": "drift", "parentVersion": 2}),
+        );
+        let out = invoke(
+            json!({"plan": p, "model": model(&p)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
         assert_eq!(out["version"], 1);
         assert_eq!(out["created"], true);
-        let v = world.registry.get_version("churn", 1).await.unwrap().unwrap();
+        let v = world
+            .registry
+            .get_version("churn", 1)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(v.record.execution_arn, p.execution_arn);
         assert_eq!(v.record.parent_version, Some(2));
         assert_eq!(v.record.reason, "drift");
-        assert_eq!(v.record.tuning_job_name.as_deref(), Some(p.names.tuning_job.as_str()));
+        assert_eq!(
+            v.record.tuning_job_name.as_deref(),
+            Some(p.names.tuning_job.as_str())
+        );
         assert_eq!(v.record.objective_value, Some(0.42));
         assert_eq!(v.record.data_date, "2024-06-01");
         assert_eq!(v.record.created_at, "2024-06-01T12:00:00.000Z");
@@ -129,37 +150,81 @@ mod tests {
         assert_eq!(first["version"], second["version"]);
         assert_eq!(second["created"], false);
         let p2 = plan(&world, Flow::Training, "e2", json!({"modelName": "churn"}));
-        let third = invoke(json!({"plan": p2, "model": model(&p2)}), &world.dependencies()).await.unwrap();
+        let third = invoke(
+            json!({"plan": p2, "model": model(&p2)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
         assert_eq!(third["version"], 2);
-        assert_eq!(world.registry.list_versions("churn").await.unwrap().len(), 2);
+        assert_eq!(
+            world.registry.list_versions("churn").await.unwrap().len(),
+            2
+        );
     }
 
     #[tokio::test]
     async fn given_registry_failures_then_stable_errors() {
         let world = InMemoryWorld::new();
         let p = plan(&world, Flow::Training, "e1", json!({"modelName": "churn"}));
-        world.registry.fail_next(PortError::unavailable("throttled"));
-        let f = invoke(json!({"plan": p, "model": model(&p)}), &world.dependencies()).await.unwrap_err();
+        world
+            .registry
+            .fail_next(PortError::unavailable("throttled"));
+        let f = invoke(
+            json!({"plan": p, "model": model(&p)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(f.error_type, "DependencyUnavailable");
-        world.registry.fail_next(PortError::Conflict { message: "lost 60 races".into() });
-        let f = invoke(json!({"plan": p, "model": model(&p)}), &world.dependencies()).await.unwrap_err();
+        world.registry.fail_next(PortError::Conflict {
+            message: "lost 60 races".into(),
+        });
+        let f = invoke(
+            json!({"plan": p, "model": model(&p)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(f.error_type, "RegistryConflict");
-        assert!(world.registry.list_versions("churn").await.unwrap().is_empty(), "nothing half-written");
+        assert!(
+            world
+                .registry
+                .list_versions("churn")
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing half-written"
+        );
     }
 
     #[tokio::test]
     async fn given_bad_events_then_invalid_input() {
         let world = InMemoryWorld::new();
-        let f = invoke(json!({"plan": 1}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": 1}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
         assert!(f.message.contains("/model: is required"), "{}", f.message);
-        let p = plan(&world, Flow::Evaluation, "e1", json!({"modelName": "churn"}));
-        let f = invoke(json!({"plan": p, "model": model(&p)}), &world.dependencies()).await.unwrap_err();
+        let p = plan(
+            &world,
+            Flow::Evaluation,
+            "e1",
+            json!({"modelName": "churn"}),
+        );
+        let f = invoke(
+            json!({"plan": p, "model": model(&p)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
         assert!(f.message.contains("/plan/flow"), "{}", f.message);
         let p = plan(&world, Flow::Training, "e1", json!({"modelName": "churn"}));
         let mut m = serde_json::to_value(model(&p)).unwrap();
         m["objectiveValue"] = json!("high");
-        let f = invoke(json!({"plan": p, "model": m}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert!(f.message.contains("/model/objectiveValue"), "{}", f.message);
     }
 }

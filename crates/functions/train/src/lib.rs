@@ -45,7 +45,9 @@ fn algorithm_specification(input: &ExecutionInput) -> Value {
     spec.insert("TrainingImage".into(), json!(input.algorithm.image));
     spec.insert("TrainingInputMode".into(), json!("File"));
     // Built-in algorithms publish their own metrics and reject MetricDefinitions.
-    if !images::is_builtin_xgboost(&input.algorithm.image) && !input.algorithm.metric_definitions.is_empty() {
+    if !images::is_builtin_xgboost(&input.algorithm.image)
+        && !input.algorithm.metric_definitions.is_empty()
+    {
         let defs: Vec<Value> = input
             .algorithm
             .metric_definitions
@@ -62,7 +64,10 @@ fn job_parts(plan: &RunPlan, config: &FunctionConfig) -> Map<String, Value> {
     let input = &plan.input;
     let ct = &input.data.content_type;
     let mut m = Map::new();
-    m.insert("AlgorithmSpecification".into(), algorithm_specification(input));
+    m.insert(
+        "AlgorithmSpecification".into(),
+        algorithm_specification(input),
+    );
     m.insert("RoleArn".into(), json!(config.sagemaker_role_arn));
     m.insert(
         "InputDataConfig".into(),
@@ -144,13 +149,19 @@ fn strategy(s: Strategy) -> &'static str {
 pub fn handle(input: TrainInput, config: &FunctionConfig) -> Result<TrainOutput, FnError> {
     let plan = &input.plan;
     if plan.flow != Flow::Training {
-        return Err(FnError::invalid("/plan/flow", "train runs in the training flow"));
+        return Err(FnError::invalid(
+            "/plan/flow",
+            "train runs in the training flow",
+        ));
     }
     let tuning = &plan.input.tuning;
     let mut parts = job_parts(plan, config);
     if !tuning.enabled {
         parts.insert("TrainingJobName".into(), json!(plan.names.training_job));
-        parts.insert("HyperParameters".into(), json!(tuning.static_hyper_parameters));
+        parts.insert(
+            "HyperParameters".into(),
+            json!(tuning.static_hyper_parameters),
+        );
         return Ok(TrainOutput {
             use_tuning: false,
             request: Value::Object(parts),
@@ -165,7 +176,10 @@ pub fn handle(input: TrainInput, config: &FunctionConfig) -> Result<TrainOutput,
     if tuning.strategy != Strategy::Grid {
         limits.insert("MaxNumberOfTrainingJobs".into(), json!(tuning.max_jobs));
     }
-    limits.insert("MaxParallelTrainingJobs".into(), json!(tuning.max_parallel_jobs));
+    limits.insert(
+        "MaxParallelTrainingJobs".into(),
+        json!(tuning.max_parallel_jobs),
+    );
     let objective_type = match tuning.objective.kind {
         ObjectiveType::Minimize => "Minimize",
         ObjectiveType::Maximize => "Maximize",
@@ -227,30 +241,52 @@ mod tests {
     async fn given_default_input_then_a_bayesian_tuning_request_is_built() {
         let world = InMemoryWorld::new();
         let p = plan(&world, Flow::Training, json!({"modelName": "churn"}));
-        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
         assert_eq!(out["useTuning"], true);
         let r = &out["request"];
         assert_eq!(r["HyperParameterTuningJobName"], json!(p.names.tuning_job));
         let cfg = &r["HyperParameterTuningJobConfig"];
         assert_eq!(cfg["Strategy"], "Bayesian");
-        assert_eq!(cfg["HyperParameterTuningJobObjective"], json!({"Type": "Minimize", "MetricName": "validation:rmse"}));
-        assert_eq!(cfg["ResourceLimits"], json!({"MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2}));
+        assert_eq!(
+            cfg["HyperParameterTuningJobObjective"],
+            json!({"Type": "Minimize", "MetricName": "validation:rmse"})
+        );
+        assert_eq!(
+            cfg["ResourceLimits"],
+            json!({"MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2})
+        );
         assert_eq!(cfg["TrainingJobEarlyStoppingType"], "Off");
         assert_eq!(
             cfg["ParameterRanges"]["IntegerParameterRanges"][0],
             json!({"Name": "max_depth", "MinValue": "3", "MaxValue": "8", "ScalingType": "Auto"})
         );
-        assert_eq!(cfg["ParameterRanges"]["ContinuousParameterRanges"][0]["MinValue"], "0.05");
+        assert_eq!(
+            cfg["ParameterRanges"]["ContinuousParameterRanges"][0]["MinValue"],
+            "0.05"
+        );
         let def = &r["TrainingJobDefinition"];
         assert_eq!(def["RoleArn"], json!(world.config.sagemaker_role_arn));
-        assert_eq!(def["StaticHyperParameters"]["objective"], "reg:squarederror");
-        assert!(def["AlgorithmSpecification"].get("MetricDefinitions").is_none(), "built-in image");
+        assert_eq!(
+            def["StaticHyperParameters"]["objective"],
+            "reg:squarederror"
+        );
+        assert!(
+            def["AlgorithmSpecification"]
+                .get("MetricDefinitions")
+                .is_none(),
+            "built-in image"
+        );
         assert_eq!(def["InputDataConfig"][0]["ChannelName"], "train");
         assert_eq!(
             def["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"],
             "s3://mdlc-artifacts/datasets/churn/2024-06-01/validation/"
         );
-        assert_eq!(def["OutputDataConfig"]["S3OutputPath"], json!(p.locations.output_path.to_string()));
+        assert_eq!(
+            def["OutputDataConfig"]["S3OutputPath"],
+            json!(p.locations.output_path.to_string())
+        );
         assert_eq!(def["ResourceConfig"]["InstanceType"], "ml.m5.xlarge");
         assert_eq!(def["StoppingCondition"]["MaxRuntimeInSeconds"], 3600);
     }
@@ -264,7 +300,9 @@ mod tests {
             json!({"modelName": "churn", "tuning": {"enabled": false, "staticHyperParameters": {"eta": 0.1}},
                    "data": {"train": {"fileSystem": {"id": "fs-1", "type": "EFS", "directoryPath": "/efs/train", "readOnly": false}}}}),
         );
-        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
         assert_eq!(out["useTuning"], false);
         let r = &out["request"];
         assert_eq!(r["TrainingJobName"], json!(p.names.training_job));
@@ -274,7 +312,14 @@ mod tests {
             r["InputDataConfig"][0]["DataSource"]["FileSystemDataSource"],
             json!({"FileSystemId": "fs-1", "FileSystemAccessMode": "rw", "FileSystemType": "EFS", "DirectoryPath": "/efs/train"})
         );
-        for key in ["AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig", "ResourceConfig", "StoppingCondition"] {
+        for key in [
+            "AlgorithmSpecification",
+            "RoleArn",
+            "InputDataConfig",
+            "OutputDataConfig",
+            "ResourceConfig",
+            "StoppingCondition",
+        ] {
             assert!(r.get(key).is_some(), "{key} missing");
         }
     }
@@ -292,11 +337,20 @@ mod tests {
                               "ranges": [{"name": "depth", "type": "Categorical", "values": ["2", 4]},
                                          {"name": "lr", "type": "Integer", "minValue": 1, "maxValue": 3, "scalingType": "Linear"}]}}),
         );
-        let out = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap();
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
         let cfg = &out["request"]["HyperParameterTuningJobConfig"];
         assert_eq!(cfg["Strategy"], "Grid");
-        assert!(cfg["ResourceLimits"].get("MaxNumberOfTrainingJobs").is_none());
-        assert_eq!(cfg["ParameterRanges"]["CategoricalParameterRanges"][0]["Values"], json!(["2", "4"]));
+        assert!(
+            cfg["ResourceLimits"]
+                .get("MaxNumberOfTrainingJobs")
+                .is_none()
+        );
+        assert_eq!(
+            cfg["ParameterRanges"]["CategoricalParameterRanges"][0]["Values"],
+            json!(["2", "4"])
+        );
         assert_eq!(
             out["request"]["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"],
             json!([{"Name": "valid:loss", "Regex": "loss=([0-9.]+)"}])
@@ -306,13 +360,19 @@ mod tests {
     #[tokio::test]
     async fn given_bad_events_then_invalid_input() {
         let world = InMemoryWorld::new();
-        let f = invoke(json!({"plan": {"flow": "training"}}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": {"flow": "training"}}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
         assert!(f.message.contains("/plan"), "{}", f.message);
         let p = plan(&world, Flow::Evaluation, json!({"modelName": "churn"}));
-        let f = invoke(json!({"plan": p}), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap_err();
         assert!(f.message.contains("/plan/flow"), "{}", f.message);
-        let f = invoke(json!(null), &world.dependencies()).await.unwrap_err();
+        let f = invoke(json!(null), &world.dependencies())
+            .await
+            .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
     }
 }

@@ -1,0 +1,182 @@
+//! The emulator with the workspace's real built-in trainer (`mdlc-trainer`, mapped from the
+//! SageMaker XGBoost image URIs): training, tuning on `validation:rmse`, CreateModel and batch
+//! transform by the serve contract. Skips with a note when the trainer is not built, unless
+//! MDLC_REQUIRE_SERVERS=1 (as in `make test`, where the workspace build provides it).
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const XGB: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
+
+fn trainer_available() -> bool {
+    match mdlc_emulator::config::find_builtin_trainer() {
+        Ok(_) => true,
+        Err(e) if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") => panic!("{e}"),
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            false
+        }
+    }
+}
+
+/// y = 3·a − 2·b + small deterministic noise; label first, no header.
+fn rows(n: usize, offset: usize, with_label: bool) -> String {
+    (offset..offset + n)
+        .map(|i| {
+            let a = ((i * 37) % 101) as f64 / 10.0;
+            let b = ((i * 53) % 89) as f64 / 10.0;
+            let noise = (((i * 7919) % 13) as f64 - 6.0) / 60.0;
+            let y = 3.0 * a - 2.0 * b + noise;
+            if with_label {
+                format!("{y},{a},{b}\n")
+            } else {
+                format!("{a},{b}\n")
+            }
+        })
+        .collect()
+}
+
+fn xgb_training(name: &str, hps: Value) -> Value {
+    json!({
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": XGB, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "HyperParameters": hps,
+        "InputDataConfig": [
+            {"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/xgb/train/"}}},
+            {"ChannelName": "validation", "ContentType": "text/csv", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/xgb/validation/"}}}
+        ],
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/xgb/out"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_the_builtin_trainer_when_training_tuning_and_transforming_then_the_life_cycle_works()
+{
+    if !trainer_available() {
+        return;
+    }
+    let env = setup();
+    put(
+        &env.store,
+        "s3://bucket/xgb/train/train.csv",
+        &rows(400, 0, true),
+    )
+    .await;
+    put(
+        &env.store,
+        "s3://bucket/xgb/validation/validation.csv",
+        &rows(100, 400, true),
+    )
+    .await;
+    let hps = json!({"num_round": "30", "max_depth": "3", "eta": "0.3", "objective": "reg:squarederror", "eval_metric": "rmse"});
+    let d = env
+        .emu
+        .call("createTrainingJob", true, xgb_training("xgb-train", hps))
+        .await
+        .expect("training");
+    let finals = d["FinalMetricDataList"].as_array().unwrap();
+    let rmse = finals
+        .iter()
+        .find(|m| m["MetricName"] == "validation:rmse")
+        .expect("validation:rmse")["Value"]
+        .as_f64()
+        .unwrap();
+    // The label's standard deviation is about 10; the model must do far better than the mean.
+    assert!(rmse < 3.0, "validation:rmse {rmse}");
+    assert!(
+        finals.iter().any(|m| m["MetricName"] == "train:rmse"),
+        "{finals:?}"
+    );
+
+    let tuning = json!({
+        "HyperParameterTuningJobName": "xgb-tune",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:rmse"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.05", "MaxValue": "0.5", "ScalingType": "Logarithmic"}],
+                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "5"}]
+            }
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {"num_round": "20", "objective": "reg:squarederror", "eval_metric": "rmse"},
+            "AlgorithmSpecification": {"TrainingImage": XGB, "TrainingInputMode": "File"},
+            "RoleArn": ROLE,
+            "InputDataConfig": xgb_training("x", json!({}))["InputDataConfig"],
+            "OutputDataConfig": {"S3OutputPath": "s3://bucket/xgb/tuning"},
+            "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600}
+        }
+    });
+    let t = env
+        .emu
+        .call("createHyperParameterTuningJob", true, tuning)
+        .await
+        .expect("tuning");
+    assert_eq!(t["TrainingJobStatusCounters"]["Completed"], 4, "{t:#}");
+    let best = t["BestTrainingJob"]["TrainingJobName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let described = env
+        .emu
+        .describe(mdlc_emulator::JobKind::Training, &best)
+        .unwrap();
+    assert_eq!(
+        described["HyperParameters"]["_tuning_objective_metric"],
+        "validation:rmse"
+    );
+    let model_data = described["ModelArtifacts"]["S3ModelArtifacts"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    env.emu
+        .call("createModel", false, json!({"ModelName": "xgb-model", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": XGB, "ModelDataUrl": model_data}}))
+        .await
+        .unwrap();
+    put(
+        &env.store,
+        "s3://bucket/xgb/holdout/holdout.csv",
+        &rows(50, 1000, false),
+    )
+    .await;
+    let transform = json!({
+        "TransformJobName": "xgb-transform",
+        "ModelName": "xgb-model",
+        "MaxConcurrentTransforms": 2,
+        "MaxPayloadInMB": 1,
+        "BatchStrategy": "MultiRecord",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/xgb/holdout/"}}, "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": "s3://bucket/xgb/predictions/", "AssembleWith": "Line"},
+        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"}
+    });
+    let d = env
+        .emu
+        .call("createTransformJob", true, transform)
+        .await
+        .expect("transform");
+    assert_eq!(d["TransformJobStatus"], "Completed");
+    let out =
+        String::from_utf8(get(&env.store, "s3://bucket/xgb/predictions/holdout.csv.out").await)
+            .unwrap();
+    let truth: Vec<f64> = rows(50, 1000, true)
+        .lines()
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let preds: Vec<f64> = out.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(preds.len(), truth.len());
+    let mse = preds
+        .iter()
+        .zip(&truth)
+        .map(|(p, t)| (p - t) * (p - t))
+        .sum::<f64>()
+        / truth.len() as f64;
+    assert!(mse.sqrt() < 3.0, "holdout rmse {}", mse.sqrt());
+}
