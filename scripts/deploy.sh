@@ -1,26 +1,37 @@
 #!/usr/bin/env bash
-# Deploys infra/template.yaml with the prebuilt arm64 zips (no `sam build`):
+# Deploys infra/template.yaml with the prebuilt arm64 zips (no `sam build`, no Docker):
 #   scripts/deploy.sh [extra `sam deploy` arguments]      (`make deploy` builds the zips first)
-# - aws-sam-cli is installed from PyPI into .tools/sam on first use.
 # - The first time (infra/samconfig.toml has no stack_name yet) it runs `sam deploy --guided`,
 #   which asks for the stack name, region and parameters and saves them to infra/samconfig.toml;
-#   after that it runs `sam deploy` with the saved answers.
+#   after that it runs `sam deploy` with the saved answers (extra arguments override them).
+# - aws-sam-cli is installed from PyPI into .tools/sam on first use.
 # - AWS credentials come from the usual places (AWS_PROFILE, environment, SSO, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SAM_VENV=.tools/sam
-SAM_REQUIREMENT="aws-sam-cli>=1.130"
+SAM_REQUIREMENT="aws-sam-cli>=1.130,<2"
 FUNCTIONS=(initialize train create-model register-model find-model monitor-performance is-retraining-needed)
 
 # The template's CodeUri is ../target/lambda/<function>/bootstrap.zip (relative to infra/).
 missing=()
 for fn in "${FUNCTIONS[@]}"; do
-  [ -f "$ROOT/target/lambda/$fn/bootstrap.zip" ] || missing+=("$fn")
+  [ -f "target/lambda/$fn/bootstrap.zip" ] || missing+=("$fn")
 done
 if (( ${#missing[@]} )); then
   echo "deploy: no arm64 zip for: ${missing[*]} (expected target/lambda/<function>/bootstrap.zip)." >&2
   echo "deploy: run 'make build' first." >&2
+  exit 1
+fi
+
+guided=1
+if grep -Eq '^[[:space:]]*stack_name[[:space:]]*=' infra/samconfig.toml || [[ " $* " == *" --stack-name "* ]]; then
+  guided=0
+fi
+if (( guided )) && [ ! -t 0 ]; then
+  echo "deploy: infra/samconfig.toml has no stack yet and stdin is not a terminal, so the guided" >&2
+  echo "deploy cannot ask its questions. Run 'make deploy' in a terminal once, or pass" >&2
+  echo "  scripts/deploy.sh --stack-name NAME --region REGION [--parameter-overrides Key=Value ...]" >&2
   exit 1
 fi
 
@@ -34,15 +45,10 @@ if [ ! -f "$SAM_VENV/.stamp" ] || [ "$(cat "$SAM_VENV/.stamp")" != "$SAM_REQUIRE
 fi
 SAM="$ROOT/$SAM_VENV/bin/sam"
 
+# Run from infra/ so that the template's relative paths and the config file resolve alike.
 cd infra
-if grep -Eq '^[[:space:]]*stack_name[[:space:]]*=' samconfig.toml || [[ " $* " == *" --stack-name "* ]]; then
-  exec "$SAM" deploy --template-file template.yaml --config-file samconfig.toml "$@"
+if (( guided )); then
+  echo "deploy: first deploy: 'sam deploy --guided' (answers are saved to infra/samconfig.toml)" >&2
+  exec "$SAM" deploy --guided --template-file template.yaml --config-file samconfig.toml "$@"
 fi
-if [ ! -t 0 ]; then
-  echo "deploy: infra/samconfig.toml has no stack yet and stdin is not a terminal, so the guided" >&2
-  echo "deploy cannot ask its questions. Run 'make deploy' in a terminal once, or pass" >&2
-  echo "  --stack-name NAME --region REGION [--parameter-overrides Key=Value ...]" >&2
-  exit 1
-fi
-echo "deploy: first deploy: 'sam deploy --guided' (answers are saved to infra/samconfig.toml)" >&2
-exec "$SAM" deploy --guided --template-file template.yaml --config-file samconfig.toml "$@"
+exec "$SAM" deploy --template-file template.yaml --config-file samconfig.toml "$@"

@@ -1417,6 +1417,7 @@ impl<'o> Run<'o> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn dyn_f64(
         &self,
         sr: &StateRun<'_>,

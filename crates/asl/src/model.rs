@@ -1542,13 +1542,14 @@ fn compile_cond(
             && !base.starts_with("Is")
         {
             ops.push((k.as_str(), *op, true));
-        } else if !allowed.contains(&k.as_str()) && !(top && k == "Next") {
-            if !matches!(k.as_str(), "Output" | "Condition") {
-                c.push(
-                    &ptr(pointer, k),
-                    format!("unknown field '{k}' in a choice rule"),
-                );
-            }
+        } else if !(allowed.contains(&k.as_str())
+            || (top && k == "Next")
+            || matches!(k.as_str(), "Output" | "Condition"))
+        {
+            c.push(
+                &ptr(pointer, k),
+                format!("unknown field '{k}' in a choice rule"),
+            );
         }
     }
     let combos = ["And", "Or", "Not"]

@@ -374,11 +374,7 @@ fn collect<'a>(v: &'a Value, segs: &[Seg], root: &'a Value, out: &mut Vec<&'a Va
                     }
                 }
             }
-            Value::Object(_) => {
-                if filter_matches(f, v, root) {
-                    collect(v, rest, root, out);
-                }
-            }
+            Value::Object(_) if filter_matches(f, v, root) => collect(v, rest, root, out),
             _ => {}
         },
         // functions only end a path; `read` applies them to the collected matches

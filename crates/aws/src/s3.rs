@@ -126,3 +126,172 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+    use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    use aws_sdk_s3::operation::put_object::PutObjectOutput;
+    use aws_sdk_s3::types::Object;
+    use aws_sdk_s3::types::error::{NoSuchKey, NotFound};
+    use aws_smithy_mocks::mock;
+
+    use super::*;
+    use crate::test_support::mocked_client;
+
+    fn uri(s: &str) -> S3Uri {
+        s.parse().unwrap()
+    }
+
+    fn object(key: &str, size: i64) -> Object {
+        Object::builder().key(key).size(size).build()
+    }
+
+    #[tokio::test]
+    async fn given_an_object_when_put_and_got_then_bytes_round_trip() {
+        let put = mock!(Client::put_object)
+            .match_requests(|r| r.bucket() == Some("bkt") && r.key() == Some("a/b.csv"))
+            .then_output(|| PutObjectOutput::builder().build());
+        let get = mock!(Client::get_object)
+            .match_requests(|r| r.bucket() == Some("bkt") && r.key() == Some("a/b.csv"))
+            .then_output(|| {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from_static(b"x,y\n1,2\n"))
+                    .build()
+            });
+        let store = S3ObjectStore::new(mocked_client!(aws_sdk_s3, [&put, &get]));
+
+        store
+            .put(&uri("s3://bkt/a/b.csv"), b"x,y\n1,2\n".to_vec())
+            .await
+            .unwrap();
+        let bytes = store.get(&uri("s3://bkt/a/b.csv")).await.unwrap();
+
+        assert_eq!(bytes, b"x,y\n1,2\n");
+        assert_eq!((put.num_calls(), get.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn given_a_missing_key_when_getting_then_not_found_names_the_uri() {
+        let get = mock!(Client::get_object).then_error(|| {
+            GetObjectError::NoSuchKey(
+                NoSuchKey::builder()
+                    .message("The specified key does not exist.")
+                    .meta(ErrorMetadata::builder().code("NoSuchKey").build())
+                    .build(),
+            )
+        });
+        let store = S3ObjectStore::new(mocked_client!(aws_sdk_s3, [&get]));
+
+        let err = store.get(&uri("s3://bkt/missing.csv")).await.unwrap_err();
+
+        assert!(
+            matches!(&err, PortError::NotFound { what } if what.contains("s3://bkt/missing.csv")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_head_answers_when_checking_existence_then_404_is_false_and_403_an_error() {
+        let head = mock!(Client::head_object)
+            .sequence()
+            .output(|| HeadObjectOutput::builder().content_length(3).build())
+            .error(|| {
+                HeadObjectError::NotFound(
+                    NotFound::builder()
+                        .meta(ErrorMetadata::builder().code("NotFound").build())
+                        .build(),
+                )
+            })
+            .http_status(403, None)
+            .http_status(503, None)
+            .build();
+        let store = S3ObjectStore::new(mocked_client!(aws_sdk_s3, [&head]));
+        let u = uri("s3://bkt/k");
+
+        assert!(store.exists(&u).await.unwrap());
+        assert!(!store.exists(&u).await.unwrap());
+        let forbidden = store.exists(&u).await.unwrap_err();
+        assert!(
+            matches!(forbidden, PortError::Rejected { .. }),
+            "{forbidden}"
+        );
+        let down = store.exists(&u).await.unwrap_err();
+        assert!(matches!(down, PortError::Unavailable { .. }), "{down}");
+    }
+
+    #[tokio::test]
+    async fn given_three_pages_when_listing_then_every_key_is_returned_in_order() {
+        let first = mock!(Client::list_objects_v2)
+            .match_requests(|r| {
+                r.continuation_token().is_none()
+                    && r.prefix() == Some("runs/")
+                    && r.max_keys() == Some(2)
+            })
+            .then_output(|| {
+                ListObjectsV2Output::builder()
+                    .contents(object("runs/a", 1))
+                    .contents(object("runs/b", 2))
+                    .is_truncated(true)
+                    .next_continuation_token("t1")
+                    .build()
+            });
+        let second = mock!(Client::list_objects_v2)
+            .match_requests(|r| r.continuation_token() == Some("t1"))
+            .then_output(|| {
+                ListObjectsV2Output::builder()
+                    .contents(object("runs/c", 3))
+                    .contents(object("runs/d", 4))
+                    .is_truncated(true)
+                    .next_continuation_token("t2")
+                    .build()
+            });
+        let third = mock!(Client::list_objects_v2)
+            .match_requests(|r| r.continuation_token() == Some("t2"))
+            .then_output(|| {
+                ListObjectsV2Output::builder()
+                    .contents(object("runs/e", 5))
+                    .is_truncated(false)
+                    .build()
+            });
+        let store = S3ObjectStore::new(mocked_client!(aws_sdk_s3, [&first, &second, &third]))
+            .with_list_page_size(2);
+
+        let listed = store.list(&uri("s3://bkt/runs/")).await.unwrap();
+
+        let got: Vec<_> = listed.iter().map(|o| (o.uri.to_string(), o.size)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("s3://bkt/runs/a".to_string(), 1),
+                ("s3://bkt/runs/b".to_string(), 2),
+                ("s3://bkt/runs/c".to_string(), 3),
+                ("s3://bkt/runs/d".to_string(), 4),
+                ("s3://bkt/runs/e".to_string(), 5),
+            ]
+        );
+        assert_eq!(
+            (first.num_calls(), second.num_calls(), third.num_calls()),
+            (1, 1, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_truncated_page_without_token_when_listing_then_corrupt_instead_of_a_loop() {
+        let page = mock!(Client::list_objects_v2).then_output(|| {
+            ListObjectsV2Output::builder()
+                .contents(object("k", 1))
+                .is_truncated(true)
+                .build()
+        });
+        let store = S3ObjectStore::new(mocked_client!(aws_sdk_s3, [&page]));
+
+        let err = store.list(&uri("s3://bkt/")).await.unwrap_err();
+
+        assert!(matches!(err, PortError::Corrupt { .. }), "{err}");
+        assert_eq!(page.num_calls(), 1);
+    }
+}

@@ -217,3 +217,232 @@ mod tests {
         assert_eq!(metric_value(-3.0e-5), -3.0e-5);
     }
 }
+
+#[cfg(test)]
+mod mocked_tests {
+    use std::collections::BTreeMap;
+
+    use aws_sdk_sagemaker::Client;
+    use aws_sdk_sagemaker::error::ErrorMetadata;
+    use aws_sdk_sagemaker::operation::create_model::{CreateModelError, CreateModelOutput};
+    use aws_sdk_sagemaker::operation::describe_model::{DescribeModelError, DescribeModelOutput};
+    use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobError;
+    use aws_sdk_sagemaker::types::error::ResourceInUse;
+    use aws_sdk_sagemaker::types::{
+        AlgorithmSpecification, MetricData, ModelArtifacts, TrainingJobStatus,
+    };
+    use aws_smithy_mocks::mock;
+
+    use super::*;
+    use crate::test_support::mocked_client;
+
+    fn generic<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
+        make: impl Fn(ErrorMetadata) -> E,
+        code: &str,
+        message: &str,
+    ) -> E {
+        make(ErrorMetadata::builder().code(code).message(message).build())
+    }
+
+    fn request() -> CreateModelRequest {
+        CreateModelRequest {
+            model_name: "churn-2024-01-01-abcd".into(),
+            image: "img:1".into(),
+            model_data_url: "s3://b/out/job/output/model.tar.gz".into(),
+            execution_role_arn: "arn:aws:iam::1:role/sm".into(),
+            environment: BTreeMap::from([("K".into(), "V".into())]),
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_completed_job_when_described_then_every_field_is_mapped() {
+        let rule = mock!(Client::describe_training_job)
+            .match_requests(|r| r.training_job_name() == Some("job-1"))
+            .then_output(|| {
+                DescribeTrainingJobOutput::builder()
+                    .training_job_name("job-1")
+                    .training_job_status(TrainingJobStatus::Completed)
+                    .model_artifacts(
+                        ModelArtifacts::builder()
+                            .s3_model_artifacts("s3://b/job-1/output/model.tar.gz")
+                            .build(),
+                    )
+                    .algorithm_specification(
+                        AlgorithmSpecification::builder()
+                            .training_image("img:1")
+                            .build(),
+                    )
+                    .hyper_parameters("eta", "0.1")
+                    .final_metric_data_list(
+                        MetricData::builder()
+                            .metric_name("validation:rmse")
+                            .value(0.25)
+                            .build(),
+                    )
+                    .build()
+            });
+        let sm = SageMakerClient::new(mocked_client!(aws_sdk_sagemaker, [&rule]));
+
+        let info = sm.describe_training_job("job-1").await.unwrap();
+
+        assert_eq!(
+            info,
+            TrainingJobInfo {
+                name: "job-1".into(),
+                status: "Completed".into(),
+                failure_reason: None,
+                model_artifacts: Some("s3://b/job-1/output/model.tar.gz".into()),
+                image: Some("img:1".into()),
+                hyperparameters: BTreeMap::from([("eta".into(), "0.1".into())]),
+                final_metrics: BTreeMap::from([("validation:rmse".into(), 0.25)]),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn given_sagemaker_errors_when_describing_a_job_then_mapped() {
+        let rule = mock!(Client::describe_training_job)
+            .sequence()
+            .error(|| {
+                generic(
+                    DescribeTrainingJobError::generic,
+                    "ValidationException",
+                    "Could not find training job 'arn:aws:sagemaker:us-east-1:1:training-job/x'.",
+                )
+            })
+            .error(|| {
+                generic(
+                    DescribeTrainingJobError::generic,
+                    "ThrottlingException",
+                    "Rate exceeded",
+                )
+            })
+            .error(|| {
+                generic(
+                    DescribeTrainingJobError::generic,
+                    "AccessDeniedException",
+                    "no",
+                )
+            })
+            .http_status(500, None)
+            .build();
+        let sm = SageMakerClient::new(mocked_client!(aws_sdk_sagemaker, [&rule]));
+
+        let not_found = sm.describe_training_job("x").await.unwrap_err();
+        let throttled = sm.describe_training_job("x").await.unwrap_err();
+        let denied = sm.describe_training_job("x").await.unwrap_err();
+        let down = sm.describe_training_job("x").await.unwrap_err();
+
+        assert!(
+            matches!(not_found, PortError::NotFound { .. }),
+            "{not_found}"
+        );
+        assert!(
+            matches!(throttled, PortError::Unavailable { .. }),
+            "{throttled}"
+        );
+        assert!(matches!(denied, PortError::Rejected { .. }), "{denied}");
+        assert!(matches!(down, PortError::Unavailable { .. }), "{down}");
+    }
+
+    #[tokio::test]
+    async fn given_a_request_when_creating_a_model_then_the_container_carries_it() {
+        let rule = mock!(Client::create_model)
+            .match_requests(|r| {
+                let c = r.primary_container();
+                r.model_name() == Some("churn-2024-01-01-abcd")
+                    && r.execution_role_arn() == Some("arn:aws:iam::1:role/sm")
+                    && c.and_then(|c| c.image()) == Some("img:1")
+                    && c.and_then(|c| c.model_data_url())
+                        == Some("s3://b/out/job/output/model.tar.gz")
+                    && c.and_then(|c| c.environment())
+                        .and_then(|e| e.get("K"))
+                        .map(String::as_str)
+                        == Some("V")
+            })
+            .then_output(|| {
+                CreateModelOutput::builder()
+                    .model_arn("arn:aws:sagemaker:us-east-1:1:model/churn-2024-01-01-abcd")
+                    .build()
+            });
+        let sm = SageMakerClient::new(mocked_client!(aws_sdk_sagemaker, [&rule]));
+
+        let arn = sm.create_model(&request()).await.unwrap();
+
+        assert_eq!(
+            arn,
+            "arn:aws:sagemaker:us-east-1:1:model/churn-2024-01-01-abcd"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_an_existing_model_when_creating_then_conflict() {
+        let rule = mock!(Client::create_model)
+            .sequence()
+            .error(|| {
+                generic(
+                    CreateModelError::generic,
+                    "ValidationException",
+                    "Cannot create already existing model \"arn:aws:sagemaker:us-east-1:1:model/x\".",
+                )
+            })
+            .error(|| {
+                CreateModelError::ResourceInUse(
+                    ResourceInUse::builder()
+                        .message("in use")
+                        .meta(ErrorMetadata::builder().code("ResourceInUse").build())
+                        .build(),
+                )
+            })
+            .error(|| {
+                generic(
+                    CreateModelError::generic,
+                    "ResourceLimitExceeded",
+                    "quota",
+                )
+            })
+            .build();
+        let sm = SageMakerClient::new(mocked_client!(aws_sdk_sagemaker, [&rule]));
+
+        let exists = sm.create_model(&request()).await.unwrap_err();
+        let in_use = sm.create_model(&request()).await.unwrap_err();
+        let quota = sm.create_model(&request()).await.unwrap_err();
+
+        assert!(matches!(exists, PortError::Conflict { .. }), "{exists}");
+        assert!(matches!(in_use, PortError::Conflict { .. }), "{in_use}");
+        assert!(matches!(quota, PortError::Rejected { .. }), "{quota}");
+    }
+
+    #[tokio::test]
+    async fn given_models_when_described_then_found_or_none() {
+        let rule = mock!(Client::describe_model)
+            .sequence()
+            .output(|| {
+                DescribeModelOutput::builder()
+                    .model_name("m")
+                    .model_arn("arn:m")
+                    .primary_container(
+                        ContainerDefinition::builder()
+                            .image("img:1")
+                            .model_data_url("s3://b/model.tar.gz")
+                            .build(),
+                    )
+                    .build()
+            })
+            .error(|| {
+                generic(
+                    DescribeModelError::generic,
+                    "ValidationException",
+                    "Could not find model \"arn:m2\".",
+                )
+            })
+            .build();
+        let sm = SageMakerClient::new(mocked_client!(aws_sdk_sagemaker, [&rule]));
+
+        assert_eq!(
+            sm.describe_model("m").await.unwrap(),
+            Some(("s3://b/model.tar.gz".to_string(), "arn:m".to_string()))
+        );
+        assert_eq!(sm.describe_model("m2").await.unwrap(), None);
+    }
+}

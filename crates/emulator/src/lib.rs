@@ -15,6 +15,37 @@
 //! * Progress is reported as `tracing` events with target `mdlc_emulator`.
 //!
 //! The emulator also implements [`mdlc_core::ports::SageMakerApi`].
+//!
+//! ## Errors a state machine sees (match these in `Retry`/`Catch`)
+//!
+//! | situation | `error` | `cause` |
+//! | --- | --- | --- |
+//! | invalid request (every bad field named), unknown image, missing model data, duplicate model | `SageMaker.AmazonSageMakerException` | `... (Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException; ...)` |
+//! | throttling (fault injection) | `SageMaker.AmazonSageMakerException` | `Rate exceeded (...; Error Code: ThrottlingException; ...)` |
+//! | duplicate training/tuning/transform/processing job name | `SageMaker.ResourceInUseException` | message naming the ARN |
+//! | Describe*/Stop* of an unknown job | `SageMaker.ResourceNotFoundException` | message naming the ARN |
+//! | `.sync` job ended `Failed` or `Stopped` | `States.TaskFailed` | the Describe* output as a JSON string |
+//! | unknown action, `.sync` on a non-job action | `States.Runtime` | message |
+//!
+//! ## Configuration
+//!
+//! * Image map ([`ImageMap::load`], JSON): `{"images": [{"pattern": "*/my-algo:*", "command":
+//!   ["/path/prog", "arg"]}, {"pattern": "my/xgb:*", "builtin": "xgboost"}]}`; user entries come
+//!   before the defaults, which map SageMaker's XGBoost image URIs (any account and region) to
+//!   `mdlc-trainer` (found next to the current executable, in `target/{release,debug}`, or via
+//!   `MDLC_TRAINER_BIN`). Training runs `<command...> train`, transform `<command...> serve`,
+//!   processing `<command...> <ContainerEntrypoint...> <ContainerArguments...>` with
+//!   `/opt/ml/...` arguments rewritten to the job directory (map an image to `/usr/bin/env` to
+//!   run its entrypoint directly).
+//! * Faults ([`FaultConfig::parse`], `MDLC_FAULTS`): comma-separated `fail:<job-name-glob>` (the
+//!   job ends `Failed` with an injected `FailureReason`) and `throttle:<action>:<N>` (the first N
+//!   calls of `createTrainingJob`, `createModel`, …, or `*`, are throttled).
+//! * `FileSystemDataSource` channels: [`EmulatorConfig::file_systems`] maps a `FileSystemId`
+//!   (or `*`) to a local directory; `DirectoryPath` is resolved under it; `ro` channels are
+//!   copied read-only, `rw` channels are symlinked.
+//!
+//! Describe* documents are also written to `<job dir>/describe.json`, so a later process can
+//! describe jobs of an earlier one (a job that was still running then reads as `Failed`).
 
 pub mod config;
 pub mod error;

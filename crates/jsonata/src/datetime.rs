@@ -31,20 +31,23 @@ const DAYS: [&str; 7] = [
     "Sunday",
 ];
 
-fn parse_tz(tz: &str) -> Option<i32> {
-    // "+hhmm" / "-hhmm" / "+hh:mm"
-    let (sign, rest) = match tz.chars().next()? {
-        '+' => (1, &tz[1..]),
-        '-' => (-1, &tz[1..]),
-        _ => return None,
+/// The offset as JSONata derives it from "+hhmm": `n = parseInt`, hours `Math.floor(n / 100)`,
+/// minutes `n % 100` (so "-0330" means -4:30, as in JSONata). Returns (minutes, hours*100+minutes).
+fn parse_tz(tz: &str) -> Option<(i32, i32)> {
+    let t = tz.trim_start();
+    let (sign, digits) = match t.chars().next()? {
+        '+' => (1, &t[1..]),
+        '-' => (-1, &t[1..]),
+        _ => (1, t),
     };
-    let digits: String = rest.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.len() < 2 {
+    let d: String = digits.chars().take_while(|c| c.is_ascii_digit()).take(9).collect();
+    if d.is_empty() {
         return None;
     }
-    let h: i32 = digits.get(0..2)?.parse().ok()?;
-    let m: i32 = digits.get(2..4).and_then(|x| x.parse().ok()).unwrap_or(0);
-    Some(sign * (h * 60 + m))
+    let n: i32 = sign * d.parse::<i32>().ok()?;
+    let hours = n.div_euclid(100);
+    let mins = n % 100;
+    Some((60 * hours + mins, hours * 100 + mins))
 }
 
 fn pad_num(n: i64, width: usize) -> String {
@@ -78,7 +81,7 @@ fn name_case(name: &str, modifier: &str) -> String {
     s
 }
 
-fn format_component(spec: &str, dt: &DateTime<FixedOffset>, offset_min: i32) -> Result<String, Error> {
+fn format_component(spec: &str, dt: &DateTime<FixedOffset>, tz_num: i32) -> Result<String, Error> {
     let spec: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
     let mut chars = spec.chars();
     let comp = chars
@@ -96,8 +99,14 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, offset_min: i32) -> 
             let y = dt.year() as i64;
             let p = modifier.split(',').next().unwrap_or("");
             let w = digits_width(&modifier, 1);
+            let max_w = modifier
+                .split_once(',')
+                .and_then(|(_, w)| w.split('-').next_back().and_then(|x| x.parse::<u32>().ok()));
             if p.chars().filter(|c| c.is_ascii_digit()).count() == 2 {
                 pad_num(y % 100, 2)
+            } else if let Some(mw) = max_w {
+                let m = 10i64.pow(mw.min(9));
+                pad_num(y % m, (mw as usize).min(w.max(1)))
             } else {
                 pad_num(y, w)
             }
@@ -145,23 +154,30 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, offset_min: i32) -> 
             let t = modifier.ends_with('t');
             let m = modifier.trim_end_matches('t');
             let m = if m.is_empty() { "01:01" } else { m };
-            if t && offset_min == 0 {
+            let offset = tz_num;
+            if t && offset == 0 {
                 "Z".to_string()
             } else {
-                let sign = if offset_min < 0 { '-' } else { '+' };
-                let a = offset_min.abs();
-                let (h, mi) = (a / 60, a % 60);
+                let sign = if offset < 0 { '-' } else { '+' };
+                let a = offset.abs();
+                let (h, mi) = (a / 100, a % 100);
+                let digits = m.chars().filter(|c| c.is_ascii_digit()).count();
                 let body = if m.contains(':') {
                     let hw = m.split(':').next().map(|x| x.len()).unwrap_or(2);
                     format!("{}:{:02}", pad_num(h as i64, hw), mi)
-                } else if m.len() <= 2 && !m.is_empty() {
+                } else if digits <= 2 {
                     if mi == 0 {
-                        pad_num(h as i64, m.len())
+                        pad_num(h as i64, digits.max(1))
                     } else {
-                        format!("{}:{:02}", pad_num(h as i64, m.len()), mi)
+                        format!("{}:{:02}", pad_num(h as i64, digits.max(1)), mi)
                     }
+                } else if digits <= 4 {
+                    pad_num(a as i64, digits)
                 } else {
-                    format!("{:02}{:02}", h, mi)
+                    return Err(err(
+                        "D3134",
+                        "The timezone integer format specifier cannot have more than four digits",
+                    ));
                 };
                 if comp == 'z' {
                     format!("GMT{sign}{body}")
@@ -187,9 +203,9 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, offset_min: i32) -> 
 
 /// Formats milliseconds since the epoch with an XPath picture string.
 pub(crate) fn from_millis(ms: f64, picture: &Value, tz: &Value) -> Result<String, Error> {
-    let offset_min = match tz {
-        Value::String(s) => parse_tz(s).unwrap_or(0),
-        _ => 0,
+    let (offset_min, tz_num) = match tz {
+        Value::String(s) => parse_tz(s).unwrap_or((0, 0)),
+        _ => (0, 0),
     };
     let offset = FixedOffset::east_opt(offset_min * 60)
         .ok_or_else(|| err("D3134", "The timezone is out of range"))?;
@@ -218,7 +234,7 @@ pub(crate) fn from_millis(ms: f64, picture: &Value, tz: &Value) -> Result<String
                 err("D3135", "No matching closing bracket ']' in date/time picture string")
             })?;
             let spec: String = chars[i + 1..end].iter().collect();
-            out.push_str(&format_component(&spec, &dt, offset_min)?);
+            out.push_str(&format_component(&spec, &dt, tz_num)?);
             i = end + 1;
         } else if c == ']' && chars.get(i + 1) == Some(&']') {
             out.push(']');
@@ -229,6 +245,39 @@ pub(crate) fn from_millis(ms: f64, picture: &Value, tz: &Value) -> Result<String
         }
     }
     Ok(out)
+}
+
+fn iso_offset_minutes(tz: &str) -> Option<i32> {
+    let sign = match tz.chars().next()? {
+        '+' => 1,
+        '-' => -1,
+        _ => return None,
+    };
+    let digits: String = tz[1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = digits[2..].parse().ok()?;
+    Some(sign * (h * 60 + m))
+}
+
+fn iso_shape() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    static NEVER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^\d{4}(-[01]\d)*(-[0-3]\d)*(T[0-2]\d:[0-5]\d:[0-5]\d)*(\.\d+)?([+-][0-2]\d:?[0-5]\d|Z)?$",
+        )
+        .ok()
+    })
+    .as_ref()
+    .unwrap_or_else(|| NEVER.get_or_init(|| regex::Regex::new("$^").unwrap_or_else(|_| unreachable_regex())))
+}
+
+#[allow(clippy::panic)]
+fn unreachable_regex() -> regex::Regex {
+    panic!("constant regular expression failed to compile")
 }
 
 /// Parses an ISO 8601 timestamp (the forms JSONata accepts without a picture).
@@ -245,6 +294,16 @@ pub(crate) fn to_millis<'a>(s: &str, picture: &Value<'a>) -> Result<Value<'a>, E
             format!("The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {s:?}"),
         )
     };
+    if !iso_shape().is_match(s) {
+        return Err(bad());
+    }
+    // the shape is ISO 8601; values out of range give NaN (JSON null) like Date.parse
+    let nan = |_| Value::Number(f64::NAN);
+    Ok(parse_iso(s).map_or_else(nan, Value::Number))
+}
+
+fn parse_iso(s: &str) -> Result<f64, ()> {
+    let bad = || ();
     let (date_part, time_part) = match s.split_once('T') {
         Some((d, t)) => (d, Some(t)),
         None => (s, None),
@@ -275,7 +334,7 @@ pub(crate) fn to_millis<'a>(s: &str, picture: &Value<'a>) -> Result<Value<'a>, E
                 (t, None)
             };
             if let Some(tz) = tz {
-                offset_secs = parse_tz(tz).ok_or_else(bad)? * 60;
+                offset_secs = iso_offset_minutes(tz).ok_or_else(bad)? * 60;
             }
             let (hms, frac) = match clock.split_once('.') {
                 Some((a, b)) => (a, Some(b)),
@@ -300,5 +359,5 @@ pub(crate) fn to_millis<'a>(s: &str, picture: &Value<'a>) -> Result<Value<'a>, E
         }
     };
     let millis = NaiveDateTime::and_utc(&naive).timestamp_millis() - (offset_secs as i64) * 1000;
-    Ok(Value::Number(millis as f64))
+    Ok(millis as f64)
 }

@@ -797,8 +797,14 @@ impl<'a> Ctx<'a> {
             }
         }
         let mut results: Value<'a> = Value::seq(vec![]);
-        if let Value::Object(m) = &input {
-            for (_, v) in m.iter() {
+        let values: Vec<Value<'a>> = match &input {
+            Value::Object(m) => m.values().cloned().collect(),
+            // JavaScript arrays are objects too: their values are the items
+            Value::Array(a) => a.items.clone(),
+            _ => Vec::new(),
+        };
+        {
+            for v in values.iter() {
                 if let Value::Array(_) = v {
                     let mut flat = Vec::new();
                     flatten(v, &mut flat);

@@ -1521,10 +1521,19 @@ fn to_radix(v: f64, radix: u32) -> String {
         return "0".into();
     }
     let mut digits = Vec::new();
-    while n >= 1.0 {
-        let d = (n % radix as f64) as u32;
-        digits.push(std::char::from_digit(d, radix).unwrap_or('0'));
-        n = (n / radix as f64).floor();
+    // like V8: digits below the precision of a double are printed as zeros
+    let two53 = 9_007_199_254_740_992.0;
+    while n / radix as f64 >= two53 {
+        n /= radix as f64;
+        digits.push('0');
+    }
+    loop {
+        let rem = n % radix as f64;
+        digits.push(std::char::from_digit(rem as u32, radix).unwrap_or('0'));
+        n = (n - rem) / radix as f64;
+        if n <= 0.0 {
+            break;
+        }
     }
     let s: String = digits.iter().rev().collect();
     if neg { format!("-{s}") } else { s }

@@ -9,6 +9,7 @@
 //! - [`cloud::LocalCloud`]: all of it composed under one state directory.
 
 pub mod cloud;
+pub mod demo;
 pub mod functions;
 pub mod http;
 pub mod invoker;

@@ -305,29 +305,42 @@ pub fn train(
                 *m += f64::from(grower.predict_binned(&bins[r * nf..(r + 1) * nf]));
             }
         }
-        if let (Some(v), Some(vm)) = (validation, valid_margins.as_mut()) {
+        // Training-set metrics on a second thread while this one updates and scores the
+        // validation set.
+        let objective = params.objective;
+        let score_train = |preds: &mut Vec<f32>| -> Vec<(Metric, f64)> {
+            for (p, &m) in preds.iter_mut().zip(&margins) {
+                *p = output(objective, m) as f32;
+            }
+            metrics
+                .iter()
+                .map(|&m| (m, m.compute(labels, preds)))
+                .collect()
+        };
+        let score_validation = |vm: &mut Vec<f64>, v: &Dataset| -> Vec<(Metric, f64)> {
             for (row, m) in v.features().chunks(nf).zip(vm.iter_mut()) {
                 *m += f64::from(tree.predict_row(row));
             }
-        }
-        model.trees.push(tree);
-        rounds_run = round + 1;
-
-        for (p, &m) in preds_f32.iter_mut().zip(&margins) {
-            *p = model.transform(m) as f32;
-        }
-        let train_scores: Vec<(Metric, f64)> = metrics
-            .iter()
-            .map(|&m| (m, m.compute(labels, &preds_f32)))
-            .collect();
-        let mut valid_scores = Vec::new();
-        if let (Some(v), Some(vm)) = (validation, valid_margins.as_ref()) {
-            let vp: Vec<f32> = vm.iter().map(|&m| model.transform(m) as f32).collect();
-            valid_scores = metrics
+            let vp: Vec<f32> = vm.iter().map(|&m| output(objective, m) as f32).collect();
+            metrics
                 .iter()
                 .map(|&m| (m, m.compute(v.labels(), &vp)))
-                .collect();
-        }
+                .collect()
+        };
+        let (train_scores, valid_scores) = match (validation, valid_margins.as_mut()) {
+            (Some(v), Some(vm)) if threads > 1 => std::thread::scope(|scope| {
+                let handle = scope.spawn(|| score_train(&mut preds_f32));
+                let valid = score_validation(vm, v);
+                match handle.join() {
+                    Ok(t) => (t, valid),
+                    Err(e) => std::panic::resume_unwind(e),
+                }
+            }),
+            (Some(v), Some(vm)) => (score_train(&mut preds_f32), score_validation(vm, v)),
+            _ => (score_train(&mut preds_f32), Vec::new()),
+        };
+        model.trees.push(tree);
+        rounds_run = round + 1;
         let record = RoundRecord {
             round,
             train: train_scores,
@@ -372,6 +385,14 @@ pub fn train(
         rounds_run,
         stopped_early,
     })
+}
+
+#[inline]
+fn output(objective: Objective, margin: f64) -> f64 {
+    match objective {
+        Objective::SquaredError => margin,
+        Objective::Logistic => sigmoid(margin),
+    }
 }
 
 #[inline(never)]

@@ -341,6 +341,7 @@ async fn given_sdk_errors_when_reading_then_each_maps_to_its_port_error() {
             GetItemError::ProvisionedThroughputExceededException(
                 ProvisionedThroughputExceededException::builder()
                     .message("slow down")
+                    .meta(meta("ProvisionedThroughputExceededException", "slow down"))
                     .build(),
             )
         })
@@ -349,6 +350,7 @@ async fn given_sdk_errors_when_reading_then_each_maps_to_its_port_error() {
             GetItemError::ResourceNotFoundException(
                 ResourceNotFoundException::builder()
                     .message("no table")
+                    .meta(meta("ResourceNotFoundException", "no table"))
                     .build(),
             )
         })
@@ -375,7 +377,6 @@ async fn given_sdk_errors_when_reading_then_each_maps_to_its_port_error() {
     for _ in 0..5 {
         got.push(reg.get_version("churn", 1).await.unwrap_err());
     }
-    eprintln!("{got:#?}");
 
     assert!(
         matches!(&got[0], PortError::Unavailable { message } if message.contains("GetItem on table registry")),
@@ -518,6 +519,7 @@ async fn given_a_missing_version_when_setting_status_then_not_found() {
             UpdateItemError::ConditionalCheckFailedException(
                 ConditionalCheckFailedException::builder()
                     .message("failed")
+                    .meta(meta("ConditionalCheckFailedException", "failed"))
                     .build(),
             )
         });

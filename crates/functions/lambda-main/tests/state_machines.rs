@@ -1,0 +1,311 @@
+//! The two state machines (statemachine/*.asl.json, unchanged but for the placeholders) run on
+//! the project's ASL engine with the seven real handlers over in-memory ports and a fake
+//! SageMaker behind the `.sync` integrations: the paths between states, the Choice branches,
+//! Retry on `DependencyUnavailable`, the failure path, and the nested retrain execution.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use mdlc_asl::{ExecutionOptions, ExecutionStatus, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
+use mdlc_core::memory::InMemoryWorld;
+use mdlc_core::ports::{ObjectStore, RegistryRead, TrainingJobInfo};
+use mdlc_core::{Dependencies, HandlerFailure, PortError, S3Uri};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "000000000000";
+const TRAINING_ARN: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:training";
+
+fn definition(name: &str) -> String {
+    let path = format!("{}/../../../statemachine/{name}.asl.json", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for (placeholder, function) in [
+        ("InitializeFunctionArn", "initialize"),
+        ("TrainFunctionArn", "train"),
+        ("CreateModelFunctionArn", "create-model"),
+        ("RegisterModelFunctionArn", "register-model"),
+        ("FindModelFunctionArn", "find-model"),
+        ("MonitorPerformanceFunctionArn", "monitor-performance"),
+        ("IsRetrainingNeededFunctionArn", "is-retraining-needed"),
+    ] {
+        text = text.replace(
+            &format!("${{{placeholder}}}"),
+            &format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}"),
+        );
+    }
+    text = text.replace("${SageMakerExecutionRoleArn}", "arn:aws:iam::000000000000:role/sm");
+    text = text.replace("${ArtifactBucket}", "mdlc-artifacts");
+    text = text.replace("${TrainingStateMachineArn}", TRAINING_ARN);
+    assert!(!text.contains("${"), "unsubstituted placeholder in {name}");
+    text
+}
+
+/// Routes Tasks like the local runtime does, with a fake SageMaker.
+struct Cloud {
+    world: InMemoryWorld,
+    deps: Dependencies,
+    /// Added to every label to make predictions (0 = perfect model).
+    prediction_error: Mutex<f64>,
+    /// (resource, parameters) of every SageMaker / Step Functions call.
+    calls: Mutex<Vec<(String, Value)>>,
+    training: Arc<StateMachine>,
+}
+
+fn failure(f: HandlerFailure) -> TaskFailure {
+    TaskFailure::new(
+        f.error_type.clone(),
+        json!({"errorType": f.error_type, "errorMessage": f.message}).to_string(),
+    )
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{pointer} missing in {v}"))
+}
+
+impl Cloud {
+    fn new() -> Arc<Cloud> {
+        let world = InMemoryWorld::new();
+        let deps = world.dependencies();
+        Arc::new(Cloud {
+            world,
+            deps,
+            prediction_error: Mutex::new(0.1),
+            calls: Mutex::new(vec![]),
+            training: Arc::new(StateMachine::from_json_str(&definition("training")).expect("valid training ASL")),
+        })
+    }
+
+    fn calls(&self, resource_suffix: &str) -> Vec<Value> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(r, _)| r.ends_with(resource_suffix))
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    async fn finish_training_job(&self, job: &str, output_path: &str) -> String {
+        let artifacts = format!("{output_path}{job}/output/model.tar.gz");
+        self.world.store.insert(&artifacts, "model");
+        self.world.sagemaker.insert_training_job(TrainingJobInfo {
+            name: job.to_string(),
+            status: "Completed".into(),
+            failure_reason: None,
+            model_artifacts: Some(artifacts.clone()),
+            image: None,
+            hyperparameters: BTreeMap::from([("eta".to_string(), "0.3".to_string())]),
+            final_metrics: BTreeMap::from([("validation:rmse".to_string(), 1.0)]),
+        });
+        artifacts
+    }
+
+    async fn transform(&self, p: &Value) -> Value {
+        let model = str_at(p, "/ModelName");
+        assert!(self.world.sagemaker.models().contains_key(model), "transform of unknown model {model}");
+        let input: S3Uri = str_at(p, "/TransformInput/DataSource/S3DataSource/S3Uri").parse().unwrap();
+        let output: S3Uri = str_at(p, "/TransformOutput/S3OutputPath").parse().unwrap();
+        let error = *self.prediction_error.lock().unwrap();
+        for object in self.world.store.list(&input).await.unwrap() {
+            let rel = object.uri.key.strip_prefix(&input.key).unwrap().to_string();
+            // The fake model "predicts" from the ground truth kept beside the features.
+            let truth_uri = S3Uri::new(&input.bucket, object.uri.key.replace("/features/", "/labels/"));
+            let truth = String::from_utf8(self.world.store.get(&truth_uri).await.unwrap()).unwrap();
+            let preds: String = truth
+                .lines()
+                .map(|l| format!("{}\n", l.split(',').next().unwrap().parse::<f64>().unwrap() + error))
+                .collect();
+            self.world.store.put(&output.join(&format!("{rel}.out")), preds.into_bytes()).await.unwrap();
+        }
+        json!({"TransformJobName": str_at(p, "/TransformJobName"), "TransformJobStatus": "Completed"})
+    }
+}
+
+#[async_trait]
+impl TaskInvoker for Cloud {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        let p = request.parameters.clone();
+        if request.resource != "arn:aws:states:::lambda:invoke" {
+            self.calls.lock().unwrap().push((request.resource.clone(), p.clone()));
+        }
+        match request.resource.as_str() {
+            "arn:aws:states:::lambda:invoke" => {
+                let function = str_at(&p, "/FunctionName").rsplit(':').next().unwrap().to_string();
+                let event = p.get("Payload").cloned().unwrap_or(Value::Null);
+                let d = &self.deps;
+                let out = match function.as_str() {
+                    "initialize" => initialize::invoke(event, d).await,
+                    "train" => train::invoke(event, d).await,
+                    "create-model" => create_model::invoke(event, d).await,
+                    "register-model" => register_model::invoke(event, d).await,
+                    "find-model" => find_model::invoke(event, d).await,
+                    "monitor-performance" => monitor_performance::invoke(event, d).await,
+                    "is-retraining-needed" => is_retraining_needed::invoke(event, d).await,
+                    other => panic!("unknown function {other}"),
+                };
+                out.map(|payload| json!({"Payload": payload, "StatusCode": 200})).map_err(failure)
+            }
+            "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync" => {
+                let name = str_at(&p, "/HyperParameterTuningJobName");
+                assert!(name.len() <= 32, "tuning job name {name} too long");
+                let best = format!("{name}-001-0a1b2c3d");
+                let out = str_at(&p, "/TrainingJobDefinition/OutputDataConfig/S3OutputPath");
+                self.finish_training_job(&best, out).await;
+                Ok(json!({"HyperParameterTuningJobName": name, "HyperParameterTuningJobStatus": "Completed",
+                          "BestTrainingJob": {"TrainingJobName": best,
+                              "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:rmse", "Value": 1.0}}}))
+            }
+            "arn:aws:states:::sagemaker:createTrainingJob.sync" => {
+                let name = str_at(&p, "/TrainingJobName");
+                let out = str_at(&p, "/OutputDataConfig/S3OutputPath");
+                let artifacts = self.finish_training_job(name, out).await;
+                Ok(json!({"TrainingJobName": name, "TrainingJobStatus": "Completed",
+                          "ModelArtifacts": {"S3ModelArtifacts": artifacts}}))
+            }
+            "arn:aws:states:::sagemaker:createTransformJob.sync" => Ok(self.transform(&p).await),
+            "arn:aws:states:::states:startExecution.sync:2" => {
+                assert_eq!(str_at(&p, "/StateMachineArn"), TRAINING_ARN);
+                let name = str_at(&p, "/Name").to_string();
+                let input = p.get("Input").cloned().unwrap_or(Value::Null);
+                let options = ExecutionOptions {
+                    invoker: Arc::new(Delegate(self as *const Cloud as usize)),
+                    state_machine_name: "training".into(),
+                    execution_name: name.clone(),
+                    account: ACCOUNT.into(),
+                    ..ExecutionOptions::default()
+                };
+                let execution = self.training.execute(input, options).await;
+                match execution.status {
+                    ExecutionStatus::Succeeded => Ok(json!({
+                        "ExecutionArn": format!("arn:aws:states:us-east-1:{ACCOUNT}:execution:training:{name}"),
+                        "Status": "SUCCEEDED", "Output": execution.output})),
+                    _ => Err(TaskFailure::new("States.TaskFailed", format!("{:?}: {:?}", execution.error, execution.cause))),
+                }
+            }
+            other => Err(TaskFailure::new("States.TaskFailed", format!("unroutable resource {other}"))),
+        }
+    }
+}
+
+/// The nested execution's invoker: the same cloud (which outlives every execution it starts).
+struct Delegate(usize);
+
+#[async_trait]
+impl TaskInvoker for Delegate {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        // SAFETY-free alternative to a raw pointer: look the cloud up in the registry of clouds.
+        let cloud = CLOUDS.lock().unwrap().iter().find(|c| Arc::as_ptr(c) as usize == self.0).cloned();
+        match cloud {
+            Some(c) => c.invoke(request).await,
+            None => Err(TaskFailure::new("States.TaskFailed", "cloud gone")),
+        }
+    }
+}
+
+static CLOUDS: Mutex<Vec<Arc<Cloud>>> = Mutex::new(Vec::new());
+
+fn cloud() -> Arc<Cloud> {
+    let c = Cloud::new();
+    CLOUDS.lock().unwrap().push(c.clone());
+    c
+}
+
+async fn run(cloud: &Arc<Cloud>, flow: &str, execution: &str, input: Value) -> mdlc_asl::Execution {
+    let machine = StateMachine::from_json_str(&definition(flow)).expect("valid ASL");
+    let options = ExecutionOptions {
+        invoker: cloud.clone(),
+        state_machine_name: flow.into(),
+        execution_name: execution.into(),
+        account: ACCOUNT.into(),
+        ..ExecutionOptions::default()
+    };
+    machine.execute(input, options).await
+}
+
+fn seed_evaluation_data(cloud: &Cloud, date: &str) {
+    let base = format!("s3://mdlc-artifacts/datasets/churn/{date}/evaluation");
+    cloud.world.store.insert(&format!("{base}/features/part-1.csv"), "1,2\n3,4\n5,6\n");
+    cloud.world.store.insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
+}
+
+#[tokio::test]
+async fn training_flow_tunes_creates_and_registers_version_1() {
+    let cloud = cloud();
+    let e = run(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    let out = e.output.unwrap();
+    assert_eq!(out["version"], 1, "{out}");
+    assert_eq!(out["objectiveValue"], 1.0);
+    let tuning = cloud.calls("createHyperParameterTuningJob.sync");
+    assert_eq!(tuning.len(), 1);
+    assert!(str_at(&tuning[0], "/HyperParameterTuningJobName").ends_with("-0"), "retry-count suffix");
+    let v = cloud.world.registry.get_version("churn", 1).await.unwrap().unwrap();
+    assert!(v.record.tuning_job_name.is_some());
+    assert!(v.record.execution_arn.ends_with(":training:t1"), "{}", v.record.execution_arn);
+}
+
+#[tokio::test]
+async fn training_flow_without_tuning_runs_one_job_and_retries_dependency_unavailable() {
+    let cloud = cloud();
+    cloud.world.registry.fail_next(PortError::unavailable("throttled"));
+    let e = run(&cloud, "training", "t1", json!({"modelName": "churn", "tuning": {"enabled": false}})).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    let jobs = cloud.calls("createTrainingJob.sync");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["RoleArn"], "arn:aws:iam::000000000000:role/sm");
+    assert!(cloud.calls("createHyperParameterTuningJob.sync").is_empty());
+    let v = cloud.world.registry.get_version("churn", 1).await.unwrap().unwrap();
+    assert_eq!(v.record.tuning_job_name, None);
+}
+
+#[tokio::test]
+async fn invalid_input_fails_the_execution_with_the_original_error_and_cause() {
+    let cloud = cloud();
+    let e = run(&cloud, "training", "t1", json!({"tuning": {"maxJobs": 0}})).await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error.as_deref(), Some("InvalidInput"));
+    let cause = e.cause.unwrap();
+    assert!(cause.contains("/modelName: is required"), "{cause}");
+    assert!(cause.contains("/tuning/maxJobs"), "{cause}");
+}
+
+#[tokio::test]
+async fn evaluation_flow_keeps_a_good_model_and_retrains_a_degraded_one() {
+    let cloud = cloud();
+    let e = run(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+
+    seed_evaluation_data(&cloud, "2024-06-01");
+    let eval_input = json!({"modelName": "churn", "dataDate": "2024-06-01", "monitoring": {"threshold": 1.0}});
+    let e = run(&cloud, "evaluation", "e1", eval_input.clone()).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    let out = e.output.unwrap();
+    assert_eq!(out["retrain"], false, "{out}");
+    assert!(cloud.calls("startExecution.sync:2").is_empty());
+
+    *cloud.prediction_error.lock().unwrap() = 3.0;
+    let e = run(&cloud, "evaluation", "e2", eval_input.clone()).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    let out = e.output.unwrap();
+    assert_eq!(out["retrain"], true, "{out}");
+    assert_eq!(out["newVersion"], 2, "{out}");
+    let v2 = cloud.world.registry.get_version("churn", 2).await.unwrap().unwrap();
+    assert_eq!(v2.record.parent_version, Some(1));
+    assert!(v2.record.reason.contains("threshold"), "{}", v2.record.reason);
+
+    // Within the cooldown a degraded model is not retrained again.
+    let e = run(&cloud, "evaluation", "e3", eval_input).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    let out = e.output.unwrap();
+    assert_eq!(out["version"], 2);
+    assert_eq!(out["retrain"], false, "{out}");
+    assert!(out["reason"].as_str().unwrap().contains("cooldown"), "{out}");
+}
+
+#[tokio::test]
+async fn evaluation_without_a_model_fails_with_model_not_found() {
+    let cloud = cloud();
+    let e = run(&cloud, "evaluation", "e1", json!({"modelName": "churn"})).await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error.as_deref(), Some("ModelNotFound"));
+}

@@ -1,0 +1,640 @@
+//! `mdlc demo`: the whole life cycle on the local cloud.
+//!
+//! generate data → training flow (tuning, 8 jobs, 2 in parallel, the real trainer) → version 1 →
+//! evaluation on fresh data (no retrain) → evaluation on drifted data (retrain: a nested training
+//! execution → version 2) → evaluation again (no retrain); then a summary and `report.html`.
+//!
+//! With a user's data set (`train.csv`, `validation.csv`, `holdout.csv`, label first, no header)
+//! the drift is made from the user's own rows: the label relationship is inverted (regression:
+//! `y → -y`; binary: `y → 1 - y`), which any model trained before must fail on and a retrained
+//! one can learn.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mdlc_asl::{ExecutionObserver, ExecutionStatus};
+use mdlc_core::ports::{ObjectStore, RegistryRead, SageMakerApi};
+use mdlc_core::registry::{EvaluationRecord, ModelVersion};
+use mdlc_core::{PortError, S3Uri};
+use mdlc_trainer::data::{GenerateConfig, Problem, generate};
+use serde::Serialize;
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::cloud::{LocalCloud, LocalCloudConfig, LocalError};
+use crate::invoker::RunSettings;
+use crate::report::{ReportInput, render_html};
+
+/// The marker file that makes a directory a demo state directory (safe to wipe).
+pub const STATE_MARKER: &str = ".mdlc-state";
+
+/// Options of a demo run.
+#[derive(Clone)]
+pub struct DemoOptions {
+    pub state_dir: PathBuf,
+    /// The user's data set directory; `None`: generated data.
+    pub dataset: Option<PathBuf>,
+    pub problem: Problem,
+    pub model_name: String,
+    pub seed: u64,
+    /// Training rows of the generated data.
+    pub rows: usize,
+    pub features: usize,
+    /// Progress observer for the executions (the CLI prints state lines).
+    pub observer: Option<Arc<dyn ExecutionObserver>>,
+    /// Real time (durations in the report) or virtual (tests).
+    pub real_time: bool,
+    /// Tuning jobs and parallelism.
+    pub max_jobs: u32,
+    pub max_parallel_jobs: u32,
+    /// Boosting rounds of every training job.
+    pub num_round: u32,
+}
+
+impl DemoOptions {
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        DemoOptions {
+            state_dir: state_dir.into(),
+            dataset: None,
+            problem: Problem::Regression,
+            model_name: "demo-model".into(),
+            seed: 42,
+            rows: 2000,
+            features: 8,
+            observer: None,
+            real_time: true,
+            max_jobs: 8,
+            max_parallel_jobs: 2,
+            num_round: 60,
+        }
+    }
+}
+
+/// What can stop a demo.
+#[derive(Debug, Error)]
+pub enum DemoError {
+    #[error(
+        "refusing to clean {path}: it is not empty and has no {STATE_MARKER} marker (not a directory the demo created); pass another --state-dir"
+    )]
+    ForeignStateDir { path: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("data set {path}: {message}")]
+    Dataset { path: String, message: String },
+    #[error("{0}")]
+    Local(#[from] LocalError),
+    #[error("the project's {0} state machine is not available (statemachine/{0}.asl.json)")]
+    MissingStateMachine(&'static str),
+    #[error("object store: {0}")]
+    Store(#[from] PortError),
+    #[error("step {step}: the {machine} execution {status}: {error}: {cause}")]
+    ExecutionFailed {
+        step: String,
+        machine: String,
+        status: String,
+        error: String,
+        cause: String,
+    },
+    #[error("step {step}: unexpected execution output: {message}")]
+    Output { step: String, message: String },
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> DemoError {
+    DemoError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A registered version as the summary shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VersionSummary {
+    pub version: u64,
+    pub objective: Option<f64>,
+    #[serde(rename = "objectiveMetric")]
+    pub objective_metric: Option<String>,
+    /// Final metrics of the version's training job.
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(rename = "trainingJob")]
+    pub training_job: String,
+    #[serde(rename = "dataDate")]
+    pub data_date: String,
+    pub reason: String,
+    #[serde(rename = "parentVersion")]
+    pub parent_version: Option<u64>,
+}
+
+/// One evaluation as the summary shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EvaluationSummary {
+    pub version: u64,
+    #[serde(rename = "dataDate")]
+    pub data_date: String,
+    /// What the batch was: "fresh", "drifted", "drifted (after retrain)".
+    pub batch: String,
+    pub metrics: BTreeMap<String, f64>,
+    pub retrain: bool,
+    pub reason: String,
+    /// The version the retrain registered, if any.
+    #[serde(rename = "newVersion")]
+    pub new_version: Option<u64>,
+}
+
+/// The outcome of a demo run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoSummary {
+    #[serde(rename = "modelName")]
+    pub model_name: String,
+    pub problem: String,
+    pub versions: Vec<VersionSummary>,
+    pub evaluations: Vec<EvaluationSummary>,
+    pub report: String,
+    #[serde(rename = "elapsedSeconds")]
+    pub elapsed_seconds: f64,
+}
+
+/// The data sets of one run, as CSV text (label first).
+struct DemoData {
+    problem: Problem,
+    train: String,
+    validation: String,
+    fresh: String,
+    drifted_eval: String,
+    drifted_eval_2: String,
+    drifted_train: String,
+    drifted_validation: String,
+}
+
+fn split_lines(text: &str, parts: &[usize]) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &n in parts {
+        let end = (start + n).min(lines.len());
+        out.push(lines[start..end].iter().map(|l| format!("{l}\n")).collect());
+        start = end;
+    }
+    out.push(lines[start..].iter().map(|l| format!("{l}\n")).collect());
+    out
+}
+
+fn generated_data(opts: &DemoOptions) -> Result<DemoData, DemoError> {
+    let mut cfg = GenerateConfig::new(opts.problem, opts.rows, opts.features, opts.seed);
+    let quarter = (opts.rows / 4).max(20);
+    cfg.validation_rows = Some(quarter);
+    cfg.holdout_rows = Some(quarter);
+    cfg.drift_rows = Some(quarter * 2 + opts.rows + quarter);
+    let data = generate(&cfg).map_err(|e| DemoError::Dataset {
+        path: "(generated)".into(),
+        message: e.to_string(),
+    })?;
+    let drifted = split_lines(&data.drifted.to_csv(), &[quarter, quarter, opts.rows]);
+    let [e1, e2, tr, va] = <[String; 4]>::try_from(drifted).map_err(|_| DemoError::Dataset {
+        path: "(generated)".into(),
+        message: "drifted batch too small".into(),
+    })?;
+    Ok(DemoData {
+        problem: opts.problem,
+        train: data.train.to_csv(),
+        validation: data.validation.to_csv(),
+        fresh: data.holdout.to_csv(),
+        drifted_eval: e1,
+        drifted_eval_2: e2,
+        drifted_train: tr,
+        drifted_validation: va,
+    })
+}
+
+/// Inverts the label relationship of label-first CSV rows.
+fn invert_labels(text: &str, problem: Problem, path: &str) -> Result<String, DemoError> {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (label, rest) = line.split_once(',').ok_or_else(|| DemoError::Dataset {
+            path: path.to_string(),
+            message: format!("line {}: expected a label and at least one feature", i + 1),
+        })?;
+        let y: f64 = label.trim().parse().map_err(|_| DemoError::Dataset {
+            path: path.to_string(),
+            message: format!("line {}: the label {label:?} is not a number", i + 1),
+        })?;
+        let flipped = match problem {
+            Problem::Regression => -y,
+            Problem::Binary => {
+                if y != 0.0 && y != 1.0 {
+                    return Err(DemoError::Dataset {
+                        path: path.to_string(),
+                        message: format!(
+                            "line {}: a binary label must be 0 or 1, got {label}",
+                            i + 1
+                        ),
+                    });
+                }
+                1.0 - y
+            }
+        };
+        out.push_str(&format!("{flipped},{rest}\n"));
+    }
+    Ok(out)
+}
+
+fn user_data(dir: &Path, problem: Problem) -> Result<DemoData, DemoError> {
+    let read = |name: &str| {
+        let p = dir.join(name);
+        let text = std::fs::read_to_string(&p).map_err(|e| DemoError::Dataset {
+            path: p.display().to_string(),
+            message: e.to_string(),
+        })?;
+        if text.lines().filter(|l| !l.trim().is_empty()).count() < 3 {
+            return Err(DemoError::Dataset {
+                path: p.display().to_string(),
+                message: "needs at least 3 rows".into(),
+            });
+        }
+        Ok::<_, DemoError>((text, p.display().to_string()))
+    };
+    let (train, train_path) = read("train.csv")?;
+    let (validation, validation_path) = read("validation.csv")?;
+    let (holdout, holdout_path) = read("holdout.csv")?;
+    let n = holdout.lines().filter(|l| !l.trim().is_empty()).count();
+    let third = n / 3;
+    let parts = split_lines(&holdout, &[third, third]);
+    let [fresh, b, c] = <[String; 3]>::try_from(parts).map_err(|_| DemoError::Dataset {
+        path: holdout_path.clone(),
+        message: "cannot split the holdout set".into(),
+    })?;
+    Ok(DemoData {
+        problem,
+        drifted_eval: invert_labels(&b, problem, &holdout_path)?,
+        drifted_eval_2: invert_labels(&c, problem, &holdout_path)?,
+        drifted_train: invert_labels(&train, problem, &train_path)?,
+        drifted_validation: invert_labels(&validation, problem, &validation_path)?,
+        train,
+        validation,
+        fresh,
+    })
+}
+
+/// Features only (drops the first column).
+fn features_only(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("{}\n", l.split_once(',').map(|x| x.1).unwrap_or("")))
+        .collect()
+}
+
+/// Wipes `dir` when it is ours (or empty/missing) and marks it as a demo state directory.
+pub fn prepare_state_dir(dir: &Path) -> Result<(), DemoError> {
+    if dir.exists() {
+        let marked = dir.join(STATE_MARKER).is_file();
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| io_err(dir, e))?
+            .next()
+            .is_none();
+        if !marked && !empty {
+            return Err(DemoError::ForeignStateDir {
+                path: dir.display().to_string(),
+            });
+        }
+        std::fs::remove_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    std::fs::write(
+        dir.join(STATE_MARKER),
+        "state of the mdlc local cloud; `mdlc demo` wipes this directory\n",
+    )
+    .map_err(|e| io_err(dir, e))
+}
+
+const DATES: [&str; 4] = ["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-22"];
+
+async fn put(store: &dyn ObjectStore, uri: &str, body: &str) -> Result<(), DemoError> {
+    let uri: S3Uri = uri.parse().map_err(|e: mdlc_core::s3uri::S3UriError| DemoError::Output {
+        step: "upload".into(),
+        message: e.to_string(),
+    })?;
+    store.put(&uri, body.as_bytes().to_vec()).await?;
+    Ok(())
+}
+
+fn flow_input(opts: &DemoOptions, problem: Problem, date: &str) -> Value {
+    let (metric, direction) = match problem {
+        Problem::Regression => ("rmse", "LowerIsBetter"),
+        Problem::Binary => ("auc", "HigherIsBetter"),
+    };
+    json!({
+        "modelName": opts.model_name,
+        "dataDate": date,
+        "problemType": problem.name(),
+        "tuning": {
+            "strategy": "Bayesian",
+            "maxJobs": opts.max_jobs,
+            "maxParallelJobs": opts.max_parallel_jobs,
+            "staticHyperParameters": {
+                "num_round": opts.num_round.to_string(),
+                "objective": problem.objective(),
+                "eval_metric": metric
+            }
+        },
+        "monitoring": {
+            "metric": metric,
+            "direction": direction,
+            "maxDegradation": 0.25,
+            "cooldownSeconds": 0,
+            "maxRetrainsPerWindow": 3,
+            "windowSeconds": 86400
+        }
+    })
+}
+
+/// Runs the demo; `log` receives one line per step (the CLI prints them).
+pub async fn run_demo(
+    opts: &DemoOptions,
+    log: &(dyn Fn(&str) + Send + Sync),
+) -> Result<DemoSummary, DemoError> {
+    let started = std::time::Instant::now();
+    prepare_state_dir(&opts.state_dir)?;
+    let data = match &opts.dataset {
+        Some(dir) => user_data(dir, opts.problem)?,
+        None => generated_data(opts)?,
+    };
+    let problem = data.problem;
+
+    let mut config = LocalCloudConfig::new(&opts.state_dir);
+    config.settings = RunSettings {
+        clock: if opts.real_time {
+            Arc::new(mdlc_asl::RealClock)
+        } else {
+            Arc::new(mdlc_asl::VirtualClock::new())
+        },
+        record_history: true,
+        observer: opts.observer.clone(),
+        item_store: None,
+        max_transitions: Some(10_000),
+    };
+    config.faults = Some(mdlc_emulator::FaultConfig::default());
+    config.function_faults = Some(crate::invoker::FunctionFaults::default());
+    let cloud = LocalCloud::new(config)?;
+    let training = cloud
+        .state_machine("training")
+        .cloned()
+        .ok_or(DemoError::MissingStateMachine("training"))?;
+    let evaluation = cloud
+        .state_machine("evaluation")
+        .cloned()
+        .ok_or(DemoError::MissingStateMachine("evaluation"))?;
+
+    // Upload the data where the flows' defaults expect it.
+    let store = cloud.store().clone();
+    let bucket = cloud.bucket().to_string();
+    let model = &opts.model_name;
+    let base = |date: &str| format!("s3://{bucket}/datasets/{model}/{date}");
+    put(store.as_ref(), &format!("{}/train/train.csv", base(DATES[0])), &data.train).await?;
+    put(store.as_ref(), &format!("{}/validation/validation.csv", base(DATES[0])), &data.validation).await?;
+    let batches = [
+        (DATES[1], &data.fresh, "fresh"),
+        (DATES[2], &data.drifted_eval, "drifted"),
+        (DATES[3], &data.drifted_eval_2, "drifted (after retrain)"),
+    ];
+    for (date, rows, _) in &batches {
+        put(store.as_ref(), &format!("{}/evaluation/features/batch.csv", base(date)), &features_only(rows)).await?;
+        put(store.as_ref(), &format!("{}/evaluation/labels/batch.csv", base(date)), rows).await?;
+    }
+    // What a retrain on the drifted date trains on.
+    put(store.as_ref(), &format!("{}/train/train.csv", base(DATES[2])), &data.drifted_train).await?;
+    put(store.as_ref(), &format!("{}/validation/validation.csv", base(DATES[2])), &data.drifted_validation).await?;
+    log(&format!(
+        "data: {} problem, {} training rows; batches for {}, {}, {} uploaded to s3://{bucket}/datasets/{model}/",
+        problem.name(),
+        data.train.lines().count(),
+        DATES[1],
+        DATES[2],
+        DATES[3]
+    ));
+
+    // 1. Training flow.
+    log(&format!(
+        "training flow: tuning {} jobs, {} in parallel, on data of {}",
+        opts.max_jobs, opts.max_parallel_jobs, DATES[0]
+    ));
+    let execution = cloud
+        .execute("training", &training, &format!("{model}-train-initial"), flow_input(opts, problem, DATES[0]), None)
+        .await?;
+    let out = succeeded("training", "training", &execution)?;
+    log(&format!(
+        "  → version {} ({} = {})",
+        out["version"],
+        out["objectiveMetric"].as_str().unwrap_or("objective"),
+        out["objectiveValue"]
+    ));
+
+    // 2-4. Evaluations.
+    let mut evaluations = Vec::new();
+    for (i, (date, _, batch)) in batches.iter().enumerate() {
+        log(&format!("evaluation flow on the {batch} batch of {date}"));
+        let execution = cloud
+            .execute(
+                "evaluation",
+                &evaluation,
+                &format!("{model}-evaluate-{}", i + 1),
+                flow_input(opts, problem, date),
+                None,
+            )
+            .await?;
+        let step = format!("evaluation {}", i + 1);
+        let out = succeeded(&step, "evaluation", &execution)?;
+        let metrics: BTreeMap<String, f64> = serde_json::from_value(out["metrics"].clone())
+            .map_err(|e| DemoError::Output {
+                step: step.clone(),
+                message: format!("metrics: {e}"),
+            })?;
+        let summary = EvaluationSummary {
+            version: out["version"].as_u64().ok_or_else(|| DemoError::Output {
+                step: step.clone(),
+                message: format!("no version in {out}"),
+            })?,
+            data_date: date.to_string(),
+            batch: batch.to_string(),
+            metrics,
+            retrain: out["retrain"].as_bool().unwrap_or(false),
+            reason: out["reason"].as_str().unwrap_or("").to_string(),
+            new_version: out["newVersion"].as_u64(),
+        };
+        log(&format!(
+            "  → version {}: {} — {}{}",
+            summary.version,
+            format_metrics(&summary.metrics),
+            if summary.retrain { "RETRAIN: " } else { "keep: " },
+            summary.reason
+        ));
+        if let Some(v) = summary.new_version {
+            log(&format!("  → retrained: version {v}"));
+        }
+        evaluations.push(summary);
+    }
+
+    // Summary and report.
+    let versions_raw = cloud.registry().list_versions(model).await?;
+    let mut versions = Vec::new();
+    for v in &versions_raw {
+        let metrics = cloud
+            .emulator()
+            .describe_training_job(&v.record.training_job_name)
+            .await
+            .map(|info| info.final_metrics)
+            .unwrap_or_default();
+        versions.push(VersionSummary {
+            version: v.version,
+            objective: v.record.objective_value,
+            objective_metric: v.record.objective_metric.clone(),
+            metrics,
+            training_job: v.record.training_job_name.clone(),
+            data_date: v.record.data_date.clone(),
+            reason: v.record.reason.clone(),
+            parent_version: v.record.parent_version,
+        });
+    }
+    let evaluation_records = cloud.registry().list_evaluations(model, None).await?;
+    let report = write_report(&cloud, model, &versions_raw, &evaluation_records)?;
+    Ok(DemoSummary {
+        model_name: model.clone(),
+        problem: problem.name().to_string(),
+        versions,
+        evaluations,
+        report: report.display().to_string(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn write_report(
+    cloud: &LocalCloud,
+    model: &str,
+    versions: &[ModelVersion],
+    evaluations: &[EvaluationRecord],
+) -> Result<PathBuf, DemoError> {
+    let mut records = cloud.invoker().journal().records();
+    records.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    let mut definitions = BTreeMap::new();
+    for name in ["training", "evaluation"] {
+        if let Some(m) = cloud.state_machine(name) {
+            definitions.insert(name.to_string(), m.definition().clone());
+        }
+    }
+    let html = render_html(&ReportInput {
+        title: &format!("mdlc local cloud — life cycle of {model}"),
+        executions: &records,
+        definitions: &definitions,
+        versions,
+        evaluations,
+    });
+    let path = cloud.state_dir().join("report.html");
+    std::fs::write(&path, html).map_err(|e| io_err(&path, e))?;
+    Ok(path)
+}
+
+fn succeeded<'a>(
+    step: &str,
+    machine: &str,
+    execution: &'a mdlc_asl::Execution,
+) -> Result<&'a Value, DemoError> {
+    if execution.status != ExecutionStatus::Succeeded {
+        return Err(DemoError::ExecutionFailed {
+            step: step.to_string(),
+            machine: machine.to_string(),
+            status: execution.status.as_str().to_string(),
+            error: execution.error.clone().unwrap_or_default(),
+            cause: execution.cause.clone().unwrap_or_default(),
+        });
+    }
+    execution.output.as_ref().ok_or_else(|| DemoError::Output {
+        step: step.to_string(),
+        message: "no output".into(),
+    })
+}
+
+/// `rmse=1.0234 mae=0.8123`.
+pub fn format_metrics(metrics: &BTreeMap<String, f64>) -> String {
+    metrics
+        .iter()
+        .map(|(k, v)| format!("{k}={}", crate::report::format_value(*v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The summary as a plain-text table.
+pub fn summary_table(summary: &DemoSummary) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("\nModel {} ({})\n\n", summary.model_name, summary.problem));
+    out.push_str("VERSION  OBJECTIVE                     DATA DATE   PARENT  REASON\n");
+    for v in &summary.versions {
+        let objective = match (&v.objective_metric, v.objective) {
+            (Some(m), Some(x)) => format!("{m}={}", crate::report::format_value(x)),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:<8} {:<29} {:<11} {:<7} {}\n",
+            v.version,
+            objective,
+            v.data_date,
+            v.parent_version.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            v.reason
+        ));
+    }
+    out.push_str("\nEVALUATION  BATCH                    VERSION  METRICS                                       DECISION\n");
+    for (i, e) in summary.evaluations.iter().enumerate() {
+        let decision = match (e.retrain, e.new_version) {
+            (true, Some(v)) => format!("retrain → v{v}"),
+            (true, None) => "retrain".into(),
+            (false, _) => "keep".into(),
+        };
+        out.push_str(&format!(
+            "{:<11} {:<24} {:<8} {:<45} {}\n            reason: {}\n",
+            i + 1,
+            format!("{} {}", e.data_date, e.batch),
+            e.version,
+            format_metrics(&e.metrics),
+            decision,
+            e.reason
+        ));
+    }
+    out.push_str(&format!(
+        "\nReport: {}   ({:.1} s)\n",
+        summary.report, summary.elapsed_seconds
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_foreign_directory_when_preparing_then_refused_and_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("precious.txt"), "x").unwrap();
+        let err = prepare_state_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, DemoError::ForeignStateDir { .. }));
+        assert!(dir.path().join("precious.txt").exists());
+        let state = dir.path().join("state");
+        prepare_state_dir(&state).unwrap();
+        std::fs::write(state.join("old"), "x").unwrap();
+        prepare_state_dir(&state).unwrap();
+        assert!(!state.join("old").exists());
+        assert!(state.join(STATE_MARKER).exists());
+    }
+
+    #[test]
+    fn given_rows_when_inverted_then_relationship_flips_and_bad_rows_are_named() {
+        assert_eq!(invert_labels("1.5,2\n0,3\n", Problem::Regression, "f").unwrap(), "-1.5,2\n-0,3\n");
+        assert_eq!(invert_labels("1,2\n0,3\n", Problem::Binary, "f").unwrap(), "0,2\n1,3\n");
+        let e = invert_labels("1,2\n2,3\n", Problem::Binary, "f.csv").unwrap_err();
+        assert!(e.to_string().contains("f.csv") && e.to_string().contains("line 2"), "{e}");
+        let e = invert_labels("x,2\n", Problem::Regression, "f.csv").unwrap_err();
+        assert!(e.to_string().contains("not a number"), "{e}");
+        assert_eq!(features_only("1,2,3\n4,5,6\n"), "2,3\n5,6\n");
+        assert_eq!(split_lines("a\nb\nc\nd\n", &[1, 2]), vec!["a\n", "b\nc\n", "d\n"]);
+    }
+}
