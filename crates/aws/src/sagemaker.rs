@@ -227,7 +227,6 @@ mod mocked_tests {
     use aws_sdk_sagemaker::operation::create_model::{CreateModelError, CreateModelOutput};
     use aws_sdk_sagemaker::operation::describe_model::{DescribeModelError, DescribeModelOutput};
     use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobError;
-    use aws_sdk_sagemaker::types::error::ResourceInUse;
     use aws_sdk_sagemaker::types::{
         AlgorithmSpecification, MetricData, ModelArtifacts, TrainingJobStatus,
     };
@@ -386,14 +385,7 @@ mod mocked_tests {
                     "Cannot create already existing model \"arn:aws:sagemaker:us-east-1:1:model/x\".",
                 )
             })
-            .error(|| {
-                CreateModelError::ResourceInUse(
-                    ResourceInUse::builder()
-                        .message("in use")
-                        .meta(ErrorMetadata::builder().code("ResourceInUse").build())
-                        .build(),
-                )
-            })
+            .error(|| generic(CreateModelError::generic, "ResourceInUse", "in use"))
             .error(|| {
                 generic(
                     CreateModelError::generic,

@@ -2,6 +2,7 @@
 //! subcommand lives in its own module under [`commands`].
 
 pub mod commands;
+pub mod demo;
 pub mod local;
 pub mod s3;
 

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use mdlc_cli::commands::{execute, validate};
-use mdlc_cli::s3;
+use mdlc_cli::{demo, s3};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +23,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Copy and list objects of the local cloud's object store (`<state dir>/s3`).
     S3(s3::S3Args),
+    /// The whole model life cycle on this machine: tune, register, evaluate, detect drift, retrain.
+    Demo(demo::DemoArgs),
 }
 
 fn main() {
@@ -31,6 +33,7 @@ fn main() {
         Command::Execute(a) => execute::run(a),
         Command::Validate(a) => validate::run(a),
         Command::S3(a) => s3::run(a),
+        Command::Demo(a) => demo::run(a),
     };
     std::process::exit(code);
 }

@@ -28,8 +28,17 @@ pub(crate) struct Observation {
 
 #[derive(Debug, Clone)]
 pub(crate) enum ChannelSource {
-    S3 { uri: S3Uri },
-    FileSystem { local: PathBuf, read_only: bool },
+    S3 {
+        uri: S3Uri,
+    },
+    /// A manifest object: `[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]`.
+    Manifest {
+        uri: S3Uri,
+    },
+    FileSystem {
+        local: PathBuf,
+        read_only: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -242,10 +251,10 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
                 if fields::get(s3, "S3DataType").is_none() {
                     p.push(&format!("{sp}.S3DataType"), "is required");
                 }
-                if ty != "S3Prefix" {
+                if ty == "AugmentedManifestFile" {
                     p.push(
                         &format!("{sp}.S3DataType"),
-                        format!("{ty} is not supported by the local emulator (use S3Prefix)"),
+                        "AugmentedManifestFile is not supported by the local emulator (use S3Prefix or ManifestFile)",
                     );
                 }
                 let dist = fields::enum_str(
@@ -265,7 +274,11 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
                         }
                     });
                 let Some(uri) = uri else { continue };
-                (ChannelSource::S3 { uri }, dist)
+                if ty == "ManifestFile" {
+                    (ChannelSource::Manifest { uri }, dist)
+                } else {
+                    (ChannelSource::S3 { uri }, dist)
+                }
             }
             (None, Some(fs)) => {
                 let fp = format!("{dsp}.FileSystemDataSource");
@@ -710,6 +723,9 @@ async fn fetch_channels(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
                     ));
                 }
             }
+            ChannelSource::Manifest { uri } => {
+                download_manifest(inner, uri, &dest, &c.name).await?;
+            }
             ChannelSource::FileSystem { local, read_only } => {
                 if !local.is_dir() {
                     return Err(format!(
@@ -736,6 +752,68 @@ async fn fetch_channels(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
                 })?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Downloads the objects a manifest file lists into `dest`.
+async fn download_manifest(
+    inner: &Inner,
+    uri: &S3Uri,
+    dest: &Path,
+    channel: &str,
+) -> Result<(), String> {
+    let store = inner.config.store.as_ref();
+    let bad = |m: String| format!("ClientError: the manifest file {uri} of channel {channel} {m}");
+    let body = store
+        .get(uri)
+        .await
+        .map_err(|e| bad(format!("could not be read: {e}")))?;
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("is not JSON: {e}")))?;
+    let items = doc
+        .as_array()
+        .ok_or_else(|| bad("must be a JSON list".into()))?;
+    let prefix = items
+        .first()
+        .and_then(|f| f.get("prefix"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("must start with {\"prefix\": \"s3://...\"}".into()))?;
+    let prefix: S3Uri = prefix
+        .parse()
+        .map_err(|e| bad(format!("has a bad prefix: {e}")))?;
+    let mut n = 0;
+    for (i, item) in items.iter().enumerate().skip(1) {
+        let rel = item
+            .as_str()
+            .ok_or_else(|| bad(format!("entry {i} is not a string")))?;
+        let relative = PathBuf::from(rel);
+        if rel.is_empty()
+            || relative
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(bad(format!(
+                "entry {i} ({rel:?}) is not a plain relative key"
+            )));
+        }
+        let object = prefix.join(rel);
+        let bytes = store
+            .get(&object)
+            .await
+            .map_err(|e| bad(format!("lists {object}, which could not be read: {e}")))?;
+        let path = dest.join(&relative);
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        tokio::fs::write(&path, bytes)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        n += 1;
+    }
+    if n == 0 {
+        return Err(bad("lists no objects".into()));
     }
     Ok(())
 }

@@ -520,3 +520,58 @@ async fn given_an_abandoned_sync_task_when_dropped_then_its_job_is_stopped() {
     let d = env.emu.wait(JobKind::Training, "abandoned").await.unwrap();
     assert_eq!(d["TrainingJobStatus"], "Stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_manifest_file_channel_when_training_then_the_listed_objects_are_downloaded() {
+    let env = setup();
+    put(&env.store, "s3://bucket/pool/x.csv", "1,1\n").await;
+    put(&env.store, "s3://bucket/pool/deep/y.csv", "2,2\n").await;
+    put(&env.store, "s3://bucket/pool/unlisted.csv", "3,3\n").await;
+    put(
+        &env.store,
+        "s3://bucket/manifests/train.json",
+        r#"[{"prefix": "s3://bucket/pool/"}, "x.csv", "deep/y.csv"]"#,
+    )
+    .await;
+    let mut req = training_request("manifest-job", json!({}));
+    req["InputDataConfig"][0]["DataSource"]["S3DataSource"] =
+        json!({"S3DataType": "ManifestFile", "S3Uri": "s3://bucket/manifests/train.json"});
+    let d = env
+        .emu
+        .call("createTrainingJob", true, req)
+        .await
+        .expect("training");
+    let tar = get(
+        &env.store,
+        d["ModelArtifacts"]["S3ModelArtifacts"].as_str().unwrap(),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    mdlc_emulator::files::unpack(&tar, dir.path()).unwrap();
+    let model: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("model.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        model["channels"]["train"]["files"],
+        json!(["deep/y.csv", "x.csv"])
+    );
+    put(
+        &env.store,
+        "s3://bucket/manifests/bad.json",
+        r#"[{"prefix": "s3://bucket/pool/"}, "../etc/passwd"]"#,
+    )
+    .await;
+    let mut req = training_request("manifest-bad", json!({}));
+    req["InputDataConfig"][0]["DataSource"]["S3DataSource"] =
+        json!({"S3DataType": "ManifestFile", "S3Uri": "s3://bucket/manifests/bad.json"});
+    let f = env
+        .emu
+        .call("createTrainingJob", true, req)
+        .await
+        .unwrap_err();
+    assert!(
+        f.cause.contains("is not a plain relative key"),
+        "{}",
+        f.cause
+    );
+}

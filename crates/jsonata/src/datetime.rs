@@ -40,7 +40,11 @@ fn parse_tz(tz: &str) -> Option<(i32, i32)> {
         '-' => (-1, &t[1..]),
         _ => (1, t),
     };
-    let d: String = digits.chars().take_while(|c| c.is_ascii_digit()).take(9).collect();
+    let d: String = digits
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .take(9)
+        .collect();
     if d.is_empty() {
         return None;
     }
@@ -84,9 +88,12 @@ fn name_case(name: &str, modifier: &str) -> String {
 fn format_component(spec: &str, dt: &DateTime<FixedOffset>, tz_num: i32) -> Result<String, Error> {
     let spec: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
     let mut chars = spec.chars();
-    let comp = chars
-        .next()
-        .ok_or_else(|| err("D3132", "Unknown component specifier in date/time picture string"))?;
+    let comp = chars.next().ok_or_else(|| {
+        err(
+            "D3132",
+            "Unknown component specifier in date/time picture string",
+        )
+    })?;
     let modifier: String = chars.collect();
     let digits_width = |m: &str, default: usize| -> usize {
         let p = m.split(',').next().unwrap_or("");
@@ -131,7 +138,10 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, tz_num: i32) -> Resu
         'H' => pad_num(dt.hour() as i64, digits_width(&modifier, 1)),
         'h' => {
             let h = dt.hour() % 12;
-            pad_num(if h == 0 { 12 } else { h } as i64, digits_width(&modifier, 1))
+            pad_num(
+                if h == 0 { 12 } else { h } as i64,
+                digits_width(&modifier, 1),
+            )
         }
         'm' => pad_num(dt.minute() as i64, digits_width(&modifier, 2)),
         's' => pad_num(dt.second() as i64, digits_width(&modifier, 2)),
@@ -231,7 +241,10 @@ pub(crate) fn from_millis(ms: f64, picture: &Value, tz: &Value) -> Result<String
             }
             let end = chars[i..].iter().position(|&x| x == ']').map(|p| p + i);
             let end = end.ok_or_else(|| {
-                err("D3135", "No matching closing bracket ']' in date/time picture string")
+                err(
+                    "D3135",
+                    "No matching closing bracket ']' in date/time picture string",
+                )
             })?;
             let spec: String = chars[i + 1..end].iter().collect();
             out.push_str(&format_component(&spec, &dt, tz_num)?);
@@ -280,6 +293,9 @@ fn unreachable_regex() -> regex::Regex {
     panic!("constant regular expression failed to compile")
 }
 
+/// A timestamp of ISO 8601 shape whose values are out of range.
+struct InvalidDate;
+
 /// Parses an ISO 8601 timestamp (the forms JSONata accepts without a picture).
 pub(crate) fn to_millis<'a>(s: &str, picture: &Value<'a>) -> Result<Value<'a>, Error> {
     if !picture.is_undefined() {
@@ -291,7 +307,9 @@ pub(crate) fn to_millis<'a>(s: &str, picture: &Value<'a>) -> Result<Value<'a>, E
     let bad = || {
         err(
             "D3110",
-            format!("The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {s:?}"),
+            format!(
+                "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {s:?}"
+            ),
         )
     };
     if !iso_shape().is_match(s) {
@@ -302,14 +320,17 @@ pub(crate) fn to_millis<'a>(s: &str, picture: &Value<'a>) -> Result<Value<'a>, E
     Ok(parse_iso(s).map_or_else(nan, Value::Number))
 }
 
-fn parse_iso(s: &str) -> Result<f64, ()> {
-    let bad = || ();
+fn parse_iso(s: &str) -> Result<f64, InvalidDate> {
+    let bad = || InvalidDate;
     let (date_part, time_part) = match s.split_once('T') {
         Some((d, t)) => (d, Some(t)),
         None => (s, None),
     };
     let dp: Vec<&str> = date_part.split('-').collect();
-    let year: i32 = dp.first().and_then(|y| (y.len() == 4).then(|| y.parse().ok())?).ok_or_else(bad)?;
+    let year: i32 = dp
+        .first()
+        .and_then(|y| (y.len() == 4).then(|| y.parse().ok())?)
+        .ok_or_else(bad)?;
     let month: u32 = match dp.get(1) {
         Some(m) => m.parse().map_err(|_| bad())?,
         None => 1,

@@ -631,9 +631,8 @@ impl<'a> Ctx<'a> {
                 Ok(Value::Bool(if op == "=" { eq } else { !eq }))
             }
             "<" | "<=" | ">" | ">=" => {
-                let comparable = |v: &Value| {
-                    matches!(v, Value::Undefined | Value::String(_) | Value::Number(_))
-                };
+                let comparable =
+                    |v: &Value| matches!(v, Value::Undefined | Value::String(_) | Value::Number(_));
                 if !comparable(&lhs) || !comparable(&rhs) {
                     return Err(err_at(
                         "T2010",
@@ -684,7 +683,8 @@ impl<'a> Ctx<'a> {
                 Ok(Value::string(s))
             }
             ".." => {
-                let is_int = |v: &Value| matches!(v, Value::Number(n) if n.fract() == 0.0 && n.is_finite());
+                let is_int =
+                    |v: &Value| matches!(v, Value::Number(n) if n.fract() == 0.0 && n.is_finite());
                 if !lhs.is_undefined() && !is_int(&lhs) {
                     return Err(err_at(
                         "T2003",
@@ -1161,11 +1161,7 @@ impl<'a> Ctx<'a> {
                 };
                 let frame = self.new_frame(*env);
                 for (i, p) in params.iter().enumerate() {
-                    self.bind(
-                        frame,
-                        p,
-                        args.get(i).cloned().unwrap_or(Value::Undefined),
-                    );
+                    self.bind(frame, p, args.get(i).cloned().unwrap_or(Value::Undefined));
                 }
                 self.eval(body, li, frame)
             }
@@ -1173,7 +1169,10 @@ impl<'a> Ctx<'a> {
                 let args = functions::signature(*n).validate(&args, input)?;
                 functions::call(self, *n, args, input)
             }
-            Func::PartialNative { native, args: bound } => {
+            Func::PartialNative {
+                native,
+                args: bound,
+            } => {
                 let mut it = args.into_iter();
                 let full: Vec<Value<'a>> = bound
                     .iter()
@@ -1227,7 +1226,7 @@ impl<'a> Ctx<'a> {
             v => vec![v],
         };
         // updates keyed by object identity
-        let mut updates: Vec<(*const Map<'a>, Option<Rc<Map<'a>>>, Vec<String>)> = Vec::new();
+        let mut updates: Vec<Update<'a>> = Vec::new();
         for m in &matches {
             let update = match &node.update {
                 Some(u) => self.eval(u, m, env)?,

@@ -70,7 +70,8 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
             "The picture string must only contain a maximum of two sub-pictures",
         ));
     }
-    let is_digit = |c: char| c == p.digit || (c as u32 >= p.zero as u32 && (c as u32) < p.zero as u32 + 10);
+    let is_digit =
+        |c: char| c == p.digit || (c as u32 >= p.zero as u32 && (c as u32) < p.zero as u32 + 10);
     let is_active = |c: char| is_digit(c) || c == p.decimal || c == p.group;
     let pic = if value < 0.0 && subs.len() == 2 {
         subs[1]
@@ -118,7 +119,11 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
             count += 1;
         }
     }
-    let regular = !groups.is_empty() && groups.iter().enumerate().all(|(i, g)| *g == groups[0] * (i + 1));
+    let regular = !groups.is_empty()
+        && groups
+            .iter()
+            .enumerate()
+            .all(|(i, g)| *g == groups[0] * (i + 1));
     let frac_groups: Vec<usize> = {
         let mut v = Vec::new();
         let mut n = 0;

@@ -12,8 +12,7 @@ use crate::error::{Error, err};
 use crate::eval::{Ctx, R, js_str_cmp, merge_sort, numeric};
 use crate::signature::Signature;
 use crate::value::{
-    Array, Func, Map, Value, deep_equal, from_json, js_number_to_string, to_json,
-    to_precision_15,
+    Array, Func, Map, Value, deep_equal, from_json, js_number_to_string, to_json, to_precision_15,
 };
 
 macro_rules! natives {
@@ -225,7 +224,12 @@ pub(crate) fn append<'a>(a: Value<'a>, b: Value<'a>) -> Value<'a> {
     Value::plain(items)
 }
 
-fn write_json(v: &Value, out: &mut String, indent: Option<usize>, level: usize) -> Result<(), Error> {
+fn write_json(
+    v: &Value,
+    out: &mut String,
+    indent: Option<usize>,
+    level: usize,
+) -> Result<(), Error> {
     match v {
         Value::Undefined => out.push_str("null"),
         Value::Null => out.push_str("null"),
@@ -320,7 +324,6 @@ pub(crate) fn clone_value<'a>(v: &Value<'a>) -> R<'a> {
 fn chars_of(s: &str) -> Vec<char> {
     s.chars().collect()
 }
-
 
 fn arg<'a>(args: &[Value<'a>], i: usize) -> Value<'a> {
     args.get(i).cloned().unwrap_or(Value::Undefined)
@@ -438,7 +441,10 @@ impl RegexIter {
             }
         };
         if self.last.is_some() && m0.as_str().is_empty() {
-            return Err(err("D1004", "Regular expression matches zero length string"));
+            return Err(err(
+                "D1004",
+                "Regular expression matches zero length string",
+            ));
         }
         self.last = Some(m0.end());
         let groups = (1..caps.len())
@@ -448,7 +454,11 @@ impl RegexIter {
             text: m0.as_str().to_string(),
             start: m0.start(),
             end: m0.end(),
-            start_char: self.s.get(..m0.start()).map(|p| p.chars().count()).unwrap_or(0),
+            start_char: self
+                .s
+                .get(..m0.start())
+                .map(|p| p.chars().count())
+                .unwrap_or(0),
             groups,
         }))
     }
@@ -557,7 +567,11 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
                 match a2.num() {
                     Some(l) if l <= 0.0 => Value::str(""),
                     Some(l) => {
-                        let end = if start >= 0.0 { start + l } else { len + start + l };
+                        let end = if start >= 0.0 {
+                            start + l
+                        } else {
+                            len + start + l
+                        };
                         slice(start, end)
                     }
                     None => slice(start, len),
@@ -970,10 +984,13 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
             _ => u,
         },
         Native::Keys => keys(&a0),
-        Native::Lookup => lookup(&a0, match &a1 {
-            Value::String(s) => s,
-            _ => "",
-        }),
+        Native::Lookup => lookup(
+            &a0,
+            match &a1 {
+                Value::String(s) => s,
+                _ => "",
+            },
+        ),
         Native::Append => append(a0, a1),
         Native::Exists => Value::Bool(!a0.is_undefined()),
         Native::Spread => spread(&a0),
@@ -1235,9 +1252,8 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
         }
         Native::Parse => match &a0 {
             Value::String(s) => {
-                let j: serde_json::Value = serde_json::from_str(s).map_err(|e| {
-                    err("States.Runtime", format!("$parse: invalid JSON: {e}"))
-                })?;
+                let j: serde_json::Value = serde_json::from_str(s)
+                    .map_err(|e| err("States.Runtime", format!("$parse: invalid JSON: {e}")))?;
                 from_json(&j)
             }
             _ => u,
@@ -1256,7 +1272,9 @@ fn hash(s: &str, algo: &str) -> Result<String, Error> {
         other => {
             return Err(err(
                 "States.Runtime",
-                format!("$hash: unsupported algorithm {other:?} (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"),
+                format!(
+                    "$hash: unsupported algorithm {other:?} (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
+                ),
             ));
         }
     })
@@ -1272,12 +1290,8 @@ fn md5(input: &[u8]) -> [u8; 16] {
     let k: Vec<u32> = (0..64)
         .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
         .collect();
-    let (mut a0, mut b0, mut c0, mut d0) = (
-        0x67452301u32,
-        0xefcdab89u32,
-        0x98badcfeu32,
-        0x10325476u32,
-    );
+    let (mut a0, mut b0, mut c0, mut d0) =
+        (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
     let mut msg = input.to_vec();
     let bit_len = (input.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -1433,7 +1447,10 @@ fn to_number<'a>(v: &Value<'a>) -> R<'a> {
             } else if let Some(n) = parse_prefixed(s) {
                 Value::Number(n)
             } else {
-                return Err(err("D3030", format!("Unable to cast value to a number: {s:?}")));
+                return Err(err(
+                    "D3030",
+                    format!("Unable to cast value to a number: {s:?}"),
+                ));
             }
         }
         _ => {
@@ -1544,7 +1561,9 @@ fn encode_uri(s: &str, full: bool) -> String {
     const URI_EXTRA: &str = ";,/?:@&=+$#";
     let mut out = String::new();
     for c in s.chars() {
-        if c.is_ascii_alphanumeric() || COMPONENT_SAFE.contains(c) || (full && URI_EXTRA.contains(c))
+        if c.is_ascii_alphanumeric()
+            || COMPONENT_SAFE.contains(c)
+            || (full && URI_EXTRA.contains(c))
         {
             out.push(c);
         } else {

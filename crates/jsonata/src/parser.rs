@@ -42,9 +42,7 @@ impl Lexer {
             let c = self.chars[self.pos];
             if c == '/' && depth == 0 {
                 let mut backslashes = 0;
-                while self.pos > backslashes
-                    && self.at(self.pos - backslashes - 1) == Some('\\')
-                {
+                while self.pos > backslashes && self.at(self.pos - backslashes - 1) == Some('\\') {
                     backslashes += 1;
                 }
                 if backslashes % 2 == 0 {
@@ -168,8 +166,7 @@ impl Lexer {
                             .unwrap_or(&[])
                             .iter()
                             .collect();
-                        let cp = if hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit())
-                        {
+                        let cp = if hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()) {
                             u32::from_str_radix(&hex, 16).ok()
                         } else {
                             None
@@ -377,7 +374,11 @@ impl Parser {
                         self.pos,
                     )
                 } else {
-                    err_at("S0202", format!("Expected {id}, got {:?}", self.tok), self.pos)
+                    err_at(
+                        "S0202",
+                        format!("Expected {id}, got {:?}", self.tok),
+                        self.pos,
+                    )
                 });
             }
         }
@@ -1032,11 +1033,7 @@ impl Parser {
                 ));
             }
             _ => {
-                return Err(err_at(
-                    "S0206",
-                    "Unknown expression type",
-                    expr.position,
-                ));
+                return Err(err_at("S0206", "Unknown expression type", expr.position));
             }
         };
         if keep_array {
@@ -1222,7 +1219,11 @@ impl Parser {
     fn pb_focus(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
         let _ = &op;
         let mut result = self.process(lhs)?;
-        let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
+        let name = expr
+            .rhs
+            .as_ref()
+            .map(|r| r.s().to_string())
+            .unwrap_or_default();
         let step: &mut Node = if result.t == T::Path {
             match result.steps.last_mut() {
                 Some(s) => s,
@@ -1256,7 +1257,11 @@ impl Parser {
     fn pb_index(&mut self, expr: Node, lhs: Node, pos: usize, op: String) -> Result<Node, Error> {
         let _ = &op;
         let mut result = self.process(lhs)?;
-        let name = expr.rhs.as_ref().map(|r| r.s().to_string()).unwrap_or_default();
+        let name = expr
+            .rhs
+            .as_ref()
+            .map(|r| r.s().to_string())
+            .unwrap_or_default();
         if result.t != T::Path {
             let mut step = result;
             if step.predicate.is_some() {
@@ -1297,7 +1302,6 @@ impl Parser {
         r.lhs = bx(l);
         r.rhs = bx(rr);
         Ok(r)
-
     }
 }
 

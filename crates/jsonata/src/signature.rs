@@ -218,7 +218,7 @@ impl Signature {
                                     if let Value::Array(a) = &arg {
                                         if let Some(first) = a.items.first() {
                                             let it = first.type_symbol();
-                                            if Some(it) != sub.chars().next() {
+                                            if !sub.starts_with(it) {
                                                 ok = false;
                                             } else {
                                                 ok = a.items.iter().all(|v| v.type_symbol() == it);

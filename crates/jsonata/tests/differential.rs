@@ -15,7 +15,9 @@ fn reference_module() -> Option<PathBuf> {
         candidates.push(PathBuf::from(root).join("node_modules/jsonata"));
     }
     candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/jsonata"));
-    candidates.into_iter().find(|p| p.join("package.json").exists())
+    candidates
+        .into_iter()
+        .find(|p| p.join("package.json").exists())
 }
 
 fn outcome(case: &Value) -> Value {
@@ -45,7 +47,9 @@ fn same_number(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && same_number(v1, v2))
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_number(v1, v2))
         }
         _ => a == b,
     }

@@ -4,10 +4,12 @@
 //! Retry on `DependencyUnavailable`, the failure path, and the nested retrain execution.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
-use mdlc_asl::{ExecutionOptions, ExecutionStatus, StateMachine, TaskFailure, TaskInvoker, TaskRequest};
+use mdlc_asl::{
+    ExecutionOptions, ExecutionStatus, StateMachine, TaskFailure, TaskInvoker, TaskRequest,
+};
 use mdlc_core::memory::InMemoryWorld;
 use mdlc_core::ports::{ObjectStore, RegistryRead, TrainingJobInfo};
 use mdlc_core::{Dependencies, HandlerFailure, PortError, S3Uri};
@@ -17,7 +19,10 @@ const ACCOUNT: &str = "000000000000";
 const TRAINING_ARN: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:training";
 
 fn definition(name: &str) -> String {
-    let path = format!("{}/../../../statemachine/{name}.asl.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../../statemachine/{name}.asl.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     for (placeholder, function) in [
         ("InitializeFunctionArn", "initialize"),
@@ -33,7 +38,10 @@ fn definition(name: &str) -> String {
             &format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}"),
         );
     }
-    text = text.replace("${SageMakerExecutionRoleArn}", "arn:aws:iam::000000000000:role/sm");
+    text = text.replace(
+        "${SageMakerExecutionRoleArn}",
+        "arn:aws:iam::000000000000:role/sm",
+    );
     text = text.replace("${ArtifactBucket}", "mdlc-artifacts");
     text = text.replace("${TrainingStateMachineArn}", TRAINING_ARN);
     assert!(!text.contains("${"), "unsubstituted placeholder in {name}");
@@ -49,6 +57,8 @@ struct Cloud {
     /// (resource, parameters) of every SageMaker / Step Functions call.
     calls: Mutex<Vec<(String, Value)>>,
     training: Arc<StateMachine>,
+    /// This cloud, for the nested executions it starts.
+    me: Weak<Cloud>,
 }
 
 fn failure(f: HandlerFailure) -> TaskFailure {
@@ -59,19 +69,24 @@ fn failure(f: HandlerFailure) -> TaskFailure {
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{pointer} missing in {v}"))
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{pointer} missing in {v}"))
 }
 
 impl Cloud {
     fn new() -> Arc<Cloud> {
         let world = InMemoryWorld::new();
         let deps = world.dependencies();
-        Arc::new(Cloud {
+        Arc::new_cyclic(|me| Cloud {
+            me: me.clone(),
             world,
             deps,
             prediction_error: Mutex::new(0.1),
             calls: Mutex::new(vec![]),
-            training: Arc::new(StateMachine::from_json_str(&definition("training")).expect("valid training ASL")),
+            training: Arc::new(
+                StateMachine::from_json_str(&definition("training")).expect("valid training ASL"),
+            ),
         })
     }
 
@@ -102,20 +117,37 @@ impl Cloud {
 
     async fn transform(&self, p: &Value) -> Value {
         let model = str_at(p, "/ModelName");
-        assert!(self.world.sagemaker.models().contains_key(model), "transform of unknown model {model}");
-        let input: S3Uri = str_at(p, "/TransformInput/DataSource/S3DataSource/S3Uri").parse().unwrap();
+        assert!(
+            self.world.sagemaker.models().contains_key(model),
+            "transform of unknown model {model}"
+        );
+        let input: S3Uri = str_at(p, "/TransformInput/DataSource/S3DataSource/S3Uri")
+            .parse()
+            .unwrap();
         let output: S3Uri = str_at(p, "/TransformOutput/S3OutputPath").parse().unwrap();
         let error = *self.prediction_error.lock().unwrap();
         for object in self.world.store.list(&input).await.unwrap() {
             let rel = object.uri.key.strip_prefix(&input.key).unwrap().to_string();
             // The fake model "predicts" from the ground truth kept beside the features.
-            let truth_uri = S3Uri::new(&input.bucket, object.uri.key.replace("/features/", "/labels/"));
+            let truth_uri = S3Uri::new(
+                &input.bucket,
+                object.uri.key.replace("/features/", "/labels/"),
+            );
             let truth = String::from_utf8(self.world.store.get(&truth_uri).await.unwrap()).unwrap();
             let preds: String = truth
                 .lines()
-                .map(|l| format!("{}\n", l.split(',').next().unwrap().parse::<f64>().unwrap() + error))
+                .map(|l| {
+                    format!(
+                        "{}\n",
+                        l.split(',').next().unwrap().parse::<f64>().unwrap() + error
+                    )
+                })
                 .collect();
-            self.world.store.put(&output.join(&format!("{rel}.out")), preds.into_bytes()).await.unwrap();
+            self.world
+                .store
+                .put(&output.join(&format!("{rel}.out")), preds.into_bytes())
+                .await
+                .unwrap();
         }
         json!({"TransformJobName": str_at(p, "/TransformJobName"), "TransformJobStatus": "Completed"})
     }
@@ -126,11 +158,18 @@ impl TaskInvoker for Cloud {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
         let p = request.parameters.clone();
         if request.resource != "arn:aws:states:::lambda:invoke" {
-            self.calls.lock().unwrap().push((request.resource.clone(), p.clone()));
+            self.calls
+                .lock()
+                .unwrap()
+                .push((request.resource.clone(), p.clone()));
         }
         match request.resource.as_str() {
             "arn:aws:states:::lambda:invoke" => {
-                let function = str_at(&p, "/FunctionName").rsplit(':').next().unwrap().to_string();
+                let function = str_at(&p, "/FunctionName")
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 let event = p.get("Payload").cloned().unwrap_or(Value::Null);
                 let d = &self.deps;
                 let out = match function.as_str() {
@@ -143,7 +182,8 @@ impl TaskInvoker for Cloud {
                     "is-retraining-needed" => is_retraining_needed::invoke(event, d).await,
                     other => panic!("unknown function {other}"),
                 };
-                out.map(|payload| json!({"Payload": payload, "StatusCode": 200})).map_err(failure)
+                out.map(|payload| json!({"Payload": payload, "StatusCode": 200}))
+                    .map_err(failure)
             }
             "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync" => {
                 let name = str_at(&p, "/HyperParameterTuningJobName");
@@ -151,16 +191,20 @@ impl TaskInvoker for Cloud {
                 let best = format!("{name}-001-0a1b2c3d");
                 let out = str_at(&p, "/TrainingJobDefinition/OutputDataConfig/S3OutputPath");
                 self.finish_training_job(&best, out).await;
-                Ok(json!({"HyperParameterTuningJobName": name, "HyperParameterTuningJobStatus": "Completed",
+                Ok(
+                    json!({"HyperParameterTuningJobName": name, "HyperParameterTuningJobStatus": "Completed",
                           "BestTrainingJob": {"TrainingJobName": best,
-                              "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:rmse", "Value": 1.0}}}))
+                              "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:rmse", "Value": 1.0}}}),
+                )
             }
             "arn:aws:states:::sagemaker:createTrainingJob.sync" => {
                 let name = str_at(&p, "/TrainingJobName");
                 let out = str_at(&p, "/OutputDataConfig/S3OutputPath");
                 let artifacts = self.finish_training_job(name, out).await;
-                Ok(json!({"TrainingJobName": name, "TrainingJobStatus": "Completed",
-                          "ModelArtifacts": {"S3ModelArtifacts": artifacts}}))
+                Ok(
+                    json!({"TrainingJobName": name, "TrainingJobStatus": "Completed",
+                          "ModelArtifacts": {"S3ModelArtifacts": artifacts}}),
+                )
             }
             "arn:aws:states:::sagemaker:createTransformJob.sync" => Ok(self.transform(&p).await),
             "arn:aws:states:::states:startExecution.sync:2" => {
@@ -168,7 +212,10 @@ impl TaskInvoker for Cloud {
                 let name = str_at(&p, "/Name").to_string();
                 let input = p.get("Input").cloned().unwrap_or(Value::Null);
                 let options = ExecutionOptions {
-                    invoker: Arc::new(Delegate(self as *const Cloud as usize)),
+                    invoker: self
+                        .me
+                        .upgrade()
+                        .expect("the cloud outlives its executions"),
                     state_machine_name: "training".into(),
                     execution_name: name.clone(),
                     account: ACCOUNT.into(),
@@ -179,35 +226,18 @@ impl TaskInvoker for Cloud {
                     ExecutionStatus::Succeeded => Ok(json!({
                         "ExecutionArn": format!("arn:aws:states:us-east-1:{ACCOUNT}:execution:training:{name}"),
                         "Status": "SUCCEEDED", "Output": execution.output})),
-                    _ => Err(TaskFailure::new("States.TaskFailed", format!("{:?}: {:?}", execution.error, execution.cause))),
+                    _ => Err(TaskFailure::new(
+                        "States.TaskFailed",
+                        format!("{:?}: {:?}", execution.error, execution.cause),
+                    )),
                 }
             }
-            other => Err(TaskFailure::new("States.TaskFailed", format!("unroutable resource {other}"))),
+            other => Err(TaskFailure::new(
+                "States.TaskFailed",
+                format!("unroutable resource {other}"),
+            )),
         }
     }
-}
-
-/// The nested execution's invoker: the same cloud (which outlives every execution it starts).
-struct Delegate(usize);
-
-#[async_trait]
-impl TaskInvoker for Delegate {
-    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
-        // SAFETY-free alternative to a raw pointer: look the cloud up in the registry of clouds.
-        let cloud = CLOUDS.lock().unwrap().iter().find(|c| Arc::as_ptr(c) as usize == self.0).cloned();
-        match cloud {
-            Some(c) => c.invoke(request).await,
-            None => Err(TaskFailure::new("States.TaskFailed", "cloud gone")),
-        }
-    }
-}
-
-static CLOUDS: Mutex<Vec<Arc<Cloud>>> = Mutex::new(Vec::new());
-
-fn cloud() -> Arc<Cloud> {
-    let c = Cloud::new();
-    CLOUDS.lock().unwrap().push(c.clone());
-    c
 }
 
 async fn run(cloud: &Arc<Cloud>, flow: &str, execution: &str, input: Value) -> mdlc_asl::Execution {
@@ -224,43 +254,89 @@ async fn run(cloud: &Arc<Cloud>, flow: &str, execution: &str, input: Value) -> m
 
 fn seed_evaluation_data(cloud: &Cloud, date: &str) {
     let base = format!("s3://mdlc-artifacts/datasets/churn/{date}/evaluation");
-    cloud.world.store.insert(&format!("{base}/features/part-1.csv"), "1,2\n3,4\n5,6\n");
-    cloud.world.store.insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/features/part-1.csv"), "1,2\n3,4\n5,6\n");
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
 }
 
 #[tokio::test]
 async fn training_flow_tunes_creates_and_registers_version_1() {
-    let cloud = cloud();
+    let cloud = Cloud::new();
     let e = run(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
-    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
     let out = e.output.unwrap();
     assert_eq!(out["version"], 1, "{out}");
     assert_eq!(out["objectiveValue"], 1.0);
     let tuning = cloud.calls("createHyperParameterTuningJob.sync");
     assert_eq!(tuning.len(), 1);
-    assert!(str_at(&tuning[0], "/HyperParameterTuningJobName").ends_with("-0"), "retry-count suffix");
-    let v = cloud.world.registry.get_version("churn", 1).await.unwrap().unwrap();
+    assert!(
+        str_at(&tuning[0], "/HyperParameterTuningJobName").ends_with("-0"),
+        "retry-count suffix"
+    );
+    let v = cloud
+        .world
+        .registry
+        .get_version("churn", 1)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(v.record.tuning_job_name.is_some());
-    assert!(v.record.execution_arn.ends_with(":training:t1"), "{}", v.record.execution_arn);
+    assert!(
+        v.record.execution_arn.ends_with(":training:t1"),
+        "{}",
+        v.record.execution_arn
+    );
 }
 
 #[tokio::test]
 async fn training_flow_without_tuning_runs_one_job_and_retries_dependency_unavailable() {
-    let cloud = cloud();
-    cloud.world.registry.fail_next(PortError::unavailable("throttled"));
-    let e = run(&cloud, "training", "t1", json!({"modelName": "churn", "tuning": {"enabled": false}})).await;
-    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    let cloud = Cloud::new();
+    cloud
+        .world
+        .registry
+        .fail_next(PortError::unavailable("throttled"));
+    let e = run(
+        &cloud,
+        "training",
+        "t1",
+        json!({"modelName": "churn", "tuning": {"enabled": false}}),
+    )
+    .await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
     let jobs = cloud.calls("createTrainingJob.sync");
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["RoleArn"], "arn:aws:iam::000000000000:role/sm");
     assert!(cloud.calls("createHyperParameterTuningJob.sync").is_empty());
-    let v = cloud.world.registry.get_version("churn", 1).await.unwrap().unwrap();
+    let v = cloud
+        .world
+        .registry
+        .get_version("churn", 1)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(v.record.tuning_job_name, None);
 }
 
 #[tokio::test]
 async fn invalid_input_fails_the_execution_with_the_original_error_and_cause() {
-    let cloud = cloud();
+    let cloud = Cloud::new();
     let e = run(&cloud, "training", "t1", json!({"tuning": {"maxJobs": 0}})).await;
     assert_eq!(e.status, ExecutionStatus::Failed);
     assert_eq!(e.error.as_deref(), Some("InvalidInput"));
@@ -271,27 +347,50 @@ async fn invalid_input_fails_the_execution_with_the_original_error_and_cause() {
 
 #[tokio::test]
 async fn evaluation_flow_keeps_a_good_model_and_retrains_a_degraded_one() {
-    let cloud = cloud();
+    let cloud = Cloud::new();
     let e = run(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
     assert_eq!(e.status, ExecutionStatus::Succeeded);
 
     seed_evaluation_data(&cloud, "2024-06-01");
-    let eval_input = json!({"modelName": "churn", "dataDate": "2024-06-01", "monitoring": {"threshold": 1.0}});
+    let eval_input =
+        json!({"modelName": "churn", "dataDate": "2024-06-01", "monitoring": {"threshold": 1.0}});
     let e = run(&cloud, "evaluation", "e1", eval_input.clone()).await;
-    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
     let out = e.output.unwrap();
     assert_eq!(out["retrain"], false, "{out}");
     assert!(cloud.calls("startExecution.sync:2").is_empty());
 
     *cloud.prediction_error.lock().unwrap() = 3.0;
     let e = run(&cloud, "evaluation", "e2", eval_input.clone()).await;
-    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?} {:?}", e.error, e.cause);
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
     let out = e.output.unwrap();
     assert_eq!(out["retrain"], true, "{out}");
     assert_eq!(out["newVersion"], 2, "{out}");
-    let v2 = cloud.world.registry.get_version("churn", 2).await.unwrap().unwrap();
+    let v2 = cloud
+        .world
+        .registry
+        .get_version("churn", 2)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(v2.record.parent_version, Some(1));
-    assert!(v2.record.reason.contains("threshold"), "{}", v2.record.reason);
+    assert!(
+        v2.record.reason.contains("threshold"),
+        "{}",
+        v2.record.reason
+    );
 
     // Within the cooldown a degraded model is not retrained again.
     let e = run(&cloud, "evaluation", "e3", eval_input).await;
@@ -299,12 +398,15 @@ async fn evaluation_flow_keeps_a_good_model_and_retrains_a_degraded_one() {
     let out = e.output.unwrap();
     assert_eq!(out["version"], 2);
     assert_eq!(out["retrain"], false, "{out}");
-    assert!(out["reason"].as_str().unwrap().contains("cooldown"), "{out}");
+    assert!(
+        out["reason"].as_str().unwrap().contains("cooldown"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
 async fn evaluation_without_a_model_fails_with_model_not_found() {
-    let cloud = cloud();
+    let cloud = Cloud::new();
     let e = run(&cloud, "evaluation", "e1", json!({"modelName": "churn"})).await;
     assert_eq!(e.status, ExecutionStatus::Failed);
     assert_eq!(e.error.as_deref(), Some("ModelNotFound"));

@@ -1,0 +1,402 @@
+//! Behaviour beyond single cases: task requests, history, observers, the item store of a
+//! distributed Map, real-clock timeouts, nested executions, validation reporting.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mdlc_asl::{
+    ExecutionObserver, ExecutionOptions, ExecutionStatus, HistoryEvent, ItemStore,
+    ItemStoreError, RealClock, StateMachine, StoredObject, TaskFailure, TaskInvoker, TaskRequest,
+};
+use serde_json::{Value, json};
+
+fn machine(def: Value) -> StateMachine {
+    StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid definition: {e}"))
+}
+
+#[derive(Default)]
+struct Recorder {
+    requests: Mutex<Vec<TaskRequest>>,
+}
+
+#[async_trait]
+impl TaskInvoker for Recorder {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        let out = json!({"echo": request.parameters.clone()});
+        if let Ok(mut r) = self.requests.lock() {
+            r.push(request);
+        }
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn given_a_task_when_executed_then_the_invoker_gets_parameters_and_context() {
+    let sm = machine(json!({"StartAt":"T","States":{"T":{"Type":"Task",
+        "Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters":{"token.$":"$$.Task.Token","v.$":"$.v"},"TimeoutSeconds":30,"HeartbeatSeconds":10,"End":true}}}));
+    let rec = Arc::new(Recorder::default());
+    let opts = ExecutionOptions {
+        invoker: rec.clone(),
+        state_machine_name: "Flow".into(),
+        execution_name: "run-1".into(),
+        ..Default::default()
+    };
+    let exec = sm.execute(json!({"v": 5}), opts).await;
+    assert_eq!(exec.status, ExecutionStatus::Succeeded);
+    let reqs = rec.requests.lock().map(|r| r.clone()).unwrap_or_default();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.resource, "arn:aws:states:::sqs:sendMessage.waitForTaskToken");
+    assert_eq!(r.state_name, "T");
+    assert_eq!(r.state_machine_name, "Flow");
+    assert_eq!(r.timeout_seconds, Some(30));
+    assert_eq!(r.heartbeat_seconds, Some(10));
+    assert_eq!(r.parameters["v"], 5);
+    let token = r.context["Task"]["Token"].as_str().unwrap_or("");
+    assert!(!token.is_empty());
+    assert_eq!(r.parameters["token"], token);
+    assert_eq!(
+        r.context["Execution"]["Id"],
+        "arn:aws:states:us-east-1:123456789012:execution:Flow:run-1"
+    );
+    assert_eq!(r.context["Execution"]["Input"], json!({"v": 5}));
+}
+
+#[derive(Default)]
+struct Events(Mutex<Vec<HistoryEvent>>);
+
+impl ExecutionObserver for Events {
+    fn on_event(&self, event: &HistoryEvent) {
+        if let Ok(mut e) = self.0.lock() {
+            e.push(event.clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn given_history_and_an_observer_then_both_see_the_same_ordered_events() {
+    let sm = machine(json!({"StartAt":"P","States":{
+        "P":{"Type":"Parallel","Next":"M","Branches":[{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}]},
+        "M":{"Type":"Map","End":true,"ItemProcessor":{"StartAt":"B","States":{"B":{"Type":"Pass","End":true}}}}}}));
+    let obs = Arc::new(Events::default());
+    let opts = ExecutionOptions {
+        record_history: true,
+        observer: Some(obs.clone()),
+        ..Default::default()
+    };
+    let exec = sm.execute(json!({}), opts).await;
+    assert_eq!(exec.status, ExecutionStatus::Succeeded);
+    assert_eq!(exec.output, Some(json!([{}])));
+    let seen = obs.0.lock().map(|e| e.clone()).unwrap_or_default();
+    assert_eq!(seen, exec.history);
+    let types: Vec<&str> = exec.history.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "ParallelStateEntered",
+            "ParallelStateStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ParallelStateSucceeded",
+            "ParallelStateExited",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapIterationStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "MapIterationSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    for (i, e) in exec.history.iter().enumerate() {
+        assert_eq!(e.id, i as u64 + 1);
+        assert!(e.previous_event_id < e.id);
+        assert!(chrono::DateTime::parse_from_rfc3339(&e.timestamp).is_ok());
+    }
+    assert_eq!(exec.history[1].details["name"], "P");
+}
+
+#[tokio::test]
+async fn given_no_history_then_none_is_kept() {
+    let sm = machine(json!({"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}));
+    let exec = sm.execute(json!(1), ExecutionOptions::default()).await;
+    assert!(exec.history.is_empty());
+    assert_eq!(exec.output, Some(json!(1)));
+}
+
+#[derive(Default)]
+struct MemStore(Mutex<BTreeMap<String, Vec<u8>>>);
+
+#[async_trait]
+impl ItemStore for MemStore {
+    async fn get(&self, uri: &str) -> Result<Vec<u8>, ItemStoreError> {
+        self.0
+            .lock()
+            .map_err(|e| ItemStoreError::Other(e.to_string()))?
+            .get(uri)
+            .cloned()
+            .ok_or_else(|| ItemStoreError::NotFound(uri.to_string()))
+    }
+    async fn put(&self, uri: &str, body: Vec<u8>) -> Result<(), ItemStoreError> {
+        self.0
+            .lock()
+            .map_err(|e| ItemStoreError::Other(e.to_string()))?
+            .insert(uri.to_string(), body);
+        Ok(())
+    }
+    async fn list(&self, prefix_uri: &str) -> Result<Vec<StoredObject>, ItemStoreError> {
+        let (bucket_prefix, _) = prefix_uri
+            .strip_prefix("s3://")
+            .and_then(|r| r.split_once('/'))
+            .map(|(b, _)| (format!("s3://{b}/"), ()))
+            .unwrap_or_default();
+        Ok(self
+            .0
+            .lock()
+            .map_err(|e| ItemStoreError::Other(e.to_string()))?
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix_uri))
+            .map(|(k, v)| StoredObject {
+                key: k.trim_start_matches(&bucket_prefix).to_string(),
+                size: v.len() as u64,
+                last_modified: None,
+                etag: None,
+            })
+            .collect())
+    }
+}
+
+fn distributed(reader: Value, extra: Value) -> StateMachine {
+    let mut map = json!({"Type":"Map","End":true,"ItemReader":reader,
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+            "StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}});
+    if let (Some(m), Some(e)) = (map.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    machine(json!({"StartAt":"M","States":{"M": map}}))
+}
+
+#[tokio::test]
+async fn given_an_item_store_then_item_readers_read_json_csv_jsonl_and_listings() {
+    let store = Arc::new(MemStore::default());
+    store.put("s3://b/items.json", br#"[{"a":1},{"a":2}]"#.to_vec()).await.ok();
+    store.put("s3://b/items.csv", b"name,n\nx,1\n\"y,z\",2\n".to_vec()).await.ok();
+    store.put("s3://b/items.jsonl", b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n".to_vec()).await.ok();
+    let opts = || ExecutionOptions {
+        item_store: Some(store.clone()),
+        ..Default::default()
+    };
+    let json_sm = distributed(
+        json!({"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSON"},"Parameters":{"Bucket":"b","Key":"items.json"}}),
+        json!({}),
+    );
+    let e = json_sm.execute(json!({}), opts()).await;
+    assert_eq!(e.output, Some(json!([{"a":1},{"a":2}])), "{:?}", e.cause);
+
+    let csv_sm = distributed(
+        json!({"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"CSV","CSVHeaderLocation":"FIRST_ROW"},"Parameters":{"Bucket":"b","Key":"items.csv"}}),
+        json!({}),
+    );
+    let e = csv_sm.execute(json!({}), opts()).await;
+    assert_eq!(e.output, Some(json!([{"name":"x","n":"1"},{"name":"y,z","n":"2"}])), "{:?}", e.cause);
+
+    let jsonl_sm = distributed(
+        json!({"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL","MaxItems":2},"Parameters":{"Bucket":"b","Key.$":"$.key"}}),
+        json!({}),
+    );
+    let e = jsonl_sm.execute(json!({"key": "items.jsonl"}), opts()).await;
+    assert_eq!(e.output, Some(json!([{"a":1},{"a":2}])), "{:?}", e.cause);
+
+    let list_sm = distributed(
+        json!({"Resource":"arn:aws:states:::s3:listObjectsV2","Parameters":{"Bucket":"b","Prefix":"items."}}),
+        json!({"ItemSelector":{"k.$":"$$.Map.Item.Value.Key"}}),
+    );
+    let e = list_sm.execute(json!({}), opts()).await;
+    assert_eq!(
+        e.output,
+        Some(json!([{"k":"items.csv"},{"k":"items.json"},{"k":"items.jsonl"}])),
+        "{:?}",
+        e.cause
+    );
+
+    let missing = distributed(
+        json!({"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b","Key":"nope.json"}}),
+        json!({}),
+    );
+    let e = missing.execute(json!({}), opts()).await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert!(e.cause.unwrap_or_default().contains("s3://b/nope.json"));
+}
+
+#[tokio::test]
+async fn given_a_result_writer_then_results_and_a_manifest_are_written() {
+    let store = Arc::new(MemStore::default());
+    let sm = machine(json!({"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ItemsPath":"$.xs",
+        "ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"out","Prefix":"runs"}},
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}));
+    let e = sm
+        .execute(
+            json!({"xs": [1, 2]}),
+            ExecutionOptions {
+                item_store: Some(store.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    let out = e.output.unwrap_or_default();
+    assert_eq!(out["ResultWriterDetails"]["Bucket"], "out");
+    let key = out["ResultWriterDetails"]["Key"].as_str().unwrap_or("").to_string();
+    assert!(key.starts_with("runs/") && key.ends_with("/manifest.json"), "{key}");
+    let manifest: Value = serde_json::from_slice(
+        &store.get(&format!("s3://out/{key}")).await.unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let results_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"].as_str().unwrap_or("").to_string();
+    let results: Value = serde_json::from_slice(
+        &store.get(&format!("s3://out/{results_key}")).await.unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let outputs: Vec<&str> = results
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["Output"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(outputs, ["1", "2"]);
+}
+
+struct Slow;
+
+#[async_trait]
+impl TaskInvoker for Slow {
+    async fn invoke(&self, _request: TaskRequest) -> Result<Value, TaskFailure> {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(json!("late"))
+    }
+}
+
+#[tokio::test]
+async fn given_a_real_clock_when_a_task_runs_past_its_timeout_then_states_timeout() {
+    let sm = machine(json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x:slow","TimeoutSeconds":1,
+        "Catch":[{"ErrorEquals":["States.Timeout"],"ResultPath":"$.e","Next":"Done"}],"End":true},"Done":{"Type":"Succeed"}}}));
+    let e = sm
+        .execute(
+            json!({}),
+            ExecutionOptions {
+                invoker: Arc::new(Slow),
+                clock: Arc::new(RealClock),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    assert_eq!(e.output.unwrap_or_default()["e"]["Error"], "States.Timeout");
+}
+
+/// Starts a nested execution of another machine, like `states:startExecution.sync:2`.
+struct Nested {
+    child: StateMachine,
+}
+
+#[async_trait]
+impl TaskInvoker for Nested {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        let exec = self
+            .child
+            .execute(request.parameters["Input"].clone(), ExecutionOptions::default())
+            .await;
+        match exec.status {
+            ExecutionStatus::Succeeded => Ok(json!({"Output": exec.output, "Status": "SUCCEEDED"})),
+            _ => Err(TaskFailure::new(
+                "States.TaskFailed",
+                exec.cause.unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_an_invoker_that_starts_a_nested_execution_then_it_runs_on_another_thread() {
+    let child = machine(json!({"StartAt":"C","States":{"C":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.n, $.n)"},"End":true}}}));
+    let parent = machine(json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2",
+        "Parameters":{"Input.$":"$"},"OutputPath":"$.Output","End":true}}}));
+    let opts = ExecutionOptions {
+        invoker: Arc::new(Nested { child }),
+        ..Default::default()
+    };
+    let handle = tokio::spawn(async move { parent.execute(json!({"n": 21}), opts).await });
+    let exec = handle.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(exec.output, Some(json!({"doubled": 42})));
+}
+
+#[tokio::test]
+async fn given_an_endless_loop_then_max_transitions_stops_it() {
+    let no_end = json!({"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"A"}}});
+    assert!(StateMachine::from_value(&no_end).is_err(), "a machine with no end is invalid");
+    let looping = StateMachine::from_value(&json!({"StartAt":"A","States":{
+        "A":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"E"}],"Default":"A"},"E":{"Type":"Succeed"}}}));
+    let looping = looping.unwrap_or_else(|e| panic!("{e}"));
+    let e = looping
+        .execute(json!({}), ExecutionOptions { max_transitions: Some(1000), ..Default::default() })
+        .await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error.as_deref(), Some("States.Runtime"));
+}
+
+#[test]
+fn given_many_problems_then_validation_reports_all_with_pointers() {
+    let errs = StateMachine::from_json_str(
+        r#"{"StartAt":"A","States":{
+            "A":{"Type":"Task","Resource":"arn:x","Next":"Missing","Retry":[{"ErrorEquals":["E"],"BackoffRate":0.5,"MaxAttempts":-1}]},
+            "B":{"Type":"Pass","InputPath":"not a path","End":true},
+            "C":{"Type":"Choice","Choices":[{"Variable":"$.x","Next":"A"}]}}}"#,
+    )
+    .err()
+    .unwrap_or_else(|| panic!("expected problems"));
+    let text = errs.to_string();
+    for needle in [
+        "/States/A/Next: refers to state 'Missing'",
+        "/States/A/Retry/0/BackoffRate: must be >= 1.0",
+        "/States/A/Retry/0/MaxAttempts",
+        "/States/B/InputPath: invalid path",
+        "/States/B: state 'B' is not reachable",
+        "/States/C/Choices/0: a choice rule needs exactly one comparison operator",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert_eq!(text.lines().count(), errs.len());
+}
+
+#[test]
+fn given_non_json_text_then_one_clear_problem() {
+    let errs = StateMachine::from_json_str("{nope").err();
+    assert!(errs.is_some_and(|e| e.len() == 1 && e.to_string().contains("not valid JSON")));
+}
+
+#[test]
+fn given_bad_mock_configs_then_errors_name_the_place() {
+    use mdlc_asl::mock::{MockConfig, MockConfigError, MockInvoker};
+    let bad = MockConfig::from_json_str(
+        r#"{"StateMachines":{"M":{"TestCases":{"T":{"S":"Missing"}}}},"MockedResponses":{}}"#,
+    );
+    assert!(matches!(bad, Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/StateMachines/M/TestCases/T/S"));
+    let bad_index = MockConfig::from_json_str(r#"{"MockedResponses":{"R":{"x":{"Return":1}}}}"#);
+    assert!(matches!(bad_index, Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/MockedResponses/R/x"));
+    let ok = MockConfig::from_json_str(r#"{"StateMachines":{"M":{"TestCases":{"T":{}}}},"MockedResponses":{}}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        MockInvoker::new(ok.clone(), "Other", "T", None),
+        Err(MockConfigError::UnknownStateMachine(_))
+    ));
+    assert!(matches!(
+        MockInvoker::new(ok, "M", "Nope", None),
+        Err(MockConfigError::UnknownTestCase { .. })
+    ));
+}
