@@ -1225,12 +1225,17 @@ fn read_tuning(
             ),
         }
     }
+    let user_statics = f("staticHyperParameters").and_then(Value::as_object);
+    let mut ranges = ranges;
+    if f("ranges").is_none()
+        && let (Some(ranges), Some(user)) = (ranges.as_mut(), user_statics)
+    {
+        // Default ranges give way to hyperparameters the user fixed.
+        ranges.retain(|r| !user.contains_key(&r.name));
+    }
     if enabled && let Some(ranges) = &ranges {
         for (i, r) in ranges.iter().enumerate() {
-            if f("staticHyperParameters")
-                .and_then(Value::as_object)
-                .is_some_and(|m| m.contains_key(&r.name))
-            {
+            if user_statics.is_some_and(|m| m.contains_key(&r.name)) {
                 c.problem(
                     format!("/tuning/ranges/{i}/name"),
                     format!("{:?} is both tuned and static", r.name),

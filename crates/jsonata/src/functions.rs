@@ -1183,7 +1183,7 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
             let size = a1.num().unwrap_or(0.0);
             if size < 1.0 || size.fract() != 0.0 {
                 return Err(err(
-                    "States.Runtime",
+                    "States.QueryEvaluationError",
                     "$partition: the chunk size must be a positive integer",
                 ));
             }
@@ -1198,14 +1198,17 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
             let (start, end) = (a0.num().unwrap_or(0.0), a1.num().unwrap_or(0.0));
             let step = a2.num().unwrap_or(1.0);
             if step == 0.0 || !step.is_finite() {
-                return Err(err("States.Runtime", "$range: the step must not be zero"));
+                return Err(err(
+                    "States.QueryEvaluationError",
+                    "$range: the step must not be zero",
+                ));
             }
             let mut out = Vec::new();
             let mut x = start;
             while (step > 0.0 && x <= end) || (step < 0.0 && x >= end) {
                 if out.len() >= 1000 {
                     return Err(err(
-                        "States.Runtime",
+                        "States.QueryEvaluationError",
                         "$range: the result would have more than 1000 items",
                     ));
                 }
@@ -1252,8 +1255,12 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
         }
         Native::Parse => match &a0 {
             Value::String(s) => {
-                let j: serde_json::Value = serde_json::from_str(s)
-                    .map_err(|e| err("States.Runtime", format!("$parse: invalid JSON: {e}")))?;
+                let j: serde_json::Value = serde_json::from_str(s).map_err(|e| {
+                    err(
+                        "States.QueryEvaluationError",
+                        format!("$parse: invalid JSON: {e}"),
+                    )
+                })?;
                 from_json(&j)
             }
             _ => u,
@@ -1271,7 +1278,7 @@ fn hash(s: &str, algo: &str) -> Result<String, Error> {
         "SHA-512" => hex::encode(sha2::Sha512::digest(b)),
         other => {
             return Err(err(
-                "States.Runtime",
+                "States.QueryEvaluationError",
                 format!(
                     "$hash: unsupported algorithm {other:?} (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
                 ),

@@ -4,6 +4,20 @@
 //! Parse once with [`Expression::parse`], evaluate many times with [`Expression::evaluate`].
 //! Evaluation state (variable frames, sequences) lives only for the duration of one call, so a
 //! reused expression does not grow in memory.
+//!
+//! Faithfulness is checked by `tests/differential.rs` against the reference implementation
+//! (npm `jsonata` 2.2.x) on `tests/corpus.json`. Known, documented differences:
+//! - regular expressions use the `regex` crate's syntax (no look-around, no back-references);
+//!   an unsupported pattern is a parse error `S0303`;
+//! - `$toMillis` with a picture string, `$formatInteger` and `$parseInteger` are not provided;
+//!   `$fromMillis`/`$now` pictures support the common components (Y M D d F H h m s f P Z z);
+//! - there is no tail-call optimisation: recursion ends with `D1011` when the native stack
+//!   budget is used up (evaluation first runs on the caller's thread with 512 KiB of budget and
+//!   is redone on a helper thread with a 256 MiB stack when that is not enough);
+//! - array constructor items are evaluated in order (the reference evaluates them concurrently,
+//!   so a `:=` inside one item is not visible to its siblings there);
+//! - errors of the AWS functions (`$partition`, `$range`, `$hash`, `$parse`) have the code
+//!   `States.QueryEvaluationError`.
 
 mod ast;
 mod datetime;

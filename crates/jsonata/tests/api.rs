@@ -192,3 +192,20 @@ fn given_error_when_raised_then_position_and_message() {
     assert!(err.message.contains('+'));
     assert_eq!(err.position, Some(2));
 }
+
+#[test]
+fn given_typical_expression_when_evaluated_many_times_then_stable_results() {
+    let e = Expression::parse(
+        "$states.input.metrics[name = 'rmse'].value < $threshold ? 'Deploy' : 'Retrain'",
+    )
+    .unwrap();
+    let mut env = Environment::new();
+    env.bind(
+        "states",
+        json!({"input": {"metrics": [{"name": "rmse", "value": 0.8}, {"name": "mae", "value": 2}]}}),
+    );
+    env.bind("threshold", json!(1));
+    for _ in 0..2000 {
+        assert_eq!(e.evaluate(None, &env).unwrap(), Some(json!("Deploy")));
+    }
+}

@@ -154,9 +154,14 @@ fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("{}: {e}", input.display()))?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            out.write_all(format_predictions(&preds).as_bytes())
+            match out
+                .write_all(format_predictions(&preds).as_bytes())
                 .and_then(|()| out.flush())
-                .map_err(|e| e.to_string())
+            {
+                // A closed pipe (`| head`) is the reader's choice, not a failure.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+                _ => Ok(()),
+            }
         }
         Command::Generate {
             problem,

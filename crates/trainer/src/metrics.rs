@@ -177,7 +177,7 @@ fn radix_sort_high32(keys: &mut Vec<u64>) {
         for &k in keys.iter() {
             counts[((k >> shift) & 0xff) as usize] += 1;
         }
-        if counts.iter().any(|&c| c == keys.len()) {
+        if counts.contains(&keys.len()) {
             continue; // every key has the same byte here
         }
         let mut offsets = [0usize; 256];

@@ -411,3 +411,34 @@ async fn evaluation_without_a_model_fails_with_model_not_found() {
     assert_eq!(e.status, ExecutionStatus::Failed);
     assert_eq!(e.error.as_deref(), Some("ModelNotFound"));
 }
+
+#[test]
+fn definitions_match_only_documented_error_names_and_every_name_is_documented() {
+    let readme_path = format!("{}/../../../statemachine/README.md", env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let vocabulary = &readme[readme.find("## Error vocabulary").expect("vocabulary section")..];
+    for name in mdlc_core::ErrorName::ALL {
+        assert!(vocabulary.contains(&format!("| `{name}` |")), "{name} is not documented");
+    }
+    for flow in ["training", "evaluation"] {
+        let def: Value = serde_json::from_str(&definition(flow)).unwrap();
+        let states = def["States"].as_object().unwrap();
+        for (state, body) in states {
+            if body["Type"] == "Task" {
+                assert!(body.get("Retry").is_some(), "{flow}/{state} has no Retry");
+                assert!(body.get("Catch").is_some(), "{flow}/{state} has no Catch");
+            }
+            for key in ["Retry", "Catch"] {
+                for rule in body.get(key).and_then(Value::as_array).into_iter().flatten() {
+                    for name in rule["ErrorEquals"].as_array().unwrap() {
+                        let name = name.as_str().unwrap();
+                        assert!(
+                            name == "States.ALL" || vocabulary.contains(&format!("`{name}`")),
+                            "{flow}/{state} matches undocumented error {name}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
