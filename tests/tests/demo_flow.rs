@@ -29,14 +29,26 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
     let versions: Vec<u64> = summary.versions.iter().map(|v| v.version).collect();
     assert_eq!(versions, vec![1, 2]);
     assert_eq!(summary.versions[1].parent_version, Some(1));
-    assert!(summary.versions.iter().all(|v| v.objective.is_some_and(f64::is_finite)));
+    assert!(
+        summary
+            .versions
+            .iter()
+            .all(|v| v.objective.is_some_and(f64::is_finite))
+    );
     let decisions: Vec<(u64, bool, Option<u64>)> = summary
         .evaluations
         .iter()
         .map(|e| (e.version, e.retrain, e.new_version))
         .collect();
-    assert_eq!(decisions, vec![(1, false, None), (1, true, Some(2)), (2, false, None)]);
-    assert!(summary.evaluations[1].reason.contains("worse"), "{}", summary.evaluations[1].reason);
+    assert_eq!(
+        decisions,
+        vec![(1, false, None), (1, true, Some(2)), (2, false, None)]
+    );
+    assert!(
+        summary.evaluations[1].reason.contains("worse"),
+        "{}",
+        summary.evaluations[1].reason
+    );
     for e in &summary.evaluations {
         assert!(e.metrics.contains_key("rmse"), "{:?}", e.metrics);
     }
@@ -44,10 +56,19 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
     // --json shape
     let json = serde_json::to_value(&summary).unwrap();
     for v in json["versions"].as_array().unwrap() {
-        assert!(v["version"].is_u64() && v["objective"].is_f64() && v["metrics"].is_object(), "{v}");
+        assert!(
+            v["version"].is_u64() && v["objective"].is_f64() && v["metrics"].is_object(),
+            "{v}"
+        );
     }
     for e in json["evaluations"].as_array().unwrap() {
-        assert!(e["version"].is_u64() && e["metrics"].is_object() && e["retrain"].is_boolean() && e["reason"].is_string(), "{e}");
+        assert!(
+            e["version"].is_u64()
+                && e["metrics"].is_object()
+                && e["retrain"].is_boolean()
+                && e["reason"].is_string(),
+            "{e}"
+        );
     }
     assert!(summary_table(&summary).contains("retrain → v2"));
 
@@ -62,12 +83,20 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
 
     // The report: every execution (4 top-level + the nested retrain) with its graph.
     let html = std::fs::read_to_string(state.join("report.html")).unwrap();
-    assert_eq!(html.matches("class=\"graph\"").count(), 5, "five state graphs");
+    assert_eq!(
+        html.matches("class=\"graph\"").count(),
+        5,
+        "five state graphs"
+    );
     assert!(html.contains("edge taken"));
     assert!(html.contains("class=\"chart\""));
     assert!(!html.contains("<script"));
     // Executions were persisted with their history.
-    assert!(state.join("executions/training/demo-model-train-initial.json").is_file());
+    assert!(
+        state
+            .join("executions/training/demo-model-train-initial.json")
+            .is_file()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +122,9 @@ async fn demo_on_a_users_binary_dataset_retrains_once() {
 
     let mut opts = options(&dir.path().join(".mdlc"), Problem::Binary);
     opts.dataset = Some(user);
-    let summary = run_demo(&opts, &|_| {}).await.unwrap_or_else(|e| panic!("demo failed: {e}"));
+    let summary = run_demo(&opts, &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("demo failed: {e}"));
     let decisions: Vec<bool> = summary.evaluations.iter().map(|e| e.retrain).collect();
     assert_eq!(decisions, vec![false, true, false]);
     assert!(summary.evaluations[0].metrics.contains_key("auc"));

@@ -40,8 +40,14 @@ async fn cloud(dir: &std::path::Path, faults: &str, function_faults: &str) -> Lo
         .lines()
         .map(|l| format!("{}\n", l.split_once(',').map(|x| x.1).unwrap_or("")))
         .collect();
-    let uri: S3Uri = format!("{base}/evaluation/features/batch.csv").parse().unwrap();
-    cloud.store().put(&uri, features.into_bytes()).await.unwrap();
+    let uri: S3Uri = format!("{base}/evaluation/features/batch.csv")
+        .parse()
+        .unwrap();
+    cloud
+        .store()
+        .put(&uri, features.into_bytes())
+        .await
+        .unwrap();
     cloud
 }
 
@@ -59,14 +65,23 @@ fn input(tuning: bool) -> Value {
 }
 
 async fn train(cloud: &LocalCloud, name: &str, tuning: bool) -> Execution {
-    let machine = cloud.state_machine("training").cloned().expect("training flow");
+    let machine = cloud
+        .state_machine("training")
+        .cloned()
+        .expect("training flow");
     cloud
         .execute("training", &machine, name, input(tuning), None)
         .await
         .unwrap()
 }
 
-fn path_of(cloud: &LocalCloud, name: &str) -> (Vec<String>, std::collections::BTreeMap<String, mdlc_local::report::StateStats>) {
+fn path_of(
+    cloud: &LocalCloud,
+    name: &str,
+) -> (
+    Vec<String>,
+    std::collections::BTreeMap<String, mdlc_local::report::StateStats>,
+) {
     let record = cloud
         .invoker()
         .journal()
@@ -86,13 +101,23 @@ async fn a_failing_training_job_is_caught_and_nothing_is_registered() {
     assert_eq!(execution.status, ExecutionStatus::Failed);
     assert_eq!(execution.error.as_deref(), Some("States.TaskFailed"));
     let cause = execution.cause.unwrap_or_default();
-    assert!(cause.contains("\"TrainingJobStatus\":\"Failed\""), "{cause}");
+    assert!(
+        cause.contains("\"TrainingJobStatus\":\"Failed\""),
+        "{cause}"
+    );
     assert!(cause.contains("FailureReason"), "{cause}");
     let (path, _) = path_of(&cloud, "train-fails");
     assert_eq!(path.last().map(String::as_str), Some("Failed"), "{path:?}");
     assert!(path.contains(&"RecordFailure".to_string()));
     assert!(!path.contains(&"RegisterModel".to_string()));
-    assert!(cloud.registry().list_versions(MODEL).await.unwrap().is_empty());
+    assert!(
+        cloud
+            .registry()
+            .list_versions(MODEL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +125,13 @@ async fn throttled_tuning_calls_are_retried_then_the_flow_succeeds_once() {
     let dir = tempfile::tempdir().unwrap();
     let cloud = cloud(dir.path(), "throttle:createHyperParameterTuningJob:2", "").await;
     let execution = train(&cloud, "train-throttled", true).await;
-    assert_eq!(execution.status, ExecutionStatus::Succeeded, "{:?} {:?}", execution.error, execution.cause);
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        execution.error,
+        execution.cause
+    );
     let (path, stats) = path_of(&cloud, "train-throttled");
     assert_eq!(stats["Tune"].failures, 2, "{path:?}");
     assert_eq!(path.last().map(String::as_str), Some("Registered"));
@@ -114,10 +145,19 @@ async fn a_transient_handler_error_is_retried_and_registers_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let cloud = cloud(dir.path(), "", "register-model:DependencyUnavailable:2").await;
     let execution = train(&cloud, "train-handler-retry", false).await;
-    assert_eq!(execution.status, ExecutionStatus::Succeeded, "{:?} {:?}", execution.error, execution.cause);
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        execution.error,
+        execution.cause
+    );
     let (_, stats) = path_of(&cloud, "train-handler-retry");
     assert_eq!(stats["RegisterModel"].failures, 2);
-    assert_eq!(cloud.registry().list_versions(MODEL).await.unwrap().len(), 1);
+    assert_eq!(
+        cloud.registry().list_versions(MODEL).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,21 +169,38 @@ async fn a_permanent_handler_error_fails_the_flow_with_its_name_and_registers_no
     assert_eq!(execution.error.as_deref(), Some("RegistryConflict"));
     let cause: Value = serde_json::from_str(execution.cause.as_deref().unwrap_or("")).unwrap();
     assert_eq!(cause["errorType"], "RegistryConflict");
-    assert!(cloud.registry().list_versions(MODEL).await.unwrap().is_empty());
+    assert!(
+        cloud
+            .registry()
+            .list_versions(MODEL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluating_without_a_model_fails_with_model_not_found_and_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cloud = cloud(dir.path(), "", "").await;
-    let machine = cloud.state_machine("evaluation").cloned().expect("evaluation flow");
+    let machine = cloud
+        .state_machine("evaluation")
+        .cloned()
+        .expect("evaluation flow");
     let execution = cloud
         .execute("evaluation", &machine, "eval-no-model", input(false), None)
         .await
         .unwrap();
     assert_eq!(execution.status, ExecutionStatus::Failed);
     assert_eq!(execution.error.as_deref(), Some("ModelNotFound"));
-    assert!(cloud.registry().list_evaluations(MODEL, None).await.unwrap().is_empty());
+    assert!(
+        cloud
+            .registry()
+            .list_evaluations(MODEL, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,17 +214,28 @@ async fn an_unknown_resource_fails_with_a_clear_error_naming_it() {
         }))
         .unwrap(),
     );
-    let execution = cloud.execute("odd", &machine, "odd-1", json!({}), None).await.unwrap();
+    let execution = cloud
+        .execute("odd", &machine, "odd-1", json!({}), None)
+        .await
+        .unwrap();
     assert_eq!(execution.status, ExecutionStatus::Failed);
     let cause = execution.cause.unwrap_or_default();
-    assert!(cause.contains("arn:aws:states:::sqs:sendMessage"), "{cause}");
+    assert!(
+        cause.contains("arn:aws:states:::sqs:sendMessage"),
+        "{cause}"
+    );
     // A Lambda that is not the project's.
     let machine = mdlc_asl::StateMachine::from_value(&json!({
         "StartAt": "L",
         "States": {"L": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:other", "End": true}}
     }))
     .unwrap();
-    let execution = cloud.execute("odd", &machine, "odd-2", json!({}), None).await.unwrap();
-    assert_eq!(execution.error.as_deref(), Some("Lambda.ResourceNotFoundException"));
-    let _ = cloud.store().list(&format!("s3://{}/", cloud.bucket()).parse::<S3Uri>().unwrap()).await;
+    let execution = cloud
+        .execute("odd", &machine, "odd-2", json!({}), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        execution.error.as_deref(),
+        Some("Lambda.ResourceNotFoundException")
+    );
 }

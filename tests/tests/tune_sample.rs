@@ -27,9 +27,18 @@ fn substitutions() -> Vec<(String, String)> {
     vec![
         ("Bucket".into(), BUCKET.into()),
         ("SageMakerRoleArn".into(), sagemaker_role_arn()),
-        ("GenerateDatasetFunctionArn".into(), function_arn("generate-dataset")),
-        ("ExtractModelPathFunctionArn".into(), function_arn("extract-model-path")),
-        ("ExtractModelNameFunctionArn".into(), function_arn("extract-model-name")),
+        (
+            "GenerateDatasetFunctionArn".into(),
+            function_arn("generate-dataset"),
+        ),
+        (
+            "ExtractModelPathFunctionArn".into(),
+            function_arn("extract-model-path"),
+        ),
+        (
+            "ExtractModelNameFunctionArn".into(),
+            function_arn("extract-model-name"),
+        ),
     ]
 }
 
@@ -49,24 +58,44 @@ fn write_data(dir: &Path) -> usize {
     batch.lines().count()
 }
 
-async fn check_results(store: &dyn ObjectStore, output: &Value, batch_rows: usize, execution: &str) {
+async fn check_results(
+    store: &dyn ObjectStore,
+    output: &Value,
+    batch_rows: usize,
+    execution: &str,
+) {
     let tuning = &output["tuning"];
-    assert_eq!(tuning["HyperParameterTuningJobStatus"], "Completed", "{tuning:#}");
-    assert_eq!(tuning["TrainingJobStatusCounters"]["Completed"], 4, "{tuning:#}");
+    assert_eq!(
+        tuning["HyperParameterTuningJobStatus"], "Completed",
+        "{tuning:#}"
+    );
+    assert_eq!(
+        tuning["TrainingJobStatusCounters"]["Completed"], 4,
+        "{tuning:#}"
+    );
     let best = tuning["BestTrainingJob"]["TrainingJobName"]
         .as_str()
         .expect("BestTrainingJob.TrainingJobName");
     assert!(best.starts_with(&format!("{execution}-")), "{best}");
-    let objective = tuning["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
-        .as_f64()
-        .expect("objective value");
+    let objective =
+        tuning["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+            .as_f64()
+            .expect("objective value");
     assert!(objective.is_finite() && objective > 0.0, "{objective}");
 
     let model_url: S3Uri = format!("s3://{BUCKET}/tune-sample/models/{best}/output/model.tar.gz")
         .parse()
         .unwrap();
-    assert!(store.exists(&model_url).await.unwrap(), "{model_url} missing");
-    assert!(output["model"]["ModelArn"].as_str().unwrap_or("").contains("model/tune-sample-model"));
+    assert!(
+        store.exists(&model_url).await.unwrap(),
+        "{model_url} missing"
+    );
+    assert!(
+        output["model"]["ModelArn"]
+            .as_str()
+            .unwrap_or("")
+            .contains("model/tune-sample-model")
+    );
     assert_eq!(output["transform"]["status"], "Completed");
 
     let out: S3Uri = format!("s3://{BUCKET}/tune-sample/predictions/batch.csv.out")
@@ -76,7 +105,9 @@ async fn check_results(store: &dyn ObjectStore, output: &Value, batch_rows: usiz
     let lines: Vec<&str> = predictions.lines().collect();
     assert_eq!(lines.len(), batch_rows);
     for l in lines {
-        l.trim().parse::<f64>().unwrap_or_else(|e| panic!("prediction {l:?}: {e}"));
+        l.trim()
+            .parse::<f64>()
+            .unwrap_or_else(|e| panic!("prediction {l:?}: {e}"));
     }
 }
 
@@ -94,8 +125,14 @@ async fn tune_sample_with_mocked_lambdas_tunes_creates_a_model_and_transforms_in
 
     let data_dir = dir.path().join("data");
     let rows = write_data(&data_dir);
-    for (file, prefix) in [("train.csv", "train"), ("validation.csv", "validation"), ("batch.csv", "batch")] {
-        let uri: S3Uri = format!("s3://{BUCKET}/tune-sample/data/{prefix}/{file}").parse().unwrap();
+    for (file, prefix) in [
+        ("train.csv", "train"),
+        ("validation.csv", "validation"),
+        ("batch.csv", "batch"),
+    ] {
+        let uri: S3Uri = format!("s3://{BUCKET}/tune-sample/data/{prefix}/{file}")
+            .parse()
+            .unwrap();
         cloud
             .store()
             .put(&uri, std::fs::read(data_dir.join(file)).unwrap())
@@ -103,13 +140,21 @@ async fn tune_sample_with_mocked_lambdas_tunes_creates_a_model_and_transforms_in
             .unwrap();
     }
 
-    let machine = cloud.load(&fixture("tune-sample/tune.asl.json")).expect("definition");
+    let machine = cloud
+        .load(&fixture("tune-sample/tune.asl.json"))
+        .expect("definition");
     let mock_text = std::fs::read_to_string(fixture("tune-sample/mock-config.json")).unwrap();
     let mock = MockConfig::from_json_str(&mock_text).expect("mock config");
     let fallback: Arc<dyn TaskInvoker> = cloud.invoker().clone();
     let invoker = MockInvoker::new(mock, "TuneSample", "HappyPath", Some(fallback)).expect("mock");
     let execution = cloud
-        .execute("TuneSample", &machine, "tune-lib", json!({}), Some(Arc::new(invoker)))
+        .execute(
+            "TuneSample",
+            &machine,
+            "tune-lib",
+            json!({}),
+            Some(Arc::new(invoker)),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -124,7 +169,13 @@ async fn tune_sample_with_mocked_lambdas_tunes_creates_a_model_and_transforms_in
     // The execution and its history were recorded under the state directory.
     let record = dir.path().join("state/executions/TuneSample/tune-lib.json");
     let record: Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
-    assert!(record["execution"]["history"].as_array().map(Vec::len).unwrap_or(0) > 10);
+    assert!(
+        record["execution"]["history"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0)
+            > 10
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +186,11 @@ async fn tune_sample_through_the_mdlc_command() {
     let state = dir.path().join("state");
     let data_dir = dir.path().join("data");
     let rows = write_data(&data_dir);
-    for (file, prefix) in [("train.csv", "train"), ("validation.csv", "validation"), ("batch.csv", "batch")] {
+    for (file, prefix) in [
+        ("train.csv", "train"),
+        ("validation.csv", "validation"),
+        ("batch.csv", "batch"),
+    ] {
         let out = Command::new(&mdlc)
             .arg("s3")
             .arg("cp")
@@ -145,7 +200,11 @@ async fn tune_sample_through_the_mdlc_command() {
             .arg(&state)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let mut cmd = Command::new(&mdlc);
     cmd.arg("execute")
@@ -155,7 +214,13 @@ async fn tune_sample_through_the_mdlc_command() {
         .arg(&state)
         .args(["--mock-config"])
         .arg(fixture("tune-sample/mock-config.json"))
-        .args(["--test-case", "HappyPath", "--execution-name", "tune-cli", "--quiet"])
+        .args([
+            "--test-case",
+            "HappyPath",
+            "--execution-name",
+            "tune-cli",
+            "--quiet",
+        ])
         .env_remove("MDLC_FAULTS")
         .env_remove("MDLC_FUNCTION_FAULTS");
     for (k, v) in substitutions() {
@@ -175,7 +240,11 @@ async fn tune_sample_through_the_mdlc_command() {
 
     // The listing shows the predictions.
     let out = Command::new(&mdlc)
-        .args(["s3", "ls", &format!("s3://{BUCKET}/tune-sample/predictions/")])
+        .args([
+            "s3",
+            "ls",
+            &format!("s3://{BUCKET}/tune-sample/predictions/"),
+        ])
         .arg("--state-dir")
         .arg(&state)
         .output()
@@ -199,5 +268,8 @@ fn unknown_placeholders_are_reported_by_the_mdlc_command() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("${GenerateDatasetFunctionArn}"), "{stderr}");
-    assert!(stderr.contains("/States/Generate Training Dataset/Parameters/FunctionName"), "{stderr}");
+    assert!(
+        stderr.contains("/States/Generate Training Dataset/Parameters/FunctionName"),
+        "{stderr}"
+    );
 }

@@ -44,6 +44,7 @@
 pub mod config;
 pub mod dynamodb;
 mod error;
+pub mod history;
 pub mod s3;
 pub mod sagemaker;
 

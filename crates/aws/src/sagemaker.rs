@@ -42,7 +42,7 @@ fn read_validation(message: &str) -> Validation {
 }
 
 /// [`map_sdk_error`] plus SageMaker's ValidationException messages.
-fn map_sagemaker_error<E>(
+pub(crate) fn map_sagemaker_error<E>(
     operation: &str,
     target: &str,
     err: &SdkError<E, HttpResponse>,
@@ -69,7 +69,7 @@ where
 }
 
 /// An f32 metric as the f64 with the same shortest decimal form (0.1f32 → 0.1, not 0.100000001).
-fn metric_value(value: f32) -> f64 {
+pub(crate) fn metric_value(value: f32) -> f64 {
     value.to_string().parse::<f64>().unwrap_or(f64::from(value))
 }
 

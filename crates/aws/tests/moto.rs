@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::config::http::HttpRequest;
+use aws_sdk_dynamodb::config::{RuntimeComponents, SharedHttpClient};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
@@ -17,6 +19,10 @@ use aws_sdk_sagemaker::types::{
     AlgorithmSpecification, OutputDataConfig, ResourceConfig, StoppingCondition, TrainingInputMode,
     TrainingInstanceType,
 };
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use mdlc_aws::{AwsAdapters, AwsConfig, DynamoDbRegistry, S3ObjectStore};
 use mdlc_core::contract;
 use mdlc_core::ports::{
@@ -58,9 +64,55 @@ fn unique(prefix: &str) -> String {
     )
 }
 
+/// An HTTP client that lets one request at a time reach the server.
+///
+/// moto's server runs requests on threads without a lock around TransactWriteItems, and on a
+/// cancelled transaction it restores a copy of the whole table taken when that transaction
+/// began, erasing writes committed by other threads in between. DynamoDB serialises
+/// transactions; sending moto one request at a time gives it that property. The callers stay
+/// concurrent: registrations still interleave their reads and transactions and lose races.
+#[derive(Debug, Clone)]
+struct OneAtATime {
+    inner: SharedHttpClient,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+#[derive(Debug)]
+struct OneAtATimeConnector {
+    inner: SharedHttpConnector,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+impl HttpClient for OneAtATime {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(OneAtATimeConnector {
+            inner: self.inner.http_connector(settings, components),
+            gate: self.gate.clone(),
+        })
+    }
+}
+
+impl HttpConnector for OneAtATimeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let gate = self.gate.clone();
+        HttpConnectorFuture::new(async move {
+            let _permit = gate
+                .acquire_owned()
+                .await
+                .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+            inner.call(request).await
+        })
+    }
+}
+
 /// The adapters pointed at moto, with static test credentials; the table is `table`.
 async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+    let loaded = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
             "testing",
@@ -71,11 +123,21 @@ async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
         ))
         .load()
         .await;
+    let http = loaded
+        .http_client()
+        .expect("aws-config provides a default HTTP client");
+    let sdk = loaded
+        .to_builder()
+        .http_client(SharedHttpClient::new(OneAtATime {
+            inner: http,
+            gate: Arc::new(tokio::sync::Semaphore::new(1)),
+        }))
+        .build();
     let mut config = AwsConfig::new(table);
     config.region = Some("us-east-1".into());
     config.endpoint_url = Some(endpoint.to_string());
     config.s3_force_path_style = true;
-    // moto answers one request at a time per thread; give 100 contenders room.
+    // 100 contenders on one model: give each room to lose many races.
     config.register_max_attempts = 400;
     AwsAdapters::from_sdk_config(&sdk, &config)
 }

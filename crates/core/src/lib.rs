@@ -10,6 +10,7 @@
 pub mod contract;
 pub mod deps;
 pub mod error;
+pub mod history;
 pub mod images;
 pub mod input;
 pub mod io;

@@ -52,6 +52,7 @@ pub mod error;
 pub mod fields;
 pub mod files;
 pub mod glob;
+pub mod history;
 mod http;
 pub mod metrics;
 mod model;

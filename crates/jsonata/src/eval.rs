@@ -1314,7 +1314,7 @@ fn reduce_tuple_stream<'a>(data: &Value<'a>) -> Map<'a> {
     for t in items.iter().skip(1) {
         if let Value::Object(m) = t {
             for (k, v) in m.iter() {
-                let prev = result.shift_remove(k).unwrap_or(Value::Undefined);
+                let prev = result.get(k).cloned().unwrap_or(Value::Undefined);
                 result.insert(k.clone(), functions::append(prev, v.clone()));
             }
         }

@@ -637,6 +637,12 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
                 };
                 let len = s.chars().count() as f64;
                 let pad_len = width.abs() - len;
+                if pad_len > 1e7 {
+                    return Err(err(
+                        "D2014",
+                        "The padded string would be longer than 1e7 characters",
+                    ));
+                }
                 if pad_len > 0.0 {
                     let pad_len = pad_len as usize;
                     let padding: String = pad_char.chars().cycle().take(pad_len).collect();
@@ -1536,7 +1542,7 @@ fn parse_prefixed(s: &str) -> Option<f64> {
 }
 
 fn to_radix(v: f64, radix: u32) -> String {
-    if radix == 10 {
+    if radix == 10 || !v.is_finite() {
         return js_number_to_string(v);
     }
     let neg = v < 0.0;

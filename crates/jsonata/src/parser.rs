@@ -1370,3 +1370,75 @@ fn parse_tokens(p: &mut Parser) -> Result<(Node, Vec<String>), Error> {
     let labels = p.slots.iter().map(|(l, _)| l.clone()).collect();
     Ok((expr, labels))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(src: &str) -> String {
+        match parse(src) {
+            Ok(_) => "ok".into(),
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn given_valid_syntax_when_parsed_then_ok() {
+        for src in [
+            "a.b[0].c",
+            "$x := function($a, $b)<nn:n>{ $a + $b }",
+            "a{k: v}",
+            "a^(>x)#$i.b@$o",
+            "|a|{'b': 1}, ['c']|",
+            "/ab+c/i",
+            "(1; 2) /* comment */",
+            "$f(?, 1)",
+            "a ?: b ?? c",
+            "a.b.%.x",
+        ] {
+            assert_eq!(code(src), "ok", "{src}");
+        }
+    }
+
+    #[test]
+    fn given_bad_syntax_when_parsed_then_reference_codes() {
+        let cases = [
+            ("\"abc", "S0101"),
+            ("\"\\q\"", "S0103"),
+            ("\"\\u12\"", "S0104"),
+            ("`abc", "S0105"),
+            ("/* x", "S0106"),
+            ("1 !", "S0204"),
+            ("(1", "S0203"),
+            ("function(a){1}", "S0208"),
+            ("a.1", "S0213"),
+            ("1 := 2", "S0212"),
+            ("a@1", "S0214"),
+            ("%", "S0217"),
+            ("1 2", "S0201"),
+            ("//", "S0301"),
+            ("/ab", "S0302"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(code(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn given_path_when_processed_then_steps_are_flattened() {
+        let (n, _) = parse("a.b.c").unwrap();
+        assert_eq!(n.t, T::Path);
+        assert_eq!(n.steps.len(), 3);
+        let (n, labels) = parse("a.b.%.c").unwrap();
+        assert_eq!(n.steps.len(), 4);
+        assert_eq!(labels.len(), 1);
+        assert!(n.steps[1].tuple, "the parent's origin step carries a tuple");
+    }
+
+    #[test]
+    fn given_negative_literal_when_processed_then_folded() {
+        let (n, _) = parse("-5").unwrap();
+        assert_eq!(n.t, T::Num);
+        assert_eq!(n.val, Lit::Num(-5.0));
+    }
+}

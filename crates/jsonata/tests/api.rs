@@ -209,3 +209,18 @@ fn given_typical_expression_when_evaluated_many_times_then_stable_results() {
         assert_eq!(e.evaluate(None, &env).unwrap(), Some(json!("Deploy")));
     }
 }
+
+#[test]
+fn given_hostile_arguments_when_evaluated_then_errors_not_hangs() {
+    let env = Environment::new();
+    assert_eq!(
+        eval_with("$pad('x', 1e15)", None, &env),
+        Err("D2014".into())
+    );
+    assert_eq!(
+        eval_with("$formatBase(0/0, 16)", None, &env).unwrap(),
+        Some(json!("NaN"))
+    );
+    assert_eq!(eval_with("[1..20000000]", None, &env), Err("D2014".into()));
+    assert!(eval_with("$range(0, 1e12, 1)", None, &aws()).is_err());
+}

@@ -88,12 +88,22 @@ fn corpus_agrees_with_reference_implementation() {
         }
     };
     let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference.js");
-    let out = Command::new("node")
+    let out = match Command::new("node")
         .arg(&driver)
         .arg(&module)
         .arg(&corpus_path)
         .output()
-        .expect("node must be on PATH");
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let msg = format!("cannot run `node` from PATH: {e}");
+            if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") {
+                panic!("{msg}");
+            }
+            eprintln!("SKIP differential test: {msg}");
+            return;
+        }
+    };
     assert!(
         out.status.success(),
         "node failed: {}",

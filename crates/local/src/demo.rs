@@ -313,10 +313,12 @@ pub fn prepare_state_dir(dir: &Path) -> Result<(), DemoError> {
 const DATES: [&str; 4] = ["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-22"];
 
 async fn put(store: &dyn ObjectStore, uri: &str, body: &str) -> Result<(), DemoError> {
-    let uri: S3Uri = uri.parse().map_err(|e: mdlc_core::s3uri::S3UriError| DemoError::Output {
-        step: "upload".into(),
-        message: e.to_string(),
-    })?;
+    let uri: S3Uri = uri
+        .parse()
+        .map_err(|e: mdlc_core::s3uri::S3UriError| DemoError::Output {
+            step: "upload".into(),
+            message: e.to_string(),
+        })?;
     store.put(&uri, body.as_bytes().to_vec()).await?;
     Ok(())
 }
@@ -393,20 +395,50 @@ pub async fn run_demo(
     let bucket = cloud.bucket().to_string();
     let model = &opts.model_name;
     let base = |date: &str| format!("s3://{bucket}/datasets/{model}/{date}");
-    put(store.as_ref(), &format!("{}/train/train.csv", base(DATES[0])), &data.train).await?;
-    put(store.as_ref(), &format!("{}/validation/validation.csv", base(DATES[0])), &data.validation).await?;
+    put(
+        store.as_ref(),
+        &format!("{}/train/train.csv", base(DATES[0])),
+        &data.train,
+    )
+    .await?;
+    put(
+        store.as_ref(),
+        &format!("{}/validation/validation.csv", base(DATES[0])),
+        &data.validation,
+    )
+    .await?;
     let batches = [
         (DATES[1], &data.fresh, "fresh"),
         (DATES[2], &data.drifted_eval, "drifted"),
         (DATES[3], &data.drifted_eval_2, "drifted (after retrain)"),
     ];
     for (date, rows, _) in &batches {
-        put(store.as_ref(), &format!("{}/evaluation/features/batch.csv", base(date)), &features_only(rows)).await?;
-        put(store.as_ref(), &format!("{}/evaluation/labels/batch.csv", base(date)), rows).await?;
+        put(
+            store.as_ref(),
+            &format!("{}/evaluation/features/batch.csv", base(date)),
+            &features_only(rows),
+        )
+        .await?;
+        put(
+            store.as_ref(),
+            &format!("{}/evaluation/labels/batch.csv", base(date)),
+            rows,
+        )
+        .await?;
     }
     // What a retrain on the drifted date trains on.
-    put(store.as_ref(), &format!("{}/train/train.csv", base(DATES[2])), &data.drifted_train).await?;
-    put(store.as_ref(), &format!("{}/validation/validation.csv", base(DATES[2])), &data.drifted_validation).await?;
+    put(
+        store.as_ref(),
+        &format!("{}/train/train.csv", base(DATES[2])),
+        &data.drifted_train,
+    )
+    .await?;
+    put(
+        store.as_ref(),
+        &format!("{}/validation/validation.csv", base(DATES[2])),
+        &data.drifted_validation,
+    )
+    .await?;
     log(&format!(
         "data: {} problem, {} training rows; batches for {}, {}, {} uploaded to s3://{bucket}/datasets/{model}/",
         problem.name(),
@@ -422,7 +454,13 @@ pub async fn run_demo(
         opts.max_jobs, opts.max_parallel_jobs, DATES[0]
     ));
     let execution = cloud
-        .execute("training", &training, &format!("{model}-train-initial"), flow_input(opts, problem, DATES[0]), None)
+        .execute(
+            "training",
+            &training,
+            &format!("{model}-train-initial"),
+            flow_input(opts, problem, DATES[0]),
+            None,
+        )
         .await?;
     let out = succeeded("training", "training", &execution)?;
     log(&format!(
@@ -468,7 +506,11 @@ pub async fn run_demo(
             "  → version {}: {} — {}{}",
             summary.version,
             format_metrics(&summary.metrics),
-            if summary.retrain { "RETRAIN: " } else { "keep: " },
+            if summary.retrain {
+                "RETRAIN: "
+            } else {
+                "keep: "
+            },
             summary.reason
         ));
         if let Some(v) = summary.new_version {
@@ -568,7 +610,10 @@ pub fn format_metrics(metrics: &BTreeMap<String, f64>) -> String {
 /// The summary as a plain-text table.
 pub fn summary_table(summary: &DemoSummary) -> String {
     let mut out = String::new();
-    out.push_str(&format!("\nModel {} ({})\n\n", summary.model_name, summary.problem));
+    out.push_str(&format!(
+        "\nModel {} ({})\n\n",
+        summary.model_name, summary.problem
+    ));
     out.push_str("VERSION  OBJECTIVE                     DATA DATE   PARENT  REASON\n");
     for v in &summary.versions {
         let objective = match (&v.objective_metric, v.objective) {
@@ -580,11 +625,13 @@ pub fn summary_table(summary: &DemoSummary) -> String {
             v.version,
             objective,
             v.data_date,
-            v.parent_version.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            v.parent_version
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
             v.reason
         ));
     }
-    out.push_str("\nEVALUATION  BATCH                    VERSION  METRICS                                       DECISION\n");
+    out.push_str("\nEVALUATION  BATCH                              VERSION  METRICS                                       DECISION\n");
     for (i, e) in summary.evaluations.iter().enumerate() {
         let decision = match (e.retrain, e.new_version) {
             (true, Some(v)) => format!("retrain → v{v}"),
@@ -592,7 +639,7 @@ pub fn summary_table(summary: &DemoSummary) -> String {
             (false, _) => "keep".into(),
         };
         out.push_str(&format!(
-            "{:<11} {:<24} {:<8} {:<45} {}\n            reason: {}\n",
+            "{:<11} {:<34} {:<8} {:<45} {}\n            reason: {}\n",
             i + 1,
             format!("{} {}", e.data_date, e.batch),
             e.version,
@@ -629,13 +676,25 @@ mod tests {
 
     #[test]
     fn given_rows_when_inverted_then_relationship_flips_and_bad_rows_are_named() {
-        assert_eq!(invert_labels("1.5,2\n0,3\n", Problem::Regression, "f").unwrap(), "-1.5,2\n-0,3\n");
-        assert_eq!(invert_labels("1,2\n0,3\n", Problem::Binary, "f").unwrap(), "0,2\n1,3\n");
+        assert_eq!(
+            invert_labels("1.5,2\n0,3\n", Problem::Regression, "f").unwrap(),
+            "-1.5,2\n-0,3\n"
+        );
+        assert_eq!(
+            invert_labels("1,2\n0,3\n", Problem::Binary, "f").unwrap(),
+            "0,2\n1,3\n"
+        );
         let e = invert_labels("1,2\n2,3\n", Problem::Binary, "f.csv").unwrap_err();
-        assert!(e.to_string().contains("f.csv") && e.to_string().contains("line 2"), "{e}");
+        assert!(
+            e.to_string().contains("f.csv") && e.to_string().contains("line 2"),
+            "{e}"
+        );
         let e = invert_labels("x,2\n", Problem::Regression, "f.csv").unwrap_err();
         assert!(e.to_string().contains("not a number"), "{e}");
         assert_eq!(features_only("1,2,3\n4,5,6\n"), "2,3\n5,6\n");
-        assert_eq!(split_lines("a\nb\nc\nd\n", &[1, 2]), vec!["a\n", "b\nc\n", "d\n"]);
+        assert_eq!(
+            split_lines("a\nb\nc\nd\n", &[1, 2]),
+            vec!["a\n", "b\nc\n", "d\n"]
+        );
     }
 }

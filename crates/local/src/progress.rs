@@ -88,7 +88,10 @@ pub fn describe(event: &HistoryEvent, elapsed: Option<f64>) -> Option<String> {
                 .get("error")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            Some(format!("  ✗ execution {}: {error}", kind.trim_start_matches("Execution").to_lowercase()))
+            Some(format!(
+                "  ✗ execution {}: {error}",
+                kind.trim_start_matches("Execution").to_lowercase()
+            ))
         }
         k if k.ends_with("Failed") || k.ends_with("TimedOut") => {
             let error = event
@@ -143,7 +146,10 @@ mod tests {
         let p = ProgressObserver::collecting();
         p.on_event(&ev("TaskStateEntered", json!({"name": "Train"})));
         p.on_event(&ev("PassStateEntered", json!({"name": "Prepare"})));
-        p.on_event(&ev("TaskFailed", json!({"error": "SageMaker.ThrottlingException"})));
+        p.on_event(&ev(
+            "TaskFailed",
+            json!({"error": "SageMaker.ThrottlingException"}),
+        ));
         p.on_event(&ev("ExecutionFailed", json!({"error": "Boom"})));
         assert_eq!(
             p.lines(),
@@ -159,6 +165,9 @@ mod tests {
     fn given_a_long_state_when_exited_then_duration_shown() {
         let line = describe(&ev("TaskStateExited", json!({"name": "Tune"})), Some(2.25));
         assert_eq!(line.as_deref(), Some("  ✓ Tune (2.2 s)"));
-        assert_eq!(describe(&ev("TaskStateExited", json!({"name": "Tune"})), Some(0.01)), None);
+        assert_eq!(
+            describe(&ev("TaskStateExited", json!({"name": "Tune"})), Some(0.01)),
+            None
+        );
     }
 }
