@@ -89,6 +89,7 @@ def run_xgb(tr, va, objective, metrics):
     secs = time.perf_counter() - t0
     return secs, {f"validation:{k}": v[-1] for k, v in res["validation"].items()}
 
+load_start = os.getloadavg()[0]
 rows_md = []
 compat = []
 for problem, objective, metrics in CASES:
@@ -147,5 +148,8 @@ for r in rows_md:
     print(r)
 print()
 print("Model compatibility (XGBoost 3 loads our `xgboost-model` JSON): " + "; ".join(compat) + ".")
+print()
+print(f"1-minute load average: {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+      f"(with {os.cpu_count()} CPUs; under heavy load XGBoost's OpenMP threads lose more than ours).")
 print()
 PYEOF

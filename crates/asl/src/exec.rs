@@ -1592,37 +1592,34 @@ impl<'o> Run<'o> {
                 format!("ToleratedFailurePercentage must be between 0 and 100, got {p}"),
             ));
         }
-        // iteration inputs
+        // iteration inputs: the context object is built once and only its `Map` entry changes
         let mut inputs = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let v = match &m.item_selector {
-                None => item.clone(),
-                Some(t) => {
-                    let sri = StateRun {
-                        st,
-                        entered_id: sr.entered_id,
-                        entered_time: sr.entered_time.clone(),
-                        retry_count: sr.retry_count,
-                        map_item: Some((i, item)),
-                    };
-                    let ctx_i = self.context(&sri, None);
-                    match st.ql {
-                        Ql::JsonPath => {
-                            let env_i = Env {
-                                ctx: Some(&ctx_i),
-                                scope,
-                            };
-                            Self::eval_jp(&sri, t, effective, &env_i)?
-                        }
-                        Ql::Jsonata => {
-                            let sv = Self::states_var(raw, Some(&ctx_i), None, None);
-                            let e = self.jsonata_env(&sv, scope);
-                            Self::eval_ja(&sri, t, "ItemSelector", &e)?
-                        }
-                    }
+        if let Some(t) = &m.item_selector {
+            let mut base_ctx = self.context(sr, None);
+            for (i, item) in items.iter().enumerate() {
+                let map_entry = json!({"Item": {"Index": i, "Value": item.clone()}});
+                if let Value::Object(c) = &mut base_ctx {
+                    c.insert("Map".into(), map_entry);
                 }
-            };
-            inputs.push(v);
+                let v = match st.ql {
+                    Ql::Jsonata => {
+                        // JSONata sees $states.input (the Map's input) and $states.context
+                        let sv = Self::states_var(raw, Some(&base_ctx), None, None);
+                        let e = self.jsonata_env(&sv, scope);
+                        Self::eval_ja(sr, t, "ItemSelector", &e)?
+                    }
+                    Ql::JsonPath => {
+                        let env_i = Env {
+                            ctx: Some(&base_ctx),
+                            scope,
+                        };
+                        Self::eval_jp(sr, t, effective, &env_i)?
+                    }
+                };
+                inputs.push(v);
+            }
+        } else {
+            inputs.extend(items);
         }
         let inputs = match &m.item_batcher {
             Some(b) => crate::distributed::batch(self, sr, b, inputs, effective, &env, jenv)?,

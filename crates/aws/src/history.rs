@@ -136,7 +136,10 @@ fn flatten_config(config: &HyperParameterTuningJobConfig) -> Vec<(String, String
 /// A DescribeHyperParameterTuningJob answer as a [`TuningJobSummary`].
 pub fn tuning_summary(name: &str, out: &DescribeHyperParameterTuningJobOutput) -> TuningJobSummary {
     TuningJobSummary {
-        name: out.hyper_parameter_tuning_job_name().unwrap_or(name).to_string(),
+        name: out
+            .hyper_parameter_tuning_job_name()
+            .unwrap_or(name)
+            .to_string(),
         status: out
             .hyper_parameter_tuning_job_status()
             .map(|s| s.as_str().to_string())
@@ -286,7 +289,11 @@ impl TrainingHistory for AwsTrainingHistory {
                     .await
                     .map_err(|e| map_sdk_error("GetLogEvents", &stream, &e))?;
                 let events = out.events();
-                lines.extend(events.iter().filter_map(|e| e.message().map(str::to_string)));
+                lines.extend(
+                    events
+                        .iter()
+                        .filter_map(|e| e.message().map(str::to_string)),
+                );
                 if lines.len() >= MAX_LOG_EVENTS {
                     lines.truncate(MAX_LOG_EVENTS);
                     break 'streams;
@@ -327,21 +334,23 @@ mod tests {
 
     #[tokio::test]
     async fn given_two_pages_of_training_jobs_when_listed_then_each_is_described_in_name_order() {
-        let page1 = mock!(aws_sdk_sagemaker::Client::list_training_jobs_for_hyper_parameter_tuning_job)
-            .match_requests(|r| r.next_token().is_none())
-            .then_output(|| {
-                ListTrainingJobsForHyperParameterTuningJobOutput::builder()
-                    .set_training_job_summaries(Some(listed(&["t-002", "t-003"])))
-                    .next_token("p2")
-                    .build()
-            });
-        let page2 = mock!(aws_sdk_sagemaker::Client::list_training_jobs_for_hyper_parameter_tuning_job)
-            .match_requests(|r| r.next_token() == Some("p2"))
-            .then_output(|| {
-                ListTrainingJobsForHyperParameterTuningJobOutput::builder()
-                    .set_training_job_summaries(Some(listed(&["t-001"])))
-                    .build()
-            });
+        let page1 =
+            mock!(aws_sdk_sagemaker::Client::list_training_jobs_for_hyper_parameter_tuning_job)
+                .match_requests(|r| r.next_token().is_none())
+                .then_output(|| {
+                    ListTrainingJobsForHyperParameterTuningJobOutput::builder()
+                        .set_training_job_summaries(Some(listed(&["t-002", "t-003"])))
+                        .next_token("p2")
+                        .build()
+                });
+        let page2 =
+            mock!(aws_sdk_sagemaker::Client::list_training_jobs_for_hyper_parameter_tuning_job)
+                .match_requests(|r| r.next_token() == Some("p2"))
+                .then_output(|| {
+                    ListTrainingJobsForHyperParameterTuningJobOutput::builder()
+                        .set_training_job_summaries(Some(listed(&["t-001"])))
+                        .build()
+                });
         let describe = mock!(aws_sdk_sagemaker::Client::describe_training_job)
             .match_requests(|_| true)
             .then_output(|| {
@@ -351,7 +360,10 @@ mod tests {
                     .build()
             });
         let sm = mocked_client!(aws_sdk_sagemaker, [&page1, &page2, &describe]);
-        let logs = mocked_client!(aws_sdk_cloudwatchlogs, Vec::<&aws_smithy_mocks::Rule>::new());
+        let logs = mocked_client!(
+            aws_sdk_cloudwatchlogs,
+            Vec::<&aws_smithy_mocks::Rule>::new()
+        );
         let h = AwsTrainingHistory::new(sm, logs);
         let jobs = h.tuning_training_jobs("t").await.expect("jobs");
         let names: Vec<_> = jobs.iter().map(|j| j.name.as_str()).collect();

@@ -9,11 +9,11 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_sagemaker::types::{
-    AlgorithmSpecification, HyperParameterTrainingJobDefinition, HyperParameterTuningJobConfig,
-    HyperParameterTuningJobObjective, HyperParameterTuningJobObjectiveType,
-    HyperParameterTuningJobStrategyType, OutputDataConfig, ParameterRanges, ResourceConfig,
-    ResourceLimits, StoppingCondition, TrainingInputMode, TrainingInstanceType,
-    ContinuousParameterRange,
+    AlgorithmSpecification, ContinuousParameterRange, HyperParameterTrainingJobDefinition,
+    HyperParameterTuningJobConfig, HyperParameterTuningJobObjective,
+    HyperParameterTuningJobObjectiveType, HyperParameterTuningJobStrategyType, OutputDataConfig,
+    ParameterRanges, ResourceConfig, ResourceLimits, StoppingCondition, TrainingInputMode,
+    TrainingInstanceType,
 };
 use mdlc_aws::history::{AwsTrainingHistory, TRAINING_LOG_GROUP};
 use mdlc_core::PortError;
@@ -140,7 +140,10 @@ async fn given_jobs_and_logs_in_moto_when_read_as_history_then_described() {
     ));
     let now = chrono::Utc::now().timestamp_millis();
     for (stream, lines) in [
-        ("algo-1-1700000000", vec!["[0]#011validation-rmse:1.5", "[1]#011validation-rmse:1.25"]),
+        (
+            "algo-1-1700000000",
+            vec!["[0]#011validation-rmse:1.5", "[1]#011validation-rmse:1.25"],
+        ),
         ("algo-2-1700000000", vec!["[0]#011validation-rmse:1.75"]),
     ] {
         let name = format!("{job}/{stream}");

@@ -271,7 +271,11 @@ mod tests {
         let names: Vec<_> = jobs.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(names, ["t1-001", "t1-002"]);
         assert_eq!(
-            h.tuning_job("t1").await.unwrap().best_training_job.as_deref(),
+            h.tuning_job("t1")
+                .await
+                .unwrap()
+                .best_training_job
+                .as_deref(),
             Some("t1-002")
         );
         assert!(matches!(

@@ -119,9 +119,9 @@ impl TrainingHistory for SageMakerEmulator {
     }
 
     async fn training_log(&self, job: &str) -> Result<String, PortError> {
-        let events = self
-            .log_events(JobKind::Training, job)
-            .map_err(|e| PortError::not_found(format!("log of training job {job:?}: {}", e.cause)))?;
+        let events = self.log_events(JobKind::Training, job).map_err(|e| {
+            PortError::not_found(format!("log of training job {job:?}: {}", e.cause))
+        })?;
         Ok(events
             .iter()
             .map(|e| e.message.as_str())
@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(s.final_metrics["validation:rmse"], 0.5);
         assert_eq!(s.hyperparameters["eta"], "0.2");
         assert_eq!(s.model_artifacts.as_deref(), Some("s3://b/m.tar.gz"));
-        assert_eq!(time(&json!({"T": 1.5}), "T").map(|t| t.timestamp_millis()), Some(1500));
+        assert_eq!(
+            time(&json!({"T": 1.5}), "T").map(|t| t.timestamp_millis()),
+            Some(1500)
+        );
         assert_eq!(time(&json!({"T": []}), "T"), None);
     }
 }

@@ -52,11 +52,17 @@ async fn given_a_finished_tuning_job_when_read_as_history_then_every_training_jo
     assert_eq!(tuning.config["objective"], "loss");
     assert_eq!(tuning.config["range.x"], "0..1 (Linear)");
 
-    let jobs = history.tuning_training_jobs("hist-tune").await.expect("jobs");
+    let jobs = history
+        .tuning_training_jobs("hist-tune")
+        .await
+        .expect("jobs");
     assert_eq!(jobs.len(), 3, "{jobs:#?}");
     let mut names: Vec<_> = jobs.iter().map(|j| j.name.clone()).collect();
     names.sort();
-    assert_eq!(names, jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        names,
+        jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>()
+    );
     for job in &jobs {
         assert_eq!(job.status, "Completed", "{job:#?}");
         assert!(job.hyperparameters.contains_key("x"), "{job:#?}");

@@ -522,16 +522,16 @@ fn record(job: TrainingJobSummary, log: Option<String>) -> TrainingRecord {
     }
 }
 
-async fn job_log(
-    deps: &TrackDeps,
-    kind: &'static str,
-    job: &str,
-) -> Result<Option<String>, Step> {
+async fn job_log(deps: &TrackDeps, kind: &'static str, job: &str) -> Result<Option<String>, Step> {
     match deps.history.training_log(job).await {
         Ok(log) => Ok(Some(log)),
         // A job without a log (it failed before starting) simply has no metric history.
         Err(PortError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(history_error(kind, &format!("log of training job {job}"), e)),
+        Err(e) => Err(history_error(
+            kind,
+            &format!("log of training job {job}"),
+            e,
+        )),
     }
 }
 
@@ -641,9 +641,14 @@ async fn track_registration(
         ));
     };
     let run_id = run.info.run_id.clone();
-    let version =
-        register_model_version(client, model_name, &run_id, model_data_url, registry_version)
-            .await?;
+    let version = register_model_version(
+        client,
+        model_name,
+        &run_id,
+        model_data_url,
+        registry_version,
+    )
+    .await?;
     Ok(Tracking {
         experiment_id: Some(experiment_id.clone()),
         run_url: Some(client.run_url(&experiment_id, &run_id)),
@@ -807,9 +812,15 @@ mod tests {
         ] {
             assert!(err.message.contains(pointer), "{pointer}: {}", err.message);
         }
-        let err = invoke(json!({"kind": "nope"}), &deps).await.expect_err("bad");
+        let err = invoke(json!({"kind": "nope"}), &deps)
+            .await
+            .expect_err("bad");
         assert!(err.message.contains("/kind"), "{}", err.message);
-        assert!(err.message.contains("/modelName: is required"), "{}", err.message);
+        assert!(
+            err.message.contains("/modelName: is required"),
+            "{}",
+            err.message
+        );
         let err = invoke(json!([1]), &deps).await.expect_err("not an object");
         assert!(err.message.contains("(root)"), "{}", err.message);
         let err = invoke(
@@ -840,7 +851,10 @@ mod tests {
         ] {
             let out = invoke(event.clone(), &deps).await.expect("never fails");
             assert_eq!(out["tracking"]["status"], "failed", "{event}: {out}");
-            assert_eq!(out["tracking"]["error"]["name"], "TrackingUnavailable", "{out}");
+            assert_eq!(
+                out["tracking"]["error"]["name"], "TrackingUnavailable",
+                "{out}"
+            );
             assert!(
                 out["tracking"]["error"]["message"]
                     .as_str()

@@ -96,8 +96,7 @@ fn tuning_history(tuning: &str) -> (Arc<InMemoryTrainingHistory>, Vec<String>) {
 }
 
 #[tokio::test]
-async fn given_a_tuning_job_when_tracked_then_parent_children_and_the_registered_version_link_up()
-{
+async fn given_a_tuning_job_when_tracked_then_parent_children_and_the_registered_version_link_up() {
     let Some(uri) = server() else { return };
     let model = unique("churn");
     let tuning = "churn-tune-ab12";
@@ -178,7 +177,10 @@ async fn given_a_tuning_job_when_tracked_then_parent_children_and_the_registered
         .expect("versions");
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].run_id, best);
-    assert_eq!(versions[0].version, r1["tracking"]["modelVersion"].as_str().unwrap_or(""));
+    assert_eq!(
+        versions[0].version,
+        r1["tracking"]["modelVersion"].as_str().unwrap_or("")
+    );
     assert!(
         versions[0]
             .tags
