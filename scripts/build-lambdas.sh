@@ -6,8 +6,8 @@
 #
 # - cargo-lambda and ziglang come from PyPI into .tools/build (scripts/tools.sh build); that venv's
 #   bin goes first on PATH so cargo-lambda finds zig.
-# - Each function is built on its own with `-p FN` (cargo-lambda treats every bin of a package as a
-#   Lambda, so a bare build at the workspace root would also zip the CLI).
+# - Functions are selected with one `-p FN` each (cargo-lambda treats every bin of a package as a
+#   Lambda, so a bare build at the workspace root would also zip the CLI and other tools).
 # - Profile `lambda` of the root Cargo.toml: opt-level s, fat LTO, one codegen unit, stripped,
 #   panic = unwind (the runtime turns a handler panic into an error answer).
 # - Fails when a zip is missing, has no executable aarch64 ELF `bootstrap` at its root, or is larger
@@ -67,13 +67,21 @@ if machine != 0xB7:
 PY
 }
 
+# One cargo invocation with one `-p` per function: the shared dependencies compile once, and the
+# final (fat-LTO, single-codegen-unit) links of different functions run in parallel.
+packages=()
+for fn in "$@"; do
+  packages+=(-p "$fn")
+  rm -f "$LAMBDA_DIR/$fn/bootstrap.zip"
+done
+echo "== cargo lambda build --arm64 --profile $PROFILE --output-format zip ${packages[*]}" >&2
+start=$(date +%s)
+cargo lambda build --arm64 --profile "$PROFILE" --output-format zip --lambda-dir "$LAMBDA_DIR" "${packages[@]}"
+seconds=$(( $(date +%s) - start ))
+
 results=()
 status=0
 for fn in "$@"; do
-  echo "== cargo lambda build --arm64 --profile $PROFILE -p $fn" >&2
-  start=$(date +%s)
-  cargo lambda build --arm64 --profile "$PROFILE" --output-format zip --lambda-dir "$LAMBDA_DIR" \
-    -p "$fn" --bin "$fn"
   zip="$LAMBDA_DIR/$fn/bootstrap.zip"
   if [ ! -f "$zip" ]; then
     echo "build-lambdas: $fn: cargo-lambda wrote no $zip" >&2
@@ -83,11 +91,11 @@ for fn in "$@"; do
   size=$(stat -c %s "$zip")
   verdict=ok
   if (( size > LIMIT )); then verdict="OVER LIMIT ($LIMIT bytes)"; status=1; fi
-  results+=("$(printf '%-22s %10d bytes  %6.2f MiB  %3ds  %s' "$fn" "$size" "$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')" "$(( $(date +%s) - start ))" "$verdict")")
+  results+=("$(printf '%-22s %10d bytes  %6.2f MiB  %s' "$fn" "$size" "$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')" "$verdict")")
 done
 
 echo
-echo "arm64 bootstrap zips ($LAMBDA_DIR/<function>/bootstrap.zip):"
+echo "arm64 bootstrap zips ($LAMBDA_DIR/<function>/bootstrap.zip), built in ${seconds}s:"
 printf '  %s\n' "${results[@]}"
 if (( status )); then echo "build-lambdas: a zip is larger than the limit" >&2; fi
 exit $status

@@ -158,6 +158,12 @@ class RuntimeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), RuntimeApi)
         self.invocation = invocation
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A stopped process drops its idle keep-alive connection: expected, not worth a trace.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 def error_type(body: bytes, header: str | None) -> str:
     try:

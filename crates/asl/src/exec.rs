@@ -269,7 +269,8 @@ impl<'o> Run<'o> {
                 );
                 let flow = match &st.kind {
                     Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
-                        self.exec_state(st, input, scope, prev, entered_id).await?
+                        // boxed: keeps the loop's own future small (Map iterations allocate one)
+                        Box::pin(self.exec_state(st, input, scope, prev, entered_id)).await?
                     }
                     _ => {
                         let (flow, plan) = self.exec_sync(st, input, scope, entered_id)?;
@@ -1176,7 +1177,11 @@ impl<'o> Run<'o> {
         prev: &mut u64,
     ) -> Result<(Value, Vec<(String, Value)>), Failure> {
         let st = sr.st;
-        let ctx = st.uses_context.then(|| self.context(sr, None));
+        let token = match &st.kind {
+            Kind::Task(t) if t.wait_for_token => Some(uuid::Uuid::new_v4().to_string()),
+            _ => None,
+        };
+        let ctx = st.uses_context.then(|| self.context(sr, token.as_deref()));
         match st.ql {
             Ql::JsonPath => {
                 let env = Env {
@@ -1194,7 +1199,7 @@ impl<'o> Run<'o> {
                             Some(p) => Self::eval_jp(sr, p, &effective, &env)?,
                             None => effective,
                         };
-                        self.exec_action(sr, params, scope, prev, &env, None)
+                        self.exec_action(sr, params, scope, prev, &env, None, token.as_deref())
                             .await?
                     }
                 };
@@ -1227,8 +1232,16 @@ impl<'o> Run<'o> {
                             Some(p) => Self::eval_ja(sr, p, "Arguments", &jenv)?,
                             None => raw.clone(),
                         };
-                        self.exec_action(sr, args, scope, prev, &penv, Some(&jenv))
-                            .await?
+                        self.exec_action(
+                            sr,
+                            args,
+                            scope,
+                            prev,
+                            &penv,
+                            Some(&jenv),
+                            token.as_deref(),
+                        )
+                        .await?
                     }
                 };
                 let sv = Self::states_var(raw, ctx.as_ref(), Some(&result), None);
@@ -1247,6 +1260,7 @@ impl<'o> Run<'o> {
     }
 
     /// Runs a Task or a Parallel with its effective parameters.
+    #[allow(clippy::too_many_arguments)]
     async fn exec_action(
         &self,
         sr: &StateRun<'_>,
@@ -1255,6 +1269,7 @@ impl<'o> Run<'o> {
         prev: &mut u64,
         env: &Env<'_>,
         jenv: Option<&mdlc_jsonata::Environment>,
+        token: Option<&str>,
     ) -> Result<Value, Failure> {
         let st = sr.st;
         match &st.kind {
@@ -1275,8 +1290,7 @@ impl<'o> Run<'o> {
                     env,
                     jenv,
                 )?;
-                let token = t.wait_for_token.then(|| uuid::Uuid::new_v4().to_string());
-                let context = self.context(sr, token.as_deref());
+                let context = self.context(sr, token);
                 let rtype = resource_type(&t.resource);
                 self.event(prev, "TaskScheduled", || {
                     json!({"resource": t.resource, "resourceType": rtype, "region": self.opts.region, "parameters": compact(&params), "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat})
@@ -1664,54 +1678,95 @@ impl<'o> Run<'o> {
                 r
             }
         });
-        let mut stream = futures::stream::iter(futs).buffered(limit);
+        // Each iteration is polled once right away: one that finishes without waiting costs no
+        // scheduling; the others run concurrently, at most `limit` at a time.
         let tolerant = tol_count.is_some() || tol_pct.is_some();
-        let mut results = Vec::with_capacity(total);
+        let mut slots: Vec<Option<Value>> = Vec::with_capacity(total);
+        slots.resize_with(total, || None);
         let mut failures = 0usize;
-        while let Some(r) = stream.next().await {
-            match r {
-                Ok(v) => results.push(v),
-                Err(f) => {
-                    if f.error.as_deref() == Some("States.Timeout")
-                        && f.cause.as_deref() == Some(TIMEOUT_CAUSE)
-                    {
-                        return Err(f);
+        let mut pending = futures::stream::FuturesUnordered::new();
+        let mut futs = futs.enumerate();
+        let mut exhausted = false;
+        loop {
+            let mut done: Vec<(usize, Result<Value, Failure>)> = Vec::new();
+            while !exhausted && pending.len() < limit {
+                match futs.next() {
+                    Some((i, f)) => {
+                        let mut f = Box::pin(async move { (i, f.await) });
+                        match futures::poll!(f.as_mut()) {
+                            std::task::Poll::Ready(r) => {
+                                done.push(r);
+                                break;
+                            }
+                            std::task::Poll::Pending => pending.push(f),
+                        }
                     }
-                    if !tolerant {
-                        self.event(
-                            prev,
-                            "MapStateFailed",
-                            || json!({"error": f.error, "cause": f.cause}),
-                        );
-                        return Err(f);
+                    None => exhausted = true,
+                }
+            }
+            if done.is_empty() {
+                match pending.next().await {
+                    Some(r) => done.push(r),
+                    None if exhausted => break,
+                    None => continue,
+                }
+            }
+            for (i, r) in done {
+                match r {
+                    Ok(v) => {
+                        if let Some(slot) = slots.get_mut(i) {
+                            *slot = Some(v);
+                        }
                     }
-                    failures += 1;
-                    let over_count = tol_count.is_some_and(|c| failures as f64 > c);
-                    let over_pct = tol_pct
-                        .is_some_and(|p| total > 0 && (failures as f64 * 100.0 / total as f64) > p);
-                    let within = match (tol_count, tol_pct) {
-                        (Some(_), Some(_)) => !(over_count && over_pct),
-                        (Some(_), None) => !over_count,
-                        (None, Some(_)) => !over_pct,
-                        (None, None) => false,
-                    };
-                    if !within {
-                        let f = Failure::new(
-                            "States.ExceedToleratedFailureThreshold",
-                            "The specified tolerance threshold was exceeded",
-                        );
-                        self.event(
-                            prev,
-                            "MapStateFailed",
-                            || json!({"error": f.error, "cause": f.cause}),
-                        );
-                        return Err(f);
+                    Err(f) => {
+                        if f.error.as_deref() == Some("States.Timeout")
+                            && f.cause.as_deref() == Some(TIMEOUT_CAUSE)
+                        {
+                            return Err(f);
+                        }
+                        if !tolerant {
+                            self.event(
+                                prev,
+                                "MapStateFailed",
+                                || json!({"error": f.error, "cause": f.cause}),
+                            );
+                            return Err(f);
+                        }
+                        failures += 1;
+                        let over_count = tol_count.is_some_and(|c| failures as f64 > c);
+                        let over_pct = tol_pct.is_some_and(|p| {
+                            total > 0 && (failures as f64 * 100.0 / total as f64) > p
+                        });
+                        let within = match (tol_count, tol_pct) {
+                            (Some(_), Some(_)) => !(over_count && over_pct),
+                            (Some(_), None) => !over_count,
+                            (None, Some(_)) => !over_pct,
+                            (None, None) => false,
+                        };
+                        if !within {
+                            let f = Failure::new(
+                                "States.ExceedToleratedFailureThreshold",
+                                "The specified tolerance threshold was exceeded",
+                            );
+                            self.event(
+                                prev,
+                                "MapStateFailed",
+                                || json!({"error": f.error, "cause": f.cause}),
+                            );
+                            return Err(f);
+                        }
+                        if let Some(slot) = slots.get_mut(i) {
+                            *slot = Some(f.output());
+                        }
                     }
-                    results.push(f.output());
                 }
             }
         }
-        drop(stream);
+        drop(pending);
+        let results: Vec<Value> = slots
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Null))
+            .collect();
         self.event(prev, "MapStateSucceeded", || Value::Null);
         let out = Value::Array(results);
         match &m.result_writer {

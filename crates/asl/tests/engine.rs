@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mdlc_asl::{
-    ExecutionObserver, ExecutionOptions, ExecutionStatus, HistoryEvent, ItemStore,
-    ItemStoreError, RealClock, StateMachine, StoredObject, TaskFailure, TaskInvoker, TaskRequest,
+    ExecutionObserver, ExecutionOptions, ExecutionStatus, HistoryEvent, ItemStore, ItemStoreError,
+    RealClock, StateMachine, StoredObject, TaskFailure, TaskInvoker, TaskRequest,
 };
 use serde_json::{Value, json};
 
@@ -49,7 +49,10 @@ async fn given_a_task_when_executed_then_the_invoker_gets_parameters_and_context
     let reqs = rec.requests.lock().map(|r| r.clone()).unwrap_or_default();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
-    assert_eq!(r.resource, "arn:aws:states:::sqs:sendMessage.waitForTaskToken");
+    assert_eq!(
+        r.resource,
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    );
     assert_eq!(r.state_name, "T");
     assert_eq!(r.state_machine_name, "Flow");
     assert_eq!(r.timeout_seconds, Some(30));
@@ -187,9 +190,21 @@ fn distributed(reader: Value, extra: Value) -> StateMachine {
 #[tokio::test]
 async fn given_an_item_store_then_item_readers_read_json_csv_jsonl_and_listings() {
     let store = Arc::new(MemStore::default());
-    store.put("s3://b/items.json", br#"[{"a":1},{"a":2}]"#.to_vec()).await.ok();
-    store.put("s3://b/items.csv", b"name,n\nx,1\n\"y,z\",2\n".to_vec()).await.ok();
-    store.put("s3://b/items.jsonl", b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n".to_vec()).await.ok();
+    store
+        .put("s3://b/items.json", br#"[{"a":1},{"a":2}]"#.to_vec())
+        .await
+        .ok();
+    store
+        .put("s3://b/items.csv", b"name,n\nx,1\n\"y,z\",2\n".to_vec())
+        .await
+        .ok();
+    store
+        .put(
+            "s3://b/items.jsonl",
+            b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n".to_vec(),
+        )
+        .await
+        .ok();
     let opts = || ExecutionOptions {
         item_store: Some(store.clone()),
         ..Default::default()
@@ -206,13 +221,20 @@ async fn given_an_item_store_then_item_readers_read_json_csv_jsonl_and_listings(
         json!({}),
     );
     let e = csv_sm.execute(json!({}), opts()).await;
-    assert_eq!(e.output, Some(json!([{"name":"x","n":"1"},{"name":"y,z","n":"2"}])), "{:?}", e.cause);
+    assert_eq!(
+        e.output,
+        Some(json!([{"name":"x","n":"1"},{"name":"y,z","n":"2"}])),
+        "{:?}",
+        e.cause
+    );
 
     let jsonl_sm = distributed(
         json!({"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSONL","MaxItems":2},"Parameters":{"Bucket":"b","Key.$":"$.key"}}),
         json!({}),
     );
-    let e = jsonl_sm.execute(json!({"key": "items.jsonl"}), opts()).await;
+    let e = jsonl_sm
+        .execute(json!({"key": "items.jsonl"}), opts())
+        .await;
     assert_eq!(e.output, Some(json!([{"a":1},{"a":2}])), "{:?}", e.cause);
 
     let list_sm = distributed(
@@ -239,9 +261,11 @@ async fn given_an_item_store_then_item_readers_read_json_csv_jsonl_and_listings(
 #[tokio::test]
 async fn given_a_result_writer_then_results_and_a_manifest_are_written() {
     let store = Arc::new(MemStore::default());
-    let sm = machine(json!({"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ItemsPath":"$.xs",
+    let sm = machine(
+        json!({"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ItemsPath":"$.xs",
         "ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"out","Prefix":"runs"}},
-        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}));
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}),
+    );
     let e = sm
         .execute(
             json!({"xs": [1, 2]}),
@@ -254,15 +278,30 @@ async fn given_a_result_writer_then_results_and_a_manifest_are_written() {
     assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
     let out = e.output.unwrap_or_default();
     assert_eq!(out["ResultWriterDetails"]["Bucket"], "out");
-    let key = out["ResultWriterDetails"]["Key"].as_str().unwrap_or("").to_string();
-    assert!(key.starts_with("runs/") && key.ends_with("/manifest.json"), "{key}");
+    let key = out["ResultWriterDetails"]["Key"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        key.starts_with("runs/") && key.ends_with("/manifest.json"),
+        "{key}"
+    );
     let manifest: Value = serde_json::from_slice(
-        &store.get(&format!("s3://out/{key}")).await.unwrap_or_default(),
+        &store
+            .get(&format!("s3://out/{key}"))
+            .await
+            .unwrap_or_default(),
     )
     .unwrap_or_default();
-    let results_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"].as_str().unwrap_or("").to_string();
+    let results_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let results: Value = serde_json::from_slice(
-        &store.get(&format!("s3://out/{results_key}")).await.unwrap_or_default(),
+        &store
+            .get(&format!("s3://out/{results_key}"))
+            .await
+            .unwrap_or_default(),
     )
     .unwrap_or_default();
     let outputs: Vec<&str> = results
@@ -284,8 +323,10 @@ impl TaskInvoker for Slow {
 
 #[tokio::test]
 async fn given_a_real_clock_when_a_task_runs_past_its_timeout_then_states_timeout() {
-    let sm = machine(json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x:slow","TimeoutSeconds":1,
-        "Catch":[{"ErrorEquals":["States.Timeout"],"ResultPath":"$.e","Next":"Done"}],"End":true},"Done":{"Type":"Succeed"}}}));
+    let sm = machine(
+        json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x:slow","TimeoutSeconds":1,
+        "Catch":[{"ErrorEquals":["States.Timeout"],"ResultPath":"$.e","Next":"Done"}],"End":true},"Done":{"Type":"Succeed"}}}),
+    );
     let e = sm
         .execute(
             json!({}),
@@ -310,7 +351,10 @@ impl TaskInvoker for Nested {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
         let exec = self
             .child
-            .execute(request.parameters["Input"].clone(), ExecutionOptions::default())
+            .execute(
+                request.parameters["Input"].clone(),
+                ExecutionOptions::default(),
+            )
             .await;
         match exec.status {
             ExecutionStatus::Succeeded => Ok(json!({"Output": exec.output, "Status": "SUCCEEDED"})),
@@ -324,9 +368,13 @@ impl TaskInvoker for Nested {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_an_invoker_that_starts_a_nested_execution_then_it_runs_on_another_thread() {
-    let child = machine(json!({"StartAt":"C","States":{"C":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.n, $.n)"},"End":true}}}));
-    let parent = machine(json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2",
-        "Parameters":{"Input.$":"$"},"OutputPath":"$.Output","End":true}}}));
+    let child = machine(
+        json!({"StartAt":"C","States":{"C":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.n, $.n)"},"End":true}}}),
+    );
+    let parent = machine(
+        json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2",
+        "Parameters":{"Input.$":"$"},"OutputPath":"$.Output","End":true}}}),
+    );
     let opts = ExecutionOptions {
         invoker: Arc::new(Nested { child }),
         ..Default::default()
@@ -339,12 +387,21 @@ async fn given_an_invoker_that_starts_a_nested_execution_then_it_runs_on_another
 #[tokio::test]
 async fn given_an_endless_loop_then_max_transitions_stops_it() {
     let no_end = json!({"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"A"}}});
-    assert!(StateMachine::from_value(&no_end).is_err(), "a machine with no end is invalid");
+    assert!(
+        StateMachine::from_value(&no_end).is_err(),
+        "a machine with no end is invalid"
+    );
     let looping = StateMachine::from_value(&json!({"StartAt":"A","States":{
         "A":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"E"}],"Default":"A"},"E":{"Type":"Succeed"}}}));
     let looping = looping.unwrap_or_else(|e| panic!("{e}"));
     let e = looping
-        .execute(json!({}), ExecutionOptions { max_transitions: Some(1000), ..Default::default() })
+        .execute(
+            json!({}),
+            ExecutionOptions {
+                max_transitions: Some(1000),
+                ..Default::default()
+            },
+        )
         .await;
     assert_eq!(e.status, ExecutionStatus::Failed);
     assert_eq!(e.error.as_deref(), Some("States.Runtime"));
@@ -386,11 +443,17 @@ fn given_bad_mock_configs_then_errors_name_the_place() {
     let bad = MockConfig::from_json_str(
         r#"{"StateMachines":{"M":{"TestCases":{"T":{"S":"Missing"}}}},"MockedResponses":{}}"#,
     );
-    assert!(matches!(bad, Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/StateMachines/M/TestCases/T/S"));
+    assert!(
+        matches!(bad, Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/StateMachines/M/TestCases/T/S")
+    );
     let bad_index = MockConfig::from_json_str(r#"{"MockedResponses":{"R":{"x":{"Return":1}}}}"#);
-    assert!(matches!(bad_index, Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/MockedResponses/R/x"));
-    let ok = MockConfig::from_json_str(r#"{"StateMachines":{"M":{"TestCases":{"T":{}}}},"MockedResponses":{}}"#)
-        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(bad_index, Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/MockedResponses/R/x")
+    );
+    let ok = MockConfig::from_json_str(
+        r#"{"StateMachines":{"M":{"TestCases":{"T":{}}}},"MockedResponses":{}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
         MockInvoker::new(ok.clone(), "Other", "T", None),
         Err(MockConfigError::UnknownStateMachine(_))

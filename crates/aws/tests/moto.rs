@@ -123,9 +123,11 @@ async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
         ))
         .load()
         .await;
-    let http = loaded
-        .http_client()
-        .expect("aws-config provides a default HTTP client");
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https();
     let sdk = loaded
         .to_builder()
         .http_client(SharedHttpClient::new(OneAtATime {

@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a state machine locally and print its result as one JSON object.
-    Execute(execute::ExecuteArgs),
+    Execute(Box<execute::ExecuteArgs>),
     /// Check a state machine definition and list every problem.
     Validate(validate::ValidateArgs),
     /// Copy and list objects of the local cloud's object store (`<state dir>/s3`).

@@ -9,6 +9,7 @@
 
 pub mod contract;
 pub mod deps;
+pub mod drift;
 pub mod error;
 pub mod history;
 pub mod images;

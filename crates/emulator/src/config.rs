@@ -61,6 +61,10 @@ pub enum ConfigError {
 pub enum Program {
     /// The workspace's built-in XGBoost-compatible trainer (`mdlc-trainer`).
     BuiltinTrainer,
+    /// The built-in preprocessing program (`mdlc-trainer preprocess`, SageMaker's processing
+    /// contract: split a raw labelled CSV into train/validation and write a data profile). Runs
+    /// processing jobs only.
+    BuiltinPreprocess,
     /// An executable and leading arguments; the emulator appends `train`/`serve`.
     Command { program: PathBuf, args: Vec<String> },
 }
@@ -97,6 +101,23 @@ struct ImageMapFileEntry {
     builtin: Option<String>,
 }
 
+/// The pseudo-image of the built-in preprocessing program (without a tag). Locally it maps to
+/// `mdlc-trainer preprocess`; on AWS, push the `mdlc-trainer` container (entrypoint
+/// `mdlc-trainer preprocess`) to an ECR repository named `mdlc-preprocess`, whose URIs match
+/// [`BUILTIN_PREPROCESS_PATTERNS`] too.
+pub const PREPROCESS_IMAGE: &str = "mdlc/preprocess";
+
+/// The patterns of the built-in preprocessing image: the pseudo-image [`PREPROCESS_IMAGE`] and
+/// any `mdlc-preprocess` repository.
+pub const BUILTIN_PREPROCESS_PATTERNS: &[&str] = &[
+    "mdlc/preprocess",
+    "mdlc/preprocess:*",
+    "*/mdlc-preprocess",
+    "*/mdlc-preprocess:*",
+    "mdlc-preprocess",
+    "mdlc-preprocess:*",
+];
+
 /// The patterns of SageMaker's built-in XGBoost images (any account and region).
 pub const BUILTIN_XGBOOST_PATTERNS: &[&str] = &[
     "*.dkr.ecr.*.amazonaws.com/sagemaker-xgboost:*",
@@ -108,14 +129,21 @@ pub const BUILTIN_XGBOOST_PATTERNS: &[&str] = &[
 ];
 
 impl ImageMap {
-    /// Only the defaults: the built-in XGBoost image URIs → `mdlc-trainer`.
+    /// Only the defaults: the built-in XGBoost image URIs → `mdlc-trainer`, the preprocessing
+    /// image → `mdlc-trainer preprocess`.
     pub fn builtin() -> Self {
+        let trainer = BUILTIN_XGBOOST_PATTERNS
+            .iter()
+            .map(|p| (p, Program::BuiltinTrainer));
+        let preprocess = BUILTIN_PREPROCESS_PATTERNS
+            .iter()
+            .map(|p| (p, Program::BuiltinPreprocess));
         ImageMap {
-            entries: BUILTIN_XGBOOST_PATTERNS
-                .iter()
-                .map(|p| ImageEntry {
+            entries: trainer
+                .chain(preprocess)
+                .map(|(p, program)| ImageEntry {
                     pattern: (*p).to_string(),
-                    program: Program::BuiltinTrainer,
+                    program,
                 })
                 .collect(),
         }
@@ -152,9 +180,10 @@ impl ImageMap {
                     }
                 }
                 (None, Some("xgboost")) => Program::BuiltinTrainer,
+                (None, Some("preprocess")) => Program::BuiltinPreprocess,
                 (None, Some(other)) => {
                     return Err(invalid(format!(
-                        "/images/{i}/builtin is {other:?}; the only built-in program is \"xgboost\""
+                        "/images/{i}/builtin is {other:?}; the built-in programs are \"xgboost\" and \"preprocess\""
                     )));
                 }
                 _ => {
@@ -324,6 +353,30 @@ mod tests {
         assert_eq!(
             m.resolve("123.dkr.ecr.us-east-1.amazonaws.com/other:1"),
             None
+        );
+    }
+
+    #[test]
+    fn given_builtin_map_when_resolving_preprocess_images_then_the_preprocess_program_matches() {
+        let m = ImageMap::builtin();
+        for uri in [
+            PREPROCESS_IMAGE,
+            "mdlc/preprocess:latest",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mdlc-preprocess:0.1.0",
+            "mdlc-preprocess",
+        ] {
+            assert_eq!(m.resolve(uri), Some(&Program::BuiltinPreprocess), "{uri}");
+        }
+        assert!(!is_builtin_xgboost(&m, PREPROCESS_IMAGE));
+        assert_eq!(m.resolve("mdlc/preprocessor"), None);
+        let from_file = ImageMap::parse(
+            r#"{"images":[{"pattern":"my/prep:*","builtin":"preprocess"}]}"#,
+            "t.json",
+        )
+        .unwrap();
+        assert_eq!(
+            from_file.resolve("my/prep:2"),
+            Some(&Program::BuiltinPreprocess)
         );
     }
 

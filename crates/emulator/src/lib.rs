@@ -802,6 +802,10 @@ impl SageMakerApi for SageMakerEmulator {
     }
 }
 
+/// The request field naming a processing job's image (the only place the built-in
+/// preprocessing image may appear).
+pub(crate) const PROCESSING_IMAGE_FIELD: &str = "AppSpecification.ImageUri";
+
 /// Resolves the program for an image, or a `ValidationException` naming `field`.
 pub(crate) fn resolve_program(
     inner: &Inner,
@@ -811,6 +815,12 @@ pub(crate) fn resolve_program(
     match inner.config.images.resolve(image) {
         Some(Program::BuiltinTrainer) => config::find_builtin_trainer()
             .map(|p| (p, Vec::new()))
+            .map_err(|e| format!("'{field}' {image:?}: {e}")),
+        Some(Program::BuiltinPreprocess) if field != PROCESSING_IMAGE_FIELD => Err(format!(
+            "'{field}' {image:?} is the built-in preprocessing image, which runs processing jobs only"
+        )),
+        Some(Program::BuiltinPreprocess) => config::find_builtin_trainer()
+            .map(|p| (p, vec!["preprocess".to_string()]))
             .map_err(|e| format!("'{field}' {image:?}: {e}")),
         Some(Program::Command { program, args }) => Ok((program.clone(), args.clone())),
         None => Err(format!(

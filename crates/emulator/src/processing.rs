@@ -72,7 +72,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
     if let Some(app) = fields::req_obj(req, "", "AppSpecification", &mut p) {
         let at = "AppSpecification";
         if let Some(image) = fields::req_str(app, at, "ImageUri", &mut p) {
-            match resolve_program(inner, &image, "AppSpecification.ImageUri") {
+            match resolve_program(inner, &image, crate::PROCESSING_IMAGE_FIELD) {
                 Ok((prog, a)) => {
                     program = prog;
                     args = a;

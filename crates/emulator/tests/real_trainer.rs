@@ -180,3 +180,111 @@ async fn given_the_builtin_trainer_when_training_tuning_and_transforming_then_th
         / truth.len() as f64;
     assert!(mse.sqrt() < 3.0, "holdout rmse {}", mse.sqrt());
 }
+
+fn processing_request(name: &str, raw: &str, args: Value) -> Value {
+    let output = |name: &str| {
+        json!({"OutputName": name, "S3Output": {
+            "S3Uri": format!("s3://bucket/prep/{name}/"),
+            "LocalPath": format!("/opt/ml/processing/output/{name}"),
+            "S3UploadMode": "EndOfJob"}})
+    };
+    json!({
+        "ProcessingJobName": name,
+        "RoleArn": ROLE,
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
+        "AppSpecification": {"ImageUri": mdlc_emulator::config::PREPROCESS_IMAGE, "ContainerArguments": args},
+        "ProcessingInputs": [{"InputName": "raw", "S3Input": {"S3Uri": raw, "LocalPath": "/opt/ml/processing/input", "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
+        "ProcessingOutputConfig": {"Outputs": [output("train"), output("validation"), output("profile")]},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_the_preprocess_image_when_processing_a_raw_csv_then_it_is_split_and_profiled() {
+    if !trainer_available() {
+        return;
+    }
+    let env = setup();
+    // 200 rows, binary label (1 for every fourth row) first, two features.
+    let raw: String = (0..200)
+        .map(|i| {
+            let label = u8::from(i % 4 == 0);
+            format!("{label},{},{}\n", i as f64 / 10.0, (i % 7) as f64)
+        })
+        .collect();
+    put(&env.store, "s3://bucket/raw/data.csv", &raw).await;
+    let d = env
+        .emu
+        .call(
+            "createProcessingJob",
+            true,
+            processing_request(
+                "prep-ok",
+                "s3://bucket/raw/",
+                json!(["--train-ratio", "0.8", "--seed", "7"]),
+            ),
+        )
+        .await
+        .expect("processing");
+    assert_eq!(d["ProcessingJobStatus"], "Completed", "{d:#}");
+    let lines = |b: Vec<u8>| -> Vec<String> {
+        String::from_utf8(b)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let train = lines(get(&env.store, "s3://bucket/prep/train/train.csv").await);
+    let validation = lines(get(&env.store, "s3://bucket/prep/validation/validation.csv").await);
+    assert_eq!((train.len(), validation.len()), (160, 40));
+    // Stratified: the positives (50 of 200) keep their share on both sides.
+    let positives = |rows: &[String]| {
+        rows.iter()
+            .filter(|r| r.split(',').next().and_then(|l| l.parse::<f64>().ok()) == Some(1.0))
+            .count()
+    };
+    assert_eq!((positives(&train), positives(&validation)), (40, 10));
+    let profile: Value =
+        serde_json::from_slice(&get(&env.store, "s3://bucket/prep/profile/profile.json").await)
+            .expect("profile JSON");
+    assert_eq!(profile["rows"], 200);
+    assert_eq!(profile["problem"], "binary");
+    let f0 = &profile["features"][0];
+    assert_eq!(f0["count"], 200);
+    assert_eq!(f0["min"], 0.0);
+    assert!((f0["max"].as_f64().unwrap() - 19.9).abs() < 1e-4, "{f0}");
+    assert_eq!(f0["bins"]["shares"].as_array().unwrap().len(), 10);
+    // The profile is what drift is measured against.
+    let baseline: mdlc_core::drift::BaselineProfile =
+        serde_json::from_value(profile.clone()).expect("drift baseline");
+    assert_eq!(baseline.features.len(), 2);
+
+    // A bad raw file fails the job with the program's reason.
+    put(&env.store, "s3://bucket/bad/data.csv", "1,2\nx,3\n").await;
+    let f = env
+        .emu
+        .call(
+            "createProcessingJob",
+            true,
+            processing_request("prep-bad", "s3://bucket/bad/", json!([])),
+        )
+        .await
+        .unwrap_err();
+    let d: Value = serde_json::from_str(&f.cause).unwrap();
+    assert_eq!(d["ProcessingJobStatus"], "Failed");
+    assert!(
+        d["FailureReason"].as_str().unwrap().contains("line 2"),
+        "{d:#}"
+    );
+
+    // The preprocessing image runs processing jobs only.
+    let mut req = xgb_training("prep-as-training", json!({}));
+    req["AlgorithmSpecification"]["TrainingImage"] = json!("mdlc/preprocess");
+    let f = env
+        .emu
+        .call("createTrainingJob", false, req)
+        .await
+        .unwrap_err();
+    assert!(f.cause.contains("processing jobs only"), "{}", f.cause);
+}

@@ -356,7 +356,13 @@ async fn given_a_static_value_for_a_default_range_then_that_range_is_dropped() {
     let plan = run(json!({"modelName": "m", "tuning": {"staticHyperParameters": {"eta": 0.1}}}))
         .await
         .unwrap();
-    let names: Vec<&str> = plan.input.tuning.ranges.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = plan
+        .input
+        .tuning
+        .ranges
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(names, ["max_depth", "min_child_weight", "subsample"]);
     assert_eq!(plan.input.tuning.static_hyper_parameters["eta"], "0.1");
 }

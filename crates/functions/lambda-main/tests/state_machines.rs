@@ -414,11 +414,19 @@ async fn evaluation_without_a_model_fails_with_model_not_found() {
 
 #[test]
 fn definitions_match_only_documented_error_names_and_every_name_is_documented() {
-    let readme_path = format!("{}/../../../statemachine/README.md", env!("CARGO_MANIFEST_DIR"));
+    let readme_path = format!(
+        "{}/../../../statemachine/README.md",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let readme = std::fs::read_to_string(&readme_path).unwrap();
-    let vocabulary = &readme[readme.find("## Error vocabulary").expect("vocabulary section")..];
+    let vocabulary = &readme[readme
+        .find("## Error vocabulary")
+        .expect("vocabulary section")..];
     for name in mdlc_core::ErrorName::ALL {
-        assert!(vocabulary.contains(&format!("| `{name}` |")), "{name} is not documented");
+        assert!(
+            vocabulary.contains(&format!("| `{name}` |")),
+            "{name} is not documented"
+        );
     }
     for flow in ["training", "evaluation"] {
         let def: Value = serde_json::from_str(&definition(flow)).unwrap();
@@ -429,7 +437,12 @@ fn definitions_match_only_documented_error_names_and_every_name_is_documented() 
                 assert!(body.get("Catch").is_some(), "{flow}/{state} has no Catch");
             }
             for key in ["Retry", "Catch"] {
-                for rule in body.get(key).and_then(Value::as_array).into_iter().flatten() {
+                for rule in body
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     for name in rule["ErrorEquals"].as_array().unwrap() {
                         let name = name.as_str().unwrap();
                         assert!(
