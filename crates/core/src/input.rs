@@ -87,6 +87,10 @@ pub struct FileSystemSource {
 pub struct EvaluationData {
     pub features: S3Uri,
     pub ground_truth: S3Uri,
+    /// The baseline data profile (`profile.json` of the preprocessing step) the features are
+    /// compared with: monitor-performance then reports feature drift (PSI per feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<S3Uri>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -753,9 +757,14 @@ fn read_data(
         None => Some(EvaluationData {
             features: default_dataset(ctx.artifact_bucket, model, date, "evaluation/features"),
             ground_truth: default_dataset(ctx.artifact_bucket, model, date, "evaluation/labels"),
+            profile: None,
         }),
         Some(v) => {
-            let o = c.object(v, "/data/evaluation", &["features", "groundTruth"]);
+            let o = c.object(
+                v,
+                "/data/evaluation",
+                &["features", "groundTruth", "profile"],
+            );
             let features = c.s3uri(
                 Checker::field(o, "features"),
                 "/data/evaluation/features",
@@ -766,16 +775,34 @@ fn read_data(
                 "/data/evaluation/groundTruth",
                 true,
             );
+            let profile_value = Checker::field(o, "profile");
+            let profile = c.s3uri(profile_value, "/data/evaluation/profile", false);
+            if let Some(p) = &profile
+                && (p.key.is_empty() || p.key.ends_with('/'))
+            {
+                c.problem(
+                    "/data/evaluation/profile",
+                    format!(
+                        "must be the URI of a profile object, got {:?}",
+                        p.to_string()
+                    ),
+                );
+            }
             for key in ["features", "groundTruth"] {
                 if o.is_some() && Checker::field(o, key).is_none() {
                     c.problem(format!("/data/evaluation/{key}"), "is required");
                 }
             }
             match (features, ground_truth) {
-                (Some(features), Some(ground_truth)) => Some(EvaluationData {
-                    features,
-                    ground_truth,
-                }),
+                (Some(features), Some(ground_truth))
+                    if profile.is_some() || profile_value.is_none() =>
+                {
+                    Some(EvaluationData {
+                        features,
+                        ground_truth,
+                        profile,
+                    })
+                }
                 _ => None,
             }
         }

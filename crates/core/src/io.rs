@@ -135,6 +135,9 @@ pub struct MonitorPerformanceOutput {
     pub evaluated_at: String,
     /// The prediction files read.
     pub files: Vec<String>,
+    /// Feature drift against `data.evaluation.profile` (absent without a profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::drift::DriftReport>,
 }
 
 /// is-retraining-needed.

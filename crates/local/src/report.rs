@@ -81,9 +81,10 @@ pub fn analyse(record: &ExecutionRecord) -> (BTreeMap<String, StateStats>, Vec<S
             }
         } else if (event.event_type.ends_with("Failed") || event.event_type.ends_with("TimedOut"))
             && !event.event_type.starts_with("Execution")
-            && let Some(cur) = &current {
-                stats.entry(cur.clone()).or_default().failures += 1;
-            }
+            && let Some(cur) = &current
+        {
+            stats.entry(cur.clone()).or_default().failures += 1;
+        }
     }
     (stats, path)
 }
@@ -171,10 +172,11 @@ pub fn state_graph_svg(
         let l = level.get(s).copied().unwrap_or(0);
         for e in edges.iter().filter(|e| e.from == s) {
             if let Some((key, _)) = states.get_key_value(&e.to)
-                && !level.contains_key(key.as_str()) {
-                    level.insert(key.as_str(), l + 1);
-                    queue.push_back(key.as_str());
-                }
+                && !level.contains_key(key.as_str())
+            {
+                level.insert(key.as_str(), l + 1);
+                queue.push_back(key.as_str());
+            }
         }
     }
     let max_level = level.values().copied().max().unwrap_or(0);

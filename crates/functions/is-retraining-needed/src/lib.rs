@@ -199,6 +199,7 @@ mod tests {
             rows: 10,
             evaluated_at: at,
             files: vec![],
+            drift: None,
         }
     }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use mdlc_core::drift::{BaselineProfile, DriftAccumulator, DriftError};
 use mdlc_core::input::{Flow, ProblemType};
 use mdlc_core::io::{MonitorPerformanceInput, MonitorPerformanceOutput, parse_event, to_value};
 use mdlc_core::metrics;
@@ -108,8 +109,18 @@ pub async fn handle(
             message: "no feature files under this prefix".to_string(),
         });
     }
+    let profile = match &eval.profile {
+        Some(uri) => Some(read_profile(store, uri).await?),
+        None => None,
+    };
+    let mut drift = profile.as_ref().map(DriftAccumulator::new);
     let (mut labels, mut scores, mut files) = (Vec::new(), Vec::new(), Vec::new());
     for f in &features {
+        if let Some(acc) = drift.as_mut() {
+            let file = f.to_string();
+            let text = read_text(store, f, "features").await?;
+            acc.add_csv(&file, &text).map_err(drift_error)?;
+        }
         let rel = f.key.strip_prefix(&eval.features.key).unwrap_or(&f.key);
         let pred_uri = plan.locations.transform_output.join(&format!("{rel}.out"));
         let truth_uri = eval.ground_truth.join(rel);
@@ -149,6 +160,10 @@ pub async fn handle(
         });
     }
     let computed = metrics::compute(plan.input.problem_type, &labels, &scores);
+    let drift = match drift {
+        Some(acc) => Some(acc.finish().map_err(drift_error)?),
+        None => None,
+    };
     let now = clock.now();
     // A retry of this state reuses the item its first try wrote (same key), never adds one.
     let since = format_timestamp(now - chrono::Duration::days(1));
@@ -189,6 +204,9 @@ pub async fn handle(
         tracing::debug!(emf = %line, "metrics");
     }
     tracing::info!(model = %plan.input.model_name, version = input.model.version, rows, metrics = ?computed, "model evaluated");
+    if let Some(d) = &drift {
+        tracing::info!(model = %plan.input.model_name, max_psi = d.max_psi, level = %d.level, "feature drift");
+    }
     Ok(MonitorPerformanceOutput {
         model_name: plan.input.model_name.clone(),
         version: input.model.version,
@@ -196,7 +214,38 @@ pub async fn handle(
         rows,
         evaluated_at,
         files,
+        drift,
     })
+}
+
+/// Reads and validates the baseline data profile of `data.evaluation.profile`.
+async fn read_profile(store: &dyn ObjectStore, uri: &S3Uri) -> Result<BaselineProfile, FnError> {
+    let bytes = store.get(uri).await.map_err(|e| match e {
+        PortError::NotFound { .. } => FnError::invalid(
+            "/plan/input/data/evaluation/profile",
+            format!("the data profile {uri} does not exist"),
+        ),
+        other => FnError::from_port("object store get", other),
+    })?;
+    BaselineProfile::from_json(&bytes).map_err(|e| FnError::CorruptData {
+        message: format!("data profile {uri}: {e}"),
+    })
+}
+
+/// A feature file that does not fit the profile, as the handler's error.
+fn drift_error(e: DriftError) -> FnError {
+    let message = e.to_string();
+    match e {
+        DriftError::FeatureMismatch { file, line, .. }
+        | DriftError::NotANumber { file, line, .. } => FnError::PredictionsMismatch {
+            file,
+            line: Some(line as u64),
+            message,
+        },
+        DriftError::InvalidProfile { .. } | DriftError::EmptyBatch => {
+            FnError::CorruptData { message }
+        }
+    }
 }
 
 /// The uniform JSON entry point (Lambda bin and local runtime).
@@ -315,6 +364,123 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// One feature, quartile bins on edges 1, 2, 3 (a quarter of the baseline in each).
+    const PROFILE: &str = r#"{"rows": 8, "problem": "regression", "features": [
+        {"name": "f0", "index": 0, "count": 8, "missing": 0,
+         "bins": {"edges": [1.0, 2.0, 3.0], "shares": [0.25, 0.25, 0.25, 0.25], "missing_share": 0.0}}]}"#;
+
+    fn plan_with_profile(world: &InMemoryWorld) -> RunPlan {
+        world.store.insert("s3://data-1/base/profile.json", PROFILE);
+        initialize::handle(
+            InitializeInput {
+                flow: Flow::Evaluation,
+                execution_arn: "arn:aws:states:us-east-1:0:execution:evaluation:e2".into(),
+                input: json!({"modelName": "churn", "problemType": "regression",
+                              "data": {"evaluation": {"features": "s3://data-1/x/", "groundTruth": "s3://data-1/y/",
+                                                      "profile": "s3://data-1/base/profile.json"}}}),
+            },
+            &world.config,
+            world.clock.as_ref(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn given_a_profile_when_features_match_it_then_drift_is_stable() {
+        let world = InMemoryWorld::new();
+        let p = plan_with_profile(&world);
+        seed(&world, &p, "a.csv", "0.5\n1.5\n", "1\n2\n", "1\n2\n");
+        seed(&world, &p, "b.csv", "2.5\n3.5\n", "3\n4\n", "3\n4\n");
+        let out = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap();
+        let drift = &out["drift"];
+        assert_eq!(drift["rows"], 4, "{out:#}");
+        assert_eq!(drift["level"], "stable");
+        assert_eq!(drift["features"][0]["feature"], "f0");
+        assert!(drift["features"][0]["psi"].as_f64().unwrap().abs() < 1e-12);
+        assert!(out["metrics"]["rmse"].as_f64().unwrap().abs() < 1e-12);
+    }
+
+    #[tokio::test]
+    async fn given_a_profile_when_features_shifted_then_drift_is_significant() {
+        let world = InMemoryWorld::new();
+        let p = plan_with_profile(&world);
+        seed(
+            &world,
+            &p,
+            "a.csv",
+            "3.5\n4\n9\n2.5\n",
+            "1\n2\n3\n4\n",
+            "1\n2\n3\n4\n",
+        );
+        let out = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap();
+        let f0 = &out["drift"]["features"][0];
+        let expected = mdlc_core::drift::psi(&[0.25; 4], &[0.0, 0.0, 0.25, 0.75]);
+        assert!(
+            (f0["psi"].as_f64().unwrap() - expected).abs() < 1e-12,
+            "{f0}"
+        );
+        assert_eq!(f0["level"], "significant");
+        assert_eq!(out["drift"]["level"], "significant");
+    }
+
+    #[tokio::test]
+    async fn given_a_bad_profile_or_feature_file_then_typed_errors() {
+        let world = InMemoryWorld::new();
+        let p = plan_with_profile(&world);
+        seed(&world, &p, "a.csv", "1,2\n", "1\n", "1\n");
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert_eq!(f.error_type, "PredictionsMismatch");
+        assert!(f.message.contains("x/a.csv line 1"), "{}", f.message);
+        world
+            .store
+            .insert("s3://data-1/base/profile.json", r#"{"features": []}"#);
+        let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert_eq!(f.error_type, "CorruptData");
+        assert!(f.message.contains("/features"), "{}", f.message);
+        let mut missing = plan_with_profile(&world);
+        missing.input.data.evaluation.profile =
+            Some("s3://data-1/none/profile.json".parse().unwrap());
+        let f = invoke(
+            json!({"plan": missing, "model": model()}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(f.error_type, "InvalidInput");
+        assert!(
+            f.message.contains("/data/evaluation/profile"),
+            "{}",
+            f.message
+        );
+        // initialize rejects a profile prefix or a non-string.
+        for bad in [json!("s3://data-1/base/"), json!(3)] {
+            let err = initialize::handle(
+                InitializeInput {
+                    flow: Flow::Evaluation,
+                    execution_arn: "arn:aws:states:us-east-1:0:execution:evaluation:e3".into(),
+                    input: json!({"modelName": "churn", "problemType": "regression",
+                                  "data": {"evaluation": {"features": "s3://data-1/x/", "groundTruth": "s3://data-1/y/",
+                                                          "profile": bad}}}),
+                },
+                &world.config,
+                world.clock.as_ref(),
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("/data/evaluation/profile"),
+                "{err}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -330,59 +330,130 @@ fn number_map(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> BTreeMap<
     out
 }
 
-fn parse_evaluation(f: &mut Fields<'_>) -> Option<Evaluation> {
-    let Some(v) = f.get("evaluation") else {
-        f.bad("/evaluation", "is required for kind \"evaluation\"");
-        return None;
-    };
-    let Some(e) = v.as_object() else {
-        f.bad("/evaluation", "must be an object");
-        return None;
-    };
-    let version = match e.get("version") {
-        Some(x) => match x.as_u64().filter(|n| *n >= 1) {
-            Some(n) => Some(n),
-            None => {
-                f.bad("/evaluation/version", "must be an integer ≥ 1");
-                None
+fn object<'a>(f: &mut Fields<'a>, name: &str) -> Option<&'a Map<String, Value>> {
+    let v = f.get(name)?;
+    if v.as_object().is_none() {
+        f.bad(format!("/{name}"), "must be an object");
+    }
+    v.as_object()
+}
+
+fn version_at(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> Option<u64> {
+    match v {
+        Some(x) => {
+            let n = x.as_u64().filter(|n| *n >= 1);
+            if n.is_none() {
+                f.bad(pointer, "must be an integer ≥ 1");
             }
-        },
+            n
+        }
         None => {
-            f.bad("/evaluation/version", "is required");
+            f.bad(pointer, "is required");
             None
         }
-    };
-    let data_date = match e.get("dataDate") {
+    }
+}
+
+fn text_at(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> Option<String> {
+    match v {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Some(_) => {
-            f.bad("/evaluation/dataDate", "must be a non-empty string");
+            f.bad(pointer, "must be a non-empty string");
             None
         }
         None => {
-            f.bad("/evaluation/dataDate", "is required");
+            f.bad(pointer, "is required");
             None
         }
-    };
-    if e.get("metrics").is_none() {
-        f.bad("/evaluation/metrics", "is required");
     }
-    let metrics = number_map(f, e.get("metrics"), "/evaluation/metrics");
-    let drift = number_map(f, e.get("drift"), "/evaluation/drift");
-    let retrain = match e.get("retrain") {
+}
+
+fn flag_at(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> bool {
+    match v {
         Some(Value::Bool(b)) => *b,
         None | Some(Value::Null) => false,
         Some(_) => {
-            f.bad("/evaluation/retrain", "must be a boolean");
+            f.bad(pointer, "must be a boolean");
             false
         }
-    };
-    let reason = match e.get("reason") {
+    }
+}
+
+fn reason_at(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> String {
+    match v {
         Some(Value::String(s)) => s.clone(),
         None | Some(Value::Null) => String::new(),
         Some(_) => {
-            f.bad("/evaluation/reason", "must be a string");
+            f.bad(pointer, "must be a string");
             String::new()
         }
+    }
+}
+
+/// Drift per feature: a number, or an object with a numeric `psi` (and any other fields).
+fn drift_at(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> BTreeMap<String, f64> {
+    let flat = match v {
+        Some(Value::Object(m)) => Value::Object(
+            m.iter()
+                .map(|(k, x)| match x.get("psi") {
+                    Some(psi) => (k.clone(), psi.clone()),
+                    None => (k.clone(), x.clone()),
+                })
+                .collect(),
+        ),
+        other => other.cloned().unwrap_or(Value::Null),
+    };
+    number_map(f, Some(&flat), pointer)
+}
+
+/// The evaluation: either `evaluation` ({version, dataDate, metrics, drift?, retrain?,
+/// reason?}), or the flow's own outputs: `monitor` (monitor-performance: version,
+/// evaluatedAt, metrics, drift?) with `decision` (is-retraining-needed: retrain, reason).
+fn parse_evaluation(f: &mut Fields<'_>) -> Option<Evaluation> {
+    if let Some(e) = object(f, "evaluation") {
+        let version = version_at(f, e.get("version"), "/evaluation/version");
+        let data_date = text_at(f, e.get("dataDate"), "/evaluation/dataDate");
+        if e.get("metrics").is_none() {
+            f.bad("/evaluation/metrics", "is required");
+        }
+        let metrics = number_map(f, e.get("metrics"), "/evaluation/metrics");
+        let drift = drift_at(f, e.get("drift"), "/evaluation/drift");
+        let retrain = flag_at(f, e.get("retrain"), "/evaluation/retrain");
+        let reason = reason_at(f, e.get("reason"), "/evaluation/reason");
+        return Some(Evaluation {
+            version: version?,
+            data_date: data_date?,
+            metrics,
+            drift,
+            retrain,
+            reason,
+        });
+    }
+    if f.get("evaluation").is_some() {
+        return None;
+    }
+    let Some(m) = object(f, "monitor") else {
+        if f.get("monitor").is_none() {
+            f.bad(
+                "/evaluation",
+                "is required for kind \"evaluation\" (or /monitor with /decision)",
+            );
+        }
+        return None;
+    };
+    let version = version_at(f, m.get("version"), "/monitor/version");
+    let data_date = text_at(f, m.get("evaluatedAt"), "/monitor/evaluatedAt");
+    if m.get("metrics").is_none() {
+        f.bad("/monitor/metrics", "is required");
+    }
+    let metrics = number_map(f, m.get("metrics"), "/monitor/metrics");
+    let drift = drift_at(f, m.get("drift"), "/monitor/drift");
+    let (retrain, reason) = match object(f, "decision") {
+        Some(d) => (
+            flag_at(f, d.get("retrain"), "/decision/retrain"),
+            reason_at(f, d.get("reason"), "/decision/reason"),
+        ),
+        None => (false, String::new()),
     };
     Some(Evaluation {
         version: version?,
@@ -905,6 +976,56 @@ mod tests {
         .await
         .expect("reported");
         assert_eq!(out["tracking"]["status"], "failed", "{out}");
+    }
+
+    #[test]
+    fn given_the_flow_outputs_when_parsed_then_an_evaluation() {
+        let e = parse_event(&json!({
+            "kind": "evaluation", "modelName": "m", "executionArn": "arn:x",
+            "monitor": {"modelName": "m", "version": 4, "evaluatedAt": "2024-05-01T00:00:00Z",
+                        "metrics": {"rmse": 0.5}, "rows": 10, "files": [],
+                        "drift": {"age": {"psi": 0.2, "bins": 10}, "income": 0.05}},
+            "decision": {"retrain": true, "reason": "rmse above 0.4", "executionName": "x"}
+        }))
+        .expect("valid");
+        assert_eq!(
+            e.request,
+            TrackRequest::Evaluation(Evaluation {
+                version: 4,
+                data_date: "2024-05-01T00:00:00Z".into(),
+                metrics: BTreeMap::from([("rmse".into(), 0.5)]),
+                drift: BTreeMap::from([("age".into(), 0.2), ("income".into(), 0.05)]),
+                retrain: true,
+                reason: "rmse above 0.4".into(),
+            })
+        );
+        let err = parse_event(&json!({
+            "kind": "evaluation", "modelName": "m", "executionArn": "arn:x",
+            "monitor": {"version": 0, "metrics": {"rmse": "high"}, "drift": {"age": {"psi": "x"}}},
+            "decision": {"retrain": "yes"}
+        }))
+        .expect_err("bad");
+        let FnError::InvalidInput { problems } = err else {
+            panic!("InvalidInput");
+        };
+        let pointers: Vec<_> = problems.iter().map(|p| p.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/monitor/version",
+                "/monitor/evaluatedAt",
+                "/monitor/metrics/rmse",
+                "/monitor/drift/age",
+                "/decision/retrain"
+            ]
+        );
+        let err =
+            parse_event(&json!({"kind": "evaluation", "modelName": "m", "executionArn": "a"}))
+                .expect_err("missing");
+        assert!(
+            err.to_string().contains("/evaluation: is required"),
+            "{err}"
+        );
     }
 
     #[test]
