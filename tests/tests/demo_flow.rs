@@ -52,6 +52,28 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
     for e in &summary.evaluations {
         assert!(e.metrics.contains_key("rmse"), "{:?}", e.metrics);
     }
+    // Feature drift against the training data's profile: the drifted batch shifts features.
+    let drift = |i: usize| {
+        summary.evaluations[i]
+            .drift
+            .clone()
+            .unwrap_or_else(|| panic!("evaluation {i} has no drift"))
+    };
+    let (fresh, drifted) = (drift(0), drift(1));
+    assert!(
+        fresh
+            .features
+            .iter()
+            .all(|f| f.level != mdlc_core::drift::DriftLevel::Significant),
+        "{fresh:?}"
+    );
+    assert_eq!(
+        drifted.level,
+        mdlc_core::drift::DriftLevel::Significant,
+        "{drifted:?}"
+    );
+    assert!(drifted.max_psi > fresh.max_psi);
+    assert!(summary_table(&summary).contains("drift: "));
 
     // --json shape
     let json = serde_json::to_value(&summary).unwrap();

@@ -1221,7 +1221,13 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
                 out.push(Value::Number(x));
                 x += step;
             }
-            Value::plain(out)
+            // AWS's $range yields a sequence: a single item is the item itself
+            // (`$range(1, 9, 9)` is `1`, as recorded on Step Functions).
+            if out.len() == 1 {
+                out.swap_remove(0)
+            } else {
+                Value::plain(out)
+            }
         }
         Native::Hash => match &a0 {
             Value::String(s) => {

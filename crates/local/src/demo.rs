@@ -140,6 +140,8 @@ pub struct EvaluationSummary {
     /// The version the retrain registered, if any.
     #[serde(rename = "newVersion")]
     pub new_version: Option<u64>,
+    /// Feature drift of the batch against the training data's profile (PSI per feature).
+    pub drift: Option<mdlc_core::drift::DriftReport>,
 }
 
 /// The outcome of a demo run.
@@ -407,6 +409,29 @@ pub async fn run_demo(
         &data.validation,
     )
     .await?;
+    // The baseline data profile (as the preprocessing step writes it) that evaluations measure
+    // feature drift against.
+    let train_set = mdlc_trainer::dataset::parse_csv(
+        &data.train,
+        mdlc_trainer::dataset::Layout::LabelFirst,
+        "train.csv",
+        1,
+    )
+    .map_err(|e| DemoError::Dataset {
+        path: "train.csv".into(),
+        message: e.to_string(),
+    })?;
+    let profile_uri = format!("{}/profile/profile.json", base(DATES[0]));
+    let profile = mdlc_trainer::preprocess::profile(&train_set, problem, 10);
+    put(
+        store.as_ref(),
+        &profile_uri,
+        &serde_json::to_string_pretty(&profile).map_err(|e| DemoError::Dataset {
+            path: profile_uri.clone(),
+            message: e.to_string(),
+        })?,
+    )
+    .await?;
     let batches = [
         (DATES[1], &data.fresh, "fresh"),
         (DATES[2], &data.drifted_eval, "drifted"),
@@ -479,7 +504,15 @@ pub async fn run_demo(
                 "evaluation",
                 &evaluation,
                 &format!("{model}-evaluate-{}", i + 1),
-                flow_input(opts, problem, date),
+                {
+                    let mut input = flow_input(opts, problem, date);
+                    input["data"] = json!({"evaluation": {
+                        "features": format!("{}/evaluation/features/", base(date)),
+                        "groundTruth": format!("{}/evaluation/labels/", base(date)),
+                        "profile": profile_uri,
+                    }});
+                    input
+                },
                 None,
             )
             .await?;
@@ -501,6 +534,9 @@ pub async fn run_demo(
             retrain: out["retrain"].as_bool().unwrap_or(false),
             reason: out["reason"].as_str().unwrap_or("").to_string(),
             new_version: out["newVersion"].as_u64(),
+            drift: out
+                .pointer("/evaluation/drift")
+                .and_then(|d| serde_json::from_value(d.clone()).ok()),
         };
         log(&format!(
             "  → version {}: {} — {}{}",
@@ -513,6 +549,16 @@ pub async fn run_demo(
             },
             summary.reason
         ));
+        if let Some(d) = &summary.drift {
+            log(&format!(
+                "  → feature drift (PSI): {}",
+                d.features
+                    .iter()
+                    .map(|f| format!("{} {:.3} {}", f.feature, f.psi, f.level))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if let Some(v) = summary.new_version {
             log(&format!("  → retrained: version {v}"));
         }
@@ -647,6 +693,18 @@ pub fn summary_table(summary: &DemoSummary) -> String {
             decision,
             e.reason
         ));
+        if let Some(d) = &e.drift {
+            out.push_str(&format!(
+                "            drift: {} (max PSI {:.3}): {}\n",
+                d.level,
+                d.max_psi,
+                d.features
+                    .iter()
+                    .map(|f| format!("{} {:.3} {}", f.feature, f.psi, f.level))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     out.push_str(&format!(
         "\nReport: {}   ({:.1} s)\n",
