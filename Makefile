@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .tools/venv
-FUNCTIONS := initialize train create-model register-model find-model monitor-performance is-retraining-needed
+FUNCTIONS := initialize train create-model register-model find-model monitor-performance is-retraining-needed track-experiment
 export MDLC_REPO_ROOT := $(CURDIR)
 
 .PHONY: demo test tools nextest lint conformance build bench deploy clean
