@@ -29,19 +29,21 @@ fn time(d: &Value, field: &str) -> Option<DateTime<Utc>> {
     }
 }
 
-/// A training job's Describe* document as a [`TrainingJobSummary`].
-pub fn training_summary(name: &str, d: &Value) -> TrainingJobSummary {
-    let hyperparameters = d
-        .get("HyperParameters")
+/// `HyperParameters` of a DescribeTrainingJob document (string values only, as SageMaker keeps them).
+pub(crate) fn hyperparameters_of(d: &Value) -> std::collections::BTreeMap<String, String> {
+    d.get("HyperParameters")
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
                 .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
                 .collect()
         })
-        .unwrap_or_default();
-    let final_metrics = d
-        .get("FinalMetricDataList")
+        .unwrap_or_default()
+}
+
+/// `FinalMetricDataList` of a DescribeTrainingJob document, metric name → value.
+pub(crate) fn final_metrics_of(d: &Value) -> std::collections::BTreeMap<String, f64> {
+    d.get("FinalMetricDataList")
         .and_then(Value::as_array)
         .map(|l| {
             l.iter()
@@ -53,7 +55,13 @@ pub fn training_summary(name: &str, d: &Value) -> TrainingJobSummary {
                 })
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A training job's Describe* document as a [`TrainingJobSummary`].
+pub fn training_summary(name: &str, d: &Value) -> TrainingJobSummary {
+    let hyperparameters = hyperparameters_of(d);
+    let final_metrics = final_metrics_of(d);
     TrainingJobSummary {
         name: name.to_string(),
         status: opt_string(d, "/TrainingJobStatus").unwrap_or_default(),

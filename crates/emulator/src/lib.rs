@@ -733,29 +733,8 @@ impl SageMakerApi for SageMakerEmulator {
             .inner
             .describe(JobKind::Training, name)
             .map_err(port_error)?;
-        let hyperparameters = d
-            .get("HyperParameters")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let final_metrics = d
-            .get("FinalMetricDataList")
-            .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(|m| {
-                        Some((
-                            m.get("MetricName")?.as_str()?.to_string(),
-                            m.get("Value")?.as_f64()?,
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let hyperparameters = history::hyperparameters_of(&d);
+        let final_metrics = history::final_metrics_of(&d);
         Ok(TrainingJobInfo {
             name: name.to_string(),
             status: opt_string(&d, "/TrainingJobStatus").unwrap_or_default(),
