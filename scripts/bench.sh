@@ -13,7 +13,15 @@ tmp=$(mktemp)
   echo
 } > "$tmp"
 status=0
-for script in scripts/bench-*.sh; do
+# MDLC_BENCH_ONLY="trainer realdata" runs only those scripts (bench-<name>.sh).
+scripts=(scripts/bench-*.sh)
+if [ -n "${MDLC_BENCH_ONLY:-}" ]; then
+  scripts=()
+  for name in $MDLC_BENCH_ONLY; do scripts+=("scripts/bench-$name.sh"); done
+  echo "Only these benchmarks ran in this run: $MDLC_BENCH_ONLY." >> "$tmp"
+  echo >> "$tmp"
+fi
+for script in "${scripts[@]}"; do
   echo "== $script" >&2
   if section=$(bash "$script"); then
     printf '%s\n\n' "$section" >> "$tmp"
