@@ -592,6 +592,22 @@ impl<'o> Run<'o> {
         Ok(())
     }
 
+    /// The run of a state just entered (its entered time only when it reads the context).
+    fn enter<'s>(&self, st: &'s State, entered_id: u64) -> StateRun<'s> {
+        let entered_time = if st.uses_context {
+            ts(self.opts.clock.now())
+        } else {
+            String::new()
+        };
+        StateRun {
+            st,
+            entered_id,
+            entered_time,
+            retry_count: 0,
+            map_item: None,
+        }
+    }
+
     /// Pass, Choice, Wait (planning only), Succeed and Fail: no await needed.
     fn exec_sync(
         &self,
@@ -600,18 +616,7 @@ impl<'o> Run<'o> {
         scope: &mut Scope<'_>,
         entered_id: u64,
     ) -> Result<(Flow, Option<WaitPlan>), Failure> {
-        let entered_time = if st.uses_context {
-            ts(self.opts.clock.now())
-        } else {
-            String::new()
-        };
-        let mut sr = StateRun {
-            st,
-            entered_id,
-            entered_time,
-            retry_count: 0,
-            map_item: None,
-        };
+        let mut sr = self.enter(st, entered_id);
         let end_or = |out: Value| match st.next {
             Some(n) => Flow::Next(n, out),
             None => Flow::End(out),
@@ -698,18 +703,7 @@ impl<'o> Run<'o> {
         prev: &mut u64,
         entered_id: u64,
     ) -> Result<Flow, Failure> {
-        let entered_time = if st.uses_context {
-            ts(self.opts.clock.now())
-        } else {
-            String::new()
-        };
-        let mut sr = StateRun {
-            st,
-            entered_id,
-            entered_time,
-            retry_count: 0,
-            map_item: None,
-        };
+        let mut sr = self.enter(st, entered_id);
         let end_or = |out: Value| match st.next {
             Some(n) => Flow::Next(n, out),
             None => Flow::End(out),

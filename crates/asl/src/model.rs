@@ -784,8 +784,47 @@ fn dyn_uint(
     max: u64,
     c: &mut Collector,
 ) -> Option<Dyn<u64>> {
+    dyn_field(
+        cx,
+        field,
+        path_field_name,
+        |v| v.as_u64().filter(|n| (min..=max).contains(n)),
+        &format!("must be an integer between {min} and {max}"),
+        c,
+    )
+}
+
+/// A numeric field that may also be given by a `*Path` field or JSONata.
+fn dyn_num(
+    cx: &Ctx<'_>,
+    field: &str,
+    path_name: &str,
+    min: f64,
+    max: f64,
+    c: &mut Collector,
+) -> Option<Dyn<f64>> {
+    dyn_field(
+        cx,
+        field,
+        Some(path_name),
+        |v| v.as_f64().filter(|n| *n >= min && *n <= max),
+        &format!("must be a number between {min} and {max}"),
+        c,
+    )
+}
+
+/// A field given as a fixed value (`parse` accepts it, else `expected` is reported), as a
+/// JSONata expression (JSONata states), or by its `*Path` twin; both at once is an error.
+fn dyn_field<T>(
+    cx: &Ctx<'_>,
+    field: &str,
+    path_name: Option<&str>,
+    parse: impl Fn(&Value) -> Option<T>,
+    expected: &str,
+    c: &mut Collector,
+) -> Option<Dyn<T>> {
     let fixed = cx.get(field);
-    let path = path_field_name.and_then(|p| cx.get(p).map(|v| (p, v)));
+    let path = path_name.and_then(|p| cx.get(p).map(|v| (p, v)));
     if let (Some(_), Some((pn, _))) = (fixed, path) {
         c.push(
             &cx.p(field),
@@ -799,21 +838,14 @@ fn dyn_uint(
         {
             return compile_jsonata(s, &cx.p(field), c).map(Dyn::Jsonata);
         }
-        return match v.as_u64() {
-            Some(n) if n >= min && n <= max => Some(Dyn::Fixed(n)),
-            _ => {
-                c.push(
-                    &cx.p(field),
-                    format!("must be an integer between {min} and {max}"),
-                );
-                None
-            }
-        };
+        let parsed = parse(v);
+        if parsed.is_none() {
+            c.push(&cx.p(field), expected);
+        }
+        return parsed.map(Dyn::Fixed);
     }
-    if let Some((pn, v)) = path {
-        return path_field(v, &cx.p(pn), c).map(Dyn::Path);
-    }
-    None
+    let (pn, v) = path?;
+    path_field(v, &cx.p(pn), c).map(Dyn::Path)
 }
 
 fn dyn_str(cx: &Ctx<'_>, field: &str, path_name: &str, c: &mut Collector) -> Option<DynStr> {
@@ -1812,43 +1844,6 @@ fn compile_map(cx: &Ctx<'_>, vars: &mut Vars, c: &mut Collector) -> Option<MapSp
     })
 }
 
-fn dyn_num(
-    cx: &Ctx<'_>,
-    field: &str,
-    path_name: &str,
-    min: f64,
-    max: f64,
-    c: &mut Collector,
-) -> Option<Dyn<f64>> {
-    if cx.get(field).is_some() && cx.get(path_name).is_some() {
-        c.push(
-            &cx.p(field),
-            format!("'{field}' and '{path_name}' cannot both be set"),
-        );
-    }
-    if let Some(v) = cx.get(field) {
-        if let Value::String(s) = v
-            && cx.ql == Ql::Jsonata
-            && jsonata_body(s).is_some()
-        {
-            return compile_jsonata(s, &cx.p(field), c).map(Dyn::Jsonata);
-        }
-        return match v.as_f64() {
-            Some(n) if n >= min && n <= max => Some(Dyn::Fixed(n)),
-            _ => {
-                c.push(
-                    &cx.p(field),
-                    format!("must be a number between {min} and {max}"),
-                );
-                None
-            }
-        };
-    }
-    cx.get(path_name)
-        .and_then(|v| path_field(v, &cx.p(path_name), c))
-        .map(Dyn::Path)
-}
-
 fn sub_uint(
     o: &Map<String, Value>,
     field: &str,
@@ -1862,10 +1857,7 @@ fn sub_uint(
         obj: o,
         ql,
     };
-    dyn_uint(&cx, field, Some(path_name), 0, u64::MAX, c).or_else(|| {
-        let _ = path_name;
-        None
-    })
+    dyn_uint(&cx, field, Some(path_name), 0, u64::MAX, c)
 }
 
 fn compile_item_reader(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> Option<ItemReader> {

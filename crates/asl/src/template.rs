@@ -88,19 +88,28 @@ impl Template {
                     Template::Const(v.clone())
                 }
             }
-            Value::Array(a) => {
-                let items: Vec<Template> = a
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| Template::jsonpath(x, &ptr(pointer, &i.to_string()), c))
-                    .collect();
-                if items.iter().all(|t| matches!(t, Template::Const(_))) {
-                    Template::Const(v.clone())
-                } else {
-                    Template::Array(items)
-                }
-            }
+            Value::Array(a) => Template::array(v, a, pointer, c, Template::jsonpath),
             other => Template::Const(other.clone()),
+        }
+    }
+
+    /// An array template: its items compiled by `item`; constant when every item is.
+    fn array(
+        v: &Value,
+        a: &[Value],
+        pointer: &str,
+        c: &mut Collector,
+        item: fn(&Value, &str, &mut Collector) -> Template,
+    ) -> Template {
+        let items: Vec<Template> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| item(x, &ptr(pointer, &i.to_string()), c))
+            .collect();
+        if items.iter().all(|t| matches!(t, Template::Const(_))) {
+            Template::Const(v.clone())
+        } else {
+            Template::Array(items)
         }
     }
 
@@ -146,18 +155,7 @@ impl Template {
                     Template::Const(v.clone())
                 }
             }
-            Value::Array(a) => {
-                let items: Vec<Template> = a
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| Template::jsonata(x, &ptr(pointer, &i.to_string()), c))
-                    .collect();
-                if items.iter().all(|t| matches!(t, Template::Const(_))) {
-                    Template::Const(v.clone())
-                } else {
-                    Template::Array(items)
-                }
-            }
+            Value::Array(a) => Template::array(v, a, pointer, c, Template::jsonata),
             other => Template::Const(other.clone()),
         }
     }
