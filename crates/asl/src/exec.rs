@@ -1191,9 +1191,14 @@ impl<'o> Run<'o> {
                     _ => {
                         let params = match &st.parameters {
                             Some(p) => Self::eval_jp(sr, p, &effective, &env)?,
-                            None => effective,
+                            None => effective.clone(),
                         };
-                        self.exec_action(sr, params, scope, prev, &env, None, token.as_deref())
+                        let io = ActionIo {
+                            input: &effective,
+                            env: &env,
+                            jenv: None,
+                        };
+                        self.exec_action(sr, params, scope, prev, io, token.as_deref())
                             .await?
                     }
                 };
@@ -1226,16 +1231,13 @@ impl<'o> Run<'o> {
                             Some(p) => Self::eval_ja(sr, p, "Arguments", &jenv)?,
                             None => raw.clone(),
                         };
-                        self.exec_action(
-                            sr,
-                            args,
-                            scope,
-                            prev,
-                            &penv,
-                            Some(&jenv),
-                            token.as_deref(),
-                        )
-                        .await?
+                        let io = ActionIo {
+                            input: raw,
+                            env: &penv,
+                            jenv: Some(&jenv),
+                        };
+                        self.exec_action(sr, args, scope, prev, io, token.as_deref())
+                            .await?
                     }
                 };
                 let sv = Self::states_var(raw, ctx.as_ref(), Some(&result), None);
@@ -1253,34 +1255,28 @@ impl<'o> Run<'o> {
         }
     }
 
-    /// Runs a Task or a Parallel with its effective parameters.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs a Task or a Parallel with its effective parameters. `TimeoutSecondsPath` and
+    /// `HeartbeatSecondsPath` read the state's input (after InputPath), not the parameters.
     async fn exec_action(
         &self,
         sr: &StateRun<'_>,
         params: Value,
         scope: &Scope<'_>,
         prev: &mut u64,
-        env: &Env<'_>,
-        jenv: Option<&mdlc_jsonata::Environment>,
+        io: ActionIo<'_, '_>,
         token: Option<&str>,
     ) -> Result<Value, Failure> {
+        let ActionIo { input, env, jenv } = io;
         let st = sr.st;
         match &st.kind {
             Kind::Task(t) => {
-                let timeout = self.dyn_u64(
-                    sr,
-                    t.timeout.as_ref(),
-                    "TimeoutSeconds",
-                    params_input(env, &params),
-                    env,
-                    jenv,
-                )?;
+                let timeout =
+                    self.dyn_u64(sr, t.timeout.as_ref(), "TimeoutSeconds", input, env, jenv)?;
                 let heartbeat = self.dyn_u64(
                     sr,
                     t.heartbeat.as_ref(),
                     "HeartbeatSeconds",
-                    params_input(env, &params),
+                    input,
                     env,
                     jenv,
                 )?;
@@ -1848,8 +1844,12 @@ fn exited_event(t: StateType) -> &'static str {
 
 const TIMEOUT_CAUSE: &str = "The execution timed out (TimeoutSeconds elapsed).";
 
-fn params_input<'a>(_env: &Env<'_>, params: &'a Value) -> &'a Value {
-    params
+/// What a Task or Parallel reads besides its parameters: the state's effective input (for the
+/// `*Path` fields) and the evaluation environments.
+struct ActionIo<'a, 'e> {
+    input: &'a Value,
+    env: &'a Env<'e>,
+    jenv: Option<&'a mdlc_jsonata::Environment>,
 }
 
 fn as_uint(v: &Value) -> Option<u64> {
