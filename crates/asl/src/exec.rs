@@ -1600,10 +1600,14 @@ impl<'o> Run<'o> {
         let mut inputs = Vec::with_capacity(items.len());
         if let Some(t) = &m.item_selector {
             let mut base_ctx = self.context(sr, None);
+            if let Value::Object(c) = &mut base_ctx {
+                c.insert("Map".into(), json!({"Item": {"Index": 0, "Value": null}}));
+            }
             for (i, item) in items.iter().enumerate() {
-                let map_entry = json!({"Item": {"Index": i, "Value": item.clone()}});
-                if let Value::Object(c) = &mut base_ctx {
-                    c.insert("Map".into(), map_entry);
+                // only the item's index and value change from one iteration to the next
+                if let Some(Value::Object(entry)) = base_ctx.pointer_mut("/Map/Item") {
+                    entry.insert("Index".into(), Value::from(i));
+                    entry.insert("Value".into(), item.clone());
                 }
                 let v = match st.ql {
                     Ql::Jsonata => {
