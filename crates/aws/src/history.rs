@@ -172,7 +172,7 @@ impl AwsTrainingHistory {
 
     /// From the environment (no network call).
     pub async fn from_env() -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::config::sdk_loader().load().await;
         AwsTrainingHistory::from_sdk_config(&sdk)
     }
 

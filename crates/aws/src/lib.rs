@@ -48,7 +48,7 @@ pub mod history;
 pub mod s3;
 pub mod sagemaker;
 
-pub use config::{AwsAdapters, AwsConfig, AwsConfigError};
+pub use config::{AwsAdapters, AwsConfig, AwsConfigError, https_client, sdk_loader};
 pub use dynamodb::DynamoDbRegistry;
 pub use s3::S3ObjectStore;
 pub use sagemaker::SageMakerClient;

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::config::http::HttpRequest;
 use aws_sdk_dynamodb::config::{RuntimeComponents, SharedHttpClient};
@@ -112,7 +112,7 @@ impl HttpConnector for OneAtATimeConnector {
 
 /// The adapters pointed at moto, with static test credentials; the table is `table`.
 async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
-    let loaded = aws_config::defaults(BehaviorVersion::latest())
+    let loaded = mdlc_aws::sdk_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
             "testing",
@@ -123,11 +123,7 @@ async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
         ))
         .load()
         .await;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_https();
+    let http = mdlc_aws::https_client();
     let sdk = loaded
         .to_builder()
         .http_client(SharedHttpClient::new(OneAtATime {

@@ -5,7 +5,7 @@
 //!
 //! Run with `scripts/with-servers.sh cargo nextest run -p mdlc-aws`.
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_credential_types::Credentials;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_sagemaker::types::{
@@ -48,7 +48,7 @@ fn unique(prefix: &str) -> String {
 }
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    mdlc_aws::sdk_loader()
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(

@@ -278,6 +278,9 @@ impl MlflowClient {
         if matches!(target, TrackingTarget::SageMaker { .. }) && credentials.is_none() {
             return Err(TrackingError::MissingCredentials);
         }
+        // TLS with rustls' `ring` provider, like the AWS SDK clients of the same binaries (one
+        // crypto library per Lambda). Installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(3))
