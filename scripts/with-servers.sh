@@ -6,10 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.tools/venv
-run=.tools/run
-mkdir -p "$run"
+mkdir -p .tools/run
+# One directory per invocation: concurrent runs (several engineers, make test) never share or wipe
+# each other's MLflow database.
+run=$(mktemp -d .tools/run/servers.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
 trap cleanup EXIT INT TERM
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -26,7 +28,7 @@ moto_port=$(free_port)
 pids+=($!)
 
 mlflow_port=$(free_port)
-rm -rf "$run/mlflow" && mkdir -p "$run/mlflow"
+mkdir -p "$run/mlflow"
 "$VENV/bin/mlflow" server --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
   --backend-store-uri "sqlite:///$PWD/$run/mlflow/mlflow.db" \
   --default-artifact-root "$PWD/$run/mlflow/artifacts" > "$run/mlflow.log" 2>&1 &

@@ -73,6 +73,13 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
         "{drifted:?}"
     );
     assert!(drifted.max_psi > fresh.max_psi);
+    // Version 2 was preprocessed from the drifted data: its own profile is the new baseline.
+    assert_ne!(
+        drift(2).level,
+        mdlc_core::drift::DriftLevel::Significant,
+        "{:?}",
+        drift(2)
+    );
     assert!(summary_table(&summary).contains("drift: "));
 
     // --json shape
@@ -96,11 +103,27 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
 
     // The registry agrees, the evaluations carry their decisions.
     let registry = FsRegistry::new(state.join("registry"));
-    assert_eq!(registry.list_versions("demo-model").await.unwrap().len(), 2);
+    let versions = registry.list_versions("demo-model").await.unwrap();
+    assert_eq!(versions.len(), 2);
+    // Each version was trained through the preprocessing step and records its data profile.
+    let profiles: Vec<String> = versions
+        .iter()
+        .map(|v| v.record.profile_uri.clone().expect("a data profile"))
+        .collect();
+    assert!(
+        profiles
+            .iter()
+            .all(|p| p.ends_with("/preprocessing/profile/profile.json"))
+    );
+    assert_ne!(profiles[0], profiles[1]);
     let evaluations = registry.list_evaluations("demo-model", None).await.unwrap();
     assert_eq!(
         evaluations.iter().map(|e| e.retrain).collect::<Vec<_>>(),
         vec![Some(false), Some(true), Some(false)]
+    );
+    assert!(
+        evaluations.iter().all(|e| e.drift.is_some()),
+        "drift recorded"
     );
 
     // The report: every execution (4 top-level + the nested retrain) with its graph.
@@ -112,6 +135,12 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
     );
     assert!(html.contains("edge taken"));
     assert!(html.contains("class=\"chart\""));
+    assert!(html.contains("<h3>Feature drift</h3>"));
+    assert_eq!(
+        html.matches("<table class=\"drift\">").count(),
+        3,
+        "a drift table per evaluation"
+    );
     assert!(!html.contains("<script"));
     // Executions were persisted with their history.
     assert!(

@@ -254,6 +254,55 @@ async fn registration_writes_the_documented_items_in_one_transaction() {
         }
         other => panic!("hyperparameters must be a map, got {other:?}"),
     }
+    assert_eq!(
+        version.get("profileUri").cloned(),
+        new.profile_uri.clone().map(AttributeValue::S),
+        "the data profile is part of the lineage"
+    );
+
+    // An evaluation's drift is a native map (features a list of maps).
+    let mut evaluation = mdlc_core::registry::EvaluationRecord {
+        model_name: model.clone(),
+        version: 1,
+        evaluated_at: "2024-06-02T00:00:00.000Z".into(),
+        execution_arn: "arn:aws:states:us-east-1:000000000000:execution:evaluation:e1".into(),
+        data_date: "2024-06-02".into(),
+        metrics: std::collections::BTreeMap::from([("rmse".to_string(), 0.5)]),
+        retrain: None,
+        reason: None,
+        drift: Some(contract::sample_drift()),
+    };
+    registry
+        .put_evaluation(evaluation.clone())
+        .await
+        .expect("put_evaluation");
+    let item = raw_item(
+        registry,
+        &model,
+        &mdlc_core::registry::evaluation_sort_key(
+            &evaluation.evaluated_at,
+            &evaluation.execution_arn,
+        ),
+    )
+    .await
+    .expect("evaluation item");
+    match item.get("drift") {
+        Some(AttributeValue::M(drift)) => {
+            assert_eq!(
+                drift.get("level"),
+                Some(&AttributeValue::S("significant".into()))
+            );
+            assert!(matches!(drift.get("features"), Some(AttributeValue::L(f)) if f.len() == 2));
+        }
+        other => panic!("drift must be a map, got {other:?}"),
+    }
+    let listed = registry
+        .list_evaluations(&model, None)
+        .await
+        .expect("list_evaluations");
+    assert_eq!(listed, vec![evaluation.clone()]);
+    evaluation.drift = None;
+    assert_ne!(listed, vec![evaluation]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

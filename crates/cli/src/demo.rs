@@ -1,4 +1,4 @@
-//! `mdlc demo [--json] [--state-dir DIR] [--dataset DIR --problem regression|binary]`: the whole
+//! `mdlc demo [--json] [--state-dir DIR] [--dataset DIR --problem regression|binary] [--mlflow URI]`: the whole
 //! life cycle on the local cloud (see `mdlc_local::demo`). Progress goes to stderr; the summary
 //! table (or, with `--json`, one JSON object) to stdout; the report to `<state dir>/report.html`.
 
@@ -37,6 +37,11 @@ pub struct DemoArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Log the runs to this MLflow tracking server (http(s)://HOST:PORT, or a SageMaker
+    /// tracking server ARN) and show their addresses in the summary. Default: MDLC_TRACKING_URI,
+    /// else MLFLOW_TRACKING_URI, else no tracking.
+    #[arg(long, value_name = "URI")]
+    pub mlflow: Option<String>,
 }
 
 /// Runs the demo; returns the exit code.
@@ -51,6 +56,14 @@ pub fn run(args: &DemoArgs) -> i32 {
         ProblemArg::Binary => Problem::Binary,
     };
     opts.seed = args.seed;
+    if let Some(uri) = &args.mlflow {
+        let uri = uri.trim();
+        if let Err(why) = mdlc_core::input::check_tracking_uri(uri) {
+            eprintln!("error: --mlflow {uri:?}: {why}");
+            return exit::USAGE;
+        }
+        opts.tracking_uri = Some(uri.to_string());
+    }
     if !args.quiet {
         opts.observer = Some(Arc::new(ProgressObserver::stderr()));
     }

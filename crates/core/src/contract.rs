@@ -55,6 +55,33 @@ pub fn sample_version(model: &str, execution: &str) -> NewVersion {
         ),
         parent_version: Some(7),
         reason: "initial".to_string(),
+        profile_uri: Some(format!(
+            "s3://mdlc-artifacts/models/{model}/run/preprocessing/profile/profile.json"
+        )),
+    }
+}
+
+/// A drift report of two features (one stable, one significant), for records that carry one.
+pub fn sample_drift() -> crate::drift::DriftReport {
+    use crate::drift::{DriftLevel, DriftReport, FeatureDrift};
+    DriftReport {
+        rows: 250,
+        max_psi: 0.4375,
+        level: DriftLevel::Significant,
+        features: vec![
+            FeatureDrift {
+                feature: "f0".to_string(),
+                index: 0,
+                psi: 0.015625,
+                level: DriftLevel::Stable,
+            },
+            FeatureDrift {
+                feature: "f1".to_string(),
+                index: 1,
+                psi: 0.4375,
+                level: DriftLevel::Significant,
+            },
+        ],
     }
 }
 
@@ -73,6 +100,7 @@ fn evaluation(model: &str, version: u64, at: &str, execution: &str) -> Evaluatio
         metrics,
         retrain: None,
         reason: None,
+        drift: None,
     }
 }
 
@@ -298,6 +326,7 @@ where
     minimal.objective_metric = None;
     minimal.objective_value = None;
     minimal.parent_version = None;
+    minimal.profile_uri = None;
     minimal.hyperparameters.clear();
     registry
         .register(minimal.clone())
@@ -354,7 +383,8 @@ where
         .unwrap_or_else(|e| panic!("list_evaluations of an unknown model failed: {e}"));
     assert!(none.is_empty());
     let later = evaluation(&model, 1, "2024-06-03T00:00:00.000Z", "e2");
-    let earlier = evaluation(&model, 1, "2024-06-02T00:00:00.000Z", "e1");
+    let mut earlier = evaluation(&model, 1, "2024-06-02T00:00:00.000Z", "e1");
+    earlier.drift = Some(sample_drift());
     for e in [later.clone(), earlier.clone()] {
         registry
             .put_evaluation(e)

@@ -14,6 +14,9 @@ pub const ENV_ARTIFACT_BUCKET: &str = "MDLC_ARTIFACT_BUCKET";
 pub const ENV_SAGEMAKER_ROLE_ARN: &str = "MDLC_SAGEMAKER_ROLE_ARN";
 /// Environment variable: the training state machine (only where used).
 pub const ENV_TRAINING_STATE_MACHINE_ARN: &str = "MDLC_TRAINING_STATE_MACHINE_ARN";
+/// Environment variable: the default MLflow tracking server (URI or SageMaker tracking server
+/// ARN) of executions whose input has no `tracking` block (optional).
+pub const ENV_TRACKING_URI: &str = "MDLC_TRACKING_URI";
 /// Default region when neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
@@ -39,6 +42,8 @@ pub struct FunctionConfig {
     pub training_state_machine_arn: Option<String>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
     pub region: String,
+    /// `MDLC_TRACKING_URI` (optional): the tracking server when the execution input names none.
+    pub tracking_uri: Option<String>,
 }
 
 impl FunctionConfig {
@@ -54,6 +59,7 @@ impl FunctionConfig {
             sagemaker_role_arn: sagemaker_role_arn.into(),
             training_state_machine_arn: None,
             region: DEFAULT_REGION.to_string(),
+            tracking_uri: None,
         }
     }
 
@@ -89,6 +95,15 @@ impl FunctionConfig {
             });
         }
         let training_state_machine_arn = get(ENV_TRAINING_STATE_MACHINE_ARN);
+        let tracking_uri = get(ENV_TRACKING_URI);
+        if let Some(uri) = &tracking_uri
+            && let Err(reason) = crate::input::check_tracking_uri(uri)
+        {
+            return Err(ConfigError::Invalid {
+                name: ENV_TRACKING_URI,
+                reason: format!("{uri:?}: {reason}"),
+            });
+        }
         let region = get("AWS_REGION")
             .or_else(|| get("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| DEFAULT_REGION.to_string());
@@ -98,6 +113,7 @@ impl FunctionConfig {
             sagemaker_role_arn,
             training_state_machine_arn,
             region,
+            tracking_uri,
         })
     }
 }
@@ -146,6 +162,34 @@ mod tests {
         assert_eq!(c.table_name, "registry");
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.training_state_machine_arn, None);
+    }
+
+    #[test]
+    fn given_a_tracking_uri_when_read_then_kept_and_a_bad_one_is_named() {
+        let base = [
+            (ENV_TABLE_NAME, "registry"),
+            (ENV_ARTIFACT_BUCKET, "artifacts-1"),
+            (ENV_SAGEMAKER_ROLE_ARN, "arn:aws:iam::123456789012:role/sm"),
+        ];
+        let c = FunctionConfig::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(c.tracking_uri, None);
+        let mut vars = base.to_vec();
+        vars.push((ENV_TRACKING_URI, " http://127.0.0.1:5000 "));
+        let c = FunctionConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(c.tracking_uri.as_deref(), Some("http://127.0.0.1:5000"));
+        let mut vars = base.to_vec();
+        vars.push((ENV_TRACKING_URI, "ftp://x"));
+        let e = FunctionConfig::from_lookup(lookup(&vars)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::Invalid {
+                    name: ENV_TRACKING_URI,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

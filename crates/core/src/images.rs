@@ -50,6 +50,31 @@ pub fn xgboost_image(region: &str) -> Option<String> {
     ))
 }
 
+/// ECR repository of the built-in preprocessing program (`mdlc-trainer preprocess` by
+/// SageMaker's processing contract); the local emulator maps any `*/mdlc-preprocess:*` image to
+/// that program.
+pub const PREPROCESS_REPOSITORY: &str = "mdlc-preprocess";
+
+/// The default preprocessing image: the `mdlc-preprocess` repository of `account` in `region`,
+/// tagged with this release's version.
+pub fn preprocess_image(region: &str, account: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!(
+        "{account}.dkr.ecr.{region}.{domain}/{PREPROCESS_REPOSITORY}:{}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The account of an ARN (`arn:<partition>:<service>:<region>:<account>:...`) when it is 12 digits.
+pub fn account_of_arn(arn: &str) -> Option<&str> {
+    let account = arn.split(':').nth(4)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
 /// Whether `image` is a SageMaker built-in XGBoost image (any account, region or version).
 /// Built-in algorithms publish their own metrics, so requests carry no `MetricDefinitions`.
 pub fn is_builtin_xgboost(image: &str) -> bool {
@@ -72,6 +97,21 @@ mod tests {
                 .contains("amazonaws.com.cn")
         );
         assert_eq!(xgboost_image("xx-nowhere-1"), None);
+    }
+
+    #[test]
+    fn given_a_role_arn_then_the_default_preprocessing_image_is_in_its_account() {
+        let account = account_of_arn("arn:aws:iam::123456789012:role/sm").unwrap();
+        assert_eq!(
+            preprocess_image("eu-west-1", account),
+            format!(
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mdlc-preprocess:{}",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert!(preprocess_image("cn-north-1", account).contains(".amazonaws.com.cn/"));
+        assert_eq!(account_of_arn("arn:aws:iam::1:role/r"), None);
+        assert_eq!(account_of_arn("not-an-arn"), None);
     }
 
     #[test]

@@ -234,6 +234,44 @@ pub struct Transform {
     pub max_concurrent_transforms: u32,
 }
 
+/// The optional preprocessing step of the training flow: a SageMaker processing job that splits
+/// a raw labelled CSV (label in the first column, no header) into the train and validation
+/// channels (stratified by label for binary problems) and writes a data profile, the baseline
+/// monitor-performance measures feature drift against. With preprocessing on, training reads
+/// the processing outputs in place of `data.train` and `data.validation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Preprocessing {
+    /// Off → the block is kept (a retrain carries it) but no processing job runs.
+    pub enabled: bool,
+    /// The raw labelled CSV: one object, or every object under a prefix.
+    pub raw: S3Uri,
+    /// Share of the rows (of each class, for binary problems) that go to validation.
+    pub validation_ratio: f64,
+    /// Seed of the split: the same data and seed give the same split.
+    pub seed: u64,
+    /// Quantile bins per column in the data profile.
+    pub bins: u32,
+    /// The processing image (default: the built-in preprocessing program's `mdlc-preprocess`
+    /// repository in the account and region of the stack).
+    pub image: String,
+    pub instance_type: String,
+    pub volume_size_gb: u32,
+    pub max_runtime_seconds: u64,
+}
+
+/// Experiment tracking: the MLflow tracking server the flows log to (a parent run per tuning
+/// job, a child run per training job, the registered model version, the evaluations).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// `http(s)://host[:port][/path]`, or a SageMaker managed tracking server's ARN
+    /// `arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>`.
+    pub uri: String,
+    /// The MLflow experiment (default: the model name).
+    pub experiment: String,
+}
+
 /// The resolved execution input (every default filled).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -254,6 +292,12 @@ pub struct ExecutionInput {
     /// Training: the version this one replaces (set by the retrain branch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_version: Option<u64>,
+    /// Training: the optional preprocessing step (absent: no processing job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocessing: Option<Preprocessing>,
+    /// Experiment tracking (absent: off, unless the stack names a default tracking server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingConfig>,
 }
 
 /// What validation needs from outside the input.
@@ -263,6 +307,8 @@ pub struct Context<'a> {
     pub region: &'a str,
     /// "today" for the default data date.
     pub today: NaiveDate,
+    /// The AWS account of the stack (the default preprocessing image's registry), when known.
+    pub account: Option<&'a str>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -533,7 +579,7 @@ impl Checker {
     }
 }
 
-const ROOT_FIELDS: [&str; 11] = [
+const ROOT_FIELDS: &[&str] = &[
     "modelName",
     "dataDate",
     "problemType",
@@ -545,12 +591,14 @@ const ROOT_FIELDS: [&str; 11] = [
     "modelVersion",
     "reason",
     "parentVersion",
+    "preprocessing",
+    "tracking",
 ];
 
 /// Validates a raw execution input; every problem is reported, each with its JSON pointer.
 pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Problem>> {
     let mut c = Checker::default();
-    let root = c.object(raw, "", &ROOT_FIELDS);
+    let root = c.object(raw, "", ROOT_FIELDS);
     let f = |k: &str| Checker::field(root, k);
 
     let model_name = match c.string(f("modelName"), "/modelName") {
@@ -615,6 +663,10 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
     let transform = read_transform(&mut c, f("transform"));
     let model_version = c.integer(f("modelVersion"), "/modelVersion", 1, 9_999_999_999);
     let parent_version = c.integer(f("parentVersion"), "/parentVersion", 1, 9_999_999_999);
+    // None when absent, or when invalid (then the problems are recorded).
+    let preprocessing = read_preprocessing(&mut c, f("preprocessing"), ctx);
+    // None when absent, or when invalid (then the problems are recorded).
+    let tracking = read_tracking(&mut c, f("tracking"), model_name.as_deref());
     let reason = match c.string(f("reason"), "/reason") {
         Some(r) if r.chars().count() > 256 => {
             c.problem("/reason", "must be at most 256 characters");
@@ -657,6 +709,8 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
             model_version,
             reason,
             parent_version,
+            preprocessing,
+            tracking,
         }),
         _ => {
             if c.problems.is_empty() {
@@ -925,6 +979,106 @@ fn read_algorithm(c: &mut Checker, value: Option<&Value>, ctx: &Context<'_>) -> 
         volume_size_gb: volume.unwrap_or(30) as u32,
         max_runtime_seconds: runtime.unwrap_or(3600),
         metric_definitions,
+    })
+}
+
+pub const DEFAULT_PREPROCESSING_INSTANCE_TYPE: &str = "ml.m5.large";
+pub const DEFAULT_VALIDATION_RATIO: f64 = 0.2;
+pub const DEFAULT_PREPROCESSING_SEED: u64 = 42;
+pub const DEFAULT_PROFILE_BINS: u32 = 10;
+
+fn read_preprocessing(
+    c: &mut Checker,
+    value: Option<&Value>,
+    ctx: &Context<'_>,
+) -> Option<Preprocessing> {
+    let obj = c.object(
+        value?,
+        "/preprocessing",
+        &[
+            "enabled",
+            "raw",
+            "validationRatio",
+            "seed",
+            "bins",
+            "image",
+            "instanceType",
+            "volumeSizeGb",
+            "maxRuntimeSeconds",
+        ],
+    )?;
+    let f = |k| Checker::field(Some(obj), k);
+    let before = c.problems.len();
+    let enabled = c
+        .boolean(f("enabled"), "/preprocessing/enabled")
+        .unwrap_or(true);
+    let raw = c.s3uri(f("raw"), "/preprocessing/raw", false);
+    if f("raw").is_none() {
+        c.problem(
+            "/preprocessing/raw",
+            "is required: the S3 URI of the raw labelled CSV (an object or a prefix)",
+        );
+    }
+    let validation_ratio = match f("validationRatio") {
+        None => Some(DEFAULT_VALIDATION_RATIO),
+        v => match c.number(v, "/preprocessing/validationRatio") {
+            Some(r) if r > 0.0 && r < 1.0 => Some(r),
+            Some(r) => {
+                c.problem(
+                    "/preprocessing/validationRatio",
+                    format!("must be strictly between 0 and 1 (0.2 = 20% of the rows), got {r}"),
+                );
+                None
+            }
+            None => None,
+        },
+    };
+    let seed = c
+        .integer(f("seed"), "/preprocessing/seed", 0, u64::from(u32::MAX))
+        .unwrap_or(DEFAULT_PREPROCESSING_SEED);
+    let bins = c
+        .integer(f("bins"), "/preprocessing/bins", 2, 1000)
+        .unwrap_or(u64::from(DEFAULT_PROFILE_BINS));
+    let image = match c.string(f("image"), "/preprocessing/image") {
+        Some(i) => Some(i),
+        None if f("image").is_some() => None,
+        None => match ctx.account {
+            Some(account) => Some(images::preprocess_image(ctx.region, account)),
+            None => {
+                c.problem(
+                    "/preprocessing/image",
+                    "is required: the account of the default preprocessing image is unknown",
+                );
+                None
+            }
+        },
+    };
+    let instance_type = read_instance_type(c, f("instanceType"), "/preprocessing/instanceType")
+        .unwrap_or_else(|| DEFAULT_PREPROCESSING_INSTANCE_TYPE.to_string());
+    let volume = c
+        .integer(f("volumeSizeGb"), "/preprocessing/volumeSizeGb", 1, 16384)
+        .unwrap_or(30);
+    let runtime = c
+        .integer(
+            f("maxRuntimeSeconds"),
+            "/preprocessing/maxRuntimeSeconds",
+            1,
+            777_600,
+        )
+        .unwrap_or(3600);
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Preprocessing {
+        enabled,
+        raw: raw?,
+        validation_ratio: validation_ratio?,
+        seed,
+        bins: bins as u32,
+        image: image?,
+        instance_type,
+        volume_size_gb: volume as u32,
+        max_runtime_seconds: runtime,
     })
 }
 
@@ -1432,6 +1586,114 @@ fn read_monitoring(
         cooldown_seconds: cooldown,
         max_retrains_per_window: max_retrains as u32,
         window_seconds: window,
+    })
+}
+
+/// Longest tracking URI and experiment name accepted.
+pub const MAX_TRACKING_URI: usize = 2048;
+pub const MAX_EXPERIMENT_NAME: usize = 256;
+
+/// Checks a tracking server reference: `http(s)://host[:port][/path]` or a SageMaker managed
+/// tracking server ARN `arn:<aws|aws-us-gov>:sagemaker:<region>:<account>:mlflow-tracking-server/<name>`
+/// (the rules of `mdlc_tracking::TrackingTarget::parse`). The error says what is wrong.
+pub fn check_tracking_uri(uri: &str) -> Result<(), String> {
+    if uri.is_empty() || uri.len() > MAX_TRACKING_URI {
+        return Err(format!("must be 1-{MAX_TRACKING_URI} characters"));
+    }
+    if uri.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    if let Some(rest) = uri.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        let [partition, service, region, account, resource] = parts.as_slice() else {
+            return Err(
+                "an ARN has the form arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME"
+                    .into(),
+            );
+        };
+        if !matches!(*partition, "aws" | "aws-us-gov") {
+            return Err("the ARN's partition must be aws or aws-us-gov".into());
+        }
+        if *service != "sagemaker" {
+            return Err("the ARN's service must be sagemaker".into());
+        }
+        if region.is_empty() || account.is_empty() {
+            return Err("the ARN needs a region and an account".into());
+        }
+        return match resource.split_once('/') {
+            Some(("mlflow-tracking-server", name)) if !name.is_empty() => Ok(()),
+            _ => Err("the ARN's resource must be mlflow-tracking-server/NAME".into()),
+        };
+    }
+    let rest = uri
+        .strip_prefix("http://")
+        .or_else(|| uri.strip_prefix("https://"))
+        .ok_or_else(|| {
+            "expected an http(s):// URI or a SageMaker tracking server ARN".to_string()
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if host.starts_with('[') {
+        match host.split_once(']') {
+            Some((h, p)) => (h, p.strip_prefix(':')),
+            None => return Err("an IPv6 host must be closed with ']'".into()),
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host, None),
+        }
+    };
+    if host.trim_start_matches('[').is_empty() {
+        return Err("the URI has no host".into());
+    }
+    if let Some(p) = port
+        && p.parse::<u16>().is_err()
+    {
+        return Err(format!("the port {p:?} is not a number from 0 to 65535"));
+    }
+    Ok(())
+}
+
+fn read_tracking(
+    c: &mut Checker,
+    value: Option<&Value>,
+    model_name: Option<&str>,
+) -> Option<TrackingConfig> {
+    let obj = c.object(value?, "/tracking", &["uri", "experiment"])?;
+    let f = |k| Checker::field(Some(obj), k);
+    let before = c.problems.len();
+    let uri = c
+        .string(f("uri"), "/tracking/uri")
+        .map(|u| u.trim().to_string());
+    if f("uri").is_none() {
+        c.problem(
+            "/tracking/uri",
+            "is required (an http(s):// URI or a SageMaker tracking server ARN)",
+        );
+    }
+    if let Some(u) = &uri
+        && let Err(why) = check_tracking_uri(u)
+    {
+        c.problem("/tracking/uri", format!("{why}, got {u:?}"));
+    }
+    let experiment = match c.string(f("experiment"), "/tracking/experiment") {
+        Some(e) if e.chars().count() > MAX_EXPERIMENT_NAME => {
+            c.problem(
+                "/tracking/experiment",
+                format!("must be at most {MAX_EXPERIMENT_NAME} characters"),
+            );
+            None
+        }
+        Some(e) => Some(e),
+        None => model_name.map(str::to_string),
+    };
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(TrackingConfig {
+        uri: uri?,
+        experiment: experiment?,
     })
 }
 

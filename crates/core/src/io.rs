@@ -25,6 +25,24 @@ pub struct Locations {
     pub transform_output: S3Uri,
 }
 
+/// The training flow's preprocessing step, derived by `initialize` when
+/// `preprocessing.enabled`: the processing job and where it writes. The plan's train and
+/// validation channels (`input.data.train` / `input.data.validation`) are these outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessingPlan {
+    /// The processing job name (the state machine appends `-<retry count>`).
+    pub job_name: String,
+    /// Output prefix of the train split.
+    pub train: S3Uri,
+    /// Output prefix of the validation split.
+    pub validation: S3Uri,
+    /// The data profile object (`profile.json`): the drift baseline, recorded on the version.
+    pub profile: S3Uri,
+    /// The CreateProcessingJob request (PascalCase, as the API takes it).
+    pub request: Value,
+}
+
 /// What `initialize` produces: the validated input with defaults, the names and locations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -34,6 +52,9 @@ pub struct RunPlan {
     pub input: ExecutionInput,
     pub names: RunNames,
     pub locations: Locations,
+    /// Training with preprocessing on: the processing job (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocessing: Option<ProcessingPlan>,
 }
 
 /// initialize: `{"flow": "training", "executionArn.$": "$$.Execution.Id", "input.$": "$"}`.

@@ -94,6 +94,17 @@ impl RunNames {
     }
 }
 
+/// The processing job name of the training flow's preprocessing step:
+/// `<model, cut>-<date>-<run id>-p`, with room for the `-<retry count>` suffix.
+pub fn processing_job_name(model: &str, data_date: &str, run_id: &str) -> String {
+    let date: String = data_date.chars().filter(char::is_ascii_digit).collect();
+    compose(
+        model,
+        &format!("{date}-{run_id}-p"),
+        MAX_JOB_NAME - RETRY_SUFFIX_RESERVE,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +136,24 @@ mod tests {
         assert_ne!(a.tuning_job, b.tuning_job);
         assert_eq!(a, RunNames::derive("churn", "2024-06-01", ARN));
         assert_eq!(a.training_job, format!("churn-20240601-{}-t", a.run_id));
+    }
+
+    #[test]
+    fn given_a_run_when_processing_job_named_then_it_fits_with_the_retry_suffix_and_is_unique() {
+        let model = "a-very-long-model-name-with-many-parts-0123456789ab";
+        let n = RunNames::derive(model, "2024-06-01", ARN);
+        let p = processing_job_name(model, "2024-06-01", &n.run_id);
+        assert!(
+            is_valid_name(&p, MAX_JOB_NAME - RETRY_SUFFIX_RESERVE),
+            "{p}"
+        );
+        assert!(is_valid_name(&format!("{p}-9"), MAX_JOB_NAME));
+        assert!(p.ends_with(&format!("20240601-{}-p", n.run_id)), "{p}");
+        let other = RunNames::derive(model, "2024-06-01", &format!("{ARN}x"));
+        assert_ne!(p, processing_job_name(model, "2024-06-01", &other.run_id));
+        for name in [&n.training_job, &n.model, &n.transform_job] {
+            assert_ne!(&p, name);
+        }
     }
 
     #[test]

@@ -191,6 +191,7 @@ mod tests {
             metrics: metrics(2.0),
             retrain: Some(true),
             reason: Some("bad".into()),
+            drift: None,
         }
     }
 

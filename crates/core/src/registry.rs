@@ -60,6 +60,10 @@ pub struct NewVersion {
     pub parent_version: Option<u64>,
     /// Why it was trained ("initial", or the retrain reason).
     pub reason: String,
+    /// The data profile of its training data (written by the preprocessing step): the baseline
+    /// of the feature drift reported by its evaluations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_uri: Option<String>,
 }
 
 /// A registered version: everything of [`NewVersion`] plus its number and status.
@@ -94,6 +98,9 @@ pub struct EvaluationRecord {
     /// The retrain decision taken on this evaluation, once known.
     pub retrain: Option<bool>,
     pub reason: Option<String>,
+    /// Feature drift of the batch against the version's data profile (when it has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::drift::DriftReport>,
 }
 
 /// Sort key of a version item: `V#` and the version on 10 digits.

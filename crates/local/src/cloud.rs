@@ -17,12 +17,15 @@ use async_trait::async_trait;
 use mdlc_asl::{
     Execution, ItemStore, ItemStoreError, StateMachine, StoredObject, TaskFailure, TaskInvoker,
 };
+use mdlc_core::history::TrainingHistory;
 use mdlc_core::ports::{ObjectStore, SystemClock};
 use mdlc_core::{Dependencies, FunctionConfig, PortError, S3Uri};
 use mdlc_emulator::{EmulatorConfig, FaultConfig, ImageMap, SageMakerEmulator};
 use serde_json::Value;
 use thiserror::Error;
+use track_experiment::TrackDeps;
 
+use crate::functions::{TRACK_EXPERIMENT, track_experiment_handler};
 use crate::invoker::{
     FunctionFaults, HandlerFn, LocalInvoker, LocalInvokerBuilder, RunSettings, SageMakerBackend,
 };
@@ -103,9 +106,44 @@ pub struct LocalCloudConfig {
     pub file_systems: BTreeMap<String, PathBuf>,
     /// Clock, observer, history recording of executions.
     pub settings: RunSettings,
-    /// In-process handlers by function name (the project's seven by default, see
-    /// [`crate::functions::project_handlers`]).
+    /// In-process handlers by function name (the project's by default, see
+    /// [`crate::functions::project_handlers`]; `track-experiment` is added over the emulator
+    /// unless given here).
     pub handlers: BTreeMap<String, HandlerFn>,
+    /// The default MLflow tracking server of executions whose input has no `tracking` block
+    /// (what `MDLC_TRACKING_URI` is on AWS); `None`: tracking off unless the input turns it on.
+    /// Default: [`tracking_uri_from_env`].
+    pub tracking_uri: Option<String>,
+}
+
+/// The tracking server from the environment: `MDLC_TRACKING_URI`, else MLflow's own
+/// `MLFLOW_TRACKING_URI`. A value this project cannot log to (`file:`, `databricks`, ...) is
+/// ignored with a warning.
+pub fn tracking_uri_from_env() -> Option<String> {
+    tracking_uri_from_lookup(|name| std::env::var(name).ok())
+}
+
+/// [`tracking_uri_from_env`] over any variable lookup.
+pub fn tracking_uri_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    for name in [
+        mdlc_core::deps::ENV_TRACKING_URI,
+        track_experiment::ENV_MLFLOW_TRACKING_URI,
+    ] {
+        let Some(value) = lookup(name).map(|v| v.trim().to_string()) else {
+            continue;
+        };
+        if value.is_empty() {
+            continue;
+        }
+        match mdlc_core::input::check_tracking_uri(&value) {
+            Ok(()) => return Some(value),
+            Err(why) => tracing::warn!(
+                target: "mdlc::local",
+                "ignoring {name}={value:?} for experiment tracking: {why}"
+            ),
+        }
+    }
+    None
 }
 
 impl LocalCloudConfig {
@@ -125,6 +163,7 @@ impl LocalCloudConfig {
             file_systems: BTreeMap::new(),
             settings: RunSettings::default(),
             handlers: crate::functions::project_handlers(),
+            tracking_uri: tracking_uri_from_env(),
         }
     }
 }
@@ -247,6 +286,7 @@ impl LocalCloud {
         );
         function_config.training_state_machine_arn = Some(state_machine_arn("training"));
         function_config.region = LOCAL_REGION.to_string();
+        function_config.tracking_uri = config.tracking_uri.clone();
         let deps = Dependencies {
             store: store.clone(),
             registry_read: registry.clone(),
@@ -270,6 +310,13 @@ impl LocalCloud {
             .function_faults(function_faults)
             .command_env("MDLC_STATE_DIR", state_dir.display().to_string())
             .command_env("MDLC_ARTIFACT_BUCKET", config.artifact_bucket.clone());
+        if !config.handlers.contains_key(TRACK_EXPERIMENT) {
+            let history: Arc<dyn TrainingHistory> = Arc::new(emulator.clone());
+            builder = builder.handler(
+                TRACK_EXPERIMENT,
+                track_experiment_handler(TrackDeps::new(history, config.tracking_uri.clone())),
+            );
+        }
         for (name, handler) in &config.handlers {
             builder = builder.handler(name.clone(), handler.clone());
         }
@@ -447,5 +494,41 @@ impl ItemStore for StoreItems {
                 etag: None,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_tracking_variables_when_read_then_mdlc_first_mlflow_next_and_unusable_ignored() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(tracking_uri_from_lookup(vars(&[])), None);
+        assert_eq!(
+            tracking_uri_from_lookup(vars(&[("MLFLOW_TRACKING_URI", "http://m:5000")])),
+            Some("http://m:5000".into())
+        );
+        assert_eq!(
+            tracking_uri_from_lookup(vars(&[
+                ("MLFLOW_TRACKING_URI", "http://m:5000"),
+                ("MDLC_TRACKING_URI", " https://d ")
+            ])),
+            Some("https://d".into())
+        );
+        assert_eq!(
+            tracking_uri_from_lookup(vars(&[
+                ("MDLC_TRACKING_URI", "file:./mlruns"),
+                ("MLFLOW_TRACKING_URI", "databricks")
+            ])),
+            None
+        );
     }
 }

@@ -51,6 +51,10 @@ pub struct DemoOptions {
     pub max_parallel_jobs: u32,
     /// Boosting rounds of every training job.
     pub num_round: u32,
+    /// `--mlflow URI`: the flows log to this MLflow tracking server (a `tracking` block in every
+    /// execution input). `None`: the environment's (`MDLC_TRACKING_URI`, `MLFLOW_TRACKING_URI`)
+    /// if any, else no tracking.
+    pub tracking_uri: Option<String>,
 }
 
 impl DemoOptions {
@@ -68,6 +72,7 @@ impl DemoOptions {
             max_jobs: 8,
             max_parallel_jobs: 2,
             num_round: 60,
+            tracking_uri: None,
         }
     }
 }
@@ -124,6 +129,9 @@ pub struct VersionSummary {
     pub reason: String,
     #[serde(rename = "parentVersion")]
     pub parent_version: Option<u64>,
+    /// The version's MLflow runs and model version (only when tracking is on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingLinks>,
 }
 
 /// One evaluation as the summary shows it.
@@ -142,6 +150,106 @@ pub struct EvaluationSummary {
     pub new_version: Option<u64>,
     /// Feature drift of the batch against the training data's profile (PSI per feature).
     pub drift: Option<mdlc_core::drift::DriftReport>,
+    /// The evaluation's MLflow run (only when tracking is on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingLinks>,
+}
+
+/// What experiment tracking logged for one execution: its status and the MLflow addresses.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackingLinks {
+    /// `logged`, `failed` (tracking never fails a flow) or `disabled`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Training: the parent run (named after the tuning job).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_run_url: Option<String>,
+    /// Training: the best training job's child run, which the model version links to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_run_url: Option<String>,
+    /// Training: the MLflow model version of the registry version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_version_url: Option<String>,
+    /// Evaluation: its run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+}
+
+fn text_at(v: &Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer).and_then(|x| match x {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn error_text(v: &Value) -> Option<String> {
+    let name = text_at(v, "/error/name")?;
+    Some(match text_at(v, "/error/message") {
+        Some(m) => format!("{name}: {m}"),
+        None => name,
+    })
+}
+
+/// The links of a training execution's `tracking` output (`None` when tracking was off).
+pub fn training_links(
+    tracking: &Value,
+    server: Option<&str>,
+    model: &str,
+) -> Option<TrackingLinks> {
+    let status = text_at(tracking, "/status")?;
+    if status == "disabled" {
+        return None;
+    }
+    let registration = tracking.get("registration").unwrap_or(&Value::Null);
+    let model_version = text_at(registration, "/modelVersion");
+    let model_version_url = match (server, &model_version) {
+        (Some(base), Some(v)) if base.starts_with("http") => Some(format!(
+            "{}/#/models/{model}/versions/{v}",
+            base.trim_end_matches('/')
+        )),
+        _ => None,
+    };
+    Some(TrackingLinks {
+        error: error_text(tracking)
+            .or_else(|| error_text(registration).map(|e| format!("model version: {e}"))),
+        parent_run_id: text_at(tracking, "/parentRunId"),
+        parent_run_url: text_at(tracking, "/runUrl"),
+        best_run_id: text_at(tracking, "/bestRunId"),
+        best_run_url: text_at(registration, "/runUrl"),
+        model_version,
+        model_version_url,
+        status: match text_at(registration, "/status") {
+            Some(r) if status == "logged" && r != "logged" => r,
+            _ => status,
+        },
+        ..TrackingLinks::default()
+    })
+}
+
+/// The links of an evaluation execution's `tracking` output (`None` when tracking was off).
+pub fn evaluation_links(tracking: &Value) -> Option<TrackingLinks> {
+    let status = text_at(tracking, "/status")?;
+    if status == "disabled" {
+        return None;
+    }
+    Some(TrackingLinks {
+        status,
+        error: error_text(tracking),
+        run_id: text_at(tracking, "/runId"),
+        run_url: text_at(tracking, "/runUrl"),
+        ..TrackingLinks::default()
+    })
 }
 
 /// The outcome of a demo run.
@@ -155,6 +263,9 @@ pub struct DemoSummary {
     pub report: String,
     #[serde(rename = "elapsedSeconds")]
     pub elapsed_seconds: f64,
+    /// The MLflow tracking server the flows logged to (absent when tracking is off).
+    #[serde(rename = "mlflow", skip_serializing_if = "Option::is_none")]
+    pub mlflow: Option<String>,
 }
 
 /// The data sets of one run, as CSV text (label first).
@@ -330,7 +441,7 @@ fn flow_input(opts: &DemoOptions, problem: Problem, date: &str) -> Value {
         Problem::Regression => ("rmse", "LowerIsBetter"),
         Problem::Binary => ("auc", "HigherIsBetter"),
     };
-    json!({
+    let mut input = json!({
         "modelName": opts.model_name,
         "dataDate": date,
         "problemType": problem.name(),
@@ -352,7 +463,18 @@ fn flow_input(opts: &DemoOptions, problem: Problem, date: &str) -> Value {
             "maxRetrainsPerWindow": 3,
             "windowSeconds": 86400
         }
-    })
+    });
+    if let Some(uri) = &opts.tracking_uri {
+        input["tracking"] = json!({ "uri": uri });
+    }
+    input
+}
+
+/// The preprocessing block of a flow input: split the date's raw rows (`raw/` under the date's
+/// dataset prefix) with the demo's validation share and seed. The evaluation flow carries it
+/// for the retrain it may start.
+fn preprocessing_block(raw_prefix: String, validation_ratio: f64, seed: u64) -> Value {
+    json!({"raw": raw_prefix, "validationRatio": validation_ratio, "seed": seed})
 }
 
 /// Runs the demo; `log` receives one line per step (the CLI prints them).
@@ -382,6 +504,10 @@ pub async fn run_demo(
     };
     config.faults = Some(mdlc_emulator::FaultConfig::default());
     config.function_faults = Some(crate::invoker::FunctionFaults::default());
+    if let Some(uri) = &opts.tracking_uri {
+        config.tracking_uri = Some(uri.clone());
+    }
+    let server = config.tracking_uri.clone();
     let cloud = LocalCloud::new(config)?;
     let training = cloud
         .state_machine("training")
@@ -397,39 +523,12 @@ pub async fn run_demo(
     let bucket = cloud.bucket().to_string();
     let model = &opts.model_name;
     let base = |date: &str| format!("s3://{bucket}/datasets/{model}/{date}");
+    // The raw labelled rows: the training flow's preprocessing step splits them into the train
+    // and validation channels and writes the data profile evaluations measure drift against.
     put(
         store.as_ref(),
-        &format!("{}/train/train.csv", base(DATES[0])),
-        &data.train,
-    )
-    .await?;
-    put(
-        store.as_ref(),
-        &format!("{}/validation/validation.csv", base(DATES[0])),
-        &data.validation,
-    )
-    .await?;
-    // The baseline data profile (as the preprocessing step writes it) that evaluations measure
-    // feature drift against.
-    let train_set = mdlc_trainer::dataset::parse_csv(
-        &data.train,
-        mdlc_trainer::dataset::Layout::LabelFirst,
-        "train.csv",
-        1,
-    )
-    .map_err(|e| DemoError::Dataset {
-        path: "train.csv".into(),
-        message: e.to_string(),
-    })?;
-    let profile_uri = format!("{}/profile/profile.json", base(DATES[0]));
-    let profile = mdlc_trainer::preprocess::profile(&train_set, problem, 10);
-    put(
-        store.as_ref(),
-        &profile_uri,
-        &serde_json::to_string_pretty(&profile).map_err(|e| DemoError::Dataset {
-            path: profile_uri.clone(),
-            message: e.to_string(),
-        })?,
+        &format!("{}/raw/raw.csv", base(DATES[0])),
+        &format!("{}{}", data.train, data.validation),
     )
     .await?;
     let batches = [
@@ -451,17 +550,11 @@ pub async fn run_demo(
         )
         .await?;
     }
-    // What a retrain on the drifted date trains on.
+    // What a retrain on the drifted date preprocesses and trains on.
     put(
         store.as_ref(),
-        &format!("{}/train/train.csv", base(DATES[2])),
-        &data.drifted_train,
-    )
-    .await?;
-    put(
-        store.as_ref(),
-        &format!("{}/validation/validation.csv", base(DATES[2])),
-        &data.drifted_validation,
+        &format!("{}/raw/raw.csv", base(DATES[2])),
+        &format!("{}{}", data.drifted_train, data.drifted_validation),
     )
     .await?;
     log(&format!(
@@ -474,8 +567,12 @@ pub async fn run_demo(
     ));
 
     // 1. Training flow.
+    // The validation share of the raw rows, as the data sets were given.
+    let count = |text: &str| text.lines().filter(|l| !l.trim().is_empty()).count();
+    let (train_rows, validation_rows) = (count(&data.train), count(&data.validation));
+    let ratio = validation_rows as f64 / (train_rows + validation_rows).max(1) as f64;
     log(&format!(
-        "training flow: tuning {} jobs, {} in parallel, on data of {}",
+        "training flow: preprocessing ({train_rows} + {validation_rows} raw rows → train / validation + data profile), then tuning {} jobs, {} in parallel, on data of {}",
         opts.max_jobs, opts.max_parallel_jobs, DATES[0]
     ));
     let execution = cloud
@@ -483,7 +580,12 @@ pub async fn run_demo(
             "training",
             &training,
             &format!("{model}-train-initial"),
-            flow_input(opts, problem, DATES[0]),
+            {
+                let mut input = flow_input(opts, problem, DATES[0]);
+                input["preprocessing"] =
+                    preprocessing_block(format!("{}/raw/", base(DATES[0])), ratio, opts.seed);
+                input
+            },
             None,
         )
         .await?;
@@ -494,6 +596,16 @@ pub async fn run_demo(
         out["objectiveMetric"].as_str().unwrap_or("objective"),
         out["objectiveValue"]
     ));
+    // Version → what tracking logged for it.
+    let mut version_links: BTreeMap<u64, TrackingLinks> = BTreeMap::new();
+    let tracking_of = |out: &Value, pointer: &str| {
+        out.pointer(pointer)
+            .and_then(|t| training_links(t, server.as_deref(), model))
+    };
+    if let (Some(v), Some(links)) = (out["version"].as_u64(), tracking_of(out, "/tracking")) {
+        log_links(log, &links);
+        version_links.insert(v, links);
+    }
 
     // 2-4. Evaluations.
     let mut evaluations = Vec::new();
@@ -506,10 +618,11 @@ pub async fn run_demo(
                 &format!("{model}-evaluate-{}", i + 1),
                 {
                     let mut input = flow_input(opts, problem, date);
+                    input["preprocessing"] =
+                        preprocessing_block(format!("{}/raw/", base(date)), ratio, opts.seed);
                     input["data"] = json!({"evaluation": {
                         "features": format!("{}/evaluation/features/", base(date)),
                         "groundTruth": format!("{}/evaluation/labels/", base(date)),
-                        "profile": profile_uri,
                     }});
                     input
                 },
@@ -537,7 +650,15 @@ pub async fn run_demo(
             drift: out
                 .pointer("/evaluation/drift")
                 .and_then(|d| serde_json::from_value(d.clone()).ok()),
+            tracking: out.get("tracking").and_then(evaluation_links),
         };
+        if let Some(links) = &summary.tracking {
+            log_links(log, links);
+        }
+        if let (Some(v), Some(links)) = (summary.new_version, tracking_of(out, "/trainingTracking"))
+        {
+            version_links.insert(v, links);
+        }
         log(&format!(
             "  → version {}: {} — {}{}",
             summary.version,
@@ -584,6 +705,7 @@ pub async fn run_demo(
             data_date: v.record.data_date.clone(),
             reason: v.record.reason.clone(),
             parent_version: v.record.parent_version,
+            tracking: version_links.remove(&v.version),
         });
     }
     let evaluation_records = cloud.registry().list_evaluations(model, None).await?;
@@ -595,7 +717,22 @@ pub async fn run_demo(
         evaluations,
         report: report.display().to_string(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
+        mlflow: server,
     })
+}
+
+fn log_links(log: &(dyn Fn(&str) + Send + Sync), links: &TrackingLinks) {
+    let mut parts = vec![format!("MLflow: {}", links.status)];
+    for url in [&links.parent_run_url, &links.run_url]
+        .into_iter()
+        .flatten()
+    {
+        parts.push(url.clone());
+    }
+    if let Some(e) = &links.error {
+        parts.push(format!("({e})"));
+    }
+    log(&format!("  → {}", parts.join(" ")));
 }
 
 fn write_report(
@@ -706,10 +843,56 @@ pub fn summary_table(summary: &DemoSummary) -> String {
             ));
         }
     }
+    if let Some(server) = &summary.mlflow {
+        out.push_str(&mlflow_table(summary, server));
+    }
     out.push_str(&format!(
         "\nReport: {}   ({:.1} s)\n",
         summary.report, summary.elapsed_seconds
     ));
+    out
+}
+
+/// The MLflow section of the summary: per version its parent run, best run and model version,
+/// per evaluation its run.
+fn mlflow_table(summary: &DemoSummary, server: &str) -> String {
+    let mut out = format!("\nMLFLOW {server}\n");
+    let line = |out: &mut String, what: &str, id: &Option<String>, url: &Option<String>| {
+        if id.is_some() || url.is_some() {
+            out.push_str(&format!(
+                "  {what:<22} {}  {}\n",
+                id.as_deref().unwrap_or("-"),
+                url.as_deref().unwrap_or("")
+            ));
+        }
+    };
+    for v in &summary.versions {
+        let Some(t) = &v.tracking else {
+            continue;
+        };
+        out.push_str(&format!("v{:<7} {}\n", v.version, t.status));
+        line(&mut out, "parent run", &t.parent_run_id, &t.parent_run_url);
+        line(&mut out, "best run", &t.best_run_id, &t.best_run_url);
+        line(
+            &mut out,
+            "model version",
+            &t.model_version,
+            &t.model_version_url,
+        );
+        if let Some(e) = &t.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+    }
+    for (i, e) in summary.evaluations.iter().enumerate() {
+        let Some(t) = &e.tracking else {
+            continue;
+        };
+        out.push_str(&format!("eval {:<4} {}\n", i + 1, t.status));
+        line(&mut out, "run", &t.run_id, &t.run_url);
+        if let Some(err) = &t.error {
+            out.push_str(&format!("  error: {err}\n"));
+        }
+    }
     out
 }
 
@@ -730,6 +913,84 @@ mod tests {
         prepare_state_dir(&state).unwrap();
         assert!(!state.join("old").exists());
         assert!(state.join(STATE_MARKER).exists());
+    }
+
+    #[test]
+    fn given_tracking_outputs_when_summarised_then_links_and_errors_are_shown() {
+        let logged = json!({"status": "logged", "kind": "tuning", "error": null,
+            "parentRunId": "p1", "bestRunId": "b1", "runUrl": "http://m:5000/#/experiments/1/runs/p1",
+            "registration": {"status": "logged", "error": null, "runId": "b1",
+                "runUrl": "http://m:5000/#/experiments/1/runs/b1", "modelVersion": "2"}});
+        let links = training_links(&logged, Some("http://m:5000/"), "demo-model").unwrap();
+        assert_eq!(links.status, "logged");
+        assert_eq!(links.parent_run_id.as_deref(), Some("p1"));
+        assert_eq!(
+            links.best_run_url.as_deref(),
+            Some("http://m:5000/#/experiments/1/runs/b1")
+        );
+        assert_eq!(
+            links.model_version_url.as_deref(),
+            Some("http://m:5000/#/models/demo-model/versions/2")
+        );
+        assert_eq!(
+            training_links(&json!({"status": "disabled"}), None, "m"),
+            None
+        );
+        let failed = json!({"status": "failed", "kind": "tuning",
+            "error": {"name": "TrackingUnavailable", "message": "connection refused"}});
+        let links = training_links(&failed, Some("http://m:5000"), "m").unwrap();
+        assert_eq!(links.status, "failed");
+        assert_eq!(
+            links.error.as_deref(),
+            Some("TrackingUnavailable: connection refused")
+        );
+        let eval = evaluation_links(&json!({"status": "logged", "runId": "e1",
+            "runUrl": "http://m:5000/#/experiments/1/runs/e1"}))
+        .unwrap();
+        assert_eq!(eval.run_id.as_deref(), Some("e1"));
+
+        let summary = DemoSummary {
+            model_name: "demo-model".into(),
+            problem: "regression".into(),
+            versions: vec![VersionSummary {
+                version: 1,
+                objective: Some(1.0),
+                objective_metric: Some("validation:rmse".into()),
+                metrics: BTreeMap::new(),
+                training_job: "j".into(),
+                data_date: "2026-01-01".into(),
+                reason: "initial".into(),
+                parent_version: None,
+                tracking: training_links(&logged, Some("http://m:5000"), "demo-model"),
+            }],
+            evaluations: vec![],
+            report: "r.html".into(),
+            elapsed_seconds: 1.0,
+            mlflow: Some("http://m:5000".into()),
+        };
+        let table = summary_table(&summary);
+        assert!(table.contains("MLFLOW http://m:5000"), "{table}");
+        assert!(
+            table.contains("http://m:5000/#/experiments/1/runs/p1"),
+            "{table}"
+        );
+        assert!(
+            table.contains("http://m:5000/#/models/demo-model/versions/2"),
+            "{table}"
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["versions"][0]["tracking"]["bestRunId"], "b1");
+        let off = DemoSummary {
+            mlflow: None,
+            versions: vec![VersionSummary {
+                tracking: None,
+                ..summary.versions[0].clone()
+            }],
+            ..summary
+        };
+        assert!(!summary_table(&off).contains("MLFLOW"));
+        let json = serde_json::to_value(&off).unwrap();
+        assert!(json.get("mlflow").is_none() && json["versions"][0].get("tracking").is_none());
     }
 
     #[test]

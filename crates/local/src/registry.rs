@@ -338,6 +338,7 @@ mod tests {
             execution_arn: execution.into(),
             parent_version: None,
             reason: "initial".into(),
+            profile_uri: None,
         }
     }
 

@@ -325,6 +325,43 @@ const PALETTE: [&str; 6] = [
     "#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989",
 ];
 
+/// Feature drift per evaluation (PSI of each feature against the version's data profile).
+fn drift_tables(evaluations: &[EvaluationRecord]) -> String {
+    let mut html = String::from("<h3>Feature drift</h3>");
+    if evaluations.iter().all(|e| e.drift.is_none()) {
+        html.push_str("<p class=\"muted\">No evaluation measured drift (the versions have no data profile: train with preprocessing, or give data.evaluation.profile).</p>");
+        return html;
+    }
+    html.push_str("<p class=\"muted\">Population stability index per feature against the data profile of the evaluated version's training data: below 0.1 stable, below 0.25 moderate, otherwise significant.</p><div class=\"scroll\">");
+    for (i, e) in evaluations.iter().enumerate() {
+        let Some(d) = &e.drift else {
+            continue;
+        };
+        let level = d.level.as_str();
+        let _ = write!(
+            html,
+            "<table class=\"drift\"><tr><th colspan=\"3\">evaluation {} · version {} · {} · {} rows · <span class=\"drift-{level}\">{level}</span> (max PSI {})</th></tr><tr><th>feature</th><th>PSI</th><th>level</th></tr>",
+            i + 1,
+            e.version,
+            escape(&e.data_date),
+            d.rows,
+            format_value(d.max_psi)
+        );
+        for f in &d.features {
+            let level = f.level.as_str();
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td class=\"drift-{level}\">{level}</td></tr>",
+                escape(&f.feature),
+                format_value(f.psi)
+            );
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("</div>");
+    html
+}
+
 /// A line chart of one metric over the evaluations, points coloured by version.
 fn metric_chart(metric: &str, evaluations: &[EvaluationRecord]) -> String {
     let points: Vec<(usize, u64, f64)> = evaluations
@@ -401,6 +438,7 @@ h3{font-size:15px;margin:20px 0 6px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}
+.drift-stable{color:#1a7f37}.drift-moderate{color:#9a6700;font-weight:600}.drift-significant{color:#d1242f;font-weight:600}
 .status-SUCCEEDED{color:#1a7f37;font-weight:600}.status-FAILED,.status-TIMED_OUT,.status-ABORTED{color:#d1242f;font-weight:600}
 .graph .node rect{fill:#f6f8fa;stroke:#8c959f;stroke-width:1}
 .graph .node.visited rect{fill:#dafbe1;stroke:#1a7f37;stroke-width:2}
@@ -436,7 +474,7 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
     if input.versions.is_empty() {
         html.push_str("<p>No version registered.</p>");
     } else {
-        html.push_str("<table><tr><th>model</th><th>version</th><th>status</th><th>objective</th><th>data date</th><th>parent</th><th>reason</th><th>training job</th><th>created</th></tr>");
+        html.push_str("<table><tr><th>model</th><th>version</th><th>status</th><th>objective</th><th>data date</th><th>parent</th><th>reason</th><th>training job</th><th>data profile</th><th>created</th></tr>");
         for v in input.versions {
             let objective = match (&v.record.objective_metric, v.record.objective_value) {
                 (Some(m), Some(x)) => format!("{m} = {}", format_value(x)),
@@ -445,7 +483,7 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
             };
             let _ = write!(
                 html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&v.record.model_name),
                 v.version,
                 v.status.as_str(),
@@ -457,6 +495,7 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
                     .unwrap_or_else(|| "—".into()),
                 escape(&v.record.reason),
                 escape(&v.record.training_job_name),
+                escape(v.record.profile_uri.as_deref().unwrap_or("—")),
                 escape(&v.record.created_at)
             );
         }
@@ -512,6 +551,7 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
             html.push_str(&metric_chart(m, input.evaluations));
         }
         html.push_str("</div>");
+        html.push_str(&drift_tables(input.evaluations));
     }
 
     // Executions.
@@ -675,15 +715,35 @@ mod tests {
             metrics: BTreeMap::from([("rmse".to_string(), 1.5)]),
             retrain: Some(false),
             reason: Some("rmse <= threshold".into()),
+            drift: None,
         };
+        let mut drifted = eval.clone();
+        drifted.data_date = "2026-01-02".into();
+        drifted.drift = Some(mdlc_core::contract::sample_drift());
+        drifted.drift.as_mut().unwrap().features[1].feature = "<f1>".into();
         let records = [record()];
         let html = render_html(&ReportInput {
             title: "Demo <report>",
             executions: &records,
             definitions: &defs,
             versions: &[],
-            evaluations: &[eval],
+            evaluations: &[eval, drifted],
         });
+        // The drift table of the evaluation that measured drift: feature, PSI, level.
+        assert!(html.contains("<h3>Feature drift</h3>"), "{html}");
+        assert!(html.contains("evaluation 2 · version 1 · 2026-01-02 · 250 rows"));
+        assert!(
+            html.contains(
+                "<tr><td>f0</td><td>0.0156</td><td class=\"drift-stable\">stable</td></tr>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<td>&lt;f1&gt;</td>"));
+        assert!(html.contains("class=\"drift-significant\">significant</td>"));
+        assert!(
+            !html.contains("evaluation 1 · version 1 · 2026-01-01 · "),
+            "no table without drift"
+        );
         assert!(html.contains("Demo &lt;report&gt;"));
         assert!(html.contains("e&lt;1&gt;"));
         assert!(html.contains("rmse &lt;= threshold"));

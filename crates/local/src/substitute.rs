@@ -15,8 +15,8 @@ pub const LOCAL_ACCOUNT: &str = "000000000000";
 /// The region the local cloud pretends to be.
 pub const LOCAL_REGION: &str = "us-east-1";
 
-/// The project's seven functions with their placeholder names.
-pub const FUNCTIONS: [(&str, &str); 7] = [
+/// The project's functions with their placeholder names.
+pub const FUNCTIONS: [(&str, &str); 8] = [
     ("InitializeFunctionArn", "initialize"),
     ("TrainFunctionArn", "train"),
     ("CreateModelFunctionArn", "create-model"),
@@ -24,6 +24,7 @@ pub const FUNCTIONS: [(&str, &str); 7] = [
     ("FindModelFunctionArn", "find-model"),
     ("MonitorPerformanceFunctionArn", "monitor-performance"),
     ("IsRetrainingNeededFunctionArn", "is-retraining-needed"),
+    ("TrackExperimentFunctionArn", "track-experiment"),
 ];
 
 /// The local Lambda ARN of a function.

@@ -2,8 +2,8 @@
 //!
 //! | item | `sk` | attributes besides `pk` (model name) and `sk` |
 //! | --- | --- | --- |
-//! | version | `V#<10-digit version>` | `modelName` S, `version` N, `status` S, `sagemakerModelName` S, `trainingJobName` S, `tuningJobName` S?, `modelDataUrl` S, `image` S, `hyperparameters` M of S, `objectiveMetric` S?, `objectiveValue` N?, `dataDate` S, `createdAt` S, `executionArn` S, `parentVersion` N?, `reason` S |
-//! | evaluation | `E#<evaluatedAt>#<executionArn>` | `modelName` S, `version` N, `evaluatedAt` S, `executionArn` S, `dataDate` S, `metrics` M of N, `retrain` BOOL?, `reason` S? |
+//! | version | `V#<10-digit version>` | `modelName` S, `version` N, `status` S, `sagemakerModelName` S, `trainingJobName` S, `tuningJobName` S?, `modelDataUrl` S, `image` S, `hyperparameters` M of S, `objectiveMetric` S?, `objectiveValue` N?, `dataDate` S, `createdAt` S, `executionArn` S, `parentVersion` N?, `reason` S, `profileUri` S? |
+//! | evaluation | `E#<evaluatedAt>#<executionArn>` | `modelName` S, `version` N, `evaluatedAt` S, `executionArn` S, `dataDate` S, `metrics` M of N, `retrain` BOOL?, `reason` S?, `drift` M? (`rows` N, `maxPsi` N, `level` S, `features` L of M: `feature` S, `index` N, `psi` N, `level` S) |
 //! | execution marker | `X#<executionArn>` | `version` N, `executionArn` S, `createdAt` S |
 //! | counter | `COUNTER` | `lastVersion` N (the highest version assigned) |
 //!
@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use mdlc_core::PortError;
+use mdlc_core::drift::{DriftLevel, DriftReport, FeatureDrift};
 use mdlc_core::registry::{
     EvaluationRecord, ModelVersion, NewVersion, VersionStatus, evaluation_sort_key,
     execution_marker_key, version_sort_key,
@@ -92,6 +93,9 @@ pub(crate) fn version_item(
         put("parentVersion", n_u64(parent));
     }
     put("reason", s(&new.reason));
+    if let Some(profile) = &new.profile_uri {
+        put("profileUri", s(profile));
+    }
     Ok(item)
 }
 
@@ -133,21 +137,66 @@ pub(crate) fn evaluation_item(record: &EvaluationRecord) -> Result<Item, PortErr
     if let Some(reason) = &record.reason {
         item.insert("reason".into(), s(reason));
     }
+    if let Some(drift) = &record.drift {
+        item.insert("drift".into(), drift_value(drift)?);
+    }
     Ok(item)
+}
+
+/// A drift report as a DynamoDB map (numbers finite, as everywhere in the registry).
+fn drift_value(drift: &DriftReport) -> Result<AttributeValue, PortError> {
+    let features = drift
+        .features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Ok(AttributeValue::M(HashMap::from([
+                ("feature".to_string(), s(&f.feature)),
+                ("index".to_string(), n_u64(f.index as u64)),
+                (
+                    "psi".to_string(),
+                    n_f64(f.psi, &format!("drift.features[{i}].psi"))?,
+                ),
+                ("level".to_string(), s(f.level.as_str())),
+            ])))
+        })
+        .collect::<Result<Vec<_>, PortError>>()?;
+    Ok(AttributeValue::M(HashMap::from([
+        ("rows".to_string(), n_u64(drift.rows as u64)),
+        ("maxPsi".to_string(), n_f64(drift.max_psi, "drift.maxPsi")?),
+        ("level".to_string(), s(drift.level.as_str())),
+        ("features".to_string(), AttributeValue::L(features)),
+    ])))
 }
 
 /// Reads typed attributes out of an item, naming the item and attribute on every error.
 pub(crate) struct ItemReader<'a> {
     item: &'a Item,
+    /// The top-level item (named in errors) and the path of `item` inside it.
+    root: &'a Item,
+    path: String,
 }
 
 impl<'a> ItemReader<'a> {
     pub(crate) fn new(item: &'a Item) -> Self {
-        ItemReader { item }
+        ItemReader {
+            item,
+            root: item,
+            path: String::new(),
+        }
+    }
+
+    /// A reader of the map `item` found at `path` (`drift.features[1]`) inside this one's item.
+    fn nested(&self, item: &'a Item, path: String) -> ItemReader<'a> {
+        ItemReader {
+            item,
+            root: self.root,
+            path: format!("{}{path}.", self.path),
+        }
     }
 
     fn describe(&self) -> String {
-        let part = |name: &str| match self.item.get(name) {
+        let part = |name: &str| match self.root.get(name) {
             Some(AttributeValue::S(v)) => format!("{v:?}"),
             _ => "?".to_string(),
         };
@@ -156,7 +205,11 @@ impl<'a> ItemReader<'a> {
 
     fn corrupt(&self, name: &str, problem: impl std::fmt::Display) -> PortError {
         PortError::Corrupt {
-            message: format!("{}: attribute {name:?} {problem}", self.describe()),
+            message: format!(
+                "{}: attribute {:?} {problem}",
+                self.describe(),
+                format!("{}{name}", self.path)
+            ),
         }
     }
 
@@ -293,6 +346,78 @@ impl<'a> ItemReader<'a> {
             .collect()
     }
 
+    /// The optional drift report of an evaluation item (see [`drift_value`]).
+    pub(crate) fn opt_drift(&self, name: &str) -> Result<Option<DriftReport>, PortError> {
+        let Some(map) = self.opt_map(name)? else {
+            return Ok(None);
+        };
+        let d = self.nested(map, name.to_string());
+        let items = match d.present("features") {
+            Some(AttributeValue::L(items)) => items,
+            Some(other) => {
+                return Err(d.corrupt(
+                    "features",
+                    format!("must be a list (L), found {}", Self::type_name(other)),
+                ));
+            }
+            None => return Err(d.corrupt("features", "is missing")),
+        };
+        let mut features = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let AttributeValue::M(m) = item else {
+                return Err(d.corrupt(
+                    &format!("features[{i}]"),
+                    format!("must be a map (M), found {}", Self::type_name(item)),
+                ));
+            };
+            let f = d.nested(m, format!("features[{i}]"));
+            features.push(FeatureDrift {
+                feature: f.string("feature")?,
+                index: f.u64("index")? as usize,
+                psi: f.f64("psi")?,
+                level: f.drift_level()?,
+            });
+        }
+        Ok(Some(DriftReport {
+            rows: d.u64("rows")? as usize,
+            max_psi: d.f64("maxPsi")?,
+            level: d.drift_level()?,
+            features,
+        }))
+    }
+
+    fn opt_map(
+        &self,
+        name: &str,
+    ) -> Result<Option<&'a HashMap<String, AttributeValue>>, PortError> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(AttributeValue::M(m)) => Ok(Some(m)),
+            Some(other) => Err(self.corrupt(
+                name,
+                format!("must be a map (M), found {}", Self::type_name(other)),
+            )),
+        }
+    }
+
+    fn f64(&self, name: &str) -> Result<f64, PortError> {
+        self.opt_f64(name)?
+            .ok_or_else(|| self.corrupt(name, "is missing"))
+    }
+
+    fn drift_level(&self) -> Result<DriftLevel, PortError> {
+        let text = self.string("level")?;
+        match text.as_str() {
+            "stable" => Ok(DriftLevel::Stable),
+            "moderate" => Ok(DriftLevel::Moderate),
+            "significant" => Ok(DriftLevel::Significant),
+            _ => Err(self.corrupt(
+                "level",
+                format!("has unknown value {text:?} (expected stable, moderate or significant)"),
+            )),
+        }
+    }
+
     pub(crate) fn status(&self) -> Result<VersionStatus, PortError> {
         let text = self.string(STATUS)?;
         VersionStatus::parse(&text).ok_or_else(|| {
@@ -331,6 +456,7 @@ pub(crate) fn parse_version(item: &Item) -> Result<ModelVersion, PortError> {
             execution_arn: r.string("executionArn")?,
             parent_version: r.opt_u64("parentVersion")?,
             reason: r.string("reason")?,
+            profile_uri: r.opt_string("profileUri")?,
         },
     })
 }
@@ -351,6 +477,7 @@ pub(crate) fn parse_evaluation(item: &Item) -> Result<EvaluationRecord, PortErro
         metrics: r.number_map("metrics")?,
         retrain: r.opt_bool("retrain")?,
         reason: r.opt_string("reason")?,
+        drift: r.opt_drift("drift")?,
     })
 }
 
@@ -374,6 +501,7 @@ pub(crate) mod tests {
             execution_arn: "arn:aws:states:us-east-1:1:execution:sm:e1".into(),
             parent_version: Some(3),
             reason: "initial".into(),
+            profile_uri: Some("s3://b/m/preprocessing/profile/profile.json".into()),
         }
     }
 
@@ -398,9 +526,11 @@ pub(crate) mod tests {
         new.objective_metric = None;
         new.objective_value = None;
         new.parent_version = None;
+        new.profile_uri = None;
         new.hyperparameters.clear();
         let item = version_item(&new, 1, VersionStatus::Registered).unwrap();
         assert!(!item.contains_key("tuningJobName"));
+        assert!(!item.contains_key("profileUri"));
         assert!(!item.contains_key("objectiveValue"));
         assert_eq!(parse_version(&item).unwrap().record, new);
     }
@@ -487,6 +617,7 @@ pub(crate) mod tests {
             metrics: BTreeMap::from([("rmse".into(), 1.5), ("r2".into(), -0.25)]),
             retrain: Some(true),
             reason: Some("rmse above threshold".into()),
+            drift: Some(mdlc_core::contract::sample_drift()),
         };
         let item = evaluation_item(&record).unwrap();
         assert_eq!(
@@ -508,6 +639,66 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn given_an_evaluation_with_drift_when_mapped_then_drift_is_a_native_map() {
+        let mut record = EvaluationRecord {
+            model_name: "churn".into(),
+            version: 4,
+            evaluated_at: "2024-02-01T00:00:00Z".into(),
+            execution_arn: "arn:e2".into(),
+            data_date: "2024-02-01".into(),
+            metrics: BTreeMap::from([("rmse".into(), 1.5)]),
+            retrain: None,
+            reason: None,
+            drift: Some(mdlc_core::contract::sample_drift()),
+        };
+        let item = evaluation_item(&record).unwrap();
+        let Some(AttributeValue::M(drift)) = item.get("drift") else {
+            panic!("drift must be a map: {item:?}");
+        };
+        assert_eq!(
+            drift.get("level"),
+            Some(&AttributeValue::S("significant".into()))
+        );
+        assert_eq!(
+            drift.get("maxPsi"),
+            Some(&AttributeValue::N("0.4375".into()))
+        );
+        let Some(AttributeValue::L(features)) = drift.get("features") else {
+            panic!("drift.features must be a list");
+        };
+        assert_eq!(features.len(), 2);
+
+        // A corrupt nested attribute is named by its path.
+        let mut bad = item.clone();
+        let mut broken = drift.clone();
+        let mut first = match &features[1] {
+            AttributeValue::M(m) => m.clone(),
+            other => panic!("{other:?}"),
+        };
+        first.insert("psi".into(), AttributeValue::S("high".into()));
+        broken.insert(
+            "features".into(),
+            AttributeValue::L(vec![features[0].clone(), AttributeValue::M(first)]),
+        );
+        bad.insert("drift".into(), AttributeValue::M(broken));
+        let err = parse_evaluation(&bad).unwrap_err();
+        assert!(
+            matches!(&err, PortError::Corrupt { message } if message.contains("drift.features[1].psi")),
+            "{err}"
+        );
+
+        // Non-finite PSI values are rejected on write, naming the field.
+        if let Some(d) = record.drift.as_mut() {
+            d.features[0].psi = f64::NAN;
+        }
+        let err = evaluation_item(&record).unwrap_err();
+        assert!(
+            matches!(&err, PortError::Rejected { message } if message.contains("drift.features[0].psi")),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn given_non_finite_metric_when_mapping_then_rejected_naming_the_metric() {
         let record = EvaluationRecord {
             model_name: "churn".into(),
@@ -518,6 +709,7 @@ pub(crate) mod tests {
             metrics: BTreeMap::from([("auc".into(), f64::INFINITY)]),
             retrain: None,
             reason: None,
+            drift: None,
         };
         let err = evaluation_item(&record).unwrap_err();
         assert!(matches!(&err, PortError::Rejected { message } if message.contains("metrics.auc")));

@@ -91,6 +91,11 @@ mod tests {
         assert_eq!(out["version"], 2);
         assert_eq!(out["status"], "Registered");
         assert_eq!(out["sagemakerModelName"], "churn-sm");
+        // The lineage monitor-performance needs for drift: the version's data profile.
+        assert_eq!(
+            out["profileUri"],
+            "s3://mdlc-artifacts/models/churn/run/preprocessing/profile/profile.json"
+        );
     }
 
     #[tokio::test]

@@ -2,13 +2,16 @@
 //! JSON pointer into the execution input), fills the defaults, and derives the job names and S3
 //! locations of this execution.
 
-use mdlc_core::input::{self, Context, Flow};
-use mdlc_core::io::{InitializeInput, Locations, RunPlan, parse_event, to_value};
-use mdlc_core::names::RunNames;
+use mdlc_core::images;
+use mdlc_core::input::{
+    self, Context, DataSource, ExecutionInput, Flow, Preprocessing, TrackingConfig,
+};
+use mdlc_core::io::{InitializeInput, Locations, ProcessingPlan, RunPlan, parse_event, to_value};
+use mdlc_core::names::{self, RunNames};
 use mdlc_core::ports::Clock;
 use mdlc_core::s3uri::S3Uri;
 use mdlc_core::{Dependencies, FnError, FunctionConfig, HandlerFailure, Problem};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Longest execution ARN accepted (Step Functions ARNs are far shorter).
 const MAX_EXECUTION_ARN: usize = 2048;
@@ -31,6 +34,7 @@ pub fn handle(
         artifact_bucket: &config.artifact_bucket,
         region: &config.region,
         today: clock.now().date_naive(),
+        account: images::account_of_arn(&config.sagemaker_role_arn),
     };
     let resolved = input::validate(&input.input, &ctx);
     let resolved = match resolved {
@@ -54,10 +58,19 @@ pub fn handle(
             ));
         }
     }
-    let resolved = match resolved {
+    let mut resolved = match resolved {
         Some(r) if problems.is_empty() => r,
         _ => return Err(FnError::InvalidInput { problems }),
     };
+    // Without a tracking block, the stack's tracking server (MDLC_TRACKING_URI), if any.
+    if resolved.tracking.is_none()
+        && let Some(uri) = &config.tracking_uri
+    {
+        resolved.tracking = Some(TrackingConfig {
+            uri: uri.clone(),
+            experiment: resolved.model_name.clone(),
+        });
+    }
     let names = RunNames::derive(&resolved.model_name, &resolved.data_date, &arn);
     let bucket = &config.artifact_bucket;
     let locations = Locations {
@@ -73,6 +86,21 @@ pub fn handle(
             ),
         ),
     };
+    let preprocessing = match (&resolved.preprocessing, input.flow) {
+        (Some(p), Flow::Training) if p.enabled => Some(processing_plan(
+            &resolved,
+            p,
+            &names,
+            &locations.output_path,
+            config,
+        )),
+        _ => None,
+    };
+    if let Some(p) = &preprocessing {
+        // Training reads the processing outputs.
+        resolved.data.train = DataSource::S3Uri(p.train.clone());
+        resolved.data.validation = DataSource::S3Uri(p.validation.clone());
+    }
     tracing::info!(
         model = %resolved.model_name,
         flow = ?input.flow,
@@ -85,7 +113,86 @@ pub fn handle(
         input: resolved,
         names,
         locations,
+        preprocessing,
     })
+}
+
+/// Where the processing job reads and writes inside its container (SageMaker's processing
+/// contract, as `mdlc-trainer preprocess` expects it).
+const PROCESSING_INPUT: &str = "/opt/ml/processing/input";
+const PROCESSING_OUTPUT: &str = "/opt/ml/processing/output";
+
+/// The preprocessing step of a training execution: the processing job's name, its outputs
+/// under the execution's prefix (`<output path>preprocessing/{train,validation,profile}/`) and
+/// its CreateProcessingJob request.
+fn processing_plan(
+    input: &ExecutionInput,
+    p: &Preprocessing,
+    names: &RunNames,
+    output_path: &S3Uri,
+    config: &FunctionConfig,
+) -> ProcessingPlan {
+    let job_name = names::processing_job_name(&input.model_name, &input.data_date, &names.run_id);
+    let base = output_path.join("preprocessing/");
+    let train = base.join("train/");
+    let validation = base.join("validation/");
+    let profile_dir = base.join("profile/");
+    let profile = profile_dir.join("profile.json");
+    let output = |name: &str, uri: &S3Uri| {
+        json!({
+            "OutputName": name,
+            "S3Output": {
+                "S3Uri": uri.to_string(),
+                "LocalPath": format!("{PROCESSING_OUTPUT}/{name}"),
+                "S3UploadMode": "EndOfJob"
+            }
+        })
+    };
+    let request = json!({
+        "ProcessingJobName": job_name,
+        "RoleArn": config.sagemaker_role_arn,
+        "AppSpecification": {
+            "ImageUri": p.image,
+            "ContainerArguments": [
+                "--train-ratio", format!("{}", 1.0 - p.validation_ratio),
+                "--seed", p.seed.to_string(),
+                "--problem", input.problem_type.as_str(),
+                "--bins", p.bins.to_string()
+            ]
+        },
+        "ProcessingInputs": [{
+            "InputName": "raw",
+            "S3Input": {
+                "S3Uri": p.raw.to_string(),
+                "LocalPath": PROCESSING_INPUT,
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated"
+            }
+        }],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                output("train", &train),
+                output("validation", &validation),
+                output("profile", &profile_dir)
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": p.instance_type,
+                "VolumeSizeInGB": p.volume_size_gb
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": p.max_runtime_seconds}
+    });
+    ProcessingPlan {
+        job_name,
+        train,
+        validation,
+        profile,
+        request,
+    }
 }
 
 /// The uniform JSON entry point (Lambda bin and local runtime).

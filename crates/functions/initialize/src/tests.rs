@@ -366,3 +366,364 @@ async fn given_a_static_value_for_a_default_range_then_that_range_is_dropped() {
     assert_eq!(names, ["max_depth", "min_child_weight", "subsample"]);
     assert_eq!(plan.input.tuning.static_hyper_parameters["eta"], "0.1");
 }
+
+#[tokio::test]
+async fn given_a_tracking_block_when_initialized_then_kept_with_the_experiment_defaulted() {
+    let plan = run(json!({"modelName": "churn", "tracking": {"uri": "http://127.0.0.1:5000"}}))
+        .await
+        .unwrap();
+    let t = plan.input.tracking.expect("tracking kept");
+    assert_eq!(t.uri, "http://127.0.0.1:5000");
+    assert_eq!(t.experiment, "churn", "the model name by default");
+    let plan = run(json!({"modelName": "churn", "tracking": {
+        "uri": "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team",
+        "experiment": "churn experiments"}}))
+    .await
+    .unwrap();
+    let value = serde_json::to_value(&plan).unwrap();
+    assert_eq!(
+        value.pointer("/input/tracking/experiment"),
+        Some(&json!("churn experiments"))
+    );
+    let plan = run(json!({"modelName": "churn"})).await.unwrap();
+    assert_eq!(plan.input.tracking, None, "off without a block");
+    let value = serde_json::to_value(&plan).unwrap();
+    assert!(
+        value.pointer("/input/tracking").is_none(),
+        "absent, so the flows' IsPresent test is false"
+    );
+}
+
+#[tokio::test]
+async fn given_bad_tracking_blocks_when_initialized_then_every_problem_is_named() {
+    let msg = problems(
+        run(json!({"modelName": "churn", "tracking": {"uri": "ftp://x", "experiment": "", "runName": 1}}))
+            .await,
+    );
+    assert!(msg.contains("/tracking/uri"), "{msg}");
+    assert!(
+        msg.contains("/tracking/experiment: must not be empty"),
+        "{msg}"
+    );
+    assert!(msg.contains("/tracking/runName: unknown field"), "{msg}");
+    for (uri, why) in [
+        (
+            "arn:aws:sagemaker:us-east-1:1:mlflow-tracking-server/",
+            "mlflow-tracking-server/NAME",
+        ),
+        (
+            "arn:aws:s3:us-east-1:1:mlflow-tracking-server/x",
+            "service must be sagemaker",
+        ),
+        (
+            "arn:aws:sagemaker::1:mlflow-tracking-server/x",
+            "region and an account",
+        ),
+        ("http://", "no host"),
+        ("http://host:99999", "port"),
+        ("http://a b", "spaces"),
+    ] {
+        let msg = problems(run(json!({"modelName": "churn", "tracking": {"uri": uri}})).await);
+        assert!(
+            msg.contains("/tracking/uri") && msg.contains(why),
+            "{uri}: {msg}"
+        );
+    }
+    let msg = problems(run(json!({"modelName": "churn", "tracking": {}})).await);
+    assert!(msg.contains("/tracking/uri: is required"), "{msg}");
+    let msg = problems(run(json!({"modelName": "churn", "tracking": "http://x"})).await);
+    assert!(msg.contains("/tracking: must be an object"), "{msg}");
+}
+
+#[tokio::test]
+async fn given_a_stack_tracking_server_when_the_input_has_none_then_the_plan_uses_it() {
+    let world = InMemoryWorld::new();
+    let mut deps = world.dependencies();
+    deps.config.tracking_uri = Some("http://mlflow.internal:5000".into());
+    let out = invoke(event("training", json!({"modelName": "churn"})), &deps)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.pointer("/input/tracking"),
+        Some(&json!({"uri": "http://mlflow.internal:5000", "experiment": "churn"}))
+    );
+    let out = invoke(
+        event(
+            "evaluation",
+            json!({"modelName": "churn", "tracking": {"uri": "https://other", "experiment": "e"}}),
+        ),
+        &deps,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out.pointer("/input/tracking/uri"),
+        Some(&json!("https://other")),
+        "the input wins"
+    );
+}
+
+#[tokio::test]
+async fn given_a_preprocessing_block_when_initialized_then_defaults_are_filled_and_the_channels_are_its_outputs()
+ {
+    let plan = run(json!({
+        "modelName": "churn",
+        "problemType": "binary",
+        "preprocessing": {"raw": "s3://raw-data/churn/all.csv"}
+    }))
+    .await
+    .unwrap();
+    let p = plan
+        .input
+        .preprocessing
+        .as_ref()
+        .expect("the block is kept");
+    assert!(p.enabled);
+    assert_eq!(p.raw.to_string(), "s3://raw-data/churn/all.csv");
+    assert_eq!(p.validation_ratio, 0.2);
+    assert_eq!(p.seed, 42);
+    assert_eq!(p.bins, 10);
+    assert_eq!(p.instance_type, "ml.m5.large");
+    assert_eq!((p.volume_size_gb, p.max_runtime_seconds), (30, 3600));
+    // The default image: the mdlc-preprocess repository of the role's account, in the region.
+    assert!(
+        p.image
+            .starts_with("000000000000.dkr.ecr.us-east-1.amazonaws.com/mdlc-preprocess:"),
+        "{}",
+        p.image
+    );
+
+    let pre = plan.preprocessing.as_ref().expect("a processing plan");
+    let run_id = &plan.names.run_id;
+    assert_eq!(pre.job_name, format!("churn-20240601-{run_id}-p"));
+    assert!(is_valid_name(&format!("{}-12", pre.job_name), MAX_JOB_NAME));
+    let base = format!("s3://mdlc-artifacts/models/churn/{run_id}/preprocessing");
+    assert_eq!(pre.train.to_string(), format!("{base}/train/"));
+    assert_eq!(pre.validation.to_string(), format!("{base}/validation/"));
+    assert_eq!(
+        pre.profile.to_string(),
+        format!("{base}/profile/profile.json")
+    );
+    // Training reads the processing outputs.
+    assert_eq!(plan.input.data.train, DataSource::S3Uri(pre.train.clone()));
+    assert_eq!(
+        plan.input.data.validation,
+        DataSource::S3Uri(pre.validation.clone())
+    );
+
+    let r = &pre.request;
+    assert_eq!(r["ProcessingJobName"], json!(pre.job_name));
+    assert_eq!(
+        r["RoleArn"],
+        "arn:aws:iam::000000000000:role/mdlc-sagemaker"
+    );
+    assert_eq!(r["AppSpecification"]["ImageUri"], json!(p.image));
+    assert_eq!(
+        r["AppSpecification"]["ContainerArguments"],
+        json!([
+            "--train-ratio",
+            "0.8",
+            "--seed",
+            "42",
+            "--problem",
+            "binary",
+            "--bins",
+            "10"
+        ])
+    );
+    assert_eq!(
+        r["ProcessingInputs"],
+        json!([{"InputName": "raw", "S3Input": {
+            "S3Uri": "s3://raw-data/churn/all.csv", "LocalPath": "/opt/ml/processing/input",
+            "S3DataType": "S3Prefix", "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}])
+    );
+    let outputs = r["ProcessingOutputConfig"]["Outputs"].as_array().unwrap();
+    let pairs: Vec<(String, String, String)> = outputs
+        .iter()
+        .map(|o| {
+            (
+                o["OutputName"].as_str().unwrap().to_string(),
+                o["S3Output"]["S3Uri"].as_str().unwrap().to_string(),
+                o["S3Output"]["LocalPath"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![
+            (
+                "train".into(),
+                format!("{base}/train/"),
+                "/opt/ml/processing/output/train".into()
+            ),
+            (
+                "validation".into(),
+                format!("{base}/validation/"),
+                "/opt/ml/processing/output/validation".into()
+            ),
+            (
+                "profile".into(),
+                format!("{base}/profile/"),
+                "/opt/ml/processing/output/profile".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        r["ProcessingResources"]["ClusterConfig"],
+        json!({"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30})
+    );
+    assert_eq!(r["StoppingCondition"]["MaxRuntimeInSeconds"], 3600);
+
+    // The resolved input round-trips (a retrain starts another execution with it).
+    let again: mdlc_core::input::ExecutionInput =
+        serde_json::from_value(serde_json::to_value(&plan.input).unwrap()).unwrap();
+    assert_eq!(again, plan.input);
+}
+
+#[tokio::test]
+async fn given_every_preprocessing_field_when_initialized_then_the_request_uses_them() {
+    let plan = run(json!({
+        "modelName": "prices",
+        "preprocessing": {
+            "raw": "s3://raw-data/prices/", "validationRatio": 0.25, "seed": 7, "bins": 20,
+            "image": "mdlc/preprocess", "instanceType": "ml.c5.xlarge", "volumeSizeGb": 50,
+            "maxRuntimeSeconds": 600
+        }
+    }))
+    .await
+    .unwrap();
+    let r = &plan.preprocessing.as_ref().unwrap().request;
+    assert_eq!(r["AppSpecification"]["ImageUri"], "mdlc/preprocess");
+    assert_eq!(
+        r["AppSpecification"]["ContainerArguments"],
+        json!([
+            "--train-ratio",
+            "0.75",
+            "--seed",
+            "7",
+            "--problem",
+            "regression",
+            "--bins",
+            "20"
+        ])
+    );
+    assert_eq!(
+        r["ProcessingInputs"][0]["S3Input"]["S3Uri"],
+        "s3://raw-data/prices/"
+    );
+    assert_eq!(
+        r["ProcessingResources"]["ClusterConfig"],
+        json!({"InstanceCount": 1, "InstanceType": "ml.c5.xlarge", "VolumeSizeInGB": 50})
+    );
+    assert_eq!(r["StoppingCondition"]["MaxRuntimeInSeconds"], 600);
+}
+
+#[tokio::test]
+async fn given_preprocessing_off_or_the_evaluation_flow_then_no_processing_job() {
+    let off = run(json!({"modelName": "churn",
+        "preprocessing": {"enabled": false, "raw": "s3://raw-data/a.csv"}}))
+    .await
+    .unwrap();
+    assert_eq!(off.preprocessing, None);
+    assert!(off.input.preprocessing.is_some(), "the block is kept");
+    assert_eq!(
+        off.input.data.train,
+        DataSource::S3Uri(
+            "s3://mdlc-artifacts/datasets/churn/2024-06-01/train/"
+                .parse()
+                .unwrap()
+        )
+    );
+    let none = run(json!({"modelName": "churn"})).await.unwrap();
+    assert_eq!(none.preprocessing, None);
+    assert_eq!(none.input.preprocessing, None);
+    // The evaluation flow keeps the block for the retrain it may start, and runs no job.
+    let eval = run_flow(
+        "evaluation",
+        json!({"modelName": "churn", "preprocessing": {"raw": "s3://raw-data/a.csv"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(eval.preprocessing, None);
+    assert!(eval.input.preprocessing.is_some());
+}
+
+#[tokio::test]
+async fn given_bad_preprocessing_blocks_when_initialized_then_every_bad_field_is_named() {
+    let message = problems(
+        run(json!({"modelName": "churn", "preprocessing": {
+            "enabled": "yes", "raw": "https://x/y.csv", "validationRatio": 1.5, "seed": -1,
+            "bins": 1, "image": "", "instanceType": "m5.large", "volumeSizeGb": 0,
+            "maxRuntimeSeconds": 0, "labelColumn": 3
+        }}))
+        .await,
+    );
+    for pointer in [
+        "/preprocessing/enabled",
+        "/preprocessing/raw",
+        "/preprocessing/validationRatio",
+        "/preprocessing/seed",
+        "/preprocessing/bins",
+        "/preprocessing/image",
+        "/preprocessing/instanceType",
+        "/preprocessing/volumeSizeGb",
+        "/preprocessing/maxRuntimeSeconds",
+        "/preprocessing/labelColumn",
+    ] {
+        assert!(
+            message.contains(pointer),
+            "{pointer} missing from: {message}"
+        );
+    }
+    let message = problems(run(json!({"modelName": "churn", "preprocessing": {}})).await);
+    assert!(
+        message.contains("/preprocessing/raw") && message.contains("is required"),
+        "{message}"
+    );
+    let message =
+        problems(run(json!({"modelName": "churn", "preprocessing": "s3://raw-data/b.csv"})).await);
+    assert!(
+        message.contains("/preprocessing") && message.contains("must be an object"),
+        "{message}"
+    );
+    for ratio in [0.0, 1.0] {
+        let message = problems(
+            run(json!({"modelName": "churn",
+                "preprocessing": {"raw": "s3://raw-data/b.csv", "validationRatio": ratio}}))
+            .await,
+        );
+        assert!(
+            message.contains("/preprocessing/validationRatio"),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn given_a_role_without_an_account_when_no_image_is_given_then_the_image_is_required() {
+    let mut world = InMemoryWorld::new();
+    world.config.sagemaker_role_arn = "arn:aws:iam::local:role/sm".into();
+    let err = invoke(
+        event(
+            "training",
+            json!({"modelName": "churn", "preprocessing": {"raw": "s3://raw-data/b.csv"}}),
+        ),
+        &world.dependencies(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message.contains("/preprocessing/image"),
+        "{}",
+        err.message
+    );
+    let ok = invoke(
+        event(
+            "training",
+            json!({"modelName": "churn", "preprocessing": {"raw": "s3://raw-data/b.csv", "image": "mdlc/preprocess"}}),
+        ),
+        &world.dependencies(),
+    )
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+}

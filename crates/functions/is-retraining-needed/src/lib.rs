@@ -189,6 +189,7 @@ mod tests {
                 metrics: metrics.clone(),
                 retrain: None,
                 reason: None,
+                drift: None,
             })
             .await
             .unwrap();

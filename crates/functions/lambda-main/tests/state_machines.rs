@@ -32,6 +32,7 @@ fn definition(name: &str) -> String {
         ("FindModelFunctionArn", "find-model"),
         ("MonitorPerformanceFunctionArn", "monitor-performance"),
         ("IsRetrainingNeededFunctionArn", "is-retraining-needed"),
+        ("TrackExperimentFunctionArn", "track-experiment"),
     ] {
         text = text.replace(
             &format!("${{{placeholder}}}"),
@@ -48,14 +49,28 @@ fn definition(name: &str) -> String {
     text
 }
 
+/// What the fake track-experiment function does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tracker {
+    /// Validates the event with the real parser and answers like a logged call.
+    Logs,
+    /// Fails every call with this error type (after the state's retries, the Catch path).
+    Throws(&'static str),
+}
+
 /// Routes Tasks like the local runtime does, with a fake SageMaker.
 struct Cloud {
+    tracker: Mutex<Tracker>,
+    /// The events track-experiment received.
+    tracked: Mutex<Vec<Value>>,
     world: InMemoryWorld,
     deps: Dependencies,
     /// Added to every label to make predictions (0 = perfect model).
     prediction_error: Mutex<f64>,
     /// (resource, parameters) of every SageMaker / Step Functions call.
     calls: Mutex<Vec<(String, Value)>>,
+    /// Errors the next processing jobs fail with, one per call, before they succeed.
+    processing_errors: Mutex<Vec<&'static str>>,
     training: Arc<StateMachine>,
     /// This cloud, for the nested executions it starts.
     me: Weak<Cloud>,
@@ -80,10 +95,13 @@ impl Cloud {
         let deps = world.dependencies();
         Arc::new_cyclic(|me| Cloud {
             me: me.clone(),
+            tracker: Mutex::new(Tracker::Logs),
+            tracked: Mutex::new(vec![]),
             world,
             deps,
             prediction_error: Mutex::new(0.1),
             calls: Mutex::new(vec![]),
+            processing_errors: Mutex::new(vec![]),
             training: Arc::new(
                 StateMachine::from_json_str(&definition("training")).expect("valid training ASL"),
             ),
@@ -153,6 +171,71 @@ impl Cloud {
     }
 }
 
+/// The data profile the fake processing job writes: two features, tercile bins on the values of
+/// `seed_evaluation_data` (f0: 1, 3, 5; f1: 2, 4, 6), so that batch is stable against it.
+const PROFILE: &str = r#"{"rows": 3, "problem": "regression", "features": [
+    {"name": "f0", "index": 0, "bins": {"edges": [2.0, 4.0], "shares": [0.3333333333333333, 0.3333333333333333, 0.3333333333333334], "missing_share": 0.0}},
+    {"name": "f1", "index": 1, "bins": {"edges": [3.0, 5.0], "shares": [0.3333333333333333, 0.3333333333333333, 0.3333333333333334], "missing_share": 0.0}}]}"#;
+
+impl Cloud {
+    /// A fake processing job: checks the request, writes the three outputs, answers like
+    /// DescribeProcessingJob (or fails with the next queued error).
+    async fn process(&self, p: &Value) -> Result<Value, TaskFailure> {
+        let name = str_at(p, "/ProcessingJobName");
+        assert!(name.len() <= 63, "processing job name {name} too long");
+        if let Some(error) = self.processing_errors.lock().unwrap().pop() {
+            return Err(TaskFailure::new(error, format!("{name}: injected {error}")));
+        }
+        assert_eq!(str_at(p, "/RoleArn"), "arn:aws:iam::000000000000:role/sm");
+        str_at(p, "/AppSpecification/ImageUri");
+        str_at(p, "/ProcessingInputs/0/S3Input/S3Uri");
+        let outputs = p["ProcessingOutputConfig"]["Outputs"].as_array().unwrap();
+        for o in outputs {
+            let uri: S3Uri = str_at(o, "/S3Output/S3Uri").parse().unwrap();
+            let (file, body) = match str_at(o, "/OutputName") {
+                "train" => (
+                    "train.csv",
+                    "1,1,2
+2,3,4
+",
+                ),
+                "validation" => (
+                    "validation.csv",
+                    "3,5,6
+",
+                ),
+                "profile" => ("profile.json", PROFILE),
+                other => panic!("unexpected processing output {other}"),
+            };
+            self.world.store.insert(&uri.join(file).to_string(), body);
+        }
+        Ok(
+            json!({"ProcessingJobName": name, "ProcessingJobStatus": "Completed",
+                  "ProcessingOutputConfig": p["ProcessingOutputConfig"]}),
+        )
+    }
+
+    fn track(&self, event: Value) -> Result<Value, HandlerFailure> {
+        self.tracked.lock().unwrap().push(event.clone());
+        let mode = *self.tracker.lock().unwrap();
+        if let Tracker::Throws(name) = mode {
+            return Err(HandlerFailure {
+                error_type: name.to_string(),
+                message: "the tracker is down".into(),
+            });
+        }
+        let parsed = track_experiment::parse_event(&event).unwrap_or_else(|e| {
+            panic!("the flow sent an invalid track-experiment event: {e}\n{event}")
+        });
+        let kind = parsed.request.kind();
+        Ok(json!({"tracking": {
+            "status": "logged", "kind": kind, "error": null, "experimentId": "1",
+            "parentRunId": (kind == "tuning" || kind == "training").then_some("parent-run"),
+            "bestRunId": "best-run", "runId": "run", "runUrl": "http://mlflow/#/experiments/1/runs/run",
+            "childRuns": {}, "modelVersion": (kind == "registration").then_some("3")}}))
+    }
+}
+
 #[async_trait]
 impl TaskInvoker for Cloud {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
@@ -180,6 +263,7 @@ impl TaskInvoker for Cloud {
                     "find-model" => find_model::invoke(event, d).await,
                     "monitor-performance" => monitor_performance::invoke(event, d).await,
                     "is-retraining-needed" => is_retraining_needed::invoke(event, d).await,
+                    "track-experiment" => self.track(event),
                     other => panic!("unknown function {other}"),
                 };
                 out.map(|payload| json!({"Payload": payload, "StatusCode": 200}))
@@ -207,6 +291,7 @@ impl TaskInvoker for Cloud {
                 )
             }
             "arn:aws:states:::sagemaker:createTransformJob.sync" => Ok(self.transform(&p).await),
+            "arn:aws:states:::sagemaker:createProcessingJob.sync" => self.process(&p).await,
             "arn:aws:states:::states:startExecution.sync:2" => {
                 assert_eq!(str_at(&p, "/StateMachineArn"), TRAINING_ARN);
                 let name = str_at(&p, "/Name").to_string();
@@ -454,4 +539,399 @@ fn definitions_match_only_documented_error_names_and_every_name_is_documented() 
             }
         }
     }
+}
+
+const TRACKED: &str = "http://127.0.0.1:5000";
+
+#[tokio::test]
+async fn tracking_on_logs_the_tuning_the_registration_and_the_evaluation() {
+    let cloud = Cloud::new();
+    let input = json!({"modelName": "churn", "dataDate": "2024-06-01",
+        "tracking": {"uri": TRACKED, "experiment": "churn-exp"}, "monitoring": {"threshold": 1.0}});
+    let e = run(&cloud, "training", "t1", input.clone()).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let out = e.output.unwrap();
+    assert_eq!(out["version"], 1, "{out}");
+    assert_eq!(out["tracking"]["status"], "logged", "{out}");
+    assert_eq!(out["tracking"]["kind"], "tuning", "{out}");
+    assert_eq!(out["tracking"]["parentRunId"], "parent-run", "{out}");
+    assert_eq!(out["tracking"]["registration"]["status"], "logged", "{out}");
+    assert_eq!(
+        out["tracking"]["registration"]["modelVersion"], "3",
+        "{out}"
+    );
+
+    let tracked = cloud.tracked.lock().unwrap().clone();
+    assert_eq!(tracked.len(), 2, "{tracked:?}");
+    let tuning = &tracked[0];
+    assert_eq!(tuning["kind"], "tuning");
+    assert_eq!(tuning["trackingUri"], TRACKED);
+    assert_eq!(tuning["experimentName"], "churn-exp");
+    let tuning_job = str_at(
+        &cloud.calls("createHyperParameterTuningJob.sync")[0],
+        "/HyperParameterTuningJobName",
+    )
+    .to_string();
+    assert_eq!(tuning["tuningJobName"], tuning_job.as_str());
+    assert!(str_at(tuning, "/executionArn").ends_with(":training:t1"));
+    let registration = &tracked[1];
+    assert_eq!(registration["kind"], "registration");
+    assert_eq!(registration["registryVersion"], 1);
+    assert_eq!(
+        registration["trainingJobName"],
+        format!("{tuning_job}-001-0a1b2c3d")
+    );
+    assert!(str_at(registration, "/modelDataUrl").ends_with("model.tar.gz"));
+
+    // Without tuning: kind "training".
+    let mut one = input.clone();
+    one["tuning"] = json!({"enabled": false});
+    let e = run(&cloud, "training", "t2", one).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let tracked = cloud.tracked.lock().unwrap().clone();
+    assert_eq!(tracked[2]["kind"], "training");
+    assert_eq!(
+        tracked[2]["trainingJobName"],
+        str_at(
+            &cloud.calls("createTrainingJob.sync")[0],
+            "/TrainingJobName"
+        )
+    );
+
+    // The evaluation flow logs its evaluation before the retrain choice.
+    seed_evaluation_data(&cloud, "2024-06-01");
+    let e = run(&cloud, "evaluation", "e1", input).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let out = e.output.unwrap();
+    assert_eq!(out["tracking"]["status"], "logged", "{out}");
+    assert_eq!(out["tracking"]["kind"], "evaluation", "{out}");
+    let tracked = cloud.tracked.lock().unwrap().clone();
+    let evaluation = tracked.last().unwrap();
+    assert_eq!(evaluation["kind"], "evaluation");
+    assert_eq!(evaluation["monitor"]["version"], 2, "the latest version");
+    assert_eq!(evaluation["decision"]["retrain"], false);
+}
+
+#[tokio::test]
+async fn a_failing_tracker_never_fails_the_flows_and_the_error_is_in_the_output() {
+    let cloud = Cloud::new();
+    *cloud.tracker.lock().unwrap() = Tracker::Throws("DependencyUnavailable");
+    let input = json!({"modelName": "churn", "dataDate": "2024-06-01",
+        "tracking": {"uri": TRACKED}, "monitoring": {"threshold": 1.0}});
+    let e = run(&cloud, "training", "t1", input.clone()).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let out = e.output.unwrap();
+    assert_eq!(out["version"], 1, "registered all the same: {out}");
+    assert_eq!(out["tracking"]["status"], "failed", "{out}");
+    assert_eq!(out["tracking"]["kind"], "tuning", "{out}");
+    assert_eq!(
+        out["tracking"]["error"]["name"], "DependencyUnavailable",
+        "{out}"
+    );
+    assert!(
+        str_at(&out, "/tracking/error/message").contains("the tracker is down"),
+        "{out}"
+    );
+    assert!(
+        out["tracking"].get("registration").is_none(),
+        "no registration link without runs: {out}"
+    );
+    // 1 try + 3 retries of TrackExperiment, no registration attempt.
+    assert_eq!(cloud.tracked.lock().unwrap().len(), 4);
+
+    // An error that is not retried (a bug, a crash) is caught at once.
+    *cloud.tracker.lock().unwrap() = Tracker::Throws("Lambda.Unknown");
+    seed_evaluation_data(&cloud, "2024-06-01");
+    let e = run(&cloud, "evaluation", "e1", input).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let out = e.output.unwrap();
+    assert_eq!(out["retrain"], false, "{out}");
+    assert_eq!(out["tracking"]["status"], "failed", "{out}");
+    assert_eq!(out["tracking"]["error"]["name"], "Lambda.Unknown", "{out}");
+    assert_eq!(cloud.tracked.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn tracking_off_skips_every_tracking_step() {
+    let cloud = Cloud::new();
+    let e = run(
+        &cloud,
+        "training",
+        "t1",
+        json!({"modelName": "churn", "dataDate": "2024-06-01"}),
+    )
+    .await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let out = e.output.unwrap();
+    assert_eq!(out["tracking"], json!({"status": "disabled"}), "{out}");
+    seed_evaluation_data(&cloud, "2024-06-01");
+    let e = run(
+        &cloud,
+        "evaluation",
+        "e1",
+        json!({"modelName": "churn", "dataDate": "2024-06-01"}),
+    )
+    .await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    assert_eq!(e.output.unwrap()["tracking"], json!({"status": "disabled"}));
+    assert!(
+        cloud.tracked.lock().unwrap().is_empty(),
+        "track-experiment never called"
+    );
+}
+
+#[tokio::test]
+async fn preprocessing_on_runs_the_processing_job_trains_on_its_outputs_and_records_the_profile() {
+    let cloud = Cloud::new();
+    let input = json!({"modelName": "churn", "dataDate": "2024-06-01",
+        "tuning": {"enabled": false},
+        "preprocessing": {"raw": "s3://raw-data/churn/all.csv", "image": "mdlc/preprocess"}});
+    let e = run(&cloud, "training", "t1", input).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let processing = cloud.calls("createProcessingJob.sync");
+    assert_eq!(processing.len(), 1);
+    let job = str_at(&processing[0], "/ProcessingJobName");
+    assert!(
+        job.starts_with("churn-20240601-") && job.ends_with("-p-0"),
+        "{job}"
+    );
+    assert_eq!(
+        str_at(&processing[0], "/ProcessingInputs/0/S3Input/S3Uri"),
+        "s3://raw-data/churn/all.csv"
+    );
+    // The training job reads the processing outputs.
+    let training = cloud.calls("createTrainingJob.sync");
+    assert_eq!(training.len(), 1);
+    let outputs = &processing[0]["ProcessingOutputConfig"]["Outputs"];
+    for (i, channel) in ["train", "validation"].iter().enumerate() {
+        assert_eq!(
+            str_at(&training[0], &format!("/InputDataConfig/{i}/ChannelName")),
+            *channel
+        );
+        assert_eq!(
+            str_at(
+                &training[0],
+                &format!("/InputDataConfig/{i}/DataSource/S3DataSource/S3Uri")
+            ),
+            str_at(&outputs[i], "/S3Output/S3Uri")
+        );
+    }
+    // The version records the profile the processing job wrote.
+    let v = cloud
+        .world
+        .registry
+        .get_version("churn", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let profile = v
+        .record
+        .profile_uri
+        .expect("the version records its data profile");
+    assert_eq!(
+        profile,
+        format!("{}profile.json", str_at(&outputs[2], "/S3Output/S3Uri"))
+    );
+    assert!(
+        cloud
+            .world
+            .store
+            .get(&profile.parse().unwrap())
+            .await
+            .is_ok()
+    );
+
+    // Evaluations without a profile in their input report drift against the version's.
+    seed_evaluation_data(&cloud, "2024-06-01");
+    let e = run(
+        &cloud,
+        "evaluation",
+        "e1",
+        json!({"modelName": "churn", "dataDate": "2024-06-01"}),
+    )
+    .await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let out = e.output.unwrap();
+    assert_eq!(out["evaluation"]["drift"]["level"], "stable", "{out}");
+    let base = "s3://mdlc-artifacts/datasets/churn/2024-06-02/evaluation";
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/features/part-1.csv"), "9,9\n8,9\n9,8\n");
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
+    let e = run(
+        &cloud,
+        "evaluation",
+        "e2",
+        json!({"modelName": "churn", "dataDate": "2024-06-02"}),
+    )
+    .await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let out = e.output.unwrap();
+    assert_eq!(out["evaluation"]["drift"]["level"], "significant", "{out}");
+    let recorded = cloud
+        .world
+        .registry
+        .list_evaluations("churn", None)
+        .await
+        .unwrap();
+    let levels: Vec<_> = recorded
+        .iter()
+        .map(|r| r.drift.as_ref().map(|d| d.level.as_str()))
+        .collect();
+    assert_eq!(levels, vec![Some("stable"), Some("significant")]);
+}
+
+#[tokio::test]
+async fn preprocessing_off_or_absent_runs_no_processing_job() {
+    let cloud = Cloud::new();
+    for (execution, input) in [
+        ("t1", json!({"modelName": "churn"})),
+        (
+            "t2",
+            json!({"modelName": "churn", "preprocessing": {"enabled": false, "raw": "s3://raw-data/a.csv"}}),
+        ),
+    ] {
+        let e = run(&cloud, "training", execution, input).await;
+        assert_eq!(
+            e.status,
+            ExecutionStatus::Succeeded,
+            "{:?} {:?}",
+            e.error,
+            e.cause
+        );
+    }
+    assert!(cloud.calls("createProcessingJob.sync").is_empty());
+    let v = cloud
+        .world
+        .registry
+        .get_version("churn", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.record.profile_uri, None);
+    let tuning = cloud.calls("createHyperParameterTuningJob.sync");
+    assert!(
+        str_at(
+            &tuning[0],
+            "/TrainingJobDefinition/InputDataConfig/0/DataSource/S3DataSource/S3Uri"
+        )
+        .ends_with("/datasets/churn/2024-06-01/train/")
+    );
+}
+
+#[tokio::test]
+async fn a_processing_job_is_retried_with_a_fresh_name_and_a_failed_one_fails_the_flow() {
+    let cloud = Cloud::new();
+    let input = json!({"modelName": "churn", "tuning": {"enabled": false},
+        "preprocessing": {"raw": "s3://raw-data/a.csv"}});
+    cloud
+        .processing_errors
+        .lock()
+        .unwrap()
+        .push("SageMaker.ThrottlingException");
+    let e = run(&cloud, "training", "t1", input.clone()).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        e.error,
+        e.cause
+    );
+    let names: Vec<String> = cloud
+        .calls("createProcessingJob.sync")
+        .iter()
+        .map(|p| str_at(p, "/ProcessingJobName").to_string())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names[0].ends_with("-p-0") && names[1].ends_with("-p-1"),
+        "{names:?}"
+    );
+
+    cloud
+        .processing_errors
+        .lock()
+        .unwrap()
+        .push("States.TaskFailed");
+    let e = run(&cloud, "training", "t2", input).await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error.as_deref(), Some("States.TaskFailed"));
+    assert!(e.cause.unwrap_or_default().contains("injected"));
+    assert!(
+        cloud.calls("createTrainingJob.sync").len() == 1,
+        "no training after a failed processing job"
+    );
+    assert!(
+        cloud
+            .world
+            .registry
+            .get_version("churn", 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -109,9 +109,21 @@ pub async fn handle(
             message: "no feature files under this prefix".to_string(),
         });
     }
-    let profile = match &eval.profile {
-        Some(uri) => Some(read_profile(store, uri).await?),
-        None => None,
+    // The baseline: the input's profile, else the one the version was trained with.
+    let profile = match (&eval.profile, &input.model.record.profile_uri) {
+        (Some(uri), _) => {
+            Some(read_profile(store, uri, "/plan/input/data/evaluation/profile").await?)
+        }
+        (None, Some(text)) => {
+            let uri = text.parse::<S3Uri>().map_err(|e| FnError::CorruptData {
+                message: format!(
+                    "version {} of {} has an invalid profileUri {text:?}: {e}",
+                    input.model.version, input.model.record.model_name
+                ),
+            })?;
+            Some(read_profile(store, &uri, "/model/profileUri").await?)
+        }
+        (None, None) => None,
     };
     let mut drift = profile.as_ref().map(DriftAccumulator::new);
     let (mut labels, mut scores, mut files) = (Vec::new(), Vec::new(), Vec::new());
@@ -184,6 +196,7 @@ pub async fn handle(
         metrics: computed.clone(),
         retrain: None,
         reason: None,
+        drift: drift.clone(),
     };
     registry_write
         .put_evaluation(record)
@@ -218,13 +231,16 @@ pub async fn handle(
     })
 }
 
-/// Reads and validates the baseline data profile of `data.evaluation.profile`.
-async fn read_profile(store: &dyn ObjectStore, uri: &S3Uri) -> Result<BaselineProfile, FnError> {
+/// Reads and validates a baseline data profile; `pointer` names where its URI came from.
+async fn read_profile(
+    store: &dyn ObjectStore,
+    uri: &S3Uri,
+    pointer: &str,
+) -> Result<BaselineProfile, FnError> {
     let bytes = store.get(uri).await.map_err(|e| match e {
-        PortError::NotFound { .. } => FnError::invalid(
-            "/plan/input/data/evaluation/profile",
-            format!("the data profile {uri} does not exist"),
-        ),
+        PortError::NotFound { .. } => {
+            FnError::invalid(pointer, format!("the data profile {uri} does not exist"))
+        }
         other => FnError::from_port("object store get", other),
     })?;
     BaselineProfile::from_json(&bytes).map_err(|e| FnError::CorruptData {
@@ -267,7 +283,7 @@ mod tests {
     use mdlc_core::contract::sample_version;
     use mdlc_core::io::{InitializeInput, RunPlan};
     use mdlc_core::memory::InMemoryWorld;
-    use mdlc_core::registry::{ModelVersion, VersionStatus};
+    use mdlc_core::registry::{ModelVersion, NewVersion, VersionStatus};
 
     use super::*;
 
@@ -289,7 +305,10 @@ mod tests {
         ModelVersion {
             version: 1,
             status: VersionStatus::Registered,
-            record: sample_version("churn", "t1"),
+            record: NewVersion {
+                profile_uri: None,
+                ..sample_version("churn", "t1")
+            },
         }
     }
 
@@ -427,6 +446,75 @@ mod tests {
         );
         assert_eq!(f0["level"], "significant");
         assert_eq!(out["drift"]["level"], "significant");
+    }
+
+    #[tokio::test]
+    async fn given_no_input_profile_when_the_version_has_one_then_its_drift_is_reported_and_recorded()
+     {
+        let world = InMemoryWorld::new();
+        world
+            .store
+            .insert("s3://mdlc-artifacts/models/churn/r/profile.json", PROFILE);
+        let p = plan(&world, "regression");
+        assert_eq!(p.input.data.evaluation.profile, None);
+        seed(
+            &world,
+            &p,
+            "a.csv",
+            "3.5\n4\n9\n2.5\n",
+            "1\n2\n3\n4\n",
+            "1\n2\n3\n4\n",
+        );
+        let mut m = model();
+        m.record.profile_uri = Some("s3://mdlc-artifacts/models/churn/r/profile.json".into());
+        let out = invoke(json!({"plan": p, "model": m}), &world.dependencies())
+            .await
+            .unwrap();
+        assert_eq!(out["drift"]["level"], "significant", "{out:#}");
+        let recorded = world
+            .registry
+            .list_evaluations("churn", None)
+            .await
+            .unwrap();
+        assert_eq!(recorded.len(), 1);
+        let drift = recorded[0]
+            .drift
+            .as_ref()
+            .expect("the evaluation record keeps the drift");
+        assert_eq!(serde_json::to_value(drift).unwrap(), out["drift"]);
+
+        // An input profile wins over the version's.
+        let world = InMemoryWorld::new();
+        let p = plan_with_profile(&world);
+        seed(&world, &p, "a.csv", "0.5\n1.5\n", "1\n2\n", "1\n2\n");
+        seed(&world, &p, "b.csv", "2.5\n3.5\n", "3\n4\n", "3\n4\n");
+        let mut m = model();
+        m.record.profile_uri = Some("s3://mdlc-artifacts/nowhere/profile.json".into());
+        let out = invoke(
+            json!({"plan": p, "model": m.clone()}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["drift"]["level"], "stable");
+
+        // A version whose profile is gone or malformed fails naming it.
+        let p = plan(&world, "regression");
+        seed(&world, &p, "a.csv", "0.5\n", "1\n", "1\n");
+        let f = invoke(
+            json!({"plan": p, "model": m.clone()}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(f.error_type, "InvalidInput");
+        assert!(f.message.contains("/model/profileUri"), "{}", f.message);
+        m.record.profile_uri = Some("not a uri".into());
+        let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert_eq!(f.error_type, "CorruptData");
+        assert!(f.message.contains("profileUri"), "{}", f.message);
     }
 
     #[tokio::test]

@@ -36,6 +36,8 @@ pub async fn handle(
         execution_arn: plan.execution_arn.clone(),
         parent_version: plan.input.parent_version,
         reason: plan.input.reason.clone(),
+        // Lineage: the data profile of the preprocessing step (the drift baseline).
+        profile_uri: plan.preprocessing.as_ref().map(|p| p.profile.to_string()),
     };
     let registration = registry.register(new).await.map_err(|e| match e {
         PortError::Conflict { message } => FnError::RegistryConflict {
@@ -138,6 +140,38 @@ mod tests {
         assert_eq!(v.record.objective_value, Some(0.42));
         assert_eq!(v.record.data_date, "2024-06-01");
         assert_eq!(v.record.created_at, "2024-06-01T12:00:00.000Z");
+        assert_eq!(v.record.profile_uri, None, "no preprocessing, no profile");
+    }
+
+    #[tokio::test]
+    async fn given_a_plan_with_preprocessing_then_the_version_records_its_data_profile() {
+        let world = InMemoryWorld::new();
+        let p = plan(
+            &world,
+            Flow::Training,
+            "e1",
+            json!({"modelName": "churn", "preprocessing": {"raw": "s3://raw-data/churn.csv"}}),
+        );
+        let profile = p.preprocessing.as_ref().unwrap().profile.to_string();
+        invoke(
+            json!({"plan": p, "model": model(&p)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
+        let v = world
+            .registry
+            .get_version("churn", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.record.profile_uri, Some(profile));
+        assert!(
+            v.record
+                .profile_uri
+                .as_deref()
+                .is_some_and(|u| u.ends_with("/preprocessing/profile/profile.json"))
+        );
     }
 
     #[tokio::test]

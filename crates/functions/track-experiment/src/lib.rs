@@ -8,7 +8,8 @@
 //! | `registration` | the MLflow model version of the registry version, linked to the training job's run and tagged `mdlc.registryVersion` |
 //! | `evaluation` | a run with the evaluation's metrics, drift (`psi/<feature>`) and decision |
 //!
-//! Event: `{"kind", "modelName", "trackingUri"?, "executionArn"?, "tuningJobName"?,
+//! Event: `{"kind", "modelName", "trackingUri"?, "experimentName"? (default: the model name),
+//! "executionArn"?, "tuningJobName"?,
 //! "trainingJobName"?, "tuningConfig"?, "registryVersion"?, "modelDataUrl"?, "evaluation"?}`.
 //! Without a tracking URI (event, else `MDLC_TRACKING_URI`, else `MLFLOW_TRACKING_URI`) it
 //! does nothing and reports `disabled`.
@@ -128,6 +129,8 @@ impl TrackRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackEvent {
     pub model_name: String,
+    /// The MLflow experiment (the model name unless the event names another).
+    pub experiment: String,
     /// `None`: use the default, or do nothing.
     pub tracking_uri: Option<String>,
     pub execution_arn: Option<String>,
@@ -390,8 +393,29 @@ fn reason_at(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> String {
     }
 }
 
-/// Drift per feature: a number, or an object with a numeric `psi` (and any other fields).
+/// Drift per feature: monitor-performance's drift report (`{"features": [{"feature", "psi",
+/// ...}], ...}`), or an object of feature → a number or an object with a numeric `psi`.
 fn drift_at(f: &mut Fields<'_>, v: Option<&Value>, pointer: &str) -> BTreeMap<String, f64> {
+    if let Some(features) = v.and_then(|d| d.get("features")).and_then(Value::as_array) {
+        let mut out = BTreeMap::new();
+        for (i, item) in features.iter().enumerate() {
+            let name = item.get("feature").and_then(Value::as_str);
+            let psi = item
+                .get("psi")
+                .and_then(Value::as_f64)
+                .filter(|x| x.is_finite());
+            match (name, psi) {
+                (Some(name), Some(psi)) if !name.is_empty() => {
+                    out.insert(name.to_string(), psi);
+                }
+                _ => f.bad(
+                    format!("{pointer}/features/{i}"),
+                    "must have a non-empty \"feature\" and a finite \"psi\"",
+                ),
+            }
+        }
+        return out;
+    }
     let flat = match v {
         Some(Value::Object(m)) => Value::Object(
             m.iter()
@@ -470,6 +494,7 @@ pub fn parse_event(event: &Value) -> Result<TrackEvent, FnError> {
     let mut f = Fields::new(event);
     let model_name = f.req_str("modelName", "(the MLflow experiment and registered model)");
     let tracking_uri = f.opt_str("trackingUri");
+    let experiment = f.opt_str("experimentName");
     if let Some(uri) = &tracking_uri
         && let Err(e) = TrackingTarget::parse(uri)
     {
@@ -541,6 +566,7 @@ pub fn parse_event(event: &Value) -> Result<TrackEvent, FnError> {
     };
     match (model_name, request) {
         (Some(model_name), Some(request)) if f.problems.is_empty() => Ok(TrackEvent {
+            experiment: experiment.unwrap_or_else(|| model_name.clone()),
             model_name,
             tracking_uri,
             execution_arn,
@@ -648,7 +674,7 @@ async fn gather(
     let mut config = summary.config;
     config.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok(TuningRecord {
-        model_name: event.model_name.clone(),
+        model_name: event.experiment.clone(),
         tuning_job_name: job_name.to_string(),
         config,
         best_training_job: summary.best_training_job,
@@ -687,12 +713,13 @@ async fn track_jobs(
 async fn track_registration(
     client: &MlflowClient,
     model_name: &str,
+    experiment: &str,
     training_job_name: &str,
     registry_version: u64,
     model_data_url: &str,
 ) -> Result<Tracking, TrackingError> {
     let kind = "registration";
-    let experiment_id = client.get_or_create_experiment(model_name).await?;
+    let experiment_id = client.get_or_create_experiment(experiment).await?;
     let runs = client
         .search_runs(
             std::slice::from_ref(&experiment_id),
@@ -707,7 +734,7 @@ async fn track_registration(
             kind,
             "TrackingRunNotFound",
             format!(
-                "no MLflow run of training job {training_job_name:?} in experiment {model_name:?} (was the tuning or training logged?)"
+                "no MLflow run of training job {training_job_name:?} in experiment {experiment:?} (was the tuning or training logged?)"
             ),
         ));
     };
@@ -736,7 +763,7 @@ async fn track_evaluation(
     evaluation: &Evaluation,
 ) -> Result<Tracking, TrackingError> {
     let log = EvaluationLog {
-        model_name: event.model_name.clone(),
+        model_name: event.experiment.clone(),
         version: evaluation.version,
         data_date: evaluation.data_date.clone(),
         execution_arn: event.execution_arn.clone().unwrap_or_default(),
@@ -746,7 +773,7 @@ async fn track_evaluation(
         reason: evaluation.reason.clone(),
     };
     let run_id = log_evaluation(client, &log).await?;
-    let experiment_id = client.get_or_create_experiment(&event.model_name).await?;
+    let experiment_id = client.get_or_create_experiment(&event.experiment).await?;
     Ok(Tracking {
         run_url: Some(client.run_url(&experiment_id, &run_id)),
         experiment_id: Some(experiment_id),
@@ -791,6 +818,7 @@ pub async fn handle(event: TrackEvent, deps: &TrackDeps) -> Result<TrackOutput, 
         } => track_registration(
             &client,
             &event.model_name,
+            &event.experiment,
             training_job_name,
             *registry_version,
             model_data_url,
@@ -1026,6 +1054,41 @@ mod tests {
             err.to_string().contains("/evaluation: is required"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn given_monitor_performances_drift_report_when_parsed_then_psi_per_feature() {
+        let e = parse_event(&json!({
+            "kind": "evaluation", "modelName": "m", "executionArn": "arn:x",
+            "experimentName": "team experiments",
+            "monitor": {"version": 2, "evaluatedAt": "2024-05-01T00:00:00Z", "metrics": {"rmse": 0.5},
+                        "drift": {"rows": 100, "maxPsi": 0.3, "level": "high", "features": [
+                            {"feature": "f1", "psi": 0.3, "level": "high"},
+                            {"feature": "f2", "psi": 0.01, "level": "none"}]}},
+            "decision": {"retrain": false, "reason": "ok"}
+        }))
+        .expect("valid");
+        assert_eq!(e.experiment, "team experiments");
+        let TrackRequest::Evaluation(ev) = e.request else {
+            panic!("evaluation");
+        };
+        assert_eq!(
+            ev.drift,
+            BTreeMap::from([("f1".into(), 0.3), ("f2".into(), 0.01)])
+        );
+        let err = parse_event(&json!({
+            "kind": "evaluation", "modelName": "m", "executionArn": "arn:x",
+            "monitor": {"version": 2, "evaluatedAt": "t", "metrics": {},
+                        "drift": {"features": [{"feature": "f1", "psi": "x"}]}}
+        }))
+        .expect_err("bad psi");
+        assert!(
+            err.to_string().contains("/monitor/drift/features/0"),
+            "{err}"
+        );
+        let e = parse_event(&json!({"kind": "tuning", "modelName": "m", "tuningJobName": "t"}))
+            .expect("valid");
+        assert_eq!(e.experiment, "m", "the model name by default");
     }
 
     #[test]
