@@ -128,6 +128,9 @@ pub struct RegisterModelOutput {
     pub sagemaker_model_name: String,
     /// false when this execution had registered already (a retry).
     pub created: bool,
+    /// The version's data profile (null without the preprocessing step).
+    #[serde(default)]
+    pub profile_uri: Option<String>,
 }
 
 /// find-model: the plan (model name, pinned version); the output is the [`ModelVersion`].
@@ -156,7 +159,8 @@ pub struct MonitorPerformanceOutput {
     pub evaluated_at: String,
     /// The prediction files read.
     pub files: Vec<String>,
-    /// Feature drift against `data.evaluation.profile` (absent without a profile).
+    /// Feature drift against `data.evaluation.profile`, else against the version's `profileUri`
+    /// (absent when there is neither).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<crate::drift::DriftReport>,
 }

@@ -764,7 +764,8 @@ async fn preprocessing_on_runs_the_processing_job_trains_on_its_outputs_and_reco
             str_at(&outputs[i], "/S3Output/S3Uri")
         );
     }
-    // The version records the profile the processing job wrote.
+    // The version records the profile the processing job wrote; the output names it.
+    let out = e.output.unwrap();
     let v = cloud
         .world
         .registry
@@ -780,6 +781,7 @@ async fn preprocessing_on_runs_the_processing_job_trains_on_its_outputs_and_reco
         profile,
         format!("{}profile.json", str_at(&outputs[2], "/S3Output/S3Uri"))
     );
+    assert_eq!(out["profileUri"], json!(profile), "{out}");
     assert!(
         cloud
             .world
@@ -863,6 +865,7 @@ async fn preprocessing_off_or_absent_runs_no_processing_job() {
             e.error,
             e.cause
         );
+        assert_eq!(e.output.unwrap()["profileUri"], Value::Null);
     }
     assert!(cloud.calls("createProcessingJob.sync").is_empty());
     let v = cloud

@@ -58,6 +58,7 @@ pub async fn handle(
         status: v.status,
         sagemaker_model_name: v.record.sagemaker_model_name,
         created: registration.created,
+        profile_uri: v.record.profile_uri,
     })
 }
 
