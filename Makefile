@@ -6,7 +6,7 @@ VENV := .tools/venv
 FUNCTIONS := initialize train create-model register-model find-model monitor-performance is-retraining-needed track-experiment
 export MDLC_REPO_ROOT := $(CURDIR)
 
-.PHONY: demo test tools nextest lint conformance build bench deploy clean
+.PHONY: demo test tools nextest lint conformance build bench deploy preprocess-image clean
 
 ## make demo: the whole life cycle on this machine (no AWS account, no Docker)
 demo:
@@ -45,6 +45,11 @@ bench: tools
 ## make deploy: sam deploy (guided the first time)
 deploy: build
 	scripts/deploy.sh
+
+## make preprocess-image [PUSH=1]: the x86_64 SageMaker Processing image of `mdlc-trainer preprocess`;
+## PUSH=1 pushes <account>.dkr.ecr.<region>.amazonaws.com/mdlc-preprocess:<release> (after `make deploy`)
+preprocess-image:
+	PUSH="$(PUSH)" scripts/build-preprocess-image.sh
 
 clean:
 	rm -rf target .tools/run .mdlc dist

@@ -367,7 +367,9 @@ impl ProcessingConfig {
             train_output: out.join("train"),
             validation_output: out.join("validation"),
             profile_output: out.join("profile"),
-            failure_file: root.join("output").join("failure"),
+            // SageMaker Processing reports this file as the job's ExitMessage (training's
+            // `output/failure` is not read for processing jobs).
+            failure_file: root.join("output").join("message"),
             train_ratio: 0.8,
             seed: 0,
             problem: None,
@@ -586,6 +588,7 @@ mod tests {
         // A bad input fails through the failure file.
         std::fs::write(cfg.input.join("raw.csv"), "1,2\nx,3\n").unwrap();
         let err = run_processing_job(&cfg).unwrap_err();
+        assert_eq!(cfg.failure_file, root.join("output/message"));
         let reason = std::fs::read_to_string(&cfg.failure_file).unwrap();
         assert_eq!(reason, err.to_string());
         assert!(reason.contains("line 2"), "{reason}");
