@@ -31,8 +31,7 @@ async fn cloud(dir: &std::path::Path, faults: &str, function_faults: &str) -> Lo
         ("validation/validation.csv", data.validation.to_csv()),
         ("evaluation/labels/batch.csv", data.holdout.to_csv()),
     ] {
-        let uri: S3Uri = format!("{base}/{path}").parse().unwrap();
-        cloud.store().put(&uri, body.into_bytes()).await.unwrap();
+        put_text(&cloud, &format!("{base}/{path}"), body).await;
     }
     let features: String = data
         .holdout
@@ -40,15 +39,18 @@ async fn cloud(dir: &std::path::Path, faults: &str, function_faults: &str) -> Lo
         .lines()
         .map(|l| format!("{}\n", l.split_once(',').map(|x| x.1).unwrap_or("")))
         .collect();
-    let uri: S3Uri = format!("{base}/evaluation/features/batch.csv")
-        .parse()
-        .unwrap();
+    put_text(
+        &cloud,
+        &format!("{base}/evaluation/features/batch.csv"),
+        features,
+    )
+    .await;
     cloud
-        .store()
-        .put(&uri, features.into_bytes())
-        .await
-        .unwrap();
-    cloud
+}
+
+async fn put_text(cloud: &LocalCloud, uri: &str, body: String) {
+    let uri: S3Uri = uri.parse().unwrap();
+    cloud.store().put(&uri, body.into_bytes()).await.unwrap();
 }
 
 fn input(tuning: bool) -> Value {
@@ -64,15 +66,35 @@ fn input(tuning: bool) -> Value {
     })
 }
 
-async fn train(cloud: &LocalCloud, name: &str, tuning: bool) -> Execution {
+/// Runs one execution of the project's `flow` ("training" or "evaluation").
+async fn run(cloud: &LocalCloud, flow: &str, name: &str, input: Value) -> Execution {
     let machine = cloud
-        .state_machine("training")
+        .state_machine(flow)
         .cloned()
-        .expect("training flow");
+        .unwrap_or_else(|| panic!("no {flow} flow"));
     cloud
-        .execute("training", &machine, name, input(tuning), None)
+        .execute(flow, &machine, name, input, None)
         .await
         .unwrap()
+}
+
+async fn train(cloud: &LocalCloud, name: &str, tuning: bool) -> Execution {
+    run(cloud, "training", name, input(tuning)).await
+}
+
+#[track_caller]
+fn assert_succeeded(execution: &Execution) {
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        execution.error,
+        execution.cause
+    );
+}
+
+async fn registered_versions(cloud: &LocalCloud) -> usize {
+    cloud.registry().list_versions(MODEL).await.unwrap().len()
 }
 
 fn path_of(
@@ -110,14 +132,7 @@ async fn a_failing_training_job_is_caught_and_nothing_is_registered() {
     assert_eq!(path.last().map(String::as_str), Some("Failed"), "{path:?}");
     assert!(path.contains(&"RecordFailure".to_string()));
     assert!(!path.contains(&"RegisterModel".to_string()));
-    assert!(
-        cloud
-            .registry()
-            .list_versions(MODEL)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(registered_versions(&cloud).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,18 +140,11 @@ async fn throttled_tuning_calls_are_retried_then_the_flow_succeeds_once() {
     let dir = tempfile::tempdir().unwrap();
     let cloud = cloud(dir.path(), "throttle:createHyperParameterTuningJob:2", "").await;
     let execution = train(&cloud, "train-throttled", true).await;
-    assert_eq!(
-        execution.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        execution.error,
-        execution.cause
-    );
+    assert_succeeded(&execution);
     let (path, stats) = path_of(&cloud, "train-throttled");
     assert_eq!(stats["Tune"].failures, 2, "{path:?}");
     assert_eq!(path.last().map(String::as_str), Some("Registered"));
-    let versions = cloud.registry().list_versions(MODEL).await.unwrap();
-    assert_eq!(versions.len(), 1);
+    assert_eq!(registered_versions(&cloud).await, 1);
     assert_eq!(execution.output.unwrap()["version"], 1);
 }
 
@@ -145,19 +153,10 @@ async fn a_transient_handler_error_is_retried_and_registers_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let cloud = cloud(dir.path(), "", "register-model:DependencyUnavailable:2").await;
     let execution = train(&cloud, "train-handler-retry", false).await;
-    assert_eq!(
-        execution.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        execution.error,
-        execution.cause
-    );
+    assert_succeeded(&execution);
     let (_, stats) = path_of(&cloud, "train-handler-retry");
     assert_eq!(stats["RegisterModel"].failures, 2);
-    assert_eq!(
-        cloud.registry().list_versions(MODEL).await.unwrap().len(),
-        1
-    );
+    assert_eq!(registered_versions(&cloud).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,28 +168,14 @@ async fn a_permanent_handler_error_fails_the_flow_with_its_name_and_registers_no
     assert_eq!(execution.error.as_deref(), Some("RegistryConflict"));
     let cause: Value = serde_json::from_str(execution.cause.as_deref().unwrap_or("")).unwrap();
     assert_eq!(cause["errorType"], "RegistryConflict");
-    assert!(
-        cloud
-            .registry()
-            .list_versions(MODEL)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(registered_versions(&cloud).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluating_without_a_model_fails_with_model_not_found_and_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cloud = cloud(dir.path(), "", "").await;
-    let machine = cloud
-        .state_machine("evaluation")
-        .cloned()
-        .expect("evaluation flow");
-    let execution = cloud
-        .execute("evaluation", &machine, "eval-no-model", input(false), None)
-        .await
-        .unwrap();
+    let execution = run(&cloud, "evaluation", "eval-no-model", input(false)).await;
     assert_eq!(execution.status, ExecutionStatus::Failed);
     assert_eq!(execution.error.as_deref(), Some("ModelNotFound"));
     assert!(

@@ -136,6 +136,19 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// How a numeric field's path or JSONata value is read; `kind` names the type in errors.
+struct Number<T> {
+    kind: &'static str,
+    from_path: fn(&Value) -> Option<T>,
+    from_jsonata: fn(&Value) -> Option<T>,
+}
+
+/// An integer, or a float with no fractional part, as an `i64`.
+fn whole_i64(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+}
+
 fn compact(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
@@ -356,6 +369,24 @@ impl<'o> Run<'o> {
         )
     }
 
+    /// A JSONata field whose result `v` is not of the `expected` type.
+    fn unexpected_type(
+        sr: &StateRun<'_>,
+        src: &str,
+        field: &str,
+        expected: &str,
+        v: &Value,
+    ) -> Failure {
+        Self::query_error(
+            sr,
+            format!(
+                "The JSONata expression '{src}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
+                type_name(v),
+                compact(v)
+            ),
+        )
+    }
+
     fn path_failure(sr: &StateRun<'_>, p: &JsonPath, e: PathError, input: &Value) -> Failure {
         match e {
             PathError::UndefinedVariable(v) => Self::query_error(
@@ -491,6 +522,19 @@ impl<'o> Run<'o> {
                     j.src, e.code, e.message
                 ),
             )),
+        }
+    }
+
+    /// Evaluates a JSONata field; without a JSONata environment the value is null.
+    fn eval_field(
+        sr: &StateRun<'_>,
+        j: &Jexpr,
+        field: &str,
+        jenv: Option<&mdlc_jsonata::Environment>,
+    ) -> Result<Value, Failure> {
+        match jenv {
+            Some(e) => Self::eval_expr(sr, j, field, e),
+            None => Ok(Value::Null),
         }
     }
 
@@ -655,14 +699,8 @@ impl<'o> Run<'o> {
                             Some(env) => match Self::eval_expr(&sr, j, field, env)? {
                                 Value::String(s) => Some(s),
                                 other => {
-                                    return Err(Self::query_error(
-                                        &sr,
-                                        format!(
-                                            "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected 'string', but was '{}' for value: {}",
-                                            j.src,
-                                            type_name(&other),
-                                            compact(&other)
-                                        ),
+                                    return Err(Self::unexpected_type(
+                                        &sr, &j.src, field, "string", &other,
                                     ));
                                 }
                             },
@@ -937,14 +975,12 @@ impl<'o> Run<'o> {
                                     match Self::eval_expr(sr, j, "Condition", &jenv)? {
                                         Value::Bool(b) => b,
                                         other => {
-                                            return Err(Self::query_error(
+                                            return Err(Self::unexpected_type(
                                                 sr,
-                                                format!(
-                                                    "The JSONata expression '{}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {}",
-                                                    j.src,
-                                                    type_name(&other),
-                                                    compact(&other)
-                                                ),
+                                                &j.src,
+                                                "Condition",
+                                                "boolean",
+                                                &other,
                                             ));
                                         }
                                     }
@@ -1026,10 +1062,7 @@ impl<'o> Run<'o> {
                         let v = p
                             .read(input, env)
                             .map_err(|e| Self::path_failure(sr, p, e, input))?;
-                        match v
-                            .as_i64()
-                            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                        {
+                        match whole_i64(&v) {
                             Some(s) if s < 0 => {
                                 return Err(Self::runtime(
                                     sr,
@@ -1051,24 +1084,12 @@ impl<'o> Run<'o> {
                         }
                     }
                     Dyn::Jsonata(j) => {
-                        let v = match jenv {
-                            Some(e) => Self::eval_expr(sr, j, "Seconds", e)?,
-                            None => Value::Null,
-                        };
-                        match v
-                            .as_i64()
-                            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                        {
+                        let v = Self::eval_field(sr, j, "Seconds", jenv)?;
+                        match whole_i64(&v) {
                             Some(s) if (0..=99_999_999).contains(&s) => s,
                             _ => {
-                                return Err(Self::query_error(
-                                    sr,
-                                    format!(
-                                        "The JSONata expression '{}' specified for the field 'Seconds' returned an unexpected result type. Expected 'integer', but was '{}' for value: {}",
-                                        j.src,
-                                        type_name(&v),
-                                        compact(&v)
-                                    ),
+                                return Err(Self::unexpected_type(
+                                    sr, &j.src, "Seconds", "integer", &v,
                                 ));
                             }
                         }
@@ -1096,26 +1117,18 @@ impl<'o> Run<'o> {
                             }
                         }
                     }
-                    Dyn::Jsonata(j) => {
-                        let v = match jenv {
-                            Some(e) => Self::eval_expr(sr, j, "Timestamp", e)?,
-                            None => Value::Null,
-                        };
-                        match v {
-                            Value::String(s) => s,
-                            other => {
-                                return Err(Self::query_error(
-                                    sr,
-                                    format!(
-                                        "The JSONata expression '{}' specified for the field 'Timestamp' returned an unexpected result type. Expected 'string', but was '{}' for value: {}",
-                                        j.src,
-                                        type_name(&other),
-                                        compact(&other)
-                                    ),
-                                ));
-                            }
+                    Dyn::Jsonata(j) => match Self::eval_field(sr, j, "Timestamp", jenv)? {
+                        Value::String(s) => s,
+                        other => {
+                            return Err(Self::unexpected_type(
+                                sr,
+                                &j.src,
+                                "Timestamp",
+                                "string",
+                                &other,
+                            ));
                         }
-                    }
+                    },
                 };
                 match parse_timestamp(&s) {
                     Some(t) => t.with_timezone(&Utc),
@@ -1378,47 +1391,12 @@ impl<'o> Run<'o> {
         env: &Env<'_>,
         jenv: Option<&mdlc_jsonata::Environment>,
     ) -> Result<Option<u64>, Failure> {
-        Ok(match d {
-            None => None,
-            Some(Dyn::Fixed(n)) => Some(*n),
-            Some(Dyn::Path(p)) => {
-                let v = p
-                    .read(input, env)
-                    .map_err(|e| Self::path_failure(sr, p, e, input))?;
-                match as_uint(&v) {
-                    Some(n) => Some(n),
-                    None => {
-                        return Err(Self::runtime(
-                            sr,
-                            format!(
-                                "The {field}Path field refers to value \"{}\" which is not a valid integer: {p}",
-                                compact(&v)
-                            ),
-                        ));
-                    }
-                }
-            }
-            Some(Dyn::Jsonata(j)) => {
-                let v = match jenv {
-                    Some(e) => Self::eval_expr(sr, j, field, e)?,
-                    None => Value::Null,
-                };
-                match as_uint(&v) {
-                    Some(n) => Some(n),
-                    None => {
-                        return Err(Self::query_error(
-                            sr,
-                            format!(
-                                "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected 'integer', but was '{}' for value: {}",
-                                j.src,
-                                type_name(&v),
-                                compact(&v)
-                            ),
-                        ));
-                    }
-                }
-            }
-        })
+        let number = Number {
+            kind: "integer",
+            from_path: as_uint,
+            from_jsonata: as_uint,
+        };
+        self.dyn_number(sr, d, field, number, input, env, jenv)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1432,7 +1410,36 @@ impl<'o> Run<'o> {
         env: &Env<'_>,
         jenv: Option<&mdlc_jsonata::Environment>,
     ) -> Result<Option<f64>, Failure> {
-        let kind = if integer { "integer" } else { "float" };
+        let non_negative = |v: &Value| v.as_f64().filter(|f| *f >= 0.0);
+        let number = if integer {
+            Number {
+                kind: "integer",
+                from_path: |v: &Value| as_uint(v).map(|n| n as f64),
+                from_jsonata: non_negative,
+            }
+        } else {
+            Number {
+                kind: "float",
+                from_path: non_negative,
+                from_jsonata: non_negative,
+            }
+        };
+        self.dyn_number(sr, d, field, number, input, env, jenv)
+    }
+
+    /// The value of a numeric field that may be fixed, a path (`<field>Path`) or JSONata.
+    #[allow(clippy::too_many_arguments)]
+    fn dyn_number<T: Copy>(
+        &self,
+        sr: &StateRun<'_>,
+        d: Option<&Dyn<T>>,
+        field: &str,
+        number: Number<T>,
+        input: &Value,
+        env: &Env<'_>,
+        jenv: Option<&mdlc_jsonata::Environment>,
+    ) -> Result<Option<T>, Failure> {
+        let kind = number.kind;
         Ok(match d {
             None => None,
             Some(Dyn::Fixed(n)) => Some(*n),
@@ -1440,12 +1447,7 @@ impl<'o> Run<'o> {
                 let v = p
                     .read(input, env)
                     .map_err(|e| Self::path_failure(sr, p, e, input))?;
-                let n = if integer {
-                    as_uint(&v).map(|n| n as f64)
-                } else {
-                    v.as_f64().filter(|f| *f >= 0.0)
-                };
-                match n {
+                match (number.from_path)(&v) {
                     Some(n) => Some(n),
                     None => {
                         return Err(Self::runtime(
@@ -1459,23 +1461,10 @@ impl<'o> Run<'o> {
                 }
             }
             Some(Dyn::Jsonata(j)) => {
-                let v = match jenv {
-                    Some(e) => Self::eval_expr(sr, j, field, e)?,
-                    None => Value::Null,
-                };
-                match v.as_f64() {
-                    Some(n) if n >= 0.0 => Some(n),
-                    _ => {
-                        return Err(Self::query_error(
-                            sr,
-                            format!(
-                                "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{kind}', but was '{}' for value: {}",
-                                j.src,
-                                type_name(&v),
-                                compact(&v)
-                            ),
-                        ));
-                    }
+                let v = Self::eval_field(sr, j, field, jenv)?;
+                match (number.from_jsonata)(&v) {
+                    Some(n) => Some(n),
+                    None => return Err(Self::unexpected_type(sr, &j.src, field, kind, &v)),
                 }
             }
         })
@@ -1536,13 +1525,8 @@ impl<'o> Run<'o> {
                                     Template::Jsonata(j) => j.src.to_string(),
                                     _ => compact(&other),
                                 };
-                                return Err(Self::query_error(
-                                    sr,
-                                    format!(
-                                        "The JSONata expression '{src}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
-                                        type_name(&other),
-                                        compact(&other)
-                                    ),
+                                return Err(Self::unexpected_type(
+                                    sr, &src, "Items", "array", &other,
                                 ));
                             }
                         }

@@ -1298,18 +1298,32 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s).ok()
 }
 
-fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Retrier> {
+/// Calls `f` on each object of a `Retry` or `Catch` field, in order, with its JSON pointer and
+/// whether it is the last item (`what` is "retrier" or "catcher"); a value that is not an
+/// array, and items that are not objects, are reported.
+fn for_each_object<'a>(
+    v: Option<&'a Value>,
+    pointer: &str,
+    what: &str,
+    c: &mut Collector,
+    mut f: impl FnMut(String, &'a Map<String, Value>, bool, &mut Collector),
+) {
     let Some(Value::Array(a)) = v else {
-        c.push(pointer, "must be an array of retriers");
-        return Vec::new();
+        c.push(pointer, format!("must be an array of {what}s"));
+        return;
     };
-    let mut out = Vec::new();
     for (i, r) in a.iter().enumerate() {
         let rp = ptr(pointer, &i.to_string());
-        let Some(o) = r.as_object() else {
-            c.push(&rp, "a retrier must be an object");
-            continue;
-        };
+        match r.as_object() {
+            Some(o) => f(rp, o, i + 1 == a.len(), c),
+            None => c.push(&rp, format!("a {what} must be an object")),
+        }
+    }
+}
+
+fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Retrier> {
+    let mut out = Vec::new();
+    for_each_object(v, pointer, "retrier", c, |rp, o, last, c| {
         for k in o.keys() {
             if ![
                 "ErrorEquals",
@@ -1326,7 +1340,7 @@ fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Ret
             }
         }
         let errors = string_list(o.get("ErrorEquals"), &ptr(&rp, "ErrorEquals"), c);
-        check_error_list(&errors, &ptr(&rp, "ErrorEquals"), i + 1 == a.len(), c);
+        check_error_list(&errors, &ptr(&rp, "ErrorEquals"), last, c);
         let interval = match o.get("IntervalSeconds") {
             None => 1.0,
             Some(v) => match v.as_u64() {
@@ -1397,7 +1411,7 @@ fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Ret
             max_delay,
             jitter,
         });
-    }
+    });
     out
 }
 
@@ -1422,17 +1436,8 @@ fn compile_catch(
     index: &HashMap<&str, usize>,
     c: &mut Collector,
 ) -> Vec<Catcher> {
-    let Some(Value::Array(a)) = v else {
-        c.push(pointer, "must be an array of catchers");
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for (i, r) in a.iter().enumerate() {
-        let rp = ptr(pointer, &i.to_string());
-        let Some(o) = r.as_object() else {
-            c.push(&rp, "a catcher must be an object");
-            continue;
-        };
+    for_each_object(v, pointer, "catcher", c, |rp, o, last, c| {
         for k in o.keys() {
             let ok = match k.as_str() {
                 "ErrorEquals" | "Next" | "Comment" | "Assign" => true,
@@ -1448,7 +1453,7 @@ fn compile_catch(
             }
         }
         let errors = string_list(o.get("ErrorEquals"), &ptr(&rp, "ErrorEquals"), c);
-        check_error_list(&errors, &ptr(&rp, "ErrorEquals"), i + 1 == a.len(), c);
+        check_error_list(&errors, &ptr(&rp, "ErrorEquals"), last, c);
         let next = match o.get("Next") {
             None => {
                 c.push(&rp, "missing required field 'Next'");
@@ -1473,7 +1478,7 @@ fn compile_catch(
                 assign,
             });
         }
-    }
+    });
     out
 }
 

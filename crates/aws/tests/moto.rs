@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aws_config::Region;
-use aws_credential_types::Credentials;
+mod common;
+
 use aws_sdk_dynamodb::config::http::HttpRequest;
 use aws_sdk_dynamodb::config::{RuntimeComponents, SharedHttpClient};
 use aws_sdk_dynamodb::types::{
@@ -23,6 +23,7 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::result::ConnectorError;
+use common::{moto_endpoint, test_sdk_loader, unique};
 use mdlc_aws::{AwsAdapters, AwsConfig, DynamoDbRegistry, S3ObjectStore};
 use mdlc_core::contract;
 use mdlc_core::ports::{
@@ -30,39 +31,6 @@ use mdlc_core::ports::{
 };
 use mdlc_core::registry::VersionStatus;
 use mdlc_core::{PortError, S3Uri};
-
-/// moto's endpoint, or `None` (after a note) when the test is to be skipped.
-fn moto_endpoint() -> Option<String> {
-    match std::env::var("MDLC_TEST_MOTO_ENDPOINT") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") {
-                panic!(
-                    "MDLC_TEST_MOTO_ENDPOINT is not set but MDLC_REQUIRE_SERVERS=1: run under scripts/with-servers.sh"
-                );
-            }
-            eprintln!(
-                "note: skipping moto wire test: MDLC_TEST_MOTO_ENDPOINT is not set (run under scripts/with-servers.sh)"
-            );
-            None
-        }
-    }
-}
-
-/// A name unique to this process and call, valid as a table or bucket name.
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// An HTTP client that lets one request at a time reach the server.
 ///
@@ -112,17 +80,7 @@ impl HttpConnector for OneAtATimeConnector {
 
 /// The adapters pointed at moto, with static test credentials; the table is `table`.
 async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
-    let loaded = mdlc_aws::sdk_loader()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "mdlc-tests",
-        ))
-        .load()
-        .await;
+    let loaded = test_sdk_loader().load().await;
     let http = mdlc_aws::https_client();
     let sdk = loaded
         .to_builder()

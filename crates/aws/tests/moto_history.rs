@@ -5,8 +5,8 @@
 //!
 //! Run with `scripts/with-servers.sh cargo nextest run -p mdlc-aws`.
 
-use aws_config::Region;
-use aws_credential_types::Credentials;
+mod common;
+
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_sagemaker::types::{
     AlgorithmSpecification, ContinuousParameterRange, HyperParameterTrainingJobDefinition,
@@ -15,6 +15,7 @@ use aws_sdk_sagemaker::types::{
     ParameterRanges, ResourceConfig, ResourceLimits, StoppingCondition, TrainingInputMode,
     TrainingInstanceType,
 };
+use common::{moto_endpoint, test_sdk_loader, unique};
 use mdlc_aws::history::{AwsTrainingHistory, TRAINING_LOG_GROUP};
 use mdlc_core::PortError;
 use mdlc_core::history::TrainingHistory;
@@ -22,44 +23,8 @@ use mdlc_core::history::TrainingHistory;
 const ROLE: &str = "arn:aws:iam::123456789012:role/SageMakerRole";
 const IMAGE: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
 
-fn moto_endpoint() -> Option<String> {
-    match std::env::var("MDLC_TEST_MOTO_ENDPOINT") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") {
-                panic!(
-                    "MDLC_TEST_MOTO_ENDPOINT is not set but MDLC_REQUIRE_SERVERS=1: run under scripts/with-servers.sh"
-                );
-            }
-            eprintln!(
-                "note: skipping moto wire test: MDLC_TEST_MOTO_ENDPOINT is not set (run under scripts/with-servers.sh)"
-            );
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    mdlc_aws::sdk_loader()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "mdlc-tests",
-        ))
-        .load()
-        .await
+    test_sdk_loader().endpoint_url(endpoint).load().await
 }
 
 #[tokio::test]

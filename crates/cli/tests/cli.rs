@@ -12,6 +12,19 @@ fn mdlc(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"))
 }
 
+/// Runs `mdlc` and checks its exit code; a mismatch names the arguments and shows stderr.
+#[track_caller]
+fn mdlc_exits(args: &[&str], code: i32) -> Output {
+    let out = mdlc(args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "mdlc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
@@ -38,13 +51,7 @@ const LOOP: &str = r#"{"StartAt":"Init","States":{
 fn given_a_loop_when_executed_then_prints_the_output_and_exits_0() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let def = write(dir.path(), "loop.asl.json", LOOP);
-    let out = mdlc(&["execute", &def, "--input", r#"{"n": 1000}"#]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = mdlc_exits(&["execute", &def, "--input", r#"{"n": 1000}"#], 0);
     let v = stdout_json(&out);
     assert_eq!(v["status"], "SUCCEEDED");
     assert_eq!(v["output"], 1000);
@@ -61,8 +68,7 @@ fn given_a_fail_state_when_executed_then_exits_1_with_error_and_cause() {
         "fail.json",
         r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Boom","Cause":"because"}}}"#,
     );
-    let out = mdlc(&["execute", &def]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = mdlc_exits(&["execute", &def], 1);
     let v = stdout_json(&out);
     assert_eq!(v["status"], "FAILED");
     assert_eq!(v["error"], "Boom");
@@ -79,8 +85,7 @@ fn given_an_invalid_definition_when_executed_or_validated_then_exits_2_listing_e
         r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Nowhere"},"B":{"Type":"Task","Resource":"arn:x","End":true,"Retry":[{"ErrorEquals":["E"],"BackoffRate":0.5}]}}}"#,
     );
     for cmd in ["execute", "validate"] {
-        let out = mdlc(&[cmd, &def]);
-        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let out = mdlc_exits(&[cmd, &def], 2);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("/States/A/Next"), "{err}");
         assert!(
@@ -98,42 +103,22 @@ fn given_an_invalid_definition_when_executed_or_validated_then_exits_2_listing_e
 fn given_a_valid_definition_when_validated_then_exits_0() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let def = write(dir.path(), "loop.json", LOOP);
-    let out = mdlc(&["validate", &def]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    mdlc_exits(&["validate", &def], 0);
 }
 
 #[test]
 fn given_bad_usage_or_bad_input_then_exits_2() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let def = write(dir.path(), "loop.json", LOOP);
-    assert_eq!(mdlc(&["execute"]).status.code(), Some(2));
-    assert_eq!(
-        mdlc(&["execute", &def, "--input", "{not json"])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        mdlc(&["execute", &def, "--input", "{}", "--input-file", &def])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        mdlc(&["execute", &def, "--mock-config", &def])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        mdlc(&["validate", "/nonexistent/x.json"]).status.code(),
-        Some(2)
-    );
+    for args in [
+        vec!["execute"],
+        vec!["execute", &def, "--input", "{not json"],
+        vec!["execute", &def, "--input", "{}", "--input-file", &def],
+        vec!["execute", &def, "--mock-config", &def],
+        vec!["validate", "/nonexistent/x.json"],
+    ] {
+        mdlc_exits(&args, 2);
+    }
 }
 
 #[test]
@@ -144,8 +129,7 @@ fn given_a_task_without_invoker_then_the_error_names_the_resource() {
         "task.json",
         r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:train","End":true}}}"#,
     );
-    let out = mdlc(&["execute", &def]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = mdlc_exits(&["execute", &def], 1);
     let v = stdout_json(&out);
     assert_eq!(v["error"], "States.TaskFailed");
     let cause = v["cause"].as_str().unwrap_or("");
@@ -175,42 +159,26 @@ fn given_a_mock_config_then_tasks_answer_from_the_test_case() {
               "Ok":{"0":{"Throw":{"Error":"Lambda.ServiceException","Cause":"busy"}},"1":{"Return":{"Payload":{"v":1}}}},
               "Broken":{"0-2":{"Throw":{"Error":"ModelNotFound","Cause":"no model"}}}}}"#,
     );
-    let out = mdlc(&[
-        "execute",
-        &def,
-        "--mock-config",
-        &mocks,
-        "--test-case",
-        "Happy",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let test_case = |case: &str, code: i32| {
+        mdlc_exits(
+            &[
+                "execute",
+                &def,
+                "--mock-config",
+                &mocks,
+                "--test-case",
+                case,
+            ],
+            code,
+        )
+    };
+    let out = test_case("Happy", 0);
     assert_eq!(stdout_json(&out)["output"], serde_json::json!({"v": 1}));
-    let out = mdlc(&[
-        "execute",
-        &def,
-        "--mock-config",
-        &mocks,
-        "--test-case",
-        "Sad",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = test_case("Sad", 1);
     let v = stdout_json(&out);
     assert_eq!(v["error"], "ModelNotFound");
     assert_eq!(v["cause"], "no model");
-    let out = mdlc(&[
-        "execute",
-        &def,
-        "--mock-config",
-        &mocks,
-        "--test-case",
-        "Nope",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    test_case("Nope", 2);
 }
 
 #[test]
@@ -218,8 +186,7 @@ fn given_history_flag_then_prints_events_in_order() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let def = write(dir.path(), "loop.json", LOOP);
     let input = write(dir.path(), "input.json", r#"{"n": 2}"#);
-    let out = mdlc(&["execute", &def, "--input-file", &input, "--history"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = mdlc_exits(&["execute", &def, "--input-file", &input, "--history"], 0);
     let v = stdout_json(&out);
     let h = v["history"].as_array().cloned().unwrap_or_default();
     let types: Vec<&str> = h.iter().filter_map(|e| e["event_type"].as_str()).collect();

@@ -9,16 +9,32 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
-use crate::training::{Exit, run_process};
-use crate::{
-    Inner, JobCell, JobKind, StopKind, files, map_opt_ml, now_ms, resolve_program, spawn_job,
-};
+use crate::training::{Exit, program_for_image, run_process};
+use crate::{Inner, JobCell, JobKind, StopKind, files, map_opt_ml, now_ms, spawn_job};
 
 #[derive(Debug, Clone)]
 struct Mount {
     uri: S3Uri,
     /// Relative to the job directory (the `/opt/ml` stand-in).
     local: PathBuf,
+}
+
+/// The `S3Uri` and `LocalPath` of a processing input's `S3Input` or an output's `S3Output`
+/// (`sp` is its field path); every bad field is reported.
+fn mount(s3: &Value, sp: &str, p: &mut Problems) -> Option<Mount> {
+    let uri = fields::req_str(s3, sp, "S3Uri", p).and_then(|u| match u.parse::<S3Uri>() {
+        Ok(u) => Some(u),
+        Err(e) => {
+            p.push(&format!("{sp}.S3Uri"), e.to_string());
+            None
+        }
+    });
+    let local = fields::req_str(s3, sp, "LocalPath", p)
+        .and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), p));
+    Some(Mount {
+        uri: uri?,
+        local: local?,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -71,17 +87,12 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
     let (mut program, mut args) = (PathBuf::new(), Vec::new());
     if let Some(app) = fields::req_obj(req, "", "AppSpecification", &mut p) {
         let at = "AppSpecification";
-        if let Some(image) = fields::req_str(app, at, "ImageUri", &mut p) {
-            match resolve_program(inner, &image, crate::PROCESSING_IMAGE_FIELD) {
-                Ok((prog, a)) => {
-                    program = prog;
-                    args = a;
-                }
-                Err(e) => p.push(
-                    "AppSpecification.ImageUri",
-                    e.trim_start_matches("'AppSpecification.ImageUri' "),
-                ),
-            }
+        if let Some(image) = fields::req_str(app, at, "ImageUri", &mut p)
+            && let Some((prog, a)) =
+                program_for_image(inner, &image, crate::PROCESSING_IMAGE_FIELD, &mut p)
+        {
+            program = prog;
+            args = a;
         }
         for list in ["ContainerEntrypoint", "ContainerArguments"] {
             for (i, v) in fields::opt_array(app, at, list, &mut p).iter().enumerate() {
@@ -117,19 +128,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
                 "only S3Prefix is supported by the local emulator",
             );
         }
-        let uri =
-            fields::req_str(s3, &sp, "S3Uri", &mut p).and_then(|u| match u.parse::<S3Uri>() {
-                Ok(u) => Some(u),
-                Err(e) => {
-                    p.push(&format!("{sp}.S3Uri"), e.to_string());
-                    None
-                }
-            });
-        let local = fields::req_str(s3, &sp, "LocalPath", &mut p)
-            .and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), &mut p));
-        if let (Some(uri), Some(local)) = (uri, local) {
-            inputs.push(Mount { uri, local });
-        }
+        inputs.extend(mount(s3, &sp, &mut p));
     }
     let mut outputs = Vec::new();
     if let Some(cfg) = fields::opt_obj(req, "", "ProcessingOutputConfig", &mut p) {
@@ -151,19 +150,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
                 "EndOfJob",
                 &mut p,
             );
-            let uri =
-                fields::req_str(s3, &sp, "S3Uri", &mut p).and_then(|u| match u.parse::<S3Uri>() {
-                    Ok(u) => Some(u),
-                    Err(e) => {
-                        p.push(&format!("{sp}.S3Uri"), e.to_string());
-                        None
-                    }
-                });
-            let local = fields::req_str(s3, &sp, "LocalPath", &mut p)
-                .and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), &mut p));
-            if let (Some(uri), Some(local)) = (uri, local) {
-                outputs.push(Mount { uri, local });
-            }
+            outputs.extend(mount(s3, &sp, &mut p));
         }
     }
     let environment = fields::str_map(req, "", "Environment", &mut p);

@@ -64,6 +64,23 @@ pub(crate) struct TrainingSpec {
     pub max_runtime: u64,
 }
 
+/// The program (and its leading arguments) for a job's image; a failure is reported
+/// against `field`.
+pub(crate) fn program_for_image(
+    inner: &Inner,
+    image: &str,
+    field: &str,
+    p: &mut Problems,
+) -> Option<(PathBuf, Vec<String>)> {
+    match resolve_program(inner, image, field) {
+        Ok(program) => Some(program),
+        Err(e) => {
+            p.push(field, e.trim_start_matches(&format!("'{field}' ")));
+            None
+        }
+    }
+}
+
 fn channel_name_ok(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
@@ -113,15 +130,14 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
         if crate::config::is_builtin_xgboost(&inner.config.images, &image) {
             metric_defs = metrics::builtin_xgboost();
         }
-        match resolve_program(inner, &image, "AlgorithmSpecification.TrainingImage") {
-            Ok((prog, args)) => {
-                program = prog;
-                program_args = args;
-            }
-            Err(m) => p.push(
-                "AlgorithmSpecification.TrainingImage",
-                m.trim_start_matches("'AlgorithmSpecification.TrainingImage' "),
-            ),
+        if let Some((prog, args)) = program_for_image(
+            inner,
+            &image,
+            "AlgorithmSpecification.TrainingImage",
+            &mut p,
+        ) {
+            program = prog;
+            program_args = args;
         }
     }
     let defs_list = fields::opt_array(&algo, a, "MetricDefinitions", &mut p);

@@ -52,7 +52,7 @@ fn max_overlap(log: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_random_tuning_when_run_sync_then_jobs_run_two_at_a_time_and_the_best_is_reported() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let log = env.dir.path().join("concurrency.log");
     let req = tuning_request(
         "rnd-tune",
@@ -62,11 +62,7 @@ async fn given_random_tuning_when_run_sync_then_jobs_run_two_at_a_time_and_the_b
         json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1", "ScalingType": "Linear"}]}),
         json!({"epochs": "2", "epoch_ms": "150", "concurrency_log": log.display().to_string()}),
     );
-    let d = env
-        .emu
-        .call("createHyperParameterTuningJob", true, req)
-        .await
-        .expect("tuning");
+    let d = env.ok("createHyperParameterTuningJob", true, req).await;
     assert_eq!(d["HyperParameterTuningJobStatus"], "Completed", "{d:#}");
     assert_eq!(
         d["TrainingJobStatusCounters"],
@@ -77,21 +73,12 @@ async fn given_random_tuning_when_run_sync_then_jobs_run_two_at_a_time_and_the_b
         json!({"Succeeded": 5, "Pending": 0, "Failed": 0})
     );
     assert_eq!(max_overlap(&std::fs::read_to_string(&log).unwrap()), 2);
-    let list = env
-        .emu
-        .call(
-            "listTrainingJobsForHyperParameterTuningJob",
-            false,
-            json!({"HyperParameterTuningJobName": "rnd-tune"}),
-        )
-        .await
-        .unwrap();
-    let jobs = list["TrainingJobSummaries"].as_array().unwrap();
+    let jobs = env.tuned_jobs("rnd-tune").await;
     assert_eq!(jobs.len(), 5);
     let re = regex::Regex::new(r"^rnd-tune-00[1-5]-[0-9a-f]{8}$").unwrap();
     let mut best: Option<(f64, String)> = None;
-    for j in jobs {
-        let name = j["TrainingJobName"].as_str().unwrap();
+    for j in &jobs {
+        let name = text(j, "TrainingJobName");
         assert!(re.is_match(name), "{name}");
         let v = j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
             .as_f64()
@@ -124,7 +111,7 @@ async fn given_random_tuning_when_run_sync_then_jobs_run_two_at_a_time_and_the_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_grid_tuning_when_run_then_every_combination_is_trained_once() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let mut req = tuning_request(
         "grid-tune",
         "Grid",
@@ -140,24 +127,11 @@ async fn given_grid_tuning_when_run_then_every_combination_is_trained_once() {
         .as_object_mut()
         .unwrap()
         .remove("MaxNumberOfTrainingJobs");
-    let d = env
-        .emu
-        .call("createHyperParameterTuningJob", true, req)
-        .await
-        .expect("grid");
+    let d = env.ok("createHyperParameterTuningJob", true, req).await;
     assert_eq!(d["TrainingJobStatusCounters"]["Completed"], 6);
-    let list = env
-        .emu
-        .call(
-            "listTrainingJobsForHyperParameterTuningJob",
-            false,
-            json!({"HyperParameterTuningJobName": "grid-tune"}),
-        )
+    let mut combos: Vec<String> = env
+        .tuned_jobs("grid-tune")
         .await
-        .unwrap();
-    let mut combos: Vec<String> = list["TrainingJobSummaries"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|j| j["TunedHyperParameters"].to_string())
         .collect();
@@ -177,23 +151,17 @@ async fn given_grid_tuning_when_run_then_every_combination_is_trained_once() {
         json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}),
         json!({}),
     );
-    let f = env
-        .emu
-        .call("createHyperParameterTuningJob", false, bad)
-        .await
-        .unwrap_err();
-    assert!(
-        f.cause
-            .contains("ContinuousParameterRanges' is not supported by the Grid strategy"),
-        "{}",
-        f.cause
+    let f = env.fail("createHyperParameterTuningJob", false, bad).await;
+    assert_contains(
+        &f.cause,
+        "ContinuousParameterRanges' is not supported by the Grid strategy",
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_bayesian_tuning_with_a_log_range_when_run_then_values_respect_the_range() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let req = tuning_request(
         "bayes-tune",
         "Bayesian",
@@ -205,22 +173,9 @@ async fn given_bayesian_tuning_with_a_log_range_when_run_then_values_respect_the
         }),
         json!({"epochs": "1"}),
     );
-    let d = env
-        .emu
-        .call("createHyperParameterTuningJob", true, req)
-        .await
-        .expect("bayes");
+    let d = env.ok("createHyperParameterTuningJob", true, req).await;
     assert_eq!(d["TrainingJobStatusCounters"]["Completed"], 6);
-    let list = env
-        .emu
-        .call(
-            "listTrainingJobsForHyperParameterTuningJob",
-            false,
-            json!({"HyperParameterTuningJobName": "bayes-tune"}),
-        )
-        .await
-        .unwrap();
-    for j in list["TrainingJobSummaries"].as_array().unwrap() {
+    for j in env.tuned_jobs("bayes-tune").await {
         let x: f64 = j["TunedHyperParameters"]["x"]
             .as_str()
             .unwrap()
@@ -239,17 +194,8 @@ async fn given_bayesian_tuning_with_a_log_range_when_run_then_values_respect_the
         json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}]}),
         json!({}),
     );
-    let f = env
-        .emu
-        .call("createHyperParameterTuningJob", false, bad)
-        .await
-        .unwrap_err();
-    assert!(
-        f.cause
-            .contains("Logarithmic requires MinValue greater than 0"),
-        "{}",
-        f.cause
-    );
+    let f = env.fail("createHyperParameterTuningJob", false, bad).await;
+    assert_contains(&f.cause, "Logarithmic requires MinValue greater than 0");
     let bad = tuning_request(
         "bayes-metric",
         "Bayesian",
@@ -261,22 +207,14 @@ async fn given_bayesian_tuning_with_a_log_range_when_run_then_values_respect_the
     let mut bad = bad;
     bad["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"] =
         json!("validation:auc");
-    let f = env
-        .emu
-        .call("createHyperParameterTuningJob", false, bad)
-        .await
-        .unwrap_err();
-    assert!(
-        f.cause.contains("is not among the metric definitions"),
-        "{}",
-        f.cause
-    );
+    let f = env.fail("createHyperParameterTuningJob", false, bad).await;
+    assert_contains(&f.cause, "is not among the metric definitions");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_early_stopping_when_a_job_is_worse_than_the_median_then_it_is_stopped() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let mut req = tuning_request(
         "early-tune",
         "Grid",
@@ -287,45 +225,24 @@ async fn given_early_stopping_when_a_job_is_worse_than_the_median_then_it_is_sto
     );
     // The first three are good and run to the end; the fourth is far worse and is stopped early.
     req["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = json!("Auto");
-    let d = env
-        .emu
-        .call("createHyperParameterTuningJob", true, req)
-        .await
-        .expect("tuning");
+    let d = env.ok("createHyperParameterTuningJob", true, req).await;
     assert_eq!(d["TrainingJobStatusCounters"]["Completed"], 3, "{d:#}");
     assert_eq!(d["TrainingJobStatusCounters"]["Stopped"], 1, "{d:#}");
-    let list = env
-        .emu
-        .call(
-            "listTrainingJobsForHyperParameterTuningJob",
-            false,
-            json!({"HyperParameterTuningJobName": "early-tune"}),
-        )
+    let stopped = env
+        .tuned_jobs("early-tune")
         .await
-        .unwrap();
-    let stopped = list["TrainingJobSummaries"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
         .find(|j| j["TrainingJobStatus"] == "Stopped")
-        .unwrap()
-        .clone();
+        .unwrap();
     assert_eq!(stopped["TunedHyperParameters"]["x"], "4");
-    let name = stopped["TrainingJobName"].as_str().unwrap();
-    let epochs = env
-        .emu
-        .log_events(JobKind::Training, name)
-        .unwrap()
-        .iter()
-        .filter(|l| l.message.starts_with("epoch="))
-        .count();
+    let epochs = env.epochs_logged(text(&stopped, "TrainingJobName"));
     assert!(epochs < 40, "{epochs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_hyperband_when_run_then_no_job_goes_past_max_resource_and_weak_jobs_stop_early() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let mut req = tuning_request(
         "hb-tune",
         "Hyperband",
@@ -336,11 +253,7 @@ async fn given_hyperband_when_run_then_no_job_goes_past_max_resource_and_weak_jo
     );
     req["HyperParameterTuningJobConfig"]["StrategyConfig"] =
         json!({"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}});
-    let d = env
-        .emu
-        .call("createHyperParameterTuningJob", true, req)
-        .await
-        .expect("hyperband");
+    let d = env.ok("createHyperParameterTuningJob", true, req).await;
     let counters = &d["TrainingJobStatusCounters"];
     assert_eq!(
         counters["Completed"].as_u64().unwrap() + counters["Stopped"].as_u64().unwrap(),
@@ -349,24 +262,9 @@ async fn given_hyperband_when_run_then_no_job_goes_past_max_resource_and_weak_jo
     );
     assert!(counters["Stopped"].as_u64().unwrap() >= 1, "{d:#}");
     assert!(counters["Completed"].as_u64().unwrap() >= 1, "{d:#}");
-    let list = env
-        .emu
-        .call(
-            "listTrainingJobsForHyperParameterTuningJob",
-            false,
-            json!({"HyperParameterTuningJobName": "hb-tune"}),
-        )
-        .await
-        .unwrap();
-    for j in list["TrainingJobSummaries"].as_array().unwrap() {
-        let name = j["TrainingJobName"].as_str().unwrap();
-        let epochs = env
-            .emu
-            .log_events(JobKind::Training, name)
-            .unwrap()
-            .iter()
-            .filter(|l| l.message.starts_with("epoch="))
-            .count();
+    for j in env.tuned_jobs("hb-tune").await {
+        let name = text(&j, "TrainingJobName");
+        let epochs = env.epochs_logged(name);
         // MaxResource is 9 epochs; the program would run 200 (a few lines may follow the stop).
         assert!(epochs <= 30, "{name} ran {epochs} epochs");
     }
@@ -380,18 +278,13 @@ async fn given_hyperband_when_run_then_no_job_goes_past_max_resource_and_weak_jo
         json!({"epochs": "3"}),
     );
     bad["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = json!("Auto");
-    assert!(
-        env.emu
-            .call("createHyperParameterTuningJob", false, bad)
-            .await
-            .is_err()
-    );
+    env.fail("createHyperParameterTuningJob", false, bad).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_all_training_jobs_fail_when_tuning_then_the_tuning_job_fails() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let req = tuning_request(
         "fail-tune",
         "Random",
@@ -400,43 +293,29 @@ async fn given_all_training_jobs_fail_when_tuning_then_the_tuning_job_fails() {
         json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}),
         json!({"mode": "fail"}),
     );
-    let f = env
-        .emu
-        .call("createHyperParameterTuningJob", true, req)
-        .await
-        .unwrap_err();
+    let f = env.fail("createHyperParameterTuningJob", true, req).await;
     assert_eq!(f.error, "States.TaskFailed");
-    let d: Value = serde_json::from_str(&f.cause).unwrap();
+    let d = described(&f);
     assert_eq!(d["HyperParameterTuningJobStatus"], "Failed");
     assert_eq!(d["TrainingJobStatusCounters"]["NonRetryableError"], 2);
     assert_eq!(d["ObjectiveStatusCounters"]["Failed"], 2);
-    assert!(
-        d["FailureReason"].as_str().unwrap().contains("mode=fail"),
-        "{d:#}"
-    );
+    assert_contains(text(&d, "FailureReason"), "mode=fail");
 }
 
 async fn trained_model(env: &Env, x: &str, extra: Value) -> String {
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let mut hps = json!({"x": x, "epochs": "1"});
     if let (Value::Object(h), Value::Object(e)) = (&mut hps, extra) {
         h.extend(e);
     }
     let job = format!("train-for-{}", x.replace('.', "-"));
     let d = env
-        .emu
-        .call("createTrainingJob", true, training_request(&job, hps))
-        .await
-        .unwrap();
-    let url = d["ModelArtifacts"]["S3ModelArtifacts"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .ok("createTrainingJob", true, training_request(&job, hps))
+        .await;
+    let url = text(&d["ModelArtifacts"], "S3ModelArtifacts");
     let model = format!("model-{job}");
-    env.emu
-        .call("createModel", false, json!({"ModelName": model, "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url}}))
-        .await
-        .unwrap();
+    env.ok("createModel", false, json!({"ModelName": model, "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url}}))
+        .await;
     model
 }
 
@@ -472,14 +351,12 @@ async fn given_a_model_when_batch_transforming_then_each_input_gets_an_out_objec
     for (i, (strategy, n)) in [("MultiRecord", 1), ("SingleRecord", 4)].iter().enumerate() {
         let name = format!("batch-{i}");
         let d = env
-            .emu
-            .call(
+            .ok(
                 "createTransformJob",
                 true,
                 transform_request(&name, &model, strategy, *n),
             )
-            .await
-            .expect("transform");
+            .await;
         assert_eq!(d["TransformJobStatus"], "Completed", "{d:#}");
         assert_eq!(d["BatchStrategy"], json!(strategy));
         let out = String::from_utf8(get(&env.store, "s3://bucket/batch/out/part-1.csv.out").await)
@@ -494,19 +371,13 @@ async fn given_a_model_when_batch_transforming_then_each_input_gets_an_out_objec
         assert_eq!(out2, "20.5\n40.5\n");
     }
     let missing = env
-        .emu
-        .call(
+        .fail(
             "createTransformJob",
             false,
             transform_request("batch-x", "no-such-model", "MultiRecord", 1),
         )
-        .await
-        .unwrap_err();
-    assert!(
-        missing.cause.contains("Could not find model"),
-        "{}",
-        missing.cause
-    );
+        .await;
+    assert_contains(&missing.cause, "Could not find model");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,21 +386,16 @@ async fn given_a_model_server_that_errors_when_transforming_then_the_job_fails_w
     let model = trained_model(&env, "0.25", json!({"serve_fail": "1"})).await;
     put(&env.store, "s3://bucket/batch/in/part-1.csv", "1,2\n").await;
     let f = env
-        .emu
-        .call(
+        .fail(
             "createTransformJob",
             true,
             transform_request("batch-bad", &model, "MultiRecord", 1),
         )
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(f.error, "States.TaskFailed");
-    let d: Value = serde_json::from_str(&f.cause).unwrap();
+    let d = described(&f);
     assert_eq!(d["TransformJobStatus"], "Failed");
-    assert!(
-        d["FailureReason"].as_str().unwrap().contains("HTTP 500"),
-        "{d:#}"
-    );
+    assert_contains(text(&d, "FailureReason"), "HTTP 500");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -548,41 +414,23 @@ async fn given_processing_inputs_when_processing_then_outputs_are_uploaded() {
         })
     };
     let d = env
-        .emu
-        .call("createProcessingJob", true, req("proc-ok", json!(["copy"])))
-        .await
-        .expect("processing");
+        .ok("createProcessingJob", true, req("proc-ok", json!(["copy"])))
+        .await;
     assert_eq!(d["ProcessingJobStatus"], "Completed");
     assert_eq!(get(&env.store, "s3://bucket/clean/a.txt").await, b"HELLO");
     assert_eq!(get(&env.store, "s3://bucket/clean/d/b.txt").await, b"WORLD");
     let f = env
-        .emu
-        .call(
+        .fail(
             "createProcessingJob",
             true,
             req("proc-bad", json!(["fail"])),
         )
-        .await
-        .unwrap_err();
-    let d: Value = serde_json::from_str(&f.cause).unwrap();
+        .await;
+    let d = described(&f);
     assert_eq!(d["ProcessingJobStatus"], "Failed");
-    assert!(
-        d["ExitMessage"]
-            .as_str()
-            .unwrap()
-            .contains("processing failed on purpose"),
-        "{d:#}"
-    );
+    assert_contains(text(&d, "ExitMessage"), "processing failed on purpose");
     let mut bad = req("proc-path", json!(["copy"]));
     bad["ProcessingInputs"][0]["S3Input"]["LocalPath"] = json!("/tmp/x");
-    let f = env
-        .emu
-        .call("createProcessingJob", false, bad)
-        .await
-        .unwrap_err();
-    assert!(
-        f.cause.contains("ProcessingInputs[0].S3Input.LocalPath"),
-        "{}",
-        f.cause
-    );
+    let f = env.fail("createProcessingJob", false, bad).await;
+    assert_contains(&f.cause, "ProcessingInputs[0].S3Input.LocalPath");
 }

@@ -24,11 +24,7 @@ async fn given_s3_and_file_system_channels_when_training_sync_then_the_contract_
         "ChannelName": "validation",
         "DataSource": {"FileSystemDataSource": {"FileSystemId": "fs-123", "FileSystemAccessMode": "ro", "FileSystemType": "EFS", "DirectoryPath": "/shared/val"}}
     }));
-    let d = env
-        .emu
-        .call("createTrainingJob", true, req)
-        .await
-        .expect("sync training");
+    let d = env.ok("createTrainingJob", true, req).await;
     assert_eq!(status(&d, "TrainingJobStatus"), "Completed", "{d:#}");
     assert_eq!(status(&d, "SecondaryStatus"), "Completed");
     assert_eq!(
@@ -51,12 +47,7 @@ async fn given_s3_and_file_system_channels_when_training_sync_then_the_contract_
         "{loss}"
     );
     // The model archive holds what the program wrote, which shows what it was given.
-    let tar = get(&env.store, artifacts).await;
-    let unpacked = tempfile::tempdir().unwrap();
-    mdlc_emulator::files::unpack(&tar, unpacked.path()).unwrap();
-    let model: Value =
-        serde_json::from_str(&std::fs::read_to_string(unpacked.path().join("model.json")).unwrap())
-            .unwrap();
+    let model = env.model_json(artifacts).await;
     assert_eq!(model["hyperparameters"], json!({"epochs": "3", "x": "0.5"}));
     assert_eq!(
         model["channels"]["train"]["files"],
@@ -126,14 +117,12 @@ async fn given_s3_and_file_system_channels_when_training_sync_then_the_contract_
     );
     // Describe through the API and through the port.
     let again = env
-        .emu
-        .call(
+        .ok(
             "describeTrainingJob",
             false,
             json!({"TrainingJobName": "job-contract"}),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(again["TrainingJobStatus"], "Completed");
     let info = env.emu.describe_training_job("job-contract").await.unwrap();
     assert_eq!(info.model_artifacts.as_deref(), Some(artifacts));
@@ -155,16 +144,14 @@ async fn given_s3_and_file_system_channels_when_training_sync_then_the_contract_
 async fn given_a_plain_create_when_called_then_the_arn_comes_back_and_the_job_runs_in_the_background()
  {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let r = env
-        .emu
-        .call(
+        .ok(
             "createTrainingJob",
             false,
             training_request("bg-job", json!({"epochs": "2", "epoch_ms": "200"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         r,
         json!({"TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/bg-job"})
@@ -172,53 +159,44 @@ async fn given_a_plain_create_when_called_then_the_arn_comes_back_and_the_job_ru
     let d = env.emu.wait(JobKind::Training, "bg-job").await.unwrap();
     assert_eq!(d["TrainingJobStatus"], "Completed");
     let dup = env
-        .emu
-        .call(
+        .fail(
             "createTrainingJob",
             false,
             training_request("bg-job", json!({})),
         )
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(dup.error, "SageMaker.ResourceInUseException");
-    assert!(dup.cause.contains("bg-job"), "{}", dup.cause);
+    assert_contains(&dup.cause, "bg-job");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_failing_program_when_training_sync_then_the_task_fails_with_the_describe_output() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let f = env
-        .emu
-        .call(
+        .fail(
             "createTrainingJob",
             true,
             training_request("fails", json!({"mode": "fail"})),
         )
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(f.error, "States.TaskFailed");
-    let cause: Value = serde_json::from_str(&f.cause).unwrap();
+    let cause = described(&f);
     assert_eq!(cause["TrainingJobStatus"], "Failed");
     assert_eq!(
         cause["FailureReason"],
         "ClientError: bad hyperparameter: mode=fail, exit code: 1"
     );
     let crash = env
-        .emu
-        .call(
+        .fail(
             "createTrainingJob",
             true,
             training_request("crashes", json!({"mode": "crash"})),
         )
-        .await
-        .unwrap_err();
-    let cause: Value = serde_json::from_str(&crash.cause).unwrap();
+        .await;
+    let cause = described(&crash);
     assert!(
-        cause["FailureReason"]
-            .as_str()
-            .unwrap()
-            .ends_with("exit code: 3"),
+        text(&cause, "FailureReason").ends_with("exit code: 3"),
         "{cause}"
     );
 }
@@ -227,79 +205,58 @@ async fn given_a_failing_program_when_training_sync_then_the_task_fails_with_the
 async fn given_an_empty_channel_when_training_then_the_job_fails_like_aws() {
     let env = setup();
     let f = env
-        .emu
-        .call(
+        .fail(
             "createTrainingJob",
             true,
             training_request("no-data", json!({})),
         )
-        .await
-        .unwrap_err();
-    let cause: Value = serde_json::from_str(&f.cause).unwrap();
-    assert!(
-        cause["FailureReason"]
-            .as_str()
-            .unwrap()
-            .contains("No S3 objects found under S3 URL \"s3://bucket/data/train/\""),
-        "{cause}"
+        .await;
+    assert_contains(
+        text(&described(&f), "FailureReason"),
+        "No S3 objects found under S3 URL \"s3://bucket/data/train/\"",
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_max_runtime_when_the_program_overruns_then_it_is_killed_and_the_job_stops() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let mut req = training_request("too-slow", json!({"mode": "sleep", "sleep_secs": "120"}));
     req["StoppingCondition"]["MaxRuntimeInSeconds"] = json!(1);
-    let f = env
-        .emu
-        .call("createTrainingJob", true, req)
-        .await
-        .unwrap_err();
+    let f = env.fail("createTrainingJob", true, req).await;
     assert_eq!(f.error, "States.TaskFailed");
-    let cause: Value = serde_json::from_str(&f.cause).unwrap();
+    let cause = described(&f);
     assert_eq!(cause["TrainingJobStatus"], "Stopped");
     assert_eq!(cause["SecondaryStatus"], "MaxRuntimeExceeded");
-    assert!(
-        cause["FailureReason"]
-            .as_str()
-            .unwrap()
-            .contains("MaxRuntimeInSeconds")
-    );
+    assert_contains(text(&cause, "FailureReason"), "MaxRuntimeInSeconds");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_running_job_when_stopped_then_it_ends_stopped() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
-    env.emu
-        .call(
-            "createTrainingJob",
-            false,
-            training_request("to-stop", json!({"mode": "sleep"})),
-        )
-        .await
-        .unwrap();
+    env.put_train_data().await;
+    env.ok(
+        "createTrainingJob",
+        false,
+        training_request("to-stop", json!({"mode": "sleep"})),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    env.emu
-        .call(
-            "stopTrainingJob",
-            false,
-            json!({"TrainingJobName": "to-stop"}),
-        )
-        .await
-        .unwrap();
+    env.ok(
+        "stopTrainingJob",
+        false,
+        json!({"TrainingJobName": "to-stop"}),
+    )
+    .await;
     let d = env.emu.wait(JobKind::Training, "to-stop").await.unwrap();
     assert_eq!(d["TrainingJobStatus"], "Stopped");
     let again = env
-        .emu
-        .call(
+        .fail(
             "stopTrainingJob",
             false,
             json!({"TrainingJobName": "to-stop"}),
         )
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(again.error, "SageMaker.AmazonSageMakerException");
 }
 
@@ -307,10 +264,8 @@ async fn given_a_running_job_when_stopped_then_it_ends_stopped() {
 async fn given_invalid_requests_when_creating_then_every_bad_field_is_named() {
     let env = setup();
     let f = env
-        .emu
-        .call("createTrainingJob", true, json!({"TrainingJobName": "bad_name", "HyperParameters": {"n": 3}, "InputDataConfig": [{"ChannelName": "t", "DataSource": {}}]}))
-        .await
-        .unwrap_err();
+        .fail("createTrainingJob", true, json!({"TrainingJobName": "bad_name", "HyperParameters": {"n": 3}, "InputDataConfig": [{"ChannelName": "t", "DataSource": {}}]}))
+        .await;
     assert_eq!(f.error, "SageMaker.AmazonSageMakerException");
     for field in [
         "TrainingJobName",
@@ -322,51 +277,25 @@ async fn given_invalid_requests_when_creating_then_every_bad_field_is_named() {
         "StoppingCondition",
         "InputDataConfig[0].DataSource",
     ] {
-        assert!(
-            f.cause.contains(&format!("'{field}'")),
-            "{field} missing in {}",
-            f.cause
-        );
+        assert_contains(&f.cause, &format!("'{field}'"));
     }
-    assert!(
-        f.cause.contains("Error Code: ValidationException"),
-        "{}",
-        f.cause
-    );
+    assert_contains(&f.cause, "Error Code: ValidationException");
     let mut req = training_request("unknown-image", json!({}));
     req["AlgorithmSpecification"]["TrainingImage"] =
         json!("1.dkr.ecr.us-east-1.amazonaws.com/nothing:1");
+    let f = env.fail("createTrainingJob", false, req).await;
+    assert_contains(&f.cause, "AlgorithmSpecification.TrainingImage");
     let f = env
-        .emu
-        .call("createTrainingJob", false, req)
-        .await
-        .unwrap_err();
-    assert!(
-        f.cause.contains("AlgorithmSpecification.TrainingImage"),
-        "{}",
-        f.cause
-    );
-    let f = env
-        .emu
-        .call(
+        .fail(
             "describeTrainingJob",
             false,
             json!({"TrainingJobName": "missing"}),
         )
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(f.error, "SageMaker.ResourceNotFoundException");
-    let f = env
-        .emu
-        .call("createEndpoint", false, json!({}))
-        .await
-        .unwrap_err();
+    let f = env.fail("createEndpoint", false, json!({})).await;
     assert_eq!(f.error, "States.Runtime");
-    let f = env
-        .emu
-        .call("createModel", true, json!({}))
-        .await
-        .unwrap_err();
+    let f = env.fail("createModel", true, json!({})).await;
     assert_eq!(f.error, "States.Runtime");
 }
 
@@ -375,49 +304,37 @@ async fn given_model_data_when_creating_models_then_aws_rules_apply() {
     let env = setup();
     let req = |name: &str, url: &str| json!({"ModelName": name, "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url}});
     let f = env
-        .emu
-        .call(
+        .fail(
             "createModel",
             false,
             req("m1", "s3://bucket/missing/model.tar.gz"),
         )
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(f.error, "SageMaker.AmazonSageMakerException");
-    assert!(
-        f.cause
-            .contains("Could not find model data at s3://bucket/missing/model.tar.gz"),
-        "{}",
-        f.cause
+    assert_contains(
+        &f.cause,
+        "Could not find model data at s3://bucket/missing/model.tar.gz",
     );
     put(&env.store, "s3://bucket/m/model.tar.gz", "x").await;
     let ok = env
-        .emu
-        .call(
+        .ok(
             "createModel",
             false,
             req("m1", "s3://bucket/m/model.tar.gz"),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         ok,
         json!({"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m1"})
     );
     let dup = env
-        .emu
-        .call(
+        .fail(
             "createModel",
             false,
             req("m1", "s3://bucket/m/model.tar.gz"),
         )
-        .await
-        .unwrap_err();
-    assert!(
-        dup.cause.contains("Cannot create already existing model"),
-        "{}",
-        dup.cause
-    );
+        .await;
+    assert_contains(&dup.cause, "Cannot create already existing model");
     // Through the port used by the create-model handler.
     let port_req = mdlc_core::ports::CreateModelRequest {
         model_name: "m1".into(),
@@ -455,58 +372,41 @@ async fn given_model_data_when_creating_models_then_aws_rules_apply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_fault_rules_when_calling_then_throttling_and_job_failures_are_injected() {
     let env = setup_with("throttle:createTrainingJob:2,fail:doomed-*", |_| {});
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     for _ in 0..2 {
         let f = env
-            .emu
-            .call(
+            .fail(
                 "createTrainingJob",
                 true,
                 training_request("after-throttle", json!({})),
             )
-            .await
-            .unwrap_err();
+            .await;
         assert_eq!(f.error, "SageMaker.AmazonSageMakerException");
-        assert!(
-            f.cause.contains("Error Code: ThrottlingException"),
-            "{}",
-            f.cause
-        );
+        assert_contains(&f.cause, "Error Code: ThrottlingException");
     }
     let d = env
-        .emu
-        .call(
+        .ok(
             "createTrainingJob",
             true,
             training_request("after-throttle", json!({})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(d["TrainingJobStatus"], "Completed");
     let f = env
-        .emu
-        .call(
+        .fail(
             "createTrainingJob",
             true,
             training_request("doomed-1", json!({})),
         )
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(f.error, "States.TaskFailed");
-    let cause: Value = serde_json::from_str(&f.cause).unwrap();
-    assert!(
-        cause["FailureReason"]
-            .as_str()
-            .unwrap()
-            .contains("injected failure"),
-        "{cause}"
-    );
+    assert_contains(text(&described(&f), "FailureReason"), "injected failure");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_an_abandoned_sync_task_when_dropped_then_its_job_is_stopped() {
     let env = setup();
-    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    env.put_train_data().await;
     let call = env.emu.call(
         "createTrainingJob",
         true,
@@ -536,21 +436,10 @@ async fn given_a_manifest_file_channel_when_training_then_the_listed_objects_are
     let mut req = training_request("manifest-job", json!({}));
     req["InputDataConfig"][0]["DataSource"]["S3DataSource"] =
         json!({"S3DataType": "ManifestFile", "S3Uri": "s3://bucket/manifests/train.json"});
-    let d = env
-        .emu
-        .call("createTrainingJob", true, req)
-        .await
-        .expect("training");
-    let tar = get(
-        &env.store,
-        d["ModelArtifacts"]["S3ModelArtifacts"].as_str().unwrap(),
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    mdlc_emulator::files::unpack(&tar, dir.path()).unwrap();
-    let model: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("model.json")).unwrap())
-            .unwrap();
+    let d = env.ok("createTrainingJob", true, req).await;
+    let model = env
+        .model_json(text(&d["ModelArtifacts"], "S3ModelArtifacts"))
+        .await;
     assert_eq!(
         model["channels"]["train"]["files"],
         json!(["deep/y.csv", "x.csv"])
@@ -564,14 +453,6 @@ async fn given_a_manifest_file_channel_when_training_then_the_listed_objects_are
     let mut req = training_request("manifest-bad", json!({}));
     req["InputDataConfig"][0]["DataSource"]["S3DataSource"] =
         json!({"S3DataType": "ManifestFile", "S3Uri": "s3://bucket/manifests/bad.json"});
-    let f = env
-        .emu
-        .call("createTrainingJob", true, req)
-        .await
-        .unwrap_err();
-    assert!(
-        f.cause.contains("is not a plain relative key"),
-        "{}",
-        f.cause
-    );
+    let f = env.fail("createTrainingJob", true, req).await;
+    assert_contains(&f.cause, "is not a plain relative key");
 }

@@ -488,6 +488,18 @@ fn sequence_of<'a>(items: Vec<Value<'a>>) -> Value<'a> {
     Value::seq(items)
 }
 
+/// Calls a higher-order function's callback as `$map`, `$filter`, `$each` and the like do:
+/// with the value, its index or key, and the whole input, cut to the callback's arity.
+fn call_back<'a>(
+    ctx: &Ctx<'a>,
+    f: &Value<'a>,
+    value: Value<'a>,
+    key: Value<'a>,
+    whole: Value<'a>,
+) -> R<'a> {
+    ctx.apply(f, hof_args(f, value, key, whole), &Value::Null)
+}
+
 fn hof_args<'a>(f: &Value<'a>, a1: Value<'a>, a2: Value<'a>, a3: Value<'a>) -> Vec<Value<'a>> {
     let n = func_arity(f);
     let mut v = vec![a1];
@@ -862,11 +874,7 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
                 let items = arr.to_items();
                 let mut out = Vec::new();
                 for (i, x) in items.iter().enumerate() {
-                    let r = ctx.apply(
-                        &a1,
-                        hof_args(&a1, x.clone(), Value::Number(i as f64), arr.clone()),
-                        &Value::Null,
-                    )?;
+                    let r = call_back(ctx, &a1, x.clone(), Value::Number(i as f64), arr.clone())?;
                     if !r.is_undefined() {
                         out.push(r);
                     }
@@ -894,11 +902,7 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
                 let items = arr.to_items();
                 let mut out = Vec::new();
                 for (i, x) in items.iter().enumerate() {
-                    let r = ctx.apply(
-                        &a1,
-                        hof_args(&a1, x.clone(), Value::Number(i as f64), arr.clone()),
-                        &Value::Null,
-                    )?;
+                    let r = call_back(ctx, &a1, x.clone(), Value::Number(i as f64), arr.clone())?;
                     if boolean(&r)? == Some(true) {
                         out.push(x.clone());
                     }
@@ -915,11 +919,8 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
                     let ok = if a1.is_undefined() {
                         true
                     } else {
-                        let r = ctx.apply(
-                            &a1,
-                            hof_args(&a1, x.clone(), Value::Number(i as f64), arr.clone()),
-                            &Value::Null,
-                        )?;
+                        let r =
+                            call_back(ctx, &a1, x.clone(), Value::Number(i as f64), arr.clone())?;
                         boolean(&r)? == Some(true)
                     };
                     if ok {
@@ -976,11 +977,7 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
             Value::Object(m) => {
                 let mut out = Map::new();
                 for (k, v) in m.iter() {
-                    let r = ctx.apply(
-                        &a1,
-                        hof_args(&a1, v.clone(), Value::str(k), a0.clone()),
-                        &Value::Null,
-                    )?;
+                    let r = call_back(ctx, &a1, v.clone(), Value::str(k), a0.clone())?;
                     if boolean(&r)? == Some(true) {
                         out.insert(k.clone(), v.clone());
                     }
@@ -1024,11 +1021,7 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
             Value::Object(m) => {
                 let mut out = Vec::new();
                 for (k, v) in m.iter() {
-                    let r = ctx.apply(
-                        &a1,
-                        hof_args(&a1, v.clone(), Value::str(k), a0.clone()),
-                        &Value::Null,
-                    )?;
+                    let r = call_back(ctx, &a1, v.clone(), Value::str(k), a0.clone())?;
                     if !r.is_undefined() {
                         out.push(r);
                     }
@@ -1299,6 +1292,19 @@ fn hash(s: &str, algo: &str) -> Result<String, Error> {
     })
 }
 
+/// The padding MD5 and SHA-1 share: a 1 bit, zeros up to 56 bytes mod 64, then the message
+/// length in bits as 8 bytes (little-endian for MD5, big-endian for SHA-1).
+fn pad_message(input: &[u8], length_bytes: fn(u64) -> [u8; 8]) -> Vec<u8> {
+    let mut msg = input.to_vec();
+    let bit_len = (input.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&length_bytes(bit_len));
+    msg
+}
+
 /// MD5 (RFC 1321).
 fn md5(input: &[u8]) -> [u8; 16] {
     const S: [u32; 64] = [
@@ -1311,13 +1317,7 @@ fn md5(input: &[u8]) -> [u8; 16] {
         .collect();
     let (mut a0, mut b0, mut c0, mut d0) =
         (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
-    let mut msg = input.to_vec();
-    let bit_len = (input.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bit_len.to_le_bytes());
+    let msg = pad_message(input, u64::to_le_bytes);
     for chunk in msg.chunks(64) {
         let m: Vec<u32> = chunk
             .chunks(4)
@@ -1353,13 +1353,7 @@ fn md5(input: &[u8]) -> [u8; 16] {
 /// SHA-1 (FIPS 180-4).
 fn sha1(input: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
-    let mut msg = input.to_vec();
-    let bit_len = (input.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bit_len.to_be_bytes());
+    let msg = pad_message(input, u64::to_be_bytes);
     for chunk in msg.chunks(64) {
         let mut w = [0u32; 80];
         for (i, word) in chunk.chunks(4).enumerate() {

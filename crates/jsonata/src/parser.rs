@@ -469,22 +469,33 @@ impl Parser {
         }
     }
 
-    fn object_pairs(&mut self) -> Result<Vec<(Node, Node)>, Error> {
-        let mut pairs = Vec::new();
-        if !self.is_op("}") {
+    /// Parses `item, item, ...` (possibly empty) and the `close` token after it.
+    fn comma_list<I>(
+        &mut self,
+        close: &str,
+        mut item: impl FnMut(&mut Self) -> Result<I, Error>,
+    ) -> Result<Vec<I>, Error> {
+        let mut items = Vec::new();
+        if !self.is_op(close) {
             loop {
-                let k = self.expression(0)?;
-                self.advance(Some(":"), false)?;
-                let v = self.expression(0)?;
-                pairs.push((k, v));
+                items.push(item(self)?);
                 if !self.is_op(",") {
                     break;
                 }
                 self.advance(Some(","), false)?;
             }
         }
-        self.advance(Some("}"), true)?;
-        Ok(pairs)
+        self.advance(Some(close), true)?;
+        Ok(items)
+    }
+
+    fn object_pairs(&mut self) -> Result<Vec<(Node, Node)>, Error> {
+        self.comma_list("}", |p| {
+            let k = p.expression(0)?;
+            p.advance(Some(":"), false)?;
+            let v = p.expression(0)?;
+            Ok((k, v))
+        })
     }
 
     fn led(&mut self, t: Tok, pos: usize, left: Node) -> Result<Node, Error> {
@@ -529,26 +540,18 @@ impl Parser {
     }
 
     fn nud_array(&mut self, op: String, pos: usize) -> Result<Node, Error> {
-        let mut items = Vec::new();
-        if !self.is_op("]") {
-            loop {
-                let mut item = self.expression(0)?;
-                if self.is_op("..") {
-                    let rpos = self.pos;
-                    self.advance(Some(".."), false)?;
-                    let mut range = node(T::Binary, Lit::Str("..".into()), rpos);
-                    range.lhs = bx(item);
-                    range.rhs = bx(self.expression(0)?);
-                    item = range;
-                }
-                items.push(item);
-                if !self.is_op(",") {
-                    break;
-                }
-                self.advance(Some(","), false)?;
+        let items = self.comma_list("]", |p| {
+            let item = p.expression(0)?;
+            if !p.is_op("..") {
+                return Ok(item);
             }
-        }
-        self.advance(Some("]"), true)?;
+            let rpos = p.pos;
+            p.advance(Some(".."), false)?;
+            let mut range = node(T::Binary, Lit::Str("..".into()), rpos);
+            range.lhs = bx(item);
+            range.rhs = bx(p.expression(0)?);
+            Ok(range)
+        })?;
         let mut n = node(T::Unary, Lit::Str(op), pos);
         n.expressions = items;
         Ok(n)
@@ -598,24 +601,16 @@ impl Parser {
     fn led_call(&mut self, op: String, pos: usize, left: Node, bp: u32) -> Result<Node, Error> {
         let _ = bp;
         let mut n = node(T::Function, Lit::Str(op), pos);
-        let mut args = Vec::new();
         let mut partial = false;
-        if !self.is_op(")") {
-            loop {
-                if self.is_op("?") {
-                    partial = true;
-                    args.push(node(T::Operator, Lit::Str("?".into()), self.pos));
-                    self.advance(Some("?"), false)?;
-                } else {
-                    args.push(self.expression(0)?);
-                }
-                if !self.is_op(",") {
-                    break;
-                }
-                self.advance(Some(","), false)?;
+        let args = self.comma_list(")", |p| {
+            if !p.is_op("?") {
+                return p.expression(0);
             }
-        }
-        self.advance(Some(")"), true)?;
+            partial = true;
+            let placeholder = node(T::Operator, Lit::Str("?".into()), p.pos);
+            p.advance(Some("?"), false)?;
+            Ok(placeholder)
+        })?;
         if partial {
             n.t = T::Partial;
         }

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod experiment;
 pub mod sigv4;
+pub mod test_support;
 
 pub use client::{KeyValue, Metric, MlflowClient, Run, RunStatus, TrackingError, TrackingTarget};
 pub use experiment::{

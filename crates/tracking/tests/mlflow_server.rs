@@ -10,33 +10,11 @@ use std::time::Duration;
 use mdlc_tracking::client::{TrackingTarget, filter_quote};
 use mdlc_tracking::experiment::{TAG_PARENT, TAG_REGISTRY_VERSION};
 use mdlc_tracking::sigv4::Credentials;
+use mdlc_tracking::test_support::{mlflow_server, unique_name};
 use mdlc_tracking::{
     EvaluationLog, MetricPoint, MlflowClient, TrackingError, TrainingRecord, TuningRecord,
     log_evaluation, log_tuning, parse_xgboost_log, register_model_version,
 };
-
-fn server() -> Option<String> {
-    match std::env::var("MDLC_TEST_MLFLOW_URI") {
-        Ok(uri) if !uri.is_empty() => Some(uri),
-        _ if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") => {
-            panic!("MDLC_TEST_MLFLOW_URI is not set: run through scripts/with-servers.sh")
-        }
-        _ => {
-            eprintln!(
-                "skipped: MDLC_TEST_MLFLOW_URI not set (run through scripts/with-servers.sh)"
-            );
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    )
-}
 
 fn job(name: &str, eta: &str, rmse: f64, status: &str) -> TrainingRecord {
     let log = format!(
@@ -64,9 +42,9 @@ fn job(name: &str, eta: &str, rmse: f64, status: &str) -> TrainingRecord {
 
 #[tokio::test]
 async fn tuning_job_becomes_a_parent_run_with_one_child_per_training_job() {
-    let Some(uri) = server() else { return };
+    let Some(uri) = mlflow_server() else { return };
     let client = MlflowClient::from_uri(&uri).unwrap();
-    let model = unique("churn");
+    let model = unique_name("churn");
     let record = TuningRecord {
         model_name: model.clone(),
         tuning_job_name: "churn-20240101-ab12".into(),
@@ -156,10 +134,10 @@ async fn tuning_job_becomes_a_parent_run_with_one_child_per_training_job() {
 
 #[tokio::test]
 async fn evaluation_is_logged_once_per_execution_with_metrics_drift_and_decision() {
-    let Some(uri) = server() else { return };
+    let Some(uri) = mlflow_server() else { return };
     let client = MlflowClient::from_uri(&uri).unwrap();
     let eval = EvaluationLog {
-        model_name: unique("eval"),
+        model_name: unique_name("eval"),
         version: 2,
         data_date: "2024-02-01".into(),
         execution_arn: "arn:aws:states:us-east-1:1:execution:evaluation:e9".into(),

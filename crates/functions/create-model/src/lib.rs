@@ -214,15 +214,25 @@ mod tests {
         json!({"plan": p, "trainingJobName": "job-1", "tuningJobName": "tune-1"})
     }
 
-    #[tokio::test]
-    async fn given_completed_job_then_model_is_created_with_lineage() {
+    /// A world where job-1 completed and its model archive exists.
+    fn world_with_completed_job() -> InMemoryWorld {
         let world = InMemoryWorld::new();
         world
             .sagemaker
             .insert_training_job(job("job-1", "Completed", Some(ART)));
         world.store.insert(ART, "tarball");
+        world
+    }
+
+    async fn create(world: &InMemoryWorld, p: &RunPlan) -> Result<Value, HandlerFailure> {
+        invoke(event(p), &world.dependencies()).await
+    }
+
+    #[tokio::test]
+    async fn given_completed_job_then_model_is_created_with_lineage() {
+        let world = world_with_completed_job();
         let p = plan(&world, Flow::Training);
-        let out = invoke(event(&p), &world.dependencies()).await.unwrap();
+        let out = create(&world, &p).await.unwrap();
         assert_eq!(out["modelName"], json!(p.names.model));
         assert_eq!(out["modelDataUrl"], ART);
         assert_eq!(out["created"], true);
@@ -237,14 +247,10 @@ mod tests {
 
     #[tokio::test]
     async fn given_a_retry_after_success_then_the_existing_model_is_reused() {
-        let world = InMemoryWorld::new();
-        world
-            .sagemaker
-            .insert_training_job(job("job-1", "Completed", Some(ART)));
-        world.store.insert(ART, "tarball");
+        let world = world_with_completed_job();
         let p = plan(&world, Flow::Training);
-        invoke(event(&p), &world.dependencies()).await.unwrap();
-        let again = invoke(event(&p), &world.dependencies()).await.unwrap();
+        create(&world, &p).await.unwrap();
+        let again = create(&world, &p).await.unwrap();
         assert_eq!(again["created"], false);
         assert_eq!(world.sagemaker.create_model_calls(), 1);
     }
@@ -256,7 +262,7 @@ mod tests {
             .sagemaker
             .insert_training_job(job("job-1", "Failed", None));
         let p = plan(&world, Flow::Training);
-        let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
+        let f = create(&world, &p).await.unwrap_err();
         assert_eq!(f.error_type, "TrainingFailed");
         assert!(
             f.message.contains("AlgorithmError: bad eta"),
@@ -269,7 +275,7 @@ mod tests {
     async fn given_missing_artifacts_then_model_artifacts_missing() {
         let world = InMemoryWorld::new();
         let p = plan(&world, Flow::Training);
-        let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
+        let f = create(&world, &p).await.unwrap_err();
         assert_eq!(
             f.error_type, "ModelArtifactsMissing",
             "unknown job: {}",
@@ -278,12 +284,12 @@ mod tests {
         world
             .sagemaker
             .insert_training_job(job("job-1", "Completed", None));
-        let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
+        let f = create(&world, &p).await.unwrap_err();
         assert_eq!(f.error_type, "ModelArtifactsMissing");
         world
             .sagemaker
             .insert_training_job(job("job-1", "Completed", Some(ART)));
-        let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
+        let f = create(&world, &p).await.unwrap_err();
         assert_eq!(f.error_type, "ModelArtifactsMissing");
         assert!(f.message.contains("does not exist"), "{}", f.message);
         assert!(world.sagemaker.models().is_empty(), "no model created");
@@ -291,11 +297,7 @@ mod tests {
 
     #[tokio::test]
     async fn given_existing_model_with_other_artifacts_then_rejected() {
-        let world = InMemoryWorld::new();
-        world
-            .sagemaker
-            .insert_training_job(job("job-1", "Completed", Some(ART)));
-        world.store.insert(ART, "tarball");
+        let world = world_with_completed_job();
         let p = plan(&world, Flow::Training);
         world
             .sagemaker
@@ -308,7 +310,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
+        let f = create(&world, &p).await.unwrap_err();
         assert_eq!(f.error_type, "DependencyRejected");
     }
 
@@ -319,7 +321,7 @@ mod tests {
             .sagemaker
             .fail_next(PortError::unavailable("ThrottlingException"));
         let p = plan(&world, Flow::Training);
-        let f = invoke(event(&p), &world.dependencies()).await.unwrap_err();
+        let f = create(&world, &p).await.unwrap_err();
         assert_eq!(f.error_type, "DependencyUnavailable");
     }
 

@@ -204,7 +204,12 @@ mod tests {
         }
     }
 
-    async fn decide(world: &InMemoryWorld, exec: &str, rmse: f64) -> Result<Value, HandlerFailure> {
+    /// The plan of one evaluation run, the registered model and its recorded evaluation.
+    async fn run_parts(
+        world: &InMemoryWorld,
+        exec: &str,
+        rmse: f64,
+    ) -> (RunPlan, ModelVersion, MonitorPerformanceOutput) {
         let p = plan(world, exec);
         let model = world
             .registry
@@ -213,11 +218,25 @@ mod tests {
             .unwrap()
             .unwrap();
         let e = evaluation(world, &p, rmse).await;
+        (p, model, e)
+    }
+
+    async fn call(
+        world: &InMemoryWorld,
+        p: &RunPlan,
+        model: &ModelVersion,
+        e: &MonitorPerformanceOutput,
+    ) -> Result<Value, HandlerFailure> {
         invoke(
             json!({"plan": p, "model": model, "evaluation": e}),
             &world.dependencies(),
         )
         .await
+    }
+
+    async fn decide(world: &InMemoryWorld, exec: &str, rmse: f64) -> Result<Value, HandlerFailure> {
+        let (p, model, e) = run_parts(world, exec, rmse).await;
+        call(world, &p, &model, &e).await
     }
 
     #[tokio::test]
@@ -277,14 +296,7 @@ mod tests {
     async fn given_a_retried_decision_then_it_is_the_same() {
         let world = InMemoryWorld::new();
         version(&world).await;
-        let p = plan(&world, "e1");
-        let model = world
-            .registry
-            .get_version("churn", 1)
-            .await
-            .unwrap()
-            .unwrap();
-        let e = evaluation(&world, &p, 1.4).await;
+        let (p, model, e) = run_parts(&world, "e1", 1.4).await;
         let event = json!({"plan": p, "model": model, "evaluation": e});
         let first = invoke(event.clone(), &world.dependencies()).await.unwrap();
         let second = invoke(event, &world.dependencies()).await.unwrap();
@@ -328,31 +340,14 @@ mod tests {
     async fn given_forged_metrics_in_the_event_then_the_registry_wins() {
         let world = InMemoryWorld::new();
         version(&world).await;
-        let p = plan(&world, "e1");
-        let model = world
-            .registry
-            .get_version("churn", 1)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut e = evaluation(&world, &p, 1.4).await;
+        let (p, model, mut e) = run_parts(&world, "e1", 1.4).await;
         e.metrics.insert("rmse".into(), 0.1);
-        let out = invoke(
-            json!({"plan": p, "model": model, "evaluation": e}),
-            &world.dependencies(),
-        )
-        .await
-        .unwrap();
+        let out = call(&world, &p, &model, &e).await.unwrap();
         assert_eq!(out["retrain"], true, "the recorded rmse 1.4 decides");
         // An evaluation that was never recorded is refused.
         let mut e2 = e.clone();
         e2.evaluated_at = "2020-01-01T00:00:00.000Z".into();
-        let f = invoke(
-            json!({"plan": p, "model": model, "evaluation": e2}),
-            &world.dependencies(),
-        )
-        .await
-        .unwrap_err();
+        let f = call(&world, &p, &model, &e2).await.unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
         assert!(
             f.message.contains("/evaluation/evaluatedAt"),
@@ -393,21 +388,9 @@ mod tests {
             f.message
         );
         version(&world).await;
-        let p = plan(&world, "e1");
-        let model = world
-            .registry
-            .get_version("churn", 1)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut e = evaluation(&world, &p, 1.0).await;
+        let (p, model, mut e) = run_parts(&world, "e1", 1.0).await;
         e.version = 9;
-        let f = invoke(
-            json!({"plan": p, "model": model, "evaluation": e}),
-            &world.dependencies(),
-        )
-        .await
-        .unwrap_err();
+        let f = call(&world, &p, &model, &e).await.unwrap_err();
         assert!(
             f.message.contains("/evaluation: must be the evaluation"),
             "{}",

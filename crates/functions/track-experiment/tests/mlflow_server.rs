@@ -12,31 +12,9 @@ use mdlc_core::history::{InMemoryTrainingHistory, TrainingJobSummary, TuningJobS
 use mdlc_tracking::MlflowClient;
 use mdlc_tracking::client::filter_quote;
 use mdlc_tracking::experiment::{TAG_PARENT, TAG_REGISTRY_VERSION};
+use mdlc_tracking::test_support::{mlflow_server, unique_name};
 use serde_json::json;
 use track_experiment::{TrackDeps, invoke};
-
-fn server() -> Option<String> {
-    match std::env::var("MDLC_TEST_MLFLOW_URI") {
-        Ok(uri) if !uri.is_empty() => Some(uri),
-        _ if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") => {
-            panic!("MDLC_TEST_MLFLOW_URI is not set: run through scripts/with-servers.sh")
-        }
-        _ => {
-            eprintln!(
-                "skipped: MDLC_TEST_MLFLOW_URI not set (run through scripts/with-servers.sh)"
-            );
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    )
-}
 
 fn at(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
@@ -97,8 +75,8 @@ fn tuning_history(tuning: &str) -> (Arc<InMemoryTrainingHistory>, Vec<String>) {
 
 #[tokio::test]
 async fn given_a_tuning_job_when_tracked_then_parent_children_and_the_registered_version_link_up() {
-    let Some(uri) = server() else { return };
-    let model = unique("churn");
+    let Some(uri) = mlflow_server() else { return };
+    let model = unique_name("churn");
     let tuning = "churn-tune-ab12";
     let (history, names) = tuning_history(tuning);
     // GIVEN the server only in the function's environment (not in the event)
@@ -214,11 +192,11 @@ async fn given_a_tuning_job_when_tracked_then_parent_children_and_the_registered
 
 #[tokio::test]
 async fn given_an_untracked_job_when_registering_then_reported_as_failed() {
-    let Some(uri) = server() else { return };
+    let Some(uri) = mlflow_server() else { return };
     let (history, _) = tuning_history("t-unused");
     let deps = TrackDeps::new(history, None);
     let out = invoke(
-        json!({"kind": "registration", "modelName": unique("none"), "trackingUri": uri,
+        json!({"kind": "registration", "modelName": unique_name("none"), "trackingUri": uri,
                "trainingJobName": "never-logged", "registryVersion": 1,
                "modelDataUrl": "s3://b/m.tar.gz"}),
         &deps,
@@ -231,11 +209,11 @@ async fn given_an_untracked_job_when_registering_then_reported_as_failed() {
 
 #[tokio::test]
 async fn given_a_single_training_job_when_tracked_then_a_parent_with_one_child() {
-    let Some(uri) = server() else { return };
+    let Some(uri) = mlflow_server() else { return };
     let (history, names) = tuning_history("single");
     let deps = TrackDeps::new(history, Some(uri.clone()));
     let out = invoke(
-        json!({"kind": "training", "modelName": unique("single"), "trainingJobName": names[0]}),
+        json!({"kind": "training", "modelName": unique_name("single"), "trainingJobName": names[0]}),
         &deps,
     )
     .await
