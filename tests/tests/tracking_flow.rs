@@ -31,18 +31,7 @@ const JOBS: usize = 3;
 const ROUNDS: usize = 8;
 
 fn mlflow() -> Option<String> {
-    match std::env::var("MDLC_TEST_MLFLOW_URI") {
-        Ok(uri) if !uri.is_empty() => Some(uri),
-        _ if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") => {
-            panic!("MDLC_TEST_MLFLOW_URI is not set: run through scripts/with-servers.sh")
-        }
-        _ => {
-            eprintln!(
-                "skipped: MDLC_TEST_MLFLOW_URI not set (run through scripts/with-servers.sh)"
-            );
-            None
-        }
-    }
+    mdlc_tracking::test_support::mlflow_server()
 }
 
 /// A model name no other test run uses (the MLflow server may outlive one run).
