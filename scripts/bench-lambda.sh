@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lambda start-up benchmark; prints a Markdown section (`## Lambda start-up`) on stdout for
 # BENCHMARKS.md, progress on stderr:
-#   scripts/bench-lambda.sh [FUNCTION...]          (default: all seven functions)
+#   scripts/bench-lambda.sh [FUNCTION...]          (default: all eight functions)
 # For each function: the native release binary's time from process start to its first answered
 # invocation against a local Lambda Runtime API (scripts/bench-lambda/lambda_bench.py, which says
 # exactly what is measured), its peak memory, and the size of its arm64 bootstrap.zip from
@@ -15,7 +15,7 @@ ROOT=$PWD
 if [ $# -gt 0 ]; then
   functions=("$@")
 else
-  functions=(initialize train create-model register-model find-model monitor-performance is-retraining-needed)
+  functions=(initialize train create-model register-model find-model monitor-performance is-retraining-needed track-experiment)
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
