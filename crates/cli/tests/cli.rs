@@ -198,3 +198,26 @@ fn given_history_flag_then_prints_events_in_order() {
         assert_eq!(e["id"], i as u64 + 1);
     }
 }
+
+#[test]
+fn given_a_relative_state_dir_when_the_demo_runs_then_every_job_finds_its_files() {
+    // `make demo` runs `mdlc demo` with the default, relative `.mdlc`: job programs run in
+    // directories of their own, so every path they get must still be valid there.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_mdlc"))
+        .args(["demo", "--json", "--state-dir", "relative-state"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "mdlc demo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("mdlc demo --json printed no JSON object: {e}"));
+    let versions = summary["versions"].as_array().map(Vec::len);
+    assert_eq!(versions, Some(2), "{summary:#}");
+    assert!(dir.path().join("relative-state/report.html").is_file());
+}

@@ -491,7 +491,12 @@ pub struct SageMakerEmulator {
 }
 
 impl SageMakerEmulator {
-    pub fn new(config: EmulatorConfig) -> Self {
+    /// A relative `work_dir` is made absolute (against the current directory) first: job
+    /// programs run in directories of their own and get absolute paths.
+    pub fn new(mut config: EmulatorConfig) -> Self {
+        if let Ok(abs) = std::path::absolute(&config.work_dir) {
+            config.work_dir = abs;
+        }
         SageMakerEmulator {
             inner: Arc::new(Inner {
                 config,

@@ -218,7 +218,10 @@ impl LocalCloud {
         {
             return Err(LocalError::Bucket(config.artifact_bucket));
         }
-        let state_dir = config.state_dir.clone();
+        // Absolute, so that paths handed to job programs and functions (which may run in other
+        // directories) stay valid: `mdlc demo` defaults to the relative `.mdlc`.
+        let state_dir =
+            std::path::absolute(&config.state_dir).unwrap_or_else(|_| config.state_dir.clone());
         let store = Arc::new(FsObjectStore::new(state_dir.join("s3")));
         let registry = Arc::new(FsRegistry::new(state_dir.join("registry")));
 
