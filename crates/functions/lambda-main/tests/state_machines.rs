@@ -337,6 +337,24 @@ async fn run(cloud: &Arc<Cloud>, flow: &str, execution: &str, input: Value) -> m
     machine.execute(input, options).await
 }
 
+/// [`run`], asserting that the execution succeeded (the failure shows its error and cause).
+async fn run_ok(
+    cloud: &Arc<Cloud>,
+    flow: &str,
+    execution: &str,
+    input: Value,
+) -> mdlc_asl::Execution {
+    let e = run(cloud, flow, execution, input).await;
+    assert_eq!(
+        e.status,
+        ExecutionStatus::Succeeded,
+        "{flow} {execution}: {:?} {:?}",
+        e.error,
+        e.cause
+    );
+    e
+}
+
 fn seed_evaluation_data(cloud: &Cloud, date: &str) {
     let base = format!("s3://mdlc-artifacts/datasets/churn/{date}/evaluation");
     cloud
@@ -352,14 +370,7 @@ fn seed_evaluation_data(cloud: &Cloud, date: &str) {
 #[tokio::test]
 async fn training_flow_tunes_creates_and_registers_version_1() {
     let cloud = Cloud::new();
-    let e = run(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
     let out = e.output.unwrap();
     assert_eq!(out["version"], 1, "{out}");
     assert_eq!(out["objectiveValue"], 1.0);
@@ -391,20 +402,13 @@ async fn training_flow_without_tuning_runs_one_job_and_retries_dependency_unavai
         .world
         .registry
         .fail_next(PortError::unavailable("throttled"));
-    let e = run(
+    let e = run_ok(
         &cloud,
         "training",
         "t1",
         json!({"modelName": "churn", "tuning": {"enabled": false}}),
     )
     .await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
     let jobs = cloud.calls("createTrainingJob.sync");
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["RoleArn"], "arn:aws:iam::000000000000:role/sm");
@@ -439,27 +443,13 @@ async fn evaluation_flow_keeps_a_good_model_and_retrains_a_degraded_one() {
     seed_evaluation_data(&cloud, "2024-06-01");
     let eval_input =
         json!({"modelName": "churn", "dataDate": "2024-06-01", "monitoring": {"threshold": 1.0}});
-    let e = run(&cloud, "evaluation", "e1", eval_input.clone()).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "evaluation", "e1", eval_input.clone()).await;
     let out = e.output.unwrap();
     assert_eq!(out["retrain"], false, "{out}");
     assert!(cloud.calls("startExecution.sync:2").is_empty());
 
     *cloud.prediction_error.lock().unwrap() = 3.0;
-    let e = run(&cloud, "evaluation", "e2", eval_input.clone()).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "evaluation", "e2", eval_input.clone()).await;
     let out = e.output.unwrap();
     assert_eq!(out["retrain"], true, "{out}");
     assert_eq!(out["newVersion"], 2, "{out}");
@@ -548,14 +538,7 @@ async fn tracking_on_logs_the_tuning_the_registration_and_the_evaluation() {
     let cloud = Cloud::new();
     let input = json!({"modelName": "churn", "dataDate": "2024-06-01",
         "tracking": {"uri": TRACKED, "experiment": "churn-exp"}, "monitoring": {"threshold": 1.0}});
-    let e = run(&cloud, "training", "t1", input.clone()).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "training", "t1", input.clone()).await;
     let out = e.output.unwrap();
     assert_eq!(out["version"], 1, "{out}");
     assert_eq!(out["tracking"]["status"], "logged", "{out}");
@@ -592,14 +575,7 @@ async fn tracking_on_logs_the_tuning_the_registration_and_the_evaluation() {
     // Without tuning: kind "training".
     let mut one = input.clone();
     one["tuning"] = json!({"enabled": false});
-    let e = run(&cloud, "training", "t2", one).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "training", "t2", one).await;
     let tracked = cloud.tracked.lock().unwrap().clone();
     assert_eq!(tracked[2]["kind"], "training");
     assert_eq!(
@@ -612,14 +588,7 @@ async fn tracking_on_logs_the_tuning_the_registration_and_the_evaluation() {
 
     // The evaluation flow logs its evaluation before the retrain choice.
     seed_evaluation_data(&cloud, "2024-06-01");
-    let e = run(&cloud, "evaluation", "e1", input).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "evaluation", "e1", input).await;
     let out = e.output.unwrap();
     assert_eq!(out["tracking"]["status"], "logged", "{out}");
     assert_eq!(out["tracking"]["kind"], "evaluation", "{out}");
@@ -636,14 +605,7 @@ async fn a_failing_tracker_never_fails_the_flows_and_the_error_is_in_the_output(
     *cloud.tracker.lock().unwrap() = Tracker::Throws("DependencyUnavailable");
     let input = json!({"modelName": "churn", "dataDate": "2024-06-01",
         "tracking": {"uri": TRACKED}, "monitoring": {"threshold": 1.0}});
-    let e = run(&cloud, "training", "t1", input.clone()).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "training", "t1", input.clone()).await;
     let out = e.output.unwrap();
     assert_eq!(out["version"], 1, "registered all the same: {out}");
     assert_eq!(out["tracking"]["status"], "failed", "{out}");
@@ -666,14 +628,7 @@ async fn a_failing_tracker_never_fails_the_flows_and_the_error_is_in_the_output(
     // An error that is not retried (a bug, a crash) is caught at once.
     *cloud.tracker.lock().unwrap() = Tracker::Throws("Lambda.Unknown");
     seed_evaluation_data(&cloud, "2024-06-01");
-    let e = run(&cloud, "evaluation", "e1", input).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "evaluation", "e1", input).await;
     let out = e.output.unwrap();
     assert_eq!(out["retrain"], false, "{out}");
     assert_eq!(out["tracking"]["status"], "failed", "{out}");
@@ -684,37 +639,23 @@ async fn a_failing_tracker_never_fails_the_flows_and_the_error_is_in_the_output(
 #[tokio::test]
 async fn tracking_off_skips_every_tracking_step() {
     let cloud = Cloud::new();
-    let e = run(
+    let e = run_ok(
         &cloud,
         "training",
         "t1",
         json!({"modelName": "churn", "dataDate": "2024-06-01"}),
     )
     .await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
     let out = e.output.unwrap();
     assert_eq!(out["tracking"], json!({"status": "disabled"}), "{out}");
     seed_evaluation_data(&cloud, "2024-06-01");
-    let e = run(
+    let e = run_ok(
         &cloud,
         "evaluation",
         "e1",
         json!({"modelName": "churn", "dataDate": "2024-06-01"}),
     )
     .await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
     assert_eq!(e.output.unwrap()["tracking"], json!({"status": "disabled"}));
     assert!(
         cloud.tracked.lock().unwrap().is_empty(),
@@ -728,14 +669,7 @@ async fn preprocessing_on_runs_the_processing_job_trains_on_its_outputs_and_reco
     let input = json!({"modelName": "churn", "dataDate": "2024-06-01",
         "tuning": {"enabled": false},
         "preprocessing": {"raw": "s3://raw-data/churn/all.csv", "image": "mdlc/preprocess"}});
-    let e = run(&cloud, "training", "t1", input).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "training", "t1", input).await;
     let processing = cloud.calls("createProcessingJob.sync");
     assert_eq!(processing.len(), 1);
     let job = str_at(&processing[0], "/ProcessingJobName");
@@ -793,20 +727,13 @@ async fn preprocessing_on_runs_the_processing_job_trains_on_its_outputs_and_reco
 
     // Evaluations without a profile in their input report drift against the version's.
     seed_evaluation_data(&cloud, "2024-06-01");
-    let e = run(
+    let e = run_ok(
         &cloud,
         "evaluation",
         "e1",
         json!({"modelName": "churn", "dataDate": "2024-06-01"}),
     )
     .await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
     let out = e.output.unwrap();
     assert_eq!(out["evaluation"]["drift"]["level"], "stable", "{out}");
     let base = "s3://mdlc-artifacts/datasets/churn/2024-06-02/evaluation";
@@ -818,20 +745,13 @@ async fn preprocessing_on_runs_the_processing_job_trains_on_its_outputs_and_reco
         .world
         .store
         .insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
-    let e = run(
+    let e = run_ok(
         &cloud,
         "evaluation",
         "e2",
         json!({"modelName": "churn", "dataDate": "2024-06-02"}),
     )
     .await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
     let out = e.output.unwrap();
     assert_eq!(out["evaluation"]["drift"]["level"], "significant", "{out}");
     let recorded = cloud
@@ -857,14 +777,7 @@ async fn preprocessing_off_or_absent_runs_no_processing_job() {
             json!({"modelName": "churn", "preprocessing": {"enabled": false, "raw": "s3://raw-data/a.csv"}}),
         ),
     ] {
-        let e = run(&cloud, "training", execution, input).await;
-        assert_eq!(
-            e.status,
-            ExecutionStatus::Succeeded,
-            "{:?} {:?}",
-            e.error,
-            e.cause
-        );
+        let e = run_ok(&cloud, "training", execution, input).await;
         assert_eq!(e.output.unwrap()["profileUri"], Value::Null);
     }
     assert!(cloud.calls("createProcessingJob.sync").is_empty());
@@ -896,14 +809,7 @@ async fn a_processing_job_is_retried_with_a_fresh_name_and_a_failed_one_fails_th
         .lock()
         .unwrap()
         .push("SageMaker.ThrottlingException");
-    let e = run(&cloud, "training", "t1", input.clone()).await;
-    assert_eq!(
-        e.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        e.error,
-        e.cause
-    );
+    let e = run_ok(&cloud, "training", "t1", input.clone()).await;
     let names: Vec<String> = cloud
         .calls("createProcessingJob.sync")
         .iter()
