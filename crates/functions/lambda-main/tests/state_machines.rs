@@ -402,7 +402,7 @@ async fn training_flow_without_tuning_runs_one_job_and_retries_dependency_unavai
         .world
         .registry
         .fail_next(PortError::unavailable("throttled"));
-    let e = run_ok(
+    run_ok(
         &cloud,
         "training",
         "t1",
@@ -575,7 +575,7 @@ async fn tracking_on_logs_the_tuning_the_registration_and_the_evaluation() {
     // Without tuning: kind "training".
     let mut one = input.clone();
     one["tuning"] = json!({"enabled": false});
-    let e = run_ok(&cloud, "training", "t2", one).await;
+    run_ok(&cloud, "training", "t2", one).await;
     let tracked = cloud.tracked.lock().unwrap().clone();
     assert_eq!(tracked[2]["kind"], "training");
     assert_eq!(
@@ -809,7 +809,7 @@ async fn a_processing_job_is_retried_with_a_fresh_name_and_a_failed_one_fails_th
         .lock()
         .unwrap()
         .push("SageMaker.ThrottlingException");
-    let e = run_ok(&cloud, "training", "t1", input.clone()).await;
+    run_ok(&cloud, "training", "t1", input.clone()).await;
     let names: Vec<String> = cloud
         .calls("createProcessingJob.sync")
         .iter()
