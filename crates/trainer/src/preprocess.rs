@@ -1,10 +1,9 @@
-//! The processing-job program (`preprocess`) and feature drift.
+//! The processing-job program (`preprocess`). The drift of a batch against a profile written
+//! here is measured by `mdlc_core::drift` (monitor-performance).
 //!
 //! * [`split`]: a seeded train/validation split, stratified by label for binary problems.
 //! * [`profile`]: a data profile (per column: count, missing, mean, std, min, max, and decile
 //!   bins with their shares, which drift is measured against).
-//! * [`psi_against_profile`] / [`psi_between`]: the population stability index per feature
-//!   between a baseline and a new batch.
 //! * [`run_processing_job`]: SageMaker's processing contract: reads the raw labelled CSV under
 //!   `/opt/ml/processing/input` (or overrides), writes `train/train.csv`,
 //!   `validation/validation.csv` and `profile/profile.json` under `/opt/ml/processing/output`.
@@ -18,13 +17,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// PSI below this: no significant change.
-pub const PSI_MODERATE: f64 = 0.1;
-/// PSI at or above this: a significant shift.
-pub const PSI_SIGNIFICANT: f64 = 0.25;
-/// Floor for empty bins, so the logarithm stays finite.
-const PSI_FLOOR: f64 = 1e-4;
-
 /// Errors of the preprocessing functions.
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
@@ -34,10 +26,6 @@ pub enum PreprocessError {
     TooFewRows { rows: usize, ratio: f64 },
     #[error("binary problems need labels 0 or 1; row {row} has {label}")]
     NotBinary { row: usize, label: f32 },
-    #[error("the profile has {expected} features, the batch has {found}")]
-    FeatureMismatch { expected: usize, found: usize },
-    #[error("the batch has no rows")]
-    EmptyBatch,
     #[error(transparent)]
     Job(#[from] JobError),
     #[error("cannot write {path}: {source}")]
@@ -240,103 +228,6 @@ pub fn profile(ds: &Dataset, problem: Problem, n_bins: usize) -> DataProfile {
     }
 }
 
-/// Population stability index between expected and actual shares (same bins).
-/// Empty bins count as a small floor share.
-pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
-    expected
-        .iter()
-        .zip(actual)
-        .map(|(&e, &a)| {
-            let (e, a) = (e.max(PSI_FLOOR), a.max(PSI_FLOOR));
-            (a - e) * (a / e).ln()
-        })
-        .sum()
-}
-
-/// Drift of one feature.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FeatureDrift {
-    pub feature: String,
-    pub index: usize,
-    pub psi: f64,
-    /// `none` (< 0.1), `moderate` (< 0.25) or `significant`.
-    pub level: String,
-}
-
-fn level(psi: f64) -> &'static str {
-    if psi < PSI_MODERATE {
-        "none"
-    } else if psi < PSI_SIGNIFICANT {
-        "moderate"
-    } else {
-        "significant"
-    }
-}
-
-/// PSI per feature between a profile and a batch (its features; labels are ignored).
-/// Missing values form their own bin when either side has any.
-pub fn psi_against_profile(
-    profile: &DataProfile,
-    batch: &Dataset,
-) -> Result<Vec<FeatureDrift>, PreprocessError> {
-    if batch.n_features() != profile.features.len() {
-        return Err(PreprocessError::FeatureMismatch {
-            expected: profile.features.len(),
-            found: batch.n_features(),
-        });
-    }
-    if batch.n_rows() == 0 {
-        return Err(PreprocessError::EmptyBatch);
-    }
-    let nf = batch.n_features();
-    Ok(profile
-        .features
-        .iter()
-        .enumerate()
-        .map(|(j, col)| {
-            let values = batch
-                .features()
-                .chunks(nf)
-                .map(|row| row.get(j).map_or(f64::NAN, |&v| f64::from(v)));
-            let (shares, total) = shares_of(&col.bins.edges, values.clone());
-            let missing = values.filter(|v| v.is_nan()).count();
-            let actual_missing = if total == 0 {
-                0.0
-            } else {
-                missing as f64 / total as f64
-            };
-            let base_missing = col.bins.missing_share;
-            let (mut e, mut a): (Vec<f64>, Vec<f64>) = (
-                col.bins
-                    .shares
-                    .iter()
-                    .map(|s| s * (1.0 - base_missing))
-                    .collect(),
-                shares.iter().map(|s| s * (1.0 - actual_missing)).collect(),
-            );
-            if base_missing > 0.0 || actual_missing > 0.0 {
-                e.push(base_missing);
-                a.push(actual_missing);
-            }
-            let value = psi(&e, &a);
-            FeatureDrift {
-                feature: col.name.clone(),
-                index: j,
-                psi: value,
-                level: level(value).to_string(),
-            }
-        })
-        .collect())
-}
-
-/// PSI per feature between a baseline sample and a batch (deciles of the baseline).
-pub fn psi_between(
-    baseline: &Dataset,
-    batch: &Dataset,
-) -> Result<Vec<FeatureDrift>, PreprocessError> {
-    psi_against_profile(&profile(baseline, Problem::Regression, 10), batch)
-}
-
 /// Settings of the processing job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessingConfig {
@@ -461,7 +352,6 @@ fn write_file(path: &Path, text: &str) -> Result<(), PreprocessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{GenerateConfig, generate};
 
     fn binary(n: usize) -> Dataset {
         let f: Vec<f32> = (0..n).map(|i| i as f32).collect();
@@ -526,42 +416,6 @@ mod tests {
         let json = serde_json::to_string(&p).unwrap();
         let back: DataProfile = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
-    }
-
-    #[test]
-    fn given_known_shares_when_psi_then_matches_formula() {
-        let e = [0.5, 0.5];
-        let a = [0.25, 0.75];
-        let expected = (0.25 - 0.5) * (0.25f64 / 0.5).ln() + (0.75 - 0.5) * (0.75f64 / 0.5).ln();
-        assert!((psi(&e, &a) - expected).abs() < 1e-12);
-        assert_eq!(psi(&e, &e), 0.0);
-    }
-
-    #[test]
-    fn given_drifted_batch_when_psi_then_shifted_features_flagged_and_fresh_batch_not() {
-        let g = generate(&GenerateConfig::new(Problem::Regression, 8000, 4, 11)).unwrap();
-        let prof = profile(&g.train, Problem::Regression, 10);
-        let fresh = psi_against_profile(&prof, &g.holdout).unwrap();
-        assert!(fresh.iter().all(|d| d.psi < PSI_MODERATE), "{fresh:?}");
-        let drifted = psi_against_profile(&prof, &g.drifted).unwrap();
-        // The first half of the features are shifted.
-        assert!(
-            drifted[0].psi > PSI_SIGNIFICANT && drifted[1].psi > PSI_SIGNIFICANT,
-            "{drifted:?}"
-        );
-        assert_eq!(drifted[0].level, "significant");
-        assert!(drifted[3].psi < PSI_MODERATE, "{drifted:?}");
-        assert_eq!(drifted[2].feature, "f2");
-        let again = psi_between(&g.train, &g.drifted).unwrap();
-        assert_eq!(again, drifted);
-        let bad = Dataset::from_parts(1, vec![1.0], vec![0.0]).unwrap();
-        assert!(matches!(
-            psi_against_profile(&prof, &bad),
-            Err(PreprocessError::FeatureMismatch {
-                expected: 4,
-                found: 1
-            })
-        ));
     }
 
     #[test]
