@@ -13,16 +13,18 @@ demo:
 	$(CARGO) build --release -p mdlc-cli -p mdlc-trainer
 	./target/release/mdlc demo
 
-## make test: every test suite (unit, wire tests against moto and MLflow, conformance) and the linters
+## make test: every test suite (unit, wire tests against moto and MLflow, conformance) and the linters.
+## Tests that need a server or tool are #[ignore]d (a plain `cargo nextest run` lists them as
+## skipped); `--run-ignored all` runs them here, where a missing server fails them.
 test: tools
-	MDLC_REQUIRE_SERVERS=1 scripts/with-servers.sh $(CARGO) nextest run --workspace --profile ci
+	MDLC_REQUIRE_SERVERS=1 scripts/with-servers.sh $(CARGO) nextest run --workspace --profile ci --run-ignored all
 	$(MAKE) --no-print-directory lint
 
 tools:
 	scripts/tools.sh test
 
 nextest:
-	MDLC_REQUIRE_SERVERS=1 scripts/with-servers.sh $(CARGO) nextest run --workspace --profile ci
+	MDLC_REQUIRE_SERVERS=1 scripts/with-servers.sh $(CARGO) nextest run --workspace --profile ci --run-ignored all
 
 ## make conformance: the ASL engine against the executions recorded on AWS (../shared/conformance)
 conformance:

@@ -11,7 +11,14 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SAM_VENV=.tools/sam
 SAM_REQUIREMENT="aws-sam-cli>=1.130,<2"
-FUNCTIONS=(initialize train create-model register-model find-model monitor-performance is-retraining-needed)
+# The zips to check are the template's own: every CodeUri ../target/lambda/<function>/bootstrap.zip
+# (scripts/lint-infra.sh checks that this list equals the Makefile's FUNCTIONS, which `make build`
+# builds).
+mapfile -t FUNCTIONS < <(sed -nE 's#^[[:space:]]*CodeUri:[[:space:]]*\.\./target/lambda/([a-z0-9-]+)/bootstrap\.zip[[:space:]]*$#\1#p' infra/template.yaml)
+if (( ${#FUNCTIONS[@]} == 0 )); then
+  echo "deploy: infra/template.yaml has no CodeUri ../target/lambda/<function>/bootstrap.zip" >&2
+  exit 1
+fi
 
 # The template's CodeUri is ../target/lambda/<function>/bootstrap.zip (relative to infra/).
 missing=()

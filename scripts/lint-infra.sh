@@ -5,6 +5,8 @@
 #   3. asl-validator on both state machines        (statemachine/*.asl.json)
 #   4. placeholders: every ${Name} a state machine uses is in its DefinitionSubstitutions, and
 #      every substitution is used (a missing one would deploy a definition with a literal ${...})
+#   5. functions: the Makefile's FUNCTIONS (built by `make build`), the template's CodeUri zips
+#      (checked by scripts/deploy.sh) and the crates under crates/functions are the same set
 # Tools come from scripts/tools.sh (a no-op when they are installed already).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -93,9 +95,24 @@ then
   failed+=("placeholders")
 fi
 
+step "functions: Makefile FUNCTIONS = the template's CodeUri zips = crates/functions"
+# `make build` builds the Makefile's FUNCTIONS, scripts/deploy.sh checks the template's CodeUri
+# zips, and each function is a crate: one missing from any of the three deploys a stale or no zip.
+make_fns=$(sed -nE 's/^FUNCTIONS :=[[:space:]]*//p' Makefile | tr ' ' '\n' | sed '/^$/d' | sort)
+template_fns=$(sed -nE 's#^[[:space:]]*CodeUri:[[:space:]]*\.\./target/lambda/([a-z0-9-]+)/bootstrap\.zip[[:space:]]*$#\1#p' "$TEMPLATE" | sort)
+crate_fns=$(for d in crates/functions/*/; do d=${d%/}; [ -f "$d/src/main.rs" ] && basename "$d"; done | sort)
+if [ -n "$make_fns" ] && [ "$make_fns" = "$template_fns" ] && [ "$make_fns" = "$crate_fns" ]; then
+  echo "$(wc -l <<<"$make_fns") functions, the same in the Makefile, the template and crates/functions"
+else
+  echo "function lists differ:" >&2
+  diff <(echo "$make_fns") <(echo "$template_fns") | sed 's/^/  Makefile vs template: /' >&2
+  diff <(echo "$make_fns") <(echo "$crate_fns") | sed 's/^/  Makefile vs crates\/functions: /' >&2
+  failed+=("functions")
+fi
+
 echo
 if (( ${#failed[@]} )); then
   echo "lint-infra: FAILED: ${failed[*]}" >&2
   exit 1
 fi
-echo "lint-infra: all clean (cfn-lint, checkov, asl-validator, placeholders)"
+echo "lint-infra: all clean (cfn-lint, checkov, asl-validator, placeholders, functions)"

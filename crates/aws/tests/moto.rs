@@ -1,7 +1,7 @@
 //! Wire tests of the AWS adapters against moto's server ($MDLC_TEST_MOTO_ENDPOINT).
 //!
-//! Run with `scripts/with-servers.sh cargo nextest run -p mdlc-aws`. Without the variable each
-//! test prints a note and passes, unless MDLC_REQUIRE_SERVERS=1, when it fails.
+//! Run with `scripts/with-servers.sh cargo nextest run -p mdlc-aws --run-ignored all`; a plain
+//! `cargo nextest run` skips (ignores) the tests that need moto.
 //! Every test creates its own table / bucket with a unique name.
 
 use std::collections::{BTreeMap, HashMap};
@@ -159,19 +159,17 @@ async fn raw_item(
 // ---------------------------------------------------------------- DynamoDB registry
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn registry_passes_the_shared_contract_on_moto() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let adapters = with_table(&endpoint).await;
     contract::run_all(adapters.registry.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn registration_writes_the_documented_items_in_one_transaction() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let adapters = with_table(&endpoint).await;
     let registry = adapters.registry.as_ref();
     let model = contract::unique_model_name("layout");
@@ -264,10 +262,9 @@ async fn registration_writes_the_documented_items_in_one_transaction() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn a_malformed_item_reads_as_corrupt_naming_the_attribute() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let adapters = with_table(&endpoint).await;
     let registry = adapters.registry.as_ref();
     let model = contract::unique_model_name("corrupt");
@@ -299,10 +296,9 @@ async fn a_malformed_item_reads_as_corrupt_naming_the_attribute() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn a_missing_table_is_not_found() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let adapters = adapters(&endpoint, &unique("no-such-table")).await;
 
     let read = adapters.registry.get_version("m", 1).await.unwrap_err();
@@ -337,10 +333,9 @@ fn uri(bucket: &str, key: &str) -> S3Uri {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn s3_put_get_exists_and_not_found() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let (adapters, bucket) = with_bucket(&endpoint).await;
     let store = adapters.store.as_ref();
     let object = uri(&bucket, "data/2024-06-01/train.csv");
@@ -375,10 +370,9 @@ async fn s3_put_get_exists_and_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn s3_list_pages_through_every_key_in_order() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let (adapters, bucket) = with_bucket(&endpoint).await;
     let store = S3ObjectStore::new(adapters.store.client().clone()).with_list_page_size(7);
     let mut expected = Vec::new();
@@ -425,10 +419,9 @@ async fn s3_list_pages_through_every_key_in_order() {
 const ROLE: &str = "arn:aws:iam::123456789012:role/mdlc-sagemaker";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn sagemaker_training_job_and_model_calls() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let adapters = adapters(&endpoint, "unused-table").await;
     let sm = adapters.sagemaker.as_ref();
     let job = unique("job");
@@ -543,10 +536,9 @@ async fn an_unreachable_endpoint_is_unavailable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn concurrent_registrations_of_distinct_models_do_not_interfere() {
-    let Some(endpoint) = moto_endpoint() else {
-        return;
-    };
+    let endpoint = moto_endpoint();
     let adapters = with_table(&endpoint).await;
     let registry: Arc<DynamoDbRegistry> = adapters.registry.clone();
     let models: Vec<String> = (0..3)

@@ -3,21 +3,20 @@
 use aws_config::Region;
 use aws_credential_types::Credentials;
 
-/// moto's endpoint, or `None` (after a note) when the test is to be skipped.
-pub fn moto_endpoint() -> Option<String> {
+/// moto's endpoint, from `MDLC_TEST_MOTO_ENDPOINT` (exported by `scripts/with-servers.sh`).
+///
+/// Every test that calls this is `#[ignore = "needs moto: ..."]`, so a plain `cargo nextest run`
+/// reports it as skipped; when it is run on purpose (`--run-ignored all`, as `make test` does)
+/// a missing server is a failure, never a pass (see /work/notes/skip-mechanism.md).
+///
+/// # Panics
+/// When the variable is unset or empty.
+pub fn moto_endpoint() -> String {
     match std::env::var("MDLC_TEST_MOTO_ENDPOINT") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") {
-                panic!(
-                    "MDLC_TEST_MOTO_ENDPOINT is not set but MDLC_REQUIRE_SERVERS=1: run under scripts/with-servers.sh"
-                );
-            }
-            eprintln!(
-                "note: skipping moto wire test: MDLC_TEST_MOTO_ENDPOINT is not set (run under scripts/with-servers.sh)"
-            );
-            None
-        }
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "MDLC_TEST_MOTO_ENDPOINT is not set: this wire test needs moto; run it under scripts/with-servers.sh (make test)"
+        ),
     }
 }
 
@@ -36,15 +35,25 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The SDK loader of the wire tests: us-east-1 and moto's static test credentials.
+/// The SDK loader of the wire tests: us-east-1 and the credentials of moto's test administrator
+/// (`MDLC_TEST_MOTO_ACCESS_KEY_ID`/`MDLC_TEST_MOTO_SECRET_ACCESS_KEY`, created by
+/// `scripts/with-servers.sh`, which starts moto with IAM enforced). Without them (a test that
+/// needs no server) the credentials are placeholders moto would refuse.
 pub fn test_sdk_loader() -> aws_config::ConfigLoader {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (key, secret) = match (
+        var("MDLC_TEST_MOTO_ACCESS_KEY_ID"),
+        var("MDLC_TEST_MOTO_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(key), Some(secret)) => (key, secret),
+        _ => ("no-server".to_string(), "no-server".to_string()),
+    };
+    sdk_loader_as(Credentials::new(key, secret, None, None, "mdlc-tests"))
+}
+
+/// The SDK loader of the wire tests (us-east-1) with the given credentials.
+pub fn sdk_loader_as(credentials: Credentials) -> aws_config::ConfigLoader {
     mdlc_aws::sdk_loader()
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "mdlc-tests",
-        ))
+        .credentials_provider(credentials)
 }
