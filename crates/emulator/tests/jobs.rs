@@ -152,9 +152,36 @@ async fn given_grid_tuning_when_run_then_every_combination_is_trained_once() {
         json!({}),
     );
     let f = env.fail("createHyperParameterTuningJob", false, bad).await;
-    assert_contains(
-        &f.cause,
-        "ContinuousParameterRanges' is not supported by the Grid strategy",
+    assert_validation(
+        &f,
+        "'HyperParameterTuningJobConfig.ParameterRanges.ContinuousParameterRanges' is not supported by the Grid strategy",
+    );
+    // A grid over the whole i64 range is refused (SageMaker's quota of 750 training jobs per
+    // Grid tuning job) before anything is enumerated.
+    let mut huge = tuning_request(
+        "grid-huge",
+        "Grid",
+        4,
+        1,
+        json!({"IntegerParameterRanges": [{"Name": "n", "MinValue": i64::MIN.to_string(), "MaxValue": i64::MAX.to_string()}]}),
+        json!({}),
+    );
+    huge["HyperParameterTuningJobConfig"]["ResourceLimits"]
+        .as_object_mut()
+        .unwrap()
+        .remove("MaxNumberOfTrainingJobs");
+    let f = env.fail("createHyperParameterTuningJob", false, huge).await;
+    assert_validation(
+        &f,
+        "1 validation error detected: 'HyperParameterTuningJobConfig.ParameterRanges' gives 18446744073709551616 hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most 750 training jobs per hyperparameter tuning job",
+    );
+    let missing = env
+        .emu
+        .describe(JobKind::Tuning, "grid-huge")
+        .expect_err("a refused tuning job must not exist");
+    assert_eq!(
+        missing.error, "SageMaker.ResourceNotFoundException",
+        "{missing}"
     );
 }
 
@@ -195,7 +222,10 @@ async fn given_bayesian_tuning_with_a_log_range_when_run_then_values_respect_the
         json!({}),
     );
     let f = env.fail("createHyperParameterTuningJob", false, bad).await;
-    assert_contains(&f.cause, "Logarithmic requires MinValue greater than 0");
+    assert_validation(
+        &f,
+        "1 validation error detected: 'HyperParameterTuningJobConfig.ParameterRanges.ContinuousParameterRanges[0].ScalingType' Logarithmic requires MinValue greater than 0",
+    );
     let bad = tuning_request(
         "bayes-metric",
         "Bayesian",
@@ -208,35 +238,128 @@ async fn given_bayesian_tuning_with_a_log_range_when_run_then_values_respect_the
     bad["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"] =
         json!("validation:auc");
     let f = env.fail("createHyperParameterTuningJob", false, bad).await;
-    assert_contains(&f.cause, "is not among the metric definitions");
+    assert_validation(
+        &f,
+        "'HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName' \"validation:auc\" is not among the metric definitions of the training job definition [loss]",
+    );
+}
+
+/// Epochs a training job may still log after the emulator decided to stop it: the decision is
+/// taken on the line that reports the epoch, then SIGTERM has to reach the program. At
+/// `STOP_EPOCH_MS` per epoch this allows 0.8 s for that on a loaded machine.
+const STOP_SLACK_EPOCHS: usize = 4;
+const STOP_EPOCH_MS: &str = "200";
+
+/// The `loss=` the fake container reports at epoch `e` for hyperparameter `x` (`y` = 0).
+fn fake_loss(x: f64, e: usize) -> f64 {
+    (x - 0.3).powi(2) + 1.0 / e as f64
+}
+
+/// Asserts that a training job logged its epochs up to `stop_epoch` and at most
+/// `STOP_SLACK_EPOCHS` more, and that its final objective is the loss of the last epoch logged
+/// (so the log lines counted are the ones the metric regex read).
+fn assert_stopped_at(env: &Env, job: &Value, x: f64, stop_epoch: usize) {
+    let name = text(job, "TrainingJobName");
+    let logged = env.epochs_logged(name);
+    assert!(
+        (stop_epoch..=stop_epoch + STOP_SLACK_EPOCHS).contains(&logged),
+        "{name} (x={x}) should stop at epoch {stop_epoch} (+{STOP_SLACK_EPOCHS}) but logged {logged}"
+    );
+    let final_loss = job["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name} has no final objective: {job:#}"));
+    assert!(
+        (final_loss - fake_loss(x, logged)).abs() < 1e-9,
+        "{name}: final loss {final_loss} is not the loss of epoch {logged}"
+    );
+}
+
+/// The tuned value `x` of a training job summary.
+fn tuned_x(job: &Value) -> f64 {
+    text(&job["TunedHyperParameters"], "x")
+        .parse()
+        .unwrap_or_else(|e| panic!("x is not a number ({e}): {job:#}"))
+}
+
+/// A validation error of a CreateHyperParameterTuningJob call: the Step Functions error name,
+/// the SageMaker error code and the message.
+fn assert_validation(f: &mdlc_emulator::EmulatorFailure, message: &str) {
+    assert_eq!(f.error, "SageMaker.AmazonSageMakerException", "{f}");
+    assert_contains(
+        &f.cause,
+        "Status Code: 400; Error Code: ValidationException",
+    );
+    assert_contains(&f.cause, message);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_early_stopping_when_a_job_is_worse_than_the_median_then_it_is_stopped() {
     let env = setup();
     env.put_train_data().await;
+    let epochs = 12;
     let mut req = tuning_request(
         "early-tune",
         "Grid",
         4,
         1,
         json!({"CategoricalParameterRanges": [{"Name": "x", "Values": ["0.3", "0.31", "0.32", "4"]}]}),
-        json!({"epochs": "40", "epoch_ms": "20"}),
+        json!({"epochs": epochs.to_string(), "epoch_ms": STOP_EPOCH_MS}),
     );
-    // The first three are good and run to the end; the fourth is far worse and is stopped early.
+    // The first three are good and run to the end; the fourth is far worse: the median rule
+    // (three earlier jobs with a value at the same epoch, judged from epoch 2 on) stops it at
+    // epoch 2.
     req["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = json!("Auto");
     let d = env.ok("createHyperParameterTuningJob", true, req).await;
-    assert_eq!(d["TrainingJobStatusCounters"]["Completed"], 3, "{d:#}");
-    assert_eq!(d["TrainingJobStatusCounters"]["Stopped"], 1, "{d:#}");
-    let stopped = env
-        .tuned_jobs("early-tune")
-        .await
-        .into_iter()
-        .find(|j| j["TrainingJobStatus"] == "Stopped")
-        .unwrap();
-    assert_eq!(stopped["TunedHyperParameters"]["x"], "4");
-    let epochs = env.epochs_logged(text(&stopped, "TrainingJobName"));
-    assert!(epochs < 40, "{epochs}");
+    assert_eq!(d["HyperParameterTuningJobStatus"], "Completed", "{d:#}");
+    assert_eq!(
+        d["TrainingJobStatusCounters"],
+        json!({"Completed": 3, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 1}),
+        "{d:#}"
+    );
+    assert_eq!(
+        d["ObjectiveStatusCounters"],
+        json!({"Succeeded": 4, "Pending": 0, "Failed": 0})
+    );
+    let mut jobs = env.tuned_jobs("early-tune").await;
+    jobs.sort_by(|a, b| text(a, "TrainingJobName").cmp(text(b, "TrainingJobName")));
+    let xs: Vec<f64> = jobs.iter().map(tuned_x).collect();
+    assert_eq!(xs, vec![0.3, 0.31, 0.32, 4.0]);
+    for (job, x) in jobs.iter().zip(&xs) {
+        if *x == 4.0 {
+            assert_eq!(job["TrainingJobStatus"], "Stopped", "{job:#}");
+            assert_stopped_at(&env, job, *x, 2);
+        } else {
+            assert_eq!(job["TrainingJobStatus"], "Completed", "{job:#}");
+            let name = text(job, "TrainingJobName");
+            assert_eq!(env.epochs_logged(name), epochs, "{name}");
+            assert_stopped_at(&env, job, *x, epochs);
+        }
+    }
+    assert_eq!(
+        d["BestTrainingJob"]["TunedHyperParameters"],
+        json!({"x": "0.3"})
+    );
+}
+
+/// Hyperband with η = 3, MinResource 1 and MaxResource 9 has rungs at epochs 1 and 3. A job
+/// reaching a rung is stopped once at least 3 jobs have reached it and at least
+/// max(n/3, 1) of those n did strictly better; a job that passes every rung is stopped at
+/// MaxResource and counts as Completed. Jobs run one at a time, in the order of their names.
+fn hyperband_stop_epochs(xs: &[f64]) -> Vec<usize> {
+    let mut rungs: Vec<(usize, Vec<f64>)> = vec![(1, Vec::new()), (3, Vec::new())];
+    xs.iter()
+        .map(|&x| {
+            for (epoch, values) in rungs.iter_mut() {
+                let v = fake_loss(x, *epoch);
+                values.push(v);
+                let better = values.iter().filter(|w| **w < v).count();
+                if values.len() >= 3 && better >= (values.len() / 3).max(1) {
+                    return *epoch;
+                }
+            }
+            9
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,24 +372,36 @@ async fn given_hyperband_when_run_then_no_job_goes_past_max_resource_and_weak_jo
         9,
         1,
         json!({"CategoricalParameterRanges": [{"Name": "x", "Values": ["0.3", "1", "2", "3", "4", "5"]}]}),
-        json!({"epochs": "200", "epoch_ms": "40"}),
+        json!({"epochs": "200", "epoch_ms": STOP_EPOCH_MS}),
     );
     req["HyperParameterTuningJobConfig"]["StrategyConfig"] =
         json!({"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}});
     let d = env.ok("createHyperParameterTuningJob", true, req).await;
-    let counters = &d["TrainingJobStatusCounters"];
-    assert_eq!(
-        counters["Completed"].as_u64().unwrap() + counters["Stopped"].as_u64().unwrap(),
-        9,
-        "{d:#}"
+    assert_eq!(d["HyperParameterTuningJobStatus"], "Completed", "{d:#}");
+    let mut jobs = env.tuned_jobs("hb-tune").await;
+    jobs.sort_by(|a, b| text(a, "TrainingJobName").cmp(text(b, "TrainingJobName")));
+    assert_eq!(jobs.len(), 9, "{d:#}");
+    let xs: Vec<f64> = jobs.iter().map(tuned_x).collect();
+    let expected = hyperband_stop_epochs(&xs);
+    let stopped = expected.iter().filter(|e| **e < 9).count() as u64;
+    // The seed gives both outcomes, so the test sees early stops and MaxResource completions.
+    assert!(
+        stopped >= 1 && stopped < 9,
+        "x = {xs:?}, stops at {expected:?}"
     );
-    assert!(counters["Stopped"].as_u64().unwrap() >= 1, "{d:#}");
-    assert!(counters["Completed"].as_u64().unwrap() >= 1, "{d:#}");
-    for j in env.tuned_jobs("hb-tune").await {
-        let name = text(&j, "TrainingJobName");
-        let epochs = env.epochs_logged(name);
-        // MaxResource is 9 epochs; the program would run 200 (a few lines may follow the stop).
-        assert!(epochs <= 30, "{name} ran {epochs} epochs");
+    assert_eq!(
+        d["TrainingJobStatusCounters"],
+        json!({"Completed": 9 - stopped, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": stopped}),
+        "x = {xs:?}, stops at {expected:?}"
+    );
+    for ((job, x), stop_epoch) in jobs.iter().zip(&xs).zip(&expected) {
+        let status = if *stop_epoch < 9 {
+            "Stopped"
+        } else {
+            "Completed"
+        };
+        assert_eq!(job["TrainingJobStatus"], status, "x={x}: {job:#}");
+        assert_stopped_at(&env, job, *x, *stop_epoch);
     }
     // Early stopping Auto is refused with Hyperband.
     let mut bad = tuning_request(
@@ -278,7 +413,11 @@ async fn given_hyperband_when_run_then_no_job_goes_past_max_resource_and_weak_jo
         json!({"epochs": "3"}),
     );
     bad["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = json!("Auto");
-    env.fail("createHyperParameterTuningJob", false, bad).await;
+    let f = env.fail("createHyperParameterTuningJob", false, bad).await;
+    assert_validation(
+        &f,
+        "1 validation error detected: 'HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType' must be Off with the Hyperband strategy",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,7 +516,10 @@ async fn given_a_model_when_batch_transforming_then_each_input_gets_an_out_objec
             transform_request("batch-x", "no-such-model", "MultiRecord", 1),
         )
         .await;
-    assert_contains(&missing.cause, "Could not find model");
+    assert_validation(
+        &missing,
+        "Could not find model \"arn:aws:sagemaker:us-east-1:123456789012:model/no-such-model\".",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,11 +568,15 @@ async fn given_processing_inputs_when_processing_then_outputs_are_uploaded() {
             req("proc-bad", json!(["fail"])),
         )
         .await;
+    assert_eq!(f.error, "States.TaskFailed", "{f}");
     let d = described(&f);
     assert_eq!(d["ProcessingJobStatus"], "Failed");
     assert_contains(text(&d, "ExitMessage"), "processing failed on purpose");
     let mut bad = req("proc-path", json!(["copy"]));
     bad["ProcessingInputs"][0]["S3Input"]["LocalPath"] = json!("/tmp/x");
     let f = env.fail("createProcessingJob", false, bad).await;
-    assert_contains(&f.cause, "ProcessingInputs[0].S3Input.LocalPath");
+    assert_validation(
+        &f,
+        "1 validation error detected: 'ProcessingInputs[0].S3Input.LocalPath' has value \"/tmp/x\", which must be a path under /opt/ml/processing/",
+    );
 }

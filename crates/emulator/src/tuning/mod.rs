@@ -19,14 +19,13 @@ use crate::fields::{self, check_name};
 use crate::metrics;
 use crate::training::{self, Observation};
 use crate::{Inner, JobCell, JobKind, StopKind, now_ms, spawn_job};
-use space::SearchSpace;
+use space::{GRID_MAX_TRAINING_JOBS, SearchSpace};
 use strategy::{BayesianSearch, GridSearch, RandomSearch, Strategy};
 
 /// Hyperband's reduction factor η.
 const ETA: usize = 3;
 /// Early stopping (median rule) needs this many earlier jobs with a value at the same epoch.
 const MEDIAN_RULE_MIN_JOBS: usize = 3;
-const GRID_LIMIT: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StrategyKind {
@@ -254,7 +253,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
         );
     }
     let grid = if strategy == StrategyKind::Grid && p.is_empty() {
-        match space.grid(GRID_LIMIT) {
+        match space.grid(GRID_MAX_TRAINING_JOBS) {
             Ok(g) => g,
             Err(m) => {
                 p.push(&fields::join(c, "ParameterRanges"), m);
@@ -641,7 +640,14 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
                     if let Some(t) = trials.get_mut(idx) {
                         t.curve.push(obs.value);
                     }
-                    if let Some(kind) = stopper.decide(&trials, idx, obs.index)
+                    // A job already told to stop may log a few more epochs before SIGTERM lands;
+                    // those must not enter a Hyperband rung or be judged again.
+                    let stop_pending = trials
+                        .get(idx)
+                        .and_then(|t| t.cell.as_ref())
+                        .is_some_and(|c| c.stop_requested().is_some());
+                    if !stop_pending
+                        && let Some(kind) = stopper.decide(&trials, idx, obs.index)
                         && let Some(c) = trials.get(idx).and_then(|t| t.cell.as_ref())
                     {
                         tracing::info!(target: "mdlc_emulator", tuning_job = %spec.name, job = %obs.job, epoch = obs.index, reason = ?kind, "tuning stops a training job");

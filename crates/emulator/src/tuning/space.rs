@@ -116,6 +116,35 @@ impl Param {
     }
 }
 
+impl Param {
+    /// The unit coordinates of this parameter's grid values (one per category or integer);
+    /// call only after [`SearchSpace::grid_size`] has bounded the count.
+    fn grid_axis(&self) -> Vec<f64> {
+        match &self.kind {
+            ParamKind::Categorical { values } => {
+                let k = values.len() as f64;
+                (0..values.len()).map(|i| (i as f64 + 0.5) / k).collect()
+            }
+            ParamKind::Integer { min, max, scaling } => (*min..=*max)
+                .map(|v| to_unit(v as f64, *min as f64, *max as f64, *scaling))
+                .collect(),
+            ParamKind::Continuous { .. } => Vec::new(),
+        }
+    }
+}
+
+/// SageMaker's quota: "[Grid] Number of training jobs per hyperparameter tuning job, either
+/// specified explicitly or inferred from the search space": 750, not adjustable (Resource
+/// Limits for Automatic Model Tuning, SageMaker developer guide).
+pub const GRID_MAX_TRAINING_JOBS: u64 = 750;
+
+/// The refusal of a grid with more combinations than `limit` training jobs.
+fn grid_too_large(combinations: &str, limit: u64) -> String {
+    format!(
+        "gives {combinations} hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most {limit} training jobs per hyperparameter tuning job"
+    )
+}
+
 fn integer_at(u: f64, min: i64, max: i64, scaling: Scaling) -> i64 {
     let x = from_unit(u, min as f64, max as f64, scaling).round() as i64;
     x.clamp(min, max)
@@ -158,53 +187,54 @@ impl SearchSpace {
         out
     }
 
-    /// Every combination of categorical values and integers (Grid strategy), as points.
-    pub fn grid(&self, limit: usize) -> Result<Vec<Vec<f64>>, String> {
-        let mut axes: Vec<Vec<f64>> = Vec::new();
-        let mut total: usize = 1;
-        for p in &self.params {
-            let axis: Vec<f64> = match &p.kind {
-                ParamKind::Categorical { values } => {
-                    let k = values.len() as f64;
-                    (0..values.len()).map(|i| (i as f64 + 0.5) / k).collect()
+    /// The number of grid combinations: the product of the numbers of values of each range,
+    /// computed with checked arithmetic (`None` when it does not fit in a `u128`, or when a
+    /// range is continuous and has no grid).
+    pub fn grid_size(&self) -> Option<u128> {
+        self.params.iter().try_fold(1u128, |total, p| {
+            let n: u128 = match &p.kind {
+                ParamKind::Categorical { values } => values.len().max(1) as u128,
+                ParamKind::Integer { min, max, .. } => {
+                    u128::try_from(i128::from(*max) - i128::from(*min) + 1).ok()?
                 }
-                ParamKind::Integer { min, max, scaling } => {
-                    let n = (*max - *min + 1) as usize;
-                    if n > limit {
-                        return Err(format!(
-                            "the integer range of {} has {n} values, more than the grid limit {limit}",
-                            p.name
-                        ));
-                    }
-                    (*min..=*max)
-                        .map(|v| to_unit(v as f64, *min as f64, *max as f64, *scaling))
-                        .collect()
-                }
-                ParamKind::Continuous { .. } => {
-                    return Err(format!(
-                        "Grid search does not support the continuous parameter {}",
-                        p.name
-                    ));
-                }
+                ParamKind::Continuous { .. } => return None,
             };
-            total = total.saturating_mul(axis.len().max(1));
-            if total > limit {
-                return Err(format!("the grid has more than {limit} combinations"));
-            }
-            axes.push(axis);
+            total.checked_mul(n)
+        })
+    }
+
+    /// Every combination of categorical values and integers (Grid strategy), as points. The
+    /// number of combinations is checked against `limit` before anything is enumerated.
+    pub fn grid(&self, limit: u64) -> Result<Vec<Vec<f64>>, String> {
+        if let Some(p) = self
+            .params
+            .iter()
+            .find(|p| matches!(p.kind, ParamKind::Continuous { .. }))
+        {
+            return Err(format!(
+                "Grid search does not support the continuous parameter {}",
+                p.name
+            ));
         }
+        let size = match self.grid_size() {
+            Some(n) if n <= u128::from(limit) => n,
+            Some(n) => return Err(grid_too_large(&n.to_string(), limit)),
+            None => return Err(grid_too_large(&format!("more than {}", u128::MAX), limit)),
+        };
         let mut points: Vec<Vec<f64>> = vec![Vec::new()];
-        for axis in &axes {
+        for p in &self.params {
+            let axis = p.grid_axis();
             let mut next = Vec::with_capacity(points.len() * axis.len());
             for prefix in &points {
-                for x in axis {
-                    let mut p = prefix.clone();
-                    p.push(*x);
-                    next.push(p);
+                for x in &axis {
+                    let mut point = prefix.clone();
+                    point.push(*x);
+                    next.push(point);
                 }
             }
             points = next;
         }
+        debug_assert_eq!(points.len() as u128, size);
         Ok(points)
     }
 
@@ -454,6 +484,71 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("not supported by the Grid strategy")
+        );
+    }
+
+    fn integer(name: &str, min: i64, max: i64) -> Param {
+        Param {
+            name: name.into(),
+            kind: ParamKind::Integer {
+                min,
+                max,
+                scaling: Scaling::Linear,
+            },
+        }
+    }
+
+    #[test]
+    fn given_a_grid_over_the_whole_i64_range_when_gridded_then_it_is_refused_before_enumerating() {
+        let space = SearchSpace {
+            params: vec![integer("n", i64::MIN, i64::MAX)],
+        };
+        assert_eq!(space.grid_size(), Some(1u128 << 64));
+        let e = space.grid(GRID_MAX_TRAINING_JOBS).unwrap_err();
+        assert_eq!(
+            e,
+            "gives 18446744073709551616 hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most 750 training jobs per hyperparameter tuning job"
+        );
+    }
+
+    #[test]
+    fn given_a_grid_whose_product_overflows_u128_when_gridded_then_it_is_refused() {
+        let space = SearchSpace {
+            params: (0..3)
+                .map(|i| integer(&format!("n{i}"), i64::MIN, i64::MAX))
+                .collect(),
+        };
+        assert_eq!(space.grid_size(), None);
+        let e = space.grid(GRID_MAX_TRAINING_JOBS).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "gives more than {} hyperparameter combinations",
+                u128::MAX
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn given_a_grid_of_exactly_the_limit_when_gridded_then_every_point_is_listed_and_one_more_is_refused()
+     {
+        let categorical = |k: usize| Param {
+            name: "c".into(),
+            kind: ParamKind::Categorical {
+                values: (0..k).map(|i| i.to_string()).collect(),
+            },
+        };
+        // 25 x 30 = 750 combinations: the limit itself is allowed.
+        let at_limit = SearchSpace {
+            params: vec![integer("n", 1, 25), categorical(30)],
+        };
+        assert_eq!(at_limit.grid(GRID_MAX_TRAINING_JOBS).unwrap().len(), 750);
+        let over = SearchSpace {
+            params: vec![integer("n", 0, 25), categorical(30)],
+        };
+        assert_eq!(
+            over.grid(GRID_MAX_TRAINING_JOBS).unwrap_err(),
+            "gives 780 hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most 750 training jobs per hyperparameter tuning job"
         );
     }
 
