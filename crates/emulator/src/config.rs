@@ -22,8 +22,9 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     pub region: String,
     pub account: String,
-    /// `FileSystemDataSource` roots: `FileSystemId` → local directory (`*` matches any id). A
-    /// channel's `DirectoryPath` is resolved under its root.
+    /// `FileSystemDataSource` roots: `FileSystemId` → local directory; `*` → a directory holding
+    /// one directory per file system (`<dir>/<FileSystemId>`), for ids without an entry. A
+    /// channel's `DirectoryPath` is resolved under its file system's directory.
     pub file_systems: BTreeMap<String, PathBuf>,
 }
 

@@ -40,9 +40,11 @@
 //! * Faults ([`FaultConfig::parse`], `MDLC_FAULTS`): comma-separated `fail:<job-name-glob>` (the
 //!   job ends `Failed` with an injected `FailureReason`) and `throttle:<action>:<N>` (the first N
 //!   calls of `createTrainingJob`, `createModel`, …, or `*`, are throttled).
-//! * `FileSystemDataSource` channels: [`EmulatorConfig::file_systems`] maps a `FileSystemId`
-//!   (or `*`) to a local directory; `DirectoryPath` is resolved under it; `ro` channels are
-//!   copied read-only, `rw` channels are symlinked.
+//! * `FileSystemDataSource` channels: [`EmulatorConfig::file_systems`] maps a `FileSystemId` to
+//!   a local directory, or `*` to a root of one directory per file system
+//!   (`<root>/<FileSystemId>`); `DirectoryPath` is resolved under it; `ro` channels are copied
+//!   read-only, `rw` channels are symlinked. As on SageMaker, a job with such a channel needs a
+//!   `VpcConfig` (its shape is checked; the job runs on the local network).
 //!
 //! Describe* documents are also written to `<job dir>/describe.json`, so a later process can
 //! describe jobs of an earlier one (a job that was still running then reads as `Failed`).
@@ -60,6 +62,7 @@ mod processing;
 mod training;
 mod transform;
 pub mod tuning;
+mod vpc;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

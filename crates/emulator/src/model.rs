@@ -60,6 +60,7 @@ pub(crate) async fn create(inner: &Arc<Inner>, req: &Value) -> Result<Value, Api
             }
         }
     }
+    crate::vpc::check(req, "", &mut p);
     p.finish()?;
     if let Some(uri) = &data_url {
         let exists = inner.config.store.exists(uri).await?;
@@ -80,6 +81,9 @@ pub(crate) async fn create(inner: &Arc<Inner>, req: &Value) -> Result<Value, Api
         d.insert("PrimaryContainer".into(), c);
     }
     d.insert("ExecutionRoleArn".into(), json!(role));
+    if let Some(vpc) = fields::get(req, "VpcConfig") {
+        d.insert("VpcConfig".into(), vpc.clone());
+    }
     d.insert("CreationTime".into(), json!(now_ms()));
     d.insert(
         "EnableNetworkIsolation".into(),

@@ -166,6 +166,9 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
             )
         })
         .unwrap_or(86_400);
+    if let Some(net) = fields::opt_obj(req, "", "NetworkConfig", &mut p) {
+        crate::vpc::check(net, "NetworkConfig", &mut p);
+    }
     p.finish()?;
     Ok(ProcessingSpec {
         name,
@@ -196,6 +199,7 @@ pub(crate) fn create(
         "StoppingCondition",
         "AppSpecification",
         "Environment",
+        "NetworkConfig",
         "RoleArn",
         "Tags",
     ] {

@@ -205,7 +205,8 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
         )
         .unwrap_or(86_400)
     };
-    let channels = parse_channels(inner, req, &mode, &mut p);
+    let has_vpc = crate::vpc::check(req, "", &mut p);
+    let channels = parse_channels(inner, req, &mode, has_vpc, &mut p);
     p.finish()?;
     Ok(TrainingSpec {
         name,
@@ -222,7 +223,31 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
     })
 }
 
-fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> Vec<Channel> {
+/// SageMaker's `FileSystemId` (API reference, `FileSystemDataSource`): 11-21 characters
+/// matching `fs-[0-9a-f]{8,}`.
+fn file_system_id_ok(id: &str) -> bool {
+    (11..=21).contains(&id.len())
+        && id
+            .strip_prefix("fs-")
+            .is_some_and(|hex| hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// The local directory of a file system: its own entry, else `<"*" root>/<FileSystemId>`.
+fn file_system_root(inner: &Inner, id: &str) -> Option<PathBuf> {
+    let systems = &inner.config.file_systems;
+    systems
+        .get(id)
+        .cloned()
+        .or_else(|| systems.get("*").map(|root| root.join(id)))
+}
+
+fn parse_channels(
+    inner: &Inner,
+    req: &Value,
+    mode: &str,
+    has_vpc: bool,
+    p: &mut Problems,
+) -> Vec<Channel> {
     let list = fields::opt_array(req, "", "InputDataConfig", p);
     if list.len() > 20 {
         p.push("InputDataConfig", "must have at most 20 channels");
@@ -298,7 +323,16 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
             }
             (None, Some(fs)) => {
                 let fp = format!("{dsp}.FileSystemDataSource");
+                if !has_vpc {
+                    crate::vpc::require_for_file_system(&at, &name, p);
+                }
                 let id = fields::req_str(fs, &fp, "FileSystemId", p).unwrap_or_default();
+                if !id.is_empty() && !file_system_id_ok(&id) {
+                    p.push(
+                        &format!("{fp}.FileSystemId"),
+                        format!("has value {id:?}, which must match fs-[0-9a-f]{{8,}} (11 to 21 characters)"),
+                    );
+                }
                 let access =
                     fields::enum_str(fs, &fp, "FileSystemAccessMode", &["rw", "ro"], "ro", p);
                 if fields::get(fs, "FileSystemAccessMode").is_none() {
@@ -309,12 +343,7 @@ fn parse_channels(inner: &Inner, req: &Value, mode: &str, p: &mut Problems) -> V
                 }
                 fields::enum_str(fs, &fp, "FileSystemType", &["EFS", "FSxLustre"], "EFS", p);
                 let dir = fields::req_str(fs, &fp, "DirectoryPath", p).unwrap_or_default();
-                let root = inner
-                    .config
-                    .file_systems
-                    .get(&id)
-                    .or_else(|| inner.config.file_systems.get("*"));
-                let Some(root) = root else {
+                let Some(root) = file_system_root(inner, &id) else {
                     if !id.is_empty() {
                         p.push(&format!("{fp}.FileSystemId"), format!("{id:?} has no local directory in the emulator configuration (file_systems)"));
                     }

@@ -15,15 +15,16 @@ async fn given_s3_and_file_system_channels_when_training_sync_then_the_contract_
     std::fs::write(fs_root.path().join("shared/val/v.csv"), "9,9\n").unwrap();
     let root = fs_root.path().to_path_buf();
     let env = setup_with("", move |c| {
-        c.file_systems.insert("fs-123".into(), root);
+        c.file_systems.insert("fs-0123456789abcdef0".into(), root);
     });
     put(&env.store, "s3://bucket/data/train/a.csv", "1,2\n3,4\n").await;
     put(&env.store, "s3://bucket/data/train/sub/b.csv", "5,6\n").await;
     let mut req = training_request("job-contract", json!({"x": "0.5", "epochs": "3"}));
     req["InputDataConfig"].as_array_mut().unwrap().push(json!({
         "ChannelName": "validation",
-        "DataSource": {"FileSystemDataSource": {"FileSystemId": "fs-123", "FileSystemAccessMode": "ro", "FileSystemType": "EFS", "DirectoryPath": "/shared/val"}}
+        "DataSource": {"FileSystemDataSource": {"FileSystemId": "fs-0123456789abcdef0", "FileSystemAccessMode": "ro", "FileSystemType": "EFS", "DirectoryPath": "/shared/val"}}
     }));
+    req["VpcConfig"] = json!({"Subnets": ["subnet-0a1b2c3d"], "SecurityGroupIds": ["sg-0a1b2c3d"]});
     let d = env.ok("createTrainingJob", true, req).await;
     assert_eq!(status(&d, "TrainingJobStatus"), "Completed", "{d:#}");
     assert_eq!(status(&d, "SecondaryStatus"), "Completed");
