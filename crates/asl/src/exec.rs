@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -14,6 +14,10 @@ use serde_json::{Map, Value, json};
 use crate::api::{Execution, ExecutionOptions, ExecutionStatus, HistoryEvent, TaskRequest};
 use crate::choice::eval_cond;
 use crate::intrinsic::IntrinsicError;
+use crate::limits::{
+    HISTORY_LIMIT_CAUSE, MAX_EXECUTION_SECONDS, MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES,
+    MAX_SECONDS_FIELD, PayloadError, check_payload, data_limit_cause,
+};
 use crate::model::*;
 use crate::path::{JsonPath, PathEnv, PathError};
 use crate::template::{Jexpr, Template, empty_object};
@@ -23,6 +27,9 @@ use crate::template::{Jexpr, Template, empty_object};
 pub(crate) struct Failure {
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// Ends the execution: no Retry or Catch sees it (the execution's timeout, the history
+    /// limit, a state output over the payload quota).
+    pub terminal: bool,
 }
 
 impl Failure {
@@ -30,6 +37,15 @@ impl Failure {
         Failure {
             error: Some(error.to_string()),
             cause: Some(cause.into()),
+            terminal: false,
+        }
+    }
+
+    /// A failure that ends the execution whatever Retry/Catch say.
+    pub fn terminal(error: &str, cause: impl Into<String>) -> Self {
+        Failure {
+            terminal: true,
+            ..Failure::new(error, cause)
         }
     }
 
@@ -129,7 +145,12 @@ pub(crate) struct Run<'o> {
     events: Mutex<Vec<HistoryEvent>>,
     counter: AtomicU64,
     transitions: AtomicU64,
-    deadline: Option<DateTime<Utc>>,
+    /// No further event fits in the history (the next one would be event 25,000).
+    history_full: AtomicBool,
+    /// When the execution times out: its TimeoutSeconds, at most one year after the start.
+    deadline: DateTime<Utc>,
+    /// The cause of the timeout at the deadline (TimeoutSeconds or the one-year maximum).
+    timeout_cause: &'static str,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -166,14 +187,30 @@ impl<'o> Run<'o> {
             events: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
-            deadline: timeout_seconds
-                .and_then(|s| i64::try_from(s).ok())
-                .map(|s| now + chrono::Duration::seconds(s)),
+            history_full: AtomicBool::new(false),
+            deadline: execution_deadline(now, timeout_seconds),
+            timeout_cause: match timeout_seconds {
+                Some(t) if t <= MAX_EXECUTION_SECONDS => TIMEOUT_CAUSE,
+                _ => MAX_TIME_CAUSE,
+            },
         }
     }
 
+    /// Records an event. The history holds at most 25,000 events and the last one must end the
+    /// execution: once only that one fits, other events are dropped and the run is stopped at
+    /// its next check ([`Run::limits_check`]).
     fn event(&self, prev: &mut u64, ty: &str, details: impl FnOnce() -> Value) -> u64 {
-        let id = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let ends_execution = ty.starts_with("Execution") && ty != "ExecutionStarted";
+        let taken = self
+            .counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                (ends_execution || c + 1 < MAX_HISTORY_EVENTS).then_some(c + 1)
+            });
+        let Ok(before) = taken else {
+            self.history_full.store(true, Ordering::Relaxed);
+            return *prev;
+        };
+        let id = before + 1;
         if self.recording {
             let ev = HistoryEvent {
                 id,
@@ -215,8 +252,7 @@ impl<'o> Run<'o> {
                 (ExecutionStatus::Succeeded, Some(out), None, None)
             }
             Err(f) => {
-                let timed_out = f.error.as_deref() == Some("States.Timeout")
-                    && f.cause.as_deref() == Some(TIMEOUT_CAUSE);
+                let timed_out = f.terminal && f.error.as_deref() == Some("States.Timeout");
                 if timed_out {
                     self.event(
                         &mut prev,
@@ -264,11 +300,7 @@ impl<'o> Run<'o> {
                         format!("the execution exceeded the limit of {max} state transitions"),
                     ));
                 }
-                if let Some(d) = self.deadline
-                    && self.opts.clock.now() > d
-                {
-                    return Err(Failure::new("States.Timeout", TIMEOUT_CAUSE));
-                }
+                self.limits_check()?;
                 let Some(st) = g.states.get(idx) else {
                     return Err(Failure::new(
                         "States.Runtime",
@@ -293,6 +325,10 @@ impl<'o> Run<'o> {
                         flow
                     }
                 };
+                let out = match &flow {
+                    Flow::Next(_, out) | Flow::End(out) => out,
+                };
+                check_state_output(&st.name, out)?;
                 match flow {
                     Flow::Next(next, out) => {
                         if st.ty != StateType::Fail {
@@ -456,6 +492,17 @@ impl<'o> Run<'o> {
                 IntrinsicError::Failure(m) => Failure::new(
                     "States.IntrinsicFailure",
                     format!("{} {m}", Self::err_prefix(sr)),
+                ),
+                IntrinsicError::TooLarge {
+                    error: PayloadError::TooLarge { .. },
+                    ..
+                } => Failure::terminal("States.DataLimitExceeded", data_limit_cause(&sr.st.name)),
+                IntrinsicError::TooLarge { function, error } => Failure::terminal(
+                    "States.Runtime",
+                    format!(
+                        "{} The value of {function} cannot be passed on: {error}.",
+                        Self::err_prefix(sr)
+                    ),
                 ),
             }),
             Template::Object(fields) => {
@@ -627,11 +674,13 @@ impl<'o> Run<'o> {
         }
     }
 
-    fn timed_out_check(&self) -> Result<(), Failure> {
-        if let Some(d) = self.deadline
-            && self.opts.clock.now() > d
-        {
-            return Err(Failure::new("States.Timeout", TIMEOUT_CAUSE));
+    /// Stops the run once it is past its deadline or its history is full.
+    fn limits_check(&self) -> Result<(), Failure> {
+        if self.opts.clock.now() > self.deadline {
+            return Err(Failure::terminal("States.Timeout", self.timeout_cause));
+        }
+        if self.history_full.load(Ordering::Relaxed) {
+            return Err(Failure::terminal("States.Runtime", HISTORY_LIMIT_CAUSE));
         }
         Ok(())
     }
@@ -710,7 +759,11 @@ impl<'o> Run<'o> {
                 };
                 let error = eval(error, "Error")?;
                 let cause = eval(cause, "Cause")?;
-                Err(Failure { error, cause })
+                Err(Failure {
+                    error,
+                    cause,
+                    terminal: false,
+                })
             }
             Kind::Succeed | Kind::Wait(_) | Kind::Choice { .. } | Kind::Pass { .. } => {
                 let (out, next, plan) = self.exec_simple(&mut sr, raw, scope)?;
@@ -759,9 +812,7 @@ impl<'o> Run<'o> {
                             return Ok(end_or(out));
                         }
                         Err(f) => {
-                            if f.error.as_deref() == Some("States.Timeout")
-                                && f.cause.as_deref() == Some(TIMEOUT_CAUSE)
-                            {
+                            if f.terminal {
                                 return Err(f);
                             }
                             if let Some(ri) = st
@@ -782,13 +833,19 @@ impl<'o> Run<'o> {
                                     if r.jitter {
                                         delay *= rand::random::<f64>();
                                     }
+                                    // never past the deadline: the run times out there
+                                    let left = (self.deadline - self.opts.clock.now())
+                                        .to_std()
+                                        .unwrap_or_default()
+                                        .as_secs_f64()
+                                        + 0.001;
                                     let delay = if delay.is_finite() {
-                                        delay.clamp(0.0, 3.2e7)
+                                        delay.clamp(0.0, left)
                                     } else {
-                                        3.2e7
+                                        left
                                     };
                                     self.opts.clock.sleep(Duration::from_secs_f64(delay)).await;
-                                    self.timed_out_check()?;
+                                    self.limits_check()?;
                                     continue;
                                 }
                             }
@@ -1095,7 +1152,10 @@ impl<'o> Run<'o> {
                         }
                     }
                 };
-                now + chrono::Duration::seconds(secs)
+                // past the deadline (at most a year away) when it does not fit in a date
+                chrono::TimeDelta::try_seconds(secs)
+                    .and_then(|d| now.checked_add_signed(d))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
             }
             WaitSpec::Timestamp(d) => {
                 let s: String = match d {
@@ -1151,10 +1211,8 @@ impl<'o> Run<'o> {
         if until <= now {
             return Ok(None);
         }
-        if let Some(deadline) = self.deadline
-            && until > deadline
-        {
-            let d = (deadline - now).to_std().unwrap_or_default();
+        if until > self.deadline {
+            let d = (self.deadline - now).to_std().unwrap_or_default();
             return Ok(Some(WaitPlan {
                 sleep: d + Duration::from_millis(1),
                 times_out: true,
@@ -1169,7 +1227,7 @@ impl<'o> Run<'o> {
     async fn apply_wait(&self, plan: WaitPlan) -> Result<(), Failure> {
         self.opts.clock.sleep(plan.sleep).await;
         if plan.times_out {
-            return Err(Failure::new("States.Timeout", TIMEOUT_CAUSE));
+            return Err(Failure::terminal("States.Timeout", self.timeout_cause));
         }
         Ok(())
     }
@@ -1293,8 +1351,19 @@ impl<'o> Run<'o> {
                     env,
                     jenv,
                 )?;
+                for (field, v) in [("TimeoutSeconds", timeout), ("HeartbeatSeconds", heartbeat)] {
+                    if let Some(n) = v.filter(|n| *n > MAX_SECONDS_FIELD) {
+                        return Err(Self::runtime(
+                            sr,
+                            format!(
+                                "The {field} value {n} is out of range: Maximum value is {MAX_SECONDS_FIELD}"
+                            ),
+                        ));
+                    }
+                }
                 let context = self.context(sr, token);
                 let rtype = resource_type(&t.resource);
+                check_state_input(sr, &params)?;
                 self.event(prev, "TaskScheduled", || {
                     json!({"resource": t.resource, "resourceType": rtype, "region": self.opts.region, "parameters": compact(&params), "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat})
                 });
@@ -1333,6 +1402,7 @@ impl<'o> Run<'o> {
                     }
                     _ => fut.await,
                 };
+                let res = res.and_then(|v| check_task_result(&t.resource, &rtype, v));
                 match res {
                     Ok(v) => {
                         self.event(prev, "TaskSucceeded", || json!({"resource": t.resource, "resourceType": rtype, "output": compact(&v)}));
@@ -1697,9 +1767,7 @@ impl<'o> Run<'o> {
                         }
                     }
                     Err(f) => {
-                        if f.error.as_deref() == Some("States.Timeout")
-                            && f.cause.as_deref() == Some(TIMEOUT_CAUSE)
-                        {
+                        if f.terminal {
                             return Err(f);
                         }
                         if !tolerant {
@@ -1831,6 +1899,80 @@ fn exited_event(t: StateType) -> &'static str {
 }
 
 const TIMEOUT_CAUSE: &str = "The execution timed out (TimeoutSeconds elapsed).";
+const MAX_TIME_CAUSE: &str =
+    "The execution timed out: it reached the maximum execution time of 1 year (31536000 seconds).";
+
+/// A state's output over the payload quota (or nested too deeply) ends the execution, as on
+/// AWS: `ExecutionFailed` follows the state's entered event.
+fn check_state_output(state: &str, out: &Value) -> Result<(), Failure> {
+    match check_payload(out, MAX_PAYLOAD_BYTES) {
+        Ok(_) => Ok(()),
+        Err(PayloadError::TooLarge { .. }) => Err(Failure::terminal(
+            "States.DataLimitExceeded",
+            data_limit_cause(state),
+        )),
+        Err(e @ PayloadError::TooDeep { .. }) => Err(Failure::terminal(
+            "States.Runtime",
+            format!("The output of the state '{state}' cannot be passed on: {e}."),
+        )),
+    }
+}
+
+/// A state's effective input (after Parameters/Arguments) over the payload quota ends the
+/// execution with `States.DataLimitExceeded`.
+fn check_state_input(sr: &StateRun<'_>, input: &Value) -> Result<(), Failure> {
+    match check_payload(input, MAX_PAYLOAD_BYTES) {
+        Ok(_) => Ok(()),
+        Err(PayloadError::TooLarge { .. }) => Err(Failure::terminal(
+            "States.DataLimitExceeded",
+            data_limit_cause(&sr.st.name),
+        )),
+        Err(e @ PayloadError::TooDeep { .. }) => Err(Failure::terminal(
+            "States.Runtime",
+            format!(
+                "{} The input of the task cannot be passed on: {e}.",
+                Run::err_prefix(sr)
+            ),
+        )),
+    }
+}
+
+/// A task result over the payload quota is a `States.DataLimitExceeded` task failure (Retry
+/// and Catch see it); the cause names a service integration by its resource type and any other
+/// resource (a Lambda function, an activity) by its ARN, as AWS does.
+fn check_task_result(
+    resource: &str,
+    resource_type: &str,
+    v: Value,
+) -> Result<Value, crate::api::TaskFailure> {
+    match check_payload(&v, MAX_PAYLOAD_BYTES) {
+        Ok(_) => Ok(v),
+        Err(PayloadError::TooLarge { .. }) => {
+            let who = if resource.starts_with("arn:aws:states:::") {
+                resource_type
+            } else {
+                resource
+            };
+            Err(crate::api::TaskFailure::new(
+                "States.DataLimitExceeded",
+                data_limit_cause(who),
+            ))
+        }
+        Err(e @ PayloadError::TooDeep { .. }) => Err(crate::api::TaskFailure::new(
+            "States.Runtime",
+            format!("The result of the task '{resource}' cannot be passed on: {e}."),
+        )),
+    }
+}
+
+/// When an execution started at `start` times out: after its `TimeoutSeconds`, and at the
+/// latest after the one-year maximum execution time of a Standard workflow.
+fn execution_deadline(start: DateTime<Utc>, timeout_seconds: Option<u64>) -> DateTime<Utc> {
+    let secs = timeout_seconds.map_or(MAX_EXECUTION_SECONDS, |t| t.min(MAX_EXECUTION_SECONDS));
+    chrono::TimeDelta::try_seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+        .and_then(|d| start.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 /// What a Task or Parallel reads besides its parameters: the state's effective input (for the
 /// `*Path` fields) and the evaluation environments.
@@ -1872,10 +2014,12 @@ fn resource_type(resource: &str) -> String {
     }
 }
 
-/// Whether `errors` (an ErrorEquals list) matches the error name.
+/// Whether `errors` (an ErrorEquals list) matches the error name. `States.ALL` matches a
+/// task's `States.DataLimitExceeded` (recorded on AWS: a Lambda result over 256 KiB is caught
+/// by a `States.ALL` catcher); the terminal data-limit failures never reach a matcher.
 pub(crate) fn matches_error(errors: &[String], name: &str) -> bool {
     errors.iter().any(|e| match e.as_str() {
-        "States.ALL" => !matches!(name, "States.Runtime" | "States.DataLimitExceeded"),
+        "States.ALL" => name != "States.Runtime",
         "States.TaskFailed" => {
             !matches!(
                 name,

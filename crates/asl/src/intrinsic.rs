@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::limits::{MAX_PAYLOAD_BYTES, PayloadError, check_payload};
 use crate::path::{JsonPath, PathEnv, PathError};
 
 /// An intrinsic function name.
@@ -107,7 +108,17 @@ pub(crate) enum IntrinsicError {
     },
     /// A bad argument value (`States.IntrinsicFailure`).
     Failure(String),
+    /// The arguments or the result of the named function are over the payload quota (or
+    /// nested too deeply): the state's input would be (`States.DataLimitExceeded`).
+    TooLarge {
+        function: &'static str,
+        error: PayloadError,
+    },
 }
+
+/// Deepest nesting of intrinsic calls in one expression (each level is a parser and an
+/// evaluator frame).
+pub(crate) const MAX_INTRINSIC_DEPTH: usize = 100;
 
 /// True when the string looks like an intrinsic call (`States.` prefix).
 pub(crate) fn looks_like_intrinsic(s: &str) -> bool {
@@ -117,7 +128,11 @@ pub(crate) fn looks_like_intrinsic(s: &str) -> bool {
 impl Intrinsic {
     /// Parses and checks (known function, argument count, literal argument types).
     pub fn parse(src: &str) -> Result<Intrinsic, String> {
-        let mut p = P { s: src, i: 0 };
+        let mut p = P {
+            s: src,
+            i: 0,
+            depth: 0,
+        };
         p.ws();
         let call = p.call()?;
         p.ws();
@@ -141,8 +156,13 @@ impl Intrinsic {
         }
     }
 
+    /// Evaluates the call. Arguments and result are kept within the payload quota: together the
+    /// arguments may hold at most [`MAX_PAYLOAD_BYTES`], and so may the result, so a runaway
+    /// expression (say, `States.JsonToString` nested a hundred times) ends at once with a named
+    /// error instead of doubling its memory at every level.
     pub(crate) fn eval(&self, input: &Value, env: &dyn PathEnv) -> Result<Value, IntrinsicError> {
         let mut vals = Vec::with_capacity(self.args.len());
+        let mut budget = MAX_PAYLOAD_BYTES;
         for a in &self.args {
             vals.push(match a {
                 Arg::Literal(v) => v.clone(),
@@ -156,8 +176,21 @@ impl Intrinsic {
                 })?,
                 Arg::Call(c) => c.eval(input, env)?,
             });
+            if let Some(v) = vals.last() {
+                let size = check_payload(v, budget).map_err(|error| self.too_large(error))?;
+                budget -= size;
+            }
         }
-        self.apply(vals)
+        let out = self.apply(vals)?;
+        check_payload(&out, MAX_PAYLOAD_BYTES).map_err(|error| self.too_large(error))?;
+        Ok(out)
+    }
+
+    fn too_large(&self, error: PayloadError) -> IntrinsicError {
+        IntrinsicError::TooLarge {
+            function: self.name,
+            error,
+        }
     }
 
     fn fail(&self, msg: impl std::fmt::Display) -> IntrinsicError {
@@ -190,6 +223,11 @@ impl Intrinsic {
                                 .next()
                                 .ok_or_else(|| self.fail("more placeholders than arguments"))?;
                             out.push_str(&java_string(arg, true));
+                            if out.len() > MAX_PAYLOAD_BYTES {
+                                return Err(self.too_large(PayloadError::TooLarge {
+                                    limit: MAX_PAYLOAD_BYTES,
+                                }));
+                            }
                         }
                         c => out.push(c),
                     }
@@ -243,7 +281,10 @@ impl Intrinsic {
                     if out.len() > 1000 {
                         return Err(self.fail("the range has more than 1000 items"));
                     }
-                    i += step;
+                    i = match i.checked_add(step) {
+                        Some(n) => n,
+                        None => break,
+                    };
                 }
                 Ok(Value::Array(out))
             }
@@ -351,7 +392,7 @@ impl Intrinsic {
                 else {
                     return Err(self.fail("expected two numbers"));
                 };
-                let sum = a + b;
+                let sum = a.checked_add(b).unwrap_or(i64::MAX);
                 if !(i32::MIN as i64..=i32::MAX as i64).contains(&sum) {
                     return Err(self.fail("the result is out of the integer range"));
                 }
@@ -462,6 +503,8 @@ fn hash(alg: &str, data: &[u8]) -> Option<String> {
 struct P<'a> {
     s: &'a str,
     i: usize,
+    /// Nesting of the call being parsed.
+    depth: usize,
 }
 
 impl<'a> P<'a> {
@@ -564,7 +607,15 @@ impl<'a> P<'a> {
             }
         }
         if rest.starts_with("States.") {
-            return Ok(Arg::Call(Box::new(self.call()?)));
+            if self.depth >= MAX_INTRINSIC_DEPTH {
+                return Err(format!(
+                    "intrinsic functions are nested more than {MAX_INTRINSIC_DEPTH} levels deep"
+                ));
+            }
+            self.depth += 1;
+            let call = self.call();
+            self.depth -= 1;
+            return Ok(Arg::Call(Box::new(call?)));
         }
         if rest.starts_with('$') {
             // a path runs to the next ',' or ')' outside brackets, parentheses and quotes

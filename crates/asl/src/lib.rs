@@ -18,6 +18,7 @@ mod distributed;
 mod error;
 mod exec;
 mod intrinsic;
+pub mod limits;
 pub mod mock;
 mod model;
 mod path;
@@ -33,6 +34,7 @@ pub use api::{
     TaskInvoker, TaskRequest, VirtualClock,
 };
 pub use error::{ValidationError, ValidationErrors};
+pub use limits::{ExecutionInputError, check_execution_input};
 
 /// A parsed, validated state machine. Cheap to clone; share it across threads.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Collector, ptr};
 use crate::intrinsic::{Intrinsic, looks_like_intrinsic};
+use crate::limits::{MAX_DELAY_SECONDS, MAX_SECONDS_FIELD};
 use crate::path::JsonPath;
 use crate::template::{Jexpr, Template, compile_jsonata, jsonata_body};
 
@@ -468,10 +469,10 @@ fn validate_into(def: &Value, c: &mut Collector) -> Option<Model> {
     }
     let timeout_seconds = match obj.get("TimeoutSeconds") {
         None => None,
-        Some(v) => match v.as_u64() {
-            Some(n) if n > 0 => Some(n),
-            _ => {
-                c.push("/TimeoutSeconds", "must be a positive integer");
+        Some(v) => match int_field(v, 1, MAX_SECONDS_FIELD) {
+            Ok(n) => Some(n),
+            Err(m) => {
+                c.push("/TimeoutSeconds", m);
                 None
             }
         },
@@ -775,6 +776,34 @@ fn string_list(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Strin
     }
 }
 
+/// An integer field in `min..=max`. ASL's integer fields are JSON integers (`5.0` is not
+/// one); a value out of range gets AWS's wording (`Maximum value is 99999999`, as
+/// ValidateStateMachineDefinition's SCHEMA_VALIDATION_FAILED says), any other value says what
+/// is expected.
+pub(crate) fn int_field(v: &Value, min: u64, max: u64) -> Result<u64, String> {
+    let expected = || format!("must be an integer between {min} and {max}");
+    let Value::Number(n) = v else {
+        return Err(expected());
+    };
+    if let Some(u) = n.as_u64() {
+        return if u > max {
+            Err(format!("Maximum value is {max}"))
+        } else if u < min {
+            Err(format!("Minimum value is {min}"))
+        } else {
+            Ok(u)
+        };
+    }
+    if n.as_i64().is_some() {
+        return Err(format!("Minimum value is {min}"));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f > max as f64 => Err(format!("Maximum value is {max}")),
+        Some(f) if f.fract() == 0.0 && f < min as f64 => Err(format!("Minimum value is {min}")),
+        _ => Err(expected()),
+    }
+}
+
 /// A non-negative integer field that may also be given by a `*Path` field or JSONata.
 fn dyn_uint(
     cx: &Ctx<'_>,
@@ -784,14 +813,7 @@ fn dyn_uint(
     max: u64,
     c: &mut Collector,
 ) -> Option<Dyn<u64>> {
-    dyn_field(
-        cx,
-        field,
-        path_field_name,
-        |v| v.as_u64().filter(|n| (min..=max).contains(n)),
-        &format!("must be an integer between {min} and {max}"),
-        c,
-    )
+    dyn_field(cx, field, path_field_name, |v| int_field(v, min, max), c)
 }
 
 /// A numeric field that may also be given by a `*Path` field or JSONata.
@@ -807,20 +829,22 @@ fn dyn_num(
         cx,
         field,
         Some(path_name),
-        |v| v.as_f64().filter(|n| *n >= min && *n <= max),
-        &format!("must be a number between {min} and {max}"),
+        |v| {
+            v.as_f64()
+                .filter(|n| *n >= min && *n <= max)
+                .ok_or_else(|| format!("must be a number between {min} and {max}"))
+        },
         c,
     )
 }
 
-/// A field given as a fixed value (`parse` accepts it, else `expected` is reported), as a
+/// A field given as a fixed value (`parse` accepts it, else its message is reported), as a
 /// JSONata expression (JSONata states), or by its `*Path` twin; both at once is an error.
 fn dyn_field<T>(
     cx: &Ctx<'_>,
     field: &str,
     path_name: Option<&str>,
-    parse: impl Fn(&Value) -> Option<T>,
-    expected: &str,
+    parse: impl Fn(&Value) -> Result<T, String>,
     c: &mut Collector,
 ) -> Option<Dyn<T>> {
     let fixed = cx.get(field);
@@ -838,11 +862,13 @@ fn dyn_field<T>(
         {
             return compile_jsonata(s, &cx.p(field), c).map(Dyn::Jsonata);
         }
-        let parsed = parse(v);
-        if parsed.is_none() {
-            c.push(&cx.p(field), expected);
-        }
-        return parsed.map(Dyn::Fixed);
+        return match parse(v) {
+            Ok(x) => Some(Dyn::Fixed(x)),
+            Err(m) => {
+                c.push(&cx.p(field), m);
+                None
+            }
+        };
     }
     let (pn, v) = path?;
     path_field(v, &cx.p(pn), c).map(Dyn::Path)
@@ -1084,7 +1110,7 @@ fn compile_state(
                 "TimeoutSeconds",
                 Some("TimeoutSecondsPath"),
                 1,
-                99_999_999,
+                MAX_SECONDS_FIELD,
                 c,
             );
             let heartbeat = dyn_uint(
@@ -1092,7 +1118,7 @@ fn compile_state(
                 "HeartbeatSeconds",
                 Some("HeartbeatSecondsPath"),
                 1,
-                99_999_999,
+                MAX_SECONDS_FIELD,
                 c,
             );
             if let (Some(Dyn::Fixed(t)), Some(Dyn::Fixed(h))) = (&timeout, &heartbeat)
@@ -1155,15 +1181,10 @@ fn compile_state(
                         compile_jsonata(s, &cx.p("Seconds"), c)
                             .map(|e| WaitSpec::Seconds(Dyn::Jsonata(e)))
                     }
-                    _ => match v.as_i64() {
-                        Some(s) if (0..=99_999_999).contains(&s) => {
-                            Some(WaitSpec::Seconds(Dyn::Fixed(s)))
-                        }
-                        _ => {
-                            c.push(
-                                &cx.p("Seconds"),
-                                "must be an integer between 0 and 99999999",
-                            );
+                    _ => match int_field(v, 0, MAX_SECONDS_FIELD) {
+                        Ok(s) => Some(WaitSpec::Seconds(Dyn::Fixed(s as i64))),
+                        Err(m) => {
+                            c.push(&cx.p("Seconds"), m);
                             None
                         }
                     },
@@ -1343,26 +1364,20 @@ fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Ret
         check_error_list(&errors, &ptr(&rp, "ErrorEquals"), last, c);
         let interval = match o.get("IntervalSeconds") {
             None => 1.0,
-            Some(v) => match v.as_u64() {
-                Some(n) if (1..=99_999_999).contains(&n) => n as f64,
-                _ => {
-                    c.push(
-                        &ptr(&rp, "IntervalSeconds"),
-                        "must be an integer between 1 and 99999999",
-                    );
+            Some(v) => match int_field(v, 1, MAX_SECONDS_FIELD) {
+                Ok(n) => n as f64,
+                Err(m) => {
+                    c.push(&ptr(&rp, "IntervalSeconds"), m);
                     1.0
                 }
             },
         };
         let max_attempts = match o.get("MaxAttempts") {
             None => 3,
-            Some(v) => match v.as_u64() {
-                Some(n) if n <= 99_999_999 => n,
-                _ => {
-                    c.push(
-                        &ptr(&rp, "MaxAttempts"),
-                        "must be an integer between 0 and 99999999",
-                    );
+            Some(v) => match int_field(v, 0, MAX_SECONDS_FIELD) {
+                Ok(n) => n,
+                Err(m) => {
+                    c.push(&ptr(&rp, "MaxAttempts"), m);
                     3
                 }
             },
@@ -1383,13 +1398,10 @@ fn compile_retry(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<Ret
         };
         let max_delay = match o.get("MaxDelaySeconds") {
             None => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if (1..=31_622_400).contains(&n) => Some(n as f64),
-                _ => {
-                    c.push(
-                        &ptr(&rp, "MaxDelaySeconds"),
-                        "must be an integer between 1 and 31622400",
-                    );
+            Some(v) => match int_field(v, 1, MAX_DELAY_SECONDS) {
+                Ok(n) => Some(n as f64),
+                Err(m) => {
+                    c.push(&ptr(&rp, "MaxDelaySeconds"), m);
                     None
                 }
             },

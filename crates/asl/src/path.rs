@@ -114,6 +114,7 @@ impl JsonPath {
             s: src.as_bytes(),
             src,
             i: 0,
+            depth: 0,
         };
         let path = p.path()?;
         if p.i != p.s.len() {
@@ -486,7 +487,13 @@ struct Parser<'a> {
     s: &'a [u8],
     src: &'a str,
     i: usize,
+    /// Nesting of filters and sub-paths being parsed.
+    depth: usize,
 }
+
+/// Deepest nesting of filters and sub-paths in a path, and most segments in one path: the
+/// parser and the evaluator recurse once per level and per segment.
+pub(crate) const MAX_PATH_DEPTH: usize = 256;
 
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
@@ -541,6 +548,9 @@ impl<'a> Parser<'a> {
     fn segments(&mut self, in_filter: bool) -> Result<Vec<Seg>, String> {
         let mut segs = Vec::new();
         loop {
+            if segs.len() > MAX_PATH_DEPTH {
+                return Err(self.err(&format!("the path has more than {MAX_PATH_DEPTH} segments")));
+            }
             match self.peek() {
                 None => break,
                 Some(b'.') => {
@@ -776,6 +786,23 @@ impl<'a> Parser<'a> {
     }
 
     fn filter_unary(&mut self) -> Result<FilterExpr, String> {
+        self.nested(Self::filter_unary_inner)
+    }
+
+    /// Runs one nested parse step, refusing to go deeper than [`MAX_PATH_DEPTH`].
+    fn nested<T>(&mut self, f: fn(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_PATH_DEPTH {
+            return Err(self.err(&format!(
+                "the path nests filters more than {MAX_PATH_DEPTH} levels deep"
+            )));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    fn filter_unary_inner(&mut self) -> Result<FilterExpr, String> {
         self.skip_ws();
         if self.eat(b'!') {
             return Ok(FilterExpr::Not(Box::new(self.filter_unary()?)));

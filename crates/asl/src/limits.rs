@@ -1,0 +1,233 @@
+//! Step Functions' service quotas that bound one execution, enforced as AWS enforces them
+//! (Standard workflows, "Step Functions service quotas" in the Developer Guide):
+//!
+//! - input or output of a task, state or execution: 262,144 bytes as UTF-8 JSON
+//!   ([`MAX_PAYLOAD_BYTES`]); a state's output over it fails the execution with
+//!   `States.DataLimitExceeded`, a task's result over it is a `States.DataLimitExceeded` task
+//!   failure (recorded on AWS: LocalStack's `test_states_errors` snapshots);
+//! - execution history: 25,000 events ([`MAX_HISTORY_EVENTS`]); event 25,000 is the
+//!   `ExecutionFailed` event with `States.Runtime` and [`HISTORY_LIMIT_CAUSE`] unless it is
+//!   `ExecutionSucceeded` ("Avoid reaching the history quota");
+//! - execution time: 1 year ([`MAX_EXECUTION_SECONDS`]); past it the execution times out with
+//!   `States.Timeout`.
+//!
+//! Beyond AWS's quotas, the nesting of a value the engine walks is bounded
+//! ([`MAX_VALUE_DEPTH`]) so that no user value can exhaust the native stack.
+
+use serde_json::Value;
+
+/// Maximum size of a state's or task's input or output, and of an execution's input: 256 KiB
+/// of UTF-8 JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// Maximum number of events in an execution's history.
+pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+
+/// Maximum run time of a Standard execution: one year (365 days), in seconds.
+pub const MAX_EXECUTION_SECONDS: u64 = 365 * 24 * 60 * 60;
+
+/// The largest value of the `Seconds`-like integer fields (`TimeoutSeconds`,
+/// `HeartbeatSeconds`, a Wait's `Seconds`, a retrier's `IntervalSeconds` and `MaxAttempts`).
+pub const MAX_SECONDS_FIELD: u64 = 99_999_999;
+
+/// The largest `MaxDelaySeconds` of a retrier (AWS's ASL JSON schema, 366 days).
+pub const MAX_DELAY_SECONDS: u64 = 31_622_400;
+
+/// Deepest nesting of arrays and objects in a value the engine accepts (JSON text parsed by
+/// `serde_json` stops at 128 already; values built by JSONata or intrinsics are checked).
+pub const MAX_VALUE_DEPTH: usize = 512;
+
+/// The cause of the failure at the history limit (AWS's words).
+pub const HISTORY_LIMIT_CAUSE: &str =
+    "The execution reached the maximum number of history events (25000).";
+
+/// The cause AWS gives when the result of the state or task `who` (a state name, a service
+/// integration's resource type or a Lambda function ARN) is over [`MAX_PAYLOAD_BYTES`].
+pub fn data_limit_cause(who: &str) -> String {
+    format!(
+        "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
+    )
+}
+
+/// A value that cannot be passed on: too large, or nested too deeply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// More than `limit` bytes of JSON (the size is counted up to the first byte over it).
+    #[error("the value is larger than {limit} bytes as JSON")]
+    TooLarge { limit: usize },
+    /// Arrays and objects nested more than `limit` levels deep.
+    #[error("the value nests arrays and objects more than {limit} levels deep")]
+    TooDeep { limit: usize },
+}
+
+/// The execution input is refused before the execution starts, as StartExecution refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecutionInputError {
+    /// Over [`MAX_PAYLOAD_BYTES`] (StartExecution's `input` has a maximum length of 262144).
+    #[error(
+        "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to {MAX_PAYLOAD_BYTES}"
+    )]
+    TooLarge,
+    /// Nested more than [`MAX_VALUE_DEPTH`] levels.
+    #[error("the execution input nests arrays and objects more than {MAX_VALUE_DEPTH} levels deep")]
+    TooDeep,
+}
+
+/// Checks an execution input against the payload quota (StartExecution's `input`).
+pub fn check_execution_input(input: &Value) -> Result<(), ExecutionInputError> {
+    match check_payload(input, MAX_PAYLOAD_BYTES) {
+        Ok(_) => Ok(()),
+        Err(PayloadError::TooLarge { .. }) => Err(ExecutionInputError::TooLarge),
+        Err(PayloadError::TooDeep { .. }) => Err(ExecutionInputError::TooDeep),
+    }
+}
+
+/// The size in bytes of `v` as compact JSON, when it is at most `limit` bytes and nested at
+/// most [`MAX_VALUE_DEPTH`] levels. Walks the value without recursion and stops at the first
+/// byte over the limit, so the cost is bounded by `limit`, not by the value.
+pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
+    let mut size = 0usize;
+    let too_large = PayloadError::TooLarge { limit };
+    let mut add = |n: usize| -> Result<(), PayloadError> {
+        size = size.saturating_add(n);
+        if size > limit { Err(too_large) } else { Ok(()) }
+    };
+    // each frame: the remaining children of one array or object
+    enum Frame<'a> {
+        Array(std::slice::Iter<'a, Value>, bool),
+        Object(serde_json::map::Iter<'a>, bool),
+    }
+    let mut stack: Vec<Frame<'_>> = Vec::new();
+    let mut next: Option<&Value> = Some(v);
+    loop {
+        if let Some(v) = next.take() {
+            match v {
+                Value::Null => add(4)?,
+                Value::Bool(b) => add(if *b { 4 } else { 5 })?,
+                Value::Number(n) => add(n.to_string().len())?,
+                Value::String(s) => add(json_string_len(s))?,
+                Value::Array(a) => {
+                    add(1)?;
+                    if stack.len() >= MAX_VALUE_DEPTH {
+                        return Err(PayloadError::TooDeep {
+                            limit: MAX_VALUE_DEPTH,
+                        });
+                    }
+                    stack.push(Frame::Array(a.iter(), true));
+                }
+                Value::Object(m) => {
+                    add(1)?;
+                    if stack.len() >= MAX_VALUE_DEPTH {
+                        return Err(PayloadError::TooDeep {
+                            limit: MAX_VALUE_DEPTH,
+                        });
+                    }
+                    stack.push(Frame::Object(m.iter(), true));
+                }
+            }
+        }
+        let Some(top) = stack.last_mut() else {
+            return Ok(size);
+        };
+        match top {
+            Frame::Array(it, first) => match it.next() {
+                Some(x) => {
+                    if !std::mem::replace(first, false) {
+                        add(1)?;
+                    }
+                    next = Some(x);
+                }
+                None => {
+                    add(1)?;
+                    stack.pop();
+                }
+            },
+            Frame::Object(it, first) => match it.next() {
+                Some((k, x)) => {
+                    let comma = usize::from(!std::mem::replace(first, false));
+                    add(comma + json_string_len(k) + 1)?;
+                    next = Some(x);
+                }
+                None => {
+                    add(1)?;
+                    stack.pop();
+                }
+            },
+        }
+    }
+}
+
+/// The length of `s` as a JSON string literal, quotes included (escapes as serde_json writes
+/// them).
+fn json_string_len(s: &str) -> usize {
+    let escapes: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() + escapes + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn size_is_the_compact_json_length() {
+        for v in [
+            json!(null),
+            json!({"a": [1, 2.5, "x\"y\n\u{1}é"], "b": {"c": true, "d": false}, "": []}),
+            json!([[], {}, [{}], -0.125, 1e300]),
+            json!("\u{7f}\t\\"),
+        ] {
+            let expected = serde_json::to_string(&v).map(|s| s.len()).ok();
+            assert_eq!(check_payload(&v, usize::MAX).ok(), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn size_stops_at_the_limit() {
+        let v = json!({"a": "x".repeat(100)});
+        assert_eq!(
+            check_payload(&v, 50),
+            Err(PayloadError::TooLarge { limit: 50 })
+        );
+        assert_eq!(check_payload(&v, 108), Ok(108));
+    }
+
+    #[test]
+    fn deep_values_are_refused_without_recursion() {
+        let mut v = json!(1);
+        for _ in 0..(MAX_VALUE_DEPTH + 1) {
+            v = Value::Array(vec![v]);
+        }
+        assert_eq!(
+            check_payload(&v, usize::MAX),
+            Err(PayloadError::TooDeep {
+                limit: MAX_VALUE_DEPTH
+            })
+        );
+        // dropping a deep serde_json value recurses; take it apart iteratively
+        let mut cur = v;
+        while let Value::Array(mut a) = cur {
+            cur = a.pop().unwrap_or(Value::Null);
+        }
+    }
+
+    #[test]
+    fn execution_input_over_256_kib_is_refused_with_the_api_message() {
+        let big = json!({"k": "a".repeat(MAX_PAYLOAD_BYTES)});
+        let e = check_execution_input(&big).err();
+        assert_eq!(e, Some(ExecutionInputError::TooLarge));
+        assert_eq!(
+            e.map(|e| e.to_string()).unwrap_or_default(),
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to 262144"
+        );
+        let fits = json!("a".repeat(MAX_PAYLOAD_BYTES - 2));
+        assert_eq!(check_execution_input(&fits), Ok(()));
+    }
+}
