@@ -285,6 +285,9 @@ fn run_inner(paths: &ContainerPaths, log: &mut dyn Write) -> Result<JobSummary, 
         },
     };
     let params = TrainParams::from_json(&hps)?;
+    for line in &params.no_effect {
+        let _ = writeln!(log, "[mdlc-trainer] {line}");
+    }
     let data_config =
         read_json_object(&paths.input_config_dir.join("inputdataconfig.json"))?.unwrap_or_default();
     for (name, cfg) in &data_config {

@@ -595,7 +595,14 @@ impl<'a> Grower<'a> {
             p.nthread,
         );
         let mut level: Vec<(usize, Vec<FeatureHist>)> = vec![(0, root_hist)];
-        for depth in 0..p.max_depth {
+        // max_depth 0: no limit (XGBoost). Every split leaves rows on both sides, so depth
+        // stays below the number of rows.
+        let depth_limit = if p.max_depth == 0 {
+            usize::MAX
+        } else {
+            p.max_depth
+        };
+        for depth in 0..depth_limit {
             let level_features = self.sample_features(&tree_features, p.colsample_bylevel, rng);
             let mut to_split = Vec::new();
             for (nid, hist) in level {
@@ -612,7 +619,7 @@ impl<'a> Grower<'a> {
             if to_split.is_empty() {
                 break;
             }
-            let need_hists = depth + 1 < p.max_depth;
+            let need_hists = depth + 1 < depth_limit;
             let mut pending: Vec<(usize, usize, Vec<FeatureHist>, Vec<FeatureHist>)> = Vec::new();
             let jobs: Vec<(usize, usize, Split)> = to_split
                 .iter()
@@ -1073,6 +1080,39 @@ mod tests {
         let c = BinCuts::compute(&d, 16, 2);
         assert!(c.n_bins(0) <= 16 && c.n_bins(0) >= 14, "{}", c.n_bins(0));
         assert!(c.cuts[0].windows(2).all(|w| w[0] < w[1]));
+    }
+
+    fn tree_depth(t: &crate::model::Tree) -> usize {
+        let mut depth = vec![0usize; t.num_nodes()];
+        for i in 0..t.num_nodes() {
+            for c in [t.left_children[i], t.right_children[i]] {
+                if c >= 0 {
+                    depth[c as usize] = depth[i] + 1;
+                }
+            }
+        }
+        depth.into_iter().max().unwrap_or(0)
+    }
+
+    /// 64 distinct labels: max_depth 0 (no limit) grows past the depth a limit of 3 stops at.
+    #[test]
+    fn given_max_depth_zero_when_training_then_the_depth_is_unlimited() {
+        let rows: Vec<([f32; 1], f32)> = (0..64).map(|i| ([i as f32], (i * i) as f32)).collect();
+        let refs: Vec<(&[f32], f32)> = rows.iter().map(|(x, y)| (&x[..], *y)).collect();
+        let d = ds(&refs);
+        let mut p = TrainParams::new(1);
+        p.nthread = 1;
+        p.min_child_weight = 0.0;
+        p.max_depth = 0;
+        let unlimited = train(&p, &d, None, &mut |_| {}).unwrap();
+        p.max_depth = 3;
+        let limited = train(&p, &d, None, &mut |_| {}).unwrap();
+        assert_eq!(tree_depth(&limited.model.trees[0]), 3);
+        assert!(
+            tree_depth(&unlimited.model.trees[0]) > 3,
+            "{:?}",
+            unlimited.model.trees[0]
+        );
     }
 
     /// Four rows, one feature, labels 0,0,10,10; lambda 0, eta 1, min_child_weight 0:

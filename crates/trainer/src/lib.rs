@@ -2,7 +2,9 @@
 //!
 //! * [`gbdt`]: histogram-based gradient boosting with XGBoost's algorithm.
 //! * [`model`]: the model (XGBoost's JSON layout), prediction, load/save.
-//! * [`params`]: XGBoost hyperparameter names, validation.
+//! * [`hyperparameters`]: the table of SageMaker XGBoost hyperparameters (types, ranges,
+//!   what the trainer does with each) that drives validation and docs.
+//! * [`params`]: training parameters validated against that table.
 //! * [`metrics`]: rmse, mae, auc, logloss, error.
 //! * [`dataset`]: CSV channels (label first, no header).
 //! * [`container`]: the SageMaker training-container contract (`train`).
@@ -14,6 +16,7 @@ pub mod container;
 pub mod data;
 pub mod dataset;
 pub mod gbdt;
+pub mod hyperparameters;
 pub mod metrics;
 pub mod model;
 pub mod params;

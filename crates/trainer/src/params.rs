@@ -1,10 +1,13 @@
-//! XGBoost hyperparameters: names, defaults, validation.
+//! Training parameters from SageMaker's hyperparameters.
 //!
 //! SageMaker passes hyperparameters as a JSON object of strings; numbers and booleans are
-//! accepted too. Every problem is collected, so one failure message lists all bad fields.
+//! accepted too. Names, types and ranges come from the table in [`crate::hyperparameters`];
+//! every problem is collected, so one failure message lists all bad fields.
 
+use crate::hyperparameters::{self as hp, Effect, HpValue};
 use crate::metrics::Metric;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The learning objective.
@@ -42,6 +45,7 @@ impl Objective {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainParams {
     pub num_round: usize,
+    /// 0: no depth limit (XGBoost's meaning).
     pub max_depth: usize,
     pub eta: f64,
     pub gamma: f64,
@@ -64,6 +68,10 @@ pub struct TrainParams {
     pub base_score: Option<f64>,
     pub scale_pos_weight: f64,
     pub verbosity: u8,
+    /// `_tuning_objective_metric`: reported and driving early stopping (added last).
+    pub tuning_metric: Option<Metric>,
+    /// One log line per given hyperparameter that has no effect on the built-in trainer.
+    pub no_effect: Vec<String>,
 }
 
 impl TrainParams {
@@ -91,6 +99,8 @@ impl TrainParams {
             base_score: None,
             scale_pos_weight: 1.0,
             verbosity: 1,
+            tuning_metric: None,
+            no_effect: Vec::new(),
         }
     }
 
@@ -103,275 +113,199 @@ impl TrainParams {
         }
     }
 
-    /// Parses and validates a hyperparameter object (SageMaker's `hyperparameters.json`).
+    /// Parses and validates a hyperparameter object (SageMaker's `hyperparameters.json`)
+    /// against the table in [`crate::hyperparameters`], then checks that the built-in trainer
+    /// can honour the values it depends on.
     pub fn from_json(hps: &Map<String, Value>) -> Result<TrainParams, HyperparameterErrors> {
         let mut errors = Vec::new();
-        let mut p = TrainParams::new(0);
-        let mut num_round = None;
-        for (raw_name, value) in hps {
-            let name = raw_name.as_str();
-            if is_platform_key(name) {
-                continue;
-            }
-            let text = match value {
-                Value::String(s) => s.trim().to_string(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                other => {
-                    errors.push(HyperparameterError::new(
-                        name,
-                        format!("must be a string, got {other}"),
-                    ));
-                    continue;
+        let mut texts = BTreeMap::new();
+        for (name, value) in hps {
+            match value {
+                Value::String(s) => {
+                    texts.insert(name.clone(), s.trim().to_string());
                 }
-            };
-            let mut ctx = Ctx {
-                name,
-                text: &text,
-                errors: &mut errors,
-            };
-            match name {
-                "num_round" | "num_boost_round" | "n_estimators" => {
-                    num_round = ctx.int(1, 1_000_000)
+                Value::Number(n) => {
+                    texts.insert(name.clone(), n.to_string());
                 }
-                "max_depth" => {
-                    if let Some(v) = ctx.int(1, 30) {
-                        p.max_depth = v;
-                    }
+                Value::Bool(b) => {
+                    texts.insert(name.clone(), b.to_string());
                 }
-                "eta" | "learning_rate" => set(&mut p.eta, ctx.float(0.0, 1.0, true, true)),
-                "gamma" | "min_split_loss" => {
-                    set(&mut p.gamma, ctx.float(0.0, f64::MAX, true, true))
-                }
-                "alpha" | "reg_alpha" => set(&mut p.alpha, ctx.float(0.0, f64::MAX, true, true)),
-                "lambda" | "reg_lambda" => set(&mut p.lambda, ctx.float(0.0, f64::MAX, true, true)),
-                "min_child_weight" => set(
-                    &mut p.min_child_weight,
-                    ctx.float(0.0, f64::MAX, true, true),
-                ),
-                "max_delta_step" => {
-                    set(&mut p.max_delta_step, ctx.float(0.0, f64::MAX, true, true))
-                }
-                "subsample" => set(&mut p.subsample, ctx.float(0.0, 1.0, false, true)),
-                "colsample_bytree" => {
-                    set(&mut p.colsample_bytree, ctx.float(0.0, 1.0, false, true))
-                }
-                "colsample_bylevel" => {
-                    set(&mut p.colsample_bylevel, ctx.float(0.0, 1.0, false, true))
-                }
-                "colsample_bynode" => {
-                    set(&mut p.colsample_bynode, ctx.float(0.0, 1.0, false, true))
-                }
-                "scale_pos_weight" => set(
-                    &mut p.scale_pos_weight,
-                    ctx.float(0.0, f64::MAX, false, true),
-                ),
-                "base_score" => {
-                    if let Some(v) = ctx.float(f64::MIN, f64::MAX, true, true) {
-                        p.base_score = Some(v);
-                    }
-                }
-                "objective" => match Objective::parse(&text) {
-                    Some(o) => p.objective = o,
-                    None => ctx.fail(format!(
-                        "{text:?} is not supported; use reg:squarederror or binary:logistic"
-                    )),
-                },
-                "eval_metric" => {
-                    let mut metrics = Vec::new();
-                    for part in text
-                        .trim_matches(|c| c == '[' || c == ']')
-                        .split(',')
-                        .map(|s| s.trim().trim_matches(|c| c == '\'' || c == '"'))
-                        .filter(|s| !s.is_empty())
-                    {
-                        match Metric::parse(part) {
-                            Some(m) if !metrics.contains(&m) => metrics.push(m),
-                            Some(_) => {}
-                            None => ctx.fail(format!(
-                                "{part:?} is not supported; use rmse, mae, auc, logloss or error"
-                            )),
-                        }
-                    }
-                    if metrics.is_empty() && !text.is_empty() {
-                        ctx.fail("names no metric".into());
-                    }
-                    p.eval_metrics = metrics;
-                }
-                "early_stopping_rounds" => {
-                    if let Some(v) = ctx.int(1, 1_000_000) {
-                        p.early_stopping_rounds = Some(v);
-                    }
-                }
-                "seed" | "random_state" => match text.parse::<i64>() {
-                    Ok(v) => p.seed = v as u64,
-                    Err(_) => ctx.fail(format!("{text:?} is not an integer")),
-                },
-                "nthread" | "n_jobs" => {
-                    if let Some(v) = ctx.int(0, 1024) {
-                        p.nthread = if v == 0 { default_threads() } else { v };
-                    }
-                }
-                "max_bin" => {
-                    if let Some(v) = ctx.int(2, 256) {
-                        p.max_bin = v;
-                    }
-                }
-                "verbosity" => {
-                    if let Some(v) = ctx.int(0, 3) {
-                        p.verbosity = v as u8;
-                    }
-                }
-                "silent" => {
-                    if let Some(v) = ctx.int(0, 1) {
-                        if v == 1 {
-                            p.verbosity = 0;
-                        }
-                    }
-                }
-                "tree_method" => ctx.one_of(&["auto", "hist", "approx", "exact"]),
-                "booster" => ctx.one_of(&["gbtree"]),
-                "grow_policy" => ctx.one_of(&["depthwise"]),
-                "num_parallel_tree" => {
-                    ctx.int(1, 1);
-                }
-                "csv_weights" => {
-                    ctx.int(0, 0);
-                }
-                "disable_default_eval_metric" => {
-                    ctx.int(0, 1);
-                }
-                "validate_parameters" => ctx.one_of(&["0", "1", "true", "false"]),
-                _ => errors.push(HyperparameterError::new(
+                other => errors.push(HyperparameterError::new(
                     name,
-                    "is not a known hyperparameter".into(),
+                    format!("Hyperparameter {name}: must be a string, got {other}"),
                 )),
             }
         }
-        match num_round {
-            Some(n) => p.num_round = n,
-            None if !hps.contains_key("num_round")
-                && !hps.contains_key("num_boost_round")
-                && !hps.contains_key("n_estimators") =>
-            {
-                errors.push(HyperparameterError::new("num_round", "is required".into()))
+        let validated = match hp::validate(&texts) {
+            Ok(v) => v,
+            Err(rejections) => {
+                errors.extend(
+                    rejections
+                        .into_iter()
+                        .map(|r| HyperparameterError::new(&r.name, r.message)),
+                );
+                return Err(HyperparameterErrors(errors));
             }
-            None => {}
+        };
+        if !errors.is_empty() {
+            return Err(HyperparameterErrors(errors));
         }
-        if let Some(b) = p.base_score {
-            if p.objective == Objective::Logistic && !(b > 0.0 && b < 1.0) {
-                errors.push(HyperparameterError::new(
-                    "base_score",
-                    format!("must be between 0 and 1 (exclusive) for binary:logistic, got {b}"),
+        let mut p = TrainParams::new(0);
+        for (name, value) in &validated {
+            let row = hp::lookup(name).expect("validated names are in the table");
+            if let Effect::NoEffect(why) = row.effect {
+                p.no_effect.push(format!(
+                    "hyperparameter {name}={} has no effect on the built-in trainer: {why}",
+                    texts
+                        .iter()
+                        .find(|(k, _)| hp::lookup(k).is_some_and(|r| r.name == *name))
+                        .map_or("", |(_, v)| v.as_str())
                 ));
+                continue;
+            }
+            if let Err(message) = p.apply(name, value) {
+                errors.push(HyperparameterError::new(name, message));
             }
         }
-        if p.objective == Objective::SquaredError {
-            for m in &p.eval_metrics {
-                if matches!(m, Metric::Auc | Metric::Logloss | Metric::Error) {
-                    errors.push(HyperparameterError::new(
-                        "eval_metric",
-                        format!("{m} needs objective binary:logistic"),
-                    ));
-                }
-            }
-        }
+        p.check_combinations(&validated, &mut errors);
         if errors.is_empty() {
             Ok(p)
         } else {
             Err(HyperparameterErrors(errors))
         }
     }
+
+    /// Sets the field of one honoured (or value-limited) hyperparameter; an error says why
+    /// the built-in trainer cannot honour the value.
+    fn apply(&mut self, name: &str, value: &HpValue) -> Result<(), String> {
+        let unsupported = |what: String| {
+            Err(format!(
+                "Hyperparameter {name}: {what} is not supported by the built-in trainer"
+            ))
+        };
+        match (name, value) {
+            ("num_round", HpValue::Int(v)) => self.num_round = to_usize(*v),
+            ("max_depth", HpValue::Int(v)) => self.max_depth = to_usize(*v),
+            ("early_stopping_rounds", HpValue::Int(v)) => {
+                self.early_stopping_rounds = Some(to_usize(*v))
+            }
+            ("nthread", HpValue::Int(v)) => self.nthread = to_usize(*v).max(1),
+            ("verbosity", HpValue::Int(v)) => self.verbosity = (*v).clamp(0, 3) as u8,
+            ("seed", HpValue::Int(v)) => self.seed = *v as u64,
+            ("eta", HpValue::Float(v)) => self.eta = *v,
+            ("gamma", HpValue::Float(v)) => self.gamma = *v,
+            ("alpha", HpValue::Float(v)) => self.alpha = *v,
+            ("lambda", HpValue::Float(v)) => self.lambda = *v,
+            ("min_child_weight", HpValue::Float(v)) => self.min_child_weight = *v,
+            ("max_delta_step", HpValue::Float(v)) => self.max_delta_step = *v,
+            ("subsample", HpValue::Float(v)) => self.subsample = *v,
+            ("colsample_bytree", HpValue::Float(v)) => self.colsample_bytree = *v,
+            ("colsample_bylevel", HpValue::Float(v)) => self.colsample_bylevel = *v,
+            ("colsample_bynode", HpValue::Float(v)) => self.colsample_bynode = *v,
+            ("scale_pos_weight", HpValue::Float(v)) => self.scale_pos_weight = *v,
+            ("base_score", HpValue::Float(v)) => self.base_score = Some(*v),
+            ("max_bin", HpValue::Int(v)) if *v < 2 => {
+                return Err(format!(
+                    "Hyperparameter max_bin: value {v} for Parameter max_bin should be greater equal to 2"
+                ));
+            }
+            ("max_bin", HpValue::Int(v)) => self.max_bin = to_usize(*v).min(256),
+            ("csv_weights", HpValue::Int(0)) => {}
+            ("csv_weights", HpValue::Int(v)) => {
+                return unsupported(format!("{v} (instance weights)"));
+            }
+            ("num_parallel_tree", HpValue::Int(1)) => {}
+            ("num_parallel_tree", HpValue::Int(v)) => {
+                return unsupported(format!("{v} (boosted random forests)"));
+            }
+            ("_kfold", HpValue::Int(v)) => {
+                return unsupported(format!("{v} (k-fold cross-validation)"));
+            }
+            ("booster", HpValue::Text(b)) if b == "gbtree" => {}
+            ("process_type", HpValue::Text(t)) if t == "default" => {}
+            ("objective", HpValue::Text(o)) => match Objective::parse(o) {
+                Some(o) => self.objective = o,
+                None => {
+                    return unsupported(format!(
+                        "{o} (use reg:squarederror, reg:linear or binary:logistic)"
+                    ));
+                }
+            },
+            ("monotone_constraints", HpValue::Tuple(t)) if t.iter().all(|c| *c == 0) => {}
+            ("eval_metric", HpValue::List(list)) => {
+                for m in list {
+                    let metric = Metric::parse(m).ok_or_else(|| {
+                        format!("Hyperparameter eval_metric: {m} is not supported by the built-in trainer (use rmse, mae, auc, logloss or error)")
+                    })?;
+                    if !self.eval_metrics.contains(&metric) {
+                        self.eval_metrics.push(metric);
+                    }
+                }
+            }
+            ("_tuning_objective_metric", HpValue::Text(t)) => {
+                let m = t.trim_start_matches("validation:");
+                self.tuning_metric = Some(Metric::parse(m).ok_or_else(|| {
+                    format!("Hyperparameter _tuning_objective_metric: {t} is not supported by the built-in trainer (use validation:rmse, mae, auc, logloss or error)")
+                })?);
+            }
+            (_, other) => return unsupported(show(other)),
+        }
+        Ok(())
+    }
+
+    /// Rules across hyperparameters that the built-in trainer (as XGBoost) enforces.
+    fn check_combinations(&mut self, v: &hp::Validated, errors: &mut Vec<HyperparameterError>) {
+        if let Some(m) = self.tuning_metric.take() {
+            self.eval_metrics.retain(|x| *x != m);
+            self.eval_metrics.push(m);
+        }
+        if let Some(b) = self.base_score {
+            if self.objective == Objective::Logistic && !(b > 0.0 && b < 1.0) {
+                errors.push(HyperparameterError::new(
+                    "base_score",
+                    format!("Hyperparameter base_score: base_score must be in (0,1) for logistic loss, got {b}"),
+                ));
+            }
+        }
+        if self.objective == Objective::SquaredError {
+            for m in &self.eval_metrics {
+                if matches!(m, Metric::Auc | Metric::Logloss | Metric::Error) {
+                    errors.push(HyperparameterError::new(
+                        "eval_metric",
+                        format!("Hyperparameter eval_metric: {m} needs objective binary:logistic on the built-in trainer"),
+                    ));
+                }
+            }
+        }
+        let exact = matches!(v.get("tree_method"), Some(HpValue::Text(t)) if t == "exact");
+        if exact && self.max_depth == 0 {
+            errors.push(HyperparameterError::new(
+                "max_depth",
+                "Hyperparameter max_depth: 0 (no limit) needs tree_method hist, approx or auto; the exact tree method requires a non-zero max_depth".into(),
+            ));
+        }
+    }
 }
 
-/// Keys that SageMaker or the SDK add to hyperparameters; they are not XGBoost's.
-fn is_platform_key(name: &str) -> bool {
-    name.starts_with('_') || name.starts_with("sagemaker_")
+fn to_usize(v: i64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn show(v: &HpValue) -> String {
+    match v {
+        HpValue::Int(i) => i.to_string(),
+        HpValue::Float(f) => format!("{f:?}"),
+        HpValue::Text(t) => t.clone(),
+        HpValue::List(l) => l.join(","),
+        HpValue::Tuple(t) => format!("{t:?}"),
+        HpValue::Nested(n) => format!("{n:?}"),
+    }
 }
 
 fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-}
-
-fn set<T>(slot: &mut T, v: Option<T>) {
-    if let Some(v) = v {
-        *slot = v;
-    }
-}
-
-struct Ctx<'a> {
-    name: &'a str,
-    text: &'a str,
-    errors: &'a mut Vec<HyperparameterError>,
-}
-
-impl Ctx<'_> {
-    fn fail(&mut self, message: String) {
-        self.errors
-            .push(HyperparameterError::new(self.name, message));
-    }
-
-    fn int(&mut self, min: usize, max: usize) -> Option<usize> {
-        // XGBoost's front ends accept "6.0" for an integer; so do we when it is integral.
-        let parsed = self.text.parse::<i64>().ok().or_else(|| {
-            self.text
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                .map(|f| f as i64)
-        });
-        match parsed {
-            Some(v) if v >= min as i64 && v <= max as i64 => Some(v as usize),
-            Some(v) => {
-                self.fail(format!(
-                    "must be an integer between {min} and {max}, got {v}"
-                ));
-                None
-            }
-            None => {
-                self.fail(format!("{:?} is not an integer", self.text));
-                None
-            }
-        }
-    }
-
-    fn float(&mut self, min: f64, max: f64, min_incl: bool, max_incl: bool) -> Option<f64> {
-        match self.text.parse::<f64>() {
-            Ok(v) if v.is_finite() => {
-                let lo_ok = if min_incl { v >= min } else { v > min };
-                let hi_ok = if max_incl { v <= max } else { v < max };
-                if lo_ok && hi_ok {
-                    Some(v)
-                } else {
-                    let lo = if min_incl { "[" } else { "(" };
-                    let hi = if max_incl { "]" } else { ")" };
-                    let max_s = if max == f64::MAX {
-                        "inf".to_string()
-                    } else {
-                        max.to_string()
-                    };
-                    self.fail(format!("must be in {lo}{min}, {max_s}{hi}, got {v}"));
-                    None
-                }
-            }
-            _ => {
-                self.fail(format!("{:?} is not a finite number", self.text));
-                None
-            }
-        }
-    }
-
-    fn one_of(&mut self, allowed: &[&str]) {
-        if !allowed.contains(&self.text) {
-            self.fail(format!(
-                "{:?} is not supported; use one of {}",
-                self.text,
-                allowed.join(", ")
-            ));
-        }
-    }
 }
 
 /// One bad hyperparameter.
@@ -395,13 +329,13 @@ impl HyperparameterError {
 pub struct HyperparameterErrors(pub Vec<HyperparameterError>);
 
 impl fmt::Display for HyperparameterErrors {
+    /// The messages joined by `; ` (each in the SageMaker XGBoost container's words).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid hyperparameters: ")?;
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{} {}", e.name, e.message)?;
+            f.write_str(&e.message)?;
         }
         Ok(())
     }
@@ -453,30 +387,99 @@ mod tests {
     }
 
     #[test]
-    fn given_several_bad_values_when_parsed_then_every_one_is_named() {
+    fn given_several_bad_values_when_parsed_then_every_one_is_named_in_the_containers_words() {
         let err = parse(json!({
             "num_round": "0", "eta": "abc", "subsample": "0", "max_depth": "-1",
-            "objective": "reg:gamma", "eval_metric": "mape", "bogus": "1",
-            "tree_method": "gpu_hist"
+            "objective": "reg:nonsense", "eval_metric": "nonsense", "bogus": "1",
+            "tree_method": "gpu_exact"
         }))
         .unwrap_err();
-        let names: Vec<&str> = err.0.iter().map(|e| e.name.as_str()).collect();
-        for n in [
-            "num_round",
-            "eta",
-            "subsample",
-            "max_depth",
-            "objective",
-            "eval_metric",
-            "bogus",
-            "tree_method",
+        let text = err.to_string();
+        for expected in [
+            "Hyperparameter num_round: 0 is not in [1, +inf)",
+            "Hyperparameter eta: could not parse value",
+            "Hyperparameter subsample: 0.0 is not in (0, 1]",
+            "Hyperparameter max_depth: -1 is not in [0, +inf)",
+            "Hyperparameter objective: reg:nonsense is not in ['aft_loss_distribution',",
+            "Hyperparameter eval_metric: value ['nonsense'] not in range ['accuracy',",
+            "Extraneous hyperparameter found: bogus",
+            "Hyperparameter tree_method: gpu_exact is not in ['auto', 'exact', 'approx', 'hist', 'gpu_hist']",
         ] {
-            assert!(names.contains(&n), "{n} missing from {err}");
+            assert!(text.contains(expected), "{expected:?} missing from {text}");
         }
+        assert_eq!(err.0.len(), 8, "{text}");
+    }
+
+    #[test]
+    fn given_valid_values_the_trainer_cannot_honour_when_parsed_then_the_job_fails_saying_so() {
+        let err = parse(json!({
+            "num_round": "5", "objective": "reg:gamma", "booster": "dart",
+            "eval_metric": "mape", "num_parallel_tree": "4", "csv_weights": "1"
+        }))
+        .unwrap_err();
+        let text = err.to_string();
+        for expected in [
+            "Hyperparameter objective: reg:gamma (use reg:squarederror, reg:linear or binary:logistic) is not supported by the built-in trainer",
+            "Hyperparameter booster: dart is not supported by the built-in trainer",
+            "Hyperparameter eval_metric: mape is not supported by the built-in trainer",
+            "Hyperparameter num_parallel_tree: 4 (boosted random forests) is not supported",
+            "Hyperparameter csv_weights: 1 (instance weights) is not supported",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn given_parameters_without_effect_when_parsed_then_one_log_line_each() {
+        let p = parse(json!({
+            "num_round": "5", "tree_method": "hist", "precision_dtype": "float32",
+            "grow_policy": "lossguide", "max_leaves": "8", "eta": "0.2"
+        }))
+        .unwrap();
+        assert_eq!(p.no_effect.len(), 4, "{:?}", p.no_effect);
+        for name in [
+            "tree_method=hist",
+            "precision_dtype=float32",
+            "grow_policy=lossguide",
+            "max_leaves=8",
+        ] {
+            assert!(
+                p.no_effect.iter().any(|l| l.contains(&format!(
+                    "hyperparameter {name} has no effect on the built-in trainer"
+                ))),
+                "{name}: {:?}",
+                p.no_effect
+            );
+        }
+    }
+
+    #[test]
+    fn given_max_depth_zero_when_parsed_then_no_limit_except_with_exact() {
+        assert_eq!(
+            parse(json!({"num_round": "5", "max_depth": "0"}))
+                .unwrap()
+                .max_depth,
+            0
+        );
+        let err =
+            parse(json!({"num_round": "5", "max_depth": "0", "tree_method": "exact"})).unwrap_err();
         assert!(
             err.to_string()
-                .contains("bogus is not a known hyperparameter")
+                .contains("exact tree method requires a non-zero max_depth"),
+            "{err}"
         );
+    }
+
+    #[test]
+    fn given_aliases_and_the_tuning_metric_when_parsed_then_canonical_fields_and_metric_last() {
+        let p = parse(json!({
+            "num_round": "5", "learning_rate": "0.1", "reg_lambda": "2", "reg_alpha": "0.5",
+            "min_split_loss": "1", "objective": "binary:logistic", "eval_metric": "auc,logloss",
+            "_tuning_objective_metric": "validation:auc"
+        }))
+        .unwrap();
+        assert_eq!((p.eta, p.lambda, p.alpha, p.gamma), (0.1, 2.0, 0.5, 1.0));
+        assert_eq!(p.eval_metrics, vec![Metric::Logloss, Metric::Auc]);
     }
 
     #[test]
