@@ -1,68 +1,39 @@
 //! The engine's own data-driven suite: every `tests/cases/<category>/<name>.json` holds a
-//! definition, an input and the expected output, error or validation problem. Each case is
-//! reported by name.
+//! definition, an input and the expected output, error (and cause) or validation problem. Each
+//! case is reported by name; `MDLC_CASE=<part of a name>` runs only the matching ones.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
-}
+use std::path::PathBuf;
 
 #[test]
 fn own_conformance_cases() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
-    let mut files = Vec::new();
-    collect(&root, &mut files);
-    files.sort();
-    assert!(!files.is_empty(), "no cases under {}", root.display());
-    let only = std::env::var("MDLC_CASE").ok();
-    let mut failures = Vec::new();
-    let mut passed = 0;
-    for f in &files {
-        let name = f
-            .strip_prefix(&root)
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        if only.as_deref().is_some_and(|o| !name.contains(o)) {
-            continue;
-        }
-        let case: serde_json::Value = match std::fs::read_to_string(f)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        {
-            Ok(c) => c,
-            Err(e) => {
-                failures.push(format!("{name}: unreadable: {e}"));
-                continue;
-            }
-        };
-        match common::run_case(&case) {
-            Ok(()) => {
-                passed += 1;
-                println!("ok   {name}");
-            }
-            Err(m) => {
-                println!("FAIL {name}: {m}");
-                failures.push(format!("{name}: {m}"));
-            }
-        }
-    }
-    println!("{passed} passed, {} failed", failures.len());
+    let files = common::case_files(&root).unwrap_or_else(|e| panic!("{e}"));
+    common::run_case_files(&root, &files);
+}
+
+fn fail_case(cause_contains: &str) -> serde_json::Value {
+    serde_json::json!({
+        "definition": {"StartAt": "S", "States": {"S": {"Type": "Fail", "Error": "ErrorA", "Cause": "Kaiju attack"}}},
+        "input": {},
+        "expect": {"status": "FAILED", "error": "ErrorA", "cause_contains": cause_contains}
+    })
+}
+
+#[test]
+fn a_case_whose_cause_does_not_contain_the_expected_text_fails() {
+    assert_eq!(common::run_case(&fail_case("Kaiju attack")), Ok(()));
+    let err = common::run_case(&fail_case("Godzilla")).unwrap_err();
     assert!(
-        failures.is_empty(),
-        "failing cases:\n{}",
-        failures.join("\n")
+        err.contains(r#"cause "Kaiju attack" does not contain "Godzilla""#),
+        "{err}"
     );
+}
+
+#[test]
+#[should_panic(expected = "no case ran")]
+fn a_run_over_no_case_files_fails() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    common::run_case_files(&root, &[]);
 }

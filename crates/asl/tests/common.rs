@@ -1,6 +1,8 @@
 //! Shared helpers of the data-driven suites.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 /// JSON deep equality where numbers compare by value (`1` equals `1.0`) and key order is ignored.
@@ -94,9 +96,78 @@ pub fn run_case(case: &Value) -> Result<(), String> {
         if let Some(c) = expect.get("cause_contains").and_then(Value::as_str) {
             let cause = exec.cause.unwrap_or_default();
             if !cause.contains(c) {
-                eprintln!("  note: cause {cause:?} does not contain {c:?}");
+                return Err(format!(
+                    "error {got} as expected, but its cause {cause:?} does not contain {c:?}"
+                ));
             }
         }
     }
     Ok(())
+}
+
+/// Runs every case file of `files` (named relative to `root`; only those whose name contains
+/// `MDLC_CASE` when it is set) and panics when one does not match, or when no case ran at all:
+/// a data-driven suite that compared nothing never passes.
+pub fn run_case_files(root: &Path, files: &[PathBuf]) {
+    let only = std::env::var("MDLC_CASE").ok();
+    let mut failures = Vec::new();
+    let mut passed = 0usize;
+    for f in files {
+        let name = f
+            .strip_prefix(root)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| f.display().to_string());
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        let outcome = std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| format!("unreadable: {e}")))
+            .and_then(|case: Value| run_case(&case));
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("ok   {name}");
+            }
+            Err(m) => {
+                println!("FAIL {name}: {m}");
+                failures.push(format!("{name}: {m}"));
+            }
+        }
+    }
+    let total = passed + failures.len();
+    println!("{passed}/{total} matched");
+    assert!(
+        total > 0,
+        "no case ran from {} ({} files, MDLC_CASE={only:?})",
+        root.display(),
+        files.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases do not match:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Every `*.json` file under `dir`, recursively, sorted; an unreadable directory is an error.
+pub fn case_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                collect(&p, out)?;
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    files.sort();
+    Ok(files)
 }

@@ -48,6 +48,23 @@ impl TrackingError {
     }
 }
 
+/// A failed exchange with the server, its message led by what failed: `connect` (nothing
+/// accepted the connection within the connect timeout), `timed out` (no answer within the
+/// request timeout) or `transport` (anything else).
+fn transport_error(endpoint: &str, e: &reqwest::Error) -> TrackingError {
+    let kind = if e.is_connect() {
+        "connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else {
+        "transport"
+    };
+    TrackingError::Transport {
+        endpoint: endpoint.to_string(),
+        message: format!("{kind}: {e}"),
+    }
+}
+
 /// Where runs are logged: a plain tracking server by URI, or a SageMaker managed one by ARN.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrackingTarget {
@@ -382,15 +399,15 @@ impl MlflowClient {
         if body.is_some() {
             req = req.body(body_bytes);
         }
-        let resp = req.send().await.map_err(|e| TrackingError::Transport {
-            endpoint: endpoint.to_string(),
-            message: e.to_string(),
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(endpoint, &e))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| TrackingError::Transport {
-            endpoint: endpoint.to_string(),
-            message: e.to_string(),
-        })?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| transport_error(endpoint, &e))?;
         if !status.is_success() {
             let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             return Err(TrackingError::Http {

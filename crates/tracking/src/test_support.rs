@@ -1,22 +1,21 @@
 //! Support for tests that run against a real `mlflow server` (this crate's and its users').
+//!
+//! Such tests are `#[ignore = "needs mlflow: ..."]`, so a plain `cargo nextest run` reports them
+//! as skipped; `make test` runs them (`--run-ignored all`) under `scripts/with-servers.sh`.
 
 /// The tracking server of the tests, from `MDLC_TEST_MLFLOW_URI` (exported by
-/// `scripts/with-servers.sh`); `None` after a note when it is unset, so the test is skipped.
+/// `scripts/with-servers.sh`).
 ///
 /// # Panics
-/// When the variable is unset and `MDLC_REQUIRE_SERVERS=1` (as under `make test`).
-pub fn mlflow_server() -> Option<String> {
+/// When the variable is unset or empty: a test that was asked to run against the server and has
+/// none fails, it never passes without checking anything.
+pub fn mlflow_server() -> String {
     match std::env::var("MDLC_TEST_MLFLOW_URI") {
-        Ok(uri) if !uri.is_empty() => Some(uri),
-        _ if std::env::var("MDLC_REQUIRE_SERVERS").as_deref() == Ok("1") => {
-            panic!("MDLC_TEST_MLFLOW_URI is not set: run through scripts/with-servers.sh")
-        }
-        _ => {
-            eprintln!(
-                "skipped: MDLC_TEST_MLFLOW_URI not set (run through scripts/with-servers.sh)"
-            );
-            None
-        }
+        Ok(uri) if !uri.is_empty() => uri,
+        _ => panic!(
+            "MDLC_TEST_MLFLOW_URI is not set: run this test through scripts/with-servers.sh \
+             (make test does)"
+        ),
     }
 }
 
