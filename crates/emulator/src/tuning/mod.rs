@@ -1,6 +1,7 @@
 //! Hyperparameter tuning jobs: Random, Bayesian, Grid and Hyperband strategies, parallel
 //! training jobs, early stopping, and the Describe/List shapes of SageMaker.
 
+mod builtin;
 pub mod gp;
 pub mod space;
 pub mod strategy;
@@ -270,6 +271,12 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
         .and_then(Value::as_str)
         .unwrap_or("");
     let builtin = crate::config::is_builtin_xgboost(&inner.config.images, image);
+    if builtin {
+        let problems = builtin::range_problems(&space);
+        if !problems.is_empty() {
+            return Err(ApiError::validation(problems.join("; ")));
+        }
+    }
     let max_jobs = max_jobs.map(|v| v as usize).unwrap_or(grid.len()).max(1);
     let max_jobs = if strategy == StrategyKind::Grid {
         max_jobs.min(grid.len().max(1))
