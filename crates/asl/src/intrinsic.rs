@@ -607,7 +607,8 @@ impl<'a> P<'a> {
             }
         }
         if rest.starts_with("States.") {
-            if self.depth >= MAX_INTRINSIC_DEPTH {
+            // the outermost call is level 1
+            if self.depth + 1 >= MAX_INTRINSIC_DEPTH {
                 return Err(format!(
                     "intrinsic functions are nested more than {MAX_INTRINSIC_DEPTH} levels deep"
                 ));

@@ -491,9 +491,12 @@ struct Parser<'a> {
     depth: usize,
 }
 
-/// Deepest nesting of filters and sub-paths in a path, and most segments in one path: the
-/// parser and the evaluator recurse once per level and per segment.
-pub(crate) const MAX_PATH_DEPTH: usize = 256;
+/// Most segments in one path (the evaluator recurses once per segment).
+pub(crate) const MAX_PATH_SEGMENTS: usize = 256;
+
+/// Deepest nesting of filters, parentheses and negations in a path (the parser and the
+/// evaluator recurse through several frames per level).
+pub(crate) const MAX_PATH_DEPTH: usize = 32;
 
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
@@ -548,8 +551,10 @@ impl<'a> Parser<'a> {
     fn segments(&mut self, in_filter: bool) -> Result<Vec<Seg>, String> {
         let mut segs = Vec::new();
         loop {
-            if segs.len() > MAX_PATH_DEPTH {
-                return Err(self.err(&format!("the path has more than {MAX_PATH_DEPTH} segments")));
+            if segs.len() > MAX_PATH_SEGMENTS {
+                return Err(self.err(&format!(
+                    "the path has more than {MAX_PATH_SEGMENTS} segments"
+                )));
             }
             match self.peek() {
                 None => break,
