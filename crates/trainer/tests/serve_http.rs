@@ -55,22 +55,31 @@ fn binary_model() -> (Model, String) {
     (model, rows)
 }
 
-#[test]
-fn given_library_server_when_invoked_over_http_then_contract_holds() {
-    let (model, rows) = binary_model();
-    let expected: Vec<f32> = rows
-        .lines()
+/// The model's own prediction of each CSV row, in order.
+fn predictions(model: &Model, rows: &str) -> Vec<f32> {
+    rows.lines()
         .map(|l| {
             let v: Vec<f32> = l.split(',').map(|x| x.parse().unwrap()).collect();
             model.predict_row(&v)
         })
-        .collect();
+        .collect()
+}
+
+/// The answer body of `/invocations`: one prediction per line.
+fn answers(body: &str) -> Vec<f32> {
+    body.lines().map(|l| l.parse().unwrap()).collect()
+}
+
+#[test]
+fn given_library_server_when_invoked_over_http_then_contract_holds() {
+    let (model, rows) = binary_model();
+    let expected = predictions(&model, &rows);
     let server = Server::start(model, "127.0.0.1:0", 2).unwrap();
     let addr = server.local_addr();
     assert_eq!(http(addr, "GET", "/ping", None, "").0, 200);
     let (status, body) = http(addr, "POST", "/invocations", Some("text/csv"), &rows);
     assert_eq!(status, 200, "{body}");
-    let got: Vec<f32> = body.lines().map(|l| l.parse().unwrap()).collect();
+    let got = answers(&body);
     assert_eq!(got, expected);
     assert!(got.iter().all(|p| (0.0..=1.0).contains(p)));
     let (status, body) = http(addr, "POST", "/invocations", Some("text/csv"), "1,2\n");
@@ -87,8 +96,10 @@ fn given_library_server_when_invoked_over_http_then_contract_holds() {
 }
 
 #[test]
-fn given_serve_program_when_started_then_ping_and_invocations_answer() {
+fn given_serve_program_when_started_then_ping_and_invocations_answer_with_the_models_predictions() {
     let (model, rows) = binary_model();
+    let expected = predictions(&model, &rows);
+    assert_eq!(expected.len(), 25);
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();
     let port = {
@@ -116,8 +127,8 @@ fn given_serve_program_when_started_then_ping_and_invocations_answer() {
         assert!(up, "server did not start");
         assert_eq!(http(addr, "GET", "/ping", None, "").0, 200);
         let (status, body) = http(addr, "POST", "/invocations", Some("text/csv"), &rows);
-        assert_eq!(status, 200);
-        assert_eq!(body.lines().count(), 25);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(answers(&body), expected);
     });
     let _ = child.kill();
     let _ = child.wait();
