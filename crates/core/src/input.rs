@@ -79,6 +79,33 @@ pub struct FileSystemSource {
     pub read_only: bool,
 }
 
+/// The VPC the flows' SageMaker jobs run in: SageMaker's `VpcConfig` (subnets and security
+/// groups). Training and tuning jobs, the preprocessing job (`NetworkConfig.VpcConfig`) and the
+/// model the batch transform runs (`CreateModel`'s `VpcConfig`) all get it. Required with a
+/// file-system channel: SageMaker mounts EFS and FSx for Lustre only from inside a VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VpcConfig {
+    pub subnets: Vec<String>,
+    pub security_group_ids: Vec<String>,
+}
+
+impl VpcConfig {
+    /// The SageMaker API shape (`{"Subnets": [...], "SecurityGroupIds": [...]}`).
+    pub fn sagemaker(&self) -> Value {
+        serde_json::json!({
+            "Subnets": self.subnets,
+            "SecurityGroupIds": self.security_group_ids
+        })
+    }
+}
+
+/// SageMaker's `VpcConfig` limits (API reference, VpcConfig): 1-16 subnets and 1-5 security
+/// groups, each ID at most 32 characters of `[-0-9a-zA-Z]`.
+pub const MAX_VPC_SUBNETS: usize = 16;
+pub const MAX_VPC_SECURITY_GROUPS: usize = 5;
+pub const MAX_VPC_ID_LEN: usize = 32;
+
 /// Labelled data for an evaluation: features (the batch transform's input) and ground truth.
 /// For each object `<features><rel>`, the ground truth is `<groundTruth><rel>` (a CSV whose first
 /// column is the label) and the predictions are `<transform output><rel>.out`.
@@ -298,6 +325,10 @@ pub struct ExecutionInput {
     /// Experiment tracking (absent: off, unless the stack names a default tracking server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking: Option<TrackingConfig>,
+    /// The VPC of the SageMaker jobs and model (absent: SageMaker's own network). Required with
+    /// a file-system channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_config: Option<VpcConfig>,
 }
 
 /// What validation needs from outside the input.
@@ -593,6 +624,7 @@ const ROOT_FIELDS: &[&str] = &[
     "parentVersion",
     "preprocessing",
     "tracking",
+    "vpcConfig",
 ];
 
 /// Validates a raw execution input; every problem is reported, each with its JSON pointer.
@@ -667,6 +699,13 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
     let preprocessing = read_preprocessing(&mut c, f("preprocessing"), ctx);
     // None when absent, or when invalid (then the problems are recorded).
     let tracking = read_tracking(&mut c, f("tracking"), model_name.as_deref());
+    // None when absent, or when invalid (then the problems are recorded).
+    let vpc_config = read_vpc_config(&mut c, f("vpcConfig"));
+    if f("vpcConfig").is_none()
+        && let Some(d) = &data
+    {
+        require_vpc_for_file_systems(&mut c, d);
+    }
     let reason = match c.string(f("reason"), "/reason") {
         Some(r) if r.chars().count() > 256 => {
             c.problem("/reason", "must be at most 256 characters");
@@ -711,6 +750,7 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
             parent_version,
             preprocessing,
             tracking,
+            vpc_config,
         }),
         _ => {
             if c.problems.is_empty() {
@@ -753,7 +793,9 @@ fn read_source(
             let p = format!("{pointer}/fileSystem");
             let o = c.object(fs, &p, &["id", "type", "directoryPath", "readOnly"])?;
             let field = |k| Checker::field(Some(o), k);
-            let id = c.string(field("id"), &format!("{p}/id"));
+            let id = c
+                .string(field("id"), &format!("{p}/id"))
+                .filter(|id| file_system_id_ok(c, id, &format!("{p}/id")));
             if field("id").is_none() {
                 c.problem(format!("{p}/id"), "is required");
             }
@@ -773,6 +815,10 @@ fn read_source(
                 Some(d) if !d.starts_with('/') => {
                     c.problem(format!("{p}/directoryPath"), "must be an absolute path")
                 }
+                Some(d) if d.len() > MAX_DIRECTORY_PATH => c.problem(
+                    format!("{p}/directoryPath"),
+                    format!("must be at most {MAX_DIRECTORY_PATH} characters"),
+                ),
                 None if field("directoryPath").is_none() => {
                     c.problem(format!("{p}/directoryPath"), "is required")
                 }
@@ -782,11 +828,132 @@ fn read_source(
             Some(Some(DataSource::FileSystem(FileSystemSource {
                 id: id?,
                 kind: kind?,
-                directory_path: dir.filter(|d| d.starts_with('/'))?,
+                directory_path: dir
+                    .filter(|d| d.starts_with('/') && d.len() <= MAX_DIRECTORY_PATH)?,
                 read_only: read_only.unwrap_or(true),
             })))
         }
     }
+}
+
+/// SageMaker's `FileSystemDataSource` limits (API reference): `FileSystemId` is 11-21
+/// characters matching `fs-[0-9a-f]{8,}`, `DirectoryPath` at most 4096 characters.
+const MAX_DIRECTORY_PATH: usize = 4096;
+
+fn file_system_id_ok(c: &mut Checker, id: &str, pointer: &str) -> bool {
+    let ok = (11..=21).contains(&id.len())
+        && id
+            .strip_prefix("fs-")
+            .is_some_and(|hex| hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    if !ok {
+        c.problem(
+            pointer,
+            format!("must be a file system ID like fs-0123456789abcdef0 (fs- and 8 to 18 lowercase hex digits), got {id:?}"),
+        );
+    }
+    ok
+}
+
+/// The pointers of the channels that mount a file system.
+fn file_system_channels(data: &Data) -> Vec<&'static str> {
+    [
+        ("/data/train/fileSystem", &data.train),
+        ("/data/validation/fileSystem", &data.validation),
+    ]
+    .into_iter()
+    .filter(|(_, source)| matches!(source, DataSource::FileSystem(_)))
+    .map(|(pointer, _)| pointer)
+    .collect()
+}
+
+/// A file-system channel needs a VPC: SageMaker mounts EFS and FSx for Lustre only there.
+fn require_vpc_for_file_systems(c: &mut Checker, data: &Data) {
+    let channels = file_system_channels(data);
+    if !channels.is_empty() {
+        c.problem(
+            "/vpcConfig",
+            format!(
+                "is required with a file-system channel ({}): SageMaker mounts EFS and FSx for Lustre only from a VPC; give {{\"subnets\": [\"subnet-...\"], \"securityGroupIds\": [\"sg-...\"]}} that reach the file system",
+                channels.join(", ")
+            ),
+        );
+    }
+}
+
+/// One list of `vpcConfig`: 1..=`max` IDs, each `prefix` then at most 32 characters of
+/// `[-0-9a-zA-Z]` in all (SageMaker's pattern and limits).
+fn read_vpc_ids(
+    c: &mut Checker,
+    value: Option<&Value>,
+    pointer: &str,
+    prefix: &str,
+    max: usize,
+) -> Option<Vec<String>> {
+    let Some(v) = value else {
+        c.problem(pointer, "is required");
+        return None;
+    };
+    let Some(items) = v.as_array() else {
+        c.problem(
+            pointer,
+            format!("must be an array of IDs, got {}", type_name(v)),
+        );
+        return None;
+    };
+    if items.is_empty() || items.len() > max {
+        c.problem(
+            pointer,
+            format!("must have 1 to {max} items, got {}", items.len()),
+        );
+        return None;
+    }
+    let before = c.problems.len();
+    let mut ids = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let p = format!("{pointer}/{i}");
+        let Some(id) = c.string(Some(item), &p) else {
+            continue;
+        };
+        let charset_ok = id.bytes().all(|b| b == b'-' || b.is_ascii_alphanumeric());
+        if !(id.starts_with(prefix)
+            && id.len() > prefix.len()
+            && id.len() <= MAX_VPC_ID_LEN
+            && charset_ok)
+        {
+            c.problem(
+                &p,
+                format!("must be an ID like {prefix}0123456789abcdef0 (at most {MAX_VPC_ID_LEN} letters, digits and hyphens), got {id:?}"),
+            );
+        } else if ids.contains(&id) {
+            c.problem(&p, format!("duplicate ID {id:?}"));
+        } else {
+            ids.push(id);
+        }
+    }
+    (c.problems.len() == before).then_some(ids)
+}
+
+fn read_vpc_config(c: &mut Checker, value: Option<&Value>) -> Option<VpcConfig> {
+    let obj = c.object(value?, "/vpcConfig", &["subnets", "securityGroupIds"])?;
+    let f = |k| Checker::field(Some(obj), k);
+    let subnets = read_vpc_ids(
+        c,
+        f("subnets"),
+        "/vpcConfig/subnets",
+        "subnet-",
+        MAX_VPC_SUBNETS,
+    );
+    let security_group_ids = read_vpc_ids(
+        c,
+        f("securityGroupIds"),
+        "/vpcConfig/securityGroupIds",
+        "sg-",
+        MAX_VPC_SECURITY_GROUPS,
+    );
+    Some(VpcConfig {
+        subnets: subnets?,
+        security_group_ids: security_group_ids?,
+    })
 }
 
 fn read_data(

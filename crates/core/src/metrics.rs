@@ -396,4 +396,56 @@ mod tests {
         );
         assert_eq!(MetricName::from_objective("validation:error"), None);
     }
+
+    #[test]
+    fn f1_is_exact_with_false_positives_false_negatives_and_the_threshold_itself() {
+        // tp = 2 (0.9, 0.6), fn = 1 (0.2), fp = 2 (0.7, and 0.5: the threshold counts as positive)
+        let y = [1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+        let p = [0.9, 0.6, 0.2, 0.7, 0.1, 0.5];
+        assert_eq!(f1(&y, &p), 4.0 / 7.0);
+        // precision 1/3, recall 1/2: 2·(1/6)/(5/6) = 0.4
+        assert_eq!(f1(&[1.0, 1.0, 0.0, 0.0], &[0.8, 0.4, 0.6, 0.9]), 0.4);
+        // no true positive: 0, also when nothing at all was predicted positive (not 0/0)
+        assert_eq!(f1(&[1.0, 0.0], &[0.1, 0.9]), 0.0);
+        assert_eq!(f1(&[0.0, 0.0], &[0.1, 0.2]), 0.0);
+    }
+
+    #[test]
+    fn logloss_is_exact_and_clips_certain_predictions() {
+        let y = [1.0, 0.0, 1.0];
+        let p = [0.8, 0.3, 0.5];
+        let expected = -((0.8f64).ln() + (0.7f64).ln() + (0.5f64).ln()) / 3.0;
+        assert_eq!(logloss(&y, &p), expected);
+        // a certain wrong prediction costs -ln(1e-15), not infinity
+        assert_eq!(logloss(&[1.0], &[0.0]), -(1e-15f64).ln());
+        assert_eq!(logloss(&[0.0], &[1.0]), -(1.0 - (1.0 - 1e-15f64)).ln());
+        // a certain right one costs (almost) nothing, and no rows cost nothing
+        assert_eq!(logloss(&[1.0], &[1.0]), -(1.0 - 1e-15f64).ln());
+        assert_eq!(logloss(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn a_value_equal_to_the_reference_is_not_worse_in_either_direction() {
+        assert!(!Direction::LowerIsBetter.is_worse(1.0, 1.0));
+        assert!(!Direction::HigherIsBetter.is_worse(1.0, 1.0));
+        assert!(!Direction::LowerIsBetter.is_worse(0.5, 1.0));
+        assert!(!Direction::HigherIsBetter.is_worse(1.5, 1.0));
+    }
+
+    #[test]
+    fn metric_names_display_as_their_wire_names() {
+        for (m, name) in [
+            (MetricName::Rmse, "rmse"),
+            (MetricName::Mae, "mae"),
+            (MetricName::R2, "r2"),
+            (MetricName::Auc, "auc"),
+            (MetricName::Accuracy, "accuracy"),
+            (MetricName::F1, "f1"),
+            (MetricName::Logloss, "logloss"),
+        ] {
+            assert_eq!(m.to_string(), name);
+            assert_eq!(MetricName::parse(name), Some(m));
+        }
+        assert_eq!(MetricName::parse("RMSE"), None);
+    }
 }

@@ -294,4 +294,116 @@ mod tests {
         assert!(!v.retrain());
         assert!(v.reason().contains("not computed"));
     }
+
+    #[test]
+    fn the_keep_reason_states_the_value_the_threshold_and_the_baseline() {
+        let v = decide(&policy(), &metrics(0.95), &version(0.9), &[], "e", now());
+        assert_eq!(
+            v,
+            Verdict::Keep {
+                reason: "rmse 0.950000 is acceptable (threshold 1, within 10.0% of the baseline 0.900000)"
+                    .into()
+            }
+        );
+        let mut p = policy();
+        p.threshold = None;
+        p.max_degradation = None;
+        let v = decide(&p, &metrics(0.95), &version(0.9), &[], "e", now());
+        assert_eq!(
+            v.reason(),
+            "rmse 0.950000 is acceptable (no threshold, no comparable baseline)"
+        );
+    }
+
+    #[test]
+    fn the_history_starts_at_the_longer_of_window_and_cooldown() {
+        let mut p = policy();
+        assert_eq!(
+            history_start(&p, now()),
+            parse_time("2024-06-09T12:00:00Z").unwrap()
+        );
+        p.cooldown_seconds = 2 * 86_400;
+        assert_eq!(
+            history_start(&p, now()),
+            parse_time("2024-06-08T12:00:00Z").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_retrain_exactly_one_cooldown_ago_no_longer_blocks() {
+        // the last retrain one hour ago exactly: the cooldown of 3600 s is over
+        let history = [retrained_at("2024-06-10T11:00:00.000Z", "other")];
+        let v = decide(
+            &policy(),
+            &metrics(2.0),
+            &version(0.9),
+            &history,
+            "e",
+            now(),
+        );
+        assert!(v.retrain(), "{v:?}");
+        // one second later it still blocks, and the reason says how long ago and the cooldown
+        let history = [retrained_at("2024-06-10T11:00:01.000Z", "other")];
+        let v = decide(
+            &policy(),
+            &metrics(2.0),
+            &version(0.9),
+            &history,
+            "e",
+            now(),
+        );
+        assert_eq!(
+            v,
+            Verdict::Cooldown {
+                reason: "rmse 2.000000 is worse than the threshold 1; rmse 2.000000 is 122.2% worse than version 3's baseline 0.900000 (limit 10.0%), but the last retrain started 3599 s ago (cooldown 3600 s)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn without_a_cooldown_only_the_window_limits_retrains() {
+        let mut p = policy();
+        p.cooldown_seconds = 0;
+        // a retrain recorded a minute in the future (clock skew) is not a cooldown when there is none
+        let history = [retrained_at("2024-06-10T12:01:00.000Z", "other")];
+        assert!(decide(&p, &metrics(2.0), &version(0.9), &history, "e", now()).retrain());
+    }
+
+    #[test]
+    fn a_retrain_exactly_at_the_window_start_counts() {
+        let mut p = policy();
+        p.cooldown_seconds = 0;
+        p.max_retrains_per_window = 1;
+        let history = [retrained_at("2024-06-09T12:00:00.000Z", "a")];
+        let v = decide(&p, &metrics(2.0), &version(0.9), &history, "e", now());
+        assert_eq!(
+            v,
+            Verdict::LimitReached {
+                reason: "rmse 2.000000 is worse than the threshold 1; rmse 2.000000 is 122.2% worse than version 3's baseline 0.900000 (limit 10.0%), but 1 retrain(s) already started in the last 86400 s (maximum 1)".into(),
+                retrains: 1
+            }
+        );
+        let history = [retrained_at("2024-06-09T11:59:59.000Z", "a")];
+        assert!(decide(&p, &metrics(2.0), &version(0.9), &history, "e", now()).retrain());
+    }
+
+    #[test]
+    fn a_value_at_the_threshold_or_at_the_degradation_limit_is_kept() {
+        let mut p = policy();
+        p.max_degradation = None;
+        assert!(!decide(&p, &metrics(1.0), &version(0.9), &[], "e", now()).retrain());
+        // 0.75 against the baseline 0.5 is exactly 50% worse
+        let mut p = policy();
+        p.threshold = None;
+        p.max_degradation = Some(0.5);
+        assert!(!decide(&p, &metrics(0.75), &version(0.5), &[], "e", now()).retrain());
+        assert_eq!(
+            decide(&p, &metrics(0.76), &version(0.5), &[], "e", now()),
+            Verdict::Retrain {
+                reason:
+                    "rmse 0.760000 is 52.0% worse than version 3's baseline 0.500000 (limit 50.0%)"
+                        .into()
+            }
+        );
+    }
 }
