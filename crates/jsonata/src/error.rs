@@ -27,6 +27,33 @@ pub(crate) fn err_at(code: &str, message: impl Into<String>, position: usize) ->
     }
 }
 
+/// Memory ceiling of one evaluation: no string (and no JSON text built by `$string`, `&`,
+/// `$join`, `$replace`) may be longer than this, and no result may be larger as JSON.
+pub const MAX_STRING_BYTES: usize = 16 * 1024 * 1024;
+
+/// Memory ceiling of one evaluation: no array may hold more items (the range operator's own
+/// limit, JSONata's `D2014`, is the same 1e7).
+pub const MAX_ARRAY_ITEMS: usize = 10_000_000;
+
+/// The error for a value over the memory ceiling: `D2014`, JSONata's code for a value too
+/// large to allocate (the range operator and `$pad` use it).
+pub(crate) fn too_large(what: &str, size: usize, limit: usize, unit: &str) -> Error {
+    err(
+        "D2014",
+        format!(
+            "The size of {what} must not exceed {limit} {unit}.  Attempted to allocate {size}."
+        ),
+    )
+}
+
+/// Checks a string about to be built (`len` bytes) against [`MAX_STRING_BYTES`].
+pub(crate) fn check_string_len(len: usize) -> Result<(), Error> {
+    if len > MAX_STRING_BYTES {
+        return Err(too_large("a string", len, MAX_STRING_BYTES, "bytes"));
+    }
+    Ok(())
+}
+
 /// Bytes of native stack that parsing or evaluating may use below its entry point on the
 /// caller's thread. Callers run on threads with at least 2 MiB of stack (Rust's default for
 /// spawned threads and tokio). When this is not enough, the work is redone on a helper thread

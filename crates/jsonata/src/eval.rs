@@ -7,7 +7,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::ast::{Lit, Node, Stage, T};
-use crate::error::{Error, STACK_MESSAGE, err, err_at, stack_exhausted, stack_position};
+use crate::error::{
+    Error, MAX_ARRAY_ITEMS, STACK_MESSAGE, check_string_len, err, err_at, stack_exhausted,
+    stack_position, too_large,
+};
 use crate::functions::{self, Native};
 use crate::value::{Array, Func, Map, Value, deep_equal, strict_equal};
 
@@ -137,7 +140,7 @@ impl<'a> Ctx<'a> {
 
     pub fn eval(&self, expr: &'a Node, input: &Value<'a>, env: usize) -> R<'a> {
         self.enter()?;
-        let r = self.eval_inner(expr, input, env);
+        let r = self.eval_inner(expr, input, env).and_then(within_ceiling);
         self.leave();
         r
     }
@@ -680,6 +683,7 @@ impl<'a> Ctx<'a> {
                 if !rhs.is_undefined() {
                     s.push_str(&functions::string(&rhs, false).map_err(at)?);
                 }
+                check_string_len(s.len()).map_err(at)?;
                 Ok(Value::string(s))
             }
             ".." => {
@@ -1413,4 +1417,23 @@ where
 #[allow(dead_code)]
 pub(crate) fn native_value<'a>(n: Native) -> Value<'a> {
     Value::Func(Rc::new(Func::Native(n)))
+}
+
+/// Every value an evaluation step produces stays under the memory ceiling: strings of at most
+/// [`crate::error::MAX_STRING_BYTES`], arrays of at most [`MAX_ARRAY_ITEMS`] items. A runaway
+/// expression (a string doubled in a recursion) ends with `D2014` at the first step over it.
+fn within_ceiling(v: Value<'_>) -> R<'_> {
+    match &v {
+        Value::String(s) => check_string_len(s.len())?,
+        Value::Array(a) if a.items.len() > MAX_ARRAY_ITEMS => {
+            return Err(too_large(
+                "an array",
+                a.items.len(),
+                MAX_ARRAY_ITEMS,
+                "items",
+            ));
+        }
+        _ => {}
+    }
+    Ok(v)
 }

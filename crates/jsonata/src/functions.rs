@@ -8,7 +8,7 @@ use base64::Engine;
 use rand::Rng;
 use sha2::Digest;
 
-use crate::error::{Error, err};
+use crate::error::{Error, check_string_len, err};
 use crate::eval::{Ctx, R, js_str_cmp, merge_sort, numeric};
 use crate::signature::Signature;
 use crate::value::{
@@ -245,6 +245,7 @@ fn write_json(
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.items.iter().enumerate() {
+                check_string_len(out.len())?;
                 if i > 0 {
                     out.push(',');
                 }
@@ -263,6 +264,7 @@ fn write_json(
                 if x.is_undefined() {
                     continue;
                 }
+                check_string_len(out.len())?;
                 if !first {
                     out.push(',');
                 }
@@ -308,6 +310,7 @@ pub(crate) fn string(v: &Value, prettify: bool) -> Result<String, Error> {
             };
             let mut out = String::new();
             write_json(v, &mut out, if prettify { Some(2) } else { None }, 0)?;
+            check_string_len(out.len())?;
             Ok(out)
         }
     }
@@ -784,8 +787,16 @@ pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &V
                     Value::String(s) => s.to_string(),
                     _ => String::new(),
                 };
-                let parts: Vec<String> = v
-                    .to_items()
+                let items = v.to_items();
+                let total = items
+                    .iter()
+                    .map(|x| match x {
+                        Value::String(s) => s.len(),
+                        _ => 0,
+                    })
+                    .fold(0usize, |t, n| t.saturating_add(n).saturating_add(sep.len()));
+                check_string_len(total)?;
+                let parts: Vec<String> = items
                     .iter()
                     .map(|x| match x {
                         Value::String(s) => s.to_string(),
@@ -1654,6 +1665,7 @@ fn replace<'a>(
                 }
                 result.push_str(&s[pos..pos + i]);
                 result.push_str(&rep);
+                check_string_len(result.len())?;
                 pos += i + p.len();
                 count += 1.0;
             }
@@ -1678,7 +1690,10 @@ fn replace<'a>(
                     _ => Value::Undefined,
                 };
                 match with {
-                    Value::String(w) => result.push_str(&w),
+                    Value::String(w) => {
+                        result.push_str(&w);
+                        check_string_len(result.len())?;
+                    }
                     _ => {
                         return Err(err(
                             "D3012",

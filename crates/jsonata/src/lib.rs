@@ -16,6 +16,10 @@
 //!   is redone on a helper thread with a 256 MiB stack when that is not enough);
 //! - array constructor items are evaluated in order (the reference evaluates them concurrently,
 //!   so a `:=` inside one item is not visible to its siblings there);
+//! - memory is bounded: a string (or JSON text from `$string`, `&`, `$join`, `$replace`) of
+//!   more than [`MAX_STRING_BYTES`], an array of more than [`MAX_ARRAY_ITEMS`] items, or a
+//!   result larger than [`MAX_STRING_BYTES`] as JSON ends the evaluation with `D2014` (the
+//!   reference has no such ceiling);
 //! - errors of the AWS functions (`$partition`, `$range`, `$hash`, `$parse`) have the code
 //!   `States.QueryEvaluationError`.
 
@@ -31,7 +35,7 @@ mod value;
 
 use std::collections::BTreeMap;
 
-pub use error::JsonataError;
+pub use error::{JsonataError, MAX_ARRAY_ITEMS, MAX_STRING_BYTES};
 
 use value::{Array, Value};
 
@@ -129,6 +133,14 @@ impl Expression {
             input_value = Value::arr(wrapped);
         }
         let result = ctx.eval(&self.root, &input_value, root_frame)?;
+        if !value::json_size_within(&result, MAX_STRING_BYTES) {
+            return Err(error::too_large(
+                "the result as JSON",
+                MAX_STRING_BYTES.saturating_add(1),
+                MAX_STRING_BYTES,
+                "bytes",
+            ));
+        }
         Ok(value::to_json(&result))
     }
 }

@@ -313,3 +313,35 @@ mod tests {
         assert_eq!(to_precision_15(0.1 + 0.2), 0.3);
     }
 }
+
+/// The size of `v` as compact JSON is at most `limit` bytes (strings and keys counted without
+/// their escapes, numbers as at most 24 bytes). Walks without recursion and stops at the limit,
+/// so a result that shares one large string many times is refused before it is expanded.
+pub(crate) fn json_size_within(v: &Value<'_>, limit: usize) -> bool {
+    let mut size = 0usize;
+    let mut stack: Vec<&Value<'_>> = vec![v];
+    while let Some(v) = stack.pop() {
+        size = size.saturating_add(match v {
+            Value::Undefined | Value::Func(_) => 0,
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 24,
+            Value::String(s) => s.len() + 2,
+            Value::Array(a) => {
+                stack.extend(a.items.iter());
+                a.items.len() + 1
+            }
+            Value::Object(m) => {
+                let mut n = 2;
+                for (k, x) in m.iter() {
+                    n += k.len() + 4;
+                    stack.push(x);
+                }
+                n
+            }
+        });
+        if size > limit {
+            return false;
+        }
+    }
+    true
+}

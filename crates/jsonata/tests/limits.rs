@@ -1,0 +1,81 @@
+//! The memory ceiling and the depth limits of an evaluation: a runaway expression ends with a
+//! named error (`D2014` for size, `D1011` for recursion, `S0201` for nesting) instead of
+//! exhausting memory or the stack.
+
+use mdlc_jsonata::{Environment, Expression, JsonataError, MAX_STRING_BYTES};
+use serde_json::json;
+
+fn eval(src: &str) -> Result<Option<serde_json::Value>, JsonataError> {
+    let e = Expression::parse(src)?;
+    e.evaluate(Some(&json!({})), &Environment::new())
+}
+
+fn code(src: &str) -> String {
+    match eval(src) {
+        Ok(v) => format!("no error (result {v:?})"),
+        Err(e) => e.code,
+    }
+}
+
+#[test]
+fn a_string_doubled_in_a_recursion_ends_with_d2014() {
+    let src = r#"($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("ab", 60))"#;
+    let e = eval(src).err();
+    assert_eq!(e.as_ref().map(|e| e.code.as_str()), Some("D2014"));
+    assert!(
+        e.is_some_and(|e| e.message.contains(&MAX_STRING_BYTES.to_string())),
+        "the message names the ceiling"
+    );
+}
+
+#[test]
+fn join_of_a_shared_large_string_is_refused_before_it_is_built() {
+    let src = r#"($big := $join([1..1000].("0123456789abcdef" & "0123456789abcdef"), "");
+        $join([1..100000].($big), ""))"#;
+    assert_eq!(code(src), "D2014");
+}
+
+#[test]
+fn a_result_sharing_one_large_string_many_times_is_refused() {
+    let src = r#"($big := $join([1..1000].("0123456789abcdef"), ""); [1..100000].($big))"#;
+    assert_eq!(code(src), "D2014");
+}
+
+#[test]
+fn string_of_a_huge_shared_structure_is_refused() {
+    let src = r#"($big := $join([1..1000].("0123456789abcdef"), ""); $string([1..100000].($big)))"#;
+    assert_eq!(code(src), "D2014");
+}
+
+#[test]
+fn replace_that_grows_a_string_past_the_ceiling_is_refused() {
+    let src = r#"($s := $join([1..4096].("a"), ""); $replace($s, "a", $s))"#;
+    assert_eq!(code(src), "D2014");
+}
+
+#[test]
+fn array_doubled_in_a_recursion_ends_with_d2014() {
+    let src = r#"($f := function($a, $n) { $n = 0 ? $count($a) : $f($append($a, $a), $n - 1) }; $f([1..1000], 20))"#;
+    assert_eq!(code(src), "D2014");
+}
+
+#[test]
+fn values_under_the_ceiling_are_unaffected() {
+    let src = r#"$length($join([1..100000].("abcdefghij"), ""))"#;
+    assert_eq!(eval(src).ok().flatten(), Some(json!(1_000_000)));
+}
+
+#[test]
+fn endless_recursion_ends_with_d1011() {
+    assert_eq!(
+        code(r#"($f := function($n) { $f($n + 1) }; $f(0))"#),
+        "D1011"
+    );
+}
+
+#[test]
+fn deeply_nested_expressions_are_a_syntax_error() {
+    let src = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    let e = Expression::parse(&src).err().map(|e| e.code);
+    assert_eq!(e.as_deref(), Some("S0201"));
+}
