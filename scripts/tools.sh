@@ -2,6 +2,7 @@
 # Installs the test/lint tools into ignored folders of the repository, once:
 #   .tools/venv     moto[server], cfn-lint, mlflow, xgboost   (tools/requirements-test.txt)
 #   .tools/checkov  checkov                                   (tools/requirements-checkov.txt)
+#   .tools/sagemaker sagemaker (its image URI tables)         (tools/requirements-sagemaker.txt)
 #   .tools/build    cargo-lambda, ziglang                     (tools/requirements-build.txt; `build` arg)
 #   node_modules    asl-validator, jsonata                    (package.json)
 # A stamp file per tool set makes a second run instant; editing a requirements file reinstalls.
@@ -26,6 +27,7 @@ case "$what" in
   test)
     venv .tools/venv tools/requirements-test.txt
     venv .tools/checkov tools/requirements-checkov.txt
+    venv .tools/sagemaker tools/requirements-sagemaker.txt
     if [ ! -f node_modules/.stamp ] || ! cmp -s package.json node_modules/.stamp; then
       echo "installing node tools ..." >&2
       npm install --no-audit --no-fund --silent >&2

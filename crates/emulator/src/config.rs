@@ -119,12 +119,11 @@ pub const BUILTIN_PREPROCESS_PATTERNS: &[&str] = &[
     "mdlc-preprocess:*",
 ];
 
-/// The patterns of SageMaker's built-in XGBoost images (any account and region).
+/// The patterns of SageMaker's built-in XGBoost images (any account, region and partition:
+/// `amazonaws.com`, `amazonaws.com.cn`, the ISO partitions' domains, ...).
 pub const BUILTIN_XGBOOST_PATTERNS: &[&str] = &[
-    "*.dkr.ecr.*.amazonaws.com/sagemaker-xgboost:*",
-    "*.dkr.ecr.*.amazonaws.com.cn/sagemaker-xgboost:*",
-    "*.dkr.ecr.*.amazonaws.com/xgboost:*",
-    "*.dkr.ecr.*.amazonaws.com.cn/xgboost:*",
+    "*.dkr.ecr.*/sagemaker-xgboost:*",
+    "*.dkr.ecr.*/xgboost:*",
     "mdlc-trainer",
     "mdlc-trainer:*",
 ];
@@ -355,6 +354,15 @@ mod tests {
             m.resolve("123.dkr.ecr.us-east-1.amazonaws.com/other:1"),
             None
         );
+    }
+
+    #[test]
+    fn given_builtin_map_then_the_xgboost_image_of_every_region_of_our_table_runs_the_trainer() {
+        let m = ImageMap::builtin();
+        for (region, _) in mdlc_core::images::XGBOOST_ACCOUNTS {
+            let uri = mdlc_core::images::xgboost_image(region).unwrap_or_default();
+            assert_eq!(m.resolve(&uri), Some(&Program::BuiltinTrainer), "{uri}");
+        }
     }
 
     #[test]

@@ -102,7 +102,9 @@ pub struct LocalCloudConfig {
     pub faults: Option<FaultConfig>,
     /// Function faults; `None`: from `MDLC_FUNCTION_FAULTS`.
     pub function_faults: Option<FunctionFaults>,
-    /// `FileSystemDataSource` roots for the emulator.
+    /// `FileSystemDataSource` roots for the emulator: `FileSystemId` → local directory, `*` →
+    /// the directory of one directory per file system. Without `*`, file systems live in
+    /// `<state dir>/filesystems/<FileSystemId>/` ([`FILE_SYSTEMS_DIR`]).
     pub file_systems: BTreeMap<String, PathBuf>,
     /// Clock, observer, history recording of executions.
     pub settings: RunSettings,
@@ -144,6 +146,23 @@ pub fn tracking_uri_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Opti
         }
     }
     None
+}
+
+/// Where the local cloud keeps the file systems of `FileSystemDataSource` channels, under its
+/// state directory: `<state dir>/filesystems/<FileSystemId>/<DirectoryPath>`.
+pub const FILE_SYSTEMS_DIR: &str = "filesystems";
+
+/// The emulator's file-system roots: the configured ones, with `*` defaulting to
+/// `<state dir>/filesystems`.
+fn file_system_roots(
+    state_dir: &Path,
+    configured: &BTreeMap<String, PathBuf>,
+) -> BTreeMap<String, PathBuf> {
+    let mut roots = configured.clone();
+    roots
+        .entry("*".to_string())
+        .or_insert_with(|| state_dir.join(FILE_SYSTEMS_DIR));
+    roots
 }
 
 impl LocalCloudConfig {
@@ -247,7 +266,7 @@ impl LocalCloud {
             faults,
             region: LOCAL_REGION.to_string(),
             account: LOCAL_ACCOUNT.to_string(),
-            file_systems: config.file_systems.clone(),
+            file_systems: file_system_roots(&state_dir, &config.file_systems),
         });
 
         let mut substitutions = local_substitutions(&config.artifact_bucket);

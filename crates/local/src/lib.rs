@@ -19,7 +19,7 @@ pub mod report;
 pub mod store;
 pub mod substitute;
 
-pub use cloud::{LocalCloud, LocalCloudConfig, LocalError};
+pub use cloud::{FILE_SYSTEMS_DIR, LocalCloud, LocalCloudConfig, LocalError};
 pub use invoker::{LocalInvoker, LocalInvokerBuilder, RunSettings};
 pub use registry::FsRegistry;
 pub use store::FsObjectStore;

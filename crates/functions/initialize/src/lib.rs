@@ -148,7 +148,7 @@ fn processing_plan(
             }
         })
     };
-    let request = json!({
+    let mut request = json!({
         "ProcessingJobName": job_name,
         "RoleArn": config.sagemaker_role_arn,
         "AppSpecification": {
@@ -186,6 +186,14 @@ fn processing_plan(
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": p.max_runtime_seconds}
     });
+    // The processing job runs in the execution's VPC too (CreateProcessingJob takes it in
+    // NetworkConfig).
+    if let (Some(vpc), Some(obj)) = (&input.vpc_config, request.as_object_mut()) {
+        obj.insert(
+            "NetworkConfig".into(),
+            json!({"VpcConfig": vpc.sagemaker()}),
+        );
+    }
     ProcessingPlan {
         job_name,
         train,

@@ -109,7 +109,7 @@ async fn given_a_complete_input_then_it_is_kept_and_round_trips() {
         "dataDate": "2024-05-31",
         "problemType": "regression",
         "data": {
-            "train": {"fileSystem": {"id": "fs-0123", "type": "FSxLustre", "directoryPath": "/fsx/train"}},
+            "train": {"fileSystem": {"id": "fs-0123456789abcdef0", "type": "FSxLustre", "directoryPath": "/fsx/train"}},
             "validation": "s3://my-data/validation/",
             "evaluation": {"features": "s3://my-data/eval/x/", "groundTruth": "s3://my-data/eval/y/"},
             "contentType": "text/csv"
@@ -131,7 +131,8 @@ async fn given_a_complete_input_then_it_is_kept_and_round_trips() {
         "transform": {"instanceType": "ml.m5.xlarge", "instanceCount": 1, "maxPayloadMb": 10,
                       "batchStrategy": "SingleRecord", "maxConcurrentTransforms": 2},
         "reason": "manual",
-        "parentVersion": 4
+        "parentVersion": 4,
+        "vpcConfig": {"subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"], "securityGroupIds": ["sg-0123456789abcdef0"]}
     });
     let plan = run(input).await.unwrap();
     let i = &plan.input;
@@ -148,6 +149,11 @@ async fn given_a_complete_input_then_it_is_kept_and_round_trips() {
     assert_eq!(i.tuning.static_hyper_parameters["eval_metric"], "mae");
     assert_eq!(i.parent_version, Some(4));
     assert_eq!(i.monitoring.threshold, Some(3.5));
+    let vpc = i.vpc_config.as_ref().expect("the VPC is kept");
+    assert_eq!(
+        vpc.sagemaker(),
+        json!({"Subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"], "SecurityGroupIds": ["sg-0123456789abcdef0"]})
+    );
     // The resolved input is itself a valid input that resolves to the same thing.
     let again = run(serde_json::to_value(i).unwrap()).await.unwrap();
     assert_eq!(&again.input, i);
@@ -726,4 +732,150 @@ async fn given_a_role_without_an_account_when_no_image_is_given_then_the_image_i
     )
     .await;
     assert!(ok.is_ok(), "{ok:?}");
+}
+
+fn file_system_input(channel: &str, extra: Value) -> Value {
+    let mut input = json!({
+        "modelName": "house-prices",
+        "data": {channel: {"fileSystem": {"id": "fs-0123456789abcdef0", "type": "EFS", "directoryPath": "/efs/data"}}}
+    });
+    if let (Some(obj), Value::Object(extra)) = (input.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    input
+}
+
+#[tokio::test]
+async fn given_a_file_system_channel_without_vpc_config_then_initialize_names_the_pointers() {
+    for channel in ["train", "validation"] {
+        let message = problems(run(file_system_input(channel, json!({}))).await);
+        assert!(
+            message.contains("/vpcConfig: is required with a file-system channel"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("/data/{channel}/fileSystem")),
+            "{channel}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn given_a_file_system_channel_with_vpc_config_then_the_plan_carries_the_vpc() {
+    let vpc =
+        json!({"subnets": ["subnet-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d", "sg-1a1b2c3d"]});
+    let plan = run(file_system_input("train", json!({"vpcConfig": vpc})))
+        .await
+        .unwrap();
+    let got = plan.input.vpc_config.expect("vpcConfig kept");
+    assert_eq!(got.subnets, ["subnet-0a1b2c3d"]);
+    assert_eq!(got.security_group_ids, ["sg-0a1b2c3d", "sg-1a1b2c3d"]);
+}
+
+#[tokio::test]
+async fn given_a_vpc_config_outside_sagemakers_limits_then_each_problem_names_its_pointer() {
+    let seventeen: Vec<String> = (0..17).map(|i| format!("subnet-{i:08x}")).collect();
+    let cases = [
+        (
+            json!({"subnets": seventeen, "securityGroupIds": ["sg-1"]}),
+            "/vpcConfig/subnets: must have 1 to 16 items, got 17",
+        ),
+        (
+            json!({"subnets": ["subnet-1"], "securityGroupIds": []}),
+            "/vpcConfig/securityGroupIds: must have 1 to 5 items, got 0",
+        ),
+        (
+            json!({"subnets": ["subnet-1"], "securityGroupIds": ["sg-1", "sg-2", "sg-3", "sg-4", "sg-5", "sg-6"]}),
+            "/vpcConfig/securityGroupIds: must have 1 to 5 items, got 6",
+        ),
+        (
+            json!({"subnets": ["subnet_1"], "securityGroupIds": ["sg-1"]}),
+            "/vpcConfig/subnets/0: must be an ID like subnet-",
+        ),
+        (
+            json!({"subnets": ["sg-1"], "securityGroupIds": ["sg-1"]}),
+            "/vpcConfig/subnets/0: must be an ID like subnet-",
+        ),
+        (
+            json!({"subnets": ["subnet-1"], "securityGroupIds": ["subnet-1"]}),
+            "/vpcConfig/securityGroupIds/0: must be an ID like sg-",
+        ),
+        (
+            json!({"subnets": [format!("subnet-{}", "a".repeat(26))], "securityGroupIds": ["sg-1"]}),
+            "/vpcConfig/subnets/0: must be an ID like subnet-",
+        ),
+        (
+            json!({"subnets": ["subnet-1", "subnet-1"], "securityGroupIds": ["sg-1"]}),
+            "/vpcConfig/subnets/1: duplicate ID",
+        ),
+        (
+            json!({"subnets": "subnet-1", "securityGroupIds": ["sg-1"]}),
+            "/vpcConfig/subnets: must be an array of IDs",
+        ),
+        (
+            json!({"securityGroupIds": ["sg-1"]}),
+            "/vpcConfig/subnets: is required",
+        ),
+        (
+            json!({"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "vpcId": "vpc-1"}),
+            "/vpcConfig/vpcId: unknown field",
+        ),
+    ];
+    for (vpc, expected) in cases {
+        let message = problems(run(json!({"modelName": "m", "vpcConfig": vpc})).await);
+        assert!(
+            message.contains(expected),
+            "{vpc}: expected {expected:?} in {message}"
+        );
+    }
+    // 32 characters in all is SageMaker's limit, and it passes.
+    let longest = format!("subnet-{}", "a".repeat(25));
+    assert_eq!(longest.len(), 32);
+    let plan = run(json!({"modelName": "m", "vpcConfig": {"subnets": [longest], "securityGroupIds": ["sg-1"]}}))
+        .await
+        .unwrap();
+    assert!(plan.input.vpc_config.is_some());
+}
+
+#[tokio::test]
+async fn given_a_file_system_id_outside_sagemakers_pattern_then_it_is_rejected() {
+    for id in [
+        "fs-0123",
+        "fs-0123456789ABCDEF0",
+        "efs-01234567",
+        "fs-0123456789abcdef0123",
+    ] {
+        let input = json!({
+            "modelName": "m",
+            "data": {"train": {"fileSystem": {"id": id, "type": "EFS", "directoryPath": "/efs"}}},
+            "vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}
+        });
+        let message = problems(run(input).await);
+        assert!(
+            message.contains("/data/train/fileSystem/id: must be a file system ID like fs-"),
+            "{id}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn given_a_vpc_config_then_the_processing_request_runs_in_it_and_without_none() {
+    let raw = json!({"raw": "s3://raw-data/prices/"});
+    let plan = run(json!({
+        "modelName": "prices",
+        "preprocessing": raw,
+        "vpcConfig": {"subnets": ["subnet-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}
+    }))
+    .await
+    .unwrap();
+    let r = &plan.preprocessing.as_ref().unwrap().request;
+    assert_eq!(
+        r["NetworkConfig"],
+        json!({"VpcConfig": {"Subnets": ["subnet-0a1b2c3d"], "SecurityGroupIds": ["sg-0a1b2c3d"]}})
+    );
+    let plan = run(json!({"modelName": "prices", "preprocessing": raw}))
+        .await
+        .unwrap();
+    let r = &plan.preprocessing.as_ref().unwrap().request;
+    assert!(r.get("NetworkConfig").is_none(), "{r}");
 }

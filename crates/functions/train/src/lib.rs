@@ -2,7 +2,8 @@
 //! CreateHyperParameterTuningJob request (ranges with scaling, static hyperparameters,
 //! objective, resource limits, early stopping) or, with tuning off, a CreateTrainingJob request
 //! — with channels from S3 prefixes or a file system, metric definitions, resources, stopping
-//! condition and output path. The state machine passes it to SageMaker unchanged.
+//! condition, output path and the VPC (`VpcConfig`, needed by file-system channels). The state
+//! machine passes it to SageMaker unchanged.
 
 use mdlc_core::images;
 use mdlc_core::input::{
@@ -92,6 +93,10 @@ fn job_parts(plan: &RunPlan, config: &FunctionConfig) -> Map<String, Value> {
         "StoppingCondition".into(),
         json!({"MaxRuntimeInSeconds": input.algorithm.max_runtime_seconds}),
     );
+    // Required by SageMaker with a file-system channel (initialize enforces it).
+    if let Some(vpc) = &input.vpc_config {
+        m.insert("VpcConfig".into(), vpc.sagemaker());
+    }
     m
 }
 
@@ -298,7 +303,8 @@ mod tests {
             &world,
             Flow::Training,
             json!({"modelName": "churn", "tuning": {"enabled": false, "staticHyperParameters": {"eta": 0.1}},
-                   "data": {"train": {"fileSystem": {"id": "fs-1", "type": "EFS", "directoryPath": "/efs/train", "readOnly": false}}}}),
+                   "data": {"train": {"fileSystem": {"id": "fs-0123456789abcdef0", "type": "EFS", "directoryPath": "/efs/train", "readOnly": false}}},
+                   "vpcConfig": {"subnets": ["subnet-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}}),
         );
         let out = invoke(json!({"plan": p}), &world.dependencies())
             .await
@@ -310,7 +316,11 @@ mod tests {
         assert_eq!(r["HyperParameters"]["num_round"], "100");
         assert_eq!(
             r["InputDataConfig"][0]["DataSource"]["FileSystemDataSource"],
-            json!({"FileSystemId": "fs-1", "FileSystemAccessMode": "rw", "FileSystemType": "EFS", "DirectoryPath": "/efs/train"})
+            json!({"FileSystemId": "fs-0123456789abcdef0", "FileSystemAccessMode": "rw", "FileSystemType": "EFS", "DirectoryPath": "/efs/train"})
+        );
+        assert_eq!(
+            r["VpcConfig"],
+            json!({"Subnets": ["subnet-0a1b2c3d"], "SecurityGroupIds": ["sg-0a1b2c3d"]})
         );
         for key in [
             "AlgorithmSpecification",
@@ -321,6 +331,53 @@ mod tests {
             "StoppingCondition",
         ] {
             assert!(r.get(key).is_some(), "{key} missing");
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_vpc_config_then_the_tuning_jobs_training_definition_carries_vpc_config() {
+        let world = InMemoryWorld::new();
+        let p = plan(
+            &world,
+            Flow::Training,
+            json!({"modelName": "churn",
+                   "data": {"validation": {"fileSystem": {"id": "fs-0123456789abcdef0", "type": "FSxLustre", "directoryPath": "/fsx/val"}}},
+                   "vpcConfig": {"subnets": ["subnet-0a1b2c3d", "subnet-1a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}}),
+        );
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
+        assert_eq!(out["useTuning"], true);
+        let def = &out["request"]["TrainingJobDefinition"];
+        assert_eq!(
+            def["VpcConfig"],
+            json!({"Subnets": ["subnet-0a1b2c3d", "subnet-1a1b2c3d"], "SecurityGroupIds": ["sg-0a1b2c3d"]})
+        );
+        assert_eq!(
+            def["InputDataConfig"][1]["DataSource"]["FileSystemDataSource"]["FileSystemType"],
+            "FSxLustre"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_no_vpc_config_then_requests_have_no_vpc_config() {
+        let world = InMemoryWorld::new();
+        for tuning in [true, false] {
+            let p = plan(
+                &world,
+                Flow::Training,
+                json!({"modelName": "churn", "tuning": {"enabled": tuning}}),
+            );
+            let out = invoke(json!({"plan": p}), &world.dependencies())
+                .await
+                .unwrap();
+            let r = &out["request"];
+            let parts = if tuning {
+                &r["TrainingJobDefinition"]
+            } else {
+                r
+            };
+            assert!(parts.get("VpcConfig").is_none(), "{r}");
         }
     }
 
