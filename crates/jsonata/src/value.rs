@@ -285,35 +285,6 @@ pub(crate) fn to_precision_15(n: f64) -> f64 {
     format!("{:.14e}", n).parse::<f64>().unwrap_or(n)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn given_numbers_when_formatted_then_match_javascript() {
-        let cases = [
-            (1.0, "1"),
-            (-1.5, "-1.5"),
-            (0.1 + 0.2, "0.30000000000000004"),
-            (1e21, "1e+21"),
-            (1e20, "100000000000000000000"),
-            (1.5e-7, "1.5e-7"),
-            (1e-6, "0.000001"),
-            (123456.789, "123456.789"),
-            (-0.0, "0"),
-            (2.5e-5, "0.000025"),
-        ];
-        for (n, s) in cases {
-            assert_eq!(js_number_to_string(n), s, "{n}");
-        }
-    }
-
-    #[test]
-    fn given_non_integer_when_precision_15_then_rounds() {
-        assert_eq!(to_precision_15(0.1 + 0.2), 0.3);
-    }
-}
-
 /// The size of `v` as compact JSON is at most `limit` bytes (strings and keys counted without
 /// their escapes, numbers as at most 24 bytes). Walks without recursion and stops at the limit,
 /// so a result that shares one large string many times is refused before it is expanded.
@@ -344,4 +315,33 @@ pub(crate) fn json_size_within(v: &Value<'_>, limit: usize) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_numbers_when_formatted_then_match_javascript() {
+        let cases = [
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (1.5e-7, "1.5e-7"),
+            (1e-6, "0.000001"),
+            (123456.789, "123456.789"),
+            (-0.0, "0"),
+            (2.5e-5, "0.000025"),
+        ];
+        for (n, s) in cases {
+            assert_eq!(js_number_to_string(n), s, "{n}");
+        }
+    }
+
+    #[test]
+    fn given_non_integer_when_precision_15_then_rounds() {
+        assert_eq!(to_precision_15(0.1 + 0.2), 0.3);
+    }
 }
