@@ -6,7 +6,7 @@ VENV := .tools/venv
 FUNCTIONS := initialize train create-model register-model find-model monitor-performance is-retraining-needed track-experiment
 export MDLC_REPO_ROOT := $(CURDIR)
 
-.PHONY: demo test tools nextest lint conformance build bench deploy preprocess-image clean
+.PHONY: demo test tools nextest lint conformance build bench mutants deploy preprocess-image clean
 
 ## make demo: the whole life cycle on this machine (no AWS account, no Docker)
 demo:
@@ -27,8 +27,9 @@ nextest:
 	MDLC_REQUIRE_SERVERS=1 scripts/with-servers.sh $(CARGO) nextest run --workspace --profile ci --run-ignored all
 
 ## make conformance: the ASL engine against the executions recorded on AWS (../shared/conformance)
+## (the test is #[ignore]d in a plain run: the corpus lives outside the repository)
 conformance:
-	$(CARGO) nextest run -p mdlc-asl --profile ci --test aws_conformance
+	$(CARGO) nextest run -p mdlc-asl --profile ci --test aws_conformance --run-ignored all
 
 ## make lint: rustfmt, clippy, cfn-lint, checkov, asl-validator
 lint: tools
@@ -43,6 +44,12 @@ build:
 ## make bench: measures and writes BENCHMARKS.md
 bench: tools
 	scripts/bench.sh
+
+## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1]: mutation
+## testing (cargo-mutants) of core, asl, jsonata, trainer and the emulator's tuning; output in
+## target/mutants/; figures of record in BENCHMARKS.md ("Mutation testing"). See scripts/mutants.sh.
+mutants:
+	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" scripts/mutants.sh
 
 ## make deploy: sam deploy (guided the first time)
 deploy: build

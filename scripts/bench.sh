@@ -4,7 +4,8 @@
 #
 # MDLC_BENCH_ONLY="asl lambda" runs only those scripts (bench-<name>.sh); the sections of the other
 # scripts are kept from the existing BENCHMARKS.md (each section is framed by
-# `<!-- bench:<name> ... -->` markers and says when it was measured).
+# `<!-- bench:<name> ... -->` markers and says when it was measured). Sections framed by
+# `<!-- keep:<name> -->` markers are not measured here and are always kept (see kept_sections).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=BENCHMARKS.md
@@ -26,6 +27,16 @@ old_section() { # name
     on { print }
     on && index($0, stop) == 1 { found = 1; exit }
     END { exit !found }' "$out"
+}
+
+# Prints every kept section of the existing BENCHMARKS.md: figures make bench does not measure
+# (the mutation testing of `make mutants`, hours long), framed by `<!-- keep:<name> -->` and
+# `<!-- /keep:<name> -->` and carried over unchanged.
+kept_sections() {
+  [ -f "$out" ] || return 0
+  awk 'index($0, "<!-- keep:") == 1 { on = 1 }
+    on { print }
+    on && index($0, "<!-- /keep:") == 1 { on = 0; print "" }' "$out"
 }
 
 status=0
@@ -56,6 +67,7 @@ for script in scripts/bench-*.sh; do
     status=1
   fi
 done
+kept_sections >> "$tmp"
 mv "$tmp" "$out"
 echo "wrote $out" >&2
 exit $status

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# make mutants: mutation testing (cargo-mutants) of the crates that hold the decisions. Each mutant
+# is built and tested against its own crate's tests; one that no test notices is "missed".
+#
+# Variables (all optional):
+#   CRATES="core asl"  which of: core asl jsonata trainer emulator-tuning (default: all five)
+#   SHARD=k/n          only the k-th of n slices of the mutants (a whole crate takes hours on 2 cores)
+#   BASE=<git rev>     only mutants in code changed since BASE (cargo mutants --in-diff)
+#   FILES=<glob>       only these source files, e.g. FILES=crates/core/src/policy.rs
+#   JOBS=1             parallel build/test jobs (each one a full build directory)
+#   TIMEOUT=120        seconds a mutant's tests may take before it counts as a timeout
+#
+# Output: target/mutants/<crate>[-shard-k-of-n]/mutants.out (caught.txt, missed.txt, timeout.txt,
+# unviable.txt, outcomes.json). A summary line per crate (caught share, time taken, missed
+# mutants) is printed at the end; the figures of record are in BENCHMARKS.md, "Mutation testing".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+CRATES=${CRATES:-core asl jsonata trainer emulator-tuning}
+JOBS=${JOBS:-1}
+TIMEOUT=${TIMEOUT:-120}
+
+if ! command -v cargo-mutants > /dev/null; then
+  cargo install cargo-mutants --locked || exit 1
+fi
+
+# The cargo-mutants arguments that select one crate, into the array `args`.
+crate_args() { # crate
+  case $1 in
+    core) args=(-p mdlc-core) ;;
+    asl) args=(-p mdlc-asl) ;;
+    jsonata) args=(-p mdlc-jsonata) ;;
+    trainer) args=(-p mdlc-trainer) ;;
+    emulator-tuning) args=(-p mdlc-emulator -f 'crates/emulator/src/tuning/**') ;;
+    *) echo "unknown crate '$1' (core asl jsonata trainer emulator-tuning)" >&2; return 1 ;;
+  esac
+}
+
+# Lines of a cargo-mutants list file (0 when absent).
+count() { [ -f "$1" ] && grep -c . "$1" || echo 0; }
+
+# One line: caught (timeouts count as caught: the mutant stopped the tests) of viable mutants.
+summary() { # crate out seconds
+  local o=$2/mutants.out caught missed timeout unviable viable
+  caught=$(count "$o/caught.txt"); missed=$(count "$o/missed.txt")
+  timeout=$(count "$o/timeout.txt"); unviable=$(count "$o/unviable.txt")
+  viable=$((caught + missed + timeout))
+  if [ "$viable" -eq 0 ]; then
+    echo "$1: no viable mutant ($unviable unviable) in $3 s"
+  else
+    awk -v c="$1" -v k="$caught" -v t="$timeout" -v v="$viable" -v u="$unviable" -v s="$3" \
+      'BEGIN { printf "%s: %d/%d caught (%.1f %%; %d by timeout), %d unviable, %d s\n", c, k + t, v, 100 * (k + t) / v, t, u, s }'
+  fi
+  [ -s "$o/missed.txt" ] && sed 's/^/  missed: /' "$o/missed.txt"
+  return 0
+}
+
+status=0
+summaries=()
+for crate in $CRATES; do
+  crate_args "$crate" || exit 2
+  label=$crate${SHARD:+-shard-${SHARD/\//-of-}}
+  out=target/mutants/$label
+  mkdir -p "$out"
+  cmd=(cargo mutants "${args[@]}" --jobs "$JOBS" --test-tool nextest --timeout "$TIMEOUT"
+       --build-timeout 900 --no-shuffle -o "$out")
+  [ -n "${SHARD:-}" ] && cmd+=(--shard "$SHARD")
+  [ -n "${FILES:-}" ] && cmd+=(-f "$FILES")
+  if [ -n "${BASE:-}" ]; then
+    git diff "$BASE" > "$out/base.diff" || exit 2
+    cmd+=(--in-diff "$out/base.diff")
+  fi
+  echo "== ${cmd[*]}" >&2
+  start=$(date +%s)
+  "${cmd[@]}"
+  rc=$?
+  # 0: all caught; 2: some missed; 3: some timed out; anything else: the run itself failed.
+  case $rc in 0 | 2 | 3) ;; *) echo "cargo mutants failed for $crate (exit $rc)" >&2 ;; esac
+  [ "$rc" -ne 0 ] && status=1
+  summaries+=("$(summary "$label" "$out" $(($(date +%s) - start)))")
+done
+printf '%s\n' "${summaries[@]}"
+exit $status
