@@ -79,10 +79,11 @@ pub struct FileSystemSource {
     pub read_only: bool,
 }
 
-/// The VPC the flows' SageMaker jobs run in: SageMaker's `VpcConfig` (subnets and security
-/// groups). Training and tuning jobs, the preprocessing job (`NetworkConfig.VpcConfig`) and the
-/// model the batch transform runs (`CreateModel`'s `VpcConfig`) all get it. Required with a
-/// file-system channel: SageMaker mounts EFS and FSx for Lustre only from inside a VPC.
+/// The VPC the training flow's SageMaker jobs run in: SageMaker's `VpcConfig` (subnets and
+/// security groups), given to the training and tuning jobs and to the preprocessing job
+/// (`NetworkConfig.VpcConfig`). Required with a file-system channel: SageMaker mounts EFS and
+/// FSx for Lustre only from inside a VPC. The model (and so the batch transform) stays outside:
+/// it reads and writes S3 only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VpcConfig {
@@ -325,8 +326,8 @@ pub struct ExecutionInput {
     /// Experiment tracking (absent: off, unless the stack names a default tracking server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking: Option<TrackingConfig>,
-    /// The VPC of the SageMaker jobs and model (absent: SageMaker's own network). Required with
-    /// a file-system channel.
+    /// The VPC of the training flow's SageMaker jobs (absent: SageMaker's own network).
+    /// Required with a file-system channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_config: Option<VpcConfig>,
 }
