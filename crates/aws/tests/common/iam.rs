@@ -2,6 +2,8 @@
 //! `@cloud-copilot/iam-simulate` (node_modules) through `iam_simulate.mjs`: the policies are
 //! evaluated as IAM does (actions, wildcards, resources, conditions), where moto checks only some.
 
+#![allow(dead_code)] // shared by several test binaries, each using a part
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

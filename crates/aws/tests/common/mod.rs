@@ -1,5 +1,7 @@
 //! Shared support of the moto wire tests.
 
+#![allow(dead_code)] // shared by several test binaries, each using a part
+
 use aws_config::Region;
 use aws_credential_types::Credentials;
 

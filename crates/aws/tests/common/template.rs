@@ -7,6 +7,8 @@
 //! (`FunctionName`, `LogGroupName`, `Name`, ...), else `<stack>-<LogicalId>`. Anything the
 //! resolver does not know (a tag, an attribute, a logical id) is an error naming it.
 
+#![allow(dead_code)] // shared by several test binaries, each using a part
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

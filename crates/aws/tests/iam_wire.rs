@@ -1,0 +1,429 @@
+//! Every handler's adapter calls, on moto's wire with IAM enforced, as the handler's role of
+//! infra/template.yaml: the role is created in moto from the template's own policies (resolved to
+//! this test's table, bucket and account) and assumed; the calls go through every path the
+//! handler takes (success, conflict, retry after a lost race, not found). A missing action fails
+//! with moto's AccessDenied naming it, and every recorded request is also evaluated as IAM does
+//! against the unchanged policies (resource scoping, conditions): common/wire_iam.rs.
+//!
+//! Which adapter methods each handler calls (crates/functions/*/src/lib.rs):
+//! - find-model: `get_version`, `latest_version`
+//! - register-model: `register`
+//! - monitor-performance: `ObjectStore::get`/`list`, `list_evaluations`, `put_evaluation`
+//! - is-retraining-needed: `get_version`, `list_evaluations`, `put_evaluation`
+//! - create-model: `describe_training_job`, `ObjectStore::exists`, `describe_model`, `create_model`
+//! - track-experiment: `TrainingHistory::training_job`/`tuning_job`/`training_log`
+//!   (moto has no ListTrainingJobsForHyperParameterTuningJob, so `tuning_training_jobs` is not
+//!   exercised here; a tuning job moto cannot create either, so `tuning_job` takes its not-found path)
+//! - initialize, train: no AWS call (their roles have only their logs).
+//!
+//! Run with `scripts/with-servers.sh cargo nextest run -p mdlc-aws --test iam_wire --run-ignored all`.
+
+mod common;
+#[path = "common/iam.rs"]
+mod iam;
+#[path = "common/template.rs"]
+mod template;
+#[path = "common/wire_iam.rs"]
+mod wire_iam;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sagemaker::types::{
+    AlgorithmSpecification, OutputDataConfig, ResourceConfig, StoppingCondition, TrainingInputMode,
+    TrainingInstanceType,
+};
+use common::{moto_endpoint, test_sdk_loader, unique};
+use mdlc_aws::history::{AwsTrainingHistory, TRAINING_LOG_GROUP};
+use mdlc_aws::{AwsAdapters, AwsConfig};
+use mdlc_core::contract;
+use mdlc_core::history::TrainingHistory;
+use mdlc_core::ports::{
+    CreateModelRequest, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi,
+};
+use mdlc_core::registry::{EvaluationRecord, VersionStatus};
+use mdlc_core::{PortError, S3Uri};
+use template::Stack;
+use wire_iam::AssumedRole;
+
+const IMAGE: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
+
+/// The test's world in moto: a registry table and an artifact bucket (created by the admin),
+/// and the template resolved to them.
+struct World {
+    endpoint: String,
+    admin_sdk: aws_config::SdkConfig,
+    admin: AwsAdapters,
+    table: String,
+    bucket: String,
+    stack: Stack,
+}
+
+fn config(table: &str, endpoint: &str) -> AwsConfig {
+    let mut config = AwsConfig::new(table);
+    config.region = Some("us-east-1".into());
+    config.endpoint_url = Some(endpoint.to_string());
+    config.s3_force_path_style = true;
+    config
+}
+
+async fn world() -> World {
+    let endpoint = moto_endpoint();
+    let admin_sdk = test_sdk_loader().endpoint_url(&endpoint).load().await;
+    let table = unique("iam-registry");
+    let bucket = unique("iam-artifacts");
+    let admin = AwsAdapters::from_sdk_config(&admin_sdk, &config(&table, &endpoint));
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    admin
+        .registry
+        .client()
+        .create_table()
+        .table_name(&table)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateTable as the admin: {e:?}"));
+    admin
+        .store
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateBucket as the admin: {e:?}"));
+    let stack = Stack::load(
+        &[],
+        &[("RegistryTable", &table), ("ArtifactBucket", &bucket)],
+    )
+    .expect("infra/template.yaml");
+    World {
+        endpoint,
+        admin_sdk,
+        admin,
+        table,
+        bucket,
+        stack,
+    }
+}
+
+impl World {
+    async fn role(&self, logical: &str) -> (AssumedRole, AwsAdapters) {
+        let role = AssumedRole::create(&self.admin_sdk, &self.stack, logical, &self.endpoint).await;
+        let adapters =
+            AwsAdapters::from_sdk_config(&role.sdk, &config(&self.table, &self.endpoint));
+        (role, adapters)
+    }
+
+    fn uri(&self, key: &str) -> S3Uri {
+        S3Uri::new(&self.bucket, key)
+    }
+
+    fn sagemaker_role(&self) -> String {
+        self.stack
+            .get_att("SageMakerExecutionRole", "Arn")
+            .expect("role ARN")
+    }
+
+    async fn training_job(&self, job: &str) {
+        aws_sdk_sagemaker::Client::new(&self.admin_sdk)
+            .create_training_job()
+            .training_job_name(job)
+            .algorithm_specification(
+                AlgorithmSpecification::builder()
+                    .training_image(IMAGE)
+                    .training_input_mode(TrainingInputMode::File)
+                    .build(),
+            )
+            .role_arn(self.sagemaker_role())
+            .output_data_config(
+                OutputDataConfig::builder()
+                    .s3_output_path(format!("s3://{}/training", self.bucket))
+                    .build(),
+            )
+            .resource_config(
+                ResourceConfig::builder()
+                    .instance_type(TrainingInstanceType::MlM5Large)
+                    .instance_count(1)
+                    .volume_size_in_gb(10)
+                    .build(),
+            )
+            .stopping_condition(
+                StoppingCondition::builder()
+                    .max_runtime_in_seconds(3600)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateTrainingJob as the admin: {e:?}"));
+    }
+}
+
+fn evaluation(model: &str, at: &str) -> EvaluationRecord {
+    EvaluationRecord {
+        model_name: model.to_string(),
+        version: 1,
+        evaluated_at: at.to_string(),
+        execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:evaluation:{at}"),
+        data_date: "2024-06-02".into(),
+        metrics: BTreeMap::from([("rmse".to_string(), 0.5)]),
+        retrain: Some(false),
+        reason: None,
+        drift: None,
+    }
+}
+
+/// `result` must not be a denial; the message names moto's answer (with the action).
+fn allowed<T: std::fmt::Debug>(what: &str, result: Result<T, PortError>) -> T {
+    result.unwrap_or_else(|e| panic!("{what} as the template's role failed: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn find_model_role_reads_pinned_and_latest_versions() {
+    let w = world().await;
+    let model = contract::unique_model_name("find");
+    w.admin
+        .registry
+        .register(contract::sample_version(&model, "e1"))
+        .await
+        .expect("seed");
+    let (role, aws) = w.role("FindModelRole").await;
+
+    let pinned = allowed("get_version", aws.registry.get_version(&model, 1).await);
+    let missing = allowed(
+        "get_version (not found)",
+        aws.registry.get_version(&model, 9).await,
+    );
+    let latest = allowed(
+        "latest_version",
+        aws.registry
+            .latest_version(&model, &VersionStatus::SERVABLE)
+            .await,
+    );
+
+    assert_eq!(pinned.map(|v| v.version), Some(1));
+    assert_eq!(missing, None);
+    assert_eq!(latest.map(|v| v.version), Some(1));
+    role.assert_all_allowed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn register_model_role_registers_once_per_execution_and_retries_lost_races() {
+    let w = world().await;
+    let model = contract::unique_model_name("register");
+    let (role, aws) = w.role("RegisterModelRole").await;
+
+    let first = allowed(
+        "register",
+        aws.registry
+            .register(contract::sample_version(&model, "e1"))
+            .await,
+    );
+    // the same execution again: the transaction is cancelled, the existing version is returned
+    let again = allowed(
+        "register (conflict)",
+        aws.registry
+            .register(contract::sample_version(&model, "e1"))
+            .await,
+    );
+    // concurrent registrations: the losers read again and retry
+    let mut tasks = tokio::task::JoinSet::new();
+    for e in 0..4 {
+        let registry = aws.registry.clone();
+        let new = contract::sample_version(&model, &format!("race-{e}"));
+        tasks.spawn(async move { registry.register(new).await });
+    }
+    let mut versions = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        versions.push(
+            allowed("register (race)", joined.expect("task"))
+                .version
+                .version,
+        );
+    }
+    versions.sort_unstable();
+
+    assert!(first.created);
+    assert!(!again.created);
+    assert_eq!(again.version.version, 1);
+    assert_eq!(versions, vec![2, 3, 4, 5]);
+    role.assert_all_allowed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn monitor_performance_role_reads_data_and_records_the_evaluation() {
+    let w = world().await;
+    let model = contract::unique_model_name("monitor");
+    w.admin
+        .store
+        .put(&w.uri("predictions/a.csv.out"), b"1\n".to_vec())
+        .await
+        .expect("seed");
+    let (role, aws) = w.role("MonitorPerformanceRole").await;
+
+    let listed = allowed("list", aws.store.list(&w.uri("predictions/")).await);
+    let body = allowed("get", aws.store.get(&w.uri("predictions/a.csv.out")).await);
+    let missing = aws.store.get(&w.uri("predictions/none.out")).await;
+    let history = allowed(
+        "list_evaluations",
+        aws.registry.list_evaluations(&model, None).await,
+    );
+    allowed(
+        "put_evaluation",
+        aws.registry
+            .put_evaluation(evaluation(&model, "2024-06-02T00:00:00.000Z"))
+            .await,
+    );
+
+    assert_eq!(listed.len(), 1);
+    assert_eq!(body, b"1\n");
+    assert!(
+        matches!(missing, Err(PortError::NotFound { .. })),
+        "{missing:?}"
+    );
+    assert!(history.is_empty());
+    role.assert_all_allowed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn is_retraining_needed_role_reads_history_and_records_the_decision() {
+    let w = world().await;
+    let model = contract::unique_model_name("retrain");
+    w.admin
+        .registry
+        .register(contract::sample_version(&model, "e1"))
+        .await
+        .expect("seed");
+    let (role, aws) = w.role("IsRetrainingNeededRole").await;
+
+    let version = allowed("get_version", aws.registry.get_version(&model, 1).await);
+    let window = allowed(
+        "list_evaluations (window)",
+        aws.registry
+            .list_evaluations(&model, Some("2024-06-01T00:00:00.000Z"))
+            .await,
+    );
+    let all = allowed(
+        "list_evaluations",
+        aws.registry.list_evaluations(&model, None).await,
+    );
+    allowed(
+        "put_evaluation",
+        aws.registry
+            .put_evaluation(evaluation(&model, "2024-06-03T00:00:00.000Z"))
+            .await,
+    );
+
+    assert!(version.is_some());
+    assert!(window.is_empty() && all.is_empty());
+    role.assert_all_allowed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn create_model_role_describes_the_job_checks_artifacts_and_creates_the_model() {
+    let w = world().await;
+    let job = unique("iam-job");
+    w.training_job(&job).await;
+    let artifacts = format!("training/{job}/output/model.tar.gz");
+    w.admin
+        .store
+        .put(&w.uri(&artifacts), b"tar".to_vec())
+        .await
+        .expect("seed");
+    let (role, aws) = w.role("CreateModelRole").await;
+    let model_name = unique("iam-model");
+
+    let info = allowed(
+        "describe_training_job",
+        aws.sagemaker.describe_training_job(&job).await,
+    );
+    let missing_job = aws.sagemaker.describe_training_job(&unique("no-job")).await;
+    let exists = allowed("exists", aws.store.exists(&w.uri(&artifacts)).await);
+    let absent = allowed(
+        "exists (absent)",
+        aws.store.exists(&w.uri("training/none.tar.gz")).await,
+    );
+    let before = allowed(
+        "describe_model (absent)",
+        aws.sagemaker.describe_model(&model_name).await,
+    );
+    let request = CreateModelRequest {
+        model_name: model_name.clone(),
+        image: IMAGE.to_string(),
+        model_data_url: format!("s3://{}/{artifacts}", w.bucket),
+        execution_role_arn: w.sagemaker_role(),
+        environment: BTreeMap::new(),
+    };
+    allowed("create_model", aws.sagemaker.create_model(&request).await);
+    let after = allowed(
+        "describe_model",
+        aws.sagemaker.describe_model(&model_name).await,
+    );
+
+    assert_eq!(info.name, job);
+    assert!(
+        matches!(missing_job, Err(PortError::NotFound { .. })),
+        "{missing_job:?}"
+    );
+    assert!(exists && !absent);
+    assert!(before.is_none() && after.is_some());
+    role.assert_all_allowed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn track_experiment_role_reads_jobs_and_their_logs() {
+    let w = world().await;
+    let job = unique("iam-track");
+    w.training_job(&job).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&w.admin_sdk);
+    let _ = logs
+        .create_log_group()
+        .log_group_name(TRAINING_LOG_GROUP)
+        .send()
+        .await;
+    let stream = format!("{job}/algo-1-0000000000");
+    logs.create_log_stream()
+        .log_group_name(TRAINING_LOG_GROUP)
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateLogStream as the admin: {e:?}"));
+    let (role, _) = w.role("TrackExperimentRole").await;
+    let history = AwsTrainingHistory::from_sdk_config(&role.sdk);
+
+    let summary = allowed("training_job", history.training_job(&job).await);
+    let log = allowed("training_log", history.training_log(&job).await);
+    let tuning = history.tuning_job(&unique("no-tuning")).await;
+
+    assert_eq!(summary.name, job);
+    assert!(log.is_empty());
+    assert!(
+        matches!(tuning, Err(PortError::NotFound { .. })),
+        "{tuning:?}"
+    );
+    role.assert_all_allowed();
+}
