@@ -109,6 +109,20 @@ impl ObjectStore for S3ObjectStore {
         Ok(out)
     }
 
+    async fn any_under(&self, prefix: &S3Uri) -> Result<bool, PortError> {
+        // One key is enough: ListObjectsV2 with MaxKeys 1 (s3:ListBucket).
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&prefix.bucket)
+            .prefix(&prefix.key)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("ListObjectsV2", &prefix.to_string(), &e))?;
+        Ok(page.key_count().unwrap_or(0) > 0 || !page.contents().is_empty())
+    }
+
     async fn exists(&self, uri: &S3Uri) -> Result<bool, PortError> {
         match self
             .client

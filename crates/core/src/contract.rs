@@ -58,6 +58,16 @@ pub fn sample_version(model: &str, execution: &str) -> NewVersion {
         profile_uri: Some(format!(
             "s3://mdlc-artifacts/models/{model}/run/preprocessing/profile/profile.json"
         )),
+        training_data: Some(crate::retrain::TrainingData {
+            train: crate::input::DataSource::S3Uri(crate::S3Uri::new(
+                "mdlc-artifacts",
+                format!("models/{model}/run/preprocessing/train/"),
+            )),
+            validation: crate::input::DataSource::S3Uri(crate::S3Uri::new(
+                "mdlc-artifacts",
+                format!("models/{model}/run/preprocessing/validation/"),
+            )),
+        }),
     }
 }
 
@@ -327,6 +337,7 @@ where
     minimal.objective_value = None;
     minimal.parent_version = None;
     minimal.profile_uri = None;
+    minimal.training_data = None;
     minimal.hyperparameters.clear();
     registry
         .register(minimal.clone())

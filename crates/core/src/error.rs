@@ -61,6 +61,9 @@ pub enum ErrorName {
     PredictionsMismatch,
     /// The loop guard refused another retrain in the current window.
     RetrainLimitReached,
+    /// The data a retrain of the evaluated version would train on does not exist (checked
+    /// before the batch transform, so no job starts).
+    RetrainDataMissing,
     /// A dependency throttled, failed with 5xx or could not be reached: retryable.
     DependencyUnavailable,
     /// A dependency rejected a request as invalid (not retryable).
@@ -73,7 +76,7 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every name, in the order of the vocabulary table.
-    pub const ALL: [ErrorName; 11] = [
+    pub const ALL: [ErrorName; 12] = [
         ErrorName::InvalidInput,
         ErrorName::ModelNotFound,
         ErrorName::ModelArtifactsMissing,
@@ -81,6 +84,7 @@ impl ErrorName {
         ErrorName::RegistryConflict,
         ErrorName::PredictionsMismatch,
         ErrorName::RetrainLimitReached,
+        ErrorName::RetrainDataMissing,
         ErrorName::DependencyUnavailable,
         ErrorName::DependencyRejected,
         ErrorName::CorruptData,
@@ -96,6 +100,7 @@ impl ErrorName {
             ErrorName::RegistryConflict => "RegistryConflict",
             ErrorName::PredictionsMismatch => "PredictionsMismatch",
             ErrorName::RetrainLimitReached => "RetrainLimitReached",
+            ErrorName::RetrainDataMissing => "RetrainDataMissing",
             ErrorName::DependencyUnavailable => "DependencyUnavailable",
             ErrorName::DependencyRejected => "DependencyRejected",
             ErrorName::CorruptData => "CorruptData",
@@ -182,6 +187,12 @@ pub enum FnError {
         max: u32,
         window_seconds: u64,
     },
+    #[error("model {model:?} version {version}: retrain data missing: {detail}")]
+    RetrainDataMissing {
+        model: String,
+        version: u64,
+        detail: String,
+    },
     #[error("dependency unavailable: {message}")]
     DependencyUnavailable { message: String },
     #[error("rejected by dependency: {message}")]
@@ -203,6 +214,7 @@ impl FnError {
             FnError::RegistryConflict { .. } => ErrorName::RegistryConflict,
             FnError::PredictionsMismatch { .. } => ErrorName::PredictionsMismatch,
             FnError::RetrainLimitReached { .. } => ErrorName::RetrainLimitReached,
+            FnError::RetrainDataMissing { .. } => ErrorName::RetrainDataMissing,
             FnError::DependencyUnavailable { .. } => ErrorName::DependencyUnavailable,
             FnError::DependencyRejected { .. } => ErrorName::DependencyRejected,
             FnError::CorruptData { .. } => ErrorName::CorruptData,

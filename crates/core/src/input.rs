@@ -272,8 +272,12 @@ pub struct Transform {
 pub struct Preprocessing {
     /// Off → the block is kept (a retrain carries it) but no processing job runs.
     pub enabled: bool,
-    /// The raw labelled CSV: one object, or every object under a prefix.
-    pub raw: S3Uri,
+    /// The raw labelled CSV: one object, or every object under a prefix; or several such
+    /// locations (one processing input each). Empty only in an evaluation input, where it means
+    /// "a retrain uses the evaluated version's data" ([`crate::retrain`]); the training flow
+    /// requires it.
+    #[serde(with = "one_or_many", default, skip_serializing_if = "Vec::is_empty")]
+    pub raw: Vec<S3Uri>,
     /// Share of the rows (of each class, for binary problems) that go to validation.
     pub validation_ratio: f64,
     /// Seed of the split: the same data and seed give the same split.
@@ -286,6 +290,34 @@ pub struct Preprocessing {
     pub instance_type: String,
     pub volume_size_gb: u32,
     pub max_runtime_seconds: u64,
+}
+
+/// `preprocessing.raw` on the wire: one URI as a string, several as an array.
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::s3uri::S3Uri;
+
+    pub fn serialize<S: Serializer>(uris: &[S3Uri], s: S) -> Result<S::Ok, S::Error> {
+        match uris {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(S3Uri),
+        Many(Vec<S3Uri>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<S3Uri>, D::Error> {
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(u) => vec![u],
+            OneOrMany::Many(v) => v,
+        })
+    }
 }
 
 /// Experiment tracking: the MLflow tracking server the flows log to (a parent run per tuning
@@ -1180,13 +1212,7 @@ fn read_preprocessing(
     let enabled = c
         .boolean(f("enabled"), "/preprocessing/enabled")
         .unwrap_or(true);
-    let raw = c.s3uri(f("raw"), "/preprocessing/raw", false);
-    if f("raw").is_none() {
-        c.problem(
-            "/preprocessing/raw",
-            "is required: the S3 URI of the raw labelled CSV (an object or a prefix)",
-        );
-    }
+    let raw = read_raw(c, f("raw"));
     let validation_ratio = match f("validationRatio") {
         None => Some(DEFAULT_VALIDATION_RATIO),
         v => match c.number(v, "/preprocessing/validationRatio") {
@@ -1248,6 +1274,32 @@ fn read_preprocessing(
         volume_size_gb: volume as u32,
         max_runtime_seconds: runtime,
     })
+}
+
+/// `preprocessing.raw`: an S3 URI, or an array of 1 to [`crate::retrain::MAX_RAW_INPUTS`]
+/// (absent: empty; the training flow's `initialize` requires it).
+fn read_raw(c: &mut Checker, value: Option<&Value>) -> Option<Vec<S3Uri>> {
+    const POINTER: &str = "/preprocessing/raw";
+    let Some(Value::Array(items)) = value else {
+        return match value {
+            None => Some(Vec::new()),
+            v => c.s3uri(v, POINTER, false).map(|u| vec![u]),
+        };
+    };
+    let max = crate::retrain::MAX_RAW_INPUTS;
+    if items.is_empty() || items.len() > max {
+        c.problem(
+            POINTER,
+            format!("must be an S3 URI or an array of 1 to {max} S3 URIs (one processing input each), got {} items", items.len()),
+        );
+        return None;
+    }
+    let uris: Vec<Option<S3Uri>> = items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| c.s3uri(Some(v), &format!("{POINTER}/{i}"), false))
+        .collect();
+    uris.into_iter().collect()
 }
 
 fn read_instance_type(c: &mut Checker, value: Option<&Value>, pointer: &str) -> Option<String> {

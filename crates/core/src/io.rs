@@ -55,6 +55,9 @@ pub struct RunPlan {
     /// Training with preprocessing on: the processing job (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocessing: Option<ProcessingPlan>,
+    /// Evaluation: where a retrain's data comes from ([`crate::retrain`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrain: Option<crate::retrain::RetrainPlan>,
 }
 
 /// initialize: `{"flow": "training", "executionArn.$": "$$.Execution.Id", "input.$": "$"}`.
@@ -133,11 +136,20 @@ pub struct RegisterModelOutput {
     pub profile_uri: Option<String>,
 }
 
-/// find-model: the plan (model name, pinned version); the output is the [`ModelVersion`].
+/// find-model: the plan (model name, pinned version); the output is [`FindModelOutput`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FindModelInput {
     pub plan: RunPlan,
+}
+
+/// find-model's output: the version to evaluate and the (checked) data a retrain of it would
+/// train on. The evaluation flow keeps `model` as `$.model.Payload`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FindModelOutput {
+    pub model: ModelVersion,
+    pub retrain_data: crate::retrain::RetrainData,
 }
 
 /// monitor-performance.
@@ -172,6 +184,8 @@ pub struct IsRetrainingNeededInput {
     pub plan: RunPlan,
     pub model: ModelVersion,
     pub evaluation: MonitorPerformanceOutput,
+    /// What a retrain trains on (find-model's `retrainData`, checked before the transform).
+    pub retrain_data: crate::retrain::RetrainData,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub mod names;
 pub mod policy;
 pub mod ports;
 pub mod registry;
+pub mod retrain;
 pub mod s3uri;
 
 pub use deps::{ConfigError, Dependencies, FunctionConfig};

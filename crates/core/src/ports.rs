@@ -32,6 +32,11 @@ pub trait ObjectStore: Send + Sync {
     async fn list(&self, prefix: &S3Uri) -> Result<Vec<ObjectInfo>, PortError>;
     /// Whether the object exists.
     async fn exists(&self, uri: &S3Uri) -> Result<bool, PortError>;
+    /// Whether at least one object's key starts with `prefix.key` (what SageMaker's
+    /// `S3Prefix` data type reads). Adapters that can ask for one key only should.
+    async fn any_under(&self, prefix: &S3Uri) -> Result<bool, PortError> {
+        Ok(!self.list(prefix).await?.is_empty())
+    }
 }
 
 /// Reading the model registry.

@@ -64,6 +64,11 @@ pub struct NewVersion {
     /// of the feature drift reported by its evaluations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_uri: Option<String>,
+    /// The train and validation channels it was trained on (its lineage): what a retrain of it
+    /// trains on unless the evaluation input names newer data. Absent on versions registered
+    /// before versions kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data: Option<crate::retrain::TrainingData>,
 }
 
 /// A registered version: everything of [`NewVersion`] plus its number and status.

@@ -424,6 +424,9 @@ pub fn prepare_state_dir(dir: &Path) -> Result<(), DemoError> {
 }
 
 const DATES: [&str; 4] = ["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-22"];
+/// The date with newer labelled data (the drifted rows); the evaluations of other dates let a
+/// retrain use the evaluated version's own data plus the evaluated batch.
+const NEWER_DATA_DATE: &str = DATES[2];
 
 async fn put(store: &dyn ObjectStore, uri: &str, body: &str) -> Result<(), DemoError> {
     let uri: S3Uri = uri
@@ -470,11 +473,16 @@ fn flow_input(opts: &DemoOptions, problem: Problem, date: &str) -> Value {
     input
 }
 
-/// The preprocessing block of a flow input: split the date's raw rows (`raw/` under the date's
-/// dataset prefix) with the demo's validation share and seed. The evaluation flow carries it
-/// for the retrain it may start.
-fn preprocessing_block(raw_prefix: String, validation_ratio: f64, seed: u64) -> Value {
-    json!({"raw": raw_prefix, "validationRatio": validation_ratio, "seed": seed})
+/// The preprocessing block of a flow input: split raw labelled rows with the demo's validation
+/// share and seed. The training flow names its raw rows; the evaluation flow carries the block
+/// for the retrain it may start, naming raw rows only where the demo uploaded newer data (else
+/// a retrain trains on the evaluated version's own data plus the evaluated batch).
+fn preprocessing_block(raw_prefix: Option<String>, validation_ratio: f64, seed: u64) -> Value {
+    let mut block = json!({"validationRatio": validation_ratio, "seed": seed});
+    if let Some(raw) = raw_prefix {
+        block["raw"] = json!(raw);
+    }
+    block
 }
 
 /// Runs the demo; `log` receives one line per step (the CLI prints them).
@@ -550,10 +558,10 @@ pub async fn run_demo(
         )
         .await?;
     }
-    // What a retrain on the drifted date preprocesses and trains on.
+    // Newer labelled data on the drifted date: what a retrain decided that day trains on.
     put(
         store.as_ref(),
-        &format!("{}/raw/raw.csv", base(DATES[2])),
+        &format!("{}/raw/raw.csv", base(NEWER_DATA_DATE)),
         &format!("{}{}", data.drifted_train, data.drifted_validation),
     )
     .await?;
@@ -583,7 +591,7 @@ pub async fn run_demo(
             {
                 let mut input = flow_input(opts, problem, DATES[0]);
                 input["preprocessing"] =
-                    preprocessing_block(format!("{}/raw/", base(DATES[0])), ratio, opts.seed);
+                    preprocessing_block(Some(format!("{}/raw/", base(DATES[0]))), ratio, opts.seed);
                 input
             },
             None,
@@ -618,8 +626,9 @@ pub async fn run_demo(
                 &format!("{model}-evaluate-{}", i + 1),
                 {
                     let mut input = flow_input(opts, problem, date);
-                    input["preprocessing"] =
-                        preprocessing_block(format!("{}/raw/", base(date)), ratio, opts.seed);
+                    // Newer data is named only where it exists (the drifted date).
+                    let newer = (*date == NEWER_DATA_DATE).then(|| format!("{}/raw/", base(date)));
+                    input["preprocessing"] = preprocessing_block(newer, ratio, opts.seed);
                     input["data"] = json!({"evaluation": {
                         "features": format!("{}/evaluation/features/", base(date)),
                         "groundTruth": format!("{}/evaluation/labels/", base(date)),

@@ -339,6 +339,7 @@ mod tests {
             parent_version: None,
             reason: "initial".into(),
             profile_uri: None,
+            training_data: None,
         }
     }
 

@@ -96,6 +96,13 @@ pub(crate) fn version_item(
     if let Some(profile) = &new.profile_uri {
         put("profileUri", s(profile));
     }
+    if let Some(data) = &new.training_data {
+        // The channels as the execution input writes them (JSON text).
+        let text = serde_json::to_string(data).map_err(|e| PortError::Corrupt {
+            message: format!("trainingData: {e}"),
+        })?;
+        put("trainingData", s(&text));
+    }
     Ok(item)
 }
 
@@ -245,6 +252,16 @@ impl<'a> ItemReader<'a> {
                 format!("must be a string (S), found {}", Self::type_name(other)),
             )),
         }
+    }
+
+    /// A string attribute holding a version's training channels as JSON text, decoded.
+    pub(crate) fn opt_training_data(
+        &self,
+        name: &str,
+    ) -> Result<Option<mdlc_core::retrain::TrainingData>, PortError> {
+        self.opt_string(name)?
+            .map(|text| serde_json::from_str(&text).map_err(|e| self.corrupt(name, e)))
+            .transpose()
     }
 
     pub(crate) fn string(&self, name: &str) -> Result<String, PortError> {
@@ -457,6 +474,7 @@ pub(crate) fn parse_version(item: &Item) -> Result<ModelVersion, PortError> {
             parent_version: r.opt_u64("parentVersion")?,
             reason: r.string("reason")?,
             profile_uri: r.opt_string("profileUri")?,
+            training_data: r.opt_training_data("trainingData")?,
         },
     })
 }
@@ -502,6 +520,16 @@ pub(crate) mod tests {
             parent_version: Some(3),
             reason: "initial".into(),
             profile_uri: Some("s3://b/m/preprocessing/profile/profile.json".into()),
+            training_data: Some(mdlc_core::retrain::TrainingData {
+                train: mdlc_core::input::DataSource::S3Uri(mdlc_core::S3Uri::new(
+                    "bkt",
+                    "m/preprocessing/train/",
+                )),
+                validation: mdlc_core::input::DataSource::S3Uri(mdlc_core::S3Uri::new(
+                    "bkt",
+                    "m/preprocessing/validation/",
+                )),
+            }),
         }
     }
 
@@ -527,10 +555,12 @@ pub(crate) mod tests {
         new.objective_value = None;
         new.parent_version = None;
         new.profile_uri = None;
+        new.training_data = None;
         new.hyperparameters.clear();
         let item = version_item(&new, 1, VersionStatus::Registered).unwrap();
         assert!(!item.contains_key("tuningJobName"));
         assert!(!item.contains_key("profileUri"));
+        assert!(!item.contains_key("trainingData"));
         assert!(!item.contains_key("objectiveValue"));
         assert_eq!(parse_version(&item).unwrap().record, new);
     }

@@ -1,14 +1,19 @@
 //! find-model: the version to evaluate — the pinned `modelVersion` of the execution input, or the
-//! latest version in status Registered/Approved; `ModelNotFound` otherwise.
+//! latest version in status Registered/Approved; `ModelNotFound` otherwise — and the data a
+//! retrain of it would train on ([`mdlc_core::retrain`]), checked before the batch transform
+//! starts: `RetrainDataMissing` names every S3 location without objects.
 
-use mdlc_core::io::{FindModelInput, parse_event, to_value};
-use mdlc_core::ports::RegistryRead;
+use mdlc_core::input::Flow;
+use mdlc_core::io::{FindModelInput, FindModelOutput, parse_event, to_value};
+use mdlc_core::ports::{ObjectStore, RegistryRead};
 use mdlc_core::registry::{ModelVersion, VersionStatus};
+use mdlc_core::retrain::{self, RetrainPlan, RetrainSource};
 use mdlc_core::{Dependencies, FnError, HandlerFailure};
 use serde_json::Value;
 
-pub async fn handle(
-    input: FindModelInput,
+/// The version to evaluate.
+async fn find_version(
+    input: &FindModelInput,
     registry: &dyn RegistryRead,
 ) -> Result<ModelVersion, FnError> {
     let model = &input.plan.input.model_name;
@@ -34,10 +39,35 @@ pub async fn handle(
     Ok(found)
 }
 
+pub async fn handle(
+    input: FindModelInput,
+    registry: &dyn RegistryRead,
+    store: &dyn ObjectStore,
+) -> Result<FindModelOutput, FnError> {
+    if input.plan.flow != Flow::Evaluation {
+        return Err(FnError::invalid(
+            "/plan/flow",
+            "the version to evaluate is found by the evaluation flow",
+        ));
+    }
+    let model = find_version(&input, registry).await?;
+    // A plan without `retrain` (written before the rule) gets the rule's default.
+    let plan = input.plan.retrain.clone().unwrap_or(RetrainPlan {
+        source: RetrainSource::Version,
+        labelled_batch: None,
+    });
+    let retrain_data = retrain::resolve_and_check(store, &input.plan.input, &plan, &model).await?;
+    tracing::info!(model = %model.record.model_name, version = model.version, source = ?retrain_data.source, "retrain data checked");
+    Ok(FindModelOutput {
+        model,
+        retrain_data,
+    })
+}
+
 /// The uniform JSON entry point (Lambda bin and local runtime).
 pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerFailure> {
     let input: FindModelInput = parse_event(event, &["plan"], &[])?;
-    let out = handle(input, deps.registry_read.as_ref()).await?;
+    let out = handle(input, deps.registry_read.as_ref(), deps.store.as_ref()).await?;
     Ok(to_value(&out)?)
 }
 
@@ -65,6 +95,7 @@ mod tests {
         .unwrap()
     }
 
+    /// Registers `n` versions and stores their training data (the sample version's channels).
     async fn seed(world: &InMemoryWorld, n: u64) {
         for i in 0..n {
             world
@@ -73,6 +104,65 @@ mod tests {
                 .await
                 .unwrap();
         }
+        for part in ["train", "validation"] {
+            let uri =
+                format!("s3://mdlc-artifacts/models/churn/run/preprocessing/{part}/{part}.csv");
+            world
+                .store
+                .put(&uri.parse().unwrap(), b"1,2\n".to_vec())
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn given_the_version_data_then_it_is_the_checked_retrain_data() {
+        let world = InMemoryWorld::new();
+        seed(&world, 1).await;
+        let p = plan(&world, json!({"modelName": "churn"}));
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
+        let data = &out["retrainData"];
+        assert_eq!(data["source"], "version");
+        assert_eq!(data["version"], 1);
+        assert_eq!(
+            data["train"]["s3Uri"],
+            "s3://mdlc-artifacts/models/churn/run/preprocessing/train/"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_missing_retrain_data_then_retrain_data_missing_names_it() {
+        let world = InMemoryWorld::new();
+        seed(&world, 1).await;
+        // Named newer data that is not there.
+        let p = plan(
+            &world,
+            json!({"modelName": "churn", "preprocessing": {"raw": "s3://mdlc-artifacts/datasets/churn/2024-06-08/raw/"}}),
+        );
+        let f = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert_eq!(f.error_type, "RetrainDataMissing");
+        assert!(
+            f.message
+                .contains("s3://mdlc-artifacts/datasets/churn/2024-06-08/raw/")
+                && f.message.contains("evaluation input names"),
+            "{}",
+            f.message
+        );
+        // The version's data plus the batch: the ground truth is missing.
+        let p = plan(&world, json!({"modelName": "churn", "preprocessing": {}}));
+        let f = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert_eq!(f.error_type, "RetrainDataMissing");
+        assert!(
+            f.message.contains("evaluation/labels/") && !f.message.contains("preprocessing/train/"),
+            "{}",
+            f.message
+        );
     }
 
     #[tokio::test]
@@ -88,12 +178,12 @@ mod tests {
         let out = invoke(json!({"plan": p}), &world.dependencies())
             .await
             .unwrap();
-        assert_eq!(out["version"], 2);
-        assert_eq!(out["status"], "Registered");
-        assert_eq!(out["sagemakerModelName"], "churn-sm");
+        assert_eq!(out["model"]["version"], 2);
+        assert_eq!(out["model"]["status"], "Registered");
+        assert_eq!(out["model"]["sagemakerModelName"], "churn-sm");
         // The lineage monitor-performance needs for drift: the version's data profile.
         assert_eq!(
-            out["profileUri"],
+            out["model"]["profileUri"],
             "s3://mdlc-artifacts/models/churn/run/preprocessing/profile/profile.json"
         );
     }
@@ -106,7 +196,7 @@ mod tests {
         let out = invoke(json!({"plan": p}), &world.dependencies())
             .await
             .unwrap();
-        assert_eq!(out["version"], 1);
+        assert_eq!(out["model"]["version"], 1);
         let p = plan(&world, json!({"modelName": "churn", "modelVersion": 5}));
         let f = invoke(json!({"plan": p}), &world.dependencies())
             .await

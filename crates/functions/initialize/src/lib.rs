@@ -9,6 +9,7 @@ use mdlc_core::input::{
 use mdlc_core::io::{InitializeInput, Locations, ProcessingPlan, RunPlan, parse_event, to_value};
 use mdlc_core::names::{self, RunNames};
 use mdlc_core::ports::Clock;
+use mdlc_core::retrain;
 use mdlc_core::s3uri::S3Uri;
 use mdlc_core::{Dependencies, FnError, FunctionConfig, HandlerFailure, Problem};
 use serde_json::{Value, json};
@@ -57,6 +58,21 @@ pub fn handle(
                 "only the training flow takes parentVersion",
             ));
         }
+        if input.flow == Flow::Evaluation {
+            for (pointer, message) in retrain::input_problems(&input.input) {
+                problems.push(Problem::new(pointer, message));
+            }
+        }
+        if input.flow == Flow::Training
+            && r.preprocessing
+                .as_ref()
+                .is_some_and(|p| p.enabled && p.raw.is_empty())
+        {
+            problems.push(Problem::new(
+                "/preprocessing/raw",
+                "is required: the S3 URI of the raw labelled CSV (an object or a prefix)",
+            ));
+        }
     }
     let mut resolved = match resolved {
         Some(r) if problems.is_empty() => r,
@@ -101,6 +117,8 @@ pub fn handle(
         resolved.data.train = DataSource::S3Uri(p.train.clone());
         resolved.data.validation = DataSource::S3Uri(p.validation.clone());
     }
+    let retrain = (input.flow == Flow::Evaluation)
+        .then(|| retrain::plan(&input.input, &resolved, &locations.transform_output));
     tracing::info!(
         model = %resolved.model_name,
         flow = ?input.flow,
@@ -114,6 +132,7 @@ pub fn handle(
         names,
         locations,
         preprocessing,
+        retrain,
     })
 }
 
@@ -160,16 +179,7 @@ fn processing_plan(
                 "--bins", p.bins.to_string()
             ]
         },
-        "ProcessingInputs": [{
-            "InputName": "raw",
-            "S3Input": {
-                "S3Uri": p.raw.to_string(),
-                "LocalPath": PROCESSING_INPUT,
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated"
-            }
-        }],
+        "ProcessingInputs": processing_inputs(&p.raw),
         "ProcessingOutputConfig": {
             "Outputs": [
                 output("train", &train),
@@ -200,6 +210,38 @@ fn processing_plan(
         validation,
         profile,
         request,
+    }
+}
+
+/// One processing input per raw location: one location is `raw` at the input directory; several
+/// are `raw-<i>` in sub-directories of it (the program reads the directory recursively).
+fn processing_inputs(raw: &[S3Uri]) -> Value {
+    let input = |name: String, uri: &S3Uri, local: String| {
+        json!({
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri.to_string(),
+                "LocalPath": local,
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated"
+            }
+        })
+    };
+    match raw {
+        [one] => json!([input("raw".into(), one, PROCESSING_INPUT.into())]),
+        many => Value::Array(
+            many.iter()
+                .enumerate()
+                .map(|(i, uri)| {
+                    input(
+                        format!("raw-{i}"),
+                        uri,
+                        format!("{PROCESSING_INPUT}/raw-{i}"),
+                    )
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -485,7 +485,10 @@ async fn given_a_preprocessing_block_when_initialized_then_defaults_are_filled_a
         .as_ref()
         .expect("the block is kept");
     assert!(p.enabled);
-    assert_eq!(p.raw.to_string(), "s3://raw-data/churn/all.csv");
+    assert_eq!(
+        p.raw,
+        vec!["s3://raw-data/churn/all.csv".parse::<S3Uri>().unwrap()]
+    );
     assert_eq!(p.validation_ratio, 0.2);
     assert_eq!(p.seed, 42);
     assert_eq!(p.bins, 10);

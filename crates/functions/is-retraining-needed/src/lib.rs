@@ -10,6 +10,7 @@ use mdlc_core::io::{IsRetrainingNeededInput, RetrainDecision, parse_event, to_va
 use mdlc_core::policy::{self, Verdict};
 use mdlc_core::ports::{Clock, RegistryRead, RegistryWrite};
 use mdlc_core::registry::format_timestamp;
+use mdlc_core::retrain;
 use mdlc_core::{Dependencies, FnError, HandlerFailure};
 use serde_json::Value;
 
@@ -35,6 +36,12 @@ pub async fn handle(
         return Err(FnError::invalid(
             "/model/modelName",
             format!("must be {model:?}"),
+        ));
+    }
+    if input.retrain_data.version != version_number {
+        return Err(FnError::invalid(
+            "/retrainData/version",
+            format!("must be the evaluated version {version_number}"),
         ));
     }
     if input.evaluation.model_name != *model || input.evaluation.version != version_number {
@@ -104,7 +111,7 @@ pub async fn handle(
             window_seconds: plan.input.monitoring.window_seconds,
         }),
         Verdict::Retrain { reason } => {
-            let mut training = plan.input.clone();
+            let mut training = retrain::training_input(&plan.input, &input.retrain_data);
             training.model_version = None;
             training.parent_version = Some(version_number);
             training.reason = reason.chars().take(MAX_REASON).collect();
@@ -126,7 +133,8 @@ pub async fn handle(
 
 /// The uniform JSON entry point (Lambda bin and local runtime).
 pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerFailure> {
-    let input: IsRetrainingNeededInput = parse_event(event, &["plan", "model", "evaluation"], &[])?;
+    let input: IsRetrainingNeededInput =
+        parse_event(event, &["plan", "model", "evaluation", "retrainData"], &[])?;
     let out = handle(
         input,
         deps.registry_read.as_ref(),
@@ -227,11 +235,14 @@ mod tests {
         model: &ModelVersion,
         e: &MonitorPerformanceOutput,
     ) -> Result<Value, HandlerFailure> {
-        invoke(
-            json!({"plan": p, "model": model, "evaluation": e}),
-            &world.dependencies(),
-        )
-        .await
+        invoke(event(p, model, e), &world.dependencies()).await
+    }
+
+    /// The state's event: find-model resolved the retrain data of `model` for this plan.
+    fn event(p: &RunPlan, model: &ModelVersion, e: &MonitorPerformanceOutput) -> Value {
+        let retrain_data =
+            mdlc_core::retrain::resolve(&p.input, p.retrain.as_ref().unwrap(), model).unwrap();
+        json!({"plan": p, "model": model, "evaluation": e, "retrainData": retrain_data})
     }
 
     async fn decide(world: &InMemoryWorld, exec: &str, rmse: f64) -> Result<Value, HandlerFailure> {
@@ -267,6 +278,15 @@ mod tests {
         let training = &out["trainingInput"];
         assert_eq!(training["parentVersion"], 1);
         assert_eq!(training["modelName"], "churn");
+        // The rule: the input names no data, so the version's own training channels.
+        assert_eq!(
+            training["data"]["train"]["s3Uri"],
+            "s3://mdlc-artifacts/models/churn/run/preprocessing/train/"
+        );
+        assert_eq!(
+            training["data"]["validation"]["s3Uri"],
+            "s3://mdlc-artifacts/models/churn/run/preprocessing/validation/"
+        );
         assert!(training.get("modelVersion").is_none());
         assert!(
             training["reason"].as_str().unwrap().contains("threshold"),
@@ -297,7 +317,7 @@ mod tests {
         let world = InMemoryWorld::new();
         version(&world).await;
         let (p, model, e) = run_parts(&world, "e1", 1.4).await;
-        let event = json!({"plan": p, "model": model, "evaluation": e});
+        let event = event(&p, &model, &e);
         let first = invoke(event.clone(), &world.dependencies()).await.unwrap();
         let second = invoke(event, &world.dependencies()).await.unwrap();
         assert_eq!(first, second);
@@ -366,7 +386,7 @@ mod tests {
             record: sample_version("churn", "t"),
         };
         let e = evaluation(&world, &p, 1.0).await;
-        let event = json!({"plan": p, "model": model, "evaluation": e});
+        let event = event(&p, &model, &e);
         let f = invoke(event.clone(), &world.dependencies())
             .await
             .unwrap_err();
@@ -382,13 +402,19 @@ mod tests {
         let f = invoke(json!({"plan": {}, "model": {}}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(
-            f.message.contains("/evaluation: is required"),
-            "{}",
-            f.message
-        );
+        for field in ["/evaluation", "/retrainData"] {
+            assert!(
+                f.message.contains(&format!("{field}: is required")),
+                "{}",
+                f.message
+            );
+        }
         version(&world).await;
         let (p, model, mut e) = run_parts(&world, "e1", 1.0).await;
+        let mut other = event(&p, &model, &e);
+        other["retrainData"]["version"] = json!(2);
+        let f = invoke(other, &world.dependencies()).await.unwrap_err();
+        assert!(f.message.contains("/retrainData/version"), "{}", f.message);
         e.version = 9;
         let f = call(&world, &p, &model, &e).await.unwrap_err();
         assert!(

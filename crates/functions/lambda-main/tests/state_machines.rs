@@ -355,7 +355,19 @@ async fn run_ok(
     e
 }
 
+/// The training channels a version trained with the default locations of 2024-06-01 (the
+/// world's today) read: what a retrain of it trains on unless the evaluation names newer data.
+fn seed_training_data(cloud: &Cloud) {
+    for part in ["train", "validation"] {
+        cloud.world.store.insert(
+            &format!("s3://mdlc-artifacts/datasets/churn/2024-06-01/{part}/part-1.csv"),
+            "1,1,2\n2,3,4\n",
+        );
+    }
+}
+
 fn seed_evaluation_data(cloud: &Cloud, date: &str) {
+    seed_training_data(cloud);
     let base = format!("s3://mdlc-artifacts/datasets/churn/{date}/evaluation");
     cloud
         .world
@@ -476,6 +488,147 @@ async fn evaluation_flow_keeps_a_good_model_and_retrains_a_degraded_one() {
     assert!(
         out["reason"].as_str().unwrap().contains("cooldown"),
         "{out}"
+    );
+}
+
+#[tokio::test]
+async fn missing_retrain_data_fails_the_evaluation_before_the_transform_job_is_created() {
+    let cloud = Cloud::new();
+    run_ok(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
+    let base = "s3://mdlc-artifacts/datasets/churn/2024-06-08/evaluation";
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/features/part-1.csv"), "1,2\n");
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n");
+    // The version's own training data was never uploaded (nor deleted later): a retrain
+    // could not train; the evaluation must fail before any job starts.
+    let e = run(
+        &cloud,
+        "evaluation",
+        "e1",
+        json!({"modelName": "churn", "dataDate": "2024-06-08"}),
+    )
+    .await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error.as_deref(), Some("RetrainDataMissing"));
+    let cause = e.cause.unwrap();
+    assert!(
+        cause.contains("s3://mdlc-artifacts/datasets/churn/2024-06-01/train/")
+            && cause.contains("s3://mdlc-artifacts/datasets/churn/2024-06-01/validation/"),
+        "{cause}"
+    );
+    assert!(
+        cloud.calls("createTransformJob.sync").is_empty(),
+        "no transform job may be created"
+    );
+    // Named newer data that does not exist: the same, naming it.
+    seed_training_data(&cloud);
+    let e = run(
+        &cloud,
+        "evaluation",
+        "e2",
+        json!({"modelName": "churn", "dataDate": "2024-06-08",
+               "preprocessing": {"raw": "s3://raw-data/churn/2024-06-08/", "image": "mdlc/preprocess"}}),
+    )
+    .await;
+    assert_eq!(e.error.as_deref(), Some("RetrainDataMissing"));
+    assert!(
+        e.cause.unwrap().contains("s3://raw-data/churn/2024-06-08/"),
+        "the named raw data"
+    );
+    assert!(cloud.calls("createTransformJob.sync").is_empty());
+    // With the data in place the same evaluation runs.
+    cloud
+        .world
+        .store
+        .insert("s3://raw-data/churn/2024-06-08/raw.csv", "1,1,2\n");
+    run_ok(
+        &cloud,
+        "evaluation",
+        "e3",
+        json!({"modelName": "churn", "dataDate": "2024-06-08",
+               "preprocessing": {"raw": "s3://raw-data/churn/2024-06-08/", "image": "mdlc/preprocess"}}),
+    )
+    .await;
+    assert_eq!(cloud.calls("createTransformJob.sync").len(), 1);
+}
+
+#[tokio::test]
+async fn a_retrain_preprocesses_the_version_data_plus_the_labelled_batch() {
+    let cloud = Cloud::new();
+    let preprocessing = json!({"image": "mdlc/preprocess", "seed": 7});
+    let mut input = json!({"modelName": "churn", "dataDate": "2024-06-01",
+        "tuning": {"enabled": false}, "preprocessing": preprocessing.clone()});
+    input["preprocessing"]["raw"] = json!("s3://raw-data/churn/all.csv");
+    run_ok(&cloud, "training", "t1", input).await;
+    let v1 = cloud
+        .world
+        .registry
+        .get_version("churn", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let lineage = v1
+        .record
+        .training_data
+        .expect("the version records its channels");
+    let outputs =
+        cloud.calls("createProcessingJob.sync")[0]["ProcessingOutputConfig"]["Outputs"].clone();
+    assert_eq!(
+        serde_json::to_value(&lineage.train).unwrap()["s3Uri"],
+        outputs[0]["S3Output"]["S3Uri"]
+    );
+
+    // The first evaluation of a later date retrains; its input names no raw data.
+    let base = "s3://mdlc-artifacts/datasets/churn/2024-06-08/evaluation";
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/features/part-1.csv"), "1,2\n3,4\n5,6\n");
+    cloud
+        .world
+        .store
+        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
+    *cloud.prediction_error.lock().unwrap() = 3.0;
+    let e = run_ok(
+        &cloud,
+        "evaluation",
+        "e1",
+        json!({"modelName": "churn", "dataDate": "2024-06-08", "tuning": {"enabled": false},
+               "monitoring": {"threshold": 1.0}, "preprocessing": preprocessing}),
+    )
+    .await;
+    let out = e.output.unwrap();
+    assert_eq!(out["newVersion"], 2, "{out}");
+    let processing = cloud.calls("createProcessingJob.sync");
+    assert_eq!(processing.len(), 2);
+    let inputs = processing[1]["ProcessingInputs"].as_array().unwrap();
+    let uris: Vec<&str> = inputs.iter().map(|i| str_at(i, "/S3Input/S3Uri")).collect();
+    assert_eq!(uris.len(), 3, "{uris:?}");
+    assert_eq!(uris[0], outputs[0]["S3Output"]["S3Uri"].as_str().unwrap());
+    assert_eq!(uris[1], outputs[1]["S3Output"]["S3Uri"].as_str().unwrap());
+    assert!(uris[2].ends_with("/labelled/"), "{uris:?}");
+    for (i, input) in inputs.iter().enumerate() {
+        assert_eq!(
+            str_at(input, "/S3Input/LocalPath"),
+            format!("/opt/ml/processing/input/raw-{i}")
+        );
+    }
+    // The labelled batch MonitorPerformance wrote: label first, then the features.
+    let batch: S3Uri = uris[2].parse().unwrap();
+    let rows = cloud
+        .world
+        .store
+        .get(&batch.join("part-1.csv"))
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(rows).unwrap(),
+        "1.0,1,2\n2.0,3,4\n3.0,5,6\n"
     );
 }
 

@@ -126,12 +126,19 @@ pub async fn handle(
         (None, None) => None,
     };
     let mut drift = profile.as_ref().map(DriftAccumulator::new);
+    // The retrain's processing job reads the batch as labelled rows (see mdlc_core::retrain).
+    let labelled_batch = plan
+        .retrain
+        .as_ref()
+        .and_then(|r| r.labelled_batch.as_ref());
     let (mut labels, mut scores, mut files) = (Vec::new(), Vec::new(), Vec::new());
     for f in &features {
-        if let Some(acc) = drift.as_mut() {
-            let file = f.to_string();
-            let text = read_text(store, f, "features").await?;
-            acc.add_csv(&file, &text).map_err(drift_error)?;
+        let features_text = match drift.is_some() || labelled_batch.is_some() {
+            true => Some(read_text(store, f, "features").await?),
+            false => None,
+        };
+        if let (Some(acc), Some(text)) = (drift.as_mut(), &features_text) {
+            acc.add_csv(&f.to_string(), text).map_err(drift_error)?;
         }
         let rel = f.key.strip_prefix(&eval.features.key).unwrap_or(&f.key);
         let pred_uri = plan.locations.transform_output.join(&format!("{rel}.out"));
@@ -142,10 +149,17 @@ pub async fn handle(
             &pred_file,
             &read_text(store, &pred_uri, "predictions").await?,
         )?;
-        let y = metrics::parse_ground_truth(
-            &truth_file,
-            &read_text(store, &truth_uri, "ground truth").await?,
-        )?;
+        let truth_text = read_text(store, &truth_uri, "ground truth").await?;
+        let y = metrics::parse_ground_truth(&truth_file, &truth_text)?;
+        if let (Some(batch), Some(text)) = (labelled_batch, &features_text) {
+            write_labelled(
+                store,
+                &batch.join(rel),
+                (f, text),
+                (&truth_uri, &truth_text),
+            )
+            .await?;
+        }
         if p.len() != y.len() {
             return Err(FnError::PredictionsMismatch {
                 file: pred_file,
@@ -229,6 +243,26 @@ pub async fn handle(
         files,
         drift,
     })
+}
+
+/// Writes one features file of the batch with its labels (label first) to `to`.
+async fn write_labelled(
+    store: &dyn ObjectStore,
+    to: &S3Uri,
+    (features_uri, features): (&S3Uri, &str),
+    (truth_uri, truth): (&S3Uri, &str),
+) -> Result<(), FnError> {
+    let rows = mdlc_core::retrain::labelled_rows(features, truth).map_err(|(line, message)| {
+        FnError::PredictionsMismatch {
+            file: truth_uri.to_string(),
+            line: Some(line),
+            message: format!("{message} (features {features_uri})"),
+        }
+    })?;
+    store
+        .put(to, rows.into_bytes())
+        .await
+        .map_err(|e| FnError::from_port("object store put", e))
 }
 
 /// Reads and validates a baseline data profile; `pointer` names where its URI came from.
@@ -383,6 +417,54 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn given_a_retrain_with_preprocessing_then_the_batch_is_written_as_labelled_rows() {
+        let world = InMemoryWorld::new();
+        let mut p = plan(&world, "regression");
+        let batch: S3Uri = "s3://mdlc-artifacts/evaluations/churn/run/labelled/"
+            .parse()
+            .unwrap();
+        p.retrain = Some(mdlc_core::retrain::RetrainPlan {
+            source: mdlc_core::retrain::RetrainSource::Version,
+            labelled_batch: Some(batch.clone()),
+        });
+        seed(
+            &world,
+            &p,
+            "a.csv",
+            "1,2\n3,4\n",
+            "3,1,2\n-0.5,3,4\n",
+            "2.5\n0.0\n",
+        );
+        seed(
+            &world,
+            &p,
+            "sub/b.csv",
+            "5,6\n7,8\n",
+            "2\n7\n",
+            "2.0\n8.0\n",
+        );
+        invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap();
+        let read = |rel: &str| {
+            let store = world.store.clone();
+            let uri = batch.join(rel);
+            async move { String::from_utf8(store.get(&uri).await.unwrap()).unwrap() }
+        };
+        assert_eq!(read("a.csv").await, "3,1,2\n-0.5,3,4\n");
+        assert_eq!(read("sub/b.csv").await, "2,5,6\n7,7,8\n");
+        // Without a labelled batch in the plan nothing is written.
+        let world = InMemoryWorld::new();
+        let p = plan(&world, "regression");
+        assert_eq!(p.retrain.as_ref().unwrap().labelled_batch, None);
+        seed(&world, &p, "a.csv", "1,2\n", "3\n", "2.5\n");
+        invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap();
+        assert!(!world.store.any_under(&batch).await.unwrap());
     }
 
     /// One feature, quartile bins on edges 1, 2, 3 (a quarter of the baseline in each).

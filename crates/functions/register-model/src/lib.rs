@@ -5,6 +5,7 @@ use mdlc_core::input::Flow;
 use mdlc_core::io::{RegisterModelInput, RegisterModelOutput, parse_event, to_value};
 use mdlc_core::ports::{Clock, RegistryWrite};
 use mdlc_core::registry::{NewVersion, format_timestamp};
+use mdlc_core::retrain::TrainingData;
 use mdlc_core::{Dependencies, FnError, HandlerFailure, PortError};
 use serde_json::Value;
 
@@ -38,6 +39,12 @@ pub async fn handle(
         reason: plan.input.reason.clone(),
         // Lineage: the data profile of the preprocessing step (the drift baseline).
         profile_uri: plan.preprocessing.as_ref().map(|p| p.profile.to_string()),
+        // Lineage: the channels it was trained on (the processing outputs with preprocessing),
+        // what a retrain of it trains on by default.
+        training_data: Some(TrainingData {
+            train: plan.input.data.train.clone(),
+            validation: plan.input.data.validation.clone(),
+        }),
     };
     let registration = registry.register(new).await.map_err(|e| match e {
         PortError::Conflict { message } => FnError::RegistryConflict {
