@@ -2,7 +2,7 @@
 # Installs the test/lint tools into ignored folders of the repository, once:
 #   .tools/venv     moto[server], cfn-lint, mlflow, xgboost   (tools/requirements-test.txt)
 #   .tools/checkov  checkov                                   (tools/requirements-checkov.txt)
-#   .tools/sagemaker sagemaker (its image URI tables)         (tools/requirements-sagemaker.txt)
+#   .tools/sagemaker sagemaker-core (SDK image URI tables)    (tools/requirements-sagemaker.txt)
 #   .tools/build    cargo-lambda, ziglang                     (tools/requirements-build.txt; `build` arg)
 #   node_modules    asl-validator, jsonata                    (package.json)
 # A stamp file per tool set makes a second run instant; editing a requirements file reinstalls.
