@@ -1,5 +1,6 @@
-//! AWS's "tune a machine learning model" sample shape (tests/fixtures/tune-sample): its three
-//! Lambdas mocked by a MockConfigFile, the SageMaker steps run for real on the emulator with the
+//! A variant written here of the shape of AWS's "tune a machine learning model" sample
+//! (tests/fixtures/tune-sample; not AWS's definition or values — tune_sample_aws.rs runs those):
+//! its three Lambdas mocked by a MockConfigFile, the SageMaker steps run for real on the emulator with the
 //! built-in trainer — tuning, model creation and a batch transform.
 //!
 //! Once in process through the library, once through the `mdlc` command (`mdlc s3 cp` to seed
