@@ -6,7 +6,7 @@ VENV := .tools/venv
 FUNCTIONS := initialize train create-model register-model find-model monitor-performance is-retraining-needed track-experiment
 export MDLC_REPO_ROOT := $(CURDIR)
 
-.PHONY: demo test tools nextest lint conformance build bench mutants deploy preprocess-image clean
+.PHONY: demo test tools nextest lint conformance build bench fuzz mutants deploy preprocess-image clean
 
 ## make demo: the whole life cycle on this machine (no AWS account, no Docker)
 demo:
@@ -44,6 +44,13 @@ build:
 ## make bench: measures and writes BENCHMARKS.md
 bench: tools
 	scripts/bench.sh
+
+## make fuzz [FUZZ_SECONDS=60]: every fuzz target of crates/fuzz for FUZZ_SECONDS each (default 60,
+## nine targets), figures into BENCHMARKS.md; crash inputs go to crates/fuzz/regressions/ (replayed
+## by make test). Fails when a crash was found.
+fuzz:
+	MDLC_BENCH_ONLY=fuzz scripts/bench.sh
+	scripts/bench-fuzz.sh --check
 
 ## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1]: mutation
 ## testing (cargo-mutants) of core, asl, jsonata, trainer and the emulator's tuning; output in
