@@ -448,4 +448,64 @@ mod tests {
         }
         assert_eq!(MetricName::parse("RMSE"), None);
     }
+
+    #[test]
+    fn each_metric_has_its_direction_and_each_problem_its_metrics() {
+        use Direction::{HigherIsBetter as Higher, LowerIsBetter as Lower};
+        for (m, d) in [
+            (MetricName::Rmse, Lower),
+            (MetricName::Mae, Lower),
+            (MetricName::Logloss, Lower),
+            (MetricName::R2, Higher),
+            (MetricName::Auc, Higher),
+            (MetricName::Accuracy, Higher),
+            (MetricName::F1, Higher),
+        ] {
+            assert_eq!(m.direction(), d, "{m}");
+        }
+        assert_eq!(
+            MetricName::for_problem(ProblemType::Regression),
+            &[MetricName::Rmse, MetricName::Mae, MetricName::R2]
+        );
+        assert_eq!(
+            MetricName::for_problem(ProblemType::Binary),
+            &[
+                MetricName::Auc,
+                MetricName::Accuracy,
+                MetricName::F1,
+                MetricName::Logloss
+            ]
+        );
+    }
+
+    #[test]
+    fn compute_gives_every_metric_of_the_problem_and_leaves_out_auc_for_one_class() {
+        let y = [3.0, -0.5, 2.0, 7.0];
+        let p = [2.5, 0.0, 2.0, 8.0];
+        assert_eq!(
+            compute(ProblemType::Regression, &y, &p),
+            BTreeMap::from([
+                ("rmse".to_string(), rmse(&y, &p)),
+                ("mae".to_string(), 0.5),
+                ("r2".to_string(), r2(&y, &p)),
+            ])
+        );
+        let y = [0.0, 0.0, 1.0, 1.0];
+        let p = [0.1, 0.4, 0.35, 0.8];
+        assert_eq!(
+            compute(ProblemType::Binary, &y, &p),
+            BTreeMap::from([
+                ("auc".to_string(), 0.75),
+                ("accuracy".to_string(), 0.75),
+                ("f1".to_string(), f1(&y, &p)),
+                ("logloss".to_string(), logloss(&y, &p)),
+            ])
+        );
+        let one_class = compute(ProblemType::Binary, &[1.0, 1.0], &[0.9, 0.2]);
+        assert_eq!(
+            one_class.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["accuracy", "f1", "logloss"]
+        );
+        assert_eq!(one_class["accuracy"], 0.5);
+    }
 }
