@@ -46,6 +46,15 @@ pub struct StateMachine {
 impl StateMachine {
     /// Parses and validates a JSON definition.
     pub fn from_json_str(src: &str) -> Result<StateMachine, ValidationErrors> {
+        if src.len() > limits::MAX_DEFINITION_BYTES {
+            return Err(ValidationErrors(vec![ValidationError {
+                pointer: String::new(),
+                message: format!(
+                    "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to {}",
+                    limits::MAX_DEFINITION_BYTES
+                ),
+            }]));
+        }
         let v: Value = serde_json::from_str(src).map_err(|e| {
             ValidationErrors(vec![ValidationError {
                 pointer: String::new(),

@@ -20,6 +20,10 @@ use serde_json::Value;
 /// of UTF-8 JSON.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 
+/// Maximum size of a state machine definition: 1 MB (a hard quota; CreateStateMachine's
+/// `definition` has a maximum length of 1048576).
+pub const MAX_DEFINITION_BYTES: usize = 1_048_576;
+
 /// Maximum number of events in an execution's history.
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;
 
