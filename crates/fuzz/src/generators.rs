@@ -501,9 +501,15 @@ fn build_state(d: &StateDraw, i: usize, n: usize, lang: Lang) -> Value {
                 }
             }
             if d.flag {
+                // Now and then the largest retrier AWS accepts (99999999 attempts and seconds).
+                let (attempts, interval) = if d.jump % 16 == 1 {
+                    (99_999_999, 99_999_999)
+                } else {
+                    (d.small, 1 + d.small)
+                };
                 s.insert(
                     "Retry".into(),
-                    json!([{"ErrorEquals": ["States.ALL"], "MaxAttempts": d.small, "IntervalSeconds": 1 + d.small, "BackoffRate": 2.0}]),
+                    json!([{"ErrorEquals": ["States.ALL"], "MaxAttempts": attempts, "IntervalSeconds": interval, "BackoffRate": 2.0}]),
                 );
             }
             if d.jump % 2 == 0 {

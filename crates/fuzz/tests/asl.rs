@@ -61,6 +61,21 @@ fn check_problems(errs: &ValidationErrors) -> Result<&'static str, String> {
     Ok("invalid")
 }
 
+/// True when a Fail state of the definition names no error (`Error` and `ErrorPath` are
+/// optional): an execution ending there has no error name.
+fn has_fail_without_error(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => {
+            let bare_fail = m.get("Type").and_then(Value::as_str) == Some("Fail")
+                && !m.contains_key("Error")
+                && !m.contains_key("ErrorPath");
+            bare_fail || m.values().any(has_fail_without_error)
+        }
+        Value::Array(a) => a.iter().any(has_fail_without_error),
+        _ => false,
+    }
+}
+
 fn mentions(v: &Value, s: &str) -> bool {
     match v {
         Value::String(t) => t == s,
@@ -84,8 +99,9 @@ fn check_execution(def: &Value, exec: &Execution) -> Result<&'static str, String
             let error = exec.error.as_deref().unwrap_or("");
             let named = error.starts_with("States.")
                 || error == "Lambda.ServiceException"
-                || mentions(def, error);
-            if error.is_empty() || !named {
+                || mentions(def, error)
+                || (error.is_empty() && has_fail_without_error(def));
+            if !named {
                 return Err(format!(
                     "execution ended {} with error {error:?} (cause {:?})",
                     exec.status, exec.cause

@@ -6,7 +6,12 @@ use mdlc_jsonata::{AwsContext, Environment, Expression, JsonataError};
 use serde_json::Value;
 
 fn check_error(stage: &'static str, e: &JsonataError) -> Result<&'static str, String> {
-    let code_ok = e.code.len() >= 2 && e.code.chars().all(|c| c.is_ascii_alphanumeric());
+    // jsonata's codes (`T2001`) or, from the AWS functions, Step Functions error names
+    // (`States.QueryEvaluationError`).
+    let code_ok = e.code.len() >= 2
+        && e.code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.');
     if !code_ok || e.message.trim().is_empty() {
         return Err(format!("{stage} error without a code or message: {e:?}"));
     }

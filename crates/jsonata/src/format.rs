@@ -61,6 +61,49 @@ fn props(options: &Value) -> Props {
     p
 }
 
+/// The rules of a sub-picture's active part (`body`) about digits and grouping separators that
+/// jsonata checks in this order, reporting the last one broken: D3085 (no digit), D3087 (a
+/// grouping separator next to the decimal separator), D3088 (a grouping separator ending the
+/// integer part), D3089 (two adjacent grouping separators).
+fn grouping_rule_broken(
+    body: &[char],
+    p: &Props,
+    is_digit: impl Fn(char) -> bool,
+) -> Option<(&'static str, &'static str)> {
+    let mut broken = None;
+    if !body.iter().any(|&c| is_digit(c)) {
+        broken = Some((
+            "D3085",
+            "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
+        ));
+    }
+    match body.iter().position(|&c| c == p.decimal) {
+        Some(d) => {
+            let before = d.checked_sub(1).and_then(|i| body.get(i));
+            if before == Some(&p.group) || body.get(d + 1) == Some(&p.group) {
+                broken = Some((
+                    "D3087",
+                    "The sub-picture must not contain a 'grouping-separator' character that appears adjacent to a 'decimal-separator' character",
+                ));
+            }
+        }
+        None if body.last() == Some(&p.group) => {
+            broken = Some((
+                "D3088",
+                "The sub-picture must not contain a 'grouping-separator' at the end of the integer part",
+            ));
+        }
+        None => {}
+    }
+    if body.windows(2).any(|w| w[0] == p.group && w[1] == p.group) {
+        broken = Some((
+            "D3089",
+            "The sub-picture must not contain two adjacent instances of the 'grouping-separator' character",
+        ));
+    }
+    broken
+}
+
 pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Result<String, Error> {
     let p = props(options);
     let subs: Vec<&str> = picture.split(p.pattern_sep).collect();
@@ -94,6 +137,9 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
             ));
         }
     };
+    if let Some((code, message)) = grouping_rule_broken(&body, &p, is_digit) {
+        return Err(err(code, message));
+    }
     let mut v = value.abs();
     if prefix.contains(p.percent) || suffix.contains(p.percent) {
         v *= 100.0;
@@ -119,7 +165,7 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
             count += 1;
         }
     }
-    let regular = !groups.is_empty()
+    let regular = groups.first().is_some_and(|g| *g > 0)
         && groups
             .iter()
             .enumerate()
