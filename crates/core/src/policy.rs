@@ -44,10 +44,18 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The longest span the policy looks back: a century (validated input allows a year). Longer
+/// settings are cut to it, so `now - span` cannot overflow the calendar.
+pub const MAX_SPAN_SECONDS: u64 = 3_162_240_000;
+
+/// `seconds` as a duration, at most [`MAX_SPAN_SECONDS`].
+fn span(seconds: u64) -> Duration {
+    Duration::seconds(i64::try_from(seconds.min(MAX_SPAN_SECONDS)).unwrap_or_default())
+}
+
 /// How far back [`decide`] needs the evaluation history.
 pub fn history_start(policy: &Monitoring, now: DateTime<Utc>) -> DateTime<Utc> {
-    let span = policy.window_seconds.max(policy.cooldown_seconds);
-    now - Duration::seconds(i64::try_from(span).unwrap_or(i64::MAX / 1000))
+    now - span(policy.window_seconds.max(policy.cooldown_seconds))
 }
 
 /// Applies the policy. `history` is the model's evaluations (any order); those of
@@ -120,9 +128,7 @@ pub fn decide(
         && policy.cooldown_seconds > 0
     {
         let since = now.signed_duration_since(*last);
-        if since
-            < Duration::seconds(i64::try_from(policy.cooldown_seconds).unwrap_or(i64::MAX / 1000))
-        {
+        if since < span(policy.cooldown_seconds) {
             return Verdict::Cooldown {
                 reason: format!(
                     "{trigger}, but the last retrain started {} s ago (cooldown {} s)",
@@ -132,8 +138,7 @@ pub fn decide(
             };
         }
     }
-    let window_start =
-        now - Duration::seconds(i64::try_from(policy.window_seconds).unwrap_or(i64::MAX / 1000));
+    let window_start = now - span(policy.window_seconds);
     let in_window = retrains.iter().filter(|t| **t >= window_start).count() as u32;
     if in_window >= policy.max_retrains_per_window {
         return Verdict::LimitReached {
@@ -405,5 +410,28 @@ mod tests {
                         .into()
             }
         );
+    }
+
+    #[test]
+    fn spans_longer_than_a_century_are_cut_to_one() {
+        let mut p = policy();
+        p.window_seconds = u64::MAX;
+        p.cooldown_seconds = u64::MAX;
+        let century_ago = now() - Duration::seconds(3_162_240_000);
+        assert_eq!(history_start(&p, now()), century_ago);
+        // a retrain 99 years ago is within both the cooldown and the window
+        let history = [retrained_at("1925-06-10T12:00:00.000Z", "a")];
+        let v = decide(&p, &metrics(2.0), &version(0.9), &history, "e", now());
+        assert!(matches!(v, Verdict::Cooldown { .. }), "{v:?}");
+        p.cooldown_seconds = 0;
+        p.max_retrains_per_window = 1;
+        let v = decide(&p, &metrics(2.0), &version(0.9), &history, "e", now());
+        assert!(
+            matches!(v, Verdict::LimitReached { retrains: 1, .. }),
+            "{v:?}"
+        );
+        // one 101 years ago is outside the window
+        let history = [retrained_at("1923-06-10T12:00:00.000Z", "a")];
+        assert!(decide(&p, &metrics(2.0), &version(0.9), &history, "e", now()).retrain());
     }
 }
