@@ -12,7 +12,7 @@ use mdlc_asl::{ExecutionStatus, TaskInvoker};
 use mdlc_local::progress::ProgressObserver;
 use mdlc_local::substitute::parse_assignment;
 use mdlc_local::{LocalCloud, LocalCloudConfig, RunSettings};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::commands::execute::{ExecuteArgs, result_json};
 use crate::exit;
@@ -115,16 +115,9 @@ pub fn cloud_config(args: &LocalArgs, real_time: bool) -> Result<LocalCloudConfi
     Ok(config)
 }
 
+/// The execution input, read and checked as `mdlc execute` does without `--local`.
 fn read_input(args: &ExecuteArgs) -> Result<Value, String> {
-    let (text, what) = match (&args.input, &args.input_file) {
-        (Some(t), _) => (t.clone(), "--input".to_string()),
-        (None, Some(f)) => (
-            std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?,
-            f.display().to_string(),
-        ),
-        (None, None) => return Ok(Value::Object(Map::new())),
-    };
-    serde_json::from_str(&text).map_err(|e| format!("{what} is not valid JSON: {e}"))
+    crate::commands::execute::input_value(args).map_err(|e| e.to_string())
 }
 
 fn machine_name(definition: &Path, explicit: Option<&str>) -> String {

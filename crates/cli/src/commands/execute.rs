@@ -46,16 +46,19 @@ pub struct ExecuteArgs {
     pub local: crate::local::LocalArgs,
 }
 
-fn input_value(args: &ExecuteArgs) -> Result<Value, InputError> {
+/// The execution input (`{}` by default): JSON, within StartExecution's quota.
+pub(crate) fn input_value(args: &ExecuteArgs) -> Result<Value, InputError> {
     let (text, what) = match (&args.input, &args.input_file) {
         (Some(t), _) => (t.clone(), "--input".to_string()),
         (None, Some(f)) => (super::read_text(f)?, f.display().to_string()),
         (None, None) => return Ok(Value::Object(Map::new())),
     };
-    serde_json::from_str(&text).map_err(|e| InputError::Json {
-        what,
+    let input: Value = serde_json::from_str(&text).map_err(|e| InputError::Json {
+        what: what.clone(),
         message: e.to_string(),
-    })
+    })?;
+    mdlc_asl::check_execution_input(&input).map_err(|source| InputError::Quota { what, source })?;
+    Ok(input)
 }
 
 fn options(args: &ExecuteArgs) -> Result<ExecutionOptions, InputError> {

@@ -17,6 +17,12 @@ pub enum InputError {
     Json { what: String, message: String },
     #[error("{0}")]
     Usage(String),
+    /// The execution input is over Step Functions' quota (StartExecution refuses it).
+    #[error("{what}: {source}")]
+    Quota {
+        what: String,
+        source: mdlc_asl::ExecutionInputError,
+    },
 }
 
 /// Reads a file as text.
