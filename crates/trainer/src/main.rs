@@ -6,7 +6,10 @@ use mdlc_trainer::data::{GenerateConfig, Problem, generate, write_dir};
 use mdlc_trainer::dataset::Layout;
 use mdlc_trainer::model::Model;
 use mdlc_trainer::preprocess::{ProcessingConfig, run_processing_job};
-use mdlc_trainer::serve::{PORT_ENV, Server, format_predictions, port_from_env, predict_csv};
+use mdlc_trainer::serve::{
+    MAX_PAYLOAD_ENV, Options, PORT_ENV, Server, format_predictions, max_payload_from_env,
+    port_from_env, predict_csv,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,7 +130,14 @@ fn run(command: Command) -> Result<(), String> {
                 None => port_from_env(std::env::var(PORT_ENV).ok().as_deref())
                     .map_err(|e| e.to_string())?,
             };
-            let server = Server::start(model, &format!("127.0.0.1:{port}"), workers)
+            let max_payload_bytes =
+                max_payload_from_env(std::env::var(MAX_PAYLOAD_ENV).ok().as_deref())
+                    .map_err(|e| e.to_string())?;
+            let options = Options {
+                workers,
+                max_payload_bytes,
+            };
+            let server = Server::start_with(model, &format!("127.0.0.1:{port}"), options)
                 .map_err(|e| e.to_string())?;
             eprintln!(
                 "mdlc-trainer: serving {} on http://{}",

@@ -136,3 +136,24 @@ fn given_serve_program_when_started_then_ping_and_invocations_answer_with_the_mo
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn given_a_bad_max_payload_env_when_serve_starts_then_it_fails_naming_the_variable() {
+    let (model, _) = binary_model();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mdlc-trainer"))
+        .args(["serve", "--port", "0", "--model-dir"])
+        .arg(dir.path())
+        .env("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB=\"101\" is not a whole number of MB from 0 to 100"
+        ),
+        "{stderr}"
+    );
+}
