@@ -4,9 +4,12 @@
 //! ([`input`]), registry records, metrics math ([`metrics`]), the retrain policy ([`policy`]),
 //! job-name rules ([`names`]), error enums with stable names ([`error`]), and the *ports*
 //! (traits) that handlers use to reach the outside world. Adapters live in `mdlc-aws` (AWS SDK)
-//! and `mdlc-local` (the local cloud); in-memory adapters for tests live in [`memory`]; the
-//! behaviour every registry adapter must have is in [`contract`].
+//! and `mdlc-local` (the local cloud). Test doubles are compiled only with the `testing` feature
+//! (which the crates that use them enable in their `[dev-dependencies]`, so that no release
+//! build links them): the in-memory adapters in `memory`, the behaviour every registry adapter
+//! must have in `contract`, and `history::InMemoryTrainingHistory`.
 
+#[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod deps;
 pub mod drift;
@@ -15,6 +18,7 @@ pub mod history;
 pub mod images;
 pub mod input;
 pub mod io;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;
 pub mod names;

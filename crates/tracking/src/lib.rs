@@ -10,6 +10,9 @@
 pub mod client;
 pub mod experiment;
 pub mod sigv4;
+/// Test support (feature `testing`, enabled by the `[dev-dependencies]` of the crates whose tests
+/// talk to a real MLflow server).
+#[cfg(feature = "testing")]
 pub mod test_support;
 
 pub use client::{KeyValue, Metric, MlflowClient, Run, RunStatus, TrackingError, TrackingTarget};
