@@ -303,13 +303,7 @@ impl Intrinsic {
             }
             Func::ArrayUnique => {
                 let arr = arr_arg(&v, 0).ok_or_else(|| self.fail("expected an array"))?;
-                let mut out: Vec<Value> = Vec::new();
-                for x in arr {
-                    if !out.iter().any(|y| json_eq(x, y)) {
-                        out.push(x.clone());
-                    }
-                }
-                Ok(Value::Array(out))
+                Ok(Value::Array(unique(arr)))
             }
             Func::Base64Encode => {
                 let s = str_arg(&v, 0).ok_or_else(|| self.fail("expected a string"))?;
@@ -462,6 +456,48 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
                     .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
+    }
+}
+
+/// The items of `items` without repeats (by [`json_eq`]), first occurrences in order. Linear in
+/// the number of items: candidates are bucketed by [`json_hash`], which agrees with `json_eq`.
+fn unique(items: &[Value]) -> Vec<Value> {
+    let mut seen: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    let mut out: Vec<Value> = Vec::new();
+    for x in items {
+        let bucket = seen.entry(json_hash(x)).or_default();
+        if !bucket.iter().any(|&i| json_eq(x, &out[i])) {
+            bucket.push(out.len());
+            out.push(x.clone());
+        }
+    }
+    out
+}
+
+/// A hash with `json_eq(a, b) => json_hash(a) == json_hash(b)`: numbers by their f64 value,
+/// object members independent of order.
+fn json_hash(v: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn of(h: impl Hash) -> u64 {
+        let mut s = std::collections::hash_map::DefaultHasher::new();
+        h.hash(&mut s);
+        s.finish()
+    }
+    match v {
+        Value::Null => of(0u8),
+        Value::Bool(b) => of((1u8, b)),
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            of((2u8, if f == 0.0 { 0 } else { f.to_bits() }))
+        }
+        Value::String(s) => of((3u8, s)),
+        Value::Array(a) => of((4u8, a.iter().map(json_hash).collect::<Vec<_>>())),
+        Value::Object(o) => of((
+            5u8,
+            o.iter()
+                .map(|(k, v)| of((k, json_hash(v))))
+                .fold(0u64, u64::wrapping_add),
+        )),
     }
 }
 
@@ -761,6 +797,30 @@ mod tests {
         Intrinsic::parse(src)
             .map_err(IntrinsicError::Failure)?
             .eval(&input, &NoEnv)
+    }
+
+    #[test]
+    fn array_unique_keeps_first_occurrences_of_equal_values_in_any_member_order() {
+        let input = json!({"items": [
+            {"a": 1, "b": [2, 3]}, 1, "x", {"b": [2, 3.0], "a": 1.0}, 1.0, [1, {"k": null}],
+            "x", [1.0, {"k": null}], 0.0, -0.0, {"a": 1, "b": [3, 2]}, true, null, false, null
+        ]});
+        assert_eq!(
+            run("States.ArrayUnique($.items)", input),
+            Ok(json!([
+                {"a": 1, "b": [2, 3]}, 1, "x", [1, {"k": null}], 0.0,
+                {"a": 1, "b": [3, 2]}, true, null, false
+            ]))
+        );
+    }
+
+    #[test]
+    fn array_unique_of_many_items_keeps_each_distinct_value_once() {
+        // 40,000 items (close to the most that fit in 256 KiB) with every value twice.
+        let items: Vec<Value> = (0..40_000).map(|i| json!(i % 20_000)).collect();
+        let out = run("States.ArrayUnique($.items)", json!({ "items": items })).unwrap();
+        let expected: Vec<Value> = (0..20_000).map(|i| json!(i)).collect();
+        assert_eq!(out, Value::Array(expected));
     }
 
     #[test]
