@@ -89,19 +89,8 @@ impl std::fmt::Display for DriftLevel {
     }
 }
 
-/// Bins of one baseline column.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ColumnBins {
-    /// Strictly increasing, finite.
-    pub edges: Vec<f64>,
-    /// `edges.len() + 1` shares of the non-missing values, summing to 1 (or all 0 when the
-    /// column had no values).
-    pub shares: Vec<f64>,
-    /// Share of missing values among all rows.
-    #[serde(default, alias = "missing_share")]
-    pub missing_share: f64,
-}
+/// Bins of one baseline column, as the preprocessing program writes them.
+pub use mdlc_stats::ColumnBins;
 
 /// The baseline of one feature (other statistics of the profile are ignored here).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,7 +180,7 @@ impl BaselineProfile {
             }
             if !(b.missing_share.is_finite() && (0.0..=1.0).contains(&b.missing_share)) {
                 return Err(bad(
-                    format!("{at}/bins/missingShare"),
+                    format!("{at}/bins/missing_share"),
                     "must be a share between 0 and 1".into(),
                 ));
             }
@@ -303,7 +292,7 @@ impl<'p> DriftAccumulator<'p> {
                 *missing += 1;
                 continue;
             }
-            let bin = f.bins.edges.partition_point(|&e| e <= v);
+            let bin = f.bins.bin_of(v);
             if let Some(c) = counts.get_mut(bin) {
                 *c += 1;
             }
@@ -618,8 +607,8 @@ mod tests {
             "/features/0/bins/shares/0"
         );
         assert_eq!(
-            err(&f(r#"{"edges": [], "shares": [1.0], "missingShare": 2}"#)),
-            "/features/0/bins/missingShare"
+            err(&f(r#"{"edges": [], "shares": [1.0], "missing_share": 2}"#)),
+            "/features/0/bins/missing_share"
         );
         assert_eq!(
             err(&f(r#"{"edges": ["a"], "shares": [1.0]}"#)),

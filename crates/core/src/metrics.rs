@@ -1,5 +1,9 @@
 //! Model metrics: regression (rmse, mae, r2) and binary classification (auc, accuracy, f1,
 //! logloss), and the parsing of batch-transform output (`<input>.out`) and ground truth.
+//!
+//! The math is `mdlc-stats`' (XGBoost's definitions, shared with the trainer, which reports the
+//! same metrics while it trains); this module names the metrics, knows their direction and
+//! which belong to a problem type, and reads the files they are computed on.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FnError;
 use crate::input::ProblemType;
+
+pub use mdlc_stats::metrics::{accuracy, auc, f1, logloss, mae, r2, rmse};
 
 /// Whether smaller or larger values of a metric are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,99 +188,6 @@ pub fn check_binary(
     Ok(())
 }
 
-pub fn rmse(y: &[f64], p: &[f64]) -> f64 {
-    let n = y.len().min(p.len()).max(1) as f64;
-    (y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n).sqrt()
-}
-
-pub fn mae(y: &[f64], p: &[f64]) -> f64 {
-    let n = y.len().min(p.len()).max(1) as f64;
-    y.iter().zip(p).map(|(a, b)| (a - b).abs()).sum::<f64>() / n
-}
-
-/// Coefficient of determination; 1 for a perfect fit, 0 for an imperfect fit of constant truth.
-pub fn r2(y: &[f64], p: &[f64]) -> f64 {
-    let n = y.len().min(p.len());
-    if n == 0 {
-        return 0.0;
-    }
-    let mean = y.iter().take(n).sum::<f64>() / n as f64;
-    let ss_tot: f64 = y.iter().take(n).map(|a| (a - mean).powi(2)).sum();
-    let ss_res: f64 = y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum();
-    if ss_tot == 0.0 {
-        if ss_res == 0.0 { 1.0 } else { 0.0 }
-    } else {
-        1.0 - ss_res / ss_tot
-    }
-}
-
-/// Area under the ROC curve (rank statistic, ties get half credit); `None` with one class only.
-pub fn auc(y: &[f64], p: &[f64]) -> Option<f64> {
-    let mut pairs: Vec<(f64, bool)> = p.iter().zip(y).map(|(s, l)| (*s, *l >= 0.5)).collect();
-    let positives = pairs.iter().filter(|(_, l)| *l).count();
-    let negatives = pairs.len() - positives;
-    if positives == 0 || negatives == 0 {
-        return None;
-    }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // Sum of the (average, 1-based) ranks of the positives.
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < pairs.len() {
-        let mut j = i;
-        while j + 1 < pairs.len() && pairs[j + 1].0 == pairs[i].0 {
-            j += 1;
-        }
-        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += avg_rank * pairs[i..=j].iter().filter(|(_, l)| *l).count() as f64;
-        i = j + 1;
-    }
-    let pos = positives as f64;
-    Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * negatives as f64))
-}
-
-/// Share of correct decisions at threshold 0.5.
-pub fn accuracy(y: &[f64], p: &[f64]) -> f64 {
-    let n = y.len().min(p.len()).max(1) as f64;
-    y.iter()
-        .zip(p)
-        .filter(|(l, s)| (**l >= 0.5) == (**s >= 0.5))
-        .count() as f64
-        / n
-}
-
-/// F1 of the positive class at threshold 0.5 (0 when there is no true positive).
-pub fn f1(y: &[f64], p: &[f64]) -> f64 {
-    let (mut tp, mut fp, mut fneg) = (0.0, 0.0, 0.0);
-    for (l, s) in y.iter().zip(p) {
-        match (*l >= 0.5, *s >= 0.5) {
-            (true, true) => tp += 1.0,
-            (false, true) => fp += 1.0,
-            (true, false) => fneg += 1.0,
-            (false, false) => {}
-        }
-    }
-    if tp == 0.0 {
-        0.0
-    } else {
-        2.0 * tp / (2.0 * tp + fp + fneg)
-    }
-}
-
-/// Mean binary cross-entropy, probabilities clipped to [1e-15, 1 - 1e-15].
-pub fn logloss(y: &[f64], p: &[f64]) -> f64 {
-    const EPS: f64 = 1e-15;
-    let n = y.len().min(p.len()).max(1) as f64;
-    -y.iter()
-        .zip(p)
-        .map(|(l, s)| {
-            let s = s.clamp(EPS, 1.0 - EPS);
-            l * s.ln() + (1.0 - l) * (1.0 - s).ln()
-        })
-        .sum::<f64>()
-        / n
-}
-
 /// Every metric of the problem type (AUC is left out when the truth has a single class).
 pub fn compute(problem: ProblemType, y: &[f64], p: &[f64]) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
@@ -302,33 +215,6 @@ mod tests {
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() < 1e-9, "{a} != {b}");
-    }
-
-    #[test]
-    fn regression_metrics_match_hand_computed_values() {
-        let y = [3.0, -0.5, 2.0, 7.0];
-        let p = [2.5, 0.0, 2.0, 8.0];
-        close(rmse(&y, &p), (1.5f64 / 4.0).sqrt());
-        close(mae(&y, &p), 0.5);
-        // sklearn.metrics.r2_score gives 0.9486081370449679 for this classic example.
-        close(r2(&y, &p), 0.948_608_137_044_967_9);
-        close(r2(&[1.0, 1.0], &[1.0, 1.0]), 1.0);
-        close(r2(&[1.0, 1.0], &[1.0, 2.0]), 0.0);
-    }
-
-    #[test]
-    fn binary_metrics_match_hand_computed_values() {
-        let y = [0.0, 0.0, 1.0, 1.0];
-        let p = [0.1, 0.4, 0.35, 0.8];
-        close(auc(&y, &p).unwrap(), 0.75);
-        close(accuracy(&y, &p), 0.75);
-        // tp=1 fp=0 fn=1 → 2/3
-        close(f1(&y, &p), 2.0 / 3.0);
-        let expected = -((0.9f64).ln() + (0.6f64).ln() + (0.35f64).ln() + (0.8f64).ln()) / 4.0;
-        close(logloss(&y, &p), expected);
-        assert_eq!(auc(&[1.0, 1.0], &[0.2, 0.3]), None);
-        // ties get half credit
-        close(auc(&[0.0, 1.0], &[0.5, 0.5]).unwrap(), 0.5);
     }
 
     #[test]
@@ -395,33 +281,6 @@ mod tests {
             Some(MetricName::Rmse)
         );
         assert_eq!(MetricName::from_objective("validation:error"), None);
-    }
-
-    #[test]
-    fn f1_is_exact_with_false_positives_false_negatives_and_the_threshold_itself() {
-        // tp = 2 (0.9, 0.6), fn = 1 (0.2), fp = 2 (0.7, and 0.5: the threshold counts as positive)
-        let y = [1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
-        let p = [0.9, 0.6, 0.2, 0.7, 0.1, 0.5];
-        assert_eq!(f1(&y, &p), 4.0 / 7.0);
-        // precision 1/3, recall 1/2: 2·(1/6)/(5/6) = 0.4
-        assert_eq!(f1(&[1.0, 1.0, 0.0, 0.0], &[0.8, 0.4, 0.6, 0.9]), 0.4);
-        // no true positive: 0, also when nothing at all was predicted positive (not 0/0)
-        assert_eq!(f1(&[1.0, 0.0], &[0.1, 0.9]), 0.0);
-        assert_eq!(f1(&[0.0, 0.0], &[0.1, 0.2]), 0.0);
-    }
-
-    #[test]
-    fn logloss_is_exact_and_clips_certain_predictions() {
-        let y = [1.0, 0.0, 1.0];
-        let p = [0.8, 0.3, 0.5];
-        let expected = -((0.8f64).ln() + (0.7f64).ln() + (0.5f64).ln()) / 3.0;
-        assert_eq!(logloss(&y, &p), expected);
-        // a certain wrong prediction costs -ln(1e-15), not infinity
-        assert_eq!(logloss(&[1.0], &[0.0]), -(1e-15f64).ln());
-        assert_eq!(logloss(&[0.0], &[1.0]), -(1.0 - (1.0 - 1e-15f64)).ln());
-        // a certain right one costs (almost) nothing, and no rows cost nothing
-        assert_eq!(logloss(&[1.0], &[1.0]), -(1.0 - 1e-15f64).ln());
-        assert_eq!(logloss(&[], &[]), 0.0);
     }
 
     #[test]

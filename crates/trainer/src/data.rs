@@ -333,8 +333,8 @@ mod tests {
         p.objective = Objective::Logistic;
         p.max_depth = 3;
         let model = train(&p, &d.train, None, &mut |_| {}).unwrap().model;
-        let h = auc(d.holdout.labels(), &model.predict(d.holdout.features(), 6));
-        let x = auc(d.drifted.labels(), &model.predict(d.drifted.features(), 6));
+        let h = auc(d.holdout.labels(), &model.predict(d.holdout.features(), 6)).unwrap();
+        let x = auc(d.drifted.labels(), &model.predict(d.drifted.features(), 6)).unwrap();
         assert!(h > 0.75, "holdout auc {h}");
         assert!(x < h - 0.15, "drifted {x} vs holdout {h}");
     }

@@ -92,15 +92,7 @@ pub fn split(
     ))
 }
 
-/// Decile-style bins of a column: `edges` split values into `edges.len() + 1` bins
-/// (`x` is in bin `#{e in edges : e <= x}`); `shares` sum to 1 over non-missing values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ColumnBins {
-    pub edges: Vec<f64>,
-    pub shares: Vec<f64>,
-    /// Share of missing values among all rows.
-    pub missing_share: f64,
-}
+pub use mdlc_stats::ColumnBins;
 
 /// Summary statistics of one column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,7 +149,6 @@ fn column_profile(name: String, index: usize, values: &[f32], n_bins: usize) -> 
             }
         }
     }
-    let shares = shares_of(&edges, values.iter().map(|&v| f64::from(v)));
     ColumnProfile {
         name,
         index,
@@ -167,45 +158,8 @@ fn column_profile(name: String, index: usize, values: &[f32], n_bins: usize) -> 
         std,
         min,
         max,
-        bins: ColumnBins {
-            shares: shares.0,
-            missing_share: if values.is_empty() {
-                0.0
-            } else {
-                missing as f64 / values.len() as f64
-            },
-            edges,
-        },
+        bins: ColumnBins::with_edges(edges, values.iter().map(|&v| f64::from(v))),
     }
-}
-
-/// Shares per bin among non-missing values, and the number of rows seen.
-fn shares_of(edges: &[f64], values: impl Iterator<Item = f64>) -> (Vec<f64>, usize) {
-    let mut counts = vec![0usize; edges.len() + 1];
-    let mut present = 0usize;
-    let mut total = 0usize;
-    for v in values {
-        total += 1;
-        if v.is_nan() {
-            continue;
-        }
-        present += 1;
-        let b = edges.partition_point(|&e| e <= v);
-        if let Some(c) = counts.get_mut(b) {
-            *c += 1;
-        }
-    }
-    let shares = counts
-        .iter()
-        .map(|&c| {
-            if present == 0 {
-                0.0
-            } else {
-                c as f64 / present as f64
-            }
-        })
-        .collect();
-    (shares, total)
 }
 
 /// Profiles a labelled data set with `n_bins` quantile bins per column (10 gives deciles).
