@@ -13,7 +13,10 @@ use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutp
 use aws_sdk_sagemaker::types::HyperParameterTuningJobConfig;
 use chrono::{DateTime, Utc};
 use mdlc_core::PortError;
-use mdlc_core::history::{TrainingHistory, TrainingJobSummary, TuningJobSummary};
+use mdlc_core::history::{
+    TrainingHistory, TrainingJobSummary, TuningJobSummary, flatten_tuning_config,
+};
+use serde_json::{Value, json};
 
 use crate::error::map_sdk_error;
 use crate::sagemaker::{map_sagemaker_error, metric_value};
@@ -68,69 +71,42 @@ pub fn training_summary(
     })
 }
 
-/// A tuning job configuration flattened like `mdlc_core::history::flatten_tuning_config`.
-fn flatten_config(config: &HyperParameterTuningJobConfig) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if let Some(s) = config.strategy() {
-        out.push(("strategy".to_string(), s.as_str().to_string()));
-    }
-    if let Some(o) = config.hyper_parameter_tuning_job_objective() {
-        if let Some(m) = o.metric_name() {
-            out.push(("objective".to_string(), m.to_string()));
-        }
-        if let Some(t) = o.r#type() {
-            out.push(("objectiveType".to_string(), t.as_str().to_string()));
-        }
-    }
-    if let Some(limits) = config.resource_limits() {
-        if let Some(n) = limits.max_number_of_training_jobs() {
-            out.push(("maxNumberOfTrainingJobs".to_string(), n.to_string()));
-        }
-        if let Some(n) = limits.max_parallel_training_jobs() {
-            out.push(("maxParallelTrainingJobs".to_string(), n.to_string()));
-        }
-    }
-    if let Some(e) = config.training_job_early_stopping_type() {
-        out.push(("earlyStopping".to_string(), e.as_str().to_string()));
-    }
-    if let Some(ranges) = config.parameter_ranges() {
-        let span = |name: Option<&str>,
-                    min: Option<&str>,
-                    max: Option<&str>,
-                    scaling: Option<&str>|
-         -> Option<(String, String)> {
-            let (min, max) = (min.unwrap_or_default(), max.unwrap_or_default());
-            Some((
-                format!("range.{}", name?),
-                match scaling {
-                    Some(s) => format!("{min}..{max} ({s})"),
-                    None => format!("{min}..{max}"),
-                },
-            ))
-        };
-        for r in ranges.integer_parameter_ranges() {
-            out.extend(span(
-                r.name(),
-                r.min_value(),
-                r.max_value(),
-                r.scaling_type().map(|s| s.as_str()),
-            ));
-        }
-        for r in ranges.continuous_parameter_ranges() {
-            out.extend(span(
-                r.name(),
-                r.min_value(),
-                r.max_value(),
-                r.scaling_type().map(|s| s.as_str()),
-            ));
-        }
-        for r in ranges.categorical_parameter_ranges() {
-            if let Some(name) = r.name() {
-                out.push((format!("range.{name}"), r.values().join(",")));
-            }
-        }
-    }
-    out
+/// A tuning job configuration in its API JSON shape (the parts
+/// `mdlc_core::history::flatten_tuning_config` reads; absent parts are `null`).
+fn config_json(config: &HyperParameterTuningJobConfig) -> Value {
+    let objective = config.hyper_parameter_tuning_job_objective();
+    let limits = config.resource_limits();
+    let ranges = config.parameter_ranges();
+    let span = |name: Option<&str>, min: Option<&str>, max: Option<&str>, scaling: Option<&str>| json!({"Name": name, "MinValue": min, "MaxValue": max, "ScalingType": scaling});
+    json!({
+        "Strategy": config.strategy().map(|s| s.as_str()),
+        "HyperParameterTuningJobObjective": {
+            "MetricName": objective.and_then(|o| o.metric_name()),
+            "Type": objective.and_then(|o| o.r#type()).map(|t| t.as_str()),
+        },
+        "ResourceLimits": {
+            "MaxNumberOfTrainingJobs": limits.and_then(|l| l.max_number_of_training_jobs()),
+            "MaxParallelTrainingJobs": limits.and_then(|l| l.max_parallel_training_jobs()),
+        },
+        "TrainingJobEarlyStoppingType":
+            config.training_job_early_stopping_type().map(|e| e.as_str()),
+        "ParameterRanges": {
+            "IntegerParameterRanges": ranges.map_or(&[][..], |r| r.integer_parameter_ranges())
+                .iter()
+                .map(|r| span(r.name(), r.min_value(), r.max_value(),
+                              r.scaling_type().map(|s| s.as_str())))
+                .collect::<Vec<_>>(),
+            "ContinuousParameterRanges": ranges.map_or(&[][..], |r| r.continuous_parameter_ranges())
+                .iter()
+                .map(|r| span(r.name(), r.min_value(), r.max_value(),
+                              r.scaling_type().map(|s| s.as_str())))
+                .collect::<Vec<_>>(),
+            "CategoricalParameterRanges": ranges.map_or(&[][..], |r| r.categorical_parameter_ranges())
+                .iter()
+                .map(|r| json!({"Name": r.name(), "Values": r.values()}))
+                .collect::<Vec<_>>(),
+        },
+    })
 }
 
 /// A DescribeHyperParameterTuningJob answer as a [`TuningJobSummary`].
@@ -150,10 +126,8 @@ pub fn tuning_summary(name: &str, out: &DescribeHyperParameterTuningJobOutput) -
             .map(str::to_string),
         config: out
             .hyper_parameter_tuning_job_config()
-            .map(flatten_config)
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+            .map(|c| flatten_tuning_config(&config_json(c)))
+            .unwrap_or_default(),
     }
 }
 
@@ -320,6 +294,74 @@ mod tests {
     use aws_sdk_sagemaker::operation::list_training_jobs_for_hyper_parameter_tuning_job::ListTrainingJobsForHyperParameterTuningJobOutput;
     use aws_sdk_sagemaker::types::{HyperParameterTrainingJobSummary, TrainingJobStatus};
     use aws_smithy_mocks::mock;
+
+    #[test]
+    fn a_tuning_config_flattens_as_its_api_json_does() {
+        use aws_sdk_sagemaker::types::{
+            CategoricalParameterRange, ContinuousParameterRange, HyperParameterScalingType,
+            HyperParameterTuningJobObjective, HyperParameterTuningJobObjectiveType,
+            HyperParameterTuningJobStrategyType, IntegerParameterRange, ParameterRanges,
+            ResourceLimits,
+        };
+        let config = HyperParameterTuningJobConfig::builder()
+            .strategy(HyperParameterTuningJobStrategyType::Bayesian)
+            .hyper_parameter_tuning_job_objective(
+                HyperParameterTuningJobObjective::builder()
+                    .metric_name("validation:rmse")
+                    .r#type(HyperParameterTuningJobObjectiveType::Minimize)
+                    .build(),
+            )
+            .resource_limits(
+                ResourceLimits::builder()
+                    .max_number_of_training_jobs(4)
+                    .max_parallel_training_jobs(2)
+                    .build(),
+            )
+            .parameter_ranges(
+                ParameterRanges::builder()
+                    .integer_parameter_ranges(
+                        IntegerParameterRange::builder()
+                            .name("max_depth")
+                            .min_value("1")
+                            .max_value("9")
+                            .build(),
+                    )
+                    .continuous_parameter_ranges(
+                        ContinuousParameterRange::builder()
+                            .name("eta")
+                            .min_value("0.1")
+                            .max_value("0.5")
+                            .scaling_type(HyperParameterScalingType::Logarithmic)
+                            .build(),
+                    )
+                    .categorical_parameter_ranges(
+                        CategoricalParameterRange::builder()
+                            .name("booster")
+                            .values("gbtree")
+                            .values("dart")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let api_json = json!({
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"MetricName": "validation:rmse", "Type": "Minimize"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "9"}],
+                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5",
+                                               "ScalingType": "Logarithmic"}],
+                "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart"]}]
+            }
+        });
+        let flat = flatten_tuning_config(&config_json(&config));
+        assert_eq!(flat, flatten_tuning_config(&api_json));
+        assert_eq!(flat["range.eta"], "0.1..0.5 (Logarithmic)");
+        assert_eq!(flat["range.booster"], "gbtree,dart");
+        assert_eq!(flat["maxParallelTrainingJobs"], "2");
+        assert!(!flat.contains_key("earlyStopping"));
+    }
 
     fn listed(names: &[&str]) -> Vec<HyperParameterTrainingJobSummary> {
         names
