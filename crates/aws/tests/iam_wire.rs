@@ -6,9 +6,11 @@
 //! against the unchanged policies (resource scoping, conditions): common/wire_iam.rs.
 //!
 //! Which adapter methods each handler calls (crates/functions/*/src/lib.rs):
-//! - find-model: `get_version`, `latest_version`
+//! - find-model: `get_version`, `latest_version`, `ObjectStore::any_under` (through
+//!   `mdlc_core::retrain::resolve_and_check`, as its handler calls it)
 //! - register-model: `register`
-//! - monitor-performance: `ObjectStore::get`/`list`, `list_evaluations`, `put_evaluation`
+//! - monitor-performance: `ObjectStore::get`/`list`/`put` (the labelled batch, at the location
+//!   `mdlc_core::retrain::plan` gives it), `list_evaluations`, `put_evaluation`
 //! - is-retraining-needed: `get_version`, `list_evaluations`, `put_evaluation`
 //! - create-model: `describe_training_job`, `ObjectStore::exists`, `describe_model`, `create_model`
 //! - track-experiment: `TrainingHistory::training_job`/`tuning_job`/`training_log`
@@ -40,11 +42,13 @@ use mdlc_aws::history::{AwsTrainingHistory, TRAINING_LOG_GROUP};
 use mdlc_aws::{AwsAdapters, AwsConfig};
 use mdlc_core::contract;
 use mdlc_core::history::TrainingHistory;
+use mdlc_core::input::{Context, DataSource, ExecutionInput};
 use mdlc_core::ports::{
     CreateModelRequest, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi,
 };
-use mdlc_core::registry::{EvaluationRecord, VersionStatus};
-use mdlc_core::{PortError, S3Uri};
+use mdlc_core::registry::{EvaluationRecord, ModelVersion, VersionStatus};
+use mdlc_core::retrain::{self, RetrainPlan, RetrainSource, TrainingData};
+use mdlc_core::{ErrorName, PortError, S3Uri};
 use template::Stack;
 use wire_iam::AssumedRole;
 
@@ -177,6 +181,45 @@ impl World {
     }
 }
 
+/// An evaluation input with a `preprocessing` block and no retrain data of its own (a retrain
+/// reads the version's channels and the labelled batch), resolved against the test's bucket,
+/// and initialize's retrain plan of it for the evaluation output of run `run`.
+fn evaluation_plan(w: &World, model: &str, run: &str) -> (ExecutionInput, RetrainPlan) {
+    let raw = serde_json::json!({
+        "modelName": model,
+        "dataDate": "2024-06-02",
+        "preprocessing": {"seed": 7}
+    });
+    let ctx = Context {
+        artifact_bucket: &w.bucket,
+        region: "us-east-1",
+        today: chrono::NaiveDate::from_ymd_opt(2024, 6, 2).expect("date"),
+        account: Some(template::ACCOUNT),
+    };
+    let input = mdlc_core::input::validate(&raw, &ctx)
+        .unwrap_or_else(|e| panic!("evaluation input: {e:?}"));
+    let output = w.uri(&format!("evaluations/{model}/2024-06-02/{run}/"));
+    let plan = retrain::plan(&raw, &input, &output);
+    assert_eq!(plan.source, RetrainSource::Version);
+    (input, plan)
+}
+
+/// Registers a version (as the admin) trained on `<prefix>train/` and `<prefix>validation/` of
+/// the test's bucket.
+async fn version_trained_on(w: &World, model: &str, prefix: &str) -> ModelVersion {
+    let mut new = contract::sample_version(model, "e1");
+    new.training_data = Some(TrainingData {
+        train: DataSource::S3Uri(w.uri(&format!("{prefix}train/"))),
+        validation: DataSource::S3Uri(w.uri(&format!("{prefix}validation/"))),
+    });
+    w.admin
+        .registry
+        .register(new)
+        .await
+        .expect("seed the version")
+        .version
+}
+
 fn evaluation(model: &str, at: &str) -> EvaluationRecord {
     EvaluationRecord {
         model_name: model.to_string(),
@@ -191,39 +234,87 @@ fn evaluation(model: &str, at: &str) -> EvaluationRecord {
     }
 }
 
-/// `result` must not be a denial; the message names moto's answer (with the action).
-fn allowed<T: std::fmt::Debug>(what: &str, result: Result<T, PortError>) -> T {
-    result.unwrap_or_else(|e| panic!("{what} as the template's role failed: {e}"))
+/// `result` must be a success. A failure first has IAM's evaluation of what was sent name the
+/// action the template does not allow (moto's S3 AccessDenied names no action), then fails
+/// with moto's answer.
+fn allowed<T: std::fmt::Debug>(role: &AssumedRole, what: &str, result: Result<T, PortError>) -> T {
+    result.unwrap_or_else(|e| {
+        role.assert_all_allowed();
+        panic!("{what} as the template's role failed: {e}")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
-async fn find_model_role_reads_pinned_and_latest_versions() {
+async fn find_model_role_reads_versions_and_checks_the_retrain_data() {
     let w = world().await;
     let model = contract::unique_model_name("find");
-    w.admin
-        .registry
-        .register(contract::sample_version(&model, "e1"))
-        .await
-        .expect("seed");
+    let bare = contract::unique_model_name("find-bare");
+    // one version trained on data that exists, one on prefixes without objects
+    version_trained_on(&w, &model, &format!("models/{model}/run/preprocessing/")).await;
+    version_trained_on(&w, &bare, &format!("models/{bare}/run/preprocessing/")).await;
+    for key in [
+        format!("models/{model}/run/preprocessing/train/part-0.csv"),
+        format!("models/{model}/run/preprocessing/validation/part-0.csv"),
+        format!("datasets/{model}/2024-06-02/evaluation/labels/a.csv"),
+    ] {
+        w.admin
+            .store
+            .put(&w.uri(&key), b"1,2\n".to_vec())
+            .await
+            .expect("seed");
+    }
     let (role, aws) = w.role("FindModelRole").await;
 
-    let pinned = allowed("get_version", aws.registry.get_version(&model, 1).await);
+    let pinned = allowed(
+        &role,
+        "get_version",
+        aws.registry.get_version(&model, 1).await,
+    );
     let missing = allowed(
+        &role,
         "get_version (not found)",
         aws.registry.get_version(&model, 9).await,
     );
     let latest = allowed(
+        &role,
         "latest_version",
         aws.registry
             .latest_version(&model, &VersionStatus::SERVABLE)
             .await,
-    );
+    )
+    .expect("the latest version");
+    let bare_version = allowed(
+        &role,
+        "latest_version (bare)",
+        aws.registry
+            .latest_version(&bare, &VersionStatus::SERVABLE)
+            .await,
+    )
+    .expect("the bare model's version");
+    // the handler's check before the batch transform (ListObjectsV2 MaxKeys 1 per location)
+    let (input, plan) = evaluation_plan(&w, &model, "run1");
+    let found = retrain::resolve_and_check(aws.store.as_ref(), &input, &plan, &latest).await;
+    let (bare_input, bare_plan) = evaluation_plan(&w, &bare, "run1");
+    let absent =
+        retrain::resolve_and_check(aws.store.as_ref(), &bare_input, &bare_plan, &bare_version)
+            .await;
 
+    role.assert_all_allowed();
     assert_eq!(pinned.map(|v| v.version), Some(1));
     assert_eq!(missing, None);
-    assert_eq!(latest.map(|v| v.version), Some(1));
-    role.assert_all_allowed();
+    assert_eq!(latest.version, 1);
+    let found = found.unwrap_or_else(|e| panic!("retrain data (all present): {e}"));
+    assert_eq!(found.required.len(), 3, "{found:?}");
+    let e = absent.expect_err("the bare version's channels hold no object");
+    assert_eq!(e.name(), ErrorName::RetrainDataMissing, "{e}");
+    let message = e.to_string();
+    for part in ["train/", "validation/", "evaluation/labels/"] {
+        assert!(
+            message.contains(&format!("s3://{}/", w.bucket)) && message.contains(part),
+            "{part} missing from: {message}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,6 +325,7 @@ async fn register_model_role_registers_once_per_execution_and_retries_lost_races
     let (role, aws) = w.role("RegisterModelRole").await;
 
     let first = allowed(
+        &role,
         "register",
         aws.registry
             .register(contract::sample_version(&model, "e1"))
@@ -241,6 +333,7 @@ async fn register_model_role_registers_once_per_execution_and_retries_lost_races
     );
     // the same execution again: the transaction is cancelled, the existing version is returned
     let again = allowed(
+        &role,
         "register (conflict)",
         aws.registry
             .register(contract::sample_version(&model, "e1"))
@@ -256,7 +349,7 @@ async fn register_model_role_registers_once_per_execution_and_retries_lost_races
     let mut versions = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         versions.push(
-            allowed("register (race)", joined.expect("task"))
+            allowed(&role, "register (race)", joined.expect("task"))
                 .version
                 .version,
         );
@@ -272,7 +365,8 @@ async fn register_model_role_registers_once_per_execution_and_retries_lost_races
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
-async fn monitor_performance_role_reads_data_and_records_the_evaluation() {
+async fn monitor_performance_role_reads_data_writes_the_labelled_batch_and_records_the_evaluation()
+{
     let w = world().await;
     let model = contract::unique_model_name("monitor");
     w.admin
@@ -280,16 +374,34 @@ async fn monitor_performance_role_reads_data_and_records_the_evaluation() {
         .put(&w.uri("predictions/a.csv.out"), b"1\n".to_vec())
         .await
         .expect("seed");
+    let (_, plan) = evaluation_plan(&w, &model, "run1");
+    let batch = plan
+        .labelled_batch
+        .clone()
+        .expect("a labelled batch with preprocessing");
     let (role, aws) = w.role("MonitorPerformanceRole").await;
 
-    let listed = allowed("list", aws.store.list(&w.uri("predictions/")).await);
-    let body = allowed("get", aws.store.get(&w.uri("predictions/a.csv.out")).await);
+    let listed = allowed(&role, "list", aws.store.list(&w.uri("predictions/")).await);
+    let body = allowed(
+        &role,
+        "get",
+        aws.store.get(&w.uri("predictions/a.csv.out")).await,
+    );
     let missing = aws.store.get(&w.uri("predictions/none.out")).await;
+    // the evaluated batch as labelled rows, where initialize's plan puts it
+    let rows = retrain::labelled_rows("2,3\n4,5\n", "1\n0\n").expect("labelled rows");
+    allowed(
+        &role,
+        "put (labelled batch)",
+        aws.store.put(&batch.join("a.csv"), rows.into_bytes()).await,
+    );
     let history = allowed(
+        &role,
         "list_evaluations",
         aws.registry.list_evaluations(&model, None).await,
     );
     allowed(
+        &role,
         "put_evaluation",
         aws.registry
             .put_evaluation(evaluation(&model, "2024-06-02T00:00:00.000Z"))
@@ -302,8 +414,43 @@ async fn monitor_performance_role_reads_data_and_records_the_evaluation() {
         matches!(missing, Err(PortError::NotFound { .. })),
         "{missing:?}"
     );
+    assert_eq!(
+        batch.key,
+        format!("evaluations/{model}/2024-06-02/run1/labelled/")
+    );
+    let written = w
+        .admin
+        .store
+        .get(&batch.join("a.csv"))
+        .await
+        .expect("read back");
+    assert_eq!(written, b"1,2,3\n0,4,5\n");
     assert!(history.is_empty());
     role.assert_all_allowed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn monitor_performance_role_writes_only_under_evaluations() {
+    let w = world().await;
+    // a role of its own, not asserted allowed: this request is meant to be denied
+    let (_, aws) = w.role("MonitorPerformanceRole").await;
+
+    let outside = aws
+        .store
+        .put(&w.uri("models/m/output/model.tar.gz"), b"x".to_vec())
+        .await;
+
+    let e = outside.expect_err("PutObject outside evaluations/ must be denied");
+    assert!(e.to_string().contains("AccessDenied"), "{e}");
+    assert!(
+        !w.admin
+            .store
+            .exists(&w.uri("models/m/output/model.tar.gz"))
+            .await
+            .expect("head"),
+        "the denied object exists"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,18 +465,25 @@ async fn is_retraining_needed_role_reads_history_and_records_the_decision() {
         .expect("seed");
     let (role, aws) = w.role("IsRetrainingNeededRole").await;
 
-    let version = allowed("get_version", aws.registry.get_version(&model, 1).await);
+    let version = allowed(
+        &role,
+        "get_version",
+        aws.registry.get_version(&model, 1).await,
+    );
     let window = allowed(
+        &role,
         "list_evaluations (window)",
         aws.registry
             .list_evaluations(&model, Some("2024-06-01T00:00:00.000Z"))
             .await,
     );
     let all = allowed(
+        &role,
         "list_evaluations",
         aws.registry.list_evaluations(&model, None).await,
     );
     allowed(
+        &role,
         "put_evaluation",
         aws.registry
             .put_evaluation(evaluation(&model, "2024-06-03T00:00:00.000Z"))
@@ -357,16 +511,19 @@ async fn create_model_role_describes_the_job_checks_artifacts_and_creates_the_mo
     let model_name = unique("iam-model");
 
     let info = allowed(
+        &role,
         "describe_training_job",
         aws.sagemaker.describe_training_job(&job).await,
     );
     let missing_job = aws.sagemaker.describe_training_job(&unique("no-job")).await;
-    let exists = allowed("exists", aws.store.exists(&w.uri(&artifacts)).await);
+    let exists = allowed(&role, "exists", aws.store.exists(&w.uri(&artifacts)).await);
     let absent = allowed(
+        &role,
         "exists (absent)",
         aws.store.exists(&w.uri("training/none.tar.gz")).await,
     );
     let before = allowed(
+        &role,
         "describe_model (absent)",
         aws.sagemaker.describe_model(&model_name).await,
     );
@@ -376,9 +533,15 @@ async fn create_model_role_describes_the_job_checks_artifacts_and_creates_the_mo
         model_data_url: format!("s3://{}/{artifacts}", w.bucket),
         execution_role_arn: w.sagemaker_role(),
         environment: BTreeMap::new(),
+        vpc_config: None,
     };
-    allowed("create_model", aws.sagemaker.create_model(&request).await);
+    allowed(
+        &role,
+        "create_model",
+        aws.sagemaker.create_model(&request).await,
+    );
     let after = allowed(
+        &role,
         "describe_model",
         aws.sagemaker.describe_model(&model_name).await,
     );
@@ -415,8 +578,8 @@ async fn track_experiment_role_reads_jobs_and_their_logs() {
     let (role, _) = w.role("TrackExperimentRole").await;
     let history = AwsTrainingHistory::from_sdk_config(&role.sdk);
 
-    let summary = allowed("training_job", history.training_job(&job).await);
-    let log = allowed("training_log", history.training_log(&job).await);
+    let summary = allowed(&role, "training_job", history.training_job(&job).await);
+    let log = allowed(&role, "training_log", history.training_log(&job).await);
     let tuning = history.tuning_job(&unique("no-tuning")).await;
 
     assert_eq!(summary.name, job);

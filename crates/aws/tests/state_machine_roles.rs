@@ -78,7 +78,7 @@ impl Task<'_> {
 ///
 /// Sources (Step Functions developer guide, "IAM policies for integrated services"):
 /// - lambda:invoke — "IAM policies for AWS Lambda" (lambda-iam.html): lambda:InvokeFunction on
-///   the function and on its versions/aliases (`<function ARN>:*`).
+///   each function the Tasks name (the flows name unqualified ARNs: no version, no alias).
 /// - sagemaker:create{Training,HyperParameterTuning,Processing,Transform}Job.sync and
 ///   sagemaker:createModel — "IAM policies for Amazon SageMaker AI" (sagemaker-iam.html), Run a
 ///   Job (.sync): Create/Describe/Stop (tuning also ListTrainingJobsForHyperParameterTuningJob) on
@@ -99,10 +99,7 @@ fn documented(task: &Task, stack: &Stack) -> Result<Vec<Request>, String> {
             let function = task.fixed("FunctionName").ok_or_else(|| {
                 format!("{}: lambda:invoke without a fixed FunctionName", task.state)
             })?;
-            vec![
-                Request::new("lambda:InvokeFunction", function),
-                Request::new("lambda:InvokeFunction", &format!("{function}:1")),
-            ]
+            vec![Request::new("lambda:InvokeFunction", function)]
         }
         "arn:aws:states:::sagemaker:createTrainingJob.sync" => sagemaker_job(
             "training-job",
