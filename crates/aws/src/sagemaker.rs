@@ -5,12 +5,20 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::config::http::HttpResponse;
 use aws_sdk_sagemaker::error::SdkError;
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
-use aws_sdk_sagemaker::types::ContainerDefinition;
+use aws_sdk_sagemaker::types::{ContainerDefinition, VpcConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use mdlc_core::PortError;
 use mdlc_core::ports::{CreateModelRequest, SageMakerApi, TrainingJobInfo};
 
 use crate::error::{map_sdk_error, service_error_parts};
+
+/// The input's VPC as SageMaker's `VpcConfig` (subnets, security groups).
+fn vpc_config(vpc: &mdlc_core::input::VpcConfig) -> VpcConfig {
+    VpcConfig::builder()
+        .set_subnets(Some(vpc.subnets.clone()))
+        .set_security_group_ids(Some(vpc.security_group_ids.clone()))
+        .build()
+}
 
 /// The SageMaker adapter.
 #[derive(Debug, Clone)]
@@ -148,6 +156,7 @@ impl SageMakerApi for SageMakerClient {
             .model_name(&request.model_name)
             .execution_role_arn(&request.execution_role_arn)
             .primary_container(container)
+            .set_vpc_config(request.vpc_config.as_ref().map(vpc_config))
             .send()
             .await
             .map_err(|e| map_sagemaker_error("CreateModel", &target, &e))?;
@@ -250,6 +259,7 @@ mod mocked_tests {
             model_data_url: "s3://b/out/job/output/model.tar.gz".into(),
             execution_role_arn: "arn:aws:iam::1:role/sm".into(),
             environment: BTreeMap::from([("K".into(), "V".into())]),
+            vpc_config: None,
         }
     }
 
@@ -358,6 +368,7 @@ mod mocked_tests {
                         .and_then(|e| e.get("K"))
                         .map(String::as_str)
                         == Some("V")
+                    && r.vpc_config().is_none()
             })
             .then_output(|| {
                 CreateModelOutput::builder()
@@ -372,6 +383,33 @@ mod mocked_tests {
             arn,
             "arn:aws:sagemaker:us-east-1:1:model/churn-2024-01-01-abcd"
         );
+    }
+
+    #[tokio::test]
+    async fn given_a_vpc_when_creating_a_model_then_the_request_carries_its_vpc_config() {
+        let rule = mock!(Client::create_model)
+            .match_requests(|r| {
+                r.vpc_config().is_some_and(|v| {
+                    v.subnets() == ["subnet-0a1b2c", "subnet-3d4e5f"]
+                        && v.security_group_ids() == ["sg-0a1b2c"]
+                })
+            })
+            .then_output(|| {
+                CreateModelOutput::builder()
+                    .model_arn("arn:aws:sagemaker:us-east-1:1:model/churn-2024-01-01-abcd")
+                    .build()
+            });
+        let sm = SageMakerClient::new(mocked_client!(aws_sdk_sagemaker, [&rule]));
+        let mut in_vpc = request();
+        in_vpc.vpc_config = Some(mdlc_core::input::VpcConfig {
+            subnets: vec!["subnet-0a1b2c".into(), "subnet-3d4e5f".into()],
+            security_group_ids: vec!["sg-0a1b2c".into()],
+        });
+
+        let arn = sm.create_model(&in_vpc).await;
+
+        assert!(arn.is_ok(), "{arn:?}");
+        assert_eq!(rule.num_calls(), 1);
     }
 
     #[tokio::test]

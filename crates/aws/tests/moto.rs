@@ -499,6 +499,7 @@ async fn sagemaker_training_job_and_model_calls() {
         model_data_url: info.model_artifacts.clone().expect("artifacts"),
         execution_role_arn: ROLE.to_string(),
         environment: BTreeMap::from([("SAGEMAKER_PROGRAM".to_string(), "serve".to_string())]),
+        vpc_config: None,
     };
     let arn = sm.create_model(&request).await.expect("create model");
     assert!(

@@ -80,10 +80,10 @@ pub struct FileSystemSource {
 }
 
 /// The VPC the training flow's SageMaker jobs run in: SageMaker's `VpcConfig` (subnets and
-/// security groups), given to the training and tuning jobs and to the preprocessing job
-/// (`NetworkConfig.VpcConfig`). Required with a file-system channel: SageMaker mounts EFS and
-/// FSx for Lustre only from inside a VPC. The model (and so the batch transform) stays outside:
-/// it reads and writes S3 only.
+/// security groups), given to the training and tuning jobs, to the preprocessing job
+/// (`NetworkConfig.VpcConfig`) and to the model (`CreateModel`), so the evaluation flow's batch
+/// transform of that model runs in it too. Required with a file-system channel: SageMaker mounts
+/// EFS and FSx for Lustre only from inside a VPC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VpcConfig {

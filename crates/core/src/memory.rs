@@ -478,6 +478,7 @@ mod tests {
             model_data_url: "s3://b/m.tar.gz".into(),
             execution_role_arn: "arn:aws:iam::1:role/r".into(),
             environment: BTreeMap::new(),
+            vpc_config: None,
         };
         sm.create_model(&req).await.unwrap();
         assert!(matches!(

@@ -107,6 +107,9 @@ pub struct CreateModelRequest {
     pub model_data_url: String,
     pub execution_role_arn: String,
     pub environment: BTreeMap<String, String>,
+    /// The VPC the model's containers connect to (CreateModel `VpcConfig`: used by batch
+    /// transform and hosting); `None`: SageMaker's own network.
+    pub vpc_config: Option<crate::input::VpcConfig>,
 }
 
 /// The SageMaker calls the handlers make (the heavy jobs are started by the state machine).

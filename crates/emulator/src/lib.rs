@@ -758,7 +758,7 @@ impl SageMakerApi for SageMakerEmulator {
         self.inner
             .check_throttle("createModel")
             .map_err(port_error)?;
-        let body = json!({
+        let mut body = json!({
             "ModelName": request.model_name,
             "ExecutionRoleArn": request.execution_role_arn,
             "PrimaryContainer": {
@@ -767,6 +767,9 @@ impl SageMakerApi for SageMakerEmulator {
                 "Environment": request.environment,
             }
         });
+        if let Some(vpc) = &request.vpc_config {
+            body["VpcConfig"] = vpc.sagemaker();
+        }
         match model::create(&self.inner, &body).await {
             Ok(v) => Ok(opt_string(&v, "/ModelArn").unwrap_or_default()),
             Err(ApiError::Validation(m)) if m.starts_with(model::ALREADY_EXISTS) => {

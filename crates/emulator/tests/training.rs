@@ -343,6 +343,7 @@ async fn given_model_data_when_creating_models_then_aws_rules_apply() {
         model_data_url: "s3://bucket/m/model.tar.gz".into(),
         execution_role_arn: ROLE.into(),
         environment: Default::default(),
+        vpc_config: None,
     };
     assert!(matches!(
         env.emu.create_model(&port_req).await,
@@ -368,6 +369,35 @@ async fn given_model_data_when_creating_models_then_aws_rules_apply() {
         ))
     );
     assert_eq!(env.emu.describe_model("m9").await.unwrap(), None);
+    // The port's VpcConfig reaches CreateModel: kept when valid, rejected as SageMaker does when not.
+    let mut in_vpc = port_req.clone();
+    in_vpc.model_name = "m4".into();
+    in_vpc.vpc_config = Some(mdlc_core::input::VpcConfig {
+        subnets: vec!["subnet-0a1b2c".into()],
+        security_group_ids: vec!["sg-0a1b2c".into()],
+    });
+    env.emu.create_model(&in_vpc).await.expect("model in a VPC");
+    let described = env
+        .ok("describeModel", false, json!({"ModelName": "m4"}))
+        .await;
+    assert_eq!(
+        described["VpcConfig"],
+        json!({"Subnets": ["subnet-0a1b2c"], "SecurityGroupIds": ["sg-0a1b2c"]})
+    );
+    let plain = env
+        .ok("describeModel", false, json!({"ModelName": "m2"}))
+        .await;
+    assert!(plain.get("VpcConfig").is_none(), "{plain}");
+    in_vpc.model_name = "m5".into();
+    in_vpc.vpc_config = Some(mdlc_core::input::VpcConfig {
+        subnets: vec![],
+        security_group_ids: vec!["sg-0a1b2c".into()],
+    });
+    let bad = env.emu.create_model(&in_vpc).await;
+    assert!(
+        matches!(&bad, Err(PortError::Rejected { message }) if message.contains("VpcConfig.Subnets")),
+        "{bad:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

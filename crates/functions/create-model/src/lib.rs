@@ -90,6 +90,8 @@ pub async fn handle(
         model_data_url: artifacts.clone(),
         execution_role_arn: config.sagemaker_role_arn.clone(),
         environment: BTreeMap::new(),
+        // the batch transform runs the model's containers: in the execution's VPC, if any
+        vpc_config: plan.input.vpc_config.clone(),
     };
     let existing = sagemaker
         .describe_model(&model_name)
@@ -246,6 +248,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn given_a_vpc_config_then_the_model_gets_it_and_without_one_none() {
+        let world = world_with_completed_job();
+        let vpc = json!({"subnets": ["subnet-0a1b2c"], "securityGroupIds": ["sg-0d1e2f"]});
+        let in_vpc = initialize::handle(
+            InitializeInput {
+                flow: Flow::Training,
+                execution_arn: "arn:aws:states:us-east-1:0:execution:training:e-vpc".into(),
+                input: json!({"modelName": "churnvpc", "vpcConfig": vpc}),
+            },
+            &world.config,
+            world.clock.as_ref(),
+        )
+        .unwrap();
+        let plain = plan(&world, Flow::Training);
+
+        create(&world, &in_vpc).await.unwrap();
+        create(&world, &plain).await.unwrap();
+
+        let models = world.sagemaker.models();
+        let given = models[&in_vpc.names.model]
+            .vpc_config
+            .clone()
+            .expect("the model's VpcConfig");
+        assert_eq!(given.subnets, vec!["subnet-0a1b2c".to_string()]);
+        assert_eq!(given.security_group_ids, vec!["sg-0d1e2f".to_string()]);
+        assert_eq!(models[&plain.names.model].vpc_config, None);
+    }
+
+    #[tokio::test]
     async fn given_a_retry_after_success_then_the_existing_model_is_reused() {
         let world = world_with_completed_job();
         let p = plan(&world, Flow::Training);
@@ -307,6 +338,7 @@ mod tests {
                 model_data_url: "s3://other/model.tar.gz".into(),
                 execution_role_arn: "arn:aws:iam::0:role/r".into(),
                 environment: BTreeMap::new(),
+                vpc_config: None,
             })
             .await
             .unwrap();
