@@ -27,6 +27,7 @@ pub mod ports;
 pub mod registry;
 pub mod retrain;
 pub mod s3uri;
+pub mod sync;
 
 pub use deps::{ConfigError, Dependencies, FunctionConfig};
 pub use error::{ErrorName, FnError, HandlerFailure, PortError, Problem};

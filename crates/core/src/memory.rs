@@ -5,7 +5,7 @@
 //! adapter can be told to fail its next calls with a given [`PortError`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -20,11 +20,7 @@ use crate::registry::{
     EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluation_sort_key,
 };
 use crate::s3uri::S3Uri;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A poisoned lock only means another test thread panicked; the data is still usable.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::sync::lock;
 
 /// Failures to return from the next calls, in order.
 #[derive(Debug, Default)]

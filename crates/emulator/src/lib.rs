@@ -159,9 +159,7 @@ pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use mdlc_core::sync::lock;
 
 /// A job's shared state: its Describe* document, log, completion and stop signals.
 pub(crate) struct JobCell {

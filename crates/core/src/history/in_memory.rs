@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::{TrainingHistory, TrainingJobSummary, TuningJobSummary};
 use crate::error::PortError;
+use crate::sync::lock;
 
 #[derive(Default)]
 struct HistoryState {
@@ -31,7 +32,7 @@ impl InMemoryTrainingHistory {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, HistoryState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// The next call fails with `error` (errors queue up, first in first out).
