@@ -55,7 +55,7 @@ pub mod fields;
 pub mod files;
 pub mod glob;
 pub mod history;
-mod http;
+pub mod http;
 pub mod metrics;
 mod model;
 mod processing;

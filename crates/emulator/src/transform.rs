@@ -6,14 +6,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::Method;
 use mdlc_core::S3Uri;
 use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, watch};
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
+use crate::http::{BaseUrl, HttpClient};
 use crate::training::{Exit, run_process};
-use crate::{Inner, JobCell, JobKind, StopKind, files, http, now_ms, resolve_program, spawn_job};
+use crate::{Inner, JobCell, JobKind, StopKind, files, now_ms, resolve_program, spawn_job};
+
+/// How long one `POST /invocations` may take: SageMaker's default for a transform job
+/// (`ModelClientConfig.InvocationsTimeoutInSeconds`, 600 s).
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone)]
 struct TransformSpec {
@@ -313,7 +320,8 @@ fn batches(
 }
 
 async fn wait_ping(
-    port: u16,
+    client: &HttpClient,
+    server_url: &BaseUrl,
     server: &tokio::task::JoinHandle<(Exit, Vec<crate::training::MetricPoint>)>,
 ) -> Result<(), String> {
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -321,7 +329,15 @@ async fn wait_ping(
         if server.is_finished() {
             return Err("the model server exited before answering GET /ping".into());
         }
-        if let Ok(r) = http::request(port, "GET", "/ping", &[], &[], Duration::from_secs(2)).await
+        let ping = client.request(
+            server_url,
+            Method::GET,
+            "/ping",
+            &[],
+            Bytes::new(),
+            Duration::from_secs(2),
+        );
+        if let Ok(r) = ping.await
             && r.status == 200
         {
             return Ok(());
@@ -337,7 +353,8 @@ async fn transform_all(
     inner: &Inner,
     cell: &Arc<JobCell>,
     spec: &TransformSpec,
-    port: u16,
+    client: &HttpClient,
+    server_url: &BaseUrl,
 ) -> Result<usize, String> {
     let objects = inner
         .config
@@ -376,17 +393,20 @@ async fn transform_all(
         for (i, part) in parts.into_iter().enumerate() {
             let sem = sem.clone();
             let (ct, ac) = (content_type.clone(), accept.clone());
+            let (client, server_url) = (client.clone(), server_url.clone());
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-                let r = http::request(
-                    port,
-                    "POST",
-                    "/invocations",
-                    &[("Content-Type", &ct), ("Accept", &ac)],
-                    &part,
-                    Duration::from_secs(600),
-                )
-                .await?;
+                let r = client
+                    .request(
+                        &server_url,
+                        Method::POST,
+                        "/invocations",
+                        &[("Content-Type", &ct), ("Accept", &ac)],
+                        part,
+                        INVOCATION_TIMEOUT,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if r.status != 200 {
                     let text = String::from_utf8_lossy(&r.body)
                         .chars()
@@ -397,10 +417,10 @@ async fn transform_all(
                         r.status
                     ));
                 }
-                Ok::<(usize, Vec<u8>), String>((i, r.body))
+                Ok::<(usize, Bytes), String>((i, r.body))
             });
         }
-        let mut results: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut results: Vec<(usize, Bytes)> = Vec::new();
         while let Some(joined) = set.join_next().await {
             let r = joined.map_err(|e| format!("request task failed: {e}"))?;
             match r {
@@ -494,8 +514,10 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TransformSpec) {
         });
         let mut job_stop = cell.stop_receiver();
         let work = async {
-            wait_ping(port, &server).await?;
-            transform_all(&inner, &cell, &spec, port).await
+            let client = HttpClient::new();
+            let server_url = BaseUrl::loopback(port);
+            wait_ping(&client, &server_url, &server).await?;
+            transform_all(&inner, &cell, &spec, &client, &server_url).await
         };
         let outcome = tokio::select! {
             r = work => r,

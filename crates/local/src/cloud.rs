@@ -65,7 +65,7 @@ pub enum LocalError {
     #[error("{0}")]
     Faults(#[from] crate::invoker::FunctionFaultError),
     #[error("invalid --lambda-endpoint: {0}")]
-    Endpoint(#[from] crate::http::HttpError),
+    Endpoint(#[from] mdlc_emulator::http::HttpError),
     #[error(
         "the project's state machine directory was not found (looked for {looked}); pass it explicitly"
     )]

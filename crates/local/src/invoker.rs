@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::http::{self, BaseUrl};
 use crate::substitute::{LOCAL_ACCOUNT, LOCAL_REGION};
+use mdlc_emulator::http::{BaseUrl, HttpClient, HttpError, Method};
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -118,7 +118,7 @@ pub struct LocalInvokerBuilder {
     handlers: BTreeMap<String, HandlerFn>,
     commands: BTreeMap<String, String>,
     command_env: BTreeMap<String, String>,
-    lambda_endpoint: Option<BaseUrl>,
+    lambda_endpoint: Option<LambdaEndpoint>,
     sagemaker: Option<Arc<dyn SageMakerBackend>>,
     state_machines: BTreeMap<String, Arc<StateMachine>>,
     settings: RunSettings,
@@ -168,8 +168,11 @@ impl LocalInvokerBuilder {
     }
 
     /// Sends every function without a command to this Lambda Invoke API.
-    pub fn lambda_endpoint(mut self, url: &str) -> Result<Self, http::HttpError> {
-        self.lambda_endpoint = Some(BaseUrl::parse(url)?);
+    pub fn lambda_endpoint(mut self, url: &str) -> Result<Self, HttpError> {
+        self.lambda_endpoint = Some(LambdaEndpoint {
+            url: BaseUrl::parse(url)?,
+            client: HttpClient::new(),
+        });
         Ok(self)
     }
 
@@ -214,7 +217,7 @@ pub struct LocalInvoker {
     handlers: BTreeMap<String, HandlerFn>,
     commands: BTreeMap<String, String>,
     command_env: BTreeMap<String, String>,
-    lambda_endpoint: Option<BaseUrl>,
+    lambda_endpoint: Option<LambdaEndpoint>,
     sagemaker: Option<Arc<dyn SageMakerBackend>>,
     state_machines: BTreeMap<String, Arc<StateMachine>>,
     settings: RunSettings,
@@ -756,15 +759,24 @@ pub fn function_name(function: &str) -> Option<&str> {
     ok.then_some(name)
 }
 
+/// A Lambda Invoke API (`cargo lambda watch`) and the pooled client that calls it.
+struct LambdaEndpoint {
+    url: BaseUrl,
+    client: HttpClient,
+}
+
 async fn invoke_endpoint(
-    base: &BaseUrl,
+    endpoint: &LambdaEndpoint,
     name: &str,
     event: &Value,
     timeout: Duration,
 ) -> Result<Value, TaskFailure> {
     let body = serde_json::to_vec(event).unwrap_or_default();
     let path = format!("/2015-03-31/functions/{name}/invocations");
-    let response = http::post_json(base, &path, &body, timeout)
+    let headers = [("Content-Type", "application/json")];
+    let response = endpoint
+        .client
+        .request(&endpoint.url, Method::POST, &path, &headers, body, timeout)
         .await
         .map_err(|e| {
             TaskFailure::new(
@@ -895,6 +907,112 @@ impl TaskInvoker for LocalInvoker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for `cargo lambda watch`'s Invoke API on a free loopback port: function `ok`
+    /// echoes its event with the path it was called on, `fails` answers a function error,
+    /// `slow` never answers in time, `busy` is throttled, `broken` is a server error; any other
+    /// name is not found.
+    async fn lambda_watch() -> LambdaEndpoint {
+        use axum::extract::{Path, Request};
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        async fn invoke(Path(name): Path<String>, request: Request) -> axum::response::Response {
+            let path = request.uri().path().to_string();
+            let ct = request.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let event: Value = serde_json::from_slice(&body).unwrap();
+            match name.as_str() {
+                "ok" => json!({"event": event, "path": path, "ct": ct})
+                    .to_string()
+                    .into_response(),
+                "fails" => (
+                    [("x-amz-function-error", "Unhandled")],
+                    r#"{"errorType":"ModelNotFound","errorMessage":"no model m"}"#,
+                )
+                    .into_response(),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    "{}".into_response()
+                }
+                "busy" => (StatusCode::TOO_MANY_REQUESTS, "Rate exceeded").into_response(),
+                "broken" => (StatusCode::BAD_GATEWAY, "bad gateway").into_response(),
+                _ => (StatusCode::NOT_FOUND, "no such function").into_response(),
+            }
+        }
+        let app = axum::Router::new().route(
+            "/lambda/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(invoke),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        LambdaEndpoint {
+            url: BaseUrl::parse(&format!("http://127.0.0.1:{port}/lambda/")).unwrap(),
+            client: HttpClient::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_lambda_endpoint_when_invoked_then_answers_map_to_lambdas_errors() {
+        let endpoint = lambda_watch().await;
+        let event = json!({"modelName": "m"});
+        let secs = Duration::from_secs;
+        let ok = invoke_endpoint(&endpoint, "ok", &event, secs(5))
+            .await
+            .unwrap();
+        assert_eq!(
+            ok,
+            json!({"event": event, "path": "/lambda/2015-03-31/functions/ok/invocations", "ct": "application/json"})
+        );
+        let failure = |name: &'static str, timeout: u64| {
+            let (endpoint, event) = (&endpoint, &event);
+            async move {
+                invoke_endpoint(endpoint, name, event, secs(timeout))
+                    .await
+                    .unwrap_err()
+            }
+        };
+        let f = failure("fails", 5).await;
+        assert_eq!(f.error, "ModelNotFound");
+        assert!(f.cause.contains("no model m"), "{f}");
+        let f = failure("missing", 5).await;
+        assert_eq!(f.error, "Lambda.ResourceNotFoundException", "{f}");
+        assert_eq!(
+            failure("busy", 5).await.error,
+            "Lambda.TooManyRequestsException"
+        );
+        let f = failure("broken", 5).await;
+        assert_eq!(
+            (f.error.as_str(), f.cause.as_str()),
+            ("Lambda.ServiceException", "HTTP 502: bad gateway")
+        );
+        let f = failure("slow", 1).await;
+        assert_eq!(f.error, "Lambda.ServiceException");
+        assert!(f.cause.contains("timed out after 1 s"), "{f}");
+    }
+
+    #[tokio::test]
+    async fn given_no_lambda_endpoint_listening_when_invoked_then_service_exception_says_so() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let endpoint = LambdaEndpoint {
+            url: BaseUrl::loopback(port),
+            client: HttpClient::new(),
+        };
+        let f = invoke_endpoint(&endpoint, "ok", &json!({}), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(f.error, "Lambda.ServiceException");
+        assert!(f.cause.contains("cannot reach 127.0.0.1:"), "{f}");
+        assert!(f.cause.contains("is `cargo lambda watch` running?"), "{f}");
+    }
 
     #[test]
     fn given_function_references_when_parsed_then_names() {

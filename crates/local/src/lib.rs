@@ -11,7 +11,6 @@
 pub mod cloud;
 pub mod demo;
 pub mod functions;
-pub mod http;
 pub mod invoker;
 pub mod progress;
 pub mod registry;

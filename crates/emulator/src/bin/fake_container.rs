@@ -10,9 +10,14 @@
 //!   line `a,b,...` becomes `bias + a + b + ...` where `bias` is the model's `x`.
 //! * `copy IN OUT`: (processing) copies every file of IN to OUT with its text upper-cased.
 
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -138,61 +143,42 @@ fn train() {
     }
 }
 
-fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) {
-    let reason = if status == 200 { "OK" } else { "Error" };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
+/// The answer of the model to an `/invocations` body: `bias + a + b + ...` per line.
+fn predict(body: &[u8], bias: f64) -> String {
+    let mut out = String::new();
+    for line in String::from_utf8_lossy(body)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
+        let sum: f64 = line
+            .split(',')
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .sum();
+        out.push_str(&format!("{}\n", sum + bias));
+    }
+    out
 }
 
-fn handle(mut stream: TcpStream, bias: f64, fail_all: bool) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut length = 0usize;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    if request_line.starts_with("GET /ping") {
-        respond(&mut stream, 200, b"ok");
-    } else if request_line.starts_with("POST /invocations") {
+/// A `text/csv` answer.
+fn csv(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/csv")], body.into()).into_response()
+}
+
+/// `GET /ping` and `POST /invocations`; 404 for anything else.
+fn app(bias: f64, fail_all: bool) -> Router {
+    let invocations = move |body: Bytes| async move {
         if fail_all {
-            respond(&mut stream, 500, b"model error");
-            return;
+            csv(StatusCode::INTERNAL_SERVER_ERROR, "model error")
+        } else {
+            csv(StatusCode::OK, predict(&body, bias))
         }
-        let mut out = String::new();
-        for line in String::from_utf8_lossy(&body)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-        {
-            let sum: f64 = line
-                .split(',')
-                .filter_map(|v| v.trim().parse::<f64>().ok())
-                .sum();
-            out.push_str(&format!("{}\n", sum + bias));
-        }
-        respond(&mut stream, 200, out.as_bytes());
-    } else {
-        respond(&mut stream, 404, b"not found");
-    }
+    };
+    Router::new()
+        .route("/ping", get(|| async { csv(StatusCode::OK, "ok") }))
+        .route("/invocations", post(invocations))
+        .fallback(|| async { csv(StatusCode::NOT_FOUND, "not found") })
+        // The largest MaxPayloadInMB of a transform job.
+        .layer(DefaultBodyLimit::max(100 * 1024 * 1024))
 }
 
 fn serve() {
@@ -215,16 +201,31 @@ fn serve() {
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(0.0);
     let fail_all = model.pointer("/hyperparameters/serve_fail").is_some();
-    let listener = match TcpListener::bind(("127.0.0.1", port)) {
-        Ok(l) => l,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("cannot bind port {port}: {e}");
+            eprintln!("cannot start the server's runtime: {e}");
             std::process::exit(5)
         }
     };
-    println!("serving on {port}");
-    for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || handle(stream, bias, fail_all));
+    let served = runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot bind port {port}: {e}");
+                std::process::exit(5)
+            }
+        };
+        println!("serving on {port}");
+        axum::serve(listener, app(bias, fail_all)).await
+    });
+    if let Err(e) = served {
+        eprintln!("the server stopped: {e}");
+        std::process::exit(5)
     }
 }
 
