@@ -45,7 +45,7 @@ pub struct AwsConfig {
     pub region: Option<String>,
     /// Endpoint of every client (for example moto's server); `None`: the AWS endpoints.
     pub endpoint_url: Option<String>,
-    /// The registry table (ARCHITECTURE.md "Model registry").
+    /// The registry table (docs/ARCHITECTURE.md, "Model registry").
     pub table_name: String,
     /// Path-style S3 addressing (needed by local servers).
     pub s3_force_path_style: bool,

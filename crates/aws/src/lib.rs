@@ -1,7 +1,7 @@
 //! AWS adapters of the MDLC ports (`mdlc_core::ports`) over `aws-sdk-*`.
 //!
-//! - [`DynamoDbRegistry`] implements `RegistryRead` + `RegistryWrite` on one table (ARCHITECTURE.md
-//!   "Model registry"; item layout in `dynamodb/items.rs`).
+//! - [`DynamoDbRegistry`] implements `RegistryRead` + `RegistryWrite` on one table
+//!   (docs/ARCHITECTURE.md, "Model registry"; item layout in `dynamodb/items.rs`).
 //! - [`S3ObjectStore`] implements `ObjectStore`.
 //! - [`SageMakerClient`] implements `SageMakerApi`.
 //! - [`AwsConfig`] / [`AwsAdapters`]: typed configuration and the constructor that builds every

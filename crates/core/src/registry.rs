@@ -1,4 +1,4 @@
-//! Model registry records (one DynamoDB table; see ARCHITECTURE.md "Model registry").
+//! Model registry records (one DynamoDB table; see docs/ARCHITECTURE.md, "Model registry").
 
 use std::collections::BTreeMap;
 

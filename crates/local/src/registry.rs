@@ -1,7 +1,7 @@
 //! `FsRegistry`: the embedded model registry of the local cloud.
 //!
-//! The same semantics as the DynamoDB table (ARCHITECTURE.md, "Model registry"): per model a
-//! version counter, version items, per-execution idempotency markers and evaluation items.
+//! The same semantics as the DynamoDB table (docs/ARCHITECTURE.md, "Model registry"): per model
+//! a version counter, version items, per-execution idempotency markers and evaluation items.
 //! The database is one JSON file (`registry.json`) in the registry directory. Every write is one
 //! transaction: it takes an exclusive lock on `registry.lock` (an OS file lock, so concurrent
 //! *processes* are serialised too), reads the current state, applies the change and replaces the

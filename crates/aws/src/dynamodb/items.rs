@@ -1,4 +1,4 @@
-//! Attribute mapping of registry items (ARCHITECTURE.md "Model registry").
+//! Attribute mapping of registry items (docs/ARCHITECTURE.md, "Model registry").
 //!
 //! | item | `sk` | attributes besides `pk` (model name) and `sk` |
 //! | --- | --- | --- |

@@ -1,4 +1,4 @@
-//! The model registry on one DynamoDB table (ARCHITECTURE.md "Model registry").
+//! The model registry on one DynamoDB table (docs/ARCHITECTURE.md, "Model registry").
 //!
 //! Key schema: `pk` (S, hash) = model name, `sk` (S, range); item layout in [`items`].
 //! Every read is strongly consistent.
