@@ -220,4 +220,13 @@ mod tests {
             }
         ));
     }
+
+    #[test]
+    fn given_dependencies_when_debug_printed_then_only_the_config_is_shown() {
+        let world = crate::memory::InMemoryWorld::new();
+        assert_eq!(
+            format!("{:?}", world.dependencies()),
+            format!("Dependencies {{ config: {:?}, .. }}", world.config)
+        );
+    }
 }

@@ -642,4 +642,64 @@ mod tests {
         ));
         assert_eq!(feature_drift(&p, &[]), Err(DriftError::EmptyBatch));
     }
+
+    #[test]
+    fn given_missing_values_on_one_side_only_when_drift_then_the_missing_bin_still_counts() {
+        // Baseline 0.2 missing, batch none missing: the missing bin is (0.2, 0) → floored.
+        let p = quartile_profile(0.2);
+        let r = feature_drift(&p, &rows(&[0.0, 1.0, 2.0, 3.0])).unwrap();
+        let expected = psi(&[0.2, 0.2, 0.2, 0.2, 0.2], &[0.25, 0.25, 0.25, 0.25, 0.0]);
+        assert!(close(r.features[0].psi, expected), "{r:?}");
+        // Baseline none missing, batch a quarter missing: the missing bin is (0, 0.25).
+        let p = quartile_profile(0.0);
+        let r = feature_drift(&p, &rows(&[0.0, 1.0, 2.0, f64::NAN])).unwrap();
+        let expected = psi(
+            &[0.25, 0.25, 0.25, 0.25, 0.0],
+            &[0.25, 0.25, 0.25, 0.0, 0.25],
+        );
+        assert!(close(r.features[0].psi, expected), "{r:?}");
+        assert!(r.features[0].psi > 1.0, "{r:?}");
+    }
+
+    #[test]
+    fn given_an_infinite_cell_when_a_csv_is_added_then_it_is_not_a_number() {
+        let p = quartile_profile(0.0);
+        for cell in ["inf", "-infinity", "1e999"] {
+            let err = DriftAccumulator::new(&p)
+                .add_csv("f.csv", &format!("1\n{cell}\n"))
+                .unwrap_err();
+            assert_eq!(
+                err,
+                DriftError::NotANumber {
+                    file: "f.csv".into(),
+                    line: 2,
+                    column: 1,
+                    value: cell.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn given_shares_summing_to_exactly_the_tolerance_when_validated_then_they_count_as_zero() {
+        // A sum within SHARE_SUM_TOLERANCE of 0 (a feature that is all missing) is accepted;
+        // just above it is not.
+        let mut p = quartile_profile(1.0);
+        p.features[0].bins.shares = vec![SHARE_SUM_TOLERANCE, 0.0, 0.0, 0.0];
+        assert_eq!(p.validate(), Ok(()));
+        p.features[0].bins.shares = vec![2.0 * SHARE_SUM_TOLERANCE, 0.0, 0.0, 0.0];
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "invalid data profile at /features/0/bins/shares: sum to 0.000002, expected 1"
+        );
+    }
+
+    #[test]
+    fn given_serde_paths_when_made_pointers_then_each_segment_and_index_is_one_token() {
+        assert_eq!(pointer_of("."), "/");
+        assert_eq!(pointer_of(""), "/");
+        assert_eq!(pointer_of("rows"), "/rows");
+        assert_eq!(pointer_of("a.b[2][3].c"), "/a/b/2/3/c");
+        assert_eq!(pointer_of("features[10].bins"), "/features/10/bins");
+    }
 }

@@ -334,4 +334,60 @@ mod tests {
         };
         assert_eq!(p.to_string(), "s3://b/k.out line 3: not a number");
     }
+
+    #[test]
+    fn given_each_port_error_when_asked_then_only_unavailable_and_conflict_are_retryable() {
+        let m = || "m".to_string();
+        let cases = [
+            (PortError::not_found("k"), false),
+            (PortError::Conflict { message: m() }, true),
+            (PortError::unavailable("m"), true),
+            (PortError::Rejected { message: m() }, false),
+            (PortError::Corrupt { message: m() }, false),
+        ];
+        for (e, retryable) in cases {
+            assert_eq!(e.is_retryable(), retryable, "{e}");
+        }
+    }
+
+    #[test]
+    fn given_each_error_name_when_shown_then_it_is_its_stable_name_and_only_unavailable_retries() {
+        let shown: Vec<String> = ErrorName::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "InvalidInput",
+                "ModelNotFound",
+                "ModelArtifactsMissing",
+                "TrainingFailed",
+                "RegistryConflict",
+                "PredictionsMismatch",
+                "RetrainLimitReached",
+                "RetrainDataMissing",
+                "DependencyUnavailable",
+                "DependencyRejected",
+                "CorruptData",
+                "ConfigurationError",
+            ]
+        );
+        let retryable: Vec<ErrorName> = ErrorName::ALL
+            .into_iter()
+            .filter(|n| n.is_retryable())
+            .collect();
+        assert_eq!(retryable, [ErrorName::DependencyUnavailable]);
+    }
+
+    #[test]
+    fn given_a_handler_failure_when_shown_then_it_is_type_colon_message() {
+        let f = HandlerFailure::from(FnError::from_port("s3 get", PortError::not_found("k")));
+        assert_eq!(f.to_string(), format!("{}: {}", f.error_type, f.message));
+        assert_eq!(
+            HandlerFailure {
+                error_type: "T".into(),
+                message: "m".into()
+            }
+            .to_string(),
+            "T: m"
+        );
+    }
 }
