@@ -420,6 +420,59 @@ async fn given_hyperband_when_run_then_no_job_goes_past_max_resource_and_weak_jo
     );
 }
 
+/// SageMaker reads a missing `MaxResource` from the static hyperparameters epochs, numepochs,
+/// n-epochs, n_epochs or num_epochs only (not from XGBoost's num_round), and allows at most
+/// 20,000 epochs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_hyperband_without_max_resource_then_only_sagemakers_epoch_keys_stand_in() {
+    let env = setup();
+    env.put_train_data().await;
+    let ranges = json!({"CategoricalParameterRanges": [{"Name": "x", "Values": ["1"]}]});
+    let no_max = |name: &str, statics: Value| {
+        let mut r = tuning_request(name, "Hyperband", 1, 1, ranges.clone(), statics);
+        r["HyperParameterTuningJobConfig"]
+            .as_object_mut()
+            .unwrap()
+            .remove("StrategyConfig");
+        r
+    };
+    let f = env
+        .fail(
+            "createHyperParameterTuningJob",
+            false,
+            no_max("hb-rounds", json!({"num_round": "9"})),
+        )
+        .await;
+    assert_validation(
+        &f,
+        "1 validation error detected: 'HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MaxResource' is required unless a static hyperparameter (epochs, numepochs, n-epochs, n_epochs or num_epochs) gives the number of epochs",
+    );
+    let mut too_many = no_max("hb-max", json!({"epochs": "3"}));
+    too_many["HyperParameterTuningJobConfig"]["StrategyConfig"] =
+        json!({"HyperbandStrategyConfig": {"MaxResource": 20_001}});
+    let f = env
+        .fail("createHyperParameterTuningJob", false, too_many)
+        .await;
+    assert!(
+        f.cause.contains("MaxResource"),
+        "20,001 epochs are refused: {}",
+        f.cause
+    );
+    for (i, key) in ["epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs"]
+        .iter()
+        .enumerate()
+    {
+        let mut statics = serde_json::Map::new();
+        statics.insert(key.to_string(), json!("2"));
+        let req = no_max(&format!("hb-key-{i}"), Value::Object(statics));
+        let done = env.ok("createHyperParameterTuningJob", true, req).await;
+        assert_eq!(
+            done["HyperParameterTuningJobStatus"], "Completed",
+            "{key} gives MaxResource: {done:#}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_all_training_jobs_fail_when_tuning_then_the_tuning_job_fails() {
     let env = setup();

@@ -1,5 +1,14 @@
 //! Hyperparameter tuning jobs: Random, Bayesian, Grid and Hyperband strategies, parallel
 //! training jobs, early stopping, and the Describe/List shapes of SageMaker.
+//!
+//! SageMaker's `Hyperband` strategy is accepted by that name, but what runs is one bracket of
+//! *asynchronous successive halving* ([`StrategyKind::SuccessiveHalving`]): configurations are
+//! drawn at random, every job starts from epoch 1, and at each rung (`MinResource · η^i` epochs
+//! below `MaxResource`, η = 3) a job is stopped when at least ⌊n/η⌋ of the n jobs that reached
+//! the rung so far did better there (a rung judges once η jobs reached it); a job that reaches
+//! `MaxResource` is stopped and counts as completed. Hyperband proper
+//! runs several such brackets with different starting rungs; SageMaker documents neither its
+//! bracket count nor its η, so the emulator does not pretend to reproduce them.
 
 mod builtin;
 pub mod gp;
@@ -23,8 +32,13 @@ use crate::{Inner, JobCell, JobKind, StopKind, now_ms, spawn_job};
 use space::{GRID_MAX_TRAINING_JOBS, SearchSpace};
 use strategy::{BayesianSearch, GridSearch, RandomSearch, Strategy};
 
-/// Hyperband's reduction factor η.
+/// The reduction factor η of successive halving: a rung keeps the best 1/η of its jobs.
 const ETA: usize = 3;
+/// The static hyperparameters SageMaker reads `MaxResource` from when the request has none
+/// (API reference, `HyperbandStrategyConfig`).
+const MAX_RESOURCE_KEYS: [&str; 5] = ["epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs"];
+/// "The maximum value is 20,000 epochs" (API reference, `HyperbandStrategyConfig.MaxResource`).
+const MAX_RESOURCE: u64 = 20_000;
 /// Early stopping (median rule) needs this many earlier jobs with a value at the same epoch.
 const MEDIAN_RULE_MIN_JOBS: usize = 3;
 
@@ -33,7 +47,8 @@ enum StrategyKind {
     Random,
     Bayesian,
     Grid,
-    Hyperband,
+    /// SageMaker's `Hyperband`, run as one bracket of asynchronous successive halving.
+    SuccessiveHalving,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +64,7 @@ struct TuningSpec {
     space: SearchSpace,
     static_hps: BTreeMap<String, String>,
     definition: Value,
-    /// Hyperband (min, max) resource, in epochs (values of the objective metric).
+    /// Successive halving's (min, max) resource, in epochs (values of the objective metric).
     resource: Option<(usize, usize)>,
     seed: u64,
     target: Option<f64>,
@@ -130,7 +145,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     let strategy = match strategy_s.as_str() {
         "Random" => StrategyKind::Random,
         "Grid" => StrategyKind::Grid,
-        "Hyperband" => StrategyKind::Hyperband,
+        "Hyperband" => StrategyKind::SuccessiveHalving,
         _ => StrategyKind::Bayesian,
     };
     let op = fields::join(c, "HyperParameterTuningJobObjective");
@@ -184,7 +199,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
         "Off",
         &mut p,
     );
-    if early == "Auto" && strategy == StrategyKind::Hyperband {
+    if early == "Auto" && strategy == StrategyKind::SuccessiveHalving {
         p.push(
             &fields::join(c, "TrainingJobEarlyStoppingType"),
             "must be Off with the Hyperband strategy (Hyperband stops jobs itself)",
@@ -225,27 +240,21 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     }
     let strat_cfg = fields::opt_obj(&cfg, c, "StrategyConfig", &mut p);
     let mut resource = None;
-    if strategy == StrategyKind::Hyperband {
+    if strategy == StrategyKind::SuccessiveHalving {
         let hp = fields::join(c, "StrategyConfig.HyperbandStrategyConfig");
         let hb = strat_cfg
             .and_then(|s| fields::get(s, "HyperbandStrategyConfig"))
             .cloned()
             .unwrap_or(json!({}));
         let min_r =
-            fields::opt_u64(&hb, &hp, "MinResource", 1, 10_000, &mut p).unwrap_or(1) as usize;
-        let from_static = [
-            "epochs",
-            "num_epochs",
-            "n_epochs",
-            "max_epochs",
-            "num_round",
-        ]
-        .iter()
-        .find_map(|k| static_hps.get(*k).and_then(|v| v.parse::<usize>().ok()));
-        match fields::opt_u64(&hb, &hp, "MaxResource", 1, 10_000, &mut p).map(|v| v as usize).or(from_static) {
+            fields::opt_u64(&hb, &hp, "MinResource", 1, MAX_RESOURCE, &mut p).unwrap_or(1) as usize;
+        let from_static = MAX_RESOURCE_KEYS
+            .iter()
+            .find_map(|k| static_hps.get(*k).and_then(|v| v.parse::<usize>().ok()));
+        match fields::opt_u64(&hb, &hp, "MaxResource", 1, MAX_RESOURCE, &mut p).map(|v| v as usize).or(from_static) {
             Some(max_r) if max_r >= min_r => resource = Some((min_r, max_r)),
             Some(_) => p.push(&fields::join(&hp, "MaxResource"), "must not be less than MinResource"),
-            None => p.push(&fields::join(&hp, "MaxResource"), "is required unless a static hyperparameter (epochs, num_round, ...) gives the number of epochs"),
+            None => p.push(&fields::join(&hp, "MaxResource"), "is required unless a static hyperparameter (epochs, numepochs, n-epochs, n_epochs or num_epochs) gives the number of epochs"),
         }
     } else if strat_cfg.is_some() {
         p.push(
@@ -465,7 +474,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// Hyperband's rungs: `min * η^i` below `max`.
+/// Successive halving's rungs: `min * η^i` below `max`.
 fn rungs(min_r: usize, max_r: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut r = min_r.max(1);
@@ -534,7 +543,7 @@ impl Stopper {
 async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
     tracing::info!(target: "mdlc_emulator", job = %spec.name, strategy = ?spec.strategy, max_jobs = spec.max_jobs, max_parallel = spec.max_parallel, "tuning job started");
     let mut strategy: Box<dyn Strategy> = match spec.strategy {
-        StrategyKind::Random | StrategyKind::Hyperband => {
+        StrategyKind::Random | StrategyKind::SuccessiveHalving => {
             Box::new(RandomSearch::new(spec.space.dims(), spec.seed))
         }
         StrategyKind::Bayesian => Box::new(BayesianSearch::new(
@@ -648,7 +657,7 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
                         t.curve.push(obs.value);
                     }
                     // A job already told to stop may log a few more epochs before SIGTERM lands;
-                    // those must not enter a Hyperband rung or be judged again.
+                    // those must not enter a rung or be judged again.
                     let stop_pending = trials
                         .get(idx)
                         .and_then(|t| t.cell.as_ref())

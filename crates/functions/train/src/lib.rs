@@ -5,6 +5,8 @@
 //! condition, output path and the VPC (`VpcConfig`, needed by file-system channels). The state
 //! machine passes it to SageMaker unchanged.
 
+use std::collections::BTreeMap;
+
 use mdlc_core::images;
 use mdlc_core::input::{
     DataSource, ExecutionInput, Flow, ObjectiveType, ParameterRange, RangeType, ScalingType,
@@ -150,6 +152,20 @@ fn strategy(s: Strategy) -> &'static str {
     }
 }
 
+/// The static hyperparameters SageMaker's Hyperband strategy reads its `MaxResource` from
+/// (API reference, `HyperbandStrategyConfig.MaxResource`).
+const EPOCH_KEYS: [&str; 5] = ["epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs"];
+
+/// `MaxResource` for the Hyperband strategy when SageMaker cannot infer it: XGBoost counts its
+/// epochs in `num_round`, a key SageMaker does not read, so the request names it. `None` for
+/// other strategies, when an epoch key is there, or without a static whole `num_round`.
+fn hyperband_max_resource(strategy: Strategy, statics: &BTreeMap<String, String>) -> Option<u64> {
+    if strategy != Strategy::Hyperband || EPOCH_KEYS.iter().any(|k| statics.contains_key(*k)) {
+        return None;
+    }
+    statics.get("num_round")?.trim().parse().ok()
+}
+
 /// Builds the request. Pure: the same plan always gives the same request.
 pub fn handle(input: TrainInput, config: &FunctionConfig) -> Result<TrainOutput, FnError> {
     let plan = &input.plan;
@@ -189,18 +205,22 @@ pub fn handle(input: TrainInput, config: &FunctionConfig) -> Result<TrainOutput,
         ObjectiveType::Minimize => "Minimize",
         ObjectiveType::Maximize => "Maximize",
     };
+    let mut tuning_config = json!({
+        "Strategy": strategy(tuning.strategy),
+        "HyperParameterTuningJobObjective": {
+            "Type": objective_type,
+            "MetricName": tuning.objective.metric
+        },
+        "ResourceLimits": Value::Object(limits),
+        "ParameterRanges": parameter_ranges(&tuning.ranges),
+        "TrainingJobEarlyStoppingType": tuning.early_stopping.sagemaker()
+    });
+    if let Some(max) = hyperband_max_resource(tuning.strategy, &tuning.static_hyper_parameters) {
+        tuning_config["StrategyConfig"] = json!({"HyperbandStrategyConfig": {"MaxResource": max}});
+    }
     let request = json!({
         "HyperParameterTuningJobName": plan.names.tuning_job,
-        "HyperParameterTuningJobConfig": {
-            "Strategy": strategy(tuning.strategy),
-            "HyperParameterTuningJobObjective": {
-                "Type": objective_type,
-                "MetricName": tuning.objective.metric
-            },
-            "ResourceLimits": Value::Object(limits),
-            "ParameterRanges": parameter_ranges(&tuning.ranges),
-            "TrainingJobEarlyStoppingType": tuning.early_stopping.sagemaker()
-        },
+        "HyperParameterTuningJobConfig": tuning_config,
         "TrainingJobDefinition": Value::Object(parts)
     });
     tracing::info!(
@@ -411,6 +431,54 @@ mod tests {
         assert_eq!(
             out["request"]["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"],
             json!([{"Name": "valid:loss", "Regex": "loss=([0-9.]+)"}])
+        );
+    }
+
+    #[tokio::test]
+    async fn given_hyperband_then_max_resource_is_the_static_num_round() {
+        let world = InMemoryWorld::new();
+        let p = plan(
+            &world,
+            Flow::Training,
+            json!({"modelName": "m",
+                   "tuning": {"strategy": "Hyperband",
+                              "staticHyperParameters": {"num_round": "40"}}}),
+        );
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
+        let cfg = &out["request"]["HyperParameterTuningJobConfig"];
+        assert_eq!(cfg["Strategy"], "Hyperband");
+        assert_eq!(
+            cfg["StrategyConfig"],
+            json!({"HyperbandStrategyConfig": {"MaxResource": 40}})
+        );
+        let statics = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        // SageMaker infers it from an epoch key itself; other strategies take no StrategyConfig
+        let with_epochs = statics(&[("num_round", "40"), ("n_epochs", "7")]);
+        assert_eq!(
+            hyperband_max_resource(Strategy::Hyperband, &with_epochs),
+            None
+        );
+        let rounds = statics(&[("num_round", "40")]);
+        assert_eq!(hyperband_max_resource(Strategy::Bayesian, &rounds), None);
+        assert_eq!(
+            hyperband_max_resource(Strategy::Hyperband, &statics(&[])),
+            None
+        );
+        let bayesian = plan(&world, Flow::Training, json!({"modelName": "m"}));
+        let out = invoke(json!({"plan": bayesian}), &world.dependencies())
+            .await
+            .unwrap();
+        assert!(
+            out["request"]["HyperParameterTuningJobConfig"]
+                .get("StrategyConfig")
+                .is_none()
         );
     }
 
