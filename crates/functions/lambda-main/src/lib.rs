@@ -58,14 +58,32 @@ pub async fn dependencies_from_env() -> Result<Dependencies, lambda_runtime::Err
     })
 }
 
-/// Runs the Lambda loop for one function: `invoke` is the function's uniform entry point.
+/// Runs the Lambda loop for one function: `invoke` is the function's uniform entry point over
+/// the [`Dependencies`] built from the environment.
 pub async fn run<F, Fut>(name: &'static str, invoke: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(Value, &'static Dependencies) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Value, HandlerFailure>> + Send,
 {
     init_tracing();
-    let deps: &'static Dependencies = Box::leak(Box::new(dependencies_from_env().await?));
+    let deps = dependencies_from_env().await?;
+    serve(name, deps, invoke).await
+}
+
+/// The Lambda loop over dependencies of any type (a function that needs more than
+/// [`Dependencies`] builds its own, after [`init_tracing`]): each event goes to `invoke`, a
+/// failure is logged with the request id and returned as the Lambda error of its stable name.
+pub async fn serve<D, F, Fut>(
+    name: &'static str,
+    deps: D,
+    invoke: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    D: Send + Sync + 'static,
+    F: Fn(Value, &'static D) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, HandlerFailure>> + Send,
+{
+    let deps: &'static D = Box::leak(Box::new(deps));
     tracing::info!(function = name, "initialized");
     let invoke = &invoke;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
