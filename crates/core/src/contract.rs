@@ -519,3 +519,184 @@ where
     set_status_changes_only_the_status(registry.clone()).await;
     concurrent_registrations_are_gap_free(registry).await;
 }
+
+#[cfg(test)]
+mod tests {
+    //! The contract suite must fail a registry that breaks it: each behaviour is run against the
+    //! in-memory registry with one fault, and must panic; without a fault, all of it passes.
+
+    use std::future::Future;
+    use std::sync::atomic::AtomicU64;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::memory::InMemoryRegistry;
+    use crate::registry::{ModelVersion, Registration};
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Fault {
+        None,
+        /// Every registration creates a new version (no execution marker).
+        NotIdempotent,
+        /// `list_versions` returns nothing.
+        ListsNothing,
+        /// `latest_version` ignores the statuses asked for.
+        LatestIgnoresStatus,
+        /// `put_evaluation` drops the record.
+        DropsEvaluations,
+        /// `set_status` succeeds without changing anything.
+        StatusUnchanged,
+    }
+
+    struct Faulty {
+        inner: InMemoryRegistry,
+        fault: Fault,
+        calls: AtomicU64,
+    }
+
+    fn faulty(fault: Fault) -> Arc<Faulty> {
+        Arc::new(Faulty {
+            inner: InMemoryRegistry::new(),
+            fault,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    const ALL_STATUSES: [VersionStatus; 4] = [
+        VersionStatus::Registered,
+        VersionStatus::Approved,
+        VersionStatus::Rejected,
+        VersionStatus::Retired,
+    ];
+
+    #[async_trait]
+    impl RegistryRead for Faulty {
+        async fn latest_version(
+            &self,
+            model: &str,
+            statuses: &[VersionStatus],
+        ) -> Result<Option<ModelVersion>, PortError> {
+            let statuses = if self.fault == Fault::LatestIgnoresStatus {
+                &ALL_STATUSES[..]
+            } else {
+                statuses
+            };
+            self.inner.latest_version(model, statuses).await
+        }
+        async fn get_version(
+            &self,
+            model: &str,
+            version: u64,
+        ) -> Result<Option<ModelVersion>, PortError> {
+            self.inner.get_version(model, version).await
+        }
+        async fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
+            if self.fault == Fault::ListsNothing {
+                return Ok(Vec::new());
+            }
+            self.inner.list_versions(model).await
+        }
+        async fn list_evaluations(
+            &self,
+            model: &str,
+            since: Option<&str>,
+        ) -> Result<Vec<EvaluationRecord>, PortError> {
+            self.inner.list_evaluations(model, since).await
+        }
+    }
+
+    #[async_trait]
+    impl RegistryWrite for Faulty {
+        async fn register(&self, mut new: NewVersion) -> Result<Registration, PortError> {
+            if self.fault == Fault::NotIdempotent {
+                let n = self.calls.fetch_add(1, Ordering::Relaxed);
+                new.execution_arn = format!("{}-call-{n}", new.execution_arn);
+            }
+            self.inner.register(new).await
+        }
+        async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
+            if self.fault == Fault::DropsEvaluations {
+                return Ok(());
+            }
+            self.inner.put_evaluation(record).await
+        }
+        async fn set_status(
+            &self,
+            model: &str,
+            version: u64,
+            status: VersionStatus,
+        ) -> Result<(), PortError> {
+            if self.fault == Fault::StatusUnchanged {
+                return match self.inner.get_version(model, version).await? {
+                    Some(_) => Ok(()),
+                    None => Err(PortError::not_found(format!("{model} v{version}"))),
+                };
+            }
+            self.inner.set_status(model, version, status).await
+        }
+    }
+
+    /// Whether `check` panics (run as its own task).
+    async fn fails(check: impl Future<Output = ()> + Send + 'static) -> bool {
+        tokio::spawn(check).await.is_err_and(|e| e.is_panic())
+    }
+
+    #[tokio::test]
+    async fn given_a_correct_registry_when_the_contract_runs_then_it_passes() {
+        assert!(!fails(run_all(faulty(Fault::None))).await);
+    }
+
+    #[tokio::test]
+    async fn given_a_registry_that_registers_twice_when_checked_then_idempotency_and_gap_freedom_fail()
+     {
+        assert!(
+            fails(registers_idempotently_per_execution(faulty(
+                Fault::NotIdempotent
+            )))
+            .await
+        );
+        assert!(
+            fails(concurrent_registrations_are_gap_free(faulty(
+                Fault::NotIdempotent
+            )))
+            .await
+        );
+        assert!(fails(run_all(faulty(Fault::NotIdempotent))).await);
+    }
+
+    #[tokio::test]
+    async fn given_a_registry_that_lists_nothing_when_checked_then_listing_fails() {
+        assert!(fails(gets_and_lists_versions(faulty(Fault::ListsNothing))).await);
+    }
+
+    #[tokio::test]
+    async fn given_a_registry_whose_latest_ignores_statuses_when_checked_then_latest_fails() {
+        assert!(
+            fails(latest_version_respects_statuses(faulty(
+                Fault::LatestIgnoresStatus
+            )))
+            .await
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_registry_that_drops_evaluations_when_checked_then_evaluations_fail() {
+        assert!(
+            fails(records_and_lists_evaluations(faulty(
+                Fault::DropsEvaluations
+            )))
+            .await
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_registry_whose_status_never_changes_when_checked_then_set_status_fails() {
+        assert!(
+            fails(set_status_changes_only_the_status(faulty(
+                Fault::StatusUnchanged
+            )))
+            .await
+        );
+    }
+}
