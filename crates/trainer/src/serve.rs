@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -120,6 +121,10 @@ impl Server {
         };
         let app = router(Arc::new(model), options.max_payload_bytes);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Answers go out at once (no Nagle delay behind a small reply on a kept-alive connection).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serving = runtime.spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
