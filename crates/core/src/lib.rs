@@ -20,6 +20,8 @@ pub mod input;
 pub mod io;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+#[cfg(test)]
+mod memory_tests;
 pub mod metrics;
 pub mod names;
 pub mod policy;
