@@ -6,11 +6,10 @@ use mdlc_trainer::gbdt::train;
 use mdlc_trainer::model::Model;
 use mdlc_trainer::params::{Objective, TrainParams};
 use mdlc_trainer::serve::Server;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
+/// One HTTP/1.1 request (hyper's client, a fresh connection); returns (status, body).
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -18,26 +17,34 @@ fn http(
     ctype: Option<&str>,
     body: &str,
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
     if let Some(ct) = ctype {
-        req.push_str(&format!("Content-Type: {ct}\r\n"));
+        request = request.header("content-type", ct);
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
+    let request = request
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
         .unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let exchange = async {
+            let response = client.request(request).await.unwrap();
+            let status = response.status().as_u16();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        };
+        tokio::time::timeout(Duration::from_secs(20), exchange)
+            .await
+            .expect("an answer within 20 s")
+    })
 }
 
 fn binary_model() -> (Model, String) {
