@@ -10,6 +10,20 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The project's Lambda functions, each with the placeholder its ARN fills in the state machine
+/// definitions (`${InitializeFunctionArn}`, …: the `DefinitionSubstitutions` of
+/// `infra/template.yaml`, and the local cloud's substitution).
+pub const FUNCTIONS: [(&str, &str); 8] = [
+    ("InitializeFunctionArn", "initialize"),
+    ("TrainFunctionArn", "train"),
+    ("CreateModelFunctionArn", "create-model"),
+    ("RegisterModelFunctionArn", "register-model"),
+    ("FindModelFunctionArn", "find-model"),
+    ("MonitorPerformanceFunctionArn", "monitor-performance"),
+    ("IsRetrainingNeededFunctionArn", "is-retraining-needed"),
+    ("TrackExperimentFunctionArn", "track-experiment"),
+];
+
 /// Longest training / model / transform job name.
 pub const MAX_JOB_NAME: usize = 63;
 /// Longest hyperparameter tuning job name.

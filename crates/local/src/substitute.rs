@@ -15,17 +15,7 @@ pub const LOCAL_ACCOUNT: &str = "000000000000";
 /// The region the local cloud pretends to be.
 pub const LOCAL_REGION: &str = "us-east-1";
 
-/// The project's functions with their placeholder names.
-pub const FUNCTIONS: [(&str, &str); 8] = [
-    ("InitializeFunctionArn", "initialize"),
-    ("TrainFunctionArn", "train"),
-    ("CreateModelFunctionArn", "create-model"),
-    ("RegisterModelFunctionArn", "register-model"),
-    ("FindModelFunctionArn", "find-model"),
-    ("MonitorPerformanceFunctionArn", "monitor-performance"),
-    ("IsRetrainingNeededFunctionArn", "is-retraining-needed"),
-    ("TrackExperimentFunctionArn", "track-experiment"),
-];
+pub use mdlc_core::names::FUNCTIONS;
 
 /// The local Lambda ARN of a function.
 pub fn function_arn(name: &str) -> String {

@@ -24,16 +24,7 @@ fn definition(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     );
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    for (placeholder, function) in [
-        ("InitializeFunctionArn", "initialize"),
-        ("TrainFunctionArn", "train"),
-        ("CreateModelFunctionArn", "create-model"),
-        ("RegisterModelFunctionArn", "register-model"),
-        ("FindModelFunctionArn", "find-model"),
-        ("MonitorPerformanceFunctionArn", "monitor-performance"),
-        ("IsRetrainingNeededFunctionArn", "is-retraining-needed"),
-        ("TrackExperimentFunctionArn", "track-experiment"),
-    ] {
+    for (placeholder, function) in mdlc_core::names::FUNCTIONS {
         text = text.replace(
             &format!("${{{placeholder}}}"),
             &format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}"),
