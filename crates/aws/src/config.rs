@@ -217,17 +217,9 @@ impl AwsAdapters {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use mdlc_core::memory::env_lookup as lookup;
 
     use super::*;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
 
     #[test]
     fn given_no_table_when_loading_then_the_missing_variable_is_named() {

@@ -140,15 +140,7 @@ impl std::fmt::Debug for Dependencies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use crate::memory::env_lookup as lookup;
 
     #[test]
     fn given_all_variables_when_read_then_config_is_complete() {

@@ -22,6 +22,15 @@ use crate::registry::{
 use crate::s3uri::S3Uri;
 use crate::sync::lock;
 
+/// An environment of `(name, value)` pairs, for the `from_lookup` constructors of configurations.
+pub fn env_lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
 /// Failures to return from the next calls, in order.
 #[derive(Debug, Default)]
 struct Faults(Mutex<VecDeque<PortError>>);
