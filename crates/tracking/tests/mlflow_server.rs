@@ -3,7 +3,6 @@
 //! its tags; idempotency on retries; the server-down path; SigV4 headers on the wire.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -231,22 +230,26 @@ async fn a_tracking_server_that_never_answers_costs_one_request_timeout() {
 
 #[tokio::test]
 async fn sagemaker_managed_server_requests_are_sigv4_signed_with_the_server_arn() {
-    // GIVEN a loopback endpoint standing in for <region>.experiments.sagemaker.aws
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let captured = std::thread::spawn(move || {
-        let (mut sock, _) = listener.accept().unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut buf = vec![0u8; 16384];
-        let n = sock.read(&mut buf).unwrap();
+    // GIVEN a loopback endpoint standing in for <region>.experiments.sagemaker.aws, which
+    // records the first request's method, path and headers (`name: value`, lower-cased)
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<String>();
+    let seen_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(seen_tx)));
+    let record = move |request: axum::extract::Request| {
+        let mut text = format!("{} {}\n", request.method(), request.uri());
+        for (name, value) in request.headers() {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        if let Some(tx) = seen_tx.lock().unwrap().take() {
+            let _ = tx.send(text.to_lowercase());
+        }
         let body = r#"{"experiment":{"experiment_id":"42"}}"#;
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        sock.write_all(resp.as_bytes()).unwrap();
-        String::from_utf8_lossy(&buf[..n]).to_lowercase()
-    });
+        async move { ([("content-type", "application/json")], body) }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(record);
+    tokio::spawn(async move { axum::serve(listener, app).await });
     let arn = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/team";
     let mut target = TrackingTarget::parse(arn).unwrap();
     if let TrackingTarget::SageMaker { base, .. } = &mut target {
@@ -261,7 +264,7 @@ async fn sagemaker_managed_server_requests_are_sigv4_signed_with_the_server_arn(
 
     // WHEN a call is made
     let id = client.get_or_create_experiment("m").await.unwrap();
-    let request = captured.join().unwrap();
+    let request = seen_rx.await.unwrap();
 
     // THEN it carries the routing header and a SigV4 authorization for sagemaker-mlflow
     assert_eq!(id, "42");
