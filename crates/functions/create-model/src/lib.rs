@@ -178,16 +178,7 @@ mod tests {
     use super::*;
 
     fn plan(world: &InMemoryWorld, flow: Flow) -> RunPlan {
-        initialize::handle(
-            InitializeInput {
-                flow,
-                execution_arn: "arn:aws:states:us-east-1:0:execution:training:e1".into(),
-                input: json!({"modelName": "churn"}),
-            },
-            &world.config,
-            world.clock.as_ref(),
-        )
-        .unwrap()
+        initialize::plan_for(world, flow, "e1", json!({"modelName": "churn"})).unwrap()
     }
 
     fn job(name: &str, status: &str, artifacts: Option<&str>) -> TrainingJobInfo {

@@ -75,7 +75,7 @@ pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerF
 mod tests {
     use mdlc_core::PortError;
     use mdlc_core::contract::sample_version;
-    use mdlc_core::io::{InitializeInput, RunPlan};
+    use mdlc_core::io::RunPlan;
     use mdlc_core::memory::InMemoryWorld;
     use mdlc_core::ports::RegistryWrite;
     use serde_json::json;
@@ -83,16 +83,7 @@ mod tests {
     use super::*;
 
     fn plan(world: &InMemoryWorld, input: Value) -> RunPlan {
-        initialize::handle(
-            InitializeInput {
-                flow: mdlc_core::input::Flow::Evaluation,
-                execution_arn: "arn:aws:states:us-east-1:0:execution:evaluation:e1".into(),
-                input,
-            },
-            &world.config,
-            world.clock.as_ref(),
-        )
-        .unwrap()
+        initialize::plan_for(world, mdlc_core::input::Flow::Evaluation, "e1", input).unwrap()
     }
 
     /// Registers `n` versions and stores their training data (the sample version's channels).

@@ -17,6 +17,31 @@ use serde_json::{Value, json};
 /// Longest execution ARN accepted (Step Functions ARNs are far shorter).
 const MAX_EXECUTION_ARN: usize = 2048;
 
+/// The run plan initialize writes for `input` as execution `execution` of the `flow`'s state
+/// machine (`arn:aws:states:us-east-1:0:execution:<training|evaluation>:<execution>`), with the
+/// world's configuration and clock. For the tests of the handlers that take a plan.
+#[cfg(feature = "testing")]
+pub fn plan_for(
+    world: &mdlc_core::memory::InMemoryWorld,
+    flow: Flow,
+    execution: &str,
+    input: Value,
+) -> Result<RunPlan, FnError> {
+    let machine = match flow {
+        Flow::Training => "training",
+        Flow::Evaluation => "evaluation",
+    };
+    handle(
+        InitializeInput {
+            flow,
+            execution_arn: format!("arn:aws:states:us-east-1:0:execution:{machine}:{execution}"),
+            input,
+        },
+        &world.config,
+        world.clock.as_ref(),
+    )
+}
+
 /// Validates and resolves the execution input into the run plan.
 pub fn handle(
     input: InitializeInput,

@@ -159,18 +159,10 @@ mod tests {
     use super::*;
 
     fn plan(world: &InMemoryWorld, exec: &str) -> RunPlan {
-        initialize::handle(
-            InitializeInput {
-                flow: Flow::Evaluation,
-                execution_arn: format!("arn:aws:states:us-east-1:0:execution:evaluation:{exec}"),
-                input: json!({"modelName": "churn", "dataDate": "2024-06-01",
-                              "monitoring": {"threshold": 1.0, "cooldownSeconds": 3600,
-                                             "maxRetrainsPerWindow": 2, "windowSeconds": 86400}}),
-            },
-            &world.config,
-            world.clock.as_ref(),
-        )
-        .unwrap()
+        let input = json!({"modelName": "churn", "dataDate": "2024-06-01",
+                           "monitoring": {"threshold": 1.0, "cooldownSeconds": 3600,
+                                          "maxRetrainsPerWindow": 2, "windowSeconds": 86400}});
+        initialize::plan_for(world, Flow::Evaluation, exec, input).unwrap()
     }
 
     /// Registers version 1 (baseline rmse 0.9) and returns it.

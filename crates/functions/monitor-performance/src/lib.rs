@@ -322,17 +322,9 @@ mod tests {
     use super::*;
 
     fn plan(world: &InMemoryWorld, problem: &str) -> RunPlan {
-        initialize::handle(
-            InitializeInput {
-                flow: Flow::Evaluation,
-                execution_arn: "arn:aws:states:us-east-1:0:execution:evaluation:e1".into(),
-                input: json!({"modelName": "churn", "problemType": problem,
-                              "data": {"evaluation": {"features": "s3://data-1/x/", "groundTruth": "s3://data-1/y/"}}}),
-            },
-            &world.config,
-            world.clock.as_ref(),
-        )
-        .unwrap()
+        let input = json!({"modelName": "churn", "problemType": problem,
+                           "data": {"evaluation": {"features": "s3://data-1/x/", "groundTruth": "s3://data-1/y/"}}});
+        initialize::plan_for(world, Flow::Evaluation, "e1", input).unwrap()
     }
 
     fn model() -> ModelVersion {
@@ -474,18 +466,10 @@ mod tests {
 
     fn plan_with_profile(world: &InMemoryWorld) -> RunPlan {
         world.store.insert("s3://data-1/base/profile.json", PROFILE);
-        initialize::handle(
-            InitializeInput {
-                flow: Flow::Evaluation,
-                execution_arn: "arn:aws:states:us-east-1:0:execution:evaluation:e2".into(),
-                input: json!({"modelName": "churn", "problemType": "regression",
-                              "data": {"evaluation": {"features": "s3://data-1/x/", "groundTruth": "s3://data-1/y/",
-                                                      "profile": "s3://data-1/base/profile.json"}}}),
-            },
-            &world.config,
-            world.clock.as_ref(),
-        )
-        .unwrap()
+        let input = json!({"modelName": "churn", "problemType": "regression",
+                           "data": {"evaluation": {"features": "s3://data-1/x/", "groundTruth": "s3://data-1/y/",
+                                                   "profile": "s3://data-1/base/profile.json"}}});
+        initialize::plan_for(world, Flow::Evaluation, "e2", input).unwrap()
     }
 
     #[tokio::test]

@@ -80,7 +80,7 @@ pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerF
 mod tests {
     use std::collections::BTreeMap;
 
-    use mdlc_core::io::{CreateModelOutput, InitializeInput, RunPlan};
+    use mdlc_core::io::{CreateModelOutput, RunPlan};
     use mdlc_core::memory::InMemoryWorld;
     use mdlc_core::ports::RegistryRead;
     use serde_json::json;
@@ -88,16 +88,7 @@ mod tests {
     use super::*;
 
     fn plan(world: &InMemoryWorld, flow: Flow, exec: &str, input: Value) -> RunPlan {
-        initialize::handle(
-            InitializeInput {
-                flow,
-                execution_arn: format!("arn:aws:states:us-east-1:0:execution:training:{exec}"),
-                input,
-            },
-            &world.config,
-            world.clock.as_ref(),
-        )
-        .unwrap()
+        initialize::plan_for(world, flow, exec, input).unwrap()
     }
 
     fn model(plan: &RunPlan) -> CreateModelOutput {

@@ -244,22 +244,12 @@ pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerF
 
 #[cfg(test)]
 mod tests {
-    use mdlc_core::io::InitializeInput;
     use mdlc_core::memory::InMemoryWorld;
 
     use super::*;
 
     fn plan(world: &InMemoryWorld, flow: Flow, input: Value) -> RunPlan {
-        initialize::handle(
-            InitializeInput {
-                flow,
-                execution_arn: "arn:aws:states:us-east-1:0:execution:training:e1".into(),
-                input,
-            },
-            &world.config,
-            world.clock.as_ref(),
-        )
-        .unwrap()
+        initialize::plan_for(world, flow, "e1", input).unwrap()
     }
 
     #[tokio::test]
