@@ -200,10 +200,8 @@ impl JobCell {
 
     fn persist(&self, doc: &Value) {
         let path = self.dir.join("describe.json");
-        let tmp = self.dir.join("describe.json.tmp");
         let text = serde_json::to_vec_pretty(doc).unwrap_or_default();
-        let written = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path));
-        if let Err(e) = written {
+        if let Err(e) = mdlc_trainer::model::write_atomically(&path, &text) {
             tracing::warn!(target: "mdlc_emulator", job = %self.name, "could not persist {}: {e}", path.display());
         }
     }

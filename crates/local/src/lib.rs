@@ -10,6 +10,7 @@
 
 pub mod cloud;
 pub mod demo;
+mod fsio;
 pub mod functions;
 pub mod invoker;
 pub mod progress;

@@ -21,6 +21,8 @@ use mdlc_core::registry::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::fsio::{io_error, replace_file};
+
 const DB_FILE: &str = "registry.json";
 const LOCK_FILE: &str = "registry.lock";
 
@@ -83,15 +85,16 @@ impl FsRegistry {
         let _guard = self.local.lock().await;
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
             let lock_path = dir.join(LOCK_FILE);
             let lock = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(&lock_path)
-                .map_err(|e| io_err("opening", &lock_path, e))?;
-            lock.lock().map_err(|e| io_err("locking", &lock_path, e))?;
+                .map_err(|e| io_error("opening", &lock_path, e))?;
+            lock.lock()
+                .map_err(|e| io_error("locking", &lock_path, e))?;
             let result = (|| {
                 let mut db = load(&dir)?;
                 let (value, dirty) = change(&mut db)?;
@@ -108,10 +111,6 @@ impl FsRegistry {
     }
 }
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> PortError {
-    PortError::unavailable(format!("{what} {}: {e}", path.display()))
-}
-
 fn load(dir: &Path) -> Result<Database, PortError> {
     let path = dir.join(DB_FILE);
     match std::fs::read(&path) {
@@ -122,28 +121,17 @@ fn load(dir: &Path) -> Result<Database, PortError> {
             format: 1,
             ..Database::default()
         }),
-        Err(e) => Err(io_err("reading", &path, e)),
+        Err(e) => Err(io_error("reading", &path, e)),
     }
 }
 
 fn store(dir: &Path, db: &Database) -> Result<(), PortError> {
-    use std::io::Write;
     let path = dir.join(DB_FILE);
     let tmp = dir.join(format!("{DB_FILE}.{}.tmp", uuid::Uuid::new_v4()));
     let bytes = serde_json::to_vec_pretty(db).map_err(|e| PortError::Corrupt {
         message: format!("encoding the registry: {e}"),
     })?;
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| io_err("creating", &tmp, e))?;
-        file.write_all(&bytes)
-            .map_err(|e| io_err("writing", &tmp, e))?;
-        file.sync_all().map_err(|e| io_err("syncing", &tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io_err("renaming into", &path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    replace_file(&tmp, &path, &bytes)
 }
 
 fn validate_model_name(model: &str) -> Result<(), PortError> {

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::fsio::{io_error, replace_file};
 use async_trait::async_trait;
 use mdlc_core::ports::{ObjectInfo, ObjectStore};
 use mdlc_core::{PortError, S3Uri};
@@ -114,10 +115,6 @@ fn validate_key(key: &str, prefix: bool) -> Result<(), PortError> {
     Ok(())
 }
 
-fn io_error(what: &str, path: &Path, err: std::io::Error) -> PortError {
-    PortError::unavailable(format!("{what} {}: {err}", path.display()))
-}
-
 #[async_trait]
 impl ObjectStore for FsObjectStore {
     async fn get(&self, uri: &S3Uri) -> Result<Vec<u8>, PortError> {
@@ -167,7 +164,6 @@ impl ObjectStore for FsObjectStore {
 }
 
 fn write_atomically(tmp_dir: &Path, path: &Path, body: &[u8], uri: &str) -> Result<(), PortError> {
-    use std::io::Write;
     let parent = path
         .parent()
         .ok_or_else(|| rejected(format!("{uri} has no parent directory")))?;
@@ -189,17 +185,7 @@ fn write_atomically(tmp_dir: &Path, path: &Path, body: &[u8], uri: &str) -> Resu
     })?;
     std::fs::create_dir_all(tmp_dir).map_err(|e| io_error("creating", tmp_dir, e))?;
     let tmp = tmp_dir.join(format!("{}.part", uuid::Uuid::new_v4()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
-        file.write_all(body)
-            .map_err(|e| io_error("writing", &tmp, e))?;
-        file.sync_all().map_err(|e| io_error("syncing", &tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_error("renaming into", path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    replace_file(&tmp, path, body)
 }
 
 fn list_blocking(bucket_dir: &Path, prefix: &S3Uri) -> Result<Vec<ObjectInfo>, PortError> {
