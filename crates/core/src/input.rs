@@ -1560,7 +1560,8 @@ fn read_tuning(
     let ranges = match f("ranges") {
         None if builtin => Some(xgboost_default_ranges()),
         None => {
-            if enabled {
+            // Only a valid custom image needs ranges: an invalid algorithm is reported on its own.
+            if enabled && algorithm.is_some() {
                 c.problem(
                     "/tuning/ranges",
                     "is required when tuning is enabled with a custom algorithm image",

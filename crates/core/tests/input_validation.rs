@@ -1550,3 +1550,19 @@ fn given_a_checker_when_a_number_or_integer_is_absent_then_nothing_is_reported()
     assert_eq!(c.number(Some(&json!(-2.5)), "/n"), Some(-2.5));
     assert!(c.problems.is_empty());
 }
+
+#[test]
+fn given_an_invalid_algorithm_when_tuning_is_on_then_only_the_algorithm_is_reported() {
+    // No custom image was given: the default ranges' absence is not a second problem.
+    rejects(
+        with(json!({"algorithm": {"instanceCount": 0}})),
+        &[(
+            "/algorithm/instanceCount",
+            "must be an integer from 1 to 100, got 0",
+        )],
+    );
+    rejects(
+        with(json!({"algorithm": {"image": 7}})),
+        &[("/algorithm/image", "must be a string, got a number")],
+    );
+}
