@@ -1565,4 +1565,27 @@ fn given_an_invalid_algorithm_when_tuning_is_on_then_only_the_algorithm_is_repor
         with(json!({"algorithm": {"image": 7}})),
         &[("/algorithm/image", "must be a string, got a number")],
     );
+    // A custom image with one bad limit: only the limit, not the custom image's tuning rules.
+    for (field, bad, message) in [
+        (
+            "instanceCount",
+            0,
+            "must be an integer from 1 to 100, got 0",
+        ),
+        (
+            "volumeSizeGb",
+            0,
+            "must be an integer from 1 to 16384, got 0",
+        ),
+        (
+            "maxRuntimeSeconds",
+            0,
+            "must be an integer from 1 to 2419200, got 0",
+        ),
+    ] {
+        rejects(
+            with(json!({"algorithm": {"image": "mine:1", field: bad}})),
+            &[(&format!("/algorithm/{field}"), message)],
+        );
+    }
 }
