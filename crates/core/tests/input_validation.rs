@@ -932,6 +932,12 @@ fn given_an_unknown_account_when_preprocessing_has_no_image_then_the_image_is_re
             "is required: the account of the default preprocessing image is unknown",
         )],
     );
+    // A given but bad image is that problem only, not also a missing default.
+    rejects_in(
+        with(json!({"preprocessing": {"image": ""}})),
+        &ctx,
+        &[("/preprocessing/image", "must not be empty")],
+    );
 }
 
 #[test]
