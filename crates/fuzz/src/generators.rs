@@ -687,38 +687,11 @@ pub fn asl_definition() -> impl Strategy<Value = Value> {
 // ---------------------------------------------------------------------------------------------
 // the pipeline's execution input
 
-/// A complete, valid execution input of the pipeline (every section given).
+/// A complete, valid execution input of the pipeline (every section given): the shared fixture
+/// tests/fixtures/inputs/complete.json, also used by initialize's tests.
 pub fn complete_pipeline_input() -> Value {
-    json!({
-        "modelName": "house-prices",
-        "dataDate": "2024-05-31",
-        "problemType": "regression",
-        "data": {
-            "train": {"fileSystem": {"id": "fs-0123456789abcdef0", "type": "FSxLustre", "directoryPath": "/fsx/train"}},
-            "validation": "s3://my-data/validation/",
-            "evaluation": {"features": "s3://my-data/eval/x/", "groundTruth": "s3://my-data/eval/y/"},
-            "contentType": "text/csv"
-        },
-        "algorithm": {"instanceType": "ml.c5.2xlarge", "instanceCount": 2, "volumeSizeGb": 50, "maxRuntimeSeconds": 7200},
-        "tuning": {
-            "strategy": "Random",
-            "objective": {"metric": "validation:mae", "type": "Minimize"},
-            "ranges": [
-                {"name": "eta", "type": "Continuous", "minValue": 0.01, "maxValue": 0.3, "scalingType": "Logarithmic"},
-                {"name": "max_depth", "type": "Integer", "minValue": 2, "maxValue": 10},
-                {"name": "booster", "type": "Categorical", "values": ["gbtree", "dart"]}
-            ],
-            "staticHyperParameters": {"num_round": 50, "eval_metric": "mae"},
-            "maxJobs": 20, "maxParallelJobs": 4, "earlyStopping": "Auto"
-        },
-        "monitoring": {"metric": "mae", "threshold": 3.5, "direction": "LowerIsBetter", "maxDegradation": 0.2,
-                       "cooldownSeconds": 3600, "maxRetrainsPerWindow": 1, "windowSeconds": 86400},
-        "transform": {"instanceType": "ml.m5.xlarge", "instanceCount": 1, "maxPayloadMb": 10,
-                      "batchStrategy": "SingleRecord", "maxConcurrentTransforms": 2},
-        "reason": "manual",
-        "parentVersion": 4,
-        "vpcConfig": {"subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"], "securityGroupIds": ["sg-0123456789abcdef0"]}
-    })
+    serde_json::from_str(include_str!("../../../tests/fixtures/inputs/complete.json"))
+        .expect("tests/fixtures/inputs/complete.json is JSON")
 }
 
 /// Values that fit the pipeline input's fields (names, dates, S3 URIs, enum words, numbers),
