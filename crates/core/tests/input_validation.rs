@@ -793,6 +793,12 @@ fn given_a_region_without_xgboost_when_no_image_is_given_then_the_image_is_requi
             "is required: there is no built-in XGBoost image in region xx-nowhere-1",
         )],
     );
+    // A given but bad image is that problem only, not also a missing built-in image.
+    rejects_in(
+        json!({"modelName": "churn", "algorithm": {"image": 7}}),
+        &ctx,
+        &[("/algorithm/image", "must be a string, got a number")],
+    );
 }
 
 #[test]
