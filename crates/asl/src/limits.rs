@@ -108,7 +108,7 @@ pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
             match v {
                 Value::Null => add(4)?,
                 Value::Bool(b) => add(if *b { 4 } else { 5 })?,
-                Value::Number(n) => add(n.to_string().len())?,
+                Value::Number(n) => add(number_len(n))?,
                 Value::String(s) => add(json_string_len(s))?,
                 Value::Array(a) => {
                     add(1)?;
@@ -161,6 +161,32 @@ pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
     }
 }
 
+/// The length of a JSON number as serde_json writes it: integers by their digits, other numbers
+/// by counting their displayed text (without building it).
+fn number_len(n: &serde_json::Number) -> usize {
+    let digits = |u: u64| u.checked_ilog10().map_or(1, |d| d as usize + 1);
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => digits(u),
+        (None, Some(i)) => 1 + digits(i.unsigned_abs()),
+        _ => display_len(n),
+    }
+}
+
+/// The length of `v` as displayed, counted without building the text.
+fn display_len(v: &impl std::fmt::Display) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // writing to a counter cannot fail
+    let _ = std::fmt::write(&mut count, format_args!("{v}"));
+    count.0
+}
+
 /// The length of `s` as a JSON string literal, quotes included (escapes as serde_json writes
 /// them).
 fn json_string_len(s: &str) -> usize {
@@ -187,6 +213,21 @@ mod tests {
             json!({"a": [1, 2.5, "x\"y\n\u{1}é"], "b": {"c": true, "d": false}, "": []}),
             json!([[], {}, [{}], -0.125, 1e300]),
             json!("\u{7f}\t\\"),
+            json!([
+                0,
+                9,
+                10,
+                99,
+                100,
+                -1,
+                -9,
+                -10,
+                u64::MAX,
+                i64::MIN,
+                i64::MAX,
+                1_000_000
+            ]),
+            json!([0.1, -2.0, 1e-7, 123456789.125]),
         ] {
             let expected = serde_json::to_string(&v).map(|s| s.len()).ok();
             assert_eq!(check_payload(&v, usize::MAX).ok(), expected, "{v}");
