@@ -359,15 +359,15 @@ fn seed_training_data(cloud: &Cloud) {
 
 fn seed_evaluation_data(cloud: &Cloud, date: &str) {
     seed_training_data(cloud);
+    seed_evaluation_batch(cloud, date, "1,2\n3,4\n5,6\n", "1.0\n2.0\n3.0\n");
+}
+
+/// The evaluation batch of `date` (features and ground truth), without training data.
+fn seed_evaluation_batch(cloud: &Cloud, date: &str, features: &str, labels: &str) {
     let base = format!("s3://mdlc-artifacts/datasets/churn/{date}/evaluation");
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/features/part-1.csv"), "1,2\n3,4\n5,6\n");
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
+    let store = &cloud.world.store;
+    store.insert(&format!("{base}/features/part-1.csv"), features);
+    store.insert(&format!("{base}/labels/part-1.csv"), labels);
 }
 
 #[tokio::test]
@@ -486,15 +486,7 @@ async fn evaluation_flow_keeps_a_good_model_and_retrains_a_degraded_one() {
 async fn missing_retrain_data_fails_the_evaluation_before_the_transform_job_is_created() {
     let cloud = Cloud::new();
     run_ok(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
-    let base = "s3://mdlc-artifacts/datasets/churn/2024-06-08/evaluation";
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/features/part-1.csv"), "1,2\n");
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n");
+    seed_evaluation_batch(&cloud, "2024-06-08", "1,2\n", "1.0\n");
     // The version's own training data was never uploaded (nor deleted later): a retrain
     // could not train; the evaluation must fail before any job starts.
     let e = run(
@@ -575,15 +567,7 @@ async fn a_retrain_preprocesses_the_version_data_plus_the_labelled_batch() {
     );
 
     // The first evaluation of a later date retrains; its input names no raw data.
-    let base = "s3://mdlc-artifacts/datasets/churn/2024-06-08/evaluation";
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/features/part-1.csv"), "1,2\n3,4\n5,6\n");
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
+    seed_evaluation_batch(&cloud, "2024-06-08", "1,2\n3,4\n5,6\n", "1.0\n2.0\n3.0\n");
     *cloud.prediction_error.lock().unwrap() = 3.0;
     let e = run_ok(
         &cloud,
@@ -880,15 +864,7 @@ async fn preprocessing_on_runs_the_processing_job_trains_on_its_outputs_and_reco
     .await;
     let out = e.output.unwrap();
     assert_eq!(out["evaluation"]["drift"]["level"], "stable", "{out}");
-    let base = "s3://mdlc-artifacts/datasets/churn/2024-06-02/evaluation";
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/features/part-1.csv"), "9,9\n8,9\n9,8\n");
-    cloud
-        .world
-        .store
-        .insert(&format!("{base}/labels/part-1.csv"), "1.0\n2.0\n3.0\n");
+    seed_evaluation_batch(&cloud, "2024-06-02", "9,9\n8,9\n9,8\n", "1.0\n2.0\n3.0\n");
     let e = run_ok(
         &cloud,
         "evaluation",
