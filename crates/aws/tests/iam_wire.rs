@@ -30,14 +30,11 @@ mod wire_iam;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_sagemaker::types::{
     AlgorithmSpecification, OutputDataConfig, ResourceConfig, StoppingCondition, TrainingInputMode,
     TrainingInstanceType,
 };
-use common::{moto_endpoint, test_sdk_loader, unique};
+use common::{create_registry_table, moto_endpoint, test_sdk_loader, unique};
 use mdlc_aws::history::{AwsTrainingHistory, TRAINING_LOG_GROUP};
 use mdlc_aws::{AwsAdapters, AwsConfig};
 use mdlc_core::contract;
@@ -79,33 +76,7 @@ async fn world() -> World {
     let table = unique("iam-registry");
     let bucket = unique("iam-artifacts");
     let admin = AwsAdapters::from_sdk_config(&admin_sdk, &config(&table, &endpoint));
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    admin
-        .registry
-        .client()
-        .create_table()
-        .table_name(&table)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateTable as the admin: {e:?}"));
+    create_registry_table(admin.registry.client(), &table, "as the admin").await;
     admin
         .store
         .client()

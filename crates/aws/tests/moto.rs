@@ -11,10 +11,7 @@ mod common;
 
 use aws_sdk_dynamodb::config::http::HttpRequest;
 use aws_sdk_dynamodb::config::{RuntimeComponents, SharedHttpClient};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sagemaker::types::{
     AlgorithmSpecification, OutputDataConfig, ResourceConfig, StoppingCondition, TrainingInputMode,
     TrainingInstanceType,
@@ -23,7 +20,7 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::result::ConnectorError;
-use common::{moto_endpoint, test_sdk_loader, unique};
+use common::{create_registry_table, moto_endpoint, test_sdk_loader, unique};
 use mdlc_aws::{AwsAdapters, AwsConfig, DynamoDbRegistry, S3ObjectStore};
 use mdlc_core::contract;
 use mdlc_core::ports::{
@@ -102,33 +99,7 @@ async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
 async fn with_table(endpoint: &str) -> AwsAdapters {
     let table = unique("mdlc-registry");
     let adapters = adapters(endpoint, &table).await;
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key schema")
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute definition")
-    };
-    adapters
-        .registry
-        .client()
-        .create_table()
-        .table_name(&table)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateTable {table} on moto failed: {e:?}"));
+    create_registry_table(adapters.registry.client(), &table, "on moto").await;
     adapters
 }
 

@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 ///
 /// Every test that calls this is `#[ignore = "needs moto: ..."]`, so a plain `cargo nextest run`
 /// reports it as skipped; when it is run on purpose (`--run-ignored all`, as `make test` does)
-/// a missing server is a failure, never a pass (see /work/notes/skip-mechanism.md).
+/// a missing server is a failure, never a pass (docs/ARCHITECTURE.md, "Tests").
 ///
 /// # Panics
 /// When the variable is unset or empty.
@@ -58,4 +58,37 @@ pub fn sdk_loader_as(credentials: Credentials) -> aws_config::ConfigLoader {
     mdlc_aws::sdk_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(credentials)
+}
+
+/// Creates the registry table `table` as the template declares it (string keys `pk`/`sk`, on
+/// demand), failing the test with `who` and the SDK error when it cannot.
+pub async fn create_registry_table(client: &aws_sdk_dynamodb::Client, table: &str, who: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema")
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition")
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateTable {table} {who} failed: {e:?}"));
 }
