@@ -55,7 +55,9 @@ fn append(path: &str, line: &str) {
         .append(true)
         .open(path)
     {
-        let _ = writeln!(f, "{line}");
+        // One write(2) per line: O_APPEND keeps it whole when jobs log at the same moment
+        // (`writeln!` writes the text and the newline separately, which can interleave).
+        let _ = f.write_all(format!("{line}\n").as_bytes());
     }
 }
 
