@@ -29,7 +29,8 @@ pub(crate) fn compile_jsonata(s: &str, pointer: &str, c: &mut Collector) -> Opti
         Ok(e) => Some(Jexpr {
             src: Arc::from(body.trim()),
             expr: Arc::new(e),
-            uses_context: body.contains("$states.context") || body.contains("$states"),
+            // Any use of `$states` may read `$states.context` (`$lookup($states, 'context')`).
+            uses_context: body.contains("$states"),
         }),
         Err(e) => {
             c.push(
