@@ -1482,6 +1482,68 @@ fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
     })
 }
 
+/// SageMaker's quota: "[Grid] Number of training jobs per hyperparameter tuning job, either
+/// specified explicitly or inferred from the search space": 750, not adjustable (Resource
+/// Limits for Automatic Model Tuning, SageMaker developer guide).
+pub const GRID_MAX_TRAINING_JOBS: u64 = 750;
+
+/// The number of training jobs of a Grid tuning job: one per combination of the values of
+/// its ranges. "Only categorical parameters are supported when using the grid search
+/// strategy [...] If specified, the value of MaxNumberOfTrainingJobs should equal the total
+/// number of distinct categorical combinations possible" (SageMaker developer guide,
+/// "Understand the hyperparameter tuning strategies available", Grid search). Reports each
+/// Integer or Continuous range, more combinations than [`GRID_MAX_TRAINING_JOBS`], and a
+/// `maxJobs` that differs from the number of combinations; `None` when any is reported.
+/// SageMaker's own wording of these ValidationExceptions is not published; the messages are ours.
+fn grid_job_count(
+    c: &mut Checker,
+    ranges: &[ParameterRange],
+    max_jobs: Option<u64>,
+) -> Option<u64> {
+    let mut categorical = true;
+    for (i, r) in ranges.iter().enumerate() {
+        if r.kind != RangeType::Categorical {
+            c.problem(
+                format!("/tuning/ranges/{i}/type"),
+                format!(
+                    "range {:?} is {:?}: the Grid strategy takes only Categorical ranges",
+                    r.name, r.kind
+                ),
+            );
+            categorical = false;
+        }
+    }
+    if !categorical {
+        return None;
+    }
+    let combinations = ranges
+        .iter()
+        .try_fold(1u128, |n, r| n.checked_mul(r.values.len() as u128));
+    let count = match combinations {
+        Some(n) if n <= u128::from(GRID_MAX_TRAINING_JOBS) => n as u64,
+        too_many => {
+            let n = too_many.map_or_else(|| format!("more than {}", u128::MAX), |n| n.to_string());
+            c.problem(
+                "/tuning/ranges",
+                format!(
+                    "give {n} combinations of values; the Grid strategy runs one training job per combination and allows at most {GRID_MAX_TRAINING_JOBS}"
+                ),
+            );
+            return None;
+        }
+    };
+    if let Some(given) = max_jobs.filter(|given| *given != count) {
+        c.problem(
+            "/tuning/maxJobs",
+            format!(
+                "is {given}, but the Grid strategy runs one training job per combination and the ranges give {count} combinations; give {count} or omit maxJobs"
+            ),
+        );
+        return None;
+    }
+    Some(count)
+}
+
 fn read_tuning(
     c: &mut Checker,
     value: Option<&Value>,
@@ -1647,16 +1709,36 @@ fn read_tuning(
             }
         }
     }
-    let max_jobs = c
-        .integer(f("maxJobs"), "/tuning/maxJobs", 1, 750)
-        .unwrap_or(8);
+    let given_max_jobs = c.integer(f("maxJobs"), "/tuning/maxJobs", 1, 750);
+    let grid = enabled && strategy == Some(Strategy::Grid);
+    let grid_jobs = match (grid, f("ranges")) {
+        (false, _) => None,
+        (true, None) => {
+            if builtin {
+                c.problem(
+                    "/tuning/ranges",
+                    "is required with the Grid strategy: it takes only Categorical ranges, and the default ranges are Integer and Continuous",
+                );
+            }
+            None
+        }
+        (true, Some(_)) => ranges
+            .as_deref()
+            .and_then(|r| grid_job_count(c, r, given_max_jobs)),
+    };
+    let max_jobs = grid_jobs.or(given_max_jobs).unwrap_or(8);
     let max_parallel = c
         .integer(f("maxParallelJobs"), "/tuning/maxParallelJobs", 1, 100)
         .unwrap_or(2.min(max_jobs));
     if max_parallel > max_jobs {
+        let limit = if grid_jobs.is_some() {
+            format!("the {max_jobs} training jobs of the Grid strategy (one per combination)")
+        } else {
+            format!("maxJobs ({max_jobs})")
+        };
         c.problem(
             "/tuning/maxParallelJobs",
-            format!("must not exceed maxJobs ({max_jobs})"),
+            format!("must not exceed {limit}"),
         );
     }
     let early_stopping = match f("earlyStopping") {
@@ -1673,18 +1755,6 @@ fn read_tuning(
                 "/tuning/earlyStopping",
                 "must be Off with the Hyperband strategy (it stops jobs itself)",
             );
-        }
-        if strategy == Some(Strategy::Grid)
-            && let Some(ranges) = &ranges
-        {
-            for (i, r) in ranges.iter().enumerate() {
-                if r.kind == RangeType::Continuous {
-                    c.problem(
-                        format!("/tuning/ranges/{i}/type"),
-                        "the Grid strategy takes only Categorical and Integer ranges",
-                    );
-                }
-            }
         }
         if let (Some(alg), Some(o)) = (algorithm, objective.as_ref())
             && !builtin

@@ -1265,22 +1265,135 @@ fn given_bad_tuning_limits_and_strategies_when_validated_then_each_is_named() {
     valid(with(
         json!({"tuning": {"strategy": "Random", "earlyStopping": "Auto"}}),
     ));
+}
+
+/// A Grid tuning block over `ranges`, with `extra` fields.
+fn grid(ranges: Value, extra: Value) -> Value {
+    let mut tuning = json!({"strategy": "Grid", "ranges": ranges});
+    for (k, v) in extra.as_object().unwrap() {
+        tuning[k] = v.clone();
+    }
+    with(json!({ "tuning": tuning }))
+}
+
+fn categorical(name: &str, values: &[&str]) -> Value {
+    json!({"name": name, "type": "Categorical", "values": values})
+}
+
+#[test]
+fn given_grid_with_categorical_ranges_when_validated_then_max_jobs_is_the_number_of_combinations() {
+    let ranges = json!([
+        categorical("booster", &["gbtree", "dart"]),
+        categorical("max_depth", &["3", "5", "7"])
+    ]);
+    // Without maxJobs, the job count is the number of combinations (2 x 3).
+    let t = valid(grid(ranges.clone(), json!({}))).tuning;
+    assert_eq!((t.max_jobs, t.max_parallel_jobs), (6, 2));
+    // maxJobs equal to the number of combinations is accepted.
+    let t = valid(grid(ranges, json!({"maxJobs": 6, "maxParallelJobs": 6}))).tuning;
+    assert_eq!((t.max_jobs, t.max_parallel_jobs), (6, 6));
+}
+
+#[test]
+fn given_grid_with_integer_or_continuous_ranges_when_validated_then_each_is_refused_by_name() {
     rejects(
-        with(json!({"tuning": {"strategy": "Grid"}})),
+        grid(
+            json!([
+                {"name": "eta", "type": "Continuous", "minValue": 0.1, "maxValue": 0.3},
+                categorical("booster", &["gbtree", "dart"]),
+                {"name": "max_depth", "type": "Integer", "minValue": 3, "maxValue": 5}
+            ]),
+            json!({}),
+        ),
         &[
             (
                 "/tuning/ranges/0/type",
-                "the Grid strategy takes only Categorical and Integer ranges",
+                "range \"eta\" is Continuous: the Grid strategy takes only Categorical ranges",
             ),
             (
                 "/tuning/ranges/2/type",
-                "the Grid strategy takes only Categorical and Integer ranges",
-            ),
-            (
-                "/tuning/ranges/3/type",
-                "the Grid strategy takes only Categorical and Integer ranges",
+                "range \"max_depth\" is Integer: the Grid strategy takes only Categorical ranges",
             ),
         ],
+    );
+    // The built-in algorithm's default ranges are Integer and Continuous: Grid needs its own.
+    rejects(
+        with(json!({"tuning": {"strategy": "Grid"}})),
+        &[(
+            "/tuning/ranges",
+            "is required with the Grid strategy: it takes only Categorical ranges, and the default ranges are Integer and Continuous",
+        )],
+    );
+    // Disabled tuning runs no Grid job, so its ranges are not checked against Grid.
+    valid(with(
+        json!({"tuning": {"enabled": false, "strategy": "Grid"}}),
+    ));
+}
+
+#[test]
+fn given_grid_with_max_jobs_other_than_the_number_of_combinations_when_validated_then_both_numbers_are_named()
+ {
+    let ranges = json!([
+        categorical("booster", &["gbtree", "dart"]),
+        categorical("max_depth", &["3", "5", "7"])
+    ]);
+    for given in [1, 5, 7, 750] {
+        let message = format!(
+            "is {given}, but the Grid strategy runs one training job per combination and the ranges give 6 combinations; give 6 or omit maxJobs"
+        );
+        rejects(
+            grid(ranges.clone(), json!({ "maxJobs": given })),
+            &[("/tuning/maxJobs", message.as_str())],
+        );
+    }
+}
+
+#[test]
+fn given_grid_over_more_than_750_combinations_when_validated_then_it_is_refused() {
+    let values: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    // 25 x 30 = 750, SageMaker's quota of training jobs per Grid tuning job, is accepted.
+    let t = valid(grid(
+        json!([categorical("a", &values[..25]), categorical("b", &values)]),
+        json!({}),
+    ))
+    .tuning;
+    assert_eq!(t.max_jobs, 750);
+    rejects(
+        grid(
+            json!([categorical("a", &values[..26]), categorical("b", &values)]),
+            json!({}),
+        ),
+        &[(
+            "/tuning/ranges",
+            "give 780 combinations of values; the Grid strategy runs one training job per combination and allows at most 750",
+        )],
+    );
+    // Thirty ranges of thirty values: the product does not even fit in a u128.
+    let ranges: Vec<Value> = (0..30)
+        .map(|i| categorical(&format!("h{i}"), &values))
+        .collect();
+    rejects(
+        grid(json!(ranges), json!({})),
+        &[(
+            "/tuning/ranges",
+            "give more than 340282366920938463463374607431768211455 combinations of values; the Grid strategy runs one training job per combination and allows at most 750",
+        )],
+    );
+}
+
+#[test]
+fn given_grid_with_more_parallel_jobs_than_combinations_when_validated_then_the_job_count_is_named()
+{
+    rejects(
+        grid(
+            json!([categorical("booster", &["gbtree", "dart"])]),
+            json!({"maxParallelJobs": 3}),
+        ),
+        &[(
+            "/tuning/maxParallelJobs",
+            "must not exceed the 2 training jobs of the Grid strategy (one per combination)",
+        )],
     );
 }
 

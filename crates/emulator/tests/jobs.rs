@@ -108,25 +108,27 @@ async fn given_random_tuning_when_run_sync_then_jobs_run_two_at_a_time_and_the_b
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn given_grid_tuning_when_run_then_every_combination_is_trained_once() {
-    let env = setup();
-    env.put_train_data().await;
-    let mut req = tuning_request(
-        "grid-tune",
-        "Grid",
-        100,
-        3,
-        json!({
-            "IntegerParameterRanges": [{"Name": "epochs", "MinValue": "1", "MaxValue": "2"}],
-            "CategoricalParameterRanges": [{"Name": "x", "Values": ["0.1", "0.3", "0.9"]}]
-        }),
-        json!({}),
-    );
+/// A Grid tuning request over `ranges`, without MaxNumberOfTrainingJobs (SageMaker computes it).
+fn grid_request(name: &str, ranges: Value) -> Value {
+    let mut req = tuning_request(name, "Grid", 1, 3, ranges, json!({}));
     req["HyperParameterTuningJobConfig"]["ResourceLimits"]
         .as_object_mut()
         .unwrap()
         .remove("MaxNumberOfTrainingJobs");
+    req
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_grid_tuning_when_run_then_every_combination_is_trained_once() {
+    let env = setup();
+    env.put_train_data().await;
+    let req = grid_request(
+        "grid-tune",
+        json!({"CategoricalParameterRanges": [
+            {"Name": "epochs", "Values": ["1", "2"]},
+            {"Name": "x", "Values": ["0.1", "0.3", "0.9"]}
+        ]}),
+    );
     let d = env.ok("createHyperParameterTuningJob", true, req).await;
     assert_eq!(d["TrainingJobStatusCounters"]["Completed"], 6);
     let mut combos: Vec<String> = env
@@ -142,47 +144,97 @@ async fn given_grid_tuning_when_run_then_every_combination_is_trained_once() {
         d["BestTrainingJob"]["TunedHyperParameters"],
         json!({"epochs": "2", "x": "0.3"})
     );
-    // Continuous ranges are refused for Grid, like AWS.
-    let bad = tuning_request(
-        "grid-bad",
-        "Grid",
-        4,
-        1,
-        json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}),
-        json!({}),
-    );
-    let f = env.fail("createHyperParameterTuningJob", false, bad).await;
-    assert_validation(
-        &f,
-        "'HyperParameterTuningJobConfig.ParameterRanges.ContinuousParameterRanges' is not supported by the Grid strategy",
-    );
-    // A grid over the whole i64 range is refused (SageMaker's quota of 750 training jobs per
-    // Grid tuning job) before anything is enumerated.
-    let mut huge = tuning_request(
-        "grid-huge",
-        "Grid",
-        4,
-        1,
-        json!({"IntegerParameterRanges": [{"Name": "n", "MinValue": i64::MIN.to_string(), "MaxValue": i64::MAX.to_string()}]}),
-        json!({}),
-    );
-    huge["HyperParameterTuningJobConfig"]["ResourceLimits"]
-        .as_object_mut()
-        .unwrap()
-        .remove("MaxNumberOfTrainingJobs");
-    let f = env.fail("createHyperParameterTuningJob", false, huge).await;
-    assert_validation(
-        &f,
-        "1 validation error detected: 'HyperParameterTuningJobConfig.ParameterRanges' gives 18446744073709551616 hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most 750 training jobs per hyperparameter tuning job",
-    );
+}
+
+/// Asserts that `req` is refused with `message` and that no tuning job `name` was created.
+async fn assert_refused(env: &Env, name: &str, req: Value, message: &str) {
+    let f = env.fail("createHyperParameterTuningJob", false, req).await;
+    assert_validation(&f, message);
     let missing = env
         .emu
-        .describe(JobKind::Tuning, "grid-huge")
+        .describe(JobKind::Tuning, name)
         .expect_err("a refused tuning job must not exist");
     assert_eq!(
         missing.error, "SageMaker.ResourceNotFoundException",
         "{missing}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_grid_tuning_with_integer_or_continuous_ranges_when_created_then_each_is_refused() {
+    let env = setup();
+    // "Only categorical parameters are supported when using the grid search strategy."
+    let req = grid_request(
+        "grid-int",
+        json!({
+            "IntegerParameterRanges": [{"Name": "epochs", "MinValue": "1", "MaxValue": "2"}],
+            "CategoricalParameterRanges": [{"Name": "x", "Values": ["0.1", "0.3"]}]
+        }),
+    );
+    assert_refused(
+        &env,
+        "grid-int",
+        req,
+        "1 validation error detected: 'HyperParameterTuningJobConfig.ParameterRanges.IntegerParameterRanges[0]' \"epochs\": the Grid strategy supports only categorical parameters (CategoricalParameterRanges), not IntegerParameterRanges",
+    )
+    .await;
+    let req = grid_request(
+        "grid-cont",
+        json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}),
+    );
+    assert_refused(
+        &env,
+        "grid-cont",
+        req,
+        "1 validation error detected: 'HyperParameterTuningJobConfig.ParameterRanges.ContinuousParameterRanges[0]' \"x\": the Grid strategy supports only categorical parameters (CategoricalParameterRanges), not ContinuousParameterRanges",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_grid_tuning_whose_job_count_is_not_the_number_of_combinations_when_created_then_it_is_refused()
+ {
+    let env = setup();
+    let ranges = json!({"CategoricalParameterRanges": [
+        {"Name": "epochs", "Values": ["1", "2"]},
+        {"Name": "x", "Values": ["0.1", "0.3", "0.9"]}
+    ]});
+    // Fewer and more than the 6 combinations are both refused; nothing is clipped.
+    for (name, given) in [("grid-fewer", 4), ("grid-more", 7)] {
+        let mut req = grid_request(name, ranges.clone());
+        req["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] =
+            json!(given);
+        assert_refused(
+            &env,
+            name,
+            req,
+            &format!("1 validation error detected: 'HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs' is {given}, but the Grid strategy runs one training job per combination and the ParameterRanges give 6 distinct categorical combinations; give 6 or omit MaxNumberOfTrainingJobs"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_grid_tuning_over_more_than_750_combinations_when_created_then_it_is_refused() {
+    let env = setup();
+    // SageMaker's quota of 750 training jobs per Grid tuning job, checked before anything is
+    // enumerated: three ranges of 30 values give 27000 combinations.
+    let values: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+    let req = grid_request(
+        "grid-huge",
+        json!({"CategoricalParameterRanges": [
+            {"Name": "a", "Values": values},
+            {"Name": "b", "Values": values},
+            {"Name": "c", "Values": values}
+        ]}),
+    );
+    assert_refused(
+        &env,
+        "grid-huge",
+        req,
+        "1 validation error detected: 'HyperParameterTuningJobConfig.ParameterRanges' gives 27000 hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most 750 training jobs per hyperparameter tuning job",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,6 +349,7 @@ async fn given_early_stopping_when_a_job_is_worse_than_the_median_then_it_is_sto
     let env = setup();
     env.put_train_data().await;
     let epochs = 12;
+    // MaxNumberOfTrainingJobs 4 equals the 4 combinations, so Grid accepts it.
     let mut req = tuning_request(
         "early-tune",
         "Grid",

@@ -12,23 +12,19 @@ pub(crate) fn range_problems(space: &SearchSpace) -> Vec<String> {
         .params
         .iter()
         .filter_map(|p| {
-            let (list, problem) = match &p.kind {
-                ParamKind::Integer { min, max, .. } => (
-                    "IntegerParameterRanges",
-                    check_numeric_range(&p.name, &min.to_string(), &max.to_string(), true),
-                ),
-                ParamKind::Continuous { min, max, .. } => (
-                    "ContinuousParameterRanges",
-                    check_numeric_range(&p.name, &format_float(*min), &format_float(*max), false),
-                ),
-                ParamKind::Categorical { values } => (
-                    "CategoricalParameterRanges",
-                    check_categorical_range(&p.name, values),
-                ),
+            let problem = match &p.kind {
+                ParamKind::Integer { min, max, .. } => {
+                    check_numeric_range(&p.name, &min.to_string(), &max.to_string(), true)
+                }
+                ParamKind::Continuous { min, max, .. } => {
+                    check_numeric_range(&p.name, &format_float(*min), &format_float(*max), false)
+                }
+                ParamKind::Categorical { values } => check_categorical_range(&p.name, values),
             };
             problem.map(|m| {
                 format!(
-                    "HyperParameterTuningJobConfig.ParameterRanges.{list} {:?} does not fit the built-in XGBoost algorithm: {m}",
+                    "HyperParameterTuningJobConfig.ParameterRanges.{} {:?} does not fit the built-in XGBoost algorithm: {m}",
+                    p.list_name(),
                     p.name
                 )
             })

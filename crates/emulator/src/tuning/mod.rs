@@ -112,6 +112,19 @@ fn hyperparameters(
     hps
 }
 
+/// The refusal of a Grid job whose `MaxNumberOfTrainingJobs` is not its number of combinations:
+/// "If specified, the value of MaxNumberOfTrainingJobs should equal the total number of
+/// distinct categorical combinations possible" (SageMaker developer guide, "Understand the
+/// hyperparameter tuning strategies available", Grid search). SageMaker's own wording of this
+/// ValidationException is not published, so the message is ours.
+fn grid_job_count_mismatch(given: u64, combinations: usize) -> Option<String> {
+    (given != combinations as u64).then(|| {
+        format!(
+            "is {given}, but the Grid strategy runs one training job per combination and the ParameterRanges give {combinations} distinct categorical combinations; give {combinations} or omit MaxNumberOfTrainingJobs"
+        )
+    })
+}
+
 fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     let mut p = Problems::new();
     let name = fields::req_str(req, "", "HyperParameterTuningJobName", &mut p).unwrap_or_default();
@@ -264,7 +277,12 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     }
     let grid = if strategy == StrategyKind::Grid && p.is_empty() {
         match space.grid(GRID_MAX_TRAINING_JOBS) {
-            Ok(g) => g,
+            Ok(g) => {
+                if let Some(m) = max_jobs.and_then(|n| grid_job_count_mismatch(n, g.len())) {
+                    p.push(&fields::join(&rp, "MaxNumberOfTrainingJobs"), m);
+                }
+                g
+            }
             Err(m) => {
                 p.push(&fields::join(c, "ParameterRanges"), m);
                 Vec::new()
@@ -286,11 +304,12 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
             return Err(ApiError::validation(problems.join("; ")));
         }
     }
-    let max_jobs = max_jobs.map(|v| v as usize).unwrap_or(grid.len()).max(1);
+    // Grid runs every combination once: its job count is the number of combinations (a given
+    // MaxNumberOfTrainingJobs was checked to equal it above).
     let max_jobs = if strategy == StrategyKind::Grid {
-        max_jobs.min(grid.len().max(1))
+        grid.len()
     } else {
-        max_jobs
+        max_jobs.map_or(1, |v| v as usize)
     };
     let spec = TuningSpec {
         arn: inner.job_arn(JobKind::Tuning, &name),

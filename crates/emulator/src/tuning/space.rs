@@ -79,6 +79,15 @@ pub fn from_unit(u: f64, min: f64, max: f64, scaling: Scaling) -> f64 {
 }
 
 impl Param {
+    /// The `ParameterRanges` list this range is given in.
+    pub fn list_name(&self) -> &'static str {
+        match self.kind {
+            ParamKind::Continuous { .. } => "ContinuousParameterRanges",
+            ParamKind::Integer { .. } => "IntegerParameterRanges",
+            ParamKind::Categorical { .. } => "CategoricalParameterRanges",
+        }
+    }
+
     fn category_index(u: f64, k: usize) -> usize {
         ((u.clamp(0.0, 1.0) * k as f64) as usize).min(k.saturating_sub(1))
     }
@@ -117,26 +126,32 @@ impl Param {
 }
 
 impl Param {
-    /// The unit coordinates of this parameter's grid values (one per category or integer);
-    /// call only after [`SearchSpace::grid_size`] has bounded the count.
-    fn grid_axis(&self) -> Vec<f64> {
+    /// The unit coordinates of this parameter's grid values, one per category; `None` for a
+    /// range that is not categorical (the Grid strategy has no grid for it).
+    fn grid_axis(&self) -> Option<Vec<f64>> {
         match &self.kind {
             ParamKind::Categorical { values } => {
                 let k = values.len() as f64;
-                (0..values.len()).map(|i| (i as f64 + 0.5) / k).collect()
+                Some((0..values.len()).map(|i| (i as f64 + 0.5) / k).collect())
             }
-            ParamKind::Integer { min, max, scaling } => (*min..=*max)
-                .map(|v| to_unit(v as f64, *min as f64, *max as f64, *scaling))
-                .collect(),
-            ParamKind::Continuous { .. } => Vec::new(),
+            ParamKind::Integer { .. } | ParamKind::Continuous { .. } => None,
         }
     }
 }
 
-/// SageMaker's quota: "[Grid] Number of training jobs per hyperparameter tuning job, either
-/// specified explicitly or inferred from the search space": 750, not adjustable (Resource
-/// Limits for Automatic Model Tuning, SageMaker developer guide).
-pub const GRID_MAX_TRAINING_JOBS: u64 = 750;
+/// SageMaker's quota of training jobs per Grid tuning job (750), shared with the execution
+/// input's validation.
+pub use mdlc_core::input::GRID_MAX_TRAINING_JOBS;
+
+/// The refusal of an integer or continuous range under the Grid strategy. "Only categorical
+/// parameters are supported when using the grid search strategy" (SageMaker developer guide,
+/// "Understand the hyperparameter tuning strategies available", Grid search). The wording of
+/// SageMaker's own ValidationException for this case is not published, so this message is ours.
+pub fn grid_refuses(name: &str, list: &str) -> String {
+    format!(
+        "{name:?}: the Grid strategy supports only categorical parameters (CategoricalParameterRanges), not {list}"
+    )
+}
 
 /// The refusal of a grid with more combinations than `limit` training jobs.
 fn grid_too_large(combinations: &str, limit: u64) -> String {
@@ -187,34 +202,28 @@ impl SearchSpace {
         out
     }
 
-    /// The number of grid combinations: the product of the numbers of values of each range,
-    /// computed with checked arithmetic (`None` when it does not fit in a `u128`, or when a
-    /// range is continuous and has no grid).
+    /// The number of grid combinations: the product of the numbers of values of each
+    /// categorical range, computed with checked arithmetic (`None` when it does not fit in a
+    /// `u128`, or when a range is not categorical and has no grid).
     pub fn grid_size(&self) -> Option<u128> {
-        self.params.iter().try_fold(1u128, |total, p| {
-            let n: u128 = match &p.kind {
-                ParamKind::Categorical { values } => values.len().max(1) as u128,
-                ParamKind::Integer { min, max, .. } => {
-                    u128::try_from(i128::from(*max) - i128::from(*min) + 1).ok()?
-                }
-                ParamKind::Continuous { .. } => return None,
-            };
-            total.checked_mul(n)
-        })
+        self.params
+            .iter()
+            .try_fold(1u128, |total, p| match &p.kind {
+                ParamKind::Categorical { values } => total.checked_mul(values.len().max(1) as u128),
+                ParamKind::Integer { .. } | ParamKind::Continuous { .. } => None,
+            })
     }
 
-    /// Every combination of categorical values and integers (Grid strategy), as points. The
-    /// number of combinations is checked against `limit` before anything is enumerated.
+    /// Every combination of categorical values (Grid strategy), as points. Integer and
+    /// continuous ranges are refused; the number of combinations is checked against `limit`
+    /// before anything is enumerated.
     pub fn grid(&self, limit: u64) -> Result<Vec<Vec<f64>>, String> {
-        if let Some(p) = self
-            .params
-            .iter()
-            .find(|p| matches!(p.kind, ParamKind::Continuous { .. }))
-        {
-            return Err(format!(
-                "Grid search does not support the continuous parameter {}",
-                p.name
-            ));
+        let mut axes = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            match p.grid_axis() {
+                Some(axis) => axes.push(axis),
+                None => return Err(grid_refuses(&p.name, p.list_name())),
+            }
         }
         let size = match self.grid_size() {
             Some(n) if n <= u128::from(limit) => n,
@@ -222,11 +231,10 @@ impl SearchSpace {
             None => return Err(grid_too_large(&format!("more than {}", u128::MAX), limit)),
         };
         let mut points: Vec<Vec<f64>> = vec![Vec::new()];
-        for p in &self.params {
-            let axis = p.grid_axis();
+        for axis in &axes {
             let mut next = Vec::with_capacity(points.len() * axis.len());
             for prefix in &points {
-                for x in &axis {
+                for x in axis {
                     let mut point = prefix.clone();
                     point.push(*x);
                     next.push(point);
@@ -251,12 +259,6 @@ impl SearchSpace {
         ] {
             let lp = fields::join(at, list);
             let items = fields::opt_array(ranges, at, list, p);
-            if grid && kind == 0 && !items.is_empty() {
-                p.push(
-                    &lp,
-                    "is not supported by the Grid strategy (use integer or categorical ranges)",
-                );
-            }
             for (i, r) in items.iter().enumerate() {
                 let rp = format!("{lp}[{i}]");
                 let Some(name) = fields::req_str(r, &rp, "Name", p) else {
@@ -267,6 +269,10 @@ impl SearchSpace {
                         &format!("{rp}.Name"),
                         format!("{name:?} is given more than one range"),
                     );
+                }
+                if grid && kind != 2 {
+                    p.push(&rp, grid_refuses(&name, list));
+                    continue;
                 }
                 let param_kind = if kind == 2 {
                     let values: Vec<String> = fields::opt_array(r, &rp, "Values", p)
@@ -452,15 +458,18 @@ mod tests {
     }
 
     #[test]
-    fn given_categorical_and_integer_ranges_when_gridded_then_every_combination_appears_once() {
+    fn given_categorical_ranges_when_gridded_then_every_combination_appears_once() {
         let ranges = json!({
-            "IntegerParameterRanges": [{"Name": "depth", "MinValue": "2", "MaxValue": "4"}],
-            "CategoricalParameterRanges": [{"Name": "obj", "Values": ["a", "b"]}]
+            "CategoricalParameterRanges": [
+                {"Name": "depth", "Values": ["2", "3", "4"]},
+                {"Name": "obj", "Values": ["a", "b"]}
+            ]
         });
         let mut p = Problems::new();
         let s = SearchSpace::parse(&ranges, "R", true, &mut p);
         assert!(p.is_empty());
         let grid = s.grid(1000).unwrap();
+        assert_eq!(grid.len(), 6);
         let mut combos: Vec<String> = grid.iter().map(|u| format!("{:?}", s.values(u))).collect();
         combos.sort();
         combos.dedup();
@@ -476,15 +485,35 @@ mod tests {
                 );
             }
         }
-        let cont = json!({"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1"}]});
+    }
+
+    #[test]
+    fn given_integer_and_continuous_ranges_under_grid_when_parsed_then_each_is_refused_by_name_and_path()
+     {
+        let ranges = json!({
+            "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1"}],
+            "IntegerParameterRanges": [
+                {"Name": "obj2", "MinValue": "1", "MaxValue": "1"},
+                {"Name": "depth", "MinValue": "2", "MaxValue": "4"}
+            ],
+            "CategoricalParameterRanges": [{"Name": "obj", "Values": ["a", "b"]}]
+        });
         let mut p = Problems::new();
-        SearchSpace::parse(&cont, "R", true, &mut p);
-        assert!(
-            p.finish()
-                .unwrap_err()
-                .to_string()
-                .contains("not supported by the Grid strategy")
+        let s = SearchSpace::parse(&ranges, "R", true, &mut p);
+        let names: Vec<&str> = s.params.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["obj"]);
+        assert_eq!(
+            p.finish().unwrap_err().to_string(),
+            "3 validation errors detected: \
+             'R.ContinuousParameterRanges[0]' \"eta\": the Grid strategy supports only categorical parameters (CategoricalParameterRanges), not ContinuousParameterRanges; \
+             'R.IntegerParameterRanges[0]' \"obj2\": the Grid strategy supports only categorical parameters (CategoricalParameterRanges), not IntegerParameterRanges; \
+             'R.IntegerParameterRanges[1]' \"depth\": the Grid strategy supports only categorical parameters (CategoricalParameterRanges), not IntegerParameterRanges"
         );
+        // The same ranges are accepted by the other strategies.
+        let mut p = Problems::new();
+        let s = SearchSpace::parse(&ranges, "R", false, &mut p);
+        assert!(p.is_empty());
+        assert_eq!(s.dims(), 4);
     }
 
     fn integer(name: &str, min: i64, max: i64) -> Param {
@@ -498,25 +527,45 @@ mod tests {
         }
     }
 
+    fn categorical(name: &str, k: usize) -> Param {
+        Param {
+            name: name.into(),
+            kind: ParamKind::Categorical {
+                values: (0..k).map(|i| i.to_string()).collect(),
+            },
+        }
+    }
+
     #[test]
-    fn given_a_grid_over_the_whole_i64_range_when_gridded_then_it_is_refused_before_enumerating() {
+    fn given_a_space_with_an_integer_range_when_gridded_then_it_is_refused() {
         let space = SearchSpace {
-            params: vec![integer("n", i64::MIN, i64::MAX)],
+            params: vec![categorical("c", 2), integer("n", 1, 3)],
         };
-        assert_eq!(space.grid_size(), Some(1u128 << 64));
-        let e = space.grid(GRID_MAX_TRAINING_JOBS).unwrap_err();
+        assert_eq!(space.grid_size(), None);
         assert_eq!(
-            e,
-            "gives 18446744073709551616 hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most 750 training jobs per hyperparameter tuning job"
+            space.grid(GRID_MAX_TRAINING_JOBS).unwrap_err(),
+            "\"n\": the Grid strategy supports only categorical parameters (CategoricalParameterRanges), not IntegerParameterRanges"
+        );
+    }
+
+    #[test]
+    fn given_a_grid_far_over_the_limit_when_gridded_then_it_is_refused_before_enumerating() {
+        // 30 x 30 x 30: each range within SageMaker's 30 values, the product far over 750.
+        let space = SearchSpace {
+            params: (0..3).map(|i| categorical(&format!("c{i}"), 30)).collect(),
+        };
+        assert_eq!(space.grid_size(), Some(27_000));
+        assert_eq!(
+            space.grid(GRID_MAX_TRAINING_JOBS).unwrap_err(),
+            "gives 27000 hyperparameter combinations; the Grid strategy runs one training job per combination and allows at most 750 training jobs per hyperparameter tuning job"
         );
     }
 
     #[test]
     fn given_a_grid_whose_product_overflows_u128_when_gridded_then_it_is_refused() {
+        // 30 ranges of 30 values (SageMaker's maximums): 30^30 > u128::MAX.
         let space = SearchSpace {
-            params: (0..3)
-                .map(|i| integer(&format!("n{i}"), i64::MIN, i64::MAX))
-                .collect(),
+            params: (0..30).map(|i| categorical(&format!("c{i}"), 30)).collect(),
         };
         assert_eq!(space.grid_size(), None);
         let e = space.grid(GRID_MAX_TRAINING_JOBS).unwrap_err();
@@ -532,19 +581,13 @@ mod tests {
     #[test]
     fn given_a_grid_of_exactly_the_limit_when_gridded_then_every_point_is_listed_and_one_more_is_refused()
      {
-        let categorical = |k: usize| Param {
-            name: "c".into(),
-            kind: ParamKind::Categorical {
-                values: (0..k).map(|i| i.to_string()).collect(),
-            },
-        };
         // 25 x 30 = 750 combinations: the limit itself is allowed.
         let at_limit = SearchSpace {
-            params: vec![integer("n", 1, 25), categorical(30)],
+            params: vec![categorical("a", 25), categorical("b", 30)],
         };
         assert_eq!(at_limit.grid(GRID_MAX_TRAINING_JOBS).unwrap().len(), 750);
         let over = SearchSpace {
-            params: vec![integer("n", 0, 25), categorical(30)],
+            params: vec![categorical("a", 26), categorical("b", 30)],
         };
         assert_eq!(
             over.grid(GRID_MAX_TRAINING_JOBS).unwrap_err(),
