@@ -1,9 +1,9 @@
 //! The evaluator: JSONata's semantics over the processed syntax tree.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::ast::{Lit, Node, Stage, T};
@@ -11,13 +11,11 @@ use crate::error::{
     Error, MAX_ARRAY_ITEMS, STACK_MESSAGE, check_string_len, err, err_at, stack_exhausted,
     stack_position, too_large,
 };
-use crate::functions::{self, Native};
-use crate::value::{Array, Func, Map, Value, deep_equal, strict_equal};
+use crate::functions::{self, Host, js_str_cmp, merge_sort};
+use crate::value::{Array, Func, Map, R, Value, deep_equal, numeric, strict_equal};
 
 /// Maximum depth of nested evaluations (protects the native stack).
 pub(crate) const MAX_EVAL_DEPTH: usize = 20000;
-
-pub(crate) type R<'a> = Result<Value<'a>, Error>;
 
 struct FrameData<'a> {
     parent: Option<usize>,
@@ -31,9 +29,23 @@ pub(crate) struct Ctx<'a> {
     stack_base: usize,
     stack_budget: usize,
     pub stack_hit: Cell<bool>,
-    pub now_millis: i64,
-    pub aws: bool,
-    pub rng: RefCell<ChaCha8Rng>,
+    now_millis: i64,
+    aws: bool,
+    rng: RefCell<ChaCha8Rng>,
+}
+
+impl<'a> Host<'a> for Ctx<'a> {
+    fn apply(&self, f: &Value<'a>, args: Vec<Value<'a>>, input: &Value<'a>) -> R<'a> {
+        Ctx::apply(self, f, args, input)
+    }
+
+    fn rng(&self) -> RefMut<'_, ChaCha8Rng> {
+        self.rng.borrow_mut()
+    }
+
+    fn now_millis(&self) -> i64 {
+        self.now_millis
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -62,10 +74,6 @@ impl<'a> Ctx<'a> {
             aws,
             rng: RefCell::new(rng),
         }
-    }
-
-    pub fn random(&self) -> f64 {
-        self.rng.borrow_mut().random::<f64>()
     }
 
     pub fn new_frame(&self, parent: usize) -> usize {
@@ -1070,7 +1078,7 @@ impl<'a> Ctx<'a> {
                     })))
                 }
                 Func::Native(n) => {
-                    let arity = functions::arity(*n);
+                    let arity = functions::builtin(*n).arity;
                     let mut full: Vec<Option<Value<'a>>> = Vec::with_capacity(arity);
                     for i in 0..arity {
                         full.push(match args.get(i) {
@@ -1170,8 +1178,9 @@ impl<'a> Ctx<'a> {
                 self.eval(body, li, frame)
             }
             Func::Native(n) => {
-                let args = functions::signature(*n).validate(&args, input)?;
-                functions::call(self, *n, args, input)
+                let builtin = functions::builtin(*n);
+                let args = builtin.signature().validate(&args, input)?;
+                (builtin.run)(self, &args)
             }
             Func::PartialNative {
                 native,
@@ -1185,7 +1194,7 @@ impl<'a> Ctx<'a> {
                         None => it.next().unwrap_or(Value::Undefined),
                     })
                     .collect();
-                functions::call(self, *native, full, &Value::Undefined)
+                (functions::builtin(*native).run)(self, &full)
             }
             Func::Transform { node, env } => {
                 let arg = args.into_iter().next().unwrap_or(Value::Undefined);
@@ -1364,59 +1373,6 @@ fn recurse_descendants<'a>(input: &Value<'a>, out: &mut Vec<Value<'a>>) {
         }
         v => out.push(v.clone()),
     }
-}
-
-/// `isNumeric`: a non-NaN number; infinite numbers raise D1001.
-pub(crate) fn numeric(v: &Value) -> Result<Option<f64>, Error> {
-    match v {
-        Value::Number(n) if !n.is_nan() => {
-            if n.is_infinite() {
-                Err(err("D1001", "Number out of range"))
-            } else {
-                Ok(Some(*n))
-            }
-        }
-        _ => Ok(None),
-    }
-}
-
-/// JavaScript's string ordering (UTF-16 code units).
-pub(crate) fn js_str_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.encode_utf16().cmp(b.encode_utf16())
-}
-
-/// JSONata's merge sort with a "swap when true" comparator (stable).
-pub(crate) fn merge_sort<'a, F>(items: Vec<Value<'a>>, cmp: &mut F) -> Result<Vec<Value<'a>>, Error>
-where
-    F: FnMut(&Value<'a>, &Value<'a>) -> Result<bool, Error>,
-{
-    if items.len() <= 1 {
-        return Ok(items);
-    }
-    let mid = items.len() / 2;
-    let mut left = items;
-    let right = left.split_off(mid);
-    let left = merge_sort(left, cmp)?;
-    let right = merge_sort(right, cmp)?;
-    let mut out = Vec::with_capacity(left.len() + right.len());
-    let (mut i, mut j) = (0, 0);
-    while i < left.len() && j < right.len() {
-        if cmp(&left[i], &right[j])? {
-            out.push(right[j].clone());
-            j += 1;
-        } else {
-            out.push(left[i].clone());
-            i += 1;
-        }
-    }
-    out.extend_from_slice(&left[i..]);
-    out.extend_from_slice(&right[j..]);
-    Ok(out)
-}
-
-#[allow(dead_code)]
-pub(crate) fn native_value<'a>(n: Native) -> Value<'a> {
-    Value::Func(Rc::new(Func::Native(n)))
 }
 
 /// Every value an evaluation step produces stays under the memory ceiling: strings of at most

@@ -1,8 +1,7 @@
 //! `$formatNumber`: the XPath/XSLT decimal picture string (without exponents).
 
 use crate::error::{Error, err};
-use crate::functions::round_half_even;
-use crate::value::Value;
+use crate::value::{Value, js_number_to_string};
 
 struct Props {
     decimal: char,
@@ -243,4 +242,48 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
     }
     out.push_str(&suffix);
     Ok(out)
+}
+
+fn js_round(x: f64) -> f64 {
+    (x + 0.5).floor()
+}
+
+/// JSONata's `$round`: half to even, at `precision` decimal places (negative: tens, hundreds…).
+pub(crate) fn round_half_even(arg: f64, precision: Option<f64>) -> f64 {
+    let p = precision.unwrap_or(0.0).trunc();
+    let shift = |x: f64, by: f64| -> f64 {
+        if by == 0.0 {
+            return x;
+        }
+        let s = js_number_to_string(x);
+        let (m, e) = match s.split_once('e') {
+            Some((m, e)) => (m.to_string(), e.parse::<f64>().unwrap_or(0.0)),
+            None => (s, 0.0),
+        };
+        format!("{m}e{}", e + by).parse::<f64>().unwrap_or(f64::NAN)
+    };
+    let a = shift(arg, p);
+    let mut result = js_round(a);
+    let diff = result - a;
+    if diff.abs() == 0.5 && (result % 2.0).abs() == 1.0 {
+        result -= 1.0;
+    }
+    let mut result = shift(result, -p);
+    if result == 0.0 {
+        result = 0.0;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_half_values_when_rounding_then_bankers() {
+        assert_eq!(round_half_even(2.5, None), 2.0);
+        assert_eq!(round_half_even(3.5, None), 4.0);
+        assert_eq!(round_half_even(-2.5, None), -2.0);
+        assert_eq!(round_half_even(1.255, Some(2.0)), 1.26);
+    }
 }

@@ -1,138 +1,187 @@
-//! The standard library and the AWS Step Functions extras.
+//! The standard library and the AWS Step Functions extras: one function per built-in (or per
+//! tight family), and [`BUILTINS`], the one table that names each, gives its signature and
+//! arity, and points at its implementation. The evaluator dispatches through the table and is
+//! reached back only through [`Host`], so this module does not depend on the evaluator.
 
-use std::collections::HashMap;
+use std::cell::RefMut;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
 use base64::Engine;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use sha2::Digest;
 
 use crate::error::{Error, check_string_len, err};
-use crate::eval::{Ctx, R, js_str_cmp, merge_sort, numeric};
+use crate::format::round_half_even;
 use crate::signature::Signature;
 use crate::value::{
-    Array, Func, Map, Value, deep_equal, from_json, js_number_to_string, to_json, to_precision_15,
+    Array, Func, Map, Native, R, Value, deep_equal, from_json, js_number_to_string, numeric,
+    to_json, to_precision_15,
 };
 
-macro_rules! natives {
-    ($( $variant:ident => $name:literal, $sig:literal, $arity:literal, $aws:literal; )*) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub(crate) enum Native { $( $variant, )* }
-        const TABLE: &[(Native, &str, &str, usize, bool)] = &[ $( (Native::$variant, $name, $sig, $arity, $aws), )* ];
-    };
+/// What a built-in needs from the evaluator that calls it.
+pub(crate) trait Host<'a> {
+    /// Applies a function value (the callback of `$map`, `$sort`, `$replace`…); `input` is the
+    /// context for `-` signatures.
+    fn apply(&self, f: &Value<'a>, args: Vec<Value<'a>>, input: &Value<'a>) -> R<'a>;
+    /// The evaluation's random number generator (seeded when AWS gives a seed).
+    fn rng(&self) -> RefMut<'_, ChaCha8Rng>;
+    /// The evaluation's clock, for `$now` and `$millis`.
+    fn now_millis(&self) -> i64;
 }
 
-natives! {
-    Sum => "sum", "<a<n>:n>", 1, false;
-    Count => "count", "<a:n>", 1, false;
-    Max => "max", "<a<n>:n>", 1, false;
-    Min => "min", "<a<n>:n>", 1, false;
-    Average => "average", "<a<n>:n>", 1, false;
-    String => "string", "<x-b?:s>", 1, false;
-    Substring => "substring", "<s-nn?:s>", 3, false;
-    SubstringBefore => "substringBefore", "<s-s:s>", 2, false;
-    SubstringAfter => "substringAfter", "<s-s:s>", 2, false;
-    Lowercase => "lowercase", "<s-:s>", 1, false;
-    Uppercase => "uppercase", "<s-:s>", 1, false;
-    Length => "length", "<s-:n>", 1, false;
-    Trim => "trim", "<s-:s>", 1, false;
-    Pad => "pad", "<s-ns?:s>", 3, false;
-    Match => "match", "<s-f<s:o>n?:a<o>>", 3, false;
-    Contains => "contains", "<s-(sf):b>", 2, false;
-    Replace => "replace", "<s-(sf)(sf)n?:s>", 4, false;
-    Split => "split", "<s-(sf)n?:a<s>>", 3, false;
-    Join => "join", "<a<s>s?:s>", 2, false;
-    FormatNumber => "formatNumber", "<n-so?:s>", 3, false;
-    FormatBase => "formatBase", "<n-n?:s>", 2, false;
-    Number => "number", "<(nsb)-:n>", 1, false;
-    Floor => "floor", "<n-:n>", 1, false;
-    Ceil => "ceil", "<n-:n>", 1, false;
-    Round => "round", "<n-n?:n>", 2, false;
-    Abs => "abs", "<n-:n>", 1, false;
-    Sqrt => "sqrt", "<n-:n>", 1, false;
-    Power => "power", "<n-n:n>", 2, false;
-    Random => "random", "<:n>", 0, false;
-    Boolean => "boolean", "<x-:b>", 1, false;
-    Not => "not", "<x-:b>", 1, false;
-    Map => "map", "<af>", 2, false;
-    Zip => "zip", "<a+>", 0, false;
-    Filter => "filter", "<af>", 2, false;
-    Single => "single", "<af?>", 2, false;
-    Reduce => "reduce", "<afj?:j>", 3, false;
-    Sift => "sift", "<o-f?:o>", 2, false;
-    Keys => "keys", "<x-:a<s>>", 1, false;
-    Lookup => "lookup", "<x-s:x>", 2, false;
-    Append => "append", "<xx:a>", 2, false;
-    Exists => "exists", "<x:b>", 1, false;
-    Spread => "spread", "<x-:a<o>>", 1, false;
-    Merge => "merge", "<a<o>:o>", 1, false;
-    Reverse => "reverse", "<a:a>", 1, false;
-    Each => "each", "<o-f:a>", 2, false;
-    ErrorFn => "error", "<s?:x>", 1, false;
-    Assert => "assert", "<bs?:x>", 2, false;
-    Type => "type", "<x:s>", 1, false;
-    Sort => "sort", "<af?:a>", 2, false;
-    Shuffle => "shuffle", "<a:a>", 1, false;
-    Distinct => "distinct", "<x:x>", 1, false;
-    Base64Encode => "base64encode", "<s-:s>", 1, false;
-    Base64Decode => "base64decode", "<s-:s>", 1, false;
-    EncodeUrlComponent => "encodeUrlComponent", "<s-:s>", 1, false;
-    EncodeUrl => "encodeUrl", "<s-:s>", 1, false;
-    DecodeUrlComponent => "decodeUrlComponent", "<s-:s>", 1, false;
-    DecodeUrl => "decodeUrl", "<s-:s>", 1, false;
-    ToMillis => "toMillis", "<s-s?:n>", 2, false;
-    FromMillis => "fromMillis", "<n-s?s?:s>", 3, false;
-    Clone => "clone", "<(oa)-:o>", 1, false;
-    Now => "now", "<s?s?:s>", 2, false;
-    Millis => "millis", "<:n>", 0, false;
-    Partition => "partition", "<an:a>", 2, true;
-    Range => "range", "<nnn?:a>", 3, true;
-    Hash => "hash", "<s-s?:s>", 2, true;
-    AwsRandom => "random", "<n?:n>", 1, true;
-    Uuid => "uuid", "<:s>", 0, true;
-    Parse => "parse", "<s-:j>", 1, true;
+/// A built-in's implementation: the host and the arguments (already checked against the
+/// signature, except for a partially applied built-in, as in JSONata).
+pub(crate) type NativeFn = for<'a> fn(&dyn Host<'a>, &[Value<'a>]) -> R<'a>;
+
+/// One row of the standard library's table.
+pub(crate) struct Builtin {
+    /// The name without `$`.
+    pub name: &'static str,
+    signature: &'static str,
+    parsed: OnceLock<Signature>,
+    /// JavaScript's `function.length`: what higher-order functions and partial application see.
+    pub arity: usize,
+    /// One of the AWS Step Functions extras (shadows a standard function of the same name).
+    aws: bool,
+    pub run: NativeFn,
 }
 
-/// Finds a built-in function by name (`$eval` is deliberately absent).
-pub(crate) fn lookup_native(name: &str, aws: bool) -> Option<Native> {
-    if aws {
-        if let Some(e) = TABLE.iter().find(|e| e.4 && e.1 == name) {
-            return Some(e.0);
-        }
-    }
-    TABLE.iter().find(|e| !e.4 && e.1 == name).map(|e| e.0)
-}
-
-pub(crate) fn arity(n: Native) -> usize {
-    TABLE.iter().find(|e| e.0 == n).map(|e| e.3).unwrap_or(0)
-}
-
-fn name_of(n: Native) -> &'static str {
-    TABLE.iter().find(|e| e.0 == n).map(|e| e.1).unwrap_or("")
-}
-
-pub(crate) fn signature(n: Native) -> &'static Signature {
-    static SIGS: OnceLock<HashMap<Native, Signature>> = OnceLock::new();
-    let map = SIGS.get_or_init(|| {
-        TABLE
-            .iter()
-            .filter_map(|e| Signature::parse(e.2).ok().map(|s| (e.0, s)))
-            .collect()
-    });
-    static EMPTY: OnceLock<Signature> = OnceLock::new();
-    map.get(&n).unwrap_or_else(|| {
-        EMPTY.get_or_init(|| {
-            // "<x*>" never fails to parse; fall back to an accept-anything signature
-            Signature::parse("<x?x?x?x?>").unwrap_or_else(|_| unreachable_signature())
+impl Builtin {
+    /// The parsed signature (parsed once, on first use).
+    pub fn signature(&self) -> &Signature {
+        self.parsed.get_or_init(|| {
+            Signature::parse(self.signature)
+                .or_else(|_| Signature::parse("<x?x?x?x?>"))
+                .unwrap_or_else(|_| unreachable_signature())
         })
-    })
+    }
 }
 
 #[allow(clippy::panic)]
 fn unreachable_signature() -> Signature {
-    // Signature::parse of a constant that is known to be valid; covered by unit tests.
+    // Signature::parse of constants that are known to be valid; covered by unit tests.
     panic!("constant signature failed to parse")
+}
+
+const fn jsonata(
+    name: &'static str,
+    signature: &'static str,
+    arity: usize,
+    run: NativeFn,
+) -> Builtin {
+    Builtin {
+        name,
+        signature,
+        parsed: OnceLock::new(),
+        arity,
+        aws: false,
+        run,
+    }
+}
+
+const fn aws(name: &'static str, signature: &'static str, arity: usize, run: NativeFn) -> Builtin {
+    Builtin {
+        name,
+        signature,
+        parsed: OnceLock::new(),
+        arity,
+        aws: true,
+        run,
+    }
+}
+
+/// The standard library (`$eval` is deliberately absent) and the AWS extras.
+static BUILTINS: [Builtin; 68] = [
+    jsonata("sum", "<a<n>:n>", 1, fn_sum),
+    jsonata("count", "<a:n>", 1, fn_count),
+    jsonata("max", "<a<n>:n>", 1, fn_max),
+    jsonata("min", "<a<n>:n>", 1, fn_min),
+    jsonata("average", "<a<n>:n>", 1, fn_average),
+    jsonata("string", "<x-b?:s>", 1, fn_string),
+    jsonata("substring", "<s-nn?:s>", 3, fn_substring),
+    jsonata("substringBefore", "<s-s:s>", 2, fn_substring_before),
+    jsonata("substringAfter", "<s-s:s>", 2, fn_substring_after),
+    jsonata("lowercase", "<s-:s>", 1, fn_lowercase),
+    jsonata("uppercase", "<s-:s>", 1, fn_uppercase),
+    jsonata("length", "<s-:n>", 1, fn_length),
+    jsonata("trim", "<s-:s>", 1, fn_trim),
+    jsonata("pad", "<s-ns?:s>", 3, fn_pad),
+    jsonata("match", "<s-f<s:o>n?:a<o>>", 3, fn_match),
+    jsonata("contains", "<s-(sf):b>", 2, fn_contains),
+    jsonata("replace", "<s-(sf)(sf)n?:s>", 4, fn_replace),
+    jsonata("split", "<s-(sf)n?:a<s>>", 3, fn_split),
+    jsonata("join", "<a<s>s?:s>", 2, fn_join),
+    jsonata("formatNumber", "<n-so?:s>", 3, fn_format_number),
+    jsonata("formatBase", "<n-n?:s>", 2, fn_format_base),
+    jsonata("number", "<(nsb)-:n>", 1, fn_number),
+    jsonata("floor", "<n-:n>", 1, fn_floor),
+    jsonata("ceil", "<n-:n>", 1, fn_ceil),
+    jsonata("round", "<n-n?:n>", 2, fn_round),
+    jsonata("abs", "<n-:n>", 1, fn_abs),
+    jsonata("sqrt", "<n-:n>", 1, fn_sqrt),
+    jsonata("power", "<n-n:n>", 2, fn_power),
+    jsonata("random", "<:n>", 0, fn_random),
+    jsonata("boolean", "<x-:b>", 1, fn_boolean),
+    jsonata("not", "<x-:b>", 1, fn_not),
+    jsonata("map", "<af>", 2, fn_map),
+    jsonata("zip", "<a+>", 0, fn_zip),
+    jsonata("filter", "<af>", 2, fn_filter),
+    jsonata("single", "<af?>", 2, fn_single),
+    jsonata("reduce", "<afj?:j>", 3, fn_reduce),
+    jsonata("sift", "<o-f?:o>", 2, fn_sift),
+    jsonata("keys", "<x-:a<s>>", 1, fn_keys),
+    jsonata("lookup", "<x-s:x>", 2, fn_lookup),
+    jsonata("append", "<xx:a>", 2, fn_append),
+    jsonata("exists", "<x:b>", 1, fn_exists),
+    jsonata("spread", "<x-:a<o>>", 1, fn_spread),
+    jsonata("merge", "<a<o>:o>", 1, fn_merge),
+    jsonata("reverse", "<a:a>", 1, fn_reverse),
+    jsonata("each", "<o-f:a>", 2, fn_each),
+    jsonata("error", "<s?:x>", 1, fn_error),
+    jsonata("assert", "<bs?:x>", 2, fn_assert),
+    jsonata("type", "<x:s>", 1, fn_type),
+    jsonata("sort", "<af?:a>", 2, fn_sort),
+    jsonata("shuffle", "<a:a>", 1, fn_shuffle),
+    jsonata("distinct", "<x:x>", 1, fn_distinct),
+    jsonata("base64encode", "<s-:s>", 1, fn_base64_encode),
+    jsonata("base64decode", "<s-:s>", 1, fn_base64_decode),
+    jsonata("encodeUrlComponent", "<s-:s>", 1, fn_encode_url_component),
+    jsonata("encodeUrl", "<s-:s>", 1, fn_encode_url),
+    jsonata("decodeUrlComponent", "<s-:s>", 1, fn_decode_url_component),
+    jsonata("decodeUrl", "<s-:s>", 1, fn_decode_url),
+    jsonata("toMillis", "<s-s?:n>", 2, fn_to_millis),
+    jsonata("fromMillis", "<n-s?s?:s>", 3, fn_from_millis),
+    jsonata("clone", "<(oa)-:o>", 1, fn_clone),
+    jsonata("now", "<s?s?:s>", 2, fn_now),
+    jsonata("millis", "<:n>", 0, fn_millis),
+    aws("partition", "<an:a>", 2, fn_partition),
+    aws("range", "<nnn?:a>", 3, fn_range),
+    aws("hash", "<s-s?:s>", 2, fn_hash),
+    aws("random", "<n?:n>", 1, fn_aws_random),
+    aws("uuid", "<:s>", 0, fn_uuid),
+    aws("parse", "<s-:j>", 1, fn_parse),
+];
+
+/// Finds a built-in function by name; with `aws`, an AWS extra wins over the standard one.
+pub(crate) fn lookup_native(name: &str, aws: bool) -> Option<Native> {
+    let find = |extra: bool| {
+        BUILTINS
+            .iter()
+            .position(|b| b.aws == extra && b.name == name)
+    };
+    let found = if aws {
+        find(true).or_else(|| find(false))
+    } else {
+        find(false)
+    };
+    found.map(Native)
+}
+
+/// The table row of `n` (every [`Native`] comes from [`lookup_native`], so it is in range).
+pub(crate) fn builtin(n: Native) -> &'static Builtin {
+    BUILTINS.get(n.0).unwrap_or(&BUILTINS[0])
 }
 
 /// The arity a higher-order function sees (JavaScript's `function.length`).
@@ -140,7 +189,7 @@ pub(crate) fn func_arity(f: &Value) -> usize {
     match f {
         Value::Func(f) => match &**f {
             Func::Lambda { params, .. } => params.len(),
-            Func::Native(n) => arity(*n),
+            Func::Native(n) => builtin(*n).arity,
             Func::PartialNative { args, .. } => args.iter().filter(|a| a.is_none()).count(),
             Func::Transform { .. } => 1,
             Func::Chain { .. } => 1,
@@ -328,40 +377,6 @@ fn chars_of(s: &str) -> Vec<char> {
     s.chars().collect()
 }
 
-fn arg<'a>(args: &[Value<'a>], i: usize) -> Value<'a> {
-    args.get(i).cloned().unwrap_or(Value::Undefined)
-}
-
-fn js_round(x: f64) -> f64 {
-    (x + 0.5).floor()
-}
-
-pub(crate) fn round_half_even(arg: f64, precision: Option<f64>) -> f64 {
-    let p = precision.unwrap_or(0.0).trunc();
-    let shift = |x: f64, by: f64| -> f64 {
-        if by == 0.0 {
-            return x;
-        }
-        let s = js_number_to_string(x);
-        let (m, e) = match s.split_once('e') {
-            Some((m, e)) => (m.to_string(), e.parse::<f64>().unwrap_or(0.0)),
-            None => (s, 0.0),
-        };
-        format!("{m}e{}", e + by).parse::<f64>().unwrap_or(f64::NAN)
-    };
-    let a = shift(arg, p);
-    let mut result = js_round(a);
-    let diff = result - a;
-    if diff.abs() == 0.5 && (result % 2.0).abs() == 1.0 {
-        result -= 1.0;
-    }
-    let mut result = shift(result, -p);
-    if result == 0.0 {
-        result = 0.0;
-    }
-    result
-}
-
 // ------------------------------------------------------------------ regex
 
 #[derive(Debug, Clone)]
@@ -382,19 +397,21 @@ impl RegexMatch {
             "end".into(),
             Value::Number((self.start_char + self.text.chars().count()) as f64),
         );
-        m.insert(
-            "groups".into(),
-            Value::plain(
-                self.groups
-                    .iter()
-                    .map(|g| match g {
-                        Some(s) => Value::str(s),
-                        None => Value::Undefined,
-                    })
-                    .collect(),
-            ),
-        );
+        m.insert("groups".into(), self.groups_value());
         Value::obj(m)
+    }
+
+    /// The capture groups as an array (`undefined` for a group that did not take part).
+    pub fn groups_value<'a>(&self) -> Value<'a> {
+        Value::plain(
+            self.groups
+                .iter()
+                .map(|g| match g {
+                    Some(s) => Value::str(s),
+                    None => Value::Undefined,
+                })
+                .collect(),
+        )
     }
 }
 
@@ -485,22 +502,497 @@ fn custom_matcher_unsupported() -> Error {
     )
 }
 
-// ------------------------------------------------------------------ dispatch
+// ------------------------------------------------------------------ arguments
 
-fn sequence_of<'a>(items: Vec<Value<'a>>) -> Value<'a> {
-    Value::seq(items)
+const UNDEFINED: &Value<'static> = &Value::Undefined;
+
+/// Argument `i`, `undefined` when not supplied.
+fn arg<'v, 'a>(args: &'v [Value<'a>], i: usize) -> &'v Value<'a> {
+    args.get(i).unwrap_or(UNDEFINED)
 }
+
+/// A string argument's text, `None` when it is not a string.
+fn text_arg<'v>(args: &'v [Value<'_>], i: usize) -> Option<&'v Rc<str>> {
+    match arg(args, i) {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// `f` of the first argument when it is a string; `undefined` otherwise.
+fn on_text<'a>(args: &[Value<'a>], f: impl FnOnce(&Rc<str>) -> R<'a>) -> R<'a> {
+    match text_arg(args, 0) {
+        Some(s) => f(s),
+        None => Ok(Value::Undefined),
+    }
+}
+
+/// `f` of the first argument when it is a number; `undefined` otherwise.
+fn on_number<'a>(args: &[Value<'a>], f: impl FnOnce(f64) -> R<'a>) -> R<'a> {
+    match arg(args, 0).num() {
+        Some(x) => f(x),
+        None => Ok(Value::Undefined),
+    }
+}
+
+/// `f` of the first argument unless it is `undefined`.
+fn on_defined<'a>(args: &[Value<'a>], f: impl FnOnce(&Value<'a>) -> R<'a>) -> R<'a> {
+    match arg(args, 0) {
+        Value::Undefined => Ok(Value::Undefined),
+        v => f(v),
+    }
+}
+
+/// A string argument's text, or `default` when it is not a string.
+fn text_or(v: &Value, default: &str) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        _ => default.to_string(),
+    }
+}
+
+fn num_items(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(a) => a.items.iter().filter_map(|x| x.num()).collect(),
+        Value::Number(n) => vec![*n],
+        _ => vec![],
+    }
+}
+
+// ------------------------------------------------------------------ aggregation
+
+fn fn_sum<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |v| Ok(Value::Number(num_items(v).iter().sum())))
+}
+
+fn fn_count<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(Value::Number(match arg(args, 0) {
+        Value::Undefined => 0.0,
+        Value::Array(a) => a.items.len() as f64,
+        _ => 1.0,
+    }))
+}
+
+/// `$max`, `$min`, `$average`: `undefined` for no numbers, else `f` of them.
+fn aggregate<'a>(args: &[Value<'a>], f: fn(&[f64]) -> f64) -> R<'a> {
+    let a0 = arg(args, 0);
+    let nums = num_items(a0);
+    Ok(if a0.is_undefined() || nums.is_empty() {
+        Value::Undefined
+    } else {
+        Value::Number(f(&nums))
+    })
+}
+
+fn fn_max<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    aggregate(args, |n| {
+        n.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+    })
+}
+
+fn fn_min<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    aggregate(args, |n| n.iter().cloned().fold(f64::INFINITY, f64::min))
+}
+
+fn fn_average<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    aggregate(args, |n| n.iter().sum::<f64>() / n.len() as f64)
+}
+
+// ------------------------------------------------------------------ strings
+
+fn fn_string<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |v| {
+        let prettify = boolean(arg(args, 1))?.unwrap_or(false);
+        Ok(Value::string(string(v, prettify)?))
+    })
+}
+
+fn fn_substring<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        Ok(substring(s, arg(args, 1).num(), arg(args, 2).num()))
+    })
+}
+
+/// `$substring` in characters, with JavaScript's negative positions.
+fn substring<'a>(s: &str, start: Option<f64>, length: Option<f64>) -> Value<'a> {
+    let chars = chars_of(s);
+    let len = chars.len() as f64;
+    let mut start = start.unwrap_or(0.0);
+    if len + start < 0.0 {
+        start = 0.0;
+    }
+    let slice = |from: f64, to: f64| -> Value<'a> {
+        let norm = |x: f64| -> usize {
+            let x = x.trunc();
+            if x < 0.0 {
+                (len + x).max(0.0) as usize
+            } else {
+                x.min(len) as usize
+            }
+        };
+        let (a, b) = (norm(from), norm(to));
+        if b <= a {
+            Value::str("")
+        } else {
+            Value::string(chars[a..b].iter().collect())
+        }
+    };
+    match length {
+        Some(l) if l <= 0.0 => Value::str(""),
+        Some(l) => {
+            let end = if start >= 0.0 {
+                start + l
+            } else {
+                len + start + l
+            };
+            slice(start, end)
+        }
+        None => slice(start, len),
+    }
+}
+
+/// `$substringBefore` and `$substringAfter`: `cut` the string at the first occurrence of the
+/// second argument (the string itself when it does not occur or is not a string).
+fn substring_around<'a>(args: &[Value<'a>], cut: fn(&str, usize, &str) -> Value<'a>) -> R<'a> {
+    let a0 = arg(args, 0);
+    Ok(match (a0, arg(args, 1)) {
+        (Value::String(s), Value::String(c)) => match s.find(&**c) {
+            Some(i) => cut(s, i, c),
+            None => a0.clone(),
+        },
+        (Value::String(_), _) => a0.clone(),
+        _ => Value::Undefined,
+    })
+}
+
+fn fn_substring_before<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    substring_around(args, |s, i, _| Value::str(&s[..i]))
+}
+
+fn fn_substring_after<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    substring_around(args, |s, i, c| Value::str(&s[i + c.len()..]))
+}
+
+fn fn_lowercase<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| Ok(Value::string(s.to_lowercase())))
+}
+
+fn fn_uppercase<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| Ok(Value::string(s.to_uppercase())))
+}
+
+fn fn_length<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| Ok(Value::Number(s.chars().count() as f64)))
+}
+
+fn fn_trim<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| Ok(Value::str(&trim(s))))
+}
+
+/// `$trim`: runs of space, tab, CR and LF become one space; none at either end.
+fn trim(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_ws = false;
+    for c in s.chars() {
+        if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            if !in_ws {
+                out.push(' ');
+            }
+            in_ws = true;
+        } else {
+            out.push(c);
+            in_ws = false;
+        }
+    }
+    let t = out.strip_prefix(' ').unwrap_or(&out);
+    t.strip_suffix(' ').unwrap_or(t).to_string()
+}
+
+fn fn_pad<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        let width = arg(args, 1).num().unwrap_or(0.0).trunc();
+        let pad_char = match arg(args, 2) {
+            Value::String(c) if !c.is_empty() => c.to_string(),
+            _ => " ".to_string(),
+        };
+        let pad_len = width.abs() - s.chars().count() as f64;
+        if pad_len > 1e7 {
+            return Err(err(
+                "D2014",
+                "The padded string would be longer than 1e7 characters",
+            ));
+        }
+        if pad_len > 0.0 {
+            let padding: String = pad_char.chars().cycle().take(pad_len as usize).collect();
+            Ok(Value::string(if width > 0.0 {
+                format!("{s}{padding}")
+            } else {
+                format!("{padding}{s}")
+            }))
+        } else {
+            Ok(Value::String(s.clone()))
+        }
+    })
+}
+
+/// A limit argument (`$match`, `$split`): `None` when absent; a negative one is `code`.
+fn limit_arg(v: &Value, code: &str, message: &str) -> Result<Option<f64>, Error> {
+    let limit = v.num();
+    if limit.is_some_and(|l| l < 0.0) {
+        return Err(err(code, message));
+    }
+    Ok(limit)
+}
+
+fn fn_match<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        let limit = limit_arg(
+            arg(args, 2),
+            "D3040",
+            "Third argument of match function must evaluate to a positive number",
+        )?;
+        let re = regex_of(arg(args, 1)).ok_or_else(custom_matcher_unsupported)?;
+        let mut out = Vec::new();
+        if limit.is_none_or(|l| l > 0.0) {
+            let mut it = RegexIter::new(re, s.clone());
+            while let Some(x) = it.next_match()? {
+                if limit.is_some_and(|l| out.len() as f64 >= l) {
+                    break;
+                }
+                out.push(match_object(&x));
+            }
+        }
+        Ok(Value::seq(out))
+    })
+}
+
+/// `{match, index, groups}` as `$match` returns it.
+fn match_object<'a>(x: &RegexMatch) -> Value<'a> {
+    let mut o = Map::new();
+    o.insert("match".into(), Value::str(&x.text));
+    o.insert("index".into(), Value::Number(x.start_char as f64));
+    o.insert("groups".into(), x.groups_value());
+    Value::obj(o)
+}
+
+fn fn_contains<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(match (arg(args, 0), arg(args, 1)) {
+        (Value::Undefined, _) | (_, Value::Undefined) => Value::Undefined,
+        (Value::String(s), Value::String(t)) => Value::Bool(s.contains(&**t)),
+        (Value::String(s), f) => {
+            let re = regex_of(f).ok_or_else(custom_matcher_unsupported)?;
+            let mut it = RegexIter::new(re, s.clone());
+            Value::Bool(it.next_match()?.is_some())
+        }
+        _ => Value::Undefined,
+    })
+}
+
+fn fn_split<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        let limit = limit_arg(
+            arg(args, 2),
+            "D3020",
+            "Third argument of split function must evaluate to a positive number",
+        )?;
+        if limit.is_some_and(|l| l <= 0.0) {
+            return Ok(Value::plain(vec![]));
+        }
+        Ok(Value::plain(match arg(args, 1) {
+            Value::String(sep) => split_by_text(s, sep, limit),
+            f => {
+                let re = regex_of(f).ok_or_else(custom_matcher_unsupported)?;
+                split_by_regex(s, re, limit)?
+            }
+        }))
+    })
+}
+
+fn split_by_text<'a>(s: &str, sep: &str, limit: Option<f64>) -> Vec<Value<'a>> {
+    let parts: Vec<String> = if sep.is_empty() {
+        s.chars().map(|c| c.to_string()).collect()
+    } else {
+        s.split(sep).map(str::to_string).collect()
+    };
+    let mut out = Vec::new();
+    for p in parts {
+        if limit.is_some_and(|l| out.len() as f64 >= l) {
+            break;
+        }
+        out.push(Value::string(p));
+    }
+    out
+}
+
+fn split_by_regex<'a>(
+    s: &Rc<str>,
+    re: Rc<regex::Regex>,
+    limit: Option<f64>,
+) -> Result<Vec<Value<'a>>, Error> {
+    let mut it = RegexIter::new(re, s.clone());
+    let mut m = it.next_match()?;
+    if m.is_none() {
+        return Ok(vec![Value::String(s.clone())]);
+    }
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut count = 0.0;
+    while let Some(x) = m {
+        if limit.is_some_and(|l| count >= l) {
+            break;
+        }
+        out.push(Value::str(s.get(start..x.start).unwrap_or("")));
+        start = x.end;
+        m = it.next_match()?;
+        count += 1.0;
+    }
+    if limit.is_none_or(|l| count < l) {
+        out.push(Value::str(s.get(start..).unwrap_or("")));
+    }
+    Ok(out)
+}
+
+fn fn_join<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |v| {
+        let sep = text_or(arg(args, 1), "");
+        let items = v.to_items();
+        let text = |x: &Value| match x {
+            Value::String(s) => s.to_string(),
+            _ => String::new(),
+        };
+        let total = items
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => s.len(),
+                _ => 0,
+            })
+            .fold(0usize, |t, n| t.saturating_add(n).saturating_add(sep.len()));
+        check_string_len(total)?;
+        let parts: Vec<String> = items.iter().map(text).collect();
+        Ok(Value::string(parts.join(&sep)))
+    })
+}
+
+// ------------------------------------------------------------------ numbers
+
+fn fn_format_number<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |x| {
+        let picture = text_or(arg(args, 1), "");
+        Ok(Value::string(crate::format::format_number(
+            x,
+            &picture,
+            arg(args, 2),
+        )?))
+    })
+}
+
+fn fn_format_base<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |x| {
+        let v = round_half_even(x, None);
+        let radix = match arg(args, 1).num() {
+            Some(r) => round_half_even(r, None),
+            None => 10.0,
+        };
+        if !(2.0..=36.0).contains(&radix) {
+            return Err(err(
+                "D3100",
+                format!(
+                    "The radix of the formatBase function must be between 2 and 36.  It was given {}",
+                    js_number_to_string(radix)
+                ),
+            ));
+        }
+        Ok(Value::string(to_radix(v, radix as u32)))
+    })
+}
+
+fn fn_number<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    to_number(arg(args, 0))
+}
+
+fn fn_floor<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |x| Ok(Value::Number(x.floor())))
+}
+
+fn fn_ceil<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |x| Ok(Value::Number(x.ceil())))
+}
+
+fn fn_abs<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |x| Ok(Value::Number(x.abs())))
+}
+
+fn fn_round<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |x| {
+        Ok(Value::Number(round_half_even(x, arg(args, 1).num())))
+    })
+}
+
+fn fn_sqrt<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |x| {
+        if x < 0.0 {
+            return Err(err(
+                "D3060",
+                format!(
+                    "The sqrt function cannot be applied to a negative number: {}",
+                    js_number_to_string(x)
+                ),
+            ));
+        }
+        Ok(Value::Number(x.sqrt()))
+    })
+}
+
+fn fn_power<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let (Some(b), Some(e)) = (arg(args, 0).num(), arg(args, 1).num()) else {
+        return Ok(Value::Undefined);
+    };
+    let r = b.powf(e);
+    if !r.is_finite() {
+        return Err(err(
+            "D3061",
+            "The power function has resulted in a value that cannot be represented as a JSON number",
+        ));
+    }
+    Ok(Value::Number(r))
+}
+
+fn fn_random<'a>(host: &dyn Host<'a>, _: &[Value<'a>]) -> R<'a> {
+    Ok(Value::Number(host.rng().random::<f64>()))
+}
+
+// ------------------------------------------------------------------ booleans
+
+fn fn_boolean<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(match boolean(arg(args, 0))? {
+        Some(b) => Value::Bool(b),
+        None => Value::Undefined,
+    })
+}
+
+fn fn_not<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(match boolean(arg(args, 0))? {
+        Some(b) => Value::Bool(!b),
+        None => Value::Undefined,
+    })
+}
+
+fn fn_exists<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(Value::Bool(!arg(args, 0).is_undefined()))
+}
+
+// ------------------------------------------------------------------ higher-order functions
 
 /// Calls a higher-order function's callback as `$map`, `$filter`, `$each` and the like do:
 /// with the value, its index or key, and the whole input, cut to the callback's arity.
 fn call_back<'a>(
-    ctx: &Ctx<'a>,
+    host: &dyn Host<'a>,
     f: &Value<'a>,
     value: Value<'a>,
     key: Value<'a>,
     whole: Value<'a>,
 ) -> R<'a> {
-    ctx.apply(f, hof_args(f, value, key, whole), &Value::Null)
+    host.apply(f, hof_args(f, value, key, whole), &Value::Null)
 }
 
 fn hof_args<'a>(f: &Value<'a>, a1: Value<'a>, a2: Value<'a>, a3: Value<'a>) -> Vec<Value<'a>> {
@@ -515,772 +1007,466 @@ fn hof_args<'a>(f: &Value<'a>, a1: Value<'a>, a2: Value<'a>, a3: Value<'a>) -> V
     v
 }
 
-fn num_items(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.items.iter().filter_map(|x| x.num()).collect(),
-        Value::Number(n) => vec![*n],
-        _ => vec![],
-    }
+/// The callback's verdict on item `i` of `arr` (its effective boolean value is true).
+fn accepts<'a>(
+    host: &dyn Host<'a>,
+    f: &Value<'a>,
+    x: &Value<'a>,
+    i: usize,
+    arr: &Value<'a>,
+) -> Result<bool, Error> {
+    let r = call_back(host, f, x.clone(), Value::Number(i as f64), arr.clone())?;
+    Ok(boolean(&r)? == Some(true))
 }
 
-pub(crate) fn call<'a>(ctx: &Ctx<'a>, n: Native, args: Vec<Value<'a>>, input: &Value<'a>) -> R<'a> {
-    let _ = input;
-    let a0 = arg(&args, 0);
-    let a1 = arg(&args, 1);
-    let a2 = arg(&args, 2);
-    let u = Value::Undefined;
-    Ok(match n {
-        Native::Sum => match &a0 {
-            Value::Undefined => u,
-            v => Value::Number(num_items(v).iter().sum()),
-        },
-        Native::Count => match &a0 {
-            Value::Undefined => Value::Number(0.0),
-            Value::Array(a) => Value::Number(a.items.len() as f64),
-            _ => Value::Number(1.0),
-        },
-        Native::Max | Native::Min | Native::Average => {
-            let nums = num_items(&a0);
-            if a0.is_undefined() || nums.is_empty() {
-                u
-            } else {
-                Value::Number(match n {
-                    Native::Max => nums.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
-                    Native::Min => nums.iter().cloned().fold(f64::INFINITY, f64::min),
-                    _ => nums.iter().sum::<f64>() / nums.len() as f64,
-                })
+fn fn_map<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |arr| {
+        let f = arg(args, 1);
+        let mut out = Vec::new();
+        for (i, x) in arr.to_items().into_iter().enumerate() {
+            let r = call_back(host, f, x, Value::Number(i as f64), arr.clone())?;
+            if !r.is_undefined() {
+                out.push(r);
             }
         }
-        Native::String => match &a0 {
-            Value::Undefined => u,
-            v => Value::string(string(v, boolean(&a1)?.unwrap_or(false))?),
-        },
-        Native::Substring => match &a0 {
-            Value::String(s) => {
-                let chars = chars_of(s);
-                let len = chars.len() as f64;
-                let mut start = a1.num().unwrap_or(0.0);
-                if len + start < 0.0 {
-                    start = 0.0;
-                }
-                let slice = |from: f64, to: f64| -> Value<'a> {
-                    let norm = |x: f64| -> usize {
-                        let x = x.trunc();
-                        if x < 0.0 {
-                            (len + x).max(0.0) as usize
-                        } else {
-                            x.min(len) as usize
-                        }
-                    };
-                    let (a, b) = (norm(from), norm(to));
-                    if b <= a {
-                        Value::str("")
-                    } else {
-                        Value::string(chars[a..b].iter().collect())
-                    }
-                };
-                match a2.num() {
-                    Some(l) if l <= 0.0 => Value::str(""),
-                    Some(l) => {
-                        let end = if start >= 0.0 {
-                            start + l
-                        } else {
-                            len + start + l
-                        };
-                        slice(start, end)
-                    }
-                    None => slice(start, len),
-                }
+        Ok(Value::seq(out))
+    })
+}
+
+fn fn_zip<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let lists: Vec<Vec<Value>> = args
+        .iter()
+        .map(|a| match a {
+            Value::Array(x) => x.items.clone(),
+            _ => vec![],
+        })
+        .collect();
+    let len = lists.iter().map(|l| l.len()).min().unwrap_or(0);
+    let out = (0..len)
+        .map(|i| Value::plain(lists.iter().map(|l| l[i].clone()).collect()))
+        .collect();
+    Ok(Value::plain(out))
+}
+
+fn fn_filter<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |arr| {
+        let mut out = Vec::new();
+        for (i, x) in arr.to_items().into_iter().enumerate() {
+            if accepts(host, arg(args, 1), &x, i, arr)? {
+                out.push(x);
             }
-            _ => u,
-        },
-        Native::SubstringBefore => match (&a0, &a1) {
-            (Value::String(s), Value::String(c)) => match s.find(&**c) {
-                Some(i) => Value::str(&s[..i]),
-                None => a0.clone(),
-            },
-            (Value::String(_), _) => a0.clone(),
-            _ => u,
-        },
-        Native::SubstringAfter => match (&a0, &a1) {
-            (Value::String(s), Value::String(c)) => match s.find(&**c) {
-                Some(i) => Value::str(&s[i + c.len()..]),
-                None => a0.clone(),
-            },
-            (Value::String(_), _) => a0.clone(),
-            _ => u,
-        },
-        Native::Lowercase => match &a0 {
-            Value::String(s) => Value::string(s.to_lowercase()),
-            _ => u,
-        },
-        Native::Uppercase => match &a0 {
-            Value::String(s) => Value::string(s.to_uppercase()),
-            _ => u,
-        },
-        Native::Length => match &a0 {
-            Value::String(s) => Value::Number(s.chars().count() as f64),
-            _ => u,
-        },
-        Native::Trim => match &a0 {
-            Value::String(s) => {
-                let mut out = String::new();
-                let mut in_ws = false;
-                for c in s.chars() {
-                    if matches!(c, ' ' | '\t' | '\n' | '\r') {
-                        if !in_ws {
-                            out.push(' ');
-                        }
-                        in_ws = true;
-                    } else {
-                        out.push(c);
-                        in_ws = false;
-                    }
-                }
-                let t = out.strip_prefix(' ').unwrap_or(&out);
-                let t = t.strip_suffix(' ').unwrap_or(t);
-                Value::str(t)
-            }
-            _ => u,
-        },
-        Native::Pad => match &a0 {
-            Value::String(s) => {
-                let width = a1.num().unwrap_or(0.0).trunc();
-                let pad_char = match &a2 {
-                    Value::String(c) if !c.is_empty() => c.to_string(),
-                    _ => " ".to_string(),
-                };
-                let len = s.chars().count() as f64;
-                let pad_len = width.abs() - len;
-                if pad_len > 1e7 {
+        }
+        Ok(Value::seq(out))
+    })
+}
+
+fn fn_single<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |arr| {
+        let f = arg(args, 1);
+        let mut found: Option<Value> = None;
+        for (i, x) in arr.to_items().into_iter().enumerate() {
+            if f.is_undefined() || accepts(host, f, &x, i, arr)? {
+                if found.is_some() {
                     return Err(err(
-                        "D2014",
-                        "The padded string would be longer than 1e7 characters",
+                        "D3138",
+                        "The $single() function expected exactly 1 matching result.  Instead it matched more.",
                     ));
                 }
-                if pad_len > 0.0 {
-                    let pad_len = pad_len as usize;
-                    let padding: String = pad_char.chars().cycle().take(pad_len).collect();
-                    if width > 0.0 {
-                        Value::string(format!("{s}{padding}"))
-                    } else {
-                        Value::string(format!("{padding}{s}"))
-                    }
-                } else {
-                    a0.clone()
+                found = Some(x);
+            }
+        }
+        found.ok_or_else(|| {
+            err(
+                "D3139",
+                "The $single() function expected exactly 1 matching result.  Instead it matched 0.",
+            )
+        })
+    })
+}
+
+fn fn_reduce<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |arr| {
+        let (f, init) = (arg(args, 1), arg(args, 2));
+        let items = arr.to_items();
+        let ar = func_arity(f);
+        if ar < 2 {
+            return Err(err(
+                "D3050",
+                "The second argument of reduce function must be a function with at least two arguments",
+            ));
+        }
+        let (mut acc, start) = match items.first() {
+            Some(first) if init.is_undefined() => (first.clone(), 1),
+            _ => (init.clone(), 0),
+        };
+        for (i, x) in items.iter().enumerate().skip(start) {
+            let mut fa = vec![acc, x.clone()];
+            if ar >= 3 {
+                fa.push(Value::Number(i as f64));
+            }
+            if ar >= 4 {
+                fa.push(arr.clone());
+            }
+            acc = host.apply(f, fa, &Value::Null)?;
+        }
+        Ok(acc)
+    })
+}
+
+fn fn_sift<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let a0 = arg(args, 0);
+    let Value::Object(m) = a0 else {
+        return Ok(Value::Undefined);
+    };
+    let mut out = Map::new();
+    for (k, v) in m.iter() {
+        let r = call_back(host, arg(args, 1), v.clone(), Value::str(k), a0.clone())?;
+        if boolean(&r)? == Some(true) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(if out.is_empty() {
+        Value::Undefined
+    } else {
+        Value::obj(out)
+    })
+}
+
+fn fn_each<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let a0 = arg(args, 0);
+    let mut out = Vec::new();
+    if let Value::Object(m) = a0 {
+        for (k, v) in m.iter() {
+            let r = call_back(host, arg(args, 1), v.clone(), Value::str(k), a0.clone())?;
+            if !r.is_undefined() {
+                out.push(r);
+            }
+        }
+    }
+    Ok(Value::seq(out))
+}
+
+// ------------------------------------------------------------------ objects and arrays
+
+fn fn_keys<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(keys(arg(args, 0)))
+}
+
+fn fn_lookup<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let key = text_arg(args, 1).map(|s| &**s).unwrap_or("");
+    Ok(lookup(arg(args, 0), key))
+}
+
+fn fn_append<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(append(arg(args, 0).clone(), arg(args, 1).clone()))
+}
+
+fn fn_spread<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(spread(arg(args, 0)))
+}
+
+fn fn_merge<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, |v| {
+        let mut out = Map::new();
+        for o in v.to_items() {
+            if let Value::Object(m) = o {
+                for (k, x) in m.iter() {
+                    out.insert(k.clone(), x.clone());
                 }
             }
-            _ => u,
-        },
-        Native::Match => match &a0 {
-            Value::String(s) => {
-                let limit = a2.num();
-                if limit.is_some_and(|l| l < 0.0) {
-                    return Err(err(
-                        "D3040",
-                        "Third argument of match function must evaluate to a positive number",
-                    ));
-                }
-                let re = regex_of(&a1).ok_or_else(custom_matcher_unsupported)?;
-                let mut out = Vec::new();
-                if limit.is_none_or(|l| l > 0.0) {
-                    let mut it = RegexIter::new(re, s.clone());
-                    let mut m = it.next_match()?;
-                    let mut count = 0.0;
-                    while let Some(x) = m {
-                        if limit.is_some_and(|l| count >= l) {
-                            break;
-                        }
-                        let mut o = Map::new();
-                        o.insert("match".into(), Value::str(&x.text));
-                        o.insert("index".into(), Value::Number(x.start_char as f64));
-                        o.insert(
-                            "groups".into(),
-                            Value::plain(
-                                x.groups
-                                    .iter()
-                                    .map(|g| match g {
-                                        Some(s) => Value::str(s),
-                                        None => Value::Undefined,
-                                    })
-                                    .collect(),
-                            ),
-                        );
-                        out.push(Value::obj(o));
-                        m = it.next_match()?;
-                        count += 1.0;
-                    }
-                }
-                sequence_of(out)
+        }
+        Ok(Value::obj(out))
+    })
+}
+
+fn fn_reverse<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(match arg(args, 0) {
+        Value::Array(a) if a.items.len() > 1 => {
+            Value::plain(a.items.iter().rev().cloned().collect())
+        }
+        v => v.clone(),
+    })
+}
+
+fn fn_shuffle<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(match arg(args, 0) {
+        Value::Array(a) if a.items.len() > 1 => {
+            let mut items = a.items.clone();
+            let mut rng = host.rng();
+            for i in (1..items.len()).rev() {
+                let j = rng.random_range(0..=i);
+                items.swap(i, j);
             }
-            _ => u,
-        },
-        Native::Contains => match (&a0, &a1) {
-            (Value::Undefined, _) | (_, Value::Undefined) => u,
-            (Value::String(s), Value::String(t)) => Value::Bool(s.contains(&**t)),
-            (Value::String(s), f) => {
-                let re = regex_of(f).ok_or_else(custom_matcher_unsupported)?;
-                let mut it = RegexIter::new(re, s.clone());
-                Value::Bool(it.next_match()?.is_some())
+            Value::plain(items)
+        }
+        v => v.clone(),
+    })
+}
+
+fn fn_distinct<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(match arg(args, 0) {
+        Value::Array(a) if a.items.len() > 1 => {
+            let mut out: Vec<Value> = Vec::new();
+            for x in a.items.iter() {
+                if !out.iter().any(|y| deep_equal(x, y)) {
+                    out.push(x.clone());
+                }
             }
-            _ => u,
-        },
-        Native::Replace => replace(ctx, &a0, &a1, &a2, &arg(&args, 3))?,
-        Native::Split => match &a0 {
-            Value::String(s) => {
-                let limit = a2.num();
-                if limit.is_some_and(|l| l < 0.0) {
-                    return Err(err(
-                        "D3020",
-                        "Third argument of split function must evaluate to a positive number",
-                    ));
-                }
-                let mut out: Vec<Value> = Vec::new();
-                if limit.is_none_or(|l| l > 0.0) {
-                    match &a1 {
-                        Value::String(sep) => {
-                            let parts: Vec<String> = if sep.is_empty() {
-                                s.chars().map(|c| c.to_string()).collect()
-                            } else {
-                                s.split(&**sep).map(str::to_string).collect()
-                            };
-                            for p in parts {
-                                if limit.is_some_and(|l| out.len() as f64 >= l) {
-                                    break;
-                                }
-                                out.push(Value::string(p));
-                            }
-                        }
-                        f => {
-                            let re = regex_of(f).ok_or_else(custom_matcher_unsupported)?;
-                            let mut it = RegexIter::new(re, s.clone());
-                            let mut m = it.next_match()?;
-                            if m.is_none() {
-                                out.push(a0.clone());
-                            } else {
-                                let mut start = 0usize;
-                                let mut count = 0.0;
-                                while let Some(x) = m {
-                                    if limit.is_some_and(|l| count >= l) {
-                                        break;
-                                    }
-                                    out.push(Value::str(s.get(start..x.start).unwrap_or("")));
-                                    start = x.end;
-                                    m = it.next_match()?;
-                                    count += 1.0;
-                                }
-                                if limit.is_none_or(|l| count < l) {
-                                    out.push(Value::str(s.get(start..).unwrap_or("")));
-                                }
-                            }
-                        }
-                    }
-                }
+            if a.sequence {
+                Value::seq(out)
+            } else {
                 Value::plain(out)
             }
-            _ => u,
-        },
-        Native::Join => match &a0 {
-            Value::Undefined => u,
-            v => {
-                let sep = match &a1 {
-                    Value::String(s) => s.to_string(),
-                    _ => String::new(),
-                };
-                let items = v.to_items();
-                let total = items
-                    .iter()
-                    .map(|x| match x {
-                        Value::String(s) => s.len(),
-                        _ => 0,
-                    })
-                    .fold(0usize, |t, n| t.saturating_add(n).saturating_add(sep.len()));
-                check_string_len(total)?;
-                let parts: Vec<String> = items
-                    .iter()
-                    .map(|x| match x {
-                        Value::String(s) => s.to_string(),
-                        _ => String::new(),
-                    })
-                    .collect();
-                Value::string(parts.join(&sep))
-            }
-        },
-        Native::FormatNumber => match &a0 {
-            Value::Number(x) => {
-                let pic = match &a1 {
-                    Value::String(s) => s.to_string(),
-                    _ => String::new(),
-                };
-                Value::string(crate::format::format_number(*x, &pic, &a2)?)
-            }
-            _ => u,
-        },
-        Native::FormatBase => match &a0 {
-            Value::Number(x) => {
-                let v = round_half_even(*x, None);
-                let radix = match a1.num() {
-                    Some(r) => round_half_even(r, None),
-                    None => 10.0,
-                };
-                if !(2.0..=36.0).contains(&radix) {
-                    return Err(err(
-                        "D3100",
-                        format!(
-                            "The radix of the formatBase function must be between 2 and 36.  It was given {}",
-                            js_number_to_string(radix)
-                        ),
-                    ));
-                }
-                Value::string(to_radix(v, radix as u32))
-            }
-            _ => u,
-        },
-        Native::Number => to_number(&a0)?,
-        Native::Floor => a0.num().map(|x| Value::Number(x.floor())).unwrap_or(u),
-        Native::Ceil => a0.num().map(|x| Value::Number(x.ceil())).unwrap_or(u),
-        Native::Abs => a0.num().map(|x| Value::Number(x.abs())).unwrap_or(u),
-        Native::Round => match a0.num() {
-            Some(x) => Value::Number(round_half_even(x, a1.num())),
-            None => u,
-        },
-        Native::Sqrt => match a0.num() {
-            Some(x) if x < 0.0 => {
-                return Err(err(
-                    "D3060",
-                    format!(
-                        "The sqrt function cannot be applied to a negative number: {}",
-                        js_number_to_string(x)
-                    ),
-                ));
-            }
-            Some(x) => Value::Number(x.sqrt()),
-            None => u,
-        },
-        Native::Power => match (a0.num(), a1.num()) {
-            (Some(b), Some(e)) => {
-                let r = b.powf(e);
-                if !r.is_finite() {
-                    return Err(err(
-                        "D3061",
-                        "The power function has resulted in a value that cannot be represented as a JSON number",
-                    ));
-                }
-                Value::Number(r)
-            }
-            _ => u,
-        },
-        Native::Random => Value::Number(ctx.random()),
-        Native::Boolean => match boolean(&a0)? {
-            Some(b) => Value::Bool(b),
-            None => u,
-        },
-        Native::Not => match boolean(&a0)? {
-            Some(b) => Value::Bool(!b),
-            None => u,
-        },
-        Native::Map => match &a0 {
-            Value::Undefined => u,
-            arr => {
-                let items = arr.to_items();
-                let mut out = Vec::new();
-                for (i, x) in items.iter().enumerate() {
-                    let r = call_back(ctx, &a1, x.clone(), Value::Number(i as f64), arr.clone())?;
-                    if !r.is_undefined() {
-                        out.push(r);
-                    }
-                }
-                sequence_of(out)
-            }
-        },
-        Native::Zip => {
-            let lists: Vec<Vec<Value>> = args
-                .iter()
-                .map(|a| match a {
-                    Value::Array(x) => x.items.clone(),
-                    _ => vec![],
-                })
-                .collect();
-            let len = lists.iter().map(|l| l.len()).min().unwrap_or(0);
-            let out = (0..len)
-                .map(|i| Value::plain(lists.iter().map(|l| l[i].clone()).collect()))
-                .collect();
-            Value::plain(out)
         }
-        Native::Filter => match &a0 {
-            Value::Undefined => u,
-            arr => {
-                let items = arr.to_items();
-                let mut out = Vec::new();
-                for (i, x) in items.iter().enumerate() {
-                    let r = call_back(ctx, &a1, x.clone(), Value::Number(i as f64), arr.clone())?;
-                    if boolean(&r)? == Some(true) {
-                        out.push(x.clone());
-                    }
-                }
-                sequence_of(out)
-            }
-        },
-        Native::Single => match &a0 {
-            Value::Undefined => u,
-            arr => {
-                let items = arr.to_items();
-                let mut found: Option<Value> = None;
-                for (i, x) in items.iter().enumerate() {
-                    let ok = if a1.is_undefined() {
-                        true
-                    } else {
-                        let r =
-                            call_back(ctx, &a1, x.clone(), Value::Number(i as f64), arr.clone())?;
-                        boolean(&r)? == Some(true)
-                    };
-                    if ok {
-                        if found.is_some() {
-                            return Err(err(
-                                "D3138",
-                                "The $single() function expected exactly 1 matching result.  Instead it matched more.",
-                            ));
-                        }
-                        found = Some(x.clone());
-                    }
-                }
-                match found {
-                    Some(v) => v,
-                    None => {
-                        return Err(err(
-                            "D3139",
-                            "The $single() function expected exactly 1 matching result.  Instead it matched 0.",
-                        ));
-                    }
-                }
-            }
-        },
-        Native::Reduce => match &a0 {
-            Value::Undefined => u,
-            arr => {
-                let items = arr.to_items();
-                let ar = func_arity(&a1);
-                if ar < 2 {
-                    return Err(err(
-                        "D3050",
-                        "The second argument of reduce function must be a function with at least two arguments",
-                    ));
-                }
-                let (mut acc, start) = if a2.is_undefined() && !items.is_empty() {
-                    (items[0].clone(), 1)
-                } else {
-                    (a2.clone(), 0)
-                };
-                for (i, x) in items.iter().enumerate().skip(start) {
-                    let mut fa = vec![acc, x.clone()];
-                    if ar >= 3 {
-                        fa.push(Value::Number(i as f64));
-                    }
-                    if ar >= 4 {
-                        fa.push(arr.clone());
-                    }
-                    acc = ctx.apply(&a1, fa, &Value::Null)?;
-                }
-                acc
-            }
-        },
-        Native::Sift => match &a0 {
-            Value::Object(m) => {
-                let mut out = Map::new();
-                for (k, v) in m.iter() {
-                    let r = call_back(ctx, &a1, v.clone(), Value::str(k), a0.clone())?;
-                    if boolean(&r)? == Some(true) {
-                        out.insert(k.clone(), v.clone());
-                    }
-                }
-                if out.is_empty() { u } else { Value::obj(out) }
-            }
-            _ => u,
-        },
-        Native::Keys => keys(&a0),
-        Native::Lookup => lookup(
-            &a0,
-            match &a1 {
-                Value::String(s) => s,
-                _ => "",
+        v => v.clone(),
+    })
+}
+
+fn fn_sort<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let f = arg(args, 1);
+    Ok(match arg(args, 0) {
+        Value::Undefined => Value::Undefined,
+        v @ Value::Array(a) if a.items.len() <= 1 => v.clone(),
+        v if f.is_undefined() => Value::plain(sort_natural(v.to_items())?),
+        v => Value::plain(merge_sort(
+            v.to_items(),
+            &mut |a: &Value<'a>, b: &Value<'a>| {
+                let r = host.apply(f, vec![a.clone(), b.clone()], &Value::Null)?;
+                Ok(js_truthy(&r))
             },
-        ),
-        Native::Append => append(a0, a1),
-        Native::Exists => Value::Bool(!a0.is_undefined()),
-        Native::Spread => spread(&a0),
-        Native::Merge => match &a0 {
-            Value::Undefined => u,
-            v => {
-                let mut out = Map::new();
-                for o in v.to_items() {
-                    if let Value::Object(m) = o {
-                        for (k, x) in m.iter() {
-                            out.insert(k.clone(), x.clone());
-                        }
-                    }
-                }
-                Value::obj(out)
-            }
-        },
-        Native::Reverse => match &a0 {
-            Value::Array(a) if a.items.len() > 1 => {
-                Value::plain(a.items.iter().rev().cloned().collect())
-            }
-            v => v.clone(),
-        },
-        Native::Each => match &a0 {
-            Value::Object(m) => {
-                let mut out = Vec::new();
-                for (k, v) in m.iter() {
-                    let r = call_back(ctx, &a1, v.clone(), Value::str(k), a0.clone())?;
-                    if !r.is_undefined() {
-                        out.push(r);
-                    }
-                }
-                sequence_of(out)
-            }
-            _ => sequence_of(vec![]),
-        },
-        Native::ErrorFn => {
-            let msg = match &a0 {
-                Value::String(s) if !s.is_empty() => s.to_string(),
-                _ => "$error() function evaluated".to_string(),
-            };
-            return Err(err("D3137", msg));
-        }
-        Native::Assert => {
-            if !js_truthy(&a0) {
-                let msg = match &a1 {
-                    Value::String(s) if !s.is_empty() => s.to_string(),
-                    _ => "$assert() statement failed".to_string(),
-                };
-                return Err(err("D3141", msg));
-            }
-            u
-        }
-        Native::Type => match &a0 {
-            Value::Undefined => u,
-            Value::Null => Value::str("null"),
-            Value::Number(_) => {
-                if numeric(&a0)?.is_some() {
-                    Value::str("number")
-                } else {
-                    Value::str("object")
-                }
-            }
-            Value::String(_) => Value::str("string"),
-            Value::Bool(_) => Value::str("boolean"),
-            Value::Array(_) => Value::str("array"),
-            Value::Func(_) => Value::str("function"),
-            Value::Object(_) => Value::str("object"),
-        },
-        Native::Sort => match &a0 {
-            Value::Undefined => u,
-            Value::Array(a) if a.items.len() <= 1 => a0.clone(),
-            v => {
-                let items = v.to_items();
-                let sorted = if a1.is_undefined() {
-                    let all_num = items.iter().all(|x| matches!(x, Value::Number(_)));
-                    let all_str = items.iter().all(|x| matches!(x, Value::String(_)));
-                    if !all_num && !all_str {
-                        return Err(err(
-                            "D3070",
-                            "The single argument form of the sort function can only be applied to an array of strings or an array of numbers.  Use the second argument to specify a comparison function",
-                        ));
-                    }
-                    merge_sort(items, &mut |a: &Value, b: &Value| {
-                        Ok(match (a, b) {
-                            (Value::Number(x), Value::Number(y)) => x > y,
-                            (Value::String(x), Value::String(y)) => {
-                                js_str_cmp(x, y) == std::cmp::Ordering::Greater
-                            }
-                            _ => false,
-                        })
-                    })?
-                } else {
-                    merge_sort(items, &mut |a: &Value<'a>, b: &Value<'a>| {
-                        let r = ctx.apply(&a1, vec![a.clone(), b.clone()], &Value::Null)?;
-                        Ok(js_truthy(&r))
-                    })?
-                };
-                Value::plain(sorted)
-            }
-        },
-        Native::Shuffle => match &a0 {
-            Value::Array(a) if a.items.len() > 1 => {
-                let mut items = a.items.clone();
-                let mut rng = ctx.rng.borrow_mut();
-                for i in (1..items.len()).rev() {
-                    let j = rng.random_range(0..=i);
-                    items.swap(i, j);
-                }
-                Value::plain(items)
-            }
-            v => v.clone(),
-        },
-        Native::Distinct => match &a0 {
-            Value::Array(a) if a.items.len() > 1 => {
-                let mut out: Vec<Value> = Vec::new();
-                for x in a.items.iter() {
-                    if !out.iter().any(|y| deep_equal(x, y)) {
-                        out.push(x.clone());
-                    }
-                }
-                if a.sequence {
-                    Value::seq(out)
-                } else {
-                    Value::plain(out)
-                }
-            }
-            v => v.clone(),
-        },
-        Native::Base64Encode => match &a0 {
-            Value::String(s) => {
-                // Node's Buffer 'binary' encoding keeps the low byte of each UTF-16 unit
-                let bytes: Vec<u8> = s.encode_utf16().map(|c| (c & 0xff) as u8).collect();
-                Value::string(base64::engine::general_purpose::STANDARD.encode(bytes))
-            }
-            _ => u,
-        },
-        Native::Base64Decode => match &a0 {
-            Value::String(s) => {
-                let cleaned: String = s
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '/')
-                    .collect();
-                let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
-                    .decode(cleaned.as_bytes())
-                    .unwrap_or_default();
-                Value::string(bytes.iter().map(|b| char::from(*b)).collect())
-            }
-            _ => u,
-        },
-        Native::EncodeUrlComponent | Native::EncodeUrl => match &a0 {
-            Value::String(s) => Value::string(encode_uri(s, n == Native::EncodeUrl)),
-            _ => u,
-        },
-        Native::DecodeUrlComponent | Native::DecodeUrl => match &a0 {
-            Value::String(s) => match decode_uri(s, n == Native::DecodeUrl) {
-                Some(d) => Value::string(d),
-                None => {
-                    return Err(err(
-                        "D3140",
-                        format!("Malformed URL passed to ${}(): {s:?}", name_of(n)),
-                    ));
-                }
-            },
-            _ => u,
-        },
-        Native::ToMillis => match &a0 {
-            Value::String(s) => crate::datetime::to_millis(s, &a1)?,
-            _ => u,
-        },
-        Native::FromMillis => match a0.num() {
-            Some(ms) => Value::string(crate::datetime::from_millis(ms, &a1, &a2)?),
-            None => u,
-        },
-        Native::Now => Value::string(crate::datetime::from_millis(
-            ctx.now_millis as f64,
-            &a0,
-            &a1,
         )?),
-        Native::Millis => Value::Number(ctx.now_millis as f64),
-        Native::Clone => match &a0 {
-            Value::Undefined => u,
-            v => clone_value(v)?,
-        },
-        Native::Partition => {
-            let size = a1.num().unwrap_or(0.0);
-            if size < 1.0 || size.fract() != 0.0 {
-                return Err(err(
-                    "States.QueryEvaluationError",
-                    "$partition: the chunk size must be a positive integer",
-                ));
-            }
-            let items = a0.to_items();
-            let chunks: Vec<Value> = items
-                .chunks(size as usize)
-                .map(|c| Value::plain(c.to_vec()))
-                .collect();
-            Value::plain(chunks)
+    })
+}
+
+/// `$sort` without a comparator: numbers or strings only, ascending.
+fn sort_natural<'a>(items: Vec<Value<'a>>) -> Result<Vec<Value<'a>>, Error> {
+    let all_num = items.iter().all(|x| matches!(x, Value::Number(_)));
+    let all_str = items.iter().all(|x| matches!(x, Value::String(_)));
+    if !all_num && !all_str {
+        return Err(err(
+            "D3070",
+            "The single argument form of the sort function can only be applied to an array of strings or an array of numbers.  Use the second argument to specify a comparison function",
+        ));
+    }
+    merge_sort(items, &mut |a: &Value, b: &Value| {
+        Ok(match (a, b) {
+            (Value::Number(x), Value::Number(y)) => x > y,
+            (Value::String(x), Value::String(y)) => js_str_cmp(x, y) == std::cmp::Ordering::Greater,
+            _ => false,
+        })
+    })
+}
+
+fn fn_clone<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_defined(args, clone_value)
+}
+
+// ------------------------------------------------------------------ errors and types
+
+fn fn_error<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let msg = match arg(args, 0) {
+        Value::String(s) if !s.is_empty() => s.to_string(),
+        _ => "$error() function evaluated".to_string(),
+    };
+    Err(err("D3137", msg))
+}
+
+fn fn_assert<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    if !js_truthy(arg(args, 0)) {
+        let msg = match arg(args, 1) {
+            Value::String(s) if !s.is_empty() => s.to_string(),
+            _ => "$assert() statement failed".to_string(),
+        };
+        return Err(err("D3141", msg));
+    }
+    Ok(Value::Undefined)
+}
+
+fn fn_type<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let a0 = arg(args, 0);
+    Ok(Value::str(match a0 {
+        Value::Undefined => return Ok(Value::Undefined),
+        Value::Null => "null",
+        Value::Number(_) if numeric(a0)?.is_some() => "number",
+        Value::Number(_) => "object",
+        Value::String(_) => "string",
+        Value::Bool(_) => "boolean",
+        Value::Array(_) => "array",
+        Value::Func(_) => "function",
+        Value::Object(_) => "object",
+    }))
+}
+
+// ------------------------------------------------------------------ encodings
+
+fn fn_base64_encode<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        // Node's Buffer 'binary' encoding keeps the low byte of each UTF-16 unit
+        let bytes: Vec<u8> = s.encode_utf16().map(|c| (c & 0xff) as u8).collect();
+        Ok(Value::string(
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+        ))
+    })
+}
+
+fn fn_base64_decode<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        let cleaned: String = s
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '/')
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(cleaned.as_bytes())
+            .unwrap_or_default();
+        Ok(Value::string(
+            bytes.iter().map(|b| char::from(*b)).collect(),
+        ))
+    })
+}
+
+fn fn_encode_url_component<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| Ok(Value::string(encode_uri(s, false))))
+}
+
+fn fn_encode_url<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| Ok(Value::string(encode_uri(s, true))))
+}
+
+fn fn_decode_url_component<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    decode_url(args, false, "decodeUrlComponent")
+}
+
+fn fn_decode_url<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    decode_url(args, true, "decodeUrl")
+}
+
+/// `$decodeUrl` (`full`) and `$decodeUrlComponent` (`name` is the one called).
+fn decode_url<'a>(args: &[Value<'a>], full: bool, name: &str) -> R<'a> {
+    on_text(args, |s| match decode_uri(s, full) {
+        Some(d) => Ok(Value::string(d)),
+        None => Err(err(
+            "D3140",
+            format!("Malformed URL passed to ${name}(): {s:?}"),
+        )),
+    })
+}
+
+// ------------------------------------------------------------------ date and time
+
+fn fn_to_millis<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| crate::datetime::to_millis(s, arg(args, 1)))
+}
+
+fn fn_from_millis<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_number(args, |ms| {
+        Ok(Value::string(crate::datetime::from_millis(
+            ms,
+            arg(args, 1),
+            arg(args, 2),
+        )?))
+    })
+}
+
+fn fn_now<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    Ok(Value::string(crate::datetime::from_millis(
+        host.now_millis() as f64,
+        arg(args, 0),
+        arg(args, 1),
+    )?))
+}
+
+fn fn_millis<'a>(host: &dyn Host<'a>, _: &[Value<'a>]) -> R<'a> {
+    Ok(Value::Number(host.now_millis() as f64))
+}
+
+// ------------------------------------------------------------------ AWS Step Functions extras
+
+/// An error of an AWS extra: `States.QueryEvaluationError`.
+fn aws_error(message: impl Into<String>) -> Error {
+    err("States.QueryEvaluationError", message)
+}
+
+fn fn_partition<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let size = arg(args, 1).num().unwrap_or(0.0);
+    if size < 1.0 || size.fract() != 0.0 {
+        return Err(aws_error(
+            "$partition: the chunk size must be a positive integer",
+        ));
+    }
+    let items = arg(args, 0).to_items();
+    let chunks: Vec<Value> = items
+        .chunks(size as usize)
+        .map(|c| Value::plain(c.to_vec()))
+        .collect();
+    Ok(Value::plain(chunks))
+}
+
+fn fn_range<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let start = arg(args, 0).num().unwrap_or(0.0);
+    let end = arg(args, 1).num().unwrap_or(0.0);
+    let step = arg(args, 2).num().unwrap_or(1.0);
+    if step == 0.0 || !step.is_finite() {
+        return Err(aws_error("$range: the step must not be zero"));
+    }
+    let mut out = Vec::new();
+    let mut x = start;
+    while (step > 0.0 && x <= end) || (step < 0.0 && x >= end) {
+        if out.len() >= 1000 {
+            return Err(aws_error(
+                "$range: the result would have more than 1000 items",
+            ));
         }
-        Native::Range => {
-            let (start, end) = (a0.num().unwrap_or(0.0), a1.num().unwrap_or(0.0));
-            let step = a2.num().unwrap_or(1.0);
-            if step == 0.0 || !step.is_finite() {
-                return Err(err(
-                    "States.QueryEvaluationError",
-                    "$range: the step must not be zero",
-                ));
-            }
-            let mut out = Vec::new();
-            let mut x = start;
-            while (step > 0.0 && x <= end) || (step < 0.0 && x >= end) {
-                if out.len() >= 1000 {
-                    return Err(err(
-                        "States.QueryEvaluationError",
-                        "$range: the result would have more than 1000 items",
-                    ));
-                }
-                out.push(Value::Number(x));
-                x += step;
-            }
-            // AWS's $range yields a sequence: a single item is the item itself
-            // (`$range(1, 9, 9)` is `1`, as recorded on Step Functions).
-            if out.len() == 1 {
-                out.swap_remove(0)
-            } else {
-                Value::plain(out)
-            }
+        out.push(Value::Number(x));
+        x += step;
+    }
+    // AWS's $range yields a sequence: a single item is the item itself
+    // (`$range(1, 9, 9)` is `1`, as recorded on Step Functions).
+    Ok(if out.len() == 1 {
+        out.swap_remove(0)
+    } else {
+        Value::plain(out)
+    })
+}
+
+fn fn_hash<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        let algo = text_or(arg(args, 1), "SHA-256");
+        Ok(Value::string(hash(s, &algo)?))
+    })
+}
+
+fn fn_aws_random<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    let r = match arg(args, 0).num() {
+        Some(seed) => {
+            use rand::SeedableRng;
+            ChaCha8Rng::seed_from_u64(seed as i64 as u64).random::<f64>()
         }
-        Native::Hash => match &a0 {
-            Value::String(s) => {
-                let algo = match &a1 {
-                    Value::String(a) => a.to_string(),
-                    _ => "SHA-256".to_string(),
-                };
-                Value::string(hash(s, &algo)?)
-            }
-            _ => u,
-        },
-        Native::AwsRandom => {
-            let r = match a0.num() {
-                Some(seed) => {
-                    use rand::SeedableRng;
-                    let mut g = rand_chacha::ChaCha8Rng::seed_from_u64(seed as i64 as u64);
-                    g.random::<f64>()
-                }
-                None => ctx.random(),
-            };
-            Value::Number(r)
-        }
-        Native::Uuid => {
-            let mut b = [0u8; 16];
-            ctx.rng.borrow_mut().fill(&mut b);
-            b[6] = (b[6] & 0x0f) | 0x40;
-            b[8] = (b[8] & 0x3f) | 0x80;
-            let h = hex::encode(b);
-            Value::string(format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            ))
-        }
-        Native::Parse => match &a0 {
-            Value::String(s) => {
-                let j: serde_json::Value = serde_json::from_str(s).map_err(|e| {
-                    err(
-                        "States.QueryEvaluationError",
-                        format!("$parse: invalid JSON: {e}"),
-                    )
-                })?;
-                from_json(&j)
-            }
-            _ => u,
-        },
+        None => host.rng().random::<f64>(),
+    };
+    Ok(Value::Number(r))
+}
+
+fn fn_uuid<'a>(host: &dyn Host<'a>, _: &[Value<'a>]) -> R<'a> {
+    let mut b = [0u8; 16];
+    host.rng().fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    Ok(Value::string(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )))
+}
+
+fn fn_parse<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        let j: serde_json::Value =
+            serde_json::from_str(s).map_err(|e| aws_error(format!("$parse: invalid JSON: {e}")))?;
+        Ok(from_json(&j))
     })
 }
 
@@ -1623,92 +1809,105 @@ fn decode_uri(s: &str, full: bool) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn replace<'a>(
-    ctx: &Ctx<'a>,
-    s: &Value<'a>,
-    pattern: &Value<'a>,
-    replacement: &Value<'a>,
-    limit: &Value<'a>,
-) -> R<'a> {
-    let s = match s {
-        Value::String(s) => s.clone(),
-        _ => return Ok(Value::Undefined),
-    };
-    if matches!(pattern, Value::String(p) if p.is_empty()) {
-        return Err(err(
-            "D3010",
-            "Second argument of replace function cannot be an empty string",
-        ));
-    }
-    let limit = limit.num();
-    if limit.is_some_and(|l| l < 0.0) {
-        return Err(err(
+fn fn_replace<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
+    on_text(args, |s| {
+        let (pattern, replacement) = (arg(args, 1), arg(args, 2));
+        if matches!(pattern, Value::String(p) if p.is_empty()) {
+            return Err(err(
+                "D3010",
+                "Second argument of replace function cannot be an empty string",
+            ));
+        }
+        let limit = limit_arg(
+            arg(args, 3),
             "D3011",
             "Fourth argument of replace function must evaluate to a positive number",
-        ));
+        )?;
+        if limit.is_some_and(|l| l <= 0.0) {
+            return Ok(Value::String(s.clone()));
+        }
+        match pattern {
+            Value::String(p) => {
+                let rep = text_or(replacement, "");
+                Ok(Value::string(replace_text(s, p, &rep, limit)?))
+            }
+            f => {
+                let re = regex_of(f).ok_or_else(custom_matcher_unsupported)?;
+                replace_regex(host, s, re, replacement, limit)
+            }
+        }
+    })
+}
+
+/// `$replace` of a string pattern by a string.
+fn replace_text(s: &str, pattern: &str, rep: &str, limit: Option<f64>) -> Result<String, Error> {
+    let mut result = String::new();
+    let mut count = 0.0;
+    let mut pos = 0;
+    while let Some(i) = s[pos..].find(pattern) {
+        if limit.is_some_and(|l| count >= l) {
+            break;
+        }
+        result.push_str(&s[pos..pos + i]);
+        result.push_str(rep);
+        check_string_len(result.len())?;
+        pos += i + pattern.len();
+        count += 1.0;
     }
-    if limit.is_some_and(|l| l <= 0.0) {
-        return Ok(Value::String(s));
+    result.push_str(&s[pos..]);
+    Ok(result)
+}
+
+/// `$replace` of a regular expression by a string (with `$n` references) or by what a
+/// function makes of each match.
+fn replace_regex<'a>(
+    host: &dyn Host<'a>,
+    s: &Rc<str>,
+    re: Rc<regex::Regex>,
+    replacement: &Value<'a>,
+    limit: Option<f64>,
+) -> R<'a> {
+    let mut it = RegexIter::new(re, s.clone());
+    let mut m = it.next_match()?;
+    if m.is_none() {
+        return Ok(Value::String(s.clone()));
     }
     let mut result = String::new();
     let mut count = 0.0;
-    match pattern {
-        Value::String(p) => {
-            let rep = match replacement {
-                Value::String(r) => r.to_string(),
-                _ => String::new(),
-            };
-            let mut pos = 0;
-            while let Some(i) = s[pos..].find(&**p) {
-                if limit.is_some_and(|l| count >= l) {
-                    break;
-                }
-                result.push_str(&s[pos..pos + i]);
-                result.push_str(&rep);
-                check_string_len(result.len())?;
-                pos += i + p.len();
-                count += 1.0;
-            }
-            result.push_str(&s[pos..]);
+    let mut pos = 0;
+    while let Some(x) = m {
+        if limit.is_some_and(|l| count >= l) {
+            break;
         }
-        f => {
-            let re = regex_of(f).ok_or_else(custom_matcher_unsupported)?;
-            let mut it = RegexIter::new(re, s.clone());
-            let mut m = it.next_match()?;
-            if m.is_none() {
-                return Ok(Value::String(s));
-            }
-            let mut pos = 0;
-            while let Some(x) = m {
-                if limit.is_some_and(|l| count >= l) {
-                    break;
-                }
-                result.push_str(s.get(pos..x.start).unwrap_or(""));
-                let with = match replacement {
-                    Value::String(r) => Value::string(substitute(r, &x)),
-                    Value::Func(_) => ctx.apply(replacement, vec![x.to_value()], &Value::Null)?,
-                    _ => Value::Undefined,
-                };
-                match with {
-                    Value::String(w) => {
-                        result.push_str(&w);
-                        check_string_len(result.len())?;
-                    }
-                    _ => {
-                        return Err(err(
-                            "D3012",
-                            "Attempted to replace a matched string with a non-string value",
-                        ));
-                    }
-                }
-                pos = x.end;
-                count += 1.0;
-                m = it.next_match()?;
-            }
-            result.push_str(s.get(pos..).unwrap_or(""));
-        }
+        result.push_str(s.get(pos..x.start).unwrap_or(""));
+        result.push_str(&replacement_of(host, replacement, &x)?);
+        check_string_len(result.len())?;
+        pos = x.end;
+        count += 1.0;
+        m = it.next_match()?;
     }
+    result.push_str(s.get(pos..).unwrap_or(""));
     Ok(Value::string(result))
+}
+
+/// What replaces one match: the expanded string, or the function's result (a string).
+fn replacement_of<'a>(
+    host: &dyn Host<'a>,
+    replacement: &Value<'a>,
+    x: &RegexMatch,
+) -> Result<Rc<str>, Error> {
+    let with = match replacement {
+        Value::String(r) => Value::string(substitute(r, x)),
+        Value::Func(_) => host.apply(replacement, vec![x.to_value()], &Value::Null)?,
+        _ => Value::Undefined,
+    };
+    match with {
+        Value::String(w) => Ok(w),
+        _ => Err(err(
+            "D3012",
+            "Attempted to replace a matched string with a non-string value",
+        )),
+    }
 }
 
 /// `$0`, `$1`… and `$$` in a replacement string, as JSONata expands them.
@@ -1772,14 +1971,50 @@ fn substitute(rep: &str, m: &RegexMatch) -> String {
     out
 }
 
+// ------------------------------------------------------------------ ordering
+
+/// JavaScript's string ordering (UTF-16 code units).
+pub(crate) fn js_str_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// JSONata's merge sort with a "swap when true" comparator (stable).
+pub(crate) fn merge_sort<'a, F>(items: Vec<Value<'a>>, cmp: &mut F) -> Result<Vec<Value<'a>>, Error>
+where
+    F: FnMut(&Value<'a>, &Value<'a>) -> Result<bool, Error>,
+{
+    if items.len() <= 1 {
+        return Ok(items);
+    }
+    let mid = items.len() / 2;
+    let mut left = items;
+    let right = left.split_off(mid);
+    let left = merge_sort(left, cmp)?;
+    let right = merge_sort(right, cmp)?;
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let (mut i, mut j) = (0, 0);
+    while i < left.len() && j < right.len() {
+        if cmp(&left[i], &right[j])? {
+            out.push(right[j].clone());
+            j += 1;
+        } else {
+            out.push(left[i].clone());
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&left[i..]);
+    out.extend_from_slice(&right[j..]);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn given_every_native_when_signature_parsed_then_ok() {
-        for e in TABLE {
-            assert!(Signature::parse(e.2).is_ok(), "{}", e.1);
+        for b in &BUILTINS {
+            assert!(Signature::parse(b.signature).is_ok(), "{}", b.name);
         }
     }
 
@@ -1790,13 +2025,5 @@ mod tests {
             hex::encode(sha1(b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
-    }
-
-    #[test]
-    fn given_half_values_when_rounding_then_bankers() {
-        assert_eq!(round_half_even(2.5, None), 2.0);
-        assert_eq!(round_half_even(3.5, None), 4.0);
-        assert_eq!(round_half_even(-2.5, None), -2.0);
-        assert_eq!(round_half_even(1.255, Some(2.0)), 1.26);
     }
 }

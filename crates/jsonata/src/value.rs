@@ -6,9 +6,17 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 
 use crate::ast::Node;
-use crate::functions::Native;
+use crate::error::{Error, err};
 
 pub(crate) type Map<'a> = IndexMap<String, Value<'a>>;
+
+/// The result of evaluating to a value.
+pub(crate) type R<'a> = Result<Value<'a>, Error>;
+
+/// A built-in function: its place in the standard library's table (`functions::builtin`).
+/// Only `functions::lookup_native` makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Native(pub(crate) usize);
 
 /// An array with JSONata's hidden flags.
 #[derive(Clone, Debug, Default)]
@@ -132,6 +140,20 @@ impl<'a> Array<'a> {
         if !v.is_undefined() {
             self.items.push(v);
         }
+    }
+}
+
+/// `isNumeric`: a non-NaN number; infinite numbers raise D1001.
+pub(crate) fn numeric(v: &Value) -> Result<Option<f64>, Error> {
+    match v {
+        Value::Number(n) if !n.is_nan() => {
+            if n.is_infinite() {
+                Err(err("D1001", "Number out of range"))
+            } else {
+                Ok(Some(*n))
+            }
+        }
+        _ => Ok(None),
     }
 }
 
