@@ -1,6 +1,11 @@
 //! Hyperparameter tuning jobs: Random, Bayesian, Grid and Hyperband strategies, parallel
 //! training jobs, early stopping, and the Describe/List shapes of SageMaker.
 //!
+//! `Grid` runs one training job per combination of categorical values, as the SageMaker
+//! developer guide describes it: only `CategoricalParameterRanges` are accepted, at most
+//! [`space::GRID_MAX_TRAINING_JOBS`] combinations, and `MaxNumberOfTrainingJobs` may be
+//! omitted but, when given, must equal the number of combinations (never clipped to it).
+//!
 //! SageMaker's `Hyperband` strategy is accepted by that name, but what runs is one bracket of
 //! *asynchronous successive halving* ([`StrategyKind::SuccessiveHalving`]): configurations are
 //! drawn at random, every job starts from epoch 1, and at each rung (`MinResource · η^i` epochs
