@@ -49,7 +49,7 @@ pub mod s3;
 pub mod sagemaker;
 
 pub use config::{AwsAdapters, AwsConfig, AwsConfigError, https_client, sdk_loader};
-pub use dynamodb::DynamoDbRegistry;
+pub use dynamodb::{DynamoDbRegistry, sts_client};
 pub use s3::S3ObjectStore;
 pub use sagemaker::SageMakerClient;
 

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::PortError;
 use crate::ports::{RegistryRead, RegistryWrite};
 use crate::registry::{EvaluationRecord, NewVersion, VersionStatus};
+use crate::registry_ops::{Action, Operation, OperationError, VersionChange};
 
 /// How many concurrent registrations [`concurrent_registrations_are_gap_free`] makes.
 pub const CONCURRENT_REGISTRATIONS: u64 = 50;
@@ -507,6 +508,662 @@ where
     assert_eq!(next.version.version, 2);
 }
 
+// ------------------------------------------------------------------ registry operations
+
+/// An operation on `model`'s `version` at a fixed time.
+pub fn operation(model: &str, version: u64, action: Action, reason: &str) -> Operation {
+    Operation {
+        model_name: model.to_string(),
+        version,
+        action,
+        reason: reason.to_string(),
+        at: "2024-06-03T09:30:00.000Z".to_string(),
+        expected_revision: None,
+    }
+}
+
+async fn register_n<R>(registry: &R, model: &str, n: u64)
+where
+    R: RegistryWrite + ?Sized,
+{
+    for i in 1..=n {
+        registry
+            .register(sample_version(model, &format!("op-{i}")))
+            .await
+            .unwrap_or_else(|e| panic!("registration {i} of {model} failed: {e}"));
+    }
+}
+
+async fn status_of<R>(registry: &R, model: &str, version: u64) -> VersionStatus
+where
+    R: RegistryRead + ?Sized,
+{
+    registry
+        .get_version(model, version)
+        .await
+        .unwrap_or_else(|e| panic!("get_version failed: {e}"))
+        .unwrap_or_else(|| panic!("version {version} of {model} vanished"))
+        .status
+}
+
+async fn history_of<R>(registry: &R, model: &str, version: u64) -> Vec<VersionChange>
+where
+    R: RegistryRead + ?Sized,
+{
+    registry
+        .version_history(model, version)
+        .await
+        .unwrap_or_else(|e| panic!("version_history of {model} v{version} failed: {e}"))
+}
+
+async fn revision_of<R>(registry: &R, model: &str) -> u64
+where
+    R: RegistryRead + ?Sized,
+{
+    registry
+        .revision(model)
+        .await
+        .unwrap_or_else(|e| panic!("revision of {model} failed: {e}"))
+}
+
+/// Approve, reject and retire change only the status, each recorded in the version's history
+/// (who, when, why, from, to, revision); impossible changes and bad requests are typed errors
+/// that write nothing.
+pub async fn operations_change_status_and_record_history<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("ops");
+    register_n(registry.as_ref(), &model, 2).await;
+    let who = registry
+        .caller()
+        .await
+        .unwrap_or_else(|e| panic!("caller failed: {e}"));
+    assert!(!who.is_empty(), "the caller's identity must not be empty");
+    assert_eq!(revision_of(registry.as_ref(), &model).await, 0);
+    assert!(history_of(registry.as_ref(), &model, 1).await.is_empty());
+    let before = registry
+        .get_version(&model, 1)
+        .await
+        .unwrap_or_else(|e| panic!("get_version failed: {e}"))
+        .unwrap_or_else(|| panic!("version 1 missing"));
+
+    let approved = registry
+        .operate(operation(&model, 1, Action::Approve, "metrics reviewed"))
+        .await
+        .unwrap_or_else(|e| panic!("approve failed: {e}"));
+    let expected = VersionChange {
+        model_name: model.clone(),
+        version: 1,
+        revision: 1,
+        action: Action::Approve,
+        from: VersionStatus::Registered,
+        to: VersionStatus::Approved,
+        actor: who.clone(),
+        at: "2024-06-03T09:30:00.000Z".to_string(),
+        reason: "metrics reviewed".to_string(),
+        rolled_back_to: None,
+    };
+    assert_eq!(
+        approved,
+        vec![expected.clone()],
+        "approve returns its change"
+    );
+    assert_eq!(
+        status_of(registry.as_ref(), &model, 1).await,
+        VersionStatus::Approved
+    );
+    assert_eq!(revision_of(registry.as_ref(), &model).await, 1);
+    let after = registry
+        .get_version(&model, 1)
+        .await
+        .unwrap_or_else(|e| panic!("get_version failed: {e}"))
+        .unwrap_or_else(|| panic!("version 1 missing"));
+    assert_eq!(
+        after.record, before.record,
+        "an operation changes only the status"
+    );
+
+    registry
+        .operate(operation(&model, 2, Action::Reject, "worse than v1"))
+        .await
+        .unwrap_or_else(|e| panic!("reject failed: {e}"));
+    registry
+        .operate(operation(&model, 1, Action::Retire, "superseded"))
+        .await
+        .unwrap_or_else(|e| panic!("retire failed: {e}"));
+    let history = history_of(registry.as_ref(), &model, 1).await;
+    let mut retired = expected.clone();
+    retired.revision = 3;
+    retired.action = Action::Retire;
+    retired.from = VersionStatus::Approved;
+    retired.to = VersionStatus::Retired;
+    retired.reason = "superseded".to_string();
+    assert_eq!(
+        history,
+        vec![expected, retired],
+        "the history lists every change of the version, oldest first, and only its own"
+    );
+    let h2 = history_of(registry.as_ref(), &model, 2).await;
+    assert_eq!(
+        h2.iter()
+            .map(|c| (c.action, c.from, c.to, c.revision))
+            .collect::<Vec<_>>(),
+        vec![(
+            Action::Reject,
+            VersionStatus::Registered,
+            VersionStatus::Rejected,
+            2
+        )]
+    );
+
+    // Impossible: approve a Retired version.
+    match registry
+        .operate(operation(&model, 1, Action::Approve, "again"))
+        .await
+    {
+        Err(OperationError::InvalidTransition {
+            current: VersionStatus::Retired,
+            allowed,
+            action: Action::Approve,
+            ..
+        }) => assert!(
+            allowed.is_empty(),
+            "nothing is allowed on Retired: {allowed:?}"
+        ),
+        other => panic!("approving a Retired version must be InvalidTransition, got {other:?}"),
+    }
+    match registry
+        .operate(operation(&model, 2, Action::Reject, "again"))
+        .await
+    {
+        Err(OperationError::InvalidTransition {
+            current: VersionStatus::Rejected,
+            allowed,
+            ..
+        }) => assert_eq!(allowed, vec![Action::Approve, Action::Retire]),
+        other => panic!("rejecting a Rejected version must be InvalidTransition, got {other:?}"),
+    }
+    for (op, what) in [
+        (
+            operation(&model, 9, Action::Approve, "x"),
+            "a missing version",
+        ),
+        (
+            operation(&unique_model_name("ops-none"), 1, Action::Approve, "x"),
+            "an unknown model",
+        ),
+    ] {
+        match registry.operate(op).await {
+            Err(OperationError::VersionNotFound { .. }) => {}
+            other => panic!("an operation on {what} must be VersionNotFound, got {other:?}"),
+        }
+    }
+    match registry
+        .operate(operation(&model, 2, Action::Approve, "   "))
+        .await
+    {
+        Err(OperationError::InvalidRequest {
+            field: "reason", ..
+        }) => {}
+        other => panic!("an empty reason must be InvalidRequest on reason, got {other:?}"),
+    }
+    assert_eq!(
+        revision_of(registry.as_ref(), &model).await,
+        3,
+        "failed operations must not move the revision"
+    );
+    assert_eq!(history_of(registry.as_ref(), &model, 2).await, h2);
+    assert_eq!(
+        status_of(registry.as_ref(), &model, 2).await,
+        VersionStatus::Rejected,
+        "failed operations must not change a status"
+    );
+}
+
+/// A rollback makes the target the latest servable version: later Registered, PendingApproval
+/// and Approved versions become Retired (recorded in their histories), Rejected ones stay.
+pub async fn rollback_makes_an_earlier_version_the_latest<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("rollback");
+    register_n(registry.as_ref(), &model, 4).await;
+    for (version, action) in [
+        (1, Action::Approve),
+        (3, Action::Reject),
+        (4, Action::Approve),
+    ] {
+        registry
+            .operate(operation(&model, version, action, "setup"))
+            .await
+            .unwrap_or_else(|e| panic!("{action} v{version} failed: {e}"));
+    }
+    let latest = |statuses: &'static [VersionStatus]| {
+        let registry = registry.clone();
+        let model = model.clone();
+        async move {
+            registry
+                .latest_version(&model, statuses)
+                .await
+                .unwrap_or_else(|e| panic!("latest_version failed: {e}"))
+                .map(|v| v.version)
+        }
+    };
+    assert_eq!(latest(&VersionStatus::SERVABLE).await, Some(4));
+
+    let changes = registry
+        .operate(operation(&model, 2, Action::RollBack, "v4 mispredicts"))
+        .await
+        .unwrap_or_else(|e| panic!("rollback failed: {e}"));
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.version, c.from, c.to, c.rolled_back_to, c.revision))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                2,
+                VersionStatus::Registered,
+                VersionStatus::Registered,
+                Some(2),
+                4
+            ),
+            (
+                4,
+                VersionStatus::Approved,
+                VersionStatus::Retired,
+                Some(2),
+                4
+            ),
+        ],
+        "the rollback changes its target and every later servable version, at one revision"
+    );
+    assert_eq!(
+        latest(&VersionStatus::SERVABLE).await,
+        Some(2),
+        "after the rollback the target is the latest servable version"
+    );
+    assert_eq!(latest(&[VersionStatus::Approved]).await, Some(1));
+    assert_eq!(
+        status_of(registry.as_ref(), &model, 3).await,
+        VersionStatus::Rejected,
+        "a Rejected later version stays Rejected"
+    );
+    let h4 = history_of(registry.as_ref(), &model, 4).await;
+    assert_eq!(h4.len(), 2, "v4: approved, then retired by the rollback");
+    assert_eq!(
+        (h4[1].action, h4[1].reason.as_str()),
+        (Action::RollBack, "v4 mispredicts")
+    );
+    assert_eq!(history_of(registry.as_ref(), &model, 2).await, changes[..1]);
+    assert_eq!(revision_of(registry.as_ref(), &model).await, 4);
+
+    match registry
+        .operate(operation(&model, 2, Action::RollBack, "again"))
+        .await
+    {
+        Err(OperationError::NothingToRollBack { version: 2, .. }) => {}
+        other => panic!("a second rollback to the latest must be NothingToRollBack, got {other:?}"),
+    }
+    match registry
+        .operate(operation(&model, 3, Action::RollBack, "to a rejected one"))
+        .await
+    {
+        Err(OperationError::InvalidTransition {
+            current: VersionStatus::Rejected,
+            action: Action::RollBack,
+            ..
+        }) => {}
+        other => {
+            panic!("a rollback to a Rejected version must be InvalidTransition, got {other:?}")
+        }
+    }
+    // A rollback to an Approved version under later ones.
+    registry
+        .register(sample_version(&model, "op-5"))
+        .await
+        .unwrap_or_else(|e| panic!("registration failed: {e}"));
+    assert_eq!(latest(&VersionStatus::SERVABLE).await, Some(5));
+    registry
+        .operate(operation(
+            &model,
+            1,
+            Action::RollBack,
+            "back to the approved one",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("rollback to v1 failed: {e}"));
+    assert_eq!(latest(&VersionStatus::SERVABLE).await, Some(1));
+    for v in [2, 5] {
+        assert_eq!(
+            status_of(registry.as_ref(), &model, v).await,
+            VersionStatus::Retired
+        );
+    }
+}
+
+/// An operation that names the revision its caller saw applies only on exactly that state.
+pub async fn stale_operations_conflict_and_change_nothing<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("stale");
+    register_n(registry.as_ref(), &model, 2).await;
+    registry
+        .operate(operation(&model, 1, Action::Approve, "first"))
+        .await
+        .unwrap_or_else(|e| panic!("approve failed: {e}"));
+    let mut stale = operation(&model, 2, Action::Approve, "decided on revision 0");
+    stale.expected_revision = Some(0);
+    match registry.operate(stale.clone()).await {
+        Err(OperationError::RegistryConflict {
+            current: VersionStatus::Registered,
+            expected_revision: 0,
+            current_revision: 1,
+            version: 2,
+            ..
+        }) => {}
+        other => {
+            panic!("a stale operation must be RegistryConflict naming the state, got {other:?}")
+        }
+    }
+    assert_eq!(
+        status_of(registry.as_ref(), &model, 2).await,
+        VersionStatus::Registered
+    );
+    assert!(history_of(registry.as_ref(), &model, 2).await.is_empty());
+    stale.expected_revision = Some(1);
+    registry
+        .operate(stale)
+        .await
+        .unwrap_or_else(|e| panic!("an operation on the current revision failed: {e}"));
+    assert_eq!(revision_of(registry.as_ref(), &model).await, 2);
+}
+
+/// Under the approval gate a version is registered `PendingApproval`: not servable, not
+/// Approved, until approved; other initial statuses are rejected.
+pub async fn pending_versions_wait_for_approval<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    let model = unique_model_name("gate");
+    register_n(registry.as_ref(), &model, 1).await;
+    registry
+        .operate(operation(&model, 1, Action::Approve, "baseline"))
+        .await
+        .unwrap_or_else(|e| panic!("approve failed: {e}"));
+    let pending = registry
+        .register_as(
+            sample_version(&model, "gated"),
+            VersionStatus::PendingApproval,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("register_as PendingApproval failed: {e}"));
+    assert_eq!(pending.version.status, VersionStatus::PendingApproval);
+    assert_eq!(
+        status_of(registry.as_ref(), &model, 2).await,
+        VersionStatus::PendingApproval
+    );
+    let again = registry
+        .register_as(
+            sample_version(&model, "gated"),
+            VersionStatus::PendingApproval,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("re-registration failed: {e}"));
+    assert!(!again.created && again.version == pending.version);
+    let latest = |statuses: &'static [VersionStatus]| {
+        let registry = registry.clone();
+        let model = model.clone();
+        async move {
+            registry
+                .latest_version(&model, statuses)
+                .await
+                .unwrap_or_else(|e| panic!("latest_version failed: {e}"))
+                .map(|v| v.version)
+        }
+    };
+    assert_eq!(
+        latest(&VersionStatus::SERVABLE).await,
+        Some(1),
+        "a pending version is not servable"
+    );
+    assert_eq!(latest(&[VersionStatus::Approved]).await, Some(1));
+    registry
+        .operate(operation(&model, 2, Action::Approve, "reviewed"))
+        .await
+        .unwrap_or_else(|e| panic!("approving the pending version failed: {e}"));
+    assert_eq!(latest(&[VersionStatus::Approved]).await, Some(2));
+    for status in [
+        VersionStatus::Approved,
+        VersionStatus::Rejected,
+        VersionStatus::Retired,
+    ] {
+        match registry
+            .register_as(sample_version(&model, &format!("as-{status}")), status)
+            .await
+        {
+            Err(PortError::Rejected { .. }) => {}
+            other => panic!("registering as {status} must be Rejected, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        registry
+            .list_versions(&model)
+            .await
+            .unwrap_or_else(|e| panic!("list_versions failed: {e}"))
+            .len(),
+        2,
+        "a rejected registration writes nothing"
+    );
+}
+
+/// How many rounds of each race [`concurrent_operations_never_lose_a_change`] runs.
+pub const RACE_ROUNDS: usize = 4;
+
+/// Runs `a` and `b` at the same time (both start after a barrier).
+async fn race<R, F, G, FA, FB>(
+    registry: &Arc<R>,
+    a: F,
+    b: G,
+) -> (
+    Result<Vec<VersionChange>, OperationError>,
+    Result<Vec<VersionChange>, OperationError>,
+)
+where
+    R: RegistryWrite + 'static,
+    F: FnOnce(Arc<R>) -> FA + Send + 'static,
+    G: FnOnce(Arc<R>) -> FB + Send + 'static,
+    FA: std::future::Future<Output = Result<Vec<VersionChange>, OperationError>> + Send + 'static,
+    FB: std::future::Future<Output = Result<Vec<VersionChange>, OperationError>> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let (ra, ba) = (registry.clone(), barrier.clone());
+    let ta = tokio::spawn(async move {
+        ba.wait().await;
+        a(ra).await
+    });
+    let (rb, bb) = (registry.clone(), barrier);
+    let tb = tokio::spawn(async move {
+        bb.wait().await;
+        b(rb).await
+    });
+    (
+        ta.await
+            .unwrap_or_else(|e| panic!("operation task panicked: {e}")),
+        tb.await
+            .unwrap_or_else(|e| panic!("operation task panicked: {e}")),
+    )
+}
+
+/// Every change recorded on `versions` at `revision`.
+async fn changes_at<R>(
+    registry: &R,
+    model: &str,
+    versions: &[u64],
+    revision: u64,
+) -> Vec<VersionChange>
+where
+    R: RegistryRead + ?Sized,
+{
+    let mut out = Vec::new();
+    for v in versions {
+        out.extend(
+            history_of(registry, model, *v)
+                .await
+                .into_iter()
+                .filter(|c| c.revision == revision),
+        );
+    }
+    out
+}
+
+/// The RACE: two concurrent approvals of one version, and a rollback racing an approval of a
+/// later version, never lose a change: exactly one wins, the other gets `RegistryConflict`
+/// naming the current state (or, when it read after the winner wrote and named no revision,
+/// `InvalidTransition` naming it), and the history holds exactly the winner's change.
+pub async fn concurrent_operations_never_lose_a_change<R>(registry: Arc<R>)
+where
+    R: RegistryRead + RegistryWrite + 'static,
+{
+    for round in 0..RACE_ROUNDS {
+        // Two operators approve the same version, both having seen revision 0.
+        let model = unique_model_name("race-approve");
+        register_n(registry.as_ref(), &model, 1).await;
+        let (m1, m2) = (model.clone(), model.clone());
+        let (a, b) = race(
+            &registry,
+            move |r: Arc<R>| async move {
+                let mut op = operation(&m1, 1, Action::Approve, "operator A");
+                op.expected_revision = Some(0);
+                r.operate(op).await
+            },
+            move |r: Arc<R>| async move {
+                let mut op = operation(&m2, 1, Action::Approve, "operator B");
+                op.expected_revision = Some(0);
+                r.operate(op).await
+            },
+        )
+        .await;
+        let (winner, loser) = match (&a, &b) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w.clone(), l.clone()),
+            _ => panic!("round {round}: exactly one approval must win, got {a:?} and {b:?}"),
+        };
+        assert!(
+            matches!(
+                loser,
+                OperationError::RegistryConflict {
+                    current: VersionStatus::Approved,
+                    expected_revision: 0,
+                    current_revision: 1,
+                    ..
+                }
+            ),
+            "round {round}: the losing approval must be RegistryConflict naming Approved at revision 1, got {loser:?}"
+        );
+        assert_eq!(
+            history_of(registry.as_ref(), &model, 1).await,
+            winner,
+            "round {round}: the history holds exactly the winner's change"
+        );
+        assert_eq!(revision_of(registry.as_ref(), &model).await, 1);
+
+        // The same without an expected revision: each decides on what it reads.
+        let model = unique_model_name("race-approve-read");
+        register_n(registry.as_ref(), &model, 1).await;
+        let (m1, m2) = (model.clone(), model.clone());
+        let (a, b) = race(
+            &registry,
+            move |r: Arc<R>| async move {
+                r.operate(operation(&m1, 1, Action::Approve, "operator A"))
+                    .await
+            },
+            move |r: Arc<R>| async move {
+                r.operate(operation(&m2, 1, Action::Approve, "operator B"))
+                    .await
+            },
+        )
+        .await;
+        let (winner, loser) = match (&a, &b) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w.clone(), l.clone()),
+            _ => panic!("round {round}: exactly one approval must win, got {a:?} and {b:?}"),
+        };
+        assert!(
+            matches!(
+                loser,
+                OperationError::RegistryConflict {
+                    current: VersionStatus::Approved,
+                    ..
+                } | OperationError::InvalidTransition {
+                    current: VersionStatus::Approved,
+                    ..
+                }
+            ),
+            "round {round}: the losing approval must name the current status Approved, got {loser:?}"
+        );
+        assert_eq!(history_of(registry.as_ref(), &model, 1).await, winner);
+
+        // A rollback to v1 races an approval of v3, both decided on the same revision.
+        let model = unique_model_name("race-rollback");
+        register_n(registry.as_ref(), &model, 3).await;
+        registry
+            .operate(operation(&model, 1, Action::Approve, "setup"))
+            .await
+            .unwrap_or_else(|e| panic!("setup approve failed: {e}"));
+        let (m1, m2) = (model.clone(), model.clone());
+        let (rollback, approve) = race(
+            &registry,
+            move |r: Arc<R>| async move {
+                let mut op = operation(&m1, 1, Action::RollBack, "operator A rolls back");
+                op.expected_revision = Some(1);
+                r.operate(op).await
+            },
+            move |r: Arc<R>| async move {
+                let mut op = operation(&m2, 3, Action::Approve, "operator B approves");
+                op.expected_revision = Some(1);
+                r.operate(op).await
+            },
+        )
+        .await;
+        let (winner, loser, latest) = match (&rollback, &approve) {
+            (Ok(w), Err(l)) => (w.clone(), l.clone(), 1),
+            (Err(l), Ok(w)) => (w.clone(), l.clone(), 3),
+            _ => panic!(
+                "round {round}: exactly one of rollback and approval must win, got {rollback:?} and {approve:?}"
+            ),
+        };
+        assert!(
+            matches!(
+                loser,
+                OperationError::RegistryConflict {
+                    expected_revision: 1,
+                    current_revision: 2,
+                    ..
+                }
+            ),
+            "round {round}: the loser must be RegistryConflict at revision 2, got {loser:?}"
+        );
+        let recorded = changes_at(registry.as_ref(), &model, &[1, 2, 3], 2).await;
+        let mut expected = winner.clone();
+        expected.sort_by_key(|c| c.version);
+        assert_eq!(
+            recorded, expected,
+            "round {round}: the histories hold exactly the winner's changes"
+        );
+        let found = registry
+            .latest_version(&model, &VersionStatus::SERVABLE)
+            .await
+            .unwrap_or_else(|e| panic!("latest_version failed: {e}"))
+            .map(|v| v.version);
+        assert_eq!(
+            found,
+            Some(latest),
+            "round {round}: the winner's state holds"
+        );
+    }
+}
+
 /// Every behaviour above, in sequence.
 pub async fn run_all<R>(registry: Arc<R>)
 where
@@ -517,6 +1174,11 @@ where
     latest_version_respects_statuses(registry.clone()).await;
     records_and_lists_evaluations(registry.clone()).await;
     set_status_changes_only_the_status(registry.clone()).await;
+    operations_change_status_and_record_history(registry.clone()).await;
+    rollback_makes_an_earlier_version_the_latest(registry.clone()).await;
+    stale_operations_conflict_and_change_nothing(registry.clone()).await;
+    pending_versions_wait_for_approval(registry.clone()).await;
+    concurrent_operations_never_lose_a_change(registry.clone()).await;
     concurrent_registrations_are_gap_free(registry).await;
 }
 
@@ -547,6 +1209,12 @@ mod tests {
         DropsEvaluations,
         /// `set_status` succeeds without changing anything.
         StatusUnchanged,
+        /// `version_history` returns nothing.
+        NoHistory,
+        /// `operate` ignores the revision its caller decided on.
+        IgnoresExpectedRevision,
+        /// `operate` of a rollback changes only its target.
+        RollbackKeepsLater,
     }
 
     struct Faulty {
@@ -563,12 +1231,7 @@ mod tests {
         })
     }
 
-    const ALL_STATUSES: [VersionStatus; 4] = [
-        VersionStatus::Registered,
-        VersionStatus::Approved,
-        VersionStatus::Rejected,
-        VersionStatus::Retired,
-    ];
+    const ALL_STATUSES: [VersionStatus; 5] = VersionStatus::ALL;
 
     #[async_trait]
     impl RegistryRead for Faulty {
@@ -604,16 +1267,59 @@ mod tests {
         ) -> Result<Vec<EvaluationRecord>, PortError> {
             self.inner.list_evaluations(model, since).await
         }
+        async fn revision(&self, model: &str) -> Result<u64, PortError> {
+            self.inner.revision(model).await
+        }
+        async fn version_history(
+            &self,
+            model: &str,
+            version: u64,
+        ) -> Result<Vec<VersionChange>, PortError> {
+            if self.fault == Fault::NoHistory {
+                return Ok(Vec::new());
+            }
+            self.inner.version_history(model, version).await
+        }
     }
 
     #[async_trait]
     impl RegistryWrite for Faulty {
-        async fn register(&self, mut new: NewVersion) -> Result<Registration, PortError> {
+        async fn register_as(
+            &self,
+            mut new: NewVersion,
+            status: VersionStatus,
+        ) -> Result<Registration, PortError> {
             if self.fault == Fault::NotIdempotent {
                 let n = self.calls.fetch_add(1, Ordering::Relaxed);
                 new.execution_arn = format!("{}-call-{n}", new.execution_arn);
             }
-            self.inner.register(new).await
+            self.inner.register_as(new, status).await
+        }
+        async fn caller(&self) -> Result<String, PortError> {
+            self.inner.caller().await
+        }
+        async fn operate(
+            &self,
+            mut operation: Operation,
+        ) -> Result<Vec<VersionChange>, OperationError> {
+            match self.fault {
+                Fault::IgnoresExpectedRevision => operation.expected_revision = None,
+                Fault::RollbackKeepsLater if operation.action == Action::RollBack => {
+                    let v = self
+                        .inner
+                        .get_version(&operation.model_name, operation.version)
+                        .await?
+                        .ok_or_else(|| PortError::not_found("version"))?;
+                    let mut change = self.inner.operate(operation).await?;
+                    change.truncate(1);
+                    self.inner
+                        .set_status(&v.record.model_name, v.version, v.status)
+                        .await?;
+                    return Ok(change);
+                }
+                _ => {}
+            }
+            self.inner.operate(operation).await
         }
         async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
             if self.fault == Fault::DropsEvaluations {
@@ -685,6 +1391,48 @@ mod tests {
         assert!(
             fails(records_and_lists_evaluations(faulty(
                 Fault::DropsEvaluations
+            )))
+            .await
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_registry_without_history_when_checked_then_operations_fail() {
+        assert!(
+            fails(operations_change_status_and_record_history(faulty(
+                Fault::NoHistory
+            )))
+            .await
+        );
+        assert!(
+            fails(concurrent_operations_never_lose_a_change(faulty(
+                Fault::NoHistory
+            )))
+            .await
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_registry_that_ignores_the_expected_revision_when_raced_then_the_race_fails() {
+        assert!(
+            fails(concurrent_operations_never_lose_a_change(faulty(
+                Fault::IgnoresExpectedRevision
+            )))
+            .await
+        );
+        assert!(
+            fails(stale_operations_conflict_and_change_nothing(faulty(
+                Fault::IgnoresExpectedRevision
+            )))
+            .await
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_rollback_that_keeps_later_versions_when_checked_then_rollback_fails() {
+        assert!(
+            fails(rollback_makes_an_earlier_version_the_latest(faulty(
+                Fault::RollbackKeepsLater
             )))
             .await
         );

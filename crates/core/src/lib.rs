@@ -27,6 +27,7 @@ pub mod names;
 pub mod policy;
 pub mod ports;
 pub mod registry;
+pub mod registry_ops;
 pub mod retrain;
 pub mod s3uri;
 pub mod sync;

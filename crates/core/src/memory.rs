@@ -19,6 +19,7 @@ use crate::ports::{
 use crate::registry::{
     EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluation_sort_key,
 };
+use crate::registry_ops::{self, Operation, OperationError, VersionChange};
 use crate::s3uri::S3Uri;
 use crate::sync::lock;
 
@@ -122,6 +123,10 @@ struct ModelItems {
     markers: HashMap<String, u64>,
     /// evaluation sort key → record
     evaluations: BTreeMap<String, EvaluationRecord>,
+    /// how many operations were applied
+    revision: u64,
+    /// (version, revision) → change
+    history: BTreeMap<(u64, u64), VersionChange>,
 }
 
 /// The model registry in memory, with the same transactional semantics as the DynamoDB one:
@@ -130,11 +135,22 @@ struct ModelItems {
 pub struct InMemoryRegistry {
     models: Mutex<BTreeMap<String, ModelItems>>,
     faults: Faults,
+    /// Who operations are recorded as (default [`InMemoryRegistry::DEFAULT_ACTOR`]).
+    actor: Option<String>,
 }
 
 impl InMemoryRegistry {
+    /// The actor of a registry made without [`InMemoryRegistry::with_actor`].
+    pub const DEFAULT_ACTOR: &'static str = "in-memory-operator";
+
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Records operations as made by `actor`.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
     }
 
     /// The next call fails with `error` (queued).
@@ -207,12 +223,39 @@ impl RegistryRead for InMemoryRegistry {
             })
             .unwrap_or_default())
     }
+
+    async fn revision(&self, model: &str) -> Result<u64, PortError> {
+        self.faults.check()?;
+        Ok(lock(&self.models).get(model).map_or(0, |m| m.revision))
+    }
+
+    async fn version_history(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<Vec<VersionChange>, PortError> {
+        self.faults.check()?;
+        Ok(lock(&self.models)
+            .get(model)
+            .map(|m| {
+                m.history
+                    .range((version, 0)..=(version, u64::MAX))
+                    .map(|(_, c)| c.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
 }
 
 #[async_trait]
 impl RegistryWrite for InMemoryRegistry {
-    async fn register(&self, new: NewVersion) -> Result<Registration, PortError> {
+    async fn register_as(
+        &self,
+        new: NewVersion,
+        status: VersionStatus,
+    ) -> Result<Registration, PortError> {
         self.faults.check()?;
+        registry_ops::check_initial_status(status)?;
         let mut models = lock(&self.models);
         let items = models.entry(new.model_name.clone()).or_default();
         if let Some(existing) = items.markers.get(&new.execution_arn) {
@@ -240,7 +283,7 @@ impl RegistryWrite for InMemoryRegistry {
         }
         let version = ModelVersion {
             version: number,
-            status: VersionStatus::Registered,
+            status,
             record: new,
         };
         items.counter = number;
@@ -263,6 +306,45 @@ impl RegistryWrite for InMemoryRegistry {
             .evaluations
             .insert(key, record);
         Ok(())
+    }
+
+    async fn caller(&self) -> Result<String, PortError> {
+        Ok(self
+            .actor
+            .clone()
+            .unwrap_or_else(|| Self::DEFAULT_ACTOR.to_string()))
+    }
+
+    async fn operate(&self, operation: Operation) -> Result<Vec<VersionChange>, OperationError> {
+        self.faults.check()?;
+        let actor = self.caller().await?;
+        let mut models = lock(&self.models);
+        let Some(items) = models.get_mut(&operation.model_name) else {
+            registry_ops::validate(&operation, &actor)?;
+            return Err(OperationError::VersionNotFound {
+                model: operation.model_name,
+                version: operation.version,
+            });
+        };
+        // The compare-and-swap: decided and applied under one lock, on the current revision.
+        let versions: Vec<ModelVersion> = items
+            .versions
+            .range(operation.version..)
+            .map(|(_, v)| v.clone())
+            .collect();
+        let changes = registry_ops::plan(&operation, &actor, items.revision, &versions)?;
+        for change in &changes {
+            if let Some(v) = items.versions.get_mut(&change.version) {
+                v.status = change.to;
+            }
+            items
+                .history
+                .insert((change.version, change.revision), change.clone());
+        }
+        if let Some(first) = changes.first() {
+            items.revision = first.revision;
+        }
+        Ok(changes)
     }
 
     async fn set_status(
@@ -448,6 +530,37 @@ mod tests {
     async fn in_memory_registry_passes_the_contract_on_threads() {
         crate::contract::concurrent_registrations_are_gap_free(Arc::new(InMemoryRegistry::new()))
             .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_memory_registry_operations_never_lose_a_change_on_threads() {
+        crate::contract::concurrent_operations_never_lose_a_change(Arc::new(
+            InMemoryRegistry::new(),
+        ))
+        .await;
+    }
+
+    #[tokio::test]
+    async fn in_memory_registry_records_its_configured_actor() {
+        let registry = InMemoryRegistry::new().with_actor("alice");
+        registry
+            .register(crate::contract::sample_version("m", "e1"))
+            .await
+            .unwrap();
+        let changes = registry
+            .operate(crate::contract::operation(
+                "m",
+                1,
+                crate::registry_ops::Action::Approve,
+                "ok",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(changes[0].actor, "alice");
+        assert_eq!(
+            InMemoryRegistry::new().caller().await.unwrap(),
+            InMemoryRegistry::DEFAULT_ACTOR
+        );
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
 use crate::registry::{EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus};
+use crate::registry_ops::{Operation, OperationError, VersionChange};
 use crate::s3uri::S3Uri;
 
 /// Metadata of a stored object.
@@ -62,6 +63,15 @@ pub trait RegistryRead: Send + Sync {
         model: &str,
         since: Option<&str>,
     ) -> Result<Vec<EvaluationRecord>, PortError>;
+    /// The model's operation revision: how many operations ([`RegistryWrite::operate`]) were
+    /// applied to it (0 for none, and for an unknown model).
+    async fn revision(&self, model: &str) -> Result<u64, PortError>;
+    /// The recorded changes of one version, oldest first (empty when it was never changed).
+    async fn version_history(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<Vec<VersionChange>, PortError>;
 }
 
 /// Writing the model registry.
@@ -70,10 +80,28 @@ pub trait RegistryWrite: Send + Sync {
     /// Registers a new version in one transaction (counter bump, version put, execution marker),
     /// exactly once per `execution_arn`: a repeated call returns the version already written with
     /// `created: false`. Concurrent calls get distinct, gap-free, increasing versions.
-    async fn register(&self, new: NewVersion) -> Result<Registration, PortError>;
+    /// The version's status is `Registered`.
+    async fn register(&self, new: NewVersion) -> Result<Registration, PortError> {
+        self.register_as(new, VersionStatus::Registered).await
+    }
+    /// [`RegistryWrite::register`] with the new version's status: `Registered`, or
+    /// `PendingApproval` under the approval gate (any other status is `Rejected`).
+    async fn register_as(
+        &self,
+        new: NewVersion,
+        status: VersionStatus,
+    ) -> Result<Registration, PortError>;
     /// Records (or replaces) an evaluation item.
     async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError>;
-    /// Changes a version's status; `NotFound` when the version does not exist.
+    /// Who this handle records as the actor of its operations: on AWS the caller's STS identity
+    /// (`sts:GetCallerIdentity` ARN), locally the OS user or the configured actor.
+    async fn caller(&self) -> Result<String, PortError>;
+    /// Applies one operator's operation (approve, reject, retire, roll back) as one conditional
+    /// write, recorded in the history of every version it changes; returns those changes (the
+    /// target's first). See [`crate::registry_ops`] for the rules.
+    async fn operate(&self, operation: Operation) -> Result<Vec<VersionChange>, OperationError>;
+    /// Changes a version's status without an operation or history (test and repair use; the
+    /// operators' way is [`RegistryWrite::operate`]); `NotFound` when the version does not exist.
     async fn set_status(
         &self,
         model: &str,

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum VersionStatus {
     Registered,
+    /// Registered under the approval gate: not used until an operator approves it (SageMaker
+    /// Model Registry's `PendingManualApproval`).
+    PendingApproval,
     Approved,
     Rejected,
     Retired,
@@ -17,6 +20,7 @@ impl VersionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             VersionStatus::Registered => "Registered",
+            VersionStatus::PendingApproval => "PendingApproval",
             VersionStatus::Approved => "Approved",
             VersionStatus::Rejected => "Rejected",
             VersionStatus::Retired => "Retired",
@@ -26,6 +30,7 @@ impl VersionStatus {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "Registered" => VersionStatus::Registered,
+            "PendingApproval" => VersionStatus::PendingApproval,
             "Approved" => VersionStatus::Approved,
             "Rejected" => VersionStatus::Rejected,
             "Retired" => VersionStatus::Retired,
@@ -35,6 +40,21 @@ impl VersionStatus {
 
     /// Statuses a model may be evaluated / served in.
     pub const SERVABLE: [VersionStatus; 2] = [VersionStatus::Registered, VersionStatus::Approved];
+
+    /// Every status, in life-cycle order.
+    pub const ALL: [VersionStatus; 5] = [
+        VersionStatus::Registered,
+        VersionStatus::PendingApproval,
+        VersionStatus::Approved,
+        VersionStatus::Rejected,
+        VersionStatus::Retired,
+    ];
+}
+
+impl std::fmt::Display for VersionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What register-model asks the registry to write. The registry assigns `version` and
@@ -68,7 +88,15 @@ pub struct NewVersion {
     /// trains on unless the evaluation input names newer data. Absent on versions registered
     /// before versions kept it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub training_data: Option<crate::retrain::TrainingData>,
+    pub training_data: Option<TrainingData>,
+}
+
+/// The channels a version was trained on (its lineage; recorded by register-model).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrainingData {
+    pub train: crate::input::DataSource,
+    pub validation: crate::input::DataSource,
 }
 
 /// A registered version: everything of [`NewVersion`] plus its number and status.
@@ -125,6 +153,21 @@ pub fn execution_marker_key(execution_arn: &str) -> String {
 
 /// Sort key of the version counter.
 pub const COUNTER_SORT_KEY: &str = "COUNTER";
+
+/// Sort key of the model's operation revision (how many registry operations were applied to
+/// the model; see [`crate::registry_ops`]).
+pub const REVISION_SORT_KEY: &str = "REVISION";
+
+/// Sort key of a version's history item: `H#`, the version on 10 digits, `#`, the model
+/// revision of the operation on 10 digits (so a version's history sorts oldest first).
+pub fn history_sort_key(version: u64, revision: u64) -> String {
+    format!("{}{revision:010}", history_prefix(version))
+}
+
+/// The prefix every history item of `version` starts with.
+pub fn history_prefix(version: u64) -> String {
+    format!("H#{version:010}#")
+}
 
 /// The registry's timestamp format: RFC 3339 UTC with milliseconds and `Z`
 /// (`2024-06-01T12:00:00.000Z`), so text order is time order.

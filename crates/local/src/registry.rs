@@ -17,8 +17,9 @@ use mdlc_core::PortError;
 use mdlc_core::ports::{RegistryRead, RegistryWrite};
 use mdlc_core::registry::{
     EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluation_sort_key,
-    execution_marker_key, version_sort_key,
+    execution_marker_key, history_prefix, history_sort_key, version_sort_key,
 };
+use mdlc_core::registry_ops::{self, Operation, OperationError, VersionChange};
 use serde::{Deserialize, Serialize};
 
 use crate::fsio::{io_error, replace_file};
@@ -45,6 +46,12 @@ struct ModelItems {
     executions: BTreeMap<String, u64>,
     /// `E#<timestamp>#<execution>` → evaluation.
     evaluations: BTreeMap<String, EvaluationRecord>,
+    /// `REVISION`: how many operations were applied (absent in databases written before).
+    #[serde(default)]
+    revision: u64,
+    /// `H#<10-digit version>#<10-digit revision>` → one change of one version.
+    #[serde(default)]
+    history: BTreeMap<String, VersionChange>,
 }
 
 /// The embedded registry; cheap to clone (shares its in-process lock).
@@ -53,6 +60,20 @@ pub struct FsRegistry {
     dir: PathBuf,
     /// Serialises this process's writers before they queue on the OS file lock.
     local: Arc<tokio::sync::Mutex<()>>,
+    /// Who operations are recorded as; `None`: the OS user ([`os_user`]).
+    actor: Option<String>,
+}
+
+/// The environment variables naming the OS user, in the order they are read.
+pub const USER_VARIABLES: [&str; 3] = ["USER", "USERNAME", "LOGNAME"];
+
+/// The OS user (the first non-empty of [`USER_VARIABLES`]), or `None`.
+pub fn os_user() -> Option<String> {
+    USER_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
 }
 
 impl FsRegistry {
@@ -61,7 +82,14 @@ impl FsRegistry {
         FsRegistry {
             dir: dir.into(),
             local: Arc::new(tokio::sync::Mutex::new(())),
+            actor: None,
         }
+    }
+
+    /// Records operations as made by `actor` (the CLI's `--actor`) instead of the OS user.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
     }
 
     /// The registry directory.
@@ -205,12 +233,78 @@ impl RegistryRead for FsRegistry {
         });
         Ok(out)
     }
+
+    async fn revision(&self, model: &str) -> Result<u64, PortError> {
+        let db = self.read().await?;
+        Ok(db.models.get(model).map_or(0, |items| items.revision))
+    }
+
+    async fn version_history(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<Vec<VersionChange>, PortError> {
+        let db = self.read().await?;
+        let prefix = history_prefix(version);
+        Ok(db
+            .models
+            .get(model)
+            .map(|items| {
+                items
+                    .history
+                    .range(prefix.clone()..)
+                    .take_while(|(key, _)| key.starts_with(&prefix))
+                    .map(|(_, change)| change.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// Decides `operation` on the model's current state and applies it (called under the lock: the
+/// compare-and-swap of the revision). Returns whether anything changed with the changes.
+fn apply_operation(
+    db: &mut Database,
+    operation: &Operation,
+    actor: &str,
+) -> Result<Vec<VersionChange>, OperationError> {
+    let Some(items) = db.models.get_mut(&operation.model_name) else {
+        registry_ops::validate(operation, actor)?;
+        return Err(OperationError::VersionNotFound {
+            model: operation.model_name.clone(),
+            version: operation.version,
+        });
+    };
+    let versions: Vec<ModelVersion> = items
+        .versions
+        .range(version_sort_key(operation.version)..)
+        .map(|(_, v)| v.clone())
+        .collect();
+    let changes = registry_ops::plan(operation, actor, items.revision, &versions)?;
+    for change in &changes {
+        if let Some(v) = items.versions.get_mut(&version_sort_key(change.version)) {
+            v.status = change.to;
+        }
+        items.history.insert(
+            history_sort_key(change.version, change.revision),
+            change.clone(),
+        );
+    }
+    if let Some(first) = changes.first() {
+        items.revision = first.revision;
+    }
+    Ok(changes)
 }
 
 #[async_trait]
 impl RegistryWrite for FsRegistry {
-    async fn register(&self, new: NewVersion) -> Result<Registration, PortError> {
+    async fn register_as(
+        &self,
+        new: NewVersion,
+        status: VersionStatus,
+    ) -> Result<Registration, PortError> {
         validate_model_name(&new.model_name)?;
+        registry_ops::check_initial_status(status)?;
         if new.execution_arn.is_empty() {
             return Err(PortError::Rejected {
                 message: "executionArn must not be empty (it is the idempotency key)".into(),
@@ -249,7 +343,7 @@ impl RegistryWrite for FsRegistry {
             }
             let version = ModelVersion {
                 version: number,
-                status: VersionStatus::Registered,
+                status,
                 record: new,
             };
             items.counter = number;
@@ -278,6 +372,33 @@ impl RegistryWrite for FsRegistry {
             Ok(((), true))
         })
         .await
+    }
+
+    async fn caller(&self) -> Result<String, PortError> {
+        self.actor
+            .clone()
+            .or_else(os_user)
+            .ok_or_else(|| PortError::Rejected {
+                message: format!(
+                    "no actor: none of {} is set; name one (--actor)",
+                    USER_VARIABLES.join(", ")
+                ),
+            })
+    }
+
+    async fn operate(&self, operation: Operation) -> Result<Vec<VersionChange>, OperationError> {
+        let actor = self.caller().await?;
+        registry_ops::validate(&operation, &actor)?;
+        // The transaction's error type is PortError; an operation's own refusal is carried out
+        // of it as the value and returned after the lock is released (nothing written).
+        let outcome = self
+            .transact(move |db| match apply_operation(db, &operation, &actor) {
+                Ok(changes) => Ok((Ok(changes), true)),
+                Err(OperationError::Port(e)) => Err(e),
+                Err(refused) => Ok((Err(refused), false)),
+            })
+            .await?;
+        outcome
     }
 
     async fn set_status(

@@ -58,3 +58,33 @@ async fn contract_run_all_on_one_database() {
     let (_d, r) = registry();
     contract::run_all(r).await;
 }
+
+#[tokio::test]
+async fn contract_operations_change_status_and_record_history() {
+    let (_d, r) = registry();
+    contract::operations_change_status_and_record_history(r).await;
+}
+
+#[tokio::test]
+async fn contract_rollback_makes_an_earlier_version_the_latest() {
+    let (_d, r) = registry();
+    contract::rollback_makes_an_earlier_version_the_latest(r).await;
+}
+
+#[tokio::test]
+async fn contract_stale_operations_conflict_and_change_nothing() {
+    let (_d, r) = registry();
+    contract::stale_operations_conflict_and_change_nothing(r).await;
+}
+
+#[tokio::test]
+async fn contract_pending_versions_wait_for_approval() {
+    let (_d, r) = registry();
+    contract::pending_versions_wait_for_approval(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_concurrent_operations_never_lose_a_change_on_threads() {
+    let (_d, r) = registry();
+    contract::concurrent_operations_never_lose_a_change(r).await;
+}

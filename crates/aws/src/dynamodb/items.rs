@@ -6,6 +6,8 @@
 //! | evaluation | `E#<evaluatedAt>#<executionArn>` | `modelName` S, `version` N, `evaluatedAt` S, `executionArn` S, `dataDate` S, `metrics` M of N, `retrain` BOOL?, `reason` S?, `drift` M? (`rows` N, `maxPsi` N, `level` S, `features` L of M: `feature` S, `index` N, `psi` N, `level` S) |
 //! | execution marker | `X#<executionArn>` | `version` N, `executionArn` S, `createdAt` S |
 //! | counter | `COUNTER` | `lastVersion` N (the highest version assigned) |
+//! | revision | `REVISION` | `revision` N (operations applied to the model), `version` N, `action` S, `actor` S, `at` S (the last operation) |
+//! | history | `H#<10-digit version>#<10-digit revision>` | `modelName` S, `version` N, `revision` N, `action` S, `from` S, `to` S, `actor` S, `at` S, `reason` S, `rolledBackTo` N? |
 //!
 //! Optional attributes (`?`) are omitted when absent; a `NULL` value reads as absent too.
 
@@ -210,7 +212,7 @@ impl<'a> ItemReader<'a> {
         format!("registry item (pk={}, sk={})", part(PK), part(SK))
     }
 
-    fn corrupt(&self, name: &str, problem: impl std::fmt::Display) -> PortError {
+    pub(crate) fn corrupt(&self, name: &str, problem: impl std::fmt::Display) -> PortError {
         PortError::Corrupt {
             message: format!(
                 "{}: attribute {:?} {problem}",
@@ -436,12 +438,19 @@ impl<'a> ItemReader<'a> {
     }
 
     pub(crate) fn status(&self) -> Result<VersionStatus, PortError> {
-        let text = self.string(STATUS)?;
+        self.status_named(STATUS)
+    }
+
+    /// A status attribute (`status`, or a history item's `from`/`to`).
+    pub(crate) fn status_named(&self, name: &str) -> Result<VersionStatus, PortError> {
+        let text = self.string(name)?;
         VersionStatus::parse(&text).ok_or_else(|| {
+            let expected: Vec<&str> = VersionStatus::ALL.iter().map(|s| s.as_str()).collect();
             self.corrupt(
-                STATUS,
+                name,
                 format!(
-                    "has unknown value {text:?} (expected Registered, Approved, Rejected or Retired)"
+                    "has unknown value {text:?} (expected one of {})",
+                    expected.join(", ")
                 ),
             )
         })

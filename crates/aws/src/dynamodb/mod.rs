@@ -6,6 +6,9 @@
 mod items;
 #[cfg(test)]
 mod mocked_tests;
+mod ops;
+
+pub use ops::sts_client;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,6 +26,7 @@ use mdlc_core::registry::{
     COUNTER_SORT_KEY, EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus,
     execution_marker_key, version_sort_key,
 };
+use mdlc_core::registry_ops::{Operation, OperationError, VersionChange};
 use rand::Rng;
 
 use crate::config::DEFAULT_REGISTER_MAX_ATTEMPTS;
@@ -39,6 +43,10 @@ pub struct DynamoDbRegistry {
     client: Client,
     table: String,
     max_attempts: u32,
+    /// Identifies the operator of `operate` ([`DynamoDbRegistry::with_caller_identity`]).
+    sts: Option<aws_sdk_sts::Client>,
+    /// The caller's ARN, asked once.
+    caller: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 /// Why a registration transaction was cancelled.
@@ -64,6 +72,8 @@ impl DynamoDbRegistry {
             client,
             table: table.into(),
             max_attempts: DEFAULT_REGISTER_MAX_ATTEMPTS,
+            sts: None,
+            caller: std::sync::Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -171,6 +181,7 @@ impl DynamoDbRegistry {
     fn registration_items(
         &self,
         new: &NewVersion,
+        status: VersionStatus,
         last: u64,
         next: u64,
     ) -> Result<Vec<TransactWriteItem>, PortError> {
@@ -195,11 +206,7 @@ impl DynamoDbRegistry {
         .map_err(build_err)?;
         let version = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(items::version_item(
-                new,
-                next,
-                VersionStatus::Registered,
-            )?))
+            .set_item(Some(items::version_item(new, next, status)?))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .build()
@@ -337,15 +344,20 @@ fn validate_new(new: &NewVersion) -> Result<(), PortError> {
 
 #[async_trait]
 impl RegistryWrite for DynamoDbRegistry {
-    async fn register(&self, new: NewVersion) -> Result<Registration, PortError> {
+    async fn register_as(
+        &self,
+        new: NewVersion,
+        status: VersionStatus,
+    ) -> Result<Registration, PortError> {
         validate_new(&new)?;
+        mdlc_core::registry_ops::check_initial_status(status)?;
         let mut races = 0u32;
         loop {
             let last = self.last_version(&new.model_name).await?;
             let next = last.checked_add(1).ok_or_else(|| PortError::Corrupt {
                 message: format!("version counter of {:?} is at its maximum", new.model_name),
             })?;
-            let transaction = self.registration_items(&new, last, next)?;
+            let transaction = self.registration_items(&new, status, last, next)?;
             let result = self
                 .client
                 .transact_write_items()
@@ -358,7 +370,7 @@ impl RegistryWrite for DynamoDbRegistry {
                     return Ok(Registration {
                         version: ModelVersion {
                             version: next,
-                            status: VersionStatus::Registered,
+                            status,
                             record: new,
                         },
                         created: true,
@@ -434,6 +446,14 @@ impl RegistryWrite for DynamoDbRegistry {
             .await
             .map_err(|e| map_sdk_error("PutItem", &self.target(), &e))?;
         Ok(())
+    }
+
+    async fn caller(&self) -> Result<String, PortError> {
+        self.caller_arn().await
+    }
+
+    async fn operate(&self, operation: Operation) -> Result<Vec<VersionChange>, OperationError> {
+        self.apply_operation(operation).await
     }
 
     async fn set_status(
@@ -548,5 +568,17 @@ impl RegistryRead for DynamoDbRegistry {
             .iter()
             .map(items::parse_evaluation)
             .collect()
+    }
+
+    async fn revision(&self, model: &str) -> Result<u64, PortError> {
+        self.read_revision(model).await
+    }
+
+    async fn version_history(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<Vec<VersionChange>, PortError> {
+        self.read_history(model, version).await
     }
 }
