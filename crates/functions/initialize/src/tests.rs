@@ -209,7 +209,29 @@ async fn given_strategy_specific_rules_then_enforced() {
     );
     let message = problems(run(json!({"modelName": "m", "tuning": {"strategy": "Grid"}})).await);
     assert!(
-        message.contains("/tuning/ranges/0/type: the Grid strategy"),
+        message.contains("/tuning/ranges: is required with the Grid strategy"),
+        "{message}"
+    );
+    let message = problems(
+        run(
+            json!({"modelName": "m", "tuning": {"strategy": "Grid", "ranges": [
+            {"name": "max_depth", "type": "Integer", "minValue": 3, "maxValue": 5}]}}),
+        )
+        .await,
+    );
+    assert!(
+        message.contains("/tuning/ranges/0/type: range \"max_depth\" is Integer: the Grid strategy takes only Categorical ranges"),
+        "{message}"
+    );
+    let message = problems(
+        run(
+            json!({"modelName": "m", "tuning": {"strategy": "Grid", "maxJobs": 8, "ranges": [
+            {"name": "max_depth", "type": "Categorical", "values": ["3", "5"]}]}}),
+        )
+        .await,
+    );
+    assert!(
+        message.contains("/tuning/maxJobs: is 8, but the Grid strategy runs one training job per combination and the ranges give 2 combinations"),
         "{message}"
     );
     let message = problems(

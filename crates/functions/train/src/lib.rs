@@ -193,7 +193,10 @@ pub fn handle(input: TrainInput, config: &FunctionConfig) -> Result<TrainOutput,
         json!(tuning.static_hyper_parameters),
     );
     let mut limits = Map::new();
-    // The Grid strategy runs every combination: SageMaker takes no job count for it.
+    // The Grid strategy runs one job per combination and SageMaker computes that count itself
+    // ("You do not need to specify the MaxNumberOfTrainingJobs", developer guide, Grid search):
+    // the request never carries one, so it can never differ from the number of combinations
+    // (execution input validation already refused a maxJobs that did).
     if tuning.strategy != Strategy::Grid {
         limits.insert("MaxNumberOfTrainingJobs".into(), json!(tuning.max_jobs));
     }
@@ -402,18 +405,17 @@ mod tests {
                                  "metricDefinitions": [{"name": "valid:loss", "regex": "loss=([0-9.]+)"}]},
                    "tuning": {"strategy": "Grid", "objective": {"metric": "valid:loss", "type": "Minimize"},
                               "ranges": [{"name": "depth", "type": "Categorical", "values": ["2", 4]},
-                                         {"name": "lr", "type": "Integer", "minValue": 1, "maxValue": 3, "scalingType": "Linear"}]}}),
+                                         {"name": "lr", "type": "Categorical", "values": ["0.1", "0.2", "0.3"]}],
+                              "maxJobs": 6}}),
         );
+        assert_eq!(p.input.tuning.max_jobs, 6, "2 x 3 combinations");
         let out = invoke(json!({"plan": p}), &world.dependencies())
             .await
             .unwrap();
         let cfg = &out["request"]["HyperParameterTuningJobConfig"];
         assert_eq!(cfg["Strategy"], "Grid");
-        assert!(
-            cfg["ResourceLimits"]
-                .get("MaxNumberOfTrainingJobs")
-                .is_none()
-        );
+        // SageMaker computes a Grid job's count itself: even a maxJobs equal to it is not sent.
+        assert_eq!(cfg["ResourceLimits"], json!({"MaxParallelTrainingJobs": 2}));
         assert_eq!(
             cfg["ParameterRanges"]["CategoricalParameterRanges"][0]["Values"],
             json!(["2", "4"])
