@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 
 use crate::error::Problem;
 use crate::images;
+/// The input's `problemType` (owned by [`crate::metrics`], which knows the metrics of each).
+pub use crate::metrics::ProblemType;
 use crate::metrics::{Direction, MetricName};
 use crate::names::{self, MAX_MODEL_NAME};
 use crate::s3uri::S3Uri;
@@ -23,23 +25,6 @@ use crate::s3uri::S3Uri;
 pub enum Flow {
     Training,
     Evaluation,
-}
-
-/// The kind of supervised problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ProblemType {
-    Regression,
-    Binary,
-}
-
-impl ProblemType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProblemType::Regression => "regression",
-            ProblemType::Binary => "binary",
-        }
-    }
 }
 
 /// Where a training channel's data is.
@@ -1276,7 +1261,11 @@ fn read_preprocessing(
     })
 }
 
-/// `preprocessing.raw`: an S3 URI, or an array of 1 to [`crate::retrain::MAX_RAW_INPUTS`]
+/// The most raw inputs a processing job may read (CreateProcessingJob accepts at most 10
+/// `ProcessingInputs`; a retrain's processing job reads them all).
+pub const MAX_RAW_INPUTS: usize = 10;
+
+/// `preprocessing.raw`: an S3 URI, or an array of 1 to [`MAX_RAW_INPUTS`]
 /// (absent: empty; the training flow's `initialize` requires it).
 fn read_raw(c: &mut Checker, value: Option<&Value>) -> Option<Vec<S3Uri>> {
     const POINTER: &str = "/preprocessing/raw";
@@ -1286,7 +1275,7 @@ fn read_raw(c: &mut Checker, value: Option<&Value>) -> Option<Vec<S3Uri>> {
             v => c.s3uri(v, POINTER, false).map(|u| vec![u]),
         };
     };
-    let max = crate::retrain::MAX_RAW_INPUTS;
+    let max = MAX_RAW_INPUTS;
     if items.is_empty() || items.len() > max {
         c.problem(
             POINTER,

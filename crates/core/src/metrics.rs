@@ -10,9 +10,25 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FnError;
-use crate::input::ProblemType;
 
 pub use mdlc_stats::metrics::{accuracy, auc, f1, logloss, mae, r2, rmse};
+
+/// The kind of supervised problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProblemType {
+    Regression,
+    Binary,
+}
+
+impl ProblemType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemType::Regression => "regression",
+            ProblemType::Binary => "binary",
+        }
+    }
+}
 
 /// Whether smaller or larger values of a metric are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,11 +23,9 @@ use crate::error::FnError;
 use crate::input::{DataSource, ExecutionInput};
 use crate::ports::ObjectStore;
 use crate::registry::ModelVersion;
+/// The lineage a version records (owned by [`crate::registry`], which stores it).
+pub use crate::registry::TrainingData;
 use crate::s3uri::S3Uri;
-
-/// The most raw inputs a retrain's processing job may read (CreateProcessingJob accepts at
-/// most 10 `ProcessingInputs`).
-pub const MAX_RAW_INPUTS: usize = 10;
 
 /// Where a retrain's data comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,14 +35,6 @@ pub enum RetrainSource {
     Input,
     /// The evaluated version's own training data (plus the labelled batch with preprocessing).
     Version,
-}
-
-/// The channels a version was trained on (its lineage; recorded by register-model).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TrainingData {
-    pub train: DataSource,
-    pub validation: DataSource,
 }
 
 /// `initialize`'s part of the rule, in the evaluation flow's plan.
