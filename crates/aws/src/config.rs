@@ -7,7 +7,7 @@ use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use thiserror::Error;
 
-use crate::dynamodb::DynamoDbRegistry;
+use crate::dynamodb::{DEFAULT_REGISTER_MAX_ATTEMPTS, DynamoDbRegistry};
 use crate::s3::S3ObjectStore;
 use crate::sagemaker::SageMakerClient;
 
@@ -20,9 +20,6 @@ pub const ENV_REGIONS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
 /// `true`/`false`: address S3 buckets in the path (`http://host/bucket/key`) instead of the host
 /// name. Defaults to `true` when an endpoint URL is set (local servers), `false` otherwise.
 pub const ENV_S3_FORCE_PATH_STYLE: &str = "MDLC_S3_FORCE_PATH_STYLE";
-
-/// Default bound on registration attempts lost to concurrent registrations.
-pub const DEFAULT_REGISTER_MAX_ATTEMPTS: u32 = 60;
 
 /// A configuration value is missing or invalid.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

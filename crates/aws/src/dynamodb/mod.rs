@@ -29,9 +29,12 @@ use mdlc_core::registry::{
 use mdlc_core::registry_ops::{Operation, OperationError, VersionChange};
 use rand::Rng;
 
-use crate::config::DEFAULT_REGISTER_MAX_ATTEMPTS;
 use crate::error::map_sdk_error;
 use items::{Item, ItemReader, LAST_VERSION, PK, SK, STATUS, VERSION};
+
+/// Default bound on registration attempts lost to concurrent registrations
+/// ([`DynamoDbRegistry::with_max_attempts`], `AwsConfig::register_max_attempts`).
+pub const DEFAULT_REGISTER_MAX_ATTEMPTS: u32 = 60;
 
 /// First backoff ceiling after a lost registration race; doubles per attempt up to the cap.
 const BACKOFF_BASE: Duration = Duration::from_millis(5);
