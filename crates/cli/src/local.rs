@@ -1,21 +1,15 @@
-//! `mdlc execute DEFINITION --local [--mock-config F --test-case N] [--substitute K=V]...
-//! [--function NAME=COMMAND]... [--lambda-endpoint URL] [--state-dir DIR]`: runs a definition on the
-//! local cloud (see `docs/local.md`), and what the other local subcommands share (state dir,
-//! tracing, runtime).
+//! The local cloud options of `mdlc execute --local` (`--substitute K=V`..., `--function
+//! NAME=COMMAND`..., `--lambda-endpoint URL`, `--state-dir DIR`; see `docs/local.md`) and what
+//! the local subcommands share (state dir, tracing, runtime). Knows no subcommand: `execute`,
+//! `s3` and `demo` build on it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use mdlc_asl::mock::{MockConfig, MockInvoker};
-use mdlc_asl::{ExecutionStatus, TaskInvoker};
 use mdlc_local::progress::ProgressObserver;
 use mdlc_local::substitute::parse_assignment;
-use mdlc_local::{LocalCloud, LocalCloudConfig, RunSettings};
-use serde_json::Value;
-
-use crate::commands::execute::{ExecuteArgs, result_json};
-use crate::exit;
+use mdlc_local::{LocalCloudConfig, RunSettings};
 
 /// The local-cloud options of `mdlc execute`.
 #[derive(Debug, Clone, Args)]
@@ -115,95 +109,8 @@ pub fn cloud_config(args: &LocalArgs, real_time: bool) -> Result<LocalCloudConfi
     Ok(config)
 }
 
-/// The execution input, read and checked as `mdlc execute` does without `--local`.
-fn read_input(args: &ExecuteArgs) -> Result<Value, String> {
-    crate::commands::execute::input_value(args).map_err(|e| e.to_string())
-}
-
-fn machine_name(definition: &Path, explicit: Option<&str>) -> String {
-    if let Some(n) = explicit {
-        return n.to_string();
-    }
-    definition
-        .file_stem()
-        .map(|s| s.to_string_lossy().trim_end_matches(".asl").to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "StateMachine".to_string())
-}
-
-/// `mdlc execute --local`: returns the exit code (0 succeeded, 1 other terminal status, 2 usage).
-pub fn run_execute(args: &ExecuteArgs) -> i32 {
-    let local = &args.local;
-    if !local.quiet {
-        init_tracing("mdlc_emulator=info,warn");
-    }
-    let prepared = (|| {
-        let config = cloud_config(local, args.real_time)?;
-        let cloud = LocalCloud::new(config).map_err(|e| e.to_string())?;
-        let machine = cloud.load(&args.definition).map_err(|e| e.to_string())?;
-        let input = read_input(args)?;
-        let mut name = machine_name(&args.definition, args.name.as_deref());
-        let mut invoker: Option<Arc<dyn TaskInvoker>> = None;
-        if let (Some(mc), Some(tc)) = (&args.mock_config, &args.test_case) {
-            let text = std::fs::read_to_string(mc)
-                .map_err(|e| format!("cannot read {}: {e}", mc.display()))?;
-            let cfg =
-                MockConfig::from_json_str(&text).map_err(|e| format!("{}: {e}", mc.display()))?;
-            if args.name.is_none() && cfg.state_machines.len() == 1 {
-                if let Some(only) = cfg.state_machines.keys().next() {
-                    name = only.clone();
-                }
-            }
-            let fallback: Arc<dyn TaskInvoker> = cloud.invoker().clone();
-            let mock = MockInvoker::new(cfg, &name, tc, Some(fallback))
-                .map_err(|e| format!("{}: {e}", mc.display()))?;
-            invoker = Some(Arc::new(mock));
-        }
-        Ok::<_, String>((cloud, machine, input, name, invoker))
-    })();
-    let (cloud, machine, input, name, invoker) = match prepared {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
-        }
-    };
-    let execution_name = local
-        .execution_name
-        .clone()
-        .unwrap_or_else(|| default_execution_name(&name));
-    let result = rt.block_on(cloud.execute(&name, &machine, &execution_name, input, invoker));
-    let execution = match result {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
-        }
-    };
-    let out = result_json(&execution, args.history);
-    match serde_json::to_string(&out) {
-        Ok(s) => println!("{s}"),
-        Err(e) => {
-            eprintln!("error: cannot print the result: {e}");
-            return exit::FAILED;
-        }
-    }
-    if execution.status == ExecutionStatus::Succeeded {
-        exit::OK
-    } else {
-        exit::FAILED
-    }
-}
-
 /// A unique execution name: `<machine>-<UTC timestamp>-<pid>` (at most 80 characters).
-fn default_execution_name(machine: &str) -> String {
+pub fn default_execution_name(machine: &str) -> String {
     let stamp = chrono_like_stamp();
     let mut base: String = machine
         .chars()
@@ -266,10 +173,5 @@ mod tests {
         let n = default_execution_name("my machine!");
         assert!(n.starts_with("my-machine--"));
         assert!(n.len() <= 80);
-        assert_eq!(
-            machine_name(Path::new("a/training.asl.json"), None),
-            "training"
-        );
-        assert_eq!(machine_name(Path::new("x.json"), Some("y")), "y");
     }
 }
