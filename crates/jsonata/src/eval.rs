@@ -12,6 +12,7 @@ use crate::error::{
     stack_position, too_large,
 };
 use crate::functions::{self, Host, js_str_cmp, merge_sort};
+use crate::validate::validate;
 use crate::value::{Array, Func, Map, R, Value, deep_equal, numeric, strict_equal};
 
 /// Maximum depth of nested evaluations (protects the native stack).
@@ -1168,7 +1169,7 @@ impl<'a> Ctx<'a> {
                 ..
             } => {
                 let args = match (&node.signature, signature) {
-                    (Some(sig), true) => sig.validate(&args, input)?,
+                    (Some(sig), true) => validate(sig, &args, input)?,
                     _ => args,
                 };
                 let frame = self.new_frame(*env);
@@ -1179,7 +1180,7 @@ impl<'a> Ctx<'a> {
             }
             Func::Native(n) => {
                 let builtin = functions::builtin(*n);
-                let args = builtin.signature().validate(&args, input)?;
+                let args = validate(builtin.signature(), &args, input)?;
                 (builtin.run)(self, &args)
             }
             Func::PartialNative {

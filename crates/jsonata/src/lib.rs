@@ -31,6 +31,7 @@ mod format;
 mod functions;
 mod parser;
 mod signature;
+mod validate;
 mod value;
 
 use std::collections::BTreeMap;

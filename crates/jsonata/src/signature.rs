@@ -1,23 +1,28 @@
-//! Function signatures (`<s-nn?:s>`): parsing and argument validation, as in JSONata.
+//! Function signatures (`<s-nn?:s>`): their parsing, as in JSONata. Checking arguments against
+//! one is `validate`'s (this module knows nothing of values, so the syntax tree can hold one).
 
 use regex::Regex;
 
 use crate::error::{Error, err};
-use crate::value::Value;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Param {
-    regex: String,
-    typ: String,
-    context: bool,
-    context_regex: Option<Regex>,
-    subtype: Option<String>,
+    /// The pattern of this parameter's type symbols (`[sm]`, `[asnblfom]+`…).
+    pub regex: String,
+    /// The type as written (`s`, `a`, `(sf)`…).
+    pub typ: String,
+    /// `-`: the context value stands in for a missing argument.
+    pub context: bool,
+    pub context_regex: Option<Regex>,
+    /// The type parameter of `a<…>` or `f<…>`.
+    pub subtype: Option<String>,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct Signature {
-    params: Vec<Param>,
-    regex: Regex,
+    pub params: Vec<Param>,
+    /// The whole signature: one capture group per parameter, over the arguments' type symbols.
+    pub regex: Regex,
 }
 
 fn find_closing(chars: &[char], start: usize, open: char, close: char) -> usize {
@@ -144,120 +149,5 @@ impl Signature {
         let re: String = params.iter().map(|p| format!("({})", p.regex)).collect();
         let regex = Regex::new(&format!("^{re}$")).map_err(bad_regex)?;
         Ok(Signature { params, regex })
-    }
-
-    fn validation_error(&self, args: &[Value], supplied: &str) -> Error {
-        let mut partial = String::from("^");
-        let mut good_to = 0;
-        for p in &self.params {
-            partial.push_str(&p.regex);
-            let m = Regex::new(&partial).ok().and_then(|r| r.find(supplied));
-            match m {
-                None => break,
-                Some(m) => good_to = m.end(),
-            }
-        }
-        let _ = args;
-        err(
-            "T0410",
-            format!(
-                "Argument {} of function does not match function signature",
-                good_to + 1
-            ),
-        )
-    }
-
-    /// Validates `args` against the signature, substituting the context value where allowed
-    /// and wrapping singletons into arrays.
-    pub fn validate<'a>(
-        &self,
-        args: &[Value<'a>],
-        context: &Value<'a>,
-    ) -> Result<Vec<Value<'a>>, Error> {
-        let supplied: String = args.iter().map(|a| a.type_symbol()).collect();
-        let caps = match self.regex.captures(&supplied) {
-            Some(c) => c,
-            None => return Err(self.validation_error(args, &supplied)),
-        };
-        let mut out = Vec::with_capacity(self.params.len());
-        let mut arg_index = 0usize;
-        for (index, param) in self.params.iter().enumerate() {
-            let m = caps.get(index + 1).map(|m| m.as_str()).unwrap_or("");
-            if m.is_empty() {
-                if param.context {
-                    if let Some(cr) = &param.context_regex {
-                        let ct = context.type_symbol().to_string();
-                        if cr.is_match(&ct) {
-                            out.push(context.clone());
-                        } else {
-                            return Err(err(
-                                "T0411",
-                                format!(
-                                    "Context value is not a compatible type with argument {}",
-                                    arg_index + 1
-                                ),
-                            ));
-                        }
-                        continue;
-                    }
-                }
-                out.push(args.get(arg_index).cloned().unwrap_or(Value::Undefined));
-                arg_index += 1;
-            } else {
-                for single in m.chars() {
-                    let arg = args.get(arg_index).cloned().unwrap_or(Value::Undefined);
-                    if param.typ == "a" {
-                        if single == 'm' {
-                            out.push(Value::Undefined);
-                        } else {
-                            let mut ok = true;
-                            if let Some(sub) = &param.subtype {
-                                if single != 'a' && m != sub.as_str() {
-                                    ok = false;
-                                } else if single == 'a' {
-                                    if let Value::Array(a) = &arg {
-                                        if let Some(first) = a.items.first() {
-                                            let it = first.type_symbol();
-                                            if !sub.starts_with(it) {
-                                                ok = false;
-                                            } else {
-                                                ok = a.items.iter().all(|v| v.type_symbol() == it);
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                            if !ok {
-                                let ty = match param.subtype.as_deref() {
-                                    Some("a") => "arrays",
-                                    Some("b") => "booleans",
-                                    Some("f") => "functions",
-                                    Some("n") => "numbers",
-                                    Some("o") => "objects",
-                                    Some("s") => "strings",
-                                    _ => "values",
-                                };
-                                return Err(err(
-                                    "T0412",
-                                    format!(
-                                        "Argument {} of function must be an array of {ty}",
-                                        arg_index + 1
-                                    ),
-                                ));
-                            }
-                            if single != 'a' {
-                                out.push(Value::plain(vec![arg]));
-                            } else {
-                                out.push(arg);
-                            }
-                        }
-                    } else {
-                        out.push(arg);
-                    }
-                    arg_index += 1;
-                }
-            }
-        }
-        Ok(out)
     }
 }
