@@ -674,9 +674,10 @@ impl<'o> Run<'o> {
         }
     }
 
-    /// Stops the run once it is past its deadline or its history is full.
+    /// Stops the run once it has reached its deadline or its history is full. Reaching it is
+    /// enough: on AWS the states before a Wait that ends exactly then always take some time.
     fn limits_check(&self) -> Result<(), Failure> {
-        if self.opts.clock.now() > self.deadline {
+        if self.opts.clock.now() >= self.deadline {
             return Err(Failure::terminal("States.Timeout", self.timeout_cause));
         }
         if self.history_full.load(Ordering::Relaxed) {
@@ -1211,7 +1212,7 @@ impl<'o> Run<'o> {
         if until <= now {
             return Ok(None);
         }
-        if until > self.deadline {
+        if until >= self.deadline {
             let d = (self.deadline - now).to_std().unwrap_or_default();
             return Ok(Some(WaitPlan {
                 sleep: d + Duration::from_millis(1),

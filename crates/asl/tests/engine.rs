@@ -407,6 +407,130 @@ async fn given_an_endless_loop_then_max_transitions_stops_it() {
     assert_eq!(e.error.as_deref(), Some("States.Runtime"));
 }
 
+/// Fails its first `fails` calls with error `E`, then returns `"done"`; records the
+/// `$$.State.RetryCount` each attempt saw.
+struct Flaky {
+    fails: usize,
+    retry_counts: Mutex<Vec<Value>>,
+}
+
+#[async_trait]
+impl TaskInvoker for Flaky {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        let mut seen = self.retry_counts.lock().expect("lock");
+        seen.push(request.parameters["rc"].clone());
+        if seen.len() <= self.fails {
+            Err(TaskFailure::new("E", "flaky"))
+        } else {
+            Ok(json!("done"))
+        }
+    }
+}
+
+/// Runs one Task under `retrier` against a [`Flaky`] invoker failing `fails` times; returns the
+/// execution, the retry counts each attempt saw and the seconds between attempts (virtual clock).
+async fn retried(retrier: Value, fails: usize) -> (mdlc_asl::Execution, Vec<Value>, Vec<f64>) {
+    let sm = machine(json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"rc.$": "$$.State.RetryCount"}, "Retry": [retrier], "End": true}}}));
+    let flaky = Arc::new(Flaky {
+        fails,
+        retry_counts: Mutex::new(Vec::new()),
+    });
+    let opts = ExecutionOptions {
+        invoker: flaky.clone(),
+        record_history: true,
+        ..Default::default()
+    };
+    let exec = sm.execute(json!({}), opts).await;
+    let starts: Vec<chrono::DateTime<chrono::FixedOffset>> = exec
+        .history
+        .iter()
+        .filter(|e| e.event_type == "TaskScheduled")
+        .map(|e| chrono::DateTime::parse_from_rfc3339(&e.timestamp).expect("RFC 3339"))
+        .collect();
+    let gaps = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_milliseconds() as f64 / 1000.0)
+        .collect();
+    let counts = flaky.retry_counts.lock().expect("lock").clone();
+    (exec, counts, gaps)
+}
+
+#[tokio::test]
+async fn given_a_backoff_rate_then_each_retry_waits_interval_times_rate_to_the_attempt() {
+    let retrier =
+        json!({"ErrorEquals": ["E"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3});
+    let (exec, counts, gaps) = retried(retrier, 3).await;
+    assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
+    assert_eq!(counts, vec![json!(0), json!(1), json!(2), json!(3)]);
+    assert_eq!(gaps, vec![2.0, 6.0, 18.0]);
+}
+
+#[tokio::test]
+async fn given_max_delay_seconds_then_no_retry_waits_longer() {
+    let retrier = json!({"ErrorEquals": ["E"], "IntervalSeconds": 5, "BackoffRate": 10,
+        "MaxDelaySeconds": 7, "MaxAttempts": 3});
+    let (exec, _, gaps) = retried(retrier, 3).await;
+    assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
+    assert_eq!(gaps, vec![5.0, 7.0, 7.0]);
+}
+
+#[tokio::test]
+async fn given_full_jitter_then_each_retry_waits_between_zero_and_the_backoff_delay() {
+    let retrier = json!({"ErrorEquals": ["E"], "IntervalSeconds": 10, "BackoffRate": 1,
+        "JitterStrategy": "FULL", "MaxAttempts": 6});
+    let (exec, _, gaps) = retried(retrier, 6).await;
+    assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
+    assert_eq!(gaps.len(), 6);
+    assert!(gaps.iter().all(|g| (0.0..=10.0).contains(g)), "{gaps:?}");
+    // Six uniform draws all within 10 ms of the full delay: about 1e-12.
+    assert!(gaps.iter().any(|g| *g < 9.99), "no jitter: {gaps:?}");
+}
+
+/// A chain of `n` Pass states: exactly `n` transitions.
+fn chain(n: usize) -> StateMachine {
+    let mut states = serde_json::Map::new();
+    for i in 0..n {
+        let st = if i + 1 == n {
+            json!({"Type": "Pass", "End": true})
+        } else {
+            json!({"Type": "Pass", "Next": format!("S{}", i + 1)})
+        };
+        states.insert(format!("S{i}"), st);
+    }
+    machine(json!({"StartAt": "S0", "States": states}))
+}
+
+#[tokio::test]
+async fn given_max_transitions_then_exactly_that_many_states_run_and_one_more_fails() {
+    let limited = |max| ExecutionOptions {
+        max_transitions: Some(max),
+        record_history: true,
+        ..Default::default()
+    };
+    let at_limit = chain(5).execute(json!(1), limited(5)).await;
+    assert_eq!(
+        at_limit.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        at_limit.cause
+    );
+    let over = chain(6).execute(json!(1), limited(5)).await;
+    assert_eq!(over.status, ExecutionStatus::Failed);
+    assert_eq!(over.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        over.cause.as_deref(),
+        Some("the execution exceeded the limit of 5 state transitions")
+    );
+    let entered = over
+        .history
+        .iter()
+        .filter(|e| e.event_type == "PassStateEntered")
+        .count();
+    assert_eq!(entered, 5, "the sixth state never starts");
+}
+
 #[test]
 fn given_many_problems_then_validation_reports_all_with_pointers() {
     let errs = StateMachine::from_json_str(
