@@ -2,7 +2,7 @@
 //! execution's state graph — the path taken highlighted, per-state durations — and the model's
 //! version and metric history.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +10,9 @@ use mdlc_core::registry::{EvaluationRecord, ModelVersion};
 use serde_json::Value;
 
 use crate::invoker::ExecutionRecord;
+
+pub mod charts;
+pub mod layout;
 
 /// What the report shows.
 pub struct ReportInput<'a> {
@@ -140,12 +143,8 @@ fn edges_of(states: &serde_json::Map<String, Value>) -> Vec<Edge> {
     edges
 }
 
-const NODE_W: f64 = 190.0;
-const NODE_H: f64 = 46.0;
-const GAP_X: f64 = 26.0;
-const GAP_Y: f64 = 46.0;
-
-/// The state graph of `definition` as SVG, with `stats`/`path` of one execution highlighted.
+/// The state graph of `definition` as SVG, with `stats`/`path` of one execution highlighted:
+/// a layered layout ([`layout`]) in which no two edges overlap.
 pub fn state_graph_svg(
     definition: &Value,
     stats: &BTreeMap<String, StateStats>,
@@ -154,94 +153,59 @@ pub fn state_graph_svg(
     let Some(states) = definition.get("States").and_then(Value::as_object) else {
         return "<p>(definition has no States)</p>".to_string();
     };
+    let names: Vec<&String> = states.keys().collect();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let start = definition
         .get("StartAt")
         .and_then(Value::as_str)
-        .unwrap_or("");
-    let edges = edges_of(states);
-    // Levels by breadth-first distance from StartAt; unreachable states go last.
-    let mut level: HashMap<&str, usize> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
-    let mut queue = VecDeque::new();
-    if states.contains_key(start) {
-        level.insert(start, 0);
-        queue.push_back(start);
-    }
-    while let Some(s) = queue.pop_front() {
-        order.push(s);
-        let l = level.get(s).copied().unwrap_or(0);
-        for e in edges.iter().filter(|e| e.from == s) {
-            if let Some((key, _)) = states.get_key_value(&e.to)
-                && !level.contains_key(key.as_str())
-            {
-                level.insert(key.as_str(), l + 1);
-                queue.push_back(key.as_str());
-            }
-        }
-    }
-    let max_level = level.values().copied().max().unwrap_or(0);
-    for name in states.keys() {
-        if !level.contains_key(name.as_str()) {
-            level.insert(name.as_str(), max_level + 1);
-            order.push(name.as_str());
-        }
-    }
-    let mut rows: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for s in &order {
-        rows.entry(level[s]).or_default().push(s);
-    }
-    let widest = rows.values().map(Vec::len).max().unwrap_or(1) as f64;
-    let width = widest * (NODE_W + GAP_X) + GAP_X + 120.0;
-    let height = rows.len() as f64 * (NODE_H + GAP_Y) + GAP_Y;
-    let mut pos: HashMap<&str, (f64, f64)> = HashMap::new();
-    for (row_index, (_, row)) in rows.iter().enumerate() {
-        let row_w = row.len() as f64 * (NODE_W + GAP_X) - GAP_X;
-        let x0 = (width - row_w) / 2.0;
-        for (i, s) in row.iter().enumerate() {
-            let x = x0 + i as f64 * (NODE_W + GAP_X);
-            let y = GAP_Y / 2.0 + row_index as f64 * (NODE_H + GAP_Y);
-            pos.insert(s, (x, y));
-        }
-    }
+        .and_then(|s| index.get(s).copied());
+    let edges: Vec<Edge> = edges_of(states)
+        .into_iter()
+        .filter(|e| index.contains_key(e.to.as_str()))
+        .collect();
+    let pairs: Vec<(usize, usize)> = edges
+        .iter()
+        .map(|e| (index[e.from.as_str()], index[e.to.as_str()]))
+        .collect();
+    let placed = match layout::layout(names.len(), start, &pairs) {
+        Ok(placed) => placed,
+        Err(e) => return format!("<p class=\"muted\">({})</p>", escape(&e.to_string())),
+    };
     let taken: HashSet<(String, String)> = path
         .windows(2)
         .filter(|w| states.contains_key(&w[0]) && states.contains_key(&w[1]))
         .map(|w| (w[0].clone(), w[1].clone()))
         .collect();
 
+    let (width, height) = (placed.width, placed.height);
     let mut svg = String::new();
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img">"#
     );
     svg.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8a94a6"/></marker><marker id="arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f6feb"/></marker></defs>"##);
-    for e in &edges {
-        let (Some(&(x1, y1)), Some(&(x2, y2))) = (pos.get(e.from.as_str()), pos.get(e.to.as_str()))
-        else {
+    // Taken edges last, so they are drawn over the others where they cross.
+    let mut drawn: Vec<(usize, bool)> = edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i, taken.contains(&(e.from.clone(), e.to.clone()))))
+        .collect();
+    drawn.sort_by_key(|&(i, is_taken)| (is_taken, i));
+    for (i, is_taken) in drawn {
+        let e = &edges[i];
+        let points = &placed.edges[i];
+        if points.len() < 2 {
             continue;
-        };
-        let is_taken = taken.contains(&(e.from.clone(), e.to.clone()));
-        let (sx, sy) = (x1 + NODE_W / 2.0, y1 + NODE_H);
-        let (tx, ty) = (x2 + NODE_W / 2.0, y2);
-        let d = if ty > sy {
-            format!(
-                "M{sx:.1},{sy:.1} C{sx:.1},{:.1} {tx:.1},{:.1} {tx:.1},{ty:.1}",
-                sy + GAP_Y / 2.0,
-                ty - GAP_Y / 2.0
-            )
-        } else {
-            // A back or sideways edge: around the right side.
-            let side = x1.max(x2) + NODE_W + 50.0;
-            format!(
-                "M{:.1},{:.1} C{side:.1},{:.1} {side:.1},{:.1} {:.1},{:.1}",
-                x1 + NODE_W,
-                y1 + NODE_H / 2.0,
-                y1 + NODE_H / 2.0,
-                y2 + NODE_H / 2.0,
-                x2 + NODE_W,
-                y2 + NODE_H / 2.0
-            )
-        };
+        }
+        let d: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(k, (x, y))| format!("{}{x:.1},{y:.1}", if k == 0 { 'M' } else { 'L' }))
+            .collect();
         let class = match (is_taken, e.catch) {
             (true, _) => "edge taken",
             (false, true) => "edge catch",
@@ -249,20 +213,21 @@ pub fn state_graph_svg(
         };
         let marker = if is_taken { "arrow-taken" } else { "arrow" };
         let title = match &e.label {
-            Some(l) => format!("<title>{}</title>", escape(l)),
-            None => String::new(),
+            Some(l) => format!("{} → {} ({})", e.from, e.to, l),
+            None => format!("{} → {}", e.from, e.to),
         };
         let _ = write!(
             svg,
-            r#"<path class="{class}" d="{d}" marker-end="url(#{marker})">{title}</path>"#
+            r#"<path class="{class}" d="{}" marker-end="url(#{marker})"><title>{}</title></path>"#,
+            d.join(" "),
+            escape(&title)
         );
     }
-    for (name, state) in states {
-        let Some(&(x, y)) = pos.get(name.as_str()) else {
-            continue;
-        };
+    for (i, name) in names.iter().enumerate() {
+        let state = &states[name.as_str()];
+        let layout::Rect { x, y, w, h } = placed.nodes[i];
         let kind = state.get("Type").and_then(Value::as_str).unwrap_or("?");
-        let st = stats.get(name);
+        let st = stats.get(name.as_str());
         let class = match st {
             Some(s) if s.unfinished || (kind == "Fail" && s.visits > 0) => "node failed",
             Some(s) if s.visits > 0 => "node visited",
@@ -284,16 +249,16 @@ pub fn state_graph_svg(
         let label: String = if name.chars().count() > 26 {
             name.chars().take(25).chain(std::iter::once('…')).collect()
         } else {
-            name.clone()
+            name.to_string()
         };
         let _ = write!(
             svg,
-            r#"<g class="{class}"><title>{}</title><rect x="{x:.1}" y="{y:.1}" width="{NODE_W}" height="{NODE_H}" rx="8"/><text x="{:.1}" y="{:.1}" class="name">{}</text><text x="{:.1}" y="{:.1}" class="detail">{}</text></g>"#,
+            r#"<g class="{class}"><title>{}</title><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" rx="8"/><text x="{:.1}" y="{:.1}" class="name">{}</text><text x="{:.1}" y="{:.1}" class="detail">{}</text></g>"#,
             escape(name),
-            x + NODE_W / 2.0,
+            x + w / 2.0,
             y + 19.0,
             escape(&label),
-            x + NODE_W / 2.0,
+            x + w / 2.0,
             y + 36.0,
             escape(&detail)
         );
@@ -321,105 +286,17 @@ fn duration_ms(record: &ExecutionRecord) -> i64 {
     }
 }
 
-const PALETTE: [&str; 6] = [
-    "#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989",
-];
-
-/// Feature drift per evaluation (PSI of each feature against the version's data profile).
-fn drift_tables(evaluations: &[EvaluationRecord]) -> String {
+/// Feature drift: the heat map of every feature's PSI per evaluation.
+fn drift_section(evaluations: &[EvaluationRecord]) -> String {
     let mut html = String::from("<h3>Feature drift</h3>");
     if evaluations.iter().all(|e| e.drift.is_none()) {
         html.push_str("<p class=\"muted\">No evaluation measured drift (the versions have no data profile: train with preprocessing, or give data.evaluation.profile).</p>");
         return html;
     }
-    html.push_str("<p class=\"muted\">Population stability index per feature against the data profile of the evaluated version's training data: below 0.1 stable, below 0.25 moderate, otherwise significant.</p><div class=\"scroll\">");
-    for (i, e) in evaluations.iter().enumerate() {
-        let Some(d) = &e.drift else {
-            continue;
-        };
-        let level = d.level.as_str();
-        let _ = write!(
-            html,
-            "<table class=\"drift\"><tr><th colspan=\"3\">evaluation {} · version {} · {} · {} rows · <span class=\"drift-{level}\">{level}</span> (max PSI {})</th></tr><tr><th>feature</th><th>PSI</th><th>level</th></tr>",
-            i + 1,
-            e.version,
-            escape(&e.data_date),
-            d.rows,
-            format_value(d.max_psi)
-        );
-        for f in &d.features {
-            let level = f.level.as_str();
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td class=\"drift-{level}\">{level}</td></tr>",
-                escape(&f.feature),
-                format_value(f.psi)
-            );
-        }
-        html.push_str("</table>");
-    }
+    html.push_str("<p class=\"muted\">Population stability index of each feature of the evaluated batch against the data profile of the evaluated version's training data: below 0.1 stable, below 0.25 moderate, otherwise significant.</p><div class=\"scroll\">");
+    html.push_str(&charts::drift_heatmap(evaluations));
     html.push_str("</div>");
     html
-}
-
-/// A line chart of one metric over the evaluations, points coloured by version.
-fn metric_chart(metric: &str, evaluations: &[EvaluationRecord]) -> String {
-    let points: Vec<(usize, u64, f64)> = evaluations
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.metrics.get(metric).map(|v| (i, e.version, *v)))
-        .filter(|(_, _, v)| v.is_finite())
-        .collect();
-    if points.is_empty() {
-        return String::new();
-    }
-    let (w, h, pad) = (460.0_f64, 200.0_f64, 44.0_f64);
-    let lo = points.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
-    let hi = points.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
-    let span = if (hi - lo).abs() < 1e-12 {
-        1.0
-    } else {
-        hi - lo
-    };
-    let n = evaluations.len().max(2) as f64 - 1.0;
-    let px = |i: usize| pad + (w - 2.0 * pad) * (i as f64 / n);
-    let py = |v: f64| h - pad - (h - 2.0 * pad) * ((v - lo) / span);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}"><text x="{pad}" y="18" class="title">{}</text><line x1="{pad}" y1="{}" x2="{}" y2="{}" class="axis"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{}" class="axis"/><text x="4" y="{:.1}" class="tick">{}</text><text x="4" y="{:.1}" class="tick">{}</text>"#,
-        escape(metric),
-        h - pad,
-        w - pad,
-        h - pad,
-        h - pad,
-        py(hi) + 4.0,
-        format_value(hi),
-        py(lo) + 4.0,
-        format_value(lo)
-    );
-    let line: Vec<String> = points
-        .iter()
-        .map(|(i, _, v)| format!("{:.1},{:.1}", px(*i), py(*v)))
-        .collect();
-    let _ = write!(
-        svg,
-        r#"<polyline class="line" points="{}"/>"#,
-        line.join(" ")
-    );
-    for (i, version, v) in &points {
-        let colour = PALETTE[(*version as usize) % PALETTE.len()];
-        let _ = write!(
-            svg,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="5" fill="{colour}"><title>evaluation {} · version {version} · {}</title></circle><text x="{:.1}" y="{:.1}" class="tick">v{version}</text>"#,
-            px(*i),
-            py(*v),
-            i + 1,
-            format_value(*v),
-            px(*i) - 8.0,
-            h - pad + 16.0
-        );
-    }
-    svg.push_str("</svg>");
-    svg
 }
 
 /// A metric value with 4 significant decimals.
@@ -444,11 +321,22 @@ th{background:#f6f8fa}
 .graph .node.visited rect{fill:#dafbe1;stroke:#1a7f37;stroke-width:2}
 .graph .node.failed rect{fill:#ffebe9;stroke:#d1242f;stroke-width:2}
 .graph text{text-anchor:middle;font-size:12px}.graph text.name{font-weight:600}.graph text.detail{fill:#57606a;font-size:11px}
-.graph .edge{fill:none;stroke:#8a94a6;stroke-width:1.2}
+.graph .edge{fill:none;stroke:#8a94a6;stroke-width:1.2;stroke-linejoin:round}
 .graph .edge.catch{stroke-dasharray:4 3;stroke:#cf8d8d}
 .graph .edge.taken{stroke:#1f6feb;stroke-width:2.6}
-.chart .axis{stroke:#8c959f}.chart .line{fill:none;stroke:#8c959f;stroke-width:1.5}
-.chart text{font-size:11px}.chart .title{font-weight:600;font-size:13px}
+.chart,.heatmap{margin:4px 16px 12px 0;vertical-align:top}
+.chart .axis{stroke:#8c959f}.chart .grid{stroke:#eaeef2}
+.chart .series{fill:none;stroke-width:2.2;stroke-linejoin:round}
+.chart .point{stroke:#fff;stroke-width:1.5}.chart .point.retrain{stroke:#d1242f;stroke-width:2.5}
+.chart text,.heatmap text{font-size:11px;fill:#1f2328}.chart .title{font-weight:600;font-size:14px}
+.chart .tick.y{text-anchor:end}.chart .tick.x,.heatmap .tick.x{text-anchor:middle}.chart .date{fill:#57606a;font-size:10px}
+.chart .axis-label{fill:#57606a;font-size:11px;text-anchor:middle}
+.heatmap .col{text-anchor:middle}.heatmap .col.date{fill:#57606a;font-size:10px}.heatmap .row{text-anchor:end}
+.heatmap .psi{text-anchor:middle;font-size:10px;fill:#1f2328}.heatmap .psi.light{fill:#fff}
+.heatmap .cell.missing rect,.heatmap .cell-missing-swatch{fill:#eaeef2}
+.heatmap .axis{stroke:#57606a}.heatmap .scale{stroke:#8c959f;stroke-width:.5}.heatmap .band{text-anchor:middle;font-size:10px}
+.heatmap .legend-title{font-weight:600}
+.heatmap text.drift-stable{fill:#1a7f37}.heatmap text.drift-moderate{fill:#9a6700}.heatmap text.drift-significant{fill:#d1242f}.heatmap text.drift-not-measured{fill:#57606a}
 .scroll{overflow-x:auto}
 .muted{color:#57606a;font-size:12px}
 pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;font-size:12px}
@@ -548,10 +436,10 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
         }
         html.push_str("</table><div class=\"scroll\">");
         for m in &metrics {
-            html.push_str(&metric_chart(m, input.evaluations));
+            html.push_str(&charts::metric_chart(m, input.evaluations));
         }
         html.push_str("</div>");
-        html.push_str(&drift_tables(input.evaluations));
+        html.push_str(&drift_section(input.evaluations));
     }
 
     // Executions.
@@ -729,20 +617,26 @@ mod tests {
             versions: &[],
             evaluations: &[eval, drifted],
         });
-        // The drift table of the evaluation that measured drift: feature, PSI, level.
+        // The drift heat map: features × evaluations, the evaluation without drift grey.
         assert!(html.contains("<h3>Feature drift</h3>"), "{html}");
-        assert!(html.contains("evaluation 2 · version 1 · 2026-01-02 · 250 rows"));
+        assert_eq!(
+            html.matches("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"heatmap\"")
+                .count(),
+            1
+        );
         assert!(
             html.contains(
-                "<tr><td>f0</td><td>0.0156</td><td class=\"drift-stable\">stable</td></tr>"
+                r#"<g class="cell" data-feature="f0" data-evaluation="2" data-psi="0.016">"#
             ),
             "{html}"
         );
-        assert!(html.contains("<td>&lt;f1&gt;</td>"));
-        assert!(html.contains("class=\"drift-significant\">significant</td>"));
-        assert!(
-            !html.contains("evaluation 1 · version 1 · 2026-01-01 · "),
-            "no table without drift"
+        assert!(html.contains(r#"<g class="cell missing" data-feature="f0" data-evaluation="1">"#));
+        assert!(html.contains(r#"data-feature="&lt;f1&gt;" data-evaluation="2""#));
+        // The metric history: one line for the one version evaluated.
+        assert_eq!(
+            html.matches("<polyline class=\"series\" data-version=\"1\"")
+                .count(),
+            1
         );
         assert!(html.contains("Demo &lt;report&gt;"));
         assert!(html.contains("e&lt;1&gt;"));
