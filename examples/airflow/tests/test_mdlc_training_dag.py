@@ -50,7 +50,8 @@ def dagbag():
 def dag_module():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("mdlc_training_dag", DAGS / "mdlc_training_dag.py")
+    path = DAGS / "mdlc_training_dag.py"
+    spec = importlib.util.spec_from_file_location("mdlc_training_dag", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -97,21 +98,22 @@ def test_execution_name_is_a_valid_step_functions_name_for_any_run_id(dag_module
 
 
 def test_a_stack_without_the_output_is_an_error_naming_the_stack_and_the_output(dag_module):
+    key = "TrainingStateMachineArn"
     with pytest.raises(ValueError, match=r"stack 'mdlc' has no output 'TrainingStateMachineArn'"):
-        dag_module.stack_output([{"OutputKey": "Other", "OutputValue": "x"}], "TrainingStateMachineArn", "mdlc")
-    value = dag_module.stack_output(
-        [{"OutputKey": "TrainingStateMachineArn", "OutputValue": "arn:x"}], "TrainingStateMachineArn", "mdlc"
-    )
-    assert value == "arn:x"
+        dag_module.stack_output([{"OutputKey": "Other", "OutputValue": "x"}], key, "mdlc")
+    found = dag_module.stack_output([{"OutputKey": key, "OutputValue": "arn:x"}], key, "mdlc")
+    assert found == "arn:x"
 
 
 def _create_state_machine(sfn, name: str, definition: dict) -> str:
-    created = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE_ARN)
+    created = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=ROLE_ARN
+    )
     return created["stateMachineArn"]
 
 
 def _publish_by_stack(cfn, stack: str, arn: str) -> None:
-    """A CloudFormation stack whose output TrainingStateMachineArn is `arn`, as infra/ deploys it."""
+    """A CloudFormation stack with the output TrainingStateMachineArn = `arn`, as infra/ has."""
     template = {
         "Parameters": {"Arn": {"Type": "String"}},
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
@@ -126,8 +128,11 @@ def _publish_by_stack(cfn, stack: str, arn: str) -> None:
 
 def _run(dagbag, logical_date):
     dag = dagbag.dags[DAG_ID]
-    # The DAG checks every 5 minutes; here every second (the stand-in runs for 2 s).
-    dag.get_task("wait_for_training").poke_interval = 1
+    # The DAG checks every 5 minutes for up to a day; here every second (the stand-in runs for
+    # 2 s), and a stuck execution fails the sensor after 2 minutes instead of hanging the suite.
+    sensor = dag.get_task("wait_for_training")
+    sensor.poke_interval = 1
+    sensor.timeout = 120
     return dag.test(logical_date=logical_date)
 
 
