@@ -438,6 +438,63 @@ async fn invalid_input_fails_the_execution_with_the_original_error_and_cause() {
 }
 
 #[tokio::test]
+async fn training_flow_with_grid_sends_only_categorical_ranges_and_no_job_count() {
+    let cloud = Cloud::new();
+    let ranges = json!([
+        {"name": "max_depth", "type": "Categorical", "values": ["3", "5"]},
+        {"name": "eta", "type": "Categorical", "values": ["0.1", "0.2", "0.3"]}
+    ]);
+    let input = json!({"modelName": "churn", "tuning": {"strategy": "Grid", "ranges": ranges, "maxJobs": 6}});
+    run_ok(&cloud, "training", "g1", input).await;
+    let tuning = cloud.calls("createHyperParameterTuningJob.sync");
+    assert_eq!(tuning.len(), 1);
+    let cfg = &tuning[0]["HyperParameterTuningJobConfig"];
+    assert_eq!(cfg["Strategy"], "Grid");
+    // SageMaker computes a Grid job's count (2 x 3) itself: MaxNumberOfTrainingJobs is not sent.
+    assert_eq!(cfg["ResourceLimits"], json!({"MaxParallelTrainingJobs": 2}));
+    assert_eq!(
+        cfg["ParameterRanges"],
+        json!({
+            "ContinuousParameterRanges": [],
+            "IntegerParameterRanges": [],
+            "CategoricalParameterRanges": [
+                {"Name": "max_depth", "Values": ["3", "5"]},
+                {"Name": "eta", "Values": ["0.1", "0.2", "0.3"]}
+            ]
+        })
+    );
+}
+
+#[tokio::test]
+async fn training_flow_with_grid_over_an_integer_range_or_a_wrong_job_count_fails_before_any_job() {
+    for (tuning, expected) in [
+        (
+            json!({"strategy": "Grid", "ranges": [
+                {"name": "max_depth", "type": "Integer", "minValue": 3, "maxValue": 5}]}),
+            "/tuning/ranges/0/type: range \"max_depth\" is Integer: the Grid strategy takes only Categorical ranges",
+        ),
+        (
+            json!({"strategy": "Grid", "maxJobs": 8, "ranges": [
+                {"name": "max_depth", "type": "Categorical", "values": ["3", "5"]}]}),
+            "/tuning/maxJobs: is 8, but the Grid strategy runs one training job per combination and the ranges give 2 combinations; give 2 or omit maxJobs",
+        ),
+    ] {
+        let cloud = Cloud::new();
+        let input = json!({"modelName": "churn", "tuning": tuning});
+        let e = run(&cloud, "training", "g1", input).await;
+        assert_eq!(e.status, ExecutionStatus::Failed);
+        assert_eq!(e.error.as_deref(), Some("InvalidInput"));
+        let cause: Value = serde_json::from_str(&e.cause.unwrap()).unwrap();
+        assert!(
+            str_at(&cause, "/errorMessage").contains(expected),
+            "{cause}"
+        );
+        let calls = cloud.calls("");
+        assert!(calls.is_empty(), "no job may start: {calls:?}");
+    }
+}
+
+#[tokio::test]
 async fn evaluation_flow_keeps_a_good_model_and_retrains_a_degraded_one() {
     let cloud = Cloud::new();
     let e = run(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
