@@ -529,4 +529,73 @@ mod tests {
         assert!(matches!(err, PortError::NotFound { .. }));
         assert!(reg.latest_version("other", &[]).await.unwrap().is_none());
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn given_two_handles_when_both_approve_on_one_revision_then_exactly_one_wins() {
+        use mdlc_core::registry_ops::Action;
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            FsRegistry::new(dir.path())
+                .register(new_version("m", "e1"))
+                .await
+                .unwrap();
+            // separate instances = separate in-process locks: only the file lock serialises them
+            let mut tasks = Vec::new();
+            for who in ["alice", "bob"] {
+                let reg = FsRegistry::new(dir.path()).with_actor(who);
+                let mut op = mdlc_core::contract::operation("m", 1, Action::Approve, who);
+                op.expected_revision = Some(0);
+                tasks.push(tokio::spawn(async move { reg.operate(op).await }));
+            }
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.unwrap());
+            }
+            let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+            assert!(
+                results.iter().any(|r| matches!(
+                    r,
+                    Err(OperationError::RegistryConflict {
+                        current: VersionStatus::Approved,
+                        ..
+                    })
+                )),
+                "round {round}: {results:?}"
+            );
+            let history = FsRegistry::new(dir.path())
+                .version_history("m", 1)
+                .await
+                .unwrap();
+            assert_eq!(&history, winners[0], "round {round}");
+            assert_eq!(history[0].actor, history[0].reason, "the winner's actor");
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_database_written_before_operations_when_read_then_revision_zero_and_no_history()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = FsRegistry::new(dir.path()).with_actor("op");
+        reg.register(new_version("m", "e1")).await.unwrap();
+        // The file as a registry without operations wrote it: no revision, no history.
+        let path = dir.path().join(DB_FILE);
+        let mut db: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let items = db["models"]["m"].as_object_mut().unwrap();
+        assert!(items.remove("revision").is_some() && items.remove("history").is_some());
+        std::fs::write(&path, serde_json::to_vec(&db).unwrap()).unwrap();
+        assert_eq!(reg.revision("m").await.unwrap(), 0);
+        assert!(reg.version_history("m", 1).await.unwrap().is_empty());
+        let changes = reg
+            .operate(mdlc_core::contract::operation(
+                "m",
+                1,
+                mdlc_core::registry_ops::Action::Retire,
+                "old",
+            ))
+            .await
+            .unwrap();
+        assert_eq!((changes[0].revision, changes[0].actor.as_str()), (1, "op"));
+    }
 }

@@ -7,7 +7,9 @@ use mdlc_local::FsRegistry;
 
 fn registry() -> (tempfile::TempDir, Arc<FsRegistry>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let reg = Arc::new(FsRegistry::new(dir.path().join("registry")));
+    // The machine running the tests may have no USER: name the operator.
+    let reg =
+        Arc::new(FsRegistry::new(dir.path().join("registry")).with_actor("contract-operator"));
     (dir, reg)
 }
 
