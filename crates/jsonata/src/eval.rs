@@ -13,7 +13,7 @@ use crate::error::{
 };
 use crate::functions::{self, Host, js_str_cmp, merge_sort};
 use crate::validate::validate;
-use crate::value::{Array, Func, Map, R, Value, deep_equal, numeric, strict_equal};
+use crate::value::{Array, Func, Map, Native, R, Value, deep_equal, numeric, strict_equal};
 
 /// Maximum depth of nested evaluations (protects the native stack).
 pub(crate) const MAX_EVAL_DEPTH: usize = 20000;
@@ -1050,75 +1050,72 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        match &proc {
-            Value::Func(f) => match &**f {
-                Func::Lambda {
-                    node,
-                    params,
-                    body,
-                    input: li,
-                    env: lenv,
-                    ..
-                } => {
-                    let frame = self.new_frame(*lenv);
-                    let mut unbound = Vec::new();
-                    for (i, p) in params.iter().enumerate() {
-                        match args.get(i) {
-                            Some(None) => unbound.push(p.clone()),
-                            Some(Some(v)) => self.bind(frame, p, v.clone()),
-                            None => self.bind(frame, p, Value::Undefined),
-                        }
-                    }
-                    Ok(Value::Func(Rc::new(Func::Lambda {
-                        node,
-                        params: unbound,
-                        body,
-                        input: li.clone(),
-                        env: frame,
-                        signature: false,
-                    })))
-                }
-                Func::Native(n) => {
-                    let arity = functions::builtin(*n).arity;
-                    let mut full: Vec<Option<Value<'a>>> = Vec::with_capacity(arity);
-                    for i in 0..arity {
-                        full.push(match args.get(i) {
-                            Some(None) => None,
-                            Some(Some(v)) => Some(v.clone()),
-                            None => Some(Value::Undefined),
-                        });
-                    }
-                    Ok(Value::Func(Rc::new(Func::PartialNative {
-                        native: *n,
-                        args: full,
-                    })))
-                }
-                Func::PartialNative { native, args: prev } => {
-                    // a partial of a partial: fill the placeholders in order
-                    let mut it = args.into_iter();
-                    let full = prev
-                        .iter()
-                        .map(|p| match p {
-                            Some(v) => Some(v.clone()),
-                            None => it.next().unwrap_or(Some(Value::Undefined)),
-                        })
-                        .collect();
-                    Ok(Value::Func(Rc::new(Func::PartialNative {
-                        native: *native,
-                        args: full,
-                    })))
-                }
-                _ => Err(err_at(
-                    "T1008",
-                    "Attempted to partially apply a non-function",
-                    expr.position,
-                )),
-            },
-            _ => Err(err_at(
+        let not_a_function = || {
+            err_at(
                 "T1008",
                 "Attempted to partially apply a non-function",
                 expr.position,
-            )),
+            )
+        };
+        let Value::Func(f) = &proc else {
+            return Err(not_a_function());
+        };
+        let partial = match &**f {
+            Func::Lambda {
+                node,
+                params,
+                body,
+                input: li,
+                env: lenv,
+                ..
+            } => self.partial_lambda(node, params, body, li, *lenv, &args),
+            Func::Native(n) => partial_native(*n, &args),
+            Func::PartialNative { native, args: prev } => {
+                // a partial of a partial: fill the placeholders in order
+                let mut it = args.into_iter();
+                let full = prev
+                    .iter()
+                    .map(|p| match p {
+                        Some(v) => Some(v.clone()),
+                        None => it.next().unwrap_or(Some(Value::Undefined)),
+                    })
+                    .collect();
+                Func::PartialNative {
+                    native: *native,
+                    args: full,
+                }
+            }
+            _ => return Err(not_a_function()),
+        };
+        Ok(Value::Func(Rc::new(partial)))
+    }
+
+    /// A lambda with the supplied arguments bound and the `?` placeholders left as parameters.
+    fn partial_lambda(
+        &self,
+        node: &'a Node,
+        params: &[String],
+        body: &'a Node,
+        input: &Value<'a>,
+        env: usize,
+        args: &[Option<Value<'a>>],
+    ) -> Func<'a> {
+        let frame = self.new_frame(env);
+        let mut unbound = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            match args.get(i) {
+                Some(None) => unbound.push(p.clone()),
+                Some(Some(v)) => self.bind(frame, p, v.clone()),
+                None => self.bind(frame, p, Value::Undefined),
+            }
+        }
+        Func::Lambda {
+            node,
+            params: unbound,
+            body,
+            input: input.clone(),
+            env: frame,
+            signature: false,
         }
     }
 
@@ -1284,6 +1281,22 @@ impl<'a> Ctx<'a> {
 }
 
 type Update<'a> = (*const Map<'a>, Option<Rc<Map<'a>>>, Vec<String>);
+
+/// A built-in with the supplied arguments filled in up to its arity (`None`: a placeholder).
+fn partial_native<'a>(n: Native, args: &[Option<Value<'a>>]) -> Func<'a> {
+    let arity = functions::builtin(n).arity;
+    let full = (0..arity)
+        .map(|i| match args.get(i) {
+            Some(None) => None,
+            Some(Some(v)) => Some(v.clone()),
+            None => Some(Value::Undefined),
+        })
+        .collect();
+    Func::PartialNative {
+        native: n,
+        args: full,
+    }
+}
 
 fn rebuild<'a>(v: &Value<'a>, updates: &[Update<'a>]) -> Value<'a> {
     match v {

@@ -735,22 +735,23 @@ fn fn_pad<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
     })
 }
 
-/// A limit argument (`$match`, `$split`): `None` when absent; a negative one is `code`.
-fn limit_arg(v: &Value, code: &str, message: &str) -> Result<Option<f64>, Error> {
-    let limit = v.num();
+/// The limit argument `i` of `$match`, `$split` or `$replace` (`function`): `None` when
+/// absent; a negative one is the error `code`.
+fn limit_arg(args: &[Value], i: usize, code: &str, function: &str) -> Result<Option<f64>, Error> {
+    let limit = arg(args, i).num();
     if limit.is_some_and(|l| l < 0.0) {
-        return Err(err(code, message));
+        let ordinal = if i == 2 { "Third" } else { "Fourth" };
+        return Err(err(
+            code,
+            format!("{ordinal} argument of {function} function must evaluate to a positive number"),
+        ));
     }
     Ok(limit)
 }
 
 fn fn_match<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
     on_text(args, |s| {
-        let limit = limit_arg(
-            arg(args, 2),
-            "D3040",
-            "Third argument of match function must evaluate to a positive number",
-        )?;
+        let limit = limit_arg(args, 2, "D3040", "match")?;
         let re = regex_of(arg(args, 1)).ok_or_else(custom_matcher_unsupported)?;
         let mut out = Vec::new();
         if limit.is_none_or(|l| l > 0.0) {
@@ -790,11 +791,7 @@ fn fn_contains<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
 
 fn fn_split<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
     on_text(args, |s| {
-        let limit = limit_arg(
-            arg(args, 2),
-            "D3020",
-            "Third argument of split function must evaluate to a positive number",
-        )?;
+        let limit = limit_arg(args, 2, "D3020", "split")?;
         if limit.is_some_and(|l| l <= 0.0) {
             return Ok(Value::plain(vec![]));
         }
@@ -1818,11 +1815,7 @@ fn fn_replace<'a>(host: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
                 "Second argument of replace function cannot be an empty string",
             ));
         }
-        let limit = limit_arg(
-            arg(args, 3),
-            "D3011",
-            "Fourth argument of replace function must evaluate to a positive number",
-        )?;
+        let limit = limit_arg(args, 3, "D3011", "replace")?;
         if limit.is_some_and(|l| l <= 0.0) {
             return Ok(Value::String(s.clone()));
         }
