@@ -16,8 +16,9 @@ use async_trait::async_trait;
 use mdlc_core::PortError;
 use mdlc_core::ports::{RegistryRead, RegistryWrite};
 use mdlc_core::registry::{
-    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluation_sort_key,
-    execution_marker_key, history_prefix, history_sort_key, version_sort_key,
+    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluated_at_or_after,
+    evaluation_sort_key, execution_marker_key, history_prefix, history_sort_key,
+    latest_with_status, version_sort_key,
 };
 use mdlc_core::registry_ops::{self, Operation, OperationError, VersionChange};
 use serde::{Deserialize, Serialize};
@@ -179,14 +180,10 @@ impl RegistryRead for FsRegistry {
         statuses: &[VersionStatus],
     ) -> Result<Option<ModelVersion>, PortError> {
         let db = self.read().await?;
-        Ok(db.models.get(model).and_then(|items| {
-            items
-                .versions
-                .values()
-                .rev()
-                .find(|v| statuses.is_empty() || statuses.contains(&v.status))
-                .cloned()
-        }))
+        Ok(db
+            .models
+            .get(model)
+            .and_then(|items| latest_with_status(items.versions.values(), statuses).cloned()))
     }
 
     async fn get_version(
@@ -223,7 +220,7 @@ impl RegistryRead for FsRegistry {
         let mut out: Vec<EvaluationRecord> = items
             .evaluations
             .values()
-            .filter(|e| since.is_none_or(|s| e.evaluated_at.as_str() >= s))
+            .filter(|e| since.is_none_or(|s| evaluated_at_or_after(&e.evaluated_at, s)))
             .cloned()
             .collect();
         out.sort_by(|a, b| {
@@ -262,7 +259,7 @@ impl RegistryRead for FsRegistry {
 }
 
 /// Decides `operation` on the model's current state and applies it (called under the lock: the
-/// compare-and-swap of the revision). Returns whether anything changed with the changes.
+/// compare-and-swap of the revision).
 fn apply_operation(
     db: &mut Database,
     operation: &Operation,
@@ -391,14 +388,12 @@ impl RegistryWrite for FsRegistry {
         registry_ops::validate(&operation, &actor)?;
         // The transaction's error type is PortError; an operation's own refusal is carried out
         // of it as the value and returned after the lock is released (nothing written).
-        let outcome = self
-            .transact(move |db| match apply_operation(db, &operation, &actor) {
-                Ok(changes) => Ok((Ok(changes), true)),
-                Err(OperationError::Port(e)) => Err(e),
-                Err(refused) => Ok((Err(refused), false)),
-            })
-            .await?;
-        outcome
+        self.transact(move |db| match apply_operation(db, &operation, &actor) {
+            Ok(changes) => Ok((Ok(changes), true)),
+            Err(OperationError::Port(e)) => Err(e),
+            Err(refused) => Ok((Err(refused), false)),
+        })
+        .await?
     }
 
     async fn set_status(
