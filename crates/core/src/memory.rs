@@ -17,7 +17,8 @@ use crate::ports::{
     TrainingJobInfo,
 };
 use crate::registry::{
-    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluation_sort_key,
+    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluated_at_or_after,
+    evaluation_sort_key, latest_with_status,
 };
 use crate::registry_ops::{self, Operation, OperationError, VersionChange};
 use crate::s3uri::S3Uri;
@@ -159,17 +160,6 @@ impl InMemoryRegistry {
     }
 }
 
-/// `since` filter: both sides are RFC 3339; compare as instants when both parse, else as text.
-fn at_or_after(at: &str, since: &str) -> bool {
-    match (
-        DateTime::parse_from_rfc3339(at),
-        DateTime::parse_from_rfc3339(since),
-    ) {
-        (Ok(a), Ok(s)) => a >= s,
-        _ => at >= since,
-    }
-}
-
 #[async_trait]
 impl RegistryRead for InMemoryRegistry {
     async fn latest_version(
@@ -178,13 +168,9 @@ impl RegistryRead for InMemoryRegistry {
         statuses: &[VersionStatus],
     ) -> Result<Option<ModelVersion>, PortError> {
         self.faults.check()?;
-        Ok(lock(&self.models).get(model).and_then(|m| {
-            m.versions
-                .values()
-                .rev()
-                .find(|v| statuses.contains(&v.status))
-                .cloned()
-        }))
+        Ok(lock(&self.models)
+            .get(model)
+            .and_then(|m| latest_with_status(m.versions.values(), statuses).cloned()))
     }
 
     async fn get_version(
@@ -217,7 +203,7 @@ impl RegistryRead for InMemoryRegistry {
             .map(|m| {
                 m.evaluations
                     .values()
-                    .filter(|e| since.is_none_or(|s| at_or_after(&e.evaluated_at, s)))
+                    .filter(|e| since.is_none_or(|s| evaluated_at_or_after(&e.evaluated_at, s)))
                     .cloned()
                     .collect()
             })

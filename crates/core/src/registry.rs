@@ -169,6 +169,28 @@ pub fn history_prefix(version: u64) -> String {
     format!("H#{version:010}#")
 }
 
+/// The rule of `RegistryRead::latest_version` over versions held in ascending order: the
+/// highest whose status is one of `statuses`; none when `statuses` is empty (DynamoDB's
+/// `#status IN (…)` filter has nothing to match). One rule for every stand-in.
+pub fn latest_with_status<'a>(
+    ascending: impl DoubleEndedIterator<Item = &'a ModelVersion>,
+    statuses: &[VersionStatus],
+) -> Option<&'a ModelVersion> {
+    ascending.rev().find(|v| statuses.contains(&v.status))
+}
+
+/// The `since` filter of `RegistryRead::list_evaluations`: both sides are RFC 3339; compared as
+/// instants when both parse, else as text.
+pub fn evaluated_at_or_after(evaluated_at: &str, since: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(evaluated_at),
+        chrono::DateTime::parse_from_rfc3339(since),
+    ) {
+        (Ok(at), Ok(since)) => at >= since,
+        _ => evaluated_at >= since,
+    }
+}
+
 /// The registry's timestamp format: RFC 3339 UTC with milliseconds and `Z`
 /// (`2024-06-01T12:00:00.000Z`), so text order is time order.
 pub fn format_timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
