@@ -25,6 +25,7 @@
 
 mod ast;
 mod datetime;
+mod digest;
 mod error;
 mod eval;
 mod format;

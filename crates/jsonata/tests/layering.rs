@@ -2,7 +2,7 @@
 //! uses it. Each shared type has one owner below its users:
 //!
 //! ```text
-//! error, signature          (no values)
+//! error, signature, digest  (no values)
 //! ast                       (holds signatures)
 //! value                     (holds syntax-tree references in lambdas)
 //! validate, format, datetime, parser
