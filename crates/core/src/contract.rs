@@ -311,6 +311,14 @@ where
         .await
         .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
     assert!(retired.is_none(), "no version is Retired");
+    let no_status = registry
+        .latest_version(&model, &[])
+        .await
+        .unwrap_or_else(|e| panic!("latest_version failed: {e}"));
+    assert!(
+        no_status.is_none(),
+        "asked for no status, latest_version answers none (DynamoDB's IN () matches nothing)"
+    );
 
     // Another model's versions never leak in.
     let other = unique_model_name("latest-other");
