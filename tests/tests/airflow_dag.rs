@@ -36,6 +36,7 @@ fn run_pytest(sent: &Path) {
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
         .current_dir(root.join("examples/airflow"))
         .env("MDLC_AIRFLOW_SENT_INPUT_DIR", sent)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("MDLC_MOTO_SERVER", root.join(".tools/venv/bin/moto_server"))
         .output()
         .unwrap_or_else(|e| panic!("{NEEDS} ({}: {e})", python.display()));
