@@ -201,7 +201,7 @@ impl JobCell {
     fn persist(&self, doc: &Value) {
         let path = self.dir.join("describe.json");
         let text = serde_json::to_vec_pretty(doc).unwrap_or_default();
-        if let Err(e) = mdlc_trainer::model::write_atomically(&path, &text) {
+        if let Err(e) = mdlc_trainer::fsio::write_atomically(&path, &text) {
             tracing::warn!(target: "mdlc_emulator", job = %self.name, "could not persist {}: {e}", path.display());
         }
     }

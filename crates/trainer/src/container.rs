@@ -7,8 +7,9 @@
 //! exits non-zero.
 
 use crate::dataset::{CsvError, Dataset, Layout, parse_csv};
+use crate::fsio::write_atomically;
 use crate::gbdt::{RoundRecord, TrainError, train};
-use crate::model::{Model, write_atomically};
+use crate::model::Model;
 use crate::params::{HyperparameterErrors, TrainParams};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

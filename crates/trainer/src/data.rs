@@ -8,7 +8,7 @@
 //! the signal.
 
 use crate::dataset::Dataset;
-use crate::model::write_atomically;
+use crate::fsio::write_atomically;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};

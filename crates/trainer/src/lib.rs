@@ -15,6 +15,7 @@
 pub mod container;
 pub mod data;
 pub mod dataset;
+pub mod fsio;
 pub mod gbdt;
 pub mod hyperparameters;
 pub mod metrics;

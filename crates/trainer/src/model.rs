@@ -6,6 +6,7 @@
 //! so the same file can be inspected with XGBoost's tools. A row goes left when
 //! `x < split_condition`, and to the `default_left` side when `x` is missing.
 
+use crate::fsio::write_atomically;
 use crate::params::Objective;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -453,16 +454,6 @@ impl Model {
             _ => Err(ModelError::NotFound(dir.display().to_string())),
         }
     }
-}
-
-/// Writes a file through a temporary sibling and a rename, so readers never see half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 fn field<'a>(v: &'a Value, pointer: &str) -> Result<&'a Value, ModelError> {

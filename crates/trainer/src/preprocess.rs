@@ -11,7 +11,7 @@
 use crate::container::{DEFAULT_ROOT, JobError, ROOT_ENV, read_channel};
 use crate::data::Problem;
 use crate::dataset::Dataset;
-use crate::model::write_atomically;
+use crate::fsio::write_atomically;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
