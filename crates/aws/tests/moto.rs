@@ -92,7 +92,15 @@ async fn adapters(endpoint: &str, table: &str) -> AwsAdapters {
     config.s3_force_path_style = true;
     // 100 contenders on one model: give each room to lose many races.
     config.register_max_attempts = 400;
-    AwsAdapters::from_sdk_config(&sdk, &config)
+    let mut adapters = AwsAdapters::from_sdk_config(&sdk, &config);
+    // Operators are identified by STS, as the CLI does.
+    let registry = adapters
+        .registry
+        .as_ref()
+        .clone()
+        .with_caller_identity(mdlc_aws::sts_client(&sdk, &config));
+    adapters.registry = Arc::new(registry);
+    adapters
 }
 
 /// A fresh registry table (pk/sk strings, on demand) and the adapters using it.
@@ -135,6 +143,82 @@ async fn registry_passes_the_shared_contract_on_moto() {
     let endpoint = moto_endpoint();
     let adapters = with_table(&endpoint).await;
     contract::run_all(adapters.registry.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn registry_operations_never_lose_a_change_on_moto() {
+    let endpoint = moto_endpoint();
+    let adapters = with_table(&endpoint).await;
+    contract::concurrent_operations_never_lose_a_change(adapters.registry.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn an_operation_records_the_sts_caller_in_the_documented_items() {
+    use mdlc_core::registry_ops::Action;
+    let endpoint = moto_endpoint();
+    let adapters = with_table(&endpoint).await;
+    let registry = adapters.registry.as_ref();
+    let sdk = test_sdk_loader().endpoint_url(&endpoint).load().await;
+    let arn = aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity")
+        .arn
+        .expect("an ARN");
+    assert_eq!(registry.caller().await.expect("caller"), arn);
+
+    let model = contract::unique_model_name("ops-layout");
+    registry
+        .register_as(
+            contract::sample_version(&model, "e1"),
+            VersionStatus::PendingApproval,
+        )
+        .await
+        .expect("register_as");
+    let changes = registry
+        .operate(contract::operation(&model, 1, Action::Approve, "reviewed"))
+        .await
+        .expect("approve");
+    assert_eq!(changes[0].actor, arn, "the actor is the caller's STS ARN");
+    let version = raw_item(registry, &model, "V#0000000001")
+        .await
+        .expect("version item");
+    assert_eq!(
+        version.get("status"),
+        Some(&AttributeValue::S("Approved".into()))
+    );
+    let revision = raw_item(registry, &model, "REVISION")
+        .await
+        .expect("revision item");
+    assert_eq!(
+        revision.get("revision"),
+        Some(&AttributeValue::N("1".into()))
+    );
+    assert_eq!(revision.get("actor"), Some(&AttributeValue::S(arn.clone())));
+    let history = raw_item(registry, &model, "H#0000000001#0000000001")
+        .await
+        .expect("history item");
+    for (name, value) in [
+        ("action", "Approve"),
+        ("from", "PendingApproval"),
+        ("to", "Approved"),
+        ("reason", "reviewed"),
+        ("at", "2024-06-03T09:30:00.000Z"),
+    ] {
+        assert_eq!(
+            history.get(name),
+            Some(&AttributeValue::S(value.into())),
+            "{name}"
+        );
+    }
+    assert_eq!(history.get("actor"), Some(&AttributeValue::S(arn)));
+    assert!(
+        !version.contains_key("history"),
+        "the history is kept in items of its own, not on the version"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
