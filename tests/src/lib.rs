@@ -97,3 +97,18 @@ pub fn ensure_trainer() -> PathBuf {
     )
     .unwrap_or_else(|e| panic!("the built-in trainer is needed by this test: {e}"))
 }
+
+/// The demo as the end-to-end tests run it: seeded generated data (800 rows, 6 features), 30
+/// boosting rounds, virtual time.
+pub fn demo_options(
+    state_dir: &Path,
+    problem: mdlc_local::demo::Problem,
+) -> mdlc_local::demo::DemoOptions {
+    let mut opts = mdlc_local::demo::DemoOptions::new(state_dir);
+    opts.problem = problem;
+    opts.rows = 800;
+    opts.features = 6;
+    opts.num_round = 30;
+    opts.real_time = false;
+    opts
+}

@@ -4,25 +4,15 @@
 
 use mdlc_core::ports::RegistryRead;
 use mdlc_local::FsRegistry;
-use mdlc_local::demo::{DemoOptions, Problem, run_demo, summary_table};
-use mdlc_tests::ensure_trainer;
-
-fn options(state_dir: &std::path::Path, problem: Problem) -> DemoOptions {
-    let mut opts = DemoOptions::new(state_dir);
-    opts.problem = problem;
-    opts.rows = 800;
-    opts.features = 6;
-    opts.num_round = 30;
-    opts.real_time = false;
-    opts
-}
+use mdlc_local::demo::{Problem, run_demo, summary_table};
+use mdlc_tests::{demo_options, ensure_trainer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
     ensure_trainer();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join(".mdlc");
-    let summary = run_demo(&options(&state, Problem::Regression), &|_| {})
+    let summary = run_demo(&demo_options(&state, Problem::Regression), &|_| {})
         .await
         .unwrap_or_else(|e| panic!("demo failed: {e}"));
 
@@ -137,9 +127,9 @@ async fn demo_registers_v1_keeps_it_retrains_on_drift_and_keeps_v2() {
     assert!(html.contains("class=\"chart\""));
     assert!(html.contains("<h3>Feature drift</h3>"));
     assert_eq!(
-        html.matches("<table class=\"drift\">").count(),
-        3,
-        "a drift table per evaluation"
+        html.matches("<g class=\"cell\" ").count(),
+        3 * 6,
+        "a heat map cell per evaluation and feature"
     );
     assert!(!html.contains("<script"));
     // Executions were persisted with their history.
@@ -171,7 +161,7 @@ async fn demo_on_a_users_binary_dataset_retrains_once() {
     holdout.push_str(&data.validation.to_csv());
     std::fs::write(user.join("holdout.csv"), holdout).unwrap();
 
-    let mut opts = options(&dir.path().join(".mdlc"), Problem::Binary);
+    let mut opts = demo_options(&dir.path().join(".mdlc"), Problem::Binary);
     opts.dataset = Some(user);
     let summary = run_demo(&opts, &|_| {})
         .await
@@ -186,7 +176,7 @@ async fn demo_on_a_users_binary_dataset_retrains_once() {
 async fn demo_refuses_to_wipe_a_directory_it_did_not_create() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
-    let err = run_demo(&options(dir.path(), Problem::Regression), &|_| {})
+    let err = run_demo(&demo_options(dir.path(), Problem::Regression), &|_| {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("refusing to clean"), "{err}");

@@ -261,7 +261,7 @@ pub fn drift_heatmap(evaluations: &[EvaluationRecord]) -> String {
     let label_w = (longest.min(28) as f64 * 7.0 + 16.0).max(80.0);
     let grid_w = CELL_W * evaluations.len() as f64;
     let grid_h = CELL_H * features.len() as f64;
-    let width = (label_w + grid_w + 16.0).max(420.0);
+    let width = (label_w + grid_w + 16.0).max(label_w + 490.0);
     let height = HEAD_H + grid_h + LEGEND_H;
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img"><title>Population stability index per feature and evaluation</title>"#
@@ -339,36 +339,45 @@ fn format_psi(psi: f64) -> String {
     }
 }
 
-/// The colour scale: a bar from 0 to [`PSI_SCALE_MAX`] with the level thresholds marked.
+/// The colour scale: a bar with one equal-width stretch between consecutive stops of
+/// [`PSI_STOPS`] (the colour is linear within each), the stops and level bands marked.
 fn psi_legend(x: f64, y: f64) -> String {
-    const BAR_W: f64 = 300.0;
+    const BAR_W: f64 = 320.0;
     const BAR_H: f64 = 12.0;
+    let bar_x = x + 28.0;
+    let stretch = BAR_W / (PSI_STOPS.len() - 1) as f64;
+    // Where a PSI value sits on the bar.
+    let at = |psi: f64| {
+        let k = PSI_STOPS
+            .windows(2)
+            .position(|w| psi <= w[1].0)
+            .unwrap_or(PSI_STOPS.len() - 2);
+        let (a, b) = (PSI_STOPS[k].0, PSI_STOPS[k + 1].0);
+        bar_x + stretch * (k as f64 + (psi.clamp(a, b) - a) / (b - a))
+    };
     let mut svg = String::from(r#"<g class="legend">"#);
     svg.push_str(r#"<linearGradient id="psi-scale" x1="0" x2="1" y1="0" y2="0">"#);
-    for (psi, colour) in PSI_STOPS {
+    for (k, (_, colour)) in PSI_STOPS.iter().enumerate() {
         let _ = write!(
             svg,
             r#"<stop offset="{:.3}" stop-color="{}"/>"#,
-            psi / PSI_SCALE_MAX,
-            hex(colour)
+            k as f64 / (PSI_STOPS.len() - 1) as f64,
+            hex(*colour)
         );
     }
     svg.push_str("</linearGradient>");
     let _ = write!(
         svg,
-        r#"<text x="{x:.1}" y="{:.1}" class="legend-title">PSI</text><rect class="scale" x="{:.1}" y="{y:.1}" width="{BAR_W}" height="{BAR_H}" fill="url(#psi-scale)"/>"#,
+        r#"<text x="{x:.1}" y="{:.1}" class="legend-title">PSI</text><rect class="scale" x="{bar_x:.1}" y="{y:.1}" width="{BAR_W}" height="{BAR_H}" fill="url(#psi-scale)"/>"#,
         y + 10.0,
-        x + 28.0
     );
-    let bar_x = x + 28.0;
-    for (psi, label) in [
-        (0.0, "0".to_string()),
-        (PSI_MODERATE, format!("{PSI_MODERATE}")),
-        (PSI_SIGNIFICANT, format!("{PSI_SIGNIFICANT}")),
-        (0.5, "0.5".to_string()),
-        (PSI_SCALE_MAX, format!("≥ {PSI_SCALE_MAX}")),
-    ] {
-        let tx = bar_x + BAR_W * psi / PSI_SCALE_MAX;
+    for (k, (psi, _)) in PSI_STOPS.iter().enumerate() {
+        let label = if k + 1 == PSI_STOPS.len() {
+            format!("≥ {psi}")
+        } else {
+            format!("{psi}")
+        };
+        let tx = at(*psi);
         let _ = write!(
             svg,
             r#"<line x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{:.1}" class="axis"/><text x="{tx:.1}" y="{:.1}" class="tick x">{label}</text>"#,
@@ -385,7 +394,7 @@ fn psi_legend(x: f64, y: f64) -> String {
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" class="band drift-{label}">{label}</text>"#,
-            bar_x + BAR_W * (from + to) / 2.0 / PSI_SCALE_MAX,
+            (at(from) + at(to)) / 2.0,
             y + BAR_H + 30.0
         );
     }
