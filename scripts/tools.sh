@@ -7,6 +7,9 @@
 #                   with every dependency pinned by tools/constraints-airflow.txt)
 #   .tools/build    cargo-lambda, ziglang                     (tools/requirements-build.txt; `build` arg)
 #   node_modules    asl-validator, jsonata                    (package.json)
+#   chromium        Debian's chromium package (headless browser test of the HTML report; `test` arg,
+#                   installed with apt-get when missing and running as root, else a warning and
+#                   tests/tests/report_browser.rs fails saying so)
 # A stamp file per tool set makes a second run instant; editing a requirements file (or the
 # constraints file it names) reinstalls.
 set -euo pipefail
@@ -25,6 +28,17 @@ venv() { # dir requirements [constraints files the requirements name with -c]
   cat "${@:2}" > "$stamp"
 }
 
+chromium_tool() {
+  if command -v chromium >/dev/null 2>&1; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium (apt-get) ..." >&2
+    apt-get update >&2 && apt-get install -y chromium >&2
+  else
+    echo "warning: chromium is not installed and this is not a root shell with apt-get:" \
+      "the headless browser test of the report will fail; install Debian's chromium package" >&2
+  fi
+}
+
 what=${1:-test}
 case "$what" in
   test)
@@ -37,6 +51,7 @@ case "$what" in
       npm install --no-audit --no-fund --silent >&2
       cp package.json node_modules/.stamp
     fi
+    chromium_tool
     ;;
   build)
     venv .tools/build tools/requirements-build.txt
