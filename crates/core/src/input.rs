@@ -347,6 +347,11 @@ pub struct ExecutionInput {
     /// Required with a file-system channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_config: Option<VpcConfig>,
+    /// The approval gate (default off): training registers a new version `PendingApproval`
+    /// (used once an operator approves it), and evaluation uses the latest `Approved` version
+    /// instead of the latest Registered or Approved one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approval_required: bool,
 }
 
 /// What validation needs from outside the input.
@@ -643,6 +648,7 @@ const ROOT_FIELDS: &[&str] = &[
     "preprocessing",
     "tracking",
     "vpcConfig",
+    "approvalRequired",
 ];
 
 /// Validates a raw execution input; every problem is reported, each with its JSON pointer.
@@ -719,6 +725,9 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
     let tracking = read_tracking(&mut c, f("tracking"), model_name.as_deref());
     // None when absent, or when invalid (then the problems are recorded).
     let vpc_config = read_vpc_config(&mut c, f("vpcConfig"));
+    let approval_required = c
+        .boolean(f("approvalRequired"), "/approvalRequired")
+        .unwrap_or(false);
     if f("vpcConfig").is_none()
         && let Some(d) = &data
     {
@@ -769,6 +778,7 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
             preprocessing,
             tracking,
             vpc_config,
+            approval_required,
         }),
         _ => {
             if c.problems.is_empty() {

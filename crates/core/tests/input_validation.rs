@@ -1714,3 +1714,35 @@ fn given_an_invalid_algorithm_when_tuning_is_on_then_only_the_algorithm_is_repor
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// the approval gate
+
+#[test]
+fn given_no_approval_field_then_the_gate_is_off_and_not_written() {
+    let input = valid(json!({"modelName": "churn"}));
+    assert!(!input.approval_required);
+    assert!(
+        resolved(json!({"modelName": "churn"}))
+            .get("approvalRequired")
+            .is_none()
+    );
+}
+
+#[test]
+fn given_approval_required_then_the_resolved_input_carries_the_gate() {
+    assert!(valid(with(json!({"approvalRequired": true}))).approval_required);
+    assert_eq!(
+        resolved(with(json!({"approvalRequired": true})))["approvalRequired"],
+        json!(true)
+    );
+    assert!(!valid(with(json!({"approvalRequired": false}))).approval_required);
+}
+
+#[test]
+fn given_an_approval_flag_that_is_not_a_boolean_then_its_pointer_is_named() {
+    rejects(
+        with(json!({"approvalRequired": "yes"})),
+        &[("/approvalRequired", "must be true or false, got a string")],
+    );
+}

@@ -1,5 +1,6 @@
 //! find-model: the version to evaluate — the pinned `modelVersion` of the execution input, or the
-//! latest version in status Registered/Approved; `ModelNotFound` otherwise — and the data a
+//! latest version in status Registered/Approved (under the approval gate, `approvalRequired`:
+//! the latest Approved one); `ModelNotFound` otherwise — and the data a
 //! retrain of it would train on ([`mdlc_core::retrain`]), checked before the batch transform
 //! starts: `RetrainDataMissing` names every S3 location without objects.
 
@@ -26,14 +27,25 @@ async fn find_version(
                 model: model.clone(),
                 detail: format!("the pinned version {pinned} does not exist"),
             })?,
-        None => registry
-            .latest_version(model, &VersionStatus::SERVABLE)
-            .await
-            .map_err(|e| FnError::from_port("registry latest_version", e))?
-            .ok_or_else(|| FnError::ModelNotFound {
-                model: model.clone(),
-                detail: "no version in status Registered or Approved".to_string(),
-            })?,
+        None => {
+            let (statuses, wanted): (&[VersionStatus], &str) = if input.plan.input.approval_required
+            {
+                (
+                    &[VersionStatus::Approved],
+                    "Approved (the approval gate is on)",
+                )
+            } else {
+                (&VersionStatus::SERVABLE, "Registered or Approved")
+            };
+            registry
+                .latest_version(model, statuses)
+                .await
+                .map_err(|e| FnError::from_port("registry latest_version", e))?
+                .ok_or_else(|| FnError::ModelNotFound {
+                    model: model.clone(),
+                    detail: format!("no version in status {wanted}"),
+                })?
+        }
     };
     tracing::info!(model = %model, version = found.version, status = found.status.as_str(), "model found");
     Ok(found)
@@ -177,6 +189,72 @@ mod tests {
             out["model"]["profileUri"],
             "s3://mdlc-artifacts/models/churn/run/preprocessing/profile/profile.json"
         );
+    }
+
+    #[tokio::test]
+    async fn given_the_approval_gate_then_the_latest_approved_version_is_evaluated() {
+        use mdlc_core::registry_ops::Action;
+        let world = InMemoryWorld::new();
+        seed(&world, 3).await;
+        let gated = json!({"modelName": "churn", "approvalRequired": true});
+        let p = plan(&world, gated.clone());
+        let f = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert_eq!(f.error_type, "ModelNotFound");
+        assert!(
+            f.message.contains("Approved (the approval gate is on)"),
+            "{}",
+            f.message
+        );
+        world
+            .registry
+            .operate(mdlc_core::contract::operation(
+                "churn",
+                2,
+                Action::Approve,
+                "ok",
+            ))
+            .await
+            .unwrap();
+        let p = plan(&world, gated);
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
+        assert_eq!(
+            out["model"]["version"], 2,
+            "the latest Approved, not the latest (3)"
+        );
+        let p = plan(&world, json!({"modelName": "churn"}));
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
+        assert_eq!(
+            out["model"]["version"], 3,
+            "without the gate: the latest servable"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_rollback_then_the_rolled_back_to_version_is_evaluated() {
+        use mdlc_core::registry_ops::Action;
+        let world = InMemoryWorld::new();
+        seed(&world, 3).await;
+        world
+            .registry
+            .operate(mdlc_core::contract::operation(
+                "churn",
+                1,
+                Action::RollBack,
+                "v2, v3 bad",
+            ))
+            .await
+            .unwrap();
+        let p = plan(&world, json!({"modelName": "churn"}));
+        let out = invoke(json!({"plan": p}), &world.dependencies())
+            .await
+            .unwrap();
+        assert_eq!(out["model"]["version"], 1);
     }
 
     #[tokio::test]

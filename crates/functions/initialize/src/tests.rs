@@ -122,6 +122,7 @@ async fn given_a_complete_input_then_it_is_kept_and_round_trips() {
     assert_eq!(i.tuning.static_hyper_parameters["num_round"], "50");
     assert_eq!(i.tuning.static_hyper_parameters["eval_metric"], "mae");
     assert_eq!(i.parent_version, Some(4));
+    assert!(i.approval_required, "the approval gate is kept");
     assert_eq!(i.monitoring.threshold, Some(3.5));
     let vpc = i.vpc_config.as_ref().expect("the VPC is kept");
     assert_eq!(

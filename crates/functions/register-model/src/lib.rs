@@ -4,7 +4,7 @@
 use mdlc_core::input::Flow;
 use mdlc_core::io::{RegisterModelInput, RegisterModelOutput, parse_event, to_value};
 use mdlc_core::ports::{Clock, RegistryWrite};
-use mdlc_core::registry::{NewVersion, format_timestamp};
+use mdlc_core::registry::{NewVersion, VersionStatus, format_timestamp};
 use mdlc_core::retrain::TrainingData;
 use mdlc_core::{Dependencies, FnError, HandlerFailure, PortError};
 use serde_json::Value;
@@ -46,12 +46,21 @@ pub async fn handle(
             validation: plan.input.data.validation.clone(),
         }),
     };
-    let registration = registry.register(new).await.map_err(|e| match e {
-        PortError::Conflict { message } => FnError::RegistryConflict {
-            message: format!("registering {}: {message}", plan.input.model_name),
-        },
-        other => FnError::from_port("registry register", other),
-    })?;
+    // The approval gate: a gated version waits for an operator (registry operations).
+    let status = if plan.input.approval_required {
+        VersionStatus::PendingApproval
+    } else {
+        VersionStatus::Registered
+    };
+    let registration = registry
+        .register_as(new, status)
+        .await
+        .map_err(|e| match e {
+            PortError::Conflict { message } => FnError::RegistryConflict {
+                message: format!("registering {}: {message}", plan.input.model_name),
+            },
+            other => FnError::from_port("registry register", other),
+        })?;
     let v = registration.version;
     tracing::info!(
         model = %v.record.model_name,
@@ -194,6 +203,39 @@ mod tests {
             world.registry.list_versions("churn").await.unwrap().len(),
             2
         );
+    }
+
+    #[tokio::test]
+    async fn given_the_approval_gate_then_the_new_version_is_pending_approval() {
+        let world = InMemoryWorld::new();
+        let p = plan(
+            &world,
+            Flow::Training,
+            "e1",
+            json!({"modelName": "churn", "approvalRequired": true}),
+        );
+        let out = invoke(
+            json!({"plan": p, "model": model(&p)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["status"], "PendingApproval");
+        let stored = world
+            .registry
+            .get_version("churn", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, VersionStatus::PendingApproval);
+        let ungated = plan(&world, Flow::Training, "e2", json!({"modelName": "churn"}));
+        let out = invoke(
+            json!({"plan": ungated, "model": model(&ungated)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["status"], "Registered", "without the gate: Registered");
     }
 
     #[tokio::test]
