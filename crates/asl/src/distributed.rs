@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::exec::{Env, Failure, Run, StateRun};
-use crate::model::{ItemBatcher, ItemReader, Ql, ResultWriter};
+use crate::model::{ItemBatcher, ItemReader, Kind, Ql, ResultWriter};
 use crate::template::Template;
 
 fn eval_params(
@@ -21,6 +21,21 @@ fn eval_params(
         (Some(t), Ql::Jsonata, Some(e)) => Run::template_ja(sr, t, field, e),
         (Some(t), _, _) => Run::template_jp(sr, t, input, env),
     }
+}
+
+/// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<map run id>`, as AWS names a
+/// Map Run: the state's `Label`, or a UUID without one.
+fn map_run_arn(run: &Run<'_>, sr: &StateRun<'_>, map_run_id: &str) -> String {
+    let label = match &sr.st.kind {
+        Kind::Map(m) => m.label.clone(),
+        _ => None,
+    };
+    let label = label.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let o = run.options();
+    format!(
+        "arn:aws:states:{}:{}:mapRun:{}/{label}:{map_run_id}",
+        o.region, o.account, o.state_machine_name
+    )
 }
 
 fn s3_failure(e: crate::ItemStoreError) -> Failure {
@@ -328,12 +343,7 @@ pub(crate) async fn write_results(
         Value::Array(a) => a,
         other => vec![other],
     };
-    let map_run_arn = format!(
-        "{}/{}:{}",
-        run.execution_arn().replacen(":execution:", ":mapRun:", 1),
-        sr.st.name,
-        map_run_id
-    );
+    let map_run_arn = map_run_arn(run, sr, &map_run_id);
     if w.output_type.is_some() || w.transformation.is_some() {
         // WriterConfig: write the (transformed) results themselves
         let body = match w.output_type.as_deref() {

@@ -1756,8 +1756,9 @@ impl<'o> Run<'o> {
             if done.is_empty() {
                 match pending.next().await {
                     Some(r) => done.push(r),
-                    None if exhausted => break,
-                    None => continue,
+                    // Nothing running and nothing ready: the loop above stops short of the
+                    // limit (at least 1) only when the iterations have run out.
+                    None => break,
                 }
             }
             for (i, r) in done {
@@ -1784,13 +1785,8 @@ impl<'o> Run<'o> {
                         let over_pct = tol_pct.is_some_and(|p| {
                             total > 0 && (failures as f64 * 100.0 / total as f64) > p
                         });
-                        let within = match (tol_count, tol_pct) {
-                            (Some(_), Some(_)) => !(over_count && over_pct),
-                            (Some(_), None) => !over_count,
-                            (None, Some(_)) => !over_pct,
-                            (None, None) => false,
-                        };
-                        if !within {
+                        // With both set, the Map Run fails when it exceeds either.
+                        if over_count || over_pct {
                             let f = Failure::new(
                                 "States.ExceedToleratedFailureThreshold",
                                 "The specified tolerance threshold was exceeded",
@@ -1826,10 +1822,6 @@ impl<'o> Run<'o> {
 
     pub(crate) fn options(&self) -> &ExecutionOptions {
         self.opts
-    }
-
-    pub(crate) fn execution_arn(&self) -> &str {
-        &self.exec_arn
     }
 
     pub(crate) fn fail_runtime(sr: &StateRun<'_>, msg: impl std::fmt::Display) -> Failure {
@@ -1987,7 +1979,8 @@ fn as_uint(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64().or_else(|| {
             n.as_f64()
-                .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
+                // 2^64 (`u64::MAX as f64` rounds up to it) is the first whole number too large.
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < u64::MAX as f64)
                 .map(|f| f as u64)
         }),
         _ => None,

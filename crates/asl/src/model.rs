@@ -260,6 +260,8 @@ pub(crate) struct MapSpec {
     pub item_reader: Option<ItemReader>,
     pub item_batcher: Option<ItemBatcher>,
     pub result_writer: Option<ResultWriter>,
+    /// `Label`: names the Map Run in its ARN.
+    pub label: Option<String>,
 }
 
 #[derive(Debug)]
@@ -1858,6 +1860,7 @@ fn compile_map(cx: &Ctx<'_>, vars: &mut Vars, c: &mut Collector) -> Option<MapSp
         item_reader,
         item_batcher,
         result_writer,
+        label: obj.get("Label").and_then(Value::as_str).map(str::to_string),
     })
 }
 

@@ -311,6 +311,47 @@ async fn given_a_result_writer_then_results_and_a_manifest_are_written() {
     assert_eq!(outputs, ["1", "2"]);
 }
 
+#[tokio::test]
+async fn given_a_label_and_jsonata_arguments_then_the_map_run_arn_and_manifest_key_follow_aws() {
+    let store = Arc::new(MemStore::default());
+    let sm = machine(
+        json!({"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map",
+        "End":true,"Items":"{% $states.input.xs %}","Label":"Shipping",
+        "ResultWriter":{"Resource":"arn:aws:states:::s3:putObject",
+            "Arguments":{"Bucket":"{% 'out' %}","Prefix":"{% 'runs/' & $states.input.day %}"}},
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+            "StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}),
+    );
+    let opts = ExecutionOptions {
+        item_store: Some(store.clone()),
+        state_machine_name: "Flow".into(),
+        ..Default::default()
+    };
+    let head = format!(
+        "arn:aws:states:{}:{}:mapRun:Flow/Shipping:",
+        opts.region, opts.account
+    );
+    let e = sm.execute(json!({"xs": [1, 2], "day": "d1"}), opts).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    let out = e.output.unwrap_or_default();
+    let arn = out["MapRunArn"].as_str().unwrap_or_default();
+    let id = arn
+        .strip_prefix(head.as_str())
+        .unwrap_or_else(|| panic!("{arn}"));
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(out["ResultWriterDetails"]["Bucket"], "out");
+    let key = format!("runs/d1/{id}/manifest.json");
+    assert_eq!(out["ResultWriterDetails"]["Key"], json!(key));
+    let manifest: Value = serde_json::from_slice(
+        &store
+            .get(&format!("s3://out/{key}"))
+            .await
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert_eq!(manifest["MapRunArn"], json!(arn));
+}
+
 struct Slow;
 
 #[async_trait]
@@ -339,6 +380,138 @@ async fn given_a_real_clock_when_a_task_runs_past_its_timeout_then_states_timeou
         .await;
     assert_eq!(e.status, ExecutionStatus::Succeeded);
     assert_eq!(e.output.unwrap_or_default()["e"]["Error"], "States.Timeout");
+}
+
+/// Runs a task that never answers in time under a real clock; returns the execution (history
+/// recorded) and the caught error's name.
+async fn slow_task(limits: Value, input: Value) -> (mdlc_asl::Execution, Value) {
+    let mut task = json!({"Type":"Task","Resource":"arn:x:slow",
+        "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.e","Next":"Done"}],"End":true});
+    if let (Some(t), Some(l)) = (task.as_object_mut(), limits.as_object()) {
+        t.extend(l.clone());
+    }
+    let sm = machine(json!({"StartAt":"T","States":{"T": task,"Done":{"Type":"Succeed"}}}));
+    let e = sm
+        .execute(
+            input,
+            ExecutionOptions {
+                invoker: Arc::new(Slow),
+                clock: Arc::new(RealClock),
+                record_history: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    let caught = e.output.clone().unwrap_or_default()["e"]["Error"].clone();
+    (e, caught)
+}
+
+#[tokio::test]
+async fn given_a_heartbeat_below_the_timeout_when_the_task_is_silent_then_heartbeat_timeout() {
+    let (e, caught) = slow_task(
+        json!({"TimeoutSeconds": 3, "HeartbeatSeconds": 1}),
+        json!({}),
+    )
+    .await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    assert_eq!(caught, "States.HeartbeatTimeout");
+    let types: Vec<&str> = e.history.iter().map(|h| h.event_type.as_str()).collect();
+    assert!(types.contains(&"TaskTimedOut"), "{types:?}");
+    assert!(!types.contains(&"TaskFailed"), "{types:?}");
+}
+
+#[tokio::test]
+async fn given_paths_with_a_heartbeat_equal_to_the_timeout_then_the_timeout_applies() {
+    let limits = json!({"TimeoutSecondsPath": "$.t", "HeartbeatSecondsPath": "$.h"});
+    let (e, caught) = slow_task(limits, json!({"t": 1, "h": 1})).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    assert_eq!(caught, "States.Timeout");
+}
+
+/// Answers after 50 ms of real time.
+struct Busy;
+
+#[async_trait]
+impl TaskInvoker for Busy {
+    async fn invoke(&self, _request: TaskRequest) -> Result<Value, TaskFailure> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(json!("worked"))
+    }
+}
+
+#[tokio::test]
+async fn given_the_virtual_clock_then_real_work_is_not_cut_by_the_task_timeout() {
+    let sm = machine(
+        json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x:busy",
+        "TimeoutSeconds":2,"HeartbeatSeconds":1,"End":true}}}),
+    );
+    let opts = ExecutionOptions {
+        invoker: Arc::new(Busy),
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    assert_eq!(e.output, Some(json!("worked")));
+}
+
+/// Counts the tasks running at once.
+#[derive(Default)]
+struct Overlap {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl TaskInvoker for Overlap {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        self.max.fetch_max(n, SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.now.fetch_sub(1, SeqCst);
+        Ok(request.parameters)
+    }
+}
+
+#[tokio::test]
+async fn given_max_concurrency_then_at_most_that_many_iterations_run_at_once() {
+    for limit in [1usize, 2, 3] {
+        let sm = machine(json!({"StartAt":"M","States":{"M":{"Type":"Map","End":true,
+            "MaxConcurrency": limit,
+            "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x:overlap","End":true}}}}}}));
+        let probe = Arc::new(Overlap::default());
+        let opts = ExecutionOptions {
+            invoker: probe.clone(),
+            ..Default::default()
+        };
+        let e = sm.execute(json!([1, 2, 3, 4, 5, 6, 7]), opts).await;
+        assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+        assert_eq!(e.output, Some(json!([1, 2, 3, 4, 5, 6, 7])));
+        let max = probe.max.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(max, limit, "MaxConcurrency {limit}");
+    }
+}
+
+#[tokio::test]
+async fn given_task_parameters_over_256_kib_then_data_limit_exceeded_before_the_task_runs() {
+    let big = "x".repeat(150 * 1024);
+    let sm = machine(
+        json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x:overlap",
+        "Parameters":{"a.$":"$.big","b.$":"$.big"},"End":true}}}),
+    );
+    let probe = Arc::new(Overlap::default());
+    let opts = ExecutionOptions {
+        invoker: probe.clone(),
+        ..Default::default()
+    };
+    let e = sm.execute(json!({ "big": big }), opts).await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error.as_deref(), Some("States.DataLimitExceeded"));
+    assert_eq!(
+        probe.max.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the task never ran"
+    );
 }
 
 /// Starts a nested execution of another machine, like `states:startExecution.sync:2`.
