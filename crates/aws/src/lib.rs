@@ -23,7 +23,10 @@
 //!
 //! | adapter method | IAM actions |
 //! | --- | --- |
-//! | `DynamoDbRegistry::register` | `dynamodb:GetItem`, `dynamodb:PutItem` (its TransactWriteItems holds three conditional Puts; IAM authorises a transaction per contained action, there is no action of its own) |
+//! | `DynamoDbRegistry::register`, `register_as` | `dynamodb:GetItem`, `dynamodb:PutItem` (its TransactWriteItems holds three conditional Puts; IAM authorises a transaction per contained action, there is no action of its own) |
+//! | `DynamoDbRegistry::operate` (operators, not a Lambda) | `dynamodb:GetItem`, `dynamodb:PutItem`, `dynamodb:UpdateItem`; a rollback also `dynamodb:Query` and `dynamodb:ConditionCheckItem` (the counter check). The actor comes from `sts:GetCallerIdentity`, which needs no permission |
+//! | `DynamoDbRegistry::revision` | `dynamodb:GetItem` |
+//! | `DynamoDbRegistry::version_history` | `dynamodb:Query` |
 //! | `DynamoDbRegistry::put_evaluation` | `dynamodb:PutItem` |
 //! | `DynamoDbRegistry::set_status` | `dynamodb:UpdateItem` |
 //! | `DynamoDbRegistry::latest_version` | `dynamodb:Query` |
