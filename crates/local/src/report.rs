@@ -144,11 +144,13 @@ fn edges_of(states: &serde_json::Map<String, Value>) -> Vec<Edge> {
 }
 
 /// The state graph of `definition` as SVG, with `stats`/`path` of one execution highlighted:
-/// a layered layout ([`layout`]) in which no two edges overlap.
+/// a layered layout ([`layout`]) in which no two edges overlap. `id` makes the arrow markers'
+/// ids unique in a page of several graphs.
 pub fn state_graph_svg(
     definition: &Value,
     stats: &BTreeMap<String, StateStats>,
     path: &[String],
+    id: usize,
 ) -> String {
     let Some(states) = definition.get("States").and_then(Value::as_object) else {
         return "<p>(definition has no States)</p>".to_string();
@@ -187,7 +189,10 @@ pub fn state_graph_svg(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img">"#
     );
-    svg.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8a94a6"/></marker><marker id="arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f6feb"/></marker></defs>"##);
+    let _ = write!(
+        svg,
+        r##"<defs><marker id="arrow-{id}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8a94a6"/></marker><marker id="arrow-taken-{id}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f6feb"/></marker></defs>"##
+    );
     // Taken edges last, so they are drawn over the others where they cross.
     let mut drawn: Vec<(usize, bool)> = edges
         .iter()
@@ -218,7 +223,7 @@ pub fn state_graph_svg(
         };
         let _ = write!(
             svg,
-            r#"<path class="{class}" d="{}" marker-end="url(#{marker})"><title>{}</title></path>"#,
+            r#"<path class="{class}" d="{}" marker-end="url(#{marker}-{id})"><title>{}</title></path>"#,
             d.join(" "),
             escape(&title)
         );
@@ -482,7 +487,7 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
                 let _ = write!(
                     html,
                     "<div class=\"scroll\">{}</div>",
-                    state_graph_svg(def, &stats, &path)
+                    state_graph_svg(def, &stats, &path, i)
                 );
             }
             None => html.push_str("<p class=\"muted\">(definition not available)</p>"),
@@ -579,7 +584,8 @@ mod tests {
             "F": {"Type": "Fail"},
             "Orphan": {"Type": "Pass", "End": true}}});
         let (stats, path) = analyse(&record());
-        let svg = state_graph_svg(&def, &stats, &path);
+        let svg = state_graph_svg(&def, &stats, &path, 7);
+        assert!(svg.contains("<marker id=\"arrow-7\"") && svg.contains("url(#arrow-taken-7)"));
         assert_eq!(svg.matches("class=\"edge taken\"").count(), 2, "{svg}");
         assert_eq!(svg.matches("class=\"edge catch\"").count(), 1);
         assert!(svg.contains("node visited"));
