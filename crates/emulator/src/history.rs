@@ -10,7 +10,8 @@ use mdlc_core::history::{
 };
 use serde_json::{Value, json};
 
-use crate::{JobKind, SageMakerEmulator, opt_string, port_error, tuning};
+use crate::jobs::{JobKind, opt_string, port_error};
+use crate::{SageMakerEmulator, tuning};
 
 /// A Describe* time: epoch milliseconds (how the emulator writes them), epoch seconds with a
 /// fraction, or an RFC 3339 string.

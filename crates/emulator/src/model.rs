@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
-use crate::{Inner, now_ms};
+use crate::jobs::{Inner, now_ms};
 
 /// Start of the `ValidationException` message for a duplicate model name (as on AWS).
 pub(crate) const ALREADY_EXISTS: &str = "Cannot create already existing model";

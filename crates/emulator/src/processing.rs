@@ -9,8 +9,11 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
+use crate::files;
+use crate::jobs::{
+    Inner, JobCell, JobKind, PROCESSING_IMAGE_FIELD, StopKind, map_opt_ml, now_ms, spawn_job,
+};
 use crate::training::{Exit, program_for_image, run_process};
-use crate::{Inner, JobCell, JobKind, StopKind, files, map_opt_ml, now_ms, spawn_job};
 
 #[derive(Debug, Clone)]
 struct Mount {
@@ -89,7 +92,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
         let at = "AppSpecification";
         if let Some(image) = fields::req_str(app, at, "ImageUri", &mut p)
             && let Some((prog, a)) =
-                program_for_image(inner, &image, crate::PROCESSING_IMAGE_FIELD, &mut p)
+                program_for_image(inner, &image, PROCESSING_IMAGE_FIELD, &mut p)
         {
             program = prog;
             args = a;

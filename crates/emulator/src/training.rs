@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
+use crate::files;
+use crate::jobs::{Inner, JobCell, JobKind, StopKind, now_ms, resolve_program, spawn_job};
 use crate::metrics::{self, MetricDef};
-use crate::{Inner, JobCell, JobKind, StopKind, files, now_ms, resolve_program, spawn_job};
 
 /// A metric value seen in a job's log.
 #[derive(Debug, Clone)]

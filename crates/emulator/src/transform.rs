@@ -14,9 +14,10 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
+use crate::files;
 use crate::http::{BaseUrl, HttpClient};
+use crate::jobs::{Inner, JobCell, JobKind, StopKind, now_ms, resolve_program, spawn_job};
 use crate::training::{Exit, run_process};
-use crate::{Inner, JobCell, JobKind, StopKind, files, now_ms, resolve_program, spawn_job};
 
 /// How long one `POST /invocations` may take: SageMaker's default for a transform job
 /// (`ModelClientConfig.InvocationsTimeoutInSeconds`, 600 s).

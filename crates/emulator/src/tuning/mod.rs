@@ -31,9 +31,9 @@ use tokio::task::JoinSet;
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
+use crate::jobs::{Inner, JobCell, JobKind, StopKind, now_ms, spawn_job};
 use crate::metrics;
 use crate::training::{self, Observation};
-use crate::{Inner, JobCell, JobKind, StopKind, now_ms, spawn_job};
 use space::{GRID_MAX_TRAINING_JOBS, SearchSpace};
 use strategy::{BayesianSearch, GridSearch, RandomSearch, Strategy};
 
