@@ -345,7 +345,7 @@ fn given_unknown_root_fields_when_validated_then_each_is_named_with_an_escaped_p
         with(json!({"a/b~c": 1})),
         &[(
             "/a~1b~0c",
-            "unknown field (allowed: modelName, dataDate, problemType, data, algorithm, tuning, monitoring, transform, modelVersion, reason, parentVersion, preprocessing, tracking, vpcConfig)",
+            "unknown field (allowed: modelName, dataDate, problemType, data, algorithm, tuning, monitoring, transform, modelVersion, reason, parentVersion, preprocessing, tracking, vpcConfig, approvalRequired)",
         )],
     );
 }
