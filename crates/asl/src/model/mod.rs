@@ -2098,3 +2098,6 @@ fn compile_result_writer(
         transformation,
     })
 }
+
+#[cfg(test)]
+mod tests;
