@@ -3,35 +3,36 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::exec::{Env, Failure, Run, StateRun};
+use crate::api::ExecutionOptions;
+use crate::exec::eval::{FieldInput, dyn_u64, eval_ja, eval_jp};
+use crate::exec::failure::{Failure, runtime};
+use crate::exec::types::StateRun;
 use crate::model::{ItemBatcher, ItemReader, Kind, Ql, ResultWriter};
 use crate::template::Template;
 
+/// `Parameters` (JSONPath) or `Arguments` (JSONata) of a reader, batcher or writer; `{}`
+/// without them.
 fn eval_params(
     sr: &StateRun<'_>,
     t: Option<&Template>,
-    ql: Ql,
     field: &str,
-    input: &Value,
-    env: &Env<'_>,
-    jenv: Option<&mdlc_jsonata::Environment>,
+    at: &FieldInput<'_, '_>,
 ) -> Result<Value, Failure> {
-    match (t, ql, jenv) {
+    match (t, sr.st.ql, at.jenv) {
         (None, _, _) => Ok(Value::Object(Map::new())),
-        (Some(t), Ql::Jsonata, Some(e)) => Run::template_ja(sr, t, field, e),
-        (Some(t), _, _) => Run::template_jp(sr, t, input, env),
+        (Some(t), Ql::Jsonata, Some(e)) => eval_ja(sr, t, field, e),
+        (Some(t), _, _) => eval_jp(sr, t, at.input, at.env),
     }
 }
 
 /// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<map run id>`, as AWS names a
 /// Map Run: the state's `Label`, or a UUID without one.
-fn map_run_arn(run: &Run<'_>, sr: &StateRun<'_>, map_run_id: &str) -> String {
+fn map_run_arn(o: &ExecutionOptions, sr: &StateRun<'_>, map_run_id: &str) -> String {
     let label = match &sr.st.kind {
         Kind::Map(m) => m.label.clone(),
         _ => None,
     };
     let label = label.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let o = run.options();
     format!(
         "arn:aws:states:{}:{}:mapRun:{}/{label}:{map_run_id}",
         o.region, o.account, o.state_machine_name
@@ -45,21 +46,21 @@ fn s3_failure(e: crate::ItemStoreError) -> Failure {
     }
 }
 
+/// The items of a Distributed Map's `ItemReader`: the objects under a prefix, or the items
+/// in one object (JSON, JSONL, CSV or an S3 inventory manifest), at most `MaxItems`.
 pub(crate) async fn read_items(
-    run: &Run<'_>,
+    opts: &ExecutionOptions,
     sr: &StateRun<'_>,
     r: &ItemReader,
-    input: &Value,
-    env: &Env<'_>,
-    jenv: Option<&mdlc_jsonata::Environment>,
+    at: &FieldInput<'_, '_>,
 ) -> Result<Vec<Value>, Failure> {
     let field = if sr.st.ql == Ql::Jsonata {
         "ItemReader/Arguments"
     } else {
         "ItemReader/Parameters"
     };
-    let params = eval_params(sr, r.parameters.as_ref(), sr.st.ql, field, input, env, jenv)?;
-    let Some(store) = run.options().item_store.clone() else {
+    let params = eval_params(sr, r.parameters.as_ref(), field, at)?;
+    let Some(store) = opts.item_store.clone() else {
         return Err(Failure::new(
             "States.ItemReaderFailed",
             format!(
@@ -70,12 +71,9 @@ pub(crate) async fn read_items(
     };
     let bucket = params.get("Bucket").and_then(Value::as_str).unwrap_or("");
     if bucket.is_empty() {
-        return Err(Run::fail_runtime(
-            sr,
-            "ItemReader parameters need a 'Bucket'",
-        ));
+        return Err(runtime(sr, "ItemReader parameters need a 'Bucket'"));
     }
-    let max = run.uint(sr, r.max_items.as_ref(), "MaxItems", input, env, jenv)?;
+    let max = dyn_u64(sr, r.max_items.as_ref(), "MaxItems", at)?;
     let mut items: Vec<Value> = if r.resource.starts_with("arn:aws:states:::s3:listObjectsV2") {
         let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("");
         let objs = store
@@ -227,47 +225,22 @@ pub(crate) fn parse_csv(text: &str, delim: char) -> Result<Vec<Vec<String>>, Str
     Ok(rows)
 }
 
+/// The items in batches of at most `MaxItemsPerBatch` items and `MaxInputBytesPerBatch`
+/// bytes, each `{"BatchInput": …, "Items": […]}`.
 pub(crate) fn batch(
-    run: &Run<'_>,
     sr: &StateRun<'_>,
     b: &ItemBatcher,
     items: Vec<Value>,
-    input: &Value,
-    env: &Env<'_>,
-    jenv: Option<&mdlc_jsonata::Environment>,
+    at: &FieldInput<'_, '_>,
 ) -> Result<Vec<Value>, Failure> {
-    let max_items = run
-        .uint(
-            sr,
-            b.max_items.as_ref(),
-            "MaxItemsPerBatch",
-            input,
-            env,
-            jenv,
-        )?
+    let max_items = dyn_u64(sr, b.max_items.as_ref(), "MaxItemsPerBatch", at)?
         .filter(|n| *n > 0)
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-    let max_bytes = run
-        .uint(
-            sr,
-            b.max_bytes.as_ref(),
-            "MaxInputBytesPerBatch",
-            input,
-            env,
-            jenv,
-        )?
+    let max_bytes = dyn_u64(sr, b.max_bytes.as_ref(), "MaxInputBytesPerBatch", at)?
         .filter(|n| *n > 0)
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let batch_input = match &b.batch_input {
-        Some(t) => Some(eval_params(
-            sr,
-            Some(t),
-            sr.st.ql,
-            "ItemBatcher/BatchInput",
-            input,
-            env,
-            jenv,
-        )?),
+        Some(t) => Some(eval_params(sr, Some(t), "ItemBatcher/BatchInput", at)?),
         None => None,
     };
     let mut out = Vec::new();
@@ -298,22 +271,23 @@ pub(crate) fn batch(
     Ok(out)
 }
 
+/// Writes a Distributed Map's results to S3 as its `ResultWriter` says: the results
+/// themselves (`WriterConfig`), or AWS's manifest and SUCCEEDED file; returns the
+/// `MapRunArn` and where they went.
 pub(crate) async fn write_results(
-    run: &Run<'_>,
+    opts: &ExecutionOptions,
     sr: &StateRun<'_>,
     w: &ResultWriter,
     results: Value,
-    input: &Value,
-    env: &Env<'_>,
-    jenv: Option<&mdlc_jsonata::Environment>,
+    at: &FieldInput<'_, '_>,
 ) -> Result<Value, Failure> {
     let field = if sr.st.ql == Ql::Jsonata {
         "ResultWriter/Arguments"
     } else {
         "ResultWriter/Parameters"
     };
-    let params = eval_params(sr, w.parameters.as_ref(), sr.st.ql, field, input, env, jenv)?;
-    let Some(store) = run.options().item_store.clone() else {
+    let params = eval_params(sr, w.parameters.as_ref(), field, at)?;
+    let Some(store) = opts.item_store.clone() else {
         return Err(Failure::new(
             "States.ResultWriterFailed",
             format!(
@@ -333,17 +307,14 @@ pub(crate) async fn write_results(
         .unwrap_or("")
         .to_string();
     if bucket.is_empty() {
-        return Err(Run::fail_runtime(
-            sr,
-            "ResultWriter parameters need a 'Bucket'",
-        ));
+        return Err(runtime(sr, "ResultWriter parameters need a 'Bucket'"));
     }
     let map_run_id = uuid::Uuid::new_v4().to_string();
     let items = match results {
         Value::Array(a) => a,
         other => vec![other],
     };
-    let map_run_arn = map_run_arn(run, sr, &map_run_id);
+    let map_run_arn = map_run_arn(opts, sr, &map_run_id);
     if w.output_type.is_some() || w.transformation.is_some() {
         // WriterConfig: write the (transformed) results themselves
         let body = match w.output_type.as_deref() {
@@ -372,7 +343,7 @@ pub(crate) async fn write_results(
                 "Name": format!("{map_run_id}-{i}"),
                 "Output": serde_json::to_string(out).unwrap_or_default(),
                 "Status": "SUCCEEDED",
-                "StateMachineArn": run.options().state_machine_arn(),
+                "StateMachineArn": opts.state_machine_arn(),
             })
         })
         .collect();

@@ -1,0 +1,403 @@
+//! The Map state (inline, and the run of a Distributed Map's iterations): selects its items,
+//! runs an iteration per item (or batch) at most `MaxConcurrency` at a time, tolerates failed
+//! iterations up to `ToleratedFailureCount`/`ToleratedFailurePercentage`, and returns the
+//! results in order. A Distributed Map reads, batches and writes through `crate::distributed`.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::{Value, json};
+
+use super::Run;
+use super::eval::{FieldInput, dyn_f64, dyn_u64, eval_ja, eval_jp, states_var};
+use super::failure::{Failure, compact, path_failure, query_error, runtime, unexpected_type};
+use super::types::{Env, Scope, StateRun};
+use crate::distributed;
+use crate::model::{Graph, MapSpec, Ql};
+use crate::template::Template;
+
+/// How many iterations run at once, and how many may fail.
+struct MapLimits {
+    max_concurrency: Option<u64>,
+    tolerated_count: Option<f64>,
+    tolerated_percentage: Option<f64>,
+}
+
+impl MapLimits {
+    /// `MaxConcurrency`, `ToleratedFailureCount` and `ToleratedFailurePercentage` (0 to 100).
+    fn read(sr: &StateRun<'_>, m: &MapSpec, at: &FieldInput<'_, '_>) -> Result<Self, Failure> {
+        let max_concurrency = dyn_u64(sr, m.max_concurrency.as_ref(), "MaxConcurrency", at)?;
+        let tolerated_count = dyn_f64(
+            sr,
+            m.tolerated_count.as_ref(),
+            "ToleratedFailureCount",
+            true,
+            at,
+        )?;
+        let tolerated_percentage = dyn_f64(
+            sr,
+            m.tolerated_percentage.as_ref(),
+            "ToleratedFailurePercentage",
+            false,
+            at,
+        )?;
+        if let Some(p) = tolerated_percentage
+            && p > 100.0
+        {
+            return Err(runtime(
+                sr,
+                format!("ToleratedFailurePercentage must be between 0 and 100, got {p}"),
+            ));
+        }
+        Ok(MapLimits {
+            max_concurrency,
+            tolerated_count,
+            tolerated_percentage,
+        })
+    }
+
+    /// Iterations running at once for `total` of them: all of them without a limit (or with
+    /// 0), never fewer than one.
+    fn concurrency(&self, total: usize) -> usize {
+        match self.max_concurrency {
+            Some(0) | None => total.max(1),
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX).max(1),
+        }
+    }
+
+    fn tolerant(&self) -> bool {
+        self.tolerated_count.is_some() || self.tolerated_percentage.is_some()
+    }
+
+    /// With both set, the Map Run fails when it exceeds either.
+    fn exceeded(&self, failures: usize, total: usize) -> bool {
+        let over_count = self.tolerated_count.is_some_and(|c| failures as f64 > c);
+        let over_pct = self
+            .tolerated_percentage
+            .is_some_and(|p| total > 0 && (failures as f64 * 100.0 / total as f64) > p);
+        over_count || over_pct
+    }
+}
+
+/// The iterations' results so far: one slot per iteration, and the failures tolerated.
+struct Results {
+    slots: Vec<Option<Value>>,
+    failures: usize,
+}
+
+impl Run<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn exec_map(
+        &self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        effective: &Value,
+        raw: &Value,
+        scope: &Scope<'_>,
+        prev: &mut u64,
+        jenv: Option<&mdlc_jsonata::Environment>,
+    ) -> Result<Value, Failure> {
+        let ctx = self.context(sr, None);
+        let env = Env {
+            ctx: Some(&ctx),
+            scope,
+        };
+        let at = FieldInput {
+            input: effective,
+            env: &env,
+            jenv,
+        };
+        let items = self.map_items(sr, m, raw, &at).await?;
+        let limits = MapLimits::read(sr, m, &at)?;
+        let inputs = self.iteration_inputs(sr, m, items, effective, raw, scope)?;
+        let inputs = match &m.item_batcher {
+            Some(b) => distributed::batch(sr, b, inputs, &at)?,
+            None => inputs,
+        };
+        let results = self
+            .run_iterations(sr, m, inputs, scope, prev, &limits)
+            .await?;
+        let out = Value::Array(results);
+        match &m.result_writer {
+            Some(w) => distributed::write_results(self.opts, sr, w, out, &at).await,
+            None => Ok(out),
+        }
+    }
+
+    /// The items: read by the `ItemReader`, else the `ItemsPath` of the effective input
+    /// (JSONPath) or `Items` (JSONata, the raw input without it).
+    async fn map_items(
+        &self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        raw: &Value,
+        at: &FieldInput<'_, '_>,
+    ) -> Result<Vec<Value>, Failure> {
+        if let Some(reader) = &m.item_reader {
+            return distributed::read_items(self.opts, sr, reader, at).await;
+        }
+        match sr.st.ql {
+            Ql::JsonPath => items_at_path(sr, m, at),
+            Ql::Jsonata => items_of_jsonata(sr, m.items.as_ref(), raw, at.jenv),
+        }
+    }
+
+    /// Each iteration's input: its item, or the `ItemSelector` evaluated with the item in the
+    /// context object (`$$.Map.Item`).
+    fn iteration_inputs(
+        &self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        items: Vec<Value>,
+        effective: &Value,
+        raw: &Value,
+        scope: &Scope<'_>,
+    ) -> Result<Vec<Value>, Failure> {
+        let Some(t) = &m.item_selector else {
+            return Ok(items);
+        };
+        // the context object is built once and only its `Map` entry changes
+        let mut ctx = self.context(sr, None);
+        if let Value::Object(c) = &mut ctx {
+            c.insert("Map".into(), json!({"Item": {"Index": 0, "Value": null}}));
+        }
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(Value::Object(entry)) = ctx.pointer_mut("/Map/Item") {
+                entry.insert("Index".into(), Value::from(i));
+                entry.insert("Value".into(), item.clone());
+            }
+            inputs.push(self.select_item(sr, t, &ctx, effective, raw, scope)?);
+        }
+        Ok(inputs)
+    }
+
+    /// One `ItemSelector`: JSONata sees `$states.input` (the Map's input) and
+    /// `$states.context`; JSONPath the effective input and `$$`.
+    fn select_item(
+        &self,
+        sr: &StateRun<'_>,
+        t: &Template,
+        ctx: &Value,
+        effective: &Value,
+        raw: &Value,
+        scope: &Scope<'_>,
+    ) -> Result<Value, Failure> {
+        match sr.st.ql {
+            Ql::Jsonata => {
+                let e = self.jsonata_env(&states_var(raw, Some(ctx), None, None), scope);
+                eval_ja(sr, t, "ItemSelector", &e)
+            }
+            Ql::JsonPath => {
+                let env = Env {
+                    ctx: Some(ctx),
+                    scope,
+                };
+                eval_jp(sr, t, effective, &env)
+            }
+        }
+    }
+
+    /// Runs the iterations, at most the concurrency limit at a time; each is polled once as it
+    /// starts, so one that finishes without waiting costs no scheduling. The results in order
+    /// (a tolerated failure as its error output), or the failure that ends the Map.
+    async fn run_iterations(
+        &self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        inputs: Vec<Value>,
+        scope: &Scope<'_>,
+        prev: &mut u64,
+        limits: &MapLimits,
+    ) -> Result<Vec<Value>, Failure> {
+        let total = inputs.len();
+        self.event(prev, "MapStateStarted", || json!({"length": total}));
+        let limit = limits.concurrency(total);
+        let base = *prev;
+        let name = &*sr.st.name;
+        let parent = if m.distributed { None } else { Some(scope) };
+        let mut iterations = inputs.into_iter().enumerate().map(|(i, input)| async move {
+            let r = self
+                .iteration(name, &m.processor, i, input, parent, base)
+                .await;
+            (i, r)
+        });
+        let mut results = Results {
+            slots: vec![None; total],
+            failures: 0,
+        };
+        let mut pending = FuturesUnordered::new();
+        loop {
+            let (i, r) = match start(&mut iterations, &mut pending, limit).await {
+                Some(done) => done,
+                None => match pending.next().await {
+                    Some(done) => done,
+                    // nothing running and nothing ready: the iterations have run out
+                    None => break,
+                },
+            };
+            self.settle(&mut results, i, r, total, limits, prev)?;
+        }
+        self.event(prev, "MapStateSucceeded", || Value::Null);
+        Ok(results
+            .slots
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Null))
+            .collect())
+    }
+
+    /// One iteration: the item processor run on `input` in a scope of its own (below the
+    /// Map's for an inline Map; a Distributed Map's child executions see no outer variables).
+    async fn iteration(
+        &self,
+        name: &str,
+        g: &Graph,
+        i: usize,
+        input: Value,
+        parent: Option<&Scope<'_>>,
+        base: u64,
+    ) -> Result<Value, Failure> {
+        let mut p = base;
+        self.event(
+            &mut p,
+            "MapIterationStarted",
+            || json!({"name": name, "index": i}),
+        );
+        let mut child = Scope::child(parent);
+        let r = self.run_graph(g, input, &mut child, &mut p).await;
+        let ty = if r.is_ok() {
+            "MapIterationSucceeded"
+        } else {
+            "MapIterationFailed"
+        };
+        self.event(&mut p, ty, || json!({"name": name, "index": i}));
+        r
+    }
+
+    /// Records iteration `i`'s result; a failure ends the Map when it is terminal, when no
+    /// failure is tolerated, or when it exceeds the tolerance.
+    fn settle(
+        &self,
+        results: &mut Results,
+        i: usize,
+        r: Result<Value, Failure>,
+        total: usize,
+        limits: &MapLimits,
+        prev: &mut u64,
+    ) -> Result<(), Failure> {
+        let value = match r {
+            Ok(v) => v,
+            Err(f) if f.terminal => return Err(f),
+            Err(f) if !limits.tolerant() => return Err(self.map_failed(f, prev)),
+            Err(f) => {
+                results.failures += 1;
+                if limits.exceeded(results.failures, total) {
+                    let f = Failure::new(
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerance threshold was exceeded",
+                    );
+                    return Err(self.map_failed(f, prev));
+                }
+                f.output()
+            }
+        };
+        if let Some(slot) = results.slots.get_mut(i) {
+            *slot = Some(value);
+        }
+        Ok(())
+    }
+
+    /// Records `MapStateFailed` for the failure that ends the Map.
+    fn map_failed(&self, f: Failure, prev: &mut u64) -> Failure {
+        self.event(
+            prev,
+            "MapStateFailed",
+            || json!({"error": f.error, "cause": f.cause}),
+        );
+        f
+    }
+}
+
+/// Starts iterations until `limit` run; an iteration that finishes at its first poll is
+/// returned at once (none is started after it).
+async fn start<I, F, T>(
+    iterations: &mut I,
+    pending: &mut FuturesUnordered<Pin<Box<F>>>,
+    limit: usize,
+) -> Option<T>
+where
+    I: Iterator<Item = F>,
+    F: Future<Output = T>,
+{
+    while pending.len() < limit {
+        let mut f = Box::pin(iterations.next()?);
+        match futures::poll!(f.as_mut()) {
+            Poll::Ready(r) => return Some(r),
+            Poll::Pending => pending.push(f),
+        }
+    }
+    None
+}
+
+/// The `ItemsPath` of the effective input (the whole of it without one): an array.
+fn items_at_path(
+    sr: &StateRun<'_>,
+    m: &MapSpec,
+    at: &FieldInput<'_, '_>,
+) -> Result<Vec<Value>, Failure> {
+    let v: Cow<'_, Value> = match &m.items_path {
+        Some(p) => p
+            .lookup(at.input, at.env)
+            .map_err(|e| path_failure(sr, p, e))?,
+        None => Cow::Borrowed(at.input),
+    };
+    match v.into_owned() {
+        Value::Array(a) => Ok(a),
+        other => Err(runtime(
+            sr,
+            format!(
+                "Map state input must be an array but was: {}",
+                compact(&other)
+            ),
+        )),
+    }
+}
+
+/// JSONata `Items` (the raw input without it): an array.
+fn items_of_jsonata(
+    sr: &StateRun<'_>,
+    items: Option<&Template>,
+    raw: &Value,
+    jenv: Option<&mdlc_jsonata::Environment>,
+) -> Result<Vec<Value>, Failure> {
+    let Some(t) = items else {
+        return match raw {
+            Value::Array(a) => Ok(a.clone()),
+            other => Err(query_error(
+                sr,
+                format!(
+                    "Map state input must be an array but was: {}",
+                    compact(other)
+                ),
+            )),
+        };
+    };
+    let v = match jenv {
+        Some(e) => eval_ja(sr, t, "Items", e)?,
+        None => Value::Null,
+    };
+    match v {
+        Value::Array(a) => Ok(a),
+        other => {
+            let src = match t {
+                Template::Jsonata(j) => j.src.to_string(),
+                _ => compact(&other),
+            };
+            Err(unexpected_type(sr, &src, "Items", "array", &other))
+        }
+    }
+}

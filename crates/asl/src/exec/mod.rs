@@ -1,0 +1,430 @@
+//! Evaluation of a validated model: [`Run`] (one execution), its run loop, the dispatcher from a
+//! state's type to the module that executes it, and what every state uses (the history's
+//! events, the execution's limits, the context object, the JSONata environment).
+//!
+//! Layers, each using only those below it (`tests/layering.rs` checks there is no cycle):
+//!
+//! ```text
+//! pass, choice, wait, succeed, fail, work, retry, task, parallel, map   (one per state type)
+//! exec (this module: Run, the run loop, the dispatcher)
+//! crate::distributed                                 (a Distributed Map's items and results)
+//! types, failure, eval                               (shared run types and field evaluation)
+//! ```
+//!
+//! Each state module adds the methods of its state to [`Run`]; the run loop calls them, and a
+//! Parallel or Map state runs its branches through [`Run::run_graph`]: method calls on `Run`,
+//! not imports, so no module below names one above it.
+
+mod choice;
+pub(crate) mod eval;
+mod fail;
+pub(crate) mod failure;
+mod map;
+mod parallel;
+mod pass;
+mod retry;
+mod succeed;
+mod task;
+pub(crate) mod types;
+mod wait;
+mod work;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
+
+use self::eval::{assigns_of, output_of, states_var};
+use self::failure::{Failure, check_state_output};
+use self::types::{Env, Flow, Scope, StateRun, WaitPlan};
+use crate::api::{Execution, ExecutionOptions, ExecutionStatus, HistoryEvent};
+use crate::limits::{HISTORY_LIMIT_CAUSE, MAX_EXECUTION_SECONDS, MAX_HISTORY_EVENTS};
+use crate::model::{Graph, Kind, Model, State, StateType};
+
+/// One execution.
+pub(crate) struct Run<'o> {
+    opts: &'o ExecutionOptions,
+    input: Value,
+    exec_arn: String,
+    sm_arn: String,
+    start_time: String,
+    recording: bool,
+    events: Mutex<Vec<HistoryEvent>>,
+    counter: AtomicU64,
+    transitions: AtomicU64,
+    /// No further event fits in the history (the next one would be event 25,000).
+    history_full: AtomicBool,
+    /// When the execution times out: its TimeoutSeconds, at most one year after the start.
+    deadline: DateTime<Utc>,
+    /// The cause of the timeout at the deadline (TimeoutSeconds or the one-year maximum).
+    timeout_cause: &'static str,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl<'o> Run<'o> {
+    pub fn new(opts: &'o ExecutionOptions, input: Value, timeout_seconds: Option<u64>) -> Self {
+        let now = opts.clock.now();
+        Run {
+            opts,
+            input,
+            exec_arn: opts.execution_arn(),
+            sm_arn: opts.state_machine_arn(),
+            start_time: ts(now),
+            recording: opts.record_history || opts.observer.is_some(),
+            events: Mutex::new(Vec::new()),
+            counter: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+            history_full: AtomicBool::new(false),
+            deadline: execution_deadline(now, timeout_seconds),
+            timeout_cause: match timeout_seconds {
+                Some(t) if t <= MAX_EXECUTION_SECONDS => TIMEOUT_CAUSE,
+                _ => MAX_TIME_CAUSE,
+            },
+        }
+    }
+
+    /// Records an event. The history holds at most 25,000 events and the last one must end the
+    /// execution: once only that one fits, other events are dropped and the run is stopped at
+    /// its next check ([`Run::limits_check`]).
+    fn event(&self, prev: &mut u64, ty: &str, details: impl FnOnce() -> Value) -> u64 {
+        let ends_execution = ty.starts_with("Execution") && ty != "ExecutionStarted";
+        let taken = self
+            .counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                (ends_execution || c + 1 < MAX_HISTORY_EVENTS).then_some(c + 1)
+            });
+        let Ok(before) = taken else {
+            self.history_full.store(true, Ordering::Relaxed);
+            return *prev;
+        };
+        let id = before + 1;
+        if self.recording {
+            self.record(HistoryEvent {
+                id,
+                previous_event_id: *prev,
+                timestamp: ts(self.opts.clock.now()),
+                event_type: ty.to_string(),
+                details: details(),
+            });
+        }
+        *prev = id;
+        id
+    }
+
+    /// Hands an event to the observer and keeps it in the history when asked to.
+    fn record(&self, ev: HistoryEvent) {
+        if let Some(o) = &self.opts.observer {
+            o.on_event(&ev);
+        }
+        if self.opts.record_history
+            && let Ok(mut evs) = self.events.lock()
+        {
+            evs.push(ev);
+        }
+    }
+
+    pub async fn run(self, model: &Model) -> Execution {
+        let mut prev = 0;
+        let input = self.input.clone();
+        self.event(&mut prev, "ExecutionStarted", || {
+            json!({"input": input.clone(), "roleArn": format!("arn:aws:iam::{}:role/StepFunctionsRole", self.opts.account), "stateMachineArn": self.sm_arn})
+        });
+        let mut scope = Scope::root();
+        let result = self
+            .run_graph(&model.graph, input, &mut scope, &mut prev)
+            .await;
+        let (status, output, error, cause) = self.finish(result, &mut prev);
+        let history = self.events.into_inner().unwrap_or_else(|e| e.into_inner());
+        Execution {
+            status,
+            output,
+            error,
+            cause,
+            history,
+        }
+    }
+
+    /// The execution's end event and outcome: succeeded, timed out or failed.
+    #[allow(clippy::type_complexity)]
+    fn finish(
+        &self,
+        result: Result<Value, Failure>,
+        prev: &mut u64,
+    ) -> (
+        ExecutionStatus,
+        Option<Value>,
+        Option<String>,
+        Option<String>,
+    ) {
+        match result {
+            Ok(out) => {
+                self.event(
+                    prev,
+                    "ExecutionSucceeded",
+                    || json!({"output": out.clone()}),
+                );
+                (ExecutionStatus::Succeeded, Some(out), None, None)
+            }
+            Err(f) => {
+                let timed_out = f.terminal && f.error.as_deref() == Some("States.Timeout");
+                let (ty, status) = if timed_out {
+                    ("ExecutionTimedOut", ExecutionStatus::TimedOut)
+                } else {
+                    ("ExecutionFailed", ExecutionStatus::Failed)
+                };
+                self.event(prev, ty, || json!({"error": f.error, "cause": f.cause}));
+                (status, None, f.error, f.cause)
+            }
+        }
+    }
+
+    /// Runs a graph (the state machine, a Parallel branch, a Map iteration) from its start to
+    /// its end.
+    fn run_graph<'a>(
+        &'a self,
+        g: &'a Graph,
+        input: Value,
+        scope: &'a mut Scope<'_>,
+        prev: &'a mut u64,
+    ) -> BoxFuture<'a, Result<Value, Failure>> {
+        Box::pin(async move {
+            let mut idx = g.start;
+            let mut input = input;
+            loop {
+                self.count_transition()?;
+                self.limits_check()?;
+                let Some(st) = g.states.get(idx) else {
+                    return Err(Failure::new(
+                        "States.Runtime",
+                        "internal error: bad state index",
+                    ));
+                };
+                let entered_id = self.event(
+                    prev,
+                    entered_event(st.ty),
+                    || json!({"name": &*st.name, "input": input.clone()}),
+                );
+                let flow = match &st.kind {
+                    Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+                        // boxed: keeps the loop's own future small (Map iterations allocate one)
+                        Box::pin(self.exec_with_retry(st, input, scope, prev, entered_id)).await?
+                    }
+                    _ => {
+                        let (flow, plan) = self.exec_sync(st, input, scope, entered_id)?;
+                        if let Some(plan) = plan {
+                            self.apply_wait(plan).await?;
+                        }
+                        flow
+                    }
+                };
+                match self.leave(st, flow, prev)? {
+                    Flow::Next(next, out) => {
+                        idx = next;
+                        input = out;
+                    }
+                    Flow::End(out) => return Ok(out),
+                }
+            }
+        })
+    }
+
+    /// Counts a state transition against the execution's `max_transitions`.
+    fn count_transition(&self) -> Result<(), Failure> {
+        let n = self.transitions.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.opts.max_transitions {
+            Some(max) if n > max => Err(Failure::new(
+                "States.Runtime",
+                format!("the execution exceeded the limit of {max} state transitions"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a state's output and records its exited event (a Fail state has none).
+    fn leave(&self, st: &State, flow: Flow, prev: &mut u64) -> Result<Flow, Failure> {
+        let (Flow::Next(_, out) | Flow::End(out)) = &flow;
+        check_state_output(&st.name, out)?;
+        if matches!(flow, Flow::End(_)) || st.ty != StateType::Fail {
+            self.event(
+                prev,
+                exited_event(st.ty),
+                || json!({"name": &*st.name, "output": out.clone()}),
+            );
+        }
+        Ok(flow)
+    }
+
+    /// The dispatcher of the states that need no await: Pass, Choice, Wait (planning only),
+    /// Succeed and Fail.
+    fn exec_sync(
+        &self,
+        st: &State,
+        raw: Value,
+        scope: &mut Scope<'_>,
+        entered_id: u64,
+    ) -> Result<(Flow, Option<WaitPlan>), Failure> {
+        let sr = self.enter(st, entered_id);
+        match &st.kind {
+            Kind::Pass { result } => Ok((self.exec_pass(&sr, result.as_ref(), raw, scope)?, None)),
+            Kind::Choice { rules, default } => {
+                Ok((self.exec_choice(&sr, rules, *default, raw, scope)?, None))
+            }
+            Kind::Wait(w) => self.exec_wait(&sr, w, raw, scope),
+            Kind::Succeed => Ok((self.exec_succeed(&sr, raw, scope)?, None)),
+            Kind::Fail { error, cause } => {
+                Err(self.exec_fail(&sr, error.as_ref(), cause.as_ref(), &raw, scope))
+            }
+            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => Err(Failure::new(
+                "States.Runtime",
+                "internal error: not a simple state",
+            )),
+        }
+    }
+
+    fn context(&self, sr: &StateRun<'_>, token: Option<&str>) -> Value {
+        let mut m = Map::new();
+        m.insert(
+            "Execution".into(),
+            json!({
+                "Id": self.exec_arn,
+                "Input": self.input.clone(),
+                "Name": self.opts.execution_name,
+                "RoleArn": format!("arn:aws:iam::{}:role/StepFunctionsRole", self.opts.account),
+                "StartTime": self.start_time,
+                "RedriveCount": 0,
+            }),
+        );
+        m.insert(
+            "StateMachine".into(),
+            json!({"Id": self.sm_arn, "Name": self.opts.state_machine_name}),
+        );
+        m.insert(
+            "State".into(),
+            json!({"Name": &*sr.st.name, "EnteredTime": sr.entered_time, "RetryCount": sr.retry_count}),
+        );
+        if let Some(t) = token {
+            m.insert("Task".into(), json!({"Token": t}));
+        }
+        if let Some((i, v)) = sr.map_item {
+            m.insert(
+                "Map".into(),
+                json!({"Item": {"Index": i, "Value": v.clone()}}),
+            );
+        }
+        Value::Object(m)
+    }
+
+    /// The context object, when the state reads it.
+    fn state_context(&self, sr: &StateRun<'_>) -> Option<Value> {
+        sr.st.uses_context.then(|| self.context(sr, None))
+    }
+
+    fn jsonata_env(&self, states: &Value, scope: &Scope<'_>) -> mdlc_jsonata::Environment {
+        let now = self.opts.clock.now().timestamp_millis();
+        let mut env =
+            mdlc_jsonata::Environment::new().with_aws_functions(mdlc_jsonata::AwsContext {
+                now_millis: now,
+                random_seed: None,
+            });
+        let mut vars = Vec::new();
+        scope.all(&mut vars);
+        for (k, v) in vars {
+            env.bind(&k, v);
+        }
+        env.bind("states", states.clone());
+        env
+    }
+
+    /// A JSONata state that only assigns and shapes its output (Pass, Succeed): `Assign`, then
+    /// `Output`.
+    fn assign_and_output(
+        &self,
+        sr: &StateRun<'_>,
+        raw: Value,
+        scope: &mut Scope<'_>,
+    ) -> Result<Value, Failure> {
+        let st = sr.st;
+        let ctx = self.state_context(sr);
+        let jenv = self.jsonata_env(&states_var(&raw, ctx.as_ref(), None, None), scope);
+        let penv = Env {
+            ctx: ctx.as_ref(),
+            scope,
+        };
+        let assigns = assigns_of(sr, st.assign.as_ref(), &raw, &penv, Some(&jenv))?;
+        let out = output_of(sr, st.output.as_ref(), raw, &jenv)?;
+        scope.assign(assigns);
+        Ok(out)
+    }
+
+    /// Stops the run once it has reached its deadline or its history is full. Reaching it is
+    /// enough: on AWS the states before a Wait that ends exactly then always take some time.
+    fn limits_check(&self) -> Result<(), Failure> {
+        if self.opts.clock.now() >= self.deadline {
+            return Err(Failure::terminal("States.Timeout", self.timeout_cause));
+        }
+        if self.history_full.load(Ordering::Relaxed) {
+            return Err(Failure::terminal("States.Runtime", HISTORY_LIMIT_CAUSE));
+        }
+        Ok(())
+    }
+
+    /// The run of a state just entered (its entered time only when it reads the context).
+    fn enter<'s>(&self, st: &'s State, entered_id: u64) -> StateRun<'s> {
+        let entered_time = if st.uses_context {
+            ts(self.opts.clock.now())
+        } else {
+            String::new()
+        };
+        StateRun {
+            st,
+            entered_id,
+            entered_time,
+            retry_count: 0,
+            map_item: None,
+        }
+    }
+}
+
+fn entered_event(t: StateType) -> &'static str {
+    match t {
+        StateType::Pass => "PassStateEntered",
+        StateType::Task => "TaskStateEntered",
+        StateType::Choice => "ChoiceStateEntered",
+        StateType::Wait => "WaitStateEntered",
+        StateType::Succeed => "SucceedStateEntered",
+        StateType::Fail => "FailStateEntered",
+        StateType::Parallel => "ParallelStateEntered",
+        StateType::Map => "MapStateEntered",
+    }
+}
+
+fn exited_event(t: StateType) -> &'static str {
+    match t {
+        StateType::Pass => "PassStateExited",
+        StateType::Task => "TaskStateExited",
+        StateType::Choice => "ChoiceStateExited",
+        StateType::Wait => "WaitStateExited",
+        StateType::Succeed => "SucceedStateExited",
+        StateType::Fail => "FailStateExited",
+        StateType::Parallel => "ParallelStateExited",
+        StateType::Map => "MapStateExited",
+    }
+}
+
+const TIMEOUT_CAUSE: &str = "The execution timed out (TimeoutSeconds elapsed).";
+const MAX_TIME_CAUSE: &str =
+    "The execution timed out: it reached the maximum execution time of 1 year (31536000 seconds).";
+
+/// When an execution started at `start` times out: after its `TimeoutSeconds`, and at the
+/// latest after the one-year maximum execution time of a Standard workflow.
+fn execution_deadline(start: DateTime<Utc>, timeout_seconds: Option<u64>) -> DateTime<Utc> {
+    let secs = timeout_seconds.map_or(MAX_EXECUTION_SECONDS, |t| t.min(MAX_EXECUTION_SECONDS));
+    chrono::TimeDelta::try_seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+        .and_then(|d| start.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}

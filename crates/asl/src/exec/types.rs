@@ -1,0 +1,103 @@
+//! What one execution's states share while they run: the variables in scope, what paths can
+//! see, the facts of the state being run, where a state leads. Below the run loop
+//! ([`super::Run`]) and the Distributed Map's reader and writer (`crate::distributed`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::model::State;
+use crate::path::PathEnv;
+
+/// Variables: one frame per scope (the state machine, each Parallel branch, each Map iteration).
+pub(crate) struct Scope<'p> {
+    vars: HashMap<String, Value>,
+    parent: Option<&'p Scope<'p>>,
+}
+
+impl<'p> Scope<'p> {
+    pub(crate) fn root() -> Self {
+        Scope {
+            vars: HashMap::new(),
+            parent: None,
+        }
+    }
+
+    pub(crate) fn child(parent: Option<&'p Scope<'p>>) -> Self {
+        Scope {
+            vars: HashMap::new(),
+            parent,
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        match self.vars.get(name) {
+            Some(v) => Some(v),
+            None => self.parent.and_then(|p| p.get(name)),
+        }
+    }
+
+    /// Every variable in scope, the outer frames' first (an inner one shadows them).
+    pub(crate) fn all(&self, out: &mut Vec<(String, Value)>) {
+        if let Some(p) = self.parent {
+            p.all(out);
+        }
+        for (k, v) in &self.vars {
+            out.push((k.clone(), v.clone()));
+        }
+    }
+
+    /// Sets the variables of a state's `Assign` in this frame.
+    pub(crate) fn assign(&mut self, assigns: Vec<(String, Value)>) {
+        for (k, v) in assigns {
+            self.vars.insert(k, v);
+        }
+    }
+}
+
+/// What the paths of one state can see.
+pub(crate) struct Env<'a> {
+    pub ctx: Option<&'a Value>,
+    pub scope: &'a Scope<'a>,
+}
+
+impl PathEnv for Env<'_> {
+    fn context(&self) -> Option<&Value> {
+        self.ctx
+    }
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.scope.get(name)
+    }
+}
+
+/// Per-state runtime facts that error messages and the context object use.
+pub(crate) struct StateRun<'a> {
+    pub st: &'a State,
+    pub entered_id: u64,
+    pub entered_time: String,
+    pub retry_count: u64,
+    pub map_item: Option<(usize, &'a Value)>,
+}
+
+/// Where a state leads: to the state at an index of its graph, or out of the graph.
+pub(crate) enum Flow {
+    Next(usize, Value),
+    End(Value),
+}
+
+impl Flow {
+    /// The state's `Next` with `out`, or the end of its graph.
+    pub(crate) fn after(st: &State, out: Value) -> Flow {
+        match st.next {
+            Some(n) => Flow::Next(n, out),
+            None => Flow::End(out),
+        }
+    }
+}
+
+/// A planned Wait: how long to sleep, and whether the execution times out meanwhile.
+pub(crate) struct WaitPlan {
+    pub sleep: Duration,
+    pub times_out: bool,
+}

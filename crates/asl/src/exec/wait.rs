@@ -1,0 +1,210 @@
+//! The Wait state: plans its sleep (`Seconds`, `Timestamp` or their paths, or JSONata) without
+//! sleeping, so the run loop's synchronous dispatcher can run it; the loop then sleeps.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::Run;
+use super::eval::{
+    FieldInput, apply_io_path, assigns_of, eval_field, output_of, states_var, whole_i64,
+};
+use super::failure::{Failure, compact, path_failure, runtime, unexpected_type};
+use super::types::{Env, Flow, Scope, StateRun, WaitPlan};
+use crate::model::{Dyn, Ql, WaitSpec, parse_timestamp};
+
+impl Run<'_> {
+    pub(super) fn exec_wait(
+        &self,
+        sr: &StateRun<'_>,
+        w: &WaitSpec,
+        raw: Value,
+        scope: &mut Scope<'_>,
+    ) -> Result<(Flow, Option<WaitPlan>), Failure> {
+        let (out, plan) = match sr.st.ql {
+            Ql::JsonPath => self.wait_jsonpath(sr, w, raw, scope)?,
+            Ql::Jsonata => self.wait_jsonata(sr, w, raw, scope)?,
+        };
+        Ok((Flow::after(sr.st, out), plan))
+    }
+
+    fn wait_jsonpath(
+        &self,
+        sr: &StateRun<'_>,
+        w: &WaitSpec,
+        raw: Value,
+        scope: &mut Scope<'_>,
+    ) -> Result<(Value, Option<WaitPlan>), Failure> {
+        let st = sr.st;
+        let ctx = self.state_context(sr);
+        let env = Env {
+            ctx: ctx.as_ref(),
+            scope,
+        };
+        let effective = apply_io_path(sr, &st.input_path, raw, &env)?;
+        let at = FieldInput {
+            input: &effective,
+            env: &env,
+            jenv: None,
+        };
+        let plan = self.wait_plan(sr, w, &at)?;
+        let assigns = assigns_of(sr, st.assign.as_ref(), &effective, &env, None)?;
+        let out = apply_io_path(sr, &st.output_path, effective, &env)?;
+        scope.assign(assigns);
+        Ok((out, plan))
+    }
+
+    fn wait_jsonata(
+        &self,
+        sr: &StateRun<'_>,
+        w: &WaitSpec,
+        raw: Value,
+        scope: &mut Scope<'_>,
+    ) -> Result<(Value, Option<WaitPlan>), Failure> {
+        let st = sr.st;
+        let ctx = self.state_context(sr);
+        let jenv = self.jsonata_env(&states_var(&raw, ctx.as_ref(), None, None), scope);
+        let penv = Env {
+            ctx: ctx.as_ref(),
+            scope,
+        };
+        let at = FieldInput {
+            input: &raw,
+            env: &penv,
+            jenv: Some(&jenv),
+        };
+        let plan = self.wait_plan(sr, w, &at)?;
+        let assigns = assigns_of(sr, st.assign.as_ref(), &raw, &penv, Some(&jenv))?;
+        let out = output_of(sr, st.output.as_ref(), raw, &jenv)?;
+        scope.assign(assigns);
+        Ok((out, plan))
+    }
+
+    /// How long a Wait state sleeps (computed without sleeping): nothing when its time has
+    /// come; up to the deadline (and then the execution times out) when it is later.
+    fn wait_plan(
+        &self,
+        sr: &StateRun<'_>,
+        w: &WaitSpec,
+        at: &FieldInput<'_, '_>,
+    ) -> Result<Option<WaitPlan>, Failure> {
+        let now = self.opts.clock.now();
+        let until = match w {
+            WaitSpec::Seconds(d) => {
+                let secs = wait_seconds(sr, d, at)?;
+                // past the deadline (at most a year away) when it does not fit in a date
+                chrono::TimeDelta::try_seconds(secs)
+                    .and_then(|d| now.checked_add_signed(d))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            }
+            WaitSpec::Timestamp(d) => wait_timestamp(sr, d, at)?,
+        };
+        if until <= now {
+            return Ok(None);
+        }
+        if until >= self.deadline {
+            let d = (self.deadline - now).to_std().unwrap_or_default();
+            return Ok(Some(WaitPlan {
+                sleep: d + Duration::from_millis(1),
+                times_out: true,
+            }));
+        }
+        Ok(Some(WaitPlan {
+            sleep: (until - now).to_std().unwrap_or_default(),
+            times_out: false,
+        }))
+    }
+
+    /// Sleeps as planned; the execution times out when the plan reaches its deadline.
+    pub(super) async fn apply_wait(&self, plan: WaitPlan) -> Result<(), Failure> {
+        self.opts.clock.sleep(plan.sleep).await;
+        if plan.times_out {
+            return Err(Failure::terminal("States.Timeout", self.timeout_cause));
+        }
+        Ok(())
+    }
+}
+
+/// `Seconds`, `SecondsPath` (a non-negative whole number) or JSONata `Seconds` (0 to
+/// 99,999,999).
+fn wait_seconds(sr: &StateRun<'_>, d: &Dyn<i64>, at: &FieldInput<'_, '_>) -> Result<i64, Failure> {
+    match d {
+        Dyn::Fixed(s) => Ok(*s),
+        Dyn::Path(p) => {
+            let v = p
+                .read(at.input, at.env)
+                .map_err(|e| path_failure(sr, p, e))?;
+            match whole_i64(&v) {
+                Some(s) if s < 0 => Err(runtime(
+                    sr,
+                    format!("The SecondsPath parameter references a negative value: {p} == {s}"),
+                )),
+                Some(s) => Ok(s),
+                None => Err(runtime(
+                    sr,
+                    format!(
+                        "The SecondsPath parameter does not reference a valid integer value: {p} == {}",
+                        compact(&v)
+                    ),
+                )),
+            }
+        }
+        Dyn::Jsonata(j) => {
+            let v = eval_field(sr, j, "Seconds", at.jenv)?;
+            match whole_i64(&v) {
+                Some(s) if (0..=99_999_999).contains(&s) => Ok(s),
+                _ => Err(unexpected_type(sr, &j.src, "Seconds", "integer", &v)),
+            }
+        }
+    }
+}
+
+/// `Timestamp`, `TimestampPath` or JSONata `Timestamp`: an ISO-8601 date-time with an offset.
+fn wait_timestamp(
+    sr: &StateRun<'_>,
+    d: &Dyn<String>,
+    at: &FieldInput<'_, '_>,
+) -> Result<DateTime<Utc>, Failure> {
+    let s: String = match d {
+        Dyn::Fixed(s) => s.clone(),
+        Dyn::Path(p) => {
+            let v = p
+                .read(at.input, at.env)
+                .map_err(|e| path_failure(sr, p, e))?;
+            match v {
+                Value::String(s) => s,
+                other => {
+                    return Err(runtime(
+                        sr,
+                        format!(
+                            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
+                            compact(&other)
+                        ),
+                    ));
+                }
+            }
+        }
+        Dyn::Jsonata(j) => match eval_field(sr, j, "Timestamp", at.jenv)? {
+            Value::String(s) => s,
+            other => {
+                return Err(unexpected_type(sr, &j.src, "Timestamp", "string", &other));
+            }
+        },
+    };
+    let what = if matches!(d, Dyn::Jsonata(_)) {
+        "Timestamp"
+    } else {
+        "TimestampPath"
+    };
+    parse_timestamp(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            runtime(
+                sr,
+                format!(
+                    "The {what} parameter does not reference a valid ISO-8601 extended offset date-time format string: {s}"
+                ),
+            )
+        })
+}
