@@ -7,6 +7,8 @@
 #   SHARD=k/n          only the k-th of n slices of the mutants (a whole crate takes hours on 2 cores)
 #   BASE=<git rev>     only mutants in code changed since BASE (cargo mutants --in-diff)
 #   FILES=<glob>       only these source files, e.g. FILES=crates/core/src/policy.rs
+#   ITERATE=1          only the mutants not caught by the previous run into the same output
+#                      (cargo mutants --iterate): after adding tests for the missed ones
 #   JOBS=1             parallel build/test jobs (each one a full build directory)
 #   TIMEOUT=120        seconds a mutant's tests may take before it counts as a timeout
 #
@@ -74,6 +76,7 @@ for crate in $CRATES; do
        --build-timeout 900 --no-shuffle -o "$out")
   [ -n "${SHARD:-}" ] && cmd+=(--shard "$SHARD")
   [ -n "${FILES:-}" ] && cmd+=(-f "$FILES")
+  [ -n "${ITERATE:-}" ] && cmd+=(--iterate)
   if [ -n "${BASE:-}" ]; then
     git diff "$BASE" > "$out/base.diff" || exit 2
     cmd+=(--in-diff "$out/base.diff")

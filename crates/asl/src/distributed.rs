@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::api::ExecutionOptions;
+use crate::api::{ExecutionOptions, ItemStore};
 use crate::exec::eval::{FieldInput, dyn_u64, eval_ja, eval_jp};
 use crate::exec::failure::{Failure, runtime};
 use crate::exec::types::StateRun;
@@ -74,35 +74,12 @@ pub(crate) async fn read_items(
         return Err(runtime(sr, "ItemReader parameters need a 'Bucket'"));
     }
     let max = dyn_u64(sr, r.max_items.as_ref(), "MaxItems", at)?;
-    let mut items: Vec<Value> = if r.resource.starts_with("arn:aws:states:::s3:listObjectsV2") {
+    let mut items = if r.resource.starts_with("arn:aws:states:::s3:listObjectsV2") {
         let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("");
-        let objs = store
-            .list(&format!("s3://{bucket}/{prefix}"))
-            .await
-            .map_err(s3_failure)?;
-        objs.into_iter()
-            .map(|o| {
-                json!({
-                    "Etag": o.etag.unwrap_or_default(),
-                    "Key": o.key,
-                    "LastModified": o.last_modified.unwrap_or_default(),
-                    "Size": o.size,
-                    "StorageClass": "STANDARD",
-                })
-            })
-            .collect()
+        list_objects(store.as_ref(), bucket, prefix).await?
     } else {
         let key = params.get("Key").and_then(Value::as_str).unwrap_or("");
-        let uri = format!("s3://{bucket}/{key}");
-        let bytes = store.get(&uri).await.map_err(s3_failure)?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Failure::new(
-                "States.ItemReaderFailed",
-                format!("{uri} is not UTF-8 text"),
-            )
-        })?;
-        parse_items(r, &text)
-            .map_err(|m| Failure::new("States.ItemReaderFailed", format!("{uri}: {m}")))?
+        read_object(store.as_ref(), r, &format!("s3://{bucket}/{key}")).await?
     };
     if let Some(m) = max
         && m > 0
@@ -110,6 +87,47 @@ pub(crate) async fn read_items(
         items.truncate(usize::try_from(m).unwrap_or(usize::MAX));
     }
     Ok(items)
+}
+
+/// `s3:listObjectsV2`: one item per object under the prefix.
+async fn list_objects(
+    store: &dyn ItemStore,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Value>, Failure> {
+    let objs = store
+        .list(&format!("s3://{bucket}/{prefix}"))
+        .await
+        .map_err(s3_failure)?;
+    Ok(objs
+        .into_iter()
+        .map(|o| {
+            json!({
+                "Etag": o.etag.unwrap_or_default(),
+                "Key": o.key,
+                "LastModified": o.last_modified.unwrap_or_default(),
+                "Size": o.size,
+                "StorageClass": "STANDARD",
+            })
+        })
+        .collect())
+}
+
+/// `s3:getObject`: the items in the object at `uri`, as its ReaderConfig says.
+async fn read_object(
+    store: &dyn ItemStore,
+    r: &ItemReader,
+    uri: &str,
+) -> Result<Vec<Value>, Failure> {
+    let bytes = store.get(uri).await.map_err(s3_failure)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Failure::new(
+            "States.ItemReaderFailed",
+            format!("{uri} is not UTF-8 text"),
+        )
+    })?;
+    parse_items(r, &text)
+        .map_err(|m| Failure::new("States.ItemReaderFailed", format!("{uri}: {m}")))
 }
 
 /// Parses an object's text into items according to the ReaderConfig.
@@ -137,46 +155,51 @@ pub(crate) fn parse_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, Stri
                 serde_json::from_str(l).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1))
             })
             .collect(),
-        "MANIFEST" => {
-            let v: Value =
-                serde_json::from_str(text).map_err(|e| format!("invalid manifest: {e}"))?;
-            let bucket = v
-                .get("sourceBucket")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            Ok(v.get("files")
-                .and_then(Value::as_array)
-                .map(|fs| {
-                    fs.iter()
-                        .map(|f| json!({"Bucket": bucket, "Key": f.get("key").cloned().unwrap_or(Value::Null)}))
-                        .collect()
-                })
-                .unwrap_or_default())
-        }
-        _ => {
-            let rows = parse_csv(text, r.csv_delimiter)?;
-            let mut rows = rows.into_iter();
-            let headers: Vec<String> = if r.csv_header_location == "GIVEN" {
-                r.csv_headers.clone().unwrap_or_default()
-            } else {
-                rows.next().unwrap_or_default()
-            };
-            Ok(rows
-                .filter(|row| !(row.len() == 1 && row.first().is_some_and(|c| c.is_empty())))
-                .map(|row| {
-                    let mut m = Map::new();
-                    for (i, h) in headers.iter().enumerate() {
-                        m.insert(
-                            h.clone(),
-                            Value::String(row.get(i).cloned().unwrap_or_default()),
-                        );
-                    }
-                    Value::Object(m)
-                })
-                .collect())
-        }
+        "MANIFEST" => manifest_items(text),
+        _ => csv_items(r, text),
     }
+}
+
+/// An S3 inventory manifest: one `{"Bucket", "Key"}` item per listed file.
+fn manifest_items(text: &str) -> Result<Vec<Value>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid manifest: {e}"))?;
+    let bucket = v
+        .get("sourceBucket")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    Ok(v.get("files")
+        .and_then(Value::as_array)
+        .map(|fs| {
+            fs.iter()
+                .map(|f| json!({"Bucket": bucket, "Key": f.get("key").cloned().unwrap_or(Value::Null)}))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// CSV: one object per row, keyed by the first row or the given headers; blank lines skipped.
+fn csv_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, String> {
+    let rows = parse_csv(text, r.csv_delimiter)?;
+    let mut rows = rows.into_iter();
+    let headers: Vec<String> = if r.csv_header_location == "GIVEN" {
+        r.csv_headers.clone().unwrap_or_default()
+    } else {
+        rows.next().unwrap_or_default()
+    };
+    Ok(rows
+        .filter(|row| !(row.len() == 1 && row.first().is_some_and(|c| c.is_empty())))
+        .map(|row| {
+            let mut m = Map::new();
+            for (i, h) in headers.iter().enumerate() {
+                m.insert(
+                    h.clone(),
+                    Value::String(row.get(i).cloned().unwrap_or_default()),
+                );
+            }
+            Value::Object(m)
+        })
+        .collect())
 }
 
 /// RFC 4180 CSV: quoted fields with doubled quotes, CRLF or LF line ends.
@@ -314,43 +337,91 @@ pub(crate) async fn write_results(
         Value::Array(a) => a,
         other => vec![other],
     };
-    let map_run_arn = map_run_arn(opts, sr, &map_run_id);
-    if w.output_type.is_some() || w.transformation.is_some() {
+    let dest = Destination {
+        store: store.as_ref(),
+        map_run_arn: map_run_arn(opts, sr, &map_run_id),
+        map_run_id,
+        bucket,
+        prefix,
+    };
+    let key = if w.output_type.is_some() || w.transformation.is_some() {
         // WriterConfig: write the (transformed) results themselves
-        let body = match w.output_type.as_deref() {
-            Some("JSONL") => items
-                .iter()
-                .map(|v| serde_json::to_string(v).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => serde_json::to_string(&items).unwrap_or_default(),
-        };
-        let key = join_key(&prefix, &format!("{map_run_id}/results.json"));
-        store
-            .put(&format!("s3://{bucket}/{key}"), body.into_bytes())
-            .await
-            .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
-        return Ok(
-            json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}),
-        );
+        write_transformed(&dest, w, &items).await?
+    } else {
+        write_manifest(&dest, opts, &items).await?
+    };
+    Ok(
+        json!({"MapRunArn": dest.map_run_arn, "ResultWriterDetails": {"Bucket": dest.bucket, "Key": key}}),
+    )
+}
+
+/// Where a Map Run writes its results.
+struct Destination<'a> {
+    store: &'a dyn ItemStore,
+    map_run_id: String,
+    map_run_arn: String,
+    bucket: String,
+    prefix: String,
+}
+
+impl Destination<'_> {
+    /// `<prefix>/<map run id>/<name>`.
+    fn key(&self, name: &str) -> String {
+        join_key(&self.prefix, &format!("{}/{name}", self.map_run_id))
     }
+
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), Failure> {
+        self.store
+            .put(&format!("s3://{}/{key}", self.bucket), body)
+            .await
+            .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))
+    }
+}
+
+/// `WriterConfig`: the results themselves as a JSON array or JSON lines; returns the key.
+async fn write_transformed(
+    dest: &Destination<'_>,
+    w: &ResultWriter,
+    items: &[Value],
+) -> Result<String, Failure> {
+    let body = match w.output_type.as_deref() {
+        Some("JSONL") => items
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => serde_json::to_string(items).unwrap_or_default(),
+    };
+    let key = dest.key("results.json");
+    dest.put(&key, body.into_bytes()).await?;
+    Ok(key)
+}
+
+/// AWS's layout: a SUCCEEDED file with one child execution per result, and the manifest that
+/// lists it; returns the manifest's key.
+async fn write_manifest(
+    dest: &Destination<'_>,
+    opts: &ExecutionOptions,
+    items: &[Value],
+) -> Result<String, Failure> {
+    let map_run_arn = &dest.map_run_arn;
     let succeeded: Vec<Value> = items
         .iter()
         .enumerate()
         .map(|(i, out)| {
             json!({
                 "ExecutionArn": format!("{map_run_arn}:{i}"),
-                "Name": format!("{map_run_id}-{i}"),
+                "Name": format!("{}-{i}", dest.map_run_id),
                 "Output": serde_json::to_string(out).unwrap_or_default(),
                 "Status": "SUCCEEDED",
                 "StateMachineArn": opts.state_machine_arn(),
             })
         })
         .collect();
-    let results_key = join_key(&prefix, &format!("{map_run_id}/SUCCEEDED_0.json"));
-    let manifest_key = join_key(&prefix, &format!("{map_run_id}/manifest.json"));
+    let results_key = dest.key("SUCCEEDED_0.json");
+    let manifest_key = dest.key("manifest.json");
     let manifest = json!({
-        "DestinationBucket": bucket,
+        "DestinationBucket": dest.bucket,
         "MapRunArn": map_run_arn,
         "ResultFiles": {
             "FAILED": [],
@@ -358,23 +429,11 @@ pub(crate) async fn write_results(
             "SUCCEEDED": [{"Key": results_key, "Size": 0}],
         }
     });
-    store
-        .put(
-            &format!("s3://{bucket}/{results_key}"),
-            serde_json::to_vec(&succeeded).unwrap_or_default(),
-        )
-        .await
-        .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
-    store
-        .put(
-            &format!("s3://{bucket}/{manifest_key}"),
-            serde_json::to_vec(&manifest).unwrap_or_default(),
-        )
-        .await
-        .map_err(|e| Failure::new("States.ResultWriterFailed", e.to_string()))?;
-    Ok(
-        json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}),
-    )
+    let body = serde_json::to_vec(&succeeded).unwrap_or_default();
+    dest.put(&results_key, body).await?;
+    let body = serde_json::to_vec(&manifest).unwrap_or_default();
+    dest.put(&manifest_key, body).await?;
+    Ok(manifest_key)
 }
 
 fn join_key(prefix: &str, rest: &str) -> String {

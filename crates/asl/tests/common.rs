@@ -36,15 +36,16 @@ pub fn run_case(case: &Value) -> Result<(), String> {
                 let want = expect.get("pointer").and_then(Value::as_str).unwrap_or("");
                 // `message`, when given, is the exact text of the problem at that pointer.
                 let message = expect.get("message").and_then(Value::as_str);
-                if e
-                    .iter()
+                if e.iter()
                     .any(|x| x.pointer == want && message.is_none_or(|m| x.message == m))
                 {
                     return Ok(());
                 }
                 return Err(format!(
                     "invalid as expected, but no problem at {want}{}: {e}",
-                    message.map(|m| format!(" saying {m:?}")).unwrap_or_default()
+                    message
+                        .map(|m| format!(" saying {m:?}"))
+                        .unwrap_or_default()
                 ));
             }
             return Err(format!("definition rejected:\n{e}"));

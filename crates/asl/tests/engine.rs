@@ -426,6 +426,8 @@ async fn given_paths_with_a_heartbeat_equal_to_the_timeout_then_the_timeout_appl
     let (e, caught) = slow_task(limits, json!({"t": 1, "h": 1})).await;
     assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
     assert_eq!(caught, "States.Timeout");
+    let types: Vec<&str> = e.history.iter().map(|h| h.event_type.as_str()).collect();
+    assert!(types.contains(&"TaskTimedOut") && !types.contains(&"TaskFailed"), "{types:?}");
 }
 
 /// Answers after 50 ms of real time.
@@ -638,6 +640,8 @@ async fn given_a_backoff_rate_then_each_retry_waits_interval_times_rate_to_the_a
     assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
     assert_eq!(counts, vec![json!(0), json!(1), json!(2), json!(3)]);
     assert_eq!(gaps, vec![2.0, 6.0, 18.0]);
+    let failed = |ty: &str| exec.history.iter().filter(|e| e.event_type == ty).count();
+    assert_eq!((failed("TaskFailed"), failed("TaskTimedOut")), (3, 0));
 }
 
 #[tokio::test]

@@ -5,34 +5,18 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use thiserror::Error;
+use mdlc_core::deps::ConfigError;
+use mdlc_core::deps::{env_value, region_from, table_name_from};
 
 use crate::dynamodb::{DEFAULT_REGISTER_MAX_ATTEMPTS, DynamoDbRegistry};
 use crate::s3::S3ObjectStore;
 use crate::sagemaker::SageMakerClient;
 
-/// Environment variable holding the registry table name.
-pub const ENV_TABLE_NAME: &str = "MDLC_TABLE_NAME";
 /// The standard AWS variable that points every SDK client at another endpoint (moto, LocalStack).
 pub const ENV_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
-/// The standard region variables, in the order they are consulted.
-pub const ENV_REGIONS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
 /// `true`/`false`: address S3 buckets in the path (`http://host/bucket/key`) instead of the host
 /// name. Defaults to `true` when an endpoint URL is set (local servers), `false` otherwise.
 pub const ENV_S3_FORCE_PATH_STYLE: &str = "MDLC_S3_FORCE_PATH_STYLE";
-
-/// A configuration value is missing or invalid.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum AwsConfigError {
-    #[error("environment variable {name} is not set (or empty)")]
-    MissingVariable { name: &'static str },
-    #[error("environment variable {name} is invalid: {reason} (got {value:?})")]
-    InvalidVariable {
-        name: &'static str,
-        value: String,
-        reason: &'static str,
-    },
-}
 
 /// Everything the adapters need besides credentials (which the SDK resolves lazily, on the
 /// first call, from its standard chain).
@@ -64,44 +48,32 @@ impl AwsConfig {
 
     /// Reads `MDLC_TABLE_NAME` (required), `AWS_REGION` / `AWS_DEFAULT_REGION`,
     /// `AWS_ENDPOINT_URL` and `MDLC_S3_FORCE_PATH_STYLE` from the process environment.
-    pub fn from_env() -> Result<Self, AwsConfigError> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Like [`AwsConfig::from_env`] with any variable source (tests, config files).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AwsConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let table_name = get(ENV_TABLE_NAME).ok_or(AwsConfigError::MissingVariable {
-            name: ENV_TABLE_NAME,
-        })?;
-        if !valid_table_name(&table_name) {
-            return Err(AwsConfigError::InvalidVariable {
-                name: ENV_TABLE_NAME,
-                value: table_name,
-                reason: "a DynamoDB table name is 3-255 characters of letters, digits, '_', '-' and '.'",
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = table_name_from(&lookup)?;
+        let region = region_from(&lookup);
+        let endpoint_url = env_value(&lookup, ENV_ENDPOINT_URL);
+        if let Some(url) = &endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: ENV_ENDPOINT_URL,
+                reason: format!("{url:?} must start with http:// or https://"),
             });
         }
-        let region = ENV_REGIONS.iter().find_map(|name| get(name));
-        let endpoint_url = get(ENV_ENDPOINT_URL);
-        if let Some(url) = &endpoint_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(AwsConfigError::InvalidVariable {
-                    name: ENV_ENDPOINT_URL,
-                    value: url.clone(),
-                    reason: "must start with http:// or https://",
-                });
-            }
-        }
-        let s3_force_path_style = match get(ENV_S3_FORCE_PATH_STYLE) {
+        let s3_force_path_style = match env_value(&lookup, ENV_S3_FORCE_PATH_STYLE) {
             None => endpoint_url.is_some(),
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
                 _ => {
-                    return Err(AwsConfigError::InvalidVariable {
+                    return Err(ConfigError::Invalid {
                         name: ENV_S3_FORCE_PATH_STYLE,
-                        value: v,
-                        reason: "must be true or false",
+                        reason: format!("{v:?} must be true or false"),
                     });
                 }
             },
@@ -148,13 +120,6 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }
 
-fn valid_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
 /// Every AWS adapter, built once (at Lambda cold start) and shared.
 #[derive(Clone, Debug)]
 pub struct AwsAdapters {
@@ -165,7 +130,7 @@ pub struct AwsAdapters {
 
 impl AwsAdapters {
     /// [`AwsConfig::from_env`] then [`AwsAdapters::from_config`].
-    pub async fn from_env() -> Result<Self, AwsConfigError> {
+    pub async fn from_env() -> Result<Self, ConfigError> {
         let config = AwsConfig::from_env()?;
         Ok(Self::from_config(&config).await)
     }
@@ -223,7 +188,7 @@ mod tests {
         let err = AwsConfig::from_lookup(lookup(&[("AWS_REGION", "eu-west-1")])).unwrap_err();
         assert_eq!(
             err,
-            AwsConfigError::MissingVariable {
+            ConfigError::Missing {
                 name: "MDLC_TABLE_NAME"
             }
         );
@@ -273,7 +238,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(
             err,
-            AwsConfigError::InvalidVariable {
+            ConfigError::Invalid {
                 name: "AWS_ENDPOINT_URL",
                 ..
             }
@@ -282,7 +247,7 @@ mod tests {
         let err = AwsConfig::from_lookup(lookup(&[("MDLC_TABLE_NAME", "a b")])).unwrap_err();
         assert!(matches!(
             err,
-            AwsConfigError::InvalidVariable {
+            ConfigError::Invalid {
                 name: "MDLC_TABLE_NAME",
                 ..
             }
@@ -295,7 +260,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(
             err,
-            AwsConfigError::InvalidVariable {
+            ConfigError::Invalid {
                 name: "MDLC_S3_FORCE_PATH_STYLE",
                 ..
             }

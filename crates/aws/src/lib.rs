@@ -4,6 +4,8 @@
 //!   (docs/ARCHITECTURE.md, "Model registry"; item layout in `dynamodb/items.rs`).
 //! - [`S3ObjectStore`] implements `ObjectStore`.
 //! - [`SageMakerClient`] implements `SageMakerApi`.
+//! - [`EventBridgePublisher`] implements `EventPublisher` (PutEvents on the bus
+//!   `MDLC_EVENT_BUS_NAME`, default `default`; docs/events.md).
 //! - [`AwsConfig`] / [`AwsAdapters`]: typed configuration and the constructor that builds every
 //!   client once, without network calls (Lambda cold start): `AwsAdapters::from_env().await`.
 //!   Variables: `MDLC_TABLE_NAME` (required), `AWS_REGION`/`AWS_DEFAULT_REGION`,
@@ -40,6 +42,7 @@
 //! | `SageMakerClient::describe_training_job` | `sagemaker:DescribeTrainingJob` |
 //! | `SageMakerClient::create_model` | `sagemaker:CreateModel` and `iam:PassRole` on the SageMaker execution role (condition `iam:PassedToService: sagemaker.amazonaws.com`) |
 //! | `SageMakerClient::describe_model` | `sagemaker:DescribeModel` |
+//! | `EventBridgePublisher::publish` | `events:PutEvents` on the bus `arn:aws:events:<region>:<account>:event-bus/<bus>` |
 //!
 //! `s3:GetObject` on KMS-encrypted objects also needs `kms:Decrypt`. Constructing the adapters
 //! needs no permission.
@@ -47,12 +50,14 @@
 pub mod config;
 pub mod dynamodb;
 mod error;
+pub mod eventbridge;
 pub mod history;
 pub mod s3;
 pub mod sagemaker;
 
-pub use config::{AwsAdapters, AwsConfig, AwsConfigError, https_client, sdk_loader};
+pub use config::{AwsAdapters, AwsConfig, https_client, sdk_loader};
 pub use dynamodb::{DynamoDbRegistry, sts_client};
+pub use eventbridge::EventBridgePublisher;
 pub use s3::S3ObjectStore;
 pub use sagemaker::SageMakerClient;
 

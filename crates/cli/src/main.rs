@@ -1,14 +1,16 @@
 //! `mdlc`: a thin dispatcher; each subcommand lives in `mdlc_cli::commands::<name>`.
 
 use clap::{Parser, Subcommand};
-use mdlc_cli::commands::{execute, validate};
-use mdlc_cli::{demo, s3};
+use mdlc_cli::commands::{execute, executions, flow, registry, report, validate};
+use mdlc_cli::flows::Flow;
+use mdlc_cli::{demo, exit, s3};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "mdlc",
     version,
-    about = "Model development life cycle toolkit: run state machines locally"
+    about = "Model development life cycle toolkit: run the flows, inspect their executions, operate the model registry — on the local cloud (--state-dir) or a deployed stack (--stack)",
+    after_help = exit::HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,6 +27,21 @@ enum Command {
     S3(s3::S3Args),
     /// The whole model life cycle on this machine: tune, register, evaluate, detect drift, retrain.
     Demo(demo::DemoArgs),
+    /// Start the training flow, follow it until it ends, print the outcome.
+    #[command(after_help = exit::HELP)]
+    Train(flow::FlowArgs),
+    /// Start the evaluation flow, follow it until it ends, print the outcome.
+    #[command(after_help = exit::HELP)]
+    Evaluate(flow::FlowArgs),
+    /// List the flows' executions, or show one: status, path, per-state durations, cause.
+    #[command(after_help = exit::HELP)]
+    Executions(executions::ExecutionsArgs),
+    /// The model registry: list, show, approve, reject, retire, roll back.
+    #[command(after_help = exit::HELP)]
+    Registry(registry::RegistryArgs),
+    /// Write the HTML report of a model's life cycle.
+    #[command(after_help = exit::HELP)]
+    Report(report::ReportArgs),
 }
 
 fn main() {
@@ -34,6 +51,11 @@ fn main() {
         Command::Validate(a) => validate::run(a),
         Command::S3(a) => s3::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Train(a) => flow::run(Flow::Training, a),
+        Command::Evaluate(a) => flow::run(Flow::Evaluation, a),
+        Command::Executions(a) => executions::run(a),
+        Command::Registry(a) => registry::run(a),
+        Command::Report(a) => report::run(a),
     };
     std::process::exit(code);
 }

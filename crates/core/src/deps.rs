@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::ports::{Clock, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi};
+use crate::ports::{Clock, EventPublisher, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi};
 
 /// Environment variable: the registry table name.
 pub const ENV_TABLE_NAME: &str = "MDLC_TABLE_NAME";
@@ -17,16 +17,51 @@ pub const ENV_TRAINING_STATE_MACHINE_ARN: &str = "MDLC_TRAINING_STATE_MACHINE_AR
 /// Environment variable: the default MLflow tracking server (URI or SageMaker tracking server
 /// ARN) of executions whose input has no `tracking` block (optional).
 pub const ENV_TRACKING_URI: &str = "MDLC_TRACKING_URI";
+/// The standard region variables, in the order they are consulted.
+pub const ENV_REGIONS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
 /// Default region when neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
-/// A missing or malformed environment variable.
+/// A missing or malformed environment variable (the functions' and the AWS adapters').
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("environment variable {name} is not set")]
+    #[error("environment variable {name} is not set (or empty)")]
     Missing { name: &'static str },
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+/// A variable read through `lookup`, trimmed; `None` when it is unset or blank.
+pub fn env_value(lookup: impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `MDLC_TABLE_NAME`: required, and a DynamoDB table name (3 to 255 letters, digits, `_`, `-`
+/// and `.`).
+pub fn table_name_from(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let name = env_value(lookup, ENV_TABLE_NAME).ok_or(ConfigError::Missing {
+        name: ENV_TABLE_NAME,
+    })?;
+    let valid = (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if !valid {
+        return Err(ConfigError::Invalid {
+            name: ENV_TABLE_NAME,
+            reason: format!(
+                "{name:?} is not a DynamoDB table name (3-255 characters of letters, digits, '_', '-' and '.')"
+            ),
+        });
+    }
+    Ok(name)
+}
+
+/// The region the environment names (`AWS_REGION`, else `AWS_DEFAULT_REGION`), if any.
+pub fn region_from(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ENV_REGIONS.iter().find_map(|name| env_value(&lookup, name))
 }
 
 /// The functions' configuration (from the environment on Lambda and in the local runtime).
@@ -70,13 +105,9 @@ impl FunctionConfig {
 
     /// Reads variables through `lookup` (for tests and the local runtime).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &'static str| env_value(&lookup, name);
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing { name });
-        let table_name = required(ENV_TABLE_NAME)?;
+        let table_name = table_name_from(&lookup)?;
         let artifact_bucket = required(ENV_ARTIFACT_BUCKET)?;
         if format!("s3://{artifact_bucket}/")
             .parse::<crate::S3Uri>()
@@ -104,9 +135,7 @@ impl FunctionConfig {
                 reason: format!("{uri:?}: {reason}"),
             });
         }
-        let region = get("AWS_REGION")
-            .or_else(|| get("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let region = region_from(&lookup).unwrap_or_else(|| DEFAULT_REGION.to_string());
         Ok(FunctionConfig {
             table_name,
             artifact_bucket,
@@ -126,6 +155,8 @@ pub struct Dependencies {
     pub registry_write: Arc<dyn RegistryWrite>,
     pub sagemaker: Arc<dyn SageMakerApi>,
     pub clock: Arc<dyn Clock>,
+    /// Where the flows' events go (`registry_write` publishes the registry's own).
+    pub events: Arc<dyn EventPublisher>,
     pub config: FunctionConfig,
 }
 
@@ -185,8 +216,47 @@ mod tests {
     }
 
     #[test]
+    fn given_a_table_name_dynamodb_refuses_when_read_then_the_variable_is_named() {
+        for bad in ["t", "a b", &"x".repeat(256)] {
+            let e = table_name_from(lookup(&[(ENV_TABLE_NAME, bad)])).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: ENV_TABLE_NAME,
+                        ..
+                    }
+                ),
+                "{bad:?}: {e}"
+            );
+        }
+        assert_eq!(
+            table_name_from(lookup(&[(ENV_TABLE_NAME, " mdlc-registry.v1_2 ")])),
+            Ok("mdlc-registry.v1_2".to_string())
+        );
+        assert_eq!(
+            table_name_from(lookup(&[(ENV_TABLE_NAME, "  ")])),
+            Err(ConfigError::Missing {
+                name: ENV_TABLE_NAME
+            })
+        );
+    }
+
+    #[test]
+    fn given_both_region_variables_when_read_then_aws_region_wins_and_blank_ones_are_skipped() {
+        let both = [
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ];
+        assert_eq!(region_from(lookup(&both)).as_deref(), Some("us-east-2"));
+        let blank = [("AWS_REGION", " "), ("AWS_DEFAULT_REGION", "eu-west-1")];
+        assert_eq!(region_from(lookup(&blank)).as_deref(), Some("eu-west-1"));
+        assert_eq!(region_from(lookup(&[])), None);
+    }
+
+    #[test]
     fn given_missing_variable_when_read_then_error_names_it() {
-        let e = FunctionConfig::from_lookup(lookup(&[(ENV_TABLE_NAME, "t")])).unwrap_err();
+        let e = FunctionConfig::from_lookup(lookup(&[(ENV_TABLE_NAME, "registry")])).unwrap_err();
         assert_eq!(
             e,
             ConfigError::Missing {
@@ -199,7 +269,7 @@ mod tests {
     #[test]
     fn given_bad_bucket_when_read_then_invalid_names_it() {
         let e = FunctionConfig::from_lookup(lookup(&[
-            (ENV_TABLE_NAME, "t"),
+            (ENV_TABLE_NAME, "registry"),
             (ENV_ARTIFACT_BUCKET, "Bad_Bucket"),
             (ENV_SAGEMAKER_ROLE_ARN, "arn:aws:iam::1:role/x"),
         ]))

@@ -14,6 +14,7 @@ pub mod contract;
 pub mod deps;
 pub mod drift;
 pub mod error;
+pub mod events;
 pub mod history;
 pub mod images;
 pub mod input;

@@ -12,9 +12,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::deps::{Dependencies, FunctionConfig};
 use crate::error::PortError;
+use crate::events::publishing::PublishingRegistry;
+use crate::events::{self, Event};
 use crate::ports::{
-    Clock, CreateModelRequest, ObjectInfo, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi,
-    TrainingJobInfo,
+    Clock, CreateModelRequest, EventPublisher, ObjectInfo, ObjectStore, RegistryRead,
+    RegistryWrite, SageMakerApi, TrainingJobInfo,
 };
 use crate::registry::{
     EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluated_at_or_after,
@@ -459,6 +461,48 @@ impl SageMakerApi for FakeSageMaker {
     }
 }
 
+/// The events published, in order (an EventBridge bus in a list). Entries are checked as
+/// PutEvents checks them: nothing of a publication with a refused entry is kept.
+#[derive(Debug, Default)]
+pub struct InMemoryEvents {
+    events: Mutex<Vec<Event>>,
+    faults: Faults,
+}
+
+impl InMemoryEvents {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next publication fails with `error` (nothing of it is kept).
+    pub fn fail_next(&self, error: PortError) {
+        self.faults.push(error);
+    }
+
+    /// Every event published so far.
+    pub fn published(&self) -> Vec<Event> {
+        lock(&self.events).clone()
+    }
+
+    /// The `detail-type` of every event published so far.
+    pub fn detail_types(&self) -> Vec<String> {
+        lock(&self.events)
+            .iter()
+            .map(|e| e.detail_type.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl EventPublisher for InMemoryEvents {
+    async fn publish(&self, published: &[Event]) -> Result<(), PortError> {
+        self.faults.check()?;
+        events::batches(published)?;
+        lock(&self.events).extend_from_slice(published);
+        Ok(())
+    }
+}
+
 /// A complete set of in-memory adapters, and the [`Dependencies`] over them.
 #[derive(Debug, Clone)]
 pub struct InMemoryWorld {
@@ -466,6 +510,7 @@ pub struct InMemoryWorld {
     pub registry: Arc<InMemoryRegistry>,
     pub sagemaker: Arc<FakeSageMaker>,
     pub clock: Arc<ManualClock>,
+    pub events: Arc<InMemoryEvents>,
     pub config: FunctionConfig,
 }
 
@@ -477,6 +522,7 @@ impl InMemoryWorld {
             registry: Arc::new(InMemoryRegistry::new()),
             sagemaker: Arc::new(FakeSageMaker::new()),
             clock: Arc::new(ManualClock::at("2024-06-01T12:00:00Z")),
+            events: Arc::new(InMemoryEvents::new()),
             config: FunctionConfig::new(
                 "mdlc-registry",
                 "mdlc-artifacts",
@@ -485,13 +531,19 @@ impl InMemoryWorld {
         }
     }
 
+    /// The dependencies over these adapters; their registry publishes its changes to
+    /// [`InMemoryWorld::events`] (as on AWS and locally).
     pub fn dependencies(&self) -> Dependencies {
         Dependencies {
             store: self.store.clone(),
             registry_read: self.registry.clone(),
-            registry_write: self.registry.clone(),
+            registry_write: Arc::new(PublishingRegistry::new(
+                self.registry.clone(),
+                self.events.clone(),
+            )),
             sagemaker: self.sagemaker.clone(),
             clock: self.clock.clone(),
+            events: self.events.clone(),
             config: self.config.clone(),
         }
     }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
+use crate::events::Event;
 use crate::registry::{EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus};
 use crate::registry_ops::{Operation, OperationError, VersionChange};
 use crate::s3uri::S3Uri;
@@ -108,6 +109,18 @@ pub trait RegistryWrite: Send + Sync {
         version: u64,
         status: VersionStatus,
     ) -> Result<(), PortError>;
+}
+
+/// Publishing the life cycle's events ([`crate::events`]): EventBridge on AWS, the event log
+/// of the state directory locally.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `events`, in order. Every entry is checked against PutEvents' rules first
+    /// ([`crate::events::check_entry`]): when one fails nothing is published and the error is
+    /// `PortError::Rejected` naming it. Entries the service does not accept are retried; those
+    /// still not published make the error `PortError::Unavailable`, naming them and their error
+    /// codes (never ignored).
+    async fn publish(&self, events: &[Event]) -> Result<(), PortError>;
 }
 
 /// A SageMaker training job as create-model needs it (from DescribeTrainingJob).

@@ -18,7 +18,8 @@ use mdlc_asl::{
     Execution, ItemStore, ItemStoreError, StateMachine, StoredObject, TaskFailure, TaskInvoker,
 };
 use mdlc_core::history::TrainingHistory;
-use mdlc_core::ports::{ObjectStore, SystemClock};
+use mdlc_core::events::publishing::PublishingRegistry;
+use mdlc_core::ports::{ObjectStore, RegistryWrite, SystemClock};
 use mdlc_core::{Dependencies, FunctionConfig, PortError, S3Uri};
 use mdlc_emulator::{EmulatorConfig, FaultConfig, ImageMap, SageMakerEmulator};
 use serde_json::Value;
@@ -33,6 +34,7 @@ use crate::substitute::{
     self, LOCAL_ACCOUNT, LOCAL_REGION, SubstitutionError, local_substitutions, sagemaker_role_arn,
     state_machine_arn,
 };
+use crate::events::EventLog;
 use crate::{FsObjectStore, FsRegistry};
 
 /// The default artifact bucket of the local cloud.
@@ -215,12 +217,18 @@ pub fn find_state_machine_dir() -> Result<PathBuf, LocalError> {
         })
 }
 
+/// `registry` publishing its changes to `events`.
+fn publishing_registry(registry: &Arc<FsRegistry>, events: &Arc<EventLog>) -> Arc<dyn RegistryWrite> {
+    Arc::new(PublishingRegistry::new(registry.clone(), events.clone()))
+}
+
 /// The local cloud.
 pub struct LocalCloud {
     state_dir: PathBuf,
     bucket: String,
     store: Arc<FsObjectStore>,
     registry: Arc<FsRegistry>,
+    events: Arc<EventLog>,
     emulator: SageMakerEmulator,
     invoker: Arc<LocalInvoker>,
     machines: BTreeMap<String, Arc<StateMachine>>,
@@ -309,12 +317,14 @@ impl LocalCloud {
         function_config.training_state_machine_arn = Some(state_machine_arn("training"));
         function_config.region = LOCAL_REGION.to_string();
         function_config.tracking_uri = config.tracking_uri.clone();
+        let events = Arc::new(EventLog::new(&state_dir));
         let deps = Dependencies {
             store: store.clone(),
             registry_read: registry.clone(),
-            registry_write: registry.clone(),
+            registry_write: publishing_registry(&registry, &events),
             sagemaker: Arc::new(emulator.clone()),
             clock: Arc::new(SystemClock),
+            events: events.clone(),
             config: function_config,
         };
 
@@ -358,6 +368,7 @@ impl LocalCloud {
             bucket: config.artifact_bucket,
             store,
             registry,
+            events,
             emulator,
             invoker,
             machines,
@@ -375,6 +386,17 @@ impl LocalCloud {
 
     pub fn store(&self) -> &Arc<FsObjectStore> {
         &self.store
+    }
+
+    /// The event log (the local event bus).
+    pub fn events(&self) -> &Arc<EventLog> {
+        &self.events
+    }
+
+    /// The registry handle whose registrations and operations are published to the event log
+    /// (what the functions use; operators' changes should go through it too).
+    pub fn registry_writer(&self) -> Arc<dyn RegistryWrite> {
+        publishing_registry(&self.registry, &self.events)
     }
 
     pub fn registry(&self) -> &Arc<FsRegistry> {

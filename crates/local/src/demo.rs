@@ -25,7 +25,7 @@ use thiserror::Error;
 
 use crate::cloud::{LocalCloud, LocalCloudConfig, LocalError};
 use crate::invoker::RunSettings;
-use crate::report::{ReportInput, render_html};
+use crate::report::{ReportInput, render_html_with_events};
 
 /// The marker file that makes a directory a demo state directory (safe to wipe).
 pub const STATE_MARKER: &str = ".mdlc-state";
@@ -758,13 +758,17 @@ fn write_report(
             definitions.insert(name.to_string(), m.definition().clone());
         }
     }
-    let html = render_html(&ReportInput {
-        title: &format!("mdlc local cloud — life cycle of {model}"),
-        executions: &records,
-        definitions: &definitions,
-        versions,
-        evaluations,
-    });
+    let events = cloud.events().read()?;
+    let html = render_html_with_events(
+        &ReportInput {
+            title: &format!("mdlc local cloud — life cycle of {model}"),
+            executions: &records,
+            definitions: &definitions,
+            versions,
+            evaluations,
+        },
+        &events,
+    );
     let path = cloud.state_dir().join("report.html");
     std::fs::write(&path, html).map_err(|e| io_err(&path, e))?;
     Ok(path)

@@ -6,6 +6,7 @@
 //! | `arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]` | the function, result as it is |
 //! | `arn:aws:states:::sagemaker:<action>[.sync]` | the SageMaker backend (the emulator) |
 //! | `arn:aws:states:::states:startExecution[.sync[:2]]` | a nested local execution |
+//! | `arn:aws:states:::events:putEvents` (`Entries`) | the event publisher (the state directory's event log), `EventBridge.FailedEntry` on a refused entry |
 //! | anything else | `States.Runtime`, naming the resource |
 //!
 //! A function runs, in this order of precedence: as a `--function NAME=COMMAND` child process; on
@@ -694,7 +695,9 @@ impl LocalInvoker {
     }
 }
 
-fn valid_execution_name(name: &str) -> bool {
+/// A Step Functions execution name as the local cloud accepts it: 1-80 characters of letters,
+/// digits, `-` and `_` (the CloudWatch-Logs-safe subset AWS recommends; it is also a file name).
+pub fn valid_execution_name(name: &str) -> bool {
     (1..=80).contains(&name.len())
         && name
             .bytes()
@@ -897,9 +900,19 @@ impl TaskInvoker for LocalInvoker {
                 .start_execution(pattern, request.parameters, &request.context)
                 .await;
         }
+        if resource == crate::events::PUT_EVENTS_RESOURCE {
+            let time = mdlc_core::registry::format_timestamp(self.deps.clock.now());
+            return crate::events::put_events_task(
+                self.deps.events.as_ref(),
+                &request.parameters,
+                &request.context,
+                &time,
+            )
+            .await;
+        }
         Err(unsupported(
             resource,
-            "supported: Lambda functions (arn:aws:lambda:...:function:NAME, arn:aws:states:::lambda:invoke), arn:aws:states:::sagemaker:*, arn:aws:states:::states:startExecution[.sync[:2]]",
+            "supported: Lambda functions (arn:aws:lambda:...:function:NAME, arn:aws:states:::lambda:invoke), arn:aws:states:::sagemaker:*, arn:aws:states:::states:startExecution[.sync[:2]], arn:aws:states:::events:putEvents",
         ))
     }
 }

@@ -6,10 +6,12 @@
 //! - [`substitute`]: `${Name}` placeholders → local values;
 //! - [`invoker::LocalInvoker`]: routes Task resources to the project's handlers (in process),
 //!   commands, a Lambda endpoint, the SageMaker emulator and nested executions;
+//! - [`events::EventLog`]: the event bus, `<state-dir>/events.jsonl` (docs/events.md);
 //! - [`cloud::LocalCloud`]: all of it composed under one state directory.
 
 pub mod cloud;
 pub mod demo;
+pub mod events;
 mod fsio;
 pub mod functions;
 pub mod invoker;
@@ -19,6 +21,7 @@ pub mod report;
 pub mod store;
 pub mod substitute;
 
+pub use events::EventLog;
 pub use cloud::{FILE_SYSTEMS_DIR, LocalCloud, LocalCloudConfig, LocalError};
 pub use invoker::{LocalInvoker, LocalInvokerBuilder, RunSettings};
 pub use registry::FsRegistry;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::invoker::ExecutionRecord;
 
 pub mod charts;
+pub mod events;
 pub mod layout;
 
 /// What the report shows.
@@ -272,6 +273,18 @@ pub fn state_graph_svg(
     svg
 }
 
+/// What the graphs' colours and lines mean.
+const GRAPH_KEY: &str = concat!(
+    r#"<p class="muted key">"#,
+    r#"<svg class="key-swatch" width="30" height="10"><path class="edge taken" d="M2,5 L28,5"/></svg> path taken "#,
+    r#"<svg class="key-swatch" width="30" height="10"><path class="edge" d="M2,5 L28,5"/></svg> transition "#,
+    r#"<svg class="key-swatch" width="30" height="10"><path class="edge catch" d="M2,5 L28,5"/></svg> Catch "#,
+    r#"<svg class="key-swatch" width="18" height="14"><g class="node visited"><rect x="1" y="1" width="16" height="12" rx="3"/></g></svg> state run "#,
+    r#"<svg class="key-swatch" width="18" height="14"><g class="node failed"><rect x="1" y="1" width="16" height="12" rx="3"/></g></svg> state failed "#,
+    r#"<svg class="key-swatch" width="18" height="14"><g class="node"><rect x="1" y="1" width="16" height="12" rx="3"/></g></svg> not run. "#,
+    "Edges going up are loops back to an earlier state; hover over a state or an edge for its name.</p>",
+);
+
 /// `1.234 s`, `56 ms`.
 pub fn format_millis(ms: i64) -> String {
     if ms >= 1000 {
@@ -322,13 +335,13 @@ th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#f6f8fa}
 .drift-stable{color:#1a7f37}.drift-moderate{color:#9a6700;font-weight:600}.drift-significant{color:#d1242f;font-weight:600}
 .status-SUCCEEDED{color:#1a7f37;font-weight:600}.status-FAILED,.status-TIMED_OUT,.status-ABORTED{color:#d1242f;font-weight:600}
-.graph .node rect{fill:#f6f8fa;stroke:#8c959f;stroke-width:1}
-.graph .node.visited rect{fill:#dafbe1;stroke:#1a7f37;stroke-width:2}
-.graph .node.failed rect{fill:#ffebe9;stroke:#d1242f;stroke-width:2}
+.node rect{fill:#f6f8fa;stroke:#8c959f;stroke-width:1}
+.node.visited rect{fill:#dafbe1;stroke:#1a7f37;stroke-width:2}
+.node.failed rect{fill:#ffebe9;stroke:#d1242f;stroke-width:2}
 .graph text{text-anchor:middle;font-size:12px}.graph text.name{font-weight:600}.graph text.detail{fill:#57606a;font-size:11px}
-.graph .edge{fill:none;stroke:#8a94a6;stroke-width:1.2;stroke-linejoin:round}
-.graph .edge.catch{stroke-dasharray:4 3;stroke:#cf8d8d}
-.graph .edge.taken{stroke:#1f6feb;stroke-width:2.6}
+.edge{fill:none;stroke:#8a94a6;stroke-width:1.2;stroke-linejoin:round}
+.edge.catch{stroke-dasharray:4 3;stroke:#cf8d8d}
+.edge.taken{stroke:#1f6feb;stroke-width:2.6}
 .chart,.heatmap{margin:4px 16px 12px 0;vertical-align:top}
 .chart .axis{stroke:#8c959f}.chart .grid{stroke:#eaeef2}
 .chart .series{fill:none;stroke-width:2.2;stroke-linejoin:round}
@@ -344,11 +357,20 @@ th{background:#f6f8fa}
 .heatmap text.drift-stable{fill:#1a7f37}.heatmap text.drift-moderate{fill:#9a6700}.heatmap text.drift-significant{fill:#d1242f}.heatmap text.drift-not-measured{fill:#57606a}
 .scroll{overflow-x:auto}
 .muted{color:#57606a;font-size:12px}
+.key svg{vertical-align:middle;margin-left:8px}
 pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;font-size:12px}
 "#;
 
 /// The whole page.
 pub fn render_html(input: &ReportInput<'_>) -> String {
+    render_html_with_events(input, &[])
+}
+
+/// [`render_html`] with the event log's section (docs/events.md) at the end.
+pub fn render_html_with_events(
+    input: &ReportInput<'_>,
+    events: &[crate::events::LoggedEvent],
+) -> String {
     let mut html = String::new();
     let _ = write!(
         html,
@@ -468,6 +490,9 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
         );
     }
     html.push_str("</table>");
+    if !input.executions.is_empty() {
+        html.push_str(GRAPH_KEY);
+    }
     for (i, r) in input.executions.iter().enumerate() {
         let status = r.execution.status.as_str();
         let _ = write!(
@@ -513,6 +538,7 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
             html.push_str("</table>");
         }
     }
+    html.push_str(&events::events_section(events));
     html.push_str("</body></html>\n");
     html
 }

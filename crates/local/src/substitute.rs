@@ -45,6 +45,8 @@ pub fn local_substitutions(artifact_bucket: &str) -> BTreeMap<String, String> {
         "TrainingStateMachineArn".into(),
         state_machine_arn("training"),
     );
+    // The local cloud has one bus: the state directory's event log.
+    values.insert("EventBusName".into(), "default".into());
     values
 }
 

@@ -138,30 +138,15 @@ impl<'o> Run<'o> {
         let result = self
             .run_graph(&model.graph, input, &mut scope, &mut prev)
             .await;
-        let (status, output, error, cause) = self.finish(result, &mut prev);
-        let history = self.events.into_inner().unwrap_or_else(|e| e.into_inner());
-        Execution {
-            status,
-            output,
-            error,
-            cause,
-            history,
-        }
+        let mut execution = self.finish(result, &mut prev);
+        execution.history = self.events.into_inner().unwrap_or_else(|e| e.into_inner());
+        execution
     }
 
-    /// The execution's end event and outcome: succeeded, timed out or failed.
-    #[allow(clippy::type_complexity)]
-    fn finish(
-        &self,
-        result: Result<Value, Failure>,
-        prev: &mut u64,
-    ) -> (
-        ExecutionStatus,
-        Option<Value>,
-        Option<String>,
-        Option<String>,
-    ) {
-        match result {
+    /// The execution's end event and outcome (its history still to come): succeeded, timed
+    /// out or failed.
+    fn finish(&self, result: Result<Value, Failure>, prev: &mut u64) -> Execution {
+        let (status, output, error, cause) = match result {
             Ok(out) => {
                 self.event(
                     prev,
@@ -180,6 +165,13 @@ impl<'o> Run<'o> {
                 self.event(prev, ty, || json!({"error": f.error, "cause": f.cause}));
                 (status, None, f.error, f.cause)
             }
+        };
+        Execution {
+            status,
+            output,
+            error,
+            cause,
+            history: Vec::new(),
         }
     }
 

@@ -1341,4 +1341,3 @@ fn a_valid_definition_has_no_problem() {
         "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}));
     assert_eq!(problems(&def), Vec::<(String, String)>::new());
 }
-

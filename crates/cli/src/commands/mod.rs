@@ -1,6 +1,10 @@
 //! One module per subcommand.
 
 pub mod execute;
+pub mod executions;
+pub mod flow;
+pub mod registry;
+pub mod report;
 pub mod validate;
 
 use std::path::Path;
@@ -38,4 +42,13 @@ pub fn load_definition(path: &Path) -> Result<mdlc_asl::StateMachine, String> {
     let text = read_text(path).map_err(|e| e.to_string())?;
     mdlc_asl::StateMachine::from_json_str(&text)
         .map_err(|e| format!("{}: invalid state machine definition:\n{e}", path.display()))
+}
+
+/// Runs an operating command's future on the local runtime; a runtime that cannot start is
+/// [`crate::error::CliError::Unavailable`].
+pub fn block_on<T>(
+    future: impl std::future::Future<Output = Result<T, crate::error::CliError>>,
+) -> Result<T, crate::error::CliError> {
+    let rt = crate::local::runtime().map_err(crate::error::CliError::Unavailable)?;
+    rt.block_on(future)
 }

@@ -4,11 +4,15 @@
 //! retrain decisions — is read from the registry, never taken from the event. The decision is
 //! written back on the evaluation item. When the window's retrains are used up while the model is
 //! degraded, it fails with `RetrainLimitReached` (after recording the refusal).
+//!
+//! Every decision is published as `Evaluation Completed`, followed by `Retraining Started` when
+//! it retrains (docs/events.md), after the decision is recorded.
 
+use mdlc_core::events::{self, Decision, EvaluationCompleted, RetrainingStarted};
 use mdlc_core::input::Flow;
 use mdlc_core::io::{IsRetrainingNeededInput, RetrainDecision, parse_event, to_value};
 use mdlc_core::policy::{self, Verdict};
-use mdlc_core::ports::{Clock, RegistryRead, RegistryWrite};
+use mdlc_core::ports::{Clock, EventPublisher, RegistryRead, RegistryWrite};
 use mdlc_core::registry::format_timestamp;
 use mdlc_core::retrain;
 use mdlc_core::{Dependencies, FnError, HandlerFailure};
@@ -17,12 +21,24 @@ use serde_json::Value;
 /// Longest reason carried into the training input (its schema's limit).
 const MAX_REASON: usize = 256;
 
+/// The ports the decision uses.
+pub struct Ports<'a> {
+    pub registry_read: &'a dyn RegistryRead,
+    pub registry_write: &'a dyn RegistryWrite,
+    pub events: &'a dyn EventPublisher,
+    pub clock: &'a dyn Clock,
+}
+
 pub async fn handle(
     input: IsRetrainingNeededInput,
-    registry_read: &dyn RegistryRead,
-    registry_write: &dyn RegistryWrite,
-    clock: &dyn Clock,
+    ports: Ports<'_>,
 ) -> Result<RetrainDecision, FnError> {
+    let Ports {
+        registry_read,
+        registry_write,
+        events: publisher,
+        clock,
+    } = ports;
     let plan = &input.plan;
     if plan.flow != Flow::Evaluation {
         return Err(FnError::invalid(
@@ -99,10 +115,15 @@ pub async fn handle(
     current.retrain = Some(verdict.retrain());
     current.reason = Some(verdict.reason().to_string());
     registry_write
-        .put_evaluation(current)
+        .put_evaluation(current.clone())
         .await
         .map_err(|e| FnError::from_port("registry put_evaluation", e))?;
     tracing::info!(model = %model, version = version_number, retrain = verdict.retrain(), reason = %verdict.reason(), "retrain decision");
+    let published = decision_events(&current, &verdict, &plan.names.retrain_execution, now);
+    publisher
+        .publish(&published)
+        .await
+        .map_err(|e| FnError::from_port("events publish", e))?;
     match verdict {
         Verdict::LimitReached { retrains, .. } => Err(FnError::RetrainLimitReached {
             model: model.clone(),
@@ -131,17 +152,58 @@ pub async fn handle(
     }
 }
 
+/// `Evaluation Completed` of the recorded evaluation, and `Retraining Started` when it retrains.
+fn decision_events(
+    evaluation: &mdlc_core::registry::EvaluationRecord,
+    verdict: &Verdict,
+    retrain_execution: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<events::Event> {
+    let time = format_timestamp(now);
+    let decision = match verdict {
+        Verdict::Retrain { .. } => Decision::Retrain,
+        Verdict::Keep { .. } => Decision::Keep,
+        Verdict::Cooldown { .. } => Decision::Cooldown,
+        Verdict::LimitReached { .. } => Decision::LimitReached,
+    };
+    let completed = EvaluationCompleted {
+        model_name: evaluation.model_name.clone(),
+        version: evaluation.version,
+        execution_arn: evaluation.execution_arn.clone(),
+        evaluated_at: evaluation.evaluated_at.clone(),
+        data_date: evaluation.data_date.clone(),
+        metrics: evaluation.metrics.clone(),
+        decision,
+        retrain: verdict.retrain(),
+        reason: verdict.reason().to_string(),
+    };
+    let mut out = vec![events::evaluation_completed(&completed, &time)];
+    if verdict.retrain() {
+        out.push(events::retraining_started(
+            &RetrainingStarted {
+                model_name: evaluation.model_name.clone(),
+                version: evaluation.version,
+                execution_arn: evaluation.execution_arn.clone(),
+                training_execution_name: retrain_execution.to_string(),
+                reason: verdict.reason().to_string(),
+            },
+            &time,
+        ));
+    }
+    out
+}
+
 /// The uniform JSON entry point (Lambda bin and local runtime).
 pub async fn invoke(event: Value, deps: &Dependencies) -> Result<Value, HandlerFailure> {
     let input: IsRetrainingNeededInput =
         parse_event(event, &["plan", "model", "evaluation", "retrainData"], &[])?;
-    let out = handle(
-        input,
-        deps.registry_read.as_ref(),
-        deps.registry_write.as_ref(),
-        deps.clock.as_ref(),
-    )
-    .await?;
+    let ports = Ports {
+        registry_read: deps.registry_read.as_ref(),
+        registry_write: deps.registry_write.as_ref(),
+        events: deps.events.as_ref(),
+        clock: deps.clock.as_ref(),
+    };
+    let out = handle(input, ports).await?;
     Ok(to_value(&out)?)
 }
 
@@ -346,6 +408,77 @@ mod tests {
         // A day later the window has moved on.
         world.clock.advance(chrono::Duration::hours(24));
         assert_eq!(decide(&world, "e5", 1.4).await.unwrap()["retrain"], true);
+    }
+
+    #[tokio::test]
+    async fn every_decision_publishes_evaluation_completed_and_a_retrain_also_retraining_started()
+    {
+        let world = InMemoryWorld::new();
+        version(&world).await;
+        let decided: Vec<Value> = {
+            let mut out = vec![decide(&world, "e0", 0.92).await.unwrap()];
+            out.push(decide(&world, "e1", 1.4).await.unwrap());
+            world.clock.advance(chrono::Duration::minutes(30));
+            out.push(decide(&world, "e2", 1.4).await.unwrap());
+            world.clock.advance(chrono::Duration::hours(2));
+            out.push(decide(&world, "e3", 1.4).await.unwrap());
+            world.clock.advance(chrono::Duration::hours(2));
+            assert!(decide(&world, "e4", 1.4).await.is_err());
+            out
+        };
+        let published = world.events.published();
+        let kinds: Vec<(&str, String)> = published
+            .iter()
+            .map(|e| {
+                let d = e.detail.get("decision").and_then(Value::as_str);
+                (e.detail_type.as_str(), d.unwrap_or("-").to_string())
+            })
+            .collect();
+        let expected = [
+            ("Evaluation Completed", "Keep"),
+            ("Evaluation Completed", "Retrain"),
+            ("Retraining Started", "-"),
+            ("Evaluation Completed", "Cooldown"),
+            ("Evaluation Completed", "Retrain"),
+            ("Retraining Started", "-"),
+            ("Evaluation Completed", "LimitReached"),
+        ];
+        let expected: Vec<(&str, String)> =
+            expected.iter().map(|(k, d)| (*k, d.to_string())).collect();
+        assert_eq!(kinds, expected);
+        assert!(published.iter().all(|e| e.source == "mdlc.pipeline"));
+        let completed = &published[1];
+        assert_eq!(completed.detail["modelName"], "churn");
+        assert_eq!(completed.detail["version"], 1);
+        assert_eq!(completed.detail["retrain"], true);
+        assert_eq!(completed.detail["metrics"]["rmse"], 1.4);
+        assert_eq!(completed.detail["reason"], decided[1]["reason"]);
+        assert_eq!(completed.resources, [completed.detail["executionArn"].as_str().unwrap()]);
+        let started = &published[2];
+        assert_eq!(
+            started.detail["trainingExecutionName"],
+            decided[1]["executionName"]
+        );
+        assert_eq!(started.detail["executionArn"], completed.detail["executionArn"]);
+    }
+
+    #[tokio::test]
+    async fn given_the_bus_unavailable_then_dependency_unavailable_after_recording_the_decision() {
+        let world = InMemoryWorld::new();
+        version(&world).await;
+        world
+            .events
+            .fail_next(PortError::unavailable("PutEvents: ThrottlingException"));
+        let f = decide(&world, "e1", 1.4).await.unwrap_err();
+        assert_eq!(f.error_type, "DependencyUnavailable");
+        assert!(f.message.contains("ThrottlingException"), "{}", f.message);
+        let evals = world
+            .registry
+            .list_evaluations("churn", None)
+            .await
+            .unwrap();
+        assert_eq!(evals[0].retrain, Some(true), "recorded before publishing");
+        assert!(world.events.published().is_empty());
     }
 
     #[tokio::test]

@@ -8,7 +8,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use mdlc_core::ports::SystemClock;
+use mdlc_aws::EventBridgePublisher;
+use mdlc_core::events::publishing::PublishingRegistry;
+use mdlc_core::ports::{EventPublisher, SystemClock};
 use mdlc_core::{Dependencies, FunctionConfig, HandlerFailure};
 use serde_json::Value;
 
@@ -43,17 +45,26 @@ pub fn init_tracing() {
     };
 }
 
-/// Builds the dependencies from the environment: [`FunctionConfig::from_env`] and
-/// `mdlc_aws::AwsAdapters::from_env`.
+/// Builds the dependencies from the environment: [`FunctionConfig::from_env`],
+/// `mdlc_aws::AwsAdapters` and the EventBridge publisher (bus `MDLC_EVENT_BUS_NAME`, default
+/// `default`). The registry handle publishes its registrations (docs/events.md).
 pub async fn dependencies_from_env() -> Result<Dependencies, lambda_runtime::Error> {
     let config = FunctionConfig::from_env()?;
-    let aws = mdlc_aws::AwsAdapters::from_env().await?;
+    let aws_config = mdlc_aws::AwsConfig::from_env()?;
+    let sdk = aws_config.load_sdk_config().await;
+    let aws = mdlc_aws::AwsAdapters::from_sdk_config(&sdk, &aws_config);
+    let events: Arc<dyn EventPublisher> = Arc::new(EventBridgePublisher::from_sdk_config(
+        &sdk,
+        aws_config.endpoint_url.as_deref(),
+        |name| std::env::var(name).ok(),
+    ));
     Ok(Dependencies {
         store: aws.store.clone(),
         registry_read: aws.registry.clone(),
-        registry_write: aws.registry.clone(),
+        registry_write: Arc::new(PublishingRegistry::new(aws.registry.clone(), events.clone())),
         sagemaker: aws.sagemaker.clone(),
         clock: Arc::new(SystemClock),
+        events,
         config,
     })
 }

@@ -239,6 +239,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_registration_publishes_model_version_registered_with_its_status() {
+        let world = InMemoryWorld::new();
+        let gated = plan(
+            &world,
+            Flow::Training,
+            "e1",
+            json!({"modelName": "churn", "approvalRequired": true}),
+        );
+        invoke(
+            json!({"plan": gated, "model": model(&gated)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap();
+        let published = world.events.published();
+        assert_eq!(world.events.detail_types(), ["Model Version Registered"]);
+        let e = &published[0];
+        assert_eq!(e.source, "mdlc.registry");
+        assert_eq!(e.detail["modelName"], "churn");
+        assert_eq!(e.detail["version"], 1);
+        assert_eq!(e.detail["status"], "PendingApproval");
+        assert_eq!(e.detail["executionArn"], gated.execution_arn.as_str());
+        assert_eq!(e.resources, [gated.execution_arn.clone()]);
+        // A bus that cannot be reached: a retryable failure (the state machine retries it).
+        world
+            .events
+            .fail_next(PortError::unavailable("PutEvents: InternalFailure"));
+        let next = plan(&world, Flow::Training, "e2", json!({"modelName": "churn"}));
+        let f = invoke(
+            json!({"plan": next, "model": model(&next)}),
+            &world.dependencies(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(f.error_type, "DependencyUnavailable");
+        assert!(f.message.contains("InternalFailure"), "{}", f.message);
+    }
+
+    #[tokio::test]
     async fn given_registry_failures_then_stable_errors() {
         let world = InMemoryWorld::new();
         let p = plan(&world, Flow::Training, "e1", json!({"modelName": "churn"}));

@@ -67,7 +67,7 @@ const BEND_W: f64 = 12.0;
 const PORT_MIN: f64 = 12.0;
 const TRACK_SP: f64 = 9.0;
 const GAP_MIN_Y: f64 = 44.0;
-const LOOP_REACH: f64 = 10.0;
+const LOOP_REACH: f64 = 20.0;
 const LOOP_STEP: f64 = 7.0;
 const SWEEPS: usize = 8;
 const X_PASSES: usize = 6;
@@ -451,6 +451,7 @@ impl LayeredGraph {
                 }
             }
         }
+        self.straighten_bends();
         let min_left = self.left.iter().copied().fold(f64::INFINITY, f64::min);
         if min_left.is_finite() {
             for x in &mut self.left {
@@ -488,6 +489,40 @@ impl LayeredGraph {
             self.left[v] = fitted[i] + offset;
             if let Some(&next) = layer.get(i + 1) {
                 offset += self.vertices[v].box_w + self.gap_after(v, next);
+            }
+        }
+    }
+
+    /// Puts the bend columns of each long edge on one vertical line where its neighbours in
+    /// every layer leave room: the x nearest their mean within the room all of them have.
+    fn straighten_bends(&mut self) {
+        for c in 0..self.chains.len() {
+            let bends: Vec<usize> = self.chains[c]
+                .iter()
+                .skip(1)
+                .map(|&s| self.segments[s].upper)
+                .collect();
+            if bends.len() < 2 {
+                continue;
+            }
+            let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+            for &b in &bends {
+                let layer = &self.layers[self.vertices[b].layer];
+                let p = self.pos[b];
+                if let Some(&before) = p.checked_sub(1).and_then(|q| layer.get(q)) {
+                    lo = lo.max(self.left[before] + self.vertices[before].box_w + GAP_BEND);
+                }
+                if let Some(&after) = layer.get(p + 1) {
+                    hi = hi.min(self.left[after] - GAP_BEND - BEND_W);
+                }
+            }
+            if lo > hi {
+                continue;
+            }
+            let mean = bends.iter().map(|&b| self.left[b]).sum::<f64>() / bends.len() as f64;
+            let x = mean.clamp(lo, hi);
+            for &b in &bends {
+                self.left[b] = x;
             }
         }
     }
@@ -696,8 +731,9 @@ impl LayeredGraph {
             let r = nodes[v];
             let mid = r.y + r.h / 2.0;
             for (k, &e) in loops.iter().enumerate() {
-                let spread = MIN_SEP.max((r.h / 2.0 - 6.0) / loops.len() as f64).min(5.0);
-                let (y1, y2) = (mid - 3.0 - spread * k as f64, mid + 3.0 + spread * k as f64);
+                // Nested, the outermost still on the state's side.
+                let spread = ((r.h / 2.0 - 11.0) / loops.len() as f64).min(5.0);
+                let (y1, y2) = (mid - 9.0 - spread * k as f64, mid + 9.0 + spread * k as f64);
                 let x = r.x + r.w + LOOP_REACH + LOOP_STEP * k as f64;
                 paths[e] = vec![(r.x + r.w, y1), (x, y1), (x, y2), (r.x + r.w, y2)];
             }

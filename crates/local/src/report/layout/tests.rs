@@ -177,6 +177,52 @@ fn given_a_loop_back_when_laid_out_then_the_edge_ends_on_the_earlier_state() {
 }
 
 #[test]
+fn given_a_state_with_several_edges_to_itself_when_laid_out_then_nested_loops_on_its_side() {
+    let edges = [(0, 1), (1, 1), (1, 1), (1, 1), (1, 1), (1, 2)];
+    let placed = layout(3, Some(0), &edges).unwrap();
+    assert_well_drawn(3, &edges, &placed, "self loops");
+    let r = placed.nodes[1];
+    for points in &placed.edges[1..5] {
+        assert_eq!(points.len(), 4, "{points:?}");
+        assert!(
+            points.iter().all(|p| p.0 >= r.x + r.w),
+            "right of the state: {points:?}"
+        );
+        assert!(points[0].1 > r.y && points[3].1 < r.y + r.h, "{points:?}");
+    }
+}
+
+#[test]
+fn given_a_long_loop_back_with_room_beside_the_states_when_laid_out_then_its_bends_are_one_line() {
+    // Submit → Wait → Poll → Done?, which goes back to Wait or to Submit, or on to Publish; Notify
+    // on failures. The edge Done? → Submit passes two layers in one vertical run.
+    let edges = [
+        (0, 1),
+        (0, 5),
+        (1, 2),
+        (2, 3),
+        (2, 5),
+        (3, 1),
+        (3, 5),
+        (3, 0),
+        (3, 4),
+        (4, 7),
+        (4, 4),
+        (5, 6),
+    ];
+    let placed = layout(8, Some(0), &edges).unwrap();
+    assert_well_drawn(8, &edges, &placed, "polling loop");
+    let back = &placed.edges[7];
+    let span = placed.nodes[3].y - (placed.nodes[0].y + placed.nodes[0].h);
+    let longest = back
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| (w[1].1 - w[0].1).abs())
+        .fold(0.0, f64::max);
+    assert!(longest > span * 0.6, "one run up most of the way: {back:?}");
+}
+
+#[test]
 fn given_an_edge_to_a_missing_node_when_laid_out_then_it_has_no_path() {
     let placed = layout(2, Some(0), &[(0, 1), (0, 7)]).unwrap();
     assert_eq!(placed.edges[0].len(), 2);
