@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use mdlc_asl::{
     Execution, ItemStore, ItemStoreError, StateMachine, StoredObject, TaskFailure, TaskInvoker,
 };
-use mdlc_core::history::TrainingHistory;
 use mdlc_core::events::publishing::PublishingRegistry;
+use mdlc_core::history::TrainingHistory;
 use mdlc_core::ports::{ObjectStore, RegistryWrite, SystemClock};
 use mdlc_core::{Dependencies, FunctionConfig, PortError, S3Uri};
 use mdlc_emulator::{EmulatorConfig, FaultConfig, ImageMap, SageMakerEmulator};
@@ -26,6 +26,7 @@ use serde_json::Value;
 use thiserror::Error;
 use track_experiment::TrackDeps;
 
+use crate::events::EventLog;
 use crate::functions::{TRACK_EXPERIMENT, track_experiment_handler};
 use crate::invoker::{
     FunctionFaults, HandlerFn, LocalInvoker, LocalInvokerBuilder, RunSettings, SageMakerBackend,
@@ -34,7 +35,6 @@ use crate::substitute::{
     self, LOCAL_ACCOUNT, LOCAL_REGION, SubstitutionError, local_substitutions, sagemaker_role_arn,
     state_machine_arn,
 };
-use crate::events::EventLog;
 use crate::{FsObjectStore, FsRegistry};
 
 /// The default artifact bucket of the local cloud.
@@ -218,7 +218,10 @@ pub fn find_state_machine_dir() -> Result<PathBuf, LocalError> {
 }
 
 /// `registry` publishing its changes to `events`.
-fn publishing_registry(registry: &Arc<FsRegistry>, events: &Arc<EventLog>) -> Arc<dyn RegistryWrite> {
+fn publishing_registry(
+    registry: &Arc<FsRegistry>,
+    events: &Arc<EventLog>,
+) -> Arc<dyn RegistryWrite> {
     Arc::new(PublishingRegistry::new(registry.clone(), events.clone()))
 }
 

@@ -411,8 +411,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_decision_publishes_evaluation_completed_and_a_retrain_also_retraining_started()
-    {
+    async fn every_decision_publishes_evaluation_completed_and_a_retrain_also_retraining_started() {
         let world = InMemoryWorld::new();
         version(&world).await;
         let decided: Vec<Value> = {
@@ -453,13 +452,19 @@ mod tests {
         assert_eq!(completed.detail["retrain"], true);
         assert_eq!(completed.detail["metrics"]["rmse"], 1.4);
         assert_eq!(completed.detail["reason"], decided[1]["reason"]);
-        assert_eq!(completed.resources, [completed.detail["executionArn"].as_str().unwrap()]);
+        assert_eq!(
+            completed.resources,
+            [completed.detail["executionArn"].as_str().unwrap()]
+        );
         let started = &published[2];
         assert_eq!(
             started.detail["trainingExecutionName"],
             decided[1]["executionName"]
         );
-        assert_eq!(started.detail["executionArn"], completed.detail["executionArn"]);
+        assert_eq!(
+            started.detail["executionArn"],
+            completed.detail["executionArn"]
+        );
     }
 
     #[tokio::test]

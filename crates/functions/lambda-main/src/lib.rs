@@ -61,7 +61,10 @@ pub async fn dependencies_from_env() -> Result<Dependencies, lambda_runtime::Err
     Ok(Dependencies {
         store: aws.store.clone(),
         registry_read: aws.registry.clone(),
-        registry_write: Arc::new(PublishingRegistry::new(aws.registry.clone(), events.clone())),
+        registry_write: Arc::new(PublishingRegistry::new(
+            aws.registry.clone(),
+            events.clone(),
+        )),
         sagemaker: aws.sagemaker.clone(),
         clock: Arc::new(SystemClock),
         events,
