@@ -80,6 +80,24 @@ impl ExecutionObserver for Events {
 }
 
 #[tokio::test]
+async fn given_a_task_that_reads_no_context_then_the_invoker_still_gets_the_context_object() {
+    let sm = machine(json!({"StartAt":"T","States":{"T":{"Type":"Task",
+        "Resource":"arn:aws:states:::lambda:invoke","Parameters":{"v.$":"$.v"},"End":true}}}));
+    let rec = Arc::new(Recorder::default());
+    let opts = ExecutionOptions {
+        invoker: rec.clone(),
+        execution_name: "run-2".into(),
+        ..Default::default()
+    };
+    let exec = sm.execute(json!({"v": 1}), opts).await;
+    assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
+    let requests = rec.requests.lock().expect("lock");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].context["Execution"]["Name"], "run-2");
+    assert_eq!(requests[0].context["State"]["Name"], "T");
+}
+
+#[tokio::test]
 async fn given_history_and_an_observer_then_both_see_the_same_ordered_events() {
     let sm = machine(json!({"StartAt":"P","States":{
         "P":{"Type":"Parallel","Next":"M","Branches":[{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}]},
@@ -427,7 +445,10 @@ async fn given_paths_with_a_heartbeat_equal_to_the_timeout_then_the_timeout_appl
     assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
     assert_eq!(caught, "States.Timeout");
     let types: Vec<&str> = e.history.iter().map(|h| h.event_type.as_str()).collect();
-    assert!(types.contains(&"TaskTimedOut") && !types.contains(&"TaskFailed"), "{types:?}");
+    assert!(
+        types.contains(&"TaskTimedOut") && !types.contains(&"TaskFailed"),
+        "{types:?}"
+    );
 }
 
 /// Answers after 50 ms of real time.
