@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::validate;
+use super::{parse, validate};
+use crate::error::Collector;
 
 type Expected = &'static [(&'static str, &'static str)];
 
@@ -1090,6 +1091,14 @@ fn map_cases() -> Vec<(&'static str, Value, Expected)> {
             ],
         ),
         (
+            "legacy Parameters problems reported once",
+            one(map(json!({"Parameters": {"a.$": 1}}))),
+            &[(
+                "/States/A/Parameters/a.$",
+                "the value of a field ending in '.$' must be a string holding a path or an intrinsic function",
+            )],
+        ),
+        (
             "distributed-only fields on an inline Map",
             one(map(
                 json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject"}, "ItemBatcher": {"MaxItemsPerBatch": 1}, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"}}),
@@ -1340,4 +1349,60 @@ fn a_valid_definition_has_no_problem() {
     let def = one(json!({"Type": "Map", "End": true, "MaxConcurrency": 2,
         "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}));
     assert_eq!(problems(&def), Vec::<(String, String)>::new());
+}
+
+fn pairs(c: &Collector) -> Vec<(&str, &str)> {
+    c.errors
+        .iter()
+        .map(|e| (e.pointer.as_str(), e.message.as_str()))
+        .collect()
+}
+
+#[test]
+fn parse_reports_only_shapes_and_validate_the_rules() {
+    let def = one(json!({"Type": "Pass", "Next": "Nowhere", "InputPath": 1}));
+    let mut c = Collector::default();
+    let doc = parse::parse(&def, &mut c);
+    assert_eq!(
+        pairs(&c),
+        [("/States/A/InputPath", "must be a path string or null")]
+    );
+    let mut rules = Collector::default();
+    let valid = doc.and_then(|d| validate::validate(d, &mut rules));
+    assert!(valid.is_none(), "a dangling Next is not valid");
+    assert_eq!(
+        pairs(&rules),
+        [(
+            "/States/A/Next",
+            "refers to state 'Nowhere', which does not exist"
+        )]
+    );
+}
+
+#[test]
+fn a_document_with_parse_problems_is_never_valid() {
+    let def = one(json!({"Type": "Pass", "End": true, "InputPath": 1}));
+    let mut c = Collector::default();
+    let valid = parse::parse(&def, &mut c).and_then(|d| validate::validate(d, &mut c));
+    assert!(valid.is_none());
+    assert_eq!(c.errors.len(), 1, "no rule problem: {:?}", c.errors);
+}
+
+#[test]
+fn an_unusable_state_is_validated_without_its_transitions() {
+    // a Map without a processor cannot run: its Next is no transition, and it counts as an end
+    let def = m(json!({"A": {"Type": "Map", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}));
+    assert_eq!(
+        problems(&def),
+        [
+            (
+                "/States/A".to_string(),
+                "missing required field 'ItemProcessor'".to_string()
+            ),
+            (
+                "/States/B".to_string(),
+                "state 'B' is not reachable from StartAt".to_string()
+            ),
+        ]
+    );
 }
