@@ -277,6 +277,93 @@ async fn given_an_item_store_then_item_readers_read_json_csv_jsonl_and_listings(
 }
 
 #[tokio::test]
+async fn given_each_csv_delimiter_and_given_headers_then_the_rows_are_read() {
+    let store = Arc::new(MemStore::default());
+    for (name, sep) in [
+        ("COMMA", ','),
+        ("PIPE", '|'),
+        ("SEMICOLON", ';'),
+        ("SPACE", ' '),
+        ("TAB", '\t'),
+    ] {
+        let key = format!("rows-{name}.csv");
+        let body = format!("x{sep}1\ny{sep}2\n");
+        store
+            .put(&format!("s3://b/{key}"), body.into_bytes())
+            .await
+            .ok();
+        let sm = distributed(
+            json!({"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"CSV",
+                "CSVHeaderLocation":"GIVEN","CSVHeaders":["k","v"],"CSVDelimiter":name},
+                "Parameters":{"Bucket":"b","Key":key}}),
+            json!({}),
+        );
+        let opts = ExecutionOptions {
+            item_store: Some(store.clone()),
+            ..Default::default()
+        };
+        let e = sm.execute(json!({}), opts).await;
+        assert_eq!(
+            e.output,
+            Some(json!([{"k":"x","v":"1"},{"k":"y","v":"2"}])),
+            "{name}: {:?}",
+            e.cause
+        );
+    }
+}
+
+#[tokio::test]
+async fn given_an_items_pointer_then_the_array_inside_the_json_object_is_read() {
+    let store = Arc::new(MemStore::default());
+    store
+        .put(
+            "s3://b/doc.json",
+            br#"{"data":{"items":[1,2,3]},"other":[9]}"#.to_vec(),
+        )
+        .await
+        .ok();
+    let sm = distributed(
+        json!({"Resource":"arn:aws:states:::s3:getObject",
+            "ReaderConfig":{"InputType":"JSON","ItemsPointer":"/data/items"},
+            "Parameters":{"Bucket":"b","Key":"doc.json"}}),
+        json!({}),
+    );
+    let opts = ExecutionOptions {
+        item_store: Some(store.clone()),
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    assert_eq!(e.output, Some(json!([1, 2, 3])), "{:?}", e.cause);
+}
+
+#[tokio::test]
+async fn given_a_compact_jsonl_writer_config_then_the_outputs_are_written_one_per_line() {
+    let store = Arc::new(MemStore::default());
+    let sm = machine(
+        json!({"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ItemsPath":"$.xs",
+        "ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"out","Prefix":"w"},
+            "WriterConfig":{"OutputType":"JSONL","Transformation":"COMPACT"}},
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+            "StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}),
+    );
+    let opts = ExecutionOptions {
+        item_store: Some(store.clone()),
+        ..Default::default()
+    };
+    let e = sm.execute(json!({"xs": [{"a": 1}, {"a": 2}]}), opts).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    let key = e.output.unwrap_or_default()["ResultWriterDetails"]["Key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let body = store
+        .get(&format!("s3://out/{key}"))
+        .await
+        .unwrap_or_default();
+    assert_eq!(String::from_utf8_lossy(&body), "{\"a\":1}\n{\"a\":2}");
+}
+
+#[tokio::test]
 async fn given_a_result_writer_then_results_and_a_manifest_are_written() {
     let store = Arc::new(MemStore::default());
     let sm = machine(
