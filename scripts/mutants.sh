@@ -69,7 +69,9 @@ status=0
 summaries=()
 for crate in $CRATES; do
   crate_args "$crate" || exit 2
-  label=$crate${FILES:+-$(basename "$FILES" .rs)}${SHARD:+-shard-${SHARD/\//-of-}}
+  # FILES=crates/asl/src/exec.rs -> asl-exec; a glob such as crates/asl/src/model/*.rs -> asl-model
+  files_label=${FILES:+$(echo "${FILES%.rs}" | sed -E 's#^crates/[^/]+/src/##; s#/?\*.*$##; s#[^A-Za-z0-9_-]+#-#g')}
+  label=$crate${files_label:+-$files_label}${SHARD:+-shard-${SHARD/\//-of-}}
   out=target/mutants/$label
   mkdir -p "$out"
   cmd=(cargo mutants "${args[@]}" --jobs "$JOBS" --test-tool nextest --timeout "$TIMEOUT"
