@@ -496,12 +496,18 @@ impl LayeredGraph {
     /// Puts the bend columns of each long edge on one vertical line where its neighbours in
     /// every layer leave room: the x nearest their mean within the room all of them have.
     fn straighten_bends(&mut self) {
-        for c in 0..self.chains.len() {
-            let bends: Vec<usize> = self.chains[c]
-                .iter()
-                .skip(1)
-                .map(|&s| self.segments[s].upper)
-                .collect();
+        let long_edges: Vec<Vec<usize>> = self
+            .chains
+            .iter()
+            .map(|chain| {
+                chain
+                    .iter()
+                    .skip(1)
+                    .map(|&s| self.segments[s].upper)
+                    .collect()
+            })
+            .collect();
+        for bends in long_edges {
             if bends.len() < 2 {
                 continue;
             }
