@@ -14,6 +14,9 @@ use crate::invoker::ExecutionRecord;
 pub mod charts;
 pub mod events;
 pub mod layout;
+mod text;
+
+pub use text::{escape, format_value};
 
 /// What the report shows.
 pub struct ReportInput<'a> {
@@ -24,22 +27,6 @@ pub struct ReportInput<'a> {
     pub definitions: &'a BTreeMap<String, Value>,
     pub versions: &'a [ModelVersion],
     pub evaluations: &'a [EvaluationRecord],
-}
-
-/// Escapes text for HTML and SVG.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// What happened to one state during an execution.
@@ -315,15 +302,6 @@ fn drift_section(evaluations: &[EvaluationRecord]) -> String {
     html.push_str(&charts::drift_heatmap(evaluations));
     html.push_str("</div>");
     html
-}
-
-/// A metric value with 4 significant decimals.
-pub fn format_value(v: f64) -> String {
-    if v.abs() >= 1000.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.4}")
-    }
 }
 
 const STYLE: &str = r#"

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use mdlc_core::drift::{PSI_MODERATE, PSI_SIGNIFICANT};
 use mdlc_core::registry::EvaluationRecord;
 
-use super::{escape, format_value};
+use super::text::{escape, format_value};
 
 /// Line colours, the n-th version evaluated taking the n-th.
 pub const PALETTE: [&str; 8] = [

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use mdlc_core::events::DetailType;
 use serde_json::Value;
 
-use super::escape;
+use super::text::escape;
 use crate::events::LoggedEvent;
 
 /// Longest summary text shown per event (the full detail is in the log).
