@@ -73,12 +73,13 @@ impl MapLimits {
         self.tolerated_count.is_some() || self.tolerated_percentage.is_some()
     }
 
-    /// With both set, the Map Run fails when it exceeds either.
+    /// With both set, the Map Run fails when it exceeds either. Called on a failure, so
+    /// `total` is at least 1.
     fn exceeded(&self, failures: usize, total: usize) -> bool {
         let over_count = self.tolerated_count.is_some_and(|c| failures as f64 > c);
         let over_pct = self
             .tolerated_percentage
-            .is_some_and(|p| total > 0 && (failures as f64 * 100.0 / total as f64) > p);
+            .is_some_and(|p| failures as f64 * 100.0 / total.max(1) as f64 > p);
         over_count || over_pct
     }
 }
