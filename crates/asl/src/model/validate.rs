@@ -122,7 +122,8 @@ fn allowed(ty: StateType, field: &str) -> bool {
         || (results && RESULT.contains(&field))
 }
 
-/// Checks the rules; [`Valid`] when neither parse nor the rules found a problem.
+/// Checks the rules, adding their problems to `c`, which carries those of parse: [`Valid`] only
+/// when `c` holds no problem at the end.
 pub(super) fn validate<'a>(doc: Doc<'a>, c: &mut Collector) -> Option<Valid<'a>> {
     if let Some(v) = doc.timeout_seconds
         && let Err(m) = int_field(v, 1, MAX_SECONDS_FIELD)
