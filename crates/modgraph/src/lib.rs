@@ -526,10 +526,8 @@ fn tree(
             _ => break,
         }
     }
-    let name = match path.last() {
-        Some(last) if last == "self" => path.get(path.len().wrapping_sub(2)).cloned(),
-        last => last.cloned(),
-    };
+    // `a::b::{self}` binds `b`.
+    let name = path.iter().rev().find(|segment| *segment != "self").cloned();
     if let Some(name) = name {
         out.push((path, name));
     }
