@@ -3,14 +3,22 @@
 //! and JSONata expressions. Every problem is collected with its JSON pointer; the ASL rules
 //! (transitions, field combinations, limits) are [`super::validate`]'s.
 
+mod choice;
+mod fields;
+mod items;
+
 use serde_json::Value;
 
+use self::choice::choice;
+use self::fields::{
+    Ctx, assign, dyn_raw, dyn_str, expression, io_path, output, path_field, payload, result_path,
+    string_list, transition, unknown_fields,
+};
+use self::items::{item_batcher, item_reader, result_writer};
 use super::ast::*;
 use super::literal::parse_timestamp;
-use super::types::{Dyn, DynStr, IoPath, OPS, Op, Ql, ResultPath, Rhs, StateType};
+use super::types::{Dyn, Ql, StateType};
 use crate::error::{Collector, ptr};
-use crate::intrinsic::{Intrinsic, looks_like_intrinsic};
-use crate::path::JsonPath;
 use crate::template::{Template, compile_jsonata, jsonata_body};
 
 const TOP_FIELDS: &[&str] = &[
@@ -37,29 +45,6 @@ const RETRIER_FIELDS: &[&str] = &[
     "JitterStrategy",
     "Comment",
 ];
-const BATCHER_FIELDS: &[&str] = &[
-    "MaxItemsPerBatch",
-    "MaxItemsPerBatchPath",
-    "MaxInputBytesPerBatch",
-    "MaxInputBytesPerBatchPath",
-    "BatchInput",
-];
-
-/// An object being parsed: its pointer, its fields and its query language.
-struct Ctx<'a> {
-    base: String,
-    obj: &'a Obj,
-    ql: Ql,
-}
-
-impl<'a> Ctx<'a> {
-    fn p(&self, k: &str) -> String {
-        ptr(&self.base, k)
-    }
-    fn get(&self, k: &str) -> Option<&'a Value> {
-        self.obj.get(k)
-    }
-}
 
 /// Parses a whole definition; none when its graph cannot be made out.
 pub(super) fn parse<'a>(def: &'a Value, c: &mut Collector) -> Option<Doc<'a>> {
@@ -79,14 +64,6 @@ pub(super) fn parse<'a>(def: &'a Value, c: &mut Collector) -> Option<Doc<'a>> {
         timeout_seconds: obj.get("TimeoutSeconds"),
         graph,
     })
-}
-
-fn unknown_fields(obj: &Obj, base: &str, known: &[&str], c: &mut Collector) {
-    for k in obj.keys() {
-        if !known.contains(&k.as_str()) {
-            c.push(&ptr(base, k), format!("unknown field '{k}'"));
-        }
-    }
 }
 
 /// The query language of `obj`, and whether it is JSONPath inside JSONata (a rule of validate).
@@ -222,18 +199,6 @@ fn state_type(obj: &Obj, base: &str, c: &mut Collector) -> Option<StateType> {
     })
 }
 
-/// A `Next` / `Default` field: the state name it gives.
-fn transition<'a>(v: Option<&'a Value>, pointer: &str, c: &mut Collector) -> Option<&'a str> {
-    match v {
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            c.push(pointer, "must be a string naming a state");
-            None
-        }
-        None => None,
-    }
-}
-
 fn end(cx: &Ctx<'_>, c: &mut Collector) -> bool {
     match cx.get("End") {
         None => false,
@@ -242,93 +207,6 @@ fn end(cx: &Ctx<'_>, c: &mut Collector) -> bool {
             c.push(&cx.p("End"), "must be a boolean");
             false
         }
-    }
-}
-
-fn io_path(v: Option<&Value>, pointer: &str, c: &mut Collector) -> IoPath {
-    match v {
-        None => IoPath::Identity,
-        Some(Value::Null) => IoPath::Empty,
-        Some(Value::String(s)) => match JsonPath::parse(s) {
-            Ok(p) if p.is_root_only() => IoPath::Identity,
-            Ok(p) => IoPath::Path(p),
-            Err(e) => {
-                c.push(pointer, format!("invalid path: {e}"));
-                IoPath::Identity
-            }
-        },
-        Some(_) => {
-            c.push(pointer, "must be a path string or null");
-            IoPath::Identity
-        }
-    }
-}
-
-/// A `ResultPath`; whether a path is a reference path is a rule of validate.
-fn result_path(v: Option<&Value>, pointer: &str, c: &mut Collector) -> ResultPath {
-    match v {
-        None => ResultPath::Replace,
-        Some(Value::Null) => ResultPath::Discard,
-        Some(Value::String(s)) => match JsonPath::parse(s) {
-            Ok(p) if p.is_root_only() => ResultPath::Replace,
-            Ok(p) => ResultPath::Path(p),
-            Err(e) => {
-                c.push(pointer, format!("invalid path: {e}"));
-                ResultPath::Replace
-            }
-        },
-        Some(_) => {
-            c.push(pointer, "must be a path string or null");
-            ResultPath::Replace
-        }
-    }
-}
-
-fn path_field(v: &Value, pointer: &str, c: &mut Collector) -> Option<JsonPath> {
-    match v {
-        Value::String(s) => match JsonPath::parse(s) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                c.push(pointer, format!("invalid path: {e}"));
-                None
-            }
-        },
-        _ => {
-            c.push(pointer, "must be a path string");
-            None
-        }
-    }
-}
-
-fn string_list(v: Option<&Value>, pointer: &str, c: &mut Collector) -> Vec<String> {
-    match v {
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| match x {
-                Value::String(s) => Some(s.clone()),
-                _ => {
-                    c.push(&ptr(pointer, &i.to_string()), "must be a string");
-                    None
-                }
-            })
-            .collect(),
-        Some(_) => {
-            c.push(pointer, "must be a non-empty array of error names");
-            Vec::new()
-        }
-        None => {
-            c.push(pointer, "is required");
-            Vec::new()
-        }
-    }
-}
-
-/// A payload template in the query language `ql`.
-fn payload(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> Template {
-    match ql {
-        Ql::JsonPath => Template::jsonpath(v, pointer, c),
-        Ql::Jsonata => Template::jsonata(v, pointer, c),
     }
 }
 
@@ -362,80 +240,6 @@ fn result_selector(cx: &Ctx<'_>, c: &mut Collector) -> Option<Template> {
         c.push(&cx.p("ResultSelector"), "must be an object");
     }
     Some(Template::jsonpath(v, &cx.p("ResultSelector"), c))
-}
-
-/// `Output`, a JSONata field (ignored in JSONPath, where validate reports it).
-fn output(cx: &Ctx<'_>, c: &mut Collector) -> Option<Template> {
-    match cx.ql {
-        Ql::Jsonata => cx
-            .get("Output")
-            .map(|v| Template::jsonata(v, &cx.p("Output"), c)),
-        Ql::JsonPath => None,
-    }
-}
-
-/// `Assign`: an object (its variable names are validate's).
-fn assign(v: Option<&Value>, pointer: &str, ql: Ql, c: &mut Collector) -> Option<Template> {
-    let v = v?;
-    if !v.is_object() {
-        c.push(pointer, "must be an object of variable names to values");
-        return None;
-    }
-    Some(payload(v, pointer, ql, c))
-}
-
-/// A JSONata expression string in a JSONata state.
-fn expression(v: &Value, ql: Ql) -> Option<&str> {
-    match v {
-        Value::String(s) if ql == Ql::Jsonata && jsonata_body(s).is_some() => Some(s),
-        _ => None,
-    }
-}
-
-/// A field given literally (its limits are validate's), as a JSONata expression, or (when the
-/// literal is absent) by its `*Path` twin.
-fn dyn_raw<'a>(
-    cx: &Ctx<'a>,
-    field: &str,
-    path_name: &str,
-    c: &mut Collector,
-) -> Option<RawDyn<'a>> {
-    if let Some(v) = cx.get(field) {
-        return match expression(v, cx.ql) {
-            Some(s) => compile_jsonata(s, &cx.p(field), c).map(Dyn::Jsonata),
-            None => Some(Dyn::Fixed(v)),
-        };
-    }
-    let v = cx.get(path_name)?;
-    path_field(v, &cx.p(path_name), c).map(Dyn::Path)
-}
-
-/// A string field of a Fail state: literal, JSONata, or by its `*Path` twin (a path or an
-/// intrinsic function).
-fn dyn_str(cx: &Ctx<'_>, field: &str, path_name: &str, c: &mut Collector) -> Option<DynStr> {
-    if let Some(v) = cx.get(field) {
-        return match v {
-            Value::String(s) if expression(v, cx.ql).is_some() => {
-                compile_jsonata(s, &cx.p(field), c).map(DynStr::Jsonata)
-            }
-            Value::String(s) => Some(DynStr::Fixed(s.clone())),
-            _ => {
-                c.push(&cx.p(field), "must be a string");
-                None
-            }
-        };
-    }
-    let p = cx.p(path_name);
-    match cx.get(path_name)? {
-        Value::String(s) if looks_like_intrinsic(s) => match Intrinsic::parse(s) {
-            Ok(i) => Some(DynStr::Intrinsic(Box::new(i))),
-            Err(e) => {
-                c.push(&p, format!("invalid intrinsic function: {e}"));
-                None
-            }
-        },
-        other => path_field(other, &p, c).map(DynStr::Path),
-    }
 }
 
 /// Calls `f` on each object of a `Retry` or `Catch` field with its pointer and whether it is
@@ -565,232 +369,6 @@ fn task<'a>(cx: &Ctx<'a>, c: &mut Collector) -> TaskDoc<'a> {
         timeout,
         heartbeat,
     }
-}
-
-fn choice<'a>(cx: &Ctx<'a>, c: &mut Collector) -> ChoiceDoc<'a> {
-    let mut rules = Vec::new();
-    match cx.get("Choices") {
-        Some(Value::Array(a)) if !a.is_empty() => {
-            for (i, r) in a.iter().enumerate() {
-                let rp = ptr(&cx.p("Choices"), &i.to_string());
-                match r.as_object() {
-                    Some(o) => rules.push(rule(o, rp, cx.ql, c)),
-                    None => c.push(&rp, "a choice rule must be an object"),
-                }
-            }
-        }
-        Some(_) => c.push(&cx.p("Choices"), "must be a non-empty array"),
-        None => c.push(&cx.base, "missing required field 'Choices'"),
-    }
-    ChoiceDoc {
-        rules,
-        default: transition(cx.get("Default"), &cx.p("Default"), c),
-    }
-}
-
-fn rule<'a>(o: &'a Obj, base: String, ql: Ql, c: &mut Collector) -> RuleDoc<'a> {
-    let next = match o.get("Next") {
-        None => {
-            c.push(&base, "missing required field 'Next'");
-            None
-        }
-        v => transition(v, &ptr(&base, "Next"), c),
-    };
-    let kind = match ql {
-        Ql::Jsonata => condition(o, &base, c),
-        Ql::JsonPath => cond_kind(o, &base, true, c),
-    };
-    let cx = Ctx { base, obj: o, ql };
-    RuleDoc {
-        next,
-        assign: assign(o.get("Assign"), &cx.p("Assign"), ql, c),
-        output: output(&cx, c),
-        cond: CondDoc {
-            base: cx.base,
-            obj: o,
-            kind,
-        },
-    }
-}
-
-/// The `Condition` of a JSONata choice rule.
-fn condition<'a>(o: &'a Obj, base: &str, c: &mut Collector) -> CondKind<'a> {
-    match o.get("Condition") {
-        Some(Value::String(s)) if jsonata_body(s).is_some() => {
-            match compile_jsonata(s, &ptr(base, "Condition"), c) {
-                Some(e) => CondKind::Jsonata(e),
-                None => CondKind::Broken,
-            }
-        }
-        Some(Value::Bool(b)) => CondKind::Const(*b),
-        Some(_) => {
-            c.push(
-                &ptr(base, "Condition"),
-                "must be a JSONata expression '{% ... %}' or a boolean",
-            );
-            CondKind::Broken
-        }
-        None => {
-            c.push(base, "missing required field 'Condition'");
-            CondKind::Broken
-        }
-    }
-}
-
-/// The comparison operators of a JSONPath rule (`(field, op, is a *Path)`); unknown fields are
-/// reported.
-fn comparisons<'o>(
-    o: &'o Obj,
-    base: &str,
-    top: bool,
-    c: &mut Collector,
-) -> Vec<(&'o str, Op, bool)> {
-    let mut ops = Vec::new();
-    for k in o.keys() {
-        if let Some((_, op)) = OPS.iter().find(|(n, _)| n == k) {
-            ops.push((k.as_str(), *op, false));
-        } else if let Some(name) = k.strip_suffix("Path")
-            && let Some((_, op)) = OPS.iter().find(|(n, _)| *n == name)
-            && !name.starts_with("Is")
-        {
-            ops.push((k.as_str(), *op, true));
-        } else if !(["Variable", "And", "Or", "Not", "Comment"].contains(&k.as_str())
-            || (top && (k == "Next" || k == "Assign"))
-            || matches!(k.as_str(), "Output" | "Condition"))
-        {
-            c.push(
-                &ptr(base, k),
-                format!("unknown field '{k}' in a choice rule"),
-            );
-        }
-    }
-    ops
-}
-
-/// A JSONPath condition: a comparison, or And / Or / Not of nested conditions.
-fn cond_kind<'a>(o: &'a Obj, base: &str, top: bool, c: &mut Collector) -> CondKind<'a> {
-    let ops = comparisons(o, base, top, c);
-    let combos = ["And", "Or", "Not"]
-        .iter()
-        .filter(|k| o.contains_key(**k))
-        .count();
-    if combos + ops.len() != 1 {
-        return CondKind::Unclear;
-    }
-    if let Some(key) = ["And", "Or"].into_iter().find(|k| o.contains_key(*k)) {
-        return match combination(o, base, key, c) {
-            Some(subs) if key == "And" => CondKind::And(subs),
-            Some(subs) => CondKind::Or(subs),
-            None => CondKind::Broken,
-        };
-    }
-    if let Some(v) = o.get("Not") {
-        let Some(ro) = v.as_object() else {
-            c.push(&ptr(base, "Not"), "must be a rule object");
-            return CondKind::Broken;
-        };
-        return CondKind::Not(Box::new(nested(ro, ptr(base, "Not"), c)));
-    }
-    match ops.first() {
-        Some(&(key, op, is_path)) => comparison(o, base, key, op, is_path, c),
-        None => CondKind::Broken,
-    }
-}
-
-fn nested<'a>(o: &'a Obj, base: String, c: &mut Collector) -> CondDoc<'a> {
-    let kind = cond_kind(o, &base, false, c);
-    CondDoc { base, obj: o, kind }
-}
-
-/// The rules of an `And` or `Or`; none when it is not an array.
-fn combination<'a>(
-    o: &'a Obj,
-    base: &str,
-    key: &str,
-    c: &mut Collector,
-) -> Option<Vec<CondDoc<'a>>> {
-    let kp = ptr(base, key);
-    let a = match o.get(key) {
-        Some(Value::Array(a)) => a,
-        _ => {
-            c.push(&kp, "must be a non-empty array of rules");
-            return None;
-        }
-    };
-    if a.is_empty() {
-        c.push(&kp, "must be a non-empty array of rules");
-    }
-    let mut subs = Vec::new();
-    for (i, r) in a.iter().enumerate() {
-        let p = ptr(&kp, &i.to_string());
-        match r.as_object() {
-            Some(ro) => subs.push(nested(ro, p, c)),
-            None => c.push(&p, "a rule must be an object"),
-        }
-    }
-    Some(subs)
-}
-
-/// `Variable` compared by `op` with the value (or, `is_path`, the path) of field `key`.
-fn comparison<'a>(
-    o: &'a Obj,
-    base: &str,
-    key: &str,
-    op: Op,
-    is_path: bool,
-    c: &mut Collector,
-) -> CondKind<'a> {
-    let var = match o.get("Variable") {
-        Some(v) => path_field(v, &ptr(base, "Variable"), c),
-        None => {
-            c.push(base, "missing required field 'Variable'");
-            None
-        }
-    };
-    let kp = ptr(base, key);
-    let value = o.get(key).cloned().unwrap_or(Value::Null);
-    let rhs = if is_path {
-        path_field(&value, &kp, c).map(Rhs::Path)
-    } else {
-        if let Some(want) = operand_mismatch(op, &value) {
-            c.push(&kp, format!("must be {want}"));
-        }
-        Some(Rhs::Value(value))
-    };
-    CondKind::Cmp { var, op, rhs }
-}
-
-/// What the operand of `op` must be, when `value` is not that.
-fn operand_mismatch(op: Op, value: &Value) -> Option<&'static str> {
-    let (ok, want) = match op {
-        Op::StringEquals
-        | Op::StringLessThan
-        | Op::StringGreaterThan
-        | Op::StringLessThanEquals
-        | Op::StringGreaterThanEquals
-        | Op::StringMatches => (value.is_string(), "a string"),
-        Op::NumericEquals
-        | Op::NumericLessThan
-        | Op::NumericGreaterThan
-        | Op::NumericLessThanEquals
-        | Op::NumericGreaterThanEquals => (value.is_number(), "a number"),
-        Op::TimestampEquals
-        | Op::TimestampLessThan
-        | Op::TimestampGreaterThan
-        | Op::TimestampLessThanEquals
-        | Op::TimestampGreaterThanEquals => (
-            value.as_str().and_then(parse_timestamp).is_some(),
-            "an RFC 3339 timestamp string",
-        ),
-        Op::BooleanEquals
-        | Op::IsNull
-        | Op::IsPresent
-        | Op::IsNumeric
-        | Op::IsString
-        | Op::IsBoolean
-        | Op::IsTimestamp => (value.is_boolean(), "a boolean"),
-    };
-    (!ok).then_some(want)
 }
 
 /// The first duration field of a Wait state (how many there are is validate's rule).
@@ -957,197 +535,4 @@ fn label<'a>(cx: &Ctx<'a>, c: &mut Collector) -> Option<&'a str> {
         c.push(&cx.p("Label"), "must be a string");
     }
     v.as_str()
-}
-
-/// `Parameters` (JSONPath) or `Arguments` (JSONata) of an ItemReader or ResultWriter.
-fn s3_parameters(o: &Obj, pointer: &str, ql: Ql, c: &mut Collector) -> Option<Template> {
-    let key = match ql {
-        Ql::Jsonata => "Arguments",
-        Ql::JsonPath => "Parameters",
-    };
-    o.get(key).map(|v| payload(v, &ptr(pointer, key), ql, c))
-}
-
-fn item_reader<'a>(
-    v: &'a Value,
-    pointer: &str,
-    ql: Ql,
-    c: &mut Collector,
-) -> Option<ReaderDoc<'a>> {
-    let Some(o) = v.as_object() else {
-        c.push(pointer, "must be an object");
-        return None;
-    };
-    unknown_fields(
-        o,
-        pointer,
-        &["Resource", "Parameters", "Arguments", "ReaderConfig"],
-        c,
-    );
-    let resource = match o.get("Resource") {
-        Some(Value::String(s)) => {
-            if !s.starts_with("arn:aws:states:::s3:getObject")
-                && !s.starts_with("arn:aws:states:::s3:listObjectsV2")
-            {
-                c.push(
-                    &ptr(pointer, "Resource"),
-                    "must be arn:aws:states:::s3:getObject or arn:aws:states:::s3:listObjectsV2",
-                );
-            }
-            s.clone()
-        }
-        _ => {
-            c.push(
-                &ptr(pointer, "Resource"),
-                "is required and must be a string",
-            );
-            String::new()
-        }
-    };
-    let mut reader = ReaderDoc {
-        base: pointer.to_string(),
-        resource,
-        parameters: s3_parameters(o, pointer, ql, c),
-        input_type: String::from("JSON"),
-        csv_header_location: String::from("FIRST_ROW"),
-        csv_headers: None,
-        csv_delimiter: ',',
-        config: None,
-        max_items: None,
-        items_pointer: None,
-    };
-    if let Some(rc) = o.get("ReaderConfig") {
-        reader_config(rc, ql, &mut reader, c);
-    }
-    Some(reader)
-}
-
-/// `ReaderConfig` into `reader`.
-fn reader_config<'a>(rc: &'a Value, ql: Ql, reader: &mut ReaderDoc<'a>, c: &mut Collector) {
-    let rp = ptr(&reader.base, "ReaderConfig");
-    let Some(m) = rc.as_object() else {
-        c.push(&rp, "must be an object");
-        return;
-    };
-    for (k, v) in m {
-        let kp = ptr(&rp, k);
-        match (k.as_str(), v) {
-            ("InputType", Value::String(t))
-                if ["CSV", "JSON", "JSONL", "MANIFEST"].contains(&t.as_str()) =>
-            {
-                reader.input_type = t.clone()
-            }
-            ("InputType", _) => c.push(&kp, "must be one of CSV, JSON, JSONL, MANIFEST"),
-            ("CSVHeaderLocation", Value::String(t)) if t == "FIRST_ROW" || t == "GIVEN" => {
-                reader.csv_header_location = t.clone()
-            }
-            ("CSVHeaderLocation", _) => c.push(&kp, "must be FIRST_ROW or GIVEN"),
-            ("CSVHeaders", Value::Array(a)) if a.iter().all(Value::is_string) => {
-                reader.csv_headers = Some(
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect(),
-                )
-            }
-            ("CSVHeaders", _) => c.push(&kp, "must be an array of strings"),
-            ("CSVDelimiter", v) => match csv_delimiter(v) {
-                Some(d) => reader.csv_delimiter = d,
-                None => c.push(&kp, "must be one of COMMA, PIPE, SEMICOLON, SPACE, TAB"),
-            },
-            ("MaxItems" | "MaxItemsPath", _) => {}
-            ("ItemsPointer", Value::String(s)) => reader.items_pointer = Some(s.clone()),
-            ("ItemsPointer", _) => c.push(&kp, "must be a JSON pointer string"),
-            _ => c.push(&kp, format!("unknown field '{k}'")),
-        }
-    }
-    let cx = Ctx {
-        base: rp,
-        obj: m,
-        ql,
-    };
-    reader.max_items = dyn_raw(&cx, "MaxItems", "MaxItemsPath", c);
-    reader.config = Some((cx.base, m));
-}
-
-fn csv_delimiter(v: &Value) -> Option<char> {
-    match v.as_str()? {
-        "COMMA" => Some(','),
-        "PIPE" => Some('|'),
-        "SEMICOLON" => Some(';'),
-        "SPACE" => Some(' '),
-        "TAB" => Some('\t'),
-        _ => None,
-    }
-}
-
-fn item_batcher<'a>(
-    v: &'a Value,
-    pointer: &str,
-    ql: Ql,
-    c: &mut Collector,
-) -> Option<BatcherDoc<'a>> {
-    let Some(o) = v.as_object() else {
-        c.push(pointer, "must be an object");
-        return None;
-    };
-    unknown_fields(o, pointer, BATCHER_FIELDS, c);
-    let cx = Ctx {
-        base: pointer.to_string(),
-        obj: o,
-        ql,
-    };
-    Some(BatcherDoc {
-        max_items: dyn_raw(&cx, "MaxItemsPerBatch", "MaxItemsPerBatchPath", c),
-        max_bytes: dyn_raw(&cx, "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", c),
-        batch_input: o
-            .get("BatchInput")
-            .map(|v| payload(v, &cx.p("BatchInput"), ql, c)),
-        base: cx.base,
-        obj: o,
-    })
-}
-
-fn result_writer(v: &Value, pointer: &str, ql: Ql, c: &mut Collector) -> Option<WriterDoc> {
-    let Some(o) = v.as_object() else {
-        c.push(pointer, "must be an object");
-        return None;
-    };
-    let mut writer = WriterDoc {
-        parameters: None,
-        output_type: None,
-        transformation: None,
-    };
-    for (k, val) in o {
-        let kp = ptr(pointer, k);
-        match k.as_str() {
-            "Resource" => {
-                if val.as_str() != Some("arn:aws:states:::s3:putObject") {
-                    c.push(&kp, "must be arn:aws:states:::s3:putObject");
-                }
-            }
-            "Parameters" | "Arguments" => {}
-            "WriterConfig" => writer_config(val, &kp, &mut writer, c),
-            _ => c.push(&kp, format!("unknown field '{k}'")),
-        }
-    }
-    writer.parameters = s3_parameters(o, pointer, ql, c);
-    Some(writer)
-}
-
-fn writer_config(v: &Value, pointer: &str, writer: &mut WriterDoc, c: &mut Collector) {
-    let Some(m) = v.as_object() else {
-        c.push(pointer, "must be an object");
-        return;
-    };
-    for (k, v) in m {
-        match (k.as_str(), v.as_str()) {
-            ("OutputType", Some(t @ ("JSON" | "JSONL"))) => {
-                writer.output_type = Some(t.to_string())
-            }
-            ("Transformation", Some(t @ ("NONE" | "COMPACT" | "FLATTEN"))) => {
-                writer.transformation = Some(t.to_string())
-            }
-            _ => c.push(&ptr(pointer, k), "invalid WriterConfig field or value"),
-        }
-    }
 }
