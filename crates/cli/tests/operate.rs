@@ -639,3 +639,51 @@ fn bad_inputs_and_options_exit_2_naming_the_problem() {
         "{help}"
     );
 }
+
+#[test]
+fn a_failed_flow_exits_1_with_its_error_cause_and_where_it_stopped() {
+    let dir = tempdir();
+    let state = dir.path().join("state").display().to_string();
+    // No version of the model is registered: the evaluation flow cannot find one.
+    let input = write(dir.path(), "evaluate.json", &evaluation_input().to_string());
+    let out = mdlc_exits(
+        &[
+            "evaluate",
+            "--input",
+            &input,
+            "--name",
+            "no-model",
+            "--state-dir",
+            &state,
+            "--json",
+        ],
+        1,
+    );
+    let d = json_of(&out);
+    assert_eq!(d["status"], "FAILED", "{d:#}");
+    assert_eq!(d["error"], "ModelNotFound", "{d:#}");
+    assert!(
+        d["cause"].as_str().is_some_and(|c| c.contains(MODEL)),
+        "the cause names the model: {d:#}"
+    );
+    assert!(d.get("output").is_some_and(Value::is_null), "{d:#}");
+    let states = d["states"].as_array().cloned().unwrap_or_default();
+    let find_model = states.iter().find(|s| s["state"] == "FindModel");
+    assert!(
+        find_model.is_some_and(|s| s["failures"].as_u64() >= Some(1)),
+        "{states:#?}"
+    );
+    // Shown the same way afterwards, with the progress lines gone from stdout.
+    let shown = json_of(&mdlc_exits(
+        &[
+            "executions",
+            "show",
+            "no-model",
+            "--state-dir",
+            &state,
+            "--json",
+        ],
+        0,
+    ));
+    assert_eq!(shown, d);
+}
