@@ -397,9 +397,14 @@ impl LocalCloud {
     }
 
     /// The registry handle whose registrations and operations are published to the event log
-    /// (what the functions use; operators' changes should go through it too).
-    pub fn registry_writer(&self) -> Arc<dyn RegistryWrite> {
-        publishing_registry(&self.registry, &self.events)
+    /// (what the functions use; operators' changes go through it too), recording `actor` as
+    /// the operator (`None`: the OS user).
+    pub fn registry_writer(&self, actor: Option<&str>) -> Arc<dyn RegistryWrite> {
+        let registry = match actor {
+            Some(actor) => Arc::new(FsRegistry::clone(&self.registry).with_actor(actor)),
+            None => self.registry.clone(),
+        };
+        publishing_registry(&registry, &self.events)
     }
 
     pub fn registry(&self) -> &Arc<FsRegistry> {

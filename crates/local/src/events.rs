@@ -183,10 +183,9 @@ pub const PUT_EVENTS_RESOURCE: &str = "arn:aws:states:::events:putEvents";
 pub const FAILED_ENTRY: &str = "EventBridge.FailedEntry";
 
 /// Runs an `arn:aws:states:::events:putEvents` Task as Step Functions does: its `Entries`
-/// (1 to 10; each `Source`, `DetailType`, `Detail` as an object or JSON text, optional
-/// `Resources` and `EventBusName`) are published with the execution's and state machine's ARNs
-/// appended to `Resources`; the result is PutEvents' response. Any refused entry fails the task
-/// with `EventBridge.FailedEntry` (the cause names the entry and field).
+/// ([`events::put_events_entries`]) are published, and the result is PutEvents' response. Any
+/// refused entry fails the task with `EventBridge.FailedEntry` (the cause names the entry and
+/// field).
 pub async fn put_events_task(
     publisher: &dyn EventPublisher,
     parameters: &Value,
@@ -194,26 +193,7 @@ pub async fn put_events_task(
     time: &str,
 ) -> Result<Value, mdlc_asl::TaskFailure> {
     let failed = |cause: String| mdlc_asl::TaskFailure::new(FAILED_ENTRY, cause);
-    let entries = parameters
-        .get("Entries")
-        .and_then(Value::as_array)
-        .filter(|e| (1..=events::MAX_ENTRIES_PER_CALL).contains(&e.len()))
-        .ok_or_else(|| {
-            failed(format!(
-                "Entries must be an array of 1 to {} entries",
-                events::MAX_ENTRIES_PER_CALL
-            ))
-        })?;
-    let appended: Vec<String> = ["/Execution/Id", "/StateMachine/Id"]
-        .iter()
-        .filter_map(|p| context.pointer(p).and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
-    let published = entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| entry_event(i, entry, &appended, time).map_err(&failed))
-        .collect::<Result<Vec<Event>, _>>()?;
+    let published = events::put_events_entries(parameters, context, time).map_err(failed)?;
     publisher
         .publish(&published)
         .await
@@ -223,39 +203,4 @@ pub async fn put_events_task(
         .map(|_| serde_json::json!({"EventId": uuid::Uuid::new_v4().to_string()}))
         .collect();
     Ok(serde_json::json!({"Entries": ids, "FailedEntryCount": 0}))
-}
-
-/// One `Entries` item as an event; the error names the entry and field.
-fn entry_event(
-    index: usize,
-    entry: &Value,
-    appended: &[String],
-    time: &str,
-) -> Result<Event, String> {
-    let text = |field: &str| {
-        entry
-            .get(field)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("Entries[{index}].{field} must be a string"))
-    };
-    let detail = match entry.get("Detail") {
-        Some(Value::String(s)) => serde_json::from_str(s)
-            .map_err(|e| format!("Entries[{index}].Detail is not JSON: {e}"))?,
-        Some(v) => v.clone(),
-        None => return Err(format!("Entries[{index}].Detail is missing")),
-    };
-    let mut resources: Vec<String> = match entry.get("Resources") {
-        None => Vec::new(),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|_| format!("Entries[{index}].Resources must be an array of strings"))?,
-    };
-    resources.extend(appended.iter().cloned());
-    Ok(Event {
-        source: text("Source")?,
-        detail_type: text("DetailType")?,
-        time: time.to_string(),
-        resources,
-        detail,
-    })
 }

@@ -11,7 +11,7 @@ use mdlc_asl::{
     ExecutionOptions, ExecutionStatus, StateMachine, TaskFailure, TaskInvoker, TaskRequest,
 };
 use mdlc_core::memory::InMemoryWorld;
-use mdlc_core::ports::{ObjectStore, RegistryRead, TrainingJobInfo};
+use mdlc_core::ports::{Clock, EventPublisher, ObjectStore, RegistryRead, TrainingJobInfo};
 use mdlc_core::{Dependencies, HandlerFailure, PortError, S3Uri};
 use serde_json::{Value, json};
 
@@ -36,6 +36,7 @@ fn definition(name: &str) -> String {
     );
     text = text.replace("${ArtifactBucket}", "mdlc-artifacts");
     text = text.replace("${TrainingStateMachineArn}", TRAINING_ARN);
+    text = text.replace("${EventBusName}", "mdlc-events");
     assert!(!text.contains("${"), "unsubstituted placeholder in {name}");
     text
 }
@@ -169,6 +170,20 @@ const PROFILE: &str = r#"{"rows": 3, "problem": "regression", "features": [
     {"name": "f1", "index": 1, "bins": {"edges": [3.0, 5.0], "shares": [0.3333333333333333, 0.3333333333333333, 0.3333333333333334], "missing_share": 0.0}}]}"#;
 
 impl Cloud {
+    /// Step Functions' events:putEvents integration over the world's in-memory bus.
+    async fn put_events(&self, p: &Value, context: &Value) -> Result<Value, TaskFailure> {
+        let failed = |cause: String| TaskFailure::new("EventBridge.FailedEntry", cause);
+        let time = mdlc_core::registry::format_timestamp(self.world.clock.now());
+        let events = mdlc_core::events::put_events_entries(p, context, &time).map_err(failed)?;
+        self.world
+            .events
+            .publish(&events)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(json!({"Entries": events.iter().map(|_| json!({"EventId": "id"})).collect::<Vec<_>>(),
+                  "FailedEntryCount": 0}))
+    }
+
     /// A fake processing job: checks the request, writes the three outputs, answers like
     /// DescribeProcessingJob (or fails with the next queued error).
     async fn process(&self, p: &Value) -> Result<Value, TaskFailure> {
@@ -231,7 +246,10 @@ impl Cloud {
 impl TaskInvoker for Cloud {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
         let p = request.parameters.clone();
-        if request.resource != "arn:aws:states:::lambda:invoke" {
+        // jobs and executions; published events are in the world's bus
+        if request.resource != "arn:aws:states:::lambda:invoke"
+            && request.resource != "arn:aws:states:::events:putEvents"
+        {
             self.calls
                 .lock()
                 .unwrap()
@@ -308,6 +326,7 @@ impl TaskInvoker for Cloud {
                     )),
                 }
             }
+            "arn:aws:states:::events:putEvents" => self.put_events(&p, &request.context).await,
             other => Err(TaskFailure::new(
                 "States.TaskFailed",
                 format!("unroutable resource {other}"),
@@ -670,6 +689,123 @@ async fn evaluation_without_a_model_fails_with_model_not_found() {
     let e = run(&cloud, "evaluation", "e1", json!({"modelName": "churn"})).await;
     assert_eq!(e.status, ExecutionStatus::Failed);
     assert_eq!(e.error.as_deref(), Some("ModelNotFound"));
+}
+
+/// (detail-type, the detail's `decision` or `status` or `error`) of every published event.
+fn published(cloud: &Cloud) -> Vec<(String, String)> {
+    cloud
+        .world
+        .events
+        .published()
+        .iter()
+        .map(|e| {
+            let d = &e.detail;
+            let what = ["decision", "status", "error"]
+                .iter()
+                .find_map(|k| d.get(*k).and_then(Value::as_str))
+                .unwrap_or("-");
+            (e.detail_type.clone(), what.to_string())
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_flows_publish_registrations_decisions_and_retraining_in_order() {
+    let cloud = Cloud::new();
+    run_ok(&cloud, "training", "t1", json!({"modelName": "churn"})).await;
+    seed_evaluation_data(&cloud, "2024-06-01");
+    let eval_input =
+        json!({"modelName": "churn", "dataDate": "2024-06-01", "monitoring": {"threshold": 1.0}});
+    run_ok(&cloud, "evaluation", "e1", eval_input.clone()).await;
+    *cloud.prediction_error.lock().unwrap() = 3.0;
+    run_ok(&cloud, "evaluation", "e2", eval_input).await;
+    assert_eq!(
+        published(&cloud),
+        pairs(&[
+            ("Model Version Registered", "Registered"),
+            ("Evaluation Completed", "Keep"),
+            ("Evaluation Completed", "Retrain"),
+            ("Retraining Started", "-"),
+            ("Model Version Registered", "Registered"),
+        ])
+    );
+    let events = cloud.world.events.published();
+    assert_eq!(events[4].detail["version"], 2);
+    assert_eq!(events[4].detail["parentVersion"], 1);
+    assert_eq!(
+        events[3].detail["trainingExecutionName"].as_str(),
+        events[4].detail["executionArn"]
+            .as_str()
+            .and_then(|arn| arn.rsplit(':').next()),
+        "the retraining started is the execution that registered version 2"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_execution_publishes_pipeline_failed_with_its_error_and_arns() {
+    let cloud = Cloud::new();
+    let e = run(&cloud, "training", "t1", json!({"tuning": {"maxJobs": 0}})).await;
+    assert_eq!(e.error.as_deref(), Some("InvalidInput"));
+    let e = run(&cloud, "evaluation", "e1", json!({"modelName": "churn"})).await;
+    assert_eq!(e.error.as_deref(), Some("ModelNotFound"));
+    assert_eq!(
+        published(&cloud),
+        pairs(&[
+            ("Pipeline Failed", "InvalidInput"),
+            ("Pipeline Failed", "ModelNotFound"),
+        ])
+    );
+    let events = cloud.world.events.published();
+    let (training, evaluation) = (&events[0], &events[1]);
+    assert_eq!(training.source, "mdlc.pipeline");
+    assert_eq!(training.detail["flow"], "training");
+    assert_eq!(training.detail["executionName"], "t1");
+    assert!(
+        training.detail["cause"]
+            .as_str()
+            .unwrap()
+            .contains("/modelName: is required"),
+        "{}",
+        training.detail
+    );
+    assert_eq!(evaluation.detail["flow"], "evaluation");
+    let arn = evaluation.detail["executionArn"].as_str().unwrap();
+    let machine = evaluation.detail["stateMachineArn"].as_str().unwrap();
+    assert!(arn.ends_with(":execution:evaluation:e1"), "{arn}");
+    assert_eq!(evaluation.resources, [arn, machine], "Step Functions appends both ARNs");
+}
+
+#[tokio::test]
+async fn an_unpublishable_failure_event_is_retried_and_the_execution_keeps_its_own_error() {
+    let cloud = Cloud::new();
+    cloud
+        .world
+        .events
+        .fail_next(PortError::unavailable("PutEvents: InternalFailure"));
+    let e = run(&cloud, "evaluation", "e1", json!({"modelName": "churn"})).await;
+    assert_eq!(e.error.as_deref(), Some("ModelNotFound"));
+    assert_eq!(published(&cloud), pairs(&[("Pipeline Failed", "ModelNotFound")]));
+    for _ in 0..4 {
+        cloud
+            .world
+            .events
+            .fail_next(PortError::unavailable("PutEvents: InternalFailure"));
+    }
+    let e = run(&cloud, "evaluation", "e2", json!({"modelName": "churn"})).await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(
+        e.error.as_deref(),
+        Some("ModelNotFound"),
+        "a bus that stays down never hides the flow's own error"
+    );
+    assert_eq!(published(&cloud).len(), 1, "nothing more was published");
 }
 
 #[test]

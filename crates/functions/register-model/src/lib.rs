@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(e.detail["version"], 1);
         assert_eq!(e.detail["status"], "PendingApproval");
         assert_eq!(e.detail["executionArn"], gated.execution_arn.as_str());
-        assert_eq!(e.resources, [gated.execution_arn.clone()]);
+        assert_eq!(e.resources, [gated.execution_arn.as_str()]);
         // A bus that cannot be reached: a retryable failure (the state machine retries it).
         world
             .events
