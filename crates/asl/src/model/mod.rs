@@ -18,19 +18,24 @@ pub(crate) use types::*;
 
 /// Parses, validates and compiles a whole definition: every problem, or the model.
 pub(crate) fn validate(def: &Value) -> Result<Model, Vec<ValidationError>> {
-    let mut c = Collector::default();
-    let model = parse::parse(def, &mut c)
-        .and_then(|doc| validate::validate(doc, &mut c))
-        .and_then(compile::compile);
-    match model {
-        Some(m) => Ok(m),
-        None => {
-            if c.errors.is_empty() {
-                c.push("", "invalid state machine definition");
-            }
-            Err(c.errors)
-        }
+    let mut problems = Collector::default();
+    let Some(doc) = parse::parse(def, &mut problems) else {
+        return Err(or_invalid(problems.errors));
+    };
+    let valid = validate::validate(doc, problems)?;
+    compile::compile(valid).ok_or_else(|| or_invalid(Vec::new()))
+}
+
+/// `errors`, or when there is none (a stage gave up without saying why) one for the whole
+/// definition: a definition that is refused always names a problem.
+fn or_invalid(mut errors: Vec<ValidationError>) -> Vec<ValidationError> {
+    if errors.is_empty() {
+        errors.push(ValidationError {
+            pointer: String::new(),
+            message: "invalid state machine definition".to_string(),
+        });
     }
+    errors
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::ast::*;
 use super::literal::{int_field, number_in};
 use super::types::{Dyn, Ql, ResultPath, StateType};
-use crate::error::{Collector, ptr};
+use crate::error::{Collector, ValidationError, ptr};
 use crate::limits::{MAX_DELAY_SECONDS, MAX_SECONDS_FIELD};
 
 /// A document without any problem (made only by [`validate`]).
@@ -122,16 +122,24 @@ fn allowed(ty: StateType, field: &str) -> bool {
         || (results && RESULT.contains(&field))
 }
 
-/// Checks the rules, adding their problems to `c`, which carries those of parse: [`Valid`] only
-/// when `c` holds no problem at the end.
-pub(super) fn validate<'a>(doc: Doc<'a>, c: &mut Collector) -> Option<Valid<'a>> {
+/// Checks the rules, adding their problems to those parse found (`problems`): [`Valid`] when
+/// there is none at all, else every problem.
+pub(super) fn validate(
+    doc: Doc<'_>,
+    problems: Collector,
+) -> Result<Valid<'_>, Vec<ValidationError>> {
+    let mut c = problems;
     if let Some(v) = doc.timeout_seconds
         && let Err(m) = int_field(v, 1, MAX_SECONDS_FIELD)
     {
         c.push("/TimeoutSeconds", m);
     }
-    graph(&doc.graph, c);
-    c.errors.is_empty().then_some(Valid(doc))
+    graph(&doc.graph, &mut c);
+    if c.errors.is_empty() {
+        Ok(Valid(doc))
+    } else {
+        Err(c.errors)
+    }
 }
 
 fn graph(g: &GraphDoc<'_>, c: &mut Collector) {
