@@ -89,6 +89,9 @@ impl Task<'_> {
 ///   (stepfunctions-iam.html), Run a Job (.sync): states:StartExecution on the state machine,
 ///   states:DescribeExecution and states:StopExecution on its executions, the managed rule
 ///   StepFunctionsGetEventsForStepFunctionsExecutionRule.
+/// - events:putEvents — "IAM policies for Amazon EventBridge" (eventbridge-iam.html):
+///   events:PutEvents on the bus of each entry (`arn:aws:events:<region>:<account>:event-bus/<name>`,
+///   the account's `default` bus when the entry names none).
 fn documented(task: &Task, stack: &Stack) -> Result<Vec<Request>, String> {
     let sagemaker_role = stack.get_att("SageMakerExecutionRole", "Arn")?;
     let role = task.fixed("RoleArn").unwrap_or(&sagemaker_role).to_string();
@@ -167,6 +170,30 @@ fn documented(task: &Task, stack: &Stack) -> Result<Vec<Request>, String> {
             ));
             out
         }
+        "arn:aws:states:::events:putEvents" => {
+            let entries = task
+                .args
+                .get("Entries")
+                .and_then(Json::as_array)
+                .ok_or_else(|| format!("{}: putEvents without fixed Entries", task.state))?;
+            entries
+                .iter()
+                .map(|entry| {
+                    let bus = entry
+                        .get("EventBusName")
+                        .map(|b| {
+                            b.as_str()
+                                .ok_or(format!("{}: EventBusName is not fixed", task.state))
+                        })
+                        .transpose()?
+                        .unwrap_or("default");
+                    Ok(Request::new(
+                        "events:PutEvents",
+                        &arn("events", &format!("event-bus/{bus}")),
+                    ))
+                })
+                .collect::<Result<Vec<_>, String>>()?
+        }
         other => {
             return Err(format!(
                 "{}: no documented IAM policy for the integration {other} in this test's table; add it with its source",
@@ -240,7 +267,8 @@ fn role_of(stack: &Stack, logical: &str) -> String {
 #[test]
 #[ignore = "needs node_modules (@cloud-copilot/iam-simulate): run with --run-ignored all (make test)"]
 fn each_state_machine_role_grants_the_documented_actions_of_its_integrations() {
-    let stack = Stack::load(&[], &[]).expect("infra/template.yaml");
+    // A custom bus, so that a grant on the default bus (or none) would be denied.
+    let stack = Stack::load(&[("EventBusName", "mdlc-events")], &[]).expect("infra/template.yaml");
     let machines = stack
         .resources_of_type("AWS::Serverless::StateMachine")
         .expect("state machines");
@@ -294,6 +322,7 @@ fn each_state_machine_role_grants_the_documented_actions_of_its_integrations() {
         "arn:aws:states:::sagemaker:createTrainingJob.sync",
         "arn:aws:states:::sagemaker:createTransformJob.sync",
         "arn:aws:states:::states:startExecution.sync:2",
+        "arn:aws:states:::events:putEvents",
     ] {
         assert!(
             integrations.contains(expected),

@@ -5,11 +5,16 @@
 //! - track-experiment joins a VPC only when both FunctionSubnetIds and FunctionSecurityGroupIds
 //!   are given, and only then may its role manage network interfaces;
 //! - the SageMaker execution role may create the network interfaces of VPC jobs (FileSystem
-//!   channels need a VpcConfig).
+//!   channels need a VpcConfig);
+//! - only the publishers of docs/events.md may put events, and only on the stack's bus; the
+//!   example approval rule exists only with an e-mail address and mails what the code publishes.
 
 #[path = "common/template.rs"]
 mod template;
 
+use mdlc_core::contract::sample_version;
+use mdlc_core::events;
+use mdlc_core::registry::{ModelVersion, VersionStatus};
 use serde_json::{Value as Json, json};
 use template::Stack;
 
@@ -160,4 +165,182 @@ fn the_sagemaker_execution_role_may_manage_the_network_interfaces_of_vpc_jobs() 
     ] {
         assert!(actions.iter().any(|a| a == action), "{action} missing");
     }
+}
+
+/// Every statement of the role `logical`.
+fn statements(stack: &Stack, logical: &str) -> Vec<Json> {
+    stack
+        .role_policies(logical)
+        .unwrap_or_else(|e| panic!("{logical}: {e}"))
+        .into_iter()
+        .flat_map(|(_, doc)| doc["Statement"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Whether a statement's actions include `action` (exactly, or by a wildcard).
+fn grants(statement: &Json, action: &str) -> bool {
+    let covers = |a: &str| {
+        a == action || a == "*" || a.strip_suffix('*').is_some_and(|p| action.starts_with(p))
+    };
+    match &statement["Action"] {
+        Json::String(a) => covers(a),
+        Json::Array(list) => list.iter().filter_map(Json::as_str).any(covers),
+        _ => false,
+    }
+}
+
+/// Whether the resource `logical` is created with these parameters (its Condition, if any).
+fn created(stack: &Stack, logical: &str) -> bool {
+    let resource = stack.resource(logical).unwrap_or_else(|e| panic!("{e}"));
+    match resource.get("Condition").and_then(|c| c.as_str()) {
+        None => true,
+        Some(name) => stack.condition(name).unwrap_or_else(|e| panic!("{e}")),
+    }
+}
+
+const BUS: &str = "mdlc-events";
+const BUS_ARN: &str = "arn:aws:events:us-east-1:123456789012:event-bus/mdlc-events";
+
+#[test]
+fn only_the_publishers_may_put_events_and_only_on_the_stack_bus() {
+    let s = stack(&[("EventBusName", BUS)]);
+    let mut publishers = Vec::new();
+    for role in s.resources_of_type("AWS::IAM::Role").expect("roles") {
+        for statement in statements(&s, &role) {
+            if grants(&statement, "events:PutEvents") {
+                assert_eq!(
+                    statement["Action"],
+                    json!("events:PutEvents"),
+                    "{role}: {statement}"
+                );
+                assert_eq!(statement["Resource"], json!(BUS_ARN), "{role}: {statement}");
+                assert_eq!(statement.get("Condition"), None, "{role}: {statement}");
+                publishers.push(role.clone());
+            }
+        }
+    }
+    publishers.sort();
+    assert_eq!(
+        publishers,
+        [
+            "EvaluationStateMachineRole",
+            "IsRetrainingNeededRole",
+            "RegisterModelRole",
+            "TrainingStateMachineRole"
+        ]
+    );
+    for machine in ["TrainingStateMachine", "EvaluationStateMachine"] {
+        let substitutions =
+            property(&s, machine, "DefinitionSubstitutions").expect("substitutions");
+        assert_eq!(substitutions["EventBusName"], json!(BUS), "{machine}");
+    }
+}
+
+const APPROVAL_RESOURCES: [&str; 4] = [
+    "ApprovalTopic",
+    "ApprovalTopicPolicy",
+    "ApprovalEmailSubscription",
+    "ApprovalNotificationRule",
+];
+
+#[test]
+fn without_an_approval_email_there_is_no_approval_rule_topic_or_subscription() {
+    let fresh = stack(&[]);
+    for logical in APPROVAL_RESOURCES {
+        assert!(
+            !created(&fresh, logical),
+            "{logical} created without an e-mail"
+        );
+    }
+    let mailed = stack(&[("ApprovalEmail", "ops@example.com")]);
+    for logical in APPROVAL_RESOURCES {
+        assert!(
+            created(&mailed, logical),
+            "{logical} missing with an e-mail"
+        );
+    }
+}
+
+/// EventBridge's matching for the patterns the template uses: a field's list of exact values
+/// matches when the event's value is one of them; an object matches field by field.
+fn matches(pattern: &Json, event: &Json) -> bool {
+    pattern
+        .as_object()
+        .expect("a pattern is an object")
+        .iter()
+        .all(|(key, want)| {
+            let got = &event[key.as_str()];
+            match want {
+                Json::Array(values) => values.contains(got),
+                Json::Object(_) => matches(want, got),
+                other => panic!("pattern value {other} is not a list or an object"),
+            }
+        })
+}
+
+fn registered(status: VersionStatus) -> Json {
+    let event = events::version_registered(&ModelVersion {
+        version: 4,
+        status,
+        record: sample_version("churn", "e4"),
+    });
+    json!({"source": event.source, "detail-type": event.detail_type, "detail": event.detail})
+}
+
+#[test]
+fn the_approval_rule_mails_pending_registrations_of_the_stack_bus_through_its_topic() {
+    let s = stack(&[("ApprovalEmail", "ops@example.com"), ("EventBusName", BUS)]);
+    let rule = "ApprovalNotificationRule";
+    assert_eq!(property(&s, rule, "EventBusName"), Some(json!(BUS)));
+    assert_eq!(property(&s, rule, "State"), Some(json!("ENABLED")));
+    let pattern = property(&s, rule, "EventPattern").expect("a pattern");
+    assert!(matches(
+        &pattern,
+        &registered(VersionStatus::PendingApproval)
+    ));
+    assert!(!matches(&pattern, &registered(VersionStatus::Registered)));
+    let targets = property(&s, rule, "Targets").expect("targets");
+    let topic = targets[0]["Arn"].as_str().expect("the topic").to_string();
+    assert_eq!(targets.as_array().map(Vec::len), Some(1));
+    for path in [
+        "$.detail.modelName",
+        "$.detail.version",
+        "$.detail.executionArn",
+    ] {
+        let paths = &targets[0]["InputTransformer"]["InputPathsMap"];
+        assert!(
+            paths.as_object().unwrap().values().any(|p| p == path),
+            "{path} not in {paths}"
+        );
+    }
+    assert_eq!(
+        property(&s, "ApprovalEmailSubscription", "Endpoint"),
+        Some(json!("ops@example.com"))
+    );
+    assert_eq!(
+        property(&s, "ApprovalEmailSubscription", "TopicArn"),
+        Some(json!(topic))
+    );
+    let policy = property(&s, "ApprovalTopicPolicy", "PolicyDocument").expect("a topic policy");
+    let allow = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["Effect"] == "Allow")
+        .expect("an Allow statement");
+    assert_eq!(
+        allow["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(allow["Action"], json!("sns:Publish"));
+    assert_eq!(allow["Resource"], json!(topic));
+    assert_eq!(
+        allow["Condition"]["ArnEquals"]["aws:SourceArn"],
+        json!(s.get_att(rule, "Arn").unwrap()),
+        "only this rule may publish"
+    );
+    assert_eq!(
+        s.get_att(rule, "Arn").unwrap(),
+        "arn:aws:events:us-east-1:123456789012:rule/mdlc-events/mdlc-ApprovalNotificationRule"
+    );
 }

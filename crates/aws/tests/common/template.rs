@@ -192,6 +192,13 @@ impl Stack {
             }
             ("AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine", "Name") => name,
             ("AWS::ECR::Repository", "Arn") => self.arn("ecr", &format!("repository/{name}")),
+            // a rule on a custom bus is rule/<bus>/<name>
+            ("AWS::Events::Rule", "Arn") => match self.property(logical, "EventBusName")? {
+                Some(Json::String(bus)) if bus != "default" => {
+                    self.arn("events", &format!("rule/{bus}/{name}"))
+                }
+                _ => self.arn("events", &format!("rule/{name}")),
+            },
             ("AWS::ECR::Repository", "RepositoryUri") => {
                 format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}")
             }
