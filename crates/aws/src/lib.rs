@@ -52,6 +52,8 @@ pub mod dynamodb;
 mod error;
 pub mod eventbridge;
 pub mod history;
+#[cfg(any(test, feature = "testing"))]
+pub mod moto;
 pub mod s3;
 pub mod sagemaker;
 

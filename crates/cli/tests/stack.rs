@@ -14,70 +14,34 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
+use mdlc_aws::moto::{REGION, moto_admin_credentials, moto_endpoint, sdk_loader_as, unique};
 use mdlc_core::ports::RegistryWrite;
 use mdlc_core::registry::NewVersion;
 use serde_json::{Value, json};
 
-const REGION: &str = "us-east-1";
-
-/// moto's endpoint (`MDLC_TEST_MOTO_ENDPOINT`, exported by scripts/with-servers.sh).
-fn moto_endpoint() -> String {
-    match std::env::var("MDLC_TEST_MOTO_ENDPOINT") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!(
-            "MDLC_TEST_MOTO_ENDPOINT is not set: this wire test needs moto; run it under scripts/with-servers.sh (make test)"
-        ),
-    }
-}
-
 /// moto's test administrator (created by scripts/with-servers.sh, IAM enforced).
-fn admin_keys() -> (String, String) {
-    let var = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| panic!("{name} is not set: run under scripts/with-servers.sh"))
-    };
-    (
-        var("MDLC_TEST_MOTO_ACCESS_KEY_ID"),
-        var("MDLC_TEST_MOTO_SECRET_ACCESS_KEY"),
-    )
-}
-
-/// A name unique to this process and call.
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+fn admin() -> Credentials {
+    moto_admin_credentials().unwrap_or_else(|| {
+        panic!("MDLC_TEST_MOTO_ACCESS_KEY_ID/MDLC_TEST_MOTO_SECRET_ACCESS_KEY are not set: run under scripts/with-servers.sh")
+    })
 }
 
 async fn sdk() -> aws_config::SdkConfig {
-    let (key, secret) = admin_keys();
-    mdlc_aws::sdk_loader()
-        .region(aws_config::Region::new(REGION))
+    sdk_loader_as(admin())
         .endpoint_url(moto_endpoint())
-        .credentials_provider(Credentials::new(key, secret, None, None, "mdlc-cli-tests"))
         .load()
         .await
 }
 
 /// `mdlc` with the standard AWS variables pointing at moto (and no profile files).
 fn mdlc_command(args: &[&str], home: &Path) -> Command {
-    let (key, secret) = admin_keys();
+    let admin = admin();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdlc"));
     cmd.args(args)
         .env("AWS_ENDPOINT_URL", moto_endpoint())
         .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_ACCESS_KEY_ID", admin.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", admin.secret_access_key())
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env("AWS_CONFIG_FILE", home.join("config"))

@@ -205,6 +205,22 @@ fn authorisations(s: &Sent) -> Result<Vec<Request>, String> {
             };
             vec![Request::new(action, &resource)]
         }
+        ("events", Some("PutEvents")) => {
+            // events:PutEvents on each entry's bus (a name, or an ARN; none: the default bus)
+            let entries = b["Entries"].as_array().ok_or("Entries")?;
+            entries
+                .iter()
+                .map(|entry| {
+                    let bus = entry["EventBusName"].as_str().unwrap_or("default");
+                    let resource = if bus.starts_with("arn:") {
+                        bus.to_string()
+                    } else {
+                        arn("events", &format!("event-bus/{bus}"))
+                    };
+                    Request::new("events:PutEvents", &resource)
+                })
+                .collect()
+        }
         (service, op) => return Err(format!("no IAM mapping for {service} {op:?} in the test")),
     })
 }
@@ -303,7 +319,7 @@ impl AssumedRole {
             "assumed-role",
         );
         let log = Arc::new(Mutex::new(Vec::new()));
-        let sdk = crate::common::sdk_loader_as(credentials)
+        let sdk = mdlc_aws::moto::sdk_loader_as(credentials)
             .endpoint_url(endpoint)
             .http_client(SharedHttpClient::new(Recorder {
                 inner: mdlc_aws::https_client(),
