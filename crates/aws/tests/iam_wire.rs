@@ -8,10 +8,11 @@
 //! Which adapter methods each handler calls (crates/functions/*/src/lib.rs):
 //! - find-model: `get_version`, `latest_version`, `ObjectStore::any_under` (through
 //!   `mdlc_core::retrain::resolve_and_check`, as its handler calls it)
-//! - register-model: `register`
+//! - register-model: `register` (through the publishing registry: `EventBridgePublisher::publish`)
 //! - monitor-performance: `ObjectStore::get`/`list`/`put` (the labelled batch, at the location
 //!   `mdlc_core::retrain::plan` gives it), `list_evaluations`, `put_evaluation`
-//! - is-retraining-needed: `get_version`, `list_evaluations`, `put_evaluation`
+//! - is-retraining-needed: `get_version`, `list_evaluations`, `put_evaluation`,
+//!   `EventBridgePublisher::publish` (Evaluation Completed, Retraining Started)
 //! - create-model: `describe_training_job`, `ObjectStore::exists`, `describe_model`, `create_model`
 //! - track-experiment: `TrainingHistory::training_job`/`tuning_job`/`training_log`
 //!   (moto has no ListTrainingJobsForHyperParameterTuningJob, so `tuning_training_jobs` is not
@@ -36,12 +37,14 @@ use aws_sdk_sagemaker::types::{
 };
 use common::{create_registry_table, moto_endpoint, test_sdk_loader, unique};
 use mdlc_aws::history::{AwsTrainingHistory, TRAINING_LOG_GROUP};
-use mdlc_aws::{AwsAdapters, AwsConfig};
+use mdlc_aws::{AwsAdapters, AwsConfig, EventBridgePublisher};
 use mdlc_core::contract;
+use mdlc_core::events::publishing::PublishingRegistry;
+use mdlc_core::events::{self, Decision, EvaluationCompleted, RetrainingStarted};
 use mdlc_core::history::TrainingHistory;
 use mdlc_core::input::{Context, DataSource, ExecutionInput};
 use mdlc_core::ports::{
-    CreateModelRequest, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi,
+    CreateModelRequest, EventPublisher, ObjectStore, RegistryRead, RegistryWrite, SageMakerApi,
 };
 use mdlc_core::registry::{EvaluationRecord, ModelVersion, VersionStatus};
 use mdlc_core::retrain::{self, RetrainPlan, RetrainSource, TrainingData};
@@ -59,6 +62,8 @@ struct World {
     admin: AwsAdapters,
     table: String,
     bucket: String,
+    /// The stack's event bus (template parameter EventBusName), created by the admin.
+    bus: String,
     stack: Stack,
 }
 
@@ -85,8 +90,15 @@ async fn world() -> World {
         .send()
         .await
         .unwrap_or_else(|e| panic!("CreateBucket as the admin: {e:?}"));
+    let bus = unique("iam-bus");
+    aws_sdk_eventbridge::Client::new(&admin_sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateEventBus as the admin: {e:?}"));
     let stack = Stack::load(
-        &[],
+        &[("EventBusName", &bus)],
         &[("RegistryTable", &table), ("ArtifactBucket", &bucket)],
     )
     .expect("infra/template.yaml");
@@ -96,6 +108,7 @@ async fn world() -> World {
         admin,
         table,
         bucket,
+        bus,
         stack,
     }
 }
@@ -106,6 +119,13 @@ impl World {
         let adapters =
             AwsAdapters::from_sdk_config(&role.sdk, &config(&self.table, &self.endpoint));
         (role, adapters)
+    }
+
+    /// The role's publisher to the stack's bus, as the functions build it.
+    fn publisher(&self, role: &AssumedRole) -> EventBridgePublisher {
+        EventBridgePublisher::from_sdk_config(&role.sdk, Some(&self.endpoint), |name| {
+            (name == mdlc_aws::eventbridge::ENV_EVENT_BUS_NAME).then(|| self.bus.clone())
+        })
     }
 
     fn uri(&self, key: &str) -> S3Uri {
@@ -294,11 +314,16 @@ async fn register_model_role_registers_once_per_execution_and_retries_lost_races
     let w = world().await;
     let model = contract::unique_model_name("register");
     let (role, aws) = w.role("RegisterModelRole").await;
+    // as the function composes it: the registry publishes its registrations
+    let publishing = PublishingRegistry::new(
+        aws.registry.clone(),
+        std::sync::Arc::new(w.publisher(&role)),
+    );
 
     let first = allowed(
         &role,
-        "register",
-        aws.registry
+        "register (published)",
+        publishing
             .register(contract::sample_version(&model, "e1"))
             .await,
     );
@@ -453,17 +478,73 @@ async fn is_retraining_needed_role_reads_history_and_records_the_decision() {
         "list_evaluations",
         aws.registry.list_evaluations(&model, None).await,
     );
+    let recorded = evaluation(&model, "2024-06-03T00:00:00.000Z");
     allowed(
         &role,
         "put_evaluation",
-        aws.registry
-            .put_evaluation(evaluation(&model, "2024-06-03T00:00:00.000Z"))
+        aws.registry.put_evaluation(recorded.clone()).await,
+    );
+    let completed = EvaluationCompleted {
+        model_name: model.clone(),
+        version: 1,
+        execution_arn: recorded.execution_arn.clone(),
+        evaluated_at: recorded.evaluated_at.clone(),
+        data_date: recorded.data_date.clone(),
+        metrics: recorded.metrics.clone(),
+        decision: Decision::Retrain,
+        retrain: true,
+        reason: "degraded".into(),
+    };
+    let started = RetrainingStarted {
+        model_name: model.clone(),
+        version: 1,
+        execution_arn: recorded.execution_arn.clone(),
+        training_execution_name: format!("{model}-retrain"),
+        reason: "degraded".into(),
+    };
+    let at = "2024-06-03T00:00:01.000Z";
+    allowed(
+        &role,
+        "publish the decision",
+        w.publisher(&role)
+            .publish(&[
+                events::evaluation_completed(&completed, at),
+                events::retraining_started(&started, at),
+            ])
             .await,
     );
 
     assert!(version.is_some());
     assert!(window.is_empty() && all.is_empty());
     role.assert_all_allowed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn a_role_that_publishes_nothing_may_not_put_events() {
+    let w = world().await;
+    let (role, _) = w.role("FindModelRole").await;
+    let event = events::retraining_started(
+        &RetrainingStarted {
+            model_name: "churn".into(),
+            version: 1,
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:evaluation:e1".into(),
+            training_execution_name: "churn-retrain".into(),
+            reason: "degraded".into(),
+        },
+        "2024-06-03T00:00:01.000Z",
+    );
+    let e = w
+        .publisher(&role)
+        .publish(&[event])
+        .await
+        .expect_err("FindModelRole has no events:PutEvents");
+    assert!(
+        // moto answers 403 (its body names no code for this protocol)
+        matches!(&e, PortError::Rejected { message }
+            if message.contains("AccessDenied") || message.contains("HTTP 403")),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
