@@ -408,3 +408,25 @@ async fn a_failed_local_execution_logs_pipeline_failed_as_documented() {
     );
     assert_documented(&events);
 }
+
+#[test]
+fn the_report_ends_with_the_events_section() {
+    use mdlc_local::report::{ReportInput, render_html, render_html_with_events};
+    let logged = LoggedEvent::of(&event(3, 0));
+    let definitions = std::collections::BTreeMap::new();
+    let input = ReportInput {
+        title: "t",
+        executions: &[],
+        definitions: &definitions,
+        versions: &[],
+        evaluations: &[],
+    };
+    let html = render_html_with_events(&input, std::slice::from_ref(&logged));
+    let section = events_section(std::slice::from_ref(&logged));
+    assert!(
+        html.ends_with(&format!("{section}</body></html>\n")),
+        "{html}"
+    );
+    assert!(section.contains("training execution"), "{section}");
+    assert!(!render_html(&input).contains("id=\"events\""));
+}
