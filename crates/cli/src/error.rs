@@ -1,6 +1,7 @@
 //! The errors of the operating commands (train, evaluate, executions, registry, report), each
 //! with a stable name (`--json`) and an exit code ([`crate::exit`]).
 
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use mdlc_core::PortError;
 use mdlc_core::registry_ops::OperationError;
 use serde_json::json;
@@ -100,6 +101,30 @@ fn port_name(p: &PortError) -> &'static str {
         PortError::Unavailable { .. } => "Unavailable",
         PortError::Rejected { .. } => "Rejected",
         PortError::Corrupt { .. } => "Corrupt",
+    }
+}
+
+/// Maps an SDK error: a missing thing → not found (4), a taken name → conflict (3), invalid
+/// arguments → usage (2), anything else (credentials, permissions, throttling, network) →
+/// unavailable (5). The message names the call.
+pub fn sdk_error<E, R>(call: &str, e: aws_sdk_sfn::error::SdkError<E, R>) -> CliError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e.code().unwrap_or_default().to_string();
+    let text = e.message().unwrap_or_default().to_string();
+    let message = format!("{call}: {}", DisplayErrorContext(&e));
+    match code.as_str() {
+        "ExecutionDoesNotExist" | "StateMachineDoesNotExist" | "ResourceNotFound" => {
+            CliError::NotFound(message)
+        }
+        "ValidationError" if text.contains("does not exist") => CliError::NotFound(message),
+        "ExecutionAlreadyExists" => CliError::ExecutionAlreadyExists(message),
+        "InvalidName" | "InvalidExecutionInput" | "InvalidArn" | "ValidationException" => {
+            CliError::Usage(message)
+        }
+        _ => CliError::Unavailable(message),
     }
 }
 

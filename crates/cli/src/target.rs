@@ -7,13 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use clap::Args;
 use mdlc_aws::{AwsAdapters, AwsConfig, DynamoDbRegistry};
 use mdlc_core::ports::{RegistryRead, RegistryWrite};
 use mdlc_local::FsRegistry;
 
-use crate::error::CliError;
+use crate::error::{CliError, sdk_error};
 use crate::flows::aws::AwsFlows;
 use crate::flows::local::LocalFlows;
 
@@ -52,30 +51,6 @@ pub struct Stack {
 pub enum Target {
     Local(LocalFlows),
     Aws(Box<Stack>),
-}
-
-/// Maps an SDK error: a missing thing → not found (4), a taken name → conflict (3), invalid
-/// arguments → usage (2), anything else (credentials, permissions, throttling, network) →
-/// unavailable (5). The message names the call.
-pub fn sdk_error<E, R>(call: &str, e: aws_sdk_sfn::error::SdkError<E, R>) -> CliError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = e.code().unwrap_or_default().to_string();
-    let text = e.message().unwrap_or_default().to_string();
-    let message = format!("{call}: {}", DisplayErrorContext(&e));
-    match code.as_str() {
-        "ExecutionDoesNotExist" | "StateMachineDoesNotExist" | "ResourceNotFound" => {
-            CliError::NotFound(message)
-        }
-        "ValidationError" if text.contains("does not exist") => CliError::NotFound(message),
-        "ExecutionAlreadyExists" => CliError::ExecutionAlreadyExists(message),
-        "InvalidName" | "InvalidExecutionInput" | "InvalidArn" | "ValidationException" => {
-            CliError::Usage(message)
-        }
-        _ => CliError::Unavailable(message),
-    }
 }
 
 impl TargetArgs {

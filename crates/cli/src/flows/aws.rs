@@ -16,8 +16,7 @@ use super::{
     Definitions, ExecutionDetail, ExecutionSummary, Flow, RUNNING, detail_of, pick, running_detail,
     sort_newest_first, terminal_status,
 };
-use crate::error::CliError;
-use crate::target::sdk_error;
+use crate::error::{CliError, sdk_error};
 
 /// The stack's two state machines.
 #[derive(Debug, Clone)]
