@@ -40,8 +40,10 @@ pub(super) fn number_in(v: &Value, min: f64, max: f64) -> Result<f64, String> {
 }
 
 /// Parses an RFC 3339 timestamp as Step Functions accepts it (uppercase `T`, a time zone).
+/// chrono also takes a lowercase `t` or a space between date and time; either one means there
+/// is no `T`, as a timestamp has one separator.
 pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
-    if !s.contains('T') || s.contains('t') || s.contains(' ') {
+    if !s.contains('T') {
         return None;
     }
     DateTime::parse_from_rfc3339(s).ok()
