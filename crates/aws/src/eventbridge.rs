@@ -55,11 +55,16 @@ impl EventBridgePublisher {
         endpoint_url: Option<&str>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Self {
+        let bus = env_value(lookup, ENV_EVENT_BUS_NAME).unwrap_or(DEFAULT_EVENT_BUS.to_string());
+        Self::on_bus(sdk, endpoint_url, bus)
+    }
+
+    /// A client from `sdk` (its endpoint overridden by `endpoint_url`) to `bus`.
+    pub fn on_bus(sdk: &SdkConfig, endpoint_url: Option<&str>, bus: impl Into<String>) -> Self {
         let mut conf = aws_sdk_eventbridge::config::Builder::from(sdk);
         if let Some(url) = endpoint_url {
             conf = conf.endpoint_url(url);
         }
-        let bus = env_value(lookup, ENV_EVENT_BUS_NAME).unwrap_or(DEFAULT_EVENT_BUS.to_string());
         Self::new(aws_sdk_eventbridge::Client::from_conf(conf.build()), bus)
     }
 

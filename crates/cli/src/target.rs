@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use clap::Args;
-use mdlc_aws::{AwsAdapters, AwsConfig, DynamoDbRegistry};
+use mdlc_aws::{AwsAdapters, AwsConfig, DynamoDbRegistry, EventBridgePublisher};
+use mdlc_core::events::publishing::PublishingRegistry;
 use mdlc_core::ports::{RegistryRead, RegistryWrite};
-use mdlc_local::FsRegistry;
+use mdlc_local::{EventLog, FsRegistry};
 
 use crate::error::{CliError, sdk_error};
 use crate::flows::aws::AwsFlows;
@@ -20,6 +21,9 @@ use crate::flows::local::LocalFlows;
 pub const OUTPUT_TABLE: &str = "RegistryTableName";
 pub const OUTPUT_TRAINING: &str = "TrainingStateMachineArn";
 pub const OUTPUT_EVALUATION: &str = "EvaluationStateMachineArn";
+/// The bus the stack publishes its events to (docs/events.md); stacks deployed before it was an
+/// output publish to the account's `default` bus.
+pub const OUTPUT_EVENT_BUS: &str = "EventBusName";
 
 /// The options every operating command takes.
 #[derive(Debug, Clone, Args)]
@@ -44,6 +48,8 @@ pub struct Stack {
     pub table: String,
     pub flows: AwsFlows,
     pub sdk: SdkConfig,
+    /// The stack's event bus (output `EventBusName`).
+    pub event_bus: String,
 }
 
 /// The local cloud or a stack.
@@ -94,6 +100,7 @@ impl Stack {
                 })
         };
         let table = output(OUTPUT_TABLE)?;
+        let event_bus = output(OUTPUT_EVENT_BUS).unwrap_or_else(|_| "default".to_string());
         let flows = AwsFlows::new(
             aws_sdk_sfn::Client::new(&sdk),
             output(OUTPUT_TRAINING)?,
@@ -104,6 +111,7 @@ impl Stack {
             table,
             flows,
             sdk,
+            event_bus,
         })
     }
 
@@ -118,7 +126,8 @@ impl Stack {
 
 /// The registry of a target, for reading and operating. Locally the actor is `actor` (the
 /// `--actor` option), else the OS user; on a stack `--actor` is refused (the STS identity is
-/// recorded).
+/// recorded). Its operations are published (docs/events.md): locally to the state directory's
+/// event log, on a stack to its bus.
 pub struct Registry {
     pub read: Arc<dyn RegistryRead>,
     pub write: Arc<dyn RegistryWrite>,
@@ -133,9 +142,10 @@ impl Target {
                     registry = registry.with_actor(a);
                 }
                 let registry = Arc::new(registry);
+                let events = Arc::new(EventLog::new(flows.state_dir()));
                 Ok(Registry {
                     read: registry.clone(),
-                    write: registry,
+                    write: Arc::new(PublishingRegistry::new(registry, events)),
                 })
             }
             Target::Aws(stack) => {
@@ -145,9 +155,14 @@ impl Target {
                     ));
                 }
                 let registry = stack.registry();
+                let events = Arc::new(EventBridgePublisher::on_bus(
+                    &stack.sdk,
+                    None,
+                    stack.event_bus.clone(),
+                ));
                 Ok(Registry {
                     read: registry.clone(),
-                    write: registry,
+                    write: Arc::new(PublishingRegistry::new(registry, events)),
                 })
             }
         }

@@ -312,6 +312,9 @@ fn train_then_evaluate_on_the_local_cloud_prints_outcomes_and_records_executions
     let html = std::fs::read_to_string(r["report"].as_str().unwrap_or_default())
         .unwrap_or_else(|e| panic!("report not written: {e}"));
     assert!(html.contains("train-1") && html.contains("eval-1"));
+    // the event log's section (docs/events.md): the registration and the evaluation's decision
+    assert!(html.contains("<h2 id=\"events\">Events</h2>"), "no events section");
+    assert!(html.contains("Model Version Registered") && html.contains("Evaluation Completed"));
 }
 
 #[test]

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use mdlc_local::EventLog;
 use mdlc_local::invoker::ExecutionRecord;
-use mdlc_local::report::{ReportInput, render_html};
+use mdlc_local::report::{ReportInput, render_html_with_events};
 use serde_json::{Value, json};
 
 use crate::error::CliError;
@@ -94,13 +95,30 @@ async fn execute(args: &ReportArgs) -> Result<(), CliError> {
     let registry = target.registry(None)?;
     let versions = registry.read.list_versions(&model).await?;
     let evaluations = registry.read.list_evaluations(&model, None).await?;
-    let html = render_html(&ReportInput {
-        title: &format!("mdlc — life cycle of {model} on {title_where}"),
-        executions: &records,
-        definitions: &definitions,
-        versions: &versions,
-        evaluations: &evaluations,
-    });
+    // The local event log (a stack's events are on its EventBridge bus, not read back here).
+    let events = match &target {
+        Target::Local(flows) => EventLog::new(flows.state_dir()).read()?,
+        Target::Aws(_) => Vec::new(),
+    };
+    // this model's events, and the failures (which may precede any model name)
+    let events: Vec<_> = events
+        .into_iter()
+        .filter(|e| {
+            e.detail
+                .get("modelName")
+                .is_none_or(|m| *m == model.as_str())
+        })
+        .collect();
+    let html = render_html_with_events(
+        &ReportInput {
+            title: &format!("mdlc — life cycle of {model} on {title_where}"),
+            executions: &records,
+            definitions: &definitions,
+            versions: &versions,
+            evaluations: &evaluations,
+        },
+        &events,
+    );
     std::fs::write(&out, html)
         .map_err(|e| CliError::Unavailable(format!("cannot write {}: {e}", out.display())))?;
     if args.target.json {
