@@ -313,7 +313,10 @@ fn train_then_evaluate_on_the_local_cloud_prints_outcomes_and_records_executions
         .unwrap_or_else(|e| panic!("report not written: {e}"));
     assert!(html.contains("train-1") && html.contains("eval-1"));
     // the event log's section (docs/events.md): the registration and the evaluation's decision
-    assert!(html.contains("<h2 id=\"events\">Events</h2>"), "no events section");
+    assert!(
+        html.contains("<h2 id=\"events\">Events</h2>"),
+        "no events section"
+    );
     assert!(html.contains("Model Version Registered") && html.contains("Evaluation Completed"));
 }
 

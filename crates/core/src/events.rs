@@ -427,7 +427,9 @@ pub fn put_events_entries(
         .get("Entries")
         .and_then(Value::as_array)
         .filter(|e| (1..=MAX_ENTRIES_PER_CALL).contains(&e.len()))
-        .ok_or_else(|| format!("Entries must be an array of 1 to {MAX_ENTRIES_PER_CALL} entries"))?;
+        .ok_or_else(|| {
+            format!("Entries must be an array of 1 to {MAX_ENTRIES_PER_CALL} entries")
+        })?;
     let appended: Vec<String> = ["/Execution/Id", "/StateMachine/Id"]
         .iter()
         .filter_map(|p| context.pointer(p).and_then(Value::as_str))
@@ -441,7 +443,12 @@ pub fn put_events_entries(
 }
 
 /// One `Entries` item as an event; the error names the entry and field.
-fn task_entry(index: usize, entry: &Value, appended: &[String], time: &str) -> Result<Event, String> {
+fn task_entry(
+    index: usize,
+    entry: &Value,
+    appended: &[String],
+    time: &str,
+) -> Result<Event, String> {
     let text = |field: &str| {
         entry
             .get(field)

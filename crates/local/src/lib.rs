@@ -21,8 +21,8 @@ pub mod report;
 pub mod store;
 pub mod substitute;
 
-pub use events::EventLog;
 pub use cloud::{FILE_SYSTEMS_DIR, LocalCloud, LocalCloudConfig, LocalError};
+pub use events::EventLog;
 pub use invoker::{LocalInvoker, LocalInvokerBuilder, RunSettings};
 pub use registry::FsRegistry;
 pub use store::FsObjectStore;

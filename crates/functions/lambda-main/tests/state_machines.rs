@@ -180,8 +180,10 @@ impl Cloud {
             .publish(&events)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        Ok(json!({"Entries": events.iter().map(|_| json!({"EventId": "id"})).collect::<Vec<_>>(),
-                  "FailedEntryCount": 0}))
+        Ok(
+            json!({"Entries": events.iter().map(|_| json!({"EventId": "id"})).collect::<Vec<_>>(),
+                  "FailedEntryCount": 0}),
+        )
     }
 
     /// A fake processing job: checks the request, writes the three outputs, answers like
@@ -779,7 +781,11 @@ async fn a_failed_execution_publishes_pipeline_failed_with_its_error_and_arns() 
     let arn = evaluation.detail["executionArn"].as_str().unwrap();
     let machine = evaluation.detail["stateMachineArn"].as_str().unwrap();
     assert!(arn.ends_with(":execution:evaluation:e1"), "{arn}");
-    assert_eq!(evaluation.resources, [arn, machine], "Step Functions appends both ARNs");
+    assert_eq!(
+        evaluation.resources,
+        [arn, machine],
+        "Step Functions appends both ARNs"
+    );
 }
 
 #[tokio::test]
@@ -791,7 +797,10 @@ async fn an_unpublishable_failure_event_is_retried_and_the_execution_keeps_its_o
         .fail_next(PortError::unavailable("PutEvents: InternalFailure"));
     let e = run(&cloud, "evaluation", "e1", json!({"modelName": "churn"})).await;
     assert_eq!(e.error.as_deref(), Some("ModelNotFound"));
-    assert_eq!(published(&cloud), pairs(&[("Pipeline Failed", "ModelNotFound")]));
+    assert_eq!(
+        published(&cloud),
+        pairs(&[("Pipeline Failed", "ModelNotFound")])
+    );
     for _ in 0..4 {
         cloud
             .world
