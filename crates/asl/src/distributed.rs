@@ -7,7 +7,9 @@ use crate::api::{ExecutionOptions, ItemStore};
 use crate::exec::eval::{FieldInput, dyn_u64, eval_ja, eval_jp};
 use crate::exec::failure::{Failure, runtime};
 use crate::exec::types::StateRun;
-use crate::model::{ItemBatcher, ItemReader, Kind, Ql, ResultWriter};
+use crate::model::{
+    ItemBatcher, ItemReader, Kind, OutputType, Ql, ResultWriter, Transformation, WriterConfig,
+};
 use crate::template::Template;
 
 /// `Parameters` (JSONPath) or `Arguments` (JSONata) of a reader, batcher or writer; `{}`
@@ -294,9 +296,12 @@ pub(crate) fn batch(
     Ok(out)
 }
 
-/// Writes a Distributed Map's results to S3 as its `ResultWriter` says: the results
-/// themselves (`WriterConfig`), or AWS's manifest and SUCCEEDED file; returns the
-/// `MapRunArn` and where they went.
+/// A Distributed Map's results as its `ResultWriter` says. With `WriterConfig` alone (AWS:
+/// "preview the formatted output without saving the results to Amazon S3") the state's
+/// result is the transformed results; with `Resource` and `Parameters` they are exported as
+/// a manifest and a SUCCEEDED file (`Transformation` NONE and `OutputType` JSON unless a
+/// `WriterConfig` says otherwise), and the result is the `MapRunArn` and the manifest's
+/// location.
 pub(crate) async fn write_results(
     opts: &ExecutionOptions,
     sr: &StateRun<'_>,
@@ -304,13 +309,89 @@ pub(crate) async fn write_results(
     results: Value,
     at: &FieldInput<'_, '_>,
 ) -> Result<Value, Failure> {
+    let items = match results {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    let map_run_id = uuid::Uuid::new_v4().to_string();
+    let run = MapRun {
+        map_run_arn: map_run_arn(opts, sr, &map_run_id),
+        map_run_id,
+        state_machine_arn: opts.state_machine_arn(),
+    };
+    if w.parameters.is_none() {
+        let t = w
+            .config
+            .map_or(Transformation::Compact, |c| c.transformation);
+        return Ok(Value::Array(transform(t, &run, items)));
+    }
+    let config = w.config.unwrap_or(WriterConfig {
+        transformation: Transformation::None,
+        output_type: OutputType::Json,
+    });
+    let dest = destination(opts, sr, w, at)?;
+    let records = transform(config.transformation, &run, items);
+    let key = write_manifest(&dest, &run, config.output_type, &records).await?;
+    Ok(
+        json!({"MapRunArn": run.map_run_arn, "ResultWriterDetails": {"Bucket": dest.bucket, "Key": key}}),
+    )
+}
+
+/// The Map Run whose results are written.
+struct MapRun {
+    map_run_id: String,
+    map_run_arn: String,
+    state_machine_arn: String,
+}
+
+/// The results as `Transformation` says: NONE, each output as a JSON string with its child
+/// execution's metadata; COMPACT, the outputs; FLATTEN, the outputs with each array output's
+/// elements in its place (a failed child's error output is an object, so it stays as it is).
+fn transform(t: Transformation, run: &MapRun, items: Vec<Value>) -> Vec<Value> {
+    match t {
+        Transformation::None => execution_records(run, &items),
+        Transformation::Compact => items,
+        Transformation::Flatten => items
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(a) => a,
+                other => vec![other],
+            })
+            .collect(),
+    }
+}
+
+/// One child execution record per output, as in AWS's SUCCEEDED files.
+fn execution_records(run: &MapRun, items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            json!({
+                "ExecutionArn": format!("{}:{i}", run.map_run_arn),
+                "Name": format!("{}-{i}", run.map_run_id),
+                "Output": serde_json::to_string(out).unwrap_or_default(),
+                "Status": "SUCCEEDED",
+                "StateMachineArn": run.state_machine_arn,
+            })
+        })
+        .collect()
+}
+
+/// The bucket and prefix of the writer's `Parameters` (`Arguments`), and the item store.
+fn destination<'a>(
+    opts: &'a ExecutionOptions,
+    sr: &StateRun<'_>,
+    w: &ResultWriter,
+    at: &FieldInput<'_, '_>,
+) -> Result<Destination<'a>, Failure> {
     let field = if sr.st.ql == Ql::Jsonata {
         "ResultWriter/Arguments"
     } else {
         "ResultWriter/Parameters"
     };
     let params = eval_params(sr, w.parameters.as_ref(), field, at)?;
-    let Some(store) = opts.item_store.clone() else {
+    let Some(store) = opts.item_store.as_deref() else {
         return Err(Failure::new(
             "States.ResultWriterFailed",
             format!(
@@ -319,55 +400,35 @@ pub(crate) async fn write_results(
             ),
         ));
     };
-    let bucket = params
-        .get("Bucket")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let prefix = params
-        .get("Prefix")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let text = |k: &str| {
+        params
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let bucket = text("Bucket");
     if bucket.is_empty() {
         return Err(runtime(sr, "ResultWriter parameters need a 'Bucket'"));
     }
-    let map_run_id = uuid::Uuid::new_v4().to_string();
-    let items = match results {
-        Value::Array(a) => a,
-        other => vec![other],
-    };
-    let dest = Destination {
-        store: store.as_ref(),
-        map_run_arn: map_run_arn(opts, sr, &map_run_id),
-        map_run_id,
+    Ok(Destination {
+        store,
         bucket,
-        prefix,
-    };
-    let key = if w.output_type.is_some() || w.transformation.is_some() {
-        // WriterConfig: write the (transformed) results themselves
-        write_transformed(&dest, w, &items).await?
-    } else {
-        write_manifest(&dest, opts, &items).await?
-    };
-    Ok(
-        json!({"MapRunArn": dest.map_run_arn, "ResultWriterDetails": {"Bucket": dest.bucket, "Key": key}}),
-    )
+        prefix: text("Prefix"),
+    })
 }
 
 /// Where a Map Run writes its results.
 struct Destination<'a> {
     store: &'a dyn ItemStore,
-    map_run_id: String,
-    map_run_arn: String,
     bucket: String,
     prefix: String,
 }
 
 impl Destination<'_> {
     /// `<prefix>/<map run id>/<name>`.
-    fn key(&self, name: &str) -> String {
-        join_key(&self.prefix, &format!("{}/{name}", self.map_run_id))
+    fn key(&self, run: &MapRun, name: &str) -> String {
+        join_key(&self.prefix, &format!("{}/{name}", run.map_run_id))
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), Failure> {
@@ -378,61 +439,46 @@ impl Destination<'_> {
     }
 }
 
-/// `WriterConfig`: the results themselves as a JSON array or JSON lines; returns the key.
-async fn write_transformed(
-    dest: &Destination<'_>,
-    w: &ResultWriter,
-    items: &[Value],
-) -> Result<String, Failure> {
-    let body = match w.output_type.as_deref() {
-        Some("JSONL") => items
+/// The records as a JSON array or as JSON lines.
+fn serialize(records: &[Value], output_type: OutputType) -> Vec<u8> {
+    match output_type {
+        OutputType::Json => serde_json::to_vec(records).unwrap_or_default(),
+        OutputType::Jsonl => records
             .iter()
             .map(|v| serde_json::to_string(v).unwrap_or_default())
             .collect::<Vec<_>>()
-            .join("\n"),
-        _ => serde_json::to_string(items).unwrap_or_default(),
-    };
-    let key = dest.key("results.json");
-    dest.put(&key, body.into_bytes()).await?;
-    Ok(key)
+            .join("\n")
+            .into_bytes(),
+    }
 }
 
-/// AWS's layout: a SUCCEEDED file with one child execution per result, and the manifest that
-/// lists it; returns the manifest's key.
+/// AWS's layout: a SUCCEEDED file (`SUCCEEDED_0.json`, or `.jsonl` for JSON lines) with the
+/// records, and the manifest that lists it; returns the manifest's key.
 async fn write_manifest(
     dest: &Destination<'_>,
-    opts: &ExecutionOptions,
-    items: &[Value],
+    run: &MapRun,
+    output_type: OutputType,
+    records: &[Value],
 ) -> Result<String, Failure> {
-    let map_run_arn = &dest.map_run_arn;
-    let succeeded: Vec<Value> = items
-        .iter()
-        .enumerate()
-        .map(|(i, out)| {
-            json!({
-                "ExecutionArn": format!("{map_run_arn}:{i}"),
-                "Name": format!("{}-{i}", dest.map_run_id),
-                "Output": serde_json::to_string(out).unwrap_or_default(),
-                "Status": "SUCCEEDED",
-                "StateMachineArn": opts.state_machine_arn(),
-            })
-        })
-        .collect();
-    let results_key = dest.key("SUCCEEDED_0.json");
-    let manifest_key = dest.key("manifest.json");
+    let ext = match output_type {
+        OutputType::Json => "json",
+        OutputType::Jsonl => "jsonl",
+    };
+    let results_key = dest.key(run, &format!("SUCCEEDED_0.{ext}"));
+    let manifest_key = dest.key(run, "manifest.json");
+    let body = serialize(records, output_type);
     let manifest = json!({
         "DestinationBucket": dest.bucket,
-        "MapRunArn": map_run_arn,
+        "MapRunArn": run.map_run_arn,
         "ResultFiles": {
             "FAILED": [],
             "PENDING": [],
-            "SUCCEEDED": [{"Key": results_key, "Size": 0}],
+            "SUCCEEDED": [{"Key": results_key, "Size": body.len()}],
         }
     });
-    let body = serde_json::to_vec(&succeeded).unwrap_or_default();
     dest.put(&results_key, body).await?;
-    let body = serde_json::to_vec(&manifest).unwrap_or_default();
-    dest.put(&manifest_key, body).await?;
+    let manifest = serde_json::to_vec(&manifest).unwrap_or_default();
+    dest.put(&manifest_key, manifest).await?;
     Ok(manifest_key)
 }
 

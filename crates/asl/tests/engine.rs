@@ -336,31 +336,188 @@ async fn given_an_items_pointer_then_the_array_inside_the_json_object_is_read() 
     assert_eq!(e.output, Some(json!([1, 2, 3])), "{:?}", e.cause);
 }
 
-#[tokio::test]
-async fn given_a_compact_jsonl_writer_config_then_the_outputs_are_written_one_per_line() {
-    let store = Arc::new(MemStore::default());
-    let sm = machine(
+/// A distributed Map over `$.xs` whose children pass their item through, with `writer`.
+fn writer_map(writer: Value) -> StateMachine {
+    machine(
         json!({"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ItemsPath":"$.xs",
-        "ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"out","Prefix":"w"},
-            "WriterConfig":{"OutputType":"JSONL","Transformation":"COMPACT"}},
+        "ResultWriter": writer,
         "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
             "StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}),
-    );
+    )
+}
+
+/// `Resource`, `Parameters` (bucket `out`, prefix `runs`) and the given `WriterConfig`.
+fn export_with(config: Value) -> Value {
+    json!({"Resource":"arn:aws:states:::s3:putObject",
+        "Parameters":{"Bucket":"out","Prefix":"runs"},"WriterConfig":config})
+}
+
+/// Runs `writer` over two children whose outputs are `[1,2]` and `{"a":3}`; returns the
+/// state output and every object written (URI to text).
+async fn run_writer(writer: Value) -> (Value, BTreeMap<String, String>) {
+    let store = Arc::new(MemStore::default());
     let opts = ExecutionOptions {
         item_store: Some(store.clone()),
+        state_machine_name: "Flow".into(),
         ..Default::default()
     };
-    let e = sm.execute(json!({"xs": [{"a": 1}, {"a": 2}]}), opts).await;
+    let e = writer_map(writer)
+        .execute(json!({"xs": [[1, 2], {"a": 3}]}), opts)
+        .await;
     assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
-    let key = e.output.unwrap_or_default()["ResultWriterDetails"]["Key"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let body = store
-        .get(&format!("s3://out/{key}"))
-        .await
+    let objects = store
+        .0
+        .lock()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                .collect()
+        })
         .unwrap_or_default();
-    assert_eq!(String::from_utf8_lossy(&body), "{\"a\":1}\n{\"a\":2}");
+    (e.output.unwrap_or_default(), objects)
+}
+
+/// Asserts that exactly `runs/<map run id>/SUCCEEDED_0.<ext>` and the manifest listing it
+/// were written and that the state output points at the manifest; returns the results text.
+fn exported(out: &Value, objects: &BTreeMap<String, String>, ext: &str) -> String {
+    let arn = out["MapRunArn"].as_str().unwrap_or_default();
+    let id = arn.rsplit(':').next().unwrap_or_default();
+    assert_eq!(id.len(), 36, "a UUID at the end of {arn}");
+    let manifest_key = format!("runs/{id}/manifest.json");
+    let results_key = format!("runs/{id}/SUCCEEDED_0.{ext}");
+    let (manifest_uri, results_uri) = (
+        format!("s3://out/{manifest_key}"),
+        format!("s3://out/{results_key}"),
+    );
+    assert_eq!(
+        objects.keys().collect::<Vec<_>>(),
+        [&results_uri, &manifest_uri]
+    );
+    assert_eq!(
+        out["ResultWriterDetails"],
+        json!({"Bucket": "out", "Key": manifest_key})
+    );
+    let body = objects.get(&results_uri).cloned().unwrap_or_default();
+    let manifest: Value =
+        serde_json::from_str(objects.get(&manifest_uri).map_or("", String::as_str))
+            .unwrap_or_default();
+    assert_eq!(
+        manifest,
+        json!({"DestinationBucket": "out", "MapRunArn": arn, "ResultFiles": {
+            "FAILED": [], "PENDING": [],
+            "SUCCEEDED": [{"Key": results_key, "Size": body.len()}]}})
+    );
+    body
+}
+
+/// The NONE records AWS writes for the two children: each output as a JSON string with its
+/// execution's metadata.
+fn none_records(out: &Value) -> Vec<Value> {
+    let arn = out["MapRunArn"].as_str().unwrap_or_default();
+    let id = arn.rsplit(':').next().unwrap_or_default();
+    let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:Flow";
+    ["[1,2]", "{\"a\":3}"]
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            json!({"ExecutionArn": format!("{arn}:{i}"), "Name": format!("{id}-{i}"),
+                "Output": o, "Status": "SUCCEEDED", "StateMachineArn": sm})
+        })
+        .collect()
+}
+
+fn json_lines(body: &str) -> Vec<Value> {
+    body.split('\n')
+        .map(|l| serde_json::from_str(l).unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn given_writer_config_none_json_then_the_records_with_metadata_are_a_json_array() {
+    let (out, objects) = run_writer(export_with(
+        json!({"Transformation":"NONE","OutputType":"JSON"}),
+    ))
+    .await;
+    let body = exported(&out, &objects, "json");
+    let records: Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(records, Value::Array(none_records(&out)));
+}
+
+#[tokio::test]
+async fn given_writer_config_none_jsonl_then_the_records_with_metadata_are_json_lines() {
+    let (out, objects) = run_writer(export_with(
+        json!({"Transformation":"NONE","OutputType":"JSONL"}),
+    ))
+    .await;
+    let body = exported(&out, &objects, "jsonl");
+    assert_eq!(json_lines(&body), none_records(&out));
+}
+
+#[tokio::test]
+async fn given_writer_config_compact_json_then_the_outputs_are_a_json_array() {
+    let (out, objects) = run_writer(export_with(
+        json!({"Transformation":"COMPACT","OutputType":"JSON"}),
+    ))
+    .await;
+    assert_eq!(exported(&out, &objects, "json"), "[[1,2],{\"a\":3}]");
+}
+
+#[tokio::test]
+async fn given_a_compact_jsonl_writer_config_then_the_outputs_are_written_one_per_line() {
+    let (out, objects) = run_writer(export_with(
+        json!({"Transformation":"COMPACT","OutputType":"JSONL"}),
+    ))
+    .await;
+    assert_eq!(exported(&out, &objects, "jsonl"), "[1,2]\n{\"a\":3}");
+}
+
+#[tokio::test]
+async fn given_writer_config_flatten_json_then_array_outputs_are_flattened_into_a_json_array() {
+    let (out, objects) = run_writer(export_with(
+        json!({"Transformation":"FLATTEN","OutputType":"JSON"}),
+    ))
+    .await;
+    assert_eq!(exported(&out, &objects, "json"), "[1,2,{\"a\":3}]");
+}
+
+#[tokio::test]
+async fn given_writer_config_flatten_jsonl_then_array_outputs_are_flattened_one_per_line() {
+    let (out, objects) = run_writer(export_with(
+        json!({"Transformation":"FLATTEN","OutputType":"JSONL"}),
+    ))
+    .await;
+    assert_eq!(exported(&out, &objects, "jsonl"), "1\n2\n{\"a\":3}");
+}
+
+#[tokio::test]
+async fn given_only_a_writer_config_then_the_transformed_results_are_the_output_and_nothing_is_written()
+ {
+    let (out, objects) =
+        run_writer(json!({"WriterConfig":{"Transformation":"FLATTEN","OutputType":"JSON"}})).await;
+    assert_eq!(out, json!([1, 2, {"a": 3}]));
+    assert!(objects.is_empty(), "{objects:?}");
+    let (out, _) =
+        run_writer(json!({"WriterConfig":{"Transformation":"COMPACT","OutputType":"JSON"}})).await;
+    assert_eq!(out, json!([[1, 2], {"a": 3}]));
+}
+
+#[tokio::test]
+async fn given_only_a_writer_config_then_no_item_store_is_needed() {
+    let e = writer_map(json!({"WriterConfig":{"Transformation":"FLATTEN","OutputType":"JSONL"}}))
+        .execute(json!({"xs": [[1], [2]]}), ExecutionOptions::default())
+        .await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    assert_eq!(e.output, Some(json!([1, 2])));
+}
+
+#[tokio::test]
+async fn given_resource_and_parameters_only_then_the_none_records_are_exported_as_json() {
+    let (out, objects) = run_writer(json!({"Resource":"arn:aws:states:::s3:putObject",
+        "Parameters":{"Bucket":"out","Prefix":"runs"}}))
+    .await;
+    let body = exported(&out, &objects, "json");
+    let records: Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(records, Value::Array(none_records(&out)));
 }
 
 #[tokio::test]

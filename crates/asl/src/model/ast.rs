@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::types::{Dyn, DynStr, IoPath, Op, Ql, ResultPath, Rhs, StateType};
+use super::types::{Dyn, DynStr, IoPath, Op, Ql, ResultPath, Rhs, StateType, WriterConfig};
 use crate::path::JsonPath;
 use crate::template::{Jexpr, Template};
 
@@ -200,6 +200,5 @@ pub(super) struct BatcherDoc<'a> {
 
 pub(super) struct WriterDoc {
     pub parameters: Option<Template>,
-    pub output_type: Option<String>,
-    pub transformation: Option<String>,
+    pub config: Option<WriterConfig>,
 }

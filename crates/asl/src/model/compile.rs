@@ -214,8 +214,7 @@ fn map(m: MapDoc<'_>) -> Option<MapSpec> {
         },
         result_writer: p.result_writer.map(|w| ResultWriter {
             parameters: w.parameters,
-            output_type: w.output_type,
-            transformation: w.transformation,
+            config: w.config,
         }),
         label: p.label.map(str::to_string),
     })

@@ -1101,7 +1101,7 @@ fn map_cases() -> Vec<(&'static str, Value, Expected)> {
         (
             "distributed-only fields on an inline Map",
             one(map(
-                json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject"}, "ItemBatcher": {"MaxItemsPerBatch": 1}, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"}}),
+                json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject"}, "ItemBatcher": {"MaxItemsPerBatch": 1}, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b"}}}),
             )),
             &[
                 (
@@ -1274,7 +1274,7 @@ fn distributed_cases() -> Vec<(&'static str, Value, Expected)> {
                 ),
                 (
                     "/States/A/ResultWriter/WriterConfig/OutputType",
-                    "invalid WriterConfig field or value",
+                    "must be JSON or JSONL",
                 ),
             ],
         ),

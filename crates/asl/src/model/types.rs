@@ -281,11 +281,60 @@ pub(crate) struct ItemBatcher {
     pub batch_input: Option<Template>,
 }
 
+/// A Distributed Map's `ResultWriter`. Validation makes `parameters` present exactly when
+/// `Resource` is: without them the writer only previews (`WriterConfig` alone).
 #[derive(Debug)]
 pub(crate) struct ResultWriter {
     pub parameters: Option<Template>,
-    pub output_type: Option<String>,
-    pub transformation: Option<String>,
+    pub config: Option<WriterConfig>,
+}
+
+/// `ResultWriter.WriterConfig`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WriterConfig {
+    pub transformation: Transformation,
+    pub output_type: OutputType,
+}
+
+/// `WriterConfig.Transformation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transformation {
+    /// The child executions' outputs with their metadata.
+    None,
+    /// The child executions' outputs.
+    Compact,
+    /// The outputs, each array output spliced into the result.
+    Flatten,
+}
+
+impl Transformation {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "NONE" => Some(Self::None),
+            "COMPACT" => Some(Self::Compact),
+            "FLATTEN" => Some(Self::Flatten),
+            _ => None,
+        }
+    }
+}
+
+/// `WriterConfig.OutputType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputType {
+    /// A JSON array.
+    Json,
+    /// JSON Lines.
+    Jsonl,
+}
+
+impl OutputType {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "JSON" => Some(Self::Json),
+            "JSONL" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
 }
 
 /// The validated definition.

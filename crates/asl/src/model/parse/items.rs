@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::fields::{Ctx, dyn_raw, payload, unknown_fields};
 use crate::error::{Collector, ptr};
 use crate::model::ast::{BatcherDoc, Obj, ReaderDoc, WriterDoc};
-use crate::model::types::Ql;
+use crate::model::types::{OutputType, Ql, Transformation, WriterConfig};
 use crate::template::Template;
 
 const BATCHER_FIELDS: &[&str] = &[
@@ -164,6 +164,8 @@ pub(super) fn item_batcher<'a>(
     })
 }
 
+/// A `ResultWriter`: one of AWS's "required field combinations" — `WriterConfig` alone
+/// (preview), `Resource` with `Parameters` (`Arguments` in JSONata), or all three.
 pub(super) fn result_writer(
     v: &Value,
     pointer: &str,
@@ -174,10 +176,13 @@ pub(super) fn result_writer(
         c.push(pointer, "must be an object");
         return None;
     };
+    let params_key = match ql {
+        Ql::Jsonata => "Arguments",
+        Ql::JsonPath => "Parameters",
+    };
     let mut writer = WriterDoc {
         parameters: None,
-        output_type: None,
-        transformation: None,
+        config: None,
     };
     for (k, val) in o {
         let kp = ptr(pointer, k);
@@ -187,29 +192,74 @@ pub(super) fn result_writer(
                     c.push(&kp, "must be arn:aws:states:::s3:putObject");
                 }
             }
-            "Parameters" | "Arguments" => {}
-            "WriterConfig" => writer_config(val, &kp, &mut writer, c),
+            "Parameters" | "Arguments" if k == params_key => {}
+            "Parameters" => c.push(
+                &kp,
+                "field 'Parameters' is not allowed when QueryLanguage is JSONata",
+            ),
+            "Arguments" => c.push(
+                &kp,
+                "field 'Arguments' is only allowed when QueryLanguage is JSONata",
+            ),
+            "WriterConfig" => writer.config = writer_config(val, &kp, c),
             _ => c.push(&kp, format!("unknown field '{k}'")),
         }
     }
+    writer_combination(o, pointer, params_key, c);
     writer.parameters = s3_parameters(o, pointer, ql, c);
     Some(writer)
 }
 
-fn writer_config(v: &Value, pointer: &str, writer: &mut WriterDoc, c: &mut Collector) {
+/// AWS: "The ResultWriter field cannot be empty"; `Resource` and its parameters go together.
+fn writer_combination(o: &Obj, pointer: &str, params_key: &str, c: &mut Collector) {
+    let resource = o.contains_key("Resource");
+    let params = o.contains_key(params_key);
+    if !resource && !params && !o.contains_key("WriterConfig") {
+        c.push(
+            pointer,
+            format!(
+                "must not be empty: give 'WriterConfig', or 'Resource' and '{params_key}', or all three"
+            ),
+        );
+    } else if resource && !params {
+        c.push(pointer, format!("'Resource' needs '{params_key}'"));
+    } else if params && !resource {
+        c.push(pointer, format!("'{params_key}' needs 'Resource'"));
+    }
+}
+
+/// `WriterConfig`: both `Transformation` and `OutputType` (AWS CDK marks both required).
+fn writer_config(v: &Value, pointer: &str, c: &mut Collector) -> Option<WriterConfig> {
     let Some(m) = v.as_object() else {
         c.push(pointer, "must be an object");
-        return;
+        return None;
     };
+    let mut transformation = None;
+    let mut output_type = None;
     for (k, v) in m {
+        let kp = ptr(pointer, k);
         match (k.as_str(), v.as_str()) {
-            ("OutputType", Some(t @ ("JSON" | "JSONL"))) => {
-                writer.output_type = Some(t.to_string())
-            }
-            ("Transformation", Some(t @ ("NONE" | "COMPACT" | "FLATTEN"))) => {
-                writer.transformation = Some(t.to_string())
-            }
-            _ => c.push(&ptr(pointer, k), "invalid WriterConfig field or value"),
+            ("Transformation", t) => match t.and_then(Transformation::parse) {
+                Some(t) => transformation = Some(t),
+                None => c.push(&kp, "must be NONE, COMPACT or FLATTEN"),
+            },
+            ("OutputType", t) => match t.and_then(OutputType::parse) {
+                Some(t) => output_type = Some(t),
+                None => c.push(&kp, "must be JSON or JSONL"),
+            },
+            _ => c.push(&kp, format!("unknown field '{k}'")),
         }
     }
+    for (field, missing) in [
+        ("Transformation", !m.contains_key("Transformation")),
+        ("OutputType", !m.contains_key("OutputType")),
+    ] {
+        if missing {
+            c.push(&ptr(pointer, field), "is required");
+        }
+    }
+    Some(WriterConfig {
+        transformation: transformation?,
+        output_type: output_type?,
+    })
 }
