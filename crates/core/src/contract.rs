@@ -1356,82 +1356,69 @@ mod tests {
         tokio::spawn(check).await.is_err_and(|e| e.is_panic())
     }
 
+    /// Whether `check` fails against a registry with `fault`.
+    async fn fails_with<F, Fut>(check: F, fault: Fault) -> bool
+    where
+        F: FnOnce(Arc<Faulty>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        fails(check(faulty(fault))).await
+    }
+
     #[tokio::test]
     async fn given_a_correct_registry_when_the_contract_runs_then_it_passes() {
-        assert!(!fails(run_all(faulty(Fault::None))).await);
+        assert!(!fails_with(run_all, Fault::None).await);
     }
 
     #[tokio::test]
     async fn given_a_registry_that_registers_twice_when_checked_then_idempotency_and_gap_freedom_fail()
      {
-        assert!(
-            fails(registers_idempotently_per_execution(faulty(
-                Fault::NotIdempotent
-            )))
-            .await
-        );
-        assert!(
-            fails(concurrent_registrations_are_gap_free(faulty(
-                Fault::NotIdempotent
-            )))
-            .await
-        );
-        assert!(fails(run_all(faulty(Fault::NotIdempotent))).await);
+        assert!(fails_with(registers_idempotently_per_execution, Fault::NotIdempotent).await);
+        assert!(fails_with(concurrent_registrations_are_gap_free, Fault::NotIdempotent).await);
+        assert!(fails_with(run_all, Fault::NotIdempotent).await);
     }
 
     #[tokio::test]
     async fn given_a_registry_that_lists_nothing_when_checked_then_listing_fails() {
-        assert!(fails(gets_and_lists_versions(faulty(Fault::ListsNothing))).await);
+        assert!(fails_with(gets_and_lists_versions, Fault::ListsNothing).await);
     }
 
     #[tokio::test]
     async fn given_a_registry_whose_latest_ignores_statuses_when_checked_then_latest_fails() {
-        assert!(
-            fails(latest_version_respects_statuses(faulty(
-                Fault::LatestIgnoresStatus
-            )))
-            .await
-        );
+        assert!(fails_with(latest_version_respects_statuses, Fault::LatestIgnoresStatus).await);
     }
 
     #[tokio::test]
     async fn given_a_registry_that_drops_evaluations_when_checked_then_evaluations_fail() {
-        assert!(
-            fails(records_and_lists_evaluations(faulty(
-                Fault::DropsEvaluations
-            )))
-            .await
-        );
+        assert!(fails_with(records_and_lists_evaluations, Fault::DropsEvaluations).await);
     }
 
     #[tokio::test]
     async fn given_a_registry_without_history_when_checked_then_operations_fail() {
         assert!(
-            fails(operations_change_status_and_record_history(faulty(
+            fails_with(
+                operations_change_status_and_record_history,
                 Fault::NoHistory
-            )))
+            )
             .await
         );
-        assert!(
-            fails(concurrent_operations_never_lose_a_change(faulty(
-                Fault::NoHistory
-            )))
-            .await
-        );
+        assert!(fails_with(concurrent_operations_never_lose_a_change, Fault::NoHistory).await);
     }
 
     #[tokio::test]
     async fn given_a_registry_that_ignores_the_expected_revision_when_raced_then_the_race_fails() {
         assert!(
-            fails(concurrent_operations_never_lose_a_change(faulty(
+            fails_with(
+                concurrent_operations_never_lose_a_change,
                 Fault::IgnoresExpectedRevision
-            )))
+            )
             .await
         );
         assert!(
-            fails(stale_operations_conflict_and_change_nothing(faulty(
+            fails_with(
+                stale_operations_conflict_and_change_nothing,
                 Fault::IgnoresExpectedRevision
-            )))
+            )
             .await
         );
     }
@@ -1439,20 +1426,16 @@ mod tests {
     #[tokio::test]
     async fn given_a_rollback_that_keeps_later_versions_when_checked_then_rollback_fails() {
         assert!(
-            fails(rollback_makes_an_earlier_version_the_latest(faulty(
+            fails_with(
+                rollback_makes_an_earlier_version_the_latest,
                 Fault::RollbackKeepsLater
-            )))
+            )
             .await
         );
     }
 
     #[tokio::test]
     async fn given_a_registry_whose_status_never_changes_when_checked_then_set_status_fails() {
-        assert!(
-            fails(set_status_changes_only_the_status(faulty(
-                Fault::StatusUnchanged
-            )))
-            .await
-        );
+        assert!(fails_with(set_status_changes_only_the_status, Fault::StatusUnchanged).await);
     }
 }
