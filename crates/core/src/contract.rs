@@ -862,8 +862,10 @@ where
         .operate(operation(&model, 1, Action::Approve, "first"))
         .await
         .unwrap_or_else(|e| panic!("approve failed: {e}"));
-    let mut stale = operation(&model, 2, Action::Approve, "decided on revision 0");
-    stale.expected_revision = Some(0);
+    let stale = decided_at(
+        operation(&model, 2, Action::Approve, "decided on revision 0"),
+        0,
+    );
     match registry.operate(stale.clone()).await {
         Err(OperationError::RegistryConflict {
             current: VersionStatus::Registered,
@@ -881,9 +883,8 @@ where
         VersionStatus::Registered
     );
     assert!(history_of(registry.as_ref(), &model, 2).await.is_empty());
-    stale.expected_revision = Some(1);
     registry
-        .operate(stale)
+        .operate(decided_at(stale, 1))
         .await
         .unwrap_or_else(|e| panic!("an operation on the current revision failed: {e}"));
     assert_eq!(revision_of(registry.as_ref(), &model).await, 2);
@@ -970,32 +971,34 @@ where
 /// How many rounds of each race [`concurrent_operations_never_lose_a_change`] runs.
 pub const RACE_ROUNDS: usize = 4;
 
-/// Runs `a` and `b` at the same time (both start after a barrier).
-async fn race<R, F, G, FA, FB>(
+/// An operation decided on `revision` (the caller's expected revision).
+fn decided_at(mut op: Operation, revision: u64) -> Operation {
+    op.expected_revision = Some(revision);
+    op
+}
+
+/// Runs the operations `a` and `b` at the same time (both start after a barrier).
+async fn race<R>(
     registry: &Arc<R>,
-    a: F,
-    b: G,
+    a: Operation,
+    b: Operation,
 ) -> (
     Result<Vec<VersionChange>, OperationError>,
     Result<Vec<VersionChange>, OperationError>,
 )
 where
     R: RegistryWrite + 'static,
-    F: FnOnce(Arc<R>) -> FA + Send + 'static,
-    G: FnOnce(Arc<R>) -> FB + Send + 'static,
-    FA: std::future::Future<Output = Result<Vec<VersionChange>, OperationError>> + Send + 'static,
-    FB: std::future::Future<Output = Result<Vec<VersionChange>, OperationError>> + Send + 'static,
 {
     let barrier = Arc::new(tokio::sync::Barrier::new(2));
     let (ra, ba) = (registry.clone(), barrier.clone());
     let ta = tokio::spawn(async move {
         ba.wait().await;
-        a(ra).await
+        ra.operate(a).await
     });
     let (rb, bb) = (registry.clone(), barrier);
     let tb = tokio::spawn(async move {
         bb.wait().await;
-        b(rb).await
+        rb.operate(b).await
     });
     (
         ta.await
@@ -1003,6 +1006,18 @@ where
         tb.await
             .unwrap_or_else(|e| panic!("operation task panicked: {e}")),
     )
+}
+
+/// The winner's changes and the loser's error when exactly one of `a` and `b` won.
+fn one_winner(
+    round: usize,
+    a: &Result<Vec<VersionChange>, OperationError>,
+    b: &Result<Vec<VersionChange>, OperationError>,
+) -> (Vec<VersionChange>, OperationError) {
+    match (a, b) {
+        (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w.clone(), l.clone()),
+        _ => panic!("round {round}: exactly one approval must win, got {a:?} and {b:?}"),
+    }
 }
 
 /// Every change recorded on `versions` at `revision`.
@@ -1039,25 +1054,13 @@ where
         // Two operators approve the same version, both having seen revision 0.
         let model = unique_model_name("race-approve");
         register_n(registry.as_ref(), &model, 1).await;
-        let (m1, m2) = (model.clone(), model.clone());
         let (a, b) = race(
             &registry,
-            move |r: Arc<R>| async move {
-                let mut op = operation(&m1, 1, Action::Approve, "operator A");
-                op.expected_revision = Some(0);
-                r.operate(op).await
-            },
-            move |r: Arc<R>| async move {
-                let mut op = operation(&m2, 1, Action::Approve, "operator B");
-                op.expected_revision = Some(0);
-                r.operate(op).await
-            },
+            decided_at(operation(&model, 1, Action::Approve, "operator A"), 0),
+            decided_at(operation(&model, 1, Action::Approve, "operator B"), 0),
         )
         .await;
-        let (winner, loser) = match (&a, &b) {
-            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w.clone(), l.clone()),
-            _ => panic!("round {round}: exactly one approval must win, got {a:?} and {b:?}"),
-        };
+        let (winner, loser) = one_winner(round, &a, &b);
         assert!(
             matches!(
                 loser,
@@ -1080,23 +1083,13 @@ where
         // The same without an expected revision: each decides on what it reads.
         let model = unique_model_name("race-approve-read");
         register_n(registry.as_ref(), &model, 1).await;
-        let (m1, m2) = (model.clone(), model.clone());
         let (a, b) = race(
             &registry,
-            move |r: Arc<R>| async move {
-                r.operate(operation(&m1, 1, Action::Approve, "operator A"))
-                    .await
-            },
-            move |r: Arc<R>| async move {
-                r.operate(operation(&m2, 1, Action::Approve, "operator B"))
-                    .await
-            },
+            operation(&model, 1, Action::Approve, "operator A"),
+            operation(&model, 1, Action::Approve, "operator B"),
         )
         .await;
-        let (winner, loser) = match (&a, &b) {
-            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w.clone(), l.clone()),
-            _ => panic!("round {round}: exactly one approval must win, got {a:?} and {b:?}"),
-        };
+        let (winner, loser) = one_winner(round, &a, &b);
         assert!(
             matches!(
                 loser,
@@ -1119,19 +1112,16 @@ where
             .operate(operation(&model, 1, Action::Approve, "setup"))
             .await
             .unwrap_or_else(|e| panic!("setup approve failed: {e}"));
-        let (m1, m2) = (model.clone(), model.clone());
         let (rollback, approve) = race(
             &registry,
-            move |r: Arc<R>| async move {
-                let mut op = operation(&m1, 1, Action::RollBack, "operator A rolls back");
-                op.expected_revision = Some(1);
-                r.operate(op).await
-            },
-            move |r: Arc<R>| async move {
-                let mut op = operation(&m2, 3, Action::Approve, "operator B approves");
-                op.expected_revision = Some(1);
-                r.operate(op).await
-            },
+            decided_at(
+                operation(&model, 1, Action::RollBack, "operator A rolls back"),
+                1,
+            ),
+            decided_at(
+                operation(&model, 3, Action::Approve, "operator B approves"),
+                1,
+            ),
         )
         .await;
         let (winner, loser, latest) = match (&rollback, &approve) {
