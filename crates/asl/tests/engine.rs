@@ -377,6 +377,17 @@ async fn run_writer(writer: Value) -> (Value, BTreeMap<String, String>) {
     (e.output.unwrap_or_default(), objects)
 }
 
+/// Runs a writer exporting with the given `Transformation` and `OutputType` and checks what
+/// [`exported`] checks; returns the state output and the results text.
+async fn export_as(transformation: &str, output_type: &str, ext: &str) -> (Value, String) {
+    let (out, objects) = run_writer(export_with(
+        json!({"Transformation": transformation, "OutputType": output_type}),
+    ))
+    .await;
+    let body = exported(&out, &objects, ext);
+    (out, body)
+}
+
 /// Asserts that exactly `runs/<map run id>/SUCCEEDED_0.<ext>` and the manifest listing it
 /// were written and that the state output points at the manifest; returns the results text.
 fn exported(out: &Value, objects: &BTreeMap<String, String>, ext: &str) -> String {
@@ -434,59 +445,39 @@ fn json_lines(body: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn given_writer_config_none_json_then_the_records_with_metadata_are_a_json_array() {
-    let (out, objects) = run_writer(export_with(
-        json!({"Transformation":"NONE","OutputType":"JSON"}),
-    ))
-    .await;
-    let body = exported(&out, &objects, "json");
+    let (out, body) = export_as("NONE", "JSON", "json").await;
     let records: Value = serde_json::from_str(&body).unwrap_or_default();
     assert_eq!(records, Value::Array(none_records(&out)));
 }
 
 #[tokio::test]
 async fn given_writer_config_none_jsonl_then_the_records_with_metadata_are_json_lines() {
-    let (out, objects) = run_writer(export_with(
-        json!({"Transformation":"NONE","OutputType":"JSONL"}),
-    ))
-    .await;
-    let body = exported(&out, &objects, "jsonl");
+    let (out, body) = export_as("NONE", "JSONL", "jsonl").await;
     assert_eq!(json_lines(&body), none_records(&out));
 }
 
 #[tokio::test]
 async fn given_writer_config_compact_json_then_the_outputs_are_a_json_array() {
-    let (out, objects) = run_writer(export_with(
-        json!({"Transformation":"COMPACT","OutputType":"JSON"}),
-    ))
-    .await;
-    assert_eq!(exported(&out, &objects, "json"), "[[1,2],{\"a\":3}]");
+    let (_, body) = export_as("COMPACT", "JSON", "json").await;
+    assert_eq!(body, "[[1,2],{\"a\":3}]");
 }
 
 #[tokio::test]
 async fn given_a_compact_jsonl_writer_config_then_the_outputs_are_written_one_per_line() {
-    let (out, objects) = run_writer(export_with(
-        json!({"Transformation":"COMPACT","OutputType":"JSONL"}),
-    ))
-    .await;
-    assert_eq!(exported(&out, &objects, "jsonl"), "[1,2]\n{\"a\":3}");
+    let (_, body) = export_as("COMPACT", "JSONL", "jsonl").await;
+    assert_eq!(body, "[1,2]\n{\"a\":3}");
 }
 
 #[tokio::test]
 async fn given_writer_config_flatten_json_then_array_outputs_are_flattened_into_a_json_array() {
-    let (out, objects) = run_writer(export_with(
-        json!({"Transformation":"FLATTEN","OutputType":"JSON"}),
-    ))
-    .await;
-    assert_eq!(exported(&out, &objects, "json"), "[1,2,{\"a\":3}]");
+    let (_, body) = export_as("FLATTEN", "JSON", "json").await;
+    assert_eq!(body, "[1,2,{\"a\":3}]");
 }
 
 #[tokio::test]
 async fn given_writer_config_flatten_jsonl_then_array_outputs_are_flattened_one_per_line() {
-    let (out, objects) = run_writer(export_with(
-        json!({"Transformation":"FLATTEN","OutputType":"JSONL"}),
-    ))
-    .await;
-    assert_eq!(exported(&out, &objects, "jsonl"), "1\n2\n{\"a\":3}");
+    let (_, body) = export_as("FLATTEN", "JSONL", "jsonl").await;
+    assert_eq!(body, "1\n2\n{\"a\":3}");
 }
 
 #[tokio::test]
