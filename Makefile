@@ -56,7 +56,7 @@ fuzz:
 ## testing (cargo-mutants) of core, asl, jsonata, trainer and the emulator's tuning; output in
 ## target/mutants/; figures of record in BENCHMARKS.md ("Mutation testing"). See scripts/mutants.sh.
 mutants:
-	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" scripts/mutants.sh
+	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" ITERATE="$(ITERATE)" scripts/mutants.sh
 
 ## make deploy: sam deploy (guided the first time)
 deploy: build
