@@ -52,7 +52,7 @@ fuzz:
 	MDLC_BENCH_ONLY=fuzz scripts/bench.sh
 	scripts/bench-fuzz.sh --check
 
-## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1]: mutation
+## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1] [ITERATE=1]: mutation
 ## testing (cargo-mutants) of core, asl, jsonata, trainer and the emulator's tuning; output in
 ## target/mutants/; figures of record in BENCHMARKS.md ("Mutation testing"). See scripts/mutants.sh.
 mutants:
