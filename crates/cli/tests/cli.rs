@@ -1,35 +1,11 @@
 //! End-to-end tests of the `mdlc` binary: stdout is exactly one JSON object; exit codes 0/1/2.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::process::Output;
+
+use common::{assert_exit, mdlc_command, mdlc_exits, output_of, tempdir, write};
 use serde_json::Value;
-
-fn mdlc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mdlc"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"))
-}
-
-/// Runs `mdlc` and checks its exit code; a mismatch names the arguments and shows stderr.
-#[track_caller]
-fn mdlc_exits(args: &[&str], code: i32) -> Output {
-    let out = mdlc(args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "mdlc {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
-    p.display().to_string()
-}
 
 fn stdout_json(out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -49,7 +25,7 @@ const LOOP: &str = r#"{"StartAt":"Init","States":{
 
 #[test]
 fn given_a_loop_when_executed_then_prints_the_output_and_exits_0() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(dir.path(), "loop.asl.json", LOOP);
     let out = mdlc_exits(&["execute", &def, "--input", r#"{"n": 1000}"#], 0);
     let v = stdout_json(&out);
@@ -62,7 +38,7 @@ fn given_a_loop_when_executed_then_prints_the_output_and_exits_0() {
 
 #[test]
 fn given_a_fail_state_when_executed_then_exits_1_with_error_and_cause() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(
         dir.path(),
         "fail.json",
@@ -78,7 +54,7 @@ fn given_a_fail_state_when_executed_then_exits_1_with_error_and_cause() {
 
 #[test]
 fn given_an_invalid_definition_when_executed_or_validated_then_exits_2_listing_every_problem() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(
         dir.path(),
         "bad.json",
@@ -101,14 +77,14 @@ fn given_an_invalid_definition_when_executed_or_validated_then_exits_2_listing_e
 
 #[test]
 fn given_a_valid_definition_when_validated_then_exits_0() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(dir.path(), "loop.json", LOOP);
     mdlc_exits(&["validate", &def], 0);
 }
 
 #[test]
 fn given_bad_usage_or_bad_input_then_exits_2() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(dir.path(), "loop.json", LOOP);
     for args in [
         vec!["execute"],
@@ -123,7 +99,7 @@ fn given_bad_usage_or_bad_input_then_exits_2() {
 
 #[test]
 fn given_a_task_without_invoker_then_the_error_names_the_resource() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(
         dir.path(),
         "task.json",
@@ -141,7 +117,7 @@ fn given_a_task_without_invoker_then_the_error_names_the_resource() {
 
 #[test]
 fn given_a_mock_config_then_tasks_answer_from_the_test_case() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(
         dir.path(),
         "flow.asl.json",
@@ -183,7 +159,7 @@ fn given_a_mock_config_then_tasks_answer_from_the_test_case() {
 
 #[test]
 fn given_history_flag_then_prints_events_in_order() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempdir();
     let def = write(dir.path(), "loop.json", LOOP);
     let input = write(dir.path(), "input.json", r#"{"n": 2}"#);
     let out = mdlc_exits(&["execute", &def, "--input-file", &input, "--history"], 0);
@@ -203,18 +179,10 @@ fn given_history_flag_then_prints_events_in_order() {
 fn given_a_relative_state_dir_when_the_demo_runs_then_every_job_finds_its_files() {
     // `make demo` runs `mdlc demo` with the default, relative `.mdlc`: job programs run in
     // directories of their own, so every path they get must still be valid there.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_mdlc"))
-        .args(["demo", "--json", "--state-dir", "relative-state"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "mdlc demo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = tempdir();
+    let args = ["demo", "--json", "--state-dir", "relative-state"];
+    let out = output_of(mdlc_command(&args).current_dir(dir.path()));
+    assert_exit(&args, &out, 0);
     let summary: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("mdlc demo --json printed no JSON object: {e}"));
     let versions = summary["versions"].as_array().map(Vec::len);

@@ -2,62 +2,31 @@
 //! `mdlc executions list|show`, `mdlc registry ...` and `mdlc report`, through the binary: exit
 //! codes, tables and `--json` documents.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use mdlc_core::ports::RegistryWrite;
-use mdlc_core::registry::{NewVersion, VersionStatus};
+use common::{
+    assert_exit, json_of, mdlc_command, output_of, registry_with_versions, tempdir, write,
+};
 use mdlc_trainer::data::{GenerateConfig, Problem, generate};
 use serde_json::{Value, json};
 
 const MODEL: &str = "cli-model";
 const BUCKET: &str = "mdlc-artifacts";
 
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"))
-}
-
-fn mdlc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mdlc"))
-        .args(args)
-        .env("USER", "tester")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"))
-}
-
-/// Runs `mdlc` and checks its exit code; a mismatch names the arguments and shows the output.
+/// Runs `mdlc` as the OS user `tester` and checks its exit code.
 #[track_caller]
 fn mdlc_exits(args: &[&str], code: i32) -> Output {
-    let out = mdlc(args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "mdlc {args:?}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = output_of(mdlc_command(args).env("USER", "tester"));
+    assert_exit(args, &out, code);
     out
-}
-
-#[track_caller]
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }
 
 fn text_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
-    p.display().to_string()
 }
 
 /// Seeded regression data in the local object store: train and validation channels, and an
@@ -376,45 +345,10 @@ fn train_no_wait_returns_running_and_the_detached_run_finishes() {
     assert!(!dir.path().join("state/running/training/bg-1.json").exists());
 }
 
-fn version(n: u64) -> NewVersion {
-    NewVersion {
-        model_name: MODEL.into(),
-        sagemaker_model_name: format!("sm-{n}"),
-        training_job_name: format!("job-{n}"),
-        tuning_job_name: None,
-        model_data_url: format!("s3://{BUCKET}/models/{n}/model.tar.gz"),
-        image: "mdlc/xgboost".into(),
-        hyperparameters: Default::default(),
-        objective_metric: Some("validation:rmse".into()),
-        objective_value: Some(1.0 + n as f64),
-        data_date: "2026-01-01".into(),
-        created_at: format!("2026-01-0{n}T00:00:00.000Z"),
-        execution_arn: format!("arn:aws:states:us-east-1:000000000000:execution:training:t-{n}"),
-        parent_version: None,
-        reason: "initial".into(),
-        profile_uri: None,
-        training_data: None,
-    }
-}
-
-/// A local registry with versions 1..=`count`, all Registered.
-fn registry_with_versions(state: &Path, count: u64) {
-    let registry = mdlc_local::FsRegistry::new(state.join("registry"));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    for n in 1..=count {
-        let r = rt
-            .block_on(registry.register(version(n)))
-            .unwrap_or_else(|e| panic!("register {n}: {e}"));
-        assert_eq!(r.version.status, VersionStatus::Registered);
-    }
-}
-
 #[test]
 fn registry_operations_on_the_local_cloud_exit_with_meaningful_codes() {
     let dir = tempdir();
-    registry_with_versions(dir.path(), 4);
+    registry_with_versions(dir.path(), MODEL, 4);
     let state = dir.path().display().to_string();
     let s = state.as_str();
     let op = |args: &[&str], code: i32| {
@@ -587,10 +521,10 @@ fn registry_operations_on_the_local_cloud_exit_with_meaningful_codes() {
 #[test]
 fn an_operation_without_any_operator_name_is_a_usage_error() {
     let dir = tempdir();
-    registry_with_versions(dir.path(), 1);
+    registry_with_versions(dir.path(), MODEL, 1);
     let state = dir.path().display().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_mdlc"))
-        .args([
+    let out = output_of(
+        mdlc_command(&[
             "registry",
             "approve",
             MODEL,
@@ -602,9 +536,8 @@ fn an_operation_without_any_operator_name_is_a_usage_error() {
         ])
         .env_remove("USER")
         .env_remove("USERNAME")
-        .env_remove("LOGNAME")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"));
+        .env_remove("LOGNAME"),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--actor"), "{err}");

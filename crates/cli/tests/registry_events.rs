@@ -1,70 +1,23 @@
 //! `mdlc registry` operations publish their changes (docs/events.md): on the local cloud to the
 //! state directory's event log.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-use mdlc_core::ports::RegistryWrite;
-use mdlc_core::registry::NewVersion;
+use common::{mdlc_exits, registry_with_versions, tempdir};
 use mdlc_local::EventLog;
 
 const MODEL: &str = "churn";
 
-fn version(n: u64) -> NewVersion {
-    NewVersion {
-        model_name: MODEL.into(),
-        sagemaker_model_name: format!("sm-{n}"),
-        training_job_name: format!("job-{n}"),
-        tuning_job_name: None,
-        model_data_url: format!("s3://mdlc-artifacts/models/{n}/model.tar.gz"),
-        image: "mdlc/xgboost".into(),
-        hyperparameters: Default::default(),
-        objective_metric: None,
-        objective_value: None,
-        data_date: "2026-01-01".into(),
-        created_at: format!("2026-01-0{n}T00:00:00.000Z"),
-        execution_arn: format!("arn:aws:states:us-east-1:000000000000:execution:training:t-{n}"),
-        parent_version: None,
-        reason: "initial".into(),
-        profile_uri: None,
-        training_data: None,
-    }
-}
-
-fn mdlc_ok(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mdlc"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"));
-    assert!(
-        out.status.success(),
-        "mdlc {args:?}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn seed(state: &Path, count: u64) {
-    let registry = mdlc_local::FsRegistry::new(state.join("registry"));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    for n in 1..=count {
-        rt.block_on(registry.register(version(n)))
-            .unwrap_or_else(|e| panic!("register {n}: {e}"));
-    }
-}
-
 #[test]
 fn registry_operations_on_the_local_cloud_are_appended_to_its_event_log() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
-    seed(dir.path(), 3);
+    let dir = tempdir();
+    registry_with_versions(dir.path(), MODEL, 3);
     let s = dir.path().display().to_string();
     let op = |args: &[&str]| {
         let mut all = vec!["registry"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--state-dir", &s, "--actor", "alice"]);
-        mdlc_ok(&all);
+        mdlc_exits(&all, 0);
     };
     op(&["approve", MODEL, "1", "--reason", "metrics ok"]);
     op(&["approve", MODEL, "3", "--reason", "better"]);

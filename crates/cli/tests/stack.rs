@@ -9,14 +9,16 @@
 //! exit 1). Every test is `#[ignore = "needs moto ..."]`: skipped by a plain run, failing (never
 //! passing) without the server when run on purpose (docs/ARCHITECTURE.md, "Tests").
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
+use common::{assert_exit, output_of, tempdir, version};
 use mdlc_aws::moto::{REGION, moto_admin_credentials, moto_endpoint, sdk_loader_as, unique};
 use mdlc_core::ports::RegistryWrite;
-use mdlc_core::registry::NewVersion;
 use serde_json::{Value, json};
 
 /// moto's test administrator (created by scripts/with-servers.sh, IAM enforced).
@@ -36,9 +38,8 @@ async fn sdk() -> aws_config::SdkConfig {
 /// `mdlc` with the standard AWS variables pointing at moto (and no profile files).
 fn mdlc_command(args: &[&str], home: &Path) -> Command {
     let admin = admin();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdlc"));
-    cmd.args(args)
-        .env("AWS_ENDPOINT_URL", moto_endpoint())
+    let mut cmd = common::mdlc_command(args);
+    cmd.env("AWS_ENDPOINT_URL", moto_endpoint())
         .env("AWS_REGION", REGION)
         .env("AWS_ACCESS_KEY_ID", admin.access_key_id())
         .env("AWS_SECRET_ACCESS_KEY", admin.secret_access_key())
@@ -53,21 +54,13 @@ fn mdlc_command(args: &[&str], home: &Path) -> Command {
 
 #[track_caller]
 fn mdlc_exits(args: &[&str], home: &Path, code: i32) -> Value {
-    let out = mdlc_command(args, home)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mdlc: {e}"));
+    let out = output_of(&mut mdlc_command(args, home));
     check_exit(args, &out, code)
 }
 
 #[track_caller]
 fn check_exit(args: &[&str], out: &Output, code: i32) -> Value {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "mdlc {args:?}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(args, out, code);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout of mdlc {args:?} is not JSON ({e}): {}",
@@ -136,33 +129,12 @@ async fn create_stack(sdk: &aws_config::SdkConfig) -> (String, String, String) {
     (stack, table, training)
 }
 
-fn version(model: &str, n: u64) -> NewVersion {
-    NewVersion {
-        model_name: model.into(),
-        sagemaker_model_name: format!("sm-{n}"),
-        training_job_name: format!("job-{n}"),
-        tuning_job_name: None,
-        model_data_url: format!("s3://bucket/models/{n}/model.tar.gz"),
-        image: "xgboost".into(),
-        hyperparameters: Default::default(),
-        objective_metric: Some("validation:rmse".into()),
-        objective_value: Some(n as f64),
-        data_date: "2026-01-01".into(),
-        created_at: format!("2026-01-0{n}T00:00:00.000Z"),
-        execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:t:{n}"),
-        parent_version: None,
-        reason: "initial".into(),
-        profile_uri: None,
-        training_data: None,
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs moto: run under scripts/with-servers.sh (make test)"]
 async fn a_stack_s_flows_start_list_show_and_end_through_the_cli() {
     let sdk = sdk().await;
     let (stack, table, training_arn) = create_stack(&sdk).await;
-    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = tempdir();
     let h = home.path();
     let model = unique("model");
     let input = h.join("input.json");
@@ -345,7 +317,7 @@ async fn registry_operations_on_a_stack_record_the_sts_caller_and_exit_with_mean
             .await
             .unwrap_or_else(|e| panic!("register {n}: {e}"));
     }
-    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = tempdir();
     let h = home.path();
     let s = stack.as_str();
     let m = model.as_str();
