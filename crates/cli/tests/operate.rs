@@ -29,6 +29,23 @@ fn text_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Runs the flow command `flow` (`train` or `evaluate`) on `input` as the execution `name` and
+/// waits; checks its exit code and returns its `--json` document.
+#[track_caller]
+fn run_flow(flow: &str, input: &str, name: &str, state: &str, code: i32) -> Value {
+    let args = [
+        flow,
+        "--input",
+        input,
+        "--name",
+        name,
+        "--state-dir",
+        state,
+        "--json",
+    ];
+    json_of(&mdlc_exits(&args, code))
+}
+
 /// Seeded regression data in the local object store: train and validation channels, and an
 /// evaluation batch (features, and labels first).
 fn seed_data(dir: &Path, state: &str) {
@@ -107,20 +124,7 @@ fn train_then_evaluate_on_the_local_cloud_prints_outcomes_and_records_executions
     let evaluate = write(dir.path(), "evaluate.json", &evaluation_input().to_string());
 
     // train: waits, prints the outcome with the path and per-state durations.
-    let out = mdlc_exits(
-        &[
-            "train",
-            "--input",
-            &train,
-            "--name",
-            "train-1",
-            "--state-dir",
-            &state,
-            "--json",
-        ],
-        0,
-    );
-    let t = json_of(&out);
+    let t = run_flow("train", &train, "train-1", &state, 0);
     assert_eq!(t["status"], "SUCCEEDED", "{t:#}");
     assert_eq!(t["name"], "train-1");
     assert_eq!(t["stateMachine"], "training");
@@ -150,38 +154,15 @@ fn train_then_evaluate_on_the_local_cloud_prints_outcomes_and_records_executions
     );
 
     // evaluate: the version just trained.
-    let out = mdlc_exits(
-        &[
-            "evaluate",
-            "--input",
-            &evaluate,
-            "--name",
-            "eval-1",
-            "--state-dir",
-            &state,
-            "--json",
-        ],
-        0,
-    );
-    let e = json_of(&out);
+    let e = run_flow("evaluate", &evaluate, "eval-1", &state, 0);
     assert_eq!(e["status"], "SUCCEEDED", "{e:#}");
     assert_eq!(e["output"]["version"], 1, "{e:#}");
 
     // The same name again: StartExecution's ExecutionAlreadyExists, exit 3.
-    let out = mdlc_exits(
-        &[
-            "train",
-            "--input",
-            &train,
-            "--name",
-            "train-1",
-            "--state-dir",
-            &state,
-            "--json",
-        ],
-        3,
+    assert_eq!(
+        run_flow("train", &train, "train-1", &state, 3)["error"],
+        "ExecutionAlreadyExists"
     );
-    assert_eq!(json_of(&out)["error"], "ExecutionAlreadyExists");
 
     // executions list: both, newest first, as a table and as JSON.
     let out = mdlc_exits(&["executions", "list", "--state-dir", &state, "--json"], 0);
@@ -585,20 +566,7 @@ fn a_failed_flow_exits_1_with_its_error_cause_and_where_it_stopped() {
     let state = dir.path().join("state").display().to_string();
     // No version of the model is registered: the evaluation flow cannot find one.
     let input = write(dir.path(), "evaluate.json", &evaluation_input().to_string());
-    let out = mdlc_exits(
-        &[
-            "evaluate",
-            "--input",
-            &input,
-            "--name",
-            "no-model",
-            "--state-dir",
-            &state,
-            "--json",
-        ],
-        1,
-    );
-    let d = json_of(&out);
+    let d = run_flow("evaluate", &input, "no-model", &state, 1);
     assert_eq!(d["status"], "FAILED", "{d:#}");
     assert_eq!(d["error"], "ModelNotFound", "{d:#}");
     assert!(
