@@ -518,6 +518,15 @@ where
 
 // ------------------------------------------------------------------ registry operations
 
+/// The detail-type of a registry event and the version its detail names: what tests of the
+/// published events compare.
+pub fn kind_and_version<'a>(detail_type: &'a str, detail: &serde_json::Value) -> (&'a str, u64) {
+    let version = detail["version"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{detail_type} has no detail.version: {detail}"));
+    (detail_type, version)
+}
+
 /// An operation on `model`'s `version` at a fixed time.
 pub fn operation(model: &str, version: u64, action: Action, reason: &str) -> Operation {
     Operation {

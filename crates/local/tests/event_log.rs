@@ -5,10 +5,10 @@ use std::io::Write;
 
 use mdlc_asl::ExecutionStatus;
 use mdlc_core::PortError;
-use mdlc_core::contract::sample_version;
+use mdlc_core::contract::{kind_and_version, operation, sample_version};
 use mdlc_core::events::{DetailType, EVENTS_DOC, Event, documented_schemas, put_events_entries};
 use mdlc_core::ports::EventPublisher;
-use mdlc_core::registry_ops::{Action, Operation};
+use mdlc_core::registry_ops::Action;
 use mdlc_local::events::{EVENT_LOG_FILE, FAILED_ENTRY, LoggedEvent, put_events_task};
 use mdlc_local::report::events::events_section;
 use mdlc_local::{EventLog, LocalCloud, LocalCloudConfig};
@@ -285,17 +285,6 @@ fn cloud(dir: &std::path::Path) -> LocalCloud {
     LocalCloud::new(LocalCloudConfig::new(dir.join(".mdlc"))).expect("local cloud")
 }
 
-fn operation(version: u64, action: Action, reason: &str) -> Operation {
-    Operation {
-        model_name: "churn".into(),
-        version,
-        action,
-        reason: reason.into(),
-        at: "2024-06-02T08:00:00.000Z".into(),
-        expected_revision: None,
-    }
-}
-
 #[tokio::test]
 async fn the_local_registry_publishes_registrations_and_operations_to_the_log() {
     let dir = tempfile::tempdir().unwrap();
@@ -310,36 +299,26 @@ async fn the_local_registry_publishes_registrations_and_operations_to_the_log() 
             .await
             .unwrap();
     }
-    registry
-        .operate(operation(1, Action::Approve, "checked"))
-        .await
-        .unwrap();
-    registry
-        .operate(operation(2, Action::Reject, "worse"))
-        .await
-        .unwrap();
-    registry
-        .operate(operation(3, Action::Approve, "better"))
-        .await
-        .unwrap();
-    registry
-        .operate(operation(1, Action::RollBack, "v3 misbehaves"))
-        .await
-        .unwrap();
+    for (version, action, reason) in [
+        (1, Action::Approve, "checked"),
+        (2, Action::Reject, "worse"),
+        (3, Action::Approve, "better"),
+        (1, Action::RollBack, "v3 misbehaves"),
+    ] {
+        registry
+            .operate(operation("churn", version, action, reason))
+            .await
+            .unwrap();
+    }
     let refused = registry
-        .operate(operation(2, Action::Reject, "again"))
+        .operate(operation("churn", 2, Action::Reject, "again"))
         .await
         .unwrap_err();
     assert_eq!(refused.name(), "InvalidTransition");
     let events = cloud.events().read().unwrap();
     let kinds: Vec<(&str, u64)> = events
         .iter()
-        .map(|e| {
-            (
-                e.detail_type.as_str(),
-                e.detail["version"].as_u64().unwrap(),
-            )
-        })
+        .map(|e| kind_and_version(&e.detail_type, &e.detail))
         .collect();
     assert_eq!(
         kinds,

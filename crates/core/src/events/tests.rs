@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::publishing::PublishingRegistry;
 use super::*;
-use crate::contract::sample_version;
+use crate::contract::{kind_and_version, sample_version};
 use crate::error::PortError;
 use crate::memory::{InMemoryEvents, InMemoryRegistry};
 use crate::ports::{EventPublisher, RegistryRead, RegistryWrite};
@@ -136,12 +136,7 @@ fn a_rollback_publishes_rolled_back_for_its_target_then_retired_for_each_later_v
     let events = publishing::operation_events(&changes);
     let kinds: Vec<(&str, u64)> = events
         .iter()
-        .map(|e| {
-            (
-                e.detail_type.as_str(),
-                e.detail["version"].as_u64().unwrap(),
-            )
-        })
+        .map(|e| kind_and_version(&e.detail_type, &e.detail))
         .collect();
     assert_eq!(
         kinds,
