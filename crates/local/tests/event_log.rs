@@ -24,6 +24,23 @@ fn event(n: usize, pad: usize) -> Event {
     }
 }
 
+/// The `n` of each event made by [`event`].
+fn ns(events: &[LoggedEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|e| e.detail["n"].as_u64().unwrap())
+        .collect()
+}
+
+/// Appends `bytes` to the log's file as a writer outside [`EventLog`] would.
+fn append_raw(log: &EventLog, bytes: &[u8]) {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log.path())
+        .unwrap();
+    file.write_all(bytes).unwrap();
+}
+
 /// Every event of the log validates against its documented detail schema.
 fn assert_documented(events: &[LoggedEvent]) {
     let schemas = documented_schemas(EVENTS_DOC).expect("docs/events.md schemas");
@@ -55,11 +72,7 @@ async fn publications_are_appended_as_eventbridge_events_and_read_back_in_order(
     assert_eq!(text.lines().count(), 3);
     assert!(text.ends_with('\n'));
     let events = log.read().unwrap();
-    let ns: Vec<u64> = events
-        .iter()
-        .map(|e| e.detail["n"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ns, [0, 1, 2]);
+    assert_eq!(ns(&events), [0, 1, 2]);
     let first = &events[0];
     assert_eq!(first.version, "0");
     assert_eq!(first.account, "000000000000");
@@ -100,13 +113,7 @@ async fn a_line_cut_short_by_a_crash_is_ignored_and_cut_before_the_next_append()
     let log = EventLog::new(dir.path());
     log.publish(&[event(0, 0)]).await.unwrap();
     // A writer died in the middle of its line.
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(log.path())
-        .unwrap();
-    file.write_all(br#"{"version":"0","id":"torn","detail-ty"#)
-        .unwrap();
-    drop(file);
+    append_raw(&log, br#"{"version":"0","id":"torn","detail-ty"#);
     assert_eq!(
         log.read().unwrap().len(),
         1,
@@ -115,13 +122,7 @@ async fn a_line_cut_short_by_a_crash_is_ignored_and_cut_before_the_next_append()
     log.publish(&[event(1, 0)]).await.unwrap();
     let text = std::fs::read_to_string(log.path()).unwrap();
     assert!(!text.contains("torn"), "{text}");
-    let ns: Vec<u64> = log
-        .read()
-        .unwrap()
-        .iter()
-        .map(|e| e.detail["n"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ns, [0, 1]);
+    assert_eq!(ns(&log.read().unwrap()), [0, 1]);
 }
 
 #[tokio::test]
@@ -144,11 +145,7 @@ async fn a_line_that_is_not_an_event_is_corrupt_naming_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::new(dir.path());
     log.publish(&[event(0, 0)]).await.unwrap();
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(log.path())
-        .unwrap();
-    file.write_all(b"not json\n").unwrap();
+    append_raw(&log, b"not json\n");
     let e = log.read().unwrap_err();
     assert!(
         matches!(&e, PortError::Corrupt { message } if message.contains("line 2")),
@@ -189,11 +186,7 @@ async fn concurrent_publications_from_separate_handles_never_interleave() {
             publication.iter().all(|e| key(e) == key(&publication[0])),
             "one publication's events are adjacent"
         );
-        let ns: Vec<u64> = publication
-            .iter()
-            .map(|e| e.detail["n"].as_u64().unwrap())
-            .collect();
-        assert_eq!(ns, [0, 1, 2]);
+        assert_eq!(ns(publication), [0, 1, 2]);
     }
 }
 
