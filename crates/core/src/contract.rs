@@ -551,6 +551,18 @@ where
     }
 }
 
+/// Registers versions 1..=`n` of `model` and approves version 1.
+async fn register_n_approve_first<R>(registry: &R, model: &str, n: u64)
+where
+    R: RegistryWrite + ?Sized,
+{
+    register_n(registry, model, n).await;
+    registry
+        .operate(operation(model, 1, Action::Approve, "setup"))
+        .await
+        .unwrap_or_else(|e| panic!("setup approve of {model} v1 failed: {e}"));
+}
+
 async fn status_of<R>(registry: &R, model: &str, version: u64) -> VersionStatus
 where
     R: RegistryRead + ?Sized,
@@ -866,11 +878,7 @@ where
     R: RegistryRead + RegistryWrite + 'static,
 {
     let model = unique_model_name("stale");
-    register_n(registry.as_ref(), &model, 2).await;
-    registry
-        .operate(operation(&model, 1, Action::Approve, "first"))
-        .await
-        .unwrap_or_else(|e| panic!("approve failed: {e}"));
+    register_n_approve_first(registry.as_ref(), &model, 2).await;
     let stale = decided_at(
         operation(&model, 2, Action::Approve, "decided on revision 0"),
         0,
@@ -906,11 +914,7 @@ where
     R: RegistryRead + RegistryWrite + 'static,
 {
     let model = unique_model_name("gate");
-    register_n(registry.as_ref(), &model, 1).await;
-    registry
-        .operate(operation(&model, 1, Action::Approve, "baseline"))
-        .await
-        .unwrap_or_else(|e| panic!("approve failed: {e}"));
+    register_n_approve_first(registry.as_ref(), &model, 1).await;
     let pending = registry
         .register_as(
             sample_version(&model, "gated"),
@@ -1116,11 +1120,7 @@ where
 
         // A rollback to v1 races an approval of v3, both decided on the same revision.
         let model = unique_model_name("race-rollback");
-        register_n(registry.as_ref(), &model, 3).await;
-        registry
-            .operate(operation(&model, 1, Action::Approve, "setup"))
-            .await
-            .unwrap_or_else(|e| panic!("setup approve failed: {e}"));
+        register_n_approve_first(registry.as_ref(), &model, 3).await;
         let (rollback, approve) = race(
             &registry,
             decided_at(
