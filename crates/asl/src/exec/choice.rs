@@ -5,20 +5,11 @@
 use serde_json::Value;
 
 use super::Run;
-use super::eval::{apply_io_path, assigns_of, eval_expr, output_of, states_var};
+use super::eval::eval_expr;
 use super::failure::{Failure, err_prefix, query_error, runtime, unexpected_type};
-use super::types::{Env, Flow, Scope, StateRun};
+use super::types::{Decided, Env, Flow, Scope, StateRun};
 use crate::choice::{CondError, eval_cond};
-use crate::model::{ChoiceRule, Cond, Ql};
-use crate::template::Template;
-
-/// Where a Choice state goes, and what it assigns and outputs on the way.
-struct Chosen<'r> {
-    next: usize,
-    assign: Option<&'r Template>,
-    /// JSONata only: the rule's `Output`, else the state's.
-    output: Option<&'r Template>,
-}
+use crate::model::{ChoiceRule, Cond};
 
 impl Run<'_> {
     pub(super) fn exec_choice(
@@ -29,77 +20,33 @@ impl Run<'_> {
         raw: Value,
         scope: &mut Scope<'_>,
     ) -> Result<Flow, Failure> {
-        match sr.st.ql {
-            Ql::JsonPath => self.choice_jsonpath(sr, rules, default, raw, scope),
-            Ql::Jsonata => self.choice_jsonata(sr, rules, default, raw, scope),
-        }
-    }
-
-    fn choice_jsonpath(
-        &self,
-        sr: &StateRun<'_>,
-        rules: &[ChoiceRule],
-        default: Option<usize>,
-        raw: Value,
-        scope: &mut Scope<'_>,
-    ) -> Result<Flow, Failure> {
-        let st = sr.st;
-        let ctx = self.state_context(sr);
-        let env = Env {
-            ctx: ctx.as_ref(),
-            scope,
-        };
-        let effective = apply_io_path(sr, &st.input_path, raw, &env)?;
-        let rule = first_match_jsonpath(sr, rules, &effective, &env)?;
-        let chosen = choose(sr, rule, default)?;
-        let assigns = assigns_of(sr, chosen.assign, &effective, &env, None)?;
-        let out = apply_io_path(sr, &st.output_path, effective, &env)?;
-        scope.assign(assigns);
-        Ok(Flow::Next(chosen.next, out))
-    }
-
-    fn choice_jsonata(
-        &self,
-        sr: &StateRun<'_>,
-        rules: &[ChoiceRule],
-        default: Option<usize>,
-        raw: Value,
-        scope: &mut Scope<'_>,
-    ) -> Result<Flow, Failure> {
-        let ctx = self.state_context(sr);
-        let jenv = self.jsonata_env(&states_var(&raw, ctx.as_ref(), None, None), scope);
-        let penv = Env {
-            ctx: ctx.as_ref(),
-            scope,
-        };
-        let rule = first_match_jsonata(sr, rules, &jenv)?;
-        let chosen = choose(sr, rule, default)?;
-        let assigns = assigns_of(sr, chosen.assign, &raw, &penv, Some(&jenv))?;
-        let out = output_of(sr, chosen.output, raw, &jenv)?;
-        scope.assign(assigns);
-        Ok(Flow::Next(chosen.next, out))
+        let (out, next) = self.decide_and_output(sr, raw, scope, |at| {
+            let rule = match at.jenv {
+                None => first_match_jsonpath(sr, rules, at.input, at.env)?,
+                Some(jenv) => first_match_jsonata(sr, rules, jenv)?,
+            };
+            choose(sr, rule, default)
+        })?;
+        Ok(Flow::Next(next, out))
     }
 }
 
-/// The matching rule, or the `Default` with the state's own `Assign` and `Output`;
+/// The next state of the matching rule, with its `Assign` and `Output` (JSONata only: the
+/// rule's, else the state's), or the `Default` with the state's own `Assign` and `Output`;
 /// `States.NoChoiceMatched` without either.
 fn choose<'r>(
     sr: &StateRun<'r>,
     rule: Option<&'r ChoiceRule>,
     default: Option<usize>,
-) -> Result<Chosen<'r>, Failure> {
+) -> Result<Decided<'r, usize>, Failure> {
     let st = sr.st;
     match (rule, default) {
-        (Some(rule), _) => Ok(Chosen {
-            next: rule.next,
+        (Some(rule), _) => Ok(Decided {
             assign: rule.assign.as_ref(),
             output: rule.output.as_ref().or(st.output.as_ref()),
+            value: rule.next,
         }),
-        (None, Some(next)) => Ok(Chosen {
-            next,
-            assign: st.assign.as_ref(),
-            output: st.output.as_ref(),
-        }),
+        (None, Some(next)) => Ok(Decided::of_state(st, next)),
         (None, None) => Err(Failure::new(
             "States.NoChoiceMatched",
             format!("{} No Matches!", err_prefix(sr)),

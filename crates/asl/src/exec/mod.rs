@@ -36,12 +36,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-use self::eval::{assigns_of, output_of, states_var};
+use self::eval::{FieldInput, apply_io_path, assigns_of, output_of, states_var};
 use self::failure::{Failure, check_state_output};
-use self::types::{Env, Flow, Scope, StateRun, WaitPlan};
+use self::types::{Decided, Env, Flow, Scope, StateRun, WaitPlan};
 use crate::api::{Execution, ExecutionOptions, ExecutionStatus, HistoryEvent};
 use crate::limits::{HISTORY_LIMIT_CAUSE, MAX_EXECUTION_SECONDS, MAX_HISTORY_EVENTS};
-use crate::model::{Graph, Kind, Model, State, StateType};
+use crate::model::{Graph, Kind, Model, Ql, State, StateType};
 
 /// One execution.
 pub(crate) struct Run<'o> {
@@ -332,25 +332,51 @@ impl<'o> Run<'o> {
         env
     }
 
-    /// A JSONata state that only assigns and shapes its output (Pass, Succeed): `Assign`, then
-    /// `Output`.
-    fn assign_and_output(
+    /// A state without a result of its own: `decide` on its effective input, then its `Assign`,
+    /// then its output (`InputPath` and `OutputPath` in JSONPath, `Output` in JSONata).
+    fn decide_and_output<'r, T>(
         &self,
-        sr: &StateRun<'_>,
+        sr: &StateRun<'r>,
         raw: Value,
         scope: &mut Scope<'_>,
-    ) -> Result<Value, Failure> {
+        decide: impl FnOnce(&FieldInput<'_, '_>) -> Result<Decided<'r, T>, Failure>,
+    ) -> Result<(Value, T), Failure> {
         let st = sr.st;
         let ctx = self.state_context(sr);
-        let jenv = self.jsonata_env(&states_var(&raw, ctx.as_ref(), None, None), scope);
-        let penv = Env {
-            ctx: ctx.as_ref(),
-            scope,
-        };
-        let assigns = assigns_of(sr, st.assign.as_ref(), &raw, &penv, Some(&jenv))?;
-        let out = output_of(sr, st.output.as_ref(), raw, &jenv)?;
-        scope.assign(assigns);
-        Ok(out)
+        match st.ql {
+            Ql::JsonPath => {
+                let env = Env {
+                    ctx: ctx.as_ref(),
+                    scope,
+                };
+                let effective = apply_io_path(sr, &st.input_path, raw, &env)?;
+                let d = decide(&FieldInput {
+                    input: &effective,
+                    env: &env,
+                    jenv: None,
+                })?;
+                let assigns = assigns_of(sr, d.assign, &effective, &env, None)?;
+                let out = apply_io_path(sr, &st.output_path, effective, &env)?;
+                scope.assign(assigns);
+                Ok((out, d.value))
+            }
+            Ql::Jsonata => {
+                let jenv = self.jsonata_env(&states_var(&raw, ctx.as_ref(), None, None), scope);
+                let penv = Env {
+                    ctx: ctx.as_ref(),
+                    scope,
+                };
+                let d = decide(&FieldInput {
+                    input: &raw,
+                    env: &penv,
+                    jenv: Some(&jenv),
+                })?;
+                let assigns = assigns_of(sr, d.assign, &raw, &penv, Some(&jenv))?;
+                let out = output_of(sr, d.output, raw, &jenv)?;
+                scope.assign(assigns);
+                Ok((out, d.value))
+            }
+        }
     }
 
     /// Stops the run once it has reached its deadline or its history is full. Reaching it is

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Run;
 use super::eval::{apply_io_path, apply_result_path, assigns_of, eval_jp};
 use super::failure::Failure;
-use super::types::{Env, Flow, Scope, StateRun};
+use super::types::{Decided, Env, Flow, Scope, StateRun};
 use crate::model::{Ql, ResultPath};
 
 impl Run<'_> {
@@ -19,7 +19,10 @@ impl Run<'_> {
     ) -> Result<Flow, Failure> {
         let out = match sr.st.ql {
             Ql::JsonPath => self.pass_jsonpath(sr, result, raw, scope)?,
-            Ql::Jsonata => self.assign_and_output(sr, raw, scope)?,
+            Ql::Jsonata => {
+                self.decide_and_output(sr, raw, scope, |_| Ok(Decided::of_state(sr.st, ())))?
+                    .0
+            }
         };
         Ok(Flow::after(sr.st, out))
     }

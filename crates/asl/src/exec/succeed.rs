@@ -4,10 +4,8 @@
 use serde_json::Value;
 
 use super::Run;
-use super::eval::apply_io_path;
 use super::failure::Failure;
-use super::types::{Env, Flow, Scope, StateRun};
-use crate::model::Ql;
+use super::types::{Decided, Flow, Scope, StateRun};
 
 impl Run<'_> {
     pub(super) fn exec_succeed(
@@ -16,18 +14,8 @@ impl Run<'_> {
         raw: Value,
         scope: &mut Scope<'_>,
     ) -> Result<Flow, Failure> {
-        let out = match sr.st.ql {
-            Ql::JsonPath => {
-                let ctx = self.state_context(sr);
-                let env = Env {
-                    ctx: ctx.as_ref(),
-                    scope,
-                };
-                let effective = apply_io_path(sr, &sr.st.input_path, raw, &env)?;
-                apply_io_path(sr, &sr.st.output_path, effective, &env)?
-            }
-            Ql::Jsonata => self.assign_and_output(sr, raw, scope)?,
-        };
+        let (out, ()) =
+            self.decide_and_output(sr, raw, scope, |_| Ok(Decided::of_state(sr.st, ())))?;
         Ok(Flow::End(out))
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::model::State;
 use crate::path::PathEnv;
+use crate::template::Template;
 
 /// Variables: one frame per scope (the state machine, each Parallel branch, each Map iteration).
 pub(crate) struct Scope<'p> {
@@ -100,4 +101,24 @@ impl Flow {
 pub(crate) struct WaitPlan {
     pub sleep: Duration,
     pub times_out: bool,
+}
+
+/// What a state without a result of its own (Choice, Wait, Succeed, a JSONata Pass) decided on
+/// its input, and the `Assign` and JSONata `Output` that go with the decision.
+pub(crate) struct Decided<'t, T> {
+    pub assign: Option<&'t Template>,
+    /// JSONata only (JSONPath states shape their output with `OutputPath`).
+    pub output: Option<&'t Template>,
+    pub value: T,
+}
+
+impl<'t, T> Decided<'t, T> {
+    /// `value` with the state's own `Assign` and `Output`.
+    pub(crate) fn of_state(st: &'t State, value: T) -> Self {
+        Decided {
+            assign: st.assign.as_ref(),
+            output: st.output.as_ref(),
+            value,
+        }
+    }
 }

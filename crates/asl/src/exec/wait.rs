@@ -7,12 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::Run;
-use super::eval::{
-    FieldInput, apply_io_path, assigns_of, eval_field, output_of, states_var, whole_i64,
-};
+use super::eval::{FieldInput, eval_field, whole_i64};
 use super::failure::{Failure, compact, path_failure, runtime, unexpected_type};
-use super::types::{Env, Flow, Scope, StateRun, WaitPlan};
-use crate::model::{Dyn, Ql, WaitSpec, parse_timestamp};
+use super::types::{Decided, Flow, Scope, StateRun, WaitPlan};
+use crate::model::{Dyn, WaitSpec, parse_timestamp};
 
 impl Run<'_> {
     pub(super) fn exec_wait(
@@ -22,63 +20,10 @@ impl Run<'_> {
         raw: Value,
         scope: &mut Scope<'_>,
     ) -> Result<(Flow, Option<WaitPlan>), Failure> {
-        let (out, plan) = match sr.st.ql {
-            Ql::JsonPath => self.wait_jsonpath(sr, w, raw, scope)?,
-            Ql::Jsonata => self.wait_jsonata(sr, w, raw, scope)?,
-        };
+        let (out, plan) = self.decide_and_output(sr, raw, scope, |at| {
+            Ok(Decided::of_state(sr.st, self.wait_plan(sr, w, at)?))
+        })?;
         Ok((Flow::after(sr.st, out), plan))
-    }
-
-    fn wait_jsonpath(
-        &self,
-        sr: &StateRun<'_>,
-        w: &WaitSpec,
-        raw: Value,
-        scope: &mut Scope<'_>,
-    ) -> Result<(Value, Option<WaitPlan>), Failure> {
-        let st = sr.st;
-        let ctx = self.state_context(sr);
-        let env = Env {
-            ctx: ctx.as_ref(),
-            scope,
-        };
-        let effective = apply_io_path(sr, &st.input_path, raw, &env)?;
-        let at = FieldInput {
-            input: &effective,
-            env: &env,
-            jenv: None,
-        };
-        let plan = self.wait_plan(sr, w, &at)?;
-        let assigns = assigns_of(sr, st.assign.as_ref(), &effective, &env, None)?;
-        let out = apply_io_path(sr, &st.output_path, effective, &env)?;
-        scope.assign(assigns);
-        Ok((out, plan))
-    }
-
-    fn wait_jsonata(
-        &self,
-        sr: &StateRun<'_>,
-        w: &WaitSpec,
-        raw: Value,
-        scope: &mut Scope<'_>,
-    ) -> Result<(Value, Option<WaitPlan>), Failure> {
-        let st = sr.st;
-        let ctx = self.state_context(sr);
-        let jenv = self.jsonata_env(&states_var(&raw, ctx.as_ref(), None, None), scope);
-        let penv = Env {
-            ctx: ctx.as_ref(),
-            scope,
-        };
-        let at = FieldInput {
-            input: &raw,
-            env: &penv,
-            jenv: Some(&jenv),
-        };
-        let plan = self.wait_plan(sr, w, &at)?;
-        let assigns = assigns_of(sr, st.assign.as_ref(), &raw, &penv, Some(&jenv))?;
-        let out = output_of(sr, st.output.as_ref(), raw, &jenv)?;
-        scope.assign(assigns);
-        Ok((out, plan))
     }
 
     /// How long a Wait state sleeps (computed without sleeping): nothing when its time has
