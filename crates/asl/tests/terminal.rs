@@ -25,3 +25,27 @@ async fn given_a_tolerant_map_when_an_item_exceeds_the_data_limit_then_the_execu
     );
     assert_eq!(e.error.as_deref(), Some("States.DataLimitExceeded"));
 }
+
+#[tokio::test]
+async fn given_a_catcher_naming_data_limit_exceeded_then_the_terminal_error_still_ends_the_execution()
+ {
+    let sm = StateMachine::from_value(&json!({"StartAt":"Double","States":{
+        "Double":{"Type":"Pass","Parameters":{"a.$":"$.s","b.$":"$.s"},"Next":"Done"},
+        "Done":{"Type":"Succeed"}}}))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let caught = StateMachine::from_value(&json!({"StartAt":"Double","States":{
+        "Double":{"Type":"Parallel","Branches":[{"StartAt":"P","States":{"P":{"Type":"Pass",
+            "Parameters":{"a.$":"$.s","b.$":"$.s"},"End":true}}}],
+            "Retry":[{"ErrorEquals":["States.DataLimitExceeded"],"MaxAttempts":2}],
+            "Catch":[{"ErrorEquals":["States.DataLimitExceeded"],"Next":"Done"}],"End":true},
+        "Done":{"Type":"Succeed"}}}))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let input = json!({"s": "x".repeat(150 * 1024)});
+    for machine in [sm, caught] {
+        let e = machine
+            .execute(input.clone(), ExecutionOptions::default())
+            .await;
+        assert_eq!(e.status, ExecutionStatus::Failed);
+        assert_eq!(e.error.as_deref(), Some("States.DataLimitExceeded"));
+    }
+}
