@@ -210,6 +210,32 @@ impl DynamoDbRegistry {
         })
     }
 
+    /// Reads the model and plans `operation` on it. The revision is read before the versions,
+    /// so an operation that commits between the two reads shows its statuses at the old
+    /// revision; a refusal decided on such a torn read (an approval of what is now Approved) is
+    /// decided again on a fresh read once the revision has moved, where a stale
+    /// `expected_revision` is then the conflict it is.
+    async fn decide(
+        &self,
+        operation: &Operation,
+        actor: &str,
+    ) -> Result<(ReadState, Vec<VersionChange>), OperationError> {
+        let state = self.read_state(operation).await?;
+        match registry_ops::plan(operation, actor, state.revision, &state.versions) {
+            Ok(changes) => Ok((state, changes)),
+            Err(e @ OperationError::InvalidTransition { .. }) => {
+                if self.read_revision(&operation.model_name).await? == state.revision {
+                    return Err(e);
+                }
+                let state = self.read_state(operation).await?;
+                let changes =
+                    registry_ops::plan(operation, actor, state.revision, &state.versions)?;
+                Ok((state, changes))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The transaction of `changes`, decided at `state`.
     fn operation_items(
         &self,
@@ -330,8 +356,7 @@ impl DynamoDbRegistry {
     ) -> Result<Vec<VersionChange>, OperationError> {
         let actor = self.caller_arn().await?;
         registry_ops::validate(&operation, &actor)?;
-        let state = self.read_state(&operation).await?;
-        let changes = registry_ops::plan(&operation, &actor, state.revision, &state.versions)?;
+        let (state, changes) = self.decide(&operation, &actor).await?;
         let transaction = self.operation_items(&state, &changes)?;
         let result = self
             .client
