@@ -527,7 +527,11 @@ fn tree(
         }
     }
     // `a::b::{self}` binds `b`.
-    let name = path.iter().rev().find(|segment| *segment != "self").cloned();
+    let name = path
+        .iter()
+        .rev()
+        .find(|segment| *segment != "self")
+        .cloned();
     if let Some(name) = name {
         out.push((path, name));
     }
