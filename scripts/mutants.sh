@@ -6,7 +6,9 @@
 #   CRATES="core asl"  which of: core asl jsonata trainer emulator-tuning (default: all five)
 #   SHARD=k/n          only the k-th of n slices of the mutants (a whole crate takes hours on 2 cores)
 #   BASE=<git rev>     only mutants in code changed since BASE (cargo mutants --in-diff)
-#   FILES=<glob>       only these source files, e.g. FILES=crates/core/src/policy.rs
+#   FILES=<globs>      only these source files (space-separated globs), e.g.
+#                      FILES=crates/core/src/policy.rs or FILES="crates/asl/src/path.rs crates/asl/src/choice.rs"
+#   LABEL=<name>       the output directory's name (default: the crate, the file, the shard)
 #   ITERATE=1          only the mutants not caught by the previous run into the same output
 #                      (cargo mutants --iterate): after adding tests for the missed ones
 #   JOBS=1             parallel build/test jobs (each one a full build directory)
@@ -71,13 +73,13 @@ for crate in $CRATES; do
   crate_args "$crate" || exit 2
   # FILES=crates/asl/src/exec.rs -> asl-exec; a glob such as crates/asl/src/model/*.rs -> asl-model
   files_label=${FILES:+$(echo "${FILES%.rs}" | sed -E 's#^crates/[^/]+/src/##; s#/?\*.*$##; s#[^A-Za-z0-9_-]+#-#g')}
-  label=$crate${files_label:+-$files_label}${SHARD:+-shard-${SHARD/\//-of-}}
+  label=${LABEL:-$crate${files_label:+-$files_label}${SHARD:+-shard-${SHARD/\//-of-}}}
   out=target/mutants/$label
   mkdir -p "$out"
   cmd=(cargo mutants "${args[@]}" --jobs "$JOBS" --test-tool nextest --timeout "$TIMEOUT"
        --build-timeout 900 --no-shuffle -o "$out")
   [ -n "${SHARD:-}" ] && cmd+=(--shard "$SHARD")
-  [ -n "${FILES:-}" ] && cmd+=(-f "$FILES")
+  for glob in ${FILES:-}; do cmd+=(-f "$glob"); done
   [ -n "${ITERATE:-}" ] && cmd+=(--iterate)
   if [ -n "${BASE:-}" ]; then
     git diff "$BASE" > "$out/base.diff" || exit 2
