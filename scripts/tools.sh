@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the test/lint tools into ignored folders of the repository, once:
-#   .tools/venv     moto[server], cfn-lint, mlflow, xgboost   (tools/requirements-test.txt)
+#   .tools/venv     moto[server], cfn-lint, mlflow, xgboost, awscli (tools/requirements-test.txt)
 #   .tools/checkov  checkov                                   (tools/requirements-checkov.txt)
 #   .tools/sagemaker sagemaker-core (SDK image URI tables)    (tools/requirements-sagemaker.txt)
 #   .tools/airflow  apache-airflow, its Amazon provider, pytest (tools/requirements-airflow.txt,
