@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Runs the AWS-recorded ASL corpus through boto3 against a Step Functions endpoint.
+
+    corpus.py ENDPOINT [CORPUS_DIR] [--min-share 0.99] [--jobs 4] [--timeout S] [--only TEXT]
+
+CORPUS_DIR defaults to $MDLC_REPO_ROOT/../shared/conformance/asl-aws-recorded/cases (read in
+place, never copied). Each case (`definition`, `input`, `expect`; see that folder's README) runs as
+crates/asl/tests/common.rs runs it, but over the API: CreateStateMachine (STANDARD), StartExecution
+with the case's input, DescribeExecution until the status is not RUNNING, then
+
+- status must equal `expect.status`;
+- SUCCEEDED: the output deep-equals `expect.output` (numbers by value, key order ignored);
+- FAILED: the error equals `expect.error` (null: no error) and the cause contains
+  `expect.cause_contains` when given (the Rust runner requires it too);
+- `expect.status` INVALID: CreateStateMachine fails with InvalidDefinition whose message contains
+  the case's `pointer` (and its `message`, when given);
+- `options.execution_name` / `options.state_machine_name` name the execution / state machine;
+- a case with a `mock_config` needs a MockConfigFile test case, which is a server-level setting
+  (`--mock-config`), so it is counted as not runnable, with that reason, and as not matched.
+
+Every raw response is also checked against botocore's shapes (shapes.py). Prints each mismatch,
+`matched/total`, then one JSON summary line; exits 1 when fewer than --min-share of the cases
+match, when no case was found, or when a response breaks its shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import shapes  # noqa: E402
+
+ROLE = "arn:aws:iam::123456789012:role/mdlc-sfn-clients"
+
+
+def default_corpus() -> Path:
+    root = os.environ.get("MDLC_REPO_ROOT") or str(Path(__file__).resolve().parents[2])
+    return Path(root) / "../shared/conformance/asl-aws-recorded/cases"
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON deep equality; numbers by value (1 == 1.0) but never booleans as numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
+    return type(a) is type(b) and a == b
+
+
+class NotRunnable(Exception):
+    """The case needs something this runner cannot give it over the API."""
+
+
+class Runner:
+    def __init__(self, endpoint: str, timeout: float) -> None:
+        session = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        )
+        config = Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            read_timeout=60,
+            inject_host_prefix=False,
+            max_pool_connections=32,
+        )
+        self.sfn = session.client("stepfunctions", endpoint_url=endpoint, config=config)
+        self.recorder = shapes.Recorder.attach(self.sfn)
+        self.timeout = timeout
+        self.run = uuid.uuid4().hex[:8]
+
+    def run_case(self, index: int, case: dict) -> str | None:
+        """None when the case matches, else the mismatch; raises NotRunnable."""
+        if "mock_config" in case:
+            raise NotRunnable("needs a MockConfigFile test case (a server-level --mock-config)")
+        expect = case.get("expect")
+        if not isinstance(expect, dict) or "definition" not in case:
+            return "case has no 'definition' or 'expect'"
+        options = case.get("options") or {}
+        sm_name = options.get("state_machine_name") or f"corpus-{index}-{self.run}"
+        text = json.dumps(case["definition"])
+        if expect.get("status") == "INVALID":
+            return self.invalid(sm_name, text, expect)
+        try:
+            sm = self.sfn.create_state_machine(name=sm_name, definition=text, roleArn=ROLE)
+        except ClientError as e:
+            return f"CreateStateMachine: {e.response['Error'].get('Code')}: {e.response['Error'].get('Message')}"
+        try:
+            return self.execute(sm["stateMachineArn"], case, options, expect)
+        finally:
+            self.sfn.delete_state_machine(stateMachineArn=sm["stateMachineArn"])
+
+    def invalid(self, sm_name: str, text: str, expect: dict) -> str | None:
+        try:
+            sm = self.sfn.create_state_machine(name=sm_name, definition=text, roleArn=ROLE)
+        except ClientError as e:
+            code, message = e.response["Error"].get("Code"), e.response["Error"].get("Message") or ""
+            if code != "InvalidDefinition":
+                return f"CreateStateMachine failed with {code}, expected InvalidDefinition"
+            for part in (expect.get("pointer"), expect.get("message")):
+                if part and part not in message:
+                    return f"InvalidDefinition does not say {part!r}: {message!r}"
+            return None
+        self.sfn.delete_state_machine(stateMachineArn=sm["stateMachineArn"])
+        return "definition accepted, but the case expects it to be invalid"
+
+    def execute(self, sm_arn: str, case: dict, options: dict, expect: dict) -> str | None:
+        start: dict[str, Any] = {"stateMachineArn": sm_arn, "input": json.dumps(case.get("input"))}
+        if options.get("execution_name"):
+            start["name"] = options["execution_name"]
+        try:
+            arn = self.sfn.start_execution(**start)["executionArn"]
+        except ClientError as e:
+            return f"StartExecution: {e.response['Error'].get('Code')}: {e.response['Error'].get('Message')}"
+        d = self.wait_closed(arn)
+        if d is None:
+            return f"still RUNNING after {self.timeout} s"
+        status, want_status = d["status"], expect.get("status")
+        if status != want_status:
+            return (
+                f"status {status} (error {d.get('error')!r}, cause {d.get('cause')!r}, "
+                f"output {d.get('output')}), expected {want_status}"
+            )
+        if status == "SUCCEEDED":
+            got = json.loads(d["output"]) if d.get("output") is not None else None
+            want = expect.get("output")
+            return None if json_equal(got, want) else f"output {json.dumps(got)}\n  expected {json.dumps(want)}"
+        got_error, want_error = d.get("error"), expect.get("error")
+        if got_error != want_error:
+            return f"error {got_error!r} (cause {d.get('cause')!r}), expected {want_error!r}"
+        want_cause = expect.get("cause_contains")
+        if want_cause and want_cause not in (d.get("cause") or ""):
+            return f"error {got_error!r} as expected, but its cause {d.get('cause')!r} does not contain {want_cause!r}"
+        return None
+
+    def wait_closed(self, arn: str) -> dict | None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            d = self.sfn.describe_execution(executionArn=arn)
+            if d["status"] != "RUNNING":
+                return d
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.02)
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("endpoint")
+    p.add_argument("corpus", nargs="?", type=Path, default=None)
+    p.add_argument("--min-share", type=float, default=0.99)
+    p.add_argument("--jobs", type=int, default=4)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one execution")
+    p.add_argument("--only", default=None, help="run only the cases whose file name contains this")
+    args = p.parse_args()
+    corpus = args.corpus or default_corpus()
+    files = sorted(corpus.glob("*.json")) if corpus.is_dir() else []
+    if args.only:
+        files = [f for f in files if args.only in f.name]
+    runner = Runner(args.endpoint, args.timeout)
+
+    def one(item: tuple[int, Path]) -> tuple[str, str, str | None]:
+        index, path = item
+        try:
+            return path.name, "ran", runner.run_case(index, load(path))
+        except NotRunnable as e:
+            return path.name, "not runnable", str(e)
+        except Exception as e:  # one broken case must not stop the others
+            return path.name, "ran", f"{type(e).__name__}: {e}"
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(one, enumerate(files)))
+    mismatches = {name: why for name, kind, why in results if kind == "ran" and why is not None}
+    not_runnable = {name: why for name, kind, why in results if kind == "not runnable"}
+    matched = len(results) - len(mismatches) - len(not_runnable)
+    total = len(results)
+    for name, why in sorted(mismatches.items()):
+        print(f"FAIL {name}: {why}")
+    for name, why in sorted(not_runnable.items()):
+        print(f"NOT RUNNABLE {name}: {why}")
+    share = matched / total if total else 0.0
+    print(f"{matched}/{total} matched ({share:.1%}) from {corpus}")
+    violations = collections.Counter(runner.recorder.violations())
+    summary = {
+        "endpoint": args.endpoint,
+        "corpus": str(corpus),
+        "matched": matched,
+        "total": total,
+        "share": round(share, 4),
+        "min_share": args.min_share,
+        "mismatches": mismatches,
+        "not_runnable": not_runnable,
+        "responses": len(runner.recorder.responses),
+        "shape_violations": {v: n for v, n in violations.most_common()},
+    }
+    print(json.dumps(summary))
+    if total == 0:
+        print(f"no case found in {corpus}", file=sys.stderr)
+        return 1
+    return 0 if share >= args.min_share and not violations else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
