@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# A Step Functions round trip with the AWS CLI (v1, from PyPI, in .tools/venv) against ENDPOINT:
+#   tests/sfn_clients/cli.sh ENDPOINT
+# create-state-machine, start-execution, describe-execution (until closed), get-execution-history
+# (also --reverse-order and --no-include-execution-data), stop-execution, list-executions,
+# list-state-machines, delete-state-machine, and one error: describe-execution of an unknown
+# execution exits 255 (AWS CLI v1: every error is 255; v2 answers 254 for a service error) and prints
+# "An error occurred (ExecutionDoesNotExist) when calling the DescribeExecution operation: ...".
+# Fake credentials, region us-east-1, no profile or config file read. Prints one JSON line
+# {"endpoint", "passed", "failed", "failures"}; exits 1 naming each failed check.
+set -uo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 ENDPOINT" >&2; exit 2; }
+endpoint=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+AWS=$root/.tools/venv/bin/aws
+PY=$root/.tools/venv/bin/python
+[ -x "$AWS" ] || { echo "missing $AWS: run scripts/tools.sh test" >&2; exit 2; }
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SFN
+
+run=$("$PY" -c 'import uuid; print(uuid.uuid4().hex[:8])')
+role=arn:aws:iam::123456789012:role/mdlc-sfn-clients
+pass_def='{"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":{"greeting":"hi"},"ResultPath":"$.out","End":true}}}'
+wait_def='{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":3600,"End":true}}}'
+passed=() failures=()
+ok() { passed+=("$1"); }
+fail() { failures+=("$1: $2"); }
+
+sfn() { "$AWS" stepfunctions --endpoint-url "$endpoint" --output json "$@"; }
+# json FILTER: evaluates a Python expression over the JSON document `d` read from stdin.
+json() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+wait_closed() { # execution-arn -> the final describe-execution document on stdout
+  local doc status
+  for _ in $(seq 1 600); do
+    doc=$(sfn describe-execution --execution-arn "$1") || return 1
+    status=$(json 'd["status"]' <<<"$doc")
+    if [ "$status" != RUNNING ]; then printf '%s' "$doc"; return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# create-state-machine
+if sm=$(sfn create-state-machine --name "cli-pass-$run" --definition "$pass_def" --role-arn "$role" \
+    | json 'd["stateMachineArn"]'); then
+  case "$sm" in
+    arn:aws:states:us-east-1:*:stateMachine:cli-pass-$run) ok create-state-machine ;;
+    *) fail create-state-machine "unexpected ARN $sm" ;;
+  esac
+else
+  fail create-state-machine "the command failed"; sm=""
+fi
+
+# start-execution, describe-execution
+exe=""
+if [ -n "$sm" ] && exe=$(sfn start-execution --state-machine-arn "$sm" --name "e1-$run" --input '{"x": 1}' \
+    | json 'd["executionArn"]'); then
+  [ "$exe" = "${sm/:stateMachine:/:execution:}:e1-$run" ] && ok start-execution \
+    || fail start-execution "unexpected ARN $exe"
+  if doc=$(wait_closed "$exe"); then
+    got=$(json '[d["status"], json.loads(d["output"])]' <<<"$doc")
+    [ "$got" = "['SUCCEEDED', {'x': 1, 'out': {'greeting': 'hi'}}]" ] && ok describe-execution \
+      || fail describe-execution "got $got"
+  else
+    fail describe-execution "no closed status"
+  fi
+else
+  fail start-execution "the command failed or there is no state machine"
+fi
+
+# get-execution-history (the CLI follows nextToken itself)
+if [ -n "$exe" ]; then
+  types=$(sfn get-execution-history --execution-arn "$exe" | json '[e["type"] for e in d["events"]]')
+  [ "$types" = "['ExecutionStarted', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded']" ] \
+    && ok get-execution-history || fail get-execution-history "event types $types"
+  ids=$(sfn get-execution-history --execution-arn "$exe" --reverse-order | json '[e["id"] for e in d["events"]]')
+  [ "$ids" = "[4, 3, 2, 1]" ] && ok get-execution-history-reverse || fail get-execution-history-reverse "ids $ids"
+  data=$(sfn get-execution-history --execution-arn "$exe" --no-include-execution-data \
+    | json 'sorted({k2 for e in d["events"] for k, v in e.items() if k.endswith("EventDetails") for k2 in v} & {"input", "output"})')
+  [ "$data" = "[]" ] && ok get-execution-history-no-data || fail get-execution-history-no-data "still sends $data"
+fi
+
+# stop-execution
+if wsm=$(sfn create-state-machine --name "cli-wait-$run" --definition "$wait_def" --role-arn "$role" \
+    | json 'd["stateMachineArn"]') \
+  && wexe=$(sfn start-execution --state-machine-arn "$wsm" --name "w1-$run" | json 'd["executionArn"]') \
+  && stopped=$(sfn stop-execution --execution-arn "$wexe" --error Cli.Stop --cause "stopped by cli.sh"); then
+  stop=$(json 'd.get("stopDate", "")' <<<"${stopped:-{\}}")
+  status=$(sfn describe-execution --execution-arn "$wexe" | json 'd["status"]')
+  [ "$status" = ABORTED ] && [ -n "$stop" ] && ok stop-execution \
+    || fail stop-execution "status $status, stop-execution printed '$stopped' (no stopDate)"
+else
+  fail stop-execution "create/start/stop failed"; wsm="${wsm:-}"
+fi
+
+# list-executions, list-state-machines
+if [ -n "$sm" ] && [ -n "$exe" ]; then
+  listed=$(sfn list-executions --state-machine-arn "$sm" | json '[e["executionArn"] for e in d["executions"]]')
+  [ "$listed" = "['$exe']" ] && ok list-executions || fail list-executions "listed $listed"
+  n=$(sfn list-state-machines | json "sum(m['stateMachineArn'] == '$sm' for m in d['stateMachines'])")
+  [ "$n" = 1 ] && ok list-state-machines || fail list-state-machines "$sm listed $n times"
+fi
+
+# delete-state-machine
+deleted=0
+for arn in "$sm" "$wsm"; do
+  [ -n "$arn" ] && sfn delete-state-machine --state-machine-arn "$arn" >/dev/null && deleted=$((deleted + 1))
+done
+[ "$deleted" = 2 ] && ok delete-state-machine || fail delete-state-machine "$deleted of 2 deleted"
+
+# an error: exit code 255 (CLI v1; v2 would say 254) and botocore's message
+account=$(cut -d: -f5 <<<"${sm:-arn:aws:states:us-east-1:123456789012:x}")
+missing="arn:aws:states:us-east-1:$account:execution:cli-absent-$run:none"
+err=$(sfn describe-execution --execution-arn "$missing" 2>&1 >/dev/null); rc=$?
+prefix="An error occurred (ExecutionDoesNotExist) when calling the DescribeExecution operation: "
+if [ "$rc" = 255 ] && grep -qF "$prefix" <<<"$err" && [ -n "$(grep -F "$prefix" <<<"$err" | sed "s/.*operation: //")" ]; then
+  ok error-exit-code
+else
+  fail error-exit-code "exit code $rc, stderr: $err"
+fi
+
+"$PY" - "$endpoint" "${#passed[@]}" "${failures[@]+"${failures[@]}"}" <<'PY'
+import json, sys
+endpoint, passed, failures = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+print(json.dumps({"endpoint": endpoint, "passed": passed, "failed": len(failures), "failures": failures}))
+PY
+[ ${#failures[@]} -eq 0 ]
