@@ -1,0 +1,406 @@
+//! The server's state: its state machines and executions (in memory, persisted through
+//! [`Store`]), the task tokens, and the running executions — each a Tokio task, at most
+//! `max_concurrent` at once, its history recorded live through an [`ExecutionObserver`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use chrono::{DateTime, Utc};
+use mdlc_asl::mock::MockConfig;
+use mdlc_asl::{
+    Clock, Execution, ExecutionObserver, ExecutionOptions, HistoryEvent, ItemStore, StateMachine,
+    TaskInvoker,
+};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::callback::Tokens;
+use crate::store::{ExecutionRecord, MachineRecord, Store, StoreError};
+
+/// The default of `--max-concurrent`: executions running at once (more wait for a slot, RUNNING).
+pub const DEFAULT_MAX_CONCURRENT: usize = 64;
+
+/// The error and cause of an execution that was RUNNING when the server stopped.
+pub const SERVER_STOPPED_ERROR: &str = "States.Runtime";
+pub const SERVER_STOPPED_CAUSE: &str = "The mdlc serve process stopped while this execution was running; executions are not resumed after a restart.";
+
+/// How the server runs executions.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// The state directory; the server keeps its files in `<state dir>/serve`.
+    pub state_dir: PathBuf,
+    /// Runs the Task states (the local cloud's invoker in `mdlc serve`).
+    pub invoker: Arc<dyn TaskInvoker>,
+    /// A distributed Map's ItemReader/ResultWriter store, if any.
+    pub item_store: Option<Arc<dyn ItemStore>>,
+    /// The MockConfigFile of `<arn>#<TestCase>` executions.
+    pub mock: Option<MockConfig>,
+    /// Wait states and retry back-off take real time (default: virtual time).
+    pub real_time: bool,
+    /// Executions running at once.
+    pub max_concurrent: usize,
+}
+
+/// Epoch seconds (millisecond precision) of a time.
+pub fn epoch(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// Now, in epoch seconds.
+pub fn now() -> f64 {
+    epoch(Utc::now())
+}
+
+/// One execution: its record, and while it runs, its clock and the way to stop it.
+struct Entry {
+    record: ExecutionRecord,
+    clock: Option<Arc<dyn Clock>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By name.
+    machines: BTreeMap<String, MachineRecord>,
+    /// By ARN.
+    executions: HashMap<String, Entry>,
+    next_seq: u64,
+}
+
+/// The server.
+pub struct App {
+    pub(crate) config: ServeConfig,
+    store: Store,
+    state: Mutex<State>,
+    pub(crate) tokens: Arc<Tokens>,
+    slots: Arc<Semaphore>,
+    me: Weak<App>,
+}
+
+/// What a new execution runs.
+pub struct Launch {
+    pub record: ExecutionRecord,
+    pub machine: StateMachine,
+    pub input: Value,
+    pub invoker: Arc<dyn TaskInvoker>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// Opens the state directory: every state machine and execution stored there is loaded; an
+    /// execution that was RUNNING when the server stopped is FAILED now (see
+    /// [`SERVER_STOPPED_CAUSE`]).
+    pub fn open(config: ServeConfig) -> Result<Arc<App>, StoreError> {
+        let store = Store::new(&config.state_dir);
+        let mut state = State::default();
+        for m in store.load_machines()? {
+            state.machines.insert(m.name.clone(), m);
+        }
+        for mut r in store.load_executions()? {
+            if r.is_running() {
+                fail_interrupted(&mut r);
+                store.save_execution(&r)?;
+            }
+            state.next_seq = state.next_seq.max(r.seq + 1);
+            state.executions.insert(
+                r.execution_arn.clone(),
+                Entry {
+                    record: r,
+                    clock: None,
+                    stop: None,
+                },
+            );
+        }
+        let slots = Arc::new(Semaphore::new(config.max_concurrent.max(1)));
+        Ok(Arc::new_cyclic(|me| App {
+            config,
+            store,
+            state: Mutex::new(state),
+            tokens: Arc::new(Tokens::default()),
+            slots,
+            me: me.clone(),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    // ---- state machines
+
+    pub fn machine(&self, name: &str) -> Option<MachineRecord> {
+        self.lock().machines.get(name).cloned()
+    }
+
+    /// Every state machine, by name.
+    pub fn machines(&self) -> Vec<MachineRecord> {
+        self.lock().machines.values().cloned().collect()
+    }
+
+    /// Stores (creates or replaces) a state machine.
+    pub fn put_machine(&self, m: MachineRecord) -> Result<(), StoreError> {
+        self.store.save_machine(&m)?;
+        self.lock().machines.insert(m.name.clone(), m);
+        Ok(())
+    }
+
+    /// Inserts `m` unless a machine of its name exists; returns the existing one otherwise.
+    pub fn insert_machine(&self, m: MachineRecord) -> Result<Option<MachineRecord>, StoreError> {
+        let mut state = self.lock();
+        if let Some(existing) = state.machines.get(&m.name) {
+            return Ok(Some(existing.clone()));
+        }
+        self.store.save_machine(&m)?;
+        state.machines.insert(m.name.clone(), m);
+        Ok(None)
+    }
+
+    /// Deletes a state machine; its running executions are stopped (ABORTED).
+    pub fn delete_machine(&self, name: &str) -> Result<(), StoreError> {
+        let Some(m) = self.lock().machines.remove(name) else {
+            return Ok(());
+        };
+        self.store.delete_machine(name)?;
+        let running: Vec<String> = self
+            .lock()
+            .executions
+            .values()
+            .filter(|e| e.record.is_running() && e.record.state_machine_arn == m.state_machine_arn)
+            .map(|e| e.record.execution_arn.clone())
+            .collect();
+        for arn in running {
+            self.stop(&arn, None, None)?;
+        }
+        Ok(())
+    }
+
+    // ---- executions
+
+    pub fn execution(&self, arn: &str) -> Option<ExecutionRecord> {
+        self.lock().executions.get(arn).map(|e| e.record.clone())
+    }
+
+    /// The executions of a state machine, newest first.
+    pub fn executions_of(&self, machine_arn: &str) -> Vec<ExecutionRecord> {
+        let mut v: Vec<ExecutionRecord> = self
+            .lock()
+            .executions
+            .values()
+            .filter(|e| e.record.state_machine_arn == machine_arn)
+            .map(|e| e.record.clone())
+            .collect();
+        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v
+    }
+
+    /// The next start sequence number.
+    pub fn next_seq(&self) -> u64 {
+        let mut s = self.lock();
+        let n = s.next_seq;
+        s.next_seq += 1;
+        n
+    }
+
+    /// Registers a new execution unless its ARN is taken; `Err(existing)` otherwise.
+    pub fn reserve(&self, record: &ExecutionRecord) -> Result<(), ExecutionRecord> {
+        let mut s = self.lock();
+        if let Some(e) = s.executions.get(&record.execution_arn) {
+            return Err(e.record.clone());
+        }
+        s.executions.insert(
+            record.execution_arn.clone(),
+            Entry {
+                record: record.clone(),
+                clock: None,
+                stop: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Starts a reserved execution as a Tokio task; the handle ends when the execution does.
+    pub fn launch(&self, launch: Launch) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+        let arn = launch.record.execution_arn.clone();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        {
+            let mut s = self.lock();
+            if let Some(e) = s.executions.get_mut(&arn) {
+                e.clock = Some(launch.clock.clone());
+                e.stop = Some(stop_tx);
+            }
+        }
+        if let Err(e) = self.store.save_execution(&launch.record) {
+            self.lock().executions.remove(&arn);
+            return Err(e);
+        }
+        let me = self.me.clone();
+        let options = ExecutionOptions {
+            invoker: launch.invoker,
+            clock: launch.clock,
+            state_machine_name: launch.record.machine.name.clone(),
+            execution_name: launch.record.name.clone(),
+            record_history: false,
+            observer: Some(Arc::new(Recorder {
+                app: me.clone(),
+                arn: arn.clone(),
+            })),
+            item_store: self.config.item_store.clone(),
+            region: mdlc_local::substitute::LOCAL_REGION.to_string(),
+            account: mdlc_local::substitute::LOCAL_ACCOUNT.to_string(),
+            max_transitions: None,
+        };
+        let slots = self.slots.clone();
+        let machine = launch.machine;
+        let input = launch.input;
+        Ok(tokio::spawn(async move {
+            let run = async {
+                let Ok(_slot) = slots.acquire_owned().await else {
+                    return None;
+                };
+                Some(machine.execute(input, options).await)
+            };
+            tokio::select! {
+                Some(execution) = run => {
+                    if let Some(app) = me.upgrade() {
+                        app.finish(&arn, execution);
+                    }
+                }
+                Ok(()) = stop_rx => {}
+            }
+        }))
+    }
+
+    /// Records the end of an execution (unless it was stopped meanwhile).
+    fn finish(&self, arn: &str, execution: Execution) {
+        let record = {
+            let mut s = self.lock();
+            let Some(e) = s.executions.get_mut(arn) else {
+                return;
+            };
+            if !e.record.is_running() {
+                return;
+            }
+            let stop = e.clock.as_ref().map(|c| epoch(c.now())).unwrap_or_else(now);
+            let r = &mut e.record;
+            r.status = execution.status.as_str().to_string();
+            r.output = (execution.status == mdlc_asl::ExecutionStatus::Succeeded)
+                .then(|| execution.output.unwrap_or(Value::Null).to_string());
+            r.error = execution.error;
+            r.cause = execution.cause;
+            r.stop_date = Some(stop);
+            e.stop = None;
+            e.clock = None;
+            e.record.clone()
+        };
+        if let Err(e) = self.store.save_execution(&record) {
+            tracing::error!(target: "mdlc::serve", "{e}");
+        }
+    }
+
+    /// StopExecution: a RUNNING execution is ABORTED now (an ExecutionAborted event ends its
+    /// history); returns the stop date. A finished execution keeps its status and stop date.
+    pub fn stop(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<Option<f64>, StoreError> {
+        let (record, stop) = {
+            let mut s = self.lock();
+            let Some(e) = s.executions.get_mut(arn) else {
+                return Ok(None);
+            };
+            if !e.record.is_running() {
+                return Ok(e.record.stop_date);
+            }
+            let clock_now = e.clock.as_ref().map(|c| c.now()).unwrap_or_else(Utc::now);
+            let mut details = serde_json::Map::new();
+            if let Some(er) = error {
+                details.insert("error".into(), json!(er));
+            }
+            if let Some(c) = cause {
+                details.insert("cause".into(), json!(c));
+            }
+            push_final_event(
+                &mut e.record,
+                "ExecutionAborted",
+                clock_now,
+                Value::Object(details),
+            );
+            let r = &mut e.record;
+            r.status = "ABORTED".into();
+            r.error = error.map(str::to_string);
+            r.cause = cause.map(str::to_string);
+            r.stop_date = Some(epoch(clock_now));
+            e.clock = None;
+            (e.record.clone(), e.stop.take())
+        };
+        if let Some(tx) = stop {
+            let _ = tx.send(());
+        }
+        self.store.save_execution(&record)?;
+        Ok(record.stop_date)
+    }
+
+    fn on_event(&self, arn: &str, event: &HistoryEvent) {
+        let mut s = self.lock();
+        let Some(e) = s.executions.get_mut(arn) else {
+            return;
+        };
+        if !e.record.is_running() {
+            return;
+        }
+        let h = &mut e.record.history;
+        let sorted = h.last().is_none_or(|last| last.id < event.id);
+        h.push(event.clone());
+        if !sorted {
+            h.sort_by_key(|x| x.id);
+        }
+    }
+}
+
+/// Adds the event that ends an execution's history (after its last event).
+fn push_final_event(r: &mut ExecutionRecord, ty: &str, at: DateTime<Utc>, details: Value) {
+    let last = r.history.iter().map(|e| e.id).max().unwrap_or(0);
+    r.history.push(HistoryEvent {
+        id: last + 1,
+        previous_event_id: last,
+        timestamp: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        event_type: ty.to_string(),
+        details,
+    });
+}
+
+/// An execution that was RUNNING when the server stopped: FAILED, with an ExecutionFailed event.
+fn fail_interrupted(r: &mut ExecutionRecord) {
+    let at = Utc::now();
+    push_final_event(
+        r,
+        "ExecutionFailed",
+        at,
+        json!({"error": SERVER_STOPPED_ERROR, "cause": SERVER_STOPPED_CAUSE}),
+    );
+    r.status = "FAILED".into();
+    r.error = Some(SERVER_STOPPED_ERROR.into());
+    r.cause = Some(SERVER_STOPPED_CAUSE.into());
+    r.stop_date = Some(epoch(at));
+}
+
+/// Records an execution's events as they happen.
+struct Recorder {
+    app: Weak<App>,
+    arn: String,
+}
+
+impl ExecutionObserver for Recorder {
+    fn on_event(&self, event: &HistoryEvent) {
+        if let Some(app) = self.app.upgrade() {
+            app.on_event(&self.arn, event);
+        }
+    }
+}

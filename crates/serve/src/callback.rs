@@ -1,0 +1,170 @@
+//! The callback pattern (`.waitForTaskToken`): a Task waits until a client answers its token
+//! with SendTaskSuccess or SendTaskFailure.
+//!
+//! [`CallbackInvoker`] wraps the server's task invoker. For a `.waitForTaskToken` resource it
+//! registers the token of the Task (`$$.Task.Token`), sends the message — a Lambda function
+//! (`arn:aws:states:::lambda:invoke.waitForTaskToken`) is invoked through the inner invoker;
+//! other services (SQS, SNS, EventBridge, ...) have no local endpoint, so nothing is sent and a
+//! client reads the token from the TaskScheduled event's parameters — and waits for the answer.
+//! Every other resource goes to the inner invoker unchanged.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use mdlc_asl::{TaskFailure, TaskInvoker, TaskRequest};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+
+const LAMBDA_CALLBACK: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+
+/// An answer to a task token.
+type Answer = Result<Value, TaskFailure>;
+
+#[derive(Default)]
+struct Tables {
+    /// Tokens of the Tasks waiting now.
+    waiting: HashMap<String, oneshot::Sender<Answer>>,
+    /// Tokens issued by this server whose Task is no longer waiting.
+    closed: HashSet<String>,
+}
+
+/// The task tokens of this server.
+#[derive(Default)]
+pub struct Tokens {
+    tables: Mutex<Tables>,
+}
+
+impl Tokens {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(self: &Arc<Self>, token: &str) -> (oneshot::Receiver<Answer>, Registration) {
+        let (tx, rx) = oneshot::channel();
+        self.lock().waiting.insert(token.to_string(), tx);
+        let reg = Registration {
+            tokens: self.clone(),
+            token: token.to_string(),
+        };
+        (rx, reg)
+    }
+
+    /// Answers a waiting Task: `TaskTimedOut` when its Task no longer waits (answered,
+    /// stopped, timed out), `InvalidToken` for a token this server never issued.
+    pub fn answer(&self, token: &str, answer: Answer) -> Result<(), ApiError> {
+        let mut t = self.lock();
+        match t.waiting.remove(token) {
+            Some(tx) => {
+                t.closed.insert(token.to_string());
+                // a Task dropped between the lookup and now is a closed Task
+                tx.send(answer).map_err(|_| task_timed_out())
+            }
+            None if t.closed.contains(token) => Err(task_timed_out()),
+            None => Err(ApiError::invalid_token("Invalid token")),
+        }
+    }
+
+    /// SendTaskHeartbeat: the same checks as an answer, nothing answered.
+    pub fn heartbeat(&self, token: &str) -> Result<(), ApiError> {
+        let t = self.lock();
+        if t.waiting.contains_key(token) {
+            Ok(())
+        } else if t.closed.contains(token) {
+            Err(task_timed_out())
+        } else {
+            Err(ApiError::invalid_token("Invalid token"))
+        }
+    }
+}
+
+fn task_timed_out() -> ApiError {
+    ApiError::service(
+        "TaskTimedOut",
+        "Task Timed Out: 'Provided task does not exist anymore'",
+    )
+}
+
+/// Removes a token from the waiting ones when its Task stops waiting (answered or dropped).
+struct Registration {
+    tokens: Arc<Tokens>,
+    token: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut t = self.tokens.lock();
+        t.waiting.remove(&self.token);
+        t.closed.insert(self.token.clone());
+    }
+}
+
+/// The server's task invoker with the callback pattern; see the module documentation.
+pub struct CallbackInvoker {
+    pub inner: Arc<dyn TaskInvoker>,
+    pub tokens: Arc<Tokens>,
+}
+
+#[async_trait]
+impl TaskInvoker for CallbackInvoker {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        if !request.resource.ends_with(".waitForTaskToken") {
+            return self.inner.invoke(request).await;
+        }
+        let token = request
+            .context
+            .pointer("/Task/Token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                TaskFailure::new(
+                    "States.Runtime",
+                    format!(
+                        "state '{}': the callback task has no task token in its context",
+                        request.state_name
+                    ),
+                )
+            })?;
+        let (rx, _registration) = self.tokens.register(&token);
+        if request.resource == LAMBDA_CALLBACK {
+            // the function's own result is not the task's: the answer to the token is
+            self.inner.invoke(request).await?;
+        }
+        match rx.await {
+            Ok(answer) => answer,
+            Err(_) => Err(TaskFailure::new(
+                "States.Runtime",
+                "the task token was dropped without an answer",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_tokens_are_invalid_and_answered_ones_timed_out() {
+        let tokens = Arc::new(Tokens::default());
+        assert_eq!(
+            tokens.answer("nope", Ok(Value::Null)).unwrap_err().code,
+            "InvalidToken"
+        );
+        let (rx, reg) = tokens.register("t1");
+        assert_eq!(tokens.heartbeat("t1"), Ok(()));
+        assert_eq!(tokens.answer("t1", Ok(Value::Bool(true))), Ok(()));
+        assert_eq!(
+            futures::executor::block_on(rx).unwrap(),
+            Ok(Value::Bool(true))
+        );
+        drop(reg);
+        assert_eq!(
+            tokens.answer("t1", Ok(Value::Null)).unwrap_err().code,
+            "TaskTimedOut"
+        );
+        assert_eq!(tokens.heartbeat("t1").unwrap_err().code, "TaskTimedOut");
+    }
+}
