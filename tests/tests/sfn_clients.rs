@@ -1,0 +1,220 @@
+//! `mdlc serve` driven by clients nobody here wrote: boto3 and the AWS CLI (from PyPI, in
+//! `.tools/venv`, installed by `scripts/tools.sh test`), through the suites of `tests/sfn_clients/`:
+//!
+//! - `operations.py`: every operation of issue 14 through boto3 with exact outcomes (idempotent
+//!   StartExecution, Express sync executions, history paging / reverseOrder /
+//!   includeExecutionData, a `.waitForTaskToken` round trip, tags, the error codes and their
+//!   HTTP statuses), each raw response checked against botocore's output or error shape;
+//! - `corpus.py`: the executions recorded on AWS (`../shared/conformance/asl-aws-recorded`, read in
+//!   place) through CreateStateMachine / StartExecution / DescribeExecution, at least 99 % matching;
+//! - `cli.sh`: a round trip with `aws stepfunctions --endpoint-url`;
+//! - `test_shapes.py`: the shape checker itself, on hand-made good and bad responses.
+//!
+//! Each test starts its own `mdlc serve --port 0 --state-dir <temp dir>`, reads the endpoint from
+//! the first line of its stdout and kills it at the end. They need the venv (and the corpus), so
+//! they are ignored in a plain run (listed as skipped) and run under `--run-ignored all` (`make
+//! test`), where a missing tool or corpus fails them. docs/testing-clients.md says how to run the
+//! suites by hand, against `mdlc serve` or moto.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use mdlc_tests::{built_binary, workspace_root};
+use serde_json::Value;
+
+const NEEDS: &str = "needs boto3 and the AWS CLI in .tools/venv: run scripts/tools.sh test";
+
+/// The function the `.waitForTaskToken` round trip invokes (operations.py's default); the server
+/// runs it as a child process that ignores its event, so the task waits for the token.
+const CALLBACK_FUNCTION: &str = "mdlc-sfn-clients-callback=cat >/dev/null; echo '{}'";
+
+/// A hang guard for the server's start, not a performance bound.
+const START_LIMIT: Duration = Duration::from_secs(180);
+
+fn suites() -> PathBuf {
+    workspace_root().join("tests/sfn_clients")
+}
+
+fn venv_python() -> PathBuf {
+    let python = workspace_root().join(".tools/venv/bin/python");
+    assert!(python.exists(), "{NEEDS} ({} is missing)", python.display());
+    python
+}
+
+/// `../shared/conformance/asl-aws-recorded/cases` beside the repository (never copied into it).
+fn corpus_dir() -> PathBuf {
+    let root = match std::env::var("MDLC_REPO_ROOT") {
+        Ok(root) if !root.is_empty() => PathBuf::from(root),
+        _ => workspace_root(),
+    };
+    root.join("../shared/conformance/asl-aws-recorded/cases")
+}
+
+/// A running `mdlc serve`, killed when dropped.
+struct Server {
+    child: Child,
+    endpoint: String,
+    _state: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `mdlc serve --port 0 --state-dir <temp> [extra...]` and reads its endpoint.
+fn serve(extra: &[&str]) -> Server {
+    let mdlc = built_binary("mdlc-cli", "mdlc")
+        .unwrap_or_else(|e| panic!("the mdlc binary is needed by this test: {e}"));
+    let state = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(&mdlc)
+        .args(["serve", "--port", "0", "--state-dir"])
+        .arg(state.path())
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mdlc.display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        let read = reader.read_line(&mut first).map(|_| first);
+        let _ = tx.send(read);
+        // Keep draining so the server never blocks on a full pipe.
+        let _ = std::io::copy(&mut reader.take(u64::MAX), &mut std::io::sink());
+    });
+    let line = match rx.recv_timeout(START_LIMIT) {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => {
+            let _ = child.kill();
+            panic!("reading mdlc serve's stdout: {e}")
+        }
+        Err(_) => {
+            let _ = child.kill();
+            panic!("mdlc serve printed no endpoint within {START_LIMIT:?}")
+        }
+    };
+    let endpoint = line.trim().to_string();
+    if !endpoint.starts_with("http://127.0.0.1:") {
+        let status = child.try_wait().ok().flatten();
+        let _ = child.kill();
+        panic!(
+            "mdlc serve's first stdout line is not a loopback endpoint: {line:?} (exit status {status:?})"
+        );
+    }
+    Server {
+        child,
+        endpoint,
+        _state: state,
+    }
+}
+
+/// Runs a suite and returns its output; panics with both streams when it fails.
+fn run_suite(program: &Path, args: &[&str], what: &str) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(suites())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("MDLC_REPO_ROOT", workspace_root())
+        .output()
+        .unwrap_or_else(|e| panic!("{NEEDS} ({}: {e})", program.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    println!("{what}:\n{stdout}");
+    out
+}
+
+/// The JSON summary a suite prints on its last stdout line.
+fn summary(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("no JSON summary ({e}): {last:?}"))
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v.get(key)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("summary without {key}: {v}"))
+}
+
+#[test]
+#[ignore = "needs .tools/venv (scripts/tools.sh test): run with --run-ignored all (make test)"]
+fn shape_checker_reports_every_broken_rule_of_hand_made_responses() {
+    let python = venv_python();
+    let out = run_suite(
+        &python,
+        &["-m", "unittest", "-v", "test_shapes"],
+        "test_shapes.py",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\nOK") && !stderr.contains("skipped"),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "needs .tools/venv (boto3) and mdlc serve: run with --run-ignored all (make test)"]
+fn boto3_drives_every_operation_with_responses_in_botocore_shapes() {
+    let python = venv_python();
+    let server = serve(&["--function", CALLBACK_FUNCTION]);
+    let out = run_suite(
+        &python,
+        &["operations.py", &server.endpoint, "--callback", "lambda"],
+        "operations.py",
+    );
+    let s = summary(&out);
+    assert_eq!(count(&s, "failed"), 0, "{s}");
+    assert!(count(&s, "passed") > 0, "{s}");
+    assert_eq!(s["shape_violations"], Value::Array(vec![]), "{s}");
+}
+
+#[test]
+#[ignore = "needs .tools/venv (boto3), mdlc serve and ../shared/conformance: run with --run-ignored all (make test)"]
+fn aws_recorded_corpus_through_boto3_matches_at_least_99_percent() {
+    let python = venv_python();
+    let corpus = corpus_dir();
+    assert!(
+        corpus.is_dir(),
+        "the AWS-recorded corpus is missing: {} (it lives beside the repository in ../shared)",
+        corpus.display()
+    );
+    let server = serve(&[]);
+    let dir = corpus.to_string_lossy().into_owned();
+    let out = run_suite(
+        &python,
+        &["corpus.py", &server.endpoint, &dir, "--min-share", "0.99"],
+        "corpus.py",
+    );
+    let s = summary(&out);
+    let (matched, total) = (count(&s, "matched"), count(&s, "total"));
+    assert!(total > 0, "no case ran: {s}");
+    assert!(
+        matched * 100 >= total * 99,
+        "{matched}/{total} matched, below 99 %"
+    );
+}
+
+#[test]
+#[ignore = "needs .tools/venv (the AWS CLI) and mdlc serve: run with --run-ignored all (make test)"]
+fn aws_cli_round_trip_and_error_exit_code() {
+    venv_python();
+    let server = serve(&[]);
+    let out = run_suite(&suites().join("cli.sh"), &[&server.endpoint], "cli.sh");
+    let s = summary(&out);
+    assert_eq!(count(&s, "failed"), 0, "{s}");
+    assert!(count(&s, "passed") > 0, "{s}");
+}
