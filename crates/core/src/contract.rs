@@ -72,6 +72,19 @@ pub fn sample_version(model: &str, execution: &str) -> NewVersion {
     }
 }
 
+/// `new` with every optional field left empty (no tuning job, objective, parent, profile,
+/// lineage or hyperparameters): what must come back without them.
+pub fn minimal_version(mut new: NewVersion) -> NewVersion {
+    new.tuning_job_name = None;
+    new.objective_metric = None;
+    new.objective_value = None;
+    new.parent_version = None;
+    new.profile_uri = None;
+    new.training_data = None;
+    new.hyperparameters.clear();
+    new
+}
+
 /// A drift report of two features (one stable, one significant), for records that carry one.
 pub fn sample_drift() -> crate::drift::DriftReport {
     use crate::drift::{DriftLevel, DriftReport, FeatureDrift};
@@ -340,14 +353,7 @@ where
         .await
         .unwrap_or_else(|e| panic!("list_versions of an unknown model failed: {e}"));
     assert!(empty.is_empty(), "an unknown model has no versions");
-    let mut minimal = sample_version(&model, "a");
-    minimal.tuning_job_name = None;
-    minimal.objective_metric = None;
-    minimal.objective_value = None;
-    minimal.parent_version = None;
-    minimal.profile_uri = None;
-    minimal.training_data = None;
-    minimal.hyperparameters.clear();
+    let minimal = minimal_version(sample_version(&model, "a"));
     registry
         .register(minimal.clone())
         .await
@@ -518,13 +524,23 @@ where
 
 // ------------------------------------------------------------------ registry operations
 
-/// The detail-type of a registry event and the version its detail names: what tests of the
-/// published events compare.
-pub fn kind_and_version<'a>(detail_type: &'a str, detail: &serde_json::Value) -> (&'a str, u64) {
-    let version = detail["version"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{detail_type} has no detail.version: {detail}"));
-    (detail_type, version)
+/// The detail-type of each registry event and the version its detail names, in order: what
+/// tests of the published events compare. `parts` gives an event's detail-type and detail (the
+/// events may be [`crate::events::Event`]s or an adapter's logged form of them).
+pub fn kinds_and_versions<'a, T>(
+    events: &'a [T],
+    parts: impl Fn(&'a T) -> (&'a str, &'a serde_json::Value),
+) -> Vec<(&'a str, u64)> {
+    events
+        .iter()
+        .map(|e| {
+            let (detail_type, detail) = parts(e);
+            let version = detail["version"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{detail_type} has no detail.version: {detail}"));
+            (detail_type, version)
+        })
+        .collect()
 }
 
 /// An operation on `model`'s `version` at a fixed time.

@@ -29,6 +29,7 @@ pub mod policy;
 pub mod ports;
 pub mod registry;
 pub mod registry_ops;
+pub mod registry_state;
 pub mod retrain;
 pub mod s3uri;
 pub mod sync;

@@ -5,7 +5,7 @@
 //! adapter can be told to fail its next calls with a given [`PortError`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -18,11 +18,9 @@ use crate::ports::{
     Clock, CreateModelRequest, EventPublisher, ObjectInfo, ObjectStore, RegistryRead,
     RegistryWrite, SageMakerApi, TrainingJobInfo,
 };
-use crate::registry::{
-    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluated_at_or_after,
-    evaluation_sort_key, latest_with_status,
-};
-use crate::registry_ops::{self, Operation, OperationError, VersionChange};
+use crate::registry::{EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus};
+use crate::registry_ops::{Operation, OperationError, VersionChange};
+use crate::registry_state::RegistryState;
 use crate::s3uri::S3Uri;
 use crate::sync::lock;
 
@@ -118,25 +116,11 @@ impl ObjectStore for InMemoryStore {
     }
 }
 
-#[derive(Debug, Default)]
-struct ModelItems {
-    counter: u64,
-    versions: BTreeMap<u64, ModelVersion>,
-    /// execution ARN → version
-    markers: HashMap<String, u64>,
-    /// evaluation sort key → record
-    evaluations: BTreeMap<String, EvaluationRecord>,
-    /// how many operations were applied
-    revision: u64,
-    /// (version, revision) → change
-    history: BTreeMap<(u64, u64), VersionChange>,
-}
-
 /// The model registry in memory, with the same transactional semantics as the DynamoDB one:
-/// one lock makes each registration atomic (counter, version, execution marker).
+/// one lock over the [`RegistryState`] makes each registration and operation atomic.
 #[derive(Debug, Default)]
 pub struct InMemoryRegistry {
-    models: Mutex<BTreeMap<String, ModelItems>>,
+    state: Mutex<RegistryState>,
     faults: Faults,
     /// Who operations are recorded as (default [`InMemoryRegistry::DEFAULT_ACTOR`]).
     actor: Option<String>,
@@ -160,6 +144,12 @@ impl InMemoryRegistry {
     pub fn fail_next(&self, error: PortError) {
         self.faults.push(error);
     }
+
+    /// The state, after the next queued fault (if any) is returned.
+    fn state(&self) -> Result<MutexGuard<'_, RegistryState>, PortError> {
+        self.faults.check()?;
+        Ok(lock(&self.state))
+    }
 }
 
 #[async_trait]
@@ -169,10 +159,7 @@ impl RegistryRead for InMemoryRegistry {
         model: &str,
         statuses: &[VersionStatus],
     ) -> Result<Option<ModelVersion>, PortError> {
-        self.faults.check()?;
-        Ok(lock(&self.models)
-            .get(model)
-            .and_then(|m| latest_with_status(m.versions.values(), statuses).cloned()))
+        Ok(self.state()?.latest_version(model, statuses))
     }
 
     async fn get_version(
@@ -180,18 +167,11 @@ impl RegistryRead for InMemoryRegistry {
         model: &str,
         version: u64,
     ) -> Result<Option<ModelVersion>, PortError> {
-        self.faults.check()?;
-        Ok(lock(&self.models)
-            .get(model)
-            .and_then(|m| m.versions.get(&version).cloned()))
+        Ok(self.state()?.get_version(model, version))
     }
 
     async fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
-        self.faults.check()?;
-        Ok(lock(&self.models)
-            .get(model)
-            .map(|m| m.versions.values().cloned().collect())
-            .unwrap_or_default())
+        Ok(self.state()?.list_versions(model))
     }
 
     async fn list_evaluations(
@@ -199,22 +179,11 @@ impl RegistryRead for InMemoryRegistry {
         model: &str,
         since: Option<&str>,
     ) -> Result<Vec<EvaluationRecord>, PortError> {
-        self.faults.check()?;
-        Ok(lock(&self.models)
-            .get(model)
-            .map(|m| {
-                m.evaluations
-                    .values()
-                    .filter(|e| since.is_none_or(|s| evaluated_at_or_after(&e.evaluated_at, s)))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.state()?.list_evaluations(model, since))
     }
 
     async fn revision(&self, model: &str) -> Result<u64, PortError> {
-        self.faults.check()?;
-        Ok(lock(&self.models).get(model).map_or(0, |m| m.revision))
+        Ok(self.state()?.revision(model))
     }
 
     async fn version_history(
@@ -222,16 +191,7 @@ impl RegistryRead for InMemoryRegistry {
         model: &str,
         version: u64,
     ) -> Result<Vec<VersionChange>, PortError> {
-        self.faults.check()?;
-        Ok(lock(&self.models)
-            .get(model)
-            .map(|m| {
-                m.history
-                    .range((version, 0)..=(version, u64::MAX))
-                    .map(|(_, c)| c.clone())
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.state()?.version_history(model, version))
     }
 }
 
@@ -242,58 +202,11 @@ impl RegistryWrite for InMemoryRegistry {
         new: NewVersion,
         status: VersionStatus,
     ) -> Result<Registration, PortError> {
-        self.faults.check()?;
-        registry_ops::check_initial_status(status)?;
-        let mut models = lock(&self.models);
-        let items = models.entry(new.model_name.clone()).or_default();
-        if let Some(existing) = items.markers.get(&new.execution_arn) {
-            let version =
-                items
-                    .versions
-                    .get(existing)
-                    .cloned()
-                    .ok_or_else(|| PortError::Corrupt {
-                        message: format!(
-                            "execution marker of {} points at missing version {existing}",
-                            new.execution_arn
-                        ),
-                    })?;
-            return Ok(Registration {
-                version,
-                created: false,
-            });
-        }
-        let number = items.counter + 1;
-        if items.versions.contains_key(&number) {
-            return Err(PortError::Conflict {
-                message: format!("version {number} of {} already exists", new.model_name),
-            });
-        }
-        let version = ModelVersion {
-            version: number,
-            status,
-            record: new,
-        };
-        items.counter = number;
-        items
-            .markers
-            .insert(version.record.execution_arn.clone(), number);
-        items.versions.insert(number, version.clone());
-        Ok(Registration {
-            version,
-            created: true,
-        })
+        self.state()?.register_as(new, status)
     }
 
     async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
-        self.faults.check()?;
-        let key = evaluation_sort_key(&record.evaluated_at, &record.execution_arn);
-        lock(&self.models)
-            .entry(record.model_name.clone())
-            .or_default()
-            .evaluations
-            .insert(key, record);
-        Ok(())
+        self.state()?.put_evaluation(record)
     }
 
     async fn caller(&self) -> Result<String, PortError> {
@@ -306,33 +219,8 @@ impl RegistryWrite for InMemoryRegistry {
     async fn operate(&self, operation: Operation) -> Result<Vec<VersionChange>, OperationError> {
         self.faults.check()?;
         let actor = self.caller().await?;
-        let mut models = lock(&self.models);
-        let Some(items) = models.get_mut(&operation.model_name) else {
-            registry_ops::validate(&operation, &actor)?;
-            return Err(OperationError::VersionNotFound {
-                model: operation.model_name,
-                version: operation.version,
-            });
-        };
         // The compare-and-swap: decided and applied under one lock, on the current revision.
-        let versions: Vec<ModelVersion> = items
-            .versions
-            .range(operation.version..)
-            .map(|(_, v)| v.clone())
-            .collect();
-        let changes = registry_ops::plan(&operation, &actor, items.revision, &versions)?;
-        for change in &changes {
-            if let Some(v) = items.versions.get_mut(&change.version) {
-                v.status = change.to;
-            }
-            items
-                .history
-                .insert((change.version, change.revision), change.clone());
-        }
-        if let Some(first) = changes.first() {
-            items.revision = first.revision;
-        }
-        Ok(changes)
+        lock(&self.state).operate(&operation, &actor)
     }
 
     async fn set_status(
@@ -341,14 +229,7 @@ impl RegistryWrite for InMemoryRegistry {
         version: u64,
         status: VersionStatus,
     ) -> Result<(), PortError> {
-        self.faults.check()?;
-        let mut models = lock(&self.models);
-        let v = models
-            .get_mut(model)
-            .and_then(|m| m.versions.get_mut(&version))
-            .ok_or_else(|| PortError::not_found(format!("version {version} of model {model}")))?;
-        v.status = status;
-        Ok(())
+        self.state()?.set_status(model, version, status)
     }
 }
 

@@ -8,7 +8,6 @@
 //! file atomically (temp file + fsync + rename). Readers read the last committed file without a
 //! lock — a rename is atomic, so they always see a whole transaction.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,11 +15,10 @@ use async_trait::async_trait;
 use mdlc_core::PortError;
 use mdlc_core::ports::{RegistryRead, RegistryWrite};
 use mdlc_core::registry::{
-    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus, evaluated_at_or_after,
-    evaluation_sort_key, execution_marker_key, history_prefix, history_sort_key,
-    latest_with_status, version_sort_key,
+    EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus,
 };
-use mdlc_core::registry_ops::{self, Operation, OperationError, VersionChange};
+use mdlc_core::registry_ops::{Operation, OperationError, VersionChange};
+use mdlc_core::registry_state::RegistryState;
 use serde::{Deserialize, Serialize};
 
 use crate::fsio::{io_error, replace_file};
@@ -28,31 +26,13 @@ use crate::fsio::{io_error, replace_file};
 const DB_FILE: &str = "registry.json";
 const LOCK_FILE: &str = "registry.lock";
 
-/// The whole database. Items are keyed like the DynamoDB table's sort keys, so iteration order is
-/// the table's order.
+/// The whole database: the registry's items ([`RegistryState`], keyed like the DynamoDB
+/// table's sort keys, so iteration order is the table's order).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Database {
     /// Format marker, so a future layout can be told apart.
     format: u32,
-    models: BTreeMap<String, ModelItems>,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct ModelItems {
-    /// `COUNTER`: the last version assigned.
-    counter: u64,
-    /// `V#<10 digits>` → version.
-    versions: BTreeMap<String, ModelVersion>,
-    /// `X#<execution>` → the version that execution registered.
-    executions: BTreeMap<String, u64>,
-    /// `E#<timestamp>#<execution>` → evaluation.
-    evaluations: BTreeMap<String, EvaluationRecord>,
-    /// `REVISION`: how many operations were applied (absent in databases written before).
-    #[serde(default)]
-    revision: u64,
-    /// `H#<10-digit version>#<10-digit revision>` → one change of one version.
-    #[serde(default)]
-    history: BTreeMap<String, VersionChange>,
+    models: RegistryState,
 }
 
 /// The embedded registry; cheap to clone (shares its in-process lock).
@@ -163,15 +143,6 @@ fn store(dir: &Path, db: &Database) -> Result<(), PortError> {
     replace_file(&tmp, &path, &bytes)
 }
 
-fn validate_model_name(model: &str) -> Result<(), PortError> {
-    if model.is_empty() {
-        return Err(PortError::Rejected {
-            message: "model name must not be empty".into(),
-        });
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl RegistryRead for FsRegistry {
     async fn latest_version(
@@ -179,11 +150,7 @@ impl RegistryRead for FsRegistry {
         model: &str,
         statuses: &[VersionStatus],
     ) -> Result<Option<ModelVersion>, PortError> {
-        let db = self.read().await?;
-        Ok(db
-            .models
-            .get(model)
-            .and_then(|items| latest_with_status(items.versions.values(), statuses).cloned()))
+        Ok(self.read().await?.models.latest_version(model, statuses))
     }
 
     async fn get_version(
@@ -191,21 +158,11 @@ impl RegistryRead for FsRegistry {
         model: &str,
         version: u64,
     ) -> Result<Option<ModelVersion>, PortError> {
-        let db = self.read().await?;
-        Ok(db
-            .models
-            .get(model)
-            .and_then(|items| items.versions.get(&version_sort_key(version)))
-            .cloned())
+        Ok(self.read().await?.models.get_version(model, version))
     }
 
     async fn list_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
-        let db = self.read().await?;
-        Ok(db
-            .models
-            .get(model)
-            .map(|items| items.versions.values().cloned().collect())
-            .unwrap_or_default())
+        Ok(self.read().await?.models.list_versions(model))
     }
 
     async fn list_evaluations(
@@ -213,27 +170,11 @@ impl RegistryRead for FsRegistry {
         model: &str,
         since: Option<&str>,
     ) -> Result<Vec<EvaluationRecord>, PortError> {
-        let db = self.read().await?;
-        let Some(items) = db.models.get(model) else {
-            return Ok(Vec::new());
-        };
-        let mut out: Vec<EvaluationRecord> = items
-            .evaluations
-            .values()
-            .filter(|e| since.is_none_or(|s| evaluated_at_or_after(&e.evaluated_at, s)))
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| {
-            a.evaluated_at
-                .cmp(&b.evaluated_at)
-                .then_with(|| a.execution_arn.cmp(&b.execution_arn))
-        });
-        Ok(out)
+        Ok(self.read().await?.models.list_evaluations(model, since))
     }
 
     async fn revision(&self, model: &str) -> Result<u64, PortError> {
-        let db = self.read().await?;
-        Ok(db.models.get(model).map_or(0, |items| items.revision))
+        Ok(self.read().await?.models.revision(model))
     }
 
     async fn version_history(
@@ -241,56 +182,8 @@ impl RegistryRead for FsRegistry {
         model: &str,
         version: u64,
     ) -> Result<Vec<VersionChange>, PortError> {
-        let db = self.read().await?;
-        let prefix = history_prefix(version);
-        Ok(db
-            .models
-            .get(model)
-            .map(|items| {
-                items
-                    .history
-                    .range(prefix.clone()..)
-                    .take_while(|(key, _)| key.starts_with(&prefix))
-                    .map(|(_, change)| change.clone())
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.read().await?.models.version_history(model, version))
     }
-}
-
-/// Decides `operation` on the model's current state and applies it (called under the lock: the
-/// compare-and-swap of the revision).
-fn apply_operation(
-    db: &mut Database,
-    operation: &Operation,
-    actor: &str,
-) -> Result<Vec<VersionChange>, OperationError> {
-    let Some(items) = db.models.get_mut(&operation.model_name) else {
-        registry_ops::validate(operation, actor)?;
-        return Err(OperationError::VersionNotFound {
-            model: operation.model_name.clone(),
-            version: operation.version,
-        });
-    };
-    let versions: Vec<ModelVersion> = items
-        .versions
-        .range(version_sort_key(operation.version)..)
-        .map(|(_, v)| v.clone())
-        .collect();
-    let changes = registry_ops::plan(operation, actor, items.revision, &versions)?;
-    for change in &changes {
-        if let Some(v) = items.versions.get_mut(&version_sort_key(change.version)) {
-            v.status = change.to;
-        }
-        items.history.insert(
-            history_sort_key(change.version, change.revision),
-            change.clone(),
-        );
-    }
-    if let Some(first) = changes.first() {
-        items.revision = first.revision;
-    }
-    Ok(changes)
 }
 
 #[async_trait]
@@ -300,75 +193,17 @@ impl RegistryWrite for FsRegistry {
         new: NewVersion,
         status: VersionStatus,
     ) -> Result<Registration, PortError> {
-        validate_model_name(&new.model_name)?;
-        registry_ops::check_initial_status(status)?;
-        if new.execution_arn.is_empty() {
-            return Err(PortError::Rejected {
-                message: "executionArn must not be empty (it is the idempotency key)".into(),
-            });
-        }
         self.transact(move |db| {
-            let items = db.models.entry(new.model_name.clone()).or_default();
-            let marker = execution_marker_key(&new.execution_arn);
-            if let Some(existing) = items.executions.get(&marker) {
-                let version = items
-                    .versions
-                    .get(&version_sort_key(*existing))
-                    .cloned()
-                    .ok_or_else(|| PortError::Corrupt {
-                        message: format!(
-                            "execution marker {marker} points at version {existing}, which does not exist"
-                        ),
-                    })?;
-                return Ok((
-                    Registration {
-                        version,
-                        created: false,
-                    },
-                    false,
-                ));
-            }
-            let number = items.counter + 1;
-            let key = version_sort_key(number);
-            if items.versions.contains_key(&key) {
-                return Err(PortError::Conflict {
-                    message: format!(
-                        "version {number} of {} exists although the counter says {}",
-                        new.model_name, items.counter
-                    ),
-                });
-            }
-            let version = ModelVersion {
-                version: number,
-                status,
-                record: new,
-            };
-            items.counter = number;
-            items.versions.insert(key, version.clone());
-            items.executions.insert(marker, number);
-            Ok((
-                Registration {
-                    version,
-                    created: true,
-                },
-                true,
-            ))
+            let registration = db.models.register_as(new, status)?;
+            let created = registration.created;
+            Ok((registration, created))
         })
         .await
     }
 
     async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
-        validate_model_name(&record.model_name)?;
-        self.transact(move |db| {
-            let key = evaluation_sort_key(&record.evaluated_at, &record.execution_arn);
-            db.models
-                .entry(record.model_name.clone())
-                .or_default()
-                .evaluations
-                .insert(key, record);
-            Ok(((), true))
-        })
-        .await
+        self.transact(move |db| Ok((db.models.put_evaluation(record)?, true)))
+            .await
     }
 
     async fn caller(&self) -> Result<String, PortError> {
@@ -385,10 +220,10 @@ impl RegistryWrite for FsRegistry {
 
     async fn operate(&self, operation: Operation) -> Result<Vec<VersionChange>, OperationError> {
         let actor = self.caller().await?;
-        registry_ops::validate(&operation, &actor)?;
+        mdlc_core::registry_ops::validate(&operation, &actor)?;
         // The transaction's error type is PortError; an operation's own refusal is carried out
         // of it as the value and returned after the lock is released (nothing written).
-        self.transact(move |db| match apply_operation(db, &operation, &actor) {
+        self.transact(move |db| match db.models.operate(&operation, &actor) {
             Ok(changes) => Ok((Ok(changes), true)),
             Err(OperationError::Port(e)) => Err(e),
             Err(refused) => Ok((Err(refused), false)),
@@ -403,59 +238,25 @@ impl RegistryWrite for FsRegistry {
         status: VersionStatus,
     ) -> Result<(), PortError> {
         let model = model.to_string();
-        self.transact(move |db| {
-            let found = db
-                .models
-                .get_mut(&model)
-                .and_then(|items| items.versions.get_mut(&version_sort_key(version)));
-            match found {
-                Some(v) => {
-                    v.status = status;
-                    Ok(((), true))
-                }
-                None => Err(PortError::not_found(format!(
-                    "version {version} of model {model}"
-                ))),
-            }
-        })
-        .await
+        self.transact(move |db| Ok((db.models.set_status(&model, version, status)?, true)))
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn new_version(model: &str, execution: &str) -> NewVersion {
-        NewVersion {
-            model_name: model.into(),
-            sagemaker_model_name: format!("{model}-sm"),
-            training_job_name: "job".into(),
-            tuning_job_name: None,
-            model_data_url: "s3://bkt/model.tar.gz".into(),
-            image: "img".into(),
-            hyperparameters: BTreeMap::new(),
-            objective_metric: Some("validation:rmse".into()),
-            objective_value: Some(1.0),
-            data_date: "2024-01-01".into(),
-            created_at: "2024-01-01T00:00:00Z".into(),
-            execution_arn: execution.into(),
-            parent_version: None,
-            reason: "initial".into(),
-            profile_uri: None,
-            training_data: None,
-        }
-    }
+    use mdlc_core::contract::sample_version;
 
     #[tokio::test]
     async fn given_a_registration_when_repeated_then_same_version_and_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let reg = FsRegistry::new(dir.path());
-        let a = reg.register(new_version("m", "exec-1")).await.unwrap();
-        let b = reg.register(new_version("m", "exec-1")).await.unwrap();
+        let a = reg.register(sample_version("m", "exec-1")).await.unwrap();
+        let b = reg.register(sample_version("m", "exec-1")).await.unwrap();
         assert!(a.created && !b.created);
         assert_eq!(a.version, b.version);
-        let c = reg.register(new_version("m", "exec-2")).await.unwrap();
+        let c = reg.register(sample_version("m", "exec-2")).await.unwrap();
         assert_eq!(c.version.version, 2);
         // a second handle on the same directory (another process) sees the same data
         let other = FsRegistry::new(dir.path());
@@ -470,7 +271,7 @@ mod tests {
             // separate instances = separate in-process locks: only the file lock serialises them
             let reg = FsRegistry::new(dir.path());
             handles.push(tokio::spawn(async move {
-                reg.register(new_version("m", &format!("exec-{i}")))
+                reg.register(sample_version("m", &format!("exec-{i}")))
                     .await
                     .unwrap()
                     .version
@@ -492,7 +293,7 @@ mod tests {
         let reg = FsRegistry::new(dir.path());
         let err = reg.list_versions("m").await.unwrap_err();
         assert!(matches!(err, PortError::Corrupt { .. }), "{err:?}");
-        assert!(reg.register(new_version("m", "e")).await.is_err());
+        assert!(reg.register(sample_version("m", "e")).await.is_err());
         assert_eq!(
             std::fs::read(dir.path().join(DB_FILE)).unwrap(),
             b"{not json"
@@ -504,7 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let reg = FsRegistry::new(dir.path());
         for i in 0..3 {
-            reg.register(new_version("m", &format!("e{i}")))
+            reg.register(sample_version("m", &format!("e{i}")))
                 .await
                 .unwrap();
         }
@@ -531,7 +332,7 @@ mod tests {
         for round in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             FsRegistry::new(dir.path())
-                .register(new_version("m", "e1"))
+                .register(sample_version("m", "e1"))
                 .await
                 .unwrap();
             // separate instances = separate in-process locks: only the file lock serialises them
@@ -572,7 +373,7 @@ mod tests {
      {
         let dir = tempfile::tempdir().unwrap();
         let reg = FsRegistry::new(dir.path()).with_actor("op");
-        reg.register(new_version("m", "e1")).await.unwrap();
+        reg.register(sample_version("m", "e1")).await.unwrap();
         // The file as a registry without operations wrote it: no revision, no history.
         let path = dir.path().join(DB_FILE);
         let mut db: serde_json::Value =

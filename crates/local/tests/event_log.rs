@@ -5,7 +5,7 @@ use std::io::Write;
 
 use mdlc_asl::ExecutionStatus;
 use mdlc_core::PortError;
-use mdlc_core::contract::{kind_and_version, operation, sample_version};
+use mdlc_core::contract::{kinds_and_versions, operation, sample_version};
 use mdlc_core::events::{DetailType, EVENTS_DOC, Event, documented_schemas, put_events_entries};
 use mdlc_core::ports::EventPublisher;
 use mdlc_core::registry_ops::Action;
@@ -309,10 +309,7 @@ async fn the_local_registry_publishes_registrations_and_operations_to_the_log() 
         .unwrap_err();
     assert_eq!(refused.name(), "InvalidTransition");
     let events = cloud.events().read().unwrap();
-    let kinds: Vec<(&str, u64)> = events
-        .iter()
-        .map(|e| kind_and_version(&e.detail_type, &e.detail))
-        .collect();
+    let kinds = kinds_and_versions(&events, |e| (&e.detail_type, &e.detail));
     assert_eq!(
         kinds,
         [

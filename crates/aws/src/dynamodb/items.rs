@@ -558,14 +558,7 @@ pub(crate) mod tests {
 
     #[test]
     fn given_a_minimal_version_when_round_tripped_then_optionals_stay_absent() {
-        let mut new = sample("churn");
-        new.tuning_job_name = None;
-        new.objective_metric = None;
-        new.objective_value = None;
-        new.parent_version = None;
-        new.profile_uri = None;
-        new.training_data = None;
-        new.hyperparameters.clear();
+        let new = mdlc_core::contract::minimal_version(sample("churn"));
         let item = version_item(&new, 1, VersionStatus::Registered).unwrap();
         assert!(!item.contains_key("tuningJobName"));
         assert!(!item.contains_key("profileUri"));

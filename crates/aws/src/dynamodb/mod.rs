@@ -328,23 +328,6 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::rng().random_range(0..=millis))
 }
 
-fn validate_new(new: &NewVersion) -> Result<(), PortError> {
-    let mut missing = Vec::new();
-    if new.model_name.is_empty() {
-        missing.push("modelName");
-    }
-    if new.execution_arn.is_empty() {
-        missing.push("executionArn");
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(PortError::Rejected {
-            message: format!("registration needs a non-empty {}", missing.join(" and ")),
-        })
-    }
-}
-
 #[async_trait]
 impl RegistryWrite for DynamoDbRegistry {
     async fn register_as(
@@ -352,7 +335,7 @@ impl RegistryWrite for DynamoDbRegistry {
         new: NewVersion,
         status: VersionStatus,
     ) -> Result<Registration, PortError> {
-        validate_new(&new)?;
+        mdlc_core::registry_state::validate_new(&new)?;
         mdlc_core::registry_ops::check_initial_status(status)?;
         let mut races = 0u32;
         loop {

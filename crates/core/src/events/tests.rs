@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::publishing::PublishingRegistry;
 use super::*;
-use crate::contract::{kind_and_version, sample_version};
+use crate::contract::{kinds_and_versions, sample_version};
 use crate::error::PortError;
 use crate::memory::{InMemoryEvents, InMemoryRegistry};
 use crate::ports::{EventPublisher, RegistryRead, RegistryWrite};
@@ -134,10 +134,7 @@ fn a_rollback_publishes_rolled_back_for_its_target_then_retired_for_each_later_v
     ];
     let changes = registry_ops::plan(&op(1, Action::RollBack), "ops", 0, &versions).unwrap();
     let events = publishing::operation_events(&changes);
-    let kinds: Vec<(&str, u64)> = events
-        .iter()
-        .map(|e| kind_and_version(&e.detail_type, &e.detail))
-        .collect();
+    let kinds = kinds_and_versions(&events, |e| (&e.detail_type, &e.detail));
     assert_eq!(
         kinds,
         [
