@@ -270,6 +270,16 @@ impl std::fmt::Display for HandlerFailure {
 
 impl std::error::Error for HandlerFailure {}
 
+/// Checks of handler tests (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+impl HandlerFailure {
+    /// Panics, showing the whole failure, unless its message mentions `needle`.
+    #[track_caller]
+    pub fn assert_mentions(&self, needle: &str) {
+        assert!(self.message.contains(needle), "{needle:?} is not in {self}");
+    }
+}
+
 impl From<FnError> for HandlerFailure {
     fn from(error: FnError) -> Self {
         HandlerFailure {
@@ -282,6 +292,17 @@ impl From<FnError> for HandlerFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assert_mentions_passes_on_a_mention_and_panics_without_one() {
+        let f = HandlerFailure::from(FnError::invalid("/modelName", "is required"));
+        f.assert_mentions("/modelName: is required");
+        let missed = std::panic::catch_unwind(|| f.assert_mentions("/dataDate"));
+        assert!(
+            missed.is_err(),
+            "a message without the needle must fail the check"
+        );
+    }
 
     #[test]
     fn given_every_name_when_parsed_back_then_round_trips() {

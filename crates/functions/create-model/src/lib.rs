@@ -286,11 +286,7 @@ mod tests {
         let p = plan(&world, Flow::Training);
         let f = create(&world, &p).await.unwrap_err();
         assert_eq!(f.error_type, "TrainingFailed");
-        assert!(
-            f.message.contains("AlgorithmError: bad eta"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("AlgorithmError: bad eta");
     }
 
     #[tokio::test]
@@ -313,7 +309,7 @@ mod tests {
             .insert_training_job(job("job-1", "Completed", Some(ART)));
         let f = create(&world, &p).await.unwrap_err();
         assert_eq!(f.error_type, "ModelArtifactsMissing");
-        assert!(f.message.contains("does not exist"), "{}", f.message);
+        f.assert_mentions("does not exist");
         assert!(world.sagemaker.models().is_empty(), "no model created");
     }
 
@@ -355,11 +351,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(
-            f.message.contains("/trainingJobName: is required"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("/trainingJobName: is required");
         let p = plan(&world, Flow::Training);
         let f = invoke(
             json!({"plan": p, "trainingJobName": " "}),
@@ -367,17 +359,13 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(
-            f.message.contains("/trainingJobName: must not be empty"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("/trainingJobName: must not be empty");
         let f = invoke(
             json!({"plan": p, "trainingJobName": 5}),
             &world.dependencies(),
         )
         .await
         .unwrap_err();
-        assert!(f.message.contains("/trainingJobName"), "{}", f.message);
+        f.assert_mentions("/trainingJobName");
     }
 }

@@ -202,11 +202,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "ModelNotFound");
-        assert!(
-            f.message.contains("Approved (the approval gate is on)"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("Approved (the approval gate is on)");
         world
             .registry
             .operate(mdlc_core::contract::operation(
@@ -271,7 +267,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "ModelNotFound");
-        assert!(f.message.contains("pinned version 5"), "{}", f.message);
+        f.assert_mentions("pinned version 5");
     }
 
     #[tokio::test]
@@ -302,20 +298,20 @@ mod tests {
         let world = InMemoryWorld::new();
         let f = invoke(json!({}), &world.dependencies()).await.unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(f.message.contains("/plan: is required"), "{}", f.message);
+        f.assert_mentions("/plan: is required");
         let f = invoke(
             json!({"plan": {"flow": "evaluation"}, "x": 1}),
             &world.dependencies(),
         )
         .await
         .unwrap_err();
-        assert!(f.message.contains("/x: unknown field"), "{}", f.message);
+        f.assert_mentions("/x: unknown field");
         let f = invoke(
             json!({"plan": {"flow": "evaluation"}}),
             &world.dependencies(),
         )
         .await
         .unwrap_err();
-        assert!(f.message.contains("/plan"), "{}", f.message);
+        f.assert_mentions("/plan");
     }
 }

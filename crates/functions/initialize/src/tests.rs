@@ -304,37 +304,29 @@ async fn given_bad_events_then_invalid_input_names_the_field() {
     let f = invoke(json!({"flow": "training"}), &deps)
         .await
         .unwrap_err();
-    assert!(
-        f.message.contains("/executionArn: is required"),
-        "{}",
-        f.message
-    );
-    assert!(f.message.contains("/input: is required"), "{}", f.message);
+    f.assert_mentions("/executionArn: is required");
+    f.assert_mentions("/input: is required");
     let f = invoke(
         json!({"flow": "nightly", "executionArn": ARN, "input": {}}),
         &deps,
     )
     .await
     .unwrap_err();
-    assert!(f.message.contains("/flow"), "{}", f.message);
+    f.assert_mentions("/flow");
     let f = invoke(
         json!({"flow": "training", "executionArn": ARN, "input": "x"}),
         &deps,
     )
     .await
     .unwrap_err();
-    assert!(
-        f.message.contains("(root): must be an object"),
-        "{}",
-        f.message
-    );
+    f.assert_mentions("(root): must be an object");
     let f = invoke(
         json!({"flow": "training", "executionArn": "", "input": {"modelName": "m"}}),
         &deps,
     )
     .await
     .unwrap_err();
-    assert!(f.message.contains("/executionArn"), "{}", f.message);
+    f.assert_mentions("/executionArn");
 }
 
 #[tokio::test]
@@ -718,11 +710,7 @@ async fn given_a_role_without_an_account_when_no_image_is_given_then_the_image_i
     )
     .await
     .unwrap_err();
-    assert!(
-        err.message.contains("/preprocessing/image"),
-        "{}",
-        err.message
-    );
+    err.assert_mentions("/preprocessing/image");
     let ok = invoke(
         event(
             "training",

@@ -394,7 +394,7 @@ mod tests {
         world.clock.advance(chrono::Duration::hours(2));
         let f = decide(&world, "e4", 1.4).await.unwrap_err();
         assert_eq!(f.error_type, "RetrainLimitReached");
-        assert!(f.message.contains("2 retrain(s)"), "{}", f.message);
+        f.assert_mentions("2 retrain(s)");
         let evals = world
             .registry
             .list_evaluations("churn", None)
@@ -476,7 +476,7 @@ mod tests {
             .fail_next(PortError::unavailable("PutEvents: ThrottlingException"));
         let f = decide(&world, "e1", 1.4).await.unwrap_err();
         assert_eq!(f.error_type, "DependencyUnavailable");
-        assert!(f.message.contains("ThrottlingException"), "{}", f.message);
+        f.assert_mentions("ThrottlingException");
         let evals = world
             .registry
             .list_evaluations("churn", None)
@@ -499,11 +499,7 @@ mod tests {
         e2.evaluated_at = "2020-01-01T00:00:00.000Z".into();
         let f = call(&world, &p, &model, &e2).await.unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(
-            f.message.contains("/evaluation/evaluatedAt"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("/evaluation/evaluatedAt");
     }
 
     #[tokio::test]
@@ -533,24 +529,16 @@ mod tests {
             .await
             .unwrap_err();
         for field in ["/evaluation", "/retrainData"] {
-            assert!(
-                f.message.contains(&format!("{field}: is required")),
-                "{}",
-                f.message
-            );
+            f.assert_mentions(&format!("{field}: is required"));
         }
         version(&world).await;
         let (p, model, mut e) = run_parts(&world, "e1", 1.0).await;
         let mut other = event(&p, &model, &e);
         other["retrainData"]["version"] = json!(2);
         let f = invoke(other, &world.dependencies()).await.unwrap_err();
-        assert!(f.message.contains("/retrainData/version"), "{}", f.message);
+        f.assert_mentions("/retrainData/version");
         e.version = 9;
         let f = call(&world, &p, &model, &e).await.unwrap_err();
-        assert!(
-            f.message.contains("/evaluation: must be the evaluation"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("/evaluation: must be the evaluation");
     }
 }

@@ -574,13 +574,13 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(f.message.contains("/model/profileUri"), "{}", f.message);
+        f.assert_mentions("/model/profileUri");
         m.record.profile_uri = Some("not a uri".into());
         let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "CorruptData");
-        assert!(f.message.contains("profileUri"), "{}", f.message);
+        f.assert_mentions("profileUri");
     }
 
     #[tokio::test]
@@ -592,7 +592,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "PredictionsMismatch");
-        assert!(f.message.contains("x/a.csv line 1"), "{}", f.message);
+        f.assert_mentions("x/a.csv line 1");
         world
             .store
             .insert("s3://data-1/base/profile.json", r#"{"features": []}"#);
@@ -600,7 +600,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "CorruptData");
-        assert!(f.message.contains("/features"), "{}", f.message);
+        f.assert_mentions("/features");
         let mut missing = plan_with_profile(&world);
         missing.input.data.evaluation.profile =
             Some("s3://data-1/none/profile.json".parse().unwrap());
@@ -611,11 +611,7 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(
-            f.message.contains("/data/evaluation/profile"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("/data/evaluation/profile");
         // initialize rejects a profile prefix or a non-string.
         for bad in [json!("s3://data-1/base/"), json!(3)] {
             let err = initialize::handle(
@@ -666,12 +662,8 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "PredictionsMismatch");
-        assert!(f.message.contains("a.csv.out line 3"), "{}", f.message);
-        assert!(
-            f.message.contains("2 predictions for 3 ground-truth rows"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("a.csv.out line 3");
+        f.assert_mentions("2 predictions for 3 ground-truth rows");
         assert!(
             world
                 .registry
@@ -691,22 +683,18 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "PredictionsMismatch");
-        assert!(f.message.contains("a.csv.out line 2"), "{}", f.message);
+        f.assert_mentions("a.csv.out line 2");
         let world = InMemoryWorld::new();
         world.store.insert("s3://data-1/x/a.csv", "1\n");
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(
-            f.message.contains("predictions file does not exist"),
-            "{}",
-            f.message
-        );
+        f.assert_mentions("predictions file does not exist");
         let world = InMemoryWorld::new();
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(f.message.contains("no feature files"), "{}", f.message);
+        f.assert_mentions("no feature files");
     }
 
     #[tokio::test]
@@ -718,7 +706,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "PredictionsMismatch");
-        assert!(f.message.contains("y/a.csv line 2"), "{}", f.message);
+        f.assert_mentions("y/a.csv line 2");
     }
 
     #[tokio::test]
@@ -738,20 +726,20 @@ mod tests {
         let f = invoke(json!({"plan": {}}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(f.message.contains("/model: is required"), "{}", f.message);
+        f.assert_mentions("/model: is required");
         let p = plan(&world, "regression");
         let mut m = serde_json::to_value(model()).unwrap();
         m["modelName"] = json!("other");
         let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(f.message.contains("/model/modelName"), "{}", f.message);
+        f.assert_mentions("/model/modelName");
         let mut m = serde_json::to_value(model()).unwrap();
         m["status"] = json!("Shiny");
         let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(f.message.contains("/model/status"), "{}", f.message);
+        f.assert_mentions("/model/status");
     }
 
     #[test]

@@ -274,7 +274,7 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(f.error_type, "DependencyUnavailable");
-        assert!(f.message.contains("InternalFailure"), "{}", f.message);
+        f.assert_mentions("InternalFailure");
     }
 
     #[tokio::test]
@@ -319,7 +319,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(f.message.contains("/model: is required"), "{}", f.message);
+        f.assert_mentions("/model: is required");
         let p = plan(
             &world,
             Flow::Evaluation,
@@ -332,13 +332,13 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(f.message.contains("/plan/flow"), "{}", f.message);
+        f.assert_mentions("/plan/flow");
         let p = plan(&world, Flow::Training, "e1", json!({"modelName": "churn"}));
         let mut m = serde_json::to_value(model(&p)).unwrap();
         m["objectiveValue"] = json!("high");
         let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(f.message.contains("/model/objectiveValue"), "{}", f.message);
+        f.assert_mentions("/model/objectiveValue");
     }
 }

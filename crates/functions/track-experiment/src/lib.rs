@@ -914,14 +914,10 @@ mod tests {
         let err = invoke(json!({"kind": "nope"}), &deps)
             .await
             .expect_err("bad");
-        assert!(err.message.contains("/kind"), "{}", err.message);
-        assert!(
-            err.message.contains("/modelName: is required"),
-            "{}",
-            err.message
-        );
+        err.assert_mentions("/kind");
+        err.assert_mentions("/modelName: is required");
         let err = invoke(json!([1]), &deps).await.expect_err("not an object");
-        assert!(err.message.contains("(root)"), "{}", err.message);
+        err.assert_mentions("(root)");
         let err = invoke(
             json!({"kind": "evaluation", "modelName": "m", "evaluation": {"version": "1", "metrics": {"rmse": "x"}, "retrain": 1}}),
             &deps,

@@ -335,15 +335,9 @@ mod tests {
             r["VpcConfig"],
             json!({"Subnets": ["subnet-0a1b2c3d"], "SecurityGroupIds": ["sg-0a1b2c3d"]})
         );
-        for key in [
-            "AlgorithmSpecification",
-            "RoleArn",
-            "InputDataConfig",
-            "OutputDataConfig",
-            "ResourceConfig",
-            "StoppingCondition",
-        ] {
-            assert!(r.get(key).is_some(), "{key} missing");
+        // Every part a tuning job's TrainingJobDefinition gets, the single job gets as well.
+        for (key, part) in job_parts(&p, &world.config) {
+            assert_eq!(r[&key], part, "{key}");
         }
     }
 
@@ -481,12 +475,12 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(f.error_type, "InvalidInput");
-        assert!(f.message.contains("/plan"), "{}", f.message);
+        f.assert_mentions("/plan");
         let p = plan(&world, Flow::Evaluation, json!({"modelName": "churn"}));
         let f = invoke(json!({"plan": p}), &world.dependencies())
             .await
             .unwrap_err();
-        assert!(f.message.contains("/plan/flow"), "{}", f.message);
+        f.assert_mentions("/plan/flow");
         let f = invoke(json!(null), &world.dependencies())
             .await
             .unwrap_err();
