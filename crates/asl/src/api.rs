@@ -321,6 +321,33 @@ mod tests {
     }
 
     #[test]
+    fn status_displays_as_step_functions_names_it() {
+        let shown: Vec<String> = [
+            ExecutionStatus::Succeeded,
+            ExecutionStatus::Failed,
+            ExecutionStatus::TimedOut,
+            ExecutionStatus::Aborted,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(shown, ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]);
+    }
+
+    #[test]
+    fn options_debug_names_the_execution_and_what_is_attached() {
+        let o = ExecutionOptions {
+            state_machine_name: "m".into(),
+            execution_name: "e1".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            format!("{o:?}"),
+            "ExecutionOptions { state_machine_name: \"m\", execution_name: \"e1\", record_history: false, has_observer: false, has_item_store: false, .. }"
+        );
+    }
+
+    #[test]
     fn arns_are_derived_from_names() {
         let o = ExecutionOptions {
             execution_name: "e1".into(),

@@ -98,6 +98,36 @@ mod tests {
         assert_send_sync::<ExecutionOptions>();
     }
 
+    /// A definition of `len` bytes: a one-state machine padded with spaces.
+    fn definition_of_length(len: usize) -> String {
+        let head = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}"#;
+        format!("{head}{}}}", " ".repeat(len - head.len() - 1))
+    }
+
+    #[test]
+    fn a_definition_of_exactly_the_maximum_length_is_accepted_and_one_byte_more_is_not() {
+        let at = definition_of_length(limits::MAX_DEFINITION_BYTES);
+        assert_eq!(at.len(), limits::MAX_DEFINITION_BYTES);
+        assert!(StateMachine::from_json_str(&at).is_ok());
+        let over = definition_of_length(limits::MAX_DEFINITION_BYTES + 1);
+        let errors = StateMachine::from_json_str(&over).err().map(|e| e.0);
+        assert_eq!(
+            errors,
+            Some(vec![ValidationError {
+                pointer: String::new(),
+                message: "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to 1048576".into(),
+            }])
+        );
+    }
+
+    #[test]
+    fn the_definition_is_kept_as_given() {
+        let src = r#"{"Comment":"c","StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#;
+        let sm = StateMachine::from_json_str(src).ok();
+        let expected: Value = serde_json::from_str(src).unwrap_or_default();
+        assert_eq!(sm.map(|s| s.definition().clone()), Some(expected));
+    }
+
     #[test]
     fn execute_future_is_send() {
         fn is_send<T: Send>(_: &T) {}

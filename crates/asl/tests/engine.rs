@@ -206,6 +206,30 @@ fn distributed(reader: Value, extra: Value) -> StateMachine {
 }
 
 #[tokio::test]
+async fn given_jsonata_item_reader_arguments_that_fail_then_the_error_names_the_arguments_field() {
+    let store = Arc::new(MemStore::default());
+    let sm = machine(
+        json!({"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map","End":true,
+        "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"JSON"},
+            "Arguments":{"Bucket":"b","Key":"{% $states.input.missing %}"}},
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+            "StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}),
+    );
+    let opts = ExecutionOptions {
+        item_store: Some(store),
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    assert_eq!(e.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert_eq!(
+        e.cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'M' (entered at the event id #2). The JSONata expression '$states.input.missing' specified for the field 'ItemReader/Arguments/Key' returned nothing (undefined)."
+        )
+    );
+}
+
+#[tokio::test]
 async fn given_an_item_store_then_item_readers_read_json_csv_jsonl_and_listings() {
     let store = Arc::new(MemStore::default());
     store
