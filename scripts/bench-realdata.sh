@@ -7,15 +7,9 @@
 # holdout; both trainers see the same CSVs. Prints a Markdown section on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PY=$ROOT/.tools/venv/bin/python
-if [ ! -x "$PY" ] || ! "$PY" -c 'import xgboost' 2>/dev/null; then
-  echo "bench-realdata: python xgboost is missing; run scripts/tools.sh first" >&2
-  exit 1
-fi
-cargo build --release -p mdlc-trainer >&2
-BIN=$CARGO_TARGET_DIR/release/mdlc-trainer
+# shellcheck source=scripts/trainer-vs-xgboost.sh
+. scripts/trainer-vs-xgboost.sh
+trainer_vs_xgboost bench-realdata
 CACHE=$ROOT/.tools/cache/sklearn-wheel
 if ! ls "$CACHE"/scikit_learn-*.whl >/dev/null 2>&1; then
   mkdir -p "$CACHE"

@@ -14,16 +14,9 @@
 # Environment: MDLC_BENCH_TRAINER_ROWS (default 200000), MDLC_BENCH_TRAINER_REPEATS (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PY=$ROOT/.tools/venv/bin/python
-if [ ! -x "$PY" ] || ! "$PY" -c 'import xgboost' 2>/dev/null; then
-  echo "bench-trainer: python xgboost is missing; run scripts/tools.sh first" >&2
-  exit 1
-fi
-echo "bench-trainer: cargo build --release -p mdlc-trainer" >&2
-cargo build --release -p mdlc-trainer >&2
-BIN=$CARGO_TARGET_DIR/release/mdlc-trainer
+# shellcheck source=scripts/trainer-vs-xgboost.sh
+. scripts/trainer-vs-xgboost.sh
+trainer_vs_xgboost bench-trainer
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
