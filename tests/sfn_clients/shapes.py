@@ -1,4 +1,4 @@
-"""Checks Step Functions responses, as they came over the wire, against botocore's service model.
+r"""Checks Step Functions responses, as they came over the wire, against botocore's service model.
 
 botocore's parser silently drops members it does not know and does not check lengths, ranges or
 enums, so a server can send a body no AWS SDK would notice is wrong. This module validates the raw

@@ -103,6 +103,10 @@ fn serve(extra: &[&str]) -> Server {
         }
     };
     let endpoint = line.trim().to_string();
+    if endpoint.is_empty() {
+        let _ = child.kill();
+        panic!("mdlc serve ended without printing its endpoint (its stderr is above)");
+    }
     if !endpoint.starts_with("http://127.0.0.1:") {
         let status = child.try_wait().ok().flatten();
         let _ = child.kill();
