@@ -59,6 +59,7 @@ OPERATIONS = [
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "TestState",
 ]
 
 
@@ -472,6 +473,33 @@ class Suite:
         details = failed[0]["taskFailedEventDetails"]
         equal((details.get("error"), details.get("cause")), ("Worker.Failed", "the worker gave up"), "TaskFailed details")
 
+    # -- TestState ------------------------------------------------------------------------------
+
+    def test_state(self) -> None:
+        """One state run alone: INFO gives status, next state and output; DEBUG also the data
+        flow (input, after InputPath, after Parameters, after ResultPath)."""
+        state = json.dumps({
+            "Type": "Pass", "InputPath": "$.in", "Parameters": {"v.$": "$.a"},
+            "ResultPath": "$.res", "OutputPath": "$.res", "Next": "After",
+        })
+        state_input = {"in": {"a": 1, "b": 2}}
+        info = self.sfn.test_state(definition=state, roleArn=ROLE, input=json.dumps(state_input))
+        equal((info.get("status"), info.get("nextState")), ("SUCCEEDED", "After"), "INFO status and nextState")
+        equal(json.loads(info["output"]), {"v": 1}, "INFO output")
+        debug = self.sfn.test_state(definition=state, roleArn=ROLE, input=json.dumps(state_input), inspectionLevel="DEBUG")
+        data = debug.get("inspectionData") or {}
+        want = {
+            "input": state_input,
+            "afterInputPath": {"a": 1, "b": 2},
+            "afterParameters": {"v": 1},
+            "afterResultPath": {"in": {"a": 1, "b": 2}, "res": {"v": 1}},
+        }
+        got = {k: json.loads(data[k]) if k in data else None for k in want}
+        equal(got, want, "DEBUG inspectionData")
+        fail = self.sfn.test_state(definition=json.dumps({"Type": "Fail", "Error": "Custom.Error", "Cause": "because"}), roleArn=ROLE, input="{}")
+        equal((fail.get("status"), fail.get("error"), fail.get("cause")), ("FAILED", "Custom.Error", "because"), "a Fail state")
+        self.error("InvalidDefinition", self.sfn.test_state, definition=json.dumps({"Type": "Nope"}), roleArn=ROLE, input="{}")
+
     # -- tags and deletion ----------------------------------------------------------------------
 
     def tags(self) -> None:
@@ -524,6 +552,7 @@ class Suite:
             "callback_success",
             "callback_failure",
             "tags",
+            "test_state",
             "delete_state_machine",
             "every_operation_answered",
         ]:
