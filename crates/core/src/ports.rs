@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::PortError;
+use crate::error::{FnError, PortError};
 use crate::events::Event;
 use crate::registry::{EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus};
 use crate::registry_ops::{Operation, OperationError, VersionChange};
@@ -73,6 +73,25 @@ pub trait RegistryRead: Send + Sync {
         model: &str,
         version: u64,
     ) -> Result<Vec<VersionChange>, PortError>;
+}
+
+/// Version `version` of `model` as a handler needs it: a registry failure is mapped by
+/// [`FnError::from_port`], a version that does not exist is `ModelNotFound`, naming the version
+/// as `which` ("the pinned version", "the evaluated version").
+pub async fn required_version(
+    registry: &dyn RegistryRead,
+    model: &str,
+    version: u64,
+    which: &str,
+) -> Result<ModelVersion, FnError> {
+    registry
+        .get_version(model, version)
+        .await
+        .map_err(|e| FnError::from_port("registry get_version", e))?
+        .ok_or_else(|| FnError::ModelNotFound {
+            model: model.to_string(),
+            detail: format!("{which} {version} does not exist"),
+        })
 }
 
 /// Writing the model registry.
@@ -177,5 +196,41 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::sample_version;
+    use crate::memory::InMemoryRegistry;
+
+    #[tokio::test]
+    async fn required_version_is_the_version_or_model_not_found_naming_it() {
+        let registry = InMemoryRegistry::new();
+        registry
+            .register(sample_version("churn", "e1"))
+            .await
+            .unwrap();
+        let found = required_version(&registry, "churn", 1, "the pinned version").await;
+        assert_eq!(found.unwrap().version, 1);
+        let missing = required_version(&registry, "churn", 5, "the pinned version")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            missing,
+            FnError::ModelNotFound {
+                model: "churn".into(),
+                detail: "the pinned version 5 does not exist".into(),
+            }
+        );
+        registry.fail_next(PortError::unavailable("ProvisionedThroughputExceeded"));
+        let failed = required_version(&registry, "churn", 1, "the pinned version")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(failed, FnError::DependencyUnavailable { .. }),
+            "{failed:?}"
+        );
     }
 }

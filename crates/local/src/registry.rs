@@ -246,7 +246,8 @@ impl RegistryWrite for FsRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mdlc_core::contract::sample_version;
+    use mdlc_core::contract::{operation, sample_version};
+    use mdlc_core::registry_ops::Action;
 
     #[tokio::test]
     async fn given_a_registration_when_repeated_then_same_version_and_not_created() {
@@ -328,7 +329,6 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn given_two_handles_when_both_approve_on_one_revision_then_exactly_one_wins() {
-        use mdlc_core::registry_ops::Action;
         for round in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             FsRegistry::new(dir.path())
@@ -339,7 +339,7 @@ mod tests {
             let mut tasks = Vec::new();
             for who in ["alice", "bob"] {
                 let reg = FsRegistry::new(dir.path()).with_actor(who);
-                let mut op = mdlc_core::contract::operation("m", 1, Action::Approve, who);
+                let mut op = operation("m", 1, Action::Approve, who);
                 op.expected_revision = Some(0);
                 tasks.push(tokio::spawn(async move { reg.operate(op).await }));
             }
@@ -384,12 +384,7 @@ mod tests {
         assert_eq!(reg.revision("m").await.unwrap(), 0);
         assert!(reg.version_history("m", 1).await.unwrap().is_empty());
         let changes = reg
-            .operate(mdlc_core::contract::operation(
-                "m",
-                1,
-                mdlc_core::registry_ops::Action::Retire,
-                "old",
-            ))
+            .operate(operation("m", 1, Action::Retire, "old"))
             .await
             .unwrap();
         assert_eq!((changes[0].revision, changes[0].actor.as_str()), (1, "op"));

@@ -6,7 +6,7 @@
 
 use mdlc_core::input::Flow;
 use mdlc_core::io::{FindModelInput, FindModelOutput, parse_event, to_value};
-use mdlc_core::ports::{ObjectStore, RegistryRead};
+use mdlc_core::ports::{ObjectStore, RegistryRead, required_version};
 use mdlc_core::registry::{ModelVersion, VersionStatus};
 use mdlc_core::retrain::{self, RetrainPlan, RetrainSource};
 use mdlc_core::{Dependencies, FnError, HandlerFailure};
@@ -19,14 +19,7 @@ async fn find_version(
 ) -> Result<ModelVersion, FnError> {
     let model = &input.plan.input.model_name;
     let found = match input.plan.input.model_version {
-        Some(pinned) => registry
-            .get_version(model, pinned)
-            .await
-            .map_err(|e| FnError::from_port("registry get_version", e))?
-            .ok_or_else(|| FnError::ModelNotFound {
-                model: model.clone(),
-                detail: format!("the pinned version {pinned} does not exist"),
-            })?,
+        Some(pinned) => required_version(registry, model, pinned, "the pinned version").await?,
         None => {
             let (statuses, wanted): (&[VersionStatus], &str) = if input.plan.input.approval_required
             {

@@ -12,7 +12,7 @@ use mdlc_core::events::{self, Decision, EvaluationCompleted, RetrainingStarted};
 use mdlc_core::input::Flow;
 use mdlc_core::io::{IsRetrainingNeededInput, RetrainDecision, parse_event, to_value};
 use mdlc_core::policy::{self, Verdict};
-use mdlc_core::ports::{Clock, EventPublisher, RegistryRead, RegistryWrite};
+use mdlc_core::ports::{Clock, EventPublisher, RegistryRead, RegistryWrite, required_version};
 use mdlc_core::registry::format_timestamp;
 use mdlc_core::retrain;
 use mdlc_core::{Dependencies, FnError, HandlerFailure};
@@ -66,14 +66,13 @@ pub async fn handle(
             format!("must be the evaluation of {model} version {version_number}"),
         ));
     }
-    let version = registry_read
-        .get_version(model, version_number)
-        .await
-        .map_err(|e| FnError::from_port("registry get_version", e))?
-        .ok_or_else(|| FnError::ModelNotFound {
-            model: model.clone(),
-            detail: format!("version {version_number} is not in the registry"),
-        })?;
+    let version = required_version(
+        registry_read,
+        model,
+        version_number,
+        "the evaluated version",
+    )
+    .await?;
     let now = clock.now();
     let since = format_timestamp(policy::history_start(&plan.input.monitoring, now));
     let mut history = registry_read
