@@ -55,6 +55,11 @@ fn the_statistics_have_no_module_cycle() {
 }
 
 #[test]
+fn the_lambda_benchmark_has_no_module_cycle() {
+    assert_no_cycle(&crate_dir("lambda-bench"));
+}
+
+#[test]
 fn this_checker_has_no_module_cycle() {
     assert_no_cycle(Path::new(env!("CARGO_MANIFEST_DIR")));
 }
