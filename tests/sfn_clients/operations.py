@@ -427,10 +427,14 @@ class Suite:
         return definition({"Call": task}, "Call")
 
     def task_token(self, execution_arn: str) -> str:
-        """The token of the TaskScheduled event's parameters (and the SQS message, with sqs)."""
+        """The token of the TaskScheduled event's parameters (and the SQS message, with sqs), once
+        the history shows TaskSubmitted: the integration has returned, so the recipient holds the
+        token (AWS records TaskScheduled, TaskStarted, TaskSubmitted for a callback task)."""
         deadline = time.monotonic() + self.args.timeout
         while True:
-            for e in self.history(execution_arn):
+            events = self.history(execution_arn)
+            submitted = any(e["type"] == "TaskSubmitted" for e in events)
+            for e in events if submitted else []:
                 if e["type"] == "TaskScheduled":
                     params = json.loads(e["taskScheduledEventDetails"]["parameters"])
                     token = (params.get("MessageBody") or params.get("Payload") or {}).get("token")
@@ -440,10 +444,11 @@ class Suite:
                         msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
                         equal([json.loads(m["Body"]).get("token") for m in msgs], [token], "token in the queue")
                     return token
+            for e in events:
                 if e["type"].startswith("Execution") and e["type"] != "ExecutionStarted":
-                    raise CheckFailed(f"execution ended ({e['type']}) before its task was scheduled: {e}")
+                    raise CheckFailed(f"execution ended ({e['type']}) before its task was submitted: {e}")
             if time.monotonic() > deadline:
-                raise CheckFailed("no TaskScheduled event")
+                raise CheckFailed(f"no TaskScheduled and TaskSubmitted events: {[e['type'] for e in events]}")
             time.sleep(0.05)
 
     def callback_success(self) -> None:

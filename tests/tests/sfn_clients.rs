@@ -7,7 +7,8 @@
 //!   HTTP statuses), each raw response checked against botocore's output or error shape;
 //! - `corpus.py`: the executions recorded on AWS (`../shared/conformance/asl-aws-recorded`, read in
 //!   place) through CreateStateMachine / StartExecution / DescribeExecution, at least 99 % matching;
-//! - `cli.sh`: a round trip with `aws stepfunctions --endpoint-url`;
+//! - `cli.sh`: the same operations with `aws stepfunctions --endpoint-url` (a `.waitForTaskToken`
+//!   round trip included) and an error's exit code and message;
 //! - `test_shapes.py`: the shape checker itself, on hand-made good and bad responses.
 //!
 //! Each test starts its own `mdlc serve --port 0 --state-dir <temp dir>`, reads the endpoint from
@@ -214,9 +215,9 @@ fn aws_recorded_corpus_through_boto3_matches_at_least_99_percent() {
 
 #[test]
 #[ignore = "needs .tools/venv (the AWS CLI) and mdlc serve: run with --run-ignored all (make test)"]
-fn aws_cli_round_trip_and_error_exit_code() {
+fn aws_cli_drives_the_operations_and_reports_an_error_by_exit_code() {
     venv_python();
-    let server = serve(&[]);
+    let server = serve(&["--function", CALLBACK_FUNCTION]);
     let out = run_suite(&suites().join("cli.sh"), &[&server.endpoint], "cli.sh");
     let s = summary(&out);
     assert_eq!(count(&s, "failed"), 0, "{s}");
