@@ -75,23 +75,36 @@ pub trait RegistryRead: Send + Sync {
     ) -> Result<Vec<VersionChange>, PortError>;
 }
 
-/// Version `version` of `model` as a handler needs it: a registry failure is mapped by
-/// [`FnError::from_port`], a version that does not exist is `ModelNotFound`, naming the version
-/// as `which` ("the pinned version", "the evaluated version").
+/// A registry lookup's answer as a handler needs it: a failure of the registry call `call` is
+/// mapped by [`FnError::from_port`], no version is `ModelNotFound` with `detail`.
+pub fn found_version(
+    answer: Result<Option<ModelVersion>, PortError>,
+    call: &str,
+    model: &str,
+    detail: impl FnOnce() -> String,
+) -> Result<ModelVersion, FnError> {
+    answer
+        .map_err(|e| FnError::from_port(call, e))?
+        .ok_or_else(|| FnError::ModelNotFound {
+            model: model.to_string(),
+            detail: detail(),
+        })
+}
+
+/// Version `version` of `model` as a handler needs it ([`found_version`]), naming the version
+/// as `which` ("the pinned version", "the evaluated version") when it does not exist.
 pub async fn required_version(
     registry: &dyn RegistryRead,
     model: &str,
     version: u64,
     which: &str,
 ) -> Result<ModelVersion, FnError> {
-    registry
-        .get_version(model, version)
-        .await
-        .map_err(|e| FnError::from_port("registry get_version", e))?
-        .ok_or_else(|| FnError::ModelNotFound {
-            model: model.to_string(),
-            detail: format!("{which} {version} does not exist"),
-        })
+    found_version(
+        registry.get_version(model, version).await,
+        "registry get_version",
+        model,
+        || format!("{which} {version} does not exist"),
+    )
 }
 
 /// Writing the model registry.

@@ -6,7 +6,7 @@
 
 use mdlc_core::input::Flow;
 use mdlc_core::io::{FindModelInput, FindModelOutput, parse_event, to_value};
-use mdlc_core::ports::{ObjectStore, RegistryRead, required_version};
+use mdlc_core::ports::{ObjectStore, RegistryRead, found_version, required_version};
 use mdlc_core::registry::{ModelVersion, VersionStatus};
 use mdlc_core::retrain::{self, RetrainPlan, RetrainSource};
 use mdlc_core::{Dependencies, FnError, HandlerFailure};
@@ -30,14 +30,12 @@ async fn find_version(
             } else {
                 (&VersionStatus::SERVABLE, "Registered or Approved")
             };
-            registry
-                .latest_version(model, statuses)
-                .await
-                .map_err(|e| FnError::from_port("registry latest_version", e))?
-                .ok_or_else(|| FnError::ModelNotFound {
-                    model: model.clone(),
-                    detail: format!("no version in status {wanted}"),
-                })?
+            found_version(
+                registry.latest_version(model, statuses).await,
+                "registry latest_version",
+                model,
+                || format!("no version in status {wanted}"),
+            )?
         }
     };
     tracing::info!(model = %model, version = found.version, status = found.status.as_str(), "model found");
