@@ -1,6 +1,7 @@
 //! Measuring one function: warm-up and measured starts, in each environment mode, stopping at
 //! the first start that shows the function cannot be measured.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -227,12 +228,25 @@ fn check(
     }
 }
 
-/// The last [`OUTPUT_TAIL_CHARS`] characters of the process's output.
+/// The last [`OUTPUT_TAIL_CHARS`] characters of the process's output (read from the end of the
+/// file: a handler may have written a lot).
 fn output_tail(log: &Path) -> String {
-    let bytes = std::fs::read(log).unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes);
+    let text = String::from_utf8_lossy(&file_tail(log, 4 * OUTPUT_TAIL_CHARS as u64)).into_owned();
     let skip = text.chars().count().saturating_sub(OUTPUT_TAIL_CHARS);
     text.chars().skip(skip).collect()
+}
+
+/// The last `max_bytes` bytes of a file (nothing if it cannot be read).
+fn file_tail(path: &Path, max_bytes: u64) -> Vec<u8> {
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(max_bytes)))?;
+        let mut tail = Vec::new();
+        file.take(max_bytes).read_to_end(&mut tail)?;
+        Ok(tail)
+    };
+    read().unwrap_or_default()
 }
 
 fn file_size(path: &Path) -> Option<u64> {
@@ -246,5 +260,31 @@ fn io_error(what: &str, source: std::io::Error) -> BenchError {
     BenchError::Io {
         what: what.to_owned(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_tail_is_the_last_characters_of_a_long_log() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("output.log");
+        let text = format!(
+            "{}é{}",
+            "a".repeat(100_000),
+            "z".repeat(OUTPUT_TAIL_CHARS - 1)
+        );
+        std::fs::write(&log, &text).expect("log");
+        let tail = output_tail(&log);
+        assert_eq!(tail.chars().count(), OUTPUT_TAIL_CHARS);
+        assert!(tail.starts_with('é'), "{}", &tail[..10]);
+        assert!(tail[2..].chars().all(|c| c == 'z'));
+    }
+
+    #[test]
+    fn a_missing_log_has_no_output() {
+        assert_eq!(output_tail(Path::new("/nonexistent/output.log")), "");
     }
 }
