@@ -799,6 +799,128 @@ mod tests {
             .eval(&input, &NoEnv)
     }
 
+    fn failure(msg: &str) -> Result<Value, IntrinsicError> {
+        Err(IntrinsicError::Failure(msg.to_string()))
+    }
+
+    #[test]
+    fn arguments_share_one_payload_budget_even_when_the_result_is_small() {
+        // each argument alone is under 256 KiB, together they are over: ArrayContains answers
+        // a boolean, so only the shared argument budget can refuse it
+        let half = "x".repeat(MAX_PAYLOAD_BYTES / 2 + 10);
+        let input = json!({"a": [half.clone()], "b": half});
+        assert_eq!(
+            run("States.ArrayContains($.a, $.b)", input),
+            Err(IntrinsicError::TooLarge {
+                function: "States.ArrayContains",
+                error: PayloadError::TooLarge {
+                    limit: MAX_PAYLOAD_BYTES - (MAX_PAYLOAD_BYTES / 2 + 14)
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn format_reads_escapes_from_the_template_as_written() {
+        assert_eq!(
+            run(r"States.Format('\{} {}', 'x')", json!({})),
+            Ok(json!("{} x"))
+        );
+    }
+
+    #[test]
+    fn format_keeps_a_brace_that_opens_no_placeholder() {
+        assert_eq!(run("States.Format('a{b}')", json!({})), Ok(json!("a{b}")));
+    }
+
+    #[test]
+    fn array_range_gives_at_most_1000_items() {
+        let thousand = run("States.ArrayRange(1, 1000, 1)", json!({}));
+        assert_eq!(
+            thousand.ok().and_then(|v| v.as_array().map(Vec::len)),
+            Some(1000)
+        );
+        assert_eq!(
+            run("States.ArrayRange(1, 1001, 1)", json!({})),
+            failure("Invalid arguments in States.ArrayRange: the range has more than 1000 items")
+        );
+    }
+
+    #[test]
+    fn base64_takes_strings_of_at_most_10000_characters() {
+        let at = "é".repeat(10_000);
+        let encoded = run("States.Base64Encode($.s)", json!({"s": at}));
+        let Ok(Value::String(encoded)) = encoded else {
+            panic!("{encoded:?}")
+        };
+        assert_eq!(encoded.chars().count(), 26_668);
+        let over = format!("{at}é");
+        assert_eq!(
+            run("States.Base64Encode($.s)", json!({"s": over})),
+            failure(
+                "Invalid arguments in States.Base64Encode: the string is longer than 10000 characters"
+            )
+        );
+        let decodable = "QUJD".repeat(2_500);
+        assert_eq!(
+            run("States.Base64Decode($.s)", json!({"s": decodable}))
+                .ok()
+                .and_then(|v| v.as_str().map(str::len)),
+            Some(7_500)
+        );
+        assert_eq!(
+            run(
+                "States.Base64Decode($.s)",
+                json!({"s": format!("{decodable}QUJD")})
+            ),
+            failure(
+                "Invalid arguments in States.Base64Decode: the string is longer than 10000 characters"
+            )
+        );
+    }
+
+    #[test]
+    fn integer_arguments_may_be_whole_floats_below_9e15() {
+        let input = json!({"a": [10, 11], "one": 1.0, "half": 1.5, "big": 9.0e15});
+        assert_eq!(
+            run("States.ArrayGetItem($.a, $.one)", input.clone()),
+            Ok(json!(11))
+        );
+        let not_int =
+            failure("Invalid arguments in States.ArrayGetItem: expected an integer index");
+        assert_eq!(
+            run("States.ArrayGetItem($.a, $.half)", input.clone()),
+            not_int
+        );
+        assert_eq!(run("States.ArrayGetItem($.a, $.big)", input), not_int);
+    }
+
+    #[test]
+    fn math_add_truncates_finite_floats_below_9e15_only() {
+        let input = json!({"f": 2.7, "big": 9.0e15, "huge": 1.0e20});
+        assert_eq!(run("States.MathAdd($.f, 1)", input.clone()), Ok(json!(3)));
+        for arg in ["$.big", "$.huge"] {
+            let out = run(&format!("States.MathAdd({arg}, 1)"), input.clone());
+            assert!(
+                matches!(&out, Err(IntrinsicError::Failure(m)) if m.starts_with("Invalid arguments in States.MathAdd")),
+                "{arg}: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn array_contains_is_false_for_a_value_not_in_the_array() {
+        let input = json!({"a": [1, "x", {"k": [2]}]});
+        assert_eq!(
+            run("States.ArrayContains($.a, 3)", input.clone()),
+            Ok(json!(false))
+        );
+        assert_eq!(
+            run("States.ArrayContains($.a, 1.0)", input),
+            Ok(json!(true))
+        );
+    }
+
     #[test]
     fn array_unique_keeps_first_occurrences_of_equal_values_in_any_member_order() {
         let input = json!({"items": [
