@@ -30,7 +30,6 @@ run=$("$PY" -c 'import uuid; print(uuid.uuid4().hex[:8])')
 role=arn:aws:iam::123456789012:role/mdlc-sfn-clients
 pass_def='{"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":{"greeting":"hi"},"ResultPath":"$.out","End":true}}}'
 pass_v2='{"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":{"greeting":"hello"},"ResultPath":"$.out","End":true}}}'
-wait_def='{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":3600,"End":true}}}'
 export pass_def
 passed=() failures=()
 ok() { passed+=("$1"); }
@@ -91,8 +90,17 @@ if [ -n "$exe" ]; then
   [ "$data" = "[]" ] && ok get-execution-history-no-data || fail get-execution-history-no-data "still sends $data"
 fi
 
+# The .waitForTaskToken task (also what keeps an execution RUNNING for stop-execution, whatever the
+# server's clock does)
+if [ "$callback" = sqs ]; then
+  queue=$("$AWS" sqs --endpoint-url "$endpoint" --output json create-queue --queue-name "cli-tokens-$run" | json 'd["QueueUrl"]')
+  task='{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"QueueUrl":"'$queue'","MessageBody":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":600,"ResultPath":"$.callback","End":true}'
+else
+  task='{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"mdlc-sfn-clients-callback","Payload":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":600,"ResultPath":"$.callback","End":true}'
+fi
+
 # stop-execution
-if wsm=$(sfn create-state-machine --name "cli-wait-$run" --definition "$wait_def" --role-arn "$role" \
+if wsm=$(sfn create-state-machine --name "cli-wait-$run" --definition '{"StartAt":"Call","States":{"Call":'"$task"'}}' --role-arn "$role" \
     | json 'd["stateMachineArn"]') \
   && wexe=$(sfn start-execution --state-machine-arn "$wsm" --name "w1-$run" | json 'd["executionArn"]') \
   && stopped=$(sfn stop-execution --execution-arn "$wexe" --error Cli.Stop --cause "stopped by cli.sh"); then
@@ -148,18 +156,12 @@ else
 fi
 
 # .waitForTaskToken: send-task-heartbeat, send-task-success, send-task-failure
-if [ "$callback" = sqs ]; then
-  queue=$("$AWS" sqs --endpoint-url "$endpoint" --output json create-queue --queue-name "cli-tokens-$run" | json 'd["QueueUrl"]')
-  task='{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"QueueUrl":"'$queue'","MessageBody":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":600,"ResultPath":"$.callback","End":true}'
-else
-  task='{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"mdlc-sfn-clients-callback","Payload":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":600,"ResultPath":"$.callback","End":true}'
-fi
-token_of() { # execution-arn -> the task token of its TaskScheduled event's parameters, once submitted
+token_of() { # execution-arn -> the task token of its TaskScheduled event's parameters, once started
   local t
   for _ in $(seq 1 600); do
     t=$(sfn get-execution-history --execution-arn "$1" | json '"".join(
       (lambda p: (p.get("MessageBody") or p.get("Payload") or {}).get("token", ""))(json.loads(e["taskScheduledEventDetails"]["parameters"]))
-      for e in d["events"] if e["type"] == "TaskScheduled" and any(x["type"] == "TaskSubmitted" for x in d["events"]))')
+      for e in d["events"] if e["type"] == "TaskScheduled" and any(x["type"] == "TaskStarted" for x in d["events"]))')
     [ -n "$t" ] && { printf '%s' "$t"; return 0; }
     sleep 0.05
   done

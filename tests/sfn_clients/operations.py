@@ -75,7 +75,6 @@ PASS_V2 = definition(
     {"Hello": {"Type": "Pass", "Result": {"greeting": "hello"}, "ResultPath": "$.out", "End": True}},
     "Hello",
 )
-WAIT_LONG = definition({"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}}, "Hold")
 FAIL = definition({"Boom": {"Type": "Fail", "Error": "Custom.Error", "Cause": "because"}}, "Boom")
 # StartAt names a state that does not exist: invalid for every validator.
 INVALID = definition({"A": {"Type": "Pass", "End": True}}, "Nowhere")
@@ -319,16 +318,17 @@ class Suite:
         """StartExecution is idempotent for STANDARD workflows (botocore's StartExecution doc):
         same name and input as a running execution -> the original response; the execution
         closed or the input different -> 400 ExecutionAlreadyExists."""
-        sm = self.create("hold", WAIT_LONG)
+        # A callback task keeps the execution RUNNING whatever the server's clock does.
+        sm = self.create("hold", self.callback_definition("hold"))
         name = self.name("same")
         first = self.sfn.start_execution(stateMachineArn=sm, name=name, input='{"a": 1}')
         again = self.sfn.start_execution(stateMachineArn=sm, name=name, input='{"a": 1}')
         equal((again["executionArn"], again["startDate"]), (first["executionArn"], first["startDate"]), "repeat of a running execution")
         self.error("ExecutionAlreadyExists", self.sfn.start_execution, stateMachineArn=sm, name=name, input='{"a": 2}')
         stopped = self.sfn.stop_execution(executionArn=first["executionArn"], error="Test.Stop", cause="stopped by the test")
-        self.error("ExecutionAlreadyExists", self.sfn.start_execution, stateMachineArn=sm, name=name, input='{"a": 1}')
         d = self.sfn.describe_execution(executionArn=first["executionArn"])
         equal(d["status"], "ABORTED", "status after StopExecution")
+        self.error("ExecutionAlreadyExists", self.sfn.start_execution, stateMachineArn=sm, name=name, input='{"a": 1}')
         equal(d.get("stopDate"), stopped.get("stopDate"), "stopDate of Describe vs Stop")
         events = self.history(first["executionArn"])
         equal(events[-1]["type"], "ExecutionAborted", "last event after StopExecution")
@@ -409,11 +409,14 @@ class Suite:
 
     # -- callbacks ------------------------------------------------------------------------------
 
-    def callback_definition(self) -> str:
+    def callback_definition(self, queue: str = "tokens") -> str:
+        """A `.waitForTaskToken` task (`--callback`); with sqs, its messages go to queue `queue`
+        (the round-trip checks read the queue "tokens")."""
         if self.args.callback == "sqs":
             sqs = self.session.client("sqs", endpoint_url=self.endpoint)
-            url = sqs.create_queue(QueueName=self.name("tokens"))["QueueUrl"]
-            self.ctx["queue"] = (sqs, url)
+            url = sqs.create_queue(QueueName=self.name(queue))["QueueUrl"]
+            if queue == "tokens":
+                self.ctx["queue"] = (sqs, url)
             task = {
                 "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                 "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
@@ -428,13 +431,12 @@ class Suite:
 
     def task_token(self, execution_arn: str) -> str:
         """The token of the TaskScheduled event's parameters (and the SQS message, with sqs), once
-        the history shows TaskSubmitted: the integration has returned, so the recipient holds the
-        token (AWS records TaskScheduled, TaskStarted, TaskSubmitted for a callback task)."""
+        the history shows TaskStarted (the task is waiting for its token)."""
         deadline = time.monotonic() + self.args.timeout
         while True:
             events = self.history(execution_arn)
-            submitted = any(e["type"] == "TaskSubmitted" for e in events)
-            for e in events if submitted else []:
+            started = any(e["type"] == "TaskStarted" for e in events)
+            for e in events if started else []:
                 if e["type"] == "TaskScheduled":
                     params = json.loads(e["taskScheduledEventDetails"]["parameters"])
                     token = (params.get("MessageBody") or params.get("Payload") or {}).get("token")
@@ -446,9 +448,9 @@ class Suite:
                     return token
             for e in events:
                 if e["type"].startswith("Execution") and e["type"] != "ExecutionStarted":
-                    raise CheckFailed(f"execution ended ({e['type']}) before its task was submitted: {e}")
+                    raise CheckFailed(f"execution ended ({e['type']}) before its task started: {e}")
             if time.monotonic() > deadline:
-                raise CheckFailed(f"no TaskScheduled and TaskSubmitted events: {[e['type'] for e in events]}")
+                raise CheckFailed(f"no TaskScheduled and TaskStarted events: {[e['type'] for e in events]}")
             time.sleep(0.05)
 
     def callback_success(self) -> None:

@@ -55,6 +55,11 @@ COMMON_ERRORS = frozenset(
         "UnrecognizedClientException",
         "ValidationError",
         "ValidationException",
+        # The AWS JSON protocol framework's own answers (HTTP 400, `__type`
+        # `com.amazon.coral.service#...`): an X-Amz-Target naming no operation, a body that is not
+        # the operation's JSON.
+        "UnknownOperationException",
+        "SerializationException",
     }
 )
 
