@@ -361,6 +361,10 @@ impl App {
         if !sorted {
             h.sort_by_key(|x| x.id);
         }
+        // under the lock: the end of the execution (which removes the log) cannot interleave
+        if let Err(err) = self.store.append_event(&e.record, event) {
+            tracing::error!(target: "mdlc::serve", "{err}");
+        }
     }
 }
 

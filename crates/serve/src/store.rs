@@ -5,7 +5,13 @@
 //! <state dir>/serve/
 //!   state-machines/<name>.json                 a MachineRecord
 //!   executions/<machine>/<execution>.json      an ExecutionRecord (Express: <execution>.<id>.json)
+//!   executions/<machine>/<execution>.events    while it runs: its events since the record was
+//!                                              written, one JSON line each (appended)
 //! ```
+//!
+//! A running execution's record is written when it starts and when it ends; in between its
+//! events are appended to its `.events` log, so that after a crash its history is read back up
+//! to its last event (a torn last line is ignored).
 
 use std::path::{Path, PathBuf};
 
@@ -121,6 +127,10 @@ impl Store {
             .join(file)
     }
 
+    fn events_path(&self, r: &ExecutionRecord) -> PathBuf {
+        self.execution_path(r).with_extension("events")
+    }
+
     fn write(path: &Path, value: &impl Serialize) -> Result<(), StoreError> {
         let err = |e: String| StoreError::Write {
             path: path.display().to_string(),
@@ -149,8 +159,47 @@ impl Store {
         }
     }
 
+    /// Writes an execution's record; a finished one's event log is then removed.
     pub fn save_execution(&self, r: &ExecutionRecord) -> Result<(), StoreError> {
-        Self::write(&self.execution_path(r), r)
+        Self::write(&self.execution_path(r), r)?;
+        if !r.is_running() {
+            let _ = std::fs::remove_file(self.events_path(r));
+        }
+        Ok(())
+    }
+
+    /// Appends one event of a running execution to its event log.
+    pub fn append_event(&self, r: &ExecutionRecord, e: &HistoryEvent) -> Result<(), StoreError> {
+        use std::io::Write;
+        let path = self.events_path(r);
+        let err = |m: String| StoreError::Write {
+            path: path.display().to_string(),
+            message: m,
+        };
+        let mut line = serde_json::to_vec(e).map_err(|x| err(x.to_string()))?;
+        line.push(b'\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|x| err(x.to_string()))?;
+        f.write_all(&line).map_err(|x| err(x.to_string()))
+    }
+
+    /// The events of a running execution's log (those after its record's history).
+    fn logged_events(&self, r: &ExecutionRecord) -> Vec<HistoryEvent> {
+        let Ok(text) = std::fs::read_to_string(self.events_path(r)) else {
+            return Vec::new();
+        };
+        let after = r.history.iter().map(|e| e.id).max().unwrap_or(0);
+        let mut events: Vec<HistoryEvent> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<HistoryEvent>(l).ok())
+            .filter(|e| e.id > after)
+            .collect();
+        events.sort_by_key(|e| e.id);
+        events.dedup_by_key(|e| e.id);
+        events
     }
 
     /// Every JSON file directly in `dir` (none when it does not exist), in name order.
@@ -217,7 +266,12 @@ impl Store {
         dirs.sort();
         for d in dirs {
             for f in Self::json_files(&d)? {
-                out.push(Self::read(&f)?);
+                let mut r: ExecutionRecord = Self::read(&f)?;
+                if r.is_running() {
+                    let logged = self.logged_events(&r);
+                    r.history.extend(logged);
+                }
+                out.push(r);
             }
         }
         Ok(out)
