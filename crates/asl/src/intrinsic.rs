@@ -662,7 +662,6 @@ impl<'a> P<'a> {
             for (j, c) in rest.char_indices() {
                 match (quote, c) {
                     (Some(q), c) if c == q => quote = None,
-                    (Some(_), _) => {}
                     (None, '\'' | '"') => quote = Some(c),
                     (None, '[' | '(') => depth += 1,
                     (None, ']') => depth -= 1,
@@ -919,6 +918,140 @@ mod tests {
             run("States.ArrayContains($.a, 1.0)", input),
             Ok(json!(true))
         );
+    }
+
+    fn parse_error(src: &str) -> Option<String> {
+        Intrinsic::parse(src).err()
+    }
+
+    #[test]
+    fn arity_errors_say_how_many_arguments_the_function_takes() {
+        let cases = [
+            (
+                "States.ArrayLength()",
+                "'States.ArrayLength' takes 1 argument(s), got 0",
+            ),
+            (
+                "States.Format()",
+                "'States.Format' takes at least 1 argument(s), got 0",
+            ),
+            (
+                "States.MathRandom(1)",
+                "'States.MathRandom' takes 2 to 3 argument(s), got 1",
+            ),
+        ];
+        for (src, msg) in cases {
+            assert_eq!(parse_error(src).as_deref(), Some(msg), "{src}");
+        }
+    }
+
+    #[test]
+    fn sibling_calls_do_not_add_up_to_the_nesting_limit() {
+        let siblings = vec!["States.Array()"; 60].join(", ");
+        let src = format!("States.Array({siblings})");
+        let out = run(&src, json!({}));
+        assert_eq!(out.ok().and_then(|v| v.as_array().map(Vec::len)), Some(60));
+    }
+
+    #[test]
+    fn a_path_argument_ends_at_the_first_comma_or_parenthesis_outside_brackets_and_quotes() {
+        let input = json!({
+            "a": [10, 11, 12],
+            "items": [{"tag": "x),]y", "n": 1}, {"tag": "z", "n": 2}, {"tag": "x),]y", "n": 3}]
+        });
+        assert_eq!(
+            run(
+                "States.Array($.a[1], $.items[?(@.tag == 'x),]y')].n, $.items[?(@.n > 1)].n, 5)",
+                input
+            ),
+            Ok(json!([11, [1, 3], [2, 3], 5]))
+        );
+    }
+
+    #[test]
+    fn a_path_with_a_comma_inside_brackets_is_one_argument() {
+        let input = json!({"a": [10, 11, 12]});
+        assert_eq!(
+            run("States.Array($.a[0,2], 7)", input),
+            Ok(json!([[10, 12], 7]))
+        );
+    }
+
+    #[test]
+    fn an_argument_that_is_nothing_known_is_named() {
+        assert_eq!(
+            parse_error("States.Array(@)").as_deref(),
+            Some(
+                "invalid argument '@)': expected a 'string', a number, null, true, false, a path or an intrinsic function"
+            )
+        );
+    }
+
+    #[test]
+    fn literal_arguments_of_the_wrong_type_are_refused_when_parsed() {
+        let cases = [
+            (
+                "States.MathAdd(true, 1)",
+                "States.MathAdd: the first argument must be a number",
+            ),
+            (
+                "States.MathAdd(1, 'x')",
+                "States.MathAdd: the second argument must be a number",
+            ),
+            (
+                "States.ArrayRange('a', 2, 1)",
+                "States.ArrayRange: the start must be a number",
+            ),
+            (
+                "States.ArrayRange(1, null, 1)",
+                "States.ArrayRange: the end must be a number",
+            ),
+            (
+                "States.ArrayRange(1, 2, false)",
+                "States.ArrayRange: the step must be a number",
+            ),
+        ];
+        for (src, msg) in cases {
+            assert_eq!(parse_error(src).as_deref(), Some(msg), "{src}");
+        }
+    }
+
+    #[test]
+    fn hash_computes_sha_384() {
+        assert_eq!(
+            run("States.Hash('abc', 'SHA-384')", json!({})),
+            Ok(json!(
+                "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"
+            ))
+        );
+    }
+
+    #[test]
+    fn arrays_and_objects_are_equal_only_member_for_member() {
+        let input = json!({"a": [[1, 2], {"k": 1, "j": 2}, 9007199254740993_u64]});
+        let contains = |needle: &str| {
+            run(
+                &format!("States.ArrayContains($.a, {needle})"),
+                input.clone(),
+            )
+        };
+        assert_eq!(contains("States.Array(1, 3)"), Ok(json!(false)));
+        assert_eq!(contains("States.Array(1)"), Ok(json!(false)));
+        assert_eq!(contains("States.Array(1, 2)"), Ok(json!(true)));
+        assert_eq!(
+            contains("States.StringToJson('{\"k\": 2, \"j\": 2}')"),
+            Ok(json!(false))
+        );
+        assert_eq!(
+            contains("States.StringToJson('{\"k\": 1}')"),
+            Ok(json!(false))
+        );
+        assert_eq!(
+            contains("States.StringToJson('{\"j\": 2, \"k\": 1}')"),
+            Ok(json!(true))
+        );
+        assert_eq!(contains("9007199254740992"), Ok(json!(false)));
+        assert_eq!(contains("9007199254740993"), Ok(json!(true)));
     }
 
     #[test]
