@@ -60,6 +60,18 @@ pub struct RunPlan {
     pub retrain: Option<crate::retrain::RetrainPlan>,
 }
 
+impl RunPlan {
+    /// `Ok` when the plan is of `flow`; else `InvalidInput` at `/plan/flow` saying `why` (the
+    /// step runs only in that flow).
+    pub fn require_flow(&self, flow: Flow, why: &str) -> Result<(), FnError> {
+        if self.flow == flow {
+            Ok(())
+        } else {
+            Err(FnError::invalid("/plan/flow", why))
+        }
+    }
+}
+
 /// initialize: `{"flow": "training", "executionArn.$": "$$.Execution.Id", "input.$": "$"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

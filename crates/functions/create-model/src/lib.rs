@@ -23,12 +23,7 @@ pub async fn handle(
     config: &FunctionConfig,
 ) -> Result<CreateModelOutput, FnError> {
     let plan = &input.plan;
-    if plan.flow != Flow::Training {
-        return Err(FnError::invalid(
-            "/plan/flow",
-            "models are created by the training flow",
-        ));
-    }
+    plan.require_flow(Flow::Training, "models are created by the training flow")?;
     let job_name = input.training_job_name.trim();
     if job_name.is_empty() {
         return Err(FnError::invalid("/trainingJobName", "must not be empty"));

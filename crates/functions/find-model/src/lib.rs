@@ -47,12 +47,10 @@ pub async fn handle(
     registry: &dyn RegistryRead,
     store: &dyn ObjectStore,
 ) -> Result<FindModelOutput, FnError> {
-    if input.plan.flow != Flow::Evaluation {
-        return Err(FnError::invalid(
-            "/plan/flow",
-            "the version to evaluate is found by the evaluation flow",
-        ));
-    }
+    input.plan.require_flow(
+        Flow::Evaluation,
+        "the version to evaluate is found by the evaluation flow",
+    )?;
     let model = find_version(&input, registry).await?;
     // A plan without `retrain` (written before the rule) gets the rule's default.
     let plan = input.plan.retrain.clone().unwrap_or(RetrainPlan {

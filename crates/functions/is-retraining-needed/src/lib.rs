@@ -40,12 +40,10 @@ pub async fn handle(
         clock,
     } = ports;
     let plan = &input.plan;
-    if plan.flow != Flow::Evaluation {
-        return Err(FnError::invalid(
-            "/plan/flow",
-            "retraining is decided by the evaluation flow",
-        ));
-    }
+    plan.require_flow(
+        Flow::Evaluation,
+        "retraining is decided by the evaluation flow",
+    )?;
     let model = &plan.input.model_name;
     let version_number = input.model.version;
     if input.model.record.model_name != *model {

@@ -77,12 +77,10 @@ pub async fn handle(
     clock: &dyn Clock,
 ) -> Result<MonitorPerformanceOutput, FnError> {
     let plan = &input.plan;
-    if plan.flow != Flow::Evaluation {
-        return Err(FnError::invalid(
-            "/plan/flow",
-            "models are evaluated by the evaluation flow",
-        ));
-    }
+    plan.require_flow(
+        Flow::Evaluation,
+        "models are evaluated by the evaluation flow",
+    )?;
     if input.model.record.model_name != plan.input.model_name {
         return Err(FnError::invalid(
             "/model/modelName",

@@ -15,12 +15,7 @@ pub async fn handle(
     clock: &dyn Clock,
 ) -> Result<RegisterModelOutput, FnError> {
     let plan = &input.plan;
-    if plan.flow != Flow::Training {
-        return Err(FnError::invalid(
-            "/plan/flow",
-            "models are registered by the training flow",
-        ));
-    }
+    plan.require_flow(Flow::Training, "models are registered by the training flow")?;
     let model = input.model;
     let new = NewVersion {
         model_name: plan.input.model_name.clone(),

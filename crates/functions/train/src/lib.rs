@@ -169,12 +169,7 @@ fn hyperband_max_resource(strategy: Strategy, statics: &BTreeMap<String, String>
 /// Builds the request. Pure: the same plan always gives the same request.
 pub fn handle(input: TrainInput, config: &FunctionConfig) -> Result<TrainOutput, FnError> {
     let plan = &input.plan;
-    if plan.flow != Flow::Training {
-        return Err(FnError::invalid(
-            "/plan/flow",
-            "train runs in the training flow",
-        ));
-    }
+    plan.require_flow(Flow::Training, "train runs in the training flow")?;
     let tuning = &plan.input.tuning;
     let mut parts = job_parts(plan, config);
     if !tuning.enabled {
