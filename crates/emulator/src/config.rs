@@ -273,6 +273,15 @@ pub struct FaultConfig {
     pub rules: Vec<Fault>,
 }
 
+/// The rules of a fault-injection variable (`MDLC_FAULTS`, the local cloud's
+/// `MDLC_FUNCTION_FAULTS`): separated by commas or semicolons, white space around a rule and
+/// empty rules ignored.
+pub fn fault_rules(text: &str) -> impl Iterator<Item = &str> {
+    text.split([',', ';'])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+}
+
 impl FaultConfig {
     /// Rules from `MDLC_FAULTS` (none when unset or empty).
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -282,15 +291,10 @@ impl FaultConfig {
         }
     }
 
-    /// Parses comma- or semicolon-separated rules: `fail:<job-name-glob>`,
-    /// `throttle:<action>:<N>`.
+    /// Parses the rules ([`fault_rules`]): `fail:<job-name-glob>`, `throttle:<action>:<N>`.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let mut rules = Vec::new();
-        for raw in text
-            .split([',', ';'])
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-        {
+        for raw in fault_rules(text) {
             let bad = |message: &str| ConfigError::InvalidFault {
                 rule: raw.to_string(),
                 message: message.to_string(),
@@ -428,5 +432,12 @@ mod tests {
         for bad in ["boom", "throttle:x", "throttle:x:-1", "fail:"] {
             assert!(FaultConfig::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fault_rules_are_split_on_commas_and_semicolons_and_trimmed() {
+        let rules: Vec<&str> = fault_rules(" a:1 ,b:2;; c:3 ;").collect();
+        assert_eq!(rules, ["a:1", "b:2", "c:3"]);
+        assert_eq!(fault_rules(" , ; ").count(), 0);
     }
 }

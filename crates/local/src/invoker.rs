@@ -259,14 +259,10 @@ impl FunctionFaults {
         Self::parse(&std::env::var(Self::ENV).unwrap_or_default())
     }
 
-    /// Comma-separated `FUNCTION:ErrorType[:N]` rules.
+    /// `FUNCTION:ErrorType[:N]` rules, separated as [`mdlc_emulator::config::fault_rules`] says.
     pub fn parse(text: &str) -> Result<Self, FunctionFaultError> {
         let mut rules = Vec::new();
-        for raw in text
-            .split([',', ';'])
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-        {
+        for raw in mdlc_emulator::config::fault_rules(text) {
             let bad = || FunctionFaultError {
                 rule: raw.to_string(),
             };
