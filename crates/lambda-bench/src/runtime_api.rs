@@ -10,7 +10,8 @@
 //! - `POST .../invocation/{AwsRequestId}/response` and `.../error`: 202 `{"status":"OK"}`; an id
 //!   that is not the invocation's, or an invocation already answered, is 400
 //!   `{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}` as the Runtime
-//!   Interface Emulator answers it.
+//!   Interface Emulator answers it (here also an answer before any invocation was handed out,
+//!   which the emulator refuses as a 403 state-transition error).
 //! - `POST .../init/error`: 202 `{"status":"OK"}`.
 //!
 //! An error's type is the body's `errorType`, or else the `Lambda-Runtime-Function-Error-Type`
