@@ -238,15 +238,14 @@ impl JsonPath {
                 },
                 Seg::Index(i) => match cur {
                     Value::Array(a) => {
-                        let len = a.len() as i64;
-                        let idx = if *i < 0 { len + *i } else { *i };
-                        if idx < 0 || idx >= len {
-                            return Err(());
-                        }
-                        match a.get_mut(idx as usize) {
-                            Some(v) => v,
-                            None => return Err(()),
-                        }
+                        // a negative index counts from the end, as when reading
+                        let idx = if *i < 0 {
+                            a.len()
+                                .checked_sub(usize::try_from(i.unsigned_abs()).map_err(|_| ())?)
+                        } else {
+                            usize::try_from(*i).ok()
+                        };
+                        idx.and_then(|idx| a.get_mut(idx)).ok_or(())?
                     }
                     _ => return Err(()),
                 },
