@@ -21,6 +21,12 @@ with the case's input, DescribeExecution until the status is not RUNNING, then
 Every raw response is also checked against botocore's shapes (shapes.py). Prints each mismatch,
 `matched/total`, then one JSON summary line; exits 1 when fewer than --min-share of the cases
 match, when no case was found, or when a response breaks its shape.
+
+With `--histories DIR` (default: `asl-aws-histories/cases` beside CASES_DIR, when it exists) the
+history of each executed case that AWS's history was recorded for is also compared, event by
+event, on `(type, previousEventId)`; the summary reports `history_matched` / `history_total` and
+each difference (the first differing event). That comparison is reported, not enforced, unless
+`--min-history-share` is given.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ class NotRunnable(Exception):
 
 
 class Runner:
-    def __init__(self, endpoint: str, timeout: float) -> None:
+    def __init__(self, endpoint: str, timeout: float, histories: Path | None = None) -> None:
         session = boto3.session.Session(
             aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
         )
@@ -83,8 +89,13 @@ class Runner:
         self.recorder = shapes.Recorder.attach(self.sfn)
         self.timeout = timeout
         self.run = uuid.uuid4().hex[:8]
+        self.histories = histories
+        # case file name -> None (same history) or the first difference
+        self.history_results: dict[str, str | None] = {}
+        # case file name -> whether the event types alone (ignoring previousEventId) are AWS's
+        self.history_types: dict[str, bool] = {}
 
-    def run_case(self, index: int, case: dict) -> str | None:
+    def run_case(self, index: int, case: dict, file_name: str = "") -> str | None:
         """None when the case matches, else the mismatch; raises NotRunnable."""
         if "mock_config" in case:
             raise NotRunnable("needs a MockConfigFile test case (a server-level --mock-config)")
@@ -101,7 +112,7 @@ class Runner:
         except ClientError as e:
             return f"CreateStateMachine: {e.response['Error'].get('Code')}: {e.response['Error'].get('Message')}"
         try:
-            return self.execute(sm["stateMachineArn"], case, options, expect)
+            return self.execute(sm["stateMachineArn"], case, options, expect, file_name)
         finally:
             self.sfn.delete_state_machine(stateMachineArn=sm["stateMachineArn"])
 
@@ -119,7 +130,9 @@ class Runner:
         self.sfn.delete_state_machine(stateMachineArn=sm["stateMachineArn"])
         return "definition accepted, but the case expects it to be invalid"
 
-    def execute(self, sm_arn: str, case: dict, options: dict, expect: dict) -> str | None:
+    def execute(
+        self, sm_arn: str, case: dict, options: dict, expect: dict, file_name: str = ""
+    ) -> str | None:
         start: dict[str, Any] = {"stateMachineArn": sm_arn, "input": json.dumps(case.get("input"))}
         if options.get("execution_name"):
             start["name"] = options["execution_name"]
@@ -130,6 +143,7 @@ class Runner:
         d = self.wait_closed(arn)
         if d is None:
             return f"still RUNNING after {self.timeout} s"
+        self.compare_history(arn, file_name)
         status, want_status = d["status"], expect.get("status")
         if status != want_status:
             return (
@@ -147,6 +161,31 @@ class Runner:
         if want_cause and want_cause not in (d.get("cause") or ""):
             return f"error {got_error!r} as expected, but its cause {d.get('cause')!r} does not contain {want_cause!r}"
         return None
+
+    def compare_history(self, arn: str, file_name: str) -> None:
+        """Records whether the execution's (type, previousEventId) events equal AWS's history."""
+        recorded = self.histories / file_name if self.histories and file_name else None
+        if recorded is None or not recorded.is_file():
+            return
+        want = [(e["type"], e.get("previousEventId", 0)) for e in load(recorded)["events"]]
+        got, token = [], None
+        while True:
+            page = self.sfn.get_execution_history(
+                executionArn=arn, includeExecutionData=False, **({"nextToken": token} if token else {})
+            )
+            got += [(e["type"], e.get("previousEventId", 0)) for e in page["events"]]
+            token = page.get("nextToken")
+            if not token:
+                break
+        self.history_types[file_name] = [t for t, _ in got] == [t for t, _ in want]
+        if got == want:
+            self.history_results[file_name] = None
+            return
+        i = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+        self.history_results[file_name] = (
+            f"event {i + 1} of {len(got)}: {got[i] if i < len(got) else 'none'}, "
+            f"AWS recorded {want[i] if i < len(want) else 'none'} (of {len(want)})"
+        )
 
     def wait_closed(self, arn: str) -> dict | None:
         deadline = time.monotonic() + self.timeout
@@ -171,17 +210,20 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=4)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one execution")
     p.add_argument("--only", default=None, help="run only the cases whose file name contains this")
+    p.add_argument("--histories", type=Path, default=None, help="AWS's recorded histories")
+    p.add_argument("--min-history-share", type=float, default=None)
     args = p.parse_args()
     corpus = args.corpus or default_corpus()
+    histories = args.histories or corpus / "../../asl-aws-histories/cases"
     files = sorted(corpus.glob("*.json")) if corpus.is_dir() else []
     if args.only:
         files = [f for f in files if args.only in f.name]
-    runner = Runner(args.endpoint, args.timeout)
+    runner = Runner(args.endpoint, args.timeout, histories if histories.is_dir() else None)
 
     def one(item: tuple[int, Path]) -> tuple[str, str, str | None]:
         index, path = item
         try:
-            return path.name, "ran", runner.run_case(index, load(path))
+            return path.name, "ran", runner.run_case(index, load(path), path.name)
         except NotRunnable as e:
             return path.name, "not runnable", str(e)
         except Exception as e:  # one broken case must not stop the others
@@ -200,6 +242,15 @@ def main() -> int:
     share = matched / total if total else 0.0
     print(f"{matched}/{total} matched ({share:.1%}) from {corpus}")
     violations = collections.Counter(runner.recorder.violations())
+    history_diffs = {k: v for k, v in sorted(runner.history_results.items()) if v is not None}
+    history_total = len(runner.history_results)
+    history_matched = history_total - len(history_diffs)
+    types_matched = sum(runner.history_types.values())
+    if runner.histories is not None:
+        print(
+            f"histories: {history_matched}/{history_total} equal AWS's on (type, previousEventId), "
+            f"{types_matched}/{history_total} on the event types alone"
+        )
     summary = {
         "endpoint": args.endpoint,
         "corpus": str(corpus),
@@ -211,10 +262,20 @@ def main() -> int:
         "not_runnable": not_runnable,
         "responses": len(runner.recorder.responses),
         "shape_violations": {v: n for v, n in violations.most_common()},
+        "histories": str(runner.histories) if runner.histories else None,
+        "history_matched": history_matched,
+        "history_total": history_total,
+        "history_types_matched": types_matched,
+        "history_differences": history_diffs,
     }
     print(json.dumps(summary))
     if total == 0:
         print(f"no case found in {corpus}", file=sys.stderr)
+        return 1
+    if args.min_history_share is not None and (
+        history_total == 0 or history_matched / history_total < args.min_history_share
+    ):
+        print(f"histories: {history_matched}/{history_total} below {args.min_history_share}", file=sys.stderr)
         return 1
     return 0 if share >= args.min_share and not violations else 1
 
