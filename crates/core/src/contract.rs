@@ -109,7 +109,8 @@ pub fn sample_drift() -> crate::drift::DriftReport {
     }
 }
 
-fn evaluation(model: &str, version: u64, at: &str, execution: &str) -> EvaluationRecord {
+/// An evaluation of `model`'s `version` at `at` by execution `execution` (rmse 0.5, r2 0.75).
+pub fn sample_evaluation(model: &str, version: u64, at: &str, execution: &str) -> EvaluationRecord {
     let mut metrics = BTreeMap::new();
     metrics.insert("rmse".to_string(), 0.5);
     metrics.insert("r2".to_string(), 0.75);
@@ -408,8 +409,8 @@ where
         .await
         .unwrap_or_else(|e| panic!("list_evaluations of an unknown model failed: {e}"));
     assert!(none.is_empty());
-    let later = evaluation(&model, 1, "2024-06-03T00:00:00.000Z", "e2");
-    let mut earlier = evaluation(&model, 1, "2024-06-02T00:00:00.000Z", "e1");
+    let later = sample_evaluation(&model, 1, "2024-06-03T00:00:00.000Z", "e2");
+    let mut earlier = sample_evaluation(&model, 1, "2024-06-02T00:00:00.000Z", "e1");
     earlier.drift = Some(sample_drift());
     for e in [later.clone(), earlier.clone()] {
         registry

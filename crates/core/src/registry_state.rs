@@ -66,6 +66,25 @@ pub fn validate_new(new: &NewVersion) -> Result<(), PortError> {
     }
 }
 
+/// Everything [`RegistryState::register_as`] checks before it reads the items: [`validate_new`]
+/// and the initial status ([`registry_ops::check_initial_status`]). An adapter with storage of
+/// its own calls it first, so that a refused registration touches nothing.
+pub fn check_registration(new: &NewVersion, status: VersionStatus) -> Result<(), PortError> {
+    validate_new(new)?;
+    registry_ops::check_initial_status(status)
+}
+
+/// What [`RegistryState::put_evaluation`] checks before it reads the items: the model name
+/// must not be empty.
+pub fn check_evaluation(record: &EvaluationRecord) -> Result<(), PortError> {
+    if record.model_name.is_empty() {
+        return Err(PortError::Rejected {
+            message: "evaluation needs a non-empty modelName".into(),
+        });
+    }
+    Ok(())
+}
+
 impl RegistryState {
     /// `RegistryRead::latest_version`.
     pub fn latest_version(&self, model: &str, statuses: &[VersionStatus]) -> Option<ModelVersion> {
@@ -135,8 +154,7 @@ impl RegistryState {
         new: NewVersion,
         status: VersionStatus,
     ) -> Result<Registration, PortError> {
-        validate_new(&new)?;
-        registry_ops::check_initial_status(status)?;
+        check_registration(&new, status)?;
         let items = self.models.entry(new.model_name.clone()).or_default();
         let marker = execution_marker_key(&new.execution_arn);
         if let Some(existing) = items.executions.get(&marker) {
@@ -180,11 +198,7 @@ impl RegistryState {
 
     /// `RegistryWrite::put_evaluation`: one item per (time, execution); a repeat overwrites it.
     pub fn put_evaluation(&mut self, record: EvaluationRecord) -> Result<(), PortError> {
-        if record.model_name.is_empty() {
-            return Err(PortError::Rejected {
-                message: "evaluation needs a non-empty modelName".into(),
-            });
-        }
+        check_evaluation(&record)?;
         let key = evaluation_sort_key(&record.evaluated_at, &record.execution_arn);
         self.models
             .entry(record.model_name.clone())
@@ -249,22 +263,8 @@ impl RegistryState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{operation, sample_version};
+    use crate::contract::{operation, sample_evaluation, sample_version};
     use crate::registry_ops::Action;
-
-    fn evaluation(at: &str, execution: &str) -> EvaluationRecord {
-        EvaluationRecord {
-            model_name: "m".into(),
-            version: 1,
-            evaluated_at: at.into(),
-            execution_arn: execution.into(),
-            data_date: "2024-06-01".into(),
-            metrics: BTreeMap::new(),
-            retrain: None,
-            reason: None,
-            drift: None,
-        }
-    }
 
     #[test]
     fn the_serialised_form_is_the_local_database_layout_keyed_by_the_table_sort_keys() {
@@ -273,7 +273,7 @@ mod tests {
             .register_as(sample_version("m", "e1"), VersionStatus::Registered)
             .unwrap();
         state
-            .put_evaluation(evaluation("2024-06-02T00:00:00.000Z", "e2"))
+            .put_evaluation(sample_evaluation("m", 1, "2024-06-02T00:00:00.000Z", "e2"))
             .unwrap();
         state
             .operate(&operation("m", 1, Action::Approve, "ok"), "op")
@@ -285,7 +285,9 @@ mod tests {
         assert_eq!(items["versions"]["V#0000000001"]["status"], "Approved");
         let marker = execution_marker_key(&sample_version("m", "e1").execution_arn);
         assert_eq!(items["executions"][&marker], 1);
-        assert!(items["evaluations"]["E#2024-06-02T00:00:00.000Z#e2"].is_object());
+        let evaluation = sample_evaluation("m", 1, "2024-06-02T00:00:00.000Z", "e2");
+        let key = evaluation_sort_key(&evaluation.evaluated_at, &evaluation.execution_arn);
+        assert_eq!(items["evaluations"][&key]["version"], 1);
         assert_eq!(items["history"]["H#0000000001#0000000001"]["actor"], "op");
         let back: RegistryState = serde_json::from_value(json).unwrap();
         assert_eq!(back, state);
@@ -306,7 +308,7 @@ mod tests {
             .register_as(new, VersionStatus::Registered)
             .unwrap_err();
         assert!(e.to_string().contains("non-empty executionArn"), "{e}");
-        let mut record = evaluation("2024-06-02T00:00:00.000Z", "e2");
+        let mut record = sample_evaluation("m", 1, "2024-06-02T00:00:00.000Z", "e2");
         record.model_name.clear();
         let e = state.put_evaluation(record).unwrap_err();
         assert!(matches!(e, PortError::Rejected { .. }), "{e:?}");

@@ -18,7 +18,7 @@ use mdlc_core::registry::{
     EvaluationRecord, ModelVersion, NewVersion, Registration, VersionStatus,
 };
 use mdlc_core::registry_ops::{Operation, OperationError, VersionChange};
-use mdlc_core::registry_state::RegistryState;
+use mdlc_core::registry_state::{self, RegistryState};
 use serde::{Deserialize, Serialize};
 
 use crate::fsio::{io_error, replace_file};
@@ -193,6 +193,8 @@ impl RegistryWrite for FsRegistry {
         new: NewVersion,
         status: VersionStatus,
     ) -> Result<Registration, PortError> {
+        // Refused before the lock: a refused registration touches nothing on disk.
+        registry_state::check_registration(&new, status)?;
         self.transact(move |db| {
             let registration = db.models.register_as(new, status)?;
             let created = registration.created;
@@ -202,6 +204,7 @@ impl RegistryWrite for FsRegistry {
     }
 
     async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
+        registry_state::check_evaluation(&record)?;
         self.transact(move |db| Ok((db.models.put_evaluation(record)?, true)))
             .await
     }
@@ -285,6 +288,22 @@ mod tests {
         }
         got.sort_unstable();
         assert_eq!(got, (1..=20).collect::<Vec<u64>>());
+    }
+
+    #[tokio::test]
+    async fn given_an_empty_key_when_writing_then_rejected_before_anything_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = FsRegistry::new(dir.path().join("registry"));
+        let mut new = sample_version("m", "e1");
+        new.execution_arn.clear();
+        let err = reg.register(new).await.unwrap_err();
+        assert!(err.to_string().contains("non-empty executionArn"), "{err}");
+        let mut record =
+            mdlc_core::contract::sample_evaluation("m", 1, "2024-06-02T00:00:00.000Z", "e1");
+        record.model_name.clear();
+        let err = reg.put_evaluation(record).await.unwrap_err();
+        assert!(matches!(err, PortError::Rejected { .. }), "{err:?}");
+        assert!(!reg.dir().exists(), "a refused write creates nothing");
     }
 
     #[tokio::test]
