@@ -79,6 +79,9 @@ FAIL = definition({"Boom": {"Type": "Fail", "Error": "Custom.Error", "Cause": "b
 # StartAt names a state that does not exist: invalid for every validator.
 INVALID = definition({"A": {"Type": "Pass", "End": True}}, "Nowhere")
 
+# A bound on pages followed: a server that always answers a nextToken must not hang the suite.
+MAX_PAGES = 10_000
+
 PASS_EVENTS = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
 # (id, previousEventId) of that history as AWS records it (the histories in
 # ../shared/conformance/asl-aws-histories, e.g. intrinsic__array_0.json): the first state's
@@ -174,16 +177,19 @@ class Suite:
             time.sleep(0.05)
 
     def history(self, execution_arn: str, **kwargs: Any) -> list[dict]:
-        """Every event, following nextToken."""
+        """Every event, following nextToken (each page at most `maxResults` events)."""
         events, token = [], None
-        while True:
+        for _ in range(MAX_PAGES):
             page = self.sfn.get_execution_history(
                 executionArn=execution_arn, **kwargs, **({"nextToken": token} if token else {})
             )
+            size = kwargs.get("maxResults")
+            expect(size is None or len(page["events"]) <= size, f"maxResults={size} gave {len(page['events'])} events")
             events += page["events"]
             token = page.get("nextToken")
             if not token:
                 return events
+        raise CheckFailed(f"GetExecutionHistory still had a nextToken after {MAX_PAGES} pages")
 
     def account(self) -> str:
         return self.need("pass_arn").split(":")[4]
@@ -252,8 +258,9 @@ class Suite:
             expect(len(page["stateMachines"]) <= 1, f"maxResults=1 gave {len(page['stateMachines'])} items")
             seen += [m["stateMachineArn"] for m in page["stateMachines"]]
             token, pages = page.get("nextToken"), pages + 1
-            if not token or pages > 10_000:
+            if not token:
                 break
+            expect(pages < MAX_PAGES, f"ListStateMachines still had a nextToken after {MAX_PAGES} pages")
         expect(want <= set(seen), f"paging missed {sorted(want - set(seen))}")
         equal(len(seen), len(set(seen)), "paging returns each state machine once")
         mine = [m for m in self.sfn.list_state_machines()["stateMachines"] if m["stateMachineArn"] == self.need("pass_arn")]
@@ -341,13 +348,14 @@ class Suite:
         for a in arns:
             equal(self.wait_closed(a)["status"], "SUCCEEDED", f"status of {a}")
         seen, token = [], None
-        while True:
+        for _ in range(MAX_PAGES):
             page = self.sfn.list_executions(stateMachineArn=sm, maxResults=1, **({"nextToken": token} if token else {}))
             expect(len(page["executions"]) <= 1, f"maxResults=1 gave {len(page['executions'])} items")
             seen += page["executions"]
             token = page.get("nextToken")
             if not token:
                 break
+        expect(not token, f"ListExecutions still had a nextToken after {MAX_PAGES} pages")
         equal(sorted(e["executionArn"] for e in seen), sorted(arns), "executions over all pages")
         equal({e["status"] for e in seen}, {"SUCCEEDED"}, "listed statuses")
         equal([e["startDate"] for e in seen], sorted((e["startDate"] for e in seen), reverse=True), "newest first")
