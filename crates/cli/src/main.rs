@@ -1,7 +1,7 @@
 //! `mdlc`: a thin dispatcher; each subcommand lives in `mdlc_cli::commands::<name>`.
 
 use clap::{Parser, Subcommand};
-use mdlc_cli::commands::{execute, executions, flow, registry, report, validate};
+use mdlc_cli::commands::{execute, executions, flow, registry, report, serve, validate};
 use mdlc_cli::flows::Flow;
 use mdlc_cli::{demo, exit, s3};
 
@@ -42,6 +42,9 @@ enum Command {
     /// Write the HTML report of a model's life cycle.
     #[command(after_help = exit::HELP)]
     Report(report::ReportArgs),
+    /// Serve the Step Functions API on 127.0.0.1 (a drop-in for Step Functions Local); prints
+    /// the endpoint on its first line.
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() {
@@ -56,6 +59,7 @@ fn main() {
         Command::Executions(a) => executions::run(a),
         Command::Registry(a) => registry::run(a),
         Command::Report(a) => report::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     std::process::exit(code);
 }

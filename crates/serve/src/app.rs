@@ -194,7 +194,7 @@ impl App {
             .filter(|e| e.record.state_machine_arn == machine_arn)
             .map(|e| e.record.clone())
             .collect();
-        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v.sort_by_key(|r| std::cmp::Reverse(r.seq));
         v
     }
 
@@ -207,10 +207,10 @@ impl App {
     }
 
     /// Registers a new execution unless its ARN is taken; `Err(existing)` otherwise.
-    pub fn reserve(&self, record: &ExecutionRecord) -> Result<(), ExecutionRecord> {
+    pub fn reserve(&self, record: &ExecutionRecord) -> Result<(), Box<ExecutionRecord>> {
         let mut s = self.lock();
         if let Some(e) = s.executions.get(&record.execution_arn) {
-            return Err(e.record.clone());
+            return Err(Box::new(e.record.clone()));
         }
         s.executions.insert(
             record.execution_arn.clone(),

@@ -5,6 +5,7 @@ pub mod executions;
 pub mod flow;
 pub mod registry;
 pub mod report;
+pub mod serve;
 pub mod validate;
 
 use std::path::Path;

@@ -151,7 +151,7 @@ fn launch(
         // StartExecution is idempotent for a RUNNING execution started with the same input;
         // otherwise the name is taken.
         if existing.is_running() && existing.input == record.input {
-            return Ok((existing, None));
+            return Ok((*existing, None));
         }
         return Err(ApiError::execution_already_exists(&existing.execution_arn));
     }

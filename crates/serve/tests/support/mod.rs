@@ -37,18 +37,10 @@ impl TaskInvoker for TestInvoker {
 }
 
 /// How a test server runs.
+#[derive(Default)]
 pub struct Options {
     pub mock: Option<MockConfig>,
     pub real_time: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            mock: None,
-            real_time: false,
-        }
-    }
 }
 
 pub struct TestServer {
