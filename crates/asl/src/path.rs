@@ -906,6 +906,70 @@ mod tests {
     }
 
     #[test]
+    fn length_counts_array_items_object_members_and_characters() {
+        let doc = json!({"a": [1, 2], "o": {"k": 1, "j": 2, "i": 3}, "s": "héllo"});
+        assert_eq!(read("$.a.length()", &doc), Ok(json!(2)));
+        assert_eq!(read("$.o.length()", &doc), Ok(json!(3)));
+        assert_eq!(read("$.s.length()", &doc), Ok(json!(5)));
+    }
+
+    #[test]
+    fn avg_divides_the_sum_by_the_count() {
+        let doc = json!({"a": [1, 2, 6]});
+        assert_eq!(read("$.a.avg()", &doc), Ok(json!(3.0)));
+    }
+
+    #[test]
+    fn wildcards_and_deep_wildcards_reach_array_items_and_object_members() {
+        let doc = json!({"o": {"k": 1, "j": [2, 3]}});
+        assert_eq!(read("$.o[*]", &doc), Ok(json!([1, [2, 3]])));
+        assert_eq!(read("$.o..*", &doc), Ok(json!([1, [2, 3], 2, 3])));
+    }
+
+    #[test]
+    fn filters_keep_only_matching_items() {
+        let doc = json!({"a": [{"n": 1}, {"n": 2}, {"n": 3}]});
+        assert_eq!(read("$.a[?(@.n > 1)].n", &doc), Ok(json!([2, 3])));
+        assert_eq!(read("$.a[?(@.n > 5 || @.n == 1)].n", &doc), Ok(json!([1])));
+        assert_eq!(
+            read("$.a[?(@.n > 1 || @.n == 5)].n", &doc),
+            Ok(json!([2, 3]))
+        );
+    }
+
+    #[test]
+    fn filter_operands_follow_indexes_and_functions() {
+        let doc = json!({"a": [{"v": [5, 1]}, {"v": [0, 1, 2]}, {"v": [7]}]});
+        assert_eq!(read("$.a[?(@.v[0] > 4)].v", &doc), Ok(json!([[5, 1], [7]])));
+        assert_eq!(
+            read("$.a[?(@.v.length() == 3)].v", &doc),
+            Ok(json!([[0, 1, 2]]))
+        );
+    }
+
+    #[test]
+    fn slices_step_through_the_array() {
+        let doc = json!({"a": [0, 1, 2, 3, 4, 5, 6]});
+        assert_eq!(read("$.a[1:6:2]", &doc), Ok(json!([1, 3, 5])));
+        assert_eq!(read("$.a[::3]", &doc), Ok(json!([0, 3, 6])));
+    }
+
+    #[test]
+    fn a_filter_on_an_object_tests_the_object_itself() {
+        let doc = json!({"o": {"k": 1}});
+        assert_eq!(read("$.o[?(@.k == 1)]", &doc), Ok(json!([{"k": 1}])));
+        assert_eq!(read("$.o[?(@.k == 2)]", &doc), Ok(json!([])));
+    }
+
+    #[test]
+    fn negative_slice_bounds_count_from_the_end() {
+        let doc = json!({"a": [0, 1, 2, 3, 4, 5, 6]});
+        assert_eq!(read("$.a[-3:]", &doc), Ok(json!([4, 5, 6])));
+        assert_eq!(read("$.a[:-5]", &doc), Ok(json!([0, 1])));
+        assert_eq!(read("$.a[-10:2]", &doc), Ok(json!([0, 1])));
+    }
+
+    #[test]
     fn definite_paths_read_one_value() {
         let doc = json!({"a": {"b": [1, 2, 3]}, "c d": 1});
         assert_eq!(read("$.a.b[1]", &doc), Ok(json!(2)));
