@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -541,6 +542,14 @@ class Suite:
             equal(e.response["Error"]["Code"], "StateMachineDoesNotExist", "describing a deleted state machine")
         self.error("StateMachineDoesNotExist", self.sfn.start_execution, stateMachineArn=sm)
 
+    def unsigned_requests(self) -> None:
+        """Issue 14: signed requests are accepted (every other check signs), none are required."""
+        config = Config(signature_version=UNSIGNED, retries={"max_attempts": 1, "mode": "standard"})
+        client = boto3.client("stepfunctions", endpoint_url=self.endpoint, region_name="us-east-1", config=config)
+        shapes.Recorder.attach(client, self.recorder.responses)  # shape-checked with the others
+        arns = [m["stateMachineArn"] for m in client.list_state_machines()["stateMachines"]]
+        expect(self.need("pass_arn") in arns, "an unsigned ListStateMachines does not list the state machine")
+
     def every_operation_answered(self) -> None:
         seen = self.recorder.operations_seen(successful=True)
         missing = [op for op in OPERATIONS if op not in seen]
@@ -569,6 +578,7 @@ class Suite:
             "tags",
             "test_state",
             "delete_state_machine",
+            "unsigned_requests",
             "every_operation_answered",
         ]:
             self.check(name, getattr(self, name))

@@ -253,8 +253,11 @@ class Recorder:
     responses: list[Response] = field(default_factory=list)
 
     @classmethod
-    def attach(cls, client: Any) -> "Recorder":
+    def attach(cls, client: Any, responses: list[Response] | None = None) -> "Recorder":
+        """Records `client`'s responses (into `responses`, to share one list between clients)."""
         rec = cls(model=client.meta.service_model)
+        if responses is not None:
+            rec.responses = responses
         client.meta.events.register("before-parse.sfn.*", rec._on_response)
         return rec
 
