@@ -970,6 +970,32 @@ mod tests {
     }
 
     #[test]
+    fn filters_combine_with_and_and_not() {
+        let doc = json!({"a": [{"n": 1}, {"n": 2}, {"n": 3}]});
+        assert_eq!(read("$.a[?(@.n > 1 && @.n < 3)].n", &doc), Ok(json!([2])));
+        assert_eq!(read("$.a[?(!(@.n > 1))].n", &doc), Ok(json!([1])));
+    }
+
+    #[test]
+    fn filters_compare_strings_in_order_and_other_values_by_equality() {
+        let doc = json!({"a": [
+            {"s": "a", "b": true, "n": 1}, {"s": "c", "b": false, "n": 2}, {"s": "b", "b": null, "n": 3}
+        ]});
+        assert_eq!(read("$.a[?(@.s < 'b')].n", &doc), Ok(json!([1])));
+        assert_eq!(read("$.a[?(@.s >= 'b')].n", &doc), Ok(json!([2, 3])));
+        assert_eq!(read("$.a[?(@.b == true)].n", &doc), Ok(json!([1])));
+        assert_eq!(read("$.a[?(@.b != true)].n", &doc), Ok(json!([2, 3])));
+        assert_eq!(read("$.a[?(@.n != 2)].n", &doc), Ok(json!([1, 3])));
+    }
+
+    #[test]
+    fn names_may_hold_underscores_digits_and_non_ascii_letters() {
+        let doc = json!({"a_b": 1, "é2": 2});
+        assert_eq!(read("$.a_b", &doc), Ok(json!(1)));
+        assert_eq!(read("$.é2", &doc), Ok(json!(2)));
+    }
+
+    #[test]
     fn definite_paths_read_one_value() {
         let doc = json!({"a": {"b": [1, 2, 3]}, "c d": 1});
         assert_eq!(read("$.a.b[1]", &doc), Ok(json!(2)));
