@@ -84,6 +84,15 @@ impl ExecutionRecord {
     }
 }
 
+/// A name as a file name: a leading `.` is written `%2E` (names cannot contain `%` or `/`), so
+/// that `.`, `..` and hidden names stay ordinary files inside their directory.
+fn file_stem(name: &str) -> String {
+    match name.strip_prefix('.') {
+        Some(rest) => format!("%2E{rest}"),
+        None => name.to_string(),
+    }
+}
+
 /// A failure to read or write the state directory.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -113,17 +122,17 @@ impl Store {
     fn machine_path(&self, name: &str) -> PathBuf {
         self.root
             .join("state-machines")
-            .join(format!("{name}.json"))
+            .join(format!("{}.json", file_stem(name)))
     }
 
     fn execution_path(&self, r: &ExecutionRecord) -> PathBuf {
         let file = match &r.express_id {
-            Some(id) => format!("{}.{id}.json", r.name),
-            None => format!("{}.json", r.name),
+            Some(id) => format!("{}.{id}.json", file_stem(&r.name)),
+            None => format!("{}.json", file_stem(&r.name)),
         };
         self.root
             .join("executions")
-            .join(&r.machine.name)
+            .join(file_stem(&r.machine.name))
             .join(file)
     }
 
@@ -275,5 +284,22 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_names_stay_inside_their_directory_and_are_not_hidden() {
+        assert_eq!(file_stem(".."), "%2E.");
+        assert_eq!(file_stem(".hidden"), "%2Ehidden");
+        assert_eq!(file_stem("a.b"), "a.b");
+        let store = Store::new(Path::new("/s"));
+        assert_eq!(
+            store.machine_path(".."),
+            Path::new("/s/serve/state-machines/%2E..json")
+        );
     }
 }

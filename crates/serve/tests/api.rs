@@ -774,3 +774,314 @@ async fn start_sync_execution_runs_an_express_machine_to_its_end() {
         30.0
     );
 }
+
+#[tokio::test]
+async fn executions_beyond_max_concurrent_wait_for_a_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(
+        dir.path(),
+        Options {
+            max_concurrent: 1,
+            ..Default::default()
+        },
+    );
+    let client = server.client().await;
+    let sm = create(&client, "OneAtATime", &callback_machine()).await;
+    let first = client
+        .start_execution()
+        .state_machine_arn(&sm)
+        .name("first")
+        .send()
+        .await
+        .unwrap();
+    let token = token_of(&client, first.execution_arn()).await;
+    let second = client
+        .start_execution()
+        .state_machine_arn(&sm)
+        .name("second")
+        .send()
+        .await
+        .unwrap();
+    // the only slot is taken: the second is RUNNING but has not started its first state
+    let queued = client
+        .describe_execution()
+        .execution_arn(second.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), &ExecutionStatus::Running);
+    let h = client
+        .get_execution_history()
+        .execution_arn(second.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.events().len(), 0);
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap();
+    until_done(&client, first.execution_arn()).await;
+    // now it runs, up to its own callback
+    let second_token = token_of(&client, second.execution_arn()).await;
+    assert_ne!(second_token, token);
+    client
+        .stop_execution()
+        .execution_arn(second.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    let d = client
+        .describe_execution()
+        .execution_arn(second.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status(), &ExecutionStatus::Aborted);
+    let late = client
+        .send_task_success()
+        .task_token(&second_token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code_and_status(&late), ("TaskTimedOut".to_string(), 400));
+}
+
+#[tokio::test]
+async fn updates_deletes_validation_tags_and_pages_of_state_machines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default());
+    let client = server.client().await;
+    let v = client
+        .validate_state_machine_definition()
+        .definition(json!({"StartAt": "Nowhere", "States": {"A": {"Type": "Succeed"}}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v.result(),
+        &aws_sdk_sfn::types::ValidateStateMachineDefinitionResultCode::Fail
+    );
+    let expected: Vec<(String, Option<String>)> = match mdlc_asl::StateMachine::from_json_str(
+        r#"{"StartAt": "Nowhere", "States": {"A": {"Type": "Succeed"}}}"#,
+    ) {
+        Err(errors) => errors
+            .iter()
+            .map(|e| {
+                (
+                    e.message.clone(),
+                    (!e.pointer.is_empty()).then(|| e.pointer.clone()),
+                )
+            })
+            .collect(),
+        Ok(_) => panic!("the definition is invalid"),
+    };
+    let got: Vec<(String, Option<String>)> = v
+        .diagnostics()
+        .iter()
+        .map(|d| (d.message().to_string(), d.location().map(str::to_string)))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        v.diagnostics()
+            .iter()
+            .all(|d| d.code() == "SCHEMA_VALIDATION_FAILED")
+    );
+    let ok = client
+        .validate_state_machine_definition()
+        .definition(callback_machine().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((ok.result().as_str(), ok.diagnostics().len()), ("OK", 0));
+
+    let sm = create(&client, "Changing", &callback_machine()).await;
+    let running = client
+        .start_execution()
+        .state_machine_arn(&sm)
+        .name("before")
+        .send()
+        .await
+        .unwrap();
+    until_event(
+        &client,
+        running.execution_arn(),
+        HistoryEventType::TaskScheduled,
+    )
+    .await;
+    let new_definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}});
+    let updated = client
+        .update_state_machine()
+        .state_machine_arn(&sm)
+        .definition(new_definition.to_string())
+        .send()
+        .await
+        .unwrap();
+    let d = client
+        .describe_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.definition(), new_definition.to_string());
+    assert_eq!(d.revision_id(), updated.revision_id());
+    let ran = client
+        .describe_state_machine_for_execution()
+        .execution_arn(running.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ran.definition(), callback_machine().to_string());
+    let e = client
+        .update_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_status(&e),
+        ("MissingRequiredParameter".to_string(), 400)
+    );
+
+    for name in ["B", "C"] {
+        create(&client, name, &new_definition).await;
+    }
+    let first = client
+        .list_state_machines()
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = first.state_machines().iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["B", "C"]);
+    let rest = client
+        .list_state_machines()
+        .max_results(2)
+        .next_token(first.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = rest.state_machines().iter().map(|m| m.name()).collect();
+    assert_eq!((names, rest.next_token()), (vec!["Changing"], None));
+
+    let tag = |k: &str, v: &str| aws_sdk_sfn::types::Tag::builder().key(k).value(v).build();
+    client
+        .tag_resource()
+        .resource_arn(&sm)
+        .tags(tag("a", "1"))
+        .tags(tag("b", "2"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .tag_resource()
+        .resource_arn(&sm)
+        .tags(tag("a", "3"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .untag_resource()
+        .resource_arn(&sm)
+        .tag_keys("b")
+        .send()
+        .await
+        .unwrap();
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(&str, &str)> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(tags, [("a", "3")]);
+    let e = client
+        .list_tags_for_resource()
+        .resource_arn(format!("{sm}-gone"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code_and_status(&e), ("ResourceNotFound".to_string(), 400));
+
+    client
+        .delete_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    let gone = client
+        .describe_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_status(&gone),
+        ("StateMachineDoesNotExist".to_string(), 400)
+    );
+    let stopped = client
+        .describe_execution()
+        .execution_arn(running.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.status(), &ExecutionStatus::Aborted);
+    let e = client
+        .start_execution()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_status(&e),
+        ("StateMachineDoesNotExist".to_string(), 400)
+    );
+}
+
+#[tokio::test]
+async fn a_state_machine_named_dot_dot_is_kept_like_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default());
+    let client = server.client().await;
+    let sm = create(
+        &client,
+        "..",
+        &json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
+    )
+    .await;
+    let e = client
+        .start_execution()
+        .state_machine_arn(&sm)
+        .name(".")
+        .send()
+        .await
+        .unwrap();
+    until_done(&client, e.execution_arn()).await;
+    server.kill();
+    let server = TestServer::start(dir.path(), Options::default());
+    let client = server.client().await;
+    let d = client
+        .describe_execution()
+        .execution_arn(e.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.status(), d.name()),
+        (&ExecutionStatus::Succeeded, Some("."))
+    );
+    assert!(
+        !dir.path()
+            .join("serve/executions/..")
+            .join("..json")
+            .exists()
+    );
+}

@@ -98,6 +98,7 @@ pub fn create(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     r.finish()?;
     arn::check_name(name)?;
     arn::check_role(role)?;
+    super::tags::check_count(tags.len())?;
     check_definition(definition)?;
     let created = now();
     let record = MachineRecord {

@@ -30,6 +30,19 @@ fn resource(app: &App, resource_arn: &str) -> Result<MachineRecord, ApiError> {
     }
 }
 
+/// `TooManyTags` when a resource would have more than 50 tags.
+pub(super) fn check_count(n: usize) -> Result<(), ApiError> {
+    if n > MAX_TAGS {
+        return Err(ApiError::service(
+            "TooManyTags",
+            format!(
+                "Too many tags: the resource would have {n} tags, at most {MAX_TAGS} are allowed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn tag(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let mut r = Request::new(body);
     let resource_arn = r.required("resourceArn", ARN);
@@ -43,15 +56,7 @@ pub fn tag(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
             None => m.tags.push((k, v)),
         }
     }
-    if m.tags.len() > MAX_TAGS {
-        return Err(ApiError::service(
-            "TooManyTags",
-            format!(
-                "Too many tags: the resource would have {} tags, at most {MAX_TAGS} are allowed",
-                m.tags.len()
-            ),
-        ));
-    }
+    check_count(m.tags.len())?;
     app.put_machine(m).map_err(internal)?;
     Ok(json!({}))
 }

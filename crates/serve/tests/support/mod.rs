@@ -41,6 +41,8 @@ impl TaskInvoker for TestInvoker {
 pub struct Options {
     pub mock: Option<MockConfig>,
     pub real_time: bool,
+    /// 0: 8.
+    pub max_concurrent: usize,
 }
 
 pub struct TestServer {
@@ -57,7 +59,11 @@ impl TestServer {
             item_store: None,
             mock: options.mock,
             real_time: options.real_time,
-            max_concurrent: 8,
+            max_concurrent: if options.max_concurrent == 0 {
+                8
+            } else {
+                options.max_concurrent
+            },
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
