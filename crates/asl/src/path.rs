@@ -996,6 +996,21 @@ mod tests {
     }
 
     #[test]
+    fn a_path_may_have_256_segments_and_no_more() {
+        let at = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS));
+        assert!(JsonPath::parse(&at).is_ok());
+        let over = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS + 1));
+        assert!(JsonPath::parse(&over).is_err());
+    }
+
+    #[test]
+    fn outside_a_filter_a_function_ends_the_path() {
+        for bad in ["$.a.length().b", "$.a.length()x", "$.a.length()[0]"] {
+            assert!(JsonPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn definite_paths_read_one_value() {
         let doc = json!({"a": {"b": [1, 2, 3]}, "c d": 1});
         assert_eq!(read("$.a.b[1]", &doc), Ok(json!(2)));
