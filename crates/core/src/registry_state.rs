@@ -49,7 +49,7 @@ struct ModelItems {
 
 /// The registry's check of a registration: the model name and the execution (the idempotency
 /// key) must not be empty (DynamoDB refuses an empty key attribute).
-pub fn validate_new(new: &NewVersion) -> Result<(), PortError> {
+fn validate_new(new: &NewVersion) -> Result<(), PortError> {
     let mut missing = Vec::new();
     if new.model_name.is_empty() {
         missing.push("modelName");
@@ -66,9 +66,10 @@ pub fn validate_new(new: &NewVersion) -> Result<(), PortError> {
     }
 }
 
-/// Everything [`RegistryState::register_as`] checks before it reads the items: [`validate_new`]
-/// and the initial status ([`registry_ops::check_initial_status`]). An adapter with storage of
-/// its own calls it first, so that a refused registration touches nothing.
+/// Everything [`RegistryState::register_as`] checks before it reads the items: the keys
+/// (`validate_new`) and the initial status ([`registry_ops::check_initial_status`]). An adapter
+/// with storage of its own (the file registry, DynamoDB) calls it first, so that a refused
+/// registration touches nothing.
 pub fn check_registration(new: &NewVersion, status: VersionStatus) -> Result<(), PortError> {
     validate_new(new)?;
     registry_ops::check_initial_status(status)

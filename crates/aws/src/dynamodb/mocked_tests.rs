@@ -490,6 +490,23 @@ async fn given_no_statuses_when_asking_latest_then_none_without_any_call() {
 }
 
 #[tokio::test]
+async fn given_an_empty_key_when_writing_then_rejected_without_any_call() {
+    let reg = registry(mocked_client!(
+        aws_sdk_dynamodb,
+        Vec::<&aws_smithy_mocks::Rule>::new()
+    ));
+    let mut new = sample("churn");
+    new.model_name.clear();
+    let err = reg.register(new).await.unwrap_err();
+    assert!(err.to_string().contains("non-empty modelName"), "{err}");
+    let mut record =
+        mdlc_core::contract::sample_evaluation("churn", 1, "2024-06-02T00:00:00.000Z", "e1");
+    record.model_name.clear();
+    let err = reg.put_evaluation(record).await.unwrap_err();
+    assert!(matches!(err, PortError::Rejected { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn given_since_when_listing_evaluations_then_the_key_condition_bounds_the_range() {
     let rule = mock!(Client::query)
         .match_requests(|r| {

@@ -335,8 +335,7 @@ impl RegistryWrite for DynamoDbRegistry {
         new: NewVersion,
         status: VersionStatus,
     ) -> Result<Registration, PortError> {
-        mdlc_core::registry_state::validate_new(&new)?;
-        mdlc_core::registry_ops::check_initial_status(status)?;
+        mdlc_core::registry_state::check_registration(&new, status)?;
         let mut races = 0u32;
         loop {
             let last = self.last_version(&new.model_name).await?;
@@ -423,6 +422,7 @@ impl RegistryWrite for DynamoDbRegistry {
     }
 
     async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
+        mdlc_core::registry_state::check_evaluation(&record)?;
         let item = items::evaluation_item(&record)?;
         self.client
             .put_item()
