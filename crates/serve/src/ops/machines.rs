@@ -21,16 +21,19 @@ struct Problem {
     location: Option<String>,
 }
 
-/// Every problem of a definition (none: it is valid).
-fn problems(definition: &str) -> Vec<Problem> {
-    if let Err(e) = serde_json::from_str::<Value>(definition) {
-        return vec![Problem {
-            code: "INVALID_JSON_DESCRIPTION",
-            message: e.to_string(),
-            location: None,
-        }];
-    }
-    match StateMachine::from_json_str(definition) {
+/// Every problem of a definition for a state machine of type `kind` (none: it is valid).
+fn problems(definition: &str, kind: &str) -> Vec<Problem> {
+    let value = match serde_json::from_str::<Value>(definition) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![Problem {
+                code: "INVALID_JSON_DESCRIPTION",
+                message: e.to_string(),
+                location: None,
+            }];
+        }
+    };
+    let mut found: Vec<Problem> = match StateMachine::from_json_str(definition) {
         Ok(_) => Vec::new(),
         Err(errors) => errors
             .iter()
@@ -40,12 +43,62 @@ fn problems(definition: &str) -> Vec<Problem> {
                 location: (!e.pointer.is_empty()).then(|| e.pointer.clone()),
             })
             .collect(),
+    };
+    if kind == "EXPRESS" {
+        if let Some(states) = value.get("States").and_then(Value::as_object) {
+            express_problems(states, "/States", &mut found);
+        }
+    }
+    found
+}
+
+/// An Express workflow runs no activity and no `.sync` or `.waitForTaskToken` integration
+/// (AWS refuses such a definition with `SCHEMA_VALIDATION_FAILED`); looks into Parallel branches
+/// and Map processors too.
+fn express_problems(states: &Map<String, Value>, at: &str, out: &mut Vec<Problem>) {
+    for (name, state) in states {
+        let here = format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
+        if let Some(resource) = state.get("Resource").and_then(Value::as_str) {
+            let refused = if resource.contains(":activity:") {
+                Some("Express state machine does not support Activity ARN".to_string())
+            } else {
+                [".waitForTaskToken", ".sync:2", ".sync"]
+                    .iter()
+                    .find(|p| resource.ends_with(*p))
+                    .map(|p| {
+                        format!("Express state machine does not support '{p}' service integration")
+                    })
+            };
+            if let Some(message) = refused {
+                out.push(Problem {
+                    code: "SCHEMA_VALIDATION_FAILED",
+                    message,
+                    location: Some(format!("{here}/Resource")),
+                });
+            }
+        }
+        if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+            for (i, b) in branches.iter().enumerate() {
+                if let Some(inner) = b.get("States").and_then(Value::as_object) {
+                    express_problems(inner, &format!("{here}/Branches/{i}/States"), out);
+                }
+            }
+        }
+        for processor in ["ItemProcessor", "Iterator"] {
+            if let Some(inner) = state
+                .get(processor)
+                .and_then(|p| p.get("States"))
+                .and_then(Value::as_object)
+            {
+                express_problems(inner, &format!("{here}/{processor}/States"), out);
+            }
+        }
     }
 }
 
 /// `InvalidDefinition` listing every problem (`CODE: message at /pointer`).
-fn check_definition(definition: &str) -> Result<(), ApiError> {
-    let found = problems(definition);
+fn check_definition(definition: &str, kind: &str) -> Result<(), ApiError> {
+    let found = problems(definition, kind);
     if found.is_empty() {
         return Ok(());
     }
@@ -99,7 +152,7 @@ pub fn create(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     arn::check_name(name)?;
     arn::check_role(role)?;
     super::tags::check_count(tags.len())?;
-    check_definition(definition)?;
+    check_definition(definition, kind)?;
     let created = now();
     let record = MachineRecord {
         state_machine_arn: arn::state_machine(name),
@@ -198,7 +251,7 @@ pub fn update(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
         m.role_arn = role.to_string();
     }
     if let Some(d) = definition {
-        check_definition(d)?;
+        check_definition(d, &m.kind)?;
         m.definition = d.to_string();
     }
     if logging.is_some() {
@@ -227,11 +280,11 @@ pub fn delete(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
 pub fn validate(body: &Map<String, Value>) -> Result<Value, ApiError> {
     let mut r = Request::new(body);
     let definition = r.required("definition", DEFINITION);
-    r.enumeration("type", TYPES);
+    let kind = r.enumeration("type", TYPES).unwrap_or("STANDARD");
     r.enumeration("severity", &["ERROR", "WARNING"]);
     let max = r.integer("maxResults", 0, 100);
     r.finish()?;
-    let found = problems(definition);
+    let found = problems(definition, kind);
     let limit = match max {
         Some(n) if n > 0 => usize::try_from(n).unwrap_or(100),
         _ => 100,
@@ -253,4 +306,44 @@ pub fn validate(body: &Map<String, Value>) -> Result<Value, ApiError> {
         "diagnostics": diagnostics,
         "truncated": truncated,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn express_definitions_refuse_callbacks_sync_jobs_and_activities_wherever_they_are() {
+        let def = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Next": "M", "Branches": [{"StartAt": "W", "States": {
+                "W": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": true}}}]},
+            "M": {"Type": "Map", "Next": "A", "ItemProcessor": {"StartAt": "S", "States": {
+                "S": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync", "End": true}}}},
+            "A": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "End": true}
+        }})
+        .to_string();
+        let found: Vec<(String, Option<String>)> = problems(&def, "EXPRESS")
+            .into_iter()
+            .map(|p| (p.message, p.location))
+            .collect();
+        // in the definition's order
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "Express state machine does not support '.waitForTaskToken' service integration".to_string(),
+                    Some("/States/P/Branches/0/States/W/Resource".to_string())
+                ),
+                (
+                    "Express state machine does not support '.sync' service integration".to_string(),
+                    Some("/States/M/ItemProcessor/States/S/Resource".to_string())
+                ),
+                (
+                    "Express state machine does not support Activity ARN".to_string(),
+                    Some("/States/A/Resource".to_string())
+                ),
+            ]
+        );
+        assert_eq!(problems(&def, "STANDARD").len(), 0);
+    }
 }
