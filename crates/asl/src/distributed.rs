@@ -13,7 +13,8 @@ use crate::model::{
 use crate::template::Template;
 
 /// `Parameters` (JSONPath) or `Arguments` (JSONata) of a reader, batcher or writer; `{}`
-/// without them.
+/// without them. `field` names the template in a JSONata error (`ItemReader/Arguments`); a
+/// JSONPath error names the payload field itself, as AWS's does.
 fn eval_params(
     sr: &StateRun<'_>,
     t: Option<&Template>,
@@ -56,12 +57,7 @@ pub(crate) async fn read_items(
     r: &ItemReader,
     at: &FieldInput<'_, '_>,
 ) -> Result<Vec<Value>, Failure> {
-    let field = if sr.st.ql == Ql::Jsonata {
-        "ItemReader/Arguments"
-    } else {
-        "ItemReader/Parameters"
-    };
-    let params = eval_params(sr, r.parameters.as_ref(), field, at)?;
+    let params = eval_params(sr, r.parameters.as_ref(), "ItemReader/Arguments", at)?;
     let Some(store) = opts.item_store.clone() else {
         return Err(Failure::new(
             "States.ItemReaderFailed",
@@ -385,12 +381,7 @@ fn destination<'a>(
     w: &ResultWriter,
     at: &FieldInput<'_, '_>,
 ) -> Result<Destination<'a>, Failure> {
-    let field = if sr.st.ql == Ql::Jsonata {
-        "ResultWriter/Arguments"
-    } else {
-        "ResultWriter/Parameters"
-    };
-    let params = eval_params(sr, w.parameters.as_ref(), field, at)?;
+    let params = eval_params(sr, w.parameters.as_ref(), "ResultWriter/Arguments", at)?;
     let Some(store) = opts.item_store.as_deref() else {
         return Err(Failure::new(
             "States.ResultWriterFailed",
@@ -495,6 +486,51 @@ fn join_key(prefix: &str, rest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn csv_reader(location: &str, headers: Option<&[&str]>) -> ItemReader {
+        ItemReader {
+            resource: "arn:aws:states:::s3:getObject".to_string(),
+            parameters: None,
+            input_type: "CSV".to_string(),
+            csv_header_location: location.to_string(),
+            csv_headers: headers.map(|h| h.iter().map(|s| s.to_string()).collect()),
+            csv_delimiter: ',',
+            max_items: None,
+            items_pointer: None,
+        }
+    }
+
+    #[test]
+    fn csv_items_skip_only_blank_lines() {
+        // A one-column file keeps its rows; a row whose first field is empty is a row.
+        let items = csv_items(&csv_reader("FIRST_ROW", None), "a\nx\n\ny\n").unwrap();
+        assert_eq!(items, vec![json!({"a": "x"}), json!({"a": "y"})]);
+        let items = csv_items(&csv_reader("FIRST_ROW", None), "a,b\n,z\n").unwrap();
+        assert_eq!(items, vec![json!({"a": "", "b": "z"})]);
+        let given = csv_reader("GIVEN", Some(&["k", "v"]));
+        let items = csv_items(&given, "1,2\n3\n").unwrap();
+        assert_eq!(
+            items,
+            vec![json!({"k": "1", "v": "2"}), json!({"k": "3", "v": ""})]
+        );
+    }
+
+    #[test]
+    fn csv_last_row_needs_no_line_end_and_a_quote_must_close() {
+        let rows = parse_csv("a,b\n1,2", ',').unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1], vec!["1".to_string(), "2".to_string()]);
+        assert_eq!(parse_csv("a\n", ',').unwrap().len(), 1);
+        // a quote inside an unquoted field is a character
+        assert_eq!(
+            parse_csv("x\"y", ',').unwrap(),
+            vec![vec!["x\"y".to_string()]]
+        );
+        assert_eq!(
+            parse_csv("\"open,1\n", ','),
+            Err("unterminated quoted field".to_string())
+        );
+    }
 
     #[test]
     fn csv_with_quotes_and_crlf() {

@@ -107,6 +107,19 @@ mod tests {
     }
 
     #[test]
+    fn the_count_and_emptiness_follow_the_problems() {
+        let none = ValidationErrors(Vec::new());
+        assert!(none.is_empty());
+        assert_eq!((none.len(), none.iter().count()), (0, 0));
+        let one = ValidationErrors(vec![ValidationError {
+            pointer: "/StartAt".into(),
+            message: "is required".into(),
+        }]);
+        assert!(!one.is_empty());
+        assert_eq!((one.len(), one.iter().count()), (1, 1));
+    }
+
+    #[test]
     fn pointer_tokens_are_escaped() {
         assert_eq!(ptr("/States", "a/b~c"), "/States/a~1b~0c");
     }

@@ -1044,3 +1044,35 @@ fn given_bad_mock_configs_then_errors_name_the_place() {
         Err(MockConfigError::UnknownTestCase { .. })
     ));
 }
+
+#[tokio::test]
+async fn given_a_writer_field_that_cannot_be_evaluated_then_the_cause_names_it() {
+    let store = Arc::new(MemStore::default());
+    let opts = || ExecutionOptions {
+        item_store: Some(store.clone()),
+        ..Default::default()
+    };
+    let e = writer_map(json!({"Resource":"arn:aws:states:::s3:putObject",
+        "Parameters":{"Bucket.$":"$.missing","Prefix":"runs"}}))
+    .execute(json!({"xs": [1]}), opts())
+    .await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    // a JSONPath error names the payload field, as AWS's does
+    let cause = e.cause.unwrap_or_default();
+    assert!(
+        cause.ends_with("The JSONPath '$.missing' specified for the field 'Bucket.$' could not be found in the input '{\"xs\":[1]}'"),
+        "{cause}"
+    );
+    let sm = machine(
+        json!({"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map",
+        "End":true,"Items":"{% $states.input.xs %}",
+        "ResultWriter":{"Resource":"arn:aws:states:::s3:putObject",
+            "Arguments":{"Bucket":"{% $number('x') %}","Prefix":"runs"}},
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},
+            "StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}),
+    );
+    let e = sm.execute(json!({"xs": [1]}), opts()).await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    let cause = e.cause.unwrap_or_default();
+    assert!(cause.contains("ResultWriter/Arguments"), "{cause}");
+}
