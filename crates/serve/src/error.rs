@@ -182,7 +182,7 @@ impl IntoResponse for ApiError {
         } else {
             StatusCode::BAD_REQUEST
         };
-        crate::protocol::json_response(status, &body)
+        crate::answer::json_response(status, &body)
     }
 }
 

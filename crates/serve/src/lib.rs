@@ -2,6 +2,7 @@
 //! Functions Local, backed by the ASL engine (`mdlc-asl`) and the local cloud (`mdlc-local`).
 //!
 //! - [`protocol`]: AWS JSON 1.0 over HTTP (`POST /`, `X-Amz-Target: AWSStepFunctions.<Op>`);
+//! - `answer`: a JSON answer's content type and request id (below `protocol` and `error`);
 //! - [`error`]: the errors as botocore and the SDKs parse them;
 //! - [`request`]: the request members and their constraints;
 //! - [`arn`]: ARNs and names;
@@ -13,6 +14,7 @@
 //!
 //! See docs/serve.md.
 
+mod answer;
 pub mod app;
 pub mod arn;
 pub mod callback;

@@ -7,31 +7,19 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Map, Value};
 
+pub use crate::answer::{CONTENT_TYPE, json_response};
 use crate::app::App;
 use crate::error::ApiError;
 
 /// The target prefix of Step Functions' operations.
 pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
-/// The content type of requests and answers.
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// The largest request body read (a definition is at most 1 MiB, escaped in JSON).
 const MAX_BODY: usize = 8 << 20;
-
-/// A JSON answer with the protocol's content type and a request id.
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    response
-}
 
 /// The server's routes: `POST /` for every operation.
 pub fn router(app: Arc<App>) -> Router {

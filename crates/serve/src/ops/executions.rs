@@ -7,8 +7,8 @@ use mdlc_asl::mock::MockInvoker;
 use mdlc_asl::{Clock, ExecutionInputError, RealClock, StateMachine, TaskInvoker, VirtualClock};
 use serde_json::{Map, Value, json};
 
-use super::machines::{find, internal};
-use super::{page, with_token};
+use super::common::{internal, page, with_token};
+use super::machines::find;
 use crate::app::{App, Launch, epoch};
 use crate::arn::{self, Target};
 use crate::callback::CallbackInvoker;

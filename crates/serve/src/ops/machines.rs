@@ -4,7 +4,7 @@
 use mdlc_asl::StateMachine;
 use serde_json::{Map, Value, json};
 
-use super::{page, with_token};
+use super::common::{internal, page, with_token};
 use crate::app::{App, now};
 use crate::arn::{self, Target};
 use crate::error::ApiError;
@@ -128,11 +128,6 @@ fn default_logging() -> Value {
 
 fn default_tracing() -> Value {
     json!({"enabled": false})
-}
-
-/// A failure of the state directory: the server's fault (HTTP 500).
-pub(super) fn internal(e: crate::store::StoreError) -> ApiError {
-    ApiError::internal(e.to_string())
 }
 
 pub fn create(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {

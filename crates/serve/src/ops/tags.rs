@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::machines::internal;
+use super::common::internal;
 use crate::app::App;
 use crate::arn::{self, Target};
 use crate::error::ApiError;

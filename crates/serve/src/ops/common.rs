@@ -1,0 +1,68 @@
+//! What the operations share: the pages of the List operations and GetExecutionHistory
+//! (`maxResults` and the `nextToken`s this server gives), a failure of the state directory.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// A failure of the state directory: the server's fault (HTTP 500).
+pub(super) fn internal(e: crate::store::StoreError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// The default page size of the List operations and GetExecutionHistory.
+pub(super) const DEFAULT_PAGE: usize = 100;
+
+/// One page of `items` from `token` (a `nextToken` this server gave), at most `max` (0: the
+/// default of 100) items; the token of the next page, if any.
+pub(super) fn page<T>(
+    items: Vec<T>,
+    max: Option<i64>,
+    token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let size = match max {
+        Some(n) if n > 0 => usize::try_from(n).unwrap_or(DEFAULT_PAGE),
+        _ => DEFAULT_PAGE,
+    };
+    let start = match token {
+        None => 0,
+        Some(t) => t
+            .strip_prefix("mdlc-page-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| ApiError::invalid_token(&format!("Invalid pagination token: {t}")))?,
+    };
+    let end = start.saturating_add(size).min(items.len());
+    let next = (end < items.len()).then(|| format!("mdlc-page-{end}"));
+    let page = items.into_iter().skip(start).take(end - start).collect();
+    Ok((page, next))
+}
+
+/// `{"a": 1}` plus `nextToken` when there is one.
+pub(super) fn with_token(mut out: Map<String, Value>, next: Option<String>) -> Value {
+    if let Some(t) = next {
+        out.insert("nextToken".into(), Value::String(t));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_their_tokens_and_a_foreign_token_is_invalid() {
+        let (p, next) = page((0..5).collect::<Vec<_>>(), Some(2), None).unwrap();
+        assert_eq!((p, next.as_deref()), (vec![0, 1], Some("mdlc-page-2")));
+        let (p, next) = page((0..5).collect::<Vec<_>>(), Some(2), Some("mdlc-page-4")).unwrap();
+        assert_eq!((p, next), (vec![4], None));
+        let (p, _) = page((0..150).collect::<Vec<_>>(), Some(0), None).unwrap();
+        assert_eq!(p.len(), 100);
+        assert_eq!(
+            page((0..5).collect::<Vec<_>>(), None, Some("x"))
+                .unwrap_err()
+                .code,
+            "InvalidToken"
+        );
+    }
+}
