@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use mdlc_core::history::{TrainingJobSummary, TuningJobSummary};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -19,29 +20,34 @@ pub struct MetricPoint {
     pub value: f64,
 }
 
-/// A training job as tracking needs it.
+/// A training job as tracking logs it: what SageMaker reports of it (mdlc-core's
+/// [`TrainingJobSummary`], the `TrainingHistory` port's type) and its per-iteration metrics.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingRecord {
-    pub name: String,
-    /// SageMaker status: Completed, Failed, Stopped, ...
-    pub status: String,
-    #[serde(default)]
-    pub failure_reason: Option<String>,
-    #[serde(default)]
-    pub hyperparameters: BTreeMap<String, String>,
-    /// Final metrics, SageMaker names (`validation:rmse`).
-    #[serde(default)]
-    pub final_metrics: BTreeMap<String, f64>,
+    #[serde(flatten)]
+    pub job: TrainingJobSummary,
     /// Per-iteration metrics (see [`parse_xgboost_log`]).
     #[serde(default)]
     pub metric_history: Vec<MetricPoint>,
-    #[serde(default)]
-    pub start_time_ms: Option<i64>,
-    #[serde(default)]
-    pub end_time_ms: Option<i64>,
-    #[serde(default)]
-    pub model_artifacts: Option<String>,
+}
+
+impl TrainingRecord {
+    /// The job with the per-iteration metrics of its log (none for a job without a log).
+    pub fn new(job: TrainingJobSummary, log: Option<&str>) -> Self {
+        TrainingRecord {
+            job,
+            metric_history: log.map(parse_xgboost_log).unwrap_or_default(),
+        }
+    }
+
+    fn start_time_ms(&self) -> Option<i64> {
+        self.job.start_time.map(|t| t.timestamp_millis())
+    }
+
+    fn end_time_ms(&self) -> Option<i64> {
+        self.job.end_time.map(|t| t.timestamp_millis())
+    }
 }
 
 /// A tuning job (or a single training job when tuning is off) and its training jobs.
@@ -50,12 +56,9 @@ pub struct TrainingRecord {
 pub struct TuningRecord {
     /// The experiment: the model name.
     pub model_name: String,
-    pub tuning_job_name: String,
-    /// The tuning configuration as flat params (strategy, objective, max jobs, ranges...).
-    #[serde(default)]
-    pub config: BTreeMap<String, String>,
-    #[serde(default)]
-    pub best_training_job: Option<String>,
+    /// The tuning job: its name (the parent run's), best training job and configuration as
+    /// flat params (strategy, objective, max jobs, ranges...).
+    pub tuning: TuningJobSummary,
     #[serde(default)]
     pub training_jobs: Vec<TrainingRecord>,
     #[serde(default)]
@@ -151,7 +154,7 @@ pub async fn log_tuning(
             &exp,
             &format!(
                 "tags.`{TAG_TUNING_JOB}` = {}",
-                filter_quote(&record.tuning_job_name)
+                filter_quote(&record.tuning.name)
             ),
         )
         .await?;
@@ -161,7 +164,7 @@ pub async fn log_tuning(
         Some(run) => run.info.run_id.clone(),
         None => {
             let mut tags = vec![
-                KeyValue::new(TAG_TUNING_JOB, &record.tuning_job_name),
+                KeyValue::new(TAG_TUNING_JOB, &record.tuning.name),
                 KeyValue::new(TAG_KIND, "tuning"),
             ];
             if let Some(arn) = &record.execution_arn {
@@ -170,23 +173,24 @@ pub async fn log_tuning(
             let start = record
                 .training_jobs
                 .iter()
-                .filter_map(|j| j.start_time_ms)
+                .filter_map(TrainingRecord::start_time_ms)
                 .min()
                 .unwrap_or_else(now_ms);
             client
-                .create_run(&experiment_id, &record.tuning_job_name, start, &tags)
+                .create_run(&experiment_id, &record.tuning.name, start, &tags)
                 .await?
                 .run_id
         }
     };
     if parent.is_none() {
         let params: Vec<KeyValue> = record
+            .tuning
             .config
             .iter()
             .map(|(k, v)| KeyValue::new(k, param_value(v)))
             .collect();
         let mut tags = Vec::new();
-        if let Some(best) = &record.best_training_job {
+        if let Some(best) = &record.tuning.best_training_job {
             tags.push(KeyValue::new("mdlc.bestTrainingJob", best));
         }
         client
@@ -195,7 +199,8 @@ pub async fn log_tuning(
     }
 
     let mut child_runs = BTreeMap::new();
-    for job in &record.training_jobs {
+    for training in &record.training_jobs {
+        let job = &training.job;
         let found = existing
             .iter()
             .find(|r| r.tag(TAG_TRAINING_JOB) == Some(job.name.as_str()));
@@ -203,7 +208,7 @@ pub async fn log_tuning(
             Some(run) => run.info.run_id.clone(),
             None => {
                 let tags = vec![
-                    KeyValue::new(TAG_TUNING_JOB, &record.tuning_job_name),
+                    KeyValue::new(TAG_TUNING_JOB, &record.tuning.name),
                     KeyValue::new(TAG_TRAINING_JOB, &job.name),
                     KeyValue::new(TAG_KIND, "training"),
                     KeyValue::new(TAG_PARENT, &parent_run_id),
@@ -212,17 +217,17 @@ pub async fn log_tuning(
                     .create_run(
                         &experiment_id,
                         &job.name,
-                        job.start_time_ms.unwrap_or_else(now_ms),
+                        training.start_time_ms().unwrap_or_else(now_ms),
                         &tags,
                     )
                     .await?;
-                let end = job.end_time_ms.unwrap_or_else(now_ms);
+                let end = training.end_time_ms().unwrap_or_else(now_ms);
                 let params: Vec<KeyValue> = job
                     .hyperparameters
                     .iter()
                     .map(|(k, v)| KeyValue::new(k, param_value(v)))
                     .collect();
-                let mut metrics: Vec<Metric> = job
+                let mut metrics: Vec<Metric> = training
                     .metric_history
                     .iter()
                     .map(|p| Metric {
@@ -232,10 +237,15 @@ pub async fn log_tuning(
                         step: p.step,
                     })
                     .collect();
-                let last_step = job.metric_history.iter().map(|p| p.step).max().unwrap_or(0);
+                let last_step = training
+                    .metric_history
+                    .iter()
+                    .map(|p| p.step)
+                    .max()
+                    .unwrap_or(0);
                 for (name, value) in &job.final_metrics {
                     let key = metric_key(name);
-                    if !job.metric_history.iter().any(|p| p.key == key) {
+                    if !training.metric_history.iter().any(|p| p.key == key) {
                         metrics.push(Metric {
                             key,
                             value: *value,
@@ -270,13 +280,13 @@ pub async fn log_tuning(
     let all_terminal = record
         .training_jobs
         .iter()
-        .all(|j| RunStatus::from_sagemaker(&j.status) != RunStatus::Running);
+        .all(|j| RunStatus::from_sagemaker(&j.job.status) != RunStatus::Running);
     if parent.is_none() && all_terminal {
         let failed = !record.training_jobs.is_empty()
             && record
                 .training_jobs
                 .iter()
-                .all(|j| RunStatus::from_sagemaker(&j.status) == RunStatus::Failed);
+                .all(|j| RunStatus::from_sagemaker(&j.job.status) == RunStatus::Failed);
         let status = if failed {
             RunStatus::Failed
         } else {
@@ -285,13 +295,14 @@ pub async fn log_tuning(
         let end = record
             .training_jobs
             .iter()
-            .filter_map(|j| j.end_time_ms)
+            .filter_map(TrainingRecord::end_time_ms)
             .max()
             .unwrap_or_else(now_ms);
         client.update_run(&parent_run_id, status, Some(end)).await?;
     }
 
     let best_run_id = record
+        .tuning
         .best_training_job
         .as_ref()
         .and_then(|b| child_runs.get(b).cloned());

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::Duration;
 
+use chrono::DateTime;
+use mdlc_core::history::{TrainingJobSummary, TuningJobSummary};
 use mdlc_tracking::client::{TrackingTarget, filter_quote};
 use mdlc_tracking::experiment::{TAG_PARENT, TAG_REGISTRY_VERSION};
 use mdlc_tracking::sigv4::Credentials;
@@ -23,7 +25,7 @@ fn job(name: &str, eta: &str, rmse: f64, status: &str) -> TrainingRecord {
         rmse + 0.5,
         rmse
     );
-    TrainingRecord {
+    let job = TrainingJobSummary {
         name: name.into(),
         status: status.into(),
         failure_reason: (status == "Failed").then(|| "AlgorithmError: bad eta".to_string()),
@@ -32,11 +34,11 @@ fn job(name: &str, eta: &str, rmse: f64, status: &str) -> TrainingRecord {
             ("num_round".to_string(), "2".to_string()),
         ]),
         final_metrics: BTreeMap::from([("validation:rmse".to_string(), rmse)]),
-        metric_history: parse_xgboost_log(&log),
-        start_time_ms: Some(1_700_000_000_000),
-        end_time_ms: Some(1_700_000_060_000),
+        start_time: DateTime::from_timestamp_millis(1_700_000_000_000),
+        end_time: DateTime::from_timestamp_millis(1_700_000_060_000),
         model_artifacts: Some(format!("s3://bucket/out/{name}/output/model.tar.gz")),
-    }
+    };
+    TrainingRecord::new(job, Some(&log))
 }
 
 #[tokio::test]
@@ -47,15 +49,18 @@ async fn tuning_job_becomes_a_parent_run_with_one_child_per_training_job() {
     let model = unique_name("churn");
     let record = TuningRecord {
         model_name: model.clone(),
-        tuning_job_name: "churn-20240101-ab12".into(),
-        config: BTreeMap::from([
-            ("strategy".to_string(), "Bayesian".to_string()),
-            (
-                "objective".to_string(),
-                "validation:rmse Minimize".to_string(),
-            ),
-        ]),
-        best_training_job: Some("churn-20240101-ab12-002-aaaa".into()),
+        tuning: TuningJobSummary {
+            name: "churn-20240101-ab12".into(),
+            status: "Completed".into(),
+            config: BTreeMap::from([
+                ("strategy".to_string(), "Bayesian".to_string()),
+                (
+                    "objective".to_string(),
+                    "validation:rmse Minimize".to_string(),
+                ),
+            ]),
+            best_training_job: Some("churn-20240101-ab12-002-aaaa".into()),
+        },
         training_jobs: vec![
             job("churn-20240101-ab12-001-aaaa", "0.1", 0.9, "Completed"),
             job("churn-20240101-ab12-002-aaaa", "0.3", 0.7, "Completed"),
@@ -175,7 +180,10 @@ async fn evaluation_is_logged_once_per_execution_with_metrics_drift_and_decision
 fn one_job_record() -> TuningRecord {
     TuningRecord {
         model_name: "m".into(),
-        tuning_job_name: "t".into(),
+        tuning: TuningJobSummary {
+            name: "t".into(),
+            ..Default::default()
+        },
         training_jobs: vec![job("t-001", "0.1", 1.0, "Completed")],
         ..Default::default()
     }

@@ -26,15 +26,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mdlc_core::history::{
-    TrainingHistory, TrainingJobSummary, TuningJobSummary, flatten_tuning_config,
-};
+use mdlc_core::history::{TrainingHistory, TuningJobSummary, flatten_tuning_config};
 use mdlc_core::{FnError, HandlerFailure, PortError, Problem};
 use mdlc_tracking::client::filter_quote;
 use mdlc_tracking::experiment::TAG_TRAINING_JOB;
 use mdlc_tracking::{
     EvaluationLog, MlflowClient, TrackingError, TrackingTarget, TrainingRecord, TuningRecord,
-    log_evaluation, log_tuning, parse_xgboost_log, register_model_version,
+    log_evaluation, log_tuning, register_model_version,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -605,20 +603,6 @@ fn tracking_failed(kind: &'static str, e: &TrackingError) -> Tracking {
     Tracking::failed(kind, e.name(), e.to_string())
 }
 
-fn record(job: TrainingJobSummary, log: Option<String>) -> TrainingRecord {
-    TrainingRecord {
-        metric_history: log.as_deref().map(parse_xgboost_log).unwrap_or_default(),
-        name: job.name,
-        status: job.status,
-        failure_reason: job.failure_reason,
-        hyperparameters: job.hyperparameters,
-        final_metrics: job.final_metrics,
-        start_time_ms: job.start_time.map(|t| t.timestamp_millis()),
-        end_time_ms: job.end_time.map(|t| t.timestamp_millis()),
-        model_artifacts: job.model_artifacts,
-    }
-}
-
 async fn job_log(deps: &TrackDeps, kind: &'static str, job: &str) -> Result<Option<String>, Step> {
     match deps.history.training_log(job).await {
         Ok(log) => Ok(Some(log)),
@@ -669,15 +653,16 @@ async fn gather(
     let mut training_jobs = Vec::with_capacity(jobs.len());
     for job in jobs {
         let log = job_log(deps, kind, &job.name).await?;
-        training_jobs.push(record(job, log));
+        training_jobs.push(TrainingRecord::new(job, log.as_deref()));
     }
-    let mut config = summary.config;
-    config.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut tuning = summary;
+    tuning.name = job_name.to_string();
+    tuning
+        .config
+        .extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok(TuningRecord {
         model_name: event.experiment.clone(),
-        tuning_job_name: job_name.to_string(),
-        config,
-        best_training_job: summary.best_training_job,
+        tuning,
         training_jobs,
         execution_arn: event.execution_arn.clone(),
     })
@@ -846,7 +831,7 @@ pub async fn invoke(event: Value, deps: &TrackDeps) -> Result<Value, HandlerFail
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mdlc_core::history::InMemoryTrainingHistory;
+    use mdlc_core::history::{InMemoryTrainingHistory, TrainingJobSummary};
     use serde_json::json;
 
     /// A loopback port nothing listens on: connections are refused at once.
