@@ -36,6 +36,13 @@ pub use api::{
 pub use error::{ValidationError, ValidationErrors};
 pub use limits::{ExecutionInputError, check_execution_input};
 
+/// Whether a Retrier's or Catcher's `ErrorEquals` list matches the error `name`, as the engine
+/// matches them (`States.ALL` matches every error but `States.Runtime`; `States.TaskFailed` every
+/// error but the timeouts, `States.Runtime` and `States.DataLimitExceeded`).
+pub fn error_matches(error_equals: &[String], name: &str) -> bool {
+    exec::matches_error(error_equals, name)
+}
+
 /// A parsed, validated state machine. Cheap to clone; share it across threads.
 #[derive(Debug, Clone)]
 pub struct StateMachine {

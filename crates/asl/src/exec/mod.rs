@@ -36,6 +36,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
+pub(crate) use self::retry::matches_error;
 use self::eval::{FieldInput, apply_io_path, assigns_of, output_of, states_var};
 use self::failure::{Failure, check_state_output};
 use self::types::{Decided, Env, Flow, Scope, StateRun, WaitPlan};

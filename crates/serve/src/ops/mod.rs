@@ -5,6 +5,7 @@ mod executions;
 mod machines;
 mod tags;
 mod tasks;
+mod test_state;
 
 use serde_json::{Map, Value};
 
@@ -33,6 +34,7 @@ pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<
         "TagResource" => tags::tag(app, body),
         "UntagResource" => tags::untag(app, body),
         "ListTagsForResource" => tags::list(app, body),
+        "TestState" => test_state::test_state(app, body).await,
         other => Err(ApiError::unknown_operation(other)),
     }
 }
