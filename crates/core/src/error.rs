@@ -278,6 +278,14 @@ impl HandlerFailure {
     pub fn assert_mentions(&self, needle: &str) {
         assert!(self.message.contains(needle), "{needle:?} is not in {self}");
     }
+
+    /// Panics, showing the whole failure, unless it is an `error_type` failure whose message
+    /// mentions `needle`: the usual check of a handler test in one line.
+    #[track_caller]
+    pub fn assert_is(&self, error_type: &str, needle: &str) {
+        assert_eq!(self.error_type, error_type, "the failure is {self}");
+        self.assert_mentions(needle);
+    }
 }
 
 impl From<FnError> for HandlerFailure {
@@ -300,6 +308,23 @@ mod tests {
         let missed = std::panic::catch_unwind(|| f.assert_mentions("/dataDate"));
         assert!(
             missed.is_err(),
+            "a message without the needle must fail the check"
+        );
+    }
+
+    #[test]
+    fn assert_is_checks_the_error_type_and_the_mention() {
+        let f = HandlerFailure::from(FnError::invalid("/modelName", "is required"));
+        f.assert_is("InvalidInput", "/modelName: is required");
+        let other_type =
+            std::panic::catch_unwind(|| f.assert_is("ModelNotFound", "/modelName: is required"));
+        assert!(
+            other_type.is_err(),
+            "another error type must fail the check"
+        );
+        let other_text = std::panic::catch_unwind(|| f.assert_is("InvalidInput", "/dataDate"));
+        assert!(
+            other_text.is_err(),
             "a message without the needle must fail the check"
         );
     }

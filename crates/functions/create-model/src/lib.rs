@@ -280,8 +280,7 @@ mod tests {
             .insert_training_job(job("job-1", "Failed", None));
         let p = plan(&world, Flow::Training);
         let f = create(&world, &p).await.unwrap_err();
-        assert_eq!(f.error_type, "TrainingFailed");
-        f.assert_mentions("AlgorithmError: bad eta");
+        f.assert_is("TrainingFailed", "AlgorithmError: bad eta");
     }
 
     #[tokio::test]
@@ -303,8 +302,7 @@ mod tests {
             .sagemaker
             .insert_training_job(job("job-1", "Completed", Some(ART)));
         let f = create(&world, &p).await.unwrap_err();
-        assert_eq!(f.error_type, "ModelArtifactsMissing");
-        f.assert_mentions("does not exist");
+        f.assert_is("ModelArtifactsMissing", "does not exist");
         assert!(world.sagemaker.models().is_empty(), "no model created");
     }
 
@@ -345,8 +343,7 @@ mod tests {
         let f = invoke(json!({"plan": {}}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "InvalidInput");
-        f.assert_mentions("/trainingJobName: is required");
+        f.assert_is("InvalidInput", "/trainingJobName: is required");
         let p = plan(&world, Flow::Training);
         let f = invoke(
             json!({"plan": p, "trainingJobName": " "}),

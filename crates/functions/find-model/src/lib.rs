@@ -190,8 +190,7 @@ mod tests {
         let f = invoke(json!({"plan": p}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "ModelNotFound");
-        f.assert_mentions("Approved (the approval gate is on)");
+        f.assert_is("ModelNotFound", "Approved (the approval gate is on)");
         world
             .registry
             .operate(mdlc_core::contract::operation(
@@ -255,8 +254,7 @@ mod tests {
         let f = invoke(json!({"plan": p}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "ModelNotFound");
-        f.assert_mentions("pinned version 5");
+        f.assert_is("ModelNotFound", "pinned version 5");
     }
 
     #[tokio::test]
@@ -286,8 +284,7 @@ mod tests {
     async fn given_bad_events_then_invalid_input_names_the_field() {
         let world = InMemoryWorld::new();
         let f = invoke(json!({}), &world.dependencies()).await.unwrap_err();
-        assert_eq!(f.error_type, "InvalidInput");
-        f.assert_mentions("/plan: is required");
+        f.assert_is("InvalidInput", "/plan: is required");
         let f = invoke(
             json!({"plan": {"flow": "evaluation"}, "x": 1}),
             &world.dependencies(),

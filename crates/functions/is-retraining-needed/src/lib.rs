@@ -390,8 +390,7 @@ mod tests {
         assert_eq!(decide(&world, "e3", 1.4).await.unwrap()["retrain"], true);
         world.clock.advance(chrono::Duration::hours(2));
         let f = decide(&world, "e4", 1.4).await.unwrap_err();
-        assert_eq!(f.error_type, "RetrainLimitReached");
-        f.assert_mentions("2 retrain(s)");
+        f.assert_is("RetrainLimitReached", "2 retrain(s)");
         let evals = world
             .registry
             .list_evaluations("churn", None)
@@ -472,8 +471,7 @@ mod tests {
             .events
             .fail_next(PortError::unavailable("PutEvents: ThrottlingException"));
         let f = decide(&world, "e1", 1.4).await.unwrap_err();
-        assert_eq!(f.error_type, "DependencyUnavailable");
-        f.assert_mentions("ThrottlingException");
+        f.assert_is("DependencyUnavailable", "ThrottlingException");
         let evals = world
             .registry
             .list_evaluations("churn", None)
@@ -495,8 +493,7 @@ mod tests {
         let mut e2 = e.clone();
         e2.evaluated_at = "2020-01-01T00:00:00.000Z".into();
         let f = call(&world, &p, &model, &e2).await.unwrap_err();
-        assert_eq!(f.error_type, "InvalidInput");
-        f.assert_mentions("/evaluation/evaluatedAt");
+        f.assert_is("InvalidInput", "/evaluation/evaluatedAt");
     }
 
     #[tokio::test]

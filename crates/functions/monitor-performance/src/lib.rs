@@ -571,14 +571,12 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(f.error_type, "InvalidInput");
-        f.assert_mentions("/model/profileUri");
+        f.assert_is("InvalidInput", "/model/profileUri");
         m.record.profile_uri = Some("not a uri".into());
         let f = invoke(json!({"plan": p, "model": m}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "CorruptData");
-        f.assert_mentions("profileUri");
+        f.assert_is("CorruptData", "profileUri");
     }
 
     #[tokio::test]
@@ -589,16 +587,14 @@ mod tests {
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "PredictionsMismatch");
-        f.assert_mentions("x/a.csv line 1");
+        f.assert_is("PredictionsMismatch", "x/a.csv line 1");
         world
             .store
             .insert("s3://data-1/base/profile.json", r#"{"features": []}"#);
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "CorruptData");
-        f.assert_mentions("/features");
+        f.assert_is("CorruptData", "/features");
         let mut missing = plan_with_profile(&world);
         missing.input.data.evaluation.profile =
             Some("s3://data-1/none/profile.json".parse().unwrap());
@@ -608,8 +604,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(f.error_type, "InvalidInput");
-        f.assert_mentions("/data/evaluation/profile");
+        f.assert_is("InvalidInput", "/data/evaluation/profile");
         // initialize rejects a profile prefix or a non-string.
         for bad in [json!("s3://data-1/base/"), json!(3)] {
             let err = initialize::handle(
@@ -659,8 +654,7 @@ mod tests {
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "PredictionsMismatch");
-        f.assert_mentions("a.csv.out line 3");
+        f.assert_is("PredictionsMismatch", "a.csv.out line 3");
         f.assert_mentions("2 predictions for 3 ground-truth rows");
         assert!(
             world
@@ -680,8 +674,7 @@ mod tests {
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "PredictionsMismatch");
-        f.assert_mentions("a.csv.out line 2");
+        f.assert_is("PredictionsMismatch", "a.csv.out line 2");
         let world = InMemoryWorld::new();
         world.store.insert("s3://data-1/x/a.csv", "1\n");
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
@@ -703,8 +696,7 @@ mod tests {
         let f = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "PredictionsMismatch");
-        f.assert_mentions("y/a.csv line 2");
+        f.assert_is("PredictionsMismatch", "y/a.csv line 2");
     }
 
     #[tokio::test]

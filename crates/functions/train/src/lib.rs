@@ -469,8 +469,7 @@ mod tests {
         let f = invoke(json!({"plan": {"flow": "training"}}), &world.dependencies())
             .await
             .unwrap_err();
-        assert_eq!(f.error_type, "InvalidInput");
-        f.assert_mentions("/plan");
+        f.assert_is("InvalidInput", "/plan");
         let p = plan(&world, Flow::Evaluation, json!({"modelName": "churn"}));
         let f = invoke(json!({"plan": p}), &world.dependencies())
             .await
