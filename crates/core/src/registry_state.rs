@@ -87,6 +87,11 @@ pub fn check_evaluation(record: &EvaluationRecord) -> Result<(), PortError> {
 }
 
 impl RegistryState {
+    /// The models that have any item, in name order.
+    pub fn model_names(&self) -> Vec<String> {
+        self.models.keys().cloned().collect()
+    }
+
     /// `RegistryRead::latest_version`.
     pub fn latest_version(&self, model: &str, statuses: &[VersionStatus]) -> Option<ModelVersion> {
         self.models

@@ -78,6 +78,11 @@ impl FsRegistry {
         &self.dir
     }
 
+    /// The models in the registry, in name order (none before the first write).
+    pub async fn models(&self) -> Result<Vec<String>, PortError> {
+        Ok(self.read().await?.models.model_names())
+    }
+
     async fn read(&self) -> Result<Database, PortError> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || load(&dir))
@@ -265,6 +270,23 @@ mod tests {
         // a second handle on the same directory (another process) sees the same data
         let other = FsRegistry::new(dir.path());
         assert_eq!(other.list_versions("m").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn models_lists_every_registered_model_by_name_and_none_before_the_first_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = FsRegistry::new(dir.path().join("registry"));
+        assert_eq!(reg.models().await.unwrap(), Vec::<String>::new());
+        reg.register(sample_version("zeta", "exec-1"))
+            .await
+            .unwrap();
+        reg.register(sample_version("alpha", "exec-2"))
+            .await
+            .unwrap();
+        reg.register(sample_version("alpha", "exec-3"))
+            .await
+            .unwrap();
+        assert_eq!(reg.models().await.unwrap(), vec!["alpha", "zeta"]);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
+use mdlc_asl::HistoryEvent;
 use mdlc_core::registry::{EvaluationRecord, ModelVersion};
 use serde_json::Value;
 
@@ -42,11 +43,16 @@ pub struct StateStats {
 
 /// Per-state statistics and the ordered path of top-level states from an execution's history.
 pub fn analyse(record: &ExecutionRecord) -> (BTreeMap<String, StateStats>, Vec<String>) {
+    analyse_history(&record.execution.history)
+}
+
+/// [`analyse`] of a history alone (`mdlc serve`'s executions, whose records are its own).
+pub fn analyse_history(history: &[HistoryEvent]) -> (BTreeMap<String, StateStats>, Vec<String>) {
     let mut stats: BTreeMap<String, StateStats> = BTreeMap::new();
     let mut path = Vec::new();
     let mut open: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut current: Option<String> = None;
-    for event in &record.execution.history {
+    for event in history {
         let name = event.details.get("name").and_then(Value::as_str);
         let at = DateTime::parse_from_rfc3339(&event.timestamp)
             .ok()
@@ -133,12 +139,26 @@ fn edges_of(states: &serde_json::Map<String, Value>) -> Vec<Edge> {
 
 /// The state graph of `definition` as SVG, with `stats`/`path` of one execution highlighted:
 /// a layered layout ([`layout`]) in which no two edges overlap. `id` makes the arrow markers'
-/// ids unique in a page of several graphs.
+/// ids unique in a page of several graphs. A state entered and not left is marked failed (where
+/// an ended execution stopped); see [`execution_graph_svg`] for a running one.
 pub fn state_graph_svg(
     definition: &Value,
     stats: &BTreeMap<String, StateStats>,
     path: &[String],
     id: usize,
+) -> String {
+    execution_graph_svg(definition, stats, path, id, false)
+}
+
+/// [`state_graph_svg`]; when `running`, a state entered and not left is the execution's current
+/// state (class `node current`) rather than where it failed. Every state's group carries its
+/// name in `data-state`.
+pub fn execution_graph_svg(
+    definition: &Value,
+    stats: &BTreeMap<String, StateStats>,
+    path: &[String],
+    id: usize,
+    running: bool,
 ) -> String {
     let Some(states) = definition.get("States").and_then(Value::as_object) else {
         return "<p>(definition has no States)</p>".to_string();
@@ -222,6 +242,7 @@ pub fn state_graph_svg(
         let kind = state.get("Type").and_then(Value::as_str).unwrap_or("?");
         let st = stats.get(name.as_str());
         let class = match st {
+            Some(s) if running && s.unfinished => "node current",
             Some(s) if s.unfinished || (kind == "Fail" && s.visits > 0) => "node failed",
             Some(s) if s.visits > 0 => "node visited",
             _ => "node",
@@ -246,7 +267,8 @@ pub fn state_graph_svg(
         };
         let _ = write!(
             svg,
-            r#"<g class="{class}"><title>{}</title><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" rx="8"/><text x="{:.1}" y="{:.1}" class="name">{}</text><text x="{:.1}" y="{:.1}" class="detail">{}</text></g>"#,
+            r#"<g class="{class}" data-state="{}"><title>{}</title><rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" rx="8"/><text x="{:.1}" y="{:.1}" class="name">{}</text><text x="{:.1}" y="{:.1}" class="detail">{}</text></g>"#,
+            escape(name),
             escape(name),
             x + w / 2.0,
             y + 19.0,
@@ -260,17 +282,28 @@ pub fn state_graph_svg(
     svg
 }
 
-/// What the graphs' colours and lines mean.
-const GRAPH_KEY: &str = concat!(
+/// What the graphs' colours and lines mean: the beginning, up to the failed state's swatch.
+const GRAPH_KEY_START: &str = concat!(
     r#"<p class="muted key">"#,
     r#"<svg class="key-swatch" width="30" height="10"><path class="edge taken" d="M2,5 L28,5"/></svg> path taken "#,
     r#"<svg class="key-swatch" width="30" height="10"><path class="edge" d="M2,5 L28,5"/></svg> transition "#,
     r#"<svg class="key-swatch" width="30" height="10"><path class="edge catch" d="M2,5 L28,5"/></svg> Catch "#,
     r#"<svg class="key-swatch" width="18" height="14"><g class="node visited"><rect x="1" y="1" width="16" height="12" rx="3"/></g></svg> state run "#,
     r#"<svg class="key-swatch" width="18" height="14"><g class="node failed"><rect x="1" y="1" width="16" height="12" rx="3"/></g></svg> state failed "#,
+);
+/// The swatch of a running execution's current state ([`execution_graph_svg`]).
+const GRAPH_KEY_CURRENT: &str = r#"<svg class="key-swatch" width="18" height="14"><g class="node current"><rect x="1" y="1" width="16" height="12" rx="3"/></g></svg> current state "#;
+const GRAPH_KEY_END: &str = concat!(
     r#"<svg class="key-swatch" width="18" height="14"><g class="node"><rect x="1" y="1" width="16" height="12" rx="3"/></g></svg> not run. "#,
     "Edges going up are loops back to an earlier state; hover over a state or an edge for its name.</p>",
 );
+
+/// What the graphs' colours and lines mean; `with_current`: also the current state of a running
+/// execution.
+pub fn graph_key(with_current: bool) -> String {
+    let current = if with_current { GRAPH_KEY_CURRENT } else { "" };
+    format!("{GRAPH_KEY_START}{current}{GRAPH_KEY_END}")
+}
 
 /// `1.234 s`, `56 ms`.
 pub fn format_millis(ms: i64) -> String {
@@ -304,7 +337,8 @@ fn drift_section(evaluations: &[EvaluationRecord]) -> String {
     html
 }
 
-const STYLE: &str = r#"
+/// The report's style sheet (also `mdlc serve`'s dashboard's).
+pub const STYLE: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1f2328;background:#fff}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
 h3{font-size:15px;margin:20px 0 6px}
@@ -316,6 +350,7 @@ th{background:#f6f8fa}
 .node rect{fill:#f6f8fa;stroke:#8c959f;stroke-width:1}
 .node.visited rect{fill:#dafbe1;stroke:#1a7f37;stroke-width:2}
 .node.failed rect{fill:#ffebe9;stroke:#d1242f;stroke-width:2}
+.node.current rect{fill:#ddf4ff;stroke:#0969da;stroke-width:3}
 .graph text{text-anchor:middle;font-size:12px}.graph text.name{font-weight:600}.graph text.detail{fill:#57606a;font-size:11px}
 .edge{fill:none;stroke:#8a94a6;stroke-width:1.2;stroke-linejoin:round}
 .edge.catch{stroke-dasharray:4 3;stroke:#cf8d8d}
@@ -339,36 +374,14 @@ th{background:#f6f8fa}
 pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;font-size:12px}
 "#;
 
-/// The whole page.
-pub fn render_html(input: &ReportInput<'_>) -> String {
-    render_html_with_events(input, &[])
-}
-
-/// [`render_html`] with the event log's section (docs/events.md) at the end.
-pub fn render_html_with_events(
-    input: &ReportInput<'_>,
-    events: &[crate::events::LoggedEvent],
-) -> String {
+/// The table of a model's versions (or a line saying there is none).
+pub fn versions_table(versions: &[ModelVersion]) -> String {
     let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body><h1>{}</h1>",
-        escape(input.title),
-        escape(input.title)
-    );
-    let _ = write!(
-        html,
-        "<p class=\"muted\">Generated {} by the mdlc local cloud.</p>",
-        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-
-    // Versions.
-    html.push_str("<h2>Model versions</h2>");
-    if input.versions.is_empty() {
+    if versions.is_empty() {
         html.push_str("<p>No version registered.</p>");
     } else {
         html.push_str("<table><tr><th>model</th><th>version</th><th>status</th><th>objective</th><th>data date</th><th>parent</th><th>reason</th><th>training job</th><th>data profile</th><th>created</th></tr>");
-        for v in input.versions {
+        for v in versions {
             let objective = match (&v.record.objective_metric, v.record.objective_value) {
                 (Some(m), Some(x)) => format!("{m} = {}", format_value(x)),
                 (None, Some(x)) => format_value(x),
@@ -394,14 +407,17 @@ pub fn render_html_with_events(
         }
         html.push_str("</table>");
     }
+    html
+}
 
-    // Evaluations and metric history.
-    html.push_str("<h2>Evaluations and metric history</h2>");
-    if input.evaluations.is_empty() {
+/// The table of a model's evaluations, a chart per metric (a line per version) and the drift
+/// heat map (or a line saying there is no evaluation).
+pub fn evaluations_section(evaluations: &[EvaluationRecord]) -> String {
+    let mut html = String::new();
+    if evaluations.is_empty() {
         html.push_str("<p>No evaluation recorded.</p>");
     } else {
-        let metrics: Vec<String> = input
-            .evaluations
+        let metrics: Vec<String> = evaluations
             .iter()
             .flat_map(|e| e.metrics.keys().cloned())
             .collect::<std::collections::BTreeSet<_>>()
@@ -412,7 +428,7 @@ pub fn render_html_with_events(
             let _ = write!(html, "<th>{}</th>", escape(m));
         }
         html.push_str("<th>retrain</th><th>reason</th></tr>");
-        for (i, e) in input.evaluations.iter().enumerate() {
+        for (i, e) in evaluations.iter().enumerate() {
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td>",
@@ -441,11 +457,41 @@ pub fn render_html_with_events(
         }
         html.push_str("</table><div class=\"scroll\">");
         for m in &metrics {
-            html.push_str(&charts::metric_chart(m, input.evaluations));
+            html.push_str(&charts::metric_chart(m, evaluations));
         }
         html.push_str("</div>");
-        html.push_str(&drift_section(input.evaluations));
+        html.push_str(&drift_section(evaluations));
     }
+    html
+}
+
+/// The whole page.
+pub fn render_html(input: &ReportInput<'_>) -> String {
+    render_html_with_events(input, &[])
+}
+
+/// [`render_html`] with the event log's section (docs/events.md) at the end.
+pub fn render_html_with_events(
+    input: &ReportInput<'_>,
+    events: &[crate::events::LoggedEvent],
+) -> String {
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body><h1>{}</h1>",
+        escape(input.title),
+        escape(input.title)
+    );
+    let _ = write!(
+        html,
+        "<p class=\"muted\">Generated {} by the mdlc local cloud.</p>",
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+
+    html.push_str("<h2>Model versions</h2>");
+    html.push_str(&versions_table(input.versions));
+    html.push_str("<h2>Evaluations and metric history</h2>");
+    html.push_str(&evaluations_section(input.evaluations));
 
     // Executions.
     html.push_str("<h2>Executions</h2>");
@@ -469,7 +515,7 @@ pub fn render_html_with_events(
     }
     html.push_str("</table>");
     if !input.executions.is_empty() {
-        html.push_str(GRAPH_KEY);
+        html.push_str(&graph_key(false));
     }
     for (i, r) in input.executions.iter().enumerate() {
         let status = r.execution.status.as_str();
@@ -596,6 +642,43 @@ mod tests {
         assert!(svg.contains("node failed"));
         assert!(svg.contains(">Orphan<"));
         assert!(svg.contains("Task · 2.00 s · 1 failed"), "{svg}");
+    }
+
+    #[test]
+    fn given_a_running_execution_when_rendered_then_the_state_entered_and_not_left_is_current() {
+        let def = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Task", "Resource": "r", "Next": "C"},
+            "C": {"Type": "Succeed"}}});
+        let history = [
+            event(1, "00", "ExecutionStarted", None),
+            event(2, "00", "PassStateEntered", Some("A")),
+            event(3, "01", "PassStateExited", Some("A")),
+            event(4, "01", "TaskStateEntered", Some("B")),
+        ];
+        let (stats, path) = analyse_history(&history);
+        assert_eq!(path, vec!["A", "B"]);
+        let live = execution_graph_svg(&def, &stats, &path, 0, true);
+        assert!(
+            live.contains(r#"<g class="node visited" data-state="A">"#),
+            "{live}"
+        );
+        assert!(
+            live.contains(r#"<g class="node current" data-state="B">"#),
+            "{live}"
+        );
+        assert!(
+            live.contains(r#"<g class="node" data-state="C">"#),
+            "{live}"
+        );
+        let ended = execution_graph_svg(&def, &stats, &path, 0, false);
+        assert!(
+            ended.contains(r#"<g class="node failed" data-state="B">"#),
+            "{ended}"
+        );
+        assert_eq!(ended, state_graph_svg(&def, &stats, &path, 0));
+        assert!(graph_key(true).contains(r#"<g class="node current">"#));
+        assert!(!graph_key(false).contains("current"));
     }
 
     #[test]
