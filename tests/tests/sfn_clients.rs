@@ -9,6 +9,9 @@
 //!   place) through CreateStateMachine / StartExecution / DescribeExecution, at least 99 % matching;
 //! - `cli.sh`: the same operations with `aws stepfunctions --endpoint-url` (a `.waitForTaskToken`
 //!   round trip included) and an error's exit code and message;
+//! - `mock_config.py`: Step Functions Local's MockConfigFile (`mock_config.json`, given as
+//!   `SFN_MOCK_CONFIG`): test cases chosen by `<arn>#<TestCase>`, `Return` and `Throw`, invocation
+//!   numbers and ranges through Retry and Map iterations, an unmocked state, a missing response;
 //! - `test_shapes.py`: the shape checker itself, on hand-made good and bad responses.
 //!
 //! Each test starts its own `mdlc serve --port 0 --state-dir <temp dir>`, reads the endpoint from
@@ -70,6 +73,11 @@ impl Drop for Server {
 
 /// Starts `mdlc serve --port 0 --state-dir <temp> [extra...]` and reads its endpoint.
 fn serve(extra: &[&str]) -> Server {
+    serve_with_env(extra, &[])
+}
+
+/// [`serve`] with environment variables set for the server.
+fn serve_with_env(extra: &[&str], env: &[(&str, &Path)]) -> Server {
     let mdlc = built_binary("mdlc-cli", "mdlc")
         .unwrap_or_else(|e| panic!("the mdlc binary is needed by this test: {e}"));
     let state = tempfile::tempdir().expect("temp dir");
@@ -77,6 +85,7 @@ fn serve(extra: &[&str]) -> Server {
         .args(["serve", "--port", "0", "--state-dir"])
         .arg(state.path())
         .args(extra)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -222,4 +231,28 @@ fn aws_cli_drives_the_operations_and_reports_an_error_by_exit_code() {
     let s = summary(&out);
     assert_eq!(count(&s, "failed"), 0, "{s}");
     assert!(count(&s, "passed") > 0, "{s}");
+}
+
+/// The function `mock_config.py`'s HybridPath leaves unmocked.
+const AUDIT_FUNCTION: &str = "mdlc-sfn-mock-audit=cat >/dev/null; echo '{\"audited\": \"local\"}'";
+
+#[test]
+#[ignore = "needs .tools/venv (boto3) and mdlc serve: run with --run-ignored all (make test)"]
+fn a_mock_config_file_answers_the_test_case_named_after_the_arn() {
+    let python = venv_python();
+    let config = suites().join("mock_config.json");
+    assert!(config.is_file(), "{} is missing", config.display());
+    let server = serve_with_env(
+        &["--function", AUDIT_FUNCTION],
+        &[("SFN_MOCK_CONFIG", config.as_path())],
+    );
+    let out = run_suite(
+        &python,
+        &["mock_config.py", &server.endpoint],
+        "mock_config.py",
+    );
+    let s = summary(&out);
+    assert_eq!(count(&s, "failed"), 0, "{s}");
+    assert_eq!(count(&s, "passed"), 8, "{s}");
+    assert_eq!(s["shape_violations"], Value::Array(vec![]), "{s}");
 }

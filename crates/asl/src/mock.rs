@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Responses are indexed by the state's invocation count (0-based, ranges `a-b` allowed); after the
-//! last defined invocation the last response repeats.
+//! last defined invocation the last response repeats, or, with [`MockInvoker::strict`], the Task
+//! fails as Step Functions Local's documentation says ("you must specify a mocked response for
+//! every invocation ... the state machine execution will fail").
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -176,7 +178,14 @@ pub struct MockInvoker {
     states: HashMap<String, Vec<(u64, u64, MockResponse)>>,
     counters: Mutex<HashMap<String, u64>>,
     fallback: Option<Arc<dyn TaskInvoker>>,
+    /// An invocation past the defined ones fails (instead of repeating the last response).
+    strict: bool,
 }
+
+/// The error of an invocation that a strict [`MockInvoker`] has no response for: the execution
+/// fails (`States.Runtime` is matched by no `States.ALL` Retrier or Catcher). Step Functions
+/// Local's own error name and message for this case are not documented.
+pub const NO_MOCKED_RESPONSE_ERROR: &str = "States.Runtime";
 
 impl MockInvoker {
     pub fn new(
@@ -205,7 +214,16 @@ impl MockInvoker {
             states,
             counters: Mutex::new(HashMap::new()),
             fallback,
+            strict: false,
         })
+    }
+
+    /// An invocation past the last one the mocked response defines fails the Task with
+    /// [`NO_MOCKED_RESPONSE_ERROR`] (Step Functions Local's rule), instead of repeating the last
+    /// response.
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
+        self
     }
 }
 
@@ -231,11 +249,17 @@ impl TaskInvoker for MockInvoker {
             *e += 1;
             n
         };
-        let resp = list
-            .iter()
-            .find(|(a, b, _)| *a <= n && n <= *b)
-            .or_else(|| list.last())
-            .map(|(_, _, r)| r.clone());
+        let defined = list.iter().find(|(a, b, _)| *a <= n && n <= *b);
+        if defined.is_none() && self.strict {
+            return Err(TaskFailure::new(
+                NO_MOCKED_RESPONSE_ERROR,
+                format!(
+                    "the mocked response of state '{}' defines no response for invocation {n} (invocations count from 0)",
+                    request.state_name
+                ),
+            ));
+        }
+        let resp = defined.or_else(|| list.last()).map(|(_, _, r)| r.clone());
         match resp {
             Some(MockResponse::Return(v)) => Ok(v),
             Some(MockResponse::Throw { error, cause }) => Err(TaskFailure { error, cause }),
@@ -247,5 +271,61 @@ impl TaskInvoker for MockInvoker {
                 ),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn invoker() -> MockInvoker {
+        let config = MockConfig::from_value(&json!({
+            "StateMachines": {"M": {"TestCases": {"T": {"S": "R"}}}},
+            "MockedResponses": {"R": {
+                "0": {"Return": 0},
+                "1-2": {"Throw": {"Error": "E", "Cause": "c"}},
+            }},
+        }))
+        .unwrap_or_default();
+        MockInvoker::new(config, "M", "T", None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn request() -> TaskRequest {
+        TaskRequest {
+            resource: "arn:x".into(),
+            parameters: Value::Null,
+            context: Value::Null,
+            state_name: "S".into(),
+            state_machine_name: "M".into(),
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+        }
+    }
+
+    async fn four(inv: &MockInvoker) -> Vec<Result<Value, TaskFailure>> {
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            out.push(inv.invoke(request()).await);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn invocations_follow_their_numbers_and_ranges_then_the_last_repeats() {
+        let got = four(&invoker()).await;
+        let e = Err(TaskFailure::new("E", "c"));
+        assert_eq!(got, vec![Ok(json!(0)), e.clone(), e.clone(), e]);
+    }
+
+    #[tokio::test]
+    async fn a_strict_invoker_fails_an_invocation_past_the_defined_ones() {
+        let got = four(&invoker().strict()).await;
+        assert_eq!(got[..3], four(&invoker()).await[..3]);
+        let last = got[3]
+            .clone()
+            .err()
+            .map(|f| (f.error, f.cause.contains("invocation 3")));
+        assert_eq!(last, Some((NO_MOCKED_RESPONSE_ERROR.to_string(), true)));
     }
 }

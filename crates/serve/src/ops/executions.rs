@@ -96,7 +96,8 @@ fn invoker_for(
         return Ok(base);
     };
     let mock = MockInvoker::new(config.clone(), machine, tc, Some(base))
-        .map_err(|e| ApiError::validation_message(format!("MockConfigFile: {e}")))?;
+        .map_err(|e| ApiError::validation_message(format!("MockConfigFile: {e}")))?
+        .strict();
     Ok(Arc::new(mock))
 }
 
