@@ -198,6 +198,18 @@ impl App {
         v
     }
 
+    /// `f` of every execution, newest first (the dashboard's list), under one lock.
+    pub fn map_executions<T>(&self, f: impl Fn(&ExecutionRecord) -> T) -> Vec<T> {
+        let s = self.lock();
+        let mut v: Vec<(u64, T)> = s
+            .executions
+            .values()
+            .map(|e| (e.record.seq, f(&e.record)))
+            .collect();
+        v.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        v.into_iter().map(|(_, t)| t).collect()
+    }
+
     /// The next start sequence number.
     pub fn next_seq(&self) -> u64 {
         let mut s = self.lock();

@@ -10,7 +10,8 @@
 //! - [`app`]: state machines, executions (Tokio tasks, bounded), their live histories;
 //! - [`callback`]: `.waitForTaskToken` and SendTask*;
 //! - [`history`]: the engine's events in GetExecutionHistory's shape;
-//! - [`store`]: persistence under `<state dir>/serve/`.
+//! - [`store`]: persistence under `<state dir>/serve/`;
+//! - [`dashboard`]: the dashboard at `GET /` and its JSON endpoints.
 //!
 //! See docs/serve.md.
 
@@ -18,6 +19,7 @@ mod answer;
 pub mod app;
 pub mod arn;
 pub mod callback;
+pub mod dashboard;
 pub mod error;
 pub mod history;
 mod ops;

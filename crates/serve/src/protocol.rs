@@ -21,10 +21,12 @@ pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
 /// The largest request body read (a definition is at most 1 MiB, escaped in JSON).
 const MAX_BODY: usize = 8 << 20;
 
-/// The server's routes: `POST /` for every operation.
+/// The server's routes: `POST /` for every operation; `GET /` and `/dashboard/api/*` for the
+/// dashboard ([`crate::dashboard`]).
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", post(handle))
+        .route("/", post(handle).get(crate::dashboard::page))
+        .merge(crate::dashboard::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
