@@ -36,9 +36,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-pub(crate) use self::retry::matches_error;
 use self::eval::{FieldInput, apply_io_path, assigns_of, output_of, states_var};
 use self::failure::{Failure, check_state_output};
+pub(crate) use self::retry::matches_error;
 use self::types::{Decided, Env, Flow, Scope, StateRun, WaitPlan};
 use crate::api::{Execution, ExecutionOptions, ExecutionStatus, HistoryEvent};
 use crate::limits::{HISTORY_LIMIT_CAUSE, MAX_EXECUTION_SECONDS, MAX_HISTORY_EVENTS};
@@ -130,15 +130,21 @@ impl<'o> Run<'o> {
     }
 
     pub async fn run(self, model: &Model) -> Execution {
-        let mut prev = 0;
+        let mut started = 0;
         let input = self.input.clone();
-        self.event(&mut prev, "ExecutionStarted", || {
+        self.event(&mut started, "ExecutionStarted", || {
             json!({"input": input.clone(), "roleArn": format!("arn:aws:iam::{}:role/StepFunctionsRole", self.opts.account), "stateMachineArn": self.sm_arn})
         });
         let mut scope = Scope::root();
+        // As AWS records it (../shared/conformance/asl-aws-histories), the first state's Entered
+        // event has previousEventId 0, not ExecutionStarted's id.
+        let mut prev = 0;
         let result = self
             .run_graph(&model.graph, input, &mut scope, &mut prev)
             .await;
+        if prev == 0 {
+            prev = started;
+        }
         let mut execution = self.finish(result, &mut prev);
         execution.history = self.events.into_inner().unwrap_or_else(|e| e.into_inner());
         execution
