@@ -249,6 +249,9 @@ pub struct ExecutionOptions {
     pub account: String,
     /// Stops a runaway execution after this many state transitions (`States.Runtime`).
     pub max_transitions: Option<u64>,
+    /// The execution's role (ExecutionStarted's `roleArn`, `$$.Execution.RoleArn`): the state
+    /// machine's `roleArn`; `None`: `arn:aws:iam::<account>:role/StepFunctionsRole`.
+    pub role_arn: Option<String>,
 }
 
 impl Default for ExecutionOptions {
@@ -264,6 +267,7 @@ impl Default for ExecutionOptions {
             region: "us-east-1".to_string(),
             account: "123456789012".to_string(),
             max_transitions: None,
+            role_arn: None,
         }
     }
 }
@@ -295,6 +299,15 @@ impl ExecutionOptions {
             "arn:aws:states:{}:{}:execution:{}:{}",
             self.region, self.account, self.state_machine_name, self.execution_name
         )
+    }
+
+    /// The execution's role: [`ExecutionOptions::role_arn`], else
+    /// `arn:aws:iam::<account>:role/StepFunctionsRole`.
+    pub fn execution_role_arn(&self) -> String {
+        match &self.role_arn {
+            Some(r) => r.clone(),
+            None => format!("arn:aws:iam::{}:role/StepFunctionsRole", self.account),
+        }
     }
 }
 

@@ -363,6 +363,7 @@ impl LocalInvoker {
             region: LOCAL_REGION.to_string(),
             account: LOCAL_ACCOUNT.to_string(),
             max_transitions: self.settings.max_transitions,
+            role_arn: None,
         };
         let state_machine_arn = options.state_machine_arn();
         let arn = options.execution_arn();

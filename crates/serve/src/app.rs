@@ -265,6 +265,7 @@ impl App {
             region: mdlc_local::substitute::LOCAL_REGION.to_string(),
             account: mdlc_local::substitute::LOCAL_ACCOUNT.to_string(),
             max_transitions: None,
+            role_arn: Some(launch.record.machine.role_arn.clone()),
         };
         let slots = self.slots.clone();
         let machine = launch.machine;

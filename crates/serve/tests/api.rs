@@ -125,10 +125,14 @@ async fn an_execution_runs_to_its_end_and_its_history_has_aws_shape() {
     assert_eq!(ids, (1..=11).collect::<Vec<i64>>());
     let first = &history.events()[0];
     assert_eq!(first.previous_event_id(), 0);
+    let started_details = first.execution_started_event_details().unwrap();
+    // the state machine's role, as CreateStateMachine gave it
     assert_eq!(
-        first.execution_started_event_details().unwrap().input(),
-        Some(r#"{"x":21}"#)
+        (started_details.input(), started_details.role_arn()),
+        (Some(r#"{"x":21}"#), Some(support::ROLE))
     );
+    // the first state's Entered event points at 0, as AWS records it
+    assert_eq!(history.events()[1].previous_event_id(), 0);
     let task = &history.events()[6];
     let details = task.task_succeeded_event_details().unwrap();
     assert_eq!(

@@ -133,7 +133,7 @@ impl<'o> Run<'o> {
         let mut started = 0;
         let input = self.input.clone();
         self.event(&mut started, "ExecutionStarted", || {
-            json!({"input": input.clone(), "roleArn": format!("arn:aws:iam::{}:role/StepFunctionsRole", self.opts.account), "stateMachineArn": self.sm_arn})
+            json!({"input": input.clone(), "roleArn": self.opts.execution_role_arn(), "stateMachineArn": self.sm_arn})
         });
         let mut scope = Scope::root();
         // As AWS records it (../shared/conformance/asl-aws-histories), the first state's Entered
@@ -293,7 +293,7 @@ impl<'o> Run<'o> {
                 "Id": self.exec_arn,
                 "Input": self.input.clone(),
                 "Name": self.opts.execution_name,
-                "RoleArn": format!("arn:aws:iam::{}:role/StepFunctionsRole", self.opts.account),
+                "RoleArn": self.opts.execution_role_arn(),
                 "StartTime": self.start_time,
                 "RedriveCount": 0,
             }),
