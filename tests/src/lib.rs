@@ -1,9 +1,13 @@
 //! Helpers shared by the end-to-end tests: building the workspace binaries the tests run (the
-//! built-in trainer that the SageMaker emulator starts, the `mdlc` command) and locating fixtures.
+//! built-in trainer that the SageMaker emulator starts, the `mdlc` command), locating fixtures,
+//! headless Chromium ([`browser`]) and a running `mdlc serve` ([`serve`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+
+pub mod browser;
+pub mod serve;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

@@ -7,20 +7,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use mdlc_core::ports::RegistryRead;
 use mdlc_local::FsRegistry;
 use mdlc_local::demo::{Problem, run_demo};
 use mdlc_local::report::layout::{Point, Rect, edges_through_nodes, overlapping_edges};
+use mdlc_tests::browser::{Dumped, dump_dom, require_chromium};
 use mdlc_tests::{demo_options, ensure_trainer};
 use serde_json::Value;
-
-const MISSING_CHROMIUM: &str = "this test needs Debian's chromium package on PATH: `make test` installs it (scripts/tools.sh test runs `apt-get install -y chromium` when it runs as root); otherwise install it with `sudo apt-get install chromium`";
-
-/// A hang guard for the browser, not a performance bound.
-const CHROMIUM_LIMIT: Duration = Duration::from_secs(180);
 
 /// What one headless load of a page gave.
 struct Loaded {
@@ -28,17 +22,6 @@ struct Loaded {
     console: Vec<String>,
     /// The probe's record (see report_probe.js).
     probe: Value,
-}
-
-fn require_chromium() {
-    match Command::new("chromium").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!(
-            "{MISSING_CHROMIUM} (chromium --version failed: {})",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => panic!("{MISSING_CHROMIUM} ({e})"),
-    }
 }
 
 /// Loads a copy of `page` with the probe script first in its head, in headless chromium.
@@ -52,44 +35,8 @@ fn load_in_chromium(page: &Path, work: &Path) -> Loaded {
     assert_ne!(probed, html, "{} has no <head>", page.display());
     let copy: PathBuf = work.join("probed.html");
     std::fs::write(&copy, probed).unwrap();
-    let (out_path, err_path) = (work.join("dom.html"), work.join("chromium.log"));
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=10000",
-            "--window-size=1400,2000",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", copy.display()))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{MISSING_CHROMIUM} ({e})"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > CHROMIUM_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within {CHROMIUM_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let dom = std::fs::read_to_string(&out_path).unwrap();
-    let log = std::fs::read_to_string(&err_path).unwrap();
-    assert!(status.success(), "chromium exited with {status}:\n{log}");
-    let console = log
-        .lines()
-        .filter(|l| l.contains(":CONSOLE"))
-        .map(str::to_string)
-        .collect();
+    let Dumped { dom, console, log } =
+        dump_dom(&format!("file://{}", copy.display()), 10_000, work);
     let marker = r#"<script type="application/json" id="mdlc-probe">"#;
     let start = dom.find(marker).unwrap_or_else(|| {
         panic!("the probe did not run (no #mdlc-probe in the dumped DOM):\n{log}")
