@@ -42,12 +42,18 @@ impl ServeProcess {
     /// Starts `mdlc serve --port 0 --state-dir <state_dir> [extra...]` (building `mdlc` if
     /// needed) and waits for its endpoint; its log goes to this process's stderr.
     pub fn start(state_dir: &Path, extra: &[&str]) -> ServeProcess {
+        Self::start_with_env(state_dir, extra, &[])
+    }
+
+    /// [`ServeProcess::start`] with environment variables set for the server.
+    pub fn start_with_env(state_dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> ServeProcess {
         let mdlc = built_binary("mdlc-cli", "mdlc")
             .unwrap_or_else(|e| panic!("the mdlc binary is needed by this test: {e}"));
         let mut child = Command::new(&mdlc)
             .args(["serve", "--port", "0", "--state-dir"])
             .arg(state_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -75,6 +81,10 @@ impl ServeProcess {
             }
         };
         let endpoint = line.trim().to_string();
+        if endpoint.is_empty() {
+            let _ = child.kill();
+            panic!("mdlc serve ended without printing its endpoint (its stderr is above)");
+        }
         if !endpoint.starts_with("http://127.0.0.1:") {
             let status = child.try_wait().ok().flatten();
             let _ = child.kill();
