@@ -11,7 +11,9 @@
 //!   round trip included) and an error's exit code and message;
 //! - `mock_config.py`: Step Functions Local's MockConfigFile (`mock_config.json`, given as
 //!   `SFN_MOCK_CONFIG`): test cases chosen by `<arn>#<TestCase>`, `Return` and `Throw`, invocation
-//!   numbers and ranges through Retry and Map iterations, an unmocked state, a missing response;
+//!   numbers and ranges through Retry and Map iterations, an unmocked state (run by `--function`,
+//!   or sent to a Lambda Invoke API given as `--lambda-endpoint`, as Step Functions Local's
+//!   `LAMBDA_ENDPOINT`), a missing response;
 //! - `test_shapes.py`: the shape checker itself, on hand-made good and bad responses.
 //!
 //! Each test starts its own `mdlc serve --port 0 --state-dir <temp dir>`, reads the endpoint from
@@ -20,10 +22,11 @@
 //! test`), where a missing tool or corpus fails them. docs/testing-clients.md says how to run the
 //! suites by hand, against `mdlc serve` or moto.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use mdlc_tests::{built_binary, workspace_root};
@@ -255,4 +258,101 @@ fn a_mock_config_file_answers_the_test_case_named_after_the_arn() {
     assert_eq!(count(&s, "failed"), 0, "{s}");
     assert_eq!(count(&s, "passed"), 8, "{s}");
     assert_eq!(s["shape_violations"], Value::Array(vec![]), "{s}");
+}
+
+/// The path of function `mdlc-sfn-mock-audit` on a Lambda Invoke API.
+const AUDIT_PATH: &str = "/2015-03-31/functions/mdlc-sfn-mock-audit/invocations";
+
+/// A Lambda Invoke API on loopback: `mdlc-sfn-mock-audit` answers `{"audited": "local"}`, any
+/// other function is 404 (function not found); the path of every request is kept.
+struct LambdaApi {
+    endpoint: String,
+    paths: Arc<Mutex<Vec<String>>>,
+}
+
+fn lambda_api() -> LambdaApi {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || answer_invoke(stream, &seen));
+        }
+    });
+    LambdaApi { endpoint, paths }
+}
+
+/// Answers one request (`Connection: close`); a broken request is dropped.
+fn answer_invoke(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let (status, text) = if path == AUDIT_PATH {
+        ("200 OK", r#"{"audited": "local"}"#)
+    } else {
+        (
+            "404 Not Found",
+            r#"{"Type": "User", "Message": "Function not found"}"#,
+        )
+    };
+    seen.lock().unwrap_or_else(|e| e.into_inner()).push(path);
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = stream.flush();
+}
+
+#[test]
+#[ignore = "needs .tools/venv (boto3) and mdlc serve: run with --run-ignored all (make test)"]
+fn a_mock_config_test_case_sends_its_unmocked_lambda_states_to_the_lambda_endpoint() {
+    let python = venv_python();
+    let config = suites().join("mock_config.json");
+    let api = lambda_api();
+    let server = serve(&[
+        "--mock-config",
+        &config.to_string_lossy(),
+        "--lambda-endpoint",
+        &api.endpoint,
+    ]);
+    let out = run_suite(
+        &python,
+        &["mock_config.py", &server.endpoint],
+        "mock_config.py",
+    );
+    let s = summary(&out);
+    assert_eq!(count(&s, "failed"), 0, "{s}");
+    assert_eq!(count(&s, "passed"), 8, "{s}");
+    let paths = api.paths.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // HybridPath's Audit, and Charge of the execution without a test case (404: it fails)
+    assert!(
+        paths.iter().filter(|p| *p == AUDIT_PATH).count() == 1
+            && paths
+                .iter()
+                .any(|p| p == "/2015-03-31/functions/mdlc-sfn-mock-charge/invocations"),
+        "requests to the Lambda endpoint: {paths:?}"
+    );
 }
