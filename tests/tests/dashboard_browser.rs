@@ -5,7 +5,9 @@
 //! after a virtual time budget: the page must have polled its JSON endpoints and show the state
 //! machine, the execution RUNNING, its graph with one node per state (the visited ones, the
 //! current one), the history's event count and the registry's metric charts. After
-//! SendTaskSuccess a second load shows it SUCCEEDED. Any console message or page error fails it.
+//! SendTaskSuccess a second load shows it SUCCEEDED; a third, with a newer execution running,
+//! follows the one the URL names (`#execution=<arn>`). Any console message or page error fails
+//! it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -315,4 +317,38 @@ async fn dashboard_in_chromium_shows_the_machine_the_live_execution_its_graph_hi
         "0",
         "none running"
     );
+
+    // --- a newer execution runs; the URL names the older one to follow
+    let newer = server.api(
+        "StartExecution",
+        &json!({"stateMachineArn": machine, "name": "order-18", "input": "{}"}),
+    )["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    until(&server, &newer, |h| {
+        h.iter().any(|e| e["type"] == "TaskStarted")
+    });
+    let work = dir.path().join("chosen");
+    std::fs::create_dir(&work).unwrap();
+    let url = format!("{}/#execution={}", server.endpoint, arn.replace(':', "%3A"));
+    let Dumped { dom, console, log } = dump_dom(&url, 5_000, &work);
+    assert!(console.is_empty(), "{console:?}\n{log}");
+    let newest_first: Vec<String> = dom
+        .match_indices("<tr data-execution=\"")
+        .map(|(i, _)| attribute(&dom[i..], "data-execution").unwrap())
+        .collect();
+    assert_eq!(newest_first, vec![newer.clone(), arn.clone()]);
+    assert!(dom.contains(&format!(
+        r#"<tr data-execution="{newer}" data-status="RUNNING""#
+    )));
+    assert!(dom.contains(&format!(
+        r#"<tr data-execution="{arn}" data-status="SUCCEEDED" class="selected">"#
+    )));
+    assert!(dom.contains(&format!(
+        r#"<div id="detail" data-execution="{arn}" data-status="SUCCEEDED">"#
+    )));
+    assert_eq!(text_of(&dom, "event-count"), events.len().to_string());
+    let machine_row = row_cells(&dom, r#"<tr data-machine="approval""#);
+    assert_eq!([&machine_row[4], &machine_row[5]], ["2", "1"]);
 }
