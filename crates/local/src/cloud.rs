@@ -31,6 +31,7 @@ use crate::functions::{TRACK_EXPERIMENT, track_experiment_handler};
 use crate::invoker::{
     FunctionFaults, HandlerFn, LocalInvoker, LocalInvokerBuilder, RunSettings, SageMakerBackend,
 };
+use crate::sqs::SqsQueues;
 use crate::substitute::{
     self, LOCAL_ACCOUNT, LOCAL_REGION, SubstitutionError, local_substitutions, sagemaker_role_arn,
     state_machine_arn,
@@ -343,6 +344,7 @@ impl LocalCloud {
             .sagemaker(Arc::new(EmulatorBackend(emulator.clone())))
             .settings(settings)
             .function_faults(function_faults)
+            .sqs(SqsQueues::new(state_dir.join(crate::sqs::SQS_DIR)))
             .command_env("MDLC_STATE_DIR", state_dir.display().to_string())
             .command_env("MDLC_ARTIFACT_BUCKET", config.artifact_bucket.clone());
         if !config.handlers.contains_key(TRACK_EXPERIMENT) {

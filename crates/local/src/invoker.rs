@@ -7,6 +7,7 @@
 //! | `arn:aws:states:::sagemaker:<action>[.sync]` | the SageMaker backend (the emulator) |
 //! | `arn:aws:states:::states:startExecution[.sync[:2]]` | a nested local execution |
 //! | `arn:aws:states:::events:putEvents` (`Entries`) | the event publisher (the state directory's event log), `EventBridge.FailedEntry` on a refused entry |
+//! | `arn:aws:states:::sqs:sendMessage[.waitForTaskToken]` (`QueueUrl`, `MessageBody`) | the SQS stand-in ([`crate::sqs`]): the message appended to its queue in the state directory |
 //! | anything else | `States.Runtime`, naming the resource |
 //!
 //! A function runs, in this order of precedence: as a `--function NAME=COMMAND` child process; on
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::sqs::SqsQueues;
 use crate::substitute::{LOCAL_ACCOUNT, LOCAL_REGION};
 use mdlc_emulator::http::{BaseUrl, HttpClient, HttpError, Method};
 
@@ -125,6 +127,7 @@ pub struct LocalInvokerBuilder {
     settings: RunSettings,
     journal: Arc<Journal>,
     faults: FunctionFaults,
+    sqs: Option<SqsQueues>,
 }
 
 impl LocalInvokerBuilder {
@@ -141,6 +144,7 @@ impl LocalInvokerBuilder {
             settings: RunSettings::default(),
             journal: Arc::new(Journal::default()),
             faults: FunctionFaults::default(),
+            sqs: None,
         }
     }
 
@@ -188,6 +192,12 @@ impl LocalInvokerBuilder {
         self
     }
 
+    /// Runs `arn:aws:states:::sqs:sendMessage[.waitForTaskToken]` on these queues.
+    pub fn sqs(mut self, queues: SqsQueues) -> Self {
+        self.sqs = Some(queues);
+        self
+    }
+
     pub fn settings(mut self, settings: RunSettings) -> Self {
         self.settings = settings;
         self
@@ -207,6 +217,7 @@ impl LocalInvokerBuilder {
             journal: self.journal,
             execution_names: Mutex::new(HashSet::new()),
             faults: Mutex::new(self.faults),
+            sqs: self.sqs,
         })
     }
 }
@@ -225,6 +236,7 @@ pub struct LocalInvoker {
     journal: Arc<Journal>,
     execution_names: Mutex<HashSet<(String, String)>>,
     faults: Mutex<FunctionFaults>,
+    sqs: Option<SqsQueues>,
 }
 
 /// Injected function errors, e.g. from
@@ -907,9 +919,19 @@ impl TaskInvoker for LocalInvoker {
             )
             .await;
         }
+        if resource == crate::sqs::SEND_MESSAGE || resource == crate::sqs::SEND_MESSAGE_CALLBACK {
+            let queues = self.sqs.as_ref().ok_or_else(|| {
+                unsupported(
+                    resource,
+                    "this invoker has no state directory for SQS queues",
+                )
+            })?;
+            let sent_at = self.deps.clock.now().timestamp_millis();
+            return crate::sqs::send_message_task(queues, &request.parameters, sent_at).await;
+        }
         Err(unsupported(
             resource,
-            "supported: Lambda functions (arn:aws:lambda:...:function:NAME, arn:aws:states:::lambda:invoke), arn:aws:states:::sagemaker:*, arn:aws:states:::states:startExecution[.sync[:2]], arn:aws:states:::events:putEvents",
+            "supported: Lambda functions (arn:aws:lambda:...:function:NAME, arn:aws:states:::lambda:invoke), arn:aws:states:::sagemaker:*, arn:aws:states:::states:startExecution[.sync[:2]], arn:aws:states:::events:putEvents, arn:aws:states:::sqs:sendMessage[.waitForTaskToken]",
         ))
     }
 }

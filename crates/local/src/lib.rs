@@ -7,6 +7,7 @@
 //! - [`invoker::LocalInvoker`]: routes Task resources to the project's handlers (in process),
 //!   commands, a Lambda endpoint, the SageMaker emulator and nested executions;
 //! - [`events::EventLog`]: the event bus, `<state-dir>/events.jsonl` (docs/events.md);
+//! - [`sqs::SqsQueues`]: the SQS stand-in, `<state-dir>/sqs/<account>/<queue>.json`;
 //! - [`cloud::LocalCloud`]: all of it composed under one state directory.
 
 pub mod cloud;
@@ -18,6 +19,7 @@ pub mod invoker;
 pub mod progress;
 pub mod registry;
 pub mod report;
+pub mod sqs;
 pub mod store;
 pub mod substitute;
 
