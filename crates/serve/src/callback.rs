@@ -3,9 +3,11 @@
 //!
 //! [`CallbackInvoker`] wraps the server's task invoker. For a `.waitForTaskToken` resource it
 //! registers the token of the Task (`$$.Task.Token`), sends the message — a Lambda function
-//! (`arn:aws:states:::lambda:invoke.waitForTaskToken`) is invoked through the inner invoker;
-//! other services (SQS, SNS, EventBridge, ...) have no local endpoint, so nothing is sent and a
-//! client reads the token from the TaskScheduled event's parameters — and waits for the answer.
+//! (`arn:aws:states:::lambda:invoke.waitForTaskToken`) is invoked and an SQS message
+//! (`arn:aws:states:::sqs:sendMessage.waitForTaskToken`) is sent to the local cloud's queue,
+//! both through the inner invoker; other services (SNS, EventBridge, ...) have no local
+//! endpoint, so nothing is sent and a client reads the token from the TaskScheduled event's
+//! parameters — and waits for the answer.
 //! Every other resource goes to the inner invoker unchanged.
 
 use std::collections::{HashMap, HashSet};
@@ -19,6 +21,10 @@ use tokio::sync::oneshot;
 use crate::error::ApiError;
 
 const LAMBDA_CALLBACK: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+
+/// The callback resources whose message the inner invoker sends (its own result is not the
+/// Task's: the answer to the token is).
+const SENT_CALLBACKS: [&str; 2] = [LAMBDA_CALLBACK, mdlc_local::sqs::SEND_MESSAGE_CALLBACK];
 
 /// An answer to a task token.
 type Answer = Result<Value, TaskFailure>;
@@ -128,8 +134,9 @@ impl TaskInvoker for CallbackInvoker {
                 )
             })?;
         let (rx, _registration) = self.tokens.register(&token);
-        if request.resource == LAMBDA_CALLBACK {
-            // the function's own result is not the task's: the answer to the token is
+        if SENT_CALLBACKS.contains(&request.resource.as_str()) {
+            // the send's own result is not the task's: the answer to the token is; a refused
+            // send fails the Task
             self.inner.invoke(request).await?;
         }
         match rx.await {

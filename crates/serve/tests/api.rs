@@ -311,6 +311,14 @@ async fn a_callback_task_waits_for_send_task_success_or_failure() {
     let done = until_done(&client, ok.execution_arn()).await;
     assert_eq!(done.status(), &ExecutionStatus::Succeeded);
     assert_eq!(done.output(), Some(r#"{"approved":true}"#));
+    // the message carrying the token was sent to the SQS stand-in's queue before the wait
+    let queue = mdlc_local::sqs::SqsQueues::new(dir.path().join("sqs"));
+    let messages = queue
+        .messages("https://sqs.us-east-1.amazonaws.com/123456789012/q")
+        .unwrap();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let body: Value = serde_json::from_str(messages[0]["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, json!({"token": token}));
     let again = client
         .send_task_success()
         .task_token(&token)
@@ -351,6 +359,32 @@ async fn a_callback_task_waits_for_send_task_success_or_failure() {
         .await
         .unwrap_err();
     assert_eq!(code_and_status(&unknown), ("InvalidToken".to_string(), 400));
+}
+
+#[tokio::test]
+async fn a_callback_task_whose_sqs_send_is_refused_fails_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default());
+    let client = server.client().await;
+    let mut machine = callback_machine();
+    machine["States"]["Ask"]["Parameters"]["QueueUrl"] = json!("no-queue");
+    let sm = create(&client, "RefusedCallback", &machine).await;
+    let started = client
+        .start_execution()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    let done = until_done(&client, started.execution_arn()).await;
+    assert_eq!(done.status(), &ExecutionStatus::Failed);
+    assert_eq!(done.error(), Some("SQS.AmazonSQSException"));
+    assert!(
+        done.cause()
+            .unwrap_or_default()
+            .contains("Error Code: AWS.SimpleQueueService.NonExistentQueue;"),
+        "{:?}",
+        done.cause()
+    );
 }
 
 #[tokio::test]

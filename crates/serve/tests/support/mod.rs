@@ -13,14 +13,19 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use mdlc_asl::mock::MockConfig;
 use mdlc_asl::{TaskFailure, TaskInvoker, TaskRequest};
+use mdlc_local::sqs::{self, SqsQueues};
 use mdlc_serve::{App, ServeConfig};
 use serde_json::{Value, json};
 
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/StepFunctionsRole";
 pub const DOUBLE: &str = "arn:aws:lambda:us-east-1:123456789012:function:double";
 
-/// Function `double` answers `{"n": 2n}`; any other resource fails with `Test.NoSuchResource`.
-pub struct TestInvoker;
+/// Function `double` answers `{"n": 2n}`; `sqs:sendMessage[.waitForTaskToken]` goes to the local
+/// cloud's SQS stand-in under the state directory (as `mdlc serve`'s invoker sends it); any other
+/// resource fails with `Test.NoSuchResource`.
+pub struct TestInvoker {
+    pub sqs: SqsQueues,
+}
 
 #[async_trait]
 impl TaskInvoker for TestInvoker {
@@ -28,6 +33,9 @@ impl TaskInvoker for TestInvoker {
         if request.resource == DOUBLE {
             let n = request.parameters["n"].as_i64().unwrap_or(0);
             return Ok(json!({"n": n * 2}));
+        }
+        if request.resource == sqs::SEND_MESSAGE || request.resource == sqs::SEND_MESSAGE_CALLBACK {
+            return sqs::send_message_task(&self.sqs, &request.parameters, 0).await;
         }
         Err(TaskFailure::new(
             "Test.NoSuchResource",
@@ -55,7 +63,9 @@ impl TestServer {
     pub fn start(state_dir: &Path, options: Options) -> TestServer {
         let config = ServeConfig {
             state_dir: state_dir.to_path_buf(),
-            invoker: Arc::new(TestInvoker),
+            invoker: Arc::new(TestInvoker {
+                sqs: SqsQueues::new(state_dir.join(sqs::SQS_DIR)),
+            }),
             item_store: None,
             mock: options.mock,
             real_time: options.real_time,
