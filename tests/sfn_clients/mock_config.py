@@ -18,18 +18,25 @@ service integrations" of Step Functions Local):
   execution (Retry attempts and Map iterations, with MaxConcurrency 1 as the documentation asks);
 - an invocation past the defined ones fails the execution ("you must specify a mocked response
   for every invocation");
-- a state the test case does not mock runs as without a test case (HybridPath);
+- a state the test case does not mock runs as without a test case (HybridPath): a Lambda state
+  on the server's function, and (MockLambdaSqs, shaped like AWS's LambdaSQSIntegration example:
+  the Lambda state mocked, the `sqs:sendMessage` state not) a real send to the local cloud's SQS
+  stand-in, whose output is SendMessage's `MD5OfMessageBody` and `MessageId`;
 - a mocked `.waitForTaskToken` Task answers at once, with no SendTaskSuccess;
 - an ARN without `#TestCase` uses no mock; an unknown test case is refused.
 
-Prints one JSON line {"endpoint", "passed", "failed", "failures", "shape_violations"}; exits 1
-when a check fails or a response breaks its botocore shape.
+Prints one JSON line {"endpoint", "passed", "failed", "failures", "shape_violations", "sent"}
+("sent": the SQS messages the executions really sent, `{"QueueUrl", "MessageId", "Body"}`, for
+the caller to find in the server's queues); exits 1 when a check fails or a response breaks its
+botocore shape.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import uuid
 import sys
 import time
 from pathlib import Path
@@ -74,6 +81,25 @@ ORDERS = {
             "ResultSelector": {"audited.$": "$.Payload.audited"}, "ResultPath": "$.audit", "End": True,
         },
         "Declined": {"Type": "Pass", "End": True},
+    },
+}
+
+SQS_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/mdlc-sfn-mock-tickets"
+
+LAMBDA_SQS = {
+    "StartAt": "LambdaState",
+    "States": {
+        "LambdaState": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "mdlc-sfn-mock-ticket", "Payload.$": "$"},
+            "ResultSelector": {"ticket.$": "$.Payload.ticket"}, "ResultPath": "$.lambda",
+            "Retry": RETRY, "Next": "SQSState",
+        },
+        "SQSState": {
+            "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+            "Parameters": {"QueueUrl": SQS_QUEUE, "MessageBody.$": "$.lambda"},
+            "ResultPath": "$.sqs", "End": True,
+        },
     },
 }
 
@@ -123,6 +149,7 @@ class Suite:
         self.timeout = timeout
         self.arns: dict[str, str] = {}
         self.passed: list[str] = []
+        self.sent: list[dict] = []
         self.failures: list[str] = []
 
     def check(self, name: str, fn: Callable[[], None]) -> None:
@@ -211,6 +238,24 @@ class Suite:
         equal(d["status"], "SUCCEEDED", f"status (error {d.get('error')}: {d.get('cause')})")
         equal(json.loads(d["output"])["audit"], {"audited": "local"}, "output of the unmocked state")
 
+    def sqs_hybrid_path(self) -> None:
+        """AWS's HybridPath shape: the Lambda state mocked, the `sqs:sendMessage` state unmocked, so
+        it really sends (to the server's SQS stand-in): SendMessage's output, the body being the
+        Lambda result's JSON text."""
+        d, events = self.run(f"{self.machine('MockLambdaSqs', LAMBDA_SQS)}#HybridPath", {"order": "o-2"})
+        equal(d["status"], "SUCCEEDED", f"status (error {d.get('error')}: {d.get('cause')})")
+        out = json.loads(d["output"])
+        equal(out["lambda"], {"ticket": "t-42"}, "the mocked Lambda result")
+        sqs = out["sqs"]
+        equal(sorted(sqs), ["MD5OfMessageBody", "MessageId"], "SendMessage's output fields")
+        body = json.dumps({"ticket": "t-42"}, separators=(",", ":"))
+        equal(sqs["MD5OfMessageBody"], hashlib.md5(body.encode()).hexdigest(), "MD5OfMessageBody")
+        equal(str(uuid.UUID(sqs["MessageId"])), sqs["MessageId"], "MessageId is a UUID")
+        scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])
+                     for e in events if e["type"] == "TaskScheduled"]
+        equal(scheduled[-1]["QueueUrl"], SQS_QUEUE, "the send's QueueUrl")
+        self.sent.append({"QueueUrl": SQS_QUEUE, "MessageId": sqs["MessageId"], "Body": body})
+
     def exhausted_path(self) -> None:
         """The response defines invocations "0-1" only; the Retry's third attempt has none: the
         execution fails (no Retry or Catch applies)."""
@@ -244,8 +289,8 @@ class Suite:
         raise CheckFailed("an unknown test case was accepted")
 
     def run_all(self) -> None:
-        for name in ["happy_path", "retry_path", "declined_path", "hybrid_path", "exhausted_path",
-                     "map_iterations", "no_test_case", "unknown_test_case"]:
+        for name in ["happy_path", "retry_path", "declined_path", "hybrid_path", "sqs_hybrid_path",
+                     "exhausted_path", "map_iterations", "no_test_case", "unknown_test_case"]:
             self.check(name, getattr(self, name))
 
 
@@ -259,7 +304,7 @@ def main() -> int:
     shape = suite.recorder.violations()
     print(json.dumps({
         "endpoint": args.endpoint, "passed": len(suite.passed), "failed": len(suite.failures),
-        "failures": suite.failures, "shape_violations": shape,
+        "failures": suite.failures, "shape_violations": shape, "sent": suite.sent,
     }))
     return 1 if suite.failures or shape else 0
 

@@ -195,7 +195,7 @@ async fn an_unknown_resource_fails_with_a_clear_error_naming_it() {
     let machine = Arc::new(
         mdlc_asl::StateMachine::from_value(&json!({
             "StartAt": "Q",
-            "States": {"Q": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true}}
+            "States": {"Q": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "End": true}}
         }))
         .unwrap(),
     );
@@ -205,10 +205,7 @@ async fn an_unknown_resource_fails_with_a_clear_error_naming_it() {
         .unwrap();
     assert_eq!(execution.status, ExecutionStatus::Failed);
     let cause = execution.cause.unwrap_or_default();
-    assert!(
-        cause.contains("arn:aws:states:::sqs:sendMessage"),
-        "{cause}"
-    );
+    assert!(cause.contains("arn:aws:states:::sns:publish"), "{cause}");
     // A Lambda that is not the project's.
     let machine = mdlc_asl::StateMachine::from_value(&json!({
         "StartAt": "L",

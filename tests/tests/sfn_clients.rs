@@ -256,8 +256,33 @@ fn a_mock_config_file_answers_the_test_case_named_after_the_arn() {
     );
     let s = summary(&out);
     assert_eq!(count(&s, "failed"), 0, "{s}");
-    assert_eq!(count(&s, "passed"), 8, "{s}");
+    assert_eq!(count(&s, "passed"), 9, "{s}");
     assert_eq!(s["shape_violations"], Value::Array(vec![]), "{s}");
+    assert_sent_messages_are_queued(&server, &s);
+}
+
+/// The messages `mock_config.py` reports sent by an unmocked `sqs:sendMessage` state (its
+/// HybridPath of `MockLambdaSqs`) are in the server's SQS stand-in, one message, its id and body.
+fn assert_sent_messages_are_queued(server: &Server, summary: &Value) {
+    let sent = summary["sent"]
+        .as_array()
+        .unwrap_or_else(|| panic!("summary without sent: {summary}"));
+    assert_eq!(sent.len(), 1, "{summary}");
+    let url = sent[0]["QueueUrl"].as_str().expect("QueueUrl");
+    let queues = mdlc_local::sqs::SqsQueues::new(server._state.path().join("sqs"));
+    let messages = queues
+        .messages(url)
+        .unwrap_or_else(|e| panic!("reading queue {url}: {e}"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(
+        messages[0]["MessageId"], sent[0]["MessageId"],
+        "{messages:?}"
+    );
+    assert_eq!(messages[0]["Body"], sent[0]["Body"], "{messages:?}");
+    assert_eq!(
+        messages[0]["MD5OfBody"].as_str(),
+        Some(mdlc_local::sqs::md5_hex(sent[0]["Body"].as_str().unwrap_or_default()).as_str())
+    );
 }
 
 /// The path of function `mdlc-sfn-mock-audit` on a Lambda Invoke API.
@@ -345,7 +370,8 @@ fn a_mock_config_test_case_sends_its_unmocked_lambda_states_to_the_lambda_endpoi
     );
     let s = summary(&out);
     assert_eq!(count(&s, "failed"), 0, "{s}");
-    assert_eq!(count(&s, "passed"), 8, "{s}");
+    assert_eq!(count(&s, "passed"), 9, "{s}");
+    assert_sent_messages_are_queued(&server, &s);
     let paths = api.paths.lock().unwrap_or_else(|e| e.into_inner()).clone();
     // HybridPath's Audit, and Charge of the execution without a test case (404: it fails)
     assert!(
