@@ -127,6 +127,11 @@ impl App {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A weak reference to this server (for the invokers of its executions).
+    pub(crate) fn weak(&self) -> Weak<App> {
+        self.me.clone()
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -4,8 +4,9 @@
 //! [`CallbackInvoker`] wraps the server's task invoker. For a `.waitForTaskToken` resource it
 //! registers the token of the Task (`$$.Task.Token`), sends the message — a Lambda function
 //! (`arn:aws:states:::lambda:invoke.waitForTaskToken`) is invoked and an SQS message
-//! (`arn:aws:states:::sqs:sendMessage.waitForTaskToken`) is sent to the local cloud's queue,
-//! both through the inner invoker; other services (SNS, EventBridge, ...) have no local
+//! (`arn:aws:states:::sqs:sendMessage.waitForTaskToken`) is sent to the local cloud's queue and a
+//! child execution (`arn:aws:states:::states:startExecution.waitForTaskToken`) is started, all
+//! through the inner invoker; other services (SNS, EventBridge, ...) have no local
 //! endpoint, so nothing is sent and a client reads the token from the TaskScheduled event's
 //! parameters — and waits for the answer.
 //! Every other resource goes to the inner invoker unchanged.
@@ -24,7 +25,11 @@ const LAMBDA_CALLBACK: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
 
 /// The callback resources whose message the inner invoker sends (its own result is not the
 /// Task's: the answer to the token is).
-const SENT_CALLBACKS: [&str; 2] = [LAMBDA_CALLBACK, mdlc_local::sqs::SEND_MESSAGE_CALLBACK];
+const SENT_CALLBACKS: [&str; 3] = [
+    LAMBDA_CALLBACK,
+    mdlc_local::sqs::SEND_MESSAGE_CALLBACK,
+    crate::nested::START_EXECUTION_CALLBACK,
+];
 
 /// An answer to a task token.
 type Answer = Result<Value, TaskFailure>;

@@ -9,6 +9,7 @@
 //! - `ops`: the operations;
 //! - [`app`]: state machines, executions (Tokio tasks, bounded), their live histories;
 //! - [`callback`]: `.waitForTaskToken` and SendTask*;
+//! - [`nested`]: `arn:aws:states:::states:startExecution[...]` Tasks as executions of the server;
 //! - [`history`]: the engine's events in GetExecutionHistory's shape;
 //! - [`store`]: persistence under `<state dir>/serve/`;
 //! - [`dashboard`]: the dashboard at `GET /` and its JSON endpoints.
@@ -22,6 +23,7 @@ pub mod callback;
 pub mod dashboard;
 pub mod error;
 pub mod history;
+pub mod nested;
 mod ops;
 pub mod protocol;
 pub mod request;

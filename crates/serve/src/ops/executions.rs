@@ -14,6 +14,7 @@ use crate::arn::{self, Target};
 use crate::callback::CallbackInvoker;
 use crate::error::ApiError;
 use crate::history;
+use crate::nested::NestedInvoker;
 use crate::request::{
     ARN, CAUSE, DATA, ERROR, EXECUTIONS_PAGE_TOKEN, NAME, PAGE_TOKEN, Request, TRACE_HEADER,
 };
@@ -81,15 +82,20 @@ fn read_start<'a>(
     })
 }
 
-/// The invoker of an execution: the server's, with the callback pattern, under the test case's
+/// The invoker of an execution: the server's, nested `startExecution` as executions of this
+/// server, with the callback pattern, under the test case's
 /// mocked responses when one is chosen.
 fn invoker_for(
     app: &App,
     machine: &str,
     test_case: Option<&str>,
 ) -> Result<Arc<dyn TaskInvoker>, ApiError> {
-    let base: Arc<dyn TaskInvoker> = Arc::new(CallbackInvoker {
+    let nested: Arc<dyn TaskInvoker> = Arc::new(NestedInvoker {
         inner: app.config.invoker.clone(),
+        app: app.weak(),
+    });
+    let base: Arc<dyn TaskInvoker> = Arc::new(CallbackInvoker {
+        inner: nested,
         tokens: app.tokens.clone(),
     });
     let (Some(tc), Some(config)) = (test_case, &app.config.mock) else {
@@ -172,6 +178,17 @@ pub fn start(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let s = read_start(app, body, false)?;
     let (record, _) = launch(app, s)?;
     Ok(json!({"executionArn": record.execution_arn, "startDate": record.start_date}))
+}
+
+/// StartExecution of a nested `arn:aws:states:::states:startExecution[...]` Task: the same checks
+/// and start as a client's request (`body` has its members); returns the child's record and the
+/// task running it (none when an identical request found it already running).
+pub(crate) fn start_child(
+    app: &App,
+    body: &Map<String, Value>,
+) -> Result<(ExecutionRecord, Option<tokio::task::JoinHandle<()>>), ApiError> {
+    let s = read_start(app, body, false)?;
+    launch(app, s)
 }
 
 pub async fn start_sync(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {

@@ -1,7 +1,7 @@
 //! The operations, by their `X-Amz-Target` name.
 
 mod common;
-mod executions;
+pub(crate) mod executions;
 mod machines;
 mod tags;
 mod tasks;
