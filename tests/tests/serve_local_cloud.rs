@@ -6,10 +6,11 @@
 //!   built-in trainer (`mdlc-trainer`) from a few CSV rows written into the local S3 stand-in
 //!   (`<state dir>/s3/<bucket>/<key>`), and the execution's output is DescribeTrainingJob's;
 //! - a Lambda function ARN naming one of the project's functions (`initialize`) runs in the
-//!   server's process.
+//!   server's process;
+//! - another function runs as the command `--function NAME=COMMAND` gives it.
 //!
-//! Nested `startExecution` is tested in `crates/serve/tests/nested.rs`; `--function` and
-//! `--lambda-endpoint` in `tests/tests/sfn_clients.rs` (boto3).
+//! Nested `startExecution` is tested in `crates/serve/tests/nested.rs`; `--lambda-endpoint` (and
+//! `--function` under a MockConfigFile test case) in `tests/tests/sfn_clients.rs` (boto3).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -39,9 +40,9 @@ impl Drop for Server {
     }
 }
 
-/// Starts `mdlc serve --port 0 --state-dir <temp dir> --quiet`; `seed` prepares the state
-/// directory first.
-fn serve(seed: impl FnOnce(&Path)) -> Server {
+/// Starts `mdlc serve --port 0 --state-dir <temp dir> --quiet [extra...]`; `seed` prepares the
+/// state directory first.
+fn serve(extra: &[&str], seed: impl FnOnce(&Path)) -> Server {
     let mdlc = built_binary("mdlc-cli", "mdlc")
         .unwrap_or_else(|e| panic!("the mdlc binary is needed by this test: {e}"));
     let state = tempfile::tempdir().expect("temp dir");
@@ -49,6 +50,7 @@ fn serve(seed: impl FnOnce(&Path)) -> Server {
     let mut child = Command::new(&mdlc)
         .args(["serve", "--port", "0", "--quiet", "--state-dir"])
         .arg(state.path())
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -164,7 +166,7 @@ fn write(path: &Path, text: &str) {
 #[ignore = "needs the built mdlc and mdlc-trainer binaries: run with --run-ignored all (make test)"]
 async fn a_sync_training_job_trains_on_the_emulator_and_the_output_is_describe_training_job() {
     ensure_trainer();
-    let server = serve(|dir| {
+    let server = serve(&[], |dir| {
         write(&dir.join("s3/data/xgb/train/train.csv"), &rows(24, 0));
         write(
             &dir.join("s3/data/xgb/validation/validation.csv"),
@@ -240,7 +242,7 @@ async fn a_sync_training_job_trains_on_the_emulator_and_the_output_is_describe_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built mdlc binary: run with --run-ignored all (make test)"]
 async fn a_project_function_runs_in_the_server_process_without_function_options() {
-    let server = serve(|_| {});
+    let server = serve(&[], |_| {});
     let client = client(&server).await;
     let definition = json!({
         "StartAt": "Initialize",
@@ -303,4 +305,50 @@ async fn a_project_function_runs_in_the_server_process_without_function_options(
         "{:?}",
         d.cause()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built mdlc binary: run with --run-ignored all (make test)"]
+async fn another_function_runs_as_its_function_command_and_an_unknown_one_is_not_found() {
+    let server = serve(&["--function", r#"rename=sed 's/"n"/"renamed"/'"#], |_| {});
+    let client = client(&server).await;
+    let task = |function: &str| {
+        json!({
+            "StartAt": "Call",
+            "States": {"Call": {
+                "Type": "Task",
+                "Resource": format!("arn:aws:lambda:us-east-1:000000000000:function:{function}"),
+                "End": true
+            }}
+        })
+    };
+    let done = run(
+        &client,
+        "Rename",
+        &task("rename"),
+        &json!({"n": 7}),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        done.error(),
+        done.cause()
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output().unwrap()).unwrap(),
+        json!({"renamed": 7})
+    );
+    let missing = run(
+        &client,
+        "Missing",
+        &task("nobody-has-it"),
+        &json!({}),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(missing.status(), &ExecutionStatus::Failed);
+    assert_eq!(missing.error(), Some("Lambda.ResourceNotFoundException"));
 }
