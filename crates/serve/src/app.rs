@@ -85,6 +85,10 @@ pub struct Launch {
     pub input: Value,
     pub invoker: Arc<dyn TaskInvoker>,
     pub clock: Arc<dyn Clock>,
+    /// Whether it waits for one of the `max_concurrent` slots. A child whose parent's Task waits
+    /// for it (`startExecution.sync`, `.sync:2`, `.waitForTaskToken`) does not: its parent holds
+    /// a slot already, and waiting for another could wait forever.
+    pub bounded: bool,
 }
 
 impl App {
@@ -275,10 +279,16 @@ impl App {
         let slots = self.slots.clone();
         let machine = launch.machine;
         let input = launch.input;
+        let bounded = launch.bounded;
         Ok(tokio::spawn(async move {
             let run = async {
-                let Ok(_slot) = slots.acquire_owned().await else {
-                    return None;
+                let _slot = if bounded {
+                    match slots.acquire_owned().await {
+                        Ok(slot) => Some(slot),
+                        Err(_) => return None,
+                    }
+                } else {
+                    None
                 };
                 Some(machine.execute(input, options).await)
             };

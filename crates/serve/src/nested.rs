@@ -12,6 +12,10 @@
 //! - `.waitForTaskToken`: the child is started and the Task waits for its token
 //!   ([`crate::callback`]).
 //!
+//! A child its parent's Task waits for (every pattern but request-response) takes none of the
+//! `--max-concurrent` slots: its parent holds one already, and with all of them held by waiting
+//! parents the children would never run.
+//!
 //! A refused start (an unknown state machine, a taken name, input that is not JSON) fails the
 //! Task with `StepFunctions.<Code>Exception` (`StepFunctions.StateMachineDoesNotExistException`,
 //! ...), the cause AWS's message with the service's error details after it.
@@ -66,7 +70,8 @@ impl TaskInvoker for NestedInvoker {
             .ok_or_else(|| TaskFailure::new("States.Runtime", "the server has stopped"))?;
         let body = start_request(&request.parameters, &request.state_name)?;
         let (record, handle) =
-            crate::ops::executions::start_child(&app, &body).map_err(|e| service_failure(&e))?;
+            crate::ops::executions::start_child(&app, &body, !pattern.is_empty())
+                .map_err(|e| service_failure(&e))?;
         let Some(json_output) = sync else {
             return Ok(json!({
                 "ExecutionArn": record.execution_arn,

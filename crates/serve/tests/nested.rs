@@ -340,3 +340,35 @@ async fn a_wait_for_task_token_start_runs_the_child_and_waits_for_the_answer_to_
         json!({"answered": true})
     );
 }
+
+#[tokio::test]
+async fn a_sync_child_runs_even_when_its_waiting_parent_holds_the_last_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(
+        dir.path(),
+        Options {
+            max_concurrent: 1,
+            ..Options::default()
+        },
+    );
+    let client = server.client().await;
+    let child = create(&client, "Inner", &child_machine()).await;
+    let mut task = start_task(".sync:2", &child, "inner-1", 4, "$.r");
+    task["End"] = json!(true);
+    let parent = create(
+        &client,
+        "Outer",
+        &json!({"StartAt": "Start", "States": {"Start": task}}),
+    )
+    .await;
+    let started = client
+        .start_execution()
+        .state_machine_arn(&parent)
+        .send()
+        .await
+        .unwrap();
+    let done = until_done(&client, started.execution_arn()).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    let out: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(out["r"]["Output"], json!({"n": 8}));
+}

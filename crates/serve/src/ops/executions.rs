@@ -120,6 +120,7 @@ fn clock(app: &App) -> Arc<dyn Clock> {
 fn launch(
     app: &App,
     s: StartRequest<'_>,
+    bounded: bool,
 ) -> Result<(ExecutionRecord, Option<tokio::task::JoinHandle<()>>), ApiError> {
     let machine = StateMachine::from_json_str(&s.machine.definition)
         .map_err(|e| ApiError::invalid_definition(&e.to_string()))?;
@@ -169,6 +170,7 @@ fn launch(
             input: s.input,
             invoker,
             clock,
+            bounded,
         })
         .map_err(internal)?;
     Ok((record, Some(handle)))
@@ -176,19 +178,21 @@ fn launch(
 
 pub fn start(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let s = read_start(app, body, false)?;
-    let (record, _) = launch(app, s)?;
+    let (record, _) = launch(app, s, true)?;
     Ok(json!({"executionArn": record.execution_arn, "startDate": record.start_date}))
 }
 
 /// StartExecution of a nested `arn:aws:states:::states:startExecution[...]` Task: the same checks
 /// and start as a client's request (`body` has its members); returns the child's record and the
-/// task running it (none when an identical request found it already running).
+/// task running it (none when an identical request found it already running). A child its
+/// parent waits for (`parent_waits`) takes no slot of `max_concurrent` (see [`Launch::bounded`]).
 pub(crate) fn start_child(
     app: &App,
     body: &Map<String, Value>,
+    parent_waits: bool,
 ) -> Result<(ExecutionRecord, Option<tokio::task::JoinHandle<()>>), ApiError> {
     let s = read_start(app, body, false)?;
-    launch(app, s)
+    launch(app, s, !parent_waits)
 }
 
 pub async fn start_sync(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
@@ -202,7 +206,7 @@ pub async fn start_sync(app: &App, body: &Map<String, Value>) -> Result<Value, A
             ),
         ));
     }
-    let (record, handle) = launch(app, s)?;
+    let (record, handle) = launch(app, s, true)?;
     if let Some(h) = handle {
         let _ = h.await;
     }
