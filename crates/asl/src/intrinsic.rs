@@ -771,12 +771,6 @@ impl Intrinsic {
     }
 }
 
-/// Helper for tests and callers that only need a value map.
-#[allow(dead_code)]
-pub(crate) fn empty_object() -> Value {
-    Value::Object(Map::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -947,10 +941,37 @@ mod tests {
 
     #[test]
     fn sibling_calls_do_not_add_up_to_the_nesting_limit() {
-        let siblings = vec!["States.Array()"; 60].join(", ");
+        // more siblings than the nesting limit: each call leaves the depth as it found it
+        let n = MAX_INTRINSIC_DEPTH + 50;
+        let siblings = vec!["States.Array()"; n].join(", ");
         let src = format!("States.Array({siblings})");
         let out = run(&src, json!({}));
-        assert_eq!(out.ok().and_then(|v| v.as_array().map(Vec::len)), Some(60));
+        assert_eq!(out.ok().and_then(|v| v.as_array().map(Vec::len)), Some(n));
+    }
+
+    #[test]
+    fn a_random_seed_is_a_number_truncated_below_nine_quadrillion() {
+        let seeded = |seed: &str| run(&format!("States.MathRandom(1, 1000, {seed})"), json!({}));
+        assert_eq!(seeded("7.9"), seeded("7"));
+        assert!(seeded("8999999999999999").is_ok());
+        for big in ["9.0e15", "1.0e300", "-9.0e15"] {
+            assert_eq!(
+                seeded(big),
+                failure("Invalid arguments in States.MathRandom: the seed must be an integer"),
+                "{big}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_merge_refuses_a_deep_merge_when_the_definition_is_read() {
+        assert_eq!(
+            parse_error("States.JsonMerge($.a, $.b, true)").as_deref(),
+            Some(
+                "States.JsonMerge: the third argument must be false (deep merge is not supported)"
+            )
+        );
+        assert_eq!(parse_error("States.JsonMerge($.a, $.b, false)"), None);
     }
 
     #[test]

@@ -996,6 +996,28 @@ mod tests {
     }
 
     #[test]
+    fn names_in_filters_take_underscores_digits_and_non_ascii_letters() {
+        let doc = json!({"xs": [{"a_1": 1, "é": 2}, {"a_1": 3, "é": 4}]});
+        assert_eq!(read("$.xs[?(@.a_1 == 3)].é", &doc), Ok(json!([4])));
+        assert_eq!(read("$.xs[?(@.é == 2)].a_1", &doc), Ok(json!([1])));
+    }
+
+    #[test]
+    fn a_dollar_followed_by_a_name_is_a_variable() {
+        let p = JsonPath::parse("$my_var1.x").unwrap();
+        assert_eq!(p.root(), &Root::Variable(Arc::from("my_var1")));
+        assert_eq!(JsonPath::parse("$.x").unwrap().root(), &Root::Input);
+    }
+
+    #[test]
+    fn after_a_bracket_only_a_dot_or_a_bracket_may_follow() {
+        assert_eq!(
+            JsonPath::parse("$.a[0]x").err().as_deref(),
+            Some("expected '.' or '[' at offset 6 of path '$.a[0]x'")
+        );
+    }
+
+    #[test]
     fn a_path_may_have_256_segments_and_no_more() {
         let at = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS));
         assert!(JsonPath::parse(&at).is_ok());
