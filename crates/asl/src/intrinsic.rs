@@ -2,7 +2,7 @@
 //! once at validation time, evaluated against the state's input, context object and variables.
 
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::limits::{MAX_PAYLOAD_BYTES, PayloadError, check_payload};
 use crate::path::{JsonPath, PathEnv, PathError};
