@@ -1018,6 +1018,44 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_name_escapes_only_its_own_quote() {
+        let doc = json!({"a'b": 1, "x\"y": 2, "c\\d": 3});
+        assert_eq!(read(r"$['a\'b']", &doc), Ok(json!(1)));
+        assert_eq!(read(r#"$["x\"y"]"#, &doc), Ok(json!(2)));
+        // any other backslash is the character itself
+        assert_eq!(read(r"$['c\d']", &doc), Ok(json!(3)));
+    }
+
+    #[test]
+    fn a_filter_may_compare_with_the_root() {
+        let doc = json!({"target": 2, "xs": [{"v": 1}, {"v": 2}, {"v": 2}]});
+        assert_eq!(
+            read("$.xs[?(@.v == $.target)]", &doc),
+            Ok(json!([{"v": 2}, {"v": 2}]))
+        );
+    }
+
+    #[test]
+    fn chained_filters_do_not_add_up_to_the_depth_limit() {
+        let path = format!("$.xs{}", "[?(@.v == 1)]".repeat(MAX_PATH_DEPTH + 8));
+        assert!(JsonPath::parse(&path).is_ok(), "{path}");
+        let nested = format!(
+            "$.xs[?({}@.v == 1{})]",
+            "(".repeat(MAX_PATH_DEPTH),
+            ")".repeat(MAX_PATH_DEPTH)
+        );
+        assert!(JsonPath::parse(&nested).is_err());
+    }
+
+    #[test]
+    fn a_bracket_of_something_else_is_refused_by_name() {
+        assert_eq!(
+            JsonPath::parse("$.a[x]").err().as_deref(),
+            Some("invalid bracket expression at offset 4 of path '$.a[x]'")
+        );
+    }
+
+    #[test]
     fn a_path_may_have_256_segments_and_no_more() {
         let at = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS));
         assert!(JsonPath::parse(&at).is_ok());
