@@ -856,8 +856,8 @@ impl<'a> Parser<'a> {
             }
             Some(b'\'' | b'"') => Ok(Operand::Literal(Value::String(self.quoted()?))),
             Some(b) if b == b'-' || b.is_ascii_digit() => {
+                // the number's characters, its first ('-' or a digit) among them
                 let start = self.i;
-                self.i += 1;
                 while self.peek().is_some_and(|b| {
                     b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')
                 }) {
