@@ -12,74 +12,36 @@
 //! Nested `startExecution` is tested in `crates/serve/tests/nested.rs`; `--lambda-endpoint` (and
 //! `--function` under a MockConfigFile test case) in `tests/tests/sfn_clients.rs` (boto3).
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use mdlc_tests::{built_binary, ensure_trainer};
+use mdlc_tests::ensure_trainer;
+use mdlc_tests::serve::ServeProcess;
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/StepFunctionsRole";
 const SAGEMAKER_ROLE: &str = "arn:aws:iam::000000000000:role/SageMakerRole";
 const XGB: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
 
-/// A running `mdlc serve`, killed when dropped.
+/// A running `mdlc serve` (tests/src/serve.rs) on a state directory of its own.
 struct Server {
-    child: Child,
+    /// Kept for its drop, which kills the server.
+    _process: ServeProcess,
     endpoint: String,
     state: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `mdlc serve --port 0 --state-dir <temp dir> --quiet [extra...]`; `seed` prepares the
 /// state directory first.
 fn serve(extra: &[&str], seed: impl FnOnce(&Path)) -> Server {
-    let mdlc = built_binary("mdlc-cli", "mdlc")
-        .unwrap_or_else(|e| panic!("the mdlc binary is needed by this test: {e}"));
     let state = tempfile::tempdir().expect("temp dir");
     seed(state.path());
-    let mut child = Command::new(&mdlc)
-        .args(["serve", "--port", "0", "--quiet", "--state-dir"])
-        .arg(state.path())
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mdlc.display()));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut first = String::new();
-        let read = reader.read_line(&mut first).map(|_| first);
-        let _ = tx.send(read);
-        let _ = std::io::copy(&mut reader.take(u64::MAX), &mut std::io::sink());
-    });
-    let line = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(line)) => line,
-        other => {
-            let _ = child.kill();
-            panic!("mdlc serve printed no endpoint: {other:?}")
-        }
-    };
-    let endpoint = line.trim().to_string();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "mdlc serve's first line is not its endpoint: {line:?}"
-    );
+    let args: Vec<&str> = ["--quiet"].iter().chain(extra).copied().collect();
+    let process = ServeProcess::start(state.path(), &args);
     Server {
-        child,
-        endpoint,
+        endpoint: process.endpoint.clone(),
+        _process: process,
         state,
     }
 }

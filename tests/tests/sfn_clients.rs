@@ -25,11 +25,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
-use mdlc_tests::{built_binary, workspace_root};
+use mdlc_tests::serve::ServeProcess;
+use mdlc_tests::workspace_root;
 use serde_json::Value;
 
 const NEEDS: &str = "needs boto3 and the AWS CLI in .tools/venv: run scripts/tools.sh test";
@@ -37,9 +37,6 @@ const NEEDS: &str = "needs boto3 and the AWS CLI in .tools/venv: run scripts/too
 /// The function the `.waitForTaskToken` round trip invokes (operations.py's default); the server
 /// runs it as a child process that ignores its event, so the task waits for the token.
 const CALLBACK_FUNCTION: &str = "mdlc-sfn-clients-callback=cat >/dev/null; echo '{}'";
-
-/// A hang guard for the server's start, not a performance bound.
-const START_LIMIT: Duration = Duration::from_secs(180);
 
 fn suites() -> PathBuf {
     workspace_root().join("tests/sfn_clients")
@@ -60,18 +57,12 @@ fn corpus_dir() -> PathBuf {
     root.join("../shared/conformance/asl-aws-recorded/cases")
 }
 
-/// A running `mdlc serve`, killed when dropped.
+/// A running `mdlc serve` (tests/src/serve.rs) on a state directory of its own.
 struct Server {
-    child: Child,
+    /// Kept for its drop, which kills the server.
+    _process: ServeProcess,
     endpoint: String,
-    _state: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    state: tempfile::TempDir,
 }
 
 /// Starts `mdlc serve --port 0 --state-dir <temp> [extra...]` and reads its endpoint.
@@ -81,56 +72,12 @@ fn serve(extra: &[&str]) -> Server {
 
 /// [`serve`] with environment variables set for the server.
 fn serve_with_env(extra: &[&str], env: &[(&str, &Path)]) -> Server {
-    let mdlc = built_binary("mdlc-cli", "mdlc")
-        .unwrap_or_else(|e| panic!("the mdlc binary is needed by this test: {e}"));
     let state = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(&mdlc)
-        .args(["serve", "--port", "0", "--state-dir"])
-        .arg(state.path())
-        .args(extra)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mdlc.display()));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut first = String::new();
-        let read = reader.read_line(&mut first).map(|_| first);
-        let _ = tx.send(read);
-        // Keep draining so the server never blocks on a full pipe.
-        let _ = std::io::copy(&mut reader.take(u64::MAX), &mut std::io::sink());
-    });
-    let line = match rx.recv_timeout(START_LIMIT) {
-        Ok(Ok(line)) => line,
-        Ok(Err(e)) => {
-            let _ = child.kill();
-            panic!("reading mdlc serve's stdout: {e}")
-        }
-        Err(_) => {
-            let _ = child.kill();
-            panic!("mdlc serve printed no endpoint within {START_LIMIT:?}")
-        }
-    };
-    let endpoint = line.trim().to_string();
-    if endpoint.is_empty() {
-        let _ = child.kill();
-        panic!("mdlc serve ended without printing its endpoint (its stderr is above)");
-    }
-    if !endpoint.starts_with("http://127.0.0.1:") {
-        let status = child.try_wait().ok().flatten();
-        let _ = child.kill();
-        panic!(
-            "mdlc serve's first stdout line is not a loopback endpoint: {line:?} (exit status {status:?})"
-        );
-    }
+    let process = ServeProcess::start_with_env(state.path(), extra, env);
     Server {
-        child,
-        endpoint,
-        _state: state,
+        endpoint: process.endpoint.clone(),
+        _process: process,
+        state,
     }
 }
 
@@ -269,7 +216,7 @@ fn assert_sent_messages_are_queued(server: &Server, summary: &Value) {
         .unwrap_or_else(|| panic!("summary without sent: {summary}"));
     assert_eq!(sent.len(), 1, "{summary}");
     let url = sent[0]["QueueUrl"].as_str().expect("QueueUrl");
-    let queues = mdlc_local::sqs::SqsQueues::new(server._state.path().join("sqs"));
+    let queues = mdlc_local::sqs::SqsQueues::new(server.state.path().join("sqs"));
     let messages = queues
         .messages(url)
         .unwrap_or_else(|e| panic!("reading queue {url}: {e}"));
