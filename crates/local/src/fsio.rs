@@ -1,4 +1,4 @@
-//! File writes of the local cloud's object store and registry.
+//! File writes of the local cloud's object store, registry and queues.
 
 use std::path::Path;
 
@@ -7,6 +7,20 @@ use mdlc_core::PortError;
 /// An I/O failure as the ports report it: what was being done, to which path, and why.
 pub(crate) fn io_error(what: &str, path: &Path, err: std::io::Error) -> PortError {
     PortError::unavailable(format!("{what} {}: {err}", path.display()))
+}
+
+/// Opens (creating it) the lock file at `path` and takes its exclusive OS lock, held until the
+/// returned file is dropped: the one way the local cloud serialises writers of a file across
+/// processes.
+pub(crate) fn lock_file(path: &Path) -> Result<std::fs::File, PortError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_error("opening", path, e))?;
+    file.lock().map_err(|e| io_error("locking", path, e))?;
+    Ok(file)
 }
 
 /// [`mdlc_trainer::fsio::replace_file`] (write, sync, rename; the temp file removed on failure)

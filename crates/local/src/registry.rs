@@ -21,7 +21,7 @@ use mdlc_core::registry_ops::{Operation, OperationError, VersionChange};
 use mdlc_core::registry_state::{self, RegistryState};
 use serde::{Deserialize, Serialize};
 
-use crate::fsio::{io_error, replace_file};
+use crate::fsio::{io_error, lock_file, replace_file};
 
 const DB_FILE: &str = "registry.json";
 const LOCK_FILE: &str = "registry.lock";
@@ -101,14 +101,7 @@ impl FsRegistry {
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
             let lock_path = dir.join(LOCK_FILE);
-            let lock = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .map_err(|e| io_error("opening", &lock_path, e))?;
-            lock.lock()
-                .map_err(|e| io_error("locking", &lock_path, e))?;
+            let lock = lock_file(&lock_path)?;
             let result = (|| {
                 let mut db = load(&dir)?;
                 let (value, dirty) = change(&mut db)?;

@@ -26,7 +26,7 @@ use mdlc_asl::TaskFailure;
 use mdlc_core::PortError;
 use serde_json::{Map, Value, json};
 
-use crate::fsio::{io_error, replace_file};
+use crate::fsio::{io_error, lock_file, replace_file};
 
 /// The optimized integration's request-response resource.
 pub const SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
@@ -292,14 +292,7 @@ impl SqsQueues {
         let dir = path.parent().unwrap_or(&self.dir).to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
         let lock_path = dir.join(format!("{}.json.lock", queue.name));
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| io_error("opening", &lock_path, e))?;
-        lock.lock()
-            .map_err(|e| io_error("locking", &lock_path, e))?;
+        let lock = lock_file(&lock_path)?;
         let result = (|| {
             let mut doc = read_queue(&path)?;
             if doc.is_null() {
