@@ -27,6 +27,25 @@ fn start_task(resource_suffix: &str, child: &str, name: &str, n: i64, result: &s
     })
 }
 
+/// Creates machine `name` whose only state is `task` (made the end state) and starts it; the
+/// execution's ARN.
+async fn start_parent(client: &aws_sdk_sfn::Client, name: &str, mut task: Value) -> String {
+    task["End"] = json!(true);
+    let parent = create(
+        client,
+        name,
+        &json!({"StartAt": "Start", "States": {"Start": task}}),
+    )
+    .await;
+    let started = client
+        .start_execution()
+        .state_machine_arn(&parent)
+        .send()
+        .await
+        .unwrap();
+    started.execution_arn().to_string()
+}
+
 fn execution_arn(machine: &str, name: &str) -> String {
     format!("arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:execution:{machine}:{name}")
 }
@@ -153,21 +172,13 @@ async fn a_nested_start_of_an_unknown_state_machine_fails_the_task_with_state_ma
     let server = TestServer::start(dir.path(), Options::default());
     let client = server.client().await;
     let missing = format!("arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:Nowhere");
-    let mut task = start_task(".sync:2", &missing, "c", 1, "$.r");
-    task["End"] = json!(true);
-    let parent = create(
+    let started = start_parent(
         &client,
         "Orphan",
-        &json!({"StartAt": "Start", "States": {"Start": task}}),
+        start_task(".sync:2", &missing, "c", 1, "$.r"),
     )
     .await;
-    let started = client
-        .start_execution()
-        .state_machine_arn(&parent)
-        .send()
-        .await
-        .unwrap();
-    let done = until_done(&client, started.execution_arn()).await;
+    let done = until_done(&client, &started).await;
     assert_eq!(done.status(), &ExecutionStatus::Failed);
     assert_eq!(
         done.error(),
@@ -193,21 +204,13 @@ async fn a_failed_child_fails_the_sync_task_with_states_task_failed_and_its_desc
         &json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Child.Broke", "Cause": "on purpose"}}}),
     )
     .await;
-    let mut task = start_task(".sync:2", &child, "broken", 1, "$.r");
-    task["End"] = json!(true);
-    let parent = create(
+    let started = start_parent(
         &client,
         "Waits",
-        &json!({"StartAt": "Start", "States": {"Start": task}}),
+        start_task(".sync:2", &child, "broken", 1, "$.r"),
     )
     .await;
-    let started = client
-        .start_execution()
-        .state_machine_arn(&parent)
-        .send()
-        .await
-        .unwrap();
-    let done = until_done(&client, started.execution_arn()).await;
+    let done = until_done(&client, &started).await;
     assert_eq!(done.status(), &ExecutionStatus::Failed);
     assert_eq!(done.error(), Some("States.TaskFailed"));
     let cause: Value = serde_json::from_str(done.cause().unwrap()).unwrap();
@@ -240,20 +243,12 @@ async fn stopping_a_parent_waiting_on_a_sync_child_stops_the_child() {
         &json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}),
     )
     .await;
-    let mut task = start_task(".sync", &child, "slow-child", 1, "$.r");
-    task["End"] = json!(true);
-    let parent = create(
+    let started = start_parent(
         &client,
         "Impatient",
-        &json!({"StartAt": "Start", "States": {"Start": task}}),
+        start_task(".sync", &child, "slow-child", 1, "$.r"),
     )
     .await;
-    let started = client
-        .start_execution()
-        .state_machine_arn(&parent)
-        .send()
-        .await
-        .unwrap();
     let child_arn = execution_arn("Slow", "slow-child");
     // the child exists and waits once its Wait state is entered
     let _ = {
@@ -277,7 +272,7 @@ async fn stopping_a_parent_waiting_on_a_sync_child_stops_the_child() {
     };
     client
         .stop_execution()
-        .execution_arn(started.execution_arn())
+        .execution_arn(&started)
         .send()
         .await
         .unwrap();
@@ -353,21 +348,13 @@ async fn a_sync_child_runs_even_when_its_waiting_parent_holds_the_last_slot() {
     );
     let client = server.client().await;
     let child = create(&client, "Inner", &child_machine()).await;
-    let mut task = start_task(".sync:2", &child, "inner-1", 4, "$.r");
-    task["End"] = json!(true);
-    let parent = create(
+    let started = start_parent(
         &client,
         "Outer",
-        &json!({"StartAt": "Start", "States": {"Start": task}}),
+        start_task(".sync:2", &child, "inner-1", 4, "$.r"),
     )
     .await;
-    let started = client
-        .start_execution()
-        .state_machine_arn(&parent)
-        .send()
-        .await
-        .unwrap();
-    let done = until_done(&client, started.execution_arn()).await;
+    let done = until_done(&client, &started).await;
     assert_eq!(done.status(), &ExecutionStatus::Succeeded);
     let out: Value = serde_json::from_str(done.output().unwrap()).unwrap();
     assert_eq!(out["r"]["Output"], json!({"n": 8}));
