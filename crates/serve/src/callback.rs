@@ -22,13 +22,16 @@ use tokio::sync::oneshot;
 use crate::error::ApiError;
 
 const LAMBDA_CALLBACK: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+/// A nested execution's callback pattern (`crate::nested` starts the child, which answers the
+/// token).
+const START_EXECUTION_CALLBACK: &str = "arn:aws:states:::states:startExecution.waitForTaskToken";
 
 /// The callback resources whose message the inner invoker sends (its own result is not the
 /// Task's: the answer to the token is).
 const SENT_CALLBACKS: [&str; 3] = [
     LAMBDA_CALLBACK,
     mdlc_local::sqs::SEND_MESSAGE_CALLBACK,
-    crate::nested::START_EXECUTION_CALLBACK,
+    START_EXECUTION_CALLBACK,
 ];
 
 /// An answer to a task token.

@@ -34,14 +34,22 @@ use crate::store::ExecutionRecord;
 
 /// The Step Functions `StartExecution` integration.
 pub const START_EXECUTION: &str = "arn:aws:states:::states:startExecution";
-/// Its callback pattern.
-pub const START_EXECUTION_CALLBACK: &str =
-    "arn:aws:states:::states:startExecution.waitForTaskToken";
+
+/// How a child starts: StartExecution's checks and start for a nested Task (given by
+/// `crate::ops::executions`, which builds this invoker: the operations sit above this module).
+/// Its arguments: the server, the request's members, whether the parent waits for the child.
+pub type StartChild =
+    fn(
+        &App,
+        &Map<String, Value>,
+        bool,
+    ) -> Result<(ExecutionRecord, Option<tokio::task::JoinHandle<()>>), ApiError>;
 
 /// The server's task invoker with nested executions; see the module documentation.
 pub struct NestedInvoker {
     pub inner: Arc<dyn TaskInvoker>,
     pub app: Weak<App>,
+    pub start: StartChild,
 }
 
 #[async_trait]
@@ -70,8 +78,7 @@ impl TaskInvoker for NestedInvoker {
             .ok_or_else(|| TaskFailure::new("States.Runtime", "the server has stopped"))?;
         let body = start_request(&request.parameters, &request.state_name)?;
         let (record, handle) =
-            crate::ops::executions::start_child(&app, &body, !pattern.is_empty())
-                .map_err(|e| service_failure(&e))?;
+            (self.start)(&app, &body, !pattern.is_empty()).map_err(|e| service_failure(&e))?;
         let Some(json_output) = sync else {
             return Ok(json!({
                 "ExecutionArn": record.execution_arn,

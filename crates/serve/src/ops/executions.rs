@@ -93,6 +93,7 @@ fn invoker_for(
     let nested: Arc<dyn TaskInvoker> = Arc::new(NestedInvoker {
         inner: app.config.invoker.clone(),
         app: app.weak(),
+        start: start_child,
     });
     let base: Arc<dyn TaskInvoker> = Arc::new(CallbackInvoker {
         inner: nested,
