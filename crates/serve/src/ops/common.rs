@@ -38,12 +38,21 @@ pub(super) fn page<T>(
     Ok((page, next))
 }
 
-/// `{"a": 1}` plus `nextToken` when there is one.
-pub(super) fn with_token(mut out: Map<String, Value>, next: Option<String>) -> Value {
+/// `{key: [one page of items]}` (see [`page`]) plus `nextToken` when more follow: the answer
+/// of a List operation or GetExecutionHistory.
+pub(super) fn paged(
+    key: &str,
+    items: Vec<Value>,
+    max: Option<i64>,
+    token: Option<&str>,
+) -> Result<Value, ApiError> {
+    let (items, next) = page(items, max, token)?;
+    let mut out = Map::new();
+    out.insert(key.into(), Value::Array(items));
     if let Some(t) = next {
         out.insert("nextToken".into(), Value::String(t));
     }
-    Value::Object(out)
+    Ok(Value::Object(out))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use mdlc_asl::mock::MockInvoker;
 use mdlc_asl::{Clock, ExecutionInputError, RealClock, StateMachine, TaskInvoker, VirtualClock};
 use serde_json::{Map, Value, json};
 
-use super::common::{internal, page, with_token};
+use super::common::{internal, paged};
 use super::machines::find;
 use crate::app::{App, Launch, epoch};
 use crate::arn::{self, Target};
@@ -320,10 +320,7 @@ pub fn list(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
             item
         })
         .collect();
-    let (items, next) = page(items, max, token)?;
-    let mut out = Map::new();
-    out.insert("executions".into(), Value::Array(items));
-    Ok(with_token(out, next))
+    paged("executions", items, max, token)
 }
 
 pub fn history(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
@@ -343,10 +340,7 @@ pub fn history(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> 
     if reverse {
         events.reverse();
     }
-    let (events, next) = page(events, max, token)?;
-    let mut out = Map::new();
-    out.insert("events".into(), Value::Array(events));
-    Ok(with_token(out, next))
+    paged("events", events, max, token)
 }
 
 pub fn stop(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {

@@ -4,7 +4,7 @@
 use mdlc_asl::StateMachine;
 use serde_json::{Map, Value, json};
 
-use super::common::{internal, page, with_token};
+use super::common::{internal, paged};
 use crate::app::{App, now};
 use crate::arn::{self, Target};
 use crate::error::ApiError;
@@ -217,10 +217,7 @@ pub fn list(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
             json!({"stateMachineArn": m.state_machine_arn, "name": m.name, "type": m.kind, "creationDate": m.creation_date})
         })
         .collect();
-    let (items, next) = page(items, max, token)?;
-    let mut out = Map::new();
-    out.insert("stateMachines".into(), Value::Array(items));
-    Ok(with_token(out, next))
+    paged("stateMachines", items, max, token)
 }
 
 pub fn update(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
