@@ -40,7 +40,7 @@ import uuid
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import boto3
 from botocore.config import Config
@@ -48,6 +48,7 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes  # noqa: E402
+from checks import CheckFailed, equal, expect  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/mdlc-sfn-mock"
 
@@ -123,19 +124,6 @@ PRICES = {
 }
 
 ORDER = {"order": "o-1"}
-
-
-class CheckFailed(Exception):
-    """A check's expectation did not hold."""
-
-
-def expect(cond: bool, message: str) -> None:
-    if not cond:
-        raise CheckFailed(message)
-
-
-def equal(got: Any, want: Any, what: str) -> None:
-    expect(got == want, f"{what}: got {got!r}, expected {want!r}")
 
 
 class Suite:

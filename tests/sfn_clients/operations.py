@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes  # noqa: E402
+from checks import CheckFailed, equal, expect  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/mdlc-sfn-clients"
 
@@ -88,19 +89,6 @@ PASS_EVENTS = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "Execu
 # ../shared/conformance/asl-aws-histories, e.g. intrinsic__array_0.json): the first state's
 # Entered event points at 0, not at ExecutionStarted.
 PASS_EVENT_IDS = [(1, 0), (2, 0), (3, 2), (4, 3)]
-
-
-class CheckFailed(Exception):
-    """A check's expectation did not hold."""
-
-
-def expect(cond: bool, message: str) -> None:
-    if not cond:
-        raise CheckFailed(message)
-
-
-def equal(got: Any, want: Any, what: str) -> None:
-    expect(got == want, f"{what}: got {got!r}, expected {want!r}")
 
 
 class Suite:
