@@ -374,7 +374,9 @@ fn run_inner(paths: &ContainerPaths, log: &mut dyn Write) -> Result<JobSummary, 
     });
     let metrics_path = paths.output_data_dir.join("metrics.json");
     std::fs::create_dir_all(&paths.output_data_dir)
-        .and_then(|()| write_atomically(&metrics_path, summary_doc.to_string().as_bytes()))
+        .and_then(|()| {
+            write_atomically(&metrics_path, summary_doc.to_string().as_bytes()).map_err(Into::into)
+        })
         .map_err(|source| JobError::Write {
             path: metrics_path.display().to_string(),
             source,

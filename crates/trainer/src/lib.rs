@@ -23,3 +23,5 @@ pub mod model;
 pub mod params;
 pub mod preprocess;
 pub mod serve;
+#[cfg(any(test, feature = "testing"))]
+pub mod tmpfs;

@@ -300,7 +300,7 @@ fn write_file(path: &Path, text: &str) -> Result<(), PreprocessError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    write_atomically(path, text.as_bytes()).map_err(err)
+    write_atomically(path, text.as_bytes()).map_err(|e| err(e.into()))
 }
 
 #[cfg(test)]
