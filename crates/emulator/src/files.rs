@@ -6,8 +6,24 @@ use std::path::{Component, Path, PathBuf};
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
-use mdlc_core::S3Uri;
 use mdlc_core::ports::ObjectStore;
+use mdlc_core::{PortError, S3Uri};
+use mdlc_trainer::fsio::Written;
+
+/// What a job's `FailureReason` says of a failed upload of `uri`: the store's error when it names
+/// the object (the local store's `could not write s3://…: …: No space left on device (os error
+/// 28)`), else `could not upload <uri>: <error>`.
+pub fn upload_error(uri: &S3Uri, e: &PortError) -> String {
+    let detail = match e {
+        PortError::Unavailable { message } => message.clone(),
+        other => other.to_string(),
+    };
+    if detail.contains(&uri.to_string()) {
+        detail
+    } else {
+        format!("could not upload {uri}: {detail}")
+    }
+}
 
 /// The relative local path of `key` under an `S3Prefix`: the part after the prefix's last `/`
 /// (so `data/train` holds `data/train.csv` as `train.csv` and `data/train/a.csv` as `train/a.csv`).
@@ -49,9 +65,14 @@ pub async fn download_prefix(
                 .await
                 .map_err(|e| format!("could not create {}: {e}", parent.display()))?;
         }
-        tokio::fs::write(&path, body)
+        // atomically: a full disk leaves no half-downloaded file in the job directory
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || mdlc_trainer::fsio::write_atomically(&target, &body))
             .await
-            .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+            .map_err(|e| format!("could not write {}: {e}", path.display()))?
+            .map_err(|e| {
+                Written::new(format!("{} (from {})", path.display(), o.uri), e).to_string()
+            })?;
         n += 1;
     }
     Ok(n)

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mdlc_core::PortError;
+use mdlc_trainer::fsio::Written;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -138,8 +139,11 @@ impl JobCell {
     pub(crate) fn persist(&self, doc: &Value) {
         let path = self.dir.join("describe.json");
         let text = serde_json::to_vec_pretty(doc).unwrap_or_default();
+        // A failed write (a full disk) leaves the previous describe.json whole; the job goes on
+        // (its Describe* is answered from memory) and the failure is logged, naming the job.
         if let Err(e) = mdlc_trainer::fsio::write_atomically(&path, &text) {
-            tracing::warn!(target: "mdlc_emulator", job = %self.name, "could not persist {}: {e}", path.display());
+            let e = Written::new(format!("the Describe* document of job {}", self.name), e);
+            tracing::warn!(target: "mdlc_emulator", job = %self.name, "{e}");
         }
     }
 
@@ -151,12 +155,20 @@ impl JobCell {
         };
         lock(&self.logs).push(event);
         use std::io::Write;
+        let path = self.dir.join("algo-1.log");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("algo-1.log"));
+            .open(&path);
         if let Ok(mut f) = file {
-            let _ = writeln!(f, "{message}");
+            let end = f.metadata().map(|m| m.len()).ok();
+            if let Err(e) = f.write_all(format!("{message}\n").as_bytes()) {
+                // a full disk: cut the half line (the line stays in memory)
+                if let Some(end) = end {
+                    let _ = f.set_len(end);
+                }
+                tracing::warn!(target: "mdlc_emulator", job = %self.name, "could not append to the job log {}: {e}", path.display());
+            }
         }
     }
 
@@ -347,13 +359,11 @@ impl Inner {
             return Ok(false);
         }
         std::fs::create_dir_all(&dir)
-            .and_then(|_| {
-                std::fs::write(
-                    &path,
-                    serde_json::to_vec_pretty(&describe).unwrap_or_default(),
-                )
-            })
-            .map_err(|e| ApiError::internal(format!("could not write {}: {e}", path.display())))?;
+            .map_err(|e| ApiError::internal(format!("could not create {}: {e}", dir.display())))?;
+        let bytes = serde_json::to_vec_pretty(&describe).unwrap_or_default();
+        mdlc_trainer::fsio::write_atomically(&path, &bytes).map_err(|e| {
+            ApiError::internal(Written::new(format!("model {name}"), e).to_string())
+        })?;
         state.models.insert(name.to_string(), describe);
         Ok(true)
     }

@@ -243,7 +243,7 @@ async fn upload_tree(inner: &Inner, dir: &std::path::Path, base: &S3Uri) -> Resu
                 .store
                 .put(&target, body)
                 .await
-                .map_err(|e| format!("could not upload {target}: {e}"))?;
+                .map_err(|e| files::upload_error(&target, &e))?;
             n += 1;
         }
     }

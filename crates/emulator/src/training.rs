@@ -761,7 +761,11 @@ async fn fetch_channels(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
         let dest = dir.join("input/data").join(&c.name);
         match &c.source {
             ChannelSource::S3 { uri } => {
-                let n = files::download_prefix(inner.config.store.as_ref(), uri, &dest).await?;
+                // SageMaker's FailureReason for a failed input download reads
+                // "ClientError: Data download failed:<why>"
+                let n = files::download_prefix(inner.config.store.as_ref(), uri, &dest)
+                    .await
+                    .map_err(|e| format!("ClientError: Data download failed:{e}"))?;
                 if n == 0 {
                     return Err(format!(
                         "ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source (channel {})",
@@ -1016,10 +1020,13 @@ pub(crate) async fn run(
         match upload_outputs(&inner, &dir, &spec).await {
             Ok(uri) => artifacts = Some(uri),
             Err(e) => {
+                // SageMaker's FailureReason for a failed output upload reads
+                // "ClientError: Artifact upload failed:<why>"
+                cell.log(&format!("artifact upload failed: {e}"));
                 result = Outcome {
                     status: "Failed",
                     secondary: "Failed",
-                    reason: Some(format!("ClientError: {e}")),
+                    reason: Some(format!("ClientError: Artifact upload failed:{e}")),
                     upload_model: false,
                 };
             }
@@ -1083,7 +1090,7 @@ async fn upload_outputs(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
         .store
         .put(&model_uri, model)
         .await
-        .map_err(|e| format!("could not upload {model_uri}: {e}"))?;
+        .map_err(|e| files::upload_error(&model_uri, &e))?;
     if let Some(data) = data {
         let data = data.map_err(|e| format!("could not pack output/data: {e}"))?;
         let uri = base.join("output.tar.gz");
@@ -1092,7 +1099,7 @@ async fn upload_outputs(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
             .store
             .put(&uri, data)
             .await
-            .map_err(|e| format!("could not upload {uri}: {e}"))?;
+            .map_err(|e| files::upload_error(&uri, &e))?;
     }
     Ok(model_uri.to_string())
 }

@@ -449,7 +449,7 @@ async fn transform_all(
             .store
             .put(&target, out)
             .await
-            .map_err(|e| format!("could not write {target}: {e}"))?;
+            .map_err(|e| files::upload_error(&target, &e))?;
         cell.log(&format!("transformed {uri} -> {target}"));
     }
     Ok(n_records)

@@ -114,10 +114,14 @@ impl EventLog {
         let result = cut_torn_tail(&mut file)
             .and_then(|end| {
                 file.seek(SeekFrom::Start(end))?;
-                file.write_all(lines)?;
-                file.sync_data()
+                let written = file.write_all(lines).and_then(|()| file.sync_data());
+                if written.is_err() {
+                    // a full disk: no half event stays at the end of the log
+                    let _ = file.set_len(end);
+                }
+                written
             })
-            .map_err(|e| io_error("appending to", &self.path, e));
+            .map_err(|e| io_error("could not append events to", &self.path, e));
         let _ = file.unlock();
         result
     }

@@ -24,10 +24,23 @@ pub(crate) fn lock_file(path: &Path) -> Result<std::fs::File, PortError> {
 }
 
 /// [`mdlc_trainer::fsio::replace_file`] (write, sync, rename; the temp file removed on failure)
-/// with its failure as the ports report it.
-pub(crate) fn replace_file(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), PortError> {
-    mdlc_trainer::fsio::replace_file(tmp, path, bytes)
-        .map_err(|e| PortError::unavailable(e.to_string()))
+/// with its failure as the ports report it: [`PortError::Unavailable`] whose message names
+/// `what` was written (`s3://bucket/key`, `model m version 3`, `queue q`), the step, the path and
+/// the OS error, e.g. `could not write s3://b/k: writing <root>/.tmp/<id>.part: No space left on
+/// device (os error 28)`. Unavailable is the class the AWS adapters give a 5xx answer (S3's
+/// `InternalError`, DynamoDB's `InternalServerError`): a retry may succeed once space is freed.
+pub(crate) fn replace_file(
+    what: &str,
+    tmp: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), PortError> {
+    mdlc_trainer::fsio::replace_file(tmp, path, bytes).map_err(|e| write_failed(what, e))
+}
+
+/// A failed atomic write of `what` as a port error (see [`replace_file`]).
+pub(crate) fn write_failed(what: &str, e: mdlc_trainer::fsio::WriteError) -> PortError {
+    PortError::unavailable(mdlc_trainer::fsio::Written::new(what, e).to_string())
 }
 
 #[cfg(test)]
@@ -35,15 +48,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_failed_replacement_is_an_unavailable_port_naming_the_step_and_path() {
+    fn a_failed_replacement_is_an_unavailable_port_naming_what_the_step_and_path() {
         let dir = tempfile::tempdir().unwrap();
         let blocked = dir.path().join("d");
         std::fs::create_dir_all(blocked.join("inner")).unwrap();
-        let e = replace_file(&dir.path().join("d.tmp"), &blocked, b"x").unwrap_err();
+        let e = replace_file("object d", &dir.path().join("d.tmp"), &blocked, b"x").unwrap_err();
         assert!(matches!(e, PortError::Unavailable { .. }), "{e:?}");
         let text = e.to_string();
         assert!(
-            text.contains("renaming into") && text.contains("/d"),
+            text.contains("could not write object d: renaming into") && text.contains("/d"),
             "{text}"
         );
     }

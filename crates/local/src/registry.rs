@@ -90,11 +90,13 @@ impl FsRegistry {
             .map_err(|e| PortError::unavailable(format!("registry read task: {e}")))?
     }
 
-    /// Runs `change` as one transaction; nothing is written when it returns an error.
+    /// Runs `change` as one transaction; nothing is written when it returns an error. `change`
+    /// returns its value and, when it changed the database, the record it wrote (`model m
+    /// version 3`): the one a failed write (a full disk) names; the file is then as it was.
     async fn transact<T, F>(&self, change: F) -> Result<T, PortError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Database) -> Result<(T, bool), PortError> + Send + 'static,
+        F: FnOnce(&mut Database) -> Result<(T, Option<String>), PortError> + Send + 'static,
     {
         let _guard = self.local.lock().await;
         let dir = self.dir.clone();
@@ -104,9 +106,9 @@ impl FsRegistry {
             let lock = lock_file(&lock_path)?;
             let result = (|| {
                 let mut db = load(&dir)?;
-                let (value, dirty) = change(&mut db)?;
-                if dirty {
-                    store(&dir, &db)?;
+                let (value, written) = change(&mut db)?;
+                if let Some(record) = written {
+                    store(&dir, &db, &record)?;
                 }
                 Ok(value)
             })();
@@ -132,13 +134,15 @@ fn load(dir: &Path) -> Result<Database, PortError> {
     }
 }
 
-fn store(dir: &Path, db: &Database) -> Result<(), PortError> {
+/// Replaces the database with `db`; `record` names what the transaction wrote (`model m version
+/// 3`), for the error when it cannot be written (then the file is left as it was).
+fn store(dir: &Path, db: &Database, record: &str) -> Result<(), PortError> {
     let path = dir.join(DB_FILE);
     let tmp = dir.join(format!("{DB_FILE}.{}.tmp", uuid::Uuid::new_v4()));
     let bytes = serde_json::to_vec_pretty(db).map_err(|e| PortError::Corrupt {
         message: format!("encoding the registry: {e}"),
     })?;
-    replace_file(&tmp, &path, &bytes)
+    replace_file(&format!("registry record {record}"), &tmp, &path, &bytes)
 }
 
 #[async_trait]
@@ -195,15 +199,22 @@ impl RegistryWrite for FsRegistry {
         registry_state::check_registration(&new, status)?;
         self.transact(move |db| {
             let registration = db.models.register_as(new, status)?;
-            let created = registration.created;
-            Ok((registration, created))
+            let written = registration.created.then(|| {
+                let v = &registration.version;
+                format!("model {} version {}", v.record.model_name, v.version)
+            });
+            Ok((registration, written))
         })
         .await
     }
 
     async fn put_evaluation(&self, record: EvaluationRecord) -> Result<(), PortError> {
         registry_state::check_evaluation(&record)?;
-        self.transact(move |db| Ok((db.models.put_evaluation(record)?, true)))
+        let written = format!(
+            "evaluation of model {} version {} at {}",
+            record.model_name, record.version, record.evaluated_at
+        );
+        self.transact(move |db| Ok((db.models.put_evaluation(record)?, Some(written))))
             .await
     }
 
@@ -224,10 +235,14 @@ impl RegistryWrite for FsRegistry {
         mdlc_core::registry_ops::validate(&operation, &actor)?;
         // The transaction's error type is PortError; an operation's own refusal is carried out
         // of it as the value and returned after the lock is released (nothing written).
+        let written = format!(
+            "model {} version {} ({})",
+            operation.model_name, operation.version, operation.action
+        );
         self.transact(move |db| match db.models.operate(&operation, &actor) {
-            Ok(changes) => Ok((Ok(changes), true)),
+            Ok(changes) => Ok((Ok(changes), Some(written))),
             Err(OperationError::Port(e)) => Err(e),
-            Err(refused) => Ok((Err(refused), false)),
+            Err(refused) => Ok((Err(refused), None)),
         })
         .await?
     }
@@ -239,8 +254,14 @@ impl RegistryWrite for FsRegistry {
         status: VersionStatus,
     ) -> Result<(), PortError> {
         let model = model.to_string();
-        self.transact(move |db| Ok((db.models.set_status(&model, version, status)?, true)))
-            .await
+        let written = format!("model {model} version {version} (status {status})");
+        self.transact(move |db| {
+            Ok((
+                db.models.set_status(&model, version, status)?,
+                Some(written),
+            ))
+        })
+        .await
     }
 }
 
@@ -422,5 +443,56 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((changes[0].revision, changes[0].actor.as_str()), (1, "op"));
+    }
+
+    #[tokio::test]
+    #[ignore = "needs root: mounts a tmpfs"]
+    async fn on_a_full_disk_a_registration_names_the_record_leaves_no_half_version_and_succeeds_later()
+     {
+        let fs = mdlc_trainer::tmpfs::Tmpfs::mount(1 << 20);
+        let reg = FsRegistry::new(fs.path().join("registry")).with_actor("op");
+        reg.register(sample_version("m", "exec-1")).await.unwrap();
+        let before = std::fs::read(fs.path().join("registry").join(DB_FILE)).unwrap();
+        fs.fill(0);
+        let err = reg
+            .register(sample_version("m", "exec-2"))
+            .await
+            .unwrap_err();
+        let PortError::Unavailable { message } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            message.starts_with("could not write registry record model m version 2: ")
+                && message.ends_with("No space left on device (os error 28)"),
+            "{message}"
+        );
+        let err = reg
+            .operate(operation("m", 1, Action::Approve, "op"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("could not write registry record model m version 1 (Approve)"),
+            "{err}"
+        );
+        // the database is the one before the failed writes; no temp file is left
+        assert_eq!(
+            fs.files(),
+            ["registry/registry.json", "registry/registry.lock"]
+        );
+        assert_eq!(
+            std::fs::read(fs.path().join("registry").join(DB_FILE)).unwrap(),
+            before
+        );
+        assert_eq!(reg.list_versions("m").await.unwrap().len(), 1);
+        fs.free();
+        let again = reg.register(sample_version("m", "exec-2")).await.unwrap();
+        assert!(again.created);
+        assert_eq!(again.version.version, 2, "no version number was used up");
+        let versions = reg.list_versions("m").await.unwrap();
+        assert_eq!(
+            versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+            [1, 2]
+        );
     }
 }

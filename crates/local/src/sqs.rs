@@ -309,7 +309,12 @@ impl SqsQueues {
             let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| PortError::Rejected {
                 message: format!("{}: {e}", path.display()),
             })?;
-            replace_file(&dir.join(format!("{}.json.tmp", queue.name)), &path, &bytes)
+            replace_file(
+                &format!("a message to queue {}", queue.name),
+                &dir.join(format!("{}.json.tmp", queue.name)),
+                &path,
+                &bytes,
+            )
         })();
         let _ = lock.unlock();
         result

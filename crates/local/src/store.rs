@@ -1,7 +1,13 @@
 //! `FsObjectStore`: the local object store behind `s3://` URIs.
 //!
 //! Object `s3://bucket/a/b.csv` lives at `<root>/bucket/a/b.csv`. Writes go to a temporary file
-//! under `<root>/.tmp/` first and are renamed into place, so a reader never sees half an object.
+//! under `<root>/.tmp/` first, are synced and renamed into place, so a reader never sees half an
+//! object. A put that cannot write (a full disk) removes its temporary file, leaves the previous
+//! object (if any) as it was, and fails with [`PortError::Unavailable`] naming the object:
+//! `could not write s3://bucket/key: writing …: No space left on device (os error 28)`. (S3
+//! itself answers a failed PUT with `InternalError`, HTTP 500, which the AWS adapter maps to the
+//! same retryable class; its message, "We encountered an internal error. Please try again.",
+//! names nothing, so the local store gives its own.)
 //! Keys are validated: no `.`/`..` segments, no empty segments, no backslashes or NUL bytes, so a
 //! key can never name a path outside its bucket.
 
@@ -185,7 +191,7 @@ fn write_atomically(tmp_dir: &Path, path: &Path, body: &[u8], uri: &str) -> Resu
     })?;
     std::fs::create_dir_all(tmp_dir).map_err(|e| io_error("creating", tmp_dir, e))?;
     let tmp = tmp_dir.join(format!("{}.part", uuid::Uuid::new_v4()));
-    replace_file(&tmp, path, body)
+    replace_file(uri, &tmp, path, body)
 }
 
 fn list_blocking(bucket_dir: &Path, prefix: &S3Uri) -> Result<Vec<ObjectInfo>, PortError> {
@@ -372,6 +378,41 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(),
             0
+        );
+    }
+
+    #[tokio::test]
+    #[ignore = "needs root: mounts a tmpfs"]
+    async fn on_a_full_disk_a_put_names_the_object_leaves_nothing_and_succeeds_once_space_is_freed()
+    {
+        let fs = mdlc_trainer::tmpfs::Tmpfs::mount(4 << 20);
+        let store = FsObjectStore::new(fs.path().join("s3"));
+        let kept = uri("s3://bkt/data/keep.csv");
+        store.put(&kept, b"1,2\n".to_vec()).await.unwrap();
+        fs.fill(64 * 1024);
+        let big = uri("s3://bkt/models/model.tar.gz");
+        for target in [&big, &kept] {
+            let err = store.put(target, vec![9u8; 512 * 1024]).await.unwrap_err();
+            let PortError::Unavailable { message } = &err else {
+                panic!("{err:?}");
+            };
+            assert!(
+                message.starts_with(&format!("could not write {target}: writing "))
+                    && message.ends_with("No space left on device (os error 28)"),
+                "{message}"
+            );
+        }
+        // no partial object, no temp file; the earlier object is whole
+        assert_eq!(fs.files(), ["s3/bkt/data/keep.csv"]);
+        assert!(!store.exists(&big).await.unwrap());
+        assert_eq!(store.get(&kept).await.unwrap(), b"1,2\n");
+        fs.free();
+        store.put(&big, vec![9u8; 512 * 1024]).await.unwrap();
+        assert_eq!(store.get(&big).await.unwrap(), vec![9u8; 512 * 1024]);
+        assert_eq!(store.get(&kept).await.unwrap(), b"1,2\n");
+        assert_eq!(
+            fs.files(),
+            ["s3/bkt/data/keep.csv", "s3/bkt/models/model.tar.gz"]
         );
     }
 }

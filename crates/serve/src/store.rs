@@ -12,6 +12,12 @@
 //! A running execution's record is written when it starts and when it ends; in between its
 //! events are appended to its `.events` log, so that after a crash its history is read back up
 //! to its last event (a torn last line is ignored).
+//!
+//! A record is written to a temp file beside it, synced and renamed over it
+//! ([`mdlc_trainer::fsio::write_atomically`]); an append that fails is cut back. So a write that
+//! fails (a full disk) leaves the previous record whole and no temp file or half line, and is a
+//! [`StoreError::Write`] naming the record (`execution <arn>`), its file and the OS error
+//! (`No space left on device (os error 28)`); the API answers it as a 500 `InternalFailure`.
 
 use std::path::{Path, PathBuf};
 
@@ -96,8 +102,15 @@ fn file_stem(name: &str) -> String {
 /// A failure to read or write the state directory.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot write {path}: {message}")]
-    Write { path: String, message: String },
+    /// A record could not be written; its file keeps its previous content.
+    #[error("could not write {what} to {path}: {source}")]
+    Write {
+        /// `execution <arn>`, `state machine <arn>`.
+        what: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {message}")]
     Read { path: String, message: String },
 }
@@ -106,6 +119,19 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+}
+
+impl StoreError {
+    /// Whether a write failed because the file system is full (or the quota exhausted).
+    pub fn is_storage_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Write { source, .. } if matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        )
+    }
 }
 
 impl Store {
@@ -140,20 +166,25 @@ impl Store {
         self.execution_path(r).with_extension("events")
     }
 
-    fn write(path: &Path, value: &impl Serialize) -> Result<(), StoreError> {
-        let err = |e: String| StoreError::Write {
+    fn write(what: String, path: &Path, value: &impl Serialize) -> Result<(), StoreError> {
+        let err = |source: std::io::Error| StoreError::Write {
+            what: what.clone(),
             path: path.display().to_string(),
-            message: e,
+            source,
         };
-        let bytes = serde_json::to_vec(value).map_err(|e| err(e.to_string()))?;
+        let bytes = serde_json::to_vec(value).map_err(|e| err(e.into()))?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(err)?;
         }
-        mdlc_trainer::fsio::write_atomically(path, &bytes).map_err(|e| err(e.to_string()))
+        mdlc_trainer::fsio::write_atomically(path, &bytes).map_err(|e| err(e.into()))
     }
 
     pub fn save_machine(&self, m: &MachineRecord) -> Result<(), StoreError> {
-        Self::write(&self.machine_path(&m.name), m)
+        Self::write(
+            format!("state machine {}", m.state_machine_arn),
+            &self.machine_path(&m.name),
+            m,
+        )
     }
 
     pub fn delete_machine(&self, name: &str) -> Result<(), StoreError> {
@@ -161,16 +192,21 @@ impl Store {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::Write {
+            Err(source) => Err(StoreError::Write {
+                what: format!("the deletion of state machine {name}"),
                 path: path.display().to_string(),
-                message: e.to_string(),
+                source,
             }),
         }
     }
 
     /// Writes an execution's record; a finished one's event log is then removed.
     pub fn save_execution(&self, r: &ExecutionRecord) -> Result<(), StoreError> {
-        Self::write(&self.execution_path(r), r)?;
+        Self::write(
+            format!("execution {}", r.execution_arn),
+            &self.execution_path(r),
+            r,
+        )?;
         if !r.is_running() {
             let _ = std::fs::remove_file(self.events_path(r));
         }
@@ -181,18 +217,24 @@ impl Store {
     pub fn append_event(&self, r: &ExecutionRecord, e: &HistoryEvent) -> Result<(), StoreError> {
         use std::io::Write;
         let path = self.events_path(r);
-        let err = |m: String| StoreError::Write {
+        let err = |source: std::io::Error| StoreError::Write {
+            what: format!("event {} of execution {}", e.id, r.execution_arn),
             path: path.display().to_string(),
-            message: m,
+            source,
         };
-        let mut line = serde_json::to_vec(e).map_err(|x| err(x.to_string()))?;
+        let mut line = serde_json::to_vec(e).map_err(|x| err(x.into()))?;
         line.push(b'\n');
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|x| err(x.to_string()))?;
-        f.write_all(&line).map_err(|x| err(x.to_string()))
+            .map_err(err)?;
+        let end = f.metadata().map_err(err)?.len();
+        f.write_all(&line).map_err(|x| {
+            // a full disk: cut the half line, so that the next event starts a line of its own
+            let _ = f.set_len(end);
+            err(x)
+        })
     }
 
     /// The events of a running execution's log (those after its record's history).
