@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mdlc_core::ports::ObjectStore;
+use mdlc_proc::PidBook;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -26,17 +27,23 @@ pub struct EmulatorConfig {
     /// one directory per file system (`<dir>/<FileSystemId>`), for ids without an entry. A
     /// channel's `DirectoryPath` is resolved under its file system's directory.
     pub file_systems: BTreeMap<String, PathBuf>,
+    /// The pid book of the job processes (a record per running process, swept when the
+    /// emulator starts: see [`mdlc_proc`]); `<work_dir>/pids` by default, the local cloud's
+    /// `<state dir>/pids`.
+    pub pids: PidBook,
 }
 
 impl EmulatorConfig {
     /// Defaults: the built-in image map, faults from `MDLC_FAULTS`, region `us-east-1`,
-    /// account `123456789012`.
+    /// account `123456789012`, the pid book in `<work_dir>/pids`.
     pub fn new(
         work_dir: impl Into<PathBuf>,
         store: Arc<dyn ObjectStore>,
     ) -> Result<Self, ConfigError> {
+        let work_dir = work_dir.into();
         Ok(EmulatorConfig {
-            work_dir: work_dir.into(),
+            pids: PidBook::at(work_dir.join(PidBook::DIR)),
+            work_dir,
             store,
             images: ImageMap::builtin(),
             faults: FaultConfig::from_env()?,

@@ -84,10 +84,15 @@ pub struct SageMakerEmulator {
 
 impl SageMakerEmulator {
     /// A relative `work_dir` is made absolute (against the current directory) first: job
-    /// programs run in directories of their own and get absolute paths.
+    /// programs run in directories of their own and get absolute paths. The pid book is swept:
+    /// job processes that a crashed emulator left are killed (see [`mdlc_proc::PidBook::open`]).
     pub fn new(mut config: EmulatorConfig) -> Self {
         if let Ok(abs) = std::path::absolute(&config.work_dir) {
             config.work_dir = abs;
+        }
+        if let Err(e) = mdlc_proc::PidBook::open(config.pids.dir()) {
+            // Not fatal here: a job whose process cannot be recorded fails with this error.
+            tracing::warn!(target: "mdlc_emulator", "{e}");
         }
         SageMakerEmulator {
             inner: Arc::new(Inner::new(config)),

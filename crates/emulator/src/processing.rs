@@ -292,6 +292,7 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: ProcessingSpec) {
         env.insert("PROCESSING_JOB_NAME".into(), spec.name.clone());
         let (exit, _) = run_process(
             &cell,
+            &inner.config.pids,
             &spec.program,
             &args,
             &env,

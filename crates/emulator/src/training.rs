@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mdlc_core::S3Uri;
+use mdlc_proc::PidBook;
+use mdlc_proc::signal::{Signal, signal_group};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -502,32 +504,25 @@ pub(crate) struct MetricPoint {
     pub timestamp: i64,
 }
 
-fn signal_group(pid: u32, signal: &str) {
-    let _ = std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg("--")
-        .arg(format!("-{pid}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
 /// SIGTERM to the job's process group, SIGKILL two seconds later (SageMaker waits 120 s).
 fn terminate(pid: Option<u32>) {
     if let Some(pid) = pid {
-        signal_group(pid, "TERM");
+        let _ = signal_group(pid, Signal::Term);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            signal_group(pid, "KILL");
+            let _ = signal_group(pid, Signal::Kill);
         });
     }
 }
 
 /// Runs `program args` in its own process group, logging every output line to the job and
-/// reading metrics with `defs`; enforces `max_runtime` and stop requests.
+/// reading metrics with `defs`; enforces `max_runtime` and stop requests. The process dies with
+/// this one and is recorded in `pids` while it runs (see [`mdlc_proc::spawn`]); nothing of its
+/// group outlives the job.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_process(
     cell: &JobCell,
+    pids: &PidBook,
     program: &Path,
     args: &[String],
     env: &BTreeMap<String, String>,
@@ -543,19 +538,20 @@ pub(crate) async fn run_process(
         .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return (
-                Exit::SpawnFailed(format!("could not start {}: {e}", program.display())),
-                Vec::new(),
-            );
-        }
+        .stderr(Stdio::piped());
+    let what = format!(
+        "{} {} ({})",
+        cell.kind.label(),
+        cell.name,
+        program.display()
+    );
+    // On this task's worker thread (never a spawn_blocking thread: the parent-death signal
+    // fires when the spawning thread ends).
+    let (mut child, guard) = match mdlc_proc::spawn(&mut cmd, Some(pids), &what) {
+        Ok(spawned) => spawned,
+        Err(e) => return (Exit::SpawnFailed(e.to_string()), Vec::new()),
     };
-    let pid = child.id();
+    let pid = guard.pid();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     if let Some(out) = child.stdout.take() {
         let tx = tx.clone();
@@ -635,10 +631,9 @@ pub(crate) async fn run_process(
             }
         }
     }
-    if let Some(pid) = pid {
-        // Nothing of the job may outlive it (children that kept the pipes open).
-        signal_group(pid, "KILL");
-    }
+    // Nothing of the job may outlive it (children that kept the pipes open): the guard kills
+    // what is left of the group and removes the job's record from the pid book.
+    drop(guard);
     let exit = match (forced, waited) {
         (Some(f), _) => f,
         (None, Some(Ok(st))) => Exit::Exited {
@@ -990,6 +985,7 @@ pub(crate) async fn run(
         let job = spec.name.clone();
         let (exit, pts) = run_process(
             &cell,
+            &inner.config.pids,
             &spec.program,
             &args,
             &env,

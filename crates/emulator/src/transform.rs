@@ -499,9 +499,11 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TransformSpec) {
         args.push("serve".into());
         let (stop_tx, stop_rx) = watch::channel(None);
         let (c2, prog, dir) = (cell.clone(), spec.program.clone(), cell.dir.clone());
+        let pids = inner.config.pids.clone();
         let server = tokio::spawn(async move {
             run_process(
                 &c2,
+                &pids,
                 &prog,
                 &args,
                 &env,

@@ -40,6 +40,7 @@ pub fn setup_with(faults: &str, tweak: impl FnOnce(&mut EmulatorConfig)) -> Env 
         region: "us-east-1".into(),
         account: "123456789012".into(),
         file_systems: Default::default(),
+        pids: mdlc_proc::PidBook::at(dir.path().join(mdlc_proc::PidBook::DIR)),
     };
     tweak(&mut config);
     let emu = SageMakerEmulator::new(config);

@@ -7,6 +7,7 @@
 //!   registry/             the embedded registry database
 //!   sagemaker/            job directories of the emulator (laid out like /opt/ml)
 //!   executions/<machine>/<execution>.json   every finished execution with its history
+//!   pids/<pid>-<start>.json   a record per running child process (mdlc_proc::PidBook)
 //! ```
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use mdlc_core::history::TrainingHistory;
 use mdlc_core::ports::{ObjectStore, RegistryWrite, SystemClock};
 use mdlc_core::{Dependencies, FunctionConfig, PortError, S3Uri};
 use mdlc_emulator::{EmulatorConfig, FaultConfig, ImageMap, SageMakerEmulator};
+use mdlc_proc::PidBook;
 use serde_json::Value;
 use thiserror::Error;
 use track_experiment::TrackDeps;
@@ -271,6 +273,7 @@ impl LocalCloud {
             Some(f) => f,
             None => FaultConfig::from_env()?,
         };
+        let pids = PidBook::at(state_dir.join(PidBook::DIR));
         let emulator = SageMakerEmulator::new(EmulatorConfig {
             work_dir: state_dir.join("sagemaker"),
             store: store.clone() as Arc<dyn ObjectStore>,
@@ -279,6 +282,9 @@ impl LocalCloud {
             region: LOCAL_REGION.to_string(),
             account: LOCAL_ACCOUNT.to_string(),
             file_systems: file_system_roots(&state_dir, &config.file_systems),
+            // One pid book per state directory, for the job processes and the `--function`
+            // commands alike; the emulator sweeps it here, before anything is started.
+            pids: pids.clone(),
         });
 
         let mut substitutions = local_substitutions(&config.artifact_bucket);
@@ -345,6 +351,7 @@ impl LocalCloud {
             .settings(settings)
             .function_faults(function_faults)
             .sqs(SqsQueues::new(state_dir.join(crate::sqs::SQS_DIR)))
+            .pid_book(pids)
             .command_env("MDLC_STATE_DIR", state_dir.display().to_string())
             .command_env("MDLC_ARTIFACT_BUCKET", config.artifact_bucket.clone());
         if !config.handlers.contains_key(TRACK_EXPERIMENT) {

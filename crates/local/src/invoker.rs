@@ -26,6 +26,7 @@ use mdlc_asl::{
     StateMachine, TaskFailure, TaskInvoker, TaskRequest,
 };
 use mdlc_core::{Dependencies, HandlerFailure};
+use mdlc_proc::PidBook;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -128,6 +129,7 @@ pub struct LocalInvokerBuilder {
     journal: Arc<Journal>,
     faults: FunctionFaults,
     sqs: Option<SqsQueues>,
+    pid_book: Option<PidBook>,
 }
 
 impl LocalInvokerBuilder {
@@ -145,6 +147,7 @@ impl LocalInvokerBuilder {
             journal: Arc::new(Journal::default()),
             faults: FunctionFaults::default(),
             sqs: None,
+            pid_book: None,
         }
     }
 
@@ -192,6 +195,13 @@ impl LocalInvokerBuilder {
         self
     }
 
+    /// Records the `command` functions' processes in this pid book while they run (see
+    /// [`mdlc_proc`]).
+    pub fn pid_book(mut self, book: PidBook) -> Self {
+        self.pid_book = Some(book);
+        self
+    }
+
     /// Runs `arn:aws:states:::sqs:sendMessage[.waitForTaskToken]` on these queues.
     pub fn sqs(mut self, queues: SqsQueues) -> Self {
         self.sqs = Some(queues);
@@ -218,6 +228,7 @@ impl LocalInvokerBuilder {
             execution_names: Mutex::new(HashSet::new()),
             faults: Mutex::new(self.faults),
             sqs: self.sqs,
+            pid_book: self.pid_book,
         })
     }
 }
@@ -237,6 +248,7 @@ pub struct LocalInvoker {
     execution_names: Mutex<HashSet<(String, String)>>,
     faults: Mutex<FunctionFaults>,
     sqs: Option<SqsQueues>,
+    pid_book: Option<PidBook>,
 }
 
 /// Injected function errors, e.g. from
@@ -466,9 +478,16 @@ impl LocalInvoker {
             .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
+            .stderr(std::process::Stdio::piped());
+        // In a process group of its own, dying with this process, recorded in the pid book;
+        // `_guard` ends what is left of the group (what `sh -c` started) when this returns or
+        // times out.
+        let (mut child, _guard) = mdlc_proc::spawn(
+            &mut cmd,
+            self.pid_book.as_ref(),
+            &format!("function {name}"),
+        )
+        .map_err(|e| {
             TaskFailure::new(
                 "Lambda.ServiceException",
                 format!("cannot start function {name} ({command}): {e}"),

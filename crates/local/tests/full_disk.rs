@@ -51,6 +51,7 @@ async fn a_training_job_whose_model_cannot_be_written_fails_naming_it_and_leaves
         region: "us-east-1".into(),
         account: "123456789012".into(),
         file_systems: Default::default(),
+        pids: mdlc_proc::PidBook::at(work.path().join(mdlc_proc::PidBook::DIR)),
     });
     fs.fill(256 * 1024);
 

@@ -142,6 +142,11 @@ async fn wait(
 
 /// Starts a detached `mdlc` running the flow locally and returns once its execution is marked
 /// running (or has ended, or was refused: then its output and exit code are this one's).
+///
+/// The one child of the local cloud that is meant to outlive its parent: a background execution
+/// goes on after this command has answered. It is therefore started with a plain `Command`, not
+/// `mdlc_proc::spawn` (no parent-death signal, no record in the pid book); the processes *it*
+/// starts are its own children, which die with it and are recorded under its pid.
 fn start_detached(
     flow: Flow,
     args: &FlowArgs,

@@ -9,6 +9,11 @@
 //! * `serve`: answers `GET /ping` and `POST /invocations` on `SAGEMAKER_BIND_TO_PORT`; each input
 //!   line `a,b,...` becomes `bias + a + b + ...` where `bias` is the model's `x`.
 //! * `copy IN OUT`: (processing) copies every file of IN to OUT with its text upper-cased.
+//! * `host WORK_DIR GRANDCHILD_FILE`: not a container but the emulator's parent in the test of
+//!   child processes (`tests/child_processes.rs`): an emulator on WORK_DIR starts a processing
+//!   job whose program is `sh -c` that starts a background `sleep` (writing its pid to
+//!   GRANDCHILD_FILE) and becomes a `sleep` itself; then it waits to be killed (ten minutes at
+//!   most).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -231,6 +236,70 @@ fn serve() {
     }
 }
 
+/// The store of [`host`]'s emulator: its job reads and writes nothing.
+struct NoStore;
+
+#[async_trait::async_trait]
+impl mdlc_core::ports::ObjectStore for NoStore {
+    async fn get(&self, uri: &mdlc_core::S3Uri) -> Result<Vec<u8>, mdlc_core::PortError> {
+        Err(mdlc_core::PortError::NotFound {
+            what: uri.to_string(),
+        })
+    }
+    async fn put(&self, uri: &mdlc_core::S3Uri, _: Vec<u8>) -> Result<(), mdlc_core::PortError> {
+        Err(mdlc_core::PortError::Rejected {
+            message: format!("the host's store takes no object ({uri})"),
+        })
+    }
+    async fn list(
+        &self,
+        _: &mdlc_core::S3Uri,
+    ) -> Result<Vec<mdlc_core::ports::ObjectInfo>, mdlc_core::PortError> {
+        Ok(Vec::new())
+    }
+    async fn exists(&self, _: &mdlc_core::S3Uri) -> Result<bool, mdlc_core::PortError> {
+        Ok(false)
+    }
+}
+
+fn host(work_dir: &Path, grandchild: &str) {
+    use mdlc_emulator::{EmulatorConfig, ImageMap, SageMakerEmulator};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    runtime.block_on(async {
+        let mut config =
+            EmulatorConfig::new(work_dir, std::sync::Arc::new(NoStore)).expect("a config");
+        config.images = ImageMap::parse(
+            r#"{"images": [{"pattern": "*/shell:*", "command": ["/usr/bin/env"]}]}"#,
+            "host",
+        )
+        .expect("the host's image map");
+        let emulator = SageMakerEmulator::new(config);
+        let script = r#"sleep 1000 & echo $! > "$1.tmp" && mv "$1.tmp" "$1"; exec sleep 1000"#;
+        emulator
+            .call(
+                "createProcessingJob",
+                false,
+                serde_json::json!({
+                    "ProcessingJobName": "left-behind",
+                    "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+                    "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
+                    "AppSpecification": {
+                        "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/shell:1",
+                        "ContainerEntrypoint": ["sh", "-c", script, "sh"],
+                        "ContainerArguments": [grandchild],
+                    },
+                }),
+            )
+            .await
+            .expect("the processing job starts");
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    });
+}
+
 fn copy(input: &Path, output: &Path) {
     let mut files = Vec::new();
     list_files(input, &mut files, input);
@@ -259,6 +328,7 @@ fn main() {
         ["train"] => train(),
         ["serve"] => serve(),
         ["copy", input, output] => copy(Path::new(input), Path::new(output)),
+        ["host", work_dir, grandchild] => host(Path::new(work_dir), grandchild),
         ["fail", ..] => {
             let _ = std::fs::write(
                 opt_ml().join("output/message"),
@@ -267,7 +337,9 @@ fn main() {
             std::process::exit(2)
         }
         other => {
-            eprintln!("usage: mdlc-fake-container train|serve|copy IN OUT|fail (got {other:?})");
+            eprintln!(
+                "usage: mdlc-fake-container train|serve|copy IN OUT|fail|host WORK_DIR GRANDCHILD_FILE (got {other:?})"
+            );
             std::process::exit(64)
         }
     }
