@@ -186,9 +186,11 @@ pub async fn copy(
                 if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
                 }
-                let tmp = p.with_extension("mdlc-part");
-                std::fs::write(&tmp, &bytes).map_err(|e| io(&tmp, e))?;
-                std::fs::rename(&tmp, p).map_err(|e| io(p, e))?;
+                // atomically: a failed write (a full disk) leaves no partial file and names it
+                mdlc_trainer::fsio::write_atomically(p, &bytes).map_err(|e| S3Error::Io {
+                    path: p.display().to_string(),
+                    message: format!("could not write the copy of {from}: {e}"),
+                })?;
             }
             Endpoint::S3(u) => store.put(u, bytes).await?,
         }
@@ -403,5 +405,40 @@ mod tests {
     fn given_a_time_then_aws_style_stamp() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_704_067_261);
         assert_eq!(chrono_stamp(t), "2024-01-01 00:01:01");
+    }
+
+    #[tokio::test]
+    #[ignore = "needs root: mounts a tmpfs"]
+    async fn on_a_full_disk_a_download_names_the_file_leaves_nothing_and_succeeds_later() {
+        let fs = mdlc_trainer::tmpfs::Tmpfs::mount(1 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path().join("s3"));
+        let object = "s3://bkt/models/model.tar.gz";
+        store
+            .put(&object.parse().unwrap(), vec![5u8; 256 * 1024])
+            .await
+            .unwrap();
+        std::fs::write(fs.path().join("kept.txt"), "x").unwrap();
+        fs.fill(16 * 1024);
+        let target = fs.path().join("model.tar.gz");
+        let err = copy(&store, object, target.to_str().unwrap(), false)
+            .await
+            .unwrap_err();
+        let S3Error::Io { path, message } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(path, &target.display().to_string());
+        assert!(
+            message.starts_with(&format!("could not write the copy of {object}: writing "))
+                && message.ends_with("No space left on device (os error 28)"),
+            "{message}"
+        );
+        assert_eq!(fs.files(), ["kept.txt"], "no partial file");
+        fs.free();
+        copy(&store, object, target.to_str().unwrap(), false)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), vec![5u8; 256 * 1024]);
+        assert_eq!(fs.files(), ["kept.txt", "model.tar.gz"]);
     }
 }

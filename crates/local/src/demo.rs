@@ -416,11 +416,12 @@ pub fn prepare_state_dir(dir: &Path) -> Result<(), DemoError> {
         std::fs::remove_dir_all(dir).map_err(|e| io_err(dir, e))?;
     }
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    std::fs::write(
-        dir.join(STATE_MARKER),
-        "state of the mdlc local cloud; `mdlc demo` wipes this directory\n",
+    let marker = dir.join(STATE_MARKER);
+    mdlc_trainer::fsio::write_atomically(
+        &marker,
+        b"state of the mdlc local cloud; `mdlc demo` wipes this directory\n",
     )
-    .map_err(|e| io_err(dir, e))
+    .map_err(|e| io_err(&marker, e.into()))
 }
 
 const DATES: [&str; 4] = ["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-22"];
@@ -770,7 +771,8 @@ fn write_report(
         &events,
     );
     let path = cloud.state_dir().join("report.html");
-    std::fs::write(&path, html).map_err(|e| io_err(&path, e))?;
+    mdlc_trainer::fsio::write_atomically(&path, html.as_bytes())
+        .map_err(|e| io_err(&path, e.into()))?;
     Ok(path)
 }
 
