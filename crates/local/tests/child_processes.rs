@@ -123,3 +123,50 @@ async fn a_function_command_that_times_out_leaves_no_process_and_no_record() {
     let book = PidBook::at(state_dir.join(PidBook::DIR));
     assert!(book.records().unwrap().is_empty(), "{:?}", book.records());
 }
+
+#[test]
+fn opening_the_local_cloud_kills_what_a_crashed_run_left_in_its_state_directory() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join(".mdlc");
+    // What a run killed with SIGKILL leaves: a process group whose owner is gone.
+    let grandchild_file = dir.path().join("grandchild");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command(&grandchild_file, "exec sleep 1000"))
+        .process_group(0)
+        .spawn()
+        .expect("start sh");
+    let grandchild = read_pid(&grandchild_file);
+    let grandchild_start = stat::start_time(grandchild).expect("the background sleep runs");
+    let mut owner = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let owner_start = stat::start_time(owner.id()).unwrap();
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let record = mdlc_proc::ChildRecord {
+        pid: child.id(),
+        pgid: child.id(),
+        start_time: stat::start_time(child.id()).expect("the child runs"),
+        owner_pid: owner.id(),
+        owner_start_time: owner_start,
+        what: "function f".into(),
+    };
+    let book = PidBook::at(state_dir.join(PidBook::DIR));
+    book.insert(&record).unwrap();
+
+    let _cloud = cloud(&state_dir, "true".into());
+
+    let mut status = None;
+    wait_for("the left-behind child ended", || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    assert!(!status.unwrap().success(), "killed: {status:?}");
+    wait_for("the left-behind background sleep ended", || {
+        !stat::is_running(grandchild, grandchild_start)
+    });
+    assert!(book.records().unwrap().is_empty());
+}
