@@ -16,6 +16,60 @@ use tokio::sync::watch;
 use crate::config::{self, EmulatorConfig, Fault, Program};
 use crate::error::ApiError;
 
+/// The `FailureReason` SageMaker gives a job that failed on its side (an instance lost, for
+/// one), as its users report it; the emulator gives it to a job whose process ended (a crash,
+/// `kill -9`) before the job did.
+pub const INTERNAL_FAILURE_REASON: &str =
+    "InternalServerError: We encountered an internal error. Please try again.";
+
+/// A job's Describe* document, read from disk, of a job whose emulator process is gone while
+/// the job was running: `Failed` as SageMaker fails a job whose instance was lost.
+fn fail_lost(kind: JobKind, doc: &mut Value) {
+    let Value::Object(m) = doc else { return };
+    m.insert(kind.status_field().into(), json!("Failed"));
+    m.insert("FailureReason".into(), json!(INTERNAL_FAILURE_REASON));
+    if kind == JobKind::Training {
+        m.insert("SecondaryStatus".into(), json!("Failed"));
+    }
+}
+
+/// The process running a job (`<job dir>/.owner.json`): while it runs, another process reading
+/// the job's document from disk sees the job as it is; once it is gone, the job is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobOwner {
+    pid: u32,
+    /// `/proc/<pid>/stat` field 22 (0 where unknown).
+    start_time: u64,
+}
+
+impl JobOwner {
+    const FILE: &'static str = ".owner.json";
+
+    fn this_process() -> JobOwner {
+        JobOwner {
+            pid: std::process::id(),
+            start_time: mdlc_proc::stat::own_start_time(),
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.start_time != 0 && mdlc_proc::stat::is_running(self.pid, self.start_time)
+    }
+
+    fn write(&self, job_dir: &Path) -> Result<(), ApiError> {
+        let path = job_dir.join(Self::FILE);
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        mdlc_trainer::fsio::write_atomically(&path, &bytes)
+            .map_err(|e| ApiError::internal(format!("could not write {}: {e}", path.display())))
+    }
+
+    fn read(job_dir: &Path) -> Option<JobOwner> {
+        let bytes = std::fs::read(job_dir.join(Self::FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
 /// The kinds of long-running jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobKind {
@@ -26,7 +80,8 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub(crate) fn dir_name(self) -> &'static str {
+    /// The directory of this kind's jobs under the work directory (`training-jobs`, ...).
+    pub fn dir_name(self) -> &'static str {
         match self {
             JobKind::Training => "training-jobs",
             JobKind::Tuning => "tuning-jobs",
@@ -287,6 +342,7 @@ impl Inner {
             done,
             stop,
         });
+        JobOwner::this_process().write(&cell.dir)?;
         cell.persist(&describe);
         state.jobs.insert(key, cell.clone());
         Ok(cell)
@@ -312,14 +368,9 @@ impl Inner {
             .get(kind.status_field())
             .and_then(Value::as_str)
             .unwrap_or("");
-        if matches!(status, "InProgress" | "Stopping") {
-            if let Value::Object(m) = &mut doc {
-                m.insert(kind.status_field().into(), json!("Failed"));
-                m.insert(
-                    "FailureReason".into(),
-                    json!("InternalServerError: the emulator process that ran this job exited before the job finished"),
-                );
-            }
+        let owner = JobOwner::read(&self.job_dir(kind, name));
+        if matches!(status, "InProgress" | "Stopping") && !owner.is_some_and(|o| o.running()) {
+            fail_lost(kind, &mut doc);
         }
         Ok(doc)
     }

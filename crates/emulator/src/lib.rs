@@ -47,7 +47,10 @@
 //!   `VpcConfig` (its shape is checked; the job runs on the local network).
 //!
 //! Describe* documents are also written to `<job dir>/describe.json`, so a later process can
-//! describe jobs of an earlier one (a job that was still running then reads as `Failed`).
+//! describe jobs of an earlier one. `<job dir>/.owner.json` names the process running the job
+//! (pid and start time): while it runs, other readers see the job as it is; once it is gone
+//! before the job ended (a crash, `kill -9`), the job reads as `Failed` with
+//! [`INTERNAL_FAILURE_REASON`], as SageMaker fails a job whose instance was lost.
 
 pub mod config;
 pub mod error;
@@ -73,8 +76,8 @@ use serde_json::{Value, json};
 
 pub use config::{ConfigError, EmulatorConfig, Fault, FaultConfig, ImageMap, Program};
 pub use error::{ApiError, EmulatorFailure};
+pub use jobs::{INTERNAL_FAILURE_REASON, JobKind, LogEvent};
 use jobs::{Inner, StopKind, StopOnDrop};
-pub use jobs::{JobKind, LogEvent};
 
 /// The local SageMaker. Cheap to clone; jobs keep running in the background.
 #[derive(Clone)]

@@ -686,3 +686,39 @@ async fn given_processing_inputs_when_processing_then_outputs_are_uploaded() {
         "1 validation error detected: 'ProcessingInputs[0].S3Input.LocalPath' has value \"/tmp/x\", which must be a path under /opt/ml/processing/",
     );
 }
+
+/// Issue 19: a job whose emulator process is gone (a crash, `kill -9`) reads as SageMaker
+/// fails a job whose instance was lost; while that process runs, another reader of the same
+/// work directory sees the job as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_reads_as_running_elsewhere_and_as_failed_once_its_process_is_gone() {
+    let env = setup();
+    env.put_train_data().await;
+    let req = training_request("lost-job", json!({"epochs": "400", "epoch_ms": "50"}));
+    env.ok("createTrainingJob", false, req).await;
+    let other = mdlc_emulator::SageMakerEmulator::new(env.emu.config().clone());
+    let d = other.describe(JobKind::Training, "lost-job").unwrap();
+    assert_eq!(d["TrainingJobStatus"], "InProgress", "{d:#}");
+
+    // The owner file now names a process that does not exist: the job was lost with it.
+    let owner = env
+        .emu
+        .job_dir(JobKind::Training, "lost-job")
+        .join(".owner.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&owner).unwrap()).unwrap();
+    assert_eq!(doc["pid"], std::process::id());
+    doc["pid"] = json!(u32::MAX);
+    std::fs::write(&owner, doc.to_string()).unwrap();
+    let d = other.describe(JobKind::Training, "lost-job").unwrap();
+    assert_eq!(d["TrainingJobStatus"], "Failed", "{d:#}");
+    assert_eq!(d["SecondaryStatus"], "Failed", "{d:#}");
+    assert_eq!(
+        d["FailureReason"],
+        "InternalServerError: We encountered an internal error. Please try again."
+    );
+    assert_eq!(d["FailureReason"], mdlc_emulator::INTERNAL_FAILURE_REASON);
+    // The process that runs it still knows better.
+    let mine = env.emu.describe(JobKind::Training, "lost-job").unwrap();
+    assert_eq!(mine["TrainingJobStatus"], "InProgress");
+    env.emu.stop(JobKind::Training, "lost-job").unwrap();
+}

@@ -33,6 +33,7 @@ use crate::functions::{TRACK_EXPERIMENT, track_experiment_handler};
 use crate::invoker::{
     FunctionFaults, HandlerFn, LocalInvoker, LocalInvokerBuilder, RunSettings, SageMakerBackend,
 };
+use crate::journal::Journal;
 use crate::sqs::SqsQueues;
 use crate::substitute::{
     self, LOCAL_ACCOUNT, LOCAL_REGION, SubstitutionError, local_substitutions, sagemaker_role_arn,
@@ -75,8 +76,10 @@ pub enum LocalError {
         "the project's state machine directory was not found (looked for {looked}); pass it explicitly"
     )]
     NoStateMachines { looked: String },
-    #[error("cannot write {path}: {message}")]
-    Write { path: String, message: String },
+    /// An execution could not be started or recorded (its name is taken, or the state
+    /// directory cannot be written).
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     #[error(
         "invalid artifact bucket {0:?}: 3-63 characters of lowercase letters, digits, '-' and '.'"
     )]
@@ -373,7 +376,9 @@ impl LocalCloud {
         for (name, machine) in &machines {
             builder = builder.state_machine(name.clone(), machine.clone());
         }
-        let invoker = builder.build();
+        let invoker = builder
+            .journal(Arc::new(Journal::durable(&state_dir)))
+            .build();
 
         Ok(LocalCloud {
             state_dir,
@@ -453,27 +458,10 @@ impl LocalCloud {
         input: Value,
         invoker: Option<Arc<dyn TaskInvoker>>,
     ) -> Result<Execution, LocalError> {
-        let before = self.invoker.journal().records().len();
-        let execution = self
-            .invoker
+        self.invoker
             .run(machine_name, machine, execution_name, input, None, invoker)
-            .await;
-        // Persist this execution and the nested ones it started.
-        for record in self.invoker.journal().records().into_iter().skip(before) {
-            let dir = self
-                .state_dir
-                .join("executions")
-                .join(&record.state_machine_name);
-            let path = dir.join(format!("{}.json", record.name));
-            let bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
-            std::fs::create_dir_all(&dir)
-                .and_then(|_| std::fs::write(&path, bytes))
-                .map_err(|e| LocalError::Write {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-        }
-        Ok(execution)
+            .await
+            .map_err(LocalError::from)
     }
 }
 

@@ -27,10 +27,10 @@ use mdlc_asl::{
 };
 use mdlc_core::{Dependencies, HandlerFailure};
 use mdlc_proc::PidBook;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::journal::{ExecutionRecord, Journal, JournalError, MarkerGuard, RunningMarker};
 use crate::sqs::SqsQueues;
 use crate::substitute::{LOCAL_ACCOUNT, LOCAL_REGION};
 use mdlc_emulator::http::{BaseUrl, HttpClient, HttpError, Method};
@@ -57,41 +57,6 @@ pub trait SageMakerBackend: Send + Sync {
     /// Runs `action` (`createTrainingJob`, ...); with `sync`, waits for the job's end and returns
     /// its Describe* response.
     async fn call(&self, action: &str, sync: bool, request: Value) -> Result<Value, TaskFailure>;
-}
-
-/// One finished (or failed-to-start) execution, for reports and `.mdlc/executions/`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExecutionRecord {
-    pub state_machine_name: String,
-    pub state_machine_arn: String,
-    pub name: String,
-    pub arn: String,
-    /// The execution that started this one (`startExecution`), if any.
-    pub parent_arn: Option<String>,
-    pub input: Value,
-    /// RFC 3339.
-    pub started_at: String,
-    pub stopped_at: String,
-    pub execution: Execution,
-}
-
-/// The executions run through one invoker, in the order they finished.
-#[derive(Debug, Default)]
-pub struct Journal {
-    records: Mutex<Vec<ExecutionRecord>>,
-}
-
-impl Journal {
-    pub fn push(&self, record: ExecutionRecord) {
-        if let Ok(mut records) = self.records.lock() {
-            records.push(record);
-        }
-    }
-
-    /// A copy of every record so far.
-    pub fn records(&self) -> Vec<ExecutionRecord> {
-        self.records.lock().map(|r| r.clone()).unwrap_or_default()
-    }
 }
 
 /// How executions started by the invoker run.
@@ -213,6 +178,12 @@ impl LocalInvokerBuilder {
         self
     }
 
+    /// Where the executions are recorded (in memory unless given a durable [`Journal`]).
+    pub fn journal(mut self, journal: Arc<Journal>) -> Self {
+        self.journal = journal;
+        self
+    }
+
     pub fn build(self) -> Arc<LocalInvoker> {
         Arc::new_cyclic(|me| LocalInvoker {
             me: me.clone(),
@@ -231,6 +202,34 @@ impl LocalInvokerBuilder {
             pid_book: self.pid_book,
         })
     }
+}
+
+/// A journal failure as the `startExecution` task's failure.
+fn journal_failure(e: JournalError) -> TaskFailure {
+    match e {
+        JournalError::ExecutionAlreadyExists { .. } => TaskFailure::new(
+            "StepFunctions.ExecutionAlreadyExistsException",
+            e.to_string(),
+        ),
+        JournalError::Write { .. } => TaskFailure::new("States.Runtime", e.to_string()),
+    }
+}
+
+/// An execution [`LocalInvoker::begin`] marked as started, to run with
+/// [`LocalInvoker::run_started`].
+#[derive(Debug)]
+pub struct Started {
+    machine_name: String,
+    execution_name: String,
+    state_machine_arn: String,
+    arn: String,
+    parent_arn: Option<String>,
+    started_at: String,
+    guard: MarkerGuard,
+}
+
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The local cloud's [`TaskInvoker`]; see the module documentation.
@@ -351,7 +350,8 @@ impl LocalInvoker {
     }
 
     /// Runs `machine` as execution `execution_name` with this invoker (or `invoker` when given, e.g.
-    /// a mock wrapper around it) and records it in the journal.
+    /// a mock wrapper around it) and records it in the journal; fails when the journal cannot
+    /// claim the name or keep the record.
     pub async fn run(
         &self,
         machine_name: &str,
@@ -359,6 +359,91 @@ impl LocalInvoker {
         execution_name: &str,
         input: Value,
         parent_arn: Option<String>,
+        invoker: Option<Arc<dyn TaskInvoker>>,
+    ) -> Result<Execution, JournalError> {
+        let started = self.begin(machine_name, execution_name, parent_arn)?;
+        self.run_started(started, machine, input, invoker).await
+    }
+
+    /// Marks execution `execution_name` of `machine_name` as started (its running marker in a
+    /// durable journal): from here on a crash cannot lose it.
+    pub fn begin(
+        &self,
+        machine_name: &str,
+        execution_name: &str,
+        parent_arn: Option<String>,
+    ) -> Result<Started, JournalError> {
+        let options = ExecutionOptions {
+            state_machine_name: machine_name.to_string(),
+            execution_name: execution_name.to_string(),
+            region: LOCAL_REGION.to_string(),
+            account: LOCAL_ACCOUNT.to_string(),
+            ..ExecutionOptions::default()
+        };
+        let arn = options.execution_arn();
+        let started_at = rfc3339(self.settings.clock.now());
+        let marker =
+            RunningMarker::of_this_process(machine_name, execution_name, &arn, &started_at);
+        let guard = self.journal.begin(&marker)?;
+        Ok(Started {
+            machine_name: machine_name.to_string(),
+            execution_name: execution_name.to_string(),
+            state_machine_arn: options.state_machine_arn(),
+            arn,
+            parent_arn,
+            started_at,
+            guard,
+        })
+    }
+
+    /// Runs an execution [`LocalInvoker::begin`] started until it ends and records it.
+    pub async fn run_started(
+        &self,
+        started: Started,
+        machine: &StateMachine,
+        input: Value,
+        invoker: Option<Arc<dyn TaskInvoker>>,
+    ) -> Result<Execution, JournalError> {
+        let execution = self
+            .execute(&started, machine, input.clone(), invoker)
+            .await;
+        let Started {
+            machine_name,
+            execution_name,
+            state_machine_arn,
+            arn,
+            parent_arn,
+            started_at,
+            guard,
+        } = started;
+        let record = ExecutionRecord {
+            state_machine_name: machine_name,
+            state_machine_arn,
+            name: execution_name,
+            arn,
+            parent_arn,
+            input,
+            started_at,
+            stopped_at: rfc3339(self.settings.clock.now()),
+            execution: execution.clone(),
+        };
+        match self.journal.push(record) {
+            Ok(()) => {
+                drop(guard);
+                Ok(execution)
+            }
+            Err(e) => {
+                guard.keep();
+                Err(e)
+            }
+        }
+    }
+
+    async fn execute(
+        &self,
+        started: &Started,
+        machine: &StateMachine,
+        input: Value,
         invoker: Option<Arc<dyn TaskInvoker>>,
     ) -> Execution {
         let invoker: Arc<dyn TaskInvoker> = match invoker {
@@ -379,8 +464,8 @@ impl LocalInvoker {
         let options = ExecutionOptions {
             invoker,
             clock: self.settings.clock.clone(),
-            state_machine_name: machine_name.to_string(),
-            execution_name: execution_name.to_string(),
+            state_machine_name: started.machine_name.clone(),
+            execution_name: started.execution_name.clone(),
             record_history: self.settings.record_history,
             observer: self.settings.observer.clone(),
             item_store: self.settings.item_store.clone(),
@@ -389,24 +474,10 @@ impl LocalInvoker {
             max_transitions: self.settings.max_transitions,
             role_arn: None,
         };
-        let state_machine_arn = options.state_machine_arn();
-        let arn = options.execution_arn();
-        let started_at = self.settings.clock.now();
-        tracing::info!(target: "mdlc::execution", state_machine = machine_name, execution = execution_name, "execution started");
-        let execution = machine.execute(input.clone(), options).await;
-        let stopped_at = self.settings.clock.now();
-        tracing::info!(target: "mdlc::execution", state_machine = machine_name, execution = execution_name, status = %execution.status, "execution finished");
-        self.journal.push(ExecutionRecord {
-            state_machine_name: machine_name.to_string(),
-            state_machine_arn,
-            name: execution_name.to_string(),
-            arn,
-            parent_arn,
-            input,
-            started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            stopped_at: stopped_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            execution: execution.clone(),
-        });
+        let (machine_name, execution_name) = (&started.machine_name, &started.execution_name);
+        tracing::info!(target: "mdlc::execution", state_machine = %machine_name, execution = %execution_name, "execution started");
+        let execution = machine.execute(input, options).await;
+        tracing::info!(target: "mdlc::execution", state_machine = %machine_name, execution = %execution_name, status = %execution.status, "execution finished");
         execution
     }
 
@@ -663,21 +734,25 @@ impl LocalInvoker {
         let machine_arn =
             format!("arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{machine_name}");
         let start = self.settings.clock.now();
+        let started = self
+            .begin(&machine_name, &name, parent)
+            .map_err(journal_failure)?;
         match pattern {
             "" => {
                 let me = self.me.upgrade().ok_or_else(|| {
                     TaskFailure::new("States.Runtime", "the local invoker was dropped")
                 })?;
                 tokio::spawn(async move {
-                    me.run(&machine_name, &machine, &name, input, parent, None)
-                        .await;
+                    if let Err(e) = me.run_started(started, &machine, input, None).await {
+                        tracing::error!(target: "mdlc::execution", "{e}");
+                    }
                 });
                 Ok(json!({"ExecutionArn": execution_arn, "StartDate": start.timestamp_millis()}))
             }
             ".sync" | ".sync:2" => {
-                let execution =
-                    Box::pin(self.run(&machine_name, &machine, &name, input.clone(), parent, None))
-                        .await;
+                let execution = Box::pin(self.run_started(started, &machine, input.clone(), None))
+                    .await
+                    .map_err(journal_failure)?;
                 let stop = self.settings.clock.now();
                 let as_json_v2 = pattern == ".sync:2";
                 let encode = |v: &Value| {

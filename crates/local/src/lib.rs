@@ -16,6 +16,7 @@ pub mod events;
 mod fsio;
 pub mod functions;
 pub mod invoker;
+pub mod journal;
 pub mod progress;
 pub mod registry;
 pub mod report;

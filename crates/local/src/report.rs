@@ -10,7 +10,7 @@ use mdlc_asl::HistoryEvent;
 use mdlc_core::registry::{EvaluationRecord, ModelVersion};
 use serde_json::Value;
 
-use crate::invoker::ExecutionRecord;
+use crate::journal::ExecutionRecord;
 
 pub mod charts;
 pub mod events;

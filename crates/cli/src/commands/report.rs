@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mdlc_local::EventLog;
-use mdlc_local::invoker::ExecutionRecord;
+use mdlc_local::journal::ExecutionRecord;
 use mdlc_local::report::{ReportInput, render_html_with_events};
 use serde_json::{Value, json};
 

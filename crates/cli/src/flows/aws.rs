@@ -9,7 +9,7 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::HistoryEvent as SfnEvent;
 use aws_smithy_types::DateTime;
 use mdlc_asl::{Execution, HistoryEvent};
-use mdlc_local::invoker::ExecutionRecord;
+use mdlc_local::journal::ExecutionRecord;
 use serde_json::{Map, Value, json};
 
 use super::{

@@ -1,17 +1,22 @@
-//! The flows on the local cloud. Ended executions are the local cloud's records,
-//! `<state dir>/executions/<machine>/<execution>.json` (written by `LocalCloud::execute`, with
-//! their history); an execution `mdlc train`/`mdlc evaluate` is running has a marker
-//! `<state dir>/running/<machine>/<execution>.json` (its ARN, start and process id) until its
-//! record is written. A marker whose process is gone without a record reads as `ABORTED`.
+//! The flows on the local cloud, read from the local cloud's journal (`mdlc_local::journal`):
+//! ended executions are its records, `<state dir>/executions/<machine>/<execution>.json` (with
+//! their history); a running execution has a marker `<state dir>/running/<machine>/<execution>.json`
+//! (its ARN, start and process) until its record is written. A marker whose process is gone
+//! without a record reads as `FAILED`, with the cause saying so.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mdlc_asl::{ExecutionObserver, ExecutionOptions};
-use mdlc_local::invoker::{ExecutionRecord, valid_execution_name};
+use mdlc_local::LocalError;
+use mdlc_local::invoker::valid_execution_name;
+use mdlc_local::journal::{
+    EXECUTIONS_DIR, ExecutionRecord, JournalError, RUNNING_DIR, RunningMarker, marker_path,
+    record_path,
+};
 use mdlc_local::substitute::{LOCAL_ACCOUNT, LOCAL_REGION};
 use mdlc_local::{LocalCloud, LocalCloudConfig, RunSettings};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
@@ -19,23 +24,6 @@ use super::{
     sort_newest_first, summary_of,
 };
 use crate::error::CliError;
-
-/// The directory of the ended executions' records (the local cloud's).
-pub const EXECUTIONS_DIR: &str = "executions";
-/// The directory of the running executions' markers (this command's).
-pub const RUNNING_DIR: &str = "running";
-
-/// An execution `mdlc train`/`mdlc evaluate` started and has not recorded yet.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunningMarker {
-    pub name: String,
-    pub execution_arn: String,
-    pub state_machine: String,
-    pub started_at: String,
-    /// The process running it.
-    pub pid: u32,
-}
 
 /// The executions of the local cloud under one state directory.
 #[derive(Debug, Clone)]
@@ -76,12 +64,6 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, CliError> {
     serde_json::from_slice(&bytes).map_err(|e| unavailable(path, format!("not readable: {e}")))
 }
 
-/// Whether process `pid` still exists (where `/proc` tells; elsewhere assumed).
-fn alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    !proc.is_dir() || proc.join(pid.to_string()).exists()
-}
-
 impl LocalFlows {
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         LocalFlows {
@@ -117,22 +99,20 @@ impl LocalFlows {
             if records.iter().any(|r| r.arn == m.execution_arn) {
                 continue;
             }
-            let running = alive(m.pid);
+            let running = m.process_alive();
             let summary = ExecutionSummary {
                 name: m.name.clone(),
                 execution_arn: m.execution_arn.clone(),
                 state_machine: m.state_machine.clone(),
-                status: if running { RUNNING } else { "ABORTED" }.to_string(),
+                status: if running { RUNNING } else { "FAILED" }.to_string(),
                 started_at: Some(m.started_at.clone()),
                 stopped_at: None,
             };
             let mut detail = running_detail(summary, Vec::new());
             if !running {
-                detail.error = Some("States.Runtime".into());
-                detail.cause = Some(format!(
-                    "the process running it (pid {}) ended without recording a result",
-                    m.pid
-                ));
+                let interrupted = m.interrupted();
+                detail.error = Some(interrupted.error.into());
+                detail.cause = Some(interrupted.cause);
             }
             out.push(detail);
         }
@@ -178,10 +158,7 @@ impl LocalFlows {
 
     /// Where the marker of a running execution is.
     pub fn marker_path(&self, flow: Flow, name: &str) -> PathBuf {
-        self.state_dir
-            .join(RUNNING_DIR)
-            .join(flow.name())
-            .join(format!("{name}.json"))
+        marker_path(&self.state_dir, flow.name(), name)
     }
 
     /// Where the output of an execution started with `--no-wait` goes.
@@ -197,46 +174,11 @@ impl LocalFlows {
                 "--name {name:?}: an execution name is 1-80 characters of letters, digits, '-' and '_'"
             )));
         }
-        let record = self
-            .state_dir
-            .join(EXECUTIONS_DIR)
-            .join(flow.name())
-            .join(format!("{name}.json"));
+        let record = record_path(&self.state_dir, flow.name(), name);
         if record.exists() || self.marker_path(flow, name).exists() {
             return Err(already_exists(flow, name));
         }
         Ok(())
-    }
-
-    /// Marks execution `name` of `flow` as running in this process (atomically: a name taken
-    /// meanwhile is `ExecutionAlreadyExists`); the marker goes when the guard is dropped.
-    pub fn mark_running(&self, flow: Flow, name: &str) -> Result<MarkerGuard, CliError> {
-        self.check_name(flow, name)?;
-        let path = self.marker_path(flow, name);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| unavailable(dir, e))?;
-        }
-        let marker = RunningMarker {
-            name: name.to_string(),
-            execution_arn: Self::execution_arn(flow, name),
-            state_machine: flow.name().to_string(),
-            started_at: mdlc_core::registry::format_timestamp(chrono::Utc::now()),
-            pid: std::process::id(),
-        };
-        let bytes = serde_json::to_vec_pretty(&marker).map_err(|e| unavailable(&path, e))?;
-        let mut file = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(already_exists(flow, name));
-            }
-            Err(e) => return Err(unavailable(&path, e)),
-        };
-        std::io::Write::write_all(&mut file, &bytes).map_err(|e| unavailable(&path, e))?;
-        Ok(MarkerGuard(path))
     }
 
     /// The local cloud on this state directory, its flows on a real clock reporting to
@@ -271,13 +213,16 @@ impl LocalFlows {
                 flow.name()
             ))
         })?;
-        let marker = self.mark_running(flow, name)?;
-        let result = cloud
+        self.check_name(flow, name)?;
+        cloud
             .execute(flow.name(), &machine, name, input, None)
             .await
-            .map_err(|e| CliError::Unavailable(e.to_string()));
-        drop(marker);
-        result?;
+            .map_err(|e| match e {
+                LocalError::Journal(JournalError::ExecutionAlreadyExists { .. }) => {
+                    already_exists(flow, name)
+                }
+                e => CliError::Unavailable(e.to_string()),
+            })?;
         self.show(&Self::execution_arn(flow, name))
     }
 
@@ -303,16 +248,6 @@ fn already_exists(flow: Flow, name: &str) -> CliError {
     ))
 }
 
-/// Removes a running marker when dropped.
-#[derive(Debug)]
-pub struct MarkerGuard(PathBuf);
-
-impl Drop for MarkerGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,11 +256,21 @@ mod tests {
         tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
     }
 
+    fn marker(flow: Flow, name: &str) -> RunningMarker {
+        RunningMarker::of_this_process(
+            flow.name(),
+            name,
+            &LocalFlows::execution_arn(flow, name),
+            "2026-01-01T00:00:00.000Z",
+        )
+    }
+
     #[test]
     fn given_a_marker_then_the_execution_runs_until_its_process_is_gone() {
         let dir = tempdir();
         let flows = LocalFlows::new(dir.path());
-        let guard = flows.mark_running(Flow::Training, "t-1");
+        let journal = mdlc_local::journal::Journal::durable(dir.path());
+        let guard = journal.begin(&marker(Flow::Training, "t-1"));
         let guard = guard.unwrap_or_else(|e| panic!("{e}"));
         let list = flows.list().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(list.len(), 1);
@@ -334,26 +279,28 @@ mod tests {
             list[0].execution_arn,
             "arn:aws:states:us-east-1:000000000000:execution:training:t-1"
         );
-        let again = flows.mark_running(Flow::Training, "t-1").unwrap_err();
+        let again = flows.check_name(Flow::Training, "t-1").unwrap_err();
         assert_eq!(again.name(), "ExecutionAlreadyExists");
-        assert!(flows.mark_running(Flow::Evaluation, "t-1").is_ok());
+        assert!(flows.check_name(Flow::Evaluation, "t-1").is_ok());
         drop(guard);
         assert!(!flows.marker_path(Flow::Training, "t-1").exists());
 
-        // A marker of a process that no longer exists: aborted, with the reason.
+        // A marker of a process that no longer exists: failed, with the reason.
         let path = flows.marker_path(Flow::Training, "gone");
-        let marker = RunningMarker {
-            name: "gone".into(),
-            execution_arn: LocalFlows::execution_arn(Flow::Training, "gone"),
-            state_machine: "training".into(),
-            started_at: "2026-01-01T00:00:00.000Z".into(),
+        let gone = RunningMarker {
             pid: u32::MAX,
+            ..marker(Flow::Training, "gone")
         };
-        std::fs::write(&path, serde_json::to_vec(&marker).unwrap_or_default())
+        std::fs::write(&path, serde_json::to_vec(&gone).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
         let d = flows.show("gone").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(d.summary.status, "ABORTED");
-        assert!(d.cause.unwrap_or_default().contains("without recording"));
+        assert_eq!(d.summary.status, "FAILED");
+        assert_eq!(d.error.as_deref(), Some("States.Runtime"));
+        let cause = d.cause.unwrap_or_default();
+        assert!(
+            cause.contains(&format!("pid {}", u32::MAX)) && cause.contains("without recording"),
+            "{cause}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod local;
 use std::collections::BTreeMap;
 
 use mdlc_asl::{Execution, ExecutionStatus, HistoryEvent};
-use mdlc_local::invoker::ExecutionRecord;
+use mdlc_local::journal::ExecutionRecord;
 use mdlc_local::report::analyse;
 use serde::Serialize;
 use serde_json::Value;
