@@ -30,6 +30,11 @@ fn the_local_cloud_has_no_module_cycle() {
 }
 
 #[test]
+fn the_child_process_crate_has_no_module_cycle() {
+    assert_no_cycle(&crate_dir("proc"));
+}
+
+#[test]
 fn the_step_functions_server_has_no_module_cycle() {
     assert_no_cycle(&crate_dir("serve"));
 }
