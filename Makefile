@@ -6,7 +6,7 @@ VENV := .tools/venv
 FUNCTIONS := initialize train create-model register-model find-model monitor-performance is-retraining-needed track-experiment
 export MDLC_REPO_ROOT := $(CURDIR)
 
-.PHONY: demo test tools nextest lint conformance build bench fuzz mutants deploy preprocess-image clean
+.PHONY: demo test tools nextest lint conformance build bench fuzz fault mutants deploy preprocess-image clean
 
 ## make demo: the whole life cycle on this machine (no AWS account, no Docker)
 demo:
@@ -51,6 +51,14 @@ bench: tools
 fuzz:
 	MDLC_BENCH_ONLY=fuzz scripts/bench.sh
 	scripts/bench-fuzz.sh --check
+
+## make fault [FAULT_DEMO_KILLS=20] [FAULT_SERVE_KILLS=20] [FAULT_SEED=19]: kill -9 at random moments of
+## the demo's life cycle and of mdlc serve under load, restart, check that no execution is lost, no
+## child is orphaned and no file is corrupt; figures into BENCHMARKS.md. Fails when an invariant broke.
+## (make test runs the same suite with 3 + 3 kills.)
+fault:
+	MDLC_BENCH_ONLY=fault scripts/bench.sh
+	scripts/bench-fault.sh --check
 
 ## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1] [ITERATE=1]: mutation
 ## testing (cargo-mutants) of core, asl, jsonata, trainer and the emulator's tuning; output in

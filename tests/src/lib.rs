@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 pub mod browser;
+pub mod fault;
 pub mod serve;
 
 /// The workspace root.

@@ -95,7 +95,18 @@ impl ServeProcess {
         ServeProcess { child, endpoint }
     }
 
-    /// One HTTP/1.1 request (`Connection: close`), its whole answer.
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the server's process to end (after it was killed) and reaps it.
+    pub fn wait(&mut self) {
+        let _ = self.child.wait();
+    }
+
+    /// One HTTP/1.1 request (`Connection: close`), its whole answer; panics when the server
+    /// cannot be reached or answers something that is not HTTP.
     pub fn request(
         &self,
         method: &str,
@@ -103,15 +114,74 @@ impl ServeProcess {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Answer {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A client of this server (for threads that must not own it).
+    pub fn client(&self) -> Client {
+        Client {
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
+    /// [`Client::try_request`] to this server.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Answer, String> {
+        self.client().try_request(method, path, headers, body)
+    }
+
+    /// [`Client::try_api`] to this server.
+    pub fn try_api(&self, operation: &str, body: &Value) -> Result<Answer, String> {
+        self.client().try_api(operation, body)
+    }
+
+    /// A Step Functions operation (`POST /`, `X-Amz-Target: AWSStepFunctions.<operation>`);
+    /// panics unless it answers 200 with a JSON body.
+    pub fn api(&self, operation: &str, body: &Value) -> Value {
+        let answer = self
+            .try_api(operation, body)
+            .unwrap_or_else(|e| panic!("{operation}: {e}"));
+        assert_eq!(
+            answer.status, 200,
+            "{operation} answered {}: {}",
+            answer.status, answer.body
+        );
+        serde_json::from_str(&answer.body)
+            .unwrap_or_else(|e| panic!("{operation}'s answer is not JSON ({e}): {}", answer.body))
+    }
+}
+
+/// Requests to a server at an endpoint, without owning its process.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Client {
+    /// One HTTP/1.1 request (`Connection: close`), its whole answer; a failure to connect, send or read as an error.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Answer, String> {
         let authority = self
             .endpoint
             .strip_prefix("http://")
-            .expect("an http endpoint");
+            .ok_or("an http endpoint")?;
         let mut stream = TcpStream::connect(authority)
-            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.endpoint));
+            .map_err(|e| format!("cannot connect to {}: {e}", self.endpoint))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("a read timeout");
+            .map_err(|e| format!("a read timeout: {e}"))?;
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
@@ -123,43 +193,43 @@ impl ServeProcess {
         request.push_str(body);
         stream
             .write_all(request.as_bytes())
-            .expect("the request is sent");
+            .map_err(|e| format!("sending the request: {e}"))?;
         let mut raw = Vec::new();
         stream
             .read_to_end(&mut raw)
-            .unwrap_or_else(|e| panic!("reading the answer to {method} {path}: {e}"));
-        let text = String::from_utf8(raw).expect("a UTF-8 answer");
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        let text = String::from_utf8(raw).map_err(|e| format!("a UTF-8 answer: {e}"))?;
         let (head, body) = text
             .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("an HTTP answer without a blank line: {text:?}"));
+            .ok_or_else(|| format!("an HTTP answer without a blank line: {text:?}"))?;
         let mut lines = head.lines();
         let status = lines
             .next()
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status line in {head:?}"));
+            .ok_or_else(|| format!("no status line in {head:?}"))?;
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        assert!(
-            !headers
-                .iter()
-                .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked")),
-            "a chunked answer (this client reads only whole bodies)"
-        );
-        Answer {
+        if headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
+        {
+            return Err("a chunked answer (this client reads only whole bodies)".into());
+        }
+        Ok(Answer {
             status,
             headers,
             body: body.to_string(),
-        }
+        })
     }
 
-    /// A Step Functions operation (`POST /`, `X-Amz-Target: AWSStepFunctions.<operation>`);
-    /// panics unless it answers 200 with a JSON body.
-    pub fn api(&self, operation: &str, body: &Value) -> Value {
+    /// A Step Functions operation's answer (`POST /`, `X-Amz-Target: AWSStepFunctions.<operation>`),
+    /// whatever its status.
+    pub fn try_api(&self, operation: &str, body: &Value) -> Result<Answer, String> {
         let target = format!("AWSStepFunctions.{operation}");
-        let answer = self.request(
+        self.try_request(
             "POST",
             "/",
             &[
@@ -167,13 +237,6 @@ impl ServeProcess {
                 ("X-Amz-Target", &target),
             ],
             &body.to_string(),
-        );
-        assert_eq!(
-            answer.status, 200,
-            "{operation} answered {}: {}",
-            answer.status, answer.body
-        );
-        serde_json::from_str(&answer.body)
-            .unwrap_or_else(|e| panic!("{operation}'s answer is not JSON ({e}): {}", answer.body))
+        )
     }
 }
