@@ -25,7 +25,7 @@ echo "bench-fault: $DEMO demo kills, $SERVE server kills, seed $SEED" >&2
 start=$(date +%s)
 status=0
 MDLC_FAULT_DEMO_KILLS=$DEMO MDLC_FAULT_SERVE_KILLS=$SERVE MDLC_FAULT_SEED=$SEED MDLC_FAULT_REPORT=$REPORT \
-  cargo nextest run -p mdlc-tests --test crash_faults --run-ignored all --no-capture >&2 || status=$?
+  cargo nextest run -p mdlc-tests --test crash_faults --profile fault --run-ignored all --no-capture >&2 || status=$?
 took=$(( $(date +%s) - start ))
 if [ ! -s "$REPORT" ]; then
   echo "bench-fault: the suite wrote no figures" >&2
