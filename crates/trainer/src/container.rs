@@ -111,6 +111,9 @@ pub enum JobError {
     Config { path: String, message: String },
     #[error("ClientError: channel {channel}: {message}")]
     Channel { channel: String, message: String },
+    /// A channel configuration SageMaker XGBoost's channel validation refuses (its own words).
+    #[error("ClientError: {0}")]
+    UnsupportedChannel(String),
     #[error("ClientError: {0}")]
     Csv(#[from] CsvError),
     #[error("ClientError: {0}")]
@@ -180,16 +183,39 @@ fn parse_object(text: &str, name: &str) -> Result<Map<String, Value>, JobError> 
     }
 }
 
-/// Checks a channel's `ContentType` (absent means CSV).
+/// SageMaker XGBoost's refusal of a Pipe channel whose content type it cannot stream: LibSVM,
+/// and no `ContentType` at all (its default is `text/libsvm`, which its channel validation
+/// adds to the configuration it shows). The wording is its channel validation's
+/// (`Channel configuration for '<name>' channel is not supported: <the configuration as a
+/// Python dict>`).
+fn check_pipe_content_type(channel: &str, cfg: &Value) -> Result<(), JobError> {
+    let ct = cfg.get("ContentType").and_then(Value::as_str);
+    let libsvm = ct.is_none_or(|ct| {
+        matches!(
+            ct.trim().to_ascii_lowercase().as_str(),
+            "libsvm" | "text/libsvm" | "text/x-libsvm"
+        )
+    });
+    if !libsvm {
+        return Ok(());
+    }
+    let mut shown = cfg.clone();
+    if ct.is_none() {
+        if let Value::Object(m) = &mut shown {
+            m.insert("ContentType".into(), Value::String("text/libsvm".into()));
+        }
+    }
+    Err(JobError::UnsupportedChannel(format!(
+        "Channel configuration for '{channel}' channel is not supported: {}",
+        crate::pipe::python_repr(&shown)
+    )))
+}
+
+/// Checks a channel's `ContentType` (absent means CSV in File mode) and input mode.
 fn check_content_type(channel: &str, config: Option<&Value>) -> Result<(), JobError> {
     let Some(cfg) = config else { return Ok(()) };
-    if let Some(mode) = cfg.get("TrainingInputMode").and_then(Value::as_str) {
-        if mode.eq_ignore_ascii_case("pipe") {
-            return Err(JobError::Channel {
-                channel: channel.into(),
-                message: "TrainingInputMode Pipe is not supported; use File".into(),
-            });
-        }
+    if crate::pipe::is_pipe(Some(cfg)) {
+        check_pipe_content_type(channel, cfg)?;
     }
     let Some(ct) = cfg.get("ContentType").and_then(Value::as_str) else {
         return Ok(());
@@ -295,20 +321,31 @@ fn run_inner(paths: &ContainerPaths, log: &mut dyn Write) -> Result<JobSummary, 
         check_content_type(name, Some(cfg))?;
     }
     let threads = params.nthread.max(1);
-    let train_dir = paths.channel_dir("train");
-    if !train_dir.exists() {
-        return Err(JobError::Channel {
-            channel: "train".into(),
-            message: format!(
-                "required channel is missing ({} does not exist)",
-                train_dir.display()
-            ),
-        });
-    }
-    let train_set = read_channel("train", &train_dir, threads)?;
+    let data_dir = paths.root.join("input").join("data");
+    let train_set = if crate::pipe::is_pipe(data_config.get("train")) {
+        crate::pipe::read_pipe_channel("train", &data_dir, threads)?
+    } else {
+        let train_dir = paths.channel_dir("train");
+        if !train_dir.exists() {
+            return Err(JobError::Channel {
+                channel: "train".into(),
+                message: format!(
+                    "required channel is missing ({} does not exist)",
+                    train_dir.display()
+                ),
+            });
+        }
+        read_channel("train", &train_dir, threads)?
+    };
     let valid_dir = paths.channel_dir("validation");
     let declared_validation = data_config.contains_key("validation");
-    let validation = if valid_dir.exists() || declared_validation {
+    let validation = if crate::pipe::is_pipe(data_config.get("validation")) {
+        Some(crate::pipe::read_pipe_channel(
+            "validation",
+            &data_dir,
+            threads,
+        )?)
+    } else if valid_dir.exists() || declared_validation {
         Some(read_channel("validation", &valid_dir, threads)?)
     } else {
         None
@@ -443,7 +480,28 @@ mod tests {
         let bad = serde_json::json!({"ContentType": "text/libsvm"});
         let err = check_content_type("train", Some(&bad)).unwrap_err();
         assert!(err.to_string().contains("text/libsvm"), "{err}");
-        let pipe = serde_json::json!({"TrainingInputMode": "Pipe"});
-        assert!(check_content_type("train", Some(&pipe)).is_err());
+        let pipe_csv = serde_json::json!({"ContentType": "text/csv", "TrainingInputMode": "Pipe"});
+        assert!(check_content_type("train", Some(&pipe_csv)).is_ok());
+    }
+
+    #[test]
+    fn pipe_with_libsvm_or_no_content_type_is_refused_in_sagemaker_xgboost_words() {
+        let libsvm = serde_json::json!({"ContentType": "text/libsvm", "TrainingInputMode": "Pipe", "S3DistributionType": "FullyReplicated"});
+        assert_eq!(
+            check_content_type("train", Some(&libsvm))
+                .unwrap_err()
+                .to_string(),
+            "ClientError: Channel configuration for 'train' channel is not supported: {'ContentType': 'text/libsvm', 'TrainingInputMode': 'Pipe', 'S3DistributionType': 'FullyReplicated'}"
+        );
+        let none = serde_json::json!({"TrainingInputMode": "Pipe"});
+        assert_eq!(
+            check_content_type("validation", Some(&none))
+                .unwrap_err()
+                .to_string(),
+            "ClientError: Channel configuration for 'validation' channel is not supported: {'TrainingInputMode': 'Pipe', 'ContentType': 'text/libsvm'}"
+        );
+        // File mode keeps this trainer's own rule (no ContentType reads as CSV)
+        let file = serde_json::json!({"TrainingInputMode": "File"});
+        assert!(check_content_type("train", Some(&file)).is_ok());
     }
 }

@@ -21,6 +21,7 @@ pub mod hyperparameters;
 pub mod metrics;
 pub mod model;
 pub mod params;
+pub mod pipe;
 pub mod preprocess;
 pub mod serve;
 #[cfg(any(test, feature = "testing"))]

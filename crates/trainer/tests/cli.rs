@@ -336,3 +336,70 @@ fn given_processing_root_when_preprocess_then_split_and_profile_written() {
     assert_eq!(profile["features"][2]["name"], "f2");
     assert_eq!(profile["features"][0]["count"], 1000);
 }
+
+/// Makes a FIFO with coreutils' `mkfifo` (the test fails when it is missing).
+fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("needs mkfifo (coreutils)");
+    assert!(st.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn given_pipe_channels_when_train_then_the_fifos_are_read_and_the_model_is_the_file_modes() {
+    let hps = serde_json::json!({"num_round": "20", "max_depth": "3", "objective": "reg:squarederror", "eval_metric": "rmse"});
+    let (_d, root) = job(hps.clone(), Problem::Regression);
+    let out = train(&root);
+    assert!(out.status.success(), "{}", failure(&root));
+    let file_model = std::fs::read(root.join("model/xgboost-model")).unwrap();
+    // the same job in Pipe mode: no channel directories, one FIFO per channel (epoch 0)
+    let (_d2, pipe_root) = job(hps, Problem::Regression);
+    let data = pipe_root.join("input/data");
+    let mut writers = Vec::new();
+    for ch in ["train", "validation"] {
+        let text = std::fs::read(data.join(ch).join(format!("{ch}.csv"))).unwrap();
+        std::fs::remove_dir_all(data.join(ch)).unwrap();
+        let fifo = data.join(format!("{ch}_0"));
+        mkfifo(&fifo);
+        writers.push(std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            // in small writes, as a stream
+            for part in text.chunks(1000) {
+                f.write_all(part).unwrap();
+            }
+        }));
+    }
+    std::fs::write(
+        pipe_root.join("input/config/inputdataconfig.json"),
+        r#"{"train":{"ContentType":"text/csv","TrainingInputMode":"Pipe"},"validation":{"ContentType":"text/csv","TrainingInputMode":"Pipe"}}"#,
+    )
+    .unwrap();
+    let out = train(&pipe_root);
+    assert!(out.status.success(), "{}", failure(&pipe_root));
+    for w in writers {
+        w.join().unwrap();
+    }
+    let pipe_model = std::fs::read(pipe_root.join("model/xgboost-model")).unwrap();
+    assert_eq!(
+        pipe_model, file_model,
+        "Pipe mode trains the same trees as File mode on the same data"
+    );
+}
+
+#[test]
+fn given_a_libsvm_pipe_channel_when_train_then_sagemaker_xgboosts_refusal() {
+    let (_d, root) = job(serde_json::json!({"num_round": "5"}), Problem::Regression);
+    std::fs::write(
+        root.join("input/config/inputdataconfig.json"),
+        r#"{"train":{"ContentType":"text/libsvm","TrainingInputMode":"Pipe","S3DistributionType":"FullyReplicated","RecordWrapperType":"None"}}"#,
+    )
+    .unwrap();
+    let out = train(&root);
+    assert!(!out.status.success());
+    assert_eq!(
+        failure(&root),
+        "ClientError: Channel configuration for 'train' channel is not supported: {'ContentType': 'text/libsvm', 'TrainingInputMode': 'Pipe', 'S3DistributionType': 'FullyReplicated', 'RecordWrapperType': 'None'}"
+    );
+}
