@@ -9,6 +9,7 @@ use std::time::Duration;
 use mdlc_core::S3Uri;
 use mdlc_proc::PidBook;
 use mdlc_proc::signal::{Signal, signal_group};
+use mdlc_trainer::fsio::write_atomically;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -660,7 +661,8 @@ fn env_key(name: &str) -> String {
         .collect()
 }
 
-/// Writes `/opt/ml/input/config/*` and builds the training toolkit environment.
+/// Writes `/opt/ml/input/config/*` (each file atomically: a full disk leaves none half written,
+/// and the error names the step and the file) and builds the training toolkit environment.
 fn write_config(
     dir: &Path,
     spec: &TrainingSpec,
@@ -671,18 +673,18 @@ fn write_config(
     for sub in ["model", "output/data", "input/data", "output/intermediate"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
-    std::fs::write(
-        config.join("hyperparameters.json"),
-        serde_json::to_vec_pretty(&spec.hyperparameters)?,
+    write_atomically(
+        &config.join("hyperparameters.json"),
+        &serde_json::to_vec_pretty(&spec.hyperparameters)?,
     )?;
     let input: Map<String, Value> = spec
         .channels
         .iter()
         .map(|c| (c.name.clone(), c.input_config.clone()))
         .collect();
-    std::fs::write(
-        config.join("inputdataconfig.json"),
-        serde_json::to_vec_pretty(&input)?,
+    write_atomically(
+        &config.join("inputdataconfig.json"),
+        &serde_json::to_vec_pretty(&input)?,
     )?;
     let resource = json!({
         "current_host": "algo-1",
@@ -692,9 +694,9 @@ fn write_config(
         "instance_groups": [{"instance_group_name": "homogeneousCluster", "instance_type": spec.instance_type, "hosts": ["algo-1"]}],
         "network_interface_name": "eth0",
     });
-    std::fs::write(
-        config.join("resourceconfig.json"),
-        serde_json::to_vec_pretty(&resource)?,
+    write_atomically(
+        &config.join("resourceconfig.json"),
+        &serde_json::to_vec_pretty(&resource)?,
     )?;
     let hps: Map<String, Value> = spec
         .hyperparameters
@@ -852,9 +854,18 @@ async fn download_manifest(
                 .await
                 .map_err(|e| bad(e.to_string()))?;
         }
-        tokio::fs::write(&path, bytes)
+        // atomically: a full disk leaves no half-downloaded file in the job directory
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || mdlc_trainer::fsio::write_atomically(&target, &bytes))
             .await
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(e.to_string()))?
+            .map_err(|e| {
+                let what = format!("{} (from {object})", path.display());
+                format!(
+                    "ClientError: Data download failed:{}",
+                    mdlc_trainer::fsio::Written::new(what, e)
+                )
+            })?;
         n += 1;
     }
     if n == 0 {

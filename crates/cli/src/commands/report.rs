@@ -119,8 +119,10 @@ async fn execute(args: &ReportArgs) -> Result<(), CliError> {
         },
         &events,
     );
-    std::fs::write(&out, html)
-        .map_err(|e| CliError::Unavailable(format!("cannot write {}: {e}", out.display())))?;
+    // atomically: a failed write (a full disk) leaves no half report and names it
+    mdlc_trainer::fsio::write_atomically(&out, html.as_bytes()).map_err(|e| {
+        CliError::Unavailable(format!("could not write the report {}: {e}", out.display()))
+    })?;
     if args.target.json {
         print_json(&json!({
             "report": out.display().to_string(),
