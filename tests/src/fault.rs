@@ -69,6 +69,26 @@ impl Figures {
         self.temp_files.extend(other.temp_files);
     }
 
+    /// Counts the processes left (`orphans`), each a finding saying `when` it was seen.
+    fn note_orphans(&mut self, orphans: Vec<(u32, String)>, when: &str) {
+        self.orphans += orphans.len();
+        self.findings.extend(
+            orphans
+                .iter()
+                .map(|(pid, cmd)| format!("{when}: orphan {pid} {cmd}")),
+        );
+    }
+
+    /// Counts the corrupt and the temporary files of a state directory.
+    fn note_files(&mut self, state: &Path) {
+        let (corrupt, temps) = check_files(state);
+        self.corrupt_files += corrupt.len();
+        self.temp_files_left += temps.len();
+        self.findings.extend(corrupt);
+        self.temp_files
+            .extend(temps.iter().map(|t| t.display().to_string()));
+    }
+
     /// Whether every invariant held.
     pub fn clean(&self) -> bool {
         self.executions_lost == 0
@@ -353,20 +373,8 @@ pub fn demo_round(mdlc: &Path, work: &Path, after: Duration) -> Figures {
     let started = started_in_log(&log);
     figures.executions_started = started.len();
 
-    let orphans = orphans_of(work, &[]);
-    figures.orphans = orphans.len();
-    figures.findings.extend(
-        orphans
-            .iter()
-            .map(|(pid, cmd)| format!("demo killed at {after:?}: orphan {pid} {cmd}")),
-    );
-    let (corrupt, temps) = check_files(&state);
-    figures.corrupt_files = corrupt.len();
-    figures.temp_files_left = temps.len();
-    figures.findings.extend(corrupt);
-    figures
-        .temp_files
-        .extend(temps.iter().map(|t| t.display().to_string()));
+    figures.note_orphans(orphans_of(work, &[]), &format!("demo killed at {after:?}"));
+    figures.note_files(&state);
     count_lost_executions(mdlc, &state, &started, &mut figures);
     match job_states(&state) {
         Ok((interrupted, running)) => {
@@ -452,13 +460,7 @@ fn next_demo(mdlc: &Path, work: &Path, state: &Path, figures: &mut Figures) {
                 .push(format!("cannot run the next demo: {e}"));
         }
     }
-    let orphans = orphans_of(work, &[]);
-    figures.orphans += orphans.len();
-    figures.findings.extend(
-        orphans
-            .iter()
-            .map(|(pid, cmd)| format!("after the next demo: orphan {pid} {cmd}")),
-    );
+    figures.note_orphans(orphans_of(work, &[]), "after the next demo");
 }
 
 /// How long the demo takes on this machine, from one whole run (kill moments are picked in it).
@@ -546,20 +548,11 @@ pub fn serve_round(work: &Path, clients: usize, after: Duration) -> Figures {
     let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
     figures.executions_started = acked.len();
 
-    let (corrupt, temps) = check_files(&state);
-    figures.corrupt_files = corrupt.len();
-    figures.temp_files_left = temps.len();
-    figures.findings.extend(corrupt);
-    figures
-        .temp_files
-        .extend(temps.iter().map(|t| t.display().to_string()));
+    figures.note_files(&state);
     let restarted = ServeProcess::start(&state, &["--function", SLOW_FUNCTION]);
-    let orphans = orphans_of(&state, &[restarted.pid()]);
-    figures.orphans = orphans.len();
-    figures.findings.extend(
-        orphans
-            .iter()
-            .map(|(pid, cmd)| format!("server killed at {after:?}: orphan {pid} {cmd}")),
+    figures.note_orphans(
+        orphans_of(&state, &[restarted.pid()]),
+        &format!("server killed at {after:?}"),
     );
     for arn in &acked {
         match restarted.try_api("DescribeExecution", &json!({"executionArn": arn})) {
@@ -596,12 +589,9 @@ pub fn serve_round(work: &Path, clients: usize, after: Duration) -> Figures {
             .push("the restarted server did not run a new execution".into());
     }
     drop(restarted);
-    let after_stop = orphans_of(&state, &[]);
-    figures.orphans += after_stop.len();
-    figures.findings.extend(
-        after_stop
-            .iter()
-            .map(|(pid, cmd)| format!("after the restarted server stopped: orphan {pid} {cmd}")),
+    figures.note_orphans(
+        orphans_of(&state, &[]),
+        "after the restarted server stopped",
     );
     figures
 }

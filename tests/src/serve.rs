@@ -19,8 +19,16 @@ pub const START_LIMIT: Duration = Duration::from_secs(180);
 /// A running `mdlc serve`, killed when dropped.
 pub struct ServeProcess {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub endpoint: String,
+    /// Its endpoint (`server.endpoint`) and requests to it.
+    client: Client,
+}
+
+impl std::ops::Deref for ServeProcess {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl Drop for ServeProcess {
@@ -92,7 +100,10 @@ impl ServeProcess {
                 "mdlc serve's first stdout line is not a loopback endpoint: {line:?} (exit status {status:?})"
             );
         }
-        ServeProcess { child, endpoint }
+        ServeProcess {
+            child,
+            client: Client { endpoint },
+        }
     }
 
     /// The server's process id.
@@ -105,55 +116,9 @@ impl ServeProcess {
         let _ = self.child.wait();
     }
 
-    /// One HTTP/1.1 request (`Connection: close`), its whole answer; panics when the server
-    /// cannot be reached or answers something that is not HTTP.
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Answer {
-        self.try_request(method, path, headers, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-    }
-
     /// A client of this server (for threads that must not own it).
     pub fn client(&self) -> Client {
-        Client {
-            endpoint: self.endpoint.clone(),
-        }
-    }
-
-    /// [`Client::try_request`] to this server.
-    pub fn try_request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Result<Answer, String> {
-        self.client().try_request(method, path, headers, body)
-    }
-
-    /// [`Client::try_api`] to this server.
-    pub fn try_api(&self, operation: &str, body: &Value) -> Result<Answer, String> {
-        self.client().try_api(operation, body)
-    }
-
-    /// A Step Functions operation (`POST /`, `X-Amz-Target: AWSStepFunctions.<operation>`);
-    /// panics unless it answers 200 with a JSON body.
-    pub fn api(&self, operation: &str, body: &Value) -> Value {
-        let answer = self
-            .try_api(operation, body)
-            .unwrap_or_else(|e| panic!("{operation}: {e}"));
-        assert_eq!(
-            answer.status, 200,
-            "{operation} answered {}: {}",
-            answer.status, answer.body
-        );
-        serde_json::from_str(&answer.body)
-            .unwrap_or_else(|e| panic!("{operation}'s answer is not JSON ({e}): {}", answer.body))
+        self.client.clone()
     }
 }
 
@@ -238,5 +203,33 @@ impl Client {
             ],
             &body.to_string(),
         )
+    }
+
+    /// One HTTP/1.1 request (`Connection: close`), its whole answer; panics when the server
+    /// cannot be reached or answers something that is not HTTP.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Answer {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A Step Functions operation (`POST /`, `X-Amz-Target: AWSStepFunctions.<operation>`);
+    /// panics unless it answers 200 with a JSON body.
+    pub fn api(&self, operation: &str, body: &Value) -> Value {
+        let answer = self
+            .try_api(operation, body)
+            .unwrap_or_else(|e| panic!("{operation}: {e}"));
+        assert_eq!(
+            answer.status, 200,
+            "{operation} answered {}: {}",
+            answer.status, answer.body
+        );
+        serde_json::from_str(&answer.body)
+            .unwrap_or_else(|e| panic!("{operation}'s answer is not JSON ({e}): {}", answer.body))
     }
 }
