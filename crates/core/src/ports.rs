@@ -30,6 +30,13 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, uri: &S3Uri) -> Result<Vec<u8>, PortError>;
     /// Writes (replaces) the object.
     async fn put(&self, uri: &S3Uri, body: Vec<u8>) -> Result<(), PortError>;
+    /// The local file that holds the object, for a store that keeps its objects as files (the
+    /// local cloud's): the emulator's FastFile channels link to it instead of copying. `None`
+    /// (the default) where there is no such file (S3, memory).
+    fn local_path(&self, uri: &S3Uri) -> Option<std::path::PathBuf> {
+        let _ = uri;
+        None
+    }
     /// Every object whose key starts with `prefix.key`, in key order.
     async fn list(&self, prefix: &S3Uri) -> Result<Vec<ObjectInfo>, PortError>;
     /// Whether the object exists.

@@ -33,6 +33,14 @@ fn fail_lost(kind: JobKind, doc: &mut Value) {
     }
 }
 
+/// Releases an ended job's scratch space; a failure is logged, naming the job and the path
+/// (the job's outcome stands: its outputs are already in the store).
+fn release_scratch(job: &str, dir: &Path) {
+    if let Err(e) = crate::scratch::release(dir) {
+        tracing::warn!(target: "mdlc_emulator", job = %job, "{e}");
+    }
+}
+
 /// The process running a job (`<job dir>/.owner.json`): while it runs, another process reading
 /// the job's document from disk sees the job as it is; once it is gone, the job is lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -250,8 +258,10 @@ impl JobCell {
         *self.stop.borrow()
     }
 
-    /// Marks the job finished (after its final Describe* update).
+    /// Marks the job finished (after its final Describe* update and its uploads): its scratch
+    /// space goes first, as an instance's storage does (see [`crate::scratch`]).
     pub fn finish(&self) {
+        release_scratch(&self.name, &self.dir);
         self.done.send_replace(true);
     }
 
@@ -371,6 +381,8 @@ impl Inner {
         let owner = JobOwner::read(&self.job_dir(kind, name));
         if matches!(status, "InProgress" | "Stopping") && !owner.is_some_and(|o| o.running()) {
             fail_lost(kind, &mut doc);
+            // a lost job has ended too: nothing will use its scratch space again
+            release_scratch(name, &self.job_dir(kind, name));
         }
         Ok(doc)
     }

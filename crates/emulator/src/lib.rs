@@ -54,6 +54,7 @@
 
 pub mod config;
 pub mod error;
+mod fast_file;
 pub mod fields;
 pub mod files;
 pub mod glob;
@@ -64,6 +65,7 @@ pub mod metrics;
 mod model;
 mod port;
 mod processing;
+pub mod scratch;
 mod training;
 mod transform;
 pub mod tuning;

@@ -296,7 +296,12 @@ fn parse_channels(
                 if fields::get(s3, "S3DataType").is_none() {
                     p.push(&format!("{sp}.S3DataType"), "is required");
                 }
-                if ty == "AugmentedManifestFile" {
+                if ty == "AugmentedManifestFile" && input_mode == crate::fast_file::FAST_FILE {
+                    p.push(
+                        &format!("{sp}.S3DataType"),
+                        crate::fast_file::AUGMENTED_NEEDS_PIPE,
+                    );
+                } else if ty == "AugmentedManifestFile" {
                     p.push(
                         &format!("{sp}.S3DataType"),
                         "AugmentedManifestFile is not supported by the local emulator (use S3Prefix or ManifestFile)",
@@ -327,6 +332,7 @@ fn parse_channels(
             }
             (None, Some(fs)) => {
                 let fp = format!("{dsp}.FileSystemDataSource");
+                crate::fast_file::check_file_system(&input_mode, &at, p);
                 if !has_vpc {
                     crate::vpc::require_for_file_system(&at, &name, p);
                 }
@@ -753,10 +759,50 @@ fn write_config(
     Ok(env)
 }
 
-async fn fetch_channels(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Result<(), String> {
+/// Whether a channel is in FastFile mode (its own `InputMode`, else the job's).
+fn is_fast_file(c: &Channel) -> bool {
+    c.input_config
+        .get("TrainingInputMode")
+        .and_then(Value::as_str)
+        == Some(crate::fast_file::FAST_FILE)
+}
+
+/// A FastFile channel: the objects of its prefix or manifest linked into `dest`, not copied.
+async fn link_fast_file(
+    inner: &Inner,
+    cell: &JobCell,
+    source: &ChannelSource,
+    uri: &S3Uri,
+    dest: &Path,
+    channel: &str,
+) -> Result<(), String> {
+    let store = inner.config.store.as_ref();
+    let copied = if matches!(source, ChannelSource::Manifest { .. }) {
+        let items = manifest_objects(inner, uri, channel).await?;
+        crate::fast_file::present(store, &items, dest).await?
+    } else {
+        crate::fast_file::link_prefix(store, uri, dest, channel).await?
+    };
+    if copied > 0 {
+        cell.log(&format!(
+            "FastFile channel {channel}: the object store keeps no local files, so {copied} object(s) were copied as in File mode"
+        ));
+    }
+    Ok(())
+}
+
+async fn fetch_channels(
+    inner: &Inner,
+    cell: &JobCell,
+    dir: &Path,
+    spec: &TrainingSpec,
+) -> Result<(), String> {
     for c in &spec.channels {
         let dest = dir.join("input/data").join(&c.name);
         match &c.source {
+            ChannelSource::S3 { uri } | ChannelSource::Manifest { uri } if is_fast_file(c) => {
+                link_fast_file(inner, cell, &c.source, uri, &dest, &c.name).await?;
+            }
             ChannelSource::S3 { uri } => {
                 // SageMaker's FailureReason for a failed input download reads
                 // "ClientError: Data download failed:<why>"
@@ -803,13 +849,12 @@ async fn fetch_channels(inner: &Inner, dir: &Path, spec: &TrainingSpec) -> Resul
     Ok(())
 }
 
-/// Downloads the objects a manifest file lists into `dest`.
-async fn download_manifest(
+/// The objects a manifest file lists, each with its path relative to the channel directory.
+async fn manifest_objects(
     inner: &Inner,
     uri: &S3Uri,
-    dest: &Path,
     channel: &str,
-) -> Result<(), String> {
+) -> Result<Vec<(PathBuf, S3Uri)>, String> {
     let store = inner.config.store.as_ref();
     let bad = |m: String| format!("ClientError: the manifest file {uri} of channel {channel} {m}");
     let body = store
@@ -828,7 +873,7 @@ async fn download_manifest(
     let prefix: S3Uri = prefix
         .parse()
         .map_err(|e| bad(format!("has a bad prefix: {e}")))?;
-    let mut n = 0;
+    let mut objects = Vec::new();
     for (i, item) in items.iter().enumerate().skip(1) {
         let rel = item
             .as_str()
@@ -843,7 +888,24 @@ async fn download_manifest(
                 "entry {i} ({rel:?}) is not a plain relative key"
             )));
         }
-        let object = prefix.join(rel);
+        objects.push((relative, prefix.join(rel)));
+    }
+    if objects.is_empty() {
+        return Err(bad("lists no objects".into()));
+    }
+    Ok(objects)
+}
+
+/// Downloads the objects a manifest file lists into `dest`.
+async fn download_manifest(
+    inner: &Inner,
+    uri: &S3Uri,
+    dest: &Path,
+    channel: &str,
+) -> Result<(), String> {
+    let store = inner.config.store.as_ref();
+    let bad = |m: String| format!("ClientError: the manifest file {uri} of channel {channel} {m}");
+    for (relative, object) in manifest_objects(inner, uri, channel).await? {
         let bytes = store
             .get(&object)
             .await
@@ -866,10 +928,6 @@ async fn download_manifest(
                     mdlc_trainer::fsio::Written::new(what, e)
                 )
             })?;
-        n += 1;
-    }
-    if n == 0 {
-        return Err(bad("lists no objects".into()));
     }
     Ok(())
 }
@@ -978,7 +1036,7 @@ pub(crate) async fn run(
                 );
             }
         };
-        if let Err(reason) = fetch_channels(&inner, &dir, &spec).await {
+        if let Err(reason) = fetch_channels(&inner, &cell, &dir, &spec).await {
             break 'run Outcome {
                 status: "Failed",
                 secondary: "Failed",

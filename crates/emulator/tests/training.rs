@@ -78,21 +78,26 @@ async fn given_s3_and_file_system_channels_when_training_sync_then_the_contract_
     assert_eq!(e["SM_HOSTS"], json!("[\"algo-1\"]"));
     assert_eq!(e["MDLC_OPT_ML"], json!(job_dir.display().to_string()));
     assert!(e["SM_NUM_CPUS"].as_str().unwrap().parse::<usize>().unwrap() >= 1);
-    // The job directory is laid out like /opt/ml.
-    let hp: Value = serde_json::from_str(
-        &std::fs::read_to_string(job_dir.join("input/config/hyperparameters.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(hp, json!({"epochs": "3", "x": "0.5"}));
-    let idc: Value = serde_json::from_str(
-        &std::fs::read_to_string(job_dir.join("input/config/inputdataconfig.json")).unwrap(),
-    )
-    .unwrap();
+    // The job directory was laid out like /opt/ml while the job ran (what the program saw).
+    assert_eq!(model["hyperparameters"], json!({"epochs": "3", "x": "0.5"}));
+    let idc = &model["input_config"]["inputdataconfig"];
     assert_eq!(idc["train"]["ContentType"], "text/csv");
-    assert!(job_dir.join("input/config/resourceconfig.json").is_file());
+    assert_eq!(
+        model["input_config"]["resourceconfig"]["current_host"],
+        "algo-1"
+    );
     // Read-only file system channel: copied files are read-only.
-    let val = job_dir.join("input/data/validation/v.csv");
-    assert!(std::fs::metadata(&val).unwrap().permissions().readonly());
+    assert_eq!(
+        model["channels"]["validation"]["read_only"],
+        json!(["v.csv"])
+    );
+    // The scratch space went with the job: its log and description stay.
+    let mut left: Vec<String> = std::fs::read_dir(&job_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![".owner.json", "algo-1.log", "describe.json"]);
     // output/data was packed too.
     assert!(
         !get(

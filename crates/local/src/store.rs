@@ -160,6 +160,11 @@ impl ObjectStore for FsObjectStore {
             .map_err(|e| PortError::unavailable(format!("listing: {e}")))?
     }
 
+    /// `<root>/<bucket>/<key>` when that file exists (FastFile channels link to it).
+    fn local_path(&self, uri: &S3Uri) -> Option<PathBuf> {
+        self.object_path(uri).ok().filter(|p| p.is_file())
+    }
+
     async fn exists(&self, uri: &S3Uri) -> Result<bool, PortError> {
         let path = self.object_path(uri)?;
         Ok(tokio::fs::metadata(&path)

@@ -128,16 +128,41 @@ fn train() {
             .iter()
             .map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_default())
             .collect();
+        // How the channel was presented (FastFile: links into the store, a read-only directory).
+        let links: BTreeMap<String, String> = files
+            .iter()
+            .filter_map(|f| {
+                let target = std::fs::read_link(dir.join(f)).ok()?;
+                Some((f.clone(), target.display().to_string()))
+            })
+            .collect();
+        let read_only: Vec<&String> = files
+            .iter()
+            .filter(|f| {
+                std::fs::metadata(dir.join(f.as_str())).is_ok_and(|m| m.permissions().readonly())
+            })
+            .collect();
+        let dir_read_only = std::fs::metadata(&dir).is_ok_and(|m| m.permissions().readonly());
         channels.insert(
             name,
-            serde_json::json!({"files": files, "contents": contents, "env": var}),
+            serde_json::json!({"files": files, "contents": contents, "env": var, "links": links,
+                "read_only": read_only, "dir_read_only": dir_read_only}),
         );
     }
     let env: BTreeMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("SM_") || k == "MDLC_OPT_ML" || k == "TRAINING_JOB_NAME")
         .collect();
-    let model =
-        serde_json::json!({"hyperparameters": hps, "channels": channels, "env": env, "x": x});
+    let read_json = |f: &str| {
+        std::fs::read_to_string(config.join(f))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    };
+    let input_config = serde_json::json!({
+        "inputdataconfig": read_json("inputdataconfig.json"),
+        "resourceconfig": read_json("resourceconfig.json"),
+    });
+    let model = serde_json::json!({"hyperparameters": hps, "channels": channels, "env": env,
+        "x": x, "input_config": input_config});
     let model_dir = std::env::var_os("SM_MODEL_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("model"));
