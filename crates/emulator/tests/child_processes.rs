@@ -6,28 +6,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
 use common::*;
 use mdlc_emulator::JobKind;
+use mdlc_proc::testing::{read_pid, wait_for};
 use mdlc_proc::{PidBook, stat};
 use serde_json::json;
-
-/// Generous: processes end within milliseconds; a test that waits this long fails.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(
-            Instant::now() < until,
-            "{what}: not within {} s",
-            DEADLINE.as_secs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn one_record(book: &PidBook) -> mdlc_proc::ChildRecord {
     let mut records = Vec::new();
@@ -37,15 +20,6 @@ fn one_record(book: &PidBook) -> mdlc_proc::ChildRecord {
     });
     assert_eq!(records.len(), 1, "{records:?}");
     records.remove(0)
-}
-
-fn read_pid(path: &Path) -> u32 {
-    let mut text = String::new();
-    wait_for(&format!("{} written", path.display()), || {
-        text = std::fs::read_to_string(path).unwrap_or_default();
-        !text.trim().is_empty()
-    });
-    text.trim().parse().expect("a pid")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

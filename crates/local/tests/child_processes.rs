@@ -5,36 +5,12 @@
 #![cfg(target_os = "linux")]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use mdlc_asl::{TaskInvoker, TaskRequest};
 use mdlc_local::{LocalCloud, LocalCloudConfig};
+use mdlc_proc::testing::{DEADLINE, read_pid, wait_for};
 use mdlc_proc::{PidBook, stat};
 use serde_json::json;
-
-/// Generous: processes end within milliseconds; a test that waits this long fails.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(
-            Instant::now() < until,
-            "{what}: not within {} s",
-            DEADLINE.as_secs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn read_pid(path: &Path) -> u32 {
-    let mut text = String::new();
-    wait_for(&format!("{} written", path.display()), || {
-        text = std::fs::read_to_string(path).unwrap_or_default();
-        !text.trim().is_empty()
-    });
-    text.trim().parse().expect("a pid")
-}
 
 /// A local cloud whose function `f` runs `command`.
 fn cloud(state_dir: &Path, command: String) -> LocalCloud {

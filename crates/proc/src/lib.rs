@@ -34,6 +34,8 @@ pub mod book;
 pub mod signal;
 mod spawn;
 pub mod stat;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use book::{ChildRecord, PidBook, PidBookError, Sweep};
 pub use signal::Signal;

@@ -6,34 +6,10 @@
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
 
 use mdlc_proc::stat;
+use mdlc_proc::testing::{DEADLINE, read_pid, wait_for};
 use mdlc_proc::{ChildRecord, PidBook};
-
-/// Generous: the processes end within milliseconds; a test that waits this long fails.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(
-            Instant::now() < until,
-            "{what}: not within {} s",
-            DEADLINE.as_secs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn read_pid(path: &Path) -> u32 {
-    let mut text = String::new();
-    wait_for(&format!("{} written", path.display()), || {
-        text = std::fs::read_to_string(path).unwrap_or_default();
-        !text.trim().is_empty()
-    });
-    text.trim().parse().expect("a pid")
-}
 
 /// Ends a group when a test fails half-way, so that its sleeps do not linger.
 struct KillGroupOnDrop(u32);
