@@ -39,8 +39,8 @@ pub struct LocalArgs {
     /// The execution's name (default: a UUID).
     #[arg(long, value_name = "NAME", requires = "local")]
     pub execution_name: Option<String>,
-    /// No progress lines on stderr.
-    #[arg(long, requires = "local")]
+    /// No progress lines on stderr (only `--local` runs print them).
+    #[arg(long)]
     pub quiet: bool,
 }
 

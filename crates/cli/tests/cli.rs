@@ -189,3 +189,40 @@ fn given_a_relative_state_dir_when_the_demo_runs_then_every_job_finds_its_files(
     assert_eq!(versions, Some(2), "{summary:#}");
     assert!(dir.path().join("relative-state/report.html").is_file());
 }
+
+/// Issue 16's CLI faults: `--quiet` is accepted without `--local` (there is nothing to quiet),
+/// and a state directory that `mdlc execute --local` made is one `mdlc demo` may clean.
+#[test]
+fn quiet_needs_no_local_and_a_state_dir_made_by_execute_local_is_one_the_demo_cleans() {
+    let dir = tempdir();
+    let def = write(dir.path(), "loop.asl.json", LOOP);
+    let out = mdlc_exits(&["execute", &def, "--input", r#"{"n": 3}"#, "--quiet"], 0);
+    assert_eq!(stdout_json(&out)["output"], 3);
+
+    let state = dir.path().join("state");
+    let state_arg = state.to_string_lossy().into_owned();
+    let args = [
+        "execute",
+        &def,
+        "--input",
+        r#"{"n": 2}"#,
+        "--local",
+        "--quiet",
+        "--state-dir",
+        &state_arg,
+    ];
+    let out = mdlc_exits(&args, 0);
+    assert_eq!(stdout_json(&out)["output"], 2);
+    assert!(
+        state.join(mdlc_local::STATE_MARKER).is_file(),
+        "the state directory execute --local made carries the local cloud's marker"
+    );
+    // The demo's own preparation: a marked directory is cleaned, not refused.
+    mdlc_local::demo::prepare_state_dir(&state)
+        .unwrap_or_else(|e| panic!("the demo refuses the state directory of execute --local: {e}"));
+    assert!(state.join(mdlc_local::STATE_MARKER).is_file());
+    assert!(
+        !state.join("executions").exists(),
+        "the demo started from a clean directory"
+    );
+}

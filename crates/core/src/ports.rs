@@ -28,6 +28,20 @@ pub struct ObjectInfo {
 pub trait ObjectStore: Send + Sync {
     /// The object's bytes; `PortError::NotFound` when it does not exist.
     async fn get(&self, uri: &S3Uri) -> Result<Vec<u8>, PortError>;
+    /// Up to `len` bytes of the object from byte `offset` (S3's ranged `GetObject`): fewer at its
+    /// end, none from its end on; `PortError::NotFound` when it does not exist. Readers that
+    /// stream an object (the emulator's Pipe channels) read it a range at a time; the default
+    /// reads the whole object, so adapters that can read a range should.
+    async fn get_range(&self, uri: &S3Uri, offset: u64, len: u64) -> Result<Vec<u8>, PortError> {
+        let body = self.get(uri).await?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(body.len());
+        let end = start
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .min(body.len());
+        Ok(body[start..end].to_vec())
+    }
     /// Writes (replaces) the object.
     async fn put(&self, uri: &S3Uri, body: Vec<u8>) -> Result<(), PortError>;
     /// The local file that holds the object, for a store that keeps its objects as files (the

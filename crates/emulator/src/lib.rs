@@ -8,7 +8,10 @@
 //!   output) when the job ends `Failed` or `Stopped`. Error names are listed in [`error`].
 //! * Training jobs get a job directory laid out like `/opt/ml` under
 //!   `<work_dir>/training-jobs/<name>/`, the training toolkit's `SM_*` environment, and the
-//!   image's program (see [`config::ImageMap`]) run with `train`.
+//!   image's program (see [`config::ImageMap`]) run with `train`. File channels are copied into
+//!   `input/data/<channel>/`; Pipe channels are streamed from the object store through one FIFO
+//!   per channel and epoch, `input/data/<channel>_<epoch>`, the next made once the previous one
+//!   was read and closed (module `pipe`).
 //! * Hyperparameter tuning (Random, Bayesian, Grid, Hyperband; early stopping), CreateModel,
 //!   transform jobs (`serve` contract) and processing jobs (`/opt/ml/processing`).
 //! * Fault injection ([`config::FaultConfig`], `MDLC_FAULTS`).
@@ -63,6 +66,7 @@ pub mod http;
 mod jobs;
 pub mod metrics;
 mod model;
+mod pipe;
 mod port;
 mod processing;
 pub mod scratch;

@@ -122,12 +122,6 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
         "File",
         &mut p,
     );
-    if mode == "Pipe" {
-        p.push(
-            &format!("{a}.TrainingInputMode"),
-            "Pipe is not supported by the local emulator (use File)",
-        );
-    }
     let mut metric_defs = Vec::new();
     let (mut program, mut program_args) = (PathBuf::new(), Vec::new());
     if !image.is_empty() {
@@ -212,6 +206,7 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
     let has_vpc = crate::vpc::check(req, "", &mut p);
     let channels = parse_channels(inner, req, &mode, has_vpc, &mut p);
     p.finish()?;
+    crate::pipe::check_input_modes(&channels)?;
     Ok(TrainingSpec {
         name,
         image,
@@ -796,8 +791,13 @@ async fn fetch_channels(
     cell: &JobCell,
     dir: &Path,
     spec: &TrainingSpec,
-) -> Result<(), String> {
+) -> Result<Vec<crate::pipe::PipeFeed>, String> {
+    let mut feeds = Vec::new();
     for c in &spec.channels {
+        if crate::pipe::input_mode(c) == "Pipe" {
+            feeds.push(pipe_channel(inner, dir, c).await?);
+            continue;
+        }
         let dest = dir.join("input/data").join(&c.name);
         match &c.source {
             ChannelSource::S3 { uri } | ChannelSource::Manifest { uri } if is_fast_file(c) => {
@@ -846,7 +846,18 @@ async fn fetch_channels(
             }
         }
     }
-    Ok(())
+    Ok(feeds)
+}
+
+/// A Pipe channel: FIFOs `<channel>_<epoch>` in the input data directory, streamed while the
+/// returned feed lives ([`crate::pipe`]).
+async fn pipe_channel(
+    inner: &Inner,
+    dir: &Path,
+    c: &Channel,
+) -> Result<crate::pipe::PipeFeed, String> {
+    let store = inner.config.store.clone();
+    crate::pipe::prepare_channel(store, &dir.join("input/data"), c).await
 }
 
 /// The objects a manifest file lists, each with its path relative to the channel directory.
@@ -1036,14 +1047,17 @@ pub(crate) async fn run(
                 );
             }
         };
-        if let Err(reason) = fetch_channels(&inner, &cell, &dir, &spec).await {
-            break 'run Outcome {
-                status: "Failed",
-                secondary: "Failed",
-                reason: Some(reason),
-                upload_model: false,
-            };
-        }
+        let feeds = match fetch_channels(&inner, &cell, &dir, &spec).await {
+            Ok(feeds) => feeds,
+            Err(reason) => {
+                break 'run Outcome {
+                    status: "Failed",
+                    secondary: "Failed",
+                    reason: Some(reason),
+                    upload_model: false,
+                };
+            }
+        };
         set_secondary(
             &cell,
             "Training",
@@ -1075,7 +1089,18 @@ pub(crate) async fn run(
         )
         .await;
         points = pts;
-        outcome(&exit, read_failure(&dir), spec.max_runtime)
+        // a Pipe channel whose stream broke off fails the job (the algorithm saw it cut short)
+        let broken = feeds.iter().find_map(crate::pipe::PipeFeed::failure);
+        drop(feeds);
+        match broken {
+            Some(reason) => Outcome {
+                status: "Failed",
+                secondary: "Failed",
+                reason: Some(reason),
+                upload_model: false,
+            },
+            None => outcome(&exit, read_failure(&dir), spec.max_runtime),
+        }
     };
     let mut result = result;
     let mut artifacts: Option<String> = None;

@@ -283,3 +283,121 @@ async fn given_the_preprocess_image_when_processing_a_raw_csv_then_it_is_split_a
         .unwrap_err();
     assert!(f.cause.contains("processing jobs only"), "{}", f.cause);
 }
+
+/// The final value of `metric` in a finished training job's Describe* output.
+fn final_metric(d: &Value, metric: &str) -> f64 {
+    d["FinalMetricDataList"]
+        .as_array()
+        .expect("FinalMetricDataList")
+        .iter()
+        .find(|m| m["MetricName"] == metric)
+        .unwrap_or_else(|| panic!("no {metric} in {d:#}"))["Value"]
+        .as_f64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built mdlc-trainer binary: run with --run-ignored all (make test)"]
+async fn given_pipe_channels_when_the_builtin_trainer_trains_then_the_model_is_the_file_modes() {
+    require_trainer();
+    let env = setup();
+    // the training data in two objects, so that the stream concatenates them
+    put(
+        &env.store,
+        "s3://bucket/xgb/train/a.csv",
+        &rows(250, 0, true),
+    )
+    .await;
+    put(
+        &env.store,
+        "s3://bucket/xgb/train/b.csv",
+        &rows(150, 250, true),
+    )
+    .await;
+    put(
+        &env.store,
+        "s3://bucket/xgb/validation/validation.csv",
+        &rows(100, 400, true),
+    )
+    .await;
+    let hps = json!({"num_round": "25", "max_depth": "3", "eta": "0.3", "objective": "reg:squarederror", "eval_metric": "rmse"});
+    let file = env
+        .emu
+        .call(
+            "createTrainingJob",
+            true,
+            xgb_training("xgb-file", hps.clone()),
+        )
+        .await
+        .expect("File mode training");
+    let mut req = xgb_training("xgb-pipe", hps);
+    req["AlgorithmSpecification"]["TrainingInputMode"] = json!("Pipe");
+    let pipe = env
+        .emu
+        .call("createTrainingJob", true, req)
+        .await
+        .expect("Pipe mode training");
+    assert_eq!(pipe["TrainingJobStatus"], "Completed", "{pipe:#}");
+    // Same data, same seed: the same trees, so the same validation metric (tolerance 1e-9).
+    let (f, p) = (
+        final_metric(&file, "validation:rmse"),
+        final_metric(&pipe, "validation:rmse"),
+    );
+    assert!((f - p).abs() < 1e-9, "File {f} vs Pipe {p}");
+    assert!(p < 3.0, "validation:rmse {p}");
+    let model = |d: &Value| {
+        let uri = d["ModelArtifacts"]["S3ModelArtifacts"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let store = env.store.clone();
+        async move {
+            let tar = get(&store, &uri).await;
+            let dir = tempfile::tempdir().unwrap();
+            mdlc_emulator::files::unpack(&tar, dir.path()).unwrap();
+            std::fs::read(dir.path().join("xgboost-model")).unwrap()
+        }
+    };
+    assert_eq!(
+        model(&pipe).await,
+        model(&file).await,
+        "the Pipe job's trees are the File job's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built mdlc-trainer binary: run with --run-ignored all (make test)"]
+async fn given_a_libsvm_pipe_channel_when_the_builtin_trainer_starts_then_the_job_fails_with_sagemaker_xgboosts_message()
+ {
+    require_trainer();
+    let env = setup();
+    put(
+        &env.store,
+        "s3://bucket/xgb/train/a.csv",
+        &rows(50, 0, true),
+    )
+    .await;
+    put(
+        &env.store,
+        "s3://bucket/xgb/validation/validation.csv",
+        &rows(20, 50, true),
+    )
+    .await;
+    let mut req = xgb_training("xgb-pipe-libsvm", json!({"num_round": "5"}));
+    req["AlgorithmSpecification"]["TrainingInputMode"] = json!("Pipe");
+    req["InputDataConfig"][0]["ContentType"] = json!("text/libsvm");
+    let f = env
+        .emu
+        .call("createTrainingJob", true, req)
+        .await
+        .expect_err("a LibSVM Pipe channel is refused");
+    let d: Value = serde_json::from_str(&f.cause).unwrap();
+    assert_eq!(d["TrainingJobStatus"], "Failed");
+    let reason = d["FailureReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "ClientError: Channel configuration for 'train' channel is not supported: {'ContentType': 'text/libsvm', 'TrainingInputMode': 'Pipe', 'S3DistributionType': 'FullyReplicated', 'RecordWrapperType': 'None', 'CompressionType': 'None'}"
+        ),
+        "{reason}"
+    );
+}

@@ -76,6 +76,9 @@ pub enum LocalError {
         "the project's state machine directory was not found (looked for {looked}); pass it explicitly"
     )]
     NoStateMachines { looked: String },
+    /// The state directory cannot be made.
+    #[error("state directory {path}: {message}")]
+    StateDir { path: String, message: String },
     /// An execution could not be started or recorded (its name is taken, or the state
     /// directory cannot be written).
     #[error(transparent)]
@@ -244,6 +247,28 @@ pub struct LocalCloud {
     substitutions: BTreeMap<String, String>,
 }
 
+/// The marker file of a state directory that mdlc made (`mdlc demo` may wipe it).
+pub const STATE_MARKER: &str = ".mdlc-state";
+
+/// Creates `dir` and marks it as a local cloud's state directory ([`STATE_MARKER`]) when it does
+/// not exist yet or is empty; a directory with content is left as it is (marked or not).
+pub fn claim_state_dir(dir: &Path) -> std::io::Result<()> {
+    let empty = match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e),
+    };
+    if !empty {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    mdlc_trainer::fsio::write_atomically(
+        &dir.join(STATE_MARKER),
+        b"state of the mdlc local cloud; `mdlc demo` wipes this directory\n",
+    )
+    .map_err(Into::into)
+}
+
 impl LocalCloud {
     /// Sets up the local cloud. The project's state machines are loaded when their directory is
     /// found (an error only when `state_machine_dir` was given explicitly and is unusable).
@@ -258,6 +283,10 @@ impl LocalCloud {
         // directories) stay valid: `mdlc demo` defaults to the relative `.mdlc`.
         let state_dir =
             std::path::absolute(&config.state_dir).unwrap_or_else(|_| config.state_dir.clone());
+        claim_state_dir(&state_dir).map_err(|e| LocalError::StateDir {
+            path: state_dir.display().to_string(),
+            message: e.to_string(),
+        })?;
         let store = Arc::new(FsObjectStore::new(state_dir.join("s3")));
         let registry = Arc::new(FsRegistry::new(state_dir.join("registry")));
 

@@ -23,12 +23,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::cloud::{LocalCloud, LocalCloudConfig, LocalError};
+use crate::cloud::{LocalCloud, LocalCloudConfig, LocalError, STATE_MARKER, claim_state_dir};
 use crate::invoker::RunSettings;
 use crate::report::{ReportInput, render_html_with_events};
-
-/// The marker file that makes a directory a demo state directory (safe to wipe).
-pub const STATE_MARKER: &str = ".mdlc-state";
 
 /// Options of a demo run.
 #[derive(Clone)]
@@ -400,7 +397,7 @@ fn features_only(text: &str) -> String {
         .collect()
 }
 
-/// Wipes `dir` when it is ours (or empty/missing) and marks it as a demo state directory.
+/// Wipes `dir` when it is a local cloud's (or empty/missing) and marks it as one again.
 pub fn prepare_state_dir(dir: &Path) -> Result<(), DemoError> {
     if dir.exists() {
         let marked = dir.join(STATE_MARKER).is_file();
@@ -415,13 +412,7 @@ pub fn prepare_state_dir(dir: &Path) -> Result<(), DemoError> {
         }
         std::fs::remove_dir_all(dir).map_err(|e| io_err(dir, e))?;
     }
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    let marker = dir.join(STATE_MARKER);
-    mdlc_trainer::fsio::write_atomically(
-        &marker,
-        b"state of the mdlc local cloud; `mdlc demo` wipes this directory\n",
-    )
-    .map_err(|e| io_err(&marker, e.into()))
+    claim_state_dir(dir).map_err(|e| io_err(dir, e))
 }
 
 const DATES: [&str; 4] = ["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-22"];

@@ -24,7 +24,7 @@ pub mod sqs;
 pub mod store;
 pub mod substitute;
 
-pub use cloud::{FILE_SYSTEMS_DIR, LocalCloud, LocalCloudConfig, LocalError};
+pub use cloud::{FILE_SYSTEMS_DIR, LocalCloud, LocalCloudConfig, LocalError, STATE_MARKER};
 pub use events::EventLog;
 pub use invoker::{LocalInvoker, LocalInvokerBuilder, RunSettings};
 pub use registry::FsRegistry;

@@ -6,6 +6,8 @@
 //!   `epochs`, `epoch_ms`, `concurrency_log` (a file to append `start`/`end` lines to).
 //!   Logs `epoch=N loss=V` and XGBoost-style `[N]#011train-rmse:V#011validation-rmse:V` lines,
 //!   writes `model/model.json` (hyperparameters, channel files, `SM_*` environment).
+//!   Pipe channels are read through their FIFOs for `pipe_epochs` epochs (`pipe_read_bytes`:
+//!   close each early after that many bytes); `model.json`'s `pipes` reports what was read.
 //! * `serve`: answers `GET /ping` and `POST /invocations` on `SAGEMAKER_BIND_TO_PORT`; each input
 //!   line `a,b,...` becomes `bias + a + b + ...` where `bias` is the model's `x`.
 //! * `copy IN OUT`: (processing) copies every file of IN to OUT with its text upper-cased.
@@ -161,8 +163,9 @@ fn train() {
         "inputdataconfig": read_json("inputdataconfig.json"),
         "resourceconfig": read_json("resourceconfig.json"),
     });
+    let pipes = read_pipes(&data, &input_config["inputdataconfig"], &hps);
     let model = serde_json::json!({"hyperparameters": hps, "channels": channels, "env": env,
-        "x": x, "input_config": input_config});
+        "x": x, "input_config": input_config, "pipes": pipes});
     let model_dir = std::env::var_os("SM_MODEL_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("model"));
@@ -173,6 +176,72 @@ fn train() {
     if let Some(l) = &log {
         append(l, &format!("end {me}"));
     }
+}
+
+/// Pipe channels (`TrainingInputMode` Pipe in `inputdataconfig.json`): reads the FIFOs
+/// `<channel>_0` … `<channel>_<pipe_epochs - 1>` in turn (waiting up to a minute for each to
+/// appear), at most `pipe_read_bytes` bytes of each (then closes it early), and reports per
+/// channel the bytes read per epoch, the text of epoch 0, and whether the next epoch's FIFO
+/// existed before this one was closed (it must not).
+fn read_pipes(
+    data: &Path,
+    inputdataconfig: &serde_json::Value,
+    hps: &BTreeMap<String, String>,
+) -> serde_json::Value {
+    use std::io::Read;
+    let epochs: u64 = hps
+        .get("pipe_epochs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let limit: u64 = hps
+        .get("pipe_read_bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
+    let mut out = serde_json::Map::new();
+    let Some(channels) = inputdataconfig.as_object() else {
+        return serde_json::Value::Object(out);
+    };
+    for (name, cfg) in channels {
+        if cfg["TrainingInputMode"] != "Pipe" {
+            continue;
+        }
+        let (mut bytes, mut early, mut first) = (Vec::new(), Vec::new(), String::new());
+        for epoch in 0..epochs {
+            let path = data.join(format!("{name}_{epoch}"));
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !path.exists() {
+                if std::time::Instant::now() > deadline {
+                    fail(&format!("the FIFO {} never appeared", path.display()), 4);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let mut buf = Vec::new();
+            let mut reader = match std::fs::File::open(&path) {
+                Ok(f) => f.take(limit),
+                Err(e) => fail(&format!("opening {}: {e}", path.display()), 4),
+            };
+            if let Err(e) = reader.read_to_end(&mut buf) {
+                fail(&format!("reading {}: {e}", path.display()), 4);
+            }
+            // still open: the next epoch's FIFO must not exist yet
+            early.push(data.join(format!("{name}_{}", epoch + 1)).exists());
+            drop(reader);
+            bytes.push(buf.len());
+            if epoch == 0 {
+                first = String::from_utf8_lossy(&buf).into_owned();
+            }
+        }
+        let is_fifo = {
+            use std::os::unix::fs::FileTypeExt;
+            std::fs::metadata(data.join(format!("{name}_0"))).is_ok_and(|m| m.file_type().is_fifo())
+        };
+        out.insert(
+            name.clone(),
+            serde_json::json!({"bytes": bytes, "epoch0": first, "next_before_close": early,
+                "is_fifo": is_fifo, "dir_exists": data.join(name).exists()}),
+        );
+    }
+    serde_json::Value::Object(out)
 }
 
 /// The answer of the model to an `/invocations` body: `bias + a + b + ...` per line.
