@@ -55,6 +55,50 @@ impl ObjectStore for S3ObjectStore {
         Ok(bytes.into_bytes().to_vec())
     }
 
+    /// A ranged `GetObject` (`Range: bytes=offset-(offset+len-1)`): only the range crosses the
+    /// network and memory. A range that starts at or after the object's end is answered by S3
+    /// with 416 `InvalidRange` ("The requested range is not satisfiable"), which is the port's
+    /// empty read.
+    async fn get_range(&self, uri: &S3Uri, offset: u64, len: u64) -> Result<Vec<u8>, PortError> {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        if len == 0 {
+            // `bytes=a-(a-1)` is no range; whether the object exists is still asked.
+            return match self.exists(uri).await? {
+                true => Ok(Vec::new()),
+                false => Err(PortError::not_found(uri.to_string())),
+            };
+        }
+        let last = offset.saturating_add(len - 1);
+        let sent = self
+            .client
+            .get_object()
+            .bucket(&uri.bucket)
+            .key(&uri.key)
+            .range(format!("bytes={offset}-{last}"))
+            .send()
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e)
+                if e.raw_response().map(|r| r.status().as_u16()) == Some(416)
+                    || e.as_service_error().and_then(|s| s.code()) == Some("InvalidRange") =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(map_sdk_error("GetObject", &uri.to_string(), &e)),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::Unavailable {
+                message: format!(
+                    "GetObject on {uri} (bytes {offset}-{last}): reading the body failed: {e}"
+                ),
+            })?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
     async fn put(&self, uri: &S3Uri, body: Vec<u8>) -> Result<(), PortError> {
         self.client
             .put_object()

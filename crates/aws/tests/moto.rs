@@ -426,6 +426,50 @@ async fn s3_put_get_exists_and_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
+async fn s3_get_range_reads_only_the_range_short_at_the_end_and_empty_past_it() {
+    let endpoint = moto_endpoint();
+    let (adapters, bucket) = with_bucket(&endpoint).await;
+    let store = adapters.store.as_ref();
+    let object = uri(&bucket, "eval/part-0.csv");
+    let body: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    store.put(&object, body.clone()).await.expect("put");
+
+    assert_eq!(store.get_range(&object, 0, 100).await.unwrap(), body[..100]);
+    assert_eq!(
+        store.get_range(&object, 4_321, 1_000).await.unwrap(),
+        body[4_321..5_321]
+    );
+    // Fewer bytes at the end, none from the end on (S3 answers 416 InvalidRange there).
+    assert_eq!(
+        store.get_range(&object, 9_990, 100).await.unwrap(),
+        body[9_990..]
+    );
+    assert!(
+        store
+            .get_range(&object, 10_000, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .get_range(&object, 50_000, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.get_range(&object, 3, 0).await.unwrap().is_empty());
+    let missing = uri(&bucket, "eval/none.csv");
+    for len in [0, 10] {
+        match store.get_range(&missing, 0, len).await {
+            Err(PortError::NotFound { .. }) => {}
+            other => panic!("a range of a missing key must be NotFound, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run under scripts/with-servers.sh with --run-ignored all (make test)"]
 async fn s3_list_pages_through_every_key_in_order() {
     let endpoint = moto_endpoint();
     let (adapters, bucket) = with_bucket(&endpoint).await;

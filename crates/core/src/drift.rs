@@ -259,6 +259,8 @@ pub struct DriftAccumulator<'p> {
     counts: Vec<Vec<u64>>,
     missing: Vec<u64>,
     rows: u64,
+    /// The cells of the line being added (reused from line to line).
+    row: Vec<f64>,
 }
 
 impl<'p> DriftAccumulator<'p> {
@@ -273,6 +275,7 @@ impl<'p> DriftAccumulator<'p> {
                 .collect(),
             missing: vec![0; profile.features.len()],
             rows: 0,
+            row: Vec::with_capacity(profile.features.len()),
         }
     }
 
@@ -304,41 +307,49 @@ impl<'p> DriftAccumulator<'p> {
     /// Adds the rows of a headerless feature CSV (no label column; an empty cell is missing).
     /// `file` names the source in errors.
     pub fn add_csv(&mut self, file: &str, text: &str) -> Result<(), DriftError> {
-        let expected = self.profile.features.len();
-        let mut row = Vec::with_capacity(expected);
         for (n, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() {
-                continue;
-            }
-            row.clear();
-            for (c, cell) in line.split(',').enumerate() {
-                let cell = cell.trim();
-                if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
-                    row.push(f64::NAN);
-                    continue;
-                }
-                match cell.parse::<f64>() {
-                    Ok(v) if v.is_finite() => row.push(v),
-                    _ => {
-                        return Err(DriftError::NotANumber {
-                            file: file.to_string(),
-                            line: n + 1,
-                            column: c + 1,
-                            value: cell.chars().take(40).collect(),
-                        });
-                    }
-                }
-            }
-            self.add_row(&row)
-                .map_err(|found| DriftError::FeatureMismatch {
-                    file: file.to_string(),
-                    line: n + 1,
-                    expected,
-                    found,
-                })?;
+            self.add_line(file, n + 1, line)?;
         }
         Ok(())
+    }
+
+    /// Adds line `number` (1-based) of a headerless feature CSV read a line at a time (a
+    /// trailing `\r` is dropped, a blank line skipped, an empty cell is missing); the rows of a
+    /// file fed line by line count as [`DriftAccumulator::add_csv`] of the whole text counts them.
+    pub fn add_line(&mut self, file: &str, number: usize, line: &str) -> Result<(), DriftError> {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let expected = self.profile.features.len();
+        self.row.clear();
+        for (c, cell) in line.split(',').enumerate() {
+            let cell = cell.trim();
+            if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
+                self.row.push(f64::NAN);
+                continue;
+            }
+            match cell.parse::<f64>() {
+                Ok(v) if v.is_finite() => self.row.push(v),
+                _ => {
+                    return Err(DriftError::NotANumber {
+                        file: file.to_string(),
+                        line: number,
+                        column: c + 1,
+                        value: cell.chars().take(40).collect(),
+                    });
+                }
+            }
+        }
+        let row = std::mem::take(&mut self.row);
+        let added = self.add_row(&row);
+        self.row = row;
+        added.map_err(|found| DriftError::FeatureMismatch {
+            file: file.to_string(),
+            line: number,
+            expected,
+            found,
+        })
     }
 
     /// The PSI per feature of the rows added so far.

@@ -25,6 +25,7 @@ pub mod memory;
 mod memory_tests;
 pub mod metrics;
 pub mod names;
+pub mod object_lines;
 pub mod policy;
 pub mod ports;
 pub mod registry;

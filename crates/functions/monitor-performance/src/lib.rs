@@ -2,6 +2,14 @@
 //! features object `<features>/<rel>`) and the ground truth (`<groundTruth>/<rel>`, label in the
 //! first CSV column), computes the problem type's metrics, records an evaluation item in the
 //! registry and logs a CloudWatch embedded-metric-format (EMF) line.
+//!
+//! The evaluation is one streaming pass: each object is read a range at a time
+//! ([`ObjectStore::get_range`], [`DEFAULT_RANGE_BYTES`] per request) and a line at a time, the
+//! features, ground-truth and prediction files of one part in step, and the metrics
+//! ([`MetricsAccumulator`]) and drift bins ([`DriftAccumulator`]) are accumulated row by row. What
+//! is kept grows by 8 bytes a row only (the labels for r2, or the scores for AUC), not with the
+//! size of the files: a 2,000,000-row batch of 20 features peaks well under 256 MiB (the figure
+//! is in BENCHMARKS.md, `scripts/bench-monitor-memory.sh`). Errors name the object and its line.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +17,8 @@ use chrono::{DateTime, Utc};
 use mdlc_core::drift::{BaselineProfile, DriftAccumulator, DriftError};
 use mdlc_core::input::{Flow, ProblemType};
 use mdlc_core::io::{MonitorPerformanceInput, MonitorPerformanceOutput, parse_event, to_value};
-use mdlc_core::metrics;
+use mdlc_core::metrics::{self, MetricsAccumulator};
+use mdlc_core::object_lines::{DEFAULT_RANGE_BYTES, LinesError, ObjectLines, Row, Rows};
 use mdlc_core::ports::{Clock, ObjectStore, RegistryRead, RegistryWrite};
 use mdlc_core::registry::{EvaluationRecord, format_timestamp};
 use mdlc_core::s3uri::S3Uri;
@@ -19,20 +28,54 @@ use serde_json::{Value, json};
 /// CloudWatch namespace of the EMF metrics.
 pub const EMF_NAMESPACE: &str = "MDLC/ModelPerformance";
 
-async fn read_text(store: &dyn ObjectStore, uri: &S3Uri, what: &str) -> Result<String, FnError> {
-    let bytes = store.get(uri).await.map_err(|e| match e {
-        PortError::NotFound { .. } => FnError::PredictionsMismatch {
+/// The object store's error reading `uri`, as the handler's: a missing file is a mismatch of
+/// the evaluation data.
+fn read_error(uri: &S3Uri, what: &str, e: LinesError) -> FnError {
+    match e {
+        LinesError::Store(PortError::NotFound { .. }) => FnError::PredictionsMismatch {
             file: uri.to_string(),
             line: None,
             message: format!("the {what} file does not exist"),
         },
-        other => FnError::from_port("object store get", other),
-    })?;
-    String::from_utf8(bytes).map_err(|e| FnError::PredictionsMismatch {
-        file: uri.to_string(),
-        line: None,
-        message: format!("not UTF-8 text: {e}"),
-    })
+        LinesError::Store(other) => FnError::from_port("object store get", other),
+        LinesError::NotUtf8 { line, source, .. } => FnError::PredictionsMismatch {
+            file: uri.to_string(),
+            line: Some(line),
+            message: format!("not UTF-8 text: {source}"),
+        },
+    }
+}
+
+/// The rows of one evaluation file, read in ranges; `what` names it in errors.
+struct File<'s> {
+    rows: Rows<'s>,
+    uri: S3Uri,
+    name: String,
+    what: &'static str,
+    count: u64,
+}
+
+impl<'s> File<'s> {
+    fn new(store: &'s dyn ObjectStore, uri: &S3Uri, what: &'static str, range: u64) -> Self {
+        File {
+            rows: Rows::new(ObjectLines::new(store, uri.clone(), range)),
+            uri: uri.clone(),
+            name: uri.to_string(),
+            what,
+            count: 0,
+        }
+    }
+
+    async fn next(&mut self) -> Result<Option<Row<'_>>, FnError> {
+        let row = match self.rows.next_row().await {
+            Ok(row) => row,
+            Err(e) => return Err(read_error(&self.uri, self.what, e)),
+        };
+        if row.is_some() {
+            self.count += 1;
+        }
+        Ok(row)
+    }
 }
 
 /// The EMF line: one JSON object CloudWatch turns into metrics (dimension: model, version).
@@ -75,6 +118,21 @@ pub async fn handle(
     registry_read: &dyn RegistryRead,
     registry_write: &dyn RegistryWrite,
     clock: &dyn Clock,
+) -> Result<MonitorPerformanceOutput, FnError> {
+    let ports = (store, registry_read, registry_write, clock);
+    handle_in_ranges(input, ports, DEFAULT_RANGE_BYTES).await
+}
+
+/// [`handle`], reading objects `range` bytes at a time.
+async fn handle_in_ranges(
+    input: MonitorPerformanceInput,
+    (store, registry_read, registry_write, clock): (
+        &dyn ObjectStore,
+        &dyn RegistryRead,
+        &dyn RegistryWrite,
+        &dyn Clock,
+    ),
+    range: u64,
 ) -> Result<MonitorPerformanceOutput, FnError> {
     let plan = &input.plan;
     plan.require_flow(
@@ -129,61 +187,38 @@ pub async fn handle(
         .retrain
         .as_ref()
         .and_then(|r| r.labelled_batch.as_ref());
-    let (mut labels, mut scores, mut files) = (Vec::new(), Vec::new(), Vec::new());
+    let mut acc = MetricsAccumulator::new(plan.input.problem_type);
+    let mut files = Vec::new();
     for f in &features {
-        let features_text = match drift.is_some() || labelled_batch.is_some() {
-            true => Some(read_text(store, f, "features").await?),
-            false => None,
-        };
-        if let (Some(acc), Some(text)) = (drift.as_mut(), &features_text) {
-            acc.add_csv(&f.to_string(), text).map_err(drift_error)?;
-        }
         let rel = f.key.strip_prefix(&eval.features.key).unwrap_or(&f.key);
         let pred_uri = plan.locations.transform_output.join(&format!("{rel}.out"));
         let truth_uri = eval.ground_truth.join(rel);
-        let pred_file = pred_uri.to_string();
-        let truth_file = truth_uri.to_string();
-        let p = metrics::parse_predictions(
-            &pred_file,
-            &read_text(store, &pred_uri, "predictions").await?,
-        )?;
-        let truth_text = read_text(store, &truth_uri, "ground truth").await?;
-        let y = metrics::parse_ground_truth(&truth_file, &truth_text)?;
-        if let (Some(batch), Some(text)) = (labelled_batch, &features_text) {
-            write_labelled(
-                store,
-                &batch.join(rel),
-                (f, text),
-                (&truth_uri, &truth_text),
-            )
-            .await?;
+        let labelled = labelled_batch.map(|b| (b.join(rel), Vec::new()));
+        let part = Part {
+            features: (drift.is_some() || labelled.is_some())
+                .then(|| File::new(store, f, "features", range)),
+            predictions: File::new(store, &pred_uri, "predictions", range),
+            truth: File::new(store, &truth_uri, "ground truth", range),
+            problem: plan.input.problem_type,
+        };
+        let labelled = part.evaluate(&mut acc, drift.as_mut(), labelled).await?;
+        if let Some((to, rows)) = labelled {
+            store
+                .put(&to, rows)
+                .await
+                .map_err(|e| FnError::from_port("object store put", e))?;
         }
-        if p.len() != y.len() {
-            return Err(FnError::PredictionsMismatch {
-                file: pred_file,
-                line: Some(p.len().min(y.len()) as u64 + 1),
-                message: format!(
-                    "{} predictions for {} ground-truth rows in {truth_file}",
-                    p.len(),
-                    y.len()
-                ),
-            });
-        }
-        if plan.input.problem_type == ProblemType::Binary {
-            metrics::check_binary(&y, &truth_file, &p, &pred_file)?;
-        }
-        labels.extend(y);
-        scores.extend(p);
-        files.push(pred_file);
+        files.push(pred_uri.to_string());
     }
-    if labels.is_empty() {
+    if acc.rows() == 0 {
         return Err(FnError::PredictionsMismatch {
             file: eval.ground_truth.to_string(),
             line: None,
             message: "the evaluation data has no rows".to_string(),
         });
     }
-    let computed = metrics::compute(plan.input.problem_type, &labels, &scores);
+    let rows = acc.rows();
+    let computed = acc.finish();
     let drift = match drift {
         Some(acc) => Some(acc.finish().map_err(drift_error)?),
         None => None,
@@ -214,7 +249,6 @@ pub async fn handle(
         .put_evaluation(record)
         .await
         .map_err(|e| FnError::from_port("registry put_evaluation", e))?;
-    let rows = labels.len() as u64;
     let line = emf_line(
         &plan.input.model_name,
         input.model.version,
@@ -243,24 +277,134 @@ pub async fn handle(
     })
 }
 
-/// Writes one features file of the batch with its labels (label first) to `to`.
-async fn write_labelled(
-    store: &dyn ObjectStore,
-    to: &S3Uri,
-    (features_uri, features): (&S3Uri, &str),
-    (truth_uri, truth): (&S3Uri, &str),
-) -> Result<(), FnError> {
-    let rows = mdlc_core::retrain::labelled_rows(features, truth).map_err(|(line, message)| {
-        FnError::PredictionsMismatch {
-            file: truth_uri.to_string(),
-            line: Some(line),
-            message: format!("{message} (features {features_uri})"),
+/// One part of the evaluation batch: a features file, its predictions and its ground truth,
+/// read in step, row by row.
+struct Part<'s> {
+    /// Read only for drift or a labelled batch.
+    features: Option<File<'s>>,
+    predictions: File<'s>,
+    truth: File<'s>,
+    problem: ProblemType,
+}
+
+impl Part<'_> {
+    /// Adds the part's rows to `acc` (and its feature rows to `drift`); with `labelled`, also
+    /// appends each row's label and features (`label,features`) to its buffer, returned once
+    /// the part is read. Each error names its file and line.
+    async fn evaluate(
+        mut self,
+        acc: &mut MetricsAccumulator,
+        mut drift: Option<&mut DriftAccumulator<'_>>,
+        mut labelled: Option<(S3Uri, Vec<u8>)>,
+    ) -> Result<Option<(S3Uri, Vec<u8>)>, FnError> {
+        let (pred_file, truth_file) = (self.predictions.name.clone(), self.truth.name.clone());
+        let features_file = self.features.as_ref().map(|f| f.name.clone());
+        let features_file = features_file.as_deref().unwrap_or_default();
+        loop {
+            let x = match self.features.as_mut() {
+                Some(f) => f.next().await?,
+                None => None,
+            };
+            if let (Some(row), Some(acc)) = (&x, drift.as_deref_mut()) {
+                acc.add_line(features_file, row.line as usize, row.text)
+                    .map_err(drift_error)?;
+            }
+            let p = match self.predictions.next().await? {
+                Some(row) => {
+                    let (line, text) = blank_or(&row);
+                    Some((
+                        metrics::parse_prediction_line(&pred_file, line, text)?,
+                        line,
+                    ))
+                }
+                None => None,
+            };
+            let y_row = self.truth.next().await?;
+            let y = match &y_row {
+                Some(row) => {
+                    let (line, text) = blank_or(row);
+                    Some((
+                        metrics::parse_ground_truth_line(&truth_file, line, text)?,
+                        line,
+                    ))
+                }
+                None => None,
+            };
+            if let (Some((_, rows)), Some(xrow), Some(yrow)) = (labelled.as_mut(), &x, &y_row) {
+                labelled_row(rows, xrow, yrow).map_err(|(line, message)| {
+                    FnError::PredictionsMismatch {
+                        file: truth_file.clone(),
+                        line: Some(line),
+                        message: format!("{message} (features {features_file})"),
+                    }
+                })?;
+            }
+            match (y, p) {
+                (Some((y, y_line)), Some((p, p_line))) => {
+                    if self.problem == ProblemType::Binary {
+                        metrics::check_binary_label(y, &truth_file, y_line)?;
+                        metrics::check_binary_score(p, &pred_file, p_line)?;
+                    }
+                    acc.add(y, p);
+                }
+                (None, None) if x.is_none() => break,
+                _ => {}
+            }
         }
-    })?;
-    store
-        .put(to, rows.into_bytes())
-        .await
-        .map_err(|e| FnError::from_port("object store put", e))
+        if let (Some(f), true) = (&self.features, labelled.is_some()) {
+            let (x, y) = (f.count, self.truth.count);
+            if x != y {
+                return Err(FnError::PredictionsMismatch {
+                    file: truth_file,
+                    line: Some(x.min(y) + 1),
+                    message: format!(
+                        "{x} feature rows but {y} ground-truth rows (features {})",
+                        f.name
+                    ),
+                });
+            }
+        }
+        let (p, y) = (self.predictions.count, self.truth.count);
+        if p != y {
+            return Err(FnError::PredictionsMismatch {
+                file: pred_file,
+                line: Some(p.min(y) + 1),
+                message: format!("{p} predictions for {y} ground-truth rows in {truth_file}"),
+            });
+        }
+        Ok(labelled)
+    }
+}
+
+/// A row's line number and text, or the first blank line before it (and no text): the row
+/// parser then fails on that blank line as the whole-text parser does.
+fn blank_or<'a>(row: &Row<'a>) -> (u64, &'a str) {
+    match row.blank_before {
+        Some(line) => (line, ""),
+        None => (row.line, row.text),
+    }
+}
+
+/// Appends `label,features` (both trimmed) for one row of a labelled batch, as
+/// `mdlc_core::retrain::labelled_rows` writes them; `(line, message)` on an empty line.
+fn labelled_row(
+    out: &mut Vec<u8>,
+    features: &Row<'_>,
+    truth: &Row<'_>,
+) -> Result<(), (u64, String)> {
+    if let Some(line) = features.blank_before.or(truth.blank_before) {
+        return Err((line, "empty line".into()));
+    }
+    let label = truth.text.split(',').next().unwrap_or("").trim();
+    let features = features.text.trim();
+    if label.is_empty() || features.is_empty() {
+        return Err((truth.line, "empty line".into()));
+    }
+    out.extend_from_slice(label.as_bytes());
+    out.push(b',');
+    out.extend_from_slice(features.as_bytes());
+    out.push(b'\n');
+    Ok(())
 }
 
 /// Reads and validates a baseline data profile; `pointer` names where its URI came from.
@@ -316,6 +460,8 @@ mod tests {
     use mdlc_core::io::{InitializeInput, RunPlan};
     use mdlc_core::memory::InMemoryWorld;
     use mdlc_core::registry::{ModelVersion, NewVersion, VersionStatus};
+
+    use mdlc_core::drift::BaselineProfile;
 
     use super::*;
 
@@ -747,5 +893,227 @@ mod tests {
         assert_eq!(v["rmse"], 0.5);
         assert_eq!(v["ModelVersion"], "3");
         assert_eq!(v["Rows"], 10);
+    }
+
+    /// The store of a world, except that data objects can only be read in ranges (the profile
+    /// is read whole); counts the ranges read.
+    struct RangesOnly {
+        world: std::sync::Arc<mdlc_core::memory::InMemoryStore>,
+        ranges: std::sync::atomic::AtomicU64,
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for RangesOnly {
+        async fn get(&self, uri: &S3Uri) -> Result<Vec<u8>, PortError> {
+            assert!(
+                uri.key.ends_with("profile.json"),
+                "{uri} was read whole, not in ranges"
+            );
+            self.world.get(uri).await
+        }
+        async fn get_range(
+            &self,
+            uri: &S3Uri,
+            offset: u64,
+            len: u64,
+        ) -> Result<Vec<u8>, PortError> {
+            self.ranges
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.world.get_range(uri, offset, len).await
+        }
+        async fn put(&self, uri: &S3Uri, body: Vec<u8>) -> Result<(), PortError> {
+            self.world.put(uri, body).await
+        }
+        async fn list(
+            &self,
+            prefix: &S3Uri,
+        ) -> Result<Vec<mdlc_core::ports::ObjectInfo>, PortError> {
+            self.world.list(prefix).await
+        }
+        async fn exists(&self, uri: &S3Uri) -> Result<bool, PortError> {
+            self.world.exists(uri).await
+        }
+    }
+
+    const PROFILE_2: &str = r#"{"rows": 8, "problem": "binary", "features": [
+        {"name": "f0", "index": 0, "count": 8, "missing": 0,
+         "bins": {"edges": [0.25, 0.5, 0.75], "shares": [0.25, 0.25, 0.25, 0.25], "missing_share": 0.0}},
+        {"name": "f1", "index": 1, "count": 8, "missing": 1,
+         "bins": {"edges": [10.0], "shares": [0.5, 0.5], "missing_share": 0.125}}]}"#;
+
+    /// Seeded evaluation parts: features (2 columns, some missing), labels and scores; CRLF
+    /// line ends and trailing blank lines in some.
+    fn generated_parts(
+        problem: ProblemType,
+        parts: usize,
+        rows: usize,
+    ) -> Vec<(String, String, String, String)> {
+        let mut state = 0x5eed_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        (0..parts)
+            .map(|part| {
+                let end = if part % 2 == 1 { "\r\n" } else { "\n" };
+                let (mut x, mut y, mut p) = (String::new(), String::new(), String::new());
+                for _ in 0..rows {
+                    let f1 = if next() < 0.1 {
+                        String::new()
+                    } else {
+                        format!("{:.3}", 20.0 * next())
+                    };
+                    x.push_str(&format!("{:.4},{f1}{end}", next()));
+                    let (label, score) = match problem {
+                        ProblemType::Binary => {
+                            let l = f64::from(next() < 0.4);
+                            (l, ((0.5 * next() + 0.5 * l) * 100.0).round() / 100.0)
+                        }
+                        ProblemType::Regression => {
+                            let l = 100.0 * next();
+                            (l, l + next() - 0.5)
+                        }
+                    };
+                    y.push_str(&format!("{label},{:.2}{end}", next()));
+                    p.push_str(&format!("{score}{end}"));
+                }
+                if part == 0 {
+                    x.push_str("\n\n");
+                    p.push_str(" \n");
+                }
+                (format!("part-{part}.csv"), x, y, p)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn streamed_evaluation_equals_the_whole_object_computation_at_any_range_size() {
+        for (problem, name) in [
+            (ProblemType::Binary, "binary"),
+            (ProblemType::Regression, "regression"),
+        ] {
+            let world = InMemoryWorld::new();
+            world
+                .store
+                .insert("s3://data-1/base/profile.json", PROFILE_2);
+            let input = json!({"modelName": "churn", "problemType": name,
+                               "data": {"evaluation": {"features": "s3://data-1/x/", "groundTruth": "s3://data-1/y/",
+                                                       "profile": "s3://data-1/base/profile.json"}}});
+            let p = initialize::plan_for(&world, Flow::Evaluation, "e9", input).unwrap();
+            // The whole-object computation, on the texts of every part in key order.
+            let profile = BaselineProfile::from_json(PROFILE_2.as_bytes()).unwrap();
+            let mut whole_drift = DriftAccumulator::new(&profile);
+            let (mut labels, mut scores) = (Vec::new(), Vec::new());
+            for (file, x, y, preds) in generated_parts(problem, 3, 700) {
+                seed(&world, &p, &file, &x, &y, &preds);
+                whole_drift.add_csv(&file, &x).unwrap();
+                labels.extend(metrics::parse_ground_truth(&file, &y).unwrap());
+                scores.extend(metrics::parse_predictions(&file, &preds).unwrap());
+            }
+            let want_metrics = metrics::compute(problem, &labels, &scores);
+            let want_drift = serde_json::to_value(whole_drift.finish().unwrap()).unwrap();
+            assert_eq!(
+                want_metrics.contains_key("auc"),
+                problem == ProblemType::Binary
+            );
+            let input: MonitorPerformanceInput =
+                serde_json::from_value(json!({"plan": p, "model": model()})).unwrap();
+            for range in [1, 7, 64, 4096, DEFAULT_RANGE_BYTES] {
+                let store = RangesOnly {
+                    world: world.store.clone(),
+                    ranges: Default::default(),
+                };
+                let out = handle_in_ranges(
+                    input.clone(),
+                    (
+                        &store,
+                        world.registry.as_ref(),
+                        world.registry.as_ref(),
+                        world.clock.as_ref(),
+                    ),
+                    range,
+                )
+                .await
+                .unwrap();
+                let bits = |m: &BTreeMap<String, f64>| -> Vec<(String, u64)> {
+                    m.iter().map(|(k, v)| (k.clone(), v.to_bits())).collect()
+                };
+                assert_eq!(
+                    bits(&out.metrics),
+                    bits(&want_metrics),
+                    "{name}, ranges of {range}"
+                );
+                assert_eq!(out.rows, 2100);
+                assert_eq!(
+                    serde_json::to_value(&out.drift).unwrap(),
+                    want_drift,
+                    "{name}, ranges of {range}"
+                );
+                assert!(
+                    store.ranges.into_inner() >= 9,
+                    "each of the 9 objects is read in ranges"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_row_deep_in_a_file_is_named_by_its_object_and_line_whatever_the_ranges() {
+        let world = InMemoryWorld::new();
+        let p = plan(&world, "binary");
+        let rows = 3000;
+        let x = "x\n".repeat(rows);
+        let y = "0\n1\n".repeat(rows / 2);
+        let mut bad = "0.5\r\n".repeat(rows);
+        bad.replace_range(2345 * 5..2345 * 5 + 3, "0.x");
+        seed(&world, &p, "a.csv", &x, &y, &bad);
+        let input: MonitorPerformanceInput =
+            serde_json::from_value(json!({"plan": p, "model": model()})).unwrap();
+        let ports = || {
+            (
+                world.store.as_ref() as &dyn ObjectStore,
+                world.registry.as_ref() as &dyn RegistryRead,
+                world.registry.as_ref() as &dyn RegistryWrite,
+                world.clock.as_ref() as &dyn Clock,
+            )
+        };
+        for range in [3, 100, DEFAULT_RANGE_BYTES] {
+            let e = handle_in_ranges(input.clone(), ports(), range)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e,
+                FnError::PredictionsMismatch {
+                    file: p.locations.transform_output.join("a.csv.out").to_string(),
+                    line: Some(2346),
+                    message: "\"0.x\" is not a finite number".into(),
+                },
+                "ranges of {range}"
+            );
+        }
+        // A blank line inside the ground truth, and a line that is not UTF-8, are named too.
+        let mut y_blank = "1\n".repeat(rows);
+        y_blank.replace_range(1000 * 2..1000 * 2 + 1, " ");
+        seed(&world, &p, "a.csv", &x, &y_blank, &"0.5\n".repeat(rows));
+        let e = handle_in_ranges(input.clone(), ports(), 64)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, FnError::PredictionsMismatch { file, line: Some(1001), message }
+                if file == "s3://data-1/y/a.csv" && message == "empty line"),
+            "{e:?}"
+        );
+        seed(&world, &p, "a.csv", "x\nx\nx\n", "", "0.5\n0.5\n0.5\n");
+        world
+            .store
+            .insert("s3://data-1/y/a.csv", b"1\n0\n\xff\n".to_vec());
+        let e = handle_in_ranges(input, ports(), 2).await.unwrap_err();
+        assert!(
+            matches!(&e, FnError::PredictionsMismatch { file, line: Some(3), message }
+                if file == "s3://data-1/y/a.csv" && message.starts_with("not UTF-8 text")),
+            "{e:?}"
+        );
     }
 }
