@@ -12,7 +12,7 @@
 //!   algorithm has read `<channel>_<n>` to its end (or stopped early) and closed it, as SageMaker
 //!   does. Channels are independent; epochs go on until the job ends.
 //! * `ShuffleConfig` is not honoured (the emulator ignores it in every mode).
-//! * Refused as SageMaker refuses them ([`check_input_modes`]): `Gzip` in File mode
+//! * Refused as SageMaker refuses them ([`check_input_mode`]): `Gzip` in File mode
 //!   (SageMaker's message), Pipe for a `FileSystemDataSource` (the emulator's wording: SageMaker's
 //!   message for it was not found). The built-in XGBoost trainer refuses a LibSVM Pipe channel
 //!   itself, in SageMaker XGBoost's words.
@@ -33,7 +33,6 @@ use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 
 use crate::error::ApiError;
-use crate::training::{Channel, ChannelSource};
 
 /// Bytes read from the object store at a time.
 pub(crate) const CHUNK: u64 = 1 << 20;
@@ -72,44 +71,40 @@ pub(crate) enum PipeError {
     },
 }
 
-/// The channel's input mode as the job gives it to the algorithm.
-pub(crate) fn input_mode(channel: &Channel) -> &str {
-    channel
-        .input_config
+/// The input mode of a channel's `inputdataconfig.json` entry.
+pub(crate) fn input_mode(input_config: &Value) -> &str {
+    input_config
         .get("TrainingInputMode")
         .and_then(Value::as_str)
         .unwrap_or("File")
 }
 
-fn compression(channel: &Channel) -> &str {
-    channel
-        .input_config
-        .get("CompressionType")
-        .and_then(Value::as_str)
-        .unwrap_or("None")
+/// Whether a channel's `inputdataconfig.json` entry says `CompressionType: Gzip`.
+pub(crate) fn is_gzip(input_config: &Value) -> bool {
+    input_config.get("CompressionType").and_then(Value::as_str) == Some("Gzip")
 }
 
-/// The input-mode rules SageMaker checks once the request is well formed; the first broken one
-/// is the `ValidationException`.
-pub(crate) fn check_input_modes(channels: &[Channel]) -> Result<(), ApiError> {
-    for c in channels {
-        let mode = input_mode(c);
-        if mode != "Pipe" && compression(c) == "Gzip" {
-            // SageMaker's message (CreateTrainingJob, a File mode channel with Gzip); FastFile is
-            // taken to be refused alike.
-            return Err(ApiError::validation(format!(
-                "Invalid compression type for channel {}: File mode only supports NONE, got Gzip instead",
-                c.name
-            )));
-        }
-        if mode == "Pipe" && matches!(c.source, ChannelSource::FileSystem { .. }) {
-            // The emulator's wording: SageMaker documents that file system channels must use File
-            // mode, but its exact message for this request was not found.
-            return Err(ApiError::validation(format!(
-                "Channel {}: a FileSystemDataSource channel must use File input mode, got Pipe",
-                c.name
-            )));
-        }
+/// The input-mode rules SageMaker checks once the request is well formed, for one channel; a
+/// broken one is the `ValidationException`.
+pub(crate) fn check_input_mode(
+    channel: &str,
+    input_config: &Value,
+    file_system: bool,
+) -> Result<(), ApiError> {
+    let mode = input_mode(input_config);
+    if mode != "Pipe" && is_gzip(input_config) {
+        // SageMaker's message (CreateTrainingJob, a File mode channel with Gzip); FastFile is
+        // taken to be refused alike.
+        return Err(ApiError::validation(format!(
+            "Invalid compression type for channel {channel}: File mode only supports NONE, got Gzip instead"
+        )));
+    }
+    if mode == "Pipe" && file_system {
+        // The emulator's wording: SageMaker documents that file system channels must use File
+        // mode, but its exact message for this request was not found.
+        return Err(ApiError::validation(format!(
+            "Channel {channel}: a FileSystemDataSource channel must use File input mode, got Pipe"
+        )));
     }
     Ok(())
 }
@@ -127,39 +122,32 @@ pub(crate) fn make_fifo(path: &Path) -> Result<(), PipeError> {
     })
 }
 
-/// The objects of a Pipe channel, in the order each epoch streams them.
-pub(crate) async fn channel_objects(
+/// The objects of an `S3Prefix` Pipe channel, in key order (each epoch streams them so).
+pub(crate) async fn prefix_objects(
     store: &dyn ObjectStore,
-    channel: &Channel,
+    uri: &S3Uri,
+    channel: &str,
 ) -> Result<Vec<S3Uri>, String> {
-    match &channel.source {
-        ChannelSource::S3 { uri } => {
-            let objects = store.list(uri).await.map_err(|e| {
-                format!("ClientError: Data download failed:could not list {uri}: {e}")
-            })?;
-            let keys: Vec<S3Uri> = objects
-                .into_iter()
-                .filter(|o| crate::files::relative_path(&uri.key, &o.uri.key).is_some())
-                .map(|o| o.uri)
-                .collect();
-            if keys.is_empty() {
-                return Err(format!(
-                    "ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source (channel {})",
-                    channel.name
-                ));
-            }
-            Ok(keys)
-        }
-        ChannelSource::Manifest { uri } => manifest_objects(store, uri, &channel.name).await,
-        ChannelSource::FileSystem { .. } => Err(format!(
-            "ClientError: channel {} is a file system channel, which Pipe mode cannot stream",
-            channel.name
-        )),
+    let objects = store
+        .list(uri)
+        .await
+        .map_err(|e| format!("ClientError: Data download failed:could not list {uri}: {e}"))?;
+    let keys: Vec<S3Uri> = objects
+        .into_iter()
+        .filter(|o| crate::files::relative_path(&uri.key, &o.uri.key).is_some())
+        .map(|o| o.uri)
+        .collect();
+    if keys.is_empty() {
+        return Err(format!(
+            "ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source (channel {channel})"
+        ));
     }
+    Ok(keys)
 }
 
-/// The objects a manifest file lists (`[{"prefix": "s3://…/"}, "relative/key", …]`), in order.
-async fn manifest_objects(
+/// The objects a manifest file lists (`[{"prefix": "s3://…/"}, "relative/key", …]`), in the
+/// manifest's order (each epoch streams them so).
+pub(crate) async fn manifest_objects(
     store: &dyn ObjectStore,
     uri: &S3Uri,
     channel: &str,
@@ -249,19 +237,19 @@ pub(crate) fn start(
     })
 }
 
-/// Prepares a Pipe channel of a training job: lists its objects, makes `<channel>_0` in
-/// `data_dir` and starts streaming (a failure is the job's `FailureReason`).
-pub(crate) async fn prepare_channel(
+/// Prepares a Pipe channel of a training job: makes `<channel>_0` in `data_dir` and starts
+/// streaming `objects` (a failure is the job's `FailureReason`).
+pub(crate) fn prepare_channel(
     store: Arc<dyn ObjectStore>,
     data_dir: &Path,
-    channel: &Channel,
+    channel: &str,
+    objects: Vec<S3Uri>,
+    gzip: bool,
 ) -> Result<PipeFeed, String> {
-    let objects = channel_objects(store.as_ref(), channel).await?;
-    let gzip = compression(channel) == "Gzip";
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("ClientError: could not create {}: {e}", data_dir.display()))?;
-    start(store, data_dir, &channel.name, objects, gzip)
-        .map_err(|e| format!("ClientError: channel {}: {e}", channel.name))
+    start(store, data_dir, channel, objects, gzip)
+        .map_err(|e| format!("ClientError: channel {channel}: {e}"))
 }
 
 /// The epochs of one channel: open, stream, close, wait for the reader to close, next FIFO.

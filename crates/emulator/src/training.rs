@@ -206,7 +206,10 @@ pub(crate) fn parse(inner: &Inner, req: &Value) -> Result<TrainingSpec, ApiError
     let has_vpc = crate::vpc::check(req, "", &mut p);
     let channels = parse_channels(inner, req, &mode, has_vpc, &mut p);
     p.finish()?;
-    crate::pipe::check_input_modes(&channels)?;
+    for c in &channels {
+        let file_system = matches!(c.source, ChannelSource::FileSystem { .. });
+        crate::pipe::check_input_mode(&c.name, &c.input_config, file_system)?;
+    }
     Ok(TrainingSpec {
         name,
         image,
@@ -794,7 +797,7 @@ async fn fetch_channels(
 ) -> Result<Vec<crate::pipe::PipeFeed>, String> {
     let mut feeds = Vec::new();
     for c in &spec.channels {
-        if crate::pipe::input_mode(c) == "Pipe" {
+        if crate::pipe::input_mode(&c.input_config) == "Pipe" {
             feeds.push(pipe_channel(inner, dir, c).await?);
             continue;
         }
@@ -857,7 +860,22 @@ async fn pipe_channel(
     c: &Channel,
 ) -> Result<crate::pipe::PipeFeed, String> {
     let store = inner.config.store.clone();
-    crate::pipe::prepare_channel(store, &dir.join("input/data"), c).await
+    let objects = match &c.source {
+        ChannelSource::S3 { uri } => {
+            crate::pipe::prefix_objects(store.as_ref(), uri, &c.name).await?
+        }
+        ChannelSource::Manifest { uri } => {
+            crate::pipe::manifest_objects(store.as_ref(), uri, &c.name).await?
+        }
+        ChannelSource::FileSystem { .. } => {
+            return Err(format!(
+                "ClientError: channel {} is a file system channel, which Pipe mode cannot stream",
+                c.name
+            ));
+        }
+    };
+    let gzip = crate::pipe::is_gzip(&c.input_config);
+    crate::pipe::prepare_channel(store, &dir.join("input/data"), &c.name, objects, gzip)
 }
 
 /// The objects a manifest file lists, each with its path relative to the channel directory.

@@ -126,6 +126,17 @@ pub enum JobError {
     },
 }
 
+impl From<crate::pipe::PipeReadError> for JobError {
+    fn from(e: crate::pipe::PipeReadError) -> Self {
+        match e {
+            crate::pipe::PipeReadError::Channel { channel, message } => {
+                JobError::Channel { channel, message }
+            }
+            crate::pipe::PipeReadError::Csv(e) => JobError::Csv(e),
+        }
+    }
+}
+
 /// What a successful job produced.
 #[derive(Debug, Clone)]
 pub struct JobSummary {

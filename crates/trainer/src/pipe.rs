@@ -18,8 +18,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::container::JobError;
-use crate::dataset::{Dataset, Layout, parse_csv};
+use crate::dataset::{CsvError, Dataset, Layout, parse_csv};
+
+/// Why a Pipe channel could not be read (the job's failure: `JobError::Channel` / `Csv`).
+#[derive(Debug, thiserror::Error)]
+pub enum PipeReadError {
+    #[error("channel {channel}: {message}")]
+    Channel { channel: String, message: String },
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+}
 
 /// Bytes read from a FIFO before the complete lines among them are parsed.
 pub const CHUNK_BYTES: usize = 4 << 20;
@@ -65,8 +73,8 @@ pub fn python_repr(v: &Value) -> String {
     }
 }
 
-fn channel_error(channel: &str, message: String) -> JobError {
-    JobError::Channel {
+fn channel_error(channel: &str, message: String) -> PipeReadError {
+    PipeReadError::Channel {
         channel: channel.into(),
         message,
     }
@@ -80,7 +88,7 @@ pub fn read_csv_stream(
     name: &str,
     chunk: usize,
     threads: usize,
-) -> Result<Option<Dataset>, JobError> {
+) -> Result<Option<Dataset>, PipeReadError> {
     let chunk = chunk.max(1);
     let mut data: Option<Dataset> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
@@ -141,7 +149,7 @@ pub fn read_pipe_channel(
     channel: &str,
     data_dir: &Path,
     threads: usize,
-) -> Result<Dataset, JobError> {
+) -> Result<Dataset, PipeReadError> {
     let path = fifo_path(data_dir, channel, 0);
     let shown = path.display().to_string();
     // Opening a FIFO waits for its writer (the platform streaming the channel).
