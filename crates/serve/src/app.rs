@@ -194,6 +194,15 @@ impl App {
         self.lock().executions.get(arn).map(|e| e.record.clone())
     }
 
+    /// Whether execution `arn` is RUNNING. [`Tokens`] asks it under its own lock (so this
+    /// server's lock is taken after the tokens' one, never the other way round).
+    pub fn is_running(&self, arn: &str) -> bool {
+        self.lock()
+            .executions
+            .get(arn)
+            .is_some_and(|e| e.record.is_running())
+    }
+
     /// The executions of a state machine, newest first.
     pub fn executions_of(&self, machine_arn: &str) -> Vec<ExecutionRecord> {
         let mut v: Vec<ExecutionRecord> = self
@@ -332,6 +341,8 @@ impl App {
 
     /// StopExecution: a RUNNING execution is ABORTED now (an ExecutionAborted event ends its
     /// history); returns the stop date. A finished execution keeps its status and stop date.
+    /// Its task ends asynchronously, but its task tokens are closed from now on: an answer
+    /// finds the execution not running ([`Tokens::answer`]).
     pub fn stop(
         &self,
         arn: &str,

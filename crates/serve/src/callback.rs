@@ -10,6 +10,10 @@
 //! endpoint, so nothing is sent and a client reads the token from the TaskScheduled event's
 //! parameters — and waits for the answer.
 //! Every other resource goes to the inner invoker unchanged.
+//!
+//! A token belongs to its execution: once the execution is no longer RUNNING (stopped, and so
+//! once StopExecution has answered) an answer or heartbeat to it is `TaskTimedOut`, even while
+//! the execution's task has not yet been dropped (it is dropped asynchronously, on the runtime).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -37,10 +41,17 @@ const SENT_CALLBACKS: [&str; 3] = [
 /// An answer to a task token.
 type Answer = Result<Value, TaskFailure>;
 
+/// A Task waiting for the answer to its token.
+struct Waiting {
+    /// The ARN of the execution the Task belongs to.
+    execution: String,
+    answer: oneshot::Sender<Answer>,
+}
+
 #[derive(Default)]
 struct Tables {
     /// Tokens of the Tasks waiting now.
-    waiting: HashMap<String, oneshot::Sender<Answer>>,
+    waiting: HashMap<String, Waiting>,
     /// Tokens issued by this server whose Task is no longer waiting.
     closed: HashSet<String>,
 }
@@ -56,9 +67,19 @@ impl Tokens {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn register(self: &Arc<Self>, token: &str) -> (oneshot::Receiver<Answer>, Registration) {
+    fn register(
+        self: &Arc<Self>,
+        token: &str,
+        execution: &str,
+    ) -> (oneshot::Receiver<Answer>, Registration) {
         let (tx, rx) = oneshot::channel();
-        self.lock().waiting.insert(token.to_string(), tx);
+        self.lock().waiting.insert(
+            token.to_string(),
+            Waiting {
+                execution: execution.to_string(),
+                answer: tx,
+            },
+        );
         let reg = Registration {
             tokens: self.clone(),
             token: token.to_string(),
@@ -67,14 +88,26 @@ impl Tokens {
     }
 
     /// Answers a waiting Task: `TaskTimedOut` when its Task no longer waits (answered,
-    /// stopped, timed out), `InvalidToken` for a token this server never issued.
-    pub fn answer(&self, token: &str, answer: Answer) -> Result<(), ApiError> {
+    /// stopped, timed out) or its execution is no longer running (`running` says whether an
+    /// execution ARN is RUNNING), `InvalidToken` for a token this server never issued.
+    ///
+    /// `running` is asked under this table's lock, so an answer after StopExecution has
+    /// answered finds the execution stopped: its Task's future may not have been dropped yet.
+    pub fn answer(
+        &self,
+        token: &str,
+        answer: Answer,
+        running: impl Fn(&str) -> bool,
+    ) -> Result<(), ApiError> {
         let mut t = self.lock();
         match t.waiting.remove(token) {
-            Some(tx) => {
+            Some(w) => {
                 t.closed.insert(token.to_string());
+                if !running(&w.execution) {
+                    return Err(task_timed_out());
+                }
                 // a Task dropped between the lookup and now is a closed Task
-                tx.send(answer).map_err(|_| task_timed_out())
+                w.answer.send(answer).map_err(|_| task_timed_out())
             }
             None if t.closed.contains(token) => Err(task_timed_out()),
             None => Err(ApiError::invalid_token("Invalid token")),
@@ -82,14 +115,13 @@ impl Tokens {
     }
 
     /// SendTaskHeartbeat: the same checks as an answer, nothing answered.
-    pub fn heartbeat(&self, token: &str) -> Result<(), ApiError> {
+    pub fn heartbeat(&self, token: &str, running: impl Fn(&str) -> bool) -> Result<(), ApiError> {
         let t = self.lock();
-        if t.waiting.contains_key(token) {
-            Ok(())
-        } else if t.closed.contains(token) {
-            Err(task_timed_out())
-        } else {
-            Err(ApiError::invalid_token("Invalid token"))
+        match t.waiting.get(token) {
+            Some(w) if running(&w.execution) => Ok(()),
+            Some(_) => Err(task_timed_out()),
+            None if t.closed.contains(token) => Err(task_timed_out()),
+            None => Err(ApiError::invalid_token("Invalid token")),
         }
     }
 }
@@ -115,10 +147,13 @@ impl Drop for Registration {
     }
 }
 
-/// The server's task invoker with the callback pattern; see the module documentation.
+/// The server's task invoker with the callback pattern, for one execution; see the module
+/// documentation.
 pub struct CallbackInvoker {
     pub inner: Arc<dyn TaskInvoker>,
     pub tokens: Arc<Tokens>,
+    /// The ARN of the execution whose Tasks this invoker runs.
+    pub execution: String,
 }
 
 #[async_trait]
@@ -141,7 +176,7 @@ impl TaskInvoker for CallbackInvoker {
                     ),
                 )
             })?;
-        let (rx, _registration) = self.tokens.register(&token);
+        let (rx, _registration) = self.tokens.register(&token, &self.execution);
         if SENT_CALLBACKS.contains(&request.resource.as_str()) {
             // the send's own result is not the task's: the answer to the token is; a refused
             // send fails the Task
@@ -161,25 +196,65 @@ impl TaskInvoker for CallbackInvoker {
 mod tests {
     use super::*;
 
+    fn running(_: &str) -> bool {
+        true
+    }
+
     #[test]
     fn unknown_tokens_are_invalid_and_answered_ones_timed_out() {
         let tokens = Arc::new(Tokens::default());
         assert_eq!(
-            tokens.answer("nope", Ok(Value::Null)).unwrap_err().code,
+            tokens
+                .answer("nope", Ok(Value::Null), running)
+                .unwrap_err()
+                .code,
             "InvalidToken"
         );
-        let (rx, reg) = tokens.register("t1");
-        assert_eq!(tokens.heartbeat("t1"), Ok(()));
-        assert_eq!(tokens.answer("t1", Ok(Value::Bool(true))), Ok(()));
+        let (rx, reg) = tokens.register("t1", "arn:e1");
+        assert_eq!(tokens.heartbeat("t1", running), Ok(()));
+        assert_eq!(tokens.answer("t1", Ok(Value::Bool(true)), running), Ok(()));
         assert_eq!(
             futures::executor::block_on(rx).unwrap(),
             Ok(Value::Bool(true))
         );
         drop(reg);
         assert_eq!(
-            tokens.answer("t1", Ok(Value::Null)).unwrap_err().code,
+            tokens
+                .answer("t1", Ok(Value::Null), running)
+                .unwrap_err()
+                .code,
             "TaskTimedOut"
         );
-        assert_eq!(tokens.heartbeat("t1").unwrap_err().code, "TaskTimedOut");
+        assert_eq!(
+            tokens.heartbeat("t1", running).unwrap_err().code,
+            "TaskTimedOut"
+        );
+    }
+
+    #[test]
+    fn the_token_of_an_execution_no_longer_running_is_timed_out_while_its_task_still_waits() {
+        let tokens = Arc::new(Tokens::default());
+        let (mut rx, _still_registered) = tokens.register("t1", "arn:stopped");
+        let stopped = |arn: &str| arn != "arn:stopped";
+        assert_eq!(
+            tokens.heartbeat("t1", stopped).unwrap_err().code,
+            "TaskTimedOut"
+        );
+        assert_eq!(
+            tokens
+                .answer("t1", Ok(Value::Null), stopped)
+                .unwrap_err()
+                .code,
+            "TaskTimedOut"
+        );
+        // nothing reached the Task, and the token stays closed
+        assert!(rx.try_recv().is_err());
+        assert_eq!(
+            tokens
+                .answer("t1", Ok(Value::Null), running)
+                .unwrap_err()
+                .code,
+            "TaskTimedOut"
+        );
     }
 }

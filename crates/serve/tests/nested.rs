@@ -8,7 +8,7 @@ mod support;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use mdlc_local::substitute::{LOCAL_ACCOUNT, LOCAL_REGION};
 use serde_json::{Value, json};
-use support::{DOUBLE, Options, TestServer, create, until_done, until_event};
+use support::{DOUBLE, Options, TestServer, create, until_done, until_event, until_exists};
 
 /// `{"n": x}` → `{"n": 2x}` through the test invoker's `double` function.
 fn child_machine() -> Value {
@@ -251,25 +251,8 @@ async fn stopping_a_parent_waiting_on_a_sync_child_stops_the_child() {
     .await;
     let child_arn = execution_arn("Slow", "slow-child");
     // the child exists and waits once its Wait state is entered
-    let _ = {
-        let mut found = None;
-        for _ in 0..500 {
-            if client
-                .describe_execution()
-                .execution_arn(&child_arn)
-                .send()
-                .await
-                .is_ok()
-            {
-                found = Some(
-                    until_event(&client, &child_arn, HistoryEventType::WaitStateEntered).await,
-                );
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        found.expect("the child execution started")
-    };
+    until_exists(&client, &child_arn).await;
+    until_event(&client, &child_arn, HistoryEventType::WaitStateEntered).await;
     client
         .stop_execution()
         .execution_arn(&started)
@@ -308,7 +291,10 @@ async fn a_wait_for_task_token_start_runs_the_child_and_waits_for_the_answer_to_
         .send()
         .await
         .unwrap();
-    let held = until_done(&client, &execution_arn("Holder", "holder-1")).await;
+    // the parent's StartExecution answers before its Task starts the child
+    let child_arn = execution_arn("Holder", "holder-1");
+    until_exists(&client, &child_arn).await;
+    let held = until_done(&client, &child_arn).await;
     assert_eq!(held.status(), &ExecutionStatus::Succeeded);
     let token = serde_json::from_str::<Value>(held.output().unwrap()).unwrap()["token"]
         .as_str()

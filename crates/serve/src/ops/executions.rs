@@ -82,13 +82,14 @@ fn read_start<'a>(
     })
 }
 
-/// The invoker of an execution: the server's, nested `startExecution` as executions of this
-/// server, with the callback pattern, under the test case's
-/// mocked responses when one is chosen.
+/// The invoker of execution `execution_arn`: the server's, nested `startExecution` as
+/// executions of this server, with the callback pattern (its tokens the execution's), under the
+/// test case's mocked responses when one is chosen.
 fn invoker_for(
     app: &App,
     machine: &str,
     test_case: Option<&str>,
+    execution_arn: &str,
 ) -> Result<Arc<dyn TaskInvoker>, ApiError> {
     let nested: Arc<dyn TaskInvoker> = Arc::new(NestedInvoker {
         inner: app.config.invoker.clone(),
@@ -98,6 +99,7 @@ fn invoker_for(
     let base: Arc<dyn TaskInvoker> = Arc::new(CallbackInvoker {
         inner: nested,
         tokens: app.tokens.clone(),
+        execution: execution_arn.to_string(),
     });
     let (Some(tc), Some(config)) = (test_case, &app.config.mock) else {
         return Ok(base);
@@ -125,13 +127,13 @@ fn launch(
 ) -> Result<(ExecutionRecord, Option<tokio::task::JoinHandle<()>>), ApiError> {
     let machine = StateMachine::from_json_str(&s.machine.definition)
         .map_err(|e| ApiError::invalid_definition(&e.to_string()))?;
-    let invoker = invoker_for(app, &s.machine.name, s.test_case)?;
     let express = s.machine.kind == "EXPRESS";
     let express_id = express.then(|| uuid::Uuid::new_v4().to_string());
     let execution_arn = match &express_id {
         Some(id) => arn::express_execution(&s.machine.name, &s.name, id),
         None => arn::execution(&s.machine.name, &s.name),
     };
+    let invoker = invoker_for(app, &s.machine.name, s.test_case, &execution_arn)?;
     let clock = clock(app);
     let record = ExecutionRecord {
         execution_arn,

@@ -198,6 +198,24 @@ pub async fn until_done(
     panic!("execution {arn} did not end");
 }
 
+/// Polls DescribeExecution until the execution exists (at most 1,000 polls); returns its
+/// description. For an execution another one starts (a nested child): its parent's
+/// StartExecution answers before the parent's Task has started it.
+pub async fn until_exists(
+    client: &Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    for _ in 0..1000 {
+        match client.describe_execution().execution_arn(arn).send().await {
+            Ok(d) => return d,
+            Err(e) if e.code() == Some("ExecutionDoesNotExist") => {}
+            Err(e) => panic!("DescribeExecution of {arn}: {e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("execution {arn} was never started");
+}
+
 /// Polls GetExecutionHistory until an event of type `ty` is there; returns it.
 pub async fn until_event(
     client: &Client,
