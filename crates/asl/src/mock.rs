@@ -5,10 +5,15 @@
 //!  "MockedResponses": {"Ok": {"0": {"Return": {"x": 1}}, "1-2": {"Throw": {"Error": "E", "Cause": "c"}}}}}
 //! ```
 //!
-//! Responses are indexed by the state's invocation count (0-based, ranges `a-b` allowed); after the
-//! last defined invocation the last response repeats, or, with [`MockInvoker::strict`], the Task
-//! fails as Step Functions Local's documentation says ("you must specify a mocked response for
-//! every invocation ... the state machine execution will fail").
+//! Responses are indexed by the state's invocation count (0-based, ranges `a-b` allowed). An
+//! invocation past the last defined one fails the Task, as Step Functions Local's documentation
+//! says ("you must specify a mocked response for every invocation ... the state machine execution
+//! will fail"); nothing is repeated.
+//!
+//! A file is checked as a whole for its shape, but a test case's reference to a response that is
+//! not defined is an error only for the test case being run ([`MockInvoker::new`]); the other test
+//! cases' such references are warnings ([`MockConfig::problems_outside`]), as LocalStack's drop-in
+//! for Step Functions Local treats them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -154,22 +159,49 @@ impl MockConfig {
                 cfg.responses.insert(name.clone(), list);
             }
         }
-        // every referenced response exists
-        for (sm, cases) in &cfg.state_machines {
-            for (tc, states) in cases {
-                for (state, r) in states {
-                    if !cfg.responses.contains_key(r) {
-                        return Err(invalid(
-                            format!("/StateMachines/{sm}/TestCases/{tc}/{state}"),
-                            format!(
-                                "refers to mocked response '{r}', which is not defined under /MockedResponses"
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
         Ok(cfg)
+    }
+
+    /// The references of test case `test_case` of `state_machine` to responses that are not
+    /// defined, each as an error naming its JSON pointer.
+    fn undefined_in(&self, state_machine: &str, test_case: &str) -> Vec<MockConfigError> {
+        let Some(states) = self
+            .state_machines
+            .get(state_machine)
+            .and_then(|cases| cases.get(test_case))
+        else {
+            return Vec::new();
+        };
+        let mut problems: Vec<MockConfigError> = states
+            .iter()
+            .filter(|(_, r)| !self.responses.contains_key(*r))
+            .map(|(state, r)| {
+                invalid(
+                    format!("/StateMachines/{state_machine}/TestCases/{test_case}/{state}"),
+                    format!(
+                        "refers to mocked response '{r}', which is not defined under /MockedResponses"
+                    ),
+                )
+            })
+            .collect();
+        problems.sort_by_key(|e| e.to_string());
+        problems
+    }
+
+    /// The problems of every test case other than `test_case` of `state_machine` (references to
+    /// undefined responses): warnings, since those test cases are not run.
+    pub fn problems_outside(&self, state_machine: &str, test_case: &str) -> Vec<MockConfigError> {
+        let mut names: Vec<(&String, &String)> = self
+            .state_machines
+            .iter()
+            .flat_map(|(sm, cases)| cases.keys().map(move |tc| (sm, tc)))
+            .filter(|(sm, tc)| !(sm.as_str() == state_machine && tc.as_str() == test_case))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .flat_map(|(sm, tc)| self.undefined_in(sm, tc))
+            .collect()
     }
 }
 
@@ -178,16 +210,16 @@ pub struct MockInvoker {
     states: HashMap<String, Vec<(u64, u64, MockResponse)>>,
     counters: Mutex<HashMap<String, u64>>,
     fallback: Option<Arc<dyn TaskInvoker>>,
-    /// An invocation past the defined ones fails (instead of repeating the last response).
-    strict: bool,
 }
 
-/// The error of an invocation that a strict [`MockInvoker`] has no response for: the execution
+/// The error of an invocation that a [`MockInvoker`] has no response for: the execution
 /// fails (`States.Runtime` is matched by no `States.ALL` Retrier or Catcher). Step Functions
 /// Local's own error name and message for this case are not documented.
 pub const NO_MOCKED_RESPONSE_ERROR: &str = "States.Runtime";
 
 impl MockInvoker {
+    /// The invoker of test case `test_case` of `state_machine_name`; an undefined response that
+    /// this test case refers to is an error (the first, by JSON pointer).
     pub fn new(
         config: MockConfig,
         state_machine_name: &str,
@@ -204,26 +236,22 @@ impl MockInvoker {
                 state_machine: state_machine_name.to_string(),
                 test_case: test_case.to_string(),
             })?;
-        let mut states = HashMap::new();
-        for (state, r) in case {
-            if let Some(list) = config.responses.get(r) {
-                states.insert(state.clone(), list.clone());
-            }
+        if let Some(problem) = config
+            .undefined_in(state_machine_name, test_case)
+            .into_iter()
+            .next()
+        {
+            return Err(problem);
         }
+        let states = case
+            .iter()
+            .filter_map(|(state, r)| Some((state.clone(), config.responses.get(r)?.clone())))
+            .collect();
         Ok(MockInvoker {
             states,
             counters: Mutex::new(HashMap::new()),
             fallback,
-            strict: false,
         })
-    }
-
-    /// An invocation past the last one the mocked response defines fails the Task with
-    /// [`NO_MOCKED_RESPONSE_ERROR`] (Step Functions Local's rule), instead of repeating the last
-    /// response.
-    pub fn strict(mut self) -> Self {
-        self.strict = true;
-        self
     }
 }
 
@@ -249,24 +277,16 @@ impl TaskInvoker for MockInvoker {
             *e += 1;
             n
         };
-        let defined = list.iter().find(|(a, b, _)| *a <= n && n <= *b);
-        if defined.is_none() && self.strict {
-            return Err(TaskFailure::new(
+        match list.iter().find(|(a, b, _)| *a <= n && n <= *b) {
+            Some((_, _, MockResponse::Return(v))) => Ok(v.clone()),
+            Some((_, _, MockResponse::Throw { error, cause })) => Err(TaskFailure {
+                error: error.clone(),
+                cause: cause.clone(),
+            }),
+            None => Err(TaskFailure::new(
                 NO_MOCKED_RESPONSE_ERROR,
                 format!(
                     "the mocked response of state '{}' defines no response for invocation {n} (invocations count from 0)",
-                    request.state_name
-                ),
-            ));
-        }
-        let resp = defined.or_else(|| list.last()).map(|(_, _, r)| r.clone());
-        match resp {
-            Some(MockResponse::Return(v)) => Ok(v),
-            Some(MockResponse::Throw { error, cause }) => Err(TaskFailure { error, cause }),
-            None => Err(TaskFailure::new(
-                "States.TaskFailed",
-                format!(
-                    "mocked response for state '{}' is empty",
                     request.state_name
                 ),
             )),
@@ -312,20 +332,48 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn invocations_follow_their_numbers_and_ranges_then_the_last_repeats() {
+    async fn invocations_follow_their_numbers_and_ranges_and_one_past_them_fails() {
         let got = four(&invoker()).await;
         let e = Err(TaskFailure::new("E", "c"));
-        assert_eq!(got, vec![Ok(json!(0)), e.clone(), e.clone(), e]);
-    }
-
-    #[tokio::test]
-    async fn a_strict_invoker_fails_an_invocation_past_the_defined_ones() {
-        let got = four(&invoker().strict()).await;
-        assert_eq!(got[..3], four(&invoker()).await[..3]);
+        assert_eq!(got[..3], [Ok(json!(0)), e.clone(), e]);
         let last = got[3]
             .clone()
             .err()
             .map(|f| (f.error, f.cause.contains("invocation 3")));
         assert_eq!(last, Some((NO_MOCKED_RESPONSE_ERROR.to_string(), true)));
+    }
+
+    #[test]
+    fn an_undefined_response_fails_only_the_test_case_that_is_run_and_warns_for_the_others() {
+        let config = MockConfig::from_value(&json!({
+            "StateMachines": {"M": {"TestCases": {
+                "Good": {"S": "R"},
+                "Bad": {"S": "Missing"}
+            }}},
+            "MockedResponses": {"R": {"0": {"Return": 1}}},
+        }))
+        .unwrap_or_else(|e| panic!("the file as a whole is accepted: {e}"));
+        let warnings: Vec<String> = config
+            .problems_outside("M", "Good")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "/StateMachines/M/TestCases/Bad/S: refers to mocked response 'Missing', which is not defined under /MockedResponses"
+            ]
+        );
+        assert!(MockInvoker::new(config.clone(), "M", "Good", None).is_ok());
+        let err = MockInvoker::new(config.clone(), "M", "Bad", None)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "/StateMachines/M/TestCases/Bad/S: refers to mocked response 'Missing', which is not defined under /MockedResponses"
+            )
+        );
+        assert!(config.problems_outside("M", "Bad").is_empty());
     }
 }

@@ -1021,11 +1021,13 @@ fn given_non_json_text_then_one_clear_problem() {
 #[test]
 fn given_bad_mock_configs_then_errors_name_the_place() {
     use mdlc_asl::mock::{MockConfig, MockConfigError, MockInvoker};
+    // An undefined response is an error of the test case that is run, not of the file.
     let bad = MockConfig::from_json_str(
         r#"{"StateMachines":{"M":{"TestCases":{"T":{"S":"Missing"}}}},"MockedResponses":{}}"#,
-    );
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        matches!(bad, Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/StateMachines/M/TestCases/T/S")
+        matches!(MockInvoker::new(bad, "M", "T", None), Err(MockConfigError::Invalid { ref pointer, .. }) if pointer == "/StateMachines/M/TestCases/T/S")
     );
     let bad_index = MockConfig::from_json_str(r#"{"MockedResponses":{"R":{"x":{"Return":1}}}}"#);
     assert!(

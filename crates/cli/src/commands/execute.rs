@@ -113,6 +113,13 @@ fn mock_invoker(
     let Some(mock) = mock else {
         return Ok(None);
     };
+    for problem in mock.config.problems_outside(name, mock.test_case) {
+        eprintln!(
+            "warning: {}: {problem} (test case {} is run; this one is not)",
+            mock.file.display(),
+            mock.test_case
+        );
+    }
     let invoker = MockInvoker::new(mock.config, name, mock.test_case, fallback)
         .map_err(|e| InputError::Usage(format!("{}: {e}", mock.file.display())))?;
     Ok(Some(Arc::new(invoker)))
