@@ -152,9 +152,18 @@ async fn a_training_job_whose_input_cannot_be_written_fails_naming_the_file_and_
         .await
         .expect("with space freed the job completes");
     assert_eq!(done["TrainingJobStatus"], "Completed", "{done:#}");
-    let copied = fs
-        .path()
-        .join("sagemaker/training-jobs/job-input-again/input/data/train/a.csv");
-    assert_eq!(std::fs::read(copied).unwrap(), vec![b'1'; 512 * 1024]);
+    // its scratch space (the channel copy) went when it ended; the artifact is in the store
+    let job = fs.path().join("sagemaker/training-jobs/job-input-again");
+    assert!(job.join("describe.json").is_file());
+    assert!(
+        !job.join("input").exists(),
+        "the ended job's channel copy is gone"
+    );
+    let artifacts: S3Uri = done["ModelArtifacts"]["S3ModelArtifacts"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(store.exists(&artifacts).await.unwrap());
     assert_eq!(store.get(&data).await.unwrap(), vec![b'1'; 512 * 1024]);
 }
