@@ -9,7 +9,8 @@
 //! - find-model: `get_version`, `latest_version`, `ObjectStore::any_under` (through
 //!   `mdlc_core::retrain::resolve_and_check`, as its handler calls it)
 //! - register-model: `register` (through the publishing registry: `EventBridgePublisher::publish`)
-//! - monitor-performance: `ObjectStore::get`/`list`/`put` (the labelled batch, at the location
+//! - monitor-performance: `ObjectStore::get` (the profile)/`get_range` (the batch, streamed)/
+//!   `list`/`put` (the labelled batch, at the location
 //!   `mdlc_core::retrain::plan` gives it), `list_evaluations`, `put_evaluation`
 //! - is-retraining-needed: `get_version`, `list_evaluations`, `put_evaluation`,
 //!   `EventBridgePublisher::publish` (Evaluation Completed, Retraining Started)
@@ -383,6 +384,14 @@ async fn monitor_performance_role_reads_data_writes_the_labelled_batch_and_recor
         "get",
         aws.store.get(&w.uri("predictions/a.csv.out")).await,
     );
+    // the handler streams the batch: ranged GetObject, the same s3:GetObject permission
+    let range = allowed(
+        &role,
+        "get_range",
+        aws.store
+            .get_range(&w.uri("predictions/a.csv.out"), 0, 4 << 20)
+            .await,
+    );
     let missing = aws.store.get(&w.uri("predictions/none.out")).await;
     // the evaluated batch as labelled rows, where initialize's plan puts it
     let rows = retrain::labelled_rows("2,3\n4,5\n", "1\n0\n").expect("labelled rows");
@@ -406,6 +415,7 @@ async fn monitor_performance_role_reads_data_writes_the_labelled_batch_and_recor
 
     assert_eq!(listed.len(), 1);
     assert_eq!(body, b"1\n");
+    assert_eq!(range, b"1\n");
     assert!(
         matches!(missing, Err(PortError::NotFound { .. })),
         "{missing:?}"
