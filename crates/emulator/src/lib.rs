@@ -64,6 +64,7 @@ pub mod glob;
 pub mod history;
 pub mod http;
 mod jobs;
+mod manifest;
 pub mod metrics;
 mod model;
 mod pipe;

@@ -145,47 +145,6 @@ pub(crate) async fn prefix_objects(
     Ok(keys)
 }
 
-/// The objects a manifest file lists (`[{"prefix": "s3://…/"}, "relative/key", …]`), in the
-/// manifest's order (each epoch streams them so).
-pub(crate) async fn manifest_objects(
-    store: &dyn ObjectStore,
-    uri: &S3Uri,
-    channel: &str,
-) -> Result<Vec<S3Uri>, String> {
-    let bad = |m: String| format!("ClientError: the manifest file {uri} of channel {channel} {m}");
-    let body = store
-        .get(uri)
-        .await
-        .map_err(|e| bad(format!("could not be read: {e}")))?;
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("is not JSON: {e}")))?;
-    let items = doc
-        .as_array()
-        .ok_or_else(|| bad("must be a JSON list".into()))?;
-    let prefix: S3Uri = items
-        .first()
-        .and_then(|f| f.get("prefix"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("must start with {\"prefix\": \"s3://...\"}".into()))?
-        .parse()
-        .map_err(|e| bad(format!("has a bad prefix: {e}")))?;
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate().skip(1) {
-        let rel = item
-            .as_str()
-            .ok_or_else(|| bad(format!("entry {i} is not a string")))?;
-        if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|s| s == "..") {
-            return Err(bad(format!(
-                "entry {i} ({rel:?}) is not a plain relative key"
-            )));
-        }
-        out.push(prefix.join(rel));
-    }
-    if out.is_empty() {
-        return Err(bad("lists no objects".into()));
-    }
-    Ok(out)
-}
-
 /// A Pipe channel being streamed; dropping it (the job's end) stops the stream.
 pub(crate) struct PipeFeed {
     channel: String,

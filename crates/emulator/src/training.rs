@@ -776,7 +776,7 @@ async fn link_fast_file(
 ) -> Result<(), String> {
     let store = inner.config.store.as_ref();
     let copied = if matches!(source, ChannelSource::Manifest { .. }) {
-        let items = manifest_objects(inner, uri, channel).await?;
+        let items = crate::manifest::objects(inner.config.store.as_ref(), uri, channel).await?;
         crate::fast_file::present(store, &items, dest).await?
     } else {
         crate::fast_file::link_prefix(store, uri, dest, channel).await?
@@ -864,9 +864,11 @@ async fn pipe_channel(
         ChannelSource::S3 { uri } => {
             crate::pipe::prefix_objects(store.as_ref(), uri, &c.name).await?
         }
-        ChannelSource::Manifest { uri } => {
-            crate::pipe::manifest_objects(store.as_ref(), uri, &c.name).await?
-        }
+        ChannelSource::Manifest { uri } => crate::manifest::objects(store.as_ref(), uri, &c.name)
+            .await?
+            .into_iter()
+            .map(|(_, object)| object)
+            .collect(),
         ChannelSource::FileSystem { .. } => {
             return Err(format!(
                 "ClientError: channel {} is a file system channel, which Pipe mode cannot stream",
@@ -878,53 +880,6 @@ async fn pipe_channel(
     crate::pipe::prepare_channel(store, &dir.join("input/data"), &c.name, objects, gzip)
 }
 
-/// The objects a manifest file lists, each with its path relative to the channel directory.
-async fn manifest_objects(
-    inner: &Inner,
-    uri: &S3Uri,
-    channel: &str,
-) -> Result<Vec<(PathBuf, S3Uri)>, String> {
-    let store = inner.config.store.as_ref();
-    let bad = |m: String| format!("ClientError: the manifest file {uri} of channel {channel} {m}");
-    let body = store
-        .get(uri)
-        .await
-        .map_err(|e| bad(format!("could not be read: {e}")))?;
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("is not JSON: {e}")))?;
-    let items = doc
-        .as_array()
-        .ok_or_else(|| bad("must be a JSON list".into()))?;
-    let prefix = items
-        .first()
-        .and_then(|f| f.get("prefix"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("must start with {\"prefix\": \"s3://...\"}".into()))?;
-    let prefix: S3Uri = prefix
-        .parse()
-        .map_err(|e| bad(format!("has a bad prefix: {e}")))?;
-    let mut objects = Vec::new();
-    for (i, item) in items.iter().enumerate().skip(1) {
-        let rel = item
-            .as_str()
-            .ok_or_else(|| bad(format!("entry {i} is not a string")))?;
-        let relative = PathBuf::from(rel);
-        if rel.is_empty()
-            || relative
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(bad(format!(
-                "entry {i} ({rel:?}) is not a plain relative key"
-            )));
-        }
-        objects.push((relative, prefix.join(rel)));
-    }
-    if objects.is_empty() {
-        return Err(bad("lists no objects".into()));
-    }
-    Ok(objects)
-}
-
 /// Downloads the objects a manifest file lists into `dest`.
 async fn download_manifest(
     inner: &Inner,
@@ -934,7 +889,7 @@ async fn download_manifest(
 ) -> Result<(), String> {
     let store = inner.config.store.as_ref();
     let bad = |m: String| format!("ClientError: the manifest file {uri} of channel {channel} {m}");
-    for (relative, object) in manifest_objects(inner, uri, channel).await? {
+    for (relative, object) in crate::manifest::objects(store, uri, channel).await? {
         let bytes = store
             .get(&object)
             .await
