@@ -88,7 +88,8 @@ pub fn check_execution_input(input: &Value) -> Result<(), ExecutionInputError> {
 
 /// The size in bytes of `v` as compact JSON, when it is at most `limit` bytes and nested at
 /// most [`MAX_VALUE_DEPTH`] levels. Walks the value without recursion and stops at the first
-/// byte over the limit, so the cost is bounded by `limit`, not by the value.
+/// byte over the limit, so the cost is bounded by `limit`, not by the value; values nested up
+/// to 16 levels are walked without allocating.
 pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
     let mut size = 0usize;
     let too_large = PayloadError::TooLarge { limit };
@@ -101,7 +102,8 @@ pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
         Array(std::slice::Iter<'a, Value>, bool),
         Object(serde_json::map::Iter<'a>, bool),
     }
-    let mut stack: Vec<Frame<'_>> = Vec::new();
+    // Inline for the usual shallow value: a check per state transition allocates nothing.
+    let mut stack: smallvec::SmallVec<[Frame<'_>; 16]> = smallvec::SmallVec::new();
     let mut next: Option<&Value> = Some(v);
     loop {
         if let Some(v) = next.take() {
