@@ -274,23 +274,16 @@ async fn a_wait_for_task_token_start_runs_the_child_and_waits_for_the_answer_to_
         &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
     )
     .await;
-    let parent = create(
+    let started = start_parent(
         &client,
         "Asker",
-        &json!({"StartAt": "Start", "States": {"Start": {
+        json!({
             "Type": "Task",
             "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
-            "Parameters": {"StateMachineArn": child, "Name": "holder-1", "Input": {"token.$": "$$.Task.Token"}},
-            "End": true
-        }}}),
+            "Parameters": {"StateMachineArn": child, "Name": "holder-1", "Input": {"token.$": "$$.Task.Token"}}
+        }),
     )
     .await;
-    let started = client
-        .start_execution()
-        .state_machine_arn(&parent)
-        .send()
-        .await
-        .unwrap();
     // the parent's StartExecution answers before its Task starts the child
     let child_arn = execution_arn("Holder", "holder-1");
     until_exists(&client, &child_arn).await;
@@ -302,7 +295,7 @@ async fn a_wait_for_task_token_start_runs_the_child_and_waits_for_the_answer_to_
         .to_string();
     let running = client
         .describe_execution()
-        .execution_arn(started.execution_arn())
+        .execution_arn(&started)
         .send()
         .await
         .unwrap();
@@ -314,7 +307,7 @@ async fn a_wait_for_task_token_start_runs_the_child_and_waits_for_the_answer_to_
         .send()
         .await
         .unwrap();
-    let done = until_done(&client, started.execution_arn()).await;
+    let done = until_done(&client, &started).await;
     assert_eq!(done.status(), &ExecutionStatus::Succeeded);
     assert_eq!(
         serde_json::from_str::<Value>(done.output().unwrap()).unwrap(),
