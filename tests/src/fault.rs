@@ -28,6 +28,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use mdlc_proc::Signal;
+
 use crate::serve::{Client, ServeProcess};
 
 /// How long a child may outlive its killed parent before it counts as an orphan: a
@@ -114,28 +116,13 @@ impl Moments {
     }
 }
 
-/// `kill -9` of `pid` (a process group when `group`).
+/// `kill -9` of `pid` (a process group when `group`); one already gone is fine.
 pub fn kill9(pid: u32, group: bool) {
-    let target = if group {
-        format!("-{pid}")
+    let _ = if group {
+        mdlc_proc::signal::signal_group(pid, Signal::Kill)
     } else {
-        pid.to_string()
+        mdlc_proc::signal::signal_process(pid, Signal::Kill)
     };
-    let _ = Command::new("kill")
-        .args(["-9", "--", &target])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// The parent of `pid` (`/proc/<pid>/stat` field 4).
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// Whether `pid` is one of `roots` or a descendant of one.
@@ -145,7 +132,7 @@ fn descends_from(pid: u32, roots: &[u32]) -> bool {
         if roots.contains(&at) {
             return true;
         }
-        match parent_of(at) {
+        match mdlc_proc::stat::of(at).map(|s| s.ppid) {
             Some(p) if p > 1 => at = p,
             _ => return false,
         }

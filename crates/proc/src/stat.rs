@@ -6,6 +6,8 @@
 pub struct ProcStat {
     /// Field 3: `R`, `S`, `D`, `Z` (zombie), `X` (dead), ...
     pub state: char,
+    /// Field 4: the parent process.
+    pub ppid: u32,
     /// Field 5: the process group.
     pub pgid: u32,
     /// Field 22: the start time after boot, in clock ticks.
@@ -24,12 +26,15 @@ impl ProcStat {
 pub fn parse(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state), fields[2] field 5 (pgrp), fields[19] field 22 (starttime).
+    // fields[0] is field 3 (state), fields[1] field 4 (ppid), fields[2] field 5 (pgrp),
+    // fields[19] field 22 (starttime).
     let state = fields.first()?.chars().next()?;
+    let ppid = fields.get(1)?.parse().ok()?;
     let pgid = fields.get(2)?.parse().ok()?;
     let start_time = fields.get(19)?.parse().ok()?;
     Some(ProcStat {
         state,
+        ppid,
         pgid,
         start_time,
     })
@@ -87,6 +92,7 @@ mod tests {
             parse(text),
             Some(ProcStat {
                 state: 'S',
+                ppid: 1,
                 pgid: 4242,
                 start_time: 987654
             })
