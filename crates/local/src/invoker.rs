@@ -228,10 +228,6 @@ pub struct Started {
     guard: MarkerGuard,
 }
 
-fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// The local cloud's [`TaskInvoker`]; see the module documentation.
 pub struct LocalInvoker {
     me: Weak<LocalInvoker>,
@@ -381,7 +377,7 @@ impl LocalInvoker {
             ..ExecutionOptions::default()
         };
         let arn = options.execution_arn();
-        let started_at = rfc3339(self.settings.clock.now());
+        let started_at = mdlc_core::registry::format_timestamp(self.settings.clock.now());
         let marker =
             RunningMarker::of_this_process(machine_name, execution_name, &arn, &started_at);
         let guard = self.journal.begin(&marker)?;
@@ -424,7 +420,7 @@ impl LocalInvoker {
             parent_arn,
             input,
             started_at,
-            stopped_at: rfc3339(self.settings.clock.now()),
+            stopped_at: mdlc_core::registry::format_timestamp(self.settings.clock.now()),
             execution: execution.clone(),
         };
         match self.journal.push(record) {
