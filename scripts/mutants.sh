@@ -35,13 +35,22 @@ fi
 
 # The cargo-mutants arguments that select one crate, into the array `args`, and the arguments
 # its tests run with, into `test_args`: asl's ignored tests need only the conformance corpus, so
-# they run too (a mutant the AWS-recorded executions notice is caught).
+# they run too (a mutant the AWS-recorded executions notice is caught). jsonata's ignored test is
+# the differential corpus against the reference implementation (node and the repository's
+# node_modules/jsonata, found through MDLC_REPO_ROOT from the copied tree; it fails without them),
+# so it is required here rather than left out: without it most operator mutants would be missed.
 crate_args() { # crate
   test_args=()
   case $1 in
     core) args=(-p mdlc-core) ;;
     asl) args=(-p mdlc-asl); test_args=(--run-ignored all) ;;
-    jsonata) args=(-p mdlc-jsonata) ;;
+    jsonata)
+      if ! command -v node > /dev/null || [ ! -f "$MDLC_REPO_ROOT/node_modules/jsonata/package.json" ]; then
+        echo "jsonata: needs node and $MDLC_REPO_ROOT/node_modules/jsonata for its differential test" \
+          "(scripts/tools.sh test, or npm install at the repository root)" >&2
+        return 1
+      fi
+      args=(-p mdlc-jsonata); test_args=(--run-ignored all) ;;
     trainer) args=(-p mdlc-trainer) ;;
     emulator-tuning) args=(-p mdlc-emulator -f 'crates/emulator/src/tuning/**') ;;
     *) echo "unknown crate '$1' (core asl jsonata trainer emulator-tuning)" >&2; return 1 ;;
