@@ -252,6 +252,9 @@ pub struct ExecutionOptions {
     /// The execution's role (ExecutionStarted's `roleArn`, `$$.Execution.RoleArn`): the state
     /// machine's `roleArn`; `None`: `arn:aws:iam::<account>:role/StepFunctionsRole`.
     pub role_arn: Option<String>,
+    /// The context object (`$$`) of every state, as given, instead of the one the execution
+    /// builds: TestState's `context`.
+    pub context_object: Option<Value>,
 }
 
 impl Default for ExecutionOptions {
@@ -268,6 +271,7 @@ impl Default for ExecutionOptions {
             account: "123456789012".to_string(),
             max_transitions: None,
             role_arn: None,
+            context_object: None,
         }
     }
 }

@@ -286,6 +286,9 @@ impl<'o> Run<'o> {
     }
 
     fn context(&self, sr: &StateRun<'_>, token: Option<&str>) -> Value {
+        if let Some(given) = &self.opts.context_object {
+            return given.clone();
+        }
         let mut m = Map::new();
         m.insert(
             "Execution".into(),
