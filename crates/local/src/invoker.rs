@@ -469,6 +469,7 @@ impl LocalInvoker {
             account: LOCAL_ACCOUNT.to_string(),
             max_transitions: self.settings.max_transitions,
             role_arn: None,
+            context_object: None,
         };
         let (machine_name, execution_name) = (&started.machine_name, &started.execution_name);
         tracing::info!(target: "mdlc::execution", state_machine = %machine_name, execution = %execution_name, "execution started");
