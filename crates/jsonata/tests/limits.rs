@@ -79,3 +79,38 @@ fn deeply_nested_expressions_are_a_syntax_error() {
     let e = Expression::parse(&src).err().map(|e| e.code);
     assert_eq!(e.as_deref(), Some("S0201"));
 }
+
+#[test]
+fn a_string_of_exactly_16_mib_is_built_and_one_byte_more_is_refused() {
+    // 1,048,576 pieces of 16 bytes: exactly 16 MiB
+    let sixteen_mib = r#"$s := $join([1..1048576].("0123456789abcdef"), "")"#;
+    assert_eq!(MAX_STRING_BYTES, 16 * 1024 * 1024);
+    assert_eq!(
+        eval(&format!(r#"({sixteen_mib}; $length($s & ""))"#))
+            .ok()
+            .flatten(),
+        Some(json!(16_777_216))
+    );
+    let e = eval(&format!(r#"({sixteen_mib}; $length($s & "x"))"#)).err();
+    assert_eq!(e.as_ref().map(|e| e.code.as_str()), Some("D2014"));
+    assert_eq!(
+        e.map(|e| e.message),
+        Some(
+            "The size of a string must not exceed 16777216 bytes.  Attempted to allocate 16777217."
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn a_recursion_4500_deep_is_evaluated_and_5000_deep_ends_with_d1011() {
+    // Not a tail call: every level waits for the next. The reference (jsonata 2.x on node 20's
+    // default stack) gives the same two outcomes. 5000 levels are beyond the limit of nested
+    // evaluations, though they would fit the large stack of the helper thread.
+    let f = r#"$f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }"#;
+    assert_eq!(
+        eval(&format!("({f}; $f(4500))")).ok().flatten(),
+        Some(json!(4500))
+    );
+    assert_eq!(code(&format!("({f}; $f(5000))")), "D1011");
+}
