@@ -13,6 +13,7 @@
 //! ```
 
 mod api;
+pub mod aws_history;
 mod choice;
 mod distributed;
 mod error;
