@@ -1,6 +1,8 @@
 //! `$formatNumber` pictures with misplaced grouping separators end in jsonata's errors (found by
 //! the fuzz target `jsonata`: the picture "x,y" divided by zero). Codes and messages are those of
 //! the reference implementation (jsonata 2.x), which reports the last rule a picture breaks.
+//! Well-formed pictures (per cent, per mille, two sub-pictures, regular and irregular grouping)
+//! give the reference's strings.
 
 use mdlc_jsonata::{Environment, Expression, JsonataError};
 use serde_json::json;
@@ -53,4 +55,41 @@ fn given_a_leading_grouping_separator_when_formatting_then_every_digit_is_a_grou
     // As the reference: ",#" groups every digit.
     assert_eq!(format(",#").unwrap(), Some(json!("1,2,3,4")));
     assert_eq!(format("#,##0.00").unwrap(), Some(json!("1,234.00")));
+}
+
+#[test]
+fn given_a_grouping_separator_right_after_the_decimal_separator_then_d3087() {
+    let e = Expression::parse(r##"$formatNumber(1, "#.,0")"##)
+        .and_then(|x| x.evaluate(None, &Environment::new()))
+        .expect_err("#.,0");
+    assert_eq!(e.code, "D3087");
+}
+
+fn formatted(value: f64, picture: &str) -> Option<serde_json::Value> {
+    let src = format!("$formatNumber({value}, {})", json!(picture));
+    Expression::parse(&src)
+        .and_then(|e| e.evaluate(None, &Environment::new()))
+        .unwrap_or_else(|e| panic!("{picture}: {e}"))
+}
+
+#[test]
+fn given_pictures_when_formatting_then_the_reference_strings() {
+    for (value, picture, want) in [
+        // the character after '9' (':') is not a digit
+        (12.0, "0:", "12:"),
+        // zero takes the first sub-picture, a negative number the second
+        (0.0, "#0;(#0)", "0"),
+        (-1.0, "#0;(#0)", "(1)"),
+        // per cent and per mille, in the suffix or the prefix
+        (0.5, "#0%", "50%"),
+        (0.5, "%#0", "%50"),
+        (0.5, "#0‰", "500‰"),
+        // regular grouping repeats beyond the picture, irregular does not
+        (1_234_567_890.0, "#,###,###", "1,234,567,890"),
+        (1_234_567_890.0, "#,##,###", "12345,67,890"),
+        // grouping in the fractional part
+        (0.123456, "0.000,000", "0.123,456"),
+    ] {
+        assert_eq!(formatted(value, picture), Some(json!(want)), "{picture}");
+    }
 }
