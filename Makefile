@@ -29,7 +29,7 @@ nextest:
 ## make conformance: the ASL engine against the executions recorded on AWS (../shared/conformance)
 ## (the test is #[ignore]d in a plain run: the corpus lives outside the repository)
 conformance:
-	$(CARGO) nextest run -p mdlc-asl --profile ci --test aws_conformance --run-ignored all
+	$(CARGO) nextest run -p mdlc-asl --profile ci --test aws_conformance --test aws_histories --run-ignored all
 
 ## make lint: rustfmt, clippy, cfn-lint, checkov, asl-validator
 lint: tools

@@ -303,41 +303,52 @@ pub(crate) async fn write_results(
     sr: &StateRun<'_>,
     w: &ResultWriter,
     results: Value,
+    run: &MapRun,
     at: &FieldInput<'_, '_>,
 ) -> Result<Value, Failure> {
     let items = match results {
         Value::Array(a) => a,
         other => vec![other],
     };
-    let map_run_id = uuid::Uuid::new_v4().to_string();
-    let run = MapRun {
-        map_run_arn: map_run_arn(opts, sr, &map_run_id),
-        map_run_id,
-        state_machine_arn: opts.state_machine_arn(),
-    };
     if w.parameters.is_none() {
         let t = w
             .config
             .map_or(Transformation::Compact, |c| c.transformation);
-        return Ok(Value::Array(transform(t, &run, items)));
+        return Ok(Value::Array(transform(t, run, items)));
     }
     let config = w.config.unwrap_or(WriterConfig {
         transformation: Transformation::None,
         output_type: OutputType::Json,
     });
     let dest = destination(opts, sr, w, at)?;
-    let records = transform(config.transformation, &run, items);
-    let key = write_manifest(&dest, &run, config.output_type, &records).await?;
+    let records = transform(config.transformation, run, items);
+    let key = write_manifest(&dest, run, config.output_type, &records).await?;
     Ok(
         json!({"MapRunArn": run.map_run_arn, "ResultWriterDetails": {"Bucket": dest.bucket, "Key": key}}),
     )
 }
 
-/// The Map Run whose results are written.
-struct MapRun {
+/// A Distributed Map's Map Run (its ARN is in the parent's `MapRunStarted` event and in the
+/// results written).
+pub(crate) struct MapRun {
     map_run_id: String,
     map_run_arn: String,
     state_machine_arn: String,
+}
+
+impl MapRun {
+    pub(crate) fn new(opts: &ExecutionOptions, sr: &StateRun<'_>) -> MapRun {
+        let map_run_id = uuid::Uuid::new_v4().to_string();
+        MapRun {
+            map_run_arn: map_run_arn(opts, sr, &map_run_id),
+            map_run_id,
+            state_machine_arn: opts.state_machine_arn(),
+        }
+    }
+
+    pub(crate) fn arn(&self) -> &str {
+        &self.map_run_arn
+    }
 }
 
 /// The results as `Transformation` says: NONE, each output as a JSON string with its child

@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::failure::{
-    Failure, compact, err_prefix, path_failure, query_error, runtime, unexpected_type,
+    Failure, compact, err_prefix, path_failure, query_error, query_error_at, runtime,
+    unexpected_type,
 };
 use super::types::{Env, StateRun};
 use crate::intrinsic::IntrinsicError;
@@ -123,15 +124,17 @@ pub(crate) fn eval_expr(
 ) -> Result<Value, Failure> {
     match j.expr.evaluate(None, env) {
         Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(query_error(
+        Ok(None) => Err(query_error_at(
             sr,
+            field,
             format!(
                 "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
                 j.src
             ),
         )),
-        Err(e) => Err(query_error(
+        Err(e) => Err(query_error_at(
             sr,
+            field,
             format!(
                 "The JSONata expression '{}' specified for the field '{field}' threw an error during evaluation. {}: {}",
                 j.src, e.code, e.message

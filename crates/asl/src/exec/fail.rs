@@ -42,6 +42,8 @@ impl Run<'_> {
                 error,
                 cause,
                 terminal: false,
+                evaluation: None,
+                closing: None,
             },
             Err(f) => f,
         }

@@ -16,6 +16,20 @@ pub(crate) struct Failure {
     /// Ends the execution: no Retry or Catch sees it (the execution's timeout, the history
     /// limit, a state output over the payload quota).
     pub terminal: bool,
+    /// The state's own evaluation failed (a JSONata error, Map items that are not an array):
+    /// the state records an `EvaluationFailed` event, naming the field (`location`) when known.
+    /// Taken by the state that records it, so the states around it do not record it again.
+    pub evaluation: Option<Evaluation>,
+    /// The event that closes the state when this failure is its last (no Retrier takes it):
+    /// `MapStateFailed` or `ParallelStateFailed`. Taken by the state that records it.
+    pub closing: Option<&'static str>,
+}
+
+/// What an `EvaluationFailed` event names besides the error, cause and state.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Evaluation {
+    /// The field whose evaluation failed (`Items`, `Output/result`), when known.
+    pub location: Option<String>,
 }
 
 impl Failure {
@@ -24,6 +38,8 @@ impl Failure {
             error: Some(error.to_string()),
             cause: Some(cause.into()),
             terminal: false,
+            evaluation: None,
+            closing: None,
         }
     }
 
@@ -82,11 +98,28 @@ pub(crate) fn runtime(sr: &StateRun<'_>, msg: impl std::fmt::Display) -> Failure
     Failure::new("States.Runtime", format!("{} {msg}", err_prefix(sr)))
 }
 
+/// A `States.QueryEvaluationError` of the state's own evaluation (an `EvaluationFailed` event).
 pub(crate) fn query_error(sr: &StateRun<'_>, msg: impl std::fmt::Display) -> Failure {
-    Failure::new(
-        "States.QueryEvaluationError",
-        format!("{} {msg}", err_prefix(sr)),
-    )
+    Failure {
+        evaluation: Some(Evaluation { location: None }),
+        ..Failure::new(
+            "States.QueryEvaluationError",
+            format!("{} {msg}", err_prefix(sr)),
+        )
+    }
+}
+
+/// A `States.QueryEvaluationError` of the field `field` (the event's `location`).
+pub(crate) fn query_error_at(
+    sr: &StateRun<'_>,
+    field: &str,
+    msg: impl std::fmt::Display,
+) -> Failure {
+    let mut f = query_error(sr, msg);
+    f.evaluation = Some(Evaluation {
+        location: Some(field.to_string()),
+    });
+    f
 }
 
 /// A JSONata field whose result `v` is not of the `expected` type.
@@ -97,8 +130,9 @@ pub(crate) fn unexpected_type(
     expected: &str,
     v: &Value,
 ) -> Failure {
-    query_error(
+    query_error_at(
         sr,
+        field,
         format!(
             "The JSONata expression '{src}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
             type_name(v),

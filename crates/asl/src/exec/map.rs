@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 
 use futures::StreamExt;
@@ -28,24 +29,39 @@ struct MapLimits {
 }
 
 impl MapLimits {
-    /// `MaxConcurrency`, `ToleratedFailureCount` and `ToleratedFailurePercentage` (0 to 100).
+    /// `MaxConcurrency`, read before `MapStateStarted` (AWS records none when it fails).
     fn read(sr: &StateRun<'_>, m: &MapSpec, at: &FieldInput<'_, '_>) -> Result<Self, Failure> {
         let max_concurrency = dyn_u64(sr, m.max_concurrency.as_ref(), "MaxConcurrency", at)?;
-        let tolerated_count = dyn_f64(
+        Ok(MapLimits {
+            max_concurrency,
+            tolerated_count: None,
+            tolerated_percentage: None,
+        })
+    }
+
+    /// `ToleratedFailureCount` and `ToleratedFailurePercentage` (0 to 100), read after
+    /// `MapStateStarted` (AWS records it before the failure of one of them).
+    fn read_tolerance(
+        &mut self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        at: &FieldInput<'_, '_>,
+    ) -> Result<(), Failure> {
+        self.tolerated_count = dyn_f64(
             sr,
             m.tolerated_count.as_ref(),
             "ToleratedFailureCount",
             true,
             at,
         )?;
-        let tolerated_percentage = dyn_f64(
+        self.tolerated_percentage = dyn_f64(
             sr,
             m.tolerated_percentage.as_ref(),
             "ToleratedFailurePercentage",
             false,
             at,
         )?;
-        if let Some(p) = tolerated_percentage
+        if let Some(p) = self.tolerated_percentage
             && p > 100.0
         {
             return Err(runtime(
@@ -53,11 +69,7 @@ impl MapLimits {
                 format!("ToleratedFailurePercentage must be between 0 and 100, got {p}"),
             ));
         }
-        Ok(MapLimits {
-            max_concurrency,
-            tolerated_count,
-            tolerated_percentage,
-        })
+        Ok(())
     }
 
     /// Iterations running at once for `total` of them: all of them without a limit (or with
@@ -84,10 +96,12 @@ impl MapLimits {
     }
 }
 
-/// The iterations' results so far: one slot per iteration, and the failures tolerated.
+/// The iterations' results so far: one slot per iteration, the failures tolerated, and the
+/// latest iteration's closing event.
 struct Results {
     slots: Vec<Option<Value>>,
     failures: usize,
+    last_end: u64,
 }
 
 impl Run<'_> {
@@ -113,19 +127,65 @@ impl Run<'_> {
             jenv,
         };
         let items = self.map_items(sr, m, raw, &at).await?;
-        let limits = MapLimits::read(sr, m, &at)?;
+        let mut limits = MapLimits::read(sr, m, &at)?;
         let inputs = self.iteration_inputs(sr, m, items, effective, raw, scope)?;
         let inputs = match &m.item_batcher {
             Some(b) => distributed::batch(sr, b, inputs, &at)?,
             None => inputs,
         };
-        let results = self
-            .run_iterations(sr, m, inputs, scope, prev, &limits)
-            .await?;
-        let out = Value::Array(results);
-        match &m.result_writer {
-            Some(w) => distributed::write_results(self.opts, sr, w, out, &at).await,
-            None => Ok(out),
+        self.event(prev, "MapStateStarted", || json!({"length": inputs.len()}));
+        limits.read_tolerance(sr, m, &at)?;
+        let results = if m.distributed {
+            let run = distributed::MapRun::new(self.opts, sr);
+            let results = self.run_map_run(sr, m, inputs, &run, prev, &limits).await?;
+            let out = Value::Array(results);
+            return match &m.result_writer {
+                Some(w) => distributed::write_results(self.opts, sr, w, out, &run, &at).await,
+                None => Ok(out),
+            };
+        } else {
+            self.run_iterations(sr, m, inputs, Some(scope), prev, &limits)
+                .await?
+        };
+        Ok(Value::Array(results))
+    }
+
+    /// A Distributed Map's Map Run: `MapRunStarted` (its ARN) and `MapRunSucceeded` or
+    /// `MapRunFailed` in this history; the iterations run as child executions, whose events
+    /// are not part of it (and see no variables of the parent).
+    async fn run_map_run(
+        &self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        inputs: Vec<Value>,
+        run: &distributed::MapRun,
+        prev: &mut u64,
+        limits: &MapLimits,
+    ) -> Result<Vec<Value>, Failure> {
+        let started = self.event(prev, "MapRunStarted", || json!({"mapRunArn": run.arn()}));
+        let children = self.child_executions();
+        let mut child_prev = 0;
+        let r = children
+            .run_iterations(sr, m, inputs, None, &mut child_prev, limits)
+            .await;
+        *prev = started;
+        match r {
+            Ok(results) => {
+                self.event(prev, "MapRunSucceeded", || Value::Null);
+                let mut p = *prev;
+                self.event(&mut p, "MapStateSucceeded", || Value::Null);
+                Ok(results)
+            }
+            Err(f) if f.terminal => Err(f),
+            Err(mut f) => {
+                self.event(
+                    prev,
+                    "MapRunFailed",
+                    || json!({"error": f.error, "cause": f.cause}),
+                );
+                f.closing = Some("MapStateFailed");
+                Err(f)
+            }
         }
     }
 
@@ -206,30 +266,36 @@ impl Run<'_> {
     /// Runs the iterations, at most the concurrency limit at a time; each is polled once as it
     /// starts, so one that finishes without waiting costs no scheduling. The results in order
     /// (a tolerated failure as its error output), or the failure that ends the Map.
+    ///
+    /// History, as AWS records it: iteration k's `MapIterationStarted` points to the last event
+    /// inside the iteration before it (the first to `MapStateStarted`, which `prev` names);
+    /// `MapIterationSucceeded`/`MapIterationFailed` are no one's predecessor;
+    /// `MapStateSucceeded` points to the last of them and `MapStateExited` to what it points to;
+    /// after a failure, what follows points to the failed iteration's last event.
     async fn run_iterations(
         &self,
         sr: &StateRun<'_>,
         m: &MapSpec,
         inputs: Vec<Value>,
-        scope: &Scope<'_>,
+        parent: Option<&Scope<'_>>,
         prev: &mut u64,
         limits: &MapLimits,
     ) -> Result<Vec<Value>, Failure> {
         let total = inputs.len();
-        self.event(prev, "MapStateStarted", || json!({"length": total}));
         let limit = limits.concurrency(total);
-        let base = *prev;
+        let chain = AtomicU64::new(*prev);
         let name = &*sr.st.name;
-        let parent = if m.distributed { None } else { Some(scope) };
+        let chain_ref = &chain;
         let mut iterations = inputs.into_iter().enumerate().map(|(i, input)| async move {
             let r = self
-                .iteration(name, &m.processor, i, input, parent, base)
+                .iteration(name, &m.processor, i, input, parent, chain_ref)
                 .await;
             (i, r)
         });
         let mut results = Results {
             slots: vec![None; total],
             failures: 0,
+            last_end: *prev,
         };
         let mut pending = FuturesUnordered::new();
         loop {
@@ -243,7 +309,9 @@ impl Run<'_> {
             };
             self.settle(&mut results, i, r, total, limits, prev)?;
         }
-        self.event(prev, "MapStateSucceeded", || Value::Null);
+        let mut p = results.last_end;
+        *prev = p;
+        self.event(&mut p, "MapStateSucceeded", || Value::Null);
         Ok(results
             .slots
             .into_iter()
@@ -253,6 +321,7 @@ impl Run<'_> {
 
     /// One iteration: the item processor run on `input` in a scope of its own (below the
     /// Map's for an inline Map; a Distributed Map's child executions see no outer variables).
+    /// Its result, the id of its closing event and the last event inside it.
     async fn iteration(
         &self,
         name: &str,
@@ -260,9 +329,9 @@ impl Run<'_> {
         i: usize,
         input: Value,
         parent: Option<&Scope<'_>>,
-        base: u64,
-    ) -> Result<Value, Failure> {
-        let mut p = base;
+        chain: &AtomicU64,
+    ) -> Iteration {
+        let mut p = chain.load(Ordering::Relaxed);
         self.event(
             &mut p,
             "MapIterationStarted",
@@ -270,30 +339,43 @@ impl Run<'_> {
         );
         let mut child = Scope::child(parent);
         let r = self.run_graph(g, input, &mut child, &mut p).await;
+        chain.store(p, Ordering::Relaxed);
         let ty = if r.is_ok() {
             "MapIterationSucceeded"
         } else {
             "MapIterationFailed"
         };
-        self.event(&mut p, ty, || json!({"name": name, "index": i}));
-        r
+        let inner_last = p;
+        let end = self.event(&mut p, ty, || json!({"name": name, "index": i}));
+        Iteration {
+            result: r,
+            end,
+            inner_last,
+        }
     }
 
     /// Records iteration `i`'s result; a failure ends the Map when it is terminal, when no
-    /// failure is tolerated, or when it exceeds the tolerance.
+    /// failure is tolerated, or when it exceeds the tolerance (then `prev` names the failed
+    /// iteration's last event, and the failure closes the Map with `MapStateFailed`).
     fn settle(
         &self,
         results: &mut Results,
         i: usize,
-        r: Result<Value, Failure>,
+        it: Iteration,
         total: usize,
         limits: &MapLimits,
         prev: &mut u64,
     ) -> Result<(), Failure> {
-        let value = match r {
+        results.last_end = results.last_end.max(it.end);
+        let map_failed = |mut f: Failure, prev: &mut u64| {
+            *prev = it.inner_last;
+            f.closing = Some("MapStateFailed");
+            f
+        };
+        let value = match it.result {
             Ok(v) => v,
             Err(f) if f.terminal => return Err(f),
-            Err(f) if !limits.tolerant() => return Err(self.map_failed(f, prev)),
+            Err(f) if !limits.tolerant() => return Err(map_failed(f, prev)),
             Err(f) => {
                 results.failures += 1;
                 if limits.exceeded(results.failures, total) {
@@ -301,7 +383,7 @@ impl Run<'_> {
                         "States.ExceedToleratedFailureThreshold",
                         "The specified tolerance threshold was exceeded",
                     );
-                    return Err(self.map_failed(f, prev));
+                    return Err(map_failed(f, prev));
                 }
                 f.output()
             }
@@ -311,16 +393,14 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
 
-    /// Records `MapStateFailed` for the failure that ends the Map.
-    fn map_failed(&self, f: Failure, prev: &mut u64) -> Failure {
-        self.event(
-            prev,
-            "MapStateFailed",
-            || json!({"error": f.error, "cause": f.cause}),
-        );
-        f
-    }
+/// What one iteration left: its result, the id of its `MapIteration{Succeeded,Failed}` event
+/// and the id of the last event inside it.
+struct Iteration {
+    result: Result<Value, Failure>,
+    end: u64,
+    inner_last: u64,
 }
 
 /// Starts iterations until `limit` run; an iteration that finishes at its first poll is

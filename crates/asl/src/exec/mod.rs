@@ -89,6 +89,26 @@ impl<'o> Run<'o> {
         }
     }
 
+    /// The run of a Distributed Map's child executions: the same execution as far as the
+    /// context object, the clock and the deadline go, with a history of its own that is not
+    /// kept (AWS keeps the iterations out of the parent's history).
+    fn child_executions(&self) -> Run<'o> {
+        Run {
+            opts: self.opts,
+            input: self.input.clone(),
+            exec_arn: self.exec_arn.clone(),
+            sm_arn: self.sm_arn.clone(),
+            start_time: self.start_time.clone(),
+            recording: false,
+            events: Mutex::new(Vec::new()),
+            counter: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+            history_full: AtomicBool::new(false),
+            deadline: self.deadline,
+            timeout_cause: self.timeout_cause,
+        }
+    }
+
     /// Records an event. The history holds at most 25,000 events and the last one must end the
     /// execution: once only that one fits, other events are dropped and the run is stopped at
     /// its next check ([`Run::limits_check`]).
@@ -132,9 +152,11 @@ impl<'o> Run<'o> {
     pub async fn run(self, model: &Model) -> Execution {
         let mut started = 0;
         let input = self.input.clone();
-        self.event(&mut started, "ExecutionStarted", || {
-            json!({"input": input.clone(), "roleArn": self.opts.execution_role_arn(), "stateMachineArn": self.sm_arn})
-        });
+        self.event(
+            &mut started,
+            "ExecutionStarted",
+            || json!({"input": input.clone(), "roleArn": self.opts.execution_role_arn()}),
+        );
         let mut scope = Scope::root();
         // As AWS records it (../shared/conformance/asl-aws-histories), the first state's Entered
         // event has previousEventId 0, not ExecutionStarted's id.
@@ -203,6 +225,7 @@ impl<'o> Run<'o> {
                         "internal error: bad state index",
                     ));
                 };
+                let entered_prev = *prev;
                 let entered_id = self.event(
                     prev,
                     entered_event(st.ty),
@@ -211,17 +234,20 @@ impl<'o> Run<'o> {
                 let flow = match &st.kind {
                     Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
                         // boxed: keeps the loop's own future small (Map iterations allocate one)
-                        Box::pin(self.exec_with_retry(st, input, scope, prev, entered_id)).await?
+                        let entered = (entered_prev, entered_id);
+                        Box::pin(self.exec_with_retry(st, input, scope, prev, entered)).await?
                     }
                     _ => {
-                        let (flow, plan) = self.exec_sync(st, input, scope, entered_id)?;
+                        let (flow, plan) = self
+                            .exec_sync(st, input, scope, entered_id)
+                            .map_err(|f| self.evaluation_failed(st, f, entered_prev, prev))?;
                         if let Some(plan) = plan {
                             self.apply_wait(plan).await?;
                         }
                         flow
                     }
                 };
-                match self.leave(st, flow, prev)? {
+                match self.leave(st, flow, scope, prev)? {
                     Flow::Next(next, out) => {
                         idx = next;
                         input = out;
@@ -244,18 +270,61 @@ impl<'o> Run<'o> {
         }
     }
 
-    /// Checks a state's output and records its exited event (a Fail state has none).
-    fn leave(&self, st: &State, flow: Flow, prev: &mut u64) -> Result<Flow, Failure> {
+    /// Checks a state's output and records its exited event (a Fail state has none), with
+    /// the variables the state assigned.
+    fn leave(
+        &self,
+        st: &State,
+        flow: Flow,
+        scope: &mut Scope<'_>,
+        prev: &mut u64,
+    ) -> Result<Flow, Failure> {
         let (Flow::Next(_, out) | Flow::End(out)) = &flow;
         check_state_output(&st.name, out)?;
+        let assigned = scope.take_assigned();
         if matches!(flow, Flow::End(_)) || st.ty != StateType::Fail {
-            self.event(
-                prev,
-                exited_event(st.ty),
-                || json!({"name": &*st.name, "output": out.clone()}),
-            );
+            self.event(prev, exited_event(st.ty), || {
+                let mut d = json!({"name": &*st.name, "output": out.clone()});
+                if let (Some(a), Value::Object(m)) = (assigned, &mut d) {
+                    m.insert("assignedVariables".into(), a);
+                }
+                d
+            });
         }
         Ok(flow)
+    }
+
+    /// Records the `EvaluationFailed` event of a state whose own evaluation failed (it points
+    /// where the state's entered event points, as AWS records it); the failure goes on.
+    fn evaluation_failed(
+        &self,
+        st: &State,
+        mut f: Failure,
+        entered_prev: u64,
+        prev: &mut u64,
+    ) -> Failure {
+        if f.terminal {
+            return f;
+        }
+        if let Some(e) = f.evaluation.take() {
+            *prev = entered_prev;
+            self.event(prev, "EvaluationFailed", || {
+                let mut d = json!({"error": f.error, "cause": f.cause, "state": &*st.name});
+                if let (Some(l), Value::Object(m)) = (e.location, &mut d) {
+                    m.insert("location".into(), Value::String(l));
+                }
+                d
+            });
+        }
+        f
+    }
+
+    /// Records the event that closes a Map or Parallel whose failure is final
+    /// (`MapStateFailed`, `ParallelStateFailed`; no details, as AWS records them).
+    fn close_failed(&self, f: &mut Failure, prev: &mut u64) {
+        if let Some(ty) = f.closing.take() {
+            self.event(prev, ty, || Value::Null);
+        }
     }
 
     /// The dispatcher of the states that need no await: Pass, Choice, Wait (planning only),

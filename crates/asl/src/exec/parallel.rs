@@ -1,9 +1,15 @@
 //! The Parallel state: runs its branches at once on the same input, each in a variable scope
 //! of its own; the output is their outputs in order, or the first failure.
+//!
+//! History, as AWS records it: each branch's events chain from `ParallelStateStarted`;
+//! `ParallelStateSucceeded` points to the last branch event and is no one's predecessor
+//! (`ParallelStateExited` points to that branch event too); a failure leaves the state's
+//! `ParallelStateFailed` to [`Run::exec_with_retry`], which records it after the last attempt
+//! only.
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Run;
 use super::failure::Failure;
@@ -25,20 +31,23 @@ impl Run<'_> {
             async move {
                 let mut child = Scope::child(Some(scope));
                 let mut p = base;
-                self.run_graph(g, input, &mut child, &mut p).await
+                match self.run_graph(g, input, &mut child, &mut p).await {
+                    Ok(v) => Ok((v, p)),
+                    Err(f) => Err((f, p)),
+                }
             }
         });
         match futures::future::try_join_all(futs).await {
             Ok(outs) => {
-                self.event(prev, "ParallelStateSucceeded", || Value::Null);
-                Ok(Value::Array(outs))
+                let last = outs.iter().map(|(_, p)| *p).max().unwrap_or(base);
+                *prev = last;
+                let mut p = last;
+                self.event(&mut p, "ParallelStateSucceeded", || Value::Null);
+                Ok(Value::Array(outs.into_iter().map(|(v, _)| v).collect()))
             }
-            Err(f) => {
-                self.event(
-                    prev,
-                    "ParallelStateFailed",
-                    || json!({"error": f.error, "cause": f.cause}),
-                );
+            Err((mut f, p)) => {
+                *prev = p;
+                f.closing = Some("ParallelStateFailed");
                 Err(f)
             }
         }

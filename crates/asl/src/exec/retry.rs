@@ -9,7 +9,7 @@ use super::Run;
 use super::eval::{apply_result_path, assigns_of, eval_ja, states_var};
 use super::failure::Failure;
 use super::types::{Env, Flow, Scope, StateRun};
-use crate::model::{Catcher, Ql, Retrier, State};
+use crate::model::{Catcher, Ql, Retrier, State, StateType};
 
 impl Run<'_> {
     pub(super) async fn exec_with_retry(
@@ -18,12 +18,12 @@ impl Run<'_> {
         raw: Value,
         scope: &mut Scope<'_>,
         prev: &mut u64,
-        entered_id: u64,
+        (entered_prev, entered_id): (u64, u64),
     ) -> Result<Flow, Failure> {
         let mut sr = self.enter(st, entered_id);
         let mut attempts = vec![0u64; st.retry.len()];
         loop {
-            let f = match self.exec_work(&sr, &raw, scope, prev).await {
+            let mut f = match self.exec_work(&sr, &raw, scope, prev).await {
                 Ok((out, assigns)) => {
                     scope.assign(assigns);
                     return Ok(Flow::after(st, out));
@@ -31,12 +31,21 @@ impl Run<'_> {
                 Err(f) if f.terminal => return Err(f),
                 Err(f) => f,
             };
+            if f.evaluation.is_some() && st.ty == StateType::Map {
+                // AWS: EvaluationFailed, then MapStateFailed
+                f.closing = Some("MapStateFailed");
+            }
+            let mut f = self.evaluation_failed(st, f, entered_prev, prev);
             if let Some(delay) = self.retry_delay(st, &mut attempts, f.name()) {
+                // the next attempt starts again at MapStateStarted/ParallelStateStarted; the
+                // state is closed as failed only after its last attempt
+                f.closing = None;
                 sr.retry_count += 1;
                 self.opts.clock.sleep(delay).await;
                 self.limits_check()?;
                 continue;
             }
+            self.close_failed(&mut f, prev);
             return match st.catch.iter().find(|c| matches_error(&c.errors, f.name())) {
                 Some(c) => self.catch(&sr, c, &f, &raw, scope),
                 None => Err(f),

@@ -15,6 +15,8 @@ use crate::template::Template;
 pub(crate) struct Scope<'p> {
     vars: HashMap<String, Value>,
     parent: Option<&'p Scope<'p>>,
+    /// What the state being run assigned (its `…StateExited` event's `assignedVariables`).
+    assigned: Vec<(String, Value)>,
 }
 
 impl<'p> Scope<'p> {
@@ -22,6 +24,7 @@ impl<'p> Scope<'p> {
         Scope {
             vars: HashMap::new(),
             parent: None,
+            assigned: Vec::new(),
         }
     }
 
@@ -29,6 +32,7 @@ impl<'p> Scope<'p> {
         Scope {
             vars: HashMap::new(),
             parent,
+            assigned: Vec::new(),
         }
     }
 
@@ -51,9 +55,18 @@ impl<'p> Scope<'p> {
 
     /// Sets the variables of a state's `Assign` in this frame.
     pub(crate) fn assign(&mut self, assigns: Vec<(String, Value)>) {
-        for (k, v) in assigns {
-            self.vars.insert(k, v);
+        for (k, v) in &assigns {
+            self.vars.insert(k.clone(), v.clone());
         }
+        self.assigned.extend(assigns);
+    }
+
+    /// What the state just run assigned, as its exited event names it (`None`: nothing).
+    pub(crate) fn take_assigned(&mut self) -> Option<Value> {
+        if self.assigned.is_empty() {
+            return None;
+        }
+        Some(Value::Object(self.assigned.drain(..).collect()))
     }
 }
 
