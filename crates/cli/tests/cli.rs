@@ -165,14 +165,31 @@ fn given_history_flag_then_prints_events_in_order() {
     let out = mdlc_exits(&["execute", &def, "--input-file", &input, "--history"], 0);
     let v = stdout_json(&out);
     let h = v["history"].as_array().cloned().unwrap_or_default();
-    let types: Vec<&str> = h.iter().filter_map(|e| e["event_type"].as_str()).collect();
+    let types: Vec<&str> = h.iter().filter_map(|e| e["type"].as_str()).collect();
     assert_eq!(types.first(), Some(&"ExecutionStarted"));
     assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
     assert_eq!(types.get(1), Some(&"PassStateEntered"));
     assert!(types.contains(&"ChoiceStateExited"));
     for (i, e) in h.iter().enumerate() {
         assert_eq!(e["id"], i as u64 + 1);
+        // a straight line of states: each event follows the one before it, but the first
+        // state's, which points to 0 as on AWS
+        let prev = if i == 1 { 0 } else { i as u64 };
+        assert_eq!(e["previousEventId"], prev, "{e}");
+        assert!(e["timestamp"].is_number(), "{e}");
     }
+    // GetExecutionHistory's shape: execution data as JSON text, with its truncation flag
+    assert_eq!(h[0]["executionStartedEventDetails"]["input"], r#"{"n":2}"#);
+    assert_eq!(
+        h[0]["executionStartedEventDetails"]["inputDetails"],
+        serde_json::json!({"truncated": false})
+    );
+    assert_eq!(h[1]["stateEnteredEventDetails"]["name"], "Init");
+    assert_eq!(
+        h.last()
+            .map(|e| e["executionSucceededEventDetails"]["output"].clone()),
+        Some("2".into())
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `mdlc execute DEFINITION [--input JSON | --input-file FILE] [--mock-config FILE --test-case NAME] [--history]`
 //!
 //! Prints exactly one JSON object on stdout:
-//! `{"status": ..., "output": <when succeeded>, "error": ..., "cause": ...}` (and `"history"`).
+//! `{"status": ..., "output": <when succeeded>, "error": ..., "cause": ...}` (and `"history"`:
+//! the events in GetExecutionHistory's `events` shape, `mdlc_asl::aws_history`, as `mdlc serve`
+//! returns them with `includeExecutionData`).
 //! Exit code 0 when SUCCEEDED, 1 for another terminal status, 2 for invalid input or usage.
 
 use std::path::{Path, PathBuf};
@@ -162,7 +164,7 @@ pub fn result_json(exec: &mdlc_asl::Execution, with_history: bool) -> Value {
     if with_history {
         m.insert(
             "history".into(),
-            serde_json::to_value(&exec.history).unwrap_or(Value::Null),
+            Value::Array(mdlc_asl::aws_history::history_to_aws(&exec.history, true)),
         );
     }
     Value::Object(m)
