@@ -15,6 +15,7 @@ use mdlc_asl::{
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::api_models::ApiModels;
 use crate::callback::Tokens;
 use crate::store::{ExecutionRecord, MachineRecord, Store, StoreError};
 
@@ -40,6 +41,9 @@ pub struct ServeConfig {
     pub real_time: bool,
     /// Executions running at once.
     pub max_concurrent: usize,
+    /// botocore's API models, against which TestState checks a mocked result
+    /// (`mock.fieldValidationMode`); `None`: mocked results are not checked.
+    pub api_models: Option<Arc<ApiModels>>,
 }
 
 /// Epoch seconds (millisecond precision) of a time.
@@ -284,6 +288,7 @@ impl App {
             account: mdlc_local::substitute::LOCAL_ACCOUNT.to_string(),
             max_transitions: None,
             role_arn: Some(launch.record.machine.role_arn.clone()),
+            context_object: None,
         };
         let slots = self.slots.clone();
         let machine = launch.machine;

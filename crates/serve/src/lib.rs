@@ -17,6 +17,7 @@
 //! See docs/serve.md.
 
 mod answer;
+pub mod api_models;
 pub mod app;
 pub mod arn;
 pub mod callback;

@@ -15,6 +15,7 @@ use clap::Args;
 use mdlc_asl::TaskInvoker;
 use mdlc_asl::mock::MockConfig;
 use mdlc_local::LocalCloud;
+use mdlc_serve::api_models::ApiModels;
 use mdlc_serve::{App, DEFAULT_MAX_CONCURRENT, ServeConfig};
 
 use crate::{exit, local};
@@ -52,6 +53,11 @@ pub struct ServeArgs {
     /// Executions running at once; more wait for a slot (RUNNING meanwhile).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENT as u64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_concurrent: u64,
+    /// botocore's API models (its `data` folder), against which TestState checks a mocked
+    /// result (`mock.fieldValidationMode`). Default: MDLC_API_MODELS, else a botocore installed
+    /// in the active virtual environment or the usual site-packages folders.
+    #[arg(long, value_name = "DIR")]
+    pub api_models: Option<PathBuf>,
     /// No log lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -104,6 +110,23 @@ async fn shutdown_signal() {
     }
 }
 
+/// botocore's models: `--api-models`, else found; a warning when there are none.
+fn api_models(args: &ServeArgs) -> Option<ApiModels> {
+    let models = match &args.api_models {
+        Some(dir) => Some(ApiModels::new(dir)),
+        None => ApiModels::discover(),
+    };
+    match &models {
+        Some(m) => {
+            tracing::info!(target: "mdlc::serve", "TestState checks mocked results against the API models in {}", m.dir().display())
+        }
+        None => {
+            tracing::warn!(target: "mdlc::serve", "TestState does not check mocked results: no botocore API models found (pip install botocore, or --api-models DIR)")
+        }
+    }
+    models
+}
+
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: &ServeArgs) -> i32 {
     if !args.quiet {
@@ -125,6 +148,7 @@ pub fn run(args: &ServeArgs) -> i32 {
         mock,
         real_time: args.real_time,
         max_concurrent: usize::try_from(args.max_concurrent).unwrap_or(DEFAULT_MAX_CONCURRENT),
+        api_models: api_models(args).map(Arc::new),
     };
     let rt = match local::runtime() {
         Ok(rt) => rt,

@@ -96,6 +96,7 @@ mod tests {
             mock: None,
             real_time: false,
             max_concurrent: 1,
+            api_models: None,
         })
         .unwrap();
         let definition = json!({"StartAt": "Ask", "States": {"Ask": {

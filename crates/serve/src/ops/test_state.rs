@@ -32,6 +32,7 @@ use mdlc_asl::{
 };
 use serde_json::{Map, Value, json};
 
+use crate::api_models::{FieldValidationMode, Operation, operation_of};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::request::{ARN, CAUSE, DATA, DEFINITION, ERROR, Len, Request};
@@ -63,6 +64,10 @@ struct TestRequest {
     variables: Option<Map<String, Value>>,
     mock: Option<Result<Value, TaskFailure>>,
     retry_count: u64,
+    /// The context object (`$$`) given with the mock.
+    context: Option<Value>,
+    /// The operation whose output the mocked result must match, and how strictly.
+    mock_check: Option<(Operation, FieldValidationMode)>,
 }
 
 /// What the state's Task was asked and answered.
@@ -108,8 +113,7 @@ impl TaskInvoker for Capture {
     }
 }
 
-/// A request this server refuses with AWS's `ValidationException` (the message is this
-/// server's own: AWS's text for these cases is not documented).
+/// A request this server refuses with AWS's `ValidationException`.
 fn refused(message: impl Into<String>) -> ApiError {
     ApiError::validation_message(message.into())
 }
@@ -124,7 +128,7 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
     r.string("roleArn", ARN);
     let input_text = r.string("input", DATA).unwrap_or("{}");
     let level = r.enumeration("inspectionLevel", LEVELS).unwrap_or("INFO");
-    r.boolean("revealSecrets");
+    let reveal_secrets = r.boolean("revealSecrets").unwrap_or(false);
     let variables = r.string("variables", DATA);
     let state_name = r.string("stateName", STATE_NAME);
     let context = r.string("context", DATA);
@@ -135,7 +139,8 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
         let mut mr = Request::new(m);
         let result = mr.string("result", DATA);
         let error_output = mr.object("errorOutput");
-        mr.enumeration("fieldValidationMode", VALIDATION_MODES);
+        let mode =
+            FieldValidationMode::parse(mr.enumeration("fieldValidationMode", VALIDATION_MODES));
         mr.finish()?;
         let error = match error_output {
             Some(e) => {
@@ -147,7 +152,7 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
             }
             None => None,
         };
-        mock_parts = Some((result, error));
+        mock_parts = Some((result, error, mode));
     }
     let mut retry_count = 0;
     if let Some(c) = config {
@@ -160,16 +165,23 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
     }
     r.finish()?;
 
+    let mode = mock_parts.as_ref().map(|(_, _, mode)| *mode);
     let mock = match mock_parts {
         None => None,
-        Some((Some(result), None)) => Some(Ok(parse_json(result, "mock.result")?)),
-        Some((None, Some(failure))) => Some(Err(failure)),
+        Some((Some(result), None, _)) => Some(Ok(parse_json(result, "mock.result")?)),
+        Some((None, Some(failure), _)) => Some(Err(failure)),
+        // AWS's words (recorded answers)
         Some(_) => {
             return Err(refused(
-                "mock must have exactly one of result and errorOutput",
+                "A test mock should have only one of the following fields: [result, errorOutput].",
             ));
         }
     };
+    if mock.is_some() && reveal_secrets {
+        return Err(refused(
+            "TestState does not support RevealSecrets when a mock is specified.",
+        ));
+    }
     if context.is_some() && mock.is_none() {
         return Err(refused("context may only be given together with a mock"));
     }
@@ -220,14 +232,32 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
     let resource = state.get("Resource").and_then(Value::as_str).unwrap_or("");
     let mockable = matches!(ty, "Task" | "Map" | "Parallel");
     if mock.is_some() && !mockable {
+        // AWS's words (recorded for Pass, Fail and Succeed)
         return Err(refused(format!(
-            "a mock can only be given for a Task, Map or Parallel state, not a {ty} state"
+            "State type '{ty}' is not supported when a mock is specified"
         )));
     }
+    if mock.is_none() && matches!(ty, "Map" | "Parallel") {
+        // AWS's words (recorded)
+        return Err(ApiError::service(
+            "InvalidDefinition",
+            "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]",
+        ));
+    }
+    if let Some(Ok(result)) = &mock {
+        check_mocked_shape(&state, ty, result)?;
+    }
+    let context = match context {
+        Some(text) => Some(checked_context(text, ty, resource)?),
+        None => None,
+    };
+    let mock_check = match (&mock, mode) {
+        (Some(Ok(_)), Some(mode)) if ty == "Task" => operation_of(resource).map(|op| (op, mode)),
+        _ => None,
+    };
     if mock.is_none() {
         let needs_mock = match ty {
-            "Map" | "Parallel" => Some(format!("a {ty} state")),
-            "Task" if resource.contains(":activity:") => Some("an activity Task".into()),
+            "Task" if resource.contains(":activity:") => Some("an activity Task".to_string()),
             "Task" if resource.ends_with(".waitForTaskToken") => {
                 Some("a .waitForTaskToken Task".into())
             }
@@ -254,7 +284,136 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
         variables,
         mock,
         retry_count: u64::try_from(retry_count).unwrap_or(0),
+        context,
+        mock_check,
     })
+}
+
+/// A mocked Map or Parallel result as TestState wants it (AWS's words, recorded): a Map's an
+/// array (an object when it has a ResultWriter), a Parallel's an array of one item per branch.
+fn check_mocked_shape(
+    state: &Map<String, Value>,
+    ty: &str,
+    result: &Value,
+) -> Result<(), ApiError> {
+    match ty {
+        "Map" if state.contains_key("ResultWriter") && !result.is_object() => {
+            return Err(refused("Mocked result must be a JSON object."));
+        }
+        "Map" if state.contains_key("ResultWriter") => {}
+        "Map" | "Parallel" => {
+            let Some(items) = result.as_array() else {
+                return Err(refused("Mocked result must be an array."));
+            };
+            let branches = state
+                .get("Branches")
+                .and_then(Value::as_array)
+                .map(Vec::len);
+            if ty == "Parallel" && branches.is_some_and(|n| n != items.len()) {
+                return Err(refused(
+                    "Mocked result must contain the same number of items as number of Parallel branches.",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The members of each section of a context object and the JSON type each must have.
+const CONTEXT_SECTIONS: &[(&str, &[(&str, ContextType)])] = &[
+    (
+        "Execution",
+        &[
+            ("Id", ContextType::String),
+            ("Input", ContextType::Any),
+            ("Name", ContextType::String),
+            ("RoleArn", ContextType::String),
+            ("StartTime", ContextType::String),
+            ("RedriveCount", ContextType::Number),
+            ("RedriveTime", ContextType::String),
+        ],
+    ),
+    (
+        "State",
+        &[
+            ("EnteredTime", ContextType::String),
+            ("Name", ContextType::String),
+            ("RetryCount", ContextType::Number),
+        ],
+    ),
+    (
+        "StateMachine",
+        &[("Id", ContextType::String), ("Name", ContextType::String)],
+    ),
+    ("Task", &[("Token", ContextType::String)]),
+];
+
+#[derive(Clone, Copy)]
+enum ContextType {
+    String,
+    Number,
+    Any,
+}
+
+impl ContextType {
+    fn holds(self, v: &Value) -> bool {
+        match self {
+            ContextType::String => v.is_string(),
+            ContextType::Number => v.is_number(),
+            ContextType::Any => true,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ContextType::String => "a string",
+            ContextType::Number => "a number",
+            ContextType::Any => "any JSON value",
+        }
+    }
+}
+
+/// TestState's `context`: a JSON object of the context object's sections (the fields of the
+/// Context object page of the developer guide), `Task` only for a `.sync` or
+/// `.waitForTaskToken` Task, no `Map`. Refusals in AWS's words where its answers were recorded
+/// (a field not allowed, `Map`, `Task`, `Execution.Id must be a string`); the others follow them.
+fn checked_context(text: &str, ty: &str, resource: &str) -> Result<Value, ApiError> {
+    let invalid = |why: String| refused(format!("Invalid Context object provided: {why}"));
+    let context: Value =
+        serde_json::from_str(text).map_err(|e| invalid(format!("it is not valid JSON: {e}")))?;
+    let Value::Object(sections) = &context else {
+        return Err(invalid("it must be a JSON object".into()));
+    };
+    for (name, value) in sections {
+        if name == "Map" {
+            return Err(invalid(
+                "'Map' field is not supported when mocking a Context object".into(),
+            ));
+        }
+        let Some((_, members)) = CONTEXT_SECTIONS.iter().find(|(s, _)| s == name) else {
+            return Err(invalid(format!("Field '{name}' is not allowed")));
+        };
+        let Value::Object(fields) = value else {
+            return Err(invalid(format!("{name} must be an object")));
+        };
+        for (field, v) in fields {
+            let Some((_, kind)) = members.iter().find(|(m, _)| m == field) else {
+                return Err(invalid(format!("Field '{field}' is not allowed")));
+            };
+            if !kind.holds(v) {
+                return Err(invalid(format!("{name}.{field} must be {}", kind.name())));
+            }
+        }
+    }
+    let token_task =
+        ty == "Task" && (resource.contains(".sync") || resource.ends_with(".waitForTaskToken"));
+    if sections.contains_key("Task") && !token_task {
+        return Err(invalid(
+            "Context object contains 'Task' when state is not a Task state with a '.sync' or '.waitForTaskToken' service integration pattern".into(),
+        ));
+    }
+    Ok(context)
 }
 
 /// `CODE: message at /pointer, ...`, as CreateStateMachine words an invalid definition.
@@ -371,6 +530,7 @@ async fn run(
     machine: &Value,
     input: &Value,
     variables: Option<&Map<String, Value>>,
+    context: Option<&Value>,
     invoker: Arc<dyn TaskInvoker>,
 ) -> Result<Execution, ApiError> {
     let sm = StateMachine::from_value(machine)
@@ -388,6 +548,7 @@ async fn run(
         region: mdlc_local::substitute::LOCAL_REGION.to_string(),
         account: mdlc_local::substitute::LOCAL_ACCOUNT.to_string(),
         max_transitions: Some(MAX_TRANSITIONS),
+        context_object: context.cloned(),
         ..ExecutionOptions::default()
     };
     match tokio::time::timeout(TIME_LIMIT, sm.execute(input, options)).await {
@@ -410,6 +571,7 @@ async fn step(
     pass: Value,
     input: &Value,
     variables: Option<&Map<String, Value>>,
+    context: Option<&Value>,
 ) -> Option<Value> {
     let Value::Object(mut st) = pass else {
         return None;
@@ -422,6 +584,7 @@ async fn step(
         &machine,
         input,
         variables,
+        context,
         Arc::new(mdlc_asl::NoInvoker),
     )
     .await
@@ -541,6 +704,11 @@ fn text(v: &Value) -> Value {
 
 pub async fn test_state(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let t = read(body)?;
+    if let (Some((op, mode)), Some(Ok(result)), Some(models)) =
+        (&t.mock_check, &t.mock, &app.config.api_models)
+    {
+        models.check(op, result, *mode).map_err(refused)?;
+    }
     let mut state = t.state.clone();
     state.remove("Retry");
     // a state leading to itself is run under another name, so its placeholder can be told apart
@@ -565,6 +733,7 @@ pub async fn test_state(app: &App, body: &Map<String, Value>) -> Result<Value, A
         &machine,
         &t.input,
         t.variables.as_ref(),
+        t.context.as_ref(),
         capture.clone(),
     )
     .await?;
@@ -683,7 +852,15 @@ async fn inspection(
     if ty == "Fail" {
         return data;
     }
-    let Some(after_input) = step(app, fields(st, &["InputPath"]), &t.input, vars).await else {
+    let Some(after_input) = step(
+        app,
+        fields(st, &["InputPath"]),
+        &t.input,
+        vars,
+        t.context.as_ref(),
+    )
+    .await
+    else {
         return data;
     };
     data.insert("afterInputPath".into(), text(&after_input));
@@ -692,7 +869,16 @@ async fn inspection(
     }
     let after_parameters = match called {
         Some(p) => Some(p.clone()),
-        None => step(app, fields(st, &["Parameters"]), &after_input, vars).await,
+        None => {
+            step(
+                app,
+                fields(st, &["Parameters"]),
+                &after_input,
+                vars,
+                t.context.as_ref(),
+            )
+            .await
+        }
     };
     let Some(after_parameters) = after_parameters else {
         return data;
@@ -708,7 +894,15 @@ async fn inspection(
     data.insert("result".into(), text(&result));
     let after_selector = match st.get("ResultSelector") {
         Some(sel) if ty != "Pass" => {
-            match step(app, json!({"Parameters": sel}), &result, vars).await {
+            match step(
+                app,
+                json!({"Parameters": sel}),
+                &result,
+                vars,
+                t.context.as_ref(),
+            )
+            .await
+            {
                 Some(v) => v,
                 None => return data,
             }
@@ -720,7 +914,7 @@ async fn inspection(
     }
     let mut place = fields(st, &["ResultPath"]);
     place["Result"] = after_selector;
-    if let Some(v) = step(app, place, &t.input, vars).await {
+    if let Some(v) = step(app, place, &t.input, vars, t.context.as_ref()).await {
         data.insert("afterResultPath".into(), text(&v));
     }
     data

@@ -51,6 +51,8 @@ pub struct Options {
     pub real_time: bool,
     /// 0: 8.
     pub max_concurrent: usize,
+    /// botocore's models (TestState's mock field validation).
+    pub api_models: Option<std::path::PathBuf>,
 }
 
 pub struct TestServer {
@@ -74,6 +76,9 @@ impl TestServer {
             } else {
                 options.max_concurrent
             },
+            api_models: options
+                .api_models
+                .map(|d| Arc::new(mdlc_serve::api_models::ApiModels::new(d))),
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
