@@ -640,3 +640,55 @@ async fn a_mocked_result_is_checked_against_the_api_model_of_its_operation_as_aw
         }
     }
 }
+
+#[tokio::test]
+async fn a_mocked_map_at_debug_shows_its_items_their_selected_inputs_and_its_limits() {
+    let (_dir, server) = server();
+    let map = json!({
+        "Type": "Map", "InputPath": "$.order", "ItemsPath": "$.items", "MaxConcurrency": 1,
+        "ToleratedFailureCount": 2,
+        "ItemSelector": {"n.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index", "who.$": "$.who"},
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "ResultSelector": {"count.$": "States.ArrayLength($)"}, "ResultPath": "$.r", "End": true,
+    })
+    .to_string();
+    let input = json!({"order": {"items": [3, 4], "who": "ann"}});
+    let (status, out) = test_state(
+        &server,
+        json!({"definition": map, "input": input.to_string(), "inspectionLevel": "DEBUG",
+               "mock": {"result": "[30, 40]"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    let data = out["inspectionData"].as_object().unwrap();
+    let mut keys: Vec<&str> = data.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "afterInputPath",
+            "afterItemSelector",
+            "afterItemsPath",
+            "afterResultPath",
+            "afterResultSelector",
+            "input",
+            "maxConcurrency",
+            "toleratedFailureCount"
+        ]
+    );
+    let d = &out["inspectionData"];
+    assert_eq!(parsed(d, "afterItemsPath"), json!([3, 4]));
+    assert_eq!(
+        parsed(d, "afterItemSelector"),
+        json!([{"n": 3, "i": 0, "who": "ann"}, {"n": 4, "i": 1, "who": "ann"}])
+    );
+    assert_eq!(
+        (&d["maxConcurrency"], &d["toleratedFailureCount"]),
+        (&json!(1), &json!(2))
+    );
+    assert_eq!(parsed(d, "afterResultSelector"), json!({"count": 2}));
+    assert_eq!(
+        parsed(d, "afterResultPath"),
+        json!({"order": {"items": [3, 4], "who": "ann"}, "r": {"count": 2}})
+    );
+}

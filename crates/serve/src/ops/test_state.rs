@@ -68,6 +68,8 @@ struct TestRequest {
     context: Option<Value>,
     /// The operation whose output the mocked result must match, and how strictly.
     mock_check: Option<(Operation, FieldValidationMode)>,
+    /// A mocked Map state's own definition (`state` is the Task standing in for it).
+    mocked_map: Option<Map<String, Value>>,
 }
 
 /// What the state's Task was asked and answered.
@@ -270,6 +272,7 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
             return Err(refused(format!("TestState runs {what} only with a mock")));
         }
     }
+    let mocked_map = (mock.is_some() && ty == "Map").then(|| state.clone());
     let state = if mock.is_some() && matches!(ty, "Map" | "Parallel") {
         as_mocked_task(&state, ty)
     } else {
@@ -286,6 +289,7 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
         retry_count: u64::try_from(retry_count).unwrap_or(0),
         context,
         mock_check,
+        mocked_map,
     })
 }
 
@@ -867,6 +871,9 @@ async fn inspection(
     if !matches!(ty, "Pass" | "Task" | "Parallel") {
         return data;
     }
+    if let Some(map) = &t.mocked_map {
+        map_steps(app, t, map, &after_input, &mut data).await;
+    }
     let after_parameters = match called {
         Some(p) => Some(p.clone()),
         None => {
@@ -883,7 +890,9 @@ async fn inspection(
     let Some(after_parameters) = after_parameters else {
         return data;
     };
-    data.insert("afterParameters".into(), text(&after_parameters));
+    if t.mocked_map.is_none() {
+        data.insert("afterParameters".into(), text(&after_parameters));
+    }
     let result = match ty {
         "Pass" => Some(st.get("Result").cloned().unwrap_or(after_parameters)),
         _ => result,
@@ -891,7 +900,9 @@ async fn inspection(
     let Some(result) = result.filter(|_| completed) else {
         return data;
     };
-    data.insert("result".into(), text(&result));
+    if t.mocked_map.is_none() {
+        data.insert("result".into(), text(&result));
+    }
     let after_selector = match st.get("ResultSelector") {
         Some(sel) if ty != "Pass" => {
             match step(
@@ -918,6 +929,85 @@ async fn inspection(
         data.insert("afterResultPath".into(), text(&v));
     }
     data
+}
+
+/// A mocked Map's own steps (DEBUG and TRACE), as AWS's recorded answers show them:
+/// `afterItemsPath`; `afterItemSelector`, the input of each iteration (the engine runs the Map's
+/// ItemSelector over the items, each iteration a Pass state); `afterItemBatcher` (the batches);
+/// `maxConcurrency`, `toleratedFailureCount` and `toleratedFailurePercentage` when the state sets
+/// them. A mocked Map has no `afterParameters` or `result` step.
+async fn map_steps(
+    app: &App,
+    t: &TestRequest,
+    map: &Map<String, Value>,
+    after_input: &Value,
+    data: &mut Map<String, Value>,
+) {
+    let vars = t.variables.as_ref();
+    let context = t.context.as_ref();
+    let items_path = map.get("ItemsPath").cloned().unwrap_or(json!("$"));
+    if let Some(items) = step(
+        app,
+        json!({"InputPath": items_path}),
+        after_input,
+        vars,
+        context,
+    )
+    .await
+    {
+        data.insert("afterItemsPath".into(), text(&items));
+    }
+    for (field, key) in [
+        ("MaxConcurrency", "maxConcurrency"),
+        ("ToleratedFailureCount", "toleratedFailureCount"),
+        ("ToleratedFailurePercentage", "toleratedFailurePercentage"),
+    ] {
+        if let Some(n) = map.get(field).filter(|v| v.is_number()) {
+            data.insert(key.into(), n.clone());
+        }
+    }
+    let selector = map.get("ItemSelector").or_else(|| map.get("Parameters"));
+    let batcher = map.get("ItemBatcher");
+    if selector.is_none() && batcher.is_none() {
+        return;
+    }
+    // the Map itself, each iteration a Pass state passing its input on
+    let mut probe: Map<String, Value> = ["ItemsPath", "ItemSelector", "Parameters", "ItemBatcher"]
+        .iter()
+        .filter_map(|k| map.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    probe.insert("Type".into(), json!("Map"));
+    let mut processor =
+        json!({"StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": true}}});
+    if let Some(config) = map
+        .get("ItemProcessor")
+        .and_then(|p| p.get("ProcessorConfig"))
+    {
+        processor["ProcessorConfig"] = config.clone();
+    }
+    probe.insert("ItemProcessor".into(), processor);
+    probe.insert("End".into(), json!(true));
+    let machine = machine_of(&probe, "Step", None, vars);
+    let Ok(e) = run(
+        app,
+        &machine,
+        after_input,
+        vars,
+        context,
+        Arc::new(mdlc_asl::NoInvoker),
+    )
+    .await
+    else {
+        return;
+    };
+    if let (ExecutionStatus::Succeeded, Some(out)) = (&e.status, &e.output) {
+        let key = if batcher.is_some() {
+            "afterItemBatcher"
+        } else {
+            "afterItemSelector"
+        };
+        data.insert(key.into(), text(out));
+    }
 }
 
 #[cfg(test)]
