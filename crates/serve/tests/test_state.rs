@@ -692,3 +692,48 @@ async fn a_mocked_map_at_debug_shows_its_items_their_selected_inputs_and_its_lim
         json!({"order": {"items": [3, 4], "who": "ann"}, "r": {"count": 2}})
     );
 }
+
+#[tokio::test]
+async fn debug_shows_the_variables_after_the_state_the_given_ones_and_those_it_assigned() {
+    let (_dir, server) = server();
+    let jsonata = json!({
+        "Type": "Pass", "QueryLanguage": "JSONata",
+        "Assign": {"total": "{% $base + $states.input.n %}", "seen": true},
+        "Output": "{% $total %}", "End": true,
+    })
+    .to_string();
+    let (status, out) = test_state(
+        &server,
+        json!({"definition": jsonata, "input": r#"{"n": 2}"#, "inspectionLevel": "DEBUG",
+               "variables": r#"{"base": 40, "total": 0}"#}),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        parsed(&out, "output"),
+        json!(0),
+        "Output sees the variables before Assign"
+    );
+    assert_eq!(
+        parsed(&out["inspectionData"], "variables"),
+        json!({"base": 40, "total": 42, "seen": true})
+    );
+    let jsonpath = json!({"Type": "Pass", "Assign": {"x.$": "$.n"}, "End": true}).to_string();
+    let (_, out) = test_state(
+        &server,
+        json!({"definition": jsonpath, "input": r#"{"n": 7}"#, "inspectionLevel": "DEBUG"}),
+    )
+    .await;
+    assert_eq!(
+        parsed(&out["inspectionData"], "variables"),
+        json!({"x": 7}),
+        "{out}"
+    );
+    // no variables: no member
+    let (_, out) = test_state(
+        &server,
+        json!({"definition": r#"{"Type": "Pass", "End": true}"#, "inspectionLevel": "DEBUG"}),
+    )
+    .await;
+    assert_eq!(out["inspectionData"].get("variables"), None, "{out}");
+}

@@ -816,12 +816,28 @@ pub async fn test_state(app: &App, body: &Map<String, Value>) -> Result<Value, A
     }
     if t.debug {
         let mut data = inspection(app, &t, call.as_ref(), status == "SUCCEEDED").await;
+        if let Some(vars) = variables_after(&t, &execution, &run_name) {
+            data.insert("variables".into(), text(&vars));
+        }
         if !error_details.is_empty() {
             data.insert("errorDetails".into(), Value::Object(error_details));
         }
         out.insert("inspectionData".into(), Value::Object(data));
     }
     Ok(Value::Object(out))
+}
+
+/// InspectionData's `variables`: the given `variables` with what the state assigned (its
+/// `…StateExited` event's `assignedVariables`); none when there are none.
+fn variables_after(t: &TestRequest, execution: &Execution, run_name: &str) -> Option<Value> {
+    let mut vars = t.variables.clone().unwrap_or_default();
+    let exited = execution.history.iter().rev().find(|e| {
+        e.event_type.ends_with("StateExited") && e.details["name"].as_str() == Some(run_name)
+    });
+    if let Some(Value::Object(assigned)) = exited.and_then(|e| e.details.get("assignedVariables")) {
+        vars.extend(assigned.clone());
+    }
+    (!vars.is_empty()).then_some(Value::Object(vars))
 }
 
 /// The data flow of the state (DEBUG and TRACE). `completed`: the state succeeded, so the
