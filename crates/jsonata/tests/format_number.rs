@@ -89,6 +89,9 @@ fn given_pictures_when_formatting_then_the_reference_strings() {
         (1_234_567_890.0, "#,##,###", "12345,67,890"),
         // grouping in the fractional part
         (0.123456, "0.000,000", "0.123,456"),
+        // a decimal separator without fractional digits to show is left out
+        (12.0, "#0.#", "12"),
+        (12.5, "#0.#", "12.5"),
     ] {
         assert_eq!(formatted(value, picture), Some(json!(want)), "{picture}");
     }
