@@ -55,8 +55,11 @@ pub struct Execution {
     pub history: Vec<HistoryEvent>,
 }
 
-/// One event, as Step Functions' GetExecutionHistory reports it.
+/// One event, as Step Functions' GetExecutionHistory reports it. It is serialised in
+/// GetExecutionHistory's shape (`crate::aws_history::to_aws`, with the data) and read back from
+/// it (`crate::aws_history::from_aws`, which also reads the older shape of these fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "Value", try_from = "Value")]
 pub struct HistoryEvent {
     pub id: u64,
     pub previous_event_id: u64,

@@ -6,7 +6,7 @@
 //! and the history conformance test (`tests/aws_histories.rs`) use.
 
 use crate::api::HistoryEvent;
-use chrono::DateTime;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 /// The details members of botocore's `HistoryEvent` and the members of each details shape.
@@ -227,6 +227,119 @@ pub fn to_aws(e: &HistoryEvent, include_data: bool) -> Value {
     Value::Object(out)
 }
 
+/// An event that is in neither GetExecutionHistory's shape nor the engine's older one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a history event: it has no valid '{field}'")]
+pub struct NotAnEvent {
+    /// The member that is missing or of the wrong type (`id`, `type`).
+    pub field: &'static str,
+}
+
+/// One event read back from GetExecutionHistory's shape ([`to_aws`] with its data): the
+/// execution data parsed from its JSON text, the truncation flags dropped, the timestamp as RFC
+/// 3339. Also reads the engine's older shape (`event_type`, `previous_event_id`, `details`),
+/// which records written before this shape still hold.
+pub fn from_aws(v: &Value) -> Result<HistoryEvent, NotAnEvent> {
+    let id = v.get("id").and_then(Value::as_u64);
+    if v.get("event_type").is_some() {
+        let ty = v.get("event_type").and_then(Value::as_str);
+        return Ok(HistoryEvent {
+            id: id.ok_or(NotAnEvent { field: "id" })?,
+            previous_event_id: v
+                .get("previous_event_id")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            timestamp: v
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            event_type: ty
+                .ok_or(NotAnEvent {
+                    field: "event_type",
+                })?
+                .to_string(),
+            details: v.get("details").cloned().unwrap_or(Value::Null),
+        });
+    }
+    let event_type = v
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(NotAnEvent { field: "type" })?;
+    let timestamp = match v.get("timestamp") {
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .and_then(|s| DateTime::<Utc>::from_timestamp_millis((s * 1000.0).round() as i64))
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+            .unwrap_or_default(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let details = match v
+        .as_object()
+        .and_then(|m| m.iter().find(|(k, _)| k.ends_with("EventDetails")))
+    {
+        Some((member, Value::Object(d))) => Value::Object(
+            d.iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "inputDetails" | "outputDetails" | "assignedVariablesDetails"
+                    )
+                })
+                .map(|(k, val)| {
+                    let val = match val {
+                        Value::String(t) if is_execution_data(member, k) => {
+                            serde_json::from_str(t).unwrap_or_else(|_| val.clone())
+                        }
+                        Value::Object(vars) if k == "assignedVariables" => Value::Object(
+                            vars.iter()
+                                .map(|(n, t)| {
+                                    let parsed = t
+                                        .as_str()
+                                        .and_then(|t| serde_json::from_str(t).ok())
+                                        .unwrap_or_else(|| t.clone());
+                                    (n.clone(), parsed)
+                                })
+                                .collect(),
+                        ),
+                        other => other.clone(),
+                    };
+                    (k.clone(), val)
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    };
+    Ok(HistoryEvent {
+        id: id.ok_or(NotAnEvent { field: "id" })?,
+        previous_event_id: v
+            .get("previousEventId")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        timestamp,
+        event_type: event_type.to_string(),
+        details,
+    })
+}
+
+/// A [`HistoryEvent`] serialises in GetExecutionHistory's shape, with its data: the local
+/// cloud's execution records, `mdlc serve`'s store and `mdlc execute --history` hold that one
+/// shape.
+impl From<HistoryEvent> for Value {
+    fn from(e: HistoryEvent) -> Value {
+        to_aws(&e, true)
+    }
+}
+
+impl TryFrom<Value> for HistoryEvent {
+    type Error = NotAnEvent;
+
+    fn try_from(v: Value) -> Result<HistoryEvent, NotAnEvent> {
+        from_aws(&v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +412,65 @@ mod tests {
         assert_eq!(
             to_aws(&p, true),
             json!({"timestamp": 1767323045.25, "type": "ParallelStateStarted", "id": 2, "previousEventId": 1})
+        );
+    }
+
+    #[test]
+    fn an_event_serialises_in_aws_shape_and_reads_back_as_it_was() {
+        let events = [
+            event(
+                "ExecutionStarted",
+                json!({"input": {"a": [1, 2]}, "roleArn": "arn:aws:iam::1:role/r"}),
+            ),
+            event("PassStateEntered", json!({"name": "P", "input": "text"})),
+            event(
+                "PassStateExited",
+                json!({"name": "P", "output": null, "assignedVariables": {"x": 42, "y": {"z": "w"}}}),
+            ),
+            event(
+                "TaskScheduled",
+                json!({"resource": "invoke", "resourceType": "lambda", "region": "us-east-1", "parameters": "{\"a\":1}"}),
+            ),
+            event("MapStateSucceeded", Value::Null),
+            event(
+                "EvaluationFailed",
+                json!({"error": "States.QueryEvaluationError", "cause": "c", "location": "Items", "state": "M"}),
+            ),
+        ];
+        for e in events {
+            let text = serde_json::to_string(&e).unwrap_or_default();
+            let wire: Value = serde_json::from_str(&text).unwrap_or_default();
+            assert_eq!(wire, to_aws(&e, true), "{text}");
+            let back: Result<HistoryEvent, _> = serde_json::from_str(&text);
+            assert_eq!(back.ok(), Some(e), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_older_shape_still_reads_and_an_event_without_a_type_does_not() {
+        let old = json!({"id": 3, "previous_event_id": 2, "timestamp": "2026-01-02T03:04:05.250Z",
+            "event_type": "PassStateExited", "details": {"name": "P", "output": {"a": 1}}});
+        let e: Result<HistoryEvent, _> = serde_json::from_value(old);
+        assert_eq!(
+            e.ok()
+                .map(|e| (e.id, e.previous_event_id, e.event_type, e.details)),
+            Some((
+                3,
+                2,
+                "PassStateExited".to_string(),
+                json!({"name": "P", "output": {"a": 1}})
+            ))
+        );
+        assert_eq!(
+            from_aws(&json!({"id": 1, "previousEventId": 0})),
+            Err(NotAnEvent { field: "type" })
+        );
+        let err = serde_json::from_value::<HistoryEvent>(json!({"type": "X"}))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("not a history event: it has no valid 'id'")
         );
     }
 }
