@@ -17,8 +17,9 @@
 //!
 //! It prints the three figures and each failing case's first difference, and fails when a
 //! figure drops below its floor ([`FLOORS`], a ratchet: raise it when the engine gets better).
-//! Ignored unless asked for (`--run-ignored all`, as `make test` runs it); when asked for, a
-//! missing or empty corpus fails the test.
+//! Ignored unless asked for (`--run-ignored all`, as `make test` and `make conformance` run
+//! it); when asked for, a missing or empty corpus fails the test. `MDLC_CASE=<part of a name>`
+//! runs only the matching histories, and then the floors are not checked.
 
 mod common;
 
