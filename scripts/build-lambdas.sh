@@ -7,7 +7,8 @@
 # - cargo-lambda and ziglang come from PyPI into .tools/build (scripts/tools.sh build); that venv's
 #   bin goes first on PATH so cargo-lambda finds zig.
 # - Functions are selected with one `-p FN` each (cargo-lambda treats every bin of a package as a
-#   Lambda, so a bare build at the workspace root would also zip the CLI and other tools).
+#   Lambda, so a bare build at the workspace root would also zip the CLI and other tools), in one
+#   cargo invocation per group of functions whose features agree (feature_groups below).
 # - Profile `lambda` of the root Cargo.toml: opt-level s, fat LTO, one codegen unit, stripped,
 #   panic = unwind (the runtime turns a handler panic into an error answer).
 # - Fails when a zip is missing, has no executable aarch64 ELF `bootstrap` at its root, or is larger
@@ -67,16 +68,53 @@ if machine != 0xB7:
 PY
 }
 
-# One cargo invocation with one `-p` per function: the shared dependencies compile once, and the
-# final (fat-LTO, single-codegen-unit) links of different functions run in parallel.
-packages=()
-for fn in "$@"; do
-  packages+=(-p "$fn")
-  rm -f "$LAMBDA_DIR/$fn/bootstrap.zip"
-done
-echo "== cargo lambda build --arm64 --profile $PROFILE --output-format zip ${packages[*]}" >&2
+# Groups the functions whose dependencies resolve to the same features (`cargo tree -p FN`, one
+# line per group, functions separated by spaces). Cargo unifies the features of all packages
+# selected in one build, so building a function that enables a feature (mdlc-lambda's
+# eventbridge: register-model, is-retraining-needed) together with one that does not would link
+# the feature's code (the EventBridge client) into both.
+feature_groups() { # FN...
+  python3 - "$TARGET_TRIPLE" "$@" <<'PY'
+import subprocess, sys
+triple, fns = sys.argv[1], sys.argv[2:]
+def features(fn):
+    out = subprocess.run(
+        ["cargo", "tree", "-p", fn, "-e", "normal,build", "--prefix", "none",
+         "--target", triple, "-f", "{p}|{f}"],
+        check=True, capture_output=True, text=True).stdout
+    seen = {}
+    for line in out.splitlines():
+        package, _, feats = line.removesuffix(" (*)").partition("|")
+        name = package.split(" ")[0]
+        seen.setdefault(name, set()).add(feats.strip())
+    return seen
+groups = []  # [(functions, {package: feature sets})]
+for fn in fns:
+    mine = features(fn)
+    for members, resolved in groups:
+        if all(resolved[p] == f for p, f in mine.items() if p in resolved):
+            members.append(fn)
+            resolved.update(mine)
+            break
+    else:
+        groups.append(([fn], dict(mine)))
+for members, _ in groups:
+    print(" ".join(members))
+PY
+}
+
+# One cargo invocation per group of functions with the same features, one `-p` per function:
+# the shared dependencies compile once, and the final (fat-LTO, single-codegen-unit) links of a
+# group's functions run in parallel.
+for fn in "$@"; do rm -f "$LAMBDA_DIR/$fn/bootstrap.zip"; done
+mapfile -t groups < <(feature_groups "$@")
 start=$(date +%s)
-cargo lambda build --arm64 --profile "$PROFILE" --output-format zip --lambda-dir "$LAMBDA_DIR" "${packages[@]}"
+for group in "${groups[@]}"; do
+  packages=()
+  for fn in $group; do packages+=(-p "$fn"); done
+  echo "== cargo lambda build --arm64 --profile $PROFILE --output-format zip ${packages[*]}" >&2
+  cargo lambda build --arm64 --profile "$PROFILE" --output-format zip --lambda-dir "$LAMBDA_DIR" "${packages[@]}"
+done
 seconds=$(( $(date +%s) - start ))
 
 results=()

@@ -5,7 +5,9 @@
 //! - [`S3ObjectStore`] implements `ObjectStore`.
 //! - [`SageMakerClient`] implements `SageMakerApi`.
 //! - [`EventBridgePublisher`] implements `EventPublisher` (PutEvents on the bus
-//!   `MDLC_EVENT_BUS_NAME`, default `default`; docs/events.md).
+//!   `MDLC_EVENT_BUS_NAME`, default `default`; docs/events.md). Feature `eventbridge` (off by
+//!   default): it and aws-sdk-eventbridge are compiled only for the crates that publish (the CLI,
+//!   the Lambda functions that enable `mdlc-lambda/eventbridge`).
 //! - [`AwsConfig`] / [`AwsAdapters`]: typed configuration and the constructor that builds every
 //!   client once, without network calls (Lambda cold start): `AwsAdapters::from_env().await`.
 //!   Variables: `MDLC_TABLE_NAME` (required), `AWS_REGION`/`AWS_DEFAULT_REGION`,
@@ -50,6 +52,7 @@
 pub mod config;
 pub mod dynamodb;
 mod error;
+#[cfg(feature = "eventbridge")]
 pub mod eventbridge;
 pub mod history;
 #[cfg(any(test, feature = "testing"))]
@@ -59,6 +62,7 @@ pub mod sagemaker;
 
 pub use config::{AwsAdapters, AwsConfig, https_client, sdk_loader};
 pub use dynamodb::{DynamoDbRegistry, sts_client};
+#[cfg(feature = "eventbridge")]
 pub use eventbridge::EventBridgePublisher;
 pub use s3::S3ObjectStore;
 pub use sagemaker::SageMakerClient;

@@ -3,16 +3,26 @@
 //! (no network call at init), and `lambda_runtime::run(service_fn(..))` over the function's
 //! uniform `invoke` entry point. A handler failure becomes a Lambda error whose `errorType` is
 //! the stable name the state machines match on.
+//!
+//! Feature `eventbridge` (off by default): the functions that publish events (register-model
+//! through the registry handle, is-retraining-needed directly) enable it and get the
+//! EventBridge publisher; the others link no EventBridge client, and their dependencies refuse
+//! to publish ([`no_events`]). A publishing function asserts [`PUBLISHES_EVENTS`] at compile time.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use mdlc_aws::EventBridgePublisher;
-use mdlc_core::events::publishing::PublishingRegistry;
-use mdlc_core::ports::{EventPublisher, SystemClock};
+use mdlc_core::ports::{EventPublisher, RegistryWrite, SystemClock};
 use mdlc_core::{Dependencies, FunctionConfig, HandlerFailure};
 use serde_json::Value;
+
+pub mod no_events;
+
+/// Whether this build publishes events to EventBridge (feature `eventbridge`). A function that
+/// publishes says `const _: () = assert!(mdlc_lambda::PUBLISHES_EVENTS, ...)`, so building it
+/// without the feature fails.
+pub const PUBLISHES_EVENTS: bool = cfg!(feature = "eventbridge");
 
 /// The Lambda error of a handler failure.
 pub fn to_diagnostic(failure: HandlerFailure) -> Diagnostic {
@@ -46,30 +56,57 @@ pub fn init_tracing() {
 }
 
 /// Builds the dependencies from the environment: [`FunctionConfig::from_env`],
-/// `mdlc_aws::AwsAdapters` and the EventBridge publisher (bus `MDLC_EVENT_BUS_NAME`, default
-/// `default`). The registry handle publishes its registrations (docs/events.md).
+/// `mdlc_aws::AwsAdapters` and the event side ([`event_side`]): with the feature `eventbridge`
+/// the EventBridge publisher (bus `MDLC_EVENT_BUS_NAME`, default `default`) and a registry
+/// handle that publishes its registrations (docs/events.md); without it [`no_events`].
 pub async fn dependencies_from_env() -> Result<Dependencies, lambda_runtime::Error> {
     let config = FunctionConfig::from_env()?;
     let aws_config = mdlc_aws::AwsConfig::from_env()?;
     let sdk = aws_config.load_sdk_config().await;
     let aws = mdlc_aws::AwsAdapters::from_sdk_config(&sdk, &aws_config);
-    let events: Arc<dyn EventPublisher> = Arc::new(EventBridgePublisher::from_sdk_config(
-        &sdk,
-        aws_config.endpoint_url.as_deref(),
-        |name| std::env::var(name).ok(),
-    ));
+    let (events, registry_write) = event_side(&sdk, &aws_config, aws.registry.clone());
     Ok(Dependencies {
         store: aws.store.clone(),
         registry_read: aws.registry.clone(),
-        registry_write: Arc::new(PublishingRegistry::new(
-            aws.registry.clone(),
-            events.clone(),
-        )),
+        registry_write,
         sagemaker: aws.sagemaker.clone(),
         clock: Arc::new(SystemClock),
         events,
         config,
     })
+}
+
+/// The publisher and the registry handle: EventBridge, and the registry publishing its changes.
+#[cfg(feature = "eventbridge")]
+fn event_side(
+    sdk: &aws_config::SdkConfig,
+    aws_config: &mdlc_aws::AwsConfig,
+    registry: Arc<dyn RegistryWrite>,
+) -> (Arc<dyn EventPublisher>, Arc<dyn RegistryWrite>) {
+    let events: Arc<dyn EventPublisher> =
+        Arc::new(mdlc_aws::EventBridgePublisher::from_sdk_config(
+            sdk,
+            aws_config.endpoint_url.as_deref(),
+            |name| std::env::var(name).ok(),
+        ));
+    let registry = Arc::new(mdlc_core::events::publishing::PublishingRegistry::new(
+        registry,
+        events.clone(),
+    ));
+    (events, registry)
+}
+
+/// Without an event bus: a publisher and a registry handle that refuse what would publish.
+#[cfg(not(feature = "eventbridge"))]
+fn event_side(
+    _sdk: &aws_config::SdkConfig,
+    _aws_config: &mdlc_aws::AwsConfig,
+    registry: Arc<dyn RegistryWrite>,
+) -> (Arc<dyn EventPublisher>, Arc<dyn RegistryWrite>) {
+    (
+        Arc::new(no_events::NoEventBus),
+        Arc::new(no_events::NoEventBusRegistry::new(registry)),
+    )
 }
 
 /// Runs the Lambda loop for one function: `invoke` is the function's uniform entry point over
