@@ -148,7 +148,7 @@ fn boto3_drives_every_operation_with_responses_in_botocore_shapes() {
 
 #[test]
 #[ignore = "needs .tools/venv (boto3), mdlc serve and ../shared/conformance: run with --run-ignored all (make test)"]
-fn aws_recorded_corpus_through_boto3_matches_at_least_99_percent() {
+fn aws_recorded_corpus_through_boto3_matches_at_least_99_percent_and_every_recorded_history() {
     let python = venv_python();
     let corpus = corpus_dir();
     assert!(
@@ -160,7 +160,15 @@ fn aws_recorded_corpus_through_boto3_matches_at_least_99_percent() {
     let dir = corpus.to_string_lossy().into_owned();
     let out = run_suite(
         &python,
-        &["corpus.py", &server.endpoint, &dir, "--min-share", "0.99"],
+        &[
+            "corpus.py",
+            &server.endpoint,
+            &dir,
+            "--min-share",
+            "0.99",
+            "--min-history-share",
+            "1.0",
+        ],
         "corpus.py",
     );
     let s = summary(&out);
@@ -169,6 +177,14 @@ fn aws_recorded_corpus_through_boto3_matches_at_least_99_percent() {
     assert!(
         matched * 100 >= total * 99,
         "{matched}/{total} matched, below 99 %"
+    );
+    // GetExecutionHistory against the 182 histories AWS recorded, on (type, previousEventId)
+    let (h, h_total) = (count(&s, "history_matched"), count(&s, "history_total"));
+    assert_eq!(
+        (h, h_total),
+        (182, 182),
+        "histories through the API: {}",
+        s["history_differences"]
     );
 }
 
