@@ -33,14 +33,17 @@ use serde_json::{Value, json};
 const FLOORS: [usize; 3] = [182, 182, 182];
 
 /// Recording noise, argued: in these three DISTRIBUTED Map histories `MapStateExited` points
-/// to `MapRunStarted`, while in the other ten DISTRIBUTED Map histories of the same test file
-/// (`map__map_state_config_distributed_parameters`, `…_item_selector`, `…_legacy_config_distributed*`,
-/// `…_reentrant`, ...) it points to `MapRunSucceeded`, as every INLINE Map's `MapStateExited`
-/// points to what `MapStateSucceeded` points to. The definitions differ only in their
-/// ItemSelector/Parameters/ItemsPath, none of which can change the event order; the recordings'
-/// README notes they were probably recorded at another time. The comparison of ids accepts,
-/// for these files only and only for that event, `MapRunStarted` where the engine (as the ten
-/// others) names `MapRunSucceeded`.
+/// to `MapRunStarted`, while in the other eleven histories with a Map Run, recorded by the same
+/// snapshot file (`scenarios/test_base_scenarios.snapshot.json`; for example
+/// `map__map_state_config_distributed_parameters`, `…_item_selector`, `…_legacy_config_distributed*`,
+/// `…_reentrant`, `map__map_state_label`), it points to `MapRunSucceeded`, as every INLINE Map's
+/// `MapStateExited` points to what `MapStateSucceeded` points to. The three use nothing the
+/// eleven do not use (an ItemSelector or Parameters, ItemsPath on a previous state's output, a
+/// Map nested in the item processor, which runs in the child executions and so does not show in
+/// this history), and every other event of them chains as in the eleven; the recordings' README
+/// notes they were probably recorded at another time. The comparison of ids accepts, for these
+/// files only and only for that event, `MapRunStarted` where the engine (as the eleven) names
+/// `MapRunSucceeded`.
 const MAP_RUN_EXITED_NOISE: [&str; 3] = [
     "map__map_state_config_distributed_item_selector_parameters.json",
     "map__map_state_config_distributed_items_path_from_previous.json",
