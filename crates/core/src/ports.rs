@@ -44,6 +44,19 @@ pub trait ObjectStore: Send + Sync {
     }
     /// Writes (replaces) the object.
     async fn put(&self, uri: &S3Uri, body: Vec<u8>) -> Result<(), PortError>;
+    /// Writes (replaces) the object with the bytes of the local file `path`. The default reads
+    /// the file whole and [`put`](Self::put)s it; a store that can copy a file a part at a time
+    /// (the local cloud's) should, so that an upload's memory does not grow with the file. A
+    /// file that cannot be read is `PortError::Rejected`, naming it.
+    async fn put_file(&self, uri: &S3Uri, path: &std::path::Path) -> Result<(), PortError> {
+        let body = std::fs::read(path).map_err(|e| PortError::Rejected {
+            message: format!(
+                "could not read {} to upload it to {uri}: {e}",
+                path.display()
+            ),
+        })?;
+        self.put(uri, body).await
+    }
     /// The local file that holds the object, for a store that keeps its objects as files (the
     /// local cloud's): the emulator's FastFile channels link to it instead of copying. `None`
     /// (the default) where there is no such file (S3, memory).

@@ -55,27 +55,86 @@ pub async fn download_prefix(
         let Some(rel) = relative_path(&prefix.key, &o.uri.key) else {
             continue;
         };
-        let body = store
-            .get(&o.uri)
-            .await
-            .map_err(|e| format!("could not download {}: {e}", o.uri))?;
         let path = dest.join(rel);
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(|e| format!("could not create {}: {e}", parent.display()))?;
         }
-        // atomically: a full disk leaves no half-downloaded file in the job directory
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || mdlc_trainer::fsio::write_atomically(&target, &body))
-            .await
-            .map_err(|e| format!("could not write {}: {e}", path.display()))?
-            .map_err(|e| {
-                Written::new(format!("{} (from {})", path.display(), o.uri), e).to_string()
-            })?;
+        download_object(store, &o.uri, &path).await?;
         n += 1;
     }
     Ok(n)
+}
+
+/// How much of an object [`download_object`] reads at a time from a store without local files.
+pub const DOWNLOAD_RANGE: u64 = 8 << 20;
+
+/// Writes object `uri` to the file `path`, atomically (a full disk leaves no half-downloaded
+/// file) and without holding it whole: a file copy where the store keeps its objects as files
+/// (the local cloud's), else ranged reads of [`DOWNLOAD_RANGE`] bytes appended one at a time.
+pub async fn download_object(
+    store: &dyn ObjectStore,
+    uri: &S3Uri,
+    path: &Path,
+) -> Result<(), String> {
+    let written = |e| Written::new(format!("{} (from {uri})", path.display()), e).to_string();
+    let tmp = mdlc_trainer::fsio::temp_sibling(path);
+    if let Some(source) = store.local_path(uri) {
+        let (target, tmp) = (path.to_path_buf(), tmp.clone());
+        let copied = tokio::task::spawn_blocking(move || {
+            let mut from = std::fs::File::open(&source)?;
+            Ok::<_, std::io::Error>(mdlc_trainer::fsio::replace_file_with(
+                &tmp,
+                &target,
+                |file| std::io::copy(&mut from, file).map(|_| ()),
+            ))
+        })
+        .await
+        .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+        return match copied {
+            Ok(result) => result.map_err(written),
+            Err(e) => Err(format!("could not download {uri}: {e}")),
+        };
+    }
+    let result: Result<(), String> = async {
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| written(mdlc_trainer::fsio::WriteError::new("creating", &tmp, e)))?;
+        let mut offset = 0u64;
+        loop {
+            let part = store
+                .get_range(uri, offset, DOWNLOAD_RANGE)
+                .await
+                .map_err(|e| format!("could not download {uri}: {e}"))?;
+            if part.is_empty() {
+                break;
+            }
+            offset += part.len() as u64;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &part)
+                .await
+                .map_err(|e| written(mdlc_trainer::fsio::WriteError::new("writing", &tmp, e)))?;
+            if (part.len() as u64) < DOWNLOAD_RANGE {
+                break;
+            }
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| written(mdlc_trainer::fsio::WriteError::new("syncing", &tmp, e)))?;
+        drop(file);
+        tokio::fs::rename(&tmp, path).await.map_err(|e| {
+            written(mdlc_trainer::fsio::WriteError::new(
+                "renaming into",
+                path,
+                e,
+            ))
+        })
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
 }
 
 /// Copies the directory tree `from` into `to`; with `read_only` the copied files are made

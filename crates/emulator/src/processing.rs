@@ -234,14 +234,12 @@ async fn upload_tree(inner: &Inner, dir: &std::path::Path, base: &S3Uri) -> Resu
                 continue;
             }
             let rel = path.strip_prefix(dir).map_err(|e| e.to_string())?;
-            let body = tokio::fs::read(&path)
-                .await
-                .map_err(|e| format!("could not read {}: {e}", path.display()))?;
             let target = base.join(&rel.display().to_string());
+            // a file copy where the store can (the local cloud's): not the whole output in memory
             inner
                 .config
                 .store
-                .put(&target, body)
+                .put_file(&target, &path)
                 .await
                 .map_err(|e| files::upload_error(&target, &e))?;
             n += 1;

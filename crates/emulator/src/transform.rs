@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::Method;
 use mdlc_core::S3Uri;
 use serde_json::{Map, Value, json};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
@@ -50,10 +50,24 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
         check_name(&name, "TransformJobName", 63, &mut p);
     }
     let model_name = fields::req_str(req, "", "ModelName", &mut p).unwrap_or_default();
-    let max_concurrent = fields::opt_u64(req, "", "MaxConcurrentTransforms", 0, 1000, &mut p)
-        .unwrap_or(1)
-        .max(1) as usize;
+    let concurrent = fields::opt_u64(req, "", "MaxConcurrentTransforms", 0, 1000, &mut p);
+    let max_concurrent = concurrent.unwrap_or(1).max(1) as usize;
+    // CreateTransformJob's API reference: MaxPayloadInMB is 0-100, 6 by default, and "if you
+    // specify the MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms *
+    // MaxPayloadInMB) also cannot exceed 100 MB". SageMaker's message for the product was not
+    // found; this one is ours.
     let max_payload_mb = fields::opt_u64(req, "", "MaxPayloadInMB", 0, 100, &mut p).unwrap_or(6);
+    if let Some(c) = concurrent
+        && c * max_payload_mb > 100
+    {
+        p.push(
+            "MaxConcurrentTransforms",
+            format!(
+                "MaxConcurrentTransforms ({c}) * MaxPayloadInMB ({max_payload_mb}) is {} MB; it cannot exceed 100 MB",
+                c * max_payload_mb
+            ),
+        );
+    }
     let batch = fields::enum_str(
         req,
         "",
@@ -272,7 +286,65 @@ fn free_port() -> Result<u16, String> {
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-/// Splits an object into request payloads.
+/// How much of an input object a transform job reads at a time (a ranged GetObject).
+const INPUT_RANGE: u64 = 4 << 20;
+
+/// Groups the records of an object into request payloads as `BatchStrategy` asks: one record a
+/// request (SingleRecord), or as many as fit in `MaxPayloadInMB` (MultiRecord); every record
+/// ends with `\n` in its payload. It holds at most one payload.
+struct Batcher {
+    multi: bool,
+    max_bytes: usize,
+    current: Vec<u8>,
+}
+
+impl Batcher {
+    fn new(multi: bool, max_bytes: usize) -> Self {
+        Batcher {
+            multi,
+            max_bytes,
+            current: Vec::new(),
+        }
+    }
+
+    /// Adds a record (without its line end); returns the payload it completed, if any.
+    fn push(&mut self, record: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        if record.len() + 1 > self.max_bytes {
+            return Err(too_large_record(record.len(), self.max_bytes));
+        }
+        if !self.multi {
+            let mut v = Vec::with_capacity(record.len() + 1);
+            v.extend_from_slice(record);
+            v.push(b'\n');
+            return Ok(Some(v));
+        }
+        let full = (!self.current.is_empty()
+            && self.current.len() + record.len() + 1 > self.max_bytes)
+            .then(|| std::mem::take(&mut self.current));
+        self.current.extend_from_slice(record);
+        self.current.push(b'\n');
+        Ok(full)
+    }
+
+    /// The last payload, if records are left.
+    fn finish(&mut self) -> Option<Vec<u8>> {
+        (!self.current.is_empty()).then(|| std::mem::take(&mut self.current))
+    }
+}
+
+fn too_large_record(len: usize, max_bytes: usize) -> String {
+    format!("a record of {len} bytes is larger than MaxPayloadInMB ({max_bytes} bytes)")
+}
+
+/// The records of `text` (its lines, a `\r` before `\n` dropped, blank lines skipped).
+fn records(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|b| *b == b'\n')
+        .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
+        .filter(|r| !r.is_empty())
+}
+
+/// The payloads of a whole object (what the streaming pass sends, for the unit tests).
+#[cfg(test)]
 fn batches(
     body: &[u8],
     split_lines: bool,
@@ -280,44 +352,184 @@ fn batches(
     max_bytes: usize,
 ) -> Result<Vec<Vec<u8>>, String> {
     if !split_lines {
+        return Ok(vec![body.to_vec()]);
+    }
+    let mut b = Batcher::new(multi, max_bytes);
+    let mut out = Vec::new();
+    for r in records(body) {
+        out.extend(b.push(r)?);
+    }
+    out.extend(b.finish());
+    Ok(out)
+}
+
+/// The requests of one object in flight, at most `limit` at a time; their answers are appended
+/// to `out` in the order of the payloads (assembled as `AssembleWith` asks) as they come back,
+/// so only `limit` payloads and answers are held. Dropping it aborts what is still in flight.
+struct InFlight {
+    queue: std::collections::VecDeque<tokio::task::JoinHandle<Result<Bytes, String>>>,
+    limit: usize,
+    out: tokio::fs::File,
+    assemble_lines: bool,
+    client: HttpClient,
+    server_url: BaseUrl,
+    content_type: String,
+    accept: String,
+}
+
+impl InFlight {
+    async fn send(&mut self, payload: Vec<u8>) -> Result<(), String> {
+        if self.queue.len() >= self.limit {
+            self.write_first().await?;
+        }
+        let (client, server_url) = (self.client.clone(), self.server_url.clone());
+        let (ct, ac) = (self.content_type.clone(), self.accept.clone());
+        self.queue.push_back(tokio::spawn(async move {
+            let r = client
+                .request(
+                    &server_url,
+                    Method::POST,
+                    "/invocations",
+                    &[("Content-Type", &ct), ("Accept", &ac)],
+                    payload,
+                    INVOCATION_TIMEOUT,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if r.status != 200 {
+                let text = String::from_utf8_lossy(&r.body)
+                    .chars()
+                    .take(500)
+                    .collect::<String>();
+                return Err(format!(
+                    "the model server answered POST /invocations with HTTP {}: {text}",
+                    r.status
+                ));
+            }
+            Ok(r.body)
+        }));
+        Ok(())
+    }
+
+    async fn write_first(&mut self) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt;
+        let Some(first) = self.queue.pop_front() else {
+            return Ok(());
+        };
+        let body = first
+            .await
+            .map_err(|e| format!("request task failed: {e}"))??;
+        let write = |e: std::io::Error| format!("could not write the job's output: {e}");
+        if self.assemble_lines {
+            let trimmed = body.strip_suffix(b"\n").unwrap_or(&body);
+            self.out.write_all(trimmed).await.map_err(write)?;
+            self.out.write_all(b"\n").await.map_err(write)?;
+        } else {
+            self.out.write_all(&body).await.map_err(write)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every answer and flushes the output.
+    async fn finish(&mut self) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt;
+        while !self.queue.is_empty() {
+            self.write_first().await?;
+        }
+        self.out
+            .flush()
+            .await
+            .map_err(|e| format!("could not write the job's output: {e}"))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for h in &self.queue {
+            h.abort();
+        }
+    }
+}
+
+/// Sends the records of object `uri` (`size` bytes) to the model server and writes the answers
+/// to the file `spool`; returns how many requests were made. The object is read
+/// [`INPUT_RANGE`] bytes at a time with SplitType Line, whole (at most `MaxPayloadInMB`) with
+/// SplitType None: memory is bounded by the range, the payload size and the requests in flight,
+/// not by the object.
+async fn transform_object(
+    inner: &Inner,
+    spec: &TransformSpec,
+    uri: &S3Uri,
+    size: u64,
+    mut flight: InFlight,
+) -> Result<usize, String> {
+    // 0: no limit (SageMaker's HTTP chunked encoding for arbitrarily large payloads)
+    let max_bytes = match spec.max_payload_mb {
+        0 => usize::MAX,
+        mb => (mb as usize) * 1024 * 1024,
+    };
+    let store = &inner.config.store;
+    let read_error = |e: mdlc_core::PortError| format!("could not read {uri}: {e}");
+    let mut n = 0;
+    if !spec.split_lines {
+        if size > max_bytes as u64 {
+            return Err(format!(
+                "the object ({size} bytes) is larger than MaxPayloadInMB ({max_bytes} bytes); use SplitType Line"
+            ));
+        }
+        let body = store.get(uri).await.map_err(read_error)?;
         if body.len() > max_bytes {
             return Err(format!(
                 "the object ({} bytes) is larger than MaxPayloadInMB ({max_bytes} bytes); use SplitType Line",
                 body.len()
             ));
         }
-        return Ok(vec![body.to_vec()]);
+        flight.send(body).await?;
+        flight.finish().await?;
+        return Ok(1);
     }
-    let records: Vec<&[u8]> = body
-        .split(|b| *b == b'\n')
-        .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
-        .filter(|r| !r.is_empty())
-        .collect();
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    let mut current: Vec<u8> = Vec::new();
-    for r in records {
-        if r.len() + 1 > max_bytes {
-            return Err(format!(
-                "a record of {} bytes is larger than MaxPayloadInMB ({max_bytes} bytes)",
-                r.len()
-            ));
+    let mut batcher = Batcher::new(spec.multi_record, max_bytes);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let part = store
+            .get_range(uri, offset, INPUT_RANGE)
+            .await
+            .map_err(read_error)?;
+        let last = (part.len() as u64) < INPUT_RANGE;
+        offset += part.len() as u64;
+        carry.extend_from_slice(&part);
+        drop(part);
+        // complete lines only, but the whole rest at the end of the object
+        let cut = if last {
+            carry.len()
+        } else {
+            carry
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map(|i| i + 1)
+                .unwrap_or(0)
+        };
+        if cut == 0 && carry.len() > max_bytes {
+            return Err(too_large_record(carry.len(), max_bytes));
         }
-        if !multi {
-            let mut v = r.to_vec();
-            v.push(b'\n');
-            out.push(v);
-            continue;
+        for r in records(&carry[..cut]) {
+            if let Some(payload) = batcher.push(r)? {
+                n += 1;
+                flight.send(payload).await?;
+            }
         }
-        if !current.is_empty() && current.len() + r.len() + 1 > max_bytes {
-            out.push(std::mem::take(&mut current));
+        carry.drain(..cut);
+        if last {
+            break;
         }
-        current.extend_from_slice(r);
-        current.push(b'\n');
     }
-    if !current.is_empty() {
-        out.push(current);
+    if let Some(payload) = batcher.finish() {
+        n += 1;
+        flight.send(payload).await?;
     }
-    Ok(out)
+    flight.finish().await?;
+    Ok(n)
 }
 
 async fn wait_ping(
@@ -365,7 +577,9 @@ async fn transform_all(
         .map_err(|e| format!("could not list {}: {e}", spec.input))?;
     let objects: Vec<_> = objects
         .into_iter()
-        .filter_map(|o| files::relative_path(&spec.input.key, &o.uri.key).map(|r| (o.uri, r)))
+        .filter_map(|o| {
+            files::relative_path(&spec.input.key, &o.uri.key).map(|r| (o.uri, o.size, r))
+        })
         .collect();
     if objects.is_empty() {
         return Err(format!(
@@ -373,83 +587,37 @@ async fn transform_all(
             spec.input
         ));
     }
-    let max_bytes = (spec.max_payload_mb.max(1) as usize) * 1024 * 1024;
-    let sem = Arc::new(Semaphore::new(spec.max_concurrent));
     let content_type = spec
         .content_type
         .clone()
         .unwrap_or_else(|| "text/csv".into());
     let accept = spec.accept.clone().unwrap_or_else(|| content_type.clone());
     let mut n_records = 0;
-    for (uri, rel) in &objects {
-        let body = inner
-            .config
-            .store
-            .get(uri)
+    // the answers of one object go to a file in the job's scratch, then to the store
+    let spool = cell.dir.join("transform-output.part");
+    for (uri, size, rel) in &objects {
+        let out = tokio::fs::File::create(&spool)
             .await
-            .map_err(|e| format!("could not read {uri}: {e}"))?;
-        let parts = batches(&body, spec.split_lines, spec.multi_record, max_bytes)?;
-        n_records += parts.len();
-        let mut set = tokio::task::JoinSet::new();
-        for (i, part) in parts.into_iter().enumerate() {
-            let sem = sem.clone();
-            let (ct, ac) = (content_type.clone(), accept.clone());
-            let (client, server_url) = (client.clone(), server_url.clone());
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-                let r = client
-                    .request(
-                        &server_url,
-                        Method::POST,
-                        "/invocations",
-                        &[("Content-Type", &ct), ("Accept", &ac)],
-                        part,
-                        INVOCATION_TIMEOUT,
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if r.status != 200 {
-                    let text = String::from_utf8_lossy(&r.body)
-                        .chars()
-                        .take(500)
-                        .collect::<String>();
-                    return Err(format!(
-                        "the model server answered POST /invocations with HTTP {}: {text}",
-                        r.status
-                    ));
-                }
-                Ok::<(usize, Bytes), String>((i, r.body))
-            });
-        }
-        let mut results: Vec<(usize, Bytes)> = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            let r = joined.map_err(|e| format!("request task failed: {e}"))?;
-            match r {
-                Ok(v) => results.push(v),
-                Err(e) => {
-                    set.abort_all();
-                    return Err(e);
-                }
-            }
-        }
-        results.sort_by_key(|r| r.0);
-        let mut out: Vec<u8> = Vec::new();
-        for (_, body) in results {
-            if spec.assemble_lines {
-                let trimmed = body.strip_suffix(b"\n").unwrap_or(&body);
-                out.extend_from_slice(trimmed);
-                out.push(b'\n');
-            } else {
-                out.extend_from_slice(&body);
-            }
-        }
+            .map_err(|e| format!("could not create {}: {e}", spool.display()))?;
+        let flight = InFlight {
+            queue: Default::default(),
+            limit: spec.max_concurrent,
+            out,
+            assemble_lines: spec.assemble_lines,
+            client: client.clone(),
+            server_url: server_url.clone(),
+            content_type: content_type.clone(),
+            accept: accept.clone(),
+        };
+        n_records += transform_object(inner, spec, uri, *size, flight).await?;
         let target = spec.output.join(&format!("{}.out", rel.display()));
         inner
             .config
             .store
-            .put(&target, out)
+            .put_file(&target, &spool)
             .await
             .map_err(|e| files::upload_error(&target, &e))?;
+        let _ = tokio::fs::remove_file(&spool).await;
         cell.log(&format!("transformed {uri} -> {target}"));
     }
     Ok(n_records)

@@ -38,6 +38,16 @@ pub(crate) fn replace_file(
     mdlc_trainer::fsio::replace_file(tmp, path, bytes).map_err(|e| write_failed(what, e))
 }
 
+/// [`replace_file`] with the file's bytes written by `fill` (a copy from another file).
+pub(crate) fn replace_file_with(
+    what: &str,
+    tmp: &Path,
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), PortError> {
+    mdlc_trainer::fsio::replace_file_with(tmp, path, fill).map_err(|e| write_failed(what, e))
+}
+
 /// A failed atomic write of `what` as a port error (see [`replace_file`]).
 pub(crate) fn write_failed(what: &str, e: mdlc_trainer::fsio::WriteError) -> PortError {
     PortError::unavailable(mdlc_trainer::fsio::Written::new(what, e).to_string())

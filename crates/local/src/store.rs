@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::fsio::{io_error, replace_file};
+use crate::fsio::{io_error, replace_file_with};
 use async_trait::async_trait;
 use mdlc_core::ports::{ObjectInfo, ObjectStore};
 use mdlc_core::{PortError, S3Uri};
@@ -179,6 +179,28 @@ impl ObjectStore for FsObjectStore {
             .map_err(|e| PortError::unavailable(format!("writing {uri}: {e}")))?
     }
 
+    /// Copies the file into the store a buffer at a time (to a temporary file, then renamed):
+    /// the upload's memory does not grow with the file.
+    async fn put_file(&self, uri: &S3Uri, source: &Path) -> Result<(), PortError> {
+        let path = self.object_path(uri)?;
+        let tmp_dir = self.root.join(TMP_DIR);
+        let uri_text = uri.to_string();
+        let source = source.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let mut from = std::fs::File::open(&source).map_err(|e| {
+                rejected(format!(
+                    "could not read {} to upload it to {uri_text}: {e}",
+                    source.display()
+                ))
+            })?;
+            replace_atomically(&tmp_dir, &path, &uri_text, |file| {
+                std::io::copy(&mut from, file).map(|_| ())
+            })
+        })
+        .await
+        .map_err(|e| PortError::unavailable(format!("writing {uri}: {e}")))?
+    }
+
     async fn list(&self, prefix: &S3Uri) -> Result<Vec<ObjectInfo>, PortError> {
         validate_bucket(&prefix.bucket)?;
         validate_key(&prefix.key, true)?;
@@ -204,6 +226,19 @@ impl ObjectStore for FsObjectStore {
 }
 
 fn write_atomically(tmp_dir: &Path, path: &Path, body: &[u8], uri: &str) -> Result<(), PortError> {
+    replace_atomically(tmp_dir, path, uri, |file| {
+        std::io::Write::write_all(file, body)
+    })
+}
+
+/// Writes the object's file through a temporary file in `tmp_dir` that `fill` writes, then
+/// renames it into place (a failed or partial write leaves no object).
+fn replace_atomically(
+    tmp_dir: &Path,
+    path: &Path,
+    uri: &str,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), PortError> {
     let parent = path
         .parent()
         .ok_or_else(|| rejected(format!("{uri} has no parent directory")))?;
@@ -225,7 +260,7 @@ fn write_atomically(tmp_dir: &Path, path: &Path, body: &[u8], uri: &str) -> Resu
     })?;
     std::fs::create_dir_all(tmp_dir).map_err(|e| io_error("creating", tmp_dir, e))?;
     let tmp = tmp_dir.join(format!("{}.part", uuid::Uuid::new_v4()));
-    replace_file(uri, &tmp, path, body)
+    replace_file_with(uri, &tmp, path, fill)
 }
 
 fn list_blocking(bucket_dir: &Path, prefix: &S3Uri) -> Result<Vec<ObjectInfo>, PortError> {
@@ -412,6 +447,37 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("objects exist under"), "{err}");
+    }
+
+    /// An upload from a file is a file copy: the object's bytes are the file's, nothing is left
+    /// in the temporary directory, an existing object is replaced, and a missing source file is
+    /// a rejection naming it (no object is made).
+    #[tokio::test]
+    async fn a_file_upload_copies_the_file_into_place_and_a_missing_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path().join("s3"));
+        let source = dir.path().join("rows.csv");
+        // over std::io::copy's buffer many times over
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&source, &body).unwrap();
+        let o = uri("s3://bkt/data/rows.csv");
+        store.put(&o, b"old".to_vec()).await.unwrap();
+        store.put_file(&o, &source).await.unwrap();
+        assert_eq!(store.get(&o).await.unwrap(), body);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("s3").join(TMP_DIR))
+                .unwrap()
+                .count(),
+            0
+        );
+        let missing = dir.path().join("nope.csv");
+        let err = store
+            .put_file(&uri("s3://bkt/data/other.csv"), &missing)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PortError::Rejected { .. }), "{err:?}");
+        assert!(err.to_string().contains("nope.csv"), "{err}");
+        assert!(!store.exists(&uri("s3://bkt/data/other.csv")).await.unwrap());
     }
 
     #[tokio::test]
