@@ -1,6 +1,7 @@
 //! `mdlc demo [--json] [--state-dir DIR] [--dataset DIR --problem regression|binary] [--mlflow URI]`: the whole
 //! life cycle on the local cloud (see `mdlc_local::demo`). Progress goes to stderr; the summary
 //! table (or, with `--json`, one JSON object) to stdout; the report to `<state dir>/report.html`.
+//! The last progress line is the process's peak resident memory (`VmHWM`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,7 +81,14 @@ pub fn run(args: &DemoArgs) -> i32 {
             eprintln!("{line}");
         }
     };
-    match rt.block_on(run_demo(&opts, &log)) {
+    let result = rt.block_on(run_demo(&opts, &log));
+    if let Some(kib) = peak_resident_kib() {
+        log(&format!(
+            "mdlc: peak memory of this process (VmHWM): {kib} KiB ({:.1} MiB)",
+            kib as f64 / 1024.0
+        ));
+    }
+    match result {
         Ok(summary) => {
             if args.json {
                 match serde_json::to_string_pretty(&summary) {
@@ -100,4 +108,19 @@ pub fn run(args: &DemoArgs) -> i32 {
             exit::FAILED
         }
     }
+}
+
+/// This process's peak resident memory so far in KiB (`VmHWM` of `/proc/self/status`; `None`
+/// where there is no `/proc`). The scale benchmark (scripts/bench-scale.sh) reads the line the
+/// demo prints with it.
+fn peak_resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
 }

@@ -265,16 +265,38 @@ pub struct DemoSummary {
     pub mlflow: Option<String>,
 }
 
-/// The data sets of one run, as CSV text (label first).
+/// Rows of a label-first CSV file: its non-blank lines `rows` (all of them when `None`), the
+/// labels inverted when `invert` (the drifted data the demo makes of a user's data set).
+#[derive(Debug, Clone)]
+struct Piece {
+    path: PathBuf,
+    rows: Option<std::ops::Range<usize>>,
+    invert: bool,
+}
+
+impl Piece {
+    fn whole(path: PathBuf) -> Self {
+        Piece {
+            path,
+            rows: None,
+            invert: false,
+        }
+    }
+}
+
+/// The data sets of one run, as rows of files: the generated data written to the import
+/// directory, or the user's files read where they are, a line at a time (nothing holds a data
+/// set whole).
 struct DemoData {
     problem: Problem,
-    train: String,
-    validation: String,
-    fresh: String,
-    drifted_eval: String,
-    drifted_eval_2: String,
-    drifted_train: String,
-    drifted_validation: String,
+    train_rows: usize,
+    validation_rows: usize,
+    /// The raw labelled rows of the first training flow.
+    raw: Vec<Piece>,
+    /// The evaluation batches (labelled) of `DATES[1..]`: fresh, drifted, drifted again.
+    batches: [Piece; 3],
+    /// The newer labelled rows of [`NEWER_DATA_DATE`].
+    newer_raw: Vec<Piece>,
 }
 
 fn split_lines(text: &str, parts: &[usize]) -> Vec<String> {
@@ -290,7 +312,7 @@ fn split_lines(text: &str, parts: &[usize]) -> Vec<String> {
     out
 }
 
-fn generated_data(opts: &DemoOptions) -> Result<DemoData, DemoError> {
+fn generated_data(opts: &DemoOptions, import: &Path) -> Result<DemoData, DemoError> {
     let mut cfg = GenerateConfig::new(opts.problem, opts.rows, opts.features, opts.seed);
     let quarter = (opts.rows / 4).max(20);
     cfg.validation_rows = Some(quarter);
@@ -305,96 +327,193 @@ fn generated_data(opts: &DemoOptions) -> Result<DemoData, DemoError> {
         path: "(generated)".into(),
         message: "drifted batch too small".into(),
     })?;
+    let write = |name: &str, text: &str| {
+        let path = import.join(name);
+        std::fs::write(&path, text).map_err(|e| io_err(&path, e))?;
+        Ok::<_, DemoError>(Piece::whole(path))
+    };
     Ok(DemoData {
         problem: opts.problem,
-        train: data.train.to_csv(),
-        validation: data.validation.to_csv(),
-        fresh: data.holdout.to_csv(),
-        drifted_eval: e1,
-        drifted_eval_2: e2,
-        drifted_train: tr,
-        drifted_validation: va,
+        train_rows: data.train.n_rows(),
+        validation_rows: data.validation.n_rows(),
+        raw: vec![
+            write("train.csv", &data.train.to_csv())?,
+            write("validation.csv", &data.validation.to_csv())?,
+        ],
+        batches: [
+            write("fresh.csv", &data.holdout.to_csv())?,
+            write("drifted-eval.csv", &e1)?,
+            write("drifted-eval-2.csv", &e2)?,
+        ],
+        newer_raw: vec![
+            write("drifted-train.csv", &tr)?,
+            write("drifted-validation.csv", &va)?,
+        ],
     })
 }
 
 /// Inverts the label relationship of label-first CSV rows.
+#[cfg(test)]
 fn invert_labels(text: &str, problem: Problem, path: &str) -> Result<String, DemoError> {
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let (label, rest) = line.split_once(',').ok_or_else(|| DemoError::Dataset {
-            path: path.to_string(),
-            message: format!("line {}: expected a label and at least one feature", i + 1),
-        })?;
-        let y: f64 = label.trim().parse().map_err(|_| DemoError::Dataset {
-            path: path.to_string(),
-            message: format!("line {}: the label {label:?} is not a number", i + 1),
-        })?;
-        let flipped = match problem {
-            Problem::Regression => -y,
-            Problem::Binary => {
-                if y != 0.0 && y != 1.0 {
-                    return Err(DemoError::Dataset {
-                        path: path.to_string(),
-                        message: format!(
-                            "line {}: a binary label must be 0 or 1, got {label}",
-                            i + 1
-                        ),
-                    });
-                }
-                1.0 - y
-            }
-        };
-        out.push_str(&format!("{flipped},{rest}\n"));
+        out.push_str(&invert_line(line, i + 1, problem, path)?);
+        out.push('\n');
     }
     Ok(out)
 }
 
+/// Line `number` of `path` (label first) with its label's relationship inverted.
+fn invert_line(
+    line: &str,
+    number: usize,
+    problem: Problem,
+    path: &str,
+) -> Result<String, DemoError> {
+    let (label, rest) = line.split_once(',').ok_or_else(|| DemoError::Dataset {
+        path: path.to_string(),
+        message: format!("line {number}: expected a label and at least one feature"),
+    })?;
+    let y: f64 = label.trim().parse().map_err(|_| DemoError::Dataset {
+        path: path.to_string(),
+        message: format!("line {number}: the label {label:?} is not a number"),
+    })?;
+    let flipped = match problem {
+        Problem::Regression => -y,
+        Problem::Binary => {
+            if y != 0.0 && y != 1.0 {
+                return Err(DemoError::Dataset {
+                    path: path.to_string(),
+                    message: format!("line {number}: a binary label must be 0 or 1, got {label}"),
+                });
+            }
+            1.0 - y
+        }
+    };
+    Ok(format!("{flipped},{rest}"))
+}
+
+/// The non-blank lines of `path`, counted a line at a time.
+fn count_rows(path: &Path) -> Result<usize, DemoError> {
+    use std::io::BufRead;
+    let dataset = |e: std::io::Error| DemoError::Dataset {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(dataset)?;
+    let mut n = 0;
+    for line in std::io::BufReader::new(file).lines() {
+        if !line.map_err(dataset)?.trim().is_empty() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 fn user_data(dir: &Path, problem: Problem) -> Result<DemoData, DemoError> {
-    let read = |name: &str| {
+    let rows = |name: &str| {
         let p = dir.join(name);
-        let text = std::fs::read_to_string(&p).map_err(|e| DemoError::Dataset {
-            path: p.display().to_string(),
-            message: e.to_string(),
-        })?;
-        if text.lines().filter(|l| !l.trim().is_empty()).count() < 3 {
+        let n = count_rows(&p)?;
+        if n < 3 {
             return Err(DemoError::Dataset {
                 path: p.display().to_string(),
                 message: "needs at least 3 rows".into(),
             });
         }
-        Ok::<_, DemoError>((text, p.display().to_string()))
+        Ok::<_, DemoError>((p, n))
     };
-    let (train, train_path) = read("train.csv")?;
-    let (validation, validation_path) = read("validation.csv")?;
-    let (holdout, holdout_path) = read("holdout.csv")?;
-    let n = holdout.lines().filter(|l| !l.trim().is_empty()).count();
+    let (train, train_rows) = rows("train.csv")?;
+    let (validation, validation_rows) = rows("validation.csv")?;
+    let (holdout, n) = rows("holdout.csv")?;
     let third = n / 3;
-    let parts = split_lines(&holdout, &[third, third]);
-    let [fresh, b, c] = <[String; 3]>::try_from(parts).map_err(|_| DemoError::Dataset {
-        path: holdout_path.clone(),
-        message: "cannot split the holdout set".into(),
-    })?;
+    let part = |rows: std::ops::Range<usize>, invert: bool| Piece {
+        path: holdout.clone(),
+        rows: Some(rows),
+        invert,
+    };
+    let inverted = |path: &PathBuf| Piece {
+        path: path.clone(),
+        rows: None,
+        invert: true,
+    };
     Ok(DemoData {
         problem,
-        drifted_eval: invert_labels(&b, problem, &holdout_path)?,
-        drifted_eval_2: invert_labels(&c, problem, &holdout_path)?,
-        drifted_train: invert_labels(&train, problem, &train_path)?,
-        drifted_validation: invert_labels(&validation, problem, &validation_path)?,
-        train,
-        validation,
-        fresh,
+        train_rows,
+        validation_rows,
+        newer_raw: vec![inverted(&train), inverted(&validation)],
+        batches: [
+            part(0..third, false),
+            part(third..2 * third, true),
+            part(2 * third..n, true),
+        ],
+        raw: vec![Piece::whole(train), Piece::whole(validation)],
     })
 }
 
-/// Features only (drops the first column).
-fn features_only(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| format!("{}\n", l.split_once(',').map(|x| x.1).unwrap_or("")))
-        .collect()
+/// Which columns of label-first rows an object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    /// The whole rows (raw labelled data).
+    All,
+    /// The features (an evaluation batch as the model sees it).
+    Features,
+    /// The label (an evaluation batch's ground truth; the features are in the batch already).
+    Label,
+}
+
+/// Writes `columns` of the rows of `pieces` to the file `out`, a line at a time; a label that
+/// cannot be inverted is an error naming its file and line.
+fn write_rows(
+    pieces: &[Piece],
+    problem: Problem,
+    columns: Columns,
+    out: &Path,
+) -> Result<(), DemoError> {
+    use std::io::{BufRead, Write};
+    let file = std::fs::File::create(out).map_err(|e| io_err(out, e))?;
+    let mut w = std::io::BufWriter::new(file);
+    for piece in pieces {
+        let shown = piece.path.display().to_string();
+        let dataset = |e: std::io::Error| DemoError::Dataset {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::open(&piece.path).map_err(dataset)?;
+        let mut row = 0usize;
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(dataset)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let index = row;
+            row += 1;
+            if let Some(rows) = &piece.rows {
+                if index < rows.start {
+                    continue;
+                }
+                if index >= rows.end {
+                    break;
+                }
+            }
+            let line = if piece.invert {
+                invert_line(&line, i + 1, problem, &shown)?
+            } else {
+                line
+            };
+            let text = match columns {
+                Columns::All => line.as_str(),
+                Columns::Features => line.split_once(',').map(|x| x.1).unwrap_or(""),
+                Columns::Label => line.split(',').next().unwrap_or(""),
+            };
+            w.write_all(text.as_bytes())
+                .and_then(|()| w.write_all(b"\n"))
+                .map_err(|e| io_err(out, e))?;
+        }
+    }
+    w.flush().map_err(|e| io_err(out, e))
 }
 
 /// Wipes `dir` when it is a local cloud's (or empty/missing) and marks it as one again.
@@ -420,15 +539,32 @@ const DATES: [&str; 4] = ["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-22"
 /// retrain use the evaluated version's own data plus the evaluated batch.
 const NEWER_DATA_DATE: &str = DATES[2];
 
-async fn put(store: &dyn ObjectStore, uri: &str, body: &str) -> Result<(), DemoError> {
+/// Writes the rows of `pieces` to a file of the import directory `import` and uploads it as
+/// `uri` (a file copy in the local store), then removes the file.
+async fn put_rows(
+    store: &dyn ObjectStore,
+    import: &Path,
+    uri: &str,
+    pieces: &[Piece],
+    problem: Problem,
+    columns: Columns,
+) -> Result<(), DemoError> {
     let uri: S3Uri = uri
         .parse()
         .map_err(|e: mdlc_core::s3uri::S3UriError| DemoError::Output {
             step: "upload".into(),
             message: e.to_string(),
         })?;
-    store.put(&uri, body.as_bytes().to_vec()).await?;
-    Ok(())
+    let file = import.join("object.csv");
+    let (pieces, out) = (pieces.to_vec(), file.clone());
+    tokio::task::spawn_blocking(move || write_rows(&pieces, problem, columns, &out))
+        .await
+        .map_err(|e| DemoError::Output {
+            step: "upload".into(),
+            message: e.to_string(),
+        })??;
+    store.put_file(&uri, &file).await?;
+    std::fs::remove_file(&file).map_err(|e| io_err(&file, e))
 }
 
 fn flow_input(opts: &DemoOptions, problem: Problem, date: &str) -> Value {
@@ -484,9 +620,13 @@ pub async fn run_demo(
 ) -> Result<DemoSummary, DemoError> {
     let started = std::time::Instant::now();
     prepare_state_dir(&opts.state_dir)?;
+    // The data are written to objects a line at a time through this directory, removed once
+    // they are uploaded.
+    let import = opts.state_dir.join(".demo-import");
+    std::fs::create_dir_all(&import).map_err(|e| io_err(&import, e))?;
     let data = match &opts.dataset {
         Some(dir) => user_data(dir, opts.problem)?,
-        None => generated_data(opts)?,
+        None => generated_data(opts, &import)?,
     };
     let problem = data.problem;
 
@@ -525,42 +665,56 @@ pub async fn run_demo(
     let base = |date: &str| format!("s3://{bucket}/datasets/{model}/{date}");
     // The raw labelled rows: the training flow's preprocessing step splits them into the train
     // and validation channels and writes the data profile evaluations measure drift against.
-    put(
+    put_rows(
         store.as_ref(),
+        &import,
         &format!("{}/raw/raw.csv", base(DATES[0])),
-        &format!("{}{}", data.train, data.validation),
+        &data.raw,
+        problem,
+        Columns::All,
     )
     .await?;
     let batches = [
-        (DATES[1], &data.fresh, "fresh"),
-        (DATES[2], &data.drifted_eval, "drifted"),
-        (DATES[3], &data.drifted_eval_2, "drifted (after retrain)"),
+        (DATES[1], "fresh"),
+        (DATES[2], "drifted"),
+        (DATES[3], "drifted (after retrain)"),
     ];
-    for (date, rows, _) in &batches {
-        put(
+    for ((date, _), rows) in batches.iter().zip(&data.batches) {
+        let rows = std::slice::from_ref(rows);
+        put_rows(
             store.as_ref(),
+            &import,
             &format!("{}/evaluation/features/batch.csv", base(date)),
-            &features_only(rows),
+            rows,
+            problem,
+            Columns::Features,
         )
         .await?;
-        put(
+        put_rows(
             store.as_ref(),
+            &import,
             &format!("{}/evaluation/labels/batch.csv", base(date)),
             rows,
+            problem,
+            Columns::Label,
         )
         .await?;
     }
     // Newer labelled data on the drifted date: what a retrain decided that day trains on.
-    put(
+    put_rows(
         store.as_ref(),
+        &import,
         &format!("{}/raw/raw.csv", base(NEWER_DATA_DATE)),
-        &format!("{}{}", data.drifted_train, data.drifted_validation),
+        &data.newer_raw,
+        problem,
+        Columns::All,
     )
     .await?;
+    std::fs::remove_dir_all(&import).map_err(|e| io_err(&import, e))?;
     log(&format!(
         "data: {} problem, {} training rows; batches for {}, {}, {} uploaded to s3://{bucket}/datasets/{model}/",
         problem.name(),
-        data.train.lines().count(),
+        data.train_rows,
         DATES[1],
         DATES[2],
         DATES[3]
@@ -568,8 +722,7 @@ pub async fn run_demo(
 
     // 1. Training flow.
     // The validation share of the raw rows, as the data sets were given.
-    let count = |text: &str| text.lines().filter(|l| !l.trim().is_empty()).count();
-    let (train_rows, validation_rows) = (count(&data.train), count(&data.validation));
+    let (train_rows, validation_rows) = (data.train_rows, data.validation_rows);
     let ratio = validation_rows as f64 / (train_rows + validation_rows).max(1) as f64;
     log(&format!(
         "training flow: preprocessing ({train_rows} + {validation_rows} raw rows → train / validation + data profile), then tuning {} jobs, {} in parallel, on data of {}",
@@ -609,7 +762,7 @@ pub async fn run_demo(
 
     // 2-4. Evaluations.
     let mut evaluations = Vec::new();
-    for (i, (date, _, batch)) in batches.iter().enumerate() {
+    for (i, (date, batch)) in batches.iter().enumerate() {
         log(&format!("evaluation flow on the {batch} batch of {date}"));
         let execution = cloud
             .execute(
@@ -1016,10 +1169,62 @@ mod tests {
         );
         let e = invert_labels("x,2\n", Problem::Regression, "f.csv").unwrap_err();
         assert!(e.to_string().contains("not a number"), "{e}");
-        assert_eq!(features_only("1,2,3\n4,5,6\n"), "2,3\n5,6\n");
         assert_eq!(
             split_lines("a\nb\nc\nd\n", &[1, 2]),
             vec!["a\n", "b\nc\n", "d\n"]
         );
+    }
+
+    /// The objects the demo makes of a data set's rows, written a line at a time: whole rows,
+    /// the features, the label; a run of rows (blank lines are not rows); inverted labels, and
+    /// an error naming the file and line of a label that cannot be inverted.
+    #[test]
+    fn rows_are_written_by_columns_and_runs_and_bad_labels_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("rows.csv");
+        std::fs::write(&src, "1,2,3\n\n4,5,6\r\n7,8,9").unwrap();
+        let out = dir.path().join("out.csv");
+        let write = |piece: Piece, columns: Columns, problem: Problem| {
+            write_rows(&[piece], problem, columns, &out)
+                .map(|()| std::fs::read_to_string(&out).unwrap())
+        };
+        let whole = Piece::whole(src.clone());
+        let r = Problem::Regression;
+        assert_eq!(
+            write(whole.clone(), Columns::All, r).unwrap(),
+            "1,2,3\n4,5,6\n7,8,9\n"
+        );
+        assert_eq!(
+            write(whole.clone(), Columns::Features, r).unwrap(),
+            "2,3\n5,6\n8,9\n"
+        );
+        assert_eq!(
+            write(whole.clone(), Columns::Label, r).unwrap(),
+            "1\n4\n7\n"
+        );
+        let run = |rows, invert| Piece {
+            path: src.clone(),
+            rows: Some(rows),
+            invert,
+        };
+        assert_eq!(
+            write(run(1..3, true), Columns::All, r).unwrap(),
+            "-4,5,6\n-7,8,9\n"
+        );
+        assert_eq!(write(run(1..2, false), Columns::Label, r).unwrap(), "4\n");
+        assert_eq!(
+            write(run(0..1, true), Columns::All, Problem::Binary).unwrap(),
+            "0,2,3\n"
+        );
+        // the second row is on line 3 (after a blank line), and 4 is no binary label
+        let e = write(run(1..2, true), Columns::All, Problem::Binary).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("rows.csv") && text.contains("line 3") && text.contains("0 or 1"),
+            "{text}"
+        );
+        let two = [Piece::whole(src.clone()), run(2..3, true)];
+        write_rows(&two, r, Columns::Label, &out).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "1\n4\n7\n-7\n");
     }
 }
