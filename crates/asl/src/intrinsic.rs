@@ -76,6 +76,21 @@ impl Func {
             Func::ArrayRange | Func::JsonMerge => (3, 3),
         }
     }
+
+    /// Whether every result is a number, a boolean or a short string (an integer, a length, a
+    /// hash of at most 128 hex digits, a UUID): far under the payload quota whatever the
+    /// arguments, so it is not measured.
+    fn small_result(self) -> bool {
+        matches!(
+            self,
+            Func::MathAdd
+                | Func::MathRandom
+                | Func::ArrayLength
+                | Func::ArrayContains
+                | Func::Hash
+                | Func::Uuid
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +197,15 @@ impl Intrinsic {
             }
         }
         let out = self.apply(vals)?;
-        check_payload(&out, MAX_PAYLOAD_BYTES).map_err(|error| self.too_large(error))?;
+        if self.func.small_result() {
+            debug_assert!(matches!(
+                &out,
+                Value::Number(_) | Value::Bool(_) | Value::String(_)
+            ));
+            debug_assert!(check_payload(&out, 200).is_ok(), "{out}");
+        } else {
+            check_payload(&out, MAX_PAYLOAD_BYTES).map_err(|error| self.too_large(error))?;
+        }
         Ok(out)
     }
 

@@ -91,8 +91,17 @@ pub fn check_execution_input(input: &Value) -> Result<(), ExecutionInputError> {
 /// byte over the limit, so the cost is bounded by `limit`, not by the value; values nested up
 /// to 16 levels are walked without allocating.
 pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
-    let mut size = 0usize;
     let too_large = PayloadError::TooLarge { limit };
+    // A scalar (most intrinsic arguments and results) is measured without setting up the walk.
+    if !matches!(v, Value::Array(_) | Value::Object(_)) {
+        let size = scalar_len(v);
+        return if size > limit {
+            Err(too_large)
+        } else {
+            Ok(size)
+        };
+    }
+    let mut size = 0usize;
     let mut add = |n: usize| -> Result<(), PayloadError> {
         size = size.saturating_add(n);
         if size > limit { Err(too_large) } else { Ok(()) }
@@ -108,10 +117,6 @@ pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
     loop {
         if let Some(v) = next.take() {
             match v {
-                Value::Null => add(4)?,
-                Value::Bool(b) => add(if *b { 4 } else { 5 })?,
-                Value::Number(n) => add(number_len(n))?,
-                Value::String(s) => add(json_string_len(s))?,
                 Value::Array(a) => {
                     add(1)?;
                     if stack.len() >= MAX_VALUE_DEPTH {
@@ -130,6 +135,7 @@ pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
                     }
                     stack.push(Frame::Object(m.iter(), true));
                 }
+                scalar => add(scalar_len(scalar))?,
             }
         }
         let Some(top) = stack.last_mut() else {
@@ -163,6 +169,25 @@ pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
     }
 }
 
+/// The length of a JSON null, boolean, number or string as serde_json writes it (0 for an
+/// array or object, which the walk measures part by part).
+#[inline]
+fn scalar_len(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        Value::Number(n) => number_len(n),
+        Value::String(s) => json_string_len(s),
+        Value::Array(_) | Value::Object(_) => 0,
+    }
+}
+
 /// The length of a JSON number as serde_json writes it: integers by their digits, other numbers
 /// by counting their displayed text (without building it).
 fn number_len(n: &serde_json::Number) -> usize {
@@ -190,17 +215,22 @@ fn display_len(v: &impl std::fmt::Display) -> usize {
 }
 
 /// The length of `s` as a JSON string literal, quotes included (escapes as serde_json writes
-/// them).
+/// them). Most strings need no escape: they are measured by one count of the bytes that do.
 fn json_string_len(s: &str) -> usize {
-    let escapes: usize = s
+    let escaped = s
         .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
-            0..=0x1f => 5,
-            _ => 0,
-        })
-        .sum();
-    s.len() + escapes + 2
+        .filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+        .count();
+    if escaped == 0 {
+        return s.len() + 2;
+    }
+    // `\"`, `\\`, `\n`, `\r`, `\t`, `\b` and `\f` take one byte more, the other control
+    // characters five (`\u001f`)
+    let long = s
+        .bytes()
+        .filter(|b| *b < 0x20 && !matches!(*b, b'\n' | b'\r' | b'\t' | 0x08 | 0x0c))
+        .count();
+    s.len() + escaped + 4 * long + 2
 }
 
 #[cfg(test)]
@@ -237,6 +267,15 @@ mod tests {
     }
 
     #[test]
+    fn string_size_counts_every_escape_as_serde_json_writes_it() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for s in [every_ascii.as_str(), "plain", "", "é\u{1f}\"x\\", "\u{7f}"] {
+            let expected = serde_json::to_string(s).map(|t| t.len()).ok();
+            assert_eq!(check_payload(&json!(s), usize::MAX).ok(), expected, "{s:?}");
+        }
+    }
+
+    #[test]
     fn size_stops_at_the_limit() {
         let v = json!({"a": "x".repeat(100)});
         assert_eq!(
@@ -244,6 +283,19 @@ mod tests {
             Err(PayloadError::TooLarge { limit: 50 })
         );
         assert_eq!(check_payload(&v, 108), Ok(108));
+    }
+
+    #[test]
+    fn a_scalar_over_the_limit_is_too_large() {
+        let limit = PayloadError::TooLarge { limit: 5 };
+        assert_eq!(check_payload(&json!("abc"), 5), Ok(5));
+        assert_eq!(check_payload(&json!("abcd"), 5), Err(limit));
+        assert_eq!(check_payload(&json!(123456), 5), Err(limit));
+        assert_eq!(check_payload(&json!(false), 5), Ok(5));
+        assert_eq!(
+            check_payload(&json!(null), 3),
+            Err(PayloadError::TooLarge { limit: 3 })
+        );
     }
 
     #[test]

@@ -231,6 +231,95 @@ async fn a_state_output_of_exactly_256_kib_passes() {
     assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
 }
 
+// A state that passes its input on unchanged (Choice, Pass without Parameters, Wait, Succeed)
+// skips the payload check only when its input was itself a checked output: the first state of
+// a graph still measures what it passes on.
+
+#[tokio::test]
+async fn a_first_state_passing_an_oversized_execution_input_on_fails_with_the_data_limit() {
+    let big = json!({"k": "a".repeat(MAX_PAYLOAD_BYTES)});
+    for first in [
+        json!({"Type":"Choice","Choices":[{"Variable":"$.k","IsPresent":true,"Next":"Done"}],"Default":"Done"}),
+        json!({"Type":"Pass","Next":"Done"}),
+        json!({"Type":"Pass","ResultPath":null,"Next":"Done"}),
+        json!({"Type":"Wait","Seconds":0,"Next":"Done"}),
+        json!({"Type":"Pass","QueryLanguage":"JSONata","Next":"Done"}),
+    ] {
+        let sm =
+            machine(json!({"StartAt":"First","States":{"First": first,"Done":{"Type":"Succeed"}}}));
+        let exec = run(&sm, big.clone(), ExecutionOptions::default()).await;
+        assert_eq!(
+            exec.error.as_deref(),
+            Some("States.DataLimitExceeded"),
+            "{first}"
+        );
+        assert_eq!(
+            exec.cause.as_deref(),
+            Some(limits_cause("First").as_str()),
+            "{first}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_map_iteration_passing_an_oversized_item_on_fails_with_the_data_limit() {
+    // the Map's input is the unchecked execution input; the iteration's Pass passes the item on
+    let sm = machine(
+        json!({"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items",
+        "ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}),
+    );
+    let item = "a".repeat(MAX_PAYLOAD_BYTES);
+    let exec = run(&sm, json!({"items": [item]}), ExecutionOptions::default()).await;
+    assert_eq!(exec.error.as_deref(), Some("States.DataLimitExceeded"));
+    assert_eq!(exec.cause.as_deref(), Some(limits_cause("P").as_str()));
+}
+
+#[tokio::test]
+async fn a_choice_after_a_checked_state_passes_a_value_of_exactly_256_kib_on() {
+    // {"Arg1":"..."} is 11 bytes around the string: the Pass's output is checked and fits, the
+    // Choice and Succeed after it pass it on
+    let s = "a".repeat(MAX_PAYLOAD_BYTES - 11);
+    let sm = machine(json!({"StartAt":"P","States":{
+        "P":{"Type":"Pass","Result":{"Arg1": s},"Next":"C"},
+        "C":{"Type":"Choice","Choices":[{"Variable":"$.Arg1","IsPresent":true,"Next":"Done"}]},
+        "Done":{"Type":"Succeed"}}}));
+    let exec = run(&sm, json!({}), ExecutionOptions::default()).await;
+    assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
+    assert_eq!(
+        exec.output.map(|o| o.to_string().len()),
+        Some(MAX_PAYLOAD_BYTES)
+    );
+}
+
+#[tokio::test]
+async fn a_later_state_that_reshapes_its_checked_input_over_256_kib_fails_with_the_data_limit() {
+    // the input (150,000 bytes) fits; each second state makes it larger than the quota
+    let half = "a".repeat(150_000);
+    for second in [
+        json!({"Type":"Pass","Result":{"a": half, "b": half},"End":true}),
+        json!({"Type":"Pass","ResultPath":"$.copy","End":true}),
+        json!({"Type":"Pass","QueryLanguage":"JSONata","Output":"{% $states.input.s & $states.input.s %}","End":true}),
+    ] {
+        let sm = machine(json!({"StartAt":"First","States":{
+            "First":{"Type":"Pass","Next":"Second"},"Second": second}}));
+        let exec = run(&sm, json!({"s": half}), ExecutionOptions::default()).await;
+        assert_eq!(
+            exec.error.as_deref(),
+            Some("States.DataLimitExceeded"),
+            "{second}"
+        );
+        assert_eq!(
+            exec.cause.as_deref(),
+            Some(limits_cause("Second").as_str()),
+            "{second}"
+        );
+    }
+}
+
+fn limits_cause(state: &str) -> String {
+    mdlc_asl::limits::data_limit_cause(state)
+}
+
 /// Returns a string of `size` bytes for every task.
 struct Big {
     size: usize,

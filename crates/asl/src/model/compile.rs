@@ -10,7 +10,7 @@ use super::ast::*;
 use super::literal::{int_field, number_in};
 use super::types::{
     Catcher, ChoiceRule, Cond, Dyn, DynStr, Graph, IoPath, ItemBatcher, ItemReader, Kind, MapSpec,
-    Model, ResultWriter, Retrier, Rhs, State, TaskSpec, WaitSpec,
+    Model, Ql, ResultPath, ResultWriter, Retrier, Rhs, State, TaskSpec, WaitSpec,
 };
 use super::validate::{Index, Valid, index};
 use crate::limits::{MAX_DELAY_SECONDS, MAX_SECONDS_FIELD};
@@ -71,9 +71,40 @@ fn state(slot: Slot<'_>, index: &Index<'_>) -> Option<State> {
             .collect::<Option<_>>()?,
         kind,
         uses_context: false,
+        passes_input: false,
     };
     state.uses_context = uses_context(&state);
+    state.passes_input = passes_input(&state);
     Some(state)
+}
+
+/// Whether the state's output is its input, unchanged, whatever the input
+/// ([`State::passes_input`]).
+fn passes_input(s: &State) -> bool {
+    match s.ql {
+        Ql::JsonPath => {
+            let identity = matches!(s.input_path, IoPath::Identity)
+                && matches!(s.output_path, IoPath::Identity);
+            identity
+                && match &s.kind {
+                    Kind::Pass { result } => {
+                        s.parameters.is_none()
+                            && result.is_none()
+                            && matches!(s.result_path, ResultPath::Replace | ResultPath::Discard)
+                    }
+                    Kind::Choice { .. } | Kind::Wait(_) | Kind::Succeed => true,
+                    _ => false,
+                }
+        }
+        Ql::Jsonata => {
+            s.output.is_none()
+                && match &s.kind {
+                    Kind::Choice { rules, .. } => rules.iter().all(|r| r.output.is_none()),
+                    Kind::Pass { .. } | Kind::Wait(_) | Kind::Succeed => true,
+                    _ => false,
+                }
+        }
+    }
 }
 
 fn kind(body: Body<'_>, obj: &Obj, index: &Index<'_>) -> Option<Kind> {

@@ -105,6 +105,11 @@ pub(crate) struct State {
     pub kind: Kind,
     /// Something in this state reads `$$` / `$states.context`.
     pub uses_context: bool,
+    /// The state's output is always its input, unchanged: a Pass, Choice, Wait or Succeed
+    /// state with no field that reshapes it (JSONPath: InputPath and OutputPath `$`, a Pass
+    /// without Parameters or Result and with ResultPath `$` or `null`; JSONata: no Output). The
+    /// run loop skips the payload check of such an output when its input was checked.
+    pub passes_input: bool,
 }
 
 #[derive(Debug)]
