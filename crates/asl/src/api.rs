@@ -89,6 +89,60 @@ pub struct TaskRequest {
     pub state_machine_name: String,
     pub timeout_seconds: Option<u64>,
     pub heartbeat_seconds: Option<u64>,
+    /// Where the invoker reports the submission of a `.sync` job or of a `.waitForTaskToken`
+    /// message (the Task's `TaskSubmitted` event); [`Submission::none`] outside a run.
+    pub submission: Submission,
+}
+
+/// The invoker's report that a Task's work is submitted and now awaited: a `.sync` job started
+/// (the response of the call that started it: CreateTrainingJob's, StartExecution's) or a
+/// `.waitForTaskToken` message sent (SendMessage's response, ...). The engine records it as
+/// `TaskSubmitted` between `TaskStarted` and the Task's outcome, as AWS does; a request-response
+/// Task reports nothing. Only the first report counts.
+#[derive(Clone, Default)]
+pub struct Submission {
+    sender: Option<Arc<std::sync::Mutex<Option<futures::channel::oneshot::Sender<Value>>>>>,
+}
+
+impl Submission {
+    /// A submission that nobody listens to (a request made outside an execution).
+    pub fn none() -> Self {
+        Submission::default()
+    }
+
+    /// A submission and the receiver of its report.
+    pub fn channel() -> (Self, futures::channel::oneshot::Receiver<Value>) {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let sender = Some(Arc::new(std::sync::Mutex::new(Some(tx))));
+        (Submission { sender }, rx)
+    }
+
+    /// Reports the submit call's response (the first report only; later ones are ignored).
+    pub fn report(&self, response: Value) {
+        if let Some(slot) = &self.sender {
+            let tx = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(tx) = tx {
+                let _ = tx.send(response);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.sender.is_some() {
+            "Submission(listened)"
+        } else {
+            "Submission(none)"
+        })
+    }
+}
+
+/// Requests compare by what they ask; how a submission is reported is not part of that.
+impl PartialEq for Submission {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A named task failure, matched by `Retry`/`Catch`.

@@ -31,8 +31,8 @@ use serde_json::Value;
 
 pub use api::{
     BoxFuture, Clock, Execution, ExecutionObserver, ExecutionOptions, ExecutionStatus,
-    HistoryEvent, ItemStore, ItemStoreError, NoInvoker, RealClock, StoredObject, TaskFailure,
-    TaskInvoker, TaskRequest, VirtualClock,
+    HistoryEvent, ItemStore, ItemStoreError, NoInvoker, RealClock, StoredObject, Submission,
+    TaskFailure, TaskInvoker, TaskRequest, VirtualClock,
 };
 pub use error::{ValidationError, ValidationErrors};
 pub use limits::{ExecutionInputError, check_execution_input};

@@ -320,6 +320,7 @@ mod tests {
             state_machine_name: "M".into(),
             timeout_seconds: None,
             heartbeat_seconds: None,
+            submission: crate::Submission::none(),
         }
     }
 

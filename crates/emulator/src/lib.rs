@@ -126,11 +126,24 @@ impl SageMakerEmulator {
         sync: bool,
         request: Value,
     ) -> Result<Value, EmulatorFailure> {
+        self.call_reporting(action, sync, request, &|_| {}).await
+    }
+
+    /// [`Self::call`], and for a `.sync` job `created` sees the Create* response once the job is
+    /// created, before the wait for its end (Step Functions records it as the Task's
+    /// `TaskSubmitted` event).
+    pub async fn call_reporting(
+        &self,
+        action: &str,
+        sync: bool,
+        request: Value,
+        created: &(dyn Fn(&Value) + Send + Sync),
+    ) -> Result<Value, EmulatorFailure> {
         let (action, sync) = match action.strip_suffix(".sync") {
             Some(a) => (a, true),
             None => (action, sync),
         };
-        self.call_inner(action, sync, request).await.map_err(|e| {
+        self.call_inner(action, sync, request, created).await.map_err(|e| {
             let failure = e.to_failure();
             tracing::debug!(target: "mdlc_emulator", action, error = %failure.error, "call failed");
             failure
@@ -142,6 +155,7 @@ impl SageMakerEmulator {
         action: &str,
         sync: bool,
         request: Value,
+        on_created: &(dyn Fn(&Value) + Send + Sync),
     ) -> Result<Value, ApiError> {
         let sync_kind = match action {
             "createTrainingJob" => Some(JobKind::Training),
@@ -208,6 +222,7 @@ impl SageMakerEmulator {
         if !sync {
             return Ok(response);
         }
+        on_created(&response);
         // Like Step Functions, a `.sync` task that is abandoned (timeout, aborted execution)
         // stops its job.
         let guard = StopOnDrop(Some(cell.clone()));

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mdlc_asl::{
-    Execution, ItemStore, ItemStoreError, StateMachine, StoredObject, TaskFailure, TaskInvoker,
+    Execution, ItemStore, ItemStoreError, StateMachine, StoredObject, Submission, TaskFailure,
+    TaskInvoker,
 };
 use mdlc_core::events::publishing::PublishingRegistry;
 use mdlc_core::history::TrainingHistory;
@@ -524,9 +525,17 @@ struct EmulatorBackend(SageMakerEmulator);
 
 #[async_trait]
 impl SageMakerBackend for EmulatorBackend {
-    async fn call(&self, action: &str, sync: bool, request: Value) -> Result<Value, TaskFailure> {
+    async fn call(
+        &self,
+        action: &str,
+        sync: bool,
+        request: Value,
+        submission: Submission,
+    ) -> Result<Value, TaskFailure> {
         self.0
-            .call(action, sync, request)
+            .call_reporting(action, sync, request, &|created| {
+                submission.report(created.clone())
+            })
             .await
             .map_err(|f| TaskFailure::new(f.error, f.cause))
     }

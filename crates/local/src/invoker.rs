@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mdlc_asl::{
     Clock as AslClock, Execution, ExecutionObserver, ExecutionOptions, ExecutionStatus, ItemStore,
-    StateMachine, TaskFailure, TaskInvoker, TaskRequest,
+    StateMachine, Submission, TaskFailure, TaskInvoker, TaskRequest,
 };
 use mdlc_core::{Dependencies, HandlerFailure};
 use mdlc_proc::PidBook;
@@ -54,9 +54,15 @@ where
 /// The Step Functions SageMaker service integrations (`arn:aws:states:::sagemaker:*`).
 #[async_trait]
 pub trait SageMakerBackend: Send + Sync {
-    /// Runs `action` (`createTrainingJob`, ...); with `sync`, waits for the job's end and returns
-    /// its Describe* response.
-    async fn call(&self, action: &str, sync: bool, request: Value) -> Result<Value, TaskFailure>;
+    /// Runs `action` (`createTrainingJob`, ...); with `sync`, reports the Create* response as
+    /// the Task's `submission`, waits for the job's end and returns its Describe* response.
+    async fn call(
+        &self,
+        action: &str,
+        sync: bool,
+        request: Value,
+        submission: Submission,
+    ) -> Result<Value, TaskFailure>;
 }
 
 /// How executions started by the invoker run.
@@ -629,6 +635,7 @@ impl LocalInvoker {
         &self,
         action_part: &str,
         params: Value,
+        submission: Submission,
     ) -> Result<Value, TaskFailure> {
         let (action, suffix) = match action_part.split_once('.') {
             Some((a, s)) => (a, Some(s)),
@@ -653,7 +660,7 @@ impl LocalInvoker {
             )
         })?;
         tracing::info!(target: "mdlc::sagemaker", action, sync, "SageMaker call");
-        backend.call(action, sync, params).await
+        backend.call(action, sync, params, submission).await
     }
 
     async fn start_execution(
@@ -661,6 +668,7 @@ impl LocalInvoker {
         pattern: &str,
         params: Value,
         context: &Value,
+        submission: &Submission,
     ) -> Result<Value, TaskFailure> {
         let arn = params
             .get("StateMachineArn")
@@ -747,6 +755,10 @@ impl LocalInvoker {
                 Ok(json!({"ExecutionArn": execution_arn, "StartDate": start.timestamp_millis()}))
             }
             ".sync" | ".sync:2" => {
+                // the Task's TaskSubmitted event: StartExecution's answer
+                submission.report(
+                    json!({"ExecutionArn": execution_arn, "StartDate": start.timestamp_millis()}),
+                );
                 let execution = Box::pin(self.run_started(started, &machine, input.clone(), None))
                     .await
                     .map_err(journal_failure)?;
@@ -993,11 +1005,18 @@ impl TaskInvoker for LocalInvoker {
                 .await;
         }
         if let Some(action) = resource.strip_prefix(SAGEMAKER_PREFIX) {
-            return self.invoke_sagemaker(action, request.parameters).await;
+            return self
+                .invoke_sagemaker(action, request.parameters, request.submission)
+                .await;
         }
         if let Some(pattern) = resource.strip_prefix(START_EXECUTION) {
             return self
-                .start_execution(pattern, request.parameters, &request.context)
+                .start_execution(
+                    pattern,
+                    request.parameters,
+                    &request.context,
+                    &request.submission,
+                )
                 .await;
         }
         if resource == crate::events::PUT_EVENTS_RESOURCE {

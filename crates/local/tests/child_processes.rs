@@ -29,6 +29,7 @@ fn request(timeout_seconds: u64) -> TaskRequest {
         state_machine_name: "m".into(),
         timeout_seconds: Some(timeout_seconds),
         heartbeat_seconds: None,
+        submission: mdlc_asl::Submission::none(),
     }
 }
 

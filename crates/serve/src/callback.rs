@@ -8,7 +8,8 @@
 //! child execution (`arn:aws:states:::states:startExecution.waitForTaskToken`) is started, all
 //! through the inner invoker; other services (SNS, EventBridge, ...) have no local
 //! endpoint, so nothing is sent and a client reads the token from the TaskScheduled event's
-//! parameters — and waits for the answer.
+//! parameters — and waits for the answer. The send's response (none, `{}`, when nothing is sent)
+//! is reported as the Task's submission (its `TaskSubmitted` event, as AWS records it).
 //! Every other resource goes to the inner invoker unchanged.
 //!
 //! A token belongs to its execution: once the execution is no longer RUNNING (stopped, and so
@@ -177,10 +178,15 @@ impl TaskInvoker for CallbackInvoker {
                 )
             })?;
         let (rx, _registration) = self.tokens.register(&token, &self.execution);
+        let submission = request.submission.clone();
         if SENT_CALLBACKS.contains(&request.resource.as_str()) {
-            // the send's own result is not the task's: the answer to the token is; a refused
-            // send fails the Task
-            self.inner.invoke(request).await?;
+            // the send's own result is not the task's: the answer to the token is; it is the
+            // TaskSubmitted event's output, and a refused send fails the Task
+            let sent = self.inner.invoke(request).await?;
+            submission.report(sent);
+        } else {
+            // nothing is sent, so the submission has no response to show
+            submission.report(Value::Object(Default::default()));
         }
         match rx.await {
             Ok(answer) => answer,

@@ -5,7 +5,8 @@
 //!
 //! - no suffix (request-response): the Task's result is StartExecution's answer, `ExecutionArn`
 //!   and `StartDate`;
-//! - `.sync`: the Task waits for the child and its result is DescribeExecution's answer with the
+//! - `.sync`: StartExecution's answer is reported as the Task's submission (its `TaskSubmitted`
+//!   event); the Task waits for the child and its result is DescribeExecution's answer with the
 //!   `Input` and `Output` as JSON text; `.sync:2`: the same with `Input` and `Output` as JSON;
 //!   a child that does not succeed fails the Task with `States.TaskFailed`, that answer (with
 //!   `Error` and `Cause`) as the cause; a parent stopped while it waits stops the child;
@@ -79,12 +80,15 @@ impl TaskInvoker for NestedInvoker {
         let body = start_request(&request.parameters, &request.state_name)?;
         let (record, handle) =
             (self.start)(&app, &body, !pattern.is_empty()).map_err(|e| service_failure(&e))?;
+        let started = json!({
+            "ExecutionArn": record.execution_arn,
+            "StartDate": millis(record.start_date),
+        });
         let Some(json_output) = sync else {
-            return Ok(json!({
-                "ExecutionArn": record.execution_arn,
-                "StartDate": millis(record.start_date),
-            }));
+            return Ok(started);
         };
+        // the Task's TaskSubmitted event: StartExecution's answer
+        request.submission.report(started);
         let guard = StopOnDrop {
             app: Arc::downgrade(&app),
             arn: record.execution_arn.clone(),

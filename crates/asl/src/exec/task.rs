@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use futures::future::Either;
 use serde_json::{Value, json};
 
 use super::Run;
 use super::eval::{FieldInput, dyn_u64};
 use super::failure::{Failure, check_state_input, compact, runtime};
 use super::types::StateRun;
-use crate::api::{TaskFailure, TaskRequest};
+use crate::api::{Submission, TaskFailure, TaskRequest};
 use crate::limits::{
     MAX_PAYLOAD_BYTES, MAX_SECONDS_FIELD, PayloadError, check_payload, data_limit_cause,
 };
@@ -30,14 +31,24 @@ impl Run<'_> {
         let context = self.context(sr, token);
         let rtype = resource_type(&t.resource);
         check_state_input(sr, &params)?;
-        self.event(prev, "TaskScheduled", || {
-            json!({"resource": t.resource, "resourceType": rtype, "region": self.opts.region, "parameters": compact(&params), "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat})
-        });
-        self.event(
-            prev,
-            "TaskStarted",
-            || json!({"resource": t.resource, "resourceType": rtype}),
-        );
+        let names = EventNames::of(&t.resource);
+        let (resource, kind) = (&names.resource, &names.resource_type);
+        if names.lambda_function {
+            self.event(prev, "LambdaFunctionScheduled", || {
+                json!({"resource": resource, "input": compact(&params), "timeoutInSeconds": timeout})
+            });
+            self.event(prev, "LambdaFunctionStarted", || Value::Null);
+        } else {
+            self.event(prev, "TaskScheduled", || {
+                json!({"resource": resource, "resourceType": kind, "region": self.opts.region, "parameters": compact(&params), "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat})
+            });
+            self.event(
+                prev,
+                "TaskStarted",
+                || json!({"resource": resource, "resourceType": kind}),
+            );
+        }
+        let (submission, mut submitted) = Submission::channel();
         let request = TaskRequest {
             resource: t.resource.clone(),
             parameters: params,
@@ -46,23 +57,65 @@ impl Run<'_> {
             state_machine_name: self.opts.state_machine_name.clone(),
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
+            submission,
         };
-        let res = self
-            .invoke(request, timeout, heartbeat)
-            .await
-            .and_then(|v| check_task_result(&t.resource, &rtype, v));
+        let on_submitted = |prev: &mut u64, response: Value| {
+            self.event(prev, "TaskSubmitted", || {
+                json!({"resource": resource, "resourceType": kind, "output": compact(&response)})
+            });
+        };
+        // TaskSubmitted is recorded when the invoker reports it, while the Task still runs
+        let invocation = self.invoke(request, timeout, heartbeat);
+        futures::pin_mut!(invocation);
+        let res = match futures::future::select(invocation, &mut submitted).await {
+            Either::Left((res, _)) => {
+                // reported just before the invoker returned
+                if let Ok(Some(response)) = submitted.try_recv() {
+                    on_submitted(prev, response);
+                }
+                res
+            }
+            Either::Right((report, invocation)) => {
+                if let Ok(response) = report {
+                    on_submitted(prev, response);
+                }
+                invocation.await
+            }
+        };
+        let res = res.and_then(|v| check_task_result(&t.resource, &rtype, v));
         match res {
+            Ok(v) if names.lambda_function => {
+                self.event(
+                    prev,
+                    "LambdaFunctionSucceeded",
+                    || json!({"output": compact(&v)}),
+                );
+                Ok(v)
+            }
             Ok(v) => {
-                self.event(prev, "TaskSucceeded", || json!({"resource": t.resource, "resourceType": rtype, "output": compact(&v)}));
+                self.event(
+                    prev,
+                    "TaskSucceeded",
+                    || json!({"resource": resource, "resourceType": kind, "output": compact(&v)}),
+                );
                 Ok(v)
             }
             Err(e) => {
-                let ty = if e.error == "States.Timeout" || e.error == "States.HeartbeatTimeout" {
-                    "TaskTimedOut"
-                } else {
-                    "TaskFailed"
+                let timed_out = e.error == "States.Timeout" || e.error == "States.HeartbeatTimeout";
+                let ty = match (names.lambda_function, timed_out) {
+                    (true, true) => "LambdaFunctionTimedOut",
+                    (true, false) => "LambdaFunctionFailed",
+                    (false, true) => "TaskTimedOut",
+                    (false, false) => "TaskFailed",
                 };
-                self.event(prev, ty, || json!({"resource": t.resource, "resourceType": rtype, "error": e.error, "cause": e.cause}));
+                self.event(prev, ty, || {
+                    let mut d = json!({"error": e.error, "cause": e.cause});
+                    if !names.lambda_function {
+                        d["resource"] = json!(resource);
+                        d["resourceType"] = json!(kind);
+                    }
+                    d
+                });
                 Err(Failure::new(&e.error, e.cause))
             }
         }
@@ -146,6 +199,51 @@ fn check_task_result(resource: &str, resource_type: &str, v: Value) -> Result<Va
     }
 }
 
+/// How a Task's resource is named in its history events, as AWS names it.
+#[derive(Debug, PartialEq, Eq)]
+struct EventNames {
+    /// A service integration's action with its pattern (`invoke`, `sendMessage.waitForTaskToken`,
+    /// `startExecution.sync:2`, `listBuckets`); any other resource's ARN.
+    resource: String,
+    /// The integration's service (`lambda`, `sqs`, `states`, `aws-sdk:s3`); for any other
+    /// resource the service of its ARN.
+    resource_type: String,
+    /// A Lambda function ARN as the resource: AWS records `LambdaFunction…` events for it, not
+    /// `Task…` ones.
+    lambda_function: bool,
+}
+
+impl EventNames {
+    fn of(resource: &str) -> EventNames {
+        let parts: Vec<&str> = resource.splitn(6, ':').collect();
+        // arn:<partition>:states:::<service>:<action> (aws-sdk:<service>:<action>)
+        if let ["arn", _, "states", "", "", rest] = parts.as_slice() {
+            let (service, action) = match rest.strip_prefix("aws-sdk:") {
+                Some(sdk) => match sdk.split_once(':') {
+                    Some((service, action)) => (format!("aws-sdk:{service}"), action),
+                    None => ("aws-sdk".to_string(), sdk),
+                },
+                None => match rest.split_once(':') {
+                    Some((service, action)) => (service.to_string(), action),
+                    None => (rest.to_string(), *rest),
+                },
+            };
+            return EventNames {
+                resource: action.to_string(),
+                resource_type: service,
+                lambda_function: false,
+            };
+        }
+        let service = parts.get(2).copied().unwrap_or("unknown");
+        EventNames {
+            resource: resource.to_string(),
+            resource_type: service.to_string(),
+            lambda_function: service == "lambda"
+                && parts.get(5).is_some_and(|r| r.starts_with("function:")),
+        }
+    }
+}
+
 fn resource_type(resource: &str) -> String {
     // arn:aws:states:::lambda:invoke -> lambda ; arn:aws:lambda:...:function:x -> lambda
     let parts: Vec<&str> = resource.split(':').collect();
@@ -159,6 +257,46 @@ fn resource_type(resource: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(resource: &str) -> (String, String, bool) {
+        let n = EventNames::of(resource);
+        (n.resource, n.resource_type, n.lambda_function)
+    }
+
+    #[test]
+    fn event_names_are_the_action_and_service_of_an_integration() {
+        let cases = [
+            ("arn:aws:states:::lambda:invoke", "invoke", "lambda"),
+            (
+                "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "sendMessage.waitForTaskToken",
+                "sqs",
+            ),
+            (
+                "arn:aws:states:::states:startExecution.sync:2",
+                "startExecution.sync:2",
+                "states",
+            ),
+            (
+                "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "createTrainingJob.sync",
+                "sagemaker",
+            ),
+            (
+                "arn:aws:states:::aws-sdk:s3:listBuckets",
+                "listBuckets",
+                "aws-sdk:s3",
+            ),
+            ("arn:aws-cn:states:::sns:publish", "publish", "sns"),
+        ];
+        for (arn, resource, kind) in cases {
+            assert_eq!(names(arn), (resource.into(), kind.into(), false), "{arn}");
+        }
+        let f = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        assert_eq!(names(f), (f.into(), "lambda".into(), true));
+        let a = "arn:aws:states:us-east-1:123456789012:activity:a";
+        assert_eq!(names(a), (a.into(), "states".into(), false));
+    }
 
     #[test]
     fn resource_types() {

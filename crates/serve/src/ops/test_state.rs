@@ -669,7 +669,12 @@ fn caught_error(execution: &Execution, call: Option<&Call>) -> Option<(String, S
         .find(|e| {
             matches!(
                 e.event_type.as_str(),
-                "TaskFailed" | "TaskTimedOut" | "MapStateFailed" | "ParallelStateFailed"
+                "TaskFailed"
+                    | "TaskTimedOut"
+                    | "LambdaFunctionFailed"
+                    | "LambdaFunctionTimedOut"
+                    | "MapStateFailed"
+                    | "ParallelStateFailed"
             )
         })
         .map(|e| {
