@@ -74,6 +74,121 @@ pub struct HistoryEvent {
 /// Sees each history event as it happens (progress display).
 pub trait ExecutionObserver: Send + Sync {
     fn on_event(&self, event: &HistoryEvent);
+
+    /// A Distributed Map's Map Run, when it starts and when it ends, with its child executions
+    /// and their histories (which are not part of this execution's history).
+    fn on_map_run(&self, _run: &MapRunReport) {}
+}
+
+/// A Distributed Map's Map Run, as the engine reports it to the [`ExecutionObserver`]: the
+/// run as DescribeMapRun shows it and its child executions as DescribeExecution and
+/// GetExecutionHistory show them (the parent's history holds only `MapRunStarted` and
+/// `MapRunSucceeded`/`MapRunFailed`). Reported once when it starts (`RUNNING`, every item
+/// pending, no children) and once when it ends (`SUCCEEDED` or `FAILED`, with every child
+/// started).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapRunReport {
+    /// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`.
+    pub map_run_arn: String,
+    /// The execution whose Map state started the run.
+    pub execution_arn: String,
+    /// The children's state machine:
+    /// `arn:aws:states:<region>:<account>:stateMachine:<machine>/<label>`.
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `ABORTED`.
+    pub status: String,
+    pub start_date: DateTime<Utc>,
+    pub stop_date: Option<DateTime<Utc>>,
+    /// `MaxConcurrency` (0: no limit).
+    pub max_concurrency: u64,
+    /// `ToleratedFailurePercentage` (0 unless set).
+    pub tolerated_failure_percentage: f64,
+    /// `ToleratedFailureCount` (0 unless set).
+    pub tolerated_failure_count: u64,
+    /// How many items the children process (with an ItemBatcher, a child processes a batch).
+    pub total_items: u64,
+    /// How many child executions the run starts (one per item or batch).
+    pub total_executions: u64,
+    /// The children started so far, in the order of their items; a child that was running
+    /// when the run failed is `ABORTED`.
+    pub children: Vec<ChildExecution>,
+}
+
+/// One child execution of a Map Run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChildExecution {
+    /// `arn:aws:states:<region>:<account>:execution:<machine>/<label>:<name>`.
+    pub execution_arn: String,
+    /// A UUID.
+    pub name: String,
+    /// The item's index (the batch's, with an ItemBatcher).
+    pub index: u64,
+    /// How many items it processes (1, or its batch's size).
+    pub items: u64,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_date: DateTime<Utc>,
+    pub stop_date: Option<DateTime<Utc>>,
+    /// Its own history, `ExecutionStarted` first (empty unless the parent has an observer).
+    pub history: Vec<HistoryEvent>,
+}
+
+/// DescribeMapRun's `itemCounts` or `executionCounts`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapRunCounts {
+    pub pending: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    pub aborted: u64,
+    pub total: u64,
+    /// The children whose results are part of the Map's result (those that succeeded).
+    pub results_written: u64,
+}
+
+impl MapRunReport {
+    /// `executionCounts`: children by status; those not started are pending.
+    pub fn execution_counts(&self) -> MapRunCounts {
+        self.counts(self.total_executions, |_| 1)
+    }
+
+    /// `itemCounts`: the items of the children by status; items of children not started are
+    /// pending.
+    pub fn item_counts(&self) -> MapRunCounts {
+        self.counts(self.total_items, |c| c.items)
+    }
+
+    fn counts(&self, total: u64, weight: impl Fn(&ChildExecution) -> u64) -> MapRunCounts {
+        let mut c = MapRunCounts {
+            total,
+            ..MapRunCounts::default()
+        };
+        let mut started = 0;
+        for child in &self.children {
+            let w = weight(child);
+            started += w;
+            match child.status.as_str() {
+                "RUNNING" => c.running += w,
+                "SUCCEEDED" => {
+                    c.succeeded += w;
+                    c.results_written += w;
+                }
+                "FAILED" => c.failed += w,
+                "TIMED_OUT" => c.timed_out += w,
+                _ => c.aborted += w,
+            }
+        }
+        c.pending = total.saturating_sub(started);
+        c
+    }
 }
 
 /// What a Task state asks its invoker to run.

@@ -28,18 +28,13 @@ fn eval_params(
     }
 }
 
-/// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<map run id>`, as AWS names a
-/// Map Run: the state's `Label`, or a UUID without one.
-fn map_run_arn(o: &ExecutionOptions, sr: &StateRun<'_>, map_run_id: &str) -> String {
+/// The label of a Map Run's ARN: the state's `Label`, or a UUID without one.
+fn map_run_label(sr: &StateRun<'_>) -> String {
     let label = match &sr.st.kind {
         Kind::Map(m) => m.label.clone(),
         _ => None,
     };
-    let label = label.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    format!(
-        "arn:aws:states:{}:{}:mapRun:{}/{label}:{map_run_id}",
-        o.region, o.account, o.state_machine_name
-    )
+    label.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 fn s3_failure(e: crate::ItemStoreError) -> Failure {
@@ -329,25 +324,54 @@ pub(crate) async fn write_results(
 }
 
 /// A Distributed Map's Map Run (its ARN is in the parent's `MapRunStarted` event and in the
-/// results written).
+/// results written): `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`, as AWS
+/// names it, and its children's names: state machine `...:stateMachine:<machine>/<label>`,
+/// executions `...:execution:<machine>/<label>:<name>`.
 pub(crate) struct MapRun {
     map_run_id: String,
     map_run_arn: String,
     state_machine_arn: String,
+    /// `<machine>/<label>`.
+    labelled: String,
+    region: String,
+    account: String,
 }
 
 impl MapRun {
     pub(crate) fn new(opts: &ExecutionOptions, sr: &StateRun<'_>) -> MapRun {
         let map_run_id = uuid::Uuid::new_v4().to_string();
+        let labelled = format!("{}/{}", opts.state_machine_name, map_run_label(sr));
         MapRun {
-            map_run_arn: map_run_arn(opts, sr, &map_run_id),
+            map_run_arn: format!(
+                "arn:aws:states:{}:{}:mapRun:{labelled}:{map_run_id}",
+                opts.region, opts.account
+            ),
             map_run_id,
             state_machine_arn: opts.state_machine_arn(),
+            labelled,
+            region: opts.region.clone(),
+            account: opts.account.clone(),
         }
     }
 
     pub(crate) fn arn(&self) -> &str {
         &self.map_run_arn
+    }
+
+    /// The children's state machine ARN.
+    pub(crate) fn child_machine_arn(&self) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            self.region, self.account, self.labelled
+        )
+    }
+
+    /// The ARN of the child execution `name`.
+    pub(crate) fn child_execution_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:execution:{}:{name}",
+            self.region, self.account, self.labelled
+        )
     }
 }
 

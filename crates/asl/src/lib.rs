@@ -30,9 +30,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use api::{
-    BoxFuture, Clock, Execution, ExecutionObserver, ExecutionOptions, ExecutionStatus,
-    HistoryEvent, ItemStore, ItemStoreError, NoInvoker, RealClock, StoredObject, Submission,
-    TaskFailure, TaskInvoker, TaskRequest, VirtualClock,
+    BoxFuture, ChildExecution, Clock, Execution, ExecutionObserver, ExecutionOptions,
+    ExecutionStatus, HistoryEvent, ItemStore, ItemStoreError, MapRunCounts, MapRunReport,
+    NoInvoker, RealClock, StoredObject, Submission, TaskFailure, TaskInvoker, TaskRequest,
+    VirtualClock,
 };
 pub use error::{ValidationError, ValidationErrors};
 pub use limits::{ExecutionInputError, check_execution_input};

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 
@@ -17,6 +18,7 @@ use super::Run;
 use super::eval::{FieldInput, dyn_f64, dyn_u64, eval_ja, eval_jp, states_var};
 use super::failure::{Failure, compact, path_failure, query_error, runtime, unexpected_type};
 use super::types::{Env, Scope, StateRun};
+use crate::api::{ChildExecution, HistoryEvent, MapRunReport};
 use crate::distributed;
 use crate::model::{Graph, MapSpec, Ql};
 use crate::template::Template;
@@ -137,7 +139,7 @@ impl Run<'_> {
         limits.read_tolerance(sr, m, &at)?;
         let results = if m.distributed {
             let run = distributed::MapRun::new(self.opts, sr);
-            let results = self.run_map_run(sr, m, inputs, &run, prev, &limits).await?;
+            let results = self.run_map_run(m, inputs, &run, prev, &limits).await?;
             let out = Value::Array(results);
             return match &m.result_writer {
                 Some(w) => distributed::write_results(self.opts, sr, w, out, &run, &at).await,
@@ -151,11 +153,11 @@ impl Run<'_> {
     }
 
     /// A Distributed Map's Map Run: `MapRunStarted` (its ARN) and `MapRunSucceeded` or
-    /// `MapRunFailed` in this history; the iterations run as child executions, whose events
-    /// are not part of it (and see no variables of the parent).
+    /// `MapRunFailed` in this history; the iterations run as child executions, each with a
+    /// history of its own (reported with the run to the observer, [`MapRunReport`]), seeing no
+    /// variables of the parent.
     async fn run_map_run(
         &self,
-        sr: &StateRun<'_>,
         m: &MapSpec,
         inputs: Vec<Value>,
         run: &distributed::MapRun,
@@ -163,12 +165,15 @@ impl Run<'_> {
         limits: &MapLimits,
     ) -> Result<Vec<Value>, Failure> {
         let started = self.event(prev, "MapRunStarted", || json!({"mapRunArn": run.arn()}));
-        let children = self.child_executions();
-        let mut child_prev = 0;
-        let r = children
-            .run_iterations(sr, m, inputs, None, &mut child_prev, limits)
-            .await;
+        let tracker = MapRunTracker::new(self, m, &inputs, run, limits);
+        tracker.report(self, None);
+        let r = self.run_children(m, inputs, run, limits, &tracker).await;
         *prev = started;
+        let status = match &r {
+            Ok(_) => "SUCCEEDED",
+            Err(_) => "FAILED",
+        };
+        tracker.report(self, Some(status));
         match r {
             Ok(results) => {
                 self.event(prev, "MapRunSucceeded", || Value::Null);
@@ -187,6 +192,109 @@ impl Run<'_> {
                 Err(f)
             }
         }
+    }
+
+    /// The child executions of a Map Run, at most the concurrency limit at a time: each its own
+    /// run (its own history, transitions and history limit; the parent's context object, clock
+    /// and deadline), its record kept by `tracker`. The results in order, or the failure that
+    /// ends the run (tolerance as for an inline Map).
+    async fn run_children(
+        &self,
+        m: &MapSpec,
+        inputs: Vec<Value>,
+        run: &distributed::MapRun,
+        limits: &MapLimits,
+        tracker: &MapRunTracker,
+    ) -> Result<Vec<Value>, Failure> {
+        let total = inputs.len();
+        let mut opts = self.opts.clone();
+        opts.observer = None;
+        opts.record_history = tracker.histories;
+        let opts = &opts;
+        let children = inputs.into_iter().enumerate().map(|(i, input)| async move {
+            let name = uuid::Uuid::new_v4().to_string();
+            let arn = run.child_execution_arn(&name);
+            let items = match (&m.item_batcher, &input) {
+                (Some(_), Value::Object(o)) => o
+                    .get("Items")
+                    .and_then(Value::as_array)
+                    .map_or(0, |a| a.len() as u64),
+                _ => 1,
+            };
+            tracker.start(ChildExecution {
+                execution_arn: arn,
+                name,
+                index: i as u64,
+                items,
+                status: "RUNNING".into(),
+                input: input.clone(),
+                output: None,
+                error: None,
+                cause: None,
+                start_date: self.opts.clock.now(),
+                stop_date: None,
+                history: Vec::new(),
+            });
+            let mut child = self.child_executions();
+            child.opts = opts;
+            child.recording = tracker.histories;
+            let (result, history) = child.child_execution(&m.processor, input).await;
+            tracker.finish(i, &result, history, self.opts.clock.now());
+            let it = Iteration {
+                result,
+                end: 0,
+                inner_last: 0,
+            };
+            (i, it)
+        });
+        let mut child_prev = 0;
+        let results = self.drive(children, total, limits, &mut child_prev).await?;
+        Ok(results
+            .slots
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Null))
+            .collect())
+    }
+
+    /// One child execution: `ExecutionStarted`, the item processor, `ExecutionSucceeded`,
+    /// `ExecutionFailed` or `ExecutionTimedOut`; its result and history.
+    async fn child_execution(
+        self,
+        g: &Graph,
+        input: Value,
+    ) -> (Result<Value, Failure>, Vec<HistoryEvent>) {
+        let mut started = 0;
+        self.event(
+            &mut started,
+            "ExecutionStarted",
+            || json!({"input": input.clone(), "roleArn": self.opts.execution_role_arn()}),
+        );
+        let mut scope = Scope::child(None);
+        let mut prev = 0;
+        let r = self.run_graph(g, input, &mut scope, &mut prev).await;
+        if prev == 0 {
+            prev = started;
+        }
+        match &r {
+            Ok(out) => {
+                self.event(&mut prev, "ExecutionSucceeded", || json!({"output": out}));
+            }
+            Err(f) => {
+                let timed_out = f.terminal && f.error.as_deref() == Some("States.Timeout");
+                let ty = if timed_out {
+                    "ExecutionTimedOut"
+                } else {
+                    "ExecutionFailed"
+                };
+                self.event(
+                    &mut prev,
+                    ty,
+                    || json!({"error": f.error, "cause": f.cause}),
+                );
+            }
+        }
+        let history = self.events.into_inner().unwrap_or_else(|e| e.into_inner());
+        (r, history)
     }
 
     /// The items: read by the `ItemReader`, else the `ItemsPath` of the effective input
@@ -263,9 +371,8 @@ impl Run<'_> {
         }
     }
 
-    /// Runs the iterations, at most the concurrency limit at a time; each is polled once as it
-    /// starts, so one that finishes without waiting costs no scheduling. The results in order
-    /// (a tolerated failure as its error output), or the failure that ends the Map.
+    /// Runs the iterations ([`Run::drive`]). The results in order (a tolerated failure as its
+    /// error output), or the failure that ends the Map.
     ///
     /// History, as AWS records it: iteration k's `MapIterationStarted` points to the last event
     /// inside the iteration before it (the first to `MapStateStarted`, which `prev` names);
@@ -282,16 +389,40 @@ impl Run<'_> {
         limits: &MapLimits,
     ) -> Result<Vec<Value>, Failure> {
         let total = inputs.len();
-        let limit = limits.concurrency(total);
         let chain = AtomicU64::new(*prev);
         let name = &*sr.st.name;
         let chain_ref = &chain;
-        let mut iterations = inputs.into_iter().enumerate().map(|(i, input)| async move {
+        let iterations = inputs.into_iter().enumerate().map(|(i, input)| async move {
             let r = self
                 .iteration(name, &m.processor, i, input, parent, chain_ref)
                 .await;
             (i, r)
         });
+        let results = self.drive(iterations, total, limits, prev).await?;
+        let mut p = results.last_end;
+        *prev = p;
+        self.event(&mut p, "MapStateSucceeded", || Value::Null);
+        Ok(results
+            .slots
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Null))
+            .collect())
+    }
+
+    /// Runs `total` iterations, at most the concurrency limit at a time; each is polled once
+    /// as it starts, so one that finishes without waiting costs no scheduling. The results so
+    /// far, or the failure that ends the Map ([`Run::settle`]).
+    async fn drive<F>(
+        &self,
+        mut iterations: impl Iterator<Item = F>,
+        total: usize,
+        limits: &MapLimits,
+        prev: &mut u64,
+    ) -> Result<Results, Failure>
+    where
+        F: Future<Output = (usize, Iteration)>,
+    {
+        let limit = limits.concurrency(total);
         let mut results = Results {
             slots: vec![None; total],
             failures: 0,
@@ -309,14 +440,7 @@ impl Run<'_> {
             };
             self.settle(&mut results, i, r, total, limits, prev)?;
         }
-        let mut p = results.last_end;
-        *prev = p;
-        self.event(&mut p, "MapStateSucceeded", || Value::Null);
-        Ok(results
-            .slots
-            .into_iter()
-            .map(|v| v.unwrap_or(Value::Null))
-            .collect())
+        Ok(results)
     }
 
     /// One iteration: the item processor run on `input` in a scope of its own (below the
@@ -480,5 +604,108 @@ fn items_of_jsonata(
             };
             Err(unexpected_type(sr, &src, "Items", "array", &other))
         }
+    }
+}
+
+/// A Map Run's record while it runs: its children as they start and end, reported to the
+/// observer when the run starts and when it ends.
+struct MapRunTracker {
+    report: Mutex<MapRunReport>,
+    /// Whether the children keep their histories (there is an observer to report them to).
+    histories: bool,
+}
+
+impl MapRunTracker {
+    fn new(
+        parent: &Run<'_>,
+        m: &MapSpec,
+        inputs: &[Value],
+        run: &distributed::MapRun,
+        limits: &MapLimits,
+    ) -> Self {
+        let total_items = match &m.item_batcher {
+            Some(_) => inputs
+                .iter()
+                .map(|b| {
+                    b.get("Items")
+                        .and_then(Value::as_array)
+                        .map_or(0, |a| a.len() as u64)
+                })
+                .sum(),
+            None => inputs.len() as u64,
+        };
+        MapRunTracker {
+            report: Mutex::new(MapRunReport {
+                map_run_arn: run.arn().to_string(),
+                execution_arn: parent.exec_arn.clone(),
+                state_machine_arn: run.child_machine_arn(),
+                status: "RUNNING".into(),
+                start_date: parent.opts.clock.now(),
+                stop_date: None,
+                max_concurrency: limits.max_concurrency.unwrap_or(0),
+                tolerated_failure_percentage: limits.tolerated_percentage.unwrap_or(0.0),
+                tolerated_failure_count: limits.tolerated_count.map_or(0, |c| c.max(0.0) as u64),
+                total_items,
+                total_executions: inputs.len() as u64,
+                children: Vec::new(),
+            }),
+            histories: parent.opts.observer.is_some(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MapRunReport> {
+        self.report.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start(&self, child: ChildExecution) {
+        self.lock().children.push(child);
+    }
+
+    /// Records child `i`'s end.
+    fn finish(
+        &self,
+        i: usize,
+        result: &Result<Value, Failure>,
+        history: Vec<HistoryEvent>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let mut r = self.lock();
+        let Some(c) = r.children.iter_mut().find(|c| c.index == i as u64) else {
+            return;
+        };
+        match result {
+            Ok(out) => {
+                c.status = "SUCCEEDED".into();
+                c.output = Some(out.clone());
+            }
+            Err(f) => {
+                let timed_out = f.terminal && f.error.as_deref() == Some("States.Timeout");
+                c.status = if timed_out { "TIMED_OUT" } else { "FAILED" }.into();
+                c.error.clone_from(&f.error);
+                c.cause.clone_from(&f.cause);
+            }
+        }
+        c.stop_date = Some(at);
+        c.history = history;
+    }
+
+    /// Reports the run to the observer: as it starts (`None`) or as it ends with `status`
+    /// (children still running then are ABORTED: the run no longer waits for them).
+    fn report(&self, run: &Run<'_>, status: Option<&str>) {
+        let Some(o) = &run.opts.observer else {
+            return;
+        };
+        let now = run.opts.clock.now();
+        let mut r = self.lock();
+        if let Some(s) = status {
+            r.status = s.to_string();
+            r.stop_date = Some(now);
+            for c in r.children.iter_mut().filter(|c| c.status == "RUNNING") {
+                c.status = "ABORTED".into();
+                c.stop_date = Some(now);
+            }
+            r.children.sort_by_key(|c| c.index);
+        }
+        o.on_map_run(&r);
     }
 }
