@@ -112,9 +112,10 @@ async fn an_execution_runs_to_its_end_and_its_history_has_aws_shape() {
             "PassStateEntered",
             "PassStateExited",
             "TaskStateEntered",
-            "TaskScheduled",
-            "TaskStarted",
-            "TaskSucceeded",
+            // a Lambda function ARN as the Resource: AWS records LambdaFunction* events
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
             "TaskStateExited",
             "WaitStateEntered",
             "WaitStateExited",
@@ -133,12 +134,15 @@ async fn an_execution_runs_to_its_end_and_its_history_has_aws_shape() {
     );
     // the first state's Entered event points at 0, as AWS records it
     assert_eq!(history.events()[1].previous_event_id(), 0);
-    let task = &history.events()[6];
-    let details = task.task_succeeded_event_details().unwrap();
+    let scheduled = &history.events()[4];
+    let details = scheduled.lambda_function_scheduled_event_details().unwrap();
     assert_eq!(
-        (details.resource(), details.output()),
-        (DOUBLE, Some(r#"{"n":42}"#))
+        (details.resource(), details.input()),
+        (DOUBLE, Some(r#"{"n":21}"#))
     );
+    let task = &history.events()[6];
+    let details = task.lambda_function_succeeded_event_details().unwrap();
+    assert_eq!(details.output(), Some(r#"{"n":42}"#));
     let last = &history.events()[10];
     assert_eq!(
         last.execution_succeeded_event_details().unwrap().output(),

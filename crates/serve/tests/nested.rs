@@ -160,7 +160,7 @@ async fn nested_start_executions_are_executions_of_the_server_with_each_patterns
     assert_eq!(types.first(), Some(&&HistoryEventType::ExecutionStarted));
     assert_eq!(types.last(), Some(&&HistoryEventType::ExecutionSucceeded));
     assert!(
-        types.contains(&&HistoryEventType::TaskSucceeded),
+        types.contains(&&HistoryEventType::LambdaFunctionSucceeded),
         "{types:?}"
     );
 }
