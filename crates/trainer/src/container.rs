@@ -6,9 +6,9 @@
 //! reason to `output/failure` (as SageMaker reads it into `FailureReason`) and the program
 //! exits non-zero.
 
-use crate::dataset::{CsvError, Dataset, Layout, parse_csv};
+use crate::dataset::{CsvError, Dataset, Layout, READ_CHUNK_BYTES, read_csv_reader};
 use crate::fsio::write_atomically;
-use crate::gbdt::{RoundRecord, TrainError, train};
+use crate::gbdt::{RoundRecord, TrainError, train_owned};
 use crate::model::Model;
 use crate::params::{HyperparameterErrors, TrainParams};
 use serde_json::{Map, Value};
@@ -275,7 +275,8 @@ fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads every file of a channel directory (sorted, recursively, hidden files skipped).
+/// Reads every file of a channel directory (sorted, recursively, hidden files skipped), each
+/// streamed a chunk at a time into the data set's `f32` values (the text is never held whole).
 pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset, JobError> {
     let mut files = Vec::new();
     if dir.is_file() {
@@ -288,14 +289,20 @@ pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset
     }
     let mut data: Option<Dataset> = None;
     for f in &files {
-        let text = std::fs::read_to_string(f).map_err(|e| JobError::Channel {
+        let mut file = std::fs::File::open(f).map_err(|e| JobError::Channel {
             channel: channel.into(),
             message: format!("cannot read {}: {e}", f.display()),
         })?;
-        if text.trim().is_empty() {
+        let Some(ds) = read_csv_reader(
+            &mut file,
+            Layout::LabelFirst,
+            &f.display().to_string(),
+            READ_CHUNK_BYTES,
+            threads,
+        )?
+        else {
             continue;
-        }
-        let ds = parse_csv(&text, Layout::LabelFirst, &f.display().to_string(), threads)?;
+        };
         match data.as_mut() {
             None => data = Some(ds),
             Some(acc) => acc.append(ds).map_err(|m| JobError::Channel {
@@ -372,7 +379,9 @@ fn run_inner(paths: &ContainerPaths, log: &mut dyn Write) -> Result<JobSummary, 
     );
     let started = std::time::Instant::now();
     let quiet = params.verbosity == 0;
-    let outcome = train(&params, &train_set, validation.as_ref(), &mut |r| {
+    let train_rows = train_set.n_rows();
+    // By value: the raw training values are dropped once they are binned.
+    let outcome = train_owned(&params, train_set, validation.as_ref(), &mut |r| {
         if !quiet || r.round + 1 == params.num_round {
             let _ = writeln!(log, "{}", r.log_line());
         }
@@ -415,7 +424,7 @@ fn run_inner(paths: &ContainerPaths, log: &mut dyn Write) -> Result<JobSummary, 
         "rounds_run": outcome.rounds_run,
         "trees": outcome.model.trees.len(),
         "best_iteration": outcome.model.best_iteration,
-        "train_rows": train_set.n_rows(),
+        "train_rows": train_rows,
         "validation_rows": validation.as_ref().map_or(0, Dataset::n_rows),
         "train_seconds": train_seconds,
         "final_metrics": final_metrics,
@@ -440,7 +449,7 @@ fn run_inner(paths: &ContainerPaths, log: &mut dyn Write) -> Result<JobSummary, 
         model: outcome.model,
         history: outcome.history,
         rounds_run: outcome.rounds_run,
-        train_rows: train_set.n_rows(),
+        train_rows,
         validation_rows: validation.as_ref().map_or(0, Dataset::n_rows),
         train_seconds,
     })

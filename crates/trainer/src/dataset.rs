@@ -3,6 +3,7 @@
 //! Values are `f32` like XGBoost's. An empty field is a missing value (`NaN`) in a feature
 //! column; a label must be present and finite.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A dense, row-major matrix of features with one label per row.
@@ -105,6 +106,11 @@ impl Dataset {
         self.features.get(start..start + self.n_features)
     }
 
+    /// The labels, the feature values dropped.
+    pub fn into_labels(self) -> Vec<f32> {
+        self.labels
+    }
+
     /// Appends another data set with the same number of features.
     pub fn append(&mut self, other: Dataset) -> Result<(), String> {
         if self.labels.is_empty() && self.features.is_empty() {
@@ -138,6 +144,33 @@ impl Dataset {
             out.push('\n');
         }
         out
+    }
+}
+
+impl Dataset {
+    /// Writes the rows `i` with `keep(i)` as CSV to `out`, a row at a time, in the text
+    /// [`Dataset::to_csv`] gives them.
+    pub fn write_csv_rows(
+        &self,
+        out: &mut dyn std::io::Write,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> std::io::Result<()> {
+        let mut line = String::with_capacity(16 * (self.n_features + 1));
+        for (i, label) in self.labels.iter().enumerate() {
+            if !keep(i) {
+                continue;
+            }
+            line.clear();
+            push_value(&mut line, *label);
+            let start = i * self.n_features;
+            for v in &self.features[start..start + self.n_features] {
+                line.push(',');
+                push_value(&mut line, *v);
+            }
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
+        }
+        Ok(())
     }
 }
 
@@ -240,13 +273,125 @@ pub fn parse_csv(
     }
 }
 
-/// Reads and parses one CSV file.
+/// Reads and parses one CSV file, streaming (see [`read_csv_reader`]).
 pub fn read_csv_file(path: &Path, layout: Layout, threads: usize) -> Result<Dataset, CsvError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CsvError::Io {
+    let name = path.display().to_string();
+    let mut file = std::fs::File::open(path).map_err(|source| CsvError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_csv(&text, layout, &path.display().to_string(), threads)
+    read_csv_reader(&mut file, layout, &name, READ_CHUNK_BYTES, threads)?
+        .ok_or(CsvError::Empty { source_name: name })
+}
+
+/// The bytes of text [`read_csv_file`] reads at a time.
+pub const READ_CHUNK_BYTES: usize = 4 << 20;
+
+/// Reads CSV rows from `source` about `chunk` bytes at a time (plus the unfinished line carried
+/// over to the next chunk), parsing each chunk into the data set as it comes: what is held is
+/// the `f32` values and one chunk of text, never the whole text. Errors name `source_name` and
+/// the line counted from the start of the stream, as [`parse_csv`] of the whole text would.
+/// `Ok(None)` when the stream holds no rows.
+pub fn read_csv_reader(
+    source: &mut dyn Read,
+    layout: Layout,
+    source_name: &str,
+    chunk: usize,
+    threads: usize,
+) -> Result<Option<Dataset>, CsvError> {
+    let chunk = chunk.max(1);
+    let mut data: Option<Dataset> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk);
+    // lines of the stream before `buf`
+    let mut lines_before = 0usize;
+    let mut at_end = false;
+    while !at_end {
+        let before = buf.len();
+        buf.resize(before + chunk, 0);
+        let mut filled = before;
+        while filled < buf.len() {
+            match source.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    at_end = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(CsvError::Io {
+                        path: PathBuf::from(source_name),
+                        source,
+                    });
+                }
+            }
+        }
+        buf.truncate(filled);
+        let complete = if at_end {
+            buf.len()
+        } else {
+            match buf.iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => continue, // one line longer than a chunk: read on
+            }
+        };
+        let part = &buf[..complete];
+        let text = std::str::from_utf8(part).map_err(|e| CsvError::Malformed {
+            source_name: source_name.to_string(),
+            line: lines_before + count_newlines(&part[..e.valid_up_to()]) + 1,
+            message: "the line is not UTF-8 text".into(),
+        })?;
+        if !text.trim().is_empty() {
+            let ds = parse_csv(text, layout, source_name, threads).map_err(|e| match e {
+                CsvError::Malformed {
+                    source_name,
+                    line,
+                    message,
+                } => CsvError::Malformed {
+                    source_name,
+                    line: line + lines_before,
+                    message,
+                },
+                CsvError::ColumnCount {
+                    source_name,
+                    line,
+                    expected,
+                    found,
+                } => CsvError::ColumnCount {
+                    source_name,
+                    line: line + lines_before,
+                    expected,
+                    found,
+                },
+                other => other,
+            })?;
+            match data.as_mut() {
+                None => data = Some(ds),
+                Some(acc) if acc.n_features != ds.n_features => {
+                    let first_row = text
+                        .split_inclusive('\n')
+                        .position(|l| !l.trim().is_empty())
+                        .unwrap_or(0);
+                    return Err(CsvError::ColumnCount {
+                        source_name: source_name.to_string(),
+                        line: lines_before + first_row + 1,
+                        expected: acc.n_features,
+                        found: ds.n_features,
+                    });
+                }
+                Some(acc) => {
+                    acc.features.extend_from_slice(&ds.features);
+                    acc.labels.extend_from_slice(&ds.labels);
+                }
+            }
+        }
+        lines_before += count_newlines(part);
+        buf.drain(..complete);
+    }
+    Ok(data.filter(|d| d.n_rows() > 0))
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 struct Chunk {
@@ -442,6 +587,97 @@ mod tests {
         assert_eq!(a, b);
         let again = parse_csv(&a.to_csv(), Layout::LabelFirst, "a", 2).unwrap();
         assert_eq!(a, again);
+    }
+
+    fn numbered_rows(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("{},{}.25,,{}\n", i % 3, i, i * 7))
+            .collect()
+    }
+
+    #[test]
+    fn given_a_stream_read_in_chunks_when_parsed_then_the_rows_of_the_whole_text() {
+        let text = numbered_rows(700);
+        let whole = parse_csv(&text, Layout::LabelFirst, "w", 1).unwrap();
+        for chunk in [1, 5, 64, 4096, 1 << 20] {
+            for threads in [1, 3] {
+                let mut src = text.as_bytes();
+                let ds = read_csv_reader(&mut src, Layout::LabelFirst, "s", chunk, threads)
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(ds.labels(), whole.labels(), "chunk {chunk}");
+                assert_eq!(ds.to_csv(), whole.to_csv(), "chunk {chunk}");
+            }
+        }
+        let mut blank: &[u8] = b"\n \n";
+        assert!(
+            read_csv_reader(&mut blank, Layout::LabelFirst, "b", 2, 1)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn given_a_bad_row_in_a_later_chunk_when_streamed_then_the_line_counts_from_the_start() {
+        let mut text = numbered_rows(300);
+        text.push_str("1,x,2,3\n");
+        let mut src = text.as_bytes();
+        let err = read_csv_reader(&mut src, Layout::LabelFirst, "t.csv", 100, 2).unwrap_err();
+        assert!(
+            matches!(&err, CsvError::Malformed { line: 301, source_name, .. } if source_name == "t.csv"),
+            "{err}"
+        );
+        let mut text = numbered_rows(300);
+        text.push_str("\n1,2\n");
+        let mut src = text.as_bytes();
+        let err = read_csv_reader(&mut src, Layout::LabelFirst, "t.csv", 100, 1).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CsvError::ColumnCount {
+                    line: 302,
+                    expected: 3,
+                    found: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn given_a_file_when_read_then_it_streams_to_the_same_rows_and_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        let text = numbered_rows(50);
+        std::fs::write(&path, &text).unwrap();
+        let ds = read_csv_file(&path, Layout::LabelFirst, 2).unwrap();
+        // (NaN != NaN, so the rows are compared as text)
+        assert_eq!(ds.n_rows(), 50);
+        assert_eq!(ds.to_csv(), text);
+        assert_eq!(
+            ds.to_csv(),
+            parse_csv(&text, Layout::LabelFirst, "x", 1)
+                .unwrap()
+                .to_csv()
+        );
+        std::fs::write(&path, "\n").unwrap();
+        let err = read_csv_file(&path, Layout::LabelFirst, 1).unwrap_err();
+        assert!(matches!(err, CsvError::Empty { .. }), "{err}");
+        assert!(err.to_string().contains("d.csv"), "{err}");
+    }
+
+    #[test]
+    fn given_rows_written_a_row_at_a_time_then_the_text_is_to_csv_of_those_rows() {
+        let ds = parse_csv(&numbered_rows(20), Layout::LabelFirst, "x", 1).unwrap();
+        let mut all = Vec::new();
+        ds.write_csv_rows(&mut all, &|_| true).unwrap();
+        assert_eq!(String::from_utf8(all).unwrap(), ds.to_csv());
+        let mut even = Vec::new();
+        ds.write_csv_rows(&mut even, &|i| i % 2 == 0).unwrap();
+        let expected: String = ds.to_csv().split_inclusive('\n').step_by(2).collect();
+        assert_eq!(String::from_utf8(even).unwrap(), expected);
+        assert_eq!(expected.lines().count(), 10);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::model::{Model, Tree, sigmoid};
 use crate::params::{Objective, TrainParams};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::borrow::Cow;
 
 /// The bin code of a missing value.
 pub const MISSING_BIN: u8 = 255;
@@ -220,6 +221,27 @@ pub fn train(
     validation: Option<&Dataset>,
     on_round: &mut dyn FnMut(&RoundRecord),
 ) -> Result<TrainOutcome, TrainError> {
+    train_impl(params, Cow::Borrowed(train), validation, on_round)
+}
+
+/// [`train`] taking the training set by value: its raw feature values are dropped as soon as
+/// they are binned, so training holds the bin codes (one byte per value) instead of the `f32`
+/// values (four). The model is the same as [`train`]'s.
+pub fn train_owned(
+    params: &TrainParams,
+    train: Dataset,
+    validation: Option<&Dataset>,
+    on_round: &mut dyn FnMut(&RoundRecord),
+) -> Result<TrainOutcome, TrainError> {
+    train_impl(params, Cow::Owned(train), validation, on_round)
+}
+
+fn train_impl(
+    params: &TrainParams,
+    train: Cow<'_, Dataset>,
+    validation: Option<&Dataset>,
+    on_round: &mut dyn FnMut(&RoundRecord),
+) -> Result<TrainOutcome, TrainError> {
     let n = train.n_rows();
     let nf = train.n_features();
     if n == 0 || nf == 0 {
@@ -238,7 +260,7 @@ pub fn train(
         return Err(TrainError::EarlyStoppingWithoutValidation);
     }
     if params.objective == Objective::Logistic {
-        let sets = std::iter::once(("train", train)).chain(validation.map(|v| ("validation", v)));
+        let sets = std::iter::once(("train", &*train)).chain(validation.map(|v| ("validation", v)));
         for (channel, ds) in sets {
             if let Some((row, &label)) = ds
                 .labels()
@@ -255,9 +277,14 @@ pub fn train(
         }
     }
     let threads = params.nthread.max(1);
-    let cuts = BinCuts::compute(train, params.max_bin, threads);
-    let bins = cuts.bin_matrix(train, threads);
-    let labels = train.labels();
+    let cuts = BinCuts::compute(&train, params.max_bin, threads);
+    let bins = cuts.bin_matrix(&train, threads);
+    // From here on only the bins and the labels are read.
+    let labels: Cow<'_, [f32]> = match train {
+        Cow::Owned(ds) => Cow::Owned(ds.into_labels()),
+        Cow::Borrowed(ds) => Cow::Borrowed(ds.labels()),
+    };
+    let labels: &[f32] = &labels;
     let base_score = params.base_score.unwrap_or_else(|| {
         let mean = labels.iter().map(|&y| f64::from(y)).sum::<f64>() / n as f64;
         match params.objective {
@@ -1208,6 +1235,21 @@ mod tests {
             l.push(y + rng.random::<f32>() * 0.1);
         }
         Dataset::from_parts(5, f, l).unwrap()
+    }
+
+    #[test]
+    fn given_the_training_set_by_value_when_training_then_the_same_model_and_history() {
+        let d = synthetic(5_000, 2);
+        let v = synthetic(1_000, 3);
+        let mut p = TrainParams::new(8);
+        p.subsample = 0.7;
+        p.max_depth = 4;
+        p.nthread = 2;
+        let a = train(&p, &d, Some(&v), &mut |_| {}).unwrap();
+        let b = train_owned(&p, d.clone(), Some(&v), &mut |_| {}).unwrap();
+        assert_eq!(a.model, b.model);
+        assert_eq!(a.history, b.history);
+        assert_eq!(b.model.trees.len(), 8);
     }
 
     #[test]

@@ -11,10 +11,11 @@
 use crate::container::{DEFAULT_ROOT, JobError, ROOT_ENV, read_channel};
 use crate::data::Problem;
 use crate::dataset::Dataset;
-use crate::fsio::write_atomically;
+use crate::fsio::{replace_file_with, temp_sibling, write_atomically};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Errors of the preprocessing functions.
@@ -44,13 +45,37 @@ pub fn split(
     seed: u64,
     stratify: bool,
 ) -> Result<(Dataset, Dataset), PreprocessError> {
+    let in_train = split_mask(ds.labels(), train_ratio, seed, stratify)?;
+    let nf = ds.n_features();
+    let mut parts = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
+    for (i, &t) in in_train.iter().enumerate() {
+        let part = &mut parts[usize::from(!t)];
+        if let Some(row) = ds.row(i) {
+            part.0.extend_from_slice(row);
+            part.1.push(ds.labels()[i]);
+        }
+    }
+    let [(tf, tl), (vf, vl)] = parts;
+    Ok((
+        Dataset::from_rows_unchecked(nf, tf, tl),
+        Dataset::from_rows_unchecked(nf, vf, vl),
+    ))
+}
+
+/// Which rows [`split`] sends to train (`true`) and which to validation, from the labels only.
+pub fn split_mask(
+    labels: &[f32],
+    train_ratio: f64,
+    seed: u64,
+    stratify: bool,
+) -> Result<Vec<bool>, PreprocessError> {
     if !(train_ratio > 0.0 && train_ratio < 1.0) {
         return Err(PreprocessError::BadRatio(train_ratio));
     }
-    let n = ds.n_rows();
+    let n = labels.len();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
-    for (i, &y) in ds.labels().iter().enumerate() {
+    for (i, &y) in labels.iter().enumerate() {
         let key = if stratify { y.to_bits() } else { 0 };
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(i),
@@ -76,20 +101,7 @@ pub fn split(
             ratio: train_ratio,
         });
     }
-    let nf = ds.n_features();
-    let mut parts = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
-    for (i, &t) in in_train.iter().enumerate() {
-        let part = &mut parts[usize::from(!t)];
-        if let Some(row) = ds.row(i) {
-            part.0.extend_from_slice(row);
-            part.1.push(ds.labels()[i]);
-        }
-    }
-    let [(tf, tl), (vf, vl)] = parts;
-    Ok((
-        Dataset::from_rows_unchecked(nf, tf, tl),
-        Dataset::from_rows_unchecked(nf, vf, vl),
-    ))
+    Ok(in_train)
 }
 
 pub use mdlc_stats::ColumnBins;
@@ -266,30 +278,58 @@ fn processing_inner(cfg: &ProcessingConfig) -> Result<ProcessingSummary, Preproc
             });
         }
     }
-    let (train, validation) = split(&data, cfg.train_ratio, cfg.seed, problem == Problem::Binary)?;
+    // The split is decided from the labels; each side's rows are then written straight from
+    // the parsed values to its file, so no copy of either side (values or text) is made.
+    let in_train = split_mask(
+        data.labels(),
+        cfg.train_ratio,
+        cfg.seed,
+        problem == Problem::Binary,
+    )?;
+    let train_rows = in_train.iter().filter(|&&t| t).count();
     let prof = profile(&data, problem, cfg.bins);
-    let outputs = [
-        (cfg.train_output.join("train.csv"), train.to_csv()),
-        (
-            cfg.validation_output.join("validation.csv"),
-            validation.to_csv(),
-        ),
-        (
-            cfg.profile_output.join("profile.json"),
-            serde_json::to_string_pretty(&prof).unwrap_or_default(),
-        ),
-    ];
     let mut written = Vec::new();
-    for (path, text) in outputs {
-        write_file(&path, &text)?;
+    for (path, side) in [
+        (cfg.train_output.join("train.csv"), true),
+        (cfg.validation_output.join("validation.csv"), false),
+    ] {
+        write_file_with(&path, |out| {
+            data.write_csv_rows(out, &|i| in_train.get(i) == Some(&side))
+        })?;
         written.push(path);
     }
+    let path = cfg.profile_output.join("profile.json");
+    write_file(
+        &path,
+        &serde_json::to_string_pretty(&prof).unwrap_or_default(),
+    )?;
+    written.push(path);
     Ok(ProcessingSummary {
         problem,
-        train_rows: train.n_rows(),
-        validation_rows: validation.n_rows(),
+        train_rows,
+        validation_rows: data.n_rows() - train_rows,
         written,
     })
+}
+
+/// Writes `path` through a temp file, its content streamed by `fill` through a buffer.
+fn write_file_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), PreprocessError> {
+    let err = |source| PreprocessError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    replace_file_with(&temp_sibling(path), path, |file| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        fill(&mut out)?;
+        out.flush()
+    })
+    .map_err(|e| err(e.into()))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), PreprocessError> {
