@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use chrono::{DateTime, Utc};
 use mdlc_asl::mock::MockConfig;
 use mdlc_asl::{
-    Clock, Execution, ExecutionObserver, ExecutionOptions, HistoryEvent, ItemStore, StateMachine,
-    TaskInvoker,
+    Clock, Execution, ExecutionObserver, ExecutionOptions, HistoryEvent, ItemStore, MapRunReport,
+    StateMachine, TaskInvoker,
 };
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::api_models::ApiModels;
 use crate::callback::Tokens;
-use crate::store::{ExecutionRecord, MachineRecord, Store, StoreError};
+use crate::store::{ExecutionRecord, MachineRecord, MapRunRecord, Store, StoreError};
 
 /// The default of `--max-concurrent`: executions running at once (more wait for a slot, RUNNING).
 pub const DEFAULT_MAX_CONCURRENT: usize = 64;
@@ -69,7 +69,29 @@ struct State {
     machines: BTreeMap<String, MachineRecord>,
     /// By ARN.
     executions: HashMap<String, Entry>,
+    /// The execution that holds a Map Run or a child execution, by the ARN of the run or child.
+    held_by: HashMap<String, String>,
     next_seq: u64,
+}
+
+impl State {
+    /// Indexes the Map Runs and child executions of `r`.
+    fn index(&mut self, r: &ExecutionRecord) {
+        for run in &r.map_runs {
+            self.held_by
+                .insert(run.map_run_arn.clone(), r.execution_arn.clone());
+            for c in &run.children {
+                self.held_by
+                    .insert(c.execution_arn.clone(), r.execution_arn.clone());
+            }
+        }
+    }
+
+    /// The Map Run `arn`.
+    fn map_run(&self, arn: &str) -> Option<&MapRunRecord> {
+        let parent = self.executions.get(self.held_by.get(arn)?)?;
+        parent.record.map_runs.iter().find(|m| m.map_run_arn == arn)
+    }
 }
 
 /// The server.
@@ -111,6 +133,7 @@ impl App {
                 store.save_execution(&r)?;
             }
             state.next_seq = state.next_seq.max(r.seq + 1);
+            state.index(&r);
             state.executions.insert(
                 r.execution_arn.clone(),
                 Entry {
@@ -194,8 +217,30 @@ impl App {
 
     // ---- executions
 
+    /// An execution, or a child execution of a Map Run.
     pub fn execution(&self, arn: &str) -> Option<ExecutionRecord> {
-        self.lock().executions.get(arn).map(|e| e.record.clone())
+        let s = self.lock();
+        if let Some(e) = s.executions.get(arn) {
+            return Some(e.record.clone());
+        }
+        let parent = s.executions.get(s.held_by.get(arn)?)?;
+        parent
+            .record
+            .map_runs
+            .iter()
+            .flat_map(|m| &m.children)
+            .find(|c| c.execution_arn == arn)
+            .cloned()
+    }
+
+    /// The Map Run `arn`.
+    pub fn map_run(&self, arn: &str) -> Option<MapRunRecord> {
+        self.lock().map_run(arn).cloned()
+    }
+
+    /// `f` of the Map Run `arn`, under the lock.
+    pub fn with_map_run<T>(&self, arn: &str, f: impl FnOnce(&MapRunRecord) -> T) -> Option<T> {
+        self.lock().map_run(arn).map(f)
     }
 
     /// Whether execution `arn` is RUNNING. [`Tokens`] asks it under its own lock (so this
@@ -377,6 +422,10 @@ impl App {
                 Value::Object(details),
             );
             let r = &mut e.record;
+            for run in r.map_runs.iter_mut().filter(|m| m.status == "RUNNING") {
+                run.status = "ABORTED".into();
+                run.stop_date = Some(epoch(clock_now));
+            }
             r.status = "ABORTED".into();
             r.error = error.map(str::to_string);
             r.cause = cause.map(str::to_string);
@@ -409,6 +458,68 @@ impl App {
         if let Err(err) = self.store.append_event(&e.record, event) {
             tracing::error!(target: "mdlc::serve", "{err}");
         }
+    }
+}
+
+impl App {
+    /// Keeps a Map Run's report in the record of the execution that started it (replacing
+    /// the report of its start); it is written with that record.
+    fn on_map_run(&self, arn: &str, report: &MapRunReport) {
+        let mut s = self.lock();
+        let Some(e) = s.executions.get_mut(arn) else {
+            return;
+        };
+        let run = map_run_record(report, &e.record);
+        let runs = &mut e.record.map_runs;
+        match runs.iter_mut().find(|m| m.map_run_arn == run.map_run_arn) {
+            Some(m) => *m = run,
+            None => runs.push(run),
+        }
+        let record = e.record.clone();
+        s.index(&record);
+    }
+}
+
+/// A Map Run's report as the server keeps it; its children as executions (their state machine
+/// snapshot is the parent's).
+fn map_run_record(r: &MapRunReport, parent: &ExecutionRecord) -> MapRunRecord {
+    let children = r
+        .children
+        .iter()
+        .map(|c| ExecutionRecord {
+            execution_arn: c.execution_arn.clone(),
+            state_machine_arn: r.state_machine_arn.clone(),
+            name: c.name.clone(),
+            status: c.status.clone(),
+            start_date: epoch(c.start_date),
+            stop_date: c.stop_date.map(epoch),
+            input: c.input.to_string(),
+            output: c.output.as_ref().map(Value::to_string),
+            error: c.error.clone(),
+            cause: c.cause.clone(),
+            history: c.history.clone(),
+            seq: c.index,
+            express_id: None,
+            test_case: None,
+            machine: parent.machine.clone(),
+            map_runs: Vec::new(),
+            map_run_arn: Some(r.map_run_arn.clone()),
+        })
+        .collect();
+    let counts = |c: mdlc_asl::MapRunCounts| serde_json::to_value(c).unwrap_or_default();
+    MapRunRecord {
+        map_run_arn: r.map_run_arn.clone(),
+        execution_arn: r.execution_arn.clone(),
+        state_machine_arn: r.state_machine_arn.clone(),
+        status: r.status.clone(),
+        start_date: epoch(r.start_date),
+        stop_date: r.stop_date.map(epoch),
+        max_concurrency: r.max_concurrency,
+        tolerated_failure_percentage: r.tolerated_failure_percentage,
+        tolerated_failure_count: r.tolerated_failure_count,
+        item_counts: counts(r.item_counts()),
+        execution_counts: counts(r.execution_counts()),
+        children,
     }
 }
 
@@ -449,6 +560,12 @@ impl ExecutionObserver for Recorder {
     fn on_event(&self, event: &HistoryEvent) {
         if let Some(app) = self.app.upgrade() {
             app.on_event(&self.arn, event);
+        }
+    }
+
+    fn on_map_run(&self, run: &MapRunReport) {
+        if let Some(app) = self.app.upgrade() {
+            app.on_map_run(&self.arn, run);
         }
     }
 }

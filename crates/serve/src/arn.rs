@@ -112,6 +112,23 @@ pub fn parse_execution(arn: &str) -> Result<Target, ApiError> {
     Ok(Target::Execution)
 }
 
+/// Checks a Map Run ARN's form (`...:mapRun:<machine>/<label>:<id>`): `InvalidArn` unless it
+/// is one.
+pub fn parse_map_run(arn: &str) -> Result<Target, ApiError> {
+    let p = parse(arn).ok_or_else(|| ApiError::invalid_arn(arn))?;
+    let ok = p.kind == "mapRun"
+        && p.rest
+            .split_once(':')
+            .is_some_and(|(run, id)| run.contains('/') && !id.is_empty() && !id.contains(':'));
+    if !ok {
+        return Err(ApiError::invalid_arn(arn));
+    }
+    if p.region != LOCAL_REGION || p.account != LOCAL_ACCOUNT {
+        return Ok(Target::Elsewhere);
+    }
+    Ok(Target::Execution)
+}
+
 /// A state machine or execution name: none of the characters Step Functions forbids (white
 /// space, `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /`, control characters, U+FFFE-FFFF).
 pub fn check_name(name: &str) -> Result<(), ApiError> {
@@ -163,6 +180,15 @@ mod tests {
             Ok(Target::Execution)
         );
         assert_eq!(parse_execution(&sm).unwrap_err().code, "InvalidArn");
+        let run = format!("{}mapRun:m/label:1", prefix());
+        assert_eq!(parse_map_run(&run), Ok(Target::Execution));
+        assert_eq!(parse_map_run(&sm).unwrap_err().code, "InvalidArn");
+        assert_eq!(
+            parse_map_run(&format!("{}mapRun:m:1", prefix()))
+                .unwrap_err()
+                .code,
+            "InvalidArn"
+        );
     }
 
     #[test]

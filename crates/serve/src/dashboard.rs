@@ -362,6 +362,8 @@ mod tests {
                 update_date: 1.0,
                 revision_id: "x".into(),
             },
+            map_runs: Vec::new(),
+            map_run_arn: None,
         }
     }
 

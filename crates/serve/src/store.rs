@@ -82,6 +82,34 @@ pub struct ExecutionRecord {
     /// The MockConfigFile test case (`<arn>#<TestCase>`), if any.
     pub test_case: Option<String>,
     pub machine: MachineSnapshot,
+    /// The Map Runs of its Distributed Map states, with their child executions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map_runs: Vec<MapRunRecord>,
+    /// A child execution's Map Run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run_arn: Option<String>,
+}
+
+/// A Map Run as DescribeMapRun shows it, with its child executions (kept in the record of the
+/// execution that started it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapRunRecord {
+    pub map_run_arn: String,
+    pub execution_arn: String,
+    /// The children's state machine (`...:stateMachine:<machine>/<label>`).
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `ABORTED`.
+    pub status: String,
+    pub start_date: f64,
+    pub stop_date: Option<f64>,
+    pub max_concurrency: u64,
+    pub tolerated_failure_percentage: f64,
+    pub tolerated_failure_count: u64,
+    /// DescribeMapRun's `itemCounts` and `executionCounts`.
+    pub item_counts: Value,
+    pub execution_counts: Value,
+    pub children: Vec<ExecutionRecord>,
 }
 
 impl ExecutionRecord {

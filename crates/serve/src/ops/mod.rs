@@ -3,6 +3,7 @@
 mod common;
 pub(crate) mod executions;
 mod machines;
+mod map_runs;
 mod tags;
 mod tasks;
 mod test_state;
@@ -28,6 +29,8 @@ pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<
         "GetExecutionHistory" => executions::history(app, body),
         "StopExecution" => executions::stop(app, body),
         "DescribeStateMachineForExecution" => executions::describe_machine(app, body),
+        "DescribeMapRun" => map_runs::describe(app, body),
+        "ListMapRuns" => map_runs::list(app, body),
         "SendTaskSuccess" => tasks::success(app, body),
         "SendTaskFailure" => tasks::failure(app, body),
         "SendTaskHeartbeat" => tasks::heartbeat(app, body),
