@@ -11,7 +11,8 @@
 //! size of the files: a 2,000,000-row batch of 20 features (342 MB of CSV) peaks at 73 MiB as a
 //! Lambda, against 261 MiB when objects were read whole (BENCHMARKS.md,
 //! `scripts/bench-monitor-memory.sh`). Errors name the object and its line. With a labelled
-//! batch (a retrain with preprocessing) one part's labelled rows are held until they are written.
+//! batch (a retrain with preprocessing) each part's labelled rows go to a temp file as they are
+//! read, uploaded with `ObjectStore::put_file` when the part ends.
 
 use std::collections::BTreeMap;
 
@@ -195,7 +196,9 @@ async fn handle_in_ranges(
         let rel = f.key.strip_prefix(&eval.features.key).unwrap_or(&f.key);
         let pred_uri = plan.locations.transform_output.join(&format!("{rel}.out"));
         let truth_uri = eval.ground_truth.join(rel);
-        let labelled = labelled_batch.map(|b| (b.join(rel), Vec::new()));
+        let labelled = labelled_batch
+            .map(|b| LabelledFile::create(b.join(rel)))
+            .transpose()?;
         let part = Part {
             features: (drift.is_some() || labelled.is_some())
                 .then(|| File::new(store, f, "features", range)),
@@ -204,11 +207,8 @@ async fn handle_in_ranges(
             problem: plan.input.problem_type,
         };
         let labelled = part.evaluate(&mut acc, drift.as_mut(), labelled).await?;
-        if let Some((to, rows)) = labelled {
-            store
-                .put(&to, rows)
-                .await
-                .map_err(|e| FnError::from_port("object store put", e))?;
+        if let Some(file) = labelled {
+            file.upload(store).await?;
         }
         files.push(pred_uri.to_string());
     }
@@ -291,14 +291,14 @@ struct Part<'s> {
 
 impl Part<'_> {
     /// Adds the part's rows to `acc` (and its feature rows to `drift`); with `labelled`, also
-    /// appends each row's label and features (`label,features`) to its buffer, returned once
-    /// the part is read. Each error names its file and line.
+    /// writes each row's label and features (`label,features`) to its file, returned once the
+    /// part is read. Each error names its file and line.
     async fn evaluate(
         mut self,
         acc: &mut MetricsAccumulator,
         mut drift: Option<&mut DriftAccumulator<'_>>,
-        mut labelled: Option<(S3Uri, Vec<u8>)>,
-    ) -> Result<Option<(S3Uri, Vec<u8>)>, FnError> {
+        mut labelled: Option<LabelledFile>,
+    ) -> Result<Option<LabelledFile>, FnError> {
         let (pred_file, truth_file) = (self.predictions.name.clone(), self.truth.name.clone());
         let features_file = self.features.as_ref().map(|f| f.name.clone());
         let features_file = features_file.as_deref().unwrap_or_default();
@@ -332,14 +332,16 @@ impl Part<'_> {
                 }
                 None => None,
             };
-            if let (Some((_, rows)), Some(xrow), Some(yrow)) = (labelled.as_mut(), &x, &y_row) {
-                labelled_row(rows, xrow, yrow).map_err(|(line, message)| {
+            if let (Some(file), Some(xrow), Some(yrow)) = (labelled.as_mut(), &x, &y_row) {
+                file.line.clear();
+                labelled_row(&mut file.line, xrow, yrow).map_err(|(line, message)| {
                     FnError::PredictionsMismatch {
                         file: truth_file.clone(),
                         line: Some(line),
                         message: format!("{message} (features {features_file})"),
                     }
                 })?;
+                file.write_line()?;
             }
             match (y, p) {
                 (Some((y, y_line)), Some((p, p_line))) => {
@@ -384,6 +386,85 @@ fn blank_or<'a>(row: &Row<'a>) -> (u64, &'a str) {
     match row.blank_before {
         Some(line) => (line, ""),
         None => (row.line, row.text),
+    }
+}
+
+/// A part's labelled rows, written to a file of the function's temp directory (`TMPDIR`, else
+/// `/tmp`: a Lambda's ephemeral storage) as they are produced, then uploaded with
+/// `ObjectStore::put_file` (the local store copies the file; the default reads it back whole),
+/// so the handler holds a row of them, not the part. The file is removed when this is dropped,
+/// uploaded or not.
+struct LabelledFile {
+    to: S3Uri,
+    path: std::path::PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    /// The row being written.
+    line: Vec<u8>,
+}
+
+impl LabelledFile {
+    fn create(to: S3Uri) -> Result<LabelledFile, FnError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "{LABELLED_TEMP_PREFIX}{}-{n}.csv",
+            std::process::id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| temp_file_error(&path, &to, &e))?;
+        Ok(LabelledFile {
+            to,
+            path,
+            out: Some(std::io::BufWriter::with_capacity(1 << 16, file)),
+            line: Vec::new(),
+        })
+    }
+
+    fn write_line(&mut self) -> Result<(), FnError> {
+        use std::io::Write;
+        let result = match self.out.as_mut() {
+            Some(out) => out.write_all(&self.line),
+            None => Ok(()),
+        };
+        result.map_err(|e| temp_file_error(&self.path, &self.to, &e))
+    }
+
+    /// Flushes the rows and uploads them to their object; the file goes when `self` drops.
+    async fn upload(mut self, store: &dyn ObjectStore) -> Result<(), FnError> {
+        use std::io::Write;
+        if let Some(mut out) = self.out.take() {
+            out.flush()
+                .and_then(|()| out.get_ref().sync_data())
+                .map_err(|e| temp_file_error(&self.path, &self.to, &e))?;
+        }
+        store
+            .put_file(&self.to, &self.path)
+            .await
+            .map_err(|e| FnError::from_port("object store put", e))
+    }
+}
+
+impl Drop for LabelledFile {
+    fn drop(&mut self) {
+        drop(self.out.take());
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The start of a labelled part's temp file name (`<prefix><pid>-<n>.csv`).
+const LABELLED_TEMP_PREFIX: &str = "mdlc-labelled-";
+
+/// The function's own temp storage failing (full, unwritable) is an unavailable dependency: a
+/// retry may find room.
+fn temp_file_error(path: &std::path::Path, to: &S3Uri, e: &std::io::Error) -> FnError {
+    FnError::DependencyUnavailable {
+        message: format!(
+            "cannot write the labelled rows for {to} to the temp file {}: {e}",
+            path.display()
+        ),
     }
 }
 
@@ -557,6 +638,48 @@ mod tests {
         );
     }
 
+    fn labelled_temp_files() -> Vec<std::path::PathBuf> {
+        let prefix = format!("{LABELLED_TEMP_PREFIX}{}-", std::process::id());
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn given_a_labelled_part_that_fails_then_nothing_is_written_and_its_temp_file_is_gone() {
+        let world = InMemoryWorld::new();
+        let mut p = plan(&world, "regression");
+        let batch: S3Uri = "s3://mdlc-artifacts/evaluations/churn/run/labelled/"
+            .parse()
+            .unwrap();
+        p.retrain = Some(mdlc_core::retrain::RetrainPlan {
+            source: mdlc_core::retrain::RetrainSource::Version,
+            labelled_batch: Some(batch.clone()),
+        });
+        // three feature rows, two ground-truth rows
+        seed(
+            &world,
+            &p,
+            "a.csv",
+            "1,2\n3,4\n5,6\n",
+            "3\n4\n",
+            "2.5\n0.0\n",
+        );
+        let err = invoke(json!({"plan": p, "model": model()}), &world.dependencies())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("3 feature rows but 2 ground-truth rows"),
+            "{err}"
+        );
+        assert!(!world.store.any_under(&batch).await.unwrap());
+        assert_eq!(labelled_temp_files(), Vec::<std::path::PathBuf>::new());
+    }
+
     #[tokio::test]
     async fn given_a_retrain_with_preprocessing_then_the_batch_is_written_as_labelled_rows() {
         let world = InMemoryWorld::new();
@@ -594,6 +717,8 @@ mod tests {
         };
         assert_eq!(read("a.csv").await, "3,1,2\n-0.5,3,4\n");
         assert_eq!(read("sub/b.csv").await, "2,5,6\n7,7,8\n");
+        // The parts' temp files are gone once uploaded (tests run a process each).
+        assert_eq!(labelled_temp_files(), Vec::<std::path::PathBuf>::new());
         // Without a labelled batch in the plan nothing is written.
         let world = InMemoryWorld::new();
         let p = plan(&world, "regression");
