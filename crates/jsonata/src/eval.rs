@@ -658,11 +658,9 @@ impl<'a> Ctx<'a> {
                     return Ok(Value::Undefined);
                 }
                 let ord = match (&lhs, &rhs) {
-                    (Value::Number(a), Value::Number(b)) => {
-                        numeric(&lhs).map_err(at)?;
-                        numeric(&rhs).map_err(at)?;
-                        a.partial_cmp(b)
-                    }
+                    // jsonata compares numbers with JavaScript's operators and no `isNumeric`
+                    // check, so Infinity compares (`1/0 > 2` is true) instead of raising D1001.
+                    (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
                     (Value::String(a), Value::String(b)) => Some(js_str_cmp(a, b)),
                     _ => {
                         return Err(err_at(

@@ -55,6 +55,17 @@ fn an_infinite_operand_is_out_of_range_at_the_operator() {
 }
 
 #[test]
+fn an_infinite_operand_is_compared_not_refused() {
+    // the reference compares with JavaScript's operators and no D1001 check (npm jsonata 2.2.2:
+    // `1/0 < 2` is false, `2 < 1/0` and `1/0 > 2` true, `1/0 >= 1/0` true)
+    assert_eq!(value("1/0 < 2"), Some(json!(false)));
+    assert_eq!(value("2 < 1/0"), Some(json!(true)));
+    assert_eq!(value("1/0 > 2"), Some(json!(true)));
+    assert_eq!(value("1/0 >= 1/0"), Some(json!(true)));
+    assert_eq!(value("1/0 <= 1/0"), Some(json!(true)));
+}
+
+#[test]
 fn and_or_combine_both_sides() {
     assert_eq!(value("true and true"), Some(json!(true)));
     assert_eq!(value("true and false"), Some(json!(false)));
