@@ -231,7 +231,9 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
         frac_out.push(map_digit(d));
     }
     let mut out = String::new();
-    if value < 0.0 && subs.len() == 1 && rounded != 0.0 {
+    // F&O 4.7.5 bullet 2: a negative number takes the negative sub-picture (here the minus sign
+    // and the positive one) even when it rounds to zero, as the reference does (-0.4 → "-0").
+    if value < 0.0 && subs.len() == 1 {
         out.push_str(&p.minus);
     }
     out.push_str(&prefix);

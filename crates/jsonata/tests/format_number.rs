@@ -96,3 +96,12 @@ fn given_pictures_when_formatting_then_the_reference_strings() {
         assert_eq!(formatted(value, picture), Some(json!(want)), "{picture}");
     }
 }
+
+#[test]
+fn given_a_negative_number_rounding_to_zero_then_the_minus_sign_stays() {
+    // the reference (npm jsonata 2.2.2): "-0", "-0.0", "(0)"; negative zero is not negative: "0"
+    assert_eq!(formatted(-0.4, "#0"), Some(json!("-0")));
+    assert_eq!(formatted(-0.01, "0.0"), Some(json!("-0.0")));
+    assert_eq!(formatted(-0.4, "#0;(#0)"), Some(json!("(0)")));
+    assert_eq!(formatted(-0.0, "#0"), Some(json!("0")));
+}
