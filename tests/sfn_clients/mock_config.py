@@ -23,7 +23,11 @@ service integrations" of Step Functions Local):
   the Lambda state mocked, the `sqs:sendMessage` state not) a real send to the local cloud's SQS
   stand-in, whose output is SendMessage's `MD5OfMessageBody` and `MessageId`;
 - a mocked `.waitForTaskToken` Task answers at once, with no SendTaskSuccess;
-- an ARN without `#TestCase` uses no mock; an unknown test case is refused.
+- an ARN without `#TestCase` uses no mock; an unknown test case is refused;
+- the facts AWS's published Step Functions Local mocking samples check in GetExecutionHistory
+  (MockLambdaSqs's HappyPath, RetryPath and, in sqs_hybrid_path, HybridPath): TaskStateExited by state name, TaskSucceeded
+  counted and named by `taskSucceededEventDetails.resource` (`invoke`, `sendMessage`), TaskFailed
+  counted and told apart by error to check the retries.
 
 Prints one JSON line {"endpoint", "passed", "failed", "failures", "shape_violations", "sent"}
 ("sent": the SQS messages the executions really sent, `{"QueueUrl", "MessageId", "Body"}`, for
@@ -94,7 +98,12 @@ LAMBDA_SQS = {
             "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": "mdlc-sfn-mock-ticket", "Payload.$": "$"},
             "ResultSelector": {"ticket.$": "$.Payload.ticket"}, "ResultPath": "$.lambda",
-            "Retry": RETRY, "Next": "SQSState",
+            "Retry": [{
+                "ErrorEquals": ["Lambda.ServiceException", "Lambda.TooManyRequestsException",
+                                "Lambda.ResourceNotReadyException", "Lambda.TimeoutException"],
+                "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2,
+            }],
+            "Next": "SQSState",
         },
         "SQSState": {
             "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
@@ -242,7 +251,53 @@ class Suite:
         scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])
                      for e in events if e["type"] == "TaskScheduled"]
         equal(scheduled[-1]["QueueUrl"], SQS_QUEUE, "the send's QueueUrl")
+        # the facts AWS's published sample checks for its HybridPath
+        equal(sum(e["type"] == "ExecutionSucceeded" for e in events), 1, "ExecutionSucceeded events")
+        equal(self.exited(events), ["LambdaState", "SQSState"], "TaskStateExited names")
+        equal(self.resources(events, "TaskSucceeded", "taskSucceededEventDetails"),
+              [("invoke", "lambda"), ("sendMessage", "sqs")], "TaskSucceeded resource and resourceType")
         self.sent.append({"QueueUrl": SQS_QUEUE, "MessageId": sqs["MessageId"], "Body": body})
+
+    # -- the facts AWS's published Step Functions Local mocking samples check (the
+    # LambdaSQSIntegration example: HappyPath, RetryPath, HybridPath), on MockLambdaSqs --------
+
+    def lambda_sqs(self, test_case: str) -> tuple[dict, list[dict]]:
+        return self.run(f"{self.machine('MockLambdaSqs', LAMBDA_SQS)}#{test_case}", {"order": "o-3"})
+
+    @staticmethod
+    def exited(events: list[dict]) -> list[str]:
+        return [e["stateExitedEventDetails"]["name"] for e in events
+                if e["type"] == "TaskStateExited" and "stateExitedEventDetails" in e]
+
+    @staticmethod
+    def resources(events: list[dict], ty: str, member: str) -> list[tuple[str, str]]:
+        return [(e[member]["resource"], e[member]["resourceType"]) for e in events if e["type"] == ty]
+
+    def sample_happy_path(self) -> None:
+        """Both states mocked: both Task states exit, two TaskSucceeded, named by their actions
+        (taskSucceededEventDetails.resource `invoke` and `sendMessage`)."""
+        d, events = self.lambda_sqs("HappyPath")
+        equal(d["status"], "SUCCEEDED", f"status (error {d.get('error')}: {d.get('cause')})")
+        equal(self.exited(events), ["LambdaState", "SQSState"], "TaskStateExited names")
+        equal(self.resources(events, "TaskSucceeded", "taskSucceededEventDetails"),
+              [("invoke", "lambda"), ("sendMessage", "sqs")], "TaskSucceeded resource and resourceType")
+        equal(json.loads(d["output"])["sqs"],
+              {"MD5OfMessageBody": "mdlc-mock-md5", "MessageId": "mdlc-mock-ticket-message"},
+              "the mocked SendMessage result")
+
+    def sample_retry_path(self) -> None:
+        """The Lambda state fails three times (one Lambda.ResourceNotReadyException, two
+        Lambda.TimeoutException) and then succeeds: counted as three TaskFailed events, each
+        naming `invoke`, and both states exit."""
+        d, events = self.lambda_sqs("RetryPath")
+        equal(d["status"], "SUCCEEDED", f"status (error {d.get('error')}: {d.get('cause')})")
+        equal(self.exited(events), ["LambdaState", "SQSState"], "TaskStateExited names")
+        failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+        equal(len(failed), 3, "TaskFailed events")
+        equal(sum(f["error"] == "Lambda.ResourceNotReadyException" for f in failed), 1, "ResourceNotReady failures")
+        equal(sum(f["error"] == "Lambda.TimeoutException" for f in failed), 2, "Timeout failures")
+        equal({(f["resource"], f["resourceType"]) for f in failed}, {("invoke", "lambda")}, "TaskFailed resource")
+        equal(json.loads(d["output"])["lambda"], {"ticket": "t-43"}, "the result of the fourth attempt")
 
     def exhausted_path(self) -> None:
         """The response defines invocations "0-1" only; the Retry's third attempt has none: the
@@ -278,7 +333,8 @@ class Suite:
 
     def run_all(self) -> None:
         for name in ["happy_path", "retry_path", "declined_path", "hybrid_path", "sqs_hybrid_path",
-                     "exhausted_path", "map_iterations", "no_test_case", "unknown_test_case"]:
+                     "exhausted_path", "map_iterations", "no_test_case", "unknown_test_case",
+                     "sample_happy_path", "sample_retry_path"]:
             self.check(name, getattr(self, name))
 
 

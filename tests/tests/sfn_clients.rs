@@ -219,7 +219,7 @@ fn a_mock_config_file_answers_the_test_case_named_after_the_arn() {
     );
     let s = summary(&out);
     assert_eq!(count(&s, "failed"), 0, "{s}");
-    assert_eq!(count(&s, "passed"), 9, "{s}");
+    assert_eq!(count(&s, "passed"), 11, "{s}");
     assert_eq!(s["shape_violations"], Value::Array(vec![]), "{s}");
     assert_sent_messages_are_queued(&server, &s);
 }
@@ -333,7 +333,7 @@ fn a_mock_config_test_case_sends_its_unmocked_lambda_states_to_the_lambda_endpoi
     );
     let s = summary(&out);
     assert_eq!(count(&s, "failed"), 0, "{s}");
-    assert_eq!(count(&s, "passed"), 9, "{s}");
+    assert_eq!(count(&s, "passed"), 11, "{s}");
     assert_sent_messages_are_queued(&server, &s);
     let paths = api.paths.lock().unwrap_or_else(|e| e.into_inner()).clone();
     // HybridPath's Audit, and Charge of the execution without a test case (404: it fails)
