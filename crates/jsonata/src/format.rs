@@ -11,6 +11,7 @@ struct Props {
     zero: char,
     digit: char,
     pattern_sep: char,
+    exponent: char,
     minus: String,
 }
 
@@ -23,6 +24,7 @@ fn props(options: &Value) -> Props {
         zero: '0',
         digit: '#',
         pattern_sep: ';',
+        exponent: 'e',
         minus: "-".into(),
     };
     if let Value::Object(m) = options {
@@ -53,6 +55,9 @@ fn props(options: &Value) -> Props {
         if let Some(c) = ch("pattern-separator") {
             p.pattern_sep = c;
         }
+        if let Some(c) = ch("exponent-separator") {
+            p.exponent = c;
+        }
         if let Some(Value::String(s)) = m.get("minus-sign") {
             p.minus = s.to_string();
         }
@@ -60,23 +65,58 @@ fn props(options: &Value) -> Props {
     p
 }
 
-/// The rules of a sub-picture's active part (`body`) about digits and grouping separators that
-/// jsonata checks in this order, reporting the last one broken: D3085 (no digit), D3087 (a
-/// grouping separator next to the decimal separator), D3088 (a grouping separator ending the
-/// integer part), D3089 (two adjacent grouping separators).
-fn grouping_rule_broken(
+/// F&O 4.7.3's rules for a sub-picture (`sub`) and its active part (`body`, from its first to its
+/// last digit, decimal or grouping separator), in jsonata's order; like jsonata, the last rule
+/// broken is the one reported. `active` also counts the exponent separator and the pattern
+/// separator, as jsonata does.
+fn rule_broken(
+    sub: &[char],
     body: &[char],
     p: &Props,
     is_digit: impl Fn(char) -> bool,
+    active: impl Fn(char) -> bool,
 ) -> Option<(&'static str, &'static str)> {
+    let count = |c: char| sub.iter().filter(|&&x| x == c).count();
+    let family = |c: char| is_digit(c) && c != p.digit;
     let mut broken = None;
+    if count(p.decimal) > 1 {
+        broken = Some((
+            "D3081",
+            "The sub-picture must not contain more than one instance of the 'decimal-separator' character",
+        ));
+    }
+    if count(p.percent) > 1 {
+        broken = Some((
+            "D3082",
+            "The sub-picture must not contain more than one instance of the 'percent' character",
+        ));
+    }
+    if count(p.per_mille) > 1 {
+        broken = Some((
+            "D3083",
+            "The sub-picture must not contain more than one instance of the 'per-mille' character",
+        ));
+    }
+    if count(p.percent) > 0 && count(p.per_mille) > 0 {
+        broken = Some((
+            "D3084",
+            "The sub-picture must not contain both a 'percent' and a 'per-mille' character",
+        ));
+    }
     if !body.iter().any(|&c| is_digit(c)) {
         broken = Some((
             "D3085",
             "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
         ));
     }
-    match body.iter().position(|&c| c == p.decimal) {
+    if body.iter().any(|&c| !active(c)) {
+        broken = Some((
+            "D3086",
+            "The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character",
+        ));
+    }
+    let dec = body.iter().position(|&c| c == p.decimal);
+    match dec {
         Some(d) => {
             let before = d.checked_sub(1).and_then(|i| body.get(i));
             if before == Some(&p.group) || body.get(d + 1) == Some(&p.group) {
@@ -94,11 +134,31 @@ fn grouping_rule_broken(
         }
         None => {}
     }
-    if body.windows(2).any(|w| w[0] == p.group && w[1] == p.group) {
+    if sub.windows(2).any(|w| w[0] == p.group && w[1] == p.group) {
         broken = Some((
             "D3089",
             "The sub-picture must not contain two adjacent instances of the 'grouping-separator' character",
         ));
+    }
+    let (int_part, frac_part) = match dec {
+        Some(d) => (&body[..d], &body[d + 1..]),
+        None => (body, &body[body.len()..]),
+    };
+    if let Some(h) = int_part.iter().position(|&c| c == p.digit) {
+        if int_part[..h].iter().any(|&c| family(c)) {
+            broken = Some((
+                "D3090",
+                "The integer part of the sub-picture must not contain a member of the 'decimal digit family' that is followed by an instance of the 'optional digit character'",
+            ));
+        }
+    }
+    if let Some(h) = frac_part.iter().rposition(|&c| c == p.digit) {
+        if frac_part[h..].iter().any(|&c| family(c)) {
+            broken = Some((
+                "D3091",
+                "The fractional part of the sub-picture must not contain an instance of the 'optional digit character' that is followed by a member of the 'decimal digit family'",
+            ));
+        }
     }
     broken
 }
@@ -115,30 +175,36 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
     let is_digit =
         |c: char| c == p.digit || (c as u32 >= p.zero as u32 && (c as u32) < p.zero as u32 + 10);
     let is_active = |c: char| is_digit(c) || c == p.decimal || c == p.group;
-    let pic = if value < 0.0 && subs.len() == 2 {
-        subs[1]
-    } else {
-        subs[0]
-    };
-    let chars: Vec<char> = pic.chars().collect();
-    let first = chars.iter().position(|&c| is_active(c));
-    let last = chars.iter().rposition(|&c| is_active(c));
-    let (prefix, body, suffix): (String, Vec<char>, String) = match (first, last) {
-        (Some(f), Some(l)) => (
-            chars[..f].iter().collect(),
-            chars[f..=l].to_vec(),
-            chars[l + 1..].iter().collect(),
-        ),
-        _ => {
-            return Err(err(
-                "D3085",
-                "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
-            ));
+    let active = |c: char| is_active(c) || c == p.exponent || c == p.pattern_sep;
+    // Every sub-picture is checked, the one not used included (as jsonata does).
+    let mut parts = Vec::with_capacity(subs.len());
+    for sub in &subs {
+        let chars: Vec<char> = sub.chars().collect();
+        let first = chars.iter().position(|&c| is_active(c));
+        let last = chars.iter().rposition(|&c| is_active(c));
+        let (prefix, body, suffix): (String, Vec<char>, String) = match (first, last) {
+            (Some(f), Some(l)) => (
+                chars[..f].iter().collect(),
+                chars[f..=l].to_vec(),
+                chars[l + 1..].iter().collect(),
+            ),
+            _ => {
+                return Err(err(
+                    "D3085",
+                    "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
+                ));
+            }
+        };
+        if let Some((code, message)) = rule_broken(&chars, &body, &p, is_digit, active) {
+            return Err(err(code, message));
         }
-    };
-    if let Some((code, message)) = grouping_rule_broken(&body, &p, is_digit) {
-        return Err(err(code, message));
+        parts.push((prefix, body, suffix));
     }
+    let (prefix, body, suffix) = if value < 0.0 && parts.len() == 2 {
+        parts.swap_remove(1)
+    } else {
+        parts.swap_remove(0)
+    };
     let mut v = value.abs();
     if prefix.contains(p.percent) || suffix.contains(p.percent) {
         v *= 100.0;

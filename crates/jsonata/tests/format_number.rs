@@ -105,3 +105,38 @@ fn given_a_negative_number_rounding_to_zero_then_the_minus_sign_stays() {
     assert_eq!(formatted(-0.4, "#0;(#0)"), Some(json!("(0)")));
     assert_eq!(formatted(-0.0, "#0"), Some(json!("0")));
 }
+
+#[test]
+fn given_pictures_breaking_the_other_rules_then_the_reference_error() {
+    // codes of the reference (npm jsonata 2.2.2) for $formatNumber(1234.5, picture); D3086: a
+    // passive character between two active ones, in either sub-picture
+    for (picture, code) in [
+        ("#,x.0", "D3086"),
+        ("0%0", "D3086"),
+        ("0 0", "D3086"),
+        ("0.0x0", "D3086"),
+        ("0.0;x0x0", "D3086"),
+        ("0.0.0", "D3081"),
+        ("0%%", "D3082"),
+        ("0‰‰", "D3083"),
+        ("0%‰", "D3084"),
+        ("0#", "D3090"),
+        ("0.#0", "D3091"),
+    ] {
+        let src = format!("$formatNumber(1234.5, {})", json!(picture));
+        let e = Expression::parse(&src)
+            .and_then(|x| x.evaluate(None, &Environment::new()))
+            .expect_err(picture);
+        assert_eq!(e.code, code, "{picture}");
+    }
+    assert_eq!(
+        format("#,x.0").unwrap_err().message,
+        "The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character"
+    );
+    // passive characters outside the active part are a prefix and a suffix
+    assert_eq!(formatted(1234.5, "x0.0y"), Some(json!("x1234.5y")));
+    assert_eq!(
+        formatted(1234.5, "$#,##0.00 items"),
+        Some(json!("$1,234.50 items"))
+    );
+}
