@@ -62,6 +62,8 @@ OPERATIONS = [
     "UntagResource",
     "ListTagsForResource",
     "TestState",
+    "ListMapRuns",
+    "DescribeMapRun",
 ]
 
 
@@ -80,6 +82,35 @@ PASS_V2 = definition(
 FAIL = definition({"Boom": {"Type": "Fail", "Error": "Custom.Error", "Cause": "because"}}, "Boom")
 # StartAt names a state that does not exist: invalid for every validator.
 INVALID = definition({"A": {"Type": "Pass", "End": True}}, "Nowhere")
+
+# A DISTRIBUTED Map over the input's items (no Task: any server can run it); a negative item
+# fails its child execution, one failure being tolerated.
+DISTRIBUTED = definition(
+    {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "MaxConcurrency": 2,
+            "ToleratedFailureCount": 1,
+            "Label": "Items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Check",
+                "States": {
+                    "Check": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$", "NumericLessThan": 0, "Next": "Bad"}],
+                        "Default": "Good",
+                    },
+                    "Bad": {"Type": "Fail", "Error": "Negative", "Cause": "below zero"},
+                    "Good": {"Type": "Pass", "End": True},
+                },
+            },
+            "End": True,
+        }
+    },
+    "Each",
+)
 
 # A bound on pages followed: a server that always answers a nextToken must not hang the suite.
 MAX_PAGES = 10_000
@@ -351,6 +382,52 @@ class Suite:
         equal(self.sfn.list_executions(stateMachineArn=sm, statusFilter="RUNNING")["executions"], [], "RUNNING filter")
         equal(len(self.sfn.list_executions(stateMachineArn=sm, statusFilter="SUCCEEDED")["executions"]), 3, "SUCCEEDED filter")
 
+    def map_runs(self) -> None:
+        """A DISTRIBUTED Map: ListMapRuns, DescribeMapRun, its child executions through
+        ListExecutions(mapRunArn), DescribeExecution and GetExecutionHistory, and the refusals."""
+        sm = self.create("dist", DISTRIBUTED)
+        arn = self.sfn.start_execution(stateMachineArn=sm, input=json.dumps({"items": [1, -1, 2]}))["executionArn"]
+        d = self.wait_closed(arn)
+        equal(d["status"], "SUCCEEDED", "status of the parent")
+        equal(json.loads(d["output"])[0::2], [1, 2], "the children's outputs")
+        runs = self.sfn.list_map_runs(executionArn=arn)["mapRuns"]
+        equal(len(runs), 1, "map runs of the execution")
+        run = runs[0]["mapRunArn"]
+        account = arn.split(":")[4]
+        labelled = f"{self.name('dist')}/Items"
+        expect(run.startswith(f"arn:aws:states:us-east-1:{account}:mapRun:{labelled}:"), f"map run ARN {run}")
+        equal(runs[0]["stateMachineArn"], f"arn:aws:states:us-east-1:{account}:stateMachine:{labelled}", "the children's state machine")
+        started = [e for e in self.history(arn) if e["type"] == "MapRunStarted"]
+        equal([e["mapRunStartedEventDetails"]["mapRunArn"] for e in started], [run], "MapRunStarted names the run")
+        dm = self.sfn.describe_map_run(mapRunArn=run)
+        equal((dm["status"], dm["executionArn"], dm["maxConcurrency"], dm["toleratedFailureCount"]), ("SUCCEEDED", arn, 2, 1), "DescribeMapRun")
+        for key in ("executionCounts", "itemCounts"):
+            c = dm[key]
+            equal((c["total"], c["succeeded"], c["failed"], c["pending"], c["running"]), (3, 2, 1, 0, 0), key)
+        seen, token = [], None
+        for _ in range(MAX_PAGES):
+            page = self.sfn.list_executions(mapRunArn=run, maxResults=2, **({"nextToken": token} if token else {}))
+            seen += page["executions"]
+            token = page.get("nextToken")
+            if not token:
+                break
+        equal(sorted(e["status"] for e in seen), ["FAILED", "SUCCEEDED", "SUCCEEDED"], "child statuses")
+        equal({e.get("mapRunArn") for e in seen}, {run}, "the children's mapRunArn")
+        for e in seen:
+            equal(e["executionArn"], f"arn:aws:states:us-east-1:{account}:execution:{labelled}:{e['name']}", "child ARN")
+        child = next(e for e in seen if e["status"] == "SUCCEEDED")
+        dc = self.sfn.describe_execution(executionArn=child["executionArn"])
+        equal(dc.get("mapRunArn"), run, "DescribeExecution of a child: mapRunArn")
+        equal(json.loads(dc["output"]), json.loads(dc["input"]), "a Pass child's output")
+        types = [e["type"] for e in self.history(child["executionArn"])]
+        equal(types, ["ExecutionStarted", "ChoiceStateEntered", "ChoiceStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"], "a child's history")
+        equal([e["executionArn"] for e in self.sfn.list_executions(stateMachineArn=sm)["executions"]], [arn], "the machine's executions leave out the children")
+        self.error("ValidationException", self.sfn.list_executions, stateMachineArn=sm, mapRunArn=run)
+        missing = run.rsplit(":", 1)[0] + ":00000000-0000-0000-0000-000000000000"
+        self.error("ResourceNotFound", self.sfn.describe_map_run, mapRunArn=missing)
+        self.error("InvalidArn", self.sfn.describe_map_run, mapRunArn=sm)
+        self.error("ExecutionDoesNotExist", self.sfn.list_map_runs, executionArn=self.missing_execution())
+
     def execution_history(self) -> None:
         arn = self.need("e1_arn")
         events = self.history(arn)
@@ -558,6 +635,7 @@ class Suite:
             "validation_exception",
             "idempotent_start",
             "list_executions",
+            "map_runs",
             "execution_history",
             "state_machine_for_execution",
             "express_sync",

@@ -154,6 +154,14 @@ async fn check_map_run(client: &aws_sdk_sfn::Client, parent: &str) -> String {
         .await
         .expect("DescribeExecution of a child");
     assert_eq!(d.map_run_arn(), Some(run_arn.as_str()));
+    let m = client
+        .describe_state_machine_for_execution()
+        .execution_arn(ok.execution_arn())
+        .send()
+        .await
+        .expect("DescribeStateMachineForExecution of a child");
+    assert_eq!(m.map_run_arn(), Some(run_arn.as_str()));
+    assert_eq!(m.label(), Some("Doubling"));
     let input: Value = serde_json::from_str(d.input().unwrap()).unwrap();
     let output: Value = serde_json::from_str(d.output().unwrap()).unwrap();
     assert_eq!(output["n"], json!(input["n"].as_i64().unwrap() * 2));

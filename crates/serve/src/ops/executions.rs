@@ -394,5 +394,12 @@ pub fn describe_machine(app: &App, body: &Map<String, Value>) -> Result<Value, A
     if !m.revision_id.is_empty() {
         out["revisionId"] = json!(m.revision_id);
     }
+    // a child execution of a Map Run: the run and its label (`<machine>/<label>`)
+    if let Some(run) = &e.map_run_arn {
+        out["mapRunArn"] = json!(run);
+        if let Some((_, label)) = e.state_machine_arn.rsplit_once('/') {
+            out["label"] = json!(label);
+        }
+    }
     Ok(out)
 }
