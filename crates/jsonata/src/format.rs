@@ -235,15 +235,23 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
             .iter()
             .enumerate()
             .all(|(i, g)| *g == groups[0] * (i + 1));
+    // The fractional part's grouping positions as jsonata computes them (its
+    // getGroupingPositions): the first separator's position is the number of digits before it in
+    // the fractional part, but each next separator is looked for in the *integer* part from just
+    // after the previous index, its position the number of the fractional part's digits before
+    // that index. F&O 4.7.4 would take every separator of the fractional part ("0.00,00,0" gives
+    // "0.12,34,6" there); jsonata, and so this crate, gives "0.12,346".
     let frac_groups: Vec<usize> = {
         let mut v = Vec::new();
-        let mut n = 0;
-        for &c in frac_pic.iter() {
-            if c == p.group {
-                v.push(n);
-            } else if is_digit(c) {
-                n += 1;
-            }
+        let mut at = frac_pic.iter().position(|&c| c == p.group);
+        while let Some(i) = at {
+            let before = &frac_pic[..i.min(frac_pic.len())];
+            v.push(before.iter().filter(|&&c| is_digit(c)).count());
+            at = int_pic
+                .iter()
+                .skip(i + 1)
+                .position(|&c| c == p.group)
+                .map(|k| k + i + 1);
         }
         v
     };
@@ -289,12 +297,11 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
             }
         }
     }
-    let mut frac_out = String::new();
-    for (i, d) in fp.chars().enumerate() {
-        if frac_groups.contains(&i) && i > 0 {
-            frac_out.push(p.group);
-        }
-        frac_out.push(map_digit(d));
+    // F&O bullet 11 as jsonata does it: a separator goes in after the position's count of
+    // fractional characters shown, at the end when there are fewer ("0.0,x" gives "1234.5,x").
+    let mut frac_out: Vec<char> = fp.chars().map(map_digit).collect();
+    for &pos in &frac_groups {
+        frac_out.insert(pos.min(frac_out.len()), p.group);
     }
     let mut out = String::new();
     // F&O 4.7.5 bullet 2: a negative number takes the negative sub-picture (here the minus sign
@@ -304,9 +311,10 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
     }
     out.push_str(&prefix);
     out.push_str(&int_out);
-    if !frac_out.is_empty() || (dec_pos.is_some() && min_frac > 0) {
+    // bullet 12: the decimal separator only with something after it
+    if dec_pos.is_some() && !frac_out.is_empty() {
         out.push(p.decimal);
-        out.push_str(&frac_out);
+        out.extend(frac_out);
     }
     out.push_str(&suffix);
     Ok(out)

@@ -140,3 +140,21 @@ fn given_pictures_breaking_the_other_rules_then_the_reference_error() {
         Some(json!("$1,234.50 items"))
     );
 }
+
+#[test]
+fn given_grouping_in_the_fractional_part_then_the_reference_positions() {
+    // npm jsonata 2.2.2's strings. It finds the fractional part's first separator only (each
+    // next one is looked for in the integer part), so "0.00,00,0" groups once where F&O 4.7.4
+    // would give "0.12,34,6"; a separator after more digits than are shown goes at the end.
+    for (value, picture, want) in [
+        (1234.5, "0.0,x", "1234.5,x"),
+        (0.1234567, "0.00,00,0", "0.12,346"),
+        (1.25, "0.0,0", "1.2,5"),
+        (12.0, "0.0,0", "12.0,0"),
+        (1234.5678, "#,##0.00,00", "1,234.56,78"),
+        (1.5, "0.0#,#", "1.5,"),
+        (12.0, "0.#,#", "12.,"),
+    ] {
+        assert_eq!(formatted(value, picture), Some(json!(want)), "{picture}");
+    }
+}
