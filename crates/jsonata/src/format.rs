@@ -188,12 +188,9 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
                 chars[f..=l].to_vec(),
                 chars[l + 1..].iter().collect(),
             ),
-            _ => {
-                return Err(err(
-                    "D3085",
-                    "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
-                ));
-            }
+            // no active character: jsonata takes the whole sub-picture as the active part (so a
+            // passive character in it is D3086, an empty one D3085)
+            _ => (String::new(), chars.clone(), String::new()),
         };
         if let Some((code, message)) = rule_broken(&chars, &body, &p, is_digit, active) {
             return Err(err(code, message));
@@ -217,9 +214,17 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
         None => (body.clone(), vec![]),
     };
     let zero_count = |cs: &[char]| cs.iter().filter(|&&c| is_digit(c) && c != p.digit).count();
-    let min_int = zero_count(&int_pic);
-    let min_frac = zero_count(&frac_pic);
+    let mut min_int = zero_count(&int_pic);
+    let mut min_frac = zero_count(&frac_pic);
     let max_frac = frac_pic.iter().filter(|&&c| is_digit(c)).count();
+    // F&O 4.7.4's adjustments, as jsonata makes them: no digit at all to show makes one integer
+    // digit mandatory, no mandatory digit makes one fractional digit mandatory (".#" gives ".0")
+    if min_int == 0 && max_frac == 0 {
+        min_int = 1;
+    }
+    if min_int == 0 && min_frac == 0 {
+        min_frac = 1;
+    }
     // grouping positions in the integer part (from the right)
     let mut groups = Vec::new();
     let mut count = 0;
@@ -264,9 +269,6 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
     let mut ip = ip.trim_start_matches('0').to_string();
     while ip.len() < min_int {
         ip.insert(0, '0');
-    }
-    if ip.is_empty() && min_frac == 0 && fp.trim_end_matches('0').is_empty() {
-        ip = "0".into();
     }
     let mut fp = fp;
     while fp.len() > min_frac && fp.ends_with('0') {

@@ -158,3 +158,25 @@ fn given_grouping_in_the_fractional_part_then_the_reference_positions() {
         assert_eq!(formatted(value, picture), Some(json!(want)), "{picture}");
     }
 }
+
+#[test]
+fn given_a_picture_without_active_characters_then_d3086_or_d3085() {
+    // the reference (npm jsonata 2.2.2) takes the whole sub-picture as its active part
+    for (picture, code) in [("x", "D3086"), ("%", "D3086"), ("", "D3085")] {
+        assert_eq!(format(picture).unwrap_err().code, code, "{picture:?}");
+    }
+}
+
+#[test]
+fn given_no_mandatory_digit_then_one_fractional_digit_is_shown() {
+    // F&O 4.7.4 as the reference (npm jsonata 2.2.2) applies it
+    for (value, picture, want) in [
+        (0.0, ".#", ".0"),
+        (1.0, ".#", "1.0"),
+        (0.0, "#.#", ".0"),
+        (0.25, "#.#", ".2"),
+        (0.0, "#", "0"),
+    ] {
+        assert_eq!(formatted(value, picture), Some(json!(want)), "{picture}");
+    }
+}
