@@ -199,6 +199,44 @@ async fn a_sync_training_job_trains_on_the_emulator_and_the_output_is_describe_t
             .is_some_and(|m| m.iter().any(|x| x["MetricName"] == "validation:rmse")),
         "{out:#}"
     );
+    // as AWS records a .sync job: TaskSubmitted with CreateTrainingJob's response between
+    // TaskStarted and TaskSucceeded, named by the action and the service
+    let history = client
+        .get_execution_history()
+        .execution_arn(done.execution_arn())
+        .send()
+        .await
+        .expect("GetExecutionHistory");
+    let task_events: Vec<&str> = history
+        .events()
+        .iter()
+        .map(|e| e.r#type().as_str())
+        .filter(|t| t.starts_with("Task") && !t.starts_with("TaskState"))
+        .collect();
+    assert_eq!(
+        task_events,
+        [
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded"
+        ]
+    );
+    let submitted = history
+        .events()
+        .iter()
+        .find_map(|e| e.task_submitted_event_details())
+        .expect("TaskSubmitted details");
+    assert_eq!(
+        (submitted.resource(), submitted.resource_type()),
+        ("createTrainingJob.sync", "sagemaker")
+    );
+    let created: Value = serde_json::from_str(submitted.output().unwrap_or("null")).unwrap();
+    assert_eq!(
+        created["TrainingJobArn"],
+        json!("arn:aws:sagemaker:us-east-1:000000000000:training-job/tiny-xgb"),
+        "CreateTrainingJob's response: {created}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
