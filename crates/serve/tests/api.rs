@@ -643,10 +643,11 @@ async fn a_restart_keeps_state_machines_and_executions_and_fails_the_interrupted
         .send()
         .await
         .unwrap();
+    // the callback's message is submitted: the Task waits for its token
     until_event(
         &client,
         waiting.execution_arn(),
-        HistoryEventType::TaskScheduled,
+        HistoryEventType::TaskSubmitted,
     )
     .await;
     server.kill();
@@ -709,6 +710,7 @@ async fn a_restart_keeps_state_machines_and_executions_and_fails_the_interrupted
             "TaskStateEntered",
             "TaskScheduled",
             "TaskStarted",
+            "TaskSubmitted",
             "ExecutionFailed"
         ]
     );
