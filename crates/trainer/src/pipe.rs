@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::dataset::{CsvError, Dataset, Layout, parse_csv};
+use crate::dataset::{CsvError, Dataset, Layout, read_csv_reader};
 
 /// Why a Pipe channel could not be read (the job's failure: `JobError::Channel` / `Csv`).
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,8 @@ fn channel_error(channel: &str, message: String) -> PipeReadError {
 }
 
 /// Reads CSV rows (label first) from `source` a chunk of at most `chunk` bytes (plus the
-/// unfinished line carried over) at a time. `None` when the stream holds no rows.
+/// unfinished line carried over) at a time, as [`read_csv_reader`] reads a file; a bad row is
+/// named by the stream and its line. `None` when the stream holds no rows.
 pub fn read_csv_stream(
     channel: &str,
     source: &mut dyn Read,
@@ -89,59 +90,12 @@ pub fn read_csv_stream(
     chunk: usize,
     threads: usize,
 ) -> Result<Option<Dataset>, PipeReadError> {
-    let chunk = chunk.max(1);
-    let mut data: Option<Dataset> = None;
-    let mut buf: Vec<u8> = Vec::with_capacity(chunk);
-    // bytes of the stream before `buf`, for the error messages
-    let mut consumed: u64 = 0;
-    let mut at_end = false;
-    while !at_end {
-        let before = buf.len();
-        buf.resize(before + chunk, 0);
-        let mut filled = before;
-        // fill the chunk (a FIFO gives at most its buffer per read)
-        while filled < buf.len() {
-            match source.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    at_end = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(channel_error(channel, format!("cannot read {name}: {e}")));
-                }
-            }
+    read_csv_reader(source, Layout::LabelFirst, name, chunk, threads).map_err(|e| match e {
+        CsvError::Io { source, .. } => {
+            channel_error(channel, format!("cannot read {name}: {source}"))
         }
-        buf.truncate(filled);
-        let complete = if at_end {
-            buf.len()
-        } else {
-            match buf.iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                None => continue, // one line longer than a chunk: read on
-            }
-        };
-        let text = std::str::from_utf8(&buf[..complete]).map_err(|e| {
-            channel_error(
-                channel,
-                format!("{name}: bytes {consumed}.. are not UTF-8 text: {e}"),
-            )
-        })?;
-        if !text.trim().is_empty() {
-            let source_name = format!("{name} (from byte {consumed})");
-            let ds = parse_csv(text, Layout::LabelFirst, &source_name, threads)?;
-            match data.as_mut() {
-                None => data = Some(ds),
-                Some(acc) => acc
-                    .append(ds)
-                    .map_err(|m| channel_error(channel, format!("{source_name}: {m}")))?,
-            }
-        }
-        consumed += complete as u64;
-        buf.drain(..complete);
-    }
-    Ok(data.filter(|d| d.n_rows() > 0))
+        other => other.into(),
+    })
 }
 
 /// Reads a Pipe channel: its epoch-0 FIFO in `data_dir`, read to its end and closed.
@@ -167,6 +121,7 @@ pub fn read_pipe_channel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::parse_csv;
 
     fn rows(n: usize) -> String {
         (0..n)
@@ -211,7 +166,12 @@ mod tests {
         text.push_str("1,x,2\n");
         let mut src = text.as_bytes();
         let err = read_csv_stream("train", &mut src, "/d/train_0", 64, 1).unwrap_err();
-        assert!(err.to_string().contains("/d/train_0 (from byte"), "{err}");
+        match err {
+            PipeReadError::Csv(CsvError::Malformed {
+                source_name, line, ..
+            }) => assert_eq!((source_name.as_str(), line), ("/d/train_0", 51)),
+            other => panic!("{other}"),
+        }
     }
 
     #[test]
