@@ -22,6 +22,8 @@ pub struct Len {
 }
 
 pub const ARN: Len = Len { min: 1, max: 256 };
+/// A Map Run's ARN (`mapRunArn`: up to 2,000 characters).
+pub const LONG_ARN: Len = Len { min: 1, max: 2000 };
 pub const NAME: Len = Len { min: 1, max: 80 };
 pub const DEFINITION: Len = Len {
     min: 1,

@@ -75,8 +75,10 @@ async fn callback_token(client: &aws_sdk_sfn::Client, arn: &str) -> String {
             .await
             .expect("GetExecutionHistory");
         let events = history.events();
+        // TaskSubmitted is the callback Task's last event before its answer: from then on
+        // the history stays as it is while the execution waits
         let sqs = |e: &&aws_sdk_sfn::types::HistoryEvent| {
-            e.task_started_event_details()
+            e.task_submitted_event_details()
                 .is_some_and(|d| d.resource_type() == "sqs")
         };
         if events.iter().any(|e| sqs(&e)) {

@@ -3,7 +3,10 @@
 
 use serde_json::{Map, Value};
 
+use crate::app::App;
+use crate::arn::{self, Target};
 use crate::error::ApiError;
+use crate::store::ExecutionRecord;
 
 /// A failure of the state directory: the server's fault (HTTP 500).
 pub(super) fn internal(e: crate::store::StoreError) -> ApiError {
@@ -53,6 +56,16 @@ pub(super) fn paged(
         out.insert("nextToken".into(), Value::String(t));
     }
     Ok(Value::Object(out))
+}
+
+/// The execution an ARN names: `InvalidArn` or `ExecutionDoesNotExist` otherwise.
+pub(super) fn find_execution(app: &App, execution_arn: &str) -> Result<ExecutionRecord, ApiError> {
+    match arn::parse_execution(execution_arn)? {
+        Target::Execution => app
+            .execution(execution_arn)
+            .ok_or_else(|| ApiError::execution_does_not_exist(execution_arn)),
+        _ => Err(ApiError::execution_does_not_exist(execution_arn)),
+    }
 }
 
 #[cfg(test)]

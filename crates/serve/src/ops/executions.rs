@@ -7,16 +7,17 @@ use mdlc_asl::mock::MockInvoker;
 use mdlc_asl::{Clock, ExecutionInputError, RealClock, StateMachine, TaskInvoker, VirtualClock};
 use serde_json::{Map, Value, json};
 
-use super::common::{internal, paged};
+use super::common::{find_execution, internal, paged};
 use super::machines::find;
 use crate::app::{App, Launch, epoch};
-use crate::arn::{self, Target};
+use crate::arn;
 use crate::callback::CallbackInvoker;
 use crate::error::ApiError;
 use crate::history;
 use crate::nested::NestedInvoker;
 use crate::request::{
-    ARN, CAUSE, DATA, ERROR, EXECUTIONS_PAGE_TOKEN, NAME, PAGE_TOKEN, Request, TRACE_HEADER,
+    ARN, CAUSE, DATA, ERROR, EXECUTIONS_PAGE_TOKEN, LONG_ARN, NAME, PAGE_TOKEN, Request,
+    TRACE_HEADER,
 };
 use crate::store::{ExecutionRecord, MachineRecord, MachineSnapshot};
 
@@ -248,16 +249,6 @@ fn insert_outcome(out: &mut Value, r: &ExecutionRecord, include_data: bool) {
     }
 }
 
-/// The execution an ARN names: `InvalidArn` or `ExecutionDoesNotExist` otherwise.
-pub(super) fn find_execution(app: &App, execution_arn: &str) -> Result<ExecutionRecord, ApiError> {
-    match arn::parse_execution(execution_arn)? {
-        Target::Execution => app
-            .execution(execution_arn)
-            .ok_or_else(|| ApiError::execution_does_not_exist(execution_arn)),
-        _ => Err(ApiError::execution_does_not_exist(execution_arn)),
-    }
-}
-
 pub fn describe(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let mut r = Request::new(body);
     let ex_arn = r.required("executionArn", ARN);
@@ -292,7 +283,7 @@ pub fn list(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let status = r.enumeration("statusFilter", STATUSES);
     let max = r.integer("maxResults", 0, 1000);
     let token = r.string("nextToken", EXECUTIONS_PAGE_TOKEN);
-    let map_run = r.string("mapRunArn", super::map_runs::LONG_ARN);
+    let map_run = r.string("mapRunArn", LONG_ARN);
     let redrive = r.enumeration("redriveFilter", &["REDRIVEN", "NOT_REDRIVEN"]);
     if sm_arn.is_none() && map_run.is_none() {
         r.violation(crate::error::constraint(

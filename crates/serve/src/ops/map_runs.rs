@@ -7,11 +7,8 @@ use super::common::paged;
 use crate::app::App;
 use crate::arn::{self, Target};
 use crate::error::ApiError;
-use crate::request::{ARN, PAGE_TOKEN, Request};
+use crate::request::{ARN, LONG_ARN, PAGE_TOKEN, Request};
 use crate::store::{ExecutionRecord, MapRunRecord};
-
-/// `mapRunArn`'s constraints (a `LongArn`: 1 to 2000 characters).
-pub(super) const LONG_ARN: crate::request::Len = crate::request::Len { min: 1, max: 2000 };
 
 /// AWS's answer to an unknown Map Run ARN (the message as the server's other
 /// `ResourceNotFound` answers word it).
@@ -60,7 +57,7 @@ pub fn list(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let max = r.integer("maxResults", 0, 1000);
     let token = r.string("nextToken", PAGE_TOKEN);
     r.finish()?;
-    let e = super::executions::find_execution(app, ex_arn)?;
+    let e = super::common::find_execution(app, ex_arn)?;
     let items = e
         .map_runs
         .iter()
