@@ -11,6 +11,12 @@
 //!
 //! Records are written atomically (a temporary file renamed into place) and not synced: they
 //! matter while the machine runs, and a file a power loss left empty is removed as unreadable.
+//!
+//! A record can only be written once the child runs. An owner killed in between leaves a child
+//! with no record, and its parent-death signal reaches that child alone, not what the child has
+//! started. So every child also carries its book and its owner in its environment
+//! ([`BOOK_ENV`], [`OWNER_ENV`]), which the processes it starts inherit, and the sweep ends
+//! every process so tagged whose owner is gone.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +25,11 @@ use thiserror::Error;
 
 use crate::signal::{Signal, signal_group, signal_process};
 use crate::stat;
+
+/// The environment variable naming the pid book of a child's state directory.
+pub const BOOK_ENV: &str = "MDLC_PID_BOOK";
+/// The environment variable naming a child's owner: `<pid>:<start time>`.
+pub const OWNER_ENV: &str = "MDLC_PID_OWNER";
 
 /// One child of the local cloud, as recorded when it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +92,28 @@ impl ChildRecord {
     fn file_name(&self) -> String {
         format!("{}-{}.json", self.pid, self.start_time)
     }
+}
+
+/// [`BOOK_ENV`] and [`OWNER_ENV`] of a process's environment (`/proc/<pid>/environ`: NUL-ended
+/// `NAME=value` entries), when it has both.
+fn tags(environ: &[u8]) -> Option<(String, String)> {
+    let mut book = None;
+    let mut owner = None;
+    for entry in environ.split(|&b| b == 0) {
+        let entry = String::from_utf8_lossy(entry);
+        if let Some(v) = entry
+            .strip_prefix(BOOK_ENV)
+            .and_then(|r| r.strip_prefix('='))
+        {
+            book = Some(v.to_string());
+        } else if let Some(v) = entry
+            .strip_prefix(OWNER_ENV)
+            .and_then(|r| r.strip_prefix('='))
+        {
+            owner = Some(v.to_string());
+        }
+    }
+    Some((book?, owner?))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,7 +266,54 @@ impl PidBook {
                 }
             }
         }
+        for record in self.unrecorded_orphans() {
+            if signal_process(record.pid, Signal::Kill).is_ok() {
+                sweep.killed.push(record);
+            }
+        }
         Ok(sweep)
+    }
+
+    /// The value of [`BOOK_ENV`] for this book: its directory, canonical when it can be.
+    pub fn tag(&self) -> String {
+        std::fs::canonicalize(&self.dir)
+            .unwrap_or_else(|_| self.dir.clone())
+            .display()
+            .to_string()
+    }
+
+    /// The running processes tagged with this book whose owner is gone (children started
+    /// just before their owner was killed, and what they started), as records.
+    fn unrecorded_orphans(&self) -> Vec<ChildRecord> {
+        let tag = self.tag();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| {
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+                let (book, owner) = tags(&environ)?;
+                if book != tag {
+                    return None;
+                }
+                let (owner_pid, owner_start_time) = owner.split_once(':')?;
+                let (owner_pid, owner_start_time) =
+                    (owner_pid.parse().ok()?, owner_start_time.parse().ok()?);
+                if stat::is_running(owner_pid, owner_start_time) {
+                    return None;
+                }
+                let now = stat::of(pid).filter(stat::ProcStat::running)?;
+                Some(ChildRecord {
+                    pid,
+                    pgid: now.pgid,
+                    start_time: now.start_time,
+                    owner_pid,
+                    owner_start_time,
+                    what: "an unrecorded child".into(),
+                })
+            })
+            .collect()
     }
 
     /// Writes `record` atomically; returns its path.

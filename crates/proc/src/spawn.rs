@@ -75,6 +75,13 @@ pub fn spawn(
 ) -> Result<(tokio::process::Child, ChildGuard), SpawnError> {
     let program = cmd.as_std().get_program().to_string_lossy().into_owned();
     cmd.process_group(0).kill_on_drop(true);
+    if let Some(book) = book {
+        // what the child starts inherits these: the sweep finds it even without a record
+        cmd.env(crate::book::BOOK_ENV, book.tag()).env(
+            crate::book::OWNER_ENV,
+            format!("{}:{}", std::process::id(), crate::stat::own_start_time()),
+        );
+    }
     die_with_parent(cmd.as_std_mut());
     let mut child = cmd.spawn().map_err(|source| SpawnError::Start {
         program: program.clone(),

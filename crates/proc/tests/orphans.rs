@@ -220,3 +220,90 @@ async fn a_child_that_cannot_be_recorded_is_ended_and_the_error_names_the_book()
         stat::start_time(*pid).is_none()
     });
 }
+
+/// `sleep 1000` tagged with `book` and `owner` as `mdlc_proc::spawn` tags its children, but with
+/// no record: a child started just before its owner was killed.
+fn tagged_sleep(book: &PidBook, owner: (u32, u64)) -> (Child, KillGroupOnDrop) {
+    let child = Command::new("sleep")
+        .arg("1000")
+        .env(mdlc_proc::book::BOOK_ENV, book.tag())
+        .env(
+            mdlc_proc::book::OWNER_ENV,
+            format!("{}:{}", owner.0, owner.1),
+        )
+        .process_group(0)
+        .spawn()
+        .expect("start sleep");
+    let guard = KillGroupOnDrop(child.id());
+    (child, guard)
+}
+
+#[test]
+fn the_sweep_ends_an_unrecorded_child_of_a_dead_owner_by_its_tag_and_spares_a_live_owners() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = PidBook::at(dir.path().join("pids"));
+    std::fs::create_dir_all(book.dir()).unwrap();
+    let (mut orphan, _g1) = tagged_sleep(&book, dead_owner());
+    let me = (std::process::id(), stat::own_start_time());
+    let (mut kept, _g2) = tagged_sleep(&book, me);
+    let other_book = PidBook::at(dir.path().join("other"));
+    std::fs::create_dir_all(other_book.dir()).unwrap();
+    let (mut elsewhere, _g3) = tagged_sleep(&other_book, dead_owner());
+    // the children have exec'd (their environment is the tagged one) before the sweep looks
+    for c in [&orphan, &kept, &elsewhere] {
+        let pid = c.id();
+        wait_for("the tagged child to exec", || {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|e| String::from_utf8_lossy(&e).contains("MDLC_PID_OWNER="))
+        });
+    }
+
+    let (_, sweep) = PidBook::open(book.dir()).unwrap();
+    let killed: Vec<u32> = sweep.killed.iter().map(|r| r.pid).collect();
+    assert_eq!(killed, vec![orphan.id()]);
+    assert_eq!(sweep.killed[0].what, "an unrecorded child");
+    let status = orphan.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    assert_eq!(
+        kept.try_wait().unwrap(),
+        None,
+        "a live owner's child runs on"
+    );
+    assert_eq!(
+        elsewhere.try_wait().unwrap(),
+        None,
+        "another book's child runs on"
+    );
+}
+
+#[test]
+fn spawn_tags_its_child_and_what_the_child_starts_with_the_book_and_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let (book, _) = PidBook::open(dir.path().join("pids")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = rt.block_on(async {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(r#"sh -c 'echo "$MDLC_PID_BOOK|$MDLC_PID_OWNER"'"#)
+            .stdout(std::process::Stdio::piped());
+        let (child, guard) = mdlc_proc::spawn(&mut cmd, Some(&book), "tag test").unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        drop(guard);
+        String::from_utf8(out.stdout).unwrap()
+    });
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{}|{}:{}",
+            book.tag(),
+            std::process::id(),
+            stat::own_start_time()
+        )
+    );
+}
