@@ -196,9 +196,10 @@ async fn dashboard_in_chromium_shows_the_machine_the_live_execution_its_graph_hi
         .as_str()
         .unwrap()
         .to_string();
-    // it waits for its token once the Task has started
+    // it waits for its token once the Task is submitted (TaskSubmitted: its last event before
+    // the answer, so the history stays as it is from here)
     let events = until(&server, &arn, |h| {
-        h.iter().any(|e| e["type"] == "TaskStarted")
+        h.iter().any(|e| e["type"] == "TaskSubmitted")
     });
     let parameters: Value = serde_json::from_str(
         events
@@ -327,7 +328,7 @@ async fn dashboard_in_chromium_shows_the_machine_the_live_execution_its_graph_hi
         .unwrap()
         .to_string();
     until(&server, &newer, |h| {
-        h.iter().any(|e| e["type"] == "TaskStarted")
+        h.iter().any(|e| e["type"] == "TaskSubmitted")
     });
     let work = dir.path().join("chosen");
     std::fs::create_dir(&work).unwrap();

@@ -235,6 +235,8 @@ impl PidBook {
     /// Records of running owners are kept.
     pub fn sweep(&self) -> Result<Sweep, PidBookError> {
         let mut sweep = Sweep::default();
+        // groups sent SIGKILL here: their members may not have died yet when /proc is read
+        let mut signalled_groups = Vec::new();
         for entry in self.entries()? {
             match entry {
                 Entry::Record(path, record) => {
@@ -243,7 +245,10 @@ impl PidBook {
                         continue;
                     }
                     let signalled = match record.survivor() {
-                        Some(Survivor::Group(pgid)) => signal_group(pgid, Signal::Kill).is_ok(),
+                        Some(Survivor::Group(pgid)) => {
+                            signalled_groups.push(pgid);
+                            signal_group(pgid, Signal::Kill).is_ok()
+                        }
                         Some(Survivor::Process(pid)) => signal_process(pid, Signal::Kill).is_ok(),
                         None => false,
                     };
@@ -266,7 +271,11 @@ impl PidBook {
                 }
             }
         }
-        for record in self.unrecorded_orphans() {
+        let unrecorded = self.unrecorded_orphans();
+        for record in unrecorded
+            .into_iter()
+            .filter(|r| !signalled_groups.contains(&r.pgid))
+        {
             if signal_process(record.pid, Signal::Kill).is_ok() {
                 sweep.killed.push(record);
             }
