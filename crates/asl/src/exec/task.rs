@@ -29,7 +29,6 @@ impl Run<'_> {
     ) -> Result<Value, Failure> {
         let (timeout, heartbeat) = task_limits(sr, t, at)?;
         let context = self.context(sr, token);
-        let rtype = resource_type(&t.resource);
         check_state_input(sr, &params)?;
         let names = EventNames::of(&t.resource);
         let (resource, kind) = (&names.resource, &names.resource_type);
@@ -82,7 +81,7 @@ impl Run<'_> {
                 invocation.await
             }
         };
-        let res = res.and_then(|v| check_task_result(&t.resource, &rtype, v));
+        let res = res.and_then(|v| check_task_result(&t.resource, names.service(), v));
         match res {
             Ok(v) if names.lambda_function => {
                 self.event(
@@ -214,6 +213,15 @@ struct EventNames {
 }
 
 impl EventNames {
+    /// The service alone (`aws-sdk` for `aws-sdk:s3`): how a result over the payload quota names
+    /// a service integration.
+    fn service(&self) -> &str {
+        self.resource_type
+            .split(':')
+            .next()
+            .unwrap_or(&self.resource_type)
+    }
+
     fn of(resource: &str) -> EventNames {
         let parts: Vec<&str> = resource.splitn(6, ':').collect();
         // arn:<partition>:states:::<service>:<action> (aws-sdk:<service>:<action>)
@@ -241,16 +249,6 @@ impl EventNames {
             lambda_function: service == "lambda"
                 && parts.get(5).is_some_and(|r| r.starts_with("function:")),
         }
-    }
-}
-
-fn resource_type(resource: &str) -> String {
-    // arn:aws:states:::lambda:invoke -> lambda ; arn:aws:lambda:...:function:x -> lambda
-    let parts: Vec<&str> = resource.split(':').collect();
-    match parts.get(2) {
-        Some(&"states") => parts.get(5).copied().unwrap_or("states").to_string(),
-        Some(s) => s.to_string(),
-        None => "unknown".to_string(),
     }
 }
 
@@ -300,10 +298,12 @@ mod tests {
 
     #[test]
     fn resource_types() {
-        assert_eq!(resource_type("arn:aws:states:::lambda:invoke"), "lambda");
+        let service = |r: &str| EventNames::of(r).service().to_string();
+        assert_eq!(service("arn:aws:states:::lambda:invoke"), "lambda");
+        assert_eq!(service("arn:aws:lambda:us-east-1:1:function:f"), "lambda");
         assert_eq!(
-            resource_type("arn:aws:lambda:us-east-1:1:function:f"),
-            "lambda"
+            service("arn:aws:states:::aws-sdk:s3:listBuckets"),
+            "aws-sdk"
         );
     }
 }
