@@ -95,6 +95,24 @@ fn given_bad_usage_or_bad_input_then_exits_2() {
     ] {
         mdlc_exits(&args, 2);
     }
+    let state = dir.path().join("state").display().to_string();
+    let out = mdlc_exits(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            &state,
+            "--api-models",
+            &def,
+        ],
+        2,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--api-models") && stderr.contains("not botocore's data folder"),
+        "{stderr}"
+    );
 }
 
 #[test]

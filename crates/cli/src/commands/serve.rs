@@ -111,8 +111,14 @@ async fn shutdown_signal() {
 }
 
 /// botocore's models: `--api-models`, else found; a warning when there are none.
-fn api_models(args: &ServeArgs) -> Option<ApiModels> {
+fn api_models(args: &ServeArgs) -> Result<Option<ApiModels>, String> {
     let models = match &args.api_models {
+        Some(dir) if !dir.join("stepfunctions").is_dir() => {
+            return Err(format!(
+                "--api-models {}: not botocore's data folder (it has no stepfunctions/ model)",
+                dir.display()
+            ));
+        }
         Some(dir) => Some(ApiModels::new(dir)),
         None => ApiModels::discover(),
     };
@@ -124,7 +130,7 @@ fn api_models(args: &ServeArgs) -> Option<ApiModels> {
             tracing::warn!(target: "mdlc::serve", "TestState does not check mocked results: no botocore API models found (pip install botocore, or --api-models DIR)")
         }
     }
-    models
+    Ok(models)
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -132,8 +138,10 @@ pub fn run(args: &ServeArgs) -> i32 {
     if !args.quiet {
         local::init_tracing("mdlc::serve=info,mdlc_emulator=info,warn");
     }
-    let prepared = mock_config(args).and_then(|mock| cloud(args).map(|c| (mock, c)));
-    let (mock, cloud) = match prepared {
+    let prepared = api_models(args).and_then(|models| {
+        mock_config(args).and_then(|mock| cloud(args).map(|c| (mock, c, models)))
+    });
+    let (mock, cloud, models) = match prepared {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
@@ -148,7 +156,7 @@ pub fn run(args: &ServeArgs) -> i32 {
         mock,
         real_time: args.real_time,
         max_concurrent: usize::try_from(args.max_concurrent).unwrap_or(DEFAULT_MAX_CONCURRENT),
-        api_models: api_models(args).map(Arc::new),
+        api_models: models.map(Arc::new),
     };
     let rt = match local::runtime() {
         Ok(rt) => rt,
