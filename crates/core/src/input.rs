@@ -1543,6 +1543,20 @@ fn grid_job_count(
     Some(count)
 }
 
+/// The fields of `/tuning`.
+const TUNING_FIELDS: &[&str] = &[
+    "enabled",
+    "strategy",
+    "objective",
+    "ranges",
+    "staticHyperParameters",
+    "maxJobs",
+    "maxParallelJobs",
+    "earlyStopping",
+];
+
+/// `/tuning`, with its defaults filled in. Its fields are read in order, so that problems are
+/// reported in that order; `None` when any is reported.
 fn read_tuning(
     c: &mut Checker,
     value: Option<&Value>,
@@ -1551,221 +1565,42 @@ fn read_tuning(
     algorithm: Option<&Algorithm>,
 ) -> Option<Tuning> {
     let obj = match value {
-        Some(v) => Some(c.object(
-            v,
-            "/tuning",
-            &[
-                "enabled",
-                "strategy",
-                "objective",
-                "ranges",
-                "staticHyperParameters",
-                "maxJobs",
-                "maxParallelJobs",
-                "earlyStopping",
-            ],
-        )?),
+        Some(v) => Some(c.object(v, "/tuning", TUNING_FIELDS)?),
         None => None,
     };
     let f = |k| Checker::field(obj, k);
     let before = c.problems.len();
     let enabled = c.boolean(f("enabled"), "/tuning/enabled").unwrap_or(true);
-    let strategy = match f("strategy") {
-        None => Some(Strategy::Bayesian),
-        v => c.choice(
-            v,
-            "/tuning/strategy",
-            &[
-                ("Bayesian", Strategy::Bayesian),
-                ("Random", Strategy::Random),
-                ("Grid", Strategy::Grid),
-                ("Hyperband", Strategy::Hyperband),
-            ],
-        ),
-    };
-    let objective = match f("objective") {
-        None => Some(default_objective(problem)),
-        Some(v) => {
-            let o = c.object(v, "/tuning/objective", &["metric", "type"]);
-            let metric = c.string(Checker::field(o, "metric"), "/tuning/objective/metric");
-            if o.is_some() && Checker::field(o, "metric").is_none() {
-                c.problem("/tuning/objective/metric", "is required");
-            }
-            let kind = match Checker::field(o, "type") {
-                None => match metric.as_deref().map(objective_type_of) {
-                    Some(Some(k)) => Some(k),
-                    Some(None) => {
-                        c.problem(
-                            "/tuning/objective/type",
-                            "is required for this metric (Minimize or Maximize)",
-                        );
-                        None
-                    }
-                    None => None,
-                },
-                v => c.choice(
-                    v,
-                    "/tuning/objective/type",
-                    &[
-                        ("Minimize", ObjectiveType::Minimize),
-                        ("Maximize", ObjectiveType::Maximize),
-                    ],
-                ),
-            };
-            match (metric, kind) {
-                (Some(metric), Some(kind)) => Some(Objective { metric, kind }),
-                _ => None,
-            }
-        }
-    };
-    let ranges = match f("ranges") {
-        None if builtin => Some(xgboost_default_ranges()),
-        None => {
-            // Only a valid custom image needs ranges: an invalid algorithm is reported on its own.
-            if enabled && algorithm.is_some() {
-                c.problem(
-                    "/tuning/ranges",
-                    "is required when tuning is enabled with a custom algorithm image",
-                );
-            }
-            Some(vec![])
-        }
-        Some(Value::Array(items)) => {
-            let mut out = Vec::new();
-            let mut ok = true;
-            for (i, item) in items.iter().enumerate() {
-                match read_range(c, item, &format!("/tuning/ranges/{i}")) {
-                    Some(r) => {
-                        if out.iter().any(|o: &ParameterRange| o.name == r.name) {
-                            c.problem(
-                                format!("/tuning/ranges/{i}/name"),
-                                format!("duplicate range {:?}", r.name),
-                            );
-                            ok = false;
-                        }
-                        out.push(r)
-                    }
-                    None => ok = false,
-                }
-            }
-            if enabled && items.is_empty() {
-                c.problem("/tuning/ranges", "must not be empty when tuning is enabled");
-                ok = false;
-            }
-            ok.then_some(out)
-        }
-        Some(v) => {
-            c.problem(
-                "/tuning/ranges",
-                format!("must be an array, got {}", type_name(v)),
-            );
-            None
-        }
-    };
-    let mut statics = match (builtin, objective.as_ref()) {
+    let strategy = read_strategy(c, f("strategy"));
+    let objective = read_objective(c, f("objective"), problem);
+    let ranges_given = f("ranges").is_some();
+    let mut ranges = read_ranges(c, f("ranges"), enabled, builtin, algorithm.is_some());
+    let user_statics = f("staticHyperParameters").and_then(Value::as_object);
+    let defaults = match (builtin, objective.as_ref()) {
         (true, Some(o)) => xgboost_static_defaults(problem, o),
         _ => BTreeMap::new(),
     };
-    if let Some(v) = f("staticHyperParameters") {
-        match v.as_object() {
-            Some(map) => {
-                for (k, val) in map {
-                    let p = format!("/tuning/staticHyperParameters/{}", pointer_token(k));
-                    if k.is_empty() || k.len() > 256 {
-                        c.problem(&p, "hyperparameter names must be 1-256 characters");
-                    }
-                    if let Some(s) = hyperparameter_value(c, val, &p) {
-                        if s.len() > 2500 {
-                            c.problem(&p, "values must be at most 2500 characters");
-                        }
-                        statics.insert(k.clone(), s);
-                    }
-                }
-            }
-            None => c.problem(
-                "/tuning/staticHyperParameters",
-                format!("must be an object of name → value, got {}", type_name(v)),
-            ),
-        }
-    }
-    let user_statics = f("staticHyperParameters").and_then(Value::as_object);
-    let mut ranges = ranges;
-    if f("ranges").is_none()
-        && let (Some(ranges), Some(user)) = (ranges.as_mut(), user_statics)
-    {
-        // Default ranges give way to hyperparameters the user fixed.
-        ranges.retain(|r| !user.contains_key(&r.name));
+    let mut statics = read_static_hyper_parameters(c, f("staticHyperParameters"), defaults);
+    if !ranges_given && let (Some(ranges), Some(user)) = (ranges.as_mut(), user_statics) {
+        drop_default_ranges_fixed_by_user(ranges, user);
     }
     if enabled && let Some(ranges) = &ranges {
-        for (i, r) in ranges.iter().enumerate() {
-            if user_statics.is_some_and(|m| m.contains_key(&r.name)) {
-                c.problem(
-                    format!("/tuning/ranges/{i}/name"),
-                    format!("{:?} is both tuned and static", r.name),
-                );
-            } else {
-                statics.remove(&r.name);
-            }
-        }
+        keep_tuned_out_of_statics(c, ranges, &mut statics, user_statics);
     }
     let given_max_jobs = c.integer(f("maxJobs"), "/tuning/maxJobs", 1, 750);
-    let grid = enabled && strategy == Some(Strategy::Grid);
-    let grid_jobs = match (grid, f("ranges")) {
-        (false, _) => None,
-        (true, None) => {
-            if builtin {
-                c.problem(
-                    "/tuning/ranges",
-                    "is required with the Grid strategy: it takes only Categorical ranges, and the default ranges are Integer and Continuous",
-                );
-            }
-            None
-        }
-        (true, Some(_)) => ranges
-            .as_deref()
-            .and_then(|r| grid_job_count(c, r, given_max_jobs)),
+    let grid_jobs = if enabled && strategy == Some(Strategy::Grid) {
+        grid_tuning_jobs(c, ranges_given, builtin, ranges.as_deref(), given_max_jobs)
+    } else {
+        None
     };
     let max_jobs = grid_jobs.or(given_max_jobs).unwrap_or(8);
-    let max_parallel = c
-        .integer(f("maxParallelJobs"), "/tuning/maxParallelJobs", 1, 100)
-        .unwrap_or(2.min(max_jobs));
-    if max_parallel > max_jobs {
-        let limit = if grid_jobs.is_some() {
-            format!("the {max_jobs} training jobs of the Grid strategy (one per combination)")
-        } else {
-            format!("maxJobs ({max_jobs})")
-        };
-        c.problem(
-            "/tuning/maxParallelJobs",
-            format!("must not exceed {limit}"),
-        );
-    }
-    let early_stopping = match f("earlyStopping") {
-        None => Some(EarlyStopping::Off),
-        v => c.choice(
-            v,
-            "/tuning/earlyStopping",
-            &[("Off", EarlyStopping::Off), ("Auto", EarlyStopping::Auto)],
-        ),
-    };
+    let max_parallel =
+        read_max_parallel_jobs(c, f("maxParallelJobs"), max_jobs, grid_jobs.is_some());
+    let early_stopping = read_early_stopping(c, f("earlyStopping"));
     if enabled {
-        if strategy == Some(Strategy::Hyperband) && early_stopping == Some(EarlyStopping::Auto) {
-            c.problem(
-                "/tuning/earlyStopping",
-                "must be Off with the Hyperband strategy (it stops jobs itself)",
-            );
-        }
-        if let (Some(alg), Some(o)) = (algorithm, objective.as_ref())
-            && !builtin
-            && !alg.metric_definitions.iter().any(|d| d.name == o.metric)
-        {
-            c.problem(
-                "/tuning/objective/metric",
-                format!(
-                    "{:?} is not among /algorithm/metricDefinitions (a custom image must define its objective metric)",
-                    o.metric
-                ),
-            );
+        check_hyperband_stops_jobs_itself(c, strategy, early_stopping);
+        if !builtin && let (Some(alg), Some(o)) = (algorithm, objective.as_ref()) {
+            check_objective_metric_is_defined(c, o, alg);
         }
     }
     if c.problems.len() > before {
@@ -1781,6 +1616,287 @@ fn read_tuning(
         max_parallel_jobs: max_parallel as u32,
         early_stopping: early_stopping?,
     })
+}
+
+/// `/tuning/strategy`, Bayesian when absent.
+fn read_strategy(c: &mut Checker, value: Option<&Value>) -> Option<Strategy> {
+    match value {
+        None => Some(Strategy::Bayesian),
+        v => c.choice(
+            v,
+            "/tuning/strategy",
+            &[
+                ("Bayesian", Strategy::Bayesian),
+                ("Random", Strategy::Random),
+                ("Grid", Strategy::Grid),
+                ("Hyperband", Strategy::Hyperband),
+            ],
+        ),
+    }
+}
+
+/// `/tuning/objective`, the problem type's default objective when absent.
+fn read_objective(
+    c: &mut Checker,
+    value: Option<&Value>,
+    problem: ProblemType,
+) -> Option<Objective> {
+    let Some(v) = value else {
+        return Some(default_objective(problem));
+    };
+    let o = c.object(v, "/tuning/objective", &["metric", "type"]);
+    let metric = c.string(Checker::field(o, "metric"), "/tuning/objective/metric");
+    if o.is_some() && Checker::field(o, "metric").is_none() {
+        c.problem("/tuning/objective/metric", "is required");
+    }
+    let kind = read_objective_type(c, Checker::field(o, "type"), metric.as_deref());
+    Some(Objective {
+        metric: metric?,
+        kind: kind?,
+    })
+}
+
+/// `/tuning/objective/type`; when absent, the direction of a known `metric`.
+fn read_objective_type(
+    c: &mut Checker,
+    value: Option<&Value>,
+    metric: Option<&str>,
+) -> Option<ObjectiveType> {
+    match value {
+        None => match metric.map(objective_type_of) {
+            Some(Some(k)) => Some(k),
+            Some(None) => {
+                c.problem(
+                    "/tuning/objective/type",
+                    "is required for this metric (Minimize or Maximize)",
+                );
+                None
+            }
+            None => None,
+        },
+        v => c.choice(
+            v,
+            "/tuning/objective/type",
+            &[
+                ("Minimize", ObjectiveType::Minimize),
+                ("Maximize", ObjectiveType::Maximize),
+            ],
+        ),
+    }
+}
+
+/// `/tuning/ranges`. When absent: the built-in algorithm's default ranges, none for a custom
+/// image (which needs them when tuning is enabled).
+fn read_ranges(
+    c: &mut Checker,
+    value: Option<&Value>,
+    enabled: bool,
+    builtin: bool,
+    custom_image: bool,
+) -> Option<Vec<ParameterRange>> {
+    match value {
+        None if builtin => Some(xgboost_default_ranges()),
+        None => {
+            // Only a valid custom image needs ranges: an invalid algorithm is reported on its own.
+            if enabled && custom_image {
+                c.problem(
+                    "/tuning/ranges",
+                    "is required when tuning is enabled with a custom algorithm image",
+                );
+            }
+            Some(vec![])
+        }
+        Some(Value::Array(items)) => read_range_list(c, items, enabled),
+        Some(v) => {
+            c.problem(
+                "/tuning/ranges",
+                format!("must be an array, got {}", type_name(v)),
+            );
+            None
+        }
+    }
+}
+
+/// Each range of `/tuning/ranges`, their names distinct; not empty when tuning is enabled.
+fn read_range_list(c: &mut Checker, items: &[Value], enabled: bool) -> Option<Vec<ParameterRange>> {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match read_range(c, item, &format!("/tuning/ranges/{i}")) {
+            Some(r) => {
+                if out.iter().any(|o: &ParameterRange| o.name == r.name) {
+                    c.problem(
+                        format!("/tuning/ranges/{i}/name"),
+                        format!("duplicate range {:?}", r.name),
+                    );
+                    ok = false;
+                }
+                out.push(r)
+            }
+            None => ok = false,
+        }
+    }
+    if enabled && items.is_empty() {
+        c.problem("/tuning/ranges", "must not be empty when tuning is enabled");
+        ok = false;
+    }
+    ok.then_some(out)
+}
+
+/// `defaults` overridden by `/tuning/staticHyperParameters`.
+fn read_static_hyper_parameters(
+    c: &mut Checker,
+    value: Option<&Value>,
+    mut statics: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let Some(v) = value else {
+        return statics;
+    };
+    match v.as_object() {
+        Some(map) => {
+            for (name, val) in map {
+                if let Some(s) = read_static_hyper_parameter(c, name, val) {
+                    statics.insert(name.clone(), s);
+                }
+            }
+        }
+        None => c.problem(
+            "/tuning/staticHyperParameters",
+            format!("must be an object of name → value, got {}", type_name(v)),
+        ),
+    }
+    statics
+}
+
+/// One static hyperparameter's value as a string. A name or a value beyond SageMaker's
+/// lengths is reported, and the value still returned.
+fn read_static_hyper_parameter(c: &mut Checker, name: &str, value: &Value) -> Option<String> {
+    let p = format!("/tuning/staticHyperParameters/{}", pointer_token(name));
+    if name.is_empty() || name.len() > 256 {
+        c.problem(&p, "hyperparameter names must be 1-256 characters");
+    }
+    let s = hyperparameter_value(c, value, &p)?;
+    if s.len() > 2500 {
+        c.problem(&p, "values must be at most 2500 characters");
+    }
+    Some(s)
+}
+
+/// Default ranges give way to hyperparameters the user fixed.
+fn drop_default_ranges_fixed_by_user(ranges: &mut Vec<ParameterRange>, user: &Map<String, Value>) {
+    ranges.retain(|r| !user.contains_key(&r.name));
+}
+
+/// A tuned hyperparameter is not static: a default static gives way to it, and one the user
+/// fixed is reported.
+fn keep_tuned_out_of_statics(
+    c: &mut Checker,
+    ranges: &[ParameterRange],
+    statics: &mut BTreeMap<String, String>,
+    user_statics: Option<&Map<String, Value>>,
+) {
+    for (i, r) in ranges.iter().enumerate() {
+        if user_statics.is_some_and(|m| m.contains_key(&r.name)) {
+            c.problem(
+                format!("/tuning/ranges/{i}/name"),
+                format!("{:?} is both tuned and static", r.name),
+            );
+        } else {
+            statics.remove(&r.name);
+        }
+    }
+}
+
+/// The number of training jobs of an enabled Grid tuning job ([`grid_job_count`]); the
+/// built-in algorithm's default ranges are no Grid ranges, so they must be given.
+fn grid_tuning_jobs(
+    c: &mut Checker,
+    ranges_given: bool,
+    builtin: bool,
+    ranges: Option<&[ParameterRange]>,
+    given_max_jobs: Option<u64>,
+) -> Option<u64> {
+    if !ranges_given {
+        if builtin {
+            c.problem(
+                "/tuning/ranges",
+                "is required with the Grid strategy: it takes only Categorical ranges, and the default ranges are Integer and Continuous",
+            );
+        }
+        return None;
+    }
+    ranges.and_then(|r| grid_job_count(c, r, given_max_jobs))
+}
+
+/// `/tuning/maxParallelJobs`, at most `max_jobs`; when absent, 2 or `max_jobs` if fewer.
+fn read_max_parallel_jobs(
+    c: &mut Checker,
+    value: Option<&Value>,
+    max_jobs: u64,
+    grid: bool,
+) -> u64 {
+    let max_parallel = c
+        .integer(value, "/tuning/maxParallelJobs", 1, 100)
+        .unwrap_or(2.min(max_jobs));
+    if max_parallel > max_jobs {
+        let limit = if grid {
+            format!("the {max_jobs} training jobs of the Grid strategy (one per combination)")
+        } else {
+            format!("maxJobs ({max_jobs})")
+        };
+        c.problem(
+            "/tuning/maxParallelJobs",
+            format!("must not exceed {limit}"),
+        );
+    }
+    max_parallel
+}
+
+/// `/tuning/earlyStopping`, Off when absent.
+fn read_early_stopping(c: &mut Checker, value: Option<&Value>) -> Option<EarlyStopping> {
+    match value {
+        None => Some(EarlyStopping::Off),
+        v => c.choice(
+            v,
+            "/tuning/earlyStopping",
+            &[("Off", EarlyStopping::Off), ("Auto", EarlyStopping::Auto)],
+        ),
+    }
+}
+
+/// Hyperband stops training jobs itself: it takes no early stopping.
+fn check_hyperband_stops_jobs_itself(
+    c: &mut Checker,
+    strategy: Option<Strategy>,
+    early_stopping: Option<EarlyStopping>,
+) {
+    if strategy == Some(Strategy::Hyperband) && early_stopping == Some(EarlyStopping::Auto) {
+        c.problem(
+            "/tuning/earlyStopping",
+            "must be Off with the Hyperband strategy (it stops jobs itself)",
+        );
+    }
+}
+
+/// A custom image's objective metric is one of its metric definitions.
+fn check_objective_metric_is_defined(
+    c: &mut Checker,
+    objective: &Objective,
+    algorithm: &Algorithm,
+) {
+    if !algorithm
+        .metric_definitions
+        .iter()
+        .any(|d| d.name == objective.metric)
+    {
+        c.problem(
+            "/tuning/objective/metric",
+            format!(
+                "{:?} is not among /algorithm/metricDefinitions (a custom image must define its objective metric)",
+                objective.metric
+            ),
+        );
+    }
 }
 
 fn read_monitoring(

@@ -1213,6 +1213,93 @@ fn given_bad_static_hyperparameters_when_validated_then_each_is_named() {
 }
 
 #[test]
+fn given_a_tuning_block_of_the_wrong_shape_when_validated_then_each_field_is_named() {
+    rejects(
+        with(json!({"tuning": 3})),
+        &[("/tuning", "must be an object, got a number")],
+    );
+    rejects(
+        with(json!({"tuning": {"maxjobs": 3}})),
+        &[(
+            "/tuning/maxjobs",
+            "unknown field (allowed: enabled, strategy, objective, ranges, staticHyperParameters, maxJobs, maxParallelJobs, earlyStopping)",
+        )],
+    );
+    rejects(
+        with(json!({"tuning": {"objective": "validation:auc"}})),
+        &[("/tuning/objective", "must be an object, got a string")],
+    );
+    rejects(
+        with(json!({"tuning": {"objective": {"metric": "validation:auc", "kind": "Maximize"}}})),
+        &[(
+            "/tuning/objective/kind",
+            "unknown field (allowed: metric, type)",
+        )],
+    );
+}
+
+#[test]
+fn given_problems_in_every_part_of_tuning_when_validated_then_they_are_reported_in_field_order() {
+    rejects(
+        with(json!({"tuning": {
+            "enabled": 1,
+            "strategy": "Genetic",
+            "objective": {"metric": "validation:auc", "type": "Up"},
+            "ranges": [
+                {"name": "a", "type": "Categorical", "values": [1]},
+                {"name": "a", "type": "Categorical", "values": [2]}
+            ],
+            "staticHyperParameters": {"": 1, "a": 2},
+            "maxJobs": 0,
+            "maxParallelJobs": 9,
+            "earlyStopping": "On"
+        }})),
+        &[
+            ("/tuning/enabled", "must be true or false, got a number"),
+            (
+                "/tuning/strategy",
+                "must be one of Bayesian, Random, Grid, Hyperband, got \"Genetic\"",
+            ),
+            (
+                "/tuning/objective/type",
+                "must be one of Minimize, Maximize, got \"Up\"",
+            ),
+            ("/tuning/ranges/1/name", "duplicate range \"a\""),
+            (
+                "/tuning/staticHyperParameters/",
+                "hyperparameter names must be 1-256 characters",
+            ),
+            ("/tuning/maxJobs", "must be an integer from 1 to 750, got 0"),
+            // An invalid maxJobs leaves the default of 8 to compare maxParallelJobs with.
+            ("/tuning/maxParallelJobs", "must not exceed maxJobs (8)"),
+            (
+                "/tuning/earlyStopping",
+                "must be one of Off, Auto, got \"On\"",
+            ),
+        ],
+    );
+    // With tuning enabled, the same ranges and statics also clash, and the limits are compared.
+    rejects(
+        with(json!({"tuning": {
+            "ranges": [{"name": "a", "type": "Categorical", "values": [1]}],
+            "staticHyperParameters": {"a": 2},
+            "maxJobs": 2,
+            "maxParallelJobs": 3,
+            "strategy": "Hyperband",
+            "earlyStopping": "Auto"
+        }})),
+        &[
+            ("/tuning/ranges/0/name", "\"a\" is both tuned and static"),
+            ("/tuning/maxParallelJobs", "must not exceed maxJobs (2)"),
+            (
+                "/tuning/earlyStopping",
+                "must be Off with the Hyperband strategy (it stops jobs itself)",
+            ),
+        ],
+    );
+}
+
+#[test]
 fn given_bad_tuning_limits_and_strategies_when_validated_then_each_is_named() {
     rejects(
         with(
