@@ -82,38 +82,61 @@ impl Lexer {
     /// Returns the next token and its position. `infix` is true when an operator may follow
     /// (then `/` is division, otherwise it starts a regex).
     fn next(&mut self, infix: bool) -> Result<(Tok, usize), Error> {
+        self.skip_blanks_and_comments()?;
+        let start = self.pos;
+        let Some(c) = self.at(self.pos) else {
+            return Ok((Tok::End, self.pos));
+        };
+        let tok = if !infix && c == '/' {
+            self.pos += 1;
+            self.scan_regex()?
+        } else if let Some(op) = self.scan_operator(c) {
+            op
+        } else if c == '"' || c == '\'' {
+            self.scan_string(c)?
+        } else if c.is_ascii_digit() {
+            self.scan_number()?
+        } else if c == '`' {
+            self.scan_quoted_name()?
+        } else {
+            self.scan_word(c)
+        };
+        Ok((tok, start))
+    }
+
+    /// Moves past blanks and `/* … */` comments.
+    fn skip_blanks_and_comments(&mut self) -> Result<(), Error> {
         loop {
-            while self.pos < self.chars.len() && is_ws(self.chars[self.pos]) {
+            while self.at(self.pos).is_some_and(is_ws) {
                 self.pos += 1;
             }
             if self.at(self.pos) == Some('/') && self.at(self.pos + 1) == Some('*') {
-                let start = self.pos;
-                self.pos += 2;
-                loop {
-                    if self.pos + 1 >= self.chars.len() {
-                        return Err(err_at("S0106", "Comment has no closing tag", start));
-                    }
-                    if self.chars[self.pos] == '*' && self.chars[self.pos + 1] == '/' {
-                        self.pos += 2;
-                        break;
-                    }
-                    self.pos += 1;
-                }
-                continue;
+                self.skip_comment()?;
+            } else {
+                return Ok(());
             }
-            break;
         }
+    }
+
+    /// Moves past the comment that starts at `self.pos`.
+    fn skip_comment(&mut self) -> Result<(), Error> {
         let start = self.pos;
-        let c = match self.at(self.pos) {
-            None => return Ok((Tok::End, self.pos)),
-            Some(c) => c,
-        };
-        if !infix && c == '/' {
+        self.pos += 2;
+        loop {
+            if self.pos + 1 >= self.chars.len() {
+                return Err(err_at("S0106", "Comment has no closing tag", start));
+            }
+            if self.chars[self.pos] == '*' && self.chars[self.pos + 1] == '/' {
+                self.pos += 2;
+                return Ok(());
+            }
             self.pos += 1;
-            return Ok((self.scan_regex()?, start));
         }
-        let c2 = self.at(self.pos + 1);
-        let two = match (c, c2) {
+    }
+
+    /// The operator of one or two characters that starts with `c`, if any.
+    fn scan_operator(&mut self, c: char) -> Option<Tok> {
+        let two = match (c, self.at(self.pos + 1)) {
             ('.', Some('.')) => Some(".."),
             (':', Some('=')) => Some(":="),
             ('!', Some('=')) => Some("!="),
@@ -127,188 +150,238 @@ impl Lexer {
         };
         if let Some(op) = two {
             self.pos += 2;
-            return Ok((Tok::Op(op.into()), start));
+            return Some(Tok::Op(op.into()));
         }
         if OPERATOR_CHARS.contains(c) {
             self.pos += 1;
-            return Ok((Tok::Op(c.to_string()), start));
+            return Some(Tok::Op(c.to_string()));
         }
-        if c == '"' || c == '\'' {
-            let quote = c;
-            self.pos += 1;
-            let mut s = String::new();
-            let mut pending_high: Option<u32> = None;
-            while self.pos < self.chars.len() {
-                let ch = self.chars[self.pos];
-                if ch == '\\' {
-                    self.pos += 1;
-                    let e = self.at(self.pos);
-                    let simple = match e {
-                        Some('"') => Some('"'),
-                        Some('\\') => Some('\\'),
-                        Some('/') => Some('/'),
-                        Some('b') => Some('\u{8}'),
-                        Some('f') => Some('\u{c}'),
-                        Some('n') => Some('\n'),
-                        Some('r') => Some('\r'),
-                        Some('t') => Some('\t'),
-                        _ => None,
-                    };
-                    if let Some(x) = simple {
-                        if pending_high.take().is_some() {
-                            s.push('\u{FFFD}');
-                        }
-                        s.push(x);
-                    } else if e == Some('u') {
-                        let hex: String = self
-                            .chars
-                            .get(self.pos + 1..(self.pos + 5).min(self.chars.len()))
-                            .unwrap_or(&[])
-                            .iter()
-                            .collect();
-                        let cp = if hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()) {
-                            u32::from_str_radix(&hex, 16).ok()
-                        } else {
-                            None
-                        };
-                        let cp = match cp {
-                            Some(cp) => cp,
-                            None => {
-                                return Err(err_at(
-                                    "S0104",
-                                    "The escape sequence \\u must be followed by 4 hex digits",
-                                    self.pos,
-                                ));
-                            }
-                        };
-                        if (0xD800..0xDC00).contains(&cp) {
-                            if pending_high.replace(cp).is_some() {
-                                s.push('\u{FFFD}');
-                            }
-                        } else if (0xDC00..0xE000).contains(&cp) {
-                            match pending_high.take() {
-                                Some(h) => {
-                                    let full = 0x10000 + ((h - 0xD800) << 10) + (cp - 0xDC00);
-                                    s.push(char::from_u32(full).unwrap_or('\u{FFFD}'));
-                                }
-                                None => s.push('\u{FFFD}'),
-                            }
-                        } else {
-                            if pending_high.take().is_some() {
-                                s.push('\u{FFFD}');
-                            }
-                            s.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
-                        }
-                        self.pos += 4;
-                    } else {
-                        return Err(err_at(
-                            "S0103",
-                            format!(
-                                "Unsupported escape sequence: \\{}",
-                                e.map(String::from).unwrap_or_default()
-                            ),
-                            self.pos,
-                        ));
-                    }
-                } else if ch == quote {
-                    if pending_high.take().is_some() {
-                        s.push('\u{FFFD}');
-                    }
-                    self.pos += 1;
-                    return Ok((Tok::Str(s), start));
-                } else {
-                    if pending_high.take().is_some() {
-                        s.push('\u{FFFD}');
-                    }
-                    s.push(ch);
-                }
+        None
+    }
+
+    /// The string literal that starts with `quote` at `self.pos`, its escapes decoded.
+    fn scan_string(&mut self, quote: char) -> Result<Tok, Error> {
+        self.pos += 1;
+        let mut text = StringText::default();
+        while let Some(ch) = self.at(self.pos) {
+            if ch == '\\' {
                 self.pos += 1;
-            }
-            return Err(err_at(
-                "S0101",
-                "String literal must be terminated by a matching quote",
-                self.pos,
-            ));
-        }
-        if c.is_ascii_digit() {
-            // -?(0|[1-9][0-9]*)(\.[0-9]+)?([Ee][-+]?[0-9]+)?
-            let mut i = self.pos;
-            if c == '0' {
-                i += 1;
+                self.scan_escape(&mut text)?;
+            } else if ch == quote {
+                self.pos += 1;
+                return Ok(Tok::Str(text.finish()));
             } else {
-                while self.at(i).is_some_and(|d| d.is_ascii_digit()) {
-                    i += 1;
-                }
+                text.push(ch);
             }
-            if self.at(i) == Some('.') && self.at(i + 1).is_some_and(|d| d.is_ascii_digit()) {
-                i += 1;
-                while self.at(i).is_some_and(|d| d.is_ascii_digit()) {
-                    i += 1;
-                }
-            }
-            if matches!(self.at(i), Some('e') | Some('E')) {
-                let mut j = i + 1;
-                if matches!(self.at(j), Some('+') | Some('-')) {
-                    j += 1;
-                }
-                if self.at(j).is_some_and(|d| d.is_ascii_digit()) {
-                    while self.at(j).is_some_and(|d| d.is_ascii_digit()) {
-                        j += 1;
-                    }
-                    i = j;
-                }
-            }
-            let text: String = self.chars[self.pos..i].iter().collect();
-            let n: f64 = text.parse().unwrap_or(f64::NAN);
-            if n.is_finite() {
-                self.pos = i;
-                return Ok((Tok::Num(n), start));
-            }
-            return Err(err_at(
-                "S0102",
-                format!("Number out of range: {text}"),
-                self.pos,
-            ));
-        }
-        if c == '`' {
             self.pos += 1;
-            let rest = &self.chars[self.pos..];
-            if let Some(end) = rest.iter().position(|&x| x == '`') {
-                let name: String = rest[..end].iter().collect();
-                self.pos += end + 1;
-                return Ok((Tok::Name(name), start));
-            }
-            self.pos = self.chars.len();
+        }
+        Err(err_at(
+            "S0101",
+            "String literal must be terminated by a matching quote",
+            self.pos,
+        ))
+    }
+
+    /// The escape whose letter is at `self.pos` (after the backslash), into `text`; leaves
+    /// `self.pos` on its last character.
+    fn scan_escape(&mut self, text: &mut StringText) -> Result<(), Error> {
+        let e = self.at(self.pos);
+        if let Some(x) = e.and_then(simple_escape) {
+            text.push(x);
+        } else if e == Some('u') {
+            text.push_code_unit(self.hex_code_unit()?);
+            self.pos += 4;
+        } else {
             return Err(err_at(
-                "S0105",
-                "Quoted property name must be terminated with a backquote (`)",
+                "S0103",
+                format!(
+                    "Unsupported escape sequence: \\{}",
+                    e.map(String::from).unwrap_or_default()
+                ),
                 self.pos,
             ));
         }
-        let mut i = self.pos;
-        while let Some(ch) = self.at(i) {
+        Ok(())
+    }
+
+    /// The four hex digits after the `u` at `self.pos`.
+    fn hex_code_unit(&self) -> Result<u32, Error> {
+        let hex: String = self
+            .chars
+            .get(self.pos + 1..(self.pos + 5).min(self.chars.len()))
+            .unwrap_or(&[])
+            .iter()
+            .collect();
+        let cp = if hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()) {
+            u32::from_str_radix(&hex, 16).ok()
+        } else {
+            None
+        };
+        cp.ok_or_else(|| {
+            err_at(
+                "S0104",
+                "The escape sequence \\u must be followed by 4 hex digits",
+                self.pos,
+            )
+        })
+    }
+
+    /// The number that starts at `self.pos`; an error when it is too large for an `f64`.
+    fn scan_number(&mut self) -> Result<Tok, Error> {
+        let end = self.number_end();
+        let text: String = self.chars[self.pos..end].iter().collect();
+        let n: f64 = text.parse().unwrap_or(f64::NAN);
+        if n.is_finite() {
+            self.pos = end;
+            return Ok(Tok::Num(n));
+        }
+        Err(err_at(
+            "S0102",
+            format!("Number out of range: {text}"),
+            self.pos,
+        ))
+    }
+
+    /// Where the number that starts at `self.pos` ends:
+    /// `(0|[1-9][0-9]*)(\.[0-9]+)?([Ee][-+]?[0-9]+)?` (a minus sign is the parser's).
+    fn number_end(&self) -> usize {
+        let mut i = if self.at(self.pos) == Some('0') {
+            self.pos + 1
+        } else {
+            self.digits_end(self.pos)
+        };
+        if self.at(i) == Some('.') && self.at(i + 1).is_some_and(|d| d.is_ascii_digit()) {
+            i = self.digits_end(i + 1);
+        }
+        if matches!(self.at(i), Some('e') | Some('E')) {
+            let mut j = i + 1;
+            if matches!(self.at(j), Some('+') | Some('-')) {
+                j += 1;
+            }
+            if self.at(j).is_some_and(|d| d.is_ascii_digit()) {
+                i = self.digits_end(j);
+            }
+        }
+        i
+    }
+
+    /// Where the run of ASCII digits from `i` ends.
+    fn digits_end(&self, mut i: usize) -> usize {
+        while self.at(i).is_some_and(|d| d.is_ascii_digit()) {
+            i += 1;
+        }
+        i
+    }
+
+    /// The name in backquotes that starts at `self.pos`.
+    fn scan_quoted_name(&mut self) -> Result<Tok, Error> {
+        self.pos += 1;
+        let rest = &self.chars[self.pos..];
+        if let Some(end) = rest.iter().position(|&x| x == '`') {
+            let name: String = rest[..end].iter().collect();
+            self.pos += end + 1;
+            return Ok(Tok::Name(name));
+        }
+        self.pos = self.chars.len();
+        Err(err_at(
+            "S0105",
+            "Quoted property name must be terminated with a backquote (`)",
+            self.pos,
+        ))
+    }
+
+    /// The word that starts with `c` at `self.pos` (up to a blank or an operator character):
+    /// a variable (`$name`), a keyword or a name.
+    fn scan_word(&mut self, c: char) -> Tok {
+        let mut end = self.pos;
+        while let Some(ch) = self.at(end) {
             if is_ws(ch) || OPERATOR_CHARS.contains(ch) {
                 break;
             }
-            i += 1;
+            end += 1;
         }
-        if c == '$' {
-            let name: String = self.chars[self.pos + 1..i].iter().collect();
-            self.pos = i;
-            return Ok((Tok::Variable(name), start));
+        let tok = if c == '$' {
+            Tok::Variable(self.chars[self.pos + 1..end].iter().collect())
+        } else {
+            keyword_or_name(self.chars[self.pos..end].iter().collect())
+        };
+        self.pos = end;
+        tok
+    }
+}
+
+/// The character of a one-letter escape (`\n`, `\"`, …); `None` for `u` and unknown letters.
+fn simple_escape(letter: char) -> Option<char> {
+    match letter {
+        '"' => Some('"'),
+        '\\' => Some('\\'),
+        '/' => Some('/'),
+        'b' => Some('\u{8}'),
+        'f' => Some('\u{c}'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        't' => Some('\t'),
+        _ => None,
+    }
+}
+
+/// `or`, `in` and `and` are operators; `true`, `false` and `null` literals; any other word a
+/// name.
+fn keyword_or_name(word: String) -> Tok {
+    match word.as_str() {
+        "or" | "in" | "and" => Tok::Op(word),
+        "true" => Tok::Value(Lit::Bool(true)),
+        "false" => Tok::Value(Lit::Bool(false)),
+        "null" => Tok::Value(Lit::Null),
+        _ => Tok::Name(word),
+    }
+}
+
+/// The text of a string literal as its escapes are decoded. A `\u` escape of a high surrogate
+/// waits for its low half; a half without its partner becomes U+FFFD.
+#[derive(Default)]
+struct StringText {
+    text: String,
+    pending_high: Option<u32>,
+}
+
+impl StringText {
+    /// A character (not a `\u` escape): a high surrogate still waiting becomes U+FFFD first.
+    fn push(&mut self, c: char) {
+        self.flush_high();
+        self.text.push(c);
+    }
+
+    /// The UTF-16 code unit of a `\u` escape.
+    fn push_code_unit(&mut self, unit: u32) {
+        if (0xD800..0xDC00).contains(&unit) {
+            if self.pending_high.replace(unit).is_some() {
+                self.text.push('\u{FFFD}');
+            }
+        } else if (0xDC00..0xE000).contains(&unit) {
+            match self.pending_high.take() {
+                Some(h) => {
+                    let full = 0x10000 + ((h - 0xD800) << 10) + (unit - 0xDC00);
+                    self.text.push(char::from_u32(full).unwrap_or('\u{FFFD}'));
+                }
+                None => self.text.push('\u{FFFD}'),
+            }
+        } else {
+            self.push(char::from_u32(unit).unwrap_or('\u{FFFD}'));
         }
-        let name: String = self.chars[self.pos..i].iter().collect();
-        self.pos = i;
-        Ok((
-            match name.as_str() {
-                "or" | "in" | "and" => Tok::Op(name),
-                "true" => Tok::Value(Lit::Bool(true)),
-                "false" => Tok::Value(Lit::Bool(false)),
-                "null" => Tok::Value(Lit::Null),
-                _ => Tok::Name(name),
-            },
-            start,
-        ))
+    }
+
+    /// A high surrogate still waiting becomes U+FFFD.
+    fn flush_high(&mut self) {
+        if self.pending_high.take().is_some() {
+            self.text.push('\u{FFFD}');
+        }
+    }
+
+    /// The decoded text, once the closing quote is reached.
+    fn finish(mut self) -> String {
+        self.flush_high();
+        self.text
     }
 }
 
@@ -1417,6 +1490,239 @@ mod tests {
         for (src, want) in cases {
             assert_eq!(code(src), want, "{src}");
         }
+    }
+
+    /// Every token of `src` up to the end, with its position; `infix` as the parser would
+    /// pass it before each token.
+    fn lex(src: &str, infix: bool) -> Result<Vec<(Tok, usize)>, Error> {
+        let mut lexer = Lexer {
+            chars: src.chars().collect(),
+            pos: 0,
+        };
+        let mut out = Vec::new();
+        loop {
+            let (tok, at) = lexer.next(infix)?;
+            if tok == Tok::End {
+                out.push((tok, at));
+                return Ok(out);
+            }
+            out.push((tok, at));
+        }
+    }
+
+    fn op(s: &str) -> Tok {
+        Tok::Op(s.into())
+    }
+
+    fn name(s: &str) -> Tok {
+        Tok::Name(s.into())
+    }
+
+    fn string(src: &str) -> String {
+        match lex(src, false).unwrap().remove(0).0 {
+            Tok::Str(s) => s,
+            other => panic!("{src}: not a string: {other:?}"),
+        }
+    }
+
+    /// The error of lexing `src`: code, message, position.
+    fn lex_error(src: &str, infix: bool) -> (String, String, Option<usize>) {
+        let e = lex(src, infix).expect_err(src);
+        (e.code, e.message, e.position)
+    }
+
+    #[test]
+    fn given_blanks_comments_operators_and_names_when_lexed_then_tokens_and_positions() {
+        assert_eq!(
+            lex(" \t/* c */ a /* d */\n\r\u{0B}", true).unwrap(),
+            [(name("a"), 10), (Tok::End, 22)]
+        );
+        assert_eq!(
+            lex(
+                ".. := != >= <= ** ~> ?: ?? . [ ] { } ( ) @ # ; : ? + - * / % | = < > ^ & ! ~",
+                true
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect::<Vec<_>>(),
+            [
+                "..", ":=", "!=", ">=", "<=", "**", "~>", "?:", "??", ".", "[", "]", "{", "}", "(",
+                ")", "@", "#", ";", ":", "?", "+", "-", "*", "/", "%", "|", "=", "<", ">", "^",
+                "&", "!", "~"
+            ]
+            .into_iter()
+            .map(op)
+            .chain([Tok::End])
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            lex("a.b[0]!=$x", true).unwrap(),
+            [
+                (name("a"), 0),
+                (op("."), 1),
+                (name("b"), 2),
+                (op("["), 3),
+                (Tok::Num(0.0), 4),
+                (op("]"), 5),
+                (op("!="), 6),
+                (Tok::Variable("x".into()), 8),
+                (Tok::End, 10)
+            ]
+        );
+        assert_eq!(
+            lex("or in and true false null café $ $$ `a b`x", true).unwrap(),
+            [
+                (op("or"), 0),
+                (op("in"), 3),
+                (op("and"), 6),
+                (Tok::Value(Lit::Bool(true)), 10),
+                (Tok::Value(Lit::Bool(false)), 15),
+                (Tok::Value(Lit::Null), 21),
+                (name("café"), 26),
+                (Tok::Variable("".into()), 31),
+                (Tok::Variable("$".into()), 33),
+                (name("a b"), 36),
+                (name("x"), 41),
+                (Tok::End, 42)
+            ]
+        );
+    }
+
+    #[test]
+    fn given_numbers_when_lexed_then_json_numbers_are_read_and_the_rest_left() {
+        let nums = |src: &str| -> Vec<Tok> {
+            lex(src, true)
+                .unwrap()
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect()
+        };
+        assert_eq!(nums("12.5"), [Tok::Num(12.5), Tok::End]);
+        assert_eq!(
+            nums("1e3 1E+3 25e-2"),
+            [Tok::Num(1e3), Tok::Num(1e3), Tok::Num(0.25), Tok::End]
+        );
+        assert_eq!(nums("01"), [Tok::Num(0.0), Tok::Num(1.0), Tok::End]);
+        assert_eq!(nums("1."), [Tok::Num(1.0), op("."), Tok::End]);
+        assert_eq!(nums("1e"), [Tok::Num(1.0), name("e"), Tok::End]);
+        assert_eq!(nums("1e+"), [Tok::Num(1.0), name("e"), op("+"), Tok::End]);
+        assert_eq!(
+            lex_error("x 1e999", true),
+            ("S0102".into(), "Number out of range: 1e999".into(), Some(2))
+        );
+    }
+
+    #[test]
+    fn given_string_literals_when_lexed_then_escapes_and_surrogates_are_decoded() {
+        assert_eq!(
+            string(r#""a\"b\\c\/d\be\ff\ng\rh\ti""#),
+            "a\"b\\c/d\u{8}e\u{c}f\ng\rh\ti"
+        );
+        assert_eq!(string(r#"'say "hi"'"#), "say \"hi\"");
+        assert_eq!(string(r#""\u00e9\u0041""#), "éA");
+        assert_eq!(string(r#""\ud83d\ude00""#), "😀");
+        // A lone half of a surrogate pair becomes U+FFFD.
+        assert_eq!(string(r#""\ud83dx""#), "\u{FFFD}x");
+        assert_eq!(string(r#""\ud83d""#), "\u{FFFD}");
+        assert_eq!(string(r#""\ude00""#), "\u{FFFD}");
+        assert_eq!(string(r#""\ud83d\ud83d\ude00""#), "\u{FFFD}😀");
+        assert_eq!(string(r#""\ud83d\n""#), "\u{FFFD}\n");
+        assert_eq!(string(r#""\ud83dé""#), "\u{FFFD}é");
+        assert_eq!(string(r#""\ud83d\u0041""#), "\u{FFFD}A");
+        assert_eq!(
+            lex(r#"'a' & "b""#, true).unwrap(),
+            [
+                (Tok::Str("a".into()), 0),
+                (op("&"), 4),
+                (Tok::Str("b".into()), 6),
+                (Tok::End, 9)
+            ]
+        );
+    }
+
+    #[test]
+    fn given_malformed_tokens_when_lexed_then_the_reference_code_message_and_position() {
+        let e = e3;
+        let cases = [
+            (
+                "x \"abc",
+                e(
+                    "S0101",
+                    "String literal must be terminated by a matching quote",
+                    6,
+                ),
+            ),
+            ("'a\\'b'", e("S0103", "Unsupported escape sequence: \\'", 3)),
+            ("\"\\q\"", e("S0103", "Unsupported escape sequence: \\q", 2)),
+            ("\"\\", e("S0103", "Unsupported escape sequence: \\", 2)),
+            (
+                "\"\\u12\"",
+                e(
+                    "S0104",
+                    "The escape sequence \\u must be followed by 4 hex digits",
+                    2,
+                ),
+            ),
+            (
+                "\"ab\\u12g4\"",
+                e(
+                    "S0104",
+                    "The escape sequence \\u must be followed by 4 hex digits",
+                    4,
+                ),
+            ),
+            (
+                "a.`abc",
+                e(
+                    "S0105",
+                    "Quoted property name must be terminated with a backquote (`)",
+                    6,
+                ),
+            ),
+            ("a /* x", e("S0106", "Comment has no closing tag", 2)),
+            ("/* x *", e("S0106", "Comment has no closing tag", 0)),
+        ];
+        for (src, want) in cases {
+            assert_eq!(lex_error(src, true), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn given_a_slash_when_lexed_then_an_operator_after_an_operand_and_a_regex_otherwise() {
+        assert_eq!(lex("/", true).unwrap(), [(op("/"), 0), (Tok::End, 1)]);
+        assert_eq!(
+            lex(r"  /a\/b/im", false).unwrap(),
+            [(Tok::Regex(r"a\/b".into(), "im".into()), 2), (Tok::End, 10)]
+        );
+        assert_eq!(
+            lex("/[/](/)/x", false).unwrap()[0],
+            (Tok::Regex("[/](/)".into(), "".into()), 0)
+        );
+        assert_eq!(
+            lex(r"/\\/", false).unwrap()[0],
+            (Tok::Regex(r"\\".into(), "".into()), 0)
+        );
+        assert_eq!(
+            lex(r"/\(/", false).unwrap()[0],
+            (Tok::Regex(r"\(".into(), "".into()), 0)
+        );
+        assert_eq!(
+            lex_error("//", false),
+            e3("S0301", "Empty regular expressions are not allowed", 1)
+        );
+        assert_eq!(
+            lex_error("/ab", false),
+            e3("S0302", "No terminating / in regular expression", 3)
+        );
+        assert_eq!(
+            lex_error(r"/a\/", false),
+            e3("S0302", "No terminating / in regular expression", 4)
+        );
+    }
+
+    fn e3(code: &str, message: &str, position: usize) -> (String, String, Option<usize>) {
+        (code.to_string(), message.to_string(), Some(position))
     }
 
     #[test]
