@@ -31,6 +31,7 @@ use track_experiment::TrackDeps;
 
 use crate::events::EventLog;
 use crate::functions::{TRACK_EXPERIMENT, track_experiment_handler};
+use crate::http_task::{Connections, HttpTasks};
 use crate::invoker::{
     FunctionFaults, HandlerFn, LocalInvoker, LocalInvokerBuilder, RunSettings, SageMakerBackend,
 };
@@ -71,6 +72,8 @@ pub enum LocalError {
     Emulator(#[from] mdlc_emulator::ConfigError),
     #[error("{0}")]
     Faults(#[from] crate::invoker::FunctionFaultError),
+    #[error(transparent)]
+    HttpTasks(#[from] crate::http_task::HttpClientError),
     #[error("invalid --lambda-endpoint: {0}")]
     Endpoint(#[from] mdlc_emulator::http::HttpError),
     #[error(
@@ -128,6 +131,9 @@ pub struct LocalCloudConfig {
     /// (what `MDLC_TRACKING_URI` is on AWS); `None`: tracking off unless the input turns it on.
     /// Default: [`tracking_uri_from_env`].
     pub tracking_uri: Option<String>,
+    /// The EventBridge connections HTTP Tasks (`arn:aws:states:::http:invoke`) name
+    /// (`--connections FILE`, `MDLC_CONNECTIONS`); none by default.
+    pub connections: Connections,
 }
 
 /// The tracking server from the environment: `MDLC_TRACKING_URI`, else MLflow's own
@@ -195,6 +201,7 @@ impl LocalCloudConfig {
             settings: RunSettings::default(),
             handlers: crate::functions::project_handlers(),
             tracking_uri: tracking_uri_from_env(),
+            connections: Connections::none(),
         }
     }
 }
@@ -385,6 +392,10 @@ impl LocalCloud {
             .function_faults(function_faults)
             .sqs(SqsQueues::new(state_dir.join(crate::sqs::SQS_DIR)))
             .pid_book(pids)
+            .http_tasks(Arc::new(HttpTasks::new(
+                config.connections.clone(),
+                LOCAL_REGION,
+            )?))
             .command_env("MDLC_STATE_DIR", state_dir.display().to_string())
             .command_env("MDLC_ARTIFACT_BUCKET", config.artifact_bucket.clone());
         if !config.handlers.contains_key(TRACK_EXPERIMENT) {

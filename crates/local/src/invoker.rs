@@ -8,6 +8,7 @@
 //! | `arn:aws:states:::states:startExecution[.sync[:2]]` | a nested local execution |
 //! | `arn:aws:states:::events:putEvents` (`Entries`) | the event publisher (the state directory's event log), `EventBridge.FailedEntry` on a refused entry |
 //! | `arn:aws:states:::sqs:sendMessage[.waitForTaskToken]` (`QueueUrl`, `MessageBody`) | the SQS stand-in ([`crate::sqs`]): the message appended to its queue in the state directory |
+//! | `arn:aws:states:::http:invoke` (`ApiEndpoint`, `Method`, `Authentication.ConnectionArn`, ...) | the HTTP Task ([`crate::http_task`]): the request sent, with the local EventBridge connection's authorization |
 //! | anything else | `States.Runtime`, naming the resource |
 //!
 //! A function runs, in this order of precedence: as a `--function NAME=COMMAND` child process; on
@@ -30,6 +31,7 @@ use mdlc_proc::PidBook;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::http_task::{HTTP_INVOKE, HttpTasks};
 use crate::journal::{ExecutionRecord, Journal, JournalError, MarkerGuard, RunningMarker};
 use crate::sqs::SqsQueues;
 use crate::substitute::{LOCAL_ACCOUNT, LOCAL_REGION};
@@ -101,6 +103,7 @@ pub struct LocalInvokerBuilder {
     faults: FunctionFaults,
     sqs: Option<SqsQueues>,
     pid_book: Option<PidBook>,
+    http_tasks: Option<Arc<HttpTasks>>,
 }
 
 impl LocalInvokerBuilder {
@@ -119,6 +122,7 @@ impl LocalInvokerBuilder {
             faults: FunctionFaults::default(),
             sqs: None,
             pid_book: None,
+            http_tasks: None,
         }
     }
 
@@ -173,6 +177,12 @@ impl LocalInvokerBuilder {
         self
     }
 
+    /// Runs `arn:aws:states:::http:invoke` with these HTTP Tasks (their connections).
+    pub fn http_tasks(mut self, tasks: Arc<HttpTasks>) -> Self {
+        self.http_tasks = Some(tasks);
+        self
+    }
+
     /// Runs `arn:aws:states:::sqs:sendMessage[.waitForTaskToken]` on these queues.
     pub fn sqs(mut self, queues: SqsQueues) -> Self {
         self.sqs = Some(queues);
@@ -206,6 +216,7 @@ impl LocalInvokerBuilder {
             faults: Mutex::new(self.faults),
             sqs: self.sqs,
             pid_book: self.pid_book,
+            http_tasks: self.http_tasks,
         })
     }
 }
@@ -250,6 +261,7 @@ pub struct LocalInvoker {
     faults: Mutex<FunctionFaults>,
     sqs: Option<SqsQueues>,
     pid_book: Option<PidBook>,
+    http_tasks: Option<Arc<HttpTasks>>,
 }
 
 /// Injected function errors, e.g. from
@@ -344,6 +356,11 @@ impl LocalInvoker {
     /// The names of the state machines `startExecution` can start.
     pub fn state_machine_names(&self) -> impl Iterator<Item = &str> {
         self.state_machines.keys().map(String::as_str)
+    }
+
+    /// The HTTP Tasks (`arn:aws:states:::http:invoke`) of this invoker, if it runs them.
+    pub fn http_tasks(&self) -> Option<&Arc<HttpTasks>> {
+        self.http_tasks.as_ref()
     }
 
     /// The dependencies the in-process handlers get.
@@ -1039,9 +1056,15 @@ impl TaskInvoker for LocalInvoker {
             let sent_at = self.deps.clock.now().timestamp_millis();
             return crate::sqs::send_message_task(queues, &request.parameters, sent_at).await;
         }
+        if resource == HTTP_INVOKE {
+            let tasks = self.http_tasks.as_ref().ok_or_else(|| {
+                unsupported(resource, "this invoker is not set up for HTTP Tasks")
+            })?;
+            return tasks.invoke(&request.parameters).await;
+        }
         Err(unsupported(
             resource,
-            "supported: Lambda functions (arn:aws:lambda:...:function:NAME, arn:aws:states:::lambda:invoke), arn:aws:states:::sagemaker:*, arn:aws:states:::states:startExecution[.sync[:2]], arn:aws:states:::events:putEvents, arn:aws:states:::sqs:sendMessage[.waitForTaskToken]",
+            "supported: Lambda functions (arn:aws:lambda:...:function:NAME, arn:aws:states:::lambda:invoke), arn:aws:states:::sagemaker:*, arn:aws:states:::states:startExecution[.sync[:2]], arn:aws:states:::events:putEvents, arn:aws:states:::sqs:sendMessage[.waitForTaskToken], arn:aws:states:::http:invoke",
         ))
     }
 }

@@ -7,6 +7,8 @@
 //! - [`invoker::LocalInvoker`]: routes Task resources to the project's handlers (in process),
 //!   commands, a Lambda endpoint, the SageMaker emulator and nested executions;
 //! - [`events::EventLog`]: the event bus, `<state-dir>/events.jsonl` (docs/events.md);
+//! - [`http_task::HttpTasks`]: the HTTP Task (`arn:aws:states:::http:invoke`) and the local
+//!   EventBridge connections it names;
 //! - [`sqs::SqsQueues`]: the SQS stand-in, `<state-dir>/sqs/<account>/<queue>.json`;
 //! - [`cloud::LocalCloud`]: all of it composed under one state directory.
 
@@ -15,6 +17,7 @@ pub mod demo;
 pub mod events;
 mod fsio;
 pub mod functions;
+pub mod http_task;
 pub mod invoker;
 pub mod journal;
 pub mod progress;
