@@ -70,6 +70,7 @@ mod model;
 mod pipe;
 mod port;
 mod processing;
+pub mod records;
 pub mod scratch;
 mod training;
 mod transform;

@@ -17,6 +17,7 @@ use crate::fields::{self, check_name};
 use crate::files;
 use crate::http::{BaseUrl, HttpClient};
 use crate::jobs::{Inner, JobCell, JobKind, StopKind, now_ms, resolve_program, spawn_job};
+use crate::records::{Framing, FramingError, Next, Splitter};
 use crate::training::{Exit, run_process};
 
 /// How long one `POST /invocations` may take: SageMaker's default for a transform job
@@ -37,7 +38,8 @@ struct TransformSpec {
     multi_record: bool,
     input: S3Uri,
     content_type: Option<String>,
-    split_lines: bool,
+    /// `None`: SplitType None (each object whole).
+    split: Option<Framing>,
     output: S3Uri,
     accept: Option<String>,
     assemble_lines: bool,
@@ -80,25 +82,25 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
     let ti = fields::req_obj(req, "", "TransformInput", &mut p)
         .cloned()
         .unwrap_or(Value::Null);
-    let (mut input, mut content_type, mut split_lines) = (None, None, false);
+    let (mut input, mut content_type, mut split) = (None, None, None);
     if !ti.is_null() {
         let at = "TransformInput";
         content_type = fields::opt_str(&ti, at, "ContentType", &mut p);
-        let split = fields::enum_str(
+        split = match fields::enum_str(
             &ti,
             at,
             "SplitType",
             &["None", "Line", "RecordIO", "TFRecord"],
             "None",
             &mut p,
-        );
-        if split == "RecordIO" || split == "TFRecord" {
-            p.push(
-                "TransformInput.SplitType",
-                format!("{split} is not supported by the local emulator (use Line or None)"),
-            );
-        }
-        split_lines = split == "Line";
+        )
+        .as_str()
+        {
+            "Line" => Some(Framing::Line),
+            "RecordIO" => Some(Framing::RecordIo),
+            "TFRecord" => Some(Framing::TfRecord),
+            _ => None,
+        };
         let comp = fields::enum_str(
             &ti,
             at,
@@ -232,7 +234,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
         multi_record: batch == "MultiRecord",
         input,
         content_type,
-        split_lines,
+        split,
         output,
         accept,
         assemble_lines,
@@ -290,40 +292,45 @@ fn free_port() -> Result<u16, String> {
 const INPUT_RANGE: u64 = 4 << 20;
 
 /// Groups the records of an object into request payloads as `BatchStrategy` asks: one record a
-/// request (SingleRecord), or as many as fit in `MaxPayloadInMB` (MultiRecord); every record
-/// ends with `\n` in its payload. It holds at most one payload.
+/// request (SingleRecord), or as many as fit in `MaxPayloadInMB` (MultiRecord); a Line record
+/// ends with `\n` in its payload, a framed record (RecordIO, TFRecord) keeps its framing. The
+/// records come checked against the limit ([`Splitter`]). It holds at most one payload.
 struct Batcher {
     multi: bool,
     max_bytes: usize,
+    line_end: bool,
     current: Vec<u8>,
 }
 
 impl Batcher {
-    fn new(multi: bool, max_bytes: usize) -> Self {
+    fn new(multi: bool, max_bytes: usize, line_end: bool) -> Self {
         Batcher {
             multi,
             max_bytes,
+            line_end,
             current: Vec::new(),
         }
     }
 
-    /// Adds a record (without its line end); returns the payload it completed, if any.
-    fn push(&mut self, record: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        if record.len() + 1 > self.max_bytes {
-            return Err(too_large_record(record.len(), self.max_bytes));
-        }
+    /// Adds a record (a line without its end, or a framed record); returns the payload it
+    /// completed, if any.
+    fn push(&mut self, record: &[u8]) -> Option<Vec<u8>> {
+        let len = record.len() + usize::from(self.line_end);
         if !self.multi {
-            let mut v = Vec::with_capacity(record.len() + 1);
+            let mut v = Vec::with_capacity(len);
             v.extend_from_slice(record);
-            v.push(b'\n');
-            return Ok(Some(v));
+            if self.line_end {
+                v.push(b'\n');
+            }
+            return Some(v);
         }
-        let full = (!self.current.is_empty()
-            && self.current.len() + record.len() + 1 > self.max_bytes)
+        let full = (!self.current.is_empty() && self.current.len() + len > self.max_bytes)
             .then(|| std::mem::take(&mut self.current));
         self.current.extend_from_slice(record);
-        self.current.push(b'\n');
-        Ok(full)
+        if self.line_end {
+            self.current.push(b'\n');
+        }
+        full
     }
 
     /// The last payload, if records are left.
@@ -332,32 +339,87 @@ impl Batcher {
     }
 }
 
-fn too_large_record(len: usize, max_bytes: usize) -> String {
-    format!("a record of {len} bytes is larger than MaxPayloadInMB ({max_bytes} bytes)")
+/// Why a transform job failed.
+#[derive(Debug, thiserror::Error)]
+enum TransformError {
+    /// The model server's answer to a request was not 200 (SageMaker logs
+    /// `<bucket>/<key>: ClientError: <status>` and the body, see [`TransformError::log_lines`]).
+    #[error("the model server answered POST /invocations for {object} with HTTP {status}: {body}")]
+    ModelServer {
+        object: String,
+        status: u16,
+        body: String,
+    },
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+    #[error(
+        "the object {object} ({size} bytes) is larger than MaxPayloadInMB ({max} bytes); split it with SplitType Line, RecordIO or TFRecord"
+    )]
+    WholeTooLarge { object: String, size: u64, max: u64 },
+    #[error("{0}")]
+    Other(String),
 }
 
-/// The records of `text` (its lines, a `\r` before `\n` dropped, blank lines skipped).
-fn records(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.split(|b| *b == b'\n')
-        .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
-        .filter(|r| !r.is_empty())
+impl From<String> for TransformError {
+    fn from(s: String) -> Self {
+        TransformError::Other(s)
+    }
+}
+
+impl TransformError {
+    /// The lines SageMaker writes to a transform job's log for this failure (its
+    /// `[sagemaker logs]: <bucket>/<key>: ClientError: 415` lines for a model server's answer).
+    fn log_lines(&self) -> Vec<String> {
+        match self {
+            TransformError::ModelServer {
+                object,
+                status,
+                body,
+            } => {
+                let at = object.trim_start_matches("s3://");
+                let mut lines = vec![
+                    format!("[sagemaker logs]: {at}: ClientError: {status}"),
+                    format!("[sagemaker logs]: {at}: "),
+                    format!("[sagemaker logs]: {at}: Message:"),
+                ];
+                lines.extend(body.lines().map(|l| format!("[sagemaker logs]: {at}: {l}")));
+                lines
+            }
+            other => vec![format!("[sagemaker logs]: {other}")],
+        }
+    }
 }
 
 /// The payloads of a whole object (what the streaming pass sends, for the unit tests).
 #[cfg(test)]
 fn batches(
     body: &[u8],
-    split_lines: bool,
+    split: Option<Framing>,
     multi: bool,
     max_bytes: usize,
-) -> Result<Vec<Vec<u8>>, String> {
-    if !split_lines {
+) -> Result<Vec<Vec<u8>>, FramingError> {
+    let Some(framing) = split else {
         return Ok(vec![body.to_vec()]);
-    }
-    let mut b = Batcher::new(multi, max_bytes);
+    };
+    let splitter = Splitter {
+        framing,
+        object: "s3://test/object".into(),
+        max: max_bytes as u64,
+        single: !multi,
+    };
+    let mut b = Batcher::new(multi, max_bytes, framing == Framing::Line);
     let mut out = Vec::new();
-    for r in records(body) {
-        out.extend(b.push(r)?);
+    let mut at = 0;
+    loop {
+        match splitter.next(&body[at..], at as u64, true)? {
+            Next::Record(f) => {
+                let end = if multi { f.end } else { f.single_end };
+                out.extend(b.push(&body[at + f.start..at + end]));
+                at += f.next;
+            }
+            Next::Skip { next } => at += next,
+            Next::End | Next::NeedMore { .. } => break,
+        }
     }
     out.extend(b.finish());
     Ok(out)
@@ -367,7 +429,9 @@ fn batches(
 /// to `out` in the order of the payloads (assembled as `AssembleWith` asks) as they come back,
 /// so only `limit` payloads and answers are held. Dropping it aborts what is still in flight.
 struct InFlight {
-    queue: std::collections::VecDeque<tokio::task::JoinHandle<Result<Bytes, String>>>,
+    queue: std::collections::VecDeque<tokio::task::JoinHandle<Result<Bytes, TransformError>>>,
+    /// The object the requests are made for (errors name it).
+    object: String,
     limit: usize,
     out: tokio::fs::File,
     assemble_lines: bool,
@@ -378,12 +442,13 @@ struct InFlight {
 }
 
 impl InFlight {
-    async fn send(&mut self, payload: Vec<u8>) -> Result<(), String> {
+    async fn send(&mut self, payload: Vec<u8>) -> Result<(), TransformError> {
         if self.queue.len() >= self.limit {
             self.write_first().await?;
         }
         let (client, server_url) = (self.client.clone(), self.server_url.clone());
         let (ct, ac) = (self.content_type.clone(), self.accept.clone());
+        let object = self.object.clone();
         self.queue.push_back(tokio::spawn(async move {
             let r = client
                 .request(
@@ -395,23 +460,20 @@ impl InFlight {
                     INVOCATION_TIMEOUT,
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| TransformError::Other(e.to_string()))?;
             if r.status != 200 {
-                let text = String::from_utf8_lossy(&r.body)
-                    .chars()
-                    .take(500)
-                    .collect::<String>();
-                return Err(format!(
-                    "the model server answered POST /invocations with HTTP {}: {text}",
-                    r.status
-                ));
+                return Err(TransformError::ModelServer {
+                    object,
+                    status: r.status,
+                    body: String::from_utf8_lossy(&r.body).chars().take(500).collect(),
+                });
             }
             Ok(r.body)
         }));
         Ok(())
     }
 
-    async fn write_first(&mut self) -> Result<(), String> {
+    async fn write_first(&mut self) -> Result<(), TransformError> {
         use tokio::io::AsyncWriteExt;
         let Some(first) = self.queue.pop_front() else {
             return Ok(());
@@ -431,7 +493,7 @@ impl InFlight {
     }
 
     /// Waits for every answer and flushes the output.
-    async fn finish(&mut self) -> Result<(), String> {
+    async fn finish(&mut self) -> Result<(), TransformError> {
         use tokio::io::AsyncWriteExt;
         while !self.queue.is_empty() {
             self.write_first().await?;
@@ -439,7 +501,7 @@ impl InFlight {
         self.out
             .flush()
             .await
-            .map_err(|e| format!("could not write the job's output: {e}"))
+            .map_err(|e| TransformError::Other(format!("could not write the job's output: {e}")))
     }
 }
 
@@ -453,16 +515,16 @@ impl Drop for InFlight {
 
 /// Sends the records of object `uri` (`size` bytes) to the model server and writes the answers
 /// to the file `spool`; returns how many requests were made. The object is read
-/// [`INPUT_RANGE`] bytes at a time with SplitType Line, whole (at most `MaxPayloadInMB`) with
-/// SplitType None: memory is bounded by the range, the payload size and the requests in flight,
-/// not by the object.
+/// [`INPUT_RANGE`] bytes at a time when it is split (Line, RecordIO, TFRecord: [`Splitter`]),
+/// whole (at most `MaxPayloadInMB`) with SplitType None: memory is bounded by the range, the
+/// payload size and the requests in flight, not by the object.
 async fn transform_object(
     inner: &Inner,
     spec: &TransformSpec,
     uri: &S3Uri,
     size: u64,
     mut flight: InFlight,
-) -> Result<usize, String> {
+) -> Result<usize, TransformError> {
     // 0: no limit (SageMaker's HTTP chunked encoding for arbitrarily large payloads)
     let max_bytes = match spec.max_payload_mb {
         0 => usize::MAX,
@@ -470,59 +532,70 @@ async fn transform_object(
     };
     let store = &inner.config.store;
     let read_error = |e: mdlc_core::PortError| format!("could not read {uri}: {e}");
-    let mut n = 0;
-    if !spec.split_lines {
+    let Some(framing) = spec.split else {
+        let too_large = |size: u64| TransformError::WholeTooLarge {
+            object: uri.to_string(),
+            size,
+            max: max_bytes as u64,
+        };
         if size > max_bytes as u64 {
-            return Err(format!(
-                "the object ({size} bytes) is larger than MaxPayloadInMB ({max_bytes} bytes); use SplitType Line"
-            ));
+            return Err(too_large(size));
         }
         let body = store.get(uri).await.map_err(read_error)?;
         if body.len() > max_bytes {
-            return Err(format!(
-                "the object ({} bytes) is larger than MaxPayloadInMB ({max_bytes} bytes); use SplitType Line",
-                body.len()
-            ));
+            return Err(too_large(body.len() as u64));
         }
         flight.send(body).await?;
         flight.finish().await?;
         return Ok(1);
-    }
-    let mut batcher = Batcher::new(spec.multi_record, max_bytes);
+    };
+    let single = !spec.multi_record;
+    let splitter = Splitter {
+        framing,
+        object: uri.to_string(),
+        max: max_bytes as u64,
+        single,
+    };
+    let mut batcher = Batcher::new(spec.multi_record, max_bytes, framing == Framing::Line);
+    let mut n = 0;
+    // the object's bytes from `carry_at` on that are read and not yet sent
     let mut carry: Vec<u8> = Vec::new();
-    let mut offset = 0u64;
+    let mut carry_at = 0u64;
+    let mut read_at = 0u64;
+    let mut last = false;
     loop {
-        let part = store
-            .get_range(uri, offset, INPUT_RANGE)
-            .await
-            .map_err(read_error)?;
-        let last = (part.len() as u64) < INPUT_RANGE;
-        offset += part.len() as u64;
-        carry.extend_from_slice(&part);
-        drop(part);
-        // complete lines only, but the whole rest at the end of the object
-        let cut = if last {
-            carry.len()
-        } else {
-            carry
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map(|i| i + 1)
-                .unwrap_or(0)
-        };
-        if cut == 0 && carry.len() > max_bytes {
-            return Err(too_large_record(carry.len(), max_bytes));
-        }
-        for r in records(&carry[..cut]) {
-            if let Some(payload) = batcher.push(r)? {
-                n += 1;
-                flight.send(payload).await?;
+        let mut at = 0;
+        let more = loop {
+            let rest = &carry[at..];
+            if rest.is_empty() && !last {
+                break true;
             }
-        }
-        carry.drain(..cut);
-        if last {
+            match splitter.next(rest, carry_at + at as u64, last)? {
+                Next::Record(f) => {
+                    let end = if single { f.single_end } else { f.end };
+                    if let Some(payload) = batcher.push(&rest[f.start..end]) {
+                        n += 1;
+                        flight.send(payload).await?;
+                    }
+                    at += f.next;
+                }
+                Next::Skip { next } => at += next,
+                Next::NeedMore { .. } => break true,
+                Next::End => break false,
+            }
+        };
+        carry.drain(..at);
+        carry_at += at as u64;
+        if !more {
             break;
         }
+        let part = store
+            .get_range(uri, read_at, INPUT_RANGE)
+            .await
+            .map_err(read_error)?;
+        last = (part.len() as u64) < INPUT_RANGE;
+        read_at += part.len() as u64;
+        carry.extend_from_slice(&part);
     }
     if let Some(payload) = batcher.finish() {
         n += 1;
@@ -592,6 +665,16 @@ async fn transform_all(
         .clone()
         .unwrap_or_else(|| "text/csv".into());
     let accept = spec.accept.clone().unwrap_or_else(|| content_type.clone());
+    cell.log(&format!(
+        "[sagemaker logs]: MaxConcurrentTransforms={}, MaxPayloadInMB={}, BatchStrategy={}",
+        spec.max_concurrent,
+        spec.max_payload_mb,
+        if spec.multi_record {
+            "MULTI_RECORD"
+        } else {
+            "SINGLE_RECORD"
+        }
+    ));
     let mut n_records = 0;
     // the answers of one object go to a file in the job's scratch, then to the store
     let spool = cell.dir.join("transform-output.part");
@@ -601,6 +684,7 @@ async fn transform_all(
             .map_err(|e| format!("could not create {}: {e}", spool.display()))?;
         let flight = InFlight {
             queue: Default::default(),
+            object: uri.to_string(),
             limit: spec.max_concurrent,
             out,
             assemble_lines: spec.assemble_lines,
@@ -609,7 +693,15 @@ async fn transform_all(
             content_type: content_type.clone(),
             accept: accept.clone(),
         };
-        n_records += transform_object(inner, spec, uri, *size, flight).await?;
+        n_records += match transform_object(inner, spec, uri, *size, flight).await {
+            Ok(n) => n,
+            Err(e) => {
+                for line in e.log_lines() {
+                    cell.log(&line);
+                }
+                return Err(e.to_string());
+            }
+        };
         let target = spec.output.join(&format!("{}.out", rel.display()));
         inner
             .config
@@ -721,24 +813,55 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TransformSpec) {
 
 #[cfg(test)]
 mod tests {
-    use super::batches;
+    use super::{Framing, batches};
+    use crate::records::{encode_recordio, encode_tfrecord};
 
     #[test]
     fn given_lines_when_batched_then_strategies_and_payload_limits_apply() {
         let body = b"1,2\n3,4\r\n\n5,6\n";
+        let line = Some(Framing::Line);
         assert_eq!(
-            batches(body, true, false, 100).unwrap(),
+            batches(body, line, false, 100).unwrap(),
             vec![b"1,2\n".to_vec(), b"3,4\n".to_vec(), b"5,6\n".to_vec()]
         );
         assert_eq!(
-            batches(body, true, true, 100).unwrap(),
+            batches(body, line, true, 100).unwrap(),
             vec![b"1,2\n3,4\n5,6\n".to_vec()]
         );
         assert_eq!(
-            batches(body, true, true, 8).unwrap(),
+            batches(body, line, true, 8).unwrap(),
             vec![b"1,2\n3,4\n".to_vec(), b"5,6\n".to_vec()]
         );
-        assert!(batches(body, true, true, 3).is_err());
-        assert_eq!(batches(body, false, true, 100).unwrap().len(), 1);
+        assert!(batches(body, line, true, 3).is_err());
+        assert_eq!(batches(body, None, true, 100).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn given_framed_records_when_batched_then_they_keep_their_framing() {
+        let records: Vec<Vec<u8>> = [b"ab".as_slice(), b"cdefg", b"h"]
+            .iter()
+            .map(|r| encode_tfrecord(r))
+            .collect();
+        let body = records.concat();
+        let tf = Some(Framing::TfRecord);
+        assert_eq!(batches(&body, tf, false, 100).unwrap(), records);
+        // 18 + 21 bytes fit in 40; the third (17) does not
+        assert_eq!(
+            batches(&body, tf, true, 40).unwrap(),
+            vec![records[..2].concat(), records[2].clone()]
+        );
+        let rio: Vec<Vec<u8>> = [b"ab".as_slice(), b"cdefg"]
+            .iter()
+            .map(|r| encode_recordio(r))
+            .collect();
+        let body = rio.concat();
+        let io = Some(Framing::RecordIo);
+        // MultiRecord: as the object has them, padding and all
+        assert_eq!(batches(&body, io, true, 100).unwrap(), vec![body.clone()]);
+        // SingleRecord: each without its last padding
+        assert_eq!(
+            batches(&body, io, false, 100).unwrap(),
+            vec![rio[0][..10].to_vec(), rio[1][..13].to_vec()]
+        );
     }
 }

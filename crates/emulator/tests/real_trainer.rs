@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use mdlc_core::ports::ObjectStore;
 use serde_json::{Value, json};
 
 const XGB: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
@@ -399,5 +400,84 @@ async fn given_a_libsvm_pipe_channel_when_the_builtin_trainer_starts_then_the_jo
             "ClientError: Channel configuration for 'train' channel is not supported: {'ContentType': 'text/libsvm', 'TrainingInputMode': 'Pipe', 'S3DistributionType': 'FullyReplicated', 'RecordWrapperType': 'None', 'CompressionType': 'None'}"
         ),
         "{reason}"
+    );
+}
+
+/// The built-in model server reads `text/csv` only: a RecordIO batch (SplitType RecordIO,
+/// `application/x-recordio-protobuf`) is answered 415, and the job fails with it, naming the
+/// object, as SageMaker's log does (`<bucket>/<key>: ClientError: 415`); nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built mdlc-trainer binary: run with --run-ignored all (make test)"]
+async fn given_a_recordio_batch_when_the_builtin_model_server_cannot_read_it_then_the_job_fails_with_its_415()
+ {
+    require_trainer();
+    let env = setup();
+    put(
+        &env.store,
+        "s3://bucket/xgb/train/train.csv",
+        &rows(200, 0, true),
+    )
+    .await;
+    put(
+        &env.store,
+        "s3://bucket/xgb/validation/validation.csv",
+        &rows(50, 200, true),
+    )
+    .await;
+    let hps = json!({"num_round": "3", "max_depth": "2", "objective": "reg:squarederror"});
+    let d = env
+        .emu
+        .call("createTrainingJob", true, xgb_training("xgb-rio", hps))
+        .await
+        .expect("training");
+    let model_data = d["ModelArtifacts"]["S3ModelArtifacts"].as_str().unwrap();
+    env.emu
+        .call("createModel", false, json!({"ModelName": "xgb-rio-model", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": XGB, "ModelDataUrl": model_data}}))
+        .await
+        .unwrap();
+    let body: Vec<u8> = rows(20, 0, false)
+        .lines()
+        .flat_map(|l| mdlc_emulator::records::encode_recordio(l.as_bytes()))
+        .collect();
+    let uri: mdlc_core::S3Uri = "s3://bucket/xgb/rio/in.rec".parse().unwrap();
+    env.store.put(&uri, body).await.unwrap();
+    let transform = json!({
+        "TransformJobName": "xgb-rio-transform",
+        "ModelName": "xgb-rio-model",
+        "BatchStrategy": "MultiRecord",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/xgb/rio/"}}, "ContentType": "application/x-recordio-protobuf", "SplitType": "RecordIO"},
+        "TransformOutput": {"S3OutputPath": "s3://bucket/xgb/rio-out/"},
+        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"}
+    });
+    let f = env
+        .emu
+        .call("createTransformJob", true, transform)
+        .await
+        .expect_err("a RecordIO batch to a text/csv model server fails");
+    let d = described(&f);
+    assert_eq!(d["TransformJobStatus"], "Failed", "{d:#}");
+    assert_eq!(
+        d["FailureReason"],
+        "ClientError: the model server answered POST /invocations for s3://bucket/xgb/rio/in.rec with HTTP 415: content type \"application/x-recordio-protobuf\" is not supported; use text/csv"
+    );
+    let log: Vec<String> = env
+        .emu
+        .log_events(mdlc_emulator::JobKind::Transform, "xgb-rio-transform")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l == "[sagemaker logs]: bucket/xgb/rio/in.rec: ClientError: 415"),
+        "{log:#?}"
+    );
+    assert!(
+        env.store
+            .list(&"s3://bucket/xgb/rio-out/".parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
+        "no output object"
     );
 }

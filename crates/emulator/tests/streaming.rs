@@ -13,7 +13,7 @@ use common::*;
 use mdlc_core::memory::InMemoryStore;
 use mdlc_core::ports::{ObjectInfo, ObjectStore};
 use mdlc_core::{PortError, S3Uri};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Objects larger than this may only be read in ranges.
 const WHOLE_READ_LIMIT: usize = 1 << 20;
@@ -241,4 +241,269 @@ async fn payload_limits_over_100_mb_are_refused_naming_the_fields() {
         .await;
     assert!(!f.cause.contains("cannot exceed 100 MB"), "{}", f.cause);
     assert!(f.cause.contains("Could not find model"), "{}", f.cause);
+}
+
+/// `n` records of generated text data (seeded): `r<i>:` and 0 to 399 random letters and digits.
+fn generated_records(seed: u64, n: usize) -> Vec<Vec<u8>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let len = rng.random_range(0..400);
+            let mut r = format!("r{i}:").into_bytes();
+            r.extend((0..len).map(|_| rng.sample(rand::distr::Alphanumeric)));
+            r
+        })
+        .collect()
+}
+
+/// How many records each MultiRecord request holds when `sizes` are packed greedily into
+/// payloads of at most `max` bytes (a record never split).
+fn greedy_counts(sizes: &[usize], max: usize) -> Vec<usize> {
+    let mut counts = Vec::new();
+    let (mut bytes, mut n) = (0, 0);
+    for s in sizes {
+        if n > 0 && bytes + s > max {
+            counts.push(n);
+            (bytes, n) = (0, 0);
+        }
+        bytes += s;
+        n += 1;
+    }
+    if n > 0 {
+        counts.push(n);
+    }
+    counts
+}
+
+/// A model of the fake container (it answers framed requests with `k/n data` per record).
+async fn framed_model(env: &Env, name: &str) -> String {
+    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    let d = env
+        .ok(
+            "createTrainingJob",
+            true,
+            training_request(&format!("{name}-train"), json!({"epochs": "1"})),
+        )
+        .await;
+    let url = text(&d["ModelArtifacts"], "S3ModelArtifacts").to_string();
+    env.ok(
+        "createModel",
+        false,
+        json!({"ModelName": name, "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url}}),
+    )
+    .await;
+    name.to_string()
+}
+
+fn framed_transform(name: &str, model: &str, split: &str, strategy: &str, input: &str) -> Value {
+    let content_type = match split {
+        "RecordIO" => "application/x-recordio-protobuf",
+        _ => "application/x-tfrecord",
+    };
+    json!({
+        "TransformJobName": name,
+        "ModelName": model,
+        "MaxPayloadInMB": 1,
+        "MaxConcurrentTransforms": 2,
+        "BatchStrategy": strategy,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input}},
+            "ContentType": content_type,
+            "SplitType": split
+        },
+        "TransformOutput": {"S3OutputPath": format!("s3://bucket/framed/out/{name}/")},
+        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"}
+    })
+}
+
+/// The answers of a framed transform (`k/n data` lines) as the requests' record counts and the
+/// records' data in order; a request whose lines do not run 1/n … n/n fails the test.
+fn requests_and_records(out: &[u8]) -> (Vec<usize>, Vec<Vec<u8>>) {
+    let (mut counts, mut data) = (Vec::new(), Vec::new());
+    let mut expect_k = 1;
+    for line in String::from_utf8(out.to_vec()).unwrap().lines() {
+        let (kn, d) = line.split_once(' ').unwrap_or((line, ""));
+        let (k, n) = kn.split_once('/').expect("k/n");
+        let (k, n): (usize, usize) = (k.parse().unwrap(), n.parse().unwrap());
+        assert_eq!(k, expect_k, "line {line:?}");
+        if k == n {
+            counts.push(n);
+            expect_k = 1;
+        } else {
+            expect_k += 1;
+        }
+        data.push(d.as_bytes().to_vec());
+    }
+    assert_eq!(expect_k, 1, "the last request's lines are all there");
+    (counts, data)
+}
+
+/// SplitType TFRecord and RecordIO over seeded generated objects of about 6.5 MB (so records
+/// straddle the 4 MiB input ranges): MultiRecord requests hold exactly the records that fit in
+/// MaxPayloadInMB (1 MiB) with their framing, in order; SingleRecord sends one record a request;
+/// the objects are read in ranges, never whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framed_objects_are_split_into_records_and_batched_by_the_payload_limit() {
+    let (env, store) = setup_ranges_only();
+    let model = framed_model(&env, "framed").await;
+    let records = generated_records(17, 30_000);
+    for (split, encode) in [
+        (
+            "TFRecord",
+            mdlc_emulator::records::encode_tfrecord as fn(&[u8]) -> Vec<u8>,
+        ),
+        ("RecordIO", mdlc_emulator::records::encode_recordio),
+    ] {
+        let framed: Vec<Vec<u8>> = records.iter().map(|r| encode(r)).collect();
+        let body = framed.concat();
+        assert!(body.len() > 6 << 20, "{split}: {} bytes", body.len());
+        let input = format!("s3://bucket/framed/in-{split}/");
+        let uri: S3Uri = format!("{input}part.bin").parse().unwrap();
+        env.store.put(&uri, body).await.unwrap();
+        store.largest_range.store(0, Ordering::Relaxed);
+        let name = format!("framed-multi-{}", split.to_lowercase());
+        let d = env
+            .ok(
+                "createTransformJob",
+                true,
+                framed_transform(&name, &model, split, "MultiRecord", &input),
+            )
+            .await;
+        assert_eq!(d["TransformJobStatus"], "Completed", "{d:#}");
+        let out = get(
+            &env.store,
+            &format!("s3://bucket/framed/out/{name}/part.bin.out"),
+        )
+        .await;
+        let (counts, data) = requests_and_records(&out);
+        assert_eq!(data, records, "{split}: every record's data, in order");
+        let sizes: Vec<usize> = framed.iter().map(Vec::len).collect();
+        assert_eq!(counts, greedy_counts(&sizes, 1 << 20), "{split}");
+        assert!(counts.len() > 6, "{split}: {counts:?}");
+        let largest = store.largest_range.load(Ordering::Relaxed);
+        assert!(
+            largest > 0 && largest <= 4 << 20,
+            "{split}: read in ranges of at most 4 MiB ({largest})"
+        );
+    }
+    // SingleRecord: one record a request
+    let few: Vec<Vec<u8>> = records[..300].to_vec();
+    let body: Vec<u8> = few
+        .iter()
+        .flat_map(|r| mdlc_emulator::records::encode_recordio(r))
+        .collect();
+    put_bytes(&env, "s3://bucket/framed/single/part.rec", body).await;
+    let d = env
+        .ok(
+            "createTransformJob",
+            true,
+            framed_transform(
+                "framed-single",
+                &model,
+                "RecordIO",
+                "SingleRecord",
+                "s3://bucket/framed/single/",
+            ),
+        )
+        .await;
+    assert_eq!(d["TransformJobStatus"], "Completed", "{d:#}");
+    let out = get(
+        &env.store,
+        "s3://bucket/framed/out/framed-single/part.rec.out",
+    )
+    .await;
+    let (counts, data) = requests_and_records(&out);
+    assert_eq!(counts, vec![1; 300]);
+    assert_eq!(data, few);
+}
+
+async fn put_bytes(env: &Env, uri: &str, body: Vec<u8>) {
+    let u: S3Uri = uri.parse().unwrap();
+    env.store.put(&u, body).await.unwrap();
+}
+
+/// A corrupt TFRecord (a data byte changed), a RecordIO record without its magic number, a
+/// truncated object and a record over MaxPayloadInMB each fail the job with a FailureReason
+/// naming the object and the record's byte offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_oversized_framed_record_fails_the_job_naming_the_object_and_offset() {
+    use mdlc_emulator::records::{encode_recordio, encode_tfrecord};
+    let env = setup();
+    let model = framed_model(&env, "corrupt").await;
+    let records = generated_records(5, 2_000);
+    let offset_of = |framed: &[Vec<u8>], i: usize| framed[..i].iter().map(Vec::len).sum::<usize>();
+    let cases: Vec<(&str, &str, Vec<u8>, String)> = {
+        let tf: Vec<Vec<u8>> = records.iter().map(|r| encode_tfrecord(r)).collect();
+        let at = offset_of(&tf, 1_234);
+        let mut bad_crc = tf.concat();
+        bad_crc[at + 12] ^= 0x20;
+        let rio: Vec<Vec<u8>> = records.iter().map(|r| encode_recordio(r)).collect();
+        let at_rio = offset_of(&rio, 777);
+        let mut bad_magic = rio.concat();
+        bad_magic[at_rio] = 0x0b;
+        let whole = tf.concat();
+        let cut = whole.len() - 2;
+        let mut oversized = tf[..3].concat();
+        let big_at = oversized.len();
+        oversized.extend(encode_tfrecord(&vec![b'x'; 1 << 20]));
+        vec![
+            (
+                "crc",
+                "TFRecord",
+                bad_crc,
+                format!("has a TFRecord at byte offset {at} whose data CRC does not match"),
+            ),
+            (
+                "magic",
+                "RecordIO",
+                bad_magic,
+                format!(
+                    "is not RecordIO at byte offset {at_rio}: expected the magic number 0xced7230a"
+                ),
+            ),
+            (
+                "cut",
+                "TFRecord",
+                whole[..cut].to_vec(),
+                format!(
+                    "ends inside the TFRecord record at byte offset {}: the record needs 2 more bytes",
+                    offset_of(&tf, 1_999)
+                ),
+            ),
+            (
+                "big",
+                "TFRecord",
+                oversized,
+                format!(
+                    "has a record of {} bytes at byte offset {big_at}, larger than MaxPayloadInMB (1048576 bytes)",
+                    (1 << 20) + 16
+                ),
+            ),
+        ]
+    };
+    for (case, split, body, expected) in cases {
+        let object = format!("s3://bucket/framed/bad-{case}/x.{case}");
+        put_bytes(&env, &object, body).await;
+        let f = env
+            .fail(
+                "createTransformJob",
+                true,
+                framed_transform(
+                    &format!("framed-{case}"),
+                    &model,
+                    split,
+                    "MultiRecord",
+                    &format!("s3://bucket/framed/bad-{case}/"),
+                ),
+            )
+            .await;
+        let d = described(&f);
+        assert_eq!(d["TransformJobStatus"], "Failed", "{case}: {d:#}");
+        let reason = text(&d, "FailureReason");
+        assert!(
+            reason.starts_with(&format!("ClientError: {object} {expected}")),
+            "{case}: {reason}"
+        );
+    }
 }

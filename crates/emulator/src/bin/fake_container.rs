@@ -9,7 +9,9 @@
 //!   Pipe channels are read through their FIFOs for `pipe_epochs` epochs (`pipe_read_bytes`:
 //!   close each early after that many bytes); `model.json`'s `pipes` reports what was read.
 //! * `serve`: answers `GET /ping` and `POST /invocations` on `SAGEMAKER_BIND_TO_PORT`; each input
-//!   line `a,b,...` becomes `bias + a + b + ...` where `bias` is the model's `x`.
+//!   line `a,b,...` becomes `bias + a + b + ...` where `bias` is the model's `x`. A request whose
+//!   content type names `recordio` or `tfrecord` is split by that framing and answered with a
+//!   line `k/n data` per record (400 if it is not such records).
 //! * `copy IN OUT`: (processing) copies every file of IN to OUT with its text upper-cased.
 //! * `host WORK_DIR GRANDCHILD_FILE`: not a container but the emulator's parent in the test of
 //!   child processes (`tests/child_processes.rs`): an emulator on WORK_DIR starts a processing
@@ -260,6 +262,17 @@ fn predict(body: &[u8], bias: f64) -> String {
     out
 }
 
+/// The answer to a request of framed records (RecordIO, TFRecord): a line `k/n data` for each
+/// record (k-th of the n records of this request, its data as text).
+fn framed_answer(records: &[Vec<u8>]) -> String {
+    let n = records.len();
+    records
+        .iter()
+        .enumerate()
+        .map(|(k, r)| format!("{}/{n} {}\n", k + 1, String::from_utf8_lossy(r)))
+        .collect()
+}
+
 /// A `text/csv` answer.
 fn csv(status: StatusCode, body: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/csv")], body.into()).into_response()
@@ -267,11 +280,25 @@ fn csv(status: StatusCode, body: impl Into<String>) -> Response {
 
 /// `GET /ping` and `POST /invocations`; 404 for anything else.
 fn app(bias: f64, fail_all: bool) -> Router {
-    let invocations = move |body: Bytes| async move {
-        if fail_all {
-            csv(StatusCode::INTERNAL_SERVER_ERROR, "model error")
+    let invocations = move |headers: axum::http::HeaderMap, body: Bytes| async move {
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let framing = if ct.contains("recordio") {
+            Some("RecordIO")
+        } else if ct.contains("tfrecord") {
+            Some("TFRecord")
         } else {
-            csv(StatusCode::OK, predict(&body, bias))
+            None
+        };
+        match (fail_all, framing) {
+            (true, _) => csv(StatusCode::INTERNAL_SERVER_ERROR, "model error"),
+            (false, None) => csv(StatusCode::OK, predict(&body, bias)),
+            (false, Some(f)) => match mdlc_emulator::records::decode(f, &body) {
+                Ok(records) => csv(StatusCode::OK, framed_answer(&records)),
+                Err(e) => csv(StatusCode::BAD_REQUEST, e),
+            },
         }
     };
     Router::new()

@@ -1,0 +1,635 @@
+//! The records of a batch transform's input object, as `TransformInput.SplitType` splits them.
+//!
+//! * `Line`: records end at `\n` (a `\r` before it dropped, blank lines skipped); each is sent
+//!   with a `\n` after it.
+//! * `RecordIO`: MXNet's RecordIO framing (SageMaker's `RecordIO`, as in
+//!   `application/x-recordio-protobuf`). A part is the magic number `0xced7230a` (a
+//!   little-endian `u32`), a little-endian `u32` length word whose upper 3 bits are a
+//!   continuation flag (0: a whole record; 1, 2, 3: the first, a middle and the last part of a
+//!   record the writer cut where its data held the magic number) and lower 29 bits the data's
+//!   length, then the data, padded with zeros to a multiple of 4 bytes. A record is a part with
+//!   flag 0, or parts flagged 1, 2…, 3.
+//! * `TFRecord`: TensorFlow's framing: the data's length (`u64`, little endian), the masked
+//!   CRC32C of those 8 bytes (`u32`), the data, the masked CRC32C of the data (`u32`). Both CRCs
+//!   are checked.
+//!
+//! Framed records keep their framing in the payloads sent to the model server (a MultiRecord
+//! mini-batch is the records' bytes as the object has them, which the model server splits
+//! again). The API reference (`TransformInput.SplitType`) adds that when a binary format wraps
+//! a record with padding bytes, "padding is removed" with SingleRecord and kept with
+//! MultiRecord: a SingleRecord RecordIO payload is the record without the zeros that pad its
+//! last part (the header still says the data's length; which bytes SageMaker calls padding is
+//! our reading of that sentence). TFRecord has no padding.
+//!
+//! [`Splitter`] finds records in a buffer that holds the object from some offset on, so the
+//! transform reads the object a range at a time: a record is only ever as large as the bytes it
+//! spans, and a framed record longer than `MaxPayloadInMB` is refused from its header, before it
+//! is read.
+
+/// How the records of an object are delimited (`TransformInput.SplitType`, None aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Line,
+    RecordIo,
+    TfRecord,
+}
+
+/// The RecordIO magic number (dmlc-core's `RecordIOWriter::kMagic`).
+pub const RECORDIO_MAGIC: u32 = 0xced7_230a;
+/// The length word's data-length bits (the upper 3 are the continuation flag).
+const RECORDIO_LEN_MASK: u32 = (1 << 29) - 1;
+
+/// Why an object's records could not be split. Offsets are bytes from the object's start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FramingError {
+    #[error(
+        "{object} is not RecordIO at byte offset {offset}: expected the magic number 0xced7230a, found 0x{found:08x}"
+    )]
+    BadMagic {
+        object: String,
+        offset: u64,
+        found: u32,
+    },
+    #[error(
+        "{object} has a RecordIO part at byte offset {offset} with continuation flag {flag} where {expected}"
+    )]
+    BadContinuation {
+        object: String,
+        offset: u64,
+        flag: u32,
+        expected: &'static str,
+    },
+    #[error(
+        "{object} has a TFRecord at byte offset {offset} whose length CRC does not match (stored 0x{stored:08x}, computed 0x{computed:08x})"
+    )]
+    LengthCrc {
+        object: String,
+        offset: u64,
+        stored: u32,
+        computed: u32,
+    },
+    #[error(
+        "{object} has a TFRecord at byte offset {offset} whose data CRC does not match (stored 0x{stored:08x}, computed 0x{computed:08x})"
+    )]
+    DataCrc {
+        object: String,
+        offset: u64,
+        stored: u32,
+        computed: u32,
+    },
+    #[error(
+        "{object} ends inside the {framing} record at byte offset {offset}: the record needs {needed} more bytes than the object has"
+    )]
+    Truncated {
+        object: String,
+        framing: &'static str,
+        offset: u64,
+        needed: u64,
+    },
+    /// A record larger than `MaxPayloadInMB` (the emulator's wording: SageMaker's message for
+    /// it was not found).
+    #[error(
+        "{object} has a record of {len} bytes at byte offset {offset}, larger than MaxPayloadInMB ({max} bytes)"
+    )]
+    TooLarge {
+        object: String,
+        offset: u64,
+        len: u64,
+        max: u64,
+    },
+}
+
+/// One record found in the buffer: its bytes are `buf[start..end]`, and `send_end` is where the
+/// bytes sent for it with SingleRecord end (RecordIO's last padding dropped; the line end left
+/// out for Line). `next` is where the following record starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub single_end: usize,
+    pub next: usize,
+}
+
+/// What [`Splitter::next`] found at the front of the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    Record(Found),
+    /// Only skipped bytes (blank lines) up to `next`.
+    Skip {
+        next: usize,
+    },
+    /// The record needs bytes beyond the buffer: at least `at_least` in all from its start.
+    NeedMore {
+        at_least: usize,
+    },
+    /// Nothing is left.
+    End,
+}
+
+/// Splits an object's bytes into records; `object` names it in errors, `max` is the largest
+/// record (its bytes as sent: `single` says SingleRecord) allowed.
+pub(crate) struct Splitter {
+    pub framing: Framing,
+    pub object: String,
+    pub max: u64,
+    pub single: bool,
+}
+
+fn align4(n: u64) -> u64 {
+    n.div_ceil(4) * 4
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+impl Splitter {
+    fn name(&self) -> &'static str {
+        match self.framing {
+            Framing::Line => "Line",
+            Framing::RecordIo => "RecordIO",
+            Framing::TfRecord => "TFRecord",
+        }
+    }
+
+    fn too_large(&self, offset: u64, len: u64) -> FramingError {
+        FramingError::TooLarge {
+            object: self.object.clone(),
+            offset,
+            len,
+            max: self.max,
+        }
+    }
+
+    /// The record at the front of `buf`, which holds the object from byte `offset` on; `last`
+    /// says that the object ends with `buf`.
+    pub(crate) fn next(&self, buf: &[u8], offset: u64, last: bool) -> Result<Next, FramingError> {
+        if buf.is_empty() {
+            return Ok(Next::End);
+        }
+        let found = match self.framing {
+            Framing::Line => self.line(buf, last),
+            Framing::RecordIo => self.recordio(buf, offset)?,
+            Framing::TfRecord => self.tfrecord(buf, offset)?,
+        };
+        match found {
+            Next::NeedMore { at_least } if last => match self.framing {
+                // a last line without its end is a whole record
+                Framing::Line => unreachable!("Line takes the rest at the end: {at_least}"),
+                _ => Err(FramingError::Truncated {
+                    object: self.object.clone(),
+                    framing: self.name(),
+                    offset,
+                    needed: (at_least - buf.len()) as u64,
+                }),
+            },
+            // what the header says (RecordIO: a SingleRecord payload may be 3 bytes of padding
+            // shorter), or a line already longer than the limit without its end
+            Next::NeedMore { at_least } if (at_least as u64) > self.max.saturating_add(3) => {
+                Err(self.too_large(offset, at_least as u64))
+            }
+            Next::Record(f) if self.sent_len(&f) > self.max => {
+                Err(self.too_large(offset, self.sent_len(&f)))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The bytes a record takes in a payload: what is sent of it, and a Line record's `\n`.
+    fn sent_len(&self, f: &Found) -> u64 {
+        let end = if self.single { f.single_end } else { f.end };
+        (end - f.start) as u64 + u64::from(self.framing == Framing::Line)
+    }
+
+    fn line(&self, buf: &[u8], last: bool) -> Next {
+        let (end, next) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i, i + 1),
+            None if last => (buf.len(), buf.len()),
+            None => {
+                return Next::NeedMore {
+                    at_least: buf.len() + 1,
+                };
+            }
+        };
+        let end = if end > 0 && buf[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        if end == 0 {
+            return Next::Skip { next };
+        }
+        Next::Record(Found {
+            start: 0,
+            end,
+            single_end: end,
+            next,
+        })
+    }
+
+    fn recordio(&self, buf: &[u8], offset: u64) -> Result<Next, FramingError> {
+        let mut at = 0usize;
+        let mut first = true;
+        loop {
+            let part_offset = offset + at as u64;
+            if buf.len() < at + 8 {
+                return Ok(Next::NeedMore { at_least: at + 8 });
+            }
+            let magic = u32_at(buf, at);
+            if magic != RECORDIO_MAGIC {
+                return Err(FramingError::BadMagic {
+                    object: self.object.clone(),
+                    offset: part_offset,
+                    found: magic,
+                });
+            }
+            let word = u32_at(buf, at + 4);
+            let flag = word >> 29;
+            let len = u64::from(word & RECORDIO_LEN_MASK);
+            let expected = if first {
+                (flag == 0 || flag == 1).then_some(()).ok_or(
+                    "a record starts (flag 0, a whole record, or 1, its first part, expected)",
+                )
+            } else {
+                (flag == 2 || flag == 3)
+                    .then_some(())
+                    .ok_or("a record goes on (flag 2, a middle part, or 3, its last, expected)")
+            };
+            if let Err(expected) = expected {
+                return Err(FramingError::BadContinuation {
+                    object: self.object.clone(),
+                    offset: part_offset,
+                    flag,
+                    expected,
+                });
+            }
+            let data_end = at as u64 + 8 + len;
+            let part_end = at as u64 + 8 + align4(len);
+            if (buf.len() as u64) < part_end {
+                return Ok(Next::NeedMore {
+                    at_least: usize::try_from(part_end).unwrap_or(usize::MAX),
+                });
+            }
+            if flag == 0 || flag == 3 {
+                return Ok(Next::Record(Found {
+                    start: 0,
+                    end: part_end as usize,
+                    single_end: data_end as usize,
+                    next: part_end as usize,
+                }));
+            }
+            at = part_end as usize;
+            first = false;
+        }
+    }
+
+    fn tfrecord(&self, buf: &[u8], offset: u64) -> Result<Next, FramingError> {
+        if buf.len() < 12 {
+            return Ok(Next::NeedMore { at_least: 12 });
+        }
+        let stored = u32_at(buf, 8);
+        let computed = masked_crc32c(&buf[..8]);
+        if stored != computed {
+            return Err(FramingError::LengthCrc {
+                object: self.object.clone(),
+                offset,
+                stored,
+                computed,
+            });
+        }
+        let len = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+        let end = 12u64.saturating_add(len).saturating_add(4);
+        if (buf.len() as u64) < end {
+            return Ok(Next::NeedMore {
+                at_least: usize::try_from(end).unwrap_or(usize::MAX),
+            });
+        }
+        let end = end as usize;
+        let data = &buf[12..end - 4];
+        let stored = u32_at(buf, end - 4);
+        let computed = masked_crc32c(data);
+        if stored != computed {
+            return Err(FramingError::DataCrc {
+                object: self.object.clone(),
+                offset,
+                stored,
+                computed,
+            });
+        }
+        Ok(Next::Record(Found {
+            start: 0,
+            end,
+            single_end: end,
+            next: end,
+        }))
+    }
+}
+
+/// CRC32C (Castagnoli, reflected polynomial 0x82f63b78) of `data`.
+pub fn crc32c(data: &[u8]) -> u32 {
+    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0u32; 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            let mut c = i as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0x82f6_3b78
+                } else {
+                    c >> 1
+                };
+            }
+            *slot = c;
+        }
+        t
+    });
+    !data.iter().fold(!0u32, |c, b| {
+        table[((c ^ u32::from(*b)) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
+/// TFRecord's masked CRC32C: the CRC rotated right by 15 bits plus 0xa282ead8.
+pub fn masked_crc32c(data: &[u8]) -> u32 {
+    crc32c(data).rotate_right(15).wrapping_add(0xa282_ead8)
+}
+
+/// One RecordIO record of `data` as dmlc-core's writer frames it (cut into parts where the
+/// data holds the magic number at a 4-byte boundary). For tests and the fake container.
+pub fn encode_recordio(data: &[u8]) -> Vec<u8> {
+    let magic = RECORDIO_MAGIC.to_le_bytes();
+    // cut points: 4-aligned offsets where the magic number starts
+    let mut cuts = Vec::new();
+    let mut i = 0;
+    while i + 4 <= data.len() {
+        if data[i..i + 4] == magic {
+            cuts.push(i);
+        }
+        i += 4;
+    }
+    let mut out = Vec::with_capacity(data.len() + 16);
+    let part = |out: &mut Vec<u8>, flag: u32, bytes: &[u8]| {
+        out.extend_from_slice(&magic);
+        out.extend_from_slice(&((flag << 29) | bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(bytes);
+        out.resize(
+            out.len() + (align4(bytes.len() as u64) as usize - bytes.len()),
+            0,
+        );
+    };
+    if cuts.is_empty() {
+        part(&mut out, 0, data);
+        return out;
+    }
+    let mut start = 0;
+    for (k, cut) in cuts.iter().enumerate() {
+        part(&mut out, if k == 0 { 1 } else { 2 }, &data[start..*cut]);
+        start = cut + 4;
+    }
+    part(&mut out, 3, &data[start..]);
+    out
+}
+
+/// One TFRecord of `data`.
+pub fn encode_tfrecord(data: &[u8]) -> Vec<u8> {
+    let len = (data.len() as u64).to_le_bytes();
+    let mut out = Vec::with_capacity(data.len() + 16);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&masked_crc32c(&len).to_le_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(&masked_crc32c(data).to_le_bytes());
+    out
+}
+
+/// The data of each record in `bytes` (framed records one after the other; a missing last
+/// padding tolerated, as a SingleRecord RecordIO payload has none). For the fake container.
+pub fn decode(framing_name: &str, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match framing_name {
+            "RecordIO" => {
+                let mut data = Vec::new();
+                loop {
+                    if bytes.len() < at + 8 || u32_at(bytes, at) != RECORDIO_MAGIC {
+                        return Err(format!("no RecordIO part at byte {at}"));
+                    }
+                    let word = u32_at(bytes, at + 4);
+                    let (flag, len) = (word >> 29, (word & RECORDIO_LEN_MASK) as usize);
+                    let end = at + 8 + len;
+                    if bytes.len() < end {
+                        return Err(format!("RecordIO part at byte {at} is cut short"));
+                    }
+                    if flag == 2 || flag == 3 {
+                        data.extend_from_slice(&RECORDIO_MAGIC.to_le_bytes());
+                    }
+                    data.extend_from_slice(&bytes[at + 8..end]);
+                    at = (at + 8 + align4(len as u64) as usize).min(bytes.len());
+                    if flag == 0 || flag == 3 {
+                        break;
+                    }
+                }
+                out.push(data);
+            }
+            "TFRecord" => {
+                if bytes.len() < at + 12 {
+                    return Err(format!("TFRecord at byte {at} is cut short"));
+                }
+                let len = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+                let end = at + 12 + len as usize;
+                if bytes.len() < end + 4 {
+                    return Err(format!("TFRecord at byte {at} is cut short"));
+                }
+                out.push(bytes[at + 12..end].to_vec());
+                at = end + 4;
+            }
+            other => return Err(format!("unknown framing {other}")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn splitter(framing: Framing, max: u64) -> Splitter {
+        Splitter {
+            framing,
+            object: "s3://b/in/x".into(),
+            max,
+            single: false,
+        }
+    }
+
+    /// A record's bytes as MultiRecord and as SingleRecord send them.
+    type Sent = (Vec<u8>, Vec<u8>);
+
+    /// Every record of `bytes` read whole (offset 0, last).
+    fn all(s: &Splitter, bytes: &[u8]) -> Result<Vec<Sent>, FramingError> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            match s.next(&bytes[at..], at as u64, true)? {
+                Next::Record(f) => {
+                    out.push((
+                        bytes[at + f.start..at + f.end].to_vec(),
+                        bytes[at + f.start..at + f.single_end].to_vec(),
+                    ));
+                    at += f.next;
+                }
+                Next::Skip { next } => at += next,
+                Next::End => return Ok(out),
+                Next::NeedMore { .. } => unreachable!("last"),
+            }
+        }
+    }
+
+    #[test]
+    fn crc32c_matches_the_published_check_values() {
+        // RFC 3720 B.4: 32 bytes of zeros, of 0xff; the "123456789" check value
+        assert_eq!(crc32c(&[0u8; 32]), 0x8a91_36aa);
+        assert_eq!(crc32c(&[0xffu8; 32]), 0x62a8_ab43);
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn recordio_records_keep_their_framing_and_single_records_lose_the_last_padding() {
+        let mut bytes = encode_recordio(b"abcde");
+        assert_eq!(bytes.len(), 8 + 8, "5 bytes padded to 8");
+        // data holding the magic number at a 4-byte boundary: three parts
+        let mut tricky = b"xxxx".to_vec();
+        tricky.extend_from_slice(&RECORDIO_MAGIC.to_le_bytes());
+        tricky.extend_from_slice(b"yy");
+        tricky.extend_from_slice(&RECORDIO_MAGIC.to_le_bytes());
+        tricky.extend_from_slice(b"z");
+        let framed = encode_recordio(&tricky);
+        assert_eq!(u32_at(&framed, 4) >> 29, 1, "first part");
+        bytes.extend_from_slice(&framed);
+        bytes.extend_from_slice(&encode_recordio(b""));
+        let s = splitter(Framing::RecordIo, 1 << 20);
+        let records = all(&s, &bytes).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0].0, encode_recordio(b"abcde"));
+        assert_eq!(records[0].1, encode_recordio(b"abcde")[..13].to_vec());
+        assert_eq!(records[1].0, framed);
+        assert_eq!(records[2].0.len(), 8);
+        let decoded = decode("RecordIO", &bytes).unwrap();
+        assert_eq!(decoded, vec![b"abcde".to_vec(), tricky, Vec::new()]);
+        // a single record without its padding still decodes
+        assert_eq!(
+            decode("RecordIO", &records[0].1).unwrap(),
+            vec![b"abcde".to_vec()]
+        );
+    }
+
+    #[test]
+    fn tfrecords_are_split_and_their_crcs_checked() {
+        let mut bytes = encode_tfrecord(b"first");
+        bytes.extend_from_slice(&encode_tfrecord(b""));
+        bytes.extend_from_slice(&encode_tfrecord(&[7u8; 300]));
+        let s = splitter(Framing::TfRecord, 1 << 20);
+        let records = all(&s, &bytes).unwrap();
+        let sizes: Vec<usize> = records.iter().map(|r| r.0.len()).collect();
+        assert_eq!(sizes, vec![21, 16, 316]);
+        assert_eq!(records[2].0, records[2].1, "nothing is dropped");
+        assert_eq!(
+            decode("TFRecord", &bytes).unwrap(),
+            vec![b"first".to_vec(), Vec::new(), vec![7u8; 300]]
+        );
+    }
+
+    #[test]
+    fn a_corrupt_or_truncated_record_is_named_with_its_object_and_offset() {
+        let tf = |records: &[&[u8]]| -> Vec<u8> {
+            records.iter().flat_map(|r| encode_tfrecord(r)).collect()
+        };
+        let s = splitter(Framing::TfRecord, 1 << 20);
+        // a data byte of the second record flipped: its data CRC fails at offset 21
+        let mut bad = tf(&[b"first", b"second"]);
+        bad[21 + 12] ^= 0x01;
+        let e = all(&s, &bad).unwrap_err();
+        assert!(
+            matches!(e, FramingError::DataCrc { offset: 21, .. }),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("s3://b/in/x has a TFRecord at byte offset 21 whose data CRC"),
+            "{e}"
+        );
+        // a length byte changed: the length CRC fails first
+        let mut bad = tf(&[b"first"]);
+        bad[0] = 6;
+        assert!(matches!(
+            all(&s, &bad).unwrap_err(),
+            FramingError::LengthCrc { offset: 0, .. }
+        ));
+        // cut short: 3 bytes of the last record's CRC missing
+        let whole = tf(&[b"first", b"second"]);
+        let e = all(&s, &whole[..whole.len() - 3]).unwrap_err();
+        assert_eq!(
+            e,
+            FramingError::Truncated {
+                object: "s3://b/in/x".into(),
+                framing: "TFRecord",
+                offset: 21,
+                needed: 3
+            }
+        );
+        // RecordIO: a bad magic number in the second record
+        let r = splitter(Framing::RecordIo, 1 << 20);
+        let mut bad = encode_recordio(b"abcd");
+        bad.extend_from_slice(&encode_recordio(b"efgh"));
+        bad[12] = 0;
+        let e = all(&r, &bad).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s3://b/in/x is not RecordIO at byte offset 12: expected the magic number 0xced7230a, found 0xced72300"
+        );
+        // a middle part where a record starts
+        let mut bad = encode_recordio(b"abcd");
+        bad[7] |= 0x40; // flag 2
+        assert!(matches!(
+            all(&r, &bad).unwrap_err(),
+            FramingError::BadContinuation {
+                offset: 0,
+                flag: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_record_over_the_payload_limit_is_refused_from_its_header() {
+        let s = splitter(Framing::TfRecord, 100);
+        let big = encode_tfrecord(&[1u8; 1000]);
+        // only the header is there: the length says it is too large
+        let e = s.next(&big[..12], 40, false).unwrap_err();
+        assert!(
+            matches!(e, FramingError::TooLarge { offset: 40, max: 100, len, .. } if len == 1016),
+            "{e:?}"
+        );
+        // a record of exactly the limit passes
+        let fits = encode_tfrecord(&[1u8; 84]);
+        assert!(matches!(
+            s.next(&fits, 0, true).unwrap(),
+            Next::Record(Found { end: 100, .. })
+        ));
+        // a line and its `\n` must fit
+        let l = splitter(Framing::Line, 4);
+        assert!(matches!(
+            l.next(b"abc\n", 0, true).unwrap(),
+            Next::Record(_)
+        ));
+        assert!(matches!(
+            l.next(b"abcd\n", 0, true).unwrap_err(),
+            FramingError::TooLarge { len: 5, .. }
+        ));
+        // SingleRecord RecordIO: the payload without the last padding counts
+        let mut r = splitter(Framing::RecordIo, 13);
+        let rec = encode_recordio(b"abcde");
+        assert!(r.next(&rec, 0, true).is_err(), "16 framed bytes");
+        r.single = true;
+        assert!(r.next(&rec, 0, true).is_ok(), "13 bytes sent");
+    }
+}
