@@ -64,7 +64,8 @@ pub(crate) async fn link_prefix(
 }
 
 /// Presents `items` (relative path, object) under `dest`: a symbolic link to the object's
-/// local file, else a copy; then makes `dest` read-only. Returns how many were copied.
+/// local file, else a copy made as File mode makes it (ranged reads, never the object whole:
+/// [`files::download_object`]); then makes `dest` read-only. Returns how many were copied.
 pub(crate) async fn present(
     store: &dyn ObjectStore,
     items: &[(PathBuf, S3Uri)],
@@ -91,25 +92,9 @@ pub(crate) async fn present(
                 ))
             })?,
             None => {
-                let body = store
-                    .get(object)
+                files::download_object(store, object, &path)
                     .await
-                    .map_err(|e| failed(format!("could not download {object}: {e}")))?;
-                let target = path.clone();
-                tokio::task::spawn_blocking(move || {
-                    mdlc_trainer::fsio::write_atomically(&target, &body)
-                })
-                .await
-                .map_err(|e| failed(e.to_string()))?
-                .map_err(|e| {
-                    failed(
-                        mdlc_trainer::fsio::Written::new(
-                            format!("{} (from {object})", path.display()),
-                            e,
-                        )
-                        .to_string(),
-                    )
-                })?;
+                    .map_err(failed)?;
                 copied += 1;
             }
         }

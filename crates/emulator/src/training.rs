@@ -880,7 +880,9 @@ async fn pipe_channel(
     crate::pipe::prepare_channel(store, &dir.join("input/data"), &c.name, objects, gzip)
 }
 
-/// Downloads the objects a manifest file lists into `dest`.
+/// Downloads the objects a manifest file lists into `dest`, each as a File channel's objects
+/// are (a file copy from a store that keeps files, else ranged reads: never an object whole in
+/// memory, [`files::download_object`]).
 async fn download_manifest(
     inner: &Inner,
     uri: &S3Uri,
@@ -890,28 +892,15 @@ async fn download_manifest(
     let store = inner.config.store.as_ref();
     let bad = |m: String| format!("ClientError: the manifest file {uri} of channel {channel} {m}");
     for (relative, object) in crate::manifest::objects(store, uri, channel).await? {
-        let bytes = store
-            .get(&object)
-            .await
-            .map_err(|e| bad(format!("lists {object}, which could not be read: {e}")))?;
         let path = dest.join(&relative);
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(|e| bad(format!("could not create {}: {e}", parent.display())))?;
         }
-        // atomically: a full disk leaves no half-downloaded file in the job directory
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || mdlc_trainer::fsio::write_atomically(&target, &bytes))
+        files::download_object(store, &object, &path)
             .await
-            .map_err(|e| bad(e.to_string()))?
-            .map_err(|e| {
-                let what = format!("{} (from {object})", path.display());
-                format!(
-                    "ClientError: Data download failed:{}",
-                    mdlc_trainer::fsio::Written::new(what, e)
-                )
-            })?;
+            .map_err(|e| format!("ClientError: Data download failed:{e} (listed by the manifest file {uri} of channel {channel})"))?;
     }
     Ok(())
 }

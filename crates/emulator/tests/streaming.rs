@@ -507,3 +507,62 @@ async fn a_corrupt_or_oversized_framed_record_fails_the_job_naming_the_object_an
         );
     }
 }
+
+/// A ManifestFile channel of four objects, one over a download range (8 MiB), in File mode and
+/// in FastFile mode on a store without local files (a copy): each listed object is downloaded in
+/// ranges, never read whole, and the job reads every one byte for byte under its manifest path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_channels_objects_are_downloaded_in_ranges_and_read_exactly() {
+    let (env, store) = setup_ranges_only();
+    let big = lines(1_300_000);
+    assert!(big.len() as u64 > mdlc_emulator::files::DOWNLOAD_RANGE);
+    let objects = [
+        ("big.csv", big.clone()),
+        ("sub/b.csv", lines(10)),
+        ("c.csv", "7,7\n".to_string()),
+        ("sub/deeper/d.csv", lines(3)),
+    ];
+    for (key, body) in &objects {
+        put(&env.store, &format!("s3://bucket/mf/data/{key}"), body).await;
+    }
+    // an object under the prefix that the manifest does not list
+    put(&env.store, "s3://bucket/mf/data/unlisted.csv", "0\n").await;
+    put(
+        &env.store,
+        "s3://bucket/mf/list.manifest",
+        r#"[{"prefix": "s3://bucket/mf/data/"}, "sub/b.csv", "big.csv", "sub/deeper/d.csv", "c.csv"]"#,
+    )
+    .await;
+    for mode in ["File", "FastFile"] {
+        store.largest_range.store(0, Ordering::Relaxed);
+        let mut req = training_request(
+            &format!("manifest-{}", mode.to_lowercase()),
+            json!({"epochs": "1"}),
+        );
+        req["InputDataConfig"][0]["InputMode"] = json!(mode);
+        req["InputDataConfig"][0]["DataSource"]["S3DataSource"] =
+            json!({"S3DataType": "ManifestFile", "S3Uri": "s3://bucket/mf/list.manifest"});
+        let d = env.ok("createTrainingJob", true, req).await;
+        assert_eq!(d["TrainingJobStatus"], "Completed", "{mode}: {d:#}");
+        let model = env
+            .model_json(text(&d["ModelArtifacts"], "S3ModelArtifacts"))
+            .await;
+        let channel = &model["channels"]["train"];
+        // the fake container lists the channel's files sorted, with their contents
+        let mut expected: Vec<(&str, &String)> = objects.iter().map(|(k, b)| (*k, b)).collect();
+        expected.sort();
+        let files: Vec<&str> = expected.iter().map(|(k, _)| *k).collect();
+        assert_eq!(channel["files"], json!(files), "{mode}");
+        for (i, (key, body)) in expected.iter().enumerate() {
+            assert!(
+                channel["contents"][i] == json!(body),
+                "{mode}: {key} was read exactly"
+            );
+        }
+        assert_eq!(
+            store.largest_range.load(Ordering::Relaxed),
+            mdlc_emulator::files::DOWNLOAD_RANGE,
+            "{mode}: downloaded in ranges"
+        );
+    }
+}
