@@ -16,6 +16,9 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use mdlc_core::ports::{EventPublisher, RegistryWrite, SystemClock};
 use mdlc_core::{Dependencies, FunctionConfig, HandlerFailure};
 use serde_json::Value;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub mod no_events;
 
@@ -33,26 +36,50 @@ pub fn to_diagnostic(failure: HandlerFailure) -> Diagnostic {
 }
 
 /// Installs the tracing subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `json`,
-/// plain text otherwise; level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`).
+/// plain text otherwise; level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`), read
+/// by [`log_filter`].
 pub fn init_tracing() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+    let setting = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_string())
-        .to_lowercase();
-    let filter = tracing_subscriber::EnvFilter::try_new(&level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| "info".to_string());
+    let filter = log_filter(&setting);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        // the fmt subscriber's own level filter lets everything through: `filter` decides
+        .with_max_level(LevelFilter::TRACE)
         .with_target(false)
         .without_time()
         .with_ansi(false);
     // A second initialisation (tests) is not an error worth failing for.
     let _ = if json {
-        builder.json().flatten_event(true).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(filter)
+            .try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(filter).try_init()
     };
+}
+
+/// The filter of a log-level setting (`AWS_LAMBDA_LOG_LEVEL`, `RUST_LOG`), case-insensitive:
+/// a level (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `off`) or `RUST_LOG`'s comma-separated
+/// `target=level` directives, parsed as [`Targets`] (no regular expressions: `tracing_subscriber`'s
+/// `EnvFilter`, which this replaced, linked regex-automata into every bootstrap). For levels and
+/// target directives it decides as `EnvFilter` did; `EnvFilter`'s field-value filters
+/// (`target[{field=value}]=level`) are not understood and, like any setting that cannot be parsed,
+/// give `info`. A bare word that is not a level names a target, so Lambda's `FATAL` enables only
+/// the (absent) target `fatal`, and these functions, which log nothing at a fatal level, log
+/// nothing: as before. An empty setting logs nothing, as before.
+pub fn log_filter(setting: &str) -> Targets {
+    let setting = setting.to_lowercase();
+    if setting.is_empty() {
+        return Targets::new();
+    }
+    setting
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// Builds the dependencies from the environment: [`FunctionConfig::from_env`],
@@ -166,5 +193,67 @@ mod tests {
         });
         assert_eq!(d.error_type, "ModelNotFound");
         assert_eq!(d.error_message, "no version");
+    }
+
+    use tracing::Level;
+
+    /// Which of these (target, level) pairs the filter of `setting` lets through.
+    fn passes(setting: &str) -> Vec<(&'static str, Level)> {
+        let filter = log_filter(setting);
+        let probes = [
+            ("initialize", Level::ERROR),
+            ("initialize", Level::WARN),
+            ("initialize", Level::INFO),
+            ("initialize", Level::DEBUG),
+            ("initialize", Level::TRACE),
+            ("mdlc_aws", Level::DEBUG),
+            ("hyper", Level::WARN),
+        ];
+        probes
+            .into_iter()
+            .filter(|(target, level)| filter.would_enable(target, level))
+            .collect()
+    }
+
+    #[test]
+    fn lambda_log_levels_set_the_lowest_level_logged() {
+        use Level as L;
+        assert_eq!(
+            passes("INFO"),
+            [
+                ("initialize", L::ERROR),
+                ("initialize", L::WARN),
+                ("initialize", L::INFO),
+                ("hyper", L::WARN)
+            ]
+        );
+        assert_eq!(passes("ERROR"), [("initialize", L::ERROR)]);
+        assert_eq!(passes("WARN").len(), 3);
+        assert_eq!(passes("DEBUG").len(), 6);
+        assert_eq!(passes("TRACE").len(), 7);
+        assert_eq!(passes("off"), []);
+    }
+
+    #[test]
+    fn rust_log_target_directives_are_honoured() {
+        use Level as L;
+        assert_eq!(
+            passes("mdlc_aws=debug,error"),
+            [("initialize", L::ERROR), ("mdlc_aws", L::DEBUG)]
+        );
+        assert_eq!(
+            passes("warn,hyper=off"),
+            [("initialize", L::ERROR), ("initialize", L::WARN)]
+        );
+    }
+
+    #[test]
+    fn fatal_empty_and_unparsable_settings_keep_their_former_meaning() {
+        // FATAL names a target no event of these functions has; an empty setting logs nothing
+        assert_eq!(passes("FATAL"), []);
+        assert_eq!(passes(""), []);
+        // a bad level, or EnvFilter's field-value filter, falls back to info
+        assert_eq!(passes("initialize=loud"), passes("info"));
+        assert_eq!(passes("initialize[{id=1}]=debug"), passes("info"));
     }
 }
