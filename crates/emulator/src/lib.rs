@@ -72,6 +72,7 @@ mod port;
 mod processing;
 pub mod records;
 pub mod scratch;
+mod shuffle;
 mod training;
 mod transform;
 pub mod tuning;

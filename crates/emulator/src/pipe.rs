@@ -11,7 +11,9 @@
 //! * `<channel>_0` exists before the algorithm starts; `<channel>_<n+1>` is made once the
 //!   algorithm has read `<channel>_<n>` to its end (or stopped early) and closed it, as SageMaker
 //!   does. Channels are independent; epochs go on until the job ends.
-//! * `ShuffleConfig` is not honoured (the emulator ignores it in every mode).
+//! * With `ShuffleConfig`, each epoch streams the objects in that epoch's order
+//!   ([`crate::shuffle::order`]): the shuffle is done again at the start of every epoch, as
+//!   SageMaker's API reference says of Pipe mode.
 //! * Refused as SageMaker refuses them ([`check_input_mode`]): `Gzip` in File mode
 //!   (SageMaker's message), Pipe for a `FileSystemDataSource` (the emulator's wording: SageMaker's
 //!   message for it was not found). The built-in XGBoost trainer refuses a LibSVM Pipe channel
@@ -145,6 +147,14 @@ pub(crate) async fn prefix_objects(
     Ok(keys)
 }
 
+/// How a channel's objects are streamed: decompressed (`CompressionType: Gzip`), in the order of
+/// `ShuffleConfig.Seed` for each epoch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StreamOptions {
+    pub gzip: bool,
+    pub shuffle_seed: Option<i64>,
+}
+
 /// A Pipe channel being streamed; dropping it (the job's end) stops the stream.
 pub(crate) struct PipeFeed {
     channel: String,
@@ -178,13 +188,13 @@ pub(crate) fn start(
     data_dir: &Path,
     channel: &str,
     objects: Vec<S3Uri>,
-    gzip: bool,
+    options: StreamOptions,
 ) -> Result<PipeFeed, PipeError> {
     make_fifo(&fifo_path(data_dir, channel, 0))?;
     let failure = Arc::new(Mutex::new(None));
     let (dir, name, fail) = (data_dir.to_path_buf(), channel.to_string(), failure.clone());
     let task = tokio::spawn(async move {
-        if let Err(e) = feed(store.as_ref(), &dir, &name, &objects, gzip).await {
+        if let Err(e) = feed(store.as_ref(), &dir, &name, &objects, options).await {
             tracing::warn!(target: "mdlc_emulator", channel = %name, error = %e, "pipe channel stopped");
             *fail.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
         }
@@ -203,11 +213,11 @@ pub(crate) fn prepare_channel(
     data_dir: &Path,
     channel: &str,
     objects: Vec<S3Uri>,
-    gzip: bool,
+    options: StreamOptions,
 ) -> Result<PipeFeed, String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("ClientError: could not create {}: {e}", data_dir.display()))?;
-    start(store, data_dir, channel, objects, gzip)
+    start(store, data_dir, channel, objects, options)
         .map_err(|e| format!("ClientError: channel {channel}: {e}"))
 }
 
@@ -217,7 +227,7 @@ async fn feed(
     data_dir: &Path,
     channel: &str,
     objects: &[S3Uri],
-    gzip: bool,
+    options: StreamOptions,
 ) -> Result<(), PipeError> {
     let mut epoch = 0;
     loop {
@@ -226,7 +236,11 @@ async fn feed(
             make_fifo(&path)?;
         }
         let mut tx = open_writer(&path).await?;
-        match stream(store, objects, gzip, &mut tx, &path).await {
+        let shuffled = options
+            .shuffle_seed
+            .map(|seed| crate::shuffle::order(objects, seed, epoch));
+        let order = shuffled.as_deref().unwrap_or(objects);
+        match stream(store, order, options.gzip, &mut tx, &path).await {
             Ok(()) => {}
             // the algorithm closed the FIFO before its end: its epoch is over
             Err(PipeError::Write { source, .. })
@@ -377,7 +391,14 @@ mod tests {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let objects = vec![uri("s3://bkt/p/a"), uri("s3://bkt/p/b")];
-        let feed = start(store, dir.path(), "train", objects, false).unwrap();
+        let feed = start(
+            store,
+            dir.path(),
+            "train",
+            objects,
+            StreamOptions::default(),
+        )
+        .unwrap();
         let mut expected = big;
         expected.extend_from_slice(b"tail");
         assert!(dir.path().join("train_0").exists());
@@ -406,7 +427,10 @@ mod tests {
             dir.path(),
             "train",
             vec![uri("s3://bkt/z/a.csv.gz")],
-            true,
+            StreamOptions {
+                gzip: true,
+                shuffle_seed: None,
+            },
         )
         .unwrap();
         assert_eq!(read_fifo(dir.path().join("train_0")).await, b"1,2\n3,4\n");
@@ -416,7 +440,7 @@ mod tests {
             dir.path(),
             "other",
             vec![uri("s3://bkt/z/none")],
-            false,
+            StreamOptions::default(),
         )
         .unwrap();
         // the reader sees an empty stream; the feed names the object
@@ -433,5 +457,45 @@ mod tests {
             ),
             "{f}"
         );
+    }
+
+    #[tokio::test]
+    async fn with_a_shuffle_seed_each_epoch_streams_the_objects_in_its_own_order() {
+        let store = Arc::new(InMemoryStore::new());
+        let names: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+        let objects: Vec<S3Uri> = names
+            .iter()
+            .map(|n| uri(&format!("s3://bkt/s/{n}")))
+            .collect();
+        for (n, o) in names.iter().zip(&objects) {
+            store.put(o, format!("{n};").into_bytes()).await.unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let options = StreamOptions {
+            gzip: false,
+            shuffle_seed: Some(7),
+        };
+        let feed = start(store, dir.path(), "train", objects, options).unwrap();
+        let mut epochs = Vec::new();
+        for epoch in 0..3 {
+            let path = fifo_path(dir.path(), "train", epoch);
+            wait_for(&path).await;
+            epochs.push(String::from_utf8(read_fifo(path).await).unwrap());
+        }
+        assert!(feed.failure().is_none());
+        // each epoch is the shuffle of seed 7 for that epoch
+        for (epoch, got) in epochs.iter().enumerate() {
+            let expected: String = crate::shuffle::order(&names, 7, epoch as u64)
+                .iter()
+                .map(|n| format!("{n};"))
+                .collect();
+            assert_eq!(got, &expected, "epoch {epoch}");
+        }
+        assert_eq!(
+            epochs[0], "k0;k7;k5;k2;k4;k1;k6;k3;",
+            "seed 7's first epoch"
+        );
+        assert_ne!(epochs[0], epochs[1], "reshuffled every epoch");
+        assert_ne!(epochs[1], epochs[2]);
     }
 }

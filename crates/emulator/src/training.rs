@@ -50,6 +50,8 @@ pub(crate) struct Channel {
     pub name: String,
     pub source: ChannelSource,
     pub input_config: Value,
+    /// `ShuffleConfig.Seed` ([`crate::shuffle`]).
+    pub shuffle_seed: Option<i64>,
 }
 
 /// A validated CreateTrainingJob request.
@@ -243,6 +245,30 @@ fn file_system_root(inner: &Inner, id: &str) -> Option<PathBuf> {
         .or_else(|| systems.get("*").map(|root| root.join(id)))
 }
 
+/// A channel's `ShuffleConfig.Seed`: `ShuffleConfig` is optional, its `Seed` required and a
+/// Long (API reference, `ShuffleConfig`). The wording of the problems is the emulator's, as for
+/// every field: SageMaker's own messages for them were not found.
+fn shuffle_seed(ch: &Value, at: &str, p: &mut Problems) -> Option<i64> {
+    let sc = fields::opt_obj(ch, at, "ShuffleConfig", p)?;
+    let field = format!("{at}.ShuffleConfig.Seed");
+    match fields::get(sc, "Seed") {
+        None => {
+            p.push(&field, "is required");
+            None
+        }
+        Some(v) => match v.as_i64() {
+            Some(seed) => Some(seed),
+            None => {
+                p.push(
+                    &field,
+                    format!("must be a Long (a whole number from -2^63 to 2^63-1), got {v}"),
+                );
+                None
+            }
+        },
+    }
+}
+
 fn parse_channels(
     inner: &Inner,
     req: &Value,
@@ -274,6 +300,7 @@ fn parse_channels(
             fields::enum_str(ch, &at, "CompressionType", &["None", "Gzip"], "None", p);
         let input_mode =
             fields::opt_str(ch, &at, "InputMode", p).unwrap_or_else(|| mode.to_string());
+        let shuffle_seed = shuffle_seed(ch, &at, p);
         let Some(ds) = fields::req_obj(ch, &at, "DataSource", p) else {
             continue;
         };
@@ -393,6 +420,7 @@ fn parse_channels(
             name,
             source,
             input_config: Value::Object(cfg),
+            shuffle_seed,
         });
     }
     out
@@ -877,7 +905,11 @@ async fn pipe_channel(
         }
     };
     let gzip = crate::pipe::is_gzip(&c.input_config);
-    crate::pipe::prepare_channel(store, &dir.join("input/data"), &c.name, objects, gzip)
+    let options = crate::pipe::StreamOptions {
+        gzip,
+        shuffle_seed: c.shuffle_seed,
+    };
+    crate::pipe::prepare_channel(store, &dir.join("input/data"), &c.name, objects, options)
 }
 
 /// Downloads the objects a manifest file lists into `dest`, each as a File channel's objects

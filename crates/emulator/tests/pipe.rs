@@ -184,3 +184,107 @@ async fn a_pipe_channel_without_objects_fails_the_job_as_sagemaker_does() {
         "{d:#}"
     );
 }
+
+/// ShuffleConfig in Pipe mode: an S3Prefix channel's keys and a ManifestFile channel's object
+/// references stream in the order the Seed draws (the emulator's ChaCha8 shuffle, fixed for a
+/// seed), another seed gives another order, and without ShuffleConfig the order is key order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shuffle_config_orders_a_pipe_channels_objects_by_its_seed() {
+    let env = setup();
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}.csv")).collect();
+    for (i, k) in keys.iter().enumerate() {
+        put(
+            &env.store,
+            &format!("s3://bucket/sh/data/{k}"),
+            &format!("{i}\n"),
+        )
+        .await;
+    }
+    let manifest = json!([{"prefix": "s3://bucket/sh/data/"}])
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .chain(keys.iter().map(|k| json!(k)))
+        .collect::<Vec<Value>>();
+    put(
+        &env.store,
+        "s3://bucket/sh/list.manifest",
+        &Value::Array(manifest).to_string(),
+    )
+    .await;
+    let epoch0 = |seed: Option<i64>, name: &str| {
+        let mut prefix = s3_channel("train", "s3://bucket/sh/data/");
+        let mut listed = json!({"ChannelName": "validation", "ContentType": "text/csv",
+            "DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://bucket/sh/list.manifest"}}});
+        if let Some(seed) = seed {
+            prefix["ShuffleConfig"] = json!({"Seed": seed});
+            listed["ShuffleConfig"] = json!({"Seed": seed});
+        }
+        let req = pipe_request(name, json!({}), json!([prefix, listed]));
+        let env = &env;
+        async move {
+            let model = finished_model(env, req).await;
+            (
+                model["pipes"]["train"]["epoch0"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                model["pipes"]["validation"]["epoch0"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        }
+    };
+    let (plain, plain_manifest) = epoch0(None, "shuffle-none").await;
+    assert_eq!(plain, "0\n1\n2\n3\n4\n5\n6\n7\n");
+    assert_eq!(plain_manifest, plain);
+    let (seeded, seeded_manifest) = epoch0(Some(7), "shuffle-7").await;
+    assert_eq!(seeded, "0\n7\n5\n2\n4\n1\n6\n3\n", "seed 7's order");
+    assert_eq!(seeded_manifest, seeded, "the manifest's references alike");
+    let (again, _) = epoch0(Some(7), "shuffle-7-again").await;
+    assert_eq!(again, seeded, "the same seed, the same order");
+    let (other, _) = epoch0(Some(8), "shuffle-8").await;
+    assert_ne!(other, seeded, "another seed, another order");
+    let mut lines: Vec<&str> = other.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["0", "1", "2", "3", "4", "5", "6", "7"]);
+}
+
+/// ShuffleConfig's Seed is required and a Long (API reference); a missing or malformed one is a
+/// ValidationException naming the field.
+#[tokio::test]
+async fn shuffle_config_without_a_long_seed_is_refused_naming_the_field() {
+    let env = setup();
+    for (config, expected) in [
+        (
+            json!({}),
+            "1 validation error detected: 'InputDataConfig[0].ShuffleConfig.Seed' is required",
+        ),
+        (
+            json!({"Seed": "7"}),
+            "1 validation error detected: 'InputDataConfig[0].ShuffleConfig.Seed' must be a Long (a whole number from -2^63 to 2^63-1), got \"7\"",
+        ),
+        (
+            json!({"Seed": 1.5}),
+            "'InputDataConfig[0].ShuffleConfig.Seed' must be a Long",
+        ),
+    ] {
+        let mut req = training_request("shuffle-bad", json!({}));
+        req["InputDataConfig"][0]["ShuffleConfig"] = config;
+        let f = env.fail("createTrainingJob", false, req).await;
+        assert_eq!(f.error, "SageMaker.AmazonSageMakerException");
+        assert!(f.cause.contains(expected), "{}", f.cause);
+    }
+    // a negative Long is a seed
+    env.put_train_data().await;
+    let mut req = training_request("shuffle-negative", json!({}));
+    req["InputDataConfig"][0]["ShuffleConfig"] = json!({"Seed": -9_000_000_000_i64});
+    let d = env.ok("createTrainingJob", true, req).await;
+    assert_eq!(status(&d, "TrainingJobStatus"), "Completed", "{d:#}");
+    assert_eq!(
+        d["InputDataConfig"][0]["ShuffleConfig"]["Seed"],
+        json!(-9_000_000_000_i64)
+    );
+}
