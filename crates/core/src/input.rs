@@ -251,12 +251,20 @@ pub struct Transform {
 /// a raw labelled CSV (label in the first column, no header) into the train and validation
 /// channels (stratified by label for binary problems) and writes a data profile, the baseline
 /// monitor-performance measures feature drift against. With preprocessing on, training reads
-/// the processing outputs in place of `data.train` and `data.validation`.
+/// the processing outputs in place of `data.train` and `data.validation`; with `split` false
+/// the job only profiles `data.train` and `data.validation`, and training reads them where
+/// they are (no second copy of the rows).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Preprocessing {
     /// Off → the block is kept (a retrain carries it) but no processing job runs.
     pub enabled: bool,
+    /// `true` (the default): split `raw` into new train and validation channels. `false`: the
+    /// training flow's channels are `data.train` and `data.validation` as given, and the
+    /// processing job writes only their profile (`raw` must then be absent). A retrain's
+    /// processing job always splits ([`crate::retrain::training_input`]).
+    #[serde(default = "split_default")]
+    pub split: bool,
     /// The raw labelled CSV: one object, or every object under a prefix; or several such
     /// locations (one processing input each). Empty only in an evaluation input, where it means
     /// "a retrain uses the evaluated version's data" ([`crate::retrain`]); the training flow
@@ -275,6 +283,10 @@ pub struct Preprocessing {
     pub instance_type: String,
     pub volume_size_gb: u32,
     pub max_runtime_seconds: u64,
+}
+
+fn split_default() -> bool {
+    true
 }
 
 /// `preprocessing.raw` on the wire: one URI as a string, several as an array.
@@ -1192,6 +1204,7 @@ fn read_preprocessing(
         "/preprocessing",
         &[
             "enabled",
+            "split",
             "raw",
             "validationRatio",
             "seed",
@@ -1206,6 +1219,9 @@ fn read_preprocessing(
     let before = c.problems.len();
     let enabled = c
         .boolean(f("enabled"), "/preprocessing/enabled")
+        .unwrap_or(true);
+    let split = c
+        .boolean(f("split"), "/preprocessing/split")
         .unwrap_or(true);
     let raw = read_raw(c, f("raw"));
     let validation_ratio = match f("validationRatio") {
@@ -1260,6 +1276,7 @@ fn read_preprocessing(
     }
     Some(Preprocessing {
         enabled,
+        split,
         raw: raw?,
         validation_ratio: validation_ratio?,
         seed,

@@ -33,9 +33,10 @@ pub struct Locations {
 pub struct ProcessingPlan {
     /// The processing job name (the state machine appends `-<retry count>`).
     pub job_name: String,
-    /// Output prefix of the train split.
+    /// Output prefix of the train split (with `preprocessing.split` false: the given
+    /// `data.train`, which the job only profiles).
     pub train: S3Uri,
-    /// Output prefix of the validation split.
+    /// Output prefix of the validation split (with `split` false: the given `data.validation`).
     pub validation: S3Uri,
     /// The data profile object (`profile.json`): the drift baseline, recorded on the version.
     pub profile: S3Uri,

@@ -236,6 +236,9 @@ pub fn training_input(evaluation: &ExecutionInput, data: &RetrainData) -> Execut
     training.data.validation = data.validation.clone();
     if let Some(p) = training.preprocessing.as_mut().filter(|p| p.enabled) {
         p.raw = data.raw.clone();
+        // The retrain's processing job splits its raw inputs anew (they include the evaluated
+        // batch, or they are the named channels), whatever the evaluation input's `split`.
+        p.split = true;
     }
     training
 }

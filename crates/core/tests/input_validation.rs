@@ -210,6 +210,7 @@ fn given_every_field_set_when_validated_then_each_value_is_kept_exactly() {
         "reason": "drift",
         "preprocessing": {
             "enabled": false,
+            "split": false,
             "raw": ["s3://raw/a.csv", "s3://raw/b.csv"],
             "validationRatio": 0.5,
             "seed": 4294967295u64,
@@ -910,6 +911,7 @@ fn given_preprocessing_with_defaults_when_validated_then_each_default_is_filled(
         v["preprocessing"],
         json!({
             "enabled": true,
+            "split": true,
             "raw": "s3://raw/all.csv",
             "validationRatio": 0.2,
             "seed": 42,

@@ -291,8 +291,10 @@ struct DemoData {
     problem: Problem,
     train_rows: usize,
     validation_rows: usize,
-    /// The raw labelled rows of the first training flow.
-    raw: Vec<Piece>,
+    /// The labelled rows of the first training flow, split as they were given: its train and
+    /// validation channels, which its processing job only profiles.
+    train: Piece,
+    validation: Piece,
     /// The evaluation batches (labelled) of `DATES[1..]`: fresh, drifted, drifted again.
     batches: [Piece; 3],
     /// The newer labelled rows of [`NEWER_DATA_DATE`].
@@ -336,10 +338,8 @@ fn generated_data(opts: &DemoOptions, import: &Path) -> Result<DemoData, DemoErr
         problem: opts.problem,
         train_rows: data.train.n_rows(),
         validation_rows: data.validation.n_rows(),
-        raw: vec![
-            write("train.csv", &data.train.to_csv())?,
-            write("validation.csv", &data.validation.to_csv())?,
-        ],
+        train: write("train.csv", &data.train.to_csv())?,
+        validation: write("validation.csv", &data.validation.to_csv())?,
         batches: [
             write("fresh.csv", &data.holdout.to_csv())?,
             write("drifted-eval.csv", &e1)?,
@@ -449,7 +449,8 @@ fn user_data(dir: &Path, problem: Problem) -> Result<DemoData, DemoError> {
             part(third..2 * third, true),
             part(2 * third..n, true),
         ],
-        raw: vec![Piece::whole(train), Piece::whole(validation)],
+        train: Piece::whole(train),
+        validation: Piece::whole(validation),
     })
 }
 
@@ -601,10 +602,10 @@ fn flow_input(opts: &DemoOptions, problem: Problem, date: &str) -> Value {
     input
 }
 
-/// The preprocessing block of a flow input: split raw labelled rows with the demo's validation
-/// share and seed. The training flow names its raw rows; the evaluation flow carries the block
-/// for the retrain it may start, naming raw rows only where the demo uploaded newer data (else
-/// a retrain trains on the evaluated version's own data plus the evaluated batch).
+/// The preprocessing block of an evaluation flow's input, for the retrain it may start: split
+/// raw labelled rows with the demo's validation share and seed, naming raw rows only where the
+/// demo uploaded newer data (else a retrain trains on the evaluated version's own data plus the
+/// evaluated batch). (The first training flow's block is `split: false`: its data come split.)
 fn preprocessing_block(raw_prefix: Option<String>, validation_ratio: f64, seed: u64) -> Value {
     let mut block = json!({"validationRatio": validation_ratio, "seed": seed});
     if let Some(raw) = raw_prefix {
@@ -663,17 +664,21 @@ pub async fn run_demo(
     let bucket = cloud.bucket().to_string();
     let model = &opts.model_name;
     let base = |date: &str| format!("s3://{bucket}/datasets/{model}/{date}");
-    // The raw labelled rows: the training flow's preprocessing step splits them into the train
-    // and validation channels and writes the data profile evaluations measure drift against.
-    put_rows(
-        store.as_ref(),
-        &import,
-        &format!("{}/raw/raw.csv", base(DATES[0])),
-        &data.raw,
-        problem,
-        Columns::All,
-    )
-    .await?;
+    // The labelled rows as they were given, split into train and validation: the training
+    // flow's channels, read where they are; its preprocessing step only writes their data
+    // profile, which evaluations measure drift against (`split: false`: no second copy of the
+    // rows).
+    for (name, piece) in [("train", &data.train), ("validation", &data.validation)] {
+        put_rows(
+            store.as_ref(),
+            &import,
+            &format!("{}/{name}/{name}.csv", base(DATES[0])),
+            std::slice::from_ref(piece),
+            problem,
+            Columns::All,
+        )
+        .await?;
+    }
     let batches = [
         (DATES[1], "fresh"),
         (DATES[2], "drifted"),
@@ -725,7 +730,7 @@ pub async fn run_demo(
     let (train_rows, validation_rows) = (data.train_rows, data.validation_rows);
     let ratio = validation_rows as f64 / (train_rows + validation_rows).max(1) as f64;
     log(&format!(
-        "training flow: preprocessing ({train_rows} + {validation_rows} raw rows → train / validation + data profile), then tuning {} jobs, {} in parallel, on data of {}",
+        "training flow: preprocessing (the data profile of {train_rows} train + {validation_rows} validation rows, trained on where they are), then tuning {} jobs, {} in parallel, on data of {}",
         opts.max_jobs, opts.max_parallel_jobs, DATES[0]
     ));
     let execution = cloud
@@ -735,8 +740,11 @@ pub async fn run_demo(
             &format!("{model}-train-initial"),
             {
                 let mut input = flow_input(opts, problem, DATES[0]);
-                input["preprocessing"] =
-                    preprocessing_block(Some(format!("{}/raw/", base(DATES[0]))), ratio, opts.seed);
+                input["data"] = json!({
+                    "train": format!("{}/train/", base(DATES[0])),
+                    "validation": format!("{}/validation/", base(DATES[0])),
+                });
+                input["preprocessing"] = json!({"split": false});
                 input
             },
             None,

@@ -94,6 +94,10 @@ enum Command {
         /// Quantile bins per column in the profile.
         #[arg(long, default_value_t = 10)]
         bins: usize,
+        /// Profile the input only: it is already split into channels that training reads
+        /// where they are (no train/validation output).
+        #[arg(long, conflicts_with_all = ["train_ratio", "seed"])]
+        profile_only: bool,
     },
 }
 
@@ -209,6 +213,7 @@ fn run(command: Command) -> Result<(), String> {
             seed,
             problem,
             bins,
+            profile_only,
         } => {
             let mut cfg = ProcessingConfig::from_env(&|k| std::env::var(k).ok());
             if let Some(i) = input {
@@ -232,13 +237,15 @@ fn run(command: Command) -> Result<(), String> {
             cfg.seed = seed;
             cfg.problem = Problem::parse(&problem);
             cfg.bins = bins.clamp(2, 1000);
+            cfg.profile_only = profile_only;
             let s = run_processing_job(&cfg).map_err(|e| e.to_string())?;
-            println!(
-                "{} problem: {} train rows, {} validation rows",
-                s.problem.name(),
-                s.train_rows,
-                s.validation_rows
-            );
+            match s.split {
+                Some((train, validation)) => println!(
+                    "{} problem: {train} train rows, {validation} validation rows",
+                    s.problem.name()
+                ),
+                None => println!("{} problem: {} rows profiled", s.problem.name(), s.rows),
+            }
             for f in s.written {
                 println!("{}", f.display());
             }

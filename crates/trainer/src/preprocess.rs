@@ -207,6 +207,9 @@ pub struct ProcessingConfig {
     /// `None`: binary when every label is 0 or 1.
     pub problem: Option<Problem>,
     pub bins: usize,
+    /// Write the profile only (`--profile-only`): the input is already split into the
+    /// training job's channels, which are read where they are, so no train/validation copy.
+    pub profile_only: bool,
 }
 
 impl ProcessingConfig {
@@ -231,6 +234,7 @@ impl ProcessingConfig {
             seed: 0,
             problem: None,
             bins: 10,
+            profile_only: false,
         }
     }
 }
@@ -239,8 +243,10 @@ impl ProcessingConfig {
 #[derive(Debug, Clone)]
 pub struct ProcessingSummary {
     pub problem: Problem,
-    pub train_rows: usize,
-    pub validation_rows: usize,
+    /// Rows read (and profiled).
+    pub rows: usize,
+    /// Rows of each side of the split; `None` for a profile only.
+    pub split: Option<(usize, usize)>,
     pub written: Vec<PathBuf>,
 }
 
@@ -278,6 +284,22 @@ fn processing_inner(cfg: &ProcessingConfig) -> Result<ProcessingSummary, Preproc
             });
         }
     }
+    let mut written = Vec::new();
+    if cfg.profile_only {
+        let path = cfg.profile_output.join("profile.json");
+        let prof = profile(&data, problem, cfg.bins);
+        write_file(
+            &path,
+            &serde_json::to_string_pretty(&prof).unwrap_or_default(),
+        )?;
+        written.push(path);
+        return Ok(ProcessingSummary {
+            problem,
+            rows: data.n_rows(),
+            split: None,
+            written,
+        });
+    }
     // The split is decided from the labels; each side's rows are then written straight from
     // the parsed values to its file, so no copy of either side (values or text) is made.
     let in_train = split_mask(
@@ -288,7 +310,6 @@ fn processing_inner(cfg: &ProcessingConfig) -> Result<ProcessingSummary, Preproc
     )?;
     let train_rows = in_train.iter().filter(|&&t| t).count();
     let prof = profile(&data, problem, cfg.bins);
-    let mut written = Vec::new();
     for (path, side) in [
         (cfg.train_output.join("train.csv"), true),
         (cfg.validation_output.join("validation.csv"), false),
@@ -306,8 +327,8 @@ fn processing_inner(cfg: &ProcessingConfig) -> Result<ProcessingSummary, Preproc
     written.push(path);
     Ok(ProcessingSummary {
         problem,
-        train_rows,
-        validation_rows: data.n_rows() - train_rows,
+        rows: data.n_rows(),
+        split: Some((train_rows, data.n_rows() - train_rows)),
         written,
     })
 }
@@ -422,7 +443,7 @@ mod tests {
         std::fs::write(cfg.input.join("raw.csv"), binary(100).to_csv()).unwrap();
         let s = run_processing_job(&cfg).unwrap();
         assert_eq!(s.problem, Problem::Binary);
-        assert_eq!((s.train_rows, s.validation_rows), (80, 20));
+        assert_eq!((s.rows, s.split), (100, Some((80, 20))));
         let prof: DataProfile = serde_json::from_str(
             &std::fs::read_to_string(root.join("processing/output/profile/profile.json")).unwrap(),
         )
@@ -440,5 +461,45 @@ mod tests {
         let reason = std::fs::read_to_string(&cfg.failure_file).unwrap();
         assert_eq!(reason, err.to_string());
         assert!(reason.contains("line 2"), "{reason}");
+    }
+
+    /// `--profile-only` on channels already split (`input/train/`, `input/validation/`): the
+    /// profile is that of all their rows, the same as a split job's of the same rows, and no
+    /// train or validation output is written.
+    #[test]
+    fn a_profile_only_job_profiles_every_input_row_and_writes_no_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let root_s = root.display().to_string();
+        let mut cfg = ProcessingConfig::from_env(&|k| (k == ROOT_ENV).then(|| root_s.clone()));
+        let all = binary(100);
+        let (train, validation) = split(&all, 0.8, 5, true).unwrap();
+        for (name, ds) in [("train", &train), ("validation", &validation)] {
+            let d = cfg.input.join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("{name}.csv")), ds.to_csv()).unwrap();
+        }
+        cfg.profile_only = true;
+        let s = run_processing_job(&cfg).unwrap();
+        assert_eq!((s.problem, s.rows, s.split), (Problem::Binary, 100, None));
+        let out = root.join("processing/output");
+        assert_eq!(s.written, vec![out.join("profile/profile.json")]);
+        let prof: DataProfile =
+            serde_json::from_str(&std::fs::read_to_string(&s.written[0]).unwrap()).unwrap();
+        // The rows in another order profile the same (counts, moments, bins of every column).
+        let reference = profile(&all, Problem::Binary, 10);
+        assert_eq!(prof.rows, reference.rows);
+        for (got, want) in std::iter::once((&prof.label, &reference.label))
+            .chain(prof.features.iter().zip(&reference.features))
+        {
+            assert_eq!(
+                (got.count, got.min, got.max),
+                (want.count, want.min, want.max)
+            );
+            assert_eq!(got.bins.edges, want.bins.edges);
+            assert_eq!(got.bins.shares, want.bins.shares);
+            assert!((got.mean.unwrap() - want.mean.unwrap()).abs() < 1e-9);
+        }
+        assert!(!out.join("train").exists() && !out.join("validation").exists());
     }
 }

@@ -66,6 +66,19 @@ fn given_no_named_data_and_preprocessing_then_version_data_plus_labelled_batch()
     assert_eq!(training.data.train, DataSource::S3Uri(uri(V_TRAIN)));
 }
 
+/// An evaluation input carrying `split: false` (the block of a training input that profiled
+/// its given channels): the retrain's processing job still splits the version's data plus the
+/// batch, since the batch has to be divided between the channels.
+#[test]
+fn given_split_false_in_the_evaluation_input_then_the_retrain_splits_all_the_same() {
+    let (input, plan) = rule(json!({"modelName": "churn", "preprocessing": {"split": false}}));
+    assert!(!input.preprocessing.as_ref().unwrap().split);
+    let data = resolve(&input, &plan, &version()).unwrap();
+    let p = training_input(&input, &data).preprocessing.unwrap();
+    assert!(p.split, "the retrain splits");
+    assert_eq!(p.raw.len(), 3, "{:?}", p.raw);
+}
+
 #[test]
 fn given_no_named_data_without_preprocessing_then_the_version_channels_unchanged() {
     let (input, plan) = rule(json!({"modelName": "churn"}));

@@ -88,15 +88,34 @@ pub fn handle(
                 problems.push(Problem::new(pointer, message));
             }
         }
-        if input.flow == Flow::Training
-            && r.preprocessing
-                .as_ref()
-                .is_some_and(|p| p.enabled && p.raw.is_empty())
+        if let Some(p) = r.preprocessing.as_ref().filter(|p| p.enabled)
+            && input.flow == Flow::Training
         {
-            problems.push(Problem::new(
-                "/preprocessing/raw",
-                "is required: the S3 URI of the raw labelled CSV (an object or a prefix)",
-            ));
+            if p.split && p.raw.is_empty() {
+                problems.push(Problem::new(
+                    "/preprocessing/raw",
+                    "is required: the S3 URI of the raw labelled CSV (an object or a prefix); or set preprocessing.split to false to profile data.train and data.validation as they are",
+                ));
+            }
+            if !p.split && !p.raw.is_empty() {
+                problems.push(Problem::new(
+                    "/preprocessing/raw",
+                    "must be absent with preprocessing.split false: the processing job then profiles data.train and data.validation and splits nothing",
+                ));
+            }
+            if !p.split {
+                for (pointer, source) in [
+                    ("/data/train", &r.data.train),
+                    ("/data/validation", &r.data.validation),
+                ] {
+                    if let DataSource::FileSystem(_) = source {
+                        problems.push(Problem::new(
+                            pointer,
+                            "must be an S3 URI with preprocessing.split false: the processing job that profiles it reads S3 only",
+                        ));
+                    }
+                }
+            }
         }
     }
     let mut resolved = match resolved {
@@ -138,7 +157,8 @@ pub fn handle(
         _ => None,
     };
     if let Some(p) = &preprocessing {
-        // Training reads the processing outputs.
+        // Training reads the processing outputs (with split false: the given channels, which
+        // the plan names as they are).
         resolved.data.train = DataSource::S3Uri(p.train.clone());
         resolved.data.validation = DataSource::S3Uri(p.validation.clone());
     }
@@ -178,8 +198,16 @@ fn processing_plan(
 ) -> ProcessingPlan {
     let job_name = names::processing_job_name(&input.model_name, &input.data_date, &names.run_id);
     let base = output_path.join("preprocessing/");
-    let train = base.join("train/");
-    let validation = base.join("validation/");
+    // With split false the channels are the given data (S3: initialize checked it), which the
+    // job reads to profile and training reads where it is.
+    let given = |source: &DataSource| match source {
+        DataSource::S3Uri(u) if !p.split => Some(u.clone()),
+        _ => None,
+    };
+    let (train, validation) = match (given(&input.data.train), given(&input.data.validation)) {
+        (Some(t), Some(v)) => (t, v),
+        _ => (base.join("train/"), base.join("validation/")),
+    };
     let profile_dir = base.join("profile/");
     let profile = profile_dir.join("profile.json");
     let output = |name: &str, uri: &S3Uri| {
@@ -197,20 +225,23 @@ fn processing_plan(
         "RoleArn": config.sagemaker_role_arn,
         "AppSpecification": {
             "ImageUri": p.image,
-            "ContainerArguments": [
-                "--train-ratio", format!("{}", 1.0 - p.validation_ratio),
-                "--seed", p.seed.to_string(),
-                "--problem", input.problem_type.as_str(),
-                "--bins", p.bins.to_string()
-            ]
+            "ContainerArguments": container_arguments(input, p)
         },
-        "ProcessingInputs": processing_inputs(&p.raw),
+        "ProcessingInputs": if p.split {
+            processing_inputs(&p.raw)
+        } else {
+            profiled_inputs(&train, &validation)
+        },
         "ProcessingOutputConfig": {
-            "Outputs": [
-                output("train", &train),
-                output("validation", &validation),
-                output("profile", &profile_dir)
-            ]
+            "Outputs": if p.split {
+                json!([
+                    output("train", &train),
+                    output("validation", &validation),
+                    output("profile", &profile_dir)
+                ])
+            } else {
+                json!([output("profile", &profile_dir)])
+            }
         },
         "ProcessingResources": {
             "ClusterConfig": {
@@ -236,6 +267,45 @@ fn processing_plan(
         profile,
         request,
     }
+}
+
+/// The processing program's arguments: the split's share and seed, or `--profile-only`.
+fn container_arguments(input: &ExecutionInput, p: &Preprocessing) -> Value {
+    let mut args = if p.split {
+        vec![
+            "--train-ratio".to_string(),
+            format!("{}", 1.0 - p.validation_ratio),
+            "--seed".to_string(),
+            p.seed.to_string(),
+        ]
+    } else {
+        vec!["--profile-only".to_string()]
+    };
+    args.extend([
+        "--problem".to_string(),
+        input.problem_type.as_str().to_string(),
+        "--bins".to_string(),
+        p.bins.to_string(),
+    ]);
+    json!(args)
+}
+
+/// With split false: the given channels, `train` and `validation` in sub-directories of the
+/// input directory (the program profiles every file under it).
+fn profiled_inputs(train: &S3Uri, validation: &S3Uri) -> Value {
+    let input = |name: &str, uri: &S3Uri| {
+        json!({
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri.to_string(),
+                "LocalPath": format!("{PROCESSING_INPUT}/{name}"),
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated"
+            }
+        })
+    };
+    json!([input("train", train), input("validation", validation)])
 }
 
 /// One processing input per raw location: one location is `raw` at the input directory; several

@@ -578,6 +578,97 @@ async fn given_a_preprocessing_block_when_initialized_then_defaults_are_filled_a
     assert_eq!(again, plan.input);
 }
 
+/// `split: false`: the processing job reads the given channels (as `train` and `validation`
+/// inputs) and writes only the profile; training reads the channels where they are, so the
+/// rows are not copied; the retrain's training input splits again.
+#[tokio::test]
+async fn given_split_false_when_initialized_then_the_job_profiles_the_given_channels_and_training_reads_them()
+ {
+    let plan = run(json!({
+        "modelName": "churn",
+        "problemType": "binary",
+        "data": {"train": "s3://my-data/churn/train/", "validation": "s3://my-data/churn/val.csv"},
+        "preprocessing": {"split": false, "bins": 12}
+    }))
+    .await
+    .unwrap();
+    let pre = plan.preprocessing.as_ref().expect("a processing plan");
+    let run_id = &plan.names.run_id;
+    let base = format!("s3://mdlc-artifacts/models/churn/{run_id}/preprocessing");
+    assert_eq!(pre.train.to_string(), "s3://my-data/churn/train/");
+    assert_eq!(pre.validation.to_string(), "s3://my-data/churn/val.csv");
+    assert_eq!(
+        pre.profile.to_string(),
+        format!("{base}/profile/profile.json")
+    );
+    assert_eq!(
+        plan.input.data.train,
+        DataSource::S3Uri("s3://my-data/churn/train/".parse().unwrap())
+    );
+    assert_eq!(
+        plan.input.data.validation,
+        DataSource::S3Uri("s3://my-data/churn/val.csv".parse().unwrap())
+    );
+    let r = &pre.request;
+    assert_eq!(
+        r["AppSpecification"]["ContainerArguments"],
+        json!(["--profile-only", "--problem", "binary", "--bins", "12"])
+    );
+    let input = |name: &str, uri: &str| {
+        json!({"InputName": name, "S3Input": {
+            "S3Uri": uri, "LocalPath": format!("/opt/ml/processing/input/{name}"),
+            "S3DataType": "S3Prefix", "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}})
+    };
+    assert_eq!(
+        r["ProcessingInputs"],
+        json!([
+            input("train", "s3://my-data/churn/train/"),
+            input("validation", "s3://my-data/churn/val.csv")
+        ])
+    );
+    assert_eq!(
+        r["ProcessingOutputConfig"]["Outputs"],
+        json!([{"OutputName": "profile", "S3Output": {
+            "S3Uri": format!("{base}/profile/"), "LocalPath": "/opt/ml/processing/output/profile",
+            "S3UploadMode": "EndOfJob"}}])
+    );
+    // The resolved input round-trips with split false.
+    let again: mdlc_core::input::ExecutionInput =
+        serde_json::from_value(serde_json::to_value(&plan.input).unwrap()).unwrap();
+    assert_eq!(again, plan.input);
+    assert!(!again.preprocessing.unwrap().split);
+
+    // Without data: the default dataset channels of the date.
+    let plan = run(json!({"modelName": "churn", "preprocessing": {"split": false}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.preprocessing.unwrap().train.to_string(),
+        "s3://mdlc-artifacts/datasets/churn/2024-06-01/train/"
+    );
+
+    // Refused: raw with split false, a file-system channel, a split that is not a boolean.
+    let message = problems(
+        run(json!({"modelName": "churn",
+            "data": {"validation": {"fileSystem": {"id": "fs-0123456789abcdef0", "type": "EFS", "directoryPath": "/efs/v"}}},
+            "vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]},
+            "preprocessing": {"split": false, "raw": "s3://raw-data/a.csv"}}))
+        .await,
+    );
+    assert!(
+        message.contains("/preprocessing/raw: must be absent with preprocessing.split false"),
+        "{message}"
+    );
+    assert!(
+        message.contains("/data/validation: must be an S3 URI with preprocessing.split false"),
+        "{message}"
+    );
+    assert!(!message.contains("/data/train"), "{message}");
+    let message =
+        problems(run(json!({"modelName": "churn", "preprocessing": {"split": "no"}})).await);
+    assert!(message.contains("/preprocessing/split"), "{message}");
+}
+
 #[tokio::test]
 async fn given_every_preprocessing_field_when_initialized_then_the_request_uses_them() {
     let plan = run(json!({
