@@ -722,3 +722,112 @@ async fn a_running_job_reads_as_running_elsewhere_and_as_failed_once_its_process
     assert_eq!(mine["TrainingJobStatus"], "InProgress");
     env.emu.stop(JobKind::Training, "lost-job").unwrap();
 }
+
+/// The message of a refused CreateHyperParameterTuningJob: a ValidationException's cause
+/// without the SDK's `(Service: …)` suffix.
+async fn refusal(env: &Env, req: Value) -> String {
+    let f = env.fail("createHyperParameterTuningJob", false, req).await;
+    assert_validation(&f, "");
+    match f.cause.split_once(" (Service: AmazonSageMaker;") {
+        Some((message, _)) => message.to_string(),
+        None => panic!("no SDK suffix in {:?}", f.cause),
+    }
+}
+
+/// Every problem of a CreateHyperParameterTuningJob request, each naming its field, in the order
+/// the request is read: the job name and what the emulator does not support, the tuning
+/// configuration field by field, the training job definition, then the definition as its first
+/// training job would be validated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_malformed_tuning_requests_when_created_then_every_problem_names_its_field_in_order()
+{
+    let env = setup();
+    let ranges = json!({"CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2"]}]});
+    let good = || tuning_request("t-bad", "Random", 2, 1, ranges.clone(), json!({}));
+    let config = |config: Value| {
+        let mut r = good();
+        r["HyperParameterTuningJobConfig"] = config;
+        r
+    };
+    let mut cases: Vec<(Value, &str)> = vec![(
+        json!({}),
+        "3 validation errors detected: 'HyperParameterTuningJobName' is required; 'HyperParameterTuningJobConfig' is required; 'TrainingJobDefinition' is required",
+    )];
+    let mut r = good();
+    r["HyperParameterTuningJobName"] = json!("bad_name!");
+    r["TrainingJobDefinitions"] = json!([{}]);
+    r["WarmStartConfig"] = json!({});
+    cases.push((
+        r,
+        "3 validation errors detected: 'HyperParameterTuningJobName' has value \"bad_name!\", which failed to satisfy constraint: Member must have length less than or equal to 32 and match ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}; 'TrainingJobDefinitions' is not supported by the local emulator; give one TrainingJobDefinition; 'WarmStartConfig' is not supported by the local emulator",
+    ));
+    cases.push((
+        config(json!({
+            "HyperParameterTuningJobObjective": {"MetricName": "loss"},
+            "ResourceLimits": {"MaxRuntimeInSeconds": 5},
+            "TrainingJobEarlyStoppingType": "Sometimes",
+            "ParameterRanges": ranges,
+            "RandomSeed": -1,
+            "TuningJobCompletionCriteria": 3,
+            "StrategyConfig": {"HyperbandStrategyConfig": {}}
+        })),
+        "9 validation errors detected: 'HyperParameterTuningJobConfig.Strategy' is required; 'HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.Type' is required; 'HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs' is required (except for the Grid strategy); 'HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs' is required; 'HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds' has value 5, which must be between 120 and 15768000; 'HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType' has value \"Sometimes\", which failed to satisfy constraint: Member must satisfy enum value set: [Off, Auto]; 'HyperParameterTuningJobConfig.RandomSeed' must be an integer, got -1; 'HyperParameterTuningJobConfig.TuningJobCompletionCriteria' must be an object, got 3; 'HyperParameterTuningJobConfig.StrategyConfig' is only valid with the Hyperband strategy",
+    ));
+    cases.push((
+        config(json!({"Strategy": "Genetic"})),
+        "3 validation errors detected: 'HyperParameterTuningJobConfig.Strategy' has value \"Genetic\", which failed to satisfy constraint: Member must satisfy enum value set: [Bayesian, Random, Hyperband, Grid]; 'HyperParameterTuningJobConfig.HyperParameterTuningJobObjective' is required; 'HyperParameterTuningJobConfig.ResourceLimits' is required",
+    ));
+    cases.push((
+        config(json!({
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Up"},
+            "ResourceLimits": {}
+        })),
+        "3 validation errors detected: 'HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.Type' has value \"Up\", which failed to satisfy constraint: Member must satisfy enum value set: [Maximize, Minimize]; 'HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName' is required; 'HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs' is required",
+    ));
+    cases.push((
+        config(json!(3)),
+        "1 validation error detected: 'HyperParameterTuningJobConfig' must be an object, got 3",
+    ));
+    cases.push((
+        tuning_request("t-bad", "Random", 2, 1, ranges.clone(), json!({"x": "1"})),
+        "1 validation error detected: 'TrainingJobDefinition.StaticHyperParameters' \"x\" is both static and tuned",
+    ));
+    let mut r = tuning_request("t-bad", "Hyperband", 2, 1, ranges.clone(), json!({}));
+    r["HyperParameterTuningJobConfig"]["StrategyConfig"] =
+        json!({"HyperbandStrategyConfig": {"MinResource": 5, "MaxResource": 3}});
+    r["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = json!("Auto");
+    cases.push((
+        r,
+        "2 validation errors detected: 'HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType' must be Off with the Hyperband strategy (Hyperband stops jobs itself); 'HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MaxResource' must not be less than MinResource",
+    ));
+    // A Grid job's combinations are counted only once nothing else is wrong.
+    let mut r = grid_request(
+        "t-bad",
+        json!({"CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2"]}]}),
+    );
+    r["TrainingJobDefinitions"] = json!([{}]);
+    r["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = json!(5);
+    cases.push((
+        r,
+        "1 validation error detected: 'TrainingJobDefinitions' is not supported by the local emulator; give one TrainingJobDefinition",
+    ));
+    let mut r = good();
+    r["TrainingJobDefinition"] = json!(3);
+    cases.push((
+        r,
+        "1 validation error detected: 'TrainingJobDefinition' must be an object, got 3",
+    ));
+    let mut r = good();
+    r["TrainingJobDefinition"]
+        .as_object_mut()
+        .unwrap()
+        .remove("RoleArn");
+    cases.push((
+        r,
+        "TrainingJobDefinition: 1 validation error detected: 'RoleArn' is required",
+    ));
+    for (req, message) in cases {
+        assert_eq!(refusal(&env, req.clone()).await, message, "{req:#}");
+    }
+}

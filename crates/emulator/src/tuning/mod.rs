@@ -32,7 +32,6 @@ use tokio::task::JoinSet;
 use crate::error::{ApiError, Problems};
 use crate::fields::{self, check_name};
 use crate::jobs::{Inner, JobCell, JobKind, StopKind, now_ms, spawn_job};
-use crate::metrics;
 use crate::training::{self, Observation};
 use space::{GRID_MAX_TRAINING_JOBS, SearchSpace};
 use strategy::{BayesianSearch, GridSearch, RandomSearch, Strategy};
@@ -130,12 +129,95 @@ fn grid_job_count_mismatch(given: u64, combinations: usize) -> Option<String> {
     })
 }
 
+/// The prefix of the tuning configuration's field names.
+const CONFIG: &str = "HyperParameterTuningJobConfig";
+
+/// `HyperParameterTuningJobConfig.HyperParameterTuningJobObjective`.
+struct TuningObjective {
+    metric: String,
+    maximize: bool,
+}
+
+/// `HyperParameterTuningJobConfig.ResourceLimits`; each `None` when absent or invalid.
+struct ResourceLimits {
+    max_jobs: Option<u64>,
+    max_parallel: Option<u64>,
+    max_runtime: Option<u64>,
+}
+
+/// A CreateHyperParameterTuningJob request as the job it describes. Every field is read in
+/// order and each problem is collected (one ValidationException lists them all); the training
+/// job definition is then validated as the first training job would be.
 fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     let mut p = Problems::new();
-    let name = fields::req_str(req, "", "HyperParameterTuningJobName", &mut p).unwrap_or_default();
-    if !name.is_empty() {
-        check_name(&name, "HyperParameterTuningJobName", 32, &mut p);
+    let name = read_job_name(req, &mut p);
+    refuse_unsupported_fields(req, &mut p);
+    let cfg = fields::req_obj(req, "", CONFIG, &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let strategy = read_strategy(&cfg, &mut p);
+    let objective = read_objective(&cfg, &mut p);
+    let limits = read_resource_limits(&cfg, strategy, &mut p);
+    let early_stopping = read_early_stopping(&cfg, strategy, &mut p);
+    let space = read_parameter_ranges(&cfg, strategy, &mut p);
+    let seed = read_seed(&cfg, &name, &mut p);
+    let target = read_target(&cfg, &mut p);
+    let def = fields::req_obj(req, "", "TrainingJobDefinition", &mut p)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let static_hps = read_static_hyperparameters(&def, &space, &mut p);
+    let resource = read_strategy_config(&cfg, strategy, &static_hps, &mut p);
+    let grid = if strategy == StrategyKind::Grid && p.is_empty() {
+        grid_combinations(&space, limits.max_jobs, &mut p)
+    } else {
+        Vec::new()
+    };
+    p.finish()?;
+    let builtin = is_builtin_image(inner, &def);
+    if builtin {
+        check_builtin_ranges(&space)?;
     }
+    // Grid runs every combination once: its job count is the number of combinations (a given
+    // MaxNumberOfTrainingJobs was checked to equal it above).
+    let max_jobs = if strategy == StrategyKind::Grid {
+        grid.len()
+    } else {
+        limits.max_jobs.map_or(1, |v| v as usize)
+    };
+    let spec = TuningSpec {
+        arn: inner.job_arn(JobKind::Tuning, &name),
+        name,
+        strategy,
+        metric: objective.metric,
+        maximize: objective.maximize,
+        max_jobs,
+        max_parallel: limits.max_parallel.unwrap_or(1) as usize,
+        early_stopping,
+        space,
+        static_hps,
+        definition: def,
+        resource,
+        seed,
+        target,
+        max_runtime: limits.max_runtime,
+        builtin,
+        grid,
+    };
+    check_first_training_job(inner, &spec)?;
+    Ok(spec)
+}
+
+/// `HyperParameterTuningJobName`; empty when missing or invalid (then reported).
+fn read_job_name(req: &Value, p: &mut Problems) -> String {
+    let name = fields::req_str(req, "", "HyperParameterTuningJobName", p).unwrap_or_default();
+    if !name.is_empty() {
+        check_name(&name, "HyperParameterTuningJobName", 32, p);
+    }
+    name
+}
+
+/// Reports the request's fields the emulator does not implement.
+fn refuse_unsupported_fields(req: &Value, p: &mut Problems) {
     if fields::get(req, "TrainingJobDefinitions").is_some() {
         p.push(
             "TrainingJobDefinitions",
@@ -145,54 +227,62 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     if fields::get(req, "WarmStartConfig").is_some() {
         p.push("WarmStartConfig", "is not supported by the local emulator");
     }
-    let c = "HyperParameterTuningJobConfig";
-    let cfg = fields::req_obj(req, "", c, &mut p)
-        .cloned()
-        .unwrap_or(Value::Null);
-    let strategy_s = fields::enum_str(
-        &cfg,
-        c,
+}
+
+/// `Strategy` (required when there is a configuration); Bayesian when invalid.
+fn read_strategy(cfg: &Value, p: &mut Problems) -> StrategyKind {
+    let strategy = fields::enum_str(
+        cfg,
+        CONFIG,
         "Strategy",
         &["Bayesian", "Random", "Hyperband", "Grid"],
         "Bayesian",
-        &mut p,
+        p,
     );
-    if !cfg.is_null() && fields::get(&cfg, "Strategy").is_none() {
-        p.push(&fields::join(c, "Strategy"), "is required");
+    if !cfg.is_null() && fields::get(cfg, "Strategy").is_none() {
+        p.push(&fields::join(CONFIG, "Strategy"), "is required");
     }
-    let strategy = match strategy_s.as_str() {
+    match strategy.as_str() {
         "Random" => StrategyKind::Random,
         "Grid" => StrategyKind::Grid,
         "Hyperband" => StrategyKind::SuccessiveHalving,
         _ => StrategyKind::Bayesian,
-    };
-    let op = fields::join(c, "HyperParameterTuningJobObjective");
-    let (mut metric, mut maximize) = (String::new(), false);
-    if !cfg.is_null()
-        && let Some(obj) = fields::req_obj(&cfg, c, "HyperParameterTuningJobObjective", &mut p)
-    {
-        let ty = fields::enum_str(
-            obj,
-            &op,
-            "Type",
-            &["Maximize", "Minimize"],
-            "Minimize",
-            &mut p,
-        );
-        if fields::get(obj, "Type").is_none() {
-            p.push(&fields::join(&op, "Type"), "is required");
-        }
-        maximize = ty == "Maximize";
-        metric = fields::req_str(obj, &op, "MetricName", &mut p).unwrap_or_default();
     }
-    let rp = fields::join(c, "ResourceLimits");
+}
+
+/// `HyperParameterTuningJobObjective`, required when there is a configuration.
+fn read_objective(cfg: &Value, p: &mut Problems) -> TuningObjective {
+    let mut objective = TuningObjective {
+        metric: String::new(),
+        maximize: false,
+    };
+    if cfg.is_null() {
+        return objective;
+    }
+    let Some(obj) = fields::req_obj(cfg, CONFIG, "HyperParameterTuningJobObjective", p) else {
+        return objective;
+    };
+    let op = fields::join(CONFIG, "HyperParameterTuningJobObjective");
+    let ty = fields::enum_str(obj, &op, "Type", &["Maximize", "Minimize"], "Minimize", p);
+    if fields::get(obj, "Type").is_none() {
+        p.push(&fields::join(&op, "Type"), "is required");
+    }
+    objective.maximize = ty == "Maximize";
+    objective.metric = fields::req_str(obj, &op, "MetricName", p).unwrap_or_default();
+    objective
+}
+
+/// `ResourceLimits`, required when there is a configuration; `MaxNumberOfTrainingJobs` is
+/// required except for the Grid strategy.
+fn read_resource_limits(cfg: &Value, strategy: StrategyKind, p: &mut Problems) -> ResourceLimits {
+    let rp = fields::join(CONFIG, "ResourceLimits");
     let limits = if cfg.is_null() {
         None
     } else {
-        fields::req_obj(&cfg, c, "ResourceLimits", &mut p)
+        fields::req_obj(cfg, CONFIG, "ResourceLimits", p)
     };
     let limits = limits.cloned().unwrap_or(Value::Null);
-    let max_jobs = fields::opt_u64(&limits, &rp, "MaxNumberOfTrainingJobs", 1, 750, &mut p);
+    let max_jobs = fields::opt_u64(&limits, &rp, "MaxNumberOfTrainingJobs", 1, 750, p);
     if max_jobs.is_none()
         && strategy != StrategyKind::Grid
         && !limits.is_null()
@@ -206,48 +296,70 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
     let max_parallel = if limits.is_null() {
         None
     } else {
-        fields::req_u64(&limits, &rp, "MaxParallelTrainingJobs", 1, 100, &mut p)
+        fields::req_u64(&limits, &rp, "MaxParallelTrainingJobs", 1, 100, p)
     };
-    let max_runtime = fields::opt_u64(&limits, &rp, "MaxRuntimeInSeconds", 120, 15_768_000, &mut p);
+    let max_runtime = fields::opt_u64(&limits, &rp, "MaxRuntimeInSeconds", 120, 15_768_000, p);
+    ResourceLimits {
+        max_jobs,
+        max_parallel,
+        max_runtime,
+    }
+}
+
+/// `TrainingJobEarlyStoppingType` is `Auto`; Hyperband stops jobs itself and takes `Off` only.
+fn read_early_stopping(cfg: &Value, strategy: StrategyKind, p: &mut Problems) -> bool {
     let early = fields::enum_str(
-        &cfg,
-        c,
+        cfg,
+        CONFIG,
         "TrainingJobEarlyStoppingType",
         &["Off", "Auto"],
         "Off",
-        &mut p,
+        p,
     );
     if early == "Auto" && strategy == StrategyKind::SuccessiveHalving {
         p.push(
-            &fields::join(c, "TrainingJobEarlyStoppingType"),
+            &fields::join(CONFIG, "TrainingJobEarlyStoppingType"),
             "must be Off with the Hyperband strategy (Hyperband stops jobs itself)",
         );
     }
-    let ranges = fields::opt_obj(&cfg, c, "ParameterRanges", &mut p)
+    early == "Auto"
+}
+
+/// `ParameterRanges` as the search space (Grid takes categorical ranges only).
+fn read_parameter_ranges(cfg: &Value, strategy: StrategyKind, p: &mut Problems) -> SearchSpace {
+    let ranges = fields::opt_obj(cfg, CONFIG, "ParameterRanges", p)
         .cloned()
         .unwrap_or(json!({}));
-    let space = SearchSpace::parse(
+    SearchSpace::parse(
         &ranges,
-        &fields::join(c, "ParameterRanges"),
+        &fields::join(CONFIG, "ParameterRanges"),
         strategy == StrategyKind::Grid,
-        &mut p,
-    );
-    let seed = fields::opt_u64(&cfg, c, "RandomSeed", 0, u64::MAX, &mut p).unwrap_or_else(|| {
+        p,
+    )
+}
+
+/// `RandomSeed`; when absent, the first 8 bytes of the SHA-256 of the job's name.
+fn read_seed(cfg: &Value, name: &str, p: &mut Problems) -> u64 {
+    fields::opt_u64(cfg, CONFIG, "RandomSeed", 0, u64::MAX, p).unwrap_or_else(|| {
         let d = Sha256::digest(name.as_bytes());
         d.iter().take(8).fold(0u64, |a, b| (a << 8) | u64::from(*b))
-    });
-    let target = fields::opt_obj(&cfg, c, "TuningJobCompletionCriteria", &mut p)
+    })
+}
+
+/// `TuningJobCompletionCriteria.TargetObjectiveMetricValue`, when it is a number.
+fn read_target(cfg: &Value, p: &mut Problems) -> Option<f64> {
+    fields::opt_obj(cfg, CONFIG, "TuningJobCompletionCriteria", p)
         .and_then(|t| fields::get(t, "TargetObjectiveMetricValue"))
-        .and_then(Value::as_f64);
-    let def = fields::req_obj(req, "", "TrainingJobDefinition", &mut p)
-        .cloned()
-        .unwrap_or(Value::Null);
-    let static_hps = fields::str_map(
-        &def,
-        "TrainingJobDefinition",
-        "StaticHyperParameters",
-        &mut p,
-    );
+        .and_then(Value::as_f64)
+}
+
+/// `TrainingJobDefinition.StaticHyperParameters`, none of which may also be tuned.
+fn read_static_hyperparameters(
+    def: &Value,
+    space: &SearchSpace,
+    p: &mut Problems,
+) -> BTreeMap<String, String> {
+    let static_hps = fields::str_map(def, "TrainingJobDefinition", "StaticHyperParameters", p);
     for prm in &space.params {
         if static_hps.contains_key(&prm.name) {
             p.push(
@@ -256,90 +368,121 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
             );
         }
     }
-    let strat_cfg = fields::opt_obj(&cfg, c, "StrategyConfig", &mut p);
-    let mut resource = None;
+    static_hps
+}
+
+/// `StrategyConfig`, valid with Hyperband only: successive halving's (min, max) resource.
+fn read_strategy_config(
+    cfg: &Value,
+    strategy: StrategyKind,
+    static_hps: &BTreeMap<String, String>,
+    p: &mut Problems,
+) -> Option<(usize, usize)> {
+    let strat_cfg = fields::opt_obj(cfg, CONFIG, "StrategyConfig", p);
     if strategy == StrategyKind::SuccessiveHalving {
-        let hp = fields::join(c, "StrategyConfig.HyperbandStrategyConfig");
         let hb = strat_cfg
             .and_then(|s| fields::get(s, "HyperbandStrategyConfig"))
             .cloned()
             .unwrap_or(json!({}));
-        let min_r =
-            fields::opt_u64(&hb, &hp, "MinResource", 1, MAX_RESOURCE, &mut p).unwrap_or(1) as usize;
-        let from_static = MAX_RESOURCE_KEYS
-            .iter()
-            .find_map(|k| static_hps.get(*k).and_then(|v| v.parse::<usize>().ok()));
-        match fields::opt_u64(&hb, &hp, "MaxResource", 1, MAX_RESOURCE, &mut p).map(|v| v as usize).or(from_static) {
-            Some(max_r) if max_r >= min_r => resource = Some((min_r, max_r)),
-            Some(_) => p.push(&fields::join(&hp, "MaxResource"), "must not be less than MinResource"),
-            None => p.push(&fields::join(&hp, "MaxResource"), "is required unless a static hyperparameter (epochs, numepochs, n-epochs, n_epochs or num_epochs) gives the number of epochs"),
-        }
-    } else if strat_cfg.is_some() {
+        return read_hyperband_resource(&hb, static_hps, p);
+    }
+    if strat_cfg.is_some() {
         p.push(
-            &fields::join(c, "StrategyConfig"),
+            &fields::join(CONFIG, "StrategyConfig"),
             "is only valid with the Hyperband strategy",
         );
     }
-    let grid = if strategy == StrategyKind::Grid && p.is_empty() {
-        match space.grid(GRID_MAX_TRAINING_JOBS) {
-            Ok(g) => {
-                if let Some(m) = max_jobs.and_then(|n| grid_job_count_mismatch(n, g.len())) {
-                    p.push(&fields::join(&rp, "MaxNumberOfTrainingJobs"), m);
-                }
-                g
-            }
-            Err(m) => {
-                p.push(&fields::join(c, "ParameterRanges"), m);
-                Vec::new()
-            }
+    None
+}
+
+/// `HyperbandStrategyConfig`'s `MinResource` (1 when absent) and `MaxResource`, which a static
+/// epochs hyperparameter ([`MAX_RESOURCE_KEYS`]) stands in for when absent.
+fn read_hyperband_resource(
+    hb: &Value,
+    static_hps: &BTreeMap<String, String>,
+    p: &mut Problems,
+) -> Option<(usize, usize)> {
+    let hp = fields::join(CONFIG, "StrategyConfig.HyperbandStrategyConfig");
+    let min_r = fields::opt_u64(hb, &hp, "MinResource", 1, MAX_RESOURCE, p).unwrap_or(1) as usize;
+    let from_static = MAX_RESOURCE_KEYS
+        .iter()
+        .find_map(|k| static_hps.get(*k).and_then(|v| v.parse::<usize>().ok()));
+    let max_r = fields::opt_u64(hb, &hp, "MaxResource", 1, MAX_RESOURCE, p)
+        .map(|v| v as usize)
+        .or(from_static);
+    match max_r {
+        Some(max_r) if max_r >= min_r => Some((min_r, max_r)),
+        Some(_) => {
+            p.push(
+                &fields::join(&hp, "MaxResource"),
+                "must not be less than MinResource",
+            );
+            None
         }
-    } else {
-        Vec::new()
-    };
-    p.finish()?;
-    // The training definition is validated as the first training job would be.
+        None => {
+            p.push(
+                &fields::join(&hp, "MaxResource"),
+                "is required unless a static hyperparameter (epochs, numepochs, n-epochs, n_epochs or num_epochs) gives the number of epochs",
+            );
+            None
+        }
+    }
+}
+
+/// Every combination of a Grid job's categorical values; a given `MaxNumberOfTrainingJobs`
+/// must equal their number, and there may be at most [`GRID_MAX_TRAINING_JOBS`].
+fn grid_combinations(
+    space: &SearchSpace,
+    max_jobs: Option<u64>,
+    p: &mut Problems,
+) -> Vec<Vec<f64>> {
+    match space.grid(GRID_MAX_TRAINING_JOBS) {
+        Ok(g) => {
+            if let Some(m) = max_jobs.and_then(|n| grid_job_count_mismatch(n, g.len())) {
+                p.push(
+                    &fields::join(
+                        &fields::join(CONFIG, "ResourceLimits"),
+                        "MaxNumberOfTrainingJobs",
+                    ),
+                    m,
+                );
+            }
+            g
+        }
+        Err(m) => {
+            p.push(&fields::join(CONFIG, "ParameterRanges"), m);
+            Vec::new()
+        }
+    }
+}
+
+/// The training definition's image is SageMaker's built-in XGBoost.
+fn is_builtin_image(inner: &Inner, def: &Value) -> bool {
     let image = def
         .pointer("/AlgorithmSpecification/TrainingImage")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let builtin = crate::config::is_builtin_xgboost(&inner.config.images, image);
-    if builtin {
-        let problems = builtin::range_problems(&space);
-        if !problems.is_empty() {
-            return Err(ApiError::validation(problems.join("; ")));
-        }
-    }
-    // Grid runs every combination once: its job count is the number of combinations (a given
-    // MaxNumberOfTrainingJobs was checked to equal it above).
-    let max_jobs = if strategy == StrategyKind::Grid {
-        grid.len()
+    crate::config::is_builtin_xgboost(&inner.config.images, image)
+}
+
+/// The ranges fit the built-in XGBoost algorithm's hyperparameters.
+fn check_builtin_ranges(space: &SearchSpace) -> Result<(), ApiError> {
+    let problems = builtin::range_problems(space);
+    if problems.is_empty() {
+        Ok(())
     } else {
-        max_jobs.map_or(1, |v| v as usize)
-    };
-    let spec = TuningSpec {
-        arn: inner.job_arn(JobKind::Tuning, &name),
-        name,
-        strategy,
-        metric,
-        maximize,
-        max_jobs,
-        max_parallel: max_parallel.unwrap_or(1) as usize,
-        early_stopping: early == "Auto",
-        space,
-        static_hps,
-        definition: def,
-        resource,
-        seed,
-        target,
-        max_runtime,
-        builtin,
-        grid,
-    };
+        Err(ApiError::validation(problems.join("; ")))
+    }
+}
+
+/// The training definition is validated as the first training job would be, and defines the
+/// objective metric.
+fn check_first_training_job(inner: &Inner, spec: &TuningSpec) -> Result<(), ApiError> {
     let sample_name = format!("{}-000-{}", spec.name, name_hash(&spec.name, 0));
     let sample = training_request(
-        &spec,
+        spec,
         &sample_name,
-        hyperparameters(&spec, &spec.space.values(&vec![0.5; spec.space.dims()])),
+        hyperparameters(spec, &spec.space.values(&vec![0.5; spec.space.dims()])),
     );
     let tspec = training::parse(inner, &sample)
         .map_err(|e| ApiError::validation(format!("TrainingJobDefinition: {e}")))?;
@@ -351,8 +494,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<TuningSpec, ApiError> {
             names.join(", ")
         )));
     }
-    let _ = metrics::builtin_xgboost;
-    Ok(spec)
+    Ok(())
 }
 
 /// CreateHyperParameterTuningJob.
@@ -973,6 +1115,147 @@ mod tests {
         assert_eq!(s.decide(&trials, 3, 1), None);
         let long = vec![trial(&[0.1; 9])];
         assert_eq!(s.decide(&long, 0, 9), Some(StopKind::MaxResource));
+    }
+
+    /// An emulator's state whose image map runs `*/fake-algo:*` images (never started here).
+    fn inner() -> Inner {
+        let map = r#"{"images":[{"pattern":"*/fake-algo:*","command":["/bin/true"]}]}"#;
+        Inner::new(crate::config::EmulatorConfig {
+            work_dir: std::env::temp_dir().join("mdlc-tuning-parse"),
+            store: Arc::new(mdlc_core::memory::InMemoryStore::new()),
+            images: crate::config::ImageMap::parse(map, "test").expect("image map"),
+            faults: crate::config::FaultConfig::parse("").expect("no faults"),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            file_systems: Default::default(),
+            pids: mdlc_proc::PidBook::at(std::env::temp_dir().join("mdlc-tuning-parse-pids")),
+        })
+    }
+
+    /// A valid request of `strategy` over `ranges`, with `config` merged into its
+    /// HyperParameterTuningJobConfig.
+    fn request(strategy: &str, ranges: Value, statics: Value, config: Value) -> Value {
+        let mut req = json!({
+            "HyperParameterTuningJobName": "tune-parse",
+            "HyperParameterTuningJobConfig": {
+                "Strategy": strategy,
+                "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "acc"},
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": 5, "MaxParallelTrainingJobs": 2},
+                "ParameterRanges": ranges
+            },
+            "TrainingJobDefinition": {
+                "StaticHyperParameters": statics,
+                "AlgorithmSpecification": {
+                    "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fake-algo:1",
+                    "TrainingInputMode": "File",
+                    "MetricDefinitions": [{"Name": "acc", "Regex": "acc=([0-9.]+)"}]
+                },
+                "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+                "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train/"}}}],
+                "OutputDataConfig": {"S3OutputPath": "s3://bucket/out"},
+                "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 600}
+            }
+        });
+        for (k, v) in config.as_object().expect("an object") {
+            req["HyperParameterTuningJobConfig"][k] = v.clone();
+        }
+        req
+    }
+
+    fn parsed(req: &Value) -> TuningSpec {
+        parse(&inner(), req).unwrap_or_else(|e| panic!("{e}: {req:#}"))
+    }
+
+    #[test]
+    fn given_a_valid_request_when_parsed_then_every_setting_reaches_the_spec() {
+        let ranges = json!({"CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2"]}]});
+        let req = request(
+            "Random",
+            ranges.clone(),
+            json!({"a": "1"}),
+            json!({
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": 5, "MaxParallelTrainingJobs": 2, "MaxRuntimeInSeconds": 300},
+                "TrainingJobEarlyStoppingType": "Auto",
+                "TuningJobCompletionCriteria": {"TargetObjectiveMetricValue": 0.9}
+            }),
+        );
+        let spec = parsed(&req);
+        assert_eq!(spec.name, "tune-parse");
+        assert_eq!(
+            spec.arn,
+            "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/tune-parse"
+        );
+        assert_eq!(spec.strategy, StrategyKind::Random);
+        assert_eq!((spec.metric.as_str(), spec.maximize), ("acc", true));
+        assert_eq!((spec.max_jobs, spec.max_parallel), (5, 2));
+        assert!(spec.early_stopping);
+        assert_eq!(spec.space.params.len(), 1);
+        assert_eq!(spec.space.params[0].name, "x");
+        assert_eq!(spec.static_hps, BTreeMap::from([("a".into(), "1".into())]));
+        assert_eq!(spec.definition, req["TrainingJobDefinition"]);
+        assert_eq!(spec.resource, None);
+        // Without a RandomSeed, the seed is the first 8 bytes of SHA-256 of the job's name.
+        let digest = Sha256::digest(b"tune-parse");
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        assert_eq!(spec.seed, u64::from_be_bytes(first));
+        assert_eq!(spec.target, Some(0.9));
+        assert_eq!(spec.max_runtime, Some(300));
+        assert!(!spec.builtin);
+        assert!(spec.grid.is_empty());
+
+        // The defaults: a given seed, early stopping Off, no target, no runtime limit;
+        // a Minimize objective.
+        let mut req = request("Bayesian", ranges, json!({}), json!({"RandomSeed": 7}));
+        req["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["Type"] =
+            json!("Minimize");
+        let spec = parsed(&req);
+        assert_eq!(spec.strategy, StrategyKind::Bayesian);
+        assert_eq!(spec.seed, 7);
+        assert!(!spec.maximize);
+        assert!(!spec.early_stopping);
+        assert_eq!((spec.target, spec.max_runtime), (None, None));
+    }
+
+    #[test]
+    fn given_hyperband_and_grid_requests_when_parsed_then_resources_and_combinations_are_set() {
+        let ranges = json!({"CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2"]}]});
+        // MaxResource from a static epochs hyperparameter; MinResource 1 by default.
+        let spec = parsed(&request(
+            "Hyperband",
+            ranges.clone(),
+            json!({"epochs": "9"}),
+            json!({}),
+        ));
+        assert_eq!(spec.strategy, StrategyKind::SuccessiveHalving);
+        assert_eq!(spec.resource, Some((1, 9)));
+        // A given MaxResource wins over the static one.
+        let spec = parsed(&request(
+            "Hyperband",
+            ranges,
+            json!({"epochs": "9"}),
+            json!({"StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 2, "MaxResource": 4}}}),
+        ));
+        assert_eq!(spec.resource, Some((2, 4)));
+        // Grid: one job per combination, MaxNumberOfTrainingJobs omitted.
+        let mut req = request(
+            "Grid",
+            json!({"CategoricalParameterRanges": [
+                {"Name": "x", "Values": ["1", "2", "3"]},
+                {"Name": "y", "Values": ["a", "b"]}
+            ]}),
+            json!({}),
+            json!({}),
+        );
+        req["HyperParameterTuningJobConfig"]["ResourceLimits"] =
+            json!({"MaxParallelTrainingJobs": 3});
+        let spec = parsed(&req);
+        assert_eq!(spec.strategy, StrategyKind::Grid);
+        assert_eq!(spec.grid.len(), 6);
+        assert_eq!(spec.max_jobs, 6);
+        assert_eq!(spec.max_parallel, 3);
     }
 
     #[test]
