@@ -1,5 +1,6 @@
 //! The local cloud options of `mdlc execute --local` (`--substitute K=V`..., `--function
-//! NAME=COMMAND`..., `--lambda-endpoint URL`, `--state-dir DIR`; see `docs/local.md`) and what
+//! NAME=COMMAND`..., `--lambda-endpoint URL`, `--connections FILE`, `--state-dir DIR`; see
+//! `docs/local.md`) and what
 //! the local subcommands share (state dir, tracing, runtime). Knows no subcommand: `execute`,
 //! `s3` and `demo` build on it.
 
@@ -29,6 +30,11 @@ pub struct LocalArgs {
     /// http://127.0.0.1:9000).
     #[arg(long, value_name = "URL", requires = "local")]
     pub lambda_endpoint: Option<String>,
+    /// The EventBridge connections HTTP Tasks (arn:aws:states:::http:invoke) name: a JSON file
+    /// mapping each connection ARN to CreateConnection's AuthorizationType and AuthParameters
+    /// (docs/serve.md, "HTTP Tasks"). Default: the file named by MDLC_CONNECTIONS.
+    #[arg(long, value_name = "FILE", requires = "local")]
+    pub connections: Option<PathBuf>,
     /// Where the local cloud keeps its state (object store, registry, jobs, executions).
     #[arg(long, value_name = "DIR", default_value = ".mdlc")]
     pub state_dir: PathBuf,
@@ -89,6 +95,10 @@ pub fn cloud_config(args: &LocalArgs, real_time: bool) -> Result<LocalCloudConfi
         config.commands.push((name, command));
     }
     config.lambda_endpoint = args.lambda_endpoint.clone();
+    config.connections = connections(
+        args.connections.as_deref(),
+        std::env::var_os(mdlc_local::http_task::CONNECTIONS_ENV),
+    )?;
     config.image_map = args.image_map.clone();
     let observer: Option<Arc<dyn mdlc_asl::ExecutionObserver>> = if args.quiet {
         None
@@ -107,6 +117,20 @@ pub fn cloud_config(args: &LocalArgs, real_time: bool) -> Result<LocalCloudConfi
         max_transitions: None,
     };
     Ok(config)
+}
+
+/// The connections of `--connections FILE`, else of the file `MDLC_CONNECTIONS` names (`env`),
+/// else none.
+pub fn connections(
+    flag: Option<&std::path::Path>,
+    env: Option<std::ffi::OsString>,
+) -> Result<mdlc_local::http_task::Connections, String> {
+    let path = match (flag, env.filter(|v| !v.is_empty())) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(v)) => PathBuf::from(v),
+        (None, None) => return Ok(mdlc_local::http_task::Connections::none()),
+    };
+    mdlc_local::http_task::Connections::load(&path).map_err(|e| e.to_string())
 }
 
 /// A unique execution name: `<machine>-<UTC timestamp>-<pid>` (at most 80 characters).
@@ -147,6 +171,7 @@ mod tests {
             substitute: vec!["Bucket=my-bucket".into()],
             function: vec!["notify=cat".into()],
             lambda_endpoint: None,
+            connections: None,
             state_dir: PathBuf::from("/tmp/x"),
             image_map: None,
             execution_name: None,
@@ -166,6 +191,35 @@ mod tests {
             ..args
         };
         assert!(cloud_config(&bad, false).is_err());
+    }
+
+    #[test]
+    fn given_a_connections_flag_or_variable_when_read_then_the_flag_wins_and_errors_name_the_file()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let arn = "arn:aws:events:us-east-1:000000000000:connection/A/1";
+        let good = dir.path().join("good.json");
+        std::fs::write(
+            &good,
+            serde_json::json!({arn: {"AuthorizationType": "BASIC",
+                "AuthParameters": {"BasicAuthParameters": {"Username": "u", "Password": "p"}}}})
+            .to_string(),
+        )
+        .unwrap();
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"not-an-arn": {}}"#).unwrap();
+        let from_flag = connections(Some(&good), Some(bad.clone().into_os_string())).unwrap();
+        assert!(from_flag.get(arn).is_some());
+        let from_env = connections(None, Some(good.clone().into_os_string())).unwrap();
+        assert!(from_env.get(arn).is_some());
+        assert_eq!(connections(None, None).unwrap().arns().count(), 0);
+        let err = connections(None, Some(bad.clone().into_os_string())).unwrap_err();
+        assert!(
+            err.contains("bad.json") && err.contains("/not-an-arn"),
+            "{err}"
+        );
+        let err = connections(Some(&dir.path().join("missing.json")), None).unwrap_err();
+        assert!(err.contains("missing.json"), "{err}");
     }
 
     #[test]

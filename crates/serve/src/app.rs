@@ -44,6 +44,10 @@ pub struct ServeConfig {
     /// botocore's API models, against which TestState checks a mocked result
     /// (`mock.fieldValidationMode`); `None`: mocked results are not checked.
     pub api_models: Option<Arc<ApiModels>>,
+    /// The HTTP Tasks (`arn:aws:states:::http:invoke`) TestState runs itself, so that its TRACE
+    /// level shows their request and response (the local cloud's, with its connections); `None`:
+    /// TestState runs an HTTP Task on `invoker`, without them.
+    pub http_tasks: Option<Arc<mdlc_local::http_task::HttpTasks>>,
 }
 
 /// Epoch seconds (millisecond precision) of a time.

@@ -1,5 +1,5 @@
 //! `mdlc serve [--port P] [--state-dir DIR] [--mock-config FILE] [--function NAME=COMMAND]...
-//! [--lambda-endpoint URL] [--image-map FILE] [--real-time] [--max-concurrent N] [--quiet]`:
+//! [--lambda-endpoint URL] [--connections FILE] [--image-map FILE] [--real-time] [--max-concurrent N] [--quiet]`:
 //! the Step Functions API on 127.0.0.1 (see docs/serve.md), its Task states run by the local
 //! cloud (the invoker of `mdlc execute --local`).
 //!
@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// Send Lambda invocations to this Lambda Invoke API (e.g. `cargo lambda watch`).
     #[arg(long, value_name = "URL")]
     pub lambda_endpoint: Option<String>,
+    /// The EventBridge connections HTTP Tasks (arn:aws:states:::http:invoke) name: a JSON file
+    /// mapping each connection ARN to CreateConnection's AuthorizationType and AuthParameters
+    /// (docs/serve.md, "HTTP Tasks"). Default: the file named by MDLC_CONNECTIONS.
+    #[arg(long, value_name = "FILE")]
+    pub connections: Option<PathBuf>,
     /// Image map (JSON) from image URIs to local programs for the SageMaker emulator.
     #[arg(long, value_name = "FILE")]
     pub image_map: Option<PathBuf>,
@@ -85,6 +90,7 @@ fn cloud(args: &ServeArgs) -> Result<LocalCloud, String> {
         substitute: Vec::new(),
         function: args.function.clone(),
         lambda_endpoint: args.lambda_endpoint.clone(),
+        connections: args.connections.clone(),
         state_dir: args.state_dir.clone(),
         image_map: args.image_map.clone(),
         execution_name: None,
@@ -157,6 +163,7 @@ pub fn run(args: &ServeArgs) -> i32 {
         real_time: args.real_time,
         max_concurrent: usize::try_from(args.max_concurrent).unwrap_or(DEFAULT_MAX_CONCURRENT),
         api_models: models.map(Arc::new),
+        http_tasks: cloud.invoker().http_tasks().cloned(),
     };
     let rt = match local::runtime() {
         Ok(rt) => rt,

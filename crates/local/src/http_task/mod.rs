@@ -44,7 +44,8 @@ use encode::{ArrayFormat, Pair};
 
 /// The HTTP Task's resource.
 pub const HTTP_INVOKE: &str = "arn:aws:states:::http:invoke";
-/// "HTTP task requests will timeout after 60 seconds."
+/// The timeout of an HTTP Task's request (60 seconds, the developer guide's "Timeouts for
+/// connections").
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// The methods an HTTP Task may use.
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"];
@@ -564,9 +565,8 @@ impl HttpTasks {
 
     /// Runs an HTTP Task, and gives the exchange as TestState shows it: with `reveal_secrets`
     /// false the request is shown without what the connection added (its headers, query
-    /// parameters, body members and authorization), the TestState API's rule ("a secret includes
-    /// the data that an EventBridge connection adds to modify the HTTP request headers, query
-    /// parameters, and body").
+    /// parameters, body members and authorization): the TestState API reference counts what a
+    /// connection adds to the request's headers, query parameters and body as secret.
     pub async fn invoke_traced(
         &self,
         params: &Value,

@@ -97,6 +97,7 @@ mod tests {
             real_time: false,
             max_concurrent: 1,
             api_models: None,
+            http_tasks: None,
         })
         .unwrap();
         let definition = json!({"StartAt": "Ask", "States": {"Ask": {

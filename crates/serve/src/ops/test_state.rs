@@ -15,7 +15,9 @@
 //!   `afterResultPath`), each step computed by the engine itself (the Task's parameters and result
 //!   as its invoker saw them; the other steps as one-state Pass machines doing just that step);
 //!   for a JSONata state `input`, `afterArguments` and `result`; `errorDetails` (`retryIndex` and
-//!   `retryBackoffIntervalSeconds`, or `catchIndex`).
+//!   `retryBackoffIntervalSeconds`, or `catchIndex`);
+//! - with `inspectionLevel` `TRACE`, an HTTP Task's `request` and `response` as it sent and
+//!   received them, without what its EventBridge connection added unless `revealSecrets`.
 //!
 //! As TestState documents: Map, Parallel, activity, `.sync` and `.waitForTaskToken` states need a
 //! `mock`; a `mock` is only for Task, Map and Parallel states; `context` only with a `mock`. A
@@ -30,6 +32,7 @@ use mdlc_asl::{
     Execution, ExecutionOptions, ExecutionStatus, StateMachine, TaskFailure, TaskInvoker,
     TaskRequest, VirtualClock,
 };
+use mdlc_local::http_task::{HTTP_INVOKE, HttpTasks, HttpTrace};
 use serde_json::{Map, Value, json};
 
 use crate::api_models::{FieldValidationMode, Operation, operation_of};
@@ -61,6 +64,9 @@ struct TestRequest {
     machine_ql: Option<Value>,
     input: Value,
     debug: bool,
+    /// `inspectionLevel` `TRACE`: an HTTP Task's request and response too.
+    trace: bool,
+    reveal_secrets: bool,
     variables: Option<Map<String, Value>>,
     mock: Option<Result<Value, TaskFailure>>,
     retry_count: u64,
@@ -79,11 +85,16 @@ struct Call {
     outcome: Result<Value, TaskFailure>,
 }
 
-/// The invoker of the state under test: the mock or the server's invoker, each call recorded.
+/// The invoker of the state under test: the mock or the server's invoker (an HTTP Task on the
+/// server's HTTP Tasks, its exchange kept), each call recorded.
 struct Capture {
     inner: Arc<dyn TaskInvoker>,
     mock: Option<Result<Value, TaskFailure>>,
     calls: Mutex<Vec<Call>>,
+    http: Option<Arc<HttpTasks>>,
+    reveal_secrets: bool,
+    /// The last HTTP Task's exchange.
+    http_trace: Mutex<Option<HttpTrace>>,
 }
 
 impl Capture {
@@ -100,9 +111,16 @@ impl Capture {
 impl TaskInvoker for Capture {
     async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
         let parameters = request.parameters.clone();
-        let outcome = match &self.mock {
-            Some(m) => m.clone(),
-            None => self.inner.invoke(request).await,
+        let outcome = match (&self.mock, &self.http) {
+            (Some(m), _) => m.clone(),
+            (None, Some(http)) if request.resource == HTTP_INVOKE => {
+                let (outcome, trace) = http
+                    .invoke_traced(&request.parameters, self.reveal_secrets)
+                    .await;
+                *self.http_trace.lock().unwrap_or_else(|e| e.into_inner()) = trace;
+                outcome
+            }
+            (None, _) => self.inner.invoke(request).await,
         };
         self.calls
             .lock()
@@ -284,6 +302,8 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
         machine_ql,
         input,
         debug: level != "INFO",
+        trace: level == "TRACE",
+        reveal_secrets,
         variables,
         mock,
         retry_count: u64::try_from(retry_count).unwrap_or(0),
@@ -736,6 +756,9 @@ pub async fn test_state(app: &App, body: &Map<String, Value>) -> Result<Value, A
         inner: app.config.invoker.clone(),
         mock: t.mock.clone(),
         calls: Mutex::new(Vec::new()),
+        http: app.config.http_tasks.clone(),
+        reveal_secrets: t.reveal_secrets,
+        http_trace: Mutex::new(None),
     });
     let execution = run(
         app,
@@ -826,6 +849,17 @@ pub async fn test_state(app: &App, body: &Map<String, Value>) -> Result<Value, A
         }
         if !error_details.is_empty() {
             data.insert("errorDetails".into(), Value::Object(error_details));
+        }
+        let exchange = capture
+            .http_trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let (true, Some(exchange)) = (t.trace, exchange) {
+            data.insert("request".into(), exchange.request.to_inspection());
+            if let Some(response) = &exchange.response {
+                data.insert("response".into(), response.to_inspection());
+            }
         }
         out.insert("inspectionData".into(), Value::Object(data));
     }

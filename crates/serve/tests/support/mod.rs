@@ -13,6 +13,7 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use mdlc_asl::mock::MockConfig;
 use mdlc_asl::{TaskFailure, TaskInvoker, TaskRequest};
+use mdlc_local::http_task::{Connections, HTTP_INVOKE, HttpTasks};
 use mdlc_local::sqs::{self, SqsQueues};
 use mdlc_serve::{App, ServeConfig};
 use serde_json::{Value, json};
@@ -21,10 +22,12 @@ pub const ROLE: &str = "arn:aws:iam::123456789012:role/StepFunctionsRole";
 pub const DOUBLE: &str = "arn:aws:lambda:us-east-1:123456789012:function:double";
 
 /// Function `double` answers `{"n": 2n}`; `sqs:sendMessage[.waitForTaskToken]` goes to the local
-/// cloud's SQS stand-in under the state directory (as `mdlc serve`'s invoker sends it); any other
-/// resource fails with `Test.NoSuchResource`.
+/// cloud's SQS stand-in under the state directory (as `mdlc serve`'s invoker sends it);
+/// `http:invoke` to the local cloud's HTTP Task with the test's connections; any other resource
+/// fails with `Test.NoSuchResource`.
 pub struct TestInvoker {
     pub sqs: SqsQueues,
+    pub http: Arc<HttpTasks>,
 }
 
 #[async_trait]
@@ -36,6 +39,9 @@ impl TaskInvoker for TestInvoker {
         }
         if request.resource == sqs::SEND_MESSAGE || request.resource == sqs::SEND_MESSAGE_CALLBACK {
             return sqs::send_message_task(&self.sqs, &request.parameters, 0).await;
+        }
+        if request.resource == HTTP_INVOKE {
+            return self.http.invoke(&request.parameters).await;
         }
         Err(TaskFailure::new(
             "Test.NoSuchResource",
@@ -53,6 +59,8 @@ pub struct Options {
     pub max_concurrent: usize,
     /// botocore's models (TestState's mock field validation).
     pub api_models: Option<std::path::PathBuf>,
+    /// The EventBridge connections of HTTP Tasks (none by default).
+    pub connections: Option<Connections>,
 }
 
 pub struct TestServer {
@@ -63,11 +71,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(state_dir: &Path, options: Options) -> TestServer {
+        let http = Arc::new(
+            HttpTasks::new(options.connections.unwrap_or_default(), "us-east-1")
+                .expect("the HTTP Task's client"),
+        );
         let config = ServeConfig {
             state_dir: state_dir.to_path_buf(),
             invoker: Arc::new(TestInvoker {
                 sqs: SqsQueues::new(state_dir.join(sqs::SQS_DIR)),
+                http: http.clone(),
             }),
+            http_tasks: Some(http),
             item_store: None,
             mock: options.mock,
             real_time: options.real_time,
