@@ -593,162 +593,37 @@ impl<'a> Ctx<'a> {
         let op = expr.s();
         let lhs = self.eval(l, input, env)?;
         if op == "and" || op == "or" {
-            let lb = functions::boolean(&lhs)?.unwrap_or(false);
-            let res = if op == "and" {
-                lb && functions::boolean(&self.eval(r, input, env)?)?.unwrap_or(false)
-            } else {
-                lb || functions::boolean(&self.eval(r, input, env)?)?.unwrap_or(false)
-            };
-            return Ok(Value::Bool(res));
+            return self.eval_and_or(op, &lhs, r, input, env);
         }
         let rhs = self.eval(r, input, env)?;
-        let at = |e: Error| Error {
-            position: Some(expr.position),
-            ..e
-        };
+        let at = expr.position;
         match op {
-            "+" | "-" | "*" | "/" | "%" => {
-                let ln = numeric(&lhs).map_err(at)?;
-                if !lhs.is_undefined() && ln.is_none() {
-                    return Err(err_at(
-                        "T2001",
-                        format!("The left side of the {op} operator must evaluate to a number"),
-                        expr.position,
-                    ));
-                }
-                let rn = numeric(&rhs).map_err(at)?;
-                if !rhs.is_undefined() && rn.is_none() {
-                    return Err(err_at(
-                        "T2002",
-                        format!("The right side of the {op} operator must evaluate to a number"),
-                        expr.position,
-                    ));
-                }
-                match (ln, rn) {
-                    (Some(a), Some(b)) => Ok(Value::Number(match op {
-                        "+" => a + b,
-                        "-" => a - b,
-                        "*" => a * b,
-                        "/" => a / b,
-                        _ => a % b,
-                    })),
-                    _ => Ok(Value::Undefined),
-                }
-            }
-            "=" | "!=" => {
-                if lhs.is_undefined() || rhs.is_undefined() {
-                    return Ok(Value::Bool(false));
-                }
-                let eq = deep_equal(&lhs, &rhs);
-                Ok(Value::Bool(if op == "=" { eq } else { !eq }))
-            }
-            "<" | "<=" | ">" | ">=" => {
-                let comparable =
-                    |v: &Value| matches!(v, Value::Undefined | Value::String(_) | Value::Number(_));
-                if !comparable(&lhs) || !comparable(&rhs) {
-                    return Err(err_at(
-                        "T2010",
-                        format!(
-                            "The expressions either side of operator {op} must evaluate to numeric or string values"
-                        ),
-                        expr.position,
-                    ));
-                }
-                if lhs.is_undefined() || rhs.is_undefined() {
-                    return Ok(Value::Undefined);
-                }
-                let ord = match (&lhs, &rhs) {
-                    // jsonata compares numbers with JavaScript's operators and no `isNumeric`
-                    // check, so Infinity compares (`1/0 > 2` is true) instead of raising D1001.
-                    (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
-                    (Value::String(a), Value::String(b)) => Some(js_str_cmp(a, b)),
-                    _ => {
-                        return Err(err_at(
-                            "T2009",
-                            format!(
-                                "The values either side of operator {op} must be of the same data type"
-                            ),
-                            expr.position,
-                        ));
-                    }
-                };
-                use std::cmp::Ordering::*;
-                let res = match (op, ord) {
-                    (_, None) => false,
-                    ("<", Some(o)) => o == Less,
-                    ("<=", Some(o)) => o != Greater,
-                    (">", Some(o)) => o == Greater,
-                    (_, Some(o)) => o != Less,
-                };
-                Ok(Value::Bool(res))
-            }
-            "&" => {
-                let mut s = String::new();
-                if !lhs.is_undefined() {
-                    s.push_str(&functions::string(&lhs, false).map_err(at)?);
-                }
-                if !rhs.is_undefined() {
-                    s.push_str(&functions::string(&rhs, false).map_err(at)?);
-                }
-                check_string_len(s.len()).map_err(at)?;
-                Ok(Value::string(s))
-            }
-            ".." => {
-                let is_int =
-                    |v: &Value| matches!(v, Value::Number(n) if n.fract() == 0.0 && n.is_finite());
-                if !lhs.is_undefined() && !is_int(&lhs) {
-                    return Err(err_at(
-                        "T2003",
-                        "The left side of the range operator (..) must evaluate to an integer",
-                        expr.position,
-                    ));
-                }
-                if !rhs.is_undefined() && !is_int(&rhs) {
-                    return Err(err_at(
-                        "T2004",
-                        "The right side of the range operator (..) must evaluate to an integer",
-                        expr.position,
-                    ));
-                }
-                let (a, b) = match (lhs.num(), rhs.num()) {
-                    (Some(a), Some(b)) => (a, b),
-                    _ => return Ok(Value::Undefined),
-                };
-                if a > b {
-                    return Ok(Value::Undefined);
-                }
-                let size = b - a + 1.0;
-                if size > 1e7 {
-                    return Err(err_at(
-                        "D2014",
-                        format!(
-                            "The size of the sequence allocated by the range operator (..) must not exceed 1e7.  Attempted to allocate {}.",
-                            crate::value::js_number_to_string(size)
-                        ),
-                        expr.position,
-                    ));
-                }
-                let mut arr = Array::seq();
-                let mut x = a;
-                while x <= b {
-                    arr.items.push(Value::Number(x));
-                    x += 1.0;
-                }
-                Ok(Value::arr(arr))
-            }
-            "in" => {
-                if lhs.is_undefined() || rhs.is_undefined() {
-                    return Ok(Value::Bool(false));
-                }
-                let items = rhs.to_items();
-                Ok(Value::Bool(items.iter().any(|v| strict_equal(v, &lhs))))
-            }
-            _ => Err(err_at(
-                "S0201",
-                format!("Unknown operator {op}"),
-                expr.position,
-            )),
+            "+" | "-" | "*" | "/" | "%" => arithmetic(op, &lhs, &rhs, at),
+            "=" | "!=" => Ok(equality(op, &lhs, &rhs)),
+            "<" | "<=" | ">" | ">=" => comparison(op, &lhs, &rhs, at),
+            "&" => concatenation(&lhs, &rhs, at),
+            ".." => range(&lhs, &rhs, at),
+            "in" => Ok(membership(&lhs, &rhs)),
+            _ => Err(err_at("S0201", format!("Unknown operator {op}"), at)),
         }
+    }
+
+    /// `and` / `or`: the right side is evaluated only when the left one does not decide.
+    fn eval_and_or(
+        &self,
+        op: &str,
+        lhs: &Value<'a>,
+        r: &'a Node,
+        input: &Value<'a>,
+        env: usize,
+    ) -> R<'a> {
+        let lb = functions::boolean(lhs)?.unwrap_or(false);
+        let res = if op == "and" {
+            lb && functions::boolean(&self.eval(r, input, env)?)?.unwrap_or(false)
+        } else {
+            lb || functions::boolean(&self.eval(r, input, env)?)?.unwrap_or(false)
+        };
+        Ok(Value::Bool(res))
     }
 
     fn eval_unary(&self, expr: &'a Node, input: &Value<'a>, env: usize) -> R<'a> {
@@ -1404,4 +1279,158 @@ fn within_ceiling(v: Value<'_>) -> R<'_> {
         _ => {}
     }
     Ok(v)
+}
+
+/// `e` raised at the operator at `position`.
+fn at_operator(position: usize) -> impl Fn(Error) -> Error {
+    move |e| Error {
+        position: Some(position),
+        ..e
+    }
+}
+
+/// `+ - * / %`: undefined when a side is; each side must be a number.
+fn arithmetic<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -> R<'a> {
+    let ln = numeric(lhs).map_err(at_operator(position))?;
+    if !lhs.is_undefined() && ln.is_none() {
+        return Err(err_at(
+            "T2001",
+            format!("The left side of the {op} operator must evaluate to a number"),
+            position,
+        ));
+    }
+    let rn = numeric(rhs).map_err(at_operator(position))?;
+    if !rhs.is_undefined() && rn.is_none() {
+        return Err(err_at(
+            "T2002",
+            format!("The right side of the {op} operator must evaluate to a number"),
+            position,
+        ));
+    }
+    match (ln, rn) {
+        (Some(a), Some(b)) => Ok(Value::Number(match op {
+            "+" => a + b,
+            "-" => a - b,
+            "*" => a * b,
+            "/" => a / b,
+            _ => a % b,
+        })),
+        _ => Ok(Value::Undefined),
+    }
+}
+
+/// `=` / `!=`: both false when a side is undefined.
+fn equality<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>) -> Value<'a> {
+    if lhs.is_undefined() || rhs.is_undefined() {
+        return Value::Bool(false);
+    }
+    let eq = deep_equal(lhs, rhs);
+    Value::Bool(if op == "=" { eq } else { !eq })
+}
+
+/// `< <= > >=` over two numbers or two strings; undefined when a side is.
+fn comparison<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -> R<'a> {
+    let comparable =
+        |v: &Value| matches!(v, Value::Undefined | Value::String(_) | Value::Number(_));
+    if !comparable(lhs) || !comparable(rhs) {
+        return Err(err_at(
+            "T2010",
+            format!(
+                "The expressions either side of operator {op} must evaluate to numeric or string values"
+            ),
+            position,
+        ));
+    }
+    if lhs.is_undefined() || rhs.is_undefined() {
+        return Ok(Value::Undefined);
+    }
+    let ord = match (lhs, rhs) {
+        // jsonata compares numbers with JavaScript's operators and no `isNumeric`
+        // check, so Infinity compares (`1/0 > 2` is true) instead of raising D1001.
+        (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
+        (Value::String(a), Value::String(b)) => Some(js_str_cmp(a, b)),
+        _ => {
+            return Err(err_at(
+                "T2009",
+                format!("The values either side of operator {op} must be of the same data type"),
+                position,
+            ));
+        }
+    };
+    use std::cmp::Ordering::*;
+    let res = match (op, ord) {
+        (_, None) => false,
+        ("<", Some(o)) => o == Less,
+        ("<=", Some(o)) => o != Greater,
+        (">", Some(o)) => o == Greater,
+        (_, Some(o)) => o != Less,
+    };
+    Ok(Value::Bool(res))
+}
+
+/// `&`: both sides as strings, an undefined side skipped.
+fn concatenation<'a>(lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -> R<'a> {
+    let mut s = String::new();
+    if !lhs.is_undefined() {
+        s.push_str(&functions::string(lhs, false).map_err(at_operator(position))?);
+    }
+    if !rhs.is_undefined() {
+        s.push_str(&functions::string(rhs, false).map_err(at_operator(position))?);
+    }
+    check_string_len(s.len()).map_err(at_operator(position))?;
+    Ok(Value::string(s))
+}
+
+/// `..`: the integers from the left side to the right one, at most 1e7 of them; undefined
+/// when a side is or when the left is greater.
+fn range<'a>(lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -> R<'a> {
+    let is_int = |v: &Value| matches!(v, Value::Number(n) if n.fract() == 0.0 && n.is_finite());
+    if !lhs.is_undefined() && !is_int(lhs) {
+        return Err(err_at(
+            "T2003",
+            "The left side of the range operator (..) must evaluate to an integer",
+            position,
+        ));
+    }
+    if !rhs.is_undefined() && !is_int(rhs) {
+        return Err(err_at(
+            "T2004",
+            "The right side of the range operator (..) must evaluate to an integer",
+            position,
+        ));
+    }
+    let (a, b) = match (lhs.num(), rhs.num()) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Ok(Value::Undefined),
+    };
+    if a > b {
+        return Ok(Value::Undefined);
+    }
+    let size = b - a + 1.0;
+    if size > 1e7 {
+        return Err(err_at(
+            "D2014",
+            format!(
+                "The size of the sequence allocated by the range operator (..) must not exceed 1e7.  Attempted to allocate {}.",
+                crate::value::js_number_to_string(size)
+            ),
+            position,
+        ));
+    }
+    let mut arr = Array::seq();
+    let mut x = a;
+    while x <= b {
+        arr.items.push(Value::Number(x));
+        x += 1.0;
+    }
+    Ok(Value::arr(arr))
+}
+
+/// `in`: the left side equals an item of the right one (false when a side is undefined).
+fn membership<'a>(lhs: &Value<'a>, rhs: &Value<'a>) -> Value<'a> {
+    if lhs.is_undefined() || rhs.is_undefined() {
+        return Value::Bool(false);
+    }
+    let items = rhs.to_items();
+    Value::Bool(items.iter().any(|v| strict_equal(v, lhs)))
 }

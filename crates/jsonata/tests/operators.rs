@@ -176,3 +176,52 @@ fn negation() {
     assert_eq!(error("-(1/0)").code, "D1001");
     assert_eq!(error(r#"-"a""#).code, "D1002");
 }
+
+#[test]
+fn each_refusal_of_a_binary_operator_names_the_operator_in_its_message() {
+    // This crate's wording; the reference quotes the operator ("+") and names the values of
+    // T2009.
+    for (src, code, message) in [
+        (
+            r#""a" + 1"#,
+            "T2001",
+            "The left side of the + operator must evaluate to a number",
+        ),
+        (
+            r#"1 % "a""#,
+            "T2002",
+            "The right side of the % operator must evaluate to a number",
+        ),
+        (
+            "true <= 1",
+            "T2010",
+            "The expressions either side of operator <= must evaluate to numeric or string values",
+        ),
+        (
+            r#"1 > "a""#,
+            "T2009",
+            "The values either side of operator > must be of the same data type",
+        ),
+        (
+            "[1.5..3]",
+            "T2003",
+            "The left side of the range operator (..) must evaluate to an integer",
+        ),
+        (
+            "[1..2.5]",
+            "T2004",
+            "The right side of the range operator (..) must evaluate to an integer",
+        ),
+    ] {
+        let e = error(src);
+        assert_eq!((e.code.as_str(), e.message.as_str()), (code, message), "{src}");
+    }
+}
+
+#[test]
+fn and_or_evaluate_their_right_side_only_when_it_decides() {
+    assert_eq!(value(r#"false and $error("right side")"#), Some(json!(false)));
+    assert_eq!(value(r#"true or $error("right side")"#), Some(json!(true)));
+    assert_eq!(error(r#"true and $error("right side")"#).message, "right side");
+    assert_eq!(error(r#"false or $error("right side")"#).message, "right side");
+}
