@@ -266,3 +266,71 @@ async fn an_execution_records_the_http_tasks_events_as_resource_type_http_and_re
         assert_eq!(e[member]["resource"], json!("invoke"), "{e}");
     }
 }
+
+/// Leaves out the `sync-` host prefix the model gives TestState (as `inject_host_prefix=False`
+/// does for boto3): `sync-127.0.0.1` does not resolve.
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        _context: &mut aws_sdk_sfn::config::interceptors::BeforeSerializationInterceptorContextMut<
+            '_,
+        >,
+        _components: &aws_sdk_sfn::config::RuntimeComponents,
+        cfg: &mut aws_sdk_sfn::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        cfg.interceptor_state()
+            .unset::<aws_smithy_runtime_api::client::endpoint::EndpointPrefix>();
+        Ok(())
+    }
+}
+
+/// AWS's Rust SDK reads the TRACE answer with its own deserializer: `inspectionData.request` and
+/// `.response` have the model's members, every one a string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sdk_sfn_reads_the_trace_request_and_response() {
+    let base = api().await;
+    let (_dir, server) = server();
+    let client = server.client().await;
+    let out = client
+        .test_state()
+        .definition(post(&base).to_string())
+        .input(r#"{"item": "cup"}"#)
+        .inspection_level(aws_sdk_sfn::types::InspectionLevel::Trace)
+        .reveal_secrets(true)
+        .customize()
+        .interceptor(NoHostPrefix)
+        .send()
+        .await
+        .expect("TestState");
+    assert_eq!(
+        out.status(),
+        Some(&aws_sdk_sfn::types::TestExecutionStatus::Succeeded)
+    );
+    let data = out.inspection_data().expect("inspectionData");
+    let req = data.request().expect("request");
+    assert_eq!(req.protocol(), Some("http"));
+    assert_eq!(req.method(), Some("POST"));
+    assert_eq!(
+        req.url(),
+        Some(format!("{base}/orders?page=1&tenant=secret-tenant").as_str())
+    );
+    assert_eq!(
+        req.body(),
+        Some(r#"{"item":"cup","signature":"secret-signature"}"#)
+    );
+    let headers: Value = serde_json::from_str(req.headers().unwrap()).unwrap();
+    assert_eq!(headers["x-api-key"], json!("key-123"));
+    let resp = data.response().expect("response");
+    assert_eq!(resp.protocol(), Some("http"));
+    assert_eq!(resp.status_code(), Some("200"));
+    assert_eq!(resp.status_message(), Some("OK"));
+    let body: Value = serde_json::from_str(resp.body().unwrap()).unwrap();
+    assert_eq!(body["query"], json!("page=1&tenant=secret-tenant"));
+}
