@@ -20,7 +20,8 @@ const API_KEY: &str = "arn:aws:events:us-east-1:000000000000:connection/ApiKey/1
 const BASIC: &str = "arn:aws:events:us-east-1:000000000000:connection/Basic/2";
 const OAUTH: &str = "arn:aws:events:us-east-1:000000000000:connection/OAuth/3";
 
-/// A server on a free loopback port: `/missing` is a 404, `/token` an OAuth token endpoint
+/// A server on a free loopback port: `/missing` is a 404, `/moved` a 302 to `/items`, `/token`
+/// an OAuth token endpoint
 /// (client `cid`/`csecret`, `grant_type=client_credentials`), `/image` a PNG; any other path
 /// echoes the request as JSON (method, path, query, headers, body). Counts the requests.
 async fn server(hits: Arc<AtomicUsize>) -> String {
@@ -35,6 +36,7 @@ async fn server(hits: Arc<AtomicUsize>) -> String {
         let body = String::from_utf8_lossy(&body).to_string();
         match uri.path() {
             "/missing" => (StatusCode::NOT_FOUND, "no such item").into_response(),
+            "/moved" => (StatusCode::FOUND, [("location", "/items")], "").into_response(),
             "/image" => ([("content-type", "image/png")], vec![0x89u8, 0x50]).into_response(),
             "/token" => {
                 let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -364,6 +366,28 @@ async fn failures_have_step_functions_names_and_send_nothing_when_the_request_is
         Some("States.Http.Socket"),
         "{:?}",
         e.cause
+    );
+    // a redirect is not followed: a 3xx is not a success
+    let before = w.hits.load(Ordering::SeqCst);
+    let e = w
+        .run(
+            task(
+                json!({"ApiEndpoint": format!("{}/moved", w.base), "Method": "GET",
+                "Authentication": {"ConnectionArn": API_KEY}}),
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        e.error.as_deref(),
+        Some("States.Http.StatusCode.302"),
+        "{:?}",
+        e.cause
+    );
+    assert_eq!(
+        w.hits.load(Ordering::SeqCst),
+        before + 1,
+        "one request, not followed"
     );
 }
 

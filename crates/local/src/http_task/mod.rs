@@ -1007,6 +1007,31 @@ mod tests {
     }
 
     #[test]
+    fn given_a_query_string_and_header_arrays_then_they_are_sent_as_given() {
+        let mut p = base();
+        p["QueryParameters"] = json!("?a=1&b=x%20y");
+        p["Headers"] = json!({"Accept": ["application/json", "text/plain"], "X-Count": 3});
+        let r = spec(p).unwrap().assemble(None, "eu-west-1").unwrap();
+        assert_eq!(r.url, "https://api.example.com/v1/x?a=1&b=x%20y");
+        assert_eq!(r.body, "");
+        assert_eq!(
+            r.headers,
+            vec![
+                (
+                    "Accept".to_string(),
+                    "application/json, text/plain".to_string()
+                ),
+                ("X-Count".into(), "3".into()),
+                ("Range".into(), "bytes=0-262144".into()),
+                (
+                    "User-Agent".into(),
+                    "Amazon|StepFunctions|HttpInvoke|eu-west-1".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn given_responses_then_output_shape_and_status_errors() {
         let response = |code: u16, ct: &str, body: &str| TracedResponse {
             protocol: "https".into(),
