@@ -954,121 +954,13 @@ impl Parser {
         let keep_array = expr.keep_array;
         let mut result = match expr.t {
             T::Binary => self.process_binary(expr)?,
-            T::Unary => {
-                let mut r = node(T::Unary, expr.val.clone(), expr.position);
-                match expr.s() {
-                    "[" => {
-                        for item in expr.expressions {
-                            let v = self.process(item)?;
-                            Self::push_ancestry(&mut r, &v);
-                            r.expressions.push(v);
-                        }
-                    }
-                    "{" => {
-                        for (k, v) in expr.pairs {
-                            let k = self.process(k)?;
-                            Self::push_ancestry(&mut r, &k);
-                            let v = self.process(v)?;
-                            Self::push_ancestry(&mut r, &v);
-                            r.pairs.push((k, v));
-                        }
-                    }
-                    _ => {
-                        let inner = match expr.lhs {
-                            Some(l) => self.process(*l)?,
-                            None => return Err(err_at("S0207", "Unexpected end", expr.position)),
-                        };
-                        if inner.t == T::Num {
-                            let mut n = inner;
-                            if let Lit::Num(v) = n.val {
-                                n.val = Lit::Num(-v);
-                            }
-                            r = n;
-                        } else {
-                            Self::push_ancestry(&mut r, &inner);
-                            r.lhs = bx(inner);
-                        }
-                    }
-                }
-                r
-            }
-            T::Function | T::Partial => {
-                let mut r = node(expr.t, expr.val.clone(), expr.position);
-                for a in expr.arguments {
-                    let a = self.process(a)?;
-                    Self::push_ancestry(&mut r, &a);
-                    r.arguments.push(a);
-                }
-                if let Some(p) = expr.procedure {
-                    r.procedure = bx(self.process(*p)?);
-                }
-                r
-            }
-            T::Lambda => {
-                let mut r = node(T::Lambda, expr.val.clone(), expr.position);
-                r.arguments = expr.arguments;
-                r.signature = expr.signature;
-                if let Some(b) = expr.body {
-                    r.body = bx(self.process(*b)?);
-                }
-                r
-            }
-            T::Condition => {
-                let mut r = node(T::Condition, expr.val.clone(), expr.position);
-                if let Some(c) = expr.condition {
-                    let c = self.process(*c)?;
-                    Self::push_ancestry(&mut r, &c);
-                    r.condition = bx(c);
-                }
-                if let Some(c) = expr.then {
-                    let c = self.process(*c)?;
-                    Self::push_ancestry(&mut r, &c);
-                    r.then = bx(c);
-                }
-                if let Some(c) = expr.els {
-                    let c = self.process(*c)?;
-                    Self::push_ancestry(&mut r, &c);
-                    r.els = bx(c);
-                }
-                r
-            }
-            T::Transform => {
-                let mut r = node(T::Transform, expr.val.clone(), expr.position);
-                if let Some(p) = expr.pattern {
-                    r.pattern = bx(self.process(*p)?);
-                }
-                if let Some(p) = expr.update {
-                    r.update = bx(self.process(*p)?);
-                }
-                if let Some(p) = expr.delete {
-                    r.delete = bx(self.process(*p)?);
-                }
-                r
-            }
-            T::Block => {
-                let mut r = node(T::Block, expr.val.clone(), expr.position);
-                for e in expr.expressions {
-                    let p = self.process(e)?;
-                    Self::push_ancestry(&mut r, &p);
-                    if p.consarray
-                        || (p.t == T::Path && p.steps.first().is_some_and(|s| s.consarray))
-                    {
-                        r.consarray = true;
-                    }
-                    r.expressions.push(p);
-                }
-                r
-            }
-            T::Name => {
-                let pos = expr.position;
-                let ka = expr.keep_array;
-                let mut r = node(T::Path, Lit::None, pos);
-                r.steps.push(expr);
-                if ka {
-                    r.keep_singleton_array = true;
-                }
-                r
-            }
+            T::Unary => self.process_unary(expr)?,
+            T::Function | T::Partial => self.process_call(expr)?,
+            T::Lambda => self.process_lambda(expr)?,
+            T::Condition => self.process_condition(expr)?,
+            T::Transform => self.process_transform(expr)?,
+            T::Block => self.process_block(expr)?,
+            T::Name => name_to_path(expr),
             T::Parent => {
                 let slot = self.new_slot();
                 let mut r = node(T::Parent, Lit::None, expr.position);
@@ -1078,21 +970,7 @@ impl Parser {
             T::Str | T::Num | T::Value | T::Wildcard | T::Descendant | T::Variable | T::Regex => {
                 expr
             }
-            T::Operator => {
-                if matches!(expr.s(), "and" | "or" | "in") {
-                    let mut e = expr;
-                    e.t = T::Name;
-                    self.process(e)?
-                } else if expr.s() == "?" {
-                    expr
-                } else {
-                    return Err(err_at(
-                        "S0201",
-                        format!("Syntax error: {}", expr.s()),
-                        expr.position,
-                    ));
-                }
-            }
+            T::Operator => self.process_operator(expr)?,
             T::End => {
                 return Err(err_at(
                     "S0207",
@@ -1108,6 +986,137 @@ impl Parser {
             result.keep_array = true;
         }
         Ok(result)
+    }
+
+    /// `expr` processed as a child of `parent`, whose ancestry it joins.
+    fn process_child(&mut self, parent: &mut Node, expr: Node) -> Result<Node, Error> {
+        let child = self.process(expr)?;
+        Self::push_ancestry(parent, &child);
+        Ok(child)
+    }
+
+    /// An array constructor, an object constructor or a negation.
+    fn process_unary(&mut self, expr: Node) -> Result<Node, Error> {
+        let mut r = node(T::Unary, expr.val.clone(), expr.position);
+        match expr.s() {
+            "[" => {
+                for item in expr.expressions {
+                    let v = self.process_child(&mut r, item)?;
+                    r.expressions.push(v);
+                }
+            }
+            "{" => {
+                for (k, v) in expr.pairs {
+                    let k = self.process_child(&mut r, k)?;
+                    let v = self.process_child(&mut r, v)?;
+                    r.pairs.push((k, v));
+                }
+            }
+            _ => return self.process_negation(r, expr),
+        }
+        Ok(r)
+    }
+
+    /// A negation `r` of `expr`'s operand; a negated number literal is folded into the literal.
+    fn process_negation(&mut self, mut r: Node, expr: Node) -> Result<Node, Error> {
+        let inner = match expr.lhs {
+            Some(l) => self.process(*l)?,
+            None => return Err(err_at("S0207", "Unexpected end", expr.position)),
+        };
+        if inner.t == T::Num {
+            let mut n = inner;
+            if let Lit::Num(v) = n.val {
+                n.val = Lit::Num(-v);
+            }
+            return Ok(n);
+        }
+        Self::push_ancestry(&mut r, &inner);
+        r.lhs = bx(inner);
+        Ok(r)
+    }
+
+    /// A function call or a partial application: its arguments and procedure.
+    fn process_call(&mut self, expr: Node) -> Result<Node, Error> {
+        let mut r = node(expr.t, expr.val.clone(), expr.position);
+        for a in expr.arguments {
+            let a = self.process_child(&mut r, a)?;
+            r.arguments.push(a);
+        }
+        if let Some(p) = expr.procedure {
+            r.procedure = bx(self.process(*p)?);
+        }
+        Ok(r)
+    }
+
+    /// A lambda: its body (the parameters and signature as they are).
+    fn process_lambda(&mut self, expr: Node) -> Result<Node, Error> {
+        let mut r = node(T::Lambda, expr.val.clone(), expr.position);
+        r.arguments = expr.arguments;
+        r.signature = expr.signature;
+        if let Some(b) = expr.body {
+            r.body = bx(self.process(*b)?);
+        }
+        Ok(r)
+    }
+
+    /// `condition ? then : else`.
+    fn process_condition(&mut self, expr: Node) -> Result<Node, Error> {
+        let mut r = node(T::Condition, expr.val.clone(), expr.position);
+        if let Some(c) = expr.condition {
+            r.condition = bx(self.process_child(&mut r, *c)?);
+        }
+        if let Some(c) = expr.then {
+            r.then = bx(self.process_child(&mut r, *c)?);
+        }
+        if let Some(c) = expr.els {
+            r.els = bx(self.process_child(&mut r, *c)?);
+        }
+        Ok(r)
+    }
+
+    /// `| pattern | update, delete |`.
+    fn process_transform(&mut self, expr: Node) -> Result<Node, Error> {
+        let mut r = node(T::Transform, expr.val.clone(), expr.position);
+        if let Some(p) = expr.pattern {
+            r.pattern = bx(self.process(*p)?);
+        }
+        if let Some(p) = expr.update {
+            r.update = bx(self.process(*p)?);
+        }
+        if let Some(p) = expr.delete {
+            r.delete = bx(self.process(*p)?);
+        }
+        Ok(r)
+    }
+
+    /// `(a; b; …)`: an array constructor inside makes the block one too.
+    fn process_block(&mut self, expr: Node) -> Result<Node, Error> {
+        let mut r = node(T::Block, expr.val.clone(), expr.position);
+        for e in expr.expressions {
+            let p = self.process_child(&mut r, e)?;
+            if p.consarray || (p.t == T::Path && p.steps.first().is_some_and(|s| s.consarray)) {
+                r.consarray = true;
+            }
+            r.expressions.push(p);
+        }
+        Ok(r)
+    }
+
+    /// An operator in operand position: `and`, `or` and `in` are names, `?` a placeholder.
+    fn process_operator(&mut self, expr: Node) -> Result<Node, Error> {
+        if matches!(expr.s(), "and" | "or" | "in") {
+            let mut e = expr;
+            e.t = T::Name;
+            self.process(e)
+        } else if expr.s() == "?" {
+            Ok(expr)
+        } else {
+            Err(err_at(
+                "S0201",
+                format!("Syntax error: {}", expr.s()),
+                expr.position,
+            ))
+        }
     }
 
     fn process_binary(&mut self, expr: Node) -> Result<Node, Error> {
@@ -1383,6 +1392,16 @@ fn tok_text(t: &Tok) -> String {
         Tok::Regex(p, f) => format!("/{p}/{f}"),
         Tok::End => String::new(),
     }
+}
+/// A name alone: a path of one step.
+fn name_to_path(expr: Node) -> Node {
+    let keep_singleton_array = expr.keep_array;
+    let mut r = node(T::Path, Lit::None, expr.position);
+    r.steps.push(expr);
+    if keep_singleton_array {
+        r.keep_singleton_array = true;
+    }
+    r
 }
 
 /// Parses `src` into a processed tree and the table of parent-slot labels.
