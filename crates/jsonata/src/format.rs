@@ -163,6 +163,60 @@ fn rule_broken(
     broken
 }
 
+impl Props {
+    /// The optional digit character or a member of the decimal digit family.
+    fn is_digit(&self, c: char) -> bool {
+        c == self.digit || (c as u32 >= self.zero as u32 && (c as u32) < self.zero as u32 + 10)
+    }
+
+    /// A member of the decimal digit family (a mandatory digit).
+    fn is_mandatory_digit(&self, c: char) -> bool {
+        self.is_digit(c) && c != self.digit
+    }
+
+    /// The characters that delimit a sub-picture's active part: digits and separators.
+    fn is_active(&self, c: char) -> bool {
+        self.is_digit(c) || c == self.decimal || c == self.group
+    }
+
+    /// The active characters as jsonata's rules count them (also the exponent and pattern
+    /// separators).
+    fn is_active_for_rules(&self, c: char) -> bool {
+        self.is_active(c) || c == self.exponent || c == self.pattern_sep
+    }
+
+    /// The decimal digit `d` in the digit family that starts at `zero-digit`.
+    fn map_digit(&self, d: char) -> char {
+        d.to_digit(10)
+            .and_then(|x| char::from_u32(self.zero as u32 + x))
+            .unwrap_or(d)
+    }
+}
+
+/// A sub-picture around its active part (from its first to its last active character).
+struct SubPicture {
+    prefix: String,
+    body: Vec<char>,
+    suffix: String,
+}
+
+/// The digits an active part asks for, on either side of its decimal separator.
+struct DigitLayout {
+    int_pic: Vec<char>,
+    frac_pic: Vec<char>,
+    has_decimal: bool,
+    min_int: usize,
+    min_frac: usize,
+    max_frac: usize,
+}
+
+/// Where the integer part's grouping separators go, counted in digits from the right.
+struct IntegerGrouping {
+    positions: Vec<usize>,
+    /// Every position a multiple of the first: the separator repeats.
+    regular: bool,
+}
+
 pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Result<String, Error> {
     let p = props(options);
     let subs: Vec<&str> = picture.split(p.pattern_sep).collect();
@@ -172,51 +226,93 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
             "The picture string must only contain a maximum of two sub-pictures",
         ));
     }
-    let is_digit =
-        |c: char| c == p.digit || (c as u32 >= p.zero as u32 && (c as u32) < p.zero as u32 + 10);
-    let is_active = |c: char| is_digit(c) || c == p.decimal || c == p.group;
-    let active = |c: char| is_active(c) || c == p.exponent || c == p.pattern_sep;
     // Every sub-picture is checked, the one not used included (as jsonata does).
-    let mut parts = Vec::with_capacity(subs.len());
-    for sub in &subs {
-        let chars: Vec<char> = sub.chars().collect();
-        let first = chars.iter().position(|&c| is_active(c));
-        let last = chars.iter().rposition(|&c| is_active(c));
-        let (prefix, body, suffix): (String, Vec<char>, String) = match (first, last) {
-            (Some(f), Some(l)) => (
-                chars[..f].iter().collect(),
-                chars[f..=l].to_vec(),
-                chars[l + 1..].iter().collect(),
-            ),
-            // no active character: jsonata takes the whole sub-picture as the active part (so a
-            // passive character in it is D3086, an empty one D3085)
-            _ => (String::new(), chars.clone(), String::new()),
-        };
-        if let Some((code, message)) = rule_broken(&chars, &body, &p, is_digit, active) {
-            return Err(err(code, message));
-        }
-        parts.push((prefix, body, suffix));
-    }
-    let (prefix, body, suffix) = if value < 0.0 && parts.len() == 2 {
+    let mut parts = subs
+        .iter()
+        .map(|sub| checked_sub_picture(sub, &p))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let part = if value < 0.0 && parts.len() == 2 {
         parts.swap_remove(1)
     } else {
         parts.swap_remove(0)
     };
-    let mut v = value.abs();
-    if prefix.contains(p.percent) || suffix.contains(p.percent) {
-        v *= 100.0;
-    } else if prefix.contains(p.per_mille) || suffix.contains(p.per_mille) {
-        v *= 1000.0;
+    let layout = digit_layout(&part.body, &p);
+    let int_grouping = integer_grouping(&layout.int_pic, &p);
+    let frac_groups = fractional_grouping(&layout.int_pic, &layout.frac_pic, &p);
+    let (int_digits, frac_digits) = fixed_digits(scaled(value.abs(), &part, &p), &layout);
+    let int_out = grouped_integer(&int_digits, &int_grouping, &p);
+    let frac_out = grouped_fraction(&frac_digits, &frac_groups, &p);
+    let mut out = String::new();
+    // F&O 4.7.5 bullet 2: a negative number takes the negative sub-picture (here the minus sign
+    // and the positive one) even when it rounds to zero, as the reference does (-0.4 → "-0").
+    if value < 0.0 && subs.len() == 1 {
+        out.push_str(&p.minus);
     }
+    out.push_str(&part.prefix);
+    out.push_str(&int_out);
+    // bullet 12: the decimal separator only with something after it
+    if layout.has_decimal && !frac_out.is_empty() {
+        out.push(p.decimal);
+        out.extend(frac_out);
+    }
+    out.push_str(&part.suffix);
+    Ok(out)
+}
+
+/// `sub` split around its active part, once it breaks none of F&O's rules.
+fn checked_sub_picture(sub: &str, p: &Props) -> Result<SubPicture, Error> {
+    let chars: Vec<char> = sub.chars().collect();
+    let first = chars.iter().position(|&c| p.is_active(c));
+    let last = chars.iter().rposition(|&c| p.is_active(c));
+    let part = match (first, last) {
+        (Some(f), Some(l)) => SubPicture {
+            prefix: chars[..f].iter().collect(),
+            body: chars[f..=l].to_vec(),
+            suffix: chars[l + 1..].iter().collect(),
+        },
+        // no active character: jsonata takes the whole sub-picture as the active part (so a
+        // passive character in it is D3086, an empty one D3085)
+        _ => SubPicture {
+            prefix: String::new(),
+            body: chars.clone(),
+            suffix: String::new(),
+        },
+    };
+    let broken = rule_broken(
+        &chars,
+        &part.body,
+        p,
+        |c| p.is_digit(c),
+        |c| p.is_active_for_rules(c),
+    );
+    match broken {
+        Some((code, message)) => Err(err(code, message)),
+        None => Ok(part),
+    }
+}
+
+/// `v` times 100 for a percent sign outside the active part, times 1000 for a per-mille sign.
+fn scaled(v: f64, part: &SubPicture, p: &Props) -> f64 {
+    if part.prefix.contains(p.percent) || part.suffix.contains(p.percent) {
+        v * 100.0
+    } else if part.prefix.contains(p.per_mille) || part.suffix.contains(p.per_mille) {
+        v * 1000.0
+    } else {
+        v
+    }
+}
+
+/// The integer and fractional pictures of `body` and the digits they ask for.
+fn digit_layout(body: &[char], p: &Props) -> DigitLayout {
     let dec_pos = body.iter().position(|&c| c == p.decimal);
     let (int_pic, frac_pic): (Vec<char>, Vec<char>) = match dec_pos {
         Some(d) => (body[..d].to_vec(), body[d + 1..].to_vec()),
-        None => (body.clone(), vec![]),
+        None => (body.to_vec(), vec![]),
     };
-    let zero_count = |cs: &[char]| cs.iter().filter(|&&c| is_digit(c) && c != p.digit).count();
+    let zero_count = |cs: &[char]| cs.iter().filter(|&&c| p.is_mandatory_digit(c)).count();
     let mut min_int = zero_count(&int_pic);
     let mut min_frac = zero_count(&frac_pic);
-    let max_frac = frac_pic.iter().filter(|&&c| is_digit(c)).count();
+    let max_frac = frac_pic.iter().filter(|&&c| p.is_digit(c)).count();
     // F&O 4.7.4's adjustments, as jsonata makes them: no digit at all to show makes one integer
     // digit mandatory, no mandatory digit makes one fractional digit mandatory (".#" gives ".0")
     if min_int == 0 && max_frac == 0 {
@@ -225,63 +321,80 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
     if min_int == 0 && min_frac == 0 {
         min_frac = 1;
     }
-    // grouping positions in the integer part (from the right)
-    let mut groups = Vec::new();
+    DigitLayout {
+        int_pic,
+        frac_pic,
+        has_decimal: dec_pos.is_some(),
+        min_int,
+        min_frac,
+        max_frac,
+    }
+}
+
+/// The grouping positions of the integer picture, from the right.
+fn integer_grouping(int_pic: &[char], p: &Props) -> IntegerGrouping {
+    let mut positions = Vec::new();
     let mut count = 0;
     for &c in int_pic.iter().rev() {
         if c == p.group {
-            groups.push(count);
-        } else if is_digit(c) {
+            positions.push(count);
+        } else if p.is_digit(c) {
             count += 1;
         }
     }
-    let regular = groups.first().is_some_and(|g| *g > 0)
-        && groups
+    let regular = positions.first().is_some_and(|g| *g > 0)
+        && positions
             .iter()
             .enumerate()
-            .all(|(i, g)| *g == groups[0] * (i + 1));
-    // The fractional part's grouping positions as jsonata computes them (its
-    // getGroupingPositions): the first separator's position is the number of digits before it in
-    // the fractional part, but each next separator is looked for in the *integer* part from just
-    // after the previous index, its position the number of the fractional part's digits before
-    // that index. F&O 4.7.4 would take every separator of the fractional part ("0.00,00,0" gives
-    // "0.12,34,6" there); jsonata, and so this crate, gives "0.12,346".
-    let frac_groups: Vec<usize> = {
-        let mut v = Vec::new();
-        let mut at = frac_pic.iter().position(|&c| c == p.group);
-        while let Some(i) = at {
-            let before = &frac_pic[..i.min(frac_pic.len())];
-            v.push(before.iter().filter(|&&c| is_digit(c)).count());
-            at = int_pic
-                .iter()
-                .skip(i + 1)
-                .position(|&c| c == p.group)
-                .map(|k| k + i + 1);
-        }
-        v
-    };
-    let rounded = round_half_even(v, Some(max_frac as f64));
-    let fixed = format!("{:.*}", max_frac, rounded);
+            .all(|(i, g)| *g == positions[0] * (i + 1));
+    IntegerGrouping { positions, regular }
+}
+
+/// The fractional part's grouping positions as jsonata computes them (its
+/// getGroupingPositions): the first separator's position is the number of digits before it in
+/// the fractional part, but each next separator is looked for in the *integer* part from just
+/// after the previous index, its position the number of the fractional part's digits before
+/// that index. F&O 4.7.4 would take every separator of the fractional part ("0.00,00,0" gives
+/// "0.12,34,6" there); jsonata, and so this crate, gives "0.12,346".
+fn fractional_grouping(int_pic: &[char], frac_pic: &[char], p: &Props) -> Vec<usize> {
+    let mut v = Vec::new();
+    let mut at = frac_pic.iter().position(|&c| c == p.group);
+    while let Some(i) = at {
+        let before = &frac_pic[..i.min(frac_pic.len())];
+        v.push(before.iter().filter(|&&c| p.is_digit(c)).count());
+        at = int_pic
+            .iter()
+            .skip(i + 1)
+            .position(|&c| c == p.group)
+            .map(|k| k + i + 1);
+    }
+    v
+}
+
+/// `v` rounded to the layout's fractional digits, as ASCII integer and fractional digits: the
+/// integer part padded to its mandatory digits, the fractional part's trailing zeros dropped
+/// down to its mandatory digits.
+fn fixed_digits(v: f64, layout: &DigitLayout) -> (String, String) {
+    let rounded = round_half_even(v, Some(layout.max_frac as f64));
+    let fixed = format!("{:.*}", layout.max_frac, rounded);
     let (ip, fp) = match fixed.split_once('.') {
         Some((a, b)) => (a.to_string(), b.to_string()),
         None => (fixed.clone(), String::new()),
     };
     let mut ip = ip.trim_start_matches('0').to_string();
-    while ip.len() < min_int {
+    while ip.len() < layout.min_int {
         ip.insert(0, '0');
     }
     let mut fp = fp;
-    while fp.len() > min_frac && fp.ends_with('0') {
+    while fp.len() > layout.min_frac && fp.ends_with('0') {
         fp.pop();
     }
-    let zero_base = p.zero as u32;
-    let map_digit = |d: char| -> char {
-        d.to_digit(10)
-            .and_then(|x| char::from_u32(zero_base + x))
-            .unwrap_or(d)
-    };
-    // integer with grouping
-    let int_digits: Vec<char> = ip.chars().map(map_digit).collect();
+    (ip, fp)
+}
+
+/// The integer digits in the picture's digit family, with its grouping separators.
+fn grouped_integer(ip: &str, grouping: &IntegerGrouping, p: &Props) -> String {
+    let int_digits: Vec<char> = ip.chars().map(|d| p.map_digit(d)).collect();
     let mut int_out = String::new();
     let n = int_digits.len();
     for (i, d) in int_digits.iter().enumerate() {
@@ -289,37 +402,28 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
         int_out.push(*d);
         let pos = from_right - 1;
         if pos > 0 {
-            let sep = if regular {
-                pos % groups[0] == 0
+            let sep = if grouping.regular {
+                pos % grouping.positions[0] == 0
             } else {
-                groups.contains(&pos)
+                grouping.positions.contains(&pos)
             };
             if sep {
                 int_out.push(p.group);
             }
         }
     }
-    // F&O bullet 11 as jsonata does it: a separator goes in after the position's count of
-    // fractional characters shown, at the end when there are fewer ("0.0,x" gives "1234.5,x").
-    let mut frac_out: Vec<char> = fp.chars().map(map_digit).collect();
-    for &pos in &frac_groups {
+    int_out
+}
+
+/// The fractional digits in the picture's digit family, with its grouping separators. F&O
+/// bullet 11 as jsonata does it: a separator goes in after the position's count of fractional
+/// characters shown, at the end when there are fewer ("0.0,x" gives "1234.5,x").
+fn grouped_fraction(fp: &str, positions: &[usize], p: &Props) -> Vec<char> {
+    let mut frac_out: Vec<char> = fp.chars().map(|d| p.map_digit(d)).collect();
+    for &pos in positions {
         frac_out.insert(pos.min(frac_out.len()), p.group);
     }
-    let mut out = String::new();
-    // F&O 4.7.5 bullet 2: a negative number takes the negative sub-picture (here the minus sign
-    // and the positive one) even when it rounds to zero, as the reference does (-0.4 → "-0").
-    if value < 0.0 && subs.len() == 1 {
-        out.push_str(&p.minus);
-    }
-    out.push_str(&prefix);
-    out.push_str(&int_out);
-    // bullet 12: the decimal separator only with something after it
-    if dec_pos.is_some() && !frac_out.is_empty() {
-        out.push(p.decimal);
-        out.extend(frac_out);
-    }
-    out.push_str(&suffix);
-    Ok(out)
+    frac_out
 }
 
 fn js_round(x: f64) -> f64 {
