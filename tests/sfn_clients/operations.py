@@ -15,14 +15,20 @@ The `.waitForTaskToken` round trip needs a task the server can start:
   same endpoint (moto's server has SQS); the token is also read back from the queue.
 Either way the token is read from the TaskScheduled event's `parameters`, as AWS records it.
 
-Prints one JSON line {"endpoint", "passed", "failed", "failures", "shape_violations",
+With `--http-connection ARN --http-api-key KEY` (for `mdlc serve`: `--connections FILE` defining
+ARN as an API_KEY connection sending header `x-api-key: KEY`), an HTTP Task on a loopback server of
+the suite's own is run by TestState at the TRACE level, with and without `revealSecrets`.
+
+Prints one JSON line {"endpoint", "passed", "passed_checks", "failed", "failures", "shape_violations",
 "operations"}; exits 1 when a check fails or a response breaks its shape, naming each.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
+import threading
 import sys
 import time
 import uuid
@@ -581,6 +587,59 @@ class Suite:
         equal((fail.get("status"), fail.get("error"), fail.get("cause")), ("FAILED", "Custom.Error", "because"), "a Fail state")
         self.error("InvalidDefinition", self.sfn.test_state, definition=json.dumps({"Type": "Nope"}), roleArn=ROLE, input="{}")
 
+    def http_task_trace(self) -> None:
+        """An HTTP Task (`arn:aws:states:::http:invoke`) against a loopback server of the suite's
+        own: TestState's TRACE gives its request and response (members as botocore's
+        InspectionDataRequest/Response shapes have them); the connection's API key is in the
+        request only with revealSecrets, and reaches the server either way."""
+        key = self.args.http_api_key
+
+        class Echo(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                body = json.dumps({"path": self.path, "key": self.headers.get("x-api-key")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/items"
+        try:
+            state = json.dumps({
+                "Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                "Parameters": {"ApiEndpoint": url, "Method": "GET", "QueryParameters": {"q": "1"},
+                               "Authentication": {"ConnectionArn": self.args.http_connection}},
+                "End": True,
+            })
+
+            def trace(reveal: bool) -> dict:
+                return self.sfn.test_state(definition=state, roleArn=ROLE, input="{}",
+                                           inspectionLevel="TRACE", revealSecrets=reveal)
+
+            hidden = trace(False)
+            equal(hidden.get("status"), "SUCCEEDED", "status of the HTTP Task")
+            result = json.loads(hidden["output"])
+            equal((result["StatusCode"], result["ResponseBody"]), (200, {"path": "/items?q=1", "key": key}),
+                  "the HTTP Task's result")
+            data = hidden.get("inspectionData") or {}
+            request, response = data.get("request") or {}, data.get("response") or {}
+            equal((request.get("protocol"), request.get("method"), request.get("url")), ("http", "GET", f"{url}?q=1"),
+                  "TRACE request")
+            expect(key not in json.dumps(request), f"the connection's key shown without revealSecrets: {request}")
+            equal((response.get("statusCode"), response.get("statusMessage")), ("200", "OK"), "TRACE response")
+            equal(json.loads(response.get("body") or "null"), {"path": "/items?q=1", "key": key}, "TRACE response body")
+            shown = (trace(True).get("inspectionData") or {}).get("request") or {}
+            equal(json.loads(shown.get("headers") or "{}").get("x-api-key"), key, "the key with revealSecrets")
+        finally:
+            server.shutdown()
+            server.server_close()
+
     # -- tags and deletion ----------------------------------------------------------------------
 
     def tags(self) -> None:
@@ -646,7 +705,7 @@ class Suite:
             "delete_state_machine",
             "unsigned_requests",
             "every_operation_answered",
-        ]:
+        ] + (["http_task_trace"] if self.args.http_connection else []):
             self.check(name, getattr(self, name))
 
 
@@ -656,6 +715,8 @@ def main() -> int:
     p.add_argument("--callback", choices=["lambda", "sqs"], default="lambda")
     p.add_argument("--callback-function", default="mdlc-sfn-clients-callback")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an execution")
+    p.add_argument("--http-connection", help="an API_KEY connection ARN the server defines (HTTP Task check)")
+    p.add_argument("--http-api-key", default="", help="the API key value of --http-connection")
     args = p.parse_args()
     suite = Suite(args.endpoint, args)
     suite.run_all()
@@ -663,6 +724,7 @@ def main() -> int:
     summary = {
         "endpoint": args.endpoint,
         "passed": len(suite.passed),
+        "passed_checks": suite.passed,
         "failed": len(suite.failures),
         "failures": suite.failures,
         "responses": len(suite.recorder.responses),

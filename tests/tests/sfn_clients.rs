@@ -134,13 +134,41 @@ fn shape_checker_reports_every_broken_rule_of_hand_made_responses() {
 #[ignore = "needs .tools/venv (boto3) and mdlc serve: run with --run-ignored all (make test)"]
 fn boto3_drives_every_operation_with_responses_in_botocore_shapes() {
     let python = venv_python();
-    let server = serve(&["--function", CALLBACK_FUNCTION]);
+    // the HTTP Task check's connection: an API key the suite's loopback server echoes
+    let connections = tempfile::tempdir().expect("temp dir");
+    let file = connections.path().join("connections.json");
+    let arn = "arn:aws:events:us-east-1:000000000000:connection/SfnClients/1";
+    let key = "sfn-clients-key";
+    std::fs::write(
+        &file,
+        serde_json::json!({arn: {"AuthorizationType": "API_KEY", "AuthParameters": {
+            "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": key}}}})
+        .to_string(),
+    )
+    .expect("the connections file");
+    let file = file.display().to_string();
+    let server = serve(&["--function", CALLBACK_FUNCTION, "--connections", &file]);
     let out = run_suite(
         &python,
-        &["operations.py", &server.endpoint, "--callback", "lambda"],
+        &[
+            "operations.py",
+            &server.endpoint,
+            "--callback",
+            "lambda",
+            "--http-connection",
+            arn,
+            "--http-api-key",
+            key,
+        ],
         "operations.py",
     );
     let s = summary(&out);
+    assert!(
+        s["passed_checks"]
+            .as_array()
+            .is_some_and(|c| c.contains(&Value::from("http_task_trace"))),
+        "the HTTP Task check did not pass: {s}"
+    );
     assert_eq!(count(&s, "failed"), 0, "{s}");
     assert!(count(&s, "passed") > 0, "{s}");
     assert_eq!(s["shape_violations"], Value::Array(vec![]), "{s}");
