@@ -336,9 +336,15 @@ impl Run<'_> {
         }
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            if let Some(Value::Object(entry)) = ctx.pointer_mut("/Map/Item") {
-                entry.insert("Index".into(), Value::from(i));
-                entry.insert("Value".into(), item.clone());
+            // Set in place: no `pointer_mut` (a String per segment) and no new keys per item.
+            if let Some(Value::Object(entry)) = ctx.get_mut("Map").and_then(|m| m.get_mut("Item")) {
+                for (k, v) in entry.iter_mut() {
+                    match k.as_str() {
+                        "Index" => *v = Value::from(i),
+                        "Value" => *v = item.clone(),
+                        _ => {}
+                    }
+                }
             }
             inputs.push(self.select_item(sr, t, &ctx, effective, raw, scope)?);
         }
