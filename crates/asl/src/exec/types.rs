@@ -54,7 +54,15 @@ impl<'p> Scope<'p> {
     }
 
     /// Sets the variables of a state's `Assign` in this frame.
+    #[inline]
     pub(crate) fn assign(&mut self, assigns: Vec<(String, Value)>) {
+        // most states assign nothing: no call, no frame to touch
+        if !assigns.is_empty() {
+            self.assign_all(assigns);
+        }
+    }
+
+    fn assign_all(&mut self, assigns: Vec<(String, Value)>) {
         for (k, v) in &assigns {
             self.vars.insert(k.clone(), v.clone());
         }
@@ -62,6 +70,7 @@ impl<'p> Scope<'p> {
     }
 
     /// What the state just run assigned, as its exited event names it (`None`: nothing).
+    #[inline]
     pub(crate) fn take_assigned(&mut self) -> Option<Value> {
         if self.assigned.is_empty() {
             return None;
