@@ -28,6 +28,13 @@ use serde_json::{Map, Value};
 /// The variable naming the connections file when no `--connections` is given.
 pub const CONNECTIONS_ENV: &str = "MDLC_CONNECTIONS";
 
+/// The most items of a `HeaderParameters`, `QueryStringParameters` or `BodyParameters` list
+/// (EventBridge API reference, `ConnectionHttpParameters`).
+const MAX_PARAMETERS: usize = 100;
+/// The longest header name or value a connection may give (API reference,
+/// `ConnectionHeaderParameter` and `ApiKeyName`/`ApiKeyValue`).
+const MAX_HEADER_TEXT: usize = 512;
+
 /// A connections file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionsError {
@@ -239,10 +246,13 @@ impl Reader<'_> {
             "API_KEY" => {
                 let (v, p) = part("ApiKeyAuthParameters")?;
                 let a = self.members(v, &p, &["ApiKeyName", "ApiKeyValue"])?;
-                Authorization::ApiKey {
-                    name: self.string(a, "ApiKeyName", &p)?,
-                    value: self.string(a, "ApiKeyValue", &p)?,
-                }
+                let (name, value) = (
+                    self.string(a, "ApiKeyName", &p)?,
+                    self.string(a, "ApiKeyValue", &p)?,
+                );
+                self.header_name(&name, &format!("{p}/ApiKeyName"))?;
+                self.header_value(&value, &format!("{p}/ApiKeyValue"))?;
+                Authorization::ApiKey { name, value }
             }
             "BASIC" => {
                 let (v, p) = part("BasicAuthParameters")?;
@@ -325,6 +335,15 @@ impl Reader<'_> {
             let items = items
                 .as_array()
                 .ok_or_else(|| self.invalid(&p, "must be an array of {\"Key\", \"Value\"}"))?;
+            if items.len() > MAX_PARAMETERS {
+                return Err(self.invalid(
+                    &p,
+                    format!(
+                        "has {} items, more than the {MAX_PARAMETERS} CreateConnection allows",
+                        items.len()
+                    ),
+                ));
+            }
             items
                 .iter()
                 .enumerate()
@@ -340,11 +359,39 @@ impl Reader<'_> {
                 })
                 .collect()
         };
+        let headers = list("HeaderParameters")?;
+        for (i, (k, v)) in headers.iter().enumerate() {
+            let ip = format!("{ptr}/HeaderParameters/{i}");
+            self.header_name(k, &format!("{ip}/Key"))?;
+            self.header_value(v, &format!("{ip}/Value"))?;
+        }
         Ok(HttpParameters {
-            headers: list("HeaderParameters")?,
+            headers,
             query: list("QueryStringParameters")?,
             body: list("BodyParameters")?,
         })
+    }
+
+    /// A header's name as CreateConnection takes it (at most 512 characters) that HTTP can send.
+    /// The wording is this module's: EventBridge's messages for these were not found.
+    fn header_name(&self, name: &str, ptr: &str) -> Result<(), ConnectionsError> {
+        if name.len() > MAX_HEADER_TEXT {
+            return Err(self.invalid(ptr, format!("is longer than {MAX_HEADER_TEXT} characters")));
+        }
+        reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map(|_| ())
+            .map_err(|_| self.invalid(ptr, format!("'{name}' is not an HTTP header name")))
+    }
+
+    /// A header's value as CreateConnection takes it (at most 512 characters) that HTTP can send
+    /// (no control character but a tab).
+    fn header_value(&self, value: &str, ptr: &str) -> Result<(), ConnectionsError> {
+        if value.len() > MAX_HEADER_TEXT {
+            return Err(self.invalid(ptr, format!("is longer than {MAX_HEADER_TEXT} characters")));
+        }
+        reqwest::header::HeaderValue::from_str(value)
+            .map(|_| ())
+            .map_err(|_| self.invalid(ptr, "is not a valid HTTP header value"))
     }
 }
 
@@ -440,6 +487,41 @@ mod tests {
                 "InvocationHttpParameters": {"HeaderParameters": [{"Key": "k", "Valu": "v"}]}}}}),
                 "/arn:aws:events:us-east-1:000000000000:connection~1Api~11/AuthParameters/InvocationHttpParameters/HeaderParameters/0/Valu",
                 "unknown member",
+            ),
+            (
+                serde_json::json!({ARN: {"AuthorizationType": "API_KEY", "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x:key", "ApiKeyValue": "v"}}}}),
+                "/arn:aws:events:us-east-1:000000000000:connection~1Api~11/AuthParameters/ApiKeyAuthParameters/ApiKeyName",
+                "'x:key' is not an HTTP header name",
+            ),
+            (
+                serde_json::json!({ARN: {"AuthorizationType": "API_KEY", "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-key", "ApiKeyValue": "a\nb"}}}}),
+                "/arn:aws:events:us-east-1:000000000000:connection~1Api~11/AuthParameters/ApiKeyAuthParameters/ApiKeyValue",
+                "is not a valid HTTP header value",
+            ),
+            (
+                serde_json::json!({ARN: {"AuthorizationType": "BASIC", "AuthParameters": {"BasicAuthParameters": {"Username": "u", "Password": "p"},
+                "InvocationHttpParameters": {"HeaderParameters": [{"Key": "ok", "Value": "v"}, {"Key": "my header", "Value": "v"}]}}}}),
+                "/arn:aws:events:us-east-1:000000000000:connection~1Api~11/AuthParameters/InvocationHttpParameters/HeaderParameters/1/Key",
+                "'my header' is not an HTTP header name",
+            ),
+            (
+                serde_json::json!({ARN: {"AuthorizationType": "BASIC", "AuthParameters": {"BasicAuthParameters": {"Username": "u", "Password": "p"},
+                "InvocationHttpParameters": {"HeaderParameters": [{"Key": "k", "Value": "x".repeat(513)}]}}}}),
+                "/arn:aws:events:us-east-1:000000000000:connection~1Api~11/AuthParameters/InvocationHttpParameters/HeaderParameters/0/Value",
+                "is longer than 512 characters",
+            ),
+            (
+                serde_json::json!({ARN: {"AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": {"OAuthParameters": {
+                    "ClientParameters": {"ClientID": "i", "ClientSecret": "s"}, "AuthorizationEndpoint": "https://auth.example.com/token",
+                    "HttpMethod": "POST", "OAuthHttpParameters": {"HeaderParameters": [{"Key": "k", "Value": "a\rb"}]}}}}}),
+                "/arn:aws:events:us-east-1:000000000000:connection~1Api~11/AuthParameters/OAuthParameters/OAuthHttpParameters/HeaderParameters/0/Value",
+                "is not a valid HTTP header value",
+            ),
+            (
+                serde_json::json!({ARN: {"AuthorizationType": "BASIC", "AuthParameters": {"BasicAuthParameters": {"Username": "u", "Password": "p"},
+                "InvocationHttpParameters": {"QueryStringParameters": (0..101).map(|i| serde_json::json!({"Key": format!("k{i}"), "Value": "v"})).collect::<Vec<_>>()}}}}),
+                "/arn:aws:events:us-east-1:000000000000:connection~1Api~11/AuthParameters/InvocationHttpParameters/QueryStringParameters",
+                "has 101 items, more than the 100 CreateConnection allows",
             ),
         ];
         for (doc, pointer, message) in cases {
