@@ -19,10 +19,15 @@ use serde_json::{Value, json};
 const API_KEY: &str = "arn:aws:events:us-east-1:000000000000:connection/ApiKey/1";
 const BASIC: &str = "arn:aws:events:us-east-1:000000000000:connection/Basic/2";
 const OAUTH: &str = "arn:aws:events:us-east-1:000000000000:connection/OAuth/3";
+/// An OAuth connection whose token endpoint answers more than an HTTP Task reads.
+const OAUTH_HUGE: &str = "arn:aws:events:us-east-1:000000000000:connection/OAuthHuge/4";
+/// More than the 8 MiB of a response the HTTP Task reads.
+const HUGE: usize = (8 << 20) + 1;
 
 /// A server on a free loopback port: `/missing` is a 404, `/moved` a 302 to `/items`, `/token`
 /// an OAuth token endpoint
-/// (client `cid`/`csecret`, `grant_type=client_credentials`), `/image` a PNG; any other path
+/// (client `cid`/`csecret`, `grant_type=client_credentials`), `/image` a PNG, `/huge` and
+/// `/huge-token` [`HUGE`] bytes of text; any other path
 /// echoes the request as JSON (method, path, query, headers, body). Counts the requests.
 async fn server(hits: Arc<AtomicUsize>) -> String {
     async fn answer(
@@ -38,6 +43,9 @@ async fn server(hits: Arc<AtomicUsize>) -> String {
             "/missing" => (StatusCode::NOT_FOUND, "no such item").into_response(),
             "/moved" => (StatusCode::FOUND, [("location", "/items")], "").into_response(),
             "/image" => ([("content-type", "image/png")], vec![0x89u8, 0x50]).into_response(),
+            "/huge" | "/huge-token" => {
+                ([("content-type", "text/plain")], "x".repeat(HUGE)).into_response()
+            }
             "/token" => {
                 let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
                 // base64("cid:csecret")
@@ -87,6 +95,9 @@ fn connections(base: &str) -> Connections {
             "OAuthParameters": {"ClientParameters": {"ClientID": "cid", "ClientSecret": "csecret"},
                 "AuthorizationEndpoint": format!("{base}/token"), "HttpMethod": "POST",
                 "OAuthHttpParameters": {"BodyParameters": [{"Key": "grant_type", "Value": "client_credentials"}]}}}},
+        OAUTH_HUGE: {"AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": {
+            "OAuthParameters": {"ClientParameters": {"ClientID": "cid", "ClientSecret": "csecret"},
+                "AuthorizationEndpoint": format!("{base}/huge-token"), "HttpMethod": "POST"}}},
     });
     Connections::parse(&doc.to_string(), "connections.json").unwrap()
 }
@@ -388,6 +399,41 @@ async fn failures_have_step_functions_names_and_send_nothing_when_the_request_is
         w.hits.load(Ordering::SeqCst),
         before + 1,
         "one request, not followed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_8_mib_is_not_read_whole_for_the_task_nor_for_an_oauth_token() {
+    let w = world().await;
+    let task = |endpoint: String, connection: &str| {
+        json!({"Call": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": {"ApiEndpoint": endpoint, "Method": "GET",
+                "Authentication": {"ConnectionArn": connection}}, "End": true}})
+    };
+    let e = w
+        .run(task(format!("{}/huge", w.base), API_KEY), json!({}))
+        .await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error.as_deref(), Some("States.DataLimitExceeded"));
+    let cause = e.cause.unwrap_or_default();
+    assert!(
+        cause.contains("/huge?tenant=t1 is over 8388608 bytes"),
+        "{}",
+        &cause[..cause.len().min(300)]
+    );
+    let e = w
+        .run(task(format!("{}/x", w.base), OAUTH_HUGE), json!({}))
+        .await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(
+        e.error.as_deref(),
+        Some("Events.ConnectionResource.InvalidConnectionState")
+    );
+    let cause = e.cause.unwrap_or_default();
+    assert!(
+        cause.contains("/huge-token: the answer is over 8388608 bytes"),
+        "{}",
+        &cause[..cause.len().min(300)]
     );
 }
 

@@ -722,9 +722,13 @@ impl HttpTasks {
                         .header("Content-Type", "application/x-www-form-urlencoded")
                         .body(encode::join(&form));
                 }
-                let response = request.send().await.map_err(|e| failed(error_chain(&e)))?;
+                let mut response = request.send().await.map_err(|e| failed(error_chain(&e)))?;
                 let status = response.status();
-                let text = response.text().await.map_err(|e| failed(error_chain(&e)))?;
+                let text = read_body(&mut response)
+                    .await
+                    .map_err(|e| failed(error_chain(&e)))?
+                    .ok_or_else(|| failed(format!("the answer is over {MAX_BODY_BYTES} bytes")))?;
+                let text = String::from_utf8_lossy(&text);
                 if !status.is_success() {
                     return Err(failed(format!("HTTP {}: {text}", status.as_u16())));
                 }
@@ -740,6 +744,19 @@ impl HttpTasks {
             }
         })
     }
+}
+
+/// A response's body, read a chunk at a time; `None` once it is over [`MAX_BODY_BYTES`] (the
+/// rest is not read).
+async fn read_body(response: &mut reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Sends the request and reads the whole answer.
@@ -790,19 +807,15 @@ async fn send(
             request.url
         )));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| socket(&e))? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_BODY_BYTES {
-            return Err(TaskFailure::new(
-                "States.DataLimitExceeded",
-                format!(
-                    "The HTTP Task's response from {} is over {MAX_BODY_BYTES} bytes",
-                    request.url
-                ),
-            ));
-        }
-    }
+    let Some(body) = read_body(&mut response).await.map_err(|e| socket(&e))? else {
+        return Err(TaskFailure::new(
+            "States.DataLimitExceeded",
+            format!(
+                "The HTTP Task's response from {} is over {MAX_BODY_BYTES} bytes",
+                request.url
+            ),
+        ));
+    };
     let body = String::from_utf8(body).map_err(|_| {
         runtime(format!(
             "The HTTP Task's response from {} cannot be read as a valid string",
