@@ -3,8 +3,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -318,6 +318,10 @@ pub trait Clock: Send + Sync {
 pub struct VirtualClock {
     start: DateTime<Utc>,
     offset_nanos: AtomicI64,
+    /// The offset last read and `start` plus it: `now` is read at every state transition, and
+    /// adding a duration to a date costs more than this lock (before any sleep, `now` is
+    /// `start` without either).
+    last: Mutex<(i64, DateTime<Utc>)>,
 }
 
 impl VirtualClock {
@@ -329,6 +333,7 @@ impl VirtualClock {
         VirtualClock {
             start,
             offset_nanos: AtomicI64::new(0),
+            last: Mutex::new((0, start)),
         }
     }
 }
@@ -341,7 +346,19 @@ impl Default for VirtualClock {
 
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
-        self.start + chrono::Duration::nanoseconds(self.offset_nanos.load(Ordering::Relaxed))
+        let offset = self.offset_nanos.load(Ordering::Relaxed);
+        if offset == 0 {
+            // nothing has slept yet
+            return self.start;
+        }
+        let at = |offset| self.start + chrono::Duration::nanoseconds(offset);
+        let Ok(mut last) = self.last.lock() else {
+            return at(offset);
+        };
+        if last.0 != offset {
+            *last = (offset, at(offset));
+        }
+        last.1
     }
 
     fn sleep(&self, d: Duration) -> BoxFuture<'_, ()> {
@@ -497,6 +514,24 @@ mod tests {
         let t0 = clock.now();
         futures::executor::block_on(clock.sleep(Duration::from_secs(90)));
         assert_eq!((clock.now() - t0).num_seconds(), 90);
+    }
+
+    #[test]
+    fn virtual_clock_read_between_sleeps_shows_every_sleep() {
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let clock = VirtualClock::starting_at(t0);
+        let mut seen = vec![clock.now()];
+        for ms in [1_500, 1, 86_400_000] {
+            futures::executor::block_on(clock.sleep(Duration::from_millis(ms)));
+            // read twice: the second read comes from the remembered time
+            seen.push(clock.now());
+            seen.push(clock.now());
+        }
+        let offsets: Vec<i64> = seen.iter().map(|t| (*t - t0).num_milliseconds()).collect();
+        assert_eq!(
+            offsets,
+            [0, 1_500, 1_500, 1_501, 1_501, 86_401_501, 86_401_501]
+        );
     }
 
     #[test]
