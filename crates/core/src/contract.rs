@@ -619,33 +619,57 @@ pub async fn operations_change_status_and_record_history<R>(registry: Arc<R>)
 where
     R: RegistryRead + RegistryWrite + 'static,
 {
+    let registry = registry.as_ref();
     let model = unique_model_name("ops");
-    register_n(registry.as_ref(), &model, 2).await;
+    register_n(registry, &model, 2).await;
+    let approved = approve_changes_only_the_status(registry, &model).await;
+    let rejected = reject_and_retire_are_recorded(registry, &model, approved).await;
+    impossible_transitions_are_refused(registry, &model).await;
+    missing_versions_and_empty_reasons_are_refused(registry, &model).await;
+    assert_eq!(
+        revision_of(registry, &model).await,
+        3,
+        "failed operations must not move the revision"
+    );
+    assert_eq!(history_of(registry, &model, 2).await, rejected);
+    assert_eq!(
+        status_of(registry, &model, 2).await,
+        VersionStatus::Rejected,
+        "failed operations must not change a status"
+    );
+}
+
+/// Approves version 1 of a new `model`: the change returned names the caller, and only the
+/// status changed. Returns the change.
+async fn approve_changes_only_the_status<R>(registry: &R, model: &str) -> VersionChange
+where
+    R: RegistryRead + RegistryWrite + ?Sized,
+{
     let who = registry
         .caller()
         .await
         .unwrap_or_else(|e| panic!("caller failed: {e}"));
     assert!(!who.is_empty(), "the caller's identity must not be empty");
-    assert_eq!(revision_of(registry.as_ref(), &model).await, 0);
-    assert!(history_of(registry.as_ref(), &model, 1).await.is_empty());
+    assert_eq!(revision_of(registry, model).await, 0);
+    assert!(history_of(registry, model, 1).await.is_empty());
     let before = registry
-        .get_version(&model, 1)
+        .get_version(model, 1)
         .await
         .unwrap_or_else(|e| panic!("get_version failed: {e}"))
         .unwrap_or_else(|| panic!("version 1 missing"));
 
     let approved = registry
-        .operate(operation(&model, 1, Action::Approve, "metrics reviewed"))
+        .operate(operation(model, 1, Action::Approve, "metrics reviewed"))
         .await
         .unwrap_or_else(|e| panic!("approve failed: {e}"));
     let expected = VersionChange {
-        model_name: model.clone(),
+        model_name: model.to_string(),
         version: 1,
         revision: 1,
         action: Action::Approve,
         from: VersionStatus::Registered,
         to: VersionStatus::Approved,
-        actor: who.clone(),
+        actor: who,
         at: "2024-06-03T09:30:00.000Z".to_string(),
         reason: "metrics reviewed".to_string(),
         rolled_back_to: None,
@@ -655,13 +679,10 @@ where
         vec![expected.clone()],
         "approve returns its change"
     );
-    assert_eq!(
-        status_of(registry.as_ref(), &model, 1).await,
-        VersionStatus::Approved
-    );
-    assert_eq!(revision_of(registry.as_ref(), &model).await, 1);
+    assert_eq!(status_of(registry, model, 1).await, VersionStatus::Approved);
+    assert_eq!(revision_of(registry, model).await, 1);
     let after = registry
-        .get_version(&model, 1)
+        .get_version(model, 1)
         .await
         .unwrap_or_else(|e| panic!("get_version failed: {e}"))
         .unwrap_or_else(|| panic!("version 1 missing"));
@@ -669,17 +690,29 @@ where
         after.record, before.record,
         "an operation changes only the status"
     );
+    expected
+}
 
+/// Rejects version 2 and retires version 1 (after `approved`): each version's history lists
+/// its own changes, oldest first. Returns version 2's history.
+async fn reject_and_retire_are_recorded<R>(
+    registry: &R,
+    model: &str,
+    approved: VersionChange,
+) -> Vec<VersionChange>
+where
+    R: RegistryRead + RegistryWrite + ?Sized,
+{
     registry
-        .operate(operation(&model, 2, Action::Reject, "worse than v1"))
+        .operate(operation(model, 2, Action::Reject, "worse than v1"))
         .await
         .unwrap_or_else(|e| panic!("reject failed: {e}"));
     registry
-        .operate(operation(&model, 1, Action::Retire, "superseded"))
+        .operate(operation(model, 1, Action::Retire, "superseded"))
         .await
         .unwrap_or_else(|e| panic!("retire failed: {e}"));
-    let history = history_of(registry.as_ref(), &model, 1).await;
-    let mut retired = expected.clone();
+    let history = history_of(registry, model, 1).await;
+    let mut retired = approved.clone();
     retired.revision = 3;
     retired.action = Action::Retire;
     retired.from = VersionStatus::Approved;
@@ -687,10 +720,10 @@ where
     retired.reason = "superseded".to_string();
     assert_eq!(
         history,
-        vec![expected, retired],
+        vec![approved, retired],
         "the history lists every change of the version, oldest first, and only its own"
     );
-    let h2 = history_of(registry.as_ref(), &model, 2).await;
+    let h2 = history_of(registry, model, 2).await;
     assert_eq!(
         h2.iter()
             .map(|c| (c.action, c.from, c.to, c.revision))
@@ -702,10 +735,17 @@ where
             2
         )]
     );
+    h2
+}
 
-    // Impossible: approve a Retired version.
+/// Approving a Retired version and rejecting a Rejected one are InvalidTransition, naming
+/// what the current status allows.
+async fn impossible_transitions_are_refused<R>(registry: &R, model: &str)
+where
+    R: RegistryWrite + ?Sized,
+{
     match registry
-        .operate(operation(&model, 1, Action::Approve, "again"))
+        .operate(operation(model, 1, Action::Approve, "again"))
         .await
     {
         Err(OperationError::InvalidTransition {
@@ -720,7 +760,7 @@ where
         other => panic!("approving a Retired version must be InvalidTransition, got {other:?}"),
     }
     match registry
-        .operate(operation(&model, 2, Action::Reject, "again"))
+        .operate(operation(model, 2, Action::Reject, "again"))
         .await
     {
         Err(OperationError::InvalidTransition {
@@ -730,9 +770,17 @@ where
         }) => assert_eq!(allowed, vec![Action::Approve, Action::Retire]),
         other => panic!("rejecting a Rejected version must be InvalidTransition, got {other:?}"),
     }
+}
+
+/// An operation on a missing version or an unknown model is VersionNotFound; an empty reason
+/// is InvalidRequest on `reason`.
+async fn missing_versions_and_empty_reasons_are_refused<R>(registry: &R, model: &str)
+where
+    R: RegistryWrite + ?Sized,
+{
     for (op, what) in [
         (
-            operation(&model, 9, Action::Approve, "x"),
+            operation(model, 9, Action::Approve, "x"),
             "a missing version",
         ),
         (
@@ -746,7 +794,7 @@ where
         }
     }
     match registry
-        .operate(operation(&model, 2, Action::Approve, "   "))
+        .operate(operation(model, 2, Action::Approve, "   "))
         .await
     {
         Err(OperationError::InvalidRequest {
@@ -754,17 +802,6 @@ where
         }) => {}
         other => panic!("an empty reason must be InvalidRequest on reason, got {other:?}"),
     }
-    assert_eq!(
-        revision_of(registry.as_ref(), &model).await,
-        3,
-        "failed operations must not move the revision"
-    );
-    assert_eq!(history_of(registry.as_ref(), &model, 2).await, h2);
-    assert_eq!(
-        status_of(registry.as_ref(), &model, 2).await,
-        VersionStatus::Rejected,
-        "failed operations must not change a status"
-    );
 }
 
 /// A rollback makes the target the latest servable version: later Registered, PendingApproval
