@@ -173,7 +173,7 @@ impl JsonPath {
             let mut cur = doc;
             for (n, seg) in self.segs.iter().enumerate() {
                 match seg {
-                    Seg::Name(k) => cur = cur.get(&**k).ok_or(PathError::NotFound)?,
+                    Seg::Name(k) => cur = member(cur, k).ok_or(PathError::NotFound)?,
                     Seg::Index(i) => cur = index(cur, *i).ok_or(PathError::NotFound)?,
                     Seg::Function(f) => {
                         let v = apply_fn(*f, cur).ok_or(PathError::NotFound)?;
@@ -257,6 +257,30 @@ impl JsonPath {
     }
 }
 
+/// Objects with at most this many members are searched in order ([`member`]).
+const SCAN_MEMBERS: usize = 16;
+
+/// The member `k` of `v` (`None` when `v` is not an object or has no such member), as
+/// `Value::get` finds it. A small object is searched in order: comparing a few keys costs less
+/// than hashing the one looked for (serde_json's map hashes every key it looks up with SipHash,
+/// several times the cost of a path step on a state's usual input).
+#[inline(always)]
+fn member<'v>(v: &'v Value, k: &str) -> Option<&'v Value> {
+    match v {
+        Value::Object(m) if m.len() <= SCAN_MEMBERS => {
+            m.iter().find_map(|(key, x)| (key == k).then_some(x))
+        }
+        Value::Object(m) => hashed_member(m, k),
+        _ => None,
+    }
+}
+
+/// The member `k` of a large object, by its hash (kept out of line: [`member`] is inlined).
+#[inline(never)]
+fn hashed_member<'v>(m: &'v serde_json::Map<String, Value>, k: &str) -> Option<&'v Value> {
+    m.get(k)
+}
+
 fn index(v: &Value, i: i64) -> Option<&Value> {
     let a = v.as_array()?;
     let len = a.len() as i64;
@@ -319,7 +343,7 @@ fn collect<'a>(v: &'a Value, segs: &[Seg], root: &'a Value, out: &mut Vec<&'a Va
     };
     match seg {
         Seg::Name(k) => {
-            if let Some(c) = v.get(&**k) {
+            if let Some(c) = member(v, k) {
                 collect(c, rest, root, out);
             }
         }
@@ -330,7 +354,7 @@ fn collect<'a>(v: &'a Value, segs: &[Seg], root: &'a Value, out: &mut Vec<&'a Va
         }
         Seg::Names(ks) => {
             for k in ks {
-                if let Some(c) = v.get(&**k) {
+                if let Some(c) = member(v, k) {
                     collect(c, rest, root, out);
                 }
             }
@@ -357,7 +381,7 @@ fn collect<'a>(v: &'a Value, segs: &[Seg], root: &'a Value, out: &mut Vec<&'a Va
             }
         }
         Seg::DeepName(k) => deep(v, &mut |node| {
-            if let Some(c) = node.get(&**k) {
+            if let Some(c) = member(node, k) {
                 collect(c, rest, root, out);
             }
         }),
@@ -430,7 +454,7 @@ fn operand_value(op: &Operand, cur: &Value, root: &Value) -> Option<Value> {
                 let mut v = base;
                 for s in segs {
                     match s {
-                        Seg::Name(k) => v = v.get(&**k)?,
+                        Seg::Name(k) => v = member(v, k)?,
                         Seg::Index(i) => v = index(v, *i)?,
                         Seg::Function(f) => return apply_fn(*f, v),
                         _ => return None,
@@ -903,6 +927,27 @@ mod tests {
         JsonPath::parse(path)
             .map_err(|_| PathError::NotFound)?
             .read(doc, &Env(json!({"x": {"y": 5}})))
+    }
+
+    #[test]
+    fn members_of_small_and_large_objects_are_found_by_name() {
+        // up to SCAN_MEMBERS members an object is searched in order, above by hash
+        for n in [1, 2, SCAN_MEMBERS, SCAN_MEMBERS + 1, 40] {
+            let o: Map<String, Value> = (0..n).map(|i| (format!("k{i}"), json!(i))).collect();
+            let doc = json!({"o": o.clone(), "l": [o]});
+            for i in [0, n / 2, n - 1] {
+                assert_eq!(read(&format!("$.o.k{i}"), &doc), Ok(json!(i)), "{n}");
+                assert_eq!(read(&format!("$..k{i}"), &doc), Ok(json!([i, i])), "{n}");
+                assert_eq!(
+                    read(&format!("$.l[?(@.k{i} == {i})].k{i}"), &doc),
+                    Ok(json!([i])),
+                    "{n}"
+                );
+            }
+            assert_eq!(read(&format!("$.o.k{n}"), &doc), Err(PathError::NotFound));
+            assert_eq!(read("$.o.k", &doc), Err(PathError::NotFound));
+            assert_eq!(read("$.o.k0.x", &doc), Err(PathError::NotFound));
+        }
     }
 
     #[test]
