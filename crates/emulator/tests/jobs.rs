@@ -831,3 +831,98 @@ async fn given_malformed_tuning_requests_when_created_then_every_problem_names_i
         assert_eq!(refusal(&env, req.clone()).await, message, "{req:#}");
     }
 }
+
+/// StopHyperParameterTuningJob: the running training jobs are stopped, no further one is
+/// launched, and the tuning job ends Stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_running_tuning_job_when_stopped_then_its_training_jobs_stop_and_no_more_start() {
+    let env = setup();
+    env.put_train_data().await;
+    let req = tuning_request(
+        "stop-tune",
+        "Random",
+        4,
+        2,
+        json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}),
+        json!({"mode": "sleep"}),
+    );
+    env.ok("createHyperParameterTuningJob", false, req).await;
+    // Both parallel training jobs are running (a generous deadline, not a timing assertion).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let d = env.emu.describe(JobKind::Tuning, "stop-tune").unwrap();
+        if d["TrainingJobStatusCounters"]["InProgress"] == json!(2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two training jobs never ran: {d:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    env.ok(
+        "stopHyperParameterTuningJob",
+        false,
+        json!({"HyperParameterTuningJobName": "stop-tune"}),
+    )
+    .await;
+    let d = env.emu.wait(JobKind::Tuning, "stop-tune").await.unwrap();
+    assert_eq!(d["HyperParameterTuningJobStatus"], "Stopped", "{d:#}");
+    assert_eq!(
+        d["TrainingJobStatusCounters"],
+        json!({"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 2})
+    );
+    assert!(d.get("BestTrainingJob").is_none(), "{d:#}");
+    let jobs = env.tuned_jobs("stop-tune").await;
+    assert_eq!(
+        jobs.len(),
+        2,
+        "no training job starts after the stop: {jobs:#?}"
+    );
+    for j in &jobs {
+        assert_eq!(j["TrainingJobStatus"], "Stopped", "{j:#}");
+    }
+}
+
+/// TuningJobCompletionCriteria.TargetObjectiveMetricValue: once a training job reaches the
+/// target, no further one is launched and the tuning job completes with it as the best.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_target_objective_value_when_a_job_reaches_it_then_tuning_launches_no_more() {
+    let env = setup();
+    env.put_train_data().await;
+    let mut req = tuning_request(
+        "target-tune",
+        "Random",
+        5,
+        1,
+        json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}),
+        json!({"epochs": "2"}),
+    );
+    // Every job's final loss, (x - 0.3)² + 1/2, is at most 0.99: the first one reaches it.
+    req["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] =
+        json!({"TargetObjectiveMetricValue": 1.0});
+    let d = env.ok("createHyperParameterTuningJob", true, req).await;
+    assert_eq!(d["HyperParameterTuningJobStatus"], "Completed", "{d:#}");
+    assert_eq!(
+        d["TuningJobCompletionDetails"],
+        json!({"NumberOfTrainingJobsObjectiveNotImproving": 0})
+    );
+    let jobs = env.tuned_jobs("target-tune").await;
+    assert_eq!(jobs.len(), 1, "{jobs:#?}");
+    assert_eq!(
+        d["BestTrainingJob"]["TrainingJobName"],
+        jobs[0]["TrainingJobName"]
+    );
+    // Without the target, all five run and no completion details are reported.
+    let req = tuning_request(
+        "no-target-tune",
+        "Random",
+        5,
+        1,
+        json!({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}),
+        json!({"epochs": "2"}),
+    );
+    let d = env.ok("createHyperParameterTuningJob", true, req).await;
+    assert!(d.get("TuningJobCompletionDetails").is_none(), "{d:#}");
+    assert_eq!(env.tuned_jobs("no-target-tune").await.len(), 5);
+}

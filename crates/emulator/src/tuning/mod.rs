@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinSet;
 
 use crate::error::{ApiError, Problems};
@@ -708,164 +708,261 @@ impl Stopper {
 
 async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
     tracing::info!(target: "mdlc_emulator", job = %spec.name, strategy = ?spec.strategy, max_jobs = spec.max_jobs, max_parallel = spec.max_parallel, "tuning job started");
-    let mut strategy: Box<dyn Strategy> = match spec.strategy {
-        StrategyKind::Random | StrategyKind::SuccessiveHalving => {
-            Box::new(RandomSearch::new(spec.space.dims(), spec.seed))
-        }
-        StrategyKind::Bayesian => Box::new(BayesianSearch::new(
-            spec.space.clone(),
-            spec.seed,
-            spec.max_jobs,
-        )),
-        StrategyKind::Grid => Box::new(GridSearch::new(spec.grid.clone())),
-    };
-    let mut stopper = Stopper {
-        maximize: spec.maximize,
-        early_stopping: spec.early_stopping,
-        resource: spec.resource,
-        rung_levels: spec.resource.map(|(a, b)| rungs(a, b)).unwrap_or_default(),
-        rung_values: HashMap::new(),
-    };
     let (obs_tx, mut obs_rx) = mpsc::unbounded_channel::<Observation>();
     let mut set: JoinSet<usize> = JoinSet::new();
-    let mut trials: Vec<Trial> = Vec::new();
-    let mut exhausted = false;
-    let mut stopping = false;
-    let mut user_stopped = false;
-    let mut target_reached = false;
     let mut stop_rx = cell.stop_receiver();
     let deadline = tokio::time::Instant::now()
         + Duration::from_secs(spec.max_runtime.unwrap_or(100 * 365 * 86_400));
-    let sign = |v: f64| if spec.maximize { -v } else { v };
-    let tuned_names: Vec<String> = spec.space.params.iter().map(|p| p.name.clone()).collect();
+    let mut run = TuningRun::new(inner, cell, spec);
     loop {
-        while !stopping
-            && !exhausted
-            && trials.len() < spec.max_jobs
-            && set.len() < spec.max_parallel
-        {
-            let done: Vec<(Vec<f64>, f64)> = trials
-                .iter()
-                .filter(|t| t.finished)
-                .filter_map(|t| {
-                    let d = t.cell.as_ref()?.describe();
-                    Some((t.u.clone(), sign(objective_of(&d, &spec.metric)?)))
-                })
-                .collect();
-            let pending: Vec<Vec<f64>> = trials
-                .iter()
-                .filter(|t| !t.finished)
-                .map(|t| t.u.clone())
-                .collect();
-            let Some(u) = strategy.next(&done, &pending) else {
-                exhausted = true;
-                break;
-            };
-            let index = trials.len() + 1;
-            let name = format!("{}-{index:03}-{}", spec.name, name_hash(&spec.name, index));
-            let tuned = spec.space.values(&u);
-            let req = training_request(&spec, &name, hyperparameters(&spec, &tuned));
-            match training::prepare(&inner, &req, Some(&spec.arn)) {
-                Ok((tcell, tspec)) => {
-                    tracing::info!(target: "mdlc_emulator", tuning_job = %spec.name, job = %name, hyperparameters = ?tuned, "tuning launched a training job");
-                    let i = trials.len();
-                    trials.push(Trial {
-                        name,
-                        u,
-                        cell: Some(tcell.clone()),
-                        curve: Vec::new(),
-                        finished: false,
-                    });
-                    let fut = training::run(inner.clone(), tcell, tspec, Some(obs_tx.clone()));
-                    set.spawn(async move {
-                        fut.await;
-                        i
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(target: "mdlc_emulator", tuning_job = %spec.name, job = %name, "could not create a training job: {e}");
-                    trials.push(Trial {
-                        name,
-                        u,
-                        cell: None,
-                        curve: Vec::new(),
-                        finished: true,
-                    });
-                }
-            }
-            update_counters(&cell, &trials, &spec, &tuned_names);
-        }
+        run.launch_while_room(&mut set, &obs_tx);
         if set.is_empty() {
             break;
         }
         tokio::select! {
             joined = set.join_next() => {
-                if let Some(Ok(i)) = joined
-                    && let Some(t) = trials.get_mut(i)
-                {
-                    t.finished = true;
-                    if let (Some(target), Some(c)) = (spec.target, t.cell.as_ref())
-                        && let Some(v) = objective_of(&c.describe(), &spec.metric)
-                        && !worse(v, target, spec.maximize)
-                    {
-                        target_reached = true;
-                        stopping = true;
-                    }
+                if let Some(Ok(i)) = joined {
+                    run.training_job_ended(i);
                 }
-                update_counters(&cell, &trials, &spec, &tuned_names);
+                run.update_counters();
             }
             obs = obs_rx.recv() => {
-                if let Some(obs) = obs
-                    && obs.metric == spec.metric
-                    && let Some(idx) = trials.iter().position(|t| t.name == obs.job)
-                {
-                    if let Some(t) = trials.get_mut(idx) {
-                        t.curve.push(obs.value);
-                    }
-                    // A job already told to stop may log a few more epochs before SIGTERM lands;
-                    // those must not enter a rung or be judged again.
-                    let stop_pending = trials
-                        .get(idx)
-                        .and_then(|t| t.cell.as_ref())
-                        .is_some_and(|c| c.stop_requested().is_some());
-                    if !stop_pending
-                        && let Some(kind) = stopper.decide(&trials, idx, obs.index)
-                        && let Some(c) = trials.get(idx).and_then(|t| t.cell.as_ref())
-                    {
-                        tracing::info!(target: "mdlc_emulator", tuning_job = %spec.name, job = %obs.job, epoch = obs.index, reason = ?kind, "tuning stops a training job");
-                        c.request_stop(kind);
-                    }
+                if let Some(obs) = obs {
+                    run.observed(&obs);
                 }
             }
-            changed = stop_rx.changed(), if !user_stopped => {
+            changed = stop_rx.changed(), if !run.user_stopped => {
                 if changed.is_ok() && stop_rx.borrow().is_some() {
-                    user_stopped = true;
-                    stopping = true;
-                    for t in &trials {
-                        if let Some(c) = &t.cell && !t.finished {
-                            c.request_stop(StopKind::User);
-                        }
-                    }
+                    run.user_stopped = true;
+                    run.stop_unfinished();
                 }
             }
-            _ = tokio::time::sleep_until(deadline), if !stopping => {
-                stopping = true;
-                for t in &trials {
-                    if let Some(c) = &t.cell && !t.finished {
-                        c.request_stop(StopKind::User);
-                    }
-                }
+            _ = tokio::time::sleep_until(deadline), if !run.stopping => {
+                run.stop_unfinished();
             }
         }
     }
-    finish(
-        &cell,
-        &trials,
-        &spec,
-        &tuned_names,
-        user_stopped,
-        target_reached,
-    );
+    run.end();
+}
+
+/// What a strategy proposes the next point from.
+struct Points {
+    /// Each finished trial's point and objective, negated when maximizing (lower is better).
+    done: Vec<(Vec<f64>, f64)>,
+    /// The points of the trials still running.
+    pending: Vec<Vec<f64>>,
+}
+
+/// A tuning job as it runs: its training jobs (trials), the strategy that proposes the next
+/// one, the stopper that judges them, and why it ends.
+struct TuningRun {
+    inner: Arc<Inner>,
+    cell: Arc<JobCell>,
+    spec: TuningSpec,
+    strategy: Box<dyn Strategy>,
+    stopper: Stopper,
+    trials: Vec<Trial>,
+    tuned_names: Vec<String>,
+    /// The strategy has no further point to propose.
+    exhausted: bool,
+    /// No further training job is launched (stopped, out of time, or the target reached).
+    stopping: bool,
+    user_stopped: bool,
+    target_reached: bool,
+}
+
+impl TuningRun {
+    fn new(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) -> Self {
+        let strategy: Box<dyn Strategy> = match spec.strategy {
+            StrategyKind::Random | StrategyKind::SuccessiveHalving => {
+                Box::new(RandomSearch::new(spec.space.dims(), spec.seed))
+            }
+            StrategyKind::Bayesian => Box::new(BayesianSearch::new(
+                spec.space.clone(),
+                spec.seed,
+                spec.max_jobs,
+            )),
+            StrategyKind::Grid => Box::new(GridSearch::new(spec.grid.clone())),
+        };
+        let stopper = Stopper {
+            maximize: spec.maximize,
+            early_stopping: spec.early_stopping,
+            resource: spec.resource,
+            rung_levels: spec.resource.map(|(a, b)| rungs(a, b)).unwrap_or_default(),
+            rung_values: HashMap::new(),
+        };
+        let tuned_names = spec.space.params.iter().map(|p| p.name.clone()).collect();
+        TuningRun {
+            inner,
+            cell,
+            spec,
+            strategy,
+            stopper,
+            trials: Vec::new(),
+            tuned_names,
+            exhausted: false,
+            stopping: false,
+            user_stopped: false,
+            target_reached: false,
+        }
+    }
+
+    /// Launches training jobs while the job limits, the parallel limit and the strategy allow.
+    fn launch_while_room(
+        &mut self,
+        set: &mut JoinSet<usize>,
+        obs_tx: &UnboundedSender<Observation>,
+    ) {
+        while !self.stopping
+            && !self.exhausted
+            && self.trials.len() < self.spec.max_jobs
+            && set.len() < self.spec.max_parallel
+        {
+            let points = self.points();
+            let Some(u) = self.strategy.next(&points.done, &points.pending) else {
+                self.exhausted = true;
+                break;
+            };
+            self.launch(u, set, obs_tx);
+            self.update_counters();
+        }
+    }
+
+    /// The points of the finished trials with their objective (negated when maximizing, so
+    /// that lower is better), and the points still running.
+    fn points(&self) -> Points {
+        let sign = |v: f64| if self.spec.maximize { -v } else { v };
+        let done = self
+            .trials
+            .iter()
+            .filter(|t| t.finished)
+            .filter_map(|t| {
+                let d = t.cell.as_ref()?.describe();
+                Some((t.u.clone(), sign(objective_of(&d, &self.spec.metric)?)))
+            })
+            .collect();
+        let pending = self
+            .trials
+            .iter()
+            .filter(|t| !t.finished)
+            .map(|t| t.u.clone())
+            .collect();
+        Points { done, pending }
+    }
+
+    /// Starts the training job of point `u`; one that cannot be created is a finished trial
+    /// without a job.
+    fn launch(
+        &mut self,
+        u: Vec<f64>,
+        set: &mut JoinSet<usize>,
+        obs_tx: &UnboundedSender<Observation>,
+    ) {
+        let spec = &self.spec;
+        let index = self.trials.len() + 1;
+        let name = format!("{}-{index:03}-{}", spec.name, name_hash(&spec.name, index));
+        let tuned = spec.space.values(&u);
+        let req = training_request(spec, &name, hyperparameters(spec, &tuned));
+        match training::prepare(&self.inner, &req, Some(&spec.arn)) {
+            Ok((tcell, tspec)) => {
+                tracing::info!(target: "mdlc_emulator", tuning_job = %spec.name, job = %name, hyperparameters = ?tuned, "tuning launched a training job");
+                let i = self.trials.len();
+                self.trials.push(Trial {
+                    name,
+                    u,
+                    cell: Some(tcell.clone()),
+                    curve: Vec::new(),
+                    finished: false,
+                });
+                let fut = training::run(self.inner.clone(), tcell, tspec, Some(obs_tx.clone()));
+                set.spawn(async move {
+                    fut.await;
+                    i
+                });
+            }
+            Err(e) => {
+                tracing::warn!(target: "mdlc_emulator", tuning_job = %spec.name, job = %name, "could not create a training job: {e}");
+                self.trials.push(Trial {
+                    name,
+                    u,
+                    cell: None,
+                    curve: Vec::new(),
+                    finished: true,
+                });
+            }
+        }
+    }
+
+    /// Training job `i` ended; one that reached the target objective ends the launching.
+    fn training_job_ended(&mut self, i: usize) {
+        let Some(t) = self.trials.get_mut(i) else {
+            return;
+        };
+        t.finished = true;
+        if let (Some(target), Some(c)) = (self.spec.target, t.cell.as_ref())
+            && let Some(v) = objective_of(&c.describe(), &self.spec.metric)
+            && !worse(v, target, self.spec.maximize)
+        {
+            self.target_reached = true;
+            self.stopping = true;
+        }
+    }
+
+    /// A training job logged a value of the objective metric: it joins the job's curve, and
+    /// the stopper judges the job (once: a job already told to stop is not judged again).
+    fn observed(&mut self, obs: &Observation) {
+        if obs.metric != self.spec.metric {
+            return;
+        }
+        let Some(idx) = self.trials.iter().position(|t| t.name == obs.job) else {
+            return;
+        };
+        if let Some(t) = self.trials.get_mut(idx) {
+            t.curve.push(obs.value);
+        }
+        // A job already told to stop may log a few more epochs before SIGTERM lands;
+        // those must not enter a rung or be judged again.
+        let stop_pending = self
+            .trials
+            .get(idx)
+            .and_then(|t| t.cell.as_ref())
+            .is_some_and(|c| c.stop_requested().is_some());
+        if !stop_pending
+            && let Some(kind) = self.stopper.decide(&self.trials, idx, obs.index)
+            && let Some(c) = self.trials.get(idx).and_then(|t| t.cell.as_ref())
+        {
+            tracing::info!(target: "mdlc_emulator", tuning_job = %self.spec.name, job = %obs.job, epoch = obs.index, reason = ?kind, "tuning stops a training job");
+            c.request_stop(kind);
+        }
+    }
+
+    /// Launches nothing more and stops every training job still running.
+    fn stop_unfinished(&mut self) {
+        self.stopping = true;
+        for t in &self.trials {
+            if let Some(c) = &t.cell
+                && !t.finished
+            {
+                c.request_stop(StopKind::User);
+            }
+        }
+    }
+
+    fn update_counters(&self) {
+        update_counters(&self.cell, &self.trials, &self.spec, &self.tuned_names);
+    }
+
+    /// The tuning job's final state, from its trials.
+    fn end(self) {
+        finish(
+            &self.cell,
+            &self.trials,
+            &self.spec,
+            &self.tuned_names,
+            self.user_stopped,
+            self.target_reached,
+        );
+    }
 }
 
 fn summaries(trials: &[Trial], spec: &TuningSpec, tuned: &[String]) -> Vec<Value> {
