@@ -90,88 +90,95 @@ pub fn check_execution_input(input: &Value) -> Result<(), ExecutionInputError> {
 /// most [`MAX_VALUE_DEPTH`] levels. Walks the value without recursion and stops at the first
 /// byte over the limit, so the cost is bounded by `limit`, not by the value; values nested up
 /// to 16 levels are walked without allocating.
+#[inline]
 pub fn check_payload(v: &Value, limit: usize) -> Result<usize, PayloadError> {
-    let too_large = PayloadError::TooLarge { limit };
-    // A scalar (most intrinsic arguments and results) is measured without setting up the walk.
-    if !matches!(v, Value::Array(_) | Value::Object(_)) {
-        let size = scalar_len(v);
-        return if size > limit {
-            Err(too_large)
-        } else {
-            Ok(size)
-        };
-    }
-    let mut size = 0usize;
-    let mut add = |n: usize| -> Result<(), PayloadError> {
-        size = size.saturating_add(n);
-        if size > limit { Err(too_large) } else { Ok(()) }
-    };
-    // each frame: the remaining children of one array or object
-    enum Frame<'a> {
-        Array(std::slice::Iter<'a, Value>, bool),
-        Object(serde_json::map::Iter<'a>, bool),
-    }
-    // Inline for the usual shallow value: a check per state transition allocates nothing.
-    let mut stack: smallvec::SmallVec<[Frame<'_>; 16]> = smallvec::SmallVec::new();
-    let mut next: Option<&Value> = Some(v);
-    loop {
-        if let Some(v) = next.take() {
-            match v {
-                Value::Array(a) => {
-                    add(1)?;
-                    if stack.len() >= MAX_VALUE_DEPTH {
-                        return Err(PayloadError::TooDeep {
-                            limit: MAX_VALUE_DEPTH,
-                        });
-                    }
-                    stack.push(Frame::Array(a.iter(), true));
-                }
-                Value::Object(m) => {
-                    add(1)?;
-                    if stack.len() >= MAX_VALUE_DEPTH {
-                        return Err(PayloadError::TooDeep {
-                            limit: MAX_VALUE_DEPTH,
-                        });
-                    }
-                    stack.push(Frame::Object(m.iter(), true));
-                }
-                scalar => add(scalar_len(scalar))?,
+    match v {
+        Value::Array(_) | Value::Object(_) => check_container(v, limit),
+        // A scalar (most intrinsic arguments and results) is measured without the walk's
+        // set-up, and without a call.
+        scalar => {
+            let size = scalar_len(scalar);
+            if size > limit {
+                Err(PayloadError::TooLarge { limit })
+            } else {
+                Ok(size)
             }
-        }
-        let Some(top) = stack.last_mut() else {
-            return Ok(size);
-        };
-        match top {
-            Frame::Array(it, first) => match it.next() {
-                Some(x) => {
-                    if !std::mem::replace(first, false) {
-                        add(1)?;
-                    }
-                    next = Some(x);
-                }
-                None => {
-                    add(1)?;
-                    stack.pop();
-                }
-            },
-            Frame::Object(it, first) => match it.next() {
-                Some((k, x)) => {
-                    let comma = usize::from(!std::mem::replace(first, false));
-                    add(comma + json_string_len(k) + 1)?;
-                    next = Some(x);
-                }
-                None => {
-                    add(1)?;
-                    stack.pop();
-                }
-            },
         }
     }
 }
 
+/// [`check_payload`] of an array or object: the walk. The size is compared with the limit
+/// after every part (so that the first limit reached, size or depth, is the one reported).
+fn check_container(v: &Value, limit: usize) -> Result<usize, PayloadError> {
+    let too_large = PayloadError::TooLarge { limit };
+    let too_deep = PayloadError::TooDeep {
+        limit: MAX_VALUE_DEPTH,
+    };
+    // each frame: the remaining children of one array or object, and whether none was seen
+    enum Frame<'a> {
+        Array(std::slice::Iter<'a, Value>, bool),
+        Object(serde_json::map::Iter<'a>, bool),
+    }
+    #[inline]
+    fn frame(v: &Value) -> Frame<'_> {
+        match v {
+            Value::Object(m) => Frame::Object(m.iter(), true),
+            // an array, or a scalar as an empty array (not called with one)
+            Value::Array(a) => Frame::Array(a.iter(), true),
+            _ => Frame::Array([].iter(), true),
+        }
+    }
+    // Inline for the usual shallow value: a check per state transition allocates nothing.
+    let mut stack: smallvec::SmallVec<[Frame<'_>; 16]> = smallvec::SmallVec::new();
+    // the opening bracket
+    let mut size = 1usize;
+    stack.push(frame(v));
+    while let Some(top) = stack.last_mut() {
+        let child = match top {
+            Frame::Array(it, first) => match it.next() {
+                Some(x) => {
+                    size = size.saturating_add(usize::from(!std::mem::replace(first, false)));
+                    Some(x)
+                }
+                None => None,
+            },
+            Frame::Object(it, first) => match it.next() {
+                Some((k, x)) => {
+                    let comma = usize::from(!std::mem::replace(first, false));
+                    size = size.saturating_add(comma + json_string_len(k) + 1);
+                    Some(x)
+                }
+                None => None,
+            },
+        };
+        match child {
+            // the closing bracket
+            None => {
+                size = size.saturating_add(1);
+                stack.pop();
+            }
+            Some(c @ (Value::Array(_) | Value::Object(_))) => {
+                size = size.saturating_add(1);
+                if size > limit {
+                    return Err(too_large);
+                }
+                if stack.len() >= MAX_VALUE_DEPTH {
+                    return Err(too_deep);
+                }
+                stack.push(frame(c));
+            }
+            Some(scalar) => size = size.saturating_add(scalar_len(scalar)),
+        }
+        if size > limit {
+            return Err(too_large);
+        }
+    }
+    Ok(size)
+}
+
 /// The length of a JSON null, boolean, number or string as serde_json writes it (0 for an
 /// array or object, which the walk measures part by part).
-#[inline]
+#[inline(always)]
 fn scalar_len(v: &Value) -> usize {
     match v {
         Value::Null => 4,
@@ -190,12 +197,21 @@ fn scalar_len(v: &Value) -> usize {
 
 /// The length of a JSON number as serde_json writes it: integers by their digits, other numbers
 /// by counting their displayed text (without building it).
+#[inline(always)]
 fn number_len(n: &serde_json::Number) -> usize {
-    let digits = |u: u64| u.checked_ilog10().map_or(1, |d| d as usize + 1);
-    match (n.as_u64(), n.as_i64()) {
-        (Some(u), _) => digits(u),
-        (None, Some(i)) => 1 + digits(i.unsigned_abs()),
-        _ => display_len(n),
+    // the usual small counter or index without the logarithm
+    let digits = |u: u64| match u {
+        0..10 => 1,
+        10..100 => 2,
+        100..1000 => 3,
+        _ => u.ilog10() as usize + 1,
+    };
+    if let Some(u) = n.as_u64() {
+        digits(u)
+    } else if let Some(i) = n.as_i64() {
+        1 + digits(i.unsigned_abs())
+    } else {
+        display_len(n)
     }
 }
 
@@ -257,7 +273,13 @@ mod tests {
                 u64::MAX,
                 i64::MIN,
                 i64::MAX,
-                1_000_000
+                1_000_000,
+                999,
+                1000,
+                -99,
+                -100,
+                -999,
+                -1000
             ]),
             json!([0.1, -2.0, 1e-7, 123456789.125]),
         ] {
@@ -314,6 +336,75 @@ mod tests {
         let mut cur = v;
         while let Value::Array(mut a) = cur {
             cur = a.pop().unwrap_or(Value::Null);
+        }
+    }
+
+    #[test]
+    fn the_limit_reached_first_in_document_order_is_reported() {
+        let deep = || {
+            let mut v = json!(1);
+            for _ in 0..(MAX_VALUE_DEPTH + 1) {
+                v = Value::Array(vec![v]);
+            }
+            v
+        };
+        let large_then_deep = json!({"a": "x".repeat(2000), "b": deep()});
+        assert_eq!(
+            check_payload(&large_then_deep, 1000),
+            Err(PayloadError::TooLarge { limit: 1000 })
+        );
+        let deep_then_large = json!([deep(), "x".repeat(2000)]);
+        assert_eq!(
+            check_payload(&deep_then_large, 1000),
+            Err(PayloadError::TooDeep {
+                limit: MAX_VALUE_DEPTH
+            })
+        );
+        // the brackets closing a value count: `[[1]]` is 5 bytes
+        assert_eq!(
+            check_payload(&json!([[1]]), 4),
+            Err(PayloadError::TooLarge { limit: 4 })
+        );
+        assert_eq!(check_payload(&json!([[1]]), 5), Ok(5));
+        // dropping a deep serde_json value recurses; take them apart iteratively
+        for v in [large_then_deep, deep_then_large] {
+            let mut stack = vec![v];
+            while let Some(v) = stack.pop() {
+                match v {
+                    Value::Array(a) => stack.extend(a),
+                    Value::Object(m) => stack.extend(m.into_iter().map(|(_, v)| v)),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[\\x00-\\x7f\"\\\\é€]{0,12}".prop_map(Value::String),
+        ];
+        scalar.prop_recursive(5, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(("[a-z\"\\n]{0,4}", inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_measures_as_serde_json_writes_it(v in any_value(), limit in 0usize..200) {
+            let len = serde_json::to_string(&v).map(|s| s.len()).unwrap_or_default();
+            proptest::prop_assert_eq!(check_payload(&v, usize::MAX), Ok(len));
+            let expected = if len <= limit { Ok(len) } else { Err(PayloadError::TooLarge { limit }) };
+            proptest::prop_assert_eq!(check_payload(&v, limit), expected);
         }
     }
 
