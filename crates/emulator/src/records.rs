@@ -435,10 +435,12 @@ pub fn decode(framing_name: &str, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> 
                     return Err(format!("TFRecord at byte {at} is cut short"));
                 }
                 let len = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-                let end = at + 12 + len as usize;
-                if bytes.len() < end + 4 {
-                    return Err(format!("TFRecord at byte {at} is cut short"));
-                }
+                // the length comes from the payload: no arithmetic on it may overflow
+                let end = usize::try_from(len)
+                    .ok()
+                    .and_then(|len| (at + 12).checked_add(len))
+                    .filter(|end| end.checked_add(4).is_some_and(|e| e <= bytes.len()))
+                    .ok_or_else(|| format!("TFRecord at byte {at} is cut short"))?;
                 out.push(bytes[at + 12..end].to_vec());
                 at = end + 4;
             }
@@ -597,6 +599,19 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn decode_refuses_a_tfrecord_length_past_the_payload_without_overflowing() {
+        for len in [u64::MAX, u64::MAX - 11, 1 << 40, 5] {
+            let mut bytes = len.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&[0u8; 8]);
+            assert_eq!(
+                decode("TFRecord", &bytes).unwrap_err(),
+                "TFRecord at byte 0 is cut short",
+                "length {len}"
+            );
+        }
     }
 
     #[test]
