@@ -251,138 +251,189 @@ impl SearchSpace {
     /// positive range spans at least two orders of magnitude, else linear).
     pub fn parse(ranges: &Value, at: &str, grid: bool, p: &mut Problems) -> SearchSpace {
         let mut params: Vec<Param> = Vec::new();
-        let scalings = ["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"];
-        for (list, kind) in [
-            ("ContinuousParameterRanges", 0),
-            ("IntegerParameterRanges", 1),
-            ("CategoricalParameterRanges", 2),
-        ] {
-            let lp = fields::join(at, list);
-            let items = fields::opt_array(ranges, at, list, p);
+        for list in RangeList::ALL {
+            let lp = fields::join(at, list.field());
+            let items = fields::opt_array(ranges, at, list.field(), p);
             for (i, r) in items.iter().enumerate() {
                 let rp = format!("{lp}[{i}]");
-                let Some(name) = fields::req_str(r, &rp, "Name", p) else {
-                    continue;
-                };
-                if params.iter().any(|q| q.name == name) {
-                    p.push(
-                        &format!("{rp}.Name"),
-                        format!("{name:?} is given more than one range"),
-                    );
+                if let Some(param) = parse_range(r, &rp, list, grid, &params, p) {
+                    params.push(param);
                 }
-                if grid && kind != 2 {
-                    p.push(&rp, grid_refuses(&name, list));
-                    continue;
-                }
-                let param_kind = if kind == 2 {
-                    let values: Vec<String> = fields::opt_array(r, &rp, "Values", p)
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect();
-                    if values.is_empty() {
-                        p.push(
-                            &format!("{rp}.Values"),
-                            "must list at least one string value",
-                        );
-                        continue;
-                    }
-                    if values.len() > 30 {
-                        p.push(&format!("{rp}.Values"), "must have at most 30 values");
-                    }
-                    ParamKind::Categorical { values }
-                } else {
-                    let scaling_s = fields::enum_str(r, &rp, "ScalingType", &scalings, "Auto", p);
-                    let min_s = fields::req_str(r, &rp, "MinValue", p);
-                    let max_s = fields::req_str(r, &rp, "MaxValue", p);
-                    let (Some(min_s), Some(max_s)) = (min_s, max_s) else {
-                        continue;
-                    };
-                    let (min, max) = if kind == 1 {
-                        match (min_s.trim().parse::<i64>(), max_s.trim().parse::<i64>()) {
-                            (Ok(a), Ok(b)) => (a as f64, b as f64),
-                            _ => {
-                                p.push(
-                                    &rp,
-                                    format!(
-                                        "MinValue {min_s:?} and MaxValue {max_s:?} must be integers"
-                                    ),
-                                );
-                                continue;
-                            }
-                        }
-                    } else {
-                        match (min_s.trim().parse::<f64>(), max_s.trim().parse::<f64>()) {
-                            (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => (a, b),
-                            _ => {
-                                p.push(
-                                    &rp,
-                                    format!(
-                                        "MinValue {min_s:?} and MaxValue {max_s:?} must be numbers"
-                                    ),
-                                );
-                                continue;
-                            }
-                        }
-                    };
-                    if min > max {
-                        p.push(
-                            &rp,
-                            format!("MinValue {min_s} must not be greater than MaxValue {max_s}"),
-                        );
-                        continue;
-                    }
-                    let scaling = match scaling_s.as_str() {
-                        "Linear" => Scaling::Linear,
-                        "Logarithmic" => {
-                            if min <= 0.0 {
-                                p.push(
-                                    &format!("{rp}.ScalingType"),
-                                    "Logarithmic requires MinValue greater than 0",
-                                );
-                                continue;
-                            }
-                            Scaling::Logarithmic
-                        }
-                        "ReverseLogarithmic" => {
-                            if kind == 1 {
-                                p.push(
-                                    &format!("{rp}.ScalingType"),
-                                    "ReverseLogarithmic is supported only for continuous ranges",
-                                );
-                                continue;
-                            }
-                            if !(min >= 0.0 && max < 1.0) {
-                                p.push(
-                                    &format!("{rp}.ScalingType"),
-                                    "ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1",
-                                );
-                                continue;
-                            }
-                            Scaling::ReverseLogarithmic
-                        }
-                        _ if min > 0.0 && max / min >= 100.0 => Scaling::Logarithmic,
-                        _ => Scaling::Linear,
-                    };
-                    if kind == 1 {
-                        ParamKind::Integer {
-                            min: min as i64,
-                            max: max as i64,
-                            scaling,
-                        }
-                    } else {
-                        ParamKind::Continuous { min, max, scaling }
-                    }
-                };
-                params.push(Param {
-                    name,
-                    kind: param_kind,
-                });
             }
         }
         if params.len() > 30 {
             p.push(at, "may tune at most 30 hyperparameters");
         }
         SearchSpace { params }
+    }
+}
+
+/// The three lists of `ParameterRanges`, in the order they are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeList {
+    Continuous,
+    Integer,
+    Categorical,
+}
+
+impl RangeList {
+    const ALL: [RangeList; 3] = [
+        RangeList::Continuous,
+        RangeList::Integer,
+        RangeList::Categorical,
+    ];
+
+    fn field(self) -> &'static str {
+        match self {
+            RangeList::Continuous => "ContinuousParameterRanges",
+            RangeList::Integer => "IntegerParameterRanges",
+            RangeList::Categorical => "CategoricalParameterRanges",
+        }
+    }
+}
+
+/// One range `r` of `list` (at `rp`); `None` when it is reported. A name already among
+/// `params` is reported but kept; Grid takes categorical ranges only.
+fn parse_range(
+    r: &Value,
+    rp: &str,
+    list: RangeList,
+    grid: bool,
+    params: &[Param],
+    p: &mut Problems,
+) -> Option<Param> {
+    let name = fields::req_str(r, rp, "Name", p)?;
+    if params.iter().any(|q| q.name == name) {
+        p.push(
+            &format!("{rp}.Name"),
+            format!("{name:?} is given more than one range"),
+        );
+    }
+    if grid && list != RangeList::Categorical {
+        p.push(rp, grid_refuses(&name, list.field()));
+        return None;
+    }
+    let kind = match list {
+        RangeList::Categorical => parse_categorical(r, rp, p)?,
+        RangeList::Continuous | RangeList::Integer => parse_numeric(r, rp, list, p)?,
+    };
+    Some(Param { name, kind })
+}
+
+/// A categorical range's string values: at least one (too many are reported, and kept).
+fn parse_categorical(r: &Value, rp: &str, p: &mut Problems) -> Option<ParamKind> {
+    let values: Vec<String> = fields::opt_array(r, rp, "Values", p)
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    if values.is_empty() {
+        p.push(
+            &format!("{rp}.Values"),
+            "must list at least one string value",
+        );
+        return None;
+    }
+    if values.len() > 30 {
+        p.push(&format!("{rp}.Values"), "must have at most 30 values");
+    }
+    Some(ParamKind::Categorical { values })
+}
+
+/// A continuous or integer range: its bounds and its scaling.
+fn parse_numeric(r: &Value, rp: &str, list: RangeList, p: &mut Problems) -> Option<ParamKind> {
+    let scalings = ["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"];
+    let scaling_s = fields::enum_str(r, rp, "ScalingType", &scalings, "Auto", p);
+    let min_s = fields::req_str(r, rp, "MinValue", p);
+    let max_s = fields::req_str(r, rp, "MaxValue", p);
+    let (min_s, max_s) = (min_s?, max_s?);
+    let (min, max) = parse_bounds(&min_s, &max_s, list, rp, p)?;
+    if min > max {
+        p.push(
+            rp,
+            format!("MinValue {min_s} must not be greater than MaxValue {max_s}"),
+        );
+        return None;
+    }
+    let scaling = parse_scaling(&scaling_s, min, max, list, rp, p)?;
+    Some(if list == RangeList::Integer {
+        ParamKind::Integer {
+            min: min as i64,
+            max: max as i64,
+            scaling,
+        }
+    } else {
+        ParamKind::Continuous { min, max, scaling }
+    })
+}
+
+/// `MinValue` and `MaxValue`: integers for an integer range, finite numbers otherwise.
+fn parse_bounds(
+    min_s: &str,
+    max_s: &str,
+    list: RangeList,
+    rp: &str,
+    p: &mut Problems,
+) -> Option<(f64, f64)> {
+    if list == RangeList::Integer {
+        match (min_s.trim().parse::<i64>(), max_s.trim().parse::<i64>()) {
+            (Ok(a), Ok(b)) => Some((a as f64, b as f64)),
+            _ => {
+                p.push(
+                    rp,
+                    format!("MinValue {min_s:?} and MaxValue {max_s:?} must be integers"),
+                );
+                None
+            }
+        }
+    } else {
+        match (min_s.trim().parse::<f64>(), max_s.trim().parse::<f64>()) {
+            (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => Some((a, b)),
+            _ => {
+                p.push(
+                    rp,
+                    format!("MinValue {min_s:?} and MaxValue {max_s:?} must be numbers"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The scaling `scaling_s` names for bounds `min..=max`, with AWS's rules; `Auto` picks
+/// logarithmic when a positive range spans at least two orders of magnitude.
+fn parse_scaling(
+    scaling_s: &str,
+    min: f64,
+    max: f64,
+    list: RangeList,
+    rp: &str,
+    p: &mut Problems,
+) -> Option<Scaling> {
+    let field = format!("{rp}.ScalingType");
+    match scaling_s {
+        "Linear" => Some(Scaling::Linear),
+        "Logarithmic" if min <= 0.0 => {
+            p.push(&field, "Logarithmic requires MinValue greater than 0");
+            None
+        }
+        "Logarithmic" => Some(Scaling::Logarithmic),
+        "ReverseLogarithmic" if list == RangeList::Integer => {
+            p.push(
+                &field,
+                "ReverseLogarithmic is supported only for continuous ranges",
+            );
+            None
+        }
+        "ReverseLogarithmic" if !(min >= 0.0 && max < 1.0) => {
+            p.push(
+                &field,
+                "ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1",
+            );
+            None
+        }
+        "ReverseLogarithmic" => Some(Scaling::ReverseLogarithmic),
+        _ if min > 0.0 && max / min >= 100.0 => Some(Scaling::Logarithmic),
+        _ => Some(Scaling::Linear),
     }
 }
 
@@ -431,6 +482,144 @@ mod tests {
         );
         assert!(e.contains("IntegerParameterRanges[0].ScalingType"), "{e}");
         assert!(e.contains("IntegerParameterRanges[1]' MinValue"), "{e}");
+    }
+
+    /// The problems `ranges` gives, as one message.
+    fn problems_of(ranges: Value, grid: bool) -> (SearchSpace, String) {
+        let mut p = Problems::new();
+        let space = SearchSpace::parse(&ranges, "R", grid, &mut p);
+        let message = match p.finish() {
+            Ok(()) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        (space, message)
+    }
+
+    #[test]
+    fn given_malformed_ranges_when_parsed_then_every_problem_is_named_in_order() {
+        let (space, message) = problems_of(
+            json!({
+                "ContinuousParameterRanges": [
+                    {"Name": "a", "MinValue": "1", "MaxValue": "x"},
+                    {"Name": "b", "MinValue": "2", "MaxValue": "1"},
+                    {"Name": "c", "MinValue": "0.5", "MaxValue": "0.9", "ScalingType": "Sideways"},
+                    {"MinValue": "0", "MaxValue": "1"},
+                    {"Name": "d", "MaxValue": "1"},
+                    {"Name": "e", "MinValue": "0", "MaxValue": "1.5", "ScalingType": "ReverseLogarithmic"}
+                ],
+                "IntegerParameterRanges": [
+                    {"Name": "f", "MinValue": "1.5", "MaxValue": "3"},
+                    {"Name": "g", "MinValue": "1", "MaxValue": "3", "ScalingType": "ReverseLogarithmic"},
+                    {"Name": "c", "MinValue": "1", "MaxValue": "3"}
+                ],
+                "CategoricalParameterRanges": [
+                    {"Name": "h", "Values": []},
+                    {"Name": "i", "Values": (0..31).map(|n| n.to_string()).collect::<Vec<_>>()}
+                ]
+            }),
+            false,
+        );
+        assert_eq!(
+            message,
+            [
+                "11 validation errors detected: 'R.ContinuousParameterRanges[0]' MinValue \"1\" and MaxValue \"x\" must be numbers",
+                "'R.ContinuousParameterRanges[1]' MinValue 2 must not be greater than MaxValue 1",
+                "'R.ContinuousParameterRanges[2].ScalingType' has value \"Sideways\", which failed to satisfy constraint: Member must satisfy enum value set: [Auto, Linear, Logarithmic, ReverseLogarithmic]",
+                "'R.ContinuousParameterRanges[3].Name' is required",
+                "'R.ContinuousParameterRanges[4].MinValue' is required",
+                "'R.ContinuousParameterRanges[5].ScalingType' ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1",
+                "'R.IntegerParameterRanges[0]' MinValue \"1.5\" and MaxValue \"3\" must be integers",
+                "'R.IntegerParameterRanges[1].ScalingType' ReverseLogarithmic is supported only for continuous ranges",
+                "'R.IntegerParameterRanges[2].Name' \"c\" is given more than one range",
+                "'R.CategoricalParameterRanges[0].Values' must list at least one string value",
+                "'R.CategoricalParameterRanges[1].Values' must have at most 30 values",
+            ]
+            .join("; ")
+        );
+        // An invalid scaling type falls back to Auto; a range with a problem in its values is
+        // still kept when its values are there.
+        let names: Vec<&str> = space.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["c", "c", "i"]);
+        let many: Vec<Value> = (0..31)
+            .map(|n| json!({"Name": format!("p{n}"), "Values": ["1"]}))
+            .collect();
+        let (space, message) = problems_of(json!({"CategoricalParameterRanges": many}), false);
+        assert_eq!(space.params.len(), 31);
+        assert_eq!(
+            message,
+            "1 validation error detected: 'R' may tune at most 30 hyperparameters"
+        );
+    }
+
+    #[test]
+    fn given_valid_ranges_when_parsed_then_each_kind_bound_and_scaling_is_kept() {
+        let (space, message) = problems_of(
+            json!({
+                "ContinuousParameterRanges": [
+                    {"Name": "a", "MinValue": " 0.001 ", "MaxValue": "1"},
+                    {"Name": "b", "MinValue": "0.1", "MaxValue": "0.9", "ScalingType": "ReverseLogarithmic"},
+                    {"Name": "c", "MinValue": "1", "MaxValue": "1000", "ScalingType": "Linear"}
+                ],
+                "IntegerParameterRanges": [
+                    {"Name": "d", "MinValue": "1", "MaxValue": "1000", "ScalingType": "Logarithmic"},
+                    {"Name": "e", "MinValue": "-3", "MaxValue": "3"}
+                ],
+                "CategoricalParameterRanges": [{"Name": "f", "Values": ["x", 2, "y"]}]
+            }),
+            false,
+        );
+        assert_eq!(message, "");
+        assert_eq!(
+            space.params,
+            [
+                Param {
+                    name: "a".into(),
+                    kind: ParamKind::Continuous {
+                        min: 0.001,
+                        max: 1.0,
+                        scaling: Scaling::Logarithmic
+                    }
+                },
+                Param {
+                    name: "b".into(),
+                    kind: ParamKind::Continuous {
+                        min: 0.1,
+                        max: 0.9,
+                        scaling: Scaling::ReverseLogarithmic
+                    }
+                },
+                Param {
+                    name: "c".into(),
+                    kind: ParamKind::Continuous {
+                        min: 1.0,
+                        max: 1000.0,
+                        scaling: Scaling::Linear
+                    }
+                },
+                Param {
+                    name: "d".into(),
+                    kind: ParamKind::Integer {
+                        min: 1,
+                        max: 1000,
+                        scaling: Scaling::Logarithmic
+                    }
+                },
+                Param {
+                    name: "e".into(),
+                    kind: ParamKind::Integer {
+                        min: -3,
+                        max: 3,
+                        scaling: Scaling::Linear
+                    }
+                },
+                Param {
+                    name: "f".into(),
+                    kind: ParamKind::Categorical {
+                        values: vec!["x".into(), "y".into()]
+                    }
+                },
+            ]
+        );
     }
 
     #[test]
