@@ -218,178 +218,228 @@ fn forbidden_header(name: &str) -> bool {
         || FORBIDDEN_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
+/// The parameters: an object of the HTTP Task's fields only.
+fn parameters(params: &Value) -> Result<&Map<String, Value>, TaskFailure> {
+    const KNOWN: &[&str] = &[
+        "ApiEndpoint",
+        "Method",
+        "Authentication",
+        "InvocationConfig",
+        "Headers",
+        "QueryParameters",
+        "RequestBody",
+        "Transform",
+    ];
+    let p = params
+        .as_object()
+        .ok_or_else(|| runtime("The parameters of an HTTP Task must be a JSON object"))?;
+    if let Some(k) = p.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(runtime(format!(
+            "The HTTP Task parameter '{k}' is not one of {}",
+            KNOWN.join(", ")
+        )));
+    }
+    Ok(p)
+}
+
+/// A required, non-empty string parameter.
+fn required_text(p: &Map<String, Value>, key: &str) -> Result<String, TaskFailure> {
+    match p.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(other) => Err(runtime(format!(
+            "The HTTP Task parameter '{key}' must be a non-empty string, not {other}"
+        ))),
+        None => Err(runtime(format!(
+            "The HTTP Task parameter '{key}' is required"
+        ))),
+    }
+}
+
+/// `ApiEndpoint`: an https URL (http for a loopback host, the one local difference), and
+/// whether its host is a loopback one.
+fn endpoint(p: &Map<String, Value>) -> Result<(url::Url, bool), TaskFailure> {
+    let text = required_text(p, "ApiEndpoint")?;
+    let endpoint = url::Url::parse(&text).map_err(|e| {
+        runtime(format!(
+            "The HTTP Task parameter 'ApiEndpoint' ('{text}') is not a URL: {e}"
+        ))
+    })?;
+    let loopback = is_loopback(&endpoint);
+    match endpoint.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        other => {
+            return Err(runtime(format!(
+                "The HTTP Task parameter 'ApiEndpoint' ('{text}') must be an https URL (scheme '{other}'; locally http is accepted for a loopback host only)"
+            )));
+        }
+    }
+    Ok((endpoint, loopback))
+}
+
+/// `Method`: one of [`METHODS`].
+fn method(p: &Map<String, Value>) -> Result<String, TaskFailure> {
+    let method = required_text(p, "Method")?;
+    if !METHODS.contains(&method.as_str()) {
+        return Err(runtime(format!(
+            "The HTTP Task parameter 'Method' ('{method}') must be one of {}",
+            METHODS.join(", ")
+        )));
+    }
+    Ok(method)
+}
+
+/// The `ConnectionArn` of `InvocationConfig` or `Authentication`.
+fn connection_arn(p: &Map<String, Value>) -> Result<String, TaskFailure> {
+    let Some((key, holder)) = ["InvocationConfig", "Authentication"]
+        .iter()
+        .find_map(|k| p.get(*k).map(|v| (*k, v)))
+    else {
+        return Err(runtime(
+            "An HTTP Task needs an EventBridge connection: the parameter 'Authentication' (or 'InvocationConfig') with its 'ConnectionArn'",
+        ));
+    };
+    match holder.get("ConnectionArn") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(runtime(format!(
+            "The HTTP Task parameter '{key}' needs the string field 'ConnectionArn'"
+        ))),
+    }
+}
+
+/// `Headers`: an object of header names (none forbidden) and values (a scalar, or an array of
+/// them sent joined with `, `).
+fn headers(v: Option<&Value>) -> Result<Vec<(String, String)>, TaskFailure> {
+    let m = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(runtime(
+                "The HTTP Task parameter 'Headers' must be a JSON object of header names and values",
+            ));
+        }
+    };
+    m.iter().map(|(k, v)| header(k, v)).collect()
+}
+
+/// One header of `Headers`.
+fn header(name: &str, v: &Value) -> Result<(String, String), TaskFailure> {
+    if forbidden_header(name) {
+        return Err(runtime(format!(
+            "The header '{name}' cannot be used in the Headers of an HTTP Task"
+        )));
+    }
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(runtime(format!(
+            "'{name}' in Headers is not an HTTP header name"
+        )));
+    }
+    let value = match v {
+        Value::Array(items) => items
+            .iter()
+            .map(encode::scalar_text)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(_) => {
+            return Err(runtime(format!(
+                "The value of header '{name}' in Headers must be a string, number, boolean or array of them"
+            )));
+        }
+        other => encode::scalar_text(other),
+    };
+    Ok((name.to_string(), value))
+}
+
+/// `QueryParameters`: an object (an array value repeating its key), or a query string sent as
+/// it is.
+fn query(v: Option<&Value>) -> Result<Vec<Pair>, TaskFailure> {
+    Ok(match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(m)) => encode::pairs(m, ArrayFormat::Repeat),
+        Some(Value::String(s)) => s
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|part| !part.is_empty())
+            .map(|part| Pair {
+                key: part.split('=').next().unwrap_or(part).to_string(),
+                encoded: part.to_string(),
+            })
+            .collect(),
+        Some(_) => {
+            return Err(runtime(
+                "The HTTP Task parameter 'QueryParameters' must be a JSON object or a query string",
+            ));
+        }
+    })
+}
+
+/// `Transform`: `RequestBodyEncoding` (`NONE` or `URL_ENCODED`) and
+/// `RequestEncodingOptions.ArrayFormat`, each of its kind.
+fn encoding(v: Option<&Value>) -> Result<Encoding, TaskFailure> {
+    let t = match v {
+        None | Some(Value::Null) => return Ok(Encoding::Json),
+        Some(Value::Object(t)) => t,
+        Some(_) => {
+            return Err(runtime(
+                "The HTTP Task parameter 'Transform' must be a JSON object",
+            ));
+        }
+    };
+    if let Some(k) = t
+        .keys()
+        .find(|k| !matches!(k.as_str(), "RequestBodyEncoding" | "RequestEncodingOptions"))
+    {
+        return Err(runtime(format!(
+            "The Transform field '{k}' is not one of RequestBodyEncoding, RequestEncodingOptions"
+        )));
+    }
+    let format = array_format(t.get("RequestEncodingOptions"))?;
+    match t.get("RequestBodyEncoding") {
+        None | Some(Value::Null) => Ok(Encoding::Json),
+        Some(Value::String(e)) if e == "NONE" => Ok(Encoding::Json),
+        Some(Value::String(e)) if e == "URL_ENCODED" => Ok(Encoding::UrlEncoded(format)),
+        Some(other) => Err(runtime(format!(
+            "Transform.RequestBodyEncoding ({other}) must be NONE or URL_ENCODED"
+        ))),
+    }
+}
+
+/// `Transform.RequestEncodingOptions`: an object whose `ArrayFormat` is one of
+/// [`ArrayFormat::NAMES`] (`INDICES` when absent).
+fn array_format(v: Option<&Value>) -> Result<ArrayFormat, TaskFailure> {
+    let o = match v {
+        None | Some(Value::Null) => return Ok(ArrayFormat::Indices),
+        Some(Value::Object(o)) => o,
+        Some(other) => {
+            return Err(runtime(format!(
+                "Transform.RequestEncodingOptions ({other}) must be a JSON object"
+            )));
+        }
+    };
+    match o.get("ArrayFormat") {
+        None | Some(Value::Null) => Ok(ArrayFormat::Indices),
+        Some(f) => f.as_str().and_then(ArrayFormat::parse).ok_or_else(|| {
+            runtime(format!(
+                "Transform.RequestEncodingOptions.ArrayFormat ({f}) must be one of {}",
+                ArrayFormat::NAMES.join(", ")
+            ))
+        }),
+    }
+}
+
 impl Spec {
     fn parse(params: &Value) -> Result<Spec, TaskFailure> {
-        const KNOWN: &[&str] = &[
-            "ApiEndpoint",
-            "Method",
-            "Authentication",
-            "InvocationConfig",
-            "Headers",
-            "QueryParameters",
-            "RequestBody",
-            "Transform",
-        ];
-        let p = params
-            .as_object()
-            .ok_or_else(|| runtime("The parameters of an HTTP Task must be a JSON object"))?;
-        if let Some(k) = p.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(runtime(format!(
-                "The HTTP Task parameter '{k}' is not one of {}",
-                KNOWN.join(", ")
-            )));
-        }
-        let text = |key: &str| -> Result<String, TaskFailure> {
-            match p.get(key) {
-                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-                Some(other) => Err(runtime(format!(
-                    "The HTTP Task parameter '{key}' must be a non-empty string, not {other}"
-                ))),
-                None => Err(runtime(format!(
-                    "The HTTP Task parameter '{key}' is required"
-                ))),
-            }
-        };
-        let endpoint_text = text("ApiEndpoint")?;
-        let endpoint = url::Url::parse(&endpoint_text).map_err(|e| {
-            runtime(format!(
-                "The HTTP Task parameter 'ApiEndpoint' ('{endpoint_text}') is not a URL: {e}"
-            ))
-        })?;
-        let loopback = is_loopback(&endpoint);
-        match endpoint.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            other => {
-                return Err(runtime(format!(
-                    "The HTTP Task parameter 'ApiEndpoint' ('{endpoint_text}') must be an https URL (scheme '{other}'; locally http is accepted for a loopback host only)"
-                )));
-            }
-        }
-        let method = text("Method")?;
-        if !METHODS.contains(&method.as_str()) {
-            return Err(runtime(format!(
-                "The HTTP Task parameter 'Method' ('{method}') must be one of {}",
-                METHODS.join(", ")
-            )));
-        }
-        let connection_arn = ["InvocationConfig", "Authentication"]
-            .iter()
-            .find_map(|k| p.get(*k).map(|v| (*k, v)))
-            .map(|(k, v)| match v.get("ConnectionArn") {
-                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-                _ => Err(runtime(format!(
-                    "The HTTP Task parameter '{k}' needs the string field 'ConnectionArn'"
-                ))),
-            })
-            .unwrap_or_else(|| {
-                Err(runtime(
-                    "An HTTP Task needs an EventBridge connection: the parameter 'Authentication' (or 'InvocationConfig') with its 'ConnectionArn'",
-                ))
-            })?;
-        let headers = match p.get("Headers") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(m)) => {
-                let mut out = Vec::new();
-                for (k, v) in m {
-                    if forbidden_header(k) {
-                        return Err(runtime(format!(
-                            "The header '{k}' cannot be used in the Headers of an HTTP Task"
-                        )));
-                    }
-                    if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
-                        return Err(runtime(format!(
-                            "'{k}' in Headers is not an HTTP header name"
-                        )));
-                    }
-                    let value = match v {
-                        Value::Array(items) => items
-                            .iter()
-                            .map(encode::scalar_text)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        Value::Object(_) => {
-                            return Err(runtime(format!(
-                                "The value of header '{k}' in Headers must be a string, number, boolean or array of them"
-                            )));
-                        }
-                        other => encode::scalar_text(other),
-                    };
-                    out.push((k.clone(), value));
-                }
-                out
-            }
-            Some(_) => {
-                return Err(runtime(
-                    "The HTTP Task parameter 'Headers' must be a JSON object of header names and values",
-                ));
-            }
-        };
-        let query = match p.get("QueryParameters") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(m)) => encode::pairs(m, ArrayFormat::Repeat),
-            Some(Value::String(s)) => s
-                .trim_start_matches('?')
-                .split('&')
-                .filter(|part| !part.is_empty())
-                .map(|part| Pair {
-                    key: part.split('=').next().unwrap_or(part).to_string(),
-                    encoded: part.to_string(),
-                })
-                .collect(),
-            Some(_) => {
-                return Err(runtime(
-                    "The HTTP Task parameter 'QueryParameters' must be a JSON object or a query string",
-                ));
-            }
-        };
-        let encoding = match p.get("Transform") {
-            None | Some(Value::Null) => Encoding::Json,
-            Some(Value::Object(t)) => {
-                if let Some(k) = t.keys().find(|k| {
-                    !matches!(k.as_str(), "RequestBodyEncoding" | "RequestEncodingOptions")
-                }) {
-                    return Err(runtime(format!(
-                        "The Transform field '{k}' is not one of RequestBodyEncoding, RequestEncodingOptions"
-                    )));
-                }
-                let format = match t.get("RequestEncodingOptions") {
-                    None => ArrayFormat::Indices,
-                    Some(o) => match o.get("ArrayFormat") {
-                        None => ArrayFormat::Indices,
-                        Some(f) => f.as_str().and_then(ArrayFormat::parse).ok_or_else(|| {
-                            runtime(format!(
-                                "Transform.RequestEncodingOptions.ArrayFormat ({f}) must be one of {}",
-                                ArrayFormat::NAMES.join(", ")
-                            ))
-                        })?,
-                    },
-                };
-                match t.get("RequestBodyEncoding").and_then(Value::as_str) {
-                    None | Some("NONE") => Encoding::Json,
-                    Some("URL_ENCODED") => Encoding::UrlEncoded(format),
-                    Some(other) => {
-                        return Err(runtime(format!(
-                            "Transform.RequestBodyEncoding ('{other}') must be NONE or URL_ENCODED"
-                        )));
-                    }
-                }
-            }
-            Some(_) => {
-                return Err(runtime(
-                    "The HTTP Task parameter 'Transform' must be a JSON object",
-                ));
-            }
-        };
+        let p = parameters(params)?;
+        let (endpoint, loopback) = endpoint(p)?;
         Ok(Spec {
             endpoint,
             loopback,
-            method,
-            connection_arn,
-            headers,
-            query,
+            method: method(p)?,
+            connection_arn: connection_arn(p)?,
+            headers: headers(p.get("Headers"))?,
+            query: query(p.get("QueryParameters"))?,
             body: p.get("RequestBody").filter(|b| !b.is_null()).cloned(),
-            encoding,
+            encoding: encoding(p.get("Transform"))?,
         })
     }
 
@@ -404,52 +454,22 @@ impl Spec {
             Some((p, a)) => (*p, Some(a)),
             None => (&empty, None),
         };
-        let mut headers = self.headers.clone();
-        let set = |headers: &mut Vec<(String, String)>, k: &str, v: &str| {
-            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
-            headers.push((k.to_string(), v.to_string()));
-        };
-        for (k, v) in &added.headers {
-            set(&mut headers, k, v);
-        }
-        if let Some((k, v)) = auth {
-            set(&mut headers, k, v);
-        }
-        let mut query = self.query.clone();
-        for (k, v) in &added.query {
-            query.retain(|p| &p.key != k);
-            query.push(encode::pair(k, v));
-        }
-        let mut body = self.body.clone();
-        if !added.body.is_empty() {
-            match &mut body {
-                None => {
-                    body = Some(Value::Object(
-                        added
-                            .body
-                            .iter()
-                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                            .collect(),
-                    ));
-                }
-                Some(Value::Object(m)) => {
-                    for (k, v) in &added.body {
-                        m.insert(k.clone(), Value::String(v.clone()));
-                    }
-                }
-                Some(Value::String(_)) => {
-                    return Err(runtime(
-                        "The RequestBody of the HTTP Task is a string and its EventBridge connection has body parameters: they cannot be merged",
-                    ));
-                }
-                Some(_) => {
-                    return Err(runtime(
-                        "The RequestBody of the HTTP Task is not a JSON object, so the body parameters of its EventBridge connection cannot be merged into it",
-                    ));
-                }
-            }
-        }
-        let body_text = match (&body, &self.encoding) {
+        let body = merged_body(self.body.clone(), &added.body)?;
+        let body_text = self.body_text(body.as_ref())?;
+        let headers = self.headers_sent(&added.headers, auth, body_text.is_some(), region)?;
+        let url = self.url_with(&merged_query(&self.query, &added.query));
+        Ok(TracedRequest {
+            protocol: url.scheme().to_string(),
+            method: self.method.clone(),
+            url: url.to_string(),
+            headers,
+            body: body_text.unwrap_or_default(),
+        })
+    }
+
+    /// The body as sent: a string as it is, else JSON or the form encoding `Transform` asks.
+    fn body_text(&self, body: Option<&Value>) -> Result<Option<String>, TaskFailure> {
+        Ok(match (body, &self.encoding) {
             (None, _) => None,
             (Some(Value::String(s)), _) => Some(s.clone()),
             (Some(v), Encoding::Json) => Some(v.to_string()),
@@ -461,11 +481,27 @@ impl Spec {
                     "A URL_ENCODED RequestBody must be a JSON object or a string",
                 ));
             }
-        };
+        })
+    }
+
+    /// The Task's headers with the connection's and its authorization (theirs win), a JSON
+    /// body's content type, `Range` and `User-Agent`; each value checked.
+    fn headers_sent(
+        &self,
+        added: &[(String, String)],
+        auth: Option<&(String, String)>,
+        has_body: bool,
+        region: &str,
+    ) -> Result<Vec<(String, String)>, TaskFailure> {
+        let mut headers = self.headers.clone();
+        for (k, v) in added.iter().chain(auth) {
+            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
+            headers.push((k.clone(), v.clone()));
+        }
         let has_content_type = headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
-        if body_text.is_some() && !has_content_type && self.encoding == Encoding::Json {
+        if has_body && !has_content_type && self.encoding == Encoding::Json {
             headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
         }
         headers.push(("Range".into(), RANGE.into()));
@@ -473,15 +509,6 @@ impl Spec {
             "User-Agent".into(),
             format!("Amazon|StepFunctions|HttpInvoke|{region}"),
         ));
-        let mut url = self.endpoint.clone();
-        if !query.is_empty() {
-            let own = url.query().map(str::to_string);
-            let added = encode::join(&query);
-            url.set_query(Some(&match own {
-                Some(q) if !q.is_empty() => format!("{q}&{added}"),
-                _ => added,
-            }));
-        }
         for (k, v) in &headers {
             if reqwest::header::HeaderValue::from_str(v).is_err() {
                 return Err(runtime(format!(
@@ -489,13 +516,59 @@ impl Spec {
                 )));
             }
         }
-        Ok(TracedRequest {
-            protocol: url.scheme().to_string(),
-            method: self.method.clone(),
-            url: url.to_string(),
-            headers,
-            body: body_text.unwrap_or_default(),
-        })
+        Ok(headers)
+    }
+
+    /// `ApiEndpoint` with the query pairs after its own query string.
+    fn url_with(&self, query: &[Pair]) -> url::Url {
+        let mut url = self.endpoint.clone();
+        if !query.is_empty() {
+            let added = encode::join(query);
+            let joined = match url.query() {
+                Some(q) if !q.is_empty() => format!("{q}&{added}"),
+                _ => added,
+            };
+            url.set_query(Some(&joined));
+        }
+        url
+    }
+}
+
+/// The Task's query pairs with the connection's parameters (a connection's key replaces the
+/// Task's pairs of that key).
+fn merged_query(own: &[Pair], added: &[(String, String)]) -> Vec<Pair> {
+    let mut query = own.to_vec();
+    for (k, v) in added {
+        query.retain(|p| &p.key != k);
+        query.push(encode::pair(k, v));
+    }
+    query
+}
+
+/// The Task's `RequestBody` with the connection's body members (theirs win); a body that is not
+/// an object cannot take them.
+fn merged_body(
+    body: Option<Value>,
+    added: &[(String, String)],
+) -> Result<Option<Value>, TaskFailure> {
+    if added.is_empty() {
+        return Ok(body);
+    }
+    let members = added
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())));
+    match body {
+        None => Ok(Some(Value::Object(members.collect()))),
+        Some(Value::Object(mut m)) => {
+            m.extend(members);
+            Ok(Some(Value::Object(m)))
+        }
+        Some(Value::String(_)) => Err(runtime(
+            "The RequestBody of the HTTP Task is a string and its EventBridge connection has body parameters: they cannot be merged",
+        )),
+        Some(_) => Err(runtime(
+            "The RequestBody of the HTTP Task is not a JSON object, so the body parameters of its EventBridge connection cannot be merged into it",
+        )),
     }
 }
 
@@ -572,55 +645,27 @@ impl HttpTasks {
         params: &Value,
         reveal_secrets: bool,
     ) -> (Result<Value, TaskFailure>, Option<HttpTrace>) {
-        let spec = match Spec::parse(params) {
-            Ok(s) => s,
-            Err(f) => return (Err(f), None),
+        let unsent = |request: TracedRequest, f: TaskFailure| {
+            let trace = HttpTrace {
+                request,
+                response: None,
+            };
+            (Err(f), Some(trace))
         };
-        let Some(connection) = self.connections.get(&spec.connection_arn) else {
-            let defined: Vec<&str> = self.connections.arns().collect();
-            return (
-                Err(TaskFailure::new(
-                    CONNECTION_NOT_FOUND,
-                    format!(
-                        "The EventBridge connection '{}' is not defined locally (connections defined: {}); define it in the connections file (--connections FILE or {CONNECTIONS_ENV})",
-                        spec.connection_arn,
-                        if defined.is_empty() {
-                            "none".to_string()
-                        } else {
-                            defined.join(", ")
-                        }
-                    ),
-                )),
-                None,
-            );
+        let (spec, connection) = match Spec::parse(params).and_then(|spec| {
+            let connection = self.connection(&spec.connection_arn)?;
+            Ok((spec, connection))
+        }) {
+            Ok(found) => found,
+            Err(f) => return (Err(f), None),
         };
         let plain = match spec.assemble(None, &self.region) {
             Ok(r) => r,
             Err(f) => return (Err(f), None),
         };
-        let auth = match self.authorization(&spec, connection).await {
-            Ok(a) => a,
-            Err(f) => {
-                return (
-                    Err(f),
-                    Some(HttpTrace {
-                        request: plain,
-                        response: None,
-                    }),
-                );
-            }
-        };
-        let full = match spec.assemble(Some((&connection.invocation, auth)), &self.region) {
+        let full = match self.full_request(&spec, connection).await {
             Ok(r) => r,
-            Err(f) => {
-                return (
-                    Err(f),
-                    Some(HttpTrace {
-                        request: plain,
-                        response: None,
-                    }),
-                );
-            }
+            Err(f) => return unsent(plain, f),
         };
         let client = if spec.loopback {
             &self.direct
@@ -628,33 +673,46 @@ impl HttpTasks {
             &self.proxied
         };
         let answer = send(client, &full).await;
-        let mut shown = if reveal_secrets { full } else { plain };
-        if let Some(host) = spec.endpoint.host_str() {
-            let host = match spec.endpoint.port() {
-                Some(p) => format!("{host}:{p}"),
-                None => host.to_string(),
-            };
-            shown.headers.push(("Host".into(), host));
-        }
+        let shown = with_host(&spec.endpoint, if reveal_secrets { full } else { plain });
         match answer {
-            Err(f) => (
-                Err(f),
-                Some(HttpTrace {
-                    request: shown,
-                    response: None,
-                }),
-            ),
+            Err(f) => unsent(shown, f),
             Ok(response) => {
                 let outcome = outcome(&response);
-                (
-                    outcome,
-                    Some(HttpTrace {
-                        request: shown,
-                        response: Some(response),
-                    }),
-                )
+                let trace = HttpTrace {
+                    request: shown,
+                    response: Some(response),
+                };
+                (outcome, Some(trace))
             }
         }
+    }
+
+    /// The connection of `arn`, or `Events.ConnectionResource.ResourceNotFound` naming it.
+    fn connection(&self, arn: &str) -> Result<&Connection, TaskFailure> {
+        self.connections.get(arn).ok_or_else(|| {
+            let defined: Vec<&str> = self.connections.arns().collect();
+            TaskFailure::new(
+                CONNECTION_NOT_FOUND,
+                format!(
+                    "The EventBridge connection '{arn}' is not defined locally (connections defined: {}); define it in the connections file (--connections FILE or {CONNECTIONS_ENV})",
+                    if defined.is_empty() {
+                        "none".to_string()
+                    } else {
+                        defined.join(", ")
+                    }
+                ),
+            )
+        })
+    }
+
+    /// The request with everything the connection adds: its authorization and parameters.
+    async fn full_request(
+        &self,
+        spec: &Spec,
+        connection: &Connection,
+    ) -> Result<TracedRequest, TaskFailure> {
+        let auth = self.authorization(spec, connection).await?;
+        spec.assemble(Some((&connection.invocation, auth)), &self.region)
     }
 
     /// The authorization header of a connection (an OAuth token fetched from its endpoint).
@@ -663,12 +721,6 @@ impl HttpTasks {
         spec: &Spec,
         connection: &Connection,
     ) -> Result<(String, String), TaskFailure> {
-        let basic = |user: &str, password: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-            )
-        };
         Ok(match &connection.authorization {
             Authorization::ApiKey { name, value } => (name.clone(), value.clone()),
             Authorization::Basic { username, password } => {
@@ -690,60 +742,91 @@ impl HttpTasks {
                         ),
                     )
                 };
-                let mut url = url::Url::parse(endpoint).map_err(|e| failed(e.to_string()))?;
-                if !parameters.query.is_empty() {
-                    let q: Vec<Pair> = parameters
-                        .query
-                        .iter()
-                        .map(|(k, v)| encode::pair(k, v))
-                        .collect();
-                    url.set_query(Some(&encode::join(&q)));
-                }
-                let client = if is_loopback(&url) {
-                    &self.direct
-                } else {
-                    &self.proxied
-                };
-                let method = reqwest::Method::from_bytes(method.as_bytes())
-                    .map_err(|e| failed(e.to_string()))?;
-                let mut request = client
-                    .request(method, url)
-                    .header("Authorization", basic(client_id, client_secret));
-                for (k, v) in &parameters.headers {
-                    request = request.header(k, v);
-                }
-                if !parameters.body.is_empty() {
-                    let form: Vec<Pair> = parameters
-                        .body
-                        .iter()
-                        .map(|(k, v)| encode::pair(k, v))
-                        .collect();
-                    request = request
-                        .header("Content-Type", "application/x-www-form-urlencoded")
-                        .body(encode::join(&form));
-                }
-                let mut response = request.send().await.map_err(|e| failed(error_chain(&e)))?;
-                let status = response.status();
-                let text = read_body(&mut response)
-                    .await
-                    .map_err(|e| failed(error_chain(&e)))?
-                    .ok_or_else(|| failed(format!("the answer is over {MAX_BODY_BYTES} bytes")))?;
-                let text = String::from_utf8_lossy(&text);
-                if !status.is_success() {
-                    return Err(failed(format!("HTTP {}: {text}", status.as_u16())));
-                }
-                let token = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("access_token")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .ok_or_else(|| failed("the answer has no access_token".into()))?;
+                let request = self
+                    .token_request(endpoint, method, (client_id, client_secret), parameters)
+                    .map_err(failed)?;
+                let token = token_of(request).await.map_err(failed)?;
                 ("Authorization".into(), format!("Bearer {token}"))
             }
         })
     }
+
+    /// The OAuth client credentials request: `Authorization: Basic` of the client, the
+    /// connection's `OAuthHttpParameters` (query parameters, headers, a form body).
+    fn token_request(
+        &self,
+        endpoint: &str,
+        method: &str,
+        (client_id, client_secret): (&str, &str),
+        parameters: &HttpParameters,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let form = |pairs: &[(String, String)]| {
+            let pairs: Vec<Pair> = pairs.iter().map(|(k, v)| encode::pair(k, v)).collect();
+            encode::join(&pairs)
+        };
+        let mut url = url::Url::parse(endpoint).map_err(|e| e.to_string())?;
+        if !parameters.query.is_empty() {
+            url.set_query(Some(&form(&parameters.query)));
+        }
+        let client = if is_loopback(&url) {
+            &self.direct
+        } else {
+            &self.proxied
+        };
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut request = client
+            .request(method, url)
+            .header("Authorization", basic(client_id, client_secret));
+        for (k, v) in &parameters.headers {
+            request = request.header(k, v);
+        }
+        if !parameters.body.is_empty() {
+            request = request
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(form(&parameters.body));
+        }
+        Ok(request)
+    }
+}
+
+/// `Basic base64(user:password)`.
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// The `access_token` of a token endpoint's answer (at most [`MAX_BODY_BYTES`] read; a refusal's
+/// body shown up to 500 characters).
+async fn token_of(request: reqwest::RequestBuilder) -> Result<String, String> {
+    let mut response = request.send().await.map_err(|e| error_chain(&e))?;
+    let status = response.status();
+    let body = read_body(&mut response)
+        .await
+        .map_err(|e| error_chain(&e))?
+        .ok_or_else(|| format!("the answer is over {MAX_BODY_BYTES} bytes"))?;
+    let text = String::from_utf8_lossy(&body);
+    if !status.is_success() {
+        let shown: String = text.chars().take(500).collect();
+        return Err(format!("HTTP {}: {shown}", status.as_u16()));
+    }
+    serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("access_token")?.as_str().map(str::to_string))
+        .ok_or_else(|| "the answer has no access_token".to_string())
+}
+
+/// The request as TestState shows it: with the `Host` header the client sends.
+fn with_host(endpoint: &url::Url, mut request: TracedRequest) -> TracedRequest {
+    if let Some(host) = endpoint.host_str() {
+        let host = match endpoint.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        request.headers.push(("Host".into(), host));
+    }
+    request
 }
 
 /// A response's body, read a chunk at a time; `None` once it is over [`MAX_BODY_BYTES`] (the
@@ -927,6 +1010,17 @@ mod tests {
                     json!({"RequestBodyEncoding": "URL_ENCODED", "RequestEncodingOptions": {"ArrayFormat": "X"}}),
                 ),
                 "must be one of INDICES, REPEAT, COMMAS, BRACKETS",
+            ),
+            (
+                with("Transform", json!({"RequestBodyEncoding": 5})),
+                "Transform.RequestBodyEncoding (5) must be NONE or URL_ENCODED",
+            ),
+            (
+                with(
+                    "Transform",
+                    json!({"RequestBodyEncoding": "URL_ENCODED", "RequestEncodingOptions": "BRACKETS"}),
+                ),
+                "Transform.RequestEncodingOptions (\"BRACKETS\") must be a JSON object",
             ),
             (with("Body", json!({})), "'Body' is not one of"),
             (
