@@ -1349,26 +1349,49 @@ fn hyperparameter_value(c: &mut Checker, v: &Value, pointer: &str) -> Option<Str
     }
 }
 
+/// The fields of a range of `/tuning/ranges`.
+const RANGE_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "minValue",
+    "maxValue",
+    "values",
+    "scalingType",
+];
+
+/// One range of `/tuning/ranges` at `p`; `None` when any of its problems is reported.
 fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
-    let o = c.object(
-        v,
-        p,
-        &[
-            "name",
-            "type",
-            "minValue",
-            "maxValue",
-            "values",
-            "scalingType",
-        ],
-    )?;
+    let o = c.object(v, p, RANGE_FIELDS)?;
     let f = |k| Checker::field(Some(o), k);
     let name = c.string(f("name"), &format!("{p}/name"));
     if f("name").is_none() {
         c.problem(format!("{p}/name"), "is required");
     }
+    let kind = read_range_type(c, f("type"), p);
+    let scaling = read_scaling_type(c, f("scalingType"), p);
+    let kind = kind?;
+    let scaling = scaling?;
+    let (min_value, max_value, values) = match kind {
+        RangeType::Continuous | RangeType::Integer => {
+            let (min, max) = read_numeric_bounds(c, o, p, kind, scaling)?;
+            (Some(min), Some(max), Vec::new())
+        }
+        RangeType::Categorical => (None, None, read_categorical_values(c, o, p, scaling)?),
+    };
+    Some(ParameterRange {
+        name: name?,
+        kind,
+        min_value,
+        max_value,
+        values,
+        scaling_type: scaling,
+    })
+}
+
+/// A range's `type`, required.
+fn read_range_type(c: &mut Checker, value: Option<&Value>, p: &str) -> Option<RangeType> {
     let kind = c.choice(
-        f("type"),
+        value,
         &format!("{p}/type"),
         &[
             ("Continuous", RangeType::Continuous),
@@ -1376,13 +1399,18 @@ fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
             ("Categorical", RangeType::Categorical),
         ],
     );
-    if f("type").is_none() {
+    if value.is_none() {
         c.problem(
             format!("{p}/type"),
             "is required (Continuous, Integer or Categorical)",
         );
     }
-    let scaling = match f("scalingType") {
+    kind
+}
+
+/// A range's `scalingType`, Auto when absent.
+fn read_scaling_type(c: &mut Checker, value: Option<&Value>, p: &str) -> Option<ScalingType> {
+    match value {
         None => Some(ScalingType::Auto),
         v => c.choice(
             v,
@@ -1394,108 +1422,130 @@ fn read_range(c: &mut Checker, v: &Value, p: &str) -> Option<ParameterRange> {
                 ("ReverseLogarithmic", ScalingType::ReverseLogarithmic),
             ],
         ),
-    };
-    let kind = kind?;
-    let scaling = scaling?;
+    }
+}
+
+/// A Continuous or Integer range's `minValue` and `maxValue` (required, whole numbers for an
+/// Integer range, fitting its scaling); it takes no `values`.
+fn read_numeric_bounds(
+    c: &mut Checker,
+    o: &Map<String, Value>,
+    p: &str,
+    kind: RangeType,
+    scaling: ScalingType,
+) -> Option<(f64, f64)> {
+    let f = |k| Checker::field(Some(o), k);
     let mut ok = true;
-    let (mut min, mut max, mut values) = (None, None, Vec::new());
-    match kind {
-        RangeType::Continuous | RangeType::Integer => {
-            for key in ["values"] {
-                if f(key).is_some() {
-                    c.problem(format!("{p}/{key}"), "only Categorical ranges take values");
-                    ok = false;
-                }
-            }
-            min = c.number(f("minValue"), &format!("{p}/minValue"));
-            max = c.number(f("maxValue"), &format!("{p}/maxValue"));
-            for (key, val) in [("minValue", min), ("maxValue", max)] {
-                if f(key).is_none() {
-                    c.problem(format!("{p}/{key}"), "is required");
-                }
-                if kind == RangeType::Integer && val.is_some_and(|x| x.fract() != 0.0) {
-                    c.problem(
-                        format!("{p}/{key}"),
-                        "must be an integer for an Integer range",
-                    );
-                    ok = false;
-                }
-            }
-            if let (Some(lo), Some(hi)) = (min, max) {
-                if lo >= hi {
-                    c.problem(format!("{p}/maxValue"), "must be greater than minValue");
-                    ok = false;
-                }
-                match scaling {
-                    ScalingType::Logarithmic if lo <= 0.0 => {
-                        c.problem(
-                            format!("{p}/minValue"),
-                            "must be greater than 0 for Logarithmic scaling",
-                        );
-                        ok = false;
-                    }
-                    ScalingType::ReverseLogarithmic if kind == RangeType::Integer => {
-                        c.problem(
-                            format!("{p}/scalingType"),
-                            "ReverseLogarithmic applies only to Continuous ranges",
-                        );
-                        ok = false;
-                    }
-                    ScalingType::ReverseLogarithmic if !(lo >= 0.0 && hi < 1.0) => {
-                        c.problem(
-                            format!("{p}/minValue"),
-                            "ReverseLogarithmic scaling needs 0 <= minValue < maxValue < 1",
-                        );
-                        ok = false;
-                    }
-                    _ => {}
-                }
-            }
+    if f("values").is_some() {
+        c.problem(format!("{p}/values"), "only Categorical ranges take values");
+        ok = false;
+    }
+    let min = c.number(f("minValue"), &format!("{p}/minValue"));
+    let max = c.number(f("maxValue"), &format!("{p}/maxValue"));
+    for (key, val) in [("minValue", min), ("maxValue", max)] {
+        if f(key).is_none() {
+            c.problem(format!("{p}/{key}"), "is required");
         }
-        RangeType::Categorical => {
-            for key in ["minValue", "maxValue"] {
-                if f(key).is_some() {
-                    c.problem(
-                        format!("{p}/{key}"),
-                        "Categorical ranges take values, not bounds",
-                    );
-                    ok = false;
-                }
-            }
-            if scaling != ScalingType::Auto {
-                c.problem(
-                    format!("{p}/scalingType"),
-                    "Categorical ranges take no scaling type",
-                );
-                ok = false;
-            }
-            match f("values").and_then(Value::as_array) {
-                Some(items) if !items.is_empty() && items.len() <= 30 => {
-                    for (i, item) in items.iter().enumerate() {
-                        match hyperparameter_value(c, item, &format!("{p}/values/{i}")) {
-                            Some(s) => values.push(s),
-                            None => ok = false,
-                        }
-                    }
-                }
-                _ => {
-                    c.problem(format!("{p}/values"), "must be an array of 1 to 30 values");
-                    ok = false;
-                }
-            }
+        if kind == RangeType::Integer && val.is_some_and(|x| x.fract() != 0.0) {
+            c.problem(
+                format!("{p}/{key}"),
+                "must be an integer for an Integer range",
+            );
+            ok = false;
         }
     }
-    if !ok || (kind != RangeType::Categorical && (min.is_none() || max.is_none())) {
+    if let (Some(lo), Some(hi)) = (min, max) {
+        ok &= bounds_fit_scaling(c, p, kind, scaling, lo, hi);
+    }
+    if !ok {
         return None;
     }
-    Some(ParameterRange {
-        name: name?,
-        kind,
-        min_value: min,
-        max_value: max,
-        values,
-        scaling_type: scaling,
-    })
+    Some((min?, max?))
+}
+
+/// `lo < hi`, and the bounds the scaling needs: Logarithmic above 0, ReverseLogarithmic
+/// (Continuous only) within `[0, 1)`. Reports what does not hold.
+fn bounds_fit_scaling(
+    c: &mut Checker,
+    p: &str,
+    kind: RangeType,
+    scaling: ScalingType,
+    lo: f64,
+    hi: f64,
+) -> bool {
+    let mut ok = true;
+    if lo >= hi {
+        c.problem(format!("{p}/maxValue"), "must be greater than minValue");
+        ok = false;
+    }
+    match scaling {
+        ScalingType::Logarithmic if lo <= 0.0 => {
+            c.problem(
+                format!("{p}/minValue"),
+                "must be greater than 0 for Logarithmic scaling",
+            );
+            false
+        }
+        ScalingType::ReverseLogarithmic if kind == RangeType::Integer => {
+            c.problem(
+                format!("{p}/scalingType"),
+                "ReverseLogarithmic applies only to Continuous ranges",
+            );
+            false
+        }
+        ScalingType::ReverseLogarithmic if !(lo >= 0.0 && hi < 1.0) => {
+            c.problem(
+                format!("{p}/minValue"),
+                "ReverseLogarithmic scaling needs 0 <= minValue < maxValue < 1",
+            );
+            false
+        }
+        _ => ok,
+    }
+}
+
+/// A Categorical range's `values` (1 to 30, each a string, number or boolean); it takes no
+/// bounds and no scaling type other than Auto.
+fn read_categorical_values(
+    c: &mut Checker,
+    o: &Map<String, Value>,
+    p: &str,
+    scaling: ScalingType,
+) -> Option<Vec<String>> {
+    let f = |k| Checker::field(Some(o), k);
+    let mut ok = true;
+    for key in ["minValue", "maxValue"] {
+        if f(key).is_some() {
+            c.problem(
+                format!("{p}/{key}"),
+                "Categorical ranges take values, not bounds",
+            );
+            ok = false;
+        }
+    }
+    if scaling != ScalingType::Auto {
+        c.problem(
+            format!("{p}/scalingType"),
+            "Categorical ranges take no scaling type",
+        );
+        ok = false;
+    }
+    let mut values = Vec::new();
+    match f("values").and_then(Value::as_array) {
+        Some(items) if !items.is_empty() && items.len() <= 30 => {
+            for (i, item) in items.iter().enumerate() {
+                match hyperparameter_value(c, item, &format!("{p}/values/{i}")) {
+                    Some(s) => values.push(s),
+                    None => ok = false,
+                }
+            }
+        }
+        _ => {
+            c.problem(format!("{p}/values"), "must be an array of 1 to 30 values");
+            ok = false;
+        }
+    }
+    ok.then_some(values)
 }
 
 /// SageMaker's quota: "[Grid] Number of training jobs per hyperparameter tuning job, either

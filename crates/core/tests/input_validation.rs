@@ -1141,6 +1141,45 @@ fn given_bad_categorical_ranges_when_validated_then_each_field_is_named() {
 }
 
 #[test]
+fn given_ranges_of_the_wrong_shape_or_valid_when_validated_then_named_or_read_as_given() {
+    rejects(
+        with_ranges(json!([3, {"name": "a", "type": "Categorical", "values": ["x"], "min": 1}])),
+        &[
+            ("/tuning/ranges/0", "must be an object, got a number"),
+            (
+                "/tuning/ranges/1/min",
+                "unknown field (allowed: name, type, minValue, maxValue, values, scalingType)",
+            ),
+        ],
+    );
+    // A bad name is reported with the range's other problems.
+    rejects(
+        with_ranges(json!([{"name": 7, "type": "Integer", "minValue": 1, "maxValue": 0.5}])),
+        &[
+            ("/tuning/ranges/0/name", "must be a string, got a number"),
+            (
+                "/tuning/ranges/0/maxValue",
+                "must be an integer for an Integer range",
+            ),
+            ("/tuning/ranges/0/maxValue", "must be greater than minValue"),
+        ],
+    );
+    let v = valid(with_ranges(json!([
+        {"name": "a", "type": "Integer", "minValue": 1, "maxValue": 100, "scalingType": "Logarithmic"},
+        {"name": "b", "type": "Continuous", "minValue": 0.1, "maxValue": 0.9, "scalingType": "ReverseLogarithmic"},
+        {"name": "c", "type": "Categorical", "values": ["x", 2, true], "scalingType": "Auto"}
+    ])));
+    assert_eq!(
+        serde_json::to_value(&v.tuning.ranges).unwrap(),
+        json!([
+            {"name": "a", "type": "Integer", "minValue": 1.0, "maxValue": 100.0, "scalingType": "Logarithmic"},
+            {"name": "b", "type": "Continuous", "minValue": 0.1, "maxValue": 0.9, "scalingType": "ReverseLogarithmic"},
+            {"name": "c", "type": "Categorical", "values": ["x", "2", "true"], "scalingType": "Auto"}
+        ])
+    );
+}
+
+#[test]
 fn given_bad_range_lists_when_validated_then_the_list_is_named() {
     let cat = |name: &str| json!({"name": name, "type": "Categorical", "values": ["x"]});
     rejects(
