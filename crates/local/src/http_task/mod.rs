@@ -22,7 +22,10 @@
 //! body parsed when its content type is JSON. A status outside 2xx fails the Task with
 //! `States.Http.StatusCode.<code>` (that output as the cause); no answer within 60 seconds, or no
 //! connection at all, with `States.Http.Socket`; a body of type `application/octet-stream`,
-//! `image/*`, `video/*` or `audio/*`, or one that is not text, with `States.Runtime`.
+//! `image/*`, `video/*` or `audio/*`, or one that is not text, with `States.Runtime`. At most
+//! 8 MiB of an answer is read (a limit of this module's: AWS's was not found); a larger one fails
+//! the Task with `States.DataLimitExceeded`, a larger OAuth token answer with
+//! `Events.ConnectionResource.InvalidConnectionState`.
 //!
 //! The one local difference: AWS calls only `https` endpoints; here `http` is accepted for a
 //! loopback host (`localhost`, `127.0.0.0/8`, `::1`), so that tests can run a server of their own.
