@@ -668,53 +668,10 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
     let mut c = Checker::default();
     let root = c.object(raw, "", ROOT_FIELDS);
     let f = |k: &str| Checker::field(root, k);
-
-    let model_name = match c.string(f("modelName"), "/modelName") {
-        Some(name) if names::is_valid_name(&name, MAX_MODEL_NAME) => Some(name),
-        Some(name) => {
-            c.problem(
-                "/modelName",
-                format!(
-                    "must be 1-{MAX_MODEL_NAME} letters, digits and hyphens, starting and ending with a letter or digit, got {name:?}"
-                ),
-            );
-            None
-        }
-        None => {
-            if root.is_some() && f("modelName").is_none() {
-                c.problem("/modelName", "is required");
-            }
-            None
-        }
-    };
-
-    let data_date = match c.string(f("dataDate"), "/dataDate") {
-        Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-            Ok(d) if s.len() == 10 => Some(d.format("%Y-%m-%d").to_string()),
-            _ => {
-                c.problem("/dataDate", format!("must be a date YYYY-MM-DD, got {s:?}"));
-                None
-            }
-        },
-        None => Some(ctx.today.format("%Y-%m-%d").to_string()),
-    };
-
-    let problem_type = c
-        .choice(
-            f("problemType"),
-            "/problemType",
-            &[
-                ("regression", ProblemType::Regression),
-                ("binary", ProblemType::Binary),
-            ],
-        )
-        .or(if f("problemType").is_none() {
-            Some(ProblemType::Regression)
-        } else {
-            None
-        });
+    let model_name = read_model_name(&mut c, f("modelName"), root.is_some());
+    let data_date = read_data_date(&mut c, f("dataDate"), ctx);
+    let problem_type = read_problem_type(&mut c, f("problemType"));
     let problem = problem_type.unwrap_or(ProblemType::Regression);
-
     let data = read_data(
         &mut c,
         f("data"),
@@ -745,59 +702,100 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
     {
         require_vpc_for_file_systems(&mut c, d);
     }
-    let reason = match c.string(f("reason"), "/reason") {
-        Some(r) if r.chars().count() > 256 => {
-            c.problem("/reason", "must be at most 256 characters");
-            None
-        }
-        Some(r) => Some(r),
-        None => Some(DEFAULT_REASON.to_string()),
-    };
-
-    match (
-        model_name,
-        data_date,
-        problem_type,
-        data,
-        algorithm,
-        tuning,
-        monitoring,
-        transform,
-        reason,
-    ) {
-        (
-            Some(model_name),
-            Some(data_date),
-            Some(problem_type),
-            Some(data),
-            Some(algorithm),
-            Some(tuning),
-            Some(monitoring),
-            Some(transform),
-            Some(reason),
-        ) if c.problems.is_empty() => Ok(ExecutionInput {
-            model_name,
-            data_date,
-            problem_type,
-            data,
-            algorithm,
-            tuning,
-            monitoring,
-            transform,
+    let reason = read_reason(&mut c, f("reason"));
+    // The input, when every part it needs was read.
+    let input = (|| {
+        Some(ExecutionInput {
+            model_name: model_name?,
+            data_date: data_date?,
+            problem_type: problem_type?,
+            data: data?,
+            algorithm: algorithm?,
+            tuning: tuning?,
+            monitoring: monitoring?,
+            transform: transform?,
             model_version,
-            reason,
+            reason: reason?,
             parent_version,
             preprocessing,
             tracking,
             vpc_config,
             approval_required,
-        }),
+        })
+    })();
+    match input {
+        Some(input) if c.problems.is_empty() => Ok(input),
         _ => {
             if c.problems.is_empty() {
                 c.problem("", "invalid execution input");
             }
             Err(c.problems)
         }
+    }
+}
+
+/// `/modelName`: required (when the input is an object), a valid model name.
+fn read_model_name(c: &mut Checker, value: Option<&Value>, in_object: bool) -> Option<String> {
+    match c.string(value, "/modelName") {
+        Some(name) if names::is_valid_name(&name, MAX_MODEL_NAME) => Some(name),
+        Some(name) => {
+            c.problem(
+                "/modelName",
+                format!(
+                    "must be 1-{MAX_MODEL_NAME} letters, digits and hyphens, starting and ending with a letter or digit, got {name:?}"
+                ),
+            );
+            None
+        }
+        None => {
+            if in_object && value.is_none() {
+                c.problem("/modelName", "is required");
+            }
+            None
+        }
+    }
+}
+
+/// `/dataDate` as `YYYY-MM-DD`; today when absent.
+fn read_data_date(c: &mut Checker, value: Option<&Value>, ctx: &Context<'_>) -> Option<String> {
+    match c.string(value, "/dataDate") {
+        Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+            Ok(d) if s.len() == 10 => Some(d.format("%Y-%m-%d").to_string()),
+            _ => {
+                c.problem("/dataDate", format!("must be a date YYYY-MM-DD, got {s:?}"));
+                None
+            }
+        },
+        None => Some(ctx.today.format("%Y-%m-%d").to_string()),
+    }
+}
+
+/// `/problemType`, regression when absent.
+fn read_problem_type(c: &mut Checker, value: Option<&Value>) -> Option<ProblemType> {
+    c.choice(
+        value,
+        "/problemType",
+        &[
+            ("regression", ProblemType::Regression),
+            ("binary", ProblemType::Binary),
+        ],
+    )
+    .or(if value.is_none() {
+        Some(ProblemType::Regression)
+    } else {
+        None
+    })
+}
+
+/// `/reason`, at most 256 characters; [`DEFAULT_REASON`] when absent.
+fn read_reason(c: &mut Checker, value: Option<&Value>) -> Option<String> {
+    match c.string(value, "/reason") {
+        Some(r) if r.chars().count() > 256 => {
+            c.problem("/reason", "must be at most 256 characters");
+            None
+        }
+        Some(r) => Some(r),
+        None => Some(DEFAULT_REASON.to_string()),
     }
 }
 

@@ -387,6 +387,37 @@ fn given_a_bad_data_date_when_validated_then_data_date_is_named() {
 }
 
 #[test]
+fn given_bad_top_level_fields_when_validated_then_each_is_named_in_field_order() {
+    let got = problems_in(
+        json!({
+            "reason": "r".repeat(257),
+            "approvalRequired": "yes",
+            "parentVersion": 0,
+            "modelVersion": 0,
+            "problemType": "multiclass",
+            "dataDate": "2026-2-28",
+            "modelName": "-a"
+        }),
+        &ctx(),
+    );
+    let pointers: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "/modelName",
+            "/dataDate",
+            "/problemType",
+            "/modelVersion",
+            "/parentVersion",
+            "/approvalRequired",
+            "/reason"
+        ],
+        "{got:?}"
+    );
+    assert_eq!(got[6].1, "must be at most 256 characters");
+}
+
+#[test]
 fn given_a_bad_problem_type_when_validated_then_problem_type_is_named() {
     rejects(
         with(json!({"problemType": "multiclass"})),
