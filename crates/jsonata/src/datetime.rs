@@ -95,119 +95,123 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, tz_num: i32) -> Resu
         )
     })?;
     let modifier: String = chars.collect();
-    let digits_width = |m: &str, default: usize| -> usize {
-        let p = m.split(',').next().unwrap_or("");
-        let n = p.chars().filter(|c| c.is_ascii_digit()).count();
-        if n == 0 { default } else { n }
-    };
-    let is_name = |m: &str| matches!(m.split(',').next().unwrap_or(""), "N" | "n" | "Nn");
+    let m = modifier.as_str();
     Ok(match comp {
-        'Y' => {
-            let y = dt.year() as i64;
-            let p = modifier.split(',').next().unwrap_or("");
-            let w = digits_width(&modifier, 1);
-            let max_w = modifier
-                .split_once(',')
-                .and_then(|(_, w)| w.split('-').next_back().and_then(|x| x.parse::<u32>().ok()));
-            if p.chars().filter(|c| c.is_ascii_digit()).count() == 2 {
-                pad_num(y % 100, 2)
-            } else if let Some(mw) = max_w {
-                let m = 10i64.pow(mw.min(9));
-                pad_num(y % m, (mw as usize).min(w.max(1)))
-            } else {
-                pad_num(y, w)
-            }
-        }
-        'M' => {
-            if is_name(&modifier) {
-                name_case(MONTHS[dt.month0() as usize], &modifier)
-            } else {
-                pad_num(dt.month() as i64, digits_width(&modifier, 1))
-            }
-        }
-        'D' => pad_num(dt.day() as i64, digits_width(&modifier, 1)),
-        'd' => pad_num(dt.ordinal() as i64, digits_width(&modifier, 1)),
-        'F' => {
-            let m = if modifier.is_empty() { "n" } else { &modifier };
-            if is_name(m) {
-                name_case(DAYS[dt.weekday().num_days_from_monday() as usize], m)
-            } else {
-                pad_num(dt.weekday().number_from_monday() as i64, digits_width(m, 1))
-            }
-        }
-        'H' => pad_num(dt.hour() as i64, digits_width(&modifier, 1)),
+        'Y' => format_year(dt.year() as i64, m),
+        'M' if is_name_modifier(m) => name_case(MONTHS[dt.month0() as usize], m),
+        'M' => pad_num(dt.month() as i64, digits_width(m, 1)),
+        'D' => pad_num(dt.day() as i64, digits_width(m, 1)),
+        'd' => pad_num(dt.ordinal() as i64, digits_width(m, 1)),
+        'F' => format_weekday(dt, m),
+        'H' => pad_num(dt.hour() as i64, digits_width(m, 1)),
         'h' => {
             let h = dt.hour() % 12;
-            pad_num(
-                if h == 0 { 12 } else { h } as i64,
-                digits_width(&modifier, 1),
-            )
+            pad_num(if h == 0 { 12 } else { h } as i64, digits_width(m, 1))
         }
-        'm' => pad_num(dt.minute() as i64, digits_width(&modifier, 2)),
-        's' => pad_num(dt.second() as i64, digits_width(&modifier, 2)),
-        'f' => {
-            let w = digits_width(&modifier, 1);
-            let ms = dt.timestamp_subsec_millis() as i64;
-            let s = format!("{ms:03}");
-            if w <= 3 {
-                s[..w].to_string()
-            } else {
-                format!("{s:0<w$}")
-            }
-        }
+        'm' => pad_num(dt.minute() as i64, digits_width(m, 2)),
+        's' => pad_num(dt.second() as i64, digits_width(m, 2)),
+        'f' => format_fraction(dt.timestamp_subsec_millis(), m),
         'P' => {
             let s = if dt.hour() < 12 { "am" } else { "pm" };
-            let m = if modifier.is_empty() { "n" } else { &modifier };
-            name_case(s, m)
+            name_case(s, if m.is_empty() { "n" } else { m })
         }
-        'Z' | 'z' => {
-            let t = modifier.ends_with('t');
-            let m = modifier.trim_end_matches('t');
-            let m = if m.is_empty() { "01:01" } else { m };
-            let offset = tz_num;
-            if t && offset == 0 {
-                "Z".to_string()
-            } else {
-                let sign = if offset < 0 { '-' } else { '+' };
-                let a = offset.abs();
-                let (h, mi) = (a / 100, a % 100);
-                let digits = m.chars().filter(|c| c.is_ascii_digit()).count();
-                let body = if m.contains(':') {
-                    let hw = m.split(':').next().map(|x| x.len()).unwrap_or(2);
-                    format!("{}:{:02}", pad_num(h as i64, hw), mi)
-                } else if digits <= 2 {
-                    if mi == 0 {
-                        pad_num(h as i64, digits.max(1))
-                    } else {
-                        format!("{}:{:02}", pad_num(h as i64, digits.max(1)), mi)
-                    }
-                } else if digits <= 4 {
-                    pad_num(a as i64, digits)
-                } else {
-                    return Err(err(
-                        "D3134",
-                        "The timezone integer format specifier cannot have more than four digits",
-                    ));
-                };
-                if comp == 'z' {
-                    format!("GMT{sign}{body}")
-                } else {
-                    format!("{sign}{body}")
-                }
-            }
-        }
+        'Z' | 'z' => format_timezone(comp == 'z', tz_num, m)?,
         'E' => "ISO".to_string(),
         'C' => "ISO".to_string(),
-        'W' | 'w' | 'X' | 'x' => {
-            let w = dt.iso_week().week() as i64;
-            pad_num(w, digits_width(&modifier, 1))
-        }
+        'W' | 'w' | 'X' | 'x' => pad_num(dt.iso_week().week() as i64, digits_width(m, 1)),
         other => {
             return Err(err(
                 "D3132",
                 format!("Unknown component specifier {other} in date/time picture string"),
             ));
         }
+    })
+}
+
+/// The width a modifier's presentation asks for: its number of digits, `default` when none.
+fn digits_width(modifier: &str, default: usize) -> usize {
+    let p = modifier.split(',').next().unwrap_or("");
+    let n = p.chars().filter(|c| c.is_ascii_digit()).count();
+    if n == 0 { default } else { n }
+}
+
+/// The modifier presents a name (`N`, `n`, `Nn`) rather than a number.
+fn is_name_modifier(modifier: &str) -> bool {
+    matches!(modifier.split(',').next().unwrap_or(""), "N" | "n" | "Nn")
+}
+
+/// `[Y]`: two digits for a two-digit presentation; a maximum width keeps the last digits.
+fn format_year(y: i64, modifier: &str) -> String {
+    let p = modifier.split(',').next().unwrap_or("");
+    let w = digits_width(modifier, 1);
+    let max_w = modifier
+        .split_once(',')
+        .and_then(|(_, w)| w.split('-').next_back().and_then(|x| x.parse::<u32>().ok()));
+    if p.chars().filter(|c| c.is_ascii_digit()).count() == 2 {
+        pad_num(y % 100, 2)
+    } else if let Some(mw) = max_w {
+        let m = 10i64.pow(mw.min(9));
+        pad_num(y % m, (mw as usize).min(w.max(1)))
+    } else {
+        pad_num(y, w)
+    }
+}
+
+/// `[F]`: the day of the week, by name unless the modifier asks for a number.
+fn format_weekday(dt: &DateTime<FixedOffset>, modifier: &str) -> String {
+    let m = if modifier.is_empty() { "n" } else { modifier };
+    if is_name_modifier(m) {
+        name_case(DAYS[dt.weekday().num_days_from_monday() as usize], m)
+    } else {
+        pad_num(dt.weekday().number_from_monday() as i64, digits_width(m, 1))
+    }
+}
+
+/// `[f]`: the milliseconds, cut to the width or padded with zeros on the right.
+fn format_fraction(millis: u32, modifier: &str) -> String {
+    let w = digits_width(modifier, 1);
+    let s = format!("{millis:03}");
+    if w <= 3 {
+        s[..w].to_string()
+    } else {
+        format!("{s:0<w$}")
+    }
+}
+
+/// `[Z]`, or `[z]` (`gmt`: prefixed by GMT): the offset `tz_num` (hours * 100 + minutes) as the
+/// modifier presents it; a trailing `t` gives `Z` for a zero offset.
+fn format_timezone(gmt: bool, tz_num: i32, modifier: &str) -> Result<String, Error> {
+    let t = modifier.ends_with('t');
+    let m = modifier.trim_end_matches('t');
+    let m = if m.is_empty() { "01:01" } else { m };
+    if t && tz_num == 0 {
+        return Ok("Z".to_string());
+    }
+    let sign = if tz_num < 0 { '-' } else { '+' };
+    let a = tz_num.abs();
+    let (h, mi) = (a / 100, a % 100);
+    let digits = m.chars().filter(|c| c.is_ascii_digit()).count();
+    let body = if m.contains(':') {
+        let hw = m.split(':').next().map(|x| x.len()).unwrap_or(2);
+        format!("{}:{:02}", pad_num(h as i64, hw), mi)
+    } else if digits <= 2 {
+        if mi == 0 {
+            pad_num(h as i64, digits.max(1))
+        } else {
+            format!("{}:{:02}", pad_num(h as i64, digits.max(1)), mi)
+        }
+    } else if digits <= 4 {
+        pad_num(a as i64, digits)
+    } else {
+        return Err(err(
+            "D3134",
+            "The timezone integer format specifier cannot have more than four digits",
+        ));
+    };
+    Ok(if gmt {
+        format!("GMT{sign}{body}")
+    } else {
+        format!("{sign}{body}")
     })
 }
 
