@@ -23,8 +23,9 @@
 //!
 //! [`Splitter`] finds records in a buffer that holds the object from some offset on, so the
 //! transform reads the object a range at a time: a record is only ever as large as the bytes it
-//! spans, and a framed record longer than `MaxPayloadInMB` is refused from its header, before it
-//! is read.
+//! spans, and a framed record longer than `MaxPayloadInMB`, or whose header puts its end past the
+//! object's end, is refused from its header, before it is read. A line carried over several
+//! reads is searched for its end once, from where the last search stopped.
 
 /// How the records of an object are delimited (`TransformInput.SplitType`, None aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,13 +127,21 @@ pub(crate) enum Next {
     End,
 }
 
-/// Splits an object's bytes into records; `object` names it in errors, `max` is the largest
-/// record (its bytes as sent: `single` says SingleRecord) allowed.
+/// Splits an object's bytes into records; `object` names it in errors, `size` is its length in
+/// bytes, `max` is the largest record (its bytes as sent: `single` says SingleRecord) allowed.
 pub(crate) struct Splitter {
     pub framing: Framing,
     pub object: String,
+    pub size: u64,
     pub max: u64,
     pub single: bool,
+    /// Line: the object's bytes before this offset are searched for a line end and hold none
+    /// after the start of the line being read, so a line carried over several reads is searched
+    /// once, not again from its start after every read.
+    line_searched_to: u64,
+    /// The bytes the line search has examined (tests check that each is examined once).
+    #[cfg(test)]
+    examined: u64,
 }
 
 fn align4(n: u64) -> u64 {
@@ -144,6 +153,25 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
 }
 
 impl Splitter {
+    pub(crate) fn new(
+        framing: Framing,
+        object: String,
+        size: u64,
+        max: u64,
+        single: bool,
+    ) -> Splitter {
+        Splitter {
+            framing,
+            object,
+            size,
+            max,
+            single,
+            line_searched_to: 0,
+            #[cfg(test)]
+            examined: 0,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self.framing {
             Framing::Line => "Line",
@@ -162,27 +190,46 @@ impl Splitter {
     }
 
     /// The record at the front of `buf`, which holds the object from byte `offset` on; `last`
-    /// says that the object ends with `buf`.
-    pub(crate) fn next(&self, buf: &[u8], offset: u64, last: bool) -> Result<Next, FramingError> {
+    /// says that the object ends with `buf`. A framed record whose header puts its end past the
+    /// object's `size` is refused as soon as the header is read, not after the rest of the
+    /// object (with no `MaxPayloadInMB` limit, the whole of it) has been read into the buffer.
+    pub(crate) fn next(
+        &mut self,
+        buf: &[u8],
+        offset: u64,
+        last: bool,
+    ) -> Result<Next, FramingError> {
         if buf.is_empty() {
             return Ok(Next::End);
         }
         let found = match self.framing {
-            Framing::Line => self.line(buf, last),
+            Framing::Line => self.line(buf, offset, last),
             Framing::RecordIo => self.recordio(buf, offset)?,
             Framing::TfRecord => self.tfrecord(buf, offset)?,
         };
+        // where the object ends: at the buffer's end if it is the last, else at its size (a
+        // framed record's header that puts its end further is known to be cut short at once)
+        let object_end = if last {
+            offset + buf.len() as u64
+        } else {
+            self.size
+        };
         match found {
-            Next::NeedMore { at_least } if last => match self.framing {
+            Next::NeedMore { at_least } if self.framing == Framing::Line && last => {
                 // a last line without its end is a whole record
-                Framing::Line => unreachable!("Line takes the rest at the end: {at_least}"),
-                _ => Err(FramingError::Truncated {
+                unreachable!("Line takes the rest at the end: {at_least}")
+            }
+            Next::NeedMore { at_least }
+                if self.framing != Framing::Line
+                    && offset.saturating_add(at_least as u64) > object_end =>
+            {
+                Err(FramingError::Truncated {
                     object: self.object.clone(),
                     framing: self.name(),
                     offset,
-                    needed: (at_least - buf.len()) as u64,
-                }),
-            },
+                    needed: offset.saturating_add(at_least as u64) - object_end,
+                })
+            }
             // what the header says (RecordIO: a SingleRecord payload may be 3 bytes of padding
             // shorter), or a line already longer than the limit without its end
             Next::NeedMore { at_least } if (at_least as u64) > self.max.saturating_add(3) => {
@@ -201,11 +248,21 @@ impl Splitter {
         (end - f.start) as u64 + u64::from(self.framing == Framing::Line)
     }
 
-    fn line(&self, buf: &[u8], last: bool) -> Next {
-        let (end, next) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (i, i + 1),
+    fn line(&mut self, buf: &[u8], offset: u64, last: bool) -> Next {
+        // the bytes of this line already searched by an earlier call (its start is `offset`)
+        let from = usize::try_from(self.line_searched_to.saturating_sub(offset))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let found = buf[from..].iter().position(|b| *b == b'\n');
+        #[cfg(test)]
+        {
+            self.examined += found.map_or(buf.len() - from, |i| i + 1) as u64;
+        }
+        let (end, next) = match found {
+            Some(i) => (from + i, from + i + 1),
             None if last => (buf.len(), buf.len()),
             None => {
+                self.line_searched_to = offset + buf.len() as u64;
                 return Next::NeedMore {
                     at_least: buf.len() + 1,
                 };
@@ -454,20 +511,16 @@ pub fn decode(framing_name: &str, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> 
 mod tests {
     use super::*;
 
+    /// A splitter of an object whose size is not known to it (tests that pass `last`).
     fn splitter(framing: Framing, max: u64) -> Splitter {
-        Splitter {
-            framing,
-            object: "s3://b/in/x".into(),
-            max,
-            single: false,
-        }
+        Splitter::new(framing, "s3://b/in/x".into(), u64::MAX, max, false)
     }
 
     /// A record's bytes as MultiRecord and as SingleRecord send them.
     type Sent = (Vec<u8>, Vec<u8>);
 
     /// Every record of `bytes` read whole (offset 0, last).
-    fn all(s: &Splitter, bytes: &[u8]) -> Result<Vec<Sent>, FramingError> {
+    fn all(s: &mut Splitter, bytes: &[u8]) -> Result<Vec<Sent>, FramingError> {
         let mut out = Vec::new();
         let mut at = 0;
         loop {
@@ -508,8 +561,8 @@ mod tests {
         assert_eq!(u32_at(&framed, 4) >> 29, 1, "first part");
         bytes.extend_from_slice(&framed);
         bytes.extend_from_slice(&encode_recordio(b""));
-        let s = splitter(Framing::RecordIo, 1 << 20);
-        let records = all(&s, &bytes).unwrap();
+        let mut s = splitter(Framing::RecordIo, 1 << 20);
+        let records = all(&mut s, &bytes).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[0].0, encode_recordio(b"abcde"));
         assert_eq!(records[0].1, encode_recordio(b"abcde")[..13].to_vec());
@@ -529,8 +582,8 @@ mod tests {
         let mut bytes = encode_tfrecord(b"first");
         bytes.extend_from_slice(&encode_tfrecord(b""));
         bytes.extend_from_slice(&encode_tfrecord(&[7u8; 300]));
-        let s = splitter(Framing::TfRecord, 1 << 20);
-        let records = all(&s, &bytes).unwrap();
+        let mut s = splitter(Framing::TfRecord, 1 << 20);
+        let records = all(&mut s, &bytes).unwrap();
         let sizes: Vec<usize> = records.iter().map(|r| r.0.len()).collect();
         assert_eq!(sizes, vec![21, 16, 316]);
         assert_eq!(records[2].0, records[2].1, "nothing is dropped");
@@ -545,11 +598,11 @@ mod tests {
         let tf = |records: &[&[u8]]| -> Vec<u8> {
             records.iter().flat_map(|r| encode_tfrecord(r)).collect()
         };
-        let s = splitter(Framing::TfRecord, 1 << 20);
+        let mut s = splitter(Framing::TfRecord, 1 << 20);
         // a data byte of the second record flipped: its data CRC fails at offset 21
         let mut bad = tf(&[b"first", b"second"]);
         bad[21 + 12] ^= 0x01;
-        let e = all(&s, &bad).unwrap_err();
+        let e = all(&mut s, &bad).unwrap_err();
         assert!(
             matches!(e, FramingError::DataCrc { offset: 21, .. }),
             "{e:?}"
@@ -563,12 +616,12 @@ mod tests {
         let mut bad = tf(&[b"first"]);
         bad[0] = 6;
         assert!(matches!(
-            all(&s, &bad).unwrap_err(),
+            all(&mut s, &bad).unwrap_err(),
             FramingError::LengthCrc { offset: 0, .. }
         ));
         // cut short: 3 bytes of the last record's CRC missing
         let whole = tf(&[b"first", b"second"]);
-        let e = all(&s, &whole[..whole.len() - 3]).unwrap_err();
+        let e = all(&mut s, &whole[..whole.len() - 3]).unwrap_err();
         assert_eq!(
             e,
             FramingError::Truncated {
@@ -579,11 +632,11 @@ mod tests {
             }
         );
         // RecordIO: a bad magic number in the second record
-        let r = splitter(Framing::RecordIo, 1 << 20);
+        let mut r = splitter(Framing::RecordIo, 1 << 20);
         let mut bad = encode_recordio(b"abcd");
         bad.extend_from_slice(&encode_recordio(b"efgh"));
         bad[12] = 0;
-        let e = all(&r, &bad).unwrap_err();
+        let e = all(&mut r, &bad).unwrap_err();
         assert_eq!(
             e.to_string(),
             "s3://b/in/x is not RecordIO at byte offset 12: expected the magic number 0xced7230a, found 0xced72300"
@@ -592,7 +645,7 @@ mod tests {
         let mut bad = encode_recordio(b"abcd");
         bad[7] |= 0x40; // flag 2
         assert!(matches!(
-            all(&r, &bad).unwrap_err(),
+            all(&mut r, &bad).unwrap_err(),
             FramingError::BadContinuation {
                 offset: 0,
                 flag: 2,
@@ -616,7 +669,7 @@ mod tests {
 
     #[test]
     fn a_record_over_the_payload_limit_is_refused_from_its_header() {
-        let s = splitter(Framing::TfRecord, 100);
+        let mut s = splitter(Framing::TfRecord, 100);
         let big = encode_tfrecord(&[1u8; 1000]);
         // only the header is there: the length says it is too large
         let e = s.next(&big[..12], 40, false).unwrap_err();
@@ -631,7 +684,7 @@ mod tests {
             Next::Record(Found { end: 100, .. })
         ));
         // a line and its `\n` must fit
-        let l = splitter(Framing::Line, 4);
+        let mut l = splitter(Framing::Line, 4);
         assert!(matches!(
             l.next(b"abc\n", 0, true).unwrap(),
             Next::Record(_)
@@ -646,5 +699,122 @@ mod tests {
         assert!(r.next(&rec, 0, true).is_err(), "16 framed bytes");
         r.single = true;
         assert!(r.next(&rec, 0, true).is_ok(), "13 bytes sent");
+    }
+
+    #[test]
+    fn a_framed_header_that_ends_past_the_object_is_truncated_before_more_is_read() {
+        const SIZE: u64 = 20 << 20;
+        let sized = |framing| Splitter::new(framing, "s3://b/in/x".into(), SIZE, u64::MAX, false);
+        // a TFRecord header claiming 1 TiB at offset 40, with only its header in the buffer
+        let len = 1u64 << 40;
+        let mut header = len.to_le_bytes().to_vec();
+        header.extend_from_slice(&masked_crc32c(&len.to_le_bytes()).to_le_bytes());
+        let e = sized(Framing::TfRecord)
+            .next(&header, 40, false)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            FramingError::Truncated {
+                object: "s3://b/in/x".into(),
+                framing: "TFRecord",
+                offset: 40,
+                needed: 40 + 12 + len + 4 - SIZE
+            }
+        );
+        // a RecordIO record whose first part claims the most a part may hold (2^29 - 1 bytes)
+        let mut part = RECORDIO_MAGIC.to_le_bytes().to_vec();
+        part.extend_from_slice(&RECORDIO_LEN_MASK.to_le_bytes());
+        assert!(matches!(
+            sized(Framing::RecordIo).next(&part, 8, false).unwrap_err(),
+            FramingError::Truncated { offset: 8, needed, .. } if needed == 8 + 8 + (1 << 29) - SIZE
+        ));
+        // a RecordIO record of first and middle parts that reach the object's end without a
+        // last part: the next part's header is past it
+        let mut parts = Vec::new();
+        for flag in [1u32, 2, 2] {
+            parts.extend_from_slice(&RECORDIO_MAGIC.to_le_bytes());
+            parts.extend_from_slice(&((flag << 29) | 4).to_le_bytes());
+            parts.extend_from_slice(b"abcd");
+        }
+        let mut ends = Splitter::new(
+            Framing::RecordIo,
+            "s3://b/in/x".into(),
+            100 + parts.len() as u64,
+            u64::MAX,
+            false,
+        );
+        assert!(matches!(
+            ends.next(&parts, 100, false).unwrap_err(),
+            FramingError::Truncated {
+                offset: 100,
+                needed: 8,
+                ..
+            }
+        ));
+        // a record that ends within the object asks for more
+        let fits = encode_tfrecord(&[3u8; 100]);
+        assert_eq!(
+            sized(Framing::TfRecord)
+                .next(&fits[..50], 0, false)
+                .unwrap(),
+            Next::NeedMore { at_least: 116 }
+        );
+        // a line without its end where the listed size ends is still read on (the next read
+        // says whether the object ends there)
+        let mut line = Splitter::new(Framing::Line, "s3://b/in/x".into(), 4, u64::MAX, false);
+        assert_eq!(
+            line.next(b"abcd", 0, false).unwrap(),
+            Next::NeedMore { at_least: 5 }
+        );
+    }
+
+    #[test]
+    fn a_long_line_carried_over_many_reads_is_searched_once() {
+        // as the transform reads it: a short line, then a line of 1 MiB that arrives 4 KiB a
+        // read, each read appended to what is carried (the short line gone once it is sent)
+        let long = 1usize << 20;
+        let mut object = b"ab\n".to_vec();
+        object.extend(std::iter::repeat_n(b'x', long));
+        object.extend_from_slice(b"\nlast\n");
+        let mut s = Splitter::new(
+            Framing::Line,
+            "s3://b/in/x".into(),
+            object.len() as u64,
+            u64::MAX,
+            false,
+        );
+        let (mut carry, mut carry_at, mut read_at) = (Vec::new(), 0usize, 0usize);
+        let mut records = Vec::new();
+        let mut reads = 0;
+        while read_at < object.len() {
+            let part = &object[read_at..(read_at + 4096).min(object.len())];
+            read_at += part.len();
+            reads += 1;
+            carry.extend_from_slice(part);
+            let mut at = 0;
+            loop {
+                match s
+                    .next(
+                        &carry[at..],
+                        (carry_at + at) as u64,
+                        read_at == object.len(),
+                    )
+                    .unwrap()
+                {
+                    Next::Record(f) => {
+                        records.push(carry[at..at + f.end].len());
+                        at += f.next;
+                    }
+                    Next::Skip { next } => at += next,
+                    Next::NeedMore { .. } | Next::End => break,
+                }
+            }
+            carry.drain(..at);
+            carry_at += at;
+        }
+        assert!(reads > 250, "{reads} reads");
+        assert_eq!(records, vec![2, long, 4]);
+        // every byte examined once: each line and its end
+        assert_eq!(s.examined, object.len() as u64);
     }
 }

@@ -401,12 +401,13 @@ fn batches(
     let Some(framing) = split else {
         return Ok(vec![body.to_vec()]);
     };
-    let splitter = Splitter {
+    let mut splitter = Splitter::new(
         framing,
-        object: "s3://test/object".into(),
-        max: max_bytes as u64,
-        single: !multi,
-    };
+        "s3://test/object".into(),
+        body.len() as u64,
+        max_bytes as u64,
+        !multi,
+    );
     let mut b = Batcher::new(multi, max_bytes, framing == Framing::Line);
     let mut out = Vec::new();
     let mut at = 0;
@@ -550,12 +551,7 @@ async fn transform_object(
         return Ok(1);
     };
     let single = !spec.multi_record;
-    let splitter = Splitter {
-        framing,
-        object: uri.to_string(),
-        max: max_bytes as u64,
-        single,
-    };
+    let mut splitter = Splitter::new(framing, uri.to_string(), size, max_bytes as u64, single);
     let mut batcher = Batcher::new(spec.multi_record, max_bytes, framing == Framing::Line);
     let mut n = 0;
     // the object's bytes from `carry_at` on that are read and not yet sent

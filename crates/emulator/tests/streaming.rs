@@ -19,10 +19,11 @@ use serde_json::{Value, json};
 const WHOLE_READ_LIMIT: usize = 1 << 20;
 
 /// An in-memory store that refuses a whole `get` of an object over [`WHOLE_READ_LIMIT`] and
-/// records the largest range read.
+/// records the largest range read and how many ranges were read.
 struct RangesOnly {
     inner: Arc<InMemoryStore>,
     largest_range: AtomicU64,
+    ranged_reads: AtomicU64,
 }
 
 #[async_trait]
@@ -39,6 +40,7 @@ impl ObjectStore for RangesOnly {
 
     async fn get_range(&self, uri: &S3Uri, offset: u64, len: u64) -> Result<Vec<u8>, PortError> {
         self.largest_range.fetch_max(len, Ordering::Relaxed);
+        self.ranged_reads.fetch_add(1, Ordering::Relaxed);
         let body = self.inner.get(uri).await?;
         let start = (offset as usize).min(body.len());
         let end = start.saturating_add(len as usize).min(body.len());
@@ -64,6 +66,7 @@ fn setup_ranges_only() -> (Env, Arc<RangesOnly>) {
         let store = Arc::new(RangesOnly {
             inner: Arc::new(InMemoryStore::new()),
             largest_range: AtomicU64::new(0),
+            ranged_reads: AtomicU64::new(0),
         });
         c.store = store.clone();
         made = Some(store);
@@ -504,6 +507,60 @@ async fn a_corrupt_or_oversized_framed_record_fails_the_job_naming_the_object_an
         assert!(
             reason.starts_with(&format!("ClientError: {object} {expected}")),
             "{case}: {reason}"
+        );
+    }
+}
+
+/// With MaxPayloadInMB 0 (no limit) a framed record's header that puts its end past the
+/// object's (a TFRecord length of 1 TiB; a RecordIO part of 2^29 - 1 bytes) in an object of
+/// 20 MiB fails the job as cut short, naming the object and offset, after one range of the
+/// object is read: the rest is not read into memory first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_framed_header_past_the_objects_end_fails_after_one_range_without_a_payload_limit() {
+    let (env, store) = setup_ranges_only();
+    let model = framed_model(&env, "past-end").await;
+    let size: u64 = 20 << 20;
+    let tf_len = 1u64 << 40;
+    let mut tf = tf_len.to_le_bytes().to_vec();
+    tf.extend_from_slice(
+        &mdlc_emulator::records::masked_crc32c(&tf_len.to_le_bytes()).to_le_bytes(),
+    );
+    let part_len = (1u64 << 29) - 1;
+    let mut rio = mdlc_emulator::records::RECORDIO_MAGIC
+        .to_le_bytes()
+        .to_vec();
+    rio.extend_from_slice(&(part_len as u32).to_le_bytes());
+    for (split, header, needed) in [
+        ("TFRecord", tf, 12 + tf_len + 4 - size),
+        ("RecordIO", rio, 8 + part_len + 1 - size),
+    ] {
+        let mut body = header;
+        body.resize(size as usize, 7);
+        let object = format!("s3://bucket/past-end/{split}/x.bin");
+        put_bytes(&env, &object, body).await;
+        store.ranged_reads.store(0, Ordering::Relaxed);
+        let mut request = framed_transform(
+            &format!("past-end-{}", split.to_lowercase()),
+            &model,
+            split,
+            "MultiRecord",
+            &format!("s3://bucket/past-end/{split}/"),
+        );
+        request["MaxPayloadInMB"] = json!(0);
+        let f = env.fail("createTransformJob", true, request).await;
+        let d = described(&f);
+        assert_eq!(d["TransformJobStatus"], "Failed", "{split}: {d:#}");
+        assert_eq!(
+            text(&d, "FailureReason"),
+            format!(
+                "ClientError: {object} ends inside the {split} record at byte offset 0: the record needs {needed} more bytes than the object has"
+            ),
+            "{split}"
+        );
+        assert_eq!(
+            store.ranged_reads.load(Ordering::Relaxed),
+            1,
+            "{split}: one range of the object read"
         );
     }
 }
