@@ -690,6 +690,12 @@ async fn given_processing_inputs_when_processing_then_outputs_are_uploaded() {
 /// Issue 19: a job whose emulator process is gone (a crash, `kill -9`) reads as SageMaker
 /// fails a job whose instance was lost; while that process runs, another reader of the same
 /// work directory sees the job as it is.
+///
+/// The lost job is a copy of the running job's records (its Describe* document, its owner record
+/// naming a process that does not exist, a scratch file) in a second work directory: a reader
+/// that finds a job lost releases its scratch space, and done on the running job's own
+/// directory that would delete what the job, still running here, is writing (under load, its
+/// `input/config`, and the job failed with "could not prepare the job directory").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_job_reads_as_running_elsewhere_and_as_failed_once_its_process_is_gone() {
     let env = setup();
@@ -700,16 +706,23 @@ async fn a_running_job_reads_as_running_elsewhere_and_as_failed_once_its_process
     let d = other.describe(JobKind::Training, "lost-job").unwrap();
     assert_eq!(d["TrainingJobStatus"], "InProgress", "{d:#}");
 
-    // The owner file now names a process that does not exist: the job was lost with it.
-    let owner = env
-        .emu
-        .job_dir(JobKind::Training, "lost-job")
-        .join(".owner.json");
-    let mut doc: Value = serde_json::from_slice(&std::fs::read(&owner).unwrap()).unwrap();
+    // The same job's records in another work directory, the owner record naming a process
+    // that does not exist: the job was lost with it.
+    let dir = env.emu.job_dir(JobKind::Training, "lost-job");
+    let copy_root = tempfile::tempdir().unwrap();
+    let mut config = env.emu.config().clone();
+    config.work_dir = copy_root.path().to_path_buf();
+    let elsewhere = mdlc_emulator::SageMakerEmulator::new(config);
+    let copy = elsewhere.job_dir(JobKind::Training, "lost-job");
+    std::fs::create_dir_all(copy.join("input/config")).unwrap();
+    std::fs::copy(dir.join("describe.json"), copy.join("describe.json")).unwrap();
+    std::fs::write(copy.join("input/config/hyperparameters.json"), "{}").unwrap();
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(".owner.json")).unwrap()).unwrap();
     assert_eq!(doc["pid"], std::process::id());
     doc["pid"] = json!(u32::MAX);
-    std::fs::write(&owner, doc.to_string()).unwrap();
-    let d = other.describe(JobKind::Training, "lost-job").unwrap();
+    std::fs::write(copy.join(".owner.json"), doc.to_string()).unwrap();
+    let d = elsewhere.describe(JobKind::Training, "lost-job").unwrap();
     assert_eq!(d["TrainingJobStatus"], "Failed", "{d:#}");
     assert_eq!(d["SecondaryStatus"], "Failed", "{d:#}");
     assert_eq!(
@@ -717,9 +730,18 @@ async fn a_running_job_reads_as_running_elsewhere_and_as_failed_once_its_process
         "InternalServerError: We encountered an internal error. Please try again."
     );
     assert_eq!(d["FailureReason"], mdlc_emulator::INTERNAL_FAILURE_REASON);
-    // The process that runs it still knows better.
+    // a lost job has ended: its scratch space is released, its records kept
+    let mut left: Vec<String> = std::fs::read_dir(&copy)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![".owner.json", "describe.json"]);
+    // The process that runs it still knows better, and so does a reader of its own records.
     let mine = env.emu.describe(JobKind::Training, "lost-job").unwrap();
-    assert_eq!(mine["TrainingJobStatus"], "InProgress");
+    assert_eq!(mine["TrainingJobStatus"], "InProgress", "{mine:#}");
+    let d = other.describe(JobKind::Training, "lost-job").unwrap();
+    assert_eq!(d["TrainingJobStatus"], "InProgress", "{d:#}");
     env.emu.stop(JobKind::Training, "lost-job").unwrap();
 }
 
