@@ -33,6 +33,34 @@ fn fail_lost(kind: JobKind, doc: &mut Value) {
     }
 }
 
+/// A job's Describe* document as another process left it (`read` reads it) and whether the job
+/// was lost: running (`InProgress`, `Stopping`) while its owner process is gone, it is
+/// [`fail_lost`]. The owner writes a job's end before it exits, so the document is read again
+/// once the owner is seen gone: a job that ended between the first read and the owner's check
+/// reads as it ended, not as lost.
+fn read_from_disk(
+    kind: JobKind,
+    mut read: impl FnMut() -> Result<Value, ApiError>,
+    owner_running: impl FnOnce() -> bool,
+) -> Result<(Value, bool), ApiError> {
+    let running = |doc: &Value| {
+        matches!(
+            doc.get(kind.status_field()).and_then(Value::as_str),
+            Some("InProgress" | "Stopping")
+        )
+    };
+    let doc = read()?;
+    if !running(&doc) || owner_running() {
+        return Ok((doc, false));
+    }
+    let mut doc = read()?;
+    if !running(&doc) {
+        return Ok((doc, false));
+    }
+    fail_lost(kind, &mut doc);
+    Ok((doc, true))
+}
+
 /// Releases an ended job's scratch space; a failure is logged, naming the job and the path
 /// (the job's outcome stands: its outputs are already in the store).
 fn release_scratch(job: &str, dir: &Path) {
@@ -370,19 +398,18 @@ impl Inner {
         if let Some(cell) = self.find(kind, name) {
             return Ok(cell.describe());
         }
-        let path = self.job_dir(kind, name).join("describe.json");
-        let text = std::fs::read(&path).map_err(|_| self.not_found(kind, name))?;
-        let mut doc: Value = serde_json::from_slice(&text)
-            .map_err(|e| ApiError::internal(format!("corrupt {}: {e}", path.display())))?;
-        let status = doc
-            .get(kind.status_field())
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let owner = JobOwner::read(&self.job_dir(kind, name));
-        if matches!(status, "InProgress" | "Stopping") && !owner.is_some_and(|o| o.running()) {
-            fail_lost(kind, &mut doc);
+        let dir = self.job_dir(kind, name);
+        let path = dir.join("describe.json");
+        let read = || -> Result<Value, ApiError> {
+            let text = std::fs::read(&path).map_err(|_| self.not_found(kind, name))?;
+            serde_json::from_slice(&text)
+                .map_err(|e| ApiError::internal(format!("corrupt {}: {e}", path.display())))
+        };
+        let owner_running = || JobOwner::read(&dir).is_some_and(|o| o.running());
+        let (doc, lost) = read_from_disk(kind, read, owner_running)?;
+        if lost {
             // a lost job has ended too: nothing will use its scratch space again
-            release_scratch(name, &self.job_dir(kind, name));
+            release_scratch(name, &dir);
         }
         Ok(doc)
     }
@@ -564,5 +591,41 @@ pub(crate) fn map_opt_ml(arg: &str, job_dir: &Path) -> String {
             format!("{}{}", job_dir.display(), rest)
         }
         _ => arg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that ends between the read of its document and the check of its owner (the owner
+    /// persisted `Completed` and exited) reads as it ended; one still running once its owner is
+    /// seen gone is lost; one whose owner runs is as written.
+    #[test]
+    fn a_job_that_ends_while_it_is_read_from_disk_is_not_taken_for_lost() {
+        let doc = |status: &str| json!({"TrainingJobStatus": status});
+        let reads = |docs: Vec<Value>| {
+            let mut docs = docs.into_iter();
+            move || Ok(docs.next().expect("read once more than expected"))
+        };
+        let (d, lost) = read_from_disk(
+            JobKind::Training,
+            reads(vec![doc("InProgress"), doc("Completed")]),
+            || false,
+        )
+        .unwrap();
+        assert_eq!((d, lost), (doc("Completed"), false));
+        let (d, lost) = read_from_disk(
+            JobKind::Training,
+            reads(vec![doc("InProgress"), doc("InProgress")]),
+            || false,
+        )
+        .unwrap();
+        assert!(lost);
+        assert_eq!(d["TrainingJobStatus"], "Failed");
+        assert_eq!(d["FailureReason"], INTERNAL_FAILURE_REASON);
+        let (d, lost) =
+            read_from_disk(JobKind::Training, reads(vec![doc("Stopping")]), || true).unwrap();
+        assert_eq!((d, lost), (doc("Stopping"), false));
     }
 }
