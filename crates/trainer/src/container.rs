@@ -6,7 +6,9 @@
 //! reason to `output/failure` (as SageMaker reads it into `FailureReason`) and the program
 //! exits non-zero.
 
-use crate::dataset::{CsvError, Dataset, Layout, READ_CHUNK_BYTES, read_csv_reader};
+use crate::dataset::{
+    CsvError, Dataset, Layout, READ_CHUNK_BYTES, for_each_csv_chunk, read_csv_reader,
+};
 use crate::fsio::write_atomically;
 use crate::gbdt::{RoundRecord, TrainError, train_owned};
 use crate::model::Model;
@@ -313,6 +315,83 @@ pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset
     }
     match data {
         Some(d) if d.n_rows() > 0 => Ok(d),
+        _ => Err(JobError::Channel {
+            channel: channel.into(),
+            message: format!("no data rows in {}", dir.display()),
+        }),
+    }
+}
+
+/// Reads a channel as [`read_channel`] does (same files, order and errors), but hands its rows
+/// to `each` a chunk at a time instead of keeping them. Returns the number of features and
+/// of rows.
+pub fn for_each_channel_chunk(
+    channel: &str,
+    dir: &Path,
+    threads: usize,
+    each: &mut dyn FnMut(&Dataset),
+) -> Result<(usize, usize), JobError> {
+    let mut files = Vec::new();
+    if dir.is_file() {
+        files.push(dir.to_path_buf());
+    } else {
+        list_files(dir, &mut files).map_err(|e| JobError::Channel {
+            channel: channel.into(),
+            message: format!("cannot read {}: {e}", dir.display()),
+        })?;
+    }
+    // (features, rows) of the files before
+    let mut seen: Option<(usize, usize)> = None;
+    for f in &files {
+        let mut file = std::fs::File::open(f).map_err(|e| JobError::Channel {
+            channel: channel.into(),
+            message: format!("cannot read {}: {e}", f.display()),
+        })?;
+        // This file's features when they differ from the earlier files': reported once the
+        // whole file is parsed, as read_channel reports it.
+        let mut mismatch: Option<usize> = None;
+        let mut rows = 0usize;
+        let mut nf_file: Option<usize> = None;
+        for_each_csv_chunk(
+            &mut file,
+            Layout::LabelFirst,
+            &f.display().to_string(),
+            READ_CHUNK_BYTES,
+            threads,
+            &mut |ds| {
+                if ds.n_rows() == 0 {
+                    return Ok(());
+                }
+                nf_file.get_or_insert(ds.n_features());
+                match seen {
+                    Some((nf, n)) if n > 0 && nf != ds.n_features() => {
+                        mismatch = Some(ds.n_features());
+                    }
+                    _ if mismatch.is_none() => {
+                        rows += ds.n_rows();
+                        each(&ds);
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )?;
+        if let (Some(found), Some((expected, _))) = (mismatch, seen) {
+            return Err(JobError::Channel {
+                channel: channel.into(),
+                message: format!(
+                    "{}: {found} feature columns, but earlier files have {expected}",
+                    f.display()
+                ),
+            });
+        }
+        if let Some(nf) = nf_file {
+            let before = seen.map_or(0, |(_, n)| n);
+            seen = Some((nf, before + rows));
+        }
+    }
+    match seen {
+        Some((nf, rows)) if rows > 0 => Ok((nf, rows)),
         _ => Err(JobError::Channel {
             channel: channel.into(),
             message: format!("no data rows in {}", dir.display()),

@@ -174,6 +174,16 @@ impl Dataset {
     }
 }
 
+/// Appends one row (label first) as [`Dataset::to_csv`] writes it, newline included.
+pub fn push_csv_row(out: &mut String, label: f32, features: &[f32]) {
+    push_value(out, label);
+    for v in features {
+        out.push(',');
+        push_value(out, *v);
+    }
+    out.push('\n');
+}
+
 fn push_value(out: &mut String, v: f32) {
     use std::fmt::Write;
     if !v.is_nan() {
@@ -299,8 +309,34 @@ pub fn read_csv_reader(
     chunk: usize,
     threads: usize,
 ) -> Result<Option<Dataset>, CsvError> {
-    let chunk = chunk.max(1);
     let mut data: Option<Dataset> = None;
+    for_each_csv_chunk(source, layout, source_name, chunk, threads, &mut |ds| {
+        match data.as_mut() {
+            None => data = Some(ds),
+            Some(acc) => {
+                acc.features.extend_from_slice(&ds.features);
+                acc.labels.extend_from_slice(&ds.labels);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(data.filter(|d| d.n_rows() > 0))
+}
+
+/// Reads CSV rows from `source` as [`read_csv_reader`] does, but hands the rows of each chunk
+/// to `each` as they are parsed instead of keeping them: what is held is one chunk of text
+/// and its values. Every chunk has the number of features of the first (else the error
+/// [`read_csv_reader`] gives); an error from `each` stops the reading and is returned.
+pub fn for_each_csv_chunk(
+    source: &mut dyn Read,
+    layout: Layout,
+    source_name: &str,
+    chunk: usize,
+    threads: usize,
+    each: &mut dyn FnMut(Dataset) -> Result<(), CsvError>,
+) -> Result<(), CsvError> {
+    let chunk = chunk.max(1);
+    let mut n_features: Option<usize> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
     // lines of the stream before `buf`
     let mut lines_before = 0usize;
@@ -364,9 +400,9 @@ pub fn read_csv_reader(
                 },
                 other => other,
             })?;
-            match data.as_mut() {
-                None => data = Some(ds),
-                Some(acc) if acc.n_features != ds.n_features => {
+            match n_features {
+                None => n_features = Some(ds.n_features),
+                Some(expected) if expected != ds.n_features => {
                     let first_row = text
                         .split_inclusive('\n')
                         .position(|l| !l.trim().is_empty())
@@ -374,20 +410,18 @@ pub fn read_csv_reader(
                     return Err(CsvError::ColumnCount {
                         source_name: source_name.to_string(),
                         line: lines_before + first_row + 1,
-                        expected: acc.n_features,
+                        expected,
                         found: ds.n_features,
                     });
                 }
-                Some(acc) => {
-                    acc.features.extend_from_slice(&ds.features);
-                    acc.labels.extend_from_slice(&ds.labels);
-                }
+                Some(_) => {}
             }
+            each(ds)?;
         }
         lines_before += count_newlines(part);
         buf.drain(..complete);
     }
-    Ok(data.filter(|d| d.n_rows() > 0))
+    Ok(())
 }
 
 fn count_newlines(bytes: &[u8]) -> usize {
