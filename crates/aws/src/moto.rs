@@ -58,10 +58,23 @@ pub fn test_sdk_loader() -> aws_config::ConfigLoader {
 }
 
 /// The SDK loader of the wire tests ([`REGION`]) with the given credentials.
+///
+/// The SDK's stalled-stream protection gives a request 120 s, not its default 20 s, before a
+/// body that moves no byte fails it: the registry contract's 100 contenders go to moto one at a
+/// time (the `OneAtATime` connector of crates/aws/tests/moto.rs), and on a loaded 2-core machine a request waited more
+/// than 20 s for its turn and failed with `minimum throughput was specified at 1 B/s, but
+/// throughput of 0 B/s was observed` (2026-12-06, load average 12). Only the wire tests' loader;
+/// the adapters keep the SDK's default against AWS.
 pub fn sdk_loader_as(credentials: Credentials) -> aws_config::ConfigLoader {
+    use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
     crate::sdk_loader()
         .region(Region::new(REGION))
         .credentials_provider(credentials)
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .grace_period(std::time::Duration::from_secs(120))
+                .build(),
+        )
 }
 
 #[cfg(test)]
