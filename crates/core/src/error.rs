@@ -297,6 +297,19 @@ impl From<FnError> for HandlerFailure {
     }
 }
 
+/// An error and its sources, `: `-separated: an HTTP client's own message is often only "client
+/// error" or "builder error", and the cause is in its sources.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use mdlc_core::error::error_chain;
 use thiserror::Error;
 
 pub use http::Method;
@@ -197,18 +198,6 @@ fn build_request(
             url: uri.to_string(),
             reason: e.to_string(),
         })
-}
-
-/// An error and its sources, `: `-separated (hyper's own message is often just "client error").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

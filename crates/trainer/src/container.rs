@@ -277,9 +277,9 @@ fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads every file of a channel directory (sorted, recursively, hidden files skipped), each
-/// streamed a chunk at a time into the data set's `f32` values (the text is never held whole).
-pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset, JobError> {
+/// A channel's files: the path itself when it is a file, else every file below it (sorted,
+/// recursively, hidden files skipped).
+fn channel_files(channel: &str, dir: &Path) -> Result<Vec<PathBuf>, JobError> {
     let mut files = Vec::new();
     if dir.is_file() {
         files.push(dir.to_path_buf());
@@ -289,6 +289,13 @@ pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset
             message: format!("cannot read {}: {e}", dir.display()),
         })?;
     }
+    Ok(files)
+}
+
+/// Reads every file of a channel directory (sorted, recursively, hidden files skipped), each
+/// streamed a chunk at a time into the data set's `f32` values (the text is never held whole).
+pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset, JobError> {
+    let files = channel_files(channel, dir)?;
     let mut data: Option<Dataset> = None;
     for f in &files {
         let mut file = std::fs::File::open(f).map_err(|e| JobError::Channel {
@@ -331,15 +338,7 @@ pub fn for_each_channel_chunk(
     threads: usize,
     each: &mut dyn FnMut(&Dataset),
 ) -> Result<(usize, usize), JobError> {
-    let mut files = Vec::new();
-    if dir.is_file() {
-        files.push(dir.to_path_buf());
-    } else {
-        list_files(dir, &mut files).map_err(|e| JobError::Channel {
-            channel: channel.into(),
-            message: format!("cannot read {}: {e}", dir.display()),
-        })?;
-    }
+    let files = channel_files(channel, dir)?;
     // (features, rows) of the files before
     let mut seen: Option<(usize, usize)> = None;
     for f in &files {

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use mdlc_asl::TaskFailure;
+use mdlc_core::error::error_chain;
 use serde_json::{Map, Value, json};
 
 pub use connections::{
@@ -573,18 +574,6 @@ fn merged_body(
             "The RequestBody of the HTTP Task is not a JSON object, so the body parameters of its EventBridge connection cannot be merged into it",
         )),
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// A response's media type, lower case, without parameters.
