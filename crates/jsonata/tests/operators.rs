@@ -214,14 +214,27 @@ fn each_refusal_of_a_binary_operator_names_the_operator_in_its_message() {
         ),
     ] {
         let e = error(src);
-        assert_eq!((e.code.as_str(), e.message.as_str()), (code, message), "{src}");
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (code, message),
+            "{src}"
+        );
     }
 }
 
 #[test]
 fn and_or_evaluate_their_right_side_only_when_it_decides() {
-    assert_eq!(value(r#"false and $error("right side")"#), Some(json!(false)));
+    assert_eq!(
+        value(r#"false and $error("right side")"#),
+        Some(json!(false))
+    );
     assert_eq!(value(r#"true or $error("right side")"#), Some(json!(true)));
-    assert_eq!(error(r#"true and $error("right side")"#).message, "right side");
-    assert_eq!(error(r#"false or $error("right side")"#).message, "right side");
+    assert_eq!(
+        error(r#"true and $error("right side")"#).message,
+        "right side"
+    );
+    assert_eq!(
+        error(r#"false or $error("right side")"#).message,
+        "right side"
+    );
 }
