@@ -340,6 +340,35 @@ mod tests {
     }
 
     #[test]
+    fn at_the_bracket_that_nests_too_deep_the_size_is_checked_first() {
+        // [[[...1...]]] nested MAX_VALUE_DEPTH + 1 levels: its (MAX_VALUE_DEPTH + 1)-th opening
+        // bracket is byte MAX_VALUE_DEPTH + 1 and the first level too deep.
+        let mut v = json!(1);
+        for _ in 0..(MAX_VALUE_DEPTH + 1) {
+            v = Value::Array(vec![v]);
+        }
+        let at_the_bracket = MAX_VALUE_DEPTH + 1;
+        // that bracket is over the size limit too: the size is reported
+        assert_eq!(
+            check_payload(&v, at_the_bracket - 1),
+            Err(PayloadError::TooLarge {
+                limit: at_the_bracket - 1
+            })
+        );
+        // that bracket is exactly at the size limit: only the depth is broken there
+        assert_eq!(
+            check_payload(&v, at_the_bracket),
+            Err(PayloadError::TooDeep {
+                limit: MAX_VALUE_DEPTH
+            })
+        );
+        let mut cur = v;
+        while let Value::Array(mut a) = cur {
+            cur = a.pop().unwrap_or(Value::Null);
+        }
+    }
+
+    #[test]
     fn the_limit_reached_first_in_document_order_is_reported() {
         let deep = || {
             let mut v = json!(1);
