@@ -315,6 +315,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_chain_joins_an_error_and_each_of_its_sources() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("connection refused")]
+        struct Bottom;
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect")]
+        struct Middle(#[source] Bottom);
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error")]
+        struct Top(#[source] Middle);
+        assert_eq!(
+            error_chain(&Top(Middle(Bottom))),
+            "client error: connect: connection refused"
+        );
+        assert_eq!(error_chain(&Bottom), "connection refused");
+    }
+
+    #[test]
     fn assert_mentions_passes_on_a_mention_and_panics_without_one() {
         let f = HandlerFailure::from(FnError::invalid("/modelName", "is required"));
         f.assert_mentions("/modelName: is required");

@@ -68,6 +68,24 @@ fn with(patch: Value) -> Value {
 // defaults and accepted values
 
 #[test]
+fn given_preprocessing_without_split_when_validated_then_split_defaults_to_true() {
+    let r = resolved(json!({"modelName": "churn", "preprocessing": {"enabled": true}}));
+    assert_eq!(r["preprocessing"]["split"], json!(true), "{r}");
+    let r =
+        resolved(json!({"modelName": "churn", "preprocessing": {"enabled": true, "split": false}}));
+    assert_eq!(r["preprocessing"]["split"], json!(false), "{r}");
+    // a resolved input written before `split` existed (a plan or a record) reads as splitting
+    let mut older = resolved(json!({"modelName": "churn", "preprocessing": {"enabled": true}}));
+    older["preprocessing"]
+        .as_object_mut()
+        .expect("preprocessing is an object")
+        .remove("split");
+    let read: mdlc_core::input::Preprocessing =
+        serde_json::from_value(older["preprocessing"].clone()).expect("an older block reads");
+    assert!(read.split);
+}
+
+#[test]
 fn given_only_a_model_name_when_validated_then_every_default_is_filled() {
     assert_eq!(
         resolved(json!({"modelName": "churn"})),
