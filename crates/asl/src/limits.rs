@@ -320,33 +320,44 @@ mod tests {
         );
     }
 
-    #[test]
-    fn deep_values_are_refused_without_recursion() {
+    /// `[[[...1...]]]`, nested one level more than [`MAX_VALUE_DEPTH`].
+    fn nested_too_deep() -> Value {
         let mut v = json!(1);
         for _ in 0..(MAX_VALUE_DEPTH + 1) {
             v = Value::Array(vec![v]);
         }
+        v
+    }
+
+    /// Drops a deeply nested value without recursion (serde_json's own drop recurses).
+    fn drop_deep(v: Value) {
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Array(a) => stack.extend(a),
+                Value::Object(m) => stack.extend(m.into_iter().map(|(_, v)| v)),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn deep_values_are_refused_without_recursion() {
+        let v = nested_too_deep();
         assert_eq!(
             check_payload(&v, usize::MAX),
             Err(PayloadError::TooDeep {
                 limit: MAX_VALUE_DEPTH
             })
         );
-        // dropping a deep serde_json value recurses; take it apart iteratively
-        let mut cur = v;
-        while let Value::Array(mut a) = cur {
-            cur = a.pop().unwrap_or(Value::Null);
-        }
+        drop_deep(v);
     }
 
     #[test]
     fn at_the_bracket_that_nests_too_deep_the_size_is_checked_first() {
         // [[[...1...]]] nested MAX_VALUE_DEPTH + 1 levels: its (MAX_VALUE_DEPTH + 1)-th opening
         // bracket is byte MAX_VALUE_DEPTH + 1 and the first level too deep.
-        let mut v = json!(1);
-        for _ in 0..(MAX_VALUE_DEPTH + 1) {
-            v = Value::Array(vec![v]);
-        }
+        let v = nested_too_deep();
         let at_the_bracket = MAX_VALUE_DEPTH + 1;
         // that bracket is over the size limit too: the size is reported
         assert_eq!(
@@ -362,21 +373,12 @@ mod tests {
                 limit: MAX_VALUE_DEPTH
             })
         );
-        let mut cur = v;
-        while let Value::Array(mut a) = cur {
-            cur = a.pop().unwrap_or(Value::Null);
-        }
+        drop_deep(v);
     }
 
     #[test]
     fn the_limit_reached_first_in_document_order_is_reported() {
-        let deep = || {
-            let mut v = json!(1);
-            for _ in 0..(MAX_VALUE_DEPTH + 1) {
-                v = Value::Array(vec![v]);
-            }
-            v
-        };
+        let deep = nested_too_deep;
         let large_then_deep = json!({"a": "x".repeat(2000), "b": deep()});
         assert_eq!(
             check_payload(&large_then_deep, 1000),
@@ -395,17 +397,8 @@ mod tests {
             Err(PayloadError::TooLarge { limit: 4 })
         );
         assert_eq!(check_payload(&json!([[1]]), 5), Ok(5));
-        // dropping a deep serde_json value recurses; take them apart iteratively
-        for v in [large_then_deep, deep_then_large] {
-            let mut stack = vec![v];
-            while let Some(v) = stack.pop() {
-                match v {
-                    Value::Array(a) => stack.extend(a),
-                    Value::Object(m) => stack.extend(m.into_iter().map(|(_, v)| v)),
-                    _ => {}
-                }
-            }
-        }
+        drop_deep(large_then_deep);
+        drop_deep(deep_then_large);
     }
 
     fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
