@@ -52,7 +52,12 @@ crate_args() { # crate
       fi
       args=(-p mdlc-jsonata); test_args=(--run-ignored all) ;;
     trainer) args=(-p mdlc-trainer) ;;
-    emulator-tuning) args=(-p mdlc-emulator -f 'crates/emulator/src/tuning/**') ;;
+    # The emulator's tuning code against the tests that run tuning (its unit tests and the tuning
+    # jobs' suites), not the transform, storage and Pipe suites, which never reach it and would
+    # double each mutant's build.
+    emulator-tuning)
+      args=(-p mdlc-emulator -f 'crates/emulator/src/tuning/**')
+      test_args=(--lib --test jobs --test builtin_hyperparameters --test vpc --test history) ;;
     *) echo "unknown crate '$1' (core asl jsonata trainer emulator-tuning)" >&2; return 1 ;;
   esac
 }
