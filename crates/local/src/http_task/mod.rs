@@ -499,8 +499,7 @@ impl Spec {
     ) -> Result<Vec<(String, String)>, TaskFailure> {
         let mut headers = self.headers.clone();
         for (k, v) in added.iter().chain(auth) {
-            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
-            headers.push((k.clone(), v.clone()));
+            set_header(&mut headers, k, v.clone());
         }
         let has_content_type = headers
             .iter()
@@ -508,11 +507,14 @@ impl Spec {
         if has_body && !has_content_type && self.encoding == Encoding::Json {
             headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
         }
-        headers.push(("Range".into(), RANGE.into()));
-        headers.push((
-            "User-Agent".into(),
+        // Step Functions' own two replace a Task's headers of the same names (AWS does not
+        // document which wins; one value each is what an HTTP server expects).
+        set_header(&mut headers, "Range", RANGE.into());
+        set_header(
+            &mut headers,
+            "User-Agent",
             format!("Amazon|StepFunctions|HttpInvoke|{region}"),
-        ));
+        );
         for (k, v) in &headers {
             if reqwest::header::HeaderValue::from_str(v).is_err() {
                 return Err(runtime(format!(
@@ -536,6 +538,12 @@ impl Spec {
         }
         url
     }
+}
+
+/// Sets header `name` (compared without case) to `value`, in place of every earlier value.
+fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
+    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    headers.push((name.to_string(), value));
 }
 
 /// The Task's query pairs with the connection's parameters (a connection's key replaces the
@@ -1106,10 +1114,12 @@ mod tests {
     }
 
     #[test]
-    fn given_a_query_string_and_header_arrays_then_they_are_sent_as_given() {
+    fn given_a_query_string_and_header_arrays_then_they_are_sent_as_given_and_range_and_user_agent_once()
+     {
         let mut p = base();
         p["QueryParameters"] = json!("?a=1&b=x%20y");
-        p["Headers"] = json!({"Accept": ["application/json", "text/plain"], "X-Count": 3});
+        p["Headers"] = json!({"Accept": ["application/json", "text/plain"], "X-Count": 3,
+            "user-agent": "mine", "RANGE": "bytes=0-9"});
         let r = spec(p).unwrap().assemble(None, "eu-west-1").unwrap();
         assert_eq!(r.url, "https://api.example.com/v1/x?a=1&b=x%20y");
         assert_eq!(r.body, "");
