@@ -56,7 +56,9 @@ crate_args() { # crate
     # jobs' suites), not the transform, storage and Pipe suites, which never reach it and would
     # double each mutant's build.
     emulator-tuning)
-      args=(-p mdlc-emulator -f 'crates/emulator/src/tuning/**')
+      # (FILES, when given, names files inside tuning/ in place of the whole folder)
+      args=(-p mdlc-emulator)
+      [ -z "${FILES:-}" ] && args+=(-f 'crates/emulator/src/tuning/**')
       test_args=(--lib --test jobs --test builtin_hyperparameters --test vpc --test history) ;;
     *) echo "unknown crate '$1' (core asl jsonata trainer emulator-tuning)" >&2; return 1 ;;
   esac
