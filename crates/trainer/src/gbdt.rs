@@ -85,10 +85,6 @@ impl BinCuts {
         BinCuts { cuts }
     }
 
-    pub fn n_features(&self) -> usize {
-        self.cuts.len()
-    }
-
     /// Number of real (non-missing) bins of feature `f`.
     pub fn n_bins(&self, f: usize) -> usize {
         self.cuts.get(f).map_or(1, |c| c.len() + 1)
@@ -168,7 +164,8 @@ fn feature_cuts(ds: &Dataset, f: usize, n_bins: usize) -> Vec<f32> {
     let n = values.len();
     let mut cuts: Vec<f32> = Vec::with_capacity(n_bins);
     for j in 1..n_bins {
-        let v = values[(j * n / n_bins).min(n - 1)];
+        // j < n_bins, so j * n / n_bins < n: always an index of `values`
+        let v = values[j * n / n_bins];
         if v > values[0] && cuts.last().is_none_or(|&last| v > last) {
             cuts.push(v);
         }
@@ -1107,6 +1104,34 @@ mod tests {
         let c = BinCuts::compute(&d, 16, 2);
         assert!(c.n_bins(0) <= 16 && c.n_bins(0) >= 14, "{}", c.n_bins(0));
         assert!(c.cuts[0].windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Two neighbouring f32 values: their midpoint rounds to the lower one, which as a cut would
+    /// put both in the same bin (a value goes past every cut <= it); the upper one is the cut.
+    #[test]
+    fn given_neighbouring_floats_when_cutting_then_the_upper_one_is_the_cut_and_they_bin_apart() {
+        let up = f32::from_bits(1.0f32.to_bits() + 1);
+        let d = ds(&[(&[1.0], 0.0), (&[up], 0.0)]);
+        let c = BinCuts::compute(&d, 256, 1);
+        assert_eq!(c.cuts[0], vec![up]);
+        assert_eq!((c.bin_of(0, 1.0), c.bin_of(0, up)), (0, 1));
+    }
+
+    /// More distinct values than bins, most rows at the minimum: the quantiles that fall on the
+    /// minimum make no cut (a cut there would leave bin 0 empty), and the cuts rise strictly.
+    #[test]
+    fn given_a_heavy_minimum_when_cutting_by_quantiles_then_no_cut_at_the_minimum() {
+        let mut values = vec![0.0f32; 600];
+        values.extend((1..=400).map(|i| i as f32));
+        let d = Dataset::from_parts(1, values, vec![0.0; 1000]).unwrap();
+        let c = BinCuts::compute(&d, 16, 1);
+        // quantile j of 16 is the value at row j * 1000 / 16: rows 62..562 are the minimum
+        // (j = 1..=9), j = 10..=15 give rows 625, 687, 750, 812, 875, 937, whose values are
+        // the row less 599
+        assert_eq!(c.cuts[0], vec![26.0, 88.0, 151.0, 213.0, 276.0, 338.0]);
+        assert_eq!(c.bin_of(0, 0.0), 0);
+        assert_eq!(c.bin_of(0, 25.0), 0);
+        assert_eq!(c.bin_of(0, 26.0), 1);
     }
 
     fn tree_depth(t: &crate::model::Tree) -> usize {
