@@ -1134,6 +1134,32 @@ mod tests {
         assert_eq!(c.bin_of(0, 26.0), 1);
     }
 
+    /// More distinct values than bins, and every quantile on one repeated value: one cut there,
+    /// not one per quantile (cuts rise strictly).
+    #[test]
+    fn given_quantiles_on_one_repeated_value_when_cutting_then_one_cut() {
+        let mut values: Vec<f32> = (0..20).map(|i| i as f32).collect();
+        values.extend(std::iter::repeat_n(10.0f32, 980));
+        let d = Dataset::from_parts(1, values, vec![0.0; 1000]).unwrap();
+        let c = BinCuts::compute(&d, 16, 1);
+        assert_eq!(c.cuts[0], vec![10.0]);
+        assert_eq!(c.n_bins(0), 2);
+    }
+
+    /// No rows, or rows without features: nothing to train on.
+    #[test]
+    fn given_no_rows_or_no_features_when_training_then_empty_train() {
+        let p = TrainParams::new(1);
+        let no_rows = Dataset::from_parts(3, Vec::new(), Vec::new()).unwrap();
+        let no_features = Dataset::from_parts(0, Vec::new(), vec![1.0, 2.0]).unwrap();
+        for d in [no_rows, no_features] {
+            assert_eq!(
+                train(&p, &d, None, &mut |_| {}).unwrap_err(),
+                TrainError::EmptyTrain
+            );
+        }
+    }
+
     fn tree_depth(t: &crate::model::Tree) -> usize {
         let mut depth = vec![0usize; t.num_nodes()];
         for i in 0..t.num_nodes() {
