@@ -220,46 +220,10 @@ impl Intrinsic {
         IntrinsicError::Failure(format!("Invalid arguments in {}: {msg}", self.name))
     }
 
-    fn apply(&self, mut v: Vec<Value>) -> Result<Value, IntrinsicError> {
+    fn apply(&self, v: Vec<Value>) -> Result<Value, IntrinsicError> {
         match self.func {
             Func::Array => Ok(Value::Array(v)),
-            Func::Format => {
-                let template = match self.args.first() {
-                    Some(Arg::Str { raw, .. }) => raw.clone(),
-                    _ => match v.first() {
-                        Some(Value::String(s)) => s.clone(),
-                        _ => return Err(self.fail("the template must be a string")),
-                    },
-                };
-                let mut out = String::new();
-                let mut rest = v.iter().skip(1);
-                let mut chars = template.chars().peekable();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => match chars.next() {
-                            Some(n) => out.push(n),
-                            None => out.push('\\'),
-                        },
-                        '{' if chars.peek() == Some(&'}') => {
-                            chars.next();
-                            let arg = rest
-                                .next()
-                                .ok_or_else(|| self.fail("more placeholders than arguments"))?;
-                            out.push_str(&java_string(arg, true));
-                            if out.len() > MAX_PAYLOAD_BYTES {
-                                return Err(self.too_large(PayloadError::TooLarge {
-                                    limit: MAX_PAYLOAD_BYTES,
-                                }));
-                            }
-                        }
-                        c => out.push(c),
-                    }
-                }
-                if rest.next().is_some() {
-                    return Err(self.fail("more arguments than placeholders"));
-                }
-                Ok(Value::String(out))
-            }
+            Func::Format => self.format(&v),
             Func::StringToJson => {
                 let s = str_arg(&v, 0).ok_or_else(|| self.fail("expected a string"))?;
                 if s.trim().is_empty() {
@@ -288,29 +252,7 @@ impl Intrinsic {
                 let needle = v.get(1).unwrap_or(&Value::Null);
                 Ok(Value::Bool(arr.iter().any(|x| json_eq(x, needle))))
             }
-            Func::ArrayRange => {
-                let (Some(start), Some(end), Some(step)) =
-                    (int_arg(&v, 0), int_arg(&v, 1), int_arg(&v, 2))
-                else {
-                    return Err(self.fail("expected three integers"));
-                };
-                if step == 0 {
-                    return Err(self.fail("the step must not be 0"));
-                }
-                let mut out = Vec::new();
-                let mut i = start;
-                while (step > 0 && i <= end) || (step < 0 && i >= end) {
-                    out.push(Value::from(i));
-                    if out.len() > 1000 {
-                        return Err(self.fail("the range has more than 1000 items"));
-                    }
-                    i = match i.checked_add(step) {
-                        Some(n) => n,
-                        None => break,
-                    };
-                }
-                Ok(Value::Array(out))
-            }
+            Func::ArrayRange => self.array_range(&v),
             Func::ArrayGetItem => {
                 let arr = arr_arg(&v, 0).ok_or_else(|| self.fail("expected an array"))?;
                 let i = int_arg(&v, 1).ok_or_else(|| self.fail("expected an integer index"))?;
@@ -337,73 +279,10 @@ impl Intrinsic {
                     base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
                 ))
             }
-            Func::Base64Decode => {
-                let s = str_arg(&v, 0).ok_or_else(|| self.fail("expected a string"))?;
-                if s.chars().count() > 10_000 {
-                    return Err(self.fail("the string is longer than 10000 characters"));
-                }
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(s.as_bytes())
-                    .map_err(|e| self.fail(format!("invalid base64: {e}")))?;
-                String::from_utf8(bytes)
-                    .map(Value::String)
-                    .map_err(|_| self.fail("the decoded bytes are not UTF-8"))
-            }
-            Func::Hash => {
-                let data = match v.first() {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Null) | None => {
-                        return Err(self.fail("the data to hash must not be null"));
-                    }
-                    Some(other) => java_string(other, false),
-                };
-                let alg = str_arg(&v, 1).ok_or_else(|| self.fail("expected an algorithm"))?;
-                Ok(Value::String(hash(alg, data.as_bytes()).ok_or_else(
-                    || {
-                        self.fail(format!(
-                            "unsupported algorithm '{alg}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
-                        ))
-                    },
-                )?))
-            }
-            Func::JsonMerge => {
-                let deep = match v.get(2) {
-                    Some(Value::Bool(b)) => *b,
-                    _ => return Err(self.fail("the third argument must be a boolean")),
-                };
-                if deep {
-                    return Err(self.fail("deep merging is not supported; use false"));
-                }
-                let b = v.swap_remove(1);
-                let a = v.swap_remove(0);
-                match (a, b) {
-                    (Value::Object(mut a), Value::Object(b)) => {
-                        for (k, val) in b {
-                            a.insert(k, val);
-                        }
-                        Ok(Value::Object(a))
-                    }
-                    _ => Err(self.fail("both values to merge must be objects")),
-                }
-            }
-            Func::MathRandom => {
-                use rand::{Rng, SeedableRng};
-                let (Some(start), Some(end)) = (int_arg(&v, 0), int_arg(&v, 1)) else {
-                    return Err(self.fail("expected integer bounds"));
-                };
-                if start >= end {
-                    return Err(self.fail("the start must be less than the end"));
-                }
-                let n = match v.get(2) {
-                    Some(seed) => {
-                        let seed =
-                            as_int(seed).ok_or_else(|| self.fail("the seed must be an integer"))?;
-                        rand::rngs::StdRng::seed_from_u64(seed as u64).random_range(start..end)
-                    }
-                    None => rand::rng().random_range(start..end),
-                };
-                Ok(Value::from(n))
-            }
+            Func::Base64Decode => self.base64_decode(&v),
+            Func::Hash => self.hash(&v),
+            Func::JsonMerge => self.json_merge(v),
+            Func::MathRandom => self.math_random(&v),
             Func::MathAdd => {
                 let (Some(a), Some(b)) = (v.first().and_then(as_int), v.get(1).and_then(as_int))
                 else {
@@ -428,6 +307,143 @@ impl Intrinsic {
             }
             Func::Uuid => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
         }
+    }
+
+    /// `States.Format`: the template's `{}` placeholders filled in order, `\\` escaping.
+    fn format(&self, v: &[Value]) -> Result<Value, IntrinsicError> {
+        let template = match self.args.first() {
+            Some(Arg::Str { raw, .. }) => raw.clone(),
+            _ => match v.first() {
+                Some(Value::String(s)) => s.clone(),
+                _ => return Err(self.fail("the template must be a string")),
+            },
+        };
+        let mut out = String::new();
+        let mut rest = v.iter().skip(1);
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(n) => out.push(n),
+                    None => out.push('\\'),
+                },
+                '{' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    let arg = rest
+                        .next()
+                        .ok_or_else(|| self.fail("more placeholders than arguments"))?;
+                    out.push_str(&java_string(arg, true));
+                    if out.len() > MAX_PAYLOAD_BYTES {
+                        return Err(self.too_large(PayloadError::TooLarge {
+                            limit: MAX_PAYLOAD_BYTES,
+                        }));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        if rest.next().is_some() {
+            return Err(self.fail("more arguments than placeholders"));
+        }
+        Ok(Value::String(out))
+    }
+
+    /// `States.ArrayRange(start, end, step)`: at most 1,000 integers.
+    fn array_range(&self, v: &[Value]) -> Result<Value, IntrinsicError> {
+        let (Some(start), Some(end), Some(step)) = (int_arg(v, 0), int_arg(v, 1), int_arg(v, 2))
+        else {
+            return Err(self.fail("expected three integers"));
+        };
+        if step == 0 {
+            return Err(self.fail("the step must not be 0"));
+        }
+        let mut out = Vec::new();
+        let mut i = start;
+        while (step > 0 && i <= end) || (step < 0 && i >= end) {
+            out.push(Value::from(i));
+            if out.len() > 1000 {
+                return Err(self.fail("the range has more than 1000 items"));
+            }
+            i = match i.checked_add(step) {
+                Some(n) => n,
+                None => break,
+            };
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// `States.Base64Decode`: UTF-8 text of at most 10,000 characters' encoding.
+    fn base64_decode(&self, v: &[Value]) -> Result<Value, IntrinsicError> {
+        let s = str_arg(v, 0).ok_or_else(|| self.fail("expected a string"))?;
+        if s.chars().count() > 10_000 {
+            return Err(self.fail("the string is longer than 10000 characters"));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map_err(|e| self.fail(format!("invalid base64: {e}")))?;
+        String::from_utf8(bytes)
+            .map(Value::String)
+            .map_err(|_| self.fail("the decoded bytes are not UTF-8"))
+    }
+
+    /// `States.Hash(data, algorithm)`.
+    fn hash(&self, v: &[Value]) -> Result<Value, IntrinsicError> {
+        let data = match v.first() {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => {
+                return Err(self.fail("the data to hash must not be null"));
+            }
+            Some(other) => java_string(other, false),
+        };
+        let alg = str_arg(v, 1).ok_or_else(|| self.fail("expected an algorithm"))?;
+        Ok(Value::String(hash(alg, data.as_bytes()).ok_or_else(
+            || {
+                self.fail(format!(
+                    "unsupported algorithm '{alg}' (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
+                ))
+            },
+        )?))
+    }
+
+    /// `States.JsonMerge(a, b, false)`: a shallow merge, b's members winning.
+    fn json_merge(&self, mut v: Vec<Value>) -> Result<Value, IntrinsicError> {
+        let deep = match v.get(2) {
+            Some(Value::Bool(b)) => *b,
+            _ => return Err(self.fail("the third argument must be a boolean")),
+        };
+        if deep {
+            return Err(self.fail("deep merging is not supported; use false"));
+        }
+        let b = v.swap_remove(1);
+        let a = v.swap_remove(0);
+        match (a, b) {
+            (Value::Object(mut a), Value::Object(b)) => {
+                for (k, val) in b {
+                    a.insert(k, val);
+                }
+                Ok(Value::Object(a))
+            }
+            _ => Err(self.fail("both values to merge must be objects")),
+        }
+    }
+
+    /// `States.MathRandom(start, end[, seed])`: an integer in [start, end).
+    fn math_random(&self, v: &[Value]) -> Result<Value, IntrinsicError> {
+        use rand::{Rng, SeedableRng};
+        let (Some(start), Some(end)) = (int_arg(v, 0), int_arg(v, 1)) else {
+            return Err(self.fail("expected integer bounds"));
+        };
+        if start >= end {
+            return Err(self.fail("the start must be less than the end"));
+        }
+        let n = match v.get(2) {
+            Some(seed) => {
+                let seed = as_int(seed).ok_or_else(|| self.fail("the seed must be an integer"))?;
+                rand::rngs::StdRng::seed_from_u64(seed as u64).random_range(start..end)
+            }
+            None => rand::rng().random_range(start..end),
+        };
+        Ok(Value::from(n))
     }
 }
 
