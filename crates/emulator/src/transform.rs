@@ -52,13 +52,59 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
         check_name(&name, "TransformJobName", 63, &mut p);
     }
     let model_name = fields::req_str(req, "", "ModelName", &mut p).unwrap_or_default();
-    let concurrent = fields::opt_u64(req, "", "MaxConcurrentTransforms", 0, 1000, &mut p);
+    let (max_concurrent, max_payload_mb) = parse_limits(req, &mut p);
+    let batch = fields::enum_str(
+        req,
+        "",
+        "BatchStrategy",
+        &["MultiRecord", "SingleRecord"],
+        "SingleRecord",
+        &mut p,
+    );
+    let environment = fields::str_map(req, "", "Environment", &mut p);
+    let input = parse_input(req, &mut p);
+    let output = parse_output(req, &mut p);
+    check_resources_and_processing(req, &mut p);
+    let model = if model_name.is_empty() {
+        ModelParts::default()
+    } else {
+        model_parts(inner, &model_name, &mut p)
+    };
+    p.finish()?;
+    let (Some(input_uri), Some(output_uri)) = (input.uri, output.uri) else {
+        return Err(ApiError::validation(
+            "TransformInput and TransformOutput are required",
+        ));
+    };
+    Ok(TransformSpec {
+        name,
+        model_name,
+        program: model.program,
+        program_args: model.program_args,
+        model_data: model.model_data,
+        model_env: model.model_env,
+        environment,
+        max_concurrent,
+        max_payload_mb,
+        multi_record: batch == "MultiRecord",
+        input: input_uri,
+        content_type: input.content_type,
+        split: input.split,
+        output: output_uri,
+        accept: output.accept,
+        assemble_lines: output.assemble_lines,
+    })
+}
+
+/// `MaxConcurrentTransforms` (at least 1 transform at a time) and `MaxPayloadInMB`.
+fn parse_limits(req: &Value, p: &mut Problems) -> (usize, u64) {
+    let concurrent = fields::opt_u64(req, "", "MaxConcurrentTransforms", 0, 1000, p);
     let max_concurrent = concurrent.unwrap_or(1).max(1) as usize;
     // CreateTransformJob's API reference: MaxPayloadInMB is 0-100, 6 by default, and "if you
     // specify the MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms *
     // MaxPayloadInMB) also cannot exceed 100 MB". SageMaker's message for the product was not
     // found; this one is ours.
-    let max_payload_mb = fields::opt_u64(req, "", "MaxPayloadInMB", 0, 100, &mut p).unwrap_or(6);
+    let max_payload_mb = fields::opt_u64(req, "", "MaxPayloadInMB", 0, 100, p).unwrap_or(6);
     if let Some(c) = concurrent
         && c * max_payload_mb > 100
     {
@@ -70,105 +116,128 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
             ),
         );
     }
-    let batch = fields::enum_str(
-        req,
-        "",
-        "BatchStrategy",
-        &["MultiRecord", "SingleRecord"],
-        "SingleRecord",
-        &mut p,
-    );
-    let environment = fields::str_map(req, "", "Environment", &mut p);
-    let ti = fields::req_obj(req, "", "TransformInput", &mut p)
+    (max_concurrent, max_payload_mb)
+}
+
+/// What `TransformInput` says (its members `None` where missing or refused).
+#[derive(Default)]
+struct InputParts {
+    uri: Option<S3Uri>,
+    content_type: Option<String>,
+    split: Option<Framing>,
+}
+
+/// `TransformInput`: the S3 prefix, its content type and how its objects are split.
+fn parse_input(req: &Value, p: &mut Problems) -> InputParts {
+    let ti = fields::req_obj(req, "", "TransformInput", p)
         .cloned()
         .unwrap_or(Value::Null);
-    let (mut input, mut content_type, mut split) = (None, None, None);
-    if !ti.is_null() {
-        let at = "TransformInput";
-        content_type = fields::opt_str(&ti, at, "ContentType", &mut p);
-        split = match fields::enum_str(
-            &ti,
-            at,
-            "SplitType",
-            &["None", "Line", "RecordIO", "TFRecord"],
-            "None",
-            &mut p,
-        )
-        .as_str()
-        {
-            "Line" => Some(Framing::Line),
-            "RecordIO" => Some(Framing::RecordIo),
-            "TFRecord" => Some(Framing::TfRecord),
-            _ => None,
-        };
-        let comp = fields::enum_str(
-            &ti,
-            at,
-            "CompressionType",
-            &["None", "Gzip"],
-            "None",
-            &mut p,
+    let mut parts = InputParts::default();
+    if ti.is_null() {
+        return parts;
+    }
+    let at = "TransformInput";
+    parts.content_type = fields::opt_str(&ti, at, "ContentType", p);
+    parts.split = match fields::enum_str(
+        &ti,
+        at,
+        "SplitType",
+        &["None", "Line", "RecordIO", "TFRecord"],
+        "None",
+        p,
+    )
+    .as_str()
+    {
+        "Line" => Some(Framing::Line),
+        "RecordIO" => Some(Framing::RecordIo),
+        "TFRecord" => Some(Framing::TfRecord),
+        _ => None,
+    };
+    let comp = fields::enum_str(&ti, at, "CompressionType", &["None", "Gzip"], "None", p);
+    if comp == "Gzip" {
+        p.push(
+            "TransformInput.CompressionType",
+            "Gzip is not supported by the local emulator",
         );
-        if comp == "Gzip" {
-            p.push(
-                "TransformInput.CompressionType",
-                "Gzip is not supported by the local emulator",
-            );
-        }
-        if let Some(ds) = fields::req_obj(&ti, at, "DataSource", &mut p)
-            && let Some(s3) =
-                fields::req_obj(ds, "TransformInput.DataSource", "S3DataSource", &mut p)
-        {
-            let sp = "TransformInput.DataSource.S3DataSource";
-            let ty = fields::enum_str(
-                s3,
-                sp,
-                "S3DataType",
-                &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
-                "S3Prefix",
-                &mut p,
-            );
-            if ty != "S3Prefix" {
-                p.push(
-                    &format!("{sp}.S3DataType"),
-                    format!("{ty} is not supported by the local emulator (use S3Prefix)"),
-                );
-            }
-            if let Some(u) = fields::req_str(s3, sp, "S3Uri", &mut p) {
-                match u.parse::<S3Uri>() {
-                    Ok(u) => input = Some(u),
-                    Err(e) => p.push(&format!("{sp}.S3Uri"), e.to_string()),
-                }
-            }
+    }
+    if let Some(ds) = fields::req_obj(&ti, at, "DataSource", p)
+        && let Some(s3) = fields::req_obj(ds, "TransformInput.DataSource", "S3DataSource", p)
+    {
+        parts.uri = parse_s3_data_source(s3, p);
+    }
+    parts
+}
+
+/// `TransformInput.DataSource.S3DataSource`: an `S3Prefix` URI (manifests are refused).
+fn parse_s3_data_source(s3: &Value, p: &mut Problems) -> Option<S3Uri> {
+    let sp = "TransformInput.DataSource.S3DataSource";
+    let ty = fields::enum_str(
+        s3,
+        sp,
+        "S3DataType",
+        &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
+        "S3Prefix",
+        p,
+    );
+    if ty != "S3Prefix" {
+        p.push(
+            &format!("{sp}.S3DataType"),
+            format!("{ty} is not supported by the local emulator (use S3Prefix)"),
+        );
+    }
+    let u = fields::req_str(s3, sp, "S3Uri", p)?;
+    match u.parse::<S3Uri>() {
+        Ok(u) => Some(u),
+        Err(e) => {
+            p.push(&format!("{sp}.S3Uri"), e.to_string());
+            None
         }
     }
-    let to = fields::req_obj(req, "", "TransformOutput", &mut p)
+}
+
+/// What `TransformOutput` says.
+#[derive(Default)]
+struct OutputParts {
+    uri: Option<S3Uri>,
+    accept: Option<String>,
+    assemble_lines: bool,
+}
+
+/// `TransformOutput`: where the results go, their content type and how they are joined.
+fn parse_output(req: &Value, p: &mut Problems) -> OutputParts {
+    let to = fields::req_obj(req, "", "TransformOutput", p)
         .cloned()
         .unwrap_or(Value::Null);
-    let (mut output, mut accept, mut assemble_lines) = (None, None, false);
-    if !to.is_null() {
-        let at = "TransformOutput";
-        if let Some(u) = fields::req_str(&to, at, "S3OutputPath", &mut p) {
-            match u.parse::<S3Uri>() {
-                Ok(u) => output = Some(u),
-                Err(e) => p.push("TransformOutput.S3OutputPath", e.to_string()),
-            }
+    let mut parts = OutputParts::default();
+    if to.is_null() {
+        return parts;
+    }
+    let at = "TransformOutput";
+    if let Some(u) = fields::req_str(&to, at, "S3OutputPath", p) {
+        match u.parse::<S3Uri>() {
+            Ok(u) => parts.uri = Some(u),
+            Err(e) => p.push("TransformOutput.S3OutputPath", e.to_string()),
         }
-        accept = fields::opt_str(&to, at, "Accept", &mut p);
-        assemble_lines =
-            fields::enum_str(&to, at, "AssembleWith", &["None", "Line"], "None", &mut p) == "Line";
     }
-    if let Some(tr) = fields::req_obj(req, "", "TransformResources", &mut p) {
-        fields::req_str(tr, "TransformResources", "InstanceType", &mut p);
-        fields::req_u64(tr, "TransformResources", "InstanceCount", 1, 100, &mut p);
+    parts.accept = fields::opt_str(&to, at, "Accept", p);
+    parts.assemble_lines =
+        fields::enum_str(&to, at, "AssembleWith", &["None", "Line"], "None", p) == "Line";
+    parts
+}
+
+/// `TransformResources` (required) and `DataProcessing` (only the default filters and no join).
+fn check_resources_and_processing(req: &Value, p: &mut Problems) {
+    if let Some(tr) = fields::req_obj(req, "", "TransformResources", p) {
+        fields::req_str(tr, "TransformResources", "InstanceType", p);
+        fields::req_u64(tr, "TransformResources", "InstanceCount", 1, 100, p);
     }
-    if let Some(dp) = fields::opt_obj(req, "", "DataProcessing", &mut p) {
+    if let Some(dp) = fields::opt_obj(req, "", "DataProcessing", p) {
         for (k, default) in [
             ("InputFilter", "$"),
             ("OutputFilter", "$"),
             ("JoinSource", "None"),
         ] {
-            if let Some(v) = fields::opt_str(dp, "DataProcessing", k, &mut p)
+            if let Some(v) = fields::opt_str(dp, "DataProcessing", k, p)
                 && v != default
             {
                 p.push(
@@ -178,67 +247,52 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
             }
         }
     }
-    let mut model_data = None;
-    let mut model_env = BTreeMap::new();
-    let (mut program, mut program_args) = (PathBuf::new(), Vec::new());
-    if !model_name.is_empty() {
-        match inner.model(&model_name) {
-            None => p.push(
-                "ModelName",
-                format!(
-                    "Could not find model \"{}\".",
-                    inner.arn("model", &model_name)
-                ),
+}
+
+/// What the model `ModelName` names gives the job: its program, artifacts and environment.
+#[derive(Default)]
+struct ModelParts {
+    program: PathBuf,
+    program_args: Vec<String>,
+    model_data: Option<S3Uri>,
+    model_env: BTreeMap<String, String>,
+}
+
+/// The model's parts; a model that does not exist, or whose image has no program, is a problem.
+fn model_parts(inner: &Inner, model_name: &str, p: &mut Problems) -> ModelParts {
+    let mut parts = ModelParts::default();
+    let Some(m) = inner.model(model_name) else {
+        p.push(
+            "ModelName",
+            format!(
+                "Could not find model \"{}\".",
+                inner.arn("model", model_name)
             ),
-            Some(m) => {
-                let image = m
-                    .pointer("/PrimaryContainer/Image")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                match resolve_program(inner, image, "ModelName") {
-                    Ok((prog, args)) => {
-                        program = prog;
-                        program_args = args;
-                    }
-                    Err(e) => p.push("ModelName", format!("has image {image:?}: {e}")),
-                }
-                model_data = m
-                    .pointer("/PrimaryContainer/ModelDataUrl")
-                    .and_then(Value::as_str)
-                    .and_then(|u| u.parse().ok());
-                if let Some(Value::Object(env)) = m.pointer("/PrimaryContainer/Environment") {
-                    model_env = env
-                        .iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect();
-                }
-            }
-        }
-    }
-    p.finish()?;
-    let (Some(input), Some(output)) = (input, output) else {
-        return Err(ApiError::validation(
-            "TransformInput and TransformOutput are required",
-        ));
+        );
+        return parts;
     };
-    Ok(TransformSpec {
-        name,
-        model_name,
-        program,
-        program_args,
-        model_data,
-        model_env,
-        environment,
-        max_concurrent,
-        max_payload_mb,
-        multi_record: batch == "MultiRecord",
-        input,
-        content_type,
-        split,
-        output,
-        accept,
-        assemble_lines,
-    })
+    let image = m
+        .pointer("/PrimaryContainer/Image")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match resolve_program(inner, image, "ModelName") {
+        Ok((prog, args)) => {
+            parts.program = prog;
+            parts.program_args = args;
+        }
+        Err(e) => p.push("ModelName", format!("has image {image:?}: {e}")),
+    }
+    parts.model_data = m
+        .pointer("/PrimaryContainer/ModelDataUrl")
+        .and_then(Value::as_str)
+        .and_then(|u| u.parse().ok());
+    if let Some(Value::Object(env)) = m.pointer("/PrimaryContainer/Environment") {
+        parts.model_env = env
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+    }
+    parts
 }
 
 /// CreateTransformJob.
