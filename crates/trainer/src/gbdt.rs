@@ -1319,6 +1319,21 @@ mod tests {
         assert_ne!(a, c);
     }
 
+    /// With subsampling, rows outside a tree's sample get their margins through the bins: the
+    /// training metric of every round is still the one of the model's own predictions.
+    #[test]
+    fn given_subsampling_when_training_then_the_train_metric_is_the_models_own() {
+        let d = synthetic(2_000, 4);
+        let mut p = TrainParams::new(8);
+        p.subsample = 0.5;
+        let out = train(&p, &d, None, &mut |_| {}).unwrap();
+        assert_eq!(out.history.len(), 8);
+        let preds = out.model.predict(d.features(), 5);
+        let rmse = crate::metrics::rmse(d.labels(), &preds);
+        let last = out.history[7].train[0].1;
+        assert!((rmse - last).abs() < 1e-4, "{rmse} vs {last}");
+    }
+
     #[test]
     fn given_regression_data_when_training_then_validation_error_falls() {
         let d = synthetic(5_000, 2);

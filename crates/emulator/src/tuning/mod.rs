@@ -342,7 +342,9 @@ fn read_parameter_ranges(cfg: &Value, strategy: StrategyKind, p: &mut Problems) 
 fn read_seed(cfg: &Value, name: &str, p: &mut Problems) -> u64 {
     fields::opt_u64(cfg, CONFIG, "RandomSeed", 0, u64::MAX, p).unwrap_or_else(|| {
         let d = Sha256::digest(name.as_bytes());
-        d.iter().take(8).fold(0u64, |a, b| (a << 8) | u64::from(*b))
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&d[..8]);
+        u64::from_be_bytes(first)
     })
 }
 
@@ -1166,6 +1168,17 @@ mod tests {
             curve: curve.to_vec(),
             finished: false,
         }
+    }
+
+    /// No `RandomSeed`: the first 8 bytes of SHA-256 of the name, big-endian (SHA-256 of
+    /// "abc" begins ba7816bf 8f01cfea); a given seed is used as it is.
+    #[test]
+    fn given_no_random_seed_then_the_seed_comes_from_the_names_sha256() {
+        let mut p = Problems::new();
+        assert_eq!(read_seed(&json!({}), "abc", &mut p), 0xba78_16bf_8f01_cfea);
+        let cfg = json!({ "RandomSeed": 7 });
+        assert_eq!(read_seed(&cfg, "abc", &mut p), 7);
+        assert!(p.finish().is_ok());
     }
 
     #[test]
