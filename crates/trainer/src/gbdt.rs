@@ -1314,6 +1314,16 @@ mod tests {
         p.nthread = 3;
         let b = train(&p, &d, None, &mut |_| {}).unwrap().model;
         assert_eq!(a, b);
+        // with a validation set (scored beside the training set when there are threads)
+        let v = synthetic(1_000, 5);
+        let one = TrainParams {
+            nthread: 1,
+            ..p.clone()
+        };
+        let with_one = train(&one, &d, Some(&v), &mut |_| {}).unwrap();
+        let with_three = train(&p, &d, Some(&v), &mut |_| {}).unwrap();
+        assert_eq!(with_one.history, with_three.history);
+        assert!(with_one.history.iter().all(|r| r.validation.len() == 1));
         p.seed = 99;
         let c = train(&p, &d, None, &mut |_| {}).unwrap().model;
         assert_ne!(a, c);
