@@ -142,7 +142,8 @@ fn param_value(v: &str) -> String {
 }
 
 /// Logs a tuning job: the parent run with the tuning configuration, a child run per training job
-/// with its hyperparameters, final metrics, per-iteration metrics and status.
+/// with its hyperparameters, final metrics, per-iteration metrics and status. Runs found by
+/// their tags (an earlier call's) are kept as they are.
 pub async fn log_tuning(
     client: &MlflowClient,
     record: &TuningRecord,
@@ -158,46 +159,11 @@ pub async fn log_tuning(
             ),
         )
         .await?;
-
     let parent = existing.iter().find(|r| r.tag(TAG_KIND) == Some("tuning"));
     let parent_run_id = match parent {
         Some(run) => run.info.run_id.clone(),
-        None => {
-            let mut tags = vec![
-                KeyValue::new(TAG_TUNING_JOB, &record.tuning.name),
-                KeyValue::new(TAG_KIND, "tuning"),
-            ];
-            if let Some(arn) = &record.execution_arn {
-                tags.push(KeyValue::new("mdlc.executionArn", arn));
-            }
-            let start = record
-                .training_jobs
-                .iter()
-                .filter_map(TrainingRecord::start_time_ms)
-                .min()
-                .unwrap_or_else(now_ms);
-            client
-                .create_run(&experiment_id, &record.tuning.name, start, &tags)
-                .await?
-                .run_id
-        }
+        None => create_parent_run(client, &experiment_id, record).await?,
     };
-    if parent.is_none() {
-        let params: Vec<KeyValue> = record
-            .tuning
-            .config
-            .iter()
-            .map(|(k, v)| KeyValue::new(k, param_value(v)))
-            .collect();
-        let mut tags = Vec::new();
-        if let Some(best) = &record.tuning.best_training_job {
-            tags.push(KeyValue::new("mdlc.bestTrainingJob", best));
-        }
-        client
-            .log_batch(&parent_run_id, &[], &params, &tags)
-            .await?;
-    }
-
     let mut child_runs = BTreeMap::new();
     for training in &record.training_jobs {
         let job = &training.job;
@@ -207,100 +173,14 @@ pub async fn log_tuning(
         let run_id = match found {
             Some(run) => run.info.run_id.clone(),
             None => {
-                let tags = vec![
-                    KeyValue::new(TAG_TUNING_JOB, &record.tuning.name),
-                    KeyValue::new(TAG_TRAINING_JOB, &job.name),
-                    KeyValue::new(TAG_KIND, "training"),
-                    KeyValue::new(TAG_PARENT, &parent_run_id),
-                ];
-                let run = client
-                    .create_run(
-                        &experiment_id,
-                        &job.name,
-                        training.start_time_ms().unwrap_or_else(now_ms),
-                        &tags,
-                    )
-                    .await?;
-                let end = training.end_time_ms().unwrap_or_else(now_ms);
-                let params: Vec<KeyValue> = job
-                    .hyperparameters
-                    .iter()
-                    .map(|(k, v)| KeyValue::new(k, param_value(v)))
-                    .collect();
-                let mut metrics: Vec<Metric> = training
-                    .metric_history
-                    .iter()
-                    .map(|p| Metric {
-                        key: p.key.clone(),
-                        value: p.value,
-                        timestamp: end,
-                        step: p.step,
-                    })
-                    .collect();
-                let last_step = training
-                    .metric_history
-                    .iter()
-                    .map(|p| p.step)
-                    .max()
-                    .unwrap_or(0);
-                for (name, value) in &job.final_metrics {
-                    let key = metric_key(name);
-                    if !training.metric_history.iter().any(|p| p.key == key) {
-                        metrics.push(Metric {
-                            key,
-                            value: *value,
-                            timestamp: end,
-                            step: last_step,
-                        });
-                    }
-                }
-                let mut run_tags = vec![KeyValue::new("mdlc.sagemakerStatus", &job.status)];
-                if let Some(reason) = &job.failure_reason {
-                    run_tags.push(KeyValue::new("mdlc.failureReason", param_value(reason)));
-                }
-                if let Some(model) = &job.model_artifacts {
-                    run_tags.push(KeyValue::new("mdlc.modelArtifacts", model));
-                }
-                client
-                    .log_batch(&run.run_id, &metrics, &params, &run_tags)
-                    .await?;
-                client
-                    .update_run(
-                        &run.run_id,
-                        RunStatus::from_sagemaker(&job.status),
-                        Some(end),
-                    )
-                    .await?;
-                run.run_id
+                create_child_run(client, &experiment_id, record, training, &parent_run_id).await?
             }
         };
         child_runs.insert(job.name.clone(), run_id);
     }
-
-    let all_terminal = record
-        .training_jobs
-        .iter()
-        .all(|j| RunStatus::from_sagemaker(&j.job.status) != RunStatus::Running);
-    if parent.is_none() && all_terminal {
-        let failed = !record.training_jobs.is_empty()
-            && record
-                .training_jobs
-                .iter()
-                .all(|j| RunStatus::from_sagemaker(&j.job.status) == RunStatus::Failed);
-        let status = if failed {
-            RunStatus::Failed
-        } else {
-            RunStatus::Finished
-        };
-        let end = record
-            .training_jobs
-            .iter()
-            .filter_map(TrainingRecord::end_time_ms)
-            .max()
-            .unwrap_or_else(now_ms);
-        client.update_run(&parent_run_id, status, Some(end)).await?;
+    if parent.is_none() {
+        end_parent_run(client, record, &parent_run_id).await?;
     }
-
     let best_run_id = record
         .tuning
         .best_training_job
@@ -313,6 +193,164 @@ pub async fn log_tuning(
         child_runs,
         best_run_id,
     })
+}
+
+/// The tuning job's parent run, started when its first training job started, with the tuning
+/// configuration as parameters and the best training job as a tag.
+async fn create_parent_run(
+    client: &MlflowClient,
+    experiment_id: &str,
+    record: &TuningRecord,
+) -> Result<String, TrackingError> {
+    let mut tags = vec![
+        KeyValue::new(TAG_TUNING_JOB, &record.tuning.name),
+        KeyValue::new(TAG_KIND, "tuning"),
+    ];
+    if let Some(arn) = &record.execution_arn {
+        tags.push(KeyValue::new("mdlc.executionArn", arn));
+    }
+    let start = record
+        .training_jobs
+        .iter()
+        .filter_map(TrainingRecord::start_time_ms)
+        .min()
+        .unwrap_or_else(now_ms);
+    let run_id = client
+        .create_run(experiment_id, &record.tuning.name, start, &tags)
+        .await?
+        .run_id;
+    let params: Vec<KeyValue> = record
+        .tuning
+        .config
+        .iter()
+        .map(|(k, v)| KeyValue::new(k, param_value(v)))
+        .collect();
+    let mut tags = Vec::new();
+    if let Some(best) = &record.tuning.best_training_job {
+        tags.push(KeyValue::new("mdlc.bestTrainingJob", best));
+    }
+    client.log_batch(&run_id, &[], &params, &tags).await?;
+    Ok(run_id)
+}
+
+/// One training job's child run: its hyperparameters, metrics and SageMaker status, ended with
+/// the job's status.
+async fn create_child_run(
+    client: &MlflowClient,
+    experiment_id: &str,
+    record: &TuningRecord,
+    training: &TrainingRecord,
+    parent_run_id: &str,
+) -> Result<String, TrackingError> {
+    let job = &training.job;
+    let tags = vec![
+        KeyValue::new(TAG_TUNING_JOB, &record.tuning.name),
+        KeyValue::new(TAG_TRAINING_JOB, &job.name),
+        KeyValue::new(TAG_KIND, "training"),
+        KeyValue::new(TAG_PARENT, parent_run_id),
+    ];
+    let run = client
+        .create_run(
+            experiment_id,
+            &job.name,
+            training.start_time_ms().unwrap_or_else(now_ms),
+            &tags,
+        )
+        .await?;
+    let end = training.end_time_ms().unwrap_or_else(now_ms);
+    let params: Vec<KeyValue> = job
+        .hyperparameters
+        .iter()
+        .map(|(k, v)| KeyValue::new(k, param_value(v)))
+        .collect();
+    let mut run_tags = vec![KeyValue::new("mdlc.sagemakerStatus", &job.status)];
+    if let Some(reason) = &job.failure_reason {
+        run_tags.push(KeyValue::new("mdlc.failureReason", param_value(reason)));
+    }
+    if let Some(model) = &job.model_artifacts {
+        run_tags.push(KeyValue::new("mdlc.modelArtifacts", model));
+    }
+    client
+        .log_batch(
+            &run.run_id,
+            &child_metrics(training, end),
+            &params,
+            &run_tags,
+        )
+        .await?;
+    client
+        .update_run(
+            &run.run_id,
+            RunStatus::from_sagemaker(&job.status),
+            Some(end),
+        )
+        .await?;
+    Ok(run.run_id)
+}
+
+/// A training job's metric history, and each final metric that the history lacks at its last
+/// step; all stamped with the job's end.
+fn child_metrics(training: &TrainingRecord, end: i64) -> Vec<Metric> {
+    let mut metrics: Vec<Metric> = training
+        .metric_history
+        .iter()
+        .map(|p| Metric {
+            key: p.key.clone(),
+            value: p.value,
+            timestamp: end,
+            step: p.step,
+        })
+        .collect();
+    let last_step = training
+        .metric_history
+        .iter()
+        .map(|p| p.step)
+        .max()
+        .unwrap_or(0);
+    for (name, value) in &training.job.final_metrics {
+        let key = metric_key(name);
+        if !training.metric_history.iter().any(|p| p.key == key) {
+            metrics.push(Metric {
+                key,
+                value: *value,
+                timestamp: end,
+                step: last_step,
+            });
+        }
+    }
+    metrics
+}
+
+/// Ends a new parent run once every training job has ended: failed when all of them failed,
+/// else finished, at the last job's end.
+async fn end_parent_run(
+    client: &MlflowClient,
+    record: &TuningRecord,
+    parent_run_id: &str,
+) -> Result<(), TrackingError> {
+    let statuses = || {
+        record
+            .training_jobs
+            .iter()
+            .map(|j| RunStatus::from_sagemaker(&j.job.status))
+    };
+    if statuses().any(|s| s == RunStatus::Running) {
+        return Ok(());
+    }
+    let failed = !record.training_jobs.is_empty() && statuses().all(|s| s == RunStatus::Failed);
+    let status = if failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Finished
+    };
+    let end = record
+        .training_jobs
+        .iter()
+        .filter_map(TrainingRecord::end_time_ms)
+        .max()
+        .unwrap_or_else(now_ms);
+    client.update_run(parent_run_id, status, Some(end)).await?;
+    Ok(())
 }
 
 /// Links a registry version to its MLflow run: registered model = model name, a model version
