@@ -305,7 +305,7 @@ fn train_impl(
     let mut gh: Vec<[f32; 2]> = vec![[0.0, 0.0]; n];
     let mut grower = Grower::new(params, &cuts, &bins, nf, n);
     let mut history = Vec::with_capacity(params.num_round);
-    let mut best: Option<(usize, f64)> = None;
+    let mut early_stopping = EarlyStopping::default();
     let mut stopped_early = false;
     let mut rounds_run = 0;
     let mut preds_f32 = vec![0.0f32; n];
@@ -371,34 +371,19 @@ fn train_impl(
             validation: valid_scores,
         };
         on_round(&record);
-        if let (Some(patience), Some(&(metric, score))) =
-            (params.early_stopping_rounds, record.validation.last())
-        {
-            let improved = match best {
-                None => true,
-                Some((_, b)) => {
-                    if metric.higher_is_better() {
-                        score > b
-                    } else {
-                        score < b
-                    }
-                }
-            };
-            if improved && !score.is_nan() {
-                best = Some((round, score));
+        let stop = match (params.early_stopping_rounds, record.validation.last()) {
+            (Some(patience), Some(&(metric, score))) => {
+                early_stopping.observe(round, metric, score, patience)
             }
-            history.push(record);
-            if let Some((best_round, _)) = best {
-                if round >= best_round + patience {
-                    stopped_early = true;
-                    break;
-                }
-            }
-        } else {
-            history.push(record);
+            _ => false,
+        };
+        history.push(record);
+        if stop {
+            stopped_early = true;
+            break;
         }
     }
-    if let Some((best_round, score)) = best {
+    if let Some((best_round, score)) = early_stopping.best {
         model.trees.truncate(best_round + 1);
         model.best_iteration = Some(best_round);
         model.best_score = Some(score);
@@ -409,6 +394,33 @@ fn train_impl(
         rounds_run,
         stopped_early,
     })
+}
+
+/// Early stopping on the last validation metric, as XGBoost's callback does it: the best round
+/// is the last strictly better score (a tie is no improvement; NaN never is), and training stops
+/// once `patience` rounds have passed since it.
+#[derive(Debug, Default)]
+struct EarlyStopping {
+    /// The best round and its score.
+    best: Option<(usize, f64)>,
+}
+
+impl EarlyStopping {
+    /// Records round `round`'s score; true when training stops after it.
+    fn observe(&mut self, round: usize, metric: Metric, score: f64, patience: usize) -> bool {
+        let better = |b: f64| {
+            if metric.higher_is_better() {
+                score > b
+            } else {
+                score < b
+            }
+        };
+        if !score.is_nan() && self.best.is_none_or(|(_, b)| better(b)) {
+            self.best = Some((round, score));
+        }
+        self.best
+            .is_some_and(|(best_round, _)| round >= best_round + patience)
+    }
 }
 
 #[inline]
@@ -1342,6 +1354,38 @@ mod tests {
         let rmse = crate::metrics::rmse(d.labels(), &preds);
         let last = out.history[7].train[0].1;
         assert!((rmse - last).abs() < 1e-4, "{rmse} vs {last}");
+    }
+
+    /// Each round's (score, stop?) through `EarlyStopping::observe` with patience 2.
+    fn early_stops(metric: Metric, scores: &[f64]) -> (Vec<bool>, Option<(usize, f64)>) {
+        let mut e = EarlyStopping::default();
+        let stops = (0..scores.len())
+            .map(|r| e.observe(r, metric, scores[r], 2))
+            .collect();
+        (stops, e.best)
+    }
+
+    #[test]
+    fn given_validation_scores_when_early_stopping_then_the_last_strictly_better_round_is_best() {
+        // lower is better: the tie at round 2 is no improvement, so round 3 is 2 rounds on
+        let (stops, best) = early_stops(Metric::Rmse, &[3.0, 2.0, 2.0, 2.5]);
+        assert_eq!(stops, vec![false, false, false, true]);
+        assert_eq!(best, Some((1, 2.0)));
+        // higher is better
+        let (stops, best) = early_stops(Metric::Auc, &[0.5, 0.7, 0.7, 0.6]);
+        assert_eq!(stops, vec![false, false, false, true]);
+        assert_eq!(best, Some((1, 0.7)));
+        // a worse score is never best, whichever way is better
+        assert_eq!(early_stops(Metric::Rmse, &[1.0, 2.0]).1, Some((0, 1.0)));
+        assert_eq!(early_stops(Metric::Auc, &[0.9, 0.8]).1, Some((0, 0.9)));
+        // NaN is never best, and without a best round nothing stops
+        let (stops, best) = early_stops(Metric::Auc, &[f64::NAN, f64::NAN, f64::NAN, 0.6]);
+        assert_eq!(stops, vec![false, false, false, false]);
+        assert_eq!(best, Some((3, 0.6)));
+        assert_eq!(
+            early_stops(Metric::Rmse, &[1.0, f64::NAN]).1,
+            Some((0, 1.0))
+        );
     }
 
     #[test]
