@@ -13,6 +13,8 @@
 #                      (cargo mutants --iterate): after adding tests for the missed ones
 #   JOBS=1             parallel build/test jobs (each one a full build directory)
 #   TIMEOUT=120        seconds a mutant's tests may take before it counts as a timeout
+#   TEST_ARGS="--lib"  the test selection, in place of the crate's own (below); e.g. only the unit
+#                      tests for files that nothing else reaches: a mutant they miss counts as missed
 #
 # Output: target/mutants/<crate>[-<file>][-shard-k-of-n]/mutants.out (caught.txt, missed.txt, timeout.txt,
 # unviable.txt, outcomes.json). A summary line per crate (caught share, time taken, missed
@@ -101,6 +103,8 @@ for crate in $CRATES; do
     git diff "$BASE" > "$out/base.diff" || exit 2
     cmd+=(--in-diff "$out/base.diff")
   fi
+  # shellcheck disable=SC2206 # TEST_ARGS is a list of words
+  [ -n "${TEST_ARGS:-}" ] && test_args=($TEST_ARGS)
   [ ${#test_args[@]} -gt 0 ] && cmd+=(-- "${test_args[@]}")
   echo "== ${cmd[*]}" >&2
   start=$(date +%s)
