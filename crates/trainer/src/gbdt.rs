@@ -444,7 +444,8 @@ fn compute_gradients(params: &TrainParams, labels: &[f32], margins: &[f64], gh: 
             for ((out, &y), &m) in gh.iter_mut().zip(labels).zip(margins) {
                 let p = sigmoid(m);
                 let y = f64::from(y);
-                let w = if y > 0.5 { spw } else { 1.0 };
+                // XGBoost weighs a row by scale_pos_weight when its label is exactly 1
+                let w = if y == 1.0 { spw } else { 1.0 };
                 let h = (p * (1.0 - p)).max(1e-16);
                 *out = [((p - y) * w) as f32, (h * w) as f32];
             }
@@ -1354,6 +1355,29 @@ mod tests {
         let rmse = crate::metrics::rmse(d.labels(), &preds);
         let last = out.history[7].train[0].1;
         assert!((rmse - last).abs() < 1e-4, "{rmse} vs {last}");
+    }
+
+    /// Gradient and hessian per row: squared error's (m - y, 1); logistic's ((p - y) w,
+    /// p (1 - p) w) with p = sigmoid(m) and w = scale_pos_weight for a label of exactly 1.
+    #[test]
+    fn given_margins_when_computing_gradients_then_xgboosts_exact_pairs() {
+        let mut p = TrainParams::new(1);
+        let mut gh = vec![[0.0f32; 2]; 3];
+        compute_gradients(&p, &[0.5, 2.0, -1.0], &[2.0, 2.0, 0.0], &mut gh);
+        assert_eq!(gh, vec![[1.5, 1.0], [0.0, 1.0], [1.0, 1.0]]);
+        p.objective = Objective::Logistic;
+        p.scale_pos_weight = 3.0;
+        let margins = [0.0, 3.0f64.ln(), 0.0];
+        compute_gradients(&p, &[1.0, 0.0, 0.7], &margins, &mut gh);
+        let want = [[-1.5f32, 0.75], [0.75, 0.1875], [-0.2, 0.25]];
+        for (row, (got, want)) in gh.iter().zip(want).enumerate() {
+            for k in 0..2 {
+                assert!(
+                    (got[k] - want[k]).abs() < 1e-6,
+                    "row {row}: {got:?} vs {want:?}"
+                );
+            }
+        }
     }
 
     /// Each round's (score, stop?) through `EarlyStopping::observe` with patience 2.
