@@ -1170,6 +1170,48 @@ mod tests {
         }
     }
 
+    /// A summary's `ObjectiveStatus` by the job's status: Pending while it runs (or stops),
+    /// Succeeded when it ended with the objective metric (which the summary then carries),
+    /// Failed otherwise.
+    #[test]
+    fn given_job_statuses_then_the_summarys_objective_status() {
+        let with_metric = |status: &str| {
+            json!({
+                "TrainingJobName": "t-001",
+                "TrainingJobStatus": status,
+                "HyperParameters": {"eta": "0.1", "max_depth": "5"},
+                "FinalMetricDataList": [{"MetricName": "validation:rmse", "Value": 0.25}]
+            })
+        };
+        let tuned = vec!["eta".to_string()];
+        let of = |d: &Value| summary(d, "tune", "validation:rmse", "Minimize", &tuned);
+        for (status, objective) in [
+            ("InProgress", "Pending"),
+            ("Stopping", "Pending"),
+            ("Completed", "Succeeded"),
+            ("Stopped", "Succeeded"),
+            ("Failed", "Failed"),
+        ] {
+            let s = of(&with_metric(status));
+            assert_eq!(s["ObjectiveStatus"], objective, "{status}");
+            assert_eq!(
+                s.get("FinalHyperParameterTuningJobObjectiveMetric")
+                    .is_some(),
+                objective == "Succeeded",
+                "{status}"
+            );
+        }
+        let s = of(&with_metric("Completed"));
+        assert_eq!(s["TunedHyperParameters"], json!({"eta": "0.1"}));
+        assert_eq!(
+            s["FinalHyperParameterTuningJobObjectiveMetric"],
+            json!({"Type": "Minimize", "MetricName": "validation:rmse", "Value": 0.25})
+        );
+        let mut no_metric = with_metric("Completed");
+        no_metric["FinalMetricDataList"] = json!([]);
+        assert_eq!(of(&no_metric)["ObjectiveStatus"], "Failed");
+    }
+
     /// No `RandomSeed`: the first 8 bytes of SHA-256 of the name, big-endian (SHA-256 of
     /// "abc" begins ba7816bf 8f01cfea); a given seed is used as it is.
     #[test]
