@@ -162,6 +162,117 @@ pub fn expected_improvement(mean: f64, std: f64, best: f64, xi: f64) -> f64 {
 mod tests {
     use super::*;
 
+    fn close(got: f64, want: f64, tol: f64) {
+        assert!((got - want).abs() < tol, "{got} vs {want}");
+    }
+
+    /// Matérn 5/2 at distance d and length scale l, r = d / l: (1 + √5 r + 5r²/3) e^(-√5 r).
+    #[test]
+    fn matern52_has_its_closed_form_values() {
+        assert_eq!(matern52(&[0.3, 0.7], &[0.3, 0.7], 0.5), 1.0);
+        // d = 5 (a 3-4-5 triangle), l = 2: r = 2.5
+        close(
+            matern52(&[0.0, 0.0], &[3.0, 4.0], 2.0),
+            0.063_510_214_548_943_73,
+            1e-15,
+        );
+        close(
+            matern52(&[3.0, 4.0], &[0.0, 0.0], 2.0),
+            0.063_510_214_548_943_73,
+            1e-15,
+        );
+    }
+
+    /// [[4, 2], [2, 3]] = L Lᵀ with L = [[2, 0], [1, √2]]; L z = [2, 3] gives z = [1, √2], and
+    /// Lᵀ x = z gives x = [0, 1]. Matrices that are not positive definite have no factor.
+    #[test]
+    fn cholesky_and_the_substitutions_solve_a_known_system() {
+        let l = cholesky(&[vec![4.0, 2.0], vec![2.0, 3.0]]).unwrap();
+        close(l[0][0], 2.0, 1e-15);
+        close(l[1][0], 1.0, 1e-15);
+        close(l[1][1], 2f64.sqrt(), 1e-15);
+        assert_eq!(l[0][1], 0.0);
+        let z = forward(&l, &[2.0, 3.0]);
+        close(z[0], 1.0, 1e-15);
+        close(z[1], 2f64.sqrt(), 1e-15);
+        let x = backward(&l, &z);
+        close(x[0], 0.0, 1e-15);
+        close(x[1], 1.0, 1e-15);
+        assert!(cholesky(&[vec![1.0, 2.0], vec![2.0, 1.0]]).is_none());
+        assert!(cholesky(&[vec![0.0]]).is_none());
+        assert!(cholesky(&[vec![f64::NAN]]).is_none());
+        assert!(cholesky(&[vec![f64::INFINITY]]).is_none());
+    }
+
+    /// Φ within the approximation's 1.5e-7 of the exact values, φ exact.
+    #[test]
+    fn the_normal_cdf_and_pdf_have_their_known_values() {
+        for (z, p) in [
+            (1.0, 0.841_344_746_068_542_9),
+            (-1.0, 0.158_655_253_931_457_07),
+            (0.5, 0.691_462_461_274_013_1),
+            (2.0, 0.977_249_868_051_820_8),
+            (-2.5, 0.006_209_665_325_776_159),
+        ] {
+            close(norm_cdf(z), p, 2e-7);
+        }
+        close(norm_pdf(0.0), 0.398_942_280_401_432_7, 1e-15);
+        close(norm_pdf(1.0), 0.241_970_724_519_143_37, 1e-15);
+        close(norm_pdf(-1.0), 0.241_970_724_519_143_37, 1e-15);
+    }
+
+    /// EI = imp Φ(imp / σ) + σ φ(imp / σ), imp = best - mean - ξ; with no uncertainty, the
+    /// improvement itself or 0.
+    #[test]
+    fn expected_improvement_has_its_closed_form_values() {
+        close(
+            expected_improvement(0.0, 1.0, 0.5, 0.1),
+            0.630_438_836_947_453,
+            1e-6,
+        );
+        close(
+            expected_improvement(1.0, 2.0, 0.5, 0.1),
+            0.533_522_484_234_419_8,
+            1e-6,
+        );
+        close(expected_improvement(0.2, 0.0, 1.0, 0.3), 0.5, 1e-15);
+        assert_eq!(expected_improvement(0.9, 1e-13, 1.0, 0.3), 0.0);
+    }
+
+    /// Fewer than two points, or as many values as points but not the same, fit nothing.
+    #[test]
+    fn a_gp_needs_two_points_and_one_value_per_point() {
+        assert!(Gp::fit(&[vec![0.0]], &[1.0]).is_none());
+        assert!(Gp::fit(&[vec![0.0], vec![1.0]], &[1.0]).is_none());
+        assert!(Gp::fit(&[vec![0.0], vec![1.0]], &[1.0, 2.0, 3.0]).is_none());
+    }
+
+    /// Values far from 0 and wide: the GP interpolates them in their own units, and far from
+    /// the data it falls back to their mean and standard deviation.
+    #[test]
+    fn given_offset_and_scaled_values_when_fitted_then_predictions_are_in_their_units() {
+        let xs: Vec<Vec<f64>> = (0..6).map(|i| vec![f64::from(i) * 0.2]).collect();
+        let ys: Vec<f64> = xs
+            .iter()
+            .map(|x| 100.0 + 50.0 * (6.0 * x[0]).sin())
+            .collect();
+        let gp = Gp::fit(&xs, &ys).unwrap();
+        for (x, y) in xs.iter().zip(&ys) {
+            let (m, s) = gp.predict(x);
+            close(m, *y, 0.5);
+            assert!(s < 1.0, "{s}");
+        }
+        let mean = ys.iter().sum::<f64>() / 6.0;
+        let std = (ys.iter().map(|y| (y - mean) * (y - mean)).sum::<f64>() / 6.0).sqrt();
+        let (m, s) = gp.predict(&[50.0]);
+        close(m, mean, 1e-6);
+        close(s, std, 1e-3 * std);
+        // constant values: a standard deviation of 1 is used, and the constant is predicted
+        let flat = Gp::fit(&xs, &[7.0; 6]).unwrap();
+        close(flat.predict(&[0.5]).0, 7.0, 1e-9);
+        close(flat.predict(&[50.0]).1, 1.0, 1e-3);
+    }
+
     #[test]
     fn given_samples_of_a_smooth_function_when_fitted_then_it_interpolates_and_is_unsure_far_away()
     {

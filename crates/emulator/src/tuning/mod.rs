@@ -1212,6 +1212,14 @@ mod tests {
         assert_eq!(of(&no_metric)["ObjectiveStatus"], "Failed");
     }
 
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![5.0, 1.0, 3.0]), Some(3.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 10.0]), Some(3.5));
+        assert_eq!(median(vec![2.0]), Some(2.0));
+    }
+
     /// No `RandomSeed`: the first 8 bytes of SHA-256 of the name, big-endian (SHA-256 of
     /// "abc" begins ba7816bf 8f01cfea); a given seed is used as it is.
     #[test]
