@@ -423,6 +423,24 @@ impl EarlyStopping {
     }
 }
 
+/// A sample of `ratio` of the features `from` (at least one), in order; all of them, drawing
+/// nothing from `rng`, when the ratio is 1 or there is one feature (as XGBoost's column sampler).
+fn sample_features(from: &[usize], ratio: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    if ratio >= 1.0 || from.len() <= 1 {
+        return from.to_vec();
+    }
+    let k = ((ratio * from.len() as f64).round() as usize).clamp(1, from.len());
+    let mut pool = from.to_vec();
+    // Partial Fisher-Yates shuffle: the first k entries are the sample.
+    for i in 0..k {
+        let j = rng.random_range(i..pool.len());
+        pool.swap(i, j);
+    }
+    pool.truncate(k);
+    pool.sort_unstable();
+    pool
+}
+
 #[inline]
 fn output(objective: Objective, margin: f64) -> f64 {
     match objective {
@@ -570,22 +588,6 @@ impl<'a> Grower<'a> {
         0.0
     }
 
-    fn sample_features(&self, from: &[usize], ratio: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
-        if ratio >= 1.0 || from.len() <= 1 {
-            return from.to_vec();
-        }
-        let k = ((ratio * from.len() as f64).round() as usize).clamp(1, from.len());
-        let mut pool = from.to_vec();
-        // Partial Fisher-Yates shuffle: the first k entries are the sample.
-        for i in 0..k {
-            let j = rng.random_range(i..pool.len());
-            pool.swap(i, j);
-        }
-        pool.truncate(k);
-        pool.sort_unstable();
-        pool
-    }
-
     #[inline(never)]
     fn grow(&mut self, gh: &[[f32; 2]], rng: &mut ChaCha8Rng) -> Tree {
         let p = self.params;
@@ -605,7 +607,7 @@ impl<'a> Grower<'a> {
             self.all_rows_in_tree = true;
         }
         let all_features: Vec<usize> = (0..self.nf).collect();
-        let tree_features = self.sample_features(&all_features, p.colsample_bytree, rng);
+        let tree_features = sample_features(&all_features, p.colsample_bytree, rng);
         let (mut g, mut h) = (0.0f64, 0.0f64);
         for &r in &self.rows {
             if let Some(x) = gh.get(r as usize) {
@@ -640,10 +642,10 @@ impl<'a> Grower<'a> {
             p.max_depth
         };
         for depth in 0..depth_limit {
-            let level_features = self.sample_features(&tree_features, p.colsample_bylevel, rng);
+            let level_features = sample_features(&tree_features, p.colsample_bylevel, rng);
             let mut to_split = Vec::new();
             for (nid, hist) in level {
-                let node_features = self.sample_features(&level_features, p.colsample_bynode, rng);
+                let node_features = sample_features(&level_features, p.colsample_bynode, rng);
                 let node = &self.nodes[nid];
                 match best_split(p, self.cuts, &hist, &node_features, node.g, node.h) {
                     Some(s) if s.loss_chg > RT_EPS => {
@@ -1385,6 +1387,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn given_a_ratio_of_one_or_one_feature_when_sampling_features_then_all_and_no_draw() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let before = rng.clone();
+        assert_eq!(sample_features(&[0, 2, 5], 1.0, &mut rng), vec![0, 2, 5]);
+        assert_eq!(sample_features(&[4], 0.5, &mut rng), vec![4]);
+        assert_eq!(rng, before);
+        let half = sample_features(&[0, 1, 2, 3, 4, 5], 0.5, &mut rng);
+        assert_eq!(half.len(), 3);
+        assert!(half.windows(2).all(|w| w[0] < w[1]), "{half:?}");
+        assert_ne!(rng, before);
     }
 
     /// Each round's (score, stop?) through `EarlyStopping::observe` with patience 2.
