@@ -1233,6 +1233,65 @@ mod tests {
         assert_eq!(preds, vec![0.0, 0.0, 10.0, 10.0]);
     }
 
+    /// base_score 0: the root's gradient sum is -20 over 4 rows, so its weight is 5 and the
+    /// split's gain is 0/2 + 400/2 - 400/4 = 100 (the parent's term counts).
+    #[test]
+    fn given_a_root_gradient_when_splitting_then_the_gain_subtracts_the_parents_term() {
+        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
+        let mut p = TrainParams::new(1);
+        p.lambda = 0.0;
+        p.eta = 1.0;
+        p.min_child_weight = 0.0;
+        p.max_depth = 1;
+        p.base_score = Some(0.0);
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!(t.loss_changes[0], 100.0);
+        assert_eq!(t.base_weights[0], 5.0);
+        assert_eq!(t.sum_hessian[0], 4.0);
+        assert_eq!(t.split_conditions[1..], [0.0, 10.0]);
+    }
+
+    /// subsample 0.2 of 2,000 rows: each tree's root covers about 400 of them (squared error:
+    /// a hessian of 1 a row; 4 standard deviations are 72), never all of them.
+    #[test]
+    fn given_subsample_when_growing_then_the_root_covers_that_share_of_rows() {
+        let d = synthetic(2_000, 6);
+        let mut p = TrainParams::new(5);
+        p.subsample = 0.2;
+        let model = train(&p, &d, None, &mut |_| {}).unwrap().model;
+        for t in &model.trees {
+            let cover = t.sum_hessian[0];
+            assert!((328.0..=472.0).contains(&cover), "{cover}");
+        }
+        p.subsample = 1.0;
+        let model = train(&p, &d, None, &mut |_| {}).unwrap().model;
+        assert!(model.trees.iter().all(|t| t.sum_hessian[0] == 2_000.0));
+    }
+
+    /// subsample 1 draws nothing for the rows: a tree's features are the first draw of the
+    /// seeded generator (colsample_bytree 0.4 of 5 features: 2).
+    #[test]
+    fn given_no_row_sampling_then_the_first_draw_samples_the_trees_features() {
+        let d = synthetic(2_000, 7);
+        let mut p = TrainParams::new(1);
+        p.colsample_bytree = 0.4;
+        p.max_depth = 6;
+        p.seed = 11;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let features = sample_features(&[0, 1, 2, 3, 4], 0.4, &mut rng);
+        assert_eq!(features.len(), 2);
+        let used: Vec<u32> = (0..t.num_nodes())
+            .filter(|&i| t.left_children[i] >= 0)
+            .map(|i| t.split_indices[i])
+            .collect();
+        assert!(!used.is_empty());
+        assert!(
+            used.iter().all(|f| features.contains(&(*f as usize))),
+            "{used:?} outside {features:?}"
+        );
+    }
+
     #[test]
     fn given_lambda_and_eta_when_training_then_leaf_is_shrunk_newton_step() {
         let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
