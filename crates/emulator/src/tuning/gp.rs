@@ -245,6 +245,9 @@ mod tests {
         assert!(Gp::fit(&[vec![0.0]], &[1.0]).is_none());
         assert!(Gp::fit(&[vec![0.0], vec![1.0]], &[1.0]).is_none());
         assert!(Gp::fit(&[vec![0.0], vec![1.0]], &[1.0, 2.0, 3.0]).is_none());
+        let two = Gp::fit(&[vec![0.0], vec![1.0]], &[1.0, 3.0]).unwrap();
+        close(two.predict(&[0.0]).0, 1.0, 1e-2);
+        close(two.predict(&[1.0]).0, 3.0, 1e-2);
     }
 
     /// Values far from 0 and wide: the GP interpolates them in their own units, and far from

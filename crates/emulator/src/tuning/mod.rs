@@ -1256,6 +1256,36 @@ mod tests {
         assert_eq!(s.decide(&good, 3, 2), None);
         // Too few earlier jobs: no decision.
         assert_eq!(s.decide(&trials[1..], 2, 2), None);
+        // The median is of the earlier jobs' average values over the first 2 epochs (0.5), not
+        // of their sums: a best of 0.7 is worse.
+        let averaged = vec![
+            trial(&[0.5, 0.5]),
+            trial(&[0.4, 0.6]),
+            trial(&[0.6, 0.4]),
+            trial(&[0.8, 0.7]),
+        ];
+        assert_eq!(s.decide(&averaged, 3, 2), Some(StopKind::EarlyStopped));
+    }
+
+    /// At a rung, a job stops when at least a third (rounded down, at least one) of the values
+    /// reported there are better than its own.
+    #[test]
+    fn given_a_rung_when_more_jobs_report_then_a_third_of_them_must_be_better() {
+        let mut s = Stopper {
+            maximize: true,
+            early_stopping: false,
+            resource: Some((1, 9)),
+            rung_levels: rungs(1, 9),
+            rung_values: HashMap::new(),
+        };
+        let trials: Vec<Trial> = [0.9, 0.8, 0.7, 0.6, 0.5, 0.85]
+            .iter()
+            .map(|v| trial(&[*v]))
+            .collect();
+        let decisions: Vec<Option<StopKind>> = (0..6).map(|i| s.decide(&trials, i, 1)).collect();
+        let stop = Some(StopKind::EarlyStopped);
+        // the 6th (0.85): 6 values, 2 must be better, only 0.9 is
+        assert_eq!(decisions, vec![None, None, stop, stop, stop, None]);
     }
 
     #[test]
