@@ -1208,15 +1208,22 @@ mod tests {
         );
     }
 
-    /// Four rows, one feature, labels 0,0,10,10; lambda 0, eta 1, min_child_weight 0:
-    /// the exact tree splits at x < 2.5 into leaves -5 and +5 around base score 5.
-    #[test]
-    fn given_tiny_dataset_when_training_one_round_then_exact_known_tree() {
+    /// Four rows of one feature (1-4) labelled 0, 0, 10, 10, and one round without
+    /// regularisation or shrinkage (lambda 0, eta 1, min_child_weight 0).
+    fn tiny_exact() -> (Dataset, TrainParams) {
         let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
         let mut p = TrainParams::new(1);
         p.lambda = 0.0;
         p.eta = 1.0;
         p.min_child_weight = 0.0;
+        (d, p)
+    }
+
+    /// Four rows, one feature, labels 0,0,10,10; lambda 0, eta 1, min_child_weight 0:
+    /// the exact tree splits at x < 2.5 into leaves -5 and +5 around base score 5.
+    #[test]
+    fn given_tiny_dataset_when_training_one_round_then_exact_known_tree() {
+        let (d, mut p) = tiny_exact();
         p.max_depth = 3;
         p.nthread = 1;
         let out = train(&p, &d, None, &mut |_| {}).unwrap();
@@ -1237,11 +1244,7 @@ mod tests {
     /// split's gain is 0/2 + 400/2 - 400/4 = 100 (the parent's term counts).
     #[test]
     fn given_a_root_gradient_when_splitting_then_the_gain_subtracts_the_parents_term() {
-        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
-        let mut p = TrainParams::new(1);
-        p.lambda = 0.0;
-        p.eta = 1.0;
-        p.min_child_weight = 0.0;
+        let (d, mut p) = tiny_exact();
         p.max_depth = 1;
         p.base_score = Some(0.0);
         let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];

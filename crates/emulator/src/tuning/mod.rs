@@ -1267,17 +1267,22 @@ mod tests {
         assert_eq!(s.decide(&averaged, 3, 2), Some(StopKind::EarlyStopped));
     }
 
-    /// At a rung, a job stops when at least a third (rounded down, at least one) of the values
-    /// reported there are better than its own.
-    #[test]
-    fn given_a_rung_when_more_jobs_report_then_a_third_of_them_must_be_better() {
-        let mut s = Stopper {
+    /// Hyperband's stopper over rungs 1, 3 and 9 of a maximised objective.
+    fn hyperband_stopper() -> Stopper {
+        Stopper {
             maximize: true,
             early_stopping: false,
             resource: Some((1, 9)),
             rung_levels: rungs(1, 9),
             rung_values: HashMap::new(),
-        };
+        }
+    }
+
+    /// At a rung, a job stops when at least a third (rounded down, at least one) of the values
+    /// reported there are better than its own.
+    #[test]
+    fn given_a_rung_when_more_jobs_report_then_a_third_of_them_must_be_better() {
+        let mut s = hyperband_stopper();
         let trials: Vec<Trial> = [0.9, 0.8, 0.7, 0.6, 0.5, 0.85]
             .iter()
             .map(|v| trial(&[*v]))
@@ -1291,13 +1296,7 @@ mod tests {
     #[test]
     fn given_hyperband_rungs_when_jobs_report_then_the_worst_stop_and_max_resource_completes() {
         assert_eq!(rungs(1, 27), vec![1, 3, 9]);
-        let mut s = Stopper {
-            maximize: true,
-            early_stopping: false,
-            resource: Some((1, 9)),
-            rung_levels: rungs(1, 9),
-            rung_values: HashMap::new(),
-        };
+        let mut s = hyperband_stopper();
         let trials = vec![trial(&[0.5]), trial(&[0.9]), trial(&[0.1]), trial(&[0.95])];
         assert_eq!(s.decide(&trials, 0, 1), None);
         assert_eq!(s.decide(&trials, 1, 1), None);
