@@ -1324,6 +1324,31 @@ mod tests {
         assert_eq!(out.model.trees[0].num_nodes(), 3);
     }
 
+    /// Labels 0,0,10,10,0,0 along x: the root splits after x = 2 (gain 33.3), its right child
+    /// after x = 4 (gain 100). With gamma 50 the root's gain is under gamma, but it is kept, as
+    /// XGBoost prunes only a node whose children are both leaves.
+    #[test]
+    fn given_gamma_between_a_parents_and_a_childs_gain_then_the_parent_is_kept() {
+        let rows: Vec<([f32; 1], f32)> = [0.0, 0.0, 10.0, 10.0, 0.0, 0.0]
+            .iter()
+            .enumerate()
+            .map(|(i, y)| ([i as f32 + 1.0], *y))
+            .collect();
+        let refs: Vec<(&[f32], f32)> = rows.iter().map(|(x, y)| (&x[..], *y)).collect();
+        let d = ds(&refs);
+        let mut p = TrainParams::new(1);
+        p.lambda = 0.0;
+        p.min_child_weight = 0.0;
+        p.max_depth = 2;
+        p.gamma = 50.0;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!(t.num_nodes(), 5, "{t:?}");
+        assert_eq!(t.split_conditions[0], 2.5);
+        assert!((t.loss_changes[0] - 100.0 / 3.0).abs() < 1e-3, "{t:?}");
+        assert_eq!(t.split_conditions[2], 4.5);
+        assert!((t.loss_changes[2] - 100.0).abs() < 1e-3, "{t:?}");
+    }
+
     #[test]
     fn given_min_child_weight_when_children_too_light_then_no_split() {
         let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
