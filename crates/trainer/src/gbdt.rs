@@ -1240,6 +1240,29 @@ mod tests {
         assert_eq!(preds, vec![0.0, 0.0, 10.0, 10.0]);
     }
 
+    /// A gain equal to gamma is kept (XGBoost prunes a gain below min_split_loss only).
+    #[test]
+    fn given_gamma_equal_to_the_gain_then_the_split_is_kept() {
+        let (d, mut p) = tiny_exact();
+        p.gamma = 100.0;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!(t.num_nodes(), 3, "{t:?}");
+        p.gamma = 100.5;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!(t.num_nodes(), 1, "{t:?}");
+    }
+
+    /// L1's soft threshold: |g| shrunk by alpha, 0 within it.
+    #[test]
+    fn threshold_l1_shrinks_towards_zero_by_alpha() {
+        assert_eq!(threshold_l1(5.0, 2.0), 3.0);
+        assert_eq!(threshold_l1(-5.0, 2.0), -3.0);
+        assert_eq!(threshold_l1(1.5, 2.0), 0.0);
+        assert_eq!(threshold_l1(-1.5, 2.0), 0.0);
+        assert_eq!(threshold_l1(-2.0, 2.0), 0.0);
+        assert_eq!(threshold_l1(0.5, 0.0), 0.5);
+    }
+
     /// base_score 0: the root's gradient sum is -20 over 4 rows, so its weight is 5 and the
     /// split's gain is 0/2 + 400/2 - 400/4 = 100 (the parent's term counts).
     #[test]

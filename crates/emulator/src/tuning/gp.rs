@@ -239,6 +239,19 @@ mod tests {
         assert_eq!(expected_improvement(0.9, 1e-13, 1.0, 0.3), 0.0);
     }
 
+    /// Two points too far apart to correlate at any length scale: every length scale has the
+    /// same likelihood and the first (shortest) is kept; at a point, the posterior is the value
+    /// pulled towards the mean by the noise σ² = 1e-4 on the diagonal: mean 2 - 1/(1 + σ²),
+    /// standard deviation √(σ² / (1 + σ²)) (the values' standard deviation is 1).
+    #[test]
+    fn given_uncorrelated_points_then_the_noise_sets_the_posterior_and_the_shortest_scale_wins() {
+        let gp = Gp::fit(&[vec![0.0], vec![100.0]], &[1.0, 3.0]).unwrap();
+        assert_eq!(gp.lengthscale(), LENGTHSCALES[0]);
+        let (m, s) = gp.predict(&[0.0]);
+        close(m, 2.0 - 1.0 / (1.0 + NOISE), 1e-12);
+        close(s, (NOISE / (1.0 + NOISE)).sqrt(), 1e-9);
+    }
+
     /// Fewer than two points, or as many values as points but not the same, fit nothing.
     #[test]
     fn a_gp_needs_two_points_and_one_value_per_point() {

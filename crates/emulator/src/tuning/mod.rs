@@ -708,13 +708,23 @@ impl Stopper {
     }
 }
 
+/// Completes at `deadline`, or never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
     tracing::info!(target: "mdlc_emulator", job = %spec.name, strategy = ?spec.strategy, max_jobs = spec.max_jobs, max_parallel = spec.max_parallel, "tuning job started");
     let (obs_tx, mut obs_rx) = mpsc::unbounded_channel::<Observation>();
     let mut set: JoinSet<usize> = JoinSet::new();
     let mut stop_rx = cell.stop_receiver();
-    let deadline = tokio::time::Instant::now()
-        + Duration::from_secs(spec.max_runtime.unwrap_or(100 * 365 * 86_400));
+    // MaxRuntimeInSeconds, when given: without it, the deadline branch below never fires
+    let deadline = spec
+        .max_runtime
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut run = TuningRun::new(inner, cell, spec);
     loop {
         run.launch_while_room(&mut set, &obs_tx);
@@ -739,7 +749,7 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: TuningSpec) {
                     run.stop_unfinished();
                 }
             }
-            _ = tokio::time::sleep_until(deadline), if !run.stopping => {
+            _ = until(deadline), if !run.stopping => {
                 run.stop_unfinished();
             }
         }
@@ -1218,6 +1228,19 @@ mod tests {
         assert_eq!(median(vec![5.0, 1.0, 3.0]), Some(3.0));
         assert_eq!(median(vec![4.0, 1.0, 3.0, 10.0]), Some(3.5));
         assert_eq!(median(vec![2.0]), Some(2.0));
+    }
+
+    /// A tuning job's deadline fires when there is one (MaxRuntimeInSeconds), never without.
+    #[tokio::test]
+    async fn a_deadline_fires_and_no_deadline_never_does() {
+        let soon = tokio::time::Instant::now() + Duration::from_millis(10);
+        let fired = tokio::time::timeout(Duration::from_secs(30), until(Some(soon))).await;
+        assert!(
+            fired.is_ok(),
+            "a deadline 10 ms away had not fired after 30 s"
+        );
+        let never = tokio::time::timeout(Duration::from_millis(50), until(None)).await;
+        assert!(never.is_err(), "no deadline fired");
     }
 
     /// No `RandomSeed`: the first 8 bytes of SHA-256 of the name, big-endian (SHA-256 of
