@@ -843,8 +843,9 @@ fn calc_gain(p: &TrainParams, g: f64, h: f64) -> f64 {
         let t = threshold_l1(g, p.alpha);
         t * t / (h + p.lambda)
     } else {
+        // XGBoost's CalcGain (tree/param.h) adds alpha |w| to the gain given the weight
         let w = calc_weight(p, g, h);
-        -(2.0 * g * w + (h + p.lambda) * w * w) - 2.0 * p.alpha * w.abs()
+        -(2.0 * g * w + (h + p.lambda) * w * w) + p.alpha * w.abs()
     }
 }
 
@@ -1250,6 +1251,59 @@ mod tests {
         p.gamma = 100.5;
         let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
         assert_eq!(t.num_nodes(), 1, "{t:?}");
+    }
+
+    /// XGBoost's CalcWeight and CalcGain on sums (g, h): -T(g) / (h + lambda) and
+    /// T(g)² / (h + lambda) with T the L1 threshold; with max_delta_step the weight is clamped
+    /// and the gain is -(2 g w + (h + lambda) w²) + alpha |w|; 0 for a hessian under
+    /// min_child_weight or not positive.
+    #[test]
+    fn calc_weight_and_calc_gain_have_xgboosts_values() {
+        let mut p = TrainParams::new(1);
+        p.lambda = 1.0;
+        p.alpha = 0.0;
+        p.min_child_weight = 1.0;
+        assert_eq!(
+            (calc_weight(&p, -6.0, 2.0), calc_gain(&p, -6.0, 2.0)),
+            (2.0, 12.0)
+        );
+        // a hessian equal to min_child_weight counts; under it, or none, gives nothing
+        assert_eq!(
+            (calc_weight(&p, -6.0, 1.0), calc_gain(&p, -6.0, 1.0)),
+            (3.0, 18.0)
+        );
+        assert_eq!(
+            (calc_weight(&p, -6.0, 0.5), calc_gain(&p, -6.0, 0.5)),
+            (0.0, 0.0)
+        );
+        p.min_child_weight = 0.0;
+        assert_eq!(
+            (calc_weight(&p, -6.0, 0.0), calc_gain(&p, -6.0, 0.0)),
+            (0.0, 0.0)
+        );
+        assert_eq!(
+            (calc_weight(&p, -6.0, -1.0), calc_gain(&p, -6.0, -1.0)),
+            (0.0, 0.0)
+        );
+        p.alpha = 2.0;
+        assert_eq!(calc_weight(&p, -6.0, 2.0), 4.0 / 3.0);
+        assert_eq!(calc_gain(&p, -6.0, 2.0), 16.0 / 3.0);
+        p.alpha = 0.0;
+        p.max_delta_step = 1.0;
+        assert_eq!(
+            (calc_weight(&p, -6.0, 2.0), calc_gain(&p, -6.0, 2.0)),
+            (1.0, 9.0)
+        );
+        assert_eq!(
+            (calc_weight(&p, 6.0, 2.0), calc_gain(&p, 6.0, 2.0)),
+            (-1.0, 9.0)
+        );
+        assert_eq!(calc_weight(&p, -0.75, 2.0), 0.25);
+        p.alpha = 2.0;
+        assert_eq!(
+            (calc_weight(&p, -6.0, 2.0), calc_gain(&p, -6.0, 2.0)),
+            (1.0, 11.0)
+        );
     }
 
     /// L1's soft threshold: |g| shrunk by alpha, 0 within it.
