@@ -765,6 +765,27 @@ struct Points {
     pending: Vec<Vec<f64>>,
 }
 
+/// The finished trials' points with their `objective` (negated when maximizing; those without
+/// one are left out), and the points of the trials still running.
+fn points_of(
+    trials: &[Trial],
+    maximize: bool,
+    objective: impl Fn(&Trial) -> Option<f64>,
+) -> Points {
+    let sign = |v: f64| if maximize { -v } else { v };
+    let done = trials
+        .iter()
+        .filter(|t| t.finished)
+        .filter_map(|t| Some((t.u.clone(), sign(objective(t)?))))
+        .collect();
+    let pending = trials
+        .iter()
+        .filter(|t| !t.finished)
+        .map(|t| t.u.clone())
+        .collect();
+    Points { done, pending }
+}
+
 /// A tuning job as it runs: its training jobs (trials), the strategy that proposes the next
 /// one, the stopper that judges them, and why it ends.
 struct TuningRun {
@@ -843,23 +864,9 @@ impl TuningRun {
     /// The points of the finished trials with their objective (negated when maximizing, so
     /// that lower is better), and the points still running.
     fn points(&self) -> Points {
-        let sign = |v: f64| if self.spec.maximize { -v } else { v };
-        let done = self
-            .trials
-            .iter()
-            .filter(|t| t.finished)
-            .filter_map(|t| {
-                let d = t.cell.as_ref()?.describe();
-                Some((t.u.clone(), sign(objective_of(&d, &self.spec.metric)?)))
-            })
-            .collect();
-        let pending = self
-            .trials
-            .iter()
-            .filter(|t| !t.finished)
-            .map(|t| t.u.clone())
-            .collect();
-        Points { done, pending }
+        points_of(&self.trials, self.spec.maximize, |t| {
+            objective_of(&t.cell.as_ref()?.describe(), &self.spec.metric)
+        })
     }
 
     /// Starts the training job of point `u`; one that cannot be created is a finished trial
@@ -1241,6 +1248,30 @@ mod tests {
         );
         let never = tokio::time::timeout(Duration::from_millis(50), until(None)).await;
         assert!(never.is_err(), "no deadline fired");
+    }
+
+    /// Finished trials with an objective are the strategy's observations (negated when
+    /// maximizing, as the strategies minimise); running ones are pending; a finished trial
+    /// without an objective is neither.
+    #[test]
+    fn given_trials_then_points_split_done_with_signed_objectives_from_pending() {
+        let at = |u: f64, curve: &[f64], finished: bool| Trial {
+            u: vec![u],
+            finished,
+            ..trial(curve)
+        };
+        let trials = vec![
+            at(0.1, &[0.5], true),
+            at(0.2, &[], false),
+            at(0.3, &[0.9], true),
+            at(0.4, &[], true),
+        ];
+        let last = |t: &Trial| t.curve.last().copied();
+        let max = points_of(&trials, true, last);
+        assert_eq!(max.done, vec![(vec![0.1], -0.5), (vec![0.3], -0.9)]);
+        assert_eq!(max.pending, vec![vec![0.2]]);
+        let min = points_of(&trials, false, last);
+        assert_eq!(min.done, vec![(vec![0.1], 0.5), (vec![0.3], 0.9)]);
     }
 
     /// No `RandomSeed`: the first 8 bytes of SHA-256 of the name, big-endian (SHA-256 of
