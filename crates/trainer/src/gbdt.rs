@@ -1241,6 +1241,17 @@ mod tests {
         assert_eq!(preds, vec![0.0, 0.0, 10.0, 10.0]);
     }
 
+    /// A feature of two values has one cut, and splits there.
+    #[test]
+    fn given_a_binary_feature_when_training_then_it_splits_at_its_one_cut() {
+        let d = ds(&[(&[0.0], 0.0), (&[1.0], 10.0), (&[0.0], 0.0), (&[1.0], 10.0)]);
+        let mut p = TrainParams::new(1);
+        p.min_child_weight = 0.0;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!(t.num_nodes(), 3, "{t:?}");
+        assert_eq!(t.split_conditions[0], 0.5);
+    }
+
     /// A gain equal to gamma is kept (XGBoost prunes a gain below min_split_loss only).
     #[test]
     fn given_gamma_equal_to_the_gain_then_the_split_is_kept() {
