@@ -849,6 +849,12 @@ fn calc_gain(p: &TrainParams, g: f64, h: f64) -> f64 {
     }
 }
 
+/// The best split of a node with sums (g, h) over `features`, as XGBoost's hist evaluator
+/// enumerates them: per feature, a forward scan with the missing values sent right, then, only
+/// when the node has missing values, a backward scan with them sent left; a candidate replaces
+/// the best only when strictly better (so at equal gain the earlier feature, the forward scan
+/// and, within a scan, the first candidate win). Not enumerated: the split of the present
+/// values from the missing ones, which XGBoost also tries at its last bin.
 #[inline(never)]
 fn best_split(
     p: &TrainParams,
@@ -858,45 +864,57 @@ fn best_split(
     g: f64,
     h: f64,
 ) -> Option<Split> {
-    let parent_gain = calc_gain(p, g, h);
+    let parent = (g, h, calc_gain(p, g, h));
     let mut best: Option<Split> = None;
-    let mcw = p.min_child_weight;
     for &f in features {
         let Some(fh) = hist.get(f) else { continue };
         let nb = cuts.n_bins(f);
         if nb < 2 {
             continue;
         }
-        let [mg, mh] = fh[MISSING_BIN as usize];
-        let has_missing = mh > 0.0;
+        let mut consider = |bin: usize, gl: f64, hl: f64, default_left: bool| {
+            let Some(loss) = split_loss(p, parent, gl, hl) else {
+                return;
+            };
+            if best.is_none_or(|s| loss > s.loss_chg) {
+                best = Some(Split {
+                    feature: f,
+                    bin: bin as u8,
+                    default_left,
+                    loss_chg: loss,
+                    gl,
+                    hl,
+                });
+            }
+        };
         let (mut gl, mut hl) = (0.0f64, 0.0f64);
-        for (b, slot) in fh.iter().enumerate().take(nb - 1) {
-            let [bg, bh] = *slot;
+        for (b, [bg, bh]) in fh.iter().enumerate().take(nb - 1) {
             gl += bg;
             hl += bh;
-            // Missing values to the left (tried first, so it wins ties) then to the right.
-            let candidates: [(f64, f64, bool); 2] = [(gl + mg, hl + mh, true), (gl, hl, false)];
-            let tries = if has_missing { 2 } else { 1 };
-            for &(cgl, chl, default_left) in &candidates[..tries] {
-                let (cgr, chr) = (g - cgl, h - chl);
-                if chl < mcw || chr < mcw || chl <= 0.0 || chr <= 0.0 {
-                    continue;
-                }
-                let loss = calc_gain(p, cgl, chl) + calc_gain(p, cgr, chr) - parent_gain;
-                if best.is_none_or(|s| loss > s.loss_chg) {
-                    best = Some(Split {
-                        feature: f,
-                        bin: b as u8,
-                        default_left,
-                        loss_chg: loss,
-                        gl: cgl,
-                        hl: chl,
-                    });
-                }
+            consider(b, gl, hl, false);
+        }
+        if fh[MISSING_BIN as usize][1] > 0.0 {
+            let (mut gr, mut hr) = (0.0f64, 0.0f64);
+            for b in (0..nb - 1).rev() {
+                let [bg, bh] = fh[b + 1];
+                gr += bg;
+                hr += bh;
+                consider(b, g - gr, h - hr, true);
             }
         }
     }
     best
+}
+
+/// The loss change of splitting a node (g, h, its gain) into a left side (gl, hl) and the
+/// rest; `None` when either side's hessian is under min_child_weight or not positive.
+fn split_loss(p: &TrainParams, (g, h, gain): (f64, f64, f64), gl: f64, hl: f64) -> Option<f64> {
+    let (gr, hr) = (g - gl, h - hl);
+    let mcw = p.min_child_weight;
+    if hl < mcw || hr < mcw || hl <= 0.0 || hr <= 0.0 {
+        return None;
+    }
+    Some(calc_gain(p, gl, hl) + calc_gain(p, gr, hr) - gain)
 }
 
 /// Stable in-place partition of `rows` by the split (branch-free); returns the number of
@@ -1239,6 +1257,46 @@ mod tests {
         assert_eq!(t.loss_changes[0], 100.0);
         let preds = out.model.predict(d.features(), 1);
         assert_eq!(preds, vec![0.0, 0.0, 10.0, 10.0]);
+    }
+
+    /// x = 1, 2, missing, missing with labels 0, 10, 0, 0 (base score 2.5, lambda 0): the
+    /// missing rows go left with x = 1 (gain 7.5²/3 + 7.5²/1 = 75; right would give 8.33),
+    /// leaves -2.5 and 7.5. Without missing values, nothing is sent left by default.
+    #[test]
+    fn given_missing_values_when_splitting_then_the_exact_gain_picks_their_side() {
+        let d = ds(&[
+            (&[1.0], 0.0),
+            (&[2.0], 10.0),
+            (&[f32::NAN], 0.0),
+            (&[f32::NAN], 0.0),
+        ]);
+        let mut p = TrainParams::new(1);
+        p.lambda = 0.0;
+        p.eta = 1.0;
+        p.min_child_weight = 0.0;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!(t.num_nodes(), 3, "{t:?}");
+        assert!(t.default_left[0]);
+        assert_eq!(t.loss_changes[0], 75.0);
+        assert_eq!(t.split_conditions[1..], [-2.5, 7.5]);
+        let (d, mut p) = tiny_exact();
+        p.max_depth = 1;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert!(!t.default_left[0]);
+    }
+
+    /// Children whose hessian equals min_child_weight may be made; a split that leaves either
+    /// side under it may not (the 4 rows' cuts leave 1 | 3, 2 | 2 or 3 | 1 rows).
+    #[test]
+    fn given_min_child_weight_then_a_split_needs_it_on_both_sides() {
+        let (d, mut p) = tiny_exact();
+        p.max_depth = 1;
+        p.min_child_weight = 2.0;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!((t.num_nodes(), t.split_conditions[0]), (3, 2.5));
+        p.min_child_weight = 3.0;
+        let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
+        assert_eq!(t.num_nodes(), 1, "{t:?}");
     }
 
     /// A feature of two values has one cut, and splits there.
