@@ -1299,6 +1299,25 @@ mod tests {
         assert_eq!(t.num_nodes(), 1, "{t:?}");
     }
 
+    /// Two identical features give equal gains: the first one is split on (a later candidate
+    /// must be strictly better, as in XGBoost).
+    #[test]
+    fn given_equal_gains_when_splitting_then_the_first_feature_wins() {
+        let rows: Vec<([f32; 2], f32)> = [(1.0, 0.0), (2.0, 0.0), (3.0, 10.0), (4.0, 10.0)]
+            .iter()
+            .map(|&(x, y)| ([x, x], y))
+            .collect();
+        let refs: Vec<(&[f32], f32)> = rows.iter().map(|(x, y)| (&x[..], *y)).collect();
+        let mut p = TrainParams::new(1);
+        p.min_child_weight = 0.0;
+        p.max_depth = 1;
+        let t = &train(&p, &ds(&refs), None, &mut |_| {})
+            .unwrap()
+            .model
+            .trees[0];
+        assert_eq!((t.split_indices[0], t.split_conditions[0]), (0, 2.5));
+    }
+
     /// A feature of two values has one cut, and splits there.
     #[test]
     fn given_a_binary_feature_when_training_then_it_splits_at_its_one_cut() {

@@ -442,6 +442,34 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn close(got: f64, want: f64) {
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+
+    /// Each scaling's map to [0, 1] and back at known points: the middle of [1, 5] is 3, of
+    /// [1, 100] on a log scale 10, of [0.9, 0.999] on a reverse-log scale 0.99; values outside
+    /// the range clamp, an empty range maps to 0.5 and back to its minimum, and a value the
+    /// scaling cannot take (the log of a negative) to 0.
+    #[test]
+    fn to_unit_and_from_unit_have_each_scalings_known_values() {
+        use Scaling::*;
+        close(to_unit(3.0, 1.0, 5.0, Linear), 0.5);
+        close(to_unit(2.0, 1.0, 5.0, Linear), 0.25);
+        close(from_unit(0.25, 1.0, 5.0, Linear), 2.0);
+        close(to_unit(10.0, 1.0, 100.0, Logarithmic), 0.5);
+        close(from_unit(0.5, 1.0, 100.0, Logarithmic), 10.0);
+        close(from_unit(0.25, 1.0, 10_000.0, Logarithmic), 10.0);
+        close(to_unit(0.99, 0.9, 0.999, ReverseLogarithmic), 0.5);
+        close(from_unit(0.5, 0.9, 0.999, ReverseLogarithmic), 0.99);
+        close(to_unit(0.0, 1.0, 5.0, Linear), 0.0);
+        close(to_unit(9.0, 1.0, 5.0, Linear), 1.0);
+        close(from_unit(1.5, 1.0, 5.0, Linear), 5.0);
+        close(from_unit(-0.5, 1.0, 5.0, Linear), 1.0);
+        close(to_unit(2.0, 3.0, 3.0, Linear), 0.5);
+        close(from_unit(0.7, 3.0, 3.0, Logarithmic), 3.0);
+        close(to_unit(-1.0, 1.0, 100.0, Logarithmic), 0.0);
+    }
+
     #[test]
     fn scaling_round_trips_and_spreads_like_aws() {
         for s in [Scaling::Linear, Scaling::Logarithmic] {
