@@ -1572,7 +1572,9 @@ mod tests {
 
     #[test]
     fn given_threads_when_training_then_identical_models() {
-        let d = synthetic(20_000, 1);
+        // 40,000 rows with subsample 0.8: levels below the root hold over 16,384 rows in two or
+        // more nodes, so they are partitioned on several threads
+        let d = synthetic(40_000, 1);
         let mut p = TrainParams::new(5);
         p.subsample = 0.8;
         p.colsample_bytree = 0.8;
