@@ -1274,6 +1274,28 @@ mod tests {
         assert_eq!(min.done, vec![(vec![0.1], 0.5), (vec![0.3], 0.9)]);
     }
 
+    /// The counters over the jobs' summaries, with the trials whose training job could not be
+    /// created counted as non-retryable errors whose objective failed.
+    #[test]
+    fn given_summaries_and_trials_without_a_job_then_the_counters() {
+        let s = |status: &str, objective: &str| json!({"TrainingJobStatus": status, "ObjectiveStatus": objective});
+        let summaries = vec![
+            s("Completed", "Succeeded"),
+            s("Failed", "Failed"),
+            s("Stopped", "Succeeded"),
+            s("InProgress", "Pending"),
+        ];
+        let (training, objective) = counters_json(&count(&summaries, 2));
+        assert_eq!(
+            training,
+            json!({"Completed": 1, "InProgress": 1, "RetryableError": 0, "NonRetryableError": 3, "Stopped": 1})
+        );
+        assert_eq!(
+            objective,
+            json!({"Succeeded": 2, "Pending": 1, "Failed": 3})
+        );
+    }
+
     /// No `RandomSeed`: the first 8 bytes of SHA-256 of the name, big-endian (SHA-256 of
     /// "abc" begins ba7816bf 8f01cfea); a given seed is used as it is.
     #[test]

@@ -446,6 +446,22 @@ mod tests {
         assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     }
 
+    /// The surrogate's features: a continuous coordinate as it is, an integer snapped to its
+    /// value's position, a categorical one-hot.
+    #[test]
+    fn given_a_point_then_the_surrogate_features() {
+        let mut p = Problems::new();
+        let ranges = json!({
+            "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1"}],
+            "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "5"}],
+            "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart", "gblinear"]}]
+        });
+        let space = SearchSpace::parse(&ranges, "ParameterRanges", false, &mut p);
+        assert!(p.finish().is_ok());
+        let f = space.features(&[0.3, 0.5, 0.5]);
+        assert_eq!(f, vec![0.3, 0.5, 0.0, 1.0, 0.0]);
+    }
+
     /// Each scaling's map to [0, 1] and back at known points: the middle of [1, 5] is 3, of
     /// [1, 100] on a log scale 10, of [0.9, 0.999] on a reverse-log scale 0.99; values outside
     /// the range clamp, an empty range maps to 0.5 and back to its minimum, and a value the
