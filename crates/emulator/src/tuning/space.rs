@@ -168,7 +168,8 @@ fn integer_at(u: f64, min: i64, max: i64, scaling: Scaling) -> i64 {
 /// Shortest round-tripping decimal form of a float.
 pub fn format_float(x: f64) -> String {
     let s = format!("{x}");
-    if s.contains('e') || s.contains('.') || s.contains("inf") || s.contains("NaN") {
+    // (Display never writes an exponent: 1e21 is "1000000000000000000000")
+    if s.contains('.') || s.contains("inf") || s.contains("NaN") {
         s
     } else {
         format!("{s}.0")
@@ -460,6 +461,19 @@ mod tests {
         assert!(p.finish().is_ok());
         let f = space.features(&[0.3, 0.5, 0.5]);
         assert_eq!(f, vec![0.3, 0.5, 0.0, 1.0, 0.0]);
+    }
+
+    /// A float in its shortest round-tripping form, whole numbers with ".0".
+    #[test]
+    fn format_float_writes_whole_numbers_with_a_point() {
+        assert_eq!(format_float(0.5), "0.5");
+        assert_eq!(format_float(3.0), "3.0");
+        assert_eq!(format_float(-2.0), "-2.0");
+        assert_eq!(format_float(1e21), "1000000000000000000000.0");
+        assert_eq!(format_float(1e-7), "0.0000001");
+        assert_eq!(format_float(f64::INFINITY), "inf");
+        assert_eq!(format_float(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_float(f64::NAN), "NaN");
     }
 
     /// Each scaling's map to [0, 1] and back at known points: the middle of [1, 5] is 3, of
