@@ -1318,6 +1318,20 @@ mod tests {
         assert_eq!((t.split_indices[0], t.split_conditions[0]), (0, 2.5));
     }
 
+    /// Logistic labels all 1 (or all 0): the base score is the mean clamped to
+    /// [1e-6, 1 - 1e-6], so the base margin stays finite.
+    #[test]
+    fn given_logistic_labels_of_one_class_then_the_base_score_is_clamped_inside_0_1() {
+        let mut p = TrainParams::new(1);
+        p.objective = Objective::Logistic;
+        for (label, base) in [(1.0, 1.0 - 1e-6), (0.0, 1e-6)] {
+            let d = ds(&[(&[1.0], label), (&[2.0], label)]);
+            let model = train(&p, &d, None, &mut |_| {}).unwrap().model;
+            assert_eq!(model.base_score, base);
+            assert!(model.base_margin().is_finite());
+        }
+    }
+
     /// A feature of two values has one cut, and splits there.
     #[test]
     fn given_a_binary_feature_when_training_then_it_splits_at_its_one_cut() {
