@@ -463,6 +463,33 @@ mod tests {
         assert_eq!(f, vec![0.3, 0.5, 0.0, 1.0, 0.0]);
     }
 
+    /// At most 30 tuned hyperparameters, and at most 30 values of a categorical one: 30 pass,
+    /// 31 are refused.
+    #[test]
+    fn given_30_or_31_ranges_or_values_then_31_is_refused() {
+        let parse = |ranges: Value| {
+            let mut p = Problems::new();
+            SearchSpace::parse(&ranges, "ParameterRanges", false, &mut p);
+            p.finish().err().map(|e| e.to_string())
+        };
+        let continuous = |n: usize| {
+            let list: Vec<Value> = (0..n)
+                .map(|i| json!({"Name": format!("p{i}"), "MinValue": "0", "MaxValue": "1"}))
+                .collect();
+            json!({ "ContinuousParameterRanges": list })
+        };
+        assert_eq!(parse(continuous(30)), None);
+        let err = parse(continuous(31)).unwrap();
+        assert!(err.contains("may tune at most 30 hyperparameters"), "{err}");
+        let categorical = |n: usize| {
+            let values: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+            json!({ "CategoricalParameterRanges": [{"Name": "c", "Values": values}] })
+        };
+        assert_eq!(parse(categorical(30)), None);
+        let err = parse(categorical(31)).unwrap();
+        assert!(err.contains("must have at most 30 values"), "{err}");
+    }
+
     /// A float in its shortest round-tripping form, whole numbers with ".0".
     #[test]
     fn format_float_writes_whole_numbers_with_a_point() {
