@@ -490,6 +490,53 @@ mod tests {
         assert!(err.contains("must have at most 30 values"), "{err}");
     }
 
+    /// Continuous bounds must be finite numbers; an explicit Logarithmic scaling is kept on a
+    /// narrow range (Auto would pick Linear there); ReverseLogarithmic needs MaxValue under 1.
+    #[test]
+    fn given_bounds_and_scalings_then_their_rules() {
+        let one = |min: &str, max: &str, scaling: &str| {
+            let mut p = Problems::new();
+            let r = json!({"ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": min, "MaxValue": max, "ScalingType": scaling}
+            ]});
+            let s = SearchSpace::parse(&r, "ParameterRanges", false, &mut p);
+            (s, p.finish().err().map(|e| e.to_string()))
+        };
+        for (min, max) in [("0", "inf"), ("NaN", "1"), ("-inf", "0")] {
+            let err = one(min, max, "Linear").1.unwrap();
+            assert!(err.contains("must be numbers"), "{min} {max}: {err}");
+        }
+        let (s, err) = one("1", "10", "Logarithmic");
+        assert_eq!(err, None);
+        assert!(
+            matches!(
+                s.params[0].kind,
+                ParamKind::Continuous {
+                    scaling: Scaling::Logarithmic,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        let (s, _) = one("1", "10", "Auto");
+        assert!(
+            matches!(
+                s.params[0].kind,
+                ParamKind::Continuous {
+                    scaling: Scaling::Linear,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        let err = one("0.5", "1", "ReverseLogarithmic").1.unwrap();
+        assert!(
+            err.contains("ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1"),
+            "{err}"
+        );
+        assert_eq!(one("0.5", "0.99", "ReverseLogarithmic").1, None);
+    }
+
     /// A float in its shortest round-tripping form, whole numbers with ".0".
     #[test]
     fn format_float_writes_whole_numbers_with_a_point() {
