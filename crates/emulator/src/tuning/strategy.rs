@@ -156,6 +156,27 @@ mod tests {
         (x - 0.734).powi(2) + 0.05 * (9.0 * x).sin()
     }
 
+    /// Random search: points of the space's dimension, each coordinate a uniform draw in
+    /// [0, 1) that the seed decides (400 points, 1,200 draws, fill each quarter about equally).
+    #[test]
+    fn random_search_draws_seeded_uniform_points_of_its_dimension() {
+        let mut a = RandomSearch::new(3, 7);
+        let points: Vec<Vec<f64>> = (0..400).map(|_| a.next(&[], &[]).unwrap()).collect();
+        assert!(points.iter().all(|u| u.len() == 3));
+        let xs: Vec<f64> = points.iter().flatten().copied().collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        for q in 0..4 {
+            let (lo, hi) = (f64::from(q) / 4.0, f64::from(q + 1) / 4.0);
+            let n = xs.iter().filter(|x| (lo..hi).contains(*x)).count();
+            // 1,200 draws, 300 expected a quarter; 5 standard deviations are 75
+            assert!((225..=375).contains(&n), "quarter {q}: {n}");
+        }
+        let mut b = RandomSearch::new(3, 7);
+        assert_eq!(b.next(&[], &[]).unwrap(), points[0]);
+        let mut c = RandomSearch::new(3, 8);
+        assert_ne!(c.next(&[], &[]).unwrap(), points[0]);
+    }
+
     fn best_after(strategy: &mut dyn Strategy, budget: usize) -> f64 {
         let mut done: Vec<(Vec<f64>, f64)> = Vec::new();
         for _ in 0..budget {
