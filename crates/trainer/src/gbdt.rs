@@ -1227,15 +1227,20 @@ mod tests {
         );
     }
 
-    /// Four rows of one feature (1-4) labelled 0, 0, 10, 10, and one round without
-    /// regularisation or shrinkage (lambda 0, eta 1, min_child_weight 0).
-    fn tiny_exact() -> (Dataset, TrainParams) {
-        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
+    /// One round without regularisation or shrinkage (lambda 0, eta 1, min_child_weight 0):
+    /// leaves and gains are the plain Newton values.
+    fn exact_params() -> TrainParams {
         let mut p = TrainParams::new(1);
         p.lambda = 0.0;
         p.eta = 1.0;
         p.min_child_weight = 0.0;
-        (d, p)
+        p
+    }
+
+    /// Four rows of one feature (1-4) labelled 0, 0, 10, 10, with `exact_params`.
+    fn tiny_exact() -> (Dataset, TrainParams) {
+        let d = ds(&[(&[1.0], 0.0), (&[2.0], 0.0), (&[3.0], 10.0), (&[4.0], 10.0)]);
+        (d, exact_params())
     }
 
     /// Four rows, one feature, labels 0,0,10,10; lambda 0, eta 1, min_child_weight 0:
@@ -1270,10 +1275,7 @@ mod tests {
             (&[f32::NAN], 0.0),
             (&[f32::NAN], 0.0),
         ]);
-        let mut p = TrainParams::new(1);
-        p.lambda = 0.0;
-        p.eta = 1.0;
-        p.min_child_weight = 0.0;
+        let p = exact_params();
         let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
         assert_eq!(t.num_nodes(), 3, "{t:?}");
         assert!(t.default_left[0]);
@@ -1355,6 +1357,10 @@ mod tests {
         assert_eq!(t.num_nodes(), 1, "{t:?}");
     }
 
+    fn weight_and_gain(p: &TrainParams, g: f64, h: f64) -> (f64, f64) {
+        (calc_weight(p, g, h), calc_gain(p, g, h))
+    }
+
     /// XGBoost's CalcWeight and CalcGain on sums (g, h): -T(g) / (h + lambda) and
     /// T(g)² / (h + lambda) with T the L1 threshold; with max_delta_step the weight is clamped
     /// and the gain is -(2 g w + (h + lambda) w²) + alpha |w|; 0 for a hessian under
@@ -1365,47 +1371,22 @@ mod tests {
         p.lambda = 1.0;
         p.alpha = 0.0;
         p.min_child_weight = 1.0;
-        assert_eq!(
-            (calc_weight(&p, -6.0, 2.0), calc_gain(&p, -6.0, 2.0)),
-            (2.0, 12.0)
-        );
+        assert_eq!(weight_and_gain(&p, -6.0, 2.0), (2.0, 12.0));
         // a hessian equal to min_child_weight counts; under it, or none, gives nothing
-        assert_eq!(
-            (calc_weight(&p, -6.0, 1.0), calc_gain(&p, -6.0, 1.0)),
-            (3.0, 18.0)
-        );
-        assert_eq!(
-            (calc_weight(&p, -6.0, 0.5), calc_gain(&p, -6.0, 0.5)),
-            (0.0, 0.0)
-        );
+        assert_eq!(weight_and_gain(&p, -6.0, 1.0), (3.0, 18.0));
+        assert_eq!(weight_and_gain(&p, -6.0, 0.5), (0.0, 0.0));
         p.min_child_weight = 0.0;
-        assert_eq!(
-            (calc_weight(&p, -6.0, 0.0), calc_gain(&p, -6.0, 0.0)),
-            (0.0, 0.0)
-        );
-        assert_eq!(
-            (calc_weight(&p, -6.0, -1.0), calc_gain(&p, -6.0, -1.0)),
-            (0.0, 0.0)
-        );
+        assert_eq!(weight_and_gain(&p, -6.0, 0.0), (0.0, 0.0));
+        assert_eq!(weight_and_gain(&p, -6.0, -1.0), (0.0, 0.0));
         p.alpha = 2.0;
-        assert_eq!(calc_weight(&p, -6.0, 2.0), 4.0 / 3.0);
-        assert_eq!(calc_gain(&p, -6.0, 2.0), 16.0 / 3.0);
+        assert_eq!(weight_and_gain(&p, -6.0, 2.0), (4.0 / 3.0, 16.0 / 3.0));
         p.alpha = 0.0;
         p.max_delta_step = 1.0;
-        assert_eq!(
-            (calc_weight(&p, -6.0, 2.0), calc_gain(&p, -6.0, 2.0)),
-            (1.0, 9.0)
-        );
-        assert_eq!(
-            (calc_weight(&p, 6.0, 2.0), calc_gain(&p, 6.0, 2.0)),
-            (-1.0, 9.0)
-        );
+        assert_eq!(weight_and_gain(&p, -6.0, 2.0), (1.0, 9.0));
+        assert_eq!(weight_and_gain(&p, 6.0, 2.0), (-1.0, 9.0));
         assert_eq!(calc_weight(&p, -0.75, 2.0), 0.25);
         p.alpha = 2.0;
-        assert_eq!(
-            (calc_weight(&p, -6.0, 2.0), calc_gain(&p, -6.0, 2.0)),
-            (1.0, 11.0)
-        );
+        assert_eq!(weight_and_gain(&p, -6.0, 2.0), (1.0, 11.0));
     }
 
     /// L1's soft threshold: |g| shrunk by alpha, 0 within it.
@@ -1546,10 +1527,7 @@ mod tests {
             (&[3.0], 10.0),
             (&[f32::NAN], 10.0),
         ]);
-        let mut p = TrainParams::new(1);
-        p.lambda = 0.0;
-        p.eta = 1.0;
-        p.min_child_weight = 0.0;
+        let p = exact_params();
         let out = train(&p, &d, None, &mut |_| {}).unwrap();
         let preds = out.model.predict(d.features(), 1);
         assert_eq!(preds, vec![0.0, 0.0, 10.0, 10.0]);

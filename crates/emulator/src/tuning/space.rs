@@ -451,14 +451,13 @@ mod tests {
     /// value's position, a categorical one-hot.
     #[test]
     fn given_a_point_then_the_surrogate_features() {
-        let mut p = Problems::new();
         let ranges = json!({
             "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1"}],
             "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "5"}],
             "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart", "gblinear"]}]
         });
-        let space = SearchSpace::parse(&ranges, "ParameterRanges", false, &mut p);
-        assert!(p.finish().is_ok());
+        let (space, message) = problems_of(ranges, false);
+        assert_eq!(message, "");
         let f = space.features(&[0.3, 0.5, 0.5]);
         assert_eq!(f, vec![0.3, 0.5, 0.0, 1.0, 0.0]);
     }
@@ -467,26 +466,22 @@ mod tests {
     /// 31 are refused.
     #[test]
     fn given_30_or_31_ranges_or_values_then_31_is_refused() {
-        let parse = |ranges: Value| {
-            let mut p = Problems::new();
-            SearchSpace::parse(&ranges, "ParameterRanges", false, &mut p);
-            p.finish().err().map(|e| e.to_string())
-        };
+        let parse = |ranges: Value| problems_of(ranges, false).1;
         let continuous = |n: usize| {
             let list: Vec<Value> = (0..n)
                 .map(|i| json!({"Name": format!("p{i}"), "MinValue": "0", "MaxValue": "1"}))
                 .collect();
             json!({ "ContinuousParameterRanges": list })
         };
-        assert_eq!(parse(continuous(30)), None);
-        let err = parse(continuous(31)).unwrap();
+        assert_eq!(parse(continuous(30)), "");
+        let err = parse(continuous(31));
         assert!(err.contains("may tune at most 30 hyperparameters"), "{err}");
         let categorical = |n: usize| {
             let values: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
             json!({ "CategoricalParameterRanges": [{"Name": "c", "Values": values}] })
         };
-        assert_eq!(parse(categorical(30)), None);
-        let err = parse(categorical(31)).unwrap();
+        assert_eq!(parse(categorical(30)), "");
+        let err = parse(categorical(31));
         assert!(err.contains("must have at most 30 values"), "{err}");
     }
 
@@ -495,19 +490,17 @@ mod tests {
     #[test]
     fn given_bounds_and_scalings_then_their_rules() {
         let one = |min: &str, max: &str, scaling: &str| {
-            let mut p = Problems::new();
             let r = json!({"ContinuousParameterRanges": [
                 {"Name": "x", "MinValue": min, "MaxValue": max, "ScalingType": scaling}
             ]});
-            let s = SearchSpace::parse(&r, "ParameterRanges", false, &mut p);
-            (s, p.finish().err().map(|e| e.to_string()))
+            problems_of(r, false)
         };
         for (min, max) in [("0", "inf"), ("NaN", "1"), ("-inf", "0")] {
-            let err = one(min, max, "Linear").1.unwrap();
+            let err = one(min, max, "Linear").1;
             assert!(err.contains("must be numbers"), "{min} {max}: {err}");
         }
         let (s, err) = one("1", "10", "Logarithmic");
-        assert_eq!(err, None);
+        assert_eq!(err, "");
         assert!(
             matches!(
                 s.params[0].kind,
@@ -529,12 +522,12 @@ mod tests {
             ),
             "{s:?}"
         );
-        let err = one("0.5", "1", "ReverseLogarithmic").1.unwrap();
+        let err = one("0.5", "1", "ReverseLogarithmic").1;
         assert!(
             err.contains("ReverseLogarithmic requires 0 <= MinValue <= MaxValue < 1"),
             "{err}"
         );
-        assert_eq!(one("0.5", "0.99", "ReverseLogarithmic").1, None);
+        assert_eq!(one("0.5", "0.99", "ReverseLogarithmic").1, "");
     }
 
     /// A float in its shortest round-tripping form, whole numbers with ".0".
