@@ -48,10 +48,13 @@ pub enum TrainError {
 }
 
 /// Per-feature bin boundaries. A value `x` of feature `f` is in bin
-/// `#{c in cuts[f] : c <= x}`; a split at bin `b` sends `x < cuts[f][b]` left.
+/// `#{c in cuts[f] : c <= x}`; a split at bin `b` sends `x < cuts[f][b]` left. A split at the
+/// last bin (every present value left, the missing ones right) uses `upper[f]`, a bound above
+/// the feature's largest value, as XGBoost's last cut: `max + (|max| + 1e-5)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BinCuts {
     cuts: Vec<Vec<f32>>,
+    upper: Vec<f32>,
 }
 
 impl BinCuts {
@@ -63,6 +66,7 @@ impl BinCuts {
         let feats: Vec<usize> = (0..nf).collect();
         let per = split_evenly(&feats, threads);
         let mut cuts: Vec<Vec<f32>> = vec![Vec::new(); nf];
+        let mut upper = vec![f32::INFINITY; nf];
         std::thread::scope(|scope| {
             let handles: Vec<_> = per
                 .iter()
@@ -76,13 +80,14 @@ impl BinCuts {
                 .collect();
             for h in handles {
                 if let Ok(list) = h.join() {
-                    for (f, c) in list {
+                    for (f, (c, u)) in list {
                         cuts[f] = c;
+                        upper[f] = u;
                     }
                 }
             }
         });
-        BinCuts { cuts }
+        BinCuts { cuts, upper }
     }
 
     /// Number of real (non-missing) bins of feature `f`.
@@ -95,6 +100,7 @@ impl BinCuts {
         self.cuts
             .get(f)
             .and_then(|c| c.get(bin as usize))
+            .or_else(|| self.upper.get(f))
             .copied()
             .unwrap_or(f32::INFINITY)
     }
@@ -136,7 +142,8 @@ impl BinCuts {
 }
 
 #[inline(never)]
-fn feature_cuts(ds: &Dataset, f: usize, n_bins: usize) -> Vec<f32> {
+/// The cuts of feature `f` and the bound above its largest value (infinite when it has none).
+fn feature_cuts(ds: &Dataset, f: usize, n_bins: usize) -> (Vec<f32>, f32) {
     let nf = ds.n_features();
     let mut values: Vec<f32> = ds
         .features()
@@ -146,20 +153,23 @@ fn feature_cuts(ds: &Dataset, f: usize, n_bins: usize) -> Vec<f32> {
         .copied()
         .filter(|x| !x.is_nan())
         .collect();
-    if values.is_empty() {
-        return Vec::new();
-    }
     values.sort_unstable_by(f32::total_cmp);
+    let Some(&max) = values.last() else {
+        return (Vec::new(), f32::INFINITY);
+    };
+    // as XGBoost computes it: in double, with the float 1e-5 (so -3 gives 1e-5, not 1.0014e-5)
+    let upper = (f64::from(max) + (f64::from(max).abs() + f64::from(1e-5f32))) as f32;
     let mut distinct = values.clone();
     distinct.dedup();
     if distinct.len() <= n_bins {
-        return distinct
+        let cuts = distinct
             .windows(2)
             .map(|w| {
                 let mid = ((f64::from(w[0]) + f64::from(w[1])) / 2.0) as f32;
                 if mid > w[0] { mid } else { w[1] }
             })
             .collect();
+        return (cuts, upper);
     }
     let n = values.len();
     let mut cuts: Vec<f32> = Vec::with_capacity(n_bins);
@@ -170,7 +180,7 @@ fn feature_cuts(ds: &Dataset, f: usize, n_bins: usize) -> Vec<f32> {
             cuts.push(v);
         }
     }
-    cuts
+    (cuts, upper)
 }
 
 fn split_evenly<T: Copy>(items: &[T], parts: usize) -> Vec<Vec<T>> {
@@ -853,8 +863,9 @@ fn calc_gain(p: &TrainParams, g: f64, h: f64) -> f64 {
 /// enumerates them: per feature, a forward scan with the missing values sent right, then, only
 /// when the node has missing values, a backward scan with them sent left; a candidate replaces
 /// the best only when strictly better (so at equal gain the earlier feature, the forward scan
-/// and, within a scan, the first candidate win). Not enumerated: the split of the present
-/// values from the missing ones, which XGBoost also tries at its last bin.
+/// and, within a scan, the first candidate win). With missing values the forward scan goes on
+/// to the last bin, as XGBoost's does: every present value left, the missing ones right (its
+/// mirror image in the backward scan has the same gain and so never wins).
 #[inline(never)]
 fn best_split(
     p: &TrainParams,
@@ -869,7 +880,9 @@ fn best_split(
     for &f in features {
         let Some(fh) = hist.get(f) else { continue };
         let nb = cuts.n_bins(f);
-        if nb < 2 {
+        let has_missing = fh[MISSING_BIN as usize][1] > 0.0;
+        let forward = nb - 1 + usize::from(has_missing);
+        if forward == 0 {
             continue;
         }
         let mut consider = |bin: usize, gl: f64, hl: f64, default_left: bool| {
@@ -888,12 +901,12 @@ fn best_split(
             }
         };
         let (mut gl, mut hl) = (0.0f64, 0.0f64);
-        for (b, [bg, bh]) in fh.iter().enumerate().take(nb - 1) {
+        for (b, [bg, bh]) in fh.iter().enumerate().take(forward) {
             gl += bg;
             hl += bh;
             consider(b, gl, hl, false);
         }
-        if fh[MISSING_BIN as usize][1] > 0.0 {
+        if has_missing {
             let (mut gr, mut hr) = (0.0f64, 0.0f64);
             for b in (0..nb - 1).rev() {
                 let [bg, bh] = fh[b + 1];
@@ -1285,6 +1298,56 @@ mod tests {
         p.max_depth = 1;
         let t = &train(&p, &d, None, &mut |_| {}).unwrap().model.trees[0];
         assert!(!t.default_left[0]);
+    }
+
+    /// XGBoost's trees (3.2, hist, lambda 0, eta 1, depth 1) when the best split sends every
+    /// present value left and the missing ones right: at the last cut, max + (|max| + 1e-5),
+    /// even for a feature with a single present value.
+    #[test]
+    fn given_present_against_missing_as_best_split_then_xgboosts_last_cut() {
+        let nan = f32::NAN;
+        let cases: [([f32; 4], [f32; 4], [f32; 3], f32); 4] = [
+            (
+                [1.0, 1.0, nan, nan],
+                [0.0, 0.0, 10.0, 10.0],
+                [2.00001, -5.0, 5.0],
+                100.0,
+            ),
+            (
+                [1.0, 2.0, nan, nan],
+                [0.0, 0.0, 10.0, 10.0],
+                [4.00001, -5.0, 5.0],
+                100.0,
+            ),
+            (
+                [-3.0, -4.0, nan, nan],
+                [0.0, 0.0, 10.0, 10.0],
+                [1e-5, -5.0, 5.0],
+                100.0,
+            ),
+            (
+                [1.0, 2.0, 3.0, nan],
+                [0.0, 5.0, 0.0, 10.0],
+                [6.00001, -2.0833333, 6.25],
+                52.083332,
+            ),
+        ];
+        for (x, y, conditions, gain) in cases {
+            let rows: Vec<([f32; 1], f32)> = x.iter().zip(y).map(|(&x, y)| ([x], y)).collect();
+            let rows: Vec<(&[f32], f32)> = rows.iter().map(|(x, y)| (&x[..], *y)).collect();
+            let mut p = exact_params();
+            p.max_depth = 1;
+            let t = &train(&p, &ds(&rows), None, &mut |_| {})
+                .unwrap()
+                .model
+                .trees[0];
+            assert_eq!(t.split_conditions, conditions, "x = {x:?}");
+            assert_eq!(
+                (t.default_left[0], t.loss_changes[0] as f32),
+                (false, gain),
+                "x = {x:?}"
+            );
+        }
     }
 
     /// Children whose hessian equals min_child_weight may be made; a split that leaves either
