@@ -1305,8 +1305,10 @@ mod tests {
     /// even for a feature with a single present value.
     #[test]
     fn given_present_against_missing_as_best_split_then_xgboosts_last_cut() {
+        // (x, labels, XGBoost's split_conditions, its loss change)
+        type Case = ([f32; 4], [f32; 4], [f32; 3], f32);
         let nan = f32::NAN;
-        let cases: [([f32; 4], [f32; 4], [f32; 3], f32); 4] = [
+        let cases: [Case; 4] = [
             (
                 [1.0, 1.0, nan, nan],
                 [0.0, 0.0, 10.0, 10.0],
@@ -1343,7 +1345,7 @@ mod tests {
                 .trees[0];
             assert_eq!(t.split_conditions, conditions, "x = {x:?}");
             assert_eq!(
-                (t.default_left[0], t.loss_changes[0] as f32),
+                (t.default_left[0], t.loss_changes[0]),
                 (false, gain),
                 "x = {x:?}"
             );
