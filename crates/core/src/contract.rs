@@ -1257,7 +1257,7 @@ mod tests {
     use crate::memory::InMemoryRegistry;
     use crate::registry::{ModelVersion, Registration};
 
-    #[derive(Clone, Copy, PartialEq)]
+    #[derive(Clone, Copy, Debug, PartialEq)]
     enum Fault {
         None,
         /// Every registration creates a new version (no execution marker).
@@ -1276,6 +1276,10 @@ mod tests {
         IgnoresExpectedRevision,
         /// `operate` of a rollback changes only its target.
         RollbackKeepsLater,
+        /// `operate` answers an impossible transition with no change instead of an error.
+        SwallowsInvalidTransitions,
+        /// `operate` answers a blank reason with no change instead of an error.
+        AcceptsBlankReasons,
     }
 
     struct Faulty {
@@ -1377,6 +1381,15 @@ mod tests {
                         .set_status(&v.record.model_name, v.version, v.status)
                         .await?;
                     return Ok(change);
+                }
+                Fault::AcceptsBlankReasons if operation.reason.trim().is_empty() => {
+                    return Ok(Vec::new());
+                }
+                Fault::SwallowsInvalidTransitions => {
+                    return match self.inner.operate(operation).await {
+                        Err(OperationError::InvalidTransition { .. }) => Ok(Vec::new()),
+                        other => other,
+                    };
                 }
                 _ => {}
             }
@@ -1485,6 +1498,23 @@ mod tests {
             )
             .await
         );
+    }
+
+    /// Each phase of the operations contract fails on its own fault: a registry that quietly
+    /// does nothing changes no status or revision, so only the phase that expects the error
+    /// notices it.
+    #[tokio::test]
+    async fn given_a_registry_that_refuses_nothing_when_checked_then_the_operations_contract_fails()
+    {
+        for fault in [
+            Fault::SwallowsInvalidTransitions,
+            Fault::AcceptsBlankReasons,
+        ] {
+            assert!(
+                fails_with(operations_change_status_and_record_history, fault).await,
+                "{fault:?}"
+            );
+        }
     }
 
     #[tokio::test]
