@@ -61,7 +61,7 @@ fault:
 	scripts/bench-fault.sh --check
 
 ## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1] [ITERATE=1] [TEST_ARGS=--lib]: mutation
-## testing (cargo-mutants) of core, asl, jsonata, trainer and the emulator's tuning; output in
+## testing (cargo-mutants) of core, stats, asl, jsonata, trainer and the emulator's tuning; output in
 ## target/mutants/; figures of record in BENCHMARKS.md ("Mutation testing"). See scripts/mutants.sh.
 mutants:
 	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" ITERATE="$(ITERATE)" TEST_ARGS="$(TEST_ARGS)" scripts/mutants.sh

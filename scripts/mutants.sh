@@ -3,7 +3,7 @@
 # is built and tested against its own crate's tests; one that no test notices is "missed".
 #
 # Variables (all optional):
-#   CRATES="core asl"  which of: core asl jsonata trainer emulator-tuning (default: all five)
+#   CRATES="core asl"  which of: core stats asl jsonata trainer emulator-tuning (default: all six)
 #   SHARD=k/n          only the k-th of n slices of the mutants (a whole crate takes hours on 2 cores)
 #   BASE=<git rev>     only mutants in code changed since BASE (cargo mutants --in-diff)
 #   FILES=<globs>      only these source files (space-separated globs), e.g.
@@ -22,7 +22,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-CRATES=${CRATES:-core asl jsonata trainer emulator-tuning}
+CRATES=${CRATES:-core stats asl jsonata trainer emulator-tuning}
 JOBS=${JOBS:-1}
 TIMEOUT=${TIMEOUT:-120}
 # cargo-mutants builds in a copy of the tree: the tests that read ../shared (the conformance
@@ -45,6 +45,9 @@ crate_args() { # crate
   test_args=()
   case $1 in
     core) args=(-p mdlc-core) ;;
+    # the metric math and the drift bins, moved out of core: against core's tests too, which
+    # check the retrain decisions made on them
+    stats) args=(-p mdlc-stats --test-package mdlc-stats --test-package mdlc-core) ;;
     asl) args=(-p mdlc-asl); test_args=(--run-ignored all) ;;
     jsonata)
       if ! command -v node > /dev/null || [ ! -f "$MDLC_REPO_ROOT/node_modules/jsonata/package.json" ]; then
@@ -62,7 +65,7 @@ crate_args() { # crate
       args=(-p mdlc-emulator)
       [ -z "${FILES:-}" ] && args+=(-f 'crates/emulator/src/tuning/**')
       test_args=(--lib --test jobs --test builtin_hyperparameters --test vpc --test history) ;;
-    *) echo "unknown crate '$1' (core asl jsonata trainer emulator-tuning)" >&2; return 1 ;;
+    *) echo "unknown crate '$1' (core stats asl jsonata trainer emulator-tuning)" >&2; return 1 ;;
   esac
 }
 
