@@ -80,11 +80,14 @@ impl BayesianSearch {
     }
 }
 
-impl Strategy for BayesianSearch {
-    fn next(&mut self, done: &[(Vec<f64>, f64)], pending: &[Vec<f64>]) -> Option<Vec<f64>> {
-        if done.len() < self.initial || self.space.dims() == 0 {
-            return Some(self.random_point());
-        }
+impl BayesianSearch {
+    /// The GP's training set: the finished points' features and objectives, then each running
+    /// point at the mean objective of the finished ones (the "constant liar").
+    fn training_set(
+        &self,
+        done: &[(Vec<f64>, f64)],
+        pending: &[Vec<f64>],
+    ) -> (Vec<Vec<f64>>, Vec<f64>) {
         let lie = done.iter().map(|(_, y)| *y).sum::<f64>() / done.len() as f64;
         let mut xs: Vec<Vec<f64>> = done.iter().map(|(u, _)| self.space.features(u)).collect();
         let mut ys: Vec<f64> = done.iter().map(|(_, y)| *y).collect();
@@ -92,10 +95,13 @@ impl Strategy for BayesianSearch {
             xs.push(self.space.features(u));
             ys.push(lie);
         }
-        let Some(gp) = Gp::fit(&xs, &ys) else {
-            return Some(self.random_point());
-        };
-        let best = done.iter().map(|(_, y)| *y).fold(f64::INFINITY, f64::min);
+        (xs, ys)
+    }
+
+    /// The points whose expected improvement is compared: `candidates` uniform ones, then
+    /// 40 around each of the 5 best finished points (each coordinate moved by at most
+    /// ±0.085, kept in [0, 1]).
+    fn candidates(&mut self, done: &[(Vec<f64>, f64)]) -> Vec<Vec<f64>> {
         let mut ranked: Vec<&(Vec<f64>, f64)> = done.iter().collect();
         ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
         let mut cands: Vec<Vec<f64>> = (0..self.candidates).map(|_| self.random_point()).collect();
@@ -110,17 +116,42 @@ impl Strategy for BayesianSearch {
                 cands.push(c);
             }
         }
-        let scale = gp_scale(&ys);
-        let mut best_c: Option<(f64, Vec<f64>)> = None;
-        for c in cands {
-            let (m, s) = gp.predict(&self.space.features(&c));
-            let ei = expected_improvement(m, s, best, 0.01 * scale);
-            if best_c.as_ref().is_none_or(|(b, _)| ei > *b) {
-                best_c = Some((ei, c));
-            }
-        }
-        best_c.map(|(_, c)| c).or_else(|| Some(self.random_point()))
+        cands
     }
+}
+
+impl Strategy for BayesianSearch {
+    fn next(&mut self, done: &[(Vec<f64>, f64)], pending: &[Vec<f64>]) -> Option<Vec<f64>> {
+        if done.len() < self.initial || self.space.dims() == 0 {
+            return Some(self.random_point());
+        }
+        let (xs, ys) = self.training_set(done, pending);
+        let Some(gp) = Gp::fit(&xs, &ys) else {
+            return Some(self.random_point());
+        };
+        let best = done.iter().map(|(_, y)| *y).fold(f64::INFINITY, f64::min);
+        let xi = 0.01 * gp_scale(&ys);
+        let cands = self.candidates(done);
+        let ei = |c: &Vec<f64>| {
+            let (m, s) = gp.predict(&self.space.features(c));
+            expected_improvement(m, s, best, xi)
+        };
+        // never None: there are always `candidates` (1,500) uniform candidates
+        first_max(cands, ei)
+    }
+}
+
+/// The first of `items` with the largest `score` (a later one must be strictly better); `None`
+/// when there are no items.
+fn first_max<T>(items: Vec<T>, score: impl Fn(&T) -> f64) -> Option<T> {
+    let mut best: Option<(f64, T)> = None;
+    for item in items {
+        let v = score(&item);
+        if best.as_ref().is_none_or(|(b, _)| v > *b) {
+            best = Some((v, item));
+        }
+    }
+    best.map(|(_, item)| item)
 }
 
 fn gp_scale(ys: &[f64]) -> f64 {
@@ -218,6 +249,113 @@ mod tests {
         let first = b.next(&done, &[]).unwrap();
         let second = b.next(&done, std::slice::from_ref(&first)).unwrap();
         assert!((first[0] - second[0]).abs() > 1e-3, "{first:?} {second:?}");
+    }
+
+    /// The first budget / 5 proposals (at least 2, at most 5) are the seed's uniform points,
+    /// the same as random search's; from then on the GP proposes.
+    #[test]
+    fn bayesian_search_starts_with_a_fifth_of_its_budget_of_random_points() {
+        for (budget, initial) in [(5, 2), (20, 4), (100, 5)] {
+            let mut bayes = BayesianSearch::new(one_d(), 3, budget);
+            let mut random = RandomSearch::new(1, 3);
+            let mut done: Vec<(Vec<f64>, f64)> = Vec::new();
+            for _ in 0..initial {
+                let u = bayes.next(&done, &[]).unwrap();
+                assert_eq!(u, random.next(&[], &[]).unwrap(), "budget {budget}");
+                done.push((u.clone(), objective(&u)));
+            }
+            assert_ne!(
+                bayes.next(&done, &[]),
+                random.next(&[], &[]),
+                "budget {budget}: the GP proposes after {initial} points"
+            );
+        }
+    }
+
+    /// A space without dimensions has one point, the empty one, whatever has run.
+    #[test]
+    fn bayesian_search_of_no_dimensions_proposes_the_empty_point() {
+        let mut b = BayesianSearch::new(SearchSpace { params: vec![] }, 1, 10);
+        let done = vec![(vec![], 1.0), (vec![], 2.0), (vec![], 0.5)];
+        assert_eq!(b.next(&done, &[]), Some(vec![]));
+    }
+
+    /// Running points enter the GP at the mean objective of the finished ones.
+    #[test]
+    fn pending_points_enter_the_gp_at_the_mean_objective() {
+        let b = BayesianSearch::new(one_d(), 1, 10);
+        let done = vec![(vec![0.2], 1.0), (vec![0.6], 4.0)];
+        let (xs, ys) = b.training_set(&done, &[vec![0.4], vec![0.9]]);
+        assert_eq!(ys, vec![1.0, 4.0, 2.5, 2.5]);
+        let features: Vec<Vec<f64>> = [0.2, 0.6, 0.4, 0.9]
+            .iter()
+            .map(|u| one_d().features(&[*u]))
+            .collect();
+        assert_eq!(xs, features);
+    }
+
+    /// The candidates: the uniform ones, then 40 around each of the 5 best finished points in
+    /// order of objective, each coordinate within ±0.085 of its centre (both ways, most of that
+    /// width used) and kept in [0, 1].
+    #[test]
+    fn candidates_are_uniform_then_near_the_five_best_points() {
+        let mut b = BayesianSearch::new(one_d(), 5, 10);
+        b.candidates = 10;
+        let centres = [0.5, 0.99, 0.3, 0.01, 0.7, 0.8];
+        // objectives rank the centres 0.5, 0.99, 0.3, 0.01, 0.7; 0.8 is the worst
+        let done: Vec<(Vec<f64>, f64)> = centres
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (vec![*c], i as f64))
+            .rev()
+            .collect();
+        let cands = b.candidates(&done);
+        assert_eq!(cands.len(), 10 + 5 * 40);
+        for (k, group) in cands[10..].chunks(40).enumerate() {
+            let centre = centres[k];
+            let moves: Vec<f64> = group.iter().map(|c| c[0] - centre).collect();
+            assert!(group.iter().all(|c| (0.0..=1.0).contains(&c[0])));
+            assert!(
+                moves.iter().all(|m| m.abs() <= 0.085 + 1e-12),
+                "{centre}: {moves:?}"
+            );
+            match centre {
+                // at the edges the moves beyond [0, 1] are clamped onto it
+                0.99 => assert!(group.iter().any(|c| c[0] == 1.0), "{moves:?}"),
+                0.01 => assert!(group.iter().any(|c| c[0] == 0.0), "{moves:?}"),
+                _ => {
+                    assert!(moves.iter().any(|m| *m < 0.0), "{centre}: {moves:?}");
+                    assert!(moves.iter().any(|m| *m > 0.0), "{centre}: {moves:?}");
+                    let widest = moves.iter().fold(0.0f64, |w, m| w.max(m.abs()));
+                    assert!(widest > 0.07, "{centre}: {moves:?}");
+                }
+            }
+        }
+    }
+
+    /// The exploration margin is 1 % of the objectives' range, or of 1 when they have none.
+    #[test]
+    fn the_gp_scale_is_the_range_of_the_objectives_or_one() {
+        assert_eq!(gp_scale(&[1.0, 3.0, 2.0]), 2.0);
+        assert_eq!(gp_scale(&[-4.0, 0.5]), 4.5);
+        assert_eq!(gp_scale(&[5.0, 5.0]), 1.0);
+        assert_eq!(gp_scale(&[1.0, f64::INFINITY]), 1.0);
+        assert_eq!(gp_scale(&[]), 1.0);
+    }
+
+    /// Of equal scores the first item wins; a later one must be strictly better.
+    #[test]
+    fn first_max_keeps_the_first_of_equal_scores() {
+        let score = |x: &(u8, f64)| x.1;
+        assert_eq!(
+            first_max(vec![(1, 0.5), (2, 0.5), (3, 0.1)], score),
+            Some((1, 0.5))
+        );
+        assert_eq!(
+            first_max(vec![(1, 0.5), (2, 0.7), (3, 0.7)], score),
+            Some((2, 0.7))
+        );
+        assert_eq!(first_max(Vec::<(u8, f64)>::new(), score), None);
     }
 
     #[test]
