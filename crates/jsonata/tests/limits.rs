@@ -114,3 +114,12 @@ fn a_recursion_4500_deep_is_evaluated_and_5000_deep_ends_with_d1011() {
     );
     assert_eq!(code(&format!("({f}; $f(5000))")), "D1011");
 }
+
+/// `$pad` may add up to 1e7 characters (10 MB, under the string ceiling); one more is D2014.
+#[test]
+fn pad_adds_at_most_ten_million_characters() {
+    let padded = eval(r#"$length($pad("", 10000000, "x"))"#).unwrap();
+    assert_eq!(padded, Some(json!(10_000_000)));
+    assert_eq!(code(r#"$pad("", 10000001, "x")"#), "D2014");
+    assert_eq!(code(r#"$pad("", -10000001, "x")"#), "D2014");
+}
