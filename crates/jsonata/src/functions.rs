@@ -856,14 +856,7 @@ fn fn_join<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
             Value::String(s) => s.to_string(),
             _ => String::new(),
         };
-        let total = items
-            .iter()
-            .map(|x| match x {
-                Value::String(s) => s.len(),
-                _ => 0,
-            })
-            .fold(0usize, |t, n| t.saturating_add(n).saturating_add(sep.len()));
-        check_string_len(total)?;
+        check_string_len(join_len(&items, &sep))?;
         let parts: Vec<String> = items.iter().map(text).collect();
         Ok(Value::string(parts.join(&sep)))
     })
@@ -916,6 +909,18 @@ fn fn_ceil<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
 
 fn fn_abs<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
     on_number(args, |x| Ok(Value::Number(x.abs())))
+}
+
+/// An upper bound of the bytes `$join` builds: every string item and a separator after each,
+/// checked before anything is built (items that are not strings add nothing).
+fn join_len(items: &[Value], sep: &str) -> usize {
+    items
+        .iter()
+        .map(|x| match x {
+            Value::String(s) => s.len(),
+            _ => 0,
+        })
+        .fold(0usize, |t, n| t.saturating_add(n).saturating_add(sep.len()))
 }
 
 fn fn_round<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
@@ -1891,5 +1896,14 @@ mod tests {
         for b in &BUILTINS {
             assert!(Signature::parse(b.signature).is_ok(), "{}", b.name);
         }
+    }
+
+    /// The bound `$join` checks: string bytes plus one separator per item.
+    #[test]
+    fn join_len_counts_the_strings_and_a_separator_per_item() {
+        let items = [Value::str("ab"), Value::Number(5.0), Value::str("cde")];
+        assert_eq!(join_len(&items, ", "), 2 + 3 + 3 * 2);
+        assert_eq!(join_len(&items, ""), 5);
+        assert_eq!(join_len(&[], ","), 0);
     }
 }

@@ -126,3 +126,33 @@ fn a_string_grown_by_a_function_past_16_mib_is_refused() {
         "The size of a string must not exceed 16777216 bytes.  Attempted to allocate 18175320."
     );
 }
+
+/// A negative limit names its argument as the reference does: the third of `$match` and
+/// `$split`, the fourth of `$replace`.
+#[test]
+fn a_negative_limit_names_its_argument() {
+    for (src, code, message) in [
+        (
+            r#"$match("a", /a/, -1)"#,
+            "D3040",
+            "Third argument of match function must evaluate to a positive number",
+        ),
+        (
+            r#"$split("a", "a", -1)"#,
+            "D3020",
+            "Third argument of split function must evaluate to a positive number",
+        ),
+        (
+            r#"$replace("a", "a", "b", -1)"#,
+            "D3011",
+            "Fourth argument of replace function must evaluate to a positive number",
+        ),
+    ] {
+        let e = eval_on(src, None).expect_err(src);
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (code, message),
+            "{src}"
+        );
+    }
+}
