@@ -130,7 +130,7 @@ impl Strategy for BayesianSearch {
             return Some(self.random_point());
         };
         let best = done.iter().map(|(_, y)| *y).fold(f64::INFINITY, f64::min);
-        let xi = 0.01 * gp_scale(&ys);
+        let xi = exploration_margin(&ys);
         let cands = self.candidates(done);
         let ei = |c: &Vec<f64>| {
             let (m, s) = gp.predict(&self.space.features(c));
@@ -154,14 +154,17 @@ fn first_max<T>(items: Vec<T>, score: impl Fn(&T) -> f64) -> Option<T> {
     best.map(|(_, item)| item)
 }
 
-fn gp_scale(ys: &[f64]) -> f64 {
+/// The improvement over the best objective that expected improvement asks for: 1 % of the
+/// objectives' range, or 0.01 when the range is empty, zero or not finite.
+fn exploration_margin(ys: &[f64]) -> f64 {
     let max = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let min = ys.iter().copied().fold(f64::INFINITY, f64::min);
-    if (max - min).is_finite() && max > min {
+    let range = if (max - min).is_finite() && max > min {
         max - min
     } else {
         1.0
-    }
+    };
+    0.01 * range
 }
 
 #[cfg(test)]
@@ -333,14 +336,16 @@ mod tests {
         }
     }
 
-    /// The exploration margin is 1 % of the objectives' range, or of 1 when they have none.
+    /// The exploration margin is 1 % of the objectives' range, or of 1 when they have none or
+    /// it overflows.
     #[test]
-    fn the_gp_scale_is_the_range_of_the_objectives_or_one() {
-        assert_eq!(gp_scale(&[1.0, 3.0, 2.0]), 2.0);
-        assert_eq!(gp_scale(&[-4.0, 0.5]), 4.5);
-        assert_eq!(gp_scale(&[5.0, 5.0]), 1.0);
-        assert_eq!(gp_scale(&[1.0, f64::INFINITY]), 1.0);
-        assert_eq!(gp_scale(&[]), 1.0);
+    fn the_exploration_margin_is_a_hundredth_of_the_objectives_range_or_of_one() {
+        assert_eq!(exploration_margin(&[1.0, 5.0, 2.0]), 0.04);
+        assert_eq!(exploration_margin(&[-4.0, 0.5]), 0.045);
+        assert_eq!(exploration_margin(&[5.0, 5.0]), 0.01);
+        assert_eq!(exploration_margin(&[1.0, f64::INFINITY]), 0.01);
+        assert_eq!(exploration_margin(&[-1e308, 1e308]), 0.01);
+        assert_eq!(exploration_margin(&[]), 0.01);
     }
 
     /// Of equal scores the first item wins; a later one must be strictly better.
