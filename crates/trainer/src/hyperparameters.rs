@@ -496,13 +496,12 @@ pub enum HpValue {
     Nested(Vec<Vec<i64>>),
 }
 
-/// Formats a bound value as Python's `str` prints the container's interval ends.
+/// Formats a bound value as Python's `str` prints the container's interval ends: integers
+/// without a fraction (`0`, `1`), others in their shortest form (`0.5`). Rust's `Display` of
+/// an `f64` does both (it never adds `.0`); the table has no bound of 1e16 or more, where
+/// Python would switch to an exponent.
 fn bound_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
+    format!("{v}")
 }
 
 /// The range as the container prints it: `[0, +inf)`, `(0, 1]`, `['gbtree', 'gblinear', 'dart']`.
