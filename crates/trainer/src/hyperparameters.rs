@@ -566,14 +566,22 @@ fn in_bounds(v: f64, min: Bound, max: Bound) -> bool {
     lo && hi
 }
 
-/// An integer as the container reads one (`int(json.loads(text))`): integral numbers only.
+/// An integer as the container reads one in algorithm mode: Python's `int(text)` of the raw
+/// string (`IntegerHyperparameter.parse`), so surrounding whitespace, a sign and underscores
+/// between digits are allowed, and `2.0` or `1e3` are not numbers. Integers beyond 64 bits
+/// are refused here (Python would read them and leave the failure to XGBoost).
 fn parse_int(text: &str) -> Option<i64> {
-    text.parse::<i64>().ok().or_else(|| {
-        text.parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15)
-            .map(|f| f as i64)
-    })
+    let t = text.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let well_formed = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    if !well_formed {
+        return None;
+    }
+    t.replace('_', "").parse::<i64>().ok()
 }
 
 fn parse_float(text: &str) -> Option<f64> {

@@ -372,11 +372,14 @@ mod tests {
         assert!((p.subsample - 0.8).abs() < 1e-12);
     }
 
+    /// The container reads an integer with Python's `int` of the string, which refuses
+    /// `10.0`; a JSON number is read as its text.
     #[test]
-    fn given_integral_float_text_when_parsed_as_integer_then_accepted() {
-        let p = parse(json!({"num_round": "10.0", "max_depth": 3})).unwrap();
-        assert_eq!(p.num_round, 10);
-        assert_eq!(p.max_depth, 3);
+    fn given_integral_float_text_when_parsed_as_integer_then_refused_as_the_container_does() {
+        let err = parse(json!({"num_round": "10.0", "max_depth": 3})).unwrap_err();
+        assert_eq!(err.to_string(), "Hyperparameter num_round: could not parse value");
+        let p = parse(json!({"num_round": "10", "max_depth": 3})).unwrap();
+        assert_eq!((p.num_round, p.max_depth), (10, 3));
     }
 
     #[test]

@@ -308,3 +308,32 @@ fn the_generated_reference_in_docs_is_current() {
         path.display()
     );
 }
+
+/// An integer is read as Python's `int` reads the raw string (the container's
+/// `IntegerHyperparameter.parse` in algorithm mode): whitespace around it, a sign and
+/// underscores between digits are fine; a fraction, an exponent or anything else cannot be
+/// parsed, even when it is integral (`6.0`).
+#[test]
+fn integers_are_read_as_pythons_int_reads_a_string() {
+    let depth = hp::lookup("max_depth").unwrap();
+    for (text, value) in [(" 6 ", 6), ("+6", 6), ("1_0", 10), ("\t7\n", 7), ("0", 0)] {
+        assert_eq!(
+            hp::check_value(depth, text),
+            Ok(hp::HpValue::Int(value)),
+            "{text:?}"
+        );
+    }
+    for text in [
+        "6.0", "1e1", "", "-", "_1", "1_", "1__0", "6 6", "0x10", "inf", "+-1", "-_1",
+    ] {
+        assert_eq!(
+            hp::check_value(depth, text),
+            Err("Hyperparameter max_depth: could not parse value".to_string()),
+            "{text:?}"
+        );
+    }
+    assert_eq!(
+        hp::check_value(depth, "-1"),
+        Err("Hyperparameter max_depth: -1 is not in [0, +inf)".to_string())
+    );
+}
