@@ -377,7 +377,10 @@ mod tests {
     #[test]
     fn given_integral_float_text_when_parsed_as_integer_then_refused_as_the_container_does() {
         let err = parse(json!({"num_round": "10.0", "max_depth": 3})).unwrap_err();
-        assert_eq!(err.to_string(), "Hyperparameter num_round: could not parse value");
+        assert_eq!(
+            err.to_string(),
+            "Hyperparameter num_round: could not parse value"
+        );
         let p = parse(json!({"num_round": "10", "max_depth": 3})).unwrap();
         assert_eq!((p.num_round, p.max_depth), (10, 3));
     }
@@ -430,6 +433,73 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected:?} missing from {text}");
         }
+    }
+
+    /// Of the values a hyperparameter honoured only in part, the honoured ones pass and each
+    /// other one fails alone with its own message.
+    #[test]
+    fn given_limited_values_when_parsed_then_only_the_honoured_ones_pass() {
+        let p = parse(json!({
+            "num_round": "5", "booster": "gbtree", "process_type": "default",
+            "monotone_constraints": "(0, 0)", "tree_method": "hist", "max_bin": "2"
+        }))
+        .unwrap();
+        assert_eq!(p.max_bin, 2);
+        for (name, value, message) in [
+            (
+                "booster",
+                "gblinear",
+                "Hyperparameter booster: gblinear is not supported by the built-in trainer",
+            ),
+            (
+                "process_type",
+                "update",
+                "Hyperparameter process_type: update is not supported by the built-in trainer",
+            ),
+            (
+                "monotone_constraints",
+                "(0, 1)",
+                "Hyperparameter monotone_constraints: [0, 1] is not supported by the built-in trainer",
+            ),
+            (
+                "max_bin",
+                "1",
+                "Hyperparameter max_bin: value 1 for Parameter max_bin should be greater equal to 2",
+            ),
+        ] {
+            let hps = json!({"num_round": "5", "tree_method": "hist", name: value});
+            let err = parse(hps).unwrap_err();
+            assert_eq!(err.to_string(), message, "{name}={value}");
+        }
+    }
+
+    /// binary:logistic needs a base_score strictly inside (0, 1); regression takes any; every
+    /// problem is listed, joined by "; ".
+    #[test]
+    fn given_a_base_score_then_logistic_needs_it_inside_zero_and_one() {
+        let logistic = |b: &str| {
+            parse(json!({"num_round": "5", "objective": "binary:logistic", "base_score": b}))
+        };
+        assert_eq!(logistic("0.5").unwrap().base_score, Some(0.5));
+        for b in ["0", "1"] {
+            assert_eq!(
+                logistic(b).unwrap_err().to_string(),
+                format!(
+                    "Hyperparameter base_score: base_score must be in (0,1) for logistic loss, got {b}"
+                )
+            );
+        }
+        let regression = parse(json!({"num_round": "5", "base_score": "5"})).unwrap();
+        assert_eq!(regression.base_score, Some(5.0));
+        let both = parse(json!({
+            "num_round": "5", "objective": "binary:logistic", "base_score": "2", "booster": "dart"
+        }))
+        .unwrap_err();
+        assert_eq!(
+            both.to_string(),
+            "Hyperparameter booster: dart is not supported by the built-in trainer; \
+             Hyperparameter base_score: base_score must be in (0,1) for logistic loss, got 2"
+        );
     }
 
     #[test]

@@ -337,3 +337,58 @@ fn integers_are_read_as_pythons_int_reads_a_string() {
         Err("Hyperparameter max_depth: -1 is not in [0, +inf)".to_string())
     );
 }
+
+/// `monotone_constraints` is a tuple (or list) of -1, 0 and 1, `interaction_constraints` a list
+/// of lists of feature indices from 1 (the container's range): each is read whole, and a value outside its range is named.
+#[test]
+fn tuples_and_nested_lists_are_read_whole() {
+    let monotone = hp::lookup("monotone_constraints").unwrap();
+    for (text, value) in [
+        ("(1, 0, -1)", vec![1, 0, -1]),
+        ("[1,0]", vec![1, 0]),
+        ("(1,)", vec![1]),
+        ("()", vec![]),
+    ] {
+        assert_eq!(
+            hp::check_value(monotone, text),
+            Ok(hp::HpValue::Tuple(value)),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        hp::check_value(monotone, "(2, 0)"),
+        Err(
+            "Hyperparameter monotone_constraints: value (2, 0) not in range [-1, 0, 1]".to_string()
+        )
+    );
+    let interaction = hp::lookup("interaction_constraints").unwrap();
+    for (text, value) in [
+        ("[[1, 2], [3, 4, 5]]", vec![vec![1, 2], vec![3, 4, 5]]),
+        ("[[1],[7]]", vec![vec![1], vec![7]]),
+        ("[]", vec![]),
+    ] {
+        assert_eq!(
+            hp::check_value(interaction, text),
+            Ok(hp::HpValue::Nested(value)),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        hp::check_value(interaction, "[[1], [0]]"),
+        Err(
+            "Hyperparameter interaction_constraints: value [[1], [0]] not in range [1, +inf)"
+                .to_string()
+        )
+    );
+    for text in ["(1, x)", "[[1], 2]", "1, 0"] {
+        let which = if text.starts_with("[[") {
+            interaction
+        } else {
+            monotone
+        };
+        assert!(
+            hp::check_value(which, text).is_err_and(|e| e.ends_with("could not parse value")),
+            "{text}"
+        );
+    }
+}
