@@ -287,6 +287,41 @@ mod tests {
     use crate::metrics::{auc, rmse};
     use crate::params::{Objective, TrainParams};
 
+    fn relationship() -> Relationship {
+        Relationship {
+            weights: vec![1.0, -0.5, 0.25, 2.0],
+            sine: 1.5,
+            interaction: 2.0,
+            step: 2.0,
+        }
+    }
+
+    /// The signal: the weighted sum over sqrt(features), 1.5 sin(2 x0), the x1 x2 interaction
+    /// and a step of +1 / -0.5 at x3 > 0.5 (a missing feature counts as 0).
+    #[test]
+    fn the_signal_is_the_sum_of_its_four_terms() {
+        let r = Relationship {
+            interaction: 1.0,
+            ..relationship()
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // 0.75 linear + 1.5 sin(0.6) + 2 + 2
+        assert!(close(r.signal(&[0.3, 1.0, 2.0, 0.6]), 5.596963710092553));
+        // at x3 = 0.5 the step is still low: -1
+        assert!(close(r.signal(&[0.3, 1.0, 2.0, 0.5]), 2.4969637100925532));
+        // three features: x3 is 0, the sum stops at x2
+        assert!(close(r.signal(&[0.3, -1.5, 2.0]), -2.3780362899074468));
+    }
+
+    /// The drifted relationship flips every other weight and the sine, halves and flips the
+    /// interaction, and keeps the step.
+    #[test]
+    fn the_drifted_relationship_flips_and_halves_the_strongest_terms() {
+        let d = relationship().drifted();
+        assert_eq!(d.weights, vec![-1.0, -0.5, -0.25, 2.0]);
+        assert_eq!((d.sine, d.interaction, d.step), (-1.5, -1.0, 2.0));
+    }
+
     #[test]
     fn given_same_seed_when_generating_then_identical_and_other_seed_differs() {
         let cfg = GenerateConfig::new(Problem::Regression, 200, 5, 42);
