@@ -392,3 +392,34 @@ fn tuples_and_nested_lists_are_read_whole() {
         );
     }
 }
+
+/// `aft-nloglik` needs the `survival:aft` objective, and the tuning metric must name a known
+/// metric on the validation channel.
+#[test]
+fn the_aft_metric_and_the_tuning_metric_are_checked() {
+    let aft = |objective: &str| {
+        hp::validate(&strings(&[
+            ("num_round", "1".into()),
+            ("eval_metric", "aft-nloglik".into()),
+            ("objective", objective.into()),
+        ]))
+    };
+    assert!(aft("survival:aft").is_ok());
+    assert_eq!(
+        aft("reg:squarederror").unwrap_err()[0].message,
+        "Metric 'aft-nloglik' can only be applied for 'survival:aft' objective."
+    );
+    let tuning = hp::lookup("_tuning_objective_metric").unwrap();
+    assert_eq!(
+        hp::check_value(tuning, "validation:rmse"),
+        Ok(hp::HpValue::Text("validation:rmse".into()))
+    );
+    for text in ["validation:bogus", "rmse"] {
+        assert!(
+            hp::check_value(tuning, text).is_err_and(|e| e.starts_with(&format!(
+                "Hyperparameter _tuning_objective_metric: {text} is not in"
+            ))),
+            "{text}"
+        );
+    }
+}
