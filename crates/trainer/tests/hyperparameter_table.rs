@@ -423,3 +423,45 @@ fn the_aft_metric_and_the_tuning_metric_are_checked() {
         );
     }
 }
+
+/// The updaters the container allows with each booster and process type.
+#[test]
+fn updaters_follow_the_booster_and_the_process_type() {
+    let check = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("num_round", "1".to_string())];
+        all.extend(pairs.iter().map(|(k, v)| (*k, v.to_string())));
+        match hp::validate(&strings(&all)) {
+            Ok(_) => String::new(),
+            Err(e) => e[0].message.clone(),
+        }
+    };
+    let linear = "Linear updater should be one of these options: 'shotgun', 'coord_descent'.";
+    let update = "process_type 'update' can only be used with updater 'refresh' and 'prune'";
+    let one_grower = "Only one tree grow plugin can be selected.";
+    assert_eq!(
+        check(&[("booster", "gblinear"), ("updater", "shotgun")]),
+        ""
+    );
+    for u in ["shotgun,coord_descent", "grow_colmaker"] {
+        assert_eq!(
+            check(&[("booster", "gblinear"), ("updater", u)]),
+            linear,
+            "{u}"
+        );
+    }
+    assert_eq!(
+        check(&[("process_type", "update"), ("updater", "refresh,prune")]),
+        ""
+    );
+    assert_eq!(
+        check(&[
+            ("process_type", "update"),
+            ("updater", "refresh,grow_colmaker")
+        ]),
+        update
+    );
+    assert!(check(&[("updater", "shotgun")]).starts_with("Tree updater should be selected"));
+    assert!(check(&[("updater", "grow_colmaker,distcol")]).starts_with(one_grower));
+    assert_eq!(check(&[("updater", "grow_colmaker,prune")]), "");
+    assert_eq!(check(&[("updater", "prune")]), "");
+}
