@@ -399,6 +399,16 @@ mod tests {
         assert_eq!(generate(&cfg), Err(GenerateError::TooFewRows(3)));
         let cfg = GenerateConfig::new(Problem::Binary, 30, 0, 1);
         assert_eq!(generate(&cfg), Err(GenerateError::BadFeatureCount(0)));
+        // the limits themselves: at least 8 rows, at most 10,000 features
+        assert_eq!(
+            generate(&GenerateConfig::new(Problem::Binary, 7, 5, 1)),
+            Err(GenerateError::TooFewRows(7))
+        );
+        assert!(generate(&GenerateConfig::new(Problem::Binary, 8, 10_000, 1)).is_ok());
+        assert_eq!(
+            generate(&GenerateConfig::new(Problem::Binary, 8, 10_001, 1)),
+            Err(GenerateError::BadFeatureCount(10_001))
+        );
     }
 
     #[test]
