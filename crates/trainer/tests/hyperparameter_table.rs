@@ -465,3 +465,56 @@ fn updaters_follow_the_booster_and_the_process_type() {
     assert_eq!(check(&[("updater", "grow_colmaker,prune")]), "");
     assert_eq!(check(&[("updater", "prune")]), "");
 }
+
+/// What a tuning job's ranges are checked against (the emulator refuses a range that does not
+/// fit): the kind of range must match the hyperparameter's type and both ends must be valid.
+#[test]
+fn tuned_ranges_must_fit_the_table() {
+    assert_eq!(hp::check_numeric_range("max_depth", "1", "10", true), None);
+    assert_eq!(hp::check_numeric_range("eta", "0.1", " 0.5 ", false), None);
+    assert_eq!(
+        hp::check_numeric_range("max_depth", "1", "10", false).as_deref(),
+        Some(
+            "max_depth is an Integer hyperparameter of the built-in XGBoost algorithm; tune it with IntegerParameterRanges"
+        )
+    );
+    assert_eq!(
+        hp::check_numeric_range("eta", "0", "2", false).as_deref(),
+        Some("Hyperparameter eta: 2.0 is not in [0, 1]")
+    );
+    assert_eq!(
+        hp::check_numeric_range("objective", "0", "1", false).as_deref(),
+        Some(
+            "objective is a Categorical hyperparameter of the built-in XGBoost algorithm; tune it with CategoricalParameterRanges"
+        )
+    );
+    let extraneous = "colour is not a hyperparameter of the built-in XGBoost algorithm (Extraneous hyperparameter found: colour)";
+    assert_eq!(
+        hp::check_numeric_range("colour", "0", "1", true).as_deref(),
+        Some(extraneous)
+    );
+    let values = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        hp::check_categorical_range("booster", &values(&["gbtree", " dart"])),
+        None
+    );
+    assert!(
+        hp::check_categorical_range("booster", &values(&["gbtree", "forest"]))
+            .is_some_and(|m| m.starts_with("Hyperparameter booster: forest is not in ['gbtree',")),
+    );
+    assert_eq!(
+        hp::check_categorical_range("colour", &values(&["red"])).as_deref(),
+        Some(extraneous)
+    );
+}
+
+/// A rejection prints as its message.
+#[test]
+fn a_rejection_prints_its_message() {
+    let err = hp::validate(&strings(&[("num_round", "0".into())])).unwrap_err();
+    assert_eq!(
+        err[0].to_string(),
+        "Hyperparameter num_round: 0 is not in [1, +inf)"
+    );
+    assert_eq!(err[0].to_string(), err[0].message);
+}
