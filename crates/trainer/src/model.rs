@@ -486,6 +486,49 @@ mod tests {
         }
     }
 
+    /// A tree built in code without validation: `left` and `right` children, the leaf value of
+    /// node 1 is 4, everything else as given by the arrays.
+    fn unvalidated(left: Vec<i32>, right: Vec<i32>) -> Tree {
+        let n = left.len();
+        Tree {
+            left_children: left,
+            right_children: right,
+            parents: vec![i32::MAX; n],
+            split_indices: vec![0; n],
+            split_conditions: vec![0.5, 4.0][..n.min(2)].to_vec(),
+            default_left: Vec::new(),
+            base_weights: vec![0.0; n],
+            loss_changes: vec![0.0; n],
+            sum_hessian: vec![1.0; n],
+        }
+    }
+
+    /// Trees that validation would refuse still end: a cycle stops after as many steps as
+    /// there are nodes (prediction 0, depth bounded by the node count), a missing right child
+    /// leads back to the root, a missing default direction is left, a child past the arrays is
+    /// a leaf of value 0.
+    #[test]
+    fn given_unvalidated_trees_when_predicting_then_the_walk_ends() {
+        let cyclic = unvalidated(vec![0], vec![0]);
+        assert_eq!(cyclic.predict_row(&[0.0]), 0.0);
+        assert_eq!(cyclic.depth(), 1);
+        let no_right = unvalidated(vec![1, -1], vec![]);
+        assert_eq!(no_right.predict_row(&[0.0]), 4.0);
+        assert_eq!(
+            no_right.predict_row(&[1.0]),
+            0.0,
+            "right goes back to the root"
+        );
+        assert_eq!(no_right.predict_row(&[f32::NAN]), 4.0, "missing goes left");
+        assert_eq!(no_right.depth(), 2);
+        let beyond = unvalidated(vec![5, -1], vec![1, -1]);
+        assert_eq!(
+            beyond.predict_row(&[-1.0]),
+            0.0,
+            "a node past the arrays is a leaf of 0"
+        );
+    }
+
     #[test]
     fn given_tree_when_predicting_then_follows_less_than_and_default_direction() {
         let t = small_tree();
