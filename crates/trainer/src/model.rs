@@ -529,6 +529,24 @@ mod tests {
         );
     }
 
+    /// Validation refuses a node with one child only and a node that is its own child.
+    #[test]
+    fn given_a_half_leaf_or_a_self_loop_when_validated_then_the_node_is_named() {
+        assert!(small_tree().validate(2, "/trees/0").is_ok());
+        for (left, right) in [(-1, 2), (1, -1), (0, 0)] {
+            let mut t = small_tree();
+            t.left_children[0] = left;
+            t.right_children[0] = right;
+            match t.validate(2, "/trees/0") {
+                Err(ModelError::Invalid { pointer, message }) => {
+                    assert_eq!(pointer, "/trees/0/left_children/0", "{left} {right}");
+                    assert_eq!(message, "children must be later nodes of the same tree");
+                }
+                other => panic!("{left} {right}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn given_tree_when_predicting_then_follows_less_than_and_default_direction() {
         let t = small_tree();
