@@ -350,6 +350,14 @@ mod tests {
         TrainParams::from_json(v.as_object().unwrap())
     }
 
+    /// Without `nthread`, training uses every CPU the process may use, as XGBoost does.
+    #[test]
+    fn given_no_nthread_then_every_available_cpu() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(TrainParams::new(1).nthread, cpus);
+        assert_eq!(parse(json!({"num_round": "1"})).unwrap().nthread, cpus);
+    }
+
     #[test]
     fn given_string_values_when_parsed_then_typed_params() {
         let p = parse(json!({
