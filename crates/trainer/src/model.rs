@@ -606,4 +606,54 @@ mod tests {
             Err(ModelError::NotFound(_))
         ));
     }
+
+    fn model(objective: Objective, base_score: f64) -> Model {
+        Model {
+            objective,
+            base_score,
+            num_feature: 2,
+            trees: vec![small_tree()],
+            best_iteration: None,
+            best_score: None,
+        }
+    }
+
+    /// Without `xgboost-model`, a directory's only regular file is the model; hidden files do
+    /// not count, and two candidates are NotFound.
+    #[test]
+    fn given_a_dir_without_xgboost_model_then_its_only_visible_file_is_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = model(Objective::SquaredError, 0.5)
+            .save(dir.path())
+            .unwrap();
+        assert_eq!(saved, dir.path().join(MODEL_FILE_NAME));
+        std::fs::rename(&saved, dir.path().join("model.json")).unwrap();
+        std::fs::write(dir.path().join(".hidden"), "not a model").unwrap();
+        let loaded = Model::load_dir(dir.path()).unwrap();
+        assert_eq!(loaded, model(Objective::SquaredError, 0.5));
+        std::fs::write(dir.path().join("other.json"), "{}").unwrap();
+        assert!(matches!(
+            Model::load_dir(dir.path()),
+            Err(ModelError::NotFound(_))
+        ));
+    }
+
+    /// XGBoost 2 and later write the base score in brackets (`[5E-1]`).
+    #[test]
+    fn given_a_bracketed_base_score_when_loaded_then_it_is_read() {
+        let mut doc = model(Objective::SquaredError, 0.5).to_json();
+        doc["learner"]["learner_model_param"]["base_score"] = json!("[2.5E-1]");
+        assert_eq!(Model::from_json(&doc).unwrap().base_score, 0.25);
+    }
+
+    /// A logistic base score of 0 or 1 gives a finite margin: the probability is kept 1e-16
+    /// inside (0, 1).
+    #[test]
+    fn given_a_logistic_base_score_at_zero_or_one_then_the_margin_is_finite() {
+        let one = model(Objective::Logistic, 1.0).base_margin();
+        let zero = model(Objective::Logistic, 0.0).base_margin();
+        assert!((one - 36.7368005696771).abs() < 1e-9, "{one}");
+        assert!((zero + 36.841361487904734).abs() < 1e-9, "{zero}");
+        assert_eq!(model(Objective::SquaredError, 3.0).base_margin(), 3.0);
+    }
 }
