@@ -287,6 +287,19 @@ mod tests {
     use crate::metrics::{auc, rmse};
     use crate::params::{Objective, TrainParams};
 
+    /// A problem's name reads back, and each names the XGBoost objective that fits it.
+    #[test]
+    fn problems_parse_their_names_and_name_their_objectives() {
+        for (p, name, objective) in [
+            (Problem::Regression, "regression", "reg:squarederror"),
+            (Problem::Binary, "binary", "binary:logistic"),
+        ] {
+            assert_eq!((p.name(), p.objective()), (name, objective));
+            assert_eq!(Problem::parse(name), Some(p));
+        }
+        assert_eq!(Problem::parse("multiclass"), None);
+    }
+
     fn relationship() -> Relationship {
         Relationship {
             weights: vec![1.0, -0.5, 0.25, 2.0],
