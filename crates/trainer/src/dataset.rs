@@ -720,4 +720,28 @@ mod tests {
         assert_eq!(ds.n_features(), 2);
         assert_eq!(ds.row(1).unwrap(), &[3.0, 4.0]);
     }
+
+    /// Appending adds rows, also to a data set of labels only (no feature column).
+    #[test]
+    fn appending_label_only_data_sets_keeps_every_row() {
+        let mut a = Dataset::from_parts(0, vec![], vec![1.0, 2.0]).unwrap();
+        a.append(Dataset::from_parts(0, vec![], vec![3.0]).unwrap())
+            .unwrap();
+        assert_eq!(a.labels(), &[1.0, 2.0, 3.0]);
+    }
+
+    /// A file is read in chunks of 4 MiB into the same rows as the text parsed whole; a stream
+    /// of blank lines holds no rows.
+    #[test]
+    fn a_file_is_read_in_four_mib_chunks_into_the_rows_of_its_text() {
+        assert_eq!(READ_CHUNK_BYTES, 4 * 1024 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.csv");
+        let text = "1,2,3\n0,4,5\n";
+        std::fs::write(&path, text).unwrap();
+        let read = read_csv_file(&path, Layout::LabelFirst, 1).unwrap();
+        assert_eq!(read, parse_csv(text, Layout::LabelFirst, "x", 1).unwrap());
+        let blank = read_csv_reader(&mut "\n\n\n".as_bytes(), Layout::LabelFirst, "b", 2, 1);
+        assert!(matches!(blank, Ok(None)), "{blank:?}");
+    }
 }
