@@ -744,4 +744,43 @@ mod tests {
         let blank = read_csv_reader(&mut "\n\n\n".as_bytes(), Layout::LabelFirst, "b", 2, 1);
         assert!(matches!(blank, Ok(None)), "{blank:?}");
     }
+
+    /// A reader that fails (other than by an interruption) ends the reading with Io naming
+    /// the source; an interrupted read is tried again.
+    #[test]
+    fn a_failing_reader_is_an_io_error_and_an_interrupted_one_is_retried() {
+        struct Failing(std::io::ErrorKind, usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.1 == 0 {
+                    return Ok(0);
+                }
+                self.1 -= 1;
+                if self.0 == std::io::ErrorKind::Interrupted && self.1 == 0 {
+                    buf[..6].copy_from_slice(b"1,2,3\n");
+                    return Ok(6);
+                }
+                Err(std::io::Error::from(self.0))
+            }
+        }
+        let failed = read_csv_reader(
+            &mut Failing(std::io::ErrorKind::Other, 1),
+            Layout::LabelFirst,
+            "s3://b/k",
+            64,
+            1,
+        );
+        assert!(
+            matches!(&failed, Err(CsvError::Io { path, .. }) if path == Path::new("s3://b/k")),
+            "{failed:?}"
+        );
+        let retried = read_csv_reader(
+            &mut Failing(std::io::ErrorKind::Interrupted, 3),
+            Layout::LabelFirst,
+            "s",
+            64,
+            1,
+        );
+        assert_eq!(retried.unwrap().map(|d| d.n_rows()), Some(1));
+    }
 }

@@ -534,7 +534,7 @@ mod tests {
     #[test]
     fn given_a_half_leaf_or_a_self_loop_when_validated_then_the_node_is_named() {
         assert!(small_tree().validate(2, "/trees/0").is_ok());
-        for (left, right) in [(-1, 2), (1, -1), (-1, 0), (0, 0), (1, 5)] {
+        for (left, right) in [(-1, 2), (1, -1), (-1, 0), (0, -1), (0, 0), (1, 5)] {
             let mut t = small_tree();
             t.left_children[0] = left;
             t.right_children[0] = right;
