@@ -783,4 +783,27 @@ mod tests {
         );
         assert_eq!(retried.unwrap().map(|d| d.n_rows()), Some(1));
     }
+
+    /// Errors in a later chunk name the line counted from the start of the stream: text that
+    /// is not UTF-8 and a row with another number of columns than the first chunk's.
+    #[test]
+    fn errors_in_a_later_chunk_name_the_line_of_the_stream() {
+        let mut bad_utf8: &[u8] = b"1,2\n3,4\n5,6\n7,\xff\n";
+        match read_csv_reader(&mut bad_utf8, Layout::LabelFirst, "t.csv", 8, 1) {
+            Err(CsvError::Malformed { line, message, .. }) => {
+                assert_eq!((line, message.as_str()), (4, "the line is not UTF-8 text"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut wider: &[u8] = b"1,2\n3,4\n5,6,7\n";
+        match read_csv_reader(&mut wider, Layout::LabelFirst, "t.csv", 8, 1) {
+            Err(CsvError::ColumnCount {
+                line,
+                expected,
+                found,
+                ..
+            }) => assert_eq!((line, expected, found), (3, 1, 2)),
+            other => panic!("{other:?}"),
+        }
+    }
 }
