@@ -156,3 +156,16 @@ fn a_negative_limit_names_its_argument() {
         );
     }
 }
+
+/// `$shuffle` returns a permutation of its argument: for 20 items almost surely another order
+/// (the identity has probability 1/20!), for one item that item.
+#[test]
+fn shuffle_permutes_the_items() {
+    let shuffled = value("$shuffle([1..20])").unwrap();
+    let items: Vec<i64> = serde_json::from_value(shuffled).unwrap();
+    let mut sorted = items.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (1..=20).collect::<Vec<i64>>());
+    assert_ne!(items, sorted, "20 items came back in order");
+    assert_eq!(value("$shuffle([5])"), Some(json!([5])));
+}

@@ -805,5 +805,11 @@ mod tests {
             }) => assert_eq!((line, expected, found), (3, 1, 2)),
             other => panic!("{other:?}"),
         }
+        // the later chunk starts with a blank line: the wider row is the stream's line 4
+        let mut after_blank: &[u8] = b"1,2\n3,4\n\n5,6,7\n";
+        match read_csv_reader(&mut after_blank, Layout::LabelFirst, "t.csv", 8, 1) {
+            Err(CsvError::ColumnCount { line, .. }) => assert_eq!(line, 4),
+            other => panic!("{other:?}"),
+        }
     }
 }
