@@ -169,3 +169,26 @@ fn shuffle_permutes_the_items() {
     assert_ne!(items, sorted, "20 items came back in order");
     assert_eq!(value("$shuffle([5])"), Some(json!([5])));
 }
+
+/// `$error` and `$assert` use their message, or the reference's default when it is empty.
+#[test]
+fn error_and_assert_messages_default_when_empty() {
+    for (src, code, message) in [
+        (r#"$error("")"#, "D3137", "$error() function evaluated"),
+        (r#"$error("stop")"#, "D3137", "stop"),
+        (
+            r#"$assert(false, "")"#,
+            "D3141",
+            "$assert() statement failed",
+        ),
+        (r#"$assert(false)"#, "D3141", "$assert() statement failed"),
+        (r#"$assert(false, "why")"#, "D3141", "why"),
+    ] {
+        let e = eval_on(src, None).expect_err(src);
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (code, message),
+            "{src}"
+        );
+    }
+}

@@ -812,4 +812,27 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// However many threads parse it, a text gives the rows one thread gives: with and without
+    /// a last newline, blank lines, fewer lines than threads.
+    #[test]
+    fn every_thread_count_parses_the_same_rows() {
+        for text in [
+            "1,2\n3,4",
+            "1,2\n3,4\n",
+            "1,2",
+            "\n\n1,2\n",
+            "1,2\n\n\n3,4",
+            "1,2\n3,4\n5,6\n7,8\n",
+        ] {
+            let one = parse_csv(text, Layout::LabelFirst, "t", 1).unwrap();
+            for threads in 2..=8 {
+                assert_eq!(
+                    parse_csv(text, Layout::LabelFirst, "t", threads).unwrap(),
+                    one,
+                    "{text:?} {threads}"
+                );
+            }
+        }
+    }
 }
