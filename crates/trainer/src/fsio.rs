@@ -189,4 +189,22 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap().len(), 256 * 1024);
         assert_eq!(fs.files(), ["model.json"]);
     }
+
+    /// A full disk and an exhausted quota are storage-full; other failures are not.
+    #[test]
+    fn storage_full_is_enospc_or_edquot() {
+        let error = |kind| WriteError::new("writing", Path::new("/x"), std::io::Error::from(kind));
+        for (kind, full) in [
+            (std::io::ErrorKind::StorageFull, true),
+            (std::io::ErrorKind::QuotaExceeded, true),
+            (std::io::ErrorKind::PermissionDenied, false),
+        ] {
+            assert_eq!(error(kind).is_storage_full(), full, "{kind:?}");
+            assert_eq!(
+                Written::new("the model", error(kind)).is_storage_full(),
+                full,
+                "{kind:?}"
+            );
+        }
+    }
 }

@@ -182,4 +182,14 @@ mod tests {
             "{'ContentType': 'text/libsvm', 'TrainingInputMode': 'Pipe', 'n': 1, 'x': None}"
         );
     }
+
+    /// Pipe mode's FIFOs are `<channel>_<epoch>` in the data directory, read 4 MiB at a time.
+    #[test]
+    fn a_channels_fifo_is_named_by_channel_and_epoch() {
+        assert_eq!(
+            fifo_path(Path::new("/opt/ml/input/data"), "train", 0),
+            Path::new("/opt/ml/input/data/train_0")
+        );
+        assert_eq!(CHUNK_BYTES, 4 * 1024 * 1024);
+    }
 }
