@@ -445,6 +445,35 @@ mod tests {
         assert_eq!(&bytes[..], b"payload is over 8 bytes");
     }
 
+    /// A body that fails while it is read (the client went away) is 400 naming the failure,
+    /// not 413; the label hint is given only for one extra column of features-only rows.
+    #[tokio::test]
+    async fn given_a_failing_body_then_400_and_the_label_hint_only_for_one_extra_column() {
+        let app = router(Arc::new(model()), MAX_PAYLOAD_BYTES);
+        let frames: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+            Ok(b"0,1\n".to_vec()),
+            Err(std::io::Error::other("connection reset")),
+        ];
+        use tower::ServiceExt;
+        let request = axum::http::Request::post("/invocations")
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(Body::from_stream(futures::stream::iter(frames)))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(text.starts_with("cannot read the request body: "), "{text}");
+        let m = model();
+        let one_column = predict_csv(&m, "1\n", Layout::FeaturesOnly).unwrap_err();
+        assert_eq!(
+            one_column,
+            "rows have 1 feature columns, the model expects 2"
+        );
+        let labelled = predict_csv(&m, "1,2,3,4\n", Layout::LabelFirst).unwrap_err();
+        assert_eq!(labelled, "rows have 3 feature columns, the model expects 2");
+    }
+
     /// A body of these frames with no declared length.
     fn futures_stream(frames: Vec<Vec<u8>>) -> Body {
         let frames = frames.into_iter().map(Ok::<_, std::io::Error>);
