@@ -82,8 +82,7 @@ impl Gp {
         let var = y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
         let std = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
         let ys: Vec<f64> = y.iter().map(|v| (v - mean) / std).collect();
-        let mut best: Option<(f64, Gp)> = None;
-        for &l in LENGTHSCALES {
+        let fits = LENGTHSCALES.iter().filter_map(|&l| {
             let k: Vec<Vec<f64>> = (0..n)
                 .map(|i| {
                     (0..n)
@@ -91,26 +90,24 @@ impl Gp {
                         .collect()
                 })
                 .collect();
-            let Some(chol) = cholesky(&k) else { continue };
+            let chol = cholesky(&k)?;
             let alpha = backward(&chol, &forward(&chol, &ys));
             let fit: f64 = ys.iter().zip(&alpha).map(|(a, b)| a * b).sum();
             let logdet: f64 = (0..n).map(|i| chol[i][i].ln()).sum();
             let lml = -0.5 * fit - logdet;
-            if best.as_ref().is_none_or(|(b, _)| lml > *b) {
-                best = Some((
-                    lml,
-                    Gp {
-                        x: x.to_vec(),
-                        chol,
-                        alpha,
-                        lengthscale: l,
-                        y_mean: mean,
-                        y_std: std,
-                    },
-                ));
-            }
-        }
-        best.map(|(_, g)| g)
+            Some((
+                lml,
+                Gp {
+                    x: x.to_vec(),
+                    chol,
+                    alpha,
+                    lengthscale: l,
+                    y_mean: mean,
+                    y_std: std,
+                },
+            ))
+        });
+        first_max(fits, |(lml, _)| *lml).map(|(_, g)| g)
     }
 
     /// Posterior mean and standard deviation at `q`, in the units of `y`.
@@ -129,6 +126,22 @@ impl Gp {
     pub fn lengthscale(&self) -> f64 {
         self.lengthscale
     }
+}
+
+/// The first of `items` with the largest `score` (a later one must be strictly better); `None`
+/// when there are no items.
+pub(super) fn first_max<T>(
+    items: impl IntoIterator<Item = T>,
+    score: impl Fn(&T) -> f64,
+) -> Option<T> {
+    let mut best: Option<(f64, T)> = None;
+    for item in items {
+        let v = score(&item);
+        if best.as_ref().is_none_or(|(b, _)| v > *b) {
+            best = Some((v, item));
+        }
+    }
+    best.map(|(_, item)| item)
 }
 
 /// Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7).

@@ -3,7 +3,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::gp::{Gp, expected_improvement};
+use super::gp::{Gp, expected_improvement, first_max};
 use super::space::SearchSpace;
 
 /// Proposes the next point in `[0, 1]^d`; `done` holds finished points with their objective
@@ -139,19 +139,6 @@ impl Strategy for BayesianSearch {
         // never None: there are always `candidates` (1,500) uniform candidates
         first_max(cands, ei)
     }
-}
-
-/// The first of `items` with the largest `score` (a later one must be strictly better); `None`
-/// when there are no items.
-fn first_max<T>(items: Vec<T>, score: impl Fn(&T) -> f64) -> Option<T> {
-    let mut best: Option<(f64, T)> = None;
-    for item in items {
-        let v = score(&item);
-        if best.as_ref().is_none_or(|(b, _)| v > *b) {
-            best = Some((v, item));
-        }
-    }
-    best.map(|(_, item)| item)
 }
 
 /// The improvement over the best objective that expected improvement asks for: 1 % of the
