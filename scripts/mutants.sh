@@ -15,6 +15,7 @@
 #   TIMEOUT=120        seconds a mutant's tests may take before it counts as a timeout
 #   TEST_ARGS="--lib"  the test selection, in place of the crate's own (below); e.g. only the unit
 #                      tests for files that nothing else reaches: a mutant they miss counts as missed
+#                      (for the trainer, "--lib --run-ignored all" keeps its root-only tmpfs tests)
 #
 # Output: target/mutants/<crate>[-<file>][-shard-k-of-n]/mutants.out (caught.txt, missed.txt, timeout.txt,
 # unviable.txt, outcomes.json). A summary line per crate (caught share, time taken, missed
@@ -56,7 +57,9 @@ crate_args() { # crate
         return 1
       fi
       args=(-p mdlc-jsonata); test_args=(--run-ignored all) ;;
-    trainer) args=(-p mdlc-trainer) ;;
+    # the trainer's two ignored tests mount a tmpfs (root only): without them the tmpfs helper and
+    # the full-disk path would count as missed wherever mutation runs as root (CI does)
+    trainer) args=(-p mdlc-trainer); test_args=(--run-ignored all) ;;
     # The emulator's tuning code against the tests that run tuning (its unit tests and the tuning
     # jobs' suites), not the transform, storage and Pipe suites, which never reach it and would
     # double each mutant's build.
