@@ -102,6 +102,70 @@ fn given_library_server_when_invoked_over_http_then_contract_holds() {
     server.shutdown();
 }
 
+/// Reads from `conn` until `end` says the bytes so far are complete (or the peer closes).
+fn read_until(conn: &mut TcpStream, end: impl Fn(&[u8]) -> bool) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !end(&got) {
+        match conn.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!(
+                "reading the answer: {e} (after {:?})",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    String::from_utf8(got).unwrap()
+}
+
+/// `shutdown` stops taking connections but lets a request under way finish: a request whose
+/// handler is already reading its body (hyper has said `100 Continue`) gets the model's
+/// predictions for the body sent after the listener closed, and `shutdown` returns after it.
+#[test]
+fn given_a_request_under_way_when_the_server_shuts_down_then_it_is_still_answered() {
+    use std::io::Write;
+    let (model, rows) = binary_model();
+    let expected = predictions(&model, &rows);
+    let server = Server::start(model, "127.0.0.1:0", 2).unwrap();
+    let addr = server.local_addr();
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        conn,
+        "POST /invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/csv\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        rows.len()
+    )
+    .unwrap();
+    let interim = read_until(&mut conn, |b| b.ends_with(b"\r\n\r\n"));
+    assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim:?}");
+    let stopping = std::thread::spawn(move || server.shutdown());
+    // Shutdown has begun once nothing accepts connections any more.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the listener is still open 20 s after shutdown"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    conn.write_all(rows.as_bytes()).unwrap();
+    let answer = read_until(&mut conn, |b| {
+        let text = String::from_utf8_lossy(b);
+        text.split_once("\r\n\r\n")
+            .is_some_and(|(_, body)| body.lines().count() == expected.len())
+    });
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert_eq!(answers(body), expected);
+    stopping
+        .join()
+        .expect("shutdown returns once the request is answered");
+}
+
 #[test]
 fn given_serve_program_when_started_then_ping_and_invocations_answer_with_the_models_predictions() {
     let (model, rows) = binary_model();
