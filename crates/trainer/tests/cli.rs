@@ -288,6 +288,76 @@ fn given_seed_when_generate_twice_then_identical_files() {
 }
 
 #[test]
+fn given_row_counts_per_set_when_generate_then_each_file_has_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["generate", "--problem", "regression", "--rows", "40"])
+        .args(["--features", "2", "--validation-rows", "7"])
+        .args(["--holdout-rows", "11", "--drift-rows", "13", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (file, rows) in [
+        ("train.csv", 40),
+        ("validation.csv", 7),
+        ("holdout.csv", 11),
+        ("drifted.csv", 13),
+    ] {
+        let ds = read_csv_file(&dir.path().join(file), Layout::LabelFirst, 1).unwrap();
+        assert_eq!(ds.n_rows(), rows, "{file}");
+    }
+}
+
+/// A trained model's directory and a features-only CSV of `rows` rows for `predict`.
+fn predict_inputs(rows: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (d, root) = job(serde_json::json!({"num_round": "3"}), Problem::Regression);
+    assert!(train(&root).status.success());
+    let input = d.path().join("features.csv");
+    std::fs::write(&input, "0.5,1.5,-2,3\n".repeat(rows)).unwrap();
+    (d, root.join("model"), input)
+}
+
+/// `predict | head`: the reader closing the pipe early is its choice, not a failure; a write
+/// that fails otherwise (a full device) is one, with the reason.
+#[test]
+fn given_predict_when_stdout_closes_early_then_success_and_when_the_device_is_full_then_failure() {
+    let (_d, model_dir, input) = predict_inputs(20_000);
+    let predict = || {
+        let mut c = Command::new(BIN);
+        c.args(["predict", "--model-dir"])
+            .arg(&model_dir)
+            .arg("--input")
+            .arg(&input)
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let mut child = predict()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // no reader: the first write gets EPIPE
+    let closed = child.wait_with_output().unwrap();
+    assert!(
+        closed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&closed.stderr), "");
+    let full = predict()
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert!(!full.status.success());
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+}
+
+#[test]
 fn given_processing_root_when_preprocess_then_split_and_profile_written() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ml");
