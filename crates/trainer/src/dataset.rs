@@ -815,6 +815,25 @@ mod tests {
 
     /// However many threads parse it, a text gives the rows one thread gives: with and without
     /// a last newline, blank lines, fewer lines than threads.
+    /// Near-equal parts, each cut moved on to the end of its line (the newline stays with the
+    /// earlier part), no empty part but the only one of an empty text.
+    #[test]
+    fn text_is_split_into_near_equal_parts_at_line_ends() {
+        let lines16 = "1,2\n3,4\n5,6\n7,8\n";
+        assert_eq!(
+            split_at_lines(lines16, 2),
+            [(0, "1,2\n3,4\n5,6\n"), (12, "7,8\n")]
+        );
+        let ones = "1\n".repeat(15);
+        assert_eq!(
+            split_at_lines(&ones, 3),
+            [(0, &ones[..12]), (12, &ones[12..22]), (22, &ones[22..])]
+        );
+        assert_eq!(split_at_lines("1,2\n", 3), [(0, "1,2\n")]);
+        assert_eq!(split_at_lines("1,2", 2), [(0, "1,2")]);
+        assert_eq!(split_at_lines("", 2), [(0, "")]);
+    }
+
     #[test]
     fn every_thread_count_parses_the_same_rows() {
         for text in [

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const FILLER: &str = "filler";
@@ -31,20 +31,14 @@ impl Tmpfs {
             .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
             .arg(&dir)
             .output();
-        match out {
-            Ok(o) if o.status.success() => Tmpfs { dir },
-            other => {
-                let _ = std::fs::remove_dir(&dir);
-                let why = match other {
-                    Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
-                    Err(e) => e.to_string(),
-                };
-                panic!(
-                    "this test needs root to mount a tmpfs (mount -t tmpfs -o size={bytes} tmpfs {}): {why}",
-                    dir.display()
-                )
-            }
+        if let Err(why) = mounted(out) {
+            let _ = std::fs::remove_dir(&dir);
+            panic!(
+                "this test needs root to mount a tmpfs (mount -t tmpfs -o size={bytes} tmpfs {}): {why}",
+                dir.display()
+            )
         }
+        Tmpfs { dir }
     }
 
     /// The mount point.
@@ -60,15 +54,7 @@ impl Tmpfs {
             .append(true)
             .open(&path)
             .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-        let chunk = vec![0u8; 64 * 1024];
-        loop {
-            match file.write(&chunk) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
-                Err(e) => panic!("filling {}: {e}", path.display()),
-            }
-        }
+        write_until_full(&mut file, &path);
         // free `leave` bytes again (tmpfs counts whole pages)
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         file.set_len(len.saturating_sub(leave))
@@ -101,6 +87,29 @@ impl Tmpfs {
     }
 }
 
+/// What a run of `mount` says: mounted, or why not (its stderr, or why it did not run).
+fn mounted(out: std::io::Result<Output>) -> Result<(), String> {
+    match out {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Writes zeros to `file` (at `path`) until the device is full or takes no more; any other
+/// error panics, naming the path.
+fn write_until_full(file: &mut impl Write, path: &Path) {
+    let chunk = vec![0u8; 64 * 1024];
+    loop {
+        match file.write(&chunk) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let unmounted = Command::new("umount")
@@ -124,6 +133,61 @@ impl Drop for Tmpfs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mount_that_fails_says_why_and_one_that_succeeds_is_mounted() {
+        let sh = |script: &str| Command::new("sh").args(["-c", script]).output();
+        assert_eq!(mounted(sh("exit 0")), Ok(()));
+        assert_eq!(
+            mounted(sh("echo 'mount: only root can do that' >&2; exit 1")),
+            Err("mount: only root can do that".to_string())
+        );
+        let missing = Command::new("/nonexistent/mount").output();
+        assert!(mounted(missing).unwrap_err().contains("No such file"));
+    }
+
+    /// A writer that takes `room` bytes, then fails with `kind`.
+    struct Device {
+        room: usize,
+        kind: std::io::ErrorKind,
+        written: usize,
+    }
+
+    impl Write for Device {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.room - self.written);
+            if n == 0 {
+                return Err(self.kind.into());
+            }
+            self.written += n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn filling_stops_at_a_full_device() {
+        let mut device = Device {
+            room: 200_000,
+            kind: std::io::ErrorKind::StorageFull,
+            written: 0,
+        };
+        write_until_full(&mut device, Path::new("/t/filler"));
+        assert_eq!(device.written, 200_000);
+    }
+
+    #[test]
+    #[should_panic(expected = "filling /t/filler: permission denied")]
+    fn filling_panics_on_any_other_write_error() {
+        let mut device = Device {
+            room: 100,
+            kind: std::io::ErrorKind::PermissionDenied,
+            written: 0,
+        };
+        write_until_full(&mut device, Path::new("/t/filler"));
+    }
 
     #[test]
     #[ignore = "needs root: mounts a tmpfs"]
