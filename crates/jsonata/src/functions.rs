@@ -1479,6 +1479,7 @@ fn fn_parse<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
 fn keys<'a>(v: &Value<'a>) -> Value<'a> {
     let mut out: Vec<String> = Vec::new();
     match v {
+        // the union of the items' keys, in first-seen order (keys of an item is always an array)
         Value::Array(a) => {
             for x in a.items.iter() {
                 if let Value::Array(ks) = keys(x) {
@@ -1488,10 +1489,6 @@ fn keys<'a>(v: &Value<'a>) -> Value<'a> {
                                 out.push(s.to_string());
                             }
                         }
-                    }
-                } else if let Value::String(s) = keys(x) {
-                    if !out.iter().any(|o| o == &*s) {
-                        out.push(s.to_string());
                     }
                 }
             }

@@ -60,6 +60,12 @@ fn given_partition_when_called_then_chunks() {
     let r = eval_with("$partition([1,2,3,4,5], 2)", None, &aws()).unwrap();
     assert_eq!(r, Some(json!([[1, 2], [3, 4], [5]])));
     assert!(eval_with("$partition([1], 0)", None, &aws()).is_err());
+    let r = eval_with("$partition([1,2], 1)", None, &aws()).unwrap();
+    assert_eq!(
+        r,
+        Some(json!([[1], [2]])),
+        "a chunk size of 1 is the smallest allowed"
+    );
 }
 
 #[test]
@@ -73,6 +79,21 @@ fn given_range_when_called_then_steps() {
         Some(json!([3, 2, 1]))
     );
     assert!(eval_with("$range(1, 2, 0)", None, &aws()).is_err());
+}
+
+#[test]
+fn given_range_of_1000_items_then_allowed_and_of_1001_then_refused() {
+    for expr in ["$range(1, 1000, 1)", "$range(1000, 1, -1)"] {
+        let r = eval_with(expr, None, &aws()).unwrap().unwrap();
+        assert_eq!(r.as_array().map(Vec::len), Some(1000), "{expr}");
+    }
+    for expr in ["$range(1, 1001, 1)", "$range(1001, 1, -1)"] {
+        assert_eq!(
+            eval_with(expr, None, &aws()),
+            Err("States.QueryEvaluationError".into()),
+            "{expr}"
+        );
+    }
 }
 
 #[test]
@@ -117,6 +138,25 @@ fn given_uuid_when_called_then_v4_format() {
     assert_eq!(s.len(), 36);
     assert_eq!(&s[14..15], "4");
     assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+    // Version 4, variant 10xx in every one of many, and the other bits of those bytes random.
+    let many = eval_with("$map([1..64], function($i) { $uuid() })", None, &aws())
+        .unwrap()
+        .unwrap();
+    let many: Vec<&str> = many
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert_eq!(many.len(), 64);
+    for u in &many {
+        assert_eq!(&u[14..15], "4", "{u}");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+    }
+    for at in [15, 19, 20] {
+        let seen: std::collections::BTreeSet<&str> = many.iter().map(|u| &u[at..at + 1]).collect();
+        assert!(seen.len() > 1, "the character at {at} is always {seen:?}");
+    }
 }
 
 #[test]
