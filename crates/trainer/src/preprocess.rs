@@ -1136,10 +1136,15 @@ mod tests {
     #[test]
     fn given_bad_ratio_or_tiny_data_when_split_then_errors() {
         let d = binary(10);
-        assert!(matches!(
-            split(&d, 1.0, 0, false),
-            Err(PreprocessError::BadRatio(_))
-        ));
+        for ratio in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
+            assert!(
+                matches!(
+                    split(&d, ratio, 0, false),
+                    Err(PreprocessError::BadRatio(_))
+                ),
+                "{ratio}"
+            );
+        }
         let one = binary(1);
         assert!(matches!(
             split(&one, 0.5, 0, false),
