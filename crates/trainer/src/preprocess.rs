@@ -409,8 +409,9 @@ impl ColumnStream {
             0 if self.count > 0 => {
                 self.mean = self.sum / self.count as f64;
                 let n = n_bins.max(2);
+                // ranks 0 and j·count/n, each below count since j < n
                 let mut wanted: Vec<usize> = std::iter::once(0)
-                    .chain((1..n).map(|j| (j * self.count / n).min(self.count - 1)))
+                    .chain((1..n).map(|j| j * self.count / n))
                     .collect();
                 wanted.sort_unstable();
                 wanted.dedup();
