@@ -559,6 +559,29 @@ mod tests {
         assert_eq!(p.failure_file, PathBuf::from("/out/failure"));
     }
 
+    /// SM_CHANNELS names more channels, each found in its SM_CHANNEL_<NAME> unless that is
+    /// empty; SM_HPS counts only when it is not blank.
+    #[test]
+    fn given_sm_channels_and_sm_hps_when_resolving_then_listed_channels_and_non_blank_hps() {
+        let env: HashMap<&str, &str> = [
+            ("SM_CHANNELS", r#"["train","extra","blank"]"#),
+            ("SM_CHANNEL_EXTRA", "/data/extra"),
+            ("SM_CHANNEL_BLANK", ""),
+            ("SM_HPS", r#"{"num_round":"3"}"#),
+        ]
+        .into_iter()
+        .collect();
+        let p = ContainerPaths::from_env(&|k| env.get(k).map(|s| s.to_string()));
+        assert_eq!(p.channel_dir("extra"), PathBuf::from("/data/extra"));
+        assert_eq!(
+            p.channel_dir("blank"),
+            PathBuf::from("/opt/ml/input/data/blank")
+        );
+        assert_eq!(p.hps_env.as_deref(), Some(r#"{"num_round":"3"}"#));
+        let blank = ContainerPaths::from_env(&|k| (k == "SM_HPS").then(|| " \n".to_string()));
+        assert_eq!(blank.hps_env, None);
+    }
+
     #[test]
     fn given_no_environment_when_resolving_then_opt_ml() {
         let p = ContainerPaths::from_env(&|_| None);
