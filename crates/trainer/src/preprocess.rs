@@ -432,7 +432,7 @@ impl ColumnStream {
                 let first = at[&0];
                 let n = n_bins.max(2);
                 for j in 1..n {
-                    let v = at[&(j * self.count / n).min(self.count - 1)];
+                    let v = at[&(j * self.count / n)];
                     if v > first && edges.last().is_none_or(|&last| v > last) {
                         edges.push(v);
                     }
@@ -983,6 +983,7 @@ mod tests {
             assert!(p.features[0].mean.unwrap().is_sign_negative());
             assert_eq!(p.features[3].count, 0);
             assert_eq!(p.features[3].bins.missing_share, 1.0);
+            assert_eq!(p.features[3].bins.shares, [0.0], "no value, no share");
             assert_eq!(
                 json(&p),
                 json(&profile_in_memory(&ds, Problem::Regression, n_bins))
@@ -1107,6 +1108,22 @@ mod tests {
             .to_string();
         assert!(want.contains("no data rows"), "{want}");
         assert_eq!(run_processing_job(&cfg).unwrap_err().to_string(), want);
+    }
+
+    /// A binary job whose labels are not all 0 or 1 fails naming the first such row (1-based).
+    #[test]
+    fn a_binary_job_with_another_label_names_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let root_s = dir.path().display().to_string();
+        let mut cfg = ProcessingConfig::from_env(&|k| (k == ROOT_ENV).then(|| root_s.clone()));
+        cfg.problem = Some(Problem::Binary);
+        std::fs::create_dir_all(&cfg.input).unwrap();
+        std::fs::write(cfg.input.join("a.csv"), "1,2\n0,3\n2,4\n0.5,5\n").unwrap();
+        let e = run_processing_job(&cfg).unwrap_err();
+        assert!(
+            matches!(e, PreprocessError::NotBinary { row: 3, label } if label == 2.0),
+            "{e:?}"
+        );
     }
 
     fn binary(n: usize) -> Dataset {
