@@ -1833,10 +1833,9 @@ fn substitute(rep: &str, m: &RegexMatch) -> String {
                 }
                 match index {
                     Some(i) => {
-                        if ng > 0 {
-                            if let Some(Some(g)) = i.checked_sub(1).and_then(|j| m.groups.get(j)) {
-                                out.push_str(g);
-                            }
+                        // (no group i, or none at all: nothing)
+                        if let Some(Some(g)) = i.checked_sub(1).and_then(|j| m.groups.get(j)) {
+                            out.push_str(g);
                         }
                         pos += i.to_string().len();
                     }
