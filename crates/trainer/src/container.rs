@@ -582,6 +582,29 @@ mod tests {
         assert_eq!(blank.hps_env, None);
     }
 
+    /// A missing config file is no config; one that cannot be read (a directory, not UTF-8) is
+    /// an error naming it.
+    #[test]
+    fn given_an_unreadable_config_file_when_read_then_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            read_json_object(&dir.path().join("absent.json")),
+            Ok(None)
+        ));
+        let folder = dir.path().join("hyperparameters.json");
+        std::fs::create_dir(&folder).unwrap();
+        let binary = dir.path().join("inputdataconfig.json");
+        std::fs::write(&binary, [0xff, 0xfe, b'{']).unwrap();
+        for path in [folder, binary] {
+            match read_json_object(&path) {
+                Err(JobError::Config { path: named, .. }) => {
+                    assert_eq!(named, path.display().to_string())
+                }
+                other => panic!("{}: {other:?}", path.display()),
+            }
+        }
+    }
+
     #[test]
     fn given_no_environment_when_resolving_then_opt_ml() {
         let p = ContainerPaths::from_env(&|_| None);
