@@ -60,11 +60,11 @@ fault:
 	MDLC_BENCH_ONLY=fault scripts/bench.sh
 	scripts/bench-fault.sh --check
 
-## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1] [ITERATE=1] [TEST_ARGS=--lib]: mutation
+## make mutants [CRATES="core asl"] [SHARD=k/n] [BASE=<git rev>] [FILES=<glob>] [JOBS=1] [ITERATE=1] [RE=<regex>] [TEST_ARGS=--lib]: mutation
 ## testing (cargo-mutants) of core, stats, asl, jsonata, trainer and the emulator's tuning; output in
 ## target/mutants/; figures of record in BENCHMARKS.md ("Mutation testing"). See scripts/mutants.sh.
 mutants:
-	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" ITERATE="$(ITERATE)" TEST_ARGS="$(TEST_ARGS)" scripts/mutants.sh
+	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" ITERATE="$(ITERATE)" RE="$(RE)" TEST_ARGS="$(TEST_ARGS)" scripts/mutants.sh
 
 ## make deploy: sam deploy (guided the first time)
 deploy: build

@@ -9,6 +9,8 @@
 #   FILES=<globs>      only these source files (space-separated globs), e.g.
 #                      FILES=crates/core/src/policy.rs or FILES="crates/asl/src/path.rs crates/asl/src/choice.rs"
 #   LABEL=<name>       the output directory's name (default: the crate, the file, the shard)
+#   RE=<regex>         only the mutants whose name matches (cargo mutants --re), e.g. a run's
+#                      survivors by name after their tests were added: 'in split_at_lines|in mounted'
 #   ITERATE=1          only the mutants not caught by the previous run into the same output
 #                      (cargo mutants --iterate): after adding tests for the missed ones
 #   JOBS=1             parallel build/test jobs (each one a full build directory)
@@ -105,6 +107,7 @@ for crate in $CRATES; do
   [ -n "${SHARD:-}" ] && cmd+=(--shard "$SHARD")
   for glob in ${FILES:-}; do cmd+=(-f "$glob"); done
   [ -n "${ITERATE:-}" ] && cmd+=(--iterate)
+  [ -n "${RE:-}" ] && cmd+=(--re "$RE")
   if [ -n "${BASE:-}" ]; then
     git diff "$BASE" > "$out/base.diff" || exit 2
     cmd+=(--in-diff "$out/base.diff")
