@@ -320,9 +320,10 @@ pub fn read_channel(channel: &str, dir: &Path, threads: usize) -> Result<Dataset
             })?,
         }
     }
+    // (read_csv_reader gives a file's rows only when it has some)
     match data {
-        Some(d) if d.n_rows() > 0 => Ok(d),
-        _ => Err(JobError::Channel {
+        Some(d) => Ok(d),
+        None => Err(JobError::Channel {
             channel: channel.into(),
             message: format!("no data rows in {}", dir.display()),
         }),
@@ -362,15 +363,16 @@ pub fn for_each_channel_chunk(
                     return Ok(());
                 }
                 nf_file.get_or_insert(ds.n_features());
+                // Every chunk of a file has its first chunk's features (else the CSV error),
+                // so after a mismatch every later chunk of the file mismatches too.
                 match seen {
-                    Some((nf, n)) if n > 0 && nf != ds.n_features() => {
+                    Some((nf, _)) if nf != ds.n_features() => {
                         mismatch = Some(ds.n_features());
                     }
-                    _ if mismatch.is_none() => {
+                    _ => {
                         rows += ds.n_rows();
                         each(&ds);
                     }
-                    _ => {}
                 }
                 Ok(())
             },
@@ -389,9 +391,10 @@ pub fn for_each_channel_chunk(
             seen = Some((nf, before + rows));
         }
     }
+    // (seen is set only by a file that gave rows)
     match seen {
-        Some((nf, rows)) if rows > 0 => Ok((nf, rows)),
-        _ => Err(JobError::Channel {
+        Some((nf, rows)) => Ok((nf, rows)),
+        None => Err(JobError::Channel {
             channel: channel.into(),
             message: format!("no data rows in {}", dir.display()),
         }),

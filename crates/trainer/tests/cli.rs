@@ -287,6 +287,48 @@ fn given_seed_when_generate_twice_then_identical_files() {
     assert_eq!(train.n_features(), 3);
 }
 
+/// A validation folder is read when it exists even if inputdataconfig.json does not declare it;
+/// a declared validation channel without its folder fails naming the channel.
+#[test]
+fn given_validation_present_or_declared_when_train_then_read_or_refused() {
+    let (_d, root) = job(serde_json::json!({"num_round": "2"}), Problem::Regression);
+    let config = root.join("input/config/inputdataconfig.json");
+    std::fs::write(&config, r#"{"train":{"ContentType":"text/csv"}}"#).unwrap();
+    let out = train(&root);
+    assert!(out.status.success(), "{}", failure(&root));
+    let log = String::from_utf8(out.stdout).unwrap();
+    assert!(log.contains("#011validation-rmse:"), "{log}");
+    assert!(!log.contains("validation rows 0"), "{log}");
+    std::fs::write(
+        &config,
+        r#"{"train":{"ContentType":"text/csv"},"validation":{"ContentType":"text/csv"}}"#,
+    )
+    .unwrap();
+    std::fs::remove_dir_all(root.join("input/data/validation")).unwrap();
+    assert!(!train(&root).status.success());
+    let why = failure(&root);
+    assert!(why.contains("validation"), "{why}");
+}
+
+/// With verbosity 0 only the last round's evaluation line is printed.
+#[test]
+fn given_verbosity_0_when_train_then_only_the_last_rounds_line() {
+    let hps = serde_json::json!({"num_round": "4", "verbosity": "0"});
+    let (_d, root) = job(hps, Problem::Regression);
+    let out = train(&root);
+    assert!(out.status.success(), "{}", failure(&root));
+    let rounds: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.strip_prefix('[')
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .map(|l| l.split('#').next().unwrap().to_string())
+        .collect();
+    assert_eq!(rounds, ["[3]"]);
+}
+
 #[test]
 fn given_row_counts_per_set_when_generate_then_each_file_has_its_count() {
     let dir = tempfile::tempdir().unwrap();
