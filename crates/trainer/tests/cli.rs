@@ -51,6 +51,15 @@ fn train(root: &Path) -> Output {
         .unwrap()
 }
 
+/// Fails with the program's stderr unless it succeeded.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn failure(root: &Path) -> String {
     std::fs::read_to_string(root.join("output/failure")).unwrap_or_default()
 }
@@ -62,11 +71,7 @@ fn given_job_dir_when_train_then_model_metrics_and_xgboost_log_lines() {
         Problem::Regression,
     );
     let out = train(&root);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let log = String::from_utf8(out.stdout).unwrap();
     let line_re = |i: usize| format!("[{i}]#011train-rmse:");
     for i in 0..12 {
@@ -226,11 +231,7 @@ fn given_trained_model_when_predict_then_one_line_per_row_matching_library() {
         .arg("--label-first")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let lines: Vec<f32> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -339,11 +340,7 @@ fn given_row_counts_per_set_when_generate_then_each_file_has_its_count() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     for (file, rows) in [
         ("train.csv", 40),
         ("validation.csv", 7),
@@ -413,11 +410,7 @@ fn given_processing_root_when_preprocess_then_split_and_profile_written() {
         .env("MDLC_OPT_ML", &root)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let t = read_csv_file(
         &root.join("processing/output/train/train.csv"),
         Layout::LabelFirst,
