@@ -1110,6 +1110,17 @@ mod tests {
         assert_eq!(run_processing_job(&cfg).unwrap_err().to_string(), want);
     }
 
+    /// A data set without rows profiles as nothing seen and nothing missing (no 0/0).
+    #[test]
+    fn an_empty_data_set_has_no_missing_share() {
+        let empty = Dataset::from_rows_unchecked(2, Vec::new(), Vec::new());
+        let p = profile(&empty, Problem::Regression, 4);
+        assert_eq!(p.rows, 0);
+        for c in std::iter::once(&p.label).chain(&p.features) {
+            assert_eq!((c.count, c.bins.missing_share), (0, 0.0), "{}", c.name);
+        }
+    }
+
     /// A binary job whose labels are not all 0 or 1 fails naming the first such row (1-based).
     #[test]
     fn a_binary_job_with_another_label_names_its_row() {
