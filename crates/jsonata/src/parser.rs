@@ -204,7 +204,9 @@ impl Lexer {
         Ok(())
     }
 
-    /// The four hex digits after the `u` at `self.pos`.
+    /// The four hex digits after the `u` at `self.pos`. As the reference reads them (the next
+    /// four characters, all hex digits), fewer are taken where the expression ends, and the
+    /// string is then unterminated (S0101) rather than a bad escape (S0104).
     fn hex_code_unit(&self) -> Result<u32, Error> {
         let hex: String = self
             .chars
@@ -212,7 +214,8 @@ impl Lexer {
             .unwrap_or(&[])
             .iter()
             .collect();
-        let cp = if hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()) {
+        // (from_str_radix alone would take a sign, and refuses "")
+        let cp = if hex.chars().all(|h| h.is_ascii_hexdigit()) {
             u32::from_str_radix(&hex, 16).ok()
         } else {
             None
