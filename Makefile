@@ -64,7 +64,7 @@ fault:
 ## testing (cargo-mutants) of core, stats, asl, jsonata, trainer and the emulator's tuning; output in
 ## target/mutants/; figures of record in BENCHMARKS.md ("Mutation testing"). See scripts/mutants.sh.
 mutants:
-	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" ITERATE="$(ITERATE)" RE="$(RE)" TEST_ARGS="$(TEST_ARGS)" scripts/mutants.sh
+	CRATES="$(CRATES)" SHARD="$(SHARD)" BASE="$(BASE)" FILES="$(FILES)" JOBS="$(JOBS)" ITERATE="$(ITERATE)" RE='$(value RE)' TEST_ARGS="$(TEST_ARGS)" scripts/mutants.sh
 
 ## make deploy: sam deploy (guided the first time)
 deploy: build

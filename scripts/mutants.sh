@@ -60,7 +60,9 @@ crate_args() { # crate
       fi
       args=(-p mdlc-jsonata); test_args=(--run-ignored all) ;;
     # the trainer's two ignored tests mount a tmpfs (root only): without them the tmpfs helper and
-    # the full-disk path would count as missed wherever mutation runs as root (CI does)
+    # the full-disk path would count as missed wherever mutation runs as root (CI does). Without
+    # root (or the right to mount) they fail the unmutated baseline, as in `make test`: then pass
+    # TEST_ARGS without --run-ignored
     trainer) args=(-p mdlc-trainer); test_args=(--run-ignored all) ;;
     # The emulator's tuning code against the tests that run tuning (its unit tests and the tuning
     # jobs' suites), not the transform, storage and Pipe suites, which never reach it and would

@@ -813,8 +813,6 @@ mod tests {
         }
     }
 
-    /// However many threads parse it, a text gives the rows one thread gives: with and without
-    /// a last newline, blank lines, fewer lines than threads.
     /// Near-equal parts, each cut moved on to the end of its line (the newline stays with the
     /// earlier part), no empty part but the only one of an empty text.
     #[test]
@@ -834,6 +832,8 @@ mod tests {
         assert_eq!(split_at_lines("", 2), [(0, "")]);
     }
 
+    /// However many threads parse it, a text gives the rows one thread gives: with and without
+    /// a last newline, blank lines, fewer lines than threads.
     #[test]
     fn every_thread_count_parses_the_same_rows() {
         for text in [

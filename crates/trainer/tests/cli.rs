@@ -308,7 +308,10 @@ fn given_validation_present_or_declared_when_train_then_read_or_refused() {
     std::fs::remove_dir_all(root.join("input/data/validation")).unwrap();
     assert!(!train(&root).status.success());
     let why = failure(&root);
-    assert!(why.contains("validation"), "{why}");
+    assert!(
+        why.starts_with("ClientError: channel validation: "),
+        "{why}"
+    );
 }
 
 /// With verbosity 0 only the last round's evaluation line is printed.

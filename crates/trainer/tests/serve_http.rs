@@ -142,6 +142,7 @@ fn given_a_request_under_way_when_the_server_shuts_down_then_it_is_still_answere
     .unwrap();
     let interim = read_until(&mut conn, |b| b.ends_with(b"\r\n\r\n"));
     assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim:?}");
+    // (shutdown gives requests under way 5 s: the rest of this test must fit in that)
     let stopping = std::thread::spawn(move || server.shutdown());
     // Shutdown has begun once nothing accepts connections any more.
     let deadline = Instant::now() + Duration::from_secs(20);
