@@ -450,14 +450,14 @@ mod tests {
     #[tokio::test]
     async fn given_a_failing_body_then_400_and_the_label_hint_only_for_one_extra_column() {
         let app = router(Arc::new(model()), MAX_PAYLOAD_BYTES);
-        let frames: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        let frames = vec![
             Ok(b"0,1\n".to_vec()),
             Err(std::io::Error::other("connection reset")),
         ];
         use tower::ServiceExt;
         let request = axum::http::Request::post("/invocations")
             .header(header::CONTENT_TYPE, "text/csv")
-            .body(Body::from_stream(futures::stream::iter(frames)))
+            .body(stream_of(frames))
             .unwrap();
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -476,7 +476,11 @@ mod tests {
 
     /// A body of these frames with no declared length.
     fn futures_stream(frames: Vec<Vec<u8>>) -> Body {
-        let frames = frames.into_iter().map(Ok::<_, std::io::Error>);
+        stream_of(frames.into_iter().map(Ok).collect())
+    }
+
+    /// A body of these frames, some of which may fail, with no declared length.
+    fn stream_of(frames: Vec<std::io::Result<Vec<u8>>>) -> Body {
         Body::from_stream(futures::stream::iter(frames))
     }
 

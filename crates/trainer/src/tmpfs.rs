@@ -153,6 +153,16 @@ mod tests {
         written: usize,
     }
 
+    impl Device {
+        fn new(room: usize, kind: std::io::ErrorKind) -> Device {
+            Device {
+                room,
+                kind,
+                written: 0,
+            }
+        }
+    }
+
     impl Write for Device {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             let n = buf.len().min(self.room - self.written);
@@ -169,11 +179,7 @@ mod tests {
 
     #[test]
     fn filling_stops_at_a_full_device() {
-        let mut device = Device {
-            room: 200_000,
-            kind: std::io::ErrorKind::StorageFull,
-            written: 0,
-        };
+        let mut device = Device::new(200_000, std::io::ErrorKind::StorageFull);
         write_until_full(&mut device, Path::new("/t/filler"));
         assert_eq!(device.written, 200_000);
     }
@@ -181,11 +187,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "filling /t/filler: permission denied")]
     fn filling_panics_on_any_other_write_error() {
-        let mut device = Device {
-            room: 100,
-            kind: std::io::ErrorKind::PermissionDenied,
-            written: 0,
-        };
+        let mut device = Device::new(100, std::io::ErrorKind::PermissionDenied);
         write_until_full(&mut device, Path::new("/t/filler"));
     }
 

@@ -384,11 +384,7 @@ fn given_predict_when_stdout_closes_early_then_success_and_when_the_device_is_fu
         .unwrap();
     drop(child.stdout.take()); // no reader: the first write gets EPIPE
     let closed = child.wait_with_output().unwrap();
-    assert!(
-        closed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&closed.stderr)
-    );
+    assert_success(&closed);
     assert_eq!(String::from_utf8_lossy(&closed.stderr), "");
     let full = predict()
         .stdout(std::fs::File::create("/dev/full").unwrap())
