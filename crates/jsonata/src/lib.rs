@@ -20,6 +20,10 @@
 //!   more than [`MAX_STRING_BYTES`], an array of more than [`MAX_ARRAY_ITEMS`] items, or a
 //!   result larger than [`MAX_STRING_BYTES`] as JSON ends the evaluation with `D2014` (the
 //!   reference has no such ceiling);
+//! - a path that starts with a filtered array constructor that keeps one value
+//!   (`[{"k":1},{"k":2}][0].k`) goes on from that value (`1`); the reference loops over the
+//!   JavaScript `length` of the value instead, so it gives `undefined` for a number or an
+//!   object, the characters of a string, and a TypeError for `null`;
 //! - errors of the AWS functions (`$partition`, `$range`, `$hash`, `$parse`) have the code
 //!   `States.QueryEvaluationError`.
 

@@ -876,16 +876,13 @@ impl Parser {
             }
             T::Path => {
                 node.tuple = true;
-                let mut index = node.steps.len() as isize - 1;
-                if let Some(step) = node.steps.get_mut(index as usize) {
+                // the last step first, then earlier ones while levels are left to climb (the
+                // callers seek only while one is)
+                for step in node.steps.iter_mut().rev() {
                     self.seek_parent(step, slot)?;
-                }
-                index -= 1;
-                while self.slots[slot].1 > 0 && index >= 0 {
-                    if let Some(step) = node.steps.get_mut(index as usize) {
-                        self.seek_parent(step, slot)?;
+                    if self.slots[slot].1 == 0 {
+                        break;
                     }
-                    index -= 1;
                 }
             }
             _ => {

@@ -80,6 +80,41 @@ fn deeply_nested_expressions_are_a_syntax_error() {
     assert_eq!(e.as_deref(), Some("S0201"));
 }
 
+/// The parser builds trees at most 250 levels deep (parser.rs' `MAX_DEPTH`): 249 parentheses
+/// around a number make 250 levels and parse; one more is `S0201`.
+#[test]
+fn parentheses_249_deep_parse_and_250_deep_are_s0201() {
+    let nested = |n: usize| format!("{}1{}", "(".repeat(n), ")".repeat(n));
+    assert_eq!(eval(&nested(249)).ok().flatten(), Some(json!(1)));
+    assert_eq!(code(&nested(250)), "S0201");
+}
+
+/// Calls chained on a call (`$f()()…`) nest the tree without a nested `expression`: each one
+/// is a level of its own, counted in the parser's operator loop.
+#[test]
+fn a_chain_of_249_calls_parses_and_250_is_s0201() {
+    let chain = |n: usize| format!("$f{}", "()".repeat(n));
+    let parse_code = |src: String| Expression::parse(&src).err().map(|e| e.code);
+    assert_eq!(parse_code(chain(249)), None);
+    assert_eq!(parse_code(chain(250)).as_deref(), Some("S0201"));
+}
+
+/// Depth is the depth of the tree, not the number of its nodes: siblings and operator chains
+/// that are each shallow, however many, stay far from the limit.
+#[test]
+fn a_thousand_siblings_and_three_hundred_operator_chains_parse() {
+    let ones = vec!["1"; 1000].join(",");
+    assert_eq!(
+        eval(&format!("$count([{ones}])")).ok().flatten(),
+        Some(json!(1000))
+    );
+    let chains = vec!["1+1+1"; 300].join(",");
+    assert_eq!(
+        eval(&format!("$sum([{chains}])")).ok().flatten(),
+        Some(json!(900))
+    );
+}
+
 #[test]
 fn a_string_of_exactly_16_mib_is_built_and_one_byte_more_is_refused() {
     // 1,048,576 pieces of 16 bytes: exactly 16 MiB

@@ -159,3 +159,20 @@ fn a_block_has_its_own_scope() {
         Some(json!([2, 10]))
     );
 }
+
+/// A path that starts with a filtered array constructor goes on from what the filter keeps,
+/// also when that is one value. The reference (npm `jsonata` 2.x) differs here, a documented
+/// difference (lib.rs): it loops over the JavaScript `length` of the one value, so a number or
+/// an object gives `undefined`, a string its characters, and `null` a TypeError.
+#[test]
+fn a_path_from_a_filtered_array_constructor_goes_on_from_a_single_value() {
+    assert_eq!(no_input(r#"[{"k":1},{"k":2}][0].k"#), Some(json!(1)));
+    assert_eq!(no_input(r#"[{"k":1},{"k":2}][k>1].k"#), Some(json!(2)));
+    assert_eq!(no_input(r#"["ab"][0].$length($)"#), Some(json!(2)));
+    assert_eq!(no_input("[null][0].$"), Some(json!(null)));
+    // two or more values kept: the reference agrees
+    assert_eq!(
+        no_input(r#"[{"k":1},{"k":2}][[0,1]].k"#),
+        Some(json!([1, 2]))
+    );
+}
