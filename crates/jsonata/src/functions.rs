@@ -585,12 +585,25 @@ fn aggregate<'a>(args: &[Value<'a>], f: fn(&[f64]) -> f64) -> R<'a> {
 
 fn fn_max<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
     aggregate(args, |n| {
-        n.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        n.iter().cloned().fold(f64::NEG_INFINITY, nan_or(f64::max))
     })
 }
 
 fn fn_min<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {
-    aggregate(args, |n| n.iter().cloned().fold(f64::INFINITY, f64::min))
+    aggregate(args, |n| {
+        n.iter().cloned().fold(f64::INFINITY, nan_or(f64::min))
+    })
+}
+
+/// `f` as JavaScript's `Math.max`/`Math.min` combine: NaN (from `0/0`) on either side wins.
+fn nan_or(f: fn(f64, f64) -> f64) -> impl Fn(f64, f64) -> f64 {
+    move |a, b| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            f(a, b)
+        }
+    }
 }
 
 fn fn_average<'a>(_: &dyn Host<'a>, args: &[Value<'a>]) -> R<'a> {

@@ -446,13 +446,13 @@ impl Parser {
                 return Err(if self.tok == Tok::End {
                     err_at(
                         "S0203",
-                        format!("Expected {id} before end of expression"),
+                        format!("Expected {} before end of expression", json_str(id)),
                         self.pos,
                     )
                 } else {
                     err_at(
                         "S0202",
-                        format!("Expected {id}, got {:?}", self.tok),
+                        format!("Expected {}, got {}", json_str(id), tok_json(&self.tok)),
                         self.pos,
                     )
                 });
@@ -1393,6 +1393,22 @@ fn tok_text(t: &Tok) -> String {
         Tok::End => String::new(),
     }
 }
+/// A string as JSON (quoted and escaped), as the reference's messages show a token's value.
+fn json_str(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// A token's value as the reference's messages show it (`JSON.stringify`): numbers and `true`,
+/// `false`, `null` bare, names, operators, strings and variables (without `$`) quoted, a regular
+/// expression `{}`.
+fn tok_json(t: &Tok) -> String {
+    match t {
+        Tok::Name(s) | Tok::Op(s) | Tok::Str(s) | Tok::Variable(s) => json_str(s),
+        Tok::Regex(..) => "{}".into(),
+        _ => tok_text(t),
+    }
+}
+
 /// A name alone: a path of one step.
 fn name_to_path(expr: Node) -> Node {
     let keep_singleton_array = expr.keep_array;

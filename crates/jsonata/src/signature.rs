@@ -25,23 +25,21 @@ pub(crate) struct Signature {
     pub regex: Regex,
 }
 
+/// The position of the `close` that matches the `open` at `start` (nested pairs skipped), or the
+/// end of `chars` when it is not closed.
 fn find_closing(chars: &[char], start: usize, open: char, close: char) -> usize {
-    let mut depth = 1;
-    let mut pos = start;
-    while pos < chars.len() {
-        pos += 1;
-        match chars.get(pos) {
-            Some(c) if *c == close => {
-                depth -= 1;
-                if depth == 0 {
-                    break;
-                }
+    let mut depth = 0;
+    for (pos, c) in chars.iter().enumerate().skip(start) {
+        if *c == open {
+            depth += 1;
+        } else if *c == close {
+            depth -= 1;
+            if depth == 0 {
+                return pos;
             }
-            Some(c) if *c == open => depth += 1,
-            _ => {}
         }
     }
-    pos
+    chars.len()
 }
 
 fn bad_regex(e: regex::Error) -> Error {

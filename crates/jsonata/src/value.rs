@@ -157,10 +157,10 @@ pub(crate) fn numeric(v: &Value) -> Result<Option<f64>, Error> {
     }
 }
 
-/// JSONata's deep equality (functions are never equal except by identity).
+/// JSONata's deep equality (functions are equal only when they are the same function). Never
+/// called with `undefined`: `=` and `$distinct` see none.
 pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Undefined, Value::Undefined) => true,
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Number(x), Value::Number(y)) => x == y,
@@ -177,9 +177,15 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
                 && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
         }
-        (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+        (Value::Func(x), Value::Func(y)) => same_function(x, y),
         _ => false,
     }
+}
+
+/// Function values are equal as JavaScript's `===` compares them in the reference: the same
+/// closure, or the same built-in (every `$sum` names one function).
+fn same_function(x: &Rc<Func<'_>>, y: &Rc<Func<'_>>) -> bool {
+    Rc::ptr_eq(x, y) || matches!((&**x, &**y), (Func::Native(p), Func::Native(q)) if p == q)
 }
 
 /// Strict equality as JavaScript's `===` (used by `in`).
@@ -191,7 +197,7 @@ pub(crate) fn strict_equal(a: &Value, b: &Value) -> bool {
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Array(x), Value::Array(y)) => Rc::ptr_eq(x, y),
         (Value::Object(x), Value::Object(y)) => Rc::ptr_eq(x, y),
-        (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+        (Value::Func(x), Value::Func(y)) => same_function(x, y),
         _ => false,
     }
 }
@@ -212,11 +218,14 @@ pub(crate) fn from_json<'a>(v: &serde_json::Value) -> Value<'a> {
     }
 }
 
+/// 2^63: integral numbers below it in magnitude convert to `i64` exactly.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+
 pub(crate) fn number_to_json(n: f64) -> serde_json::Value {
     if !n.is_finite() {
         return serde_json::Value::Null;
     }
-    if n.fract() == 0.0 && n.abs() < 9.0e18 {
+    if n.fract() == 0.0 && n.abs() < I64_BOUND {
         // integral: keep it an integer in JSON
         return serde_json::Value::from(n as i64);
     }
@@ -321,12 +330,12 @@ pub(crate) fn json_size_within(v: &Value<'_>, limit: usize) -> bool {
             Value::String(s) => s.len() + 2,
             Value::Array(a) => {
                 stack.extend(a.items.iter());
-                a.items.len() + 1
+                delimiters(a.items.len())
             }
             Value::Object(m) => {
-                let mut n = 2;
+                let mut n = delimiters(m.len());
                 for (k, x) in m.iter() {
-                    n += k.len() + 4;
+                    n += k.len() + 3;
                     stack.push(x);
                 }
                 n
@@ -337,6 +346,11 @@ pub(crate) fn json_size_within(v: &Value<'_>, limit: usize) -> bool {
         }
     }
     true
+}
+
+/// The brackets and the commas around `len` items: `[a,b]` has three, `[]` two.
+fn delimiters(len: usize) -> usize {
+    len.saturating_sub(1) + 2
 }
 
 #[cfg(test)]
@@ -360,6 +374,33 @@ mod tests {
         for (n, s) in cases {
             assert_eq!(js_number_to_string(n), s, "{n}");
         }
+    }
+
+    #[test]
+    fn non_finite_numbers_are_formatted_as_javascript_does() {
+        assert_eq!(js_number_to_string(f64::INFINITY), "Infinity");
+        assert_eq!(js_number_to_string(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(js_number_to_string(f64::NAN), "NaN");
+    }
+
+    /// Integral numbers are JSON integers while `i64` holds them exactly; 2^63 is not held (it
+    /// would become `i64::MAX`, another integer), so it stays a float.
+    #[test]
+    fn integral_numbers_below_2_pow_63_are_json_integers_and_2_pow_63_a_float() {
+        let below = 9_223_372_036_854_774_784.0; // the largest f64 under 2^63
+        assert_eq!(
+            number_to_json(below),
+            serde_json::json!(9_223_372_036_854_774_784_i64)
+        );
+        assert_eq!(
+            number_to_json(-below),
+            serde_json::json!(-9_223_372_036_854_774_784_i64)
+        );
+        let at = number_to_json(I64_BOUND);
+        assert!(at.is_f64(), "{at}");
+        assert_eq!(at.as_f64(), Some(I64_BOUND));
+        assert_eq!(number_to_json(3.0), serde_json::json!(3));
+        assert!(number_to_json(2.5).is_f64());
     }
 
     #[test]

@@ -264,3 +264,26 @@ fn given_hostile_arguments_when_evaluated_then_errors_not_hangs() {
     assert_eq!(eval_with("[1..20000000]", None, &env), Err("D2014".into()));
     assert!(eval_with("$range(0, 1e12, 1)", None, &aws()).is_err());
 }
+
+/// A syntax error shows the token it expected and the one it found as the reference does: as
+/// JSON values (the number bare, the string, operator and variable name quoted).
+#[test]
+fn a_syntax_error_names_the_tokens_as_json_values() {
+    for (src, code, message) in [
+        ("(1", "S0203", r#"Expected ")" before end of expression"#),
+        ("foo(1 2)", "S0202", r#"Expected ")", got 2"#),
+        (r#"[1 "x"]"#, "S0202", r#"Expected "]", got "x""#),
+        ("(1 $x)", "S0202", r#"Expected ")", got "x""#),
+        ("(1 true)", "S0202", r#"Expected ")", got true"#),
+        ("$f(1;", "S0202", r#"Expected ")", got ";""#),
+    ] {
+        let Err(e) = Expression::parse(src) else {
+            panic!("{src} parsed")
+        };
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (code, message),
+            "{src}"
+        );
+    }
+}

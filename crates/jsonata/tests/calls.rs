@@ -192,3 +192,53 @@ fn error_and_assert_messages_default_when_empty() {
         );
     }
 }
+
+/// `T0412` names an `a<…>` parameter's item type in the plural. The reference's message quotes
+/// it and names the function `undefined` (`… of function undefined must be an array of
+/// "numbers"`); a type it has no plural for is `undefined` there and "values" here.
+#[test]
+fn a_typed_array_parameter_names_its_item_type_in_t0412() {
+    for (sub, plural) in [
+        ("a", "arrays"),
+        ("b", "booleans"),
+        ("f", "functions"),
+        ("n", "numbers"),
+        ("o", "objects"),
+        ("s", "strings"),
+        ("x", "values"),
+    ] {
+        let src = format!("(function($a)<a<{sub}>:n>{{$count($a)}})([null])");
+        let Err(e) = eval_on(&src, None) else {
+            panic!("{src} did not fail")
+        };
+        assert_eq!(e.code, "T0412", "{src}");
+        assert_eq!(
+            e.message,
+            format!("Argument 1 of function must be an array of {plural}"),
+            "{src}"
+        );
+    }
+}
+
+/// An optional parameter left out still takes its place in the argument list, as in the
+/// reference: the one argument goes to the first parameter and the second is undefined.
+#[test]
+fn a_left_out_optional_parameter_keeps_the_arguments_in_place() {
+    assert_eq!(
+        value("(function($a, $b)<s?n>{[$a, $b]})(5)"),
+        Some(json!([5]))
+    );
+}
+
+/// Type parameters nest (`a<a<n>>`, `f<a<n>n:n>`): the parameters after them are still read.
+#[test]
+fn nested_type_parameters_leave_the_following_parameters_in_place() {
+    assert_eq!(
+        value("(function($a, $b)<a<a<n>>n:n>{$count($a) + $b})([[1],[2]], 5)"),
+        Some(json!(7))
+    );
+    assert_eq!(
+        value("(function($f)<f<a<n>n:n>>{$f([1],2)})(function($a,$b){$count($a)+$b})"),
+        Some(json!(3))
+    );
+}

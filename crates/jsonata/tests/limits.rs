@@ -150,6 +150,28 @@ fn a_recursion_4500_deep_is_evaluated_and_5000_deep_ends_with_d1011() {
     assert_eq!(code(&format!("({f}; $f(5000))")), "D1011");
 }
 
+/// A result is refused when its compact JSON would pass 16 MiB. `["…"]` around a string of 16 MiB
+/// less 4 bytes is exactly 16 MiB and is returned; one byte more is `D2014`. The same at the
+/// boundary of `{"k":"…"}`, 8 bytes around its string.
+#[test]
+fn a_result_of_exactly_16_mib_as_json_is_returned_and_one_byte_more_is_d2014() {
+    let s = r#"$s := $join([1..1048576].("0123456789abcdef"), "")"#;
+    let limit = MAX_STRING_BYTES;
+    let cases = [
+        ("[$substring($s, 0, {n})]", limit - 4, "/0"),
+        (r#"{"k": $substring($s, 0, {n})}"#, limit - 8, "/k"),
+    ];
+    for (template, n, pointer) in cases {
+        let at = |n: usize| format!("({s}; {})", template.replace("{n}", &n.to_string()));
+        let returned = eval(&at(n)).ok().flatten();
+        let length = returned
+            .as_ref()
+            .and_then(|v| v.pointer(pointer)?.as_str().map(str::len));
+        assert_eq!(length, Some(n), "{template} at the limit");
+        assert_eq!(code(&at(n + 1)), "D2014", "{template} one byte over");
+    }
+}
+
 /// `$pad` may add up to 1e7 characters (10 MB, under the string ceiling); one more is D2014.
 #[test]
 fn pad_adds_at_most_ten_million_characters() {

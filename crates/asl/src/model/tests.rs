@@ -612,7 +612,7 @@ fn task_fail_cases() -> Vec<(&'static str, Value, Expected)> {
                 ),
                 (
                     "/States/A/TimeoutSeconds",
-                    "invalid JSONata expression: S0203 Expected ) before end of expression",
+                    "invalid JSONata expression: S0203 Expected \")\" before end of expression",
                 ),
             ],
         ),
