@@ -110,7 +110,8 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, tz_num: i32) -> Resu
         }
         'm' => pad_num(dt.minute() as i64, digits_width(m, 2)),
         's' => pad_num(dt.second() as i64, digits_width(m, 2)),
-        'f' => format_fraction(dt.timestamp_subsec_millis(), m),
+        // as the reference reads it: the milliseconds as an integer, not a decimal fraction
+        'f' => pad_num(dt.timestamp_subsec_millis() as i64, digits_width(m, 1)),
         'P' => {
             let s = if dt.hour() < 12 { "am" } else { "pm" };
             name_case(s, if m.is_empty() { "n" } else { m })
@@ -128,11 +129,17 @@ fn format_component(spec: &str, dt: &DateTime<FixedOffset>, tz_num: i32) -> Resu
     })
 }
 
-/// The width a modifier's presentation asks for: its number of digits, `default` when none.
+/// The width a modifier asks for: its presentation's number of digits (`default` when none), at
+/// least the minimum of its width modifier (`,2`, `,3-4`).
 fn digits_width(modifier: &str, default: usize) -> usize {
-    let p = modifier.split(',').next().unwrap_or("");
+    let (p, widths) = modifier.split_once(',').unwrap_or((modifier, ""));
     let n = p.chars().filter(|c| c.is_ascii_digit()).count();
-    if n == 0 { default } else { n }
+    let min = widths
+        .split('-')
+        .next()
+        .and_then(|w| w.parse::<usize>().ok())
+        .unwrap_or(0);
+    (if n == 0 { default } else { n }).max(min)
 }
 
 /// The modifier presents a name (`N`, `n`, `Nn`) rather than a number.
@@ -164,17 +171,6 @@ fn format_weekday(dt: &DateTime<FixedOffset>, modifier: &str) -> String {
         name_case(DAYS[dt.weekday().num_days_from_monday() as usize], m)
     } else {
         pad_num(dt.weekday().number_from_monday() as i64, digits_width(m, 1))
-    }
-}
-
-/// `[f]`: the milliseconds, cut to the width or padded with zeros on the right.
-fn format_fraction(millis: u32, modifier: &str) -> String {
-    let w = digits_width(modifier, 1);
-    let s = format!("{millis:03}");
-    if w <= 3 {
-        s[..w].to_string()
-    } else {
-        format!("{s:0<w$}")
     }
 }
 

@@ -287,3 +287,24 @@ fn a_syntax_error_names_the_tokens_as_json_values() {
         );
     }
 }
+
+/// Without the AWS context, `$millis()` is the system clock's time of the evaluation.
+#[test]
+fn millis_without_an_aws_context_is_the_system_clock() {
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default()
+    };
+    let before = clock();
+    let millis = eval_with("$millis()", None, &Environment::new())
+        .ok()
+        .flatten()
+        .and_then(|v| v.as_i64());
+    let after = clock();
+    assert!(
+        millis.is_some_and(|m| before <= m && m <= after),
+        "{millis:?} is not within [{before}, {after}]"
+    );
+}
