@@ -4,7 +4,8 @@
 #
 # Variables (all optional):
 #   CRATES="core asl"  which of: core stats asl jsonata trainer emulator-tuning (default: all six)
-#   SHARD=k/n          only the k-th of n slices of the mutants (a whole crate takes hours on 2 cores)
+#   SHARD=k/n          only slice k of n (k from 0 to n-1: cargo mutants counts from 0; a whole crate takes hours
+#                      on 2 cores)
 #   BASE=<git rev>     only mutants in code changed since BASE (cargo mutants --in-diff)
 #   FILES=<globs>      only these source files (space-separated globs), e.g.
 #                      FILES=crates/core/src/policy.rs or FILES="crates/asl/src/path.rs crates/asl/src/choice.rs"
