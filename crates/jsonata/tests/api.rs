@@ -105,13 +105,19 @@ fn given_hash_when_called_then_known_digests() {
             "SHA-256",
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
         ),
+        (
+            "SHA-384",
+            "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
+        ),
+        (
+            "SHA-512",
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+        ),
     ];
     for (algo, digest) in cases {
         let r = eval_with(&format!("$hash('abc', '{algo}')"), None, &aws()).unwrap();
         assert_eq!(r, Some(json!(digest)), "{algo}");
     }
-    let r = eval_with("$hash('abc', 'SHA-512')", None, &aws()).unwrap();
-    assert_eq!(r.and_then(|v| v.as_str().map(str::len)), Some(128));
     assert!(eval_with("$hash('abc', 'CRC32')", None, &aws()).is_err());
 }
 
