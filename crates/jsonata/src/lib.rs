@@ -11,7 +11,9 @@
 //!   an unsupported pattern is a parse error `S0303`;
 //! - `$toMillis` with a picture string, `$formatInteger` and `$parseInteger` are not provided;
 //!   `$fromMillis`/`$now` pictures support the common components (Y M D d F H h m s f P Z z) and
-//!   minimum widths (`[D,2]`); `[f]` is the milliseconds as an integer, as in the reference;
+//!   minimum widths (`[D,2]`); `[f]` is the milliseconds as an integer, as in the reference; a
+//!   negative offset with minutes in a one- or two-digit `[Z]` is `-6:45` (the reference gives
+//!   `-6:-45`);
 //! - there is no tail-call optimisation: recursion ends with `D1011` when the native stack
 //!   budget is used up (evaluation first runs on the caller's thread with 512 KiB of budget and
 //!   is redone on a helper thread with a 256 MiB stack when that is not enough);
