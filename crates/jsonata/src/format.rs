@@ -1,4 +1,5 @@
-//! `$formatNumber`: the XPath/XSLT decimal picture string (without exponents).
+//! `$formatNumber`: the XPath/XSLT decimal picture string, exponents included, as jsonata reads
+//! it.
 
 use crate::error::{Error, err};
 use crate::value::{Value, js_number_to_string};
@@ -65,17 +66,17 @@ fn props(options: &Value) -> Props {
     p
 }
 
-/// F&O 4.7.3's rules for a sub-picture (`sub`) and its active part (`body`, from its first to its
-/// last digit, decimal or grouping separator), in jsonata's order; like jsonata, the last rule
-/// broken is the one reported. `active` also counts the exponent separator and the pattern
-/// separator, as jsonata does.
+/// F&O 4.7.3's rules for a sub-picture (`sub`) and its active part (`part.body`, from its first to
+/// its last digit, decimal or grouping separator; its mantissa and exponent), in jsonata's order; like jsonata, the last rule
+/// broken is the one reported. `active` also counts the exponent separator, as jsonata does.
 fn rule_broken(
     sub: &[char],
-    body: &[char],
+    part: &SubPicture,
     p: &Props,
     is_digit: impl Fn(char) -> bool,
     active: impl Fn(char) -> bool,
 ) -> Option<(&'static str, &'static str)> {
+    let (body, mantissa) = (&part.body, &part.mantissa);
     let count = |c: char| sub.iter().filter(|&&x| x == c).count();
     let family = |c: char| is_digit(c) && c != p.digit;
     let mut broken = None;
@@ -103,7 +104,7 @@ fn rule_broken(
             "The sub-picture must not contain both a 'percent' and a 'per-mille' character",
         ));
     }
-    if !body.iter().any(|&c| is_digit(c)) {
+    if !mantissa.iter().any(|&c| is_digit(c)) {
         broken = Some((
             "D3085",
             "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
@@ -126,7 +127,7 @@ fn rule_broken(
                 ));
             }
         }
-        None if body.last() == Some(&p.group) => {
+        None if mantissa.last() == Some(&p.group) => {
             broken = Some((
                 "D3088",
                 "The sub-picture must not contain a 'grouping-separator' at the end of the integer part",
@@ -140,10 +141,7 @@ fn rule_broken(
             "The sub-picture must not contain two adjacent instances of the 'grouping-separator' character",
         ));
     }
-    let (int_part, frac_part) = match dec {
-        Some(d) => (&body[..d], &body[d + 1..]),
-        None => (body, &body[body.len()..]),
-    };
+    let (int_part, frac_part) = split_at_decimal(mantissa, p);
     if let Some(h) = int_part.iter().position(|&c| c == p.digit) {
         if int_part[..h].iter().any(|&c| family(c)) {
             broken = Some((
@@ -160,7 +158,30 @@ fn rule_broken(
             ));
         }
     }
+    if let Some(exponent) = &part.exponent {
+        if !exponent.is_empty() && (count(p.percent) > 0 || count(p.per_mille) > 0) {
+            broken = Some((
+                "D3092",
+                "A sub-picture that contains a 'percent' or 'per-mille' character must not contain a character treated as an 'exponent-separator'",
+            ));
+        }
+        if exponent.is_empty() || !exponent.iter().all(|&c| family(c)) {
+            broken = Some((
+                "D3093",
+                "The exponent part of the sub-picture must comprise only of one or more characters that are members of the 'decimal digit family'",
+            ));
+        }
+    }
     broken
+}
+
+/// The integer and the fractional part of a mantissa (the fractional part empty without a
+/// decimal separator).
+fn split_at_decimal<'c>(mantissa: &'c [char], p: &Props) -> (&'c [char], &'c [char]) {
+    match mantissa.iter().position(|&c| c == p.decimal) {
+        Some(d) => (&mantissa[..d], &mantissa[d + 1..]),
+        None => (mantissa, &[]),
+    }
 }
 
 impl Props {
@@ -179,10 +200,10 @@ impl Props {
         self.is_digit(c) || c == self.decimal || c == self.group
     }
 
-    /// The active characters as jsonata's rules count them (also the exponent and pattern
-    /// separators).
+    /// The active characters as jsonata's rules count them: also the exponent separator (its
+    /// pattern separator too, which a sub-picture cannot hold: the picture is split at it).
     fn is_active_for_rules(&self, c: char) -> bool {
-        self.is_active(c) || c == self.exponent || c == self.pattern_sep
+        self.is_active(c) || c == self.exponent
     }
 
     /// The decimal digit `d` in the digit family that starts at `zero-digit`.
@@ -193,11 +214,15 @@ impl Props {
     }
 }
 
-/// A sub-picture around its active part (from its first to its last active character).
+/// A sub-picture around its active part (from its first to its last active character), and
+/// that part's mantissa and exponent.
 struct SubPicture {
     prefix: String,
     body: Vec<char>,
     suffix: String,
+    mantissa: Vec<char>,
+    /// The characters after the exponent separator, when there is one.
+    exponent: Option<Vec<char>>,
 }
 
 /// The digits an active part asks for, on either side of its decimal separator.
@@ -208,6 +233,11 @@ struct DigitLayout {
     min_int: usize,
     min_frac: usize,
     max_frac: usize,
+    /// The mandatory integer digits as the picture has them: the mantissa's digits before the
+    /// point when there is an exponent.
+    scaling: usize,
+    /// The exponent's digits (0: no exponent).
+    min_exponent: usize,
 }
 
 /// Where the integer part's grouping separators go, counted in digits from the right.
@@ -236,10 +266,11 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
     } else {
         parts.swap_remove(0)
     };
-    let layout = digit_layout(&part.body, &p);
+    let layout = digit_layout(&part, &p);
     let int_grouping = integer_grouping(&layout.int_pic, &p);
     let frac_groups = fractional_grouping(&layout.int_pic, &layout.frac_pic, &p);
-    let (int_digits, frac_digits) = fixed_digits(scaled(value.abs(), &part, &p), &layout);
+    let (mantissa, exponent) = mantissa_and_exponent(scaled(value.abs(), &part, &p), &layout);
+    let (int_digits, frac_digits) = fixed_digits(mantissa, &layout);
     let int_out = grouped_integer(&int_digits, &int_grouping, &p);
     let frac_out = grouped_fraction(&frac_digits, &frac_groups, &p);
     let mut out = String::new();
@@ -250,10 +281,25 @@ pub(crate) fn format_number(value: f64, picture: &str, options: &Value) -> Resul
     }
     out.push_str(&part.prefix);
     out.push_str(&int_out);
-    // bullet 12: the decimal separator only with something after it
-    if layout.has_decimal && !frac_out.is_empty() {
+    // bullet 12: the decimal separator only with something after it. A picture without one can
+    // still ask for a fractional digit ("#e0" does); jsonata then drops the last character of
+    // the number instead of the separator, and so does this crate: 5 gives "0.e1"
+    if !frac_out.is_empty() {
         out.push(p.decimal);
-        out.extend(frac_out);
+        let shown = if layout.has_decimal {
+            frac_out.len()
+        } else {
+            frac_out.len() - 1
+        };
+        out.extend(&frac_out[..shown]);
+    }
+    if let Some(e) = exponent {
+        out.push(p.exponent);
+        if e < 0 {
+            out.push_str(&p.minus);
+        }
+        let digits = format!("{:0w$}", e.unsigned_abs(), w = layout.min_exponent);
+        out.extend(digits.chars().map(|d| p.map_digit(d)));
     }
     out.push_str(&part.suffix);
     Ok(out)
@@ -264,23 +310,24 @@ fn checked_sub_picture(sub: &str, p: &Props) -> Result<SubPicture, Error> {
     let chars: Vec<char> = sub.chars().collect();
     let first = chars.iter().position(|&c| p.is_active(c));
     let last = chars.iter().rposition(|&c| p.is_active(c));
-    let part = match (first, last) {
-        (Some(f), Some(l)) => SubPicture {
-            prefix: chars[..f].iter().collect(),
-            body: chars[f..=l].to_vec(),
-            suffix: chars[l + 1..].iter().collect(),
-        },
-        // no active character: jsonata takes the whole sub-picture as the active part (so a
-        // passive character in it is D3086, an empty one D3085)
-        _ => SubPicture {
-            prefix: String::new(),
-            body: chars.clone(),
-            suffix: String::new(),
-        },
+    // no active character: jsonata takes the whole sub-picture as the active part (so a passive
+    // character in it is D3086, an empty one D3085)
+    let (f, l) = match (first, last) {
+        (Some(f), Some(l)) => (f, l + 1),
+        _ => (0, chars.len()),
+    };
+    let body = chars[f..l].to_vec();
+    let (mantissa, exponent) = split_exponent(&chars, &body, f, l, p);
+    let part = SubPicture {
+        prefix: chars[..f].iter().collect(),
+        body,
+        suffix: chars[l..].iter().collect(),
+        mantissa,
+        exponent,
     };
     let broken = rule_broken(
         &chars,
-        &part.body,
+        &part,
         p,
         |c| p.is_digit(c),
         |c| p.is_active_for_rules(c),
@@ -289,6 +336,52 @@ fn checked_sub_picture(sub: &str, p: &Props) -> Result<SubPicture, Error> {
         Some((code, message)) => Err(err(code, message)),
         None => Ok(part),
     }
+}
+
+/// The active part (`sub[start..end]`) split at the exponent separator as jsonata splits it: the
+/// separator is looked for in the whole sub-picture from `start` on, and its index there cuts
+/// the active part (so a prefix shifts the cut: "$0.0e0" has the exponent part "", D3093); none
+/// past the active part.
+fn split_exponent(
+    sub: &[char],
+    body: &[char],
+    start: usize,
+    end: usize,
+    p: &Props,
+) -> (Vec<char>, Option<Vec<char>>) {
+    let at = sub[start..]
+        .iter()
+        .position(|&c| c == p.exponent)
+        .map(|i| i + start);
+    match at {
+        Some(e) if e <= end => (
+            body[..e.min(body.len())].to_vec(),
+            Some(body.get(e + 1..).unwrap_or_default().to_vec()),
+        ),
+        _ => (body.to_vec(), None),
+    }
+}
+
+/// The mantissa and the exponent `v` is shown as: with an exponent, `v` scaled by powers of ten
+/// until it has the picture's mandatory integer digits (from 10^(n-1) to 10^n; 0 stays 0).
+fn mantissa_and_exponent(v: f64, layout: &DigitLayout) -> (f64, Option<i32>) {
+    if layout.min_exponent == 0 {
+        return (v, None);
+    }
+    let max = 10f64.powi(layout.scaling as i32);
+    let min = max / 10.0;
+    let (mut m, mut e) = (v, 0);
+    if m != 0.0 {
+        while m.abs() < min {
+            m *= 10.0;
+            e -= 1;
+        }
+        while m.abs() > max {
+            m /= 10.0;
+            e += 1;
+        }
+    }
+    (m, Some(e))
 }
 
 /// `v` times 100 for a percent sign outside the active part, times 1000 for a per-mille sign.
@@ -303,31 +396,40 @@ fn scaled(v: f64, part: &SubPicture, p: &Props) -> f64 {
 }
 
 /// The integer and fractional pictures of `body` and the digits they ask for.
-fn digit_layout(body: &[char], p: &Props) -> DigitLayout {
-    let dec_pos = body.iter().position(|&c| c == p.decimal);
-    let (int_pic, frac_pic): (Vec<char>, Vec<char>) = match dec_pos {
-        Some(d) => (body[..d].to_vec(), body[d + 1..].to_vec()),
-        None => (body.to_vec(), vec![]),
-    };
+fn digit_layout(part: &SubPicture, p: &Props) -> DigitLayout {
+    let (int_pic, frac_pic) = split_at_decimal(&part.mantissa, p);
     let zero_count = |cs: &[char]| cs.iter().filter(|&&c| p.is_mandatory_digit(c)).count();
-    let mut min_int = zero_count(&int_pic);
-    let mut min_frac = zero_count(&frac_pic);
-    let max_frac = frac_pic.iter().filter(|&&c| p.is_digit(c)).count();
+    let mut min_int = zero_count(int_pic);
+    let scaling = min_int;
+    let mut min_frac = zero_count(frac_pic);
+    let mut max_frac = frac_pic.iter().filter(|&&c| p.is_digit(c)).count();
+    let has_exponent = part.exponent.is_some();
     // F&O 4.7.4's adjustments, as jsonata makes them: no digit at all to show makes one integer
-    // digit mandatory, no mandatory digit makes one fractional digit mandatory (".#" gives ".0")
+    // digit mandatory (one fractional digit with an exponent), an optional integer digit before
+    // an exponent makes one mandatory, and no mandatory digit makes one fractional digit
+    // mandatory (".#" gives ".0")
     if min_int == 0 && max_frac == 0 {
+        if has_exponent {
+            (min_frac, max_frac) = (1, 1);
+        } else {
+            min_int = 1;
+        }
+    }
+    if has_exponent && min_int == 0 && int_pic.contains(&p.digit) {
         min_int = 1;
     }
     if min_int == 0 && min_frac == 0 {
         min_frac = 1;
     }
     DigitLayout {
-        int_pic,
-        frac_pic,
-        has_decimal: dec_pos.is_some(),
+        has_decimal: part.mantissa.contains(&p.decimal),
+        int_pic: int_pic.to_vec(),
+        frac_pic: frac_pic.to_vec(),
         min_int,
         min_frac,
         max_frac,
+        scaling,
+        min_exponent: part.exponent.as_ref().map_or(0, |e| e.len()),
     }
 }
 
