@@ -19,6 +19,11 @@ pub(crate) fn err(code: &str, message: impl Into<String>) -> Error {
     }
 }
 
+/// `s` as the reference's messages show a token or an operator: a JSON string (quoted, escaped).
+pub(crate) fn quoted(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
 pub(crate) fn err_at(code: &str, message: impl Into<String>, position: usize) -> Error {
     JsonataError {
         code: code.to_string(),

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::ast::{Lit, Node, Stage, T};
 use crate::error::{
-    Error, MAX_ARRAY_ITEMS, STACK_MESSAGE, check_string_len, err, err_at, stack_exhausted,
+    Error, MAX_ARRAY_ITEMS, STACK_MESSAGE, check_string_len, err, err_at, quoted, stack_exhausted,
     stack_position, too_large,
 };
 use crate::functions::{self, Host, js_str_cmp, merge_sort};
@@ -1295,7 +1295,10 @@ fn arithmetic<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -
     if !lhs.is_undefined() && ln.is_none() {
         return Err(err_at(
             "T2001",
-            format!("The left side of the {op} operator must evaluate to a number"),
+            format!(
+                "The left side of the {} operator must evaluate to a number",
+                quoted(op)
+            ),
             position,
         ));
     }
@@ -1303,7 +1306,10 @@ fn arithmetic<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -
     if !rhs.is_undefined() && rn.is_none() {
         return Err(err_at(
             "T2002",
-            format!("The right side of the {op} operator must evaluate to a number"),
+            format!(
+                "The right side of the {} operator must evaluate to a number",
+                quoted(op)
+            ),
             position,
         ));
     }
@@ -1328,6 +1334,15 @@ fn equality<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>) -> Value<'a> {
     Value::Bool(if op == "=" { eq } else { !eq })
 }
 
+/// A comparison's operand (a number or a string) as the reference's messages show it.
+fn operand_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => quoted(s),
+        Value::Number(n) => crate::value::js_number_to_string(*n),
+        _ => String::new(),
+    }
+}
+
 /// `< <= > >=` over two numbers or two strings; undefined when a side is.
 fn comparison<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -> R<'a> {
     let comparable =
@@ -1336,7 +1351,8 @@ fn comparison<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -
         return Err(err_at(
             "T2010",
             format!(
-                "The expressions either side of operator {op} must evaluate to numeric or string values"
+                "The expressions either side of operator {} must evaluate to numeric or string values",
+                quoted(op)
             ),
             position,
         ));
@@ -1352,7 +1368,12 @@ fn comparison<'a>(op: &str, lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -
         _ => {
             return Err(err_at(
                 "T2009",
-                format!("The values either side of operator {op} must be of the same data type"),
+                format!(
+                    "The values {} and {} either side of operator {} must be of the same data type",
+                    operand_text(lhs),
+                    operand_text(rhs),
+                    quoted(op)
+                ),
                 position,
             ));
         }

@@ -1,7 +1,7 @@
 //! Tokenizer, Pratt parser and post-processing (path flattening, predicates, ancestry).
 
 use crate::ast::{Group, Lit, Node, SortTerm, Stage, T};
-use crate::error::{Error, NESTING_MESSAGE, err_at, stack_exhausted, stack_position};
+use crate::error::{Error, NESTING_MESSAGE, err_at, quoted, stack_exhausted, stack_position};
 use crate::signature::Signature;
 
 /// Maximum nesting of sub-expressions accepted by the parser.
@@ -446,13 +446,13 @@ impl Parser {
                 return Err(if self.tok == Tok::End {
                     err_at(
                         "S0203",
-                        format!("Expected {} before end of expression", json_str(id)),
+                        format!("Expected {} before end of expression", quoted(id)),
                         self.pos,
                     )
                 } else {
                     err_at(
                         "S0202",
-                        format!("Expected {}, got {}", json_str(id), tok_json(&self.tok)),
+                        format!("Expected {}, got {}", quoted(id), tok_json(&self.tok)),
                         self.pos,
                     )
                 });
@@ -538,7 +538,10 @@ impl Parser {
                 "|" => self.nud_transform(op, pos),
                 _ => Err(err_at(
                     "S0211",
-                    format!("The symbol {op} cannot be used as a unary operator"),
+                    format!(
+                        "The symbol {} cannot be used as a unary operator",
+                        quoted(&op)
+                    ),
                     pos,
                 )),
             },
@@ -816,7 +819,10 @@ impl Parser {
         if rhs.t != T::Variable {
             return Err(err_at(
                 "S0214",
-                format!("The right side of {op} must be a variable name (start with $)"),
+                format!(
+                    "The right side of {} must be a variable name (start with $)",
+                    quoted(&op)
+                ),
                 rhs.position,
             ));
         }
@@ -1393,18 +1399,13 @@ fn tok_text(t: &Tok) -> String {
         Tok::End => String::new(),
     }
 }
-/// A string as JSON (quoted and escaped), as the reference's messages show a token's value.
-fn json_str(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
-}
-
 /// A token's value as the reference's messages show it (`JSON.stringify`): numbers and `true`,
-/// `false`, `null` bare, names, operators, strings and variables (without `$`) quoted, a regular
-/// expression `{}`.
+/// `false`, `null` bare, names, operators, strings and variables (without `$`) quoted. (A
+/// regular expression is never the token an `advance` finds: it is read only where an operand
+/// starts.)
 fn tok_json(t: &Tok) -> String {
     match t {
-        Tok::Name(s) | Tok::Op(s) | Tok::Str(s) | Tok::Variable(s) => json_str(s),
-        Tok::Regex(..) => "{}".into(),
+        Tok::Name(s) | Tok::Op(s) | Tok::Str(s) | Tok::Variable(s) => quoted(s),
         _ => tok_text(t),
     }
 }

@@ -179,28 +179,27 @@ fn negation() {
 
 #[test]
 fn each_refusal_of_a_binary_operator_names_the_operator_in_its_message() {
-    // This crate's wording; the reference quotes the operator ("+") and names the values of
-    // T2009.
+    // The reference's wording: the operator quoted, T2009's values as JSON.
     for (src, code, message) in [
         (
             r#""a" + 1"#,
             "T2001",
-            "The left side of the + operator must evaluate to a number",
+            r#"The left side of the "+" operator must evaluate to a number"#,
         ),
         (
             r#"1 % "a""#,
             "T2002",
-            "The right side of the % operator must evaluate to a number",
+            r#"The right side of the "%" operator must evaluate to a number"#,
         ),
         (
             "true <= 1",
             "T2010",
-            "The expressions either side of operator <= must evaluate to numeric or string values",
+            r#"The expressions either side of operator "<=" must evaluate to numeric or string values"#,
         ),
         (
             r#"1 > "a""#,
             "T2009",
-            "The values either side of operator > must be of the same data type",
+            r#"The values 1 and "a" either side of operator ">" must be of the same data type"#,
         ),
         (
             "[1.5..3]",

@@ -656,7 +656,7 @@ fn task_fail_cases() -> Vec<(&'static str, Value, Expected)> {
             one_ja(json!({"Type": "Fail", "Error": "{% ) %}", "Cause": "{% 'ok' %}"})),
             &[(
                 "/States/A/Error",
-                "invalid JSONata expression: S0211 The symbol ) cannot be used as a unary operator",
+                "invalid JSONata expression: S0211 The symbol \")\" cannot be used as a unary operator",
             )],
         ),
     ]
@@ -743,7 +743,7 @@ fn choice_cases() -> Vec<(&'static str, Value, Expected)> {
                 ("/States/A/Choices/1", "missing required field 'Condition'"),
                 (
                     "/States/A/Choices/2/Condition",
-                    "invalid JSONata expression: S0211 The symbol ) cannot be used as a unary operator",
+                    "invalid JSONata expression: S0211 The symbol \")\" cannot be used as a unary operator",
                 ),
             ],
         ),
@@ -948,7 +948,7 @@ fn wait_parallel_cases() -> Vec<(&'static str, Value, Expected)> {
             one_ja(json!({"Type": "Wait", "End": true, "Seconds": "{% + %}"})),
             &[(
                 "/States/A/Seconds",
-                "invalid JSONata expression: S0211 The symbol + cannot be used as a unary operator",
+                "invalid JSONata expression: S0211 The symbol \"+\" cannot be used as a unary operator",
             )],
         ),
         (
