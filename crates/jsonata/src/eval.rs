@@ -641,9 +641,13 @@ impl<'a> Ctx<'a> {
                         }
                         Ok(Value::Number(-n))
                     }
-                    _ => Err(err_at(
+                    other => Err(err_at(
                         "D1002",
-                        "Cannot negate a non-numeric value",
+                        format!(
+                            "Cannot negate a non-numeric value: {}",
+                            crate::value::to_json(&other)
+                                .map_or_else(|| "undefined".to_string(), |j| j.to_string())
+                        ),
                         expr.position,
                     )),
                 }

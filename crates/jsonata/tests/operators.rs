@@ -237,3 +237,26 @@ fn and_or_evaluate_their_right_side_only_when_it_decides() {
         "right side"
     );
 }
+
+/// D1002 names the value it could not negate as JSON, as the reference does.
+#[test]
+fn negating_a_non_number_names_the_value() {
+    for (src, value) in [
+        (r#"-"x""#, r#""x""#),
+        (r#"-{"a":[1,"b"]}"#, r#"{"a":[1,"b"]}"#),
+        ("-(0/0)", "null"),
+        ("-true", "true"),
+    ] {
+        let e = Expression::parse(src)
+            .and_then(|e| e.evaluate(None, &Environment::new()))
+            .err();
+        assert_eq!(
+            e.map(|e| (e.code, e.message)),
+            Some((
+                "D1002".to_string(),
+                format!("Cannot negate a non-numeric value: {value}")
+            )),
+            "{src}"
+        );
+    }
+}
