@@ -1451,11 +1451,9 @@ fn range<'a>(lhs: &Value<'a>, rhs: &Value<'a>, position: usize) -> R<'a> {
     Ok(Value::arr(arr))
 }
 
-/// `in`: the left side equals an item of the right one (false when a side is undefined).
+/// `in`: the left side equals an item of the right one (false when a side is undefined: an
+/// undefined right side has no items, and nothing is strictly equal to undefined).
 fn membership<'a>(lhs: &Value<'a>, rhs: &Value<'a>) -> Value<'a> {
-    if lhs.is_undefined() || rhs.is_undefined() {
-        return Value::Bool(false);
-    }
     let items = rhs.to_items();
     Value::Bool(items.iter().any(|v| strict_equal(v, lhs)))
 }
