@@ -67,8 +67,9 @@ fn props(options: &Value) -> Props {
 }
 
 /// F&O 4.7.3's rules for a sub-picture (`sub`) and its active part (`part.body`, from its first to
-/// its last digit, decimal or grouping separator; its mantissa and exponent), in jsonata's order; like jsonata, the last rule
-/// broken is the one reported. `active` also counts the exponent separator, as jsonata does.
+/// its last digit, decimal or grouping separator; its mantissa and exponent), in jsonata's
+/// order; like jsonata, the last rule broken is the one reported. `active` also counts the
+/// exponent separator, as jsonata does.
 fn rule_broken(
     sub: &[char],
     part: &SubPicture,
