@@ -172,6 +172,24 @@ fn a_result_of_exactly_16_mib_as_json_is_returned_and_one_byte_more_is_d2014() {
     }
 }
 
+/// The limit of nested evaluations (20,000, eval.rs' `MAX_EVAL_DEPTH`) at its boundary. `$f(4998)`
+/// nests 4 evaluations per level, and the block around it and each parenthesis one more: with
+/// two parentheses the deepest evaluation is exactly the 20,000th and the result comes back; a
+/// third is one too many. (Measured: with the limit one higher the third evaluates too, and with
+/// `>=` for `>` the second fails.)
+#[test]
+fn exactly_20000_nested_evaluations_are_allowed_and_one_more_is_d1011() {
+    let call = |parens: usize| {
+        format!(
+            "($f := function($n) {{ $n = 0 ? 0 : 1 + $f($n - 1) }}; {}$f(4998){})",
+            "(".repeat(parens),
+            ")".repeat(parens)
+        )
+    };
+    assert_eq!(eval(&call(2)).ok().flatten(), Some(json!(4998)));
+    assert_eq!(code(&call(3)), "D1011");
+}
+
 /// `$pad` may add up to 1e7 characters (10 MB, under the string ceiling); one more is D2014.
 #[test]
 fn pad_adds_at_most_ten_million_characters() {
