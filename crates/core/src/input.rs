@@ -697,10 +697,8 @@ pub fn validate(raw: &Value, ctx: &Context<'_>) -> Result<ExecutionInput, Vec<Pr
     let approval_required = c
         .boolean(f("approvalRequired"), "/approvalRequired")
         .unwrap_or(false);
-    if f("vpcConfig").is_none()
-        && let Some(d) = &data
-    {
-        require_vpc_for_file_systems(&mut c, d);
+    if f("vpcConfig").is_none() {
+        require_vpc_for_file_systems(&mut c, f("data"));
     }
     let reason = read_reason(&mut c, f("reason"));
     // The input, when every part it needs was read.
@@ -892,20 +890,26 @@ fn file_system_id_ok(c: &mut Checker, id: &str, pointer: &str) -> bool {
     ok
 }
 
-/// The pointers of the channels that mount a file system.
-fn file_system_channels(data: &Data) -> Vec<&'static str> {
+/// The pointers of the channels that mount a file system: a `fileSystem` and no `s3Uri`, read
+/// from the raw `/data`, so that a channel whose file system is itself invalid (reported where
+/// it is) still needs its VPC.
+fn file_system_channels(data: Option<&Value>) -> Vec<&'static str> {
     [
-        ("/data/train/fileSystem", &data.train),
-        ("/data/validation/fileSystem", &data.validation),
+        ("/data/train/fileSystem", "train"),
+        ("/data/validation/fileSystem", "validation"),
     ]
     .into_iter()
-    .filter(|(_, source)| matches!(source, DataSource::FileSystem(_)))
+    .filter(|(_, channel)| {
+        data.and_then(|d| d.get(channel)).is_some_and(|source| {
+            source.get("fileSystem").is_some() && source.get("s3Uri").is_none()
+        })
+    })
     .map(|(pointer, _)| pointer)
     .collect()
 }
 
 /// A file-system channel needs a VPC: SageMaker mounts EFS and FSx for Lustre only there.
-fn require_vpc_for_file_systems(c: &mut Checker, data: &Data) {
+fn require_vpc_for_file_systems(c: &mut Checker, data: Option<&Value>) {
     let channels = file_system_channels(data);
     if !channels.is_empty() {
         c.problem(

@@ -658,6 +658,25 @@ fn given_file_system_channels_without_a_vpc_when_validated_then_vpc_config_is_re
     );
 }
 
+/// The VPC is required from the raw input: a file-system channel that is itself invalid still
+/// needs one, and both problems are reported at once.
+#[test]
+fn given_an_invalid_file_system_channel_without_a_vpc_when_validated_then_both_are_reported() {
+    let vpc = r#"is required with a file-system channel (/data/train/fileSystem): SageMaker mounts EFS and FSx for Lustre only from a VPC; give {"subnets": ["subnet-..."], "securityGroupIds": ["sg-..."]} that reach the file system"#;
+    rejects(
+        with(
+            json!({"data": {"train": {"fileSystem": {"id": "fs-0123abcd", "type": "EFS", "directoryPath": "d"}}}}),
+        ),
+        &[
+            (
+                "/data/train/fileSystem/directoryPath",
+                "must be an absolute path",
+            ),
+            ("/vpcConfig", vpc),
+        ],
+    );
+}
+
 #[test]
 fn given_bad_vpc_configs_when_validated_then_each_list_and_id_is_named() {
     rejects(
