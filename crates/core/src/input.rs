@@ -1560,30 +1560,15 @@ pub const GRID_MAX_TRAINING_JOBS: u64 = 750;
 /// strategy [...] If specified, the value of MaxNumberOfTrainingJobs should equal the total
 /// number of distinct categorical combinations possible" (SageMaker developer guide,
 /// "Understand the hyperparameter tuning strategies available", Grid search). Reports each
-/// Integer or Continuous range, more combinations than [`GRID_MAX_TRAINING_JOBS`], and a
-/// `maxJobs` that differs from the number of combinations; `None` when any is reported.
+/// combination count above [`GRID_MAX_TRAINING_JOBS`] and a `maxJobs` that differs from it;
+/// `None` when either is reported. (Integer and Continuous ranges are reported before, from the
+/// raw input: [`grid_ranges_are_categorical`].)
 /// SageMaker's own wording of these ValidationExceptions is not published; the messages are ours.
 fn grid_job_count(
     c: &mut Checker,
     ranges: &[ParameterRange],
     max_jobs: Option<u64>,
 ) -> Option<u64> {
-    let mut categorical = true;
-    for (i, r) in ranges.iter().enumerate() {
-        if r.kind != RangeType::Categorical {
-            c.problem(
-                format!("/tuning/ranges/{i}/type"),
-                format!(
-                    "range {:?} is {:?}: the Grid strategy takes only Categorical ranges",
-                    r.name, r.kind
-                ),
-            );
-            categorical = false;
-        }
-    }
-    if !categorical {
-        return None;
-    }
     let combinations = ranges
         .iter()
         .try_fold(1u128, |n, r| n.checked_mul(r.values.len() as u128));
@@ -1653,12 +1638,13 @@ fn read_tuning(
     if !ranges_given && let (Some(ranges), Some(user)) = (ranges.as_mut(), user_statics) {
         drop_default_ranges_fixed_by_user(ranges, user);
     }
-    if enabled && let Some(ranges) = &ranges {
-        keep_tuned_out_of_statics(c, ranges, &mut statics, user_statics);
+    if enabled {
+        let parsed = ranges.as_deref().unwrap_or_default();
+        keep_tuned_out_of_statics(c, f("ranges"), parsed, &mut statics, user_statics);
     }
     let given_max_jobs = c.integer(f("maxJobs"), "/tuning/maxJobs", 1, 750);
     let grid_jobs = if enabled && strategy == Some(Strategy::Grid) {
-        grid_tuning_jobs(c, ranges_given, builtin, ranges.as_deref(), given_max_jobs)
+        grid_tuning_jobs(c, f("ranges"), builtin, ranges.as_deref(), given_max_jobs)
     } else {
         None
     };
@@ -1790,18 +1776,22 @@ fn read_ranges(
 fn read_range_list(c: &mut Checker, items: &[Value], enabled: bool) -> Option<Vec<ParameterRange>> {
     let mut out = Vec::new();
     let mut ok = true;
+    let mut names = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        match read_range(c, item, &format!("/tuning/ranges/{i}")) {
-            Some(r) => {
-                if out.iter().any(|o: &ParameterRange| o.name == r.name) {
-                    c.problem(
-                        format!("/tuning/ranges/{i}/name"),
-                        format!("duplicate range {:?}", r.name),
-                    );
-                    ok = false;
-                }
-                out.push(r)
+        let range = read_range(c, item, &format!("/tuning/ranges/{i}"));
+        // by the raw name, so that a range invalid in another way still counts
+        if let Some(name) = item.get("name").and_then(Value::as_str) {
+            if names.contains(&name) {
+                c.problem(
+                    format!("/tuning/ranges/{i}/name"),
+                    format!("duplicate range {name:?}"),
+                );
+                ok = false;
             }
+            names.push(name);
+        }
+        match range {
+            Some(r) => out.push(r),
             None => ok = false,
         }
     }
@@ -1857,22 +1847,29 @@ fn drop_default_ranges_fixed_by_user(ranges: &mut Vec<ParameterRange>, user: &Ma
 }
 
 /// A tuned hyperparameter is not static: a default static gives way to it, and one the user
-/// fixed is reported.
+/// fixed is reported, by the names of the raw ranges given (so a range that is invalid in another
+/// way is reported too; the default ranges the user fixed were dropped before).
 fn keep_tuned_out_of_statics(
     c: &mut Checker,
+    raw_ranges: Option<&Value>,
     ranges: &[ParameterRange],
     statics: &mut BTreeMap<String, String>,
     user_statics: Option<&Map<String, Value>>,
 ) {
-    for (i, r) in ranges.iter().enumerate() {
-        if user_statics.is_some_and(|m| m.contains_key(&r.name)) {
+    let fixed = |name: &str| user_statics.is_some_and(|m| m.contains_key(name));
+    let items = raw_ranges.and_then(Value::as_array).into_iter().flatten();
+    for (i, range) in items.enumerate() {
+        if let Some(name) = range.get("name").and_then(Value::as_str)
+            && fixed(name)
+        {
             c.problem(
                 format!("/tuning/ranges/{i}/name"),
-                format!("{:?} is both tuned and static", r.name),
+                format!("{name:?} is both tuned and static"),
             );
-        } else {
-            statics.remove(&r.name);
         }
+    }
+    for r in ranges.iter().filter(|r| !fixed(&r.name)) {
+        statics.remove(&r.name);
     }
 }
 
@@ -1880,11 +1877,12 @@ fn keep_tuned_out_of_statics(
 /// built-in algorithm's default ranges are no Grid ranges, so they must be given.
 fn grid_tuning_jobs(
     c: &mut Checker,
-    ranges_given: bool,
+    raw_ranges: Option<&Value>,
     builtin: bool,
     ranges: Option<&[ParameterRange]>,
     given_max_jobs: Option<u64>,
 ) -> Option<u64> {
+    let ranges_given = raw_ranges.is_some();
     if !ranges_given {
         if builtin {
             c.problem(
@@ -1894,7 +1892,32 @@ fn grid_tuning_jobs(
         }
         return None;
     }
+    if !grid_ranges_are_categorical(c, raw_ranges) {
+        return None;
+    }
     ranges.and_then(|r| grid_job_count(c, r, given_max_jobs))
+}
+
+/// Reports each range of the raw `/tuning/ranges` whose `type` is Integer or Continuous: the
+/// Grid strategy takes only Categorical ranges. Read from the raw input, so that a range that is
+/// invalid in another way (reported where it is) is reported here too.
+fn grid_ranges_are_categorical(c: &mut Checker, raw_ranges: Option<&Value>) -> bool {
+    let mut categorical = true;
+    let items = raw_ranges.and_then(Value::as_array).into_iter().flatten();
+    for (i, range) in items.enumerate() {
+        let text = |k: &str| range.get(k).and_then(Value::as_str);
+        if let (Some(name), Some(kind @ ("Continuous" | "Integer"))) = (text("name"), text("type"))
+        {
+            c.problem(
+                format!("/tuning/ranges/{i}/type"),
+                format!(
+                    "range {name:?} is {kind}: the Grid strategy takes only Categorical ranges"
+                ),
+            );
+            categorical = false;
+        }
+    }
+    categorical
 }
 
 /// `/tuning/maxParallelJobs`, at most `max_jobs`; when absent, 2 or `max_jobs` if fewer.

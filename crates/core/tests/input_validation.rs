@@ -1378,6 +1378,9 @@ fn given_problems_in_every_part_of_tuning_when_validated_then_they_are_reported_
                 "/tuning/staticHyperParameters/",
                 "hyperparameter names must be 1-256 characters",
             ),
+            // by the raw ranges: each range named "a" clashes, duplicate or not
+            ("/tuning/ranges/0/name", "\"a\" is both tuned and static"),
+            ("/tuning/ranges/1/name", "\"a\" is both tuned and static"),
             ("/tuning/maxJobs", "must be an integer from 1 to 750, got 0"),
             // An invalid maxJobs leaves the default of 8 to compare maxParallelJobs with.
             ("/tuning/maxParallelJobs", "must not exceed maxJobs (8)"),
@@ -1488,6 +1491,35 @@ fn given_grid_with_categorical_ranges_when_validated_then_max_jobs_is_the_number
     // maxJobs equal to the number of combinations is accepted.
     let t = valid(grid(ranges, json!({"maxJobs": 6, "maxParallelJobs": 6}))).tuning;
     assert_eq!((t.max_jobs, t.max_parallel_jobs), (6, 6));
+}
+
+/// The Grid strategy's range types and the range names' uniqueness are checked on the raw
+/// ranges: a range that is also invalid in another way gets every problem at once.
+#[test]
+fn given_invalid_ranges_under_grid_when_validated_then_their_type_and_name_problems_are_reported_too()
+ {
+    rejects(
+        grid(
+            json!([
+                {"name": "eta", "type": "Continuous", "minValue": 0.3, "maxValue": 0.1},
+                categorical("booster", &["gbtree", "dart"]),
+                {"name": "booster", "type": "Categorical", "values": []}
+            ]),
+            json!({}),
+        ),
+        &[
+            ("/tuning/ranges/0/maxValue", "must be greater than minValue"),
+            (
+                "/tuning/ranges/2/values",
+                "must be an array of 1 to 30 values",
+            ),
+            ("/tuning/ranges/2/name", "duplicate range \"booster\""),
+            (
+                "/tuning/ranges/0/type",
+                "range \"eta\" is Continuous: the Grid strategy takes only Categorical ranges",
+            ),
+        ],
+    );
 }
 
 #[test]
