@@ -176,6 +176,18 @@ fn graph_cases() -> Vec<(&'static str, Value, Expected)> {
             &[("/States/A/Branches/0/Foo", "unknown field 'Foo'")],
         ),
         (
+            "an invalid choice rule is no transition (a comparison without its Variable)",
+            m(json!({
+                "A": {"Type": "Choice", "Choices": [{"NumericEquals": 1, "Next": "C"}], "Default": "B"},
+                "B": {"Type": "Succeed"},
+                "C": {"Type": "Succeed"}
+            })),
+            &[
+                ("/States/A/Choices/0", "missing required field 'Variable'"),
+                ("/States/C", "state 'C' is not reachable from StartAt"),
+            ],
+        ),
+        (
             "a broken state is terminal and has no transition",
             m(json!({"A": {"Type": "Map", "Next": "B"}, "B": {"Type": "Succeed"}})),
             &[
