@@ -304,6 +304,20 @@ fn given_default_ranges_and_a_static_of_one_of_them_when_validated_then_that_ran
 }
 
 #[test]
+fn given_a_range_over_a_default_static_when_validated_then_the_static_gives_way() {
+    let v = valid(with(json!({"tuning": {"ranges": [
+        {"name": "num_round", "type": "Integer", "minValue": 50, "maxValue": 200}
+    ]}})));
+    let statics: Vec<&str> = v
+        .tuning
+        .static_hyper_parameters
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(statics, ["eval_metric", "objective"]);
+}
+
+#[test]
 fn given_tuning_disabled_when_validated_then_the_tuned_defaults_stay_out_of_the_statics_only_when_enabled()
  {
     // Disabled: the ranges are not used, so nothing is removed from the statics.
