@@ -1628,6 +1628,10 @@ fn read_tuning(
     let strategy = read_strategy(c, f("strategy"));
     let objective = read_objective(c, f("objective"), problem);
     let ranges_given = f("ranges").is_some();
+    // the ranges as given, for the checks that must see an invalid range too
+    let raw_ranges = f("ranges")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
     let mut ranges = read_ranges(c, f("ranges"), enabled, builtin, algorithm.is_some());
     let user_statics = f("staticHyperParameters").and_then(Value::as_object);
     let defaults = match (builtin, objective.as_ref()) {
@@ -1640,11 +1644,18 @@ fn read_tuning(
     }
     if enabled {
         let parsed = ranges.as_deref().unwrap_or_default();
-        keep_tuned_out_of_statics(c, f("ranges"), parsed, &mut statics, user_statics);
+        keep_tuned_out_of_statics(c, raw_ranges, parsed, &mut statics, user_statics);
     }
     let given_max_jobs = c.integer(f("maxJobs"), "/tuning/maxJobs", 1, 750);
     let grid_jobs = if enabled && strategy == Some(Strategy::Grid) {
-        grid_tuning_jobs(c, f("ranges"), builtin, ranges.as_deref(), given_max_jobs)
+        grid_tuning_jobs(
+            c,
+            ranges_given,
+            raw_ranges,
+            builtin,
+            ranges.as_deref(),
+            given_max_jobs,
+        )
     } else {
         None
     };
@@ -1851,14 +1862,13 @@ fn drop_default_ranges_fixed_by_user(ranges: &mut Vec<ParameterRange>, user: &Ma
 /// way is reported too; the default ranges the user fixed were dropped before).
 fn keep_tuned_out_of_statics(
     c: &mut Checker,
-    raw_ranges: Option<&Value>,
+    raw_ranges: &[Value],
     ranges: &[ParameterRange],
     statics: &mut BTreeMap<String, String>,
     user_statics: Option<&Map<String, Value>>,
 ) {
     let fixed = |name: &str| user_statics.is_some_and(|m| m.contains_key(name));
-    let items = raw_ranges.and_then(Value::as_array).into_iter().flatten();
-    for (i, range) in items.enumerate() {
+    for (i, range) in raw_ranges.iter().enumerate() {
         if let Some(name) = range.get("name").and_then(Value::as_str)
             && fixed(name)
         {
@@ -1877,12 +1887,12 @@ fn keep_tuned_out_of_statics(
 /// built-in algorithm's default ranges are no Grid ranges, so they must be given.
 fn grid_tuning_jobs(
     c: &mut Checker,
-    raw_ranges: Option<&Value>,
+    ranges_given: bool,
+    raw_ranges: &[Value],
     builtin: bool,
     ranges: Option<&[ParameterRange]>,
     given_max_jobs: Option<u64>,
 ) -> Option<u64> {
-    let ranges_given = raw_ranges.is_some();
     if !ranges_given {
         if builtin {
             c.problem(
@@ -1901,10 +1911,9 @@ fn grid_tuning_jobs(
 /// Reports each range of the raw `/tuning/ranges` whose `type` is Integer or Continuous: the
 /// Grid strategy takes only Categorical ranges. Read from the raw input, so that a range that is
 /// invalid in another way (reported where it is) is reported here too.
-fn grid_ranges_are_categorical(c: &mut Checker, raw_ranges: Option<&Value>) -> bool {
+fn grid_ranges_are_categorical(c: &mut Checker, raw_ranges: &[Value]) -> bool {
     let mut categorical = true;
-    let items = raw_ranges.and_then(Value::as_array).into_iter().flatten();
-    for (i, range) in items.enumerate() {
+    for (i, range) in raw_ranges.iter().enumerate() {
         let text = |k: &str| range.get(k).and_then(Value::as_str);
         if let (Some(name), Some(kind @ ("Continuous" | "Integer"))) = (text("name"), text("type"))
         {
