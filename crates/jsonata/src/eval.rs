@@ -645,8 +645,8 @@ impl<'a> Ctx<'a> {
                         "D1002",
                         format!(
                             "Cannot negate a non-numeric value: {}",
-                            crate::value::to_json(&other)
-                                .map_or_else(|| "undefined".to_string(), |j| j.to_string())
+                            crate::value::json_text(&other)
+                                .unwrap_or_else(|| "undefined".to_string())
                         ),
                         expr.position,
                     )),

@@ -15,8 +15,8 @@ use crate::error::{Error, check_string_len, err};
 use crate::format::round_half_even;
 use crate::signature::Signature;
 use crate::value::{
-    Array, Func, Map, Native, R, Value, deep_equal, from_json, js_number_to_string, numeric,
-    to_json, to_precision_15,
+    Array, Func, Map, Native, R, Value, deep_equal, from_json, js_number_to_string, json_text,
+    numeric, to_precision_15,
 };
 
 /// What a built-in needs from the evaluator that calls it.
@@ -1562,7 +1562,7 @@ fn to_number<'a>(v: &Value<'a>) -> R<'a> {
                 "D3030",
                 format!(
                     "Unable to cast value to a number: {}",
-                    to_json(v).map(|j| j.to_string()).unwrap_or_default()
+                    json_text(v).unwrap_or_default()
                 ),
             ));
         }

@@ -234,6 +234,12 @@ pub(crate) fn number_to_json(n: f64) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// `v` as JSON text, as the reference's messages show a value; `None` where JSON has no text
+/// (`undefined`, a function).
+pub(crate) fn json_text(v: &Value) -> Option<String> {
+    to_json(v).map(|j| j.to_string())
+}
+
 /// Converts a result to JSON the way `JSON.stringify` would (functions dropped in objects,
 /// `null` in arrays; `undefined` dropped from objects).
 pub(crate) fn to_json(v: &Value) -> Option<serde_json::Value> {
