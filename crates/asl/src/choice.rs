@@ -75,12 +75,13 @@ pub(crate) fn eval_cond(c: &Cond, input: &Value, env: &dyn PathEnv) -> Result<bo
     }
 }
 
+/// Numbers compare as IEEE 754 doubles: AWS documents that numbers in state machine data
+/// "conform to JavaScript semantics" and "typically correspond to double-precision" values
+/// (Step Functions Developer Guide, "State machine data"), so two integers that round to the
+/// same double (beyond 2^53) are equal.
 fn num_cmp(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => Some(x.cmp(&y)),
-            _ => x.as_f64()?.partial_cmp(&y.as_f64()?),
-        },
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
         _ => None,
     }
 }
@@ -217,5 +218,17 @@ mod tests {
             &Value::from("2016-03-14T02:00:00+00:00")
         ));
         assert!(compare(Op::IsNull, &Value::Null, &Value::Bool(true)));
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_compare_as_the_doubles_they_round_to() {
+        let above = Value::from(9_007_199_254_740_993_i64);
+        let below = Value::from(9_007_199_254_740_992_i64);
+        assert!(compare(Op::NumericEquals, &above, &below));
+        assert!(!compare(Op::NumericLessThan, &below, &above));
+        assert!(compare(Op::NumericGreaterThanEquals, &below, &above));
+        let next = Value::from(9_007_199_254_740_994_i64);
+        assert!(compare(Op::NumericLessThan, &below, &next));
+        assert!(!compare(Op::NumericEquals, &below, &next));
     }
 }
