@@ -1,5 +1,5 @@
-//! Distributed Map: ItemReader (S3 objects as items), ItemBatcher, ResultWriter, over the
-//! [`crate::ItemStore`] of the execution options.
+//! Distributed Map: ItemBatcher, ResultWriter and the Map Run's ARNs, over the
+//! [`crate::ItemStore`] of the execution options (the ItemReader is [`crate::reader`]).
 
 use serde_json::{Map, Value, json};
 
@@ -7,15 +7,13 @@ use crate::api::{ExecutionOptions, ItemStore};
 use crate::exec::eval::{FieldInput, dyn_u64, eval_ja, eval_jp};
 use crate::exec::failure::{Failure, runtime};
 use crate::exec::types::StateRun;
-use crate::model::{
-    ItemBatcher, ItemReader, Kind, OutputType, Ql, ResultWriter, Transformation, WriterConfig,
-};
+use crate::model::{ItemBatcher, Kind, OutputType, Ql, ResultWriter, Transformation, WriterConfig};
 use crate::template::Template;
 
 /// `Parameters` (JSONPath) or `Arguments` (JSONata) of a reader, batcher or writer; `{}`
 /// without them. `field` names the template in a JSONata error (`ItemReader/Arguments`); a
 /// JSONPath error names the payload field itself, as AWS's does.
-fn eval_params(
+pub(crate) fn eval_params(
     sr: &StateRun<'_>,
     t: Option<&Template>,
     field: &str,
@@ -37,212 +35,10 @@ fn map_run_label(sr: &StateRun<'_>) -> String {
     label.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-fn s3_failure(e: crate::ItemStoreError) -> Failure {
-    match e {
-        crate::ItemStoreError::NotFound(m) => Failure::new("S3.NoSuchKey", m),
-        crate::ItemStoreError::Other(m) => Failure::new("States.ItemReaderFailed", m),
-    }
-}
-
-/// The items of a Distributed Map's `ItemReader`: the objects under a prefix, or the items
-/// in one object (JSON, JSONL, CSV or an S3 inventory manifest), at most `MaxItems`.
-pub(crate) async fn read_items(
-    opts: &ExecutionOptions,
-    sr: &StateRun<'_>,
-    r: &ItemReader,
-    at: &FieldInput<'_, '_>,
-) -> Result<Vec<Value>, Failure> {
-    let params = eval_params(sr, r.parameters.as_ref(), "ItemReader/Arguments", at)?;
-    let Some(store) = opts.item_store.clone() else {
-        return Err(Failure::new(
-            "States.ItemReaderFailed",
-            format!(
-                "state '{}' reads its items from S3 ({}), but no item store is configured for this execution",
-                sr.st.name, r.resource
-            ),
-        ));
-    };
-    let bucket = params.get("Bucket").and_then(Value::as_str).unwrap_or("");
-    if bucket.is_empty() {
-        return Err(runtime(sr, "ItemReader parameters need a 'Bucket'"));
-    }
-    let max = dyn_u64(sr, r.max_items.as_ref(), "MaxItems", at)?;
-    let mut items = if r.resource.starts_with("arn:aws:states:::s3:listObjectsV2") {
-        let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("");
-        list_objects(store.as_ref(), bucket, prefix).await?
-    } else {
-        let key = params.get("Key").and_then(Value::as_str).unwrap_or("");
-        read_object(store.as_ref(), r, &format!("s3://{bucket}/{key}")).await?
-    };
-    if let Some(m) = max
-        && m > 0
-    {
-        items.truncate(usize::try_from(m).unwrap_or(usize::MAX));
-    }
-    Ok(items)
-}
-
-/// `s3:listObjectsV2`: one item per object under the prefix.
-async fn list_objects(
-    store: &dyn ItemStore,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<Value>, Failure> {
-    let objs = store
-        .list(&format!("s3://{bucket}/{prefix}"))
-        .await
-        .map_err(s3_failure)?;
-    Ok(objs
-        .into_iter()
-        .map(|o| {
-            json!({
-                "Etag": o.etag.unwrap_or_default(),
-                "Key": o.key,
-                "LastModified": o.last_modified.unwrap_or_default(),
-                "Size": o.size,
-                "StorageClass": "STANDARD",
-            })
-        })
-        .collect())
-}
-
-/// `s3:getObject`: the items in the object at `uri`, as its ReaderConfig says.
-async fn read_object(
-    store: &dyn ItemStore,
-    r: &ItemReader,
-    uri: &str,
-) -> Result<Vec<Value>, Failure> {
-    let bytes = store.get(uri).await.map_err(s3_failure)?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        Failure::new(
-            "States.ItemReaderFailed",
-            format!("{uri} is not UTF-8 text"),
-        )
-    })?;
-    parse_items(r, &text)
-        .map_err(|m| Failure::new("States.ItemReaderFailed", format!("{uri}: {m}")))
-}
-
-/// Parses an object's text into items according to the ReaderConfig.
-pub(crate) fn parse_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, String> {
-    match r.input_type.as_str() {
-        "JSON" => {
-            let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-            let v = match &r.items_pointer {
-                Some(p) => v
-                    .pointer(p)
-                    .cloned()
-                    .ok_or_else(|| format!("ItemsPointer '{p}' matches nothing"))?,
-                None => v,
-            };
-            match v {
-                Value::Array(a) => Ok(a),
-                _ => Err("the JSON document must be an array of items".to_string()),
-            }
-        }
-        "JSONL" => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1))
-            })
-            .collect(),
-        "MANIFEST" => manifest_items(text),
-        _ => csv_items(r, text),
-    }
-}
-
-/// An S3 inventory manifest: one `{"Bucket", "Key"}` item per listed file.
-fn manifest_items(text: &str) -> Result<Vec<Value>, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid manifest: {e}"))?;
-    let bucket = v
-        .get("sourceBucket")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    Ok(v.get("files")
-        .and_then(Value::as_array)
-        .map(|fs| {
-            fs.iter()
-                .map(|f| json!({"Bucket": bucket, "Key": f.get("key").cloned().unwrap_or(Value::Null)}))
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
-/// CSV: one object per row, keyed by the first row or the given headers; blank lines skipped.
-fn csv_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, String> {
-    let rows = parse_csv(text, r.csv_delimiter)?;
-    let mut rows = rows.into_iter();
-    let headers: Vec<String> = if r.csv_header_location == "GIVEN" {
-        r.csv_headers.clone().unwrap_or_default()
-    } else {
-        rows.next().unwrap_or_default()
-    };
-    Ok(rows
-        .filter(|row| !(row.len() == 1 && row.first().is_some_and(|c| c.is_empty())))
-        .map(|row| {
-            let mut m = Map::new();
-            for (i, h) in headers.iter().enumerate() {
-                m.insert(
-                    h.clone(),
-                    Value::String(row.get(i).cloned().unwrap_or_default()),
-                );
-            }
-            Value::Object(m)
-        })
-        .collect())
-}
-
-/// RFC 4180 CSV: quoted fields with doubled quotes, CRLF or LF line ends.
-pub(crate) fn parse_csv(text: &str, delim: char) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    field.push('"');
-                } else {
-                    quoted = false;
-                }
-            } else {
-                field.push(c);
-            }
-        } else if c == '"' && field.is_empty() {
-            quoted = true;
-        } else if c == delim {
-            row.push(std::mem::take(&mut field));
-        } else if c == '\n' || c == '\r' {
-            if c == '\r' && chars.peek() == Some(&'\n') {
-                chars.next();
-            }
-            row.push(std::mem::take(&mut field));
-            rows.push(std::mem::take(&mut row));
-            any = false;
-        } else {
-            field.push(c);
-        }
-    }
-    if quoted {
-        return Err("unterminated quoted field".to_string());
-    }
-    if any {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
 /// The items in batches of at most `MaxItemsPerBatch` items and `MaxInputBytesPerBatch`
-/// bytes, each `{"BatchInput": …, "Items": […]}`.
+/// bytes, each `{"BatchInput": …, "Items": […]}`. A limit of 0 is no limit, as AWS reads a
+/// `MaxItems` of 0 (recorded, for a fixed value and a path); what AWS does with a batcher's 0
+/// is not documented.
 pub(crate) fn batch(
     sr: &StateRun<'_>,
     b: &ItemBatcher,
@@ -515,67 +311,5 @@ fn join_key(prefix: &str, rest: &str) -> String {
         format!("{prefix}{rest}")
     } else {
         format!("{prefix}/{rest}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn csv_reader(location: &str, headers: Option<&[&str]>) -> ItemReader {
-        ItemReader {
-            resource: "arn:aws:states:::s3:getObject".to_string(),
-            parameters: None,
-            input_type: "CSV".to_string(),
-            csv_header_location: location.to_string(),
-            csv_headers: headers.map(|h| h.iter().map(|s| s.to_string()).collect()),
-            csv_delimiter: ',',
-            max_items: None,
-            items_pointer: None,
-        }
-    }
-
-    #[test]
-    fn csv_items_skip_only_blank_lines() {
-        // A one-column file keeps its rows; a row whose first field is empty is a row.
-        let items = csv_items(&csv_reader("FIRST_ROW", None), "a\nx\n\ny\n").unwrap();
-        assert_eq!(items, vec![json!({"a": "x"}), json!({"a": "y"})]);
-        let items = csv_items(&csv_reader("FIRST_ROW", None), "a,b\n,z\n").unwrap();
-        assert_eq!(items, vec![json!({"a": "", "b": "z"})]);
-        let given = csv_reader("GIVEN", Some(&["k", "v"]));
-        let items = csv_items(&given, "1,2\n3\n").unwrap();
-        assert_eq!(
-            items,
-            vec![json!({"k": "1", "v": "2"}), json!({"k": "3", "v": ""})]
-        );
-    }
-
-    #[test]
-    fn csv_last_row_needs_no_line_end_and_a_quote_must_close() {
-        let rows = parse_csv("a,b\n1,2", ',').unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1], vec!["1".to_string(), "2".to_string()]);
-        assert_eq!(parse_csv("a\n", ',').unwrap().len(), 1);
-        // a quote inside an unquoted field is a character
-        assert_eq!(
-            parse_csv("x\"y", ',').unwrap(),
-            vec![vec!["x\"y".to_string()]]
-        );
-        assert_eq!(
-            parse_csv("\"open,1\n", ','),
-            Err("unterminated quoted field".to_string())
-        );
-    }
-
-    #[test]
-    fn csv_with_quotes_and_crlf() {
-        let rows = parse_csv("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\n", ',').unwrap_or_default();
-        assert_eq!(
-            rows,
-            vec![
-                vec!["a".to_string(), "b".to_string()],
-                vec!["x,1".to_string(), "say \"hi\"".to_string()]
-            ]
-        );
     }
 }

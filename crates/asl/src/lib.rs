@@ -23,6 +23,7 @@ pub mod limits;
 pub mod mock;
 mod model;
 mod path;
+mod reader;
 mod template;
 
 use std::sync::Arc;

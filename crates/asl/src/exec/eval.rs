@@ -265,9 +265,11 @@ pub(crate) fn apply_result_path(
     }
 }
 
-/// How a numeric field's path or JSONata value is read; `kind` names the type in errors.
-struct Number<T> {
+/// How a numeric field's fixed (`F`, validated), path or JSONata value is read as a `T`;
+/// `kind` names the type in errors.
+struct Number<F, T> {
     kind: &'static str,
+    fixed: fn(F) -> T,
     from_path: fn(&Value) -> Option<T>,
     from_jsonata: fn(&Value) -> Option<T>,
 }
@@ -280,7 +282,7 @@ pub(crate) struct FieldInput<'a, 'e> {
     pub jenv: Option<&'a mdlc_jsonata::Environment>,
 }
 
-/// A non-negative integer field (`TimeoutSeconds`, `MaxConcurrency`, `MaxItems`, …).
+/// A non-negative integer field (`TimeoutSeconds`, `MaxConcurrency`, `MaxItemsPerBatch`, …).
 pub(crate) fn dyn_u64(
     sr: &StateRun<'_>,
     d: Option<&Dyn<u64>>,
@@ -289,8 +291,26 @@ pub(crate) fn dyn_u64(
 ) -> Result<Option<u64>, Failure> {
     let number = Number {
         kind: "integer",
+        fixed: |n| n,
         from_path: as_uint,
         from_jsonata: as_uint,
+    };
+    dyn_number(sr, d, field, number, at)
+}
+
+/// An integer field whose sign its user checks later (`MaxItems`: AWS fails a negative one
+/// inside the Map Run, but a value that is no integer before it).
+pub(crate) fn dyn_whole(
+    sr: &StateRun<'_>,
+    d: Option<&Dyn<u64>>,
+    field: &str,
+    at: &FieldInput<'_, '_>,
+) -> Result<Option<i64>, Failure> {
+    let number = Number {
+        kind: "integer",
+        fixed: |n| i64::try_from(n).unwrap_or(i64::MAX),
+        from_path: whole_i64,
+        from_jsonata: whole_i64,
     };
     dyn_number(sr, d, field, number, at)
 }
@@ -307,12 +327,14 @@ pub(crate) fn dyn_f64(
     let number = if integer {
         Number {
             kind: "integer",
+            fixed: |f| f,
             from_path: |v: &Value| as_uint(v).map(|n| n as f64),
             from_jsonata: non_negative,
         }
     } else {
         Number {
             kind: "float",
+            fixed: |f| f,
             from_path: non_negative,
             from_jsonata: non_negative,
         }
@@ -321,17 +343,17 @@ pub(crate) fn dyn_f64(
 }
 
 /// The value of a numeric field that may be fixed, a path (`<field>Path`) or JSONata.
-fn dyn_number<T: Copy>(
+fn dyn_number<F: Copy, T>(
     sr: &StateRun<'_>,
-    d: Option<&Dyn<T>>,
+    d: Option<&Dyn<F>>,
     field: &str,
-    number: Number<T>,
+    number: Number<F, T>,
     at: &FieldInput<'_, '_>,
 ) -> Result<Option<T>, Failure> {
     let kind = number.kind;
     Ok(match d {
         None => None,
-        Some(Dyn::Fixed(n)) => Some(*n),
+        Some(Dyn::Fixed(n)) => Some((number.fixed)(*n)),
         Some(Dyn::Path(p)) => {
             let v = p
                 .read(at.input, at.env)

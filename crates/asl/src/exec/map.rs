@@ -21,6 +21,7 @@ use super::types::{Env, Scope, StateRun};
 use crate::api::{ChildExecution, HistoryEvent, MapRunReport};
 use crate::distributed;
 use crate::model::{Graph, MapSpec, Ql};
+use crate::reader;
 use crate::template::Template;
 
 /// How many iterations run at once, and how many may fail.
@@ -107,6 +108,9 @@ struct Results {
 }
 
 impl Run<'_> {
+    /// A Map state. Its items, `ItemSelector` and `ItemBatcher` come before `MapStateStarted`
+    /// (its `length` their count), except a Distributed Map's `ItemReader`, which AWS reads
+    /// inside the Map Run: its `MapStateStarted` has `length` 0.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn exec_map(
         &self,
@@ -128,46 +132,94 @@ impl Run<'_> {
             env: &env,
             jenv,
         };
-        let items = self.map_items(sr, m, raw, &at).await?;
+        if let (true, Some(reader)) = (m.distributed, &m.item_reader) {
+            let mut limits = MapLimits::read(sr, m, &at)?;
+            self.event(prev, "MapStateStarted", || json!({"length": 0}));
+            let plan = reader::plan_read(self.opts, sr, reader, &at)?;
+            limits.read_tolerance(sr, m, &at)?;
+            let inputs = async {
+                let items = reader::read_items(plan).await?;
+                self.map_inputs(sr, m, items, effective, raw, scope, &at)
+            };
+            return self.distributed(sr, m, inputs, prev, &limits, &at).await;
+        }
+        let items = self.map_items(sr, m, raw, &at)?;
         let mut limits = MapLimits::read(sr, m, &at)?;
-        let inputs = self.iteration_inputs(sr, m, items, effective, raw, scope)?;
-        let inputs = match &m.item_batcher {
-            Some(b) => distributed::batch(sr, b, inputs, &at)?,
-            None => inputs,
-        };
+        let inputs = self.map_inputs(sr, m, items, effective, raw, scope, &at)?;
         self.event(prev, "MapStateStarted", || json!({"length": inputs.len()}));
         limits.read_tolerance(sr, m, &at)?;
-        let results = if m.distributed {
-            let run = distributed::MapRun::new(self.opts, sr);
-            let results = self.run_map_run(m, inputs, &run, prev, &limits).await?;
-            let out = Value::Array(results);
-            return match &m.result_writer {
-                Some(w) => distributed::write_results(self.opts, sr, w, out, &run, &at).await,
-                None => Ok(out),
-            };
-        } else {
-            self.run_iterations(sr, m, inputs, Some(scope), prev, &limits)
-                .await?
-        };
+        if m.distributed {
+            let inputs = std::future::ready(Ok(inputs));
+            return self.distributed(sr, m, inputs, prev, &limits, &at).await;
+        }
+        let results = self
+            .run_iterations(sr, m, inputs, Some(scope), prev, &limits)
+            .await?;
         Ok(Value::Array(results))
     }
 
-    /// A Distributed Map's Map Run: `MapRunStarted` (its ARN) and `MapRunSucceeded` or
-    /// `MapRunFailed` in this history; the iterations run as child executions, each with a
-    /// history of its own (reported with the run to the observer, [`MapRunReport`]), seeing no
-    /// variables of the parent.
+    /// Each iteration's input: the selected items, batched by the `ItemBatcher` if any.
+    #[allow(clippy::too_many_arguments)]
+    fn map_inputs(
+        &self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        items: Vec<Value>,
+        effective: &Value,
+        raw: &Value,
+        scope: &Scope<'_>,
+        at: &FieldInput<'_, '_>,
+    ) -> Result<Vec<Value>, Failure> {
+        let inputs = self.iteration_inputs(sr, m, items, effective, raw, scope)?;
+        match &m.item_batcher {
+            Some(b) => distributed::batch(sr, b, inputs, at),
+            None => Ok(inputs),
+        }
+    }
+
+    /// A Distributed Map: its Map Run over `inputs` (a failure to produce them is the run's),
+    /// then its results as its `ResultWriter` says.
+    async fn distributed(
+        &self,
+        sr: &StateRun<'_>,
+        m: &MapSpec,
+        inputs: impl Future<Output = Result<Vec<Value>, Failure>>,
+        prev: &mut u64,
+        limits: &MapLimits,
+        at: &FieldInput<'_, '_>,
+    ) -> Result<Value, Failure> {
+        let run = distributed::MapRun::new(self.opts, sr);
+        let results = self.run_map_run(m, inputs, &run, prev, limits).await?;
+        let out = Value::Array(results);
+        match &m.result_writer {
+            Some(w) => distributed::write_results(self.opts, sr, w, out, &run, at).await,
+            None => Ok(out),
+        }
+    }
+
+    /// A Distributed Map's Map Run: `MapRunStarted` (its ARN), its inputs, and
+    /// `MapRunSucceeded` or `MapRunFailed` in this history; the iterations run as child
+    /// executions, each with a history of its own (reported with the run to the observer,
+    /// [`MapRunReport`]), seeing no variables of the parent.
     async fn run_map_run(
         &self,
         m: &MapSpec,
-        inputs: Vec<Value>,
+        inputs: impl Future<Output = Result<Vec<Value>, Failure>>,
         run: &distributed::MapRun,
         prev: &mut u64,
         limits: &MapLimits,
     ) -> Result<Vec<Value>, Failure> {
         let started = self.event(prev, "MapRunStarted", || json!({"mapRunArn": run.arn()}));
+        let (inputs, unread) = match inputs.await {
+            Ok(inputs) => (inputs, None),
+            Err(f) => (Vec::new(), Some(f)),
+        };
         let tracker = MapRunTracker::new(self, m, &inputs, run, limits);
         tracker.report(self, None);
-        let r = self.run_children(m, inputs, run, limits, &tracker).await;
+        let r = match unread {
+            Some(f) => Err(f),
+            None => self.run_children(m, inputs, run, limits, &tracker).await,
+        };
         *prev = started;
         let status = match &r {
             Ok(_) => "SUCCEEDED",
@@ -297,18 +349,15 @@ impl Run<'_> {
         (r, history)
     }
 
-    /// The items: read by the `ItemReader`, else the `ItemsPath` of the effective input
+    /// The items of a Map without an `ItemReader`: the `ItemsPath` of the effective input
     /// (JSONPath) or `Items` (JSONata, the raw input without it).
-    async fn map_items(
+    fn map_items(
         &self,
         sr: &StateRun<'_>,
         m: &MapSpec,
         raw: &Value,
         at: &FieldInput<'_, '_>,
     ) -> Result<Vec<Value>, Failure> {
-        if let Some(reader) = &m.item_reader {
-            return distributed::read_items(self.opts, sr, reader, at).await;
-        }
         match sr.st.ql {
             Ql::JsonPath => items_at_path(sr, m, at),
             Ql::Jsonata => items_of_jsonata(sr, m.items.as_ref(), raw, at.jenv),

@@ -1212,6 +1212,42 @@ fn distributed_cases() -> Vec<(&'static str, Value, Expected)> {
             ],
         ),
         (
+            "ManifestType S3_INVENTORY stands for InputType MANIFEST, without an InputType",
+            dist(
+                json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {
+                    "InputType": "CSV", "ManifestType": "S3_INVENTORY"
+                }}}),
+            ),
+            &[(
+                "/States/A/ItemReader/ReaderConfig/InputType",
+                "cannot be specified when ManifestType is S3_INVENTORY",
+            )],
+        ),
+        (
+            "ManifestType values",
+            dist(
+                json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {
+                    "ManifestType": "ATHENA_DATA", "InputType": "CSV"
+                }}}),
+            ),
+            &[(
+                "/States/A/ItemReader/ReaderConfig/ManifestType",
+                "ATHENA_DATA (an Athena UNLOAD manifest) is not supported by this engine; S3_INVENTORY is",
+            )],
+        ),
+        (
+            "ManifestType unknown",
+            dist(
+                json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {
+                    "ManifestType": "ORC"
+                }}}),
+            ),
+            &[(
+                "/States/A/ItemReader/ReaderConfig/ManifestType",
+                "must be S3_INVENTORY or ATHENA_DATA",
+            )],
+        ),
+        (
             "CSVHeaders required when GIVEN",
             dist(
                 json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "GIVEN"}}}),

@@ -111,6 +111,20 @@ fn reader_config<'a>(rc: &'a Value, ql: Ql, reader: &mut ReaderDoc<'a>, c: &mut 
                 Some(d) => reader.csv_delimiter = d,
                 None => c.push(&kp, "must be one of COMMA, PIPE, SEMICOLON, SPACE, TAB"),
             },
+            ("ManifestType", Value::String(t)) if t == "S3_INVENTORY" => {
+                if m.contains_key("InputType") {
+                    c.push(
+                        &ptr(&rp, "InputType"),
+                        "cannot be specified when ManifestType is S3_INVENTORY",
+                    );
+                }
+                reader.input_type = String::from("MANIFEST");
+            }
+            ("ManifestType", Value::String(t)) if t == "ATHENA_DATA" => c.push(
+                &kp,
+                "ATHENA_DATA (an Athena UNLOAD manifest) is not supported by this engine; S3_INVENTORY is",
+            ),
+            ("ManifestType", _) => c.push(&kp, "must be S3_INVENTORY or ATHENA_DATA"),
             ("MaxItems" | "MaxItemsPath", _) => {}
             ("ItemsPointer", Value::String(s)) => reader.items_pointer = Some(s.clone()),
             ("ItemsPointer", _) => c.push(&kp, "must be a JSON pointer string"),
