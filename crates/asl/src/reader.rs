@@ -228,20 +228,19 @@ async fn inventory_items(
             .get(&uri)
             .await
             .map_err(|e| format!("inventory file {uri}: {}", store_message(e)))?;
-        let text = inventory_text(&bytes).map_err(|e| format!("inventory file {uri}: {e}"))?;
-        for row in parse_csv(&text, ',')? {
-            if row.len() == 1 && row[0].is_empty() {
-                continue;
-            }
-            items.push(row_item(&m.columns, row));
-        }
+        let text = inventory_text(&bytes, MAX_INVENTORY_FILE_BYTES)
+            .map_err(|e| format!("inventory file {uri}: {e}"))?;
+        let rows = parse_csv(&text, ',')?.into_iter().filter(|r| !is_blank(r));
+        items.extend(rows.map(|row| row_item(&m.columns, row)));
     }
     Ok(items)
 }
 
+/// A failed read of an inventory file: S3's words for a missing key, else the store's.
 fn store_message(e: crate::ItemStoreError) -> String {
     match e {
-        crate::ItemStoreError::NotFound(m) | crate::ItemStoreError::Other(m) => m,
+        crate::ItemStoreError::NotFound(_) => "The specified key does not exist.".to_string(),
+        crate::ItemStoreError::Other(m) => m,
     }
 }
 
@@ -300,23 +299,28 @@ impl Manifest {
     }
 }
 
-/// An inventory file's text: gunzipped when it is gzip (as S3 writes them), at most AWS's
-/// 10 GB once decompressed.
-fn inventory_text(bytes: &[u8]) -> Result<String, String> {
+/// An inventory file's text: gunzipped when it is gzip (as S3 writes them), at most `max`
+/// bytes once decompressed (AWS's [`MAX_INVENTORY_FILE_BYTES`]); no more than that is inflated.
+fn inventory_text(bytes: &[u8], max: u64) -> Result<String, String> {
     let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(bytes)
-            .take(MAX_INVENTORY_FILE_BYTES + 1)
+            .take(max.saturating_add(1))
             .read_to_end(&mut out)
             .map_err(|e| format!("not a valid gzip file: {e}"))?;
-        if out.len() as u64 > MAX_INVENTORY_FILE_BYTES {
-            return Err("larger than 10 GB once decompressed".to_string());
-        }
         out
     } else {
         bytes.to_vec()
     };
+    if raw.len() as u64 > max {
+        return Err(format!("larger than {max} bytes once decompressed"));
+    }
     String::from_utf8(raw).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// A blank line: one empty field (a row whose first field alone is empty is a row).
+fn is_blank(row: &[String]) -> bool {
+    row.len() == 1 && row[0].is_empty()
 }
 
 /// One row as an item: each header with its field, an empty string for a missing field, and
@@ -345,7 +349,7 @@ fn csv_items(r: &ItemReader, text: &str) -> Result<Vec<Value>, ItemsError> {
         return Err(ItemsError::Aws("CSV headers cannot contain duplicates."));
     }
     Ok(rows
-        .filter(|row| !(row.len() == 1 && row.first().is_some_and(|c| c.is_empty())))
+        .filter(|row| !is_blank(row))
         .map(|row| row_item(&headers, row))
         .collect())
 }
@@ -551,13 +555,22 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let _ = enc.write_all(b"\"src\",\"k\"\n");
         let gz = enc.finish().unwrap_or_default();
-        assert_eq!(inventory_text(&gz), Ok("\"src\",\"k\"\n".to_string()));
-        assert_eq!(inventory_text(b"plain\n"), Ok("plain\n".to_string()));
+        assert_eq!(
+            inventory_text(&gz, MAX_INVENTORY_FILE_BYTES),
+            Ok("\"src\",\"k\"\n".to_string())
+        );
+        assert_eq!(inventory_text(b"plain\n", 6), Ok("plain\n".to_string()));
         let broken = &gz[..gz.len() / 2];
         assert!(
-            inventory_text(broken).is_err_and(|e| e.starts_with("not a valid gzip file")),
+            inventory_text(broken, MAX_INVENTORY_FILE_BYTES)
+                .is_err_and(|e| e.starts_with("not a valid gzip file")),
             "a cut gzip file is an error"
         );
+        // `"src","k"\n` is 10 bytes: read whole at a limit of 10, refused at 9, gzip or not.
+        assert_eq!(inventory_text(&gz, 10), Ok("\"src\",\"k\"\n".to_string()));
+        let over = Err("larger than 9 bytes once decompressed".to_string());
+        assert_eq!(inventory_text(&gz, 9), over);
+        assert_eq!(inventory_text(b"\"src\",\"k\"\n", 9), over);
     }
 
     /// An in-memory store for the inventory's files.
