@@ -459,6 +459,17 @@ mod tests {
     }
 
     #[test]
+    fn a_blank_line_is_a_row_of_one_empty_field_with_lf_or_crlf() {
+        let blank = vec![
+            vec!["a".to_string()],
+            vec![String::new()],
+            vec!["b".to_string()],
+        ];
+        assert_eq!(parse_csv("a\n\nb\n", ','), Ok(blank.clone()));
+        assert_eq!(parse_csv("a\r\n\r\nb\r\n", ','), Ok(blank));
+    }
+
+    #[test]
     fn csv_with_quotes_and_crlf() {
         let rows = parse_csv("a,b\r\n\"x,1\",\"say \"\"hi\"\"\"\n", ',').unwrap_or_default();
         assert_eq!(
