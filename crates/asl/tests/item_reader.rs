@@ -45,6 +45,14 @@ fn csv_reader(config: Value) -> Value {
         "Parameters": {"Bucket": "b", "Key": "file.csv"}})
 }
 
+/// The history up to the Map Run's start, when the Map reads its items.
+const MAP_RUN_STARTED: [(&str, u64); 4] = [
+    ("ExecutionStarted", 0),
+    ("MapStateEntered", 0),
+    ("MapStateStarted", 2),
+    ("MapRunStarted", 3),
+];
+
 /// Each event's type and the event it follows.
 fn shape(history: &[mdlc_asl::HistoryEvent]) -> Vec<(String, u64)> {
     history
@@ -55,6 +63,15 @@ fn shape(history: &[mdlc_asl::HistoryEvent]) -> Vec<(String, u64)> {
 
 fn events(list: &[(&str, u64)]) -> Vec<(String, u64)> {
     list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+}
+
+/// The execution failed with `error` and exactly `cause`.
+fn assert_fails(e: &mdlc_asl::Execution, error: &str, cause: &str) {
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(
+        (e.error.as_deref(), e.cause.as_deref()),
+        (Some(error), Some(cause))
+    );
 }
 
 fn rows(n: usize) -> Vec<Value> {
@@ -69,28 +86,30 @@ async fn run(sm: &StateMachine, input: Value, store: &Arc<MemStore>) -> mdlc_asl
     sm.execute(input, opts(store)).await
 }
 
+/// A Distributed Map of `reader` over `store`, with an empty input.
+async fn read_all(reader: Value, store: &Arc<MemStore>) -> mdlc_asl::Execution {
+    run(&distributed(reader, json!({})), json!({}), store).await
+}
+
 #[tokio::test]
 async fn a_map_with_an_item_reader_starts_with_length_0_and_reads_inside_its_map_run() {
     let store = store_with(&[("s3://b/file.csv", CSV.into())]).await;
-    let e = run(
-        &distributed(csv_reader(json!({})), json!({})),
-        json!({}),
-        &store,
-    )
-    .await;
+    let e = read_all(csv_reader(json!({})), &store).await;
     assert_eq!(e.output, Some(Value::Array(rows(4))), "{:?}", e.cause);
     assert_eq!(
         shape(&e.history),
-        events(&[
-            ("ExecutionStarted", 0),
-            ("MapStateEntered", 0),
-            ("MapStateStarted", 2),
-            ("MapRunStarted", 3),
-            ("MapRunSucceeded", 4),
-            ("MapStateSucceeded", 5),
-            ("MapStateExited", 5),
-            ("ExecutionSucceeded", 7),
-        ])
+        events(
+            &[
+                MAP_RUN_STARTED.as_slice(),
+                &[
+                    ("MapRunSucceeded", 4),
+                    ("MapStateSucceeded", 5),
+                    ("MapStateExited", 5),
+                    ("ExecutionSucceeded", 7),
+                ],
+            ]
+            .concat()
+        )
     );
     assert_eq!(e.history[2].details, json!({"length": 0}));
 }
@@ -133,20 +152,24 @@ async fn a_negative_max_items_path_fails_the_map_run_with_item_reader_failed() {
     let store = store_with(&[("s3://b/file.csv", CSV.into())]).await;
     let sm = distributed(csv_reader(json!({"MaxItemsPath": "$.MaxItems"})), json!({}));
     let e = run(&sm, json!({"MaxItems": -1}), &store).await;
-    assert_eq!(e.status, ExecutionStatus::Failed);
-    assert_eq!(e.error.as_deref(), Some("States.ItemReaderFailed"));
-    assert_eq!(e.cause.as_deref(), Some("field MaxItems must be positive"));
+    assert_fails(
+        &e,
+        "States.ItemReaderFailed",
+        "field MaxItems must be positive",
+    );
     assert_eq!(
         shape(&e.history),
-        events(&[
-            ("ExecutionStarted", 0),
-            ("MapStateEntered", 0),
-            ("MapStateStarted", 2),
-            ("MapRunStarted", 3),
-            ("MapRunFailed", 4),
-            ("MapStateFailed", 5),
-            ("ExecutionFailed", 6),
-        ])
+        events(
+            &[
+                MAP_RUN_STARTED.as_slice(),
+                &[
+                    ("MapRunFailed", 4),
+                    ("MapStateFailed", 5),
+                    ("ExecutionFailed", 6),
+                ],
+            ]
+            .concat()
+        )
     );
     assert_eq!(
         e.history[4].details,
@@ -159,12 +182,10 @@ async fn a_max_items_path_that_is_no_integer_fails_before_the_map_run() {
     let store = store_with(&[("s3://b/file.csv", CSV.into())]).await;
     let sm = distributed(csv_reader(json!({"MaxItemsPath": "$.MaxItems"})), json!({}));
     let e = run(&sm, json!({"MaxItems": 1.5}), &store).await;
-    assert_eq!(e.error.as_deref(), Some("States.Runtime"));
-    assert_eq!(
-        e.cause.as_deref(),
-        Some(
-            "An error occurred while executing the state 'M' (entered at the event id #2). The MaxItemsPath field refers to value \"1.5\" which is not a valid integer: $.MaxItems"
-        )
+    assert_fails(
+        &e,
+        "States.Runtime",
+        "An error occurred while executing the state 'M' (entered at the event id #2). The MaxItemsPath field refers to value \"1.5\" which is not a valid integer: $.MaxItems",
     );
     assert_eq!(
         shape(&e.history),
@@ -180,7 +201,7 @@ async fn a_max_items_path_that_is_no_integer_fails_before_the_map_run() {
 /// The run of a reader that cannot read its object: the cause AWS gives, as the Map Run's.
 async fn reader_failure(reader: Value, key: &str, body: &str) -> (Option<String>, Value) {
     let store = store_with(&[(&format!("s3://b/{key}"), body.into())]).await;
-    let e = run(&distributed(reader, json!({})), json!({}), &store).await;
+    let e = read_all(reader, &store).await;
     let run_failed = e
         .history
         .iter()
@@ -222,12 +243,7 @@ async fn a_json_object_where_items_are_read_is_a_non_iterable_node() {
 async fn rows_shorter_than_the_header_get_empty_strings_and_longer_ones_lose_the_rest() {
     let body = "H1,\nValue4,Value5,Value6\n,,,\ntrue,1,'x'\n   \n";
     let store = store_with(&[("s3://b/file.csv", body.into())]).await;
-    let e = run(
-        &distributed(csv_reader(json!({})), json!({})),
-        json!({}),
-        &store,
-    )
-    .await;
+    let e = read_all(csv_reader(json!({})), &store).await;
     assert_eq!(
         e.output,
         Some(json!([
@@ -240,7 +256,7 @@ async fn rows_shorter_than_the_header_get_empty_strings_and_longer_ones_lose_the
         e.cause
     );
     let given = csv_reader(json!({"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"]}));
-    let e = run(&distributed(given, json!({})), json!({}), &store).await;
+    let e = read_all(given, &store).await;
     assert_eq!(
         e.output,
         Some(json!([{"H1": "H1"}, {"H1": "Value4"}, {"H1": ""}, {"H1": "true"}, {"H1": "   "}])),
@@ -317,7 +333,7 @@ async fn an_s3_inventory_gives_one_item_per_row_of_its_files_keyed_by_the_file_s
     // `ManifestType` S3_INVENTORY, without an `InputType`, reads the same inventory.
     let mut reader = manifest_reader(json!({}));
     reader["ReaderConfig"] = json!({"ManifestType": "S3_INVENTORY"});
-    let e = run(&distributed(reader, json!({})), json!({}), &store).await;
+    let e = read_all(reader, &store).await;
     assert_eq!(e.output, Some(want), "{:?}", e.cause);
 }
 
@@ -342,12 +358,10 @@ async fn an_inventory_stops_reading_its_files_at_max_items() {
 
     let sm = distributed(manifest_reader(json!({})), json!({}));
     let e = run(&sm, json!({}), &store).await;
-    assert_eq!(e.error.as_deref(), Some("States.ItemReaderFailed"));
-    assert_eq!(
-        e.cause.as_deref(),
-        Some(
-            "s3://inv/src/cfg/2026-12-07T00-00Z/manifest.json: inventory file s3://inv/src/cfg/data/gone.csv.gz: The specified key does not exist."
-        )
+    assert_fails(
+        &e,
+        "States.ItemReaderFailed",
+        "s3://inv/src/cfg/2026-12-07T00-00Z/manifest.json: inventory file s3://inv/src/cfg/data/gone.csv.gz: The specified key does not exist.",
     );
 }
 
@@ -358,18 +372,11 @@ async fn an_inventory_that_is_not_csv_fails_naming_its_format() {
         manifest("Parquet", &["src/cfg/data/a.parquet"]),
     )])
     .await;
-    let e = run(
-        &distributed(manifest_reader(json!({})), json!({})),
-        json!({}),
-        &store,
-    )
-    .await;
-    assert_eq!(e.error.as_deref(), Some("States.ItemReaderFailed"));
-    assert_eq!(
-        e.cause.as_deref(),
-        Some(
-            "s3://inv/src/cfg/2026-12-07T00-00Z/manifest.json: the inventory's fileFormat is Parquet; an S3 inventory read as items must be CSV"
-        )
+    let e = read_all(manifest_reader(json!({})), &store).await;
+    assert_fails(
+        &e,
+        "States.ItemReaderFailed",
+        "s3://inv/src/cfg/2026-12-07T00-00Z/manifest.json: the inventory's fileFormat is Parquet; an S3 inventory read as items must be CSV",
     );
 }
 

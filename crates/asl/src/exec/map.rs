@@ -170,7 +170,10 @@ impl Run<'_> {
         scope: &Scope<'_>,
         at: &FieldInput<'_, '_>,
     ) -> Result<Vec<Value>, Failure> {
-        let inputs = self.iteration_inputs(sr, m, items, effective, raw, scope)?;
+        let inputs = match &m.item_selector {
+            Some(t) => self.select_items(sr, t, items, effective, raw, scope)?,
+            None => items,
+        };
         match &m.item_batcher {
             Some(b) => distributed::batch(sr, b, inputs, at),
             None => Ok(inputs),
@@ -364,20 +367,17 @@ impl Run<'_> {
         }
     }
 
-    /// Each iteration's input: its item, or the `ItemSelector` evaluated with the item in the
-    /// context object (`$$.Map.Item`).
-    fn iteration_inputs(
+    /// The `ItemSelector` `t` of each item, evaluated with the item in the context object
+    /// (`$$.Map.Item`).
+    fn select_items(
         &self,
         sr: &StateRun<'_>,
-        m: &MapSpec,
+        t: &Template,
         items: Vec<Value>,
         effective: &Value,
         raw: &Value,
         scope: &Scope<'_>,
     ) -> Result<Vec<Value>, Failure> {
-        let Some(t) = &m.item_selector else {
-            return Ok(items);
-        };
         // the context object is built once and only its `Map` entry changes
         let mut ctx = self.context(sr, None);
         if let Value::Object(c) = &mut ctx {
