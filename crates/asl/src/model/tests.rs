@@ -1465,3 +1465,35 @@ fn an_unusable_state_is_validated_without_its_transitions() {
         ]
     );
 }
+
+#[test]
+fn a_map_label_is_1_to_40_characters_without_the_characters_aws_refuses() {
+    let with_label = |label: &str| {
+        let map = json!({"Type": "Map", "End": true, "Label": label,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "X",
+                "States": {"X": {"Type": "Succeed"}}}});
+        problems(&one(map))
+    };
+    let refused = |message: String| vec![("/States/A/Label".to_string(), message)];
+    for ok in ["TestMap", "a-b_c.d/e(f)+g=h@i!", "é", &"x".repeat(40)] {
+        assert_eq!(with_label(ok), Vec::new(), "{ok:?}");
+    }
+    assert_eq!(with_label(""), refused("cannot be empty".into()));
+    assert_eq!(
+        with_label(&"x".repeat(41)),
+        refused("cannot exceed 40 characters".into())
+    );
+    let controls = (0x00..0x20).chain(0x7f..0xa0).filter_map(char::from_u32);
+    for ch in " ?*<>{}[]:;,\\|^~$#%&`\"".chars().chain(controls) {
+        let message = format!("cannot contain the character '{}'", ch.escape_debug());
+        assert_eq!(
+            with_label(&format!("label_{ch}")),
+            refused(message),
+            "{ch:?}"
+        );
+    }
+    assert_eq!(
+        with_label("tab\there"),
+        refused("cannot contain the character '\\t'".into())
+    );
+}

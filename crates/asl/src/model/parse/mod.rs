@@ -529,10 +529,36 @@ fn processor_config(po: &Obj, pp: &str, c: &mut Collector) -> bool {
     distributed
 }
 
+/// A Map's `Label`, part of its Map Run's ARN: 1 to 40 characters, none of them whitespace,
+/// brackets, wildcards, the special characters AWS refuses or a control character (the
+/// characters AWS refused when CreateStateMachine was tried with each).
 fn label<'a>(cx: &Ctx<'a>, c: &mut Collector) -> Option<&'a str> {
     let v = cx.get("Label")?;
-    if !v.is_string() {
+    let Some(text) = v.as_str() else {
         c.push(&cx.p("Label"), "must be a string");
+        return None;
+    };
+    if let Some(problem) = label_problem(text) {
+        c.push(&cx.p("Label"), problem);
     }
-    v.as_str()
+    Some(text)
+}
+
+const LABEL_REFUSED: &str = " ?*<>{}[]:;,\\|^~$#%&`\"";
+
+fn label_problem(text: &str) -> Option<String> {
+    if text.is_empty() {
+        return Some("cannot be empty".to_string());
+    }
+    if text.chars().count() > 40 {
+        return Some("cannot exceed 40 characters".to_string());
+    }
+    let refused = |ch: &char| {
+        LABEL_REFUSED.contains(*ch)
+            || ('\u{0}'..='\u{1f}').contains(ch)
+            || ('\u{7f}'..='\u{9f}').contains(ch)
+    };
+    text.chars()
+        .find(refused)
+        .map(|ch| format!("cannot contain the character '{}'", ch.escape_debug()))
 }
