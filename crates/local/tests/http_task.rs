@@ -21,17 +21,21 @@ const BASIC: &str = "arn:aws:events:us-east-1:000000000000:connection/Basic/2";
 const OAUTH: &str = "arn:aws:events:us-east-1:000000000000:connection/OAuth/3";
 /// An OAuth connection whose token endpoint answers more than an HTTP Task reads.
 const OAUTH_HUGE: &str = "arn:aws:events:us-east-1:000000000000:connection/OAuthHuge/4";
+/// OAuth connections whose tokens last an hour, and 30 seconds (`expires_in`).
+const OAUTH_HOUR: &str = "arn:aws:events:us-east-1:000000000000:connection/OAuthHour/5";
+const OAUTH_30S: &str = "arn:aws:events:us-east-1:000000000000:connection/OAuth30s/6";
 /// More than the 8 MiB of a response the HTTP Task reads.
 const HUGE: usize = (8 << 20) + 1;
 
 /// A server on a free loopback port: `/missing` is a 404, `/moved` a 302 to `/items`, `/token`
 /// an OAuth token endpoint
 /// (client `cid`/`csecret`, `grant_type=client_credentials`), `/image` a PNG, `/huge` and
-/// `/huge-token` [`HUGE`] bytes of text; any other path
+/// `/huge-token` [`HUGE`] bytes of text, `/token-3600` and `/token-30` a new token at each call
+/// (`tok-<n>`, with that `expires_in`), `/status/<code>` that status; any other path
 /// echoes the request as JSON (method, path, query, headers, body). Counts the requests.
 async fn server(hits: Arc<AtomicUsize>) -> String {
     async fn answer(
-        hits: Arc<AtomicUsize>,
+        (hits, issued): (Arc<AtomicUsize>, Arc<AtomicUsize>),
         method: Method,
         uri: Uri,
         headers: HeaderMap,
@@ -39,6 +43,15 @@ async fn server(hits: Arc<AtomicUsize>) -> String {
     ) -> Response {
         hits.fetch_add(1, Ordering::SeqCst);
         let body = String::from_utf8_lossy(&body).to_string();
+        if let Some(secs) = uri.path().strip_prefix("/token-") {
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            let token = format!(r#"{{"access_token":"tok-{n}","expires_in":{secs}}}"#);
+            return ([("content-type", "application/json")], token).into_response();
+        }
+        if let Some(code) = uri.path().strip_prefix("/status/") {
+            let code = code.parse().unwrap_or(500);
+            return (StatusCode::from_u16(code).unwrap(), "refused").into_response();
+        }
         match uri.path() {
             "/missing" => (StatusCode::NOT_FOUND, "no such item").into_response(),
             "/moved" => (StatusCode::FOUND, [("location", "/items")], "").into_response(),
@@ -71,9 +84,10 @@ async fn server(hits: Arc<AtomicUsize>) -> String {
             }
         }
     }
+    let issued = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Bytes| {
-        let hits = hits.clone();
-        async move { answer(hits, m, u, h, b).await }
+        let counters = (hits.clone(), issued.clone());
+        async move { answer(counters, m, u, h, b).await }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -95,6 +109,12 @@ fn connections(base: &str) -> Connections {
             "OAuthParameters": {"ClientParameters": {"ClientID": "cid", "ClientSecret": "csecret"},
                 "AuthorizationEndpoint": format!("{base}/token"), "HttpMethod": "POST",
                 "OAuthHttpParameters": {"BodyParameters": [{"Key": "grant_type", "Value": "client_credentials"}]}}}},
+        OAUTH_HOUR: {"AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": {
+            "OAuthParameters": {"ClientParameters": {"ClientID": "cid", "ClientSecret": "csecret"},
+                "AuthorizationEndpoint": format!("{base}/token-3600"), "HttpMethod": "POST"}}},
+        OAUTH_30S: {"AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": {
+            "OAuthParameters": {"ClientParameters": {"ClientID": "cid", "ClientSecret": "csecret"},
+                "AuthorizationEndpoint": format!("{base}/token-30"), "HttpMethod": "POST"}}},
         OAUTH_HUGE: {"AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": {
             "OAuthParameters": {"ClientParameters": {"ClientID": "cid", "ClientSecret": "csecret"},
                 "AuthorizationEndpoint": format!("{base}/huge-token"), "HttpMethod": "POST"}}},
@@ -465,4 +485,51 @@ async fn a_mocked_http_task_answers_the_mocked_result_without_a_request() {
         0,
         "the mock answered, nothing was sent"
     );
+}
+
+/// A GET of `path` on the test server through `connection`.
+fn get_through(base: &str, connection: &str, path: &str) -> Value {
+    json!({"Call": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+        "Parameters": {"ApiEndpoint": format!("{base}{path}"), "Method": "GET",
+            "Authentication": {"ConnectionArn": connection}},
+        "End": true}})
+}
+
+/// The `Authorization` header the echo path saw through `connection`.
+async fn bearer(w: &World, connection: &str) -> Value {
+    let e = w
+        .run(get_through(&w.base, connection, "/echo"), json!({}))
+        .await;
+    succeeded(&e)["ResponseBody"]["headers"]["authorization"].clone()
+}
+
+/// A call through `connection` that the API answers with `code`.
+async fn refused_with(w: &World, connection: &str, code: u16) {
+    let path = format!("/status/{code}");
+    let e = w
+        .run(get_through(&w.base, connection, &path), json!({}))
+        .await;
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    assert_eq!(e.error, Some(format!("States.Http.StatusCode.{code}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_token_is_reused_until_about_to_expire_and_fetched_again_after_a_401_or_407() {
+    let w = world().await;
+    // An hour's token serves three calls.
+    let first = bearer(&w, OAUTH_HOUR).await;
+    assert_eq!(first, json!("Bearer tok-1"));
+    assert_eq!(bearer(&w, OAUTH_HOUR).await, first);
+    assert_eq!(bearer(&w, OAUTH_HOUR).await, first);
+    // One that expires within the minute is fetched again at each call.
+    assert_eq!(bearer(&w, OAUTH_30S).await, json!("Bearer tok-2"));
+    assert_eq!(bearer(&w, OAUTH_30S).await, json!("Bearer tok-3"));
+    // A 403 keeps the token; a 401, then a 407, make the next call fetch a new one.
+    refused_with(&w, OAUTH_HOUR, 403).await;
+    assert_eq!(bearer(&w, OAUTH_HOUR).await, first);
+    refused_with(&w, OAUTH_HOUR, 401).await;
+    assert_eq!(bearer(&w, OAUTH_HOUR).await, json!("Bearer tok-4"));
+    refused_with(&w, OAUTH_HOUR, 407).await;
+    assert_eq!(bearer(&w, OAUTH_HOUR).await, json!("Bearer tok-5"));
+    assert_eq!(bearer(&w, OAUTH_HOUR).await, json!("Bearer tok-5"));
 }

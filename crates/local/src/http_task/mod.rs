@@ -12,7 +12,8 @@
 //! The request: the connection's `InvocationHttpParameters` are merged in (its headers, query
 //! parameters and body members win over the Task's; a string `RequestBody` cannot take body
 //! members: `States.Runtime`), then its authorization (an API key header, `Authorization: Basic`,
-//! or `Authorization: Bearer` with a token from the OAuth endpoint); a JSON body gets
+//! or `Authorization: Bearer` with a token from the OAuth endpoint, reused while it is valid as
+//! EventBridge reuses it: `oauth`); a JSON body gets
 //! `Content-Type: application/json; charset=UTF-8`, and every request `Range: bytes=0-262144`
 //! and `User-Agent: Amazon|StepFunctions|HttpInvoke|<region>`, as the page's example requests
 //! show. The connection comes from [`Connections`] (a local file); an ARN it does not define
@@ -32,9 +33,10 @@
 
 mod connections;
 pub mod encode;
+mod oauth;
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use mdlc_asl::TaskFailure;
@@ -116,6 +118,8 @@ pub struct HttpTasks {
     proxied: reqwest::Client,
     /// For loopback hosts: never through a proxy.
     direct: reqwest::Client,
+    /// The OAuth connections' tokens, reused while they are valid.
+    tokens: oauth::TokenCache,
 }
 
 /// The request as sent, or as TestState shows it.
@@ -623,6 +627,7 @@ impl HttpTasks {
             region: region.to_string(),
             proxied: build(false)?,
             direct: build(true)?,
+            tokens: oauth::TokenCache::default(),
         })
     }
 
@@ -673,6 +678,11 @@ impl HttpTasks {
             &self.proxied
         };
         let answer = send(client, &full).await;
+        if let Ok(response) = &answer
+            && oauth::refuses_token(response.status_code)
+        {
+            self.tokens.forget(&spec.connection_arn);
+        }
         let shown = with_host(&spec.endpoint, if reveal_secrets { full } else { plain });
         match answer {
             Err(f) => unsent(shown, f),
@@ -715,7 +725,8 @@ impl HttpTasks {
         spec.assemble(Some((&connection.invocation, auth)), &self.region)
     }
 
-    /// The authorization header of a connection (an OAuth token fetched from its endpoint).
+    /// The authorization header of a connection (an OAuth token kept, or fetched from its
+    /// endpoint).
     async fn authorization(
         &self,
         spec: &Spec,
@@ -742,10 +753,19 @@ impl HttpTasks {
                         ),
                     )
                 };
-                let request = self
-                    .token_request(endpoint, method, (client_id, client_secret), parameters)
-                    .map_err(failed)?;
-                let token = token_of(request).await.map_err(failed)?;
+                let arn = &spec.connection_arn;
+                let token = match self.tokens.get(arn, Instant::now()) {
+                    Some(kept) => kept,
+                    None => {
+                        let request = self
+                            .token_request(endpoint, method, (client_id, client_secret), parameters)
+                            .map_err(failed)?;
+                        let fetched = token_of(request).await.map_err(failed)?;
+                        let value = fetched.value.clone();
+                        self.tokens.keep(arn, fetched, Instant::now());
+                        value
+                    }
+                };
                 ("Authorization".into(), format!("Bearer {token}"))
             }
         })
@@ -797,9 +817,9 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// The `access_token` of a token endpoint's answer (at most [`MAX_BODY_BYTES`] read; a refusal's
-/// body shown up to 500 characters).
-async fn token_of(request: reqwest::RequestBuilder) -> Result<String, String> {
+/// The `access_token` (and `expires_in`, if a whole number of seconds) of a token endpoint's
+/// answer (at most [`MAX_BODY_BYTES`] read; a refusal's body shown up to 500 characters).
+async fn token_of(request: reqwest::RequestBuilder) -> Result<oauth::Token, String> {
     let mut response = request.send().await.map_err(|e| error_chain(&e))?;
     let status = response.status();
     let body = read_body(&mut response)
@@ -811,10 +831,15 @@ async fn token_of(request: reqwest::RequestBuilder) -> Result<String, String> {
         let shown: String = text.chars().take(500).collect();
         return Err(format!("HTTP {}: {shown}", status.as_u16()));
     }
-    serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v.get("access_token")?.as_str().map(str::to_string))
-        .ok_or_else(|| "the answer has no access_token".to_string())
+    let answer = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
+    let value = answer
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the answer has no access_token".to_string())?;
+    Ok(oauth::Token {
+        value: value.to_string(),
+        expires_in: answer.get("expires_in").and_then(Value::as_u64),
+    })
 }
 
 /// The request as TestState shows it: with the `Host` header the client sends.
