@@ -307,123 +307,155 @@ fn parse_channels(
         let dsp = format!("{at}.DataSource");
         let s3 = fields::opt_obj(ds, &dsp, "S3DataSource", p);
         let fs = fields::opt_obj(ds, &dsp, "FileSystemDataSource", p);
-        let (source, distribution) = match (s3, fs) {
-            (Some(s3), None) => {
-                let sp = format!("{dsp}.S3DataSource");
-                let ty = fields::enum_str(
-                    s3,
-                    &sp,
-                    "S3DataType",
-                    &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
-                    "S3Prefix",
-                    p,
-                );
-                if fields::get(s3, "S3DataType").is_none() {
-                    p.push(&format!("{sp}.S3DataType"), "is required");
-                }
-                if ty == "AugmentedManifestFile" && input_mode == crate::fast_file::FAST_FILE {
-                    p.push(
-                        &format!("{sp}.S3DataType"),
-                        crate::fast_file::AUGMENTED_NEEDS_PIPE,
-                    );
-                } else if ty == "AugmentedManifestFile" {
-                    p.push(
-                        &format!("{sp}.S3DataType"),
-                        "AugmentedManifestFile is not supported by the local emulator (use S3Prefix or ManifestFile)",
-                    );
-                }
-                let dist = fields::enum_str(
-                    s3,
-                    &sp,
-                    "S3DataDistributionType",
-                    &["FullyReplicated", "ShardedByS3Key"],
-                    "FullyReplicated",
-                    p,
-                );
-                let uri =
-                    fields::req_str(s3, &sp, "S3Uri", p).and_then(|u| match u.parse::<S3Uri>() {
-                        Ok(u) => Some(u),
-                        Err(e) => {
-                            p.push(&format!("{sp}.S3Uri"), e.to_string());
-                            None
-                        }
-                    });
-                let Some(uri) = uri else { continue };
-                if ty == "ManifestFile" {
-                    (ChannelSource::Manifest { uri }, dist)
-                } else {
-                    (ChannelSource::S3 { uri }, dist)
-                }
-            }
+        let source = match (s3, fs) {
+            (Some(s3), None) => s3_source(s3, &format!("{dsp}.S3DataSource"), &input_mode, p),
             (None, Some(fs)) => {
                 let fp = format!("{dsp}.FileSystemDataSource");
                 crate::fast_file::check_file_system(&input_mode, &at, p);
                 if !has_vpc {
                     crate::vpc::require_for_file_system(&at, &name, p);
                 }
-                let id = fields::req_str(fs, &fp, "FileSystemId", p).unwrap_or_default();
-                if !id.is_empty() && !file_system_id_ok(&id) {
-                    p.push(
-                        &format!("{fp}.FileSystemId"),
-                        format!("has value {id:?}, which must match fs-[0-9a-f]{{8,}} (11 to 21 characters)"),
-                    );
-                }
-                let access =
-                    fields::enum_str(fs, &fp, "FileSystemAccessMode", &["rw", "ro"], "ro", p);
-                if fields::get(fs, "FileSystemAccessMode").is_none() {
-                    p.push(&format!("{fp}.FileSystemAccessMode"), "is required");
-                }
-                if fields::get(fs, "FileSystemType").is_none() {
-                    p.push(&format!("{fp}.FileSystemType"), "is required");
-                }
-                fields::enum_str(fs, &fp, "FileSystemType", &["EFS", "FSxLustre"], "EFS", p);
-                let dir = fields::req_str(fs, &fp, "DirectoryPath", p).unwrap_or_default();
-                let Some(root) = file_system_root(inner, &id) else {
-                    if !id.is_empty() {
-                        p.push(&format!("{fp}.FileSystemId"), format!("{id:?} has no local directory in the emulator configuration (file_systems)"));
-                    }
-                    continue;
-                };
-                let rel = Path::new(dir.trim_start_matches('/'));
-                if rel
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-                {
-                    p.push(&format!("{fp}.DirectoryPath"), "must not contain '..'");
-                    continue;
-                }
-                (
-                    ChannelSource::FileSystem {
-                        local: root.join(rel),
-                        read_only: access == "ro",
-                    },
-                    "FullyReplicated".to_string(),
-                )
+                file_system_source(inner, fs, &fp, p)
             }
             _ => {
                 p.push(
                     &dsp,
                     "needs exactly one of S3DataSource or FileSystemDataSource",
                 );
-                continue;
+                None
             }
         };
-        let mut cfg = Map::new();
-        if let Some(ct) = content_type {
-            cfg.insert("ContentType".into(), json!(ct));
-        }
-        cfg.insert("TrainingInputMode".into(), json!(input_mode));
-        cfg.insert("S3DistributionType".into(), json!(distribution));
-        cfg.insert("RecordWrapperType".into(), json!("None"));
-        cfg.insert("CompressionType".into(), json!(compression));
+        let Some((source, distribution)) = source else {
+            continue;
+        };
         out.push(Channel {
             name,
             source,
-            input_config: Value::Object(cfg),
+            input_config: input_config(content_type, &input_mode, &distribution, &compression),
             shuffle_seed,
         });
     }
     out
+}
+
+/// A channel's input configuration as the container sees it (`inputdataconfig.json`).
+fn input_config(
+    content_type: Option<String>,
+    input_mode: &str,
+    distribution: &str,
+    compression: &str,
+) -> Value {
+    let mut cfg = Map::new();
+    if let Some(ct) = content_type {
+        cfg.insert("ContentType".into(), json!(ct));
+    }
+    cfg.insert("TrainingInputMode".into(), json!(input_mode));
+    cfg.insert("S3DistributionType".into(), json!(distribution));
+    cfg.insert("RecordWrapperType".into(), json!("None"));
+    cfg.insert("CompressionType".into(), json!(compression));
+    Value::Object(cfg)
+}
+
+/// An `S3DataSource` (at `sp`): its objects (or the manifest's) and its distribution type.
+fn s3_source(
+    s3: &Value,
+    sp: &str,
+    input_mode: &str,
+    p: &mut Problems,
+) -> Option<(ChannelSource, String)> {
+    let ty = fields::enum_str(
+        s3,
+        sp,
+        "S3DataType",
+        &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
+        "S3Prefix",
+        p,
+    );
+    if fields::get(s3, "S3DataType").is_none() {
+        p.push(&format!("{sp}.S3DataType"), "is required");
+    }
+    if ty == "AugmentedManifestFile" && input_mode == crate::fast_file::FAST_FILE {
+        p.push(
+            &format!("{sp}.S3DataType"),
+            crate::fast_file::AUGMENTED_NEEDS_PIPE,
+        );
+    } else if ty == "AugmentedManifestFile" {
+        p.push(
+            &format!("{sp}.S3DataType"),
+            "AugmentedManifestFile is not supported by the local emulator (use S3Prefix or ManifestFile)",
+        );
+    }
+    let dist = fields::enum_str(
+        s3,
+        sp,
+        "S3DataDistributionType",
+        &["FullyReplicated", "ShardedByS3Key"],
+        "FullyReplicated",
+        p,
+    );
+    let uri = fields::req_str(s3, sp, "S3Uri", p).and_then(|u| match u.parse::<S3Uri>() {
+        Ok(u) => Some(u),
+        Err(e) => {
+            p.push(&format!("{sp}.S3Uri"), e.to_string());
+            None
+        }
+    })?;
+    let source = if ty == "ManifestFile" {
+        ChannelSource::Manifest { uri }
+    } else {
+        ChannelSource::S3 { uri }
+    };
+    Some((source, dist))
+}
+
+/// A `FileSystemDataSource` (at `fp`): the local directory the emulator maps its file system
+/// to, read-only unless `rw`; always `FullyReplicated`.
+fn file_system_source(
+    inner: &Inner,
+    fs: &Value,
+    fp: &str,
+    p: &mut Problems,
+) -> Option<(ChannelSource, String)> {
+    let id = fields::req_str(fs, fp, "FileSystemId", p).unwrap_or_default();
+    if !id.is_empty() && !file_system_id_ok(&id) {
+        p.push(
+            &format!("{fp}.FileSystemId"),
+            format!("has value {id:?}, which must match fs-[0-9a-f]{{8,}} (11 to 21 characters)"),
+        );
+    }
+    let access = fields::enum_str(fs, fp, "FileSystemAccessMode", &["rw", "ro"], "ro", p);
+    if fields::get(fs, "FileSystemAccessMode").is_none() {
+        p.push(&format!("{fp}.FileSystemAccessMode"), "is required");
+    }
+    if fields::get(fs, "FileSystemType").is_none() {
+        p.push(&format!("{fp}.FileSystemType"), "is required");
+    }
+    fields::enum_str(fs, fp, "FileSystemType", &["EFS", "FSxLustre"], "EFS", p);
+    let dir = fields::req_str(fs, fp, "DirectoryPath", p).unwrap_or_default();
+    let Some(root) = file_system_root(inner, &id) else {
+        if !id.is_empty() {
+            p.push(
+                &format!("{fp}.FileSystemId"),
+                format!(
+                    "{id:?} has no local directory in the emulator configuration (file_systems)"
+                ),
+            );
+        }
+        return None;
+    };
+    let rel = Path::new(dir.trim_start_matches('/'));
+    if rel
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        p.push(&format!("{fp}.DirectoryPath"), "must not contain '..'");
+        return None;
+    }
+    let source = ChannelSource::FileSystem {
+        local: root.join(rel),
+        read_only: access == "ro",
+    };
+    Some((source, "FullyReplicated".to_string()))
 }
 
 /// The first Describe* document of a training job.
