@@ -249,40 +249,9 @@ fn train_impl(
     validation: Option<&Dataset>,
     on_round: &mut dyn FnMut(&RoundRecord),
 ) -> Result<TrainOutcome, TrainError> {
+    check_inputs(params, &train, validation)?;
     let n = train.n_rows();
     let nf = train.n_features();
-    if n == 0 || nf == 0 {
-        return Err(TrainError::EmptyTrain);
-    }
-    if let Some(v) = validation {
-        if v.n_features() != nf {
-            return Err(TrainError::FeatureMismatch {
-                channel: "validation".into(),
-                expected: nf,
-                found: v.n_features(),
-            });
-        }
-    }
-    if params.early_stopping_rounds.is_some() && validation.is_none_or(|v| v.n_rows() == 0) {
-        return Err(TrainError::EarlyStoppingWithoutValidation);
-    }
-    if params.objective == Objective::Logistic {
-        let sets = std::iter::once(("train", &*train)).chain(validation.map(|v| ("validation", v)));
-        for (channel, ds) in sets {
-            if let Some((row, &label)) = ds
-                .labels()
-                .iter()
-                .enumerate()
-                .find(|(_, y)| !(0.0..=1.0).contains(*y))
-            {
-                return Err(TrainError::LabelOutOfRange {
-                    channel: channel.into(),
-                    row: row + 1,
-                    label,
-                });
-            }
-        }
-    }
     let threads = params.nthread.max(1);
     let cuts = BinCuts::compute(&train, params.max_bin, threads);
     let bins = cuts.bin_matrix(&train, threads);
@@ -292,13 +261,9 @@ fn train_impl(
         Cow::Borrowed(ds) => Cow::Borrowed(ds.labels()),
     };
     let labels: &[f32] = &labels;
-    let base_score = params.base_score.unwrap_or_else(|| {
-        let mean = labels.iter().map(|&y| f64::from(y)).sum::<f64>() / n as f64;
-        match params.objective {
-            Objective::SquaredError => mean,
-            Objective::Logistic => mean.clamp(1e-6, 1.0 - 1e-6),
-        }
-    });
+    let base_score = params
+        .base_score
+        .unwrap_or_else(|| mean_base_score(params.objective, labels));
     let mut model = Model {
         objective: params.objective,
         base_score,
@@ -323,22 +288,7 @@ fn train_impl(
     for round in 0..params.num_round {
         compute_gradients(params, labels, &margins, &mut gh);
         let tree = grower.grow(&gh, &mut rng);
-        // Update the training margins from the leaves' row ranges (every row in the tree's
-        // row set); rows left out by subsampling are predicted through the bins.
-        if grower.all_rows_in_tree {
-            for leaf in grower.leaves() {
-                let value = f64::from(leaf.1);
-                for &r in leaf.0 {
-                    if let Some(m) = margins.get_mut(r as usize) {
-                        *m += value;
-                    }
-                }
-            }
-        } else {
-            for (r, m) in margins.iter_mut().enumerate() {
-                *m += f64::from(grower.predict_binned(&bins[r * nf..(r + 1) * nf]));
-            }
-        }
+        add_tree_to_margins(&grower, &bins, nf, &mut margins);
         // Training-set metrics on a second thread while this one updates and scores the
         // validation set.
         let objective = params.objective;
@@ -404,6 +354,78 @@ fn train_impl(
         rounds_run,
         stopped_early,
     })
+}
+
+/// The training data's problems, before anything is computed: no rows or features, a validation
+/// set of other features, early stopping without validation rows, a logistic label outside
+/// [0, 1] (its channel and 1-based row).
+fn check_inputs(
+    params: &TrainParams,
+    train: &Dataset,
+    validation: Option<&Dataset>,
+) -> Result<(), TrainError> {
+    let nf = train.n_features();
+    if train.n_rows() == 0 || nf == 0 {
+        return Err(TrainError::EmptyTrain);
+    }
+    if let Some(v) = validation
+        && v.n_features() != nf
+    {
+        return Err(TrainError::FeatureMismatch {
+            channel: "validation".into(),
+            expected: nf,
+            found: v.n_features(),
+        });
+    }
+    if params.early_stopping_rounds.is_some() && validation.is_none_or(|v| v.n_rows() == 0) {
+        return Err(TrainError::EarlyStoppingWithoutValidation);
+    }
+    if params.objective == Objective::Logistic {
+        let sets = std::iter::once(("train", train)).chain(validation.map(|v| ("validation", v)));
+        for (channel, ds) in sets {
+            if let Some((row, &label)) = ds
+                .labels()
+                .iter()
+                .enumerate()
+                .find(|(_, y)| !(0.0..=1.0).contains(*y))
+            {
+                return Err(TrainError::LabelOutOfRange {
+                    channel: channel.into(),
+                    row: row + 1,
+                    label,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The base score without `base_score`: the labels' mean (for logistic, kept inside (0, 1)).
+fn mean_base_score(objective: Objective, labels: &[f32]) -> f64 {
+    let mean = labels.iter().map(|&y| f64::from(y)).sum::<f64>() / labels.len() as f64;
+    match objective {
+        Objective::SquaredError => mean,
+        Objective::Logistic => mean.clamp(1e-6, 1.0 - 1e-6),
+    }
+}
+
+/// Adds the tree just grown to the training margins: from the leaves' row ranges when every
+/// row is in the tree's row set, else (rows left out by subsampling) through the bins.
+fn add_tree_to_margins(grower: &Grower<'_>, bins: &[u8], nf: usize, margins: &mut [f64]) {
+    if grower.all_rows_in_tree {
+        for (rows, value) in grower.leaves() {
+            let value = f64::from(value);
+            for &r in rows {
+                if let Some(m) = margins.get_mut(r as usize) {
+                    *m += value;
+                }
+            }
+        }
+    } else {
+        for (r, m) in margins.iter_mut().enumerate() {
+            *m += f64::from(grower.predict_binned(&bins[r * nf..(r + 1) * nf]));
+        }
+    }
 }
 
 /// Early stopping on the last validation metric, as XGBoost's callback does it: the best round
