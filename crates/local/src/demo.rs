@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mdlc_asl::{ExecutionObserver, ExecutionStatus};
+use mdlc_asl::{ExecutionObserver, ExecutionStatus, StateMachine};
 use mdlc_core::ports::{ObjectStore, RegistryRead, SageMakerApi};
 use mdlc_core::registry::{EvaluationRecord, ModelVersion};
 use mdlc_core::{PortError, S3Uri};
@@ -629,8 +629,78 @@ pub async fn run_demo(
         Some(dir) => user_data(dir, opts.problem)?,
         None => generated_data(opts, &import)?,
     };
-    let problem = data.problem;
+    let (cloud, server) = demo_cloud(opts)?;
+    let model = &opts.model_name;
+    let flows = Flows::new(&cloud, model);
+    upload_data(&cloud, &flows, &data, &import).await?;
+    std::fs::remove_dir_all(&import).map_err(|e| io_err(&import, e))?;
+    log(&format!(
+        "data: {} problem, {} training rows; batches for {}, {}, {} uploaded to s3://{}/datasets/{model}/",
+        data.problem.name(),
+        data.train_rows,
+        DATES[1],
+        DATES[2],
+        DATES[3],
+        cloud.bucket()
+    ));
 
+    // Version → what tracking logged for it.
+    let mut version_links: BTreeMap<u64, TrackingLinks> = BTreeMap::new();
+    let tracking_of = |out: &Value, pointer: &str| {
+        out.pointer(pointer)
+            .and_then(|t| training_links(t, server.as_deref(), model))
+    };
+
+    // 1. Training flow.
+    let out = flows.train(opts, &data, log).await?;
+    if let (Some(v), Some(links)) = (out["version"].as_u64(), tracking_of(&out, "/tracking")) {
+        log_links(log, &links);
+        version_links.insert(v, links);
+    }
+
+    // 2-4. Evaluations.
+    // The validation share of the raw rows, as the data sets were given.
+    let ratio =
+        data.validation_rows as f64 / (data.train_rows + data.validation_rows).max(1) as f64;
+    let mut evaluations = Vec::new();
+    for (i, (date, batch)) in BATCHES.iter().enumerate() {
+        log(&format!("evaluation flow on the {batch} batch of {date}"));
+        let (summary, out) = flows.evaluate(opts, data.problem, i, ratio).await?;
+        if let (Some(v), Some(links)) =
+            (summary.new_version, tracking_of(&out, "/trainingTracking"))
+        {
+            version_links.insert(v, links);
+        }
+        log_evaluation(log, &summary);
+        evaluations.push(summary);
+    }
+
+    // Summary and report.
+    let versions_raw = cloud.registry().list_versions(model).await?;
+    let versions = version_summaries(&cloud, &versions_raw, version_links).await;
+    let evaluation_records = cloud.registry().list_evaluations(model, None).await?;
+    let report = write_report(&cloud, model, &versions_raw, &evaluation_records)?;
+    Ok(DemoSummary {
+        model_name: model.clone(),
+        problem: data.problem.name().to_string(),
+        versions,
+        evaluations,
+        report: report.display().to_string(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        mlflow: server,
+    })
+}
+
+/// The evaluation batches: their data dates and what they hold.
+const BATCHES: [(&str, &str); 3] = [
+    (DATES[1], "fresh"),
+    (DATES[2], "drifted"),
+    (DATES[3], "drifted (after retrain)"),
+];
+
+/// The local cloud the demo runs in (the virtual clock unless `real_time`, no faults injected,
+/// histories recorded), and its tracking server: `tracking_uri`, else the environment's.
+fn demo_cloud(opts: &DemoOptions) -> Result<(LocalCloud, Option<String>), DemoError> {
     let mut config = LocalCloudConfig::new(&opts.state_dir);
     config.settings = RunSettings {
         clock: if opts.real_time {
@@ -649,216 +719,206 @@ pub async fn run_demo(
         config.tracking_uri = Some(uri.clone());
     }
     let server = config.tracking_uri.clone();
-    let cloud = LocalCloud::new(config)?;
-    let training = cloud
-        .state_machine("training")
-        .cloned()
-        .ok_or(DemoError::MissingStateMachine("training"))?;
-    let evaluation = cloud
-        .state_machine("evaluation")
-        .cloned()
-        .ok_or(DemoError::MissingStateMachine("evaluation"))?;
+    Ok((LocalCloud::new(config)?, server))
+}
 
-    // Upload the data where the flows' defaults expect it.
-    let store = cloud.store().clone();
-    let bucket = cloud.bucket().to_string();
-    let model = &opts.model_name;
-    let base = |date: &str| format!("s3://{bucket}/datasets/{model}/{date}");
-    // The labelled rows as they were given, split into train and validation: the training
-    // flow's channels, read where they are; its preprocessing step only writes their data
-    // profile, which evaluations measure drift against (`split: false`: no second copy of the
-    // rows).
-    for (name, piece) in [("train", &data.train), ("validation", &data.validation)] {
-        put_rows(
-            store.as_ref(),
-            &import,
-            &format!("{}/{name}/{name}.csv", base(DATES[0])),
-            std::slice::from_ref(piece),
-            problem,
-            Columns::All,
-        )
-        .await?;
-    }
-    let batches = [
-        (DATES[1], "fresh"),
-        (DATES[2], "drifted"),
-        (DATES[3], "drifted (after retrain)"),
-    ];
-    for ((date, _), rows) in batches.iter().zip(&data.batches) {
-        let rows = std::slice::from_ref(rows);
-        put_rows(
-            store.as_ref(),
-            &import,
-            &format!("{}/evaluation/features/batch.csv", base(date)),
-            rows,
-            problem,
-            Columns::Features,
-        )
-        .await?;
-        put_rows(
-            store.as_ref(),
-            &import,
-            &format!("{}/evaluation/labels/batch.csv", base(date)),
-            rows,
-            problem,
-            Columns::Label,
-        )
-        .await?;
-    }
-    // Newer labelled data on the drifted date: what a retrain decided that day trains on.
-    put_rows(
-        store.as_ref(),
-        &import,
-        &format!("{}/raw/raw.csv", base(NEWER_DATA_DATE)),
-        &data.newer_raw,
-        problem,
-        Columns::All,
-    )
-    .await?;
-    std::fs::remove_dir_all(&import).map_err(|e| io_err(&import, e))?;
-    log(&format!(
-        "data: {} problem, {} training rows; batches for {}, {}, {} uploaded to s3://{bucket}/datasets/{model}/",
-        problem.name(),
-        data.train_rows,
-        DATES[1],
-        DATES[2],
-        DATES[3]
-    ));
+/// The demo's two flows in its cloud, and where its data go.
+struct Flows<'c> {
+    cloud: &'c LocalCloud,
+    model: &'c str,
+}
 
-    // 1. Training flow.
-    // The validation share of the raw rows, as the data sets were given.
-    let (train_rows, validation_rows) = (data.train_rows, data.validation_rows);
-    let ratio = validation_rows as f64 / (train_rows + validation_rows).max(1) as f64;
-    log(&format!(
-        "training flow: preprocessing (the data profile of {train_rows} train + {validation_rows} validation rows, trained on where they are), then tuning {} jobs, {} in parallel, on data of {}",
-        opts.max_jobs, opts.max_parallel_jobs, DATES[0]
-    ));
-    let execution = cloud
-        .execute(
-            "training",
-            &training,
-            &format!("{model}-train-initial"),
-            {
-                let mut input = flow_input(opts, problem, DATES[0]);
-                input["data"] = json!({
-                    "train": format!("{}/train/", base(DATES[0])),
-                    "validation": format!("{}/validation/", base(DATES[0])),
-                });
-                input["preprocessing"] = json!({"split": false});
-                input
-            },
-            None,
-        )
-        .await?;
-    let out = succeeded("training", "training", &execution)?;
-    log(&format!(
-        "  → version {} ({} = {})",
-        out["version"],
-        out["objectiveMetric"].as_str().unwrap_or("objective"),
-        out["objectiveValue"]
-    ));
-    // Version → what tracking logged for it.
-    let mut version_links: BTreeMap<u64, TrackingLinks> = BTreeMap::new();
-    let tracking_of = |out: &Value, pointer: &str| {
-        out.pointer(pointer)
-            .and_then(|t| training_links(t, server.as_deref(), model))
-    };
-    if let (Some(v), Some(links)) = (out["version"].as_u64(), tracking_of(out, "/tracking")) {
-        log_links(log, &links);
-        version_links.insert(v, links);
+impl<'c> Flows<'c> {
+    fn new(cloud: &'c LocalCloud, model: &'c str) -> Self {
+        Flows { cloud, model }
     }
 
-    // 2-4. Evaluations.
-    let mut evaluations = Vec::new();
-    for (i, (date, batch)) in batches.iter().enumerate() {
-        log(&format!("evaluation flow on the {batch} batch of {date}"));
-        let execution = cloud
-            .execute(
-                "evaluation",
-                &evaluation,
-                &format!("{model}-evaluate-{}", i + 1),
-                {
-                    let mut input = flow_input(opts, problem, date);
-                    // Newer data is named only where it exists (the drifted date).
-                    let newer = (*date == NEWER_DATA_DATE).then(|| format!("{}/raw/", base(date)));
-                    input["preprocessing"] = preprocessing_block(newer, ratio, opts.seed);
-                    input["data"] = json!({"evaluation": {
-                        "features": format!("{}/evaluation/features/", base(date)),
-                        "groundTruth": format!("{}/evaluation/labels/", base(date)),
-                    }});
-                    input
-                },
-                None,
-            )
+    /// `s3://<bucket>/datasets/<model>/<date>`: where the flows' defaults look for that date's
+    /// data.
+    fn base(&self, date: &str) -> String {
+        format!(
+            "s3://{}/datasets/{}/{date}",
+            self.cloud.bucket(),
+            self.model
+        )
+    }
+
+    fn machine(&self, name: &'static str) -> Result<Arc<StateMachine>, DemoError> {
+        self.cloud
+            .state_machine(name)
+            .cloned()
+            .ok_or(DemoError::MissingStateMachine(name))
+    }
+
+    /// The training flow on the first date's data: its output (version, objective, tracking).
+    async fn train(
+        &self,
+        opts: &DemoOptions,
+        data: &DemoData,
+        log: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Value, DemoError> {
+        let (train_rows, validation_rows) = (data.train_rows, data.validation_rows);
+        log(&format!(
+            "training flow: preprocessing (the data profile of {train_rows} train + {validation_rows} validation rows, trained on where they are), then tuning {} jobs, {} in parallel, on data of {}",
+            opts.max_jobs, opts.max_parallel_jobs, DATES[0]
+        ));
+        let mut input = flow_input(opts, data.problem, DATES[0]);
+        input["data"] = json!({
+            "train": format!("{}/train/", self.base(DATES[0])),
+            "validation": format!("{}/validation/", self.base(DATES[0])),
+        });
+        input["preprocessing"] = json!({"split": false});
+        let name = format!("{}-train-initial", self.model);
+        let machine = self.machine("training")?;
+        let execution = self
+            .cloud
+            .execute("training", &machine, &name, input, None)
+            .await?;
+        let out = succeeded("training", "training", &execution)?.clone();
+        log(&format!(
+            "  → version {} ({} = {})",
+            out["version"],
+            out["objectiveMetric"].as_str().unwrap_or("objective"),
+            out["objectiveValue"]
+        ));
+        Ok(out)
+    }
+
+    /// The evaluation flow on batch `i` ([`BATCHES`]): its summary, and its output.
+    async fn evaluate(
+        &self,
+        opts: &DemoOptions,
+        problem: Problem,
+        i: usize,
+        ratio: f64,
+    ) -> Result<(EvaluationSummary, Value), DemoError> {
+        let (date, batch) = BATCHES[i];
+        let mut input = flow_input(opts, problem, date);
+        // Newer data is named only where it exists (the drifted date).
+        let newer = (date == NEWER_DATA_DATE).then(|| format!("{}/raw/", self.base(date)));
+        input["preprocessing"] = preprocessing_block(newer, ratio, opts.seed);
+        input["data"] = json!({"evaluation": {
+            "features": format!("{}/evaluation/features/", self.base(date)),
+            "groundTruth": format!("{}/evaluation/labels/", self.base(date)),
+        }});
+        let name = format!("{}-evaluate-{}", self.model, i + 1);
+        let machine = self.machine("evaluation")?;
+        let execution = self
+            .cloud
+            .execute("evaluation", &machine, &name, input, None)
             .await?;
         let step = format!("evaluation {}", i + 1);
-        let out = succeeded(&step, "evaluation", &execution)?;
-        let metrics: BTreeMap<String, f64> = serde_json::from_value(out["metrics"].clone())
-            .map_err(|e| DemoError::Output {
-                step: step.clone(),
-                message: format!("metrics: {e}"),
-            })?;
-        let summary = EvaluationSummary {
-            version: out["version"].as_u64().ok_or_else(|| DemoError::Output {
-                step: step.clone(),
-                message: format!("no version in {out}"),
-            })?,
-            data_date: date.to_string(),
-            batch: batch.to_string(),
-            metrics,
-            retrain: out["retrain"].as_bool().unwrap_or(false),
-            reason: out["reason"].as_str().unwrap_or("").to_string(),
-            new_version: out["newVersion"].as_u64(),
-            drift: out
-                .pointer("/evaluation/drift")
-                .and_then(|d| serde_json::from_value(d.clone()).ok()),
-            tracking: out.get("tracking").and_then(evaluation_links),
-        };
-        if let Some(links) = &summary.tracking {
-            log_links(log, links);
-        }
-        if let (Some(v), Some(links)) = (summary.new_version, tracking_of(out, "/trainingTracking"))
-        {
-            version_links.insert(v, links);
-        }
-        log(&format!(
-            "  → version {}: {} — {}{}",
-            summary.version,
-            format_metrics(&summary.metrics),
-            if summary.retrain {
-                "RETRAIN: "
-            } else {
-                "keep: "
-            },
-            summary.reason
-        ));
-        if let Some(d) = &summary.drift {
-            log(&format!(
-                "  → feature drift (PSI): {}",
-                d.features
-                    .iter()
-                    .map(|f| format!("{} {:.3} {}", f.feature, f.psi, f.level))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        if let Some(v) = summary.new_version {
-            log(&format!("  → retrained: version {v}"));
-        }
-        evaluations.push(summary);
+        let out = succeeded(&step, "evaluation", &execution)?.clone();
+        let summary = evaluation_summary(&step, date, batch, &out)?;
+        Ok((summary, out))
     }
+}
 
-    // Summary and report.
-    let versions_raw = cloud.registry().list_versions(model).await?;
-    let mut versions = Vec::new();
-    for v in &versions_raw {
+/// Uploads the demo's data where the flows' defaults expect it: the labelled rows as they were
+/// given, split into train and validation (the training flow's channels, read where they are;
+/// its preprocessing step only writes their data profile, which evaluations measure drift
+/// against: `split: false`, no second copy of the rows); each batch's features and labels; and
+/// the newer labelled data of the drifted date, what a retrain decided that day trains on.
+async fn upload_data(
+    cloud: &LocalCloud,
+    flows: &Flows<'_>,
+    data: &DemoData,
+    import: &Path,
+) -> Result<(), DemoError> {
+    let store = cloud.store().clone();
+    let put = async |uri: String, rows: &[Piece], columns: Columns| {
+        put_rows(store.as_ref(), import, &uri, rows, data.problem, columns).await
+    };
+    for (name, piece) in [("train", &data.train), ("validation", &data.validation)] {
+        let uri = format!("{}/{name}/{name}.csv", flows.base(DATES[0]));
+        put(uri, std::slice::from_ref(piece), Columns::All).await?;
+    }
+    for ((date, _), rows) in BATCHES.iter().zip(&data.batches) {
+        let rows = std::slice::from_ref(rows);
+        let at = |what: &str| format!("{}/evaluation/{what}/batch.csv", flows.base(date));
+        put(at("features"), rows, Columns::Features).await?;
+        put(at("labels"), rows, Columns::Label).await?;
+    }
+    let uri = format!("{}/raw/raw.csv", flows.base(NEWER_DATA_DATE));
+    put(uri, &data.newer_raw, Columns::All).await
+}
+
+/// An evaluation flow's output as the demo reports it.
+fn evaluation_summary(
+    step: &str,
+    date: &str,
+    batch: &str,
+    out: &Value,
+) -> Result<EvaluationSummary, DemoError> {
+    let output_error = |message: String| DemoError::Output {
+        step: step.to_string(),
+        message,
+    };
+    let metrics: BTreeMap<String, f64> = serde_json::from_value(out["metrics"].clone())
+        .map_err(|e| output_error(format!("metrics: {e}")))?;
+    Ok(EvaluationSummary {
+        version: out["version"]
+            .as_u64()
+            .ok_or_else(|| output_error(format!("no version in {out}")))?,
+        data_date: date.to_string(),
+        batch: batch.to_string(),
+        metrics,
+        retrain: out["retrain"].as_bool().unwrap_or(false),
+        reason: out["reason"].as_str().unwrap_or("").to_string(),
+        new_version: out["newVersion"].as_u64(),
+        drift: out
+            .pointer("/evaluation/drift")
+            .and_then(|d| serde_json::from_value(d.clone()).ok()),
+        tracking: out.get("tracking").and_then(evaluation_links),
+    })
+}
+
+/// An evaluation's lines: its tracking, metrics and verdict, drift, and new version.
+fn log_evaluation(log: &(dyn Fn(&str) + Send + Sync), summary: &EvaluationSummary) {
+    if let Some(links) = &summary.tracking {
+        log_links(log, links);
+    }
+    log(&format!(
+        "  → version {}: {} — {}{}",
+        summary.version,
+        format_metrics(&summary.metrics),
+        if summary.retrain {
+            "RETRAIN: "
+        } else {
+            "keep: "
+        },
+        summary.reason
+    ));
+    if let Some(d) = &summary.drift {
+        log(&format!(
+            "  → feature drift (PSI): {}",
+            d.features
+                .iter()
+                .map(|f| format!("{} {:.3} {}", f.feature, f.psi, f.level))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(v) = summary.new_version {
+        log(&format!("  → retrained: version {v}"));
+    }
+}
+
+/// Each registered version with its training job's final metrics and its tracking links.
+async fn version_summaries(
+    cloud: &LocalCloud,
+    versions: &[ModelVersion],
+    mut links: BTreeMap<u64, TrackingLinks>,
+) -> Vec<VersionSummary> {
+    let mut out = Vec::new();
+    for v in versions {
         let metrics = cloud
             .emulator()
             .describe_training_job(&v.record.training_job_name)
             .await
             .map(|info| info.final_metrics)
             .unwrap_or_default();
-        versions.push(VersionSummary {
+        out.push(VersionSummary {
             version: v.version,
             objective: v.record.objective_value,
             objective_metric: v.record.objective_metric.clone(),
@@ -867,20 +927,10 @@ pub async fn run_demo(
             data_date: v.record.data_date.clone(),
             reason: v.record.reason.clone(),
             parent_version: v.record.parent_version,
-            tracking: version_links.remove(&v.version),
+            tracking: links.remove(&v.version),
         });
     }
-    let evaluation_records = cloud.registry().list_evaluations(model, None).await?;
-    let report = write_report(&cloud, model, &versions_raw, &evaluation_records)?;
-    Ok(DemoSummary {
-        model_name: model.clone(),
-        problem: problem.name().to_string(),
-        versions,
-        evaluations,
-        report: report.display().to_string(),
-        elapsed_seconds: started.elapsed().as_secs_f64(),
-        mlflow: server,
-    })
+    out
 }
 
 fn log_links(log: &(dyn Fn(&str) + Send + Sync), links: &TrackingLinks) {
