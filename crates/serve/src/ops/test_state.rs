@@ -152,50 +152,17 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
     let variables = r.string("variables", DATA);
     let state_name = r.string("stateName", STATE_NAME);
     let context = r.string("context", DATA);
-    let mock = r.object("mock");
-    let config = r.object("stateConfiguration");
-    let mut mock_parts = None;
-    if let Some(m) = mock {
-        let mut mr = Request::new(m);
-        let result = mr.string("result", DATA);
-        let error_output = mr.object("errorOutput");
-        let mode =
-            FieldValidationMode::parse(mr.enumeration("fieldValidationMode", VALIDATION_MODES));
-        mr.finish()?;
-        let error = match error_output {
-            Some(e) => {
-                let mut er = Request::new(e);
-                let error = er.string("error", ERROR).unwrap_or("").to_string();
-                let cause = er.string("cause", CAUSE).unwrap_or("").to_string();
-                er.finish()?;
-                Some(TaskFailure::new(error, cause))
-            }
-            None => None,
-        };
-        mock_parts = Some((result, error, mode));
-    }
-    let mut retry_count = 0;
-    if let Some(c) = config {
-        let mut cr = Request::new(c);
-        retry_count = cr.integer("retrierRetryCount", 0, i64::MAX).unwrap_or(0);
-        cr.string("errorCausedByState", STATE_NAME);
-        cr.integer("mapIterationFailureCount", 0, i64::MAX);
-        cr.string("mapItemReaderData", DATA);
-        cr.finish()?;
-    }
+    let mock_parts = r.object("mock").map(read_mock).transpose()?;
+    let retry_count = match r.object("stateConfiguration") {
+        Some(c) => read_state_configuration(c)?,
+        None => 0,
+    };
     r.finish()?;
 
-    let mode = mock_parts.as_ref().map(|(_, _, mode)| *mode);
+    let mode = mock_parts.as_ref().map(|m| m.mode);
     let mock = match mock_parts {
         None => None,
-        Some((Some(result), None, _)) => Some(Ok(parse_json(result, "mock.result")?)),
-        Some((None, Some(failure), _)) => Some(Err(failure)),
-        // AWS's words (recorded answers)
-        Some(_) => {
-            return Err(refused(
-                "A test mock should have only one of the following fields: [result, errorOutput].",
-            ));
-        }
+        Some(parts) => Some(parts.outcome()?),
     };
     if mock.is_some() && reveal_secrets {
         return Err(refused(
@@ -216,54 +183,14 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
             _ => return Err(refused("variables must be a JSON object")),
         },
     };
-    let definition: Value = serde_json::from_str(definition)
-        .map_err(|e| ApiError::invalid_definition(&format!("INVALID_JSON_DESCRIPTION: {e}")))?;
-    let (state, name, machine_ql) = match state_name {
-        Some(name) => {
-            // a whole state machine: valid as a whole, the state one of its top-level states
-            StateMachine::from_value(&definition)
-                .map_err(|errors| ApiError::invalid_definition(&definition_problems(&errors)))?;
-            let state = definition
-                .get("States")
-                .and_then(|s| s.get(name))
-                .and_then(Value::as_object)
-                .cloned()
-                .ok_or_else(|| {
-                    refused(format!(
-                        "stateName '{name}' is not a state of the definition's top-level States"
-                    ))
-                })?;
-            (
-                state,
-                name.to_string(),
-                definition.get("QueryLanguage").cloned(),
-            )
-        }
-        None => match definition {
-            Value::Object(m) => (m, SINGLE_STATE_NAME.to_string(), None),
-            _ => {
-                return Err(ApiError::invalid_definition(
-                    "SCHEMA_VALIDATION_FAILED: the definition of a state must be a JSON object",
-                ));
-            }
-        },
-    };
+    let TestedState {
+        state,
+        name,
+        machine_ql,
+    } = tested_state(definition, state_name)?;
     let ty = state.get("Type").and_then(Value::as_str).unwrap_or("");
     let resource = state.get("Resource").and_then(Value::as_str).unwrap_or("");
-    let mockable = matches!(ty, "Task" | "Map" | "Parallel");
-    if mock.is_some() && !mockable {
-        // AWS's words (recorded for Pass, Fail and Succeed)
-        return Err(refused(format!(
-            "State type '{ty}' is not supported when a mock is specified"
-        )));
-    }
-    if mock.is_none() && matches!(ty, "Map" | "Parallel") {
-        // AWS's words (recorded)
-        return Err(ApiError::service(
-            "InvalidDefinition",
-            "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]",
-        ));
-    }
+    check_mocking(ty, mock.as_ref())?;
     if let Some(Ok(result)) = &mock {
         check_mocked_shape(&state, ty, result)?;
     }
@@ -276,19 +203,7 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
         _ => None,
     };
     if mock.is_none() {
-        let needs_mock = match ty {
-            "Task" if resource.contains(":activity:") => Some("an activity Task".to_string()),
-            "Task" if resource.ends_with(".waitForTaskToken") => {
-                Some("a .waitForTaskToken Task".into())
-            }
-            "Task" if resource.ends_with(".sync") || resource.ends_with(".sync:2") => {
-                Some("a .sync Task".into())
-            }
-            _ => None,
-        };
-        if let Some(what) = needs_mock {
-            return Err(refused(format!("TestState runs {what} only with a mock")));
-        }
+        check_runs_unmocked(ty, resource)?;
     }
     let mocked_map = (mock.is_some() && ty == "Map").then(|| state.clone());
     let state = if mock.is_some() && matches!(ty, "Map" | "Parallel") {
@@ -311,6 +226,139 @@ fn read(body: &Map<String, Value>) -> Result<TestRequest, ApiError> {
         mock_check,
         mocked_map,
     })
+}
+
+/// A request's `mock`, as given.
+struct MockParts<'a> {
+    result: Option<&'a str>,
+    error: Option<TaskFailure>,
+    mode: FieldValidationMode,
+}
+
+impl MockParts<'_> {
+    /// The mocked outcome: exactly one of `result` (JSON) and `errorOutput`.
+    fn outcome(self) -> Result<Result<Value, TaskFailure>, ApiError> {
+        match (self.result, self.error) {
+            (Some(result), None) => Ok(Ok(parse_json(result, "mock.result")?)),
+            (None, Some(failure)) => Ok(Err(failure)),
+            // AWS's words (recorded answers)
+            _ => Err(refused(
+                "A test mock should have only one of the following fields: [result, errorOutput].",
+            )),
+        }
+    }
+}
+
+fn read_mock(m: &Map<String, Value>) -> Result<MockParts<'_>, ApiError> {
+    let mut mr = Request::new(m);
+    let result = mr.string("result", DATA);
+    let error_output = mr.object("errorOutput");
+    let mode = FieldValidationMode::parse(mr.enumeration("fieldValidationMode", VALIDATION_MODES));
+    mr.finish()?;
+    let error = match error_output {
+        Some(e) => {
+            let mut er = Request::new(e);
+            let error = er.string("error", ERROR).unwrap_or("").to_string();
+            let cause = er.string("cause", CAUSE).unwrap_or("").to_string();
+            er.finish()?;
+            Some(TaskFailure::new(error, cause))
+        }
+        None => None,
+    };
+    Ok(MockParts {
+        result,
+        error,
+        mode,
+    })
+}
+
+/// `stateConfiguration`'s members checked; its `retrierRetryCount` (0 without one).
+fn read_state_configuration(c: &Map<String, Value>) -> Result<i64, ApiError> {
+    let mut cr = Request::new(c);
+    let retry_count = cr.integer("retrierRetryCount", 0, i64::MAX).unwrap_or(0);
+    cr.string("errorCausedByState", STATE_NAME);
+    cr.integer("mapIterationFailureCount", 0, i64::MAX);
+    cr.string("mapItemReaderData", DATA);
+    cr.finish()?;
+    Ok(retry_count)
+}
+
+/// The state to test, its name and the machine's `QueryLanguage`.
+struct TestedState {
+    state: Map<String, Value>,
+    name: String,
+    machine_ql: Option<Value>,
+}
+
+/// With `stateName`, that top-level state of a whole (valid) state machine; without, the
+/// definition is the state.
+fn tested_state(definition: &str, state_name: Option<&str>) -> Result<TestedState, ApiError> {
+    let definition: Value = serde_json::from_str(definition)
+        .map_err(|e| ApiError::invalid_definition(&format!("INVALID_JSON_DESCRIPTION: {e}")))?;
+    let Some(name) = state_name else {
+        return match definition {
+            Value::Object(state) => Ok(TestedState {
+                state,
+                name: SINGLE_STATE_NAME.to_string(),
+                machine_ql: None,
+            }),
+            _ => Err(ApiError::invalid_definition(
+                "SCHEMA_VALIDATION_FAILED: the definition of a state must be a JSON object",
+            )),
+        };
+    };
+    StateMachine::from_value(&definition)
+        .map_err(|errors| ApiError::invalid_definition(&definition_problems(&errors)))?;
+    let state = definition
+        .get("States")
+        .and_then(|s| s.get(name))
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| {
+            refused(format!(
+                "stateName '{name}' is not a state of the definition's top-level States"
+            ))
+        })?;
+    Ok(TestedState {
+        state,
+        name: name.to_string(),
+        machine_ql: definition.get("QueryLanguage").cloned(),
+    })
+}
+
+/// Which state types a mock may stand for, and which need one (AWS's words, recorded).
+fn check_mocking(ty: &str, mock: Option<&Result<Value, TaskFailure>>) -> Result<(), ApiError> {
+    let mockable = matches!(ty, "Task" | "Map" | "Parallel");
+    if mock.is_some() && !mockable {
+        // recorded for Pass, Fail and Succeed
+        return Err(refused(format!(
+            "State type '{ty}' is not supported when a mock is specified"
+        )));
+    }
+    if mock.is_none() && matches!(ty, "Map" | "Parallel") {
+        return Err(ApiError::service(
+            "InvalidDefinition",
+            "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]",
+        ));
+    }
+    Ok(())
+}
+
+/// A Task that waits for something TestState cannot give (an activity worker, a task token, a
+/// job's end) runs only with a mock.
+fn check_runs_unmocked(ty: &str, resource: &str) -> Result<(), ApiError> {
+    let needs_mock = match ty {
+        "Task" if resource.contains(":activity:") => Some("an activity Task"),
+        "Task" if resource.ends_with(".waitForTaskToken") => Some("a .waitForTaskToken Task"),
+        "Task" if resource.ends_with(".sync") || resource.ends_with(".sync:2") => {
+            Some("a .sync Task")
+        }
+        _ => None,
+    };
+    match needs_mock {
+        Some(what) => Err(refused(format!("TestState runs {what} only with a mock"))),
+        None => Ok(()),
+    }
 }
 
 /// A mocked Map or Parallel result as TestState wants it (AWS's words, recorded): a Map's an
