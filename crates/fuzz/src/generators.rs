@@ -454,9 +454,47 @@ fn build_state(d: &StateDraw, i: usize, n: usize, lang: Lang) -> Value {
     };
     let kind = kinds[d.kind as usize % kinds.len()];
     s.insert("Type".into(), json!(kind));
-    let jsonata = |e: &str| json!(format!("{{% {e} %}}"));
-    match (kind, lang) {
-        ("Pass", Lang::JsonPath) => match d.small {
+    match kind {
+        "Pass" => pass_fields(d, lang, &mut s),
+        "Task" => task_fields(d, lang, &target, &mut s),
+        "Choice" => choice_fields(d, lang, &target, &name(i + 1), &mut s),
+        "Wait" => wait_fields(d, lang, &mut s),
+        "Parallel" => {
+            let b = d.branch.clone().unwrap_or_else(|| pass_machine(lang));
+            s.insert("Branches".into(), json!([b.clone(), b]));
+        }
+        "Map" => map_fields(d, lang, &mut s),
+        "Fail" => {
+            let error = if d.flag {
+                "Custom.Error"
+            } else {
+                "States.TaskFailed"
+            };
+            s.insert("Error".into(), json!(error));
+            s.insert("Cause".into(), json!("generated"));
+        }
+        _ => {}
+    }
+    if !matches!(kind, "Succeed" | "Fail" | "Choice") {
+        if last {
+            s.insert("End".into(), json!(true));
+        } else {
+            s.insert("Next".into(), json!(name(i + 1)));
+        }
+    }
+    Value::Object(s)
+}
+
+/// A JSONata string of `e`.
+fn jsonata_string(e: &str) -> Value {
+    json!(format!("{{% {e} %}}"))
+}
+
+/// A Pass state's fields: JSONPath's Parameters, Result, InputPath or OutputPath; JSONata's
+/// Output or Assign.
+fn pass_fields(d: &StateDraw, lang: Lang, s: &mut Map<String, Value>) {
+    match lang {
+        Lang::JsonPath => match d.small {
             0 => {
                 s.insert(
                     "Parameters".into(),
@@ -475,124 +513,101 @@ fn build_state(d: &StateDraw, i: usize, n: usize, lang: Lang) -> Value {
                 s.insert("OutputPath".into(), json!("$.v"));
             }
         },
-        ("Pass", Lang::Jsonata) => {
+        Lang::Jsonata => {
             if d.flag {
-                s.insert("Output".into(), jsonata(&d.jsonata));
+                s.insert("Output".into(), jsonata_string(&d.jsonata));
             } else {
                 s.insert(
                     "Assign".into(),
-                    json!({"x": jsonata(&d.jsonata), "k": d.value}),
+                    json!({"x": jsonata_string(&d.jsonata), "k": d.value}),
                 );
             }
         }
-        ("Task", _) => {
-            let resource = if d.small == 3 { BROKEN } else { ECHO };
-            s.insert("Resource".into(), json!(resource));
-            match lang {
-                Lang::JsonPath => {
-                    s.insert("Parameters".into(), json!({"p.$": d.path, "k": d.value}));
-                    s.insert("ResultPath".into(), json!("$.r"));
-                }
-                Lang::Jsonata => {
-                    s.insert(
-                        "Arguments".into(),
-                        json!({"p": jsonata(&d.jsonata), "k": d.value}),
-                    );
-                }
-            }
-            if d.flag {
-                // Now and then the largest retrier AWS accepts (99999999 attempts and seconds).
-                let (attempts, interval) = if d.jump % 16 == 1 {
-                    (99_999_999, 99_999_999)
-                } else {
-                    (d.small, 1 + d.small)
-                };
-                s.insert(
-                    "Retry".into(),
-                    json!([{"ErrorEquals": ["States.ALL"], "MaxAttempts": attempts, "IntervalSeconds": interval, "BackoffRate": 2.0}]),
-                );
-            }
-            if d.jump % 2 == 0 {
-                let mut c = json!({"ErrorEquals": ["States.ALL"], "Next": target});
-                if lang == Lang::JsonPath {
-                    c["ResultPath"] = json!("$.err");
-                }
-                s.insert("Catch".into(), json!([c]));
-            }
-        }
-        ("Choice", Lang::JsonPath) => {
-            let rule = match d.small {
-                0 => json!({"Variable": "$.n", "NumericGreaterThan": 3, "Next": target}),
-                1 => json!({"Variable": d.path, "IsPresent": true, "Next": target}),
-                2 => {
-                    json!({"And": [{"Variable": "$.flag", "IsBoolean": true}, {"Variable": "$.flag", "BooleanEquals": true}], "Next": target})
-                }
-                _ => json!({"Variable": "$.s", "StringMatches": "a*", "Next": target}),
-            };
-            s.insert("Choices".into(), json!([rule]));
-            s.insert("Default".into(), json!(name(i + 1)));
-        }
-        ("Choice", Lang::Jsonata) => {
-            s.insert(
-                "Choices".into(),
-                json!([{"Condition": jsonata(&d.jsonata), "Next": target}]),
-            );
-            s.insert("Default".into(), json!(name(i + 1)));
-        }
-        ("Wait", Lang::JsonPath) => {
-            if d.flag {
-                s.insert("Seconds".into(), json!(d.small));
-            } else {
-                s.insert("SecondsPath".into(), json!("$.wait"));
-            }
-        }
-        ("Wait", Lang::Jsonata) => {
-            if d.flag {
-                s.insert("Seconds".into(), json!(d.small));
-            } else {
-                s.insert("Seconds".into(), jsonata("$states.input.wait"));
-            }
-        }
-        ("Parallel", _) => {
-            let b = d.branch.clone().unwrap_or_else(|| pass_machine(lang));
-            s.insert("Branches".into(), json!([b.clone(), b]));
-        }
-        ("Map", _) => {
-            let b = d.branch.clone().unwrap_or_else(|| pass_machine(lang));
-            let mut processor = b;
-            processor["ProcessorConfig"] = json!({"Mode": "INLINE"});
-            s.insert("ItemProcessor".into(), processor);
-            s.insert("MaxConcurrency".into(), json!(d.small));
-            match lang {
-                Lang::JsonPath => {
-                    s.insert("ItemsPath".into(), json!("$.items"));
-                }
-                Lang::Jsonata => {
-                    s.insert("Items".into(), jsonata("$states.input.items"));
-                }
-            }
-        }
-        ("Fail", _) => {
-            s.insert(
-                "Error".into(),
-                json!(if d.flag {
-                    "Custom.Error"
-                } else {
-                    "States.TaskFailed"
-                }),
-            );
-            s.insert("Cause".into(), json!("generated"));
-        }
-        _ => {}
     }
-    if !matches!(kind, "Succeed" | "Fail" | "Choice") {
-        if last {
-            s.insert("End".into(), json!(true));
+}
+
+/// A Task's fields: the echo (or broken) resource and its payload, now and then a Retry, and
+/// every other time a Catch to `target`.
+fn task_fields(d: &StateDraw, lang: Lang, target: &str, s: &mut Map<String, Value>) {
+    let resource = if d.small == 3 { BROKEN } else { ECHO };
+    s.insert("Resource".into(), json!(resource));
+    match lang {
+        Lang::JsonPath => {
+            s.insert("Parameters".into(), json!({"p.$": d.path, "k": d.value}));
+            s.insert("ResultPath".into(), json!("$.r"));
+        }
+        Lang::Jsonata => {
+            s.insert(
+                "Arguments".into(),
+                json!({"p": jsonata_string(&d.jsonata), "k": d.value}),
+            );
+        }
+    }
+    if d.flag {
+        // Now and then the largest retrier AWS accepts (99999999 attempts and seconds).
+        let (attempts, interval) = if d.jump % 16 == 1 {
+            (99_999_999, 99_999_999)
         } else {
-            s.insert("Next".into(), json!(name(i + 1)));
+            (d.small, 1 + d.small)
+        };
+        s.insert(
+            "Retry".into(),
+            json!([{"ErrorEquals": ["States.ALL"], "MaxAttempts": attempts, "IntervalSeconds": interval, "BackoffRate": 2.0}]),
+        );
+    }
+    if d.jump % 2 == 0 {
+        let mut c = json!({"ErrorEquals": ["States.ALL"], "Next": target});
+        if lang == Lang::JsonPath {
+            c["ResultPath"] = json!("$.err");
+        }
+        s.insert("Catch".into(), json!([c]));
+    }
+}
+
+/// A Choice's one rule to `target` and its Default, `next`.
+fn choice_fields(d: &StateDraw, lang: Lang, target: &str, next: &str, s: &mut Map<String, Value>) {
+    let rule = match (lang, d.small) {
+        (Lang::Jsonata, _) => json!({"Condition": jsonata_string(&d.jsonata), "Next": target}),
+        (Lang::JsonPath, 0) => json!({"Variable": "$.n", "NumericGreaterThan": 3, "Next": target}),
+        (Lang::JsonPath, 1) => json!({"Variable": d.path, "IsPresent": true, "Next": target}),
+        (Lang::JsonPath, 2) => {
+            json!({"And": [{"Variable": "$.flag", "IsBoolean": true}, {"Variable": "$.flag", "BooleanEquals": true}], "Next": target})
+        }
+        (Lang::JsonPath, _) => json!({"Variable": "$.s", "StringMatches": "a*", "Next": target}),
+    };
+    s.insert("Choices".into(), json!([rule]));
+    s.insert("Default".into(), json!(next));
+}
+
+/// A Wait's seconds: fixed, or read from the input's `wait`.
+fn wait_fields(d: &StateDraw, lang: Lang, s: &mut Map<String, Value>) {
+    match (d.flag, lang) {
+        (true, _) => {
+            s.insert("Seconds".into(), json!(d.small));
+        }
+        (false, Lang::JsonPath) => {
+            s.insert("SecondsPath".into(), json!("$.wait"));
+        }
+        (false, Lang::Jsonata) => {
+            s.insert("Seconds".into(), jsonata_string("$states.input.wait"));
         }
     }
-    Value::Object(s)
+}
+
+/// An inline Map over the input's `items`, its processor the drawn branch.
+fn map_fields(d: &StateDraw, lang: Lang, s: &mut Map<String, Value>) {
+    let mut processor = d.branch.clone().unwrap_or_else(|| pass_machine(lang));
+    processor["ProcessorConfig"] = json!({"Mode": "INLINE"});
+    s.insert("ItemProcessor".into(), processor);
+    s.insert("MaxConcurrency".into(), json!(d.small));
+    match lang {
+        Lang::JsonPath => {
+            s.insert("ItemsPath".into(), json!("$.items"));
+        }
+        Lang::Jsonata => {
+            s.insert("Items".into(), jsonata_string("$states.input.items"));
+        }
+    }
 }
 
 /// `{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}` (a branch or processor).
