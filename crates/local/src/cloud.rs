@@ -277,6 +277,60 @@ pub fn claim_state_dir(dir: &Path) -> std::io::Result<()> {
     .map_err(Into::into)
 }
 
+/// The image map: the configured file, else `images.json` in the state directory, else the
+/// built-in one.
+fn image_map(config: &LocalCloudConfig, state_dir: &Path) -> Result<ImageMap, LocalError> {
+    Ok(match &config.image_map {
+        Some(p) => ImageMap::load(p)?,
+        None => {
+            let default = state_dir.join("images.json");
+            if default.is_file() {
+                ImageMap::load(&default)?
+            } else {
+                ImageMap::builtin()
+            }
+        }
+    })
+}
+
+/// The project's state machines, with the local substitutions: from `state_machine_dir` (each
+/// must load), else from the directory found automatically (a broken file is skipped with a
+/// warning: it must not stop user definitions); none when they are turned off.
+fn project_machines(
+    config: &LocalCloudConfig,
+    substitutions: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Arc<StateMachine>>, LocalError> {
+    let machine_dir = match &config.state_machine_dir {
+        _ if !config.project_state_machines => None,
+        Some(d) => Some(d.clone()),
+        None => find_state_machine_dir().ok(),
+    };
+    let mut machines = BTreeMap::new();
+    let Some(dir) = &machine_dir else {
+        return Ok(machines);
+    };
+    for (name, file) in PROJECT_STATE_MACHINES {
+        let path = dir.join(file);
+        if config.state_machine_dir.is_some() {
+            machines.insert(
+                name.to_string(),
+                Arc::new(load_definition(&path, substitutions)?),
+            );
+        } else if path.is_file() {
+            match load_definition(&path, substitutions) {
+                Ok(m) => {
+                    machines.insert(name.to_string(), Arc::new(m));
+                }
+                Err(e) => tracing::warn!(
+                    target: "mdlc::local",
+                    "state machine {name} not available for startExecution: {e}"
+                ),
+            }
+        }
+    }
+    Ok(machines)
+}
+
 impl LocalCloud {
     /// Sets up the local cloud. The project's state machines are loaded when their directory is
     /// found (an error only when `state_machine_dir` was given explicitly and is unusable).
@@ -298,17 +352,7 @@ impl LocalCloud {
         let store = Arc::new(FsObjectStore::new(state_dir.join("s3")));
         let registry = Arc::new(FsRegistry::new(state_dir.join("registry")));
 
-        let images = match &config.image_map {
-            Some(p) => ImageMap::load(p)?,
-            None => {
-                let default = state_dir.join("images.json");
-                if default.is_file() {
-                    ImageMap::load(&default)?
-                } else {
-                    ImageMap::builtin()
-                }
-            }
-        };
+        let images = image_map(&config, &state_dir)?;
         let faults = match config.faults.clone() {
             Some(f) => f,
             None => FaultConfig::from_env()?,
@@ -330,34 +374,7 @@ impl LocalCloud {
         let mut substitutions = local_substitutions(&config.artifact_bucket);
         substitutions.extend(config.substitutions.clone());
 
-        let machine_dir = match &config.state_machine_dir {
-            _ if !config.project_state_machines => None,
-            Some(d) => Some(d.clone()),
-            None => find_state_machine_dir().ok(),
-        };
-        let mut machines = BTreeMap::new();
-        if let Some(dir) = &machine_dir {
-            for (name, file) in PROJECT_STATE_MACHINES {
-                let path = dir.join(file);
-                if config.state_machine_dir.is_some() {
-                    machines.insert(
-                        name.to_string(),
-                        Arc::new(load_definition(&path, &substitutions)?),
-                    );
-                } else if path.is_file() {
-                    // Found automatically: a broken project file must not stop user definitions.
-                    match load_definition(&path, &substitutions) {
-                        Ok(m) => {
-                            machines.insert(name.to_string(), Arc::new(m));
-                        }
-                        Err(e) => tracing::warn!(
-                            target: "mdlc::local",
-                            "state machine {name} not available for startExecution: {e}"
-                        ),
-                    }
-                }
-            }
-        }
+        let machines = project_machines(&config, &substitutions)?;
 
         let mut function_config = FunctionConfig::new(
             LOCAL_TABLE,
