@@ -152,38 +152,8 @@ async fn handle_in_ranges(
         ));
     }
     let eval = &plan.input.data.evaluation;
-    let mut features: Vec<S3Uri> = store
-        .list(&eval.features)
-        .await
-        .map_err(|e| FnError::from_port("object store list", e))?
-        .into_iter()
-        .filter(|o| !o.uri.key.ends_with('/'))
-        .map(|o| o.uri)
-        .collect();
-    features.sort();
-    if features.is_empty() {
-        return Err(FnError::PredictionsMismatch {
-            file: eval.features.to_string(),
-            line: None,
-            message: "no feature files under this prefix".to_string(),
-        });
-    }
-    // The baseline: the input's profile, else the one the version was trained with.
-    let profile = match (&eval.profile, &input.model.record.profile_uri) {
-        (Some(uri), _) => {
-            Some(read_profile(store, uri, "/plan/input/data/evaluation/profile").await?)
-        }
-        (None, Some(text)) => {
-            let uri = text.parse::<S3Uri>().map_err(|e| FnError::CorruptData {
-                message: format!(
-                    "version {} of {} has an invalid profileUri {text:?}: {e}",
-                    input.model.version, input.model.record.model_name
-                ),
-            })?;
-            Some(read_profile(store, &uri, "/model/profileUri").await?)
-        }
-        (None, None) => None,
-    };
+    let features = feature_files(store, &eval.features).await?;
+    let profile = baseline_profile(store, &input).await?;
     let mut drift = profile.as_ref().map(DriftAccumulator::new);
     // The retrain's processing job reads the batch as labelled rows (see mdlc_core::retrain).
     let labelled_batch = plan
@@ -226,16 +196,7 @@ async fn handle_in_ranges(
         None => None,
     };
     let now = clock.now();
-    // A retry of this state reuses the item its first try wrote (same key), never adds one.
-    let since = format_timestamp(now - chrono::Duration::days(1));
-    let evaluated_at = registry_read
-        .list_evaluations(&plan.input.model_name, Some(&since))
-        .await
-        .map_err(|e| FnError::from_port("registry list_evaluations", e))?
-        .into_iter()
-        .find(|e| e.execution_arn == plan.execution_arn)
-        .map(|e| e.evaluated_at)
-        .unwrap_or_else(|| format_timestamp(now));
+    let evaluated_at = evaluation_time(registry_read, plan, now).await?;
     let record = EvaluationRecord {
         model_name: plan.input.model_name.clone(),
         version: input.model.version,
@@ -277,6 +238,68 @@ async fn handle_in_ranges(
         files,
         drift,
     })
+}
+
+/// The feature files under the evaluation prefix, in key order (none is an error).
+async fn feature_files(store: &dyn ObjectStore, prefix: &S3Uri) -> Result<Vec<S3Uri>, FnError> {
+    let mut features: Vec<S3Uri> = store
+        .list(prefix)
+        .await
+        .map_err(|e| FnError::from_port("object store list", e))?
+        .into_iter()
+        .filter(|o| !o.uri.key.ends_with('/'))
+        .map(|o| o.uri)
+        .collect();
+    features.sort();
+    if features.is_empty() {
+        return Err(FnError::PredictionsMismatch {
+            file: prefix.to_string(),
+            line: None,
+            message: "no feature files under this prefix".to_string(),
+        });
+    }
+    Ok(features)
+}
+
+/// The drift baseline: the input's profile, else the one the version was trained with.
+async fn baseline_profile(
+    store: &dyn ObjectStore,
+    input: &MonitorPerformanceInput,
+) -> Result<Option<BaselineProfile>, FnError> {
+    let eval = &input.plan.input.data.evaluation;
+    Ok(match (&eval.profile, &input.model.record.profile_uri) {
+        (Some(uri), _) => {
+            Some(read_profile(store, uri, "/plan/input/data/evaluation/profile").await?)
+        }
+        (None, Some(text)) => {
+            let uri = text.parse::<S3Uri>().map_err(|e| FnError::CorruptData {
+                message: format!(
+                    "version {} of {} has an invalid profileUri {text:?}: {e}",
+                    input.model.version, input.model.record.model_name
+                ),
+            })?;
+            Some(read_profile(store, &uri, "/model/profileUri").await?)
+        }
+        (None, None) => None,
+    })
+}
+
+/// When this evaluation happened: `now`, unless an earlier try of this state (the same
+/// execution, within a day) already wrote its item, whose key a retry reuses, never adding one.
+async fn evaluation_time(
+    registry_read: &dyn RegistryRead,
+    plan: &mdlc_core::io::RunPlan,
+    now: DateTime<Utc>,
+) -> Result<String, FnError> {
+    let since = format_timestamp(now - chrono::Duration::days(1));
+    Ok(registry_read
+        .list_evaluations(&plan.input.model_name, Some(&since))
+        .await
+        .map_err(|e| FnError::from_port("registry list_evaluations", e))?
+        .into_iter()
+        .find(|e| e.execution_arn == plan.execution_arn)
+        .map(|e| e.evaluated_at)
+        .unwrap_or_else(|| format_timestamp(now)))
 }
 
 /// One part of the evaluation batch: a features file, its predictions and its ground truth,
