@@ -620,13 +620,14 @@ impl<'a> Grower<'a> {
         0.0
     }
 
-    #[inline(never)]
-    fn grow(&mut self, gh: &[[f32; 2]], rng: &mut ChaCha8Rng) -> Tree {
-        let p = self.params;
+    /// The tree's rows: every row, or (with `subsample` below 1) each row with that
+    /// probability, at least one.
+    fn select_rows(&mut self, rng: &mut ChaCha8Rng) {
+        let subsample = self.params.subsample;
         self.rows.clear();
-        if p.subsample < 1.0 {
+        if subsample < 1.0 {
             for r in 0..self.n {
-                if rng.random::<f64>() < p.subsample {
+                if rng.random::<f64>() < subsample {
                     self.rows.push(r as u32);
                 }
             }
@@ -638,8 +639,10 @@ impl<'a> Grower<'a> {
             self.rows.extend(0..self.n as u32);
             self.all_rows_in_tree = true;
         }
-        let all_features: Vec<usize> = (0..self.nf).collect();
-        let tree_features = sample_features(&all_features, p.colsample_bytree, rng);
+    }
+
+    /// The root node over the selected rows (their gradient sums), and its histograms.
+    fn root(&mut self, gh: &[[f32; 2]]) -> Vec<FeatureHist> {
         let (mut g, mut h) = (0.0f64, 0.0f64);
         for &r in &self.rows {
             if let Some(x) = gh.get(r as usize) {
@@ -663,8 +666,18 @@ impl<'a> Grower<'a> {
             self.bins,
             self.nf,
             gh,
-            p.nthread,
+            self.params.nthread,
         );
+        root_hist
+    }
+
+    #[inline(never)]
+    fn grow(&mut self, gh: &[[f32; 2]], rng: &mut ChaCha8Rng) -> Tree {
+        let p = self.params;
+        self.select_rows(rng);
+        let all_features: Vec<usize> = (0..self.nf).collect();
+        let tree_features = sample_features(&all_features, p.colsample_bytree, rng);
+        let root_hist = self.root(gh);
         let mut level: Vec<(usize, Vec<FeatureHist>)> = vec![(0, root_hist)];
         // max_depth 0: no limit (XGBoost). Every split leaves rows on both sides, so depth
         // stays below the number of rows.
