@@ -81,6 +81,67 @@ async fn wait_seconds_path_beyond_a_date_times_out_after_one_year() {
     assert_eq!(exec.error.as_deref(), Some("States.Timeout"));
 }
 
+/// A Wait until `days` days after a fixed start, on a virtual clock there.
+async fn wait_days_ahead(days: i64) -> Execution {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    let until =
+        (start + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let sm = machine(
+        json!({"StartAt":"W","States":{"W":{"Type":"Wait","TimestampPath":"$.t","End":true}}}),
+    );
+    let opts = ExecutionOptions {
+        clock: std::sync::Arc::new(mdlc_asl::VirtualClock::starting_at(start)),
+        ..with_history()
+    };
+    run(&sm, json!({"t": until}), opts).await
+}
+
+#[tokio::test]
+async fn a_wait_more_than_2_pow_31_seconds_away_fails_at_once_as_aws_s_does() {
+    // 24,856 days are 2,147,558,400 s, past i32::MAX: AWS fails the state at once (recorded).
+    let e = wait_days_ahead(24_856).await;
+    assert_eq!(e.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        e.cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'W' (entered at the event id #2). Wait state delay is too long."
+        )
+    );
+    let types: Vec<&str> = e.history.iter().map(|h| h.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]
+    );
+    // 24,855 days (2,147,472,000 s) is waited for: the execution's year runs out first.
+    let e = wait_days_ahead(24_855).await;
+    assert_eq!(e.status, ExecutionStatus::TimedOut);
+}
+
+#[tokio::test]
+async fn an_unparseable_jsonata_timestamp_records_an_evaluation_failed_event() {
+    let sm = machine(
+        json!({"QueryLanguage":"JSONata","StartAt":"W","States":{"W":{"Type":"Wait",
+        "Timestamp":"{% $states.input.t %}","End":true}}}),
+    );
+    let e = run(&sm, json!({"t": "2016-12-05 21:29:29Z"}), with_history()).await;
+    let cause = "An error occurred while executing the state 'W' (entered at the event id #2). The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: 2016-12-05 21:29:29Z";
+    assert_eq!(e.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert_eq!(e.cause.as_deref(), Some(cause));
+    let failed = e
+        .history
+        .iter()
+        .find(|h| h.event_type == "EvaluationFailed");
+    assert_eq!(
+        failed.map(|h| (h.previous_event_id, h.details.clone())),
+        Some((
+            2,
+            json!({"error": "States.QueryEvaluationError", "cause": cause, "location": "Timestamp", "state": "W"})
+        ))
+    );
+}
+
 #[tokio::test]
 async fn top_level_timeout_of_1e14_is_invalid_with_aws_maximum_message() {
     has_problem(

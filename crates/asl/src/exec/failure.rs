@@ -30,6 +30,10 @@ pub(crate) struct Failure {
 pub(crate) struct Evaluation {
     /// The field whose evaluation failed (`Items`, `Output/result`), when known.
     pub location: Option<String>,
+    /// The event follows the state's entered event (a value evaluated but then refused, as a
+    /// Wait's `Timestamp` that is no date-time); otherwise it points where the entered event
+    /// points, as AWS records a failed expression.
+    pub after_entered: bool,
 }
 
 impl Failure {
@@ -101,7 +105,10 @@ pub(crate) fn runtime(sr: &StateRun<'_>, msg: impl std::fmt::Display) -> Failure
 /// A `States.QueryEvaluationError` of the state's own evaluation (an `EvaluationFailed` event).
 pub(crate) fn query_error(sr: &StateRun<'_>, msg: impl std::fmt::Display) -> Failure {
     Failure {
-        evaluation: Some(Evaluation { location: None }),
+        evaluation: Some(Evaluation {
+            location: None,
+            after_entered: false,
+        }),
         ..Failure::new(
             "States.QueryEvaluationError",
             format!("{} {msg}", err_prefix(sr)),
@@ -118,7 +125,23 @@ pub(crate) fn query_error_at(
     let mut f = query_error(sr, msg);
     f.evaluation = Some(Evaluation {
         location: Some(field.to_string()),
+        after_entered: false,
     });
+    f
+}
+
+/// A `States.QueryEvaluationError` of a value of `field` that was evaluated and then refused:
+/// its `EvaluationFailed` event follows the state's entered event (recorded for a Wait's
+/// `Timestamp`).
+pub(crate) fn refused_value(
+    sr: &StateRun<'_>,
+    field: &str,
+    msg: impl std::fmt::Display,
+) -> Failure {
+    let mut f = query_error_at(sr, field, msg);
+    if let Some(e) = &mut f.evaluation {
+        e.after_entered = true;
+    }
     f
 }
 

@@ -315,7 +315,9 @@ impl<'o> Run<'o> {
             return f;
         }
         if let Some(e) = f.evaluation.take() {
-            *prev = entered_prev;
+            if !e.after_entered {
+                *prev = entered_prev;
+            }
             self.event(prev, "EvaluationFailed", || {
                 let mut d = json!({"error": f.error, "cause": f.cause, "state": &*st.name});
                 if let (Some(l), Value::Object(m)) = (e.location, &mut d) {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::Run;
 use super::eval::{FieldInput, eval_field, whole_i64};
-use super::failure::{Failure, compact, path_failure, runtime, unexpected_type};
+use super::failure::{Failure, compact, path_failure, refused_value, runtime, unexpected_type};
 use super::types::{Decided, Flow, Scope, StateRun, WaitPlan};
 use crate::model::{Dyn, WaitSpec, parse_timestamp};
 
@@ -43,7 +43,15 @@ impl Run<'_> {
                     .and_then(|d| now.checked_add_signed(d))
                     .unwrap_or(DateTime::<Utc>::MAX_UTC)
             }
-            WaitSpec::Timestamp(d) => wait_timestamp(sr, d, at)?,
+            WaitSpec::Timestamp(d) => {
+                let until = wait_timestamp(sr, d, at)?;
+                // AWS refuses a timestamp more than 2^31 - 1 seconds away (recorded: 24,856 days
+                // ahead fails at once, 24,855 days waits).
+                if (until - now).num_seconds() > MAX_TIMESTAMP_DELAY_SECONDS {
+                    return Err(runtime(sr, "Wait state delay is too long."));
+                }
+                until
+            }
         };
         if until <= now {
             return Ok(None);
@@ -71,6 +79,9 @@ impl Run<'_> {
     }
 }
 
+/// The longest delay to a `Timestamp` AWS accepts, in seconds (`i32::MAX`).
+const MAX_TIMESTAMP_DELAY_SECONDS: i64 = i32::MAX as i64;
+
 /// `Seconds`, `SecondsPath` (a non-negative whole number) or JSONata `Seconds` (0 to
 /// 99,999,999).
 fn wait_seconds(sr: &StateRun<'_>, d: &Dyn<i64>, at: &FieldInput<'_, '_>) -> Result<i64, Failure> {
@@ -86,10 +97,11 @@ fn wait_seconds(sr: &StateRun<'_>, d: &Dyn<i64>, at: &FieldInput<'_, '_>) -> Res
                     format!("The SecondsPath parameter references a negative value: {p} == {s}"),
                 )),
                 Some(s) => Ok(s),
+                // AWS's words for 1.5 and -1.5 (recorded)
                 None => Err(runtime(
                     sr,
                     format!(
-                        "The SecondsPath parameter does not reference a valid integer value: {p} == {}",
+                        "The SecondsPath parameter cannot be parsed as a long value: {p} == {}",
                         compact(&v)
                     ),
                 )),
@@ -111,6 +123,14 @@ fn wait_timestamp(
     d: &Dyn<String>,
     at: &FieldInput<'_, '_>,
 ) -> Result<DateTime<Utc>, Failure> {
+    let invalid_path = |p: &dyn std::fmt::Display, shown: &str| {
+        runtime(
+            sr,
+            format!(
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {shown}"
+            ),
+        )
+    };
     let s: String = match d {
         Dyn::Fixed(s) => s.clone(),
         Dyn::Path(p) => {
@@ -118,16 +138,11 @@ fn wait_timestamp(
                 .read(at.input, at.env)
                 .map_err(|e| path_failure(sr, p, e))?;
             match v {
-                Value::String(s) => s,
-                other => {
-                    return Err(runtime(
-                        sr,
-                        format!(
-                            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
-                            compact(&other)
-                        ),
-                    ));
-                }
+                Value::String(s) => match parse_timestamp(&s) {
+                    Some(t) => return Ok(t.with_timezone(&Utc)),
+                    None => return Err(invalid_path(p, &s)),
+                },
+                other => return Err(invalid_path(p, &compact(&other))),
             }
         }
         Dyn::Jsonata(j) => match eval_field(sr, j, "Timestamp", at.jenv)? {
@@ -137,19 +152,22 @@ fn wait_timestamp(
             }
         },
     };
-    let what = if matches!(d, Dyn::Jsonata(_)) {
-        "Timestamp"
-    } else {
-        "TimestampPath"
-    };
-    parse_timestamp(&s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| {
-            runtime(
-                sr,
-                format!(
-                    "The {what} parameter does not reference a valid ISO-8601 extended offset date-time format string: {s}"
-                ),
-            )
-        })
+    let parsed = parse_timestamp(&s).map(|t| t.with_timezone(&Utc));
+    match (parsed, d) {
+        (Some(t), _) => Ok(t),
+        // AWS's words and error (recorded, with an EvaluationFailed event naming the field)
+        (None, Dyn::Jsonata(_)) => Err(refused_value(
+            sr,
+            "Timestamp",
+            format!(
+                "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {s}"
+            ),
+        )),
+        (None, _) => Err(runtime(
+            sr,
+            format!(
+                "The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {s}"
+            ),
+        )),
+    }
 }
