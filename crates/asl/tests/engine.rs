@@ -604,6 +604,47 @@ async fn given_a_real_clock_when_a_task_runs_past_its_timeout_then_states_timeou
     assert_eq!(e.output.unwrap_or_default()["e"]["Error"], "States.Timeout");
 }
 
+#[tokio::test]
+async fn a_timed_out_task_records_the_error_alone_as_aws_does() {
+    // AWS: `TaskTimedOut {"error": "States.Timeout", "resource", "resourceType"}` and
+    // `ExecutionFailed {"error": "States.Timeout"}`, neither with a cause.
+    let sm = machine(
+        json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+        "Parameters":{"FunctionName":"f"},"TimeoutSeconds":1,"End":true}}}),
+    );
+    let opts = ExecutionOptions {
+        invoker: Arc::new(Slow),
+        clock: Arc::new(RealClock),
+        record_history: true,
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    assert_eq!(
+        (e.error.as_deref(), e.cause),
+        (Some("States.Timeout"), None)
+    );
+    let details = |ty: &str| {
+        e.history
+            .iter()
+            .find(|h| h.event_type == ty)
+            .map(|h| h.details.clone())
+    };
+    assert_eq!(
+        details("TaskTimedOut"),
+        Some(json!({"error": "States.Timeout", "resource": "invoke", "resourceType": "lambda"}))
+    );
+    let last = e
+        .history
+        .last()
+        .map(|h| mdlc_asl::aws_history::to_aws(h, true))
+        .unwrap_or_default();
+    assert_eq!(
+        last["executionFailedEventDetails"],
+        json!({"error": "States.Timeout"}),
+        "{last}"
+    );
+}
+
 /// Runs a task that never answers in time under a real clock; returns the execution (history
 /// recorded) and the caught error's name.
 async fn slow_task(limits: Value, input: Value) -> (mdlc_asl::Execution, Value) {

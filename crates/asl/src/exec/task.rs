@@ -81,7 +81,9 @@ impl Run<'_> {
                 invocation.await
             }
         };
-        let res = res.and_then(|v| check_task_result(&t.resource, names.service(), v));
+        let res = res.and_then(|v| {
+            check_task_result(&t.resource, names.service(), v).map_err(TaskError::Failed)
+        });
         match res {
             Ok(v) if names.lambda_function => {
                 self.event(
@@ -100,7 +102,11 @@ impl Run<'_> {
                 Ok(v)
             }
             Err(e) => {
-                let timed_out = e.error == "States.Timeout" || e.error == "States.HeartbeatTimeout";
+                let (error, cause) = match e {
+                    TaskError::Failed(e) => (e.error, Some(e.cause)),
+                    TaskError::TimedOut(name) => (name.to_string(), None),
+                };
+                let timed_out = error == "States.Timeout" || error == "States.HeartbeatTimeout";
                 let ty = match (names.lambda_function, timed_out) {
                     (true, true) => "LambdaFunctionTimedOut",
                     (true, false) => "LambdaFunctionFailed",
@@ -108,14 +114,20 @@ impl Run<'_> {
                     (false, false) => "TaskFailed",
                 };
                 self.event(prev, ty, || {
-                    let mut d = json!({"error": e.error, "cause": e.cause});
+                    let mut d = json!({"error": error});
+                    if let Some(c) = &cause {
+                        d["cause"] = json!(c);
+                    }
                     if !names.lambda_function {
                         d["resource"] = json!(resource);
                         d["resourceType"] = json!(kind);
                     }
                     d
                 });
-                Err(Failure::new(&e.error, e.cause))
+                Err(Failure {
+                    cause,
+                    ..Failure::new(&error, "")
+                })
             }
         }
     }
@@ -127,8 +139,14 @@ impl Run<'_> {
         request: TaskRequest,
         timeout: Option<u64>,
         heartbeat: Option<u64>,
-    ) -> Result<Value, TaskFailure> {
-        let fut = self.opts.invoker.invoke(request);
+    ) -> Result<Value, TaskError> {
+        let fut = async {
+            self.opts
+                .invoker
+                .invoke(request)
+                .await
+                .map_err(TaskError::Failed)
+        };
         let limit = match (timeout, heartbeat) {
             (Some(t), Some(h)) if h < t => Some((h, "States.HeartbeatTimeout")),
             (Some(t), _) => Some((t, "States.Timeout")),
@@ -141,15 +159,21 @@ impl Run<'_> {
                 futures::pin_mut!(fut);
                 match futures::future::select(fut, sleep).await {
                     futures::future::Either::Left((r, _)) => r,
-                    futures::future::Either::Right(_) => Err(TaskFailure::new(
-                        name,
-                        format!("the task did not finish within {secs} seconds"),
-                    )),
+                    futures::future::Either::Right(_) => Err(TaskError::TimedOut(name)),
                 }
             }
             _ => fut.await,
         }
     }
+}
+
+/// Why a Task did not give a result.
+enum TaskError {
+    /// The invoker's failure (or a result over the payload quota).
+    Failed(TaskFailure),
+    /// Its `TimeoutSeconds` or `HeartbeatSeconds` passed: that error, with no cause, as AWS
+    /// records a timed-out Task (`TaskTimedOut` and `ExecutionFailed` carry only the error).
+    TimedOut(&'static str),
 }
 
 /// `TimeoutSeconds` and `HeartbeatSeconds` (fixed, by path or JSONata), each at most
