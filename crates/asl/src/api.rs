@@ -267,6 +267,32 @@ pub struct TaskFailure {
     /// e.g. `States.TaskFailed`, `Lambda.ServiceException`, `InvalidInput`.
     pub error: String,
     pub cause: String,
+    /// Which of the two the failure names (both, but for a SendTaskFailure that leaves one
+    /// out: AWS then records the member as absent and a Catcher sees null, not "").
+    #[serde(default, skip_serializing_if = "Given::is_both")]
+    pub given: Given,
+}
+
+/// The members a [`TaskFailure`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Given {
+    pub error: bool,
+    pub cause: bool,
+}
+
+impl Default for Given {
+    fn default() -> Self {
+        Given {
+            error: true,
+            cause: true,
+        }
+    }
+}
+
+impl Given {
+    fn is_both(&self) -> bool {
+        self.error && self.cause
+    }
 }
 
 impl TaskFailure {
@@ -274,7 +300,29 @@ impl TaskFailure {
         TaskFailure {
             error: error.into(),
             cause: cause.into(),
+            given: Given::default(),
         }
+    }
+
+    /// A failure as SendTaskFailure sends it: each member given or left out.
+    pub fn sent(error: Option<&str>, cause: Option<&str>) -> Self {
+        TaskFailure {
+            given: Given {
+                error: error.is_some(),
+                cause: cause.is_some(),
+            },
+            ..TaskFailure::new(error.unwrap_or(""), cause.unwrap_or(""))
+        }
+    }
+
+    /// The error, unless left out.
+    pub fn error_given(&self) -> Option<&str> {
+        self.given.error.then_some(self.error.as_str())
+    }
+
+    /// The cause, unless left out.
+    pub fn cause_given(&self) -> Option<&str> {
+        self.given.cause.then_some(self.cause.as_str())
     }
 }
 

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 pub use api::{
     BoxFuture, ChildExecution, Clock, Execution, ExecutionObserver, ExecutionOptions,
-    ExecutionStatus, HistoryEvent, ItemStore, ItemStoreError, MapRunCounts, MapRunReport,
+    ExecutionStatus, Given, HistoryEvent, ItemStore, ItemStoreError, MapRunCounts, MapRunReport,
     NoInvoker, RealClock, StoredObject, Submission, TaskFailure, TaskInvoker, TaskRequest,
     VirtualClock,
 };

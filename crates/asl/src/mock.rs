@@ -279,10 +279,9 @@ impl TaskInvoker for MockInvoker {
         };
         match list.iter().find(|(a, b, _)| *a <= n && n <= *b) {
             Some((_, _, MockResponse::Return(v))) => Ok(v.clone()),
-            Some((_, _, MockResponse::Throw { error, cause })) => Err(TaskFailure {
-                error: error.clone(),
-                cause: cause.clone(),
-            }),
+            Some((_, _, MockResponse::Throw { error, cause })) => {
+                Err(TaskFailure::new(error.clone(), cause.clone()))
+            }
             None => Err(TaskFailure::new(
                 NO_MOCKED_RESPONSE_ERROR,
                 format!(

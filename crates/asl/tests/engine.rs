@@ -604,6 +604,37 @@ async fn given_a_real_clock_when_a_task_runs_past_its_timeout_then_states_timeou
     assert_eq!(e.output.unwrap_or_default()["e"]["Error"], "States.Timeout");
 }
 
+/// Fails every Task as a SendTaskFailure without error or cause does.
+struct Unnamed;
+
+#[async_trait]
+impl TaskInvoker for Unnamed {
+    async fn invoke(&self, _: TaskRequest) -> Result<Value, TaskFailure> {
+        Err(TaskFailure::sent(None, None))
+    }
+}
+
+#[tokio::test]
+async fn a_failure_without_error_or_cause_is_caught_as_nulls() {
+    let sm = machine(
+        json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x:t",
+        "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.e","Next":"Done"}],"End":true},
+        "Done":{"Type":"Succeed"}}}),
+    );
+    let opts = ExecutionOptions {
+        invoker: Arc::new(Unnamed),
+        record_history: true,
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    assert_eq!(e.output, Some(json!({"e": {"Error": null, "Cause": null}})));
+    let failed = e.history.iter().find(|h| h.event_type == "TaskFailed");
+    assert_eq!(
+        failed.map(|h| h.details.clone()),
+        Some(json!({"resource": "arn:x:t", "resourceType": "t"}))
+    );
+}
+
 #[tokio::test]
 async fn a_timed_out_task_records_the_error_alone_as_aws_does() {
     // AWS: `TaskTimedOut {"error": "States.Timeout", "resource", "resourceType"}` and

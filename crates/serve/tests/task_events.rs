@@ -200,6 +200,29 @@ async fn a_callback_answered_by_send_task_failure_is_submitted_then_task_failed(
 }
 
 #[tokio::test]
+async fn a_send_task_failure_without_error_or_cause_records_neither() {
+    // AWS: `TaskFailed {"resource", "resourceType"}`, and a Catcher sees null for both.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (server, client, arn, token) = waiting_callback(dir.path()).await;
+    client
+        .send_task_failure()
+        .task_token(&token)
+        .send()
+        .await
+        .expect("SendTaskFailure");
+    until_done(&client, &arn).await;
+    let events = history(&server, &arn).await;
+    assert_eq!(
+        event(&events, "TaskFailed")["taskFailedEventDetails"],
+        json!({"resource": CALLBACK, "resourceType": "sqs"})
+    );
+    assert_eq!(
+        event(&events, "ExecutionFailed")["executionFailedEventDetails"],
+        json!({})
+    );
+}
+
+#[tokio::test]
 async fn a_nested_sync2_start_execution_is_submitted_with_start_executions_answer() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let server = TestServer::start(dir.path(), Options::default());

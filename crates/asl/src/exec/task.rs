@@ -102,11 +102,11 @@ impl Run<'_> {
                 Ok(v)
             }
             Err(e) => {
-                let (error, cause) = match e {
-                    TaskError::Failed(e) => (e.error, Some(e.cause)),
-                    TaskError::TimedOut(name) => (name.to_string(), None),
+                let (error, cause) = match &e {
+                    TaskError::Failed(e) => (e.error_given(), e.cause_given()),
+                    TaskError::TimedOut(name) => (Some(*name), None),
                 };
-                let timed_out = error == "States.Timeout" || error == "States.HeartbeatTimeout";
+                let timed_out = matches!(error, Some("States.Timeout" | "States.HeartbeatTimeout"));
                 let ty = match (names.lambda_function, timed_out) {
                     (true, true) => "LambdaFunctionTimedOut",
                     (true, false) => "LambdaFunctionFailed",
@@ -114,8 +114,11 @@ impl Run<'_> {
                     (false, false) => "TaskFailed",
                 };
                 self.event(prev, ty, || {
-                    let mut d = json!({"error": error});
-                    if let Some(c) = &cause {
+                    let mut d = json!({});
+                    if let Some(x) = error {
+                        d["error"] = json!(x);
+                    }
+                    if let Some(c) = cause {
                         d["cause"] = json!(c);
                     }
                     if !names.lambda_function {
@@ -125,8 +128,9 @@ impl Run<'_> {
                     d
                 });
                 Err(Failure {
-                    cause,
-                    ..Failure::new(&error, "")
+                    error: error.map(str::to_string),
+                    cause: cause.map(str::to_string),
+                    ..Failure::new("", "")
                 })
             }
         }

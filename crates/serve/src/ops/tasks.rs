@@ -26,11 +26,12 @@ pub fn success(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> 
 pub fn failure(app: &App, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let mut r = Request::new(body);
     let token = r.required("taskToken", TOKEN);
-    let error = r.string("error", ERROR).unwrap_or("");
-    let cause = r.string("cause", CAUSE).unwrap_or("");
+    // A member left out stays absent, as AWS records it (a Catcher sees null).
+    let error = r.string("error", ERROR);
+    let cause = r.string("cause", CAUSE);
     r.finish()?;
     app.tokens
-        .answer(token, Err(TaskFailure::new(error, cause)), |e| {
+        .answer(token, Err(TaskFailure::sent(error, cause)), |e| {
             app.is_running(e)
         })?;
     Ok(json!({}))
