@@ -83,11 +83,16 @@ async fn wait_seconds_path_beyond_a_date_times_out_after_one_year() {
 
 /// A Wait until `days` days after a fixed start, on a virtual clock there.
 async fn wait_days_ahead(days: i64) -> Execution {
+    wait_seconds_ahead(days * 86_400).await
+}
+
+/// A Wait until `seconds` after a fixed start, on a virtual clock there.
+async fn wait_seconds_ahead(seconds: i64) -> Execution {
     let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or_default();
-    let until =
-        (start + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let until = (start + chrono::Duration::seconds(seconds))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let sm = machine(
         json!({"StartAt":"W","States":{"W":{"Type":"Wait","TimestampPath":"$.t","End":true}}}),
     );
@@ -117,6 +122,11 @@ async fn a_wait_more_than_2_pow_31_seconds_away_fails_at_once_as_aws_s_does() {
     // 24,855 days (2,147,472,000 s) is waited for: the execution's year runs out first.
     let e = wait_days_ahead(24_855).await;
     assert_eq!(e.status, ExecutionStatus::TimedOut);
+    // Between the two recorded points, the limit is read as i32::MAX seconds, accepted.
+    let e = wait_seconds_ahead(i64::from(i32::MAX)).await;
+    assert_eq!(e.status, ExecutionStatus::TimedOut);
+    let e = wait_seconds_ahead(i64::from(i32::MAX) + 1).await;
+    assert_eq!(e.error.as_deref(), Some("States.Runtime"));
 }
 
 #[tokio::test]
