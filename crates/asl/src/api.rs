@@ -557,6 +557,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_task_failure_keeps_which_members_it_gives_through_json() {
+        let both = TaskFailure::new("E", "c");
+        let text = serde_json::to_value(&both).unwrap_or_default();
+        assert_eq!(text, serde_json::json!({"error": "E", "cause": "c"}));
+        for (error, cause) in [(None, Some("c")), (Some("E"), None), (None, None)] {
+            let sent = TaskFailure::sent(error, cause);
+            assert_eq!((sent.error_given(), sent.cause_given()), (error, cause));
+            let text = serde_json::to_string(&sent).unwrap_or_default();
+            let back: Option<TaskFailure> = serde_json::from_str(&text).ok();
+            assert_eq!(back.as_ref(), Some(&sent), "{text}");
+        }
+    }
+
+    #[test]
     fn virtual_clock_advances_only_when_sleeping() {
         let clock = VirtualClock::new();
         let t0 = clock.now();
