@@ -378,3 +378,133 @@ async fn a_callback_task_that_times_out_is_submitted_then_timed_out() {
     assert_eq!(timed_out["resource"], action);
     assert_eq!(timed_out["resourceType"], "sqs");
 }
+
+/// `(id, previousEventId, type)` of a whole history.
+fn ids(exec: &Execution) -> Vec<(u64, u64, &str)> {
+    exec.history
+        .iter()
+        .map(|e| (e.id, e.previous_event_id, e.event_type.as_str()))
+        .collect()
+}
+
+fn boom() -> Scripted {
+    Scripted {
+        failures: usize::MAX,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_task_failed_inside_a_parallel_branch_is_aborted_after_its_failure() {
+    // AWS: TaskFailed, then TaskStateAborted and ParallelStateFailed both pointing to it.
+    let branch = json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "End": true}}});
+    let parallel = json!({"Type": "Parallel", "Branches": [branch],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done"}], "Next": "Done"});
+    let def = json!({"StartAt": "P", "States": {"P": parallel, "Done": {"Type": "Succeed"}}});
+    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
+    let opts = ExecutionOptions {
+        invoker: Arc::new(boom()),
+        record_history: true,
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    assert_eq!(
+        ids(&e)[..11],
+        [
+            (1, 0, "ExecutionStarted"),
+            (2, 0, "ParallelStateEntered"),
+            (3, 2, "ParallelStateStarted"),
+            (4, 3, "TaskStateEntered"),
+            (5, 4, "TaskScheduled"),
+            (6, 5, "TaskStarted"),
+            (7, 6, "TaskFailed"),
+            (8, 7, "TaskStateAborted"),
+            (9, 7, "ParallelStateFailed"),
+            (10, 9, "ParallelStateExited"),
+            (11, 10, "SucceedStateEntered"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_retried_parallel_starts_again_from_the_failure_not_the_aborted_event() {
+    let branch = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:x:t", "End": true}}});
+    let parallel = json!({"Type": "Parallel", "Branches": [branch], "End": true,
+        "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1, "IntervalSeconds": 1}]});
+    let def = json!({"StartAt": "P", "States": {"P": parallel}});
+    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
+    let opts = ExecutionOptions {
+        invoker: Arc::new(boom()),
+        record_history: true,
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    let h = ids(&e);
+    assert_eq!(
+        h[6..9],
+        [
+            (7, 6, "TaskFailed"),
+            (8, 7, "TaskStateAborted"),
+            (9, 7, "ParallelStateStarted")
+        ]
+    );
+    assert_eq!(
+        h[h.len() - 3..],
+        [
+            (14, 13, "TaskStateAborted"),
+            (15, 13, "ParallelStateFailed"),
+            (16, 15, "ExecutionFailed")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_task_failed_inside_a_map_iteration_is_aborted_after_the_iteration_failed() {
+    // AWS: MapIterationFailed, then TaskStateAborted and MapStateFailed pointing to the failure.
+    let processor = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:x:t", "End": true}}});
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": true}}});
+    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
+    let opts = ExecutionOptions {
+        invoker: Arc::new(boom()),
+        record_history: true,
+        ..Default::default()
+    };
+    let e = sm.execute(json!([1]), opts).await;
+    assert_eq!(
+        ids(&e)[3..],
+        [
+            (4, 3, "MapIterationStarted"),
+            (5, 4, "TaskStateEntered"),
+            (6, 5, "TaskScheduled"),
+            (7, 6, "TaskStarted"),
+            (8, 7, "TaskFailed"),
+            (9, 8, "MapIterationFailed"),
+            (10, 8, "TaskStateAborted"),
+            (11, 8, "MapStateFailed"),
+            (12, 11, "ExecutionFailed"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_task_failed_at_the_top_level_is_not_aborted() {
+    let e = run(
+        json!({"Type": "Task", "Resource": "arn:x:t", "End": true}),
+        boom(),
+        false,
+    )
+    .await;
+    let types: Vec<&str> = ids(&e).into_iter().map(|(_, _, t)| t).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "ExecutionFailed"
+        ]
+    );
+}

@@ -44,6 +44,7 @@ impl Run<'_> {
                 terminal: false,
                 evaluation: None,
                 closing: None,
+                aborted: None,
             },
             Err(f) => f,
         }

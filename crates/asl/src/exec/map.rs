@@ -517,7 +517,7 @@ impl Run<'_> {
             || json!({"name": name, "index": i}),
         );
         let mut child = Scope::child(parent);
-        let r = self.run_graph(g, input, &mut child, &mut p).await;
+        let mut r = self.run_graph(g, input, &mut child, &mut p).await;
         chain.store(p, Ordering::Relaxed);
         let ty = if r.is_ok() {
             "MapIterationSucceeded"
@@ -526,6 +526,13 @@ impl Run<'_> {
         };
         let inner_last = p;
         let end = self.event(&mut p, ty, || json!({"name": name, "index": i}));
+        if let Err(f) = &mut r
+            && let Some(aborted) = f.aborted.take()
+        {
+            // after the iteration's failure, pointing to the event that failed it
+            let mut after = inner_last;
+            self.event(&mut after, aborted, || Value::Null);
+        }
         Iteration {
             result: r,
             end,

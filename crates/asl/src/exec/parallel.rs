@@ -47,6 +47,11 @@ impl Run<'_> {
             }
             Err((mut f, p)) => {
                 *prev = p;
+                if let Some(ty) = f.aborted.take() {
+                    // after the failure, which what follows still points to
+                    let mut after = p;
+                    self.event(&mut after, ty, || Value::Null);
+                }
                 f.closing = Some("ParallelStateFailed");
                 Err(f)
             }
