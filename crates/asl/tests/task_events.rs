@@ -508,3 +508,80 @@ async fn a_task_failed_at_the_top_level_is_not_aborted() {
         ]
     );
 }
+
+/// A Task whose parameters say `hang` never answers; any other fails at once.
+struct HangOrFail;
+
+#[async_trait]
+impl TaskInvoker for HangOrFail {
+    async fn invoke(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        if request.parameters["hang"] == json!(true) {
+            std::future::pending::<()>().await;
+        }
+        Err(TaskFailure::new("Boom", "failed"))
+    }
+}
+
+async fn run_hang_or_fail(def: Value, input: Value) -> Execution {
+    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
+    let opts = ExecutionOptions {
+        invoker: Arc::new(HangOrFail),
+        record_history: true,
+        ..Default::default()
+    };
+    sm.execute(input, opts).await
+}
+
+#[tokio::test]
+async fn a_failed_iteration_aborts_the_running_ones_with_the_state_each_was_in() {
+    // AWS: after the failed iteration's MapIterationFailed and TaskStateAborted, each running
+    // one's MapIterationAborted and TaskStateAborted, all pointing to the failure.
+    let processor = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:x:t",
+        "Parameters": {"hang.$": "$.hang"}, "End": true}}});
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": true}}});
+    let items = json!([{"hang": true}, {"hang": true}, {"hang": false}]);
+    let e = run_hang_or_fail(def, items).await;
+    let h = ids(&e);
+    assert_eq!(
+        h[15..],
+        [
+            (16, 15, "TaskFailed"),
+            (17, 16, "MapIterationFailed"),
+            (18, 16, "TaskStateAborted"),
+            (19, 16, "MapIterationAborted"),
+            (20, 16, "TaskStateAborted"),
+            (21, 16, "MapIterationAborted"),
+            (22, 16, "TaskStateAborted"),
+            (23, 16, "MapStateFailed"),
+            (24, 23, "ExecutionFailed"),
+        ]
+    );
+    let aborted: Vec<&Value> = e
+        .history
+        .iter()
+        .filter(|h| h.event_type == "MapIterationAborted")
+        .map(|h| &h.details["index"])
+        .collect();
+    assert_eq!(aborted, [&json!(0), &json!(1)]);
+}
+
+#[tokio::test]
+async fn a_failed_branch_aborts_the_state_the_other_branch_is_in() {
+    let branch = |hang: bool| {
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:x:t",
+            "Parameters": {"hang": hang}, "End": true}}})
+    };
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel",
+        "Branches": [branch(true), branch(false)], "End": true}}});
+    let e = run_hang_or_fail(def, json!({})).await;
+    assert_eq!(
+        ids(&e)[9..],
+        [
+            (10, 9, "TaskFailed"),
+            (11, 10, "TaskStateAborted"),
+            (12, 10, "TaskStateAborted"),
+            (13, 10, "ParallelStateFailed"),
+            (14, 13, "ExecutionFailed"),
+        ]
+    );
+}

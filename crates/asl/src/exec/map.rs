@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::Run;
 use super::eval::{FieldInput, dyn_f64, dyn_u64, eval_ja, eval_jp, states_var};
 use super::failure::{Failure, compact, path_failure, query_error, runtime, unexpected_type};
-use super::types::{Env, Scope, StateRun};
+use super::types::{Env, Progress, Scope, StateRun};
 use crate::api::{ChildExecution, HistoryEvent, MapRunReport};
 use crate::distributed;
 use crate::model::{Graph, MapSpec, Ql};
@@ -447,13 +447,28 @@ impl Run<'_> {
         let chain = AtomicU64::new(*prev);
         let name = &*sr.st.name;
         let chain_ref = &chain;
+        let progress: Vec<Progress> = (0..total).map(|_| Progress::default()).collect();
+        let progress_ref = &progress;
         let iterations = inputs.into_iter().enumerate().map(|(i, input)| async move {
+            let at = Place {
+                index: i,
+                parent,
+                progress: progress_ref.get(i),
+            };
             let r = self
-                .iteration(name, &m.processor, i, input, parent, chain_ref)
+                .iteration(name, &m.processor, at, input, chain_ref)
                 .await;
             (i, r)
         });
-        let results = self.drive(iterations, total, limits, prev).await?;
+        let results = match self.drive(iterations, total, limits, prev).await {
+            Ok(results) => results,
+            Err(f) => {
+                if !f.terminal {
+                    self.abort_iterations(name, &progress, *prev);
+                }
+                return Err(f);
+            }
+        };
         let mut p = results.last_end;
         *prev = p;
         self.event(&mut p, "MapStateSucceeded", || Value::Null);
@@ -498,6 +513,26 @@ impl Run<'_> {
         Ok(results)
     }
 
+    /// The iterations a failure ended while they ran: each `MapIterationAborted`, then the
+    /// aborted event of the state it was in, all pointing to the failure (`at`), in index order.
+    fn abort_iterations(&self, name: &str, progress: &[Progress], at: u64) {
+        for (i, p) in progress.iter().enumerate() {
+            let Some(aborted) = p.aborted_event() else {
+                continue;
+            };
+            let mut after = at;
+            self.event(
+                &mut after,
+                "MapIterationAborted",
+                || json!({"name": name, "index": i}),
+            );
+            if let Some(ty) = aborted {
+                let mut after = at;
+                self.event(&mut after, ty, || Value::Null);
+            }
+        }
+    }
+
     /// One iteration: the item processor run on `input` in a scope of its own (below the
     /// Map's for an inline Map; a Distributed Map's child executions see no outer variables).
     /// Its result, the id of its closing event and the last event inside it.
@@ -505,19 +540,28 @@ impl Run<'_> {
         &self,
         name: &str,
         g: &Graph,
-        i: usize,
+        at: Place<'_, '_>,
         input: Value,
-        parent: Option<&Scope<'_>>,
         chain: &AtomicU64,
     ) -> Iteration {
+        let i = at.index;
         let mut p = chain.load(Ordering::Relaxed);
         self.event(
             &mut p,
             "MapIterationStarted",
             || json!({"name": name, "index": i}),
         );
-        let mut child = Scope::child(parent);
+        let mut child = match (at.parent, at.progress) {
+            (Some(parent), Some(progress)) => {
+                progress.started();
+                Scope::tracked(parent, progress)
+            }
+            (parent, _) => Scope::child(parent),
+        };
         let mut r = self.run_graph(g, input, &mut child, &mut p).await;
+        if let Some(progress) = at.progress {
+            progress.finished();
+        }
         chain.store(p, Ordering::Relaxed);
         let ty = if r.is_ok() {
             "MapIterationSucceeded"
@@ -579,6 +623,14 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// Where an iteration runs: its index, the scope it sits below (an inline Map's) and where it
+/// reports its progress.
+struct Place<'s, 'p> {
+    index: usize,
+    parent: Option<&'s Scope<'p>>,
+    progress: Option<&'s Progress>,
 }
 
 /// What one iteration left: its result, the id of its `MapIteration{Succeeded,Failed}` event

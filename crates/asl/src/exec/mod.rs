@@ -233,6 +233,7 @@ impl<'o> Run<'o> {
                     entered_event(st.ty),
                     || json!({"name": &*st.name, "input": input.clone()}),
                 );
+                scope.entered(st.ty);
                 let flow = match &st.kind {
                     Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
                         // boxed: keeps the loop's own future small (Map iterations allocate one)

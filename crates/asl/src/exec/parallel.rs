@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::Run;
 use super::failure::Failure;
-use super::types::Scope;
+use super::types::{Progress, Scope};
 use crate::model::Graph;
 
 impl Run<'_> {
@@ -26,12 +26,16 @@ impl Run<'_> {
     ) -> Result<Value, Failure> {
         self.event(prev, "ParallelStateStarted", || Value::Null);
         let base = *prev;
-        let futs = branches.iter().map(|g| {
+        let progress: Vec<Progress> = branches.iter().map(|_| Progress::default()).collect();
+        let futs = branches.iter().zip(&progress).map(|(g, progress)| {
             let input = params.clone();
             async move {
-                let mut child = Scope::child(Some(scope));
+                progress.started();
+                let mut child = Scope::tracked(scope, progress);
                 let mut p = base;
-                match self.run_graph(g, input, &mut child, &mut p).await {
+                let r = self.run_graph(g, input, &mut child, &mut p).await;
+                progress.finished();
+                match r {
                     Ok(v) => Ok((v, p)),
                     Err(f) => Err((f, p)),
                 }
@@ -47,10 +51,15 @@ impl Run<'_> {
             }
             Err((mut f, p)) => {
                 *prev = p;
-                if let Some(ty) = f.aborted.take() {
-                    // after the failure, which what follows still points to
-                    let mut after = p;
-                    self.event(&mut after, ty, || Value::Null);
+                // After the failure, which what follows still points to: the failed branch's
+                // state, then the states the other branches were running, in branch order.
+                let still_running = progress.iter().filter_map(Progress::aborted_event);
+                let aborted = f.aborted.take().into_iter().chain(still_running.flatten());
+                if !f.terminal {
+                    for ty in aborted {
+                        let mut after = p;
+                        self.event(&mut after, ty, || Value::Null);
+                    }
                 }
                 f.closing = Some("ParallelStateFailed");
                 Err(f)

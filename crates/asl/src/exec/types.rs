@@ -3,11 +3,12 @@
 //! ([`super::Run`]) and the Distributed Map's reader and writer (`crate::distributed`).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::State;
+use crate::model::{State, StateType};
 use crate::path::PathEnv;
 use crate::template::Template;
 
@@ -17,6 +18,9 @@ pub(crate) struct Scope<'p> {
     parent: Option<&'p Scope<'p>>,
     /// What the state being run assigned (its `…StateExited` event's `assignedVariables`).
     assigned: Vec<(String, Value)>,
+    /// Where a Parallel branch or a Map iteration is, for its Parallel or Map to read when a
+    /// sibling's failure ends it.
+    progress: Option<&'p Progress>,
 }
 
 impl<'p> Scope<'p> {
@@ -25,6 +29,23 @@ impl<'p> Scope<'p> {
             vars: HashMap::new(),
             parent: None,
             assigned: Vec::new(),
+            progress: None,
+        }
+    }
+
+    /// A branch's or an iteration's scope below `parent`, reporting the state it runs to
+    /// `progress`.
+    pub(crate) fn tracked(parent: &'p Scope<'p>, progress: &'p Progress) -> Self {
+        Scope {
+            progress: Some(progress),
+            ..Scope::child(Some(parent))
+        }
+    }
+
+    /// Notes that the scope's graph entered a state of type `ty`.
+    pub(crate) fn entered(&self, ty: StateType) {
+        if let Some(p) = self.progress {
+            p.entered(ty);
         }
     }
 
@@ -39,6 +60,7 @@ impl<'p> Scope<'p> {
             vars: HashMap::new(),
             parent,
             assigned: Vec::new(),
+            progress: None,
         }
     }
 
@@ -148,5 +170,47 @@ impl<'t, T> Decided<'t, T> {
             output: st.output.as_ref(),
             value,
         }
+    }
+}
+
+/// Where a Parallel branch or a Map iteration is: whether it runs, and the type of the state it
+/// last entered. When a sibling's failure ends the Parallel or Map, AWS records each state
+/// still running as aborted (`TaskStateAborted`, `WaitStateAborted`, `MapStateAborted`,
+/// `ParallelStateAborted`; the other types end as soon as they start and have no such event).
+#[derive(Debug, Default)]
+pub(crate) struct Progress(Mutex<(bool, Option<StateType>)>);
+
+impl Progress {
+    fn set(&self, f: impl FnOnce(&mut (bool, Option<StateType>))) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    pub(crate) fn started(&self) {
+        self.set(|p| p.0 = true);
+    }
+
+    pub(crate) fn finished(&self) {
+        self.set(|p| p.0 = false);
+    }
+
+    fn entered(&self, ty: StateType) {
+        self.set(|p| p.1 = Some(ty));
+    }
+
+    /// Still running: the aborted event of the state it is in, if that type has one.
+    pub(crate) fn aborted_event(&self) -> Option<Option<&'static str>> {
+        let (running, ty) = *self.0.lock().unwrap_or_else(|e| e.into_inner());
+        running.then(|| ty.and_then(aborted_event))
+    }
+}
+
+/// The event AWS records for a state of type `ty` that a failure elsewhere cut short.
+pub(crate) fn aborted_event(ty: StateType) -> Option<&'static str> {
+    match ty {
+        StateType::Task => Some("TaskStateAborted"),
+        StateType::Wait => Some("WaitStateAborted"),
+        StateType::Map => Some("MapStateAborted"),
+        StateType::Parallel => Some("ParallelStateAborted"),
+        _ => None,
     }
 }
