@@ -585,3 +585,49 @@ async fn a_failed_branch_aborts_the_state_the_other_branch_is_in() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_branches_still_running_are_aborted_in_the_wait_parallel_or_map_they_are_in() {
+    let hang = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:x:t",
+        "Parameters": {"hang": true}, "End": true}}});
+    let branches = json!([
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}},
+        {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [hang], "End": true}}},
+        {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+            "ItemProcessor": hang, "End": true}}},
+        {"StartAt": "F", "States": {"F": {"Type": "Task", "Resource": "arn:x:t",
+            "Parameters": {"hang": false}, "End": true}}}
+    ]);
+    let def = json!({"StartAt": "Top", "States": {"Top": {"Type": "Parallel",
+        "Branches": branches, "End": true}}});
+    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
+    let opts = ExecutionOptions {
+        invoker: Arc::new(HangOrFail),
+        record_history: true,
+        clock: Arc::new(RealClock),
+        ..Default::default()
+    };
+    let e = sm.execute(json!({"items": [1]}), opts).await;
+    let h = ids(&e);
+    let failed = h
+        .iter()
+        .find(|(_, _, t)| *t == "TaskFailed")
+        .map(|(id, _, _)| *id)
+        .unwrap_or_default();
+    let after: Vec<(u64, &str)> = h
+        .iter()
+        .filter(|(id, _, _)| *id > failed)
+        .map(|(_, p, t)| (*p, *t))
+        .collect();
+    assert_eq!(
+        after,
+        [
+            (failed, "TaskStateAborted"),
+            (failed, "WaitStateAborted"),
+            (failed, "ParallelStateAborted"),
+            (failed, "MapStateAborted"),
+            (failed, "ParallelStateFailed"),
+            (failed + 5, "ExecutionFailed"),
+        ]
+    );
+}

@@ -44,7 +44,6 @@ impl Run<'_> {
                 terminal: false,
                 evaluation: None,
                 closing: None,
-                aborted: None,
             },
             Err(f) => f,
         }

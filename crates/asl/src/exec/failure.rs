@@ -23,10 +23,6 @@ pub(crate) struct Failure {
     /// The event that closes the state when this failure is its last (no Retrier takes it):
     /// `MapStateFailed` or `ParallelStateFailed`. Taken by the state that records it.
     pub closing: Option<&'static str>,
-    /// The failed state was inside a Parallel branch or an inline Map iteration, entered and
-    /// never exited: the branch's Parallel (or the iteration's Map) records this event
-    /// (`TaskStateAborted`) after the failure, as AWS does. Taken by the state that records it.
-    pub aborted: Option<&'static str>,
 }
 
 /// What an `EvaluationFailed` event names besides the error, cause and state.
@@ -48,7 +44,6 @@ impl Failure {
             terminal: false,
             evaluation: None,
             closing: None,
-            aborted: None,
         }
     }
 

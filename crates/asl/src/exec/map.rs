@@ -558,10 +558,7 @@ impl Run<'_> {
             }
             (parent, _) => Scope::child(parent),
         };
-        let mut r = self.run_graph(g, input, &mut child, &mut p).await;
-        if let Some(progress) = at.progress {
-            progress.finished();
-        }
+        let r = self.run_graph(g, input, &mut child, &mut p).await;
         chain.store(p, Ordering::Relaxed);
         let ty = if r.is_ok() {
             "MapIterationSucceeded"
@@ -570,12 +567,16 @@ impl Run<'_> {
         };
         let inner_last = p;
         let end = self.event(&mut p, ty, || json!({"name": name, "index": i}));
-        if let Err(f) = &mut r
-            && let Some(aborted) = f.aborted.take()
-        {
-            // after the iteration's failure, pointing to the event that failed it
-            let mut after = inner_last;
-            self.event(&mut after, aborted, || Value::Null);
+        if let Some(progress) = at.progress {
+            // the state the failure happened in, entered and never exited: aborted after the
+            // iteration's failure, pointing to the event that failed it
+            if let (Err(f), Some(Some(aborted))) = (&r, progress.aborted_event())
+                && !f.terminal
+            {
+                let mut after = inner_last;
+                self.event(&mut after, aborted, || Value::Null);
+            }
+            progress.finished();
         }
         Iteration {
             result: r,

@@ -238,18 +238,7 @@ impl<'o> Run<'o> {
                     Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
                         // boxed: keeps the loop's own future small (Map iterations allocate one)
                         let entered = (entered_prev, entered_id);
-                        let run = Box::pin(self.exec_with_retry(st, input, scope, prev, entered));
-                        match run.await {
-                            Ok(flow) => flow,
-                            // AWS records a Task failed inside a branch or iteration as aborted
-                            Err(mut f)
-                                if scope.is_nested() && !f.terminal && st.ty == StateType::Task =>
-                            {
-                                f.aborted = Some("TaskStateAborted");
-                                return Err(f);
-                            }
-                            Err(f) => return Err(f),
-                        }
+                        Box::pin(self.exec_with_retry(st, input, scope, prev, entered)).await?
                     }
                     _ => {
                         let (flow, plan) = self

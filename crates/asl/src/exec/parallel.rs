@@ -34,10 +34,12 @@ impl Run<'_> {
                 let mut child = Scope::tracked(scope, progress);
                 let mut p = base;
                 let r = self.run_graph(g, input, &mut child, &mut p).await;
+                // the state the failure happened in: entered and never exited
+                let failed_in = progress.aborted_event().flatten().filter(|_| r.is_err());
                 progress.finished();
                 match r {
                     Ok(v) => Ok((v, p)),
-                    Err(f) => Err((f, p)),
+                    Err(f) => Err((f, p, failed_in)),
                 }
             }
         });
@@ -49,12 +51,12 @@ impl Run<'_> {
                 self.event(&mut p, "ParallelStateSucceeded", || Value::Null);
                 Ok(Value::Array(outs.into_iter().map(|(v, _)| v).collect()))
             }
-            Err((mut f, p)) => {
+            Err((mut f, p, failed_in)) => {
                 *prev = p;
                 // After the failure, which what follows still points to: the failed branch's
                 // state, then the states the other branches were running, in branch order.
                 let still_running = progress.iter().filter_map(Progress::aborted_event);
-                let aborted = f.aborted.take().into_iter().chain(still_running.flatten());
+                let aborted = failed_in.into_iter().chain(still_running.flatten());
                 if !f.terminal {
                     for ty in aborted {
                         let mut after = p;

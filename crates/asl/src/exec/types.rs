@@ -49,12 +49,6 @@ impl<'p> Scope<'p> {
         }
     }
 
-    /// Whether this is a Parallel branch's or an inline Map iteration's scope (a state
-    /// machine's and a Distributed Map child execution's have no parent).
-    pub(crate) fn is_nested(&self) -> bool {
-        self.parent.is_some()
-    }
-
     pub(crate) fn child(parent: Option<&'p Scope<'p>>) -> Self {
         Scope {
             vars: HashMap::new(),
