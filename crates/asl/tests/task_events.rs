@@ -379,6 +379,20 @@ async fn a_callback_task_that_times_out_is_submitted_then_timed_out() {
     assert_eq!(timed_out["resourceType"], "sqs");
 }
 
+/// Runs `def` on `input` with `invoker`, its history recorded (on a real clock if `real`).
+async fn run_def(def: Value, input: Value, invoker: Arc<dyn TaskInvoker>, real: bool) -> Execution {
+    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
+    let mut opts = ExecutionOptions {
+        invoker,
+        record_history: true,
+        ..Default::default()
+    };
+    if real {
+        opts.clock = Arc::new(RealClock);
+    }
+    sm.execute(input, opts).await
+}
+
 /// `(id, previousEventId, type)` of a whole history.
 fn ids(exec: &Execution) -> Vec<(u64, u64, &str)> {
     exec.history
@@ -402,13 +416,7 @@ async fn a_task_failed_inside_a_parallel_branch_is_aborted_after_its_failure() {
     let parallel = json!({"Type": "Parallel", "Branches": [branch],
         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done"}], "Next": "Done"});
     let def = json!({"StartAt": "P", "States": {"P": parallel, "Done": {"Type": "Succeed"}}});
-    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
-    let opts = ExecutionOptions {
-        invoker: Arc::new(boom()),
-        record_history: true,
-        ..Default::default()
-    };
-    let e = sm.execute(json!({}), opts).await;
+    let e = run_def(def, json!({}), Arc::new(boom()), false).await;
     assert_eq!(
         ids(&e)[..11],
         [
@@ -433,13 +441,7 @@ async fn a_retried_parallel_starts_again_from_the_failure_not_the_aborted_event(
     let parallel = json!({"Type": "Parallel", "Branches": [branch], "End": true,
         "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1, "IntervalSeconds": 1}]});
     let def = json!({"StartAt": "P", "States": {"P": parallel}});
-    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
-    let opts = ExecutionOptions {
-        invoker: Arc::new(boom()),
-        record_history: true,
-        ..Default::default()
-    };
-    let e = sm.execute(json!({}), opts).await;
+    let e = run_def(def, json!({}), Arc::new(boom()), false).await;
     let h = ids(&e);
     assert_eq!(
         h[6..9],
@@ -464,13 +466,7 @@ async fn a_task_failed_inside_a_map_iteration_is_aborted_after_the_iteration_fai
     // AWS: MapIterationFailed, then TaskStateAborted and MapStateFailed pointing to the failure.
     let processor = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:x:t", "End": true}}});
     let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": true}}});
-    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
-    let opts = ExecutionOptions {
-        invoker: Arc::new(boom()),
-        record_history: true,
-        ..Default::default()
-    };
-    let e = sm.execute(json!([1]), opts).await;
+    let e = run_def(def, json!([1]), Arc::new(boom()), false).await;
     assert_eq!(
         ids(&e)[3..],
         [
@@ -523,13 +519,7 @@ impl TaskInvoker for HangOrFail {
 }
 
 async fn run_hang_or_fail(def: Value, input: Value) -> Execution {
-    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
-    let opts = ExecutionOptions {
-        invoker: Arc::new(HangOrFail),
-        record_history: true,
-        ..Default::default()
-    };
-    sm.execute(input, opts).await
+    run_def(def, input, Arc::new(HangOrFail), false).await
 }
 
 #[tokio::test]
@@ -600,14 +590,7 @@ async fn the_branches_still_running_are_aborted_in_the_wait_parallel_or_map_they
     ]);
     let def = json!({"StartAt": "Top", "States": {"Top": {"Type": "Parallel",
         "Branches": branches, "End": true}}});
-    let sm = StateMachine::from_value(&def).unwrap_or_else(|e| panic!("invalid: {e}"));
-    let opts = ExecutionOptions {
-        invoker: Arc::new(HangOrFail),
-        record_history: true,
-        clock: Arc::new(RealClock),
-        ..Default::default()
-    };
-    let e = sm.execute(json!({"items": [1]}), opts).await;
+    let e = run_def(def, json!({"items": [1]}), Arc::new(HangOrFail), true).await;
     let h = ids(&e);
     let failed = h
         .iter()

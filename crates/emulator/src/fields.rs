@@ -2,9 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use mdlc_core::S3Uri;
 use serde_json::Value;
 
 use crate::error::Problems;
+
+/// The `S3DataType`s of SageMaker's `S3DataSource`.
+pub const S3_DATA_TYPES: &[&str] = &["S3Prefix", "ManifestFile", "AugmentedManifestFile"];
 
 /// `prefix.key`, or `key` when there is no prefix.
 pub fn join(prefix: &str, key: &str) -> String {
@@ -44,6 +48,18 @@ pub fn opt_str(v: &Value, prefix: &str, key: &str, p: &mut Problems) -> Option<S
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
             p.push(&join(prefix, key), format!("must be a string, got {other}"));
+            None
+        }
+    }
+}
+
+/// A required member holding an `s3://bucket/key` URI (its parse error reported at it).
+pub fn req_s3_uri(v: &Value, prefix: &str, key: &str, p: &mut Problems) -> Option<S3Uri> {
+    let text = req_str(v, prefix, key, p)?;
+    match text.parse::<S3Uri>() {
+        Ok(u) => Some(u),
+        Err(e) => {
+            p.push(&join(prefix, key), e.to_string());
             None
         }
     }

@@ -25,13 +25,7 @@ struct Mount {
 /// The `S3Uri` and `LocalPath` of a processing input's `S3Input` or an output's `S3Output`
 /// (`sp` is its field path); every bad field is reported.
 fn mount(s3: &Value, sp: &str, p: &mut Problems) -> Option<Mount> {
-    let uri = fields::req_str(s3, sp, "S3Uri", p).and_then(|u| match u.parse::<S3Uri>() {
-        Ok(u) => Some(u),
-        Err(e) => {
-            p.push(&format!("{sp}.S3Uri"), e.to_string());
-            None
-        }
-    });
+    let uri = fields::req_s3_uri(s3, sp, "S3Uri", p);
     let local = fields::req_str(s3, sp, "LocalPath", p)
         .and_then(|l| local_path(&l, &format!("{sp}.LocalPath"), p));
     Some(Mount {

@@ -363,14 +363,7 @@ fn s3_source(
     input_mode: &str,
     p: &mut Problems,
 ) -> Option<(ChannelSource, String)> {
-    let ty = fields::enum_str(
-        s3,
-        sp,
-        "S3DataType",
-        &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
-        "S3Prefix",
-        p,
-    );
+    let ty = fields::enum_str(s3, sp, "S3DataType", fields::S3_DATA_TYPES, "S3Prefix", p);
     if fields::get(s3, "S3DataType").is_none() {
         p.push(&format!("{sp}.S3DataType"), "is required");
     }
@@ -393,13 +386,7 @@ fn s3_source(
         "FullyReplicated",
         p,
     );
-    let uri = fields::req_str(s3, sp, "S3Uri", p).and_then(|u| match u.parse::<S3Uri>() {
-        Ok(u) => Some(u),
-        Err(e) => {
-            p.push(&format!("{sp}.S3Uri"), e.to_string());
-            None
-        }
-    })?;
+    let uri = fields::req_s3_uri(s3, sp, "S3Uri", p)?;
     let source = if ty == "ManifestFile" {
         ChannelSource::Manifest { uri }
     } else {

@@ -171,28 +171,14 @@ fn parse_input(req: &Value, p: &mut Problems) -> InputParts {
 /// `TransformInput.DataSource.S3DataSource`: an `S3Prefix` URI (manifests are refused).
 fn parse_s3_data_source(s3: &Value, p: &mut Problems) -> Option<S3Uri> {
     let sp = "TransformInput.DataSource.S3DataSource";
-    let ty = fields::enum_str(
-        s3,
-        sp,
-        "S3DataType",
-        &["S3Prefix", "ManifestFile", "AugmentedManifestFile"],
-        "S3Prefix",
-        p,
-    );
+    let ty = fields::enum_str(s3, sp, "S3DataType", fields::S3_DATA_TYPES, "S3Prefix", p);
     if ty != "S3Prefix" {
         p.push(
             &format!("{sp}.S3DataType"),
             format!("{ty} is not supported by the local emulator (use S3Prefix)"),
         );
     }
-    let u = fields::req_str(s3, sp, "S3Uri", p)?;
-    match u.parse::<S3Uri>() {
-        Ok(u) => Some(u),
-        Err(e) => {
-            p.push(&format!("{sp}.S3Uri"), e.to_string());
-            None
-        }
-    }
+    fields::req_s3_uri(s3, sp, "S3Uri", p)
 }
 
 /// What `TransformOutput` says.
