@@ -37,6 +37,8 @@ struct TransformSpec {
     max_payload_mb: u64,
     multi_record: bool,
     input: S3Uri,
+    /// `S3DataType` ManifestFile: `input` is a manifest naming the objects.
+    input_manifest: bool,
     content_type: Option<String>,
     /// `None`: SplitType None (each object whole).
     split: Option<Framing>,
@@ -88,6 +90,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<TransformSpec, ApiError> {
         max_payload_mb,
         multi_record: batch == "MultiRecord",
         input: input_uri,
+        input_manifest: input.manifest,
         content_type: input.content_type,
         split: input.split,
         output: output_uri,
@@ -123,6 +126,7 @@ fn parse_limits(req: &Value, p: &mut Problems) -> (usize, u64) {
 #[derive(Default)]
 struct InputParts {
     uri: Option<S3Uri>,
+    manifest: bool,
     content_type: Option<String>,
     split: Option<Framing>,
 }
@@ -163,22 +167,23 @@ fn parse_input(req: &Value, p: &mut Problems) -> InputParts {
     if let Some(ds) = fields::req_obj(&ti, at, "DataSource", p)
         && let Some(s3) = fields::req_obj(ds, "TransformInput.DataSource", "S3DataSource", p)
     {
-        parts.uri = parse_s3_data_source(s3, p);
+        (parts.uri, parts.manifest) = parse_s3_data_source(s3, p);
     }
     parts
 }
 
-/// `TransformInput.DataSource.S3DataSource`: an `S3Prefix` URI (manifests are refused).
-fn parse_s3_data_source(s3: &Value, p: &mut Problems) -> Option<S3Uri> {
+/// `TransformInput.DataSource.S3DataSource`: its URI, and whether it is a `ManifestFile` (a
+/// prefix otherwise; an `AugmentedManifestFile` is refused).
+fn parse_s3_data_source(s3: &Value, p: &mut Problems) -> (Option<S3Uri>, bool) {
     let sp = "TransformInput.DataSource.S3DataSource";
     let ty = fields::enum_str(s3, sp, "S3DataType", fields::S3_DATA_TYPES, "S3Prefix", p);
-    if ty != "S3Prefix" {
+    if ty == "AugmentedManifestFile" {
         p.push(
             &format!("{sp}.S3DataType"),
-            format!("{ty} is not supported by the local emulator (use S3Prefix)"),
+            "AugmentedManifestFile is not supported by the local emulator (use S3Prefix or ManifestFile)",
         );
     }
-    fields::req_s3_uri(s3, sp, "S3Uri", p)
+    (fields::req_s3_uri(s3, sp, "S3Uri", p), ty == "ManifestFile")
 }
 
 /// What `TransformOutput` says.
@@ -671,20 +676,41 @@ async fn wait_ping(
     }
 }
 
-async fn transform_all(
+/// The objects to transform, each with its size and its path relative to the input (the name
+/// of its `.out` object): those under the prefix, or those the manifest lists, in its order.
+async fn input_objects(
     inner: &Inner,
-    cell: &Arc<JobCell>,
     spec: &TransformSpec,
-    client: &HttpClient,
-    server_url: &BaseUrl,
-) -> Result<usize, String> {
-    let objects = inner
-        .config
-        .store
+) -> Result<Vec<(S3Uri, u64, PathBuf)>, String> {
+    let store = inner.config.store.as_ref();
+    if spec.input_manifest {
+        // the job's failure reason says ClientError itself
+        let listed = crate::manifest::objects(store, &spec.input, "TransformInput")
+            .await
+            .map_err(|e| e.trim_start_matches("ClientError: ").to_string())?;
+        let mut objects = Vec::with_capacity(listed.len());
+        for (rel, uri) in listed {
+            let size = store
+                .list(&uri)
+                .await
+                .map_err(|e| format!("could not list {uri}: {e}"))?
+                .into_iter()
+                .find(|o| o.uri == uri)
+                .map(|o| o.size)
+                .ok_or_else(|| {
+                    format!(
+                        "the manifest file {} lists {uri}, which does not exist",
+                        spec.input
+                    )
+                })?;
+            objects.push((uri, size, rel));
+        }
+        return Ok(objects);
+    }
+    let objects: Vec<_> = store
         .list(&spec.input)
         .await
-        .map_err(|e| format!("could not list {}: {e}", spec.input))?;
-    let objects: Vec<_> = objects
+        .map_err(|e| format!("could not list {}: {e}", spec.input))?
         .into_iter()
         .filter_map(|o| {
             files::relative_path(&spec.input.key, &o.uri.key).map(|r| (o.uri, o.size, r))
@@ -696,6 +722,17 @@ async fn transform_all(
             spec.input
         ));
     }
+    Ok(objects)
+}
+
+async fn transform_all(
+    inner: &Inner,
+    cell: &Arc<JobCell>,
+    spec: &TransformSpec,
+    client: &HttpClient,
+    server_url: &BaseUrl,
+) -> Result<usize, String> {
+    let objects = input_objects(inner, spec).await?;
     let content_type = spec
         .content_type
         .clone()

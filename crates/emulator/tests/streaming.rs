@@ -181,6 +181,93 @@ async fn a_transform_job_streams_an_object_larger_than_its_ranges_in_order() {
     assert!(!dir.join("transform-output.part").exists());
 }
 
+/// A transform job whose input is a `ManifestFile`: only the objects the manifest lists are
+/// transformed, each to `<output>/<its key relative to the manifest's prefix>.out`; a manifest
+/// naming an object that is not there fails the job, naming both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_file_transform_input_transforms_the_listed_objects_only() {
+    let (env, _) = setup_ranges_only();
+    put(&env.store, "s3://bucket/data/train/a.csv", "1\n").await;
+    let d = env
+        .ok(
+            "createTrainingJob",
+            true,
+            training_request("for-manifest", json!({"epochs": "1", "x": "0"})),
+        )
+        .await;
+    let url = text(&d["ModelArtifacts"], "S3ModelArtifacts").to_string();
+    env.ok(
+        "createModel",
+        false,
+        json!({"ModelName": "m-manifest", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": url}}),
+    )
+    .await;
+    put(&env.store, "s3://bucket/mf-in/a.csv", "1\n2\n").await;
+    put(&env.store, "s3://bucket/mf-in/sub/b.csv", "3\n").await;
+    put(&env.store, "s3://bucket/mf-in/skip.csv", "9\n").await;
+    let manifest = json!([{"prefix": "s3://bucket/mf-in/"}, "sub/b.csv", "a.csv"]).to_string();
+    put(&env.store, "s3://bucket/mf/list.manifest", &manifest).await;
+    let job = |name: &str, manifest: &str| {
+        json!({
+            "TransformJobName": name,
+            "ModelName": "m-manifest",
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": manifest}},
+                "ContentType": "text/csv",
+                "SplitType": "Line"
+            },
+            "TransformOutput": {"S3OutputPath": format!("s3://bucket/mf-out/{name}/"), "AssembleWith": "Line"},
+            "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"}
+        })
+    };
+    let d = env
+        .ok(
+            "createTransformJob",
+            true,
+            job("listed", "s3://bucket/mf/list.manifest"),
+        )
+        .await;
+    assert_eq!(d["TransformJobStatus"], "Completed", "{d:#}");
+    let answers = |body: Vec<u8>| -> Vec<f64> {
+        String::from_utf8(body)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect()
+    };
+    let a = get(&env.store, "s3://bucket/mf-out/listed/a.csv.out").await;
+    let b = get(&env.store, "s3://bucket/mf-out/listed/sub/b.csv.out").await;
+    assert_eq!((answers(a), answers(b)), (vec![1.0, 2.0], vec![3.0]));
+    let skipped: Result<Vec<u8>, _> = env
+        .store
+        .get(
+            &"s3://bucket/mf-out/listed/skip.csv.out"
+                .parse::<S3Uri>()
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        skipped.is_err(),
+        "an object the manifest does not list is not transformed"
+    );
+
+    let gone = json!([{"prefix": "s3://bucket/mf-in/"}, "gone.csv"]).to_string();
+    put(&env.store, "s3://bucket/mf/gone.manifest", &gone).await;
+    let f = env
+        .fail(
+            "createTransformJob",
+            true,
+            job("gone", "s3://bucket/mf/gone.manifest"),
+        )
+        .await;
+    let d = described(&f);
+    assert_eq!(d["TransformJobStatus"], "Failed", "{d:#}");
+    assert_eq!(
+        text(&d, "FailureReason"),
+        "ClientError: the manifest file s3://bucket/mf/gone.manifest lists s3://bucket/mf-in/gone.csv, which does not exist"
+    );
+}
+
 /// CreateTransformJob's limits on payloads (API reference): MaxPayloadInMB at most 100, and
 /// MaxConcurrentTransforms * MaxPayloadInMB at most 100 when MaxConcurrentTransforms is given
 /// (MaxPayloadInMB defaulting to 6); both are ValidationExceptions naming the fields.
