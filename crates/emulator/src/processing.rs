@@ -20,6 +20,8 @@ struct Mount {
     uri: S3Uri,
     /// Relative to the job directory (the `/opt/ml` stand-in).
     local: PathBuf,
+    /// An input whose `S3DataType` is ManifestFile: its `InputName` (`uri` is the manifest).
+    manifest_of: Option<String>,
 }
 
 /// The `S3Uri` and `LocalPath` of a processing input's `S3Input` or an output's `S3Output`
@@ -31,6 +33,7 @@ fn mount(s3: &Value, sp: &str, p: &mut Problems) -> Option<Mount> {
     Some(Mount {
         uri: uri?,
         local: local?,
+        manifest_of: None,
     })
 }
 
@@ -106,7 +109,7 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
         .enumerate()
     {
         let at = format!("ProcessingInputs[{i}]");
-        fields::req_str(inp, &at, "InputName", &mut p);
+        let name = fields::req_str(inp, &at, "InputName", &mut p).unwrap_or_default();
         let Some(s3) = fields::req_obj(inp, &at, "S3Input", &mut p) else {
             continue;
         };
@@ -119,13 +122,10 @@ fn parse(inner: &Inner, req: &Value) -> Result<ProcessingSpec, ApiError> {
             "S3Prefix",
             &mut p,
         );
-        if ty != "S3Prefix" {
-            p.push(
-                &format!("{sp}.S3DataType"),
-                "only S3Prefix is supported by the local emulator",
-            );
-        }
-        inputs.extend(mount(s3, &sp, &mut p));
+        inputs.extend(mount(s3, &sp, &mut p).map(|m| Mount {
+            manifest_of: (ty == "ManifestFile").then_some(name),
+            ..m
+        }));
     }
     let mut outputs = Vec::new();
     if let Some(cfg) = fields::opt_obj(req, "", "ProcessingOutputConfig", &mut p) {
@@ -258,6 +258,13 @@ async fn run(inner: Arc<Inner>, cell: Arc<JobCell>, spec: ProcessingSpec) {
             ));
         }
         for m in &spec.inputs {
+            if let Some(name) = &m.manifest_of {
+                // the objects the manifest lists, at their paths relative to its prefix
+                crate::training::download_manifest(&inner, &m.uri, &dir.join(&m.local), name)
+                    .await
+                    .map_err(|e| ("Failed".to_string(), Some(e)))?;
+                continue;
+            }
             let n =
                 files::download_prefix(inner.config.store.as_ref(), &m.uri, &dir.join(&m.local))
                     .await

@@ -934,7 +934,7 @@ async fn pipe_channel(
 /// Downloads the objects a manifest file lists into `dest`, each as a File channel's objects
 /// are (a file copy from a store that keeps files, else ranged reads: never an object whole in
 /// memory, [`files::download_object`]).
-async fn download_manifest(
+pub(crate) async fn download_manifest(
     inner: &Inner,
     uri: &S3Uri,
     dest: &Path,

@@ -687,6 +687,42 @@ async fn given_processing_inputs_when_processing_then_outputs_are_uploaded() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_file_processing_input_brings_the_listed_objects_only() {
+    let env = setup();
+    put(&env.store, "s3://bucket/mraw/a.txt", "hello").await;
+    put(&env.store, "s3://bucket/mraw/d/b.txt", "world").await;
+    put(&env.store, "s3://bucket/mraw/skip.txt", "skipped").await;
+    let manifest = json!([{"prefix": "s3://bucket/mraw/"}, "d/b.txt", "a.txt"]).to_string();
+    put(&env.store, "s3://bucket/m/raw.manifest", &manifest).await;
+    let d = env
+        .ok(
+            "createProcessingJob",
+            true,
+            json!({
+                "ProcessingJobName": "proc-manifest",
+                "RoleArn": ROLE,
+                "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
+                "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": ["copy"], "ContainerArguments": ["/opt/ml/processing/input", "/opt/ml/processing/output"]},
+                "ProcessingInputs": [{"InputName": "raw", "S3Input": {"S3Uri": "s3://bucket/m/raw.manifest", "LocalPath": "/opt/ml/processing/input", "S3DataType": "ManifestFile", "S3InputMode": "File"}}],
+                "ProcessingOutputConfig": {"Outputs": [{"OutputName": "clean", "S3Output": {"S3Uri": "s3://bucket/mclean/", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}
+            }),
+        )
+        .await;
+    assert_eq!(d["ProcessingJobStatus"], "Completed", "{d:#}");
+    assert_eq!(get(&env.store, "s3://bucket/mclean/a.txt").await, b"HELLO");
+    assert_eq!(
+        get(&env.store, "s3://bucket/mclean/d/b.txt").await,
+        b"WORLD"
+    );
+    let skip: mdlc_core::S3Uri = "s3://bucket/mclean/skip.txt".parse().unwrap();
+    let skipped = mdlc_core::ports::ObjectStore::get(env.store.as_ref(), &skip).await;
+    assert!(
+        skipped.is_err(),
+        "an object the manifest does not list is not brought in"
+    );
+}
+
 /// Issue 19: a job whose emulator process is gone (a crash, `kill -9`) reads as SageMaker
 /// fails a job whose instance was lost; while that process runs, another reader of the same
 /// work directory sees the job as it is.
