@@ -601,7 +601,33 @@ async fn given_a_real_clock_when_a_task_runs_past_its_timeout_then_states_timeou
         )
         .await;
     assert_eq!(e.status, ExecutionStatus::Succeeded);
-    assert_eq!(e.output.unwrap_or_default()["e"]["Error"], "States.Timeout");
+    // AWS: the caught timeout's Cause is "" (its TaskTimedOut event has none)
+    assert_eq!(
+        e.output.unwrap_or_default()["e"],
+        json!({"Error": "States.Timeout", "Cause": ""})
+    );
+}
+
+#[tokio::test]
+async fn a_sync_task_has_a_task_token_in_its_context_as_a_callback_task_does() {
+    // AWS records `$$.Task.Token` resolved for `states:startExecution.sync` (recorded).
+    let rec = Arc::new(Recorder::default());
+    let sm = machine(json!({"StartAt":"T","States":{"T":{"Type":"Task",
+        "Resource":"arn:aws:states:::states:startExecution.sync",
+        "Parameters":{"StateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:child",
+            "Input":{"TaskToken.$":"$$.Task.Token"}},"End":true}}}));
+    let opts = ExecutionOptions {
+        invoker: rec.clone(),
+        ..Default::default()
+    };
+    let e = sm.execute(json!({}), opts).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{:?}", e.cause);
+    let requests = rec.requests.lock().map(|r| r.clone()).unwrap_or_default();
+    let token = requests[0].parameters["Input"]["TaskToken"]
+        .as_str()
+        .unwrap_or("");
+    assert!(!token.is_empty(), "{requests:?}");
+    assert_eq!(requests[0].context["Task"]["Token"], json!(token));
 }
 
 /// Fails every Task as a SendTaskFailure without error or cause does.

@@ -44,6 +44,7 @@ impl Run<'_> {
                 terminal: false,
                 evaluation: None,
                 closing: None,
+                caught_cause_empty: false,
             },
             Err(f) => f,
         }

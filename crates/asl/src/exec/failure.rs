@@ -23,6 +23,9 @@ pub(crate) struct Failure {
     /// The event that closes the state when this failure is its last (no Retrier takes it):
     /// `MapStateFailed` or `ParallelStateFailed`. Taken by the state that records it.
     pub closing: Option<&'static str>,
+    /// No cause is recorded, but a Catcher's output gives `""` for it (AWS's timed-out Task:
+    /// its `TaskTimedOut` has no cause, the caught error's `Cause` is an empty string).
+    pub caught_cause_empty: bool,
 }
 
 /// What an `EvaluationFailed` event names besides the error, cause and state.
@@ -44,6 +47,7 @@ impl Failure {
             terminal: false,
             evaluation: None,
             closing: None,
+            caught_cause_empty: false,
         }
     }
 
@@ -66,10 +70,12 @@ impl Failure {
             "Error".into(),
             self.error.clone().map(Value::String).unwrap_or(Value::Null),
         );
-        m.insert(
-            "Cause".into(),
-            self.cause.clone().map(Value::String).unwrap_or(Value::Null),
-        );
+        let cause = match (&self.cause, self.caught_cause_empty) {
+            (Some(c), _) => Value::String(c.clone()),
+            (None, true) => Value::String(String::new()),
+            (None, false) => Value::Null,
+        };
+        m.insert("Cause".into(), cause);
         Value::Object(m)
     }
 }

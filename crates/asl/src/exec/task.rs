@@ -130,6 +130,7 @@ impl Run<'_> {
                 Err(Failure {
                     error: error.map(str::to_string),
                     cause: cause.map(str::to_string),
+                    caught_cause_empty: matches!(e, TaskError::TimedOut(_)),
                     ..Failure::new("", "")
                 })
             }
