@@ -138,10 +138,7 @@ fn wait_timestamp(
                 .read(at.input, at.env)
                 .map_err(|e| path_failure(sr, p, e))?;
             match v {
-                Value::String(s) => match parse_timestamp(&s) {
-                    Some(t) => return Ok(t.with_timezone(&Utc)),
-                    None => return Err(invalid_path(p, &s)),
-                },
+                Value::String(s) => s,
                 other => return Err(invalid_path(p, &compact(&other))),
             }
         }
@@ -163,7 +160,8 @@ fn wait_timestamp(
                 "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {s}"
             ),
         )),
-        (None, _) => Err(runtime(
+        (None, Dyn::Path(p)) => Err(invalid_path(p, &s)),
+        (None, Dyn::Fixed(_)) => Err(runtime(
             sr,
             format!(
                 "The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {s}"

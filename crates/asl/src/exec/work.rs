@@ -22,12 +22,8 @@ impl Run<'_> {
         scope: &Scope<'_>,
         prev: &mut u64,
     ) -> Result<(Value, Assigns), Failure> {
-        // AWS gives a task token (`$$.Task.Token`) to every integration pattern but
-        // request-response: `.waitForTaskToken`, and `.sync`/`.sync:2` too (recorded).
         let token = match &sr.st.kind {
-            Kind::Task(t) if t.wait_for_token || is_sync(&t.resource) => {
-                Some(uuid::Uuid::new_v4().to_string())
-            }
+            Kind::Task(t) if t.task_token => Some(uuid::Uuid::new_v4().to_string()),
             _ => None,
         };
         let ctx = sr
@@ -146,9 +142,4 @@ struct WorkIo<'a> {
     raw: &'a Value,
     ctx: Option<&'a Value>,
     token: Option<&'a str>,
-}
-
-/// A `.sync` or `.sync:2` (run a job) integration.
-fn is_sync(resource: &str) -> bool {
-    resource.ends_with(".sync") || resource.ends_with(".sync:2")
 }

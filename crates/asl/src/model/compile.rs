@@ -156,7 +156,9 @@ fn task(t: TaskDoc<'_>) -> Option<TaskSpec> {
         resource: t.resource.to_string(),
         timeout: uint(t.timeout, 1, MAX_SECONDS_FIELD)?,
         heartbeat: uint(t.heartbeat, 1, MAX_SECONDS_FIELD)?,
-        wait_for_token: t.resource.ends_with(".waitForTaskToken"),
+        task_token: [".waitForTaskToken", ".sync", ".sync:2"]
+            .iter()
+            .any(|pattern| t.resource.ends_with(pattern)),
     })
 }
 

@@ -139,7 +139,9 @@ pub(crate) struct TaskSpec {
     pub resource: String,
     pub timeout: Option<Dyn<u64>>,
     pub heartbeat: Option<Dyn<u64>>,
-    pub wait_for_token: bool,
+    /// The Task gets a task token (`$$.Task.Token`): AWS gives one to every integration
+    /// pattern but request-response, `.waitForTaskToken` and `.sync`/`.sync:2` (recorded).
+    pub task_token: bool,
 }
 
 #[derive(Debug)]
