@@ -520,15 +520,13 @@ impl Run<'_> {
             let Some(aborted) = p.aborted_event() else {
                 continue;
             };
-            let mut after = at;
-            self.event(
-                &mut after,
+            self.event_after(
+                at,
                 "MapIterationAborted",
                 || json!({"name": name, "index": i}),
             );
             if let Some(ty) = aborted {
-                let mut after = at;
-                self.event(&mut after, ty, || Value::Null);
+                self.event_after(at, ty, || Value::Null);
             }
         }
     }
@@ -573,8 +571,7 @@ impl Run<'_> {
             if let (Err(f), Some(Some(aborted))) = (&r, progress.aborted_event())
                 && !f.terminal
             {
-                let mut after = inner_last;
-                self.event(&mut after, aborted, || Value::Null);
+                self.event_after(inner_last, aborted, || Value::Null);
             }
             progress.finished();
         }

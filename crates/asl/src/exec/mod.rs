@@ -137,6 +137,13 @@ impl<'o> Run<'o> {
         id
     }
 
+    /// Records an event that points to `at` and that no later event points to (a state a
+    /// failure aborted).
+    fn event_after(&self, at: u64, ty: &str, details: impl FnOnce() -> Value) {
+        let mut after = at;
+        self.event(&mut after, ty, details);
+    }
+
     /// Hands an event to the observer and keeps it in the history when asked to.
     fn record(&self, ev: HistoryEvent) {
         if let Some(o) = &self.opts.observer {

@@ -59,8 +59,7 @@ impl Run<'_> {
                 let aborted = failed_in.into_iter().chain(still_running.flatten());
                 if !f.terminal {
                     for ty in aborted {
-                        let mut after = p;
-                        self.event(&mut after, ty, || Value::Null);
+                        self.event_after(p, ty, || Value::Null);
                     }
                 }
                 f.closing = Some("ParallelStateFailed");
